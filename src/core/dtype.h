@@ -1,0 +1,43 @@
+// Element types. CPU computes in f32; bf16/f16 are storage types converted on load or on the
+// device.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace fastvideo {
+
+enum class DType : uint8_t { F32, BF16, F16, F8E4M3, I8, U8, I32, I64 };
+
+size_t dtype_size(DType dtype);
+std::string_view dtype_name(DType dtype);      // safetensors spelling: "F32", "BF16", ...
+DType dtype_from_name(std::string_view name);  // throws Error naming the unknown spelling
+
+inline float bf16_to_f32(uint16_t bits) {
+  uint32_t u = uint32_t(bits) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Round to nearest even, NaN kept quiet (same as torch's .to(bfloat16)).
+inline uint16_t f32_to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return uint16_t(u >> 16);
+}
+
+float f16_to_f32(uint16_t bits);
+uint16_t f32_to_f16(float f);
+
+// Converts n elements of src (any float dtype) to f32.
+void convert_to_f32(const void* src, DType src_dtype, float* dst, size_t n);
+// Converts n f32 elements to dst_dtype (F32, BF16 or F16).
+void convert_from_f32(const float* src, void* dst, DType dst_dtype, size_t n);
+
+}  // namespace fastvideo

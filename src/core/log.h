@@ -1,0 +1,32 @@
+// Logging with levels from FASTVIDEO_LOG_LEVEL (debug, info, warning, error; default info).
+#pragma once
+
+#include <string>
+
+#include "fastvideo/error.h"
+
+namespace fastvideo::log {
+
+enum class Level { Debug = 0, Info = 1, Warning = 2, Error = 3 };
+
+Level threshold();
+void write(Level level, const std::string& message);
+
+template <class... P>
+void debug(P&&... p) {
+  if (threshold() <= Level::Debug) write(Level::Debug, str_cat(std::forward<P>(p)...));
+}
+template <class... P>
+void info(P&&... p) {
+  if (threshold() <= Level::Info) write(Level::Info, str_cat(std::forward<P>(p)...));
+}
+template <class... P>
+void warning(P&&... p) {
+  if (threshold() <= Level::Warning) write(Level::Warning, str_cat(std::forward<P>(p)...));
+}
+template <class... P>
+void error(P&&... p) {
+  write(Level::Error, str_cat(std::forward<P>(p)...));
+}
+
+}  // namespace fastvideo::log

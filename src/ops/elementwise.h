@@ -1,0 +1,29 @@
+// Elementwise ops and the broadcast patterns the models use (modulation, gated residuals).
+// CPU: contiguous f32.
+#pragma once
+
+#include <span>
+#include <utility>
+
+#include "core/tensor.h"
+
+namespace fastvideo::ops {
+
+Tensor add(const Tensor& a, const Tensor& b);  // same shape
+Tensor mul(const Tensor& a, const Tensor& b);  // same shape
+Tensor scale(const Tensor& a, float s);
+Tensor silu(const Tensor& x);
+Tensor gelu_tanh(const Tensor& x);  // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+
+// Per-batch vectors broadcast over the token axis. x [B, S, D]; shift, scale, gate [B, D].
+Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale);   // x·(1+scale)+shift
+Tensor gated_residual(const Tensor& x, const Tensor& y, const Tensor& gate);  // x + y·gate
+
+// Σ coeff_i · t_i over same-shaped tensors, accumulated in double per element.
+// The schedulers express every update this way.
+Tensor linear_combination(std::span<const std::pair<Tensor, double>> terms);
+
+// NaN/Inf check used by tests and debug dumps.
+bool all_finite(const Tensor& t);
+
+}  // namespace fastvideo::ops

@@ -1,0 +1,123 @@
+// Every CPU op against a naive double-precision loop on fresh random data (DESIGN §3: ≤ 1e-6).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "ops/attention.h"
+#include "ops/elementwise.h"
+#include "ops/linear.h"
+#include "ops/norm.h"
+#include "test_util.h"
+
+namespace fastvideo {
+namespace {
+
+using testing::randn;
+using testing::rel_l2;
+
+TEST(OpsCpu, LinearMatchesNaiveProductWithBias) {
+  Tensor x = randn({2, 5, 37}), w = randn({19, 37}), b = randn({19});
+  Tensor y = ops::linear(x, w, b);
+  Tensor ref = Tensor::empty({2, 5, 19}, DType::F32);
+  auto px = x.f32(), pw = w.f32(), pb = b.f32(), pr = ref.f32();
+  for (int r = 0; r < 10; ++r)
+    for (int o = 0; o < 19; ++o) {
+      double acc = pb[o];
+      for (int i = 0; i < 37; ++i) acc += double(px[r * 37 + i]) * pw[o * 37 + i];
+      pr[r * 19 + o] = float(acc);
+    }
+  EXPECT_LT(rel_l2(y, ref), 1e-6);
+}
+
+TEST(OpsCpu, AttentionMatchesNaiveSoftmaxWithBias) {
+  const int B = 2, Sq = 7, Sk = 11, H = 3, D = 16;
+  Tensor q = randn({B, Sq, H, D}), k = randn({B, Sk, H, D}), v = randn({B, Sk, H, D});
+  Tensor bias = randn({H, Sq, Sk});
+  const float scale = 0.3f;
+  Tensor out = ops::attention(q, k, v, scale, bias);
+  Tensor ref = Tensor::empty({B, Sq, H, D}, DType::F32);
+  auto pq = q.f32(), pk = k.f32(), pv = v.f32(), pb = bias.f32(), pr = ref.f32();
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < H; ++h)
+      for (int i = 0; i < Sq; ++i) {
+        std::vector<double> s(Sk);
+        double mx = -1e300, sum = 0;
+        for (int j = 0; j < Sk; ++j) {
+          double acc = 0;
+          for (int d = 0; d < D; ++d)
+            acc += double(pq[((b * Sq + i) * H + h) * D + d]) * pk[((b * Sk + j) * H + h) * D + d];
+          s[j] = acc * scale + pb[(h * Sq + i) * Sk + j];
+          mx = std::max(mx, s[j]);
+        }
+        for (auto& e : s) sum += (e = std::exp(e - mx));
+        for (int d = 0; d < D; ++d) {
+          double acc = 0;
+          for (int j = 0; j < Sk; ++j) acc += s[j] / sum * pv[((b * Sk + j) * H + h) * D + d];
+          pr[((b * Sq + i) * H + h) * D + d] = float(acc);
+        }
+      }
+  EXPECT_LT(rel_l2(out, ref), 1e-6);
+}
+
+TEST(OpsCpu, LayerNormAndRmsNormMatchDefinitions) {
+  Tensor x = randn({6, 33}, 3.0f), w = randn({33}), b = randn({33});
+  Tensor ln = ops::layer_norm(x, 1e-6f, w, b), rms = ops::rms_norm(x, 1e-6f, w);
+  Tensor ln_ref = Tensor::empty({6, 33}, DType::F32), rms_ref = Tensor::empty({6, 33}, DType::F32);
+  auto px = x.f32(), pw = w.f32(), pb = b.f32();
+  for (int r = 0; r < 6; ++r) {
+    double mean = 0, var = 0, ss = 0;
+    for (int i = 0; i < 33; ++i) mean += px[r * 33 + i] / 33.0;
+    for (int i = 0; i < 33; ++i) {
+      var += std::pow(px[r * 33 + i] - mean, 2) / 33.0;
+      ss += std::pow(px[r * 33 + i], 2) / 33.0;
+    }
+    for (int i = 0; i < 33; ++i) {
+      ln_ref.f32()[r * 33 + i] = float((px[r * 33 + i] - mean) / std::sqrt(var + 1e-6) * pw[i] + pb[i]);
+      rms_ref.f32()[r * 33 + i] = float(px[r * 33 + i] / std::sqrt(ss + 1e-6) * pw[i]);
+    }
+  }
+  EXPECT_LT(rel_l2(ln, ln_ref), 1e-6);
+  EXPECT_LT(rel_l2(rms, rms_ref), 1e-6);
+}
+
+TEST(OpsCpu, ModulateGatedResidualAndLinearCombination) {
+  Tensor x = randn({2, 4, 8}), y = randn({2, 4, 8}), sh = randn({2, 8}), sc = randn({2, 8});
+  Tensor m = ops::modulate(x, sh, sc), g = ops::gated_residual(x, y, sc);
+  std::pair<Tensor, double> terms[] = {{x, 0.25}, {y, -1.5}};
+  Tensor lc = ops::linear_combination(terms);
+  for (int b = 0; b < 2; ++b)
+    for (int s = 0; s < 4; ++s)
+      for (int d = 0; d < 8; ++d) {
+        int i = (b * 4 + s) * 8 + d;
+        EXPECT_NEAR(m.f32()[i], x.f32()[i] * (1 + sc.f32()[b * 8 + d]) + sh.f32()[b * 8 + d], 1e-5);
+        EXPECT_NEAR(g.f32()[i], x.f32()[i] + y.f32()[i] * sc.f32()[b * 8 + d], 1e-5);
+        EXPECT_NEAR(lc.f32()[i], 0.25 * x.f32()[i] - 1.5 * y.f32()[i], 1e-5);
+      }
+}
+
+TEST(Tensor, ViewsShareStorageAndContiguousCopiesStridedData) {
+  Tensor x = randn({3, 4, 5});
+  Tensor t = x.transpose(0, 2);  // [5,4,3]
+  EXPECT_FALSE(t.is_contiguous());
+  Tensor c = t.contiguous();
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 4; ++j)
+      for (int k = 0; k < 5; ++k) EXPECT_EQ(c.f32()[(k * 4 + j) * 3 + i], x.f32()[(i * 4 + j) * 5 + k]);
+  Tensor s = x.slice(1, 1, 3).contiguous();
+  EXPECT_EQ(s.shape(), (Shape{3, 2, 5}));
+  EXPECT_EQ(s.f32()[0], x.f32()[5]);
+  EXPECT_THROW(x.reshape({7, -1}), Error);
+}
+
+TEST(DType, Bf16AndF16RoundTripWithinHalfAnUlp) {
+  Tensor x = randn({1000}, 10.0f);
+  Tensor bf = x.to(DType::BF16).to(DType::F32), hf = x.to(DType::F16).to(DType::F32);
+  for (int i = 0; i < 1000; ++i) {
+    float v = x.f32()[i];
+    EXPECT_LE(std::abs(bf.f32()[i] - v), std::abs(v) * (1.0f / 256)) << v;
+    EXPECT_LE(std::abs(hf.f32()[i] - v), std::abs(v) * (1.0f / 2048) + 6e-8f) << v;
+  }
+}
+
+}  // namespace
+}  // namespace fastvideo
