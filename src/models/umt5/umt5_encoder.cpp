@@ -1,0 +1,107 @@
+#include "models/umt5/umt5_encoder.h"
+
+#include <string>
+
+#include "models/umt5/relative_position_bucket.h"
+#include "ops/attention.h"
+#include "ops/elementwise.h"
+#include "ops/embedding.h"
+#include "ops/linear.h"
+#include "ops/norm.h"
+
+namespace fastvideo {
+
+namespace {
+
+std::string layer_prefix(int i) { return str_cat("encoder.block.", i, ".layer."); }
+
+}  // namespace
+
+std::vector<TensorSpec> umt5_encoder_specs(const Umt5Config& c) {
+  const int64_t d = c.d_model, inner = c.inner_dim(), ff = c.d_ff;
+  std::vector<TensorSpec> specs;
+  specs.push_back({"shared.weight", {c.vocab_size, d}});
+  for (int i = 0; i < c.num_layers; ++i) {
+    const std::string p = layer_prefix(i);
+    specs.push_back({p + "0.layer_norm.weight", {d}});
+    specs.push_back({p + "0.SelfAttention.q.weight", {inner, d}});
+    specs.push_back({p + "0.SelfAttention.k.weight", {inner, d}});
+    specs.push_back({p + "0.SelfAttention.v.weight", {inner, d}});
+    specs.push_back({p + "0.SelfAttention.o.weight", {d, inner}});
+    specs.push_back({p + "0.SelfAttention.relative_attention_bias.weight",
+                     {c.relative_attention_num_buckets, c.num_heads}});
+    specs.push_back({p + "1.layer_norm.weight", {d}});
+    specs.push_back({p + "1.DenseReluDense.wi_0.weight", {ff, d}});
+    specs.push_back({p + "1.DenseReluDense.wi_1.weight", {ff, d}});
+    specs.push_back({p + "1.DenseReluDense.wo.weight", {d, ff}});
+  }
+  specs.push_back({"encoder.final_layer_norm.weight", {d}});
+  return specs;
+}
+
+Umt5Encoder::Umt5Encoder(Umt5Config config, Weights weights)
+    : config_(std::move(config)), weights_(std::move(weights)) {
+  for (const TensorSpec& spec : umt5_encoder_specs(config_)) {
+    check_shape(weights_.get(spec.name), spec.shape, "text encoder tensor " + spec.name);
+  }
+  shared_ = weights_.get("shared.weight");
+  for (int i = 0; i < config_.num_layers; ++i) {
+    const std::string p = layer_prefix(i);
+    auto w = [&](const std::string& name) { return weights_.get(p + name); };
+    layers_.push_back({w("0.layer_norm.weight"), w("0.SelfAttention.q.weight"),
+                       w("0.SelfAttention.k.weight"), w("0.SelfAttention.v.weight"),
+                       w("0.SelfAttention.o.weight"),
+                       w("0.SelfAttention.relative_attention_bias.weight"),
+                       w("1.layer_norm.weight"), w("1.DenseReluDense.wi_0.weight"),
+                       w("1.DenseReluDense.wi_1.weight"), w("1.DenseReluDense.wo.weight")});
+  }
+  final_norm_ = weights_.get("encoder.final_layer_norm.weight");
+}
+
+Tensor Umt5Encoder::self_attention(const Layer& layer, const Tensor& h,
+                                   std::span<const int32_t> buckets) const {
+  const int64_t n = h.size(1), H = config_.num_heads, dk = config_.d_kv;
+  Tensor q = ops::linear(h, layer.q).reshape({1, n, H, dk});
+  Tensor k = ops::linear(h, layer.k).reshape({1, n, H, dk});
+  Tensor v = ops::linear(h, layer.v).reshape({1, n, H, dk});
+  // wan21.md §3.2: each UMT5 layer has its own bias table; scores are NOT scaled by 1/√d_kv.
+  Tensor bias = relative_position_bias(layer.relative_attention_bias, buckets, n, n);
+  Tensor out = ops::attention(q, k, v, 1.0f, bias).reshape({1, n, H * dk});
+  return ops::linear(out, layer.o);
+}
+
+Tensor Umt5Encoder::feed_forward(const Layer& layer, const Tensor& h) const {
+  // wan21.md §3.2: gated-gelu uses gelu_new (tanh) on wi_0, the linear branch is wi_1.
+  Tensor gate = ops::gelu_tanh(ops::linear(h, layer.wi_0));
+  return ops::linear(ops::mul(gate, ops::linear(h, layer.wi_1)), layer.wo);
+}
+
+Tensor Umt5Encoder::encode(std::span<const int32_t> ids) const {
+  const int64_t n = int64_t(ids.size());
+  FV_CHECK(n > 0, "UMT5 encoder: no token ids (a prompt encodes to at least EOS)");
+  for (int64_t i = 0; i < n; ++i) {
+    FV_CHECK(ids[i] >= 0 && ids[i] < config_.vocab_size, "UMT5 encoder: token id ", ids[i],
+             " at position ", i, " is outside the vocabulary of size ", config_.vocab_size);
+  }
+  const float eps = config_.layer_norm_epsilon;
+  // wan21.md §3.2: plain lookup, no √d_model scaling.
+  Tensor x = ops::embedding(shared_, ids).reshape({1, n, config_.d_model});
+  const std::vector<int32_t> buckets = relative_position_buckets(
+      n, n, config_.relative_attention_num_buckets, config_.relative_attention_max_distance);
+  for (const Layer& layer : layers_) {
+    x = ops::add(x, self_attention(layer, ops::rms_norm(x, eps, layer.attn_norm), buckets));
+    x = ops::add(x, feed_forward(layer, ops::rms_norm(x, eps, layer.ffn_norm)));
+  }
+  return ops::rms_norm(x, eps, final_norm_);
+}
+
+Tensor Umt5Encoder::encode_padded(std::span<const int32_t> ids, int64_t max_length) const {
+  const int64_t n = int64_t(ids.size());
+  FV_CHECK(n <= max_length, "UMT5 encoder: ", n, " token ids exceed max_length ", max_length,
+           " (the tokenizer truncates to max_length, EOS included)");
+  Tensor out = Tensor::zeros({1, max_length, config_.d_model}, DType::F32);
+  out.slice(1, 0, n).copy_from(encode(ids));
+  return out;
+}
+
+}  // namespace fastvideo
