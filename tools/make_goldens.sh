@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Regenerates tests/goldens from the tiny model with the independent Python reference.
+# usage: tools/make_goldens.sh [OUT_DIR=tests/goldens]
+#   FASTVIDEO: engine binary that writes the tiny model (default build/fastvideo)
+#   PYTHON:    interpreter with numpy, torch (CPU) and optionally sentencepiece (default /usr/bin/python3)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${1:-$root/tests/goldens}"
+FASTVIDEO="${FASTVIDEO:-$root/build/fastvideo}"
+PYTHON="${PYTHON:-/usr/bin/python3}"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+# --- tiny checkpoint, written by the engine (lead: build the engine before this line) ---
+"$FASTVIDEO" make-tiny-model "$tmp" --seed 0
+
+"$PYTHON" "$root/tools/reference/selfcheck.py" >/dev/null
+"$PYTHON" "$root/tools/reference/make_goldens.py" "$tmp" "$out"
