@@ -1,0 +1,221 @@
+#include "models/wan/wan_transformer.h"
+
+#include <cmath>
+
+#include "models/wan/wan_rope.h"
+#include "ops/attention.h"
+#include "ops/elementwise.h"
+#include "ops/linear.h"
+#include "ops/norm.h"
+#include "ops/patchify.h"
+#include "ops/rope.h"
+#include "ops/timestep_embedding.h"
+
+namespace fastvideo {
+
+std::vector<TensorSpec> wan_transformer_specs(const WanTransformerConfig& config) {
+  const int64_t D = config.inner_dim(), F = config.ffn_dim;
+  const auto& p = config.patch_size;
+  const int64_t patch_out = int64_t(config.out_channels) * config.patch_volume();
+  // wan21.md §1.1, top level (15 tensors).
+  std::vector<TensorSpec> specs = {
+      {"patch_embedding.weight", {D, config.in_channels, p[0], p[1], p[2]}},
+      {"patch_embedding.bias", {D}},
+      {"condition_embedder.time_embedder.linear_1.weight", {D, config.freq_dim}},
+      {"condition_embedder.time_embedder.linear_1.bias", {D}},
+      {"condition_embedder.time_embedder.linear_2.weight", {D, D}},
+      {"condition_embedder.time_embedder.linear_2.bias", {D}},
+      {"condition_embedder.time_proj.weight", {6 * D, D}},
+      {"condition_embedder.time_proj.bias", {6 * D}},
+      {"condition_embedder.text_embedder.linear_1.weight", {D, config.text_dim}},
+      {"condition_embedder.text_embedder.linear_1.bias", {D}},
+      {"condition_embedder.text_embedder.linear_2.weight", {D, D}},
+      {"condition_embedder.text_embedder.linear_2.bias", {D}},
+      {"scale_shift_table", {1, 2, D}},
+      {"proj_out.weight", {patch_out, D}},
+      {"proj_out.bias", {patch_out}},
+  };
+  // Per block (27 tensors).
+  for (int i = 0; i < config.num_layers; ++i) {
+    const std::string b = "blocks." + std::to_string(i) + ".";
+    specs.push_back({b + "scale_shift_table", {1, 6, D}});
+    for (const char* attn : {"attn1.", "attn2."}) {
+      for (const char* proj : {"to_q", "to_k", "to_v", "to_out.0"}) {
+        specs.push_back({b + attn + proj + ".weight", {D, D}});
+        specs.push_back({b + attn + proj + ".bias", {D}});
+      }
+      specs.push_back({b + attn + "norm_q.weight", {D}});
+      specs.push_back({b + attn + "norm_k.weight", {D}});
+    }
+    specs.push_back({b + "norm2.weight", {D}});
+    specs.push_back({b + "norm2.bias", {D}});
+    specs.push_back({b + "ffn.net.0.proj.weight", {F, D}});
+    specs.push_back({b + "ffn.net.0.proj.bias", {F}});
+    specs.push_back({b + "ffn.net.2.weight", {D, F}});
+    specs.push_back({b + "ffn.net.2.bias", {D}});
+  }
+  return specs;
+}
+
+namespace {
+
+// [R, D] table repeated over the batch: [B, R, D].
+Tensor repeat_over_batch(const Tensor& table, int64_t batch) {
+  Tensor out = Tensor::empty({batch, table.size(0), table.size(1)}, DType::F32);
+  for (int64_t b = 0; b < batch; ++b) out.select(0, b).copy_from(table);
+  return out;
+}
+
+// [B, D] vector repeated over rows: [B, R, D].
+Tensor repeat_over_rows(const Tensor& vector, int64_t rows) {
+  Tensor out = Tensor::empty({vector.size(0), rows, vector.size(1)}, DType::F32);
+  for (int64_t r = 0; r < rows; ++r) out.select(1, r).copy_from(vector);
+  return out;
+}
+
+}  // namespace
+
+WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights)
+    : config_(std::move(config)) {
+  const std::string component = weights.component().empty() ? "transformer" : weights.component();
+  for (const TensorSpec& spec : wan_transformer_specs(config_)) {
+    const Tensor& t = weights.get(spec.name);
+    FV_CHECK(t.dtype() == DType::F32 && t.device().is_cpu(), component, ": tensor ", spec.name,
+             " is ", t.describe(), "; the CPU transformer needs f32 CPU tensors");
+    check_shape(t, spec.shape, component + ": tensor " + spec.name);
+  }
+  auto get = [&](const std::string& name) { return weights.get(name).contiguous(); };
+  const int64_t D = config_.inner_dim();
+
+  patch_w_ = get("patch_embedding.weight").reshape({D, -1});
+  patch_b_ = get("patch_embedding.bias");
+  const std::string ce = "condition_embedder.";
+  time_1_w_ = get(ce + "time_embedder.linear_1.weight");
+  time_1_b_ = get(ce + "time_embedder.linear_1.bias");
+  time_2_w_ = get(ce + "time_embedder.linear_2.weight");
+  time_2_b_ = get(ce + "time_embedder.linear_2.bias");
+  time_proj_w_ = get(ce + "time_proj.weight");
+  time_proj_b_ = get(ce + "time_proj.bias");
+  text_1_w_ = get(ce + "text_embedder.linear_1.weight");
+  text_1_b_ = get(ce + "text_embedder.linear_1.bias");
+  text_2_w_ = get(ce + "text_embedder.linear_2.weight");
+  text_2_b_ = get(ce + "text_embedder.linear_2.bias");
+  head_modulation_ = get("scale_shift_table").reshape({2, D});
+  proj_out_w_ = get("proj_out.weight");
+  proj_out_b_ = get("proj_out.bias");
+
+  for (int i = 0; i < config_.num_layers; ++i) {
+    const std::string b = "blocks." + std::to_string(i) + ".";
+    auto attention = [&](const std::string& a) {
+      return Attention{get(a + "to_q.weight"),     get(a + "to_q.bias"),
+                       get(a + "to_k.weight"),     get(a + "to_k.bias"),
+                       get(a + "to_v.weight"),     get(a + "to_v.bias"),
+                       get(a + "to_out.0.weight"), get(a + "to_out.0.bias"),
+                       get(a + "norm_q.weight"),   get(a + "norm_k.weight")};
+    };
+    blocks_.push_back(Block{get(b + "scale_shift_table").reshape({6, D}), attention(b + "attn1."),
+                            attention(b + "attn2."), get(b + "norm2.weight"), get(b + "norm2.bias"),
+                            get(b + "ffn.net.0.proj.weight"), get(b + "ffn.net.0.proj.bias"),
+                            get(b + "ffn.net.2.weight"), get(b + "ffn.net.2.bias")});
+  }
+}
+
+WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context) const {
+  FV_CHECK(context.ndim() == 3 && context.size(2) == config_.text_dim,
+           "WanTransformer: text context must be [B, text_len, ", config_.text_dim, "], got ",
+           context.describe());
+  const int64_t B = context.size(0), L = context.size(1);
+  const int64_t H = config_.num_attention_heads, hd = config_.attention_head_dim;
+  // wan21.md §1.3: the text MLP keeps all rows; zero padding maps to a constant non-zero row.
+  TextContext text;
+  text.text =
+      ops::linear(ops::gelu_tanh(ops::linear(context, text_1_w_, text_1_b_)), text_2_w_, text_2_b_);
+  for (const Block& block : blocks_) {
+    const Attention& a = block.cross_attn;
+    Tensor k = ops::rms_norm(ops::linear(text.text, a.to_k_w, a.to_k_b), config_.eps, a.norm_k);
+    Tensor v = ops::linear(text.text, a.to_v_w, a.to_v_b);
+    text.blocks.push_back({k.reshape({B, L, H, hd}), v.reshape({B, L, H, hd})});
+  }
+  return text;
+}
+
+Tensor WanTransformer::block_forward(const Block& block,
+                                     const TextContext::CrossAttentionKV& text_kv, const Tensor& x,
+                                     const Tensor& modulation, const Tensor& rope_cos,
+                                     const Tensor& rope_sin) const {
+  // wan21.md §1.5. modulation [B, 6, D]: shift1, scale1, gate1, shift2, scale2, gate2.
+  const int64_t B = x.size(0), S = x.size(1), D = x.size(2);
+  const int64_t H = config_.num_attention_heads, hd = config_.attention_head_dim;
+  const float eps = config_.eps;
+  const float attn_scale = float(1.0 / std::sqrt(double(hd)));
+  auto chunk = [&](int k) { return modulation.select(1, k); };
+  auto heads = [&](const Tensor& t) { return t.reshape({B, t.size(1), H, hd}); };
+
+  // (1) Self-attention: q/k RMSNorm over all heads (before the head split), then RoPE.
+  const Attention& sa = block.self_attn;
+  Tensor h = ops::modulate(ops::layer_norm(x, eps), chunk(0), chunk(1));
+  Tensor q = ops::rms_norm(ops::linear(h, sa.to_q_w, sa.to_q_b), eps, sa.norm_q);
+  Tensor k = ops::rms_norm(ops::linear(h, sa.to_k_w, sa.to_k_b), eps, sa.norm_k);
+  Tensor v = ops::linear(h, sa.to_v_w, sa.to_v_b);
+  q = ops::apply_rope(heads(q), rope_cos, rope_sin);
+  k = ops::apply_rope(heads(k), rope_cos, rope_sin);
+  Tensor a = ops::attention(q, k, heads(v), attn_scale).reshape({B, S, D});
+  Tensor out = ops::gated_residual(x, ops::linear(a, sa.to_out_w, sa.to_out_b), chunk(2));
+
+  // (2) Cross-attention: affine norm2, no modulation, no gate, no RoPE; K/V cached per prompt.
+  const Attention& ca = block.cross_attn;
+  h = ops::layer_norm(out, eps, block.norm2_w, block.norm2_b);
+  q = ops::rms_norm(ops::linear(h, ca.to_q_w, ca.to_q_b), eps, ca.norm_q);
+  a = ops::attention(heads(q), text_kv.k, text_kv.v, attn_scale).reshape({B, S, D});
+  out = ops::add(out, ops::linear(a, ca.to_out_w, ca.to_out_b));
+
+  // (3) Feed-forward D -> F -> D with tanh GELU.
+  h = ops::modulate(ops::layer_norm(out, eps), chunk(3), chunk(4));
+  Tensor f = ops::linear(ops::gelu_tanh(ops::linear(h, block.ffn_in_w, block.ffn_in_b)),
+                         block.ffn_out_w, block.ffn_out_b);
+  return ops::gated_residual(out, f, chunk(5));
+}
+
+Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> timesteps,
+                               const TextContext& text) const {
+  const auto& patch = config_.patch_size;
+  FV_CHECK(latents.ndim() == 5 && latents.size(1) == config_.in_channels,
+           "WanTransformer: latents must be [B, ", config_.in_channels, ", T, H, W], got ",
+           latents.describe());
+  const int64_t B = latents.size(0);
+  for (int a = 0; a < 3; ++a) {
+    FV_CHECK(latents.size(2 + a) % patch[a] == 0, "WanTransformer: latents ", latents.describe(),
+             " are not divisible by the patch size [", patch[0], ",", patch[1], ",", patch[2], "]");
+  }
+  FV_CHECK(int64_t(timesteps.size()) == B, "WanTransformer: ", timesteps.size(),
+           " timesteps for a batch of ", B);
+  FV_CHECK(text.batch() == B && text.blocks.size() == blocks_.size(),
+           "WanTransformer: text context has batch ", text.batch(), " and ", text.blocks.size(),
+           " blocks; expected batch ", B, " and ", blocks_.size(), " blocks");
+  const std::array<int64_t, 3> grid = {latents.size(2) / patch[0], latents.size(3) / patch[1],
+                                       latents.size(4) / patch[2]};
+  const int64_t D = config_.inner_dim();
+
+  const WanRopeTables rope =
+      wan_rope_tables(grid, config_.attention_head_dim, config_.rope_max_seq_len);
+  Tensor x = ops::linear(ops::patchify(latents, patch), patch_w_, patch_b_);  // [B, S, D]
+
+  // wan21.md §1.3: temb = MLP(sinusoid(t)); tproj = time_proj(SiLU(temb)) as [B, 6, D].
+  Tensor sinusoid = ops::timestep_embedding(timesteps, config_.freq_dim);
+  Tensor temb =
+      ops::linear(ops::silu(ops::linear(sinusoid, time_1_w_, time_1_b_)), time_2_w_, time_2_b_);
+  Tensor tproj = ops::linear(ops::silu(temb), time_proj_w_, time_proj_b_).reshape({B, 6, D});
+
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    Tensor modulation = ops::add(repeat_over_batch(blocks_[i].modulation, B), tproj);
+    x = block_forward(blocks_[i], text.blocks[i], x, modulation, rope.cos, rope.sin);
+  }
+
+  // wan21.md §1.6: the head modulates with temb itself (not tproj), rows (shift, scale).
+  Tensor head = ops::add(repeat_over_batch(head_modulation_, B), repeat_over_rows(temb, 2));
+  Tensor y = ops::modulate(ops::layer_norm(x, config_.eps), head.select(1, 0), head.select(1, 1));
+  y = ops::linear(y, proj_out_w_, proj_out_b_);  // [B, S, patch·out_channels], (ph, pw, c) order
+  return ops::unpatchify(y, grid, patch);
+}
+
+}  // namespace fastvideo

@@ -1,0 +1,69 @@
+// Wan2.1 diffusion transformer (diffusers WanTransformer3DModel), wan21.md §1. Predicts the flow
+// velocity of video latents given a timestep and UMT5 text embeddings. The CPU backend computes
+// everything in f32.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/weights.h"
+#include "models/wan/wan_transformer_config.h"
+
+namespace fastvideo {
+
+// Every tensor of the checkpoint with its shape (wan21.md §1.1): 15 top-level + 27 per block.
+// The loader validates checkpoints against this table and the tiny-model writer emits it.
+std::vector<TensorSpec> wan_transformer_specs(const WanTransformerConfig& config);
+
+class WanTransformer {
+ public:
+  // Checks every tensor of wan_transformer_specs(config) is present with its shape.
+  WanTransformer(WanTransformerConfig config, Weights weights);
+
+  // What the prompt contributes to every denoising step, computed once per prompt: the text
+  // MLP output and, per block, the cross-attention keys (RMS-normed) and values, which depend
+  // only on the prompt (wan21.md §1.5, optimization note).
+  struct TextContext {
+    struct CrossAttentionKV {
+      Tensor k, v;  // [B, text_len, heads, head_dim]
+    };
+    Tensor text;                           // [B, text_len, D], after the text MLP
+    std::vector<CrossAttentionKV> blocks;  // one per transformer block
+    int64_t batch() const { return text.size(0); }
+  };
+  // context [B, text_len (512), text_dim] f32: UMT5 output, zero-padded rows included (§1.3).
+  TextContext prepare_text(const Tensor& context) const;
+
+  // latents [B, in_channels, T, H, W] f32, one timestep per batch item, a TextContext of the same
+  // batch size -> velocity [B, out_channels, T, H, W] f32.
+  Tensor forward(const Tensor& latents, std::span<const double> timesteps,
+                 const TextContext& text) const;
+
+  const WanTransformerConfig& config() const { return config_; }
+
+ private:
+  struct Attention {
+    Tensor to_q_w, to_q_b, to_k_w, to_k_b, to_v_w, to_v_b, to_out_w, to_out_b, norm_q, norm_k;
+  };
+  struct Block {
+    Tensor modulation;  // scale_shift_table as [6, D]
+    Attention self_attn, cross_attn;
+    Tensor norm2_w, norm2_b;
+    Tensor ffn_in_w, ffn_in_b, ffn_out_w, ffn_out_b;
+  };
+
+  Tensor block_forward(const Block& block, const TextContext::CrossAttentionKV& text_kv,
+                       const Tensor& x, const Tensor& modulation, const Tensor& rope_cos,
+                       const Tensor& rope_sin) const;
+
+  WanTransformerConfig config_;
+  Tensor patch_w_, patch_b_;  // patch embedding as a linear: [D, C·pt·ph·pw], [D]
+  Tensor time_1_w_, time_1_b_, time_2_w_, time_2_b_, time_proj_w_, time_proj_b_;
+  Tensor text_1_w_, text_1_b_, text_2_w_, text_2_b_;
+  Tensor head_modulation_;  // scale_shift_table as [2, D]: (shift, scale)
+  Tensor proj_out_w_, proj_out_b_;
+  std::vector<Block> blocks_;
+};
+
+}  // namespace fastvideo

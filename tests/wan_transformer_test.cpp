@@ -1,0 +1,354 @@
+// Wan2.1 transformer (wan21.md §1): config validation, the tensor table, RoPE tables, the ops the
+// model adds (patchify, unpatchify, apply_rope, timestep_embedding) against naive loops, and
+// properties of the forward pass. Numerical agreement with the independent Python reference is
+// checked by wan_transformer_golden_test.
+#include "models/wan/wan_transformer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "models/wan/wan_rope.h"
+#include "models/wan/wan_transformer_config.h"
+#include "ops/elementwise.h"
+#include "ops/linear.h"
+#include "ops/patchify.h"
+#include "ops/rope.h"
+#include "ops/timestep_embedding.h"
+#include "test_util.h"
+
+namespace fastvideo {
+namespace {
+
+using testing::randn;
+using testing::rel_l2;
+
+// The transformer config.json of Wan-AI/Wan2.1-T2V-1.3B-Diffusers (wan21.md §0).
+nlohmann::json config_1_3b_json() {
+  return nlohmann::json::parse(R"({
+    "_class_name": "WanTransformer3DModel", "_diffusers_version": "0.33.0.dev0",
+    "added_kv_proj_dim": null, "attention_head_dim": 128, "cross_attn_norm": true,
+    "eps": 1e-06, "ffn_dim": 8960, "freq_dim": 256, "image_dim": null, "in_channels": 16,
+    "num_attention_heads": 12, "num_layers": 30, "out_channels": 16, "patch_size": [1, 2, 2],
+    "qk_norm": "rms_norm_across_heads", "rope_max_seq_len": 1024, "text_dim": 4096})");
+}
+
+WanTransformerConfig config_from(nlohmann::json json) {
+  return WanTransformerConfig::from_json(JsonFile(std::move(json), "transformer/config.json"));
+}
+
+// The tiny test configuration (docs/tiny-model.md): 2 heads of 128, 2 layers, ffn 512, text 128.
+WanTransformerConfig tiny_config() {
+  nlohmann::json json = config_1_3b_json();
+  json["num_attention_heads"] = 2;
+  json["num_layers"] = 2;
+  json["ffn_dim"] = 512;
+  json["text_dim"] = 128;
+  return config_from(json);
+}
+
+// Random weights with activations O(1): N(0, 0.05²) everywhere, norm gains near 1.
+Weights random_weights(const WanTransformerConfig& config) {
+  Weights weights("transformer");
+  for (const TensorSpec& spec : wan_transformer_specs(config)) {
+    Tensor t = randn(spec.shape, 0.05f);
+    const bool gain = spec.name.find("norm") != std::string::npos &&
+                      spec.name.find(".weight") != std::string::npos;
+    if (gain) t = ops::add(t, Tensor::full(spec.shape, 1.0f));
+    weights.insert(spec.name, t);
+  }
+  return weights;
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(WanTransformerConfig, ReadsThe1_3BConfig) {
+  const WanTransformerConfig c = config_from(config_1_3b_json());
+  EXPECT_EQ(c.num_attention_heads, 12);
+  EXPECT_EQ(c.attention_head_dim, 128);
+  EXPECT_EQ(c.inner_dim(), 1536);
+  EXPECT_EQ(c.num_layers, 30);
+  EXPECT_EQ(c.ffn_dim, 8960);
+  EXPECT_EQ(c.in_channels, 16);
+  EXPECT_EQ(c.out_channels, 16);
+  EXPECT_EQ(c.text_dim, 4096);
+  EXPECT_EQ(c.freq_dim, 256);
+  EXPECT_EQ(c.patch_size, (std::array<int, 3>{1, 2, 2}));
+  EXPECT_FLOAT_EQ(c.eps, 1e-6f);
+  EXPECT_EQ(c.rope_max_seq_len, 1024);
+  EXPECT_TRUE(c.cross_attn_norm);
+  EXPECT_EQ(c.qk_norm, "rms_norm_across_heads");
+}
+
+TEST(WanTransformerConfig, UnsupportedValuesAreErrorsNamingFileKeyAndValue) {
+  struct Case {
+    const char* key;
+    nlohmann::json value;
+    const char* shown;
+  };
+  const std::vector<Case> cases = {
+      {"_class_name", "WanVACETransformer3DModel", "\"WanVACETransformer3DModel\""},
+      {"image_dim", 1280, "1280"},
+      {"added_kv_proj_dim", 5120, "5120"},
+      {"qk_norm", "rms_norm", "\"rms_norm\""},
+      {"patch_size", {1, 4, 4}, "[1,4,4]"},
+      {"attention_head_dim", 127, "127"},
+      {"attention_head_dim", 4, "4"},
+      {"cross_attn_norm", false, "false"},
+      {"num_layers", 0, "0"},
+  };
+  for (const Case& c : cases) {
+    nlohmann::json json = config_1_3b_json();
+    json[c.key] = c.value;
+    const std::string message = error_of([&] { config_from(json); });
+    EXPECT_NE(message.find("transformer/config.json"), std::string::npos) << message;
+    EXPECT_NE(message.find(std::string("'") + c.key + "'"), std::string::npos) << message;
+    EXPECT_NE(message.find(c.shown), std::string::npos) << message;
+  }
+  nlohmann::json missing = config_1_3b_json();
+  missing.erase("num_layers");
+  EXPECT_NE(error_of([&] { config_from(missing); }).find("num_layers"), std::string::npos);
+}
+
+TEST(WanTransformerSpecs, The1_3BTableHas825TensorsWithTheReferenceShapes) {
+  const auto specs = wan_transformer_specs(config_from(config_1_3b_json()));
+  ASSERT_EQ(specs.size(), 825u);  // wan21.md §1.1: the index.json entry count
+  std::map<std::string, Shape> by_name;
+  int64_t params = 0;
+  for (const TensorSpec& s : specs) {
+    EXPECT_TRUE(by_name.emplace(s.name, s.shape).second) << "duplicate " << s.name;
+    params += shape_numel(s.shape);
+  }
+  EXPECT_EQ(params, 1418996800);  // wan21.md §0
+  const std::vector<std::pair<std::string, Shape>> expected = {
+      {"patch_embedding.weight", {1536, 16, 1, 2, 2}},
+      {"condition_embedder.time_embedder.linear_1.weight", {1536, 256}},
+      {"condition_embedder.time_proj.weight", {9216, 1536}},
+      {"condition_embedder.time_proj.bias", {9216}},
+      {"condition_embedder.text_embedder.linear_1.weight", {1536, 4096}},
+      {"scale_shift_table", {1, 2, 1536}},
+      {"proj_out.weight", {64, 1536}},
+      {"proj_out.bias", {64}},
+      {"blocks.0.scale_shift_table", {1, 6, 1536}},
+      {"blocks.0.attn1.to_out.0.weight", {1536, 1536}},
+      {"blocks.7.attn2.to_k.bias", {1536}},
+      {"blocks.29.attn2.norm_k.weight", {1536}},
+      {"blocks.29.norm2.bias", {1536}},
+      {"blocks.29.ffn.net.0.proj.weight", {8960, 1536}},
+      {"blocks.29.ffn.net.2.weight", {1536, 8960}},
+  };
+  for (const auto& [name, shape] : expected) {
+    ASSERT_TRUE(by_name.count(name)) << name;
+    EXPECT_EQ(by_name[name], shape) << name;
+  }
+  EXPECT_FALSE(by_name.count("blocks.30.norm2.bias"));
+}
+
+TEST(WanTransformerSpecs, CountIs15Plus27PerLayer) {
+  for (int layers : {1, 2, 40}) {
+    nlohmann::json json = config_1_3b_json();
+    json["num_layers"] = layers;
+    EXPECT_EQ(wan_transformer_specs(config_from(json)).size(), size_t(15 + 27 * layers));
+  }
+}
+
+TEST(WanRope, HeadDim128SplitsInto44_42_42) {
+  const WanRopeSplit s = wan_rope_split(128);
+  EXPECT_EQ(s.t, 44);
+  EXPECT_EQ(s.h, 42);
+  EXPECT_EQ(s.w, 42);
+}
+
+// Reference: angle of pair p at (f, h, w) per wan21.md §1.4, in double.
+double rope_angle(int64_t f, int64_t h, int64_t w, int p) {
+  if (p < 22) return double(f) * std::pow(10000.0, -double(p) / 22.0);
+  if (p < 43) return double(h) * std::pow(10000.0, -double(p - 22) / 21.0);
+  return double(w) * std::pow(10000.0, -double(p - 43) / 21.0);
+}
+
+TEST(WanRope, TablesMatchTheFormulaInDouble) {
+  for (std::array<int64_t, 3> grid :
+       {std::array<int64_t, 3>{3, 5, 7}, {1024, 1, 1}, {1, 1024, 1}, {1, 1, 1024}}) {
+    const WanRopeTables t = wan_rope_tables(grid, 128, 1024);
+    const int64_t S = grid[0] * grid[1] * grid[2];
+    ASSERT_EQ(t.cos.shape(), (Shape{S, 64}));
+    ASSERT_EQ(t.sin.shape(), (Shape{S, 64}));
+    double worst = 0;
+    for (int64_t s = 0; s < S; ++s) {
+      const int64_t f = s / (grid[1] * grid[2]), h = (s / grid[2]) % grid[1], w = s % grid[2];
+      for (int p = 0; p < 64; ++p) {
+        const double a = rope_angle(f, h, w, p);
+        worst = std::max(worst, std::abs(t.cos.f32()[s * 64 + p] - std::cos(a)));
+        worst = std::max(worst, std::abs(t.sin.f32()[s * 64 + p] - std::sin(a)));
+      }
+    }
+    EXPECT_LT(worst, 1e-7) << "grid " << grid[0] << "x" << grid[1] << "x" << grid[2];
+  }
+  EXPECT_THROW(wan_rope_tables({1025, 1, 1}, 128, 1024), Error);
+}
+
+TEST(WanOps, ApplyRopeRotatesInterleavedPairs) {
+  const int B = 2, S = 5, H = 3, D = 16;
+  Tensor x = randn({B, S, H, D}), angle = randn({S, D / 2}, 3.0f);
+  Tensor cos = Tensor::empty({S, D / 2}, DType::F32), sin = Tensor::empty({S, D / 2}, DType::F32);
+  for (int i = 0; i < S * D / 2; ++i) {
+    cos.f32()[i] = std::cos(angle.f32()[i]);
+    sin.f32()[i] = std::sin(angle.f32()[i]);
+  }
+  Tensor y = ops::apply_rope(x, cos, sin);
+  Tensor ref = Tensor::empty(x.shape(), DType::F32);
+  for (int b = 0; b < B; ++b)
+    for (int s = 0; s < S; ++s)
+      for (int h = 0; h < H; ++h)
+        for (int p = 0; p < D / 2; ++p) {
+          const int64_t i = ((b * S + s) * H + h) * D + 2 * p;
+          const double x0 = x.f32()[i], x1 = x.f32()[i + 1];
+          const double c = cos.f32()[s * D / 2 + p], sn = sin.f32()[s * D / 2 + p];
+          ref.f32()[i] = float(x0 * c - x1 * sn);
+          ref.f32()[i + 1] = float(x0 * sn + x1 * c);
+        }
+  EXPECT_LT(rel_l2(y, ref), 1e-6);
+}
+
+TEST(WanOps, PatchifyFlattensChannelOutermost) {
+  // wan21.md §1.3: v[c·4 + kh·2 + kw] = x[c, f, 2h+kh, 2w+kw], token = f·H'W' + h·W' + w.
+  const int B = 2, C = 3, T = 2, H = 4, W = 6, Hp = 2, Wp = 3;
+  Tensor x = randn({B, C, T, H, W});
+  Tensor y = ops::patchify(x, {1, 2, 2});
+  ASSERT_EQ(y.shape(), (Shape{B, T * Hp * Wp, C * 4}));
+  for (int b = 0; b < B; ++b)
+    for (int f = 0; f < T; ++f)
+      for (int h = 0; h < Hp; ++h)
+        for (int w = 0; w < Wp; ++w)
+          for (int c = 0; c < C; ++c)
+            for (int kh = 0; kh < 2; ++kh)
+              for (int kw = 0; kw < 2; ++kw) {
+                const float expected =
+                    x.f32()[(((b * C + c) * T + f) * H + 2 * h + kh) * W + 2 * w + kw];
+                const int token = (f * Hp + h) * Wp + w;
+                ASSERT_EQ(y.f32()[(b * T * Hp * Wp + token) * C * 4 + c * 4 + kh * 2 + kw],
+                          expected);
+              }
+}
+
+TEST(WanOps, UnpatchifyReadsChannelInnermost) {
+  // wan21.md §1.6: out[b, c, f, 2h+ph, 2w+pw] = y[b, token(f,h,w), ph·2C + pw·C + c].
+  const int B = 2, C = 3, T = 2, Hp = 2, Wp = 3, S = T * Hp * Wp;
+  Tensor y = randn({B, S, 4 * C});
+  Tensor x = ops::unpatchify(y, {T, Hp, Wp}, {1, 2, 2});
+  ASSERT_EQ(x.shape(), (Shape{B, C, T, 2 * Hp, 2 * Wp}));
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c)
+      for (int f = 0; f < T; ++f)
+        for (int h = 0; h < Hp; ++h)
+          for (int w = 0; w < Wp; ++w)
+            for (int ph = 0; ph < 2; ++ph)
+              for (int pw = 0; pw < 2; ++pw) {
+                const int token = (f * Hp + h) * Wp + w;
+                ASSERT_EQ(
+                    x.f32()[(((b * C + c) * T + f) * 2 * Hp + 2 * h + ph) * 2 * Wp + 2 * w + pw],
+                    y.f32()[(b * S + token) * 4 * C + ph * 2 * C + pw * C + c]);
+              }
+}
+
+TEST(WanOps, UnpatchifyInvertsPatchifyThroughTheChannelPermutation) {
+  // A proj_out that maps the patch-embedding order (c, kt, kh, kw) to the output order
+  // (kt, kh, kw, c) makes unpatchify(linear(patchify(x))) the identity, for any patch size.
+  const int C = 3;
+  const std::array<int, 3> patch = {2, 1, 3};
+  const int vol = 6;
+  Tensor x = randn({2, C, 4, 5, 6});
+  Tensor perm = Tensor::zeros({vol * C, vol * C}, DType::F32);
+  for (int c = 0; c < C; ++c)
+    for (int k = 0; k < vol; ++k) perm.f32()[(k * C + c) * vol * C + c * vol + k] = 1.0f;
+  Tensor tokens = ops::linear(ops::patchify(x, patch), perm);
+  Tensor back = ops::unpatchify(tokens, {2, 5, 2}, patch);
+  ASSERT_EQ(back.shape(), x.shape());
+  EXPECT_EQ(rel_l2(back, x), 0.0);
+}
+
+TEST(WanOps, TimestepEmbeddingIsCosThenSinOfGeometricFrequencies) {
+  const std::vector<double> t = {0.0, 1.0, 437.0, 999.0};
+  Tensor e = ops::timestep_embedding(t, 256);
+  ASSERT_EQ(e.shape(), (Shape{4, 256}));
+  double worst = 0;
+  for (int b = 0; b < 4; ++b)
+    for (int i = 0; i < 128; ++i) {
+      const double a = t[b] * std::exp(-std::log(10000.0) * i / 128.0);
+      worst = std::max(worst, std::abs(e.f32()[b * 256 + i] - std::cos(a)));
+      worst = std::max(worst, std::abs(e.f32()[b * 256 + 128 + i] - std::sin(a)));
+    }
+  // The f32 argument t·ω carries up to ~999·2⁻²⁴ of rounding, as in the reference.
+  EXPECT_LT(worst, 2e-4);
+  EXPECT_EQ(e.f32()[0], 1.0f);    // cos(0)
+  EXPECT_EQ(e.f32()[128], 0.0f);  // sin(0)
+}
+
+struct TinyForward {
+  WanTransformerConfig config = tiny_config();
+  WanTransformer model{config, random_weights(config)};
+};
+
+TEST(WanTransformer, RejectsAWeightOfTheWrongShapeNamingIt) {
+  const WanTransformerConfig config = tiny_config();
+  Weights weights = random_weights(config);
+  weights.insert("blocks.1.attn1.to_q.weight", randn({256, 128}));
+  const std::string message = error_of([&] { WanTransformer(config, weights); });
+  EXPECT_NE(message.find("blocks.1.attn1.to_q.weight"), std::string::npos) << message;
+  EXPECT_NE(message.find("[256,256]"), std::string::npos) << message;
+}
+
+TEST(WanTransformer, TinyForwardIsFiniteDeterministicAndShapedLikeTheLatents) {
+  TinyForward tiny;
+  Tensor latents = randn({1, 16, 3, 8, 8}), context = randn({1, 512, 128});
+  const std::vector<double> t = {999.0};
+  const auto text = tiny.model.prepare_text(context);
+  Tensor a = tiny.model.forward(latents, t, text);
+  Tensor b = tiny.model.forward(latents, t, tiny.model.prepare_text(context));
+  ASSERT_EQ(a.shape(), latents.shape());
+  EXPECT_TRUE(ops::all_finite(a));
+  EXPECT_EQ(rel_l2(a, b), 0.0) << "two identical forwards differ";
+  // Not degenerate: the output depends on the timestep and on the text.
+  const std::vector<double> t2 = {500.0};
+  EXPECT_GT(rel_l2(tiny.model.forward(latents, t2, text), a), 1e-4);
+  EXPECT_GT(
+      rel_l2(tiny.model.forward(latents, t, tiny.model.prepare_text(randn({1, 512, 128}))), a),
+      1e-4);
+}
+
+TEST(WanTransformer, BatchOfTwoMatchesTwoSingleItemCalls) {
+  // The CFG batch: cond and uncond in one call give the per-item results of separate calls.
+  TinyForward tiny;
+  Tensor latents = randn({2, 16, 3, 8, 8}), context = randn({2, 512, 128});
+  const std::vector<double> t = {999.0, 733.0};
+  Tensor both = tiny.model.forward(latents, t, tiny.model.prepare_text(context));
+  for (int b = 0; b < 2; ++b) {
+    Tensor one = tiny.model.forward(
+        latents.slice(0, b, b + 1).contiguous(), std::span<const double>(&t[b], 1),
+        tiny.model.prepare_text(context.slice(0, b, b + 1).contiguous()));
+    EXPECT_LT(rel_l2(both.slice(0, b, b + 1).contiguous(), one), 1e-6) << "item " << b;
+  }
+}
+
+TEST(WanTransformer, MismatchedInputsAreErrors) {
+  TinyForward tiny;
+  const auto text = tiny.model.prepare_text(randn({1, 512, 128}));
+  const std::vector<double> t = {999.0};
+  EXPECT_THROW(tiny.model.forward(randn({1, 15, 3, 8, 8}), t, text), Error);  // channels
+  EXPECT_THROW(tiny.model.forward(randn({1, 16, 3, 7, 8}), t, text), Error);  // odd height
+  EXPECT_THROW(tiny.model.forward(randn({2, 16, 3, 8, 8}), t, text), Error);  // text batch
+  EXPECT_THROW(tiny.model.prepare_text(randn({1, 512, 64})), Error);          // text_dim
+}
+
+}  // namespace
+}  // namespace fastvideo
