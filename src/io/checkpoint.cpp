@@ -1,0 +1,445 @@
+#include "io/checkpoint.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <regex>
+#include <set>
+
+#include "core/log.h"
+#include "core/parallel.h"
+#include "io/safetensors.h"
+
+namespace fastvideo {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string folder_name(const fs::path& dir) {
+  fs::path p = dir;
+  if (p.filename().empty()) p = p.parent_path();
+  return p.filename().string();
+}
+
+std::string join_names(const std::vector<std::string>& names, size_t limit) {
+  std::string s;
+  for (size_t i = 0; i < names.size() && i < limit; ++i) s += (i ? ", " : "") + names[i];
+  if (names.size() > limit) s += str_cat(", ... (", names.size() - limit, " more)");
+  return s;
+}
+
+// What a component folder should hold, for the error that reports it missing.
+std::string expected_contents(const std::string& library, const std::string& class_name) {
+  if (ends_with(class_name, "Scheduler")) return "scheduler_config.json";
+  if (class_name.find("Tokenizer") != std::string::npos) {
+    return "the tokenizer files (spiece.model, tokenizer_config.json, special_tokens_map.json)";
+  }
+  const std::string base = library == "transformers" ? "model" : "diffusion_pytorch_model";
+  return str_cat("config.json and ", base, ".safetensors (or ", base,
+                 "-0000i-of-0000N.safetensors shards with ", base, ".safetensors.index.json)");
+}
+
+// The safetensors files of a component: one file, or the shards an index json names.
+struct WeightFiles {
+  std::optional<fs::path> index;
+  std::vector<fs::path> files;
+  std::map<std::string, std::string> weight_map;  // tensor -> shard file name (sharded only)
+};
+
+std::vector<fs::path> list_with_suffix(const fs::path& dir, const std::string& suffix) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && ends_with(name, suffix)) out.push_back(entry.path());
+  }
+  if (ec) fail(dir.string(), ": cannot list the folder: ", ec.message());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string file_names(const std::vector<fs::path>& files) {
+  std::vector<std::string> names;
+  for (const auto& f : files) names.push_back(f.filename().string());
+  return join_names(names, names.size());
+}
+
+// `required` false: a folder without weights (tokenizer, scheduler) gives no files.
+WeightFiles find_weight_files(const fs::path& dir, bool required) {
+  if (!fs::is_directory(dir)) fail(dir.string(), ": not a folder");
+  WeightFiles w;
+  const auto indexes = list_with_suffix(dir, ".safetensors.index.json");
+  if (indexes.size() > 1) {
+    fail(dir.string(), ": several shard indexes (", file_names(indexes),
+         "); expected exactly one *.safetensors.index.json");
+  }
+  if (indexes.size() == 1) {
+    w.index = indexes[0];
+    const JsonFile index = JsonFile::load(indexes[0]);
+    const auto& map =
+        index.json().contains("weight_map") ? index.json()["weight_map"] : nlohmann::json();
+    if (!map.is_object()) {
+      fail(index.origin(), ": 'weight_map' is ", map.dump(),
+           ", expected an object of tensor -> shard");
+    }
+    std::set<std::string> shards;
+    for (const auto& [tensor, shard] : map.items()) {
+      if (!shard.is_string()) {
+        fail(index.origin(), ": weight_map entry ", tensor, " is ", shard.dump(),
+             ", expected a file name");
+      }
+      w.weight_map[tensor] = shard.get<std::string>();
+      shards.insert(shard.get<std::string>());
+    }
+    for (const auto& shard : shards) {
+      if (!fs::is_regular_file(dir / shard)) {
+        fail(index.origin(), ": weight_map names shard ", shard, ", but ", (dir / shard).string(),
+             " does not exist");
+      }
+      w.files.push_back(dir / shard);
+    }
+    return w;
+  }
+  w.files = list_with_suffix(dir, ".safetensors");
+  if (w.files.size() > 1) {
+    fail(dir.string(), ": several safetensors files (", file_names(w.files),
+         ") and no *.safetensors.index.json saying which tensors they hold");
+  }
+  if (w.files.empty() && required) {
+    fail(dir.string(),
+         ": no weights found; expected one *.safetensors file or a "
+         "*.safetensors.index.json with its shards");
+  }
+  return w;
+}
+
+// Where each tensor of a component lives: the opened files and name -> file.
+struct WeightLocations {
+  std::vector<SafetensorsFile> files;
+  std::map<std::string, size_t> file_of;
+};
+
+WeightLocations locate_weights(const WeightFiles& w) {
+  WeightLocations loc;
+  std::map<std::string, size_t> index_of_name;
+  for (const auto& f : w.files) {
+    index_of_name[f.filename().string()] = loc.files.size();
+    loc.files.push_back(SafetensorsFile::open(f));
+  }
+  for (const auto& [tensor, shard] : w.weight_map) {
+    const size_t i = index_of_name.at(shard);
+    if (!loc.files[i].contains(tensor)) {
+      fail(loc.files[i].path().string(), ": tensor ", tensor, " is absent from this shard, but ",
+           w.index->string(), " maps it here");
+    }
+    loc.file_of[tensor] = i;
+  }
+  // Tensors a shard holds beyond its index still count (as extras, if no spec names them).
+  for (size_t i = 0; i < loc.files.size(); ++i) {
+    for (const auto& name : loc.files[i].names()) loc.file_of.emplace(name, i);
+  }
+  return loc;
+}
+
+bool is_float_dtype(DType d) { return d == DType::F32 || d == DType::BF16 || d == DType::F16; }
+
+// Converts a float tensor viewed in the mapping into freshly allocated `dtype` memory, in
+// parallel chunks, touching each mapped page once.
+Tensor convert_from_mapping(const Tensor& src, DType dtype) {
+  Tensor out = Tensor::empty(src.shape(), dtype);
+  const auto* in = static_cast<const char*>(src.raw_data());
+  auto* dst = static_cast<char*>(out.raw_data());
+  const size_t in_size = dtype_size(src.dtype()), out_size = dtype_size(dtype);
+  parallel_for(src.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+    const size_t n = size_t(end - begin);
+    const void* s = in + begin * in_size;
+    void* d = dst + begin * out_size;
+    if (src.dtype() == dtype) {
+      std::memcpy(d, s, n * out_size);
+    } else if (dtype == DType::F32) {
+      convert_to_f32(s, src.dtype(), static_cast<float*>(d), n);
+    } else if (src.dtype() == DType::F32) {
+      convert_from_f32(static_cast<const float*>(s), d, dtype, n);
+    } else {
+      std::vector<float> f32(n);
+      convert_to_f32(s, src.dtype(), f32.data(), n);
+      convert_from_f32(f32.data(), d, dtype, n);
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+CheckpointFolder CheckpointFolder::open(const fs::path& dir) {
+  const fs::path index_path = dir / "model_index.json";
+  if (!fs::exists(index_path)) {
+    fail(index_path.string(),
+         ": missing; a diffusers checkpoint folder starts with model_index.json "
+         "(is ",
+         dir.string(), " the checkpoint root?)");
+  }
+  const JsonFile index = JsonFile::load(index_path);
+  if (!index.json().is_object()) fail(index.origin(), ": expected a JSON object");
+
+  CheckpointFolder c;
+  c.root_ = dir;
+  c.class_name_ = index.get<std::string>("_class_name");
+  for (const auto& [key, value] : index.json().items()) {
+    // Components are ["library", "Class"] pairs; [null, null] marks an absent optional one and
+    // other keys are pipeline settings.
+    if (key.starts_with("_") || !value.is_array() || value.size() != 2) continue;
+    if (value[0].is_null() && value[1].is_null()) continue;
+    if (!value[0].is_string() || !value[1].is_string()) {
+      fail(index.origin(), ": component ", key, " is ", value.dump(),
+           ", expected [library, class]");
+    }
+    c.components_[key] = {value[0].get<std::string>(), value[1].get<std::string>()};
+  }
+  if (c.class_name_ == "WanPipeline") {
+    // wan21.md §5: the five components WanPipeline is built from.
+    for (const char* required : {"transformer", "text_encoder", "tokenizer", "vae", "scheduler"}) {
+      if (!c.has(required)) {
+        fail(index.origin(), ": WanPipeline needs component ", required, ", which is not listed");
+      }
+    }
+  }
+  if (c.components_.empty()) fail(index.origin(), ": lists no components");
+  for (const auto& [name, comp] : c.components_) {
+    const fs::path folder = dir / name;
+    if (!fs::is_directory(folder)) {
+      fail(folder.string(), ": component folder is missing; model_index.json lists ", name, " as ",
+           comp.library, " ", comp.class_name, ", so it should hold ",
+           expected_contents(comp.library, comp.class_name));
+    }
+  }
+  return c;
+}
+
+std::vector<std::string> CheckpointFolder::components() const {
+  std::vector<std::string> names;
+  for (const auto& [name, comp] : components_) names.push_back(name);
+  return names;
+}
+
+fs::path CheckpointFolder::path(const std::string& component) const {
+  component_class(component);
+  return root_ / component;
+}
+
+const std::string& CheckpointFolder::component_class(const std::string& component) const {
+  auto it = components_.find(component);
+  if (it == components_.end()) {
+    fail((root_ / "model_index.json").string(), ": no component ", component, " (it lists ",
+         join_names(components(), components_.size()), ")");
+  }
+  return it->second.class_name;
+}
+
+JsonFile CheckpointFolder::config(const std::string& component) const {
+  const std::string& cls = component_class(component);
+  const char* file = "config.json";
+  if (ends_with(cls, "Scheduler")) file = "scheduler_config.json";
+  if (cls.find("Tokenizer") != std::string::npos) file = "tokenizer_config.json";
+  return JsonFile::load(root_ / component / file);
+}
+
+Weights load_component(const fs::path& component_dir, const std::vector<TensorSpec>& specs,
+                       DType compute_dtype) {
+  FV_CHECK(is_float_dtype(compute_dtype), component_dir.string(), ": compute dtype ",
+           dtype_name(compute_dtype), " is not F32, BF16 or F16");
+  const WeightFiles files = find_weight_files(component_dir, /*required=*/true);
+  const WeightLocations loc = locate_weights(files);
+
+  // Validate everything before loading anything: a bad checkpoint fails in milliseconds.
+  std::set<std::string> specified;
+  for (const auto& spec : specs) {
+    FV_CHECK(specified.insert(spec.name).second, component_dir.string(), ": tensor ", spec.name,
+             " appears twice in the model's tensor table");
+    auto it = loc.file_of.find(spec.name);
+    if (it == loc.file_of.end()) {
+      fail(component_dir.string(), ": tensor ", spec.name, " is missing (looked in ",
+           file_names(files.files), ")");
+    }
+    const SafetensorsFile& f = loc.files[it->second];
+    const TensorInfo& info = f.info(spec.name);
+    if (info.shape != spec.shape) {
+      fail(f.path().string(), ": tensor ", spec.name, " has shape ", shape_str(info.shape),
+           ", expected ", shape_str(spec.shape));
+    }
+    if (!is_float_dtype(info.dtype)) {
+      fail(f.path().string(), ": tensor ", spec.name, " has dtype ", dtype_name(info.dtype),
+           ", expected F32, BF16 or F16");
+    }
+  }
+  std::vector<std::string> extra;
+  for (const auto& [name, file] : loc.file_of) {
+    if (!specified.count(name)) extra.push_back(name);
+  }
+  if (!extra.empty()) {
+    log::warning(component_dir.string(), ": ", extra.size(),
+                 " tensors in the checkpoint are not in this model's table and were not loaded: ",
+                 join_names(extra, 5));
+  }
+
+  Weights weights(folder_name(component_dir));
+  for (const auto& spec : specs) {
+    if (!spec.used) continue;
+    const SafetensorsFile& f = loc.files[loc.file_of.at(spec.name)];
+    weights.insert(spec.name, convert_from_mapping(f.tensor(spec.name), compute_dtype));
+  }
+  return weights;
+}
+
+namespace {
+
+void write_text_file(const fs::path& path, const std::string& text) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) fail(tmp.string(), ": cannot create");
+    out << text;
+    out.close();
+    if (!out) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      fail(tmp.string(), ": write failed");
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    fail(path.string(), ": cannot rename from ", tmp.string(), ": ", ec.message());
+  }
+}
+
+// Removes the files a previous write of another layout left under the same basename, so the
+// folder holds exactly one layout.
+void remove_stale_weights(const fs::path& dir, const std::string& basename,
+                          const std::set<std::string>& keep) {
+  const std::regex stale(
+      std::regex_replace(basename, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)") +
+      R"((-\d{5}-of-\d{5})?\.safetensors(\.index\.json)?)");
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!keep.count(name) && std::regex_match(name, stale)) {
+      std::error_code remove_ec;
+      fs::remove(entry.path(), remove_ec);
+      if (remove_ec)
+        log::warning(entry.path().string(), ": stale weights left in place: ", remove_ec.message());
+    }
+  }
+}
+
+}  // namespace
+
+void write_component(const fs::path& component_dir, const std::string& weights_basename,
+                     const std::vector<std::pair<std::string, Tensor>>& tensors, int num_shards,
+                     DType stored_dtype) {
+  const std::string dir = component_dir.string();
+  FV_CHECK(is_float_dtype(stored_dtype), dir, ": stored dtype ", dtype_name(stored_dtype),
+           " is not F32, BF16 or F16");
+  FV_CHECK(num_shards >= 1 && size_t(num_shards) <= std::max<size_t>(tensors.size(), 1), dir,
+           ": cannot split ", tensors.size(), " tensors into ", num_shards, " shards");
+  std::error_code ec;
+  fs::create_directories(component_dir, ec);
+  if (ec) fail(dir, ": cannot create the folder: ", ec.message());
+
+  std::vector<std::pair<std::string, Tensor>> stored;
+  uint64_t total_bytes = 0;
+  for (const auto& [name, t] : tensors) {
+    stored.emplace_back(name, t.to(stored_dtype));
+    total_bytes += stored.back().second.nbytes();
+  }
+
+  if (num_shards == 1) {
+    const std::string file = weights_basename + ".safetensors";
+    write_safetensors(component_dir / file, stored, {{"format", "pt"}});
+    remove_stale_weights(component_dir, weights_basename, {file});
+    return;
+  }
+
+  // Split in order into num_shards runs of about equal bytes, none empty (as diffusers'
+  // max_shard_size splitting does, for a given count instead of a given size).
+  std::vector<std::vector<std::pair<std::string, Tensor>>> shards(static_cast<size_t>(num_shards));
+  size_t shard = 0;
+  uint64_t written = 0;
+  for (size_t i = 0; i < stored.size(); ++i) {
+    const size_t remaining_tensors = stored.size() - i;
+    const size_t later_shards = size_t(num_shards) - shard - 1;
+    const bool share_full = written >= total_bytes * (shard + 1) / size_t(num_shards);
+    if (!shards[shard].empty() && later_shards > 0 &&
+        (share_full || remaining_tensors == later_shards)) {
+      ++shard;
+    }
+    shards[shard].push_back(stored[i]);
+    written += stored[i].second.nbytes();
+  }
+
+  nlohmann::json weight_map = nlohmann::json::object();
+  std::set<std::string> written_files;
+  try {
+    for (size_t s = 0; s < shards.size(); ++s) {
+      char file[512];
+      std::snprintf(file, sizeof file, "%s-%05zu-of-%05d.safetensors", weights_basename.c_str(),
+                    s + 1, num_shards);
+      write_safetensors(component_dir / file, shards[s], {{"format", "pt"}});
+      written_files.insert(file);
+      for (const auto& [name, t] : shards[s]) weight_map[name] = file;
+    }
+    const nlohmann::json index = {{"metadata", {{"total_size", total_bytes}}},
+                                  {"weight_map", weight_map}};
+    const std::string index_file = weights_basename + ".safetensors.index.json";
+    write_text_file(component_dir / index_file, index.dump(2) + "\n");
+    written_files.insert(index_file);
+  } catch (const Error&) {
+    for (const auto& f : written_files) fs::remove(component_dir / f, ec);
+    throw;
+  }
+  remove_stale_weights(component_dir, weights_basename, written_files);
+}
+
+ComponentSummary summarize_component(const fs::path& component_dir) {
+  ComponentSummary s;
+  s.name = folder_name(component_dir);
+  for (const char* config : {"config.json", "scheduler_config.json", "tokenizer_config.json"}) {
+    if (!fs::exists(component_dir / config)) continue;
+    const JsonFile json = JsonFile::load(component_dir / config);
+    const auto& j = json.json();
+    if (j.contains("_class_name") && j["_class_name"].is_string()) {
+      s.class_name = j["_class_name"];
+    } else if (j.contains("architectures") && j["architectures"].is_array() &&
+               !j["architectures"].empty() && j["architectures"][0].is_string()) {
+      s.class_name = j["architectures"][0];  // transformers configs
+    } else if (j.contains("tokenizer_class") && j["tokenizer_class"].is_string()) {
+      s.class_name = j["tokenizer_class"];
+    }
+    break;
+  }
+  const WeightFiles files = find_weight_files(component_dir, /*required=*/false);
+  if (files.index) s.files.push_back(files.index->filename().string());
+  for (const auto& path : files.files) {
+    s.files.push_back(path.filename().string());
+    const SafetensorsFile f = SafetensorsFile::open(path);
+    for (const auto& name : f.names()) {
+      const TensorInfo& info = f.info(name);
+      const int64_t n = shape_numel(info.shape);
+      s.parameters += n;
+      s.parameters_by_dtype[std::string(dtype_name(info.dtype))] += n;
+    }
+  }
+  return s;
+}
+
+}  // namespace fastvideo

@@ -1,0 +1,273 @@
+#include "io/safetensors.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+
+namespace fastvideo {
+
+namespace {
+
+// Larger headers exist only in corrupt files; the real 14B shards have headers of about 100 kB.
+constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+
+uint64_t read_le64(const unsigned char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+void write_le64(unsigned char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
+}
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+Shape parse_shape(const nlohmann::json& j, const std::string& where) {
+  if (!j.is_array()) fail(where, ": 'shape' is ", j.dump(), ", expected an array of integers");
+  Shape shape;
+  for (const auto& d : j) {
+    if (!d.is_number_unsigned()) {
+      fail(where, ": 'shape' is ", j.dump(), ", expected non-negative integers");
+    }
+    shape.push_back(d.get<int64_t>());
+  }
+  return shape;
+}
+
+// Number of data bytes a tensor of this shape and dtype needs; fails on overflow instead of
+// wrapping, so a crafted shape cannot pass the size check.
+uint64_t tensor_bytes(const Shape& shape, DType dtype, const std::string& where) {
+  unsigned __int128 bytes = dtype_size(dtype);
+  for (int64_t d : shape) {
+    bytes *= uint64_t(d);
+    if (bytes > (unsigned __int128)(UINT64_MAX)) {
+      fail(where, ": shape ", shape_str(shape), " is too large");
+    }
+  }
+  return uint64_t(bytes);
+}
+
+}  // namespace
+
+struct SafetensorsFile::Mapping {
+  void* addr = nullptr;
+  size_t bytes = 0;
+  ~Mapping() {
+    if (addr) ::munmap(addr, bytes);
+  }
+};
+
+SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
+  const std::string file = path.string();
+  FileDescriptor fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) fail(file, ": cannot open: ", std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) fail(file, ": cannot stat: ", std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) fail(file, ": not a regular file");
+  const uint64_t file_bytes = uint64_t(st.st_size);
+  if (file_bytes < 8) {
+    fail(file, ": file is ", file_bytes,
+         " bytes, shorter than the 8-byte header length of a safetensors file (truncated?)");
+  }
+
+  auto mapping = std::make_shared<Mapping>();
+  void* addr = ::mmap(nullptr, file_bytes, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  if (addr == MAP_FAILED)
+    fail(file, ": mmap of ", file_bytes, " bytes failed: ", std::strerror(errno));
+  mapping->addr = addr;
+  mapping->bytes = file_bytes;
+  const auto* base = static_cast<const unsigned char*>(addr);
+
+  const uint64_t header_bytes = read_le64(base);
+  if (header_bytes > kMaxHeaderBytes) {
+    fail(file, ": header length ", header_bytes, " bytes is absurd (limit ", kMaxHeaderBytes,
+         "); not a safetensors file or corrupt");
+  }
+  if (header_bytes > file_bytes - 8) {
+    fail(file, ": header length ", header_bytes, " bytes exceeds the ", file_bytes - 8,
+         " bytes after the length field (truncated?)");
+  }
+  const uint64_t data_bytes = file_bytes - 8 - header_bytes;
+
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(reinterpret_cast<const char*>(base + 8),
+                                   reinterpret_cast<const char*>(base + 8 + header_bytes));
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(file, ": header is not valid JSON: ", e.what());
+  }
+  if (!header.is_object()) fail(file, ": header is ", header.type_name(), ", expected an object");
+
+  SafetensorsFile f;
+  f.path_ = path;
+  f.data_ = reinterpret_cast<const char*>(base + 8 + header_bytes);
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") {
+      if (!entry.is_object())
+        fail(file, ": __metadata__ is ", entry.dump(), ", expected an object");
+      for (const auto& [key, value] : entry.items()) {
+        if (!value.is_string()) {
+          fail(file, ": __metadata__ key '", key, "' is ", value.dump(), ", expected a string");
+        }
+        f.metadata_[key] = value.get<std::string>();
+      }
+      continue;
+    }
+    const std::string where = str_cat(file, ": tensor ", name);
+    if (!entry.is_object()) fail(where, ": entry is ", entry.dump(), ", expected an object");
+    for (const char* key : {"dtype", "shape", "data_offsets"}) {
+      if (!entry.contains(key)) fail(where, ": entry is missing '", key, "'");
+    }
+    TensorInfo info;
+    if (!entry["dtype"].is_string())
+      fail(where, ": 'dtype' is ", entry["dtype"].dump(), ", expected a string");
+    try {
+      info.dtype = dtype_from_name(entry["dtype"].get<std::string>());
+    } catch (const Error& e) {
+      fail(where, ": ", e.what());
+    }
+    info.shape = parse_shape(entry["shape"], where);
+    const auto& offsets = entry["data_offsets"];
+    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+        !offsets[1].is_number_unsigned()) {
+      fail(where, ": 'data_offsets' is ", offsets.dump(), ", expected [begin, end]");
+    }
+    info.begin = offsets[0].get<uint64_t>();
+    info.end = offsets[1].get<uint64_t>();
+    if (info.begin > info.end || info.end > data_bytes) {
+      fail(where, ": data_offsets [", info.begin, ",", info.end,
+           "] are not a range within the data section of ", data_bytes, " bytes");
+    }
+    const uint64_t expected = tensor_bytes(info.shape, info.dtype, where);
+    if (info.end - info.begin != expected) {
+      fail(where, ": data_offsets [", info.begin, ",", info.end, "] span ", info.end - info.begin,
+           " bytes, but ", dtype_name(info.dtype), shape_str(info.shape), " needs ", expected);
+    }
+    f.entries_.emplace(name, std::move(info));
+  }
+  f.mapping_ = std::move(mapping);
+  return f;
+}
+
+std::vector<std::string> SafetensorsFile::names() const {
+  std::vector<std::pair<uint64_t, std::string>> by_offset;
+  for (const auto& [name, info] : entries_) by_offset.emplace_back(info.begin, name);
+  std::sort(by_offset.begin(), by_offset.end());
+  std::vector<std::string> out;
+  for (auto& [offset, name] : by_offset) out.push_back(std::move(name));
+  return out;
+}
+
+const TensorInfo& SafetensorsFile::info(const std::string& name) const {
+  auto it = entries_.find(name);
+  if (it == entries_.end()) fail(path_.string(), ": no tensor named ", name);
+  return it->second;
+}
+
+Tensor SafetensorsFile::tensor(const std::string& name) const {
+  const TensorInfo& i = info(name);
+  // The mapping is PROT_READ: the view is for reading (or converting) only.
+  return Tensor::borrow(const_cast<char*>(data_ + i.begin), i.shape, i.dtype, mapping_);
+}
+
+namespace {
+
+class TempFile {
+ public:
+  explicit TempFile(std::filesystem::path path) : path_(std::move(path)) {}
+  ~TempFile() {
+    if (file_) std::fclose(file_);
+    if (!committed_) {
+      std::error_code ec;
+      std::filesystem::remove(path_, ec);
+    }
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+
+  void open() {
+    file_ = std::fopen(path_.c_str(), "wb");
+    if (!file_) fail(path_.string(), ": cannot create: ", std::strerror(errno));
+  }
+  void write(const void* data, size_t bytes) {
+    if (bytes && std::fwrite(data, 1, bytes, file_) != bytes) {
+      fail(path_.string(), ": write failed: ", std::strerror(errno));
+    }
+  }
+  void commit_as(const std::filesystem::path& final_path) {
+    const int rc = std::fclose(file_);
+    file_ = nullptr;
+    if (rc != 0) fail(path_.string(), ": close failed: ", std::strerror(errno));
+    std::error_code ec;
+    std::filesystem::rename(path_, final_path, ec);
+    if (ec) fail(final_path.string(), ": cannot rename from ", path_.string(), ": ", ec.message());
+    committed_ = true;
+  }
+
+ private:
+  std::filesystem::path path_;
+  std::FILE* file_ = nullptr;
+  bool committed_ = false;
+};
+
+}  // namespace
+
+void write_safetensors(const std::filesystem::path& path,
+                       const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  const std::string file = path.string();
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::vector<Tensor> packed;
+  std::set<std::string> seen;
+  uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    FV_CHECK(name != "__metadata__", file, ": '__metadata__' is reserved and cannot name a tensor");
+    FV_CHECK(seen.insert(name).second, file, ": tensor ", name, " is given twice");
+    FV_CHECK(t.defined(), file, ": tensor ", name, " is undefined");
+    FV_CHECK(t.device().is_cpu(), file, ": tensor ", name, " is on ", t.device().name(),
+             ", expected a CPU tensor");
+    packed.push_back(t.contiguous());
+    const uint64_t bytes = t.nbytes();
+    header[name] = {{"dtype", std::string(dtype_name(t.dtype()))},
+                    {"shape", t.shape()},
+                    {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string json = header.dump();
+  json.append((8 - json.size() % 8) % 8, ' ');
+  unsigned char length[8];
+  write_le64(length, json.size());
+
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  TempFile out(tmp);
+  out.open();
+  out.write(length, 8);
+  out.write(json.data(), json.size());
+  for (const Tensor& t : packed) out.write(t.raw_data(), t.nbytes());
+  out.commit_as(path);
+}
+
+}  // namespace fastvideo

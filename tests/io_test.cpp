@@ -1,0 +1,440 @@
+// Checkpoint loading (wan21.md §5): safetensors round trips in every stored dtype, the diffusers
+// sharded layout, and one test per kind of bad input whose error must name the culprit.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+#include "test_util.h"
+
+namespace fastvideo {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::randn;
+using testing::rel_l2;
+
+// Runs `fn`, which must throw fastvideo::Error whose message contains every one of `parts`.
+void expect_error(const std::function<void()>& fn, const std::vector<std::string>& parts) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    for (const auto& p : parts) {
+      EXPECT_NE(msg.find(p), std::string::npos) << "error message lacks '" << p << "': " << msg;
+    }
+    return;
+  }
+  ADD_FAILURE() << "expected a fastvideo::Error naming " << ::testing::PrintToString(parts);
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A safetensors file built by hand: length field (given or true), header text, data bytes.
+void write_raw_safetensors(const fs::path& path, const std::string& header, size_t data_bytes,
+                           std::optional<uint64_t> header_length = std::nullopt) {
+  std::string bytes(8, '\0');
+  const uint64_t n = header_length.value_or(header.size());
+  for (int i = 0; i < 8; ++i) bytes[i] = char((n >> (8 * i)) & 0xff);
+  bytes += header;
+  bytes.append(data_bytes, '\x11');
+  write_text(path, bytes);
+}
+
+bool bit_equal(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
+         std::memcmp(a.contiguous().raw_data(), b.contiguous().raw_data(), a.nbytes()) == 0;
+}
+
+class IoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           str_cat("fastvideo_io_test_", info->name(), "_", std::random_device{}());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A small transformer-like component: tensors of several ranks, F32 originals.
+  std::vector<std::pair<std::string, Tensor>> sample_tensors() const {
+    return {{"patch_embedding.weight", randn({8, 4, 1, 2, 2})},
+            {"patch_embedding.bias", randn({8})},
+            {"blocks.0.attn1.to_q.weight", randn({8, 8})},
+            {"blocks.0.attn1.to_q.bias", randn({8})},
+            {"blocks.0.ffn.net.0.proj.weight", randn({32, 8})},
+            {"scale_shift_table", randn({1, 2, 8})}};
+  }
+  static std::vector<TensorSpec> specs_of(const std::vector<std::pair<std::string, Tensor>>& ts) {
+    std::vector<TensorSpec> specs;
+    for (const auto& [name, t] : ts) specs.push_back({name, t.shape(), true});
+    return specs;
+  }
+
+  // A WanPipeline folder with every component folder and small configs.
+  void make_wan_folder() {
+    write_text(dir_ / "model_index.json", R"({
+      "_class_name": "WanPipeline", "_diffusers_version": "0.33.0.dev0",
+      "scheduler": ["diffusers", "UniPCMultistepScheduler"],
+      "text_encoder": ["transformers", "UMT5EncoderModel"],
+      "tokenizer": ["transformers", "T5TokenizerFast"],
+      "transformer": ["diffusers", "WanTransformer3DModel"],
+      "vae": ["diffusers", "AutoencoderKLWan"]})");
+    for (const char* c : {"scheduler", "text_encoder", "tokenizer", "transformer", "vae"}) {
+      fs::create_directories(dir_ / c);
+    }
+    write_text(dir_ / "transformer/config.json",
+               R"({"_class_name": "WanTransformer3DModel", "num_layers": 2})");
+    write_text(dir_ / "scheduler/scheduler_config.json",
+               R"({"_class_name": "UniPCMultistepScheduler", "flow_shift": 3.0})");
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(IoTest, SafetensorsRoundTripIsBitExactInEveryFloatDtype) {
+  const Tensor f32 = randn({3, 5}), bf16 = randn({7}).to(DType::BF16),
+               f16 = randn({2, 2, 3}).to(DType::F16);
+  const fs::path file = dir_ / "t.safetensors";
+  write_safetensors(file, {{"a", f32}, {"b", bf16}, {"c", f16}}, {{"format", "pt"}});
+  EXPECT_FALSE(fs::exists(dir_ / "t.safetensors.tmp"));
+  const std::string bytes = read_text(file);
+  uint64_t header_length = 0;
+  for (int i = 7; i >= 0; --i) header_length = (header_length << 8) | uint8_t(bytes[i]);
+  EXPECT_EQ(header_length % 8, 0u) << "header must be padded to a multiple of 8";
+  EXPECT_EQ(bytes.size(), 8 + header_length + f32.nbytes() + bf16.nbytes() + f16.nbytes());
+
+  const SafetensorsFile f = SafetensorsFile::open(file);
+  EXPECT_EQ(f.names(), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(f.metadata().at("format"), "pt");
+  EXPECT_EQ(f.info("b").dtype, DType::BF16);
+  EXPECT_EQ(f.info("c").shape, (Shape{2, 2, 3}));
+  EXPECT_TRUE(bit_equal(f.tensor("a"), f32));
+  EXPECT_TRUE(bit_equal(f.tensor("b"), bf16));
+  EXPECT_TRUE(bit_equal(f.tensor("c"), f16));
+}
+
+TEST_F(IoTest, BorrowedTensorKeepsTheMappingAliveAfterTheFileObjectIsGone) {
+  const Tensor x = randn({64});
+  write_safetensors(dir_ / "t.safetensors", {{"x", x}});
+  Tensor view;
+  {
+    const SafetensorsFile f = SafetensorsFile::open(dir_ / "t.safetensors");
+    view = f.tensor("x");
+  }
+  EXPECT_TRUE(bit_equal(view, x));
+}
+
+TEST_F(IoTest, LoadComponentConvertsEachStoredDtypeToF32) {
+  // Bounds: bf16 keeps 8 mantissa bits, f16 11 (relative rounding error 2^-9, 2^-12).
+  const std::vector<std::pair<DType, double>> cases = {
+      {DType::F32, 0.0}, {DType::BF16, 4e-3}, {DType::F16, 5e-4}};
+  for (const auto& [stored, bound] : cases) {
+    SCOPED_TRACE(std::string(dtype_name(stored)));
+    const fs::path comp = dir_ / std::string(dtype_name(stored));
+    const auto tensors = sample_tensors();
+    write_component(comp, "diffusion_pytorch_model", tensors, 1, stored);
+    EXPECT_TRUE(fs::exists(comp / "diffusion_pytorch_model.safetensors"));
+    EXPECT_EQ(SafetensorsFile::open(comp / "diffusion_pytorch_model.safetensors")
+                  .info("scale_shift_table")
+                  .dtype,
+              stored);
+
+    const Weights w = load_component(comp, specs_of(tensors));
+    EXPECT_EQ(w.all().size(), tensors.size());
+    for (const auto& [name, original] : tensors) {
+      const Tensor& loaded = w.get(name);
+      EXPECT_EQ(loaded.dtype(), DType::F32) << name;
+      EXPECT_TRUE(bit_equal(loaded, original.to(stored).to(DType::F32)))
+          << name << " differs from the f32 value of its stored " << dtype_name(stored);
+      EXPECT_LE(rel_l2(loaded, original), bound) << name;
+    }
+  }
+}
+
+TEST_F(IoTest, LoadComponentConvertsToABf16ComputeDtype) {
+  const auto tensors = sample_tensors();
+  write_component(dir_ / "vae", "diffusion_pytorch_model", tensors, 1, DType::F32);
+  const Weights w = load_component(dir_ / "vae", specs_of(tensors), DType::BF16);
+  for (const auto& [name, original] : tensors) {
+    EXPECT_TRUE(bit_equal(w.get(name), original.to(DType::BF16))) << name;
+  }
+}
+
+TEST_F(IoTest, ShardedRoundTripGoesThroughTheIndex) {
+  const auto tensors = sample_tensors();
+  const fs::path comp = dir_ / "text_encoder";
+  write_component(comp, "model", tensors, 3, DType::BF16);
+  for (const char* shard : {"model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
+                            "model-00003-of-00003.safetensors"}) {
+    ASSERT_TRUE(fs::exists(comp / shard)) << shard;
+    EXPECT_FALSE(SafetensorsFile::open(comp / shard).names().empty()) << shard << " is empty";
+  }
+  EXPECT_FALSE(fs::exists(comp / "model.safetensors"));
+  const auto index = nlohmann::json::parse(read_text(comp / "model.safetensors.index.json"));
+  int64_t total = 0;
+  for (const auto& [name, t] : tensors) total += t.numel() * 2;
+  EXPECT_EQ(index["metadata"]["total_size"].get<int64_t>(), total);
+  EXPECT_EQ(index["weight_map"].size(), tensors.size());
+  for (const auto& [name, shard] : index["weight_map"].items()) {
+    EXPECT_TRUE(SafetensorsFile::open(comp / shard.get<std::string>()).contains(name)) << name;
+  }
+
+  const Weights w = load_component(comp, specs_of(tensors));
+  for (const auto& [name, original] : tensors) {
+    EXPECT_TRUE(bit_equal(w.get(name), original.to(DType::BF16).to(DType::F32))) << name;
+  }
+}
+
+TEST_F(IoTest, RewritingAsOneFileRemovesTheOldShards) {
+  const auto tensors = sample_tensors();
+  write_component(dir_ / "t", "model", tensors, 2, DType::F32);
+  write_component(dir_ / "t", "model", tensors, 1, DType::F32);
+  EXPECT_FALSE(fs::exists(dir_ / "t/model.safetensors.index.json"));
+  EXPECT_FALSE(fs::exists(dir_ / "t/model-00001-of-00002.safetensors"));
+  EXPECT_EQ(load_component(dir_ / "t", specs_of(tensors)).all().size(), tensors.size());
+}
+
+TEST_F(IoTest, FileShorterThanTheLengthFieldIsRejected) {
+  const fs::path file = dir_ / "short.safetensors";
+  write_text(file, "abcde");
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "5 bytes", "8-byte"});
+}
+
+TEST_F(IoTest, TruncatedDataIsRejected) {
+  const fs::path file = dir_ / "cut.safetensors";
+  write_safetensors(file, {{"w", randn({16})}});
+  fs::resize_file(file, fs::file_size(file) - 10);
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "tensor w", "[0,64]"});
+}
+
+TEST_F(IoTest, HeaderThatIsNotJsonIsRejected) {
+  const fs::path file = dir_ / "bad.safetensors";
+  write_raw_safetensors(file, "{\"w\": {\"dtype\": F32 ", 0);
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "not valid JSON"});
+}
+
+TEST_F(IoTest, HeaderLengthBeyondTheFileIsRejected) {
+  const fs::path file = dir_ / "long.safetensors";
+  write_raw_safetensors(file, "{}", 4, 1000);
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "1000", "exceeds"});
+}
+
+TEST_F(IoTest, AbsurdHeaderLengthIsRejected) {
+  const fs::path file = dir_ / "absurd.safetensors";
+  write_raw_safetensors(file, "{}", 0, uint64_t(1) << 40);
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "absurd"});
+}
+
+TEST_F(IoTest, DataOffsetsOutsideTheDataSectionAreRejected) {
+  const fs::path file = dir_ / "offsets.safetensors";
+  write_raw_safetensors(file, R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})", 16);
+  expect_error([&] { SafetensorsFile::open(file); },
+               {file.string(), "tensor w", "[8,24]", "16 bytes"});
+}
+
+TEST_F(IoTest, DataOffsetsThatDisagreeWithTheShapeAreRejected) {
+  const fs::path file = dir_ / "span.safetensors";
+  write_raw_safetensors(file, R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8);
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "tensor w", "needs 12"});
+}
+
+TEST_F(IoTest, EntryWithoutDtypeIsRejected) {
+  const fs::path file = dir_ / "nodtype.safetensors";
+  write_raw_safetensors(file, R"({"w":{"shape":[2],"data_offsets":[0,8]}})", 8);
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "tensor w", "'dtype'"});
+}
+
+TEST_F(IoTest, UnknownDtypeIsRejected) {
+  const fs::path file = dir_ / "f64.safetensors";
+  write_raw_safetensors(file, R"({"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}})", 8);
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "tensor w", "'F64'"});
+}
+
+TEST_F(IoTest, MetadataIsReadable) {
+  const fs::path file = dir_ / "meta.safetensors";
+  write_raw_safetensors(file, R"({"__metadata__":{"format":"pt","note":"x"}})", 0);
+  const auto f = SafetensorsFile::open(file);
+  EXPECT_TRUE(f.names().empty());
+  EXPECT_EQ(f.metadata().at("note"), "x");
+}
+
+TEST_F(IoTest, WrongShapeNamesFileTensorAndBothShapes) {
+  auto tensors = sample_tensors();
+  write_component(dir_ / "transformer", "diffusion_pytorch_model", tensors, 2, DType::F32);
+  auto specs = specs_of(tensors);
+  specs[2].shape = {8, 9};
+  expect_error([&] { load_component(dir_ / "transformer", specs); },
+               {"diffusion_pytorch_model-0000", ".safetensors", "blocks.0.attn1.to_q.weight",
+                "[8,8]", "expected [8,9]"});
+}
+
+TEST_F(IoTest, MissingTensorNamesFolderTensorAndFilesLookedIn) {
+  auto tensors = sample_tensors();
+  write_component(dir_ / "vae", "diffusion_pytorch_model", tensors, 1, DType::F32);
+  auto specs = specs_of(tensors);
+  specs.push_back({"decoder.conv_in.weight", {4, 4}, true});
+  expect_error([&] { load_component(dir_ / "vae", specs); },
+               {(dir_ / "vae").string(), "decoder.conv_in.weight", "missing",
+                "diffusion_pytorch_model.safetensors"});
+}
+
+TEST_F(IoTest, UnknownExtraTensorIsWarnedAboutAndNotLoaded) {
+  auto tensors = sample_tensors();
+  write_component(dir_ / "vae", "diffusion_pytorch_model", tensors, 1, DType::F32);
+  auto specs = specs_of(tensors);
+  specs.erase(specs.begin());  // patch_embedding.weight becomes an unknown tensor
+  ::testing::internal::CaptureStderr();
+  const Weights w = load_component(dir_ / "vae", specs);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(w.contains("patch_embedding.weight"));
+  EXPECT_EQ(w.all().size(), tensors.size() - 1);
+  EXPECT_NE(log.find("1 tensors"), std::string::npos) << log;
+  EXPECT_NE(log.find("patch_embedding.weight"), std::string::npos) << log;
+}
+
+TEST_F(IoTest, UnusedSpecIsValidatedButNotLoaded) {
+  auto tensors = sample_tensors();
+  write_component(dir_ / "vae", "diffusion_pytorch_model", tensors, 1, DType::F32);
+  auto specs = specs_of(tensors);
+  specs[0].used = false;
+  EXPECT_FALSE(load_component(dir_ / "vae", specs).contains(specs[0].name));
+  specs[0].shape = {1};
+  expect_error([&] { load_component(dir_ / "vae", specs); },
+               {"patch_embedding.weight", "expected [1]"});
+}
+
+TEST_F(IoTest, NonFloatTensorIsRejectedNamingItsDtype) {
+  Tensor ids = Tensor::zeros({4}, DType::I32);
+  write_safetensors(dir_ / "model.safetensors", {{"ids", ids}});
+  expect_error(
+      [&] {
+        load_component(dir_, {{"ids", {4}, true}});
+      },
+      {"model.safetensors", "tensor ids", "dtype I32"});
+}
+
+TEST_F(IoTest, IndexMappingATensorAbsentFromItsShardIsRejected) {
+  const auto tensors = sample_tensors();
+  write_component(dir_ / "t", "model", tensors, 2, DType::F32);
+  auto index = nlohmann::json::parse(read_text(dir_ / "t/model.safetensors.index.json"));
+  index["weight_map"]["ghost.weight"] = "model-00002-of-00002.safetensors";
+  write_text(dir_ / "t/model.safetensors.index.json", index.dump());
+  expect_error([&] { load_component(dir_ / "t", specs_of(tensors)); },
+               {"model-00002-of-00002.safetensors", "ghost.weight", "absent"});
+}
+
+TEST_F(IoTest, IndexNamingAMissingShardIsRejected) {
+  const auto tensors = sample_tensors();
+  write_component(dir_ / "t", "model", tensors, 2, DType::F32);
+  fs::remove(dir_ / "t/model-00001-of-00002.safetensors");
+  expect_error(
+      [&] { load_component(dir_ / "t", specs_of(tensors)); },
+      {"model.safetensors.index.json", "model-00001-of-00002.safetensors", "does not exist"});
+}
+
+TEST_F(IoTest, CheckpointFolderExposesComponentsAndConfigs) {
+  make_wan_folder();
+  const CheckpointFolder c = CheckpointFolder::open(dir_);
+  EXPECT_EQ(c.class_name(), "WanPipeline");
+  EXPECT_EQ(c.components(), (std::vector<std::string>{"scheduler", "text_encoder", "tokenizer",
+                                                      "transformer", "vae"}));
+  EXPECT_EQ(c.path("vae"), dir_ / "vae");
+  EXPECT_EQ(c.component_class("transformer"), "WanTransformer3DModel");
+  EXPECT_EQ(c.config("transformer").get<int>("num_layers"), 2);
+  EXPECT_EQ(c.config("scheduler").get<double>("flow_shift"), 3.0);
+  expect_error([&] { c.path("image_encoder"); }, {"model_index.json", "image_encoder"});
+}
+
+TEST_F(IoTest, MissingComponentFolderNamesItAndWhatItShouldHold) {
+  make_wan_folder();
+  fs::remove_all(dir_ / "vae");
+  expect_error([&] { CheckpointFolder::open(dir_); },
+               {(dir_ / "vae").string(), "AutoencoderKLWan", "config.json",
+                "diffusion_pytorch_model.safetensors"});
+}
+
+TEST_F(IoTest, MissingModelIndexIsRejected) {
+  expect_error([&] { CheckpointFolder::open(dir_); }, {(dir_ / "model_index.json").string()});
+}
+
+TEST_F(IoTest, MalformedModelIndexIsRejected) {
+  write_text(dir_ / "model_index.json", R"({"_class_name": "WanPipeline", "vae": ["diffusers",)");
+  expect_error([&] { CheckpointFolder::open(dir_); },
+               {(dir_ / "model_index.json").string(), "malformed JSON"});
+}
+
+TEST_F(IoTest, WanPipelineIndexMissingAComponentIsRejected) {
+  make_wan_folder();
+  write_text(dir_ / "model_index.json",
+             R"({"_class_name": "WanPipeline", "vae": ["diffusers", "AutoencoderKLWan"]})");
+  expect_error([&] { CheckpointFolder::open(dir_); }, {"model_index.json", "transformer"});
+}
+
+TEST_F(IoTest, MalformedConfigJsonIsRejected) {
+  make_wan_folder();
+  write_text(dir_ / "transformer/config.json", R"({"num_layers": 2,,})");
+  const CheckpointFolder c = CheckpointFolder::open(dir_);
+  expect_error([&] { c.config("transformer"); },
+               {(dir_ / "transformer/config.json").string(), "malformed JSON"});
+}
+
+TEST_F(IoTest, UnwritableOutputDirectoryLeavesNoFile) {
+  const fs::path target = dir_ / "no_such_dir" / "t.safetensors";
+  expect_error(
+      [&] {
+        write_safetensors(target, {{"w", randn({4})}});
+      },
+      {(dir_ / "no_such_dir" / "t.safetensors.tmp").string(), "cannot create"});
+  EXPECT_FALSE(fs::exists(dir_ / "no_such_dir"));
+
+  // A component folder that cannot be created (a file is in the way).
+  write_text(dir_ / "blocker", "x");
+  expect_error(
+      [&] {
+        write_component(dir_ / "blocker" / "vae", "model", {{"w", randn({4})}}, 1, DType::F32);
+      },
+      {(dir_ / "blocker" / "vae").string(), "cannot create"});
+  EXPECT_EQ(fs::file_size(dir_ / "blocker"), 1u);
+}
+
+TEST_F(IoTest, SummaryCountsParametersByDtypeFromHeaders) {
+  const auto tensors = sample_tensors();
+  write_component(dir_ / "transformer", "diffusion_pytorch_model", tensors, 2, DType::BF16);
+  write_text(dir_ / "transformer/config.json", R"({"_class_name": "WanTransformer3DModel"})");
+  int64_t params = 0;
+  for (const auto& [name, t] : tensors) params += t.numel();
+  const ComponentSummary s = summarize_component(dir_ / "transformer");
+  EXPECT_EQ(s.name, "transformer");
+  EXPECT_EQ(s.class_name, "WanTransformer3DModel");
+  EXPECT_EQ(s.parameters, params);
+  EXPECT_EQ(s.parameters_by_dtype, (std::map<std::string, int64_t>{{"BF16", params}}));
+  EXPECT_EQ(s.files,
+            (std::vector<std::string>{"diffusion_pytorch_model.safetensors.index.json",
+                                      "diffusion_pytorch_model-00001-of-00002.safetensors",
+                                      "diffusion_pytorch_model-00002-of-00002.safetensors"}));
+
+  fs::create_directories(dir_ / "scheduler");
+  write_text(dir_ / "scheduler/scheduler_config.json",
+             R"({"_class_name": "UniPCMultistepScheduler"})");
+  const ComponentSummary sched = summarize_component(dir_ / "scheduler");
+  EXPECT_EQ(sched.class_name, "UniPCMultistepScheduler");
+  EXPECT_EQ(sched.parameters, 0);
+  EXPECT_TRUE(sched.files.empty());
+}
+
+}  // namespace
+}  // namespace fastvideo
