@@ -119,5 +119,18 @@ TEST(DType, Bf16AndF16RoundTripWithinHalfAnUlp) {
   }
 }
 
+TEST(OpsCpu, ClampBoundsValuesAndKeepsNaN) {
+  Tensor x = randn({1000}, 3.0f);
+  x.f32()[7] = NAN;
+  Tensor y = ops::clamp(x, -1.0f, 1.0f);
+  int64_t wrong = 0;
+  for (int64_t i = 0; i < 1000; ++i) {
+    if (i == 7) continue;
+    wrong += y.f32()[i] != std::min(1.0f, std::max(-1.0f, x.f32()[i]));
+  }
+  EXPECT_EQ(wrong, 0);
+  EXPECT_TRUE(std::isnan(y.f32()[7]));
+}
+
 }  // namespace
 }  // namespace fastvideo

@@ -14,6 +14,7 @@ Tensor mul(const Tensor& a, const Tensor& b);  // same shape
 Tensor scale(const Tensor& a, float s);
 Tensor silu(const Tensor& x);
 Tensor gelu_tanh(const Tensor& x);  // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+Tensor clamp(const Tensor& x, float lo, float hi);
 
 // Per-batch vectors broadcast over the token axis. x [B, S, D]; shift, scale, gate [B, D].
 Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale);   // x·(1+scale)+shift

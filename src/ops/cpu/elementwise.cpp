@@ -1,5 +1,6 @@
 #include "ops/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -76,6 +77,9 @@ Tensor scale(const Tensor& a, float s) {
 }
 Tensor silu(const Tensor& x) {
   return unary(x, [](float v) { return v / (1.0f + std::exp(-v)); });
+}
+Tensor clamp(const Tensor& x, float lo, float hi) {
+  return unary(x, [lo, hi](float v) { return std::clamp(v, lo, hi); });
 }
 Tensor gelu_tanh(const Tensor& x) {
   return unary(x, [](float v) {

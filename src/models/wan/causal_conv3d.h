@@ -1,0 +1,40 @@
+// WanCausalConv3d (wan21.md §2.2): "same" zero padding in H and W, 2·pt zero frames in front
+// of the time axis and none behind, so output frame t sees input frames t−2·pt … t only.
+// Run chunk by chunk, the conv keeps the tail of its input stream in a cache (§2.4, CACHE_T = 2)
+// and the result is exactly the causal conv over the whole stream.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/tensor.h"
+#include "io/weights.h"
+
+namespace fastvideo {
+
+// The last ≤ 2·pt input frames this conv has seen in the current stream; undefined at its start.
+struct CausalConv3dCache {
+  Tensor tail;
+};
+
+class CausalConv3d {
+ public:
+  // Reads <prefix>.weight [O, C, kt, kh, kw] and <prefix>.bias [O]. (pad_t, pad_h, pad_w) is the
+  // module's nominal padding; kt must be 2·pad_t + 1 so each input frame gives one output frame.
+  CausalConv3d(const Weights& weights, const std::string& prefix, int64_t pad_t, int64_t pad_h,
+               int64_t pad_w);
+
+  // x [B, C, T, H, W] is the whole stream: 2·pt zero frames in front.
+  Tensor forward(const Tensor& x) const;
+  // x is the next chunk of a stream: the cached tail stands in front (zero frames cover what the
+  // stream does not have yet), then the cache keeps the new tail.
+  Tensor forward(const Tensor& x, CausalConv3dCache& cache) const;
+
+ private:
+  std::string name_;
+  Tensor weight_, bias_;
+  int64_t context_;  // 2·pt frames of history
+  int64_t pad_h_, pad_w_;
+};
+
+}  // namespace fastvideo

@@ -1,0 +1,25 @@
+// AttentionBlock(C) of the Wan VAE mid block (wan21.md §2.2): single-head self-attention over the
+// H·W pixels of each frame independently (head_dim = C), with a residual connection.
+#pragma once
+
+#include <string>
+
+#include "core/tensor.h"
+#include "io/weights.h"
+
+namespace fastvideo {
+
+class WanAttentionBlock {
+ public:
+  WanAttentionBlock(const Weights& weights, const std::string& prefix);
+
+  // x [B, C, T, H, W] -> same shape. Per frame, so chunking the time axis changes nothing.
+  Tensor forward(const Tensor& x) const;
+
+ private:
+  Tensor norm_gamma_;
+  Tensor to_qkv_weight_, to_qkv_bias_;  // 1×1 Conv2d C -> 3C, held as a [3C, C] linear
+  Tensor proj_weight_, proj_bias_;      // 1×1 Conv2d C -> C, held as a [C, C] linear
+};
+
+}  // namespace fastvideo

@@ -1,0 +1,27 @@
+#include "models/wan/wan_residual_block.h"
+
+#include "ops/channel_norm.h"
+#include "ops/elementwise.h"
+
+namespace fastvideo {
+
+WanResidualBlock::WanResidualBlock(const Weights& weights, const std::string& prefix,
+                                   int64_t in_dim, int64_t out_dim)
+    : norm1_gamma_(weights.get(prefix + ".norm1.gamma")),
+      norm2_gamma_(weights.get(prefix + ".norm2.gamma")),
+      conv1_(weights, prefix + ".conv1", 1, 1, 1),
+      conv2_(weights, prefix + ".conv2", 1, 1, 1) {
+  if (in_dim != out_dim) conv_shortcut_.emplace(weights, prefix + ".conv_shortcut", 0, 0, 0);
+}
+
+Tensor WanResidualBlock::forward(const Tensor& x, Cache& cache) const {
+  const Tensor shortcut = conv_shortcut_ ? conv_shortcut_->forward(x) : x;
+  Tensor h = ops::silu(ops::rms_norm_channels(x, norm1_gamma_));
+  h = conv1_.forward(h, cache.conv1);
+  // Dropout is the identity at inference.
+  h = ops::silu(ops::rms_norm_channels(h, norm2_gamma_));
+  h = conv2_.forward(h, cache.conv2);
+  return ops::add(h, shortcut);
+}
+
+}  // namespace fastvideo

@@ -1,0 +1,31 @@
+// ResidualBlock(in, out) of the Wan VAE (wan21.md §2.2):
+//   x + shortcut → norm1 → SiLU → conv1 (3×3×3 causal) → norm2 → SiLU → conv2 (3×3×3 causal),
+// shortcut a 1×1×1 conv when in ≠ out, else the identity.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "models/wan/causal_conv3d.h"
+
+namespace fastvideo {
+
+class WanResidualBlock {
+ public:
+  struct Cache {
+    CausalConv3dCache conv1, conv2;
+  };
+
+  WanResidualBlock(const Weights& weights, const std::string& prefix, int64_t in_dim,
+                   int64_t out_dim);
+
+  // x [B, in, T, H, W] is the next chunk of a frame stream -> [B, out, T, H, W].
+  Tensor forward(const Tensor& x, Cache& cache) const;
+
+ private:
+  Tensor norm1_gamma_, norm2_gamma_;
+  CausalConv3d conv1_, conv2_;
+  std::optional<CausalConv3d> conv_shortcut_;
+};
+
+}  // namespace fastvideo

@@ -1,0 +1,76 @@
+#include "models/wan/wan_vae_config.h"
+
+#include <string>
+
+namespace fastvideo {
+
+WanVaeConfig WanVaeConfig::from_json(const JsonFile& json) {
+  const std::string& file = json.origin();
+  WanVaeConfig c;
+  c.base_dim = json.get<int>("base_dim");
+  c.z_dim = json.get<int>("z_dim");
+  c.dim_mult = json.get<std::vector<int>>("dim_mult");
+  c.num_res_blocks = json.get<int>("num_res_blocks");
+  c.temperal_downsample = json.get<std::vector<bool>>("temperal_downsample");
+  c.attn_scales = json.get_or<std::vector<float>>("attn_scales", {});
+  c.latents_mean = json.get<std::vector<float>>("latents_mean");
+  c.latents_std = json.get<std::vector<float>>("latents_std");
+
+  FV_CHECK(c.base_dim > 0, file, ": key 'base_dim' has value ", c.base_dim,
+           ", expected a positive channel count");
+  FV_CHECK(c.z_dim > 0, file, ": key 'z_dim' has value ", c.z_dim,
+           ", expected a positive channel count");
+  FV_CHECK(c.num_res_blocks > 0, file, ": key 'num_res_blocks' has value ", c.num_res_blocks,
+           ", expected at least 1");
+  FV_CHECK(!c.dim_mult.empty(), file, ": key 'dim_mult' is empty");
+  for (int m : c.dim_mult)
+    FV_CHECK(m > 0, file, ": key 'dim_mult' has value ", json.json()["dim_mult"].dump(),
+             ", expected positive multipliers");
+  FV_CHECK(c.temperal_downsample.size() + 1 == c.dim_mult.size(), file,
+           ": key 'temperal_downsample' has ", c.temperal_downsample.size(),
+           " entries, expected one less than 'dim_mult' (", c.dim_mult.size(), ")");
+  // §2.3: an upsampler's Conv2d outputs C/2 channels, so every upsampled width must be even.
+  const std::vector<int> dims = c.decoder_dims();
+  for (int i = 0; i + 1 < c.num_levels(); ++i)
+    FV_CHECK(dims[i + 1] % 2 == 0, file, ": base_dim ", c.base_dim, " with dim_mult ",
+             json.json()["dim_mult"].dump(), " gives an odd upsampler width ", dims[i + 1]);
+  FV_CHECK(c.attn_scales.empty(), file, ": key 'attn_scales' has value ",
+           json.json()["attn_scales"].dump(),
+           ", but only [] (Wan2.1: no attention outside the mid blocks) is supported");
+  FV_CHECK(!json.get_or<bool>("is_residual", false), file,
+           ": key 'is_residual' is true (the Wan2.2 VAE), only the Wan2.1 VAE is supported");
+  for (const char* key : {"in_channels", "out_channels"}) {
+    const int v = json.get_or<int>(key, 3);
+    FV_CHECK(v == 3, file, ": key '", key, "' has value ", v, ", expected 3 (RGB)");
+  }
+  FV_CHECK(!json.has("patch_size"), file, ": key 'patch_size' has value ",
+           json.json()["patch_size"].dump(), ", expected null (Wan2.1)");
+  FV_CHECK(int(c.latents_mean.size()) == c.z_dim, file, ": key 'latents_mean' has ",
+           c.latents_mean.size(), " values, expected z_dim = ", c.z_dim);
+  FV_CHECK(int(c.latents_std.size()) == c.z_dim, file, ": key 'latents_std' has ",
+           c.latents_std.size(), " values, expected z_dim = ", c.z_dim);
+  return c;
+}
+
+std::vector<int> WanVaeConfig::decoder_dims() const {
+  std::vector<int> dims{base_dim * dim_mult.back()};
+  for (auto it = dim_mult.rbegin(); it != dim_mult.rend(); ++it) dims.push_back(base_dim * *it);
+  return dims;
+}
+
+int WanVaeConfig::up_block_in_dim(int i) const {
+  const std::vector<int> dims = decoder_dims();
+  return i == 0 ? dims[0] : dims[i] / 2;
+}
+
+std::vector<bool> WanVaeConfig::temporal_upsample() const {
+  return {temperal_downsample.rbegin(), temperal_downsample.rend()};
+}
+
+std::vector<int> WanVaeConfig::encoder_dims() const {
+  std::vector<int> dims{base_dim};
+  for (int m : dim_mult) dims.push_back(base_dim * m);
+  return dims;
+}
+
+}  // namespace fastvideo

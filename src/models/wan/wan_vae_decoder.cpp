@@ -1,0 +1,113 @@
+#include "models/wan/wan_vae_decoder.h"
+
+#include <string>
+
+#include "ops/channel_norm.h"
+#include "ops/conv.h"
+#include "ops/elementwise.h"
+
+namespace fastvideo {
+
+// One cache per causal conv and upsampler of the decoder, for one decode() call.
+struct WanVaeDecoder::StreamCache {
+  CausalConv3dCache conv_in;
+  WanResidualBlock::Cache mid_resnet0, mid_resnet1;
+  std::vector<std::vector<WanResidualBlock::Cache>> up_resnets;
+  std::vector<WanUpsample::Cache> upsamplers;
+  CausalConv3dCache conv_out;
+};
+
+namespace {
+
+// §2.1: z_vae = z_model·std[c] + mean[c], written as a 1×1×1 conv with a diagonal weight.
+Tensor diagonal_weight(const std::vector<float>& std_dev) {
+  const int64_t z = int64_t(std_dev.size());
+  Tensor w = Tensor::zeros({z, z, 1, 1, 1}, DType::F32);
+  for (int64_t c = 0; c < z; ++c) w.f32()[c * z + c] = std_dev[size_t(c)];
+  return w;
+}
+
+}  // namespace
+
+WanVaeDecoder::WanVaeDecoder(WanVaeConfig config, const Weights& weights)
+    : config_(std::move(config)),
+      denormalize_weight_(diagonal_weight(config_.latents_std)),
+      denormalize_bias_(Tensor::from_vector(config_.latents_mean, {config_.z_dim})),
+      post_quant_conv_(weights, "post_quant_conv", 0, 0, 0),
+      conv_in_(weights, "decoder.conv_in", 1, 1, 1),
+      mid_resnet0_(weights, "decoder.mid_block.resnets.0", config_.decoder_dims()[0],
+                   config_.decoder_dims()[0]),
+      mid_attention_(weights, "decoder.mid_block.attentions.0"),
+      mid_resnet1_(weights, "decoder.mid_block.resnets.1", config_.decoder_dims()[0],
+                   config_.decoder_dims()[0]),
+      norm_out_gamma_(weights.get("decoder.norm_out.gamma")),
+      conv_out_(weights, "decoder.conv_out", 1, 1, 1) {
+  const std::vector<int> dims = config_.decoder_dims();
+  const std::vector<bool> temporal = config_.temporal_upsample();
+  for (int i = 0; i < config_.num_levels(); ++i) {
+    const std::string prefix = "decoder.up_blocks." + std::to_string(i);
+    UpBlock block;
+    int64_t in = config_.up_block_in_dim(i);
+    const int64_t out = dims[i + 1];
+    for (int r = 0; r <= config_.num_res_blocks; ++r, in = out)
+      block.resnets.emplace_back(weights, prefix + ".resnets." + std::to_string(r), in, out);
+    if (i + 1 < config_.num_levels())
+      block.upsampler.emplace(weights, prefix + ".upsamplers.0", temporal[i]);
+    up_blocks_.push_back(std::move(block));
+  }
+}
+
+int64_t WanVaeDecoder::output_frames(int64_t latent_frames) const {
+  int64_t factor = 1;
+  for (bool t : config_.temporal_upsample()) factor *= t ? 2 : 1;
+  return 1 + (latent_frames - 1) * factor;
+}
+
+int64_t WanVaeDecoder::spatial_scale() const { return int64_t(1) << (config_.num_levels() - 1); }
+
+Tensor WanVaeDecoder::decode(const Tensor& latents) const {
+  FV_CHECK(latents.ndim() == 5 && latents.size(1) == config_.z_dim && latents.size(2) >= 1,
+           "WanVaeDecoder: expected latents [B,", config_.z_dim, ",T,H,W] with T >= 1, got ",
+           latents.describe());
+  const int64_t B = latents.size(0), T = latents.size(2);
+  const int64_t s = spatial_scale();
+  const Tensor z = post_quant_conv_.forward(
+      ops::conv3d(latents.to(DType::F32), denormalize_weight_, denormalize_bias_));
+
+  Tensor video =
+      Tensor::empty({B, 3, output_frames(T), latents.size(3) * s, latents.size(4) * s}, DType::F32);
+  StreamCache cache;
+  cache.up_resnets.resize(up_blocks_.size());
+  for (size_t i = 0; i < up_blocks_.size(); ++i)
+    cache.up_resnets[i].resize(up_blocks_[i].resnets.size());
+  cache.upsamplers.resize(up_blocks_.size());
+  int64_t written = 0;
+  for (int64_t t = 0; t < T; ++t) {
+    const Tensor frames = ops::clamp(decode_chunk(z.slice(2, t, t + 1), cache), -1.0f, 1.0f);
+    const int64_t n = frames.size(2);
+    FV_CHECK(written + n <= video.size(2), "WanVaeDecoder: chunk ", t, " gave ", n,
+             " frames, more than the ", video.size(2), " expected in total");
+    video.slice(2, written, written + n).copy_from(frames);
+    written += n;
+  }
+  FV_CHECK(written == video.size(2), "WanVaeDecoder: decoded ", written, " frames, expected ",
+           video.size(2));
+  return video;
+}
+
+Tensor WanVaeDecoder::decode_chunk(const Tensor& z, StreamCache& cache) const {
+  Tensor x = conv_in_.forward(z, cache.conv_in);
+  x = mid_resnet0_.forward(x, cache.mid_resnet0);
+  x = mid_attention_.forward(x);
+  x = mid_resnet1_.forward(x, cache.mid_resnet1);
+  for (size_t i = 0; i < up_blocks_.size(); ++i) {
+    const UpBlock& block = up_blocks_[i];
+    for (size_t r = 0; r < block.resnets.size(); ++r)
+      x = block.resnets[r].forward(x, cache.up_resnets[i][r]);
+    if (block.upsampler) x = block.upsampler->forward(x, cache.upsamplers[i]);
+  }
+  x = ops::silu(ops::rms_norm_channels(x, norm_out_gamma_));
+  return conv_out_.forward(x, cache.conv_out);
+}
+
+}  // namespace fastvideo

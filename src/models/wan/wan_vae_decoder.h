@@ -1,0 +1,59 @@
+// The Wan2.1 VAE decoder (wan21.md §2.3, §2.4): latents as the DiT produces them
+// [B, z_dim, T, H, W] -> video [B, 3, 1 + 4(T−1), 8H, 8W] in [−1, 1].
+//
+// Decoding runs once per latent frame, like diffusers: every causal conv carries the last two
+// frames of its input stream to the next call and each upsample3d passes the first chunk through
+// unchanged. Working memory is one latent frame's activations plus two cached frames per conv,
+// whatever T is; only the output grows with T.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "models/wan/causal_conv3d.h"
+#include "models/wan/wan_attention_block.h"
+#include "models/wan/wan_residual_block.h"
+#include "models/wan/wan_upsample.h"
+#include "models/wan/wan_vae_config.h"
+
+namespace fastvideo {
+
+class WanVaeDecoder {
+ public:
+  // `weights` holds the used tensors of wan_vae_specs(config); they are shared, not copied.
+  WanVaeDecoder(WanVaeConfig config, const Weights& weights);
+
+  // latents [B, z_dim, T, H, W], model-normalised. De-normalises (z·std + mean, §2.1), applies
+  // post_quant_conv, decodes frame by frame and clamps to [−1, 1].
+  Tensor decode(const Tensor& latents) const;
+
+  // 1 + (T−1)·2^(temporal upsamplers): 1 + 4(T−1) for Wan2.1.
+  int64_t output_frames(int64_t latent_frames) const;
+  // 2^(upsamplers): 8 for Wan2.1.
+  int64_t spatial_scale() const;
+
+  const WanVaeConfig& config() const { return config_; }
+
+ private:
+  struct UpBlock {
+    std::vector<WanResidualBlock> resnets;
+    std::optional<WanUpsample> upsampler;
+  };
+  struct StreamCache;
+
+  // One latent frame [B, z_dim, 1, H, W] (after post_quant_conv) -> its output frames.
+  Tensor decode_chunk(const Tensor& z, StreamCache& cache) const;
+
+  WanVaeConfig config_;
+  Tensor denormalize_weight_, denormalize_bias_;  // diag(std) [z,z,1,1,1] and mean [z]
+  CausalConv3d post_quant_conv_;
+  CausalConv3d conv_in_;
+  WanResidualBlock mid_resnet0_;
+  WanAttentionBlock mid_attention_;
+  WanResidualBlock mid_resnet1_;
+  std::vector<UpBlock> up_blocks_;
+  Tensor norm_out_gamma_;
+  CausalConv3d conv_out_;
+};
+
+}  // namespace fastvideo

@@ -1,0 +1,12 @@
+// Normalisation over the channel axis (dim 1) of channels-first tensors [B, C, ...].
+#pragma once
+
+#include "core/tensor.h"
+
+namespace fastvideo::ops {
+
+// The Wan VAE RMS_norm (wan21.md §2.2): y = x / max(‖x‖₂ over C, 1e-12) · √C · gamma[c].
+// gamma has C elements (any shape, e.g. [C,1,1,1] as stored). Statistics in double.
+Tensor rms_norm_channels(const Tensor& x, const Tensor& gamma);
+
+}  // namespace fastvideo::ops

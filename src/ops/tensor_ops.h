@@ -1,0 +1,13 @@
+// Structural tensor ops that copy data between layouts (no arithmetic).
+#pragma once
+
+#include <span>
+
+#include "core/tensor.h"
+
+namespace fastvideo::ops {
+
+// Joins tensors along `dim`; all other dims must agree. Result is contiguous f32.
+Tensor concat(std::span<const Tensor> tensors, int dim);
+
+}  // namespace fastvideo::ops
