@@ -68,7 +68,8 @@ std::string percent_decode(const std::string& text, const std::filesystem::path&
       out += text[i];
       continue;
     }
-    FV_CHECK(i + 2 < text.size() && std::isxdigit(text[i + 1]) && std::isxdigit(text[i + 2]),
+    FV_CHECK(i + 2 < text.size() && std::isxdigit((unsigned char)text[i + 1]) &&
+                 std::isxdigit((unsigned char)text[i + 2]),
              file.string(), ": malformed %XX escape in the ", kMetadataTag, " header field");
     out += char(std::strtol(text.substr(i + 1, 2).c_str(), nullptr, 16));
     i += 2;
