@@ -1,0 +1,26 @@
+// Saving a generated video: MP4 (H.264, the default, like FastVideo), a PNG frame folder
+// (lossless) or Y4M (uncompressed, ±1 per channel), chosen by the output path (DESIGN §7).
+#pragma once
+
+#include <filesystem>
+
+#include "io/video.h"
+#include "io/video_metadata.h"
+
+namespace fastvideo {
+
+enum class VideoFormat { Mp4, PngFolder, Y4m };
+
+// ".mp4" -> Mp4, ".y4m" -> Y4m (any letter case); no extension or a trailing slash -> PngFolder.
+// Any other extension is an Error naming the path and the valid choices.
+VideoFormat video_format_for(const std::filesystem::path& out);
+
+// Writes `video` to `out` in the format video_format_for(out) picks, with `metadata` inside.
+// Atomic: the data goes to ".<name>.tmp-<pid>" next to `out` and is renamed over it only when
+// complete; on any error the temporary is removed and `out` is untouched. Missing parent folders
+// are created. An existing `out` is an Error unless `overwrite` (checked before any work); an
+// existing folder is replaced only if it holds nothing but a previous PNG-frame output.
+void write_video(const Video& video, const std::filesystem::path& out,
+                 const VideoMetadata& metadata, bool overwrite);
+
+}  // namespace fastvideo

@@ -1,0 +1,285 @@
+// Saving and loading videos: MP4 (H.264), PNG frame folders and Y4M; metadata; atomic,
+// non-clobbering writes (DESIGN §7, fastvideo.md §1.1).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <random>
+
+#include "fastvideo/error.h"
+#include "io/mp4_video.h"
+#include "io/video_reader.h"
+#include "io/video_writer.h"
+#include "quality/video_metrics.h"
+
+namespace fastvideo {
+namespace {
+namespace fs = std::filesystem;
+
+// A fresh empty folder, removed with everything in it at the end of the test.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::random_device rd;
+    path_ =
+        fs::temp_directory_path() / ("fv_video_io_" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+  std::vector<std::string> entries() const {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(path_))
+      names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+ private:
+  fs::path path_;
+};
+
+Video noise_video(int frames, int height, int width, double fps = 16.0) {
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> byte(0, 255);
+  Video v{frames, height, width, fps, std::vector<uint8_t>(size_t(frames) * height * width * 3)};
+  for (auto& x : v.rgb) x = uint8_t(byte(rng));
+  return v;
+}
+
+// Random but smooth content (a coarse random grid, bilinearly upsampled, drifting over time):
+// what a lossy codec should keep well.
+Video smooth_video(int frames, int height, int width) {
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_real_distribution<double> u(0, 255);
+  constexpr int kGrid = 6;
+  std::vector<double> grid((kGrid + 1) * (kGrid + 1) * 3);
+  for (auto& g : grid) g = u(rng);
+  Video v{frames, height, width, 16.0, std::vector<uint8_t>(size_t(frames) * height * width * 3)};
+  for (int f = 0; f < frames; ++f)
+    for (int y = 0; y < height; ++y)
+      for (int x = 0; x < width; ++x) {
+        const double gy = double(y) / height * (kGrid - 1),
+                     gx = (double(x) + 2.0 * f) / width * (kGrid - 1);
+        const int iy = int(gy), ix = int(gx);
+        const double fy = gy - iy, fx = gx - ix;
+        for (int c = 0; c < 3; ++c) {
+          auto at = [&](int yy, int xx) { return grid[(yy * (kGrid + 1) + xx) * 3 + c]; };
+          const double value = (1 - fy) * ((1 - fx) * at(iy, ix) + fx * at(iy, ix + 1)) +
+                               fy * ((1 - fx) * at(iy + 1, ix) + fx * at(iy + 1, ix + 1));
+          v.frame(f)[(size_t(y) * width + x) * 3 + c] = uint8_t(std::lround(value));
+        }
+      }
+  return v;
+}
+
+VideoMetadata sample_metadata() {
+  return {{{"prompt", "A cat walks on the grass, realistic — 猫"},
+           {"seed", "1024"},
+           {"steps", "4"},
+           {"guidance", "3"},
+           {"scheduler", "FlowUniPCMultistepScheduler"},
+           {"backend", "cpu"},
+           {"model", "tiny"}}};
+}
+
+std::string read_bytes(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// The message of the Error `fn` throws ("" if it throws none).
+template <class Fn>
+std::string error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(VideoFormat, ChosenByExtension) {
+  EXPECT_EQ(video_format_for("out/video.mp4"), VideoFormat::Mp4);
+  EXPECT_EQ(video_format_for("VIDEO.MP4"), VideoFormat::Mp4);
+  EXPECT_EQ(video_format_for("clip.y4m"), VideoFormat::Y4m);
+  EXPECT_EQ(video_format_for("frames"), VideoFormat::PngFolder);
+  EXPECT_EQ(video_format_for("frames/"), VideoFormat::PngFolder);
+}
+
+TEST(VideoFormat, UnknownExtensionIsAnErrorListingTheChoices) {
+  const std::string message = error_of([] { video_format_for("out/clip.avi"); });
+  EXPECT_TRUE(contains(message, "out/clip.avi")) << message;
+  EXPECT_TRUE(contains(message, ".mp4") && contains(message, ".y4m") && contains(message, "PNG"))
+      << message;
+  ScratchDir dir;
+  EXPECT_THROW(write_video(noise_video(1, 8, 8), dir / "clip.gif", {}, false), Error);
+  EXPECT_TRUE(dir.entries().empty());
+}
+
+TEST(VideoIo, Mp4RoundTripKeepsFramesSizeFpsAndQuality) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg";
+  ScratchDir dir;
+  const Video original = smooth_video(9, 64, 96);
+  write_video(original, dir / "clip.mp4", sample_metadata(), false);
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"clip.mp4"}) << "temporary left behind";
+
+  const Video back = read_video(dir / "clip.mp4");
+  ASSERT_EQ(back.frames, original.frames);
+  ASSERT_EQ(back.height, original.height);
+  ASSERT_EQ(back.width, original.width);
+  EXPECT_DOUBLE_EQ(back.fps, 16.0);
+  const VideoComparison r = compare_videos(original, back);
+  for (int f = 0; f < r.frames; ++f) EXPECT_GT(r.psnr[f], 30.0) << "frame " << f;
+}
+
+TEST(VideoIo, Mp4KeepsFractionalFrameRate) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg";
+  ScratchDir dir;
+  Video original = smooth_video(3, 32, 32);
+  original.fps = 24000.0 / 1001.0;
+  write_video(original, dir / "ntsc.mp4", {}, false);
+  EXPECT_NEAR(read_video(dir / "ntsc.mp4").fps, original.fps, 1e-6);
+}
+
+TEST(VideoIo, Mp4StoresMetadataAsContainerTags) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg";
+  ScratchDir dir;
+  const VideoMetadata metadata = sample_metadata();
+  write_video(smooth_video(2, 32, 48), dir / "tagged.mp4", metadata, false);
+
+  const auto tags = read_mp4_tags(dir / "tagged.mp4");
+  ASSERT_TRUE(tags.contains("title"));
+  EXPECT_EQ(tags.at("title"), metadata.entries.at("prompt"));
+  ASSERT_TRUE(tags.contains("comment"));
+  EXPECT_EQ(VideoMetadata::from_json(tags.at("comment"), "comment").entries, metadata.entries);
+  ASSERT_TRUE(tags.contains("seed")) << "custom keys need movflags use_metadata_tags";
+  EXPECT_EQ(tags.at("seed"), "1024");
+  EXPECT_EQ(read_video_metadata(dir / "tagged.mp4").entries, metadata.entries);
+}
+
+TEST(VideoIo, Mp4NeedsEvenFrameSize) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg";
+  ScratchDir dir;
+  const std::string message =
+      error_of([&] { write_video(noise_video(1, 33, 48), dir / "odd.mp4", {}, false); });
+  EXPECT_TRUE(contains(message, "even") && contains(message, "48x33")) << message;
+  EXPECT_TRUE(dir.entries().empty());
+}
+
+TEST(VideoIo, PngFolderRoundTripIsLossless) {
+  ScratchDir dir;
+  const Video original = noise_video(3, 17, 23, 12.5);
+  write_video(original, dir / "frames/", sample_metadata(), false);
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"frames"}) << "temporary left behind";
+  EXPECT_TRUE(fs::exists(dir / "frames/frame_00000.png"));
+  EXPECT_TRUE(fs::exists(dir / "frames/frame_00002.png"));
+  EXPECT_TRUE(fs::exists(dir / "frames/metadata.json"));
+
+  const Video back = read_video(dir / "frames");
+  EXPECT_EQ(back.frames, 3);
+  EXPECT_EQ(back.height, 17);
+  EXPECT_EQ(back.width, 23);
+  EXPECT_DOUBLE_EQ(back.fps, 12.5);
+  EXPECT_TRUE(back.rgb == original.rgb) << "PNG frames must be bit-exact";
+  EXPECT_EQ(read_video_metadata(dir / "frames").entries, sample_metadata().entries);
+}
+
+TEST(VideoIo, Y4mRoundTripIsWithinOneLevel) {
+  ScratchDir dir;
+  const Video original = noise_video(2, 19, 30, 24000.0 / 1001.0);
+  write_video(original, dir / "clip.y4m", sample_metadata(), false);
+  EXPECT_EQ(read_bytes(dir / "clip.y4m").rfind("YUV4MPEG2 W30 H19 F24000:1001 ", 0), 0u);
+
+  const Video back = read_video(dir / "clip.y4m");
+  ASSERT_EQ(back.frames, 2);
+  ASSERT_EQ(back.height, 19);
+  ASSERT_EQ(back.width, 30);
+  EXPECT_DOUBLE_EQ(back.fps, original.fps);
+  int max_diff = 0;
+  for (size_t i = 0; i < back.rgb.size(); ++i)
+    max_diff = std::max(max_diff, std::abs(int(back.rgb[i]) - int(original.rgb[i])));
+  EXPECT_LE(max_diff, 1) << "documented Y4M tolerance is ±1 per channel";
+  EXPECT_EQ(read_video_metadata(dir / "clip.y4m").entries, sample_metadata().entries);
+}
+
+TEST(VideoIo, ExistingFileIsKeptWithoutOverwriteAndReplacedWithIt) {
+  ScratchDir dir;
+  const fs::path out = dir / "clip.y4m";
+  write_video(noise_video(1, 8, 8), out, {}, false);
+  const std::string first = read_bytes(out);
+
+  const std::string message = error_of([&] { write_video(noise_video(2, 8, 8), out, {}, false); });
+  EXPECT_TRUE(contains(message, out.string()) && contains(message, "--overwrite")) << message;
+  EXPECT_EQ(read_bytes(out), first);
+
+  write_video(noise_video(2, 8, 8), out, {}, true);
+  EXPECT_EQ(read_video(out).frames, 2);
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"clip.y4m"}) << "temporary left behind";
+}
+
+TEST(VideoIo, PngFolderIsReplacedOnlyWhenItHoldsFrames) {
+  ScratchDir dir;
+  write_video(noise_video(3, 8, 8), dir / "frames", {}, false);
+  EXPECT_THROW(write_video(noise_video(1, 8, 8), dir / "frames", {}, false), Error);
+  write_video(noise_video(1, 8, 8), dir / "frames", {}, true);
+  EXPECT_EQ(read_video(dir / "frames").frames, 1) << "old frames must not survive";
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"frames"}) << "temporary left behind";
+
+  fs::create_directories(dir / "documents");
+  std::ofstream(dir / "documents/thesis.txt") << "precious";
+  const std::string message =
+      error_of([&] { write_video(noise_video(1, 8, 8), dir / "documents", {}, true); });
+  EXPECT_TRUE(contains(message, "refusing")) << message;
+  EXPECT_EQ(read_bytes(dir / "documents/thesis.txt"), "precious");
+}
+
+TEST(VideoIo, UnwritableDestinationFailsAndLeavesNothing) {
+  ScratchDir dir;
+  std::ofstream(dir / "not_a_dir") << "x";
+  for (const char* name : {"not_a_dir/clip.y4m", "not_a_dir/frames", "not_a_dir/clip.mp4"}) {
+    if (!mp4_supported() && contains(name, ".mp4")) continue;
+    const std::string message =
+        error_of([&] { write_video(noise_video(1, 8, 8), dir / name, {}, false); });
+    EXPECT_TRUE(contains(message, (dir / "not_a_dir").string())) << message;
+  }
+  if (geteuid() != 0) {  // root writes through permission bits
+    fs::create_directories(dir / "read_only");
+    fs::permissions(dir / "read_only", fs::perms::owner_read | fs::perms::owner_exec);
+    const std::string message =
+        error_of([&] { write_video(noise_video(1, 8, 8), dir / "read_only/clip.y4m", {}, false); });
+    EXPECT_TRUE(contains(message, "read_only")) << message;
+    fs::permissions(dir / "read_only", fs::perms::owner_all);
+    EXPECT_TRUE(fs::is_empty(dir / "read_only"));
+  }
+  EXPECT_EQ(read_bytes(dir / "not_a_dir"), "x");
+}
+
+TEST(VideoIo, ReadErrorsNameTheFile) {
+  ScratchDir dir;
+  EXPECT_TRUE(contains(error_of([&] { read_video(dir / "missing.mp4"); }), "missing.mp4"));
+  std::ofstream(dir / "garbage.y4m") << "not a y4m";
+  EXPECT_TRUE(contains(error_of([&] { read_video(dir / "garbage.y4m"); }), "garbage.y4m"));
+  write_video(noise_video(2, 8, 8), dir / "clip.y4m", {}, false);
+  const std::string bytes = read_bytes(dir / "clip.y4m");
+  std::ofstream(dir / "cut.y4m", std::ios::binary) << bytes.substr(0, bytes.size() - 10);
+  const std::string message = error_of([&] { read_video(dir / "cut.y4m"); });
+  EXPECT_TRUE(contains(message, "cut.y4m") && contains(message, "truncated")) << message;
+  if (mp4_supported()) {
+    std::ofstream(dir / "garbage.mp4") << "definitely not an mp4 file";
+    EXPECT_TRUE(contains(error_of([&] { read_video(dir / "garbage.mp4"); }), "garbage.mp4"));
+  }
+}
+
+}  // namespace
+}  // namespace fastvideo
