@@ -1,0 +1,26 @@
+// Initial noise bit-identical to torch's CPU generator:
+//   g = torch.Generator("cpu").manual_seed(seed); torch.randn(shape, generator=g, dtype=float32)
+// FastVideo draws the Wan latents this way (fastvideo.md §1.3 item 1, seed 1024 by default), so
+// reproducing it lets the C++ pipeline start from the very same latents as the Python one.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace fastvideo {
+
+// torch has two float32 Box–Muller kernels for tensors of 16 or more elements, chosen by the CPU
+// capability torch dispatches to (ATEN_CPU_CAPABILITY):
+//  - Avx2: the avx_mathfun (Cephes) polynomial log/sincos in float, run on every AVX2 or AVX512
+//    host (normal_stub is registered REGISTER_NO_AVX512_DISPATCH, so AVX512 falls back to AVX2).
+//    This is what FastVideo produces on the GPU machines.
+//  - Scalar: libm logf/cosf/sinf, used only with ATEN_CPU_CAPABILITY=default (pre-AVX2 hosts).
+// Tensors with fewer than 16 elements take a per-element double path shared by both.
+enum class TorchNormalKernel { Avx2, Scalar };
+
+// f32 CPU tensor of standard normal values; see the header comment for the torch equivalent.
+Tensor torch_randn(const Shape& shape, uint64_t seed,
+                   TorchNormalKernel kernel = TorchNormalKernel::Avx2);
+
+}  // namespace fastvideo
