@@ -13,6 +13,7 @@
 #include "models/umt5/umt5_encoder.h"
 #include "models/wan/wan_transformer.h"
 #include "models/wan/wan_vae_decoder.h"
+#include "models/wan/wan_vae_specs.h"
 #include "test_util.h"
 #include "tiny_model_fixture.h"
 #include "tokenizer/t5_tokenizer.h"

@@ -1,0 +1,227 @@
+// The `fastvideo` binary end to end on the tiny model, and every class of bad input: each exits
+// non-zero with a message naming the culprit, and no partial output file remains.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+#include "io/video_reader.h"
+#include "tiny_model_fixture.h"
+
+namespace fastvideo {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Run {
+  int status;
+  std::string output;
+};
+
+std::string cli() {
+  const char* env = std::getenv("FASTVIDEO_CLI");
+  return env ? env : std::string(FV_BINARY_DIR) + "/fastvideo";
+}
+
+Run run(const std::string& args, const std::string& env = "") {
+  const std::string cmd = env + " " + cli() + " " + args + " 2>&1";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+const std::string kPrompt = "--prompt 'A red fox runs through fresh snow at dawn.'";
+
+std::string generate_args(const fs::path& model, const fs::path& out) {
+  return "generate --model " + model.string() + " " + kPrompt + " --output " + out.string();
+}
+
+fs::path copy_of_tiny_model(const std::string& name) {
+  fs::path dir = testing::temp_dir(name) / "model";
+  fs::copy(testing::tiny_model_dir(), dir, fs::copy_options::recursive);
+  return dir;
+}
+
+// Expects failure with `culprit` in the message and an output folder with no files left in it.
+void expect_clean_failure(const Run& r, const std::string& culprit, const fs::path& out_dir) {
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find(culprit), std::string::npos) << "message does not name '" << culprit
+                                                       << "':\n" << r.output;
+  if (fs::exists(out_dir)) {
+    for (auto& e : fs::directory_iterator(out_dir)) ADD_FAILURE() << "left behind: " << e.path();
+  }
+}
+
+TEST(Cli, GenerateWritesAVideoWithTheRequestedFramesAndSize) {
+  fs::path out = testing::temp_dir("gen");
+  Run r = run(generate_args(testing::tiny_model_dir(), out / "fox.y4m") + " --num-frames 13 --height 48 --width 80");
+  ASSERT_EQ(r.status, 0) << r.output;
+  Video v = read_video(out / "fox.y4m");
+  EXPECT_EQ(v.frames, 13);
+  EXPECT_EQ(v.height, 48);
+  EXPECT_EQ(v.width, 80);
+#ifdef FASTVIDEO_HAVE_FFMPEG
+  Run m = run(generate_args(testing::tiny_model_dir(), out / "fox.mp4") + " --log-json " + (out / "log.json").string());
+  ASSERT_EQ(m.status, 0) << m.output;
+  Video mv = read_video(out / "fox.mp4");
+  EXPECT_EQ(mv.frames, 9);
+  EXPECT_EQ(mv.width, 64);
+  std::ifstream log(out / "log.json");
+  std::string text((std::istreambuf_iterator<char>(log)), {});
+  EXPECT_NE(text.find("\"denoise\""), std::string::npos) << text;
+  EXPECT_NE(text.find("peak_bytes"), std::string::npos) << text;
+#endif
+}
+
+TEST(Cli, ExistingOutputIsNotOverwrittenUnlessAsked) {
+  fs::path out = testing::temp_dir("exists");
+  std::ofstream(out / "a.y4m") << "keep me";
+  Run r = run(generate_args(testing::tiny_model_dir(), out / "a.y4m"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("--overwrite"), std::string::npos) << r.output;
+  std::ifstream in(out / "a.y4m");
+  std::string kept;
+  std::getline(in, kept);
+  EXPECT_EQ(kept, "keep me");
+  EXPECT_EQ(run(generate_args(testing::tiny_model_dir(), out / "a.y4m") + " --overwrite").status, 0);
+}
+
+TEST(Cli, MissingComponentFolderIsNamed) {
+  fs::path model = copy_of_tiny_model("missing-component");
+  fs::remove_all(model / "vae");
+  fs::path out = testing::temp_dir("missing-component-out");
+  expect_clean_failure(run(generate_args(model, out / "x.y4m")), "vae", out);
+}
+
+TEST(Cli, TruncatedSafetensorsIsNamed) {
+  fs::path model = copy_of_tiny_model("truncated");
+  fs::path shard = model / "vae" / "diffusion_pytorch_model.safetensors";
+  fs::resize_file(shard, 100);
+  fs::path out = testing::temp_dir("truncated-out");
+  expect_clean_failure(run(generate_args(model, out / "x.y4m")), shard.filename().string(), out);
+}
+
+TEST(Cli, CorruptSafetensorsHeaderIsNamed) {
+  fs::path model = copy_of_tiny_model("corrupt");
+  fs::path shard = model / "vae" / "diffusion_pytorch_model.safetensors";
+  std::fstream f(shard, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(8);
+  f.write("#!garbage", 9);
+  f.close();
+  fs::path out = testing::temp_dir("corrupt-out");
+  expect_clean_failure(run(generate_args(model, out / "x.y4m")), shard.filename().string(), out);
+}
+
+// Rewrites the VAE file with `edit` applied to its tensor list.
+template <class Edit>
+void rewrite_vae(const fs::path& model, Edit edit) {
+  fs::path file = model / "vae" / "diffusion_pytorch_model.safetensors";
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  {
+    auto st = SafetensorsFile::open(file);
+    for (auto& name : st.names()) tensors.emplace_back(name, st.tensor(name).clone());
+  }
+  edit(tensors);
+  fs::remove(file);
+  write_safetensors(file, tensors);
+}
+
+TEST(Cli, TensorWithAWrongShapeIsNamedWithGotAndExpected) {
+  fs::path model = copy_of_tiny_model("wrong-shape");
+  rewrite_vae(model, [](auto& tensors) {
+    for (auto& [name, t] : tensors) {
+      if (name == "decoder.conv_in.bias") t = Tensor::zeros({t.size(0) + 1}, DType::F32);
+    }
+  });
+  fs::path out = testing::temp_dir("wrong-shape-out");
+  Run r = run(generate_args(model, out / "x.y4m"));
+  expect_clean_failure(r, "decoder.conv_in.bias", out);
+  EXPECT_NE(r.output.find("expected"), std::string::npos) << r.output;
+}
+
+TEST(Cli, MissingTensorIsNamed) {
+  fs::path model = copy_of_tiny_model("missing-tensor");
+  rewrite_vae(model, [](auto& tensors) {
+    std::erase_if(tensors, [](auto& p) { return p.first == "decoder.conv_out.weight"; });
+  });
+  fs::path out = testing::temp_dir("missing-tensor-out");
+  expect_clean_failure(run(generate_args(model, out / "x.y4m")), "decoder.conv_out.weight", out);
+}
+
+TEST(Cli, MalformedConfigJsonIsNamed) {
+  fs::path model = copy_of_tiny_model("bad-config");
+  std::ofstream(model / "transformer" / "config.json") << "{\"num_layers\": 2,";
+  fs::path out = testing::temp_dir("bad-config-out");
+  expect_clean_failure(run(generate_args(model, out / "x.y4m")), "transformer/config.json", out);
+}
+
+TEST(Cli, MalformedYamlAndUnknownConfigKeysAreNamed) {
+  fs::path dir = testing::temp_dir("yaml");
+  fs::path out = testing::temp_dir("yaml-out");
+  std::ofstream(dir / "bad.yaml") << "request:\n  prompt: [unclosed\n";
+  expect_clean_failure(run("generate --config " + (dir / "bad.yaml").string() + " --output " +
+                           (out / "x.y4m").string()),
+                       "bad.yaml", out);
+  std::ofstream(dir / "typo.yaml") << "request:\n  prompt: fox\n  sampling:\n    sed: 3\n";
+  Run r = run("generate --model " + testing::tiny_model_dir().string() + " --config " +
+              (dir / "typo.yaml").string() + " --output " + (out / "x.y4m").string());
+  expect_clean_failure(r, "request.sampling.sed", out);
+  EXPECT_NE(r.output.find("seed"), std::string::npos) << "valid keys are listed:\n" << r.output;
+  expect_clean_failure(run(generate_args(testing::tiny_model_dir(), out / "x.y4m") +
+                           " --request.sampling.bogus 1"),
+                       "request.sampling.bogus", out);
+}
+
+TEST(Cli, ConfigFileAndDottedOverridesReachTheRequest) {
+  fs::path dir = testing::temp_dir("yaml-ok");
+  std::ofstream(dir / "run.yaml") << "generator:\n  model_path: " << testing::tiny_model_dir().string()
+                                  << "\nrequest:\n  prompt: a fox\n  sampling:\n    num_frames: 5\n"
+                                     "    height: 32\n    width: 32\n    num_inference_steps: 2\n";
+  Run r = run("generate --config " + (dir / "run.yaml").string() +
+              " --request.sampling.width 48 --output " + (dir / "v.y4m").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  Video v = read_video(dir / "v.y4m");
+  EXPECT_EQ(v.frames, 5);
+  EXPECT_EQ(v.height, 32);
+  EXPECT_EQ(v.width, 48);
+}
+
+TEST(Cli, InvalidGateValueSizeAndFrameCountAreNamed) {
+  fs::path out = testing::temp_dir("invalid-out");
+  const std::string base = generate_args(testing::tiny_model_dir(), out / "x.y4m");
+  expect_clean_failure(run(base, "FASTVIDEO_CFG_GATE_STEP=2"), "FASTVIDEO_CFG_GATE_STEP", out);
+  expect_clean_failure(run(base + " --height 50"), "height=50", out);
+  expect_clean_failure(run(base + " --num-frames 8"), "num_frames=8", out);
+}
+
+TEST(Cli, UnwritableOutputPathIsNamedAndLeavesNothing) {
+  fs::path dir = testing::temp_dir("unwritable");
+  std::ofstream(dir / "file") << "x";  // a file where a directory should be
+  Run r = run(generate_args(testing::tiny_model_dir(), dir / "file" / "x.y4m"));
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find((dir / "file").string()), std::string::npos) << r.output;
+  for (auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path().filename(), "file");
+}
+
+TEST(Cli, InspectAndCompareWork) {
+  Run i = run("inspect " + testing::tiny_model_dir().string());
+  ASSERT_EQ(i.status, 0) << i.output;
+  EXPECT_NE(i.output.find("WanTransformer3DModel"), std::string::npos) << i.output;
+  EXPECT_NE(i.output.find("BF16"), std::string::npos) << i.output;
+  fs::path out = testing::temp_dir("compare");
+  ASSERT_EQ(run(generate_args(testing::tiny_model_dir(), out / "a.y4m")).status, 0);
+  ASSERT_EQ(run(generate_args(testing::tiny_model_dir(), out / "b")).status, 0);  // PNG folder
+  Run c = run("compare " + (out / "a.y4m").string() + " " + (out / "b").string());
+  ASSERT_EQ(c.status, 0) << c.output;
+  EXPECT_NE(c.output.find("mean"), std::string::npos) << c.output;
+}
+
+}  // namespace
+}  // namespace fastvideo

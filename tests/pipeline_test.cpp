@@ -1,0 +1,125 @@
+// The text-to-video pipeline on the tiny model: determinism, CFG and CFG gating semantics
+// (fastvideo.md §5), request validation.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "fastvideo/video_generator.h"
+#include "tiny_model_fixture.h"
+
+namespace fastvideo {
+namespace {
+
+GenerationRequest fox() {
+  GenerationRequest r;
+  r.prompt = "A red fox runs through fresh snow at dawn.";
+  r.seed = 7;
+  return r;
+}
+
+class Pipeline : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ::unsetenv("FASTVIDEO_CFG_GATE_STEP");
+    generator_ = new VideoGenerator(VideoGenerator::from_pretrained(testing::tiny_model_dir()));
+  }
+  static void TearDownTestSuite() { delete generator_; }
+  void TearDown() override { ::unsetenv("FASTVIDEO_CFG_GATE_STEP"); }
+  static VideoGenerator* generator_;
+};
+VideoGenerator* Pipeline::generator_ = nullptr;
+
+TEST_F(Pipeline, SameSeedAndRequestGiveByteIdenticalFrames) {
+  GenerationResult a = generator_->generate(fox());
+  GenerationResult b = generator_->generate(fox());
+  EXPECT_EQ(a.frames, 9);
+  EXPECT_EQ(a.height, 64);
+  EXPECT_EQ(a.width, 64);
+  ASSERT_EQ(a.rgb.size(), size_t(9 * 64 * 64 * 3));
+  EXPECT_TRUE(a.rgb == b.rgb) << "two runs of the same request differ";
+  EXPECT_TRUE(a.final_latents == b.final_latents);
+  GenerationRequest other = fox();
+  other.seed = 8;
+  EXPECT_FALSE(generator_->generate(other).rgb == a.rgb) << "the seed does not reach the noise";
+}
+
+TEST_F(Pipeline, CfgGateOneIsBitIdenticalToPlainCfg) {
+  GenerationResult plain = generator_->generate(fox());
+  ::setenv("FASTVIDEO_CFG_GATE_STEP", "1.0", 1);
+  GenerationResult gated = generator_->generate(fox());
+  EXPECT_TRUE(plain.final_latents == gated.final_latents);
+  EXPECT_TRUE(plain.rgb == gated.rgb);
+  EXPECT_EQ(gated.uncond_fresh, 4);
+  EXPECT_EQ(gated.uncond_reused, 0);
+  EXPECT_EQ(gated.transformer_forwards, 8);
+}
+
+TEST_F(Pipeline, CfgGateHalfSkipsTheUnconditionalPassOnTheSecondHalf) {
+  GenerationResult plain = generator_->generate(fox());
+  ::setenv("FASTVIDEO_CFG_GATE_STEP", "0.5", 1);
+  GenerationResult gated = generator_->generate(fox());
+  EXPECT_EQ(gated.uncond_fresh, 2);
+  EXPECT_EQ(gated.uncond_reused, 2);
+  EXPECT_EQ(gated.transformer_forwards, 6);
+  EXPECT_FALSE(plain.final_latents == gated.final_latents) << "reused deltas changed nothing";
+  GenerationRequest zero = fox();
+  zero.cfg_gate_step = 0.0;  // step 0 still computes uncond (nothing cached yet)
+  GenerationResult z = generator_->generate(zero);
+  EXPECT_EQ(z.uncond_fresh, 1);
+  EXPECT_EQ(z.uncond_reused, 3);
+}
+
+TEST_F(Pipeline, InvalidCfgGateValueIsAnErrorNamingTheVariable) {
+  for (const char* bad : {"abc", "1.5", "-0.1", "0.5x"}) {
+    ::setenv("FASTVIDEO_CFG_GATE_STEP", bad, 1);
+    try {
+      generator_->generate(fox());
+      ADD_FAILURE() << "accepted FASTVIDEO_CFG_GATE_STEP=" << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("FASTVIDEO_CFG_GATE_STEP"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST_F(Pipeline, GuidanceAtMostOneRunsOnePassPerStep) {
+  GenerationRequest r = fox();
+  r.guidance_scale = 1.0;
+  GenerationResult g = generator_->generate(r);
+  EXPECT_EQ(g.transformer_forwards, 4);
+  EXPECT_EQ(g.uncond_fresh, 0);
+}
+
+TEST_F(Pipeline, InvalidSizesAndFrameCountsNameTheValueAndWhatWouldWork) {
+  auto message = [&](GenerationRequest r) -> std::string {
+    try {
+      generator_->generate(r);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  GenerationRequest r = fox();
+  r.height = 70;
+  EXPECT_NE(message(r).find("height=70 must be a positive multiple of 16 (try 64 or 80)"), std::string::npos)
+      << message(r);
+  r = fox();
+  r.width = 8;
+  EXPECT_NE(message(r).find("width=8"), std::string::npos);
+  r = fox();
+  r.num_frames = 10;
+  EXPECT_NE(message(r).find("num_frames=10 must be 4n+1 (try 9 or 13)"), std::string::npos) << message(r);
+}
+
+TEST_F(Pipeline, ReportsEveryStageWithTimeAndPeakMemory) {
+  GenerationResult g = generator_->generate(fox());
+  std::vector<std::string> names;
+  for (auto& s : g.stages) {
+    names.push_back(s.name);
+    EXPECT_GE(s.seconds, 0);
+    EXPECT_GT(s.peak_bytes, 0) << s.name;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"validate", "encode_text", "prepare_latents", "denoise", "decode"}));
+}
+
+}  // namespace
+}  // namespace fastvideo
