@@ -17,7 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Run {
+struct CliRun {
   int status;
   std::string output;
 };
@@ -27,7 +27,7 @@ std::string cli() {
   return env ? env : std::string(FV_BINARY_DIR) + "/fastvideo";
 }
 
-Run run(const std::string& args, const std::string& env = "") {
+CliRun run(const std::string& args, const std::string& env = "") {
   const std::string cmd = env + " " + cli() + " " + args + " 2>&1";
   FILE* pipe = ::popen(cmd.c_str(), "r");
   std::string out;
@@ -50,10 +50,11 @@ fs::path copy_of_tiny_model(const std::string& name) {
 }
 
 // Expects failure with `culprit` in the message and an output folder with no files left in it.
-void expect_clean_failure(const Run& r, const std::string& culprit, const fs::path& out_dir) {
+void expect_clean_failure(const CliRun& r, const std::string& culprit, const fs::path& out_dir) {
   EXPECT_NE(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find(culprit), std::string::npos) << "message does not name '" << culprit
-                                                       << "':\n" << r.output;
+  EXPECT_NE(r.output.find(culprit), std::string::npos)
+      << "message does not name '" << culprit << "':\n"
+      << r.output;
   if (fs::exists(out_dir)) {
     for (auto& e : fs::directory_iterator(out_dir)) ADD_FAILURE() << "left behind: " << e.path();
   }
@@ -61,14 +62,16 @@ void expect_clean_failure(const Run& r, const std::string& culprit, const fs::pa
 
 TEST(Cli, GenerateWritesAVideoWithTheRequestedFramesAndSize) {
   fs::path out = testing::temp_dir("gen");
-  Run r = run(generate_args(testing::tiny_model_dir(), out / "fox.y4m") + " --num-frames 13 --height 48 --width 80");
+  CliRun r = run(generate_args(testing::tiny_model_dir(), out / "fox.y4m") +
+                 " --num-frames 13 --height 48 --width 80");
   ASSERT_EQ(r.status, 0) << r.output;
   Video v = read_video(out / "fox.y4m");
   EXPECT_EQ(v.frames, 13);
   EXPECT_EQ(v.height, 48);
   EXPECT_EQ(v.width, 80);
 #ifdef FASTVIDEO_HAVE_FFMPEG
-  Run m = run(generate_args(testing::tiny_model_dir(), out / "fox.mp4") + " --log-json " + (out / "log.json").string());
+  CliRun m = run(generate_args(testing::tiny_model_dir(), out / "fox.mp4") + " --log-json " +
+                 (out / "log.json").string());
   ASSERT_EQ(m.status, 0) << m.output;
   Video mv = read_video(out / "fox.mp4");
   EXPECT_EQ(mv.frames, 9);
@@ -83,14 +86,15 @@ TEST(Cli, GenerateWritesAVideoWithTheRequestedFramesAndSize) {
 TEST(Cli, ExistingOutputIsNotOverwrittenUnlessAsked) {
   fs::path out = testing::temp_dir("exists");
   std::ofstream(out / "a.y4m") << "keep me";
-  Run r = run(generate_args(testing::tiny_model_dir(), out / "a.y4m"));
+  CliRun r = run(generate_args(testing::tiny_model_dir(), out / "a.y4m"));
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("--overwrite"), std::string::npos) << r.output;
   std::ifstream in(out / "a.y4m");
   std::string kept;
   std::getline(in, kept);
   EXPECT_EQ(kept, "keep me");
-  EXPECT_EQ(run(generate_args(testing::tiny_model_dir(), out / "a.y4m") + " --overwrite").status, 0);
+  EXPECT_EQ(run(generate_args(testing::tiny_model_dir(), out / "a.y4m") + " --overwrite").status,
+            0);
 }
 
 TEST(Cli, MissingComponentFolderIsNamed) {
@@ -141,7 +145,7 @@ TEST(Cli, TensorWithAWrongShapeIsNamedWithGotAndExpected) {
     }
   });
   fs::path out = testing::temp_dir("wrong-shape-out");
-  Run r = run(generate_args(model, out / "x.y4m"));
+  CliRun r = run(generate_args(model, out / "x.y4m"));
   expect_clean_failure(r, "decoder.conv_in.bias", out);
   EXPECT_NE(r.output.find("expected"), std::string::npos) << r.output;
 }
@@ -170,22 +174,23 @@ TEST(Cli, MalformedYamlAndUnknownConfigKeysAreNamed) {
                            (out / "x.y4m").string()),
                        "bad.yaml", out);
   std::ofstream(dir / "typo.yaml") << "request:\n  prompt: fox\n  sampling:\n    sed: 3\n";
-  Run r = run("generate --model " + testing::tiny_model_dir().string() + " --config " +
-              (dir / "typo.yaml").string() + " --output " + (out / "x.y4m").string());
+  CliRun r = run("generate --model " + testing::tiny_model_dir().string() + " --config " +
+                 (dir / "typo.yaml").string() + " --output " + (out / "x.y4m").string());
   expect_clean_failure(r, "request.sampling.sed", out);
   EXPECT_NE(r.output.find("seed"), std::string::npos) << "valid keys are listed:\n" << r.output;
-  expect_clean_failure(run(generate_args(testing::tiny_model_dir(), out / "x.y4m") +
-                           " --request.sampling.bogus 1"),
-                       "request.sampling.bogus", out);
+  expect_clean_failure(
+      run(generate_args(testing::tiny_model_dir(), out / "x.y4m") + " --request.sampling.bogus 1"),
+      "request.sampling.bogus", out);
 }
 
 TEST(Cli, ConfigFileAndDottedOverridesReachTheRequest) {
   fs::path dir = testing::temp_dir("yaml-ok");
-  std::ofstream(dir / "run.yaml") << "generator:\n  model_path: " << testing::tiny_model_dir().string()
+  std::ofstream(dir / "run.yaml") << "generator:\n  model_path: "
+                                  << testing::tiny_model_dir().string()
                                   << "\nrequest:\n  prompt: a fox\n  sampling:\n    num_frames: 5\n"
                                      "    height: 32\n    width: 32\n    num_inference_steps: 2\n";
-  Run r = run("generate --config " + (dir / "run.yaml").string() +
-              " --request.sampling.width 48 --output " + (dir / "v.y4m").string());
+  CliRun r = run("generate --config " + (dir / "run.yaml").string() +
+                 " --request.sampling.width 48 --output " + (dir / "v.y4m").string());
   ASSERT_EQ(r.status, 0) << r.output;
   Video v = read_video(dir / "v.y4m");
   EXPECT_EQ(v.frames, 5);
@@ -204,21 +209,21 @@ TEST(Cli, InvalidGateValueSizeAndFrameCountAreNamed) {
 TEST(Cli, UnwritableOutputPathIsNamedAndLeavesNothing) {
   fs::path dir = testing::temp_dir("unwritable");
   std::ofstream(dir / "file") << "x";  // a file where a directory should be
-  Run r = run(generate_args(testing::tiny_model_dir(), dir / "file" / "x.y4m"));
+  CliRun r = run(generate_args(testing::tiny_model_dir(), dir / "file" / "x.y4m"));
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find((dir / "file").string()), std::string::npos) << r.output;
   for (auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path().filename(), "file");
 }
 
 TEST(Cli, InspectAndCompareWork) {
-  Run i = run("inspect " + testing::tiny_model_dir().string());
+  CliRun i = run("inspect " + testing::tiny_model_dir().string());
   ASSERT_EQ(i.status, 0) << i.output;
   EXPECT_NE(i.output.find("WanTransformer3DModel"), std::string::npos) << i.output;
   EXPECT_NE(i.output.find("BF16"), std::string::npos) << i.output;
   fs::path out = testing::temp_dir("compare");
   ASSERT_EQ(run(generate_args(testing::tiny_model_dir(), out / "a.y4m")).status, 0);
   ASSERT_EQ(run(generate_args(testing::tiny_model_dir(), out / "b")).status, 0);  // PNG folder
-  Run c = run("compare " + (out / "a.y4m").string() + " " + (out / "b").string());
+  CliRun c = run("compare " + (out / "a.y4m").string() + " " + (out / "b").string());
   ASSERT_EQ(c.status, 0) << c.output;
   EXPECT_NE(c.output.find("mean"), std::string::npos) << c.output;
 }

@@ -46,14 +46,16 @@ CheckpointFolder tiny() { return CheckpointFolder::open(testing::tiny_model_dir(
 TEST(Golden, TokenizerIdsMatchTheReferenceSentencePiece) {
   auto g = golden("generation.safetensors");
   auto tokenizer = T5Tokenizer::load(tiny().path("tokenizer"));
-  EXPECT_EQ(tokenizer.encode("A red fox runs through fresh snow at dawn."), ids_of(g.tensor("prompt_ids")));
+  EXPECT_EQ(tokenizer.encode("A red fox runs through fresh snow at dawn."),
+            ids_of(g.tensor("prompt_ids")));
   EXPECT_EQ(tokenizer.encode(""), ids_of(g.tensor("negative_ids")));
 }
 
 TEST(Golden, Umt5EncoderMatchesReference) {
   auto ckpt = tiny();
   auto config = Umt5Config::from_json(ckpt.config("text_encoder"));
-  Umt5Encoder encoder(config, load_component(ckpt.path("text_encoder"), umt5_encoder_specs(config)));
+  Umt5Encoder encoder(config,
+                      load_component(ckpt.path("text_encoder"), umt5_encoder_specs(config)));
   auto g = golden("umt5.safetensors");
   Tensor expected = f32(g, "output");
   Tensor out = encoder.encode(ids_of(g.tensor("input_ids")));
@@ -64,7 +66,8 @@ TEST(Golden, Umt5EncoderMatchesReference) {
 TEST(Golden, WanTransformerForwardMatchesReference) {
   auto ckpt = tiny();
   auto config = WanTransformerConfig::from_json(ckpt.config("transformer"));
-  WanTransformer model(config, load_component(ckpt.path("transformer"), wan_transformer_specs(config)));
+  WanTransformer model(config,
+                       load_component(ckpt.path("transformer"), wan_transformer_specs(config)));
   auto g = golden("dit.safetensors");
   const double t[] = {double(f32(g, "timestep").f32()[0])};
   Tensor out = model.forward(f32(g, "latents"), t, model.prepare_text(f32(g, "context")));
@@ -115,7 +118,8 @@ TEST(Golden, FourStepGenerationMatchesReferenceLatentsAndFrames) {
     worst = std::max(worst, d);
   }
   EXPECT_LE(worst, 1);
-  EXPECT_LE(differing, frames.numel() / 100) << differing << " of " << frames.numel() << " bytes differ";
+  EXPECT_LE(differing, frames.numel() / 100)
+      << differing << " of " << frames.numel() << " bytes differ";
 }
 
 }  // namespace

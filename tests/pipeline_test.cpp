@@ -76,7 +76,8 @@ TEST_F(Pipeline, InvalidCfgGateValueIsAnErrorNamingTheVariable) {
       generator_->generate(fox());
       ADD_FAILURE() << "accepted FASTVIDEO_CFG_GATE_STEP=" << bad;
     } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("FASTVIDEO_CFG_GATE_STEP"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("FASTVIDEO_CFG_GATE_STEP"), std::string::npos)
+          << e.what();
     }
   }
 }
@@ -100,14 +101,16 @@ TEST_F(Pipeline, InvalidSizesAndFrameCountsNameTheValueAndWhatWouldWork) {
   };
   GenerationRequest r = fox();
   r.height = 70;
-  EXPECT_NE(message(r).find("height=70 must be a positive multiple of 16 (try 64 or 80)"), std::string::npos)
+  EXPECT_NE(message(r).find("height=70 must be a positive multiple of 16 (try 64 or 80)"),
+            std::string::npos)
       << message(r);
   r = fox();
   r.width = 8;
   EXPECT_NE(message(r).find("width=8"), std::string::npos);
   r = fox();
   r.num_frames = 10;
-  EXPECT_NE(message(r).find("num_frames=10 must be 4n+1 (try 9 or 13)"), std::string::npos) << message(r);
+  EXPECT_NE(message(r).find("num_frames=10 must be 4n+1 (try 9 or 13)"), std::string::npos)
+      << message(r);
 }
 
 TEST_F(Pipeline, ReportsEveryStageWithTimeAndPeakMemory) {
@@ -118,7 +121,8 @@ TEST_F(Pipeline, ReportsEveryStageWithTimeAndPeakMemory) {
     EXPECT_GE(s.seconds, 0);
     EXPECT_GT(s.peak_bytes, 0) << s.name;
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"validate", "encode_text", "prepare_latents", "denoise", "decode"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"validate", "encode_text", "prepare_latents",
+                                             "denoise", "decode"}));
 }
 
 }  // namespace

@@ -13,8 +13,8 @@ namespace {
 struct TempRoot {
   std::filesystem::path path;
   TempRoot() {
-    path = std::filesystem::temp_directory_path() /
-           ("fastvideo-test-" + std::to_string(::getpid()));
+    path =
+        std::filesystem::temp_directory_path() / ("fastvideo-test-" + std::to_string(::getpid()));
     std::filesystem::create_directories(path);
   }
   ~TempRoot() {

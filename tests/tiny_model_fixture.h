@@ -1,5 +1,5 @@
-// The tiny model (docs/tiny-model.md), written once per test binary into a temp folder with seed 0 —
-// the same bytes tools/make_goldens.sh feeds the independent reference.
+// The tiny model (docs/tiny-model.md), written once per test binary into a temp folder with seed 0
+// — the same bytes tools/make_goldens.sh feeds the independent reference.
 #pragma once
 
 #include <filesystem>

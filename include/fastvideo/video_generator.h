@@ -1,0 +1,85 @@
+// The public C++ API, mirroring FastVideo's VideoGenerator:
+//   auto gen = fastvideo::VideoGenerator::from_pretrained("Wan2.1-T2V-1.3B-Diffusers");
+//   auto result = gen.generate({.prompt = "A red fox runs through fresh snow at dawn."});
+// Unset request fields take the model's preset (fastvideo.md §1.6), e.g. 480×832×81, 50 steps.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fastvideo/error.h"
+
+namespace fastvideo {
+
+struct GeneratorOptions {
+  std::string device = "cpu";
+  std::string attention_backend;         // empty: FASTVIDEO_ATTENTION_BACKEND, else automatic
+  std::string scheduler = "flow_unipc";  // flow_unipc (FastVideo default) | checkpoint | euler
+  bool keep_text_encoder = false;        // keep UMT5 weights after encoding (default: release them)
+};
+
+struct GenerationRequest {
+  std::string prompt;
+  std::optional<std::string> negative_prompt;  // preset default: Wan's English negative prompt
+  std::optional<uint64_t> seed;
+  std::optional<int> num_frames;
+  std::optional<int> height;
+  std::optional<int> width;
+  std::optional<int> num_inference_steps;
+  std::optional<double> guidance_scale;
+  std::optional<double> flow_shift;
+  std::optional<double> fps;
+  std::optional<double> cfg_gate_step;  // default: FASTVIDEO_CFG_GATE_STEP, else 1.0 (off)
+  int max_sequence_length = 512;
+  std::filesystem::path output_path;  // empty: no file written; .mp4, .y4m or a folder for PNGs
+  bool overwrite = false;
+};
+
+struct StageReport {
+  std::string name;
+  double seconds = 0;
+  int64_t peak_bytes = 0;  // peak resident memory during the stage (host; device once on CUDA)
+};
+
+struct GenerationResult {
+  // Frames as 8-bit RGB, frame-major (F×H×W×3).
+  int frames = 0, height = 0, width = 0;
+  double fps = 16;
+  std::vector<uint8_t> rgb;
+  std::vector<float> final_latents;  // [1,16,T,H/8,W/8], the latents handed to the VAE
+  std::vector<int64_t> latent_shape;
+  std::filesystem::path output_path;  // written file, if any
+  std::vector<StageReport> stages;
+  int transformer_forwards = 0;             // DiT calls, cond and uncond
+  int uncond_fresh = 0, uncond_reused = 0;  // CFG gating counts (fastvideo.md §5)
+  std::string summary_json() const;         // parameters, stages, counts
+  // The resolved request (preset defaults filled in) as recorded in the output's metadata.
+  std::vector<std::pair<std::string, std::string>> parameters;
+};
+
+class VideoGenerator {
+ public:
+  // path: a diffusers checkpoint folder (model_index.json, transformer/, text_encoder/, ...).
+  static VideoGenerator from_pretrained(const std::filesystem::path& path,
+                                        const GeneratorOptions& options = {});
+  GenerationResult generate(const GenerationRequest& request);
+
+  // Progress callback: (step, total, seconds per step) after each denoising step.
+  using ProgressFn = void (*)(int step, int total, double seconds_per_step, void* user);
+  void set_progress(ProgressFn fn, void* user);
+
+  VideoGenerator(VideoGenerator&&) noexcept;
+  VideoGenerator& operator=(VideoGenerator&&) noexcept;
+  ~VideoGenerator();
+
+ private:
+  struct Impl;
+  explicit VideoGenerator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fastvideo

@@ -1,0 +1,53 @@
+// fastvideo inspect MODEL_DIR: components, configs, parameter counts and dtypes.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "io/checkpoint.h"
+#include "tokenizer/t5_tokenizer.h"
+
+namespace fastvideo::cli {
+
+namespace {
+
+std::string human(int64_t n) {
+  char buf[32];
+  if (n >= 1000000000)
+    std::snprintf(buf, sizeof buf, "%.2fB", double(n) / 1e9);
+  else if (n >= 1000000)
+    std::snprintf(buf, sizeof buf, "%.2fM", double(n) / 1e6);
+  else if (n >= 1000)
+    std::snprintf(buf, sizeof buf, "%.1fK", double(n) / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(n));
+  return buf;
+}
+
+int run_inspect(const std::string& dir) {
+  auto checkpoint = CheckpointFolder::open(dir);
+  std::printf("%s: %s\n", dir.c_str(), checkpoint.class_name().c_str());
+  for (const char* component : {"transformer", "text_encoder", "vae"}) {
+    ComponentSummary s = summarize_component(checkpoint.path(component));
+    std::printf("\n%s (%s): %s parameters (%lld) in %zu file(s)\n", component, s.class_name.c_str(),
+                human(s.parameters).c_str(), static_cast<long long>(s.parameters), s.files.size());
+    for (auto& [dtype, count] : s.parameters_by_dtype) {
+      std::printf("  %-6s %s\n", dtype.c_str(), human(count).c_str());
+    }
+    std::printf("  config: %s\n", checkpoint.config(component).json().dump().c_str());
+  }
+  auto tokenizer = T5Tokenizer::load(checkpoint.path("tokenizer"));
+  std::printf("\ntokenizer: SentencePiece, vocab %d\n", tokenizer.vocab_size());
+  std::printf("\nscheduler: %s\n", checkpoint.config("scheduler").json().dump().c_str());
+  return 0;
+}
+
+}  // namespace
+
+Action add_inspect_command(CLI::App& app) {
+  auto* cmd =
+      app.add_subcommand("inspect", "Show a checkpoint's components, configs and parameters");
+  auto dir = std::make_shared<std::string>();
+  cmd->add_option("MODEL_DIR", *dir, "diffusers checkpoint folder")->required();
+  return [dir] { return run_inspect(*dir); };
+}
+
+}  // namespace fastvideo::cli

@@ -1,0 +1,81 @@
+#include "pipeline/sampling_preset.h"
+
+#include <cmath>
+
+#include "core/env.h"
+
+namespace fastvideo {
+
+const char* const kWanNegativePrompt =
+    "Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, "
+    "images, static, overall gray, worst quality, low quality, JPEG compression residue, ugly, "
+    "incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, "
+    "misshapen limbs, fused fingers, still picture, messy background, three legs, many people in "
+    "the background, walking backwards";
+
+SamplingPreset preset_for_transformer(const JsonFile& config) {
+  const int layers = config.get<int>("num_layers");
+  const int heads = config.get<int>("num_attention_heads");
+  if (layers == 30 && heads == 12) {
+    return {"wan_t2v_1_3b", 480, 832, 81, 50, 3.0, 3.0, 16.0, 1024, kWanNegativePrompt};
+  }
+  if (layers == 40 && heads == 40) {
+    return {"wan_t2v_14b", 720, 1280, 81, 50, 5.0, 5.0, 16.0, 1024, kWanNegativePrompt};
+  }
+  return {"tiny", 64, 64, 9, 4, 3.0, 3.0, 16.0, 1024, kWanNegativePrompt};
+}
+
+namespace {
+
+std::string nearest_multiples(int value, int m) {
+  const int lo = value / m * m, hi = lo + m;
+  return lo > 0 ? str_cat(lo, " or ", hi) : str_cat(hi);
+}
+
+}  // namespace
+
+ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset& p) {
+  ResolvedRequest r;
+  r.prompt = q.prompt;
+  r.negative_prompt = q.negative_prompt.value_or(p.negative_prompt);
+  r.seed = q.seed.value_or(p.seed);
+  r.num_frames = q.num_frames.value_or(p.num_frames);
+  r.height = q.height.value_or(p.height);
+  r.width = q.width.value_or(p.width);
+  r.num_inference_steps = q.num_inference_steps.value_or(p.num_inference_steps);
+  r.guidance_scale = q.guidance_scale.value_or(p.guidance_scale);
+  r.flow_shift = q.flow_shift.value_or(p.flow_shift);
+  r.fps = q.fps.value_or(p.fps);
+  r.max_sequence_length = q.max_sequence_length;
+  r.preset = p.name;
+
+  // fastvideo.md §5: FASTVIDEO_CFG_GATE_STEP must be a number in [0, 1]; 1.0 disables gating.
+  r.cfg_gate_step =
+      q.cfg_gate_step ? *q.cfg_gate_step : env_double("FASTVIDEO_CFG_GATE_STEP", 1.0, 0.0, 1.0);
+  FV_CHECK(r.cfg_gate_step >= 0.0 && r.cfg_gate_step <= 1.0, "cfg_gate_step=", r.cfg_gate_step,
+           " is not a number in [0, 1]");
+
+  FV_CHECK(!r.prompt.empty(), "prompt is empty; pass --prompt \"...\"");
+  FV_CHECK(r.height > 0 && r.height % 16 == 0, "height=", r.height,
+           " must be a positive multiple of 16 (try ", nearest_multiples(r.height, 16), ")");
+  FV_CHECK(r.width > 0 && r.width % 16 == 0, "width=", r.width,
+           " must be a positive multiple of 16 (try ", nearest_multiples(r.width, 16), ")");
+  if (r.num_frames < 1 || r.num_frames % 4 != 1) {
+    const int lo = r.num_frames > 1 ? (r.num_frames - 1) / 4 * 4 + 1 : 1;
+    fail("num_frames=", r.num_frames, " must be 4n+1 (try ",
+         r.num_frames > 1 ? str_cat(lo, " or ", lo + 4) : str_cat(lo), ")");
+  }
+  FV_CHECK(r.num_inference_steps >= 1 && r.num_inference_steps <= 1000,
+           "num_inference_steps=", r.num_inference_steps, " must be in [1, 1000]");
+  FV_CHECK(std::isfinite(r.guidance_scale) && r.guidance_scale >= 0,
+           "guidance_scale=", r.guidance_scale, " must be a finite number >= 0");
+  FV_CHECK(std::isfinite(r.flow_shift) && r.flow_shift > 0, "flow_shift=", r.flow_shift,
+           " must be a positive number");
+  FV_CHECK(std::isfinite(r.fps) && r.fps > 0 && r.fps <= 240, "fps=", r.fps,
+           " must be in (0, 240]");
+  FV_CHECK(r.max_sequence_length >= 1 && r.max_sequence_length <= 512,
+           "max_sequence_length=", r.max_sequence_length, " must be in [1, 512]");
+  return r;
+}
+
+}  // namespace fastvideo

@@ -1,0 +1,43 @@
+// Per-model sampling defaults (fastvideo.md §1.6) and the request they complete.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "fastvideo/video_generator.h"
+#include "io/json_file.h"
+
+namespace fastvideo {
+
+// wan21.md §3.3: the English negative prompt diffusers and FastVideo use for Wan.
+extern const char* const kWanNegativePrompt;
+
+struct SamplingPreset {
+  std::string name;
+  int height, width, num_frames, num_inference_steps;
+  double guidance_scale, flow_shift, fps;
+  uint64_t seed;
+  std::string negative_prompt;
+};
+
+// Picks the preset from the transformer's config.json: Wan2.1 1.3B (480p), 14B (720p), or the
+// tiny test model (docs/tiny-model.md) for anything smaller.
+SamplingPreset preset_for_transformer(const JsonFile& transformer_config);
+
+// A request with every field decided and validated.
+struct ResolvedRequest {
+  std::string prompt, negative_prompt;
+  uint64_t seed;
+  int num_frames, height, width, num_inference_steps, max_sequence_length;
+  double guidance_scale, flow_shift, fps, cfg_gate_step;
+  std::string preset;
+
+  bool do_cfg() const { return guidance_scale > 1.0; }
+  int latent_frames() const { return (num_frames - 1) / 4 + 1; }
+};
+
+// Fills unset fields from the preset and the environment (FASTVIDEO_CFG_GATE_STEP) and checks
+// every value; errors name the field, the value and what would work (wan21.md §4.1).
+ResolvedRequest resolve_request(const GenerationRequest& request, const SamplingPreset& preset);
+
+}  // namespace fastvideo

@@ -1,0 +1,194 @@
+#include "pipeline/text_to_video_pipeline.h"
+
+#include <unistd.h>
+
+#include <chrono>
+
+#include "core/log.h"
+#include "core/torch_random.h"
+#include "io/video_writer.h"
+#include "models/umt5/umt5_encoder.h"
+#include "models/wan/video_frames.h"
+#include "ops/elementwise.h"
+#include "pipeline/cfg_gate.h"
+#include "pipeline/stage_clock.h"
+#include "schedulers/make_scheduler.h"
+#include "tokenizer/t5_tokenizer.h"
+
+namespace fastvideo {
+
+namespace {
+
+// Fails before any work when the output cannot be written (DESIGN: no wasted generation, no
+// partial files).
+void check_output_path(const std::filesystem::path& out, bool overwrite) {
+  if (out.empty()) return;
+  video_format_for(out);  // rejects unknown extensions by name
+  if (std::filesystem::exists(out) && !overwrite) {
+    fail(out.string(), " exists; pass --overwrite to replace it");
+  }
+  std::filesystem::path dir = out.has_parent_path() ? out.parent_path() : ".";
+  if (!std::filesystem::is_directory(dir))
+    fail(out.string(), ": directory ", dir.string(), " does not exist");
+  if (::access(dir.c_str(), W_OK) != 0)
+    fail(out.string(), ": directory ", dir.string(), " is not writable");
+}
+
+std::string format_double(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+}  // namespace
+
+TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
+                                         const GeneratorOptions& options)
+    : model_dir_(model_dir),
+      options_(options),
+      checkpoint_(CheckpointFolder::open(model_dir)),
+      preset_(preset_for_transformer(checkpoint_.config("transformer"))) {
+  FV_CHECK(options_.device == "cpu", "device '", options_.device,
+           "' is not available in this build (expected cpu; the CUDA backend comes next)");
+  if (!options_.attention_backend.empty() && options_.attention_backend != "TORCH_SDPA") {
+    fail("attention backend '", options_.attention_backend,
+         "' is not available on the CPU backend (valid here: TORCH_SDPA)");
+  }
+  tokenizer_ = std::make_unique<T5Tokenizer>(T5Tokenizer::load(checkpoint_.path("tokenizer")));
+
+  auto dit_config = WanTransformerConfig::from_json(checkpoint_.config("transformer"));
+  transformer_ = std::make_unique<WanTransformer>(
+      dit_config,
+      load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config)));
+
+  auto vae_config = WanVaeConfig::from_json(checkpoint_.config("vae"));
+  vae_ = std::make_unique<WanVaeDecoder>(
+      vae_config, load_component(checkpoint_.path("vae"), wan_vae_specs(vae_config)));
+  if (options_.keep_text_encoder) load_text_encoder();
+}
+
+TextToVideoPipeline::~TextToVideoPipeline() = default;
+
+void TextToVideoPipeline::load_text_encoder() {
+  if (text_encoder_) return;
+  auto config = Umt5Config::from_json(checkpoint_.config("text_encoder"));
+  text_encoder_ = std::make_unique<Umt5Encoder>(
+      config, load_component(checkpoint_.path("text_encoder"), umt5_encoder_specs(config)));
+}
+
+Tensor TextToVideoPipeline::encode_prompt(const std::string& prompt, int max_length) {
+  const std::vector<int32_t> ids = tokenizer_->encode(prompt, max_length);
+  // wan21.md §3.3: encoder on the real tokens, zero rows up to 512 for the transformer.
+  return text_encoder_->encode_padded(ids, 512);
+}
+
+GenerationResult TextToVideoPipeline::run(const GenerationRequest& request,
+                                          VideoGenerator::ProgressFn progress,
+                                          void* progress_user) {
+  GenerationResult result;
+  auto& stages = result.stages;
+  ResolvedRequest r;
+  {
+    StageClock clock(stages, "validate");
+    r = resolve_request(request, preset_);
+    check_output_path(request.output_path, request.overwrite);
+  }
+  const JsonFile scheduler_config = checkpoint_.config("scheduler");
+  auto scheduler = make_scheduler(options_.scheduler, r.flow_shift, &scheduler_config);
+  scheduler->set_timesteps(r.num_inference_steps);
+  const int num_timesteps = int(scheduler->timesteps().size());
+
+  WanTransformer::TextContext cond_text, uncond_text;
+  {
+    StageClock clock(stages, "encode_text");
+    load_text_encoder();
+    cond_text = transformer_->prepare_text(encode_prompt(r.prompt, r.max_sequence_length));
+    if (r.do_cfg()) {
+      uncond_text =
+          transformer_->prepare_text(encode_prompt(r.negative_prompt, r.max_sequence_length));
+    }
+    if (!options_.keep_text_encoder) text_encoder_.reset();  // its memory goes back now
+  }
+
+  Tensor latents;
+  {
+    StageClock clock(stages, "prepare_latents");
+    // wan21.md §4.1; noise exactly as torch.Generator("cpu").manual_seed(seed) + randn (fp32).
+    latents = torch_randn({1, 16, r.latent_frames(), r.height / 8, r.width / 8}, r.seed);
+  }
+
+  CfgGate gate(r.cfg_gate_step, r.guidance_scale, num_timesteps);
+  {
+    StageClock clock(stages, "denoise");
+    for (int i = 0; i < num_timesteps; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const double t = scheduler->timesteps()[size_t(i)];
+      const double ts[] = {t};
+      Tensor cond = transformer_->forward(latents, ts, cond_text);
+      ++result.transformer_forwards;
+      Tensor uncond;
+      if (gate.needs_uncond(i)) {
+        uncond = transformer_->forward(latents, ts, uncond_text);
+        ++result.transformer_forwards;
+      }
+      Tensor velocity = gate.combine(i, cond, uncond);
+      FV_CHECK(ops::all_finite(velocity), "denoising step ", i, " (t=", t,
+               ") produced NaN or Inf in the transformer output");
+      latents = scheduler->step(velocity, i, latents);
+      const double dt =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (progress) progress(i + 1, num_timesteps, dt, progress_user);
+    }
+    if (gate.do_cfg()) {
+      log::info("CFG gate: fraction ", r.cfg_gate_step, ", gate step ",
+                std::min(gate.gate_step(), num_timesteps), ", fresh uncond ", gate.fresh(),
+                ", reused ", gate.reused());
+    }
+  }
+  result.uncond_fresh = gate.fresh();
+  result.uncond_reused = gate.reused();
+  result.latent_shape = latents.shape();
+  auto lat = latents.contiguous().f32();
+  result.final_latents.assign(lat.begin(), lat.end());
+
+  Video video;
+  {
+    StageClock clock(stages, "decode");
+    video = frames_from_decoder(vae_->decode(latents), r.fps);
+  }
+
+  result.parameters = {
+      {"prompt", r.prompt},
+      {"negative_prompt", r.negative_prompt},
+      {"seed", std::to_string(r.seed)},
+      {"num_frames", std::to_string(r.num_frames)},
+      {"height", std::to_string(r.height)},
+      {"width", std::to_string(r.width)},
+      {"num_inference_steps", std::to_string(r.num_inference_steps)},
+      {"guidance_scale", format_double(r.guidance_scale)},
+      {"flow_shift", format_double(r.flow_shift)},
+      {"cfg_gate_step", format_double(r.cfg_gate_step)},
+      {"fps", format_double(r.fps)},
+      {"scheduler", scheduler->name()},
+      {"backend", "cpu"},
+      {"attention_backend", "TORCH_SDPA"},
+      {"model", model_dir_.filename().empty() ? model_dir_.parent_path().filename().string()
+                                              : model_dir_.filename().string()},
+      {"preset", r.preset},
+      {"engine", "fastvideo-cpp 0.1.0"}};
+  if (!request.output_path.empty()) {
+    StageClock clock(stages, "write");
+    VideoMetadata metadata;
+    for (auto& [k, v] : result.parameters) metadata.entries[k] = v;
+    write_video(video, request.output_path, metadata, request.overwrite);
+    result.output_path = request.output_path;
+  }
+  result.frames = video.frames;
+  result.height = video.height;
+  result.width = video.width;
+  result.fps = video.fps;
+  result.rgb = std::move(video.rgb);
+  return result;
+}
+
+}  // namespace fastvideo

@@ -1,0 +1,45 @@
+// Wan2.1 text-to-video as a fixed list of stages (DESIGN §1):
+// validate → encode text → prepare latents → denoise → decode → write.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "fastvideo/video_generator.h"
+#include "io/checkpoint.h"
+#include "models/wan/wan_transformer.h"
+#include "models/wan/wan_vae_decoder.h"
+#include "models/wan/wan_vae_specs.h"
+#include "pipeline/sampling_preset.h"
+
+namespace fastvideo {
+
+class Umt5Encoder;
+class T5Tokenizer;
+
+class TextToVideoPipeline {
+ public:
+  TextToVideoPipeline(const std::filesystem::path& model_dir, const GeneratorOptions& options);
+  ~TextToVideoPipeline();
+
+  GenerationResult run(const GenerationRequest& request, VideoGenerator::ProgressFn progress,
+                       void* progress_user);
+
+  const SamplingPreset& preset() const { return preset_; }
+
+ private:
+  Tensor encode_prompt(const std::string& prompt, int max_length);
+  void load_text_encoder();
+
+  std::filesystem::path model_dir_;
+  GeneratorOptions options_;
+  CheckpointFolder checkpoint_;
+  SamplingPreset preset_;
+  std::unique_ptr<T5Tokenizer> tokenizer_;
+  std::unique_ptr<Umt5Encoder> text_encoder_;  // loaded per request unless kept
+  std::unique_ptr<WanTransformer> transformer_;
+  std::unique_ptr<WanVaeDecoder> vae_;
+};
+
+}  // namespace fastvideo

@@ -1,0 +1,56 @@
+// VideoGenerator: the public API as a thin owner of the pipeline.
+#include "fastvideo/video_generator.h"
+
+#include <nlohmann/json.hpp>
+
+#include "pipeline/text_to_video_pipeline.h"
+
+namespace fastvideo {
+
+struct VideoGenerator::Impl {
+  std::unique_ptr<TextToVideoPipeline> pipeline;
+  ProgressFn progress = nullptr;
+  void* progress_user = nullptr;
+};
+
+VideoGenerator::VideoGenerator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+VideoGenerator::VideoGenerator(VideoGenerator&&) noexcept = default;
+VideoGenerator& VideoGenerator::operator=(VideoGenerator&&) noexcept = default;
+VideoGenerator::~VideoGenerator() = default;
+
+VideoGenerator VideoGenerator::from_pretrained(const std::filesystem::path& path,
+                                               const GeneratorOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->pipeline = std::make_unique<TextToVideoPipeline>(path, options);
+  return VideoGenerator(std::move(impl));
+}
+
+GenerationResult VideoGenerator::generate(const GenerationRequest& request) {
+  return impl_->pipeline->run(request, impl_->progress, impl_->progress_user);
+}
+
+void VideoGenerator::set_progress(ProgressFn fn, void* user) {
+  impl_->progress = fn;
+  impl_->progress_user = user;
+}
+
+std::string GenerationResult::summary_json() const {
+  nlohmann::ordered_json j;
+  for (auto& [k, v] : parameters) j["parameters"][k] = v;
+  double total = 0;
+  for (auto& s : stages) {
+    j["stages"].push_back({{"name", s.name}, {"seconds", s.seconds}, {"peak_bytes", s.peak_bytes}});
+    total += s.seconds;
+  }
+  j["total_seconds"] = total;
+  j["transformer_forwards"] = transformer_forwards;
+  j["uncond_fresh"] = uncond_fresh;
+  j["uncond_reused"] = uncond_reused;
+  j["frames"] = frames;
+  j["height"] = height;
+  j["width"] = width;
+  if (!output_path.empty()) j["output_path"] = output_path.string();
+  return j.dump(2);
+}
+
+}  // namespace fastvideo
