@@ -177,7 +177,7 @@ void write_tiny_model(const std::filesystem::path& dir, uint64_t seed, bool over
   const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
   fs::create_directories(parent);
   const fs::path tmp =
-      parent / ("." + dir.filename().string() + ".tmp-" + std::to_string(::getpid()));
+      parent / str_cat(".", dir.filename().string(), ".tmp-", ::getpid());
   fs::remove_all(tmp);
   try {
     write_json(tmp / "model_index.json", {{"_class_name", "WanPipeline"},
