@@ -1,6 +1,5 @@
 // fastvideo bench cpu: per-stage times of a tiny-model generation, and one DiT forward's achieved
 // GFLOP/s next to the OpenBLAS GEMM rate measured in the same run (the anchor).
-#include <cblas.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,6 +14,7 @@
 #include "io/checkpoint.h"
 #include "models/tiny_model.h"
 #include "models/wan/wan_transformer.h"
+#include "ops/cpu/sgemm.h"
 
 namespace fastvideo::cli {
 
@@ -38,8 +38,7 @@ double median_seconds(int repeats, Fn&& fn) {
 double sgemm_gflops(int m, int n, int k, int repeats) {
   std::vector<float> a(size_t(m) * k, 0.5f), b(size_t(k) * n, 0.25f), c(size_t(m) * n);
   const double s = median_seconds(repeats, [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a.data(), k, b.data(), k,
-                0.0f, c.data(), n);
+    ops::sgemm(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, c.data(), n);
   });
   return 2.0 * m * n * k / s / 1e9;
 }

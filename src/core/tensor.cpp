@@ -99,7 +99,15 @@ int Tensor::wrap_dim(int dim) const {
 
 int64_t Tensor::size(int dim) const { return shape_[wrap_dim(dim)]; }
 
-bool Tensor::is_contiguous() const { return strides_ == contiguous_strides(shape_); }
+// Like torch: the stride of a size-1 dimension does not matter.
+bool Tensor::is_contiguous() const {
+  int64_t expected = 1;
+  for (size_t i = shape_.size(); i-- > 0;) {
+    if (shape_[i] != 1 && strides_[i] != expected) return false;
+    expected *= shape_[i];
+  }
+  return true;
+}
 
 void* Tensor::raw_data() const {
   FV_CHECK(defined(), "use of an undefined tensor");

@@ -148,8 +148,8 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request,
   result.uncond_fresh = gate.fresh();
   result.uncond_reused = gate.reused();
   result.latent_shape = latents.shape();
-  auto lat = latents.contiguous().f32();
-  result.final_latents.assign(lat.begin(), lat.end());
+  const Tensor final_latents = latents.contiguous();
+  result.final_latents.assign(final_latents.f32().begin(), final_latents.f32().end());
 
   Video video;
   {

@@ -1,12 +1,11 @@
 #include "ops/attention.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "core/parallel.h"
+#include "ops/cpu/sgemm.h"
 
 namespace fastvideo::ops {
 
@@ -45,8 +44,8 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
     const float* qp = pq + ((b * Sq + q0) * H + h) * D;
     const float* kp = pk + (b * Sk * H + h) * D;
     const float* vp = pv + (b * Sk * H + h) * Dv;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(Sk), int(D), scale, qp,
-                int(H * D), kp, int(H * D), 0.0f, scores.data(), int(Sk));
+    sgemm(false, true, int(rows), int(Sk), int(D), scale, qp, int(H * D), kp, int(H * D), 0.0f,
+          scores.data(), int(Sk));
     parallel_for(rows, 8, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         float* row = scores.data() + r * Sk;
@@ -66,8 +65,8 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
       }
     });
     float* op = po + ((b * Sq + q0) * H + h) * Dv;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(Dv), int(Sk), 1.0f,
-                scores.data(), int(Sk), vp, int(H * Dv), 0.0f, op, int(H * Dv));
+    sgemm(false, false, int(rows), int(Dv), int(Sk), 1.0f, scores.data(), int(Sk), vp, int(H * Dv),
+          0.0f, op, int(H * Dv));
   }
   return out;
 }

@@ -5,13 +5,12 @@
 // 1×1×1 convolutions without padding skip im2col: the input already is col.
 #include "ops/conv.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "core/parallel.h"
+#include "ops/cpu/sgemm.h"
 
 namespace fastvideo::ops {
 
@@ -105,8 +104,7 @@ Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias,
       beta = 1.0f;
     }
     if (pointwise) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(O), int(N), int(K), 1.0f, pw,
-                  int(K), xb, int(N), beta, yb, int(N));
+      sgemm(false, false, int(O), int(N), int(K), 1.0f, pw, int(K), xb, int(N), beta, yb, int(N));
       continue;
     }
     for (int64_t r0 = 0; r0 < total_rows; r0 += tile_rows) {
@@ -114,8 +112,8 @@ Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias,
       parallel_for(K, std::max<int64_t>(1, (int64_t(1) << 14) / nt), [&](int64_t k0, int64_t k1) {
         im2col_rows(xb, g, r0, rows, k0, k1, col.data());
       });
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(O), int(nt), int(K), 1.0f, pw,
-                  int(K), col.data(), int(nt), beta, yb + r0 * g.Wo, int(N));
+      sgemm(false, false, int(O), int(nt), int(K), 1.0f, pw, int(K), col.data(), int(nt), beta,
+            yb + r0 * g.Wo, int(N));
     }
   }
   return y;

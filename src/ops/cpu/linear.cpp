@@ -1,6 +1,6 @@
 #include "ops/linear.h"
 
-#include <cblas.h>
+#include "ops/cpu/sgemm.h"
 
 namespace fastvideo::ops {
 
@@ -24,8 +24,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     beta = 1.0f;
   }
   if (rows == 0) return y;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(out), int(in), 1.0f,
-              xc.f32().data(), int(in), wc.f32().data(), int(in), beta, yp, int(out));
+  sgemm(false, true, int(rows), int(out), int(in), 1.0f, xc.f32().data(), int(in), wc.f32().data(),
+        int(in), beta, yp, int(out));
   return y;
 }
 
@@ -40,9 +40,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_b) {
   Tensor ac = a.contiguous(), bc = b.contiguous();
   Tensor c = Tensor::empty({m, n}, DType::F32);
   if (m && n) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, int(m),
-                int(n), int(k), 1.0f, ac.f32().data(), int(k), bc.f32().data(), int(bc.size(1)),
-                0.0f, c.data<float>(), int(n));
+    sgemm(false, transpose_b, int(m), int(n), int(k), 1.0f, ac.f32().data(), int(k),
+          bc.f32().data(), int(bc.size(1)), 0.0f, c.data<float>(), int(n));
   }
   return c;
 }

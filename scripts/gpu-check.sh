@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# One command on a GPU machine: build from the copied tree (CUDA sources for sm_90a), run every
+# test, the CUDA op coverage against the CPU twins, and print a summary. Logs go to $OUT (or out/).
+# Usage: scripts/gpu-check.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-out}"
+mkdir -p "$out"
+summary=()
+step() {  # step NAME COMMAND...: runs, logs to $out/NAME.log, records pass/fail
+  local name=$1
+  shift
+  local t0=$SECONDS
+  if "$@" >"$out/$name.log" 2>&1; then
+    summary+=("PASS $name ($((SECONDS - t0)) s)")
+  else
+    summary+=("FAIL $name ($((SECONDS - t0)) s): see $out/$name.log")
+    tail -30 "$out/$name.log"
+  fi
+}
+
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv
+  nvcc --version | tail -2
+  ldd --version | head -1
+  python3 -c "import torch; print('torch', torch.__version__, torch.version.cuda, torch.backends.cudnn.version())"
+} >"$out/machine.txt" 2>&1
+cat "$out/machine.txt"
+
+step configure cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a
+step build cmake --build build-gpu --parallel "$(nproc)"
+step ctest ctest --test-dir build-gpu --output-on-failure -j4
+step torch-noise python3 tools/reference/torch_noise_vectors.py --check tests/data/torch_noise_vectors.json
+
+printf '\n== gpu-check summary ==\n'
+printf '%s\n' "${summary[@]}"
+! printf '%s\n' "${summary[@]}" | grep -q '^FAIL'
