@@ -35,6 +35,9 @@ struct GenerationRequest {
   std::optional<double> fps;
   std::optional<double> cfg_gate_step;  // default: FASTVIDEO_CFG_GATE_STEP, else 1.0 (off)
   int max_sequence_length = 512;
+  // FastVideo's request.inputs.latents: start from these values ([1,16,(F-1)/4+1,H/8,W/8], f32)
+  // instead of the seeded draw. Empty: noise from the seed.
+  std::vector<float> initial_latents;
   std::filesystem::path output_path;  // empty: no file written; .mp4, .y4m or a folder for PNGs
   bool overwrite = false;
 };

@@ -114,7 +114,15 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request,
   {
     StageClock clock(stages, "prepare_latents");
     // wan21.md §4.1; noise exactly as torch.Generator("cpu").manual_seed(seed) + randn (fp32).
-    latents = torch_randn({1, 16, r.latent_frames(), r.height / 8, r.width / 8}, r.seed);
+    const Shape shape = {1, 16, r.latent_frames(), r.height / 8, r.width / 8};
+    if (request.initial_latents.empty()) {
+      latents = torch_randn(shape, r.seed);
+    } else {
+      FV_CHECK(int64_t(request.initial_latents.size()) == shape_numel(shape),
+               "initial_latents has ", request.initial_latents.size(),
+               " values; the request needs ", shape_str(shape));
+      latents = Tensor::from_vector(request.initial_latents, shape);
+    }
   }
 
   CfgGate gate(r.cfg_gate_step, r.guidance_scale, num_timesteps);

@@ -1,60 +1,18 @@
 #include "tokenizer/tiny_tokenizer.h"
 
-#include <sentencepiece_trainer.h>
-
+#include <cstddef>
 #include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <unordered_map>
 
 #include "fastvideo/error.h"
 
+// Generated from src/tokenizer/tiny_spiece.model (CMakeLists.txt, cmake/EmbedFile.cmake).
+extern const unsigned char kTinySpieceModel[];
+extern const std::size_t kTinySpieceModel_size;
+
 namespace fastvideo {
 namespace {
-
-#include "tokenizer/tiny_corpus.inc"
-
-// Feeds the built-in corpus to the trainer in order.
-class CorpusIterator : public sentencepiece::SentenceIterator {
- public:
-  bool done() const override { return index_ >= std::size(kTinyTokenizerCorpus); }
-  void Next() override {
-    if (++index_ < std::size(kTinyTokenizerCorpus)) current_ = kTinyTokenizerCorpus[index_];
-  }
-  const std::string& value() const override { return current_; }
-  sentencepiece::util::Status status() const override { return {}; }
-
- private:
-  size_t index_ = 0;
-  std::string current_ = kTinyTokenizerCorpus[0];
-};
-
-std::string train_tiny_model() {
-  // Determinism: one thread (the EM statistics are summed per thread), every sentence used in
-  // corpus order (input_sentence_size 0 disables the random reservoir sampling, no shuffling).
-  const std::unordered_map<std::string, std::string> options = {
-      {"model_type", "unigram"},
-      {"vocab_size", std::to_string(kTinyTokenizerVocabSize)},
-      {"character_coverage", "1.0"},
-      {"pad_id", "0"},
-      {"eos_id", "1"},
-      {"unk_id", "2"},
-      {"bos_id", "-1"},
-      {"pad_piece", "<pad>"},
-      {"eos_piece", "</s>"},
-      {"unk_piece", "<unk>"},
-      {"num_threads", "1"},
-      {"input_sentence_size", "0"},
-      {"shuffle_input_sentence", "false"},
-      {"minloglevel", "2"},
-  };
-  CorpusIterator corpus;
-  std::string model;
-  const auto status = sentencepiece::SentencePieceTrainer::Train(options, &corpus, &model);
-  FV_CHECK(status.ok(), "training the tiny tokenizer failed: ", status.ToString());
-  return model;
-}
 
 void write_file_atomically(const std::filesystem::path& path, const std::string& bytes) {
   const std::filesystem::path temp = path.string() + ".tmp";
@@ -89,7 +47,9 @@ void write_tiny_tokenizer(const std::filesystem::path& tokenizer_dir) {
   config["sp_model_kwargs"] = nlohmann::json::object();
   config["tokenizer_class"] = "T5Tokenizer";
 
-  write_file_atomically(tokenizer_dir / "spiece.model", train_tiny_model());
+  write_file_atomically(
+      tokenizer_dir / "spiece.model",
+      std::string(reinterpret_cast<const char*>(kTinySpieceModel), kTinySpieceModel_size));
   write_file_atomically(tokenizer_dir / "tokenizer_config.json", config.dump(2) + "\n");
   write_file_atomically(tokenizer_dir / "special_tokens_map.json", special_tokens.dump(2) + "\n");
 }
