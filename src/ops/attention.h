@@ -11,4 +11,14 @@ namespace fastvideo::ops {
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                  const Tensor& bias = {});
 
+// Backend implementations; the functions above dispatch on the input's device.
+namespace cpu {
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                 const Tensor& bias = {});
+}  // namespace cpu
+namespace cuda {
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                 const Tensor& bias = {});
+}  // namespace cuda
+
 }  // namespace fastvideo::ops

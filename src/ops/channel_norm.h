@@ -9,4 +9,12 @@ namespace fastvideo::ops {
 // gamma has C elements (any shape, e.g. [C,1,1,1] as stored). Statistics in double.
 Tensor rms_norm_channels(const Tensor& x, const Tensor& gamma);
 
+// Backend implementations; the functions above dispatch on the input's device.
+namespace cpu {
+Tensor rms_norm_channels(const Tensor& x, const Tensor& gamma);
+}  // namespace cpu
+namespace cuda {
+Tensor rms_norm_channels(const Tensor& x, const Tensor& gamma);
+}  // namespace cuda
+
 }  // namespace fastvideo::ops

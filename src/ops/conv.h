@@ -30,4 +30,20 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
 // pixel duplication (wan21.md §2.2).
 Tensor upsample_nearest2x(const Tensor& x);
 
+// Backend implementations; the functions above dispatch on the input's device.
+namespace cpu {
+Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+              const Conv3dPadding& padding = {});
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t pad_h = 0,
+              int64_t pad_w = 0);
+Tensor upsample_nearest2x(const Tensor& x);
+}  // namespace cpu
+namespace cuda {
+Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+              const Conv3dPadding& padding = {});
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t pad_h = 0,
+              int64_t pad_w = 0);
+Tensor upsample_nearest2x(const Tensor& x);
+}  // namespace cuda
+
 }  // namespace fastvideo::ops

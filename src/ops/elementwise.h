@@ -27,4 +27,30 @@ Tensor linear_combination(std::span<const std::pair<Tensor, double>> terms);
 // NaN/Inf check used by tests and debug dumps.
 bool all_finite(const Tensor& t);
 
+// Backend implementations; the functions above dispatch on the input's device.
+namespace cpu {
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor scale(const Tensor& a, float s);
+Tensor silu(const Tensor& x);
+Tensor gelu_tanh(const Tensor& x);
+Tensor clamp(const Tensor& x, float lo, float hi);
+Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale);
+Tensor gated_residual(const Tensor& x, const Tensor& y, const Tensor& gate);
+Tensor linear_combination(std::span<const std::pair<Tensor, double>> terms);
+bool all_finite(const Tensor& t);
+}  // namespace cpu
+namespace cuda {
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor scale(const Tensor& a, float s);
+Tensor silu(const Tensor& x);
+Tensor gelu_tanh(const Tensor& x);
+Tensor clamp(const Tensor& x, float lo, float hi);
+Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale);
+Tensor gated_residual(const Tensor& x, const Tensor& y, const Tensor& gate);
+Tensor linear_combination(std::span<const std::pair<Tensor, double>> terms);
+bool all_finite(const Tensor& t);
+}  // namespace cuda
+
 }  // namespace fastvideo::ops

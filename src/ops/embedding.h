@@ -13,4 +13,12 @@ namespace fastvideo::ops {
 // its position and V.
 Tensor embedding(const Tensor& table, std::span<const int32_t> ids);
 
+// Backend implementations; the functions above dispatch on the input's device.
+namespace cpu {
+Tensor embedding(const Tensor& table, std::span<const int32_t> ids);
+}  // namespace cpu
+namespace cuda {
+Tensor embedding(const Tensor& table, std::span<const int32_t> ids);
+}  // namespace cuda
+
 }  // namespace fastvideo::ops

@@ -18,4 +18,14 @@ Tensor patchify(const Tensor& x, std::array<int, 3> patch);
 // layout of Wan's proj_out rows (wan21.md §1.6).
 Tensor unpatchify(const Tensor& y, std::array<int64_t, 3> grid, std::array<int, 3> patch);
 
+// Backend implementations; the functions above dispatch on the input's device.
+namespace cpu {
+Tensor patchify(const Tensor& x, std::array<int, 3> patch);
+Tensor unpatchify(const Tensor& y, std::array<int64_t, 3> grid, std::array<int, 3> patch);
+}  // namespace cpu
+namespace cuda {
+Tensor patchify(const Tensor& x, std::array<int, 3> patch);
+Tensor unpatchify(const Tensor& y, std::array<int64_t, 3> grid, std::array<int, 3> patch);
+}  // namespace cuda
+
 }  // namespace fastvideo::ops

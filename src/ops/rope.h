@@ -11,4 +11,12 @@ namespace fastvideo::ops {
 // x [B, S, H, D] (D even); cos, sin [S, D/2] shared by every batch item and head.
 Tensor apply_rope(const Tensor& x, const Tensor& cos, const Tensor& sin);
 
+// Backend implementations; the functions above dispatch on the input's device.
+namespace cpu {
+Tensor apply_rope(const Tensor& x, const Tensor& cos, const Tensor& sin);
+}  // namespace cpu
+namespace cuda {
+Tensor apply_rope(const Tensor& x, const Tensor& cos, const Tensor& sin);
+}  // namespace cuda
+
 }  // namespace fastvideo::ops

@@ -10,4 +10,12 @@ namespace fastvideo::ops {
 // Joins tensors along `dim`; all other dims must agree. Result is contiguous f32.
 Tensor concat(std::span<const Tensor> tensors, int dim);
 
+// Backend implementations; the functions above dispatch on the input's device.
+namespace cpu {
+Tensor concat(std::span<const Tensor> tensors, int dim);
+}  // namespace cpu
+namespace cuda {
+Tensor concat(std::span<const Tensor> tensors, int dim);
+}  // namespace cuda
+
 }  // namespace fastvideo::ops

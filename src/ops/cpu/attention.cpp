@@ -7,7 +7,7 @@
 #include "core/parallel.h"
 #include "ops/cpu/sgemm.h"
 
-namespace fastvideo::ops {
+namespace fastvideo::ops::cpu {
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                  const Tensor& bias) {
@@ -71,4 +71,4 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
   return out;
 }
 
-}  // namespace fastvideo::ops
+}  // namespace fastvideo::ops::cpu

@@ -6,7 +6,7 @@
 
 #include "core/parallel.h"
 
-namespace fastvideo::ops {
+namespace fastvideo::ops::cpu {
 
 Tensor rms_norm_channels(const Tensor& x, const Tensor& gamma) {
   FV_CHECK(x.ndim() >= 2, "rms_norm_channels: expected [B,C,...], got ", x.describe());
@@ -41,4 +41,4 @@ Tensor rms_norm_channels(const Tensor& x, const Tensor& gamma) {
   return y;
 }
 
-}  // namespace fastvideo::ops
+}  // namespace fastvideo::ops::cpu

@@ -12,7 +12,7 @@
 #include "core/parallel.h"
 #include "ops/cpu/sgemm.h"
 
-namespace fastvideo::ops {
+namespace fastvideo::ops::cpu {
 
 namespace {
 
@@ -151,4 +151,4 @@ Tensor upsample_nearest2x(const Tensor& x) {
   return y;
 }
 
-}  // namespace fastvideo::ops
+}  // namespace fastvideo::ops::cpu

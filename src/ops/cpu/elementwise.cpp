@@ -6,7 +6,7 @@
 
 #include "core/parallel.h"
 
-namespace fastvideo::ops {
+namespace fastvideo::ops::cpu {
 
 namespace {
 
@@ -146,4 +146,4 @@ bool all_finite(const Tensor& t) {
   return true;
 }
 
-}  // namespace fastvideo::ops
+}  // namespace fastvideo::ops::cpu

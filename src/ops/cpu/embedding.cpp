@@ -5,7 +5,7 @@
 
 #include "core/parallel.h"
 
-namespace fastvideo::ops {
+namespace fastvideo::ops::cpu {
 
 Tensor embedding(const Tensor& table, std::span<const int32_t> ids) {
   FV_CHECK(table.ndim() == 2, "embedding: expected a table [V, D], got ", table.describe());
@@ -28,4 +28,4 @@ Tensor embedding(const Tensor& table, std::span<const int32_t> ids) {
   return out;
 }
 
-}  // namespace fastvideo::ops
+}  // namespace fastvideo::ops::cpu

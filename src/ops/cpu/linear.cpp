@@ -2,7 +2,7 @@
 
 #include "ops/cpu/sgemm.h"
 
-namespace fastvideo::ops {
+namespace fastvideo::ops::cpu {
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   FV_CHECK(weight.ndim() == 2, "linear: weight must be 2-D, got ", weight.describe());
@@ -46,4 +46,4 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_b) {
   return c;
 }
 
-}  // namespace fastvideo::ops
+}  // namespace fastvideo::ops::cpu

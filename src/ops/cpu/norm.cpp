@@ -4,7 +4,7 @@
 
 #include "core/parallel.h"
 
-namespace fastvideo::ops {
+namespace fastvideo::ops::cpu {
 
 namespace {
 
@@ -67,4 +67,4 @@ Tensor rms_norm(const Tensor& x, float eps, const Tensor& weight) {
   return y;
 }
 
-}  // namespace fastvideo::ops
+}  // namespace fastvideo::ops::cpu

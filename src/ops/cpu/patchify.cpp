@@ -2,7 +2,7 @@
 
 #include "core/parallel.h"
 
-namespace fastvideo::ops {
+namespace fastvideo::ops::cpu {
 
 Tensor patchify(const Tensor& x, std::array<int, 3> patch) {
   FV_CHECK(x.ndim() == 5, "patchify: expected x [B,C,T,H,W], got ", x.describe());
@@ -61,4 +61,4 @@ Tensor unpatchify(const Tensor& y, std::array<int64_t, 3> grid, std::array<int, 
   return x;
 }
 
-}  // namespace fastvideo::ops
+}  // namespace fastvideo::ops::cpu

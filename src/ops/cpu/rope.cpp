@@ -2,7 +2,7 @@
 
 #include "core/parallel.h"
 
-namespace fastvideo::ops {
+namespace fastvideo::ops::cpu {
 
 Tensor apply_rope(const Tensor& x, const Tensor& cos, const Tensor& sin) {
   FV_CHECK(x.ndim() == 4 && x.size(3) % 2 == 0,
@@ -35,4 +35,4 @@ Tensor apply_rope(const Tensor& x, const Tensor& cos, const Tensor& sin) {
   return y;
 }
 
-}  // namespace fastvideo::ops
+}  // namespace fastvideo::ops::cpu

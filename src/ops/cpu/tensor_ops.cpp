@@ -1,6 +1,6 @@
 #include "ops/tensor_ops.h"
 
-namespace fastvideo::ops {
+namespace fastvideo::ops::cpu {
 
 Tensor concat(std::span<const Tensor> tensors, int dim) {
   FV_CHECK(!tensors.empty(), "concat: no tensors");
@@ -27,4 +27,4 @@ Tensor concat(std::span<const Tensor> tensors, int dim) {
   return out;
 }
 
-}  // namespace fastvideo::ops
+}  // namespace fastvideo::ops::cpu

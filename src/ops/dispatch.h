@@ -1,0 +1,28 @@
+// FV_DISPATCH(device, call): runs cpu::call for CPU tensors and cuda::call for CUDA tensors. In a
+// build without CUDA a CUDA tensor cannot exist, but the error stays clear if one ever reaches
+// here.
+#pragma once
+
+#include "core/device.h"
+#include "fastvideo/error.h"
+
+namespace fastvideo::ops {
+
+[[noreturn]] inline void fail_without_cuda(const Device& device) {
+  fail("a tensor on ", device.name(), " reached an op, but this build has no CUDA backend");
+}
+
+}  // namespace fastvideo::ops
+
+#ifdef FASTVIDEO_HAVE_CUDA
+#define FV_DISPATCH(device, call) ((device).is_cpu() ? cpu::call : cuda::call)
+#else
+#define FV_DISPATCH(device, call) \
+  ((device).is_cpu() ? cpu::call : (::fastvideo::ops::fail_without_cuda(device), cpu::call))
+#endif
+
+// For an op whose CUDA kernel does not exist yet: CPU only, and a clear error on CUDA tensors.
+#define FV_DISPATCH_CPU_ONLY(device, name, call)                                                \
+  ((device).is_cpu() ? cpu::call                                                                \
+                     : (::fastvideo::fail("op ", name, " has no CUDA kernel in this version"), \
+                        cpu::call))

@@ -1,0 +1,16 @@
+// Device dispatch for src/ops/linear.h: CPU twin or CUDA kernel by the input's device.
+#include "ops/linear.h"
+
+#include "ops/dispatch.h"
+
+namespace fastvideo::ops {
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  return FV_DISPATCH_CPU_ONLY(x.device(), "linear", linear(x, weight, bias));
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_b) {
+  return FV_DISPATCH_CPU_ONLY(a.device(), "matmul", matmul(a, b, transpose_b));
+}
+
+}  // namespace fastvideo::ops
