@@ -1,7 +1,8 @@
 // torch's CPU normal sampling, reproduced bit for bit (see torch_random.h for the kernel choice).
 //
 // The recipe, from ATen (CPUGeneratorImpl, core/DistributionsHelper.h, core/TransformationHelper.h,
-// native/cpu/DistributionTemplates.h, native/cpu/avx_mathfun.h):
+// native/cpu/DistributionTemplates.h, native/cpu/avx_mathfun.h), the same in torch 1.13 and 2.11
+// (float normal_ has no MKL path; only bernoulli uses MKL's own generator):
 //  - The generator is the standard 32-bit Mersenne Twister seeded with the low 32 bits of the seed.
 //  - A float uniform in [0,1) is the low 24 bits of one 32-bit draw times 2^-24; a double uniform
 //    takes 64 bits from two draws (first draw high) and keeps the low 53 bits times 2^-53.

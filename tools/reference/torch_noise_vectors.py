@@ -12,7 +12,12 @@ Shapes with numel < 16 take a third, per-element double path, identical under bo
 
 Tensors with at most 128 elements are stored whole. Larger ones store the first 64 and the last
 64 values, the float64 sum, and the FNV-1a 64-bit hash of the little-endian float32 bytes
-(bit-exact over the whole tensor at a fraction of the size).
+(bit-exact over the whole tensor at a fraction of the size). The sum is only a readable summary:
+numpy's summation order varies with its version and CPU, so it is compared with a tolerance; the
+values, head, tail and hash are compared exactly.
+
+The committed vectors come from torch 2.11.0+cu130 on an AVX512 host; torch 1.13 gives the same
+bits (its sums differed only in the last digits).
 
 How to run (CPU torch is enough; any version; writes JSON to stdout):
     python3 tools/reference/torch_noise_vectors.py > tests/data/torch_noise_vectors.json
@@ -67,6 +72,18 @@ def dump_current_process():
             "cases": cases}
 
 
+def same_noise(cases_a, cases_b):
+    """True when every recorded bit agrees; the float64 sums only need to agree closely."""
+    if len(cases_a) != len(cases_b):
+        return False
+    for a, b in zip(cases_a, cases_b):
+        if {k: v for k, v in a.items() if k != "sum"} != {k: v for k, v in b.items() if k != "sum"}:
+            return False
+        if "sum" in a and abs(a["sum"] - b["sum"]) > 1e-9 * a["numel"]:
+            return False
+    return True
+
+
 def run_with_capability(cap):
     env = dict(os.environ, ATEN_CPU_CAPABILITY=cap)
     out = subprocess.run([sys.executable, __file__, "--child"], env=env, check=True,
@@ -89,12 +106,12 @@ def main():
     # Record which kernel the avx512 capability runs (torch falls back to avx2 for normal_).
     avx512 = run_with_capability("avx512")
     result["avx512_matches"] = [k for k, v in result["kernels"].items()
-                                if v["cases"] == avx512["cases"]]
+                                if same_noise(v["cases"], avx512["cases"])]
     if "--check" in sys.argv:
         ref = json.load(open(sys.argv[sys.argv.index("--check") + 1]))
         ok = True
         for kernel, v in ref["kernels"].items():
-            same = v["cases"] == result["kernels"][kernel]["cases"]
+            same = same_noise(v["cases"], result["kernels"][kernel]["cases"])
             ok &= same
             print(f"{kernel}: {'identical' if same else 'DIFFERENT'} (torch {result['torch']})")
         print("avx512 capability uses kernel:", result["avx512_matches"])
