@@ -5,6 +5,10 @@
 #include <cstring>
 #include <numeric>
 
+#ifdef FASTVIDEO_HAVE_CUDA
+#include "core/cuda/device_copy.h"
+#endif
+
 namespace fastvideo {
 
 std::string shape_str(std::span<const int64_t> shape) {
@@ -32,9 +36,18 @@ static Shape contiguous_strides(const Shape& shape) {
   return strides;
 }
 
+[[maybe_unused, noreturn]] static void fail_no_cuda(const char* what, Device device) {
+  fail(what, " on ", device.name(), " needs the CUDA backend, which this build does not have");
+}
+
 static std::shared_ptr<Storage> allocate(size_t bytes, Device device) {
-  FV_CHECK(device.is_cpu(), "allocating on ", device.name(),
-           " needs the CUDA backend, which this build does not have");
+  if (!device.is_cpu()) {
+#ifdef FASTVIDEO_HAVE_CUDA
+    return cuda_detail::allocate_storage(bytes, device);
+#else
+    fail_no_cuda("allocating", device);
+#endif
+  }
   auto storage = std::make_shared<Storage>();
   // 64-byte alignment for vector loads; at least one byte so empty tensors still have storage.
   size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
@@ -59,7 +72,15 @@ Tensor Tensor::empty(Shape shape, DType dtype, Device device) {
 
 Tensor Tensor::zeros(Shape shape, DType dtype, Device device) {
   Tensor t = empty(std::move(shape), dtype, device);
-  std::memset(t.raw_data(), 0, t.nbytes());
+  if (device.is_cpu()) {
+    std::memset(t.raw_data(), 0, t.nbytes());
+  } else {
+#ifdef FASTVIDEO_HAVE_CUDA
+    cuda_detail::fill_zero(t);
+#else
+    fail_no_cuda("zeros", device);
+#endif
+  }
   return t;
 }
 
@@ -219,8 +240,14 @@ static void for_each_offset(const Tensor& t, Fn&& fn) {
 
 void Tensor::copy_from(const Tensor& src) {
   FV_CHECK(src.shape() == shape_, "copy_from: source ", src.describe(), " into ", describe());
-  FV_CHECK(device().is_cpu() && src.device().is_cpu(), "copy_from on ", device().name(),
-           " needs the CUDA backend");
+  if (!device().is_cpu() || !src.device().is_cpu()) {
+#ifdef FASTVIDEO_HAVE_CUDA
+    cuda_detail::copy(src, *this);
+    return;
+#else
+    fail_no_cuda("copy_from", device().is_cpu() ? src.device() : device());
+#endif
+  }
   if (is_contiguous() && src.is_contiguous()) {
     if (src.dtype() == dtype_) {
       std::memcpy(raw_data(), src.raw_data(), nbytes());
@@ -270,6 +297,13 @@ Tensor Tensor::clone() const {
 Tensor Tensor::to(DType dtype) const {
   if (dtype == dtype_) return *this;
   Tensor t = empty(shape_, dtype, device());
+  t.copy_from(*this);
+  return t;
+}
+
+Tensor Tensor::to(Device device) const {
+  if (device == this->device()) return *this;
+  Tensor t = empty(shape_, dtype_, device);
   t.copy_from(*this);
   return t;
 }

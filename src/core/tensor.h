@@ -70,7 +70,8 @@ class Tensor {
   // Copies.
   Tensor contiguous() const;
   Tensor clone() const;
-  Tensor to(DType dtype) const;       // CPU: converts through f32
+  Tensor to(DType dtype) const;       // converts through f32 on the CPU, in one kernel on a GPU
+  Tensor to(Device device) const;     // host <-> GPU copy, same dtype
   void copy_from(const Tensor& src);  // same shape; any strides and float dtypes on the CPU
 
   std::string describe() const;  // "f32[2,3] cpu"

@@ -1,0 +1,184 @@
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <array>
+#include <cstring>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "core/cuda/device_allocator.h"
+#include "core/cuda/device_copy.h"
+
+namespace fastvideo::cuda_detail {
+
+namespace {
+
+constexpr int kMaxDims = 8;
+
+struct StridedLayout {
+  int ndim;
+  int64_t shape[kMaxDims];
+  int64_t src_strides[kMaxDims];
+  int64_t dst_strides[kMaxDims];
+};
+
+__device__ float load_any(const void* p, int64_t i, int dtype) {
+  switch (dtype) {
+    case 0:
+      return static_cast<const float*>(p)[i];
+    case 1:
+      return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+    default:
+      return __half2float(static_cast<const __half*>(p)[i]);
+  }
+}
+
+__device__ void store_any(void* p, int64_t i, int dtype, float v) {
+  switch (dtype) {
+    case 0:
+      static_cast<float*>(p)[i] = v;
+      break;
+    case 1:
+      static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
+      break;
+    default:
+      static_cast<__half*>(p)[i] = __float2half_rn(v);
+      break;
+  }
+}
+
+// One thread per element: index -> (src offset, dst offset) through the strides, convert, store.
+__global__ void strided_convert_kernel(const void* src, int src_dtype, void* dst, int dst_dtype,
+                                       StridedLayout layout, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t rem = i, so = 0, d_o = 0;
+    for (int d = layout.ndim - 1; d >= 0; --d) {
+      const int64_t idx = rem % layout.shape[d];
+      rem /= layout.shape[d];
+      so += idx * layout.src_strides[d];
+      d_o += idx * layout.dst_strides[d];
+    }
+    store_any(dst, d_o, dst_dtype, load_any(src, so, src_dtype));
+  }
+}
+
+// Same-dtype strided copy of elements of any size (bytes), for integer tensors.
+__global__ void strided_bytes_kernel(const char* src, char* dst, int element_size,
+                                     StridedLayout layout, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t rem = i, so = 0, d_o = 0;
+    for (int d = layout.ndim - 1; d >= 0; --d) {
+      const int64_t idx = rem % layout.shape[d];
+      rem /= layout.shape[d];
+      so += idx * layout.src_strides[d];
+      d_o += idx * layout.dst_strides[d];
+    }
+    for (int b = 0; b < element_size; ++b) dst[d_o * element_size + b] = src[so * element_size + b];
+  }
+}
+
+int float_code(DType d) {
+  switch (d) {
+    case DType::F32:
+      return 0;
+    case DType::BF16:
+      return 1;
+    case DType::F16:
+      return 2;
+    default:
+      return -1;
+  }
+}
+
+// Device-to-device on one GPU.
+void copy_on_device(const Tensor& src, const Tensor& dst) {
+  CudaContext& ctx = use_cuda_device(dst.device().index);
+  const int64_t n = dst.numel();
+  if (n == 0) return;
+  if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
+    FV_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), dst.nbytes(),
+                                  cudaMemcpyDeviceToDevice, ctx.stream()));
+    return;
+  }
+  FV_CHECK(dst.ndim() <= kMaxDims, "device copy of ", dst.describe(), ": at most ", kMaxDims,
+           " dimensions");
+  StridedLayout layout{};
+  layout.ndim = dst.ndim();
+  for (int d = 0; d < dst.ndim(); ++d) {
+    layout.shape[d] = dst.size(d);
+    layout.src_strides[d] = src.strides()[size_t(d)];
+    layout.dst_strides[d] = dst.strides()[size_t(d)];
+  }
+  const int threads = 256;
+  const int blocks = int(std::min<int64_t>((n + threads - 1) / threads, 65535));
+  if (src.dtype() == dst.dtype() && float_code(src.dtype()) < 0) {
+    strided_bytes_kernel<<<blocks, threads, 0, ctx.stream()>>>(
+        static_cast<const char*>(src.raw_data()), static_cast<char*>(dst.raw_data()),
+        int(dtype_size(src.dtype())), layout, n);
+  } else {
+    FV_CHECK(float_code(src.dtype()) >= 0 && float_code(dst.dtype()) >= 0, "cannot convert ",
+             src.describe(), " to ", dst.describe(), " on the device (F32, BF16 and F16 only)");
+    strided_convert_kernel<<<blocks, threads, 0, ctx.stream()>>>(
+        src.raw_data(), float_code(src.dtype()), dst.raw_data(), float_code(dst.dtype()), layout,
+        n);
+  }
+  FV_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+std::shared_ptr<Storage> allocate_storage(size_t bytes, Device device) {
+  auto storage = std::make_shared<Storage>();
+  storage->owner = DeviceAllocator::get(device.index).allocate(bytes);
+  storage->data = storage->owner.get();
+  storage->bytes = bytes;
+  storage->device = device;
+  return storage;
+}
+
+void fill_zero(const Tensor& t) {
+  CudaContext& ctx = use_cuda_device(t.device().index);
+  FV_CHECK(t.is_contiguous(), "fill_zero needs a contiguous tensor, got ", t.describe());
+  FV_CUDA_CHECK(cudaMemsetAsync(t.raw_data(), 0, t.nbytes(), ctx.stream()));
+}
+
+void copy(const Tensor& src, const Tensor& dst) {
+  const bool src_gpu = !src.device().is_cpu(), dst_gpu = !dst.device().is_cpu();
+  if (src_gpu && dst_gpu) {
+    if (src.device() == dst.device()) return copy_on_device(src, dst);
+    // Across GPUs: stage through a contiguous copy on the destination.
+    Tensor packed = src.contiguous();
+    Tensor landed = Tensor::empty(src.shape(), src.dtype(), dst.device());
+    FV_CUDA_CHECK(cudaMemcpyPeer(landed.raw_data(), dst.device().index, packed.raw_data(),
+                                 src.device().index, packed.nbytes()));
+    return copy_on_device(landed, dst);
+  }
+  if (dst_gpu) {  // host -> device: convert and pack on the host, one transfer, finish on device
+    CudaContext& ctx = use_cuda_device(dst.device().index);
+    Tensor host = src.to(dst.dtype()).contiguous();
+    Tensor target =
+        dst.is_contiguous() ? dst : Tensor::empty(dst.shape(), dst.dtype(), dst.device());
+    FV_CUDA_CHECK(cudaMemcpyAsync(target.raw_data(), host.raw_data(), host.nbytes(),
+                                  cudaMemcpyHostToDevice, ctx.stream()));
+    // The host buffer may be freed when this returns.
+    ctx.synchronize();
+    if (!dst.is_contiguous()) copy_on_device(target, dst);
+    return;
+  }
+  // device -> host: pack on the device in the source dtype, one transfer, finish on the host.
+  CudaContext& ctx = use_cuda_device(src.device().index);
+  Tensor packed = src.contiguous();
+  Tensor host = Tensor::empty(src.shape(), src.dtype());
+  FV_CUDA_CHECK(cudaMemcpyAsync(host.raw_data(), packed.raw_data(), packed.nbytes(),
+                                cudaMemcpyDeviceToHost, ctx.stream()));
+  ctx.synchronize();
+  Tensor target = dst;  // shares dst's storage
+  target.copy_from(host);
+}
+
+int64_t device_memory_peak(int device) { return DeviceAllocator::get(device).stats().peak; }
+void reset_device_memory_peak(int device) { DeviceAllocator::get(device).reset_peak(); }
+
+}  // namespace fastvideo::cuda_detail
