@@ -47,18 +47,26 @@ __device__ void store_any(void* p, int64_t i, int dtype, float v) {
   }
 }
 
+// Row-major element index -> source and destination offsets through the strides.
+__device__ void element_offsets(const StridedLayout& layout, int64_t i, int64_t& src,
+                                int64_t& dst) {
+  src = 0;
+  dst = 0;
+  for (int d = layout.ndim - 1; d >= 0; --d) {
+    const int64_t idx = i % layout.shape[d];
+    i /= layout.shape[d];
+    src += idx * layout.src_strides[d];
+    dst += idx * layout.dst_strides[d];
+  }
+}
+
 // One thread per element: index -> (src offset, dst offset) through the strides, convert, store.
 __global__ void strided_convert_kernel(const void* src, int src_dtype, void* dst, int dst_dtype,
                                        StridedLayout layout, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    int64_t rem = i, so = 0, d_o = 0;
-    for (int d = layout.ndim - 1; d >= 0; --d) {
-      const int64_t idx = rem % layout.shape[d];
-      rem /= layout.shape[d];
-      so += idx * layout.src_strides[d];
-      d_o += idx * layout.dst_strides[d];
-    }
+    int64_t so, d_o;
+    element_offsets(layout, i, so, d_o);
     store_any(dst, d_o, dst_dtype, load_any(src, so, src_dtype));
   }
 }
@@ -68,13 +76,8 @@ __global__ void strided_bytes_kernel(const char* src, char* dst, int element_siz
                                      StridedLayout layout, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    int64_t rem = i, so = 0, d_o = 0;
-    for (int d = layout.ndim - 1; d >= 0; --d) {
-      const int64_t idx = rem % layout.shape[d];
-      rem /= layout.shape[d];
-      so += idx * layout.src_strides[d];
-      d_o += idx * layout.dst_strides[d];
-    }
+    int64_t so, d_o;
+    element_offsets(layout, i, so, d_o);
     for (int b = 0; b < element_size; ++b) dst[d_o * element_size + b] = src[so * element_size + b];
   }
 }
