@@ -129,31 +129,40 @@ TEST(CudaLinearGelu, Bf16MatchesTheCpuTwinAtOddSizes) {
           << shape_str(x_shape) << (bias ? " with bias" : " without bias");
     }
   }
-  EXPECT_LE(linear_error({3, 37, 19}, 45, DType::F32, true, true, DType::F32), 1e-4) << "f32";
+  // The GEMM is exact fp32; the epilogue's tanh may be the hardware approximation.
+  EXPECT_LE(linear_error({3, 37, 19}, 45, DType::F32, true, true, DType::F32), 1e-3) << "f32";
 }
 
 // cuBLAS documents its GELU epilogue only as "GELU"; PyTorch treats it as the tanh form (its
 // non-cuBLASLt path for the same op computes gelu(approximate="tanh")). The erf and tanh forms
-// differ by ~2e-4 in rel_l2 on N(0, 2²) pre-activations, far above fp32 GEMM error, so an F32
-// product with a short inner dimension tells them apart.
+// differ by ~2e-4 in rel_l2 on N(0, 2²) pre-activations, below bf16 rounding but systematic:
+// projecting the error (y − tanh form) onto (erf form − tanh form) over many elements gives ~0
+// for the tanh form and ~1 for the erf form, with a standard error of about 0.02 in bf16 at this
+// size (rounding noise is uncorrelated with the difference) and far less in f32.
 TEST(CudaLinearGelu, EpilogueIsTheTanhFormNotErf) {
   REQUIRE_GPU();
-  Tensor x = testing::randn({512, 16});
-  Tensor w = testing::randn({96, 16}, 0.5f);  // pre-activations ~ N(0, 2²)
-  Tensor b = testing::randn({96}, 0.5f);
-  Tensor y = to_host_f32(ops::linear_gelu(x.to(kGpu), w.to(kGpu), b.to(kGpu)));
-  Tensor pre = ops::cpu::linear(x, w, b);
-  Tensor tanh_form = ops::cpu::gelu_tanh(pre);
-  Tensor erf_form = Tensor::empty(pre.shape(), DType::F32);
-  for (int64_t i = 0; i < pre.numel(); ++i) {
-    const double v = pre.f32()[size_t(i)];
-    erf_form.f32()[size_t(i)] = float(0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))));
+  for (DType dtype : {DType::F32, DType::BF16}) {
+    Operand x = operand(testing::randn({2048, 16}), dtype);
+    Operand w = operand(testing::randn({96, 16}, 0.5f), dtype);  // pre-activations ~ N(0, 2²)
+    Operand b = operand(testing::randn({96}, 0.5f), dtype);
+    Tensor y = to_host_f32(ops::linear_gelu(x.gpu, w.gpu, b.gpu));
+    Tensor pre = ops::cpu::linear(x.cpu, w.cpu, b.cpu);
+    Tensor tanh_form = ops::cpu::gelu_tanh(pre);
+    double along = 0.0, norm2 = 0.0;
+    for (int64_t i = 0; i < pre.numel(); ++i) {
+      const double v = pre.f32()[size_t(i)], t = tanh_form.f32()[size_t(i)];
+      const double erf_minus_tanh = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))) - t;
+      along += (double(y.f32()[size_t(i)]) - t) * erf_minus_tanh;
+      norm2 += erf_minus_tanh * erf_minus_tanh;
+    }
+    const double erf_coefficient = along / norm2;
+    EXPECT_LT(std::abs(erf_coefficient), 0.25)
+        << dtype_name(dtype) << ": the error lies " << erf_coefficient
+        << " of the way from the tanh form to the erf form";
+    // f32: allows for a hardware tanh (tanh.approx, ~5e-4 relative) inside the epilogue.
+    EXPECT_LE(testing::rel_l2(y, tanh_form), dtype == DType::F32 ? 1e-3 : 1e-2)
+        << dtype_name(dtype);
   }
-  const double to_tanh = testing::rel_l2(y, tanh_form), to_erf = testing::rel_l2(y, erf_form);
-  EXPECT_LE(to_tanh, 2e-5) << "distance to the tanh form " << to_tanh << ", to the erf form "
-                           << to_erf;
-  EXPECT_LT(to_tanh * 4, to_erf) << "distance to the tanh form " << to_tanh << ", to the erf form "
-                                 << to_erf;
 }
 
 TEST(CudaMatmul, MatchesTheCpuTwinForBothLayouts) {
