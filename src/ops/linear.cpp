@@ -6,11 +6,15 @@
 namespace fastvideo::ops {
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  return FV_DISPATCH_CPU_ONLY(x.device(), "linear", linear(x, weight, bias));
+  return FV_DISPATCH(x.device(), linear(x, weight, bias));
+}
+
+Tensor linear_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  return FV_DISPATCH(x.device(), linear_gelu(x, weight, bias));
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_b) {
-  return FV_DISPATCH_CPU_ONLY(a.device(), "matmul", matmul(a, b, transpose_b));
+  return FV_DISPATCH(a.device(), matmul(a, b, transpose_b));
 }
 
 }  // namespace fastvideo::ops

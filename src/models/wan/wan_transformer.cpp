@@ -171,8 +171,8 @@ Tensor WanTransformer::block_forward(const Block& block,
 
   // (3) Feed-forward D -> F -> D with tanh GELU.
   h = ops::modulate(ops::layer_norm(out, eps), chunk(3), chunk(4));
-  Tensor f = ops::linear(ops::gelu_tanh(ops::linear(h, block.ffn_in_w, block.ffn_in_b)),
-                         block.ffn_out_w, block.ffn_out_b);
+  Tensor f = ops::linear(ops::linear_gelu(h, block.ffn_in_w, block.ffn_in_b), block.ffn_out_w,
+                         block.ffn_out_b);
   return ops::gated_residual(out, f, chunk(5));
 }
 

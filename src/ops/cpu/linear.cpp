@@ -1,6 +1,7 @@
 #include "ops/linear.h"
 
 #include "ops/cpu/sgemm.h"
+#include "ops/elementwise.h"
 
 namespace fastvideo::ops::cpu {
 
@@ -27,6 +28,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   sgemm(false, true, int(rows), int(out), int(in), 1.0f, xc.f32().data(), int(in), wc.f32().data(),
         int(in), beta, yp, int(out));
   return y;
+}
+
+Tensor linear_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  return gelu_tanh(linear(x, weight, bias));
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_b) {

@@ -1,0 +1,145 @@
+// fastvideo bench gemm: our CUDA linear (cuBLASLt, bf16, bias and GELU fused) on the Wan2.1-1.3B
+// DiT's GEMM shapes at 480p, timed with CUDA events. Its anchor, PyTorch's F.linear on the same
+// shapes, comes from tools/bench/torch_gemm_anchor.py run on the same machine.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "core/parallel.h"
+#include "ops/linear.h"
+
+#ifdef FASTVIDEO_HAVE_CUDA
+#include <cuda_runtime.h>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#endif
+
+namespace fastvideo::cli {
+
+namespace {
+
+// y[M, N] = x[M, K]·Wᵀ + b. wan21.md §1.8: 480p (832×480, 81 frames) is 21×30×52 = 32760 tokens;
+// the 512 text tokens go through the cross-attention K/V projections once per prompt.
+struct GemmShape {
+  const char* name;
+  int64_t m, n, k;
+  bool gelu;
+};
+constexpr GemmShape kShapes[] = {
+    {"self/cross-attn q, k, v, o", 32760, 1536, 1536, false},
+    {"ffn up + gelu", 32760, 8960, 1536, true},
+    {"ffn down", 32760, 1536, 8960, false},
+    {"cross-attn text k, v", 512, 1536, 1536, false},
+    {"square 8192", 8192, 8192, 8192, false},
+};
+
+struct GemmBenchFlags {
+  std::string json;
+  int repeats = 50;
+  int warmup = 5;
+};
+
+#ifdef FASTVIDEO_HAVE_CUDA
+
+// Pseudo-random bf16 values in [-scale, scale) on the GPU. Not zeros: the tensor cores draw less
+// power (and clock higher) on zeros, which would flatter the timing.
+Tensor random_on_gpu(const Shape& shape, float scale, uint64_t seed) {
+  Tensor host = Tensor::empty(shape, DType::F32);
+  float* p = host.data<float>();
+  parallel_for(host.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      uint64_t z = seed * 0x9e3779b97f4a7c15ull + uint64_t(i) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 31)) * 0x94d049bb133111ebull;
+      z ^= z >> 29;
+      p[i] = scale * (float(z >> 40) / float(1ull << 23) - 1.0f);
+    }
+  });
+  return host.to(DType::BF16).to(Device::cuda(0));
+}
+
+double median_ms(CudaContext& ctx, const GemmBenchFlags& f, const GemmShape& s, const Tensor& x,
+                 const Tensor& w, const Tensor& b) {
+  auto run = [&] { return s.gelu ? ops::linear_gelu(x, w, b) : ops::linear(x, w, b); };
+  for (int i = 0; i < f.warmup; ++i) run();
+  cudaEvent_t start, stop;
+  FV_CUDA_CHECK(cudaEventCreate(&start));
+  FV_CUDA_CHECK(cudaEventCreate(&stop));
+  std::vector<double> times;
+  for (int i = 0; i < f.repeats; ++i) {
+    FV_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
+    Tensor y = run();
+    FV_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
+    FV_CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0.0f;
+    FV_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    times.push_back(ms);
+  }
+  FV_CUDA_CHECK(cudaEventDestroy(start));
+  FV_CUDA_CHECK(cudaEventDestroy(stop));
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+int run_gemm_bench(const GemmBenchFlags& f) {
+  FV_CHECK(f.repeats >= 20, "bench gemm: --repeats must be at least 20, got ", f.repeats);
+  CudaContext& ctx = use_cuda_device(0);
+  nlohmann::ordered_json out;
+  out["device"] = ctx.info().name;
+  out["op"] = "fastvideo ops::linear / ops::linear_gelu (cuBLASLt, bias and GELU epilogue)";
+  out["dtype"] = "bf16";
+  out["repeats"] = f.repeats;
+  out["warmup"] = f.warmup;
+  std::printf("fastvideo bench gemm on %s (bf16, fp32 accumulation, median of %d)\n\n",
+              ctx.info().name.c_str(), f.repeats);
+  std::printf("%-28s %22s %10s %9s\n", "shape", "M x N x K", "ms", "TFLOP/s");
+  uint64_t seed = 1;
+  for (const GemmShape& s : kShapes) {
+    Tensor x = random_on_gpu({s.m, s.k}, 1.0f, seed++);
+    Tensor w = random_on_gpu({s.n, s.k}, float(1.0 / std::sqrt(double(s.k))), seed++);
+    Tensor b = random_on_gpu({s.n}, 0.5f, seed++);
+    const double ms = median_ms(ctx, f, s, x, w, b);
+    const double tflops = 2.0 * double(s.m) * double(s.n) * double(s.k) / (ms * 1e-3) / 1e12;
+    const std::string dims = str_cat(s.m, " x ", s.n, " x ", s.k);
+    std::printf("%-28s %22s %10.3f %9.1f\n", s.name, dims.c_str(), ms, tflops);
+    out["shapes"].push_back({{"name", s.name},
+                             {"m", s.m},
+                             {"n", s.n},
+                             {"k", s.k},
+                             {"bias", true},
+                             {"gelu", s.gelu},
+                             {"median_ms", ms},
+                             {"tflops", tflops}});
+  }
+  std::printf("\nanchor: python3 tools/bench/torch_gemm_anchor.py (F.linear, same shapes)\n");
+  if (!f.json.empty()) std::ofstream(f.json) << out.dump(2) << "\n";
+  return 0;
+}
+
+#else
+
+int run_gemm_bench(const GemmBenchFlags&) {
+  fail("bench gemm needs the CUDA backend, which this build does not have");
+}
+
+#endif
+
+}  // namespace
+
+Action add_bench_gemm_command(CLI::App& bench) {
+  auto* cmd = bench.add_subcommand(
+      "gemm", "CUDA linear (cuBLASLt bf16) TFLOP/s on the Wan2.1-1.3B DiT GEMM shapes at 480p");
+  auto f = std::make_shared<GemmBenchFlags>();
+  cmd->add_option("--repeats", f->repeats, "timed repeats per shape (median; at least 20)");
+  cmd->add_option("--warmup", f->warmup, "untimed runs per shape before timing");
+  cmd->add_option("--json", f->json, "write results as JSON");
+  return [f] { return run_gemm_bench(*f); };
+}
+
+}  // namespace fastvideo::cli

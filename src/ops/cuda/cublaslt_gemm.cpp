@@ -1,0 +1,250 @@
+#include "ops/cuda/cublaslt_gemm.h"
+
+#include <cublasLt.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "core/log.h"
+#include "ops/cuda/bias_activation.h"
+
+namespace fastvideo::ops::cuda_detail {
+
+namespace {
+
+// Row-major to cuBLASLt's column-major. A row-major [r, c] matrix with leading dimension c is,
+// byte for byte, the column-major [c, r] matrix: its transpose. So the row-major product
+//   D[m, n] = A[m, k] · op(B)
+// is computed as its transpose, Dᵀ[n, m] = op(B)ᵀ · Aᵀ, which is column-major D with ld = n:
+//   cuBLASLt A := our B.  transpose_b (B is [n, k], nn.Linear's weight): memory holds Bᵀ [k, n],
+//                         ld = k, opA = T gives B [n, k] = op(B)ᵀ.
+//                         otherwise (B is [k, n]): memory holds Bᵀ [n, k], ld = n, opA = N.
+//   cuBLASLt B := our A.  memory holds Aᵀ [k, m], ld = k, opB = N.
+//   cuBLASLt D (and C):   [n, m], ld = n.
+// cuBLASLt's m, n, k are our n, m, k. Its BIAS epilogue adds a vector over D's rows, which are
+// our columns: bias [n], broadcast over our m rows, as nn.Linear does.
+
+cudaDataType_t cuda_type(DType dtype) {
+  switch (dtype) {
+    case DType::F32:
+      return CUDA_R_32F;
+    case DType::BF16:
+      return CUDA_R_16BF;
+    case DType::F16:
+      return CUDA_R_16F;
+    default:
+      fail("cuBLASLt GEMM: dtype ", dtype_name(dtype), " is not supported (F32, BF16, F16)");
+  }
+}
+
+// The largest power of two (≤ 256, cuBLASLt's default assumption) that divides the address.
+uint32_t alignment(const void* p) {
+  const auto v = reinterpret_cast<uintptr_t>(p);
+  uint32_t a = 256;
+  while (a > 1 && v % a != 0) a /= 2;
+  return a;
+}
+
+struct PlanKey {
+  int device;
+  int64_t m, n, k;
+  bool transpose_b;
+  DType dtype;
+  bool bias;
+  GemmActivation activation;
+  uint32_t align_a, align_b, align_d, align_bias;
+  auto operator<=>(const PlanKey&) const = default;
+};
+
+cublasLtEpilogue_t epilogue_of(bool bias, GemmActivation activation) {
+  const bool gelu = activation == GemmActivation::GeluTanh;
+  if (bias) return gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+  return gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT;
+}
+
+template <class T>
+void set_attribute(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attr, const T& value) {
+  FV_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, attr, &value, sizeof(value)));
+}
+
+// Descriptors and the chosen algorithm for one PlanKey. Owned by the plan cache for the process.
+class Plan {
+ public:
+  Plan(const PlanKey& key, const void* bias, cublasLtHandle_t handle, size_t workspace_bytes)
+      : key_(key) {
+    const cudaDataType_t type = cuda_type(key.dtype);
+    // CUBLAS_COMPUTE_32F: fp32 accumulation for 16-bit inputs and true fp32 (not TF32) for F32.
+    FV_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, key.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N);
+    set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
+    const uint64_t b_rows = key.transpose_b ? key.k : key.n;
+    const uint64_t b_cols = key.transpose_b ? key.n : key.k;
+    FV_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lt_a_, type, b_rows, b_cols, int64_t(b_rows)));
+    FV_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lt_b_, type, key.k, key.m, key.k));
+    FV_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lt_d_, type, key.n, key.m, key.n));
+
+    const cublasLtEpilogue_t fused = epilogue_of(key.bias, key.activation);
+    fused_ = try_plan(fused, bias, handle, workspace_bytes);
+    if (!fused_) {
+      if (fused == CUBLASLT_EPILOGUE_DEFAULT ||
+          !try_plan(CUBLASLT_EPILOGUE_DEFAULT, nullptr, handle, workspace_bytes)) {
+        fail("cuBLASLt has no GEMM algorithm for ", describe());
+      }
+      log::debug("cuBLASLt: no fused epilogue for ", describe(),
+                 "; bias and activation run as a separate kernel");
+    }
+  }
+
+  ~Plan() {
+    if (lt_d_) cublasLtMatrixLayoutDestroy(lt_d_);
+    if (lt_b_) cublasLtMatrixLayoutDestroy(lt_b_);
+    if (lt_a_) cublasLtMatrixLayoutDestroy(lt_a_);
+    if (desc_) cublasLtMatmulDescDestroy(desc_);
+  }
+  Plan(const Plan&) = delete;
+  Plan& operator=(const Plan&) = delete;
+
+  // Callers hold the cache's mutex: the bias pointer lives in the shared descriptor.
+  void run(const Tensor& d, const Tensor& a, const Tensor& b, const Tensor& bias,
+           cublasLtHandle_t handle, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+    if (fused_ && bias.defined()) {
+      set_attribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias.raw_data());
+    }
+    const float alpha = 1.0f, beta = 0.0f;
+    FV_CUBLAS_CHECK(cublasLtMatmul(handle, desc_, &alpha, b.raw_data(), lt_a_, a.raw_data(), lt_b_,
+                                   &beta, d.raw_data(), lt_d_, d.raw_data(), lt_d_, &algo_,
+                                   workspace, workspace_bytes, stream));
+    if (!fused_ && (bias.defined() || key_.activation != GemmActivation::None)) {
+      bias_activation_inplace(d, bias, key_.activation == GemmActivation::GeluTanh, stream);
+    }
+  }
+
+ private:
+  // Sets the epilogue and asks the heuristic for its best algorithm; false if there is none.
+  bool try_plan(cublasLtEpilogue_t epilogue, const void* bias, cublasLtHandle_t handle,
+                size_t workspace_bytes) {
+    set_attribute(desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, epilogue);
+    if (bias) {
+      // The heuristic reads the bias pointer only for its alignment.
+      set_attribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, int32_t(cuda_type(key_.dtype)));
+      set_attribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
+    }
+    cublasLtMatmulPreference_t pref = nullptr;
+    FV_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+    std::unique_ptr<cublasLtMatmulPreferenceOpaque_t, decltype(&cublasLtMatmulPreferenceDestroy)>
+        owner(pref, cublasLtMatmulPreferenceDestroy);
+    auto set_pref = [&](cublasLtMatmulPreferenceAttributes_t attr, const auto& value) {
+      FV_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attr, &value, sizeof(value)));
+    };
+    set_pref(CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, uint64_t(workspace_bytes));
+    // cuBLASLt's A is our B and its B our A (see the mapping above); C is D.
+    set_pref(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, key_.align_b);
+    set_pref(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, key_.align_a);
+    set_pref(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, key_.align_d);
+    set_pref(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, key_.align_d);
+    cublasLtMatmulHeuristicResult_t result{};
+    int count = 0;
+    const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(handle, desc_, lt_a_, lt_b_, lt_d_,
+                                                                 lt_d_, pref, 1, &result, &count);
+    if (status != CUBLAS_STATUS_SUCCESS || count == 0 || result.state != CUBLAS_STATUS_SUCCESS) {
+      return false;
+    }
+    algo_ = result.algo;
+    return true;
+  }
+
+  std::string describe() const {
+    return str_cat("[", key_.m, ",", key_.k, "]·[", key_.transpose_b ? key_.n : key_.k, ",",
+                   key_.transpose_b ? key_.k : key_.n, "]", key_.transpose_b ? "ᵀ" : "", " ",
+                   dtype_name(key_.dtype), key_.bias ? " +bias" : "",
+                   key_.activation == GemmActivation::GeluTanh ? " gelu" : "", " (alignments ",
+                   key_.align_a, "/", key_.align_b, "/", key_.align_d, " bytes)");
+  }
+
+  PlanKey key_;
+  cublasLtMatmulDesc_t desc_ = nullptr;
+  cublasLtMatrixLayout_t lt_a_ = nullptr, lt_b_ = nullptr, lt_d_ = nullptr;
+  cublasLtMatmulAlgo_t algo_{};
+  bool fused_ = false;
+};
+
+struct PlanCache {
+  std::mutex mu;
+  std::map<PlanKey, std::unique_ptr<Plan>> plans;
+};
+
+// Never destroyed, like CudaContext: nothing cuBLASLt-owned is released after the driver is gone.
+PlanCache& plan_cache() {
+  static auto* cache = new PlanCache();
+  return *cache;
+}
+
+PlanKey key_of(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose_b,
+               const Tensor& bias, GemmActivation activation) {
+  const DType dtype = d.dtype();
+  const Device device = d.device();
+  FV_CHECK(!device.is_cpu(), "cuBLASLt GEMM: output ", d.describe(), " is not on a GPU");
+  FV_CHECK(a.ndim() == 2 && b.ndim() == 2 && d.ndim() == 2,
+           "cuBLASLt GEMM: expected 2-D a, b, d; got ", a.describe(), ", ", b.describe(), ", ",
+           d.describe());
+  const int64_t m = a.size(0), k = a.size(1);
+  const int64_t n = transpose_b ? b.size(0) : b.size(1);
+  FV_CHECK((transpose_b ? b.size(1) : b.size(0)) == k && d.size(0) == m && d.size(1) == n,
+           "cuBLASLt GEMM: shapes do not match: a ", a.describe(), ", b ", b.describe(),
+           transpose_b ? " (transposed)" : "", ", d ", d.describe());
+  for (const Tensor* t : {&a, &b, &d}) {
+    FV_CHECK(t->dtype() == dtype && t->device() == device && t->is_contiguous(),
+             "cuBLASLt GEMM: operand ", t->describe(), " must be contiguous ", dtype_name(dtype),
+             " on ", device.name());
+  }
+  if (bias.defined()) {
+    FV_CHECK(bias.dtype() == dtype && bias.device() == device && bias.is_contiguous() &&
+                 bias.numel() == n,
+             "cuBLASLt GEMM: bias ", bias.describe(), " must be contiguous ", dtype_name(dtype),
+             " [", n, "] on ", device.name());
+  }
+  return PlanKey{device.index,
+                 m,
+                 n,
+                 k,
+                 transpose_b,
+                 dtype,
+                 bias.defined(),
+                 activation,
+                 alignment(a.raw_data()),
+                 alignment(b.raw_data()),
+                 alignment(d.raw_data()),
+                 bias.defined() ? alignment(bias.raw_data()) : 0u};
+}
+
+}  // namespace
+
+void cublaslt_gemm(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose_b,
+                   const Tensor& bias, GemmActivation activation) {
+  const PlanKey key = key_of(d, a, b, transpose_b, bias, activation);
+  if (key.m == 0 || key.n == 0) return;
+  CudaContext& ctx = use_cuda_device(key.device);
+  if (key.k == 0) {
+    // An empty sum: d = act(bias) or 0. cuBLASLt does not take k = 0.
+    FV_CUDA_CHECK(cudaMemsetAsync(d.raw_data(), 0, d.nbytes(), ctx.stream()));
+    bias_activation_inplace(d, bias, activation == GemmActivation::GeluTanh, ctx.stream());
+    return;
+  }
+  size_t workspace_bytes = 0;
+  void* workspace = ctx.gemm_workspace(&workspace_bytes);
+  PlanCache& cache = plan_cache();
+  std::lock_guard lock(cache.mu);
+  auto& plan = cache.plans[key];
+  if (!plan) {
+    plan = std::make_unique<Plan>(key, bias.defined() ? bias.raw_data() : nullptr, ctx.cublaslt(),
+                                  workspace_bytes);
+  }
+  plan->run(d, a, b, bias, ctx.cublaslt(), workspace, workspace_bytes, ctx.stream());
+}
+
+}  // namespace fastvideo::ops::cuda_detail
