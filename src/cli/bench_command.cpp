@@ -1,5 +1,6 @@
 // fastvideo bench cpu: per-stage times of a tiny-model generation, and one DiT forward's achieved
 // GFLOP/s next to the OpenBLAS GEMM rate measured in the same run (the anchor).
+// fastvideo bench vae: see bench_vae_command.cpp.
 
 #include <algorithm>
 #include <chrono>
@@ -137,7 +138,8 @@ Action add_bench_command(CLI::App& app) {
   cpu->add_option("--num-frames", f->num_frames, "DiT forward frames (4n+1)");
   cpu->add_option("--repeats", f->repeats, "timed repeats (median)");
   cpu->add_option("--json", f->json, "write results as JSON");
-  return [f] { return run_bench(*f); };
+  Action vae = add_bench_vae_command(*cmd);
+  return [f, cpu, vae] { return cpu->parsed() ? run_bench(*f) : vae(); };
 }
 
 }  // namespace fastvideo::cli

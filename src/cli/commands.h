@@ -13,5 +13,7 @@ Action add_inspect_command(CLI::App& app);
 Action add_compare_command(CLI::App& app);
 Action add_make_tiny_model_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
+// `bench vae`, registered on the `bench` subcommand by add_bench_command.
+Action add_bench_vae_command(CLI::App& bench);
 
 }  // namespace fastvideo::cli
