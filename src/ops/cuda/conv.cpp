@@ -112,9 +112,16 @@ ConvPlan::ConvPlan(const PlanKey& key, const Shape& y_shape) {
            shape_str(y_shape));
 }
 
-// Math types that keep F32 exact to fp32 rounding: no TF32, no down-conversion.
-bool allowed_math(DType dtype, cudnnMathType_t math) {
-  return dtype == DType::BF16 || math == CUDNN_FMA_MATH || math == CUDNN_DEFAULT_MATH;
+// F32 stays exact to fp32 rounding: no TF32 or down-conversion, and only the direct/GEMM
+// algorithms (FFT and Winograd transforms add error of their own).
+bool allowed(DType dtype, const cudnnConvolutionFwdAlgoPerf_t& c) {
+  if (dtype == DType::BF16) return true;
+  const bool fma = c.mathType == CUDNN_FMA_MATH || c.mathType == CUDNN_DEFAULT_MATH;
+  const bool gemm_like = c.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM ||
+                         c.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM ||
+                         c.algo == CUDNN_CONVOLUTION_FWD_ALGO_GEMM ||
+                         c.algo == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
+  return fma && gemm_like;
 }
 
 struct Operands {
@@ -132,6 +139,14 @@ cudnnStatus_t forward(cudnnHandle_t handle, const ConvPlan& plan, cudnnConvoluti
                                  plan.y_desc, op.y.raw_data());
 }
 
+// cuDNN 9 status codes are a category (thousands) plus a detail: any "not supported" or "bad
+// parameter", or an engine that failed to compile at run time, means "try another algorithm".
+bool declined(cudnnStatus_t status) {
+  const int category = CUDNN_STATUS_CATEGORY(int(status));
+  return category == CUDNN_STATUS_NOT_SUPPORTED || category == CUDNN_STATUS_BAD_PARAM ||
+         status == CUDNN_STATUS_INTERNAL_ERROR_COMPILATION_FAILED;
+}
+
 // Runs `algo` with `math` (F32 always with FMA math); false when cuDNN declines the
 // configuration, an Error for any other failure.
 bool try_algorithm(cudnnHandle_t handle, ConvPlan& plan, DType dtype,
@@ -145,7 +160,7 @@ bool try_algorithm(cudnnHandle_t handle, ConvPlan& plan, DType dtype,
     return false;
   }
   const cudnnStatus_t status = forward(handle, plan, algo, bytes, op);
-  if (status == CUDNN_STATUS_NOT_SUPPORTED || status == CUDNN_STATUS_BAD_PARAM) return false;
+  if (declined(status)) return false;
   FV_CUDNN_CHECK(status);
   plan.algo = algo;
   plan.workspace_bytes = bytes;
@@ -158,9 +173,11 @@ using Candidates = std::vector<cudnnConvolutionFwdAlgoPerf_t>;
 Candidates heuristic_candidates(cudnnHandle_t handle, const ConvPlan& plan) {
   Candidates perf(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
   int returned = 0;
-  FV_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, plan.x_desc, plan.w_desc,
-                                                        plan.conv_desc, plan.y_desc,
-                                                        int(perf.size()), &returned, perf.data()));
+  const cudnnStatus_t status =
+      cudnnGetConvolutionForwardAlgorithm_v7(handle, plan.x_desc, plan.w_desc, plan.conv_desc,
+                                             plan.y_desc, int(perf.size()), &returned, perf.data());
+  if (declined(status)) return {};
+  FV_CUDNN_CHECK(status);
   perf.resize(size_t(returned));
   return perf;
 }
@@ -190,8 +207,7 @@ void choose_and_run(cudnnHandle_t handle, ConvPlan& plan, DType dtype, const Ope
   if (benchmark_mode()) candidates = measured_candidates(handle, plan, op);
   if (candidates.empty()) candidates = heuristic_candidates(handle, plan);
   for (const cudnnConvolutionFwdAlgoPerf_t& c : candidates) {
-    if (c.status != CUDNN_STATUS_SUCCESS || c.memory > kMaxWorkspace ||
-        !allowed_math(dtype, c.mathType))
+    if (c.status != CUDNN_STATUS_SUCCESS || c.memory > kMaxWorkspace || !allowed(dtype, c))
       continue;
     if (try_algorithm(handle, plan, dtype, c.algo, c.mathType, op)) return;
   }
