@@ -1,6 +1,6 @@
 // fastvideo bench cpu: per-stage times of a tiny-model generation, and one DiT forward's achieved
 // GFLOP/s next to the OpenBLAS GEMM rate measured in the same run (the anchor).
-// fastvideo bench gemm: see bench_gemm_command.cpp.
+// Other `bench` subcommands (gemm, vae, ...) live in bench_<name>_command.cpp.
 
 #include <algorithm>
 #include <chrono>
@@ -138,8 +138,20 @@ Action add_bench_command(CLI::App& app) {
   cpu->add_option("--num-frames", f->num_frames, "DiT forward frames (4n+1)");
   cpu->add_option("--repeats", f->repeats, "timed repeats (median)");
   cpu->add_option("--json", f->json, "write results as JSON");
-  Action gemm = add_bench_gemm_command(*cmd);
-  return [f, cpu, gemm] { return cpu->parsed() ? run_bench(*f) : gemm(); };
+  // Each GPU benchmark registers itself on `bench`; the one the user named runs.
+  std::vector<std::pair<CLI::App*, Action>> gpu_benches;
+  for (auto register_fn : {add_bench_gemm_command, add_bench_vae_command}) {
+    const size_t before = cmd->get_subcommands({}).size();
+    Action action = register_fn(*cmd);
+    gpu_benches.emplace_back(cmd->get_subcommands({})[before], std::move(action));
+  }
+  return [f, cpu, gpu_benches] {
+    if (cpu->parsed()) return run_bench(*f);
+    for (auto& [sub, action] : gpu_benches) {
+      if (sub->parsed()) return action();
+    }
+    return 0;
+  };
 }
 
 }  // namespace fastvideo::cli

@@ -13,7 +13,8 @@ Action add_inspect_command(CLI::App& app);
 Action add_compare_command(CLI::App& app);
 Action add_make_tiny_model_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
-// `bench gemm`, registered by add_bench_command on the bench subcommand.
+// GPU benchmarks, each registered by add_bench_command on the `bench` subcommand.
 Action add_bench_gemm_command(CLI::App& bench);
+Action add_bench_vae_command(CLI::App& bench);
 
 }  // namespace fastvideo::cli

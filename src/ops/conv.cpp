@@ -7,12 +7,12 @@ namespace fastvideo::ops {
 
 Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias,
               const Conv3dPadding& padding) {
-  return FV_DISPATCH_CPU_ONLY(x.device(), "conv3d", conv3d(x, weight, bias, padding));
+  return FV_DISPATCH(x.device(), conv3d(x, weight, bias, padding));
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t pad_h,
               int64_t pad_w) {
-  return FV_DISPATCH_CPU_ONLY(x.device(), "conv2d", conv2d(x, weight, bias, pad_h, pad_w));
+  return FV_DISPATCH(x.device(), conv2d(x, weight, bias, pad_h, pad_w));
 }
 
 Tensor upsample_nearest2x(const Tensor& x) {

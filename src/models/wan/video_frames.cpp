@@ -11,7 +11,7 @@ Video frames_from_decoder(const Tensor& video, double fps) {
   FV_CHECK(video.ndim() == 5 && video.size(0) == 1 && video.size(1) == 3,
            "frames_from_decoder: expected video [1,3,F,H,W], got ", video.describe());
   const int64_t F = video.size(2), H = video.size(3), W = video.size(4), plane = H * W;
-  const Tensor v = video.to(DType::F32).contiguous();
+  const Tensor v = video.to(Device::cpu()).to(DType::F32).contiguous();
   FV_CHECK(ops::all_finite(v), "frames_from_decoder: video ", video.describe(),
            " contains NaN or Inf");
   const float* px = v.f32().data();

@@ -31,8 +31,10 @@ Tensor diagonal_weight(const std::vector<float>& std_dev) {
 
 WanVaeDecoder::WanVaeDecoder(WanVaeConfig config, const Weights& weights)
     : config_(std::move(config)),
-      denormalize_weight_(diagonal_weight(config_.latents_std)),
-      denormalize_bias_(Tensor::from_vector(config_.latents_mean, {config_.z_dim})),
+      device_(weights.get("post_quant_conv.weight").device()),
+      dtype_(weights.get("post_quant_conv.weight").dtype()),
+      denormalize_weight_(diagonal_weight(config_.latents_std).to(device_)),
+      denormalize_bias_(Tensor::from_vector(config_.latents_mean, {config_.z_dim}).to(device_)),
       post_quant_conv_(weights, "post_quant_conv", 0, 0, 0),
       conv_in_(weights, "decoder.conv_in", 1, 1, 1),
       mid_resnet0_(weights, "decoder.mid_block.resnets.0", config_.decoder_dims()[0],
@@ -71,11 +73,13 @@ Tensor WanVaeDecoder::decode(const Tensor& latents) const {
            latents.describe());
   const int64_t B = latents.size(0), T = latents.size(2);
   const int64_t s = spatial_scale();
-  const Tensor z = post_quant_conv_.forward(
-      ops::conv3d(latents.to(DType::F32), denormalize_weight_, denormalize_bias_));
+  // De-normalisation in fp32, then the decoder runs in its weights' dtype on their device.
+  const Tensor denormalized =
+      ops::conv3d(latents.to(device_).to(DType::F32), denormalize_weight_, denormalize_bias_);
+  const Tensor z = post_quant_conv_.forward(denormalized.to(dtype_));
 
-  Tensor video =
-      Tensor::empty({B, 3, output_frames(T), latents.size(3) * s, latents.size(4) * s}, DType::F32);
+  Tensor video = Tensor::empty({B, 3, output_frames(T), latents.size(3) * s, latents.size(4) * s},
+                               dtype_, device_);
   StreamCache cache;
   cache.up_resnets.resize(up_blocks_.size());
   for (size_t i = 0; i < up_blocks_.size(); ++i)

@@ -24,7 +24,9 @@ class WanVaeDecoder {
   WanVaeDecoder(WanVaeConfig config, const Weights& weights);
 
   // latents [B, z_dim, T, H, W], model-normalised. De-normalises (z·std + mean, §2.1), applies
-  // post_quant_conv, decodes frame by frame and clamps to [−1, 1].
+  // post_quant_conv, decodes frame by frame and clamps to [−1, 1]. Runs where the weights are,
+  // in their dtype (f32 on the CPU, bf16 on a GPU), with every stream cache on that device; the
+  // video is returned there, in that dtype.
   Tensor decode(const Tensor& latents) const;
 
   // 1 + (T−1)·2^(temporal upsamplers): 1 + 4(T−1) for Wan2.1.
@@ -45,7 +47,9 @@ class WanVaeDecoder {
   Tensor decode_chunk(const Tensor& z, StreamCache& cache) const;
 
   WanVaeConfig config_;
-  Tensor denormalize_weight_, denormalize_bias_;  // diag(std) [z,z,1,1,1] and mean [z]
+  Device device_;  // of the weights; activations and caches live there
+  DType dtype_;    // of the weights; activations use it
+  Tensor denormalize_weight_, denormalize_bias_;  // f32 diag(std) [z,z,1,1,1] and mean [z]
   CausalConv3d post_quant_conv_;
   CausalConv3d conv_in_;
   WanResidualBlock mid_resnet0_;

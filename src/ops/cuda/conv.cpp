@@ -1,0 +1,345 @@
+// ops::cuda::conv3d / conv2d through cuDNN's convolution forward on the channels-first tensors as
+// they are (NCDHW / NCHW, the layout PyTorch hands cuDNN for the same decoder). BF16 runs with
+// fp32 accumulation on Tensor Cores, F32 with full fp32 FMA math (no TF32).
+//
+// Every distinct problem (device, dtype, shapes, padding) gets a plan: its descriptors and the
+// algorithm chosen for it, kept for the process. The choice follows cuDNN's heuristics, trying
+// their candidates in order until one runs (no host synchronisation); with
+// FASTVIDEO_CUDNN_BENCHMARK=1 it is measured once per plan instead (cudnnFindConvolutionForward-
+// AlgorithmEx, which synchronises), like torch.backends.cudnn.benchmark. A problem no cuDNN
+// algorithm accepts runs our direct kernel (conv_kernels.h), slow but exact.
+//
+// cuDNN pads symmetrically, so causal time padding (more frames in front than behind) is made
+// explicit: the unequal part becomes zero frames in a padded copy of the input. The decoder needs
+// that only where a stream starts (its first chunk), on one-frame inputs.
+#include "ops/conv.h"
+
+#include <cudnn.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "core/env.h"
+#include "core/log.h"
+#include "ops/cuda/conv_kernels.h"
+
+namespace fastvideo::ops::cuda {
+
+namespace {
+
+// Algorithms needing more scratch than this are passed over (PyTorch caps by free memory; a
+// fixed cap keeps the decoder's peak predictable).
+constexpr size_t kMaxWorkspace = size_t(1) << 30;
+
+struct PlanKey {
+  int device;
+  DType dtype;
+  Shape x, w;
+  std::vector<int64_t> pad;  // symmetric, per spatial dim
+  auto operator<=>(const PlanKey&) const = default;
+};
+
+enum class PlanState { Unchosen, Chosen, NoAlgorithm };
+
+// Descriptors of one problem plus the algorithm chosen for it.
+struct ConvPlan {
+  cudnnTensorDescriptor_t x_desc = nullptr, y_desc = nullptr;
+  cudnnFilterDescriptor_t w_desc = nullptr;
+  cudnnConvolutionDescriptor_t conv_desc = nullptr;
+  PlanState state = PlanState::Unchosen;
+  cudnnConvolutionFwdAlgo_t algo{};  // with its math type set on conv_desc
+  size_t workspace_bytes = 0;
+  std::mutex mu;
+
+  ConvPlan(const PlanKey& key, const Shape& y_shape);
+  ~ConvPlan() {
+    cudnnDestroyTensorDescriptor(x_desc);
+    cudnnDestroyTensorDescriptor(y_desc);
+    cudnnDestroyFilterDescriptor(w_desc);
+    cudnnDestroyConvolutionDescriptor(conv_desc);
+  }
+  ConvPlan(const ConvPlan&) = delete;
+  ConvPlan& operator=(const ConvPlan&) = delete;
+};
+
+std::vector<int> as_int(const Shape& s) { return {s.begin(), s.end()}; }
+
+void set_packed(cudnnTensorDescriptor_t desc, cudnnDataType_t type, const Shape& shape) {
+  const std::vector<int> dims = as_int(shape);
+  std::vector<int> strides(dims.size(), 1);
+  for (int d = int(dims.size()) - 2; d >= 0; --d) strides[d] = strides[d + 1] * dims[d + 1];
+  FV_CUDNN_CHECK(
+      cudnnSetTensorNdDescriptor(desc, type, int(dims.size()), dims.data(), strides.data()));
+}
+
+cudnnDataType_t cudnn_type(DType d) {
+  return d == DType::BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+}
+
+ConvPlan::ConvPlan(const PlanKey& key, const Shape& y_shape) {
+  const cudnnDataType_t type = cudnn_type(key.dtype);
+  FV_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_desc));
+  FV_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y_desc));
+  FV_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w_desc));
+  FV_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv_desc));
+  set_packed(x_desc, type, key.x);
+  set_packed(y_desc, type, y_shape);
+  const std::vector<int> w_dims = as_int(key.w);
+  FV_CUDNN_CHECK(cudnnSetFilterNdDescriptor(w_desc, type, CUDNN_TENSOR_NCHW, int(w_dims.size()),
+                                            w_dims.data()));
+  const int spatial = int(key.pad.size());
+  const std::vector<int> pad(key.pad.begin(), key.pad.end()), ones(size_t(spatial), 1);
+  // BF16 data accumulates in fp32 (cuDNN's PSEUDO_BFLOAT16 configuration).
+  FV_CUDNN_CHECK(cudnnSetConvolutionNdDescriptor(conv_desc, spatial, pad.data(), ones.data(),
+                                                 ones.data(), CUDNN_CROSS_CORRELATION,
+                                                 CUDNN_DATA_FLOAT));
+  FV_CUDNN_CHECK(cudnnSetConvolutionMathType(
+      conv_desc, key.dtype == DType::BF16 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+  // Our output shape and cuDNN's must agree, or the descriptors above are wrong.
+  std::vector<int> out(y_shape.size());
+  FV_CUDNN_CHECK(cudnnGetConvolutionNdForwardOutputDim(conv_desc, x_desc, w_desc, int(out.size()),
+                                                       out.data()));
+  FV_CHECK(std::equal(out.begin(), out.end(), y_shape.begin()), "conv: cuDNN output shape ",
+           shape_str(Shape(out.begin(), out.end())), " differs from the expected ",
+           shape_str(y_shape));
+}
+
+// F32 stays exact to fp32 rounding: no TF32 or down-conversion, and only the direct/GEMM
+// algorithms (FFT and Winograd transforms add error of their own).
+bool allowed(DType dtype, const cudnnConvolutionFwdAlgoPerf_t& c) {
+  if (dtype == DType::BF16) return true;
+  const bool fma = c.mathType == CUDNN_FMA_MATH || c.mathType == CUDNN_DEFAULT_MATH;
+  const bool gemm_like = c.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM ||
+                         c.algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM ||
+                         c.algo == CUDNN_CONVOLUTION_FWD_ALGO_GEMM ||
+                         c.algo == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
+  return fma && gemm_like;
+}
+
+struct Operands {
+  const Tensor &x, &w, &y;
+};
+
+cudnnStatus_t forward(cudnnHandle_t handle, const ConvPlan& plan, cudnnConvolutionFwdAlgo_t algo,
+                      size_t bytes, const Operands& op) {
+  Tensor workspace;
+  if (bytes > 0) workspace = Tensor::empty({int64_t(bytes)}, DType::U8, op.y.device());
+  const float alpha = 1.0f, beta = 0.0f;
+  return cudnnConvolutionForward(handle, &alpha, plan.x_desc, op.x.raw_data(), plan.w_desc,
+                                 op.w.raw_data(), plan.conv_desc, algo,
+                                 workspace.defined() ? workspace.raw_data() : nullptr, bytes, &beta,
+                                 plan.y_desc, op.y.raw_data());
+}
+
+// cuDNN 9 status codes are a category (thousands) plus a detail: any "not supported" or "bad
+// parameter", or an engine that failed to compile at run time, means "try another algorithm".
+bool declined(cudnnStatus_t status) {
+  const int category = CUDNN_STATUS_CATEGORY(int(status));
+  return category == CUDNN_STATUS_NOT_SUPPORTED || category == CUDNN_STATUS_BAD_PARAM ||
+         status == CUDNN_STATUS_INTERNAL_ERROR_COMPILATION_FAILED;
+}
+
+// Runs `algo` with `math` (F32 always with FMA math); false when cuDNN declines the
+// configuration, an Error for any other failure.
+bool try_algorithm(cudnnHandle_t handle, ConvPlan& plan, DType dtype,
+                   cudnnConvolutionFwdAlgo_t algo, cudnnMathType_t math, const Operands& op) {
+  FV_CUDNN_CHECK(
+      cudnnSetConvolutionMathType(plan.conv_desc, dtype == DType::F32 ? CUDNN_FMA_MATH : math));
+  size_t bytes = 0;
+  if (cudnnGetConvolutionForwardWorkspaceSize(handle, plan.x_desc, plan.w_desc, plan.conv_desc,
+                                              plan.y_desc, algo, &bytes) != CUDNN_STATUS_SUCCESS ||
+      bytes > kMaxWorkspace) {
+    return false;
+  }
+  const cudnnStatus_t status = forward(handle, plan, algo, bytes, op);
+  if (declined(status)) return false;
+  FV_CUDNN_CHECK(status);
+  plan.algo = algo;
+  plan.workspace_bytes = bytes;
+  plan.state = PlanState::Chosen;
+  return true;
+}
+
+using Candidates = std::vector<cudnnConvolutionFwdAlgoPerf_t>;
+
+Candidates heuristic_candidates(cudnnHandle_t handle, const ConvPlan& plan) {
+  Candidates perf(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
+  int returned = 0;
+  const cudnnStatus_t status =
+      cudnnGetConvolutionForwardAlgorithm_v7(handle, plan.x_desc, plan.w_desc, plan.conv_desc,
+                                             plan.y_desc, int(perf.size()), &returned, perf.data());
+  if (declined(status)) return {};
+  FV_CUDNN_CHECK(status);
+  perf.resize(size_t(returned));
+  return perf;
+}
+
+// Times every algorithm on these very operands (y is overwritten); fastest first.
+Candidates measured_candidates(cudnnHandle_t handle, const ConvPlan& plan, const Operands& op) {
+  Candidates perf(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
+  int returned = 0;
+  Tensor workspace = Tensor::empty({int64_t(kMaxWorkspace)}, DType::U8, op.y.device());
+  const cudnnStatus_t status = cudnnFindConvolutionForwardAlgorithmEx(
+      handle, plan.x_desc, op.x.raw_data(), plan.w_desc, op.w.raw_data(), plan.conv_desc,
+      plan.y_desc, op.y.raw_data(), int(perf.size()), &returned, perf.data(), workspace.raw_data(),
+      kMaxWorkspace);
+  if (status != CUDNN_STATUS_SUCCESS) return {};
+  perf.resize(size_t(returned));
+  return perf;
+}
+
+bool benchmark_mode() {
+  static const bool on = env_int("FASTVIDEO_CUDNN_BENCHMARK", 0, 0, 1) == 1;
+  return on;
+}
+
+// Picks the plan's algorithm by running candidates until one works; y holds its result.
+void choose_and_run(cudnnHandle_t handle, ConvPlan& plan, DType dtype, const Operands& op) {
+  Candidates candidates;
+  if (benchmark_mode()) candidates = measured_candidates(handle, plan, op);
+  if (candidates.empty()) candidates = heuristic_candidates(handle, plan);
+  for (const cudnnConvolutionFwdAlgoPerf_t& c : candidates) {
+    if (c.status != CUDNN_STATUS_SUCCESS || c.memory > kMaxWorkspace || !allowed(dtype, c))
+      continue;
+    if (try_algorithm(handle, plan, dtype, c.algo, c.mathType, op)) return;
+  }
+  plan.state = PlanState::NoAlgorithm;
+}
+
+ConvPlan& plan_for(const PlanKey& key, const Shape& y_shape) {
+  static std::mutex mu;
+  static auto& plans = *new std::map<PlanKey, std::unique_ptr<ConvPlan>>();
+  std::lock_guard lock(mu);
+  auto& slot = plans[key];
+  if (!slot) slot = std::make_unique<ConvPlan>(key, y_shape);
+  return *slot;
+}
+
+void check_int_range(const Tensor& t, const char* what) {
+  FV_CHECK(t.numel() <= INT_MAX, "conv: ", what, " ", t.describe(),
+           " has more than 2^31 elements, ",
+           "beyond cuDNN's 32-bit tensor descriptors; decode fewer frames or a smaller size");
+}
+
+// A contiguous tensor starting where a fresh allocation would (256 bytes): a view that begins
+// mid-block is copied, so every call of a plan sees the alignment its algorithm was chosen with.
+Tensor aligned_contiguous(const Tensor& t) {
+  Tensor c = t.contiguous();
+  return reinterpret_cast<uintptr_t>(c.raw_data()) % 256 == 0 ? c : c.clone();
+}
+
+// x, w aligned and contiguous, of one dtype; pads symmetric per spatial dim. y = conv(x, w) + bias.
+Tensor convolve(const Tensor& x, const Tensor& w, const Tensor& bias,
+                const std::vector<int64_t>& pad) {
+  const int spatial = int(pad.size());
+  Shape y_shape{x.size(0), w.size(0)};
+  for (int d = 0; d < spatial; ++d)
+    y_shape.push_back(x.size(2 + d) + 2 * pad[size_t(d)] - w.size(2 + d) + 1);
+  Tensor y = Tensor::empty(y_shape, x.dtype(), x.device());
+  if (y.numel() == 0) return y;
+  check_int_range(x, "input");
+  check_int_range(y, "output");
+
+  const int device = x.device().index;
+  CudaContext& ctx = use_cuda_device(device);
+  const PlanKey key{device, x.dtype(), x.shape(), w.shape(), pad};
+  ConvPlan& plan = plan_for(key, y_shape);
+  const Operands op{x, w, y};
+  {
+    std::lock_guard lock(plan.mu);
+    if (plan.state == PlanState::Unchosen) {
+      choose_and_run(ctx.cudnn(), plan, x.dtype(), op);
+      if (plan.state == PlanState::NoAlgorithm)
+        log::warning("conv: cuDNN has no algorithm for input ", x.describe(), ", weight ",
+                     w.describe(), "; using the slow direct kernel");
+    } else if (plan.state == PlanState::Chosen) {
+      FV_CUDNN_CHECK(forward(ctx.cudnn(), plan, plan.algo, plan.workspace_bytes, op));
+    }
+  }
+  if (plan.state == PlanState::NoAlgorithm) {
+    // The direct kernel takes 3-D problems; a 2-D one is a one-frame video.
+    std::array<int64_t, 6> pads{};
+    for (int d = 0; d < spatial; ++d)
+      pads[size_t(2 * (d + 3 - spatial))] = pads[size_t(2 * (d + 3 - spatial) + 1)] =
+          pad[size_t(d)];
+    if (spatial == 2)
+      return conv_detail::conv3d_direct(x.unsqueeze(2), w.unsqueeze(2), bias, pads)
+          .reshape(y_shape);
+    return conv_detail::conv3d_direct(x, w, bias, pads);
+  }
+  if (bias.defined()) {
+    Tensor b = bias;
+    if (b.dtype() != DType::F32 && b.dtype() != DType::BF16) b = b.to(DType::F32);
+    conv_detail::add_channel_bias(y, b.contiguous());
+  }
+  return y;
+}
+
+// The activation dtype decides; weights of another float dtype are converted to it.
+void check_operands(const char* op, const Tensor& x, const Tensor& w, const Tensor& bias,
+                    int ndim) {
+  FV_CHECK(x.dtype() == DType::BF16 || x.dtype() == DType::F32, op,
+           ": CUDA convolutions take BF16 or F32 input, got ", x.describe());
+  FV_CHECK(w.ndim() == ndim && w.size(1) == x.size(1), op, ": weight ", w.describe(),
+           " does not match input ", x.describe());
+  FV_CHECK(w.device() == x.device(), op, ": weight ", w.describe(),
+           " is not on the input's device ", x.device().name());
+  if (bias.defined()) {
+    check_shape(bias, std::array<int64_t, 1>{w.size(0)}, str_cat(op, " bias"));
+    FV_CHECK(bias.device() == x.device(), op, ": bias ", bias.describe(),
+             " is not on the input's device ", x.device().name());
+  }
+}
+
+Tensor weight_as(const Tensor& w, DType dtype) { return aligned_contiguous(w.to(dtype)); }
+
+}  // namespace
+
+Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+              const Conv3dPadding& padding) {
+  FV_CHECK(x.ndim() == 5, "conv3d: expected input [B,C,T,H,W], got ", x.describe());
+  check_operands("conv3d", x, weight, bias, 5);
+  FV_CHECK(padding.time_front >= 0 && padding.time_back >= 0 && padding.height >= 0 &&
+               padding.width >= 0,
+           "conv3d: negative padding");
+  const int64_t To = x.size(2) + padding.time_front + padding.time_back - weight.size(2) + 1;
+  const int64_t Ho = x.size(3) + 2 * padding.height - weight.size(3) + 1;
+  const int64_t Wo = x.size(4) + 2 * padding.width - weight.size(4) + 1;
+  FV_CHECK(To > 0 && Ho > 0 && Wo > 0, "conv3d: kernel ", shape_str(weight.shape()),
+           " does not fit input ", x.describe(), " with padding (t ", padding.time_front, "+",
+           padding.time_back, ", h ", padding.height, ", w ", padding.width, ")");
+  Tensor xc = aligned_contiguous(x);
+  // The symmetric part of the time padding goes to cuDNN, the rest into explicit zero frames.
+  const int64_t both = std::min(padding.time_front, padding.time_back);
+  const int64_t front = padding.time_front - both, back = padding.time_back - both;
+  if (front > 0 || back > 0) {
+    Tensor padded =
+        Tensor::zeros({x.size(0), x.size(1), x.size(2) + front + back, x.size(3), x.size(4)},
+                      x.dtype(), x.device());
+    padded.slice(2, front, front + x.size(2)).copy_from(xc);
+    xc = padded;
+  }
+  return convolve(xc, weight_as(weight, x.dtype()), bias, {both, padding.height, padding.width});
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t pad_h,
+              int64_t pad_w) {
+  FV_CHECK(x.ndim() == 4, "conv2d: expected input [B,C,H,W], got ", x.describe());
+  check_operands("conv2d", x, weight, bias, 4);
+  FV_CHECK(pad_h >= 0 && pad_w >= 0, "conv2d: negative padding");
+  FV_CHECK(x.size(2) + 2 * pad_h - weight.size(2) + 1 > 0 &&
+               x.size(3) + 2 * pad_w - weight.size(3) + 1 > 0,
+           "conv2d: kernel ", shape_str(weight.shape()), " does not fit input ", x.describe(),
+           " with padding (h ", pad_h, ", w ", pad_w, ")");
+  return convolve(aligned_contiguous(x), weight_as(weight, x.dtype()), bias, {pad_h, pad_w});
+}
+
+}  // namespace fastvideo::ops::cuda

@@ -1,0 +1,24 @@
+// The convolution kernels of our own behind ops::cuda::conv3d / conv2d (src/ops/cuda/conv.cpp),
+// which otherwise runs cuDNN: the per-channel bias add after a cuDNN convolution, and a direct
+// convolution for the configurations cuDNN has no algorithm for.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace fastvideo::ops::cuda::conv_detail {
+
+// y [B, O, ...] contiguous, F32 or BF16, in place: y[b, o, ...] += bias[o]. bias [O] is F32 or
+// BF16 (any contiguous tensor of O elements); the sum is formed in fp32.
+void add_channel_bias(const Tensor& y, const Tensor& bias);
+
+// Direct convolution, one thread per output element with an fp32 accumulator: slow, but valid
+// for every shape. x [B, C, T, H, W] and weight [O, C, kt, kh, kw] contiguous of one dtype (F32 or
+// BF16); pad = zero frames/rows/columns (front, back) per spatial dim; bias [O] or undefined.
+// Returns [B, O, T', H', W'] in x's dtype.
+Tensor conv3d_direct(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                     const std::array<int64_t, 6>& pad);
+
+}  // namespace fastvideo::ops::cuda::conv_detail

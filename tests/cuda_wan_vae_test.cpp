@@ -1,0 +1,107 @@
+// The Wan VAE decoder on the GPU against the same decoder on the CPU (the reference): weights
+// moved to the device in f32 and in bf16, the chunked decode with its stream caches on the
+// device, the video returned there in the weights' dtype. Needs every op of the decoder on CUDA
+// (conv3d, concat, rms_norm_channels, silu, add, clamp, upsample_nearest2x, linear, attention).
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "models/wan/video_frames.h"
+#include "models/wan/wan_vae_decoder.h"
+#include "models/wan/wan_vae_specs.h"
+#include "ops/elementwise.h"
+#include "test_util.h"
+
+namespace fastvideo {
+namespace {
+
+using testing::randn;
+using testing::rel_l2;
+
+bool have_gpu() {
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+}
+
+#define REQUIRE_GPU() \
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine"
+
+const Device kGpu = Device::cuda(0);
+
+WanVaeConfig small_config() {
+  WanVaeConfig c;
+  c.base_dim = 8;
+  c.latents_mean.assign(16, 0.1f);
+  c.latents_std.assign(16, 1.5f);
+  return c;
+}
+
+// Convs ~ 1/√fan_in, norm gains near 1, small biases (as in wan_vae_test.cpp).
+Weights random_weights(const WanVaeConfig& config) {
+  Weights w("vae");
+  for (const TensorSpec& spec : wan_vae_specs(config)) {
+    if (!spec.used) continue;
+    const auto ends_with = [&](const std::string& s) {
+      return spec.name.size() >= s.size() &&
+             spec.name.compare(spec.name.size() - s.size(), s.size(), s) == 0;
+    };
+    Tensor t;
+    if (ends_with(".gamma")) {
+      t = ops::add(Tensor::full(spec.shape, 1.0f), randn(spec.shape, 0.1f));
+    } else if (ends_with(".bias")) {
+      t = randn(spec.shape, 0.05f);
+    } else {
+      const double fan_in = double(shape_numel(spec.shape)) / double(spec.shape[0]);
+      t = randn(spec.shape, float(1.0 / std::sqrt(fan_in)));
+    }
+    w.insert(spec.name, t);
+  }
+  return w;
+}
+
+Weights on_device(const Weights& cpu, DType dtype) {
+  Weights w("vae");
+  for (const auto& [name, t] : cpu.all()) w.insert(name, t.to(kGpu).to(dtype));
+  return w;
+}
+
+// What the device decoder computes from: the CPU weights rounded to `dtype`.
+Weights rounded(const Weights& cpu, DType dtype) {
+  Weights w("vae");
+  for (const auto& [name, t] : cpu.all()) w.insert(name, t.to(dtype).to(DType::F32));
+  return w;
+}
+
+void expect_gpu_decode_matches_cpu(DType dtype, double bound) {
+  const WanVaeConfig config = small_config();
+  const Weights cpu_weights = random_weights(config);
+  const WanVaeDecoder cpu(config, rounded(cpu_weights, dtype));
+  const WanVaeDecoder gpu(config, on_device(cpu_weights, dtype));
+  const Tensor latents = randn({1, 16, 3, 4, 6});
+  const Tensor want = cpu.decode(latents);
+  const Tensor got = gpu.decode(latents.to(kGpu));
+  EXPECT_EQ(got.device(), kGpu);
+  EXPECT_EQ(got.dtype(), dtype);
+  ASSERT_EQ(got.shape(), want.shape());
+  const Tensor host = got.to(Device::cpu()).to(DType::F32);
+  EXPECT_TRUE(ops::all_finite(host));
+  EXPECT_LE(rel_l2(host, want), bound) << dtype_name(dtype);
+  // The uint8 frames come from the device video directly.
+  EXPECT_EQ(frames_from_decoder(got, 16.0).frames, int(want.size(2)));
+}
+
+TEST(CudaWanVae, F32DecodeOnTheGpuMatchesTheCpu) {
+  REQUIRE_GPU();
+  expect_gpu_decode_matches_cpu(DType::F32, 1e-4);
+}
+
+// bf16 activations through ~30 layers: a few bf16 roundings' worth of error.
+TEST(CudaWanVae, Bf16DecodeOnTheGpuMatchesTheCpu) {
+  REQUIRE_GPU();
+  expect_gpu_decode_matches_cpu(DType::BF16, 3e-2);
+}
+
+}  // namespace
+}  // namespace fastvideo
