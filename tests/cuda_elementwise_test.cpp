@@ -156,7 +156,7 @@ TEST(CudaElementwise, ModulateAndGatedResidualReadChunksOfAModulationTensor) {
       expect_matches(ops::gated_residual(xg, yg, mg.select(1, 5)),
                      ops::gated_residual(xr, yr, mod.select(1, 5)), dx,
                      "gated_residual by a chunk D=" + std::to_string(D));
-      // Scalar fallback: shift and scale with different dtypes.
+      // Shift and scale in different dtypes.
       expect_matches(ops::modulate(xg, mg.select(1, 0), mg.select(1, 1).to(DType::BF16)),
                      ops::modulate(xr, mod.select(1, 0), rounded(mod.select(1, 1), DType::BF16)),
                      dx, "modulate mixed vectors D=" + std::to_string(D));
@@ -188,7 +188,7 @@ TEST(CudaElementwise, GatedResidualMatchesTheCpuWithMixedDtypes) {
 TEST(CudaElementwise, LinearCombinationKeepsF32AndMatchesTheCpuClosely) {
   REQUIRE_GPU();
   for (size_t count : {size_t(1), size_t(3), size_t(8), size_t(11)}) {
-    for (Shape shape : {Shape{1, 16, 3, 5, 7}, Shape{2, 16, 4, 8}}) {
+    for (Shape shape : {Shape{1, 3, 5, 7}, Shape{2, 16, 4, 8}}) {
       std::vector<std::pair<Tensor, double>> cpu_terms, gpu_terms;
       for (size_t i = 0; i < count; ++i) {
         Tensor t = testing::randn(shape);
@@ -423,12 +423,12 @@ TEST(CudaPatchify, PatchifyAndUnpatchifyAreTheCpuIndexMapsExactly) {
   REQUIRE_GPU();
   for (DType d : kDtypes) {
     for (std::array<int, 3> patch : {std::array<int, 3>{1, 2, 2}, std::array<int, 3>{2, 1, 3}}) {
-      const Shape shape{2, 3, 4, 6, 9};
+      const Shape shape{2, 3, 4, 6, 6};
       Tensor x = testing::randn(shape);
       Tensor xr = rounded(x, d), xg = on_gpu(x, d);
       Tensor tokens = ops::patchify(xg, patch);
       expect_matches(tokens, ops::patchify(xr, patch), d, "patchify " + name(d, shape), 0.0);
-      const std::array<int64_t, 3> grid = {4 / patch[0], 6 / patch[1], 9 / patch[2]};
+      const std::array<int64_t, 3> grid = {4 / patch[0], 6 / patch[1], 6 / patch[2]};
       Tensor y = testing::randn(tokens.shape());
       expect_matches(ops::unpatchify(on_gpu(y, d), grid, patch),
                      ops::unpatchify(rounded(y, d), grid, patch), d, "unpatchify " + name(d, shape),
