@@ -6,7 +6,7 @@
 namespace fastvideo::ops {
 
 Tensor rms_norm_channels(const Tensor& x, const Tensor& gamma) {
-  return FV_DISPATCH_CPU_ONLY(x.device(), "rms_norm_channels", rms_norm_channels(x, gamma));
+  return FV_DISPATCH(x.device(), rms_norm_channels(x, gamma));
 }
 
 }  // namespace fastvideo::ops

@@ -16,7 +16,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
 }
 
 Tensor upsample_nearest2x(const Tensor& x) {
-  return FV_DISPATCH_CPU_ONLY(x.device(), "upsample_nearest2x", upsample_nearest2x(x));
+  return FV_DISPATCH(x.device(), upsample_nearest2x(x));
 }
 
 }  // namespace fastvideo::ops

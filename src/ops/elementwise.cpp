@@ -5,44 +5,33 @@
 
 namespace fastvideo::ops {
 
-Tensor add(const Tensor& a, const Tensor& b) {
-  return FV_DISPATCH_CPU_ONLY(a.device(), "add", add(a, b));
-}
+Tensor add(const Tensor& a, const Tensor& b) { return FV_DISPATCH(a.device(), add(a, b)); }
 
-Tensor mul(const Tensor& a, const Tensor& b) {
-  return FV_DISPATCH_CPU_ONLY(a.device(), "mul", mul(a, b));
-}
+Tensor mul(const Tensor& a, const Tensor& b) { return FV_DISPATCH(a.device(), mul(a, b)); }
 
-Tensor scale(const Tensor& a, float s) {
-  return FV_DISPATCH_CPU_ONLY(a.device(), "scale", scale(a, s));
-}
+Tensor scale(const Tensor& a, float s) { return FV_DISPATCH(a.device(), scale(a, s)); }
 
-Tensor silu(const Tensor& x) { return FV_DISPATCH_CPU_ONLY(x.device(), "silu", silu(x)); }
+Tensor silu(const Tensor& x) { return FV_DISPATCH(x.device(), silu(x)); }
 
-Tensor gelu_tanh(const Tensor& x) {
-  return FV_DISPATCH_CPU_ONLY(x.device(), "gelu_tanh", gelu_tanh(x));
-}
+Tensor gelu_tanh(const Tensor& x) { return FV_DISPATCH(x.device(), gelu_tanh(x)); }
 
 Tensor clamp(const Tensor& x, float lo, float hi) {
-  return FV_DISPATCH_CPU_ONLY(x.device(), "clamp", clamp(x, lo, hi));
+  return FV_DISPATCH(x.device(), clamp(x, lo, hi));
 }
 
 Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale) {
-  return FV_DISPATCH_CPU_ONLY(x.device(), "modulate", modulate(x, shift, scale));
+  return FV_DISPATCH(x.device(), modulate(x, shift, scale));
 }
 
 Tensor gated_residual(const Tensor& x, const Tensor& y, const Tensor& gate) {
-  return FV_DISPATCH_CPU_ONLY(x.device(), "gated_residual", gated_residual(x, y, gate));
+  return FV_DISPATCH(x.device(), gated_residual(x, y, gate));
 }
 
 Tensor linear_combination(std::span<const std::pair<Tensor, double>> terms) {
   FV_CHECK(!terms.empty(), "linear_combination: no inputs");
-  return FV_DISPATCH_CPU_ONLY(terms[0].first.device(), "linear_combination",
-                              linear_combination(terms));
+  return FV_DISPATCH(terms[0].first.device(), linear_combination(terms));
 }
 
-bool all_finite(const Tensor& t) {
-  return FV_DISPATCH_CPU_ONLY(t.device(), "all_finite", all_finite(t));
-}
+bool all_finite(const Tensor& t) { return FV_DISPATCH(t.device(), all_finite(t)); }
 
 }  // namespace fastvideo::ops

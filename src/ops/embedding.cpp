@@ -6,7 +6,7 @@
 namespace fastvideo::ops {
 
 Tensor embedding(const Tensor& table, std::span<const int32_t> ids) {
-  return FV_DISPATCH_CPU_ONLY(table.device(), "embedding", embedding(table, ids));
+  return FV_DISPATCH(table.device(), embedding(table, ids));
 }
 
 }  // namespace fastvideo::ops

@@ -6,11 +6,15 @@
 namespace fastvideo::ops {
 
 Tensor layer_norm(const Tensor& x, float eps, const Tensor& weight, const Tensor& bias) {
-  return FV_DISPATCH_CPU_ONLY(x.device(), "layer_norm", layer_norm(x, eps, weight, bias));
+  return FV_DISPATCH(x.device(), layer_norm(x, eps, weight, bias));
 }
 
 Tensor rms_norm(const Tensor& x, float eps, const Tensor& weight) {
-  return FV_DISPATCH_CPU_ONLY(x.device(), "rms_norm", rms_norm(x, eps, weight));
+  return FV_DISPATCH(x.device(), rms_norm(x, eps, weight));
+}
+
+Tensor layer_norm_modulate(const Tensor& x, float eps, const Tensor& shift, const Tensor& scale) {
+  return FV_DISPATCH(x.device(), layer_norm_modulate(x, eps, shift, scale));
 }
 
 }  // namespace fastvideo::ops

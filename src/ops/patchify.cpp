@@ -6,11 +6,11 @@
 namespace fastvideo::ops {
 
 Tensor patchify(const Tensor& x, std::array<int, 3> patch) {
-  return FV_DISPATCH_CPU_ONLY(x.device(), "patchify", patchify(x, patch));
+  return FV_DISPATCH(x.device(), patchify(x, patch));
 }
 
 Tensor unpatchify(const Tensor& y, std::array<int64_t, 3> grid, std::array<int, 3> patch) {
-  return FV_DISPATCH_CPU_ONLY(y.device(), "unpatchify", unpatchify(y, grid, patch));
+  return FV_DISPATCH(y.device(), unpatchify(y, grid, patch));
 }
 
 }  // namespace fastvideo::ops

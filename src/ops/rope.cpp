@@ -6,7 +6,12 @@
 namespace fastvideo::ops {
 
 Tensor apply_rope(const Tensor& x, const Tensor& cos, const Tensor& sin) {
-  return FV_DISPATCH_CPU_ONLY(x.device(), "apply_rope", apply_rope(x, cos, sin));
+  return FV_DISPATCH(x.device(), apply_rope(x, cos, sin));
+}
+
+Tensor rms_norm_rope(const Tensor& x, float eps, const Tensor& weight, const Tensor& cos,
+                     const Tensor& sin, int64_t heads) {
+  return FV_DISPATCH(x.device(), rms_norm_rope(x, eps, weight, cos, sin, heads));
 }
 
 }  // namespace fastvideo::ops

@@ -7,7 +7,7 @@ namespace fastvideo::ops {
 
 Tensor concat(std::span<const Tensor> tensors, int dim) {
   FV_CHECK(!tensors.empty(), "concat: no inputs");
-  return FV_DISPATCH_CPU_ONLY(tensors[0].device(), "concat", concat(tensors, dim));
+  return FV_DISPATCH(tensors[0].device(), concat(tensors, dim));
 }
 
 }  // namespace fastvideo::ops

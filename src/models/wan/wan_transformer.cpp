@@ -151,14 +151,15 @@ Tensor WanTransformer::block_forward(const Block& block,
   auto chunk = [&](int k) { return modulation.select(1, k); };
   auto heads = [&](const Tensor& t) { return t.reshape({B, t.size(1), H, hd}); };
 
-  // (1) Self-attention: q/k RMSNorm over all heads (before the head split), then RoPE.
+  // (1) Self-attention: q/k RMSNorm over all heads (before the head split), then RoPE; each pair
+  // is one fused op (layer_norm_modulate, rms_norm_rope) whose CPU twin is the plain composition.
   const Attention& sa = block.self_attn;
-  Tensor h = ops::modulate(ops::layer_norm(x, eps), chunk(0), chunk(1));
-  Tensor q = ops::rms_norm(ops::linear(h, sa.to_q_w, sa.to_q_b), eps, sa.norm_q);
-  Tensor k = ops::rms_norm(ops::linear(h, sa.to_k_w, sa.to_k_b), eps, sa.norm_k);
+  Tensor h = ops::layer_norm_modulate(x, eps, chunk(0), chunk(1));
+  Tensor q = ops::rms_norm_rope(ops::linear(h, sa.to_q_w, sa.to_q_b), eps, sa.norm_q, rope_cos,
+                                rope_sin, H);
+  Tensor k = ops::rms_norm_rope(ops::linear(h, sa.to_k_w, sa.to_k_b), eps, sa.norm_k, rope_cos,
+                                rope_sin, H);
   Tensor v = ops::linear(h, sa.to_v_w, sa.to_v_b);
-  q = ops::apply_rope(heads(q), rope_cos, rope_sin);
-  k = ops::apply_rope(heads(k), rope_cos, rope_sin);
   Tensor a = ops::attention(q, k, heads(v), attn_scale).reshape({B, S, D});
   Tensor out = ops::gated_residual(x, ops::linear(a, sa.to_out_w, sa.to_out_b), chunk(2));
 
@@ -170,7 +171,7 @@ Tensor WanTransformer::block_forward(const Block& block,
   out = ops::add(out, ops::linear(a, ca.to_out_w, ca.to_out_b));
 
   // (3) Feed-forward D -> F -> D with tanh GELU.
-  h = ops::modulate(ops::layer_norm(out, eps), chunk(3), chunk(4));
+  h = ops::layer_norm_modulate(out, eps, chunk(3), chunk(4));
   Tensor f = ops::linear(ops::linear_gelu(h, block.ffn_in_w, block.ffn_in_b), block.ffn_out_w,
                          block.ffn_out_b);
   return ops::gated_residual(out, f, chunk(5));

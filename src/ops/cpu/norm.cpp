@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/parallel.h"
+#include "ops/elementwise.h"
 
 namespace fastvideo::ops::cpu {
 
@@ -65,6 +66,11 @@ Tensor rms_norm(const Tensor& x, float eps, const Tensor& weight) {
     }
   });
   return y;
+}
+
+// The CUDA backend fuses these; the CPU twin is the composition it must match.
+Tensor layer_norm_modulate(const Tensor& x, float eps, const Tensor& shift, const Tensor& scale) {
+  return modulate(layer_norm(x, eps), shift, scale);
 }
 
 }  // namespace fastvideo::ops::cpu

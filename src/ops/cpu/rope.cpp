@@ -1,6 +1,7 @@
 #include "ops/rope.h"
 
 #include "core/parallel.h"
+#include "ops/norm.h"
 
 namespace fastvideo::ops::cpu {
 
@@ -33,6 +34,16 @@ Tensor apply_rope(const Tensor& x, const Tensor& cos, const Tensor& sin) {
     }
   });
   return y;
+}
+
+// The CUDA backend fuses these; the CPU twin is the composition it must match.
+Tensor rms_norm_rope(const Tensor& x, float eps, const Tensor& weight, const Tensor& cos,
+                     const Tensor& sin, int64_t heads) {
+  FV_CHECK(x.ndim() == 3 && heads > 0 && x.size(2) % heads == 0,
+           "rms_norm_rope: expected x [B,S,D] with D divisible by ", heads, " heads, got ",
+           x.describe());
+  Tensor y = rms_norm(x, eps, weight);
+  return apply_rope(y.reshape({x.size(0), x.size(1), heads, x.size(2) / heads}), cos, sin);
 }
 
 }  // namespace fastvideo::ops::cpu

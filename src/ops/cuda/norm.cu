@@ -1,0 +1,299 @@
+// CUDA twins of src/ops/cpu/norm.cpp and the fused layer_norm_modulate, all through row_norm():
+// each row is read once into registers (16-byte loads), reduced in fp32 (mean, then the centred
+// sum of squares, as the CPU's two passes), and written once after the epilogue.
+#include <cuda_bf16.h>
+
+#include <string>
+
+#include "ops/cuda/memory_bound.cuh"
+#include "ops/cuda/row_norm.h"
+#include "ops/norm.h"
+
+namespace fastvideo::ops {
+
+namespace cuda_kernels {
+
+namespace {
+
+// Row data each thread keeps in registers, in floats; bounds the row length at
+// kMaxLanes·kRowFloats elements.
+constexpr int kRowFloats = 32;
+constexpr int kMaxLanes = 512;
+
+template <class TP>
+struct Epilogue {
+  const TP* weight;  // [D] or null
+  const TP* bias;    // [D] or null
+  const TP* shift;   // rows (row / tokens)·shift_stride, or null
+  const TP* scale;
+  int64_t shift_stride, scale_stride;
+  int64_t tokens;    // S of x [B, S, D]: rows per batch item, positions of the RoPE tables
+  const float* cos;  // [tokens, head_dim / 2] or null
+  const float* sin;
+  int head_dim;
+};
+
+// Sum over the threads of one row: a warp (blockDim.x == 32, several rows per block) or the whole
+// block (blockDim.y == 1), so the barriers below are reached by every thread or by none.
+__device__ __forceinline__ float row_sum(float v, float* partial) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  if (blockDim.x == 32) return v;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  __syncthreads();  // the previous reduction's readers are done with `partial`
+  if (lane == 0) partial[warp] = v;
+  __syncthreads();
+  v = lane < int(blockDim.x >> 5) ? partial[lane] : 0.0f;
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+template <int N, class TX, class TP>
+__global__ void __launch_bounds__(kMaxLanes)
+    row_norm_kernel(const TX* __restrict__ x, TX* __restrict__ y, int64_t rows, int D, float eps,
+                    bool rms, Epilogue<TP> ep) {
+  constexpr int V = kRowFloats / N;  // vectors per thread
+  __shared__ float partial[32];
+  const int vectors = D / N, lanes = blockDim.x;
+  for (int64_t row = int64_t(blockIdx.x) * blockDim.y + threadIdx.y; row < rows;
+       row += int64_t(gridDim.x) * blockDim.y) {
+    const TX* xr = x + row * D;
+    float v[V][N];
+    float sum = 0;
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      const int idx = threadIdx.x + k * lanes;
+      if (idx < vectors) {
+        load<N>(xr + int64_t(idx) * N, v[k]);
+#pragma unroll
+        for (int j = 0; j < N; ++j) sum += rms ? v[k][j] * v[k][j] : v[k][j];
+      }
+    }
+    float mean = 0, inv;
+    if (rms) {
+      inv = rsqrtf(row_sum(sum, partial) / float(D) + eps);
+    } else {
+      mean = row_sum(sum, partial) / float(D);
+      float centred = 0;
+#pragma unroll
+      for (int k = 0; k < V; ++k) {
+        if (threadIdx.x + k * lanes < vectors) {
+#pragma unroll
+          for (int j = 0; j < N; ++j) centred += (v[k][j] - mean) * (v[k][j] - mean);
+        }
+      }
+      inv = rsqrtf(row_sum(centred, partial) / float(D) + eps);
+    }
+    const int64_t b = row / ep.tokens, s = row - b * ep.tokens;
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      const int idx = threadIdx.x + k * lanes;
+      if (idx >= vectors) continue;
+      const int c0 = idx * N;
+      float o[N], p[N], q[N];
+#pragma unroll
+      for (int j = 0; j < N; ++j) o[j] = (v[k][j] - mean) * inv;
+      if (ep.weight) {
+        load<N>(ep.weight + c0, p);
+#pragma unroll
+        for (int j = 0; j < N; ++j) o[j] *= p[j];
+      }
+      if (ep.bias) {
+        load<N>(ep.bias + c0, p);
+#pragma unroll
+        for (int j = 0; j < N; ++j) o[j] += p[j];
+      }
+      if (ep.scale) {
+        load<N>(ep.shift + b * ep.shift_stride + c0, p);
+        load<N>(ep.scale + b * ep.scale_stride + c0, q);
+#pragma unroll
+        for (int j = 0; j < N; ++j) o[j] = o[j] * (1.0f + q[j]) + p[j];
+      }
+      if (ep.cos) {  // N is even here: pairs (2p, 2p+1) of one head stay in one thread
+        const int half = ep.head_dim / 2;
+#pragma unroll
+        for (int j = 0; j + 1 < N; j += 2) {
+          const int64_t t = s * half + ((c0 + j) % ep.head_dim) / 2;
+          const float c = ep.cos[t], sn = ep.sin[t], x0 = o[j], x1 = o[j + 1];
+          o[j] = x0 * c - x1 * sn;
+          o[j + 1] = x0 * sn + x1 * c;
+        }
+      }
+      store<N>(y + row * D + c0, o);
+    }
+  }
+}
+
+template <int N, class TX, class TP>
+void launch_row_norm(const CudaContext& ctx, const TX* x, TX* y, int64_t rows, int D,
+                     const RowNorm& norm, const Epilogue<TP>& ep) {
+  const int vectors = D / N;
+  constexpr int V = kRowFloats / N;
+  dim3 block, grid;
+  if (vectors <= 32 * V) {  // a warp per row, four rows per block
+    block = dim3(32, 4);
+    grid = dim3(unsigned((rows + 3) / 4));
+  } else {
+    const int lanes = (vectors + V - 1) / V;
+    FV_CHECK(lanes <= kMaxLanes, norm.op, ": rows of ", D, " elements exceed the CUDA kernel's ",
+             kMaxLanes * kRowFloats, "-element limit");
+    block = dim3(unsigned((lanes + 31) / 32 * 32));
+    grid = dim3(unsigned(rows));
+  }
+  row_norm_kernel<N><<<grid, block, 0, ctx.stream()>>>(x, y, rows, D, norm.eps, norm.rms, ep);
+  FV_CUDA_CHECK_LAUNCH();
+}
+
+bool aligned_to(const void* p, size_t bytes) {
+  return p == nullptr || reinterpret_cast<uintptr_t>(p) % bytes == 0;
+}
+
+}  // namespace
+
+Tensor row_norm(const Tensor& x, const RowNorm& norm) {
+  FV_CHECK(x.ndim() >= 1, norm.op, ": expected x [..., D], got ", x.describe());
+  const int64_t D = x.size(-1), rows = D == 0 ? 0 : x.numel() / D;
+  const bool modulated = norm.shift.defined() || norm.scale.defined();
+  const bool rope = norm.cos.defined() || norm.sin.defined();
+  FV_CHECK(!modulated || (norm.shift.defined() && norm.scale.defined()), norm.op,
+           ": shift and scale come together");
+  FV_CHECK(!rope || (norm.cos.defined() && norm.sin.defined()), norm.op,
+           ": cos and sin come together");
+  FV_CHECK(D <= int64_t(kMaxLanes) * kRowFloats, norm.op, ": rows of ", D,
+           " elements exceed the CUDA kernel's ", kMaxLanes * kRowFloats, "-element limit");
+  int64_t B = 1, S = rows, head_dim = 0;
+  if (modulated || rope) {
+    FV_CHECK(x.ndim() == 3, norm.op, ": expected x [B,S,D], got ", x.describe());
+    B = x.size(0);
+    S = x.size(1);
+  }
+  if (rope) {
+    FV_CHECK(norm.heads > 0 && D % norm.heads == 0 && (D / norm.heads) % 2 == 0, norm.op, ": ",
+             x.describe(), " does not split into ", norm.heads, " heads of even size");
+    head_dim = D / norm.heads;
+  }
+
+  // Parameters (weight, bias, shift, scale) are read through one type: the first one's.
+  Tensor weight, bias;
+  BatchRows shift, scale;
+  const Tensor* params[] = {&norm.weight, &norm.bias, &norm.shift, &norm.scale};
+  DType param_dtype = DType::F32;
+  for (const Tensor* p : params) {
+    if (p->defined()) {
+      param_dtype = p->dtype();
+      break;
+    }
+  }
+  auto param = [&](const Tensor& t) { return t.dtype() == param_dtype ? t : t.to(param_dtype); };
+  const int64_t vec_shape[] = {D};
+  if (norm.weight.defined()) {
+    check_shape(norm.weight, vec_shape, std::string(norm.op) + " weight");
+    check_same_device(norm.weight, x, norm.op, "weight");
+    weight = param(norm.weight).contiguous();
+  }
+  if (norm.bias.defined()) {
+    check_shape(norm.bias, vec_shape, std::string(norm.op) + " bias");
+    check_same_device(norm.bias, x, norm.op, "bias");
+    bias = param(norm.bias).contiguous();
+  }
+  if (modulated) {
+    shift = batch_rows(param(norm.shift), x, B, D, norm.op, "shift");
+    scale = batch_rows(param(norm.scale), x, B, D, norm.op, "scale");
+  }
+  Tensor cos, sin;
+  if (rope) {
+    const int64_t table[] = {S, head_dim / 2};
+    check_shape(norm.cos, table, std::string(norm.op) + " cos table");
+    check_shape(norm.sin, table, std::string(norm.op) + " sin table");
+    check_same_device(norm.cos, x, norm.op, "cos table");
+    check_same_device(norm.sin, x, norm.op, "sin table");
+    cos = norm.cos.to(DType::F32).contiguous();
+    sin = norm.sin.to(DType::F32).contiguous();
+  }
+
+  Tensor xc = x.contiguous();
+  if (rope) {  // RoPE needs both elements of a pair in one thread: vectors of at least 2
+    if (!aligned_to(xc.raw_data(), 8)) xc = xc.clone();
+    if (weight.defined() && !aligned_to(weight.raw_data(), 8)) weight = weight.clone();
+  }
+  Shape out_shape = x.shape();
+  if (rope) out_shape = {B, S, norm.heads, head_dim};
+  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
+  if (y.numel() == 0) return y;
+  CudaContext& ctx = context_of(x);
+  with_float_type(x, norm.op, [&](auto tx) {
+    with_float_type(param_dtype, norm.op, "a weight, bias, shift or scale", [&](auto tp) {
+      using TX = decltype(tx);
+      using TP = decltype(tp);
+      const Epilogue<TP> ep{
+          weight.defined() ? weight.data<TP>() : nullptr,
+          bias.defined() ? bias.data<TP>() : nullptr,
+          modulated ? shift.tensor.data<TP>() : nullptr,
+          modulated ? scale.tensor.data<TP>() : nullptr,
+          shift.stride,
+          scale.stride,
+          S,
+          rope ? cos.data<float>() : nullptr,
+          rope ? sin.data<float>() : nullptr,
+          int(head_dim),
+      };
+      const TX* px = xc.data<TX>();
+      TX* py = y.data<TX>();
+      const void* pointers[] = {px, ep.weight, ep.bias, ep.shift, ep.scale};
+      auto fits = [&](int width, size_t align) {
+        for (const void* p : pointers) {
+          if (!aligned_to(p, align)) return false;
+        }
+        return D % width == 0 &&
+               (!modulated || (shift.stride % width == 0 && scale.stride % width == 0));
+      };
+      constexpr int kVec = kVector<TX>;
+      if (fits(kVec, 16)) {
+        launch_row_norm<kVec>(ctx, px, py, rows, int(D), norm, ep);
+      } else if (fits(2, 8)) {
+        launch_row_norm<2>(ctx, px, py, rows, int(D), norm, ep);
+      } else {
+        FV_CHECK(!rope, norm.op, ": internal: no even vector width for ", x.describe());
+        launch_row_norm<1>(ctx, px, py, rows, int(D), norm, ep);
+      }
+    });
+  });
+  return y;
+}
+
+}  // namespace cuda_kernels
+
+namespace cuda {
+
+Tensor layer_norm(const Tensor& x, float eps, const Tensor& weight, const Tensor& bias) {
+  cuda_kernels::RowNorm norm;
+  norm.op = "layer_norm";
+  norm.eps = eps;
+  norm.weight = weight;
+  norm.bias = bias;
+  return cuda_kernels::row_norm(x, norm);
+}
+
+Tensor rms_norm(const Tensor& x, float eps, const Tensor& weight) {
+  cuda_kernels::RowNorm norm;
+  norm.op = "rms_norm";
+  norm.rms = true;
+  norm.eps = eps;
+  norm.weight = weight;
+  return cuda_kernels::row_norm(x, norm);
+}
+
+Tensor layer_norm_modulate(const Tensor& x, float eps, const Tensor& shift, const Tensor& scale) {
+  FV_CHECK(shift.defined() && scale.defined(), "layer_norm_modulate: shift and scale are required");
+  cuda_kernels::RowNorm norm;
+  norm.op = "layer_norm_modulate";
+  norm.eps = eps;
+  norm.shift = shift;
+  norm.scale = scale;
+  return cuda_kernels::row_norm(x, norm);
+}
+
+}  // namespace cuda
+
+}  // namespace fastvideo::ops
