@@ -1,5 +1,6 @@
 // fastvideo bench cpu: per-stage times of a tiny-model generation, and one DiT forward's achieved
 // GFLOP/s next to the OpenBLAS GEMM rate measured in the same run (the anchor).
+// fastvideo bench dit: cli/bench_dit_command.h.
 
 #include <algorithm>
 #include <chrono>
@@ -7,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cli/bench_dit_command.h"
 #include "cli/commands.h"
 #include "core/parallel.h"
 #include "core/torch_random.h"
@@ -129,7 +131,11 @@ Action add_bench_command(CLI::App& app) {
       "bench", "Benchmarks (not tests): tables with the anchor measured in the same run");
   auto* cpu =
       cmd->add_subcommand("cpu", "Stage times of the tiny model and DiT GFLOP/s vs OpenBLAS GEMM");
+  auto* dit = cmd->add_subcommand(
+      "dit", "One Wan2.1 DiT forward on a GPU at 480x832x81 (1.3b) or 720x1280x81 (14b): TFLOP/s");
   cmd->require_subcommand(1);
+  auto dit_flags = std::make_shared<BenchDitFlags>();
+  add_bench_dit_options(*dit, *dit_flags);
   auto f = std::make_shared<BenchFlags>();
   cpu->add_option("--model", f->model, "checkpoint folder (default: the tiny model)");
   cpu->add_option("--height", f->height, "DiT forward height");
@@ -137,7 +143,7 @@ Action add_bench_command(CLI::App& app) {
   cpu->add_option("--num-frames", f->num_frames, "DiT forward frames (4n+1)");
   cpu->add_option("--repeats", f->repeats, "timed repeats (median)");
   cpu->add_option("--json", f->json, "write results as JSON");
-  return [f] { return run_bench(*f); };
+  return [f, dit, dit_flags] { return dit->parsed() ? run_bench_dit(*dit_flags) : run_bench(*f); };
 }
 
 }  // namespace fastvideo::cli
