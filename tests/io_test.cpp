@@ -7,6 +7,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
@@ -171,6 +172,20 @@ TEST_F(IoTest, LoadComponentConvertsToABf16ComputeDtype) {
   const Weights w = load_component(dir_ / "vae", specs_of(tensors), DType::BF16);
   for (const auto& [name, original] : tensors) {
     EXPECT_TRUE(bit_equal(w.get(name), original.to(DType::BF16))) << name;
+  }
+}
+
+TEST_F(IoTest, LoadComponentKeepsTheNamedTensorsInF32) {
+  // wan21.md §1.2: a bf16 load keeps a keep-list in f32, at the checkpoint's full precision.
+  const auto tensors = sample_tensors();
+  write_component(dir_ / "transformer", "diffusion_pytorch_model", tensors, 1, DType::F32);
+  const std::set<std::string> keep = {"scale_shift_table", "patch_embedding.bias"};
+  const Weights w =
+      load_component(dir_ / "transformer", specs_of(tensors), DType::BF16, Device::cpu(), &keep);
+  for (const auto& [name, original] : tensors) {
+    const DType expected = keep.count(name) ? DType::F32 : DType::BF16;
+    EXPECT_EQ(w.get(name).dtype(), expected) << name;
+    EXPECT_TRUE(bit_equal(w.get(name), original.to(expected))) << name;
   }
 }
 

@@ -82,6 +82,28 @@ TEST_F(Pipeline, InvalidCfgGateValueIsAnErrorNamingTheVariable) {
   }
 }
 
+TEST(PipelineOptions, InvalidDeviceOrTextEncoderPrecisionIsAnErrorNamingTheValue) {
+  auto message = [](GeneratorOptions options) -> std::string {
+    try {
+      VideoGenerator::from_pretrained(testing::tiny_model_dir(), options);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  for (const char* bad : {"gpu", "cuda:", "cuda:x", "cuda:-1", "CPU", ""}) {
+    GeneratorOptions options;
+    options.device = bad;
+    const std::string m = message(options);
+    EXPECT_NE(m.find(str_cat("device '", bad, "'")), std::string::npos) << m;
+    EXPECT_NE(m.find("cpu, cuda or cuda:N"), std::string::npos) << m;
+  }
+  GeneratorOptions options;
+  options.text_encoder_precision = "fp16";
+  const std::string m = message(options);
+  EXPECT_NE(m.find("text encoder precision 'fp16'"), std::string::npos) << m;
+}
+
 TEST_F(Pipeline, GuidanceAtMostOneRunsOnePassPerStep) {
   GenerationRequest r = fox();
   r.guidance_scale = 1.0;

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "models/wan/wan_rope.h"
@@ -159,6 +160,26 @@ TEST(WanTransformerSpecs, CountIs15Plus27PerLayer) {
     nlohmann::json json = config_1_3b_json();
     json["num_layers"] = layers;
     EXPECT_EQ(wan_transformer_specs(config_from(json)).size(), size_t(15 + 27 * layers));
+  }
+}
+
+TEST(WanTransformerSpecs, Fp32KeepListIsTheTimeEmbedderModulationTablesAndNorm2) {
+  // wan21.md §1.2: 4 time_embedder tensors, 1 + L scale_shift_tables, 2 norm2 tensors per block.
+  nlohmann::json json = config_1_3b_json();
+  const std::set<std::string> keep = wan_transformer_fp32_names(config_from(json));
+  EXPECT_EQ(keep.size(), size_t(4 + 1 + 30 + 2 * 30));
+  for (const char* name :
+       {"condition_embedder.time_embedder.linear_1.weight",
+        "condition_embedder.time_embedder.linear_2.bias", "scale_shift_table",
+        "blocks.0.scale_shift_table", "blocks.29.norm2.weight", "blocks.7.norm2.bias"}) {
+    EXPECT_EQ(keep.count(name), 1u) << name;
+  }
+  // q/k RMSNorm gains, time_proj, the text MLP and the matrices stay bf16.
+  for (const char* name :
+       {"blocks.0.attn1.norm_q.weight", "blocks.3.attn2.norm_k.weight",
+        "condition_embedder.time_proj.weight", "condition_embedder.text_embedder.linear_1.weight",
+        "patch_embedding.weight", "proj_out.bias", "blocks.0.ffn.net.0.proj.weight"}) {
+    EXPECT_EQ(keep.count(name), 0u) << name;
   }
 }
 

@@ -16,7 +16,12 @@
 namespace fastvideo {
 
 struct GeneratorOptions {
+  // "cpu", "cuda" (GPU 0) or "cuda:N". On a GPU the models run the diffusers bf16 path (weights
+  // bf16 except the transformer's f32 keep-list; latents and scheduler state f32).
   std::string device = "cpu";
+  // UMT5 weights and activations on a GPU: "bf16" (as diffusers) or "fp32". The CPU always
+  // computes in f32.
+  std::string text_encoder_precision = "bf16";
   std::string attention_backend;         // empty: FASTVIDEO_ATTENTION_BACKEND, else automatic
   std::string scheduler = "flow_unipc";  // flow_unipc (FastVideo default) | checkpoint | euler
   bool keep_text_encoder = false;        // keep UMT5 weights after encoding (default: release them)
@@ -45,7 +50,8 @@ struct GenerationRequest {
 struct StageReport {
   std::string name;
   double seconds = 0;
-  int64_t peak_bytes = 0;  // peak resident memory during the stage (host; device once on CUDA)
+  int64_t peak_bytes = 0;         // peak resident host memory during the stage
+  int64_t peak_device_bytes = 0;  // peak device memory in use during the stage (0 on the CPU)
 };
 
 struct GenerationResult {

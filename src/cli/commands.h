@@ -16,5 +16,6 @@ Action add_bench_command(CLI::App& app);
 // GPU benchmarks, each registered by add_bench_command on the `bench` subcommand.
 Action add_bench_gemm_command(CLI::App& bench);
 Action add_bench_vae_command(CLI::App& bench);
+Action add_bench_dit_command(CLI::App& bench);
 
 }  // namespace fastvideo::cli

@@ -16,7 +16,7 @@ namespace {
 
 struct GenerateFlags {
   std::string config_path, model, prompt, negative_prompt, output, attention_backend, scheduler,
-      log_json, device;
+      log_json, device, text_encoder_precision;
   std::optional<uint64_t> seed;
   std::optional<int> num_frames, height, width, steps;
   std::optional<double> guidance, flow_shift, fps;
@@ -98,6 +98,8 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
   if (!f.attention_backend.empty()) config.options.attention_backend = f.attention_backend;
   if (!f.scheduler.empty()) config.options.scheduler = f.scheduler;
   if (!f.device.empty()) config.options.device = f.device;
+  if (!f.text_encoder_precision.empty())
+    config.options.text_encoder_precision = f.text_encoder_precision;
   if (f.keep_text_encoder) config.options.keep_text_encoder = true;
   if (!f.output.empty()) config.output = f.output;
   config.request.overwrite = f.overwrite;
@@ -143,7 +145,9 @@ Action add_generate_command(CLI::App& app) {
   cmd->add_option("--fps", f->fps, "frames per second of the output");
   cmd->add_option("--attention-backend", f->attention_backend, "attention backend name");
   cmd->add_option("--scheduler", f->scheduler, "flow_unipc (default), checkpoint, euler");
-  cmd->add_option("--device", f->device, "cpu");
+  cmd->add_option("--device", f->device, "cpu (default), cuda or cuda:N");
+  cmd->add_option("--text-encoder-precision", f->text_encoder_precision,
+                  "UMT5 on a GPU: bf16 (default) or fp32");
   cmd->add_option("--output", f->output,
                   "file (.mp4, .y4m), folder for PNG frames (no extension), or dir/ (auto name)");
   cmd->add_flag("--overwrite", f->overwrite, "replace an existing output");

@@ -9,8 +9,12 @@
 #include <set>
 
 #include "core/log.h"
-#include "core/parallel.h"
+#include "io/float_conversion.h"
 #include "io/safetensors.h"
+
+#ifdef FASTVIDEO_HAVE_CUDA
+#include "io/cuda/device_weight_upload.h"
+#endif
 
 namespace fastvideo {
 
@@ -151,29 +155,10 @@ WeightLocations locate_weights(const WeightFiles& w) {
 
 bool is_float_dtype(DType d) { return d == DType::F32 || d == DType::BF16 || d == DType::F16; }
 
-// Converts a float tensor viewed in the mapping into freshly allocated `dtype` memory, in
-// parallel chunks, touching each mapped page once.
+// Converts a float tensor viewed in the mapping into freshly allocated `dtype` host memory.
 Tensor convert_from_mapping(const Tensor& src, DType dtype) {
   Tensor out = Tensor::empty(src.shape(), dtype);
-  const auto* in = static_cast<const char*>(src.raw_data());
-  auto* dst = static_cast<char*>(out.raw_data());
-  const size_t in_size = dtype_size(src.dtype()), out_size = dtype_size(dtype);
-  parallel_for(src.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
-    const size_t n = size_t(end - begin);
-    const void* s = in + begin * in_size;
-    void* d = dst + begin * out_size;
-    if (src.dtype() == dtype) {
-      std::memcpy(d, s, n * out_size);
-    } else if (dtype == DType::F32) {
-      convert_to_f32(s, src.dtype(), static_cast<float*>(d), n);
-    } else if (src.dtype() == DType::F32) {
-      convert_from_f32(static_cast<const float*>(s), d, dtype, n);
-    } else {
-      std::vector<float> f32(n);
-      convert_to_f32(s, src.dtype(), f32.data(), n);
-      convert_from_f32(f32.data(), d, dtype, n);
-    }
-  });
+  convert_floats(src.raw_data(), src.dtype(), out.raw_data(), dtype, size_t(src.numel()));
   return out;
 }
 
@@ -253,7 +238,7 @@ JsonFile CheckpointFolder::config(const std::string& component) const {
 }
 
 Weights load_component(const fs::path& component_dir, const std::vector<TensorSpec>& specs,
-                       DType compute_dtype) {
+                       DType compute_dtype, Device device, const std::set<std::string>* keep_f32) {
   FV_CHECK(is_float_dtype(compute_dtype), component_dir.string(), ": compute dtype ",
            dtype_name(compute_dtype), " is not F32, BF16 or F16");
   const WeightFiles files = find_weight_files(component_dir, /*required=*/true);
@@ -290,13 +275,31 @@ Weights load_component(const fs::path& component_dir, const std::vector<TensorSp
                  join_names(extra, 5));
   }
 
+  auto dtype_of = [&](const std::string& name) {
+    return keep_f32 && keep_f32->count(name) ? DType::F32 : compute_dtype;
+  };
   Weights weights(folder_name(component_dir));
+  if (device.is_cpu()) {
+    for (const auto& spec : specs) {
+      if (!spec.used) continue;
+      const SafetensorsFile& f = loc.files[loc.file_of.at(spec.name)];
+      weights.insert(spec.name, convert_from_mapping(f.tensor(spec.name), dtype_of(spec.name)));
+    }
+    return weights;
+  }
+#ifdef FASTVIDEO_HAVE_CUDA
+  DeviceWeightUploader uploader(device);
   for (const auto& spec : specs) {
     if (!spec.used) continue;
     const SafetensorsFile& f = loc.files[loc.file_of.at(spec.name)];
-    weights.insert(spec.name, convert_from_mapping(f.tensor(spec.name), compute_dtype));
+    weights.insert(spec.name, uploader.upload(f.tensor(spec.name), dtype_of(spec.name)));
   }
+  uploader.finish();
   return weights;
+#else
+  fail(component_dir.string(), ": cannot load onto ", device.name(),
+       ": this build has no CUDA backend");
+#endif
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,10 +46,14 @@ class CheckpointFolder {
 
 // Validates the component's safetensors (single file or sharded through
 // *.safetensors.index.json) against `specs` and loads every used tensor, converted to
-// `compute_dtype` straight from the mapping. Tensors the specs do not name are reported in one
-// warning and never loaded.
+// `compute_dtype` (F32 for the names in `keep_f32`, e.g. wan_transformer_fp32_names) straight from
+// the mapping onto `device`. For a GPU the conversion runs in bounded chunks through pinned
+// staging buffers (io/cuda/device_weight_upload.h): host memory never holds a converted copy of
+// the component. Tensors the specs do not name are reported in one warning and never loaded.
 Weights load_component(const std::filesystem::path& component_dir,
-                       const std::vector<TensorSpec>& specs, DType compute_dtype = DType::F32);
+                       const std::vector<TensorSpec>& specs, DType compute_dtype = DType::F32,
+                       Device device = Device::cpu(),
+                       const std::set<std::string>* keep_f32 = nullptr);
 
 // Writes `<basename>.safetensors` (num_shards == 1) or the diffusers sharded layout
 // `<basename>-0000i-of-0000N.safetensors` plus `<basename>.safetensors.index.json`, with every

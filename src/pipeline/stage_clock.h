@@ -1,10 +1,12 @@
-// Wall time and peak resident memory of one pipeline stage (DESIGN §1: every stage reports both).
+// Wall time and peak memory of one pipeline stage (DESIGN §1: every stage reports both): host
+// resident memory always, device memory too when the pipeline runs on a GPU.
 #pragma once
 
 #include <chrono>
 #include <string>
 #include <vector>
 
+#include "core/device.h"
 #include "fastvideo/video_generator.h"
 
 namespace fastvideo {
@@ -16,12 +18,15 @@ void reset_peak_resident();
 
 class StageClock {
  public:
-  StageClock(std::vector<StageReport>& reports, std::string name);
+  // On a GPU the device's memory peak is reset here, and the stage's end waits for the work it
+  // queued, so the wall time covers the kernels and not just their launches.
+  StageClock(std::vector<StageReport>& reports, std::string name, Device device = Device::cpu());
   ~StageClock();  // records the stage even when it throws, so partial timings stay honest
 
  private:
   std::vector<StageReport>& reports_;
   std::string name_;
+  Device device_;
   std::chrono::steady_clock::time_point start_;
 };
 

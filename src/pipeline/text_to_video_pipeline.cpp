@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <set>
 
 #include "core/log.h"
 #include "core/torch_random.h"
@@ -11,6 +12,7 @@
 #include "models/wan/video_frames.h"
 #include "ops/elementwise.h"
 #include "pipeline/cfg_gate.h"
+#include "pipeline/compute_device.h"
 #include "pipeline/stage_clock.h"
 #include "schedulers/make_scheduler.h"
 #include "tokenizer/t5_tokenizer.h"
@@ -34,6 +36,13 @@ void check_output_path(const std::filesystem::path& out, bool overwrite) {
     fail(out.string(), ": directory ", dir.string(), " is not writable");
 }
 
+DType text_encoder_dtype(const std::string& precision, Device device) {
+  FV_CHECK(precision == "bf16" || precision == "fp32", "text encoder precision '", precision,
+           "' is not valid (expected bf16 or fp32)");
+  // wan21.md §3.2: diffusers runs UMT5 in bf16; the CPU backend computes in f32 only.
+  return device.is_cpu() || precision == "fp32" ? DType::F32 : DType::BF16;
+}
+
 std::string format_double(double v) {
   std::ostringstream os;
   os << v;
@@ -46,24 +55,28 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                                          const GeneratorOptions& options)
     : model_dir_(model_dir),
       options_(options),
+      device_(parse_compute_device(options.device)),
+      weight_dtype_(device_.is_cpu() ? DType::F32 : DType::BF16),
+      text_encoder_dtype_(text_encoder_dtype(options.text_encoder_precision, device_)),
       checkpoint_(CheckpointFolder::open(model_dir)),
       preset_(preset_for_transformer(checkpoint_.config("transformer"))) {
-  FV_CHECK(options_.device == "cpu", "device '", options_.device,
-           "' is not available in this build (expected cpu; the CUDA backend comes next)");
   if (!options_.attention_backend.empty() && options_.attention_backend != "TORCH_SDPA") {
-    fail("attention backend '", options_.attention_backend,
-         "' is not available on the CPU backend (valid here: TORCH_SDPA)");
+    fail("attention backend '", options_.attention_backend, "' is not available on the ",
+         device_.is_cpu() ? "CPU" : "CUDA", " backend (valid here: TORCH_SDPA)");
   }
   tokenizer_ = std::make_unique<T5Tokenizer>(T5Tokenizer::load(checkpoint_.path("tokenizer")));
 
+  // wan21.md §1.2: on a GPU the transformer is bf16 except its f32 keep-list.
   auto dit_config = WanTransformerConfig::from_json(checkpoint_.config("transformer"));
+  const std::set<std::string> dit_fp32 = wan_transformer_fp32_names(dit_config);
   transformer_ = std::make_unique<WanTransformer>(
-      dit_config,
-      load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config)));
+      dit_config, load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config),
+                                 weight_dtype_, device_, &dit_fp32));
 
   auto vae_config = WanVaeConfig::from_json(checkpoint_.config("vae"));
   vae_ = std::make_unique<WanVaeDecoder>(
-      vae_config, load_component(checkpoint_.path("vae"), wan_vae_specs(vae_config)));
+      vae_config,
+      load_component(checkpoint_.path("vae"), wan_vae_specs(vae_config), weight_dtype_, device_));
   if (options_.keep_text_encoder) load_text_encoder();
 }
 
@@ -73,7 +86,8 @@ void TextToVideoPipeline::load_text_encoder() {
   if (text_encoder_) return;
   auto config = Umt5Config::from_json(checkpoint_.config("text_encoder"));
   text_encoder_ = std::make_unique<Umt5Encoder>(
-      config, load_component(checkpoint_.path("text_encoder"), umt5_encoder_specs(config)));
+      config, load_component(checkpoint_.path("text_encoder"), umt5_encoder_specs(config),
+                             text_encoder_dtype_, device_));
 }
 
 Tensor TextToVideoPipeline::encode_prompt(const std::string& prompt, int max_length) {
@@ -100,7 +114,7 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request,
 
   WanTransformer::TextContext cond_text, uncond_text;
   {
-    StageClock clock(stages, "encode_text");
+    StageClock clock(stages, "encode_text", device_);
     load_text_encoder();
     cond_text = transformer_->prepare_text(encode_prompt(r.prompt, r.max_sequence_length));
     if (r.do_cfg()) {
@@ -112,8 +126,9 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request,
 
   Tensor latents;
   {
-    StageClock clock(stages, "prepare_latents");
-    // wan21.md §4.1; noise exactly as torch.Generator("cpu").manual_seed(seed) + randn (fp32).
+    StageClock clock(stages, "prepare_latents", device_);
+    // wan21.md §4.1; noise exactly as torch.Generator("cpu").manual_seed(seed) + randn (fp32),
+    // drawn on the host and copied once to the device. The latents stay f32 there.
     const Shape shape = {1, 16, r.latent_frames(), r.height / 8, r.width / 8};
     if (request.initial_latents.empty()) {
       latents = torch_randn(shape, r.seed);
@@ -123,11 +138,12 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request,
                " values; the request needs ", shape_str(shape));
       latents = Tensor::from_vector(request.initial_latents, shape);
     }
+    latents = latents.to(device_);
   }
 
   CfgGate gate(r.cfg_gate_step, r.guidance_scale, num_timesteps);
   {
-    StageClock clock(stages, "denoise");
+    StageClock clock(stages, "denoise", device_);
     for (int i = 0; i < num_timesteps; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
       const double t = scheduler->timesteps()[size_t(i)];
@@ -139,7 +155,9 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request,
         uncond = transformer_->forward(latents, ts, uncond_text);
         ++result.transformer_forwards;
       }
+      // wan21.md §4.1: CFG in the transformer's output dtype; the scheduler upcasts.
       Tensor velocity = gate.combine(i, cond, uncond);
+      // One flag back from the device per step; the latents themselves stay there.
       FV_CHECK(ops::all_finite(velocity), "denoising step ", i, " (t=", t,
                ") produced NaN or Inf in the transformer output");
       latents = scheduler->step(velocity, i, latents);
@@ -156,13 +174,15 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request,
   result.uncond_fresh = gate.fresh();
   result.uncond_reused = gate.reused();
   result.latent_shape = latents.shape();
-  const Tensor final_latents = latents.contiguous();
+  const Tensor final_latents = latents.to(Device::cpu()).to(DType::F32).contiguous();
   result.final_latents.assign(final_latents.f32().begin(), final_latents.f32().end());
 
   Video video;
   {
-    StageClock clock(stages, "decode");
-    video = frames_from_decoder(vae_->decode(latents), r.fps);
+    StageClock clock(stages, "decode", device_);
+    // wan21.md §4.1: the latents go to the VAE in its dtype; the frames come back to the host.
+    const Tensor decoded = vae_->decode(latents.to(weight_dtype_));
+    video = frames_from_decoder(decoded.to(Device::cpu()), r.fps);
   }
 
   result.parameters = {
@@ -178,7 +198,7 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request,
       {"cfg_gate_step", format_double(r.cfg_gate_step)},
       {"fps", format_double(r.fps)},
       {"scheduler", scheduler->name()},
-      {"backend", "cpu"},
+      {"backend", device_.name()},
       {"attention_backend", "TORCH_SDPA"},
       {"model", model_dir_.filename().empty() ? model_dir_.parent_path().filename().string()
                                               : model_dir_.filename().string()},

@@ -1,5 +1,7 @@
 // Wan2.1 text-to-video as a fixed list of stages (DESIGN §1):
 // validate → encode text → prepare latents → denoise → decode → write.
+// On a GPU every model, the latents and the scheduler state live on the device; the latents come
+// back to the host once, for the result.
 #pragma once
 
 #include <filesystem>
@@ -34,6 +36,9 @@ class TextToVideoPipeline {
 
   std::filesystem::path model_dir_;
   GeneratorOptions options_;
+  Device device_;
+  DType weight_dtype_ = DType::F32;        // transformer and VAE weights (f32 CPU, bf16 GPU)
+  DType text_encoder_dtype_ = DType::F32;  // UMT5 weights
   CheckpointFolder checkpoint_;
   SamplingPreset preset_;
   std::unique_ptr<T5Tokenizer> tokenizer_;

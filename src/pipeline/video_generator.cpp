@@ -39,7 +39,10 @@ std::string GenerationResult::summary_json() const {
   for (auto& [k, v] : parameters) j["parameters"][k] = v;
   double total = 0;
   for (auto& s : stages) {
-    j["stages"].push_back({{"name", s.name}, {"seconds", s.seconds}, {"peak_bytes", s.peak_bytes}});
+    j["stages"].push_back({{"name", s.name},
+                           {"seconds", s.seconds},
+                           {"peak_bytes", s.peak_bytes},
+                           {"peak_device_bytes", s.peak_device_bytes}});
     total += s.seconds;
   }
   j["total_seconds"] = total;

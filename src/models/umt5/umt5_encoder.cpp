@@ -41,8 +41,12 @@ std::vector<TensorSpec> umt5_encoder_specs(const Umt5Config& c) {
 
 Umt5Encoder::Umt5Encoder(Umt5Config config, Weights weights)
     : config_(std::move(config)), weights_(std::move(weights)) {
+  const Device device = weights_.get("shared.weight").device();
   for (const TensorSpec& spec : umt5_encoder_specs(config_)) {
-    check_shape(weights_.get(spec.name), spec.shape, "text encoder tensor " + spec.name);
+    const Tensor& t = weights_.get(spec.name);
+    check_shape(t, spec.shape, "text encoder tensor " + spec.name);
+    FV_CHECK(t.device() == device, "text encoder tensor ", spec.name, " is ", t.describe(),
+             "; every tensor must be on ", device.name(), " like shared.weight");
   }
   shared_ = weights_.get("shared.weight");
   for (int i = 0; i < config_.num_layers; ++i) {
@@ -99,8 +103,9 @@ Tensor Umt5Encoder::encode_padded(std::span<const int32_t> ids, int64_t max_leng
   const int64_t n = int64_t(ids.size());
   FV_CHECK(n <= max_length, "UMT5 encoder: ", n, " token ids exceed max_length ", max_length,
            " (the tokenizer truncates to max_length, EOS included)");
-  Tensor out = Tensor::zeros({1, max_length, config_.d_model}, DType::F32);
-  out.slice(1, 0, n).copy_from(encode(ids));
+  const Tensor encoded = encode(ids);
+  Tensor out = Tensor::zeros({1, max_length, config_.d_model}, encoded.dtype(), encoded.device());
+  out.slice(1, 0, n).copy_from(encoded);
   return out;
 }
 

@@ -1,4 +1,5 @@
-// The UMT5 text encoder (transformers UMT5EncoderModel) on f32 weights (wan21.md §3).
+// The UMT5 text encoder (transformers UMT5EncoderModel), wan21.md §3. It runs where its weights
+// are and in their dtype: f32 on the CPU; bf16 (the diffusers path, §3.2) or f32 on a GPU.
 #pragma once
 
 #include <cstdint>
@@ -18,10 +19,12 @@ std::vector<TensorSpec> umt5_encoder_specs(const Umt5Config& config);
 
 class Umt5Encoder {
  public:
-  // Checks that `weights` holds every tensor of umt5_encoder_specs with its shape.
+  // Checks that `weights` holds every tensor of umt5_encoder_specs with its shape, all on one
+  // device.
   Umt5Encoder(Umt5Config config, Weights weights);
 
-  // Runs on the real tokens only (prompt ids plus EOS) -> [1, n, d_model] f32.
+  // Runs on the real tokens only (prompt ids plus EOS) -> [1, n, d_model] in the weights' dtype,
+  // on their device.
   Tensor encode(std::span<const int32_t> ids) const;
 
   // wan21.md §3.3: encode() rows, then exact zeros up to max_length -> [1, max_length, d_model].

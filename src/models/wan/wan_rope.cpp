@@ -13,7 +13,8 @@ WanRopeSplit wan_rope_split(int head_dim) {
   return {head_dim - 2 * hw, hw, hw};
 }
 
-WanRopeTables wan_rope_tables(std::array<int64_t, 3> grid, int head_dim, int max_seq_len) {
+WanRopeTables wan_rope_tables(std::array<int64_t, 3> grid, int head_dim, int max_seq_len,
+                              Device device) {
   const WanRopeSplit split = wan_rope_split(head_dim);
   for (int a = 0; a < 3; ++a) {
     FV_CHECK(grid[a] > 0 && grid[a] <= max_seq_len, "Wan RoPE: token grid [", grid[0], ",", grid[1],
@@ -44,6 +45,7 @@ WanRopeTables wan_rope_tables(std::array<int64_t, 3> grid, int head_dim, int max
       ps[s * pairs + p] = float(std::sin(angle));
     }
   }
+  if (!device.is_cpu()) return {tables.cos.to(device), tables.sin.to(device)};
   return tables;
 }
 

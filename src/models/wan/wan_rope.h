@@ -18,10 +18,12 @@ WanRopeSplit wan_rope_split(int head_dim);
 // cos/sin [T'·H'·W', head_dim/2] f32 for the token grid (T', H', W') in token order
 // f·(H'·W') + h·W' + w, ready for ops::apply_rope. Pair p < t/2 turns by f·ω_t, the next h/2 pairs
 // by h·ω_h, the last w/2 by w·ω_w, with ω_{a,j} = 10000^(−2j/d_a) and raw integer positions.
-// Computed in double and stored f32, as diffusers builds its buffers.
+// Computed in double and stored f32, as diffusers builds its buffers; built on the host and copied
+// once to `device`.
 struct WanRopeTables {
   Tensor cos, sin;
 };
-WanRopeTables wan_rope_tables(std::array<int64_t, 3> grid, int head_dim, int max_seq_len);
+WanRopeTables wan_rope_tables(std::array<int64_t, 3> grid, int head_dim, int max_seq_len,
+                              Device device = Device::cpu());
 
 }  // namespace fastvideo

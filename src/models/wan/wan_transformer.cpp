@@ -1,5 +1,6 @@
 #include "models/wan/wan_transformer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "models/wan/wan_rope.h"
@@ -57,31 +58,62 @@ std::vector<TensorSpec> wan_transformer_specs(const WanTransformerConfig& config
   return specs;
 }
 
+std::set<std::string> wan_transformer_fp32_names(const WanTransformerConfig& config) {
+  // diffusers' _keep_in_fp32_modules for WanTransformer3DModel, matched against each component of
+  // the dotted name (so norm_q/norm_k, which only start with "norm", stay bf16).
+  static const std::set<std::string> kept_modules = {"rope",  "time_embedder", "scale_shift_table",
+                                                     "norm1", "norm2",         "norm3"};
+  std::set<std::string> names;
+  for (const TensorSpec& spec : wan_transformer_specs(config)) {
+    size_t begin = 0;
+    while (begin <= spec.name.size()) {
+      const size_t end = std::min(spec.name.find('.', begin), spec.name.size());
+      if (kept_modules.count(spec.name.substr(begin, end - begin))) {
+        names.insert(spec.name);
+        break;
+      }
+      begin = end + 1;
+    }
+  }
+  return names;
+}
+
 namespace {
 
-// [R, D] table repeated over the batch: [B, R, D].
+// [R, D] table repeated over the batch: [B, R, D], on the table's device.
 Tensor repeat_over_batch(const Tensor& table, int64_t batch) {
-  Tensor out = Tensor::empty({batch, table.size(0), table.size(1)}, DType::F32);
+  Tensor out = Tensor::empty({batch, table.size(0), table.size(1)}, table.dtype(), table.device());
   for (int64_t b = 0; b < batch; ++b) out.select(0, b).copy_from(table);
   return out;
 }
 
-// [B, D] vector repeated over rows: [B, R, D].
+// [B, D] vector repeated over rows: [B, R, D], on the vector's device.
 Tensor repeat_over_rows(const Tensor& vector, int64_t rows) {
-  Tensor out = Tensor::empty({vector.size(0), rows, vector.size(1)}, DType::F32);
+  Tensor out =
+      Tensor::empty({vector.size(0), rows, vector.size(1)}, vector.dtype(), vector.device());
   for (int64_t r = 0; r < rows; ++r) out.select(1, r).copy_from(vector);
   return out;
 }
+
+bool is_float(DType d) { return d == DType::F32 || d == DType::BF16 || d == DType::F16; }
 
 }  // namespace
 
 WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights)
     : config_(std::move(config)) {
   const std::string component = weights.component().empty() ? "transformer" : weights.component();
+  const Device device = weights.get("patch_embedding.weight").device();
   for (const TensorSpec& spec : wan_transformer_specs(config_)) {
     const Tensor& t = weights.get(spec.name);
-    FV_CHECK(t.dtype() == DType::F32 && t.device().is_cpu(), component, ": tensor ", spec.name,
-             " is ", t.describe(), "; the CPU transformer needs f32 CPU tensors");
+    FV_CHECK(t.device() == device, component, ": tensor ", spec.name, " is ", t.describe(),
+             "; every tensor must be on ", device.name(), " like patch_embedding.weight");
+    if (device.is_cpu()) {
+      FV_CHECK(t.dtype() == DType::F32, component, ": tensor ", spec.name, " is ", t.describe(),
+               "; the CPU transformer needs f32 CPU tensors");
+    } else {
+      FV_CHECK(is_float(t.dtype()), component, ": tensor ", spec.name, " is ", t.describe(),
+               "; expected F32, BF16 or F16");
+    }
     check_shape(t, spec.shape, component + ": tensor " + spec.name);
   }
   auto get = [&](const std::string& name) { return weights.get(name).contiguous(); };
@@ -100,7 +132,8 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights)
   text_1_b_ = get(ce + "text_embedder.linear_1.bias");
   text_2_w_ = get(ce + "text_embedder.linear_2.weight");
   text_2_b_ = get(ce + "text_embedder.linear_2.bias");
-  head_modulation_ = get("scale_shift_table").reshape({2, D});
+  // wan21.md §1.2: modulation arithmetic is f32 whatever dtype the tables were loaded in.
+  head_modulation_ = get("scale_shift_table").reshape({2, D}).to(DType::F32);
   proj_out_w_ = get("proj_out.weight");
   proj_out_b_ = get("proj_out.bias");
 
@@ -113,8 +146,9 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights)
                        get(a + "to_out.0.weight"), get(a + "to_out.0.bias"),
                        get(a + "norm_q.weight"),   get(a + "norm_k.weight")};
     };
-    blocks_.push_back(Block{get(b + "scale_shift_table").reshape({6, D}), attention(b + "attn1."),
-                            attention(b + "attn2."), get(b + "norm2.weight"), get(b + "norm2.bias"),
+    blocks_.push_back(Block{get(b + "scale_shift_table").reshape({6, D}).to(DType::F32),
+                            attention(b + "attn1."), attention(b + "attn2."),
+                            get(b + "norm2.weight"), get(b + "norm2.bias"),
                             get(b + "ffn.net.0.proj.weight"), get(b + "ffn.net.0.proj.bias"),
                             get(b + "ffn.net.2.weight"), get(b + "ffn.net.2.bias")});
   }
@@ -124,12 +158,16 @@ WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context) 
   FV_CHECK(context.ndim() == 3 && context.size(2) == config_.text_dim,
            "WanTransformer: text context must be [B, text_len, ", config_.text_dim, "], got ",
            context.describe());
+  FV_CHECK(context.device() == device(), "WanTransformer: text context is on ",
+           context.device().name(), ", the model on ", device().name());
   const int64_t B = context.size(0), L = context.size(1);
   const int64_t H = config_.num_attention_heads, hd = config_.attention_head_dim;
   // wan21.md §1.3: the text MLP keeps all rows; zero padding maps to a constant non-zero row.
+  // §3.3: the prompt embeddings are cast to the transformer dtype first.
   TextContext text;
   text.text =
-      ops::linear(ops::gelu_tanh(ops::linear(context, text_1_w_, text_1_b_)), text_2_w_, text_2_b_);
+      ops::linear(ops::gelu_tanh(ops::linear(context.to(activation_dtype()), text_1_w_, text_1_b_)),
+                  text_2_w_, text_2_b_);
   for (const Block& block : blocks_) {
     const Attention& a = block.cross_attn;
     Tensor k = ops::rms_norm(ops::linear(text.text, a.to_k_w, a.to_k_b), config_.eps, a.norm_k);
@@ -143,12 +181,13 @@ Tensor WanTransformer::block_forward(const Block& block,
                                      const TextContext::CrossAttentionKV& text_kv, const Tensor& x,
                                      const Tensor& modulation, const Tensor& rope_cos,
                                      const Tensor& rope_sin) const {
-  // wan21.md §1.5. modulation [B, 6, D]: shift1, scale1, gate1, shift2, scale2, gate2.
+  // wan21.md §1.5. modulation [6, B, D] f32: shift1, scale1, gate1, shift2, scale2, gate2, each a
+  // contiguous [B, D].
   const int64_t B = x.size(0), S = x.size(1), D = x.size(2);
   const int64_t H = config_.num_attention_heads, hd = config_.attention_head_dim;
   const float eps = config_.eps;
   const float attn_scale = float(1.0 / std::sqrt(double(hd)));
-  auto chunk = [&](int k) { return modulation.select(1, k); };
+  auto chunk = [&](int k) { return modulation.select(0, k); };
   auto heads = [&](const Tensor& t) { return t.reshape({B, t.size(1), H, hd}); };
 
   // (1) Self-attention: q/k RMSNorm over all heads (before the head split), then RoPE; each pair
@@ -195,28 +234,54 @@ Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> ti
            " blocks; expected batch ", B, " and ", blocks_.size(), " blocks");
   const std::array<int64_t, 3> grid = {latents.size(2) / patch[0], latents.size(3) / patch[1],
                                        latents.size(4) / patch[2]};
+  FV_CHECK(latents.device() == device(), "WanTransformer: latents are on ", latents.device().name(),
+           ", the model on ", device().name());
   const int64_t D = config_.inner_dim();
+  const DType act = activation_dtype();
+  // The host -> device copies (RoPE tables on a new grid, the sinusoid) come before the heavy
+  // work, so waiting for them stalls nothing.
+  const RopeCache rope = rope_for(grid);
 
-  const WanRopeTables rope =
-      wan_rope_tables(grid, config_.attention_head_dim, config_.rope_max_seq_len);
-  Tensor x = ops::linear(ops::patchify(latents, patch), patch_w_, patch_b_);  // [B, S, D]
-
-  // wan21.md §1.3: temb = MLP(sinusoid(t)); tproj = time_proj(SiLU(temb)) as [B, 6, D].
-  Tensor sinusoid = ops::timestep_embedding(timesteps, config_.freq_dim);
+  // wan21.md §1.3: temb = MLP(sinusoid(t)); tproj = time_proj(SiLU(temb)) as [B, 6, D]. §1.2: the
+  // MLP runs in f32 (the time embedder's dtype) on an f32 sinusoid, and temb is cast to the
+  // activation dtype before time_proj and the head.
+  Tensor sinusoid =
+      ops::timestep_embedding(timesteps, config_.freq_dim).to(device()).to(time_1_w_.dtype());
   Tensor temb =
-      ops::linear(ops::silu(ops::linear(sinusoid, time_1_w_, time_1_b_)), time_2_w_, time_2_b_);
-  Tensor tproj = ops::linear(ops::silu(temb), time_proj_w_, time_proj_b_).reshape({B, 6, D});
+      ops::linear(ops::silu(ops::linear(sinusoid, time_1_w_, time_1_b_)), time_2_w_, time_2_b_)
+          .to(act);
+  Tensor tproj =
+      ops::linear(ops::silu(temb), time_proj_w_, time_proj_b_).reshape({B, 6, D}).to(DType::F32);
+
+  // §4.1: the pipeline hands the transformer its latents in the transformer dtype.
+  Tensor x = ops::linear(ops::patchify(latents.to(act), patch), patch_w_, patch_b_);  // [B, S, D]
 
   for (size_t i = 0; i < blocks_.size(); ++i) {
-    Tensor modulation = ops::add(repeat_over_batch(blocks_[i].modulation, B), tproj);
+    // §1.5: e = scale_shift_table + tproj in f32, laid out [6, B, D] so each chunk is contiguous.
+    Tensor modulation = ops::add(repeat_over_batch(blocks_[i].modulation, B), tproj)
+                            .permute({1, 0, 2})
+                            .contiguous();
     x = block_forward(blocks_[i], text.blocks[i], x, modulation, rope.cos, rope.sin);
   }
 
   // wan21.md §1.6: the head modulates with temb itself (not tproj), rows (shift, scale).
-  Tensor head = ops::add(repeat_over_batch(head_modulation_, B), repeat_over_rows(temb, 2));
-  Tensor y = ops::modulate(ops::layer_norm(x, config_.eps), head.select(1, 0), head.select(1, 1));
+  Tensor head =
+      ops::add(repeat_over_batch(head_modulation_, B), repeat_over_rows(temb.to(DType::F32), 2))
+          .permute({1, 0, 2})
+          .contiguous();
+  Tensor y = ops::modulate(ops::layer_norm(x, config_.eps), head.select(0, 0), head.select(0, 1));
   y = ops::linear(y, proj_out_w_, proj_out_b_);  // [B, S, patch·out_channels], (ph, pw, c) order
   return ops::unpatchify(y, grid, patch);
+}
+
+WanTransformer::RopeCache WanTransformer::rope_for(std::array<int64_t, 3> grid) const {
+  std::lock_guard lock(rope_mutex_);
+  if (!rope_cache_.cos.defined() || rope_cache_.grid != grid) {
+    WanRopeTables tables =
+        wan_rope_tables(grid, config_.attention_head_dim, config_.rope_max_seq_len, device());
+    rope_cache_ = {grid, std::move(tables.cos), std::move(tables.sin)};
+  }
+  return rope_cache_;
 }
 
 }  // namespace fastvideo

@@ -1,9 +1,14 @@
 // Wan2.1 diffusion transformer (diffusers WanTransformer3DModel), wan21.md §1. Predicts the flow
-// velocity of video latents given a timestep and UMT5 text embeddings. The CPU backend computes
-// everything in f32.
+// velocity of video latents given a timestep and UMT5 text embeddings. The model runs where its
+// weights are: on the CPU everything is f32; on a GPU it follows the diffusers bf16 path (§1.2):
+// bf16 activations and residual stream, the time MLP, modulation tables and norm2 in f32.
 #pragma once
 
+#include <array>
+#include <mutex>
+#include <set>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -16,9 +21,17 @@ namespace fastvideo {
 // The loader validates checkpoints against this table and the tiny-model writer emits it.
 std::vector<TensorSpec> wan_transformer_specs(const WanTransformerConfig& config);
 
+// The tensors diffusers keeps in f32 when it loads the model in bf16 (wan21.md §1.2): those whose
+// dotted name has a component rope, time_embedder, scale_shift_table, norm1, norm2 or norm3, i.e.
+// condition_embedder.time_embedder.*, every scale_shift_table and blocks.*.norm2.weight/bias.
+// Pass it to load_component as the keep_f32 set.
+std::set<std::string> wan_transformer_fp32_names(const WanTransformerConfig& config);
+
 class WanTransformer {
  public:
-  // Checks every tensor of wan_transformer_specs(config) is present with its shape.
+  // Checks every tensor of wan_transformer_specs(config) is present with its shape, and that all
+  // are on one device: f32 on the CPU, any float dtype on a GPU (bf16 plus the f32 keep-list as
+  // load_component gives them).
   WanTransformer(WanTransformerConfig config, Weights weights);
 
   // What the prompt contributes to every denoising step, computed once per prompt: the text
@@ -32,15 +45,21 @@ class WanTransformer {
     std::vector<CrossAttentionKV> blocks;  // one per transformer block
     int64_t batch() const { return text.size(0); }
   };
-  // context [B, text_len (512), text_dim] f32: UMT5 output, zero-padded rows included (§1.3).
+  // context [B, text_len (512), text_dim] on the model's device, any float dtype (cast to the
+  // activation dtype, as the pipeline casts prompt embeddings): UMT5 output, zero-padded rows
+  // included (§1.3).
   TextContext prepare_text(const Tensor& context) const;
 
-  // latents [B, in_channels, T, H, W] f32, one timestep per batch item, a TextContext of the same
-  // batch size -> velocity [B, out_channels, T, H, W] f32.
+  // latents [B, in_channels, T, H, W] on the model's device, any float dtype (cast to the
+  // activation dtype), one timestep per batch item, a TextContext of the same batch size ->
+  // velocity [B, out_channels, T, H, W] in the activation dtype.
   Tensor forward(const Tensor& latents, std::span<const double> timesteps,
                  const TextContext& text) const;
 
   const WanTransformerConfig& config() const { return config_; }
+  Device device() const { return patch_w_.device(); }
+  // The dtype of activations and outputs: the patch embedding's (f32 on the CPU, bf16 on a GPU).
+  DType activation_dtype() const { return patch_w_.dtype(); }
 
  private:
   struct Attention {
@@ -53,9 +72,16 @@ class WanTransformer {
     Tensor ffn_in_w, ffn_in_b, ffn_out_w, ffn_out_b;
   };
 
+  struct RopeCache {
+    std::array<int64_t, 3> grid{};
+    Tensor cos, sin;  // on the model's device
+  };
+
   Tensor block_forward(const Block& block, const TextContext::CrossAttentionKV& text_kv,
                        const Tensor& x, const Tensor& modulation, const Tensor& rope_cos,
                        const Tensor& rope_sin) const;
+  // The RoPE tables for `grid`, built once per grid on the model's device (§1.4: f32, not cast).
+  RopeCache rope_for(std::array<int64_t, 3> grid) const;
 
   WanTransformerConfig config_;
   Tensor patch_w_, patch_b_;  // patch embedding as a linear: [D, C·pt·ph·pw], [D]
@@ -64,6 +90,8 @@ class WanTransformer {
   Tensor head_modulation_;  // scale_shift_table as [2, D]: (shift, scale)
   Tensor proj_out_w_, proj_out_b_;
   std::vector<Block> blocks_;
+  mutable std::mutex rope_mutex_;
+  mutable RopeCache rope_cache_;
 };
 
 }  // namespace fastvideo

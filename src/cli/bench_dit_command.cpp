@@ -1,0 +1,308 @@
+// fastvideo bench dit: one Wan2.1 transformer forward on a GPU at the real sizes (wan21.md §0,
+// §1.8), with random bf16 weights built in device memory or a checkpoint's weights, timed as the
+// median of CUDA-synchronised runs. tools/bench/torch_dit_anchor.py is the PyTorch anchor for the
+// same shapes.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "cli/commands.h"
+#include "core/parallel.h"
+#include "io/checkpoint.h"
+#include "models/wan/wan_transformer.h"
+#include "pipeline/compute_device.h"
+
+#ifdef FASTVIDEO_HAVE_CUDA
+#include <cuda_runtime.h>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "core/cuda/device_allocator.h"
+#endif
+
+namespace fastvideo::cli {
+
+struct BenchDitFlags {
+  std::string config = "1.3b";  // 1.3b (480×832×81) | 14b (720×1280×81)
+  std::string model;            // checkpoint folder: its transformer instead of random weights
+  std::string device = "cuda";
+  std::string json;
+  int height = 0, width = 0, num_frames = 0;  // 0: the config's benchmark size
+  int layers = 0;                             // 0: all (14b: as many as fit)
+  int warmup = 2, repeats = 5;
+};
+
+void add_bench_dit_options(CLI::App& dit, BenchDitFlags& f) {
+  dit.add_option("--config", f.config, "1.3b (480x832x81) or 14b (720x1280x81)")
+      ->check(CLI::IsMember({"1.3b", "14b"}));
+  dit.add_option("--model", f.model,
+                 "checkpoint folder: time its transformer (default: random weights)");
+  dit.add_option("--device", f.device, "cuda or cuda:N");
+  dit.add_option("--height", f.height, "video height (default: the config's benchmark size)");
+  dit.add_option("--width", f.width, "video width");
+  dit.add_option("--num-frames", f.num_frames, "video frames (4n+1)");
+  dit.add_option("--layers", f.layers,
+                 "run only the first N blocks; the full forward is extrapolated per layer");
+  dit.add_option("--warmup", f.warmup, "untimed forwards first");
+  dit.add_option("--repeats", f.repeats, "timed forwards (median; at least 5)");
+  dit.add_option("--json", f.json, "write results as JSON");
+}
+
+#ifndef FASTVIDEO_HAVE_CUDA
+
+int run_bench_dit(const BenchDitFlags&) {
+  fail("bench dit times the transformer on a GPU, and this build has no CUDA backend");
+}
+
+#else
+
+namespace {
+
+// wan21.md §0: the transformer config.json of the two Wan2.1 T2V sizes.
+WanTransformerConfig builtin_config(const std::string& name) {
+  const bool big = name == "14b";
+  nlohmann::json json = {{"_class_name", "WanTransformer3DModel"},
+                         {"attention_head_dim", 128},
+                         {"num_attention_heads", big ? 40 : 12},
+                         {"num_layers", big ? 40 : 30},
+                         {"ffn_dim", big ? 13824 : 8960},
+                         {"in_channels", 16},
+                         {"out_channels", 16},
+                         {"text_dim", 4096},
+                         {"freq_dim", 256},
+                         {"patch_size", {1, 2, 2}},
+                         {"eps", 1e-6},
+                         {"rope_max_seq_len", 1024},
+                         {"cross_attn_norm", true},
+                         {"qk_norm", "rms_norm_across_heads"},
+                         {"image_dim", nullptr},
+                         {"added_kv_proj_dim", nullptr}};
+  return WanTransformerConfig::from_json(JsonFile(json, "built-in Wan2.1 " + name + " config"));
+}
+
+// wan21.md §1.8, per block (one CFG branch, 512 text tokens). The cross-attention K/V term is
+// counted as the reference counts it, though WanTransformer computes it once per prompt
+// (prepare_text, outside the timed forward): it is 0.05 % of the total.
+double block_flop(const WanTransformerConfig& c, double S) {
+  const double D = c.inner_dim(), F = c.ffn_dim, text = 512;
+  return 8 * S * D * D + 4 * S * S * D + 4 * S * D * D + 4 * text * D * D + 4 * S * text * D +
+         4 * S * D * F;
+}
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+uint64_t name_hash(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// Uniform values of the given mean and standard deviation from a counter-based hash (parallel,
+// deterministic), made in `dtype` on the host, then one copy to `device`.
+Tensor random_uniform(const Shape& shape, DType dtype, Device device, uint64_t seed, float mean,
+                      float std_dev) {
+  const float half_width = std_dev * std::sqrt(3.0f);
+  Tensor host = Tensor::empty(shape, dtype);
+  auto* f32 = dtype == DType::F32 ? host.data<float>() : nullptr;
+  auto* b16 = dtype == DType::BF16 ? host.data<uint16_t>() : nullptr;
+  FV_CHECK(f32 || b16, "bench dit: random tensors are F32 or BF16, not ", dtype_name(dtype));
+  parallel_for(host.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float u = float(splitmix64(seed + uint64_t(i)) >> 40) * 0x1.0p-24f;  // [0, 1)
+      const float v = mean + half_width * (2.0f * u - 1.0f);
+      if (f32) {
+        f32[i] = v;
+      } else {
+        b16[i] = f32_to_bf16(v);
+      }
+    }
+  });
+  return host.to(device);
+}
+
+// A random weight for timing, scaled as the tiny model's: fan-in for matrices, small biases,
+// gains near 1, so activations stay O(1) and nothing overflows in bf16.
+Tensor random_weight(const TensorSpec& spec, DType dtype, Device device) {
+  const std::string& n = spec.name;
+  auto ends_with = [&](const char* suffix) {
+    const std::string s(suffix);
+    return n.size() >= s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0;
+  };
+  float std_dev = 0.02f, mean = 0.0f;
+  if (ends_with(".bias")) {
+    std_dev = 0.02f;
+  } else if (n.find("norm") != std::string::npos) {
+    std_dev = 0.1f, mean = 1.0f;
+  } else if (n.find("scale_shift_table") != std::string::npos) {
+    std_dev = 0.1f;
+  } else {
+    const double fan_in = double(shape_numel(spec.shape)) / double(spec.shape[0]);
+    std_dev = float(1.0 / std::sqrt(fan_in));
+  }
+  return random_uniform(spec.shape, dtype, device, name_hash(n), mean, std_dev);
+}
+
+// Blocks that fit next to the top-level weights with room for one forward's activations at S
+// tokens (the FFN hidden state and a dozen [S, D] tensors, with margin).
+int layers_that_fit(const WanTransformerConfig& c, int64_t S, int device) {
+  size_t free_b = 0, total_b = 0;
+  use_cuda_device(device);
+  FV_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  const double D = c.inner_dim(), F = c.ffn_dim;
+  const double per_block = 2.0 * (4 * (D * D + D) + 4 * (D * D + D) + 2 * F * D + F + 9 * D);
+  const double top = 2.0 * (D * 4096 + 7 * D * D + 64 * D);
+  const double activations = 2.0 * S * (16 * D + 4 * F) + 2.0 * (1 << 30);
+  const double room = double(free_b) - top - activations;
+  return std::clamp(int(room / per_block), 0, c.num_layers);
+}
+
+}  // namespace
+
+int run_bench_dit(const BenchDitFlags& f) {
+  const Device device = parse_compute_device(f.device);
+  FV_CHECK(!device.is_cpu(), "bench dit runs on a GPU; --device ", f.device, " is the CPU");
+  FV_CHECK(f.repeats >= 5, "bench dit: --repeats ", f.repeats, " is below 5");
+  FV_CHECK(f.warmup >= 0 && f.layers >= 0, "bench dit: --warmup and --layers must be >= 0");
+  CudaContext& ctx = use_cuda_device(device.index);
+  DeviceAllocator& allocator = DeviceAllocator::get(device.index);
+
+  const bool big = f.config == "14b";
+  const int height = f.height ? f.height : (big ? 720 : 480);
+  const int width = f.width ? f.width : (big ? 1280 : 832);
+  const int frames = f.num_frames ? f.num_frames : 81;
+  FV_CHECK(height % 16 == 0 && width % 16 == 0 && frames % 4 == 1, "bench dit: ", height, "x",
+           width, "x", frames, " is not a Wan size (height, width multiples of 16; 4n+1 frames)");
+  const Shape latent_shape = {1, 16, (frames - 1) / 4 + 1, height / 8, width / 8};
+  const int64_t tokens = latent_shape[2] * (latent_shape[3] / 2) * (latent_shape[4] / 2);
+
+  std::optional<CheckpointFolder> checkpoint;
+  WanTransformerConfig config;
+  if (f.model.empty()) {
+    config = builtin_config(f.config);
+  } else {
+    checkpoint = CheckpointFolder::open(f.model);
+    config = WanTransformerConfig::from_json(checkpoint->config("transformer"));
+  }
+  const int full_layers = config.num_layers;
+  int layers = f.layers ? std::min(f.layers, full_layers) : full_layers;
+  if (!f.layers && big) layers = layers_that_fit(config, tokens, device.index);
+  FV_CHECK(layers >= 1, "bench dit: not even one block of the ", f.config, " transformer fits on ",
+           device.name(), " at ", tokens, " tokens");
+  config.num_layers = layers;
+
+  // Weights: bf16 on the device, the §1.2 keep-list in f32 (as the pipeline loads them).
+  const std::set<std::string> fp32 = wan_transformer_fp32_names(config);
+  std::printf(
+      "fastvideo bench dit: Wan2.1 %s transformer, %d of %d blocks, %s weights, on %s (%s)\n",
+      f.model.empty() ? f.config.c_str() : f.model.c_str(), layers, full_layers,
+      f.model.empty() ? "random" : "checkpoint", device.name().c_str(), ctx.info().name.c_str());
+  const int64_t before_weights = allocator.stats().in_use;
+  Weights weights("transformer");
+  if (checkpoint) {
+    weights = load_component(checkpoint->path("transformer"), wan_transformer_specs(config),
+                             DType::BF16, device, &fp32);
+  } else {
+    for (const TensorSpec& spec : wan_transformer_specs(config)) {
+      weights.insert(spec.name,
+                     random_weight(spec, fp32.count(spec.name) ? DType::F32 : DType::BF16, device));
+    }
+  }
+  WanTransformer dit(config, std::move(weights));
+  const int64_t weight_bytes = allocator.stats().in_use - before_weights;
+
+  // Latents ~ unit variance as the noise is; UMT5 outputs are O(0.1).
+  Tensor latents = random_uniform(latent_shape, DType::F32, device, 1, 0.0f, 1.0f);
+  const auto text = dit.prepare_text(
+      random_uniform({1, 512, config.text_dim}, DType::BF16, device, 2, 0.0f, 0.2f));
+  const double timesteps[] = {999.0};
+
+  ctx.synchronize();
+  allocator.reset_peak();
+  for (int i = 0; i < f.warmup; ++i) dit.forward(latents, timesteps, text);
+  ctx.synchronize();
+  cudaEvent_t start = nullptr, stop = nullptr;
+  FV_CUDA_CHECK(cudaEventCreate(&start));
+  FV_CUDA_CHECK(cudaEventCreate(&stop));
+  std::vector<double> seconds;
+  for (int i = 0; i < f.repeats; ++i) {
+    FV_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
+    Tensor out = dit.forward(latents, timesteps, text);
+    FV_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
+    FV_CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0;
+    FV_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    seconds.push_back(ms / 1e3);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  const int64_t peak = allocator.stats().peak;
+
+  std::vector<double> sorted = seconds;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted[sorted.size() / 2];
+  const double flop = layers * block_flop(config, double(tokens));
+  const double tflops = flop / median / 1e12;
+  std::printf("latents [1,16,%lld,%lld,%lld], %lld tokens, text 512 tokens\n",
+              static_cast<long long>(latent_shape[2]), static_cast<long long>(latent_shape[3]),
+              static_cast<long long>(latent_shape[4]), static_cast<long long>(tokens));
+  std::printf("forward (%d blocks): median %.4f s of %d (min %.4f, max %.4f) after %d warm-up\n",
+              layers, median, f.repeats, sorted.front(), sorted.back(), f.warmup);
+  std::printf("%.1f TFLOP (wan21.md 1.8) -> %.1f TFLOP/s\n", flop / 1e12, tflops);
+  std::printf("device memory: weights %.2f GiB, peak during forwards %.2f GiB\n",
+              double(weight_bytes) / (1 << 30), double(peak) / (1 << 30));
+
+  nlohmann::ordered_json out;
+  out["bench"] = "dit";
+  out["config"] = f.config;
+  out["weights"] = f.model.empty() ? "random" : f.model;
+  out["device"] = device.name();
+  out["card"] = ctx.info().name;
+  out["latent_shape"] = latent_shape;
+  out["tokens"] = tokens;
+  out["layers"] = layers;
+  out["num_layers"] = full_layers;
+  out["warmup"] = f.warmup;
+  out["seconds"] = seconds;
+  out["median_seconds"] = median;
+  out["tflop"] = flop / 1e12;
+  out["tflops"] = tflops;
+  out["weight_bytes"] = weight_bytes;
+  out["peak_device_bytes"] = peak;
+  if (layers < full_layers) {
+    // Linear in the block count: the top level (patch embedding, time MLP, head) is < 0.1 %.
+    const double full_seconds = median * full_layers / layers;
+    const double full_flop = full_layers * block_flop(config, double(tokens));
+    std::printf(
+        "EXTRAPOLATED full forward (%d blocks, %.4f s per block measured): %.3f s, "
+        "%.1f TFLOP\n",
+        full_layers, median / layers, full_seconds, full_flop / 1e12);
+    out["extrapolated"] = {{"note", "measured on the first layers; full forward scaled per layer"},
+                           {"seconds_per_layer", median / layers},
+                           {"full_forward_seconds", full_seconds},
+                           {"full_forward_tflop", full_flop / 1e12}};
+  }
+  if (!f.json.empty()) std::ofstream(f.json) << out.dump(2) << "\n";
+  return 0;
+}
+
+#endif
+
+Action add_bench_dit_command(CLI::App& bench) {
+  auto* dit = bench.add_subcommand(
+      "dit", "One Wan2.1 DiT forward on a GPU at 480x832x81 (1.3b) or 720x1280x81 (14b): TFLOP/s");
+  auto flags = std::make_shared<BenchDitFlags>();
+  add_bench_dit_options(*dit, *flags);
+  return [flags] { return run_bench_dit(*flags); };
+}
+
+}  // namespace fastvideo::cli

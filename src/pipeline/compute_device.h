@@ -1,0 +1,23 @@
+// Where a pipeline runs: GeneratorOptions::device ("cpu", "cuda" or "cuda:N") as a Device, and
+// what a stage needs from that device (waiting for its queued work, its memory peak).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/device.h"
+
+namespace fastvideo {
+
+// "cpu" -> CPU; "cuda" -> GPU 0; "cuda:N" -> GPU N. Anything else, a GPU this machine does not
+// have, or a GPU in a build without the CUDA backend is an Error naming the value.
+Device parse_compute_device(const std::string& value);
+
+// Blocks until the work queued on `device` has finished (nothing to wait for on the CPU).
+void synchronize_device(Device device);
+
+// Peak bytes of device memory in use since the last reset_device_peak (0 on the CPU).
+int64_t device_peak_bytes(Device device);
+void reset_device_peak(Device device);
+
+}  // namespace fastvideo
