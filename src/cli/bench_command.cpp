@@ -137,7 +137,8 @@ Action add_bench_command(CLI::App& app) {
   cpu->add_option("--num-frames", f->num_frames, "DiT forward frames (4n+1)");
   cpu->add_option("--repeats", f->repeats, "timed repeats (median)");
   cpu->add_option("--json", f->json, "write results as JSON");
-  return [f] { return run_bench(*f); };
+  Action attention = add_bench_attention_command(*cmd);
+  return [f, cpu, attention] { return cpu->parsed() ? run_bench(*f) : attention(); };
 }
 
 }  // namespace fastvideo::cli

@@ -13,5 +13,7 @@ Action add_inspect_command(CLI::App& app);
 Action add_compare_command(CLI::App& app);
 Action add_make_tiny_model_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
+// `bench attention`, a subcommand of `bench` (bench_attention_command.cpp).
+Action add_bench_attention_command(CLI::App& bench);
 
 }  // namespace fastvideo::cli
