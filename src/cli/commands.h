@@ -15,6 +15,7 @@ Action add_make_tiny_model_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
 // GPU benchmarks, each registered by add_bench_command on the `bench` subcommand.
 Action add_bench_gemm_command(CLI::App& bench);
+Action add_bench_attention_command(CLI::App& bench);
 Action add_bench_vae_command(CLI::App& bench);
 Action add_bench_dit_command(CLI::App& bench);
 

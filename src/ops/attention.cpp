@@ -7,7 +7,7 @@ namespace fastvideo::ops {
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                  const Tensor& bias) {
-  return FV_DISPATCH_CPU_ONLY(q.device(), "attention", attention(q, k, v, scale, bias));
+  return FV_DISPATCH(q.device(), attention(q, k, v, scale, bias));
 }
 
 }  // namespace fastvideo::ops

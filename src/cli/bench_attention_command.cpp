@@ -1,0 +1,157 @@
+// fastvideo bench attention: ops::attention on the GPU at the Wan2.1 DiT's attention shapes, timed
+// with CUDA events (median of the timed repeats after warm-up), with the path that ran. The anchor,
+// PyTorch's SDPA on the same shapes and card, is tools/bench/torch_attention_anchor.py.
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "fastvideo/error.h"
+
+#ifdef FASTVIDEO_HAVE_CUDA
+#include <cuda_runtime.h>
+
+#include <cmath>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "core/tensor.h"
+#include "ops/attention.h"
+#include "ops/cuda/attention_backend.h"
+#endif
+
+namespace fastvideo::cli {
+
+namespace {
+
+struct AttentionBenchFlags {
+  int repeats = 10, warmup = 3, device = 0;
+  std::string json;
+};
+
+struct AttentionShape {
+  const char* label;
+  int64_t B, H, Lq, Lk, D;
+};
+
+// Wan2.1 T2V: 1.3B at 480p (81 frames -> 32760 tokens, 12 heads), the same with the CFG pair
+// batched, 14B at 720p (75600 tokens, 40 heads), and 1.3B cross-attention over 512 text tokens.
+constexpr AttentionShape kShapes[] = {
+    {"self 1.3B 480p", 1, 12, 32760, 32760, 128},
+    {"self 1.3B 480p CFG", 2, 12, 32760, 32760, 128},
+    {"self 14B 720p", 1, 40, 75600, 75600, 128},
+    {"cross 1.3B 480p", 1, 12, 32760, 512, 128},
+};
+
+#ifdef FASTVIDEO_HAVE_CUDA
+
+// A [B, L, H, D] BF16 device tensor of N(0, 1) values: one random block of rows repeated along L
+// (attention time does not depend on the values; drawing billions on the CPU would take minutes).
+Tensor random_device_tensor(int64_t B, int64_t L, int64_t H, int64_t D, Device device) {
+  constexpr int64_t kBlockRows = 2048;
+  const int64_t rows = std::min(L, kBlockRows);
+  std::vector<float> values(size_t(B * rows * H * D));
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  for (size_t i = 0; i < values.size(); i += 2) {
+    // Box-Muller on a 64-bit LCG: no dependence on test helpers from the CLI.
+    auto uniform = [&] {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      return (double((state >> 11) + 1)) / 9007199254740993.0;
+    };
+    const double r = std::sqrt(-2.0 * std::log(uniform())), t = 6.283185307179586 * uniform();
+    values[i] = float(r * std::cos(t));
+    if (i + 1 < values.size()) values[i + 1] = float(r * std::sin(t));
+  }
+  Tensor block = Tensor::from_vector(values, {B, rows, H, D}).to(DType::BF16);
+  Tensor out = Tensor::empty({B, L, H, D}, DType::BF16, device);
+  for (int64_t l0 = 0; l0 < L; l0 += rows) {
+    const int64_t n = std::min(rows, L - l0);
+    out.slice(1, l0, l0 + n).copy_from(block.slice(1, 0, n));
+  }
+  return out;
+}
+
+int run_bench_attention(const AttentionBenchFlags& f) {
+  FV_CHECK(f.repeats >= 1 && f.warmup >= 1, "bench attention: --repeats and --warmup must be >= 1");
+  CudaContext& ctx = use_cuda_device(f.device);
+  const Device device = Device::cuda(f.device);
+  nlohmann::ordered_json out;
+  out["device"] = ctx.info().name;
+  out["repeats"] = f.repeats;
+  std::printf("fastvideo bench attention on %s (BF16, median of %d after %d warm-up)\n\n",
+              ctx.info().name.c_str(), f.repeats, f.warmup);
+  std::printf("%-20s %3s %3s %7s %7s %4s  %-12s %10s %10s %9s\n", "shape", "B", "H", "Lq", "Lk",
+              "D", "path", "median ms", "min ms", "TFLOP/s");
+
+  cudaEvent_t start = nullptr, stop = nullptr;
+  FV_CUDA_CHECK(cudaEventCreate(&start));
+  FV_CUDA_CHECK(cudaEventCreate(&stop));
+  for (const AttentionShape& s : kShapes) {
+    const Tensor q = random_device_tensor(s.B, s.Lq, s.H, s.D, device);
+    const Tensor k = random_device_tensor(s.B, s.Lk, s.H, s.D, device);
+    const Tensor v = random_device_tensor(s.B, s.Lk, s.H, s.D, device);
+    const float scale = 1.0f / std::sqrt(float(s.D));
+    const bool cudnn = ops::cuda::attention_uses_cudnn(q, k, v, scale);
+    for (int i = 0; i < f.warmup; ++i) ops::attention(q, k, v, scale);
+    std::vector<double> ms;
+    for (int i = 0; i < f.repeats; ++i) {
+      FV_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
+      Tensor o = ops::attention(q, k, v, scale);
+      FV_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
+      FV_CUDA_CHECK(cudaEventSynchronize(stop));
+      float elapsed = 0;
+      FV_CUDA_CHECK(cudaEventElapsedTime(&elapsed, start, stop));
+      ms.push_back(elapsed);
+    }
+    std::sort(ms.begin(), ms.end());
+    const double median = ms[ms.size() / 2];
+    const double flop = 4.0 * double(s.B) * double(s.H) * double(s.Lq) * double(s.Lk) * double(s.D);
+    const double tflops = flop / (median * 1e-3) / 1e12;
+    const char* path = cudnn ? "cudnn_sdpa" : "gemm_softmax";
+    std::printf("%-20s %3lld %3lld %7lld %7lld %4lld  %-12s %10.3f %10.3f %9.1f\n", s.label,
+                static_cast<long long>(s.B), static_cast<long long>(s.H),
+                static_cast<long long>(s.Lq), static_cast<long long>(s.Lk),
+                static_cast<long long>(s.D), path, median, ms.front(), tflops);
+    out["shapes"].push_back({{"label", s.label},
+                             {"B", s.B},
+                             {"H", s.H},
+                             {"Lq", s.Lq},
+                             {"Lk", s.Lk},
+                             {"D", s.D},
+                             {"path", path},
+                             {"median_ms", median},
+                             {"min_ms", ms.front()},
+                             {"tflops", tflops}});
+  }
+  FV_CUDA_CHECK(cudaEventDestroy(start));
+  FV_CUDA_CHECK(cudaEventDestroy(stop));
+  if (!f.json.empty()) std::ofstream(f.json) << out.dump(2) << "\n";
+  return 0;
+}
+
+#else
+
+int run_bench_attention(const AttentionBenchFlags&) {
+  fail("bench attention needs the CUDA backend, and this build has none");
+}
+
+#endif
+
+}  // namespace
+
+Action add_bench_attention_command(CLI::App& bench) {
+  auto* cmd = bench.add_subcommand(
+      "attention", "GPU attention (cuDNN SDPA / GEMM path) at Wan2.1 DiT shapes: ms and TFLOP/s");
+  auto f = std::make_shared<AttentionBenchFlags>();
+  cmd->add_option("--repeats", f->repeats, "timed repeats (median; at least 10 recommended)");
+  cmd->add_option("--warmup", f->warmup, "untimed calls first (the first builds the plan)");
+  cmd->add_option("--device", f->device, "CUDA device index");
+  cmd->add_option("--json", f->json, "write results as JSON");
+  return [f] { return run_bench_attention(*f); };
+}
+
+}  // namespace fastvideo::cli
