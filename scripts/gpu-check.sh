@@ -31,6 +31,18 @@ step configure cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMA
 step build cmake --build build-gpu --parallel "$(nproc)"
 step ctest ctest --test-dir build-gpu --output-on-failure -j4
 step torch-noise python3 tools/reference/torch_noise_vectors.py --check tests/data/torch_noise_vectors.json
+# A tiny generation on CUDA against the CPU (issue 3: PSNR >= 35 dB).
+tiny="$out/tiny-model"
+rm -rf "$tiny"
+step tiny-model build-gpu/fastvideo make-tiny-model "$tiny" --seed 0
+for dev in cpu cuda; do
+  step "tiny-$dev" build-gpu/fastvideo generate --model "$tiny" --device "$dev" --height 176 \
+    --width 176 --num-frames 9 --prompt "A red fox runs through fresh snow at dawn." \
+    --output "$out/tiny-$dev.y4m" --overwrite --log-json "$out/tiny-$dev.json"
+done
+step tiny-compare build-gpu/fastvideo compare "$out/tiny-cpu.y4m" "$out/tiny-cuda.y4m"
+tail -3 "$out/tiny-compare.log"
+rm -rf "$tiny"
 
 printf '\n== gpu-check summary ==\n'
 printf '%s\n' "${summary[@]}"
