@@ -1,0 +1,426 @@
+// FLASH_ATTN forward on Hopper (sm_90a), FlashAttention-3 style (attention-algorithms.md §1.3).
+//
+// Tile shape:     128 query rows x 128 keys per step, head dim 128; bf16 in, fp32 accumulate.
+// Pipeline depth: Q tile single-buffered; K and V each in a 2-stage shared-memory ring, loaded by
+//                 TMA (128-byte swizzle, two 64-column boxes per tile) completing on mbarriers.
+// Warp roles:     384 threads = 3 warpgroups.
+//   WG0  producer: setmaxnreg down to 24; one thread issues every TMA load.
+//   WG1, WG2 consumers: setmaxnreg up to 240; each owns 64 of the 128 query rows and runs
+//        S = Q·Kᵀ (wgmma m64n128k16, Q and K from shared memory) and O += P·V (wgmma, P from
+//        registers in bf16, V from shared memory read MN-major), plus the online softmax.
+// Grid:           persistent, one CTA per SM; CTA c takes work tiles c, c + grid, ... in the order
+//                 (q tile fastest, then head, then batch), so CTAs running together share K/V in L2.
+//
+// Consumer schedule for one work tile, n = ceil(Sk / 128) KV tiles (intra-warpgroup overlap:
+// the softmax of tile j runs while the tensor cores do P_{j-1}·V_{j-1}):
+//   S_0 = Q·K_0ᵀ; wait; softmax(S_0) -> P_0
+//   for j = 1 .. n-1:
+//     issue S_j = Q·K_jᵀ; issue O += P_{j-1}·V_{j-1}
+//     wait S_j   -> release K stage; softmax(S_j) (masked when j = n-1 is partial)
+//     wait P·V   -> release V stage; O *= exp(m_old - m_new); P_j = bf16(S_j)
+//   O += P_{n-1}·V_{n-1}; wait; O /= l; store O (and LSE = m·scale + ln l).
+// Softmax works in base 2: p = exp2(s·scale·log2e - m·scale·log2e), one FFMA and one MUFU.EX2 per
+// score. The row sums l stay per-thread partial sums until the epilogue (the correction factors
+// are uniform over the 4 threads sharing a row).
+//
+// Barriers (all in shared memory): q_full/q_empty, k_full[s]/k_empty[s], v_full[s]/v_empty[s].
+// "full" completes with the TMA transaction bytes (1 arrival: the producer's expect_tx); "empty"
+// completes when all 8 consumer warps have arrived (lane 0 of each after its wgmma wait).
+//
+// Tested by tests/cuda_flash_attention_test.cpp against ops::cpu::attention.
+#include <cuda.h>
+#include <cudaTypedefs.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "ops/cuda/flash_attention.h"
+#include "ops/cuda/hopper_ptx.cuh"
+
+namespace fastvideo::ops::cuda {
+
+namespace {
+
+using namespace hopper;
+
+constexpr int kBlockM = 128;  // query rows per work tile (2 consumer warpgroups x 64)
+constexpr int kBlockN = 128;  // keys per KV tile
+constexpr int kHeadDim = 128;
+constexpr int kStages = 2;
+constexpr int kThreads = 384;
+constexpr int kConsumerWarps = 8;
+constexpr uint32_t kTileBytes = kBlockM * kHeadDim * 2;  // one Q, K or V tile: 32 KiB
+constexpr uint32_t kHalfBytes = kTileBytes / 2;          // its 64-column (128-byte-row) half
+constexpr uint32_t kBarrierBytes = 128;
+constexpr size_t kSmemBytes = 1024 /* alignment slack */ + (1 + 2 * kStages) * kTileBytes +
+                              kBarrierBytes;
+static_assert(kBlockM == kBlockN, "one TMA box shape serves Q, K and V");
+
+struct FlashParams {
+  __nv_bfloat16* out;  // [B, Sq, H, D]
+  float* lse;          // [B, H, Sq] or null
+  int heads, seq_q, seq_k, q_tiles, kv_tiles, num_tiles;
+  float scale, scale_log2;
+};
+
+struct WorkTile {
+  int q0, head, batch;
+};
+
+__device__ __forceinline__ WorkTile decode_tile(const FlashParams& p, int t) {
+  const int rest = t / p.q_tiles;
+  return {(t % p.q_tiles) * kBlockM, rest % p.heads, rest / p.heads};
+}
+
+// Shared-memory map: [Q][K stage 0][K stage 1][V stage 0][V stage 1][barriers], every tile
+// 1024-byte aligned (the 128-byte swizzle pattern repeats every 1024 bytes, and both TMA and the
+// wgmma descriptors apply it to absolute shared-memory addresses).
+struct SmemMap {
+  uint32_t base;
+  __device__ uint32_t q() const { return base; }
+  __device__ uint32_t k(int s) const { return base + kTileBytes * (1 + s); }
+  __device__ uint32_t v(int s) const { return base + kTileBytes * (1 + kStages + s); }
+  __device__ uint32_t bar(int i) const { return base + kTileBytes * (1 + 2 * kStages) + 8 * i; }
+  __device__ uint32_t q_full() const { return bar(0); }
+  __device__ uint32_t q_empty() const { return bar(1); }
+  __device__ uint32_t k_full(int s) const { return bar(2 + s); }
+  __device__ uint32_t k_empty(int s) const { return bar(2 + kStages + s); }
+  __device__ uint32_t v_full(int s) const { return bar(2 + 2 * kStages + s); }
+  __device__ uint32_t v_empty(int s) const { return bar(2 + 3 * kStages + s); }
+};
+static_assert((2 + 4 * kStages) * 8 <= int(kBarrierBytes));
+
+// The KV ring position of the `it`-th KV tile this CTA handles (counted over all its work tiles).
+__device__ __forceinline__ int ring_stage(uint32_t it) { return int(it % kStages); }
+__device__ __forceinline__ uint32_t ring_phase(uint32_t it) { return (it / kStages) & 1; }
+
+// One consumer warp's lane 0 arrives for its warp (the empty barriers count 8 warps).
+__device__ __forceinline__ void release(uint32_t bar, int lane) {
+  __syncwarp();
+  if (lane == 0) mbarrier_arrive(bar);
+}
+
+// S[64 x 128] = Q[rows of this warpgroup] · K_tileᵀ. Both operands K-major, 128-byte swizzled,
+// each a pair of 64-column halves; k16 step kk lies in half kk/4 at byte offset 32·(kk%4).
+__device__ __forceinline__ void issue_qk(float (&s)[64], uint32_t q_rows, uint32_t k_tile) {
+#pragma unroll
+  for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+    const uint32_t col = (kk / 4) * kHalfBytes + (kk % 4) * 32;
+    wgmma_m64n128k16_ss(s, smem_desc_sw128(q_rows + col, 16, 1024),
+                        smem_desc_sw128(k_tile + col, 16, 1024), kk > 0 ? 1 : 0);
+  }
+}
+
+// O[64 x 128] += P[64 x 128 keys] · V_tile[128 keys x 128]. V is stored [key][d] (the layout TMA
+// copies), i.e. MN-major for this GEMM: 8-key groups 1024 bytes apart (SBO), the two 64-wide d
+// halves kHalfBytes apart (LBO); k16 step kk starts 16 keys = 2048 bytes further.
+__device__ __forceinline__ void issue_pv(float (&o)[64], const uint32_t (&p)[8][4], uint32_t v_tile) {
+#pragma unroll
+  for (int kk = 0; kk < kBlockN / 16; ++kk)
+    wgmma_m64n128k16_rs_tn(o, p[kk], smem_desc_sw128(v_tile + kk * 2048, kHalfBytes, 1024));
+}
+
+__device__ __forceinline__ float quad_max(float x) {
+  x = fmaxf(x, __shfl_xor_sync(0xffffffff, x, 1));
+  return fmaxf(x, __shfl_xor_sync(0xffffffff, x, 2));
+}
+__device__ __forceinline__ float quad_sum(float x) {
+  x += __shfl_xor_sync(0xffffffff, x, 1);
+  return x + __shfl_xor_sync(0xffffffff, x, 2);
+}
+
+// Online softmax over one S tile in the accumulator layout (this thread: rows r and r + 8,
+// columns 8i + 2·(lane%4) + {0,1}). Leaves p = exp2((s - m_new)·scale·log2e) in s, updates the
+// running max m (raw scores) and partial sums l, and returns the factors O must be scaled by.
+// kMask: keys at column >= valid_keys are outside the sequence (TMA zero-filled them).
+template <bool kMask>
+__device__ __forceinline__ void online_softmax(float (&s)[64], float (&m)[2], float (&l)[2],
+                                               float (&corr)[2], float scale_log2, int lane,
+                                               int valid_keys) {
+  if constexpr (kMask) {
+#pragma unroll
+    for (int i = 0; i < 16; ++i)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        if (8 * i + 2 * (lane % 4) + (e & 1) >= valid_keys) s[4 * i + e] = -INFINITY;
+  }
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float mx = m[r];
+#pragma unroll
+    for (int i = 0; i < 16; ++i) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * r], s[4 * i + 2 * r + 1]));
+    mx = quad_max(mx);
+    corr[r] = exp2_approx((m[r] - mx) * scale_log2);
+    m[r] = mx;
+    const float neg_max = -mx * scale_log2;
+    float sum = 0.f;
+#pragma unroll
+    for (int i = 0; i < 16; ++i) {
+      s[4 * i + 2 * r] = exp2_approx(fmaf(s[4 * i + 2 * r], scale_log2, neg_max));
+      s[4 * i + 2 * r + 1] = exp2_approx(fmaf(s[4 * i + 2 * r + 1], scale_log2, neg_max));
+      sum += s[4 * i + 2 * r] + s[4 * i + 2 * r + 1];
+    }
+    l[r] = l[r] * corr[r] + sum;
+  }
+}
+
+// The accumulator layout of two adjacent n8 blocks is the A-operand layout of one k16 step
+// (PTX ISA wgmma register fragments), so P needs no shuffles: just bf16 packing.
+__device__ __forceinline__ void scores_to_operand(const float (&s)[64], uint32_t (&p)[8][4]) {
+#pragma unroll
+  for (int kk = 0; kk < 8; ++kk)
+#pragma unroll
+    for (int x = 0; x < 4; ++x) p[kk][x] = pack_bf16x2(s[8 * kk + 2 * x], s[8 * kk + 2 * x + 1]);
+}
+
+__device__ __forceinline__ void rescale(float (&o)[64], const float (&corr)[2]) {
+#pragma unroll
+  for (int i = 0; i < 16; ++i) {
+    o[4 * i + 0] *= corr[0];
+    o[4 * i + 1] *= corr[0];
+    o[4 * i + 2] *= corr[1];
+    o[4 * i + 3] *= corr[1];
+  }
+}
+
+__device__ void producer(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const CUtensorMap* tm_v,
+                         const FlashParams& p, const SmemMap& sm) {
+  prefetch_tensor_map(tm_q);
+  prefetch_tensor_map(tm_k);
+  prefetch_tensor_map(tm_v);
+  uint32_t it = 0, tc = 0;
+  for (int t = blockIdx.x; t < p.num_tiles; t += gridDim.x, ++tc) {
+    const WorkTile w = decode_tile(p, t);
+    mbarrier_wait(sm.q_empty(), (tc & 1) ^ 1);
+    mbarrier_arrive_expect_tx(sm.q_full(), kTileBytes);
+    tma_load_4d(sm.q(), tm_q, sm.q_full(), 0, w.head, w.q0, w.batch);
+    tma_load_4d(sm.q() + kHalfBytes, tm_q, sm.q_full(), 64, w.head, w.q0, w.batch);
+    for (int j = 0; j < p.kv_tiles; ++j, ++it) {
+      const int s = ring_stage(it);
+      const uint32_t ph = ring_phase(it);
+      const int kv0 = j * kBlockN;
+      mbarrier_wait(sm.k_empty(s), ph ^ 1);
+      mbarrier_arrive_expect_tx(sm.k_full(s), kTileBytes);
+      tma_load_4d(sm.k(s), tm_k, sm.k_full(s), 0, w.head, kv0, w.batch);
+      tma_load_4d(sm.k(s) + kHalfBytes, tm_k, sm.k_full(s), 64, w.head, kv0, w.batch);
+      mbarrier_wait(sm.v_empty(s), ph ^ 1);
+      mbarrier_arrive_expect_tx(sm.v_full(s), kTileBytes);
+      tma_load_4d(sm.v(s), tm_v, sm.v_full(s), 0, w.head, kv0, w.batch);
+      tma_load_4d(sm.v(s) + kHalfBytes, tm_v, sm.v_full(s), 64, w.head, kv0, w.batch);
+    }
+  }
+}
+
+__device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_thread) {
+  const int half = consumer_thread / 128;  // which 64 query rows of the tile
+  const int warp = (consumer_thread % 128) / 32, lane = consumer_thread % 32;
+  const int row = half * 64 + warp * 16 + lane / 4;  // this thread's rows: row, row + 8
+  const uint32_t q_rows = sm.q() + half * 64 * 128;  // 64 rows x 128 bytes into each half
+  const int last = p.kv_tiles - 1;
+  const int last_valid = p.seq_k - last * kBlockN;  // keys in the last KV tile, 1..128
+
+  uint32_t it = 0, tc = 0;
+  for (int t = blockIdx.x; t < p.num_tiles; t += gridDim.x, ++tc) {
+    const WorkTile w = decode_tile(p, t);
+    float o[64], s[64], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, corr[2];
+    uint32_t pf[8][4];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) o[i] = 0.f;
+
+    mbarrier_wait(sm.q_full(), tc & 1);
+    mbarrier_wait(sm.k_full(ring_stage(it)), ring_phase(it));
+    fence_operands(s);
+    wgmma_fence();
+    issue_qk(s, q_rows, sm.k(ring_stage(it)));
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_operands(s);
+    release(sm.k_empty(ring_stage(it)), lane);
+    if (last == 0) release(sm.q_empty(), lane);
+    if (last == 0 && last_valid < kBlockN)
+      online_softmax<true>(s, m, l, corr, p.scale_log2, lane, last_valid);
+    else
+      online_softmax<false>(s, m, l, corr, p.scale_log2, lane, kBlockN);
+    scores_to_operand(s, pf);
+
+    for (int j = 1; j <= last; ++j) {
+      const uint32_t prev = it++;
+      mbarrier_wait(sm.k_full(ring_stage(it)), ring_phase(it));
+      fence_operands(s);
+      wgmma_fence();
+      issue_qk(s, q_rows, sm.k(ring_stage(it)));
+      wgmma_commit();
+      mbarrier_wait(sm.v_full(ring_stage(prev)), ring_phase(prev));
+      fence_operands(o);
+      fence_operands(pf);
+      wgmma_fence();
+      issue_pv(o, pf, sm.v(ring_stage(prev)));
+      wgmma_commit();
+
+      wgmma_wait<1>();  // S_j done, P_{j-1}·V_{j-1} may still run
+      fence_operands(s);
+      release(sm.k_empty(ring_stage(it)), lane);
+      if (j == last) release(sm.q_empty(), lane);
+      if (j == last && last_valid < kBlockN)
+        online_softmax<true>(s, m, l, corr, p.scale_log2, lane, last_valid);
+      else
+        online_softmax<false>(s, m, l, corr, p.scale_log2, lane, kBlockN);
+
+      wgmma_wait<0>();
+      fence_operands(o);
+      fence_operands(pf);
+      release(sm.v_empty(ring_stage(prev)), lane);
+      rescale(o, corr);
+      scores_to_operand(s, pf);
+    }
+
+    mbarrier_wait(sm.v_full(ring_stage(it)), ring_phase(it));
+    fence_operands(o);
+    fence_operands(pf);
+    wgmma_fence();
+    issue_pv(o, pf, sm.v(ring_stage(it)));
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_operands(o);
+    fence_operands(pf);
+    release(sm.v_empty(ring_stage(it)), lane);
+    ++it;
+
+    // Epilogue: O / l straight from registers (bf16 pairs; 4 threads cover 8 columns of a row).
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const float sum = quad_sum(l[r]);
+      const float inv = 1.f / sum;
+      const int q = w.q0 + row + 8 * r;
+      if (q >= p.seq_q) continue;
+      __nv_bfloat16* out =
+          p.out + ((int64_t(w.batch) * p.seq_q + q) * p.heads + w.head) * kHeadDim + 2 * (lane % 4);
+#pragma unroll
+      for (int i = 0; i < 16; ++i)
+        *reinterpret_cast<uint32_t*>(out + 8 * i) =
+            pack_bf16x2(o[4 * i + 2 * r] * inv, o[4 * i + 2 * r + 1] * inv);
+      if (p.lse != nullptr && lane % 4 == 0)
+        p.lse[(int64_t(w.batch) * p.heads + w.head) * p.seq_q + q] = m[r] * p.scale + logf(sum);
+    }
+  }
+}
+
+__global__ void __launch_bounds__(kThreads, 1)
+    flash_attention_hopper_kernel(const __grid_constant__ CUtensorMap tm_q,
+                                  const __grid_constant__ CUtensorMap tm_k,
+                                  const __grid_constant__ CUtensorMap tm_v, const FlashParams p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  extern __shared__ uint8_t smem_raw[];
+  const SmemMap sm{(smem_u32(smem_raw) + 1023u) & ~1023u};
+  if (threadIdx.x == 0) {
+    mbarrier_init(sm.q_full(), 1);
+    mbarrier_init(sm.q_empty(), kConsumerWarps);
+    for (int s = 0; s < kStages; ++s) {
+      mbarrier_init(sm.k_full(s), 1);
+      mbarrier_init(sm.k_empty(s), kConsumerWarps);
+      mbarrier_init(sm.v_full(s), 1);
+      mbarrier_init(sm.v_empty(s), kConsumerWarps);
+    }
+    fence_barrier_init();
+  }
+  __syncthreads();
+
+  if (threadIdx.x < 128) {
+    setmaxnreg_dec<24>();
+    if (threadIdx.x == 0) producer(&tm_q, &tm_k, &tm_v, p, sm);
+  } else {
+    setmaxnreg_inc<240>();
+    consumer(p, sm, threadIdx.x - 128);
+  }
+#endif
+}
+
+PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
+  static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
+    void* f = nullptr;
+    cudaDriverEntryPointQueryResult status{};
+    FV_CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000,
+                                                   cudaEnableDefault, &status));
+    FV_CHECK(status == cudaDriverEntryPointSuccess && f != nullptr,
+             "flash_attention: the CUDA driver has no cuTensorMapEncodeTiled (need >= 12.0)");
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(f);
+  }();
+  return fn;
+}
+
+// A TMA map over a contiguous [B, S, H, 128] bf16 tensor, dims listed innermost first (D, H, S, B),
+// boxes of 64 d x 1 head x 128 rows x 1 batch: one 128-byte swizzled half of a tile.
+CUtensorMap bshd_tensor_map(const Tensor& t) {
+  const uint64_t B = t.size(0), S = t.size(1), H = t.size(2), D = t.size(3);
+  const cuuint64_t dims[4] = {D, H, S, B};
+  const cuuint64_t strides[3] = {D * 2, H * D * 2, S * H * D * 2};  // bytes, dims 1..3
+  const cuuint32_t box[4] = {64, 1, kBlockM, 1};
+  const cuuint32_t element_strides[4] = {1, 1, 1, 1};
+  CUtensorMap map;
+  const CUresult r = tensor_map_encoder()(
+      &map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, t.raw_data(), dims, strides, box, element_strides,
+      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  FV_CHECK(r == CUDA_SUCCESS, "flash_attention: cuTensorMapEncodeTiled failed (CUresult ", int(r),
+           ") for ", t.describe());
+  return map;
+}
+
+}  // namespace
+
+bool flash_attention_supported(const Tensor& q, const Tensor& k, const Tensor& v) {
+  for (const Tensor* t : {&q, &k, &v}) {
+    if (!t->defined() || t->ndim() != 4 || t->dtype() != DType::BF16 || !t->is_contiguous() ||
+        t->device().is_cpu() || t->device() != q.device() || t->size(3) != kHeadDim ||
+        reinterpret_cast<uintptr_t>(t->raw_data()) % 16 != 0)
+      return false;
+  }
+  const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), Sk = k.size(1);
+  if (k.size(0) != B || v.size(0) != B || k.size(2) != H || v.size(2) != H || v.size(1) != Sk)
+    return false;
+  if (Sq < 1 || Sk < 1 || B < 1 || H < 1 || Sq > INT32_MAX / 2 || Sk > INT32_MAX / 2) return false;
+  const CudaDeviceInfo& info = CudaContext::get(q.device().index).info();
+  return info.major == 9 && info.minor == 0 &&
+         info.shared_memory_per_block_optin >= kSmemBytes;
+}
+
+Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, Tensor* lse) {
+  FV_CHECK(flash_attention_supported(q, k, v),
+           "flash_attention: needs contiguous BF16 [B,S,H,128] q/k/v with matching B and H on one "
+           "sm_90 device, got q ",
+           q.describe(), ", k ", k.describe(), ", v ", v.describe());
+  FV_CHECK(scale > 0.f && std::isfinite(scale), "flash_attention: scale must be positive, got ",
+           scale);
+  const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), Sk = k.size(1);
+  CudaContext& ctx = use_cuda_device(q.device().index);
+  Tensor out = Tensor::empty({B, Sq, H, kHeadDim}, DType::BF16, q.device());
+  if (lse != nullptr) *lse = Tensor::empty({B, H, Sq}, DType::F32, q.device());
+
+  FlashParams p{};
+  p.out = out.data<__nv_bfloat16>();
+  p.lse = lse != nullptr ? lse->data<float>() : nullptr;
+  p.heads = int(H);
+  p.seq_q = int(Sq);
+  p.seq_k = int(Sk);
+  p.q_tiles = int((Sq + kBlockM - 1) / kBlockM);
+  p.kv_tiles = int((Sk + kBlockN - 1) / kBlockN);
+  const int64_t num_tiles = B * H * p.q_tiles;
+  FV_CHECK(num_tiles <= INT32_MAX, "flash_attention: too many work tiles (", num_tiles, ")");
+  p.num_tiles = int(num_tiles);
+  p.scale = scale;
+  p.scale_log2 = scale * 1.4426950408889634f;
+
+  const CUtensorMap tm_q = bshd_tensor_map(q), tm_k = bshd_tensor_map(k),
+                    tm_v = bshd_tensor_map(v);
+  FV_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_hopper_kernel,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize, int(kSmemBytes)));
+  const int grid = int(std::min<int64_t>(num_tiles, ctx.info().sm_count));
+  flash_attention_hopper_kernel<<<grid, kThreads, kSmemBytes, ctx.stream()>>>(tm_q, tm_k, tm_v, p);
+  FV_CUDA_CHECK_LAUNCH();
+  return out;
+}
+
+}  // namespace fastvideo::ops::cuda
