@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli/commands.h"
@@ -22,6 +23,7 @@
 #include "core/tensor.h"
 #include "ops/attention.h"
 #include "ops/cuda/attention_backend.h"
+#include "ops/cuda/flash_attention.h"
 #endif
 
 namespace fastvideo::cli {
@@ -96,36 +98,46 @@ int run_bench_attention(const AttentionBenchFlags& f) {
     const Tensor v = random_device_tensor(s.B, s.Lk, s.H, s.D, device);
     const float scale = 1.0f / std::sqrt(float(s.D));
     const bool cudnn = ops::cuda::attention_uses_cudnn(q, k, v, scale);
-    for (int i = 0; i < f.warmup; ++i) ops::attention(q, k, v, scale);
-    std::vector<double> ms;
-    for (int i = 0; i < f.repeats; ++i) {
-      FV_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
-      Tensor o = ops::attention(q, k, v, scale);
-      FV_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
-      FV_CUDA_CHECK(cudaEventSynchronize(stop));
-      float elapsed = 0;
-      FV_CUDA_CHECK(cudaEventElapsedTime(&elapsed, start, stop));
-      ms.push_back(elapsed);
-    }
-    std::sort(ms.begin(), ms.end());
-    const double median = ms[ms.size() / 2];
     const double flop = 4.0 * double(s.B) * double(s.H) * double(s.Lq) * double(s.Lk) * double(s.D);
-    const double tflops = flop / (median * 1e-3) / 1e12;
-    const char* path = cudnn ? "cudnn_sdpa" : "gemm_softmax";
-    std::printf("%-20s %3lld %3lld %7lld %7lld %4lld  %-12s %10.3f %10.3f %9.1f\n", s.label,
-                static_cast<long long>(s.B), static_cast<long long>(s.H),
-                static_cast<long long>(s.Lq), static_cast<long long>(s.Lk),
-                static_cast<long long>(s.D), path, median, ms.front(), tflops);
-    out["shapes"].push_back({{"label", s.label},
-                             {"B", s.B},
-                             {"H", s.H},
-                             {"Lq", s.Lq},
-                             {"Lk", s.Lk},
-                             {"D", s.D},
-                             {"path", path},
-                             {"median_ms", median},
-                             {"min_ms", ms.front()},
-                             {"tflops", tflops}});
+    // Median and minimum ms of `call` over the timed repeats, after the warm-up calls.
+    auto time_ms = [&](auto&& call) {
+      for (int i = 0; i < f.warmup; ++i) call();
+      std::vector<double> ms;
+      for (int i = 0; i < f.repeats; ++i) {
+        FV_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
+        call();
+        FV_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
+        FV_CUDA_CHECK(cudaEventSynchronize(stop));
+        float elapsed = 0;
+        FV_CUDA_CHECK(cudaEventElapsedTime(&elapsed, start, stop));
+        ms.push_back(elapsed);
+      }
+      std::sort(ms.begin(), ms.end());
+      return std::pair{ms[ms.size() / 2], ms.front()};
+    };
+    auto report = [&](const char* path, std::pair<double, double> t) {
+      const auto [median, fastest] = t;
+      const double tflops = flop / (median * 1e-3) / 1e12;
+      std::printf("%-20s %3lld %3lld %7lld %7lld %4lld  %-12s %10.3f %10.3f %9.1f\n", s.label,
+                  static_cast<long long>(s.B), static_cast<long long>(s.H),
+                  static_cast<long long>(s.Lq), static_cast<long long>(s.Lk),
+                  static_cast<long long>(s.D), path, median, fastest, tflops);
+      out["shapes"].push_back({{"label", s.label},
+                               {"B", s.B},
+                               {"H", s.H},
+                               {"Lq", s.Lq},
+                               {"Lk", s.Lk},
+                               {"D", s.D},
+                               {"path", path},
+                               {"median_ms", median},
+                               {"min_ms", fastest},
+                               {"tflops", tflops}});
+    };
+    report(cudnn ? "cudnn_sdpa" : "gemm_softmax",
+           time_ms([&] { return ops::attention(q, k, v, scale); }));
+    // FLASH_ATTN, the engine's own Hopper kernel, on the same inputs (sm_90 only).
+    if (ops::cuda::flash_attention_supported(q, k, v))
+      report("flash_attn", time_ms([&] { return ops::cuda::flash_attention(q, k, v, scale); }));
   }
   FV_CUDA_CHECK(cudaEventDestroy(start));
   FV_CUDA_CHECK(cudaEventDestroy(stop));
@@ -144,8 +156,9 @@ int run_bench_attention(const AttentionBenchFlags&) {
 }  // namespace
 
 Action add_bench_attention_command(CLI::App& bench) {
-  auto* cmd = bench.add_subcommand(
-      "attention", "GPU attention (cuDNN SDPA / GEMM path) at Wan2.1 DiT shapes: ms and TFLOP/s");
+  auto* cmd = bench.add_subcommand("attention",
+                                   "GPU attention (cuDNN SDPA / GEMM path, and FLASH_ATTN on "
+                                   "sm_90) at Wan2.1 DiT shapes: ms and TFLOP/s");
   auto f = std::make_shared<AttentionBenchFlags>();
   cmd->add_option("--repeats", f->repeats, "timed repeats (median; at least 10 recommended)");
   cmd->add_option("--warmup", f->warmup, "untimed calls first (the first builds the plan)");

@@ -9,7 +9,8 @@
 //        S = Q·Kᵀ (wgmma m64n128k16, Q and K from shared memory) and O += P·V (wgmma, P from
 //        registers in bf16, V from shared memory read MN-major), plus the online softmax.
 // Grid:           persistent, one CTA per SM; CTA c takes work tiles c, c + grid, ... in the order
-//                 (q tile fastest, then head, then batch), so CTAs running together share K/V in L2.
+//                 (q tile fastest, then head, then batch), so CTAs running together share K/V in
+//                 L2.
 //
 // Consumer schedule for one work tile, n = ceil(Sk / 128) KV tiles (intra-warpgroup overlap:
 // the softmax of tile j runs while the tensor cores do P_{j-1}·V_{j-1}):
@@ -19,6 +20,10 @@
 //     wait S_j   -> release K stage; softmax(S_j) (masked when j = n-1 is partial)
 //     wait P·V   -> release V stage; O *= exp(m_old - m_new); P_j = bf16(S_j)
 //   O += P_{n-1}·V_{n-1}; wait; O /= l; store O (and LSE = m·scale + ln l).
+// Ping-pong (FASTVIDEO_FLASH_ATTN_PINGPONG=1, the default): the two consumer warpgroups take
+// turns issuing their GEMMs (named barriers 1 and 2: a warpgroup waits for its turn before
+// issuing, and hands the turn over after committing), so one warpgroup's softmax runs while the
+// other's wgmmas own the tensor cores (attention-algorithms.md §1.3 item 3).
 // Softmax works in base 2: p = exp2(s·scale·log2e - m·scale·log2e), one FFMA and one MUFU.EX2 per
 // score. The row sums l stay per-thread partial sums until the epilogue (the correction factors
 // are uniform over the 4 threads sharing a row).
@@ -37,6 +42,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "core/env.h"
 #include "ops/cuda/flash_attention.h"
 #include "ops/cuda/hopper_ptx.cuh"
 
@@ -55,8 +61,8 @@ constexpr int kConsumerWarps = 8;
 constexpr uint32_t kTileBytes = kBlockM * kHeadDim * 2;  // one Q, K or V tile: 32 KiB
 constexpr uint32_t kHalfBytes = kTileBytes / 2;          // its 64-column (128-byte-row) half
 constexpr uint32_t kBarrierBytes = 128;
-constexpr size_t kSmemBytes = 1024 /* alignment slack */ + (1 + 2 * kStages) * kTileBytes +
-                              kBarrierBytes;
+constexpr size_t kSmemBytes =
+    1024 /* alignment slack */ + (1 + 2 * kStages) * kTileBytes + kBarrierBytes;
 static_assert(kBlockM == kBlockN, "one TMA box shape serves Q, K and V");
 
 struct FlashParams {
@@ -117,7 +123,8 @@ __device__ __forceinline__ void issue_qk(float (&s)[64], uint32_t q_rows, uint32
 // O[64 x 128] += P[64 x 128 keys] · V_tile[128 keys x 128]. V is stored [key][d] (the layout TMA
 // copies), i.e. MN-major for this GEMM: 8-key groups 1024 bytes apart (SBO), the two 64-wide d
 // halves kHalfBytes apart (LBO); k16 step kk starts 16 keys = 2048 bytes further.
-__device__ __forceinline__ void issue_pv(float (&o)[64], const uint32_t (&p)[8][4], uint32_t v_tile) {
+__device__ __forceinline__ void issue_pv(float (&o)[64], const uint32_t (&p)[8][4],
+                                         uint32_t v_tile) {
 #pragma unroll
   for (int kk = 0; kk < kBlockN / 16; ++kk)
     wgmma_m64n128k16_rs_tn(o, p[kk], smem_desc_sw128(v_tile + kk * 2048, kHalfBytes, 1024));
@@ -214,6 +221,18 @@ __device__ void producer(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const
   }
 }
 
+// Ping-pong turns between the consumer warpgroups: barrier 1 + h is warpgroup h's turn; 256
+// threads = its own 128 waiting plus the other 128 handing over.
+template <bool kPingPong>
+__device__ __forceinline__ void gemm_turn_begin(int half) {
+  if constexpr (kPingPong) named_barrier_sync(1 + half, 256);
+}
+template <bool kPingPong>
+__device__ __forceinline__ void gemm_turn_end(int half) {
+  if constexpr (kPingPong) named_barrier_arrive(2 - half, 256);
+}
+
+template <bool kPingPong>
 __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_thread) {
   const int half = consumer_thread / 128;  // which 64 query rows of the tile
   const int warp = (consumer_thread % 128) / 32, lane = consumer_thread % 32;
@@ -222,6 +241,9 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
   const int last = p.kv_tiles - 1;
   const int last_valid = p.seq_k - last * kBlockN;  // keys in the last KV tile, 1..128
 
+  // Warpgroup 0 has the first turn. Both warpgroups take the same number of turns (n + 1 per
+  // work tile), so the hand-overs stay matched to the end.
+  if (kPingPong && half == 1) named_barrier_arrive(1, 256);
   uint32_t it = 0, tc = 0;
   for (int t = blockIdx.x; t < p.num_tiles; t += gridDim.x, ++tc) {
     const WorkTile w = decode_tile(p, t);
@@ -233,9 +255,11 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
     mbarrier_wait(sm.q_full(), tc & 1);
     mbarrier_wait(sm.k_full(ring_stage(it)), ring_phase(it));
     fence_operands(s);
+    gemm_turn_begin<kPingPong>(half);
     wgmma_fence();
     issue_qk(s, q_rows, sm.k(ring_stage(it)));
     wgmma_commit();
+    gemm_turn_end<kPingPong>(half);
     wgmma_wait<0>();
     fence_operands(s);
     release(sm.k_empty(ring_stage(it)), lane);
@@ -250,6 +274,7 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
       const uint32_t prev = it++;
       mbarrier_wait(sm.k_full(ring_stage(it)), ring_phase(it));
       fence_operands(s);
+      gemm_turn_begin<kPingPong>(half);
       wgmma_fence();
       issue_qk(s, q_rows, sm.k(ring_stage(it)));
       wgmma_commit();
@@ -259,6 +284,7 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
       wgmma_fence();
       issue_pv(o, pf, sm.v(ring_stage(prev)));
       wgmma_commit();
+      gemm_turn_end<kPingPong>(half);
 
       wgmma_wait<1>();  // S_j done, P_{j-1}·V_{j-1} may still run
       fence_operands(s);
@@ -280,9 +306,11 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
     mbarrier_wait(sm.v_full(ring_stage(it)), ring_phase(it));
     fence_operands(o);
     fence_operands(pf);
+    gemm_turn_begin<kPingPong>(half);
     wgmma_fence();
     issue_pv(o, pf, sm.v(ring_stage(it)));
     wgmma_commit();
+    gemm_turn_end<kPingPong>(half);
     wgmma_wait<0>();
     fence_operands(o);
     fence_operands(pf);
@@ -308,6 +336,7 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
   }
 }
 
+template <bool kPingPong>
 __global__ void __launch_bounds__(kThreads, 1)
     flash_attention_hopper_kernel(const __grid_constant__ CUtensorMap tm_q,
                                   const __grid_constant__ CUtensorMap tm_k,
@@ -333,7 +362,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (threadIdx.x == 0) producer(&tm_q, &tm_k, &tm_v, p, sm);
   } else {
     setmaxnreg_inc<240>();
-    consumer(p, sm, threadIdx.x - 128);
+    consumer<kPingPong>(p, sm, threadIdx.x - 128);
   }
 #endif
 }
@@ -383,11 +412,11 @@ bool flash_attention_supported(const Tensor& q, const Tensor& k, const Tensor& v
     return false;
   if (Sq < 1 || Sk < 1 || B < 1 || H < 1 || Sq > INT32_MAX / 2 || Sk > INT32_MAX / 2) return false;
   const CudaDeviceInfo& info = CudaContext::get(q.device().index).info();
-  return info.major == 9 && info.minor == 0 &&
-         info.shared_memory_per_block_optin >= kSmemBytes;
+  return info.major == 9 && info.minor == 0 && info.shared_memory_per_block_optin >= kSmemBytes;
 }
 
-Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, Tensor* lse) {
+Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                       Tensor* lse) {
   FV_CHECK(flash_attention_supported(q, k, v),
            "flash_attention: needs contiguous BF16 [B,S,H,128] q/k/v with matching B and H on one "
            "sm_90 device, got q ",
@@ -413,12 +442,14 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, float 
   p.scale = scale;
   p.scale_log2 = scale * 1.4426950408889634f;
 
-  const CUtensorMap tm_q = bshd_tensor_map(q), tm_k = bshd_tensor_map(k),
-                    tm_v = bshd_tensor_map(v);
-  FV_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_hopper_kernel,
-                                     cudaFuncAttributeMaxDynamicSharedMemorySize, int(kSmemBytes)));
+  const CUtensorMap tm_q = bshd_tensor_map(q), tm_k = bshd_tensor_map(k), tm_v = bshd_tensor_map(v);
+  static const bool ping_pong = env_int("FASTVIDEO_FLASH_ATTN_PINGPONG", 1, 0, 1) != 0;
+  const auto kernel =
+      ping_pong ? flash_attention_hopper_kernel<true> : flash_attention_hopper_kernel<false>;
+  FV_CUDA_CHECK(
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kSmemBytes)));
   const int grid = int(std::min<int64_t>(num_tiles, ctx.info().sm_count));
-  flash_attention_hopper_kernel<<<grid, kThreads, kSmemBytes, ctx.stream()>>>(tm_q, tm_k, tm_v, p);
+  kernel<<<grid, kThreads, kSmemBytes, ctx.stream()>>>(tm_q, tm_k, tm_v, p);
   FV_CUDA_CHECK_LAUNCH();
   return out;
 }

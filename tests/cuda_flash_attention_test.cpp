@@ -1,0 +1,195 @@
+// ops::cuda::flash_attention (FLASH_ATTN, the Hopper kernel in
+// src/ops/cuda/flash_attention_hopper.cu) against the exact fp32 CPU twin ops::cpu::attention on
+// bf16-rounded random inputs, and its LSE against a double-precision log-sum-exp. Sequence lengths
+// are not multiples of the 128-row tiles, so the masked last KV tile and the partial last query
+// tile are exercised. Skips where no GPU (or no sm_90 GPU) exists.
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "ops/attention.h"
+#include "ops/cuda/flash_attention.h"
+#include "test_util.h"
+
+namespace fastvideo {
+namespace {
+
+bool have_gpu() {
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+}
+
+#define REQUIRE_GPU() \
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine"
+
+#define REQUIRE_HOPPER()                     \
+  REQUIRE_GPU();                             \
+  if (CudaContext::get(0).info().major != 9) \
+  GTEST_SKIP() << "FLASH_ATTN needs an sm_90 GPU, this one is " << CudaContext::get(0).info().name
+
+const Device kGpu = Device::cuda(0);
+constexpr double kBound = 1e-2;  // BRIEF: rel_l2 for bf16 attention
+
+struct Case {
+  int64_t B, H, Sq, Sk;
+};
+constexpr int64_t kD = 128;
+
+std::string name(const Case& c) {
+  return str_cat("B=", c.B, " H=", c.H, " Sq=", c.Sq, " Sk=", c.Sk, " D=", kD);
+}
+
+Tensor randn_bf16_exact(Shape shape, float stddev) {
+  return testing::randn(std::move(shape), stddev).to(DType::BF16).to(DType::F32);
+}
+
+// NaN-filled blocks of these sizes left in the device cache, so outputs the op allocates next
+// start as NaN and any element the kernel fails to write fails the comparison.
+void poison_next_allocations(std::initializer_list<int64_t> byte_counts) {
+  std::vector<Tensor> blocks;
+  CudaContext& ctx = CudaContext::get(0);
+  for (int64_t bytes : byte_counts) {
+    blocks.push_back(Tensor::empty({bytes}, DType::U8, kGpu));
+    FV_CUDA_CHECK(cudaMemsetAsync(blocks.back().raw_data(), 0xFF, size_t(bytes), ctx.stream()));
+  }
+  ctx.synchronize();
+}
+
+// log Σ_k exp(scale · q_i·k_k) in double, [B, H, Sq].
+std::vector<double> reference_lse(const Tensor& q, const Tensor& k, float scale) {
+  const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), Sk = k.size(1);
+  const float* qd = q.f32().data();
+  const float* kd = k.f32().data();
+  std::vector<double> lse(static_cast<size_t>(B * H * Sq));
+  std::vector<double> s(static_cast<size_t>(Sk));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t i = 0; i < Sq; ++i) {
+        const float* qi = qd + ((b * Sq + i) * H + h) * kD;
+        double mx = -INFINITY;
+        for (int64_t j = 0; j < Sk; ++j) {
+          const float* kj = kd + ((b * Sk + j) * H + h) * kD;
+          double dot = 0;
+          for (int64_t d = 0; d < kD; ++d) dot += double(qi[d]) * double(kj[d]);
+          s[size_t(j)] = dot * scale;
+          mx = std::max(mx, s[size_t(j)]);
+        }
+        double sum = 0;
+        for (int64_t j = 0; j < Sk; ++j) sum += std::exp(s[size_t(j)] - mx);
+        lse[size_t((b * H + h) * Sq + i)] = mx + std::log(sum);
+      }
+  return lse;
+}
+
+struct Result {
+  double out_rel_l2 = 0;
+  double lse_max_err = 0;  // max |got - ref| / (1 + |ref|); NaN if any LSE is not finite
+  bool out_finite = true;
+};
+
+Result run_case(const Case& c, float stddev = 1.0f, bool check_lse = false) {
+  const float scale = 1.0f / std::sqrt(float(kD));
+  Tensor q = randn_bf16_exact({c.B, c.Sq, c.H, kD}, stddev);
+  Tensor k = randn_bf16_exact({c.B, c.Sk, c.H, kD}, stddev);
+  Tensor v = randn_bf16_exact({c.B, c.Sk, c.H, kD}, stddev);
+  Tensor expected = ops::cpu::attention(q, k, v, scale);
+
+  Tensor qg = q.to(kGpu).to(DType::BF16), kg = k.to(kGpu).to(DType::BF16),
+         vg = v.to(kGpu).to(DType::BF16);
+  EXPECT_TRUE(ops::cuda::flash_attention_supported(qg, kg, vg)) << name(c);
+  poison_next_allocations({c.B * c.Sq * c.H * kD * 2, c.B * c.H * c.Sq * 4});
+  Tensor lse;
+  Tensor got = ops::cuda::flash_attention(qg, kg, vg, scale, check_lse ? &lse : nullptr);
+  EXPECT_EQ(got.dtype(), DType::BF16) << name(c);
+  EXPECT_EQ(got.shape(), expected.shape()) << name(c);
+
+  Result r;
+  Tensor got_f32 = got.to(Device::cpu()).to(DType::F32);
+  for (float x : got_f32.f32()) r.out_finite = r.out_finite && std::isfinite(x);
+  r.out_rel_l2 = testing::rel_l2(got_f32, expected);
+  if (check_lse) {
+    const Shape lse_shape{c.B, c.H, c.Sq};
+    EXPECT_EQ(lse.shape(), lse_shape) << name(c);
+    const std::vector<double> ref = reference_lse(q, k, scale);
+    Tensor lse_cpu = lse.to(Device::cpu());
+    const std::span<float> l = lse_cpu.f32();
+    bool finite = true;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      finite = finite && std::isfinite(l[i]);
+      r.lse_max_err =
+          std::max(r.lse_max_err, std::abs(double(l[i]) - ref[i]) / (1.0 + std::abs(ref[i])));
+    }
+    if (!finite) r.lse_max_err = NAN;
+  }
+  return r;
+}
+
+TEST(CudaFlashAttention, SelfAttentionAtOddLengthsMatchesTheCpu) {
+  REQUIRE_HOPPER();
+  for (Case c : {Case{1, 2, 77, 77}, Case{2, 3, 1000, 1000}, Case{1, 2, 4097, 4097}}) {
+    const Result r = run_case(c);
+    EXPECT_TRUE(r.out_finite) << name(c);
+    EXPECT_LE(r.out_rel_l2, kBound) << name(c);
+  }
+}
+
+TEST(CudaFlashAttention, CrossAttentionOver512KeysMatchesTheCpu) {
+  REQUIRE_HOPPER();
+  // Sq != Sk: Wan cross-attention attends to 512 text tokens; also fewer queries than keys.
+  for (Case c : {Case{1, 2, 1000, 512}, Case{2, 2, 77, 300}}) {
+    const Result r = run_case(c);
+    EXPECT_TRUE(r.out_finite) << name(c);
+    EXPECT_LE(r.out_rel_l2, kBound) << name(c);
+  }
+}
+
+TEST(CudaFlashAttention, WanHeadCounts12And40WithBatchMatchTheCpu) {
+  REQUIRE_HOPPER();
+  // More work tiles than SMs for H = 40, so the persistent loop runs several tiles per CTA.
+  for (Case c : {Case{1, 12, 300, 300}, Case{2, 40, 257, 257}}) {
+    const Result r = run_case(c);
+    EXPECT_TRUE(r.out_finite) << name(c);
+    EXPECT_LE(r.out_rel_l2, kBound) << name(c);
+  }
+}
+
+TEST(CudaFlashAttention, LogSumExpMatchesADoubleReference) {
+  REQUIRE_HOPPER();
+  for (Case c : {Case{1, 2, 77, 77}, Case{1, 2, 1000, 512}, Case{2, 3, 200, 129}}) {
+    const Result r = run_case(c, 1.0f, /*check_lse=*/true);
+    EXPECT_LE(r.out_rel_l2, kBound) << name(c);
+    EXPECT_LE(r.lse_max_err, 1e-3) << name(c) << " (NaN: an LSE was not finite)";
+  }
+}
+
+TEST(CudaFlashAttention, LargeMagnitudeInputsStayFiniteAndAccurate) {
+  REQUIRE_HOPPER();
+  // ×20 inputs put the scaled scores in the hundreds: exp must be taken relative to the row max.
+  const Case c{1, 4, 1000, 1000};
+  const Result r = run_case(c, 20.0f, /*check_lse=*/true);
+  EXPECT_TRUE(r.out_finite) << name(c);
+  EXPECT_LE(r.out_rel_l2, kBound) << name(c);
+  EXPECT_LE(r.lse_max_err, 1e-3) << name(c);
+}
+
+TEST(CudaFlashAttention, UnsupportedInputsAreRefusedAndRejected) {
+  REQUIRE_HOPPER();
+  Tensor q64 = Tensor::empty({1, 8, 2, 64}, DType::BF16, kGpu);
+  EXPECT_FALSE(ops::cuda::flash_attention_supported(q64, q64, q64));
+  Tensor f32 = Tensor::empty({1, 8, 2, 128}, DType::F32, kGpu);
+  EXPECT_FALSE(ops::cuda::flash_attention_supported(f32, f32, f32));
+  Tensor q = Tensor::empty({1, 8, 2, 128}, DType::BF16, kGpu);
+  Tensor k_other_heads = Tensor::empty({1, 9, 3, 128}, DType::BF16, kGpu);
+  EXPECT_FALSE(ops::cuda::flash_attention_supported(q, k_other_heads, k_other_heads));
+  Tensor strided = Tensor::empty({1, 8, 4, 128}, DType::BF16, kGpu).slice(2, 0, 2);
+  EXPECT_FALSE(ops::cuda::flash_attention_supported(strided, strided, strided));
+  EXPECT_THROW(ops::cuda::flash_attention(q64, q64, q64, 1.0f), Error);
+}
+
+}  // namespace
+}  // namespace fastvideo
