@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command on a GPU machine: build from the copied tree (CUDA sources for sm_90a), run every
-# test, the CUDA op coverage against the CPU twins, and print a summary. Logs go to $OUT (or out/).
+# test (the CPU ones through ctest, each CUDA test binary on its own, where a skipped test is a
+# failure), the tiny model on both devices, and print a summary. Logs go to $OUT (or out/).
 # Usage: scripts/gpu-check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,27 @@ cat "$out/machine.txt"
 
 step configure cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a
 step build cmake --build build-gpu --parallel "$(nproc)"
-step ctest ctest --test-dir build-gpu --output-on-failure -j4
+# The CPU tests through ctest; the CUDA ones below, directly and one at a time.
+step ctest ctest --test-dir build-gpu --output-on-failure -j4 -E '^cuda_'
+# gtest_skip_is_failure BINARY: runs a gtest binary. Here a GPU exists, so a skipped test (its GPU
+# check failed) counts as a failure like a failed one.
+gtest_skip_is_failure() {
+  local log rc
+  log=$("$1" 2>&1)
+  rc=$?
+  printf '%s\n' "$log"
+  [ "$rc" -eq 0 ] || return "$rc"
+  if grep -q '^\[  SKIPPED \]' <<<"$log"; then
+    echo "gpu-check: $1 skipped tests on a GPU machine"
+    return 1
+  fi
+}
+for bin in build-gpu/tests/cuda_*_test; do
+  name=$(basename "$bin")
+  step "$name" gtest_skip_is_failure "$bin"
+done
+# The measured errors against the reference goldens (tests/cuda_golden_test.cpp).
+grep -h '^\[golden cuda\]' "$out/cuda_golden_test.log" 2>/dev/null
 step torch-noise python3 tools/reference/torch_noise_vectors.py --check tests/data/torch_noise_vectors.json
 # A tiny generation on CUDA against the CPU (issue 3: PSNR >= 35 dB).
 tiny="$out/tiny-model"

@@ -2,6 +2,10 @@
 // non-zero with a message naming the culprit, and no partial output file remains.
 #include <gtest/gtest.h>
 
+#ifdef FASTVIDEO_HAVE_CUDA
+#include <cuda_runtime.h>
+#endif
+
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -213,6 +217,29 @@ TEST(Cli, UnwritableOutputPathIsNamedAndLeavesNothing) {
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find((dir / "file").string()), std::string::npos) << r.output;
   for (auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path().filename(), "file");
+}
+
+// issue 3: --device cuda runs where a GPU exists; elsewhere it is refused before any work with a
+// message saying why, exit status 1 and no file.
+TEST(Cli, CudaDeviceGeneratesOnAGpuAndIsRefusedCleanlyWithoutOne) {
+  fs::path out = testing::temp_dir("cuda-device");
+  CliRun r = run(generate_args(testing::tiny_model_dir(), out / "fox.y4m") + " --device cuda");
+#ifdef FASTVIDEO_HAVE_CUDA
+  int gpus = 0;
+  if (cudaGetDeviceCount(&gpus) == cudaSuccess && gpus > 0) {
+    ASSERT_EQ(r.status, 0) << r.output;
+    Video v = read_video(out / "fox.y4m");
+    EXPECT_EQ(v.frames, 9);
+    EXPECT_EQ(v.width, 64);
+    return;
+  }
+  expect_clean_failure(r, "no CUDA GPU is available", out);
+#else
+  expect_clean_failure(r, "this build has no CUDA backend", out);
+#endif
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("device 'cuda'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cpu"), std::string::npos) << "the message offers the CPU:\n" << r.output;
 }
 
 TEST(Cli, InspectAndCompareWork) {

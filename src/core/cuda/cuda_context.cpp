@@ -8,6 +8,14 @@
 
 namespace fastvideo {
 
+void check_compute_capability(const CudaDeviceInfo& info, int device) {
+  if (info.major < 8) {
+    fail("GPU ", device, " (", info.name, ") has compute capability ", info.major, ".", info.minor,
+         " (sm_", info.major, info.minor, "); fastvideo needs sm_80 or newer (A100, L40S, H100, ",
+         "H200, B200)");
+  }
+}
+
 CudaContext::CudaContext(int device) : device_(device) {
   FV_CUDA_CHECK(cudaSetDevice(device));
   cudaDeviceProp prop{};
@@ -19,10 +27,7 @@ CudaContext::CudaContext(int device) : device_(device) {
   info_.total_memory = prop.totalGlobalMem;
   info_.l2_bytes = size_t(prop.l2CacheSize);
   info_.shared_memory_per_block_optin = prop.sharedMemPerBlockOptin;
-  if (info_.major < 8) {
-    fail("GPU ", device, " (", info_.name, ") has compute capability ", info_.major, ".",
-         info_.minor, "; fastvideo needs sm_80 or newer (A100, L40S, H100, H200, B200)");
-  }
+  check_compute_capability(info_, device);
   FV_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
 }
 

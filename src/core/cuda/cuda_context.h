@@ -19,6 +19,10 @@ struct CudaDeviceInfo {
   size_t shared_memory_per_block_optin = 0;
 };
 
+// Throws naming the GPU, its compute capability and the minimum, sm_80, when `info` is older (the
+// backend stores bf16 and runs it on tensor cores, DESIGN §2). Pure: tests feed it an old card.
+void check_compute_capability(const CudaDeviceInfo& info, int device);
+
 class CudaContext {
  public:
   // Errors: no CUDA device, device index out of range, compute capability below 8.0.
