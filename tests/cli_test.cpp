@@ -255,5 +255,62 @@ TEST(Cli, InspectAndCompareWork) {
   EXPECT_NE(c.output.find("mean"), std::string::npos) << c.output;
 }
 
+TEST(Cli, BackendsListsEveryAttentionBackendWithItsStatusAndWhy) {
+  CliRun r = run("backends --device cpu");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* name :
+       {"TORCH_SDPA", "FLASH_ATTN", "VIDEO_SPARSE_ATTN", "SAGE_ATTN", "SAGE_ATTN_THREE",
+        "VMOBA_ATTN", "SLA_ATTN", "SAGE_SLA_ATTN", "SLIDING_TILE_ATTN", "nvfp4_fa4"}) {
+    EXPECT_NE(r.output.find(std::string("\n") + name + " "), std::string::npos)
+        << name << " is not listed:\n"
+        << r.output;
+  }
+  for (const char* part : {"on the CPU: no GPU", "fp32 reference attention on the CPU",
+                           "the FLASH_ATTN kernel is not in this version yet",
+                           "VIDEO_SPARSE_ATTN is not available in this version", "Blackwell",
+                           "to_gate_compress", "self TORCH_SDPA (automatic), cross TORCH_SDPA"}) {
+    EXPECT_NE(r.output.find(part), std::string::npos) << "'" << part << "' missing:\n" << r.output;
+  }
+  // With no --device, this machine's GPU if it has one, else the CPU and why.
+  CliRun here = run("backends");
+  ASSERT_EQ(here.status, 0) << here.output;
+  EXPECT_TRUE(here.output.find("no GPU") != std::string::npos ||
+              here.output.find(", sm_") != std::string::npos)
+      << here.output;
+  CliRun env = run("backends --device cpu", "FASTVIDEO_ATTENTION_BACKEND=BOGUS");
+  EXPECT_NE(env.output.find("unknown attention backend 'BOGUS'"), std::string::npos) << env.output;
+}
+
+TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {
+  fs::path out = testing::temp_dir("attention-out");
+  const std::string base = generate_args(testing::tiny_model_dir(), out / "x.y4m") +
+                           " --num-frames 5 --height 32 --width 32 --num-inference-steps 2";
+  expect_clean_failure(run(base + " --attention-backend SAGE_ATTN_THREE"), "Blackwell", out);
+  expect_clean_failure(run(base + " --attention-backend FLASH_ATTN"),
+                       "the FLASH_ATTN kernel is not in this version yet", out);
+  CliRun unknown = run(base, "FASTVIDEO_ATTENTION_BACKEND=BOGUS");
+  expect_clean_failure(unknown, "unknown attention backend 'BOGUS'", out);
+  EXPECT_NE(unknown.output.find("SLIDING_TILE_ATTN"), std::string::npos) << unknown.output;
+  expect_clean_failure(run(base, "FASTVIDEO_ATTENTION_BACKEND=VMOBA_ATTN"),
+                       "VMOBA_ATTN is not available in this version", out);
+
+  fs::path dir = testing::temp_dir("attention-yaml");
+  std::ofstream(dir / "run.yaml")
+      << "generator:\n  pipeline:\n    experimental:\n      attention_backend: SLA_ATTN\n";
+  expect_clean_failure(run(base + " --config " + (dir / "run.yaml").string()),
+                       "SLA_ATTN is not available in this version", out);
+
+  // The flag beats the variable; the resolved names land in the file's metadata.
+  CliRun ok = run(base + " --attention-backend torch_sdpa",
+                  "FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN");
+  ASSERT_EQ(ok.status, 0) << ok.output;
+  EXPECT_NE(ok.output.find("attention backends: self TORCH_SDPA"), std::string::npos)
+      << "the resolved backends are logged:\n"
+      << ok.output;
+  const VideoMetadata metadata = read_video_metadata(out / "x.y4m");
+  EXPECT_EQ(metadata.entries.at("attention_backend_self"), "TORCH_SDPA");
+  EXPECT_EQ(metadata.entries.at("attention_backend_cross"), "TORCH_SDPA");
+}
+
 }  // namespace
 }  // namespace fastvideo

@@ -22,7 +22,9 @@ struct GeneratorOptions {
   // UMT5 weights and activations on a GPU: "bf16" (as diffusers) or "fp32". The CPU always
   // computes in f32.
   std::string text_encoder_precision = "bf16";
-  std::string attention_backend;         // empty: FASTVIDEO_ATTENTION_BACKEND, else automatic
+  // Self-attention backend by FastVideo name (TORCH_SDPA, FLASH_ATTN, ...; DESIGN §4). Empty:
+  // FASTVIDEO_ATTENTION_BACKEND, else automatic. Cross-attention always runs a dense backend.
+  std::string attention_backend;
   std::string scheduler = "flow_unipc";  // flow_unipc (FastVideo default) | checkpoint | euler
   bool keep_text_encoder = false;        // keep UMT5 weights after encoding (default: release them)
 };

@@ -13,6 +13,7 @@ Action add_inspect_command(CLI::App& app);
 Action add_compare_command(CLI::App& app);
 Action add_make_tiny_model_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
+Action add_backends_command(CLI::App& app);
 // GPU benchmarks, each registered by add_bench_command on the `bench` subcommand.
 Action add_bench_gemm_command(CLI::App& bench);
 Action add_bench_attention_command(CLI::App& bench);

@@ -143,7 +143,9 @@ Action add_generate_command(CLI::App& app) {
   cmd->add_option("--guidance-scale", f->guidance, "CFG scale (<= 1: one pass per step)");
   cmd->add_option("--flow-shift", f->flow_shift, "timestep shift");
   cmd->add_option("--fps", f->fps, "frames per second of the output");
-  cmd->add_option("--attention-backend", f->attention_backend, "attention backend name");
+  cmd->add_option("--attention-backend", f->attention_backend,
+                  "self-attention backend (TORCH_SDPA, FLASH_ATTN, ...; `fastvideo backends` "
+                  "lists them); default: FASTVIDEO_ATTENTION_BACKEND, else automatic");
   cmd->add_option("--scheduler", f->scheduler, "flow_unipc (default), checkpoint, euler");
   cmd->add_option("--device", f->device, "cpu (default), cuda or cuda:N");
   cmd->add_option("--text-encoder-precision", f->text_encoder_precision,

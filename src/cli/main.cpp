@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   add(fastvideo::cli::add_compare_command);
   add(fastvideo::cli::add_make_tiny_model_command);
   add(fastvideo::cli::add_bench_command);
+  add(fastvideo::cli::add_backends_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

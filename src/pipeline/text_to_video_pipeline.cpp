@@ -5,6 +5,8 @@
 #include <chrono>
 #include <set>
 
+#include "attention/attention_device.h"
+#include "core/env.h"
 #include "core/log.h"
 #include "core/torch_random.h"
 #include "io/video_writer.h"
@@ -60,18 +62,20 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       text_encoder_dtype_(text_encoder_dtype(options.text_encoder_precision, device_)),
       checkpoint_(CheckpointFolder::open(model_dir)),
       preset_(preset_for_transformer(checkpoint_.config("transformer"))) {
-  if (!options_.attention_backend.empty() && options_.attention_backend != "TORCH_SDPA") {
-    fail("attention backend '", options_.attention_backend, "' is not available on the ",
-         device_.is_cpu() ? "CPU" : "CUDA", " backend (valid here: TORCH_SDPA)");
-  }
+  auto dit_config = WanTransformerConfig::from_json(checkpoint_.config("transformer"));
+  attention_ = select_attention_backends(
+      options_.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device_),
+      {dit_config.attention_head_dim, weight_dtype_});
+  log::info("attention backends: ", attention_.describe());
   tokenizer_ = std::make_unique<T5Tokenizer>(T5Tokenizer::load(checkpoint_.path("tokenizer")));
 
   // wan21.md §1.2: on a GPU the transformer is bf16 except its f32 keep-list.
-  auto dit_config = WanTransformerConfig::from_json(checkpoint_.config("transformer"));
   const std::set<std::string> dit_fp32 = wan_transformer_fp32_names(dit_config);
   transformer_ = std::make_unique<WanTransformer>(
-      dit_config, load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config),
-                                 weight_dtype_, device_, &dit_fp32));
+      dit_config,
+      load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config),
+                     weight_dtype_, device_, &dit_fp32),
+      *attention_.self, *attention_.cross);
 
   auto vae_config = WanVaeConfig::from_json(checkpoint_.config("vae"));
   vae_ = std::make_unique<WanVaeDecoder>(
@@ -88,6 +92,11 @@ void TextToVideoPipeline::load_text_encoder() {
   text_encoder_ = std::make_unique<Umt5Encoder>(
       config, load_component(checkpoint_.path("text_encoder"), umt5_encoder_specs(config),
                              text_encoder_dtype_, device_));
+}
+
+std::array<int64_t, 3> TextToVideoPipeline::token_grid(const Shape& latent_shape) const {
+  const auto& patch = transformer_->config().patch_size;
+  return {latent_shape[2] / patch[0], latent_shape[3] / patch[1], latent_shape[4] / patch[2]};
 }
 
 Tensor TextToVideoPipeline::encode_prompt(const std::string& prompt, int max_length) {
@@ -148,11 +157,14 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request,
       const auto t0 = std::chrono::steady_clock::now();
       const double t = scheduler->timesteps()[size_t(i)];
       const double ts[] = {t};
-      Tensor cond = transformer_->forward(latents, ts, cond_text);
+      // One metadata per step, shared by every layer and by both CFG branches.
+      const auto attention_metadata = attention_.self->build_metadata(
+          {.step = i, .timestep = t, .grid = token_grid(latents.shape())});
+      Tensor cond = transformer_->forward(latents, ts, cond_text, attention_metadata.get());
       ++result.transformer_forwards;
       Tensor uncond;
       if (gate.needs_uncond(i)) {
-        uncond = transformer_->forward(latents, ts, uncond_text);
+        uncond = transformer_->forward(latents, ts, uncond_text, attention_metadata.get());
         ++result.transformer_forwards;
       }
       // wan21.md §4.1: CFG in the transformer's output dtype; the scheduler upcasts.
@@ -199,7 +211,8 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request,
       {"fps", format_double(r.fps)},
       {"scheduler", scheduler->name()},
       {"backend", device_.name()},
-      {"attention_backend", "TORCH_SDPA"},
+      {"attention_backend_self", std::string(attention_.self->name())},
+      {"attention_backend_cross", std::string(attention_.cross->name())},
       {"model", model_dir_.filename().empty() ? model_dir_.parent_path().filename().string()
                                               : model_dir_.filename().string()},
       {"preset", r.preset},

@@ -4,10 +4,12 @@
 // back to the host once, for the result.
 #pragma once
 
+#include <array>
 #include <filesystem>
 #include <memory>
 #include <optional>
 
+#include "attention/attention_selection.h"
 #include "fastvideo/video_generator.h"
 #include "io/checkpoint.h"
 #include "models/wan/wan_transformer.h"
@@ -33,6 +35,8 @@ class TextToVideoPipeline {
  private:
   Tensor encode_prompt(const std::string& prompt, int max_length);
   void load_text_encoder();
+  // The DiT's token grid (T, H, W after patching) for latents [B, C, T, H, W].
+  std::array<int64_t, 3> token_grid(const Shape& latent_shape) const;
 
   std::filesystem::path model_dir_;
   GeneratorOptions options_;
@@ -41,6 +45,7 @@ class TextToVideoPipeline {
   DType text_encoder_dtype_ = DType::F32;  // UMT5 weights
   CheckpointFolder checkpoint_;
   SamplingPreset preset_;
+  AttentionSelection attention_;  // resolved once, before any weights load (DESIGN §4)
   std::unique_ptr<T5Tokenizer> tokenizer_;
   std::unique_ptr<Umt5Encoder> text_encoder_;  // loaded per request unless kept
   std::unique_ptr<WanTransformer> transformer_;

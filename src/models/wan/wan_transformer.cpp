@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "models/wan/wan_rope.h"
-#include "ops/attention.h"
 #include "ops/elementwise.h"
 #include "ops/linear.h"
 #include "ops/norm.h"
@@ -99,8 +98,14 @@ bool is_float(DType d) { return d == DType::F32 || d == DType::BF16 || d == DTyp
 
 }  // namespace
 
-WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights)
-    : config_(std::move(config)) {
+WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
+                               const AttentionBackend& self_attention,
+                               const AttentionBackend& cross_attention)
+    : config_(std::move(config)),
+      self_attention_(&self_attention),
+      cross_attention_(&cross_attention) {
+  FV_CHECK(cross_attention.capabilities().cross_attention, "WanTransformer: attention backend ",
+           cross_attention.name(), " cannot run cross-attention (dense backends only)");
   const std::string component = weights.component().empty() ? "transformer" : weights.component();
   const Device device = weights.get("patch_embedding.weight").device();
   for (const TensorSpec& spec : wan_transformer_specs(config_)) {
@@ -180,7 +185,8 @@ WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context) 
 Tensor WanTransformer::block_forward(const Block& block,
                                      const TextContext::CrossAttentionKV& text_kv, const Tensor& x,
                                      const Tensor& modulation, const Tensor& rope_cos,
-                                     const Tensor& rope_sin) const {
+                                     const Tensor& rope_sin,
+                                     const AttentionMetadata* self_metadata) const {
   // wan21.md §1.5. modulation [6, B, D] f32: shift1, scale1, gate1, shift2, scale2, gate2, each a
   // contiguous [B, D].
   const int64_t B = x.size(0), S = x.size(1), D = x.size(2);
@@ -199,14 +205,14 @@ Tensor WanTransformer::block_forward(const Block& block,
   Tensor k = ops::rms_norm_rope(ops::linear(h, sa.to_k_w, sa.to_k_b), eps, sa.norm_k, rope_cos,
                                 rope_sin, H);
   Tensor v = ops::linear(h, sa.to_v_w, sa.to_v_b);
-  Tensor a = ops::attention(q, k, heads(v), attn_scale).reshape({B, S, D});
+  Tensor a = self_attention_->run(q, k, heads(v), attn_scale, self_metadata).reshape({B, S, D});
   Tensor out = ops::gated_residual(x, ops::linear(a, sa.to_out_w, sa.to_out_b), chunk(2));
 
   // (2) Cross-attention: affine norm2, no modulation, no gate, no RoPE; K/V cached per prompt.
   const Attention& ca = block.cross_attn;
   h = ops::layer_norm(out, eps, block.norm2_w, block.norm2_b);
   q = ops::rms_norm(ops::linear(h, ca.to_q_w, ca.to_q_b), eps, ca.norm_q);
-  a = ops::attention(heads(q), text_kv.k, text_kv.v, attn_scale).reshape({B, S, D});
+  a = cross_attention_->run(heads(q), text_kv.k, text_kv.v, attn_scale).reshape({B, S, D});
   out = ops::add(out, ops::linear(a, ca.to_out_w, ca.to_out_b));
 
   // (3) Feed-forward D -> F -> D with tanh GELU.
@@ -217,7 +223,8 @@ Tensor WanTransformer::block_forward(const Block& block,
 }
 
 Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> timesteps,
-                               const TextContext& text) const {
+                               const TextContext& text,
+                               const AttentionMetadata* self_attention_metadata) const {
   const auto& patch = config_.patch_size;
   FV_CHECK(latents.ndim() == 5 && latents.size(1) == config_.in_channels,
            "WanTransformer: latents must be [B, ", config_.in_channels, ", T, H, W], got ",
@@ -261,7 +268,8 @@ Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> ti
     Tensor modulation = ops::add(repeat_over_batch(blocks_[i].modulation, B), tproj)
                             .permute({1, 0, 2})
                             .contiguous();
-    x = block_forward(blocks_[i], text.blocks[i], x, modulation, rope.cos, rope.sin);
+    x = block_forward(blocks_[i], text.blocks[i], x, modulation, rope.cos, rope.sin,
+                      self_attention_metadata);
   }
 
   // wan21.md §1.6: the head modulates with temb itself (not tproj), rows (shift, scale).

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "attention/attention_backend.h"
+#include "attention/attention_registry.h"
 #include "core/tensor.h"
 #include "io/weights.h"
 #include "models/wan/wan_transformer_config.h"
@@ -31,8 +33,11 @@ class WanTransformer {
  public:
   // Checks every tensor of wan_transformer_specs(config) is present with its shape, and that all
   // are on one device: f32 on the CPU, any float dtype on a GPU (bf16 plus the f32 keep-list as
-  // load_component gives them).
-  WanTransformer(WanTransformerConfig config, Weights weights);
+  // load_component gives them). Self-attention runs `self_attention` (DESIGN §4: the resolved
+  // backend); cross-attention runs `cross_attention`, which must be dense (fastvideo.md §2.4).
+  WanTransformer(WanTransformerConfig config, Weights weights,
+                 const AttentionBackend& self_attention = torch_sdpa_backend(),
+                 const AttentionBackend& cross_attention = torch_sdpa_backend());
 
   // What the prompt contributes to every denoising step, computed once per prompt: the text
   // MLP output and, per block, the cross-attention keys (RMS-normed) and values, which depend
@@ -52,14 +57,17 @@ class WanTransformer {
 
   // latents [B, in_channels, T, H, W] on the model's device, any float dtype (cast to the
   // activation dtype), one timestep per batch item, a TextContext of the same batch size ->
-  // velocity [B, out_channels, T, H, W] in the activation dtype.
-  Tensor forward(const Tensor& latents, std::span<const double> timesteps,
-                 const TextContext& text) const;
+  // velocity [B, out_channels, T, H, W] in the activation dtype. self_attention_metadata: this
+  // step's self_attention().build_metadata(...) (null for dense backends).
+  Tensor forward(const Tensor& latents, std::span<const double> timesteps, const TextContext& text,
+                 const AttentionMetadata* self_attention_metadata = nullptr) const;
 
   const WanTransformerConfig& config() const { return config_; }
   Device device() const { return patch_w_.device(); }
   // The dtype of activations and outputs: the patch embedding's (f32 on the CPU, bf16 on a GPU).
   DType activation_dtype() const { return patch_w_.dtype(); }
+  const AttentionBackend& self_attention() const { return *self_attention_; }
+  const AttentionBackend& cross_attention() const { return *cross_attention_; }
 
  private:
   struct Attention {
@@ -79,11 +87,13 @@ class WanTransformer {
 
   Tensor block_forward(const Block& block, const TextContext::CrossAttentionKV& text_kv,
                        const Tensor& x, const Tensor& modulation, const Tensor& rope_cos,
-                       const Tensor& rope_sin) const;
+                       const Tensor& rope_sin, const AttentionMetadata* self_metadata) const;
   // The RoPE tables for `grid`, built once per grid on the model's device (§1.4: f32, not cast).
   RopeCache rope_for(std::array<int64_t, 3> grid) const;
 
   WanTransformerConfig config_;
+  const AttentionBackend* self_attention_;
+  const AttentionBackend* cross_attention_;
   Tensor patch_w_, patch_b_;  // patch embedding as a linear: [D, C·pt·ph·pw], [D]
   Tensor time_1_w_, time_1_b_, time_2_w_, time_2_b_, time_proj_w_, time_proj_b_;
   Tensor text_1_w_, text_1_b_, text_2_w_, text_2_b_;

@@ -1,0 +1,104 @@
+#include "attention/attention_backend.h"
+
+#include <algorithm>
+
+#include "fastvideo/error.h"
+
+namespace fastvideo {
+
+namespace {
+
+template <class T, class F>
+std::string joined(const std::vector<T>& items, F&& to_string) {
+  std::string out;
+  for (const T& item : items) {
+    if (!out.empty()) out += ",";
+    out += to_string(item);
+  }
+  return out;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+}  // namespace
+
+bool AttentionCapabilities::supports_dtype(DType dtype) const {
+  return std::find(dtypes.begin(), dtypes.end(), dtype) != dtypes.end();
+}
+
+bool AttentionCapabilities::supports_head_dim(int64_t head_dim) const {
+  return head_dims.empty() ||
+         std::find(head_dims.begin(), head_dims.end(), head_dim) != head_dims.end();
+}
+
+std::string AttentionCapabilities::describe() const {
+  std::string where;
+  if (cpu) where = "cpu";
+  if (gpu) {
+    if (!where.empty()) where += "+";
+    where +=
+        min_compute.sm() + (max_compute < ComputeCapability{99, 9} ? "-" + max_compute.sm() : "+");
+  }
+  std::string layers = self_attention && cross_attention ? "self+cross"
+                       : self_attention                  ? "self"
+                                                         : "cross";
+  std::string out = str_cat(
+      where, "; ", joined(dtypes, [](DType d) { return lower(dtype_name(d)); }), "; head_dim ",
+      head_dims.empty() ? std::string("any")
+                        : joined(head_dims, [](int64_t d) { return std::to_string(d); }),
+      "; ", layers);
+  if (!extra_weights.empty())
+    out += "; needs " + joined(extra_weights, [](const std::string& s) { return s; });
+  return out;
+}
+
+std::string_view AttentionBackendStatus::kind_name() const {
+  switch (kind) {
+    case Kind::Available:
+      return "available";
+    case Kind::NotInThisVersion:
+      return "not in this version";
+    case Kind::UnsupportedHardware:
+      return "unsupported hardware";
+  }
+  return "?";
+}
+
+std::unique_ptr<AttentionMetadata> AttentionBackend::build_metadata(
+    const AttentionStepInfo&) const {
+  return nullptr;
+}
+
+Tensor AttentionBackend::run(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                             const AttentionMetadata* metadata) const {
+  FV_CHECK(q.ndim() == 4 && k.ndim() == 4 && v.ndim() == 4, name(),
+           ": q, k, v must be [B, S, H, D], got ", q.describe(), ", ", k.describe(), ", ",
+           v.describe());
+  return forward(q, k, v, scale, metadata);
+}
+
+AttentionBackendStatus hardware_status(std::string_view backend,
+                                       const AttentionCapabilities& capabilities,
+                                       const AttentionDevice& device) {
+  using Kind = AttentionBackendStatus::Kind;
+  if (!device.is_gpu()) {
+    if (capabilities.cpu) return {Kind::Available, "runs on the CPU"};
+    return {Kind::UnsupportedHardware,
+            str_cat(backend, " needs ", capabilities.gpu_requirement, ", not the CPU")};
+  }
+  const ComputeCapability cc = device.capability;
+  if (!capabilities.gpu || cc < capabilities.min_compute || capabilities.max_compute < cc) {
+    return {Kind::UnsupportedHardware,
+            str_cat(backend, " needs ", capabilities.gpu_requirement, "; ", device.name, " (",
+                    device.device.name(), ") has compute capability ", cc.major, ".", cc.minor,
+                    " (", cc.sm(), ")")};
+  }
+  return {Kind::Available, str_cat("runs on ", device.describe())};
+}
+
+}  // namespace fastvideo

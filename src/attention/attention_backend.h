@@ -1,0 +1,89 @@
+// An attention backend (DESIGN §4, fastvideo.md §2.2): FastVideo's name for it, what it can run
+// (device, compute capability, dtypes, head dims, self or cross attention, extra weights), whether
+// it runs here and why not, the metadata it builds once per denoising step (tile lists, masks,
+// top-k, quantization scales; none for dense backends) and the attention itself, always in the
+// engine's layout q [B, Sq, H, D], k/v [B, Sk, H, D(v)] -> [B, Sq, H, Dv].
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "attention/attention_device.h"
+#include "core/dtype.h"
+#include "core/tensor.h"
+
+namespace fastvideo {
+
+struct AttentionCapabilities {
+  bool cpu = false;  // has a CPU implementation
+  bool gpu = false;  // runs on NVIDIA GPUs from min_compute to max_compute
+  ComputeCapability min_compute{8, 0};
+  ComputeCapability max_compute{99, 9};
+  std::string gpu_requirement;     // in words, for messages: "a Blackwell GPU (sm_100 or sm_103)"
+  std::vector<DType> dtypes;       // of q, k, v
+  std::vector<int64_t> head_dims;  // empty: any head dim
+  bool self_attention = true;
+  bool cross_attention = false;            // FastVideo runs cross-attention dense only (§2.4)
+  std::vector<std::string> extra_weights;  // per attention layer, e.g. VSA's to_gate_compress
+
+  bool supports_dtype(DType dtype) const;
+  bool supports_head_dim(int64_t head_dim) const;
+  std::string describe() const;  // one line for `fastvideo backends`
+};
+
+struct AttentionBackendStatus {
+  enum class Kind { Available, NotInThisVersion, UnsupportedHardware };
+  Kind kind = Kind::Available;
+  std::string reason;  // why it runs here, or why not
+
+  bool available() const { return kind == Kind::Available; }
+  std::string_view kind_name() const;  // "available", "not in this version", "unsupported hardware"
+};
+
+// What a backend's per-step metadata builder is told (FastVideo's
+// AttentionMetadataBuilder.build(current_timestep, raw_latent_shape, patch_size, VSA_sparsity)).
+struct AttentionStepInfo {
+  int step = 0;                   // denoising step index
+  double timestep = 0;            // the scheduler's timestep
+  std::array<int64_t, 3> grid{};  // token grid after patching: T, H, W
+  double sparsity = 0;            // VSA_sparsity
+};
+
+// Per-step metadata; each backend that needs some derives its own.
+struct AttentionMetadata {
+  virtual ~AttentionMetadata() = default;
+};
+
+class AttentionBackend {
+ public:
+  virtual ~AttentionBackend() = default;
+
+  // The FastVideo AttentionBackendEnum spelling (fastvideo.md §2.2), or "nvfp4_fa4".
+  virtual std::string_view name() const = 0;
+  virtual const AttentionCapabilities& capabilities() const = 0;
+  virtual AttentionBackendStatus status(const AttentionDevice& device) const = 0;
+
+  // Once per denoising step, shared by every layer of the step. Dense backends need none.
+  virtual std::unique_ptr<AttentionMetadata> build_metadata(const AttentionStepInfo& step) const;
+
+  // softmax(q·kᵀ·scale)·v. q [B, Sq, H, D], k [B, Sk, H, D], v [B, Sk, H, Dv] -> [B, Sq, H, Dv];
+  // metadata from build_metadata for this step (null for dense backends).
+  Tensor run(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+             const AttentionMetadata* metadata = nullptr) const;
+
+ protected:
+  virtual Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                         const AttentionMetadata* metadata) const = 0;
+};
+
+// Whether `device` meets the capabilities' device requirement; the reason names the requirement
+// and the device when not.
+AttentionBackendStatus hardware_status(std::string_view backend,
+                                       const AttentionCapabilities& capabilities,
+                                       const AttentionDevice& device);
+
+}  // namespace fastvideo

@@ -1,0 +1,129 @@
+#include "attention/attention_registry.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "attention/flash_attn_backend.h"
+#include "attention/later_version_backend.h"
+#include "attention/torch_sdpa_backend.h"
+#include "fastvideo/error.h"
+
+namespace fastvideo {
+
+namespace {
+
+bool same_name(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::toupper(static_cast<unsigned char>(x)) ==
+           std::toupper(static_cast<unsigned char>(y));
+  });
+}
+
+const std::string kHopperOrNewer = "an NVIDIA GPU with compute capability 9.0 (Hopper) or newer";
+const std::string kAmpereOrNewer = "an NVIDIA GPU with compute capability 8.0 or newer";
+
+// Capabilities of the backends later issues build, from fastvideo.md §2.5, §3–4 and
+// attention-algorithms.md §3–8; all run Wan's self-attention only (§2.4).
+AttentionCapabilities later_capabilities(ComputeCapability min, ComputeCapability max,
+                                         std::string requirement, std::vector<int64_t> head_dims,
+                                         std::vector<std::string> extra_weights = {}) {
+  return AttentionCapabilities{
+      .cpu = false,
+      .gpu = true,
+      .min_compute = min,
+      .max_compute = max,
+      .gpu_requirement = std::move(requirement),
+      .dtypes = {DType::BF16, DType::F16},
+      .head_dims = std::move(head_dims),
+      .self_attention = true,
+      .cross_attention = false,
+      .extra_weights = std::move(extra_weights),
+  };
+}
+
+AttentionBackendRegistry make_builtin() {
+  const ComputeCapability any_newer{99, 9};
+  AttentionBackendRegistry r;
+  r.add(std::make_unique<TorchSdpaBackend>());
+  r.add(std::make_unique<FlashAttnBackend>());
+  auto later = [&](std::string name, AttentionCapabilities caps) {
+    r.add(std::make_unique<LaterVersionBackend>(std::move(name), std::move(caps)));
+  };
+  // VSA: ThunderKittens sm_90a block-sparse kernel, 4×4×4 tiles, plus the per-layer gate (§3).
+  later("VIDEO_SPARSE_ATTN",
+        later_capabilities({9, 0}, any_newer, kHopperOrNewer, {64, 128}, {"to_gate_compress"}));
+  // SageAttention 2: INT8 QK, FP8 PV; head_dim ≤ 128 (attention-algorithms.md §5.2–5.3).
+  later("SAGE_ATTN", later_capabilities({8, 0}, any_newer, kAmpereOrNewer, {64, 128}));
+  // SageAttention 3: NVFP4 block-scaled MMA, Blackwell only (attention-algorithms.md §5.5).
+  later("SAGE_ATTN_THREE",
+        later_capabilities({10, 0}, any_newer,
+                           "a Blackwell GPU (compute capability 10.0 or newer: B200, RTX 5090)",
+                           {64, 128}));
+  // VMoBA: chunk gating then flash-attn varlen (fastvideo.md §4.2).
+  later("VMOBA_ATTN", later_capabilities({8, 0}, any_newer, kAmpereOrNewer, {64, 128}));
+  // SLA: block-sparse softmax plus a linear branch through the learned proj_l (fastvideo.md §4.3).
+  later("SLA_ATTN", later_capabilities({8, 0}, any_newer, kAmpereOrNewer, {64, 128}, {"proj_l"}));
+  // SageSLA: SLA with SpargeAttn's INT8/FP8 sparse kernels (fastvideo.md §4.4).
+  later("SAGE_SLA_ATTN",
+        later_capabilities({8, 0}, any_newer, kAmpereOrNewer, {64, 128}, {"proj_l"}));
+  // STA: ThunderKittens sm_90a sliding-tile kernel, 6×8×8 tiles (fastvideo.md §4.1).
+  later("SLIDING_TILE_ATTN", later_capabilities({9, 0}, any_newer, kHopperOrNewer, {128}));
+  // FP4 FlashAttention-4: NVFP4 Q/K, sm_100a/sm_103a only, head_dim ≥ 128 (fastvideo.md §2.3).
+  later("nvfp4_fa4",
+        later_capabilities({10, 0}, {10, 3},
+                           "a Blackwell data-centre GPU (compute capability 10.0 or 10.3: B200, "
+                           "B300)",
+                           {128, 256}));
+  return r;
+}
+
+}  // namespace
+
+const AttentionBackendRegistry& AttentionBackendRegistry::builtin() {
+  static const auto& registry = *new AttentionBackendRegistry(make_builtin());
+  return registry;
+}
+
+void AttentionBackendRegistry::add(std::unique_ptr<AttentionBackend> backend) {
+  FV_CHECK(backend, "AttentionBackendRegistry::add: null backend");
+  FV_CHECK(!find(backend->name()), "attention backend ", backend->name(), " is registered twice");
+  backends_.push_back(std::move(backend));
+}
+
+const AttentionBackend* AttentionBackendRegistry::find(std::string_view name) const {
+  for (const auto& b : backends_) {
+    if (same_name(b->name(), name)) return b.get();
+  }
+  return nullptr;
+}
+
+const AttentionBackend& AttentionBackendRegistry::get(std::string_view name,
+                                                      std::string_view source) const {
+  const AttentionBackend* b = find(name);
+  if (!b) {
+    fail("unknown attention backend '", name, "' (from ", source,
+         "); valid names: ", valid_names());
+  }
+  return *b;
+}
+
+std::vector<const AttentionBackend*> AttentionBackendRegistry::backends() const {
+  std::vector<const AttentionBackend*> out;
+  for (const auto& b : backends_) out.push_back(b.get());
+  return out;
+}
+
+std::string AttentionBackendRegistry::valid_names() const {
+  std::string out;
+  for (const auto& b : backends_) {
+    if (!out.empty()) out += ", ";
+    out += b->name();
+  }
+  return out;
+}
+
+const AttentionBackend& torch_sdpa_backend() {
+  return AttentionBackendRegistry::builtin().get("TORCH_SDPA", "torch_sdpa_backend");
+}
+
+}  // namespace fastvideo
