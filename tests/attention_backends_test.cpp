@@ -130,10 +130,13 @@ TEST(AttentionRegistry, DescribesWhatEachBackendNeeds) {
   EXPECT_FALSE(builtin().find("FLASH_ATTN")->capabilities().supports_dtype(DType::F32));
 }
 
-TEST(AttentionSelection, AutomaticPicksTorchSdpaOnThisMachineAndOnHopper) {
+TEST(AttentionSelection, AutomaticPicksTheFastestAvailableSelfAttentionAndDenseCross) {
   for (const auto& [device, shape] : {std::pair{kCpu, kWanCpu}, std::pair{kH200, kWanGpu}}) {
     const AttentionSelection s = select_attention_backends("", std::nullopt, device, shape);
-    EXPECT_EQ(s.self->name(), "TORCH_SDPA") << device.describe();
+    // FLASH_ATTN measured 1.12x cuDNN on an H200 (docs/perf.md); where it has no kernel, TORCH_SDPA.
+    EXPECT_EQ(s.self->name(),
+              flash_attention_kernel_available(device) ? "FLASH_ATTN" : "TORCH_SDPA")
+        << device.describe();
     EXPECT_EQ(s.cross->name(), "TORCH_SDPA");
     EXPECT_EQ(s.text_encoder->name(), "TORCH_SDPA");
     EXPECT_EQ(s.vae->name(), "TORCH_SDPA");
@@ -233,11 +236,11 @@ TEST(AttentionSelection, FlashAttnFollowsItsSwitchAndNeverFallsBack) {
   } else {
     for (const AttentionDevice& d : {kCpu, kH200, kB200}) {
       EXPECT_EQ(fa.status(d).kind, AttentionBackendStatus::Kind::NotInThisVersion);
-      EXPECT_EQ(fa.status(d).reason, "the FLASH_ATTN kernel is not in this version yet");
+      EXPECT_EQ(fa.status(d).reason, "this build has no CUDA backend, so no FLASH_ATTN kernel");
     }
     const std::string message =
         error_of([] { select_attention_backends("FLASH_ATTN", std::nullopt, kH200, kWanGpu); });
-    EXPECT_TRUE(contains(message, "the FLASH_ATTN kernel is not in this version yet")) << message;
+    EXPECT_TRUE(contains(message, "no FLASH_ATTN kernel")) << message;
   }
   EXPECT_FALSE(flash_attention_kernel_available(kCpu));
 }
@@ -273,12 +276,12 @@ TEST(AttentionSelection, CrossAttentionStaysDenseWhateverSelfAttentionRuns) {
   EXPECT_EQ(sparse.cross->name(), "TORCH_SDPA");
   EXPECT_EQ(select_attention_backends("", "VIDEO_SPARSE_ATTN", kH200, kWanGpu, r).cross->name(),
             "TORCH_SDPA");
-  // A dense FLASH_ATTN, once available, serves both; asked for TORCH_SDPA, both stay TORCH_SDPA.
+  // Cross-attention stays on TORCH_SDPA even when self-attention asks for FLASH_ATTN (faster over
+  // 512 text keys, docs/perf.md).
   r.add(std::make_unique<FakeBackend>("FLASH_ATTN", true));
-  EXPECT_EQ(select_attention_backends("VIDEO_SPARSE_ATTN", {}, kH200, kWanGpu, r).cross->name(),
-            "FLASH_ATTN");
   const AttentionSelection fa = select_attention_backends("FLASH_ATTN", {}, kH200, kWanGpu, r);
-  EXPECT_EQ(fa.cross->name(), "FLASH_ATTN");
+  EXPECT_EQ(fa.self->name(), "FLASH_ATTN");
+  EXPECT_EQ(fa.cross->name(), "TORCH_SDPA");
   const AttentionSelection sdpa = select_attention_backends("TORCH_SDPA", {}, kH200, kWanGpu, r);
   EXPECT_EQ(sdpa.self->name(), "TORCH_SDPA");
   EXPECT_EQ(sdpa.cross->name(), "TORCH_SDPA");

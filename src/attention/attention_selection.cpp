@@ -83,11 +83,10 @@ AttentionSelection select_attention_backends(std::string_view option,
     s.source = "automatic";
     s.self = &automatic_dense_backend(device, transformer, registry);
   }
-  // fastvideo.md §2.4: cross-attention supports dense backends only.
-  s.cross = s.self->capabilities().cross_attention
-                ? s.self
-                : &automatic_dense_backend(device, transformer, registry);
+  // fastvideo.md §2.4: cross-attention supports dense backends only. Over 512 text keys cuDNN's
+  // SDPA beats our FLASH_ATTN (549 vs 487 TFLOP/s on an H200, docs/perf.md), so it stays there.
   const AttentionBackend& dense = registry.get("TORCH_SDPA", "the attention registry");
+  s.cross = &dense;
   s.text_encoder = &dense;
   s.vae = &dense;
   return s;
