@@ -1,22 +1,109 @@
 #!/usr/bin/env bash
 # Full-size benchmarks on a GPU machine, each next to its PyTorch anchor measured in the same call
-# on the same card (DESIGN §5). JSON and logs go to $OUT (or out/); a table is printed last.
-# Usage: scripts/gpu-bench.sh [gemm attention dit vae]   (default: all)
+# on the same card (DESIGN §5). Every JSON file and log goes into one tarball, $OUT/bench.tar.gz
+# (out/ without $OUT; the device tool brings back only a few files), and the summary table
+# (tools/bench/summary.py) is printed last.
+#
+# Usage: scripts/gpu-bench.sh [BENCH...]      (default: gemm attention dit vae; "all": every one)
+#   gemm attention dit vae umt5 denoise   fastvideo bench NAME + tools/bench/torch_NAME_anchor.py
+#   dit14b    bench dit --config 14b and torch_dit_anchor.py --config 14b, both on the first
+#             $DIT14B_LAYERS blocks (default 8), the full 40-block forward extrapolated per layer
+#   load      bench load of a real-size 1.3B checkpoint (random weights, bf16 text encoder) onto
+#             the GPU, first round with the files evicted from the page cache, then warm; no anchor
+#   fullgen   fastvideo generate on that checkpoint at the 1.3B preset (480x832x81, 50 steps)
+# denoise times the first $DENOISE_STEPS (default 10) of the 50 steps and extrapolates (say so when
+# quoting); DENOISE_STEPS=50 runs them all. load and fullgen write the checkpoint (17.5 GB) to
+# $FULL_MODEL_DIR (default /tmp/fastvideo-full-1.3b) once and delete it at the end.
+# "all" takes longer than one 10-minute device call: split it, e.g. "gemm attention dit vae",
+# "umt5 denoise dit14b", "load fullgen".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-out}"
-mkdir -p "$out"
-if [ ! -x build-gpu/fastvideo ]; then
-  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a >"$out/configure.log" 2>&1
-  cmake --build build-gpu --parallel "$(nproc)" --target fastvideo_cli >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
+work="$out/bench"
+rm -rf "$work"
+mkdir -p "$work"
+denoise_steps="${DENOISE_STEPS:-10}"
+dit14b_layers="${DIT14B_LAYERS:-8}"
+ckpt="${FULL_MODEL_DIR:-/tmp/fastvideo-full-1.3b}"
+made_ckpt=0
+
+finish() {  # the tarball (only it stays in $out), then the card and the table
+  nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu --format=csv >"$work/card.txt" 2>&1
+  python3 tools/bench/summary.py "$work" >"$work/summary.txt" 2>&1
+  [ "$made_ckpt" = 1 ] && rm -rf "$ckpt"
+  tar -czf "$out/bench.tar.gz" -C "$out" bench && rm -rf "$work"
+  tar -xzOf "$out/bench.tar.gz" bench/card.txt bench/summary.txt
+}
+
+if [ ! -f build-gpu/build.ninja ]; then
+  cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a \
+    >"$work/configure.log" 2>&1
 fi
-nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu --format=csv >"$out/card.txt"
+if ! cmake --build build-gpu --parallel "$(nproc)" --target fastvideo_cli >"$work/build.log" 2>&1; then
+  tail -30 "$work/build.log"
+  finish
+  exit 1
+fi
+
+# run LOG COMMAND...: stdout+stderr to $work/LOG.log, its tail shown on failure, wall time logged.
+run() {
+  local log=$1 t0=$SECONDS
+  shift
+  "$@" >"$work/$log.log" 2>&1 || { echo "FAILED: $*"; tail -20 "$work/$log.log"; }
+  echo "wall $((SECONDS - t0)) s: $*" >>"$work/$log.log"
+}
+
+ensure_checkpoint() {  # the real-size 1.3B checkpoint load and fullgen share
+  [ "$made_ckpt" = 1 ] && return
+  rm -rf "$ckpt"
+  run make_model build-gpu/fastvideo make-tiny-model "$ckpt" --config 1.3b \
+    --text-encoder-dtype bf16 --seed 0
+  du -sh "$ckpt" >>"$work/make_model.log" 2>&1
+  made_ckpt=1
+}
+
 benches=("$@")
 [ ${#benches[@]} -eq 0 ] && benches=(gemm attention dit vae)
+[ "${benches[*]}" = all ] && benches=(gemm attention dit vae umt5 denoise dit14b load fullgen)
 for b in "${benches[@]}"; do
-  build-gpu/fastvideo bench "$b" --json "$out/$b.json" >"$out/$b.log" 2>&1 || tail -20 "$out/$b.log"
-  python3 "tools/bench/torch_${b}_anchor.py" --json "$out/torch_$b.json" >"$out/torch_$b.log" 2>&1 ||
-    tail -20 "$out/torch_$b.log"
+  case "$b" in
+    gemm | attention | dit | vae | umt5)
+      run "$b" build-gpu/fastvideo bench "$b" --json "$work/$b.json"
+      run "torch_$b" python3 "tools/bench/torch_${b}_anchor.py" --json "$work/torch_$b.json"
+      ;;
+    denoise)
+      run denoise build-gpu/fastvideo bench denoise --steps "$denoise_steps" --json "$work/denoise.json"
+      run torch_denoise python3 tools/bench/torch_denoise_anchor.py --steps "$denoise_steps" \
+        --json "$work/torch_denoise.json"
+      ;;
+    dit14b)
+      run dit14b build-gpu/fastvideo bench dit --config 14b --layers "$dit14b_layers" \
+        --json "$work/dit14b.json"
+      run torch_dit14b python3 tools/bench/torch_dit_anchor.py --config 14b \
+        --layers "$dit14b_layers" --json "$work/torch_dit14b.json"
+      ;;
+    load)
+      ensure_checkpoint
+      run load build-gpu/fastvideo bench load --model "$ckpt" --device cuda --evict \
+        --json "$work/load.json"
+      ;;
+    fullgen)
+      ensure_checkpoint
+      run fullgen build-gpu/fastvideo generate --model "$ckpt" --device cuda \
+        --num-inference-steps 50 --prompt "A red fox runs through fresh snow at dawn." \
+        --output "$work/full.y4m" --overwrite --log-json "$work/fullgen.json"
+      # The video of random weights is noise: keep its size, not its 48 MB.
+      ls -l "$work/full.y4m" >>"$work/fullgen.log" 2>&1
+      rm -f "$work/full.y4m"
+      python3 - "$work/fullgen.json" <<'PY' 2>&1 | tee -a "$work/fullgen.log"
+import json, sys
+j = json.load(open(sys.argv[1]))
+for s in j["stages"]:
+    print(f"{s['name']:16s} {s['seconds']:9.2f} s  peak device {s['peak_device_bytes'] / 2**30:6.2f} GiB")
+print(f"{'total':16s} {j['total_seconds']:9.2f} s")
+PY
+      ;;
+    *) echo "unknown benchmark $b (gemm attention dit vae umt5 denoise dit14b load fullgen)" ;;
+  esac
 done
-cat "$out/card.txt"
-python3 tools/bench/summary.py "$out"
+finish

@@ -141,7 +141,8 @@ Action add_bench_command(CLI::App& app) {
   // Each GPU benchmark registers itself on `bench`; the one the user named runs.
   std::vector<std::pair<CLI::App*, Action>> gpu_benches;
   for (auto register_fn : {add_bench_gemm_command, add_bench_attention_command,
-                           add_bench_dit_command, add_bench_vae_command}) {
+                           add_bench_dit_command, add_bench_vae_command, add_bench_umt5_command,
+                           add_bench_denoise_command, add_bench_load_command}) {
     const size_t before = cmd->get_subcommands({}).size();
     Action action = register_fn(*cmd);
     gpu_benches.emplace_back(cmd->get_subcommands({})[before], std::move(action));

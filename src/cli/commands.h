@@ -19,5 +19,8 @@ Action add_bench_gemm_command(CLI::App& bench);
 Action add_bench_attention_command(CLI::App& bench);
 Action add_bench_vae_command(CLI::App& bench);
 Action add_bench_dit_command(CLI::App& bench);
+Action add_bench_umt5_command(CLI::App& bench);
+Action add_bench_denoise_command(CLI::App& bench);
+Action add_bench_load_command(CLI::App& bench);
 
 }  // namespace fastvideo::cli

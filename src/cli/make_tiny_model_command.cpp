@@ -1,4 +1,6 @@
-// fastvideo make-tiny-model DIR --seed N: the tiny Wan2.1 checkpoint of docs/tiny-model.md.
+// fastvideo make-tiny-model DIR [--config tiny|1.3b|14b] [--text-encoder-dtype f32|bf16] --seed N:
+// a Wan2.1 checkpoint with random weights in the diffusers layout, tiny (docs/tiny-model.md) or
+// at a real size (wan21.md §0, §5) for load, memory and speed measurements.
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -7,19 +9,35 @@
 namespace fastvideo::cli {
 
 Action add_make_tiny_model_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("make-tiny-model",
-                                 "Write a tiny Wan2.1 checkpoint in the diffusers layout");
+  auto* cmd = app.add_subcommand(
+      "make-tiny-model",
+      "Write a Wan2.1 checkpoint with random weights in the diffusers layout (tiny or real size)");
   struct Flags {
-    std::string dir;
+    std::string dir, config = "tiny", text_encoder_dtype;
     uint64_t seed = 0;
     bool overwrite = false;
   };
   auto f = std::make_shared<Flags>();
   cmd->add_option("DIR", f->dir, "output folder")->required();
+  cmd->add_option("--config", f->config,
+                  "tiny (default, docs/tiny-model.md), 1.3b or 14b (real configs; 1.3b with an "
+                  "F32 text encoder is 28.9 GB)")
+      ->check(CLI::IsMember({"tiny", "1.3b", "14b"}));
+  cmd->add_option("--text-encoder-dtype", f->text_encoder_dtype,
+                  "stored UMT5 dtype: f32 or bf16 (default: bf16 for tiny, f32 for 1.3b/14b as "
+                  "the real repos)")
+      ->check(CLI::IsMember({"f32", "bf16"}));
   cmd->add_option("--seed", f->seed, "weight seed (same seed, same bytes)");
   cmd->add_flag("--overwrite", f->overwrite, "replace an existing folder");
   return [f] {
-    write_tiny_model(f->dir, f->seed, f->overwrite);
+    ModelWriteOptions options;
+    options.size = parse_model_size(f->config);
+    options.seed = f->seed;
+    options.overwrite = f->overwrite;
+    if (!f->text_encoder_dtype.empty()) {
+      options.text_encoder_dtype = f->text_encoder_dtype == "f32" ? DType::F32 : DType::BF16;
+    }
+    write_model(f->dir, options);
     std::printf("%s\n", f->dir.c_str());
     return 0;
   };

@@ -413,6 +413,84 @@ void write_component(const fs::path& component_dir, const std::string& weights_b
   remove_stale_weights(component_dir, weights_basename, written_files);
 }
 
+uint64_t ShardPlan::total_bytes() const {
+  uint64_t total = 0;
+  for (const Shard& s : shards) total += s.bytes;
+  return total;
+}
+
+size_t ShardPlan::num_tensors() const {
+  size_t n = 0;
+  for (const Shard& s : shards) n += s.tensors.size();
+  return n;
+}
+
+std::string ShardPlan::index_file() const {
+  return shards.size() > 1 ? basename + ".safetensors.index.json" : std::string();
+}
+
+nlohmann::json ShardPlan::index() const {
+  nlohmann::json weight_map = nlohmann::json::object();
+  for (const Shard& s : shards) {
+    for (const TensorSpec& t : s.tensors) weight_map[t.name] = s.file;
+  }
+  return {{"metadata", {{"total_size", total_bytes()}}}, {"weight_map", weight_map}};
+}
+
+ShardPlan plan_shards(const std::vector<TensorSpec>& specs, const std::string& basename,
+                      DType stored_dtype, uint64_t max_shard_bytes) {
+  FV_CHECK(is_float_dtype(stored_dtype), basename, ": stored dtype ", dtype_name(stored_dtype),
+           " is not F32, BF16 or F16");
+  FV_CHECK(!specs.empty(), basename, ": no tensors to write");
+  FV_CHECK(max_shard_bytes > 0, basename, ": the largest shard size must be positive");
+  ShardPlan plan;
+  plan.basename = basename;
+  plan.stored_dtype = stored_dtype;
+  for (const TensorSpec& spec : specs) {
+    const uint64_t bytes = uint64_t(shape_numel(spec.shape)) * dtype_size(stored_dtype);
+    if (plan.shards.empty() || (!plan.shards.back().tensors.empty() &&
+                                plan.shards.back().bytes + bytes > max_shard_bytes)) {
+      plan.shards.emplace_back();
+    }
+    plan.shards.back().tensors.push_back(spec);
+    plan.shards.back().bytes += bytes;
+  }
+  const size_t n = plan.shards.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (n == 1) {
+      plan.shards[i].file = basename + ".safetensors";
+    } else {
+      char file[512];
+      std::snprintf(file, sizeof file, "%s-%05zu-of-%05zu.safetensors", basename.c_str(), i + 1, n);
+      plan.shards[i].file = file;
+    }
+  }
+  return plan;
+}
+
+void write_component_streamed(const fs::path& component_dir, const ShardPlan& plan,
+                              const TensorFiller& fill) {
+  std::error_code ec;
+  fs::create_directories(component_dir, ec);
+  if (ec) fail(component_dir.string(), ": cannot create the folder: ", ec.message());
+  std::set<std::string> written_files;
+  try {
+    for (const ShardPlan::Shard& shard : plan.shards) {
+      write_safetensors_streamed(component_dir / shard.file, shard.tensors, plan.stored_dtype, fill,
+                                 {{"format", "pt"}});
+      written_files.insert(shard.file);
+    }
+    if (!plan.index_file().empty()) {
+      write_text_file(component_dir / plan.index_file(), plan.index().dump(2) + "\n");
+      written_files.insert(plan.index_file());
+    }
+  } catch (const Error&) {
+    for (const auto& f : written_files) fs::remove(component_dir / f, ec);
+    throw;
+  }
+  remove_stale_weights(component_dir, plan.basename, written_files);
+}
+
 ComponentSummary summarize_component(const fs::path& component_dir) {
   ComponentSummary s;
   s.name = folder_name(component_dir);

@@ -12,6 +12,7 @@
 
 #include "core/tensor.h"
 #include "io/json_file.h"
+#include "io/safetensors.h"
 #include "io/weights.h"
 
 namespace fastvideo {
@@ -62,6 +63,39 @@ void write_component(const std::filesystem::path& component_dir,
                      const std::string& weights_basename,
                      const std::vector<std::pair<std::string, Tensor>>& tensors, int num_shards,
                      DType stored_dtype);
+
+// How a component's tensors are split into safetensors files, decided before anything is written
+// (so a checkpoint's layout can be checked without writing it).
+struct ShardPlan {
+  struct Shard {
+    std::string file;                 // e.g. "model-00001-of-00005.safetensors"
+    std::vector<TensorSpec> tensors;  // in file order
+    uint64_t bytes = 0;               // tensor data, in the stored dtype
+  };
+  std::string basename;  // "diffusion_pytorch_model" or "model"
+  DType stored_dtype = DType::F32;
+  std::vector<Shard> shards;
+
+  uint64_t total_bytes() const;
+  size_t num_tensors() const;
+  // "<basename>.safetensors.index.json" for several shards; empty for a single file.
+  std::string index_file() const;
+  // The index json's content: {"metadata": {"total_size"}, "weight_map": {tensor: file}}.
+  nlohmann::json index() const;
+};
+
+// The split huggingface_hub makes with max_shard_size (what the real Wan2.1 repos were saved
+// with): tensors in order, a new shard whenever the next tensor would take the current one past
+// `max_shard_bytes` (a larger tensor gets a shard of its own). One shard is named
+// `<basename>.safetensors`, several `<basename>-0000i-of-0000N.safetensors`.
+ShardPlan plan_shards(const std::vector<TensorSpec>& specs, const std::string& basename,
+                      DType stored_dtype, uint64_t max_shard_bytes);
+
+// Writes the files of `plan` (and its index json when sharded) into `component_dir`, one shard
+// at a time, with values streamed from `fill` in bounded chunks: memory stays at a few chunks
+// whatever the component's size. Files of another layout under the same basename are removed.
+void write_component_streamed(const std::filesystem::path& component_dir, const ShardPlan& plan,
+                              const TensorFiller& fill);
 
 // What `fastvideo inspect` prints per component; reads headers only.
 struct ComponentSummary {

@@ -11,6 +11,9 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <vector>
+
+#include "io/float_conversion.h"
 
 namespace fastvideo {
 
@@ -267,6 +270,62 @@ void write_safetensors(const std::filesystem::path& path,
   out.write(length, 8);
   out.write(json.data(), json.size());
   for (const Tensor& t : packed) out.write(t.raw_data(), t.nbytes());
+  out.commit_as(path);
+}
+
+void write_safetensors_streamed(const std::filesystem::path& path,
+                                std::span<const TensorSpec> tensors, DType stored_dtype,
+                                const TensorFiller& fill,
+                                const std::map<std::string, std::string>& metadata,
+                                int64_t chunk_elements) {
+  const std::string file = path.string();
+  FV_CHECK(stored_dtype == DType::F32 || stored_dtype == DType::BF16 || stored_dtype == DType::F16,
+           file, ": stored dtype ", dtype_name(stored_dtype), " is not F32, BF16 or F16");
+  FV_CHECK(chunk_elements > 0, file, ": chunk size ", chunk_elements, " must be positive");
+  // The header is the one write_safetensors gives for tensors of these shapes and this dtype.
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::set<std::string> seen;
+  uint64_t offset = 0;
+  for (const TensorSpec& spec : tensors) {
+    FV_CHECK(spec.name != "__metadata__", file,
+             ": '__metadata__' is reserved and cannot name a tensor");
+    FV_CHECK(seen.insert(spec.name).second, file, ": tensor ", spec.name, " is given twice");
+    const uint64_t bytes = tensor_bytes(spec.shape, stored_dtype, file + ": " + spec.name);
+    header[spec.name] = {{"dtype", std::string(dtype_name(stored_dtype))},
+                         {"shape", spec.shape},
+                         {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string json = header.dump();
+  json.append((8 - json.size() % 8) % 8, ' ');
+  unsigned char length[8];
+  write_le64(length, json.size());
+
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  TempFile out(tmp);
+  out.open();
+  out.write(length, 8);
+  out.write(json.data(), json.size());
+  std::vector<float> values;
+  std::vector<unsigned char> stored;
+  const size_t element_bytes = dtype_size(stored_dtype);
+  for (const TensorSpec& spec : tensors) {
+    const int64_t n = shape_numel(spec.shape);
+    for (int64_t first = 0; first < n; first += chunk_elements) {
+      const size_t count = size_t(std::min(chunk_elements, n - first));
+      values.resize(count);
+      fill(spec, first, std::span<float>(values.data(), count));
+      if (stored_dtype == DType::F32) {
+        out.write(values.data(), count * sizeof(float));
+      } else {
+        stored.resize(count * element_bytes);
+        convert_floats(values.data(), DType::F32, stored.data(), stored_dtype, count);
+        out.write(stored.data(), stored.size());
+      }
+    }
+  }
   out.commit_as(path);
 }
 

@@ -5,13 +5,16 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/tensor.h"
+#include "io/weights.h"
 
 namespace fastvideo {
 
@@ -52,5 +55,20 @@ class SafetensorsFile {
 void write_safetensors(const std::filesystem::path& path,
                        const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
+
+// Values of one tensor produced on demand: elements [first, first + out.size()) of `spec` in
+// row-major order, as f32.
+using TensorFiller =
+    std::function<void(const TensorSpec& spec, int64_t first, std::span<float> out)>;
+
+// The same file format for tensors too large to hold at once (full-size random checkpoints):
+// values come from `fill` in chunks of at most `chunk_elements`, are converted to `stored_dtype`
+// and written, so memory stays at two chunks whatever the file size. Atomic like
+// write_safetensors.
+void write_safetensors_streamed(const std::filesystem::path& path,
+                                std::span<const TensorSpec> tensors, DType stored_dtype,
+                                const TensorFiller& fill,
+                                const std::map<std::string, std::string>& metadata = {},
+                                int64_t chunk_elements = int64_t(1) << 24);
 
 }  // namespace fastvideo

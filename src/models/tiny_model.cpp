@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/torch_random.h"
 #include "io/checkpoint.h"
+#include "models/random_weights.h"
 #include "models/umt5/umt5_config.h"
 #include "models/umt5/umt5_encoder.h"
 #include "models/wan/wan_transformer.h"
@@ -37,33 +38,13 @@ uint64_t fnv1a(const std::string& s) {
   return h;
 }
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// Random values scaled so activations stay O(1): gains near 1, small biases, fan-in scaled
-// weights. Each tensor has its own stream (seed, name), so adding a tensor changes no other.
+// Random values scaled so activations stay O(1) (models/random_weights.h: gains near 1, small
+// biases, fan-in scaled weights), drawn from torch_randn. Each tensor has its own stream
+// (seed, name), so adding a tensor changes no other.
 Tensor tiny_weight(const TensorSpec& spec, uint64_t seed) {
   Tensor t = torch_randn(spec.shape, (seed * 0x9E3779B97F4A7C15ull) ^ fnv1a(spec.name));
-  const std::string& n = spec.name;
-  float scale, offset = 0.0f;
-  if (ends_with(n, ".bias")) {
-    scale = 0.02f;
-  } else if (n.find("norm") != std::string::npos || ends_with(n, ".gamma")) {
-    scale = 0.1f, offset = 1.0f;  // norm gains
-  } else if (n.find("scale_shift_table") != std::string::npos) {
-    scale = 0.1f;
-  } else if (n == "shared.weight") {
-    scale = 1.0f;  // token embeddings
-  } else if (n.find("relative_attention_bias") != std::string::npos) {
-    scale = 0.5f;
-  } else {
-    const double fan_in = double(t.numel()) / double(std::max<int64_t>(spec.shape[0], 1));
-    scale = float(1.0 / std::sqrt(fan_in));
-    if (ends_with(n, "SelfAttention.q.weight")) scale *= 0.125f;  // T5 folds 1/√d_kv into q
-  }
-  for (float& v : t.f32()) v = v * scale + offset;
+  const WeightScale w = weight_scale(spec);
+  for (float& v : t.f32()) v = v * w.std_dev + w.mean;
   return t;
 }
 
@@ -74,31 +55,50 @@ std::vector<std::pair<std::string, Tensor>> tiny_weights(const std::vector<Tenso
   return out;
 }
 
-ordered_json transformer_config() {
+// What differs between the sizes (docs/tiny-model.md; wan21.md §0, §2.1, §3.1).
+struct Sizes {
+  int dit_heads, dit_ffn, dit_layers, dit_text_dim;
+  int umt5_d_model, umt5_heads, umt5_d_ff, umt5_layers, umt5_vocab;  // vocab 0: the tokenizer's
+  int vae_base_dim;
+};
+
+Sizes sizes_of(ModelSize size) {
+  switch (size) {
+    case ModelSize::tiny:
+      return {2, 512, 2, 128, 128, 2, 256, 2, 0, 16};
+    case ModelSize::wan_1_3b:
+      return {12, 8960, 30, 4096, 4096, 64, 10240, 24, 256384, 96};
+    case ModelSize::wan_14b:
+      return {40, 13824, 40, 4096, 4096, 64, 10240, 24, 256384, 96};
+  }
+  fail("unknown model size");
+}
+
+ordered_json transformer_config(const Sizes& z) {
   return {{"_class_name", "WanTransformer3DModel"},
           {"_diffusers_version", "0.33.0.dev0"},
           {"added_kv_proj_dim", nullptr},
           {"attention_head_dim", 128},
           {"cross_attn_norm", true},
           {"eps", 1e-06},
-          {"ffn_dim", 512},
+          {"ffn_dim", z.dit_ffn},
           {"freq_dim", 256},
           {"image_dim", nullptr},
           {"in_channels", 16},
-          {"num_attention_heads", 2},
-          {"num_layers", 2},
+          {"num_attention_heads", z.dit_heads},
+          {"num_layers", z.dit_layers},
           {"out_channels", 16},
           {"patch_size", {1, 2, 2}},
           {"qk_norm", "rms_norm_across_heads"},
           {"rope_max_seq_len", 1024},
-          {"text_dim", 128}};
+          {"text_dim", z.dit_text_dim}};
 }
 
-ordered_json text_encoder_config(int vocab_size) {
+ordered_json text_encoder_config(const Sizes& z, int vocab_size, DType stored) {
   return {{"architectures", {"UMT5EncoderModel"}},
-          {"d_ff", 256},
+          {"d_ff", z.umt5_d_ff},
           {"d_kv", 64},
-          {"d_model", 128},
+          {"d_model", z.umt5_d_model},
           {"decoder_start_token_id", 0},
           {"dense_act_fn", "gelu_new"},
           {"dropout_rate", 0.1},
@@ -109,23 +109,23 @@ ordered_json text_encoder_config(int vocab_size) {
           {"is_gated_act", true},
           {"layer_norm_epsilon", 1e-06},
           {"model_type", "umt5"},
-          {"num_decoder_layers", 2},
-          {"num_heads", 2},
-          {"num_layers", 2},
+          {"num_decoder_layers", z.umt5_layers},
+          {"num_heads", z.umt5_heads},
+          {"num_layers", z.umt5_layers},
           {"pad_token_id", 0},
           {"relative_attention_max_distance", 128},
           {"relative_attention_num_buckets", 32},
           {"scalable_attention", true},
           {"tie_word_embeddings", false},
-          {"torch_dtype", "bfloat16"},
+          {"torch_dtype", stored == DType::F32 ? "float32" : "bfloat16"},
           {"vocab_size", vocab_size}};
 }
 
-ordered_json vae_config() {
+ordered_json vae_config(const Sizes& z) {
   return {{"_class_name", "AutoencoderKLWan"},
           {"_diffusers_version", "0.33.0.dev0"},
           {"attn_scales", ordered_json::array()},
-          {"base_dim", 16},
+          {"base_dim", z.vae_base_dim},
           {"dim_mult", {1, 2, 4, 4}},
           {"dropout", 0.0},
           {"latents_mean",
@@ -169,43 +169,132 @@ ordered_json scheduler_config() {
           {"use_karras_sigmas", false}};
 }
 
+ordered_json model_index() {
+  return {{"_class_name", "WanPipeline"},
+          {"_diffusers_version", "0.33.0.dev0"},
+          {"scheduler", {"diffusers", "UniPCMultistepScheduler"}},
+          {"text_encoder", {"transformers", "UMT5EncoderModel"}},
+          {"tokenizer", {"transformers", "T5TokenizerFast"}},
+          {"transformer", {"diffusers", "WanTransformer3DModel"}},
+          {"vae", {"diffusers", "AutoencoderKLWan"}}};
+}
+
+JsonFile as_json_file(const ordered_json& config, const std::string& origin) {
+  return JsonFile(nlohmann::json::parse(config.dump()), origin);
+}
+
+// docs/tiny-model.md: fixed shard counts, weights from torch_randn. Its bytes are pinned by the
+// goldens, so nothing here changes.
+void write_tiny_weights(const std::filesystem::path& tmp, const Sizes& z, uint64_t seed,
+                        DType text_encoder_dtype) {
+  write_json(tmp / "transformer" / "config.json", transformer_config(z));
+  auto dit = WanTransformerConfig::from_json(JsonFile::load(tmp / "transformer" / "config.json"));
+  write_component(tmp / "transformer", "diffusion_pytorch_model",
+                  tiny_weights(wan_transformer_specs(dit), seed), 2, DType::F32);
+
+  const int vocab = T5Tokenizer::load(tmp / "tokenizer").vocab_size();
+  write_json(tmp / "text_encoder" / "config.json",
+             text_encoder_config(z, vocab, text_encoder_dtype));
+  auto umt5 = Umt5Config::from_json(JsonFile::load(tmp / "text_encoder" / "config.json"));
+  write_component(tmp / "text_encoder", "model", tiny_weights(umt5_encoder_specs(umt5), seed), 2,
+                  text_encoder_dtype);
+
+  write_json(tmp / "vae" / "config.json", vae_config(z));
+  auto vae = WanVaeConfig::from_json(JsonFile::load(tmp / "vae" / "config.json"));
+  write_component(tmp / "vae", "diffusion_pytorch_model", tiny_weights(wan_vae_specs(vae), seed), 1,
+                  DType::F32);
+}
+
+// huggingface_hub's default max_shard_size ("5GB"), with which the real repos were saved.
+constexpr uint64_t kRealShardBytesF32 = 5'000'000'000ull;
+
+// The same tensors per file as the F32 split, whatever the stored dtype.
+ShardPlan real_shards(const std::vector<TensorSpec>& specs, const std::string& basename,
+                      DType stored) {
+  return plan_shards(specs, basename, stored, kRealShardBytesF32 * dtype_size(stored) / 4);
+}
+
+std::string size_name(ModelSize size) {
+  switch (size) {
+    case ModelSize::tiny:
+      return "tiny";
+    case ModelSize::wan_1_3b:
+      return "1.3b";
+    case ModelSize::wan_14b:
+      return "14b";
+  }
+  return "?";
+}
+
 }  // namespace
 
-void write_tiny_model(const std::filesystem::path& dir, uint64_t seed, bool overwrite) {
+ModelSize parse_model_size(const std::string& name) {
+  if (name == "tiny") return ModelSize::tiny;
+  if (name == "1.3b") return ModelSize::wan_1_3b;
+  if (name == "14b") return ModelSize::wan_14b;
+  fail("model config '", name, "' is not one of tiny, 1.3b, 14b");
+}
+
+std::vector<ComponentPlan> plan_checkpoint(ModelSize size, DType text_encoder_dtype) {
+  FV_CHECK(size != ModelSize::tiny,
+           "plan_checkpoint: the tiny model's layout is fixed (docs/tiny-model.md); plans are "
+           "for the real sizes");
+  const Sizes z = sizes_of(size);
+  const std::string origin = "built-in Wan2.1 " + size_name(size) + " ";
+  std::vector<ComponentPlan> plan;
+
+  ordered_json dit_json = transformer_config(z);
+  auto dit = WanTransformerConfig::from_json(as_json_file(dit_json, origin + "transformer config"));
+  plan.push_back({"transformer", dit_json,
+                  real_shards(wan_transformer_specs(dit), "diffusion_pytorch_model", DType::F32)});
+
+  ordered_json umt5_json = text_encoder_config(z, z.umt5_vocab, text_encoder_dtype);
+  auto umt5 = Umt5Config::from_json(as_json_file(umt5_json, origin + "text encoder config"));
+  plan.push_back({"text_encoder", umt5_json,
+                  real_shards(umt5_encoder_specs(umt5), "model", text_encoder_dtype)});
+
+  ordered_json vae_json = vae_config(z);
+  auto vae = WanVaeConfig::from_json(as_json_file(vae_json, origin + "vae config"));
+  plan.push_back(
+      {"vae", vae_json, real_shards(wan_vae_specs(vae), "diffusion_pytorch_model", DType::F32)});
+  return plan;
+}
+
+void write_model(const std::filesystem::path& dir, const ModelWriteOptions& options) {
   namespace fs = std::filesystem;
-  if (fs::exists(dir) && !overwrite) fail(dir.string(), " exists; pass --overwrite to replace it");
+  const bool tiny = options.size == ModelSize::tiny;
+  const DType text_encoder_dtype =
+      options.text_encoder_dtype.value_or(tiny ? DType::BF16 : DType::F32);
+  FV_CHECK(text_encoder_dtype == DType::F32 || text_encoder_dtype == DType::BF16,
+           "text encoder dtype ", dtype_name(text_encoder_dtype), " is not F32 or BF16");
+  if (fs::exists(dir) && !options.overwrite) {
+    fail(dir.string(), " exists; pass --overwrite to replace it");
+  }
   const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
   fs::create_directories(parent);
-  const fs::path tmp =
-      parent / str_cat(".", dir.filename().string(), ".tmp-", ::getpid());
+  const fs::path tmp = parent / str_cat(".", dir.filename().string(), ".tmp-", ::getpid());
   fs::remove_all(tmp);
   try {
-    write_json(tmp / "model_index.json", {{"_class_name", "WanPipeline"},
-                                          {"_diffusers_version", "0.33.0.dev0"},
-                                          {"scheduler", {"diffusers", "UniPCMultistepScheduler"}},
-                                          {"text_encoder", {"transformers", "UMT5EncoderModel"}},
-                                          {"tokenizer", {"transformers", "T5TokenizerFast"}},
-                                          {"transformer", {"diffusers", "WanTransformer3DModel"}},
-                                          {"vae", {"diffusers", "AutoencoderKLWan"}}});
-
+    write_json(tmp / "model_index.json", model_index());
+    // The real sizes keep the tiny tokenizer too: its ids (< 384) are valid rows of the
+    // 256384-row embedding.
     write_tiny_tokenizer(tmp / "tokenizer");
-    const int vocab = T5Tokenizer::load(tmp / "tokenizer").vocab_size();
-
-    write_json(tmp / "transformer" / "config.json", transformer_config());
-    auto dit = WanTransformerConfig::from_json(JsonFile::load(tmp / "transformer" / "config.json"));
-    write_component(tmp / "transformer", "diffusion_pytorch_model",
-                    tiny_weights(wan_transformer_specs(dit), seed), 2, DType::F32);
-
-    write_json(tmp / "text_encoder" / "config.json", text_encoder_config(vocab));
-    auto umt5 = Umt5Config::from_json(JsonFile::load(tmp / "text_encoder" / "config.json"));
-    write_component(tmp / "text_encoder", "model", tiny_weights(umt5_encoder_specs(umt5), seed), 2,
-                    DType::BF16);
-
-    write_json(tmp / "vae" / "config.json", vae_config());
-    auto vae = WanVaeConfig::from_json(JsonFile::load(tmp / "vae" / "config.json"));
-    write_component(tmp / "vae", "diffusion_pytorch_model", tiny_weights(wan_vae_specs(vae), seed),
-                    1, DType::F32);
-
+    if (tiny) {
+      write_tiny_weights(tmp, sizes_of(ModelSize::tiny), options.seed, text_encoder_dtype);
+    } else {
+      const uint64_t seed = options.seed;
+      const TensorFiller fill = [seed](const TensorSpec& spec, int64_t first,
+                                       std::span<float> out) {
+        fill_random_weight(spec, seed, first, out);
+      };
+      for (const ComponentPlan& c : plan_checkpoint(options.size, text_encoder_dtype)) {
+        log::info("writing ", c.folder, ": ", c.weights.num_tensors(), " tensors, ",
+                  double(c.weights.total_bytes()) / 1e9, " GB ", dtype_name(c.weights.stored_dtype),
+                  " in ", c.weights.shards.size(), " file(s)");
+        write_json(tmp / c.folder / "config.json", c.config);
+        write_component_streamed(tmp / c.folder, c.weights, fill);
+      }
+    }
     write_json(tmp / "scheduler" / "scheduler_config.json", scheduler_config());
     if (fs::exists(dir)) fs::remove_all(dir);
     fs::rename(tmp, dir);
@@ -213,6 +302,13 @@ void write_tiny_model(const std::filesystem::path& dir, uint64_t seed, bool over
     fs::remove_all(tmp);
     throw;
   }
+}
+
+void write_tiny_model(const std::filesystem::path& dir, uint64_t seed, bool overwrite) {
+  ModelWriteOptions options;
+  options.seed = seed;
+  options.overwrite = overwrite;
+  write_model(dir, options);
 }
 
 std::filesystem::path default_tiny_model_dir() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Prints one table of ours vs the PyTorch anchor from the JSON files scripts/gpu-bench.sh writes
-(same card, same call). Usage: python3 tools/bench/summary.py DIR"""
+(same card, same call), then the measurements that have no anchor (checkpoint load rates, the
+stages of a full-size generation). Usage: python3 tools/bench/summary.py DIR"""
 import json
 import os
 import sys
@@ -21,6 +22,11 @@ def row(what, ours, anchor, unit, lower_is_better=True):
     ratio = ours / anchor
     print(f"{what:44s} {ours:10.4g} {anchor:10.4g} {unit:8s} {ratio:7.3f}x"
           f"{'  (time: lower is better)' if lower_is_better else '  (rate: higher is better)'}")
+
+
+def info(what, value, unit, note=""):
+    """A measurement without an anchor (load rates, stage times)."""
+    print(f"{what:44s} {fmt(value):>10s} {'':>10s} {unit:8s} {note}")
 
 
 def fmt(v):
@@ -55,6 +61,56 @@ def main():
         row("VAE decode 21x60x104", vae.get("seconds_median"), tvae.get("seconds_median"), "s")
         row("VAE peak device memory", vae.get("peak_device_bytes", 0) / 2**30,
             (tvae.get("peak_device_bytes") or 0) / 2**30, "GiB")
+
+    umt5, tumt5 = load(d, "umt5.json"), load(d, "torch_umt5.json")
+    if umt5 and tumt5:
+        for name, v in tumt5.get("variants", {}).items():
+            if "median_seconds" in v:
+                row(f"UMT5-XXL {umt5.get('tokens')} tokens vs torch {name}",
+                    umt5.get("median_seconds"), v["median_seconds"], "s")
+        print(f"{'  peak device memory (ours)':44s} {umt5.get('peak_device_bytes', 0) / 2**30:10.2f} GiB")
+    den, tden = load(d, "denoise.json"), load(d, "torch_denoise.json")
+    if den and tden:
+        n = den.get("num_inference_steps")
+        label = f" (extrapolated from {den.get('steps_run')})" if den.get("extrapolated") else ""
+        row(f"Denoise 1.3B {n} steps CFG{label}", den.get("total_seconds"),
+            tden.get("total_seconds"), "s")
+        row("  per step (2 forwards) vs torch eager cuDNN", den.get("seconds_per_step"),
+            tden.get("seconds_per_step"), "s")
+        print(f"{'  peak device memory (ours / torch)':44s} {den.get('peak_device_bytes', 0) / 2**30:10.2f}"
+              f" {(tden.get('peak_device_bytes') or 0) / 2**30:10.2f} GiB"
+              f"   (torch: Euler update, see its JSON)")
+    d14, td14 = load(d, "dit14b.json"), load(d, "torch_dit14b.json")
+    if d14 and td14:
+        layers, full = d14.get("layers"), d14.get("num_layers")
+        ours = d14.get("extrapolated", {}).get("full_forward_seconds", d14.get("median_seconds"))
+        for name, v in td14.get("variants", {}).items():
+            if "median_seconds" not in v:
+                continue
+            theirs = v.get("extrapolated_full_forward_seconds", v["median_seconds"])
+            note = f" ({layers}/{full} layers, extrap.)" if layers != full else ""
+            row(f"DiT 14B forward{note} vs {name}", ours, theirs, "s")
+        print(f"{'  peak device memory (ours, measured layers)':44s} {d14.get('peak_device_bytes', 0) / 2**30:10.2f} GiB")
+    ld = load(d, "load.json")
+    if ld:
+        print(f"\ncheckpoint load onto {ld.get('device')} ({ld.get('weight_dtype')} weights), no anchor:")
+        for r in ld.get("rounds", []):
+            for c in r.get("components", []) + [r.get("from_pretrained", {})]:
+                if not c:
+                    continue
+                info(f"  round {r['round']} {c['name']}", c.get("gb_per_s"), "GB/s",
+                     f"{c['bytes'] / 1e9:.2f} GB in {c['seconds']:.2f} s, "
+                     f"{100 * c.get('page_cache_resident', 0):.0f}% cached before ({r.get('page_cache')})")
+    gen = load(d, "fullgen.json")
+    if gen:
+        p = gen.get("parameters", {})
+        print(f"\nfull-size generation (random 1.3B weights) {gen.get('width')}x{gen.get('height')}x"
+              f"{gen.get('frames')}, {p.get('num_inference_steps')} steps, "
+              f"{gen.get('transformer_forwards')} forwards:")
+        for s in gen.get("stages", []):
+            info(f"  {s['name']}", s["seconds"], "s",
+                 f"peak device {s.get('peak_device_bytes', 0) / 2**30:.2f} GiB")
+        info("  total", gen.get("total_seconds"), "s")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,208 @@
+// fastvideo bench denoise: the whole denoising loop of a 1.3B generation as the pipeline runs it
+// (text_to_video_pipeline.cpp, denoise stage): per step a conditional and an unconditional
+// transformer forward, CFG (guidance 5.0), the NaN check, a FlowUniPC step, with the latents on
+// the device. Random weights made in device memory (wan21.md §0 1.3B config) or a checkpoint's
+// transformer; 480×832×81 by default. --steps runs only the first steps of the N-step schedule
+// and extrapolates the total (labelled so). tools/bench/torch_denoise_anchor.py is the anchor.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+#include "cli/commands.h"
+#include "core/torch_random.h"
+#include "io/checkpoint.h"
+#include "models/random_weights.h"
+#include "models/tiny_model.h"
+#include "models/wan/wan_transformer.h"
+#include "ops/elementwise.h"
+#include "pipeline/cfg_gate.h"
+#include "pipeline/compute_device.h"
+#include "schedulers/make_scheduler.h"
+
+#ifdef FASTVIDEO_HAVE_CUDA
+#include "core/cuda/cuda_context.h"
+#endif
+
+namespace fastvideo::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchDenoiseFlags {
+  std::string model, device = "cuda", json, scheduler = "flow_unipc";
+  int height = 480, width = 832, num_frames = 81;
+  int num_inference_steps = 50, steps = 0;  // steps 0: all of them
+  double guidance_scale = 5.0, flow_shift = 3.0;
+  uint64_t seed = 0;
+};
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+int run_bench_denoise(const BenchDenoiseFlags& f) {
+  FV_CHECK(f.height % 16 == 0 && f.width % 16 == 0 && f.num_frames % 4 == 1,
+           "bench denoise: ", f.height, "x", f.width, "x", f.num_frames,
+           " is not a Wan size (height, width multiples of 16; 4n+1 frames)");
+  FV_CHECK(f.num_inference_steps >= 1, "bench denoise: --num-inference-steps must be >= 1");
+  const int steps = f.steps ? f.steps : f.num_inference_steps;
+  FV_CHECK(steps >= 1 && steps <= f.num_inference_steps, "bench denoise: --steps ", f.steps,
+           " is not in 1..", f.num_inference_steps);
+  const Device device = parse_compute_device(f.device);
+  const DType dtype = device.is_cpu() ? DType::F32 : DType::BF16;
+  std::string card = "cpu";
+#ifdef FASTVIDEO_HAVE_CUDA
+  if (!device.is_cpu()) card = use_cuda_device(device.index).info().name;
+#endif
+
+  std::optional<CheckpointFolder> checkpoint;
+  WanTransformerConfig config;
+  if (f.model.empty()) {
+    const auto plan = plan_checkpoint(ModelSize::wan_1_3b, DType::F32);
+    config = WanTransformerConfig::from_json(
+        JsonFile(nlohmann::json::parse(plan.front().config.dump()), "built-in Wan2.1 1.3B config"));
+  } else {
+    checkpoint = CheckpointFolder::open(f.model);
+    config = WanTransformerConfig::from_json(checkpoint->config("transformer"));
+  }
+  std::printf(
+      "fastvideo bench denoise: %s transformer (%d blocks), %s weights, %dx%dx%d, "
+      "%d of %d steps, guidance %.1f, %s, on %s (%s)\n",
+      f.model.empty() ? "Wan2.1 1.3B" : f.model.c_str(), config.num_layers,
+      f.model.empty() ? "random" : "checkpoint", f.height, f.width, f.num_frames, steps,
+      f.num_inference_steps, f.guidance_scale, f.scheduler.c_str(), device.name().c_str(),
+      card.c_str());
+  std::fflush(stdout);
+
+  // The pipeline's weights: bf16 with the f32 keep-list on a GPU (wan21.md §1.2), f32 on the CPU.
+  const std::set<std::string> fp32 = wan_transformer_fp32_names(config);
+  const std::vector<TensorSpec> specs = wan_transformer_specs(config);
+  Weights weights("transformer");
+  if (checkpoint) {
+    weights = load_component(checkpoint->path("transformer"), specs, dtype, device, &fp32);
+  } else {
+    for (const TensorSpec& spec : specs) {
+      weights.insert(spec.name, random_weight(spec, f.seed,
+                                              fp32.count(spec.name) ? DType::F32 : dtype, device));
+    }
+  }
+  const WanTransformer dit(config, std::move(weights));
+
+  // Noise as the pipeline draws it; prompt embeddings ~ UMT5 outputs (O(0.1)), two prompts.
+  const Shape latent_shape = {1, 16, (f.num_frames - 1) / 4 + 1, f.height / 8, f.width / 8};
+  const Tensor noise = torch_randn(latent_shape, f.seed).to(device);
+  const Shape text_shape = {1, 512, config.text_dim};
+  const auto cond_text =
+      dit.prepare_text(ops::scale(torch_randn(text_shape, f.seed + 1), 0.2f).to(device).to(dtype));
+  const auto uncond_text =
+      dit.prepare_text(ops::scale(torch_randn(text_shape, f.seed + 2), 0.2f).to(device).to(dtype));
+
+  auto scheduler = make_scheduler(f.scheduler, f.flow_shift, nullptr);
+  scheduler->set_timesteps(f.num_inference_steps);
+  // Warm-up: one forward pair at the first timestep (kernel plans, RoPE tables, allocator pool).
+  {
+    const double ts[] = {scheduler->timesteps()[0]};
+    dit.forward(noise, ts, cond_text);
+    dit.forward(noise, ts, uncond_text);
+    synchronize_device(device);
+  }
+
+  reset_device_peak(device);
+  CfgGate gate(1.0, f.guidance_scale, f.num_inference_steps);
+  Tensor latents = noise;
+  std::vector<double> step_seconds;
+  int forwards = 0;
+  const auto t_loop = Clock::now();
+  for (int i = 0; i < steps; ++i) {
+    const auto t0 = Clock::now();
+    const double ts[] = {scheduler->timesteps()[size_t(i)]};
+    Tensor cond = dit.forward(latents, ts, cond_text);
+    ++forwards;
+    Tensor uncond;
+    if (gate.needs_uncond(i)) {
+      uncond = dit.forward(latents, ts, uncond_text);
+      ++forwards;
+    }
+    Tensor velocity = gate.combine(i, cond, uncond);
+    FV_CHECK(ops::all_finite(velocity), "bench denoise: step ", i, " produced NaN or Inf");
+    latents = scheduler->step(velocity, i, latents);
+    step_seconds.push_back(seconds_since(t0));  // all_finite waited for the step's work
+    std::printf("  step %d/%d: %.3f s\n", i + 1, steps, step_seconds.back());
+    std::fflush(stdout);
+  }
+  synchronize_device(device);
+  const double total = seconds_since(t_loop);
+  const int64_t peak = device_peak_bytes(device);
+  const double per_step = total / steps;
+  const bool extrapolated = steps < f.num_inference_steps;
+  const double full = per_step * f.num_inference_steps;
+
+  std::vector<double> sorted = step_seconds;
+  std::sort(sorted.begin(), sorted.end());
+  const double median_step = sorted[sorted.size() / 2];
+  std::printf(
+      "denoise: %d steps, %d transformer forwards, %.3f s total, %.4f s/step (median %.4f)\n",
+      steps, forwards, total, per_step, median_step);
+  if (extrapolated) {
+    std::printf("EXTRAPOLATED %d-step loop: %.2f s (%d measured steps x %d)\n",
+                f.num_inference_steps, full, steps, f.num_inference_steps);
+  }
+  std::printf("peak device memory during the loop: %.2f GiB\n", double(peak) / (1 << 30));
+
+  if (!f.json.empty()) {
+    nlohmann::ordered_json out;
+    out["bench"] = "denoise";
+    out["weights"] = f.model.empty() ? "random" : f.model;
+    out["device"] = device.name();
+    out["card"] = card;
+    out["latent_shape"] = latent_shape;
+    out["scheduler"] = scheduler->name();
+    out["guidance_scale"] = f.guidance_scale;
+    out["num_inference_steps"] = f.num_inference_steps;
+    out["steps_run"] = steps;
+    out["transformer_forwards"] = forwards;
+    out["step_seconds"] = step_seconds;
+    out["seconds"] = total;
+    out["seconds_per_step"] = per_step;
+    out["median_step_seconds"] = median_step;
+    out["total_seconds"] = full;
+    out["extrapolated"] = extrapolated;
+    if (extrapolated) {
+      out["note"] = str_cat("total_seconds = seconds_per_step x ", f.num_inference_steps, " from ",
+                            steps, " measured steps");
+    }
+    out["peak_device_bytes"] = peak;
+    std::ofstream(f.json) << out.dump(2) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+Action add_bench_denoise_command(CLI::App& bench) {
+  auto* cmd = bench.add_subcommand(
+      "denoise", "The 1.3B denoising loop (CFG, FlowUniPC) at 480x832x81: s/step and total");
+  auto f = std::make_shared<BenchDenoiseFlags>();
+  cmd->add_option("--model", f->model,
+                  "checkpoint folder: time its transformer (default: random 1.3B weights)");
+  cmd->add_option("--device", f->device, "cuda (default), cuda:N or cpu");
+  cmd->add_option("--height", f->height, "video height (default 480)");
+  cmd->add_option("--width", f->width, "video width (default 832)");
+  cmd->add_option("--num-frames", f->num_frames, "video frames, 4n+1 (default 81)");
+  cmd->add_option("--num-inference-steps", f->num_inference_steps, "schedule length (default 50)");
+  cmd->add_option("--steps", f->steps,
+                  "run only the first N steps and extrapolate the total (default: all)");
+  cmd->add_option("--guidance-scale", f->guidance_scale, "CFG scale (default 5.0)");
+  cmd->add_option("--flow-shift", f->flow_shift, "timestep shift (default 3.0, the 1.3B preset)");
+  cmd->add_option("--scheduler", f->scheduler, "flow_unipc (default) or euler");
+  cmd->add_option("--seed", f->seed, "noise and weight seed");
+  cmd->add_option("--json", f->json, "write results as JSON");
+  return [f] { return run_bench_denoise(*f); };
+}
+
+}  // namespace fastvideo::cli

@@ -1,0 +1,32 @@
+// Random weights at any size: the scaling recipe of the tiny model (so activations stay O(1) and
+// nothing overflows in bf16) and a fast counter-based generator for the full-size checkpoints and
+// the GPU benchmarks, where billions of values must be made in seconds.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "core/tensor.h"
+#include "io/weights.h"
+
+namespace fastvideo {
+
+// Mean and standard deviation of a tensor's values, from its name and shape: biases 0.02, norm
+// gains (and VAE .gamma) 1 ± 0.1, scale_shift_table 0.1, token embeddings 1, relative attention
+// bias 0.5, every other weight 1/√fan_in (T5's q additionally × 1/8, the 1/√d_kv T5 folds in).
+struct WeightScale {
+  float std_dev = 1.0f;
+  float mean = 0.0f;
+};
+WeightScale weight_scale(const TensorSpec& spec);
+
+// Elements [first, first + out.size()) of tensor `spec`: uniform with the weight_scale mean and
+// standard deviation, each a pure function of (seed, spec.name, index) through splitmix64, filled
+// in parallel. Not torch's stream: only the tiny model promises torch_randn-derived bytes.
+void fill_random_weight(const TensorSpec& spec, uint64_t seed, int64_t first, std::span<float> out);
+
+// The whole tensor, the values of fill_random_weight, in `dtype` (F32 or BF16) on `device`: made
+// on the host in `dtype` (no f32 copy of a bf16 tensor), then one copy to the device.
+Tensor random_weight(const TensorSpec& spec, uint64_t seed, DType dtype, Device device);
+
+}  // namespace fastvideo
