@@ -48,7 +48,8 @@ def main():
         for s in att["shapes"]:
             for a in tatt["shapes"]:
                 if a["label"] == s["label"] and "tflops" in a:
-                    row(f"attn {s['label']} vs torch {a['backend']}", s.get("tflops"),
+                    path = s.get("path", "ours")
+                    row(f"attn {s['label']} {path} vs torch {a['backend']}", s.get("tflops"),
                         a["tflops"], "TFLOP/s", False)
     dit, tdit = load(d, "dit.json"), load(d, "torch_dit.json")
     if dit and tdit:
