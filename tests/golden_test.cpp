@@ -9,6 +9,7 @@
 
 #include "core/torch_random.h"
 #include "fastvideo/video_generator.h"
+#include "golden_files.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "models/umt5/umt5_encoder.h"
@@ -23,30 +24,18 @@ namespace fastvideo {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::golden;
+
+std::vector<int32_t> ids_of(const Tensor& t) { return testing::golden_ids(t); }
+Tensor f32(const SafetensorsFile& f, const std::string& name) {
+  return testing::golden_f32(f, name);
+}
 
 // Prints the measured error so every run records how close the engine is, not only pass/fail.
 double reported_rel_l2(const char* what, const Tensor& got, const Tensor& expected) {
   const double e = testing::rel_l2(got, expected);
   std::printf("[golden] %s rel_l2 = %.3g\n", what, e);
   return e;
-}
-
-SafetensorsFile golden(const std::string& name) {
-  const fs::path path = testing::source_path("tests/goldens/" + name);
-  if (!fs::exists(path)) fail(path.string(), " is missing; regenerate with tools/make_goldens.sh");
-  return SafetensorsFile::open(path);
-}
-
-std::vector<int32_t> ids_of(const Tensor& t) {
-  Tensor c = t.contiguous();
-  FV_CHECK(c.dtype() == DType::I64, "ids must be I64, got ", c.describe());
-  std::vector<int32_t> ids(size_t(c.numel()));
-  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t(c.data<int64_t>()[i]);
-  return ids;
-}
-
-Tensor f32(const SafetensorsFile& f, const std::string& name) {
-  return f.tensor(name).to(DType::F32).contiguous();
 }
 
 CheckpointFolder tiny() { return CheckpointFolder::open(testing::tiny_model_dir()); }
