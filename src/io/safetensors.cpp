@@ -234,41 +234,59 @@ class TempFile {
   bool committed_ = false;
 };
 
+struct HeaderEntry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+};
+
+// The file's first bytes for tensors stored back to back in `entries` order: the 8-byte header
+// length and the JSON header, padded with spaces to a multiple of 8.
+std::string encode_header(const std::string& file, std::span<const HeaderEntry> entries,
+                          const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::set<std::string> seen;
+  uint64_t offset = 0;
+  for (const HeaderEntry& e : entries) {
+    FV_CHECK(e.name != "__metadata__", file,
+             ": '__metadata__' is reserved and cannot name a tensor");
+    FV_CHECK(seen.insert(e.name).second, file, ": tensor ", e.name, " is given twice");
+    const uint64_t bytes = tensor_bytes(e.shape, e.dtype, file + ": " + e.name);
+    header[e.name] = {{"dtype", std::string(dtype_name(e.dtype))},
+                      {"shape", e.shape},
+                      {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string json = header.dump();
+  json.append((8 - json.size() % 8) % 8, ' ');
+  std::string prefix(8, '\0');
+  write_le64(reinterpret_cast<unsigned char*>(prefix.data()), json.size());
+  return prefix + json;
+}
+
 }  // namespace
 
 void write_safetensors(const std::filesystem::path& path,
                        const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   const std::string file = path.string();
-  nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  if (!metadata.empty()) header["__metadata__"] = metadata;
   std::vector<Tensor> packed;
-  std::set<std::string> seen;
-  uint64_t offset = 0;
+  std::vector<HeaderEntry> entries;
   for (const auto& [name, t] : tensors) {
-    FV_CHECK(name != "__metadata__", file, ": '__metadata__' is reserved and cannot name a tensor");
-    FV_CHECK(seen.insert(name).second, file, ": tensor ", name, " is given twice");
     FV_CHECK(t.defined(), file, ": tensor ", name, " is undefined");
     FV_CHECK(t.device().is_cpu(), file, ": tensor ", name, " is on ", t.device().name(),
              ", expected a CPU tensor");
     packed.push_back(t.contiguous());
-    const uint64_t bytes = t.nbytes();
-    header[name] = {{"dtype", std::string(dtype_name(t.dtype()))},
-                    {"shape", t.shape()},
-                    {"data_offsets", {offset, offset + bytes}}};
-    offset += bytes;
+    entries.push_back({name, t.dtype(), t.shape()});
   }
-  std::string json = header.dump();
-  json.append((8 - json.size() % 8) % 8, ' ');
-  unsigned char length[8];
-  write_le64(length, json.size());
+  const std::string prefix = encode_header(file, entries, metadata);
 
   std::filesystem::path tmp = path;
   tmp += ".tmp";
   TempFile out(tmp);
   out.open();
-  out.write(length, 8);
-  out.write(json.data(), json.size());
+  out.write(prefix.data(), prefix.size());
   for (const Tensor& t : packed) out.write(t.raw_data(), t.nbytes());
   out.commit_as(path);
 }
@@ -283,31 +301,15 @@ void write_safetensors_streamed(const std::filesystem::path& path,
            file, ": stored dtype ", dtype_name(stored_dtype), " is not F32, BF16 or F16");
   FV_CHECK(chunk_elements > 0, file, ": chunk size ", chunk_elements, " must be positive");
   // The header is the one write_safetensors gives for tensors of these shapes and this dtype.
-  nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  if (!metadata.empty()) header["__metadata__"] = metadata;
-  std::set<std::string> seen;
-  uint64_t offset = 0;
-  for (const TensorSpec& spec : tensors) {
-    FV_CHECK(spec.name != "__metadata__", file,
-             ": '__metadata__' is reserved and cannot name a tensor");
-    FV_CHECK(seen.insert(spec.name).second, file, ": tensor ", spec.name, " is given twice");
-    const uint64_t bytes = tensor_bytes(spec.shape, stored_dtype, file + ": " + spec.name);
-    header[spec.name] = {{"dtype", std::string(dtype_name(stored_dtype))},
-                         {"shape", spec.shape},
-                         {"data_offsets", {offset, offset + bytes}}};
-    offset += bytes;
-  }
-  std::string json = header.dump();
-  json.append((8 - json.size() % 8) % 8, ' ');
-  unsigned char length[8];
-  write_le64(length, json.size());
+  std::vector<HeaderEntry> entries;
+  for (const TensorSpec& spec : tensors) entries.push_back({spec.name, stored_dtype, spec.shape});
+  const std::string prefix = encode_header(file, entries, metadata);
 
   std::filesystem::path tmp = path;
   tmp += ".tmp";
   TempFile out(tmp);
   out.open();
-  out.write(length, 8);
-  out.write(json.data(), json.size());
+  out.write(prefix.data(), prefix.size());
   std::vector<float> values;
   std::vector<unsigned char> stored;
   const size_t element_bytes = dtype_size(stored_dtype);
