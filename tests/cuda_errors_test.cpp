@@ -21,20 +21,13 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/cuda/device_allocator.h"
+#include "require_gpu.h"
 #include "tiny_model_fixture.h"
 
 namespace fastvideo {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool have_gpu() {
-  int n = 0;
-  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
-
-#define REQUIRE_GPU() \
-  if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine"
 
 // The message of the fastvideo::Error `f` throws; a test failure when it throws none.
 template <class F>

@@ -14,18 +14,11 @@
 #include "core/cuda/cuda_context.h"
 #include "ops/attention.h"
 #include "ops/cuda/flash_attention.h"
+#include "require_gpu.h"
 #include "test_util.h"
 
 namespace fastvideo {
 namespace {
-
-bool have_gpu() {
-  int n = 0;
-  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
-
-#define REQUIRE_GPU() \
-  if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine"
 
 #define REQUIRE_HOPPER()                     \
   REQUIRE_GPU();                             \

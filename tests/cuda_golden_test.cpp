@@ -21,6 +21,7 @@
 #include "models/wan/wan_vae_decoder.h"
 #include "models/wan/wan_vae_specs.h"
 #include "quality/video_metrics.h"
+#include "require_gpu.h"
 #include "test_util.h"
 #include "tiny_model_fixture.h"
 
@@ -34,14 +35,6 @@ std::vector<int32_t> ids_of(const Tensor& t) { return testing::golden_ids(t); }
 Tensor f32(const SafetensorsFile& f, const std::string& name) {
   return testing::golden_f32(f, name);
 }
-
-bool have_gpu() {
-  int n = 0;
-  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
-
-#define REQUIRE_GPU() \
-  if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine"
 
 const Device kGpu = Device::cuda(0);
 constexpr double kBf16ModelBound = 3e-2;  // DESIGN §3: CUDA bf16 model vs an fp32/fp64 reference

@@ -18,20 +18,13 @@
 #include "models/wan/wan_vae_specs.h"
 #include "ops/elementwise.h"
 #include "quality/video_metrics.h"
+#include "require_gpu.h"
 #include "test_util.h"
 #include "tiny_model_fixture.h"
 #include "tokenizer/t5_tokenizer.h"
 
 namespace fastvideo {
 namespace {
-
-bool have_gpu() {
-  int n = 0;
-  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
-
-#define REQUIRE_GPU() \
-  if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine"
 
 const Device kGpu = Device::cuda(0);
 

@@ -6,18 +6,11 @@
 
 #include "core/cuda/cuda_context.h"
 #include "core/cuda/device_allocator.h"
+#include "require_gpu.h"
 #include "test_util.h"
 
 namespace fastvideo {
 namespace {
-
-bool have_gpu() {
-  int n = 0;
-  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
-
-#define REQUIRE_GPU() \
-  if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine"
 
 const Device kGpu = Device::cuda(0);
 

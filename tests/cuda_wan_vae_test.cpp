@@ -12,6 +12,7 @@
 #include "models/wan/wan_vae_decoder.h"
 #include "models/wan/wan_vae_specs.h"
 #include "ops/elementwise.h"
+#include "require_gpu.h"
 #include "test_util.h"
 
 namespace fastvideo {
@@ -19,14 +20,6 @@ namespace {
 
 using testing::randn;
 using testing::rel_l2;
-
-bool have_gpu() {
-  int n = 0;
-  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
-
-#define REQUIRE_GPU() \
-  if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine"
 
 const Device kGpu = Device::cuda(0);
 

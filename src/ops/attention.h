@@ -12,6 +12,10 @@ Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                  const Tensor& bias = {});
 
 // Backend implementations; the functions above dispatch on the input's device.
+// The shape checks every backend shares: q [B,Sq,H,D], k [B,Sk,H,D], v [B,Sk,H,Dv], bias
+// [H,Sq,Sk] when defined. Errors name the tensors and their shapes.
+void check_attention_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias);
+
 namespace cpu {
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                  const Tensor& bias = {});

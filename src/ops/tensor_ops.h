@@ -11,6 +11,9 @@ namespace fastvideo::ops {
 Tensor concat(std::span<const Tensor> tensors, int dim);
 
 // Backend implementations; the functions above dispatch on the input's device.
+// The shape of concat(tensors, dim) (dim may be negative); errors name the mismatching input.
+Shape concat_shape(std::span<const Tensor> tensors, int dim);
+
 namespace cpu {
 Tensor concat(std::span<const Tensor> tensors, int dim);
 }  // namespace cpu

@@ -2,6 +2,8 @@
 // self- and cross-attention shapes through cuDNN's fused SDPA, and UMT5's biased attention, the
 // VAE's single wide head and F32 inputs through the GEMM + softmax path. Which path ran is checked
 // too. Skips only where no GPU exists (CI); the GPU machine runs it.
+#include "ops/attention.h"
+
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -9,20 +11,12 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
-#include "ops/attention.h"
 #include "ops/cuda/attention_backend.h"
+#include "require_gpu.h"
 #include "test_util.h"
 
 namespace fastvideo {
 namespace {
-
-bool have_gpu() {
-  int n = 0;
-  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
-
-#define REQUIRE_GPU() \
-  if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine"
 
 const Device kGpu = Device::cuda(0);
 constexpr double kBound = 1e-2;  // BRIEF: rel_l2 for bf16 attention

@@ -2,13 +2,15 @@
 // fresh random inputs: causal and symmetric padding, pointwise and time-only kernels, odd sizes,
 // batches, strided inputs and mixed dtypes. BF16 inputs are rounded before the CPU sees them, so
 // only the device's rounding of the output and its accumulation order differ.
+#include "ops/conv.h"
+
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-#include "ops/conv.h"
 #include "ops/cuda/conv_kernels.h"
+#include "require_gpu.h"
 #include "test_util.h"
 
 namespace fastvideo {
@@ -16,14 +18,6 @@ namespace {
 
 using testing::randn;
 using testing::rel_l2;
-
-bool have_gpu() {
-  int n = 0;
-  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
-
-#define REQUIRE_GPU() \
-  if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine"
 
 const Device kGpu = Device::cuda(0);
 constexpr double kBf16Bound = 1e-2;

@@ -4,6 +4,8 @@
 // mixed-dtype parameters. The CPU reference sees the same BF16-rounded inputs, so the bound only
 // covers fp32 math and the output rounding (DESIGN §3): rel_l2 ≤ 4e-3 for BF16, 1e-5 for F32.
 // Data-movement ops must be exact. Skips only where no GPU exists.
+#include "ops/elementwise.h"
+
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -16,24 +18,16 @@
 #include "core/cuda/cuda_context.h"
 #include "ops/channel_norm.h"
 #include "ops/conv.h"
-#include "ops/elementwise.h"
 #include "ops/embedding.h"
 #include "ops/norm.h"
 #include "ops/patchify.h"
 #include "ops/rope.h"
 #include "ops/tensor_ops.h"
+#include "require_gpu.h"
 #include "test_util.h"
 
 namespace fastvideo {
 namespace {
-
-bool have_gpu() {
-  int n = 0;
-  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
-
-#define REQUIRE_GPU() \
-  if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine"
 
 const Device kGpu = Device::cuda(0);
 const DType kDtypes[] = {DType::BF16, DType::F32};

@@ -1,6 +1,8 @@
 // ops::cuda::linear, linear_gelu and matmul (cuBLASLt) against their CPU twins. BF16 results are
 // compared with the CPU twin run on the bf16-rounded inputs (DESIGN §3: rel_l2 ≤ 1e-2); F32 runs
 // full fp32 math, so it matches to ≤ 1e-5 (TF32 would miss that by two orders of magnitude).
+#include "ops/linear.h"
+
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -9,19 +11,11 @@
 
 #include "core/cuda/cuda_context.h"
 #include "ops/elementwise.h"
-#include "ops/linear.h"
+#include "require_gpu.h"
 #include "test_util.h"
 
 namespace fastvideo {
 namespace {
-
-bool have_gpu() {
-  int n = 0;
-  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
-
-#define REQUIRE_GPU() \
-  if (!have_gpu()) GTEST_SKIP() << "no CUDA device on this machine"
 
 const Device kGpu = Device::cuda(0);
 

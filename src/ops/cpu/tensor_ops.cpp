@@ -3,20 +3,8 @@
 namespace fastvideo::ops::cpu {
 
 Tensor concat(std::span<const Tensor> tensors, int dim) {
-  FV_CHECK(!tensors.empty(), "concat: no tensors");
-  const Tensor& first = tensors.front();
-  const int nd = first.ndim();
-  if (dim < 0) dim += nd;
-  FV_CHECK(dim >= 0 && dim < nd, "concat: dim out of range for ", first.describe());
-  Shape shape = first.shape();
-  shape[dim] = 0;
-  for (const Tensor& t : tensors) {
-    bool same = t.ndim() == nd;
-    for (int d = 0; same && d < nd; ++d) same = d == dim || t.size(d) == first.size(d);
-    FV_CHECK(same, "concat along dim ", dim, ": ", t.describe(), " does not match ",
-             first.describe());
-    shape[dim] += t.size(dim);
-  }
+  const Shape shape = concat_shape(tensors, dim);
+  if (dim < 0) dim += tensors.front().ndim();
   Tensor out = Tensor::empty(shape, DType::F32);
   int64_t offset = 0;
   for (const Tensor& t : tensors) {

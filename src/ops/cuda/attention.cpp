@@ -9,22 +9,14 @@ namespace fastvideo::ops::cuda {
 
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                  const Tensor& bias) {
-  FV_CHECK(q.ndim() == 4 && k.ndim() == 4 && v.ndim() == 4,
-           "attention: expected [B,S,H,D] tensors, got q ", q.describe(), ", k ", k.describe(),
-           ", v ", v.describe());
-  const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), D = q.size(3);
+  check_attention_inputs(q, k, v, bias);
+  const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2);
   const int64_t Sk = k.size(1), Dv = v.size(3);
-  FV_CHECK(k.size(0) == B && k.size(2) == H && k.size(3) == D, "attention: k ", k.describe(),
-           " does not match q ", q.describe());
-  FV_CHECK(v.size(0) == B && v.size(1) == Sk && v.size(2) == H, "attention: v ", v.describe(),
-           " does not match k ", k.describe());
   FV_CHECK(k.device() == q.device() && v.device() == q.device(),
            "attention: q, k and v must be on one device, got ", q.describe(), ", ", k.describe(),
            ", ", v.describe());
   FV_CHECK(Sk > 0, "attention: no keys to attend to (k ", k.describe(), ")");
   if (bias.defined()) {
-    const int64_t expected[] = {H, Sq, Sk};
-    check_shape(bias, expected, "attention bias");
     FV_CHECK(bias.device() == q.device(), "attention: bias ", bias.describe(),
              " is not on q's device ", q.device().name());
   }

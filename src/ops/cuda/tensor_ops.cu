@@ -49,21 +49,11 @@ void launch(const CudaContext& ctx, const Parts& parts, void* out, int64_t outer
 }  // namespace
 
 Tensor concat(std::span<const Tensor> tensors, int dim) {
-  FV_CHECK(!tensors.empty(), "concat: no tensors");
+  const Shape shape = concat_shape(tensors, dim);
   const Tensor& first = tensors.front();
   const int nd = first.ndim();
   if (dim < 0) dim += nd;
-  FV_CHECK(dim >= 0 && dim < nd, "concat: dim out of range for ", first.describe());
-  Shape shape = first.shape();
-  shape[dim] = 0;
-  for (const Tensor& t : tensors) {
-    bool same = t.ndim() == nd;
-    for (int d = 0; same && d < nd; ++d) same = d == dim || t.size(d) == first.size(d);
-    FV_CHECK(same, "concat along dim ", dim, ": ", t.describe(), " does not match ",
-             first.describe());
-    k::check_same_device(t, first, "concat", "input");
-    shape[dim] += t.size(dim);
-  }
+  for (const Tensor& t : tensors) k::check_same_device(t, first, "concat", "input");
   int64_t outer = 1, inner = 1;
   for (int d = 0; d < dim; ++d) outer *= shape[d];
   for (int d = dim + 1; d < nd; ++d) inner *= shape[d];
