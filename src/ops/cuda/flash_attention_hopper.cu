@@ -1,32 +1,33 @@
 // FLASH_ATTN forward on Hopper (sm_90a), FlashAttention-3 style (attention-algorithms.md §1.3).
 //
-// Tile shape:     128 query rows x 128 keys per step, head dim 128; bf16 in, fp32 accumulate.
+// Tile shape:     128 query rows x 176 keys per step, head dim 128; bf16 in, fp32 accumulate.
 // Pipeline depth: Q tile single-buffered; K and V each in a 2-stage shared-memory ring, loaded by
-//                 TMA (128-byte swizzle, two 64-column boxes per tile) completing on mbarriers.
+//                 TMA (128-byte swizzle, two 64-column boxes per tile) completing on mbarriers;
+//                 208 KiB of shared memory in all.
 // Warp roles:     384 threads = 3 warpgroups.
 //   WG0  producer: setmaxnreg down to 24; one thread issues every TMA load.
 //   WG1, WG2 consumers: setmaxnreg up to 240; each owns 64 of the 128 query rows and runs
-//        S = Q·Kᵀ (wgmma m64n128k16, Q and K from shared memory) and O += P·V (wgmma, P from
+//        S = Q·Kᵀ (wgmma m64n176k16, Q and K from shared memory) and O += P·V (wgmma, P from
 //        registers in bf16, V from shared memory read MN-major), plus the online softmax.
 // Grid:           persistent, one CTA per SM; CTA c takes work tiles c, c + grid, ... in the order
 //                 (q tile fastest, then head, then batch), so CTAs running together share K/V in
 //                 L2.
 //
-// Consumer schedule for one work tile, n = ceil(Sk / 128) KV tiles (intra-warpgroup overlap:
+// Consumer schedule for one work tile, n = ceil(Sk / 176) KV tiles (intra-warpgroup overlap:
 // the softmax of tile j runs while the tensor cores do P_{j-1}·V_{j-1}):
 //   S_0 = Q·K_0ᵀ; wait; softmax(S_0) -> P_0
 //   for j = 1 .. n-1:
-//     issue S_j = Q·K_jᵀ; issue O += P_{j-1}·V_{j-1}
+//     issue S_j = Q·K_jᵀ; O *= exp(m_{j-2} - m_{j-1}) (FP32 units, while Q·K_jᵀ runs);
+//     issue O += P_{j-1}·V_{j-1}
 //     wait S_j   -> release K stage; softmax(S_j) (masked when j = n-1 is partial)
-//     wait P·V   -> release V stage; O *= exp(m_old - m_new); P_j = bf16(S_j)
-//   O += P_{n-1}·V_{n-1}; wait; O /= l; store O (and LSE = m·scale + ln l).
-// Ping-pong (FASTVIDEO_FLASH_ATTN_PINGPONG=1, the default): the two consumer warpgroups take
-// turns issuing their GEMMs (named barriers 1 and 2: a warpgroup waits for its turn before
-// issuing, and hands the turn over after committing), so one warpgroup's softmax runs while the
-// other's wgmmas own the tensor cores (attention-algorithms.md §1.3 item 3).
-// Softmax works in base 2: p = exp2(s·scale·log2e - m·scale·log2e), one FFMA and one MUFU.EX2 per
-// score. The row sums l stay per-thread partial sums until the epilogue (the correction factors
-// are uniform over the 4 threads sharing a row).
+//     wait P·V   -> release V stage; P_j = bf16(S_j)
+//   O *= correction; O += P_{n-1}·V_{n-1}; wait; O /= l; store O (and LSE = m·scale + ln l).
+// Ping-pong: the two consumer warpgroups take turns issuing their GEMMs (named barriers 1 and 2:
+// a warpgroup waits for its turn before issuing, and hands the turn over after committing), so
+// one warpgroup's softmax runs while the other's wgmmas own the tensor cores
+// (attention-algorithms.md §1.3 item 3). Softmax works in base 2: p = exp2(s·scale·log2e -
+// m·scale·log2e), one FFMA and one MUFU.EX2 per score. The row sums l stay per-thread partial sums
+// until the epilogue (the correction factors are uniform over the 4 threads sharing a row).
 //
 // Barriers (all in shared memory): q_full/q_empty, k_full[s]/k_empty[s], v_full[s]/v_empty[s].
 // "full" completes with the TMA transaction bytes (1 arrival: the producer's expect_tx); "empty"
@@ -42,7 +43,6 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
-#include "core/env.h"
 #include "ops/cuda/flash_attention.h"
 #include "ops/cuda/hopper_ptx.cuh"
 
@@ -53,17 +53,23 @@ namespace {
 using namespace hopper;
 
 constexpr int kBlockM = 128;  // query rows per work tile (2 consumer warpgroups x 64)
-constexpr int kBlockN = 128;  // keys per KV tile
 constexpr int kHeadDim = 128;
 constexpr int kStages = 2;
 constexpr int kThreads = 384;
 constexpr int kConsumerWarps = 8;
-constexpr uint32_t kTileBytes = kBlockM * kHeadDim * 2;  // one Q, K or V tile: 32 KiB
-constexpr uint32_t kHalfBytes = kTileBytes / 2;          // its 64-column (128-byte-row) half
+constexpr int kBlockN = 176;  // keys per KV step (FA3's choice for head dim 128, measured best:
+                              // docs/perf.md; 160 and 128 were 1-4 % slower)
+constexpr uint32_t kQTileBytes = kBlockM * kHeadDim * 2;   // 32 KiB
+constexpr uint32_t kKvTileBytes = kBlockN * kHeadDim * 2;  // 44 KiB
+// Every tile is stored as two 64-column halves of 128-byte rows (the 128-byte swizzle's row).
+constexpr uint32_t kQHalfBytes = kQTileBytes / 2;
+constexpr uint32_t kKvHalfBytes = kKvTileBytes / 2;
+constexpr int kScoreRegs = kBlockN / 2;  // S accumulators per consumer thread
+constexpr int kPSteps = kBlockN / 16;    // k16 steps of P·V
 constexpr uint32_t kBarrierBytes = 128;
 constexpr size_t kSmemBytes =
-    1024 /* alignment slack */ + (1 + 2 * kStages) * kTileBytes + kBarrierBytes;
-static_assert(kBlockM == kBlockN, "one TMA box shape serves Q, K and V");
+    1024 /* alignment slack */ + kQTileBytes + 2 * kStages * kKvTileBytes + kBarrierBytes;
+static_assert(kBlockN % 16 == 0 && kKvHalfBytes % 1024 == 0 && kQHalfBytes % 1024 == 0);
 
 struct FlashParams {
   __nv_bfloat16* out;  // [B, Sq, H, D]
@@ -87,9 +93,11 @@ __device__ __forceinline__ WorkTile decode_tile(const FlashParams& p, int t) {
 struct SmemMap {
   uint32_t base;
   __device__ uint32_t q() const { return base; }
-  __device__ uint32_t k(int s) const { return base + kTileBytes * (1 + s); }
-  __device__ uint32_t v(int s) const { return base + kTileBytes * (1 + kStages + s); }
-  __device__ uint32_t bar(int i) const { return base + kTileBytes * (1 + 2 * kStages) + 8 * i; }
+  __device__ uint32_t k(int s) const { return base + kQTileBytes + kKvTileBytes * s; }
+  __device__ uint32_t v(int s) const { return base + kQTileBytes + kKvTileBytes * (kStages + s); }
+  __device__ uint32_t bar(int i) const {
+    return base + kQTileBytes + kKvTileBytes * 2 * kStages + 8 * i;
+  }
   __device__ uint32_t q_full() const { return bar(0); }
   __device__ uint32_t q_empty() const { return bar(1); }
   __device__ uint32_t k_full(int s) const { return bar(2 + s); }
@@ -109,25 +117,27 @@ __device__ __forceinline__ void release(uint32_t bar, int lane) {
   if (lane == 0) mbarrier_arrive(bar);
 }
 
-// S[64 x 128] = Q[rows of this warpgroup] · K_tileᵀ. Both operands K-major, 128-byte swizzled,
-// each a pair of 64-column halves; k16 step kk lies in half kk/4 at byte offset 32·(kk%4).
-__device__ __forceinline__ void issue_qk(float (&s)[64], uint32_t q_rows, uint32_t k_tile) {
+// S[64 x kBlockN] = Q[rows of this warpgroup] · K_tileᵀ. Both operands K-major, 128-byte
+// swizzled, each a pair of 64-column halves; k16 step kk lies in half kk/4 at byte offset
+// 32·(kk%4).
+__device__ __forceinline__ void issue_qk(float (&s)[kScoreRegs], uint32_t q_rows, uint32_t k_tile) {
 #pragma unroll
   for (int kk = 0; kk < kHeadDim / 16; ++kk) {
-    const uint32_t col = (kk / 4) * kHalfBytes + (kk % 4) * 32;
-    wgmma_m64n128k16_ss(s, smem_desc_sw128(q_rows + col, 16, 1024),
-                        smem_desc_sw128(k_tile + col, 16, 1024), kk > 0 ? 1 : 0);
+    const uint32_t in_row = (kk % 4) * 32;
+    wgmma_m64n176k16_ss(s, smem_desc_sw128(q_rows + (kk / 4) * kQHalfBytes + in_row, 16, 1024),
+                        smem_desc_sw128(k_tile + (kk / 4) * kKvHalfBytes + in_row, 16, 1024),
+                        kk > 0 ? 1 : 0);
   }
 }
 
-// O[64 x 128] += P[64 x 128 keys] · V_tile[128 keys x 128]. V is stored [key][d] (the layout TMA
-// copies), i.e. MN-major for this GEMM: 8-key groups 1024 bytes apart (SBO), the two 64-wide d
-// halves kHalfBytes apart (LBO); k16 step kk starts 16 keys = 2048 bytes further.
-__device__ __forceinline__ void issue_pv(float (&o)[64], const uint32_t (&p)[8][4],
+// O[64 x 128] += P[64 x kBlockN keys] · V_tile[kBlockN keys x 128]. V is stored [key][d] (the
+// layout TMA copies), i.e. MN-major for this GEMM: 8-key groups 1024 bytes apart (SBO), the two
+// 64-wide d halves kHalfBytes apart (LBO); k16 step kk starts 16 keys = 2048 bytes further.
+__device__ __forceinline__ void issue_pv(float (&o)[64], const uint32_t (&p)[kPSteps][4],
                                          uint32_t v_tile) {
 #pragma unroll
   for (int kk = 0; kk < kBlockN / 16; ++kk)
-    wgmma_m64n128k16_rs_tn(o, p[kk], smem_desc_sw128(v_tile + kk * 2048, kHalfBytes, 1024));
+    wgmma_m64n128k16_rs_tn(o, p[kk], smem_desc_sw128(v_tile + kk * 2048, kKvHalfBytes, 1024));
 }
 
 __device__ __forceinline__ float quad_max(float x) {
@@ -143,13 +153,14 @@ __device__ __forceinline__ float quad_sum(float x) {
 // columns 8i + 2·(lane%4) + {0,1}). Leaves p = exp2((s - m_new)·scale·log2e) in s, updates the
 // running max m (raw scores) and partial sums l, and returns the factors O must be scaled by.
 // kMask: keys at column >= valid_keys are outside the sequence (TMA zero-filled them).
-template <bool kMask>
-__device__ __forceinline__ void online_softmax(float (&s)[64], float (&m)[2], float (&l)[2],
+template <bool kMask, int kRegs>
+__device__ __forceinline__ void online_softmax(float (&s)[kRegs], float (&m)[2], float (&l)[2],
                                                float (&corr)[2], float scale_log2, int lane,
                                                int valid_keys) {
+  constexpr int kBlocks = kRegs / 4;  // n8 column blocks
   if constexpr (kMask) {
 #pragma unroll
-    for (int i = 0; i < 16; ++i)
+    for (int i = 0; i < kBlocks; ++i)
 #pragma unroll
       for (int e = 0; e < 4; ++e)
         if (8 * i + 2 * (lane % 4) + (e & 1) >= valid_keys) s[4 * i + e] = -INFINITY;
@@ -158,14 +169,14 @@ __device__ __forceinline__ void online_softmax(float (&s)[64], float (&m)[2], fl
   for (int r = 0; r < 2; ++r) {
     float mx = m[r];
 #pragma unroll
-    for (int i = 0; i < 16; ++i) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * r], s[4 * i + 2 * r + 1]));
+    for (int i = 0; i < kBlocks; ++i) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * r], s[4 * i + 2 * r + 1]));
     mx = quad_max(mx);
     corr[r] = exp2_approx((m[r] - mx) * scale_log2);
     m[r] = mx;
     const float neg_max = -mx * scale_log2;
     float sum = 0.f;
 #pragma unroll
-    for (int i = 0; i < 16; ++i) {
+    for (int i = 0; i < kBlocks; ++i) {
       s[4 * i + 2 * r] = exp2_approx(fmaf(s[4 * i + 2 * r], scale_log2, neg_max));
       s[4 * i + 2 * r + 1] = exp2_approx(fmaf(s[4 * i + 2 * r + 1], scale_log2, neg_max));
       sum += s[4 * i + 2 * r] + s[4 * i + 2 * r + 1];
@@ -176,9 +187,11 @@ __device__ __forceinline__ void online_softmax(float (&s)[64], float (&m)[2], fl
 
 // The accumulator layout of two adjacent n8 blocks is the A-operand layout of one k16 step
 // (PTX ISA wgmma register fragments), so P needs no shuffles: just bf16 packing.
-__device__ __forceinline__ void scores_to_operand(const float (&s)[64], uint32_t (&p)[8][4]) {
+template <int kSteps>
+__device__ __forceinline__ void scores_to_operand(const float (&s)[kSteps * 8],
+                                                  uint32_t (&p)[kSteps][4]) {
 #pragma unroll
-  for (int kk = 0; kk < 8; ++kk)
+  for (int kk = 0; kk < kSteps; ++kk)
 #pragma unroll
     for (int x = 0; x < 4; ++x) p[kk][x] = pack_bf16x2(s[8 * kk + 2 * x], s[8 * kk + 2 * x + 1]);
 }
@@ -202,64 +215,57 @@ __device__ void producer(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const
   for (int t = blockIdx.x; t < p.num_tiles; t += gridDim.x, ++tc) {
     const WorkTile w = decode_tile(p, t);
     mbarrier_wait(sm.q_empty(), (tc & 1) ^ 1);
-    mbarrier_arrive_expect_tx(sm.q_full(), kTileBytes);
+    mbarrier_arrive_expect_tx(sm.q_full(), kQTileBytes);
     tma_load_4d(sm.q(), tm_q, sm.q_full(), 0, w.head, w.q0, w.batch);
-    tma_load_4d(sm.q() + kHalfBytes, tm_q, sm.q_full(), 64, w.head, w.q0, w.batch);
+    tma_load_4d(sm.q() + kQHalfBytes, tm_q, sm.q_full(), 64, w.head, w.q0, w.batch);
     for (int j = 0; j < p.kv_tiles; ++j, ++it) {
       const int s = ring_stage(it);
       const uint32_t ph = ring_phase(it);
       const int kv0 = j * kBlockN;
       mbarrier_wait(sm.k_empty(s), ph ^ 1);
-      mbarrier_arrive_expect_tx(sm.k_full(s), kTileBytes);
+      mbarrier_arrive_expect_tx(sm.k_full(s), kKvTileBytes);
       tma_load_4d(sm.k(s), tm_k, sm.k_full(s), 0, w.head, kv0, w.batch);
-      tma_load_4d(sm.k(s) + kHalfBytes, tm_k, sm.k_full(s), 64, w.head, kv0, w.batch);
+      tma_load_4d(sm.k(s) + kKvHalfBytes, tm_k, sm.k_full(s), 64, w.head, kv0, w.batch);
       mbarrier_wait(sm.v_empty(s), ph ^ 1);
-      mbarrier_arrive_expect_tx(sm.v_full(s), kTileBytes);
+      mbarrier_arrive_expect_tx(sm.v_full(s), kKvTileBytes);
       tma_load_4d(sm.v(s), tm_v, sm.v_full(s), 0, w.head, kv0, w.batch);
-      tma_load_4d(sm.v(s) + kHalfBytes, tm_v, sm.v_full(s), 64, w.head, kv0, w.batch);
+      tma_load_4d(sm.v(s) + kKvHalfBytes, tm_v, sm.v_full(s), 64, w.head, kv0, w.batch);
     }
   }
 }
 
 // Ping-pong turns between the consumer warpgroups: barrier 1 + h is warpgroup h's turn; 256
 // threads = its own 128 waiting plus the other 128 handing over.
-template <bool kPingPong>
-__device__ __forceinline__ void gemm_turn_begin(int half) {
-  if constexpr (kPingPong) named_barrier_sync(1 + half, 256);
-}
-template <bool kPingPong>
-__device__ __forceinline__ void gemm_turn_end(int half) {
-  if constexpr (kPingPong) named_barrier_arrive(2 - half, 256);
-}
+__device__ __forceinline__ void gemm_turn_begin(int half) { named_barrier_sync(1 + half, 256); }
+__device__ __forceinline__ void gemm_turn_end(int half) { named_barrier_arrive(2 - half, 256); }
 
-template <bool kPingPong>
 __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_thread) {
   const int half = consumer_thread / 128;  // which 64 query rows of the tile
   const int warp = (consumer_thread % 128) / 32, lane = consumer_thread % 32;
   const int row = half * 64 + warp * 16 + lane / 4;  // this thread's rows: row, row + 8
   const uint32_t q_rows = sm.q() + half * 64 * 128;  // 64 rows x 128 bytes into each half
   const int last = p.kv_tiles - 1;
-  const int last_valid = p.seq_k - last * kBlockN;  // keys in the last KV tile, 1..128
+  const int last_valid = p.seq_k - last * kBlockN;  // keys in the last KV tile, 1..kBlockN
 
   // Warpgroup 0 has the first turn. Both warpgroups take the same number of turns (n + 1 per
   // work tile), so the hand-overs stay matched to the end.
-  if (kPingPong && half == 1) named_barrier_arrive(1, 256);
+  if (half == 1) named_barrier_arrive(1, 256);
   uint32_t it = 0, tc = 0;
   for (int t = blockIdx.x; t < p.num_tiles; t += gridDim.x, ++tc) {
     const WorkTile w = decode_tile(p, t);
-    float o[64], s[64], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, corr[2];
-    uint32_t pf[8][4];
+    float o[64], s[kScoreRegs], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, corr[2];
+    uint32_t pf[kPSteps][4];
 #pragma unroll
     for (int i = 0; i < 64; ++i) o[i] = 0.f;
 
     mbarrier_wait(sm.q_full(), tc & 1);
     mbarrier_wait(sm.k_full(ring_stage(it)), ring_phase(it));
     fence_operands(s);
-    gemm_turn_begin<kPingPong>(half);
+    gemm_turn_begin(half);
     wgmma_fence();
     issue_qk(s, q_rows, sm.k(ring_stage(it)));
     wgmma_commit();
-    gemm_turn_end<kPingPong>(half);
+    gemm_turn_end(half);
     wgmma_wait<0>();
     fence_operands(s);
     release(sm.k_empty(ring_stage(it)), lane);
@@ -274,17 +280,18 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
       const uint32_t prev = it++;
       mbarrier_wait(sm.k_full(ring_stage(it)), ring_phase(it));
       fence_operands(s);
-      gemm_turn_begin<kPingPong>(half);
+      gemm_turn_begin(half);
       wgmma_fence();
       issue_qk(s, q_rows, sm.k(ring_stage(it)));
       wgmma_commit();
       mbarrier_wait(sm.v_full(ring_stage(prev)), ring_phase(prev));
       fence_operands(o);
       fence_operands(pf);
+      rescale(o, corr);  // overlaps Q·K_jᵀ on the tensor cores
       wgmma_fence();
       issue_pv(o, pf, sm.v(ring_stage(prev)));
       wgmma_commit();
-      gemm_turn_end<kPingPong>(half);
+      gemm_turn_end(half);
 
       wgmma_wait<1>();  // S_j done, P_{j-1}·V_{j-1} may still run
       fence_operands(s);
@@ -299,18 +306,18 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
       fence_operands(o);
       fence_operands(pf);
       release(sm.v_empty(ring_stage(prev)), lane);
-      rescale(o, corr);
       scores_to_operand(s, pf);
     }
 
     mbarrier_wait(sm.v_full(ring_stage(it)), ring_phase(it));
     fence_operands(o);
     fence_operands(pf);
-    gemm_turn_begin<kPingPong>(half);
+    rescale(o, corr);
+    gemm_turn_begin(half);
     wgmma_fence();
     issue_pv(o, pf, sm.v(ring_stage(it)));
     wgmma_commit();
-    gemm_turn_end<kPingPong>(half);
+    gemm_turn_end(half);
     wgmma_wait<0>();
     fence_operands(o);
     fence_operands(pf);
@@ -336,7 +343,6 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
   }
 }
 
-template <bool kPingPong>
 __global__ void __launch_bounds__(kThreads, 1)
     flash_attention_hopper_kernel(const __grid_constant__ CUtensorMap tm_q,
                                   const __grid_constant__ CUtensorMap tm_k,
@@ -362,7 +368,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (threadIdx.x == 0) producer(&tm_q, &tm_k, &tm_v, p, sm);
   } else {
     setmaxnreg_inc<240>();
-    consumer<kPingPong>(p, sm, threadIdx.x - 128);
+    consumer(p, sm, threadIdx.x - 128);
   }
 #endif
 }
@@ -381,12 +387,12 @@ PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
 }
 
 // A TMA map over a contiguous [B, S, H, 128] bf16 tensor, dims listed innermost first (D, H, S, B),
-// boxes of 64 d x 1 head x 128 rows x 1 batch: one 128-byte swizzled half of a tile.
-CUtensorMap bshd_tensor_map(const Tensor& t) {
+// boxes of 64 d x 1 head x box_rows rows x 1 batch: one 128-byte swizzled half of a tile.
+CUtensorMap bshd_tensor_map(const Tensor& t, uint32_t box_rows) {
   const uint64_t B = t.size(0), S = t.size(1), H = t.size(2), D = t.size(3);
   const cuuint64_t dims[4] = {D, H, S, B};
   const cuuint64_t strides[3] = {D * 2, H * D * 2, S * H * D * 2};  // bytes, dims 1..3
-  const cuuint32_t box[4] = {64, 1, kBlockM, 1};
+  const cuuint32_t box[4] = {64, 1, box_rows, 1};
   const cuuint32_t element_strides[4] = {1, 1, 1, 1};
   CUtensorMap map;
   const CUresult r = tensor_map_encoder()(
@@ -435,21 +441,18 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, float 
   p.seq_q = int(Sq);
   p.seq_k = int(Sk);
   p.q_tiles = int((Sq + kBlockM - 1) / kBlockM);
-  p.kv_tiles = int((Sk + kBlockN - 1) / kBlockN);
   const int64_t num_tiles = B * H * p.q_tiles;
   FV_CHECK(num_tiles <= INT32_MAX, "flash_attention: too many work tiles (", num_tiles, ")");
   p.num_tiles = int(num_tiles);
   p.scale = scale;
   p.scale_log2 = scale * 1.4426950408889634f;
-
-  const CUtensorMap tm_q = bshd_tensor_map(q), tm_k = bshd_tensor_map(k), tm_v = bshd_tensor_map(v);
-  static const bool ping_pong = env_int("FASTVIDEO_FLASH_ATTN_PINGPONG", 1, 0, 1) != 0;
-  const auto kernel =
-      ping_pong ? flash_attention_hopper_kernel<true> : flash_attention_hopper_kernel<false>;
-  FV_CUDA_CHECK(
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(kSmemBytes)));
+  p.kv_tiles = int((Sk + kBlockN - 1) / kBlockN);
+  const CUtensorMap tm_q = bshd_tensor_map(q, kBlockM), tm_k = bshd_tensor_map(k, kBlockN),
+                    tm_v = bshd_tensor_map(v, kBlockN);
+  FV_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_hopper_kernel,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize, int(kSmemBytes)));
   const int grid = int(std::min<int64_t>(num_tiles, ctx.info().sm_count));
-  kernel<<<grid, kThreads, kSmemBytes, ctx.stream()>>>(tm_q, tm_k, tm_v, p);
+  flash_attention_hopper_kernel<<<grid, kThreads, kSmemBytes, ctx.stream()>>>(tm_q, tm_k, tm_v, p);
   FV_CUDA_CHECK_LAUNCH();
   return out;
 }
