@@ -67,9 +67,15 @@ benches=("$@")
 [ "${benches[*]}" = all ] && benches=(gemm attention dit vae umt5 denoise dit14b load fullgen)
 for b in "${benches[@]}"; do
   case "$b" in
-    gemm | attention | dit | vae | umt5)
+    gemm | attention | vae | umt5)
       run "$b" build-gpu/fastvideo bench "$b" --json "$work/$b.json"
       run "torch_$b" python3 "tools/bench/torch_${b}_anchor.py" --json "$work/torch_$b.json"
+      ;;
+    dit)  # both dense self-attention backends, then the anchor
+      run dit build-gpu/fastvideo bench dit --attention-backend TORCH_SDPA --json "$work/dit.json"
+      run dit_flash build-gpu/fastvideo bench dit --attention-backend FLASH_ATTN \
+        --json "$work/dit_flash.json"
+      run torch_dit python3 tools/bench/torch_dit_anchor.py --json "$work/torch_dit.json"
       ;;
     denoise)
       run denoise build-gpu/fastvideo bench denoise --steps "$denoise_steps" --json "$work/denoise.json"

@@ -11,7 +11,9 @@
 #include <set>
 #include <vector>
 
+#include "attention/attention_selection.h"
 #include "cli/commands.h"
+#include "core/env.h"
 #include "core/parallel.h"
 #include "io/checkpoint.h"
 #include "models/wan/wan_transformer.h"
@@ -32,6 +34,7 @@ struct BenchDitFlags {
   std::string model;            // checkpoint folder: its transformer instead of random weights
   std::string device = "cuda";
   std::string json;
+  std::string attention_backend;              // empty: FASTVIDEO_ATTENTION_BACKEND, else automatic
   int height = 0, width = 0, num_frames = 0;  // 0: the config's benchmark size
   int layers = 0;                             // 0: all (14b: as many as fit)
   int warmup = 2, repeats = 5;
@@ -51,6 +54,9 @@ void add_bench_dit_options(CLI::App& dit, BenchDitFlags& f) {
   dit.add_option("--warmup", f.warmup, "untimed forwards first");
   dit.add_option("--repeats", f.repeats, "timed forwards (median; at least 5)");
   dit.add_option("--json", f.json, "write results as JSON");
+  dit.add_option("--attention-backend", f.attention_backend,
+                 "self-attention backend (default: FASTVIDEO_ATTENTION_BACKEND, else automatic, as "
+                 "generate chooses)");
 }
 
 #ifndef FASTVIDEO_HAVE_CUDA
@@ -217,7 +223,11 @@ int run_bench_dit(const BenchDitFlags& f) {
                      random_weight(spec, fp32.count(spec.name) ? DType::F32 : DType::BF16, device));
     }
   }
-  WanTransformer dit(config, std::move(weights));
+  const AttentionSelection attention = select_attention_backends(
+      f.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device),
+      {config.attention_head_dim, DType::BF16});
+  std::printf("attention backends: %s\n", attention.describe().c_str());
+  WanTransformer dit(config, std::move(weights), *attention.self, *attention.cross);
   const int64_t weight_bytes = allocator.stats().in_use - before_weights;
 
   // Latents ~ unit variance as the noise is; UMT5 outputs are O(0.1).
@@ -265,6 +275,8 @@ int run_bench_dit(const BenchDitFlags& f) {
   out["bench"] = "dit";
   out["config"] = f.config;
   out["weights"] = f.model.empty() ? "random" : f.model;
+  out["attention_backend_self"] = std::string(attention.self->name());
+  out["attention_backend_cross"] = std::string(attention.cross->name());
   out["device"] = device.name();
   out["card"] = ctx.info().name;
   out["latent_shape"] = latent_shape;

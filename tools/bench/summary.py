@@ -51,10 +51,13 @@ def main():
                     path = s.get("path", "ours")
                     row(f"attn {s['label']} {path} vs torch {a['backend']}", s.get("tflops"),
                         a["tflops"], "TFLOP/s", False)
-    dit, tdit = load(d, "dit.json"), load(d, "torch_dit.json")
-    if dit and tdit:
+    tdit = load(d, "torch_dit.json")
+    for dit in (load(d, "dit.json"), load(d, "dit_flash.json")):
+        if not (dit and tdit):
+            continue
+        backend = dit.get("attention_backend_self", "TORCH_SDPA")
         for name, v in tdit.get("variants", {}).items():
-            row(f"DiT 1.3B forward vs torch {name}", dit.get("median_seconds"),
+            row(f"DiT 1.3B fwd {backend} vs torch {name}", dit.get("median_seconds"),
                 v["median_seconds"], "s")
         print(f"{'  peak device memory (ours)':44s} {dit.get('peak_device_bytes', 0) / 2**30:10.2f} GiB")
     vae, tvae = load(d, "vae.json"), load(d, "torch_vae.json")
