@@ -15,6 +15,7 @@ import math
 import sys
 
 import torch
+from timing import time_runs
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -38,17 +39,8 @@ def bench_one(backend, B, H, Lq, Lk, D, warmup, repeats):
     q, k, v = rand(Lq), rand(Lk), rand(Lk)
     scale = 1.0 / math.sqrt(D)
     with sdpa_kernel([backend]):
-        for _ in range(warmup):
-            F.scaled_dot_product_attention(q, k, v, scale=scale)
-        start = torch.cuda.Event(enable_timing=True)
-        stop = torch.cuda.Event(enable_timing=True)
-        times = []
-        for _ in range(repeats):
-            start.record()
-            F.scaled_dot_product_attention(q, k, v, scale=scale)
-            stop.record()
-            stop.synchronize()
-            times.append(start.elapsed_time(stop))
+        times = [t * 1e3 for t in time_runs(
+            lambda: F.scaled_dot_product_attention(q, k, v, scale=scale), warmup, repeats)]
     times.sort()
     return times[len(times) // 2], times[0]
 

@@ -27,6 +27,7 @@ import statistics
 import sys
 
 import torch
+from timing import time_runs
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -215,30 +216,6 @@ def layers_that_fit(cfg, S):
     return max(0, min(cfg["layers"], int(room // per_block)))
 
 
-def time_forward(fn, warmup, repeats, use_events):
-    with torch.inference_mode():
-        for _ in range(warmup):
-            fn()
-        if use_events:
-            torch.cuda.synchronize()
-        seconds = []
-        for _ in range(repeats):
-            if use_events:
-                start = torch.cuda.Event(enable_timing=True)
-                stop = torch.cuda.Event(enable_timing=True)
-                start.record()
-                fn()
-                stop.record()
-                stop.synchronize()
-                seconds.append(start.elapsed_time(stop) / 1e3)
-            else:
-                import time
-                t0 = time.perf_counter()
-                fn()
-                seconds.append(time.perf_counter() - t0)
-    return seconds
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", choices=sorted(CONFIGS), default="1.3b")
@@ -293,7 +270,7 @@ def main():
         if on_gpu:
             torch.cuda.reset_peak_memory_stats(device)
         try:
-            seconds = time_forward(fn, args.warmup, args.repeats, on_gpu)
+            seconds = time_runs(fn, args.warmup, args.repeats, on_gpu)
         except Exception as e:  # a backend this card or build cannot run: report, go on
             result["variants"][name] = {"error": f"{type(e).__name__}: {e}"}
             print(f"{name}: failed: {e}", file=sys.stderr)

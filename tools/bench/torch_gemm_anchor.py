@@ -13,6 +13,7 @@ import json
 import statistics
 
 import torch
+from timing import time_runs
 import torch.nn.functional as F
 
 # M x N x K of y[M, N] = x[M, K] @ W[N, K]^T + b[N]; Wan2.1-1.3B at 480p (32760 tokens).
@@ -26,18 +27,7 @@ SHAPES = [
 
 
 def median_ms(fn, repeats, warmup):
-    for _ in range(warmup):
-        fn()
-    start = torch.cuda.Event(enable_timing=True)
-    stop = torch.cuda.Event(enable_timing=True)
-    times = []
-    for _ in range(repeats):
-        start.record()
-        fn()
-        stop.record()
-        stop.synchronize()
-        times.append(start.elapsed_time(stop))
-    return statistics.median(times)
+    return statistics.median(time_runs(fn, warmup, repeats)) * 1e3
 
 
 def main():

@@ -24,9 +24,9 @@ import json
 import math
 import statistics
 import sys
-import time
 
 import torch
+from timing import time_runs
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -117,29 +117,6 @@ def build_model(layers, vocab, device, dtype):
 def flop(layers, n):
     inner = HEADS * D_KV
     return layers * (8 * n * D_MODEL * inner + 4 * n * n * inner + 6 * n * D_MODEL * D_FF)
-
-
-def time_runs(fn, warmup, repeats, on_gpu):
-    with torch.inference_mode():
-        for _ in range(warmup):
-            fn()
-        if on_gpu:
-            torch.cuda.synchronize()
-        seconds = []
-        for _ in range(repeats):
-            if on_gpu:
-                start = torch.cuda.Event(enable_timing=True)
-                stop = torch.cuda.Event(enable_timing=True)
-                start.record()
-                fn()
-                stop.record()
-                stop.synchronize()
-                seconds.append(start.elapsed_time(stop) / 1e3)
-            else:
-                t0 = time.perf_counter()
-                fn()
-                seconds.append(time.perf_counter() - t0)
-    return seconds
 
 
 def main():

@@ -1,0 +1,30 @@
+"""Timing shared by the PyTorch anchors (tools/bench/torch_*_anchor.py): the same method as our
+`fastvideo bench` commands, so the two columns of a table are comparable."""
+import time
+
+import torch
+
+
+def time_runs(fn, warmup, repeats, on_gpu=True):
+    """Seconds of each of `repeats` calls of fn after `warmup` untimed ones, under inference_mode.
+    On the GPU each call is timed with CUDA events on the current stream; else wall clock."""
+    with torch.inference_mode():
+        for _ in range(warmup):
+            fn()
+        if on_gpu:
+            torch.cuda.synchronize()
+        seconds = []
+        for _ in range(repeats):
+            if on_gpu:
+                start = torch.cuda.Event(enable_timing=True)
+                stop = torch.cuda.Event(enable_timing=True)
+                start.record()
+                fn()
+                stop.record()
+                stop.synchronize()
+                seconds.append(start.elapsed_time(stop) / 1e3)
+            else:
+                t0 = time.perf_counter()
+                fn()
+                seconds.append(time.perf_counter() - t0)
+    return seconds
