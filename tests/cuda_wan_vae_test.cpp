@@ -12,6 +12,7 @@
 #include "models/wan/wan_vae_decoder.h"
 #include "models/wan/wan_vae_specs.h"
 #include "ops/elementwise.h"
+#include "random_vae_weights.h"
 #include "require_gpu.h"
 #include "test_util.h"
 
@@ -31,29 +32,6 @@ WanVaeConfig small_config() {
   return c;
 }
 
-// Convs ~ 1/√fan_in, norm gains near 1, small biases (as in wan_vae_test.cpp).
-Weights random_weights(const WanVaeConfig& config) {
-  Weights w("vae");
-  for (const TensorSpec& spec : wan_vae_specs(config)) {
-    if (!spec.used) continue;
-    const auto ends_with = [&](const std::string& s) {
-      return spec.name.size() >= s.size() &&
-             spec.name.compare(spec.name.size() - s.size(), s.size(), s) == 0;
-    };
-    Tensor t;
-    if (ends_with(".gamma")) {
-      t = ops::add(Tensor::full(spec.shape, 1.0f), randn(spec.shape, 0.1f));
-    } else if (ends_with(".bias")) {
-      t = randn(spec.shape, 0.05f);
-    } else {
-      const double fan_in = double(shape_numel(spec.shape)) / double(spec.shape[0]);
-      t = randn(spec.shape, float(1.0 / std::sqrt(fan_in)));
-    }
-    w.insert(spec.name, t);
-  }
-  return w;
-}
-
 Weights on_device(const Weights& cpu, DType dtype) {
   Weights w("vae");
   for (const auto& [name, t] : cpu.all()) w.insert(name, t.to(kGpu).to(dtype));
@@ -69,7 +47,7 @@ Weights rounded(const Weights& cpu, DType dtype) {
 
 void expect_gpu_decode_matches_cpu(DType dtype, double bound) {
   const WanVaeConfig config = small_config();
-  const Weights cpu_weights = random_weights(config);
+  const Weights cpu_weights = testing::random_vae_weights(config);
   const WanVaeDecoder cpu(config, rounded(cpu_weights, dtype));
   const WanVaeDecoder gpu(config, on_device(cpu_weights, dtype));
   const Tensor latents = randn({1, 16, 3, 4, 6});

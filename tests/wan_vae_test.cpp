@@ -17,6 +17,7 @@
 #include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/tensor_ops.h"
+#include "random_vae_weights.h"
 #include "test_util.h"
 
 namespace fastvideo {
@@ -47,30 +48,6 @@ nlohmann::json config_json(int base_dim) {
 
 WanVaeConfig config_with_base(int base_dim) {
   return WanVaeConfig::from_json(JsonFile(config_json(base_dim), "vae/config.json"));
-}
-
-// Random weights for every used tensor, scaled so activations stay O(1): convs ~ 1/√fan_in,
-// norm gains near 1, small biases.
-Weights random_weights(const WanVaeConfig& config) {
-  Weights w("vae");
-  for (const TensorSpec& spec : wan_vae_specs(config)) {
-    if (!spec.used) continue;
-    const auto ends_with = [&](const std::string& s) {
-      return spec.name.size() >= s.size() &&
-             spec.name.compare(spec.name.size() - s.size(), s.size(), s) == 0;
-    };
-    Tensor t;
-    if (ends_with(".gamma")) {
-      t = ops::add(Tensor::full(spec.shape, 1.0f), randn(spec.shape, 0.1f));
-    } else if (ends_with(".bias")) {
-      t = randn(spec.shape, 0.05f);
-    } else {
-      const double fan_in = double(shape_numel(spec.shape)) / double(spec.shape[0]);
-      t = randn(spec.shape, float(1.0 / std::sqrt(fan_in)));
-    }
-    w.insert(spec.name, t);
-  }
-  return w;
 }
 
 // ---- The full-sequence formulation of wan21.md §2.4, from the reference text. ----
@@ -266,7 +243,7 @@ TEST(WanVae, ConfigRejectsInconsistentValuesNamingFileAndKey) {
 
 TEST(WanVae, ChunkedDecodeEqualsFullSequenceFormulation) {
   const WanVaeConfig config = config_with_base(8);
-  const Weights weights = random_weights(config);
+  const Weights weights = testing::random_vae_weights(config);
   const Tensor latents = randn({1, 16, 3, 4, 4});
   const Tensor chunked = WanVaeDecoder(config, weights).decode(latents);
   const Tensor full = FullSequenceDecoder{config, weights}.decode(latents);
@@ -281,7 +258,7 @@ TEST(WanVae, ChunkedDecodeEqualsFullSequenceFormulation) {
 
 TEST(WanVae, DecodeGivesOnePlusFourTimesLaterFramesFiniteAndDeterministic) {
   const WanVaeConfig config = config_with_base(8);
-  const WanVaeDecoder decoder(config, random_weights(config));
+  const WanVaeDecoder decoder(config, testing::random_vae_weights(config));
   for (int64_t T : {1, 2, 3}) {
     const Tensor latents = randn({1, 16, T, 2, 3});
     const Tensor a = decoder.decode(latents);
@@ -294,7 +271,7 @@ TEST(WanVae, DecodeGivesOnePlusFourTimesLaterFramesFiniteAndDeterministic) {
 
 TEST(WanVae, BatchItemsDecodeIndependently) {
   const WanVaeConfig config = config_with_base(8);
-  const WanVaeDecoder decoder(config, random_weights(config));
+  const WanVaeDecoder decoder(config, testing::random_vae_weights(config));
   const Tensor latents = randn({2, 16, 2, 2, 2});
   const Tensor both = decoder.decode(latents);
   const Tensor second = decoder.decode(latents.slice(0, 1, 2).contiguous());
