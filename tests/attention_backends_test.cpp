@@ -133,7 +133,8 @@ TEST(AttentionRegistry, DescribesWhatEachBackendNeeds) {
 TEST(AttentionSelection, AutomaticPicksTheFastestAvailableSelfAttentionAndDenseCross) {
   for (const auto& [device, shape] : {std::pair{kCpu, kWanCpu}, std::pair{kH200, kWanGpu}}) {
     const AttentionSelection s = select_attention_backends("", std::nullopt, device, shape);
-    // FLASH_ATTN measured 1.12x cuDNN on an H200 (docs/perf.md); where it has no kernel, TORCH_SDPA.
+    // FLASH_ATTN measured 1.12x cuDNN on an H200 (docs/perf.md); where it has no kernel,
+    // TORCH_SDPA.
     EXPECT_EQ(s.self->name(),
               flash_attention_kernel_available(device) ? "FLASH_ATTN" : "TORCH_SDPA")
         << device.describe();

@@ -286,7 +286,8 @@ TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {
                            " --num-frames 5 --height 32 --width 32 --num-inference-steps 2";
   expect_clean_failure(run(base + " --attention-backend SAGE_ATTN_THREE"), "Blackwell", out);
   // On the CPU: "FLASH_ATTN needs a Hopper GPU" (CUDA build) or "no FLASH_ATTN kernel" (CPU build).
-  expect_clean_failure(run(base + " --attention-backend FLASH_ATTN --device cpu"), "FLASH_ATTN", out);
+  expect_clean_failure(run(base + " --attention-backend FLASH_ATTN --device cpu"), "FLASH_ATTN",
+                       out);
   CliRun unknown = run(base, "FASTVIDEO_ATTENTION_BACKEND=BOGUS");
   expect_clean_failure(unknown, "unknown attention backend 'BOGUS'", out);
   EXPECT_NE(unknown.output.find("SLIDING_TILE_ATTN"), std::string::npos) << unknown.output;

@@ -72,7 +72,8 @@ TEST(OpsCpu, LayerNormAndRmsNormMatchDefinitions) {
       ss += std::pow(px[r * 33 + i], 2) / 33.0;
     }
     for (int i = 0; i < 33; ++i) {
-      ln_ref.f32()[r * 33 + i] = float((px[r * 33 + i] - mean) / std::sqrt(var + 1e-6) * pw[i] + pb[i]);
+      ln_ref.f32()[r * 33 + i] =
+          float((px[r * 33 + i] - mean) / std::sqrt(var + 1e-6) * pw[i] + pb[i]);
       rms_ref.f32()[r * 33 + i] = float(px[r * 33 + i] / std::sqrt(ss + 1e-6) * pw[i]);
     }
   }
@@ -102,7 +103,8 @@ TEST(Tensor, ViewsShareStorageAndContiguousCopiesStridedData) {
   Tensor c = t.contiguous();
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 4; ++j)
-      for (int k = 0; k < 5; ++k) EXPECT_EQ(c.f32()[(k * 4 + j) * 3 + i], x.f32()[(i * 4 + j) * 5 + k]);
+      for (int k = 0; k < 5; ++k)
+        EXPECT_EQ(c.f32()[(k * 4 + j) * 3 + i], x.f32()[(i * 4 + j) * 5 + k]);
   Tensor s = x.slice(1, 1, 3).contiguous();
   EXPECT_EQ(s.shape(), (Shape{3, 2, 5}));
   EXPECT_EQ(s.f32()[0], x.f32()[5]);

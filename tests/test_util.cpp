@@ -25,6 +25,8 @@ double rel_l2(const Tensor& a, const Tensor& b) {
   return den == 0 ? (num == 0 ? 0 : INFINITY) : std::sqrt(num / den);
 }
 
-std::string source_path(const std::string& relative) { return std::string(FV_SOURCE_DIR) + "/" + relative; }
+std::string source_path(const std::string& relative) {
+  return std::string(FV_SOURCE_DIR) + "/" + relative;
+}
 
 }  // namespace fastvideo::testing
