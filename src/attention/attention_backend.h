@@ -67,6 +67,10 @@ class AttentionBackend {
   virtual const AttentionCapabilities& capabilities() const = 0;
   virtual AttentionBackendStatus status(const AttentionDevice& device) const = 0;
 
+  // Whether automatic selection may pick this backend on `device` (it is available there and was
+  // measured faster than the next backend in the automatic order). Explicit requests ignore it.
+  virtual bool chosen_automatically_on(const AttentionDevice&) const { return true; }
+
   // Once per denoising step, shared by every layer of the step. Dense backends need none.
   virtual std::unique_ptr<AttentionMetadata> build_metadata(const AttentionStepInfo& step) const;
 

@@ -61,7 +61,8 @@ const AttentionBackend& automatic_dense_backend(const AttentionDevice& device,
                                                 const AttentionBackendRegistry& registry) {
   for (std::string_view name : kAutomaticOrder) {
     const AttentionBackend* b = registry.find(name);
-    if (b && b->status(device).available() && fits(*b, shape)) return *b;
+    if (b && b->status(device).available() && b->chosen_automatically_on(device) && fits(*b, shape))
+      return *b;
   }
   fail("no dense attention backend runs on ", device.describe(), " with head_dim ", shape.head_dim,
        " and ", dtype_name(shape.dtype));

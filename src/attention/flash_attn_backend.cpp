@@ -10,33 +10,31 @@ namespace fastvideo {
 
 namespace {
 
-// The kernel exists in CUDA builds: the Hopper path (src/ops/cuda/flash_attention_hopper.cu).
-// The portable sm_80/sm_89 path of issue 4 is not written yet, so only sm_90 qualifies.
+// The kernels exist in CUDA builds (src/ops/cuda/flash_attention_hopper.cu and
+// flash_attention_portable.cu).
 #ifdef FASTVIDEO_HAVE_CUDA
 constexpr bool kFlashAttentionKernelInThisVersion = true;
 #else
 constexpr bool kFlashAttentionKernelInThisVersion = false;
 #endif
 
-constexpr const char* kNotInThisVersion =
-    "this build has no CUDA backend, so no FLASH_ATTN kernel";
+constexpr const char* kNotInThisVersion = "this build has no CUDA backend, so no FLASH_ATTN kernel";
+
+constexpr ComputeCapability kHopper{9, 0};
 
 }  // namespace
 
 bool flash_attention_kernel_available(const AttentionDevice& device) {
   return kFlashAttentionKernelInThisVersion && device.is_gpu() &&
-         device.capability.major == 9 && device.capability.minor == 0;
+         !(device.capability < ComputeCapability{8, 0});
 }
 
 const AttentionCapabilities& FlashAttnBackend::capabilities() const {
-  // Our kernel today: Hopper (sm_90a: TMA, wgmma), bf16, head_dim 128. The portable sm_80 path
-  // and head_dim 64 are still to come (issue 4 item 3).
   static const AttentionCapabilities caps{
       .cpu = false,
       .gpu = true,
-      .min_compute = {9, 0},
-      .max_compute = {9, 0},
-      .gpu_requirement = "a Hopper GPU (compute capability 9.0: H100, H200)",
+      .min_compute = {8, 0},
+      .gpu_requirement = "an NVIDIA GPU of compute capability 8.0 or newer (A100, L40S, H100, ...)",
       .dtypes = {DType::BF16},
       .head_dims = {128},
       .self_attention = true,
@@ -46,14 +44,24 @@ const AttentionCapabilities& FlashAttnBackend::capabilities() const {
   return caps;
 }
 
+// Automatic only where the Hopper kernel runs: it beats cuDNN there (docs/perf.md). The portable
+// kernel is FA2-class, slower than cuDNN on the one card it was measured on (an H100/H200), and
+// unmeasured on Ampere/Ada, so there the automatic choice stays TORCH_SDPA; asking for FLASH_ATTN
+// still runs it.
+bool FlashAttnBackend::chosen_automatically_on(const AttentionDevice& device) const {
+  return device.is_gpu() && device.capability == kHopper;
+}
+
 AttentionBackendStatus FlashAttnBackend::status(const AttentionDevice& device) const {
   if (!kFlashAttentionKernelInThisVersion) {
     return {AttentionBackendStatus::Kind::NotInThisVersion, kNotInThisVersion};
   }
   AttentionBackendStatus s = hardware_status(name(), capabilities(), device);
-  if (s.available() && !flash_attention_kernel_available(device)) {
-    return {AttentionBackendStatus::Kind::UnsupportedHardware,
-            str_cat("FLASH_ATTN has no kernel for ", device.describe())};
+  if (s.available()) {
+    s.reason += device.capability == kHopper
+                    ? " with the Hopper kernel (TMA + wgmma); chosen automatically"
+                    : " with the portable kernel (mma.sync); not chosen automatically (TORCH_SDPA "
+                      "is)";
   }
   return s;
 }
@@ -64,7 +72,7 @@ Tensor FlashAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor&
   if (!q.device().is_cpu()) {
     FV_CHECK(ops::cuda::flash_attention_supported(q, k, v),
              "attention backend FLASH_ATTN cannot take q ", q.describe(), ", k ", k.describe(),
-             ", v ", v.describe(), " (it needs contiguous bf16 [B,S,H,128] on an sm_90 GPU)");
+             ", v ", v.describe(), " (it needs contiguous bf16 [B,S,H,128] on an sm_80+ GPU)");
     return ops::cuda::flash_attention(q, k, v, scale);
   }
 #endif

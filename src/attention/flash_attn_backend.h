@@ -1,14 +1,14 @@
-// FLASH_ATTN: our own FlashAttention-class kernel (issue 4 item 3; attention-algorithms.md §1),
-// bf16/f16 in, fp32 accumulation, on sm_80 or newer. Until the kernel is in this version the
-// backend says so; it never falls back to another backend silently.
+// FLASH_ATTN: our own FlashAttention-class kernels (attention-algorithms.md §1), bf16 in, fp32
+// accumulation, head_dim 128: the Hopper kernel (TMA + wgmma, FA3 style) on sm_90 and the portable
+// one (mma.sync + cp.async, FA2 style) on every other GPU from sm_80. Where neither runs the
+// backend says why; it never falls back to another backend silently.
 #pragma once
 
 #include "attention/attention_backend.h"
 
 namespace fastvideo {
 
-// THE SWITCH: whether ops::cuda::flash_attention is in this build and may run on `device`. Flip
-// kFlashAttentionKernelInThisVersion in flash_attn_backend.cpp when the kernel lands.
+// Whether ops::cuda::flash_attention is in this build (a CUDA build) and runs on `device`.
 bool flash_attention_kernel_available(const AttentionDevice& device);
 
 class FlashAttnBackend final : public AttentionBackend {
@@ -16,6 +16,7 @@ class FlashAttnBackend final : public AttentionBackend {
   std::string_view name() const override { return "FLASH_ATTN"; }
   const AttentionCapabilities& capabilities() const override;
   AttentionBackendStatus status(const AttentionDevice& device) const override;
+  bool chosen_automatically_on(const AttentionDevice& device) const override;
 
  protected:
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
