@@ -3,8 +3,9 @@
 //
 // Tile shape: 128 query rows x kBlockN = 64 keys per step, head dim 128; bf16 in, fp32 accumulate.
 // CTA:        4 warps; warp w owns query rows 32w .. 32w + 31 (two m16 row blocks) for the whole
-//             KV loop, so no cross-warp reduction is needed. Two CTAs share an SM on Hopper and
-//             A100-class parts (96 KiB of shared memory and <= 255 registers each).
+//             KV loop, so no cross-warp reduction is needed. 96 KiB of shared memory and <= 255
+//             registers per CTA: two CTAs share an SM on H100/H200 (228 KiB), one on A100
+//             (164 KiB) and sm_86/89 (100 KiB).
 // Shared:     Q tile (32 KiB, loaded once) and double-buffered K and V tiles (16 KiB each per
 //             stage). Rows are 128 bf16 = 16 chunks of 16 bytes; chunk c of row r is stored at
 //             chunk position c ^ (r % 8), so the 8 row addresses of one ldmatrix matrix (same
@@ -13,16 +14,16 @@
 // Grid:       (ceil(Sq / 128), H, B), query tile fastest, so CTAs running together share K/V in
 //             L2.
 //
-// Per KV tile j (n = ceil(Sk / kBlockN) tiles; cp.async groups per thread: {Q, K_0}, {V_0}, then
-// {K_{j+1}}, {V_{j+1}} per step, empty past the end so the counts stay uniform):
-//   wait until only V_j may be in flight; __syncthreads  (K_j visible; everyone is done with
-//                                                         K_{j-1} and V_{j-1})
-//   issue K_{j+1} into the other K stage
+// Per KV tile j (n = ceil(Sk / kBlockN) tiles; one cp.async group per thread and step: {Q, K_0,
+// V_0} before the loop, then {K_{j+1}, V_{j+1}}, empty past the end):
+//   wait for this thread's copies; __syncthreads  (K_j, V_j visible; every warp is done with the
+//                                                 other stage, read in step j - 1)
+//   issue K_{j+1}, V_{j+1} into the other stage   (they land during this step's math)
 //   S = Q·K_jᵀ                     (Q and K fragments by ldmatrix, mma.sync m16n8k16)
-//   issue V_{j+1} into the other V stage
-//   mask keys >= Sk (last tile only); online softmax in base 2; rescale O; P = bf16(S)
-//   wait until only K_{j+1}, V_{j+1} may be in flight; __syncthreads  (V_j visible)
+//   mask keys >= Sk (last tile only); online softmax in base 2; P = bf16(S); rescale O
 //   O += P·V_j                     (P straight from registers, V fragments by ldmatrix.trans)
+// One barrier per step. (K and V in one group rather than FA2's separate K and V waits: issuing
+// the V copies after Q·Kᵀ, while S is live, made ptxas spill.)
 // Epilogue: O / l -> bf16, staged through this warp's own rows of the Q tile and written as
 // 16-byte coalesced row chunks; LSE = m·scale + ln(l).
 //
@@ -206,8 +207,8 @@ __device__ __forceinline__ void mask_keys(float (&s)[kRowBlocks][kKeyBlocks][4],
 
 // Online softmax over one S tile in the accumulator layout (this thread: rows g and g + 8 of each
 // row block, columns 8·nb + 2t + {0,1}). Leaves p = exp2((s - m_new)·scale·log2e) in s, updates
-// the running max m (raw scores) and the partial sums l, and rescales O by exp2((m_old -
-// m_new)·scale·log2e).
+// the running max m (raw scores) and the partial sums l, and returns in corr the factors O must be
+// scaled by, exp2((m_old - m_new)·scale·log2e).
 __device__ __forceinline__ void online_softmax(float (&s)[kRowBlocks][kKeyBlocks][4],
                                                float (&m)[kRowBlocks][2], float (&l)[kRowBlocks][2],
                                                float (&corr)[kRowBlocks][2], float scale_log2) {
