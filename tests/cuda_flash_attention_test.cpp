@@ -1,8 +1,9 @@
-// ops::cuda::flash_attention (FLASH_ATTN, the Hopper kernel in
-// src/ops/cuda/flash_attention_hopper.cu) against the exact fp32 CPU twin ops::cpu::attention on
-// bf16-rounded random inputs, and its LSE against a double-precision log-sum-exp. Sequence lengths
-// are not multiples of the 128-row tiles, so the masked last KV tile and the partial last query
-// tile are exercised. Skips where no GPU (or no sm_90 GPU) exists.
+// ops::cuda::flash_attention (FLASH_ATTN) against the exact fp32 CPU twin ops::cpu::attention on
+// bf16-rounded random inputs, and its LSE against a double-precision log-sum-exp, for both kernels:
+// Hopper (src/ops/cuda/flash_attention_hopper.cu, sm_90 only) and Portable
+// (src/ops/cuda/flash_attention_portable.cu, any sm_80+ GPU). Sequence lengths are not multiples of
+// the 128-row query tiles or the 64/128-key KV tiles, so the masked last KV tile and the partial
+// last query tile are exercised. Skips where no GPU (or, for Hopper, no sm_90 GPU) exists.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -20,10 +21,29 @@
 namespace fastvideo {
 namespace {
 
-#define REQUIRE_HOPPER()                     \
-  REQUIRE_GPU();                             \
-  if (CudaContext::get(0).info().major != 9) \
-  GTEST_SKIP() << "FLASH_ATTN needs an sm_90 GPU, this one is " << CudaContext::get(0).info().name
+using ops::cuda::FlashAttentionKernel;
+
+const char* kernel_name(FlashAttentionKernel kernel) {
+  switch (kernel) {
+    case FlashAttentionKernel::Automatic:
+      return "Automatic";
+    case FlashAttentionKernel::Hopper:
+      return "Hopper";
+    case FlashAttentionKernel::Portable:
+      return "Portable";
+  }
+  return "?";
+}
+
+// Every test runs once per kernel (the test parameter); the Hopper kernel needs sm_90, the others
+// any GPU the CUDA backend accepts (sm_80+).
+class CudaFlashAttention : public ::testing::TestWithParam<FlashAttentionKernel> {};
+
+#define REQUIRE_KERNEL()                                                                   \
+  REQUIRE_GPU();                                                                           \
+  if (GetParam() == FlashAttentionKernel::Hopper && CudaContext::get(0).info().major != 9) \
+  GTEST_SKIP() << "the Hopper FLASH_ATTN kernel needs an sm_90 GPU, this one is "          \
+               << CudaContext::get(0).info().name
 
 const Device kGpu = Device::cuda(0);
 constexpr double kBound = 1e-2;  // BRIEF: rel_l2 for bf16 attention
@@ -33,8 +53,9 @@ struct Case {
 };
 constexpr int64_t kD = 128;
 
-std::string name(const Case& c) {
-  return str_cat("B=", c.B, " H=", c.H, " Sq=", c.Sq, " Sk=", c.Sk, " D=", kD);
+std::string name(const Case& c, FlashAttentionKernel kernel) {
+  return str_cat(kernel_name(kernel), " kernel, B=", c.B, " H=", c.H, " Sq=", c.Sq, " Sk=", c.Sk,
+                 " D=", kD);
 }
 
 Tensor randn_bf16_exact(Shape shape, float stddev) {
@@ -85,7 +106,8 @@ struct Result {
   bool out_finite = true;
 };
 
-Result run_case(const Case& c, float stddev = 1.0f, bool check_lse = false) {
+Result run_case(FlashAttentionKernel kernel, const Case& c, float stddev = 1.0f,
+                bool check_lse = false) {
   const float scale = 1.0f / std::sqrt(float(kD));
   Tensor q = randn_bf16_exact({c.B, c.Sq, c.H, kD}, stddev);
   Tensor k = randn_bf16_exact({c.B, c.Sk, c.H, kD}, stddev);
@@ -94,12 +116,12 @@ Result run_case(const Case& c, float stddev = 1.0f, bool check_lse = false) {
 
   Tensor qg = q.to(kGpu).to(DType::BF16), kg = k.to(kGpu).to(DType::BF16),
          vg = v.to(kGpu).to(DType::BF16);
-  EXPECT_TRUE(ops::cuda::flash_attention_supported(qg, kg, vg)) << name(c);
+  EXPECT_TRUE(ops::cuda::flash_attention_supported(qg, kg, vg, kernel)) << name(c, kernel);
   poison_next_allocations({c.B * c.Sq * c.H * kD * 2, c.B * c.H * c.Sq * 4});
   Tensor lse;
-  Tensor got = ops::cuda::flash_attention(qg, kg, vg, scale, check_lse ? &lse : nullptr);
-  EXPECT_EQ(got.dtype(), DType::BF16) << name(c);
-  EXPECT_EQ(got.shape(), expected.shape()) << name(c);
+  Tensor got = ops::cuda::flash_attention(qg, kg, vg, scale, check_lse ? &lse : nullptr, kernel);
+  EXPECT_EQ(got.dtype(), DType::BF16) << name(c, kernel);
+  EXPECT_EQ(got.shape(), expected.shape()) << name(c, kernel);
 
   Result r;
   Tensor got_f32 = got.to(Device::cpu()).to(DType::F32);
@@ -107,7 +129,7 @@ Result run_case(const Case& c, float stddev = 1.0f, bool check_lse = false) {
   r.out_rel_l2 = testing::rel_l2(got_f32, expected);
   if (check_lse) {
     const Shape lse_shape{c.B, c.H, c.Sq};
-    EXPECT_EQ(lse.shape(), lse_shape) << name(c);
+    EXPECT_EQ(lse.shape(), lse_shape) << name(c, kernel);
     const std::vector<double> ref = reference_lse(q, k, scale);
     Tensor lse_cpu = lse.to(Device::cpu());
     const std::span<float> l = lse_cpu.f32();
@@ -122,66 +144,100 @@ Result run_case(const Case& c, float stddev = 1.0f, bool check_lse = false) {
   return r;
 }
 
-TEST(CudaFlashAttention, SelfAttentionAtOddLengthsMatchesTheCpu) {
-  REQUIRE_HOPPER();
+TEST_P(CudaFlashAttention, SelfAttentionAtOddLengthsMatchesTheCpu) {
+  REQUIRE_KERNEL();
   for (Case c : {Case{1, 2, 77, 77}, Case{2, 3, 1000, 1000}, Case{1, 2, 4097, 4097}}) {
-    const Result r = run_case(c);
-    EXPECT_TRUE(r.out_finite) << name(c);
-    EXPECT_LE(r.out_rel_l2, kBound) << name(c);
+    const Result r = run_case(GetParam(), c);
+    EXPECT_TRUE(r.out_finite) << name(c, GetParam());
+    EXPECT_LE(r.out_rel_l2, kBound) << name(c, GetParam());
   }
 }
 
-TEST(CudaFlashAttention, CrossAttentionOver512KeysMatchesTheCpu) {
-  REQUIRE_HOPPER();
+TEST_P(CudaFlashAttention, CrossAttentionOver512KeysMatchesTheCpu) {
+  REQUIRE_KERNEL();
   // Sq != Sk: Wan cross-attention attends to 512 text tokens; also fewer queries than keys.
   for (Case c : {Case{1, 2, 1000, 512}, Case{2, 2, 77, 300}}) {
-    const Result r = run_case(c);
-    EXPECT_TRUE(r.out_finite) << name(c);
-    EXPECT_LE(r.out_rel_l2, kBound) << name(c);
+    const Result r = run_case(GetParam(), c);
+    EXPECT_TRUE(r.out_finite) << name(c, GetParam());
+    EXPECT_LE(r.out_rel_l2, kBound) << name(c, GetParam());
   }
 }
 
-TEST(CudaFlashAttention, WanHeadCounts12And40WithBatchMatchTheCpu) {
-  REQUIRE_HOPPER();
-  // More work tiles than SMs for H = 40, so the persistent loop runs several tiles per CTA.
+TEST_P(CudaFlashAttention, WanHeadCounts12And40WithBatchMatchTheCpu) {
+  REQUIRE_KERNEL();
+  // More work tiles than SMs for H = 40, so the Hopper kernel's persistent loop runs several tiles
+  // per CTA.
   for (Case c : {Case{1, 12, 300, 300}, Case{2, 40, 257, 257}}) {
-    const Result r = run_case(c);
-    EXPECT_TRUE(r.out_finite) << name(c);
-    EXPECT_LE(r.out_rel_l2, kBound) << name(c);
+    const Result r = run_case(GetParam(), c);
+    EXPECT_TRUE(r.out_finite) << name(c, GetParam());
+    EXPECT_LE(r.out_rel_l2, kBound) << name(c, GetParam());
   }
 }
 
-TEST(CudaFlashAttention, LogSumExpMatchesADoubleReference) {
-  REQUIRE_HOPPER();
+TEST_P(CudaFlashAttention, LogSumExpMatchesADoubleReference) {
+  REQUIRE_KERNEL();
   for (Case c : {Case{1, 2, 77, 77}, Case{1, 2, 1000, 512}, Case{2, 3, 200, 129}}) {
-    const Result r = run_case(c, 1.0f, /*check_lse=*/true);
-    EXPECT_LE(r.out_rel_l2, kBound) << name(c);
-    EXPECT_LE(r.lse_max_err, 1e-3) << name(c) << " (NaN: an LSE was not finite)";
+    const Result r = run_case(GetParam(), c, 1.0f, /*check_lse=*/true);
+    EXPECT_LE(r.out_rel_l2, kBound) << name(c, GetParam());
+    EXPECT_LE(r.lse_max_err, 1e-3) << name(c, GetParam()) << " (NaN: an LSE was not finite)";
   }
 }
 
-TEST(CudaFlashAttention, LargeMagnitudeInputsStayFiniteAndAccurate) {
-  REQUIRE_HOPPER();
+TEST_P(CudaFlashAttention, LargeMagnitudeInputsStayFiniteAndAccurate) {
+  REQUIRE_KERNEL();
   // ×20 inputs put the scaled scores in the hundreds: exp must be taken relative to the row max.
   const Case c{1, 4, 1000, 1000};
-  const Result r = run_case(c, 20.0f, /*check_lse=*/true);
-  EXPECT_TRUE(r.out_finite) << name(c);
-  EXPECT_LE(r.out_rel_l2, kBound) << name(c);
-  EXPECT_LE(r.lse_max_err, 1e-3) << name(c);
+  const Result r = run_case(GetParam(), c, 20.0f, /*check_lse=*/true);
+  EXPECT_TRUE(r.out_finite) << name(c, GetParam());
+  EXPECT_LE(r.out_rel_l2, kBound) << name(c, GetParam());
+  EXPECT_LE(r.lse_max_err, 1e-3) << name(c, GetParam());
 }
 
-TEST(CudaFlashAttention, UnsupportedInputsAreRefusedAndRejected) {
-  REQUIRE_HOPPER();
+TEST_P(CudaFlashAttention, SingleTokenAndShorterThanOneTileSequencesMatchTheCpu) {
+  REQUIRE_KERNEL();
+  // One query and one key; a single KV tile with only a few valid keys; one key per query tile.
+  for (Case c : {Case{1, 2, 1, 1}, Case{2, 3, 5, 33}, Case{1, 2, 130, 1}}) {
+    const Result r = run_case(GetParam(), c, 1.0f, /*check_lse=*/true);
+    EXPECT_TRUE(r.out_finite) << name(c, GetParam());
+    EXPECT_LE(r.out_rel_l2, kBound) << name(c, GetParam());
+    EXPECT_LE(r.lse_max_err, 1e-3) << name(c, GetParam()) << " (NaN: an LSE was not finite)";
+  }
+}
+
+TEST_P(CudaFlashAttention, UnsupportedInputsAreRefusedAndRejected) {
+  REQUIRE_KERNEL();
+  const FlashAttentionKernel kernel = GetParam();
   Tensor q64 = Tensor::empty({1, 8, 2, 64}, DType::BF16, kGpu);
-  EXPECT_FALSE(ops::cuda::flash_attention_supported(q64, q64, q64));
+  EXPECT_FALSE(ops::cuda::flash_attention_supported(q64, q64, q64, kernel));
   Tensor f32 = Tensor::empty({1, 8, 2, 128}, DType::F32, kGpu);
-  EXPECT_FALSE(ops::cuda::flash_attention_supported(f32, f32, f32));
+  EXPECT_FALSE(ops::cuda::flash_attention_supported(f32, f32, f32, kernel));
   Tensor q = Tensor::empty({1, 8, 2, 128}, DType::BF16, kGpu);
   Tensor k_other_heads = Tensor::empty({1, 9, 3, 128}, DType::BF16, kGpu);
-  EXPECT_FALSE(ops::cuda::flash_attention_supported(q, k_other_heads, k_other_heads));
+  EXPECT_FALSE(ops::cuda::flash_attention_supported(q, k_other_heads, k_other_heads, kernel));
   Tensor strided = Tensor::empty({1, 8, 4, 128}, DType::BF16, kGpu).slice(2, 0, 2);
-  EXPECT_FALSE(ops::cuda::flash_attention_supported(strided, strided, strided));
-  EXPECT_THROW(ops::cuda::flash_attention(q64, q64, q64, 1.0f), Error);
+  EXPECT_FALSE(ops::cuda::flash_attention_supported(strided, strided, strided, kernel));
+  EXPECT_THROW(ops::cuda::flash_attention(q64, q64, q64, 1.0f, nullptr, kernel), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, CudaFlashAttention,
+                         ::testing::Values(FlashAttentionKernel::Hopper,
+                                           FlashAttentionKernel::Portable),
+                         [](const ::testing::TestParamInfo<FlashAttentionKernel>& info) {
+                           return std::string(kernel_name(info.param));
+                         });
+
+TEST(CudaFlashAttentionChoice, AutomaticRunsHopperOnSm90AndPortableOnOtherSm80PlusGpus) {
+  REQUIRE_GPU();
+  const bool hopper = CudaContext::get(0).info().major == 9;
+  Tensor q = Tensor::empty({1, 8, 2, 128}, DType::BF16, kGpu);
+  EXPECT_EQ(ops::cuda::flash_attention_supported(q, q, q, FlashAttentionKernel::Hopper), hopper);
+  EXPECT_TRUE(ops::cuda::flash_attention_supported(q, q, q, FlashAttentionKernel::Portable));
+  EXPECT_TRUE(ops::cuda::flash_attention_supported(q, q, q));
+  const Case c{1, 2, 200, 150};
+  const Result r = run_case(FlashAttentionKernel::Automatic, c, 1.0f, /*check_lse=*/true);
+  EXPECT_TRUE(r.out_finite) << name(c, FlashAttentionKernel::Automatic);
+  EXPECT_LE(r.out_rel_l2, kBound) << name(c, FlashAttentionKernel::Automatic);
+  EXPECT_LE(r.lse_max_err, 1e-3) << name(c, FlashAttentionKernel::Automatic);
 }
 
 // The Wan lengths themselves (32,760 tokens at 480p, 75,600 at 720p; neither a multiple of the

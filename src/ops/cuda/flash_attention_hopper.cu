@@ -406,7 +406,7 @@ CUtensorMap bshd_tensor_map(const Tensor& t, uint32_t box_rows) {
 
 }  // namespace
 
-bool flash_attention_supported(const Tensor& q, const Tensor& k, const Tensor& v) {
+bool flash_attention_hopper_supported(const Tensor& q, const Tensor& k, const Tensor& v) {
   for (const Tensor* t : {&q, &k, &v}) {
     if (!t->defined() || t->ndim() != 4 || t->dtype() != DType::BF16 || !t->is_contiguous() ||
         t->device().is_cpu() || t->device() != q.device() || t->size(3) != kHeadDim ||
@@ -421,9 +421,9 @@ bool flash_attention_supported(const Tensor& q, const Tensor& k, const Tensor& v
   return info.major == 9 && info.minor == 0 && info.shared_memory_per_block_optin >= kSmemBytes;
 }
 
-Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                       Tensor* lse) {
-  FV_CHECK(flash_attention_supported(q, k, v),
+Tensor flash_attention_hopper(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                              Tensor* lse) {
+  FV_CHECK(flash_attention_hopper_supported(q, k, v),
            "flash_attention: needs contiguous BF16 [B,S,H,128] q/k/v with matching B and H on one "
            "sm_90 device, got q ",
            q.describe(), ", k ", k.describe(), ", v ", v.describe());

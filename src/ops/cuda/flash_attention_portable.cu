@@ -1,0 +1,420 @@
+// FLASH_ATTN forward for any sm_80+ GPU (A100, L40S, RTX 4090; the fallback on H100/H200),
+// FlashAttention-2 style (attention-algorithms.md §1.2): warp-level mma.sync, ldmatrix, cp.async.
+//
+// Tile shape: 128 query rows x kBlockN = 64 keys per step, head dim 128; bf16 in, fp32 accumulate.
+// CTA:        4 warps; warp w owns query rows 32w .. 32w + 31 (two m16 row blocks) for the whole
+//             KV loop, so no cross-warp reduction is needed. 96 KiB of shared memory and <= 255
+//             registers per CTA: two CTAs share an SM on H100/H200 (228 KiB), one on A100
+//             (164 KiB) and sm_86/89 (100 KiB).
+// Shared:     Q tile (32 KiB, loaded once) and double-buffered K and V tiles (16 KiB each per
+//             stage). Rows are 128 bf16 = 16 chunks of 16 bytes; chunk c of row r is stored at
+//             chunk position c ^ (r % 8), so the 8 row addresses of one ldmatrix matrix (same
+//             logical chunk, 8 consecutive rows) and the 8 chunks a quarter-warp copies with
+//             cp.async all fall in different 16-byte bank groups: no bank conflicts.
+// Grid:       (ceil(Sq / 128), H, B), query tile fastest, so CTAs running together share K/V in
+//             L2.
+//
+// Per KV tile j (n = ceil(Sk / kBlockN) tiles; one cp.async group per thread and step: {Q, K_0,
+// V_0} before the loop, then {K_{j+1}, V_{j+1}}, empty past the end):
+//   wait for this thread's copies; __syncthreads  (K_j, V_j visible; every warp is done with the
+//                                                 other stage, read in step j - 1)
+//   issue K_{j+1}, V_{j+1} into the other stage   (they land during this step's math)
+//   S = Q·K_jᵀ                     (Q and K fragments by ldmatrix, mma.sync m16n8k16)
+//   mask keys >= Sk (last tile only); online softmax in base 2; P = bf16(S); rescale O
+//   O += P·V_j                     (P straight from registers, V fragments by ldmatrix.trans)
+// One barrier per step. (K and V in one group rather than FA2's separate K and V waits: issuing
+// the V copies after Q·Kᵀ, while S is live, made ptxas spill.)
+// Epilogue: O / l -> bf16, staged through this warp's own rows of the Q tile and written as
+// 16-byte coalesced row chunks; LSE = m·scale + ln(l).
+//
+// Softmax works in base 2 with the scale folded in: p = exp2(s·scale·log2e - m·scale·log2e), m
+// the running row max of the raw scores; the row sums l stay per-thread partial sums until the
+// epilogue (the correction factors are uniform over the 4 lanes sharing a row).
+//
+// Tested by tests/cuda_flash_attention_test.cpp against ops::cpu::attention.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "ops/cuda/ampere_ptx.cuh"
+#include "ops/cuda/flash_attention.h"
+#include "ops/cuda/hopper_ptx.cuh"
+
+namespace fastvideo::ops::cuda {
+
+namespace {
+
+using namespace ampere;
+using hopper::exp2_approx;
+using hopper::pack_bf16x2;
+using hopper::smem_u32;
+
+constexpr int kHeadDim = 128;
+constexpr int kBlockM = 128;  // query rows per CTA
+constexpr int kBlockN = 64;   // keys per KV tile
+constexpr int kWarps = 4;
+constexpr int kThreads = 32 * kWarps;
+constexpr int kWarpRows = kBlockM / kWarps;  // 32: two m16 row blocks per warp
+constexpr int kRowBlocks = kWarpRows / 16;
+constexpr int kKeyBlocks = kBlockN / 8;     // n8 column blocks of S
+constexpr int kKeySteps = kBlockN / 16;     // k16 steps of P·V
+constexpr int kDimSteps = kHeadDim / 16;    // k16 steps of Q·Kᵀ
+constexpr int kDimBlocks = kHeadDim / 8;    // n8 column blocks of O
+constexpr int kRowBytes = kHeadDim * 2;     // 256
+constexpr int kRowChunks = kRowBytes / 16;  // 16-byte chunks per row
+constexpr uint32_t kQBytes = kBlockM * kRowBytes;
+constexpr uint32_t kKvBytes = kBlockN * kRowBytes;
+constexpr uint32_t kAlign = 256;  // tiles start 256-byte aligned (see lane_address)
+// Q, K x 2 stages, V x 2 stages: 96 KiB, plus alignment slack.
+constexpr size_t kSmemBytes = kAlign + kQBytes + 4 * kKvBytes;
+static_assert(kWarpRows % 16 == 0 && kBlockN % 16 == 0, "whole m16 / k16 fragments");
+static_assert(kBlockM * kRowChunks % kThreads == 0 && kBlockN * kRowChunks % kThreads == 0,
+              "every thread copies the same number of chunks");
+static_assert(kThreads % kRowChunks == 0 && (kThreads / kRowChunks) % 8 == 0,
+              "a thread's copied rows share one swizzle phase");
+
+struct PortableParams {
+  const __nv_bfloat16* q;  // [B, Sq, H, D]
+  const __nv_bfloat16* k;  // [B, Sk, H, D]
+  const __nv_bfloat16* v;  // [B, Sk, H, D]
+  __nv_bfloat16* out;      // [B, Sq, H, D]
+  float* lse;              // [B, H, Sq] or null
+  int heads, seq_q, seq_k;
+  float scale, scale_log2;
+};
+
+// Byte offset of logical 16-byte chunk `chunk` of row `row` in a swizzled tile.
+__device__ __forceinline__ uint32_t swizzled(int row, int chunk) {
+  return uint32_t(row * kRowBytes + ((chunk ^ (row % 8)) << 4));
+}
+
+// Starts the copy of rows row0 .. row0 + kRows - 1 of one head into a swizzled tile. `rows`
+// points at row row0 of that head, consecutive rows `row_stride` elements apart; `rows_left` is
+// the number of rows from row0 to the end of the sequence. Rows past the end are zero-filled (no
+// bytes are read), so they contribute finite zeros, never NaN, to both GEMMs. Thread tid copies
+// chunk tid % 16 of rows tid / 16 + 8·i.
+template <int kRows>
+__device__ __forceinline__ void load_tile(uint32_t tile, const __nv_bfloat16* rows,
+                                          uint32_t row_stride, int rows_left, int tid) {
+  constexpr int kRowStep = kThreads / kRowChunks;
+  const int row = tid / kRowChunks, chunk = tid % kRowChunks;
+  const __nv_bfloat16* src = rows + (row * row_stride + chunk * 8);
+  const uint32_t dst = tile + swizzled(row, chunk);  // every row + 8·i has the same swizzle phase
+  rows_left -= row;
+#pragma unroll
+  for (int i = 0; i < kRows / kRowStep; ++i) {
+    cp_async_cg_16(dst + i * kRowStep * kRowBytes, src, rows_left > i * kRowStep ? 16u : 0u);
+    src += kRowStep * row_stride;
+  }
+}
+
+__device__ __forceinline__ float quad_max(float x) {
+  x = fmaxf(x, __shfl_xor_sync(0xffffffff, x, 1));
+  return fmaxf(x, __shfl_xor_sync(0xffffffff, x, 2));
+}
+__device__ __forceinline__ float quad_sum(float x) {
+  x += __shfl_xor_sync(0xffffffff, x, 1);
+  return x + __shfl_xor_sync(0xffffffff, x, 2);
+}
+
+// ldmatrix addressing. Every row a lane addresses below is congruent to lane % 8 mod 8, so its
+// swizzle phase is lane % 8; a tile starts 256-byte aligned, so a row's address has bits 0-7
+// clear. Logical chunk c0 + 2x (c0 = 0 or 1) then lies at physical chunk (c0 ^ (lane % 8)) ^ 2x:
+// each lane computes the address of its chunk c0 once (lane_address) and reaches step x with one
+// XOR, address ^ (x << 5); row-block offsets (multiples of 16 rows = 4096 bytes) add on top.
+__device__ __forceinline__ uint32_t lane_address(uint32_t tile, int row, int c0) {
+  return tile + swizzled(row, c0);
+}
+__device__ __forceinline__ uint32_t chunk_step(uint32_t address, int x) {
+  return address ^ uint32_t(x << 5);
+}
+
+// S[32 x kBlockN] = Q[this warp's rows] · K_tileᵀ.
+// A = Q (row-major [row][d]): a[0..3] are the 8x8 matrices (rows 0-7 | 8-15) x (k 0-7 | 8-15) in
+// the order (0-7, 0-7), (8-15, 0-7), (0-7, 8-15), (8-15, 8-15), so lane l addresses row l % 16,
+// chunk 2·kk + l / 16 (q_lane: the address for kk = 0 in row block 0).
+// B = Kᵀ: column n of B is key n, contiguous in d, i.e. a K row; a non-transposed 8x8 matrix of
+// 8 keys x 8 d gives lane l (key l/4, d 2·(l%4)..+1) = the B fragment (k 2t.., n g). One x4 load
+// covers two n8 blocks: matrices (keys 0-7, k lo), (keys 0-7, k hi), (keys 8-15, k lo),
+// (keys 8-15, k hi); lane l addresses key (l % 8) + 8·(l / 16), chunk 2·kk + (l / 8) % 2 (k_lane:
+// the address for kk = 0 in key block 0).
+__device__ __forceinline__ void qk_gemm(float (&s)[kRowBlocks][kKeyBlocks][4], uint32_t q_lane,
+                                        uint32_t k_lane) {
+#pragma unroll
+  for (int rb = 0; rb < kRowBlocks; ++rb)
+#pragma unroll
+    for (int nb = 0; nb < kKeyBlocks; ++nb)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[rb][nb][e] = 0.f;
+        // Not unrolled: unrolled, ptxas loads the next step's fragments early and spills more of
+        // the accumulator state (O, S, m, l fill ~210 of the 255 registers).
+#pragma unroll 1
+  for (int kk = 0; kk < kDimSteps; ++kk) {
+    uint32_t a[kRowBlocks][4];
+#pragma unroll
+    for (int rb = 0; rb < kRowBlocks; ++rb)
+      ldmatrix_x4(a[rb], chunk_step(q_lane, kk) + rb * 16 * kRowBytes);
+#pragma unroll
+    for (int np = 0; np < kKeyBlocks / 2; ++np) {
+      uint32_t b[4];
+      ldmatrix_x4(b, chunk_step(k_lane, kk) + np * 16 * kRowBytes);
+#pragma unroll
+      for (int rb = 0; rb < kRowBlocks; ++rb) {
+        mma_m16n8k16_bf16(s[rb][2 * np], a[rb], b[0], b[1]);
+        mma_m16n8k16_bf16(s[rb][2 * np + 1], a[rb], b[2], b[3]);
+      }
+    }
+  }
+}
+
+// O[32 x 128] += P[32 x kBlockN] · V_tile[kBlockN x 128].
+// B = V stored [key][d], row-major in k, so B's columns are strided: ldmatrix.trans of an 8x8
+// matrix of 8 keys x 8 d gives lane l (keys 2·(l%4)..+1, d l/4) = the B fragment (k 2t.., n g).
+// One x4 load covers two n8 blocks of d: matrices (keys 0-7, d lo), (keys 8-15, d lo), (keys 0-7,
+// d hi), (keys 8-15, d hi); lane l addresses key 16·kk + l % 16, chunk 2·dp + l / 16 (v_lane: the
+// address for kk = 0, dp = 0).
+__device__ __forceinline__ void pv_gemm(float (&o)[kRowBlocks][kDimBlocks][4],
+                                        const uint32_t (&p)[kRowBlocks][kKeySteps][4],
+                                        uint32_t v_lane) {
+#pragma unroll
+  for (int kk = 0; kk < kKeySteps; ++kk)
+#pragma unroll
+    for (int dp = 0; dp < kDimBlocks / 2; ++dp) {
+      uint32_t b[4];
+      ldmatrix_x4_trans(b, chunk_step(v_lane, dp) + kk * 16 * kRowBytes);
+#pragma unroll
+      for (int rb = 0; rb < kRowBlocks; ++rb) {
+        mma_m16n8k16_bf16(o[rb][2 * dp], p[rb][kk], b[0], b[1]);
+        mma_m16n8k16_bf16(o[rb][2 * dp + 1], p[rb][kk], b[2], b[3]);
+      }
+    }
+}
+
+// Keys at column >= valid_keys of the tile lie past the end of the sequence.
+__device__ __forceinline__ void mask_keys(float (&s)[kRowBlocks][kKeyBlocks][4], int valid_keys,
+                                          int lane) {
+#pragma unroll
+  for (int rb = 0; rb < kRowBlocks; ++rb)
+#pragma unroll
+    for (int nb = 0; nb < kKeyBlocks; ++nb)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        if (8 * nb + 2 * (lane % 4) + (e & 1) >= valid_keys) s[rb][nb][e] = -INFINITY;
+}
+
+// Online softmax over one S tile in the accumulator layout (this thread: rows g and g + 8 of each
+// row block, columns 8·nb + 2t + {0,1}). Leaves p = exp2((s - m_new)·scale·log2e) in s, updates
+// the running max m (raw scores) and the partial sums l, and returns in corr the factors O must be
+// scaled by, exp2((m_old - m_new)·scale·log2e).
+__device__ __forceinline__ void online_softmax(float (&s)[kRowBlocks][kKeyBlocks][4],
+                                               float (&m)[kRowBlocks][2], float (&l)[kRowBlocks][2],
+                                               float (&corr)[kRowBlocks][2], float scale_log2) {
+#pragma unroll
+  for (int rb = 0; rb < kRowBlocks; ++rb)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float mx = m[rb][r];
+#pragma unroll
+      for (int nb = 0; nb < kKeyBlocks; ++nb)
+        mx = fmaxf(mx, fmaxf(s[rb][nb][2 * r], s[rb][nb][2 * r + 1]));
+      mx = quad_max(mx);
+      // A row with no finite score yet subtracts 0 instead: exp2(-inf - 0) = 0, not NaN.
+      const float base = mx == -INFINITY ? 0.f : mx;
+      corr[rb][r] = exp2_approx((m[rb][r] - base) * scale_log2);
+      m[rb][r] = mx;
+      const float neg_base = -base * scale_log2;
+      float sum = 0.f;
+#pragma unroll
+      for (int nb = 0; nb < kKeyBlocks; ++nb) {
+        s[rb][nb][2 * r] = exp2_approx(fmaf(s[rb][nb][2 * r], scale_log2, neg_base));
+        s[rb][nb][2 * r + 1] = exp2_approx(fmaf(s[rb][nb][2 * r + 1], scale_log2, neg_base));
+        sum += s[rb][nb][2 * r] + s[rb][nb][2 * r + 1];
+      }
+      l[rb][r] = l[rb][r] * corr[rb][r] + sum;
+    }
+}
+
+__device__ __forceinline__ void rescale(float (&o)[kRowBlocks][kDimBlocks][4],
+                                        const float (&corr)[kRowBlocks][2]) {
+#pragma unroll
+  for (int rb = 0; rb < kRowBlocks; ++rb)
+#pragma unroll
+    for (int db = 0; db < kDimBlocks; ++db)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) o[rb][db][e] *= corr[rb][e / 2];
+}
+
+// The accumulators of n8 blocks 2·kk and 2·kk + 1 are exactly the A fragment of k16 step kk
+// (d[0..1] of block 2kk = a[0], d[2..3] = a[1], block 2kk + 1 gives a[2], a[3]; PTX ISA "Matrix
+// Fragments for mma.m16n8k16"), so P needs no shuffles: just bf16 packing.
+__device__ __forceinline__ void scores_to_operand(const float (&s)[kRowBlocks][kKeyBlocks][4],
+                                                  uint32_t (&p)[kRowBlocks][kKeySteps][4]) {
+#pragma unroll
+  for (int rb = 0; rb < kRowBlocks; ++rb)
+#pragma unroll
+    for (int kk = 0; kk < kKeySteps; ++kk) {
+      p[rb][kk][0] = pack_bf16x2(s[rb][2 * kk][0], s[rb][2 * kk][1]);
+      p[rb][kk][1] = pack_bf16x2(s[rb][2 * kk][2], s[rb][2 * kk][3]);
+      p[rb][kk][2] = pack_bf16x2(s[rb][2 * kk + 1][0], s[rb][2 * kk + 1][1]);
+      p[rb][kk][3] = pack_bf16x2(s[rb][2 * kk + 1][2], s[rb][2 * kk + 1][3]);
+    }
+}
+
+__global__ void __launch_bounds__(kThreads, 2)
+    flash_attention_portable_kernel(const PortableParams p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  extern __shared__ __align__(128) uint8_t smem_raw[];
+  const uint32_t q_tile = (smem_u32(smem_raw) + kAlign - 1) & ~(kAlign - 1);
+  uint8_t* const smem = smem_raw + (q_tile - smem_u32(smem_raw));
+  const auto k_tile = [&](int stage) { return q_tile + kQBytes + stage * kKvBytes; };
+  const auto v_tile = [&](int stage) { return q_tile + kQBytes + (2 + stage) * kKvBytes; };
+
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int q0 = blockIdx.x * kBlockM, head = blockIdx.y, batch = blockIdx.z;
+  const uint32_t row_stride = uint32_t(p.heads) * kHeadDim;
+  const __nv_bfloat16* q_rows = p.q + (int64_t(batch) * p.seq_q * p.heads + head) * kHeadDim;
+  const __nv_bfloat16* k_rows = p.k + (int64_t(batch) * p.seq_k * p.heads + head) * kHeadDim;
+  const __nv_bfloat16* v_rows = p.v + (int64_t(batch) * p.seq_k * p.heads + head) * kHeadDim;
+  const int kv_tiles = (p.seq_k + kBlockN - 1) / kBlockN;
+  const int last_valid = p.seq_k - (kv_tiles - 1) * kBlockN;  // keys in the last tile, 1..kBlockN
+
+  load_tile<kBlockM>(q_tile, q_rows + int64_t(q0) * row_stride, row_stride, p.seq_q - q0, tid);
+  load_tile<kBlockN>(k_tile(0), k_rows, row_stride, p.seq_k, tid);
+  load_tile<kBlockN>(v_tile(0), v_rows, row_stride, p.seq_k, tid);
+  cp_async_commit();
+
+  float o[kRowBlocks][kDimBlocks][4];
+  float m[kRowBlocks][2], l[kRowBlocks][2];
+#pragma unroll
+  for (int rb = 0; rb < kRowBlocks; ++rb) {
+#pragma unroll
+    for (int db = 0; db < kDimBlocks; ++db)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) o[rb][db][e] = 0.f;
+    m[rb][0] = m[rb][1] = -INFINITY;
+    l[rb][0] = l[rb][1] = 0.f;
+  }
+  const uint32_t q_lane = lane_address(q_tile, warp * kWarpRows + lane % 16, lane / 16);
+  const uint32_t k_lane = lane_address(k_tile(0), (lane % 8) + 8 * (lane / 16), (lane / 8) % 2);
+  const uint32_t v_lane = lane_address(v_tile(0), lane % 16, lane / 16);
+
+  for (int j = 0; j < kv_tiles; ++j) {
+    const int stage = j % 2;
+    cp_async_wait<0>();  // K_j and V_j (and, for j = 0, Q) have landed
+    __syncthreads();     // ... for every thread's copies; everyone is done with stage `stage ^ 1`
+    if (j + 1 < kv_tiles) {
+      const int next = (j + 1) * kBlockN;
+      const int64_t offset = int64_t(next) * row_stride;
+      load_tile<kBlockN>(k_tile(stage ^ 1), k_rows + offset, row_stride, p.seq_k - next, tid);
+      load_tile<kBlockN>(v_tile(stage ^ 1), v_rows + offset, row_stride, p.seq_k - next, tid);
+    }
+    cp_async_commit();
+
+    float s[kRowBlocks][kKeyBlocks][4];
+    // Recomputed per tile from an opaque copy: hoisted out of the loop, the eight XOR-ed Q
+    // addresses would hold registers the accumulators need.
+    uint32_t q_tile_lane = q_lane;
+    asm volatile("" : "+r"(q_tile_lane));
+    qk_gemm(s, q_tile_lane, k_lane + stage * kKvBytes);
+    if (j + 1 == kv_tiles && last_valid < kBlockN) mask_keys(s, last_valid, lane);
+    float corr[kRowBlocks][2];
+    online_softmax(s, m, l, corr, p.scale_log2);
+    uint32_t pf[kRowBlocks][kKeySteps][4];
+    scores_to_operand(s, pf);
+    rescale(o, corr);
+    pv_gemm(o, pf, v_lane + stage * kKvBytes);
+  }
+
+  // Epilogue. Each warp only ever read its own 32 rows of the Q tile, so it may overwrite them
+  // with its output rows without waiting for the other warps.
+  const int g = lane / 4, t = lane % 4;
+#pragma unroll
+  for (int rb = 0; rb < kRowBlocks; ++rb)
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const float sum = quad_sum(l[rb][r]);
+      const float inv = sum > 0.f ? 1.f / sum : 0.f;
+      const int row = warp * kWarpRows + rb * 16 + g + 8 * r;
+#pragma unroll
+      for (int db = 0; db < kDimBlocks; ++db)
+        *reinterpret_cast<uint32_t*>(smem + swizzled(row, db) + 4 * t) =
+            pack_bf16x2(o[rb][db][2 * r] * inv, o[rb][db][2 * r + 1] * inv);
+      const int q = q0 + row;
+      if (p.lse != nullptr && t == 0 && q < p.seq_q)
+        p.lse[(int64_t(batch) * p.heads + head) * p.seq_q + q] = m[rb][r] * p.scale + logf(sum);
+    }
+  __syncwarp();
+  __nv_bfloat16* out_rows = p.out + (int64_t(batch) * p.seq_q * p.heads + head) * kHeadDim;
+  constexpr int kRowsPerPass = 32 / kRowChunks;
+#pragma unroll
+  for (int i = 0; i < kWarpRows / kRowsPerPass; ++i) {
+    const int row = warp * kWarpRows + i * kRowsPerPass + lane / kRowChunks;
+    const int chunk = lane % kRowChunks;
+    const int q = q0 + row;
+    if (q < p.seq_q)
+      *reinterpret_cast<uint4*>(out_rows + int64_t(q) * row_stride + chunk * 8) =
+          *reinterpret_cast<const uint4*>(smem + swizzled(row, chunk));
+  }
+#endif
+}
+
+}  // namespace
+
+bool flash_attention_portable_supported(const Tensor& q, const Tensor& k, const Tensor& v) {
+  for (const Tensor* t : {&q, &k, &v}) {
+    if (!t->defined() || t->ndim() != 4 || t->dtype() != DType::BF16 || !t->is_contiguous() ||
+        t->device().is_cpu() || t->device() != q.device() || t->size(3) != kHeadDim ||
+        reinterpret_cast<uintptr_t>(t->raw_data()) % 16 != 0)
+      return false;
+  }
+  const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), Sk = k.size(1);
+  if (k.size(0) != B || v.size(0) != B || k.size(2) != H || v.size(2) != H || v.size(1) != Sk)
+    return false;
+  if (Sq < 1 || Sk < 1 || B < 1 || H < 1 || Sq > INT32_MAX / 2 || Sk > INT32_MAX / 2) return false;
+  if (H > 65535 || B > 65535) return false;  // gridDim.y and gridDim.z
+  const CudaDeviceInfo& info = CudaContext::get(q.device().index).info();
+  return info.major >= 8 && info.shared_memory_per_block_optin >= kSmemBytes;
+}
+
+Tensor flash_attention_portable(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                                Tensor* lse) {
+  FV_CHECK(flash_attention_portable_supported(q, k, v),
+           "flash_attention_portable: needs contiguous BF16 [B,S,H,128] q/k/v with matching B and "
+           "H on one sm_80+ device with ",
+           kSmemBytes, " bytes of shared memory per block, got q ", q.describe(), ", k ",
+           k.describe(), ", v ", v.describe());
+  FV_CHECK(scale > 0.f && std::isfinite(scale),
+           "flash_attention_portable: scale must be positive, got ", scale);
+  const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), Sk = k.size(1);
+  CudaContext& ctx = use_cuda_device(q.device().index);
+  Tensor out = Tensor::empty({B, Sq, H, kHeadDim}, DType::BF16, q.device());
+  if (lse != nullptr) *lse = Tensor::empty({B, H, Sq}, DType::F32, q.device());
+
+  PortableParams p{};
+  p.q = q.data<__nv_bfloat16>();
+  p.k = k.data<__nv_bfloat16>();
+  p.v = v.data<__nv_bfloat16>();
+  p.out = out.data<__nv_bfloat16>();
+  p.lse = lse != nullptr ? lse->data<float>() : nullptr;
+  p.heads = int(H);
+  p.seq_q = int(Sq);
+  p.seq_k = int(Sk);
+  p.scale = scale;
+  p.scale_log2 = scale * 1.4426950408889634f;
+
+  FV_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_portable_kernel,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize, int(kSmemBytes)));
+  // Two CTAs per SM need the largest shared-memory carveout of the unified L1/shared storage.
+  FV_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_portable_kernel,
+                                     cudaFuncAttributePreferredSharedMemoryCarveout,
+                                     int(cudaSharedmemCarveoutMaxShared)));
+  const dim3 grid(unsigned((Sq + kBlockM - 1) / kBlockM), unsigned(H), unsigned(B));
+  flash_attention_portable_kernel<<<grid, kThreads, kSmemBytes, ctx.stream()>>>(p);
+  FV_CUDA_CHECK_LAUNCH();
+  return out;
+}
+
+}  // namespace fastvideo::ops::cuda
