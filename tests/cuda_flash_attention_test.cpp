@@ -219,6 +219,41 @@ TEST_P(CudaFlashAttention, UnsupportedInputsAreRefusedAndRejected) {
   EXPECT_THROW(ops::cuda::flash_attention(q64, q64, q64, 1.0f, nullptr, kernel), Error);
 }
 
+// The Wan lengths themselves (32,760 tokens at 480p, 75,600 at 720p; neither a multiple of the
+// tiles): the whole attention runs on the GPU, and a sample of query rows (the first, the last
+// incl. the partial last tile, and rows spread between) is checked against the CPU twin.
+TEST_P(CudaFlashAttention, WanSequenceLengthsMatchTheCpuOnSampledRows) {
+  REQUIRE_KERNEL();
+  const float scale = 1.0f / std::sqrt(float(kD));
+  for (int64_t L : {int64_t{32760}, int64_t{75600}}) {
+    const int64_t H = 2;
+    Tensor q = randn_bf16_exact({1, L, H, kD}, 1.0f);
+    Tensor k = randn_bf16_exact({1, L, H, kD}, 1.0f);
+    Tensor v = randn_bf16_exact({1, L, H, kD}, 1.0f);
+    Tensor got = ops::cuda::flash_attention(q.to(kGpu).to(DType::BF16), k.to(kGpu).to(DType::BF16),
+                                            v.to(kGpu).to(DType::BF16), scale, nullptr, GetParam())
+                     .to(Device::cpu())
+                     .to(DType::F32);
+    std::vector<int64_t> rows;
+    for (int64_t i = 0; i < 40; ++i) rows.push_back(i);
+    for (int64_t i = L - 200; i < L; ++i) rows.push_back(i);
+    for (int64_t i = 1; i < 40; ++i) rows.push_back(i * (L / 40) + i % 7);
+    const int64_t n = int64_t(rows.size());
+    Tensor q_rows = Tensor::empty({1, n, H, kD}, DType::F32, Device::cpu());
+    Tensor got_rows = Tensor::empty({1, n, H, kD}, DType::F32, Device::cpu());
+    for (int64_t i = 0; i < n; ++i) {
+      q_rows.slice(1, i, i + 1).copy_from(q.slice(1, rows[size_t(i)], rows[size_t(i)] + 1));
+      got_rows.slice(1, i, i + 1).copy_from(got.slice(1, rows[size_t(i)], rows[size_t(i)] + 1));
+    }
+    const Tensor expected = ops::cpu::attention(q_rows, k, v, scale);
+    bool finite = true;
+    for (float x : got_rows.f32()) finite = finite && std::isfinite(x);
+    EXPECT_TRUE(finite) << "L=" << L << " " << kernel_name(GetParam());
+    EXPECT_LE(testing::rel_l2(got_rows, expected), kBound)
+        << "L=" << L << " " << kernel_name(GetParam());
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Kernels, CudaFlashAttention,
                          ::testing::Values(FlashAttentionKernel::Hopper,
                                            FlashAttentionKernel::Portable),
@@ -238,40 +273,6 @@ TEST(CudaFlashAttentionChoice, AutomaticRunsHopperOnSm90AndPortableOnOtherSm80Pl
   EXPECT_TRUE(r.out_finite) << name(c, FlashAttentionKernel::Automatic);
   EXPECT_LE(r.out_rel_l2, kBound) << name(c, FlashAttentionKernel::Automatic);
   EXPECT_LE(r.lse_max_err, 1e-3) << name(c, FlashAttentionKernel::Automatic);
-}
-
-// The Wan lengths themselves (32,760 tokens at 480p, 75,600 at 720p; neither a multiple of the
-// tiles): the whole attention runs on the GPU, and a sample of query rows (the first, the last
-// incl. the partial last tile, and rows spread between) is checked against the CPU twin.
-TEST(CudaFlashAttention, WanSequenceLengthsMatchTheCpuOnSampledRows) {
-  REQUIRE_HOPPER();
-  const float scale = 1.0f / std::sqrt(float(kD));
-  for (int64_t L : {int64_t{32760}, int64_t{75600}}) {
-    const int64_t H = 2;
-    Tensor q = randn_bf16_exact({1, L, H, kD}, 1.0f);
-    Tensor k = randn_bf16_exact({1, L, H, kD}, 1.0f);
-    Tensor v = randn_bf16_exact({1, L, H, kD}, 1.0f);
-    Tensor got = ops::cuda::flash_attention(q.to(kGpu).to(DType::BF16), k.to(kGpu).to(DType::BF16),
-                                            v.to(kGpu).to(DType::BF16), scale)
-                     .to(Device::cpu())
-                     .to(DType::F32);
-    std::vector<int64_t> rows;
-    for (int64_t i = 0; i < 40; ++i) rows.push_back(i);
-    for (int64_t i = L - 200; i < L; ++i) rows.push_back(i);
-    for (int64_t i = 1; i < 40; ++i) rows.push_back(i * (L / 40) + i % 7);
-    const int64_t n = int64_t(rows.size());
-    Tensor q_rows = Tensor::empty({1, n, H, kD}, DType::F32, Device::cpu());
-    Tensor got_rows = Tensor::empty({1, n, H, kD}, DType::F32, Device::cpu());
-    for (int64_t i = 0; i < n; ++i) {
-      q_rows.slice(1, i, i + 1).copy_from(q.slice(1, rows[size_t(i)], rows[size_t(i)] + 1));
-      got_rows.slice(1, i, i + 1).copy_from(got.slice(1, rows[size_t(i)], rows[size_t(i)] + 1));
-    }
-    const Tensor expected = ops::cpu::attention(q_rows, k, v, scale);
-    bool finite = true;
-    for (float x : got_rows.f32()) finite = finite && std::isfinite(x);
-    EXPECT_TRUE(finite) << "L=" << L;
-    EXPECT_LE(testing::rel_l2(got_rows, expected), kBound) << "L=" << L;
-  }
 }
 
 }  // namespace

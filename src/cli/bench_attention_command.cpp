@@ -1,5 +1,6 @@
-// fastvideo bench attention: ops::attention on the GPU at the Wan2.1 DiT's attention shapes, timed
-// with CUDA events (median of the timed repeats after warm-up), with the path that ran. The anchor,
+// fastvideo bench attention: every attention backend available on this GPU at the Wan2.1 DiT's
+// attention shapes, timed with CUDA events (median of the timed repeats after warm-up), with the
+// kernel that ran. The anchor,
 // PyTorch's SDPA on the same shapes and card, is tools/bench/torch_attention_anchor.py.
 #include <algorithm>
 #include <cstdio>
@@ -18,6 +19,7 @@
 
 #include <cmath>
 
+#include "attention/attention_registry.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/tensor.h"
@@ -81,13 +83,14 @@ int run_bench_attention(const AttentionBenchFlags& f) {
   FV_CHECK(f.repeats >= 1 && f.warmup >= 1, "bench attention: --repeats and --warmup must be >= 1");
   CudaContext& ctx = use_cuda_device(f.device);
   const Device device = Device::cuda(f.device);
+  const AttentionDevice attention_device = attention_device_for(device);
   nlohmann::ordered_json out;
   out["device"] = ctx.info().name;
   out["repeats"] = f.repeats;
   std::printf("fastvideo bench attention on %s (BF16, median of %d after %d warm-up)\n\n",
               ctx.info().name.c_str(), f.repeats, f.warmup);
-  std::printf("%-20s %3s %3s %7s %7s %4s  %-12s %10s %10s %9s\n", "shape", "B", "H", "Lq", "Lk",
-              "D", "path", "median ms", "min ms", "TFLOP/s");
+  std::printf("%-20s %3s %3s %7s %7s %4s  %-20s %10s %10s %9s\n", "shape", "B", "H", "Lq", "Lk",
+              "D", "backend/kernel", "median ms", "min ms", "TFLOP/s");
 
   cudaEvent_t start = nullptr, stop = nullptr;
   FV_CUDA_CHECK(cudaEventCreate(&start));
@@ -115,13 +118,13 @@ int run_bench_attention(const AttentionBenchFlags& f) {
       std::sort(ms.begin(), ms.end());
       return std::pair{ms[ms.size() / 2], ms.front()};
     };
-    auto report = [&](const char* path, std::pair<double, double> t) {
+    auto report = [&](const std::string& path, std::pair<double, double> t) {
       const auto [median, fastest] = t;
       const double tflops = flop / (median * 1e-3) / 1e12;
-      std::printf("%-20s %3lld %3lld %7lld %7lld %4lld  %-12s %10.3f %10.3f %9.1f\n", s.label,
+      std::printf("%-20s %3lld %3lld %7lld %7lld %4lld  %-20s %10.3f %10.3f %9.1f\n", s.label,
                   static_cast<long long>(s.B), static_cast<long long>(s.H),
                   static_cast<long long>(s.Lq), static_cast<long long>(s.Lk),
-                  static_cast<long long>(s.D), path, median, fastest, tflops);
+                  static_cast<long long>(s.D), path.c_str(), median, fastest, tflops);
       out["shapes"].push_back({{"label", s.label},
                                {"B", s.B},
                                {"H", s.H},
@@ -133,11 +136,29 @@ int run_bench_attention(const AttentionBenchFlags& f) {
                                {"min_ms", fastest},
                                {"tflops", tflops}});
     };
-    report(cudnn ? "cudnn_sdpa" : "gemm_softmax",
-           time_ms([&] { return ops::attention(q, k, v, scale); }));
-    // FLASH_ATTN, the engine's own Hopper kernel, on the same inputs (sm_90 only).
-    if (ops::cuda::flash_attention_supported(q, k, v))
-      report("flash_attn", time_ms([&] { return ops::cuda::flash_attention(q, k, v, scale); }));
+    // Every backend available here that runs this kind of layer, through the interface the
+    // models use; FLASH_ATTN's portable kernel also where the Hopper one is the default.
+    const bool cross = s.Lq != s.Lk;
+    for (const AttentionBackend* b : AttentionBackendRegistry::builtin().backends()) {
+      const AttentionCapabilities& caps = b->capabilities();
+      if (!b->status(attention_device).available() || !caps.supports_dtype(DType::BF16) ||
+          !caps.supports_head_dim(s.D) || !(cross ? caps.cross_attention : caps.self_attention))
+        continue;
+      std::string path(b->name());
+      if (path == "TORCH_SDPA") path += cudnn ? "/cudnn" : "/gemm_softmax";
+      if (path == "FLASH_ATTN")
+        path +=
+            ops::cuda::flash_attention_supported(q, k, v, ops::cuda::FlashAttentionKernel::Hopper)
+                ? "/hopper"
+                : "/portable";
+      report(path, time_ms([&] { return b->run(q, k, v, scale); }));
+      if (path == "FLASH_ATTN/hopper") {
+        report("FLASH_ATTN/portable", time_ms([&] {
+                 return ops::cuda::flash_attention(q, k, v, scale, nullptr,
+                                                   ops::cuda::FlashAttentionKernel::Portable);
+               }));
+      }
+    }
   }
   FV_CUDA_CHECK(cudaEventDestroy(start));
   FV_CUDA_CHECK(cudaEventDestroy(stop));
@@ -157,8 +178,8 @@ int run_bench_attention(const AttentionBenchFlags&) {
 
 Action add_bench_attention_command(CLI::App& bench) {
   auto* cmd = bench.add_subcommand("attention",
-                                   "GPU attention (cuDNN SDPA / GEMM path, and FLASH_ATTN on "
-                                   "sm_90) at Wan2.1 DiT shapes: ms and TFLOP/s");
+                                   "every attention backend available on this GPU at Wan2.1 DiT "
+                                   "shapes: ms and TFLOP/s");
   auto f = std::make_shared<AttentionBenchFlags>();
   cmd->add_option("--repeats", f->repeats, "timed repeats (median; at least 10 recommended)");
   cmd->add_option("--warmup", f->warmup, "untimed calls first (the first builds the plan)");

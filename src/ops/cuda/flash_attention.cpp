@@ -1,6 +1,8 @@
 // FLASH_ATTN kernel choice: the Hopper kernel where it runs, the portable one elsewhere.
 #include "ops/cuda/flash_attention.h"
 
+#include <cstdint>
+
 #include "fastvideo/error.h"
 
 namespace fastvideo::ops::cuda {
@@ -15,6 +17,21 @@ FlashAttentionKernel resolve(const Tensor& q, const Tensor& k, const Tensor& v,
 }
 
 }  // namespace
+
+bool flash_attention_contract_holds(const Tensor& q, const Tensor& k, const Tensor& v) {
+  constexpr int64_t kHeadDim = 128;
+  for (const Tensor* t : {&q, &k, &v}) {
+    if (!t->defined() || t->ndim() != 4 || t->dtype() != DType::BF16 || !t->is_contiguous() ||
+        t->device().is_cpu() || t->device() != q.device() || t->size(3) != kHeadDim ||
+        reinterpret_cast<uintptr_t>(t->raw_data()) % 16 != 0)
+      return false;
+  }
+  const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), Sk = k.size(1);
+  if (k.size(0) != B || v.size(0) != B || k.size(2) != H || v.size(2) != H || v.size(1) != Sk)
+    return false;
+  if (Sq < 1 || Sk < 1 || B < 1 || H < 1 || Sq > INT32_MAX / 2 || Sk > INT32_MAX / 2) return false;
+  return true;
+}
 
 Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, Tensor* lse,
                        FlashAttentionKernel kernel) {

@@ -29,6 +29,10 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, float 
 bool flash_attention_supported(const Tensor& q, const Tensor& k, const Tensor& v,
                                FlashAttentionKernel kernel = FlashAttentionKernel::Automatic);
 
+// The inputs both kernels take, whatever the device: BF16, contiguous, 16-byte aligned, head dim
+// 128, matching batch and heads, 1 <= Sq, Sk <= 2^30, all on one CUDA device.
+bool flash_attention_contract_holds(const Tensor& q, const Tensor& k, const Tensor& v);
+
 // The Hopper kernel alone: the contract above on a compute-capability 9.0 device.
 Tensor flash_attention_hopper(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                               Tensor* lse = nullptr);

@@ -17,17 +17,19 @@
 // the softmax of tile j runs while the tensor cores do P_{j-1}·V_{j-1}):
 //   S_0 = Q·K_0ᵀ; wait; softmax(S_0) -> P_0
 //   for j = 1 .. n-1:
-//     issue S_j = Q·K_jᵀ; O *= exp(m_{j-2} - m_{j-1}) (FP32 units, while Q·K_jᵀ runs);
-//     issue O += P_{j-1}·V_{j-1}
+//     issue S_j = Q·K_jᵀ; O *= correction if softmax(S_{j-1}) moved the exponent base (FP32
+//     units, while Q·K_jᵀ runs); issue O += P_{j-1}·V_{j-1}
 //     wait S_j   -> release K stage; softmax(S_j) (masked when j = n-1 is partial)
 //     wait P·V   -> release V stage; P_j = bf16(S_j)
 //   O *= correction; O += P_{n-1}·V_{n-1}; wait; O /= l; store O (and LSE = m·scale + ln l).
 // Ping-pong: the two consumer warpgroups take turns issuing their GEMMs (named barriers 1 and 2:
 // a warpgroup waits for its turn before issuing, and hands the turn over after committing), so
 // one warpgroup's softmax runs while the other's wgmmas own the tensor cores
-// (attention-algorithms.md §1.3 item 3). Softmax works in base 2: p = exp2(s·scale·log2e -
-// m·scale·log2e), one FFMA and one MUFU.EX2 per score. The row sums l stay per-thread partial sums
-// until the epilogue (the correction factors are uniform over the 4 threads sharing a row).
+// (attention-algorithms.md §1.3 item 3).
+// Softmax works in base 2: p = exp2(s·scale·log2e - m·scale·log2e), one FFMA and one MUFU.EX2 per
+// score; the base m moves only when a row's max grew by more than 2^8 (FA4's conditional
+// rescaling), so most tiles skip the O rescale. The row sums l stay per-thread partial sums until
+// the epilogue (the correction factors are uniform over the 4 threads sharing a row).
 //
 // Barriers (all in shared memory): q_full/q_empty, k_full[s]/k_empty[s], v_full[s]/v_empty[s].
 // "full" completes with the TMA transaction bytes (1 arrival: the producer's expect_tx); "empty"
@@ -56,7 +58,6 @@ constexpr int kBlockM = 128;  // query rows per work tile (2 consumer warpgroups
 constexpr int kHeadDim = 128;
 constexpr int kStages = 2;
 constexpr int kThreads = 384;
-constexpr int kConsumerWarps = 8;
 constexpr int kBlockN = 176;  // keys per KV step (FA3's choice for head dim 128, measured best:
                               // docs/perf.md; 160 and 128 were 1-4 % slower)
 constexpr uint32_t kQTileBytes = kBlockM * kHeadDim * 2;   // 32 KiB
@@ -64,8 +65,6 @@ constexpr uint32_t kKvTileBytes = kBlockN * kHeadDim * 2;  // 44 KiB
 // Every tile is stored as two 64-column halves of 128-byte rows (the 128-byte swizzle's row).
 constexpr uint32_t kQHalfBytes = kQTileBytes / 2;
 constexpr uint32_t kKvHalfBytes = kKvTileBytes / 2;
-constexpr int kScoreRegs = kBlockN / 2;  // S accumulators per consumer thread
-constexpr int kPSteps = kBlockN / 16;    // k16 steps of P·V
 constexpr uint32_t kBarrierBytes = 128;
 constexpr size_t kSmemBytes =
     1024 /* alignment slack */ + kQTileBytes + 2 * kStages * kKvTileBytes + kBarrierBytes;
@@ -77,6 +76,15 @@ struct FlashParams {
   int heads, seq_q, seq_k, q_tiles, kv_tiles, num_tiles;
   float scale, scale_log2;
 };
+
+// The device code below exists only where the kernel's body is compiled (sm_90a) and in the host
+// pass; an sm_80 pass of this file compiles an empty kernel and none of it.
+#if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+constexpr int kConsumerWarps = 8;
+constexpr float kRescaleThresholdLog2 = 8.f;  // see online_softmax
+constexpr int kScoreRegs = kBlockN / 2;       // S accumulators per consumer thread
+constexpr int kPSteps = kBlockN / 16;         // k16 steps of P·V
 
 struct WorkTile {
   int q0, head, batch;
@@ -150,11 +158,14 @@ __device__ __forceinline__ float quad_sum(float x) {
 }
 
 // Online softmax over one S tile in the accumulator layout (this thread: rows r and r + 8,
-// columns 8i + 2·(lane%4) + {0,1}). Leaves p = exp2((s - m_new)·scale·log2e) in s, updates the
-// running max m (raw scores) and partial sums l, and returns the factors O must be scaled by.
+// columns 8i + 2·(lane%4) + {0,1}). Leaves p = exp2((s - m)·scale·log2e) in s, m being the running
+// exponent base (raw scores), and accumulates the partial sums l. The base moves only when some
+// row of the warp grew by more than kRescaleThresholdLog2 (FA4's conditional rescaling; until
+// then p < 2^8, harmless in fp32 sums and bf16 P, and O and l keep one consistent base); then it
+// returns true and corr holds the factors O must be scaled by.
 // kMask: keys at column >= valid_keys are outside the sequence (TMA zero-filled them).
 template <bool kMask, int kRegs>
-__device__ __forceinline__ void online_softmax(float (&s)[kRegs], float (&m)[2], float (&l)[2],
+__device__ __forceinline__ bool online_softmax(float (&s)[kRegs], float (&m)[2], float (&l)[2],
                                                float (&corr)[2], float scale_log2, int lane,
                                                int valid_keys) {
   constexpr int kBlocks = kRegs / 4;  // n8 column blocks
@@ -165,15 +176,25 @@ __device__ __forceinline__ void online_softmax(float (&s)[kRegs], float (&m)[2],
       for (int e = 0; e < 4; ++e)
         if (8 * i + 2 * (lane % 4) + (e & 1) >= valid_keys) s[4 * i + e] = -INFINITY;
   }
+  float mx[2];
+  bool grows = false;
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    float mx = m[r];
+    float x = m[r];
 #pragma unroll
-    for (int i = 0; i < kBlocks; ++i) mx = fmaxf(mx, fmaxf(s[4 * i + 2 * r], s[4 * i + 2 * r + 1]));
-    mx = quad_max(mx);
-    corr[r] = exp2_approx((m[r] - mx) * scale_log2);
-    m[r] = mx;
-    const float neg_max = -mx * scale_log2;
+    for (int i = 0; i < kBlocks; ++i) x = fmaxf(x, fmaxf(s[4 * i + 2 * r], s[4 * i + 2 * r + 1]));
+    mx[r] = quad_max(x);
+    // From -inf (the first tile) any finite max counts as growth.
+    grows |= (mx[r] - m[r]) * scale_log2 > kRescaleThresholdLog2;
+  }
+  const bool rebase = __any_sync(0xffffffff, grows);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    if (rebase) {
+      corr[r] = exp2_approx((m[r] - mx[r]) * scale_log2);
+      m[r] = mx[r];
+    }
+    const float neg_max = -m[r] * scale_log2;
     float sum = 0.f;
 #pragma unroll
     for (int i = 0; i < kBlocks; ++i) {
@@ -181,8 +202,9 @@ __device__ __forceinline__ void online_softmax(float (&s)[kRegs], float (&m)[2],
       s[4 * i + 2 * r + 1] = exp2_approx(fmaf(s[4 * i + 2 * r + 1], scale_log2, neg_max));
       sum += s[4 * i + 2 * r] + s[4 * i + 2 * r + 1];
     }
-    l[r] = l[r] * corr[r] + sum;
+    l[r] = (rebase ? l[r] * corr[r] : l[r]) + sum;
   }
+  return rebase;
 }
 
 // The accumulator layout of two adjacent n8 blocks is the A-operand layout of one k16 step
@@ -254,6 +276,7 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
   for (int t = blockIdx.x; t < p.num_tiles; t += gridDim.x, ++tc) {
     const WorkTile w = decode_tile(p, t);
     float o[64], s[kScoreRegs], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, corr[2];
+    bool rebased = true;
     uint32_t pf[kPSteps][4];
 #pragma unroll
     for (int i = 0; i < 64; ++i) o[i] = 0.f;
@@ -271,9 +294,9 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
     release(sm.k_empty(ring_stage(it)), lane);
     if (last == 0) release(sm.q_empty(), lane);
     if (last == 0 && last_valid < kBlockN)
-      online_softmax<true>(s, m, l, corr, p.scale_log2, lane, last_valid);
+      rebased = online_softmax<true>(s, m, l, corr, p.scale_log2, lane, last_valid);
     else
-      online_softmax<false>(s, m, l, corr, p.scale_log2, lane, kBlockN);
+      rebased = online_softmax<false>(s, m, l, corr, p.scale_log2, lane, kBlockN);
     scores_to_operand(s, pf);
 
     for (int j = 1; j <= last; ++j) {
@@ -287,7 +310,7 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
       mbarrier_wait(sm.v_full(ring_stage(prev)), ring_phase(prev));
       fence_operands(o);
       fence_operands(pf);
-      rescale(o, corr);  // overlaps Q·K_jᵀ on the tensor cores
+      if (rebased) rescale(o, corr);  // overlaps Q·K_jᵀ on the tensor cores
       wgmma_fence();
       issue_pv(o, pf, sm.v(ring_stage(prev)));
       wgmma_commit();
@@ -298,9 +321,9 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
       release(sm.k_empty(ring_stage(it)), lane);
       if (j == last) release(sm.q_empty(), lane);
       if (j == last && last_valid < kBlockN)
-        online_softmax<true>(s, m, l, corr, p.scale_log2, lane, last_valid);
+        rebased = online_softmax<true>(s, m, l, corr, p.scale_log2, lane, last_valid);
       else
-        online_softmax<false>(s, m, l, corr, p.scale_log2, lane, kBlockN);
+        rebased = online_softmax<false>(s, m, l, corr, p.scale_log2, lane, kBlockN);
 
       wgmma_wait<0>();
       fence_operands(o);
@@ -312,7 +335,7 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
     mbarrier_wait(sm.v_full(ring_stage(it)), ring_phase(it));
     fence_operands(o);
     fence_operands(pf);
-    rescale(o, corr);
+    if (rebased) rescale(o, corr);
     gemm_turn_begin(half);
     wgmma_fence();
     issue_pv(o, pf, sm.v(ring_stage(it)));
@@ -342,6 +365,8 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
     }
   }
 }
+
+#endif  // sm_90a or host pass
 
 __global__ void __launch_bounds__(kThreads, 1)
     flash_attention_hopper_kernel(const __grid_constant__ CUtensorMap tm_q,
@@ -407,16 +432,7 @@ CUtensorMap bshd_tensor_map(const Tensor& t, uint32_t box_rows) {
 }  // namespace
 
 bool flash_attention_hopper_supported(const Tensor& q, const Tensor& k, const Tensor& v) {
-  for (const Tensor* t : {&q, &k, &v}) {
-    if (!t->defined() || t->ndim() != 4 || t->dtype() != DType::BF16 || !t->is_contiguous() ||
-        t->device().is_cpu() || t->device() != q.device() || t->size(3) != kHeadDim ||
-        reinterpret_cast<uintptr_t>(t->raw_data()) % 16 != 0)
-      return false;
-  }
-  const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), Sk = k.size(1);
-  if (k.size(0) != B || v.size(0) != B || k.size(2) != H || v.size(2) != H || v.size(1) != Sk)
-    return false;
-  if (Sq < 1 || Sk < 1 || B < 1 || H < 1 || Sq > INT32_MAX / 2 || Sk > INT32_MAX / 2) return false;
+  if (!flash_attention_contract_holds(q, k, v)) return false;
   const CudaDeviceInfo& info = CudaContext::get(q.device().index).info();
   return info.major == 9 && info.minor == 0 && info.shared_memory_per_block_optin >= kSmemBytes;
 }
