@@ -67,9 +67,18 @@ benches=("$@")
 [ "${benches[*]}" = all ] && benches=(gemm attention dit vae umt5 denoise dit14b load fullgen)
 for b in "${benches[@]}"; do
   case "$b" in
-    gemm | attention | vae | umt5)
+    gemm | vae | umt5)
       run "$b" build-gpu/fastvideo bench "$b" --json "$work/$b.json"
       run "torch_$b" python3 "tools/bench/torch_${b}_anchor.py" --json "$work/torch_$b.json"
+      ;;
+    attention)  # every backend; then the flash kernels alone, ours and PyTorch's (summary.py)
+      run attention build-gpu/fastvideo bench attention --json "$work/attention.json"
+      run torch_attention python3 tools/bench/torch_attention_anchor.py \
+        --json "$work/torch_attention.json"
+      run attention_flash build-gpu/fastvideo bench attention --backends FLASH_ATTN \
+        --json "$work/attention_flash.json"
+      run torch_attention_flash python3 tools/bench/torch_attention_anchor.py --backends flash \
+        --json "$work/torch_attention_flash.json"
       ;;
     dit)  # both dense self-attention backends, then the anchor
       run dit build-gpu/fastvideo bench dit --attention-backend TORCH_SDPA --json "$work/dit.json"

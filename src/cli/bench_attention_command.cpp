@@ -35,6 +35,7 @@ namespace {
 struct AttentionBenchFlags {
   int repeats = 10, warmup = 3, device = 0;
   std::string json;
+  std::vector<std::string> backends;  // empty: every available one
 };
 
 struct AttentionShape {
@@ -141,8 +142,11 @@ int run_bench_attention(const AttentionBenchFlags& f) {
     const bool cross = s.Lq != s.Lk;
     for (const AttentionBackend* b : AttentionBackendRegistry::builtin().backends()) {
       const AttentionCapabilities& caps = b->capabilities();
-      if (!b->status(attention_device).available() || !caps.supports_dtype(DType::BF16) ||
-          !caps.supports_head_dim(s.D) || !(cross ? caps.cross_attention : caps.self_attention))
+      const bool wanted = f.backends.empty() || std::find(f.backends.begin(), f.backends.end(),
+                                                          b->name()) != f.backends.end();
+      if (!wanted || !b->status(attention_device).available() ||
+          !caps.supports_dtype(DType::BF16) || !caps.supports_head_dim(s.D) ||
+          !(cross ? caps.cross_attention : caps.self_attention))
         continue;
       std::string path(b->name());
       if (path == "TORCH_SDPA") path += cudnn ? "/cudnn" : "/gemm_softmax";
@@ -185,6 +189,8 @@ Action add_bench_attention_command(CLI::App& bench) {
   cmd->add_option("--warmup", f->warmup, "untimed calls first (the first builds the plan)");
   cmd->add_option("--device", f->device, "CUDA device index");
   cmd->add_option("--json", f->json, "write results as JSON");
+  cmd->add_option("--backends", f->backends, "only these backends (default: every available one)")
+      ->delimiter(',');
   return [f] { return run_bench_attention(*f); };
 }
 

@@ -43,13 +43,19 @@ def main():
             a = anchors.get(s["name"], {})
             rate = a.get("fused_tflops", a.get("tflops"))
             row(f"GEMM {s['name']}", s.get("tflops"), rate, "TFLOP/s", False)
-    att, tatt = load(d, "attention.json"), load(d, "torch_attention.json")
-    if att and tatt:
+    # Every backend in one run, then the flash kernels alone (ours and PyTorch's, each without the
+    # cuDNN runs before it: right after them the FA2-class kernels measured lower and bimodal).
+    for ours_file, torch_file, note in (("attention.json", "torch_attention.json", ""),
+                                        ("attention_flash.json", "torch_attention_flash.json",
+                                         " (alone)")):
+        att, tatt = load(d, ours_file), load(d, torch_file)
+        if not (att and tatt):
+            continue
         for s in att["shapes"]:
             for a in tatt["shapes"]:
                 if a["label"] == s["label"] and "tflops" in a:
                     path = s.get("path", "ours")
-                    row(f"attn {s['label']} {path} vs torch {a['backend']}", s.get("tflops"),
+                    row(f"attn {s['label']} {path} vs torch {a['backend']}{note}", s.get("tflops"),
                         a["tflops"], "TFLOP/s", False)
     tdit = load(d, "torch_dit.json")
     for dit in (load(d, "dit.json"), load(d, "dit_flash.json")):

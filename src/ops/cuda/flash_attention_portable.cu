@@ -11,8 +11,8 @@
 //             chunk position c ^ (r % 8), so the 8 row addresses of one ldmatrix matrix (same
 //             logical chunk, 8 consecutive rows) and the 8 chunks a quarter-warp copies with
 //             cp.async all fall in different 16-byte bank groups: no bank conflicts.
-// Grid:       (ceil(Sq / 128), H, B), query tile fastest, so CTAs running together share K/V in
-//             L2.
+// Grid:       one dimension over B x H x ceil(Sq / 128) work tiles, query tile fastest, so CTAs
+//             running together share K/V in L2 (and no 65,535 limit on heads or batch).
 //
 // Per KV tile j (n = ceil(Sk / kBlockN) tiles; one cp.async group per thread and step: {Q, K_0,
 // V_0} before the loop, then {K_{j+1}, V_{j+1}}, empty past the end):
@@ -294,7 +294,9 @@ __global__ void __launch_bounds__(kThreads, 2)
   const auto v_tile = [&](int stage) { return q_tile + kQBytes + (2 + stage) * kKvBytes; };
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  const int q0 = blockIdx.x * kBlockM, head = blockIdx.y, batch = blockIdx.z;
+  const int q_tiles = (p.seq_q + kBlockM - 1) / kBlockM;
+  const int q0 = int(blockIdx.x % q_tiles) * kBlockM;
+  const int head = int(blockIdx.x / q_tiles) % p.heads, batch = int(blockIdx.x / q_tiles) / p.heads;
   const uint32_t row_stride = uint32_t(p.heads) * kHeadDim;
   const __nv_bfloat16* q_rows = p.q + (int64_t(batch) * p.seq_q * p.heads + head) * kHeadDim;
   const __nv_bfloat16* k_rows = p.k + (int64_t(batch) * p.seq_k * p.heads + head) * kHeadDim;
@@ -386,7 +388,7 @@ __global__ void __launch_bounds__(kThreads, 2)
 
 bool flash_attention_portable_supported(const Tensor& q, const Tensor& k, const Tensor& v) {
   if (!flash_attention_contract_holds(q, k, v)) return false;
-  if (q.size(2) > 65535 || q.size(0) > 65535) return false;  // gridDim.y and gridDim.z
+  if (q.size(0) * q.size(2) * ((q.size(1) + kBlockM - 1) / kBlockM) > INT32_MAX) return false;
   const CudaDeviceInfo& info = CudaContext::get(q.device().index).info();
   return info.major >= 8 && info.shared_memory_per_block_optin >= kSmemBytes;
 }
@@ -423,7 +425,7 @@ Tensor flash_attention_portable(const Tensor& q, const Tensor& k, const Tensor& 
   FV_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_portable_kernel,
                                      cudaFuncAttributePreferredSharedMemoryCarveout,
                                      int(cudaSharedmemCarveoutMaxShared)));
-  const dim3 grid(unsigned((Sq + kBlockM - 1) / kBlockM), unsigned(H), unsigned(B));
+  const unsigned grid = unsigned(B * H * ((Sq + kBlockM - 1) / kBlockM));
   flash_attention_portable_kernel<<<grid, kThreads, kSmemBytes, ctx.stream()>>>(p);
   FV_CUDA_CHECK_LAUNCH();
   return out;
