@@ -26,4 +26,19 @@ std::vector<int32_t> golden_ids(const Tensor& ids) {
   return out;
 }
 
+GenerationRequest golden_generation_request(const Tensor& noise) {
+  GenerationRequest r;
+  r.prompt = "A red fox runs through fresh snow at dawn.";
+  r.negative_prompt = "";
+  r.seed = 1024;
+  r.height = 64;
+  r.width = 64;
+  r.num_frames = 9;
+  r.num_inference_steps = 4;
+  r.guidance_scale = 3.0;
+  r.flow_shift = 3.0;
+  r.initial_latents.assign(noise.f32().begin(), noise.f32().end());
+  return r;
+}
+
 }  // namespace fastvideo::testing

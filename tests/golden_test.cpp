@@ -25,6 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::golden;
+using testing::golden_generation_request;
 
 std::vector<int32_t> ids_of(const Tensor& t) { return testing::golden_ids(t); }
 Tensor f32(const SafetensorsFile& f, const std::string& name) {
@@ -90,18 +91,7 @@ TEST(Golden, FourStepGenerationMatchesReferenceLatentsAndFrames) {
   EXPECT_EQ(testing::rel_l2(torch_randn(noise.shape(), 1024), noise), 0.0);
 
   auto generator = VideoGenerator::from_pretrained(testing::tiny_model_dir());
-  GenerationRequest r;
-  r.prompt = "A red fox runs through fresh snow at dawn.";
-  r.negative_prompt = "";
-  r.seed = 1024;
-  r.height = 64;
-  r.width = 64;
-  r.num_frames = 9;
-  r.num_inference_steps = 4;
-  r.guidance_scale = 3.0;
-  r.flow_shift = 3.0;
-  r.initial_latents.assign(noise.f32().begin(), noise.f32().end());
-  GenerationResult result = generator.generate(r);
+  GenerationResult result = generator.generate(golden_generation_request(noise));
   Tensor expected_latents = f32(g, "final_latents");
   Tensor latents = Tensor::from_vector(result.final_latents, result.latent_shape);
   EXPECT_LE(reported_rel_l2("4-step final latents", latents, expected_latents), 1e-5);
