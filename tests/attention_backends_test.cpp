@@ -39,6 +39,11 @@ const AttentionLayerShape kWanGpu{128, DType::BF16};
 
 const AttentionBackendRegistry& builtin() { return AttentionBackendRegistry::builtin(); }
 
+// Whether this build has FLASH_ATTN's kernels (a CUDA build) and they run on `device`.
+bool flash_attention_runs_on(const AttentionDevice& device) {
+  return builtin().find("FLASH_ATTN")->status(device).available();
+}
+
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -139,8 +144,7 @@ TEST(AttentionSelection, AutomaticPicksTheFastestAvailableSelfAttentionAndDenseC
     const AttentionSelection s = select_attention_backends("", std::nullopt, device, shape);
     // FLASH_ATTN's Hopper kernel beats cuDNN (docs/perf.md); its portable kernel does not, so on
     // Ampere/Ada and where no kernel exists the choice is TORCH_SDPA.
-    const bool hopper_kernel =
-        flash_attention_kernel_available(device) && device.capability.major == 9;
+    const bool hopper_kernel = flash_attention_runs_on(device) && device.capability.major == 9;
     EXPECT_EQ(s.self->name(), hopper_kernel ? "FLASH_ATTN" : "TORCH_SDPA") << device.describe();
     EXPECT_EQ(s.cross->name(), "TORCH_SDPA");
     EXPECT_EQ(s.text_encoder->name(), "TORCH_SDPA");
@@ -235,7 +239,7 @@ TEST(AttentionSelection, EveryLaterBackendIsRefusedAsNotInThisVersion) {
 
 TEST(AttentionSelection, FlashAttnRunsFromSm80WhenAskedForAndNeverFallsBack) {
   const AttentionBackend& fa = *builtin().find("FLASH_ATTN");
-  if (flash_attention_kernel_available(kH200)) {
+  if (flash_attention_runs_on(kH200)) {
     EXPECT_TRUE(contains(fa.status(kH200).reason, "Hopper kernel")) << fa.status(kH200).reason;
     for (const AttentionDevice& d : {kA100, kL40S, kB200}) {
       EXPECT_TRUE(fa.status(d).available()) << d.describe();
@@ -258,7 +262,7 @@ TEST(AttentionSelection, FlashAttnRunsFromSm80WhenAskedForAndNeverFallsBack) {
         error_of([] { select_attention_backends("FLASH_ATTN", std::nullopt, kH200, kWanGpu); });
     EXPECT_TRUE(contains(message, "no FLASH_ATTN kernel")) << message;
   }
-  EXPECT_FALSE(flash_attention_kernel_available(kCpu));
+  EXPECT_FALSE(flash_attention_runs_on(kCpu));
 }
 
 TEST(AttentionSelection, BlackwellOnlyBackendsOnHopperNameTheRequirement) {

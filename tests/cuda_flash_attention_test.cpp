@@ -2,8 +2,9 @@
 // bf16-rounded random inputs, and its LSE against a double-precision log-sum-exp, for both kernels:
 // Hopper (src/ops/cuda/flash_attention_hopper.cu, sm_90 only) and Portable
 // (src/ops/cuda/flash_attention_portable.cu, any sm_80+ GPU). Sequence lengths are not multiples of
-// the 128-row query tiles or the 64/128-key KV tiles, so the masked last KV tile and the partial
-// last query tile are exercised. Skips where no GPU (or, for Hopper, no sm_90 GPU) exists.
+// the 128-row query tiles or the 64-key (portable) or 176-key (Hopper) KV tiles, so the masked last
+// KV tile and the partial last query tile are exercised. Skips where no GPU (or, for Hopper, no
+// sm_90 GPU) exists.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -15,6 +16,7 @@
 #include "core/cuda/cuda_context.h"
 #include "ops/attention.h"
 #include "ops/cuda/flash_attention.h"
+#include "ops/elementwise.h"
 #include "require_gpu.h"
 #include "test_util.h"
 
@@ -106,11 +108,17 @@ struct Result {
   bool out_finite = true;
 };
 
+// late_outlier: the last key scaled by 8 (exact in bf16), so most rows' max jumps in the last KV
+// tile and the kernels' conditional rescale must move the exponent base late.
 Result run_case(FlashAttentionKernel kernel, const Case& c, float stddev = 1.0f,
-                bool check_lse = false) {
+                bool check_lse = false, bool late_outlier = false) {
   const float scale = 1.0f / std::sqrt(float(kD));
   Tensor q = randn_bf16_exact({c.B, c.Sq, c.H, kD}, stddev);
   Tensor k = randn_bf16_exact({c.B, c.Sk, c.H, kD}, stddev);
+  if (late_outlier) {
+    Tensor last = k.slice(1, c.Sk - 1, c.Sk);
+    last.copy_from(ops::scale(last.contiguous(), 8.0f));
+  }
   Tensor v = randn_bf16_exact({c.B, c.Sk, c.H, kD}, stddev);
   Tensor expected = ops::cpu::attention(q, k, v, scale);
 
@@ -204,6 +212,28 @@ TEST_P(CudaFlashAttention, SingleTokenAndShorterThanOneTileSequencesMatchTheCpu)
   }
 }
 
+TEST_P(CudaFlashAttention, LengthsThatAreWholeTilesMatchTheCpu) {
+  REQUIRE_KERNEL();
+  // Sq a multiple of the 128-row query tile; Sk a multiple of the Hopper kernel's 176-key tile
+  // (352, 528: no masked tile) or of the portable kernel's 64 (384).
+  for (Case c : {Case{1, 2, 256, 352}, Case{2, 2, 384, 384}, Case{1, 3, 128, 528}}) {
+    const Result r = run_case(GetParam(), c, 1.0f, /*check_lse=*/true);
+    EXPECT_TRUE(r.out_finite) << name(c, GetParam());
+    EXPECT_LE(r.out_rel_l2, kBound) << name(c, GetParam());
+    EXPECT_LE(r.lse_max_err, 1e-3) << name(c, GetParam());
+  }
+}
+
+TEST_P(CudaFlashAttention, AMaxThatJumpsInTheLastKeyTileRescalesCorrectly) {
+  REQUIRE_KERNEL();
+  for (Case c : {Case{1, 2, 300, 1000}, Case{1, 2, 200, 528}}) {
+    const Result r = run_case(GetParam(), c, 1.0f, /*check_lse=*/true, /*late_outlier=*/true);
+    EXPECT_TRUE(r.out_finite) << name(c, GetParam());
+    EXPECT_LE(r.out_rel_l2, kBound) << name(c, GetParam());
+    EXPECT_LE(r.lse_max_err, 1e-3) << name(c, GetParam());
+  }
+}
+
 TEST_P(CudaFlashAttention, UnsupportedInputsAreRefusedAndRejected) {
   REQUIRE_KERNEL();
   const FlashAttentionKernel kernel = GetParam();
@@ -216,7 +246,24 @@ TEST_P(CudaFlashAttention, UnsupportedInputsAreRefusedAndRejected) {
   EXPECT_FALSE(ops::cuda::flash_attention_supported(q, k_other_heads, k_other_heads, kernel));
   Tensor strided = Tensor::empty({1, 8, 4, 128}, DType::BF16, kGpu).slice(2, 0, 2);
   EXPECT_FALSE(ops::cuda::flash_attention_supported(strided, strided, strided, kernel));
-  EXPECT_THROW(ops::cuda::flash_attention(q64, q64, q64, 1.0f, nullptr, kernel), Error);
+  // The reason names the input and what was expected.
+  const auto reason = [&](const Tensor& a, const Tensor& b) {
+    return ops::cuda::flash_attention_unsupported_reason(a, b, b, kernel);
+  };
+  EXPECT_NE(reason(q64, q64).find("expected bf16[B,S,H,128]"), std::string::npos)
+      << reason(q64, q64);
+  EXPECT_NE(reason(f32, f32).find("expected bf16"), std::string::npos) << reason(f32, f32);
+  EXPECT_NE(reason(q, k_other_heads).find("must match q"), std::string::npos)
+      << reason(q, k_other_heads);
+  EXPECT_NE(reason(strided, strided).find("not contiguous"), std::string::npos)
+      << reason(strided, strided);
+  EXPECT_TRUE(reason(q, q).empty()) << reason(q, q);
+  try {
+    ops::cuda::flash_attention(q64, q64, q64, 1.0f, nullptr, kernel);
+    ADD_FAILURE() << "a head dim of 64 was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("q is bf16[1,8,2,64]"), std::string::npos) << e.what();
+  }
 }
 
 // The Wan lengths themselves (32,760 tokens at 480p, 75,600 at 720p; neither a multiple of the

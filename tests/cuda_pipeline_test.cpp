@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -182,9 +183,11 @@ TEST(CudaPipeline, FlashAttnGenerationMatchesTorchSdpaAtMsSsim099) {
   };
   const GenerationResult sdpa = generate("TORCH_SDPA");
   const GenerationResult flash = generate("FLASH_ATTN");
-  for (auto& [k, v] : flash.parameters) {
-    if (k == "attention_backend_self") EXPECT_EQ(v, "FLASH_ATTN");
-  }
+  const auto self =
+      std::find_if(flash.parameters.begin(), flash.parameters.end(),
+                   [](const auto& kv) { return kv.first == "attention_backend_self"; });
+  ASSERT_NE(self, flash.parameters.end()) << "the result does not name its self-attention backend";
+  EXPECT_EQ(self->second, "FLASH_ATTN");
   const VideoComparison cmp =
       compare_videos({flash.frames, flash.height, flash.width, flash.fps, flash.rgb},
                      {sdpa.frames, sdpa.height, sdpa.width, sdpa.fps, sdpa.rgb});

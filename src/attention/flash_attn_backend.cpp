@@ -24,11 +24,6 @@ constexpr ComputeCapability kHopper{9, 0};
 
 }  // namespace
 
-bool flash_attention_kernel_available(const AttentionDevice& device) {
-  return kFlashAttentionKernelInThisVersion && device.is_gpu() &&
-         !(device.capability < ComputeCapability{8, 0});
-}
-
 const AttentionCapabilities& FlashAttnBackend::capabilities() const {
   static const AttentionCapabilities caps{
       .cpu = false,
@@ -58,10 +53,10 @@ AttentionBackendStatus FlashAttnBackend::status(const AttentionDevice& device) c
   }
   AttentionBackendStatus s = hardware_status(name(), capabilities(), device);
   if (s.available()) {
-    s.reason += device.capability == kHopper
-                    ? " with the Hopper kernel (TMA + wgmma); chosen automatically"
-                    : " with the portable kernel (mma.sync); not chosen automatically (TORCH_SDPA "
-                      "is)";
+    s.reason += device.capability == kHopper ? " with the Hopper kernel (TMA + wgmma)"
+                                             : " with the portable kernel (mma.sync)";
+    s.reason += chosen_automatically_on(device) ? "; chosen automatically"
+                                                : "; used when asked for, not automatically";
   }
   return s;
 }
@@ -70,9 +65,8 @@ Tensor FlashAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor&
                                  const AttentionMetadata*) const {
 #ifdef FASTVIDEO_HAVE_CUDA
   if (!q.device().is_cpu()) {
-    FV_CHECK(ops::cuda::flash_attention_supported(q, k, v),
-             "attention backend FLASH_ATTN cannot take q ", q.describe(), ", k ", k.describe(),
-             ", v ", v.describe(), " (it needs contiguous bf16 [B,S,H,128] on an sm_80+ GPU)");
+    const std::string why = ops::cuda::flash_attention_unsupported_reason(q, k, v);
+    FV_CHECK(why.empty(), "attention backend FLASH_ATTN cannot take these inputs: ", why);
     return ops::cuda::flash_attention(q, k, v, scale);
   }
 #endif

@@ -8,9 +8,6 @@
 
 namespace fastvideo {
 
-// Whether ops::cuda::flash_attention is in this build (a CUDA build) and runs on `device`.
-bool flash_attention_kernel_available(const AttentionDevice& device);
-
 class FlashAttnBackend final : public AttentionBackend {
  public:
   std::string_view name() const override { return "FLASH_ATTN"; }

@@ -55,7 +55,9 @@ constexpr AttentionShape kShapes[] = {
 #ifdef FASTVIDEO_HAVE_CUDA
 
 // A [B, L, H, D] BF16 device tensor of N(0, 1) values: one random block of rows repeated along L
-// (attention time does not depend on the values; drawing billions on the CPU would take minutes).
+// (drawing billions on the CPU would take minutes). The times depend on the values only through
+// FLASH_ATTN's conditional rescale: with repeated rows the exponent base settles after the first
+// block, slightly fewer rescales than real activations would cause.
 Tensor random_device_tensor(int64_t B, int64_t L, int64_t H, int64_t D, Device device) {
   constexpr int64_t kBlockRows = 2048;
   const int64_t rows = std::min(L, kBlockRows);
@@ -85,6 +87,15 @@ int run_bench_attention(const AttentionBenchFlags& f) {
   CudaContext& ctx = use_cuda_device(f.device);
   const Device device = Device::cuda(f.device);
   const AttentionDevice attention_device = attention_device_for(device);
+  // --backends: each name must be a backend that runs here (registry.get lists the valid names).
+  std::vector<const AttentionBackend*> wanted;
+  for (const std::string& name : f.backends) {
+    const AttentionBackend& b = AttentionBackendRegistry::builtin().get(name, "--backends");
+    const AttentionBackendStatus status = b.status(attention_device);
+    FV_CHECK(status.available(), "bench attention: --backends ", name,
+             " cannot run here: ", status.reason);
+    wanted.push_back(&b);
+  }
   nlohmann::ordered_json out;
   out["device"] = ctx.info().name;
   out["repeats"] = f.repeats;
@@ -142,11 +153,9 @@ int run_bench_attention(const AttentionBenchFlags& f) {
     const bool cross = s.Lq != s.Lk;
     for (const AttentionBackend* b : AttentionBackendRegistry::builtin().backends()) {
       const AttentionCapabilities& caps = b->capabilities();
-      const bool wanted = f.backends.empty() || std::find(f.backends.begin(), f.backends.end(),
-                                                          b->name()) != f.backends.end();
-      if (!wanted || !b->status(attention_device).available() ||
-          !caps.supports_dtype(DType::BF16) || !caps.supports_head_dim(s.D) ||
-          !(cross ? caps.cross_attention : caps.self_attention))
+      if ((!wanted.empty() && std::find(wanted.begin(), wanted.end(), b) == wanted.end()) ||
+          !b->status(attention_device).available() || !caps.supports_dtype(DType::BF16) ||
+          !caps.supports_head_dim(s.D) || !(cross ? caps.cross_attention : caps.self_attention))
         continue;
       std::string path(b->name());
       if (path == "TORCH_SDPA") path += cudnn ? "/cudnn" : "/gemm_softmax";

@@ -2,6 +2,7 @@
 #include "ops/cuda/flash_attention.h"
 
 #include <cstdint>
+#include <utility>
 
 #include "fastvideo/error.h"
 
@@ -12,25 +13,54 @@ namespace {
 FlashAttentionKernel resolve(const Tensor& q, const Tensor& k, const Tensor& v,
                              FlashAttentionKernel kernel) {
   if (kernel != FlashAttentionKernel::Automatic) return kernel;
-  return flash_attention_hopper_supported(q, k, v) ? FlashAttentionKernel::Hopper
-                                                   : FlashAttentionKernel::Portable;
+  return flash_attention_hopper_unsupported_reason(q, k, v).empty()
+             ? FlashAttentionKernel::Hopper
+             : FlashAttentionKernel::Portable;
 }
 
 }  // namespace
 
-bool flash_attention_contract_holds(const Tensor& q, const Tensor& k, const Tensor& v) {
+std::string flash_attention_contract_violation(const Tensor& q, const Tensor& k, const Tensor& v) {
   constexpr int64_t kHeadDim = 128;
-  for (const Tensor* t : {&q, &k, &v}) {
-    if (!t->defined() || t->ndim() != 4 || t->dtype() != DType::BF16 || !t->is_contiguous() ||
-        t->device().is_cpu() || t->device() != q.device() || t->size(3) != kHeadDim ||
-        reinterpret_cast<uintptr_t>(t->raw_data()) % 16 != 0)
-      return false;
+  const std::pair<const char*, const Tensor*> inputs[] = {{"q", &q}, {"k", &k}, {"v", &v}};
+  for (const auto& [name, t] : inputs) {
+    if (!t->defined()) return str_cat(name, " is undefined");
+    if (t->device().is_cpu()) return str_cat(name, " ", t->describe(), " is not on a CUDA device");
+    if (t->device() != q.device())
+      return str_cat(name, " is on ", t->device().name(), " but q on ", q.device().name());
+    if (t->dtype() != DType::BF16 || t->ndim() != 4 || t->size(3) != kHeadDim)
+      return str_cat(name, " is ", t->describe(), ", expected bf16[B,S,H,128]");
+    if (!t->is_contiguous()) return str_cat(name, " ", t->describe(), " is not contiguous");
+    if (reinterpret_cast<uintptr_t>(t->raw_data()) % 16 != 0)
+      return str_cat(name, " ", t->describe(), " does not start 16-byte aligned");
   }
   const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), Sk = k.size(1);
   if (k.size(0) != B || v.size(0) != B || k.size(2) != H || v.size(2) != H || v.size(1) != Sk)
-    return false;
-  if (Sq < 1 || Sk < 1 || B < 1 || H < 1 || Sq > INT32_MAX / 2 || Sk > INT32_MAX / 2) return false;
-  return true;
+    return str_cat("k ", k.describe(), " and v ", v.describe(), " must match q ", q.describe(),
+                   " in batch and heads, and each other in length");
+  if (Sq < 1 || Sk < 1 || B < 1 || H < 1)
+    return str_cat("q ", q.describe(), " or k ", k.describe(), " is empty");
+  // int32 sequence positions and work-tile indices, with room for the persistent loop's step.
+  constexpr int64_t kMax = INT32_MAX / 2;
+  if (Sq > kMax || Sk > kMax)
+    return str_cat("sequence lengths ", Sq, " and ", Sk, " must be at most ", kMax);
+  if (B * H * ((Sq + 127) / 128) > kMax)
+    return str_cat("B·H·ceil(Sq/128) = ", B * H * ((Sq + 127) / 128), " work tiles exceed ", kMax);
+  return {};
+}
+
+std::string flash_attention_unsupported_reason(const Tensor& q, const Tensor& k, const Tensor& v,
+                                               FlashAttentionKernel kernel) {
+  switch (kernel) {
+    case FlashAttentionKernel::Hopper:
+      return flash_attention_hopper_unsupported_reason(q, k, v);
+    case FlashAttentionKernel::Portable:
+      return flash_attention_portable_unsupported_reason(q, k, v);
+    case FlashAttentionKernel::Automatic:
+      break;
+  }
+  if (flash_attention_hopper_unsupported_reason(q, k, v).empty()) return {};
+  return flash_attention_portable_unsupported_reason(q, k, v);
 }
 
 Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale, Tensor* lse,
@@ -48,16 +78,7 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, float 
 
 bool flash_attention_supported(const Tensor& q, const Tensor& k, const Tensor& v,
                                FlashAttentionKernel kernel) {
-  switch (kernel) {
-    case FlashAttentionKernel::Hopper:
-      return flash_attention_hopper_supported(q, k, v);
-    case FlashAttentionKernel::Portable:
-      return flash_attention_portable_supported(q, k, v);
-    case FlashAttentionKernel::Automatic:
-      return flash_attention_hopper_supported(q, k, v) ||
-             flash_attention_portable_supported(q, k, v);
-  }
-  return false;
+  return flash_attention_unsupported_reason(q, k, v, kernel).empty();
 }
 
 }  // namespace fastvideo::ops::cuda

@@ -3,9 +3,11 @@
 //    (attention-algorithms.md §1.3), src/ops/cuda/flash_attention_hopper.cu;
 //  - Portable (any sm_80+ GPU, the fallback on Hopper): FlashAttention-2 style, mma.sync +
 //    cp.async (attention-algorithms.md §1.2), src/ops/cuda/flash_attention_portable.cu.
-// CUDA-only; callers check flash_attention_supported first and fall back to ops::attention (cuDNN
-// / GEMM path) otherwise.
+// CUDA-only. Inputs a kernel cannot take are refused with the reason (never a silent fallback);
+// flash_attention_supported / flash_attention_unsupported_reason tell beforehand.
 #pragma once
+
+#include <string>
 
 #include "core/tensor.h"
 
@@ -23,25 +25,30 @@ Tensor flash_attention(const Tensor& q, const Tensor& k, const Tensor& v, float 
                        Tensor* lse = nullptr,
                        FlashAttentionKernel kernel = FlashAttentionKernel::Automatic);
 
-// True when flash_attention with `kernel` takes these inputs: BF16, contiguous, head dim 128,
-// matching batch and heads, Sq, Sk >= 1, on a device that kernel runs on (Hopper: compute
-// capability 9.0; Portable: 8.0 or newer; Automatic: either).
+// Why flash_attention with `kernel` cannot take these inputs, naming the first condition that
+// fails and its values; empty when it can. The contract: BF16, contiguous, 16-byte aligned, head
+// dim 128, matching batch and heads, 1 <= Sq, Sk < 2^30, all on one CUDA device that the kernel
+// runs on (Hopper: compute capability 9.0; Portable: 8.0 or newer; Automatic: either).
+std::string flash_attention_unsupported_reason(
+    const Tensor& q, const Tensor& k, const Tensor& v,
+    FlashAttentionKernel kernel = FlashAttentionKernel::Automatic);
 bool flash_attention_supported(const Tensor& q, const Tensor& k, const Tensor& v,
                                FlashAttentionKernel kernel = FlashAttentionKernel::Automatic);
 
-// The inputs both kernels take, whatever the device: BF16, contiguous, 16-byte aligned, head dim
-// 128, matching batch and heads, 1 <= Sq, Sk <= 2^30, all on one CUDA device.
-bool flash_attention_contract_holds(const Tensor& q, const Tensor& k, const Tensor& v);
+// The device-independent part of the contract, shared by both kernels; empty when it holds.
+std::string flash_attention_contract_violation(const Tensor& q, const Tensor& k, const Tensor& v);
 
-// The Hopper kernel alone: the contract above on a compute-capability 9.0 device.
+// The Hopper kernel alone (compute capability 9.0).
 Tensor flash_attention_hopper(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                               Tensor* lse = nullptr);
-bool flash_attention_hopper_supported(const Tensor& q, const Tensor& k, const Tensor& v);
+std::string flash_attention_hopper_unsupported_reason(const Tensor& q, const Tensor& k,
+                                                      const Tensor& v);
 
-// The portable kernel alone: the contract above on any compute-capability 8.0+ device whose
-// per-block shared-memory opt-in holds its 96 KiB.
+// The portable kernel alone (compute capability 8.0 or newer, with a per-block shared-memory
+// opt-in that holds its 96 KiB).
 Tensor flash_attention_portable(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                                 Tensor* lse = nullptr);
-bool flash_attention_portable_supported(const Tensor& q, const Tensor& k, const Tensor& v);
+std::string flash_attention_portable_unsupported_reason(const Tensor& q, const Tensor& k,
+                                                        const Tensor& v);
 
 }  // namespace fastvideo::ops::cuda

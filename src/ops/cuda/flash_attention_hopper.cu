@@ -47,6 +47,7 @@
 #include "core/cuda/cuda_context.h"
 #include "ops/cuda/flash_attention.h"
 #include "ops/cuda/hopper_ptx.cuh"
+#include "ops/cuda/ptx_common.cuh"
 
 namespace fastvideo::ops::cuda {
 
@@ -140,7 +141,7 @@ __device__ __forceinline__ void issue_qk(float (&s)[kScoreRegs], uint32_t q_rows
 
 // O[64 x 128] += P[64 x kBlockN keys] · V_tile[kBlockN keys x 128]. V is stored [key][d] (the
 // layout TMA copies), i.e. MN-major for this GEMM: 8-key groups 1024 bytes apart (SBO), the two
-// 64-wide d halves kHalfBytes apart (LBO); k16 step kk starts 16 keys = 2048 bytes further.
+// 64-wide d halves kKvHalfBytes apart (LBO); k16 step kk starts 16 keys = 2048 bytes further.
 __device__ __forceinline__ void issue_pv(float (&o)[64], const uint32_t (&p)[kPSteps][4],
                                          uint32_t v_tile) {
 #pragma unroll
@@ -191,10 +192,12 @@ __device__ __forceinline__ bool online_softmax(float (&s)[kRegs], float (&m)[2],
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     if (rebase) {
-      corr[r] = exp2_approx((m[r] - mx[r]) * scale_log2);
+      // A row with no finite score yet keeps base 0: exp2(-inf - 0) = 0, not NaN. (Every KV
+      // tile has a valid key today, but masks must not turn this into NaN.)
+      corr[r] = exp2_approx((m[r] - (mx[r] == -INFINITY ? 0.f : mx[r])) * scale_log2);
       m[r] = mx[r];
     }
-    const float neg_max = -m[r] * scale_log2;
+    const float neg_max = -(m[r] == -INFINITY ? 0.f : m[r]) * scale_log2;
     float sum = 0.f;
 #pragma unroll
     for (int i = 0; i < kBlocks; ++i) {
@@ -276,7 +279,6 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
   for (int t = blockIdx.x; t < p.num_tiles; t += gridDim.x, ++tc) {
     const WorkTile w = decode_tile(p, t);
     float o[64], s[kScoreRegs], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, corr[2];
-    bool rebased = true;
     uint32_t pf[kPSteps][4];
 #pragma unroll
     for (int i = 0; i < 64; ++i) o[i] = 0.f;
@@ -293,10 +295,9 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
     fence_operands(s);
     release(sm.k_empty(ring_stage(it)), lane);
     if (last == 0) release(sm.q_empty(), lane);
-    if (last == 0 && last_valid < kBlockN)
-      rebased = online_softmax<true>(s, m, l, corr, p.scale_log2, lane, last_valid);
-    else
-      rebased = online_softmax<false>(s, m, l, corr, p.scale_log2, lane, kBlockN);
+    bool rebased = last == 0 && last_valid < kBlockN
+                       ? online_softmax<true>(s, m, l, corr, p.scale_log2, lane, last_valid)
+                       : online_softmax<false>(s, m, l, corr, p.scale_log2, lane, kBlockN);
     scores_to_operand(s, pf);
 
     for (int j = 1; j <= last; ++j) {
@@ -431,20 +432,26 @@ CUtensorMap bshd_tensor_map(const Tensor& t, uint32_t box_rows) {
 
 }  // namespace
 
-bool flash_attention_hopper_supported(const Tensor& q, const Tensor& k, const Tensor& v) {
-  if (!flash_attention_contract_holds(q, k, v)) return false;
+std::string flash_attention_hopper_unsupported_reason(const Tensor& q, const Tensor& k,
+                                                      const Tensor& v) {
+  std::string why = flash_attention_contract_violation(q, k, v);
+  if (!why.empty()) return why;
   const CudaDeviceInfo& info = CudaContext::get(q.device().index).info();
-  return info.major == 9 && info.minor == 0 && info.shared_memory_per_block_optin >= kSmemBytes;
+  if (info.major != 9 || info.minor != 0)
+    return str_cat("the Hopper kernel needs compute capability 9.0; ", info.name, " has ",
+                   info.major, ".", info.minor);
+  if (info.shared_memory_per_block_optin < kSmemBytes)
+    return str_cat("the Hopper kernel needs ", kSmemBytes, " bytes of shared memory per block; ",
+                   info.name, " allows ", info.shared_memory_per_block_optin);
+  return {};
 }
 
 Tensor flash_attention_hopper(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                               Tensor* lse) {
-  FV_CHECK(flash_attention_hopper_supported(q, k, v),
-           "flash_attention: needs contiguous BF16 [B,S,H,128] q/k/v with matching B and H on one "
-           "sm_90 device, got q ",
-           q.describe(), ", k ", k.describe(), ", v ", v.describe());
-  FV_CHECK(scale > 0.f && std::isfinite(scale), "flash_attention: scale must be positive, got ",
-           scale);
+  const std::string why = flash_attention_hopper_unsupported_reason(q, k, v);
+  FV_CHECK(why.empty(), "flash_attention_hopper: ", why);
+  FV_CHECK(scale > 0.f && std::isfinite(scale),
+           "flash_attention_hopper: scale must be positive and finite, got ", scale);
   const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), Sk = k.size(1);
   CudaContext& ctx = use_cuda_device(q.device().index);
   Tensor out = Tensor::empty({B, Sq, H, kHeadDim}, DType::BF16, q.device());
@@ -457,8 +464,7 @@ Tensor flash_attention_hopper(const Tensor& q, const Tensor& k, const Tensor& v,
   p.seq_q = int(Sq);
   p.seq_k = int(Sk);
   p.q_tiles = int((Sq + kBlockM - 1) / kBlockM);
-  const int64_t num_tiles = B * H * p.q_tiles;
-  FV_CHECK(num_tiles <= INT32_MAX, "flash_attention: too many work tiles (", num_tiles, ")");
+  const int64_t num_tiles = B * H * p.q_tiles;  // < 2^30: the contract checked it
   p.num_tiles = int(num_tiles);
   p.scale = scale;
   p.scale_log2 = scale * 1.4426950408889634f;

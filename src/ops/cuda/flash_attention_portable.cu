@@ -3,9 +3,9 @@
 //
 // Tile shape: 128 query rows x kBlockN = 64 keys per step, head dim 128; bf16 in, fp32 accumulate.
 // CTA:        4 warps; warp w owns query rows 32w .. 32w + 31 (two m16 row blocks) for the whole
-//             KV loop, so no cross-warp reduction is needed. 96 KiB of shared memory and <= 255
-//             registers per CTA: two CTAs share an SM on H100/H200 (228 KiB), one on A100
-//             (164 KiB) and sm_86/89 (100 KiB).
+//             KV loop, so no cross-warp reduction is needed. 96 KiB of shared memory per CTA and at
+//             most 255 registers per thread: two CTAs share an SM on H100/H200 (228 KiB), one on
+//             A100 (164 KiB) and sm_86/89 (100 KiB).
 // Shared:     Q tile (32 KiB, loaded once) and double-buffered K and V tiles (16 KiB each per
 //             stage). Rows are 128 bf16 = 16 chunks of 16 bytes; chunk c of row r is stored at
 //             chunk position c ^ (r % 8), so the 8 row addresses of one ldmatrix matrix (same
@@ -43,16 +43,13 @@
 #include "core/cuda/cuda_context.h"
 #include "ops/cuda/ampere_ptx.cuh"
 #include "ops/cuda/flash_attention.h"
-#include "ops/cuda/hopper_ptx.cuh"
+#include "ops/cuda/ptx_common.cuh"
 
 namespace fastvideo::ops::cuda {
 
 namespace {
 
 using namespace ampere;
-using hopper::exp2_approx;
-using hopper::pack_bf16x2;
-using hopper::smem_u32;
 
 constexpr int kHeadDim = 128;
 constexpr int kBlockM = 128;  // query rows per CTA
@@ -146,12 +143,13 @@ __device__ __forceinline__ uint32_t chunk_step(uint32_t address, int x) {
 __device__ __forceinline__ void qk_gemm(float (&s)[kRowBlocks][kKeyBlocks][4], uint32_t q_lane,
                                         uint32_t k_lane) {
 #pragma unroll
-  for (int rb = 0; rb < kRowBlocks; ++rb)
+  for (int rb = 0; rb < kRowBlocks; ++rb) {
 #pragma unroll
     for (int nb = 0; nb < kKeyBlocks; ++nb)
 #pragma unroll
       for (int e = 0; e < 4; ++e) s[rb][nb][e] = 0.f;
-        // Fully unrolled: measured 3-5 % faster than a rolled loop (docs/perf.md), no spills.
+  }
+  // Fully unrolled: measured 3-5 % faster than a rolled loop (docs/perf.md), no spills.
 #pragma unroll
   for (int kk = 0; kk < kDimSteps; ++kk) {
     uint32_t a[kRowBlocks][4];
@@ -386,22 +384,26 @@ __global__ void __launch_bounds__(kThreads, 2)
 
 }  // namespace
 
-bool flash_attention_portable_supported(const Tensor& q, const Tensor& k, const Tensor& v) {
-  if (!flash_attention_contract_holds(q, k, v)) return false;
-  if (q.size(0) * q.size(2) * ((q.size(1) + kBlockM - 1) / kBlockM) > INT32_MAX) return false;
+std::string flash_attention_portable_unsupported_reason(const Tensor& q, const Tensor& k,
+                                                        const Tensor& v) {
+  std::string why = flash_attention_contract_violation(q, k, v);
+  if (!why.empty()) return why;
   const CudaDeviceInfo& info = CudaContext::get(q.device().index).info();
-  return info.major >= 8 && info.shared_memory_per_block_optin >= kSmemBytes;
+  if (info.major < 8)
+    return str_cat("the portable kernel needs compute capability 8.0 or newer; ", info.name,
+                   " has ", info.major, ".", info.minor);
+  if (info.shared_memory_per_block_optin < kSmemBytes)
+    return str_cat("the portable kernel needs ", kSmemBytes, " bytes of shared memory per block; ",
+                   info.name, " allows ", info.shared_memory_per_block_optin);
+  return {};
 }
 
 Tensor flash_attention_portable(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                                 Tensor* lse) {
-  FV_CHECK(flash_attention_portable_supported(q, k, v),
-           "flash_attention_portable: needs contiguous BF16 [B,S,H,128] q/k/v with matching B and "
-           "H on one sm_80+ device with ",
-           kSmemBytes, " bytes of shared memory per block, got q ", q.describe(), ", k ",
-           k.describe(), ", v ", v.describe());
+  const std::string why = flash_attention_portable_unsupported_reason(q, k, v);
+  FV_CHECK(why.empty(), "flash_attention_portable: ", why);
   FV_CHECK(scale > 0.f && std::isfinite(scale),
-           "flash_attention_portable: scale must be positive, got ", scale);
+           "flash_attention_portable: scale must be positive and finite, got ", scale);
   const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), Sk = k.size(1);
   CudaContext& ctx = use_cuda_device(q.device().index);
   Tensor out = Tensor::empty({B, Sq, H, kHeadDim}, DType::BF16, q.device());

@@ -2,7 +2,7 @@
 // (warpgroup MMA), its shared-memory matrix descriptors, mbarriers, TMA tensor loads and register
 // reallocation. Facts from the PTX ISA: "Asynchronous Warpgroup Level Matrix Multiply-Accumulate"
 // (descriptor format, canonical layouts, register fragments), "mbarrier", "cp.async.bulk.tensor",
-// "setmaxnreg". Device code only; include from .cu files compiled for sm_90a.
+// "setmaxnreg". Device code only; the instructions need sm_90a.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -10,10 +10,6 @@
 #include <cstdint>
 
 namespace fastvideo::ops::cuda::hopper {
-
-__device__ __forceinline__ uint32_t smem_u32(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
 
 // ---- wgmma shared-memory matrix descriptor (PTX ISA "Matrix Descriptor Format") ----
 // bits 0-13 start address >> 4, 16-29 leading-dimension byte offset >> 4, 32-45 stride-dimension
@@ -59,9 +55,9 @@ __device__ __forceinline__ void fence_operands(uint32_t (&r)[M][N]) {
   for (int i = 0; i < M; ++i) fence_operands(r[i]);
 }
 
-// ---- wgmma m64n128k16, bf16 inputs, f32 accumulators ----
+// ---- wgmma m64nNk16, bf16 inputs, f32 accumulators ----
 // Accumulator fragment (per thread of the warpgroup, warp w, lane t): d[4i + e] holds row
-// 16w + t/4 + 8·(e >= 2), column 8i + 2·(t%4) + (e & 1), for i = 0..15.
+// 16w + t/4 + 8·(e >= 2), column 8i + 2·(t%4) + (e & 1), for i = 0..N/8-1.
 // D[64x176] (+)= A[64x16] · B[16x176], A and B from shared memory (both K-major); 88
 // accumulators per thread in the layout above (i = 0..21).
 __device__ __forceinline__ void wgmma_m64n176k16_ss(float (&d)[88], uint64_t desc_a,
@@ -180,18 +176,6 @@ __device__ __forceinline__ void setmaxnreg_inc() {
 template <int kRegs>
 __device__ __forceinline__ void setmaxnreg_dec() {
   asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kRegs));
-}
-
-// ---- math ----
-__device__ __forceinline__ float exp2_approx(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-  return y;
-}
-// Two floats as one bf16x2 register, `lo` in the low half (the lower k index of an A fragment).
-__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
-  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<uint32_t*>(&v);
 }
 
 }  // namespace fastvideo::ops::cuda::hopper
