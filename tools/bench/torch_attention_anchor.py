@@ -15,7 +15,7 @@ import math
 import sys
 
 import torch
-from timing import time_runs
+from anchor_harness import report_json, time_runs
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -72,11 +72,7 @@ def main():
             out["shapes"].append(row)
             print(json.dumps(row), file=sys.stderr)
             torch.cuda.empty_cache()
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+    report_json(out, args.json)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ solver. One untimed forward pair first (cuDNN plans), as `fastvideo bench denois
 """
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -24,6 +23,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_dit_anchor as dit  # noqa: E402
+from anchor_harness import report_json
 
 
 def schedule(n, shift):
@@ -126,11 +126,7 @@ def main():
                           "measured steps")
     if on_gpu:
         result["peak_device_bytes"] = torch.cuda.max_memory_allocated(device)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+    report_json(result, args.json)
 
 
 if __name__ == "__main__":

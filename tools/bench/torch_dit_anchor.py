@@ -21,13 +21,12 @@ TFLOP counts are wan21.md §1.8 per block (283.0 for 1.3B at 480x832x81), the sa
 """
 
 import argparse
-import json
 import math
 import statistics
 import sys
 
 import torch
-from timing import time_runs
+from anchor_harness import report_json, time_runs
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -309,11 +308,7 @@ def main():
             "note": "measured on the first layers; full forward scaled per layer",
             "full_forward_tflop": cfg["layers"] * block_tflop(cfg, S),
         }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+    report_json(result, args.json)
 
 
 if __name__ == "__main__":

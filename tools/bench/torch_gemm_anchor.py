@@ -9,11 +9,10 @@ F.gelu(approximate="tanh") as a second kernel), `fused_median_ms` is torch._addm
 use_gelu=True, PyTorch's own cuBLASLt GELU_BIAS epilogue, the like-for-like anchor for our fused op.
 """
 import argparse
-import json
 import statistics
 
 import torch
-from timing import time_runs
+from anchor_harness import report_json, time_runs
 import torch.nn.functional as F
 
 # M x N x K of y[M, N] = x[M, K] @ W[N, K]^T + b[N]; Wan2.1-1.3B at 480p (32760 tokens).
@@ -74,11 +73,7 @@ def main():
             out["shapes"].append(row)
             del x, w, b
             torch.cuda.empty_cache()
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+    report_json(out, args.json)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,12 @@ TFLOP counts are those of `fastvideo bench umt5`: per layer 8·n·d·inner + 4·
 """
 
 import argparse
-import json
 import math
 import statistics
 import sys
 
 import torch
-from timing import time_runs
+from anchor_harness import report_json, time_runs
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -183,11 +182,7 @@ def main():
         else:
             sys.exit(f"unknown variant {name} (eager, sdpa, compile)")
 
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+    report_json(result, args.json)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,13 @@ Run it on the same card, in the same session, as `fastvideo bench vae`:
 """
 
 import argparse
-import json
 import statistics
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from anchor_harness import report_json
 
 CACHE_T = 2  # §2.4: frames of history every causal conv keeps
 
@@ -232,11 +232,7 @@ def main():
         "peak_device_bytes": torch.cuda.max_memory_allocated(device) if on_gpu else None,
         "weight_bytes": weight_bytes,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+    report_json(result, args.json)
 
 
 if __name__ == "__main__":

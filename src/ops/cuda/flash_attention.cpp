@@ -1,9 +1,11 @@
 // FLASH_ATTN kernel choice: the Hopper kernel where it runs, the portable one elsewhere.
 #include "ops/cuda/flash_attention.h"
 
+#include <cmath>
 #include <cstdint>
 #include <utility>
 
+#include "core/cuda/cuda_context.h"
 #include "fastvideo/error.h"
 
 namespace fastvideo::ops::cuda {
@@ -18,9 +20,8 @@ FlashAttentionKernel resolve(const Tensor& q, const Tensor& k, const Tensor& v,
              : FlashAttentionKernel::Portable;
 }
 
-}  // namespace
-
-std::string flash_attention_contract_violation(const Tensor& q, const Tensor& k, const Tensor& v) {
+// The device-independent part of the contract, shared by both kernels.
+std::string contract_violation(const Tensor& q, const Tensor& k, const Tensor& v) {
   constexpr int64_t kHeadDim = 128;
   const std::pair<const char*, const Tensor*> inputs[] = {{"q", &q}, {"k", &k}, {"v", &v}};
   for (const auto& [name, t] : inputs) {
@@ -47,6 +48,38 @@ std::string flash_attention_contract_violation(const Tensor& q, const Tensor& k,
   if (B * H * ((Sq + 127) / 128) > kMax)
     return str_cat("B·H·ceil(Sq/128) = ", B * H * ((Sq + 127) / 128), " work tiles exceed ", kMax);
   return {};
+}
+
+}  // namespace
+
+std::string flash_attention_violation(const Tensor& q, const Tensor& k, const Tensor& v,
+                                      const FlashKernelNeeds& needs) {
+  std::string why = contract_violation(q, k, v);
+  if (!why.empty()) return why;
+  const CudaDeviceInfo& info = CudaContext::get(q.device().index).info();
+  const bool same = info.major == needs.min_major && info.minor == needs.min_minor;
+  const bool newer = info.major > needs.min_major ||
+                     (info.major == needs.min_major && info.minor > needs.min_minor);
+  if (!(same || (!needs.exact_capability && newer)))
+    return str_cat(needs.kernel, " needs compute capability ", needs.min_major, ".",
+                   needs.min_minor, needs.exact_capability ? "" : " or newer", "; ", info.name,
+                   " has ", info.major, ".", info.minor);
+  if (info.shared_memory_per_block_optin < needs.shared_memory_bytes)
+    return str_cat(needs.kernel, " needs ", needs.shared_memory_bytes,
+                   " bytes of shared memory per block; ", info.name, " allows ",
+                   info.shared_memory_per_block_optin);
+  return {};
+}
+
+Tensor flash_attention_outputs(const char* entry, const std::string& violation, const Tensor& q,
+                               float scale, Tensor* lse) {
+  FV_CHECK(violation.empty(), entry, ": ", violation);
+  FV_CHECK(scale > 0.f && std::isfinite(scale), entry, ": scale must be positive and finite, got ",
+           scale);
+  use_cuda_device(q.device().index);
+  const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2);
+  if (lse != nullptr) *lse = Tensor::empty({B, H, Sq}, DType::F32, q.device());
+  return Tensor::empty({B, Sq, H, q.size(3)}, DType::BF16, q.device());
 }
 
 std::string flash_attention_unsupported_reason(const Tensor& q, const Tensor& k, const Tensor& v,

@@ -35,8 +35,24 @@ std::string flash_attention_unsupported_reason(
 bool flash_attention_supported(const Tensor& q, const Tensor& k, const Tensor& v,
                                FlashAttentionKernel kernel = FlashAttentionKernel::Automatic);
 
-// The device-independent part of the contract, shared by both kernels; empty when it holds.
-std::string flash_attention_contract_violation(const Tensor& q, const Tensor& k, const Tensor& v);
+// What one kernel needs of the device besides the inputs' contract.
+struct FlashKernelNeeds {
+  const char* kernel;  // "the Hopper kernel"
+  int min_major, min_minor;
+  bool exact_capability;  // only min_major.min_minor (an sm_90a kernel), else that or newer
+  size_t shared_memory_bytes;
+};
+
+// Why `kernel_needs` rules these inputs out on their device (the contract above, then the compute
+// capability and the per-block shared-memory opt-in); empty when the kernel takes them.
+std::string flash_attention_violation(const Tensor& q, const Tensor& k, const Tensor& v,
+                                      const FlashKernelNeeds& kernel_needs);
+
+// The start of each kernel's entry: refuses a non-empty `violation` and a scale that is not
+// positive and finite (messages start with `entry`), makes q's device current, allocates the F32
+// LSE [B, H, Sq] when `lse` is given and returns the BF16 output [B, Sq, H, 128].
+Tensor flash_attention_outputs(const char* entry, const std::string& violation, const Tensor& q,
+                               float scale, Tensor* lse);
 
 // The Hopper kernel alone (compute capability 9.0).
 Tensor flash_attention_hopper(const Tensor& q, const Tensor& k, const Tensor& v, float scale,

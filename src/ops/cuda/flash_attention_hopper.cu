@@ -434,28 +434,15 @@ CUtensorMap bshd_tensor_map(const Tensor& t, uint32_t box_rows) {
 
 std::string flash_attention_hopper_unsupported_reason(const Tensor& q, const Tensor& k,
                                                       const Tensor& v) {
-  std::string why = flash_attention_contract_violation(q, k, v);
-  if (!why.empty()) return why;
-  const CudaDeviceInfo& info = CudaContext::get(q.device().index).info();
-  if (info.major != 9 || info.minor != 0)
-    return str_cat("the Hopper kernel needs compute capability 9.0; ", info.name, " has ",
-                   info.major, ".", info.minor);
-  if (info.shared_memory_per_block_optin < kSmemBytes)
-    return str_cat("the Hopper kernel needs ", kSmemBytes, " bytes of shared memory per block; ",
-                   info.name, " allows ", info.shared_memory_per_block_optin);
-  return {};
+  return flash_attention_violation(q, k, v, {"the Hopper kernel", 9, 0, true, kSmemBytes});
 }
 
 Tensor flash_attention_hopper(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                               Tensor* lse) {
-  const std::string why = flash_attention_hopper_unsupported_reason(q, k, v);
-  FV_CHECK(why.empty(), "flash_attention_hopper: ", why);
-  FV_CHECK(scale > 0.f && std::isfinite(scale),
-           "flash_attention_hopper: scale must be positive and finite, got ", scale);
+  Tensor out = flash_attention_outputs(
+      "flash_attention_hopper", flash_attention_hopper_unsupported_reason(q, k, v), q, scale, lse);
   const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), Sk = k.size(1);
-  CudaContext& ctx = use_cuda_device(q.device().index);
-  Tensor out = Tensor::empty({B, Sq, H, kHeadDim}, DType::BF16, q.device());
-  if (lse != nullptr) *lse = Tensor::empty({B, H, Sq}, DType::F32, q.device());
+  CudaContext& ctx = CudaContext::get(q.device().index);
 
   FlashParams p{};
   p.out = out.data<__nv_bfloat16>();

@@ -386,28 +386,16 @@ __global__ void __launch_bounds__(kThreads, 2)
 
 std::string flash_attention_portable_unsupported_reason(const Tensor& q, const Tensor& k,
                                                         const Tensor& v) {
-  std::string why = flash_attention_contract_violation(q, k, v);
-  if (!why.empty()) return why;
-  const CudaDeviceInfo& info = CudaContext::get(q.device().index).info();
-  if (info.major < 8)
-    return str_cat("the portable kernel needs compute capability 8.0 or newer; ", info.name,
-                   " has ", info.major, ".", info.minor);
-  if (info.shared_memory_per_block_optin < kSmemBytes)
-    return str_cat("the portable kernel needs ", kSmemBytes, " bytes of shared memory per block; ",
-                   info.name, " allows ", info.shared_memory_per_block_optin);
-  return {};
+  return flash_attention_violation(q, k, v, {"the portable kernel", 8, 0, false, kSmemBytes});
 }
 
 Tensor flash_attention_portable(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                                 Tensor* lse) {
-  const std::string why = flash_attention_portable_unsupported_reason(q, k, v);
-  FV_CHECK(why.empty(), "flash_attention_portable: ", why);
-  FV_CHECK(scale > 0.f && std::isfinite(scale),
-           "flash_attention_portable: scale must be positive and finite, got ", scale);
+  Tensor out =
+      flash_attention_outputs("flash_attention_portable",
+                              flash_attention_portable_unsupported_reason(q, k, v), q, scale, lse);
   const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), Sk = k.size(1);
-  CudaContext& ctx = use_cuda_device(q.device().index);
-  Tensor out = Tensor::empty({B, Sq, H, kHeadDim}, DType::BF16, q.device());
-  if (lse != nullptr) *lse = Tensor::empty({B, H, Sq}, DType::F32, q.device());
+  CudaContext& ctx = CudaContext::get(q.device().index);
 
   PortableParams p{};
   p.q = q.data<__nv_bfloat16>();

@@ -1,5 +1,7 @@
-"""Timing shared by the PyTorch anchors (tools/bench/torch_*_anchor.py): the same method as our
-`fastvideo bench` commands, so the two columns of a table are comparable."""
+"""What every PyTorch anchor (tools/bench/torch_*_anchor.py) shares: timing by the same method as
+our `fastvideo bench` commands, so the two columns of a table are comparable, and the JSON report
+that tools/bench/summary.py reads."""
+import json
 import time
 
 import torch
@@ -28,3 +30,12 @@ def time_runs(fn, warmup, repeats, on_gpu=True):
                 fn()
                 seconds.append(time.perf_counter() - t0)
     return seconds
+
+
+def report_json(result, path):
+    """Prints the result as JSON and, when path is given, also writes it there."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if path:
+        with open(path, "w") as f:
+            f.write(text + "\n")
