@@ -12,7 +12,7 @@
 #include "fastvideo/video_generator.h"
 #include "io/checkpoint.h"
 #include "io/video_reader.h"
-#include "models/wan/wan_transformer.h"
+#include "models/wan/dit/wan_transformer.h"
 #include "ops/attention.h"
 #include "test_util.h"
 #include "tiny_model_fixture.h"

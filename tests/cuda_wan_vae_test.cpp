@@ -8,9 +8,9 @@
 #include <cmath>
 #include <string>
 
-#include "models/wan/video_frames.h"
-#include "models/wan/wan_vae_decoder.h"
-#include "models/wan/wan_vae_specs.h"
+#include "models/wan/vae/video_frames.h"
+#include "models/wan/vae/wan_vae_decoder.h"
+#include "models/wan/vae/wan_vae_specs.h"
 #include "ops/elementwise.h"
 #include "random_vae_weights.h"
 #include "require_gpu.h"

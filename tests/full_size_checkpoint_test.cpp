@@ -14,11 +14,12 @@
 
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
-#include "models/random_weights.h"
-#include "models/tiny_model.h"
 #include "models/umt5/umt5_encoder.h"
-#include "models/wan/wan_transformer.h"
-#include "models/wan/wan_vae_specs.h"
+#include "models/wan/dit/wan_transformer.h"
+#include "models/wan/vae/wan_vae_specs.h"
+#include "models/wan/wan_presets.h"
+#include "random_checkpoint/checkpoint_plan.h"
+#include "random_checkpoint/random_weights.h"
 #include "tiny_model_fixture.h"
 
 namespace fastvideo {
@@ -78,7 +79,7 @@ void expect_consistent(const ShardPlan& p, const std::vector<TensorSpec>& specs,
 }
 
 TEST(FullSizeCheckpoint, Plan13BTransformerIs825F32TensorsInTwoShardsLikeTheRealRepo) {
-  const auto plan = plan_checkpoint(ModelSize::wan_1_3b, DType::F32);
+  const auto plan = plan_checkpoint(wan_model_preset("1.3b"), DType::F32);
   const ComponentPlan& dit = component(plan, "transformer");
   // wan21.md §0: the transformer config.json values.
   EXPECT_EQ(dit.config["num_attention_heads"], 12);
@@ -107,7 +108,7 @@ TEST(FullSizeCheckpoint, Plan13BTransformerIs825F32TensorsInTwoShardsLikeTheReal
 }
 
 TEST(FullSizeCheckpoint, PlanTextEncoderIsUmt5Xxl242TensorsInFiveShards) {
-  const auto plan = plan_checkpoint(ModelSize::wan_1_3b, DType::F32);
+  const auto plan = plan_checkpoint(wan_model_preset("1.3b"), DType::F32);
   const ComponentPlan& te = component(plan, "text_encoder");
   EXPECT_EQ(te.config["d_model"], 4096);
   EXPECT_EQ(te.config["d_kv"], 64);
@@ -131,8 +132,8 @@ TEST(FullSizeCheckpoint, PlanTextEncoderIsUmt5Xxl242TensorsInFiveShards) {
 
 TEST(FullSizeCheckpoint, Bf16TextEncoderKeepsTheFilesAndTensorsPerFileAtHalfTheBytes) {
   const ShardPlan f32 =
-      component(plan_checkpoint(ModelSize::wan_1_3b, DType::F32), "text_encoder").weights;
-  const auto plan = plan_checkpoint(ModelSize::wan_1_3b, DType::BF16);
+      component(plan_checkpoint(wan_model_preset("1.3b"), DType::F32), "text_encoder").weights;
+  const auto plan = plan_checkpoint(wan_model_preset("1.3b"), DType::BF16);
   const ComponentPlan& te = component(plan, "text_encoder");
   EXPECT_EQ(te.config["torch_dtype"], "bfloat16");
   const ShardPlan& bf16 = te.weights;
@@ -151,7 +152,7 @@ TEST(FullSizeCheckpoint, Bf16TextEncoderKeepsTheFilesAndTensorsPerFileAtHalfTheB
 }
 
 TEST(FullSizeCheckpoint, PlanVaeIsOneF32FileWithBaseDim96) {
-  const auto plan = plan_checkpoint(ModelSize::wan_1_3b, DType::F32);
+  const auto plan = plan_checkpoint(wan_model_preset("1.3b"), DType::F32);
   const ComponentPlan& vae = component(plan, "vae");
   EXPECT_EQ(vae.config["base_dim"], 96);
   EXPECT_EQ(vae.config["z_dim"], 16);
@@ -164,7 +165,7 @@ TEST(FullSizeCheckpoint, PlanVaeIsOneF32FileWithBaseDim96) {
 }
 
 TEST(FullSizeCheckpoint, Plan14BTransformerHas1095TensorsInTwelveShards) {
-  const auto plan = plan_checkpoint(ModelSize::wan_14b, DType::F32);
+  const auto plan = plan_checkpoint(wan_model_preset("14b"), DType::F32);
   const ComponentPlan& dit = component(plan, "transformer");
   EXPECT_EQ(dit.config["num_attention_heads"], 40);
   EXPECT_EQ(dit.config["ffn_dim"], 13824);
@@ -178,9 +179,9 @@ TEST(FullSizeCheckpoint, Plan14BTransformerHas1095TensorsInTwelveShards) {
 }
 
 TEST(FullSizeCheckpoint, TinyHasNoPlanAndUnknownSizesAreNamed) {
-  EXPECT_THROW(plan_checkpoint(ModelSize::tiny, DType::BF16), Error);
+  EXPECT_THROW(plan_checkpoint(wan_model_preset("tiny"), DType::BF16), Error);
   try {
-    parse_model_size("7b");
+    wan_model_preset("7b");
     ADD_FAILURE() << "7b accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("7b"), std::string::npos) << e.what();

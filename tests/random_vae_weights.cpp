@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "models/wan/wan_vae_specs.h"
+#include "models/wan/vae/wan_vae_specs.h"
 #include "ops/elementwise.h"
 #include "test_util.h"
 

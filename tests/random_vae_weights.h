@@ -3,7 +3,7 @@
 #pragma once
 
 #include "io/weights.h"
-#include "models/wan/wan_vae_config.h"
+#include "models/wan/vae/wan_vae_config.h"
 
 namespace fastvideo::testing {
 

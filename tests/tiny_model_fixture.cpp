@@ -4,7 +4,7 @@
 
 #include <cstdlib>
 
-#include "models/tiny_model.h"
+#include "random_checkpoint/random_checkpoint.h"
 
 namespace fastvideo::testing {
 

@@ -12,10 +12,10 @@
 
 #include "fastvideo/error.h"
 #include "io/json_file.h"
+#include "random_checkpoint/tiny_tokenizer.h"
 #include "test_util.h"
 #include "tokenizer/prompt_cleaning.h"
 #include "tokenizer/t5_tokenizer.h"
-#include "tokenizer/tiny_tokenizer.h"
 
 namespace fastvideo {
 namespace {

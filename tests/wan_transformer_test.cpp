@@ -2,7 +2,7 @@
 // model adds (patchify, unpatchify, apply_rope, timestep_embedding) against naive loops, and
 // properties of the forward pass. Numerical agreement with the independent Python reference is
 // checked by wan_transformer_golden_test.
-#include "models/wan/wan_transformer.h"
+#include "models/wan/dit/wan_transformer.h"
 
 #include <gtest/gtest.h>
 
@@ -12,8 +12,8 @@
 #include <set>
 #include <vector>
 
-#include "models/wan/wan_rope.h"
-#include "models/wan/wan_transformer_config.h"
+#include "models/wan/dit/wan_rope.h"
+#include "models/wan/dit/wan_transformer_config.h"
 #include "ops/elementwise.h"
 #include "ops/linear.h"
 #include "ops/patchify.h"

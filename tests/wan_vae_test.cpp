@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "models/wan/video_frames.h"
-#include "models/wan/wan_vae_config.h"
-#include "models/wan/wan_vae_decoder.h"
-#include "models/wan/wan_vae_specs.h"
+#include "models/wan/vae/video_frames.h"
+#include "models/wan/vae/wan_vae_config.h"
+#include "models/wan/vae/wan_vae_decoder.h"
+#include "models/wan/vae/wan_vae_specs.h"
 #include "ops/attention.h"
 #include "ops/channel_norm.h"
 #include "ops/conv.h"

@@ -13,9 +13,9 @@
 #include "core/torch_random.h"
 #include "fastvideo/video_generator.h"
 #include "io/checkpoint.h"
-#include "models/tiny_model.h"
-#include "models/wan/wan_transformer.h"
+#include "models/wan/dit/wan_transformer.h"
 #include "ops/cpu/sgemm.h"
+#include "random_checkpoint/random_checkpoint.h"
 
 namespace fastvideo::cli {
 

@@ -15,12 +15,12 @@
 #include "cli/commands.h"
 #include "core/torch_random.h"
 #include "io/checkpoint.h"
-#include "models/random_weights.h"
-#include "models/tiny_model.h"
-#include "models/wan/wan_transformer.h"
+#include "models/wan/dit/wan_transformer.h"
+#include "models/wan/wan_presets.h"
 #include "ops/elementwise.h"
 #include "pipeline/cfg_gate.h"
 #include "pipeline/compute_device.h"
+#include "random_checkpoint/random_weights.h"
 #include "schedulers/make_scheduler.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
@@ -63,9 +63,7 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   std::optional<CheckpointFolder> checkpoint;
   WanTransformerConfig config;
   if (f.model.empty()) {
-    const auto plan = plan_checkpoint(ModelSize::wan_1_3b, DType::F32);
-    config = WanTransformerConfig::from_json(
-        JsonFile(nlohmann::json::parse(plan.front().config.dump()), "built-in Wan2.1 1.3B config"));
+    config = wan_transformer_config(wan_model_preset("1.3b"));
   } else {
     checkpoint = CheckpointFolder::open(f.model);
     config = WanTransformerConfig::from_json(checkpoint->config("transformer"));

@@ -16,7 +16,7 @@
 #include "core/env.h"
 #include "core/parallel.h"
 #include "io/checkpoint.h"
-#include "models/wan/wan_transformer.h"
+#include "models/wan/dit/wan_transformer.h"
 #include "pipeline/compute_device.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA

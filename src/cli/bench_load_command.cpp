@@ -20,8 +20,8 @@
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "models/umt5/umt5_encoder.h"
-#include "models/wan/wan_transformer.h"
-#include "models/wan/wan_vae_specs.h"
+#include "models/wan/dit/wan_transformer.h"
+#include "models/wan/vae/wan_vae_specs.h"
 #include "pipeline/compute_device.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA

@@ -11,10 +11,10 @@
 
 #include "cli/commands.h"
 #include "io/checkpoint.h"
-#include "models/random_weights.h"
-#include "models/tiny_model.h"
 #include "models/umt5/umt5_encoder.h"
 #include "pipeline/compute_device.h"
+#include "random_checkpoint/checkpoint_plan.h"
+#include "random_checkpoint/random_weights.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
@@ -52,7 +52,7 @@ int run_bench_umt5(const BenchUmt5Flags& f) {
   std::optional<CheckpointFolder> checkpoint;
   Umt5Config config;
   if (f.model.empty()) {
-    const auto plan = plan_checkpoint(ModelSize::wan_1_3b, dtype);
+    const auto plan = plan_checkpoint(wan_model_preset("1.3b"), dtype);
     const auto& te = *std::find_if(plan.begin(), plan.end(), [](const ComponentPlan& c) {
       return c.folder == "text_encoder";
     });

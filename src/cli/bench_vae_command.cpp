@@ -13,8 +13,8 @@
 #include <random>
 
 #include "cli/commands.h"
-#include "models/wan/wan_vae_decoder.h"
-#include "models/wan/wan_vae_specs.h"
+#include "models/wan/vae/wan_vae_decoder.h"
+#include "models/wan/vae/wan_vae_specs.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"

@@ -8,7 +8,7 @@
 #include "cli/run_config.h"
 #include "core/log.h"
 #include "fastvideo/video_generator.h"
-#include "models/tiny_model.h"
+#include "random_checkpoint/random_checkpoint.h"
 
 namespace fastvideo::cli {
 

@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "models/tiny_model.h"
+#include "random_checkpoint/random_checkpoint.h"
 
 namespace fastvideo::cli {
 
@@ -30,14 +30,10 @@ Action add_make_tiny_model_command(CLI::App& app) {
   cmd->add_option("--seed", f->seed, "weight seed (same seed, same bytes)");
   cmd->add_flag("--overwrite", f->overwrite, "replace an existing folder");
   return [f] {
-    ModelWriteOptions options;
-    options.size = parse_model_size(f->config);
-    options.seed = f->seed;
-    options.overwrite = f->overwrite;
-    if (!f->text_encoder_dtype.empty()) {
-      options.text_encoder_dtype = f->text_encoder_dtype == "f32" ? DType::F32 : DType::BF16;
-    }
-    write_model(f->dir, options);
+    write_random_checkpoint(f->dir, {.size = f->config,
+                                     .seed = f->seed,
+                                     .text_encoder_dtype = f->text_encoder_dtype,
+                                     .overwrite = f->overwrite});
     std::printf("%s\n", f->dir.c_str());
     return 0;
   };

@@ -13,16 +13,9 @@ const char* const kWanNegativePrompt =
     "misshapen limbs, fused fingers, still picture, messy background, three legs, many people in "
     "the background, walking backwards";
 
-SamplingPreset preset_for_transformer(const JsonFile& config) {
-  const int layers = config.get<int>("num_layers");
-  const int heads = config.get<int>("num_attention_heads");
-  if (layers == 30 && heads == 12) {
-    return {"wan_t2v_1_3b", 480, 832, 81, 50, 3.0, 3.0, 16.0, 1024, kWanNegativePrompt};
-  }
-  if (layers == 40 && heads == 40) {
-    return {"wan_t2v_14b", 720, 1280, 81, 50, 5.0, 5.0, 16.0, 1024, kWanNegativePrompt};
-  }
-  return {"tiny", 64, 64, 9, 4, 3.0, 3.0, 16.0, 1024, kWanNegativePrompt};
+SamplingPreset sampling_preset_for(const WanTransformerConfig& transformer_config) {
+  const WanModelPreset& preset = wan_preset_for(transformer_config);
+  return {std::string(preset.preset_name), preset.sampling, kWanNegativePrompt};
 }
 
 namespace {
@@ -34,10 +27,11 @@ std::string nearest_multiples(int value, int m) {
 
 }  // namespace
 
-ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset& p) {
+ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset& preset) {
+  const SamplingDefaults& p = preset.defaults;
   ResolvedRequest r;
   r.prompt = q.prompt;
-  r.negative_prompt = q.negative_prompt.value_or(p.negative_prompt);
+  r.negative_prompt = q.negative_prompt.value_or(preset.negative_prompt);
   r.seed = q.seed.value_or(p.seed);
   r.num_frames = q.num_frames.value_or(p.num_frames);
   r.height = q.height.value_or(p.height);
@@ -47,7 +41,7 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
   r.flow_shift = q.flow_shift.value_or(p.flow_shift);
   r.fps = q.fps.value_or(p.fps);
   r.max_sequence_length = q.max_sequence_length;
-  r.preset = p.name;
+  r.preset = preset.name;
 
   // fastvideo.md §5: FASTVIDEO_CFG_GATE_STEP must be a number in [0, 1]; 1.0 disables gating.
   r.cfg_gate_step =

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "fastvideo/video_generator.h"
-#include "io/json_file.h"
+#include "models/wan/wan_presets.h"
 
 namespace fastvideo {
 
@@ -14,15 +14,13 @@ extern const char* const kWanNegativePrompt;
 
 struct SamplingPreset {
   std::string name;
-  int height, width, num_frames, num_inference_steps;
-  double guidance_scale, flow_shift, fps;
-  uint64_t seed;
+  SamplingDefaults defaults;
   std::string negative_prompt;
 };
 
-// Picks the preset from the transformer's config.json: Wan2.1 1.3B (480p), 14B (720p), or the
-// tiny test model (docs/tiny-model.md) for anything smaller.
-SamplingPreset preset_for_transformer(const JsonFile& transformer_config);
+// The preset of the model with this transformer (wan_preset_for): Wan2.1 1.3B (480p), 14B (720p),
+// or the tiny test model (docs/tiny-model.md) for anything smaller.
+SamplingPreset sampling_preset_for(const WanTransformerConfig& transformer_config);
 
 // A request with every field decided and validated.
 struct ResolvedRequest {

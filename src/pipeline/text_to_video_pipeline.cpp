@@ -11,7 +11,7 @@
 #include "core/torch_random.h"
 #include "io/video_writer.h"
 #include "models/umt5/umt5_encoder.h"
-#include "models/wan/video_frames.h"
+#include "models/wan/vae/video_frames.h"
 #include "ops/elementwise.h"
 #include "pipeline/cfg_gate.h"
 #include "pipeline/compute_device.h"
@@ -61,7 +61,8 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       weight_dtype_(device_.is_cpu() ? DType::F32 : DType::BF16),
       text_encoder_dtype_(text_encoder_dtype(options.text_encoder_precision, device_)),
       checkpoint_(CheckpointFolder::open(model_dir)),
-      preset_(preset_for_transformer(checkpoint_.config("transformer"))) {
+      preset_(
+          sampling_preset_for(WanTransformerConfig::from_json(checkpoint_.config("transformer")))) {
   auto dit_config = WanTransformerConfig::from_json(checkpoint_.config("transformer"));
   attention_ = select_attention_backends(
       options_.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device_),

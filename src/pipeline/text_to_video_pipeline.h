@@ -12,9 +12,9 @@
 #include "attention/attention_selection.h"
 #include "fastvideo/video_generator.h"
 #include "io/checkpoint.h"
-#include "models/wan/wan_transformer.h"
-#include "models/wan/wan_vae_decoder.h"
-#include "models/wan/wan_vae_specs.h"
+#include "models/wan/dit/wan_transformer.h"
+#include "models/wan/vae/wan_vae_decoder.h"
+#include "models/wan/vae/wan_vae_specs.h"
 #include "pipeline/sampling_preset.h"
 
 namespace fastvideo {

@@ -1,5 +1,5 @@
 // Retrains the tiny model's SentencePiece file (docs/tiny-model.md) from the built-in corpus:
-//   build/train_tiny_tokenizer src/tokenizer/tiny_spiece.model
+//   build/train_tiny_tokenizer tools/random_checkpoint/tiny_spiece.model
 // The engine embeds that committed file instead of training at run time, because training output
 // differs between libsentencepiece versions and the tiny model must be the same bytes everywhere.
 #include <sentencepiece_trainer.h>
@@ -11,7 +11,7 @@
 #include <unordered_map>
 
 #include "fastvideo/error.h"
-#include "tokenizer/tiny_tokenizer.h"
+#include "random_checkpoint/tiny_tokenizer.h"
 
 namespace fastvideo {
 namespace {

@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "models/wan/causal_conv3d.h"
+#include "models/wan/vae/causal_conv3d.h"
 
 namespace fastvideo {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "io/weights.h"
-#include "models/wan/wan_vae_config.h"
+#include "models/wan/vae/wan_vae_config.h"
 
 namespace fastvideo {
 

@@ -1,4 +1,4 @@
-#include "models/wan/wan_rope.h"
+#include "models/wan/dit/wan_rope.h"
 
 #include <cmath>
 #include <vector>

@@ -9,9 +9,9 @@
 
 namespace fastvideo {
 
-class WanAttentionBlock {
+class WanVaeMidAttention {
  public:
-  WanAttentionBlock(const Weights& weights, const std::string& prefix);
+  WanVaeMidAttention(const Weights& weights, const std::string& prefix);
 
   // x [B, C, T, H, W] -> same shape. Per frame, so chunking the time axis changes nothing.
   Tensor forward(const Tensor& x) const;

@@ -1,4 +1,4 @@
-#include "models/wan/wan_upsample.h"
+#include "models/wan/vae/wan_upsample.h"
 
 #include "ops/conv.h"
 

@@ -1,4 +1,4 @@
-#include "models/wan/wan_transformer_config.h"
+#include "models/wan/dit/wan_transformer_config.h"
 
 #include <vector>
 

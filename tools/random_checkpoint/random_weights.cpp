@@ -1,4 +1,4 @@
-#include "models/random_weights.h"
+#include "random_checkpoint/random_weights.h"
 
 #include <algorithm>
 #include <cmath>
@@ -22,18 +22,12 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
 // Calls store(i, value) for elements [first, first + n) of the tensor, in parallel.
 template <class Store>
 void generate(const TensorSpec& spec, uint64_t seed, int64_t first, int64_t n, Store store) {
   const WeightScale s = weight_scale(spec);
   const float half_width = s.std_dev * std::sqrt(3.0f);  // uniform on [-√3σ, √3σ]: std σ
-  const uint64_t stream = splitmix64(seed * 0x9E3779B97F4A7C15ull ^ fnv1a(spec.name));
+  const uint64_t stream = splitmix64(tensor_stream_seed(seed, spec.name));
   parallel_for(n, int64_t(1) << 16, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const uint64_t bits = splitmix64(stream + uint64_t(first + i));
@@ -43,7 +37,17 @@ void generate(const TensorSpec& spec, uint64_t seed, int64_t first, int64_t n, S
   });
 }
 
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
 }  // namespace
+
+uint64_t tensor_stream_seed(uint64_t seed, const std::string& name) {
+  return (seed * 0x9E3779B97F4A7C15ull) ^ fnv1a(name);
+}
 
 WeightScale weight_scale(const TensorSpec& spec) {
   // The float arithmetic here is the tiny model's (its bytes depend on it): keep it as it is.

@@ -1,4 +1,4 @@
-#include "models/wan/wan_attention_block.h"
+#include "models/wan/vae/wan_vae_mid_attention.h"
 
 #include <cmath>
 
@@ -18,15 +18,15 @@ Tensor as_linear(const Tensor& conv_weight) {
 
 }  // namespace
 
-WanAttentionBlock::WanAttentionBlock(const Weights& weights, const std::string& prefix)
+WanVaeMidAttention::WanVaeMidAttention(const Weights& weights, const std::string& prefix)
     : norm_gamma_(weights.get(prefix + ".norm.gamma")),
       to_qkv_weight_(as_linear(weights.get(prefix + ".to_qkv.weight"))),
       to_qkv_bias_(weights.get(prefix + ".to_qkv.bias")),
       proj_weight_(as_linear(weights.get(prefix + ".proj.weight"))),
       proj_bias_(weights.get(prefix + ".proj.bias")) {}
 
-Tensor WanAttentionBlock::forward(const Tensor& x) const {
-  FV_CHECK(x.ndim() == 5, "WanAttentionBlock: expected [B,C,T,H,W], got ", x.describe());
+Tensor WanVaeMidAttention::forward(const Tensor& x) const {
+  FV_CHECK(x.ndim() == 5, "WanVaeMidAttention: expected [B,C,T,H,W], got ", x.describe());
   const int64_t B = x.size(0), C = x.size(1), T = x.size(2), H = x.size(3), W = x.size(4);
   // Each frame is one attention batch item whose tokens are its pixels, channels last.
   const Tensor tokens = ops::rms_norm_channels(x, norm_gamma_)

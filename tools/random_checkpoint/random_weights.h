@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "core/tensor.h"
 #include "io/weights.h"
@@ -14,6 +15,10 @@ namespace fastvideo {
 // Mean and standard deviation of a tensor's values, from its name and shape: biases 0.02, norm
 // gains (and VAE .gamma) 1 ± 0.1, scale_shift_table 0.1, token embeddings 1, relative attention
 // bias 0.5, every other weight 1/√fan_in (T5's q additionally × 1/8, the 1/√d_kv T5 folds in).
+// The per-tensor stream of a checkpoint's seed: a pure function of (seed, name), so adding a
+// tensor changes no other.
+uint64_t tensor_stream_seed(uint64_t seed, const std::string& name);
+
 struct WeightScale {
   float std_dev = 1.0f;
   float mean = 0.0f;

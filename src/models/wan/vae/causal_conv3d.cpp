@@ -1,4 +1,4 @@
-#include "models/wan/causal_conv3d.h"
+#include "models/wan/vae/causal_conv3d.h"
 
 #include <algorithm>
 #include <vector>

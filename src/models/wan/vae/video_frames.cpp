@@ -1,4 +1,4 @@
-#include "models/wan/video_frames.h"
+#include "models/wan/vae/video_frames.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "tokenizer/tiny_tokenizer.h"
+#include "random_checkpoint/tiny_tokenizer.h"
 
 #include <cstddef>
 #include <fstream>
@@ -7,7 +7,7 @@
 
 #include "fastvideo/error.h"
 
-// Generated from src/tokenizer/tiny_spiece.model (CMakeLists.txt, cmake/EmbedFile.cmake).
+// Generated from tools/random_checkpoint/tiny_spiece.model (CMakeLists.txt, cmake/EmbedFile.cmake).
 extern const unsigned char kTinySpieceModel[];
 extern const std::size_t kTinySpieceModel_size;
 

@@ -1,4 +1,4 @@
-#include "models/wan/wan_vae_decoder.h"
+#include "models/wan/vae/wan_vae_decoder.h"
 
 #include <string>
 

@@ -1,6 +1,6 @@
 // The tokenizer of the tiny test model (docs/tiny-model.md): a SentencePiece unigram model of 384
-// pieces (src/tokenizer/tiny_spiece.model, trained by tools/tiny_tokenizer and embedded in the
-// binary), written in the HF T5 layout of a Wan checkpoint.
+// pieces (tools/random_checkpoint/tiny_spiece.model, trained by tools/tiny_tokenizer and embedded
+// in the binary), written in the HF T5 layout of a Wan checkpoint.
 #pragma once
 
 #include <filesystem>

@@ -1,4 +1,4 @@
-#include "models/wan/wan_residual_block.h"
+#include "models/wan/vae/wan_residual_block.h"
 
 #include "ops/channel_norm.h"
 #include "ops/elementwise.h"

@@ -15,7 +15,7 @@
 #include "attention/attention_registry.h"
 #include "core/tensor.h"
 #include "io/weights.h"
-#include "models/wan/wan_transformer_config.h"
+#include "models/wan/dit/wan_transformer_config.h"
 
 namespace fastvideo {
 

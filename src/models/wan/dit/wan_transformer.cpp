@@ -1,9 +1,9 @@
-#include "models/wan/wan_transformer.h"
+#include "models/wan/dit/wan_transformer.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "models/wan/wan_rope.h"
+#include "models/wan/dit/wan_rope.h"
 #include "ops/elementwise.h"
 #include "ops/linear.h"
 #include "ops/norm.h"

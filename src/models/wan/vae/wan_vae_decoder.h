@@ -10,11 +10,11 @@
 #include <optional>
 #include <vector>
 
-#include "models/wan/causal_conv3d.h"
-#include "models/wan/wan_attention_block.h"
-#include "models/wan/wan_residual_block.h"
-#include "models/wan/wan_upsample.h"
-#include "models/wan/wan_vae_config.h"
+#include "models/wan/vae/causal_conv3d.h"
+#include "models/wan/vae/wan_residual_block.h"
+#include "models/wan/vae/wan_upsample.h"
+#include "models/wan/vae/wan_vae_config.h"
+#include "models/wan/vae/wan_vae_mid_attention.h"
 
 namespace fastvideo {
 
@@ -53,7 +53,7 @@ class WanVaeDecoder {
   CausalConv3d post_quant_conv_;
   CausalConv3d conv_in_;
   WanResidualBlock mid_resnet0_;
-  WanAttentionBlock mid_attention_;
+  WanVaeMidAttention mid_attention_;
   WanResidualBlock mid_resnet1_;
   std::vector<UpBlock> up_blocks_;
   Tensor norm_out_gamma_;

@@ -1,0 +1,155 @@
+#include "random_checkpoint/random_checkpoint.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/env.h"
+#include "core/log.h"
+#include "core/torch_random.h"
+#include "io/checkpoint.h"
+#include "models/umt5/umt5_encoder.h"
+#include "models/wan/dit/wan_transformer.h"
+#include "models/wan/vae/wan_vae_specs.h"
+#include "random_checkpoint/checkpoint_plan.h"
+#include "random_checkpoint/random_weights.h"
+#include "random_checkpoint/tiny_tokenizer.h"
+#include "random_checkpoint/wan_checkpoint_configs.h"
+#include "tokenizer/t5_tokenizer.h"
+
+namespace fastvideo {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+void write_json(const fs::path& path, const nlohmann::ordered_json& j) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  if (!out) fail(path.string(), ": cannot write");
+}
+
+// Random values scaled so activations stay O(1) (random_weights.h: gains near 1, small biases,
+// fan-in scaled weights), drawn from torch_randn. Each tensor has its own stream (seed, name), so
+// adding a tensor changes no other.
+Tensor tiny_weight(const TensorSpec& spec, uint64_t seed) {
+  Tensor t = torch_randn(spec.shape, tensor_stream_seed(seed, spec.name));
+  const WeightScale w = weight_scale(spec);
+  for (float& v : t.f32()) v = v * w.std_dev + w.mean;
+  return t;
+}
+
+std::vector<std::pair<std::string, Tensor>> tiny_weights(const std::vector<TensorSpec>& specs,
+                                                         uint64_t seed) {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (const auto& spec : specs) out.emplace_back(spec.name, tiny_weight(spec, seed));
+  return out;
+}
+
+// docs/tiny-model.md: fixed shard counts, weights from torch_randn. Its bytes are pinned by the
+// goldens, so nothing here changes.
+void write_tiny_weights(const fs::path& tmp, uint64_t seed, DType text_encoder_dtype) {
+  const WanModelPreset& tiny = wan_model_preset("tiny");
+  write_json(tmp / "transformer" / "config.json", wan_transformer_config_json(tiny));
+  auto dit = WanTransformerConfig::from_json(JsonFile::load(tmp / "transformer" / "config.json"));
+  write_component(tmp / "transformer", "diffusion_pytorch_model",
+                  tiny_weights(wan_transformer_specs(dit), seed), 2, DType::F32);
+
+  const int vocab = T5Tokenizer::load(tmp / "tokenizer").vocab_size();
+  write_json(tmp / "text_encoder" / "config.json",
+             umt5_config_json(tiny, vocab, text_encoder_dtype));
+  auto umt5 = Umt5Config::from_json(JsonFile::load(tmp / "text_encoder" / "config.json"));
+  write_component(tmp / "text_encoder", "model", tiny_weights(umt5_encoder_specs(umt5), seed), 2,
+                  text_encoder_dtype);
+
+  write_json(tmp / "vae" / "config.json", wan_vae_config_json(tiny));
+  auto vae = WanVaeConfig::from_json(JsonFile::load(tmp / "vae" / "config.json"));
+  write_component(tmp / "vae", "diffusion_pytorch_model", tiny_weights(wan_vae_specs(vae), seed), 1,
+                  DType::F32);
+}
+
+void write_real_size_weights(const fs::path& tmp, const WanModelPreset& preset, uint64_t seed,
+                             DType text_encoder_dtype) {
+  const TensorFiller fill = [seed](const TensorSpec& spec, int64_t first, std::span<float> out) {
+    fill_random_weight(spec, seed, first, out);
+  };
+  for (const ComponentPlan& c : plan_checkpoint(preset, text_encoder_dtype)) {
+    log::info("writing ", c.folder, ": ", c.weights.num_tensors(), " tensors, ",
+              double(c.weights.total_bytes()) / 1e9, " GB ", dtype_name(c.weights.stored_dtype),
+              " in ", c.weights.shards.size(), " file(s)");
+    write_json(tmp / c.folder / "config.json", c.config);
+    write_component_streamed(tmp / c.folder, c.weights, fill);
+  }
+}
+
+DType parse_text_encoder_dtype(const std::string& name, bool tiny) {
+  if (name.empty()) return tiny ? DType::BF16 : DType::F32;
+  if (name == "f32") return DType::F32;
+  if (name == "bf16") return DType::BF16;
+  fail("text encoder dtype '", name, "' is not f32 or bf16");
+}
+
+}  // namespace
+
+void write_random_checkpoint(const fs::path& dir, const RandomCheckpointOptions& options) {
+  const WanModelPreset& preset = wan_model_preset(options.size);
+  const bool tiny = preset.text_encoder.vocab == 0;
+  const DType text_encoder_dtype = parse_text_encoder_dtype(options.text_encoder_dtype, tiny);
+  if (fs::exists(dir) && !options.overwrite) {
+    fail(dir.string(), " exists; pass --overwrite to replace it");
+  }
+  const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
+  fs::create_directories(parent);
+  const fs::path tmp = parent / str_cat(".", dir.filename().string(), ".tmp-", ::getpid());
+  fs::remove_all(tmp);
+  try {
+    write_json(tmp / "model_index.json", wan_model_index_json());
+    // The real sizes keep the tiny tokenizer too: its ids (< 384) are valid rows of the
+    // 256384-row embedding.
+    write_tiny_tokenizer(tmp / "tokenizer");
+    if (tiny) {
+      write_tiny_weights(tmp, options.seed, text_encoder_dtype);
+    } else {
+      write_real_size_weights(tmp, preset, options.seed, text_encoder_dtype);
+    }
+    write_json(tmp / "scheduler" / "scheduler_config.json", wan_scheduler_config_json());
+    if (fs::exists(dir)) fs::remove_all(dir);
+    fs::rename(tmp, dir);
+  } catch (...) {
+    fs::remove_all(tmp);
+    throw;
+  }
+}
+
+void write_tiny_model(const fs::path& dir, uint64_t seed, bool overwrite) {
+  RandomCheckpointOptions options;
+  options.seed = seed;
+  options.overwrite = overwrite;
+  write_random_checkpoint(dir, options);
+}
+
+fs::path default_tiny_model_dir() {
+  if (auto v = env_string("FASTVIDEO_TINY_MODEL")) return *v;
+  fs::path cache;
+  if (auto x = env_string("XDG_CACHE_HOME")) {
+    cache = *x;
+  } else if (auto h = env_string("HOME")) {
+    cache = fs::path(*h) / ".cache";
+  } else {
+    cache = fs::temp_directory_path();
+  }
+  return cache / "fastvideo" / "tiny-model-seed0";
+}
+
+fs::path ensure_default_tiny_model() {
+  auto dir = default_tiny_model_dir();
+  if (!fs::exists(dir / "model_index.json")) {
+    log::info("no model given: writing the tiny test model to ", dir.string());
+    write_tiny_model(dir, 0, /*overwrite=*/true);
+  }
+  return dir;
+}
+
+}  // namespace fastvideo

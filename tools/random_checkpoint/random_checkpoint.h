@@ -1,0 +1,39 @@
+// Writes Wan2.1 T2V checkpoints with random weights in the exact diffusers layout (wan21.md §5):
+// the tiny test model (docs/tiny-model.md), on which every code path of the real model runs in
+// seconds, and the two real sizes (1.3B, 14B) for load, memory and speed measurements. Same
+// seed, same bytes. A tool beside the engine, not part of it: the CLI's make-tiny-model and its
+// default model, the tests and the benchmarks use it.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace fastvideo {
+
+struct RandomCheckpointOptions {
+  std::string size = "tiny";  // tiny (docs/tiny-model.md), 1.3b or 14b (the real configs)
+  uint64_t seed = 0;
+  // Stored dtype of the UMT5 weights, "f32" or "bf16". Empty: bf16 for tiny (as it always was),
+  // f32 for the real sizes (as the real repos store them; bf16 halves the 22.7 GB).
+  std::string text_encoder_dtype;
+  bool overwrite = false;
+};
+
+// Writes into a temporary folder next to `dir` and renames it when complete. An existing `dir`
+// is an error unless `options.overwrite`. tiny: weights derived from torch_randn (seeded per
+// tensor), byte-identical across versions. Real sizes: a fast counter-based generator
+// (random_weights.h), written shard by shard in bounded chunks so memory stays small whatever the
+// model size; no torch-compatible stream is promised.
+void write_random_checkpoint(const std::filesystem::path& dir,
+                             const RandomCheckpointOptions& options);
+
+// write_random_checkpoint for the tiny model.
+void write_tiny_model(const std::filesystem::path& dir, uint64_t seed, bool overwrite = false);
+
+// The folder `generate` uses when no model is given: $FASTVIDEO_TINY_MODEL, else
+// $XDG_CACHE_HOME/fastvideo/tiny-model-seed0 (~/.cache/...). Created on first use.
+std::filesystem::path default_tiny_model_dir();
+std::filesystem::path ensure_default_tiny_model();
+
+}  // namespace fastvideo
