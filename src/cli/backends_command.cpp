@@ -3,10 +3,8 @@
 #include <cstdio>
 #include <memory>
 
-#include "attention/attention_selection.h"
-#include "cli/commands.h"
-#include "core/env.h"
-#include "pipeline/compute_device.h"
+#include "commands.h"
+#include "fastvideo/attention_backends.h"
 
 namespace fastvideo::cli {
 
@@ -17,38 +15,20 @@ struct BackendsFlags {
 };
 
 int run_backends(const BackendsFlags& flags) {
-  std::string why_cpu;
-  const AttentionDevice device = flags.device.empty()
-                                     ? this_machine_attention_device(&why_cpu)
-                                     : attention_device_for(parse_compute_device(flags.device));
-  if (device.is_gpu()) {
-    std::printf("Attention backends on %s\n\n", device.describe().c_str());
-  } else {
-    std::printf("Attention backends on the CPU: no GPU%s%s\n\n", why_cpu.empty() ? "" : " (",
-                why_cpu.empty() ? "" : (why_cpu + ")").c_str());
-  }
-  const AttentionBackendRegistry& registry = AttentionBackendRegistry::builtin();
+  const AttentionBackendsOverview o =
+      describe_attention_backends(flags.device, flags.attention_backend);
+  std::printf("Attention backends on %s\n\n", o.device.c_str());
   std::printf("%-18s %-21s %s\n", "NAME", "STATUS", "WHY");
-  for (const AttentionBackend* b : registry.backends()) {
-    const AttentionBackendStatus status = b->status(device);
-    std::printf("%-18s %-21s %s\n", std::string(b->name()).c_str(),
-                std::string(status.kind_name()).c_str(), status.reason.c_str());
-    std::printf("%-18s %-21s supports %s\n", "", "", b->capabilities().describe().c_str());
+  for (const AttentionBackendReport& b : o.backends) {
+    std::printf("%-18s %-21s %s\n", b.name.c_str(), b.status.c_str(), b.reason.c_str());
+    std::printf("%-18s %-21s supports %s\n", "", "", b.supports.c_str());
   }
-
-  // The transformer's attention as a generation on this device would resolve it.
-  const AttentionLayerShape wan{128, device.is_gpu() ? DType::BF16 : DType::F32};
-  const std::optional<std::string> env = env_string(kAttentionBackendEnv);
-  std::printf("\nSelection: --attention-backend > %s%s > automatic (fastest available dense)\n",
-              kAttentionBackendEnv, env ? ("=" + *env).c_str() : " (unset)");
-  try {
-    const AttentionSelection s =
-        select_attention_backends(flags.attention_backend, env, device, wan);
-    std::printf("Wan2.1 (head_dim 128, %s) here: %s\n", device.is_gpu() ? "bf16" : "f32",
-                s.describe().c_str());
-  } catch (const Error& e) {
-    std::printf("Wan2.1 (head_dim 128) here: error: %s\n", e.what());
-  }
+  std::printf(
+      "\nSelection: --attention-backend > FASTVIDEO_ATTENTION_BACKEND (%s) > automatic (fastest "
+      "available dense)\n",
+      o.environment.c_str());
+  std::printf("Wan2.1 (head_dim 128, %s) here: %s\n", o.gpu ? "bf16" : "f32",
+              o.wan_selection.c_str());
   return 0;
 }
 

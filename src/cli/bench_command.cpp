@@ -1,159 +1,53 @@
-// fastvideo bench cpu: per-stage times of a tiny-model generation, and one DiT forward's achieved
-// GFLOP/s next to the OpenBLAS GEMM rate measured in the same run (the anchor).
-// Other `bench` subcommands (gemm, vae, ...) live in bench_<name>_command.cpp.
+// fastvideo bench ...: the benchmarks are their own program, fastvideo-bench (bench/, which reaches
+// the engine's internals by design), installed beside this one; this runs it with the arguments
+// that follow `bench`, as `git foo` runs git-foo.
+#include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <fstream>
-#include <nlohmann/json.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
 
-#include "cli/commands.h"
-#include "core/parallel.h"
-#include "core/torch_random.h"
-#include "fastvideo/video_generator.h"
-#include "io/checkpoint.h"
-#include "models/wan/dit/wan_transformer.h"
-#include "ops/cpu/sgemm.h"
-#include "random_checkpoint/random_checkpoint.h"
+#include "commands.h"
+#include "fastvideo/error.h"
 
 namespace fastvideo::cli {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-template <class Fn>
-double median_seconds(int repeats, Fn&& fn) {
-  fn();  // warm-up
-  std::vector<double> times;
-  for (int i = 0; i < repeats; ++i) {
-    auto t0 = Clock::now();
-    fn();
-    times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+std::filesystem::path bench_program() {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) fail("fastvideo bench: cannot locate this program (/proc/self/exe): ", ec.message());
+  return self.parent_path() / "fastvideo-bench";
 }
 
-double sgemm_gflops(int m, int n, int k, int repeats) {
-  std::vector<float> a(size_t(m) * k, 0.5f), b(size_t(k) * n, 0.25f), c(size_t(m) * n);
-  const double s = median_seconds(repeats, [&] {
-    ops::sgemm(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, c.data(), n);
-  });
-  return 2.0 * m * n * k / s / 1e9;
-}
-
-// wan21.md §1.8, for what WanTransformer::forward computes (text MLP and cross-attention K/V are
-// prepared once per prompt, outside the forward).
-double dit_forward_flops(const WanTransformerConfig& c, double tokens, double text_tokens) {
-  const double D = c.inner_dim(), F = c.ffn_dim, S = tokens;
-  const double per_block =
-      8 * S * D * D + 4 * S * S * D + 4 * S * D * D + 4 * S * text_tokens * D + 4 * S * D * F;
-  return c.num_layers * per_block + 2 * S * 64 * D * 2;  // + patch embedding and output head
-}
-
-struct BenchFlags {
-  std::string model, json;
-  int height = 128, width = 128, num_frames = 17, repeats = 3;
-};
-
-int run_bench(const BenchFlags& f) {
-  nlohmann::ordered_json out;
-  out["threads"] = num_threads();
-  std::printf("fastvideo bench cpu (%d threads)\n\n", num_threads());
-
-  const std::filesystem::path model =
-      f.model.empty() ? ensure_default_tiny_model() : std::filesystem::path(f.model);
-  auto checkpoint = CheckpointFolder::open(model);
-  auto config = WanTransformerConfig::from_json(checkpoint.config("transformer"));
-
-  // 1. Stage times of a full generation at the model's preset.
-  auto t0 = Clock::now();
-  auto generator = VideoGenerator::from_pretrained(model);
-  const double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  GenerationRequest request;
-  request.prompt = "A red fox runs through fresh snow at dawn.";
-  GenerationResult result = generator.generate(request);
-  std::printf("%-18s %10s %12s\n", "stage", "seconds", "peak RSS MiB");
-  std::printf("%-18s %10.3f %12s\n", "load", load_s, "");
-  out["stages"].push_back({{"name", "load"}, {"seconds", load_s}});
-  for (auto& s : result.stages) {
-    std::printf("%-18s %10.3f %12.1f\n", s.name.c_str(), s.seconds,
-                double(s.peak_bytes) / (1 << 20));
-    out["stages"].push_back(
-        {{"name", s.name}, {"seconds", s.seconds}, {"peak_bytes", s.peak_bytes}});
-  }
-
-  // 2. One DiT forward at a larger size, against the GEMM anchor of the same run.
-  WanTransformer dit(config,
-                     load_component(checkpoint.path("transformer"), wan_transformer_specs(config)));
-  const int64_t T = (f.num_frames - 1) / 4 + 1, H = f.height / 8, W = f.width / 8;
-  Tensor latents = torch_randn({1, 16, T, H, W}, 7);
-  Tensor context = torch_randn({1, 512, config.text_dim}, 8);
-  auto text = dit.prepare_text(context);
-  const double ts[] = {500.0};
-  const double forward_s = median_seconds(f.repeats, [&] { dit.forward(latents, ts, text); });
-  const double tokens = double(T * (H / 2) * (W / 2));
-  const double flops = dit_forward_flops(config, tokens, 512);
-  const double dit_gflops = flops / forward_s / 1e9;
-  const int S = int(tokens), D = config.inner_dim();
-  const double gemm_qkv = sgemm_gflops(S, D, D, f.repeats);
-  const double gemm_ffn = sgemm_gflops(S, config.ffn_dim, D, f.repeats);
-  const double gemm_big = sgemm_gflops(1024, 1024, 1024, f.repeats);
-  std::printf(
-      "\nDiT forward %lldx%lldx%lld latents (%d tokens): %.3f s, %.2f GFLOP, %.1f GFLOP/s\n",
-      static_cast<long long>(T), static_cast<long long>(H), static_cast<long long>(W), S, forward_s,
-      flops / 1e9, dit_gflops);
-  std::printf("%-34s %10s %8s\n", "anchor: OpenBLAS sgemm (same run)", "GFLOP/s", "DiT/it");
-  std::printf("%-34s %10.1f %8.2f\n", str_cat(S, "x", D, "x", D, " (attn proj)").c_str(), gemm_qkv,
-              dit_gflops / gemm_qkv);
-  std::printf("%-34s %10.1f %8.2f\n", str_cat(S, "x", config.ffn_dim, "x", D, " (FFN up)").c_str(),
-              gemm_ffn, dit_gflops / gemm_ffn);
-  std::printf("%-34s %10.1f %8.2f\n", "1024x1024x1024", gemm_big, dit_gflops / gemm_big);
-  out["dit_forward"] = {{"latent_shape", {1, 16, T, H, W}},
-                        {"tokens", S},
-                        {"seconds", forward_s},
-                        {"gflop", flops / 1e9},
-                        {"gflops", dit_gflops}};
-  out["sgemm_gflops"] = {{"attn_proj", gemm_qkv}, {"ffn_up", gemm_ffn}, {"square_1024", gemm_big}};
-  if (!f.json.empty()) {
-    std::ofstream(f.json) << out.dump(2) << "\n";
-  }
-  return 0;
+int run_bench(const std::vector<std::string>& args) {
+  const std::filesystem::path program = bench_program();
+  FV_CHECK(::access(program.c_str(), X_OK) == 0, "fastvideo bench: ", program.string(),
+           " is missing or not executable (build the fastvideo_bench target)");
+  std::vector<char*> argv;
+  std::string name = program.string();
+  argv.push_back(name.data());
+  std::vector<std::string> copies(args);
+  for (std::string& a : copies) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(program.c_str(), argv.data());
+  fail("fastvideo bench: cannot run ", program.string(), ": ", std::strerror(errno));
 }
 
 }  // namespace
 
 Action add_bench_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "bench", "Benchmarks (not tests): tables with the anchor measured in the same run");
-  auto* cpu =
-      cmd->add_subcommand("cpu", "Stage times of the tiny model and DiT GFLOP/s vs OpenBLAS GEMM");
-  cmd->require_subcommand(1);
-  auto f = std::make_shared<BenchFlags>();
-  cpu->add_option("--model", f->model, "checkpoint folder (default: the tiny model)");
-  cpu->add_option("--height", f->height, "DiT forward height");
-  cpu->add_option("--width", f->width, "DiT forward width");
-  cpu->add_option("--num-frames", f->num_frames, "DiT forward frames (4n+1)");
-  cpu->add_option("--repeats", f->repeats, "timed repeats (median)");
-  cpu->add_option("--json", f->json, "write results as JSON");
-  // Each GPU benchmark registers itself on `bench`; the one the user named runs.
-  std::vector<std::pair<CLI::App*, Action>> gpu_benches;
-  for (auto register_fn : {add_bench_gemm_command, add_bench_attention_command,
-                           add_bench_dit_command, add_bench_vae_command, add_bench_umt5_command,
-                           add_bench_denoise_command, add_bench_load_command}) {
-    const size_t before = cmd->get_subcommands({}).size();
-    Action action = register_fn(*cmd);
-    gpu_benches.emplace_back(cmd->get_subcommands({})[before], std::move(action));
-  }
-  return [f, cpu, gpu_benches] {
-    if (cpu->parsed()) return run_bench(*f);
-    for (auto& [sub, action] : gpu_benches) {
-      if (sub->parsed()) return action();
-    }
-    return 0;
-  };
+      "bench",
+      "Benchmarks: cpu, gemm, attention, dit, vae, umt5, denoise, load (runs fastvideo-bench)");
+  // Everything after `bench`, --help included, belongs to fastvideo-bench.
+  cmd->prefix_command();
+  cmd->set_help_flag();
+  cmd->allow_extras();
+  return [cmd] { return run_bench(cmd->remaining()); };
 }
 
 }  // namespace fastvideo::cli

@@ -1,19 +1,16 @@
 // fastvideo compare A B: PSNR, SSIM and MS-SSIM per frame and mean (MP4, PNG folder or Y4M).
-#include <cmath>
 #include <cstdio>
 
-#include "cli/commands.h"
+#include "commands.h"
 #include "fastvideo/error.h"
-#include "io/video_reader.h"
-#include "quality/video_metrics.h"
+#include "fastvideo/video_quality.h"
 
 namespace fastvideo::cli {
 
 namespace {
 
 int run_compare(const std::string& a, const std::string& b) {
-  const Video va = read_video(a), vb = read_video(b);
-  const VideoComparison c = compare_videos(va, vb);
+  const VideoComparison c = compare_video_files(a, b);
   const bool ms = !c.ms_ssim.empty();
   std::printf("%-6s %10s %10s %10s\n", "frame", "PSNR(dB)", "SSIM", "MS-SSIM");
   for (size_t i = 0; i < c.psnr.size(); ++i) {

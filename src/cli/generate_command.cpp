@@ -3,11 +3,11 @@
 
 #include <fstream>
 
-#include "cli/commands.h"
-#include "cli/progress_bar.h"
-#include "cli/run_config.h"
-#include "core/log.h"
+#include "commands.h"
+#include "fastvideo/log.h"
+#include "fastvideo/run_config.h"
 #include "fastvideo/video_generator.h"
+#include "progress_bar.h"
 #include "random_checkpoint/random_checkpoint.h"
 
 namespace fastvideo::cli {

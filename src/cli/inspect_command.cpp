@@ -1,9 +1,8 @@
 // fastvideo inspect MODEL_DIR: components, configs, parameter counts and dtypes.
 #include <cstdio>
 
-#include "cli/commands.h"
-#include "io/checkpoint.h"
-#include "tokenizer/t5_tokenizer.h"
+#include "commands.h"
+#include "fastvideo/checkpoint_info.h"
 
 namespace fastvideo::cli {
 
@@ -23,20 +22,19 @@ std::string human(int64_t n) {
 }
 
 int run_inspect(const std::string& dir) {
-  auto checkpoint = CheckpointFolder::open(dir);
-  std::printf("%s: %s\n", dir.c_str(), checkpoint.class_name().c_str());
-  for (const char* component : {"transformer", "text_encoder", "vae"}) {
-    ComponentSummary s = summarize_component(checkpoint.path(component));
-    std::printf("\n%s (%s): %s parameters (%lld) in %zu file(s)\n", component, s.class_name.c_str(),
-                human(s.parameters).c_str(), static_cast<long long>(s.parameters), s.files.size());
+  const CheckpointSummary checkpoint = inspect_checkpoint(dir);
+  std::printf("%s: %s\n", dir.c_str(), checkpoint.class_name.c_str());
+  for (const ComponentSummary& s : checkpoint.components) {
+    std::printf("\n%s (%s): %s parameters (%lld) in %zu file(s)\n", s.name.c_str(),
+                s.class_name.c_str(), human(s.parameters).c_str(),
+                static_cast<long long>(s.parameters), s.files.size());
     for (auto& [dtype, count] : s.parameters_by_dtype) {
       std::printf("  %-6s %s\n", dtype.c_str(), human(count).c_str());
     }
-    std::printf("  config: %s\n", checkpoint.config(component).json().dump().c_str());
+    std::printf("  config: %s\n", s.config.c_str());
   }
-  auto tokenizer = T5Tokenizer::load(checkpoint.path("tokenizer"));
-  std::printf("\ntokenizer: SentencePiece, vocab %d\n", tokenizer.vocab_size());
-  std::printf("\nscheduler: %s\n", checkpoint.config("scheduler").json().dump().c_str());
+  std::printf("\ntokenizer: SentencePiece, vocab %d\n", checkpoint.tokenizer_vocab_size);
+  std::printf("\nscheduler: %s\n", checkpoint.scheduler_config.c_str());
   return 0;
 }
 

@@ -3,7 +3,7 @@
 #include <exception>
 #include <map>
 
-#include "cli/commands.h"
+#include "commands.h"
 #include "fastvideo/error.h"
 
 int main(int argc, char** argv) {

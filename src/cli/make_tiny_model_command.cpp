@@ -3,7 +3,7 @@
 // at a real size (wan21.md §0, §5) for load, memory and speed measurements.
 #include <cstdio>
 
-#include "cli/commands.h"
+#include "commands.h"
 #include "random_checkpoint/random_checkpoint.h"
 
 namespace fastvideo::cli {

@@ -1,4 +1,4 @@
-#include "core/log.h"
+#include "fastvideo/log.h"
 
 #include <cstdio>
 #include <mutex>

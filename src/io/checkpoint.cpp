@@ -8,7 +8,7 @@
 #include <regex>
 #include <set>
 
-#include "core/log.h"
+#include "fastvideo/log.h"
 #include "io/float_conversion.h"
 #include "io/safetensors.h"
 
@@ -498,6 +498,7 @@ ComponentSummary summarize_component(const fs::path& component_dir) {
     if (!fs::exists(component_dir / config)) continue;
     const JsonFile json = JsonFile::load(component_dir / config);
     const auto& j = json.json();
+    s.config = j.dump();
     if (j.contains("_class_name") && j["_class_name"].is_string()) {
       s.class_name = j["_class_name"];
     } else if (j.contains("architectures") && j["architectures"].is_array() &&

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "fastvideo/checkpoint_info.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
 #include "io/weights.h"
@@ -97,15 +98,8 @@ ShardPlan plan_shards(const std::vector<TensorSpec>& specs, const std::string& b
 void write_component_streamed(const std::filesystem::path& component_dir, const ShardPlan& plan,
                               const TensorFiller& fill);
 
-// What `fastvideo inspect` prints per component; reads headers only.
-struct ComponentSummary {
-  std::string name;        // folder name
-  std::string class_name;  // _class_name of its config, empty when it has none
-  int64_t parameters = 0;
-  std::map<std::string, int64_t> parameters_by_dtype;  // "F32" -> count
-  std::vector<std::string> files;                      // weight files, relative to the folder
-};
-
+// What `fastvideo inspect` prints per component (fastvideo/checkpoint_info.h); reads the config
+// and the safetensors headers only.
 ComponentSummary summarize_component(const std::filesystem::path& component_dir);
 
 }  // namespace fastvideo

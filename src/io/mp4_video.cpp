@@ -8,7 +8,7 @@
 #include <memory>
 #include <mutex>
 
-#include "core/log.h"
+#include "fastvideo/log.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>

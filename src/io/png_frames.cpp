@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "core/log.h"
 #include "fastvideo/error.h"
+#include "fastvideo/log.h"
 #include "io/json_file.h"
 
 namespace fastvideo {

@@ -3,7 +3,7 @@
 #include <fstream>
 #include <string>
 
-#include "core/log.h"
+#include "fastvideo/log.h"
 #include "pipeline/compute_device.h"
 
 namespace fastvideo {

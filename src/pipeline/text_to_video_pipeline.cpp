@@ -7,8 +7,8 @@
 
 #include "attention/attention_device.h"
 #include "core/env.h"
-#include "core/log.h"
 #include "core/torch_random.h"
+#include "fastvideo/log.h"
 #include "io/video_writer.h"
 #include "models/umt5/umt5_encoder.h"
 #include "models/wan/vae/video_frames.h"

@@ -6,9 +6,10 @@
 #include <limits>
 #include <numeric>
 
-#include "core/log.h"
 #include "core/parallel.h"
 #include "fastvideo/error.h"
+#include "fastvideo/log.h"
+#include "io/video_reader.h"
 
 namespace fastvideo {
 namespace {
@@ -211,6 +212,16 @@ VideoComparison compare_videos(const Video& a, const Video& b) {
   r.mean_ssim = mean(r.ssim);
   r.mean_ms_ssim = with_ms_ssim ? mean(r.ms_ssim) : std::numeric_limits<double>::quiet_NaN();
   return r;
+}
+
+VideoComparison compare_video_files(const std::filesystem::path& a,
+                                    const std::filesystem::path& b) {
+  const Video va = read_video(a), vb = read_video(b);
+  try {
+    return compare_videos(va, vb);
+  } catch (const Error& e) {
+    throw e.with_context(str_cat(a.string(), " and ", b.string()));
+  }
 }
 
 }  // namespace fastvideo

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "fastvideo/video_quality.h"
 #include "io/video.h"
 
 namespace fastvideo {
@@ -31,16 +32,6 @@ double frame_ssim(std::span<const uint8_t> a, std::span<const uint8_t> b, int he
 
 // MS-SSIM of two H×W×3 RGB frames; an Error when min(H, W) < kMsSsimMinSide.
 double frame_ms_ssim(std::span<const uint8_t> a, std::span<const uint8_t> b, int height, int width);
-
-struct VideoComparison {
-  int frames = 0;  // frames compared: the shorter clip's count
-  std::vector<double> psnr, ssim, ms_ssim;
-  // Means over frames; mean_psnr is +inf when any frame is identical.
-  double mean_psnr = 0, mean_ssim = 0, mean_ms_ssim = 0;
-  // Why ms_ssim is empty and mean_ms_ssim NaN (frames smaller than kMsSsimMinSide); empty when
-  // MS-SSIM was computed.
-  std::string ms_ssim_skipped;
-};
 
 // Compares the first min(a.frames, b.frames) frames; different frame sizes are an Error.
 VideoComparison compare_videos(const Video& a, const Video& b);

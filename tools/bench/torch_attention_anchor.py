@@ -19,7 +19,7 @@ from anchor_harness import report_json, time_runs
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-# Keep in step with kShapes in src/cli/bench_attention_command.cpp.
+# Keep in step with kShapes in bench/attention_bench.cpp.
 SHAPES = [
     ("self 1.3B 480p", 1, 12, 32760, 32760, 128),
     ("self 1.3B 480p CFG", 2, 12, 32760, 32760, 128),

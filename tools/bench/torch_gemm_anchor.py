@@ -2,7 +2,7 @@
 """PyTorch anchor for `fastvideo bench gemm`: F.linear in bf16 on CUDA, same shapes, bias included.
 
 Times each shape with CUDA events (median of --repeats after --warmup untimed runs), the same way
-src/cli/bench_gemm_command.cpp times ops::linear, and prints JSON (also to --json FILE).
+bench/gemm_bench.cpp times ops::linear, and prints JSON (also to --json FILE).
 
 For the FFN-up shape two numbers are given: `median_ms` is what diffusers runs (F.linear, then
 F.gelu(approximate="tanh") as a second kernel), `fused_median_ms` is torch._addmm_activation with

@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/env.h"
-#include "core/log.h"
 #include "core/torch_random.h"
+#include "fastvideo/log.h"
 #include "io/checkpoint.h"
 #include "models/umt5/umt5_encoder.h"
 #include "models/wan/dit/wan_transformer.h"

@@ -4,7 +4,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
-#include "core/log.h"
+#include "fastvideo/log.h"
 #include "io/float_conversion.h"
 
 namespace fastvideo {

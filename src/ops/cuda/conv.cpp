@@ -28,7 +28,7 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/env.h"
-#include "core/log.h"
+#include "fastvideo/log.h"
 #include "ops/cuda/conv_kernels.h"
 
 namespace fastvideo::ops::cuda {

@@ -10,7 +10,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
-#include "core/log.h"
+#include "fastvideo/log.h"
 #include "ops/cuda/bias_activation.h"
 
 namespace fastvideo::ops::cuda_detail {

@@ -16,7 +16,7 @@
 #include <unordered_map>
 
 #include "core/cuda/cuda_context.h"
-#include "core/log.h"
+#include "fastvideo/log.h"
 #include "ops/cuda/attention_backend.h"
 
 namespace fastvideo::ops::cuda {

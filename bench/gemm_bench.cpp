@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/commands.h"
+#include "bench_commands.h"
 #include "core/parallel.h"
 #include "ops/linear.h"
 
@@ -21,7 +21,7 @@
 #include "core/cuda/cuda_context.h"
 #endif
 
-namespace fastvideo::cli {
+namespace fastvideo::bench {
 
 namespace {
 
@@ -132,7 +132,7 @@ int run_gemm_bench(const GemmBenchFlags&) {
 
 }  // namespace
 
-Action add_bench_gemm_command(CLI::App& bench) {
+Action add_gemm_bench(CLI::App& bench) {
   auto* cmd = bench.add_subcommand(
       "gemm", "CUDA linear (cuBLASLt bf16) TFLOP/s on the Wan2.1-1.3B DiT GEMM shapes at 480p");
   auto f = std::make_shared<GemmBenchFlags>();
@@ -142,4 +142,4 @@ Action add_bench_gemm_command(CLI::App& bench) {
   return [f] { return run_gemm_bench(*f); };
 }
 
-}  // namespace fastvideo::cli
+}  // namespace fastvideo::bench

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "cli/commands.h"
+#include "bench_commands.h"
 #include "models/wan/vae/wan_vae_decoder.h"
 #include "models/wan/vae/wan_vae_specs.h"
 
@@ -21,7 +21,7 @@
 #include "core/cuda/device_allocator.h"
 #endif
 
-namespace fastvideo::cli {
+namespace fastvideo::bench {
 
 namespace {
 
@@ -151,7 +151,7 @@ int run_bench_vae(const BenchVaeFlags& f) {
 
 }  // namespace
 
-Action add_bench_vae_command(CLI::App& bench) {
+Action add_vae_bench(CLI::App& bench) {
   auto* cmd = bench.add_subcommand(
       "vae", "Full-size Wan2.1 VAE decode on the GPU (random bf16 weights): time and peak memory");
   auto f = std::make_shared<BenchVaeFlags>();
@@ -164,4 +164,4 @@ Action add_bench_vae_command(CLI::App& bench) {
   return [f] { return run_bench_vae(*f); };
 }
 
-}  // namespace fastvideo::cli
+}  // namespace fastvideo::bench

@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "cli/commands.h"
+#include "bench_commands.h"
 #include "fastvideo/video_generator.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
@@ -28,7 +28,7 @@
 #include "core/cuda/cuda_context.h"
 #endif
 
-namespace fastvideo::cli {
+namespace fastvideo::bench {
 
 namespace {
 
@@ -202,7 +202,7 @@ int run_bench_load(const BenchLoadFlags& f) {
 
 }  // namespace
 
-Action add_bench_load_command(CLI::App& bench) {
+Action add_load_bench(CLI::App& bench) {
   auto* load = bench.add_subcommand(
       "load", "Checkpoint load time per component and for from_pretrained: GB/s, cold and warm");
   auto f = std::make_shared<BenchLoadFlags>();
@@ -215,4 +215,4 @@ Action add_bench_load_command(CLI::App& bench) {
   return [f] { return run_bench_load(*f); };
 }
 
-}  // namespace fastvideo::cli
+}  // namespace fastvideo::bench

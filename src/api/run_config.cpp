@@ -1,4 +1,4 @@
-#include "cli/run_config.h"
+#include "fastvideo/run_config.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -6,9 +6,9 @@
 #include <map>
 #include <set>
 
-#include "core/log.h"
+#include "fastvideo/log.h"
 
-namespace fastvideo::cli {
+namespace fastvideo {
 
 namespace {
 
@@ -203,4 +203,4 @@ void apply_override(const std::string& dotted_key, const std::string& value, Run
   apply_key(dotted_key, node, config);
 }
 
-}  // namespace fastvideo::cli
+}  // namespace fastvideo

@@ -9,7 +9,7 @@
 
 #include "fastvideo/video_generator.h"
 
-namespace fastvideo::cli {
+namespace fastvideo {
 
 struct RunConfig {
   std::optional<std::filesystem::path> model_path;
@@ -24,4 +24,4 @@ void apply_config_file(const std::filesystem::path& path, RunConfig& config);
 // Applies one dotted override, e.g. ("request.sampling.seed", "42"). The value is parsed as YAML.
 void apply_override(const std::string& dotted_key, const std::string& value, RunConfig& config);
 
-}  // namespace fastvideo::cli
+}  // namespace fastvideo

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "cli/commands.h"
+#include "bench_commands.h"
 #include "fastvideo/error.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
@@ -28,7 +28,7 @@
 #include "ops/cuda/flash_attention.h"
 #endif
 
-namespace fastvideo::cli {
+namespace fastvideo::bench {
 
 namespace {
 
@@ -189,7 +189,7 @@ int run_bench_attention(const AttentionBenchFlags&) {
 
 }  // namespace
 
-Action add_bench_attention_command(CLI::App& bench) {
+Action add_attention_bench(CLI::App& bench) {
   auto* cmd = bench.add_subcommand("attention",
                                    "every attention backend available on this GPU at Wan2.1 DiT "
                                    "shapes: ms and TFLOP/s");
@@ -203,4 +203,4 @@ Action add_bench_attention_command(CLI::App& bench) {
   return [f] { return run_bench_attention(*f); };
 }
 
-}  // namespace fastvideo::cli
+}  // namespace fastvideo::bench

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "cli/commands.h"
+#include "bench_commands.h"
 #include "io/checkpoint.h"
 #include "models/umt5/umt5_encoder.h"
 #include "pipeline/compute_device.h"
@@ -20,7 +20,7 @@
 #include "core/cuda/cuda_context.h"
 #endif
 
-namespace fastvideo::cli {
+namespace fastvideo::bench {
 
 namespace {
 
@@ -137,7 +137,7 @@ int run_bench_umt5(const BenchUmt5Flags& f) {
 
 }  // namespace
 
-Action add_bench_umt5_command(CLI::App& bench) {
+Action add_umt5_bench(CLI::App& bench) {
   auto* cmd = bench.add_subcommand(
       "umt5", "UMT5-XXL text encoder on a 512-token prompt (bf16 on a GPU): seconds, TFLOP/s");
   auto f = std::make_shared<BenchUmt5Flags>();
@@ -152,4 +152,4 @@ Action add_bench_umt5_command(CLI::App& bench) {
   return [f] { return run_bench_umt5(*f); };
 }
 
-}  // namespace fastvideo::cli
+}  // namespace fastvideo::bench

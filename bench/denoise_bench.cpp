@@ -12,7 +12,7 @@
 #include <optional>
 #include <set>
 
-#include "cli/commands.h"
+#include "bench_commands.h"
 #include "core/torch_random.h"
 #include "io/checkpoint.h"
 #include "models/wan/dit/wan_transformer.h"
@@ -27,7 +27,7 @@
 #include "core/cuda/cuda_context.h"
 #endif
 
-namespace fastvideo::cli {
+namespace fastvideo::bench {
 
 namespace {
 
@@ -182,7 +182,7 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
 
 }  // namespace
 
-Action add_bench_denoise_command(CLI::App& bench) {
+Action add_denoise_bench(CLI::App& bench) {
   auto* cmd = bench.add_subcommand(
       "denoise", "The 1.3B denoising loop (CFG, FlowUniPC) at 480x832x81: s/step and total");
   auto f = std::make_shared<BenchDenoiseFlags>();
@@ -203,4 +203,4 @@ Action add_bench_denoise_command(CLI::App& bench) {
   return [f] { return run_bench_denoise(*f); };
 }
 
-}  // namespace fastvideo::cli
+}  // namespace fastvideo::bench

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "attention/attention_selection.h"
-#include "cli/commands.h"
+#include "bench_commands.h"
 #include "core/env.h"
 #include "core/parallel.h"
 #include "io/checkpoint.h"
@@ -27,7 +27,7 @@
 #include "core/cuda/device_allocator.h"
 #endif
 
-namespace fastvideo::cli {
+namespace fastvideo::bench {
 
 struct BenchDitFlags {
   std::string config = "1.3b";  // 1.3b (480×832×81) | 14b (720×1280×81)
@@ -309,7 +309,7 @@ int run_bench_dit(const BenchDitFlags& f) {
 
 #endif
 
-Action add_bench_dit_command(CLI::App& bench) {
+Action add_dit_bench(CLI::App& bench) {
   auto* dit = bench.add_subcommand(
       "dit", "One Wan2.1 DiT forward on a GPU at 480x832x81 (1.3b) or 720x1280x81 (14b): TFLOP/s");
   auto flags = std::make_shared<BenchDitFlags>();
@@ -317,4 +317,4 @@ Action add_bench_dit_command(CLI::App& bench) {
   return [flags] { return run_bench_dit(*flags); };
 }
 
-}  // namespace fastvideo::cli
+}  // namespace fastvideo::bench

@@ -1,0 +1,32 @@
+// What `fastvideo inspect` shows of a diffusers checkpoint folder: its components, their configs,
+// parameter counts and dtypes. Reads configs and safetensors headers only.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace fastvideo {
+
+struct ComponentSummary {
+  std::string name;        // folder name
+  std::string class_name;  // _class_name of its config, empty when it has none
+  std::string config;      // its config file as compact JSON, empty when it has none
+  int64_t parameters = 0;
+  std::map<std::string, int64_t> parameters_by_dtype;  // "F32" -> count
+  std::vector<std::string> files;                      // weight files, relative to the folder
+};
+
+struct CheckpointSummary {
+  std::string class_name;                    // model_index.json's _class_name ("WanPipeline")
+  std::vector<ComponentSummary> components;  // transformer, text_encoder, vae
+  int tokenizer_vocab_size = 0;
+  std::string scheduler_config;  // compact JSON
+};
+
+// Errors name the folder or file and what is wrong with it.
+CheckpointSummary inspect_checkpoint(const std::filesystem::path& dir);
+
+}  // namespace fastvideo
