@@ -11,9 +11,11 @@
 #include "bench_commands.h"
 #include "core/parallel.h"
 #include "core/torch_random.h"
+#include "dit_flops.h"
 #include "fastvideo/video_generator.h"
 #include "io/checkpoint.h"
 #include "models/wan/dit/wan_transformer.h"
+#include "models/wan/wan_geometry.h"
 #include "ops/cpu/sgemm.h"
 #include "random_checkpoint/random_checkpoint.h"
 
@@ -42,15 +44,6 @@ double sgemm_gflops(int m, int n, int k, int repeats) {
     ops::sgemm(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, c.data(), n);
   });
   return 2.0 * m * n * k / s / 1e9;
-}
-
-// wan21.md §1.8, for what WanTransformer::forward computes (text MLP and cross-attention K/V are
-// prepared once per prompt, outside the forward).
-double dit_forward_flops(const WanTransformerConfig& c, double tokens, double text_tokens) {
-  const double D = c.inner_dim(), F = c.ffn_dim, S = tokens;
-  const double per_block =
-      8 * S * D * D + 4 * S * S * D + 4 * S * D * D + 4 * S * text_tokens * D + 4 * S * D * F;
-  return c.num_layers * per_block + 2 * S * 64 * D * 2;  // + patch embedding and output head
 }
 
 struct BenchFlags {
@@ -88,30 +81,31 @@ int run_bench(const BenchFlags& f) {
   // 2. One DiT forward at a larger size, against the GEMM anchor of the same run.
   WanTransformer dit(config,
                      load_component(checkpoint.path("transformer"), wan_transformer_specs(config)));
-  const int64_t T = (f.num_frames - 1) / 4 + 1, H = f.height / 8, W = f.width / 8;
-  Tensor latents = torch_randn({1, 16, T, H, W}, 7);
-  Tensor context = torch_randn({1, 512, config.text_dim}, 8);
+  const WanGeometry geometry(WanVaeConfig::from_json(checkpoint.config("vae")), config);
+  const std::string bad_size = geometry.invalid_size(f.num_frames, f.height, f.width);
+  FV_CHECK(bad_size.empty(), "bench cpu: ", bad_size);
+  const Shape latent_shape = geometry.latent_shape(f.num_frames, f.height, f.width);
+  Tensor latents = torch_randn(latent_shape, 7);
+  Tensor context = torch_randn({1, WanGeometry::kTextLength, config.text_dim}, 8);
   auto text = dit.prepare_text(context);
   const double ts[] = {500.0};
   const double forward_s = median_seconds(f.repeats, [&] { dit.forward(latents, ts, text); });
-  const double tokens = double(T * (H / 2) * (W / 2));
-  const double flops = dit_forward_flops(config, tokens, 512);
+  const double tokens = double(geometry.tokens(f.num_frames, f.height, f.width));
+  const double flops = config.num_layers * dit_block_flop(config, tokens);
   const double dit_gflops = flops / forward_s / 1e9;
   const int S = int(tokens), D = config.inner_dim();
   const double gemm_qkv = sgemm_gflops(S, D, D, f.repeats);
   const double gemm_ffn = sgemm_gflops(S, config.ffn_dim, D, f.repeats);
   const double gemm_big = sgemm_gflops(1024, 1024, 1024, f.repeats);
-  std::printf(
-      "\nDiT forward %lldx%lldx%lld latents (%d tokens): %.3f s, %.2f GFLOP, %.1f GFLOP/s\n",
-      static_cast<long long>(T), static_cast<long long>(H), static_cast<long long>(W), S, forward_s,
-      flops / 1e9, dit_gflops);
+  std::printf("\nDiT forward, latents %s (%d tokens): %.3f s, %.2f GFLOP, %.1f GFLOP/s\n",
+              shape_str(latent_shape).c_str(), S, forward_s, flops / 1e9, dit_gflops);
   std::printf("%-34s %10s %8s\n", "anchor: OpenBLAS sgemm (same run)", "GFLOP/s", "DiT/it");
   std::printf("%-34s %10.1f %8.2f\n", str_cat(S, "x", D, "x", D, " (attn proj)").c_str(), gemm_qkv,
               dit_gflops / gemm_qkv);
   std::printf("%-34s %10.1f %8.2f\n", str_cat(S, "x", config.ffn_dim, "x", D, " (FFN up)").c_str(),
               gemm_ffn, dit_gflops / gemm_ffn);
   std::printf("%-34s %10.1f %8.2f\n", "1024x1024x1024", gemm_big, dit_gflops / gemm_big);
-  out["dit_forward"] = {{"latent_shape", {1, 16, T, H, W}},
+  out["dit_forward"] = {{"latent_shape", latent_shape},
                         {"tokens", S},
                         {"seconds", forward_s},
                         {"gflop", flops / 1e9},

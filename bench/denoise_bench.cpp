@@ -20,6 +20,7 @@
 #include "ops/elementwise.h"
 #include "pipeline/cfg_gate.h"
 #include "pipeline/compute_device.h"
+#include "pipeline/denoise_loop.h"
 #include "random_checkpoint/random_weights.h"
 #include "schedulers/make_scheduler.h"
 
@@ -46,9 +47,6 @@ double seconds_since(Clock::time_point t0) {
 }
 
 int run_bench_denoise(const BenchDenoiseFlags& f) {
-  FV_CHECK(f.height % 16 == 0 && f.width % 16 == 0 && f.num_frames % 4 == 1,
-           "bench denoise: ", f.height, "x", f.width, "x", f.num_frames,
-           " is not a Wan size (height, width multiples of 16; 4n+1 frames)");
   FV_CHECK(f.num_inference_steps >= 1, "bench denoise: --num-inference-steps must be >= 1");
   const int steps = f.steps ? f.steps : f.num_inference_steps;
   FV_CHECK(steps >= 1 && steps <= f.num_inference_steps, "bench denoise: --steps ", f.steps,
@@ -62,12 +60,17 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
 
   std::optional<CheckpointFolder> checkpoint;
   WanTransformerConfig config;
+  WanVaeConfig vae_config;  // Wan2.1's unless the checkpoint says otherwise
   if (f.model.empty()) {
     config = wan_transformer_config(wan_model_preset("1.3b"));
   } else {
     checkpoint = CheckpointFolder::open(f.model);
     config = WanTransformerConfig::from_json(checkpoint->config("transformer"));
+    vae_config = WanVaeConfig::from_json(checkpoint->config("vae"));
   }
+  const WanGeometry geometry(vae_config, config);
+  const std::string bad_size = geometry.invalid_size(f.num_frames, f.height, f.width);
+  FV_CHECK(bad_size.empty(), "bench denoise: ", bad_size);
   std::printf(
       "fastvideo bench denoise: %s transformer (%d blocks), %s weights, %dx%dx%d, "
       "%d of %d steps, guidance %.1f, %s, on %s (%s)\n",
@@ -92,9 +95,9 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   const WanTransformer dit(config, std::move(weights));
 
   // Noise as the pipeline draws it; prompt embeddings ~ UMT5 outputs (O(0.1)), two prompts.
-  const Shape latent_shape = {1, 16, (f.num_frames - 1) / 4 + 1, f.height / 8, f.width / 8};
+  const Shape latent_shape = geometry.latent_shape(f.num_frames, f.height, f.width);
   const Tensor noise = torch_randn(latent_shape, f.seed).to(device);
-  const Shape text_shape = {1, 512, config.text_dim};
+  const Shape text_shape = {1, WanGeometry::kTextLength, config.text_dim};
   const auto cond_text =
       dit.prepare_text(ops::scale(torch_randn(text_shape, f.seed + 1), 0.2f).to(device).to(dtype));
   const auto uncond_text =
@@ -114,25 +117,15 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   CfgGate gate(1.0, f.guidance_scale, f.num_inference_steps);
   Tensor latents = noise;
   std::vector<double> step_seconds;
-  int forwards = 0;
   const auto t_loop = Clock::now();
-  for (int i = 0; i < steps; ++i) {
-    const auto t0 = Clock::now();
-    const double ts[] = {scheduler->timesteps()[size_t(i)]};
-    Tensor cond = dit.forward(latents, ts, cond_text);
-    ++forwards;
-    Tensor uncond;
-    if (gate.needs_uncond(i)) {
-      uncond = dit.forward(latents, ts, uncond_text);
-      ++forwards;
-    }
-    Tensor velocity = gate.combine(i, cond, uncond);
-    FV_CHECK(ops::all_finite(velocity), "bench denoise: step ", i, " produced NaN or Inf");
-    latents = scheduler->step(velocity, i, latents);
-    step_seconds.push_back(seconds_since(t0));  // all_finite waited for the step's work
-    std::printf("  step %d/%d: %.3f s\n", i + 1, steps, step_seconds.back());
-    std::fflush(stdout);
-  }
+  // The pipeline's own loop (pipeline/denoise_loop.h); its NaN check waits for each step's work.
+  const int forwards =
+      run_denoise_loop({dit, geometry, *scheduler, cond_text, uncond_text, gate}, latents, steps,
+                       [&](int i, double seconds) {
+                         step_seconds.push_back(seconds);
+                         std::printf("  step %d/%d: %.3f s\n", i + 1, steps, seconds);
+                         std::fflush(stdout);
+                       });
   synchronize_device(device);
   const double total = seconds_since(t_loop);
   const int64_t peak = device_peak_bytes(device);

@@ -14,10 +14,15 @@
 #include "attention/attention_selection.h"
 #include "bench_commands.h"
 #include "core/env.h"
-#include "core/parallel.h"
+#include "core/torch_random.h"
+#include "dit_flops.h"
 #include "io/checkpoint.h"
 #include "models/wan/dit/wan_transformer.h"
+#include "models/wan/wan_geometry.h"
+#include "models/wan/wan_presets.h"
+#include "ops/elementwise.h"
 #include "pipeline/compute_device.h"
+#include "random_checkpoint/random_weights.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include <cuda_runtime.h>
@@ -69,95 +74,6 @@ int run_bench_dit(const BenchDitFlags&) {
 
 namespace {
 
-// wan21.md §0: the transformer config.json of the two Wan2.1 T2V sizes.
-WanTransformerConfig builtin_config(const std::string& name) {
-  const bool big = name == "14b";
-  nlohmann::json json = {{"_class_name", "WanTransformer3DModel"},
-                         {"attention_head_dim", 128},
-                         {"num_attention_heads", big ? 40 : 12},
-                         {"num_layers", big ? 40 : 30},
-                         {"ffn_dim", big ? 13824 : 8960},
-                         {"in_channels", 16},
-                         {"out_channels", 16},
-                         {"text_dim", 4096},
-                         {"freq_dim", 256},
-                         {"patch_size", {1, 2, 2}},
-                         {"eps", 1e-6},
-                         {"rope_max_seq_len", 1024},
-                         {"cross_attn_norm", true},
-                         {"qk_norm", "rms_norm_across_heads"},
-                         {"image_dim", nullptr},
-                         {"added_kv_proj_dim", nullptr}};
-  return WanTransformerConfig::from_json(JsonFile(json, "built-in Wan2.1 " + name + " config"));
-}
-
-// wan21.md §1.8, per block (one CFG branch, 512 text tokens). The cross-attention K/V term is
-// counted as the reference counts it, though WanTransformer computes it once per prompt
-// (prepare_text, outside the timed forward): it is 0.05 % of the total.
-double block_flop(const WanTransformerConfig& c, double S) {
-  const double D = c.inner_dim(), F = c.ffn_dim, text = 512;
-  return 8 * S * D * D + 4 * S * S * D + 4 * S * D * D + 4 * text * D * D + 4 * S * text * D +
-         4 * S * D * F;
-}
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-uint64_t name_hash(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
-// Uniform values of the given mean and standard deviation from a counter-based hash (parallel,
-// deterministic), made in `dtype` on the host, then one copy to `device`.
-Tensor random_uniform(const Shape& shape, DType dtype, Device device, uint64_t seed, float mean,
-                      float std_dev) {
-  const float half_width = std_dev * std::sqrt(3.0f);
-  Tensor host = Tensor::empty(shape, dtype);
-  auto* f32 = dtype == DType::F32 ? host.data<float>() : nullptr;
-  auto* b16 = dtype == DType::BF16 ? host.data<uint16_t>() : nullptr;
-  FV_CHECK(f32 || b16, "bench dit: random tensors are F32 or BF16, not ", dtype_name(dtype));
-  parallel_for(host.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float u = float(splitmix64(seed + uint64_t(i)) >> 40) * 0x1.0p-24f;  // [0, 1)
-      const float v = mean + half_width * (2.0f * u - 1.0f);
-      if (f32) {
-        f32[i] = v;
-      } else {
-        b16[i] = f32_to_bf16(v);
-      }
-    }
-  });
-  return host.to(device);
-}
-
-// A random weight for timing, scaled as the tiny model's: fan-in for matrices, small biases,
-// gains near 1, so activations stay O(1) and nothing overflows in bf16.
-Tensor random_weight(const TensorSpec& spec, DType dtype, Device device) {
-  const std::string& n = spec.name;
-  auto ends_with = [&](const char* suffix) {
-    const std::string s(suffix);
-    return n.size() >= s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0;
-  };
-  float std_dev = 0.02f, mean = 0.0f;
-  if (ends_with(".bias")) {
-    std_dev = 0.02f;
-  } else if (n.find("norm") != std::string::npos) {
-    std_dev = 0.1f, mean = 1.0f;
-  } else if (n.find("scale_shift_table") != std::string::npos) {
-    std_dev = 0.1f;
-  } else {
-    const double fan_in = double(shape_numel(spec.shape)) / double(spec.shape[0]);
-    std_dev = float(1.0 / std::sqrt(fan_in));
-  }
-  return random_uniform(spec.shape, dtype, device, name_hash(n), mean, std_dev);
-}
-
 // Blocks that fit next to the top-level weights with room for one forward's activations at S
 // tokens (the FFN hidden state and a dozen [S, D] tensors, with margin).
 int layers_that_fit(const WanTransformerConfig& c, int64_t S, int device) {
@@ -186,19 +102,22 @@ int run_bench_dit(const BenchDitFlags& f) {
   const int height = f.height ? f.height : (big ? 720 : 480);
   const int width = f.width ? f.width : (big ? 1280 : 832);
   const int frames = f.num_frames ? f.num_frames : 81;
-  FV_CHECK(height % 16 == 0 && width % 16 == 0 && frames % 4 == 1, "bench dit: ", height, "x",
-           width, "x", frames, " is not a Wan size (height, width multiples of 16; 4n+1 frames)");
-  const Shape latent_shape = {1, 16, (frames - 1) / 4 + 1, height / 8, width / 8};
-  const int64_t tokens = latent_shape[2] * (latent_shape[3] / 2) * (latent_shape[4] / 2);
 
   std::optional<CheckpointFolder> checkpoint;
   WanTransformerConfig config;
+  WanVaeConfig vae_config;  // Wan2.1's unless the checkpoint says otherwise
   if (f.model.empty()) {
-    config = builtin_config(f.config);
+    config = wan_transformer_config(wan_model_preset(f.config));
   } else {
     checkpoint = CheckpointFolder::open(f.model);
     config = WanTransformerConfig::from_json(checkpoint->config("transformer"));
+    vae_config = WanVaeConfig::from_json(checkpoint->config("vae"));
   }
+  const WanGeometry geometry(vae_config, config);
+  const std::string bad_size = geometry.invalid_size(frames, height, width);
+  FV_CHECK(bad_size.empty(), "bench dit: ", bad_size);
+  const Shape latent_shape = geometry.latent_shape(frames, height, width);
+  const int64_t tokens = geometry.tokens(frames, height, width);
   const int full_layers = config.num_layers;
   int layers = f.layers ? std::min(f.layers, full_layers) : full_layers;
   if (!f.layers && big) layers = layers_that_fit(config, tokens, device.index);
@@ -220,7 +139,8 @@ int run_bench_dit(const BenchDitFlags& f) {
   } else {
     for (const TensorSpec& spec : wan_transformer_specs(config)) {
       weights.insert(spec.name,
-                     random_weight(spec, fp32.count(spec.name) ? DType::F32 : DType::BF16, device));
+                     random_weight(spec, /*seed=*/0,
+                                   fp32.count(spec.name) ? DType::F32 : DType::BF16, device));
     }
   }
   const AttentionSelection attention = select_attention_backends(
@@ -231,9 +151,11 @@ int run_bench_dit(const BenchDitFlags& f) {
   const int64_t weight_bytes = allocator.stats().in_use - before_weights;
 
   // Latents ~ unit variance as the noise is; UMT5 outputs are O(0.1).
-  Tensor latents = random_uniform(latent_shape, DType::F32, device, 1, 0.0f, 1.0f);
+  Tensor latents = torch_randn(latent_shape, 1).to(device);
   const auto text = dit.prepare_text(
-      random_uniform({1, 512, config.text_dim}, DType::BF16, device, 2, 0.0f, 0.2f));
+      ops::scale(torch_randn({1, WanGeometry::kTextLength, config.text_dim}, 2), 0.2f)
+          .to(device)
+          .to(DType::BF16));
   const double timesteps[] = {999.0};
 
   ctx.synchronize();
@@ -260,11 +182,10 @@ int run_bench_dit(const BenchDitFlags& f) {
   std::vector<double> sorted = seconds;
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted[sorted.size() / 2];
-  const double flop = layers * block_flop(config, double(tokens));
+  const double flop = layers * dit_block_flop(config, double(tokens));
   const double tflops = flop / median / 1e12;
-  std::printf("latents [1,16,%lld,%lld,%lld], %lld tokens, text 512 tokens\n",
-              static_cast<long long>(latent_shape[2]), static_cast<long long>(latent_shape[3]),
-              static_cast<long long>(latent_shape[4]), static_cast<long long>(tokens));
+  std::printf("latents %s, %lld tokens, text %d tokens\n", shape_str(latent_shape).c_str(),
+              static_cast<long long>(tokens), WanGeometry::kTextLength);
   std::printf("forward (%d blocks): median %.4f s of %d (min %.4f, max %.4f) after %d warm-up\n",
               layers, median, f.repeats, sorted.front(), sorted.back(), f.warmup);
   std::printf("%.1f TFLOP (wan21.md 1.8) -> %.1f TFLOP/s\n", flop / 1e12, tflops);
@@ -293,7 +214,7 @@ int run_bench_dit(const BenchDitFlags& f) {
   if (layers < full_layers) {
     // Linear in the block count: the top level (patch embedding, time MLP, head) is < 0.1 %.
     const double full_seconds = median * full_layers / layers;
-    const double full_flop = full_layers * block_flop(config, double(tokens));
+    const double full_flop = full_layers * dit_block_flop(config, double(tokens));
     std::printf(
         "EXTRAPOLATED full forward (%d blocks, %.4f s per block measured): %.3f s, "
         "%.1f TFLOP\n",

@@ -10,11 +10,13 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "bench_commands.h"
+#include "core/torch_random.h"
 #include "models/wan/vae/wan_vae_decoder.h"
 #include "models/wan/vae/wan_vae_specs.h"
+#include "random_checkpoint/random_weights.h"
+#include "random_checkpoint/wan_checkpoint_configs.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
@@ -36,74 +38,40 @@ int run_bench_vae(const BenchVaeFlags&) {
 }
 #else
 
-// wan21.md §2.1: the real vae/config.json values.
-WanVaeConfig wan21_vae_config() {
-  WanVaeConfig c;
-  c.base_dim = 96;
-  c.z_dim = 16;
-  c.dim_mult = {1, 2, 4, 4};
-  c.num_res_blocks = 2;
-  c.temperal_downsample = {false, true, true};
-  c.latents_mean = {-0.7571, -0.7089, -0.9113, 0.1075,  -0.1745, 0.9653,  -0.1517, 1.5508,
-                    0.4134,  -0.0715, 0.5517,  -0.3632, -0.1922, -0.9497, 0.2503,  -0.2921};
-  c.latents_std = {2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
-                   3.2687, 2.1526, 2.8652, 1.5579, 1.6382, 1.1253, 2.8251, 1.9160};
-  return c;
-}
-
-// Uniform values with standard deviation `std_dev` (timing does not depend on the distribution;
-// the scale keeps activations finite).
-Tensor random_tensor(const Shape& shape, float std_dev, std::mt19937_64& rng) {
-  Tensor t = Tensor::empty(shape, DType::F32);
-  std::uniform_real_distribution<float> u(-std::sqrt(3.0f) * std_dev, std::sqrt(3.0f) * std_dev);
-  for (float& v : t.f32()) v = u(rng);
-  return t;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// Every used decoder tensor, bf16 on `device`: convs ~ 1/√fan_in, norm gains 1.
+// Every used decoder tensor, bf16 on `device`, scaled as the random checkpoints are.
 Weights random_vae_weights(const WanVaeConfig& config, Device device, uint64_t seed,
                            int64_t* bytes) {
-  std::mt19937_64 rng(seed);
   Weights w("vae");
   *bytes = 0;
   for (const TensorSpec& spec : wan_vae_specs(config)) {
     if (!spec.used) continue;
-    const double fan_in =
-        spec.shape.size() > 1 ? double(shape_numel(spec.shape)) / double(spec.shape[0]) : 1.0;
-    Tensor t;
-    if (ends_with(spec.name, ".gamma")) {
-      t = Tensor::full(spec.shape, 1.0f);
-    } else if (ends_with(spec.name, ".bias")) {
-      t = random_tensor(spec.shape, 0.05f, rng);
-    } else {
-      t = random_tensor(spec.shape, float(1.0 / std::sqrt(fan_in)), rng);
-    }
-    Tensor on_device = t.to(device).to(DType::BF16);
-    *bytes += int64_t(on_device.nbytes());
-    w.insert(spec.name, on_device);
+    Tensor t = random_weight(spec, seed, DType::BF16, device);
+    *bytes += int64_t(t.nbytes());
+    w.insert(spec.name, t);
   }
   return w;
 }
 
 int run_bench_vae(const BenchVaeFlags& f) {
-  FV_CHECK(f.height % 8 == 0 && f.width % 8 == 0 && f.num_frames % 4 == 1 && f.repeats >= 1,
-           "bench vae: --height and --width must be multiples of 8, --num-frames 4n+1 and "
-           "--repeats at least 1");
+  FV_CHECK(f.repeats >= 1, "bench vae: --repeats must be at least 1");
   const Device gpu = Device::cuda(0);
   CudaContext& ctx = use_cuda_device(0);
-  const WanVaeConfig config = wan21_vae_config();
+  // wan21.md §2.1: the real vae/config.json.
+  const WanVaeConfig config = WanVaeConfig::from_json(
+      JsonFile(nlohmann::json::parse(wan_vae_config_json(wan_model_preset("1.3b")).dump()),
+               "built-in Wan2.1 VAE config"));
   int64_t weight_bytes = 0;
   const WanVaeDecoder decoder(config,
                               random_vae_weights(config, gpu, uint64_t(f.seed), &weight_bytes));
 
-  const Shape latent_shape{1, config.z_dim, (f.num_frames - 1) / 4 + 1, f.height / 8, f.width / 8};
-  std::mt19937_64 rng(uint64_t(f.seed) + 1);
-  const Tensor latents = random_tensor(latent_shape, 1.0f, rng).to(gpu).to(DType::BF16);
+  // The VAE alone takes any multiple of its spatial stride (8), not only the DiT's 16.
+  FV_CHECK(f.height % config.spatial_stride() == 0 && f.width % config.spatial_stride() == 0 &&
+               (f.num_frames - 1) % config.temporal_stride() == 0,
+           "bench vae: --height and --width must be multiples of ", config.spatial_stride(),
+           " and --num-frames ", config.temporal_stride(), "n+1");
+  const Shape latent_shape{1, config.z_dim, (f.num_frames - 1) / config.temporal_stride() + 1,
+                           f.height / config.spatial_stride(), f.width / config.spatial_stride()};
+  const Tensor latents = torch_randn(latent_shape, uint64_t(f.seed) + 1).to(gpu).to(DType::BF16);
   std::printf("fastvideo bench vae on %s: latents %s -> video ", ctx.info().name.c_str(),
               shape_str(latent_shape).c_str());
   std::fflush(stdout);

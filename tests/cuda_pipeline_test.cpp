@@ -17,6 +17,7 @@
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/vae/wan_vae_decoder.h"
 #include "models/wan/vae/wan_vae_specs.h"
+#include "models/wan/wan_geometry.h"
 #include "ops/elementwise.h"
 #include "quality/video_metrics.h"
 #include "require_gpu.h"
@@ -100,12 +101,13 @@ TEST(CudaModels, TextEncoderMatchesTheCpuInBf16AndFp32) {
   const auto config = Umt5Config::from_json(c.config("text_encoder"));
   const auto specs = umt5_encoder_specs(config);
   const auto ids = T5Tokenizer::load(c.path("tokenizer"))
-                       .encode("A red fox runs through fresh snow at dawn, filmed in slow motion.");
+                       .encode("A red fox runs through fresh snow at dawn, filmed in slow motion.",
+                               WanGeometry::kTextLength);
   Umt5Encoder cpu(config, load_component(c.path("text_encoder"), specs));
-  const Tensor ref = cpu.encode_padded(ids, 512);
+  const Tensor ref = cpu.encode_padded(ids, WanGeometry::kTextLength);
   for (DType dtype : {DType::BF16, DType::F32}) {
     Umt5Encoder gpu(config, load_component(c.path("text_encoder"), specs, dtype, kGpu));
-    const Tensor out = gpu.encode_padded(ids, 512);
+    const Tensor out = gpu.encode_padded(ids, WanGeometry::kTextLength);
     EXPECT_EQ(out.device(), kGpu);
     EXPECT_EQ(out.dtype(), dtype);
     EXPECT_LE(testing::rel_l2(host_f32(out), ref), 3e-2) << dtype_name(dtype);

@@ -16,6 +16,7 @@
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/vae/wan_vae_decoder.h"
 #include "models/wan/vae/wan_vae_specs.h"
+#include "models/wan/wan_geometry.h"
 #include "test_util.h"
 #include "tiny_model_fixture.h"
 #include "tokenizer/t5_tokenizer.h"
@@ -44,9 +45,10 @@ CheckpointFolder tiny() { return CheckpointFolder::open(testing::tiny_model_dir(
 TEST(Golden, TokenizerIdsMatchTheReferenceSentencePiece) {
   auto g = golden("generation.safetensors");
   auto tokenizer = T5Tokenizer::load(tiny().path("tokenizer"));
-  EXPECT_EQ(tokenizer.encode("A red fox runs through fresh snow at dawn."),
-            ids_of(g.tensor("prompt_ids")));
-  EXPECT_EQ(tokenizer.encode(""), ids_of(g.tensor("negative_ids")));
+  EXPECT_EQ(
+      tokenizer.encode("A red fox runs through fresh snow at dawn.", WanGeometry::kTextLength),
+      ids_of(g.tensor("prompt_ids")));
+  EXPECT_EQ(tokenizer.encode("", WanGeometry::kTextLength), ids_of(g.tensor("negative_ids")));
 }
 
 TEST(Golden, Umt5EncoderMatchesReference) {

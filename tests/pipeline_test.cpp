@@ -143,8 +143,38 @@ TEST_F(Pipeline, ReportsEveryStageWithTimeAndPeakMemory) {
     EXPECT_GE(s.seconds, 0);
     EXPECT_GT(s.peak_bytes, 0) << s.name;
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"validate", "encode_text", "prepare_latents",
-                                             "denoise", "decode"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"validate", "encode_text", "prepare_timesteps",
+                                             "prepare_latents", "denoise", "decode"}));
+}
+
+// request_stop from the progress callback (as a signal handler or another thread would ask): the
+// generation ends with Cancelled after that step, writes nothing, and the next one runs normally.
+TEST_F(Pipeline, AStopRequestEndsTheGenerationAfterTheStepAndLeavesNoOutput) {
+  struct Watch {
+    VideoGenerator* generator;
+    int steps = 0;
+  } watch{generator_};
+  generator_->set_progress(
+      [](int step, int, double, void* user) {
+        auto* w = static_cast<Watch*>(user);
+        w->steps = step;
+        if (step == 2) w->generator->request_stop();
+      },
+      &watch);
+  GenerationRequest r = fox();
+  r.output_path = testing::temp_dir("stop") / "fox.y4m";
+  try {
+    generator_->generate(r);
+    ADD_FAILURE() << "the stop request was ignored";
+  } catch (const Cancelled& e) {
+    EXPECT_NE(std::string(e.what()).find("after step 2 of 4"), std::string::npos) << e.what();
+  }
+  generator_->set_progress(nullptr, nullptr);
+  EXPECT_EQ(watch.steps, 2);
+  EXPECT_FALSE(std::filesystem::exists(r.output_path));
+  EXPECT_TRUE(std::filesystem::is_empty(r.output_path.parent_path())) << "a temporary was left";
+  // The request was consumed: the next generation runs to the end.
+  EXPECT_EQ(generator_->generate(r).output_path, r.output_path);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "fastvideo/error.h"
 #include "io/json_file.h"
+#include "models/wan/wan_geometry.h"
 #include "random_checkpoint/tiny_tokenizer.h"
 #include "test_util.h"
 #include "tokenizer/prompt_cleaning.h"
@@ -109,7 +110,8 @@ TEST(T5Tokenizer, MatchesHuggingFaceOnEveryVector) {
   for (const auto& v : list) {
     const std::string name = v.at("name"), prompt = v.at("prompt"), cleaned = v.at("cleaned");
     EXPECT_EQ(clean_prompt(prompt), cleaned) << "vector " << name;
-    EXPECT_EQ(tiny_tokenizer().encode(prompt), v.at("ids").get<std::vector<int32_t>>())
+    EXPECT_EQ(tiny_tokenizer().encode(prompt, WanGeometry::kTextLength),
+              v.at("ids").get<std::vector<int32_t>>())
         << "vector " << name << ", cleaned text '" << cleaned << "'";
   }
 }
@@ -117,7 +119,7 @@ TEST(T5Tokenizer, MatchesHuggingFaceOnEveryVector) {
 TEST(T5Tokenizer, TruncatesToMaxLengthKeepingEosLast) {
   std::string prompt;
   for (int i = 0; i < 2000; ++i) prompt += i % 3 ? "camera pans across " : "a quiet lake ";
-  const std::vector<int32_t> ids = tiny_tokenizer().encode(prompt);
+  const std::vector<int32_t> ids = tiny_tokenizer().encode(prompt, WanGeometry::kTextLength);
   ASSERT_EQ(ids.size(), 512u);
   EXPECT_EQ(ids.back(), T5Tokenizer::kEosId);
   EXPECT_EQ(std::count(ids.begin(), ids.end(), T5Tokenizer::kEosId), 1);
@@ -132,12 +134,13 @@ TEST(T5Tokenizer, TruncatesToMaxLengthKeepingEosLast) {
 
 TEST(T5Tokenizer, EmptyOrBlankPromptIsEosOnly) {
   const std::vector<int32_t> eos_only = {T5Tokenizer::kEosId};
-  EXPECT_EQ(tiny_tokenizer().encode(""), eos_only);
-  EXPECT_EQ(tiny_tokenizer().encode(" \t\n\u3000&nbsp;"), eos_only);
+  EXPECT_EQ(tiny_tokenizer().encode("", WanGeometry::kTextLength), eos_only);
+  EXPECT_EQ(tiny_tokenizer().encode(" \t\n\u3000&nbsp;", WanGeometry::kTextLength), eos_only);
 }
 
 TEST(T5Tokenizer, ShortPromptEndsWithSingleEosAndNoPadding) {
-  const std::vector<int32_t> ids = tiny_tokenizer().encode("A cat walks.");
+  const std::vector<int32_t> ids =
+      tiny_tokenizer().encode("A cat walks.", WanGeometry::kTextLength);
   ASSERT_GE(ids.size(), 2u);
   EXPECT_EQ(ids.back(), T5Tokenizer::kEosId);
   for (size_t i = 0; i + 1 < ids.size(); ++i) {

@@ -12,6 +12,7 @@
 #include "models/umt5/relative_position_bucket.h"
 #include "models/umt5/umt5_config.h"
 #include "models/umt5/umt5_encoder.h"
+#include "models/wan/wan_geometry.h"
 #include "ops/attention.h"
 #include "ops/elementwise.h"
 #include "ops/linear.h"
@@ -232,10 +233,10 @@ TEST(Umt5Encoder, PaddedRowsAreExactZerosAfterTheRealTokens) {
   const Umt5Config c = tiny_config();
   Umt5Encoder encoder(c, random_weights(c));
   const auto ids = random_ids(23, c.vocab_size);
-  Tensor padded = encoder.encode_padded(ids);
-  ASSERT_EQ(padded.shape(), (Shape{1, 512, 128}));
+  Tensor padded = encoder.encode_padded(ids, WanGeometry::kTextLength);
+  ASSERT_EQ(padded.shape(), (Shape{1, WanGeometry::kTextLength, 128}));
   EXPECT_TRUE(bitwise_equal(padded.slice(1, 0, 23).contiguous(), encoder.encode(ids)));
-  const Tensor tail = padded.slice(1, 23, 512).contiguous();
+  const Tensor tail = padded.slice(1, 23, WanGeometry::kTextLength).contiguous();
   for (float v : tail.f32()) ASSERT_EQ(v, 0.0f);
   EXPECT_EQ(encoder.encode_padded(ids, 23).shape(), (Shape{1, 23, 128}));
   EXPECT_THROW(encoder.encode_padded(ids, 22), Error);

@@ -17,6 +17,13 @@ class Error : public std::runtime_error {
   Error with_context(const std::string& context) const { return Error(context + ": " + what()); }
 };
 
+// A generation stopped on request (VideoGenerator::request_stop, a signal in the CLI) before it
+// finished; nothing it would have written is left behind.
+class Cancelled : public Error {
+ public:
+  explicit Cancelled(const std::string& message) : Error(message) {}
+};
+
 // Builds a message from any streamable pieces: str_cat("tensor ", name, " has shape ", shape).
 template <class... Parts>
 std::string str_cat(Parts&&... parts) {

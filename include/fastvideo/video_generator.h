@@ -83,6 +83,12 @@ class VideoGenerator {
   using ProgressFn = void (*)(int step, int total, double seconds_per_step, void* user);
   void set_progress(ProgressFn fn, void* user);
 
+  // Stops the generation in progress at its next boundary (a stage, a denoising step, the end of
+  // writing): generate() then throws Cancelled and leaves no output behind. Safe from another
+  // thread and from a signal handler (one store to a lock-free atomic). A stop asked for between
+  // generations applies to the next one.
+  void request_stop() noexcept;
+
   VideoGenerator(VideoGenerator&&) noexcept;
   VideoGenerator& operator=(VideoGenerator&&) noexcept;
   ~VideoGenerator();

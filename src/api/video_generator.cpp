@@ -9,8 +9,6 @@ namespace fastvideo {
 
 struct VideoGenerator::Impl {
   std::unique_ptr<TextToVideoPipeline> pipeline;
-  ProgressFn progress = nullptr;
-  void* progress_user = nullptr;
 };
 
 VideoGenerator::VideoGenerator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -26,13 +24,14 @@ VideoGenerator VideoGenerator::from_pretrained(const std::filesystem::path& path
 }
 
 GenerationResult VideoGenerator::generate(const GenerationRequest& request) {
-  return impl_->pipeline->run(request, impl_->progress, impl_->progress_user);
+  return impl_->pipeline->run(request);
 }
 
 void VideoGenerator::set_progress(ProgressFn fn, void* user) {
-  impl_->progress = fn;
-  impl_->progress_user = user;
+  impl_->pipeline->progress() = {fn, user};
 }
+
+void VideoGenerator::request_stop() noexcept { impl_->pipeline->stop().request(); }
 
 std::string GenerationResult::summary_json() const {
   nlohmann::ordered_json j;

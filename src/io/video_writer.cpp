@@ -101,7 +101,7 @@ VideoFormat video_format_for(const fs::path& out) {
 }
 
 void write_video(const Video& video, const fs::path& out, const VideoMetadata& metadata,
-                 bool overwrite) {
+                 bool overwrite, const StopFlag* stop) {
   const VideoFormat format = video_format_for(out);
   const fs::path target = out.has_filename() ? out : out.parent_path();
   FV_CHECK(target.has_filename() && target.filename() != "." && target.filename() != "..",
@@ -142,9 +142,12 @@ void write_video(const Video& video, const fs::path& out, const VideoMetadata& m
         write_y4m(video, temp.path(), metadata);
         break;
     }
+  } catch (const Cancelled&) {
+    throw;
   } catch (const Error& e) {
     throw e.with_context(str_cat("saving ", target.string()));
   }
+  check_stop(stop, str_cat("writing ", target.string()));  // the temporary goes with `temp`
   commit(temp.path(), target, exists && format == VideoFormat::PngFolder);
   temp.committed();
 }

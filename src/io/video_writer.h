@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "core/stop_flag.h"
 #include "io/video.h"
 #include "io/video_metadata.h"
 
@@ -19,8 +20,9 @@ VideoFormat video_format_for(const std::filesystem::path& out);
 // Atomic: the data goes to ".<name>.tmp-<pid>" next to `out` and is renamed over it only when
 // complete; on any error the temporary is removed and `out` is untouched. Missing parent folders
 // are created. An existing `out` is an Error unless `overwrite` (checked before any work); an
-// existing folder is replaced only if it holds nothing but a previous PNG-frame output.
+// existing folder is replaced only if it holds nothing but a previous PNG-frame output. A stop
+// requested on `stop` while writing discards the temporary and throws Cancelled.
 void write_video(const Video& video, const std::filesystem::path& out,
-                 const VideoMetadata& metadata, bool overwrite);
+                 const VideoMetadata& metadata, bool overwrite, const StopFlag* stop = nullptr);
 
 }  // namespace fastvideo

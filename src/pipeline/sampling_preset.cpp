@@ -18,16 +18,8 @@ SamplingPreset sampling_preset_for(const WanTransformerConfig& transformer_confi
   return {std::string(preset.preset_name), preset.sampling, kWanNegativePrompt};
 }
 
-namespace {
-
-std::string nearest_multiples(int value, int m) {
-  const int lo = value / m * m, hi = lo + m;
-  return lo > 0 ? str_cat(lo, " or ", hi) : str_cat(hi);
-}
-
-}  // namespace
-
-ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset& preset) {
+ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset& preset,
+                                const WanGeometry& geometry) {
   const SamplingDefaults& p = preset.defaults;
   ResolvedRequest r;
   r.prompt = q.prompt;
@@ -50,15 +42,8 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
            " is not a number in [0, 1]");
 
   FV_CHECK(!r.prompt.empty(), "prompt is empty; pass --prompt \"...\"");
-  FV_CHECK(r.height > 0 && r.height % 16 == 0, "height=", r.height,
-           " must be a positive multiple of 16 (try ", nearest_multiples(r.height, 16), ")");
-  FV_CHECK(r.width > 0 && r.width % 16 == 0, "width=", r.width,
-           " must be a positive multiple of 16 (try ", nearest_multiples(r.width, 16), ")");
-  if (r.num_frames < 1 || r.num_frames % 4 != 1) {
-    const int lo = r.num_frames > 1 ? (r.num_frames - 1) / 4 * 4 + 1 : 1;
-    fail("num_frames=", r.num_frames, " must be 4n+1 (try ",
-         r.num_frames > 1 ? str_cat(lo, " or ", lo + 4) : str_cat(lo), ")");
-  }
+  const std::string bad_size = geometry.invalid_size(r.num_frames, r.height, r.width);
+  FV_CHECK(bad_size.empty(), bad_size);
   FV_CHECK(r.num_inference_steps >= 1 && r.num_inference_steps <= 1000,
            "num_inference_steps=", r.num_inference_steps, " must be in [1, 1000]");
   FV_CHECK(std::isfinite(r.guidance_scale) && r.guidance_scale >= 0,
@@ -67,8 +52,9 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
            " must be a positive number");
   FV_CHECK(std::isfinite(r.fps) && r.fps > 0 && r.fps <= 240, "fps=", r.fps,
            " must be in (0, 240]");
-  FV_CHECK(r.max_sequence_length >= 1 && r.max_sequence_length <= 512,
-           "max_sequence_length=", r.max_sequence_length, " must be in [1, 512]");
+  FV_CHECK(r.max_sequence_length >= 1 && r.max_sequence_length <= WanGeometry::kTextLength,
+           "max_sequence_length=", r.max_sequence_length, " must be in [1, ",
+           WanGeometry::kTextLength, "]");
   return r;
 }
 

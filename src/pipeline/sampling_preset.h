@@ -5,6 +5,7 @@
 #include <string>
 
 #include "fastvideo/video_generator.h"
+#include "models/wan/wan_geometry.h"
 #include "models/wan/wan_presets.h"
 
 namespace fastvideo {
@@ -31,11 +32,12 @@ struct ResolvedRequest {
   std::string preset;
 
   bool do_cfg() const { return guidance_scale > 1.0; }
-  int latent_frames() const { return (num_frames - 1) / 4 + 1; }
 };
 
 // Fills unset fields from the preset and the environment (FASTVIDEO_CFG_GATE_STEP) and checks
-// every value; errors name the field, the value and what would work (wan21.md §4.1).
-ResolvedRequest resolve_request(const GenerationRequest& request, const SamplingPreset& preset);
+// every value, sizes against the models' geometry; errors name the field, the value and what would
+// work (wan21.md §4.1).
+ResolvedRequest resolve_request(const GenerationRequest& request, const SamplingPreset& preset,
+                                const WanGeometry& geometry);
 
 }  // namespace fastvideo

@@ -30,7 +30,7 @@ class Umt5Encoder {
   // wan21.md §3.3: encode() rows, then exact zeros up to max_length -> [1, max_length, d_model].
   // Identical to the pipeline's masked run over max_length ids, since masked keys get zero
   // weight and the relative bias depends only on offsets.
-  Tensor encode_padded(std::span<const int32_t> ids, int64_t max_length = 512) const;
+  Tensor encode_padded(std::span<const int32_t> ids, int64_t max_length) const;
 
   const Umt5Config& config() const { return config_; }
 

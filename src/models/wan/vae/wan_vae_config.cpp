@@ -67,6 +67,14 @@ std::vector<bool> WanVaeConfig::temporal_upsample() const {
   return {temperal_downsample.rbegin(), temperal_downsample.rend()};
 }
 
+int WanVaeConfig::temporal_stride() const {
+  int stride = 1;
+  for (bool t : temperal_downsample) stride *= t ? 2 : 1;
+  return stride;
+}
+
+int WanVaeConfig::spatial_stride() const { return 1 << (num_levels() - 1); }
+
 std::vector<int> WanVaeConfig::encoder_dims() const {
   std::vector<int> dims{base_dim};
   for (int m : dim_mult) dims.push_back(base_dim * m);

@@ -32,6 +32,10 @@ struct WanVaeConfig {
   std::vector<bool> temporal_upsample() const;
   // Encoder channel schedule [base, base·mult...] (§2.5).
   std::vector<int> encoder_dims() const;
+  // Frames per latent frame after the first: 2^(temporal downsamplers), 4 for Wan2.1 (§2.3).
+  int temporal_stride() const;
+  // Pixels per latent pixel along each side: 2^(levels − 1), 8 for Wan2.1.
+  int spatial_stride() const;
 };
 
 }  // namespace fastvideo

@@ -59,27 +59,20 @@ WanVaeDecoder::WanVaeDecoder(WanVaeConfig config, const Weights& weights)
   }
 }
 
-int64_t WanVaeDecoder::output_frames(int64_t latent_frames) const {
-  int64_t factor = 1;
-  for (bool t : config_.temporal_upsample()) factor *= t ? 2 : 1;
-  return 1 + (latent_frames - 1) * factor;
-}
-
-int64_t WanVaeDecoder::spatial_scale() const { return int64_t(1) << (config_.num_levels() - 1); }
-
 Tensor WanVaeDecoder::decode(const Tensor& latents) const {
   FV_CHECK(latents.ndim() == 5 && latents.size(1) == config_.z_dim && latents.size(2) >= 1,
            "WanVaeDecoder: expected latents [B,", config_.z_dim, ",T,H,W] with T >= 1, got ",
            latents.describe());
   const int64_t B = latents.size(0), T = latents.size(2);
-  const int64_t s = spatial_scale();
+  const int64_t s = config_.spatial_stride();
   // De-normalisation in fp32, then the decoder runs in its weights' dtype on their device.
   const Tensor denormalized =
       ops::conv3d(latents.to(device_).to(DType::F32), denormalize_weight_, denormalize_bias_);
   const Tensor z = post_quant_conv_.forward(denormalized.to(dtype_));
 
-  Tensor video = Tensor::empty({B, 3, output_frames(T), latents.size(3) * s, latents.size(4) * s},
-                               dtype_, device_);
+  Tensor video = Tensor::empty(
+      {B, 3, 1 + (T - 1) * config_.temporal_stride(), latents.size(3) * s, latents.size(4) * s},
+      dtype_, device_);
   StreamCache cache;
   cache.up_resnets.resize(up_blocks_.size());
   for (size_t i = 0; i < up_blocks_.size(); ++i)

@@ -29,12 +29,8 @@ class WanVaeDecoder {
   // video is returned there, in that dtype.
   Tensor decode(const Tensor& latents) const;
 
-  // 1 + (T−1)·2^(temporal upsamplers): 1 + 4(T−1) for Wan2.1.
-  int64_t output_frames(int64_t latent_frames) const;
-  // 2^(upsamplers): 8 for Wan2.1.
-  int64_t spatial_scale() const;
-
   const WanVaeConfig& config() const { return config_; }
+  DType dtype() const { return dtype_; }  // of the weights, activations and output
 
  private:
   struct UpBlock {

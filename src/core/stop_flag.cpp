@@ -1,0 +1,11 @@
+#include "core/stop_flag.h"
+
+#include "fastvideo/error.h"
+
+namespace fastvideo {
+
+void StopFlag::throw_if_requested(std::string_view where) const {
+  if (requested()) throw Cancelled(str_cat("stopped on request during ", where));
+}
+
+}  // namespace fastvideo

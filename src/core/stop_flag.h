@@ -1,0 +1,29 @@
+// A request to stop long work, made from another thread or a signal handler and polled by the work
+// between its steps (denoising steps, decoded and written frames). Requesting is one store to a
+// lock-free atomic, so it is safe inside a signal handler.
+#pragma once
+
+#include <atomic>
+#include <string_view>
+
+namespace fastvideo {
+
+class StopFlag {
+ public:
+  void request() noexcept { requested_.store(true, std::memory_order_relaxed); }
+  bool requested() const noexcept { return requested_.load(std::memory_order_relaxed); }
+  void clear() noexcept { requested_.store(false, std::memory_order_relaxed); }
+  // Throws Cancelled ("stopped on request during <where>") when a stop was requested.
+  void throw_if_requested(std::string_view where) const;
+
+ private:
+  static_assert(std::atomic<bool>::is_always_lock_free);
+  std::atomic<bool> requested_{false};
+};
+
+// Polls `stop` when there is one.
+inline void check_stop(const StopFlag* stop, std::string_view where) {
+  if (stop != nullptr) stop->throw_if_requested(where);
+}
+
+}  // namespace fastvideo

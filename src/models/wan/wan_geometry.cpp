@@ -1,0 +1,85 @@
+#include "models/wan/wan_geometry.h"
+
+#include "fastvideo/error.h"
+
+namespace fastvideo {
+
+namespace {
+
+// "9 or 13" around a value that is not k·m + 1, "1" below the first.
+std::string nearest_frame_counts(int64_t value, int64_t m) {
+  if (value <= 1) return "1";
+  const int64_t lo = (value - 1) / m * m + 1;
+  return str_cat(lo, " or ", lo + m);
+}
+
+// "48 or 64" around a value that is not a multiple of m, the first multiple below it.
+std::string nearest_multiples(int64_t value, int64_t m) {
+  if (value < m) return str_cat(m);
+  const int64_t lo = value / m * m;
+  return str_cat(lo, " or ", lo + m);
+}
+
+}  // namespace
+
+WanGeometry::WanGeometry(int channels, int temporal_stride, int spatial_stride,
+                         std::array<int, 3> patch)
+    : channels_(channels),
+      temporal_stride_(temporal_stride),
+      spatial_stride_(spatial_stride),
+      patch_(patch) {}
+
+WanGeometry::WanGeometry(const WanVaeConfig& vae, const WanTransformerConfig& dit)
+    : WanGeometry(vae.z_dim, vae.temporal_stride(), vae.spatial_stride(), dit.patch_size) {
+  FV_CHECK(dit.in_channels == vae.z_dim && dit.out_channels == vae.z_dim,
+           "transformer/config.json has in_channels ", dit.in_channels, " and out_channels ",
+           dit.out_channels, ", but vae/config.json has z_dim ", vae.z_dim,
+           ": the transformer must take and give the VAE's latents");
+}
+
+WanGeometry WanGeometry::wan21(const WanTransformerConfig& dit) {
+  return WanGeometry(WanVaeConfig{}, dit);
+}
+
+int WanGeometry::pixel_multiple() const { return spatial_stride_ * std::max(patch_[1], patch_[2]); }
+
+std::string WanGeometry::invalid_size(int64_t num_frames, int64_t height, int64_t width) const {
+  const int64_t m = pixel_multiple();
+  if (height <= 0 || height % m != 0)
+    return str_cat("height=", height, " must be a positive multiple of ", m, " (try ",
+                   nearest_multiples(height, m), ")");
+  if (width <= 0 || width % m != 0)
+    return str_cat("width=", width, " must be a positive multiple of ", m, " (try ",
+                   nearest_multiples(width, m), ")");
+  if (num_frames < 1 || (num_frames - 1) % temporal_stride_ != 0 ||
+      latent_frames(num_frames) % patch_[0] != 0)
+    return str_cat("num_frames=", num_frames, " must be ", temporal_stride_, "n+1 (try ",
+                   nearest_frame_counts(num_frames, temporal_stride_), ")");
+  return {};
+}
+
+int64_t WanGeometry::latent_frames(int64_t num_frames) const {
+  return (num_frames - 1) / temporal_stride_ + 1;
+}
+
+int64_t WanGeometry::video_frames(int64_t latent_frames) const {
+  return 1 + (latent_frames - 1) * temporal_stride_;
+}
+
+Shape WanGeometry::latent_shape(int64_t num_frames, int64_t height, int64_t width) const {
+  return {1, channels_, latent_frames(num_frames), height / spatial_stride_,
+          width / spatial_stride_};
+}
+
+std::array<int64_t, 3> WanGeometry::token_grid(const Shape& latent_shape) const {
+  FV_CHECK(latent_shape.size() == 5, "latents ", shape_str(latent_shape),
+           " are not [B, C, T, H, W]");
+  return {latent_shape[2] / patch_[0], latent_shape[3] / patch_[1], latent_shape[4] / patch_[2]};
+}
+
+int64_t WanGeometry::tokens(int64_t num_frames, int64_t height, int64_t width) const {
+  const auto grid = token_grid(latent_shape(num_frames, height, width));
+  return grid[0] * grid[1] * grid[2];
+}
+
+}  // namespace fastvideo

@@ -1,0 +1,36 @@
+// The denoising loop of a text-to-video generation (wan21.md §4.1), written once: the pipeline's
+// denoise stage and `fastvideo-bench denoise` both run it. Per step: the step's attention metadata
+// (one per step, shared by every layer and both CFG branches), the conditional forward, the
+// unconditional one when CFG and its gate ask for it, the guided velocity, the NaN check (one flag
+// back from the device) and the scheduler update. The latents stay on the model's device.
+#pragma once
+
+#include <functional>
+
+#include "core/tensor.h"
+#include "models/wan/dit/wan_transformer.h"
+#include "models/wan/wan_geometry.h"
+#include "pipeline/cfg_gate.h"
+#include "schedulers/scheduler.h"
+
+namespace fastvideo {
+
+struct DenoiseLoop {
+  const WanTransformer& transformer;
+  const WanGeometry& geometry;
+  Scheduler& scheduler;  // its timesteps set
+  const WanTransformer::TextContext& cond_text;
+  const WanTransformer::TextContext& uncond_text;  // read only when the gate asks for uncond
+  CfgGate& gate;
+};
+
+// After step `step` (0-based) took `seconds`, including waiting for its work: progress reports,
+// per-step timing, a stop check (it may throw).
+using DenoiseStepDone = std::function<void(int step, double seconds)>;
+
+// Runs the first `steps` steps of the scheduler's schedule (all of them when steps < 0) on
+// `latents` (f32), which end as the denoised latents. Returns the transformer forwards run.
+int run_denoise_loop(const DenoiseLoop& loop, Tensor& latents, int steps,
+                     const DenoiseStepDone& step_done);
+
+}  // namespace fastvideo

@@ -1,0 +1,44 @@
+// Prompts to text embeddings for the DiT (wan21.md §3.3): the T5 tokenizer and the UMT5 encoder,
+// loaded on first use and released after each generation unless kept (its weights are the largest
+// of the checkpoint after the 14B transformer).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/tensor.h"
+#include "io/checkpoint.h"
+#include "models/umt5/umt5_encoder.h"
+#include "tokenizer/t5_tokenizer.h"
+
+namespace fastvideo {
+
+class PromptEncoder {
+ public:
+  // dtype: the UMT5 weights' (f32 on the CPU; bf16 or f32 on a GPU). keep: hold the weights
+  // between generations instead of loading them each time.
+  PromptEncoder(const CheckpointFolder& checkpoint, Device device, DType dtype, bool keep);
+  ~PromptEncoder();
+
+  // [1, text_length, d_model]: the encoder's output on the real tokens (at most max_tokens of
+  // them, EOS included), zero rows up to text_length.
+  Tensor encode(const std::string& prompt, int max_tokens, int64_t text_length);
+
+  // Gives the encoder's memory back unless it is kept.
+  void release_unless_kept();
+
+ private:
+  void load();
+
+  const CheckpointFolder& checkpoint_;
+  Device device_;
+  DType dtype_;
+  bool keep_;
+  T5Tokenizer tokenizer_;
+  std::unique_ptr<Umt5Encoder> encoder_;
+};
+
+}  // namespace fastvideo

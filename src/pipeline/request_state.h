@@ -1,0 +1,28 @@
+// What one generation knows as it goes through the stages (DESIGN §1): each stage reads what the
+// earlier ones left here and adds its own part.
+#pragma once
+
+#include <memory>
+
+#include "core/tensor.h"
+#include "fastvideo/video_generator.h"
+#include "io/video.h"
+#include "models/wan/dit/wan_transformer.h"
+#include "pipeline/sampling_preset.h"
+#include "schedulers/scheduler.h"
+
+namespace fastvideo {
+
+struct RequestState {
+  explicit RequestState(const GenerationRequest& request) : request(request) {}
+
+  const GenerationRequest& request;
+  ResolvedRequest resolved;                            // validate
+  WanTransformer::TextContext cond_text, uncond_text;  // encode_text (uncond only with CFG)
+  std::unique_ptr<Scheduler> scheduler;                // prepare_timesteps
+  Tensor latents;                                      // prepare_latents, then denoise
+  Video video;                                         // decode
+  GenerationResult result;  // every stage adds to it: its timing, parameters, counts, output
+};
+
+}  // namespace fastvideo
