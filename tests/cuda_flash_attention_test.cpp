@@ -322,5 +322,32 @@ TEST(CudaFlashAttentionChoice, AutomaticRunsHopperOnSm90AndPortableOnOtherSm80Pl
   EXPECT_LE(r.lse_max_err, 1e-3) << name(c, FlashAttentionKernel::Automatic);
 }
 
+// FLASH_ATTN plans once per device, shape and kernel choice (the choice and the device checks),
+// and a run only checks that its tensors fit the plan.
+TEST(CudaFlashAttentionPlan, IsMadeOncePerShapeAndRefusesTensorsThatDoNotFitIt) {
+  REQUIRE_GPU();
+  const bool hopper = CudaContext::get(0).info().major == 9;
+  Tensor q = Tensor::empty({1, 40, 2, 128}, DType::BF16, kGpu);
+  Tensor k = Tensor::empty({1, 56, 2, 128}, DType::BF16, kGpu);
+  const auto& plan = ops::cuda::plan_flash_attention(q, k, k);
+  EXPECT_EQ(&ops::cuda::plan_flash_attention(q, k, k), &plan);
+  EXPECT_EQ(plan.kernel, hopper ? FlashAttentionKernel::Hopper : FlashAttentionKernel::Portable);
+  EXPECT_EQ(plan.q_len, 40);
+  EXPECT_EQ(plan.kv_len, 56);
+  EXPECT_GT(plan.grid, 0);
+  // Fresh tensors of the same shape share the plan; another shape or kernel choice gets its own.
+  Tensor q2 = Tensor::empty({1, 40, 2, 128}, DType::BF16, kGpu);
+  EXPECT_EQ(&ops::cuda::plan_flash_attention(q2, k, k), &plan);
+  EXPECT_NE(&ops::cuda::plan_flash_attention(k, k, k), &plan);
+  EXPECT_EQ(ops::cuda::plan_flash_attention(q, k, k, FlashAttentionKernel::Portable).kernel,
+            FlashAttentionKernel::Portable);
+  try {
+    ops::cuda::flash_attention(plan, k, k, k, 0.1f);
+    ADD_FAILURE() << "a q of another length ran with the plan";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("do not fit the plan"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace fastvideo

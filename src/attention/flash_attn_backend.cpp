@@ -65,9 +65,12 @@ Tensor FlashAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor&
                                  const AttentionMetadata*) const {
 #ifdef FASTVIDEO_HAVE_CUDA
   if (!q.device().is_cpu()) {
-    const std::string why = ops::cuda::flash_attention_unsupported_reason(q, k, v);
-    FV_CHECK(why.empty(), "attention backend FLASH_ATTN cannot take these inputs: ", why);
-    return ops::cuda::flash_attention(q, k, v, scale);
+    // The plan (kernel choice and checks) is made once per shape and cached.
+    try {
+      return ops::cuda::flash_attention(q, k, v, scale);
+    } catch (const Error& e) {
+      throw e.with_context("attention backend FLASH_ATTN");
+    }
   }
 #endif
   fail("attention backend FLASH_ATTN cannot run on ", q.device().name(), ": ", kNotInThisVersion);

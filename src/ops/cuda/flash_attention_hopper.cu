@@ -45,7 +45,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
-#include "ops/cuda/flash_attention.h"
+#include "ops/cuda/flash_attention_kernels.h"
 #include "ops/cuda/hopper_ptx.cuh"
 #include "ops/cuda/ptx_common.cuh"
 
@@ -56,7 +56,7 @@ namespace {
 using namespace hopper;
 
 constexpr int kBlockM = 128;  // query rows per work tile (2 consumer warpgroups x 64)
-constexpr int kHeadDim = 128;
+constexpr int kHeadDim = kFlashHeadDim;
 constexpr int kStages = 2;
 constexpr int kThreads = 384;
 constexpr int kBlockN = 176;  // keys per KV step (FA3's choice for head dim 128, measured best:
@@ -83,9 +83,8 @@ struct FlashParams {
 #if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
 constexpr int kConsumerWarps = 8;
-constexpr float kRescaleThresholdLog2 = 8.f;  // see online_softmax
-constexpr int kScoreRegs = kBlockN / 2;       // S accumulators per consumer thread
-constexpr int kPSteps = kBlockN / 16;         // k16 steps of P·V
+constexpr int kScoreRegs = kBlockN / 2;  // S accumulators per consumer thread
+constexpr int kPSteps = kBlockN / 16;    // k16 steps of P·V
 
 struct WorkTile {
   int q0, head, batch;
@@ -149,21 +148,10 @@ __device__ __forceinline__ void issue_pv(float (&o)[64], const uint32_t (&p)[kPS
     wgmma_m64n128k16_rs_tn(o, p[kk], smem_desc_sw128(v_tile + kk * 2048, kKvHalfBytes, 1024));
 }
 
-__device__ __forceinline__ float quad_max(float x) {
-  x = fmaxf(x, __shfl_xor_sync(0xffffffff, x, 1));
-  return fmaxf(x, __shfl_xor_sync(0xffffffff, x, 2));
-}
-__device__ __forceinline__ float quad_sum(float x) {
-  x += __shfl_xor_sync(0xffffffff, x, 1);
-  return x + __shfl_xor_sync(0xffffffff, x, 2);
-}
-
-// Online softmax over one S tile in the accumulator layout (this thread: rows r and r + 8,
-// columns 8i + 2·(lane%4) + {0,1}). Leaves p = exp2((s - m)·scale·log2e) in s, m being the running
-// exponent base (raw scores), and accumulates the partial sums l. The base moves only when some
-// row of the warp grew by more than kRescaleThresholdLog2 (FA4's conditional rescaling; until
-// then p < 2^8, harmless in fp32 sums and bf16 P, and O and l keep one consistent base); then it
-// returns true and corr holds the factors O must be scaled by.
+// Online softmax over one S tile in the accumulator layout (this thread: rows r and r + 8, n8
+// column blocks i; ptx_common.cuh). Leaves p = exp2((s - m)·scale·log2e) in s, m being the
+// running exponent base (raw scores), and accumulates the partial sums l. Returns true when the
+// base moved for some row of the warp; corr then holds the factors O must be scaled by.
 // kMask: keys at column >= valid_keys are outside the sequence (TMA zero-filled them).
 template <bool kMask, int kRegs>
 __device__ __forceinline__ bool online_softmax(float (&s)[kRegs], float (&m)[2], float (&l)[2],
@@ -175,37 +163,20 @@ __device__ __forceinline__ bool online_softmax(float (&s)[kRegs], float (&m)[2],
     for (int i = 0; i < kBlocks; ++i)
 #pragma unroll
       for (int e = 0; e < 4; ++e)
-        if (8 * i + 2 * (lane % 4) + (e & 1) >= valid_keys) s[4 * i + e] = -INFINITY;
+        if (accumulator_column(i, lane, e) >= valid_keys) s[4 * i + e] = -INFINITY;
   }
   float mx[2];
   bool grows = false;
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    float x = m[r];
-#pragma unroll
-    for (int i = 0; i < kBlocks; ++i) x = fmaxf(x, fmaxf(s[4 * i + 2 * r], s[4 * i + 2 * r + 1]));
-    mx[r] = quad_max(x);
-    // From -inf (the first tile) any finite max counts as growth.
-    grows |= (mx[r] - m[r]) * scale_log2 > kRescaleThresholdLog2;
+    mx[r] = row_max<kBlocks>([&](int i, int j) -> float& { return s[4 * i + 2 * r + j]; }, m[r]);
+    grows |= outgrows_base(mx[r], m[r], scale_log2);
   }
   const bool rebase = __any_sync(0xffffffff, grows);
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    if (rebase) {
-      // A row with no finite score yet keeps base 0: exp2(-inf - 0) = 0, not NaN. (Every KV
-      // tile has a valid key today, but masks must not turn this into NaN.)
-      corr[r] = exp2_approx((m[r] - (mx[r] == -INFINITY ? 0.f : mx[r])) * scale_log2);
-      m[r] = mx[r];
-    }
-    const float neg_max = -(m[r] == -INFINITY ? 0.f : m[r]) * scale_log2;
-    float sum = 0.f;
-#pragma unroll
-    for (int i = 0; i < kBlocks; ++i) {
-      s[4 * i + 2 * r] = exp2_approx(fmaf(s[4 * i + 2 * r], scale_log2, neg_max));
-      s[4 * i + 2 * r + 1] = exp2_approx(fmaf(s[4 * i + 2 * r + 1], scale_log2, neg_max));
-      sum += s[4 * i + 2 * r] + s[4 * i + 2 * r + 1];
-    }
-    l[r] = (rebase ? l[r] * corr[r] : l[r]) + sum;
+    softmax_row_step<kBlocks>([&](int i, int j) -> float& { return s[4 * i + 2 * r + j]; }, mx[r],
+                              rebase, scale_log2, m[r], l[r], corr[r]);
   }
   return rebase;
 }
@@ -430,40 +401,43 @@ CUtensorMap bshd_tensor_map(const Tensor& t, uint32_t box_rows) {
   return map;
 }
 
-}  // namespace
-
-std::string flash_attention_hopper_unsupported_reason(const Tensor& q, const Tensor& k,
-                                                      const Tensor& v) {
-  return flash_attention_violation(q, k, v, {"the Hopper kernel", 9, 0, true, kSmemBytes});
-}
-
-Tensor flash_attention_hopper(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                              Tensor* lse) {
-  Tensor out = flash_attention_outputs(
-      "flash_attention_hopper", flash_attention_hopper_unsupported_reason(q, k, v), q, scale, lse);
-  const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), Sk = k.size(1);
-  CudaContext& ctx = CudaContext::get(q.device().index);
-
-  FlashParams p{};
-  p.out = out.data<__nv_bfloat16>();
-  p.lse = lse != nullptr ? lse->data<float>() : nullptr;
-  p.heads = int(H);
-  p.seq_q = int(Sq);
-  p.seq_k = int(Sk);
-  p.q_tiles = int((Sq + kBlockM - 1) / kBlockM);
-  const int64_t num_tiles = B * H * p.q_tiles;  // < 2^30: the contract checked it
-  p.num_tiles = int(num_tiles);
-  p.scale = scale;
-  p.scale_log2 = scale * 1.4426950408889634f;
-  p.kv_tiles = int((Sk + kBlockN - 1) / kBlockN);
-  const CUtensorMap tm_q = bshd_tensor_map(q, kBlockM), tm_k = bshd_tensor_map(k, kBlockN),
-                    tm_v = bshd_tensor_map(v, kBlockN);
+void prepare_hopper() {
   FV_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_hopper_kernel,
                                      cudaFuncAttributeMaxDynamicSharedMemorySize, int(kSmemBytes)));
-  const int grid = int(std::min<int64_t>(num_tiles, ctx.info().sm_count));
-  flash_attention_hopper_kernel<<<grid, kThreads, kSmemBytes, ctx.stream()>>>(tm_q, tm_k, tm_v, p);
+}
+
+// Persistent: one CTA per SM, or one per work tile when there are fewer.
+int hopper_grid(const FlashAttentionPlan& plan, int sm_count) {
+  const int64_t tiles = plan.batch * plan.heads * ((plan.q_len + kBlockM - 1) / kBlockM);
+  return int(std::min<int64_t>(tiles, sm_count));
+}
+
+void launch_hopper(const FlashAttentionPlan& plan, const Tensor& q, const Tensor& k,
+                   const Tensor& v, float scale, const Tensor& out, float* lse) {
+  FlashParams p{};
+  p.out = out.data<__nv_bfloat16>();
+  p.lse = lse;
+  p.heads = int(plan.heads);
+  p.seq_q = int(plan.q_len);
+  p.seq_k = int(plan.kv_len);
+  p.q_tiles = int((plan.q_len + kBlockM - 1) / kBlockM);
+  p.num_tiles = int(plan.batch * plan.heads * p.q_tiles);  // < 2^30: the plan checked it
+  p.scale = scale;
+  p.scale_log2 = scale * kLog2e;
+  p.kv_tiles = int((plan.kv_len + kBlockN - 1) / kBlockN);
+  const CUtensorMap tm_q = bshd_tensor_map(q, kBlockM), tm_k = bshd_tensor_map(k, kBlockN),
+                    tm_v = bshd_tensor_map(v, kBlockN);
+  flash_attention_hopper_kernel<<<plan.grid, kThreads, kSmemBytes,
+                                  CudaContext::get(plan.device).stream()>>>(tm_q, tm_k, tm_v, p);
   FV_CUDA_CHECK_LAUNCH();
-  return out;
+}
+
+}  // namespace
+
+const FlashKernel& hopper_flash_kernel() {
+  static const FlashKernel kernel{
+      "the Hopper kernel", 9, 0, true, kSmemBytes, prepare_hopper, hopper_grid, launch_hopper};
+  return kernel;
 }
 
 }  // namespace fastvideo::ops::cuda

@@ -42,7 +42,7 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "ops/cuda/ampere_ptx.cuh"
-#include "ops/cuda/flash_attention.h"
+#include "ops/cuda/flash_attention_kernels.h"
 #include "ops/cuda/ptx_common.cuh"
 
 namespace fastvideo::ops::cuda {
@@ -51,7 +51,7 @@ namespace {
 
 using namespace ampere;
 
-constexpr int kHeadDim = 128;
+constexpr int kHeadDim = kFlashHeadDim;
 constexpr int kBlockM = 128;  // query rows per CTA
 constexpr int kBlockN = 64;   // keys per KV tile
 constexpr int kWarps = 4;
@@ -108,15 +108,6 @@ __device__ __forceinline__ void load_tile(uint32_t tile, const __nv_bfloat16* ro
     cp_async_cg_16(dst + i * kRowStep * kRowBytes, src, rows_left > i * kRowStep ? 16u : 0u);
     src += kRowStep * row_stride;
   }
-}
-
-__device__ __forceinline__ float quad_max(float x) {
-  x = fmaxf(x, __shfl_xor_sync(0xffffffff, x, 1));
-  return fmaxf(x, __shfl_xor_sync(0xffffffff, x, 2));
-}
-__device__ __forceinline__ float quad_sum(float x) {
-  x += __shfl_xor_sync(0xffffffff, x, 1);
-  return x + __shfl_xor_sync(0xffffffff, x, 2);
 }
 
 // ldmatrix addressing. Every row a lane addresses below is congruent to lane % 8 mod 8, so its
@@ -201,20 +192,13 @@ __device__ __forceinline__ void mask_keys(float (&s)[kRowBlocks][kKeyBlocks][4],
     for (int nb = 0; nb < kKeyBlocks; ++nb)
 #pragma unroll
       for (int e = 0; e < 4; ++e)
-        if (8 * nb + 2 * (lane % 4) + (e & 1) >= valid_keys) s[rb][nb][e] = -INFINITY;
+        if (accumulator_column(nb, lane, e) >= valid_keys) s[rb][nb][e] = -INFINITY;
 }
 
-// How far (log2 units) a row's max may grow before the exponent base moves: FA4's conditional
-// rescaling. Until then p = exp2(s·scale·log2e - base) stays below 2^8, harmless in fp32 sums and
-// bf16 P, and O and l need no rescale; O and l always refer to the same base, so the result is
-// unchanged.
-constexpr float kRescaleThresholdLog2 = 8.f;
-
 // Online softmax over one S tile in the accumulator layout (this thread: rows g and g + 8 of each
-// row block, columns 8·nb + 2t + {0,1}). Leaves p = exp2((s - m)·scale·log2e) in s, with m the
-// running base (raw scores) and accumulates the partial sums l. Returns whether the base moved
-// for this warp's rows, and then corr holds the factors O must be scaled by, exp2((m_old -
-// m_new)·scale·log2e). The choice is warp-uniform so the rescale is a uniform branch.
+// row block, n8 column blocks nb; ptx_common.cuh). Leaves p = exp2((s - m)·scale·log2e) in s,
+// with m the running base (raw scores), and accumulates the partial sums l. Returns whether the
+// base moved for this warp's rows; corr then holds the factors O must be scaled by.
 __device__ __forceinline__ bool online_softmax(float (&s)[kRowBlocks][kKeyBlocks][4],
                                                float (&m)[kRowBlocks][2], float (&l)[kRowBlocks][2],
                                                float (&corr)[kRowBlocks][2], float scale_log2) {
@@ -224,35 +208,17 @@ __device__ __forceinline__ bool online_softmax(float (&s)[kRowBlocks][kKeyBlocks
   for (int rb = 0; rb < kRowBlocks; ++rb)
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      float x = m[rb][r];
-#pragma unroll
-      for (int nb = 0; nb < kKeyBlocks; ++nb)
-        x = fmaxf(x, fmaxf(s[rb][nb][2 * r], s[rb][nb][2 * r + 1]));
-      mx[rb][r] = quad_max(x);
-      // From -inf (no base yet) any finite max counts as growth; -inf to -inf is NaN: no growth.
-      grows |= (mx[rb][r] - m[rb][r]) * scale_log2 > kRescaleThresholdLog2;
+      mx[rb][r] = row_max<kKeyBlocks>([&](int nb, int j) -> float& { return s[rb][nb][2 * r + j]; },
+                                      m[rb][r]);
+      grows |= outgrows_base(mx[rb][r], m[rb][r], scale_log2);
     }
   const bool rebase = __any_sync(0xffffffff, grows);
 #pragma unroll
   for (int rb = 0; rb < kRowBlocks; ++rb)
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      if (rebase) {
-        // A row with no finite score yet keeps base 0: exp2(-inf - 0) = 0, not NaN.
-        corr[rb][r] =
-            exp2_approx((m[rb][r] - (mx[rb][r] == -INFINITY ? 0.f : mx[rb][r])) * scale_log2);
-        m[rb][r] = mx[rb][r];
-      }
-      const float neg_base = -(m[rb][r] == -INFINITY ? 0.f : m[rb][r]) * scale_log2;
-      float sum = 0.f;
-#pragma unroll
-      for (int nb = 0; nb < kKeyBlocks; ++nb) {
-        s[rb][nb][2 * r] = exp2_approx(fmaf(s[rb][nb][2 * r], scale_log2, neg_base));
-        s[rb][nb][2 * r + 1] = exp2_approx(fmaf(s[rb][nb][2 * r + 1], scale_log2, neg_base));
-        sum += s[rb][nb][2 * r] + s[rb][nb][2 * r + 1];
-      }
-      l[rb][r] = (rebase ? l[rb][r] * corr[rb][r] : l[rb][r]) + sum;
-    }
+    for (int r = 0; r < 2; ++r)
+      softmax_row_step<kKeyBlocks>([&](int nb, int j) -> float& { return s[rb][nb][2 * r + j]; },
+                                   mx[rb][r], rebase, scale_log2, m[rb][r], l[rb][r], corr[rb][r]);
   return rebase;
 }
 
@@ -382,43 +348,45 @@ __global__ void __launch_bounds__(kThreads, 2)
 #endif
 }
 
-}  // namespace
-
-std::string flash_attention_portable_unsupported_reason(const Tensor& q, const Tensor& k,
-                                                        const Tensor& v) {
-  return flash_attention_violation(q, k, v, {"the portable kernel", 8, 0, false, kSmemBytes});
-}
-
-Tensor flash_attention_portable(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                                Tensor* lse) {
-  Tensor out =
-      flash_attention_outputs("flash_attention_portable",
-                              flash_attention_portable_unsupported_reason(q, k, v), q, scale, lse);
-  const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), Sk = k.size(1);
-  CudaContext& ctx = CudaContext::get(q.device().index);
-
-  PortableParams p{};
-  p.q = q.data<__nv_bfloat16>();
-  p.k = k.data<__nv_bfloat16>();
-  p.v = v.data<__nv_bfloat16>();
-  p.out = out.data<__nv_bfloat16>();
-  p.lse = lse != nullptr ? lse->data<float>() : nullptr;
-  p.heads = int(H);
-  p.seq_q = int(Sq);
-  p.seq_k = int(Sk);
-  p.scale = scale;
-  p.scale_log2 = scale * 1.4426950408889634f;
-
+void prepare_portable() {
   FV_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_portable_kernel,
                                      cudaFuncAttributeMaxDynamicSharedMemorySize, int(kSmemBytes)));
   // Two CTAs per SM need the largest shared-memory carveout of the unified L1/shared storage.
   FV_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_portable_kernel,
                                      cudaFuncAttributePreferredSharedMemoryCarveout,
                                      int(cudaSharedmemCarveoutMaxShared)));
-  const unsigned grid = unsigned(B * H * ((Sq + kBlockM - 1) / kBlockM));
-  flash_attention_portable_kernel<<<grid, kThreads, kSmemBytes, ctx.stream()>>>(p);
+}
+
+// One CTA per 128-row query tile of every (batch, head).
+int portable_grid(const FlashAttentionPlan& plan, int) {
+  return int(plan.batch * plan.heads * ((plan.q_len + kBlockM - 1) / kBlockM));
+}
+
+void launch_portable(const FlashAttentionPlan& plan, const Tensor& q, const Tensor& k,
+                     const Tensor& v, float scale, const Tensor& out, float* lse) {
+  PortableParams p{};
+  p.q = q.data<__nv_bfloat16>();
+  p.k = k.data<__nv_bfloat16>();
+  p.v = v.data<__nv_bfloat16>();
+  p.out = out.data<__nv_bfloat16>();
+  p.lse = lse;
+  p.heads = int(plan.heads);
+  p.seq_q = int(plan.q_len);
+  p.seq_k = int(plan.kv_len);
+  p.scale = scale;
+  p.scale_log2 = scale * kLog2e;
+  flash_attention_portable_kernel<<<unsigned(plan.grid), kThreads, kSmemBytes,
+                                    CudaContext::get(plan.device).stream()>>>(p);
   FV_CUDA_CHECK_LAUNCH();
-  return out;
+}
+
+}  // namespace
+
+const FlashKernel& portable_flash_kernel() {
+  static const FlashKernel kernel{
+      "the portable kernel", 8, 0, false, kSmemBytes, prepare_portable, portable_grid,
+      launch_portable};
+  return kernel;
 }
 
 }  // namespace fastvideo::ops::cuda
