@@ -7,6 +7,7 @@
 #include "ops/elementwise.h"
 #include "ops/linear.h"
 #include "ops/norm.h"
+#include "ops/rope.h"
 #include "test_util.h"
 
 namespace fastvideo {
@@ -57,6 +58,35 @@ TEST(OpsCpu, LayerNormAndRmsNormMatchDefinitions) {
   }
   EXPECT_LT(rel_l2(ln, ln_ref), 1e-6);
   EXPECT_LT(rel_l2(rms, rms_ref), 1e-6);
+}
+
+// The fused CPU twins are exactly their compositions, so the CUDA fused kernels, checked against
+// them (tests/cuda_ops/op_cases.cpp), are checked against the unfused math.
+TEST(OpsCpu, LayerNormModulateIsLayerNormThenModulate) {
+  for (int64_t D : {37, 64, 1536, 5120}) {
+    Tensor x = randn({2, 5, D}, 2.0f), mod = randn({2, 6, D}, 0.5f);
+    Tensor shift = mod.select(1, 0), scale = mod.select(1, 1);
+    EXPECT_EQ(rel_l2(ops::layer_norm_modulate(x, 1e-6f, shift, scale),
+                     ops::modulate(ops::layer_norm(x, 1e-6f), shift, scale)),
+              0.0)
+        << "D=" << D;
+  }
+}
+
+TEST(OpsCpu, RmsNormRopeIsRmsNormThenRopePerHead) {
+  const std::pair<int64_t, int64_t> head_shapes[] = {{3, 6}, {4, 16}, {12, 128}};
+  for (const auto& [H, hd] : head_shapes) {
+    const int64_t B = 2, S = 5;
+    Tensor x = randn({B, S, H * hd}, 2.0f), w = randn({H * hd});
+    Tensor cos = randn({S, hd / 2}), sin = randn({S, hd / 2});
+    for (const Tensor& weight : {w, Tensor()}) {
+      EXPECT_EQ(
+          rel_l2(ops::rms_norm_rope(x, 1e-6f, weight, cos, sin, H),
+                 ops::apply_rope(ops::rms_norm(x, 1e-6f, weight).reshape({B, S, H, hd}), cos, sin)),
+          0.0)
+          << H << " heads of " << hd << (weight.defined() ? "" : " without weight");
+    }
+  }
 }
 
 TEST(OpsCpu, ModulateGatedResidualAndLinearCombination) {
