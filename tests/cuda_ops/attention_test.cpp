@@ -87,15 +87,6 @@ TEST(CudaAttention, DitCrossAttentionOver512TextTokensRunsOnCudnnAndMatchesTheCp
   }
 }
 
-TEST(CudaAttention, FullSizeDitShapesTakeTheCudnnPath) {
-  REQUIRE_GPU();
-  // Wan2.1 1.3B at 480p (32760 tokens), 14B at 720p (75600 tokens), and cross-attention.
-  for (Case c : {Case{1, 12, 32760, 32760, 128, 128}, Case{2, 12, 32760, 32760, 128, 128},
-                 Case{1, 40, 75600, 75600, 128, 128}, Case{1, 12, 32760, 512, 128, 128}}) {
-    EXPECT_TRUE(uses_cudnn(c, inv_sqrt(c.D))) << name(c);
-  }
-}
-
 TEST(CudaAttention, HeadDim64RunsOnCudnnAndMatchesTheCpu) {
   REQUIRE_GPU();
   const Case c{1, 12, 300, 300, 64, 64};
@@ -157,16 +148,6 @@ TEST(CudaAttention, LargeMagnitudeInputsStayFiniteOnBothPaths) {
   EXPECT_LE(compare_with_cpu(vae, inv_sqrt(vae.D), DType::BF16, 20.0f), kBound);
   Tensor bias = testing::randn({8, 77, 77}, 20.0f);
   EXPECT_LE(compare_with_cpu(Case{1, 8, 77, 77, 64, 64}, 1.0f, DType::BF16, 20.0f, bias), kBound);
-}
-
-TEST(CudaAttention, MismatchedShapesAreClearErrors) {
-  REQUIRE_GPU();
-  Tensor q = Tensor::empty({1, 8, 2, 64}, DType::BF16, kGpu);
-  Tensor k = Tensor::empty({1, 9, 2, 32}, DType::BF16, kGpu);
-  EXPECT_THROW(ops::attention(q, k, k, 1.0f), Error);
-  Tensor kv = Tensor::empty({1, 9, 2, 64}, DType::BF16, kGpu);
-  Tensor bad_bias = Tensor::empty({2, 8, 8}, DType::F32, kGpu);
-  EXPECT_THROW(ops::attention(q, kv, kv, 1.0f, bad_bias), Error);
 }
 
 }  // namespace

@@ -127,38 +127,6 @@ TEST(CudaLinearGelu, Bf16MatchesTheCpuTwinAtOddSizes) {
   EXPECT_LE(linear_error({3, 37, 19}, 45, DType::F32, true, true, DType::F32), 1e-3) << "f32";
 }
 
-// cuBLAS documents its GELU epilogue only as "GELU"; PyTorch treats it as the tanh form (its
-// non-cuBLASLt path for the same op computes gelu(approximate="tanh")). The erf and tanh forms
-// differ by ~2e-4 in rel_l2 on N(0, 2²) pre-activations, below bf16 rounding but systematic:
-// projecting the error (y − tanh form) onto (erf form − tanh form) over many elements gives ~0
-// for the tanh form and ~1 for the erf form, with a standard error of about 0.02 in bf16 at this
-// size (rounding noise is uncorrelated with the difference) and far less in f32.
-TEST(CudaLinearGelu, EpilogueIsTheTanhFormNotErf) {
-  REQUIRE_GPU();
-  for (DType dtype : {DType::F32, DType::BF16}) {
-    Operand x = operand(testing::randn({2048, 16}), dtype);
-    Operand w = operand(testing::randn({96, 16}, 0.5f), dtype);  // pre-activations ~ N(0, 2²)
-    Operand b = operand(testing::randn({96}, 0.5f), dtype);
-    Tensor y = to_host_f32(ops::linear_gelu(x.gpu, w.gpu, b.gpu));
-    Tensor pre = ops::cpu::linear(x.cpu, w.cpu, b.cpu);
-    Tensor tanh_form = ops::cpu::gelu_tanh(pre);
-    double along = 0.0, norm2 = 0.0;
-    for (int64_t i = 0; i < pre.numel(); ++i) {
-      const double v = pre.f32()[size_t(i)], t = tanh_form.f32()[size_t(i)];
-      const double erf_minus_tanh = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))) - t;
-      along += (double(y.f32()[size_t(i)]) - t) * erf_minus_tanh;
-      norm2 += erf_minus_tanh * erf_minus_tanh;
-    }
-    const double erf_coefficient = along / norm2;
-    EXPECT_LT(std::abs(erf_coefficient), 0.25)
-        << dtype_name(dtype) << ": the error lies " << erf_coefficient
-        << " of the way from the tanh form to the erf form";
-    // f32: allows for a hardware tanh (tanh.approx, ~5e-4 relative) inside the epilogue.
-    EXPECT_LE(testing::rel_l2(y, tanh_form), dtype == DType::F32 ? 1e-3 : 1e-2)
-        << dtype_name(dtype);
-  }
-}
-
 TEST(CudaMatmul, MatchesTheCpuTwinForBothLayouts) {
   REQUIRE_GPU();
   for (DType dtype : {DType::BF16, DType::F32}) {
@@ -204,17 +172,6 @@ TEST(CudaLinear, DitShapesMatchTheCpuTwin) {
           << rows << "x" << c.out << "x" << c.in << (c.gelu ? " gelu " : " ") << dtype_name(c.dtype)
           << ", rows from " << start;
     }
-  }
-}
-
-TEST(CudaLinear, WeightOnAnotherDeviceIsAClearError) {
-  REQUIRE_GPU();
-  Tensor x = testing::randn({4, 8}).to(kGpu);
-  try {
-    ops::linear(x, testing::randn({3, 8}));
-    FAIL() << "a CPU weight was accepted for a GPU input";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("weight"), std::string::npos) << e.what();
   }
 }
 
