@@ -7,6 +7,7 @@
 #include "ops/elementwise.h"
 #include "ops/linear.h"
 #include "ops/norm.h"
+#include "ops/rope.h"
 #include "test_util.h"
 
 namespace fastvideo {
@@ -30,33 +31,11 @@ TEST(OpsCpu, LinearMatchesNaiveProductWithBias) {
 }
 
 TEST(OpsCpu, AttentionMatchesNaiveSoftmaxWithBias) {
-  const int B = 2, Sq = 7, Sk = 11, H = 3, D = 16;
-  Tensor q = randn({B, Sq, H, D}), k = randn({B, Sk, H, D}), v = randn({B, Sk, H, D});
-  Tensor bias = randn({H, Sq, Sk});
-  const float scale = 0.3f;
-  Tensor out = ops::attention(q, k, v, scale, bias);
-  Tensor ref = Tensor::empty({B, Sq, H, D}, DType::F32);
-  auto pq = q.f32(), pk = k.f32(), pv = v.f32(), pb = bias.f32(), pr = ref.f32();
-  for (int b = 0; b < B; ++b)
-    for (int h = 0; h < H; ++h)
-      for (int i = 0; i < Sq; ++i) {
-        std::vector<double> s(Sk);
-        double mx = -1e300, sum = 0;
-        for (int j = 0; j < Sk; ++j) {
-          double acc = 0;
-          for (int d = 0; d < D; ++d)
-            acc += double(pq[((b * Sq + i) * H + h) * D + d]) * pk[((b * Sk + j) * H + h) * D + d];
-          s[j] = acc * scale + pb[(h * Sq + i) * Sk + j];
-          mx = std::max(mx, s[j]);
-        }
-        for (auto& e : s) sum += (e = std::exp(e - mx));
-        for (int d = 0; d < D; ++d) {
-          double acc = 0;
-          for (int j = 0; j < Sk; ++j) acc += s[j] / sum * pv[((b * Sk + j) * H + h) * D + d];
-          pr[((b * Sq + i) * H + h) * D + d] = float(acc);
-        }
-      }
-  EXPECT_LT(rel_l2(out, ref), 1e-6);
+  Tensor q = randn({2, 7, 3, 16}), k = randn({2, 11, 3, 16}), v = randn({2, 11, 3, 16});
+  Tensor bias = randn({3, 7, 11});
+  EXPECT_LT(rel_l2(ops::attention(q, k, v, 0.3f, bias),
+                   testing::reference_attention(q, k, v, 0.3f, bias)),
+            1e-6);
 }
 
 TEST(OpsCpu, LayerNormAndRmsNormMatchDefinitions) {
@@ -79,6 +58,35 @@ TEST(OpsCpu, LayerNormAndRmsNormMatchDefinitions) {
   }
   EXPECT_LT(rel_l2(ln, ln_ref), 1e-6);
   EXPECT_LT(rel_l2(rms, rms_ref), 1e-6);
+}
+
+// The fused CPU twins are exactly their compositions, so the CUDA fused kernels, checked against
+// them (tests/cuda_ops/op_cases.cpp), are checked against the unfused math.
+TEST(OpsCpu, LayerNormModulateIsLayerNormThenModulate) {
+  for (int64_t D : {37, 64, 1536, 5120}) {
+    Tensor x = randn({2, 5, D}, 2.0f), mod = randn({2, 6, D}, 0.5f);
+    Tensor shift = mod.select(1, 0), scale = mod.select(1, 1);
+    EXPECT_EQ(rel_l2(ops::layer_norm_modulate(x, 1e-6f, shift, scale),
+                     ops::modulate(ops::layer_norm(x, 1e-6f), shift, scale)),
+              0.0)
+        << "D=" << D;
+  }
+}
+
+TEST(OpsCpu, RmsNormRopeIsRmsNormThenRopePerHead) {
+  const std::pair<int64_t, int64_t> head_shapes[] = {{3, 6}, {4, 16}, {12, 128}};
+  for (const auto& [H, hd] : head_shapes) {
+    const int64_t B = 2, S = 5;
+    Tensor x = randn({B, S, H * hd}, 2.0f), w = randn({H * hd});
+    Tensor cos = randn({S, hd / 2}), sin = randn({S, hd / 2});
+    for (const Tensor& weight : {w, Tensor()}) {
+      EXPECT_EQ(
+          rel_l2(ops::rms_norm_rope(x, 1e-6f, weight, cos, sin, H),
+                 ops::apply_rope(ops::rms_norm(x, 1e-6f, weight).reshape({B, S, H, hd}), cos, sin)),
+          0.0)
+          << H << " heads of " << hd << (weight.defined() ? "" : " without weight");
+    }
+  }
 }
 
 TEST(OpsCpu, ModulateGatedResidualAndLinearCombination) {

@@ -1,6 +1,8 @@
 #include "test_util.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace fastvideo::testing {
 
@@ -23,6 +25,44 @@ double rel_l2(const Tensor& a, const Tensor& b) {
     den += double(pb[i]) * pb[i];
   }
   return den == 0 ? (num == 0 ? 0 : INFINITY) : std::sqrt(num / den);
+}
+
+Tensor reference_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, float scale,
+                           const Tensor& bias_in) {
+  const Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
+  const Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
+  const int64_t B = q.size(0), Sq = q.size(1), H = q.size(2), D = q.size(3);
+  const int64_t Sk = k.size(1), Dv = v.size(3);
+  Tensor out = Tensor::empty({B, Sq, H, Dv}, DType::F32);
+  const auto pq = q.f32(), pk = k.f32(), pv = v.f32(), po = out.f32();
+  const auto pb = bias.defined() ? bias.f32() : std::span<float>();
+  std::vector<double> p(static_cast<size_t>(Sk));
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t h = 0; h < H; ++h) {
+      for (int64_t i = 0; i < Sq; ++i) {
+        double max = -INFINITY, sum = 0;
+        for (int64_t j = 0; j < Sk; ++j) {
+          double s = 0;
+          for (int64_t d = 0; d < D; ++d) {
+            s += double(pq[size_t(((b * Sq + i) * H + h) * D + d)]) *
+                 pk[size_t(((b * Sk + j) * H + h) * D + d)];
+          }
+          s *= scale;
+          if (!pb.empty()) s += pb[size_t((h * Sq + i) * Sk + j)];
+          p[size_t(j)] = s;
+          max = std::max(max, s);
+        }
+        for (double& e : p) sum += (e = std::exp(e - max));
+        for (int64_t e = 0; e < Dv; ++e) {
+          double acc = 0;
+          for (int64_t j = 0; j < Sk; ++j)
+            acc += p[size_t(j)] * pv[size_t(((b * Sk + j) * H + h) * Dv + e)];
+          po[size_t(((b * Sq + i) * H + h) * Dv + e)] = float(acc / sum);
+        }
+      }
+    }
+  }
+  return out;
 }
 
 std::string source_path(const std::string& relative) {

@@ -15,6 +15,12 @@ Tensor randn(Shape shape, float stddev = 1.0f);
 // ‖a − b‖ / ‖b‖ in double; NaN anywhere gives +inf so the comparison fails.
 double rel_l2(const Tensor& a, const Tensor& b);
 
+// softmax(q·kᵀ·scale + bias)·v by its definition, in double, rounded to f32 at the end: the
+// independent reference for attention implementations. q [B, Sq, H, D], k [B, Sk, H, D],
+// v [B, Sk, H, Dv], bias [H, Sq, Sk] or undefined; f32 CPU tensors, any strides.
+Tensor reference_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                           const Tensor& bias = {});
+
 // Loads f32 tensors written by tools/reference (safetensors); path relative to the source tree.
 std::string source_path(const std::string& relative);
 
