@@ -48,15 +48,7 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::error_of;
 
 // A backend that runs anywhere, as a stand-in for one a later issue builds: dense ones delegate to
 // ops::attention, and each counts its calls and remembers the metadata it was given.

@@ -22,6 +22,7 @@
 #include "core/cuda/cuda_context.h"
 #include "core/cuda/device_allocator.h"
 #include "require_gpu.h"
+#include "test_util.h"
 #include "tiny_model_fixture.h"
 
 namespace fastvideo {
@@ -29,17 +30,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The message of the fastvideo::Error `f` throws; a test failure when it throws none.
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no fastvideo::Error was thrown";
-  return "";
-}
+using testing::error_of;
 
 void expect_names(const std::string& message, const std::string& part) {
   EXPECT_NE(message.find(part), std::string::npos)

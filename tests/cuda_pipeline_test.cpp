@@ -138,9 +138,11 @@ GenerationRequest fox() {
 TEST(CudaPipeline, GenerationMatchesTheCpuRun) {
   REQUIRE_GPU();
   ::unsetenv("FASTVIDEO_CFG_GATE_STEP");
-  GeneratorOptions on_gpu;
+  GeneratorOptions on_gpu, on_cpu;
   on_gpu.device = "cuda";
-  GenerationResult ref = VideoGenerator::from_pretrained(testing::tiny_model_dir()).generate(fox());
+  on_cpu.device = "cpu";
+  GenerationResult ref =
+      VideoGenerator::from_pretrained(testing::tiny_model_dir(), on_cpu).generate(fox());
   GenerationResult out =
       VideoGenerator::from_pretrained(testing::tiny_model_dir(), on_gpu).generate(fox());
 

@@ -92,7 +92,9 @@ TEST(Golden, FourStepGenerationMatchesReferenceLatentsAndFrames) {
   Tensor noise = f32(g, "noise");
   EXPECT_EQ(testing::rel_l2(torch_randn(noise.shape(), 1024), noise), 0.0);
 
-  auto generator = VideoGenerator::from_pretrained(testing::tiny_model_dir());
+  GeneratorOptions on_cpu;
+  on_cpu.device = "cpu";
+  auto generator = VideoGenerator::from_pretrained(testing::tiny_model_dir(), on_cpu);
   GenerationResult result = generator.generate(golden_generation_request(noise));
   Tensor expected_latents = f32(g, "final_latents");
   Tensor latents = Tensor::from_vector(result.final_latents, result.latent_shape);

@@ -21,7 +21,10 @@ class Pipeline : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ::unsetenv("FASTVIDEO_CFG_GATE_STEP");
-    generator_ = new VideoGenerator(VideoGenerator::from_pretrained(testing::tiny_model_dir()));
+    GeneratorOptions on_cpu;  // the CPU semantics, on any machine
+    on_cpu.device = "cpu";
+    generator_ =
+        new VideoGenerator(VideoGenerator::from_pretrained(testing::tiny_model_dir(), on_cpu));
   }
   static void TearDownTestSuite() { delete generator_; }
   void TearDown() override { ::unsetenv("FASTVIDEO_CFG_GATE_STEP"); }

@@ -69,4 +69,13 @@ std::string source_path(const std::string& relative) {
   return std::string(FV_SOURCE_DIR) + "/" + relative;
 }
 
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 }  // namespace fastvideo::testing

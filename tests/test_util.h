@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 
@@ -20,6 +21,10 @@ double rel_l2(const Tensor& a, const Tensor& b);
 // v [B, Sk, H, Dv], bias [H, Sq, Sk] or undefined; f32 CPU tensors, any strides.
 Tensor reference_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                            const Tensor& bias = {});
+
+// The message of the fastvideo::Error `f` throws, "(no error)" when it throws none (which the
+// caller's expectation on the message then reports).
+std::string error_of(const std::function<void()>& f);
 
 // Loads f32 tensors written by tools/reference (safetensors); path relative to the source tree.
 std::string source_path(const std::string& relative);

@@ -1,5 +1,8 @@
-// `fastvideo generate --config run.yaml` in FastVideo's generator/request schema (fastvideo.md
-// §1.5), plus dotted overrides (--request.sampling.seed 42). Unknown keys are rejected by name.
+// FastVideo's run configuration (fastvideo.md §1.5): the generator/request schema of
+// `fastvideo generate --config run.yaml`, dotted overrides (--request.sampling.seed 42) and the
+// direct flags, all through one table of keys so a value means the same on every surface. Unknown
+// keys, duplicate keys, values of the wrong type or range, and values asking for something this
+// engine does not do (compile.enabled: true, sp_size: 2, ...) are errors naming the key.
 #pragma once
 
 #include <filesystem>
@@ -12,16 +15,34 @@
 namespace fastvideo {
 
 struct RunConfig {
-  std::optional<std::filesystem::path> model_path;
+  std::optional<std::filesystem::path> model_path;  // generator.model_path
   GeneratorOptions options;
   GenerationRequest request;
-  std::optional<std::filesystem::path> output;  // request.output.output_path (+ output_video_name)
+  std::optional<std::filesystem::path> output_path;  // request.output.output_path
+  std::optional<std::string> output_video_name;      // request.output.output_video_name
+  bool save_video = true;                            // request.output.save_video
+  // request.inputs.prompt_path: a text file of prompts, one video each (read_prompt_file).
+  std::optional<std::filesystem::path> prompt_path;
+
+  // Where the video goes (GenerationRequest::output_path): output_path (FastVideo's default
+  // "outputs/") joined with output_video_name; empty when save_video is false.
+  std::filesystem::path output() const;
 };
 
 // Reads a YAML (or JSON) file into `config`. Errors name the file, the dotted key and the value.
 void apply_config_file(const std::filesystem::path& path, RunConfig& config);
 
-// Applies one dotted override, e.g. ("request.sampling.seed", "42"). The value is parsed as YAML.
+// A dotted override, e.g. ("request.sampling.seed", "42"): the value is parsed as YAML, and
+// anything that is not a plain scalar ("a: b", "[x]") is taken as the literal string.
 void apply_override(const std::string& dotted_key, const std::string& value, RunConfig& config);
+
+// A direct flag's value for a dotted key, taken literally (`--prompt "'x'"` keeps its quotes, an
+// empty negative prompt stays empty) and checked as the key's type and range demand.
+void apply_setting(const std::string& dotted_key, const std::string& value, RunConfig& config);
+
+// The prompts of a prompt file as FastVideo reads them: UTF-8, one per line, each stripped of
+// surrounding whitespace, blank lines skipped. Errors name the file and the line (invalid UTF-8,
+// a NUL byte, no prompt at all).
+std::vector<std::string> read_prompt_file(const std::filesystem::path& path);
 
 }  // namespace fastvideo

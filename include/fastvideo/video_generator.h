@@ -16,9 +16,10 @@
 namespace fastvideo {
 
 struct GeneratorOptions {
-  // "cpu", "cuda" (GPU 0) or "cuda:N". On a GPU the models run the diffusers bf16 path (weights
-  // bf16 except the transformer's f32 keep-list; latents and scheduler state f32).
-  std::string device = "cpu";
+  // "auto" (the first usable GPU, else the CPU; the choice is logged), "cpu", "cuda" (GPU 0) or
+  // "cuda:N". On a GPU the models run the diffusers bf16 path (weights bf16 except the
+  // transformer's f32 keep-list; latents and scheduler state f32).
+  std::string device = "auto";
   // UMT5 weights and activations on a GPU: "bf16" (as diffusers) or "fp32". The CPU always
   // computes in f32.
   std::string text_encoder_precision = "bf16";
@@ -45,7 +46,11 @@ struct GenerationRequest {
   // FastVideo's request.inputs.latents: start from these values ([1,16,(F-1)/4+1,H/8,W/8], f32)
   // instead of the seeded draw. Empty: noise from the seed.
   std::vector<float> initial_latents;
-  std::filesystem::path output_path;  // empty: no file written; .mp4, .y4m or a folder for PNGs
+  // Empty: no file written. A .mp4 or .y4m file; a folder of PNG frames (a path without an
+  // extension, or an existing PNG-frame output); or a folder to name an MP4 in from the prompt as
+  // FastVideo does (an existing folder, or a path ending in '/'), reserved so parallel runs never
+  // share a name. GenerationResult::output_path says where the video went.
+  std::filesystem::path output_path;
   bool overwrite = false;
 };
 

@@ -2,83 +2,102 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
+#include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "fastvideo/log.h"
+#include "tokenizer/utf8.h"
 
 namespace fastvideo {
 
 namespace {
 
-using Setter = std::function<void(const YAML::Node&, RunConfig&)>;
+// A config value as it is quoted in messages: at most 80 bytes of it.
+std::string quoted(const std::string& value) {
+  if (value.size() <= 80) return "'" + value + "'";
+  return str_cat("'", value.substr(0, 80), "...' (", value.size(), " bytes)");
+}
+
+std::string describe(const YAML::Node& node) {
+  if (!node.IsDefined() || node.IsNull()) return "null";
+  if (node.IsScalar()) return quoted(node.Scalar());
+  std::ostringstream os;
+  os << YAML::Dump(node);
+  return quoted(os.str());
+}
 
 template <class T>
 T scalar(const YAML::Node& node, const std::string& key) {
-  if (!node.IsScalar()) fail("key '", key, "' expects a single value");
+  if (!node.IsScalar()) fail("key '", key, "' expects a single value, got ", describe(node));
   try {
-    return node.as<T>();
+    const T value = node.as<T>();
+    if constexpr (std::is_floating_point_v<T>) {
+      FV_CHECK(std::isfinite(value), "key '", key, "' has value ", quoted(node.Scalar()),
+               ", which is not a finite number");
+    }
+    return value;
   } catch (const YAML::Exception&) {
-    fail("key '", key, "' has value '", node.Scalar(), "', which is not a valid ",
-         std::is_same_v<T, bool>       ? "true/false"
-         : std::is_integral_v<T>       ? "whole number"
-         : std::is_floating_point_v<T> ? "number"
-                                       : "string");
+    if constexpr (std::is_same_v<T, bool>) {
+      fail("key '", key, "' has value ", quoted(node.Scalar()), ", which is not true or false");
+    } else if constexpr (std::is_integral_v<T>) {
+      fail("key '", key, "' has value ", quoted(node.Scalar()),
+           ", which is not a whole number in [", std::numeric_limits<T>::min(), ", ",
+           std::numeric_limits<T>::max(), "]");
+    } else if constexpr (std::is_floating_point_v<T>) {
+      fail("key '", key, "' has value ", quoted(node.Scalar()), ", which is not a number");
+    } else {
+      fail("key '", key, "' has value ", quoted(node.Scalar()), ", which is not a string");
+    }
   }
 }
 
-// Keys FastVideo accepts that change nothing on this engine's CPU backend; accepted so a
-// FastVideo run.yaml works unchanged, and logged so nobody thinks they took effect.
-const std::set<std::string> kAcceptedWithoutEffect = {"generator.revision",
-                                                      "generator.trust_remote_code",
-                                                      "generator.engine.execution_backend",
-                                                      "generator.engine.enable_stage_verification",
-                                                      "generator.engine.use_fsdp_inference",
-                                                      "generator.engine.disable_autocast",
-                                                      "generator.pipeline.vae_tiling",
-                                                      "request.output.return_frames",
-                                                      "request.output.return_state",
-                                                      "request.runtime.enable_teacache",
-                                                      "request.runtime.return_trajectory_latents",
-                                                      "request.runtime.return_trajectory_decoded"};
-const std::vector<std::string> kAcceptedSectionsWithoutEffect = {
-    "generator.engine.parallelism.", "generator.engine.offload.", "generator.engine.compile.",
-    "generator.engine.quantization.", "generator.pipeline.components."};
+using Setter = std::function<void(const YAML::Node&, RunConfig&)>;
 
+// Keys that set something.
 const std::map<std::string, Setter>& setters() {
   static const std::map<std::string, Setter> table = {
       {"generator.model_path",
        [](auto& n, auto& c) { c.model_path = scalar<std::string>(n, "generator.model_path"); }},
-      {"generator.engine.num_gpus",
-       [](auto& n, auto&) {
-         const int gpus = scalar<int>(n, "generator.engine.num_gpus");
-         FV_CHECK(gpus == 1, "generator.engine.num_gpus=", gpus,
-                  ": multi-GPU is not available in this version (expected 1)");
-       }},
       {"generator.engine.device",
        [](auto& n, auto& c) {
          c.options.device = scalar<std::string>(n, "generator.engine.device");
        }},
-      {"generator.pipeline.workload_type",
-       [](auto& n, auto&) {
-         auto w = scalar<std::string>(n, "generator.pipeline.workload_type");
-         FV_CHECK(w == "t2v", "generator.pipeline.workload_type='", w,
-                  "' is not supported (this version does t2v)");
+      {"generator.engine.text_encoder_precision",
+       [](auto& n, auto& c) {
+         c.options.text_encoder_precision =
+             scalar<std::string>(n, "generator.engine.text_encoder_precision");
+       }},
+      {"generator.engine.keep_text_encoder",
+       [](auto& n, auto& c) {
+         c.options.keep_text_encoder = scalar<bool>(n, "generator.engine.keep_text_encoder");
        }},
       {"generator.pipeline.experimental.flow_shift",
-       [](auto& n, auto& c) { c.request.flow_shift = scalar<double>(n, "flow_shift"); }},
+       [](auto& n, auto& c) {
+         c.request.flow_shift = scalar<double>(n, "generator.pipeline.experimental.flow_shift");
+       }},
       {"generator.pipeline.experimental.attention_backend",
        [](auto& n, auto& c) {
-         c.options.attention_backend = scalar<std::string>(n, "attention_backend");
+         c.options.attention_backend =
+             scalar<std::string>(n, "generator.pipeline.experimental.attention_backend");
        }},
       {"generator.pipeline.experimental.scheduler",
-       [](auto& n, auto& c) { c.options.scheduler = scalar<std::string>(n, "scheduler"); }},
+       [](auto& n, auto& c) {
+         c.options.scheduler = scalar<std::string>(n, "generator.pipeline.experimental.scheduler");
+       }},
       {"request.prompt",
        [](auto& n, auto& c) { c.request.prompt = scalar<std::string>(n, "request.prompt"); }},
       {"request.negative_prompt",
        [](auto& n, auto& c) {
          c.request.negative_prompt = scalar<std::string>(n, "request.negative_prompt");
+       }},
+      {"request.inputs.prompt_path",
+       [](auto& n, auto& c) {
+         c.prompt_path = scalar<std::string>(n, "request.inputs.prompt_path");
        }},
       {"request.sampling.seed",
        [](auto& n, auto& c) { c.request.seed = scalar<uint64_t>(n, "request.sampling.seed"); }},
@@ -104,25 +123,136 @@ const std::map<std::string, Setter>& setters() {
        [](auto& n, auto& c) {
          c.request.max_sequence_length = scalar<int>(n, "request.sampling.max_sequence_length");
        }},
-      {"request.sampling.num_videos_per_prompt",
-       [](auto& n, auto&) {
-         const int v = scalar<int>(n, "request.sampling.num_videos_per_prompt");
-         FV_CHECK(v == 1, "request.sampling.num_videos_per_prompt=", v,
-                  " is not supported (expected 1)");
+      {"request.sampling.cfg_gate_step",
+       [](auto& n, auto& c) {
+         c.request.cfg_gate_step = scalar<double>(n, "request.sampling.cfg_gate_step");
        }},
       {"request.output.output_path",
-       [](auto& n, auto& c) { c.output = scalar<std::string>(n, "request.output.output_path"); }},
+       [](auto& n, auto& c) {
+         c.output_path = scalar<std::string>(n, "request.output.output_path");
+       }},
       {"request.output.output_video_name",
        [](auto& n, auto& c) {
-         c.output = c.output.value_or("outputs") /
-                    scalar<std::string>(n, "request.output.output_video_name");
+         c.output_video_name = scalar<std::string>(n, "request.output.output_video_name");
        }},
       {"request.output.save_video",
-       [](auto& n, auto& c) {
-         if (!scalar<bool>(n, "request.output.save_video")) c.output = std::filesystem::path();
-       }},
+       [](auto& n, auto& c) { c.save_video = scalar<bool>(n, "request.output.save_video"); }},
+      {"request.output.overwrite",
+       [](auto& n, auto& c) { c.request.overwrite = scalar<bool>(n, "request.output.overwrite"); }},
   };
   return table;
+}
+
+bool is_null(const YAML::Node& n) { return !n.IsDefined() || n.IsNull(); }
+bool is_false(const YAML::Node& n) { return is_null(n) || (n.IsScalar() && !scalar<bool>(n, "?")); }
+bool is_empty_map(const YAML::Node& n) { return is_null(n) || (n.IsMap() && n.size() == 0); }
+bool is_one(const YAML::Node& n) { return n.IsScalar() && scalar<int64_t>(n, "?") == 1; }
+// -1 is FastVideo's "derive it from num_gpus", which is 1 here.
+bool is_one_or_auto(const YAML::Node& n) {
+  if (!n.IsScalar()) return false;
+  const int64_t v = scalar<int64_t>(n, "?");
+  return v == 1 || v == -1;
+}
+
+// Keys whose only accepted values describe what this engine does anyway: anything else asks for
+// something it does not do (yet) and is refused by name, never silently ignored (DESIGN §7).
+struct Rule {
+  std::function<bool(const YAML::Node&)> accepts;
+  const char* expected;  // "false", "1 or -1", ...
+  const char* why;       // what a refused value asks for
+};
+
+const std::map<std::string, Rule>& rules() {
+  static const Rule offload{is_false, "false", "CPU or layerwise offload is not in this version"};
+  static const Rule no_compile_option{is_null, "null",
+                                      "compile mode (enable_torch_compile) is not in this version"};
+  static const Rule no_compile_kwargs{is_empty_map, "an empty mapping",
+                                      "compile mode (enable_torch_compile) is not in this version"};
+  static const Rule no_quantization{is_null, "null", "quantized linears are not in this version"};
+  static const Rule one_gpu{is_one_or_auto, "1 or -1", "several GPUs are not in this version"};
+  static const Rule no_component{is_null, "null",
+                                 "replacing checkpoint components is not in this version"};
+  static const Rule no_input{is_null, "null", "this version generates from text only (t2v)"};
+  static const std::map<std::string, Rule> table = {
+      {"generator.revision",
+       {is_null, "null", "this engine loads local checkpoint folders, not hub revisions"}},
+      {"generator.engine.num_gpus", {is_one, "1", "several GPUs are not in this version"}},
+      {"generator.engine.execution_backend",
+       {[](const YAML::Node& n) { return is_null(n) || scalar<std::string>(n, "?") == "mp"; }, "mp",
+        "the ray executor is not part of this engine"}},
+      {"generator.engine.parallelism.tp_size", one_gpu},
+      {"generator.engine.parallelism.sp_size", one_gpu},
+      {"generator.engine.parallelism.hsdp_replicate_dim", one_gpu},
+      {"generator.engine.parallelism.hsdp_shard_dim", one_gpu},
+      {"generator.engine.use_fsdp_inference",
+       {is_false, "false", "sharded weights (FSDP) are not in this version"}},
+      {"generator.engine.disable_autocast",
+       {is_false, "false", "this engine always runs the diffusers bf16 path on a GPU"}},
+      {"generator.engine.offload.dit", offload},
+      {"generator.engine.offload.dit_layerwise", offload},
+      {"generator.engine.offload.text_encoder", offload},
+      {"generator.engine.offload.image_encoder", offload},
+      {"generator.engine.offload.vae", offload},
+      {"generator.engine.compile.enabled", {is_false, "false", no_compile_option.why}},
+      {"generator.engine.compile.backend", no_compile_option},
+      {"generator.engine.compile.fullgraph", no_compile_option},
+      {"generator.engine.compile.mode", no_compile_option},
+      {"generator.engine.compile.dynamic", no_compile_option},
+      {"generator.engine.compile.text_encoder_enabled", {is_false, "false", no_compile_option.why}},
+      {"generator.engine.compile.vae_enabled", {is_false, "false", no_compile_option.why}},
+      {"generator.engine.compile.audio_vae_enabled", {is_false, "false", no_compile_option.why}},
+      {"generator.engine.compile.extras", no_compile_kwargs},
+      {"generator.engine.compile.dit_kwargs", no_compile_kwargs},
+      {"generator.engine.compile.text_encoder_kwargs", no_compile_kwargs},
+      {"generator.engine.compile.vae_kwargs", no_compile_kwargs},
+      {"generator.engine.compile.audio_vae_kwargs", no_compile_kwargs},
+      {"generator.engine.quantization.text_encoder_quant", no_quantization},
+      {"generator.engine.quantization.transformer_quant", no_quantization},
+      {"generator.pipeline.workload_type",
+       {[](const YAML::Node& n) { return is_null(n) || scalar<std::string>(n, "?") == "t2v"; },
+        "t2v", "this version generates video from text only"}},
+      {"generator.pipeline.preset", {is_null, "null", "named presets are not supported"}},
+      {"generator.pipeline.preset_version", {is_null, "null", "named presets are not supported"}},
+      {"generator.pipeline.preset_overrides",
+       {is_empty_map, "an empty mapping", "named presets are not supported"}},
+      {"generator.pipeline.vae_tiling",
+       {is_false, "false", "tiled VAE decode is not in this version"}},
+      {"generator.pipeline.components.config_root", no_component},
+      {"generator.pipeline.components.pipeline_config_path", no_component},
+      {"generator.pipeline.components.text_encoder_weights", no_component},
+      {"generator.pipeline.components.transformer_weights", no_component},
+      {"generator.pipeline.components.transformer_2_weights", no_component},
+      {"generator.pipeline.components.vae_weights", no_component},
+      {"generator.pipeline.components.upsampler_weights", no_component},
+      {"generator.pipeline.components.lora_path", {is_null, "null", "LoRA is not in this version"}},
+      {"generator.pipeline.components.override_pipeline_cls_name", no_component},
+      {"generator.pipeline.components.override_transformer_cls_name", no_component},
+      {"request.inputs.image_path", no_input},
+      {"request.inputs.video_path", no_input},
+      {"request.inputs.latents", no_input},
+      {"request.sampling.num_videos_per_prompt",
+       {is_one, "1", "one video per prompt is what this version makes"}},
+      {"request.runtime.enable_teacache", {is_false, "false", "TeaCache is not in this version"}},
+      {"request.runtime.return_trajectory_latents",
+       {is_false, "false", "trajectories are not returned by this version"}},
+      {"request.runtime.return_trajectory_decoded",
+       {is_false, "false", "trajectories are not returned by this version"}},
+      {"request.output.return_state",
+       {is_false, "false", "continuation state is not returned by this version"}},
+  };
+  return table;
+}
+
+// FastVideo keys that change nothing this engine does; accepted so its run files work unchanged.
+const std::set<std::string>& without_effect() {
+  static const std::set<std::string> keys = {
+      "generator.trust_remote_code",                 // local folders only
+      "generator.engine.enable_stage_verification",  // every stage validates its inputs
+      "generator.engine.parallelism.dist_timeout",   // one GPU
+      "generator.engine.offload.pin_cpu_memory",     // only matters with offload
+      "request.output.return_frames",                // the result always holds the frames
+  };
+  return keys;
 }
 
 std::vector<std::string> known_children(const std::string& prefix) {
@@ -133,33 +263,12 @@ std::vector<std::string> known_children(const std::string& prefix) {
     names.insert(rest.substr(0, rest.find('.')));
   };
   for (auto& [k, v] : setters()) add(k);
-  for (auto& k : kAcceptedWithoutEffect) add(k);
-  for (auto& k : kAcceptedSectionsWithoutEffect) add(k);
+  for (auto& [k, v] : rules()) add(k);
+  for (auto& k : without_effect()) add(k);
   return {names.begin(), names.end()};
 }
 
-void apply_key(const std::string& key, const YAML::Node& node, RunConfig& config) {
-  if (auto it = setters().find(key); it != setters().end()) {
-    it->second(node, config);
-    return;
-  }
-  if (kAcceptedWithoutEffect.count(key)) {
-    log::info("config key '", key, "' has no effect on this engine; ignored");
-    return;
-  }
-  for (auto& section : kAcceptedSectionsWithoutEffect) {
-    if (key.rfind(section, 0) == 0) {
-      log::info("config key '", key, "' has no effect on this engine; ignored");
-      return;
-    }
-  }
-  if (node.IsMap()) {
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      apply_key(key.empty() ? it->first.Scalar() : key + "." + it->first.Scalar(), it->second,
-                config);
-    }
-    return;
-  }
+[[noreturn]] void unknown_key(const std::string& key) {
   const std::string parent =
       key.find('.') == std::string::npos ? "" : key.substr(0, key.rfind('.') + 1);
   std::string valid;
@@ -172,9 +281,51 @@ void apply_key(const std::string& key, const YAML::Node& node, RunConfig& config
                      valid, ")"));
 }
 
+void apply_key(const std::string& key, const YAML::Node& node, RunConfig& config) {
+  if (auto it = setters().find(key); it != setters().end()) {
+    it->second(node, config);
+    return;
+  }
+  if (auto it = rules().find(key); it != rules().end()) {
+    bool accepted = false;
+    try {
+      accepted = it->second.accepts(node);
+    } catch (const Error&) {
+      // A value of the wrong type is refused below like any other.
+    }
+    FV_CHECK(accepted, key, "=", describe(node), ": ", it->second.why, " (expected ",
+             it->second.expected, ")");
+    return;
+  }
+  if (without_effect().count(key)) {
+    log::info("config key '", key, "' has no effect on this engine; ignored");
+    return;
+  }
+  if (node.IsMap()) {
+    std::set<std::string> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const std::string child = it->first.Scalar();
+      const std::string path = key.empty() ? child : key + "." + child;
+      FV_CHECK(seen.insert(child).second, "key '", path, "' appears twice");
+      apply_key(path, it->second, config);
+    }
+    return;
+  }
+  unknown_key(key);
+}
+
 }  // namespace
 
+std::filesystem::path RunConfig::output() const {
+  if (!save_video) return {};
+  const std::filesystem::path folder = output_path.value_or("outputs/");
+  return output_video_name ? folder / *output_video_name : folder;
+}
+
 void apply_config_file(const std::filesystem::path& path, RunConfig& config) {
+  std::error_code ec;
+  FV_CHECK(!std::filesystem::is_directory(path, ec), path.string(),
+           ": is a folder; --config expects a YAML or JSON file");
   YAML::Node root;
   try {
     root = YAML::LoadFile(path.string());
@@ -196,11 +347,38 @@ void apply_override(const std::string& dotted_key, const std::string& value, Run
   try {
     node = YAML::Load(value);
   } catch (const YAML::Exception& e) {
-    fail("override --", dotted_key, ": value '", value, "' is not valid YAML: ", e.what());
+    fail("override --", dotted_key, ": value ", quoted(value), " is not valid YAML: ", e.what());
   }
   // Anything that is not a plain scalar ("a: b", "[x]") is taken as the literal string.
   if (!node.IsDefined() || node.IsNull() || !node.IsScalar()) node = YAML::Node(value);
   apply_key(dotted_key, node, config);
+}
+
+void apply_setting(const std::string& dotted_key, const std::string& value, RunConfig& config) {
+  apply_key(dotted_key, YAML::Node(value), config);
+}
+
+std::vector<std::string> read_prompt_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  FV_CHECK(!std::filesystem::is_directory(path, ec), path.string(),
+           ": is a folder; request.inputs.prompt_path expects a text file of prompts");
+  std::ifstream in(path, std::ios::binary);
+  FV_CHECK(in.good(), path.string(), ": cannot open the prompt file (missing or unreadable)");
+  std::vector<std::string> prompts;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 BOM
+    const std::string where = str_cat(path.string(), ":", number);
+    FV_CHECK(line.find('\0') == std::string::npos, where, ": the line holds a NUL byte");
+    const std::string bad_utf8 = utf8_violation(line);
+    FV_CHECK(bad_utf8.empty(), where, ": not valid UTF-8: ", bad_utf8);
+    const size_t first = line.find_first_not_of(" \t\r\n\v\f");
+    if (first == std::string::npos) continue;
+    const size_t last = line.find_last_not_of(" \t\r\n\v\f");
+    prompts.push_back(line.substr(first, last - first + 1));
+  }
+  FV_CHECK(!prompts.empty(), path.string(), ": no prompts (one per line expected)");
+  return prompts;
 }
 
 }  // namespace fastvideo

@@ -1,7 +1,12 @@
-// fastvideo generate: flags of DESIGN §7, --config run.yaml, dotted overrides, --log-json.
+// fastvideo generate: flags of DESIGN §7, --config run.yaml, dotted overrides, a prompt file
+// (request.inputs.prompt_path: one video per line, the model loaded once), --log-json, and a clean
+// stop on SIGINT/SIGTERM.
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
+#include <map>
+#include <optional>
 
 #include "commands.h"
 #include "fastvideo/log.h"
@@ -9,62 +14,43 @@
 #include "fastvideo/video_generator.h"
 #include "progress_bar.h"
 #include "random_checkpoint/random_checkpoint.h"
+#include "stop_on_signal.h"
 
 namespace fastvideo::cli {
 
 namespace {
 
+// Each value flag sets one key of the run configuration, so it is parsed and checked exactly as
+// the same key in a YAML file is (run_config.h).
+const std::map<std::string, std::string>& flag_keys() {
+  static const std::map<std::string, std::string> keys = {
+      {"--model", "generator.model_path"},
+      {"--device", "generator.engine.device"},
+      {"--text-encoder-precision", "generator.engine.text_encoder_precision"},
+      {"--attention-backend", "generator.pipeline.experimental.attention_backend"},
+      {"--scheduler", "generator.pipeline.experimental.scheduler"},
+      {"--flow-shift", "generator.pipeline.experimental.flow_shift"},
+      {"--prompt", "request.prompt"},
+      {"--negative-prompt", "request.negative_prompt"},
+      {"--seed", "request.sampling.seed"},
+      {"--num-frames", "request.sampling.num_frames"},
+      {"--height", "request.sampling.height"},
+      {"--width", "request.sampling.width"},
+      {"--num-inference-steps", "request.sampling.num_inference_steps"},
+      {"--guidance-scale", "request.sampling.guidance_scale"},
+      {"--fps", "request.sampling.fps"},
+      {"--output", "request.output.output_path"},
+  };
+  return keys;
+}
+
 struct GenerateFlags {
-  std::string config_path, model, prompt, negative_prompt, output, attention_backend, scheduler,
-      log_json, device, text_encoder_precision;
-  std::optional<uint64_t> seed;
-  std::optional<int> num_frames, height, width, steps;
-  std::optional<double> guidance, flow_shift, fps;
+  std::string config_path, log_json;
+  std::map<std::string, std::optional<std::string>> values;  // by flag
   bool overwrite = false, keep_text_encoder = false;
 };
 
-// fastvideo.md §1.1: the file name is the sanitized first 100 characters of the prompt.
-std::string file_name_for_prompt(const std::string& prompt) {
-  std::string name;
-  for (unsigned char c : prompt.substr(0, 100)) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.')
-      name += char(c);
-    else if (c == ' ')
-      name += '_';
-  }
-  while (!name.empty() && name.front() == '.') name.erase(0, 1);
-  return name.empty() ? "video" : name;
-}
-
-// A folder (existing, or written with a trailing slash) gets an auto-named MP4 inside it, with
-// _1, _2 … on collision; any other path is the output itself.
-std::filesystem::path resolve_output(const std::filesystem::path& out, const std::string& prompt) {
-  const std::string s = out.string();
-  const bool folder = std::filesystem::is_directory(out) || (!s.empty() && s.back() == '/');
-  if (!folder) return out;
-  std::filesystem::create_directories(out);
-  const std::string base = file_name_for_prompt(prompt);
-  std::filesystem::path candidate = out / (base + ".mp4");
-  for (int i = 1; std::filesystem::exists(candidate); ++i) {
-    candidate = out / (base + "_" + std::to_string(i) + ".mp4");
-  }
-  return candidate;
-}
-
-void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
-  const std::filesystem::path tmp = path.string() + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp);
-    out << text << "\n";
-    if (!out) {
-      std::filesystem::remove(tmp);
-      fail(path.string(), ": cannot write the JSON log");
-    }
-  }
-  std::filesystem::rename(tmp, path);
-}
-
-int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras) {
+RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>& extras) {
   RunConfig config;
   if (!f.config_path.empty()) apply_config_file(f.config_path, config);
   // Dotted overrides: --request.sampling.seed 42 or --request.sampling.seed=42.
@@ -83,45 +69,136 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
     }
     apply_override(key, value, config);
   }
-  // Direct flags win over the file.
-  if (!f.model.empty()) config.model_path = f.model;
-  if (!f.prompt.empty()) config.request.prompt = f.prompt;
-  if (!f.negative_prompt.empty()) config.request.negative_prompt = f.negative_prompt;
-  if (f.seed) config.request.seed = f.seed;
-  if (f.num_frames) config.request.num_frames = f.num_frames;
-  if (f.height) config.request.height = f.height;
-  if (f.width) config.request.width = f.width;
-  if (f.steps) config.request.num_inference_steps = f.steps;
-  if (f.guidance) config.request.guidance_scale = f.guidance;
-  if (f.flow_shift) config.request.flow_shift = f.flow_shift;
-  if (f.fps) config.request.fps = f.fps;
-  if (!f.attention_backend.empty()) config.options.attention_backend = f.attention_backend;
-  if (!f.scheduler.empty()) config.options.scheduler = f.scheduler;
-  if (!f.device.empty()) config.options.device = f.device;
-  if (!f.text_encoder_precision.empty())
-    config.options.text_encoder_precision = f.text_encoder_precision;
+  // Direct flags win over both.
+  for (const auto& [flag, value] : f.values) {
+    if (!value) continue;
+    try {
+      apply_setting(flag_keys().at(flag), *value, config);
+    } catch (const Error& e) {
+      throw e.with_context(flag);
+    }
+    if (flag == "--output") config.output_video_name.reset();
+  }
+  if (f.overwrite) config.request.overwrite = true;
   if (f.keep_text_encoder) config.options.keep_text_encoder = true;
-  if (!f.output.empty()) config.output = f.output;
-  config.request.overwrite = f.overwrite;
-  FV_CHECK(!config.request.prompt.empty(),
-           "no prompt: pass --prompt \"...\" or request.prompt in --config");
+  return config;
+}
+
+// --log-json's file, checked before any work: not a folder, in a folder that exists.
+void check_log_path(const std::filesystem::path& path) {
+  std::error_code ec;
+  FV_CHECK(!std::filesystem::is_directory(path, ec), path.string(),
+           ": is a folder; --log-json expects a file name");
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
+  FV_CHECK(std::filesystem::is_directory(dir, ec) && ::access(dir.c_str(), W_OK) == 0,
+           path.string(), ": folder ", dir.string(), " does not exist or is not writable");
+}
+
+void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
+  const std::filesystem::path tmp = dir / str_cat(".fastvideo-", ::getpid(), ".json.tmp");
+  std::error_code ec;
+  {
+    std::ofstream out(tmp);
+    out << text << "\n";
+    if (!out) {
+      std::filesystem::remove(tmp, ec);
+      fail(path.string(), ": cannot write the JSON log");
+    }
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    fail(path.string(), ": cannot write the JSON log: ", ec.message());
+  }
+}
+
+// With a prompt file, request.output.output_path is the folder every video is named in.
+std::filesystem::path folder_for_prompt_file(const std::filesystem::path& output) {
+  if (output.empty()) return output;
+  const std::string ext = output.extension().string();
+  FV_CHECK(ext != ".mp4" && ext != ".y4m" && ext != ".MP4" && ext != ".Y4M", output.string(),
+           ": with request.inputs.prompt_path each video is named from its prompt, so "
+           "request.output.output_path must be a folder (and output_video_name unset)");
+  return output / "";
+}
+
+std::string first_characters(const std::string& s, size_t n) {
+  return s.size() <= n ? s : s.substr(0, n) + "...";
+}
+
+int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras) {
+  StopOnSignal stop;
+  RunConfig config = run_config_from(f, extras);
+  std::vector<std::string> prompts;
+  std::filesystem::path output = config.output();
+  if (config.prompt_path) {
+    FV_CHECK(config.request.prompt.empty(),
+             "request.prompt and request.inputs.prompt_path are both set; give one of them");
+    FV_CHECK(!config.output_video_name,
+             "request.output.output_video_name names one video; with "
+             "request.inputs.prompt_path each video is named from its "
+             "prompt");
+    prompts = read_prompt_file(*config.prompt_path);
+    output = folder_for_prompt_file(output);
+    log::info("found ", prompts.size(), " prompts in ", config.prompt_path->string());
+  } else {
+    FV_CHECK(!config.request.prompt.empty(),
+             "no prompt: pass --prompt \"...\", request.prompt or request.inputs.prompt_path in "
+             "--config");
+    prompts = {config.request.prompt};
+  }
+  if (!f.log_json.empty()) check_log_path(f.log_json);
 
   const std::filesystem::path model =
       config.model_path ? *config.model_path : ensure_default_tiny_model();
-  const std::filesystem::path output = config.output.value_or("outputs/");
-  config.request.output_path =
-      output.empty() ? output : resolve_output(output, config.request.prompt);
+  std::optional<VideoGenerator> generator;
+  if (!stop.signal()) generator.emplace(VideoGenerator::from_pretrained(model, config.options));
+  stop.watch(generator ? &*generator : nullptr);
+  struct Unwatch {
+    StopOnSignal& stop;
+    ~Unwatch() { stop.watch(nullptr); }
+  } unwatch{stop};
+  if (stop.signal()) {
+    std::fprintf(stderr, "fastvideo: stopped by %s before generating; nothing written\n",
+                 stop.signal_name());
+    return 128 + stop.signal();
+  }
+  generator->set_progress(draw_progress, nullptr);
 
-  auto generator = VideoGenerator::from_pretrained(model, config.options);
-  generator.set_progress(draw_progress, nullptr);
-  GenerationResult result = generator.generate(config.request);
-
-  double total = 0;
-  for (auto& s : result.stages) total += s.seconds;
-  log::info("generated ", result.frames, " frames of ", result.width, "x", result.height, " in ",
-            total, " s", result.output_path.empty() ? "" : " -> " + result.output_path.string());
-  if (!f.log_json.empty()) write_text_atomically(f.log_json, result.summary_json());
-  if (!result.output_path.empty()) std::printf("%s\n", result.output_path.c_str());
+  std::vector<std::string> summaries;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const std::string video = str_cat("video ", i + 1, "/", prompts.size());
+    if (prompts.size() > 1) log::info(video, ": ", first_characters(prompts[i], 100));
+    GenerationRequest request = config.request;
+    request.prompt = prompts[i];
+    request.output_path = output;
+    GenerationResult result;
+    try {
+      result = generator->generate(request);
+    } catch (const Cancelled& e) {
+      std::fprintf(stderr, "fastvideo: stopped by %s (%s); %zu of %zu videos written\n",
+                   stop.signal_name(), e.what(), i, prompts.size());
+      return 128 + stop.signal();
+    }
+    double total = 0;
+    for (auto& s : result.stages) total += s.seconds;
+    log::info(prompts.size() > 1 ? video + ": " : "", "generated ", result.frames, " frames of ",
+              result.width, "x", result.height, " in ", total, " s",
+              result.output_path.empty() ? "" : " -> " + result.output_path.string());
+    summaries.push_back(result.summary_json());
+    if (!result.output_path.empty()) std::printf("%s\n", result.output_path.c_str());
+    std::fflush(stdout);
+  }
+  if (!f.log_json.empty()) {
+    std::string text = summaries.front();
+    if (summaries.size() > 1) {
+      text = "[\n";
+      for (size_t i = 0; i < summaries.size(); ++i) text += (i ? ",\n" : "") + summaries[i];
+      text += "\n]";
+    }
+    write_text_atomically(f.log_json, text);
+  }
   return 0;
 }
 
@@ -130,31 +207,36 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
 Action add_generate_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("generate", "Generate a video from a prompt");
   auto f = std::make_shared<GenerateFlags>();
+  const std::pair<const char*, const char*> help[] = {
+      {"--model", "diffusers checkpoint folder (default: the tiny test model)"},
+      {"--prompt", "text prompt"},
+      {"--negative-prompt", "negative prompt (default: Wan's; \"\" for none)"},
+      {"--seed", "noise seed, 0 .. 2^64-1 (torch.manual_seed semantics)"},
+      {"--num-frames", "frames, 4n+1"},
+      {"--height", "height, multiple of 16"},
+      {"--width", "width, multiple of 16"},
+      {"--num-inference-steps", "denoising steps"},
+      {"--guidance-scale", "CFG scale (<= 1: one pass per step)"},
+      {"--flow-shift", "timestep shift"},
+      {"--fps", "frames per second of the output"},
+      {"--attention-backend",
+       "self-attention backend (TORCH_SDPA, FLASH_ATTN, ...; `fastvideo backends` lists them); "
+       "default: FASTVIDEO_ATTENTION_BACKEND, else automatic"},
+      {"--scheduler", "flow_unipc (default), checkpoint, euler"},
+      {"--device", "auto (default: the first usable GPU, else the CPU), cpu, cuda or cuda:N"},
+      {"--text-encoder-precision", "UMT5 on a GPU: bf16 (default) or fp32"},
+      {"--output",
+       "file (.mp4, .y4m), folder for PNG frames (no extension), or dir/ (named from the prompt); "
+       "default outputs/"},
+  };
+  for (const auto& [flag, text] : help) {
+    cmd->add_option(flag, f->values[flag], text);
+  }
   cmd->add_option("--config", f->config_path, "run.yaml in FastVideo's generator/request schema");
-  cmd->add_option("--model", f->model,
-                  "diffusers checkpoint folder (default: the tiny test model)");
-  cmd->add_option("--prompt", f->prompt, "text prompt");
-  cmd->add_option("--negative-prompt", f->negative_prompt, "negative prompt (default: Wan's)");
-  cmd->add_option("--seed", f->seed, "noise seed (torch.manual_seed semantics)");
-  cmd->add_option("--num-frames", f->num_frames, "frames, 4n+1");
-  cmd->add_option("--height", f->height, "height, multiple of 16");
-  cmd->add_option("--width", f->width, "width, multiple of 16");
-  cmd->add_option("--num-inference-steps", f->steps, "denoising steps");
-  cmd->add_option("--guidance-scale", f->guidance, "CFG scale (<= 1: one pass per step)");
-  cmd->add_option("--flow-shift", f->flow_shift, "timestep shift");
-  cmd->add_option("--fps", f->fps, "frames per second of the output");
-  cmd->add_option("--attention-backend", f->attention_backend,
-                  "self-attention backend (TORCH_SDPA, FLASH_ATTN, ...; `fastvideo backends` "
-                  "lists them); default: FASTVIDEO_ATTENTION_BACKEND, else automatic");
-  cmd->add_option("--scheduler", f->scheduler, "flow_unipc (default), checkpoint, euler");
-  cmd->add_option("--device", f->device, "cpu (default), cuda or cuda:N");
-  cmd->add_option("--text-encoder-precision", f->text_encoder_precision,
-                  "UMT5 on a GPU: bf16 (default) or fp32");
-  cmd->add_option("--output", f->output,
-                  "file (.mp4, .y4m), folder for PNG frames (no extension), or dir/ (auto name)");
   cmd->add_flag("--overwrite", f->overwrite, "replace an existing output");
   cmd->add_flag("--keep-text-encoder", f->keep_text_encoder, "keep UMT5 in memory after encoding");
-  cmd->add_option("--log-json", f->log_json, "write per-stage times and peak memory as JSON");
+  cmd->add_option("--log-json", f->log_json,
+                  "write per-stage times and peak memory as JSON (a list with a prompt file)");
   cmd->allow_extras();
   return [cmd, f] { return run_generate(*f, cmd->remaining()); };
 }

@@ -1,6 +1,7 @@
 // fastvideo: text-to-video from the command line. A thin layer over include/fastvideo.
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <map>
 
 #include "commands.h"
@@ -31,6 +32,10 @@ int main(int argc, char** argv) {
       if (sub->parsed()) return action();
     }
   } catch (const fastvideo::Error& e) {
+    std::fprintf(stderr, "fastvideo: error: %s\n", e.what());
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // It names the path(s) and the system's reason: a user-facing error, not an internal one.
     std::fprintf(stderr, "fastvideo: error: %s\n", e.what());
     return 1;
   } catch (const std::exception& e) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cmath>
 #include <string>
@@ -15,6 +16,13 @@
 namespace fastvideo {
 namespace fs = std::filesystem;
 namespace {
+
+// A hidden name next to the target, short whatever the target's length (a 250-byte name plus a
+// suffix would exceed the filesystem's limit), unique per process and call.
+std::string short_temporary_name(const char* kind) {
+  static std::atomic<int> counter{0};
+  return str_cat(".fastvideo-", ::getpid(), "-", counter++, ".", kind);
+}
 
 // Removes a temporary output (file or folder) unless it was committed.
 class TemporaryOutput {
@@ -71,8 +79,7 @@ void commit(const fs::path& temp, const fs::path& target, bool replace_folder) {
     if (ec) fail(target.string(), ": cannot move the finished output into place: ", ec.message());
     return;
   }
-  const fs::path aside =
-      target.parent_path() / str_cat(".", target.filename().string(), ".old-", getpid());
+  const fs::path aside = target.parent_path() / short_temporary_name("old");
   fs::remove_all(aside, ec);
   fs::rename(target, aside, ec);
   if (ec) fail(target.string(), ": cannot move the old folder aside: ", ec.message());
@@ -129,7 +136,7 @@ void write_video(const Video& video, const fs::path& out, const VideoMetadata& m
   if (ec)
     fail(target.string(), ": cannot create the output folder ", dir.string(), ": ", ec.message());
 
-  TemporaryOutput temp(dir / str_cat(".", target.filename().string(), ".tmp-", getpid()));
+  TemporaryOutput temp(dir / short_temporary_name("tmp"));
   try {
     switch (format) {
       case VideoFormat::Mp4:

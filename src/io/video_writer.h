@@ -17,7 +17,7 @@ enum class VideoFormat { Mp4, PngFolder, Y4m };
 VideoFormat video_format_for(const std::filesystem::path& out);
 
 // Writes `video` to `out` in the format video_format_for(out) picks, with `metadata` inside.
-// Atomic: the data goes to ".<name>.tmp-<pid>" next to `out` and is renamed over it only when
+// Atomic: the data goes to a hidden temporary next to `out` and is renamed over it only when
 // complete; on any error the temporary is removed and `out` is untouched. Missing parent folders
 // are created. An existing `out` is an Error unless `overwrite` (checked before any work); an
 // existing folder is replaced only if it holds nothing but a previous PNG-frame output. A stop

@@ -2,6 +2,7 @@
 
 #include "core/parse_number.h"
 #include "fastvideo/error.h"
+#include "fastvideo/log.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
@@ -12,6 +13,20 @@ namespace fastvideo {
 
 Device parse_compute_device(const std::string& value) {
   if (value == "cpu") return Device::cpu();
+  if (value == "auto") {
+#ifdef FASTVIDEO_HAVE_CUDA
+    try {
+      const CudaDeviceInfo& info = CudaContext::get(0).info();
+      log::info("device: cuda:0 (", info.name, "), the first usable GPU");
+      return Device::cuda(0);
+    } catch (const Error& e) {
+      log::info("device: cpu, since no GPU is usable (", e.what(), ")");
+    }
+#else
+    log::info("device: cpu (this build has no CUDA backend)");
+#endif
+    return Device::cpu();
+  }
   int64_t index = -1;
   if (value == "cuda") {
     index = 0;
@@ -19,7 +34,8 @@ Device parse_compute_device(const std::string& value) {
     index = parse_int(value.substr(5)).value_or(-1);
   }
   if (index < 0 || index > 1024) {
-    fail("device '", value, "' is not valid (expected cpu, cuda or cuda:N with N a GPU index)");
+    fail("device '", value,
+         "' is not valid (expected auto, cpu, cuda or cuda:N with N a GPU index)");
   }
 #ifdef FASTVIDEO_HAVE_CUDA
   try {

@@ -9,8 +9,9 @@
 
 namespace fastvideo {
 
-// "cpu" -> CPU; "cuda" -> GPU 0; "cuda:N" -> GPU N. Anything else, a GPU this machine does not
-// have, or a GPU in a build without the CUDA backend is an Error naming the value.
+// "cpu" -> CPU; "cuda" -> GPU 0; "cuda:N" -> GPU N; "auto" -> GPU 0 when it is usable, else the
+// CPU (the choice and its reason logged). Anything else, a GPU this machine does not have, or a
+// GPU in a build without the CUDA backend is an Error naming the value.
 Device parse_compute_device(const std::string& value);
 
 // Blocks until the work queued on `device` has finished (nothing to wait for on the CPU).

@@ -6,6 +6,7 @@
 
 #include "core/tensor.h"
 #include "fastvideo/video_generator.h"
+#include "io/output_path.h"
 #include "io/video.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "pipeline/sampling_preset.h"
@@ -18,6 +19,7 @@ struct RequestState {
 
   const GenerationRequest& request;
   ResolvedRequest resolved;                            // validate
+  std::unique_ptr<OutputTarget> output;                // validate; null without an output path
   WanTransformer::TextContext cond_text, uncond_text;  // encode_text (uncond only with CFG)
   std::unique_ptr<Scheduler> scheduler;                // prepare_timesteps
   Tensor latents;                                      // prepare_latents, then denoise

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/env.h"
+#include "tokenizer/utf8.h"
 
 namespace fastvideo {
 
@@ -17,6 +18,18 @@ SamplingPreset sampling_preset_for(const WanTransformerConfig& transformer_confi
   const WanModelPreset& preset = wan_preset_for(transformer_config);
   return {std::string(preset.preset_name), preset.sampling, kWanNegativePrompt};
 }
+
+namespace {
+
+// Prompts reach the tokenizer, the metadata and file names: valid UTF-8 without NUL bytes.
+void check_text(const char* field, const std::string& text) {
+  const size_t nul = text.find('\0');
+  FV_CHECK(nul == std::string::npos, field, " holds a NUL byte at offset ", nul);
+  const std::string why = utf8_violation(text);
+  FV_CHECK(why.empty(), field, " is not valid UTF-8: ", why);
+}
+
+}  // namespace
 
 ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset& preset,
                                 const WanGeometry& geometry) {
@@ -42,14 +55,19 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
            " is not a number in [0, 1]");
 
   FV_CHECK(!r.prompt.empty(), "prompt is empty; pass --prompt \"...\"");
+  check_text("prompt", r.prompt);
+  check_text("negative_prompt", r.negative_prompt);
   const std::string bad_size = geometry.invalid_size(r.num_frames, r.height, r.width);
   FV_CHECK(bad_size.empty(), bad_size);
   FV_CHECK(r.num_inference_steps >= 1 && r.num_inference_steps <= 1000,
            "num_inference_steps=", r.num_inference_steps, " must be in [1, 1000]");
-  FV_CHECK(std::isfinite(r.guidance_scale) && r.guidance_scale >= 0,
-           "guidance_scale=", r.guidance_scale, " must be a finite number >= 0");
-  FV_CHECK(std::isfinite(r.flow_shift) && r.flow_shift > 0, "flow_shift=", r.flow_shift,
-           " must be a positive number");
+  // Far beyond any useful value (Wan uses 3 to 6 and 3 to 12); past them the latents overflow and
+  // the failure would surface in the transformer, far from its cause.
+  FV_CHECK(std::isfinite(r.guidance_scale) && r.guidance_scale >= 0 &&
+               r.guidance_scale <= kMaxGuidanceScale,
+           "guidance_scale=", r.guidance_scale, " must be in [0, ", kMaxGuidanceScale, "]");
+  FV_CHECK(std::isfinite(r.flow_shift) && r.flow_shift > 0 && r.flow_shift <= kMaxFlowShift,
+           "flow_shift=", r.flow_shift, " must be in (0, ", kMaxFlowShift, "]");
   FV_CHECK(std::isfinite(r.fps) && r.fps > 0 && r.fps <= 240, "fps=", r.fps,
            " must be in (0, 240]");
   FV_CHECK(r.max_sequence_length >= 1 && r.max_sequence_length <= WanGeometry::kTextLength,

@@ -34,6 +34,9 @@ struct ResolvedRequest {
   bool do_cfg() const { return guidance_scale > 1.0; }
 };
 
+inline constexpr double kMaxGuidanceScale = 100;
+inline constexpr double kMaxFlowShift = 100;
+
 // Fills unset fields from the preset and the environment (FASTVIDEO_CFG_GATE_STEP) and checks
 // every value, sizes against the models' geometry; errors name the field, the value and what would
 // work (wan21.md §4.1).

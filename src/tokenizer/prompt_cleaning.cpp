@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "fastvideo/error.h"
+#include "tokenizer/utf8.h"
 
 namespace fastvideo {
 namespace {
@@ -20,55 +21,9 @@ struct NumericRemap {
 
 constexpr char32_t kReplacementChar = 0xFFFD;
 
-// Decodes the code point at s[i] and advances i; strict UTF-8 as Python's decoder (no overlong
-// forms, no surrogates, nothing above U+10FFFF).
-char32_t next_code_point(std::string_view s, size_t& i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const size_t start = i;
-  const unsigned char b0 = byte(i++);
-  if (b0 < 0x80) return b0;
-  int extra = 0;
-  char32_t cp = 0, min = 0;
-  if ((b0 & 0xE0) == 0xC0) {
-    extra = 1, cp = b0 & 0x1F, min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    extra = 2, cp = b0 & 0x0F, min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    extra = 3, cp = b0 & 0x07, min = 0x10000;
-  } else {
-    fail("prompt is not valid UTF-8: byte 0x", std::hex, int(b0), std::dec, " at offset ", start);
-  }
-  for (int k = 0; k < extra; ++k, ++i) {
-    if (i >= s.size() || (byte(i) & 0xC0) != 0x80)
-      fail("prompt is not valid UTF-8: truncated sequence at offset ", start);
-    cp = (cp << 6) | (byte(i) & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-    fail("prompt is not valid UTF-8: invalid code point U+", std::hex, uint32_t(cp), std::dec,
-         " at offset ", start);
-  return cp;
-}
-
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xC0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += char(0xE0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  } else {
-    out += char(0xF0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3F));
-    out += char(0x80 | ((cp >> 6) & 0x3F));
-    out += char(0x80 | (cp & 0x3F));
-  }
-}
-
 void validate_utf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) next_code_point(s, i);
+  const std::string why = utf8_violation(s);
+  if (!why.empty()) fail("prompt is not valid UTF-8: ", why);
 }
 
 const std::string_view* find_entity(std::string_view name) {

@@ -1,29 +1,10 @@
 #include "pipeline/stages/validate_stage.h"
 
-#include <unistd.h>
-
 #include <sstream>
-
-#include "io/video_writer.h"
 
 namespace fastvideo {
 
 namespace {
-
-// Fails before any work when the output cannot be written (no wasted generation, no partial
-// files).
-void check_output_path(const std::filesystem::path& out, bool overwrite) {
-  if (out.empty()) return;
-  video_format_for(out);  // rejects unknown extensions by name
-  if (std::filesystem::exists(out) && !overwrite) {
-    fail(out.string(), " exists; pass --overwrite to replace it");
-  }
-  std::filesystem::path dir = out.has_parent_path() ? out.parent_path() : ".";
-  if (!std::filesystem::is_directory(dir))
-    fail(out.string(), ": directory ", dir.string(), " does not exist");
-  if (::access(dir.c_str(), W_OK) != 0)
-    fail(out.string(), ": directory ", dir.string(), " is not writable");
-}
 
 std::string format_double(double v) {
   std::ostringstream os;
@@ -39,7 +20,12 @@ ValidateStage::ValidateStage(const SamplingPreset& preset, const WanGeometry& ge
 
 void ValidateStage::run(RequestState& state) {
   const ResolvedRequest& r = state.resolved = resolve_request(state.request, preset_, geometry_);
-  check_output_path(state.request.output_path, state.request.overwrite);
+  // The output is checked (and an automatic name reserved) before any work: no generation is
+  // wasted on a path it cannot write.
+  if (!state.request.output_path.empty()) {
+    state.output = std::make_unique<OutputTarget>(state.request.output_path, r.prompt,
+                                                  state.request.overwrite);
+  }
   state.result.parameters = {{"prompt", r.prompt},
                              {"negative_prompt", r.negative_prompt},
                              {"seed", std::to_string(r.seed)},

@@ -1,6 +1,6 @@
 // validate: the request completed from the model's preset and checked, field by field, before any
-// work (fastvideo.md §1.3 InputValidationStage); the output path checked too, so a generation is
-// never wasted on a path it cannot write.
+// work (fastvideo.md §1.3 InputValidationStage); the output path resolved and checked too
+// (io/output_path.h), so a generation is never wasted on a path it cannot write.
 #pragma once
 
 #include <string>

@@ -4,15 +4,14 @@
 
 namespace fastvideo {
 
-bool WriteStage::applies(const RequestState& state) const {
-  return !state.request.output_path.empty();
-}
+bool WriteStage::applies(const RequestState& state) const { return state.output != nullptr; }
 
 void WriteStage::run(RequestState& state) {
   VideoMetadata metadata;
   for (const auto& [key, value] : state.result.parameters) metadata.entries[key] = value;
-  write_video(state.video, state.request.output_path, metadata, state.request.overwrite, &stop_);
-  state.result.output_path = state.request.output_path;
+  write_video(state.video, state.output->path(), metadata, state.output->may_replace(), &stop_);
+  state.output->committed();
+  state.result.output_path = state.output->path();
 }
 
 }  // namespace fastvideo

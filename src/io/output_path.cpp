@@ -1,0 +1,127 @@
+#include "io/output_path.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "fastvideo/error.h"
+#include "io/png_frames.h"
+#include "io/video_writer.h"
+
+namespace fastvideo {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The longest file name the folder's filesystem takes (NAME_MAX; 255 almost everywhere).
+size_t name_max(const fs::path& dir) {
+  const long n = ::pathconf(dir.empty() ? "." : dir.c_str(), _PC_NAME_MAX);
+  return n > 0 ? size_t(n) : 255;
+}
+
+// Bytes of the UTF-8 character that starts with `lead` (1 for anything not a lead byte).
+size_t utf8_length(unsigned char lead) {
+  if ((lead & 0xE0) == 0xC0) return 2;
+  if ((lead & 0xF0) == 0xE0) return 3;
+  if ((lead & 0xF8) == 0xF0) return 4;
+  return 1;
+}
+
+bool is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+// A folder the video is named in: an existing folder that is not a previous PNG-frame output, or
+// a path written with a trailing slash.
+bool names_a_folder(const fs::path& requested) {
+  std::error_code ec;
+  if (!requested.has_filename()) return true;
+  if (!fs::is_directory(requested, ec)) return false;
+  return fs::is_empty(requested, ec) || !is_png_frame_folder(requested);
+}
+
+void check_folder(const fs::path& out, const fs::path& dir) {
+  std::error_code ec;
+  FV_CHECK(fs::is_directory(dir, ec), out.string(), ": folder ", dir.string(), " does not exist");
+  FV_CHECK(::access(dir.c_str(), W_OK) == 0, out.string(), ": folder ", dir.string(),
+           " is not writable");
+}
+
+}  // namespace
+
+std::string file_name_for_prompt(const std::string& prompt) {
+  // The first 100 characters, as FastVideo cuts the prompt before it sanitizes.
+  size_t end = 0;
+  for (int chars = 0; end < prompt.size() && chars < 100; ++chars) {
+    end += utf8_length(static_cast<unsigned char>(prompt[end]));
+  }
+  std::string name;
+  bool space = false;
+  for (size_t i = 0; i < std::min(end, prompt.size()); ++i) {
+    const unsigned char c = static_cast<unsigned char>(prompt[i]);
+    if (is_space(c)) {
+      space = true;
+      continue;
+    }
+    // FastVideo drops \ / : * ? " < > |; other control bytes are dropped too (they are legal in
+    // Linux names but useless in one).
+    if (std::strchr("\\/:*?\"<>|", c) != nullptr || c < 0x20 || c == 0x7F) continue;
+    if (space && !name.empty()) name += ' ';
+    space = false;
+    name += char(c);
+  }
+  // Then stripped of dots at both ends (leading and trailing spaces are already gone).
+  const size_t first = name.find_first_not_of('.');
+  const size_t last = name.find_last_not_of('.');
+  name = first == std::string::npos ? "" : name.substr(first, last - first + 1);
+  // Room for "_NNNN.mp4" within 255 bytes, cut at a character boundary.
+  constexpr size_t kMaxBytes = 255 - 10;
+  if (name.size() > kMaxBytes) {
+    size_t cut = kMaxBytes;
+    while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
+    name.resize(cut);
+  }
+  return name.empty() ? "output" : name;
+}
+
+OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt, bool overwrite)
+    : overwrite_(overwrite) {
+  if (names_a_folder(requested)) {
+    const fs::path dir = requested.has_filename() ? requested : requested.parent_path();
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    FV_CHECK(!ec, requested.string(), ": cannot create the output folder: ", ec.message());
+    check_folder(requested, dir);
+    const std::string base = file_name_for_prompt(prompt);
+    for (int i = 0;; ++i) {
+      path_ = dir / (i == 0 ? base + ".mp4" : str_cat(base, "_", i, ".mp4"));
+      const int fd = ::open(path_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        ::close(fd);
+        reserved_ = true;
+        return;
+      }
+      FV_CHECK(errno == EEXIST, path_.string(),
+               ": cannot reserve the output name: ", std::strerror(errno));
+    }
+  }
+  path_ = requested;
+  video_format_for(path_);  // refuses unknown extensions by name
+  const fs::path dir = path_.has_parent_path() ? path_.parent_path() : fs::path(".");
+  const std::string name = path_.filename().string();
+  FV_CHECK(name.size() <= name_max(dir), path_.string(), ": the file name is ", name.size(),
+           " bytes; the filesystem allows at most ", name_max(dir));
+  check_folder(path_, dir);
+  std::error_code ec;
+  FV_CHECK(!fs::exists(fs::symlink_status(path_, ec)) || overwrite, path_.string(),
+           " exists; pass --overwrite to replace it");
+}
+
+OutputTarget::~OutputTarget() {
+  if (!reserved_) return;
+  std::error_code ec;
+  fs::remove(path_, ec);
+}
+
+}  // namespace fastvideo

@@ -1,0 +1,108 @@
+// Where a video goes (io/output_path.h) and how it is written (io/video_writer.h): FastVideo's
+// names from the prompt, names reserved so parallel runs never share one, limits checked before
+// any work, existing PNG-frame outputs replaced in place, and a stop while writing leaving nothing.
+#include "io/output_path.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "core/stop_flag.h"
+#include "io/png_frames.h"
+#include "io/video_writer.h"
+#include "test_util.h"
+#include "tiny_model_fixture.h"
+
+namespace fastvideo {
+namespace {
+
+namespace fs = std::filesystem;
+
+using testing::error_of;
+
+Video small_video() {
+  Video v;
+  v.frames = 2;
+  v.height = 8;
+  v.width = 8;
+  v.rgb.assign(size_t(2 * 8 * 8 * 3), 100);
+  return v;
+}
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST(OutputPath, NamesComeFromThePromptAsFastVideoMakesThem) {
+  EXPECT_EQ(file_name_for_prompt("A red fox runs through fresh snow at dawn."),
+            "A red fox runs through fresh snow at dawn");
+  EXPECT_EQ(file_name_for_prompt("  what? a/b: \"c\" <d>|e*  "), "what ab c de");
+  EXPECT_EQ(file_name_for_prompt("tabs\tand\n\nnew  lines"), "tabs and new lines");
+  EXPECT_EQ(file_name_for_prompt("..."), "output");
+  EXPECT_EQ(file_name_for_prompt(std::string(150, 'x')), std::string(100, 'x'));
+  // 100 characters, not bytes: a multi-byte prompt is cut at a character boundary.
+  std::string snow;
+  for (int i = 0; i < 120; ++i) snow += "\xE2\x9D\x84";  // U+2744
+  EXPECT_EQ(file_name_for_prompt(snow), snow.substr(0, 300).substr(0, 243));
+}
+
+// Bug 8: two runs naming into one folder reserve different files at once.
+TEST(OutputPath, AutomaticNamesAreReservedSoTwoRunsNeverShareOne) {
+  const fs::path dir = testing::temp_dir("reserve");
+  OutputTarget a(dir / "", "a fox", false);
+  OutputTarget b(dir, "a fox", false);
+  EXPECT_EQ(a.path(), dir / "a fox.mp4");
+  EXPECT_EQ(b.path(), dir / "a fox_1.mp4");
+  EXPECT_TRUE(fs::exists(a.path()) && fs::exists(b.path())) << "reserved at once";
+  EXPECT_TRUE(a.may_replace());
+  {
+    OutputTarget dropped(dir, "a fox", false);
+    EXPECT_EQ(dropped.path(), dir / "a fox_2.mp4");
+  }
+  EXPECT_FALSE(fs::exists(dir / "a fox_2.mp4")) << "an unused reservation is given back";
+  write_video(small_video(), a.path(), {}, a.may_replace());
+  a.committed();
+}
+
+// Bug 11: a legal long name works; an illegal one is refused before any work.
+TEST(OutputPath, NameLengthIsCheckedUpFrontAndTemporariesStayShort) {
+  const fs::path dir = testing::temp_dir("long-names");
+  const fs::path legal = dir / (std::string(242, 'v') + ".y4m");  // 246 bytes
+  OutputTarget target(legal, "a fox", false);
+  write_video(small_video(), target.path(), {}, target.may_replace());
+  EXPECT_TRUE(fs::exists(legal));
+  const fs::path too_long = dir / (std::string(296, 'v') + ".y4m");  // 300 bytes
+  const std::string e = error_of([&] { OutputTarget t(too_long, "a fox", false); });
+  EXPECT_NE(e.find("300 bytes"), std::string::npos) << e;
+  EXPECT_EQ(names_in(dir), std::vector<std::string>{legal.filename().string()});
+}
+
+// Bug 6: an existing PNG-frame output is the target itself, replaced with overwrite.
+TEST(OutputPath, AnExistingPngFrameFolderIsReplacedNotWrittenInto) {
+  const fs::path frames = testing::temp_dir("png-target") / "frames";
+  write_video(small_video(), frames, {}, false);
+  EXPECT_TRUE(is_png_frame_folder(frames));
+  EXPECT_NE(error_of([&] { OutputTarget t(frames, "a fox", false); }).find("--overwrite"),
+            std::string::npos);
+  OutputTarget target(frames, "a fox", true);
+  EXPECT_EQ(target.path(), frames);
+  write_video(small_video(), target.path(), {}, target.may_replace());
+  EXPECT_TRUE(is_png_frame_folder(frames)) << "no MP4 was named inside it";
+}
+
+// Bug 4 (the write stage's part): a stop requested while writing removes the temporary.
+TEST(OutputPath, AStopWhileWritingLeavesNothingBehind) {
+  const fs::path dir = testing::temp_dir("stop-writing");
+  StopFlag stop;
+  stop.request();
+  for (const char* name : {"v.y4m", "frames"}) {
+    EXPECT_THROW(write_video(small_video(), dir / name, {}, false, &stop), Cancelled);
+  }
+  EXPECT_TRUE(names_in(dir).empty());
+}
+
+}  // namespace
+}  // namespace fastvideo

@@ -1,0 +1,154 @@
+// FastVideo's run configuration (include/fastvideo/run_config.h): one table of keys behind the
+// YAML file, the dotted overrides and the direct flags, so a value means the same on every
+// surface; every wrong key, duplicate, type, range or unsupported request is refused by name.
+#include "fastvideo/run_config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "test_util.h"
+#include "tiny_model_fixture.h"
+
+namespace fastvideo {
+namespace {
+
+namespace fs = std::filesystem;
+
+using testing::error_of;
+
+RunConfig from_yaml(const std::string& text) {
+  static int n = 0;
+  const fs::path path = testing::temp_dir("run-config") / ("run" + std::to_string(n++) + ".yaml");
+  std::ofstream(path) << text;
+  RunConfig config;
+  apply_config_file(path, config);
+  return config;
+}
+
+std::string yaml_error(const std::string& text) {
+  return error_of([&] { from_yaml(text); });
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Bug 5: an explicit empty negative prompt means "none" on every surface.
+TEST(RunConfig, AnEmptyNegativePromptStaysEmptyFromYamlFlagAndOverride) {
+  EXPECT_EQ(from_yaml("request:\n  negative_prompt: \"\"\n").request.negative_prompt, "");
+  RunConfig flag;
+  apply_setting("request.negative_prompt", "", flag);
+  EXPECT_EQ(flag.request.negative_prompt, "");
+  RunConfig override_;
+  apply_override("request.negative_prompt", "", override_);
+  EXPECT_EQ(override_.request.negative_prompt, "");
+  EXPECT_FALSE(RunConfig{}.request.negative_prompt.has_value()) << "unset means the preset's";
+}
+
+// A direct flag's value is taken literally, not as YAML.
+TEST(RunConfig, FlagValuesAreLiteralStrings) {
+  RunConfig c;
+  apply_setting("request.prompt", "'quoted' # not a comment: [x]", c);
+  EXPECT_EQ(c.request.prompt, "'quoted' # not a comment: [x]");
+}
+
+// Bug 12: a seed above 2^64 − 1 is refused on the flag as in YAML, never clamped.
+TEST(RunConfig, SeedsOutsideSixtyFourBitsAreRefusedOnEverySurface) {
+  RunConfig c;
+  apply_setting("request.sampling.seed", "18446744073709551615", c);
+  EXPECT_EQ(c.request.seed, 18446744073709551615ull);
+  for (const char* bad : {"18446744073709551616", "-1", "1.5", "1e3", "seven"}) {
+    const std::string flag = error_of([&] { apply_setting("request.sampling.seed", bad, c); });
+    EXPECT_TRUE(contains(flag, "request.sampling.seed") && contains(flag, bad)) << flag;
+    const std::string yaml = yaml_error(std::string("request:\n  sampling:\n    seed: ") + bad);
+    EXPECT_TRUE(contains(yaml, "request.sampling.seed") && contains(yaml, bad)) << yaml;
+  }
+}
+
+// Bug 7 (the request side): integers never wrap or truncate.
+TEST(RunConfig, NonIntegralAndOutOfRangeIntegersAreRefused) {
+  for (const char* bad : {"2.5", "4294967298", "1e12"}) {
+    const std::string e = yaml_error(std::string("request:\n  sampling:\n    num_frames: ") + bad);
+    EXPECT_TRUE(contains(e, "request.sampling.num_frames") && contains(e, bad) &&
+                contains(e, "whole number"))
+        << e;
+  }
+  EXPECT_TRUE(contains(yaml_error("request:\n  sampling:\n    guidance_scale: .nan\n"),
+                       "not a finite number"));
+}
+
+// Bug 14: YAML silently keeps one of two equal keys; here it is an error.
+TEST(RunConfig, DuplicateKeysAreRefused) {
+  const std::string e = yaml_error("request:\n  sampling:\n    seed: 1\n    seed: 2\n");
+  EXPECT_TRUE(contains(e, "request.sampling.seed") && contains(e, "twice")) << e;
+  EXPECT_TRUE(contains(yaml_error("request:\n  prompt: a\nrequest:\n  seed: 2\n"), "twice"));
+}
+
+// Speed and numerics keys: what the engine does anyway is accepted; asking for what it does not
+// do is refused naming the key, the value and what is expected.
+TEST(RunConfig, EngineKeysAskingForMissingFeaturesAreRefusedByName) {
+  const RunConfig ok = from_yaml(
+      "generator:\n  engine:\n    num_gpus: 1\n    parallelism:\n      tp_size: 1\n"
+      "      sp_size: -1\n    offload:\n      dit: false\n      vae: false\n"
+      "      pin_cpu_memory: true\n    compile:\n      enabled: false\n    quantization:\n"
+      "      transformer_quant: null\n");
+  EXPECT_FALSE(ok.model_path.has_value());
+  const std::pair<const char*, const char*> refused[] = {
+      {"generator:\n  engine:\n    compile:\n      enabled: true\n",
+       "generator.engine.compile.enabled='true'"},
+      {"generator:\n  engine:\n    compile:\n      mode: reduce-overhead\n",
+       "generator.engine.compile.mode='reduce-overhead'"},
+      {"generator:\n  engine:\n    quantization:\n      transformer_quant: FP8\n",
+       "generator.engine.quantization.transformer_quant='FP8'"},
+      {"generator:\n  engine:\n    offload:\n      dit_layerwise: true\n",
+       "generator.engine.offload.dit_layerwise='true'"},
+      {"generator:\n  engine:\n    parallelism:\n      sp_size: 2\n",
+       "generator.engine.parallelism.sp_size='2'"},
+      {"generator:\n  engine:\n    num_gpus: 2\n", "generator.engine.num_gpus='2'"},
+      {"generator:\n  pipeline:\n    vae_tiling: true\n", "generator.pipeline.vae_tiling='true'"},
+      {"request:\n  runtime:\n    enable_teacache: true\n",
+       "request.runtime.enable_teacache='true'"},
+  };
+  for (const auto& [yaml, named] : refused) {
+    const std::string e = yaml_error(yaml);
+    EXPECT_TRUE(contains(e, named) && contains(e, "expected")) << yaml << "\n-> " << e;
+  }
+  RunConfig c;
+  EXPECT_TRUE(
+      contains(error_of([&] { apply_override("generator.engine.compile.enabled", "true", c); }),
+               "generator.engine.compile.enabled"));
+}
+
+TEST(RunConfig, AConfigPathThatIsAFolderIsNamed) {
+  const fs::path dir = testing::temp_dir("config-folder");
+  RunConfig c;
+  const std::string e = error_of([&] { apply_config_file(dir, c); });
+  EXPECT_TRUE(contains(e, dir.string()) && contains(e, "is a folder")) << e;
+}
+
+TEST(RunConfig, OutputIsTheFolderJoinedWithTheVideoNameUnlessSavingIsOff) {
+  EXPECT_EQ(RunConfig{}.output(), fs::path("outputs/"));
+  const RunConfig named =
+      from_yaml("request:\n  output:\n    output_path: out\n    output_video_name: a.mp4\n");
+  EXPECT_EQ(named.output(), fs::path("out/a.mp4"));
+  EXPECT_TRUE(from_yaml("request:\n  output:\n    save_video: false\n").output().empty());
+}
+
+// FastVideo's prompt files: one prompt per line, stripped, blank lines skipped; bad bytes named
+// with their line.
+TEST(RunConfig, PromptFilesAreReadAsFastVideoReadsThem) {
+  const fs::path dir = testing::temp_dir("prompts");
+  std::ofstream(dir / "p.txt") << "\xEF\xBB\xBF  a fox  \n\n \t\nthe moon\r\nlast line";
+  EXPECT_EQ(read_prompt_file(dir / "p.txt"),
+            (std::vector<std::string>{"a fox", "the moon", "last line"}));
+  std::ofstream(dir / "bad.txt") << "fine\nbad \xff byte\n";
+  const std::string e = error_of([&] { read_prompt_file(dir / "bad.txt"); });
+  EXPECT_TRUE(contains(e, "bad.txt:2") && contains(e, "UTF-8")) << e;
+  std::ofstream(dir / "empty.txt") << "\n  \n";
+  EXPECT_TRUE(contains(error_of([&] { read_prompt_file(dir / "empty.txt"); }), "no prompts"));
+  EXPECT_TRUE(contains(error_of([&] { read_prompt_file(dir / "missing.txt"); }), "missing.txt"));
+}
+
+}  // namespace
+}  // namespace fastvideo
