@@ -8,6 +8,7 @@
 #include <random>
 
 #include "fastvideo/error.h"
+#include "guard_page_heap.h"
 #include "io/mp4_video.h"
 #include "io/video_reader.h"
 #include "io/video_writer.h"
@@ -141,6 +142,34 @@ TEST(VideoIo, Mp4RoundTripKeepsFramesSizeFpsAndQuality) {
   EXPECT_DOUBLE_EQ(back.fps, 16.0);
   const VideoComparison r = compare_videos(original, back);
   for (int f = 0; f < r.frames; ++f) EXPECT_GT(r.psnr[f], 30.0) << "frame " << f;
+}
+
+// A copy of `video` whose pixels end exactly at an unreadable page (when its byte count is a
+// multiple of 16).
+Video copy_ending_at_guard_page(const Video& video) {
+  testing::GuardPageHeap heap;
+  return video;
+}
+
+// The encoder sees the frames and nothing else: whatever lies after the RGB buffer (other bytes
+// in the same allocation, or an unreadable page) changes no decoded pixel.
+TEST(VideoIo, Mp4PixelsDependOnlyOnTheFrames) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg";
+  ScratchDir dir;
+  const Video frames = noise_video(3, 32, 48);  // 13,824 bytes, a multiple of 16
+  std::vector<Video> decoded;
+  for (const uint8_t garbage : {0x00, 0xA5}) {
+    Video followed = frames;
+    followed.rgb.resize(frames.rgb.size() + 64, garbage);
+    followed.rgb.resize(frames.rgb.size());  // keeps the garbage in the allocation, after the end
+    const fs::path file = dir / str_cat("garbage_", int(garbage), ".mp4");
+    write_video(followed, file, {}, false);
+    decoded.push_back(read_video(file));
+  }
+  write_video(copy_ending_at_guard_page(frames), dir / "guarded.mp4", {}, false);
+  decoded.push_back(read_video(dir / "guarded.mp4"));
+  for (size_t i = 1; i < decoded.size(); ++i)
+    EXPECT_TRUE(decoded[i].rgb == decoded[0].rgb) << "encoding " << i << " decodes differently";
 }
 
 TEST(VideoIo, Mp4KeepsFractionalFrameRate) {

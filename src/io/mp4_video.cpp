@@ -5,6 +5,7 @@
 #ifdef FASTVIDEO_HAVE_FFMPEG
 
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <mutex>
 
@@ -69,6 +70,22 @@ std::string av_error(int code) {
 
 void check_av(int code, const std::filesystem::path& file, const char* what) {
   if (code < 0) fail(file.string(), ": ", what, " failed: ", av_error(code));
+}
+
+// A frame with buffers of its own, laid out as swscale expects of what it reads and writes: rows
+// aligned for SIMD and padding after the last row (it moves whole vectors past a row's last
+// pixel). Zeroed, so that what it reads beyond the picture is the same every time.
+Frame allocate_frame(AVPixelFormat format, int width, int height,
+                     const std::filesystem::path& file) {
+  Frame frame(av_frame_alloc());
+  FV_CHECK(frame != nullptr, file.string(), ": out of memory allocating a frame");
+  frame->format = format;
+  frame->width = width;
+  frame->height = height;
+  check_av(av_frame_get_buffer(frame.get(), 0), file, "allocating a frame");
+  for (AVBufferRef* buffer : frame->buf)
+    if (buffer != nullptr) std::memset(buffer->data, 0, buffer->size);
+  return frame;
 }
 
 // Sends every packet the encoder has ready to the muxer.
@@ -148,14 +165,12 @@ void write_mp4(const Video& video, const std::filesystem::path& file,
   av_dict_free(&options);
   check_av(header_rc, file, "writing the MP4 header");
 
-  Frame frame(av_frame_alloc());
-  FV_CHECK(frame != nullptr, name, ": out of memory allocating a frame");
-  frame->format = enc->pix_fmt;
-  frame->width = video.width;
-  frame->height = video.height;
+  // Each RGB frame is copied into `rgb` first: swscale reads past the end of the rows it is given,
+  // and Video's frames have no padding after them.
+  Frame rgb = allocate_frame(AV_PIX_FMT_RGB24, video.width, video.height, file);
+  Frame frame = allocate_frame(enc->pix_fmt, video.width, video.height, file);
   frame->color_range = enc->color_range;
   frame->colorspace = enc->colorspace;
-  check_av(av_frame_get_buffer(frame.get(), 0), file, "allocating a frame");
   // Plain bicubic is what the ffmpeg CLI behind imageio uses: the same YUV bytes as FastVideo's.
   Sws sws(sws_getContext(video.width, video.height, AV_PIX_FMT_RGB24, video.width, video.height,
                          AV_PIX_FMT_YUV420P, SWS_BICUBIC, nullptr, nullptr, nullptr));
@@ -163,9 +178,9 @@ void write_mp4(const Video& video, const std::filesystem::path& file,
 
   for (int f = 0; f < video.frames; ++f) {
     check_av(av_frame_make_writable(frame.get()), file, "making a frame writable");
-    const uint8_t* src[1] = {video.frame(f)};
-    const int src_stride[1] = {video.width * 3};
-    sws_scale(sws.get(), src, src_stride, 0, video.height, frame->data, frame->linesize);
+    av_image_copy_plane(rgb->data[0], rgb->linesize[0], video.frame(f), video.width * 3,
+                        video.width * 3, video.height);
+    sws_scale(sws.get(), rgb->data, rgb->linesize, 0, video.height, frame->data, frame->linesize);
     frame->pts = f;
     check_av(avcodec_send_frame(enc.get(), frame.get()), file, "H.264 encoding");
     drain_encoder(enc.get(), mux.get(), stream, file);
