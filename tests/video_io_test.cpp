@@ -172,6 +172,22 @@ TEST(VideoIo, Mp4PixelsDependOnlyOnTheFrames) {
     EXPECT_TRUE(decoded[i].rgb == decoded[0].rgb) << "encoding " << i << " decodes differently";
 }
 
+// The decoder writes each frame inside the video it returns, also when a row (30 px = 90 bytes)
+// is not a whole number of SIMD vectors.
+TEST(VideoIo, Mp4ReaderWritesOnlyIntoItsFrames) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg";
+  ScratchDir dir;
+  write_video(smooth_video(2, 16, 30), dir / "narrow.mp4", {}, false);
+  const Video plain = read_video(dir / "narrow.mp4");
+  Video guarded;
+  {
+    testing::GuardPageHeap heap;  // the first frame's 1,440 bytes end at an unreadable page
+    guarded = read_video(dir / "narrow.mp4");
+  }
+  EXPECT_EQ(guarded.frames, 2);
+  EXPECT_TRUE(guarded.rgb == plain.rgb);
+}
+
 TEST(VideoIo, Mp4KeepsFractionalFrameRate) {
   if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg";
   ScratchDir dir;

@@ -219,18 +219,28 @@ Decoder open_decoder(const std::filesystem::path& file) {
   return d;
 }
 
+// Decoded frames to RGB24: the converter and the padded frame it writes into (swscale writes whole
+// vectors past a row's end, so never straight into Video's unpadded frames).
+struct RgbConversion {
+  Sws sws;
+  Frame rgb;
+};
+
 // Appends one decoded frame to `video` as RGB24 with plain bilinear swscale, the conversion
 // PyAV's to_ndarray("rgb24") (FastVideo's reader, fastvideo.md §7) and `ffmpeg -sws_flags
 // bilinear` make; checked byte-identical to the latter. It follows the frame's colour matrix and
 // range when tagged, BT.601 limited otherwise.
-void append_rgb(const AVFrame* frame, Video& video, Sws& sws, const std::filesystem::path& file) {
+void append_rgb(const AVFrame* frame, Video& video, RgbConversion& to_rgb,
+                const std::filesystem::path& file) {
   if (video.frames == 0) {
     video.width = frame->width;
     video.height = frame->height;
+    to_rgb.rgb = allocate_frame(AV_PIX_FMT_RGB24, video.width, video.height, file);
   }
   FV_CHECK(frame->width == video.width && frame->height == video.height, file.string(), ": frame ",
            video.frames, " is ", frame->width, "x", frame->height, ", earlier frames are ",
            video.width, "x", video.height);
+  Sws& sws = to_rgb.sws;
   sws.reset(sws_getCachedContext(sws.release(), frame->width, frame->height,
                                  AVPixelFormat(frame->format), frame->width, frame->height,
                                  AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr));
@@ -241,21 +251,22 @@ void append_rgb(const AVFrame* frame, Video& video, Sws& sws, const std::filesys
   const int full_range = frame->color_range == AVCOL_RANGE_JPEG ? 1 : 0;
   sws_setColorspaceDetails(sws.get(), sws_getCoefficients(matrix), full_range,
                            sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+  sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, to_rgb.rgb->data,
+            to_rgb.rgb->linesize);
   const size_t frame_bytes = size_t(video.width) * video.height * 3;
   video.rgb.resize(video.rgb.size() + frame_bytes);
-  uint8_t* dst[1] = {video.rgb.data() + video.rgb.size() - frame_bytes};
-  const int dst_stride[1] = {video.width * 3};
-  sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, dst, dst_stride);
+  av_image_copy_plane(video.rgb.data() + video.rgb.size() - frame_bytes, video.width * 3,
+                      to_rgb.rgb->data[0], to_rgb.rgb->linesize[0], video.width * 3, video.height);
   ++video.frames;
 }
 
-void receive_frames(Decoder& d, AVFrame* frame, Video& video, Sws& sws,
+void receive_frames(Decoder& d, AVFrame* frame, Video& video, RgbConversion& to_rgb,
                     const std::filesystem::path& file) {
   for (;;) {
     const int rc = avcodec_receive_frame(d.codec.get(), frame);
     if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
     check_av(rc, file, "decoding");
-    append_rgb(frame, video, sws, file);
+    append_rgb(frame, video, to_rgb, file);
     av_frame_unref(frame);
   }
 }
@@ -272,7 +283,7 @@ Video read_mp4(const std::filesystem::path& file) {
   Packet packet(av_packet_alloc());
   Frame frame(av_frame_alloc());
   FV_CHECK(packet != nullptr && frame != nullptr, file.string(), ": out of memory");
-  Sws sws;
+  RgbConversion to_rgb;
   for (;;) {
     const int rc = av_read_frame(d.demux.get(), packet.get());
     if (rc == AVERROR_EOF) break;
@@ -281,13 +292,13 @@ Video read_mp4(const std::filesystem::path& file) {
       const int send_rc = avcodec_send_packet(d.codec.get(), packet.get());
       av_packet_unref(packet.get());
       check_av(send_rc, file, "decoding");
-      receive_frames(d, frame.get(), video, sws, file);
+      receive_frames(d, frame.get(), video, to_rgb, file);
     } else {
       av_packet_unref(packet.get());
     }
   }
   check_av(avcodec_send_packet(d.codec.get(), nullptr), file, "flushing the decoder");
-  receive_frames(d, frame.get(), video, sws, file);
+  receive_frames(d, frame.get(), video, to_rgb, file);
   FV_CHECK(video.frames > 0, file.string(), ": the video stream has no frames");
   return video;
 }
