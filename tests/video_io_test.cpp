@@ -213,6 +213,27 @@ TEST(VideoIo, Mp4StoresMetadataAsContainerTags) {
   EXPECT_EQ(read_video_metadata(dir / "tagged.mp4").entries, metadata.entries);
 }
 
+// A tag is a C string to libavformat: a NUL byte would end it early, so it is refused, naming the
+// entry, before any file is made.
+TEST(VideoIo, Mp4RefusesANulByteInATagInsteadOfTruncatingIt) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg";
+  using namespace std::string_literals;
+  ScratchDir dir;
+  VideoMetadata in_value = sample_metadata();
+  in_value.entries["prompt"] = "a fox\0 and what follows"s;
+  std::string message =
+      error_of([&] { write_video(smooth_video(1, 16, 16), dir / "nul.mp4", in_value, false); });
+  EXPECT_TRUE(contains(message, "nul.mp4") && contains(message, "'prompt'") &&
+              contains(message, "NUL byte at offset 5"))
+      << message;
+
+  VideoMetadata in_key = sample_metadata();
+  in_key.entries["se\0ed"s] = "7";
+  message = error_of([&] { write_video(smooth_video(1, 16, 16), dir / "nul.mp4", in_key, false); });
+  EXPECT_TRUE(contains(message, "'se\\0ed'") && contains(message, "NUL byte")) << message;
+  EXPECT_TRUE(dir.entries().empty());
+}
+
 TEST(VideoIo, Mp4NeedsEvenFrameSize) {
   if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg";
   ScratchDir dir;

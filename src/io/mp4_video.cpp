@@ -88,6 +88,18 @@ Frame allocate_frame(AVPixelFormat format, int width, int height,
   return frame;
 }
 
+// libavformat takes tags as C strings, where a NUL byte would silently end the key or value.
+void check_tags(const VideoMetadata& metadata, const std::string& name) {
+  for (const auto& [key, value] : metadata.entries) {
+    if (const size_t nul = key.find('\0'); nul != std::string::npos)
+      fail(name, ": metadata key '", key.substr(0, nul), "\\0", key.substr(nul + 1),
+           "' contains a NUL byte, which an MP4 tag cannot hold");
+    if (const size_t nul = value.find('\0'); nul != std::string::npos)
+      fail(name, ": metadata entry '", key, "' contains a NUL byte at offset ", nul,
+           ", which an MP4 tag cannot hold (it would cut the value short)");
+  }
+}
+
 // Sends every packet the encoder has ready to the muxer.
 void drain_encoder(AVCodecContext* enc, AVFormatContext* mux, AVStream* stream,
                    const std::filesystem::path& file) {
@@ -114,6 +126,7 @@ void write_mp4(const Video& video, const std::filesystem::path& file,
   FV_CHECK(video.width % 2 == 0 && video.height % 2 == 0, name,
            ": MP4 (yuv420p) needs even width and height, got ", video.width, "x", video.height,
            "; choose an even size, or save as .y4m or a PNG folder");
+  check_tags(metadata, name);
   const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
   FV_CHECK(
       codec != nullptr, name,
