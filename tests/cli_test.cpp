@@ -266,8 +266,8 @@ std::string row(const std::string& output, const std::string& label) {
 }
 
 // Frame 0 identical, frame 2 badly damaged (PNG folders: lossless): compare reports a finite mean
-// PSNR and the worst frame.
-TEST(Cli, CompareReportsAFiniteMeanAndTheWorstFrame) {
+// PSNR and the worst frame, and --min-mean-psnr / --min-worst-psnr fail the run on them.
+TEST(Cli, CompareReportsTheWorstFrameAndGatesOnIt) {
   std::mt19937 rng(std::random_device{}());
   std::uniform_int_distribution<int> byte(0, 255), noise(-64, 64);
   Video a{3, 32, 32, 16.0, std::vector<uint8_t>(3 * 32 * 32 * 3)};
@@ -292,6 +292,17 @@ TEST(Cli, CompareReportsAFiniteMeanAndTheWorstFrame) {
   EXPECT_FALSE(row(report.output, "worst").empty()) << report.output;
   EXPECT_EQ(row(report.output, "at frame"), "at frame          2          2        n/a")
       << report.output;
+
+  const std::string gates = " --min-mean-psnr 35 --min-worst-psnr 30";
+  const CliRun damaged = run("compare " + videos + gates);
+  EXPECT_EQ(damaged.status, 1) << damaged.output;
+  EXPECT_NE(damaged.output.find("PSNR FAIL: mean "), std::string::npos) << damaged.output;
+  EXPECT_NE(damaged.output.find("worst frame 2 at "), std::string::npos) << damaged.output;
+  const CliRun same = run("compare " + (dir / "a").string() + " " + (dir / "a").string() + gates);
+  EXPECT_EQ(same.status, 0) << same.output;
+  EXPECT_NE(same.output.find("PSNR PASS: mean inf dB (min 35), worst frame 0 at inf dB (min 30)"),
+            std::string::npos)
+      << same.output;
 }
 
 TEST(Cli, BackendsListsEveryAttentionBackendWithItsStatusAndWhy) {

@@ -29,4 +29,13 @@ std::string source_path(const std::string& relative) {
   return std::string(FV_SOURCE_DIR) + "/" + relative;
 }
 
+::testing::AssertionResult psnr_at_least(const VideoComparison& c, double min_mean_db,
+                                         double min_worst_db) {
+  const bool pass = c.mean_psnr >= min_mean_db && c.worst_psnr.value >= min_worst_db;
+  return (pass ? ::testing::AssertionSuccess() : ::testing::AssertionFailure())
+         << "PSNR over " << c.frames << " frames " << c.mean_psnr << " dB (min " << min_mean_db
+         << "), worst frame " << c.worst_psnr.frame << " at " << c.worst_psnr.value << " dB (min "
+         << min_worst_db << ")";
+}
+
 }  // namespace fastvideo::testing
