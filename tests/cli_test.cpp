@@ -6,14 +6,17 @@
 #include <cuda_runtime.h>
 #endif
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "io/video_reader.h"
+#include "io/video_writer.h"
 #include "tiny_model_fixture.h"
 
 namespace fastvideo {
@@ -253,6 +256,53 @@ TEST(Cli, InspectAndCompareWork) {
   CliRun c = run("compare " + (out / "a.y4m").string() + " " + (out / "b").string());
   ASSERT_EQ(c.status, 0) << c.output;
   EXPECT_NE(c.output.find("mean"), std::string::npos) << c.output;
+}
+
+// The line of `output` that starts with `label` ("" if none).
+std::string row(const std::string& output, const std::string& label) {
+  const size_t start = output.rfind("\n" + label + " ");
+  if (start == std::string::npos) return "";
+  return output.substr(start + 1, output.find('\n', start + 1) - start - 1);
+}
+
+// Frame 0 identical, frame 2 badly damaged (PNG folders: lossless): compare reports a finite mean
+// PSNR and the worst frame, and --min-mean-psnr / --min-worst-psnr fail the run on them.
+TEST(Cli, CompareReportsTheWorstFrameAndGatesOnIt) {
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> byte(0, 255), noise(-64, 64);
+  Video a{3, 32, 32, 16.0, std::vector<uint8_t>(3 * 32 * 32 * 3)};
+  for (auto& x : a.rgb) x = uint8_t(byte(rng));
+  Video b = a;
+  for (size_t i = 0; i < 32 * 32 * 3; ++i) {
+    uint8_t& x = b.frame(2)[i];
+    x = uint8_t(std::clamp(int(x) + noise(rng), 0, 255));
+  }
+  const fs::path dir = testing::temp_dir("compare-worst");
+  write_video(a, dir / "a", {}, false);
+  write_video(b, dir / "b", {}, false);
+  const std::string videos = (dir / "a").string() + " " + (dir / "b").string();
+
+  const CliRun report = run("compare " + videos);
+  ASSERT_EQ(report.status, 0) << report.output;
+  EXPECT_NE(row(report.output, "0").find("inf"), std::string::npos) << report.output;
+  const std::string mean = row(report.output, "mean");
+  EXPECT_TRUE(!mean.empty() && mean.find("inf") == std::string::npos)
+      << "an identical frame must not make the mean infinite:\n"
+      << report.output;
+  EXPECT_FALSE(row(report.output, "worst").empty()) << report.output;
+  EXPECT_EQ(row(report.output, "at frame"), "at frame          2          2        n/a")
+      << report.output;
+
+  const std::string gates = " --min-mean-psnr 35 --min-worst-psnr 30";
+  const CliRun damaged = run("compare " + videos + gates);
+  EXPECT_EQ(damaged.status, 1) << damaged.output;
+  EXPECT_NE(damaged.output.find("PSNR FAIL: mean "), std::string::npos) << damaged.output;
+  EXPECT_NE(damaged.output.find("worst frame 2 at "), std::string::npos) << damaged.output;
+  const CliRun same = run("compare " + (dir / "a").string() + " " + (dir / "a").string() + gates);
+  EXPECT_EQ(same.status, 0) << same.output;
+  EXPECT_NE(same.output.find("PSNR PASS: mean inf dB (min 35), worst frame 0 at inf dB (min 30)"),
+            std::string::npos)
+      << same.output;
 }
 
 TEST(Cli, BackendsListsEveryAttentionBackendWithItsStatusAndWhy) {

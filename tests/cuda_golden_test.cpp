@@ -2,7 +2,8 @@
 // the CUDA backend, loaded as the pipeline loads them: bf16 weights on the device with the
 // transformer's f32 keep-list, bf16 activations, f32 latents (wan21.md §1.2). Bounds are DESIGN
 // §3's for a bf16 model: rel_l2 ≤ 3e-2 per model and for the final latents, and the decoded frames
-// at least 35 dB PSNR from the reference frames. Skips only where no GPU exists.
+// at least 35 dB PSNR from the reference frames over all frames, 30 dB for each frame. Skips only
+// where no GPU exists.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -119,9 +120,13 @@ TEST(CudaGolden, FourStepGenerationMatchesReferenceLatentsAndFrames) {
       std::vector<uint8_t>(frames.data<uint8_t>(), frames.data<uint8_t>() + frames.numel())};
   Video ours{result.frames, result.height, result.width, result.fps, result.rgb};
   const VideoComparison cmp = compare_videos(ours, reference);
-  std::printf("[golden cuda] frames: mean PSNR %.2f dB, mean SSIM %.4f\n", cmp.mean_psnr,
-              cmp.mean_ssim);
-  EXPECT_GE(cmp.mean_psnr, 35.0);  // issue 3: a GPU video within 35 dB of the reference
+  std::printf(
+      "[golden cuda] frames: mean PSNR %.2f dB (worst %.2f dB, frame %d), mean SSIM %.4f (worst "
+      "%.4f, frame %d)\n",
+      cmp.mean_psnr, cmp.worst_psnr.value, cmp.worst_psnr.frame, cmp.mean_ssim,
+      cmp.worst_ssim.value, cmp.worst_ssim.frame);
+  // Issue 3: a GPU video within 35 dB of the reference, and no frame far off.
+  EXPECT_TRUE(testing::psnr_at_least(cmp, 35.0, 30.0));
 }
 
 }  // namespace

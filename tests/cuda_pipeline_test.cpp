@@ -154,8 +154,7 @@ TEST(CudaPipeline, GenerationMatchesTheCpuRun) {
   ASSERT_EQ(out.rgb.size(), ref.rgb.size());
   const Video a{out.frames, out.height, out.width, out.fps, out.rgb};
   const Video b{ref.frames, ref.height, ref.width, ref.fps, ref.rgb};
-  const VideoComparison cmp = compare_videos(a, b);
-  EXPECT_GE(cmp.mean_psnr, 35.0);
+  EXPECT_TRUE(testing::psnr_at_least(compare_videos(a, b), 35.0, 30.0));
   EXPECT_EQ(out.transformer_forwards, ref.transformer_forwards);
 
   bool saw_backend = false;
@@ -170,8 +169,9 @@ TEST(CudaPipeline, GenerationMatchesTheCpuRun) {
 }
 
 // Issue 4's quality gate for our own attention kernel: the same tiny generation with FLASH_ATTN
-// and with TORCH_SDPA (cuDNN) for self-attention gives the same video at MS-SSIM >= 0.99.
-// 176x176: MS-SSIM needs frames over 160 px on the short side.
+// and with TORCH_SDPA (cuDNN) for self-attention gives the same video at MS-SSIM >= 0.99, and no
+// frame below DESIGN §3's same-backend 0.98. 176x176: MS-SSIM needs frames over 160 px on the
+// short side.
 TEST(CudaPipeline, FlashAttnGenerationMatchesTorchSdpaAtMsSsim099) {
   REQUIRE_GPU();
   ::unsetenv("FASTVIDEO_CFG_GATE_STEP");
@@ -196,9 +196,13 @@ TEST(CudaPipeline, FlashAttnGenerationMatchesTorchSdpaAtMsSsim099) {
       compare_videos({flash.frames, flash.height, flash.width, flash.fps, flash.rgb},
                      {sdpa.frames, sdpa.height, sdpa.width, sdpa.fps, sdpa.rgb});
   ASSERT_TRUE(cmp.ms_ssim_skipped.empty()) << cmp.ms_ssim_skipped;
-  std::printf("FLASH_ATTN vs TORCH_SDPA, tiny 176x176x%d: MS-SSIM %.5f, PSNR %.2f dB\n",
-              flash.frames, cmp.mean_ms_ssim, cmp.mean_psnr);
+  std::printf(
+      "FLASH_ATTN vs TORCH_SDPA, tiny 176x176x%d: MS-SSIM %.5f (worst %.5f, frame %d), PSNR %.2f "
+      "dB (worst %.2f dB, frame %d)\n",
+      flash.frames, cmp.mean_ms_ssim, cmp.worst_ms_ssim.value, cmp.worst_ms_ssim.frame,
+      cmp.mean_psnr, cmp.worst_psnr.value, cmp.worst_psnr.frame);
   EXPECT_GE(cmp.mean_ms_ssim, 0.99);
+  EXPECT_GE(cmp.worst_ms_ssim.value, 0.98) << "frame " << cmp.worst_ms_ssim.frame;
 }
 
 }  // namespace

@@ -78,4 +78,13 @@ std::string error_of(const std::function<void()>& f) {
   return "(no error)";
 }
 
+::testing::AssertionResult psnr_at_least(const VideoComparison& c, double min_mean_db,
+                                         double min_worst_db) {
+  const bool pass = c.mean_psnr >= min_mean_db && c.worst_psnr.value >= min_worst_db;
+  return (pass ? ::testing::AssertionSuccess() : ::testing::AssertionFailure())
+         << "PSNR over " << c.frames << " frames " << c.mean_psnr << " dB (min " << min_mean_db
+         << "), worst frame " << c.worst_psnr.frame << " at " << c.worst_psnr.value << " dB (min "
+         << min_worst_db << ")";
+}
+
 }  // namespace fastvideo::testing

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "fastvideo/error.h"
+#include "guard_page_heap.h"
 #include "io/mp4_video.h"
 #include "io/video_reader.h"
 #include "io/video_writer.h"
@@ -143,6 +144,50 @@ TEST(VideoIo, Mp4RoundTripKeepsFramesSizeFpsAndQuality) {
   for (int f = 0; f < r.frames; ++f) EXPECT_GT(r.psnr[f], 30.0) << "frame " << f;
 }
 
+// A copy of `video` whose pixels end exactly at an unreadable page (when its byte count is a
+// multiple of 16).
+Video copy_ending_at_guard_page(const Video& video) {
+  testing::GuardPageHeap heap;
+  return video;
+}
+
+// The encoder sees the frames and nothing else: whatever lies after the RGB buffer (other bytes
+// in the same allocation, or an unreadable page) changes no decoded pixel.
+TEST(VideoIo, Mp4PixelsDependOnlyOnTheFrames) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg";
+  ScratchDir dir;
+  const Video frames = noise_video(3, 32, 48);  // 13,824 bytes, a multiple of 16
+  std::vector<Video> decoded;
+  for (const uint8_t garbage : {0x00, 0xA5}) {
+    Video followed = frames;
+    followed.rgb.resize(frames.rgb.size() + 64, garbage);
+    followed.rgb.resize(frames.rgb.size());  // keeps the garbage in the allocation, after the end
+    const fs::path file = dir / str_cat("garbage_", int(garbage), ".mp4");
+    write_video(followed, file, {}, false);
+    decoded.push_back(read_video(file));
+  }
+  write_video(copy_ending_at_guard_page(frames), dir / "guarded.mp4", {}, false);
+  decoded.push_back(read_video(dir / "guarded.mp4"));
+  for (size_t i = 1; i < decoded.size(); ++i)
+    EXPECT_TRUE(decoded[i].rgb == decoded[0].rgb) << "encoding " << i << " decodes differently";
+}
+
+// The decoder writes each frame inside the video it returns, also when a row (30 px = 90 bytes)
+// is not a whole number of SIMD vectors.
+TEST(VideoIo, Mp4ReaderWritesOnlyIntoItsFrames) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg";
+  ScratchDir dir;
+  write_video(smooth_video(2, 16, 30), dir / "narrow.mp4", {}, false);
+  const Video plain = read_video(dir / "narrow.mp4");
+  Video guarded;
+  {
+    testing::GuardPageHeap heap;  // the first frame's 1,440 bytes end at an unreadable page
+    guarded = read_video(dir / "narrow.mp4");
+  }
+  EXPECT_EQ(guarded.frames, 2);
+  EXPECT_TRUE(guarded.rgb == plain.rgb);
+}
+
 TEST(VideoIo, Mp4KeepsFractionalFrameRate) {
   if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg";
   ScratchDir dir;
@@ -166,6 +211,27 @@ TEST(VideoIo, Mp4StoresMetadataAsContainerTags) {
   ASSERT_TRUE(tags.contains("seed")) << "custom keys need movflags use_metadata_tags";
   EXPECT_EQ(tags.at("seed"), "1024");
   EXPECT_EQ(read_video_metadata(dir / "tagged.mp4").entries, metadata.entries);
+}
+
+// A tag is a C string to libavformat: a NUL byte would end it early, so it is refused, naming the
+// entry, before any file is made.
+TEST(VideoIo, Mp4RefusesANulByteInATagInsteadOfTruncatingIt) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg";
+  using namespace std::string_literals;
+  ScratchDir dir;
+  VideoMetadata in_value = sample_metadata();
+  in_value.entries["prompt"] = "a fox\0 and what follows"s;
+  std::string message =
+      error_of([&] { write_video(smooth_video(1, 16, 16), dir / "nul.mp4", in_value, false); });
+  EXPECT_TRUE(contains(message, "nul.mp4") && contains(message, "'prompt'") &&
+              contains(message, "NUL byte at offset 5"))
+      << message;
+
+  VideoMetadata in_key = sample_metadata();
+  in_key.entries["se\0ed"s] = "7";
+  message = error_of([&] { write_video(smooth_video(1, 16, 16), dir / "nul.mp4", in_key, false); });
+  EXPECT_TRUE(contains(message, "'se\\0ed'") && contains(message, "NUL byte")) << message;
+  EXPECT_TRUE(dir.entries().empty());
 }
 
 TEST(VideoIo, Mp4NeedsEvenFrameSize) {

@@ -86,13 +86,18 @@ TEST(VideoMetrics, MatchPytorchMsssimVectors) {
     ASSERT_EQ(byte_sum(b), c["sum_b"].get<int64_t>()) << "recipe does not reproduce frames b";
     const VideoComparison r = compare_videos(a, b);
     ASSERT_EQ(r.frames, a.frames);
+    double mean_mse = 0;
     for (int f = 0; f < r.frames; ++f) {
       EXPECT_NEAR(r.psnr[f], c["psnr"][f].get<double>(), 1e-4) << "frame " << f;
       EXPECT_NEAR(r.ssim[f], c["ssim"][f].get<double>(), 1e-4) << "frame " << f;
+      mean_mse += 255.0 * 255.0 / std::pow(10.0, c["psnr"][f].get<double>() / 10) / r.frames;
     }
+    EXPECT_NEAR(r.mean_psnr, 10 * std::log10(255.0 * 255.0 / mean_mse), 1e-4);
     if (c["ms_ssim"].is_null()) {
       EXPECT_TRUE(r.ms_ssim.empty());
       EXPECT_TRUE(std::isnan(r.mean_ms_ssim));
+      EXPECT_EQ(r.worst_ms_ssim.frame, -1);
+      EXPECT_TRUE(std::isnan(r.worst_ms_ssim.value));
       EXPECT_NE(r.ms_ssim_skipped.find("161"), std::string::npos) << r.ms_ssim_skipped;
     } else {
       ASSERT_EQ(r.ms_ssim.size(), size_t(r.frames));
@@ -119,6 +124,41 @@ TEST(VideoMetrics, IdenticalVideosScoreOneAndInfinitePsnr) {
   EXPECT_TRUE(std::isinf(r.mean_psnr));
   EXPECT_NEAR(r.mean_ssim, 1.0, 1e-12);
   EXPECT_NEAR(r.mean_ms_ssim, 1.0, 1e-12);
+  EXPECT_TRUE(std::isinf(r.worst_psnr.value));
+  EXPECT_NEAR(r.worst_ssim.value, 1.0, 1e-12);
+  EXPECT_NEAR(r.worst_ms_ssim.value, 1.0, 1e-12);
+}
+
+// Frame 0 identical (+inf dB on its own), frame 1 nearly so, frame 2 badly damaged (about 17 dB):
+// the mean PSNR comes from the mean MSE, so it is finite and far below the gates' 35 dB, and the
+// worst frame of every metric is frame 2.
+TEST(VideoMetrics, AnIdenticalFrameDoesNotHideADamagedOne) {
+  std::mt19937 rng(std::random_device{}());
+  const Video a = random_video(3, 176, 176, rng);
+  Video b = a;
+  const size_t bytes = a.rgb.size() / 3;
+  auto add_noise = [&](int frame, int amplitude) {
+    std::uniform_int_distribution<int> noise(-amplitude, amplitude);
+    for (size_t i = 0; i < bytes; ++i) {
+      uint8_t& x = b.frame(frame)[i];
+      x = uint8_t(std::clamp(int(x) + noise(rng), 0, 255));
+    }
+  };
+  add_noise(1, 2);
+  add_noise(2, 64);
+  const VideoComparison r = compare_videos(a, b);
+  ASSERT_TRUE(std::isinf(r.psnr[0]));
+  double mean_mse = 0;
+  for (int f = 0; f < 3; ++f) mean_mse += frame_mse({a.frame(f), bytes}, {b.frame(f), bytes}) / 3;
+  EXPECT_NEAR(r.mean_psnr, psnr_from_mse(mean_mse), 1e-9);
+  EXPECT_LT(r.mean_psnr, 25.0) << "one identical frame must not hide a damaged one";
+  EXPECT_EQ(r.worst_psnr.frame, 2);
+  EXPECT_EQ(r.worst_psnr.value, r.psnr[2]);
+  EXPECT_LT(r.worst_psnr.value, 20.0);
+  EXPECT_EQ(r.worst_ssim.frame, 2);
+  EXPECT_EQ(r.worst_ssim.value, r.ssim[2]);
+  EXPECT_EQ(r.worst_ms_ssim.frame, 2);
+  EXPECT_EQ(r.worst_ms_ssim.value, r.ms_ssim[2]);
 }
 
 TEST(VideoMetrics, SimilarityFallsAsNoiseGrows) {

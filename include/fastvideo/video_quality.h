@@ -3,18 +3,28 @@
 #pragma once
 
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
 namespace fastvideo {
 
 struct VideoComparison {
+  // The lowest score of one metric over the compared frames, and the first frame that has it.
+  struct WorstFrame {
+    int frame = -1;  // -1 when the metric was not computed
+    double value = std::numeric_limits<double>::quiet_NaN();
+  };
+
   int frames = 0;  // frames compared: the shorter clip's count
   std::vector<double> psnr, ssim, ms_ssim;
-  // Means over frames; mean_psnr is +inf when any frame is identical.
+  // Over all compared frames. mean_psnr is 10·log10(255² / mean MSE), so an identical frame cannot
+  // hide a damaged one: +inf only when every frame is identical. SSIM and MS-SSIM: plain means.
   double mean_psnr = 0, mean_ssim = 0, mean_ms_ssim = 0;
-  // Why ms_ssim is empty and mean_ms_ssim NaN (frames smaller than MS-SSIM's 161 pixels); empty
-  // when MS-SSIM was computed.
+  // A gate on a mean should bound these too: one bad frame barely moves a mean over many.
+  WorstFrame worst_psnr, worst_ssim, worst_ms_ssim;
+  // Why ms_ssim is empty, mean_ms_ssim NaN and worst_ms_ssim unset (frames smaller than MS-SSIM's
+  // 161 pixels); empty when MS-SSIM was computed.
   std::string ms_ssim_skipped;
 };
 

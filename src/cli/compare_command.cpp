@@ -1,5 +1,8 @@
-// fastvideo compare A B: PSNR, SSIM and MS-SSIM per frame and mean (MP4, PNG folder or Y4M).
+// fastvideo compare A B: PSNR, SSIM and MS-SSIM per frame, over all frames and of the worst frame
+// (MP4, PNG folder or Y4M); with --min-mean-psnr / --min-worst-psnr, a gate with exit status 1.
+#include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "commands.h"
 #include "fastvideo/error.h"
@@ -9,28 +12,51 @@ namespace fastvideo::cli {
 
 namespace {
 
-int run_compare(const std::string& a, const std::string& b) {
-  const VideoComparison c = compare_video_files(a, b);
+struct CompareFlags {
+  std::string a, b;
+  std::optional<double> min_mean_psnr, min_worst_psnr;
+};
+
+std::string bound_text(const std::optional<double>& bound) {
+  return bound ? str_cat("min ", *bound) : "no min";
+}
+
+int run_compare(const CompareFlags& flags) {
+  const VideoComparison c = compare_video_files(flags.a, flags.b);
   const bool ms = !c.ms_ssim.empty();
-  std::printf("%-6s %10s %10s %10s\n", "frame", "PSNR(dB)", "SSIM", "MS-SSIM");
-  for (size_t i = 0; i < c.psnr.size(); ++i) {
-    std::printf("%-6zu %10.3f %10.6f %10s\n", i, c.psnr[i], c.ssim[i],
+  auto ms_cell = [&](auto value) { return ms ? str_cat(value) : std::string("n/a"); };
+  std::printf("%-8s %10s %10s %10s\n", "frame", "PSNR(dB)", "SSIM", "MS-SSIM");
+  for (size_t i = 0; i < c.psnr.size(); ++i)
+    std::printf("%-8zu %10.3f %10.6f %10s\n", i, c.psnr[i], c.ssim[i],
                 ms ? str_cat(c.ms_ssim[i]).c_str() : "n/a");
-  }
-  std::printf("%-6s %10.3f %10.6f %10s\n", "mean", c.mean_psnr, c.mean_ssim,
-              ms ? str_cat(c.mean_ms_ssim).c_str() : "n/a");
+  std::printf("%-8s %10.3f %10.6f %10s\n", "mean", c.mean_psnr, c.mean_ssim,
+              ms_cell(c.mean_ms_ssim).c_str());
+  std::printf("%-8s %10.3f %10.6f %10s\n", "worst", c.worst_psnr.value, c.worst_ssim.value,
+              ms_cell(c.worst_ms_ssim.value).c_str());
+  std::printf("%-8s %10d %10d %10s\n", "at frame", c.worst_psnr.frame, c.worst_ssim.frame,
+              ms_cell(c.worst_ms_ssim.frame).c_str());
   if (!ms) std::printf("MS-SSIM not computed: %s\n", c.ms_ssim_skipped.c_str());
-  return 0;
+  if (!flags.min_mean_psnr && !flags.min_worst_psnr) return 0;
+  const bool pass = c.mean_psnr >= flags.min_mean_psnr.value_or(-INFINITY) &&
+                    c.worst_psnr.value >= flags.min_worst_psnr.value_or(-INFINITY);
+  std::printf("PSNR %s: mean %.3f dB (%s), worst frame %d at %.3f dB (%s)\n",
+              pass ? "PASS" : "FAIL", c.mean_psnr, bound_text(flags.min_mean_psnr).c_str(),
+              c.worst_psnr.frame, c.worst_psnr.value, bound_text(flags.min_worst_psnr).c_str());
+  return pass ? 0 : 1;
 }
 
 }  // namespace
 
 Action add_compare_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("compare", "Compare two videos (PSNR, SSIM, MS-SSIM)");
-  auto a = std::make_shared<std::string>(), b = std::make_shared<std::string>();
-  cmd->add_option("A", *a, "video: .mp4, .y4m or PNG folder")->required();
-  cmd->add_option("B", *b, "video: .mp4, .y4m or PNG folder")->required();
-  return [a, b] { return run_compare(*a, *b); };
+  auto flags = std::make_shared<CompareFlags>();
+  cmd->add_option("A", flags->a, "video: .mp4, .y4m or PNG folder")->required();
+  cmd->add_option("B", flags->b, "video: .mp4, .y4m or PNG folder")->required();
+  cmd->add_option("--min-mean-psnr", flags->min_mean_psnr,
+                  "exit status 1 when the PSNR over all frames (dB) is below this");
+  cmd->add_option("--min-worst-psnr", flags->min_worst_psnr,
+                  "exit status 1 when any frame's PSNR (dB) is below this");
+  return [flags] { return run_compare(*flags); };
 }
 
 }  // namespace fastvideo::cli

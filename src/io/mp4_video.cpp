@@ -5,6 +5,7 @@
 #ifdef FASTVIDEO_HAVE_FFMPEG
 
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <mutex>
 
@@ -71,6 +72,34 @@ void check_av(int code, const std::filesystem::path& file, const char* what) {
   if (code < 0) fail(file.string(), ": ", what, " failed: ", av_error(code));
 }
 
+// A frame with buffers of its own, laid out as swscale expects of what it reads and writes: rows
+// aligned for SIMD and padding after the last row (it moves whole vectors past a row's last
+// pixel). Zeroed, so that what it reads beyond the picture is the same every time.
+Frame allocate_frame(AVPixelFormat format, int width, int height,
+                     const std::filesystem::path& file) {
+  Frame frame(av_frame_alloc());
+  FV_CHECK(frame != nullptr, file.string(), ": out of memory allocating a frame");
+  frame->format = format;
+  frame->width = width;
+  frame->height = height;
+  check_av(av_frame_get_buffer(frame.get(), 0), file, "allocating a frame");
+  for (AVBufferRef* buffer : frame->buf)
+    if (buffer != nullptr) std::memset(buffer->data, 0, buffer->size);
+  return frame;
+}
+
+// libavformat takes tags as C strings, where a NUL byte would silently end the key or value.
+void check_tags(const VideoMetadata& metadata, const std::string& name) {
+  for (const auto& [key, value] : metadata.entries) {
+    if (const size_t nul = key.find('\0'); nul != std::string::npos)
+      fail(name, ": metadata key '", key.substr(0, nul), "\\0", key.substr(nul + 1),
+           "' contains a NUL byte, which an MP4 tag cannot hold");
+    if (const size_t nul = value.find('\0'); nul != std::string::npos)
+      fail(name, ": metadata entry '", key, "' contains a NUL byte at offset ", nul,
+           ", which an MP4 tag cannot hold (it would cut the value short)");
+  }
+}
+
 // Sends every packet the encoder has ready to the muxer.
 void drain_encoder(AVCodecContext* enc, AVFormatContext* mux, AVStream* stream,
                    const std::filesystem::path& file) {
@@ -97,6 +126,7 @@ void write_mp4(const Video& video, const std::filesystem::path& file,
   FV_CHECK(video.width % 2 == 0 && video.height % 2 == 0, name,
            ": MP4 (yuv420p) needs even width and height, got ", video.width, "x", video.height,
            "; choose an even size, or save as .y4m or a PNG folder");
+  check_tags(metadata, name);
   const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
   FV_CHECK(
       codec != nullptr, name,
@@ -148,14 +178,12 @@ void write_mp4(const Video& video, const std::filesystem::path& file,
   av_dict_free(&options);
   check_av(header_rc, file, "writing the MP4 header");
 
-  Frame frame(av_frame_alloc());
-  FV_CHECK(frame != nullptr, name, ": out of memory allocating a frame");
-  frame->format = enc->pix_fmt;
-  frame->width = video.width;
-  frame->height = video.height;
+  // Each RGB frame is copied into `rgb` first: swscale reads past the end of the rows it is given,
+  // and Video's frames have no padding after them.
+  Frame rgb = allocate_frame(AV_PIX_FMT_RGB24, video.width, video.height, file);
+  Frame frame = allocate_frame(enc->pix_fmt, video.width, video.height, file);
   frame->color_range = enc->color_range;
   frame->colorspace = enc->colorspace;
-  check_av(av_frame_get_buffer(frame.get(), 0), file, "allocating a frame");
   // Plain bicubic is what the ffmpeg CLI behind imageio uses: the same YUV bytes as FastVideo's.
   Sws sws(sws_getContext(video.width, video.height, AV_PIX_FMT_RGB24, video.width, video.height,
                          AV_PIX_FMT_YUV420P, SWS_BICUBIC, nullptr, nullptr, nullptr));
@@ -163,9 +191,9 @@ void write_mp4(const Video& video, const std::filesystem::path& file,
 
   for (int f = 0; f < video.frames; ++f) {
     check_av(av_frame_make_writable(frame.get()), file, "making a frame writable");
-    const uint8_t* src[1] = {video.frame(f)};
-    const int src_stride[1] = {video.width * 3};
-    sws_scale(sws.get(), src, src_stride, 0, video.height, frame->data, frame->linesize);
+    av_image_copy_plane(rgb->data[0], rgb->linesize[0], video.frame(f), video.width * 3,
+                        video.width * 3, video.height);
+    sws_scale(sws.get(), rgb->data, rgb->linesize, 0, video.height, frame->data, frame->linesize);
     frame->pts = f;
     check_av(avcodec_send_frame(enc.get(), frame.get()), file, "H.264 encoding");
     drain_encoder(enc.get(), mux.get(), stream, file);
@@ -204,18 +232,28 @@ Decoder open_decoder(const std::filesystem::path& file) {
   return d;
 }
 
+// Decoded frames to RGB24: the converter and the padded frame it writes into (swscale writes whole
+// vectors past a row's end, so never straight into Video's unpadded frames).
+struct RgbConversion {
+  Sws sws;
+  Frame rgb;
+};
+
 // Appends one decoded frame to `video` as RGB24 with plain bilinear swscale, the conversion
 // PyAV's to_ndarray("rgb24") (FastVideo's reader, fastvideo.md §7) and `ffmpeg -sws_flags
 // bilinear` make; checked byte-identical to the latter. It follows the frame's colour matrix and
 // range when tagged, BT.601 limited otherwise.
-void append_rgb(const AVFrame* frame, Video& video, Sws& sws, const std::filesystem::path& file) {
+void append_rgb(const AVFrame* frame, Video& video, RgbConversion& to_rgb,
+                const std::filesystem::path& file) {
   if (video.frames == 0) {
     video.width = frame->width;
     video.height = frame->height;
+    to_rgb.rgb = allocate_frame(AV_PIX_FMT_RGB24, video.width, video.height, file);
   }
   FV_CHECK(frame->width == video.width && frame->height == video.height, file.string(), ": frame ",
            video.frames, " is ", frame->width, "x", frame->height, ", earlier frames are ",
            video.width, "x", video.height);
+  Sws& sws = to_rgb.sws;
   sws.reset(sws_getCachedContext(sws.release(), frame->width, frame->height,
                                  AVPixelFormat(frame->format), frame->width, frame->height,
                                  AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr));
@@ -226,21 +264,22 @@ void append_rgb(const AVFrame* frame, Video& video, Sws& sws, const std::filesys
   const int full_range = frame->color_range == AVCOL_RANGE_JPEG ? 1 : 0;
   sws_setColorspaceDetails(sws.get(), sws_getCoefficients(matrix), full_range,
                            sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+  sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, to_rgb.rgb->data,
+            to_rgb.rgb->linesize);
   const size_t frame_bytes = size_t(video.width) * video.height * 3;
   video.rgb.resize(video.rgb.size() + frame_bytes);
-  uint8_t* dst[1] = {video.rgb.data() + video.rgb.size() - frame_bytes};
-  const int dst_stride[1] = {video.width * 3};
-  sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, dst, dst_stride);
+  av_image_copy_plane(video.rgb.data() + video.rgb.size() - frame_bytes, video.width * 3,
+                      to_rgb.rgb->data[0], to_rgb.rgb->linesize[0], video.width * 3, video.height);
   ++video.frames;
 }
 
-void receive_frames(Decoder& d, AVFrame* frame, Video& video, Sws& sws,
+void receive_frames(Decoder& d, AVFrame* frame, Video& video, RgbConversion& to_rgb,
                     const std::filesystem::path& file) {
   for (;;) {
     const int rc = avcodec_receive_frame(d.codec.get(), frame);
     if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
     check_av(rc, file, "decoding");
-    append_rgb(frame, video, sws, file);
+    append_rgb(frame, video, to_rgb, file);
     av_frame_unref(frame);
   }
 }
@@ -257,7 +296,7 @@ Video read_mp4(const std::filesystem::path& file) {
   Packet packet(av_packet_alloc());
   Frame frame(av_frame_alloc());
   FV_CHECK(packet != nullptr && frame != nullptr, file.string(), ": out of memory");
-  Sws sws;
+  RgbConversion to_rgb;
   for (;;) {
     const int rc = av_read_frame(d.demux.get(), packet.get());
     if (rc == AVERROR_EOF) break;
@@ -266,13 +305,13 @@ Video read_mp4(const std::filesystem::path& file) {
       const int send_rc = avcodec_send_packet(d.codec.get(), packet.get());
       av_packet_unref(packet.get());
       check_av(send_rc, file, "decoding");
-      receive_frames(d, frame.get(), video, sws, file);
+      receive_frames(d, frame.get(), video, to_rgb, file);
     } else {
       av_packet_unref(packet.get());
     }
   }
   check_av(avcodec_send_packet(d.codec.get(), nullptr), file, "flushing the decoder");
-  receive_frames(d, frame.get(), video, sws, file);
+  receive_frames(d, frame.get(), video, to_rgb, file);
   FV_CHECK(video.frames > 0, file.string(), ": the video stream has no frames");
   return video;
 }

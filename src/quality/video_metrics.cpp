@@ -130,19 +130,27 @@ double mean(const std::vector<double>& v) {
   return std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
 }
 
+VideoComparison::WorstFrame worst_frame(const std::vector<double>& scores) {
+  const auto lowest = std::min_element(scores.begin(), scores.end());
+  return {int(lowest - scores.begin()), *lowest};
+}
+
 }  // namespace
 
-double frame_psnr(std::span<const uint8_t> a, std::span<const uint8_t> b) {
-  FV_CHECK(a.size() == b.size() && !a.empty(),
-           "PSNR needs two equally sized non-empty frames, got ", a.size(), " and ", b.size(),
-           " bytes");
+double frame_mse(std::span<const uint8_t> a, std::span<const uint8_t> b) {
+  FV_CHECK(a.size() == b.size() && !a.empty(), "MSE needs two equally sized non-empty frames, got ",
+           a.size(), " and ", b.size(), " bytes");
   double sum = 0;
   for (size_t i = 0; i < a.size(); ++i) {
     const double d = double(a[i]) - double(b[i]);
     sum += d * d;
   }
-  if (sum == 0) return std::numeric_limits<double>::infinity();
-  return 10.0 * std::log10(255.0 * 255.0 / (sum / double(a.size())));
+  return sum / double(a.size());
+}
+
+double psnr_from_mse(double mse) {
+  if (mse == 0) return std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(255.0 * 255.0 / mse);
 }
 
 double frame_ssim(std::span<const uint8_t> a, std::span<const uint8_t> b, int height, int width) {
@@ -196,6 +204,7 @@ VideoComparison compare_videos(const Video& a, const Video& b) {
   if (!with_ms_ssim)
     r.ms_ssim_skipped = str_cat("frames of ", a.width, "x", a.height,
                                 " are smaller than MS-SSIM's minimum side of ", kMsSsimMinSide);
+  std::vector<double> mse(r.frames);
   r.psnr.resize(r.frames);
   r.ssim.resize(r.frames);
   r.ms_ssim.resize(with_ms_ssim ? r.frames : 0);
@@ -203,14 +212,22 @@ VideoComparison compare_videos(const Video& a, const Video& b) {
   parallel_for(r.frames, 1, [&](int64_t begin, int64_t end) {
     for (int64_t f = begin; f < end; ++f) {
       const std::span<const uint8_t> fa(a.frame(int(f)), bytes), fb(b.frame(int(f)), bytes);
-      r.psnr[f] = frame_psnr(fa, fb);
+      mse[f] = frame_mse(fa, fb);
+      r.psnr[f] = psnr_from_mse(mse[f]);
       r.ssim[f] = frame_ssim(fa, fb, a.height, a.width);
       if (with_ms_ssim) r.ms_ssim[f] = frame_ms_ssim(fa, fb, a.height, a.width);
     }
   });
-  r.mean_psnr = mean(r.psnr);
+  r.mean_psnr = psnr_from_mse(mean(mse));
   r.mean_ssim = mean(r.ssim);
-  r.mean_ms_ssim = with_ms_ssim ? mean(r.ms_ssim) : std::numeric_limits<double>::quiet_NaN();
+  r.worst_psnr = worst_frame(r.psnr);
+  r.worst_ssim = worst_frame(r.ssim);
+  if (with_ms_ssim) {
+    r.mean_ms_ssim = mean(r.ms_ssim);
+    r.worst_ms_ssim = worst_frame(r.ms_ssim);
+  } else {
+    r.mean_ms_ssim = std::numeric_limits<double>::quiet_NaN();
+  }
   return r;
 }
 

@@ -24,8 +24,11 @@ namespace fastvideo {
 // thresholds (0.93 ... 0.98) are about.
 inline constexpr int kMsSsimMinSide = 161;
 
-// 10·log10(255² / MSE) over all bytes of two equally sized 8-bit frames; +inf when identical.
-double frame_psnr(std::span<const uint8_t> a, std::span<const uint8_t> b);
+// Mean squared error over all bytes of two equally sized 8-bit frames.
+double frame_mse(std::span<const uint8_t> a, std::span<const uint8_t> b);
+
+// PSNR of 8-bit data in dB: 10·log10(255² / mse); +inf when mse is 0 (identical).
+double psnr_from_mse(double mse);
 
 // SSIM of two H×W×3 RGB frames.
 double frame_ssim(std::span<const uint8_t> a, std::span<const uint8_t> b, int height, int width);
