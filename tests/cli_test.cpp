@@ -13,6 +13,7 @@
 #include <fstream>
 #include <random>
 
+#include "cli_runner.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "io/video_reader.h"
@@ -24,48 +25,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int status;
-  std::string output;
-};
-
-std::string cli() {
-  const char* env = std::getenv("FASTVIDEO_CLI");
-  return env ? env : std::string(FV_BINARY_DIR) + "/fastvideo";
-}
-
-CliRun run(const std::string& args, const std::string& env = "") {
-  const std::string cmd = env + " " + cli() + " " + args + " 2>&1";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-const std::string kPrompt = "--prompt 'A red fox runs through fresh snow at dawn.'";
-
-std::string generate_args(const fs::path& model, const fs::path& out) {
-  return "generate --model " + model.string() + " " + kPrompt + " --output " + out.string();
-}
-
-fs::path copy_of_tiny_model(const std::string& name) {
-  fs::path dir = testing::temp_dir(name) / "model";
-  fs::copy(testing::tiny_model_dir(), dir, fs::copy_options::recursive);
-  return dir;
-}
-
-// Expects failure with `culprit` in the message and an output folder with no files left in it.
-void expect_clean_failure(const CliRun& r, const std::string& culprit, const fs::path& out_dir) {
-  EXPECT_NE(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find(culprit), std::string::npos)
-      << "message does not name '" << culprit << "':\n"
-      << r.output;
-  if (fs::exists(out_dir)) {
-    for (auto& e : fs::directory_iterator(out_dir)) ADD_FAILURE() << "left behind: " << e.path();
-  }
-}
+using testing::CliRun;
+using testing::copy_of_tiny_model;
+using testing::expect_clean_failure;
+using testing::generate_args;
+using testing::kPrompt;
+using testing::run;
 
 TEST(Cli, GenerateWritesAVideoWithTheRequestedFramesAndSize) {
   fs::path out = testing::temp_dir("gen");

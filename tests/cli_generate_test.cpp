@@ -1,0 +1,251 @@
+// `fastvideo generate` as a hostile user meets it: every input that used to slip through or fail
+// late (issue 8's bug list) now either works or stops before any work with a message naming the
+// flag, key or path, leaving nothing behind; SIGINT and SIGTERM stop it cleanly; FastVideo's own
+// run files with a prompt file work.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "cli_runner.h"
+#include "fastvideo/error.h"
+#include "io/png_frames.h"
+#include "io/video_reader.h"
+#include "tiny_model_fixture.h"
+
+namespace fastvideo {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::CliRun;
+using testing::expect_clean_failure;
+using testing::generate_args;
+using testing::run;
+
+const std::string kSmall = " --num-inference-steps 2";
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Bug 5: --negative-prompt "" means no negative prompt, as YAML "" does.
+TEST(CliGenerate, AnEmptyNegativePromptFlagIsHonoured) {
+  const fs::path out = testing::temp_dir("empty-negative") / "v.y4m";
+  CliRun r = run(generate_args(testing::tiny_model_dir(), out) + kSmall + " --negative-prompt ''");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(read_video_metadata(out).entries.at("negative_prompt"), "");
+}
+
+// Bug 6: --output FRAMES --overwrite on a PNG-frame output replaces it.
+TEST(CliGenerate, OverwritingAPngFrameOutputReplacesTheFrames) {
+  const fs::path frames = testing::temp_dir("png-overwrite") / "frames";
+  ASSERT_EQ(run(generate_args(testing::tiny_model_dir(), frames) + kSmall).status, 0);
+  CliRun r =
+      run(generate_args(testing::tiny_model_dir(), frames) + kSmall + " --seed 9 --overwrite");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(is_png_frame_folder(frames)) << "something was written into the folder";
+  EXPECT_EQ(read_video_metadata(frames).entries.at("seed"), "9");
+}
+
+// Bug 8: two runs naming into one folder at the same time write two videos.
+TEST(CliGenerate, ParallelRunsIntoOneFolderNeverShareAName) {
+  const fs::path dir = testing::temp_dir("parallel") / "out";
+  const std::string one = testing::cli() + " " +
+                          generate_args(testing::tiny_model_dir(), dir.string() + "/") + kSmall +
+                          " > /dev/null 2>&1";
+  ASSERT_EQ(std::system(("(" + one + " & " + one + " & wait)").c_str()), 0);
+  EXPECT_EQ(names_in(dir),
+            (std::vector<std::string>{"A red fox runs through fresh snow at dawn.mp4",
+                                      "A red fox runs through fresh snow at dawn_1.mp4"}));
+  for (const auto& name : names_in(dir)) EXPECT_EQ(read_video(dir / name).frames, 9) << name;
+}
+
+// Bugs 9 and 11: name lengths are checked before any work, and a legal long name works.
+TEST(CliGenerate, A246ByteNameWorksAndA300ByteNameIsRefusedUpFront) {
+  const fs::path dir = testing::temp_dir("long-name");
+  const fs::path legal = dir / (std::string(242, 'n') + ".y4m");
+  CliRun ok = run(generate_args(testing::tiny_model_dir(), legal) + kSmall);
+  ASSERT_EQ(ok.status, 0) << ok.output;
+  EXPECT_EQ(names_in(dir), std::vector<std::string>{legal.filename().string()});
+  const fs::path other = testing::temp_dir("too-long-name");
+  CliRun bad =
+      run(generate_args(testing::tiny_model_dir(), other / (std::string(296, 'n') + ".y4m")));
+  expect_clean_failure(bad, "the file name is 300 bytes", other);
+  EXPECT_EQ(bad.status, 1);
+}
+
+// Bug 12: the flag refuses what YAML refuses.
+TEST(CliGenerate, ASeedBeyondSixtyFourBitsIsRefusedNotClamped) {
+  const fs::path out = testing::temp_dir("seed-range");
+  CliRun r =
+      run(generate_args(testing::tiny_model_dir(), out / "v.y4m") + " --seed 18446744073709551616");
+  expect_clean_failure(r, "--seed: key 'request.sampling.seed' has value '18446744073709551616'",
+                       out);
+  EXPECT_EQ(r.status, 1);
+}
+
+// Bug 13: messages name the real culprit and suggest what would work.
+TEST(CliGenerate, MessagesNameTheFieldAtFaultAndSuggestValidValues) {
+  const fs::path out = testing::temp_dir("messages");
+  const std::string base = generate_args(testing::tiny_model_dir(), out / "v.y4m");
+  expect_clean_failure(run(base + " --negative-prompt \"$(printf 'bad \\377 byte')\""),
+                       "negative_prompt is not valid UTF-8: byte 0xff at offset 4", out);
+  expect_clean_failure(run(base + " --width -64"),
+                       "width=-64 must be a positive multiple of 16 (try 16)", out);
+  expect_clean_failure(run(base + " --guidance-scale 1e9"),
+                       "guidance_scale=1e+09 must be in [0, 100]", out);
+  expect_clean_failure(run(base + " --flow-shift 1e9"), "flow_shift=1e+09 must be in (0, 100]",
+                       out);
+}
+
+// Bugs 9 and 14: a folder where a file belongs, a NUL in a prompt, duplicate keys: exit 1 naming
+// the path or key, before any work, nothing left behind.
+TEST(CliGenerate, FoldersForFilesNulPromptsAndDuplicateKeysAreNamedUpFront) {
+  const fs::path dir = testing::temp_dir("folders-for-files");
+  const fs::path out = dir / "out";
+  fs::create_directories(out);
+  CliRun config =
+      run("generate --config " + dir.string() + " --output " + (out / "v.y4m").string());
+  expect_clean_failure(config, dir.string() + ": is a folder", out);
+  EXPECT_EQ(config.status, 1);
+  fs::create_directories(dir / "log.json");
+  CliRun log = run(generate_args(testing::tiny_model_dir(), out / "v.y4m") + " --log-json " +
+                   (dir / "log.json").string());
+  expect_clean_failure(log, "log.json: is a folder", out);
+  EXPECT_EQ(log.status, 1);
+  EXPECT_TRUE(fs::is_empty(dir / "log.json"));
+  std::ofstream(dir / "nul.yaml") << "request:\n  prompt: \"a fox\\0 in snow\"\n";
+  expect_clean_failure(run("generate --model " + testing::tiny_model_dir().string() + " --config " +
+                           (dir / "nul.yaml").string() + " --output " + (out / "v.mp4").string()),
+                       "prompt holds a NUL byte at offset 5", out);
+  std::ofstream(dir / "twice.yaml") << "request:\n  prompt: a\n  prompt: b\n";
+  expect_clean_failure(run("generate --config " + (dir / "twice.yaml").string()),
+                       "key 'request.prompt' appears twice", out);
+}
+
+// --device defaults to the first usable GPU, else the CPU, and says which.
+TEST(CliGenerate, TheDefaultDeviceIsTheFirstUsableGpuElseTheCpuAndIsLogged) {
+  const fs::path out = testing::temp_dir("default-device") / "v.y4m";
+  CliRun r = run(generate_args(testing::tiny_model_dir(), out) + kSmall);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "device: cuda:0") || contains(r.output, "device: cpu, since"))
+      << r.output;
+}
+
+// Starts `fastvideo args` with its output in `log`; returns its pid.
+pid_t start(const std::vector<std::string>& args, const fs::path& log) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, STDOUT_FILENO);
+    ::dup2(fd, STDERR_FILENO);
+    const std::string program = testing::cli();
+    std::vector<char*> argv{const_cast<char*>(program.c_str())};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(program.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Bug 4: a signal during the generation stops it after the current step: exit 128 + signal, a
+// message, and no video or temporary left.
+TEST(CliGenerate, SigintAndSigtermStopCleanlyAndLeaveNothing) {
+  for (const int sig : {SIGINT, SIGTERM}) {
+    const fs::path dir = testing::temp_dir(str_cat("signal-", sig));
+    const fs::path out = dir / "out";
+    fs::create_directories(out);
+    const pid_t pid = start(
+        {"generate", "--model", testing::tiny_model_dir().string(), "--prompt", "a fox",
+         "--num-inference-steps", "1000", "--device", "cpu", "--output", (out / "v.mp4").string()},
+        dir / "log");
+    // Wait until the pipeline is loaded (it logs its attention backends), then a little more.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!contains(read_file(dir / "log"), "attention backends") &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ::kill(pid, sig);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    const std::string log = read_file(dir / "log");
+    ASSERT_TRUE(WIFEXITED(status)) << log;
+    EXPECT_EQ(WEXITSTATUS(status), 128 + sig) << log;
+    EXPECT_TRUE(contains(log, sig == SIGINT ? "stopped by SIGINT" : "stopped by SIGTERM")) << log;
+    EXPECT_TRUE(fs::is_empty(out)) << "left behind in " << out;
+  }
+}
+
+// FastVideo's scripts/inference/inference_wan.yaml layout (its keys and values as FastVideo ships
+// them, our own prompts): one video per prompt line, named from the prompt, the model loaded
+// once. CI shrinks the size with overrides; scripts/gpu-check.sh runs it at its own size.
+TEST(CliGenerate, FastVideosPromptFileRunConfigurationRuns) {
+  const fs::path dir = testing::temp_dir("prompt-file");
+  std::ofstream(dir / "prompts.txt") << "A red fox runs through fresh snow at dawn.\n\n"
+                                        "  A paper boat drifts down a rainy street.  \n";
+  std::ofstream(dir / "inference_wan.yaml")
+      << "generator:\n  model_path: " << testing::tiny_model_dir().string()
+      << "\n  engine:\n    num_gpus: 1\n    parallelism:\n      tp_size: 1\n      sp_size: 1\n"
+         "    offload:\n      dit: false\n      vae: false\n      pin_cpu_memory: false\n"
+         "  pipeline:\n    experimental:\n      flow_shift: 8.0\nrequest:\n  negative_prompt: >-\n"
+         "    Bright tones, overexposed, static, blurred details\n  inputs:\n    prompt_path: "
+      << (dir / "prompts.txt").string()
+      << "\n  sampling:\n    seed: 1024\n    num_frames: 77\n    height: 480\n    width: 832\n"
+         "    fps: 16\n    num_inference_steps: 50\n    guidance_scale: 6.0\n  output:\n"
+         "    output_path: "
+      << (dir / "outputs_video").string() << "/\n";
+  CliRun r =
+      run("generate --config " + (dir / "inference_wan.yaml").string() +
+          " --request.sampling.num_frames 5 --request.sampling.height 32"
+          " --request.sampling.width 32 --request.sampling.num_inference_steps 2 --device cpu "
+          "--log-json " +
+          (dir / "log.json").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(names_in(dir / "outputs_video"),
+            (std::vector<std::string>{"A paper boat drifts down a rainy street.mp4",
+                                      "A red fox runs through fresh snow at dawn.mp4"}));
+  EXPECT_TRUE(contains(r.output, "found 2 prompts")) << r.output;
+  EXPECT_TRUE(contains(r.output, "video 2/2: A paper boat drifts down a rainy street."))
+      << r.output;
+  const std::string log = read_file(dir / "log.json");
+  EXPECT_EQ(log.front(), '[') << "one summary per video";
+  EXPECT_EQ(
+      read_video_metadata(dir / "outputs_video" / "A red fox runs through fresh snow at dawn.mp4")
+          .entries.at("flow_shift"),
+      "8");
+  // The model loads once for the whole file.
+  size_t loads = 0;
+  for (size_t at = r.output.find("attention backends"); at != std::string::npos;
+       at = r.output.find("attention backends", at + 1))
+    ++loads;
+  EXPECT_EQ(loads, 1u) << r.output;
+  // A prompt and a prompt file together, or a file name for the videos, are refused.
+  EXPECT_TRUE(contains(
+      run("generate --config " + (dir / "inference_wan.yaml").string() + " --prompt x").output,
+      "both set"));
+}
+
+}  // namespace
+}  // namespace fastvideo
