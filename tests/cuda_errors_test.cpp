@@ -22,6 +22,7 @@
 #include "core/cuda/cuda_context.h"
 #include "core/cuda/device_allocator.h"
 #include "require_gpu.h"
+#include "cli_runner.h"
 #include "test_util.h"
 #include "tiny_model_fixture.h"
 
@@ -105,22 +106,7 @@ TEST(CudaErrors, AllocatorOutOfMemoryNamesTheRequestAndTheFreeAndTotalMemory) {
   EXPECT_NE(allocator.allocate(size_t(1) << 20), nullptr);
 }
 
-struct CliRun {
-  int status;
-  std::string output;
-};
-
-CliRun run_cli(const std::string& args) {
-  const char* env = std::getenv("FASTVIDEO_CLI");
-  const std::string cmd =
-      (env ? std::string(env) : std::string(FV_BINARY_DIR) + "/fastvideo") + " " + args + " 2>&1";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using testing::CliRun;
 
 constexpr size_t kHogSlack = size_t(64) << 20;
 
@@ -161,7 +147,7 @@ TEST(CudaErrors, GenerationTooLargeForTheGpuExitsWithOutOfMemoryAndLeavesNoFile)
   DeviceMemoryHog hog(leave);
   ASSERT_LE(hog.left(), leave + kHogSlack) << "could not fill the GPU for the test";
   const fs::path out = testing::temp_dir("cuda-oom");
-  const CliRun r = run_cli("generate --model " + testing::tiny_model_dir().string() +
+  const CliRun r = testing::run("generate --model " + testing::tiny_model_dir().string() +
                            " --prompt 'A red fox' --device cuda --height 4096 --width 4096"
                            " --num-frames 61 --num-inference-steps 1 --output " +
                            (out / "fox.y4m").string());

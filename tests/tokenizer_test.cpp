@@ -63,14 +63,6 @@ const JsonFile& vectors() {
   return file;
 }
 
-std::string message_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no Error thrown)";
-}
 
 TEST(TinyTokenizer, WritingTwiceGivesByteIdenticalFiles) {
   TempDir a, b;
@@ -151,14 +143,14 @@ TEST(T5Tokenizer, ShortPromptEndsWithSingleEosAndNoPadding) {
 
 TEST(T5Tokenizer, MissingModelIsAnErrorNamingThePath) {
   TempDir dir;
-  const std::string message = message_of([&] { T5Tokenizer::load(dir.path()); });
+  const std::string message = testing::error_of([&] { T5Tokenizer::load(dir.path()); });
   EXPECT_NE(message.find((dir.path() / "spiece.model").string()), std::string::npos) << message;
 }
 
 TEST(T5Tokenizer, CorruptModelIsAnErrorNamingThePath) {
   TempDir dir;
   std::ofstream(dir.path() / "spiece.model") << "this is not a protobuf";
-  const std::string message = message_of([&] { T5Tokenizer::load(dir.path()); });
+  const std::string message = testing::error_of([&] { T5Tokenizer::load(dir.path()); });
   EXPECT_NE(message.find((dir.path() / "spiece.model").string()), std::string::npos) << message;
 }
 

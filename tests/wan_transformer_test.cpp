@@ -64,14 +64,7 @@ Weights random_weights(const WanTransformerConfig& config) {
   return weights;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::error_of;
 
 TEST(WanTransformerConfig, ReadsThe1_3BConfig) {
   const WanTransformerConfig c = config_from(config_1_3b_json());
