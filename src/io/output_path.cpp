@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "fastvideo/error.h"
+#include "io/mp4_video.h"
 #include "io/png_frames.h"
 #include "io/video_writer.h"
 
@@ -46,6 +47,13 @@ void check_folder(const fs::path& out, const fs::path& dir) {
   FV_CHECK(fs::is_directory(dir, ec), out.string(), ": folder ", dir.string(), " does not exist");
   FV_CHECK(::access(dir.c_str(), W_OK) == 0, out.string(), ": folder ", dir.string(),
            " is not writable");
+}
+
+// Before any work, not after the generation: a build without FFmpeg cannot write MP4.
+void check_mp4_supported(const fs::path& out) {
+  FV_CHECK(mp4_supported(), out.string(),
+           ": this build has no FFmpeg, so it cannot write MP4; save as .y4m or a PNG folder (a "
+           "path without an extension) instead");
 }
 
 }  // namespace
@@ -93,6 +101,7 @@ OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt,
     fs::create_directories(dir, ec);
     FV_CHECK(!ec, requested.string(), ": cannot create the output folder: ", ec.message());
     check_folder(requested, dir);
+    check_mp4_supported(requested);
     const std::string base = file_name_for_prompt(prompt);
     for (int i = 0;; ++i) {
       path_ = dir / (i == 0 ? base + ".mp4" : str_cat(base, "_", i, ".mp4"));
@@ -107,7 +116,7 @@ OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt,
     }
   }
   path_ = requested;
-  video_format_for(path_);  // refuses unknown extensions by name
+  if (video_format_for(path_) == VideoFormat::Mp4) check_mp4_supported(path_);
   const fs::path dir = path_.has_parent_path() ? path_.parent_path() : fs::path(".");
   const std::string name = path_.filename().string();
   FV_CHECK(name.size() <= name_max(dir), path_.string(), ": the file name is ", name.size(),
