@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 
+#include "core/excerpt.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "test_util.h"
@@ -105,6 +106,34 @@ class IoTest : public ::testing::Test {
 
   fs::path dir_;
 };
+
+TEST(Excerpt, ShortTextIsQuotedWholeAndLongTextByItsStartAndSize) {
+  EXPECT_EQ(excerpt("WanPipeline"), "WanPipeline");
+  EXPECT_EQ(excerpt(std::string(kExcerptChars, 'a')), std::string(kExcerptChars, 'a'));
+  EXPECT_EQ(excerpt(std::string(1'000'000, 'a')),
+            std::string(kExcerptChars, 'a') + "... (1000000 bytes)");
+  // "é" is two bytes: one that would straddle the cut is left out whole.
+  const std::string accents = std::string(kExcerptChars - 1, 'a') + "\xc3\xa9" + "tail";
+  EXPECT_EQ(excerpt(accents),
+            std::string(kExcerptChars - 1, 'a') + str_cat("... (", accents.size(), " bytes)"));
+}
+
+TEST_F(IoTest, HugeNamesInAnIndexAreQuotedByTheirStartAndSize) {
+  const auto tensors = sample_tensors();
+  write_component(dir_ / "t", "model", tensors, 2, DType::F32);
+  const std::string huge(1'000'000, 'x');
+  write_text(dir_ / "t/model.safetensors.index.json",
+             nlohmann::json{{"weight_map", {{huge, 7}}}}.dump());
+  try {
+    load_component(dir_ / "t", specs_of(tensors));
+    ADD_FAILURE() << "a weight_map entry that is not a file name was accepted";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("model.safetensors.index.json"), std::string::npos) << message;
+    EXPECT_NE(message.find("xxx... (1000000 bytes)"), std::string::npos) << message;
+    EXPECT_LT(message.size(), 400u) << "the message quotes the whole name";
+  }
+}
 
 TEST_F(IoTest, SafetensorsRoundTripIsBitExactInEveryFloatDtype) {
   const Tensor f32 = randn({3, 5}), bf16 = randn({7}).to(DType::BF16),

@@ -121,6 +121,16 @@ TEST(WanTransformerConfig, UnsupportedValuesAreErrorsNamingFileKeyAndValue) {
   EXPECT_NE(error_of([&] { config_from(missing); }).find("num_layers"), std::string::npos);
 }
 
+TEST(WanTransformerConfig, AHugeValueIsQuotedByItsStartAndSize) {
+  nlohmann::json json = config_1_3b_json();
+  json["_class_name"] = std::string(1'000'000, 'W');
+  const std::string message = error_of([&] { config_from(json); });
+  EXPECT_NE(message.find("'_class_name'"), std::string::npos) << message;
+  EXPECT_NE(message.find("\"WWWW"), std::string::npos) << message;
+  EXPECT_NE(message.find("... (1000002 bytes)"), std::string::npos) << message;
+  EXPECT_LT(message.size(), 300u) << "the message quotes the whole value";
+}
+
 TEST(WanTransformerSpecs, The1_3BTableHas825TensorsWithTheReferenceShapes) {
   const auto specs = wan_transformer_specs(config_from(config_1_3b_json()));
   ASSERT_EQ(specs.size(), 825u);  // wan21.md §1.1: the index.json entry count

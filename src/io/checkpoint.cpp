@@ -8,6 +8,7 @@
 #include <regex>
 #include <set>
 
+#include "core/excerpt.h"
 #include "fastvideo/log.h"
 #include "io/float_conversion.h"
 #include "io/safetensors.h"
@@ -35,7 +36,7 @@ std::string folder_name(const fs::path& dir) {
 
 std::string join_names(const std::vector<std::string>& names, size_t limit) {
   std::string s;
-  for (size_t i = 0; i < names.size() && i < limit; ++i) s += (i ? ", " : "") + names[i];
+  for (size_t i = 0; i < names.size() && i < limit; ++i) s += (i ? ", " : "") + excerpt(names[i]);
   if (names.size() > limit) s += str_cat(", ... (", names.size() - limit, " more)");
   return s;
 }
@@ -91,13 +92,13 @@ WeightFiles find_weight_files(const fs::path& dir, bool required) {
     const auto& map =
         index.json().contains("weight_map") ? index.json()["weight_map"] : nlohmann::json();
     if (!map.is_object()) {
-      fail(index.origin(), ": 'weight_map' is ", map.dump(),
+      fail(index.origin(), ": 'weight_map' is ", excerpt(map.dump()),
            ", expected an object of tensor -> shard");
     }
     std::set<std::string> shards;
     for (const auto& [tensor, shard] : map.items()) {
       if (!shard.is_string()) {
-        fail(index.origin(), ": weight_map entry ", tensor, " is ", shard.dump(),
+        fail(index.origin(), ": weight_map entry ", excerpt(tensor), " is ", excerpt(shard.dump()),
              ", expected a file name");
       }
       w.weight_map[tensor] = shard.get<std::string>();
@@ -105,8 +106,8 @@ WeightFiles find_weight_files(const fs::path& dir, bool required) {
     }
     for (const auto& shard : shards) {
       if (!fs::is_regular_file(dir / shard)) {
-        fail(index.origin(), ": weight_map names shard ", shard, ", but ", (dir / shard).string(),
-             " does not exist");
+        fail(index.origin(), ": weight_map names shard ", excerpt(shard), ", but ",
+             (dir / shard).string(), " does not exist");
       }
       w.files.push_back(dir / shard);
     }
@@ -141,8 +142,8 @@ WeightLocations locate_weights(const WeightFiles& w) {
   for (const auto& [tensor, shard] : w.weight_map) {
     const size_t i = index_of_name.at(shard);
     if (!loc.files[i].contains(tensor)) {
-      fail(loc.files[i].path().string(), ": tensor ", tensor, " is absent from this shard, but ",
-           w.index->string(), " maps it here");
+      fail(loc.files[i].path().string(), ": tensor ", excerpt(tensor),
+           " is absent from this shard, but ", w.index->string(), " maps it here");
     }
     loc.file_of[tensor] = i;
   }
@@ -184,7 +185,7 @@ CheckpointFolder CheckpointFolder::open(const fs::path& dir) {
     if (key.starts_with("_") || !value.is_array() || value.size() != 2) continue;
     if (value[0].is_null() && value[1].is_null()) continue;
     if (!value[0].is_string() || !value[1].is_string()) {
-      fail(index.origin(), ": component ", key, " is ", value.dump(),
+      fail(index.origin(), ": component ", excerpt(key), " is ", excerpt(value.dump()),
            ", expected [library, class]");
     }
     c.components_[key] = {value[0].get<std::string>(), value[1].get<std::string>()};
@@ -201,8 +202,8 @@ CheckpointFolder CheckpointFolder::open(const fs::path& dir) {
   for (const auto& [name, comp] : c.components_) {
     const fs::path folder = dir / name;
     if (!fs::is_directory(folder)) {
-      fail(folder.string(), ": component folder is missing; model_index.json lists ", name, " as ",
-           comp.library, " ", comp.class_name, ", so it should hold ",
+      fail(folder.string(), ": component folder is missing; model_index.json lists ", excerpt(name),
+           " as ", excerpt(comp.library), " ", excerpt(comp.class_name), ", so it should hold ",
            expected_contents(comp.library, comp.class_name));
     }
   }
@@ -223,8 +224,8 @@ fs::path CheckpointFolder::path(const std::string& component) const {
 const std::string& CheckpointFolder::component_class(const std::string& component) const {
   auto it = components_.find(component);
   if (it == components_.end()) {
-    fail((root_ / "model_index.json").string(), ": no component ", component, " (it lists ",
-         join_names(components(), components_.size()), ")");
+    fail((root_ / "model_index.json").string(), ": no component ", excerpt(component),
+         " (it lists ", join_names(components(), components_.size()), ")");
   }
   return it->second.class_name;
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/excerpt.h"
 #include "fastvideo/error.h"
 
 namespace fastvideo {
@@ -28,6 +29,11 @@ class JsonFile {
     return has(key) ? convert<T>(key, json_[key]) : fallback;
   }
 
+  // The key's value as error messages quote it (core/excerpt.h); "null" when absent.
+  std::string quote(const std::string& key) const {
+    return excerpt(json_.contains(key) ? json_[key].dump() : "null");
+  }
+
   const nlohmann::json& json() const { return json_; }
   const std::string& origin() const { return origin_; }
 
@@ -37,7 +43,7 @@ class JsonFile {
     try {
       return v.get<T>();
     } catch (const nlohmann::json::exception&) {
-      fail(origin_, ": key '", key, "' has value ", v.dump(),
+      fail(origin_, ": key '", key, "' has value ", excerpt(v.dump()),
            ", which is not of the expected type");
     }
   }

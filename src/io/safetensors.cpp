@@ -13,6 +13,7 @@
 #include <set>
 #include <vector>
 
+#include "core/excerpt.h"
 #include "io/float_conversion.h"
 
 namespace fastvideo {
@@ -47,11 +48,12 @@ class FileDescriptor {
 };
 
 Shape parse_shape(const nlohmann::json& j, const std::string& where) {
-  if (!j.is_array()) fail(where, ": 'shape' is ", j.dump(), ", expected an array of integers");
+  if (!j.is_array())
+    fail(where, ": 'shape' is ", excerpt(j.dump()), ", expected an array of integers");
   Shape shape;
   for (const auto& d : j) {
     if (!d.is_number_unsigned()) {
-      fail(where, ": 'shape' is ", j.dump(), ", expected non-negative integers");
+      fail(where, ": 'shape' is ", excerpt(j.dump()), ", expected non-negative integers");
     }
     shape.push_back(d.get<int64_t>());
   }
@@ -128,23 +130,25 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
       if (!entry.is_object())
-        fail(file, ": __metadata__ is ", entry.dump(), ", expected an object");
+        fail(file, ": __metadata__ is ", excerpt(entry.dump()), ", expected an object");
       for (const auto& [key, value] : entry.items()) {
         if (!value.is_string()) {
-          fail(file, ": __metadata__ key '", key, "' is ", value.dump(), ", expected a string");
+          fail(file, ": __metadata__ key '", excerpt(key), "' is ", excerpt(value.dump()),
+               ", expected a string");
         }
         f.metadata_[key] = value.get<std::string>();
       }
       continue;
     }
-    const std::string where = str_cat(file, ": tensor ", name);
-    if (!entry.is_object()) fail(where, ": entry is ", entry.dump(), ", expected an object");
+    const std::string where = str_cat(file, ": tensor ", excerpt(name));
+    if (!entry.is_object())
+      fail(where, ": entry is ", excerpt(entry.dump()), ", expected an object");
     for (const char* key : {"dtype", "shape", "data_offsets"}) {
       if (!entry.contains(key)) fail(where, ": entry is missing '", key, "'");
     }
     TensorInfo info;
     if (!entry["dtype"].is_string())
-      fail(where, ": 'dtype' is ", entry["dtype"].dump(), ", expected a string");
+      fail(where, ": 'dtype' is ", excerpt(entry["dtype"].dump()), ", expected a string");
     try {
       info.dtype = dtype_from_name(entry["dtype"].get<std::string>());
     } catch (const Error& e) {
@@ -154,7 +158,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     const auto& offsets = entry["data_offsets"];
     if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
         !offsets[1].is_number_unsigned()) {
-      fail(where, ": 'data_offsets' is ", offsets.dump(), ", expected [begin, end]");
+      fail(where, ": 'data_offsets' is ", excerpt(offsets.dump()), ", expected [begin, end]");
     }
     info.begin = offsets[0].get<uint64_t>();
     info.end = offsets[1].get<uint64_t>();

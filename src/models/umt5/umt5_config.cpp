@@ -38,8 +38,9 @@ Umt5Config Umt5Config::from_json(const JsonFile& json) {
            ", expected more than ", half / 2);
   FV_CHECK(c.layer_norm_epsilon > 0, json.origin(), ": key 'layer_norm_epsilon' is ",
            c.layer_norm_epsilon, ", expected a positive number");
-  FV_CHECK(c.feed_forward_proj == "gated-gelu", json.origin(), ": key 'feed_forward_proj' is \"",
-           c.feed_forward_proj, "\", expected \"gated-gelu\" (the only UMT5 variant supported)");
+  FV_CHECK(c.feed_forward_proj == "gated-gelu", json.origin(), ": key 'feed_forward_proj' is ",
+           json.quote("feed_forward_proj"),
+           ", expected \"gated-gelu\" (the only UMT5 variant supported)");
   if (json.has("is_gated_act")) {
     FV_CHECK(json.get<bool>("is_gated_act"), json.origin(),
              ": key 'is_gated_act' is false, expected true for feed_forward_proj \"gated-gelu\"");

@@ -8,8 +8,7 @@ namespace {
 
 [[noreturn]] void unsupported(const JsonFile& json, const std::string& key,
                               const std::string& expected) {
-  const nlohmann::json& value = json.json().contains(key) ? json.json()[key] : nlohmann::json();
-  fail(json.origin(), ": key '", key, "' has value ", value.dump(), "; this engine supports ",
+  fail(json.origin(), ": key '", key, "' has value ", json.quote(key), "; this engine supports ",
        expected);
 }
 

@@ -24,7 +24,7 @@ WanVaeConfig WanVaeConfig::from_json(const JsonFile& json) {
            ", expected at least 1");
   FV_CHECK(!c.dim_mult.empty(), file, ": key 'dim_mult' is empty");
   for (int m : c.dim_mult)
-    FV_CHECK(m > 0, file, ": key 'dim_mult' has value ", json.json()["dim_mult"].dump(),
+    FV_CHECK(m > 0, file, ": key 'dim_mult' has value ", json.quote("dim_mult"),
              ", expected positive multipliers");
   FV_CHECK(c.temperal_downsample.size() + 1 == c.dim_mult.size(), file,
            ": key 'temperal_downsample' has ", c.temperal_downsample.size(),
@@ -33,9 +33,8 @@ WanVaeConfig WanVaeConfig::from_json(const JsonFile& json) {
   const std::vector<int> dims = c.decoder_dims();
   for (int i = 0; i + 1 < c.num_levels(); ++i)
     FV_CHECK(dims[i + 1] % 2 == 0, file, ": base_dim ", c.base_dim, " with dim_mult ",
-             json.json()["dim_mult"].dump(), " gives an odd upsampler width ", dims[i + 1]);
-  FV_CHECK(c.attn_scales.empty(), file, ": key 'attn_scales' has value ",
-           json.json()["attn_scales"].dump(),
+             json.quote("dim_mult"), " gives an odd upsampler width ", dims[i + 1]);
+  FV_CHECK(c.attn_scales.empty(), file, ": key 'attn_scales' has value ", json.quote("attn_scales"),
            ", but only [] (Wan2.1: no attention outside the mid blocks) is supported");
   FV_CHECK(!json.get_or<bool>("is_residual", false), file,
            ": key 'is_residual' is true (the Wan2.2 VAE), only the Wan2.1 VAE is supported");
@@ -43,8 +42,8 @@ WanVaeConfig WanVaeConfig::from_json(const JsonFile& json) {
     const int v = json.get_or<int>(key, 3);
     FV_CHECK(v == 3, file, ": key '", key, "' has value ", v, ", expected 3 (RGB)");
   }
-  FV_CHECK(!json.has("patch_size"), file, ": key 'patch_size' has value ",
-           json.json()["patch_size"].dump(), ", expected null (Wan2.1)");
+  FV_CHECK(!json.has("patch_size"), file, ": key 'patch_size' has value ", json.quote("patch_size"),
+           ", expected null (Wan2.1)");
   FV_CHECK(int(c.latents_mean.size()) == c.z_dim, file, ": key 'latents_mean' has ",
            c.latents_mean.size(), " values, expected z_dim = ", c.z_dim);
   FV_CHECK(int(c.latents_std.size()) == c.z_dim, file, ": key 'latents_std' has ",
