@@ -118,6 +118,59 @@ TEST(Excerpt, ShortTextIsQuotedWholeAndLongTextByItsStartAndSize) {
             std::string(kExcerptChars - 1, 'a') + str_cat("... (", accents.size(), " bytes)"));
 }
 
+JsonFile json_file(const std::string& text) {
+  return JsonFile(nlohmann::json::parse(text), "config.json");
+}
+
+// Calls get<T>(key) on `text`, which must throw naming the file, the key and `shown`.
+template <class T>
+void expect_refused(const std::string& text, const std::string& key, const std::string& shown) {
+  SCOPED_TRACE(text);
+  expect_error([&] { json_file(text).get<T>("n"); }, {"config.json", "'" + key + "'", shown});
+}
+
+TEST(JsonFile, IntegersMustBeWholeNumbersWithinTheirType) {
+  expect_refused<int>(R"({"n": 4294967298})", "n", "4294967298, expected an integer from");
+  expect_refused<int>(R"({"n": 2.5})", "n", "2.5");
+  expect_refused<int>(R"({"n": 1e12})", "n", "1000000000000");
+  expect_refused<int>(R"({"n": -2147483649})", "n", "-2147483649");
+  expect_refused<int>(R"({"n": true})", "n", "true");
+  expect_refused<int>(R"({"n": "3"})", "n", "\"3\"");
+  expect_refused<uint64_t>(R"({"n": -1})", "n", "-1");
+  expect_refused<std::vector<int>>(R"({"n": [1, 2, 2.5]})", "n[2]", "2.5");
+  // A whole number written as a float is that number.
+  EXPECT_EQ(json_file(R"({"n": 2.0})").get<int>("n"), 2);
+  EXPECT_EQ(json_file(R"({"n": 1e3})").get<int>("n"), 1000);
+  EXPECT_EQ(json_file(R"({"n": -7})").get<int>("n"), -7);
+  EXPECT_EQ(json_file(R"({"n": 2147483647})").get<int>("n"), 2147483647);
+  EXPECT_EQ(json_file(R"({"n": 9007199254740993})").get<int64_t>("n"), 9007199254740993);
+  EXPECT_EQ(json_file(R"({"n": [1, 2.0, 4]})").get<std::vector<int>>("n"),
+            (std::vector<int>{1, 2, 4}));
+  EXPECT_EQ(json_file(R"({})").get_or<int>("n", 5), 5);
+}
+
+TEST(JsonFile, FloatsMustBeFiniteNumbersBooleansAndStringsTheirType) {
+  expect_refused<float>(R"({"n": 1e39})", "n", "1e+39");
+  expect_refused<double>(R"({"n": false})", "n", "false");
+  expect_refused<std::vector<float>>(R"({"n": [1, "x"]})", "n[1]", "\"x\"");
+  expect_refused<bool>(R"({"n": 1})", "n", "1, expected true or false");
+  expect_refused<std::string>(R"({"n": 5})", "n", "5, expected a string");
+  EXPECT_EQ(json_file(R"({"n": 1e39})").get<double>("n"), 1e39);
+  EXPECT_EQ(json_file(R"({"n": 3})").get<float>("n"), 3.0f);
+  EXPECT_EQ(json_file(R"({"n": true})").get<bool>("n"), true);
+  EXPECT_EQ(json_file(R"({"n": [true, false]})").get<std::vector<bool>>("n"),
+            (std::vector<bool>{true, false}));
+}
+
+TEST_F(IoTest, ANumberBeyondDoubleInAFileIsAnErrorNamingTheFile) {
+  write_text(dir_ / "config.json", R"({"num_layers": 1e400})");
+  expect_error([&] { JsonFile::load(dir_ / "config.json"); },
+               {(dir_ / "config.json").string(), "malformed JSON", "1e400"});
+  const fs::path file = dir_ / "overflow.safetensors";
+  write_raw_safetensors(file, R"({"w":{"dtype":"F32","shape":[1e400],"data_offsets":[0,4]}})", 4);
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "1e400"});
+}
+
 TEST_F(IoTest, HugeNamesInAnIndexAreQuotedByTheirStartAndSize) {
   const auto tensors = sample_tensors();
   write_component(dir_ / "t", "model", tensors, 2, DType::F32);

@@ -143,6 +143,20 @@ TEST(Umt5Config, RejectsAnotherFeedForwardNamingFileKeyAndValue) {
   }
 }
 
+TEST(Umt5Config, ASizeBeyondIntIsRefusedNotWrapped) {
+  auto j = nlohmann::json::parse(kXxlConfig);
+  j["d_ff"] = 1e12;
+  try {
+    Umt5Config::from_json(JsonFile(j, "text_encoder/config.json"));
+    FAIL() << "d_ff 1e12 accepted";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("text_encoder/config.json: key 'd_ff' has value 1000000000000"),
+              std::string::npos)
+        << msg;
+  }
+}
+
 TEST(Umt5Config, MissingSizeKeyNamesTheKey) {
   auto j = nlohmann::json::parse(kXxlConfig);
   j.erase("d_ff");

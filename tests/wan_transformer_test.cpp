@@ -107,6 +107,9 @@ TEST(WanTransformerConfig, UnsupportedValuesAreErrorsNamingFileKeyAndValue) {
       {"attention_head_dim", 4, "4"},
       {"cross_attn_norm", false, "false"},
       {"num_layers", 0, "0"},
+      // Not wrapped to 2 or truncated to 2.
+      {"num_layers", 4294967298u, "4294967298"},
+      {"num_layers", 2.5, "2.5"},
   };
   for (const Case& c : cases) {
     nlohmann::json json = config_1_3b_json();

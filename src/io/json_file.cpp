@@ -12,7 +12,8 @@ JsonFile JsonFile::load(const std::filesystem::path& path) {
   ss << in.rdbuf();
   try {
     return JsonFile(nlohmann::json::parse(ss.str()), path.string());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, or out_of_range for a number beyond double (1e400).
     fail(path.string(), ": malformed JSON: ", e.what());
   }
 }

@@ -119,7 +119,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   try {
     header = nlohmann::json::parse(reinterpret_cast<const char*>(base + 8),
                                    reinterpret_cast<const char*>(base + 8 + header_bytes));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // also out_of_range: a number beyond double
     fail(file, ": header is not valid JSON: ", e.what());
   }
   if (!header.is_object()) fail(file, ": header is ", header.type_name(), ", expected an object");
