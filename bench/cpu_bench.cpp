@@ -66,7 +66,7 @@ int run_bench(const BenchFlags& f) {
   const std::filesystem::path model =
       f.model.empty() ? ensure_default_tiny_model() : std::filesystem::path(f.model);
   auto checkpoint = CheckpointFolder::open(model);
-  auto config = WanTransformerConfig::from_json(checkpoint.config("transformer"));
+  auto config = WanTransformerConfig::from_checkpoint(checkpoint);
 
   // 1. Stage times of a full generation at the model's preset.
   auto t0 = Clock::now();

@@ -66,7 +66,7 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
     config = wan_transformer_config(wan_model_preset("1.3b"));
   } else {
     checkpoint = CheckpointFolder::open(f.model);
-    config = WanTransformerConfig::from_json(checkpoint->config("transformer"));
+    config = WanTransformerConfig::from_checkpoint(*checkpoint);
   }
   std::printf(
       "fastvideo bench denoise: %s transformer (%d blocks), %s weights, %dx%dx%d, "

@@ -197,7 +197,7 @@ int run_bench_dit(const BenchDitFlags& f) {
     config = builtin_config(f.config);
   } else {
     checkpoint = CheckpointFolder::open(f.model);
-    config = WanTransformerConfig::from_json(checkpoint->config("transformer"));
+    config = WanTransformerConfig::from_checkpoint(*checkpoint);
   }
   const int full_layers = config.num_layers;
   int layers = f.layers ? std::min(f.layers, full_layers) : full_layers;

@@ -124,12 +124,12 @@ int run_bench_load(const BenchLoadFlags& f) {
 
   std::vector<Component> components;
   {
-    auto dit = WanTransformerConfig::from_json(checkpoint.config("transformer"));
+    auto dit = WanTransformerConfig::from_checkpoint(checkpoint);
     components.push_back(
         {"transformer", wan_transformer_specs(dit), dtype, wan_transformer_fp32_names(dit), {}, 0});
-    auto umt5 = Umt5Config::from_json(checkpoint.config("text_encoder"));
+    auto umt5 = Umt5Config::from_checkpoint(checkpoint);
     components.push_back({"text_encoder", umt5_encoder_specs(umt5), dtype, {}, {}, 0});
-    auto vae = WanVaeConfig::from_json(checkpoint.config("vae"));
+    auto vae = WanVaeConfig::from_checkpoint(checkpoint);
     components.push_back({"vae", wan_vae_specs(vae), dtype, {}, {}, 0});
   }
   std::vector<fs::path> all_files;

@@ -60,7 +60,7 @@ int run_bench_umt5(const BenchUmt5Flags& f) {
         JsonFile(nlohmann::json::parse(te.config.dump()), "built-in UMT5-XXL config"));
   } else {
     checkpoint = CheckpointFolder::open(f.model);
-    config = Umt5Config::from_json(checkpoint->config("text_encoder"));
+    config = Umt5Config::from_checkpoint(*checkpoint);
   }
   std::printf("fastvideo bench umt5: %s, %d layers, d_model %d, %s weights (%s), on %s (%s)\n",
               f.model.empty() ? "UMT5-XXL" : f.model.c_str(), config.num_layers, config.d_model,

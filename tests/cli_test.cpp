@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
@@ -168,6 +169,24 @@ TEST(Cli, MalformedConfigJsonIsNamed) {
   std::ofstream(model / "transformer" / "config.json") << "{\"num_layers\": 2,";
   fs::path out = testing::temp_dir("bad-config-out");
   expect_clean_failure(run(generate_args(model, out / "x.y4m")), "transformer/config.json", out);
+}
+
+// The key is named before anything is allocated, instead of memory growing until bad_alloc.
+TEST(Cli, ConfigSizeBeyondItsBoundOrItsWeightsIsNamed) {
+  fs::path model = copy_of_tiny_model("huge-layers");
+  fs::path out = testing::temp_dir("huge-layers-out");
+  const fs::path config = model / "transformer" / "config.json";
+  auto j = nlohmann::json::parse(std::ifstream(config));
+  j["num_layers"] = 1'000'000'000;
+  std::ofstream(config) << j.dump();
+  CliRun r = run(generate_args(model, out / "x.y4m"));
+  expect_clean_failure(r, "key 'num_layers' has value 1000000000, expected 1 to ", out);
+  EXPECT_EQ(r.status, 1) << r.output;
+  j["num_layers"] = 30;
+  std::ofstream(config) << j.dump();
+  r = run(generate_args(model, out / "x.y4m"));
+  expect_clean_failure(r, "the weights should hold 30 blocks blocks.N.", out);
+  EXPECT_EQ(r.status, 1) << r.output;
 }
 
 TEST(Cli, MalformedYamlAndUnknownConfigKeysAreNamed) {

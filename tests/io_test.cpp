@@ -12,7 +12,11 @@
 #include "core/excerpt.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "models/umt5/umt5_config.h"
+#include "models/wan/dit/wan_transformer_config.h"
+#include "models/wan/vae/wan_vae_config.h"
 #include "test_util.h"
+#include "tiny_model_fixture.h"
 
 namespace fastvideo {
 namespace {
@@ -487,6 +491,54 @@ TEST_F(IoTest, MalformedConfigJsonIsRejected) {
   const CheckpointFolder c = CheckpointFolder::open(dir_);
   expect_error([&] { c.config("transformer"); },
                {(dir_ / "transformer/config.json").string(), "malformed JSON"});
+}
+
+// A copy of the tiny model with `edit` applied to one component's config.json.
+class TinyModelCopy {
+ public:
+  explicit TinyModelCopy(const fs::path& dir) : dir_(dir / "model") {
+    fs::copy(testing::tiny_model_dir(), dir_, fs::copy_options::recursive);
+  }
+  void edit_config(const std::string& component, const std::function<void(nlohmann::json&)>& edit) {
+    const fs::path path = dir_ / component / "config.json";
+    nlohmann::json j = nlohmann::json::parse(read_text(path));
+    edit(j);
+    write_text(path, j.dump());
+  }
+  CheckpointFolder open() const { return CheckpointFolder::open(dir_); }
+  const fs::path& dir() const { return dir_; }
+
+ private:
+  fs::path dir_;
+};
+
+TEST_F(IoTest, ConfigsMustAgreeWithTheBlocksTheirWeightsHold) {
+  TinyModelCopy model(dir_);
+  // The tiny model agrees with itself.
+  EXPECT_EQ(WanTransformerConfig::from_checkpoint(model.open()).num_layers, 2);
+  EXPECT_EQ(Umt5Config::from_checkpoint(model.open()).num_layers, 2);
+  EXPECT_EQ(WanVaeConfig::from_checkpoint(model.open()).num_levels(), 4);
+
+  model.edit_config("transformer", [](auto& j) { j["num_layers"] = 3; });
+  expect_error([&] { WanTransformerConfig::from_checkpoint(model.open()); },
+               {(model.dir() / "transformer/config.json").string(), "'num_layers' has value 3",
+                "3 blocks blocks.N.", (model.dir() / "transformer").string(), "hold 2"});
+  model.edit_config("text_encoder", [](auto& j) { j["num_layers"] = 1; });
+  expect_error(
+      [&] { Umt5Config::from_checkpoint(model.open()); },
+      {"text_encoder/config.json", "'num_layers' has value 1", "encoder.block.N.", "hold 2"});
+  model.edit_config("vae", [](auto& j) { j["num_res_blocks"] = 1; });
+  expect_error([&] { WanVaeConfig::from_checkpoint(model.open()); },
+               {"vae/config.json", "'num_res_blocks' has value 1",
+                "2 blocks decoder.up_blocks.0.resnets.N.", "hold 3"});
+  model.edit_config("vae", [](auto& j) {
+    j["num_res_blocks"] = 2;
+    j["dim_mult"] = {1, 2, 4};
+    j["temperal_downsample"] = {false, true};
+  });
+  expect_error([&] { WanVaeConfig::from_checkpoint(model.open()); },
+               {"vae/config.json", "'dim_mult' has value [1,2,4]", "3 blocks decoder.up_blocks.N.",
+                "hold 4"});
 }
 
 TEST_F(IoTest, UnwritableOutputDirectoryLeavesNoFile) {

@@ -124,6 +124,20 @@ TEST(WanTransformerConfig, UnsupportedValuesAreErrorsNamingFileKeyAndValue) {
   EXPECT_NE(error_of([&] { config_from(missing); }).find("num_layers"), std::string::npos);
 }
 
+TEST(WanTransformerConfig, EverySizeHasASaneUpperBound) {
+  for (const char* key :
+       {"num_attention_heads", "attention_head_dim", "num_layers", "ffn_dim", "in_channels",
+        "out_channels", "text_dim", "freq_dim", "rope_max_seq_len"}) {
+    nlohmann::json json = config_1_3b_json();
+    json[key] = 1'000'000'000;
+    const std::string message = error_of([&] { config_from(json); });
+    EXPECT_NE(message.find(std::string("transformer/config.json: key '") + key +
+                           "' has value 1000000000, expected 1 to "),
+              std::string::npos)
+        << message;
+  }
+}
+
 TEST(WanTransformerConfig, AHugeValueIsQuotedByItsStartAndSize) {
   nlohmann::json json = config_1_3b_json();
   json["_class_name"] = std::string(1'000'000, 'W');

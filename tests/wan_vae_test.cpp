@@ -239,6 +239,28 @@ TEST(WanVae, ConfigRejectsInconsistentValuesNamingFileAndKey) {
   EXPECT_EQ(config_error(config_json(96)), "");
 }
 
+TEST(WanVae, EverySizeHasASaneUpperBound) {
+  for (const char* key : {"base_dim", "z_dim", "num_res_blocks"}) {
+    nlohmann::json j = config_json(96);
+    j[key] = 1'000'000'000;
+    EXPECT_NE(config_error(j).find(std::string("vae/config.json: key '") + key +
+                                   "' has value 1000000000, expected 1 to "),
+              std::string::npos)
+        << config_error(j);
+  }
+  nlohmann::json j = config_json(96);
+  j["dim_mult"] = {1, 2, 1'000'000'000, 4};
+  EXPECT_NE(config_error(j).find("key 'dim_mult[2]' has value 1000000000, expected 1 to "),
+            std::string::npos)
+      << config_error(j);
+  j = config_json(96);
+  j["dim_mult"] = std::vector<int>(1000, 1);
+  j["temperal_downsample"] = std::vector<bool>(999, false);
+  EXPECT_NE(config_error(j).find("key 'dim_mult' has 1000 entries, expected 1 to "),
+            std::string::npos)
+      << config_error(j);
+}
+
 // ---- Decoder ----
 
 TEST(WanVae, ChunkedDecodeEqualsFullSequenceFormulation) {

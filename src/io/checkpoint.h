@@ -98,6 +98,17 @@ ShardPlan plan_shards(const std::vector<TensorSpec>& specs, const std::string& b
 void write_component_streamed(const std::filesystem::path& component_dir, const ShardPlan& plan,
                               const TensorFiller& fill);
 
+// The names of the tensors a component's safetensors hold, read from their headers alone (cheap
+// even for the 14B shards): what a config is checked against before anything is allocated.
+std::set<std::string> component_tensor_names(const std::filesystem::path& component_dir);
+
+// Fails unless `names` (component_tensor_names of `component_dir`) hold exactly `expected`
+// blocks `<prefix>N.` (distinct N), naming the config, the key that sets the count and both
+// counts.
+void require_block_count(const JsonFile& config, const std::string& key, int64_t expected,
+                         const std::filesystem::path& component_dir,
+                         const std::set<std::string>& names, const std::string& prefix);
+
 // What `fastvideo inspect` prints per component (fastvideo/checkpoint_info.h); reads the config
 // and the safetensors headers only.
 ComponentSummary summarize_component(const std::filesystem::path& component_dir);

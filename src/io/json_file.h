@@ -39,6 +39,20 @@ class JsonFile {
     return has(key) ? convert<T>(key, json_[key]) : fallback;
   }
 
+  // get<T> for a size or count (T an integer type, or a vector of them checked element by
+  // element) that must lie in [min, max]; throws naming the file, the key, the value and the
+  // bounds. Sizes get sane upper bounds so that a corrupt config cannot size an allocation.
+  template <class T>
+  T get_in(const std::string& key, int64_t min, int64_t max) const {
+    const T value = get<T>(key);
+    check_in(key, value, min, max);
+    return value;
+  }
+  template <class T>
+  T get_in_or(const std::string& key, T fallback, int64_t min, int64_t max) const {
+    return has(key) ? get_in<T>(key, min, max) : fallback;
+  }
+
   // The key's value as error messages quote it (core/excerpt.h); "null" when absent.
   std::string quote(const std::string& key) const {
     return excerpt(json_.contains(key) ? json_[key].dump() : "null");
@@ -56,6 +70,19 @@ class JsonFile {
   [[noreturn]] void refuse(const std::string& key, const nlohmann::json& v,
                            const std::string& expected) const {
     fail(origin_, ": key '", key, "' has value ", excerpt(v.dump()), ", expected ", expected);
+  }
+
+  void check_in(const std::string& key, int64_t value, int64_t min, int64_t max) const {
+    if (value < min || value > max) {
+      fail(origin_, ": key '", key, "' has value ", value, ", expected ", min, " to ", max);
+    }
+  }
+  template <class T>
+  void check_in(const std::string& key, const std::vector<T>& values, int64_t min,
+                int64_t max) const {
+    for (size_t i = 0; i < values.size(); ++i) {
+      check_in(str_cat(key, "[", i, "]"), values[i], min, max);
+    }
   }
 
   template <class T>

@@ -63,7 +63,10 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       checkpoint_(CheckpointFolder::open(model_dir)),
       preset_(
           sampling_preset_for(WanTransformerConfig::from_json(checkpoint_.config("transformer")))) {
-  auto dit_config = WanTransformerConfig::from_json(checkpoint_.config("transformer"));
+  // Every config is checked against its weights before any weights load.
+  const auto dit_config = WanTransformerConfig::from_checkpoint(checkpoint_);
+  const auto vae_config = WanVaeConfig::from_checkpoint(checkpoint_);
+  text_encoder_config_ = Umt5Config::from_checkpoint(checkpoint_);
   attention_ = select_attention_backends(
       options_.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device_),
       {dit_config.attention_head_dim, weight_dtype_});
@@ -78,7 +81,6 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                      weight_dtype_, device_, &dit_fp32),
       *attention_.self, *attention_.cross);
 
-  auto vae_config = WanVaeConfig::from_json(checkpoint_.config("vae"));
   vae_ = std::make_unique<WanVaeDecoder>(
       vae_config,
       load_component(checkpoint_.path("vae"), wan_vae_specs(vae_config), weight_dtype_, device_));
@@ -89,10 +91,10 @@ TextToVideoPipeline::~TextToVideoPipeline() = default;
 
 void TextToVideoPipeline::load_text_encoder() {
   if (text_encoder_) return;
-  auto config = Umt5Config::from_json(checkpoint_.config("text_encoder"));
   text_encoder_ = std::make_unique<Umt5Encoder>(
-      config, load_component(checkpoint_.path("text_encoder"), umt5_encoder_specs(config),
-                             text_encoder_dtype_, device_));
+      text_encoder_config_,
+      load_component(checkpoint_.path("text_encoder"), umt5_encoder_specs(text_encoder_config_),
+                     text_encoder_dtype_, device_));
 }
 
 std::array<int64_t, 3> TextToVideoPipeline::token_grid(const Shape& latent_shape) const {

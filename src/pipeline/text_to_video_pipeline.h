@@ -12,6 +12,7 @@
 #include "attention/attention_selection.h"
 #include "fastvideo/video_generator.h"
 #include "io/checkpoint.h"
+#include "models/umt5/umt5_config.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/vae/wan_vae_decoder.h"
 #include "models/wan/vae/wan_vae_specs.h"
@@ -45,7 +46,8 @@ class TextToVideoPipeline {
   DType text_encoder_dtype_ = DType::F32;  // UMT5 weights
   CheckpointFolder checkpoint_;
   SamplingPreset preset_;
-  AttentionSelection attention_;  // resolved once, before any weights load (DESIGN §4)
+  Umt5Config text_encoder_config_;  // checked against its weights with the others, at start
+  AttentionSelection attention_;    // resolved once, before any weights load (DESIGN §4)
   std::unique_ptr<T5Tokenizer> tokenizer_;
   std::unique_ptr<Umt5Encoder> text_encoder_;  // loaded per request unless kept
   std::unique_ptr<WanTransformer> transformer_;

@@ -4,26 +4,31 @@ namespace fastvideo {
 
 namespace {
 
-int positive_int(const JsonFile& json, const std::string& key) {
-  const int v = json.get<int>(key);
-  FV_CHECK(v > 0, json.origin(), ": key '", key, "' is ", v, ", expected a positive integer");
-  return v;
-}
+// Upper bounds far above UMT5-XXL's sizes (vocab 256384, d_model 4096, 64 heads of 64, d_ff
+// 10240, 24 layers): beyond them a config is corrupt.
+constexpr int kMaxVocab = 1 << 22;
+constexpr int kMaxWidth = 1 << 16;  // d_model
+constexpr int kMaxFfnDim = 1 << 20;
+constexpr int kMaxHeads = 1024;
+constexpr int kMaxHeadDim = 1024;
+constexpr int kMaxLayers = 1024;
+constexpr int kMaxBuckets = 1024;
+constexpr int kMaxDistance = 1 << 20;
 
 }  // namespace
 
 Umt5Config Umt5Config::from_json(const JsonFile& json) {
   Umt5Config c;
-  c.vocab_size = positive_int(json, "vocab_size");
-  c.d_model = positive_int(json, "d_model");
-  c.d_kv = positive_int(json, "d_kv");
-  c.num_heads = positive_int(json, "num_heads");
-  c.d_ff = positive_int(json, "d_ff");
-  c.num_layers = positive_int(json, "num_layers");
-  c.relative_attention_num_buckets =
-      json.get_or<int>("relative_attention_num_buckets", c.relative_attention_num_buckets);
-  c.relative_attention_max_distance =
-      json.get_or<int>("relative_attention_max_distance", c.relative_attention_max_distance);
+  c.vocab_size = json.get_in<int>("vocab_size", 1, kMaxVocab);
+  c.d_model = json.get_in<int>("d_model", 1, kMaxWidth);
+  c.d_kv = json.get_in<int>("d_kv", 1, kMaxHeadDim);
+  c.num_heads = json.get_in<int>("num_heads", 1, kMaxHeads);
+  c.d_ff = json.get_in<int>("d_ff", 1, kMaxFfnDim);
+  c.num_layers = json.get_in<int>("num_layers", 1, kMaxLayers);
+  c.relative_attention_num_buckets = json.get_in_or<int>(
+      "relative_attention_num_buckets", c.relative_attention_num_buckets, 1, kMaxBuckets);
+  c.relative_attention_max_distance = json.get_in_or<int>(
+      "relative_attention_max_distance", c.relative_attention_max_distance, 1, kMaxDistance);
   c.layer_norm_epsilon = json.get_or<float>("layer_norm_epsilon", c.layer_norm_epsilon);
   c.feed_forward_proj = json.get_or<std::string>("feed_forward_proj", c.feed_forward_proj);
 
@@ -45,6 +50,15 @@ Umt5Config Umt5Config::from_json(const JsonFile& json) {
     FV_CHECK(json.get<bool>("is_gated_act"), json.origin(),
              ": key 'is_gated_act' is false, expected true for feed_forward_proj \"gated-gelu\"");
   }
+  return c;
+}
+
+Umt5Config Umt5Config::from_checkpoint(const CheckpointFolder& checkpoint) {
+  const JsonFile json = checkpoint.config("text_encoder");
+  const Umt5Config c = from_json(json);
+  const std::filesystem::path dir = checkpoint.path("text_encoder");
+  require_block_count(json, "num_layers", c.num_layers, dir, component_tensor_names(dir),
+                      "encoder.block.");
   return c;
 }
 

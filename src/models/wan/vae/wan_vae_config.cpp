@@ -4,28 +4,32 @@
 
 namespace fastvideo {
 
+namespace {
+
+// Upper bounds far above Wan2.1's VAE (base_dim 96, z_dim 16, dim_mult [1,2,4,4], 2 res blocks):
+// beyond them a config is corrupt.
+constexpr int kMaxBaseDim = 4096;
+constexpr int kMaxZDim = 1024;
+constexpr int kMaxMult = 64;
+constexpr size_t kMaxLevels = 8;
+constexpr int kMaxResBlocks = 64;
+
+}  // namespace
+
 WanVaeConfig WanVaeConfig::from_json(const JsonFile& json) {
   const std::string& file = json.origin();
   WanVaeConfig c;
-  c.base_dim = json.get<int>("base_dim");
-  c.z_dim = json.get<int>("z_dim");
-  c.dim_mult = json.get<std::vector<int>>("dim_mult");
-  c.num_res_blocks = json.get<int>("num_res_blocks");
+  c.base_dim = json.get_in<int>("base_dim", 1, kMaxBaseDim);
+  c.z_dim = json.get_in<int>("z_dim", 1, kMaxZDim);
+  c.dim_mult = json.get_in<std::vector<int>>("dim_mult", 1, kMaxMult);
+  c.num_res_blocks = json.get_in<int>("num_res_blocks", 1, kMaxResBlocks);
   c.temperal_downsample = json.get<std::vector<bool>>("temperal_downsample");
   c.attn_scales = json.get_or<std::vector<float>>("attn_scales", {});
   c.latents_mean = json.get<std::vector<float>>("latents_mean");
   c.latents_std = json.get<std::vector<float>>("latents_std");
 
-  FV_CHECK(c.base_dim > 0, file, ": key 'base_dim' has value ", c.base_dim,
-           ", expected a positive channel count");
-  FV_CHECK(c.z_dim > 0, file, ": key 'z_dim' has value ", c.z_dim,
-           ", expected a positive channel count");
-  FV_CHECK(c.num_res_blocks > 0, file, ": key 'num_res_blocks' has value ", c.num_res_blocks,
-           ", expected at least 1");
-  FV_CHECK(!c.dim_mult.empty(), file, ": key 'dim_mult' is empty");
-  for (int m : c.dim_mult)
-    FV_CHECK(m > 0, file, ": key 'dim_mult' has value ", json.quote("dim_mult"),
-             ", expected positive multipliers");
+  FV_CHECK(!c.dim_mult.empty() && c.dim_mult.size() <= kMaxLevels, file, ": key 'dim_mult' has ",
+           c.dim_mult.size(), " entries, expected 1 to ", kMaxLevels);
   FV_CHECK(c.temperal_downsample.size() + 1 == c.dim_mult.size(), file,
            ": key 'temperal_downsample' has ", c.temperal_downsample.size(),
            " entries, expected one less than 'dim_mult' (", c.dim_mult.size(), ")");
@@ -48,6 +52,18 @@ WanVaeConfig WanVaeConfig::from_json(const JsonFile& json) {
            c.latents_mean.size(), " values, expected z_dim = ", c.z_dim);
   FV_CHECK(int(c.latents_std.size()) == c.z_dim, file, ": key 'latents_std' has ",
            c.latents_std.size(), " values, expected z_dim = ", c.z_dim);
+  return c;
+}
+
+WanVaeConfig WanVaeConfig::from_checkpoint(const CheckpointFolder& checkpoint) {
+  const JsonFile json = checkpoint.config("vae");
+  const WanVaeConfig c = from_json(json);
+  const std::filesystem::path dir = checkpoint.path("vae");
+  const std::set<std::string> names = component_tensor_names(dir);
+  // §2.3: one up block per level, each with num_res_blocks + 1 residual blocks.
+  require_block_count(json, "dim_mult", c.num_levels(), dir, names, "decoder.up_blocks.");
+  require_block_count(json, "num_res_blocks", c.num_res_blocks + 1, dir, names,
+                      "decoder.up_blocks.0.resnets.");
   return c;
 }
 
