@@ -274,6 +274,28 @@ TEST(Cli, InspectAndCompareWork) {
   EXPECT_NE(c.output.find("mean"), std::string::npos) << c.output;
 }
 
+TEST(Cli, InspectOrGenerateOnAFileOrASymlinkLoopIsAUserError) {
+  const fs::path file = testing::tiny_model_dir() / "model_index.json";
+  CliRun i = run("inspect " + file.string());
+  EXPECT_EQ(i.status, 1) << i.output;
+  EXPECT_NE(i.output.find(file.string() + ": is a file, expected a folder"), std::string::npos)
+      << i.output;
+  fs::path out = testing::temp_dir("model-file-out");
+  CliRun g = run(generate_args(file, out / "x.y4m"));
+  expect_clean_failure(g, file.string() + ": is a file, expected a folder", out);
+  EXPECT_EQ(g.status, 1) << g.output;
+
+  fs::path model = copy_of_tiny_model("loop");
+  fs::remove_all(model / "transformer");
+  fs::create_directory_symlink("transformer", model / "transformer");
+  CliRun loop = run("inspect " + model.string());
+  EXPECT_EQ(loop.status, 1) << loop.output;
+  EXPECT_NE(
+      loop.output.find((model / "transformer").string() + ": component folder cannot be opened"),
+      std::string::npos)
+      << loop.output;
+}
+
 TEST(Cli, BackendsListsEveryAttentionBackendWithItsStatusAndWhy) {
   CliRun r = run("backends --device cpu");
   ASSERT_EQ(r.status, 0) << r.output;

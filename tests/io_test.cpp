@@ -447,6 +447,103 @@ TEST_F(IoTest, IndexNamingAMissingShardIsRejected) {
       {"model.safetensors.index.json", "model-00001-of-00002.safetensors", "does not exist"});
 }
 
+// A copy of the tiny model with `edit` applied to one component's config.json.
+class TinyModelCopy {
+ public:
+  explicit TinyModelCopy(const fs::path& dir) : dir_(dir / "model") {
+    fs::copy(testing::tiny_model_dir(), dir_, fs::copy_options::recursive);
+  }
+  void edit_config(const std::string& component, const std::function<void(nlohmann::json&)>& edit) {
+    const fs::path path = dir_ / component / "config.json";
+    nlohmann::json j = nlohmann::json::parse(read_text(path));
+    edit(j);
+    write_text(path, j.dump());
+  }
+  CheckpointFolder open() const { return CheckpointFolder::open(dir_); }
+  const fs::path& dir() const { return dir_; }
+
+ private:
+  fs::path dir_;
+};
+
+TEST_F(IoTest, IndexShardNamesWithDirectoryPartsAreRefused) {
+  const auto tensors = sample_tensors();
+  write_component(dir_ / "t", "model", tensors, 2, DType::F32);
+  // A valid file outside the component folder holding every tensor: never to be opened.
+  write_safetensors(dir_ / "outside.safetensors", tensors);
+  const auto original = nlohmann::json::parse(read_text(dir_ / "t/model.safetensors.index.json"));
+  for (const std::string& shard : std::vector<std::string>{
+           "../outside.safetensors", "./model-00001-of-00002.safetensors",
+           (dir_ / "outside.safetensors").string(), "a/b.safetensors", "..", ".", ""}) {
+    SCOPED_TRACE(shard);
+    auto index = original;
+    index["weight_map"]["patch_embedding.bias"] = shard;
+    write_text(dir_ / "t/model.safetensors.index.json", index.dump());
+    expect_error([&] { load_component(dir_ / "t", specs_of(tensors)); },
+                 {"model.safetensors.index.json", "weight_map entry patch_embedding.bias",
+                  excerpt(nlohmann::json(shard).dump()), "no directory parts"});
+  }
+}
+
+TEST_F(IoTest, ShardThatIsADirectoryIsReportedAsOne) {
+  const auto tensors = sample_tensors();
+  write_component(dir_ / "t", "model", tensors, 2, DType::F32);
+  fs::remove(dir_ / "t/model-00002-of-00002.safetensors");
+  fs::create_directory(dir_ / "t/model-00002-of-00002.safetensors");
+  expect_error([&] { load_component(dir_ / "t", specs_of(tensors)); },
+               {"model.safetensors.index.json", "model-00002-of-00002.safetensors",
+                "is a directory, expected a file"});
+  // Single-file weights too.
+  write_component(dir_ / "v", "model", tensors, 1, DType::F32);
+  fs::remove(dir_ / "v/model.safetensors");
+  fs::create_directory(dir_ / "v/model.safetensors");
+  expect_error([&] { load_component(dir_ / "v", specs_of(tensors)); },
+               {(dir_ / "v/model.safetensors").string(), "is a directory, expected a file"});
+}
+
+TEST_F(IoTest, SymlinkLoopsAreNamedNotInternalErrors) {
+  // A component folder linked to itself.
+  TinyModelCopy model(dir_);
+  fs::remove_all(model.dir() / "transformer");
+  fs::create_directory_symlink("transformer", model.dir() / "transformer");
+  expect_error([&] { model.open(); }, {(model.dir() / "transformer").string(),
+                                       "component folder cannot be opened", "symbolic links"});
+  // A shard, a single weights file and a config linked to themselves.
+  const auto tensors = sample_tensors();
+  write_component(dir_ / "t", "model", tensors, 2, DType::F32);
+  fs::remove(dir_ / "t/model-00001-of-00002.safetensors");
+  fs::create_symlink("model-00001-of-00002.safetensors",
+                     dir_ / "t/model-00001-of-00002.safetensors");
+  expect_error([&] { load_component(dir_ / "t", specs_of(tensors)); },
+               {(dir_ / "t/model-00001-of-00002.safetensors").string(), "cannot be opened",
+                "symbolic links"});
+  write_component(dir_ / "v", "model", tensors, 1, DType::F32);
+  fs::remove(dir_ / "v/model.safetensors");
+  fs::create_symlink("model.safetensors", dir_ / "v/model.safetensors");
+  expect_error([&] { load_component(dir_ / "v", specs_of(tensors)); },
+               {(dir_ / "v/model.safetensors").string(), "cannot be opened", "symbolic links"});
+  fs::create_symlink("config.json", dir_ / "v/config.json");
+  expect_error([&] { summarize_component(dir_ / "v"); },
+               {(dir_ / "v/config.json").string(), "cannot be opened", "symbolic links"});
+}
+
+TEST_F(IoTest, CheckpointPathThatIsAFileIsNamedAsAFile) {
+  make_wan_folder();
+  expect_error([&] { CheckpointFolder::open(dir_ / "model_index.json"); },
+               {(dir_ / "model_index.json").string() + ": is a file, expected a folder",
+                "checkpoint is the folder holding model_index.json"});
+  expect_error([&] { CheckpointFolder::open(dir_ / "nowhere"); },
+               {(dir_ / "nowhere").string() + ": does not exist"});
+}
+
+TEST_F(IoTest, ComponentNamesWithDirectoryPartsAreRefused) {
+  make_wan_folder();
+  write_text(dir_ / "model_index.json", R"({
+      "_class_name": "WanPipeline", "../transformer": ["diffusers", "WanTransformer3DModel"]})");
+  expect_error([&] { CheckpointFolder::open(dir_); },
+               {"model_index.json", "component ../transformer", "no directory parts"});
+}
+
 TEST_F(IoTest, CheckpointFolderExposesComponentsAndConfigs) {
   make_wan_folder();
   const CheckpointFolder c = CheckpointFolder::open(dir_);
@@ -492,25 +589,6 @@ TEST_F(IoTest, MalformedConfigJsonIsRejected) {
   expect_error([&] { c.config("transformer"); },
                {(dir_ / "transformer/config.json").string(), "malformed JSON"});
 }
-
-// A copy of the tiny model with `edit` applied to one component's config.json.
-class TinyModelCopy {
- public:
-  explicit TinyModelCopy(const fs::path& dir) : dir_(dir / "model") {
-    fs::copy(testing::tiny_model_dir(), dir_, fs::copy_options::recursive);
-  }
-  void edit_config(const std::string& component, const std::function<void(nlohmann::json&)>& edit) {
-    const fs::path path = dir_ / component / "config.json";
-    nlohmann::json j = nlohmann::json::parse(read_text(path));
-    edit(j);
-    write_text(path, j.dump());
-  }
-  CheckpointFolder open() const { return CheckpointFolder::open(dir_); }
-  const fs::path& dir() const { return dir_; }
-
- private:
-  fs::path dir_;
-};
 
 TEST_F(IoTest, ConfigsMustAgreeWithTheBlocksTheirWeightsHold) {
   TinyModelCopy model(dir_);

@@ -11,6 +11,7 @@
 
 #include "core/excerpt.h"
 #include "fastvideo/log.h"
+#include "io/file_kind.h"
 #include "io/float_conversion.h"
 #include "io/safetensors.h"
 
@@ -60,12 +61,22 @@ struct WeightFiles {
   std::map<std::string, std::string> weight_map;  // tensor -> shard file name (sharded only)
 };
 
+// A name joined to a folder's path (a shard in a weight_map, a component in model_index.json)
+// must stay inside that folder: no directory parts ("a/b", "./x", "../x", "/etc/passwd").
+bool is_plain_name(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
+         name.find('\0') == std::string::npos;
+}
+
+// The entries of `dir` named *<suffix>, each of which must be a regular file.
 std::vector<fs::path> list_with_suffix(const fs::path& dir, const std::string& suffix) {
   std::vector<fs::path> out;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && ends_with(name, suffix)) out.push_back(entry.path());
+    if (!ends_with(entry.path().filename().string(), suffix)) continue;
+    const std::string why = why_not_a_file(entry.path());
+    if (!why.empty()) fail(entry.path().string(), ": ", why);
+    out.push_back(entry.path());
   }
   if (ec) fail(dir.string(), ": cannot list the folder: ", ec.message());
   std::sort(out.begin(), out.end());
@@ -80,7 +91,7 @@ std::string file_names(const std::vector<fs::path>& files) {
 
 // `required` false: a folder without weights (tokenizer, scheduler) gives no files.
 WeightFiles find_weight_files(const fs::path& dir, bool required) {
-  if (!fs::is_directory(dir)) fail(dir.string(), ": not a folder");
+  if (const std::string why = why_not_a_folder(dir); !why.empty()) fail(dir.string(), ": ", why);
   WeightFiles w;
   const auto indexes = list_with_suffix(dir, ".safetensors.index.json");
   if (indexes.size() > 1) {
@@ -102,13 +113,18 @@ WeightFiles find_weight_files(const fs::path& dir, bool required) {
         fail(index.origin(), ": weight_map entry ", excerpt(tensor), " is ", excerpt(shard.dump()),
              ", expected a file name");
       }
+      if (!is_plain_name(shard.get<std::string>())) {
+        fail(index.origin(), ": weight_map entry ", excerpt(tensor), " names shard ",
+             excerpt(shard.dump()), ", expected a file name in ", dir.string(),
+             " (no directory parts)");
+      }
       w.weight_map[tensor] = shard.get<std::string>();
       shards.insert(shard.get<std::string>());
     }
     for (const auto& shard : shards) {
-      if (!fs::is_regular_file(dir / shard)) {
+      if (const std::string why = why_not_a_file(dir / shard); !why.empty()) {
         fail(index.origin(), ": weight_map names shard ", excerpt(shard), ", but ",
-             (dir / shard).string(), " does not exist");
+             (dir / shard).string(), " ", why);
       }
       w.files.push_back(dir / shard);
     }
@@ -167,12 +183,15 @@ Tensor convert_from_mapping(const Tensor& src, DType dtype) {
 }  // namespace
 
 CheckpointFolder CheckpointFolder::open(const fs::path& dir) {
+  if (const std::string why = why_not_a_folder(dir); !why.empty()) {
+    fail(dir.string(), ": ", why,
+         "; a diffusers checkpoint is the folder holding model_index.json");
+  }
   const fs::path index_path = dir / "model_index.json";
-  if (!fs::exists(index_path)) {
-    fail(index_path.string(),
-         ": missing; a diffusers checkpoint folder starts with model_index.json "
-         "(is ",
-         dir.string(), " the checkpoint root?)");
+  if (const std::string why = why_not_a_file(index_path); !why.empty()) {
+    fail(index_path.string(), ": ", why,
+         "; a diffusers checkpoint folder starts with model_index.json (is ", dir.string(),
+         " the checkpoint root?)");
   }
   const JsonFile index = JsonFile::load(index_path);
   if (!index.json().is_object()) fail(index.origin(), ": expected a JSON object");
@@ -189,6 +208,10 @@ CheckpointFolder CheckpointFolder::open(const fs::path& dir) {
       fail(index.origin(), ": component ", excerpt(key), " is ", excerpt(value.dump()),
            ", expected [library, class]");
     }
+    if (!is_plain_name(key)) {
+      fail(index.origin(), ": component ", excerpt(key), " is not a folder name in ", dir.string(),
+           " (no directory parts)");
+    }
     c.components_[key] = {value[0].get<std::string>(), value[1].get<std::string>()};
   }
   if (c.class_name_ == "WanPipeline") {
@@ -202,8 +225,8 @@ CheckpointFolder CheckpointFolder::open(const fs::path& dir) {
   if (c.components_.empty()) fail(index.origin(), ": lists no components");
   for (const auto& [name, comp] : c.components_) {
     const fs::path folder = dir / name;
-    if (!fs::is_directory(folder)) {
-      fail(folder.string(), ": component folder is missing; model_index.json lists ", excerpt(name),
+    if (const std::string why = why_not_a_folder(folder); !why.empty()) {
+      fail(folder.string(), ": component folder ", why, "; model_index.json lists ", excerpt(name),
            " as ", excerpt(comp.library), " ", excerpt(comp.class_name), ", so it should hold ",
            expected_contents(comp.library, comp.class_name));
     }
@@ -524,7 +547,8 @@ ComponentSummary summarize_component(const fs::path& component_dir) {
   ComponentSummary s;
   s.name = folder_name(component_dir);
   for (const char* config : {"config.json", "scheduler_config.json", "tokenizer_config.json"}) {
-    if (!fs::exists(component_dir / config)) continue;
+    std::error_code ec;  // a link that cannot be resolved counts: JsonFile::load names it
+    if (!fs::exists(fs::symlink_status(component_dir / config, ec))) continue;
     const JsonFile json = JsonFile::load(component_dir / config);
     const auto& j = json.json();
     s.config = j.dump();

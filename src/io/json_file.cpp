@@ -3,11 +3,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "io/file_kind.h"
+
 namespace fastvideo {
 
 JsonFile JsonFile::load(const std::filesystem::path& path) {
+  if (const std::string why = why_not_a_file(path); !why.empty()) fail(path.string(), ": ", why);
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path.string(), ": cannot open (missing or unreadable)");
+  if (!in) fail(path.string(), ": cannot open (unreadable)");
   std::stringstream ss;
   ss << in.rdbuf();
   try {
