@@ -239,6 +239,31 @@ TEST(WanVae, ConfigRejectsInconsistentValuesNamingFileAndKey) {
   EXPECT_EQ(config_error(config_json(96)), "");
 }
 
+// All-zero scales gave a video that ignores prompt and seed.
+TEST(WanVae, LatentScalesMustBePositiveAndNormalisationFinite) {
+  nlohmann::json j = config_json(96);
+  j["latents_std"] = std::vector<float>(16, 0.0f);
+  EXPECT_NE(config_error(j).find("vae/config.json: key 'latents_std[0]' has value 0, expected a "
+                                 "positive scale"),
+            std::string::npos)
+      << config_error(j);
+  j = config_json(96);
+  j["latents_std"][3] = -1.5;
+  EXPECT_NE(config_error(j).find("key 'latents_std[3]' has value -1.5"), std::string::npos)
+      << config_error(j);
+  j = config_json(96);
+  j["latents_std"][5] = 1e39;  // beyond float: inf
+  EXPECT_NE(config_error(j).find("key 'latents_std[5]' has value 1e+39"), std::string::npos)
+      << config_error(j);
+  j = config_json(96);
+  j["latents_mean"][7] = -1e39;
+  EXPECT_NE(config_error(j).find("key 'latents_mean[7]' has value -1e+39"), std::string::npos)
+      << config_error(j);
+  j = config_json(96);
+  j["latents_std"][2] = std::nan("");
+  EXPECT_NE(config_error(j).find("key 'latents_std[2]'"), std::string::npos) << config_error(j);
+}
+
 TEST(WanVae, EverySizeHasASaneUpperBound) {
   for (const char* key : {"base_dim", "z_dim", "num_res_blocks"}) {
     nlohmann::json j = config_json(96);

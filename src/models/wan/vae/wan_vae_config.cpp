@@ -52,6 +52,13 @@ WanVaeConfig WanVaeConfig::from_json(const JsonFile& json) {
            c.latents_mean.size(), " values, expected z_dim = ", c.z_dim);
   FV_CHECK(int(c.latents_std.size()) == c.z_dim, file, ": key 'latents_std' has ",
            c.latents_std.size(), " values, expected z_dim = ", c.z_dim);
+  // §2.1: decoding scales latent channel i by latents_std[i] (encoding divides by it); a zero
+  // scale erases what the prompt and the seed put there, and a standard deviation is never
+  // negative. JsonFile already refuses non-finite values, in latents_mean too.
+  for (size_t i = 0; i < c.latents_std.size(); ++i) {
+    FV_CHECK(c.latents_std[i] > 0, file, ": key 'latents_std[", i, "]' has value ",
+             c.latents_std[i], ", expected a positive scale");
+  }
   return c;
 }
 
