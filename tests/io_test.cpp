@@ -365,6 +365,60 @@ TEST_F(IoTest, UnknownDtypeIsRejected) {
   expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "tensor w", "'F64'"});
 }
 
+TEST_F(IoTest, DuplicateKeysInAHeaderAreRejected) {
+  const fs::path file = dir_ / "twice.safetensors";
+  write_raw_safetensors(file,
+                        R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                        R"("w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                        8);
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "key \"w\" twice"});
+  write_raw_safetensors(
+      file, R"({"w":{"dtype":"F32","dtype":"F16","shape":[1],"data_offsets":[0,4]}})", 4);
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "key \"dtype\" twice"});
+  write_raw_safetensors(file, R"({"__metadata__":{"format":"pt","format":"np"}})", 0);
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "key \"format\" twice"});
+}
+
+TEST_F(IoTest, TensorsMustCoverTheDataSectionWithoutOverlapOrHole) {
+  const fs::path file = dir_ / "cover.safetensors";
+  // Two names for the same bytes.
+  write_raw_safetensors(file,
+                        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                        R"("b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+                        8);
+  expect_error([&] { SafetensorsFile::open(file); },
+               {file.string(), "tensors a [0,8] and b [0,8] overlap"});
+  write_raw_safetensors(file,
+                        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                        R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                        12);
+  expect_error([&] { SafetensorsFile::open(file); },
+               {file.string(), "tensors a [0,8] and b [4,12] overlap"});
+  write_raw_safetensors(file,
+                        R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                        R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+                        12);
+  expect_error([&] { SafetensorsFile::open(file); },
+               {file.string(), "data bytes [4,8) before tensor b belong to no tensor"});
+  write_raw_safetensors(file, R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 8);
+  expect_error([&] { SafetensorsFile::open(file); },
+               {file.string(), "end at byte 4 of the 8-byte data section"});
+  // Empty tensors take no bytes (the format allows them).
+  write_raw_safetensors(file,
+                        R"({"e":{"dtype":"F32","shape":[0,3],"data_offsets":[0,0]},)"
+                        R"("a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                        4);
+  EXPECT_EQ(SafetensorsFile::open(file).info("e").shape, (Shape{0, 3}));
+}
+
+TEST_F(IoTest, ShapeBeyondInt64IsRejected) {
+  const fs::path file = dir_ / "dims.safetensors";
+  write_raw_safetensors(
+      file, R"({"w":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})", 0);
+  expect_error([&] { SafetensorsFile::open(file); },
+               {file.string(), "tensor w", "18446744073709551615"});
+}
+
 TEST_F(IoTest, MetadataIsReadable) {
   const fs::path file = dir_ / "meta.safetensors";
   write_raw_safetensors(file, R"({"__metadata__":{"format":"pt","note":"x"}})", 0);
