@@ -15,6 +15,7 @@
 #include "io/checkpoint.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "ops/cpu/sgemm.h"
+#include "pipeline/wan_checkpoint.h"
 #include "random_checkpoint/random_checkpoint.h"
 
 namespace fastvideo::bench {
@@ -65,7 +66,7 @@ int run_bench(const BenchFlags& f) {
 
   const std::filesystem::path model =
       f.model.empty() ? ensure_default_tiny_model() : std::filesystem::path(f.model);
-  auto checkpoint = CheckpointFolder::open(model);
+  auto checkpoint = open_wan_checkpoint(model);
   auto config = WanTransformerConfig::from_checkpoint(checkpoint);
 
   // 1. Stage times of a full generation at the model's preset.

@@ -20,6 +20,7 @@
 #include "ops/elementwise.h"
 #include "pipeline/cfg_gate.h"
 #include "pipeline/compute_device.h"
+#include "pipeline/wan_checkpoint.h"
 #include "random_checkpoint/random_weights.h"
 #include "schedulers/make_scheduler.h"
 
@@ -65,7 +66,7 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   if (f.model.empty()) {
     config = wan_transformer_config(wan_model_preset("1.3b"));
   } else {
-    checkpoint = CheckpointFolder::open(f.model);
+    checkpoint = open_wan_checkpoint(f.model);
     config = WanTransformerConfig::from_checkpoint(*checkpoint);
   }
   std::printf(

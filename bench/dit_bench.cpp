@@ -18,6 +18,7 @@
 #include "io/checkpoint.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "pipeline/compute_device.h"
+#include "pipeline/wan_checkpoint.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include <cuda_runtime.h>
@@ -196,7 +197,7 @@ int run_bench_dit(const BenchDitFlags& f) {
   if (f.model.empty()) {
     config = builtin_config(f.config);
   } else {
-    checkpoint = CheckpointFolder::open(f.model);
+    checkpoint = open_wan_checkpoint(f.model);
     config = WanTransformerConfig::from_checkpoint(*checkpoint);
   }
   const int full_layers = config.num_layers;

@@ -296,6 +296,20 @@ TEST(Cli, InspectOrGenerateOnAFileOrASymlinkLoopIsAUserError) {
       << loop.output;
 }
 
+TEST(Cli, AClassThisEngineDoesNotLoadIsNamedByInspectAndGenerate) {
+  fs::path model = copy_of_tiny_model("wrong-class");
+  const fs::path index = model / "model_index.json";
+  auto j = nlohmann::json::parse(std::ifstream(index));
+  j["vae"] = {"diffusers", "AutoencoderKLLTXVideo"};
+  std::ofstream(index) << j.dump();
+  const std::string expected = "key 'vae' has class \"AutoencoderKLLTXVideo\"";
+  CliRun i = run("inspect " + model.string());
+  EXPECT_EQ(i.status, 1) << i.output;
+  EXPECT_NE(i.output.find(expected), std::string::npos) << i.output;
+  fs::path out = testing::temp_dir("wrong-class-out");
+  expect_clean_failure(run(generate_args(model, out / "x.y4m")), expected, out);
+}
+
 TEST(Cli, BackendsListsEveryAttentionBackendWithItsStatusAndWhy) {
   CliRun r = run("backends --device cpu");
   ASSERT_EQ(r.status, 0) << r.output;

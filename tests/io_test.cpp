@@ -15,6 +15,7 @@
 #include "models/umt5/umt5_config.h"
 #include "models/wan/dit/wan_transformer_config.h"
 #include "models/wan/vae/wan_vae_config.h"
+#include "pipeline/wan_checkpoint.h"
 #include "test_util.h"
 #include "tiny_model_fixture.h"
 
@@ -501,14 +502,16 @@ TEST_F(IoTest, IndexNamingAMissingShardIsRejected) {
       {"model.safetensors.index.json", "model-00001-of-00002.safetensors", "does not exist"});
 }
 
-// A copy of the tiny model with `edit` applied to one component's config.json.
+// A copy of the tiny model whose json files can be edited.
 class TinyModelCopy {
  public:
-  explicit TinyModelCopy(const fs::path& dir) : dir_(dir / "model") {
+  explicit TinyModelCopy(const fs::path& dir, const std::string& name = "model")
+      : dir_(dir / name) {
     fs::copy(testing::tiny_model_dir(), dir_, fs::copy_options::recursive);
   }
-  void edit_config(const std::string& component, const std::function<void(nlohmann::json&)>& edit) {
-    const fs::path path = dir_ / component / "config.json";
+  // `file` relative to the checkpoint root, e.g. "vae/config.json".
+  void edit_json(const std::string& file, const std::function<void(nlohmann::json&)>& edit) {
+    const fs::path path = dir_ / file;
     nlohmann::json j = nlohmann::json::parse(read_text(path));
     edit(j);
     write_text(path, j.dump());
@@ -633,7 +636,79 @@ TEST_F(IoTest, WanPipelineIndexMissingAComponentIsRejected) {
   make_wan_folder();
   write_text(dir_ / "model_index.json",
              R"({"_class_name": "WanPipeline", "vae": ["diffusers", "AutoencoderKLWan"]})");
-  expect_error([&] { CheckpointFolder::open(dir_); }, {"model_index.json", "transformer"});
+  expect_error([&] { open_wan_checkpoint(dir_); }, {"model_index.json", "transformer"});
+}
+
+TEST_F(IoTest, AWanCheckpointNamesOnlyClassesThisEngineLoads) {
+  EXPECT_EQ(open_wan_checkpoint(testing::tiny_model_dir()).class_name(), "WanPipeline");
+  struct Case {
+    std::string file;
+    std::function<void(nlohmann::json&)> edit;
+    std::vector<std::string> message;
+  };
+  const std::vector<Case> cases = {
+      {"model_index.json",
+       [](auto& j) { j["_class_name"] = "StableDiffusionPipeline"; },
+       {"model_index.json: key '_class_name' has value \"StableDiffusionPipeline\"",
+        "WanPipeline"}},
+      {"model_index.json",
+       [](auto& j) {
+         j["transformer"] = {"diffusers", "WanVACETransformer3DModel"};
+       },
+       {"model_index.json: key 'transformer' has class \"WanVACETransformer3DModel\"",
+        "WanTransformer3DModel"}},
+      {"model_index.json",
+       [](auto& j) {
+         j["tokenizer"] = {"transformers", "BertTokenizer"};
+       },
+       {"key 'tokenizer' has class \"BertTokenizer\"", "T5Tokenizer or T5TokenizerFast"}},
+      {"model_index.json",
+       [](auto& j) {
+         j["scheduler"] = {"diffusers", "DDIMScheduler"};
+       },
+       {"key 'scheduler' has class \"DDIMScheduler\"",
+        "UniPCMultistepScheduler or FlowMatchEulerDiscreteScheduler"}},
+      {"model_index.json",
+       [](auto& j) {
+         j["image_encoder"] = {"transformers", "CLIPVisionModel"};
+       },
+       {"key 'image_encoder' lists a CLIPVisionModel component", "does not use",
+        "transformer, text_encoder, tokenizer, vae or scheduler"}},
+      {"vae/config.json",
+       [](auto& j) { j["_class_name"] = "AutoencoderKL"; },
+       {"vae/config.json: key '_class_name' has value \"AutoencoderKL\"", "AutoencoderKLWan"}},
+      {"transformer/config.json",
+       [](auto& j) { j.erase("_class_name"); },
+       {"transformer/config.json: missing key '_class_name'"}},
+      {"text_encoder/config.json",
+       [](auto& j) { j["architectures"] = {"T5EncoderModel"}; },
+       {"text_encoder/config.json: key 'architectures[0]' has value \"T5EncoderModel\"",
+        "UMT5EncoderModel"}},
+      {"tokenizer/tokenizer_config.json",
+       [](auto& j) { j["tokenizer_class"] = "LlamaTokenizer"; },
+       {"tokenizer_config.json: key 'tokenizer_class' has value \"LlamaTokenizer\"",
+        "T5Tokenizer or T5TokenizerFast"}},
+      {"scheduler/scheduler_config.json",
+       [](auto& j) { j["_class_name"] = "FlowMatchEulerDiscreteScheduler"; },
+       {"scheduler_config.json: key '_class_name' has value \"FlowMatchEulerDiscreteScheduler\"",
+        "model_index.json gives the scheduler class \"UniPCMultistepScheduler\""}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(cases[i].file);
+    TinyModelCopy model(dir_, str_cat("case", i));
+    if (cases[i].file == "model_index.json") fs::create_directory(model.dir() / "image_encoder");
+    model.edit_json(cases[i].file, cases[i].edit);
+    expect_error([&] { open_wan_checkpoint(model.dir()); }, cases[i].message);
+  }
+  // The other scheduler class, named alike in both files.
+  TinyModelCopy euler(dir_, "euler");
+  euler.edit_json("model_index.json", [](auto& j) {
+    j["scheduler"] = {"diffusers", "FlowMatchEulerDiscreteScheduler"};
+  });
+  euler.edit_json("scheduler/scheduler_config.json",
+                  [](auto& j) { j["_class_name"] = "FlowMatchEulerDiscreteScheduler"; });
+  EXPECT_EQ(open_wan_checkpoint(euler.dir()).component_class("scheduler"),
+            "FlowMatchEulerDiscreteScheduler");
 }
 
 TEST_F(IoTest, MalformedConfigJsonIsRejected) {
@@ -651,19 +726,19 @@ TEST_F(IoTest, ConfigsMustAgreeWithTheBlocksTheirWeightsHold) {
   EXPECT_EQ(Umt5Config::from_checkpoint(model.open()).num_layers, 2);
   EXPECT_EQ(WanVaeConfig::from_checkpoint(model.open()).num_levels(), 4);
 
-  model.edit_config("transformer", [](auto& j) { j["num_layers"] = 3; });
+  model.edit_json("transformer/config.json", [](auto& j) { j["num_layers"] = 3; });
   expect_error([&] { WanTransformerConfig::from_checkpoint(model.open()); },
                {(model.dir() / "transformer/config.json").string(), "'num_layers' has value 3",
                 "3 blocks blocks.N.", (model.dir() / "transformer").string(), "hold 2"});
-  model.edit_config("text_encoder", [](auto& j) { j["num_layers"] = 1; });
+  model.edit_json("text_encoder/config.json", [](auto& j) { j["num_layers"] = 1; });
   expect_error(
       [&] { Umt5Config::from_checkpoint(model.open()); },
       {"text_encoder/config.json", "'num_layers' has value 1", "encoder.block.N.", "hold 2"});
-  model.edit_config("vae", [](auto& j) { j["num_res_blocks"] = 1; });
+  model.edit_json("vae/config.json", [](auto& j) { j["num_res_blocks"] = 1; });
   expect_error([&] { WanVaeConfig::from_checkpoint(model.open()); },
                {"vae/config.json", "'num_res_blocks' has value 1",
                 "2 blocks decoder.up_blocks.0.resnets.N.", "hold 3"});
-  model.edit_config("vae", [](auto& j) {
+  model.edit_json("vae/config.json", [](auto& j) {
     j["num_res_blocks"] = 2;
     j["dim_mult"] = {1, 2, 4};
     j["temperal_downsample"] = {false, true};

@@ -214,14 +214,6 @@ CheckpointFolder CheckpointFolder::open(const fs::path& dir) {
     }
     c.components_[key] = {value[0].get<std::string>(), value[1].get<std::string>()};
   }
-  if (c.class_name_ == "WanPipeline") {
-    // wan21.md §5: the five components WanPipeline is built from.
-    for (const char* required : {"transformer", "text_encoder", "tokenizer", "vae", "scheduler"}) {
-      if (!c.has(required)) {
-        fail(index.origin(), ": WanPipeline needs component ", required, ", which is not listed");
-      }
-    }
-  }
   if (c.components_.empty()) fail(index.origin(), ": lists no components");
   for (const auto& [name, comp] : c.components_) {
     const fs::path folder = dir / name;

@@ -20,7 +20,8 @@ namespace fastvideo {
 
 class CheckpointFolder {
  public:
-  // Reads model_index.json and checks that every component folder it lists exists.
+  // Reads model_index.json and checks that every component folder it lists exists (which
+  // pipeline and classes these are is pipeline/wan_checkpoint.h's to check).
   static CheckpointFolder open(const std::filesystem::path& dir);
 
   const std::filesystem::path& root() const { return root_; }

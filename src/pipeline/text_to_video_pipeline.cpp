@@ -16,6 +16,7 @@
 #include "pipeline/cfg_gate.h"
 #include "pipeline/compute_device.h"
 #include "pipeline/stage_clock.h"
+#include "pipeline/wan_checkpoint.h"
 #include "schedulers/make_scheduler.h"
 #include "tokenizer/t5_tokenizer.h"
 
@@ -60,7 +61,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       device_(parse_compute_device(options.device)),
       weight_dtype_(device_.is_cpu() ? DType::F32 : DType::BF16),
       text_encoder_dtype_(text_encoder_dtype(options.text_encoder_precision, device_)),
-      checkpoint_(CheckpointFolder::open(model_dir)),
+      checkpoint_(open_wan_checkpoint(model_dir)),
       preset_(
           sampling_preset_for(WanTransformerConfig::from_json(checkpoint_.config("transformer")))) {
   // Every config is checked against its weights before any weights load.
