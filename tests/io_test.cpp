@@ -382,28 +382,26 @@ TEST_F(IoTest, DuplicateKeysInAHeaderAreRejected) {
 
 TEST_F(IoTest, TensorsMustCoverTheDataSectionWithoutOverlapOrHole) {
   const fs::path file = dir_ / "cover.safetensors";
-  // Two names for the same bytes.
-  write_raw_safetensors(file,
-                        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                        R"("b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
-                        8);
-  expect_error([&] { SafetensorsFile::open(file); },
-               {file.string(), "tensors a [0,8] and b [0,8] overlap"});
-  write_raw_safetensors(file,
-                        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                        R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                        12);
-  expect_error([&] { SafetensorsFile::open(file); },
-               {file.string(), "tensors a [0,8] and b [4,12] overlap"});
-  write_raw_safetensors(file,
-                        R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-                        R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
-                        12);
-  expect_error([&] { SafetensorsFile::open(file); },
-               {file.string(), "data bytes [4,8) before tensor b belong to no tensor"});
-  write_raw_safetensors(file, R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 8);
-  expect_error([&] { SafetensorsFile::open(file); },
-               {file.string(), "end at byte 4 of the 8-byte data section"});
+  // F32 tensors a and b of `a_begin`..`b_end` bytes, in a data section of `data_bytes`.
+  struct Case {
+    int a_begin, a_end, b_begin, b_end, data_bytes;
+    const char* message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {0, 8, 0, 8, 8, "tensors a [0,8] and b [0,8] overlap"},  // two names, same bytes
+           {0, 8, 4, 12, 12, "tensors a [0,8] and b [4,12] overlap"},
+           {0, 4, 8, 12, 12, "data bytes [4,8) before tensor b belong to no tensor"},
+           {0, 4, 4, 8, 12, "end at byte 8 of the 12-byte data section"}}) {
+    const auto entry = [](int begin, int end) {
+      return nlohmann::json{
+          {"dtype", "F32"}, {"shape", {(end - begin) / 4}}, {"data_offsets", {begin, end}}};
+    };
+    write_raw_safetensors(
+        file,
+        nlohmann::json{{"a", entry(c.a_begin, c.a_end)}, {"b", entry(c.b_begin, c.b_end)}}.dump(),
+        size_t(c.data_bytes));
+    expect_error([&] { SafetensorsFile::open(file); }, {file.string(), c.message});
+  }
   // Empty tensors take no bytes (the format allows them).
   write_raw_safetensors(file,
                         R"({"e":{"dtype":"F32","shape":[0,3],"data_offsets":[0,0]},)"

@@ -241,27 +241,27 @@ TEST(WanVae, ConfigRejectsInconsistentValuesNamingFileAndKey) {
 
 // All-zero scales gave a video that ignores prompt and seed.
 TEST(WanVae, LatentScalesMustBePositiveAndNormalisationFinite) {
-  nlohmann::json j = config_json(96);
-  j["latents_std"] = std::vector<float>(16, 0.0f);
-  EXPECT_NE(config_error(j).find("vae/config.json: key 'latents_std[0]' has value 0, expected a "
-                                 "positive scale"),
+  nlohmann::json zeros = config_json(96);
+  zeros["latents_std"] = std::vector<float>(16, 0.0f);
+  EXPECT_NE(config_error(zeros).find("vae/config.json: key 'latents_std[0]' has value 0, expected "
+                                     "a positive scale"),
             std::string::npos)
-      << config_error(j);
-  j = config_json(96);
-  j["latents_std"][3] = -1.5;
-  EXPECT_NE(config_error(j).find("key 'latents_std[3]' has value -1.5"), std::string::npos)
-      << config_error(j);
-  j = config_json(96);
-  j["latents_std"][5] = 1e39;  // beyond float: inf
-  EXPECT_NE(config_error(j).find("key 'latents_std[5]' has value 1e+39"), std::string::npos)
-      << config_error(j);
-  j = config_json(96);
-  j["latents_mean"][7] = -1e39;
-  EXPECT_NE(config_error(j).find("key 'latents_mean[7]' has value -1e+39"), std::string::npos)
-      << config_error(j);
-  j = config_json(96);
-  j["latents_std"][2] = std::nan("");
-  EXPECT_NE(config_error(j).find("key 'latents_std[2]'"), std::string::npos) << config_error(j);
+      << config_error(zeros);
+  struct Case {
+    const char* key;
+    int index;
+    double value;
+    const char* message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"latents_std", 3, -1.5, "key 'latents_std[3]' has value -1.5"},
+           {"latents_std", 5, 1e39, "key 'latents_std[5]' has value 1e+39"},  // inf as a float
+           {"latents_mean", 7, -1e39, "key 'latents_mean[7]' has value -1e+39"},
+           {"latents_std", 2, std::nan(""), "key 'latents_std[2]'"}}) {
+    nlohmann::json j = config_json(96);
+    j[c.key][c.index] = c.value;
+    EXPECT_NE(config_error(j).find(c.message), std::string::npos) << config_error(j);
+  }
 }
 
 TEST(WanVae, EverySizeHasASaneUpperBound) {

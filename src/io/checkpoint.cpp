@@ -254,6 +254,26 @@ JsonFile CheckpointFolder::config(const std::string& component) const {
   return JsonFile::load(root_ / component / file);
 }
 
+void CheckpointFolder::require_block_count(const std::string& component, const std::string& key,
+                                           int64_t expected, const std::string& prefix) const {
+  const fs::path dir = path(component);
+  std::set<int64_t> blocks;
+  for (const auto& [name, file] : locate_weights(find_weight_files(dir, true)).file_of) {
+    if (!name.starts_with(prefix)) continue;
+    const char* first = name.data() + prefix.size();
+    const char* last = name.data() + name.size();
+    int64_t n = 0;
+    const auto [end, ec] = std::from_chars(first, last, n);
+    if (ec == std::errc() && end != last && *end == '.') blocks.insert(n);
+  }
+  if (int64_t(blocks.size()) != expected) {
+    const JsonFile json = config(component);
+    fail(json.origin(), ": key '", key, "' has value ", json.quote(key),
+         ", so the weights should hold ", expected, " blocks ", prefix, "N., but those in ",
+         dir.string(), " hold ", blocks.size());
+  }
+}
+
 Weights load_component(const fs::path& component_dir, const std::vector<TensorSpec>& specs,
                        DType compute_dtype, Device device, const std::set<std::string>* keep_f32) {
   FV_CHECK(is_float_dtype(compute_dtype), component_dir.string(), ": compute dtype ",
@@ -506,33 +526,6 @@ void write_component_streamed(const fs::path& component_dir, const ShardPlan& pl
     throw;
   }
   remove_stale_weights(component_dir, plan.basename, written_files);
-}
-
-std::set<std::string> component_tensor_names(const fs::path& component_dir) {
-  std::set<std::string> names;
-  for (const auto& [name, file] : locate_weights(find_weight_files(component_dir, true)).file_of) {
-    names.insert(name);
-  }
-  return names;
-}
-
-void require_block_count(const JsonFile& config, const std::string& key, int64_t expected,
-                         const fs::path& component_dir, const std::set<std::string>& names,
-                         const std::string& prefix) {
-  std::set<int64_t> blocks;
-  for (const std::string& name : names) {
-    if (!name.starts_with(prefix)) continue;
-    const char* first = name.data() + prefix.size();
-    const char* last = name.data() + name.size();
-    int64_t n = 0;
-    const auto [end, ec] = std::from_chars(first, last, n);
-    if (ec == std::errc() && end != last && *end == '.') blocks.insert(n);
-  }
-  if (int64_t(blocks.size()) != expected) {
-    fail(config.origin(), ": key '", key, "' has value ", config.quote(key),
-         ", so the weights should hold ", expected, " blocks ", prefix, "N., but those in ",
-         component_dir.string(), " hold ", blocks.size());
-  }
 }
 
 ComponentSummary summarize_component(const fs::path& component_dir) {

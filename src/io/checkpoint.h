@@ -35,6 +35,12 @@ class CheckpointFolder {
   // <component>/config.json; scheduler_config.json for schedulers, tokenizer_config.json for
   // tokenizers.
   JsonFile config(const std::string& component) const;
+  // Fails unless the component's weights hold exactly `expected` blocks `<prefix>N.` (distinct
+  // N), naming its config, the config's `key` that sets the count, and both counts. Reads the
+  // safetensors headers alone (cheap even for the 14B shards), so a config is checked against its
+  // weights before anything is allocated.
+  void require_block_count(const std::string& component, const std::string& key, int64_t expected,
+                           const std::string& prefix) const;
 
  private:
   struct Component {
@@ -98,17 +104,6 @@ ShardPlan plan_shards(const std::vector<TensorSpec>& specs, const std::string& b
 // whatever the component's size. Files of another layout under the same basename are removed.
 void write_component_streamed(const std::filesystem::path& component_dir, const ShardPlan& plan,
                               const TensorFiller& fill);
-
-// The names of the tensors a component's safetensors hold, read from their headers alone (cheap
-// even for the 14B shards): what a config is checked against before anything is allocated.
-std::set<std::string> component_tensor_names(const std::filesystem::path& component_dir);
-
-// Fails unless `names` (component_tensor_names of `component_dir`) hold exactly `expected`
-// blocks `<prefix>N.` (distinct N), naming the config, the key that sets the count and both
-// counts.
-void require_block_count(const JsonFile& config, const std::string& key, int64_t expected,
-                         const std::filesystem::path& component_dir,
-                         const std::set<std::string>& names, const std::string& prefix);
 
 // What `fastvideo inspect` prints per component (fastvideo/checkpoint_info.h); reads the config
 // and the safetensors headers only.

@@ -54,11 +54,8 @@ Umt5Config Umt5Config::from_json(const JsonFile& json) {
 }
 
 Umt5Config Umt5Config::from_checkpoint(const CheckpointFolder& checkpoint) {
-  const JsonFile json = checkpoint.config("text_encoder");
-  const Umt5Config c = from_json(json);
-  const std::filesystem::path dir = checkpoint.path("text_encoder");
-  require_block_count(json, "num_layers", c.num_layers, dir, component_tensor_names(dir),
-                      "encoder.block.");
+  const Umt5Config c = from_json(checkpoint.config("text_encoder"));
+  checkpoint.require_block_count("text_encoder", "num_layers", c.num_layers, "encoder.block.");
   return c;
 }
 

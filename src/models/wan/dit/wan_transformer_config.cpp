@@ -69,11 +69,8 @@ WanTransformerConfig WanTransformerConfig::from_json(const JsonFile& json) {
 }
 
 WanTransformerConfig WanTransformerConfig::from_checkpoint(const CheckpointFolder& checkpoint) {
-  const JsonFile json = checkpoint.config("transformer");
-  const WanTransformerConfig c = from_json(json);
-  const std::filesystem::path dir = checkpoint.path("transformer");
-  require_block_count(json, "num_layers", c.num_layers, dir, component_tensor_names(dir),
-                      "blocks.");
+  const WanTransformerConfig c = from_json(checkpoint.config("transformer"));
+  checkpoint.require_block_count("transformer", "num_layers", c.num_layers, "blocks.");
   return c;
 }
 

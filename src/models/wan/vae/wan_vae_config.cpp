@@ -63,14 +63,11 @@ WanVaeConfig WanVaeConfig::from_json(const JsonFile& json) {
 }
 
 WanVaeConfig WanVaeConfig::from_checkpoint(const CheckpointFolder& checkpoint) {
-  const JsonFile json = checkpoint.config("vae");
-  const WanVaeConfig c = from_json(json);
-  const std::filesystem::path dir = checkpoint.path("vae");
-  const std::set<std::string> names = component_tensor_names(dir);
+  const WanVaeConfig c = from_json(checkpoint.config("vae"));
   // §2.3: one up block per level, each with num_res_blocks + 1 residual blocks.
-  require_block_count(json, "dim_mult", c.num_levels(), dir, names, "decoder.up_blocks.");
-  require_block_count(json, "num_res_blocks", c.num_res_blocks + 1, dir, names,
-                      "decoder.up_blocks.0.resnets.");
+  checkpoint.require_block_count("vae", "dim_mult", c.num_levels(), "decoder.up_blocks.");
+  checkpoint.require_block_count("vae", "num_res_blocks", c.num_res_blocks + 1,
+                                 "decoder.up_blocks.0.resnets.");
   return c;
 }
 
