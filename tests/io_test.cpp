@@ -650,6 +650,9 @@ TEST_F(IoTest, AWanCheckpointNamesOnlyClassesThisEngineLoads) {
        {"model_index.json: key '_class_name' has value \"StableDiffusionPipeline\"",
         "WanPipeline"}},
       {"model_index.json",
+       [](auto& j) { j["_class_name"] = std::string(1'000'000, 'W'); },
+       {"model_index.json: key '_class_name' has value \"WWWW", "W... (1000002 bytes); the"}},
+      {"model_index.json",
        [](auto& j) {
          j["transformer"] = {"diffusers", "WanVACETransformer3DModel"};
        },

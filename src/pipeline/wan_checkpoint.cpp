@@ -34,6 +34,9 @@ const std::vector<WanComponent>& wan_components() {
   return components;
 }
 
+// A class name as messages quote config strings: in JSON quotes, long ones cut (core/excerpt.h).
+std::string quoted(const std::string& name) { return excerpt(nlohmann::json(name).dump()); }
+
 std::string one_of(const std::vector<std::string_view>& names) {
   std::string s;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -62,14 +65,14 @@ void check_own_config(const CheckpointFolder& checkpoint, const WanComponent& c)
   for (size_t i = 0; i < names.size(); ++i) {
     const std::string key = listed ? str_cat(c.class_key, "[", i, "]") : c.class_key;
     if (!accepted(c.classes, names[i])) {
-      fail(config.origin(), ": key '", key, "' has value \"", excerpt(names[i]), "\"; the ", c.name,
+      fail(config.origin(), ": key '", key, "' has value ", quoted(names[i]), "; the ", c.name,
            " this engine loads is ", one_of(c.classes));
     }
   }
   if (c.class_key_required && names[0] != checkpoint.component_class(c.name)) {
-    fail(config.origin(), ": key '", c.class_key, "' has value \"", excerpt(names[0]),
-         "\", but model_index.json gives the ", c.name, " class \"",
-         excerpt(checkpoint.component_class(c.name)), "\"");
+    fail(config.origin(), ": key '", c.class_key, "' has value ", quoted(names[0]),
+         ", but model_index.json gives the ", c.name, " class ",
+         quoted(checkpoint.component_class(c.name)));
   }
 }
 
@@ -79,8 +82,8 @@ CheckpointFolder open_wan_checkpoint(const std::filesystem::path& dir) {
   CheckpointFolder checkpoint = CheckpointFolder::open(dir);
   const std::string index = (dir / "model_index.json").string();
   if (checkpoint.class_name() != "WanPipeline") {
-    fail(index, ": key '_class_name' has value \"", excerpt(checkpoint.class_name()),
-         "\"; the pipeline this engine runs is WanPipeline");
+    fail(index, ": key '_class_name' has value ", quoted(checkpoint.class_name()),
+         "; the pipeline this engine runs is WanPipeline");
   }
   std::vector<std::string_view> names;
   for (const WanComponent& c : wan_components()) names.push_back(c.name);
@@ -97,8 +100,8 @@ CheckpointFolder open_wan_checkpoint(const std::filesystem::path& dir) {
       fail(index, ": WanPipeline needs component ", c.name, ", which is not listed");
     }
     if (!accepted(c.classes, checkpoint.component_class(c.name))) {
-      fail(index, ": key '", c.name, "' has class \"", excerpt(checkpoint.component_class(c.name)),
-           "\"; the ", c.name, " this engine loads is ", one_of(c.classes));
+      fail(index, ": key '", c.name, "' has class ", quoted(checkpoint.component_class(c.name)),
+           "; the ", c.name, " this engine loads is ", one_of(c.classes));
     }
   }
   for (const WanComponent& c : wan_components()) check_own_config(checkpoint, c);
