@@ -17,6 +17,7 @@
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/wan_geometry.h"
 #include "ops/cpu/sgemm.h"
+#include "pipeline/wan_checkpoint.h"
 #include "random_checkpoint/random_checkpoint.h"
 
 namespace fastvideo::bench {
@@ -58,8 +59,8 @@ int run_bench(const BenchFlags& f) {
 
   const std::filesystem::path model =
       f.model.empty() ? ensure_default_tiny_model() : std::filesystem::path(f.model);
-  auto checkpoint = CheckpointFolder::open(model);
-  auto config = WanTransformerConfig::from_json(checkpoint.config("transformer"));
+  auto checkpoint = open_wan_checkpoint(model);
+  auto config = WanTransformerConfig::from_checkpoint(checkpoint);
 
   // 1. Stage times of a full generation at the model's preset.
   auto t0 = Clock::now();
@@ -81,7 +82,7 @@ int run_bench(const BenchFlags& f) {
   // 2. One DiT forward at a larger size, against the GEMM anchor of the same run.
   WanTransformer dit(config,
                      load_component(checkpoint.path("transformer"), wan_transformer_specs(config)));
-  const WanGeometry geometry(WanVaeConfig::from_json(checkpoint.config("vae")), config);
+  const WanGeometry geometry(WanVaeConfig::from_checkpoint(checkpoint), config);
   const std::string bad_size = geometry.invalid_size(f.num_frames, f.height, f.width);
   FV_CHECK(bad_size.empty(), "bench cpu: ", bad_size);
   const Shape latent_shape = geometry.latent_shape(f.num_frames, f.height, f.width);

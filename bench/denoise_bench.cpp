@@ -21,6 +21,7 @@
 #include "pipeline/cfg_gate.h"
 #include "pipeline/compute_device.h"
 #include "pipeline/denoise_loop.h"
+#include "pipeline/wan_checkpoint.h"
 #include "random_checkpoint/random_weights.h"
 #include "schedulers/make_scheduler.h"
 
@@ -64,9 +65,9 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   if (f.model.empty()) {
     config = wan_transformer_config(wan_model_preset("1.3b"));
   } else {
-    checkpoint = CheckpointFolder::open(f.model);
-    config = WanTransformerConfig::from_json(checkpoint->config("transformer"));
-    vae_config = WanVaeConfig::from_json(checkpoint->config("vae"));
+    checkpoint = open_wan_checkpoint(f.model);
+    config = WanTransformerConfig::from_checkpoint(*checkpoint);
+    vae_config = WanVaeConfig::from_checkpoint(*checkpoint);
   }
   const WanGeometry geometry(vae_config, config);
   const std::string bad_size = geometry.invalid_size(f.num_frames, f.height, f.width);

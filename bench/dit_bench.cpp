@@ -22,6 +22,7 @@
 #include "models/wan/wan_presets.h"
 #include "ops/elementwise.h"
 #include "pipeline/compute_device.h"
+#include "pipeline/wan_checkpoint.h"
 #include "random_checkpoint/random_weights.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
@@ -109,9 +110,9 @@ int run_bench_dit(const BenchDitFlags& f) {
   if (f.model.empty()) {
     config = wan_transformer_config(wan_model_preset(f.config));
   } else {
-    checkpoint = CheckpointFolder::open(f.model);
-    config = WanTransformerConfig::from_json(checkpoint->config("transformer"));
-    vae_config = WanVaeConfig::from_json(checkpoint->config("vae"));
+    checkpoint = open_wan_checkpoint(f.model);
+    config = WanTransformerConfig::from_checkpoint(*checkpoint);
+    vae_config = WanVaeConfig::from_checkpoint(*checkpoint);
   }
   const WanGeometry geometry(vae_config, config);
   const std::string bad_size = geometry.invalid_size(frames, height, width);

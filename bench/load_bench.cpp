@@ -23,6 +23,7 @@
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/vae/wan_vae_specs.h"
 #include "pipeline/compute_device.h"
+#include "pipeline/wan_checkpoint.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
@@ -114,7 +115,7 @@ int run_bench_load(const BenchLoadFlags& f) {
   FV_CHECK(!f.model.empty(), "bench load: --model is required (a checkpoint folder)");
   FV_CHECK(f.rounds >= 1, "bench load: --rounds ", f.rounds, " must be at least 1");
   const Device device = parse_compute_device(f.device);
-  const CheckpointFolder checkpoint = CheckpointFolder::open(f.model);
+  const CheckpointFolder checkpoint = open_wan_checkpoint(f.model);
   // The pipeline's dtypes (text_to_video_pipeline.cpp): bf16 on a GPU, f32 on the CPU.
   const DType dtype = device.is_cpu() ? DType::F32 : DType::BF16;
   std::string card = "cpu";
@@ -124,12 +125,12 @@ int run_bench_load(const BenchLoadFlags& f) {
 
   std::vector<Component> components;
   {
-    auto dit = WanTransformerConfig::from_json(checkpoint.config("transformer"));
+    auto dit = WanTransformerConfig::from_checkpoint(checkpoint);
     components.push_back(
         {"transformer", wan_transformer_specs(dit), dtype, wan_transformer_fp32_names(dit), {}, 0});
-    auto umt5 = Umt5Config::from_json(checkpoint.config("text_encoder"));
+    auto umt5 = Umt5Config::from_checkpoint(checkpoint);
     components.push_back({"text_encoder", umt5_encoder_specs(umt5), dtype, {}, {}, 0});
-    auto vae = WanVaeConfig::from_json(checkpoint.config("vae"));
+    auto vae = WanVaeConfig::from_checkpoint(checkpoint);
     components.push_back({"vae", wan_vae_specs(vae), dtype, {}, {}, 0});
   }
   std::vector<fs::path> all_files;

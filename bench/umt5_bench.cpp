@@ -13,6 +13,7 @@
 #include "io/checkpoint.h"
 #include "models/umt5/umt5_encoder.h"
 #include "pipeline/compute_device.h"
+#include "pipeline/wan_checkpoint.h"
 #include "random_checkpoint/checkpoint_plan.h"
 #include "random_checkpoint/random_weights.h"
 
@@ -59,8 +60,8 @@ int run_bench_umt5(const BenchUmt5Flags& f) {
     config = Umt5Config::from_json(
         JsonFile(nlohmann::json::parse(te.config.dump()), "built-in UMT5-XXL config"));
   } else {
-    checkpoint = CheckpointFolder::open(f.model);
-    config = Umt5Config::from_json(checkpoint->config("text_encoder"));
+    checkpoint = open_wan_checkpoint(f.model);
+    config = Umt5Config::from_checkpoint(*checkpoint);
   }
   std::printf("fastvideo bench umt5: %s, %d layers, d_model %d, %s weights (%s), on %s (%s)\n",
               f.model.empty() ? "UMT5-XXL" : f.model.c_str(), config.num_layers, config.d_model,

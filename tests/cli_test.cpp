@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "cli_runner.h"
@@ -136,6 +137,24 @@ TEST(Cli, MalformedConfigJsonIsNamed) {
   std::ofstream(model / "transformer" / "config.json") << "{\"num_layers\": 2,";
   fs::path out = testing::temp_dir("bad-config-out");
   expect_clean_failure(run(generate_args(model, out / "x.y4m")), "transformer/config.json", out);
+}
+
+// The key is named before anything is allocated, instead of memory growing until bad_alloc.
+TEST(Cli, ConfigSizeBeyondItsBoundOrItsWeightsIsNamed) {
+  fs::path model = copy_of_tiny_model("huge-layers");
+  fs::path out = testing::temp_dir("huge-layers-out");
+  const fs::path config = model / "transformer" / "config.json";
+  auto j = nlohmann::json::parse(std::ifstream(config));
+  j["num_layers"] = 1'000'000'000;
+  std::ofstream(config) << j.dump();
+  CliRun r = run(generate_args(model, out / "x.y4m"));
+  expect_clean_failure(r, "key 'num_layers' has value 1000000000, expected 1 to ", out);
+  EXPECT_EQ(r.status, 1) << r.output;
+  j["num_layers"] = 30;
+  std::ofstream(config) << j.dump();
+  r = run(generate_args(model, out / "x.y4m"));
+  expect_clean_failure(r, "the weights should hold 30 blocks blocks.N.", out);
+  EXPECT_EQ(r.status, 1) << r.output;
 }
 
 TEST(Cli, MalformedYamlAndUnknownConfigKeysAreNamed) {
@@ -268,6 +287,42 @@ TEST(Cli, CompareReportsTheWorstFrameAndGatesOnIt) {
   EXPECT_NE(same.output.find("PSNR PASS: mean inf dB (min 35), worst frame 0 at inf dB (min 30)"),
             std::string::npos)
       << same.output;
+}
+
+TEST(Cli, InspectOrGenerateOnAFileOrASymlinkLoopIsAUserError) {
+  const fs::path file = testing::tiny_model_dir() / "model_index.json";
+  CliRun i = run("inspect " + file.string());
+  EXPECT_EQ(i.status, 1) << i.output;
+  EXPECT_NE(i.output.find(file.string() + ": is a file, expected a folder"), std::string::npos)
+      << i.output;
+  fs::path out = testing::temp_dir("model-file-out");
+  CliRun g = run(generate_args(file, out / "x.y4m"));
+  expect_clean_failure(g, file.string() + ": is a file, expected a folder", out);
+  EXPECT_EQ(g.status, 1) << g.output;
+
+  fs::path model = copy_of_tiny_model("loop");
+  fs::remove_all(model / "transformer");
+  fs::create_directory_symlink("transformer", model / "transformer");
+  CliRun loop = run("inspect " + model.string());
+  EXPECT_EQ(loop.status, 1) << loop.output;
+  EXPECT_NE(
+      loop.output.find((model / "transformer").string() + ": component folder cannot be opened"),
+      std::string::npos)
+      << loop.output;
+}
+
+TEST(Cli, AClassThisEngineDoesNotLoadIsNamedByInspectAndGenerate) {
+  fs::path model = copy_of_tiny_model("wrong-class");
+  const fs::path index = model / "model_index.json";
+  auto j = nlohmann::json::parse(std::ifstream(index));
+  j["vae"] = {"diffusers", "AutoencoderKLLTXVideo"};
+  std::ofstream(index) << j.dump();
+  const std::string expected = "key 'vae' has class \"AutoencoderKLLTXVideo\"";
+  CliRun i = run("inspect " + model.string());
+  EXPECT_EQ(i.status, 1) << i.output;
+  EXPECT_NE(i.output.find(expected), std::string::npos) << i.output;
+  fs::path out = testing::temp_dir("wrong-class-out");
+  expect_clean_failure(run(generate_args(model, out / "x.y4m")), expected, out);
 }
 
 TEST(Cli, BackendsListsEveryAttentionBackendWithItsStatusAndWhy) {

@@ -9,9 +9,15 @@
 #include <random>
 #include <set>
 
+#include "core/excerpt.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "models/umt5/umt5_config.h"
+#include "models/wan/dit/wan_transformer_config.h"
+#include "models/wan/vae/wan_vae_config.h"
+#include "pipeline/wan_checkpoint.h"
 #include "test_util.h"
+#include "tiny_model_fixture.h"
 
 namespace fastvideo {
 namespace {
@@ -105,6 +111,87 @@ class IoTest : public ::testing::Test {
 
   fs::path dir_;
 };
+
+TEST(Excerpt, ShortTextIsQuotedWholeAndLongTextByItsStartAndSize) {
+  EXPECT_EQ(excerpt("WanPipeline"), "WanPipeline");
+  EXPECT_EQ(excerpt(std::string(kExcerptChars, 'a')), std::string(kExcerptChars, 'a'));
+  EXPECT_EQ(excerpt(std::string(1'000'000, 'a')),
+            std::string(kExcerptChars, 'a') + "... (1000000 bytes)");
+  // "é" is two bytes: one that would straddle the cut is left out whole.
+  const std::string accents = std::string(kExcerptChars - 1, 'a') + "\xc3\xa9" + "tail";
+  EXPECT_EQ(excerpt(accents),
+            std::string(kExcerptChars - 1, 'a') + str_cat("... (", accents.size(), " bytes)"));
+}
+
+JsonFile json_file(const std::string& text) {
+  return JsonFile(nlohmann::json::parse(text), "config.json");
+}
+
+// Calls get<T>(key) on `text`, which must throw naming the file, the key and `shown`.
+template <class T>
+void expect_refused(const std::string& text, const std::string& key, const std::string& shown) {
+  SCOPED_TRACE(text);
+  expect_error([&] { json_file(text).get<T>("n"); }, {"config.json", "'" + key + "'", shown});
+}
+
+TEST(JsonFile, IntegersMustBeWholeNumbersWithinTheirType) {
+  expect_refused<int>(R"({"n": 4294967298})", "n", "4294967298, expected an integer from");
+  expect_refused<int>(R"({"n": 2.5})", "n", "2.5");
+  expect_refused<int>(R"({"n": 1e12})", "n", "1000000000000");
+  expect_refused<int>(R"({"n": -2147483649})", "n", "-2147483649");
+  expect_refused<int>(R"({"n": true})", "n", "true");
+  expect_refused<int>(R"({"n": "3"})", "n", "\"3\"");
+  expect_refused<uint64_t>(R"({"n": -1})", "n", "-1");
+  expect_refused<std::vector<int>>(R"({"n": [1, 2, 2.5]})", "n[2]", "2.5");
+  // A whole number written as a float is that number.
+  EXPECT_EQ(json_file(R"({"n": 2.0})").get<int>("n"), 2);
+  EXPECT_EQ(json_file(R"({"n": 1e3})").get<int>("n"), 1000);
+  EXPECT_EQ(json_file(R"({"n": -7})").get<int>("n"), -7);
+  EXPECT_EQ(json_file(R"({"n": 2147483647})").get<int>("n"), 2147483647);
+  EXPECT_EQ(json_file(R"({"n": 9007199254740993})").get<int64_t>("n"), 9007199254740993);
+  EXPECT_EQ(json_file(R"({"n": [1, 2.0, 4]})").get<std::vector<int>>("n"),
+            (std::vector<int>{1, 2, 4}));
+  EXPECT_EQ(json_file(R"({})").get_or<int>("n", 5), 5);
+}
+
+TEST(JsonFile, FloatsMustBeFiniteNumbersBooleansAndStringsTheirType) {
+  expect_refused<float>(R"({"n": 1e39})", "n", "1e+39");
+  expect_refused<double>(R"({"n": false})", "n", "false");
+  expect_refused<std::vector<float>>(R"({"n": [1, "x"]})", "n[1]", "\"x\"");
+  expect_refused<bool>(R"({"n": 1})", "n", "1, expected true or false");
+  expect_refused<std::string>(R"({"n": 5})", "n", "5, expected a string");
+  EXPECT_EQ(json_file(R"({"n": 1e39})").get<double>("n"), 1e39);
+  EXPECT_EQ(json_file(R"({"n": 3})").get<float>("n"), 3.0f);
+  EXPECT_EQ(json_file(R"({"n": true})").get<bool>("n"), true);
+  EXPECT_EQ(json_file(R"({"n": [true, false]})").get<std::vector<bool>>("n"),
+            (std::vector<bool>{true, false}));
+}
+
+TEST_F(IoTest, ANumberBeyondDoubleInAFileIsAnErrorNamingTheFile) {
+  write_text(dir_ / "config.json", R"({"num_layers": 1e400})");
+  expect_error([&] { JsonFile::load(dir_ / "config.json"); },
+               {(dir_ / "config.json").string(), "malformed JSON", "1e400"});
+  const fs::path file = dir_ / "overflow.safetensors";
+  write_raw_safetensors(file, R"({"w":{"dtype":"F32","shape":[1e400],"data_offsets":[0,4]}})", 4);
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "1e400"});
+}
+
+TEST_F(IoTest, HugeNamesInAnIndexAreQuotedByTheirStartAndSize) {
+  const auto tensors = sample_tensors();
+  write_component(dir_ / "t", "model", tensors, 2, DType::F32);
+  const std::string huge(1'000'000, 'x');
+  write_text(dir_ / "t/model.safetensors.index.json",
+             nlohmann::json{{"weight_map", {{huge, 7}}}}.dump());
+  try {
+    load_component(dir_ / "t", specs_of(tensors));
+    ADD_FAILURE() << "a weight_map entry that is not a file name was accepted";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("model.safetensors.index.json"), std::string::npos) << message;
+    EXPECT_NE(message.find("xxx... (1000000 bytes)"), std::string::npos) << message;
+    EXPECT_LT(message.size(), 400u) << "the message quotes the whole name";
+  }
+}
 
 TEST_F(IoTest, SafetensorsRoundTripIsBitExactInEveryFloatDtype) {
   const Tensor f32 = randn({3, 5}), bf16 = randn({7}).to(DType::BF16),
@@ -279,6 +366,58 @@ TEST_F(IoTest, UnknownDtypeIsRejected) {
   expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "tensor w", "'F64'"});
 }
 
+TEST_F(IoTest, DuplicateKeysInAHeaderAreRejected) {
+  const fs::path file = dir_ / "twice.safetensors";
+  write_raw_safetensors(file,
+                        R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                        R"("w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                        8);
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "key \"w\" twice"});
+  write_raw_safetensors(
+      file, R"({"w":{"dtype":"F32","dtype":"F16","shape":[1],"data_offsets":[0,4]}})", 4);
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "key \"dtype\" twice"});
+  write_raw_safetensors(file, R"({"__metadata__":{"format":"pt","format":"np"}})", 0);
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "key \"format\" twice"});
+}
+
+TEST_F(IoTest, TensorsMustCoverTheDataSectionWithoutOverlapOrHole) {
+  const fs::path file = dir_ / "cover.safetensors";
+  // F32 tensors a and b of `a_begin`..`b_end` bytes, in a data section of `data_bytes`.
+  struct Case {
+    int a_begin, a_end, b_begin, b_end, data_bytes;
+    const char* message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {0, 8, 0, 8, 8, "tensors a [0,8] and b [0,8] overlap"},  // two names, same bytes
+           {0, 8, 4, 12, 12, "tensors a [0,8] and b [4,12] overlap"},
+           {0, 4, 8, 12, 12, "data bytes [4,8) before tensor b belong to no tensor"},
+           {0, 4, 4, 8, 12, "end at byte 8 of the 12-byte data section"}}) {
+    const auto entry = [](int begin, int end) {
+      return nlohmann::json{
+          {"dtype", "F32"}, {"shape", {(end - begin) / 4}}, {"data_offsets", {begin, end}}};
+    };
+    write_raw_safetensors(
+        file,
+        nlohmann::json{{"a", entry(c.a_begin, c.a_end)}, {"b", entry(c.b_begin, c.b_end)}}.dump(),
+        size_t(c.data_bytes));
+    expect_error([&] { SafetensorsFile::open(file); }, {file.string(), c.message});
+  }
+  // Empty tensors take no bytes (the format allows them).
+  write_raw_safetensors(file,
+                        R"({"e":{"dtype":"F32","shape":[0,3],"data_offsets":[0,0]},)"
+                        R"("a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                        4);
+  EXPECT_EQ(SafetensorsFile::open(file).info("e").shape, (Shape{0, 3}));
+}
+
+TEST_F(IoTest, ShapeBeyondInt64IsRejected) {
+  const fs::path file = dir_ / "dims.safetensors";
+  write_raw_safetensors(
+      file, R"({"w":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})", 0);
+  expect_error([&] { SafetensorsFile::open(file); },
+               {file.string(), "tensor w", "18446744073709551615"});
+}
+
 TEST_F(IoTest, MetadataIsReadable) {
   const fs::path file = dir_ / "meta.safetensors";
   write_raw_safetensors(file, R"({"__metadata__":{"format":"pt","note":"x"}})", 0);
@@ -361,6 +500,105 @@ TEST_F(IoTest, IndexNamingAMissingShardIsRejected) {
       {"model.safetensors.index.json", "model-00001-of-00002.safetensors", "does not exist"});
 }
 
+// A copy of the tiny model whose json files can be edited.
+class TinyModelCopy {
+ public:
+  explicit TinyModelCopy(const fs::path& dir, const std::string& name = "model")
+      : dir_(dir / name) {
+    fs::copy(testing::tiny_model_dir(), dir_, fs::copy_options::recursive);
+  }
+  // `file` relative to the checkpoint root, e.g. "vae/config.json".
+  void edit_json(const std::string& file, const std::function<void(nlohmann::json&)>& edit) {
+    const fs::path path = dir_ / file;
+    nlohmann::json j = nlohmann::json::parse(read_text(path));
+    edit(j);
+    write_text(path, j.dump());
+  }
+  CheckpointFolder open() const { return CheckpointFolder::open(dir_); }
+  const fs::path& dir() const { return dir_; }
+
+ private:
+  fs::path dir_;
+};
+
+TEST_F(IoTest, IndexShardNamesWithDirectoryPartsAreRefused) {
+  const auto tensors = sample_tensors();
+  write_component(dir_ / "t", "model", tensors, 2, DType::F32);
+  // A valid file outside the component folder holding every tensor: never to be opened.
+  write_safetensors(dir_ / "outside.safetensors", tensors);
+  const auto original = nlohmann::json::parse(read_text(dir_ / "t/model.safetensors.index.json"));
+  for (const std::string& shard : std::vector<std::string>{
+           "../outside.safetensors", "./model-00001-of-00002.safetensors",
+           (dir_ / "outside.safetensors").string(), "a/b.safetensors", "..", ".", ""}) {
+    SCOPED_TRACE(shard);
+    auto index = original;
+    index["weight_map"]["patch_embedding.bias"] = shard;
+    write_text(dir_ / "t/model.safetensors.index.json", index.dump());
+    expect_error([&] { load_component(dir_ / "t", specs_of(tensors)); },
+                 {"model.safetensors.index.json", "weight_map entry patch_embedding.bias",
+                  excerpt(nlohmann::json(shard).dump()), "no directory parts"});
+  }
+}
+
+TEST_F(IoTest, ShardThatIsADirectoryIsReportedAsOne) {
+  const auto tensors = sample_tensors();
+  write_component(dir_ / "t", "model", tensors, 2, DType::F32);
+  fs::remove(dir_ / "t/model-00002-of-00002.safetensors");
+  fs::create_directory(dir_ / "t/model-00002-of-00002.safetensors");
+  expect_error([&] { load_component(dir_ / "t", specs_of(tensors)); },
+               {"model.safetensors.index.json", "model-00002-of-00002.safetensors",
+                "is a directory, expected a file"});
+  // Single-file weights too.
+  write_component(dir_ / "v", "model", tensors, 1, DType::F32);
+  fs::remove(dir_ / "v/model.safetensors");
+  fs::create_directory(dir_ / "v/model.safetensors");
+  expect_error([&] { load_component(dir_ / "v", specs_of(tensors)); },
+               {(dir_ / "v/model.safetensors").string(), "is a directory, expected a file"});
+}
+
+TEST_F(IoTest, SymlinkLoopsAreNamedNotInternalErrors) {
+  // A component folder linked to itself.
+  TinyModelCopy model(dir_);
+  fs::remove_all(model.dir() / "transformer");
+  fs::create_directory_symlink("transformer", model.dir() / "transformer");
+  expect_error([&] { model.open(); }, {(model.dir() / "transformer").string(),
+                                       "component folder cannot be opened", "symbolic links"});
+  // A shard, a single weights file and a config linked to themselves.
+  const auto tensors = sample_tensors();
+  write_component(dir_ / "t", "model", tensors, 2, DType::F32);
+  fs::remove(dir_ / "t/model-00001-of-00002.safetensors");
+  fs::create_symlink("model-00001-of-00002.safetensors",
+                     dir_ / "t/model-00001-of-00002.safetensors");
+  expect_error([&] { load_component(dir_ / "t", specs_of(tensors)); },
+               {(dir_ / "t/model-00001-of-00002.safetensors").string(), "cannot be opened",
+                "symbolic links"});
+  write_component(dir_ / "v", "model", tensors, 1, DType::F32);
+  fs::remove(dir_ / "v/model.safetensors");
+  fs::create_symlink("model.safetensors", dir_ / "v/model.safetensors");
+  expect_error([&] { load_component(dir_ / "v", specs_of(tensors)); },
+               {(dir_ / "v/model.safetensors").string(), "cannot be opened", "symbolic links"});
+  fs::create_symlink("config.json", dir_ / "v/config.json");
+  expect_error([&] { summarize_component(dir_ / "v"); },
+               {(dir_ / "v/config.json").string(), "cannot be opened", "symbolic links"});
+}
+
+TEST_F(IoTest, CheckpointPathThatIsAFileIsNamedAsAFile) {
+  make_wan_folder();
+  expect_error([&] { CheckpointFolder::open(dir_ / "model_index.json"); },
+               {(dir_ / "model_index.json").string() + ": is a file, expected a folder",
+                "checkpoint is the folder holding model_index.json"});
+  expect_error([&] { CheckpointFolder::open(dir_ / "nowhere"); },
+               {(dir_ / "nowhere").string() + ": does not exist"});
+}
+
+TEST_F(IoTest, ComponentNamesWithDirectoryPartsAreRefused) {
+  make_wan_folder();
+  write_text(dir_ / "model_index.json", R"({
+      "_class_name": "WanPipeline", "../transformer": ["diffusers", "WanTransformer3DModel"]})");
+  expect_error([&] { CheckpointFolder::open(dir_); },
+               {"model_index.json", "component ../transformer", "no directory parts"});
+}
+
 TEST_F(IoTest, CheckpointFolderExposesComponentsAndConfigs) {
   make_wan_folder();
   const CheckpointFolder c = CheckpointFolder::open(dir_);
@@ -396,7 +634,82 @@ TEST_F(IoTest, WanPipelineIndexMissingAComponentIsRejected) {
   make_wan_folder();
   write_text(dir_ / "model_index.json",
              R"({"_class_name": "WanPipeline", "vae": ["diffusers", "AutoencoderKLWan"]})");
-  expect_error([&] { CheckpointFolder::open(dir_); }, {"model_index.json", "transformer"});
+  expect_error([&] { open_wan_checkpoint(dir_); }, {"model_index.json", "transformer"});
+}
+
+TEST_F(IoTest, AWanCheckpointNamesOnlyClassesThisEngineLoads) {
+  EXPECT_EQ(open_wan_checkpoint(testing::tiny_model_dir()).class_name(), "WanPipeline");
+  struct Case {
+    std::string file;
+    std::function<void(nlohmann::json&)> edit;
+    std::vector<std::string> message;
+  };
+  const std::vector<Case> cases = {
+      {"model_index.json",
+       [](auto& j) { j["_class_name"] = "StableDiffusionPipeline"; },
+       {"model_index.json: key '_class_name' has value \"StableDiffusionPipeline\"",
+        "WanPipeline"}},
+      {"model_index.json",
+       [](auto& j) { j["_class_name"] = std::string(1'000'000, 'W'); },
+       {"model_index.json: key '_class_name' has value \"WWWW", "W... (1000002 bytes); the"}},
+      {"model_index.json",
+       [](auto& j) {
+         j["transformer"] = {"diffusers", "WanVACETransformer3DModel"};
+       },
+       {"model_index.json: key 'transformer' has class \"WanVACETransformer3DModel\"",
+        "WanTransformer3DModel"}},
+      {"model_index.json",
+       [](auto& j) {
+         j["tokenizer"] = {"transformers", "BertTokenizer"};
+       },
+       {"key 'tokenizer' has class \"BertTokenizer\"", "T5Tokenizer or T5TokenizerFast"}},
+      {"model_index.json",
+       [](auto& j) {
+         j["scheduler"] = {"diffusers", "DDIMScheduler"};
+       },
+       {"key 'scheduler' has class \"DDIMScheduler\"",
+        "UniPCMultistepScheduler or FlowMatchEulerDiscreteScheduler"}},
+      {"model_index.json",
+       [](auto& j) {
+         j["image_encoder"] = {"transformers", "CLIPVisionModel"};
+       },
+       {"key 'image_encoder' lists a CLIPVisionModel component", "does not use",
+        "transformer, text_encoder, tokenizer, vae or scheduler"}},
+      {"vae/config.json",
+       [](auto& j) { j["_class_name"] = "AutoencoderKL"; },
+       {"vae/config.json: key '_class_name' has value \"AutoencoderKL\"", "AutoencoderKLWan"}},
+      {"transformer/config.json",
+       [](auto& j) { j.erase("_class_name"); },
+       {"transformer/config.json: missing key '_class_name'"}},
+      {"text_encoder/config.json",
+       [](auto& j) { j["architectures"] = {"T5EncoderModel"}; },
+       {"text_encoder/config.json: key 'architectures[0]' has value \"T5EncoderModel\"",
+        "UMT5EncoderModel"}},
+      {"tokenizer/tokenizer_config.json",
+       [](auto& j) { j["tokenizer_class"] = "LlamaTokenizer"; },
+       {"tokenizer_config.json: key 'tokenizer_class' has value \"LlamaTokenizer\"",
+        "T5Tokenizer or T5TokenizerFast"}},
+      {"scheduler/scheduler_config.json",
+       [](auto& j) { j["_class_name"] = "FlowMatchEulerDiscreteScheduler"; },
+       {"scheduler_config.json: key '_class_name' has value \"FlowMatchEulerDiscreteScheduler\"",
+        "model_index.json gives the scheduler class \"UniPCMultistepScheduler\""}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(cases[i].file);
+    TinyModelCopy model(dir_, str_cat("case", i));
+    if (cases[i].file == "model_index.json") fs::create_directory(model.dir() / "image_encoder");
+    model.edit_json(cases[i].file, cases[i].edit);
+    expect_error([&] { open_wan_checkpoint(model.dir()); }, cases[i].message);
+  }
+  // The other scheduler class, named alike in both files.
+  TinyModelCopy euler(dir_, "euler");
+  euler.edit_json("model_index.json", [](auto& j) {
+    j["scheduler"] = {"diffusers", "FlowMatchEulerDiscreteScheduler"};
+  });
+  euler.edit_json("scheduler/scheduler_config.json",
+                  [](auto& j) { j["_class_name"] = "FlowMatchEulerDiscreteScheduler"; });
+  EXPECT_EQ(open_wan_checkpoint(euler.dir()).component_class("scheduler"),
+            "FlowMatchEulerDiscreteScheduler");
 }
 
 TEST_F(IoTest, MalformedConfigJsonIsRejected) {
@@ -405,6 +718,35 @@ TEST_F(IoTest, MalformedConfigJsonIsRejected) {
   const CheckpointFolder c = CheckpointFolder::open(dir_);
   expect_error([&] { c.config("transformer"); },
                {(dir_ / "transformer/config.json").string(), "malformed JSON"});
+}
+
+TEST_F(IoTest, ConfigsMustAgreeWithTheBlocksTheirWeightsHold) {
+  TinyModelCopy model(dir_);
+  // The tiny model agrees with itself.
+  EXPECT_EQ(WanTransformerConfig::from_checkpoint(model.open()).num_layers, 2);
+  EXPECT_EQ(Umt5Config::from_checkpoint(model.open()).num_layers, 2);
+  EXPECT_EQ(WanVaeConfig::from_checkpoint(model.open()).num_levels(), 4);
+
+  model.edit_json("transformer/config.json", [](auto& j) { j["num_layers"] = 3; });
+  expect_error([&] { WanTransformerConfig::from_checkpoint(model.open()); },
+               {(model.dir() / "transformer/config.json").string(), "'num_layers' has value 3",
+                "3 blocks blocks.N.", (model.dir() / "transformer").string(), "hold 2"});
+  model.edit_json("text_encoder/config.json", [](auto& j) { j["num_layers"] = 1; });
+  expect_error(
+      [&] { Umt5Config::from_checkpoint(model.open()); },
+      {"text_encoder/config.json", "'num_layers' has value 1", "encoder.block.N.", "hold 2"});
+  model.edit_json("vae/config.json", [](auto& j) { j["num_res_blocks"] = 1; });
+  expect_error([&] { WanVaeConfig::from_checkpoint(model.open()); },
+               {"vae/config.json", "'num_res_blocks' has value 1",
+                "2 blocks decoder.up_blocks.0.resnets.N.", "hold 3"});
+  model.edit_json("vae/config.json", [](auto& j) {
+    j["num_res_blocks"] = 2;
+    j["dim_mult"] = {1, 2, 4};
+    j["temperal_downsample"] = {false, true};
+  });
+  expect_error([&] { WanVaeConfig::from_checkpoint(model.open()); },
+               {"vae/config.json", "'dim_mult' has value [1,2,4]", "3 blocks decoder.up_blocks.N.",
+                "hold 4"});
 }
 
 TEST_F(IoTest, UnwritableOutputDirectoryLeavesNoFile) {

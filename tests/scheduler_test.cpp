@@ -369,5 +369,23 @@ TEST(MakeScheduler, NamesSelectSchedulersAndUnknownNamesListTheValidOnes) {
   EXPECT_THROW(make_scheduler("checkpoint", 3.0, nullptr), Error);
 }
 
+TEST(MakeScheduler, CheckpointSchedulerReadsOnlyAUniPCConfig) {
+  nlohmann::json json = wan_config_json();
+  json["_class_name"] = "FlowMatchEulerDiscreteScheduler";
+  const JsonFile cfg = wan_config(json);
+  try {
+    make_scheduler("checkpoint", 3.0, &cfg);
+    ADD_FAILURE() << "a FlowMatchEulerDiscreteScheduler config configured UniPC";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("scheduler/scheduler_config.json: key '_class_name' has value "
+                       "\"FlowMatchEulerDiscreteScheduler\""),
+              std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("only by UniPCMultistepScheduler"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(make_scheduler("euler", 3.0, &cfg)->name(), "euler");
+}
+
 }  // namespace
 }  // namespace fastvideo

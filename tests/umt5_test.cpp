@@ -144,6 +144,38 @@ TEST(Umt5Config, RejectsAnotherFeedForwardNamingFileKeyAndValue) {
   }
 }
 
+TEST(Umt5Config, ASizeBeyondIntIsRefusedNotWrapped) {
+  auto j = nlohmann::json::parse(kXxlConfig);
+  j["d_ff"] = 1e12;
+  try {
+    Umt5Config::from_json(JsonFile(j, "text_encoder/config.json"));
+    FAIL() << "d_ff 1e12 accepted";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("text_encoder/config.json: key 'd_ff' has value 1000000000000"),
+              std::string::npos)
+        << msg;
+  }
+}
+
+TEST(Umt5Config, EverySizeHasASaneUpperBound) {
+  for (const char* key : {"vocab_size", "d_model", "d_kv", "num_heads", "d_ff", "num_layers",
+                          "relative_attention_num_buckets", "relative_attention_max_distance"}) {
+    auto j = nlohmann::json::parse(kXxlConfig);
+    j[key] = 1'000'000'000;
+    try {
+      Umt5Config::from_json(JsonFile(j, "text_encoder/config.json"));
+      ADD_FAILURE() << key << " = 1000000000 accepted";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(std::string("text_encoder/config.json: key '") + key +
+                         "' has value 1000000000, expected 1 to "),
+                std::string::npos)
+          << msg;
+    }
+  }
+}
+
 TEST(Umt5Config, MissingSizeKeyNamesTheKey) {
   auto j = nlohmann::json::parse(kXxlConfig);
   j.erase("d_ff");

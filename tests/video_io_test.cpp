@@ -331,6 +331,12 @@ TEST(VideoIo, UnwritableDestinationFailsAndLeavesNothing) {
   EXPECT_EQ(read_bytes(dir / "not_a_dir"), "x");
 }
 
+TEST(VideoIo, MetadataWithANumberBeyondDoubleIsAnErrorNamingTheFile) {
+  const std::string message =
+      error_of([&] { VideoMetadata::from_json(R"({"seed": 1e400})", "clip.y4m"); });
+  EXPECT_TRUE(contains(message, "clip.y4m") && contains(message, "1e400")) << message;
+}
+
 TEST(VideoIo, ReadErrorsNameTheFile) {
   ScratchDir dir;
   EXPECT_TRUE(contains(error_of([&] { read_video(dir / "missing.mp4"); }), "missing.mp4"));

@@ -100,6 +100,9 @@ TEST(WanTransformerConfig, UnsupportedValuesAreErrorsNamingFileKeyAndValue) {
       {"attention_head_dim", 4, "4"},
       {"cross_attn_norm", false, "false"},
       {"num_layers", 0, "0"},
+      // Not wrapped to 2 or truncated to 2.
+      {"num_layers", 4294967298u, "4294967298"},
+      {"num_layers", 2.5, "2.5"},
   };
   for (const Case& c : cases) {
     nlohmann::json json = config_1_3b_json();
@@ -112,6 +115,30 @@ TEST(WanTransformerConfig, UnsupportedValuesAreErrorsNamingFileKeyAndValue) {
   nlohmann::json missing = config_1_3b_json();
   missing.erase("num_layers");
   EXPECT_NE(error_of([&] { config_from(missing); }).find("num_layers"), std::string::npos);
+}
+
+TEST(WanTransformerConfig, EverySizeHasASaneUpperBound) {
+  for (const char* key :
+       {"num_attention_heads", "attention_head_dim", "num_layers", "ffn_dim", "in_channels",
+        "out_channels", "text_dim", "freq_dim", "rope_max_seq_len"}) {
+    nlohmann::json json = config_1_3b_json();
+    json[key] = 1'000'000'000;
+    const std::string message = error_of([&] { config_from(json); });
+    EXPECT_NE(message.find(std::string("transformer/config.json: key '") + key +
+                           "' has value 1000000000, expected 1 to "),
+              std::string::npos)
+        << message;
+  }
+}
+
+TEST(WanTransformerConfig, AHugeValueIsQuotedByItsStartAndSize) {
+  nlohmann::json json = config_1_3b_json();
+  json["_class_name"] = std::string(1'000'000, 'W');
+  const std::string message = error_of([&] { config_from(json); });
+  EXPECT_NE(message.find("'_class_name'"), std::string::npos) << message;
+  EXPECT_NE(message.find("\"WWWW"), std::string::npos) << message;
+  EXPECT_NE(message.find("... (1000002 bytes)"), std::string::npos) << message;
+  EXPECT_LT(message.size(), 300u) << "the message quotes the whole value";
 }
 
 TEST(WanTransformerSpecs, The1_3BTableHas825TensorsWithTheReferenceShapes) {

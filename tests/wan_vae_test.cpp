@@ -239,6 +239,53 @@ TEST(WanVae, ConfigRejectsInconsistentValuesNamingFileAndKey) {
   EXPECT_EQ(config_error(config_json(96)), "");
 }
 
+// All-zero scales gave a video that ignores prompt and seed.
+TEST(WanVae, LatentScalesMustBePositiveAndNormalisationFinite) {
+  nlohmann::json zeros = config_json(96);
+  zeros["latents_std"] = std::vector<float>(16, 0.0f);
+  EXPECT_NE(config_error(zeros).find("vae/config.json: key 'latents_std[0]' has value 0, expected "
+                                     "a positive scale"),
+            std::string::npos)
+      << config_error(zeros);
+  struct Case {
+    const char* key;
+    int index;
+    double value;
+    const char* message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"latents_std", 3, -1.5, "key 'latents_std[3]' has value -1.5"},
+           {"latents_std", 5, 1e39, "key 'latents_std[5]' has value 1e+39"},  // inf as a float
+           {"latents_mean", 7, -1e39, "key 'latents_mean[7]' has value -1e+39"},
+           {"latents_std", 2, std::nan(""), "key 'latents_std[2]'"}}) {
+    nlohmann::json j = config_json(96);
+    j[c.key][c.index] = c.value;
+    EXPECT_NE(config_error(j).find(c.message), std::string::npos) << config_error(j);
+  }
+}
+
+TEST(WanVae, EverySizeHasASaneUpperBound) {
+  for (const char* key : {"base_dim", "z_dim", "num_res_blocks"}) {
+    nlohmann::json j = config_json(96);
+    j[key] = 1'000'000'000;
+    EXPECT_NE(config_error(j).find(std::string("vae/config.json: key '") + key +
+                                   "' has value 1000000000, expected 1 to "),
+              std::string::npos)
+        << config_error(j);
+  }
+  nlohmann::json j = config_json(96);
+  j["dim_mult"] = {1, 2, 1'000'000'000, 4};
+  EXPECT_NE(config_error(j).find("key 'dim_mult[2]' has value 1000000000, expected 1 to "),
+            std::string::npos)
+      << config_error(j);
+  j = config_json(96);
+  j["dim_mult"] = std::vector<int>(1000, 1);
+  j["temperal_downsample"] = std::vector<bool>(999, false);
+  EXPECT_NE(config_error(j).find("key 'dim_mult' has 1000 entries, expected 1 to "),
+            std::string::npos)
+      << config_error(j);
+}
+
 // ---- Decoder ----
 
 TEST(WanVae, ChunkedDecodeEqualsFullSequenceFormulation) {

@@ -1,11 +1,12 @@
 #include "fastvideo/checkpoint_info.h"
 #include "io/checkpoint.h"
+#include "pipeline/wan_checkpoint.h"
 #include "tokenizer/t5_tokenizer.h"
 
 namespace fastvideo {
 
 CheckpointSummary inspect_checkpoint(const std::filesystem::path& dir) {
-  const CheckpointFolder checkpoint = CheckpointFolder::open(dir);
+  const CheckpointFolder checkpoint = open_wan_checkpoint(dir);
   CheckpointSummary s;
   s.class_name = checkpoint.class_name();
   for (const char* component : {"transformer", "text_encoder", "vae"}) {

@@ -1,5 +1,6 @@
 #include "core/dtype.h"
 
+#include "core/excerpt.h"
 #include "fastvideo/error.h"
 
 namespace fastvideo {
@@ -53,7 +54,8 @@ DType dtype_from_name(std::string_view name) {
                   DType::I32, DType::I64}) {
     if (dtype_name(d) == name) return d;
   }
-  fail("unknown dtype '", name, "' (expected one of F32, BF16, F16, F8_E4M3, I8, U8, I32, I64)");
+  fail("unknown dtype '", excerpt(name),
+       "' (expected one of F32, BF16, F16, F8_E4M3, I8, U8, I32, I64)");
 }
 
 float f16_to_f32(uint16_t h) {

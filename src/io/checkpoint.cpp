@@ -1,6 +1,7 @@
 #include "io/checkpoint.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -8,7 +9,9 @@
 #include <regex>
 #include <set>
 
+#include "core/excerpt.h"
 #include "fastvideo/log.h"
+#include "io/file_kind.h"
 #include "io/float_conversion.h"
 #include "io/safetensors.h"
 
@@ -35,7 +38,7 @@ std::string folder_name(const fs::path& dir) {
 
 std::string join_names(const std::vector<std::string>& names, size_t limit) {
   std::string s;
-  for (size_t i = 0; i < names.size() && i < limit; ++i) s += (i ? ", " : "") + names[i];
+  for (size_t i = 0; i < names.size() && i < limit; ++i) s += (i ? ", " : "") + excerpt(names[i]);
   if (names.size() > limit) s += str_cat(", ... (", names.size() - limit, " more)");
   return s;
 }
@@ -58,12 +61,22 @@ struct WeightFiles {
   std::map<std::string, std::string> weight_map;  // tensor -> shard file name (sharded only)
 };
 
+// A name joined to a folder's path (a shard in a weight_map, a component in model_index.json)
+// must stay inside that folder: no directory parts ("a/b", "./x", "../x", "/etc/passwd").
+bool is_plain_name(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
+         name.find('\0') == std::string::npos;
+}
+
+// The entries of `dir` named *<suffix>, each of which must be a regular file.
 std::vector<fs::path> list_with_suffix(const fs::path& dir, const std::string& suffix) {
   std::vector<fs::path> out;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && ends_with(name, suffix)) out.push_back(entry.path());
+    if (!ends_with(entry.path().filename().string(), suffix)) continue;
+    const std::string why = why_not_a_file(entry.path());
+    if (!why.empty()) fail(entry.path().string(), ": ", why);
+    out.push_back(entry.path());
   }
   if (ec) fail(dir.string(), ": cannot list the folder: ", ec.message());
   std::sort(out.begin(), out.end());
@@ -78,7 +91,7 @@ std::string file_names(const std::vector<fs::path>& files) {
 
 // `required` false: a folder without weights (tokenizer, scheduler) gives no files.
 WeightFiles find_weight_files(const fs::path& dir, bool required) {
-  if (!fs::is_directory(dir)) fail(dir.string(), ": not a folder");
+  if (const std::string why = why_not_a_folder(dir); !why.empty()) fail(dir.string(), ": ", why);
   WeightFiles w;
   const auto indexes = list_with_suffix(dir, ".safetensors.index.json");
   if (indexes.size() > 1) {
@@ -91,22 +104,27 @@ WeightFiles find_weight_files(const fs::path& dir, bool required) {
     const auto& map =
         index.json().contains("weight_map") ? index.json()["weight_map"] : nlohmann::json();
     if (!map.is_object()) {
-      fail(index.origin(), ": 'weight_map' is ", map.dump(),
+      fail(index.origin(), ": 'weight_map' is ", excerpt(map.dump()),
            ", expected an object of tensor -> shard");
     }
     std::set<std::string> shards;
     for (const auto& [tensor, shard] : map.items()) {
       if (!shard.is_string()) {
-        fail(index.origin(), ": weight_map entry ", tensor, " is ", shard.dump(),
+        fail(index.origin(), ": weight_map entry ", excerpt(tensor), " is ", excerpt(shard.dump()),
              ", expected a file name");
+      }
+      if (!is_plain_name(shard.get<std::string>())) {
+        fail(index.origin(), ": weight_map entry ", excerpt(tensor), " names shard ",
+             excerpt(shard.dump()), ", expected a file name in ", dir.string(),
+             " (no directory parts)");
       }
       w.weight_map[tensor] = shard.get<std::string>();
       shards.insert(shard.get<std::string>());
     }
     for (const auto& shard : shards) {
-      if (!fs::is_regular_file(dir / shard)) {
-        fail(index.origin(), ": weight_map names shard ", shard, ", but ", (dir / shard).string(),
-             " does not exist");
+      if (const std::string why = why_not_a_file(dir / shard); !why.empty()) {
+        fail(index.origin(), ": weight_map names shard ", excerpt(shard), ", but ",
+             (dir / shard).string(), " ", why);
       }
       w.files.push_back(dir / shard);
     }
@@ -141,8 +159,8 @@ WeightLocations locate_weights(const WeightFiles& w) {
   for (const auto& [tensor, shard] : w.weight_map) {
     const size_t i = index_of_name.at(shard);
     if (!loc.files[i].contains(tensor)) {
-      fail(loc.files[i].path().string(), ": tensor ", tensor, " is absent from this shard, but ",
-           w.index->string(), " maps it here");
+      fail(loc.files[i].path().string(), ": tensor ", excerpt(tensor),
+           " is absent from this shard, but ", w.index->string(), " maps it here");
     }
     loc.file_of[tensor] = i;
   }
@@ -165,12 +183,15 @@ Tensor convert_from_mapping(const Tensor& src, DType dtype) {
 }  // namespace
 
 CheckpointFolder CheckpointFolder::open(const fs::path& dir) {
+  if (const std::string why = why_not_a_folder(dir); !why.empty()) {
+    fail(dir.string(), ": ", why,
+         "; a diffusers checkpoint is the folder holding model_index.json");
+  }
   const fs::path index_path = dir / "model_index.json";
-  if (!fs::exists(index_path)) {
-    fail(index_path.string(),
-         ": missing; a diffusers checkpoint folder starts with model_index.json "
-         "(is ",
-         dir.string(), " the checkpoint root?)");
+  if (const std::string why = why_not_a_file(index_path); !why.empty()) {
+    fail(index_path.string(), ": ", why,
+         "; a diffusers checkpoint folder starts with model_index.json (is ", dir.string(),
+         " the checkpoint root?)");
   }
   const JsonFile index = JsonFile::load(index_path);
   if (!index.json().is_object()) fail(index.origin(), ": expected a JSON object");
@@ -184,25 +205,21 @@ CheckpointFolder CheckpointFolder::open(const fs::path& dir) {
     if (key.starts_with("_") || !value.is_array() || value.size() != 2) continue;
     if (value[0].is_null() && value[1].is_null()) continue;
     if (!value[0].is_string() || !value[1].is_string()) {
-      fail(index.origin(), ": component ", key, " is ", value.dump(),
+      fail(index.origin(), ": component ", excerpt(key), " is ", excerpt(value.dump()),
            ", expected [library, class]");
     }
-    c.components_[key] = {value[0].get<std::string>(), value[1].get<std::string>()};
-  }
-  if (c.class_name_ == "WanPipeline") {
-    // wan21.md §5: the five components WanPipeline is built from.
-    for (const char* required : {"transformer", "text_encoder", "tokenizer", "vae", "scheduler"}) {
-      if (!c.has(required)) {
-        fail(index.origin(), ": WanPipeline needs component ", required, ", which is not listed");
-      }
+    if (!is_plain_name(key)) {
+      fail(index.origin(), ": component ", excerpt(key), " is not a folder name in ", dir.string(),
+           " (no directory parts)");
     }
+    c.components_[key] = {value[0].get<std::string>(), value[1].get<std::string>()};
   }
   if (c.components_.empty()) fail(index.origin(), ": lists no components");
   for (const auto& [name, comp] : c.components_) {
     const fs::path folder = dir / name;
-    if (!fs::is_directory(folder)) {
-      fail(folder.string(), ": component folder is missing; model_index.json lists ", name, " as ",
-           comp.library, " ", comp.class_name, ", so it should hold ",
+    if (const std::string why = why_not_a_folder(folder); !why.empty()) {
+      fail(folder.string(), ": component folder ", why, "; model_index.json lists ", excerpt(name),
+           " as ", excerpt(comp.library), " ", excerpt(comp.class_name), ", so it should hold ",
            expected_contents(comp.library, comp.class_name));
     }
   }
@@ -223,8 +240,8 @@ fs::path CheckpointFolder::path(const std::string& component) const {
 const std::string& CheckpointFolder::component_class(const std::string& component) const {
   auto it = components_.find(component);
   if (it == components_.end()) {
-    fail((root_ / "model_index.json").string(), ": no component ", component, " (it lists ",
-         join_names(components(), components_.size()), ")");
+    fail((root_ / "model_index.json").string(), ": no component ", excerpt(component),
+         " (it lists ", join_names(components(), components_.size()), ")");
   }
   return it->second.class_name;
 }
@@ -235,6 +252,26 @@ JsonFile CheckpointFolder::config(const std::string& component) const {
   if (ends_with(cls, "Scheduler")) file = "scheduler_config.json";
   if (cls.find("Tokenizer") != std::string::npos) file = "tokenizer_config.json";
   return JsonFile::load(root_ / component / file);
+}
+
+void CheckpointFolder::require_block_count(const std::string& component, const std::string& key,
+                                           int64_t expected, const std::string& prefix) const {
+  const fs::path dir = path(component);
+  std::set<int64_t> blocks;
+  for (const auto& [name, file] : locate_weights(find_weight_files(dir, true)).file_of) {
+    if (!name.starts_with(prefix)) continue;
+    const char* first = name.data() + prefix.size();
+    const char* last = name.data() + name.size();
+    int64_t n = 0;
+    const auto [end, ec] = std::from_chars(first, last, n);
+    if (ec == std::errc() && end != last && *end == '.') blocks.insert(n);
+  }
+  if (int64_t(blocks.size()) != expected) {
+    const JsonFile json = config(component);
+    fail(json.origin(), ": key '", key, "' has value ", json.quote(key),
+         ", so the weights should hold ", expected, " blocks ", prefix, "N., but those in ",
+         dir.string(), " hold ", blocks.size());
+  }
 }
 
 Weights load_component(const fs::path& component_dir, const std::vector<TensorSpec>& specs,
@@ -495,7 +532,8 @@ ComponentSummary summarize_component(const fs::path& component_dir) {
   ComponentSummary s;
   s.name = folder_name(component_dir);
   for (const char* config : {"config.json", "scheduler_config.json", "tokenizer_config.json"}) {
-    if (!fs::exists(component_dir / config)) continue;
+    std::error_code ec;  // a link that cannot be resolved counts: JsonFile::load names it
+    if (!fs::exists(fs::symlink_status(component_dir / config, ec))) continue;
     const JsonFile json = JsonFile::load(component_dir / config);
     const auto& j = json.json();
     s.config = j.dump();

@@ -20,7 +20,8 @@ namespace fastvideo {
 
 class CheckpointFolder {
  public:
-  // Reads model_index.json and checks that every component folder it lists exists.
+  // Reads model_index.json and checks that every component folder it lists exists (which
+  // pipeline and classes these are is pipeline/wan_checkpoint.h's to check).
   static CheckpointFolder open(const std::filesystem::path& dir);
 
   const std::filesystem::path& root() const { return root_; }
@@ -34,6 +35,12 @@ class CheckpointFolder {
   // <component>/config.json; scheduler_config.json for schedulers, tokenizer_config.json for
   // tokenizers.
   JsonFile config(const std::string& component) const;
+  // Fails unless the component's weights hold exactly `expected` blocks `<prefix>N.` (distinct
+  // N), naming its config, the config's `key` that sets the count, and both counts. Reads the
+  // safetensors headers alone (cheap even for the 14B shards), so a config is checked against its
+  // weights before anything is allocated.
+  void require_block_count(const std::string& component, const std::string& key, int64_t expected,
+                           const std::string& prefix) const;
 
  private:
   struct Component {

@@ -13,6 +13,7 @@
 #include <set>
 #include <vector>
 
+#include "core/excerpt.h"
 #include "io/float_conversion.h"
 
 namespace fastvideo {
@@ -47,11 +48,12 @@ class FileDescriptor {
 };
 
 Shape parse_shape(const nlohmann::json& j, const std::string& where) {
-  if (!j.is_array()) fail(where, ": 'shape' is ", j.dump(), ", expected an array of integers");
+  if (!j.is_array())
+    fail(where, ": 'shape' is ", excerpt(j.dump()), ", expected an array of integers");
   Shape shape;
   for (const auto& d : j) {
-    if (!d.is_number_unsigned()) {
-      fail(where, ": 'shape' is ", j.dump(), ", expected non-negative integers");
+    if (!d.is_number_unsigned() || d.get<uint64_t>() > uint64_t(INT64_MAX)) {
+      fail(where, ": 'shape' is ", excerpt(j.dump()), ", expected non-negative integers");
     }
     shape.push_back(d.get<int64_t>());
   }
@@ -69,6 +71,59 @@ uint64_t tensor_bytes(const Shape& shape, DType dtype, const std::string& where)
     }
   }
   return uint64_t(bytes);
+}
+
+// The header's JSON. nlohmann keeps one of two equal keys silently; the format forbids them (the
+// entry a reader sees could differ from the one another reader trusts), so parsing refuses them.
+nlohmann::json parse_header(const std::string& file, const char* first, const char* last) {
+  std::vector<std::set<std::string>> open_objects;  // the keys seen in each enclosing object
+  const auto refuse_duplicates = [&](int, nlohmann::json::parse_event_t event,
+                                     nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start) open_objects.emplace_back();
+    if (event == Event::object_end) open_objects.pop_back();
+    if (event == Event::key && !open_objects.back().insert(parsed.get<std::string>()).second) {
+      fail(file, ": header has the key ", excerpt(parsed.dump()),
+           " twice in one object; safetensors forbids duplicate keys");
+    }
+    return true;
+  };
+  try {
+    return nlohmann::json::parse(first, last, refuse_duplicates);
+  } catch (const nlohmann::json::exception& e) {  // also out_of_range: a number beyond double
+    fail(file, ": header is not valid JSON: ", e.what());
+  }
+}
+
+// The format requires the tensors' byte ranges to cover the data section exactly: no byte shared
+// by two tensors, none that belongs to no tensor.
+void require_exact_cover(const std::string& file, const std::map<std::string, TensorInfo>& entries,
+                         uint64_t data_bytes) {
+  std::vector<std::pair<const TensorInfo*, const std::string*>> by_offset;
+  for (const auto& [name, info] : entries) by_offset.emplace_back(&info, &name);
+  std::sort(by_offset.begin(), by_offset.end(), [](const auto& a, const auto& b) {
+    return std::pair(a.first->begin, a.first->end) < std::pair(b.first->begin, b.first->end);
+  });
+  uint64_t covered = 0;
+  const std::pair<const TensorInfo*, const std::string*>* previous = nullptr;
+  for (const auto& current : by_offset) {
+    const TensorInfo& info = *current.first;
+    if (info.begin < covered) {
+      fail(file, ": tensors ", excerpt(*previous->second), " [", previous->first->begin, ",",
+           previous->first->end, "] and ", excerpt(*current.second), " [", info.begin, ",",
+           info.end, "] overlap; safetensors tensors must not share bytes");
+    }
+    if (info.begin > covered) {
+      fail(file, ": data bytes [", covered, ",", info.begin, ") before tensor ",
+           excerpt(*current.second), " belong to no tensor; safetensors forbids holes");
+    }
+    covered = info.end;
+    previous = &current;
+  }
+  if (covered != data_bytes) {
+    fail(file, ": the tensors end at byte ", covered, " of the ", data_bytes,
+         "-byte data section; safetensors forbids holes");
+  }
 }
 
 }  // namespace
@@ -113,13 +168,9 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   }
   const uint64_t data_bytes = file_bytes - 8 - header_bytes;
 
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(reinterpret_cast<const char*>(base + 8),
-                                   reinterpret_cast<const char*>(base + 8 + header_bytes));
-  } catch (const nlohmann::json::parse_error& e) {
-    fail(file, ": header is not valid JSON: ", e.what());
-  }
+  const nlohmann::json header =
+      parse_header(file, reinterpret_cast<const char*>(base + 8),
+                   reinterpret_cast<const char*>(base + 8 + header_bytes));
   if (!header.is_object()) fail(file, ": header is ", header.type_name(), ", expected an object");
 
   SafetensorsFile f;
@@ -128,23 +179,25 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
       if (!entry.is_object())
-        fail(file, ": __metadata__ is ", entry.dump(), ", expected an object");
+        fail(file, ": __metadata__ is ", excerpt(entry.dump()), ", expected an object");
       for (const auto& [key, value] : entry.items()) {
         if (!value.is_string()) {
-          fail(file, ": __metadata__ key '", key, "' is ", value.dump(), ", expected a string");
+          fail(file, ": __metadata__ key '", excerpt(key), "' is ", excerpt(value.dump()),
+               ", expected a string");
         }
         f.metadata_[key] = value.get<std::string>();
       }
       continue;
     }
-    const std::string where = str_cat(file, ": tensor ", name);
-    if (!entry.is_object()) fail(where, ": entry is ", entry.dump(), ", expected an object");
+    const std::string where = str_cat(file, ": tensor ", excerpt(name));
+    if (!entry.is_object())
+      fail(where, ": entry is ", excerpt(entry.dump()), ", expected an object");
     for (const char* key : {"dtype", "shape", "data_offsets"}) {
       if (!entry.contains(key)) fail(where, ": entry is missing '", key, "'");
     }
     TensorInfo info;
     if (!entry["dtype"].is_string())
-      fail(where, ": 'dtype' is ", entry["dtype"].dump(), ", expected a string");
+      fail(where, ": 'dtype' is ", excerpt(entry["dtype"].dump()), ", expected a string");
     try {
       info.dtype = dtype_from_name(entry["dtype"].get<std::string>());
     } catch (const Error& e) {
@@ -154,7 +207,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     const auto& offsets = entry["data_offsets"];
     if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
         !offsets[1].is_number_unsigned()) {
-      fail(where, ": 'data_offsets' is ", offsets.dump(), ", expected [begin, end]");
+      fail(where, ": 'data_offsets' is ", excerpt(offsets.dump()), ", expected [begin, end]");
     }
     info.begin = offsets[0].get<uint64_t>();
     info.end = offsets[1].get<uint64_t>();
@@ -169,6 +222,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     }
     f.entries_.emplace(name, std::move(info));
   }
+  require_exact_cover(file, f.entries_, data_bytes);
   f.mapping_ = std::move(mapping);
   return f;
 }

@@ -27,7 +27,9 @@ struct TensorInfo {
 
 class SafetensorsFile {
  public:
-  // Maps the file and validates the whole header; every error names the file (and the tensor).
+  // Maps the file and validates the whole header, including the format's rules that JSON parsers
+  // let pass (no duplicate keys; tensors covering the data section exactly, without overlap or
+  // hole); every error names the file (and the tensor).
   static SafetensorsFile open(const std::filesystem::path& path);
 
   const std::filesystem::path& path() const { return path_; }

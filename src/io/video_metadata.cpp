@@ -17,7 +17,7 @@ VideoMetadata VideoMetadata::from_json(const std::string& text, const std::strin
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // also out_of_range: a number beyond double
     fail(origin, ": metadata is not valid JSON: ", e.what());
   }
   FV_CHECK(j.is_object(), origin, ": metadata must be a JSON object, got ", j.type_name());

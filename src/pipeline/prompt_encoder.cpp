@@ -2,9 +2,10 @@
 
 namespace fastvideo {
 
-PromptEncoder::PromptEncoder(const CheckpointFolder& checkpoint, Device device, DType dtype,
-                             bool keep)
+PromptEncoder::PromptEncoder(const CheckpointFolder& checkpoint, Umt5Config config, Device device,
+                             DType dtype, bool keep)
     : checkpoint_(checkpoint),
+      config_(std::move(config)),
       device_(device),
       dtype_(dtype),
       keep_(keep),
@@ -16,10 +17,9 @@ PromptEncoder::~PromptEncoder() = default;
 
 void PromptEncoder::load() {
   if (encoder_) return;
-  auto config = Umt5Config::from_json(checkpoint_.config("text_encoder"));
   encoder_ = std::make_unique<Umt5Encoder>(
-      config, load_component(checkpoint_.path("text_encoder"), umt5_encoder_specs(config), dtype_,
-                             device_));
+      config_, load_component(checkpoint_.path("text_encoder"), umt5_encoder_specs(config_), dtype_,
+                              device_));
 }
 
 Tensor PromptEncoder::encode(const std::string& prompt, int max_tokens, int64_t text_length) {

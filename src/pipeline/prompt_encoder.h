@@ -18,9 +18,11 @@ namespace fastvideo {
 
 class PromptEncoder {
  public:
-  // dtype: the UMT5 weights' (f32 on the CPU; bf16 or f32 on a GPU). keep: hold the weights
-  // between generations instead of loading them each time.
-  PromptEncoder(const CheckpointFolder& checkpoint, Device device, DType dtype, bool keep);
+  // config: the text encoder's, checked against its weights. dtype: the UMT5 weights' (f32 on the
+  // CPU; bf16 or f32 on a GPU). keep: hold the weights between generations instead of loading
+  // them each time.
+  PromptEncoder(const CheckpointFolder& checkpoint, Umt5Config config, Device device, DType dtype,
+                bool keep);
   ~PromptEncoder();
 
   // [1, text_length, d_model]: the encoder's output on the real tokens (at most max_tokens of
@@ -34,6 +36,7 @@ class PromptEncoder {
   void load();
 
   const CheckpointFolder& checkpoint_;
+  Umt5Config config_;
   Device device_;
   DType dtype_;
   bool keep_;

@@ -12,6 +12,7 @@
 #include "pipeline/stages/prepare_timesteps_stage.h"
 #include "pipeline/stages/validate_stage.h"
 #include "pipeline/stages/write_stage.h"
+#include "pipeline/wan_checkpoint.h"
 
 namespace fastvideo {
 
@@ -32,22 +33,23 @@ std::string model_name(const std::filesystem::path& dir) {
 
 TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                                          const GeneratorOptions& options)
-    : device_(parse_compute_device(options.device)),
-      checkpoint_(CheckpointFolder::open(model_dir)) {
+    : device_(parse_compute_device(options.device)), checkpoint_(open_wan_checkpoint(model_dir)) {
   // wan21.md §1.2: on a GPU the transformer and the VAE are bf16, except the transformer's f32
   // keep-list; the CPU computes in f32.
   const DType weight_dtype = device_.is_cpu() ? DType::F32 : DType::BF16;
   const DType umt5_dtype = text_encoder_dtype(options.text_encoder_precision, device_);
-  const auto dit_config = WanTransformerConfig::from_json(checkpoint_.config("transformer"));
-  const auto vae_config = WanVaeConfig::from_json(checkpoint_.config("vae"));
+  // Every config is checked against its weights before any weights load.
+  const auto dit_config = WanTransformerConfig::from_checkpoint(checkpoint_);
+  const auto vae_config = WanVaeConfig::from_checkpoint(checkpoint_);
+  auto umt5_config = Umt5Config::from_checkpoint(checkpoint_);
   geometry_ = std::make_unique<WanGeometry>(vae_config, dit_config);
   preset_ = sampling_preset_for(dit_config);
   attention_ = select_attention_backends(
       options.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device_),
       {dit_config.attention_head_dim, weight_dtype});
   log::info("attention backends: ", attention_.describe());
-  prompt_encoder_ =
-      std::make_unique<PromptEncoder>(checkpoint_, device_, umt5_dtype, options.keep_text_encoder);
+  prompt_encoder_ = std::make_unique<PromptEncoder>(checkpoint_, std::move(umt5_config), device_,
+                                                    umt5_dtype, options.keep_text_encoder);
 
   const std::set<std::string> dit_fp32 = wan_transformer_fp32_names(dit_config);
   transformer_ = std::make_unique<WanTransformer>(

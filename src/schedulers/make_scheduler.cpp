@@ -13,6 +13,12 @@ std::unique_ptr<Scheduler> make_scheduler(std::string_view name, double flow_shi
   if (name == "checkpoint") {
     FV_CHECK(scheduler_config != nullptr,
              "scheduler 'checkpoint' needs the checkpoint's scheduler/scheduler_config.json");
+    const std::string cls =
+        scheduler_config->get_or<std::string>("_class_name", "UniPCMultistepScheduler");
+    FV_CHECK(cls == "UniPCMultistepScheduler", scheduler_config->origin(),
+             ": key '_class_name' has value ", scheduler_config->quote("_class_name"),
+             "; scheduler 'checkpoint' is configured only by UniPCMultistepScheduler (use "
+             "flow_unipc or euler)");
     return std::make_unique<UniPCMultistepScheduler>(
         UniPCMultistepScheduler::from_config(*scheduler_config, flow_shift));
   }

@@ -17,7 +17,7 @@ void require(const JsonFile& cfg, const std::string& key, const T& supported, bo
   }
   const T value = cfg.get<T>(key);
   if (value != supported) {
-    fail(cfg.origin(), ": unsupported ", key, " = ", cfg.json()[key].dump(),
+    fail(cfg.origin(), ": unsupported ", key, " = ", cfg.quote(key),
          " (the UniPC scheduler supports only ", nlohmann::json(supported).dump(), ")");
   }
 }
@@ -46,11 +46,11 @@ UniPCMultistepScheduler UniPCMultistepScheduler::from_config(const JsonFile& cfg
   // diffusers' order-2 predictor into σ = 0 divides by zero, so only lower_order_final works.
   require(cfg, "lower_order_final", true, false);
   if (cfg.has("shift_terminal")) {
-    fail(cfg.origin(), ": unsupported shift_terminal = ", cfg.json()["shift_terminal"].dump(),
+    fail(cfg.origin(), ": unsupported shift_terminal = ", cfg.quote("shift_terminal"),
          " (only null)");
   }
   if (cfg.has("solver_p")) {
-    fail(cfg.origin(), ": unsupported solver_p = ", cfg.json()["solver_p"].dump(), " (only null)");
+    fail(cfg.origin(), ": unsupported solver_p = ", cfg.quote("solver_p"), " (only null)");
   }
 
   UniPCMultistepConfig c;
@@ -66,7 +66,7 @@ UniPCMultistepScheduler UniPCMultistepScheduler::from_config(const JsonFile& cfg
   } else if (solver_type == "bh1") {
     c.solver.variant = UniPCVariant::Bh1;
   } else {
-    fail(cfg.origin(), ": unsupported solver_type = \"", solver_type, "\" (bh1 or bh2)");
+    fail(cfg.origin(), ": unsupported solver_type = ", cfg.quote("solver_type"), " (bh1 or bh2)");
   }
   c.solver.disable_corrector = cfg.get_or<std::vector<int>>("disable_corrector", {});
   if (c.num_train_timesteps <= 1) {

@@ -3,14 +3,16 @@
 #include <sentencepiece_processor.h>
 
 #include "fastvideo/error.h"
+#include "io/file_kind.h"
 #include "tokenizer/prompt_cleaning.h"
 
 namespace fastvideo {
 
 T5Tokenizer T5Tokenizer::load(const std::filesystem::path& tokenizer_dir) {
   const std::filesystem::path model_path = tokenizer_dir / "spiece.model";
-  FV_CHECK(std::filesystem::is_regular_file(model_path), model_path.string(),
-           ": not found (expected the SentencePiece model of the T5 tokenizer)");
+  const std::string why = why_not_a_file(model_path);
+  FV_CHECK(why.empty(), model_path.string(), ": ", why,
+           " (expected the SentencePiece model of the T5 tokenizer)");
   auto processor = std::make_unique<sentencepiece::SentencePieceProcessor>();
   const auto status = processor->Load(model_path.string());
   FV_CHECK(status.ok(), model_path.string(), ": cannot load as a SentencePiece model (",

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "io/checkpoint.h"
 #include "io/json_file.h"
 
 namespace fastvideo {
@@ -24,10 +25,13 @@ struct Umt5Config {
 
   int inner_dim() const { return num_heads * d_kv; }
 
-  // The sizes are required; the rest default as in transformers' UMT5Config. Only the gated GELU
-  // feed-forward (gelu_new, the tanh approximation) is supported; anything else throws naming the
-  // file, the key and the value.
+  // The sizes are required and bounded; the rest default as in transformers' UMT5Config. Only the
+  // gated GELU feed-forward (gelu_new, the tanh approximation) is supported; anything else throws
+  // naming the file, the key and the value.
   static Umt5Config from_json(const JsonFile& json);
+  // from_json on the checkpoint's text_encoder/config.json, with num_layers checked against the
+  // blocks its weights hold (safetensors headers only), before anything is allocated.
+  static Umt5Config from_checkpoint(const CheckpointFolder& checkpoint);
 };
 
 }  // namespace fastvideo

@@ -8,15 +8,19 @@ namespace {
 
 [[noreturn]] void unsupported(const JsonFile& json, const std::string& key,
                               const std::string& expected) {
-  const nlohmann::json& value = json.json().contains(key) ? json.json()[key] : nlohmann::json();
-  fail(json.origin(), ": key '", key, "' has value ", value.dump(), "; this engine supports ",
+  fail(json.origin(), ": key '", key, "' has value ", json.quote(key), "; this engine supports ",
        expected);
 }
 
-int positive(const JsonFile& json, const std::string& key, int value) {
-  if (value <= 0) unsupported(json, key, "only positive values");
-  return value;
-}
+// Upper bounds far above Wan2.1 14B's sizes (40 layers, 40 heads of 128, ffn 13824, text 4096):
+// beyond them a config is corrupt.
+constexpr int kMaxLayers = 1024;
+constexpr int kMaxHeads = 1024;
+constexpr int kMaxHeadDim = 1024;
+constexpr int kMaxFfnDim = 1 << 20;
+constexpr int kMaxWidth = 1 << 16;  // text_dim, freq_dim
+constexpr int kMaxChannels = 1024;
+constexpr int kMaxRopePositions = 1 << 20;
 
 }  // namespace
 
@@ -31,18 +35,16 @@ WanTransformerConfig WanTransformerConfig::from_json(const JsonFile& json) {
   }
 
   WanTransformerConfig c;
-  c.num_attention_heads =
-      positive(json, "num_attention_heads", json.get<int>("num_attention_heads"));
-  c.attention_head_dim = positive(json, "attention_head_dim", json.get<int>("attention_head_dim"));
-  c.num_layers = positive(json, "num_layers", json.get<int>("num_layers"));
-  c.ffn_dim = positive(json, "ffn_dim", json.get<int>("ffn_dim"));
-  c.in_channels = positive(json, "in_channels", json.get_or("in_channels", c.in_channels));
+  c.num_attention_heads = json.get_in<int>("num_attention_heads", 1, kMaxHeads);
+  c.attention_head_dim = json.get_in<int>("attention_head_dim", 1, kMaxHeadDim);
+  c.num_layers = json.get_in<int>("num_layers", 1, kMaxLayers);
+  c.ffn_dim = json.get_in<int>("ffn_dim", 1, kMaxFfnDim);
+  c.in_channels = json.get_in_or("in_channels", c.in_channels, 1, kMaxChannels);
   // diffusers: out_channels = out_channels or in_channels.
-  c.out_channels = positive(json, "out_channels", json.get_or("out_channels", c.in_channels));
-  c.text_dim = positive(json, "text_dim", json.get_or("text_dim", c.text_dim));
-  c.freq_dim = positive(json, "freq_dim", json.get_or("freq_dim", c.freq_dim));
-  c.rope_max_seq_len =
-      positive(json, "rope_max_seq_len", json.get_or("rope_max_seq_len", c.rope_max_seq_len));
+  c.out_channels = json.get_in_or("out_channels", c.in_channels, 1, kMaxChannels);
+  c.text_dim = json.get_in_or("text_dim", c.text_dim, 1, kMaxWidth);
+  c.freq_dim = json.get_in_or("freq_dim", c.freq_dim, 1, kMaxWidth);
+  c.rope_max_seq_len = json.get_in_or("rope_max_seq_len", c.rope_max_seq_len, 1, kMaxRopePositions);
   c.eps = json.get_or("eps", c.eps);
   if (!(c.eps > 0.0f)) unsupported(json, "eps", "only positive values");
   c.cross_attn_norm = json.get_or("cross_attn_norm", c.cross_attn_norm);
@@ -63,6 +65,12 @@ WanTransformerConfig WanTransformerConfig::from_json(const JsonFile& json) {
     unsupported(json, "attention_head_dim",
                 "only even values >= 6 (split into time/height/width RoPE pairs)");
   }
+  return c;
+}
+
+WanTransformerConfig WanTransformerConfig::from_checkpoint(const CheckpointFolder& checkpoint) {
+  const WanTransformerConfig c = from_json(checkpoint.config("transformer"));
+  checkpoint.require_block_count("transformer", "num_layers", c.num_layers, "blocks.");
   return c;
 }
 

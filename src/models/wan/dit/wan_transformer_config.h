@@ -5,6 +5,7 @@
 #include <array>
 #include <string>
 
+#include "io/checkpoint.h"
 #include "io/json_file.h"
 
 namespace fastvideo {
@@ -31,8 +32,13 @@ struct WanTransformerConfig {
 
   // The size keys (heads, head dim, layers, ffn_dim) are required; the rest default to the values
   // of diffusers' WanTransformer3DModel.__init__. Throws naming the file, the key and the value
-  // for anything this engine does not implement (image branch, other q/k norms or patch sizes).
+  // for anything this engine does not implement (image branch, other q/k norms or patch sizes) and
+  // for sizes beyond sane bounds.
   static WanTransformerConfig from_json(const JsonFile& json);
+  // from_json on the checkpoint's transformer/config.json, with num_layers checked against the
+  // blocks its weights hold (safetensors headers only): nothing is allocated for a config that
+  // disagrees with its weights.
+  static WanTransformerConfig from_checkpoint(const CheckpointFolder& checkpoint);
 };
 
 }  // namespace fastvideo

@@ -4,28 +4,32 @@
 
 namespace fastvideo {
 
+namespace {
+
+// Upper bounds far above Wan2.1's VAE (base_dim 96, z_dim 16, dim_mult [1,2,4,4], 2 res blocks):
+// beyond them a config is corrupt.
+constexpr int kMaxBaseDim = 4096;
+constexpr int kMaxZDim = 1024;
+constexpr int kMaxMult = 64;
+constexpr size_t kMaxLevels = 8;
+constexpr int kMaxResBlocks = 64;
+
+}  // namespace
+
 WanVaeConfig WanVaeConfig::from_json(const JsonFile& json) {
   const std::string& file = json.origin();
   WanVaeConfig c;
-  c.base_dim = json.get<int>("base_dim");
-  c.z_dim = json.get<int>("z_dim");
-  c.dim_mult = json.get<std::vector<int>>("dim_mult");
-  c.num_res_blocks = json.get<int>("num_res_blocks");
+  c.base_dim = json.get_in<int>("base_dim", 1, kMaxBaseDim);
+  c.z_dim = json.get_in<int>("z_dim", 1, kMaxZDim);
+  c.dim_mult = json.get_in<std::vector<int>>("dim_mult", 1, kMaxMult);
+  c.num_res_blocks = json.get_in<int>("num_res_blocks", 1, kMaxResBlocks);
   c.temperal_downsample = json.get<std::vector<bool>>("temperal_downsample");
   c.attn_scales = json.get_or<std::vector<float>>("attn_scales", {});
   c.latents_mean = json.get<std::vector<float>>("latents_mean");
   c.latents_std = json.get<std::vector<float>>("latents_std");
 
-  FV_CHECK(c.base_dim > 0, file, ": key 'base_dim' has value ", c.base_dim,
-           ", expected a positive channel count");
-  FV_CHECK(c.z_dim > 0, file, ": key 'z_dim' has value ", c.z_dim,
-           ", expected a positive channel count");
-  FV_CHECK(c.num_res_blocks > 0, file, ": key 'num_res_blocks' has value ", c.num_res_blocks,
-           ", expected at least 1");
-  FV_CHECK(!c.dim_mult.empty(), file, ": key 'dim_mult' is empty");
-  for (int m : c.dim_mult)
-    FV_CHECK(m > 0, file, ": key 'dim_mult' has value ", json.json()["dim_mult"].dump(),
-             ", expected positive multipliers");
+  FV_CHECK(!c.dim_mult.empty() && c.dim_mult.size() <= kMaxLevels, file, ": key 'dim_mult' has ",
+           c.dim_mult.size(), " entries, expected 1 to ", kMaxLevels);
   FV_CHECK(c.temperal_downsample.size() + 1 == c.dim_mult.size(), file,
            ": key 'temperal_downsample' has ", c.temperal_downsample.size(),
            " entries, expected one less than 'dim_mult' (", c.dim_mult.size(), ")");
@@ -33,9 +37,8 @@ WanVaeConfig WanVaeConfig::from_json(const JsonFile& json) {
   const std::vector<int> dims = c.decoder_dims();
   for (int i = 0; i + 1 < c.num_levels(); ++i)
     FV_CHECK(dims[i + 1] % 2 == 0, file, ": base_dim ", c.base_dim, " with dim_mult ",
-             json.json()["dim_mult"].dump(), " gives an odd upsampler width ", dims[i + 1]);
-  FV_CHECK(c.attn_scales.empty(), file, ": key 'attn_scales' has value ",
-           json.json()["attn_scales"].dump(),
+             json.quote("dim_mult"), " gives an odd upsampler width ", dims[i + 1]);
+  FV_CHECK(c.attn_scales.empty(), file, ": key 'attn_scales' has value ", json.quote("attn_scales"),
            ", but only [] (Wan2.1: no attention outside the mid blocks) is supported");
   FV_CHECK(!json.get_or<bool>("is_residual", false), file,
            ": key 'is_residual' is true (the Wan2.2 VAE), only the Wan2.1 VAE is supported");
@@ -43,12 +46,28 @@ WanVaeConfig WanVaeConfig::from_json(const JsonFile& json) {
     const int v = json.get_or<int>(key, 3);
     FV_CHECK(v == 3, file, ": key '", key, "' has value ", v, ", expected 3 (RGB)");
   }
-  FV_CHECK(!json.has("patch_size"), file, ": key 'patch_size' has value ",
-           json.json()["patch_size"].dump(), ", expected null (Wan2.1)");
+  FV_CHECK(!json.has("patch_size"), file, ": key 'patch_size' has value ", json.quote("patch_size"),
+           ", expected null (Wan2.1)");
   FV_CHECK(int(c.latents_mean.size()) == c.z_dim, file, ": key 'latents_mean' has ",
            c.latents_mean.size(), " values, expected z_dim = ", c.z_dim);
   FV_CHECK(int(c.latents_std.size()) == c.z_dim, file, ": key 'latents_std' has ",
            c.latents_std.size(), " values, expected z_dim = ", c.z_dim);
+  // §2.1: decoding scales latent channel i by latents_std[i] (encoding divides by it); a zero
+  // scale erases what the prompt and the seed put there, and a standard deviation is never
+  // negative. JsonFile already refuses non-finite values, in latents_mean too.
+  for (size_t i = 0; i < c.latents_std.size(); ++i) {
+    FV_CHECK(c.latents_std[i] > 0, file, ": key 'latents_std[", i, "]' has value ",
+             c.latents_std[i], ", expected a positive scale");
+  }
+  return c;
+}
+
+WanVaeConfig WanVaeConfig::from_checkpoint(const CheckpointFolder& checkpoint) {
+  const WanVaeConfig c = from_json(checkpoint.config("vae"));
+  // §2.3: one up block per level, each with num_res_blocks + 1 residual blocks.
+  checkpoint.require_block_count("vae", "dim_mult", c.num_levels(), "decoder.up_blocks.");
+  checkpoint.require_block_count("vae", "num_res_blocks", c.num_res_blocks + 1,
+                                 "decoder.up_blocks.0.resnets.");
   return c;
 }
 

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "io/checkpoint.h"
 #include "io/json_file.h"
 
 namespace fastvideo {
@@ -18,8 +19,12 @@ struct WanVaeConfig {
   std::vector<float> latents_mean;                           // z_dim values
   std::vector<float> latents_std;                            // z_dim values
 
-  // Throws naming the file, the key and the offending value.
+  // Throws naming the file, the key and the offending value (sizes beyond sane bounds included).
   static WanVaeConfig from_json(const JsonFile& json);
+  // from_json on the checkpoint's vae/config.json, with the levels (dim_mult) and num_res_blocks
+  // checked against the decoder blocks its weights hold (safetensors headers only), before
+  // anything is allocated.
+  static WanVaeConfig from_checkpoint(const CheckpointFolder& checkpoint);
 
   int num_levels() const { return int(dim_mult.size()); }
   // Decoder channel schedule [base·mult.back(), base·mult reversed...]: [384,384,384,192,96]

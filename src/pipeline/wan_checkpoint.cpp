@@ -1,0 +1,111 @@
+#include "pipeline/wan_checkpoint.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/excerpt.h"
+#include "schedulers/make_scheduler.h"
+
+namespace fastvideo {
+
+namespace {
+
+struct WanComponent {
+  const char* name;
+  std::vector<std::string_view> classes;  // what this engine loads for it
+  // The key of the component's own config that names its class: diffusers configs always have
+  // _class_name; transformers configs may leave theirs out.
+  const char* class_key;
+  bool class_key_required;
+};
+
+// wan21.md §5: the components WanPipeline is built from.
+const std::vector<WanComponent>& wan_components() {
+  static const std::vector<WanComponent> components = {
+      {"transformer", {"WanTransformer3DModel"}, "_class_name", true},
+      {"text_encoder", {"UMT5EncoderModel"}, "architectures", false},
+      {"tokenizer", {"T5Tokenizer", "T5TokenizerFast"}, "tokenizer_class", false},
+      {"vae", {"AutoencoderKLWan"}, "_class_name", true},
+      {"scheduler",
+       {kCheckpointSchedulerClasses.begin(), kCheckpointSchedulerClasses.end()},
+       "_class_name",
+       true}};
+  return components;
+}
+
+// A class name as messages quote config strings: in JSON quotes, long ones cut (core/excerpt.h).
+std::string quoted(const std::string& name) { return excerpt(nlohmann::json(name).dump()); }
+
+std::string one_of(const std::vector<std::string_view>& names) {
+  std::string s;
+  for (size_t i = 0; i < names.size(); ++i) {
+    s += i == 0 ? "" : i + 1 == names.size() ? " or " : ", ";
+    s += names[i];
+  }
+  return s;
+}
+
+bool accepted(const std::vector<std::string_view>& classes, const std::string& name) {
+  for (std::string_view c : classes) {
+    if (c == name) return true;
+  }
+  return false;
+}
+
+// The component's own config names a class this engine loads (and, for a diffusers config, the
+// one model_index.json lists).
+void check_own_config(const CheckpointFolder& checkpoint, const WanComponent& c) {
+  const JsonFile config = checkpoint.config(c.name);
+  if (!c.class_key_required && !config.has(c.class_key)) return;
+  const bool listed = config.has(c.class_key) && config.json()[c.class_key].is_array();
+  // "architectures" is a list of names; the others one name.
+  const std::vector<std::string> names = listed ? config.get<std::vector<std::string>>(c.class_key)
+                                                : std::vector{config.get<std::string>(c.class_key)};
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string key = listed ? str_cat(c.class_key, "[", i, "]") : c.class_key;
+    if (!accepted(c.classes, names[i])) {
+      fail(config.origin(), ": key '", key, "' has value ", quoted(names[i]), "; the ", c.name,
+           " this engine loads is ", one_of(c.classes));
+    }
+  }
+  if (c.class_key_required && names[0] != checkpoint.component_class(c.name)) {
+    fail(config.origin(), ": key '", c.class_key, "' has value ", quoted(names[0]),
+         ", but model_index.json gives the ", c.name, " class ",
+         quoted(checkpoint.component_class(c.name)));
+  }
+}
+
+}  // namespace
+
+CheckpointFolder open_wan_checkpoint(const std::filesystem::path& dir) {
+  CheckpointFolder checkpoint = CheckpointFolder::open(dir);
+  const std::string index = (dir / "model_index.json").string();
+  if (checkpoint.class_name() != "WanPipeline") {
+    fail(index, ": key '_class_name' has value ", quoted(checkpoint.class_name()),
+         "; the pipeline this engine runs is WanPipeline");
+  }
+  std::vector<std::string_view> names;
+  for (const WanComponent& c : wan_components()) names.push_back(c.name);
+  for (const std::string& listed : checkpoint.components()) {
+    if (!accepted(names, listed)) {
+      fail(index, ": key '", excerpt(listed), "' lists a ",
+           excerpt(checkpoint.component_class(listed)),
+           " component, which WanPipeline text-to-video does not use (its components are ",
+           one_of(names), ")");
+    }
+  }
+  for (const WanComponent& c : wan_components()) {
+    if (!checkpoint.has(c.name)) {
+      fail(index, ": WanPipeline needs component ", c.name, ", which is not listed");
+    }
+    if (!accepted(c.classes, checkpoint.component_class(c.name))) {
+      fail(index, ": key '", c.name, "' has class ", quoted(checkpoint.component_class(c.name)),
+           "; the ", c.name, " this engine loads is ", one_of(c.classes));
+    }
+  }
+  for (const WanComponent& c : wan_components()) check_own_config(checkpoint, c);
+  return checkpoint;
+}
+
+}  // namespace fastvideo
