@@ -13,13 +13,13 @@
 #include <set>
 
 #include "bench_commands.h"
+#include "core/compute_device.h"
 #include "core/torch_random.h"
 #include "io/checkpoint.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/wan_presets.h"
 #include "ops/elementwise.h"
 #include "pipeline/cfg_gate.h"
-#include "pipeline/compute_device.h"
 #include "pipeline/denoise_loop.h"
 #include "pipeline/wan_checkpoint.h"
 #include "random_checkpoint/random_weights.h"

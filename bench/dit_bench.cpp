@@ -13,6 +13,7 @@
 
 #include "attention/attention_selection.h"
 #include "bench_commands.h"
+#include "core/compute_device.h"
 #include "core/env.h"
 #include "core/torch_random.h"
 #include "dit_flops.h"
@@ -21,7 +22,6 @@
 #include "models/wan/wan_geometry.h"
 #include "models/wan/wan_presets.h"
 #include "ops/elementwise.h"
-#include "pipeline/compute_device.h"
 #include "pipeline/wan_checkpoint.h"
 #include "random_checkpoint/random_weights.h"
 

@@ -16,13 +16,13 @@
 #include <set>
 
 #include "bench_commands.h"
+#include "core/compute_device.h"
 #include "fastvideo/video_generator.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "models/umt5/umt5_encoder.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/vae/wan_vae_specs.h"
-#include "pipeline/compute_device.h"
 #include "pipeline/wan_checkpoint.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA

@@ -2,6 +2,8 @@
 // `fastvideo bench ...`). scripts/gpu-bench.sh runs them beside their PyTorch anchors.
 #include <cstdio>
 #include <exception>
+#include <filesystem>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -32,6 +34,16 @@ int main(int argc, char** argv) {
     }
   } catch (const fastvideo::Error& e) {
     std::fprintf(stderr, "fastvideo-bench: error: %s\n", e.what());
+    return 1;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // It names the path(s) and the system's reason: a user-facing error, not an internal one.
+    std::fprintf(stderr, "fastvideo-bench: error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(
+        stderr,
+        "fastvideo-bench: error: out of host memory (the request needs more than this machine "
+        "has; a smaller size or fewer frames would fit)\n");
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fastvideo-bench: internal error: %s\n", e.what());

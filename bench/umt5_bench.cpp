@@ -10,9 +10,10 @@
 #include <optional>
 
 #include "bench_commands.h"
+#include "core/compute_device.h"
 #include "io/checkpoint.h"
 #include "models/umt5/umt5_encoder.h"
-#include "pipeline/compute_device.h"
+#include "models/wan/wan_geometry.h"
 #include "pipeline/wan_checkpoint.h"
 #include "random_checkpoint/checkpoint_plan.h"
 #include "random_checkpoint/random_weights.h"
@@ -29,7 +30,7 @@ using Clock = std::chrono::steady_clock;
 
 struct BenchUmt5Flags {
   std::string model, device = "cuda", json;
-  int tokens = 512, warmup = 2, repeats = 5;
+  int tokens = WanGeometry::kTextLength, warmup = 2, repeats = 5;
   uint64_t seed = 0;
 };
 
@@ -41,8 +42,8 @@ double umt5_flop(const Umt5Config& c, double n) {
 
 int run_bench_umt5(const BenchUmt5Flags& f) {
   FV_CHECK(f.repeats >= 5, "bench umt5: --repeats ", f.repeats, " is below 5");
-  FV_CHECK(f.tokens >= 1 && f.tokens <= 512, "bench umt5: --tokens ", f.tokens,
-           " is not in 1..512 (the pipeline's max_sequence_length)");
+  FV_CHECK(f.tokens >= 1 && f.tokens <= WanGeometry::kTextLength, "bench umt5: --tokens ", f.tokens,
+           " is not in 1..", WanGeometry::kTextLength, " (the pipeline's max_sequence_length)");
   const Device device = parse_compute_device(f.device);
   const DType dtype = device.is_cpu() ? DType::F32 : DType::BF16;  // the pipeline's default
   std::string card = "cpu";

@@ -15,6 +15,8 @@
 #include "core/torch_random.h"
 #include "models/wan/vae/wan_vae_decoder.h"
 #include "models/wan/vae/wan_vae_specs.h"
+#include "models/wan/wan_geometry.h"
+#include "models/wan/wan_presets.h"
 #include "random_checkpoint/random_weights.h"
 #include "random_checkpoint/wan_checkpoint_configs.h"
 
@@ -64,13 +66,11 @@ int run_bench_vae(const BenchVaeFlags& f) {
   const WanVaeDecoder decoder(config,
                               random_vae_weights(config, gpu, uint64_t(f.seed), &weight_bytes));
 
-  // The VAE alone takes any multiple of its spatial stride (8), not only the DiT's 16.
-  FV_CHECK(f.height % config.spatial_stride() == 0 && f.width % config.spatial_stride() == 0 &&
-               (f.num_frames - 1) % config.temporal_stride() == 0,
-           "bench vae: --height and --width must be multiples of ", config.spatial_stride(),
-           " and --num-frames ", config.temporal_stride(), "n+1");
-  const Shape latent_shape{1, config.z_dim, (f.num_frames - 1) / config.temporal_stride() + 1,
-                           f.height / config.spatial_stride(), f.width / config.spatial_stride()};
+  // The latents of a video the 1.3B model generates.
+  const WanGeometry geometry(config, wan_transformer_config(wan_model_preset("1.3b")));
+  const std::string bad_size = geometry.invalid_size(f.num_frames, f.height, f.width);
+  FV_CHECK(bad_size.empty(), "bench vae: ", bad_size);
+  const Shape latent_shape = geometry.latent_shape(f.num_frames, f.height, f.width);
   const Tensor latents = torch_randn(latent_shape, uint64_t(f.seed) + 1).to(gpu).to(DType::BF16);
   std::printf("fastvideo bench vae on %s: latents %s -> video ", ctx.info().name.c_str(),
               shape_str(latent_shape).c_str());

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cli_runner.h"
+#include "fastvideo/attention_backends.h"
 #include "fastvideo/error.h"
 #include "io/mp4_video.h"
 #include "io/png_frames.h"
@@ -132,28 +133,40 @@ TEST(CliGenerate, FoldersForFilesNulPromptsAndDuplicateKeysAreNamedUpFront) {
   std::ofstream(dir / "nul.yaml") << "request:\n  prompt: \"a fox\\0 in snow\"\n";
   expect_clean_failure(run("generate --model " + testing::tiny_model_dir().string() + " --config " +
                            (dir / "nul.yaml").string() + " --output " + (out / "v.y4m").string()),
-                       "prompt holds a NUL byte at offset 5", out);
+                       "key 'request.prompt' holds a NUL byte at offset 5", out);
   std::ofstream(dir / "twice.yaml") << "request:\n  prompt: a\n  prompt: b\n";
   expect_clean_failure(run("generate --config " + (dir / "twice.yaml").string()),
                        "key 'request.prompt' appears twice", out);
 }
 
-// --device defaults to the first usable GPU, else the CPU, and says which.
-TEST(CliGenerate, TheDefaultDeviceIsTheFirstUsableGpuElseTheCpuAndIsLogged) {
+// --device defaults to GPU 0 when it is usable, else the CPU, and says which.
+TEST(CliGenerate, TheDefaultDeviceIsTheGpuWhenOneIsUsableElseTheCpuAndIsLogged) {
   const fs::path out = testing::temp_dir("default-device") / "v.y4m";
   CliRun r = run(generate_args(testing::tiny_model_dir(), out) + kSmall);
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_TRUE(contains(r.output, "device: cuda:0") || contains(r.output, "device: cpu, since"))
-      << r.output;
+  if (describe_attention_backends("", "").gpu) {
+    EXPECT_TRUE(contains(r.output, "device: cuda:0, the first GPU")) << r.output;
+  } else {
+    EXPECT_TRUE(contains(r.output, "device: cpu, since no GPU is usable")) << r.output;
+  }
 }
 
-// Starts `fastvideo args` with its output in `log`; returns its pid.
+TEST(CliGenerate, AnEmptyOutputIsRefusedNotTakenAsNoFile) {
+  const fs::path dir = testing::temp_dir("empty-output");
+  CliRun r = run("generate --model " + testing::tiny_model_dir().string() + " " + testing::kPrompt +
+                 " --output ''");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "--output is empty")) << r.output;
+}
+
+// Starts `fastvideo args` with its output (debug log included) in `log`; returns its pid.
 pid_t start(const std::vector<std::string>& args, const fs::path& log) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, STDOUT_FILENO);
     ::dup2(fd, STDERR_FILENO);
+    ::setenv("FASTVIDEO_LOG_LEVEL", "debug", 1);
     const std::string program = testing::cli();
     std::vector<char*> argv{const_cast<char*>(program.c_str())};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -171,31 +184,34 @@ std::string read_file(const fs::path& path) {
   return s.str();
 }
 
-// Bug 4: a signal during the generation stops it after the current step: exit 128 + signal, a
-// message, and no video or temporary left.
+// Bug 4: a signal during denoising stops the generation after the current step: exit 128 +
+// signal, a message, and no video, temporary or reserved name left.
 TEST(CliGenerate, SigintAndSigtermStopCleanlyAndLeaveNothing) {
   for (const int sig : {SIGINT, SIGTERM}) {
     const fs::path dir = testing::temp_dir(str_cat("signal-", sig));
     const fs::path out = dir / "out";
     fs::create_directories(out);
-    const pid_t pid = start(
-        {"generate", "--model", testing::tiny_model_dir().string(), "--prompt", "a fox",
-         "--num-inference-steps", "1000", "--device", "cpu", "--output", (out / "v.y4m").string()},
-        dir / "log");
-    // Wait until the pipeline is loaded (it logs its attention backends), then a little more.
+    // SIGTERM into a folder, so that the reserved automatic name must go too.
+    const std::string target =
+        sig == SIGTERM && mp4_supported() ? out.string() + "/" : (out / "v.y4m").string();
+    const pid_t pid =
+        start({"generate", "--model", testing::tiny_model_dir().string(), "--prompt", "a fox",
+               "--num-inference-steps", "1000", "--device", "cpu", "--output", target},
+              dir / "log");
+    // Wait until denoising has started, so the stop lands between its steps.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!contains(read_file(dir / "log"), "attention backends") &&
+    while (!contains(read_file(dir / "log"), "denoise step 2/1000") &&
            std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
     ::kill(pid, sig);
     int status = 0;
     ::waitpid(pid, &status, 0);
     const std::string log = read_file(dir / "log");
     ASSERT_TRUE(WIFEXITED(status)) << log;
     EXPECT_EQ(WEXITSTATUS(status), 128 + sig) << log;
-    EXPECT_TRUE(contains(log, sig == SIGINT ? "stopped by SIGINT" : "stopped by SIGTERM")) << log;
+    EXPECT_TRUE(contains(log, "stopped during denoising (after step")) << log;
+    EXPECT_TRUE(contains(log, sig == SIGINT ? "on SIGINT" : "on SIGTERM")) << log;
     EXPECT_TRUE(fs::is_empty(out)) << "left behind in " << out;
   }
 }

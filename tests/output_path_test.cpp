@@ -43,6 +43,8 @@ TEST(OutputPath, NamesComeFromThePromptAsFastVideoMakesThem) {
   EXPECT_EQ(file_name_for_prompt("  what? a/b: \"c\" <d>|e*  "), "what ab c de");
   EXPECT_EQ(file_name_for_prompt("tabs\tand\n\nnew  lines"), "tabs and new lines");
   EXPECT_EQ(file_name_for_prompt("..."), "output");
+  // Whitespace as Python's str.isspace knows it, Unicode included (U+3000, U+00A0, \x1c).
+  EXPECT_EQ(file_name_for_prompt("fox\u3000in\u00a0the\x1csnow"), "fox in the snow");
   EXPECT_EQ(file_name_for_prompt(std::string(150, 'x')), std::string(100, 'x'));
   // 100 characters, not bytes: a multi-byte prompt is cut at a character boundary.
   std::string snow;
@@ -93,6 +95,23 @@ TEST(OutputPath, AnExistingPngFrameFolderIsReplacedNotWrittenInto) {
   EXPECT_EQ(target.path(), frames);
   write_video(small_video(), target.path(), {}, target.may_replace());
   EXPECT_TRUE(is_png_frame_folder(frames)) << "no MP4 was named inside it";
+  // The same with a trailing slash (as shells complete a folder's name).
+  OutputTarget slashed(frames / "", "a fox", true);
+  EXPECT_EQ(slashed.path(), frames / "");
+  write_video(small_video(), slashed.path(), {}, slashed.may_replace());
+  EXPECT_TRUE(is_png_frame_folder(frames)) << "no MP4 was named inside it";
+}
+
+// A folder that happens to end in a video extension is never written into.
+TEST(OutputPath, AFolderNamedLikeAVideoIsNotAPlaceToNameVideosIn) {
+  const fs::path folder = testing::temp_dir("video-named-folder") / "clip.mp4";
+  fs::create_directories(folder);
+  EXPECT_NE(error_of([&] { OutputTarget t(folder, "a fox", false); }).find("exists"),
+            std::string::npos);
+  OutputTarget replacing(folder, "a fox", true);
+  EXPECT_EQ(replacing.path(), folder);
+  EXPECT_NE(error_of([&] { write_video(small_video(), folder, {}, true); }).find("is a folder"),
+            std::string::npos);
 }
 
 // Bug 4 (the write stage's part): a stop requested while writing removes the temporary.

@@ -136,6 +136,43 @@ TEST_F(Pipeline, InvalidSizesAndFrameCountsNameTheValueAndWhatWouldWork) {
   r.num_frames = 10;
   EXPECT_NE(message(r).find("num_frames=10 must be 4n+1 (try 9 or 13)"), std::string::npos)
       << message(r);
+  // Bounded by the transformer's RoPE positions (1024 per axis), before any work.
+  r = fox();
+  r.height = 16400;
+  EXPECT_NE(message(r).find("height=16400 is more than the transformer's 1024 positions per axis "
+                            "allow (at most 16384)"),
+            std::string::npos)
+      << message(r);
+  r = fox();
+  r.width = -64;
+  EXPECT_NE(message(r).find("width=-64 must be a positive multiple of 16 (try 16)"),
+            std::string::npos)
+      << message(r);
+}
+
+// Prompts reach the tokenizer, the metadata and file names: each is checked by its own name.
+TEST_F(Pipeline, PromptsWithANulByteOrInvalidUtf8AreRefusedByField) {
+  auto message = [&](GenerationRequest r) -> std::string {
+    try {
+      generator_->generate(r);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  GenerationRequest r = fox();
+  r.negative_prompt = std::string("blurry\0 static", 14);
+  EXPECT_NE(message(r).find("negative_prompt holds a NUL byte at offset 6"), std::string::npos)
+      << message(r);
+  r = fox();
+  r.prompt = "a fox \xC3";
+  EXPECT_NE(message(r).find("prompt is not valid UTF-8: truncated sequence at offset 6"),
+            std::string::npos)
+      << message(r);
+  r = fox();
+  r.guidance_scale = 1e9;
+  EXPECT_NE(message(r).find("guidance_scale=1e+09 must be in [0, 100]"), std::string::npos)
+      << message(r);
 }
 
 TEST_F(Pipeline, ReportsEveryStageWithTimeAndPeakMemory) {

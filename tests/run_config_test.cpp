@@ -120,6 +120,25 @@ TEST(RunConfig, EngineKeysAskingForMissingFeaturesAreRefusedByName) {
                "generator.engine.compile.enabled"));
 }
 
+// A section whose keys are all commented out is empty, not unknown; a value where a section
+// belongs says so.
+TEST(RunConfig, SectionsAreMappingsOrEmpty) {
+  EXPECT_FALSE(from_yaml("generator:\n  engine:\n    offload:\n").model_path.has_value());
+  const std::string e = yaml_error("request:\n  sampling: 42\n");
+  EXPECT_TRUE(contains(e, "key 'request.sampling' expects a mapping of keys")) << e;
+}
+
+// A flag's whole number is decimal (yaml-cpp reads "010" as octal 8); strings never hold a NUL.
+TEST(RunConfig, FlagNumbersAreDecimalAndStringsHoldNoNul) {
+  RunConfig c;
+  apply_setting("request.sampling.seed", "010", c);
+  EXPECT_EQ(c.request.seed, 10u);
+  EXPECT_TRUE(contains(error_of([&] { apply_setting("request.sampling.seed", "0x10", c); }),
+                       "request.sampling.seed"));
+  const std::string e = yaml_error("request:\n  output:\n    output_path: \"out\\0put\"\n");
+  EXPECT_TRUE(contains(e, "request.output.output_path' holds a NUL byte at offset 3")) << e;
+}
+
 TEST(RunConfig, AConfigPathThatIsAFolderIsNamed) {
   const fs::path dir = testing::temp_dir("config-folder");
   RunConfig c;
@@ -129,6 +148,22 @@ TEST(RunConfig, AConfigPathThatIsAFolderIsNamed) {
 
 TEST(RunConfig, OutputIsTheFolderJoinedWithTheVideoNameUnlessSavingIsOff) {
   EXPECT_EQ(RunConfig{}.output(), fs::path("outputs/"));
+  // FastVideo's rule: output_path without .mp4 (or .y4m) is a folder to name the video in.
+  EXPECT_EQ(from_yaml("request:\n  output:\n    output_path: results\n").output(),
+            fs::path("results/"));
+  EXPECT_EQ(from_yaml("request:\n  output:\n    output_path: a/fox.MP4\n").output(),
+            fs::path("a/fox.MP4"));
+  // With a prompt file it is always the folder of the videos.
+  const std::string e = error_of([] {
+    from_yaml(
+        "request:\n  inputs:\n    prompt_path: p.txt\n  output:\n"
+        "    output_path: fox.mp4\n")
+        .output();
+  });
+  EXPECT_TRUE(contains(e, "must be a folder")) << e;
+  EXPECT_TRUE(
+      contains(error_of([] { from_yaml("request:\n  output:\n    output_path: \"\"\n").output(); }),
+               "is empty"));
   const RunConfig named =
       from_yaml("request:\n  output:\n    output_path: out\n    output_video_name: a.mp4\n");
   EXPECT_EQ(named.output(), fs::path("out/a.mp4"));
@@ -139,9 +174,10 @@ TEST(RunConfig, OutputIsTheFolderJoinedWithTheVideoNameUnlessSavingIsOff) {
 // with their line.
 TEST(RunConfig, PromptFilesAreReadAsFastVideoReadsThem) {
   const fs::path dir = testing::temp_dir("prompts");
-  std::ofstream(dir / "p.txt") << "\xEF\xBB\xBF  a fox  \n\n \t\nthe moon\r\nlast line";
+  std::ofstream(dir / "p.txt") << "\xEF\xBB\xBF  a fox  \n\n \t\nthe moon\r\nold mac\rspace\u3000"
+                                  "\u3000\nlast line";
   EXPECT_EQ(read_prompt_file(dir / "p.txt"),
-            (std::vector<std::string>{"a fox", "the moon", "last line"}));
+            (std::vector<std::string>{"a fox", "the moon", "old mac", "space", "last line"}));
   std::ofstream(dir / "bad.txt") << "fine\nbad \xff byte\n";
   const std::string e = error_of([&] { read_prompt_file(dir / "bad.txt"); });
   EXPECT_TRUE(contains(e, "bad.txt:2") && contains(e, "UTF-8")) << e;

@@ -25,7 +25,7 @@ struct AttentionBackendsOverview {
   std::string wan_selection;
 };
 
-// device: "cpu", "cuda", "cuda:N", or empty for this machine's first usable GPU (else the CPU).
+// device: "cpu", "cuda", "cuda:N", or empty for GPU 0 when it is usable (else the CPU).
 // attention_backend: the name to resolve as --attention-backend would; empty for the environment
 // variable, then automatic.
 AttentionBackendsOverview describe_attention_backends(const std::string& device,

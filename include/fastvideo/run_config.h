@@ -21,11 +21,16 @@ struct RunConfig {
   std::optional<std::filesystem::path> output_path;  // request.output.output_path
   std::optional<std::string> output_video_name;      // request.output.output_video_name
   bool save_video = true;                            // request.output.save_video
+  // output_path follows FastVideo's rule (a path without .mp4 or .y4m is a folder to name videos
+  // in) unless it came from `fastvideo generate --output`, whose path is taken as written (a path
+  // without an extension is a folder of PNG frames).
+  bool output_path_as_written = false;
   // request.inputs.prompt_path: a text file of prompts, one video each (read_prompt_file).
   std::optional<std::filesystem::path> prompt_path;
 
-  // Where the video goes (GenerationRequest::output_path): output_path (FastVideo's default
-  // "outputs/") joined with output_video_name; empty when save_video is false.
+  // Where the videos go (GenerationRequest::output_path): output_path (FastVideo's default
+  // "outputs/") joined with output_video_name; empty when save_video is false. With a prompt
+  // file, the folder every video is named in (a video file name there is an error).
   std::filesystem::path output() const;
 };
 

@@ -16,8 +16,8 @@
 namespace fastvideo {
 
 struct GeneratorOptions {
-  // "auto" (the first usable GPU, else the CPU; the choice is logged), "cpu", "cuda" (GPU 0) or
-  // "cuda:N". On a GPU the models run the diffusers bf16 path (weights bf16 except the
+  // "auto" (GPU 0 when it is usable, else the CPU; the choice is logged), "cpu", "cuda" (GPU 0)
+  // or "cuda:N". On a GPU the models run the diffusers bf16 path (weights bf16 except the
   // transformer's f32 keep-list; latents and scheduler state f32).
   std::string device = "auto";
   // UMT5 weights and activations on a GPU: "bf16" (as diffusers) or "fp32". The CPU always
@@ -90,8 +90,9 @@ class VideoGenerator {
 
   // Stops the generation in progress at its next boundary (a stage, a denoising step, the end of
   // writing): generate() then throws Cancelled and leaves no output behind. Safe from another
-  // thread and from a signal handler (one store to a lock-free atomic). A stop asked for between
-  // generations applies to the next one.
+  // thread and from a signal handler (one store to a lock-free atomic). A stop asked for during a
+  // generation ends with it, however it ends; one asked for between generations applies to the
+  // next.
   void request_stop() noexcept;
 
   VideoGenerator(VideoGenerator&&) noexcept;

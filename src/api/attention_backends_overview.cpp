@@ -1,7 +1,7 @@
 #include "attention/attention_selection.h"
+#include "core/compute_device.h"
 #include "core/env.h"
 #include "fastvideo/attention_backends.h"
-#include "pipeline/compute_device.h"
 
 namespace fastvideo {
 

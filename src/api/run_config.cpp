@@ -2,25 +2,38 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
+#include "core/excerpt.h"
 #include "fastvideo/log.h"
+#include "io/video_writer.h"
 #include "tokenizer/utf8.h"
 
 namespace fastvideo {
 
 namespace {
 
-// A config value as it is quoted in messages: at most 80 bytes of it.
-std::string quoted(const std::string& value) {
-  if (value.size() <= 80) return "'" + value + "'";
-  return str_cat("'", value.substr(0, 80), "...' (", value.size(), " bytes)");
+// A config value as it is quoted in messages: at most its first 80 characters.
+std::string quoted(const std::string& value) { return str_cat("'", excerpt(value), "'"); }
+
+// The tag apply_setting gives a direct flag's value: taken literally, whole numbers in decimal.
+constexpr const char* kLiteralTag = "!fastvideo-literal";
+
+// A direct flag's whole number: decimal digits only (yaml-cpp would read "010" as octal).
+template <class T>
+std::optional<T> literal_integer(const std::string& text) {
+  T value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
 }
 
 std::string describe(const YAML::Node& node) {
@@ -34,6 +47,19 @@ std::string describe(const YAML::Node& node) {
 template <class T>
 T scalar(const YAML::Node& node, const std::string& key) {
   if (!node.IsScalar()) fail("key '", key, "' expects a single value, got ", describe(node));
+  if constexpr (std::is_same_v<T, std::string>) {
+    // A NUL would cut the value short wherever it is used as a C string (paths, tags).
+    const size_t nul = node.Scalar().find('\0');
+    FV_CHECK(nul == std::string::npos, "key '", key, "' holds a NUL byte at offset ", nul);
+  }
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (node.Tag() == kLiteralTag) {
+      if (auto v = literal_integer<T>(node.Scalar())) return *v;
+      fail("key '", key, "' has value ", quoted(node.Scalar()),
+           ", which is not a whole number in [", std::numeric_limits<T>::min(), ", ",
+           std::numeric_limits<T>::max(), "]");
+    }
+  }
   try {
     const T value = node.as<T>();
     if constexpr (std::is_floating_point_v<T>) {
@@ -301,6 +327,11 @@ void apply_key(const std::string& key, const YAML::Node& node, RunConfig& config
     log::info("config key '", key, "' has no effect on this engine; ignored");
     return;
   }
+  const bool section = !known_children(key.empty() ? "" : key + ".").empty();
+  if (section && is_null(node)) return;  // a section with every key commented out
+  if (section && !node.IsMap()) {
+    fail("key '", key, "' expects a mapping of keys, got ", describe(node));
+  }
   if (node.IsMap()) {
     std::set<std::string> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
@@ -318,8 +349,21 @@ void apply_key(const std::string& key, const YAML::Node& node, RunConfig& config
 
 std::filesystem::path RunConfig::output() const {
   if (!save_video) return {};
-  const std::filesystem::path folder = output_path.value_or("outputs/");
-  return output_video_name ? folder / *output_video_name : folder;
+  std::filesystem::path out = output_path.value_or("outputs/");
+  FV_CHECK(!out.empty(),
+           "request.output.output_path is empty; name a file or folder, or set "
+           "request.output.save_video to false for no file");
+  if (output_video_name) out /= *output_video_name;
+  const bool video_file = names_a_video_file(out);
+  if (prompt_path) {
+    FV_CHECK(!video_file && !output_video_name, out.string(),
+             ": with request.inputs.prompt_path each video is named from its prompt, so "
+             "request.output.output_path must be a folder (and output_video_name unset)");
+    return out / "";
+  }
+  // FastVideo: a path that does not name a video file is a folder to name the video in.
+  if (!output_path_as_written && !video_file) return out / "";
+  return out;
 }
 
 void apply_config_file(const std::filesystem::path& path, RunConfig& config) {
@@ -355,7 +399,9 @@ void apply_override(const std::string& dotted_key, const std::string& value, Run
 }
 
 void apply_setting(const std::string& dotted_key, const std::string& value, RunConfig& config) {
-  apply_key(dotted_key, YAML::Node(value), config);
+  YAML::Node node(value);
+  node.SetTag(kLiteralTag);
+  apply_key(dotted_key, node, config);
 }
 
 std::vector<std::string> read_prompt_file(const std::filesystem::path& path) {
@@ -364,18 +410,21 @@ std::vector<std::string> read_prompt_file(const std::filesystem::path& path) {
            ": is a folder; request.inputs.prompt_path expects a text file of prompts");
   std::ifstream in(path, std::ios::binary);
   FV_CHECK(in.good(), path.string(), ": cannot open the prompt file (missing or unreadable)");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a UTF-8 byte-order mark
   std::vector<std::string> prompts;
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    if (number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 BOM
+  // Python's universal newlines: \n, \r\n and a lone \r each end a line.
+  size_t start = 0;
+  for (int number = 1; start <= text.size(); ++number) {
+    const size_t end = std::min(text.find_first_of("\r\n", start), text.size());
+    const std::string_view line(text.data() + start, end - start);
     const std::string where = str_cat(path.string(), ":", number);
     FV_CHECK(line.find('\0') == std::string::npos, where, ": the line holds a NUL byte");
     const std::string bad_utf8 = utf8_violation(line);
     FV_CHECK(bad_utf8.empty(), where, ": not valid UTF-8: ", bad_utf8);
-    const size_t first = line.find_first_not_of(" \t\r\n\v\f");
-    if (first == std::string::npos) continue;
-    const size_t last = line.find_last_not_of(" \t\r\n\v\f");
-    prompts.push_back(line.substr(first, last - first + 1));
+    const std::string_view prompt = strip_python_space(line);
+    if (!prompt.empty()) prompts.emplace_back(prompt);
+    start = end + (text.compare(end, 2, "\r\n") == 0 ? 2 : 1);
   }
   FV_CHECK(!prompts.empty(), path.string(), ": no prompts (one per line expected)");
   return prompts;

@@ -1,5 +1,6 @@
 #include "attention/attention_device.h"
 
+#include "core/compute_device.h"
 #include "fastvideo/error.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
@@ -32,16 +33,8 @@ AttentionDevice attention_device_for(Device device) {
 }
 
 AttentionDevice this_machine_attention_device(std::string* why_cpu) {
-#ifdef FASTVIDEO_HAVE_CUDA
-  try {
-    return attention_device_for(Device::cuda(0));
-  } catch (const Error& e) {
-    if (why_cpu) *why_cpu = e.what();
-  }
-#else
-  if (why_cpu) *why_cpu = "this build has no CUDA backend";
-#endif
-  return AttentionDevice::cpu();
+  const Device device = usable_gpu_or_cpu(why_cpu);
+  return device.is_cpu() ? AttentionDevice::cpu() : attention_device_for(device);
 }
 
 }  // namespace fastvideo

@@ -3,8 +3,9 @@
 // stop on SIGINT/SIGTERM.
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 #include <map>
 #include <optional>
 
@@ -22,30 +23,39 @@ namespace {
 
 // Each value flag sets one key of the run configuration, so it is parsed and checked exactly as
 // the same key in a YAML file is (run_config.h).
-const std::map<std::string, std::string>& flag_keys() {
-  static const std::map<std::string, std::string> keys = {
-      {"--model", "generator.model_path"},
-      {"--device", "generator.engine.device"},
-      {"--text-encoder-precision", "generator.engine.text_encoder_precision"},
-      {"--attention-backend", "generator.pipeline.experimental.attention_backend"},
-      {"--scheduler", "generator.pipeline.experimental.scheduler"},
-      {"--flow-shift", "generator.pipeline.experimental.flow_shift"},
-      {"--prompt", "request.prompt"},
-      {"--negative-prompt", "request.negative_prompt"},
-      {"--seed", "request.sampling.seed"},
-      {"--num-frames", "request.sampling.num_frames"},
-      {"--height", "request.sampling.height"},
-      {"--width", "request.sampling.width"},
-      {"--num-inference-steps", "request.sampling.num_inference_steps"},
-      {"--guidance-scale", "request.sampling.guidance_scale"},
-      {"--fps", "request.sampling.fps"},
-      {"--output", "request.output.output_path"},
-  };
-  return keys;
-}
+struct ValueFlag {
+  const char* flag;
+  const char* key;
+  const char* help;
+};
+constexpr ValueFlag kValueFlags[] = {
+    {"--model", "generator.model_path",
+     "diffusers checkpoint folder (default: the tiny test model)"},
+    {"--prompt", "request.prompt", "text prompt"},
+    {"--negative-prompt", "request.negative_prompt",
+     "negative prompt (default: Wan's; \"\" for none)"},
+    {"--seed", "request.sampling.seed", "noise seed, 0 .. 2^64-1 (torch.manual_seed semantics)"},
+    {"--num-frames", "request.sampling.num_frames", "frames, 4n+1"},
+    {"--height", "request.sampling.height", "height, multiple of 16"},
+    {"--width", "request.sampling.width", "width, multiple of 16"},
+    {"--num-inference-steps", "request.sampling.num_inference_steps", "denoising steps"},
+    {"--guidance-scale", "request.sampling.guidance_scale", "CFG scale (<= 1: one pass per step)"},
+    {"--flow-shift", "generator.pipeline.experimental.flow_shift", "timestep shift"},
+    {"--fps", "request.sampling.fps", "frames per second of the output"},
+    {"--attention-backend", "generator.pipeline.experimental.attention_backend",
+     "self-attention backend (TORCH_SDPA, FLASH_ATTN, ...; `fastvideo backends` lists them); "
+     "default: FASTVIDEO_ATTENTION_BACKEND, else automatic"},
+    {"--scheduler", "generator.pipeline.experimental.scheduler",
+     "flow_unipc (default), checkpoint, euler"},
+    {"--device", "generator.engine.device",
+     "auto (default: GPU 0 when it is usable, else the CPU), cpu, cuda or cuda:N"},
+    {"--text-encoder-precision", "generator.engine.text_encoder_precision",
+     "UMT5 on a GPU: bf16 (default) or fp32"},
+};
 
 struct GenerateFlags {
   std::string config_path, log_json;
+  std::optional<std::string> output;
   std::map<std::string, std::optional<std::string>> values;  // by flag
   bool overwrite = false, keep_text_encoder = false;
 };
@@ -70,14 +80,21 @@ RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>
     apply_override(key, value, config);
   }
   // Direct flags win over both.
-  for (const auto& [flag, value] : f.values) {
+  for (const ValueFlag& flag : kValueFlags) {
+    const std::optional<std::string>& value = f.values.at(flag.flag);
     if (!value) continue;
     try {
-      apply_setting(flag_keys().at(flag), *value, config);
+      apply_setting(flag.key, *value, config);
     } catch (const Error& e) {
-      throw e.with_context(flag);
+      throw e.with_context(flag.flag);
     }
-    if (flag == "--output") config.output_video_name.reset();
+  }
+  if (f.output) {  // the whole output: this path, as written
+    FV_CHECK(!f.output->empty(), "--output is empty; name a file or a folder");
+    config.output_path = *f.output;
+    config.output_video_name.reset();
+    config.save_video = true;
+    config.output_path_as_written = true;
   }
   if (f.overwrite) config.request.overwrite = true;
   if (f.keep_text_encoder) config.options.keep_text_encoder = true;
@@ -94,33 +111,27 @@ void check_log_path(const std::filesystem::path& path) {
            path.string(), ": folder ", dir.string(), " does not exist or is not writable");
 }
 
+// Writes `text` to a temporary created exclusively next to `path` (mkstemp: no other run can own
+// it), then renames it into place.
 void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
-  const std::filesystem::path tmp = dir / str_cat(".fastvideo-", ::getpid(), ".json.tmp");
+  std::string tmp = (dir / ".fastvideo-XXXXXX").string();
+  const int fd = ::mkstemp(tmp.data());
+  FV_CHECK(fd >= 0, path.string(), ": cannot write the JSON log: ", std::strerror(errno));
+  const std::string bytes = text + "\n";
+  const bool written = ::write(fd, bytes.data(), bytes.size()) == ssize_t(bytes.size());
+  const bool closed = ::close(fd) == 0;
   std::error_code ec;
-  {
-    std::ofstream out(tmp);
-    out << text << "\n";
-    if (!out) {
-      std::filesystem::remove(tmp, ec);
-      fail(path.string(), ": cannot write the JSON log");
-    }
+  if (!written || !closed) {
+    std::filesystem::remove(tmp, ec);
+    fail(path.string(), ": cannot write the JSON log");
   }
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
-    std::filesystem::remove(tmp, ec);
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
     fail(path.string(), ": cannot write the JSON log: ", ec.message());
   }
-}
-
-// With a prompt file, request.output.output_path is the folder every video is named in.
-std::filesystem::path folder_for_prompt_file(const std::filesystem::path& output) {
-  if (output.empty()) return output;
-  const std::string ext = output.extension().string();
-  FV_CHECK(ext != ".mp4" && ext != ".y4m" && ext != ".MP4" && ext != ".Y4M", output.string(),
-           ": with request.inputs.prompt_path each video is named from its prompt, so "
-           "request.output.output_path must be a folder (and output_video_name unset)");
-  return output / "";
 }
 
 std::string first_characters(const std::string& s, size_t n) {
@@ -131,16 +142,11 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
   StopOnSignal stop;
   RunConfig config = run_config_from(f, extras);
   std::vector<std::string> prompts;
-  std::filesystem::path output = config.output();
+  const std::filesystem::path output = config.output();
   if (config.prompt_path) {
     FV_CHECK(config.request.prompt.empty(),
              "request.prompt and request.inputs.prompt_path are both set; give one of them");
-    FV_CHECK(!config.output_video_name,
-             "request.output.output_video_name names one video; with "
-             "request.inputs.prompt_path each video is named from its "
-             "prompt");
     prompts = read_prompt_file(*config.prompt_path);
-    output = folder_for_prompt_file(output);
     log::info("found ", prompts.size(), " prompts in ", config.prompt_path->string());
   } else {
     FV_CHECK(!config.request.prompt.empty(),
@@ -177,8 +183,8 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
     try {
       result = generator->generate(request);
     } catch (const Cancelled& e) {
-      std::fprintf(stderr, "fastvideo: stopped by %s (%s); %zu of %zu videos written\n",
-                   stop.signal_name(), e.what(), i, prompts.size());
+      std::fprintf(stderr, "fastvideo: %s, on %s; %zu of %zu videos written, nothing of this one\n",
+                   e.what(), stop.signal_name(), i, prompts.size());
       return 128 + stop.signal();
     }
     double total = 0;
@@ -207,31 +213,13 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
 Action add_generate_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("generate", "Generate a video from a prompt");
   auto f = std::make_shared<GenerateFlags>();
-  const std::pair<const char*, const char*> help[] = {
-      {"--model", "diffusers checkpoint folder (default: the tiny test model)"},
-      {"--prompt", "text prompt"},
-      {"--negative-prompt", "negative prompt (default: Wan's; \"\" for none)"},
-      {"--seed", "noise seed, 0 .. 2^64-1 (torch.manual_seed semantics)"},
-      {"--num-frames", "frames, 4n+1"},
-      {"--height", "height, multiple of 16"},
-      {"--width", "width, multiple of 16"},
-      {"--num-inference-steps", "denoising steps"},
-      {"--guidance-scale", "CFG scale (<= 1: one pass per step)"},
-      {"--flow-shift", "timestep shift"},
-      {"--fps", "frames per second of the output"},
-      {"--attention-backend",
-       "self-attention backend (TORCH_SDPA, FLASH_ATTN, ...; `fastvideo backends` lists them); "
-       "default: FASTVIDEO_ATTENTION_BACKEND, else automatic"},
-      {"--scheduler", "flow_unipc (default), checkpoint, euler"},
-      {"--device", "auto (default: the first usable GPU, else the CPU), cpu, cuda or cuda:N"},
-      {"--text-encoder-precision", "UMT5 on a GPU: bf16 (default) or fp32"},
-      {"--output",
-       "file (.mp4, .y4m), folder for PNG frames (no extension), or dir/ (named from the prompt); "
-       "default outputs/"},
-  };
-  for (const auto& [flag, text] : help) {
-    cmd->add_option(flag, f->values[flag], text);
+  for (const ValueFlag& flag : kValueFlags) {
+    cmd->add_option(flag.flag, f->values[flag.flag], flag.help);
   }
+  cmd->add_option(
+      "--output", f->output,
+      "file (.mp4, .y4m), folder for PNG frames (no extension), or dir/ (named from the "
+      "prompt); default outputs/");
   cmd->add_option("--config", f->config_path, "run.yaml in FastVideo's generator/request schema");
   cmd->add_flag("--overwrite", f->overwrite, "replace an existing output");
   cmd->add_flag("--keep-text-encoder", f->keep_text_encoder, "keep UMT5 in memory after encoding");

@@ -3,6 +3,7 @@
 #include <exception>
 #include <filesystem>
 #include <map>
+#include <new>
 
 #include "commands.h"
 #include "fastvideo/error.h"
@@ -37,6 +38,11 @@ int main(int argc, char** argv) {
   } catch (const std::filesystem::filesystem_error& e) {
     // It names the path(s) and the system's reason: a user-facing error, not an internal one.
     std::fprintf(stderr, "fastvideo: error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr,
+                 "fastvideo: error: out of host memory (the request needs more than this machine "
+                 "has; a smaller size or fewer frames would fit)\n");
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fastvideo: internal error: %s\n", e.what());

@@ -4,49 +4,91 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+#include <tuple>
+
+#include "fastvideo/error.h"
 
 namespace fastvideo::cli {
 
 namespace {
 
-volatile std::sig_atomic_t g_signal = 0;
-std::atomic<VideoGenerator*> g_generator{nullptr};
-struct sigaction g_previous_int, g_previous_term;
+// The handler may run on any thread (the process's signals reach BLAS and CUDA threads too), so it
+// only stores the signal and wakes the watcher thread through a pipe, both async-signal-safe.
+std::atomic<int> g_signal{0};
+int g_wake_fd = -1;
 
-// Async-signal-safe only: an atomic store through request_stop, write(2), and on a second signal
-// the default action.
 void on_signal(int sig) {
-  if (g_signal != 0) {
+  int expected = 0;
+  if (!g_signal.compare_exchange_strong(expected, sig)) {  // the second: quit at once
     std::signal(sig, SIG_DFL);
     std::raise(sig);
     return;
   }
-  g_signal = sig;
-  static const char kMessage[] =
-      "\nfastvideo: stopping after the current step (send the signal again to quit at once)\n";
-  [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
-  if (VideoGenerator* g = g_generator.load()) g->request_stop();
+  const char byte = 1;
+  [[maybe_unused]] const ssize_t n = ::write(g_wake_fd, &byte, 1);
 }
 
 }  // namespace
 
-StopOnSignal::StopOnSignal() {
-  static_assert(std::atomic<VideoGenerator*>::is_always_lock_free);
+// Acts on a signal in an ordinary thread: asks the watched generator to stop, under the mutex
+// that watch() takes, so the generator cannot go away in between.
+struct StopOnSignal::Watcher {
+  int pipe_fds[2] = {-1, -1};
+  std::mutex mutex;
+  VideoGenerator* generator = nullptr;
+  struct sigaction previous_int {
+  }, previous_term{};
+  bool int_handled = false, term_handled = false;
+  std::thread thread;
+
+  void run() {
+    char byte = 0;
+    while (::read(pipe_fds[0], &byte, 1) == 1 && byte == 1) {
+      std::fprintf(stderr,
+                   "\nfastvideo: stopping after the current step (send the signal again to quit "
+                   "at once)\n");
+      std::lock_guard lock(mutex);
+      if (generator != nullptr) generator->request_stop();
+    }
+  }
+};
+
+StopOnSignal::StopOnSignal() : watcher_(std::make_unique<Watcher>()) {
+  Watcher& w = *watcher_;
+  FV_CHECK(::pipe(w.pipe_fds) == 0, "cannot create the signal pipe");
+  g_wake_fd = w.pipe_fds[1];
+  g_signal = 0;
+  w.thread = std::thread([&w] { w.run(); });
   struct sigaction action {};
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, &g_previous_int);
-  sigaction(SIGTERM, &action, &g_previous_term);
+  action.sa_flags = SA_RESTART;
+  for (auto [sig, previous, handled] : {std::tuple{SIGINT, &w.previous_int, &w.int_handled},
+                                        std::tuple{SIGTERM, &w.previous_term, &w.term_handled}}) {
+    sigaction(sig, nullptr, previous);
+    if (previous->sa_handler == SIG_IGN) continue;  // inherited as ignored: leave it so
+    sigaction(sig, &action, nullptr);
+    *handled = true;
+  }
 }
 
 StopOnSignal::~StopOnSignal() {
-  g_generator.store(nullptr);
-  sigaction(SIGINT, &g_previous_int, nullptr);
-  sigaction(SIGTERM, &g_previous_term, nullptr);
+  Watcher& w = *watcher_;
+  if (w.int_handled) sigaction(SIGINT, &w.previous_int, nullptr);
+  if (w.term_handled) sigaction(SIGTERM, &w.previous_term, nullptr);
+  const char stop = 0;
+  [[maybe_unused]] const ssize_t n = ::write(w.pipe_fds[1], &stop, 1);
+  w.thread.join();
+  ::close(w.pipe_fds[0]);
+  ::close(w.pipe_fds[1]);
 }
 
 void StopOnSignal::watch(VideoGenerator* generator) {
-  g_generator.store(generator);
+  std::lock_guard lock(watcher_->mutex);
+  watcher_->generator = generator;
   if (generator != nullptr && g_signal != 0) generator->request_stop();
 }
 

@@ -1,7 +1,10 @@
 // SIGINT and SIGTERM while `fastvideo generate` runs: the first asks the generation in progress to
 // stop at its next step (it then removes what it was writing), the second ends the process at
-// once. The exit status is then 128 + the signal (130, 143), as shells report it.
+// once. The exit status is then 128 + the signal (130, 143), as shells report it. A signal the
+// process inherited as ignored (a background job of a non-interactive shell) stays ignored.
 #pragma once
+
+#include <memory>
 
 #include "fastvideo/video_generator.h"
 
@@ -9,17 +12,21 @@ namespace fastvideo::cli {
 
 class StopOnSignal {
  public:
-  StopOnSignal();   // installs the handlers
-  ~StopOnSignal();  // restores the previous ones
+  StopOnSignal();   // installs the handlers and starts the thread that acts on them
+  ~StopOnSignal();  // restores the previous handlers
   StopOnSignal(const StopOnSignal&) = delete;
   StopOnSignal& operator=(const StopOnSignal&) = delete;
 
-  // The generator a signal stops (null: none yet).
+  // The generator a signal stops (null: none). Call watch(nullptr) before the generator goes.
   void watch(VideoGenerator* generator);
   // The signal received, 0 when none.
   int signal() const;
   // "SIGINT" or "SIGTERM".
   const char* signal_name() const;
+
+ private:
+  struct Watcher;
+  std::unique_ptr<Watcher> watcher_;
 };
 
 }  // namespace fastvideo::cli

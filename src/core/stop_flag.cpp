@@ -5,7 +5,7 @@
 namespace fastvideo {
 
 void StopFlag::throw_if_requested(std::string_view where) const {
-  if (requested()) throw Cancelled(str_cat("stopped on request during ", where));
+  if (requested()) throw Cancelled(str_cat("stopped during ", where));
 }
 
 }  // namespace fastvideo

@@ -1,6 +1,7 @@
 // A request to stop long work, made from another thread or a signal handler and polled by the work
-// between its steps (denoising steps, decoded and written frames). Requesting is one store to a
-// lock-free atomic, so it is safe inside a signal handler.
+// at its boundaries (before each pipeline stage, after each denoising step, before a written video
+// is moved into place). Requesting is one store to a lock-free atomic, so it is safe inside a
+// signal handler.
 #pragma once
 
 #include <atomic>
@@ -13,7 +14,7 @@ class StopFlag {
   void request() noexcept { requested_.store(true, std::memory_order_relaxed); }
   bool requested() const noexcept { return requested_.load(std::memory_order_relaxed); }
   void clear() noexcept { requested_.store(false, std::memory_order_relaxed); }
-  // Throws Cancelled ("stopped on request during <where>") when a stop was requested.
+  // Throws Cancelled ("stopped during <where>") when a stop was requested.
   void throw_if_requested(std::string_view where) const;
 
  private:

@@ -10,6 +10,7 @@
 #include "io/mp4_video.h"
 #include "io/png_frames.h"
 #include "io/video_writer.h"
+#include "tokenizer/utf8.h"
 
 namespace fastvideo {
 
@@ -23,23 +24,18 @@ size_t name_max(const fs::path& dir) {
   return n > 0 ? size_t(n) : 255;
 }
 
-// Bytes of the UTF-8 character that starts with `lead` (1 for anything not a lead byte).
-size_t utf8_length(unsigned char lead) {
-  if ((lead & 0xE0) == 0xC0) return 2;
-  if ((lead & 0xF0) == 0xE0) return 3;
-  if ((lead & 0xF8) == 0xF0) return 4;
-  return 1;
-}
-
-bool is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-
 // A folder the video is named in: an existing folder that is not a previous PNG-frame output, or
-// a path written with a trailing slash.
+// a path written with a trailing slash; never a path with a video extension (that names a file)
+// nor an existing PNG-frame output, with or without the slash (that is replaced in place).
 bool names_a_folder(const fs::path& requested) {
   std::error_code ec;
+  const fs::path target = requested.has_filename() ? requested : requested.parent_path();
+  if (fs::is_directory(target, ec) && !fs::is_empty(target, ec) && is_png_frame_folder(target)) {
+    return false;
+  }
   if (!requested.has_filename()) return true;
-  if (!fs::is_directory(requested, ec)) return false;
-  return fs::is_empty(requested, ec) || !is_png_frame_folder(requested);
+  if (names_a_video_file(requested)) return false;
+  return fs::is_directory(requested, ec);
 }
 
 void check_folder(const fs::path& out, const fs::path& dir) {
@@ -59,27 +55,26 @@ void check_mp4_supported(const fs::path& out) {
 }  // namespace
 
 std::string file_name_for_prompt(const std::string& prompt) {
-  // The first 100 characters, as FastVideo cuts the prompt before it sanitizes.
-  size_t end = 0;
-  for (int chars = 0; end < prompt.size() && chars < 100; ++chars) {
-    end += utf8_length(static_cast<unsigned char>(prompt[end]));
-  }
+  // FastVideo: the first 100 characters, without \ / : * ? " < > |, stripped of whitespace then
+  // dots, whitespace runs as one space. Control characters go too (legal in Linux names but
+  // useless in one). The prompt is valid UTF-8 (resolve_request checked it).
   std::string name;
   bool space = false;
-  for (size_t i = 0; i < std::min(end, prompt.size()); ++i) {
-    const unsigned char c = static_cast<unsigned char>(prompt[i]);
-    if (is_space(c)) {
+  size_t i = 0;
+  for (int chars = 0; i < prompt.size() && chars < 100; ++chars) {
+    const size_t start = i;
+    const char32_t c = next_code_point(prompt, i);
+    if (is_python_space(c)) {
       space = true;
       continue;
     }
-    // FastVideo drops \ / : * ? " < > |; other control bytes are dropped too (they are legal in
-    // Linux names but useless in one).
-    if (std::strchr("\\/:*?\"<>|", c) != nullptr || c < 0x20 || c == 0x7F) continue;
+    if ((c < 0x80 && std::strchr("\\/:*?\"<>|", int(c)) != nullptr) || c < 0x20 || c == 0x7F) {
+      continue;
+    }
     if (space && !name.empty()) name += ' ';
     space = false;
-    name += char(c);
+    name.append(prompt, start, i - start);
   }
-  // Then stripped of dots at both ends (leading and trailing spaces are already gone).
   const size_t first = name.find_first_not_of('.');
   const size_t last = name.find_last_not_of('.');
   name = first == std::string::npos ? "" : name.substr(first, last - first + 1);
@@ -96,12 +91,15 @@ std::string file_name_for_prompt(const std::string& prompt) {
 OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt, bool overwrite)
     : overwrite_(overwrite) {
   if (names_a_folder(requested)) {
+    check_mp4_supported(requested);
     const fs::path dir = requested.has_filename() ? requested : requested.parent_path();
     std::error_code ec;
-    fs::create_directories(dir, ec);
-    FV_CHECK(!ec, requested.string(), ": cannot create the output folder: ", ec.message());
+    if (!fs::exists(dir, ec)) {
+      fs::create_directories(dir, ec);
+      FV_CHECK(!ec, requested.string(), ": cannot create the output folder: ", ec.message());
+      created_folder_ = dir;
+    }
     check_folder(requested, dir);
-    check_mp4_supported(requested);
     const std::string base = file_name_for_prompt(prompt);
     for (int i = 0;; ++i) {
       path_ = dir / (i == 0 ? base + ".mp4" : str_cat(base, "_", i, ".mp4"));
@@ -128,9 +126,12 @@ OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt,
 }
 
 OutputTarget::~OutputTarget() {
-  if (!reserved_) return;
   std::error_code ec;
-  fs::remove(path_, ec);
+  if (reserved_) fs::remove(path_, ec);
+  // A folder this run made for a video that never came is not left behind.
+  if (!committed_ && !created_folder_.empty() && fs::is_empty(created_folder_, ec)) {
+    fs::remove(created_folder_, ec);
+  }
 }
 
 }  // namespace fastvideo

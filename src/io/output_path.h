@@ -6,7 +6,7 @@
 //    FastVideo's: the first 100 characters of the prompt without \ / : * ? " < > |, whitespace
 //    runs as one space, ".mp4", then _1, _2 ... on collision. The name is reserved at once (an
 //    empty placeholder created exclusively), so two runs naming into one folder never take the
-//    same file.
+//    same file; a folder made for it goes again if the video never comes.
 #pragma once
 
 #include <filesystem>
@@ -34,12 +34,17 @@ class OutputTarget {
   // placeholder.
   bool may_replace() const { return overwrite_ || reserved_; }
   // The video is in place: the placeholder is gone for good.
-  void committed() { reserved_ = false; }
+  void committed() {
+    reserved_ = false;
+    committed_ = true;
+  }
 
  private:
   std::filesystem::path path_;
   bool overwrite_ = false;
   bool reserved_ = false;  // path_ is this run's placeholder
+  bool committed_ = false;
+  std::filesystem::path created_folder_;  // the folder this run created for the video, if any
 };
 
 }  // namespace fastvideo

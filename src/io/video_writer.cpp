@@ -1,11 +1,15 @@
 #include "io/video_writer.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "fastvideo/error.h"
@@ -17,34 +21,41 @@ namespace fastvideo {
 namespace fs = std::filesystem;
 namespace {
 
-// A hidden name next to the target, short whatever the target's length (a 250-byte name plus a
-// suffix would exceed the filesystem's limit), unique per process and call.
-std::string short_temporary_name(const char* kind) {
-  static std::atomic<int> counter{0};
-  return str_cat(".fastvideo-", ::getpid(), "-", counter++, ".", kind);
-}
-
-// Removes a temporary output (file or folder) unless it was committed.
-class TemporaryOutput {
+// A private hidden folder next to the target, created exclusively (mkdtemp: no other run, in
+// this process or another container sharing the folder, can hold the same name) and removed with
+// everything in it unless released. Its name is short whatever the target's length.
+class TemporaryFolder {
  public:
-  explicit TemporaryOutput(fs::path path) : path_(std::move(path)) { remove(); }
-  ~TemporaryOutput() {
-    if (!committed_) remove();
+  explicit TemporaryFolder(const fs::path& dir) {
+    std::string name = (dir / ".fastvideo-XXXXXX").string();
+    FV_CHECK(::mkdtemp(name.data()) != nullptr, dir.string(),
+             ": cannot create a temporary folder for the output: ", std::strerror(errno));
+    path_ = name;
   }
-  TemporaryOutput(const TemporaryOutput&) = delete;
-  TemporaryOutput& operator=(const TemporaryOutput&) = delete;
-
-  const fs::path& path() const { return path_; }
-  void committed() { committed_ = true; }
-
- private:
-  void remove() {
+  ~TemporaryFolder() {
     std::error_code ec;
     fs::remove_all(path_, ec);
   }
+  TemporaryFolder(const TemporaryFolder&) = delete;
+  TemporaryFolder& operator=(const TemporaryFolder&) = delete;
+
+  const fs::path& path() const { return path_; }
+
+ private:
   fs::path path_;
-  bool committed_ = false;
 };
+
+// rename(2) that fails instead of replacing an existing `to` (renameat2 RENAME_NOREPLACE): an
+// output path that appeared while the video was being made is never silently replaced.
+void rename_no_replace(const fs::path& from, const fs::path& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return;
+  if (errno == EEXIST) {
+    fail(to.string(),
+         " appeared while the video was being made; it was not replaced (pass "
+         "--overwrite to replace it)");
+  }
+  fail(to.string(), ": cannot move the finished output into place: ", std::strerror(errno));
+}
 
 void check_video(const Video& video, const fs::path& target) {
   FV_CHECK(video.frames > 0 && video.height > 0 && video.width > 0, target.string(),
@@ -69,36 +80,52 @@ void check_format(const Video& video, VideoFormat format, const fs::path& target
            video.height, "; save as .y4m or a PNG folder instead");
 }
 
-// Moves the finished temporary into place. A file replaces a file atomically (rename); a
-// folder cannot be renamed over a folder, so the old one is moved aside first and restored if
-// the second rename fails.
-void commit(const fs::path& temp, const fs::path& target, bool replace_folder) {
+// Moves the finished output into place: without `replace`, only where nothing is; a file
+// replaces a file atomically (rename); a folder cannot be renamed over a folder, so the old one is
+// moved into `temp` first (and goes with it) and restored if the second rename fails.
+void commit(const fs::path& finished, const fs::path& target, bool replace, bool folder,
+            const TemporaryFolder& temp) {
   std::error_code ec;
-  if (!replace_folder) {
-    fs::rename(temp, target, ec);
+  if (!replace) {
+    rename_no_replace(finished, target);
+    return;
+  }
+  if (!folder || !fs::exists(fs::symlink_status(target, ec))) {
+    fs::rename(finished, target, ec);
     if (ec) fail(target.string(), ": cannot move the finished output into place: ", ec.message());
     return;
   }
-  const fs::path aside = target.parent_path() / short_temporary_name("old");
-  fs::remove_all(aside, ec);
+  const fs::path aside = temp.path() / "replaced";
   fs::rename(target, aside, ec);
   if (ec) fail(target.string(), ": cannot move the old folder aside: ", ec.message());
-  fs::rename(temp, target, ec);
+  fs::rename(finished, target, ec);
   if (ec) {
     std::error_code restore_ec;
     fs::rename(aside, target, restore_ec);
     fail(target.string(), ": cannot move the finished output into place: ", ec.message());
   }
-  fs::remove_all(aside, ec);
 }
 
 }  // namespace
 
-VideoFormat video_format_for(const fs::path& out) {
-  if (!out.has_filename()) return VideoFormat::PngFolder;  // "frames/"
-  std::string ext = out.extension().string();
+namespace {
+
+std::string lowercase_extension(const fs::path& out) {
+  std::string ext = out.has_filename() ? out.extension().string() : std::string();
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char c) { return std::tolower(c); });
+  return ext;
+}
+
+}  // namespace
+
+bool names_a_video_file(const fs::path& out) {
+  const std::string ext = lowercase_extension(out);
+  return ext == ".mp4" || ext == ".y4m";
+}
+
+VideoFormat video_format_for(const fs::path& out) {
+  const std::string ext = lowercase_extension(out);
   if (ext.empty()) return VideoFormat::PngFolder;
   if (ext == ".mp4") return VideoFormat::Mp4;
   if (ext == ".y4m") return VideoFormat::Y4m;
@@ -136,17 +163,18 @@ void write_video(const Video& video, const fs::path& out, const VideoMetadata& m
   if (ec)
     fail(target.string(), ": cannot create the output folder ", dir.string(), ": ", ec.message());
 
-  TemporaryOutput temp(dir / short_temporary_name("tmp"));
+  const TemporaryFolder temp(dir);
+  const fs::path finished = temp.path() / "output";
   try {
     switch (format) {
       case VideoFormat::Mp4:
-        write_mp4(video, temp.path(), metadata);
+        write_mp4(video, finished, metadata);
         break;
       case VideoFormat::PngFolder:
-        write_png_frames(video, temp.path(), metadata);
+        write_png_frames(video, finished, metadata);
         break;
       case VideoFormat::Y4m:
-        write_y4m(video, temp.path(), metadata);
+        write_y4m(video, finished, metadata);
         break;
     }
   } catch (const Cancelled&) {
@@ -154,9 +182,8 @@ void write_video(const Video& video, const fs::path& out, const VideoMetadata& m
   } catch (const Error& e) {
     throw e.with_context(str_cat("saving ", target.string()));
   }
-  check_stop(stop, str_cat("writing ", target.string()));  // the temporary goes with `temp`
-  commit(temp.path(), target, exists && format == VideoFormat::PngFolder);
-  temp.committed();
+  check_stop(stop, str_cat("writing ", target.string()));  // the output goes with `temp`
+  commit(finished, target, overwrite, format == VideoFormat::PngFolder, temp);
 }
 
 }  // namespace fastvideo

@@ -12,9 +12,12 @@ namespace fastvideo {
 
 enum class VideoFormat { Mp4, PngFolder, Y4m };
 
-// ".mp4" -> Mp4, ".y4m" -> Y4m (any letter case); no extension or a trailing slash -> PngFolder.
-// Any other extension is an Error naming the path and the valid choices.
+// ".mp4" -> Mp4, ".y4m" -> Y4m (any letter case); no extension -> PngFolder. Any other extension
+// is an Error naming the path and the valid choices.
 VideoFormat video_format_for(const std::filesystem::path& out);
+
+// Whether `out` ends in a video file's extension (.mp4, .y4m, any letter case).
+bool names_a_video_file(const std::filesystem::path& out);
 
 // Writes `video` to `out` in the format video_format_for(out) picks, with `metadata` inside.
 // Atomic: the data goes to a hidden temporary next to `out` and is renamed over it only when

@@ -3,8 +3,8 @@
 #include <fstream>
 #include <string>
 
+#include "core/compute_device.h"
 #include "fastvideo/log.h"
-#include "pipeline/compute_device.h"
 
 namespace fastvideo {
 

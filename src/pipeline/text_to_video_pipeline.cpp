@@ -3,9 +3,9 @@
 #include <set>
 
 #include "attention/attention_device.h"
+#include "core/compute_device.h"
 #include "core/env.h"
 #include "fastvideo/log.h"
-#include "pipeline/compute_device.h"
 #include "pipeline/stages/decode_stage.h"
 #include "pipeline/stages/encode_text_stage.h"
 #include "pipeline/stages/prepare_latents_stage.h"
@@ -43,6 +43,9 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   const auto vae_config = WanVaeConfig::from_checkpoint(checkpoint_);
   auto umt5_config = Umt5Config::from_checkpoint(checkpoint_);
   geometry_ = std::make_unique<WanGeometry>(vae_config, dit_config);
+  // Built (and so checked) before any weights load: a scheduler it cannot use fails at once.
+  auto prepare_timesteps =
+      std::make_unique<PrepareTimestepsStage>(options.scheduler, checkpoint_.config("scheduler"));
   preset_ = sampling_preset_for(dit_config);
   attention_ = select_attention_backends(
       options.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device_),
@@ -70,8 +73,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
           {"model", model_name(model_dir)},
           {"engine", "fastvideo-cpp 0.1.0"}}));
   stages_.push_back(std::make_unique<EncodeTextStage>(*prompt_encoder_, *transformer_));
-  stages_.push_back(
-      std::make_unique<PrepareTimestepsStage>(options.scheduler, checkpoint_.config("scheduler")));
+  stages_.push_back(std::move(prepare_timesteps));
   stages_.push_back(std::make_unique<PrepareLatentsStage>(*geometry_, device_));
   stages_.push_back(std::make_unique<DenoiseStage>(*transformer_, *geometry_, progress_, stop_));
   stages_.push_back(std::make_unique<DecodeStage>(*vae_));
@@ -82,12 +84,13 @@ TextToVideoPipeline::~TextToVideoPipeline() = default;
 
 GenerationResult TextToVideoPipeline::run(const GenerationRequest& request) {
   RequestState state(request);
-  try {
-    run_stages(stages_, state, device_, stop_);
-  } catch (const Cancelled&) {
-    stop_.clear();  // this request consumed the stop
-    throw;
-  }
+  // A stop asked for during this generation ends with it, however it ends; one asked for between
+  // generations stays for the next.
+  struct ConsumeStop {
+    StopFlag& stop;
+    ~ConsumeStop() { stop.clear(); }
+  } consume{stop_};
+  run_stages(stages_, state, device_, stop_);
   GenerationResult& result = state.result;
   result.frames = state.video.frames;
   result.height = state.video.height;

@@ -28,8 +28,8 @@ class TextToVideoPipeline {
   TextToVideoPipeline(const std::filesystem::path& model_dir, const GeneratorOptions& options);
   ~TextToVideoPipeline();
 
-  // Runs every stage for `request`. Throws Cancelled (and leaves no output) when `stop` is
-  // requested before it finishes.
+  // Runs every stage for `request`. Throws Cancelled (and leaves no output) when a stop is
+  // requested (stop()) before it finishes; a stop requested during the run is consumed with it.
   GenerationResult run(const GenerationRequest& request);
 
   ProgressCallback& progress() { return progress_; }

@@ -64,13 +64,6 @@ bool ends_reference_name(char c) {
          c == ';';
 }
 
-// Python's str.isspace(), which is also what `\s` matches in a str pattern.
-bool is_python_space(char32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 ||
-         cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
-         cp == 0x202F || cp == 0x205F || cp == 0x3000;
-}
-
 }  // namespace
 
 std::string html_unescape(std::string_view s) {

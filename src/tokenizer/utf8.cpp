@@ -1,5 +1,6 @@
 #include "tokenizer/utf8.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "fastvideo/error.h"
@@ -53,6 +54,24 @@ char32_t next_code_point(std::string_view s, size_t& i) {
   const char32_t cp = decode(s, i, why);
   if (!why.empty()) fail("not valid UTF-8: ", why);
   return cp;
+}
+
+bool is_python_space(char32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
+         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+         c == 0x205F || c == 0x3000;
+}
+
+std::string_view strip_python_space(std::string_view s) {
+  size_t begin = s.size(), end = 0;
+  for (size_t i = 0; i < s.size();) {
+    const size_t start = i;
+    if (!is_python_space(next_code_point(s, i))) {
+      begin = std::min(begin, start);
+      end = i;
+    }
+  }
+  return begin < end ? s.substr(begin, end - begin) : std::string_view();
 }
 
 void append_utf8(std::string& out, char32_t cp) {

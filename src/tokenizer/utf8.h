@@ -16,4 +16,10 @@ char32_t next_code_point(std::string_view s, size_t& i);
 
 void append_utf8(std::string& out, char32_t cp);
 
+// Python's str.isspace (FastVideo's strip() and \s): ASCII whitespace, \x1c-\x1f and Unicode's.
+bool is_python_space(char32_t c);
+
+// `s` without the Python whitespace at both ends (str.strip()); `s` must be valid UTF-8.
+std::string_view strip_python_space(std::string_view s);
+
 }  // namespace fastvideo

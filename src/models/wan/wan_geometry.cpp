@@ -1,5 +1,7 @@
 #include "models/wan/wan_geometry.h"
 
+#include <algorithm>
+
 #include "fastvideo/error.h"
 
 namespace fastvideo {
@@ -22,23 +24,16 @@ std::string nearest_multiples(int64_t value, int64_t m) {
 
 }  // namespace
 
-WanGeometry::WanGeometry(int channels, int temporal_stride, int spatial_stride,
-                         std::array<int, 3> patch)
-    : channels_(channels),
-      temporal_stride_(temporal_stride),
-      spatial_stride_(spatial_stride),
-      patch_(patch) {}
-
 WanGeometry::WanGeometry(const WanVaeConfig& vae, const WanTransformerConfig& dit)
-    : WanGeometry(vae.z_dim, vae.temporal_stride(), vae.spatial_stride(), dit.patch_size) {
+    : channels_(vae.z_dim),
+      temporal_stride_(vae.temporal_stride()),
+      spatial_stride_(vae.spatial_stride()),
+      patch_(dit.patch_size),
+      max_positions_(dit.rope_max_seq_len) {
   FV_CHECK(dit.in_channels == vae.z_dim && dit.out_channels == vae.z_dim,
            "transformer/config.json has in_channels ", dit.in_channels, " and out_channels ",
            dit.out_channels, ", but vae/config.json has z_dim ", vae.z_dim,
            ": the transformer must take and give the VAE's latents");
-}
-
-WanGeometry WanGeometry::wan21(const WanTransformerConfig& dit) {
-  return WanGeometry(WanVaeConfig{}, dit);
 }
 
 int WanGeometry::pixel_multiple() const { return spatial_stride_ * std::max(patch_[1], patch_[2]); }
@@ -55,15 +50,25 @@ std::string WanGeometry::invalid_size(int64_t num_frames, int64_t height, int64_
       latent_frames(num_frames) % patch_[0] != 0)
     return str_cat("num_frames=", num_frames, " must be ", temporal_stride_, "n+1 (try ",
                    nearest_frame_counts(num_frames, temporal_stride_), ")");
+  // wan21.md §1.4: RoPE has rope_max_seq_len positions along each axis of the token grid.
+  const int64_t max_height = int64_t(max_positions_) * spatial_stride_ * patch_[1];
+  const int64_t max_width = int64_t(max_positions_) * spatial_stride_ * patch_[2];
+  const int64_t max_frames =
+      int64_t(max_positions_) * patch_[0] * temporal_stride_ - temporal_stride_ + 1;
+  if (height > max_height)
+    return str_cat("height=", height, " is more than the transformer's ", max_positions_,
+                   " positions per axis allow (at most ", max_height, ")");
+  if (width > max_width)
+    return str_cat("width=", width, " is more than the transformer's ", max_positions_,
+                   " positions per axis allow (at most ", max_width, ")");
+  if (num_frames > max_frames)
+    return str_cat("num_frames=", num_frames, " is more than the transformer's ", max_positions_,
+                   " positions per axis allow (at most ", max_frames, ")");
   return {};
 }
 
 int64_t WanGeometry::latent_frames(int64_t num_frames) const {
   return (num_frames - 1) / temporal_stride_ + 1;
-}
-
-int64_t WanGeometry::video_frames(int64_t latent_frames) const {
-  return 1 + (latent_frames - 1) * temporal_stride_;
 }
 
 Shape WanGeometry::latent_shape(int64_t num_frames, int64_t height, int64_t width) const {

@@ -22,21 +22,16 @@ class WanGeometry {
   // Throws naming both configs when the DiT does not take the VAE's latents (in_channels and
   // out_channels must equal z_dim).
   WanGeometry(const WanVaeConfig& vae, const WanTransformerConfig& dit);
-  // Wan2.1's VAE (z_dim 16, strides 4 and 8) with `dit`: for benchmarks without a checkpoint.
-  static WanGeometry wan21(const WanTransformerConfig& dit);
-
-  int latent_channels() const { return channels_; }
   int temporal_stride() const { return temporal_stride_; }
   int spatial_stride() const { return spatial_stride_; }
   // Heights and widths must be multiples of this: the spatial stride times the DiT's patch (16).
   int pixel_multiple() const;
 
-  // Why a video of this size cannot be generated ("num_frames=10 must be 4n+1 (try 9 or 13)"),
-  // empty when it can.
+  // Why a video of this size cannot be generated ("num_frames=10 must be 4n+1 (try 9 or 13)",
+  // or more patches along an axis than the DiT has RoPE positions), empty when it can.
   std::string invalid_size(int64_t num_frames, int64_t height, int64_t width) const;
 
   int64_t latent_frames(int64_t num_frames) const;
-  int64_t video_frames(int64_t latent_frames) const;
   // [1, z_dim, latent_frames, height/8, width/8] for a video of this size.
   Shape latent_shape(int64_t num_frames, int64_t height, int64_t width) const;
   // The DiT's token grid (T, H, W after patching) for latents [B, C, T, H, W].
@@ -45,10 +40,9 @@ class WanGeometry {
   int64_t tokens(int64_t num_frames, int64_t height, int64_t width) const;
 
  private:
-  WanGeometry(int channels, int temporal_stride, int spatial_stride, std::array<int, 3> patch);
-
   int channels_, temporal_stride_, spatial_stride_;
   std::array<int, 3> patch_;  // (t, h, w)
+  int max_positions_;         // RoPE positions per axis (rope_max_seq_len)
 };
 
 }  // namespace fastvideo

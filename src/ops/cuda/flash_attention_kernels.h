@@ -13,7 +13,7 @@ struct FlashKernel {
   int min_major, min_minor;
   bool exact_capability;  // only min_major.min_minor (an sm_90a kernel), else that or newer
   size_t shared_memory_bytes;
-  // Sets the kernel's function attributes on the current device; once per device, at planning.
+  // Sets the kernel's function attributes on the current device; at planning, once per plan.
   void (*prepare)();
   // CTAs per launch for a plan's shape on a device of `sm_count` SMs.
   int (*grid)(const FlashAttentionPlan& plan, int sm_count);

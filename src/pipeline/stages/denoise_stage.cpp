@@ -20,6 +20,7 @@ void DenoiseStage::run(RequestState& state) {
                          state.cond_text, state.uncond_text, gate};
   state.result.transformer_forwards =
       run_denoise_loop(loop, state.latents, -1, [&](int step, double seconds) {
+        log::debug("denoise step ", step + 1, "/", steps, ": ", seconds, " s");
         if (progress_.fn) progress_.fn(step + 1, steps, seconds, progress_.user);
         stop_.throw_if_requested(str_cat("denoising (after step ", step + 1, " of ", steps, ")"));
       });

@@ -5,7 +5,10 @@
 namespace fastvideo {
 
 PrepareTimestepsStage::PrepareTimestepsStage(std::string scheduler, JsonFile scheduler_config)
-    : scheduler_(std::move(scheduler)), scheduler_config_(std::move(scheduler_config)) {}
+    : scheduler_(std::move(scheduler)), scheduler_config_(std::move(scheduler_config)) {
+  // A scheduler name or config it cannot use fails now, before any model runs.
+  make_scheduler(scheduler_, 1.0, &scheduler_config_);
+}
 
 void PrepareTimestepsStage::run(RequestState& state) {
   state.scheduler = make_scheduler(scheduler_, state.resolved.flow_shift, &scheduler_config_);

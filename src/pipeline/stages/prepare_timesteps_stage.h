@@ -11,7 +11,8 @@ namespace fastvideo {
 
 class PrepareTimestepsStage final : public PipelineStage {
  public:
-  // scheduler: a name make_scheduler knows; scheduler_config: the checkpoint's.
+  // scheduler: a name make_scheduler knows; scheduler_config: the checkpoint's. Both are checked
+  // here, when the pipeline is built.
   PrepareTimestepsStage(std::string scheduler, JsonFile scheduler_config);
   std::string_view name() const override { return "prepare_timesteps"; }
   void run(RequestState& state) override;

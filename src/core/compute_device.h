@@ -9,8 +9,12 @@
 
 namespace fastvideo {
 
-// "cpu" -> CPU; "cuda" -> GPU 0; "cuda:N" -> GPU N; "auto" -> GPU 0 when it is usable, else the
-// CPU (the choice and its reason logged). Anything else, a GPU this machine does not have, or a
+// GPU 0 when this build has the CUDA backend and the GPU is usable (sm_80 or newer), else the CPU
+// and, in *why_cpu (if given), why.
+Device usable_gpu_or_cpu(std::string* why_cpu = nullptr);
+
+// "cpu" -> CPU; "cuda" -> GPU 0; "cuda:N" -> GPU N; "auto" -> usable_gpu_or_cpu (the choice and
+// its reason logged). Anything else, a GPU this machine does not have, or a
 // GPU in a build without the CUDA backend is an Error naming the value.
 Device parse_compute_device(const std::string& value);
 

@@ -1,4 +1,4 @@
-#include "pipeline/compute_device.h"
+#include "core/compute_device.h"
 
 #include "core/parse_number.h"
 #include "fastvideo/error.h"
@@ -11,21 +11,31 @@
 
 namespace fastvideo {
 
+Device usable_gpu_or_cpu(std::string* why_cpu) {
+#ifdef FASTVIDEO_HAVE_CUDA
+  try {
+    CudaContext::get(0);  // exists and is sm_80 or newer
+    return Device::cuda(0);
+  } catch (const Error& e) {
+    if (why_cpu) *why_cpu = e.what();
+  }
+#else
+  if (why_cpu) *why_cpu = "this build has no CUDA backend";
+#endif
+  return Device::cpu();
+}
+
 Device parse_compute_device(const std::string& value) {
   if (value == "cpu") return Device::cpu();
   if (value == "auto") {
-#ifdef FASTVIDEO_HAVE_CUDA
-    try {
-      const CudaDeviceInfo& info = CudaContext::get(0).info();
-      log::info("device: cuda:0 (", info.name, "), the first usable GPU");
-      return Device::cuda(0);
-    } catch (const Error& e) {
-      log::info("device: cpu, since no GPU is usable (", e.what(), ")");
+    std::string why_cpu;
+    const Device device = usable_gpu_or_cpu(&why_cpu);
+    if (device.is_cpu()) {
+      log::info("device: cpu, since no GPU is usable (", why_cpu, ")");
+    } else {
+      log::info("device: cuda:0, the first GPU");
     }
-#else
-    log::info("device: cpu (this build has no CUDA backend)");
-#endif
-    return Device::cpu();
+    return device;
   }
   int64_t index = -1;
   if (value == "cuda") {
