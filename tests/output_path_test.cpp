@@ -104,7 +104,7 @@ TEST(OutputPath, AnExistingPngFrameFolderIsReplacedNotWrittenInto) {
 
 // A folder that happens to end in a video extension is never written into.
 TEST(OutputPath, AFolderNamedLikeAVideoIsNotAPlaceToNameVideosIn) {
-  const fs::path folder = testing::temp_dir("video-named-folder") / "clip.mp4";
+  const fs::path folder = testing::temp_dir("video-named-folder") / "clip.y4m";
   fs::create_directories(folder);
   EXPECT_NE(error_of([&] { OutputTarget t(folder, "a fox", false); }).find("exists"),
             std::string::npos);
