@@ -3,11 +3,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <functional>
+
+#include "subcommand_program.h"
 
 namespace fastvideo::cli {
-
-using Action = std::function<int()>;
 
 Action add_generate_command(CLI::App& app);
 Action add_inspect_command(CLI::App& app);
