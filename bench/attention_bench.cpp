@@ -3,6 +3,7 @@
 // kernel that ran. The anchor,
 // PyTorch's SDPA on the same shapes and card, is tools/bench/torch_attention_anchor.py.
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -25,7 +26,9 @@
 #include "core/tensor.h"
 #include "ops/attention.h"
 #include "ops/cuda/attention_backend.h"
+#include "ops/cuda/block_sparse_attention.h"
 #include "ops/cuda/flash_attention.h"
+#include "ops/video_sparse_attention.h"
 #endif
 
 namespace fastvideo::bench {
@@ -41,15 +44,16 @@ struct AttentionBenchFlags {
 struct AttentionShape {
   const char* label;
   int64_t B, H, Lq, Lk, D;
+  std::array<int64_t, 3> grid;  // the token grid of self-attention (VSA tiles it)
 };
 
 // Wan2.1 T2V: 1.3B at 480p (81 frames -> 32760 tokens, 12 heads), the same with the CFG pair
 // batched, 14B at 720p (75600 tokens, 40 heads), and 1.3B cross-attention over 512 text tokens.
 constexpr AttentionShape kShapes[] = {
-    {"self 1.3B 480p", 1, 12, 32760, 32760, 128},
-    {"self 1.3B 480p CFG", 2, 12, 32760, 32760, 128},
-    {"self 14B 720p", 1, 40, 75600, 75600, 128},
-    {"cross 1.3B 480p", 1, 12, 32760, 512, 128},
+    {"self 1.3B 480p", 1, 12, 32760, 32760, 128, {21, 30, 52}},
+    {"self 1.3B 480p CFG", 2, 12, 32760, 32760, 128, {21, 30, 52}},
+    {"self 14B 720p", 1, 40, 75600, 75600, 128, {21, 45, 80}},
+    {"cross 1.3B 480p", 1, 12, 32760, 512, 128, {}},
 };
 
 #ifdef FASTVIDEO_HAVE_CUDA
@@ -80,6 +84,36 @@ Tensor random_device_tensor(int64_t B, int64_t L, int64_t H, int64_t D, Device d
     out.slice(1, l0, l0 + n).copy_from(block.slice(1, 0, n));
   }
   return out;
+}
+
+// VSA rows at sparsity 0.8 and 0.9: the whole forward (tiling, coarse stage, selection, fine stage,
+// untiling) and its fine-stage kernel alone on pre-tiled inputs, TFLOP/s over the 64×64 blocks
+// the fine stage computes (4·B·H·D·N·topk·64·64).
+template <class Report, class Time>
+void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tensor& q,
+                const Tensor& k, const Tensor& v, float scale, Report&& report, Time&& time_ms) {
+  for (double sparsity : {0.8, 0.9}) {
+    const auto md = vsa.build_metadata({.grid = s.grid, .sparsity = sparsity});
+    const VsaTiling& tiling = *VsaTiling::for_grid(s.grid);
+    const int64_t topk = vsa_topk(sparsity, tiling.num_tiles);
+    const double blocks_flop = 4.0 * double(s.B * s.H * s.D) * double(tiling.num_tiles * topk) *
+                               double(kVsaTileTokens * kVsaTileTokens);
+    const std::string tag = sparsity == 0.8 ? "@0.8" : "@0.9";
+    report("VSA" + tag, time_ms([&] { return vsa.run(q, k, v, scale, md.get()); }), blocks_flop);
+    // The fine stage alone: the selection of a real call, tiled inputs of the padded length.
+    VsaSelection selection;
+    ops::video_sparse_attention(q, k, v, {}, tiling, topk, scale, &selection);
+    Tensor sizes = Tensor::empty({tiling.num_tiles}, DType::I32);
+    std::copy(tiling.tile_sizes.begin(), tiling.tile_sizes.end(), sizes.data<int32_t>());
+    sizes = sizes.to(q.device());
+    const Tensor tq = random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device());
+    const Tensor out = Tensor::empty(tq.shape(), DType::BF16, q.device());
+    report("VSA fine kernel" + tag, time_ms([&] {
+             ops::cuda::block_sparse_attention(tq, tq, tq, selection.selected, sizes, scale, out);
+             return out;
+           }),
+           blocks_flop);
+  }
 }
 
 int run_bench_attention(const AttentionBenchFlags& f) {
@@ -130,9 +164,11 @@ int run_bench_attention(const AttentionBenchFlags& f) {
       std::sort(ms.begin(), ms.end());
       return std::pair{ms[ms.size() / 2], ms.front()};
     };
-    auto report = [&](const std::string& path, std::pair<double, double> t) {
+    // TFLOP/s over `work` FLOP (default: the dense attention's; sparse rows count the blocks they
+    // compute).
+    auto report = [&](const std::string& path, std::pair<double, double> t, double work = 0) {
       const auto [median, fastest] = t;
-      const double tflops = flop / (median * 1e-3) / 1e12;
+      const double tflops = (work > 0 ? work : flop) / (median * 1e-3) / 1e12;
       std::printf("%-20s %3lld %3lld %7lld %7lld %4lld  %-20s %10.3f %10.3f %9.1f\n", s.label,
                   static_cast<long long>(s.B), static_cast<long long>(s.H),
                   static_cast<long long>(s.Lq), static_cast<long long>(s.Lk),
@@ -158,6 +194,10 @@ int run_bench_attention(const AttentionBenchFlags& f) {
           !caps.supports_head_dim(s.D) || !(cross ? caps.cross_attention : caps.self_attention))
         continue;
       std::string path(b->name());
+      if (path == "VIDEO_SPARSE_ATTN") {
+        report_vsa(*b, s, q, k, v, scale, report, time_ms);
+        continue;
+      }
       if (path == "TORCH_SDPA") path += cudnn ? "/cudnn" : "/gemm_softmax";
       if (path == "FLASH_ATTN")
         path +=

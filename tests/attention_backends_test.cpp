@@ -23,9 +23,9 @@ namespace {
 const std::vector<std::string> kFastVideoNames = {
     "TORCH_SDPA", "FLASH_ATTN", "VIDEO_SPARSE_ATTN", "SAGE_ATTN",         "SAGE_ATTN_THREE",
     "VMOBA_ATTN", "SLA_ATTN",   "SAGE_SLA_ATTN",     "SLIDING_TILE_ATTN", "nvfp4_fa4"};
-const std::vector<std::string> kLaterVersion = {"VIDEO_SPARSE_ATTN", "SAGE_ATTN", "SAGE_ATTN_THREE",
-                                                "VMOBA_ATTN",        "SLA_ATTN",  "SAGE_SLA_ATTN",
-                                                "SLIDING_TILE_ATTN", "nvfp4_fa4"};
+const std::vector<std::string> kLaterVersion = {"SAGE_ATTN",     "SAGE_ATTN_THREE",   "VMOBA_ATTN",
+                                                "SLA_ATTN",      "SAGE_SLA_ATTN",     "SLIDING_TILE_ATTN",
+                                                "nvfp4_fa4"};
 
 const AttentionDevice kCpu = AttentionDevice::cpu();
 const AttentionDevice kH200 = AttentionDevice::gpu(0, "NVIDIA H200", {9, 0});
@@ -75,7 +75,7 @@ class FakeBackend final : public AttentionBackend {
 
  protected:
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                 const AttentionMetadata* metadata) const override {
+                 const AttentionMetadata* metadata, const Tensor&) const override {
     ++calls;
     last_metadata = metadata;
     return ops::attention(q, k, v, scale);
@@ -173,7 +173,7 @@ TEST(AttentionSelection, EnvBeatsAutomatic) {
   EXPECT_EQ(s.source, kAttentionBackendEnv);
   // With the builtin registry the env variable is consulted too: its later backend is refused.
   EXPECT_TRUE(
-      contains(error_of([] { select_attention_backends("", "VIDEO_SPARSE_ATTN", kCpu, kWanCpu); }),
+      contains(error_of([] { select_attention_backends("", "SAGE_SLA_ATTN", kCpu, kWanCpu); }),
                "not available in this version"));
 }
 
@@ -364,10 +364,10 @@ TEST_F(AttentionInPipeline, ResolvedBackendsAreWrittenToTheOutputMetadata) {
 }
 
 TEST_F(AttentionInPipeline, TheOptionBeatsTheEnvironmentAndBadNamesFailBeforeLoading) {
-  ::setenv(kAttentionBackendEnv, "VIDEO_SPARSE_ATTN", 1);
+  ::setenv(kAttentionBackendEnv, "SAGE_SLA_ATTN", 1);
   const std::string refused =
       error_of([] { VideoGenerator::from_pretrained(testing::tiny_model_dir()); });
-  EXPECT_TRUE(contains(refused, "VIDEO_SPARSE_ATTN is not available in this version")) << refused;
+  EXPECT_TRUE(contains(refused, "SAGE_SLA_ATTN is not available in this version")) << refused;
 
   GeneratorOptions options;
   options.attention_backend = "TORCH_SDPA";

@@ -336,7 +336,7 @@ TEST(Cli, BackendsListsEveryAttentionBackendWithItsStatusAndWhy) {
         << r.output;
   }
   for (const char* part : {"on the CPU: no GPU", "fp32 reference attention on the CPU",
-                           "VIDEO_SPARSE_ATTN is not available in this version", "Blackwell",
+                           "SAGE_ATTN is not available in this version", "Blackwell",
                            "to_gate_compress", "self TORCH_SDPA (automatic), cross TORCH_SDPA"}) {
     EXPECT_NE(r.output.find(part), std::string::npos) << "'" << part << "' missing:\n" << r.output;
   }
@@ -380,6 +380,15 @@ TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {
   const VideoMetadata metadata = read_video_metadata(out / "x.y4m");
   EXPECT_EQ(metadata.entries.at("attention_backend_self"), "TORCH_SDPA");
   EXPECT_EQ(metadata.entries.at("attention_backend_cross"), "TORCH_SDPA");
+
+  // VSA runs on the CPU too; the tiny Wan model has no gate weights, so G = 0, said once.
+  CliRun vsa = run(base + " --overwrite --device cpu", "FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN");
+  ASSERT_EQ(vsa.status, 0) << vsa.output;
+  EXPECT_NE(vsa.output.find("no to_gate_compress weights, so VIDEO_SPARSE_ATTN runs with G = 0"),
+            std::string::npos)
+      << vsa.output;
+  EXPECT_EQ(read_video_metadata(out / "x.y4m").entries.at("attention_backend_self"),
+            "VIDEO_SPARSE_ATTN");
 }
 
 }  // namespace

@@ -74,12 +74,19 @@ std::unique_ptr<AttentionMetadata> AttentionBackend::build_metadata(
   return nullptr;
 }
 
+bool AttentionBackend::takes_gate() const {
+  const auto& extra = capabilities().extra_weights;
+  return std::find(extra.begin(), extra.end(), "to_gate_compress") != extra.end();
+}
+
 Tensor AttentionBackend::run(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                             const AttentionMetadata* metadata) const {
+                             const AttentionMetadata* metadata, const Tensor& gate) const {
   FV_CHECK(q.ndim() == 4 && k.ndim() == 4 && v.ndim() == 4, name(),
            ": q, k, v must be [B, S, H, D], got ", q.describe(), ", ", k.describe(), ", ",
            v.describe());
-  return forward(q, k, v, scale, metadata);
+  FV_CHECK(!gate.defined() || takes_gate(), "attention backend ", name(),
+           " takes no gate, but one was given (", gate.describe(), ")");
+  return forward(q, k, v, scale, metadata, gate);
 }
 
 AttentionBackendStatus hardware_status(std::string_view backend,

@@ -75,13 +75,18 @@ class AttentionBackend {
   virtual std::unique_ptr<AttentionMetadata> build_metadata(const AttentionStepInfo& step) const;
 
   // softmax(q·kᵀ·scale)·v. q [B, Sq, H, D], k [B, Sk, H, D], v [B, Sk, H, Dv] -> [B, Sq, H, Dv];
-  // metadata from build_metadata for this step (null for dense backends).
+  // metadata from build_metadata for this step (null for dense backends). gate: the per-token
+  // gate [B, Sq, H, Dv] a backend whose extra_weights name to_gate_compress combines its output
+  // with (VSA's G; undefined means G = 0); every other backend refuses a defined gate.
   Tensor run(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-             const AttentionMetadata* metadata = nullptr) const;
+             const AttentionMetadata* metadata = nullptr, const Tensor& gate = {}) const;
+
+  // Whether this backend takes a gate (its extra_weights name to_gate_compress).
+  bool takes_gate() const;
 
  protected:
   virtual Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                         const AttentionMetadata* metadata) const = 0;
+                         const AttentionMetadata* metadata, const Tensor& gate) const = 0;
 };
 
 // Whether `device` meets the capabilities' device requirement; the reason names the requirement

@@ -6,6 +6,7 @@
 #include "attention/flash_attn_backend.h"
 #include "attention/later_version_backend.h"
 #include "attention/torch_sdpa_backend.h"
+#include "attention/video_sparse_attn_backend.h"
 #include "fastvideo/error.h"
 
 namespace fastvideo {
@@ -49,9 +50,7 @@ AttentionBackendRegistry make_builtin() {
   auto later = [&](std::string name, AttentionCapabilities caps) {
     r.add(std::make_unique<LaterVersionBackend>(std::move(name), std::move(caps)));
   };
-  // VSA: ThunderKittens sm_90a block-sparse kernel, 4×4×4 tiles, plus the per-layer gate (§3).
-  later("VIDEO_SPARSE_ATTN",
-        later_capabilities({9, 0}, any_newer, kHopperOrNewer, {64, 128}, {"to_gate_compress"}));
+  r.add(std::make_unique<VideoSparseAttnBackend>());
   // SageAttention 2: INT8 QK, FP8 PV; head_dim ≤ 128 (attention-algorithms.md §5.2–5.3).
   later("SAGE_ATTN", later_capabilities({8, 0}, any_newer, kAmpereOrNewer, {64, 128}));
   // SageAttention 3: NVFP4 block-scaled MMA, Blackwell only (attention-algorithms.md §5.5).

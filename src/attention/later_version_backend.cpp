@@ -26,7 +26,7 @@ AttentionBackendStatus LaterVersionBackend::status(const AttentionDevice& device
 }
 
 Tensor LaterVersionBackend::forward(const Tensor&, const Tensor&, const Tensor&, float,
-                                    const AttentionMetadata*) const {
+                                    const AttentionMetadata*, const Tensor&) const {
   fail("attention backend ", not_in_this_version());
 }
 

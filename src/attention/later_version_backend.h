@@ -22,7 +22,7 @@ class LaterVersionBackend final : public AttentionBackend {
 
  protected:
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                 const AttentionMetadata* metadata) const override;
+                 const AttentionMetadata* metadata, const Tensor& gate) const override;
 
  private:
   std::string not_in_this_version() const;

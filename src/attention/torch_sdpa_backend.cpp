@@ -31,7 +31,7 @@ AttentionBackendStatus TorchSdpaBackend::status(const AttentionDevice& device) c
 }
 
 Tensor TorchSdpaBackend::forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                                 const AttentionMetadata*) const {
+                                 const AttentionMetadata*, const Tensor&) const {
   return ops::attention(q, k, v, scale);
 }
 

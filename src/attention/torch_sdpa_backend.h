@@ -16,7 +16,7 @@ class TorchSdpaBackend final : public AttentionBackend {
 
  protected:
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                 const AttentionMetadata* metadata) const override;
+                 const AttentionMetadata* metadata, const Tensor& gate) const override;
 };
 
 }  // namespace fastvideo

@@ -274,6 +274,13 @@ void CheckpointFolder::require_block_count(const std::string& component, const s
   }
 }
 
+std::set<std::string> component_tensor_names(const fs::path& component_dir) {
+  std::set<std::string> names;
+  for (const auto& [name, file] : locate_weights(find_weight_files(component_dir, true)).file_of)
+    names.insert(name);
+  return names;
+}
+
 Weights load_component(const fs::path& component_dir, const std::vector<TensorSpec>& specs,
                        DType compute_dtype, Device device, const std::set<std::string>* keep_f32) {
   FV_CHECK(is_float_dtype(compute_dtype), component_dir.string(), ": compute dtype ",

@@ -53,6 +53,10 @@ class CheckpointFolder {
   std::map<std::string, Component> components_;
 };
 
+// The names of every tensor in the component's safetensors (single file or sharded), from the
+// headers alone.
+std::set<std::string> component_tensor_names(const std::filesystem::path& component_dir);
+
 // Validates the component's safetensors (single file or sharded through
 // *.safetensors.index.json) against `specs` and loads every used tensor, converted to
 // `compute_dtype` (F32 for the names in `keep_f32`, e.g. wan_transformer_fp32_names) straight from

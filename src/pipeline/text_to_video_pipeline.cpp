@@ -55,9 +55,17 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                                                     umt5_dtype, options.keep_text_encoder);
 
   const std::set<std::string> dit_fp32 = wan_transformer_fp32_names(dit_config);
+  // VSA-trained checkpoints carry a gate per block; only a backend that takes it loads it.
+  const VsaGateLayout gate = find_vsa_gate_layout(
+      component_tensor_names(checkpoint_.path("transformer")), dit_config.num_layers);
+  if (gate != VsaGateLayout::Absent && !attention_.self->takes_gate()) {
+    log::info("transformer: the checkpoint's VSA gates (blocks.N.", vsa_gate_prefix(gate),
+              ") are unused: self-attention runs ", attention_.self->name());
+  }
   transformer_ = std::make_unique<WanTransformer>(
       dit_config,
-      load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config),
+      load_component(checkpoint_.path("transformer"),
+                     wan_transformer_specs(dit_config, gate, attention_.self->takes_gate()),
                      weight_dtype, device_, &dit_fp32),
       *attention_.self, *attention_.cross);
   vae_ = std::make_unique<WanVaeDecoder>(

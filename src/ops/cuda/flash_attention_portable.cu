@@ -33,7 +33,12 @@
 // (kRescaleThresholdLog2); the row sums l stay per-thread partial sums until the epilogue (the
 // correction factors are uniform over the 4 lanes sharing a row).
 //
-// Tested by tests/cuda_flash_attention_test.cpp against ops::cpu::attention.
+// Block-sparse variant (VSA's fine stage, block_sparse_attention.h): the same kernel with a 64-row
+// query tile (one VSA tile, one m16 row block per warp) whose KV steps walk that tile's list of
+// selected 64-key tiles, masking each tile's keys past its valid count.
+//
+// Tested by tests/cuda_flash_attention_test.cpp against ops::cpu::attention and by
+// tests/cuda_video_sparse_attention_test.cpp against the VSA reference.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -42,6 +47,7 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "ops/cuda/ampere_ptx.cuh"
+#include "ops/cuda/block_sparse_attention.h"
 #include "ops/cuda/flash_attention_kernels.h"
 #include "ops/cuda/ptx_common.cuh"
 
@@ -52,26 +58,34 @@ namespace {
 using namespace ampere;
 
 constexpr int kHeadDim = kFlashHeadDim;
-constexpr int kBlockM = 128;  // query rows per CTA
-constexpr int kBlockN = 64;   // keys per KV tile
+constexpr int kBlockN = 64;  // keys per KV tile (one VSA tile)
 constexpr int kWarps = 4;
 constexpr int kThreads = 32 * kWarps;
-constexpr int kWarpRows = kBlockM / kWarps;  // 32: two m16 row blocks per warp
-constexpr int kRowBlocks = kWarpRows / 16;
 constexpr int kKeyBlocks = kBlockN / 8;     // n8 column blocks of S
 constexpr int kKeySteps = kBlockN / 16;     // k16 steps of P·V
 constexpr int kDimSteps = kHeadDim / 16;    // k16 steps of Q·Kᵀ
 constexpr int kDimBlocks = kHeadDim / 8;    // n8 column blocks of O
 constexpr int kRowBytes = kHeadDim * 2;     // 256
 constexpr int kRowChunks = kRowBytes / 16;  // 16-byte chunks per row
-constexpr uint32_t kQBytes = kBlockM * kRowBytes;
 constexpr uint32_t kKvBytes = kBlockN * kRowBytes;
 constexpr uint32_t kAlign = 256;  // tiles start 256-byte aligned (see lane_address)
-// Q, K x 2 stages, V x 2 stages: 96 KiB, plus alignment slack.
-constexpr size_t kSmemBytes = kAlign + kQBytes + 4 * kKvBytes;
-static_assert(kWarpRows % 16 == 0 && kBlockN % 16 == 0, "whole m16 / k16 fragments");
-static_assert(kBlockM * kRowChunks % kThreads == 0 && kBlockN * kRowChunks % kThreads == 0,
-              "every thread copies the same number of chunks");
+static_assert(kBlockN % 16 == 0, "whole k16 fragments");
+static_assert(kBlockN * kRowChunks % kThreads == 0, "every thread copies the same number of chunks");
+
+// The query tile of a variant: kRowBlocks m16 row blocks per warp. Dense FLASH_ATTN takes 128 rows
+// (2 per warp); the block-sparse variant one 64-row VSA tile (1 per warp), whose key tiles differ
+// from its neighbour's.
+template <int kRowBlocks>
+struct QueryTile {
+  static constexpr int kWarpRows = 16 * kRowBlocks;
+  static constexpr int kBlockM = kWarps * kWarpRows;
+  static constexpr uint32_t kQBytes = kBlockM * kRowBytes;
+  // Q, K x 2 stages, V x 2 stages (96 KiB for 128 rows), plus alignment slack.
+  static constexpr size_t kSmemBytes = kAlign + kQBytes + 4 * kKvBytes;
+  static_assert(kBlockM * kRowChunks % kThreads == 0, "every thread copies the same chunks");
+};
+constexpr int kDenseRowBlocks = 2;
+constexpr int kSparseRowBlocks = 1;
 static_assert(kThreads % kRowChunks == 0 && (kThreads / kRowChunks) % 8 == 0,
               "a thread's copied rows share one swizzle phase");
 
@@ -83,6 +97,10 @@ struct PortableParams {
   float* lse;              // [B, H, Sq] or null
   int heads, seq_q, seq_k;
   float scale, scale_log2;
+  // Block-sparse only: per (batch, head, query tile) `topk` key tiles, and each tile's valid keys.
+  const int32_t* selected;    // [B, H, Sq / 64, topk]
+  const int32_t* tile_sizes;  // [Sk / 64]
+  int topk;
 };
 
 // Byte offset of logical 16-byte chunk `chunk` of row `row` in a swizzled tile.
@@ -131,6 +149,7 @@ __device__ __forceinline__ uint32_t chunk_step(uint32_t address, int x) {
 // covers two n8 blocks: matrices (keys 0-7, k lo), (keys 0-7, k hi), (keys 8-15, k lo),
 // (keys 8-15, k hi); lane l addresses key (l % 8) + 8·(l / 16), chunk 2·kk + (l / 8) % 2 (k_lane:
 // the address for kk = 0 in key block 0).
+template <int kRowBlocks>
 __device__ __forceinline__ void qk_gemm(float (&s)[kRowBlocks][kKeyBlocks][4], uint32_t q_lane,
                                         uint32_t k_lane) {
 #pragma unroll
@@ -166,6 +185,7 @@ __device__ __forceinline__ void qk_gemm(float (&s)[kRowBlocks][kKeyBlocks][4], u
 // One x4 load covers two n8 blocks of d: matrices (keys 0-7, d lo), (keys 8-15, d lo), (keys 0-7,
 // d hi), (keys 8-15, d hi); lane l addresses key 16·kk + l % 16, chunk 2·dp + l / 16 (v_lane: the
 // address for kk = 0, dp = 0).
+template <int kRowBlocks>
 __device__ __forceinline__ void pv_gemm(float (&o)[kRowBlocks][kDimBlocks][4],
                                         const uint32_t (&p)[kRowBlocks][kKeySteps][4],
                                         uint32_t v_lane) {
@@ -184,6 +204,7 @@ __device__ __forceinline__ void pv_gemm(float (&o)[kRowBlocks][kDimBlocks][4],
 }
 
 // Keys at column >= valid_keys of the tile lie past the end of the sequence.
+template <int kRowBlocks>
 __device__ __forceinline__ void mask_keys(float (&s)[kRowBlocks][kKeyBlocks][4], int valid_keys,
                                           int lane) {
 #pragma unroll
@@ -199,6 +220,7 @@ __device__ __forceinline__ void mask_keys(float (&s)[kRowBlocks][kKeyBlocks][4],
 // row block, n8 column blocks nb; ptx_common.cuh). Leaves p = exp2((s - m)·scale·log2e) in s,
 // with m the running base (raw scores), and accumulates the partial sums l. Returns whether the
 // base moved for this warp's rows; corr then holds the factors O must be scaled by.
+template <int kRowBlocks>
 __device__ __forceinline__ bool online_softmax(float (&s)[kRowBlocks][kKeyBlocks][4],
                                                float (&m)[kRowBlocks][2], float (&l)[kRowBlocks][2],
                                                float (&corr)[kRowBlocks][2], float scale_log2) {
@@ -222,6 +244,7 @@ __device__ __forceinline__ bool online_softmax(float (&s)[kRowBlocks][kKeyBlocks
   return rebase;
 }
 
+template <int kRowBlocks>
 __device__ __forceinline__ void rescale(float (&o)[kRowBlocks][kDimBlocks][4],
                                         const float (&corr)[kRowBlocks][2]) {
 #pragma unroll
@@ -235,6 +258,7 @@ __device__ __forceinline__ void rescale(float (&o)[kRowBlocks][kDimBlocks][4],
 // The accumulators of n8 blocks 2·kk and 2·kk + 1 are exactly the A fragment of k16 step kk
 // (d[0..1] of block 2kk = a[0], d[2..3] = a[1], block 2kk + 1 gives a[2], a[3]; PTX ISA "Matrix
 // Fragments for mma.m16n8k16"), so P needs no shuffles: just bf16 packing.
+template <int kRowBlocks>
 __device__ __forceinline__ void scores_to_operand(const float (&s)[kRowBlocks][kKeyBlocks][4],
                                                   uint32_t (&p)[kRowBlocks][kKeySteps][4]) {
 #pragma unroll
@@ -248,29 +272,41 @@ __device__ __forceinline__ void scores_to_operand(const float (&s)[kRowBlocks][k
     }
 }
 
-__global__ void __launch_bounds__(kThreads, 2)
-    flash_attention_portable_kernel(const PortableParams p) {
+// kSparse: the key tiles of query tile i are p.selected[b, h, i, 0 .. topk) (64 keys each, the
+// first tile_sizes[j] valid) instead of all of them; the query tile is one 64-row VSA tile.
+template <int kRowBlocks, bool kSparse>
+__global__ void __launch_bounds__(kThreads, 2) attention_portable_kernel(const PortableParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  using Tile = QueryTile<kRowBlocks>;
+  constexpr int kBlockM = Tile::kBlockM, kWarpRows = Tile::kWarpRows;
   extern __shared__ __align__(128) uint8_t smem_raw[];
   const uint32_t q_tile = (smem_u32(smem_raw) + kAlign - 1) & ~(kAlign - 1);
   uint8_t* const smem = smem_raw + (q_tile - smem_u32(smem_raw));
-  const auto k_tile = [&](int stage) { return q_tile + kQBytes + stage * kKvBytes; };
-  const auto v_tile = [&](int stage) { return q_tile + kQBytes + (2 + stage) * kKvBytes; };
+  const auto k_tile = [&](int stage) { return q_tile + Tile::kQBytes + stage * kKvBytes; };
+  const auto v_tile = [&](int stage) { return q_tile + Tile::kQBytes + (2 + stage) * kKvBytes; };
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int q_tiles = (p.seq_q + kBlockM - 1) / kBlockM;
-  const int q0 = int(blockIdx.x % q_tiles) * kBlockM;
+  const int q_index = int(blockIdx.x % q_tiles), q0 = q_index * kBlockM;
   const int head = int(blockIdx.x / q_tiles) % p.heads, batch = int(blockIdx.x / q_tiles) / p.heads;
   const uint32_t row_stride = uint32_t(p.heads) * kHeadDim;
   const __nv_bfloat16* q_rows = p.q + (int64_t(batch) * p.seq_q * p.heads + head) * kHeadDim;
   const __nv_bfloat16* k_rows = p.k + (int64_t(batch) * p.seq_k * p.heads + head) * kHeadDim;
   const __nv_bfloat16* v_rows = p.v + (int64_t(batch) * p.seq_k * p.heads + head) * kHeadDim;
-  const int kv_tiles = (p.seq_k + kBlockN - 1) / kBlockN;
-  const int last_valid = p.seq_k - (kv_tiles - 1) * kBlockN;  // keys in the last tile, 1..kBlockN
+  const int32_t* selected =
+      kSparse ? p.selected + ((int64_t(batch) * p.heads + head) * q_tiles + q_index) * p.topk
+              : nullptr;
+  const int kv_steps = kSparse ? p.topk : (p.seq_k + kBlockN - 1) / kBlockN;
+  // Step j's first key and its valid keys (1 .. kBlockN).
+  const auto kv_start = [&](int j) { return kSparse ? selected[j] * kBlockN : j * kBlockN; };
+  const auto kv_valid = [&](int j) {
+    return kSparse ? p.tile_sizes[selected[j]] : min(kBlockN, p.seq_k - j * kBlockN);
+  };
 
   load_tile<kBlockM>(q_tile, q_rows + int64_t(q0) * row_stride, row_stride, p.seq_q - q0, tid);
-  load_tile<kBlockN>(k_tile(0), k_rows, row_stride, p.seq_k, tid);
-  load_tile<kBlockN>(v_tile(0), v_rows, row_stride, p.seq_k, tid);
+  int start = kv_start(0), valid = kv_valid(0);
+  load_tile<kBlockN>(k_tile(0), k_rows + int64_t(start) * row_stride, row_stride, valid, tid);
+  load_tile<kBlockN>(v_tile(0), v_rows + int64_t(start) * row_stride, row_stride, valid, tid);
   cp_async_commit();
 
   float o[kRowBlocks][kDimBlocks][4];
@@ -288,15 +324,17 @@ __global__ void __launch_bounds__(kThreads, 2)
   const uint32_t k_lane = lane_address(k_tile(0), (lane % 8) + 8 * (lane / 16), (lane / 8) % 2);
   const uint32_t v_lane = lane_address(v_tile(0), lane % 16, lane / 16);
 
-  for (int j = 0; j < kv_tiles; ++j) {
+  for (int j = 0; j < kv_steps; ++j) {
     const int stage = j % 2;
+    const int this_valid = valid;
     cp_async_wait<0>();  // K_j and V_j (and, for j = 0, Q) have landed
     __syncthreads();     // ... for every thread's copies; everyone is done with stage `stage ^ 1`
-    if (j + 1 < kv_tiles) {
-      const int next = (j + 1) * kBlockN;
-      const int64_t offset = int64_t(next) * row_stride;
-      load_tile<kBlockN>(k_tile(stage ^ 1), k_rows + offset, row_stride, p.seq_k - next, tid);
-      load_tile<kBlockN>(v_tile(stage ^ 1), v_rows + offset, row_stride, p.seq_k - next, tid);
+    if (j + 1 < kv_steps) {
+      start = kv_start(j + 1);
+      valid = kv_valid(j + 1);
+      const int64_t offset = int64_t(start) * row_stride;
+      load_tile<kBlockN>(k_tile(stage ^ 1), k_rows + offset, row_stride, valid, tid);
+      load_tile<kBlockN>(v_tile(stage ^ 1), v_rows + offset, row_stride, valid, tid);
     }
     cp_async_commit();
 
@@ -306,7 +344,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     uint32_t q_tile_lane = q_lane;
     asm volatile("" : "+r"(q_tile_lane));
     qk_gemm(s, q_tile_lane, k_lane + stage * kKvBytes);
-    if (j + 1 == kv_tiles && last_valid < kBlockN) mask_keys(s, last_valid, lane);
+    if (this_valid < kBlockN) mask_keys(s, this_valid, lane);
     float corr[kRowBlocks][2];
     const bool rebased = online_softmax(s, m, l, corr, p.scale_log2);
     uint32_t pf[kRowBlocks][kKeySteps][4];
@@ -315,8 +353,8 @@ __global__ void __launch_bounds__(kThreads, 2)
     pv_gemm(o, pf, v_lane + stage * kKvBytes);
   }
 
-  // Epilogue. Each warp only ever read its own 32 rows of the Q tile, so it may overwrite them
-  // with its output rows without waiting for the other warps.
+  // Epilogue. Each warp only ever read its own rows of the Q tile, so it may overwrite them with
+  // its output rows without waiting for the other warps.
   const int g = lane / 4, t = lane % 4;
 #pragma unroll
   for (int rb = 0; rb < kRowBlocks; ++rb)
@@ -348,43 +386,70 @@ __global__ void __launch_bounds__(kThreads, 2)
 #endif
 }
 
-void prepare_portable() {
-  FV_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_portable_kernel,
-                                     cudaFuncAttributeMaxDynamicSharedMemorySize, int(kSmemBytes)));
+template <int kRowBlocks, bool kSparse>
+void prepare_variant() {
+  const auto kernel = attention_portable_kernel<kRowBlocks, kSparse>;
+  FV_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     int(QueryTile<kRowBlocks>::kSmemBytes)));
   // Two CTAs per SM need the largest shared-memory carveout of the unified L1/shared storage.
-  FV_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_portable_kernel,
-                                     cudaFuncAttributePreferredSharedMemoryCarveout,
+  FV_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
                                      int(cudaSharedmemCarveoutMaxShared)));
 }
 
+void prepare_portable() { prepare_variant<kDenseRowBlocks, false>(); }
+
 // One CTA per 128-row query tile of every (batch, head).
 int portable_grid(const FlashAttentionPlan& plan, int) {
+  constexpr int kBlockM = QueryTile<kDenseRowBlocks>::kBlockM;
   return int(plan.batch * plan.heads * ((plan.q_len + kBlockM - 1) / kBlockM));
 }
 
-void launch_portable(const FlashAttentionPlan& plan, const Tensor& q, const Tensor& k,
-                     const Tensor& v, float scale, const Tensor& out, float* lse) {
+PortableParams params_for(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                          const Tensor& out, float* lse) {
   PortableParams p{};
   p.q = q.data<__nv_bfloat16>();
   p.k = k.data<__nv_bfloat16>();
   p.v = v.data<__nv_bfloat16>();
   p.out = out.data<__nv_bfloat16>();
   p.lse = lse;
-  p.heads = int(plan.heads);
-  p.seq_q = int(plan.q_len);
-  p.seq_k = int(plan.kv_len);
+  p.heads = int(q.size(2));
+  p.seq_q = int(q.size(1));
+  p.seq_k = int(k.size(1));
   p.scale = scale;
   p.scale_log2 = scale * kLog2e;
-  flash_attention_portable_kernel<<<unsigned(plan.grid), kThreads, kSmemBytes,
-                                    CudaContext::get(plan.device).stream()>>>(p);
+  return p;
+}
+
+void launch_portable(const FlashAttentionPlan& plan, const Tensor& q, const Tensor& k,
+                     const Tensor& v, float scale, const Tensor& out, float* lse) {
+  attention_portable_kernel<kDenseRowBlocks, false>
+      <<<unsigned(plan.grid), kThreads, QueryTile<kDenseRowBlocks>::kSmemBytes,
+         CudaContext::get(plan.device).stream()>>>(params_for(q, k, v, scale, out, lse));
   FV_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace
 
+void portable_block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                     const Tensor& selected, const Tensor& tile_sizes,
+                                     float scale, const Tensor& out) {
+  static const bool prepared = (prepare_variant<kSparseRowBlocks, true>(), true);
+  (void)prepared;
+  PortableParams p = params_for(q, k, v, scale, out, nullptr);
+  p.selected = selected.data<int32_t>();
+  p.tile_sizes = tile_sizes.data<int32_t>();
+  p.topk = int(selected.size(3));
+  const int64_t grid = q.size(0) * q.size(2) * (q.size(1) / kBlockN);
+  attention_portable_kernel<kSparseRowBlocks, true>
+      <<<unsigned(grid), kThreads, QueryTile<kSparseRowBlocks>::kSmemBytes,
+         CudaContext::get(q.device().index).stream()>>>(p);
+  FV_CUDA_CHECK_LAUNCH();
+}
+
 const FlashKernel& portable_flash_kernel() {
   static const FlashKernel kernel{
-      "the portable kernel", 8, 0, false, kSmemBytes, prepare_portable, portable_grid,
+      "the portable kernel",  8, 0, false, QueryTile<kDenseRowBlocks>::kSmemBytes, prepare_portable,
+      portable_grid,
       launch_portable};
   return kernel;
 }

@@ -2,7 +2,6 @@
 // head-batched cuBLASLt GEMM for the scores S = scale·Q·Kᵀ (fp32), a row softmax kernel that adds
 // the bias, then one head-batched GEMM O = P·V. It is the math of the CPU twin
 // (src/ops/cpu/attention.cpp) on the GPU: what cuDNN's flash kernel does not take runs here.
-#include <cublasLt.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -13,6 +12,7 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "ops/cuda/attention_backend.h"
+#include "ops/cuda/head_batched_gemm.h"
 
 namespace fastvideo::ops::cuda {
 
@@ -113,104 +113,6 @@ void launch_softmax_rows(const float* scores, const float* bias, void* probs, DT
       break;
   }
   FV_CUDA_CHECK_LAUNCH();
-}
-
-// ---- Head-batched GEMM through cuBLASLt --------------------------------------------------------
-
-cudaDataType_t cuda_type(DType t) {
-  switch (t) {
-    case DType::F32:
-      return CUDA_R_32F;
-    case DType::BF16:
-      return CUDA_R_16BF;
-    case DType::F16:
-      return CUDA_R_16F;
-    default:
-      fail("attention: no GEMM for dtype ", dtype_name(t));
-  }
-}
-
-// A column-major matrix operand: `rows`×`cols` as stored, leading dimension `ld`, and `batch`
-// copies `batch_stride` elements apart (all in elements).
-struct Operand {
-  const void* data;
-  DType dtype;
-  int64_t rows, cols, ld, batch_stride;
-};
-
-// The largest power of two (≤ 256) every batch's pointer is aligned to, for the heuristic.
-uint32_t alignment_bytes(const Operand& m) {
-  const uint64_t bits = reinterpret_cast<uintptr_t>(m.data) |
-                        uint64_t(m.batch_stride) * dtype_size(m.dtype) | uint64_t(256);
-  return uint32_t(bits & (~bits + 1));
-}
-
-class LayoutDesc {
- public:
-  LayoutDesc(const Operand& m, int batch) {
-    FV_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&desc_, cuda_type(m.dtype), uint64_t(m.rows),
-                                               uint64_t(m.cols), m.ld));
-    FV_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(desc_, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT,
-                                                     &batch, sizeof(batch)));
-    FV_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(
-        desc_, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &m.batch_stride, sizeof(int64_t)));
-  }
-  ~LayoutDesc() { cublasLtMatrixLayoutDestroy(desc_); }
-  LayoutDesc(const LayoutDesc&) = delete;
-  LayoutDesc& operator=(const LayoutDesc&) = delete;
-  cublasLtMatrixLayout_t get() const { return desc_; }
-
- private:
-  cublasLtMatrixLayout_t desc_ = nullptr;
-};
-
-// C = alpha·op(A)·B for `batch` independent problems (column-major; op(A) = Aᵀ when trans_a),
-// fp32 accumulation whatever the operand dtypes.
-void batched_gemm(CudaContext& ctx, bool trans_a, const Operand& a, const Operand& b,
-                  const Operand& c, float alpha, int batch) {
-  cublasLtMatmulDesc_t op = nullptr;
-  FV_CUBLAS_CHECK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-  struct OpGuard {
-    cublasLtMatmulDesc_t d;
-    ~OpGuard() { cublasLtMatmulDescDestroy(d); }
-  } op_guard{op};
-  const cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  FV_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
-  const LayoutDesc la(a, batch), lb(b, batch), lc(c, batch);
-
-  size_t workspace_bytes = 0;
-  void* workspace = ctx.gemm_workspace(&workspace_bytes);
-  cublasLtMatmulPreference_t pref = nullptr;
-  FV_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-  struct PrefGuard {
-    cublasLtMatmulPreference_t p;
-    ~PrefGuard() { cublasLtMatmulPreferenceDestroy(p); }
-  } pref_guard{pref};
-  FV_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes, sizeof(workspace_bytes)));
-  const uint32_t align_a = alignment_bytes(a), align_b = alignment_bytes(b),
-                 align_c = alignment_bytes(c);
-  FV_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof(align_a)));
-  FV_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b, sizeof(align_b)));
-  FV_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c, sizeof(align_c)));
-  FV_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-      pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c, sizeof(align_c)));
-
-  cublasLtMatmulHeuristicResult_t heuristic{};
-  int found = 0;
-  FV_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(ctx.cublaslt(), op, la.get(), lb.get(), lc.get(),
-                                                 lc.get(), pref, 1, &heuristic, &found));
-  FV_CHECK(found > 0, "attention: cuBLASLt has no algorithm for a ", batch, "x ",
-           trans_a ? a.cols : a.rows, "x", b.cols, "x", trans_a ? a.rows : a.cols, " GEMM (",
-           dtype_name(a.dtype), " -> ", dtype_name(c.dtype), ")");
-  const float beta = 0.0f;
-  void* c_data = const_cast<void*>(c.data);
-  FV_CUBLAS_CHECK(cublasLtMatmul(ctx.cublaslt(), op, &alpha, a.data, la.get(), b.data, lb.get(),
-                                 &beta, c_data, lc.get(), c_data, lc.get(), &heuristic.algo,
-                                 workspace, workspace_bytes, ctx.stream()));
 }
 
 const char* at(const Tensor& t, int64_t elements) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "fastvideo/log.h"
 #include "models/wan/dit/wan_rope.h"
 #include "ops/elementwise.h"
 #include "ops/linear.h"
@@ -13,7 +14,46 @@
 
 namespace fastvideo {
 
-std::vector<TensorSpec> wan_transformer_specs(const WanTransformerConfig& config) {
+std::string_view vsa_gate_prefix(VsaGateLayout layout) {
+  switch (layout) {
+    case VsaGateLayout::InAttention:
+      return "attn1.to_gate_compress";
+    case VsaGateLayout::InBlock:
+      return "to_gate_compress";
+    case VsaGateLayout::Absent:
+      break;
+  }
+  return "";
+}
+
+VsaGateLayout find_vsa_gate_layout(const std::set<std::string>& tensor_names, int num_layers) {
+  auto has = [&](int block, VsaGateLayout layout) {
+    return tensor_names.count(str_cat("blocks.", block, ".", vsa_gate_prefix(layout), ".weight"));
+  };
+  VsaGateLayout found = VsaGateLayout::Absent;
+  for (VsaGateLayout layout : {VsaGateLayout::InAttention, VsaGateLayout::InBlock}) {
+    if (!has(0, layout)) continue;
+    FV_CHECK(found == VsaGateLayout::Absent, "transformer: blocks.0 has both ",
+             vsa_gate_prefix(VsaGateLayout::InAttention), " and ",
+             vsa_gate_prefix(VsaGateLayout::InBlock), "; expected one gate per block");
+    found = layout;
+  }
+  for (int i = 0; i < num_layers; ++i) {
+    const bool here = found != VsaGateLayout::Absent && has(i, found);
+    const bool other = has(i, VsaGateLayout::InAttention) || has(i, VsaGateLayout::InBlock);
+    if (found == VsaGateLayout::Absent) {
+      FV_CHECK(!other, "transformer: blocks.", i, " has a VSA gate (to_gate_compress) but blocks.0 "
+               "has none; expected it in every block or in none");
+    } else {
+      FV_CHECK(here, "transformer: blocks.", i, " has no ", vsa_gate_prefix(found),
+               ".weight but blocks.0 has one; expected the gate in every block or in none");
+    }
+  }
+  return found;
+}
+
+std::vector<TensorSpec> wan_transformer_specs(const WanTransformerConfig& config,
+                                              VsaGateLayout gate, bool load_gate) {
   const int64_t D = config.inner_dim(), F = config.ffn_dim;
   const auto& p = config.patch_size;
   const int64_t patch_out = int64_t(config.out_channels) * config.patch_volume();
@@ -53,6 +93,11 @@ std::vector<TensorSpec> wan_transformer_specs(const WanTransformerConfig& config
     specs.push_back({b + "ffn.net.0.proj.bias", {F}});
     specs.push_back({b + "ffn.net.2.weight", {D, F}});
     specs.push_back({b + "ffn.net.2.bias", {D}});
+    if (gate != VsaGateLayout::Absent) {
+      const std::string g = b + std::string(vsa_gate_prefix(gate));
+      specs.push_back({g + ".weight", {D, D}, load_gate});
+      specs.push_back({g + ".bias", {D}, load_gate});
+    }
   }
   return specs;
 }
@@ -96,6 +141,12 @@ Tensor repeat_over_rows(const Tensor& vector, int64_t rows) {
 
 bool is_float(DType d) { return d == DType::F32 || d == DType::BF16 || d == DType::F16; }
 
+std::set<std::string> names_of(const Weights& weights) {
+  std::set<std::string> names;
+  for (const auto& [name, tensor] : weights.all()) names.insert(name);
+  return names;
+}
+
 }  // namespace
 
 WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
@@ -108,7 +159,10 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
            cross_attention.name(), " cannot run cross-attention (dense backends only)");
   const std::string component = weights.component().empty() ? "transformer" : weights.component();
   const Device device = weights.get("patch_embedding.weight").device();
-  for (const TensorSpec& spec : wan_transformer_specs(config_)) {
+  const VsaGateLayout gate_layout =
+      self_attention.takes_gate() ? find_vsa_gate_layout(names_of(weights), config_.num_layers)
+                                  : VsaGateLayout::Absent;
+  for (const TensorSpec& spec : wan_transformer_specs(config_, gate_layout)) {
     const Tensor& t = weights.get(spec.name);
     FV_CHECK(t.device() == device, component, ": tensor ", spec.name, " is ", t.describe(),
              "; every tensor must be on ", device.name(), " like patch_embedding.weight");
@@ -151,11 +205,32 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
                        get(a + "to_out.0.weight"), get(a + "to_out.0.bias"),
                        get(a + "norm_q.weight"),   get(a + "norm_k.weight")};
     };
-    blocks_.push_back(Block{get(b + "scale_shift_table").reshape({6, D}).to(DType::F32),
-                            attention(b + "attn1."), attention(b + "attn2."),
-                            get(b + "norm2.weight"), get(b + "norm2.bias"),
-                            get(b + "ffn.net.0.proj.weight"), get(b + "ffn.net.0.proj.bias"),
-                            get(b + "ffn.net.2.weight"), get(b + "ffn.net.2.bias")});
+    Block block{get(b + "scale_shift_table").reshape({6, D}).to(DType::F32),
+                attention(b + "attn1."),
+                attention(b + "attn2."),
+                get(b + "norm2.weight"),
+                get(b + "norm2.bias"),
+                get(b + "ffn.net.0.proj.weight"),
+                get(b + "ffn.net.0.proj.bias"),
+                get(b + "ffn.net.2.weight"),
+                get(b + "ffn.net.2.bias"),
+                {},
+                {}};
+    if (gate_layout != VsaGateLayout::Absent) {
+      const std::string g = b + std::string(vsa_gate_prefix(gate_layout));
+      block.gate_w = get(g + ".weight");
+      block.gate_b = get(g + ".bias");
+    }
+    blocks_.push_back(std::move(block));
+  }
+  if (self_attention.takes_gate()) {
+    if (gate_layout == VsaGateLayout::Absent) {
+      log::info(component, ": no to_gate_compress weights, so ", self_attention.name(),
+                " runs with G = 0 (sparse attention only, as FastVideo zero-initialises them)");
+    } else {
+      log::info(component, ": ", self_attention.name(), " gate from blocks.N.",
+                vsa_gate_prefix(gate_layout), " (", config_.num_layers, " blocks)");
+    }
   }
 }
 
@@ -205,7 +280,11 @@ Tensor WanTransformer::block_forward(const Block& block,
   Tensor k = ops::rms_norm_rope(ops::linear(h, sa.to_k_w, sa.to_k_b), eps, sa.norm_k, rope_cos,
                                 rope_sin, H);
   Tensor v = ops::linear(h, sa.to_v_w, sa.to_v_b);
-  Tensor a = self_attention_->run(q, k, heads(v), attn_scale, self_metadata).reshape({B, S, D});
+  // VSA's gate G = to_gate_compress(norm1 output) (fastvideo.md §3.3); undefined means G = 0.
+  Tensor gate;
+  if (block.gate_w.defined()) gate = heads(ops::linear(h, block.gate_w, block.gate_b));
+  Tensor a = self_attention_->run(q, k, heads(v), attn_scale, self_metadata, gate)
+                 .reshape({B, S, D});
   Tensor out = ops::gated_residual(x, ops::linear(a, sa.to_out_w, sa.to_out_b), chunk(2));
 
   // (2) Cross-attention: affine norm2, no modulation, no gate, no RoPE; K/V cached per prompt.

@@ -9,6 +9,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "attention/attention_backend.h"
@@ -19,9 +20,26 @@
 
 namespace fastvideo {
 
-// Every tensor of the checkpoint with its shape (wan21.md §1.1): 15 top-level + 27 per block.
-// The loader validates checkpoints against this table and the tiny-model writer emits it.
-std::vector<TensorSpec> wan_transformer_specs(const WanTransformerConfig& config);
+// Where a checkpoint keeps VSA's per-block gate to_gate_compress (fastvideo.md §3.3: a Linear D -> D
+// with bias, in VSA-trained checkpoints such as FastWan), if anywhere.
+enum class VsaGateLayout {
+  Absent,
+  InAttention,  // blocks.N.attn1.to_gate_compress.{weight,bias}
+  InBlock,      // blocks.N.to_gate_compress.{weight,bias}
+};
+std::string_view vsa_gate_prefix(VsaGateLayout layout);  // "attn1.to_gate_compress", ...
+
+// The layout the tensor names show: every block or none must have the gate, under one name;
+// otherwise an error naming the first block that breaks the rule.
+VsaGateLayout find_vsa_gate_layout(const std::set<std::string>& tensor_names, int num_layers);
+
+// Every tensor of the checkpoint with its shape (wan21.md §1.1): 15 top-level + 27 per block, plus
+// the 2 gate tensors per block of `gate` (loaded only when `load_gate`: a backend without a gate
+// leaves them unread but still checks their shapes). The loader validates checkpoints against
+// this table and the tiny-model writer emits it.
+std::vector<TensorSpec> wan_transformer_specs(const WanTransformerConfig& config,
+                                              VsaGateLayout gate = VsaGateLayout::Absent,
+                                              bool load_gate = true);
 
 // The tensors diffusers keeps in f32 when it loads the model in bf16 (wan21.md §1.2): those whose
 // dotted name has a component rope, time_embedder, scale_shift_table, norm1, norm2 or norm3, i.e.
@@ -35,6 +53,9 @@ class WanTransformer {
   // are on one device: f32 on the CPU, any float dtype on a GPU (bf16 plus the f32 keep-list as
   // load_component gives them). Self-attention runs `self_attention` (DESIGN §4: the resolved
   // backend); cross-attention runs `cross_attention`, which must be dense (fastvideo.md §2.4).
+  // A self-attention backend that takes a gate (VIDEO_SPARSE_ATTN) gets G = to_gate_compress(norm1
+  // output) from the weights' gate tensors (either name of VsaGateLayout), or G = 0 when the
+  // weights have none, as FastVideo zero-initialises them; which it was is logged once.
   WanTransformer(WanTransformerConfig config, Weights weights,
                  const AttentionBackend& self_attention = torch_sdpa_backend(),
                  const AttentionBackend& cross_attention = torch_sdpa_backend());
@@ -78,6 +99,7 @@ class WanTransformer {
     Attention self_attn, cross_attn;
     Tensor norm2_w, norm2_b;
     Tensor ffn_in_w, ffn_in_b, ffn_out_w, ffn_out_b;
+    Tensor gate_w, gate_b;  // VSA's to_gate_compress; undefined: G = 0
   };
 
   struct RopeCache {

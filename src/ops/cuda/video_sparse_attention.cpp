@@ -1,0 +1,129 @@
+// VSA on a GPU (ops/video_sparse_attention.h), per call:
+//   1. q, k, v tiled into [B, 64·N, H, D] with their tile means [B, N, H, D] f32 (one kernel each);
+//   2. coarse scores S = scale·q̄·k̄ᵀ per (batch, head): one head-batched fp32 cuBLASLt GEMM;
+//   3. per score row the top-k key tiles and the row softmax (one fused kernel);
+//   4. coarse output Ō = softmax(S)·v̄: the second fp32 GEMM;
+//   5. the fine stage: block-sparse attention over the selected tiles (block_sparse_attention.h);
+//   6. untiling by one gather, adding G ⊙ Ō (one kernel).
+// The coarse GEMMs stay on cuBLASLt (DESIGN §8): at N ≤ 1,440 tiles they are microseconds, and a
+// fused kernel would re-read the means once per query tile.
+#include "ops/video_sparse_attention.h"
+
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "ops/cuda/block_sparse_attention.h"
+#include "ops/cuda/head_batched_gemm.h"
+#include "ops/cuda/vsa_kernels.h"
+
+namespace fastvideo::ops::cuda {
+
+namespace {
+
+// A tiling's index maps on one device, uploaded once.
+struct DeviceTiling {
+  Tensor token_of_slot, slot_of_token, tile_sizes;
+};
+
+Tensor upload(const std::vector<int32_t>& values, Device device) {
+  Tensor host = Tensor::empty({int64_t(values.size())}, DType::I32);
+  std::memcpy(host.raw_data(), values.data(), values.size() * sizeof(int32_t));
+  return host.to(device);
+}
+
+const DeviceTiling& device_tiling(const VsaTiling& tiling, Device device) {
+  static std::mutex mutex;
+  static std::map<std::tuple<std::array<int64_t, 3>, int>, DeviceTiling> cache;
+  std::lock_guard lock(mutex);
+  DeviceTiling& entry = cache[{tiling.grid, device.index}];
+  if (!entry.tile_sizes.defined()) {
+    entry = {upload(tiling.token_of_slot, device), upload(tiling.slot_of_token, device),
+             upload(tiling.tile_sizes, device)};
+  }
+  return entry;
+}
+
+const char* at(const Tensor& t, int64_t elements) {
+  return static_cast<const char*>(t.raw_data()) + elements * int64_t(dtype_size(t.dtype()));
+}
+
+}  // namespace
+
+Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                              const Tensor& gate, const VsaTiling& tiling, int64_t topk,
+                              float scale, VsaSelection* selection) {
+  FV_CHECK(q.dtype() == DType::BF16, "VIDEO_SPARSE_ATTN on a GPU takes BF16 q, k, v; got ",
+           q.describe());
+  FV_CHECK(q.size(3) == 128, "VIDEO_SPARSE_ATTN on a GPU needs head_dim 128, got ", q.size(3),
+           " (q ", q.describe(), ")");
+  const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
+  const int64_t N = tiling.num_tiles, L = tiling.padded_len;
+  CudaContext& ctx = use_cuda_device(q.device().index);
+  const cudaStream_t stream = ctx.stream();
+  const DeviceTiling& dt = device_tiling(tiling, q.device());
+  const Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
+  const Tensor gc = gate.defined() ? gate.contiguous() : Tensor();
+
+  // 1. Tiling and means.
+  Tensor tiled[3], means[3];
+  const Tensor* inputs[3] = {&qc, &kc, &vc};
+  for (int x = 0; x < 3; ++x) {
+    tiled[x] = Tensor::empty({B, L, H, D}, DType::BF16, q.device());
+    means[x] = Tensor::empty({B, N, H, D}, DType::F32, q.device());
+    vsa_tile_with_means(inputs[x]->raw_data(), B, S, H, D, N, dt.token_of_slot.data<int32_t>(),
+                        dt.tile_sizes.data<int32_t>(), tiled[x].raw_data(),
+                        means[x].data<float>(), stream);
+  }
+
+  // 2-4. Coarse attention and selection. Score rows padded to 4 floats keep them 16-byte aligned.
+  const int64_t ld = (N + 3) / 4 * 4;
+  Tensor scores = Tensor::empty({B, H, N, ld}, DType::F32, q.device());
+  Tensor selected = Tensor::empty({B, H, N, topk}, DType::I32, q.device());
+  Tensor coarse = Tensor::empty({B, N, H, D}, DType::F32, q.device());
+  for (int64_t b = 0; b < B; ++b) {
+    // Row-major S[h] (N×N) = Q̄[h]·K̄[h]ᵀ is column-major Sᵀ = K̄[h]·Q̄[h]ᵀ (as in the general
+    // attention path): heads D elements apart, tokens H·D apart.
+    const Operand k_op{at(means[1], b * N * H * D), DType::F32, D, N, H * D, D};
+    const Operand q_op{at(means[0], b * N * H * D), DType::F32, D, N, H * D, D};
+    const Operand s_op{at(scores, b * H * N * ld), DType::F32, N, N, ld, N * ld};
+    batched_gemm(ctx, true, k_op, q_op, s_op, scale, int(H));
+  }
+  if (selection) {
+    selection->scores = Tensor::empty({B, H, N, N}, DType::F32, q.device());
+    FV_CUDA_CHECK(cudaMemcpy2DAsync(selection->scores.raw_data(), N * sizeof(float),
+                                    scores.raw_data(), ld * sizeof(float), N * sizeof(float),
+                                    B * H * N, cudaMemcpyDeviceToDevice, stream));
+  }
+  vsa_select_and_softmax(scores.data<float>(), B * H * N, N, ld, topk, selected.data<int32_t>(),
+                         stream);
+  if (selection) selection->selected = selected;
+  for (int64_t b = 0; b < B; ++b) {
+    // Row-major Ō[h] (N×D) = P[h]·V̄[h] is column-major Ōᵀ = V̄[h]ᵀ·P[h]ᵀ.
+    const Operand v_op{at(means[2], b * N * H * D), DType::F32, D, N, H * D, D};
+    const Operand p_op{at(scores, b * H * N * ld), DType::F32, N, N, ld, N * ld};
+    const Operand o_op{at(coarse, b * N * H * D), DType::F32, D, N, H * D, D};
+    batched_gemm(ctx, false, v_op, p_op, o_op, 1.0f, int(H));
+  }
+
+  // 5. Fine stage.
+  Tensor fine = Tensor::empty({B, L, H, D}, DType::BF16, q.device());
+  block_sparse_attention(tiled[0], tiled[1], tiled[2], selected, dt.tile_sizes, scale, fine);
+
+  // 6. Untiling plus the gated coarse output.
+  Tensor out = Tensor::empty({B, S, H, D}, DType::BF16, q.device());
+  vsa_untile_combine(fine.raw_data(), coarse.data<float>(), gc.defined() ? gc.raw_data() : nullptr,
+                     dt.slot_of_token.data<int32_t>(), B, S, H, D, N, out.raw_data(), stream);
+  return out;
+}
+
+void block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                            const Tensor& selected, const Tensor& tile_sizes, float scale,
+                            const Tensor& out) {
+  portable_block_sparse_attention(q, k, v, selected, tile_sizes, scale, out);
+}
+
+}  // namespace fastvideo::ops::cuda

@@ -1,0 +1,214 @@
+#include "ops/cuda/vsa_kernels.h"
+
+#include <cub/block/block_reduce.cuh>
+#include <cub/block/block_scan.cuh>
+#include <cuda_bf16.h>
+
+#include <cmath>
+
+#include "core/cuda/cuda_check.h"
+#include "fastvideo/error.h"
+
+namespace fastvideo::ops::cuda {
+
+namespace {
+
+constexpr int kTileTokens = 64;
+constexpr int kThreads = 256;
+
+struct Bf16x8 {
+  __nv_bfloat162 v[4];
+};
+
+// One CTA per (tile, batch item): every (head, 8-channel group) of the tile's 64 slots, copied in
+// slot order (consecutive threads take consecutive 16-byte chunks of a token's row) and summed in
+// f32 for the mean.
+__global__ void tile_with_means_kernel(const Bf16x8* x, int64_t tokens, int64_t row_chunks,
+                                       int64_t num_tiles, const int32_t* token_of_slot,
+                                       const int32_t* tile_sizes, Bf16x8* tiled, float4* means) {
+  const int64_t tile = blockIdx.x, b = blockIdx.y;
+  __shared__ int32_t slot_token[kTileTokens];
+  if (threadIdx.x < kTileTokens) slot_token[threadIdx.x] = token_of_slot[tile * kTileTokens + threadIdx.x];
+  __syncthreads();
+  const float inv = 1.f / float(tile_sizes[tile]);
+  for (int64_t c = threadIdx.x; c < row_chunks; c += kThreads) {
+    float sum[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+    for (int r = 0; r < kTileTokens; ++r) {
+      const int32_t token = slot_token[r];
+      Bf16x8 value;
+      if (token >= 0) {
+        value = x[(b * tokens + token) * row_chunks + c];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const float2 f = __bfloat1622float2(value.v[i]);
+          sum[2 * i] += f.x;
+          sum[2 * i + 1] += f.y;
+        }
+      } else {
+        for (int i = 0; i < 4; ++i) value.v[i] = __float2bfloat162_rn(0.f);
+      }
+      tiled[((b * num_tiles + tile) * kTileTokens + r) * row_chunks + c] = value;
+    }
+    float4* m = means + ((b * num_tiles + tile) * row_chunks + c) * 2;
+    m[0] = make_float4(sum[0] * inv, sum[1] * inv, sum[2] * inv, sum[3] * inv);
+    m[1] = make_float4(sum[4] * inv, sum[5] * inv, sum[6] * inv, sum[7] * inv);
+  }
+}
+
+struct MaxOf {
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+__device__ __forceinline__ uint32_t order_key(float x) {
+  const uint32_t bits = __float_as_uint(x);
+  return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
+}
+
+// One CTA per row; the row's order keys in shared memory. The k-th largest key by four 8-bit
+// radix passes (most significant first), then the selection compacted in index order with block
+// scans, then the softmax written over the scores.
+__global__ void select_and_softmax_kernel(float* scores, int64_t n, int64_t ld, int64_t topk,
+                                          int32_t* selected) {
+  using Scan = cub::BlockScan<int, kThreads>;
+  using Reduce = cub::BlockReduce<float, kThreads>;
+  __shared__ union {
+    typename Scan::TempStorage scan;
+    typename Reduce::TempStorage reduce;
+  } temp;
+  __shared__ int histogram[256];
+  __shared__ uint32_t prefix_shared;
+  __shared__ int remaining_shared;
+  __shared__ float broadcast;
+  extern __shared__ uint32_t keys[];
+
+  float* row = scores + int64_t(blockIdx.x) * ld;
+  int32_t* out = selected + int64_t(blockIdx.x) * topk;
+  float local_max = -INFINITY;
+  for (int64_t j = threadIdx.x; j < n; j += kThreads) {
+    const float s = row[j];
+    keys[j] = order_key(s);
+    local_max = fmaxf(local_max, s);
+  }
+  if (threadIdx.x == 0) {
+    prefix_shared = 0;
+    remaining_shared = int(topk);
+  }
+  uint32_t mask = 0;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    for (int i = threadIdx.x; i < 256; i += kThreads) histogram[i] = 0;
+    __syncthreads();
+    const uint32_t prefix = prefix_shared;
+    for (int64_t j = threadIdx.x; j < n; j += kThreads) {
+      const uint32_t key = keys[j];
+      if ((key & mask) == prefix) atomicAdd(&histogram[(key >> shift) & 255u], 1);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      int remaining = remaining_shared, above = 0, bin = 255;
+      for (; bin > 0 && above + histogram[bin] < remaining; --bin) above += histogram[bin];
+      remaining_shared = remaining - above;
+      prefix_shared = prefix | (uint32_t(bin) << shift);
+    }
+    mask |= 255u << shift;
+    __syncthreads();
+  }
+  const uint32_t kth = prefix_shared;
+  const int ties = remaining_shared;  // keys equal to the k-th to keep, lowest index first
+
+  int ties_before = 0, taken_before = 0;
+  for (int64_t base = 0; base < n; base += kThreads) {
+    const int64_t j = base + threadIdx.x;
+    const uint32_t key = j < n ? keys[j] : 0u;
+    const int equal = j < n && key == kth;
+    int tie_rank, equal_total;
+    Scan(temp.scan).ExclusiveSum(equal, tie_rank, equal_total);
+    __syncthreads();
+    const int take = j < n && (key > kth || (equal && ties_before + tie_rank < ties));
+    int position, taken_total;
+    Scan(temp.scan).ExclusiveSum(take, position, taken_total);
+    __syncthreads();
+    if (take) out[taken_before + position] = int32_t(j);
+    ties_before += equal_total;
+    taken_before += taken_total;
+  }
+
+  const float row_max = Reduce(temp.reduce).Reduce(local_max, MaxOf());
+  if (threadIdx.x == 0) broadcast = row_max;
+  __syncthreads();
+  const float mx = broadcast;
+  float local_sum = 0.f;
+  for (int64_t j = threadIdx.x; j < n; j += kThreads) local_sum += expf(row[j] - mx);
+  const float sum = Reduce(temp.reduce).Sum(local_sum);
+  if (threadIdx.x == 0) broadcast = sum;
+  __syncthreads();
+  const float inv = 1.f / broadcast;
+  for (int64_t j = threadIdx.x; j < n; j += kThreads) row[j] = expf(row[j] - mx) * inv;
+}
+
+// One thread per 8 channels of one (batch, token, head).
+__global__ void untile_combine_kernel(const Bf16x8* fine, const float4* coarse, const Bf16x8* gate,
+                                      const int32_t* slot_of_token, int64_t tokens,
+                                      int64_t row_chunks, int64_t num_tiles, int64_t total,
+                                      Bf16x8* out) {
+  const int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x;
+  if (i >= total) return;
+  const int64_t c = i % row_chunks, token = (i / row_chunks) % tokens, b = i / (row_chunks * tokens);
+  const int64_t slot = slot_of_token[token];
+  Bf16x8 value = fine[(b * num_tiles * kTileTokens + slot) * row_chunks + c];
+  if (gate != nullptr) {
+    const Bf16x8 g = gate[i];
+    const float4* cp = coarse + ((b * num_tiles + slot / kTileTokens) * row_chunks + c) * 2;
+    const float4 c0 = cp[0], c1 = cp[1];
+    const float cs[8] = {c0.x, c0.y, c0.z, c0.w, c1.x, c1.y, c1.z, c1.w};
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const float2 f = __bfloat1622float2(value.v[k]);
+      const float2 gf = __bfloat1622float2(g.v[k]);
+      value.v[k] = __floats2bfloat162_rn(f.x + gf.x * cs[2 * k], f.y + gf.y * cs[2 * k + 1]);
+    }
+  }
+  out[i] = value;
+}
+
+}  // namespace
+
+void vsa_tile_with_means(const void* x, int64_t batch, int64_t tokens, int64_t heads,
+                         int64_t head_dim, int64_t num_tiles, const int32_t* token_of_slot,
+                         const int32_t* tile_sizes, void* tiled, float* means,
+                         cudaStream_t stream) {
+  const dim3 grid{unsigned(num_tiles), unsigned(batch)};
+  tile_with_means_kernel<<<grid, kThreads, 0, stream>>>(
+      static_cast<const Bf16x8*>(x), tokens, heads * head_dim / 8, num_tiles, token_of_slot,
+      tile_sizes, static_cast<Bf16x8*>(tiled), reinterpret_cast<float4*>(means));
+  FV_CUDA_CHECK_LAUNCH();
+}
+
+void vsa_select_and_softmax(float* scores, int64_t rows, int64_t n, int64_t ld, int64_t topk,
+                            int32_t* selected, cudaStream_t stream) {
+  const size_t smem = size_t(n) * sizeof(uint32_t);
+  static const bool attributes_set = [] {
+    FV_CUDA_CHECK(cudaFuncSetAttribute(select_and_softmax_kernel,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, 160 * 1024));
+    return true;
+  }();
+  (void)attributes_set;
+  FV_CHECK(smem <= 160 * 1024, "VIDEO_SPARSE_ATTN: ", n, " tiles are more than the selection "
+           "kernel holds in shared memory (40,960)");
+  select_and_softmax_kernel<<<unsigned(rows), kThreads, smem, stream>>>(scores, n, ld, topk,
+                                                                         selected);
+  FV_CUDA_CHECK_LAUNCH();
+}
+
+void vsa_untile_combine(const void* fine, const float* coarse, const void* gate,
+                        const int32_t* slot_of_token, int64_t batch, int64_t tokens,
+                        int64_t heads, int64_t head_dim, int64_t num_tiles, void* out,
+                        cudaStream_t stream) {
+  const int64_t row_chunks = heads * head_dim / 8, total = batch * tokens * row_chunks;
+  untile_combine_kernel<<<unsigned((total + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
+      static_cast<const Bf16x8*>(fine), reinterpret_cast<const float4*>(coarse),
+      static_cast<const Bf16x8*>(gate), slot_of_token, tokens, row_chunks, num_tiles, total,
+      static_cast<Bf16x8*>(out));
+  FV_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace fastvideo::ops::cuda

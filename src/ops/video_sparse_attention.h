@@ -1,0 +1,79 @@
+// Video Sparse Attention (VSA), FastVideo's semantics (fastvideo.md §3, attention-algorithms.md §3):
+// the (T, H, W) token grid is cut into 4×4×4 tiles of 64 tokens (smaller tiles at the far edge of
+// an axis); a coarse attention over per-tile means picks, for every query tile, the top-k key tiles;
+// the fine attention then runs over those tiles only; out = fine + G ⊙ coarse.
+//
+// Tensors are in the engine's layout [B, S, H, D] with S = T·H·W tokens in raster (t, h, w) order.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace fastvideo {
+
+inline constexpr int64_t kVsaTileEdge = 4;    // VSA_TILE_SIZE = (4, 4, 4)
+inline constexpr int64_t kVsaTileTokens = 64;
+
+// How a token grid is tiled: tiles in (t-tile, h-tile, w-tile) raster order; each tile owns 64
+// slots of the tiled sequence, its valid tokens (in raster order inside the tile) at the front and
+// padding behind. Built once per grid and cached (VsaTiling::for_grid).
+struct VsaTiling {
+  std::array<int64_t, 3> grid{};   // T, H, W
+  std::array<int64_t, 3> tiles{};  // ceil(grid / 4) per axis
+  int64_t num_tiles = 0;           // N
+  int64_t padded_len = 0;          // L_p = 64·N
+  int64_t tokens = 0;              // S = T·H·W
+  std::vector<int32_t> tile_sizes;     // [N] valid tokens per tile (FastVideo's variable_block_sizes)
+  std::vector<int32_t> token_of_slot;  // [L_p] raster token in each slot, -1 for padding
+  std::vector<int32_t> slot_of_token;  // [S] the slot of each raster token (untiling is one gather)
+
+  static std::shared_ptr<const VsaTiling> for_grid(std::array<int64_t, 3> grid);
+};
+
+// FastVideo's compute_topk: max(1, min(ceil((1 - sparsity)·N), N)). sparsity in [0, 1).
+int64_t vsa_topk(double sparsity, int64_t num_tiles);
+
+// The key tiles a row of coarse scores selects: the `topk` highest, ties at the k-th value broken
+// towards the lowest tile index (FastVideo's fused_topk_mask rule), written in ascending index
+// order. Scores compare as their IEEE bit patterns mapped to a total order (NaN above +inf, -0 below
+// +0), so every row has exactly `topk` selections.
+void vsa_select_tiles(const float* scores, int64_t num_tiles, int64_t topk, int32_t* selected);
+
+// What a VSA call decided, for tests and diagnostics: the scaled coarse scores [B, H, N, N] (f32)
+// and the selected key tiles [B, H, N, topk] (I32, ascending per row).
+struct VsaSelection {
+  Tensor scores, selected;
+};
+
+namespace ops {
+
+// VSA self-attention. q, k, v [B, S, H, D] with S = tiling.tokens; gate [B, S, H, D] or undefined
+// (G = 0: the coarse branch only selects). -> [B, S, H, D] in q's dtype. CPU: f32 throughout.
+// CUDA: BF16, head dim 128; tile means, coarse attention and selection in fp32, fine attention bf16
+// with fp32 accumulation. When `selection` is given it receives the scores and selection.
+Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                              const Tensor& gate, const VsaTiling& tiling, int64_t topk,
+                              float scale, VsaSelection* selection = nullptr);
+
+// Shape checks both implementations share; errors name the tensor and what was expected.
+void check_video_sparse_attention_inputs(const Tensor& q, const Tensor& k, const Tensor& v,
+                                         const Tensor& gate, const VsaTiling& tiling,
+                                         int64_t topk);
+
+namespace cpu {
+Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                              const Tensor& gate, const VsaTiling& tiling, int64_t topk,
+                              float scale, VsaSelection* selection);
+}  // namespace cpu
+namespace cuda {
+Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                              const Tensor& gate, const VsaTiling& tiling, int64_t topk,
+                              float scale, VsaSelection* selection);
+}  // namespace cuda
+
+}  // namespace ops
+}  // namespace fastvideo

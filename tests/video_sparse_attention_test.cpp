@@ -1,0 +1,189 @@
+// VIDEO_SPARSE_ATTN on the CPU against the reference written from the text (vsa_reference.h): the
+// tiling's worked examples (fastvideo.md §3.2), the top-k rule with ties, the whole forward on odd
+// grids (partial tiles on every axis) and its refusals.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "attention/attention_registry.h"
+#include "attention/video_sparse_attn_backend.h"
+#include "ops/attention.h"
+#include "ops/video_sparse_attention.h"
+#include "test_util.h"
+#include "vsa_reference.h"
+
+namespace fastvideo {
+namespace {
+
+using testing::error_of;
+using testing::randn;
+using testing::rel_l2;
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+TEST(VsaTiling, MatchesTheWorkedExamples) {
+  // Wan 1.3B 480×832×81 -> grid 21×30×52 -> 6×8×13 tiles.
+  const auto wan = VsaTiling::for_grid({21, 30, 52});
+  EXPECT_EQ(wan->num_tiles, 624);
+  EXPECT_EQ(wan->padded_len, 39936);
+  EXPECT_EQ(wan->tokens, 32760);
+  EXPECT_EQ(vsa_topk(0.8, wan->num_tiles), 125);
+  EXPECT_EQ(vsa_topk(0.9, wan->num_tiles), 63);
+  // FastWan 448×832×61 -> 16×28×52 -> 4×7×13 full tiles.
+  const auto fastwan = VsaTiling::for_grid({16, 28, 52});
+  EXPECT_EQ(fastwan->num_tiles, 364);
+  for (int32_t size : fastwan->tile_sizes) EXPECT_EQ(size, 64);
+  EXPECT_EQ(vsa_topk(0.8, fastwan->num_tiles), 73);
+  // Wan 14B 720×1280×81 -> 21×45×80 -> 6×12×20.
+  const auto wan14 = VsaTiling::for_grid({21, 45, 80});
+  EXPECT_EQ(wan14->num_tiles, 1440);
+  EXPECT_EQ(vsa_topk(0.9, wan14->num_tiles), 144);
+  // Cached per grid.
+  EXPECT_EQ(VsaTiling::for_grid({21, 30, 52}).get(), wan.get());
+}
+
+TEST(VsaTiling, PacksEachTilesTokensAtTheFrontInRasterOrder) {
+  // Grid 1×1×5: tile 0 holds tokens 0-3, tile 1 token 4 in its first slot.
+  const auto line = VsaTiling::for_grid({1, 1, 5});
+  EXPECT_EQ(line->tile_sizes, (std::vector<int32_t>{4, 1}));
+  EXPECT_EQ(line->token_of_slot[0], 0);
+  EXPECT_EQ(line->token_of_slot[3], 3);
+  EXPECT_EQ(line->token_of_slot[4], -1);
+  EXPECT_EQ(line->token_of_slot[64], 4);
+  EXPECT_EQ(line->slot_of_token[4], 64);
+  // An odd grid: slots and tokens are inverse maps; tile sizes add up; tile 1 (t-tile 0, h-tile 0,
+  // w-tile 1) of grid 5×6×7 starts with token (0, 0, 4) then (0, 0, 5), (0, 0, 6), (0, 1, 4).
+  const auto odd = VsaTiling::for_grid({5, 6, 7});
+  EXPECT_EQ(odd->tiles, (std::array<int64_t, 3>{2, 2, 2}));
+  int64_t total = 0;
+  for (int32_t size : odd->tile_sizes) total += size;
+  EXPECT_EQ(total, 5 * 6 * 7);
+  EXPECT_EQ(odd->tile_sizes[1], 4 * 4 * 3);
+  EXPECT_EQ(odd->tile_sizes[7], 1 * 2 * 3);
+  for (int64_t s = 0; s < odd->tokens; ++s) EXPECT_EQ(odd->token_of_slot[size_t(odd->slot_of_token[size_t(s)])], s);
+  EXPECT_EQ((std::vector<int32_t>(odd->token_of_slot.begin() + 64, odd->token_of_slot.begin() + 68)),
+            (std::vector<int32_t>{4, 5, 6, 7 + 4}));
+}
+
+TEST(VsaTopk, FollowsComputeTopkAndRefusesSparsityOutsideItsRange) {
+  EXPECT_EQ(vsa_topk(0.0, 10), 10);
+  EXPECT_EQ(vsa_topk(0.5, 10), 5);
+  EXPECT_EQ(vsa_topk(0.999, 10), 1);
+  for (double bad : {1.0, -0.1, 1.5, std::nan("")}) {
+    const std::string message = error_of([&] { vsa_topk(bad, 10); });
+    EXPECT_TRUE(contains(message, "VSA_sparsity")) << message;
+  }
+}
+
+TEST(VsaSelect, KeepsTheLargestAndBreaksTiesTowardsTheLowestIndex) {
+  const float scores[] = {1.f, 3.f, 3.f, 3.f, 2.f, -1.f};
+  auto select = [&](int64_t k) {
+    std::vector<int32_t> out(static_cast<size_t>(k));
+    vsa_select_tiles(scores, 6, k, out.data());
+    return out;
+  };
+  EXPECT_EQ(select(1), (std::vector<int32_t>{1}));
+  EXPECT_EQ(select(2), (std::vector<int32_t>{1, 2}));
+  EXPECT_EQ(select(4), (std::vector<int32_t>{1, 2, 3, 4}));
+  EXPECT_EQ(select(5), (std::vector<int32_t>{0, 1, 2, 3, 4}));
+  const float equal[] = {0.5f, 0.5f, 0.5f, 0.5f};
+  std::vector<int32_t> out(2);
+  vsa_select_tiles(equal, 4, 2, out.data());
+  EXPECT_EQ(out, (std::vector<int32_t>{0, 1}));
+  // Agrees with the stable-sort rule on random rows with many ties.
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<float> row(37);
+    for (float& x : row) x = float(int(rng() % 9) - 4);
+    const int64_t k = 1 + int64_t(rng() % 37);
+    std::vector<int32_t> got(static_cast<size_t>(k));
+    vsa_select_tiles(row.data(), 37, k, got.data());
+    EXPECT_EQ(got, testing::reference_select(row.data(), 37, k));
+  }
+}
+
+struct VsaCase {
+  std::array<int64_t, 3> grid;
+  int64_t batch, heads, head_dim;
+  double sparsity;
+  bool gate;
+};
+
+void expect_matches_reference(const VsaCase& c) {
+  const auto tiling = VsaTiling::for_grid(c.grid);
+  const Shape shape{c.batch, tiling->tokens, c.heads, c.head_dim};
+  const Tensor q = randn(shape), k = randn(shape), v = randn(shape);
+  const Tensor gate = c.gate ? randn(shape) : Tensor();
+  const int64_t topk = vsa_topk(c.sparsity, tiling->num_tiles);
+  const float scale = 1.f / std::sqrt(float(c.head_dim));
+  VsaSelection selection;
+  const Tensor out = ops::video_sparse_attention(q, k, v, gate, *tiling, topk, scale, &selection);
+  const testing::VsaReference ref = testing::reference_vsa(q, k, v, gate, c.grid, topk, scale);
+  EXPECT_LT(rel_l2(out, ref.out), 1e-5) << "sparsity " << c.sparsity;
+  EXPECT_LT(rel_l2(selection.scores, ref.scores), 1e-5);
+  const std::vector<int32_t> selected(selection.selected.data<int32_t>(),
+                                      selection.selected.data<int32_t>() + selection.selected.numel());
+  EXPECT_EQ(selected, ref.selected) << "sparsity " << c.sparsity;
+}
+
+TEST(VideoSparseAttentionCpu, MatchesTheReferenceOnOddGrids) {
+  for (double sparsity : {0.0, 0.5, 0.8, 0.9})
+    expect_matches_reference({{5, 6, 7}, 2, 3, 32, sparsity, true});
+  expect_matches_reference({{9, 5, 13}, 1, 2, 16, 0.8, false});
+  expect_matches_reference({{4, 8, 4}, 1, 2, 16, 0.5, true});  // whole tiles only
+}
+
+TEST(VideoSparseAttentionCpu, SelectsTheLowestTilesAmongEqualScores) {
+  // Every key equal: all coarse scores tie, so each query tile keeps tiles 0 .. topk-1.
+  const auto tiling = VsaTiling::for_grid({5, 6, 7});
+  const Shape shape{1, tiling->tokens, 2, 16};
+  const Tensor q = randn(shape), v = randn(shape);
+  Tensor k = Tensor::full(shape, 0.25f);
+  VsaSelection selection;
+  ops::video_sparse_attention(q, k, v, {}, *tiling, 3, 0.25f, &selection);
+  for (int64_t row = 0; row < 2 * tiling->num_tiles; ++row)
+    for (int n = 0; n < 3; ++n) EXPECT_EQ(selection.selected.data<int32_t>()[row * 3 + n], n);
+}
+
+TEST(VideoSparseAttentionCpu, WithoutSparsityOrGateIsDenseAttention) {
+  const auto tiling = VsaTiling::for_grid({3, 5, 6});
+  const Shape shape{2, tiling->tokens, 2, 32};
+  const Tensor q = randn(shape), k = randn(shape), v = randn(shape);
+  const Tensor out = ops::video_sparse_attention(q, k, v, {}, *tiling, tiling->num_tiles, 0.2f);
+  EXPECT_LT(rel_l2(out, testing::reference_attention(q, k, v, 0.2f)), 1e-5);
+}
+
+TEST(VideoSparseAttnBackend, RunsFromItsStepMetadataAndRefusesWhatItCannotDo) {
+  const AttentionBackend& vsa = AttentionBackendRegistry::builtin().get("VIDEO_SPARSE_ATTN", "test");
+  EXPECT_TRUE(vsa.status(AttentionDevice::cpu()).available());
+  EXPECT_TRUE(vsa.takes_gate());
+  const auto md = vsa.build_metadata({.step = 0, .timestep = 999, .grid = {5, 6, 7}, .sparsity = 0.5});
+  const auto& vmd = dynamic_cast<const VsaMetadata&>(*md);
+  EXPECT_EQ(vmd.topk, 4);
+  const Shape shape{1, 5 * 6 * 7, 2, 128};
+  const Tensor q = randn(shape), k = randn(shape), v = randn(shape), g = randn(shape);
+  const Tensor out = vsa.run(q, k, v, 0.1f, md.get(), g);
+  EXPECT_LT(rel_l2(out, testing::reference_vsa(q, k, v, g, {5, 6, 7}, 4, 0.1f).out), 1e-5);
+
+  std::string m = error_of([&] { vsa.build_metadata({.grid = {5, 6, 7}, .sparsity = 1.0}); });
+  EXPECT_TRUE(contains(m, "VSA_sparsity 1 is outside [0, 1)")) << m;
+  m = error_of([&] { vsa.run(q, k, v, 0.1f); });
+  EXPECT_TRUE(contains(m, "needs the step's metadata")) << m;
+  // Cross-attention: keys from 512 text tokens.
+  const Tensor text = randn({1, 512, 2, 128});
+  m = error_of([&] { vsa.run(q, text, text, 0.1f, md.get()); });
+  EXPECT_TRUE(contains(m, "self-attention only")) << m;
+  m = error_of([&] { vsa.run(q, k, v, 0.1f, md.get(), randn({1, 5 * 6 * 7, 2, 64})); });
+  EXPECT_TRUE(contains(m, "gate must be")) << m;
+  const auto other = vsa.build_metadata({.grid = {5, 6, 8}, .sparsity = 0.5});
+  m = error_of([&] { vsa.run(q, k, v, 0.1f, other.get()); });
+  EXPECT_TRUE(contains(m, "token grid [5, 6, 8] has 240")) << m;
+  // A dense backend takes no gate.
+  m = error_of([&] { torch_sdpa_backend().run(q, k, v, 0.1f, nullptr, g); });
+  EXPECT_TRUE(contains(m, "TORCH_SDPA takes no gate")) << m;
+}
+
+}  // namespace
+}  // namespace fastvideo
