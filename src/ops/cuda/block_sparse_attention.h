@@ -14,7 +14,12 @@ void portable_block_sparse_attention(const Tensor& q, const Tensor& k, const Ten
                                      const Tensor& selected, const Tensor& tile_sizes,
                                      float scale, const Tensor& out);
 
-// The kernel this device runs best.
+// The Hopper kernel (TMA + wgmma, warp-specialised; sm_90 only): block_sparse_attention_hopper.cu.
+void hopper_block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                   const Tensor& selected, const Tensor& tile_sizes, float scale,
+                                   const Tensor& out);
+
+// The Hopper kernel on sm_90, the portable one elsewhere.
 void block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                             const Tensor& selected, const Tensor& tile_sizes, float scale,
                             const Tensor& out);

@@ -123,7 +123,11 @@ Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
 void block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                             const Tensor& selected, const Tensor& tile_sizes, float scale,
                             const Tensor& out) {
-  portable_block_sparse_attention(q, k, v, selected, tile_sizes, scale, out);
+  const CudaDeviceInfo& info = CudaContext::get(q.device().index).info();
+  if (info.major == 9 && info.minor == 0)
+    hopper_block_sparse_attention(q, k, v, selected, tile_sizes, scale, out);
+  else
+    portable_block_sparse_attention(q, k, v, selected, tile_sizes, scale, out);
 }
 
 }  // namespace fastvideo::ops::cuda

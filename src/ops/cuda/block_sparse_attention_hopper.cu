@@ -1,0 +1,333 @@
+// VSA's fine stage on Hopper (sm_90a): block-sparse attention over 64-token tiles
+// (block_sparse_attention.h), built on the FLASH_ATTN Hopper pipeline (flash_attention_hopper.cu).
+//
+// Work tile:  a pair of query tiles (128 rows, one TMA load) of one (batch, head). Each consumer
+//             warpgroup owns one 64-row query tile and walks that tile's own list of `topk`
+//             selected key tiles, so the two consumers read different keys.
+// Shared:     Q 32 KiB; per consumer a 2-stage K ring and a 2-stage V ring of 64-key tiles (16 KiB
+//             each, TMA with 128-byte swizzle, two 64-column boxes per tile): 160 KiB in all.
+// Warp roles: 384 threads; WG0 the producer (one thread issues every TMA load: Q, then per step
+//             the K and V tiles of both consumers' lists), WG1/WG2 the consumers as in FLASH_ATTN:
+//             S = Q·Kᵀ by wgmma m64n64k16, online softmax in base 2 with conditional rescale
+//             (keys past a tile's valid count masked), O += P·V by wgmma m64n128k16 with P from
+//             registers; the softmax of step j overlaps P·V of step j-1, and the consumers take
+//             turns issuing GEMMs (ping-pong). Both lists have topk entries, so both consumers
+//             take the same number of turns.
+// Grid:       persistent, one CTA per SM over (query-tile pair fastest, then head, then batch).
+// With an odd number of tiles the last pair's second consumer repeats the last tile's list and
+// its rows, past the sequence, are not written.
+//
+// Tested by tests/cuda_video_sparse_attention_test.cpp (both kernels) against the VSA reference.
+#include <cuda.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "ops/cuda/block_sparse_attention.h"
+#include "ops/cuda/hopper_attention.cuh"
+
+namespace fastvideo::ops::cuda {
+
+namespace {
+
+using namespace hopper;
+
+constexpr int kHeadDim = 128;
+constexpr int kTileRows = 64;              // a VSA tile: query rows per consumer, keys per step
+constexpr int kBlockM = 2 * kTileRows;     // query rows per work tile
+constexpr int kStages = 2;
+constexpr int kConsumers = 2;
+constexpr int kThreads = 384;
+constexpr uint32_t kQTileBytes = kBlockM * kHeadDim * 2;     // 32 KiB
+constexpr uint32_t kKvTileBytes = kTileRows * kHeadDim * 2;  // 16 KiB
+constexpr uint32_t kQHalfBytes = kQTileBytes / 2;
+constexpr uint32_t kKvHalfBytes = kKvTileBytes / 2;
+constexpr int kBarriers = 2 + 4 * kConsumers * kStages;
+constexpr uint32_t kBarrierBytes = 256;
+constexpr size_t kSmemBytes = 1024 /* alignment slack */ + kQTileBytes +
+                              2 * kConsumers * kStages * kKvTileBytes + kBarrierBytes;
+static_assert(kKvHalfBytes % 1024 == 0 && kQHalfBytes % 1024 == 0 && kBarriers * 8 <= int(kBarrierBytes));
+
+struct SparseParams {
+  __nv_bfloat16* out;         // [B, L, H, D]
+  const int32_t* selected;    // [B, H, N, topk]
+  const int32_t* tile_sizes;  // [N]
+  int heads, seq, num_tiles, pairs, num_work, topk;
+  float scale_log2;
+};
+
+#if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+constexpr int kConsumerWarps = 8;
+constexpr int kScoreRegs = kTileRows / 2;  // S accumulators per consumer thread (64 x 64 / 128)
+constexpr int kPSteps = kTileRows / 16;    // k16 steps of P·V
+
+struct WorkTile {
+  int pair, head, batch;
+};
+
+__device__ __forceinline__ WorkTile decode_tile(const SparseParams& p, int t) {
+  const int rest = t / p.pairs;
+  return {t % p.pairs, rest % p.heads, rest / p.heads};
+}
+
+// The selected key tiles of consumer c's query tile.
+__device__ __forceinline__ const int32_t* tile_list(const SparseParams& p, const WorkTile& w,
+                                                    int c) {
+  const int tile = min(2 * w.pair + c, p.num_tiles - 1);
+  return p.selected + ((int64_t(w.batch) * p.heads + w.head) * p.num_tiles + tile) * p.topk;
+}
+
+// [Q][K: consumer 0 stages, consumer 1 stages][V: likewise][barriers], tiles 1024-byte aligned.
+struct SmemMap {
+  uint32_t base;
+  __device__ uint32_t q() const { return base; }
+  __device__ uint32_t k(int c, int s) const {
+    return base + kQTileBytes + kKvTileBytes * (c * kStages + s);
+  }
+  __device__ uint32_t v(int c, int s) const {
+    return base + kQTileBytes + kKvTileBytes * (kConsumers * kStages + c * kStages + s);
+  }
+  __device__ uint32_t bar(int i) const {
+    return base + kQTileBytes + kKvTileBytes * 2 * kConsumers * kStages + 8 * i;
+  }
+  __device__ uint32_t q_full() const { return bar(0); }
+  __device__ uint32_t q_empty() const { return bar(1); }
+  __device__ uint32_t k_full(int c, int s) const { return bar(2 + c * kStages + s); }
+  __device__ uint32_t k_empty(int c, int s) const { return bar(2 + (2 + c) * kStages + s); }
+  __device__ uint32_t v_full(int c, int s) const { return bar(2 + (4 + c) * kStages + s); }
+  __device__ uint32_t v_empty(int c, int s) const { return bar(2 + (6 + c) * kStages + s); }
+};
+
+__device__ __forceinline__ int ring_stage(uint32_t it) { return int(it % kStages); }
+__device__ __forceinline__ uint32_t ring_phase(uint32_t it) { return (it / kStages) & 1; }
+
+// S[64 x 64] = Q[this consumer's rows] · K_tileᵀ (both K-major, 128-byte swizzled halves).
+__device__ __forceinline__ void issue_qk(float (&s)[kScoreRegs], uint32_t q_rows, uint32_t k_tile) {
+#pragma unroll
+  for (int kk = 0; kk < kHeadDim / 16; ++kk) {
+    const uint32_t in_row = (kk % 4) * 32;
+    wgmma_m64n64k16_ss(s, smem_desc_sw128(q_rows + (kk / 4) * kQHalfBytes + in_row, 16, 1024),
+                       smem_desc_sw128(k_tile + (kk / 4) * kKvHalfBytes + in_row, 16, 1024),
+                       kk > 0 ? 1 : 0);
+  }
+}
+
+// O[64 x 128] += P[64 x 64 keys] · V_tile[64 keys x 128] (V MN-major, as in FLASH_ATTN).
+__device__ __forceinline__ void issue_pv(float (&o)[64], const uint32_t (&p)[kPSteps][4],
+                                         uint32_t v_tile) {
+#pragma unroll
+  for (int kk = 0; kk < kPSteps; ++kk)
+    wgmma_m64n128k16_rs_tn(o, p[kk], smem_desc_sw128(v_tile + kk * 2048, kKvHalfBytes, 1024));
+}
+
+__device__ void producer(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const CUtensorMap* tm_v,
+                         const SparseParams& p, const SmemMap& sm) {
+  prefetch_tensor_map(tm_q);
+  prefetch_tensor_map(tm_k);
+  prefetch_tensor_map(tm_v);
+  uint32_t it = 0, tc = 0;
+  for (int t = blockIdx.x; t < p.num_work; t += gridDim.x, ++tc) {
+    const WorkTile w = decode_tile(p, t);
+    const int32_t* lists[kConsumers] = {tile_list(p, w, 0), tile_list(p, w, 1)};
+    mbarrier_wait(sm.q_empty(), (tc & 1) ^ 1);
+    mbarrier_arrive_expect_tx(sm.q_full(), kQTileBytes);
+    tma_load_4d(sm.q(), tm_q, sm.q_full(), 0, w.head, w.pair * kBlockM, w.batch);
+    tma_load_4d(sm.q() + kQHalfBytes, tm_q, sm.q_full(), 64, w.head, w.pair * kBlockM, w.batch);
+    for (int j = 0; j < p.topk; ++j, ++it) {
+      const int s = ring_stage(it);
+      const uint32_t ph = ring_phase(it);
+      for (int c = 0; c < kConsumers; ++c) {
+        const int kv0 = lists[c][j] * kTileRows;
+        mbarrier_wait(sm.k_empty(c, s), ph ^ 1);
+        mbarrier_arrive_expect_tx(sm.k_full(c, s), kKvTileBytes);
+        tma_load_4d(sm.k(c, s), tm_k, sm.k_full(c, s), 0, w.head, kv0, w.batch);
+        tma_load_4d(sm.k(c, s) + kKvHalfBytes, tm_k, sm.k_full(c, s), 64, w.head, kv0, w.batch);
+      }
+      for (int c = 0; c < kConsumers; ++c) {
+        const int kv0 = lists[c][j] * kTileRows;
+        mbarrier_wait(sm.v_empty(c, s), ph ^ 1);
+        mbarrier_arrive_expect_tx(sm.v_full(c, s), kKvTileBytes);
+        tma_load_4d(sm.v(c, s), tm_v, sm.v_full(c, s), 0, w.head, kv0, w.batch);
+        tma_load_4d(sm.v(c, s) + kKvHalfBytes, tm_v, sm.v_full(c, s), 64, w.head, kv0, w.batch);
+      }
+    }
+  }
+}
+
+__device__ __forceinline__ void gemm_turn_begin(int half) { named_barrier_sync(1 + half, 256); }
+__device__ __forceinline__ void gemm_turn_end(int half) { named_barrier_arrive(2 - half, 256); }
+
+// Softmax of one step's scores, masked when the key tile has fewer than 64 valid keys.
+__device__ __forceinline__ bool step_softmax(float (&s)[kScoreRegs], float (&m)[2], float (&l)[2],
+                                             float (&corr)[2], float scale_log2, int lane,
+                                             int valid) {
+  return valid < kTileRows ? online_softmax<true>(s, m, l, corr, scale_log2, lane, valid)
+                           : online_softmax<false>(s, m, l, corr, scale_log2, lane, kTileRows);
+}
+
+__device__ void consumer(const SparseParams& p, const SmemMap& sm, int consumer_thread) {
+  const int half = consumer_thread / 128;  // which query tile of the pair, and which KV ring
+  const int warp = (consumer_thread % 128) / 32, lane = consumer_thread % 32;
+  const int row = half * 64 + warp * 16 + lane / 4;  // this thread's rows: row, row + 8
+  const uint32_t q_rows = sm.q() + half * 64 * 128;
+  const int last = p.topk - 1;
+
+  if (half == 1) named_barrier_arrive(1, 256);
+  uint32_t it = 0, tc = 0;
+  for (int t = blockIdx.x; t < p.num_work; t += gridDim.x, ++tc) {
+    const WorkTile w = decode_tile(p, t);
+    const int32_t* list = tile_list(p, w, half);
+    float o[64], s[kScoreRegs], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, corr[2];
+    uint32_t pf[kPSteps][4];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) o[i] = 0.f;
+
+    mbarrier_wait(sm.q_full(), tc & 1);
+    mbarrier_wait(sm.k_full(half, ring_stage(it)), ring_phase(it));
+    fence_operands(s);
+    gemm_turn_begin(half);
+    wgmma_fence();
+    issue_qk(s, q_rows, sm.k(half, ring_stage(it)));
+    wgmma_commit();
+    gemm_turn_end(half);
+    int valid = p.tile_sizes[list[0]];
+    wgmma_wait<0>();
+    fence_operands(s);
+    release(sm.k_empty(half, ring_stage(it)), lane);
+    if (last == 0) release(sm.q_empty(), lane);
+    bool rebased = step_softmax(s, m, l, corr, p.scale_log2, lane, valid);
+    scores_to_operand(s, pf);
+
+    for (int j = 1; j <= last; ++j) {
+      const uint32_t prev = it++;
+      valid = p.tile_sizes[list[j]];
+      mbarrier_wait(sm.k_full(half, ring_stage(it)), ring_phase(it));
+      fence_operands(s);
+      gemm_turn_begin(half);
+      wgmma_fence();
+      issue_qk(s, q_rows, sm.k(half, ring_stage(it)));
+      wgmma_commit();
+      mbarrier_wait(sm.v_full(half, ring_stage(prev)), ring_phase(prev));
+      fence_operands(o);
+      fence_operands(pf);
+      if (rebased) rescale(o, corr);  // overlaps Q·K_jᵀ on the tensor cores
+      wgmma_fence();
+      issue_pv(o, pf, sm.v(half, ring_stage(prev)));
+      wgmma_commit();
+      gemm_turn_end(half);
+
+      wgmma_wait<1>();  // S_j done, P_{j-1}·V_{j-1} may still run
+      fence_operands(s);
+      release(sm.k_empty(half, ring_stage(it)), lane);
+      if (j == last) release(sm.q_empty(), lane);
+      rebased = step_softmax(s, m, l, corr, p.scale_log2, lane, valid);
+
+      wgmma_wait<0>();
+      fence_operands(o);
+      fence_operands(pf);
+      release(sm.v_empty(half, ring_stage(prev)), lane);
+      scores_to_operand(s, pf);
+    }
+
+    mbarrier_wait(sm.v_full(half, ring_stage(it)), ring_phase(it));
+    fence_operands(o);
+    fence_operands(pf);
+    if (rebased) rescale(o, corr);
+    gemm_turn_begin(half);
+    wgmma_fence();
+    issue_pv(o, pf, sm.v(half, ring_stage(it)));
+    wgmma_commit();
+    gemm_turn_end(half);
+    wgmma_wait<0>();
+    fence_operands(o);
+    fence_operands(pf);
+    release(sm.v_empty(half, ring_stage(it)), lane);
+    ++it;
+
+    // Epilogue: O / l from registers; rows past the sequence (a phantom last tile) are dropped.
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const float inv = 1.f / quad_sum(l[r]);
+      const int q = w.pair * kBlockM + row + 8 * r;
+      if (q >= p.seq) continue;
+      __nv_bfloat16* out =
+          p.out + ((int64_t(w.batch) * p.seq + q) * p.heads + w.head) * kHeadDim + 2 * (lane % 4);
+#pragma unroll
+      for (int i = 0; i < 16; ++i)
+        *reinterpret_cast<uint32_t*>(out + 8 * i) =
+            pack_bf16x2(o[4 * i + 2 * r] * inv, o[4 * i + 2 * r + 1] * inv);
+    }
+  }
+}
+
+#endif  // sm_90a or host pass
+
+__global__ void __launch_bounds__(kThreads, 1)
+    block_sparse_attention_hopper_kernel(const __grid_constant__ CUtensorMap tm_q,
+                                         const __grid_constant__ CUtensorMap tm_k,
+                                         const __grid_constant__ CUtensorMap tm_v,
+                                         const SparseParams p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  extern __shared__ uint8_t smem_raw[];
+  const SmemMap sm{(smem_u32(smem_raw) + 1023u) & ~1023u};
+  if (threadIdx.x == 0) {
+    mbarrier_init(sm.q_full(), 1);
+    mbarrier_init(sm.q_empty(), kConsumerWarps);
+    for (int c = 0; c < kConsumers; ++c)
+      for (int s = 0; s < kStages; ++s) {
+        mbarrier_init(sm.k_full(c, s), 1);
+        mbarrier_init(sm.k_empty(c, s), kConsumerWarps / 2);
+        mbarrier_init(sm.v_full(c, s), 1);
+        mbarrier_init(sm.v_empty(c, s), kConsumerWarps / 2);
+      }
+    fence_barrier_init();
+  }
+  __syncthreads();
+
+  if (threadIdx.x < 128) {
+    setmaxnreg_dec<24>();
+    if (threadIdx.x == 0) producer(&tm_q, &tm_k, &tm_v, p, sm);
+  } else {
+    setmaxnreg_inc<240>();
+    consumer(p, sm, threadIdx.x - 128);
+  }
+#endif
+}
+
+}  // namespace
+
+void hopper_block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                   const Tensor& selected, const Tensor& tile_sizes, float scale,
+                                   const Tensor& out) {
+  CudaContext& ctx = CudaContext::get(q.device().index);
+  static const bool prepared = [] {
+    FV_CUDA_CHECK(cudaFuncSetAttribute(block_sparse_attention_hopper_kernel,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       int(kSmemBytes)));
+    return true;
+  }();
+  (void)prepared;
+  SparseParams p{};
+  p.out = out.data<__nv_bfloat16>();
+  p.selected = selected.data<int32_t>();
+  p.tile_sizes = tile_sizes.data<int32_t>();
+  p.heads = int(q.size(2));
+  p.seq = int(q.size(1));
+  p.num_tiles = int(q.size(1) / kTileRows);
+  p.pairs = (p.num_tiles + 1) / 2;
+  p.num_work = int(q.size(0)) * p.heads * p.pairs;
+  p.topk = int(selected.size(3));
+  p.scale_log2 = scale * kLog2e;
+  const CUtensorMap tm_q = bshd_tensor_map(q, kBlockM), tm_k = bshd_tensor_map(k, kTileRows),
+                    tm_v = bshd_tensor_map(v, kTileRows);
+  const int grid = std::min(p.num_work, ctx.info().sm_count);
+  block_sparse_attention_hopper_kernel<<<grid, kThreads, kSmemBytes, ctx.stream()>>>(tm_q, tm_k,
+                                                                                     tm_v, p);
+  FV_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace fastvideo::ops::cuda
