@@ -266,7 +266,6 @@ TEST(CliGenerate, FastVideosPromptFileRunConfigurationRuns) {
       "both set"));
 }
 
-
 // FastVideo's scripts/inference/inference_wan_VSA_DMD_1_3B.yaml and inference_wan_VSA.yaml at
 // commit 2f3d4074, verbatim but for generator.model_path (MODEL_PATH here).
 const char* const kVsaDmdRunFile = R"(# Run with:
@@ -402,9 +401,9 @@ TEST(CliFastWan, VsaSparsityOutsideZeroToOneIsRefusedNamingValueAndSource) {
   EXPECT_TRUE(contains(flag.output, "'1.5'") && contains(flag.output, "[0, 1)")) << flag.output;
   const fs::path yaml = testing::temp_dir("vsa-range-yaml") / "run.yaml";
   std::ofstream(yaml) << "generator:\n  pipeline:\n    experimental:\n      VSA_sparsity: -0.25\n";
-  CliRun file = run("generate --config " + yaml.string() + " --model " +
-                    tiny_fastwan_model().string() + " " + testing::kPrompt + " --output " +
-                    (out / "v.y4m").string());
+  CliRun file =
+      run("generate --config " + yaml.string() + " --model " + tiny_fastwan_model().string() + " " +
+          testing::kPrompt + " --output " + (out / "v.y4m").string());
   expect_clean_failure(file, "generator.pipeline.experimental.VSA_sparsity", out);
   EXPECT_TRUE(contains(file.output, "'-0.25'")) << file.output;
 }
@@ -450,14 +449,14 @@ TEST(CliFastWan, FastVideosVsaDmdRunFileRunsWithTheVsaBackend) {
   if (!vsa_runs_on_the_cpu()) GTEST_SKIP() << "VIDEO_SPARSE_ATTN does not run on the CPU yet";
   const fs::path dir = fastvideo_run_folder("vsa-dmd-run", kVsaDmdRunFile, tiny_fastwan_model(),
                                             "    compile:\n      enabled: true\n");
-  CliRun r = run("generate --config run.yaml --device cpu --request.sampling.num_frames 9"
-                 " --request.sampling.height 64 --request.sampling.width 64",
-                 "cd " + dir.string() + " && FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN");
+  CliRun r =
+      run("generate --config run.yaml --device cpu --request.sampling.num_frames 9"
+          " --request.sampling.height 64 --request.sampling.width 64",
+          "cd " + dir.string() + " && FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN");
   ASSERT_EQ(r.status, 0) << r.output;
-  const auto meta =
-      read_video_metadata(dir / "outputs_video_dmd_1.3B" /
-                          "A red fox runs through fresh snow at dawn.mp4")
-          .entries;
+  const auto meta = read_video_metadata(dir / "outputs_video_dmd_1.3B" /
+                                        "A red fox runs through fresh snow at dawn.mp4")
+                        .entries;
   EXPECT_EQ(meta.at("attention_backend_self"), "VIDEO_SPARSE_ATTN");
   EXPECT_EQ(meta.at("VSA_sparsity"), "0.8");
   EXPECT_EQ(meta.at("dmd_denoising_steps"), "[1000, 757, 522]");
@@ -479,10 +478,11 @@ TEST(CliFastWan, FastVideosVsaRunFileRunsWithTheVsaBackend) {
   if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg: automatic names are MP4";
   if (!vsa_runs_on_the_cpu()) GTEST_SKIP() << "VIDEO_SPARSE_ATTN does not run on the CPU yet";
   const fs::path dir = fastvideo_run_folder("vsa-run", kVsaRunFile, testing::tiny_model_dir());
-  CliRun r = run("generate --config run.yaml --device cpu --request.sampling.num_frames 5"
-                 " --request.sampling.height 32 --request.sampling.width 32"
-                 " --request.sampling.num_inference_steps 2",
-                 "cd " + dir.string() + " && FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN");
+  CliRun r =
+      run("generate --config run.yaml --device cpu --request.sampling.num_frames 5"
+          " --request.sampling.height 32 --request.sampling.width 32"
+          " --request.sampling.num_inference_steps 2",
+          "cd " + dir.string() + " && FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN");
   ASSERT_EQ(r.status, 0) << r.output;
   const auto meta = read_video_metadata(dir / "outputs_Wan-VSA-14B" /
                                         "A red fox runs through fresh snow at dawn.mp4")

@@ -7,7 +7,6 @@
 #include <bit>
 #include <cmath>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "attention/attention_registry.h"
@@ -292,7 +291,8 @@ TEST(FastWanPipeline, IsDetectedFromModelIndexAndRunsThreeDmdSteps) {
   // Other timesteps: as many steps as timesteps, and a different video.
   GeneratorOptions two = on_cpu();
   two.dmd_denoising_steps = std::vector<int>{1000, 500};
-  const GenerationResult c = VideoGenerator::from_pretrained(tiny_fastwan_dir(), two).generate(fox());
+  const GenerationResult c =
+      VideoGenerator::from_pretrained(tiny_fastwan_dir(), two).generate(fox());
   EXPECT_EQ(c.transformer_forwards, 2);
   EXPECT_EQ(parameter(c, "dmd_denoising_steps"), "[1000, 500]");
   EXPECT_FALSE(c.final_latents == a.final_latents);
@@ -365,8 +365,8 @@ TEST(FastWanCheckpoint, TheTinyFastWanHasAVsaGateInEveryBlock) {
     gates.push_back({gate + "weight", {256, 256}});
     gates.push_back({gate + "bias", {256}});
   }
-  const Weights loaded = load_component(tiny_fastwan_dir() / "transformer", gates, DType::F32,
-                                        Device::cpu());
+  const Weights loaded =
+      load_component(tiny_fastwan_dir() / "transformer", gates, DType::F32, Device::cpu());
   EXPECT_EQ(loaded.all().size(), 4u);
   // The plain tiny model has none.
   EXPECT_TRUE(contains(error_of([&] {

@@ -186,7 +186,6 @@ TEST(RunConfig, PromptFilesAreReadAsFastVideoReadsThem) {
   EXPECT_TRUE(contains(error_of([&] { read_prompt_file(dir / "missing.txt"); }), "missing.txt"));
 }
 
-
 TEST(RunConfig, VsaSparsityIsANumberInZeroToOneOnEverySurface) {
   const std::string key = "generator.pipeline.experimental.VSA_sparsity";
   EXPECT_EQ(from_yaml("generator:\n  pipeline:\n    experimental:\n      VSA_sparsity: 0.8\n")

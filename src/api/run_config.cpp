@@ -113,9 +113,8 @@ std::vector<int> dmd_denoising_steps(const YAML::Node& node, const std::string& 
     for (std::string item; std::getline(items, item, ',');) {
       const size_t b = item.find_first_not_of(" \t");
       const size_t e = item.find_last_not_of(" \t");
-      const auto v = b == std::string::npos
-                         ? std::nullopt
-                         : literal_integer<int>(item.substr(b, e - b + 1));
+      const auto v =
+          b == std::string::npos ? std::nullopt : literal_integer<int>(item.substr(b, e - b + 1));
       FV_CHECK(v.has_value(), "key '", key, "' has value ", quoted(node.Scalar()),
                ", which is not a list of whole numbers (e.g. [1000, 757, 522])");
       steps.push_back(*v);

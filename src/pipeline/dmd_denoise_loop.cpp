@@ -19,10 +19,11 @@ int run_dmd_denoise_loop(const DmdDenoiseLoop& loop, Tensor& latents,
     // The transformer is conditioned on the integer timestep itself (1000, not σ·1000).
     const double t = loop.timesteps[size_t(i)];
     const double ts[] = {t};
-    const auto metadata = attention.build_metadata({.step = i,
-                                                    .timestep = t,
-                                                    .grid = loop.geometry.token_grid(latents.shape()),
-                                                    .sparsity = loop.sparsity});
+    const auto metadata =
+        attention.build_metadata({.step = i,
+                                  .timestep = t,
+                                  .grid = loop.geometry.token_grid(latents.shape()),
+                                  .sparsity = loop.sparsity});
     const Tensor velocity = loop.transformer.forward(latents, ts, loop.text, metadata.get());
     FV_CHECK(ops::all_finite(velocity), "denoising step ", i, " (t=", t,
              ") produced NaN or Inf in the transformer output");

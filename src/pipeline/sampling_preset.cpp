@@ -63,9 +63,9 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
   r.num_frames = q.num_frames.value_or(p.num_frames);
   r.height = q.height.value_or(p.height);
   r.width = q.width.value_or(p.width);
-  r.num_inference_steps = q.num_inference_steps.value_or(
-      preset.pipeline == WanPipelineKind::Dmd ? int(preset.dmd_timesteps.size())
-                                              : p.num_inference_steps);
+  r.num_inference_steps = q.num_inference_steps.value_or(preset.pipeline == WanPipelineKind::Dmd
+                                                             ? int(preset.dmd_timesteps.size())
+                                                             : p.num_inference_steps);
   r.guidance_scale = q.guidance_scale.value_or(p.guidance_scale);
   r.flow_shift = q.flow_shift.value_or(p.flow_shift);
   r.fps = q.fps.value_or(p.fps);

@@ -14,9 +14,9 @@ double resolve_vsa_sparsity(std::optional<double> explicit_value, double preset_
            " is outside [0, 1) (the fraction of key tiles VIDEO_SPARSE_ATTN skips)");
   FV_CHECK(self.name() == kVsaBackendName, "VSA_sparsity=", s,
            " is set, but the self-attention backend is ", self.name(), " (", self_source,
-           "); VSA_sparsity applies only to ", kVsaBackendName, ": select it with "
-           "--attention-backend ", kVsaBackendName, " or FASTVIDEO_ATTENTION_BACKEND=",
-           kVsaBackendName, ", or leave VSA_sparsity unset");
+           "); VSA_sparsity applies only to ", kVsaBackendName,
+           ": select it with --attention-backend ", kVsaBackendName,
+           " or FASTVIDEO_ATTENTION_BACKEND=", kVsaBackendName, ", or leave VSA_sparsity unset");
   return s;
 }
 

@@ -108,9 +108,8 @@ CheckpointFolder open_wan_checkpoint(const std::filesystem::path& dir) {
   for (const std::string& listed : checkpoint.components()) {
     if (!accepted(names, listed)) {
       fail(index, ": key '", excerpt(listed), "' lists a ",
-           excerpt(checkpoint.component_class(listed)),
-           " component, which ", pipeline, " text-to-video does not use (its components are ",
-           one_of(names), ")");
+           excerpt(checkpoint.component_class(listed)), " component, which ", pipeline,
+           " text-to-video does not use (its components are ", one_of(names), ")");
     }
   }
   for (const WanComponent& c : wan_components()) {

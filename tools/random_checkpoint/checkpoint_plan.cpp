@@ -38,8 +38,8 @@ std::vector<ComponentPlan> plan_checkpoint(const WanModelPreset& preset, DType t
     const std::vector<TensorSpec> gates = fastwan_gate_specs(dit);
     dit_specs.insert(dit_specs.end(), gates.begin(), gates.end());
   }
-  plan.push_back({"transformer", dit_json,
-                  real_shards(dit_specs, "diffusion_pytorch_model", DType::F32)});
+  plan.push_back(
+      {"transformer", dit_json, real_shards(dit_specs, "diffusion_pytorch_model", DType::F32)});
 
   const auto umt5_json = umt5_config_json(preset, preset.text_encoder.vocab, text_encoder_dtype);
   const auto umt5 = Umt5Config::from_json(as_json_file(umt5_json, origin + "text encoder"));

@@ -1,6 +1,6 @@
-// The layout of a real-size Wan2.1 checkpoint (1.3B, 14B, FastWan 1.3B) decided before anything is written:
-// configs, tensor names and shapes, shard files and the index weight_map, so load, memory and
-// speed measurements can use the real layout without writing it.
+// The layout of a real-size Wan2.1 checkpoint (1.3B, 14B, FastWan 1.3B) decided before anything is
+// written: configs, tensor names and shapes, shard files and the index weight_map, so load, memory
+// and speed measurements can use the real layout without writing it.
 #pragma once
 
 #include <nlohmann/json.hpp>

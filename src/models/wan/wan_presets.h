@@ -32,7 +32,7 @@ struct SamplingDefaults {
 };
 
 struct WanModelPreset {
-  std::string_view size_name;    // "tiny", "1.3b", "14b", "fastwan", "fastwan-1.3b" (make-tiny-model)
+  std::string_view size_name;    // make-tiny-model --config: "tiny", "1.3b", "fastwan", ...
   std::string_view preset_name;  // FastVideo's preset: "wan_t2v_1_3b", "fast_wan_t2v_480p", ...
   WanPipelineKind pipeline;
   struct {

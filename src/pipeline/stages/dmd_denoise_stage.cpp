@@ -18,8 +18,8 @@ DmdDenoiseStage::DmdDenoiseStage(const WanTransformer& transformer, const WanGeo
 void DmdDenoiseStage::run(RequestState& state) {
   FV_CHECK(state.generator.has_value(), "dmd denoise: no generator (prepare_latents did not run)");
   const int steps = int(timesteps_.size());
-  const DmdDenoiseLoop loop{transformer_, geometry_, state.cond_text, timesteps_, sparsity_,
-                            *state.generator};
+  const DmdDenoiseLoop loop{transformer_, geometry_, state.cond_text,
+                            timesteps_,   sparsity_, *state.generator};
   state.result.transformer_forwards =
       run_dmd_denoise_loop(loop, state.latents, [&](int step, double seconds) {
         log::debug("denoise step ", step + 1, "/", steps, " (t=", timesteps_[size_t(step)],
