@@ -1,7 +1,7 @@
 // `fastvideo generate` as a hostile user meets it: every input that used to slip through or fail
 // late (issue 8's bug list) now either works or stops before any work with a message naming the
 // flag, key or path, leaving nothing behind; SIGINT and SIGTERM stop it cleanly; FastVideo's own
-// run files with a prompt file work.
+// run files with a prompt file work; FastWan and its VSA settings through the CLI.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -264,6 +264,232 @@ TEST(CliGenerate, FastVideosPromptFileRunConfigurationRuns) {
   EXPECT_TRUE(contains(
       run("generate --config " + (dir / "inference_wan.yaml").string() + " --prompt x").output,
       "both set"));
+}
+
+// FastVideo's scripts/inference/inference_wan_VSA_DMD_1_3B.yaml and inference_wan_VSA.yaml at
+// commit 2f3d4074, verbatim but for generator.model_path (MODEL_PATH here).
+const char* const kVsaDmdRunFile = R"(# Run with:
+#   FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN fastvideo generate --config scripts/inference/inference_wan_VSA_DMD_1_3B.yaml
+generator:
+  model_path: MODEL_PATH
+  engine:
+    num_gpus: 1
+    compile:
+      enabled: true
+    parallelism:
+      tp_size: 1
+      sp_size: 1
+    offload:
+      dit: false
+      vae: false
+      pin_cpu_memory: false
+  pipeline:
+    experimental:
+      VSA_sparsity: 0.8
+      dmd_denoising_steps: [1000, 757, 522]
+request:
+  negative_prompt: >-
+    Bright tones, overexposed, static, blurred details, subtitles, style,
+    works, paintings, images, static, overall gray, worst quality, low
+    quality, JPEG compression residue, ugly, incomplete, extra fingers,
+    poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen
+    limbs, fused fingers, still picture, messy background, three legs, many
+    people in the background, walking backwards
+  inputs:
+    prompt_path: assets/prompt.txt
+  sampling:
+    seed: 1024
+    num_frames: 81
+    height: 480
+    width: 832
+    fps: 16
+    num_inference_steps: 3
+  output:
+    output_path: outputs_video_dmd_1.3B/
+)";
+const char* const kVsaRunFile = R"(# Run with:
+#   FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN fastvideo generate --config scripts/inference/inference_wan_VSA.yaml
+generator:
+  model_path: MODEL_PATH
+  engine:
+    num_gpus: 1
+    parallelism:
+      tp_size: 1
+      sp_size: 1
+    offload:
+      dit: false
+      vae: false
+      pin_cpu_memory: false
+  pipeline:
+    experimental:
+      flow_shift: 5.0
+      VSA_sparsity: 0.9
+request:
+  negative_prompt: >-
+    Bright tones, overexposed, static, blurred details, subtitles, style,
+    works, paintings, images, static, overall gray, worst quality, low
+    quality, JPEG compression residue, ugly, incomplete, extra fingers,
+    poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen
+    limbs, fused fingers, still picture, messy background, three legs, many
+    people in the background, walking backwards
+  inputs:
+    prompt_path: assets/prompt.txt
+  sampling:
+    seed: 1024
+    num_frames: 77
+    height: 448
+    width: 832
+    fps: 16
+    num_inference_steps: 50
+    guidance_scale: 5.0
+  output:
+    output_path: outputs_Wan-VSA-14B/
+)";
+
+// A folder laid out as FastVideo's repository root for its run files: assets/prompt.txt, the run
+// file with model_path replaced (and `edit` applied), outputs relative to it.
+fs::path fastvideo_run_folder(const std::string& name, std::string text, const fs::path& model,
+                              const std::string& remove = "") {
+  const fs::path dir = testing::temp_dir(name);
+  fs::create_directories(dir / "assets");
+  std::ofstream(dir / "assets" / "prompt.txt") << "A red fox runs through fresh snow at dawn.\n";
+  text.replace(text.find("MODEL_PATH"), 10, model.string());
+  if (!remove.empty()) text.erase(text.find(remove), remove.size());
+  std::ofstream(dir / "run.yaml") << text;
+  return dir;
+}
+
+bool vsa_runs_on_the_cpu() {
+  for (const auto& b : describe_attention_backends("cpu", "").backends) {
+    if (b.name == "VIDEO_SPARSE_ATTN") return b.status == "available";
+  }
+  return false;
+}
+
+fs::path tiny_fastwan_model() {
+  static const fs::path dir = [] {
+    const fs::path d = testing::temp_dir("cli-fastwan") / "model";
+    const CliRun r = run("make-tiny-model " + d.string() + " --config fastwan --seed 0");
+    EXPECT_EQ(r.status, 0) << r.output;
+    return d;
+  }();
+  return dir;
+}
+
+TEST(CliFastWan, ATinyFastWanGenerationIsFiniteAndDeterministic) {
+  const fs::path dir = testing::temp_dir("fastwan-e2e");
+  const std::string args = generate_args(tiny_fastwan_model(), dir / "a.y4m") +
+                           " --num-frames 9 --height 64 --width 64 --device cpu";
+  CliRun a = run(args);
+  ASSERT_EQ(a.status, 0) << a.output;
+  CliRun b = run(generate_args(tiny_fastwan_model(), dir / "b.y4m") +
+                 " --num-frames 9 --height 64 --width 64 --device cpu");
+  ASSERT_EQ(b.status, 0) << b.output;
+  EXPECT_EQ(read_file(dir / "a.y4m"), read_file(dir / "b.y4m")) << "same seed, other bytes";
+  const Video v = read_video(dir / "a.y4m");
+  EXPECT_EQ(v.frames, 9);
+  const auto meta = read_video_metadata(dir / "a.y4m").entries;
+  EXPECT_EQ(meta.at("pipeline"), "WanDMDPipeline");
+  EXPECT_EQ(meta.at("num_inference_steps"), "3");
+  EXPECT_EQ(meta.at("dmd_denoising_steps"), "[1000, 757, 522]");
+}
+
+TEST(CliFastWan, VsaSparsityOutsideZeroToOneIsRefusedNamingValueAndSource) {
+  const fs::path out = testing::temp_dir("vsa-range") / "out";
+  CliRun flag = run(generate_args(tiny_fastwan_model(), out / "v.y4m") + " --VSA-sparsity 1.5");
+  expect_clean_failure(flag, "--VSA-sparsity", out);
+  EXPECT_TRUE(contains(flag.output, "'1.5'") && contains(flag.output, "[0, 1)")) << flag.output;
+  const fs::path yaml = testing::temp_dir("vsa-range-yaml") / "run.yaml";
+  std::ofstream(yaml) << "generator:\n  pipeline:\n    experimental:\n      VSA_sparsity: -0.25\n";
+  CliRun file =
+      run("generate --config " + yaml.string() + " --model " + tiny_fastwan_model().string() + " " +
+          testing::kPrompt + " --output " + (out / "v.y4m").string());
+  expect_clean_failure(file, "generator.pipeline.experimental.VSA_sparsity", out);
+  EXPECT_TRUE(contains(file.output, "'-0.25'")) << file.output;
+}
+
+TEST(CliFastWan, AnExplicitVsaSparsityWithAnotherBackendIsRefusedNamingBoth) {
+  const fs::path out = testing::temp_dir("vsa-backend") / "out";
+  CliRun r = run(generate_args(testing::tiny_model_dir(), out / "v.y4m") +
+                 " --VSA-sparsity 0.5 --attention-backend TORCH_SDPA --device cpu");
+  expect_clean_failure(r, "VSA_sparsity=0.5", out);
+  EXPECT_TRUE(contains(r.output, "TORCH_SDPA") && contains(r.output, "VIDEO_SPARSE_ATTN"))
+      << r.output;
+}
+
+TEST(CliFastWan, BadDmdDenoisingStepsAreRefusedByKey) {
+  const fs::path out = testing::temp_dir("dmd-steps") / "out";
+  const std::string key = "--generator.pipeline.experimental.dmd_denoising_steps";
+  for (const char* bad : {"'[]'", "'[1000, 1200]'", "'[757, 1000]'", "1000,x"}) {
+    CliRun r = run(generate_args(tiny_fastwan_model(), out / "v.y4m") + " " + key + " " + bad);
+    expect_clean_failure(r, "generator.pipeline.experimental.dmd_denoising_steps", out);
+  }
+  // FastVideo's comma-separated form works, and the steps follow it.
+  fs::create_directories(out);
+  CliRun ok = run(generate_args(tiny_fastwan_model(), out / "v.y4m") + " " + key +
+                  " 1000,600 --device cpu");
+  ASSERT_EQ(ok.status, 0) << ok.output;
+  EXPECT_EQ(read_video_metadata(out / "v.y4m").entries.at("num_inference_steps"), "2");
+}
+
+// The FastWan run file sets compile.enabled: true, which this version does not build: refused by
+// that key before any work.
+TEST(CliFastWan, FastVideosVsaDmdRunFileIsRefusedForItsCompileKey) {
+  const fs::path dir = fastvideo_run_folder("vsa-dmd-file", kVsaDmdRunFile, tiny_fastwan_model());
+  CliRun r = run("generate --config run.yaml --device cpu",
+                 "cd " + dir.string() + " && FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN");
+  expect_clean_failure(r, "generator.engine.compile.enabled", dir / "outputs_video_dmd_1.3B");
+  EXPECT_FALSE(fs::exists(dir / "outputs_video_dmd_1.3B"));
+}
+
+// Waits on the VIDEO_SPARSE_ATTN backend (skipped until it runs on the CPU): the same file
+// without its compile key, as FastVideo's comment says to run it, at a tiny size.
+TEST(CliFastWan, FastVideosVsaDmdRunFileRunsWithTheVsaBackend) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg: automatic names are MP4";
+  if (!vsa_runs_on_the_cpu()) GTEST_SKIP() << "VIDEO_SPARSE_ATTN does not run on the CPU yet";
+  const fs::path dir = fastvideo_run_folder("vsa-dmd-run", kVsaDmdRunFile, tiny_fastwan_model(),
+                                            "    compile:\n      enabled: true\n");
+  CliRun r =
+      run("generate --config run.yaml --device cpu --request.sampling.num_frames 9"
+          " --request.sampling.height 64 --request.sampling.width 64",
+          "cd " + dir.string() + " && FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto meta = read_video_metadata(dir / "outputs_video_dmd_1.3B" /
+                                        "A red fox runs through fresh snow at dawn.mp4")
+                        .entries;
+  EXPECT_EQ(meta.at("attention_backend_self"), "VIDEO_SPARSE_ATTN");
+  EXPECT_EQ(meta.at("VSA_sparsity"), "0.8");
+  EXPECT_EQ(meta.at("dmd_denoising_steps"), "[1000, 757, 522]");
+  EXPECT_EQ(meta.at("seed"), "1024");
+}
+
+// inference_wan_VSA.yaml on a plain Wan2.1 checkpoint: its VSA_sparsity 0.9 is explicit, so
+// without the backend FastVideo's comment asks for it is refused naming both.
+TEST(CliFastWan, FastVideosVsaRunFileNeedsTheVsaBackend) {
+  const fs::path dir = fastvideo_run_folder("vsa-file", kVsaRunFile, testing::tiny_model_dir());
+  CliRun r = run("generate --config run.yaml --device cpu --attention-backend TORCH_SDPA",
+                 "cd " + dir.string() + " &&");
+  expect_clean_failure(r, "VSA_sparsity=0.9", dir / "outputs_Wan-VSA-14B");
+  EXPECT_TRUE(contains(r.output, "TORCH_SDPA")) << r.output;
+}
+
+// Waits on the VIDEO_SPARSE_ATTN backend (skipped until it runs on the CPU).
+TEST(CliFastWan, FastVideosVsaRunFileRunsWithTheVsaBackend) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg: automatic names are MP4";
+  if (!vsa_runs_on_the_cpu()) GTEST_SKIP() << "VIDEO_SPARSE_ATTN does not run on the CPU yet";
+  const fs::path dir = fastvideo_run_folder("vsa-run", kVsaRunFile, testing::tiny_model_dir());
+  CliRun r =
+      run("generate --config run.yaml --device cpu --request.sampling.num_frames 5"
+          " --request.sampling.height 32 --request.sampling.width 32"
+          " --request.sampling.num_inference_steps 2",
+          "cd " + dir.string() + " && FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto meta = read_video_metadata(dir / "outputs_Wan-VSA-14B" /
+                                        "A red fox runs through fresh snow at dawn.mp4")
+                        .entries;
+  EXPECT_EQ(meta.at("VSA_sparsity"), "0.9");
+  EXPECT_EQ(meta.at("flow_shift"), "5");
+  EXPECT_EQ(meta.at("guidance_scale"), "5");
 }
 
 }  // namespace

@@ -186,5 +186,50 @@ TEST(RunConfig, PromptFilesAreReadAsFastVideoReadsThem) {
   EXPECT_TRUE(contains(error_of([&] { read_prompt_file(dir / "missing.txt"); }), "missing.txt"));
 }
 
+TEST(RunConfig, VsaSparsityIsANumberInZeroToOneOnEverySurface) {
+  const std::string key = "generator.pipeline.experimental.VSA_sparsity";
+  EXPECT_EQ(from_yaml("generator:\n  pipeline:\n    experimental:\n      VSA_sparsity: 0.8\n")
+                .options.vsa_sparsity,
+            0.8);
+  RunConfig flag;
+  apply_setting(key, "0", flag);
+  EXPECT_EQ(flag.options.vsa_sparsity, 0.0);
+  EXPECT_FALSE(RunConfig{}.options.vsa_sparsity.has_value()) << "unset means the preset's";
+  for (const char* bad : {"1", "1.0", "-0.1", "nan", "abc"}) {
+    RunConfig c;
+    const std::string m = error_of([&] { apply_setting(key, bad, c); });
+    EXPECT_TRUE(contains(m, key) && contains(m, str_cat("'", bad, "'"))) << m;
+  }
+  EXPECT_TRUE(contains(yaml_error("generator:\n  pipeline:\n    experimental:\n"
+                                  "      VSA_sparsity: 1.5\n"),
+                       "key 'generator.pipeline.experimental.VSA_sparsity' has value '1.5', "
+                       "which is outside [0, 1)"));
+}
+
+TEST(RunConfig, DmdDenoisingStepsAreAListOrFastVideosCommaForm) {
+  const std::string key = "generator.pipeline.experimental.dmd_denoising_steps";
+  EXPECT_EQ(from_yaml("generator:\n  pipeline:\n    experimental:\n"
+                      "      dmd_denoising_steps: [1000, 757, 522]\n")
+                .options.dmd_denoising_steps,
+            (std::vector<int>{1000, 757, 522}));
+  for (const char* form : {"1000,757,522", "[1000, 757, 522]", " 1000 , 757,522 "}) {
+    RunConfig c;
+    apply_override(key, form, c);
+    EXPECT_EQ(c.options.dmd_denoising_steps, (std::vector<int>{1000, 757, 522})) << form;
+  }
+  const std::pair<std::string, std::string> bad[] = {
+      {"[]", "empty"},
+      {"[1000, 1001]", "outside [0, 1000]"},
+      {"[1000, 757, 757]", "strictly decreasing"},
+      {"[1000, 7.5]", "[1]' has value '7.5', which is not a whole number"},
+      {"abc", "not a list of whole numbers"},
+  };
+  for (const auto& [value, message] : bad) {
+    const std::string m = yaml_error(
+        "generator:\n  pipeline:\n    experimental:\n      dmd_denoising_steps: " + value + "\n");
+    EXPECT_TRUE(contains(m, key) && contains(m, message)) << value << ": " << m;
+  }
+}
+
 }  // namespace
 }  // namespace fastvideo

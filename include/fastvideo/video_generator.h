@@ -28,6 +28,13 @@ struct GeneratorOptions {
   std::string attention_backend;
   std::string scheduler = "flow_unipc";  // flow_unipc (FastVideo default) | checkpoint | euler
   bool keep_text_encoder = false;        // keep UMT5 weights after encoding (default: release them)
+  // FastVideo's VSA_sparsity: the fraction of key tiles VIDEO_SPARSE_ATTN skips, in [0, 1). Unset:
+  // the model's preset (0.8 for FastWan, 0 for Wan2.1). Setting it while the self-attention
+  // backend is not VIDEO_SPARSE_ATTN is an error, not a no-op.
+  std::optional<double> vsa_sparsity;
+  // FastVideo's dmd_denoising_steps, for a WanDMDPipeline checkpoint (FastWan) only: the timesteps
+  // of its steps, each in [0, 1000], strictly decreasing. Unset: the preset's, [1000, 757, 522].
+  std::optional<std::vector<int>> dmd_denoising_steps;
 };
 
 struct GenerationRequest {

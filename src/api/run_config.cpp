@@ -15,6 +15,7 @@
 #include "core/excerpt.h"
 #include "fastvideo/log.h"
 #include "io/video_writer.h"
+#include "schedulers/dmd_schedule.h"
 #include "tokenizer/utf8.h"
 
 namespace fastvideo {
@@ -82,6 +83,48 @@ T scalar(const YAML::Node& node, const std::string& key) {
   }
 }
 
+// generator.pipeline.experimental.VSA_sparsity: a number in [0, 1) (fastvideo.md §3.1).
+double vsa_sparsity(const YAML::Node& node, const std::string& key) {
+  const double v = scalar<double>(node, key);
+  FV_CHECK(v >= 0.0 && v < 1.0, "key '", key, "' has value ", quoted(node.Scalar()),
+           ", which is outside [0, 1) (the fraction of key tiles VIDEO_SPARSE_ATTN skips)");
+  return v;
+}
+
+// generator.pipeline.experimental.dmd_denoising_steps: a list of whole numbers, or, as FastVideo's
+// --dmd-denoising-steps takes it (and as a dotted override arrives), one string of them separated
+// by commas, optionally in brackets ("1000,757,522", "[1000, 757, 522]"). Checked as a DMD
+// schedule (schedulers/dmd_schedule.h).
+std::vector<int> dmd_denoising_steps(const YAML::Node& node, const std::string& key) {
+  std::vector<int> steps;
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) {
+      steps.push_back(scalar<int>(node[i], str_cat(key, "[", i, "]")));
+    }
+  } else {
+    std::string text = scalar<std::string>(node, key);
+    const size_t first = text.find_first_not_of(" \t");
+    const size_t last = text.find_last_not_of(" \t");
+    text = first == std::string::npos ? "" : text.substr(first, last - first + 1);
+    if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
+      text = text.substr(1, text.size() - 2);
+    }
+    std::stringstream items(text);
+    for (std::string item; std::getline(items, item, ',');) {
+      const size_t b = item.find_first_not_of(" \t");
+      const size_t e = item.find_last_not_of(" \t");
+      const auto v =
+          b == std::string::npos ? std::nullopt : literal_integer<int>(item.substr(b, e - b + 1));
+      FV_CHECK(v.has_value(), "key '", key, "' has value ", quoted(node.Scalar()),
+               ", which is not a list of whole numbers (e.g. [1000, 757, 522])");
+      steps.push_back(*v);
+    }
+  }
+  const std::string bad = invalid_dmd_timesteps(steps);
+  FV_CHECK(bad.empty(), "key '", key, "' has value ", format_dmd_timesteps(steps), ": ", bad);
+  return steps;
+}
+
 using Setter = std::function<void(const YAML::Node&, RunConfig&)>;
 
 // Keys that set something.
@@ -110,6 +153,15 @@ const std::map<std::string, Setter>& setters() {
        [](auto& n, auto& c) {
          c.options.attention_backend =
              scalar<std::string>(n, "generator.pipeline.experimental.attention_backend");
+       }},
+      {"generator.pipeline.experimental.VSA_sparsity",
+       [](auto& n, auto& c) {
+         c.options.vsa_sparsity = vsa_sparsity(n, "generator.pipeline.experimental.VSA_sparsity");
+       }},
+      {"generator.pipeline.experimental.dmd_denoising_steps",
+       [](auto& n, auto& c) {
+         c.options.dmd_denoising_steps =
+             dmd_denoising_steps(n, "generator.pipeline.experimental.dmd_denoising_steps");
        }},
       {"generator.pipeline.experimental.scheduler",
        [](auto& n, auto& c) {

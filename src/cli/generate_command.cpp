@@ -45,6 +45,9 @@ constexpr ValueFlag kValueFlags[] = {
     {"--attention-backend", "generator.pipeline.experimental.attention_backend",
      "self-attention backend (TORCH_SDPA, FLASH_ATTN, ...; `fastvideo backends` lists them); "
      "default: FASTVIDEO_ATTENTION_BACKEND, else automatic"},
+    {"--VSA-sparsity", "generator.pipeline.experimental.VSA_sparsity",
+     "VIDEO_SPARSE_ATTN sparsity in [0, 1) (default: the model's, 0.8 for FastWan, 0 for Wan2.1); "
+     "an error with any other self-attention backend"},
     {"--scheduler", "generator.pipeline.experimental.scheduler",
      "flow_unipc (default), checkpoint, euler"},
     {"--device", "generator.engine.device",

@@ -1,6 +1,7 @@
-// fastvideo make-tiny-model DIR [--config tiny|1.3b|14b] [--text-encoder-dtype f32|bf16] --seed N:
-// a Wan2.1 checkpoint with random weights in the diffusers layout, tiny (docs/tiny-model.md) or
-// at a real size (wan21.md §0, §5) for load, memory and speed measurements.
+// fastvideo make-tiny-model DIR [--config tiny|1.3b|14b|fastwan|fastwan-1.3b]
+// [--text-encoder-dtype f32|bf16] --seed N: a Wan2.1 checkpoint with random weights in the
+// diffusers layout, tiny (docs/tiny-model.md) or at a real size (wan21.md §0, §5) for load, memory
+// and speed measurements; the fastwan configs write FastWan's layout (WanDMDPipeline, VSA gates).
 #include <cstdio>
 
 #include "commands.h"
@@ -21,11 +22,12 @@ Action add_make_tiny_model_command(CLI::App& app) {
   cmd->add_option("DIR", f->dir, "output folder")->required();
   cmd->add_option("--config", f->config,
                   "tiny (default, docs/tiny-model.md), 1.3b or 14b (real configs; 1.3b with an "
-                  "F32 text encoder is 28.9 GB)")
-      ->check(CLI::IsMember({"tiny", "1.3b", "14b"}));
+                  "F32 text encoder is 28.9 GB); fastwan (tiny) or fastwan-1.3b: FastWan2.1's "
+                  "layout (WanDMDPipeline, VSA gate weights)")
+      ->check(CLI::IsMember({"tiny", "1.3b", "14b", "fastwan", "fastwan-1.3b"}));
   cmd->add_option("--text-encoder-dtype", f->text_encoder_dtype,
-                  "stored UMT5 dtype: f32 or bf16 (default: bf16 for tiny, f32 for 1.3b/14b as "
-                  "the real repos)")
+                  "stored UMT5 dtype: f32 or bf16 (default: bf16 for the tiny sizes, f32 for the "
+                  "real ones as the real repos)")
       ->check(CLI::IsMember({"f32", "bf16"}));
   cmd->add_option("--seed", f->seed, "weight seed (same seed, same bytes)");
   cmd->add_flag("--overwrite", f->overwrite, "replace an existing folder");

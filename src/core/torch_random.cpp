@@ -159,11 +159,23 @@ void box_muller_16(float* d, TorchNormalKernel kernel) {
 
 }  // namespace
 
-Tensor torch_randn(const Shape& shape, uint64_t seed, TorchNormalKernel kernel) {
+struct TorchGenerator::State {
+  explicit State(uint64_t seed) : gen(seed) {}
+  TorchCpuGenerator gen;
+};
+
+TorchGenerator::TorchGenerator(uint64_t seed, TorchNormalKernel kernel)
+    : state_(std::make_unique<State>(seed)), kernel_(kernel) {}
+TorchGenerator::~TorchGenerator() = default;
+TorchGenerator::TorchGenerator(TorchGenerator&&) noexcept = default;
+TorchGenerator& TorchGenerator::operator=(TorchGenerator&&) noexcept = default;
+
+Tensor TorchGenerator::randn(const Shape& shape) {
   Tensor out = Tensor::empty(shape, DType::F32);
   std::span<float> d = out.f32();
   const int64_t n = int64_t(d.size());
-  TorchCpuGenerator gen(seed);
+  const TorchNormalKernel kernel = kernel_;
+  TorchCpuGenerator& gen = state_->gen;
   if (n < 16) {
     for (float& v : d) v = float(gen.normal_double());
     return out;
@@ -176,6 +188,10 @@ Tensor torch_randn(const Shape& shape, uint64_t seed, TorchNormalKernel kernel) 
     box_muller_16(tail, kernel);
   }
   return out;
+}
+
+Tensor torch_randn(const Shape& shape, uint64_t seed, TorchNormalKernel kernel) {
+  return TorchGenerator(seed, kernel).randn(shape);
 }
 
 }  // namespace fastvideo

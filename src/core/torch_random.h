@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "core/tensor.h"
 
@@ -21,7 +22,28 @@ namespace fastvideo {
 // Tensors with fewer than 16 elements take a per-element double path shared by both.
 enum class TorchNormalKernel { Avx2, Scalar };
 
-// f32 CPU tensor of standard normal values; see the header comment for the torch equivalent.
+// torch.Generator("cpu").manual_seed(seed): one stream that successive draws continue, as
+// FastVideo's batch.generator serves first the initial latents and then, in the DMD pipeline, the
+// noise of every re-noising step (fastvideo.md §1.3).
+class TorchGenerator {
+ public:
+  explicit TorchGenerator(uint64_t seed, TorchNormalKernel kernel = TorchNormalKernel::Avx2);
+  ~TorchGenerator();
+  TorchGenerator(TorchGenerator&&) noexcept;
+  TorchGenerator& operator=(TorchGenerator&&) noexcept;
+
+  // torch.randn(shape, generator=g, dtype=float32): an f32 CPU tensor; the stream moves on by
+  // what the draw consumed.
+  Tensor randn(const Shape& shape);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+  TorchNormalKernel kernel_;
+};
+
+// f32 CPU tensor of standard normal values from a fresh generator; see the header comment for the
+// torch equivalent.
 Tensor torch_randn(const Shape& shape, uint64_t seed,
                    TorchNormalKernel kernel = TorchNormalKernel::Avx2);
 

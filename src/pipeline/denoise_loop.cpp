@@ -18,8 +18,11 @@ int run_denoise_loop(const DenoiseLoop& loop, Tensor& latents, int steps,
     const auto t0 = std::chrono::steady_clock::now();
     const double t = timesteps[size_t(i)];
     const double ts[] = {t};
-    const auto metadata = attention.build_metadata(
-        {.step = i, .timestep = t, .grid = loop.geometry.token_grid(latents.shape())});
+    const auto metadata =
+        attention.build_metadata({.step = i,
+                                  .timestep = t,
+                                  .grid = loop.geometry.token_grid(latents.shape()),
+                                  .sparsity = loop.sparsity});
     const Tensor cond = loop.transformer.forward(latents, ts, loop.cond_text, metadata.get());
     ++forwards;
     Tensor uncond;

@@ -22,6 +22,7 @@ struct DenoiseLoop {
   const WanTransformer::TextContext& cond_text;
   const WanTransformer::TextContext& uncond_text;  // read only when the gate asks for uncond
   CfgGate& gate;
+  double sparsity = 0;  // AttentionStepInfo::sparsity: the resolved VSA_sparsity
 };
 
 // After step `step` (0-based) took `seconds`, including waiting for its work: progress reports,

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "core/tensor.h"
+#include "core/torch_random.h"
 #include "fastvideo/video_generator.h"
 #include "io/output_path.h"
 #include "io/video.h"
@@ -21,7 +23,8 @@ struct RequestState {
   ResolvedRequest resolved;                            // validate
   std::unique_ptr<OutputTarget> output;                // validate; null without an output path
   WanTransformer::TextContext cond_text, uncond_text;  // encode_text (uncond only with CFG)
-  std::unique_ptr<Scheduler> scheduler;                // prepare_timesteps
+  std::unique_ptr<Scheduler> scheduler;                // prepare_timesteps (WanPipeline)
+  std::optional<TorchGenerator> generator;             // prepare_latents: the seed's stream
   Tensor latents;                                      // prepare_latents, then denoise
   Video video;                                         // decode
   GenerationResult result;  // every stage adds to it: its timing, parameters, counts, output

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/env.h"
+#include "schedulers/dmd_schedule.h"
 #include "tokenizer/utf8.h"
 
 namespace fastvideo {
@@ -14,9 +15,12 @@ const char* const kWanNegativePrompt =
     "misshapen limbs, fused fingers, still picture, messy background, three legs, many people in "
     "the background, walking backwards";
 
-SamplingPreset sampling_preset_for(const WanTransformerConfig& transformer_config) {
-  const WanModelPreset& preset = wan_preset_for(transformer_config);
-  return {std::string(preset.preset_name), preset.sampling, kWanNegativePrompt};
+SamplingPreset sampling_preset_for(const WanTransformerConfig& transformer_config,
+                                   WanPipelineKind pipeline) {
+  const WanModelPreset& preset = wan_preset_for(transformer_config, pipeline);
+  const std::span<const int> dmd = preset.sampling.dmd_timesteps;
+  return {std::string(preset.preset_name), preset.sampling, kWanNegativePrompt, pipeline,
+          std::vector<int>(dmd.begin(), dmd.end())};
 }
 
 namespace {
@@ -27,6 +31,24 @@ void check_text(const char* field, const std::string& text) {
   FV_CHECK(nul == std::string::npos, field, " holds a NUL byte at offset ", nul);
   const std::string why = utf8_violation(text);
   FV_CHECK(why.empty(), field, " is not valid UTF-8: ", why);
+}
+
+// fastvideo.md §1.3: FastVideo's DmdDenoisingStage runs one conditional pass per DMD timestep with
+// FlowMatchEulerDiscreteScheduler(shift=8); it ignores guidance, the flow shift and the step count.
+// Here a value that would be ignored is refused by name.
+void check_dmd_request(const ResolvedRequest& r, const SamplingPreset& preset) {
+  const std::string timesteps = format_dmd_timesteps(preset.dmd_timesteps);
+  FV_CHECK(r.guidance_scale <= 1.0, "guidance_scale=", r.guidance_scale,
+           ": the WanDMDPipeline (FastWan) runs one conditional transformer pass per step and no "
+           "classifier-free guidance; leave guidance_scale unset or at most 1");
+  FV_CHECK(r.flow_shift == kDmdShift, "flow_shift=", r.flow_shift,
+           ": the WanDMDPipeline (FastWan) takes its noise levels from FastVideo's fixed "
+           "shift-8 flow-match table; leave flow_shift unset or 8");
+  FV_CHECK(r.num_inference_steps == int(preset.dmd_timesteps.size()),
+           "num_inference_steps=", r.num_inference_steps,
+           ": the WanDMDPipeline (FastWan) runs one step per DMD timestep, ", timesteps, " (",
+           preset.dmd_timesteps.size(),
+           " steps); change generator.pipeline.experimental.dmd_denoising_steps instead");
 }
 
 }  // namespace
@@ -41,7 +63,9 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
   r.num_frames = q.num_frames.value_or(p.num_frames);
   r.height = q.height.value_or(p.height);
   r.width = q.width.value_or(p.width);
-  r.num_inference_steps = q.num_inference_steps.value_or(p.num_inference_steps);
+  r.num_inference_steps = q.num_inference_steps.value_or(preset.pipeline == WanPipelineKind::Dmd
+                                                             ? int(preset.dmd_timesteps.size())
+                                                             : p.num_inference_steps);
   r.guidance_scale = q.guidance_scale.value_or(p.guidance_scale);
   r.flow_shift = q.flow_shift.value_or(p.flow_shift);
   r.fps = q.fps.value_or(p.fps);
@@ -73,6 +97,7 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
   FV_CHECK(r.max_sequence_length >= 1 && r.max_sequence_length <= WanGeometry::kTextLength,
            "max_sequence_length=", r.max_sequence_length, " must be in [1, ",
            WanGeometry::kTextLength, "]");
+  if (preset.pipeline == WanPipelineKind::Dmd) check_dmd_request(r, preset);
   return r;
 }
 

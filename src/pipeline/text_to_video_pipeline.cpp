@@ -1,18 +1,22 @@
 #include "pipeline/text_to_video_pipeline.h"
 
 #include <set>
+#include <sstream>
 
 #include "attention/attention_device.h"
 #include "core/compute_device.h"
 #include "core/env.h"
 #include "fastvideo/log.h"
 #include "pipeline/stages/decode_stage.h"
+#include "pipeline/stages/dmd_denoise_stage.h"
 #include "pipeline/stages/encode_text_stage.h"
 #include "pipeline/stages/prepare_latents_stage.h"
 #include "pipeline/stages/prepare_timesteps_stage.h"
 #include "pipeline/stages/validate_stage.h"
 #include "pipeline/stages/write_stage.h"
+#include "pipeline/vsa_sparsity.h"
 #include "pipeline/wan_checkpoint.h"
+#include "schedulers/dmd_schedule.h"
 
 namespace fastvideo {
 
@@ -29,11 +33,32 @@ std::string model_name(const std::filesystem::path& dir) {
   return dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
 }
 
+std::string format_double(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+// The DMD stage's timesteps: dmd_denoising_steps when given (WanDMDPipeline only), else the
+// preset's.
+void apply_dmd_denoising_steps(const GeneratorOptions& options, WanPipelineKind pipeline,
+                               SamplingPreset& preset) {
+  if (!options.dmd_denoising_steps) return;
+  const std::vector<int>& steps = *options.dmd_denoising_steps;
+  FV_CHECK(pipeline == WanPipelineKind::Dmd, "dmd_denoising_steps=", format_dmd_timesteps(steps),
+           " is set, but model_index.json names ", wan_pipeline_class_name(pipeline),
+           "; the DMD timesteps apply to a WanDMDPipeline (FastWan) checkpoint only");
+  const std::string bad = invalid_dmd_timesteps(steps);
+  FV_CHECK(bad.empty(), "dmd_denoising_steps=", format_dmd_timesteps(steps), ": ", bad);
+  preset.dmd_timesteps = steps;
+}
+
 }  // namespace
 
 TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                                          const GeneratorOptions& options)
     : device_(parse_compute_device(options.device)), checkpoint_(open_wan_checkpoint(model_dir)) {
+  const WanPipelineKind pipeline = wan_pipeline_kind(checkpoint_);
   // wan21.md §1.2: on a GPU the transformer and the VAE are bf16, except the transformer's f32
   // keep-list; the CPU computes in f32.
   const DType weight_dtype = device_.is_cpu() ? DType::F32 : DType::BF16;
@@ -43,14 +68,25 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   const auto vae_config = WanVaeConfig::from_checkpoint(checkpoint_);
   auto umt5_config = Umt5Config::from_checkpoint(checkpoint_);
   geometry_ = std::make_unique<WanGeometry>(vae_config, dit_config);
-  // Built (and so checked) before any weights load: a scheduler it cannot use fails at once.
-  auto prepare_timesteps =
-      std::make_unique<PrepareTimestepsStage>(options.scheduler, checkpoint_.config("scheduler"));
-  preset_ = sampling_preset_for(dit_config);
+  // Built (and so checked) before any weights load: a scheduler it cannot use fails at once. The
+  // DMD pipeline has no scheduler to choose: its noise levels come from a fixed table.
+  std::unique_ptr<PrepareTimestepsStage> prepare_timesteps;
+  if (pipeline == WanPipelineKind::Wan) {
+    prepare_timesteps =
+        std::make_unique<PrepareTimestepsStage>(options.scheduler, checkpoint_.config("scheduler"));
+  } else {
+    FV_CHECK(options.scheduler == GeneratorOptions{}.scheduler, "scheduler '", options.scheduler,
+             "': the WanDMDPipeline (FastWan) steps through its dmd_denoising_steps with "
+             "FastVideo's fixed shift-8 flow-match table, not a scheduler; leave it unset");
+  }
+  preset_ = sampling_preset_for(dit_config, pipeline);
+  apply_dmd_denoising_steps(options, pipeline, preset_);
   attention_ = select_attention_backends(
       options.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device_),
       {dit_config.attention_head_dim, weight_dtype});
   log::info("attention backends: ", attention_.describe());
+  const double sparsity = resolve_vsa_sparsity(options.vsa_sparsity, preset_.defaults.vsa_sparsity,
+                                               *attention_.self, attention_.source);
   prompt_encoder_ = std::make_unique<PromptEncoder>(checkpoint_, std::move(umt5_config), device_,
                                                     umt5_dtype, options.keep_text_encoder);
 
@@ -72,18 +108,33 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       vae_config,
       load_component(checkpoint_.path("vae"), wan_vae_specs(vae_config), weight_dtype, device_));
 
-  stages_.push_back(std::make_unique<ValidateStage>(
-      preset_, *geometry_,
-      std::vector<std::pair<std::string, std::string>>{
-          {"backend", device_.name()},
-          {"attention_backend_self", std::string(attention_.self->name())},
-          {"attention_backend_cross", std::string(attention_.cross->name())},
-          {"model", model_name(model_dir)},
-          {"engine", "fastvideo-cpp 0.1.0"}}));
+  std::vector<std::pair<std::string, std::string>> engine_parameters = {
+      {"pipeline", std::string(wan_pipeline_class_name(pipeline))},
+      {"backend", device_.name()},
+      {"attention_backend_self", std::string(attention_.self->name())},
+      {"attention_backend_cross", std::string(attention_.cross->name())},
+      {"model", model_name(model_dir)},
+      {"engine", "fastvideo-cpp 0.1.0"}};
+  if (attention_.self->name() == kVsaBackendName) {
+    engine_parameters.emplace_back("VSA_sparsity", format_double(sparsity));
+  }
+  if (pipeline == WanPipelineKind::Dmd) {
+    engine_parameters.emplace_back("scheduler", "dmd");
+    engine_parameters.emplace_back("dmd_denoising_steps",
+                                   format_dmd_timesteps(preset_.dmd_timesteps));
+  }
+  stages_.push_back(
+      std::make_unique<ValidateStage>(preset_, *geometry_, std::move(engine_parameters)));
   stages_.push_back(std::make_unique<EncodeTextStage>(*prompt_encoder_, *transformer_));
-  stages_.push_back(std::move(prepare_timesteps));
-  stages_.push_back(std::make_unique<PrepareLatentsStage>(*geometry_, device_));
-  stages_.push_back(std::make_unique<DenoiseStage>(*transformer_, *geometry_, progress_, stop_));
+  if (prepare_timesteps) stages_.push_back(std::move(prepare_timesteps));
+  stages_.push_back(std::make_unique<PrepareLatentsStage>(*geometry_, device_, pipeline));
+  if (pipeline == WanPipelineKind::Dmd) {
+    stages_.push_back(std::make_unique<DmdDenoiseStage>(
+        *transformer_, *geometry_, preset_.dmd_timesteps, sparsity, progress_, stop_));
+  } else {
+    stages_.push_back(
+        std::make_unique<DenoiseStage>(*transformer_, *geometry_, sparsity, progress_, stop_));
+  }
   stages_.push_back(std::make_unique<DecodeStage>(*vae_));
   stages_.push_back(std::make_unique<WriteStage>(stop_));
 }

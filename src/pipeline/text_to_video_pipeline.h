@@ -1,5 +1,7 @@
 // Wan2.1 text-to-video as a list of stages (DESIGN §1): validate → encode text → prepare
-// timesteps → prepare latents → denoise → decode → write, over one RequestState per request.
+// timesteps → prepare latents → denoise → decode → write, over one RequestState per request. The
+// checkpoint's model_index.json picks the pipeline: WanPipeline (UniPC steps with CFG), or
+// WanDMDPipeline (FastWan: no timestep stage, frames-first noise, the DMD denoise stage).
 // The models are loaded once, at construction; on a GPU every model, the latents and the scheduler
 // state live on the device, and the latents come back to the host once, for the result.
 #pragma once

@@ -1,5 +1,6 @@
 #include "pipeline/wan_checkpoint.h"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,7 +21,9 @@ struct WanComponent {
   bool class_key_required;
 };
 
-// wan21.md §5: the components WanPipeline is built from.
+// wan21.md §5: the components WanPipeline is built from; WanDMDPipeline requires the same ones
+// (fastvideo.md §1.3), and FastWan's checkpoint ships Wan's UniPC scheduler config, which its DMD
+// stage does not use.
 const std::vector<WanComponent>& wan_components() {
   static const std::vector<WanComponent> components = {
       {"transformer", {"WanTransformer3DModel"}, "_class_name", true},
@@ -76,28 +79,42 @@ void check_own_config(const CheckpointFolder& checkpoint, const WanComponent& c)
   }
 }
 
+std::optional<WanPipelineKind> pipeline_kind_named(const std::string& class_name) {
+  for (WanPipelineKind kind : {WanPipelineKind::Wan, WanPipelineKind::Dmd}) {
+    if (class_name == wan_pipeline_class_name(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+WanPipelineKind wan_pipeline_kind(const CheckpointFolder& checkpoint) {
+  const auto kind = pipeline_kind_named(checkpoint.class_name());
+  FV_CHECK(kind.has_value(), "model_index.json: pipeline class ", quoted(checkpoint.class_name()),
+           " is not one this engine runs");
+  return *kind;
+}
 
 CheckpointFolder open_wan_checkpoint(const std::filesystem::path& dir) {
   CheckpointFolder checkpoint = CheckpointFolder::open(dir);
   const std::string index = (dir / "model_index.json").string();
-  if (checkpoint.class_name() != "WanPipeline") {
+  if (!pipeline_kind_named(checkpoint.class_name())) {
     fail(index, ": key '_class_name' has value ", quoted(checkpoint.class_name()),
-         "; the pipeline this engine runs is WanPipeline");
+         "; the pipelines this engine runs are WanPipeline and WanDMDPipeline");
   }
+  const std::string& pipeline = checkpoint.class_name();
   std::vector<std::string_view> names;
   for (const WanComponent& c : wan_components()) names.push_back(c.name);
   for (const std::string& listed : checkpoint.components()) {
     if (!accepted(names, listed)) {
       fail(index, ": key '", excerpt(listed), "' lists a ",
-           excerpt(checkpoint.component_class(listed)),
-           " component, which WanPipeline text-to-video does not use (its components are ",
-           one_of(names), ")");
+           excerpt(checkpoint.component_class(listed)), " component, which ", pipeline,
+           " text-to-video does not use (its components are ", one_of(names), ")");
     }
   }
   for (const WanComponent& c : wan_components()) {
     if (!checkpoint.has(c.name)) {
-      fail(index, ": WanPipeline needs component ", c.name, ", which is not listed");
+      fail(index, ": ", pipeline, " needs component ", c.name, ", which is not listed");
     }
     if (!accepted(c.classes, checkpoint.component_class(c.name))) {
       fail(index, ": key '", c.name, "' has class ", quoted(checkpoint.component_class(c.name)),

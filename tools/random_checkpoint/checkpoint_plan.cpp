@@ -33,8 +33,13 @@ std::vector<ComponentPlan> plan_checkpoint(const WanModelPreset& preset, DType t
 
   const auto dit_json = wan_transformer_config_json(preset);
   const auto dit = WanTransformerConfig::from_json(as_json_file(dit_json, origin + "transformer"));
-  plan.push_back({"transformer", dit_json,
-                  real_shards(wan_transformer_specs(dit), "diffusion_pytorch_model", DType::F32)});
+  std::vector<TensorSpec> dit_specs = wan_transformer_specs(dit);
+  if (preset.pipeline == WanPipelineKind::Dmd) {
+    const std::vector<TensorSpec> gates = fastwan_gate_specs(dit);
+    dit_specs.insert(dit_specs.end(), gates.begin(), gates.end());
+  }
+  plan.push_back(
+      {"transformer", dit_json, real_shards(dit_specs, "diffusion_pytorch_model", DType::F32)});
 
   const auto umt5_json = umt5_config_json(preset, preset.text_encoder.vocab, text_encoder_dtype);
   const auto umt5 = Umt5Config::from_json(as_json_file(umt5_json, origin + "text encoder"));

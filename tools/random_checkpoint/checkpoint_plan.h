@@ -1,6 +1,6 @@
-// The layout of a real-size Wan2.1 checkpoint (1.3B, 14B) decided before anything is written:
-// configs, tensor names and shapes, shard files and the index weight_map, so load, memory and
-// speed measurements can use the real layout without writing it.
+// The layout of a real-size Wan2.1 checkpoint (1.3B, 14B, FastWan 1.3B) decided before anything is
+// written: configs, tensor names and shapes, shard files and the index weight_map, so load, memory
+// and speed measurements can use the real layout without writing it.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -20,7 +20,8 @@ struct ComponentPlan {
   ShardPlan weights;
 };
 
-// The transformer, text encoder and VAE of a real-size preset (not tiny: its layout is fixed by
+// The transformer (with the VSA gates of a FastWan preset), text encoder and VAE of a real-size
+// preset (not tiny: its layout is fixed by
 // docs/tiny-model.md). Shards are split as huggingface_hub splits at 5 GB of F32 (1.3B
 // transformer: 2 files; UMT5-XXL: 5 files; VAE: 1 file); a BF16 text encoder keeps the same
 // files and tensors per file, at half the bytes.

@@ -50,12 +50,18 @@ std::vector<std::pair<std::string, Tensor>> tiny_weights(const std::vector<Tenso
 
 // docs/tiny-model.md: fixed shard counts, weights from torch_randn. Its bytes are pinned by the
 // goldens, so nothing here changes.
-void write_tiny_weights(const fs::path& tmp, uint64_t seed, DType text_encoder_dtype) {
-  const WanModelPreset& tiny = wan_model_preset("tiny");
+// The FastWan tiny model is the same plus its VSA gates, each with its own stream.
+void write_tiny_weights(const fs::path& tmp, const WanModelPreset& tiny, uint64_t seed,
+                        DType text_encoder_dtype) {
   write_json(tmp / "transformer" / "config.json", wan_transformer_config_json(tiny));
   auto dit = WanTransformerConfig::from_json(JsonFile::load(tmp / "transformer" / "config.json"));
-  write_component(tmp / "transformer", "diffusion_pytorch_model",
-                  tiny_weights(wan_transformer_specs(dit), seed), 2, DType::F32);
+  std::vector<TensorSpec> dit_specs = wan_transformer_specs(dit);
+  if (tiny.pipeline == WanPipelineKind::Dmd) {
+    const std::vector<TensorSpec> gates = fastwan_gate_specs(dit);
+    dit_specs.insert(dit_specs.end(), gates.begin(), gates.end());
+  }
+  write_component(tmp / "transformer", "diffusion_pytorch_model", tiny_weights(dit_specs, seed), 2,
+                  DType::F32);
 
   const int vocab = T5Tokenizer::load(tmp / "tokenizer").vocab_size();
   write_json(tmp / "text_encoder" / "config.json",
@@ -105,12 +111,12 @@ void write_random_checkpoint(const fs::path& dir, const RandomCheckpointOptions&
   const fs::path tmp = parent / str_cat(".", dir.filename().string(), ".tmp-", ::getpid());
   fs::remove_all(tmp);
   try {
-    write_json(tmp / "model_index.json", wan_model_index_json());
+    write_json(tmp / "model_index.json", wan_model_index_json(preset.pipeline));
     // The real sizes keep the tiny tokenizer too: its ids (< 384) are valid rows of the
     // 256384-row embedding.
     write_tiny_tokenizer(tmp / "tokenizer");
     if (tiny) {
-      write_tiny_weights(tmp, options.seed, text_encoder_dtype);
+      write_tiny_weights(tmp, preset, options.seed, text_encoder_dtype);
     } else {
       write_real_size_weights(tmp, preset, options.seed, text_encoder_dtype);
     }

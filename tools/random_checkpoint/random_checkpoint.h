@@ -12,7 +12,9 @@
 namespace fastvideo {
 
 struct RandomCheckpointOptions {
-  std::string size = "tiny";  // tiny (docs/tiny-model.md), 1.3b or 14b (the real configs)
+  // tiny (docs/tiny-model.md), 1.3b or 14b (the real configs); fastwan (tiny) or fastwan-1.3b:
+  // the same sizes in FastWan's layout (WanDMDPipeline, VSA gates in every block).
+  std::string size = "tiny";
   uint64_t seed = 0;
   // Stored dtype of the UMT5 weights, "f32" or "bf16". Empty: bf16 for tiny (as it always was),
   // f32 for the real sizes (as the real repos store them; bf16 halves the 22.7 GB).

@@ -98,14 +98,25 @@ ordered_json wan_scheduler_config_json() {
           {"use_karras_sigmas", false}};
 }
 
-ordered_json wan_model_index_json() {
-  return {{"_class_name", "WanPipeline"},
+ordered_json wan_model_index_json(WanPipelineKind pipeline) {
+  return {{"_class_name", wan_pipeline_class_name(pipeline)},
           {"_diffusers_version", "0.33.0.dev0"},
           {"scheduler", {"diffusers", "UniPCMultistepScheduler"}},
           {"text_encoder", {"transformers", "UMT5EncoderModel"}},
           {"tokenizer", {"transformers", "T5TokenizerFast"}},
           {"transformer", {"diffusers", "WanTransformer3DModel"}},
           {"vae", {"diffusers", "AutoencoderKLWan"}}};
+}
+
+std::vector<TensorSpec> fastwan_gate_specs(const WanTransformerConfig& config) {
+  const int64_t dim = int64_t(config.num_attention_heads) * config.attention_head_dim;
+  std::vector<TensorSpec> specs;
+  for (int i = 0; i < config.num_layers; ++i) {
+    const std::string gate = str_cat("blocks.", i, ".to_gate_compress.");
+    specs.push_back({gate + "weight", {dim, dim}});
+    specs.push_back({gate + "bias", {dim}});
+  }
+  return specs;
 }
 
 }  // namespace fastvideo

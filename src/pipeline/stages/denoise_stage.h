@@ -18,7 +18,8 @@ struct ProgressCallback {
 
 class DenoiseStage final : public PipelineStage {
  public:
-  DenoiseStage(const WanTransformer& transformer, const WanGeometry& geometry,
+  // sparsity: the resolved VSA sparsity, handed to the self-attention's per-step metadata.
+  DenoiseStage(const WanTransformer& transformer, const WanGeometry& geometry, double sparsity,
                const ProgressCallback& progress, const StopFlag& stop);
   std::string_view name() const override { return "denoise"; }
   void run(RequestState& state) override;
@@ -26,6 +27,7 @@ class DenoiseStage final : public PipelineStage {
  private:
   const WanTransformer& transformer_;
   const WanGeometry& geometry_;
+  double sparsity_;
   const ProgressCallback& progress_;
   const StopFlag& stop_;
 };

@@ -1,0 +1,23 @@
+#include "pipeline/vsa_sparsity.h"
+
+#include <cmath>
+
+namespace fastvideo {
+
+double resolve_vsa_sparsity(std::optional<double> explicit_value, double preset_value,
+                            const AttentionBackend& self, const std::string& self_source) {
+  if (!explicit_value) return preset_value;
+  const double s = *explicit_value;
+  // s = 1 would keep no tile; FastVideo's top-k clamps it to one, which is not a sparsity anyone
+  // means.
+  FV_CHECK(std::isfinite(s) && s >= 0.0 && s < 1.0, "VSA_sparsity=", s,
+           " is outside [0, 1) (the fraction of key tiles VIDEO_SPARSE_ATTN skips)");
+  FV_CHECK(self.name() == kVsaBackendName, "VSA_sparsity=", s,
+           " is set, but the self-attention backend is ", self.name(), " (", self_source,
+           "); VSA_sparsity applies only to ", kVsaBackendName,
+           ": select it with --attention-backend ", kVsaBackendName,
+           " or FASTVIDEO_ATTENTION_BACKEND=", kVsaBackendName, ", or leave VSA_sparsity unset");
+  return s;
+}
+
+}  // namespace fastvideo
