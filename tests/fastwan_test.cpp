@@ -163,8 +163,8 @@ class RecordingBackend final : public AttentionBackend {
 
  protected:
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                 const AttentionMetadata*) const override {
-    return torch_sdpa_backend().run(q, k, v, scale);
+                 const AttentionMetadata*, const Tensor& gate) const override {
+    return torch_sdpa_backend().run(q, k, v, scale, nullptr, gate);
   }
 };
 
