@@ -67,7 +67,29 @@ step tiny-compare build-gpu/fastvideo compare "$out/tiny-cpu.y4m" "$out/tiny-cud
 grep -E '^(mean|worst|at frame) ' "$out/tiny-compare.log"
 # Its summary line also gives the verdict: mean PSNR and the worst frame.
 summary[-1]+=" - $(grep '^PSNR ' "$out/tiny-compare.log" || echo 'no PSNR verdict')"
+# VIDEO_SPARSE_ATTN (issue 9): at sparsity 0 on a model without gates it is dense attention, so the
+# frames match FLASH_ATTN's (tiny-cuda ran the automatic choice, FLASH_ATTN on Hopper): MS-SSIM >= 0.99.
+step tiny-vsa env FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN build-gpu/fastvideo generate \
+  --model "$tiny" --device cuda --height 176 --width 176 --num-frames 9 \
+  --prompt "A red fox runs through fresh snow at dawn." --output "$out/tiny-vsa.y4m" --overwrite
+ms_ssim_at_least() {  # ms_ssim_at_least A B MIN: compare, then gate on the mean MS-SSIM
+  build-gpu/fastvideo compare "$1" "$2" &&
+    build-gpu/fastvideo compare "$1" "$2" | awk -v min="$3" '$1 == "mean" { print "mean MS-SSIM", $4; exit !($4 >= min) }'
+}
+step tiny-vsa-compare ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-vsa.y4m" 0.99
+summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-vsa-compare.log" || echo 'no MS-SSIM')"
 rm -rf "$tiny"
+# FastWan (DMD, 3 steps) with VSA at its preset sparsity 0.8: finite, and the same bytes twice.
+fastwan="$out/tiny-fastwan"
+rm -rf "$fastwan"
+step tiny-fastwan-model build-gpu/fastvideo make-tiny-model "$fastwan" --config fastwan --seed 0
+for run in 1 2; do
+  step "tiny-fastwan-$run" env FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN build-gpu/fastvideo \
+    generate --model "$fastwan" --device cuda --height 176 --width 176 --num-frames 9 \
+    --prompt "A red fox runs through fresh snow at dawn." --output "$out/tiny-fastwan-$run.y4m" --overwrite
+done
+step tiny-fastwan-deterministic cmp "$out/tiny-fastwan-1.y4m" "$out/tiny-fastwan-2.y4m"
+rm -rf "$fastwan"
 
 printf '\n== gpu-check summary ==\n'
 printf '%s\n' "${summary[@]}"
