@@ -100,16 +100,25 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
                                double(kVsaTileTokens * kVsaTileTokens);
     const std::string tag = sparsity == 0.8 ? "@0.8" : "@0.9";
     report("VSA" + tag, time_ms([&] { return vsa.run(q, k, v, scale, md.get()); }), blocks_flop);
-    // The fine stage alone: the selection of a real call, tiled inputs of the padded length.
+    // The fine stage alone (the Hopper kernel with its tiling and untiling fused, or the portable
+    // kernel on tiled copies), on the selection of a real call.
     VsaSelection selection;
     ops::video_sparse_attention(q, k, v, {}, tiling, topk, scale, &selection);
+    const Tensor coarse = Tensor::zeros({s.B, tiling.num_tiles, s.H, s.D}, DType::F32, q.device());
+    const Tensor out = Tensor::empty(q.shape(), DType::BF16, q.device());
+    const bool hopper = CudaContext::get(q.device().index).info().major == 9;
     Tensor sizes = Tensor::empty({tiling.num_tiles}, DType::I32);
     std::copy(tiling.tile_sizes.begin(), tiling.tile_sizes.end(), sizes.data<int32_t>());
     sizes = sizes.to(q.device());
-    const Tensor tq = random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device());
-    const Tensor out = Tensor::empty(tq.shape(), DType::BF16, q.device());
-    report("VSA fine kernel" + tag, time_ms([&] {
-             ops::cuda::block_sparse_attention(tq, tq, tq, selection.selected, sizes, scale, out);
+    const Tensor tq = hopper ? Tensor() : random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device());
+    const Tensor tout = hopper ? Tensor() : Tensor::empty(tq.shape(), DType::BF16, q.device());
+    report(std::string(hopper ? "VSA fine (hopper)" : "VSA fine (portable)") + tag, time_ms([&] {
+             if (hopper)
+               ops::cuda::hopper_video_sparse_fine(q, k, v, s.grid, selection.selected, coarse, {},
+                                                   scale, out);
+             else
+               ops::cuda::portable_block_sparse_attention(tq, tq, tq, selection.selected, sizes,
+                                                          scale, tout);
              return out;
            }),
            blocks_flop);

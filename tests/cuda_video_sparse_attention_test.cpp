@@ -117,47 +117,32 @@ TEST(CudaVideoSparseAttention, RefusesHeadDimsItLacks) {
   EXPECT_NE(m.find("needs head_dim 128, got 64"), std::string::npos) << m;
 }
 
-// The fine stage alone, each kernel against the other on the same selection: the Hopper kernel
-// (sm_90 only) and the portable one agree, and both match dense attention under the block mask.
-TEST(CudaBlockSparseAttention, HopperAndPortableKernelsAgreeOnOddTileCounts) {
+// Both fine stages through the whole forward: the Hopper kernel (sm_90 only; tiles loaded straight
+// from the raster tensors, rows written back in place) and the portable route (explicit tiling,
+// the portable kernel, untiling), each against the reference and against each other.
+TEST(CudaVideoSparseAttention, HopperAndPortableFineStagesAgreeOnOddGrids) {
   REQUIRE_GPU();
   if (CudaContext::get(0).info().major != 9) GTEST_SKIP() << "the Hopper kernel needs sm_90";
-  for (const std::array<int64_t, 3> grid : {std::array<int64_t, 3>{5, 6, 7}, {9, 10, 11}, {4, 4, 12}}) {
+  using ops::cuda::VsaFineKernel;
+  for (const std::array<int64_t, 3> grid :
+       {std::array<int64_t, 3>{5, 6, 7}, {9, 10, 11}, {4, 4, 12}, {3, 9, 5}}) {
+    SCOPED_TRACE(str_cat("grid ", grid[0], "x", grid[1], "x", grid[2]));
     const auto tiling = VsaTiling::for_grid(grid);
     const Shape shape{2, tiling->tokens, 12, 128};
     const Input q = random_input(shape), k = random_input(shape), v = random_input(shape);
+    const Input g = random_input(shape);
     const int64_t topk = vsa_topk(0.5, tiling->num_tiles);
-    // The whole VSA forward through each kernel: the rest of the pipeline is shared.
-    VsaSelection sel;
-    const Tensor automatic = ops::video_sparse_attention(q.gpu, k.gpu, v.gpu, {}, *tiling, topk, 0.09f, &sel);
-    const testing::VsaReference ref = testing::reference_vsa(q.cpu, k.cpu, v.cpu, {}, grid, topk, 0.09f);
-    EXPECT_LT(rel_l2(automatic.to(Device::cpu()).to(DType::F32), ref.out), kBound)
-        << "grid " << grid[0] << "x" << grid[1] << "x" << grid[2];
-    // Tiled inputs straight to both kernels.
-    const Shape tiled{2, tiling->padded_len, 12, 128};
-    const Tensor tq = testing::randn(tiled).to(DType::BF16).to(kGpu);
-    const Tensor tk = testing::randn(tiled).to(DType::BF16).to(kGpu);
-    const Tensor tv = testing::randn(tiled).to(DType::BF16).to(kGpu);
-    Tensor sizes = Tensor::empty({tiling->num_tiles}, DType::I32);
-    std::copy(tiling->tile_sizes.begin(), tiling->tile_sizes.end(), sizes.data<int32_t>());
-    sizes = sizes.to(kGpu);
-    Tensor hopper = Tensor::empty(tiled, DType::BF16, kGpu), portable = Tensor::empty(tiled, DType::BF16, kGpu);
-    ops::cuda::hopper_block_sparse_attention(tq, tk, tv, sel.selected, sizes, 0.09f, hopper);
-    ops::cuda::portable_block_sparse_attention(tq, tk, tv, sel.selected, sizes, 0.09f, portable);
-    // Compare the valid rows only (padding rows may differ).
-    const Tensor h = hopper.to(Device::cpu()).to(DType::F32), pr = portable.to(Device::cpu()).to(DType::F32);
-    double diff = 0, norm = 0;
-    for (int64_t b = 0; b < 2; ++b)
-      for (int64_t slot = 0; slot < tiling->padded_len; ++slot) {
-        if (tiling->token_of_slot[size_t(slot)] < 0) continue;
-        const int64_t base = (b * tiling->padded_len + slot) * 12 * 128;
-        for (int64_t e = 0; e < 12 * 128; ++e) {
-          const double x = h.data<float>()[base + e], y = pr.data<float>()[base + e];
-          diff += (x - y) * (x - y);
-          norm += y * y;
-        }
-      }
-    EXPECT_LT(std::sqrt(diff / norm), kBound);
+    const Tensor hopper = ops::cuda::video_sparse_attention_with(
+        VsaFineKernel::Hopper, q.gpu, k.gpu, v.gpu, g.gpu, *tiling, topk, 0.09f);
+    const Tensor portable = ops::cuda::video_sparse_attention_with(
+        VsaFineKernel::Portable, q.gpu, k.gpu, v.gpu, g.gpu, *tiling, topk, 0.09f);
+    const testing::VsaReference ref =
+        testing::reference_vsa(q.cpu, k.cpu, v.cpu, g.cpu, grid, topk, 0.09f);
+    const Tensor h = hopper.to(Device::cpu()).to(DType::F32);
+    const Tensor p = portable.to(Device::cpu()).to(DType::F32);
+    EXPECT_LT(rel_l2(h, ref.out), kBound);
+    EXPECT_LT(rel_l2(p, ref.out), kBound);
+    EXPECT_LT(rel_l2(h, p), kBound);
   }
 }
 

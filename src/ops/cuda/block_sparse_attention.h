@@ -5,7 +5,10 @@
 // left for the caller to drop). All on one device, contiguous.
 #pragma once
 
+#include <array>
+
 #include "core/tensor.h"
+#include "ops/video_sparse_attention.h"
 
 namespace fastvideo::ops::cuda {
 
@@ -14,14 +17,22 @@ void portable_block_sparse_attention(const Tensor& q, const Tensor& k, const Ten
                                      const Tensor& selected, const Tensor& tile_sizes,
                                      float scale, const Tensor& out);
 
-// The Hopper kernel (TMA + wgmma, warp-specialised; sm_90 only): block_sparse_attention_hopper.cu.
-void hopper_block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                   const Tensor& selected, const Tensor& tile_sizes, float scale,
-                                   const Tensor& out);
+// The Hopper kernel (TMA + wgmma, warp-specialised; sm_90 only, block_sparse_attention_hopper.cu),
+// fused with tiling and untiling: q, k, v [B, S, H, 128] BF16 in raster order of `grid`; the key
+// tiles selected[b, h, i, 0 .. topk) of each query tile; coarse [B, N, H, 128] F32 and gate
+// [B, S, H, 128] BF16 (undefined: G = 0) -> out [B, S, H, 128] = fine + G ⊙ coarse.
+void hopper_video_sparse_fine(const Tensor& q, const Tensor& k, const Tensor& v,
+                              std::array<int64_t, 3> grid, const Tensor& selected,
+                              const Tensor& coarse, const Tensor& gate, float scale,
+                              const Tensor& out);
 
-// The Hopper kernel on sm_90, the portable one elsewhere.
-void block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                            const Tensor& selected, const Tensor& tile_sizes, float scale,
-                            const Tensor& out);
+// Which fine stage ops::video_sparse_attention runs on a GPU: Hopper where it runs (sm_90), else
+// Portable (explicit tiling, the portable kernel, untiling).
+enum class VsaFineKernel { Automatic, Hopper, Portable };
+
+// ops::cuda::video_sparse_attention with the fine stage chosen (tests and benchmarks compare them).
+Tensor video_sparse_attention_with(VsaFineKernel kernel, const Tensor& q, const Tensor& k,
+                                   const Tensor& v, const Tensor& gate, const VsaTiling& tiling,
+                                   int64_t topk, float scale, VsaSelection* selection = nullptr);
 
 }  // namespace fastvideo::ops::cuda

@@ -1,7 +1,11 @@
-// VSA's fine stage on Hopper (sm_90a): block-sparse attention over 64-token tiles
-// (block_sparse_attention.h), built on the FLASH_ATTN Hopper pipeline (flash_attention_hopper.cu).
+// VSA's fine stage on Hopper (sm_90a), fused with tiling and untiling (block_sparse_attention.h),
+// built on the FLASH_ATTN Hopper pipeline (flash_attention_hopper.cu). q, k, v stay in raster order:
+// a 5-D TMA box of 4×4×4 tokens loads a VSA tile straight into the 64-row shared-memory layout the
+// wgmma descriptors read (hopper_attention.cuh video_tile_tensor_map), so no tiled copy exists.
+// Keys outside the grid (partial edge tiles) are masked by their coordinates in the tile; the
+// epilogue writes each valid query row to its raster position, adding the gated coarse output.
 //
-// Work tile:  a pair of query tiles (128 rows, one TMA load) of one (batch, head). Each consumer
+// Work tile:  a pair of query tiles (128 rows, four TMA boxes) of one (batch, head). Each consumer
 //             warpgroup owns one 64-row query tile and walks that tile's own list of `topk`
 //             selected key tiles, so the two consumers read different keys.
 // Shared:     Q 32 KiB; per consumer a 2-stage K ring and a 2-stage V ring of 64-key tiles (16 KiB
@@ -23,6 +27,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
@@ -52,10 +57,11 @@ constexpr size_t kSmemBytes = 1024 /* alignment slack */ + kQTileBytes +
 static_assert(kKvHalfBytes % 1024 == 0 && kQHalfBytes % 1024 == 0 && kBarriers * 8 <= int(kBarrierBytes));
 
 struct SparseParams {
-  __nv_bfloat16* out;         // [B, L, H, D]
-  const int32_t* selected;    // [B, H, N, topk]
-  const int32_t* tile_sizes;  // [N]
-  int heads, seq, num_tiles, pairs, num_work, topk;
+  __nv_bfloat16* out;          // [B, S, heads, D], raster
+  const int32_t* selected;     // [B, heads, N, topk]
+  const float* coarse;         // [B, N, heads, D]
+  const __nv_bfloat16* gate;   // [B, S, heads, D] or null (G = 0)
+  int heads, T, H, W, tiles_h, tiles_w, tokens, num_tiles, pairs, num_work, topk;
   float scale_log2;
 };
 
@@ -74,11 +80,37 @@ __device__ __forceinline__ WorkTile decode_tile(const SparseParams& p, int t) {
   return {t % p.pairs, rest % p.heads, rest / p.heads};
 }
 
+// Consumer c's query tile (the last one again for the phantom second tile of an odd count).
+__device__ __forceinline__ int query_tile(const SparseParams& p, const WorkTile& w, int c) {
+  return min(2 * w.pair + c, p.num_tiles - 1);
+}
+
 // The selected key tiles of consumer c's query tile.
 __device__ __forceinline__ const int32_t* tile_list(const SparseParams& p, const WorkTile& w,
                                                     int c) {
-  const int tile = min(2 * w.pair + c, p.num_tiles - 1);
-  return p.selected + ((int64_t(w.batch) * p.heads + w.head) * p.num_tiles + tile) * p.topk;
+  return p.selected +
+         ((int64_t(w.batch) * p.heads + w.head) * p.num_tiles + query_tile(p, w, c)) * p.topk;
+}
+
+// A tile's first token (t, h, w) in the grid and how far it reaches along each axis (1..4).
+struct TileBox {
+  int t, h, w, et, eh, ew;
+  __device__ bool full() const { return (et & eh & ew) == 4; }
+  // Row or key r (0..63) of the tile, raster order inside the 4×4×4 box, lies inside the grid.
+  __device__ bool holds(int r) const { return (r & 3) < ew && ((r >> 2) & 3) < eh && (r >> 4) < et; }
+};
+
+__device__ __forceinline__ TileBox tile_box(const SparseParams& p, int tile) {
+  const int tw = tile % p.tiles_w, th = (tile / p.tiles_w) % p.tiles_h, tt = tile / (p.tiles_w * p.tiles_h);
+  const int t = 4 * tt, h = 4 * th, w = 4 * tw;
+  return {t, h, w, min(4, p.T - t), min(4, p.H - h), min(4, p.W - w)};
+}
+
+// Loads one 64-column half of tile `box` of batch item b into `dst` (64 rows of 128 bytes).
+__device__ __forceinline__ void load_tile_half(uint32_t dst, const CUtensorMap* map, uint32_t bar,
+                                               int half, int head, const TileBox& box, int b,
+                                               int T) {
+  tma_load_5d(dst, map, bar, 64 * half, head, box.w, box.h, b * T + box.t);
 }
 
 // [Q][K: consumer 0 stages, consumer 1 stages][V: likewise][barriers], tiles 1024-byte aligned.
@@ -135,24 +167,30 @@ __device__ void producer(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const
     const int32_t* lists[kConsumers] = {tile_list(p, w, 0), tile_list(p, w, 1)};
     mbarrier_wait(sm.q_empty(), (tc & 1) ^ 1);
     mbarrier_arrive_expect_tx(sm.q_full(), kQTileBytes);
-    tma_load_4d(sm.q(), tm_q, sm.q_full(), 0, w.head, w.pair * kBlockM, w.batch);
-    tma_load_4d(sm.q() + kQHalfBytes, tm_q, sm.q_full(), 64, w.head, w.pair * kBlockM, w.batch);
+    for (int c = 0; c < kConsumers; ++c) {
+      const TileBox box = tile_box(p, query_tile(p, w, c));
+      for (int half = 0; half < 2; ++half)
+        load_tile_half(sm.q() + half * kQHalfBytes + c * kKvHalfBytes, tm_q, sm.q_full(), half,
+                       w.head, box, w.batch, p.T);
+    }
     for (int j = 0; j < p.topk; ++j, ++it) {
       const int s = ring_stage(it);
       const uint32_t ph = ring_phase(it);
       for (int c = 0; c < kConsumers; ++c) {
-        const int kv0 = lists[c][j] * kTileRows;
+        const TileBox box = tile_box(p, lists[c][j]);
         mbarrier_wait(sm.k_empty(c, s), ph ^ 1);
         mbarrier_arrive_expect_tx(sm.k_full(c, s), kKvTileBytes);
-        tma_load_4d(sm.k(c, s), tm_k, sm.k_full(c, s), 0, w.head, kv0, w.batch);
-        tma_load_4d(sm.k(c, s) + kKvHalfBytes, tm_k, sm.k_full(c, s), 64, w.head, kv0, w.batch);
+        for (int half = 0; half < 2; ++half)
+          load_tile_half(sm.k(c, s) + half * kKvHalfBytes, tm_k, sm.k_full(c, s), half, w.head,
+                         box, w.batch, p.T);
       }
       for (int c = 0; c < kConsumers; ++c) {
-        const int kv0 = lists[c][j] * kTileRows;
+        const TileBox box = tile_box(p, lists[c][j]);
         mbarrier_wait(sm.v_empty(c, s), ph ^ 1);
         mbarrier_arrive_expect_tx(sm.v_full(c, s), kKvTileBytes);
-        tma_load_4d(sm.v(c, s), tm_v, sm.v_full(c, s), 0, w.head, kv0, w.batch);
-        tma_load_4d(sm.v(c, s) + kKvHalfBytes, tm_v, sm.v_full(c, s), 64, w.head, kv0, w.batch);
+        for (int half = 0; half < 2; ++half)
+          load_tile_half(sm.v(c, s) + half * kKvHalfBytes, tm_v, sm.v_full(c, s), half, w.head,
+                         box, w.batch, p.T);
       }
     }
   }
@@ -161,18 +199,18 @@ __device__ void producer(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const
 __device__ __forceinline__ void gemm_turn_begin(int half) { named_barrier_sync(1 + half, 256); }
 __device__ __forceinline__ void gemm_turn_end(int half) { named_barrier_arrive(2 - half, 256); }
 
-// Softmax of one step's scores, masked when the key tile has fewer than 64 valid keys.
+// Softmax of one step's scores; keys outside the grid masked when the key tile is partial.
 __device__ __forceinline__ bool step_softmax(float (&s)[kScoreRegs], float (&m)[2], float (&l)[2],
                                              float (&corr)[2], float scale_log2, int lane,
-                                             int valid) {
-  return valid < kTileRows ? online_softmax<true>(s, m, l, corr, scale_log2, lane, valid)
-                           : online_softmax<false>(s, m, l, corr, scale_log2, lane, kTileRows);
+                                             const TileBox& keys) {
+  const auto valid = [&](int column) { return keys.holds(column); };
+  return keys.full() ? online_softmax_where<false>(s, m, l, corr, scale_log2, lane, valid)
+                     : online_softmax_where<true>(s, m, l, corr, scale_log2, lane, valid);
 }
 
 __device__ void consumer(const SparseParams& p, const SmemMap& sm, int consumer_thread) {
   const int half = consumer_thread / 128;  // which query tile of the pair, and which KV ring
   const int warp = (consumer_thread % 128) / 32, lane = consumer_thread % 32;
-  const int row = half * 64 + warp * 16 + lane / 4;  // this thread's rows: row, row + 8
   const uint32_t q_rows = sm.q() + half * 64 * 128;
   const int last = p.topk - 1;
 
@@ -194,17 +232,17 @@ __device__ void consumer(const SparseParams& p, const SmemMap& sm, int consumer_
     issue_qk(s, q_rows, sm.k(half, ring_stage(it)));
     wgmma_commit();
     gemm_turn_end(half);
-    int valid = p.tile_sizes[list[0]];
+    TileBox keys = tile_box(p, list[0]);
     wgmma_wait<0>();
     fence_operands(s);
     release(sm.k_empty(half, ring_stage(it)), lane);
     if (last == 0) release(sm.q_empty(), lane);
-    bool rebased = step_softmax(s, m, l, corr, p.scale_log2, lane, valid);
+    bool rebased = step_softmax(s, m, l, corr, p.scale_log2, lane, keys);
     scores_to_operand(s, pf);
 
     for (int j = 1; j <= last; ++j) {
       const uint32_t prev = it++;
-      valid = p.tile_sizes[list[j]];
+      keys = tile_box(p, list[j]);
       mbarrier_wait(sm.k_full(half, ring_stage(it)), ring_phase(it));
       fence_operands(s);
       gemm_turn_begin(half);
@@ -224,7 +262,7 @@ __device__ void consumer(const SparseParams& p, const SmemMap& sm, int consumer_
       fence_operands(s);
       release(sm.k_empty(half, ring_stage(it)), lane);
       if (j == last) release(sm.q_empty(), lane);
-      rebased = step_softmax(s, m, l, corr, p.scale_log2, lane, valid);
+      rebased = step_softmax(s, m, l, corr, p.scale_log2, lane, keys);
 
       wgmma_wait<0>();
       fence_operands(o);
@@ -248,18 +286,34 @@ __device__ void consumer(const SparseParams& p, const SmemMap& sm, int consumer_
     release(sm.v_empty(half, ring_stage(it)), lane);
     ++it;
 
-    // Epilogue: O / l from registers; rows past the sequence (a phantom last tile) are dropped.
+    // Epilogue: each valid row of O / l to its raster token, plus G ⊙ coarse (a phantom tile,
+    // the repeat of the last one for an odd count, writes nothing).
+    const int tile = 2 * w.pair + half;
+    if (tile < p.num_tiles) {
+      const TileBox box = tile_box(p, tile);
+      const int col = 2 * (lane % 4);
+      const float* coarse =
+          p.coarse + ((int64_t(w.batch) * p.num_tiles + tile) * p.heads + w.head) * kHeadDim + col;
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      const float inv = 1.f / quad_sum(l[r]);
-      const int q = w.pair * kBlockM + row + 8 * r;
-      if (q >= p.seq) continue;
-      __nv_bfloat16* out =
-          p.out + ((int64_t(w.batch) * p.seq + q) * p.heads + w.head) * kHeadDim + 2 * (lane % 4);
+      for (int r = 0; r < 2; ++r) {
+        const int in_tile = warp * 16 + lane / 4 + 8 * r;  // row in the query tile
+        if (!box.holds(in_tile)) continue;
+        const int token = ((box.t + (in_tile >> 4)) * p.H + box.h + ((in_tile >> 2) & 3)) * p.W +
+                          box.w + (in_tile & 3);
+        const int64_t at = ((int64_t(w.batch) * p.tokens + token) * p.heads + w.head) * kHeadDim + col;
+        const float inv = 1.f / quad_sum(l[r]);
 #pragma unroll
-      for (int i = 0; i < 16; ++i)
-        *reinterpret_cast<uint32_t*>(out + 8 * i) =
-            pack_bf16x2(o[4 * i + 2 * r] * inv, o[4 * i + 2 * r + 1] * inv);
+        for (int i = 0; i < 16; ++i) {
+          float x = o[4 * i + 2 * r] * inv, y = o[4 * i + 2 * r + 1] * inv;
+          if (p.gate != nullptr) {
+            const float2 g = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p.gate + at + 8 * i));
+            const float2 c = *reinterpret_cast<const float2*>(coarse + 8 * i);
+            x += g.x * c.x;
+            y += g.y * c.y;
+          }
+          *reinterpret_cast<uint32_t*>(p.out + at + 8 * i) = pack_bf16x2(x, y);
+        }
+      }
     }
   }
 }
@@ -300,9 +354,10 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 }  // namespace
 
-void hopper_block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                   const Tensor& selected, const Tensor& tile_sizes, float scale,
-                                   const Tensor& out) {
+void hopper_video_sparse_fine(const Tensor& q, const Tensor& k, const Tensor& v,
+                              std::array<int64_t, 3> grid, const Tensor& selected,
+                              const Tensor& coarse, const Tensor& gate, float scale,
+                              const Tensor& out) {
   CudaContext& ctx = CudaContext::get(q.device().index);
   static const bool prepared = [] {
     FV_CUDA_CHECK(cudaFuncSetAttribute(block_sparse_attention_hopper_kernel,
@@ -314,18 +369,25 @@ void hopper_block_sparse_attention(const Tensor& q, const Tensor& k, const Tenso
   SparseParams p{};
   p.out = out.data<__nv_bfloat16>();
   p.selected = selected.data<int32_t>();
-  p.tile_sizes = tile_sizes.data<int32_t>();
+  p.coarse = coarse.data<float>();
+  p.gate = gate.defined() ? gate.data<__nv_bfloat16>() : nullptr;
   p.heads = int(q.size(2));
-  p.seq = int(q.size(1));
-  p.num_tiles = int(q.size(1) / kTileRows);
+  p.T = int(grid[0]);
+  p.H = int(grid[1]);
+  p.W = int(grid[2]);
+  p.tiles_h = (p.H + 3) / 4;
+  p.tiles_w = (p.W + 3) / 4;
+  p.tokens = int(q.size(1));
+  p.num_tiles = int(selected.size(2));
   p.pairs = (p.num_tiles + 1) / 2;
   p.num_work = int(q.size(0)) * p.heads * p.pairs;
   p.topk = int(selected.size(3));
   p.scale_log2 = scale * kLog2e;
-  const CUtensorMap tm_q = bshd_tensor_map(q, kBlockM), tm_k = bshd_tensor_map(k, kTileRows),
-                    tm_v = bshd_tensor_map(v, kTileRows);
-  const int grid = std::min(p.num_work, ctx.info().sm_count);
-  block_sparse_attention_hopper_kernel<<<grid, kThreads, kSmemBytes, ctx.stream()>>>(tm_q, tm_k,
+  const CUtensorMap tm_q = video_tile_tensor_map(q, grid[0], grid[1], grid[2]),
+                    tm_k = video_tile_tensor_map(k, grid[0], grid[1], grid[2]),
+                    tm_v = video_tile_tensor_map(v, grid[0], grid[1], grid[2]);
+  const int ctas = std::min(p.num_work, ctx.info().sm_count);
+  block_sparse_attention_hopper_kernel<<<ctas, kThreads, kSmemBytes, ctx.stream()>>>(tm_q, tm_k,
                                                                                      tm_v, p);
   FV_CUDA_CHECK_LAUNCH();
 }

@@ -29,18 +29,18 @@ __device__ __forceinline__ void release(uint32_t bar, int lane) {
 // column blocks i; ptx_common.cuh). Leaves p = exp2((s - m)·scale·log2e) in s, m being the
 // running exponent base (raw scores), and accumulates the partial sums l. Returns true when the
 // base moved for some row of the warp; corr then holds the factors O must be scaled by.
-// kMask: keys at column >= valid_keys are outside the sequence (TMA zero-filled them).
-template <bool kMask, int kRegs>
-__device__ __forceinline__ bool online_softmax(float (&s)[kRegs], float (&m)[2], float (&l)[2],
-                                               float (&corr)[2], float scale_log2, int lane,
-                                               int valid_keys) {
+// kMask: keys whose column fails valid(column) are masked (outside the sequence or the tile).
+template <bool kMask, int kRegs, class Valid>
+__device__ __forceinline__ bool online_softmax_where(float (&s)[kRegs], float (&m)[2],
+                                                     float (&l)[2], float (&corr)[2],
+                                                     float scale_log2, int lane, Valid&& valid) {
   constexpr int kBlocks = kRegs / 4;  // n8 column blocks
   if constexpr (kMask) {
 #pragma unroll
     for (int i = 0; i < kBlocks; ++i)
 #pragma unroll
       for (int e = 0; e < 4; ++e)
-        if (accumulator_column(i, lane, e) >= valid_keys) s[4 * i + e] = -INFINITY;
+        if (!valid(accumulator_column(i, lane, e))) s[4 * i + e] = -INFINITY;
   }
   float mx[2];
   bool grows = false;
@@ -56,6 +56,15 @@ __device__ __forceinline__ bool online_softmax(float (&s)[kRegs], float (&m)[2],
                               rebase, scale_log2, m[r], l[r], corr[r]);
   }
   return rebase;
+}
+
+// As above with the keys at column >= valid_keys masked (TMA zero-filled them).
+template <bool kMask, int kRegs>
+__device__ __forceinline__ bool online_softmax(float (&s)[kRegs], float (&m)[2], float (&l)[2],
+                                               float (&corr)[2], float scale_log2, int lane,
+                                               int valid_keys) {
+  return online_softmax_where<kMask>(s, m, l, corr, scale_log2, lane,
+                                     [=](int column) { return column < valid_keys; });
 }
 
 // The accumulator layout of two adjacent n8 blocks is the A-operand layout of one k16 step
@@ -108,6 +117,29 @@ inline CUtensorMap bshd_tensor_map(const Tensor& t, uint32_t box_rows) {
       CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
       CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   FV_CHECK(r == CUDA_SUCCESS, "flash_attention: cuTensorMapEncodeTiled failed (CUresult ", int(r),
+           ") for ", t.describe());
+  return map;
+}
+
+// A TMA map over a contiguous [B, T·H·W, heads, 128] bf16 tensor whose tokens are a (T, H, W) grid in
+// raster order, dims innermost first (D, heads, W, H, B·T), boxes of 64 d x 1 head x 4 x 4 x 4
+// tokens: one 128-byte swizzled half of a VSA tile, its 64 tokens in raster order inside the tile.
+// Coordinates past W or H (and past the last frame of the last batch item) read zeros; a box at a
+// partial last t-tile of an earlier batch item reads the next item's first frames, so its users
+// mask those rows by their coordinates.
+inline CUtensorMap video_tile_tensor_map(const Tensor& t, int64_t T, int64_t H, int64_t W) {
+  const uint64_t B = t.size(0), heads = t.size(2), D = t.size(3);
+  const cuuint64_t dims[5] = {D, heads, uint64_t(W), uint64_t(H), B * uint64_t(T)};
+  const cuuint64_t row = heads * D * 2;
+  const cuuint64_t strides[4] = {D * 2, row, row * uint64_t(W), row * uint64_t(W * H)};
+  const cuuint32_t box[5] = {64, 1, 4, 4, 4};
+  const cuuint32_t element_strides[5] = {1, 1, 1, 1, 1};
+  CUtensorMap map;
+  const CUresult r = tensor_map_encoder()(
+      &map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 5, t.raw_data(), dims, strides, box, element_strides,
+      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  FV_CHECK(r == CUDA_SUCCESS, "VIDEO_SPARSE_ATTN: cuTensorMapEncodeTiled failed (CUresult ", int(r),
            ") for ", t.describe());
   return map;
 }

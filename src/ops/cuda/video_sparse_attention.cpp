@@ -1,10 +1,12 @@
 // VSA on a GPU (ops/video_sparse_attention.h), per call:
-//   1. q, k, v tiled into [B, 64·N, H, D] with their tile means [B, N, H, D] f32 (one kernel each);
+//   1. the tile means [B, N, H, D] f32 of q, k, v (one kernel each; the portable route also writes
+//      the tiled copies [B, 64·N, H, D] its kernel reads);
 //   2. coarse scores S = scale·q̄·k̄ᵀ per (batch, head): one head-batched fp32 cuBLASLt GEMM;
 //   3. per score row the top-k key tiles and the row softmax (one fused kernel);
 //   4. coarse output Ō = softmax(S)·v̄: the second fp32 GEMM;
-//   5. the fine stage: block-sparse attention over the selected tiles (block_sparse_attention.h);
-//   6. untiling by one gather, adding G ⊙ Ō (one kernel).
+//   5. the fine stage over the selected tiles, plus G ⊙ Ō: on Hopper one kernel that loads tiles
+//      straight from the raster tensors and writes raster rows; elsewhere the portable kernel on
+//      the tiled copies, then untiling by one gather with G ⊙ Ō added.
 // The coarse GEMMs stay on cuBLASLt (DESIGN §8): at N ≤ 1,440 tiles they are microseconds, and a
 // fused kernel would re-read the means once per query tile.
 #include "ops/video_sparse_attention.h"
@@ -53,9 +55,9 @@ const char* at(const Tensor& t, int64_t elements) {
 
 }  // namespace
 
-Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                              const Tensor& gate, const VsaTiling& tiling, int64_t topk,
-                              float scale, VsaSelection* selection) {
+Tensor video_sparse_attention_with(VsaFineKernel kernel, const Tensor& q, const Tensor& k,
+                                   const Tensor& v, const Tensor& gate, const VsaTiling& tiling,
+                                   int64_t topk, float scale, VsaSelection* selection) {
   FV_CHECK(q.dtype() == DType::BF16, "VIDEO_SPARSE_ATTN on a GPU takes BF16 q, k, v; got ",
            q.describe());
   FV_CHECK(q.size(3) == 128, "VIDEO_SPARSE_ATTN on a GPU needs head_dim 128, got ", q.size(3),
@@ -64,19 +66,26 @@ Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
   const int64_t N = tiling.num_tiles, L = tiling.padded_len;
   CudaContext& ctx = use_cuda_device(q.device().index);
   const cudaStream_t stream = ctx.stream();
+  const bool hopper_here = ctx.info().major == 9 && ctx.info().minor == 0;
+  if (kernel == VsaFineKernel::Automatic)
+    kernel = hopper_here ? VsaFineKernel::Hopper : VsaFineKernel::Portable;
+  FV_CHECK(kernel != VsaFineKernel::Hopper || hopper_here,
+           "VIDEO_SPARSE_ATTN: the Hopper kernel needs an sm_90 GPU, not ", ctx.info().name);
+  const bool tiled_copies = kernel == VsaFineKernel::Portable;
   const DeviceTiling& dt = device_tiling(tiling, q.device());
   const Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
   const Tensor gc = gate.defined() ? gate.contiguous() : Tensor();
 
-  // 1. Tiling and means.
+  // 1. Tile means (and the tiled copies for the portable kernel).
   Tensor tiled[3], means[3];
   const Tensor* inputs[3] = {&qc, &kc, &vc};
   for (int x = 0; x < 3; ++x) {
-    tiled[x] = Tensor::empty({B, L, H, D}, DType::BF16, q.device());
+    if (tiled_copies) tiled[x] = Tensor::empty({B, L, H, D}, DType::BF16, q.device());
     means[x] = Tensor::empty({B, N, H, D}, DType::F32, q.device());
     vsa_tile_with_means(inputs[x]->raw_data(), B, S, H, D, N, dt.token_of_slot.data<int32_t>(),
-                        dt.tile_sizes.data<int32_t>(), tiled[x].raw_data(),
-                        means[x].data<float>(), stream);
+                        dt.tile_sizes.data<int32_t>(),
+                        tiled_copies ? tiled[x].raw_data() : nullptr, means[x].data<float>(),
+                        stream);
   }
 
   // 2-4. Coarse attention and selection. Score rows padded to 4 floats keep them 16-byte aligned.
@@ -86,7 +95,7 @@ Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
   Tensor coarse = Tensor::empty({B, N, H, D}, DType::F32, q.device());
   for (int64_t b = 0; b < B; ++b) {
     // Row-major S[h] (N×N) = Q̄[h]·K̄[h]ᵀ is column-major Sᵀ = K̄[h]·Q̄[h]ᵀ (as in the general
-    // attention path): heads D elements apart, tokens H·D apart.
+    // attention path): heads D elements apart, tiles H·D apart.
     const Operand k_op{at(means[1], b * N * H * D), DType::F32, D, N, H * D, D};
     const Operand q_op{at(means[0], b * N * H * D), DType::F32, D, N, H * D, D};
     const Operand s_op{at(scores, b * H * N * ld), DType::F32, N, N, ld, N * ld};
@@ -109,25 +118,25 @@ Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
     batched_gemm(ctx, false, v_op, p_op, o_op, 1.0f, int(H));
   }
 
-  // 5. Fine stage.
-  Tensor fine = Tensor::empty({B, L, H, D}, DType::BF16, q.device());
-  block_sparse_attention(tiled[0], tiled[1], tiled[2], selected, dt.tile_sizes, scale, fine);
-
-  // 6. Untiling plus the gated coarse output.
+  // 5. Fine stage with the gated coarse output.
   Tensor out = Tensor::empty({B, S, H, D}, DType::BF16, q.device());
+  if (kernel == VsaFineKernel::Hopper) {
+    hopper_video_sparse_fine(qc, kc, vc, tiling.grid, selected, coarse, gc, scale, out);
+    return out;
+  }
+  Tensor fine = Tensor::empty({B, L, H, D}, DType::BF16, q.device());
+  portable_block_sparse_attention(tiled[0], tiled[1], tiled[2], selected, dt.tile_sizes, scale,
+                                  fine);
   vsa_untile_combine(fine.raw_data(), coarse.data<float>(), gc.defined() ? gc.raw_data() : nullptr,
                      dt.slot_of_token.data<int32_t>(), B, S, H, D, N, out.raw_data(), stream);
   return out;
 }
 
-void block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                            const Tensor& selected, const Tensor& tile_sizes, float scale,
-                            const Tensor& out) {
-  const CudaDeviceInfo& info = CudaContext::get(q.device().index).info();
-  if (info.major == 9 && info.minor == 0)
-    hopper_block_sparse_attention(q, k, v, selected, tile_sizes, scale, out);
-  else
-    portable_block_sparse_attention(q, k, v, selected, tile_sizes, scale, out);
+Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                              const Tensor& gate, const VsaTiling& tiling, int64_t topk,
+                              float scale, VsaSelection* selection) {
+  return video_sparse_attention_with(VsaFineKernel::Automatic, q, k, v, gate, tiling, topk, scale,
+                                     selection);
 }
 
 }  // namespace fastvideo::ops::cuda

@@ -47,7 +47,7 @@ __global__ void tile_with_means_kernel(const Bf16x8* x, int64_t tokens, int64_t 
       } else {
         for (int i = 0; i < 4; ++i) value.v[i] = __float2bfloat162_rn(0.f);
       }
-      tiled[((b * num_tiles + tile) * kTileTokens + r) * row_chunks + c] = value;
+      if (tiled != nullptr) tiled[((b * num_tiles + tile) * kTileTokens + r) * row_chunks + c] = value;
     }
     float4* m = means + ((b * num_tiles + tile) * row_chunks + c) * 2;
     m[0] = make_float4(sum[0] * inv, sum[1] * inv, sum[2] * inv, sum[3] * inv);
@@ -103,11 +103,26 @@ __global__ void select_and_softmax_kernel(float* scores, int64_t n, int64_t ld, 
       if ((key & mask) == prefix) atomicAdd(&histogram[(key >> shift) & 255u], 1);
     }
     __syncthreads();
-    if (threadIdx.x == 0) {
-      int remaining = remaining_shared, above = 0, bin = 255;
-      for (; bin > 0 && above + histogram[bin] < remaining; --bin) above += histogram[bin];
-      remaining_shared = remaining - above;
-      prefix_shared = prefix | (uint32_t(bin) << shift);
+    if (threadIdx.x < 32) {
+      // Lane i holds bins 255 - 8i .. 248 - 8i (highest first); a warp scan finds the lane whose
+      // bins reach the remaining count, and that lane walks its eight.
+      const int lane = threadIdx.x, top = 255 - 8 * lane;
+      int own = 0;
+      for (int i = 0; i < 8; ++i) own += histogram[top - i];
+      int before = own;  // inclusive prefix over lanes, then made exclusive
+      for (int offset = 1; offset < 32; offset *= 2) {
+        const int x = __shfl_up_sync(0xffffffffu, before, offset);
+        if (lane >= offset) before += x;
+      }
+      before -= own;
+      const int remaining = remaining_shared;
+      const unsigned reach = __ballot_sync(0xffffffffu, before + own >= remaining);
+      if (lane == __ffs(reach) - 1) {
+        int above = before, bin = top;
+        for (; bin > top - 7 && above + histogram[bin] < remaining; --bin) above += histogram[bin];
+        remaining_shared = remaining - above;
+        prefix_shared = prefix | (uint32_t(bin) << shift);
+      }
     }
     mask |= 255u << shift;
     __syncthreads();

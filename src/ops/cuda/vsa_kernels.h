@@ -10,7 +10,8 @@
 namespace fastvideo::ops::cuda {
 
 // x [B, S, H, D] (raster) -> tiled [B, 64·N, H, D] (slot r of tile i holds token_of_slot[64i + r],
-// zeros for -1) and means [B, N, H, D] f32 over each tile's tile_sizes[i] valid tokens. D % 8 == 0.
+// zeros for -1; skipped when tiled is null) and means [B, N, H, D] f32 over each tile's
+// tile_sizes[i] valid tokens. D % 8 == 0.
 void vsa_tile_with_means(const void* x, int64_t batch, int64_t tokens, int64_t heads,
                          int64_t head_dim, int64_t num_tiles, const int32_t* token_of_slot,
                          const int32_t* tile_sizes, void* tiled, float* means,
