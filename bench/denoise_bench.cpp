@@ -4,6 +4,10 @@
 // the device. Random weights made in device memory (wan21.md §0 1.3B config) or a checkpoint's
 // transformer; 480×832×81 by default. --steps runs only the first steps of the N-step schedule
 // and extrapolates the total (labelled so). tools/bench/torch_denoise_anchor.py is the anchor.
+// --fastwan runs FastWan's loop instead (pipeline/dmd_denoise_loop.h): its preset 448×832×61, the
+// 3 DMD steps [1000, 757, 522], one forward per step, VSA at sparsity 0.8 with gate weights.
+// Attention backends are chosen as the pipeline chooses them (--attention-backend, else
+// FASTVIDEO_ATTENTION_BACKEND, else automatic; --fastwan defaults to VIDEO_SPARSE_ATTN).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,8 +16,12 @@
 #include <optional>
 #include <set>
 
+#include "attention/attention_device.h"
+#include "attention/attention_selection.h"
 #include "bench_commands.h"
 #include "core/compute_device.h"
+#include "core/env.h"
+#include "pipeline/dmd_denoise_loop.h"
 #include "core/torch_random.h"
 #include "io/checkpoint.h"
 #include "models/wan/dit/wan_transformer.h"
@@ -21,6 +29,7 @@
 #include "ops/elementwise.h"
 #include "pipeline/cfg_gate.h"
 #include "pipeline/denoise_loop.h"
+#include "pipeline/latent_noise.h"
 #include "pipeline/wan_checkpoint.h"
 #include "random_checkpoint/random_weights.h"
 #include "schedulers/make_scheduler.h"
@@ -36,7 +45,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct BenchDenoiseFlags {
-  std::string model, device = "cuda", json, scheduler = "flow_unipc";
+  std::string model, device = "cuda", json, scheduler = "flow_unipc", attention_backend;
+  bool fastwan = false;
+  double vsa_sparsity = 0.8;  // --fastwan only
   int height = 480, width = 832, num_frames = 81;
   int num_inference_steps = 50, steps = 0;  // steps 0: all of them
   double guidance_scale = 5.0, flow_shift = 3.0;
@@ -45,6 +56,79 @@ struct BenchDenoiseFlags {
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Random transformer weights on `device` (bf16 plus the f32 keep-list on a GPU, f32 on the CPU),
+// with gates in every block when `gate` says so.
+Weights random_transformer(const WanTransformerConfig& config, VsaGateLayout gate, uint64_t seed,
+                           DType dtype, Device device) {
+  const std::set<std::string> fp32 = wan_transformer_fp32_names(config);
+  Weights weights("transformer");
+  for (const TensorSpec& spec : wan_transformer_specs(config, gate)) {
+    weights.insert(spec.name,
+                   random_weight(spec, seed, fp32.count(spec.name) ? DType::F32 : dtype, device));
+  }
+  return weights;
+}
+
+// FastWan's 3-step DMD loop at its preset, random 1.3B weights with VSA gates.
+int run_bench_fastwan(const BenchDenoiseFlags& f, Device device, const std::string& card) {
+  const WanModelPreset& preset = wan_model_preset("fastwan-1.3b");
+  const WanTransformerConfig config = wan_transformer_config(preset);
+  const WanGeometry geometry(WanVaeConfig{}, config);
+  const SamplingDefaults& d = preset.sampling;
+  const DType dtype = device.is_cpu() ? DType::F32 : DType::BF16;
+  const AttentionSelection attention = select_attention_backends(
+      f.attention_backend.empty() ? "VIDEO_SPARSE_ATTN" : f.attention_backend, std::nullopt,
+      attention_device_for(device), {config.attention_head_dim, dtype});
+  std::printf(
+      "fastvideo bench denoise --fastwan: FastWan 1.3B (%d blocks), random weights with gates, "
+      "%dx%dx%d, %zu DMD steps, attention %s, VSA_sparsity %.2f, on %s (%s)\n",
+      config.num_layers, d.height, d.width, d.num_frames, d.dmd_timesteps.size(),
+      attention.describe().c_str(), f.vsa_sparsity, device.name().c_str(), card.c_str());
+  std::fflush(stdout);
+  const WanTransformer dit(config,
+                           random_transformer(config, VsaGateLayout::InBlock, f.seed, dtype, device),
+                           *attention.self, *attention.cross);
+  const Shape latent_shape = geometry.latent_shape(d.num_frames, d.height, d.width);
+  const Shape text_shape = {1, WanGeometry::kTextLength, config.text_dim};
+  const auto text =
+      dit.prepare_text(ops::scale(torch_randn(text_shape, f.seed + 1), 0.2f).to(device).to(dtype));
+
+  // One untimed loop first (kernel plans, RoPE tables, tilings, allocator pool), then the timed
+  // one, each from the request's generator as the pipeline draws it.
+  std::vector<double> step_seconds;
+  double total = 0;
+  int forwards = 0;
+  for (int run = 0; run < 2; ++run) {
+    TorchGenerator generator(f.seed);
+    Tensor latents = draw_latent_noise(generator, latent_shape, WanPipelineKind::Dmd).to(device);
+    step_seconds.clear();
+    synchronize_device(device);
+    const auto t0 = Clock::now();
+    forwards = run_dmd_denoise_loop(
+        {dit, geometry, text, d.dmd_timesteps, f.vsa_sparsity, generator}, latents,
+        [&](int, double seconds) { step_seconds.push_back(seconds); });
+    synchronize_device(device);
+    total = seconds_since(t0);
+  }
+  for (size_t i = 0; i < step_seconds.size(); ++i)
+    std::printf("  step %zu/%zu: %.3f s\n", i + 1, step_seconds.size(), step_seconds[i]);
+  std::printf("denoise: %zu DMD steps, %d transformer forwards, %.3f s total (second run)\n",
+              step_seconds.size(), forwards, total);
+  if (!f.json.empty()) {
+    nlohmann::ordered_json out;
+    out["bench"] = "denoise --fastwan";
+    out["device"] = device.name();
+    out["card"] = card;
+    out["latent_shape"] = latent_shape;
+    out["attention"] = attention.describe();
+    out["vsa_sparsity"] = f.vsa_sparsity;
+    out["step_seconds"] = step_seconds;
+    out["seconds"] = total;
+    std::ofstream(f.json) << out.dump(2) << "\n";
+  }
+  return 0;
 }
 
 int run_bench_denoise(const BenchDenoiseFlags& f) {
@@ -58,6 +142,7 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
 #ifdef FASTVIDEO_HAVE_CUDA
   if (!device.is_cpu()) card = use_cuda_device(device.index).info().name;
 #endif
+  if (f.fastwan) return run_bench_fastwan(f, device, card);
 
   std::optional<CheckpointFolder> checkpoint;
   WanTransformerConfig config;
@@ -83,17 +168,15 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
 
   // The pipeline's weights: bf16 with the f32 keep-list on a GPU (wan21.md §1.2), f32 on the CPU.
   const std::set<std::string> fp32 = wan_transformer_fp32_names(config);
-  const std::vector<TensorSpec> specs = wan_transformer_specs(config);
-  Weights weights("transformer");
-  if (checkpoint) {
-    weights = load_component(checkpoint->path("transformer"), specs, dtype, device, &fp32);
-  } else {
-    for (const TensorSpec& spec : specs) {
-      weights.insert(spec.name, random_weight(spec, f.seed,
-                                              fp32.count(spec.name) ? DType::F32 : dtype, device));
-    }
-  }
-  const WanTransformer dit(config, std::move(weights));
+  const AttentionSelection attention =
+      select_attention_backends(f.attention_backend, env_string(kAttentionBackendEnv),
+                                attention_device_for(device), {config.attention_head_dim, dtype});
+  std::printf("attention backends: %s\n", attention.describe().c_str());
+  Weights weights =
+      checkpoint ? load_component(checkpoint->path("transformer"), wan_transformer_specs(config),
+                                  dtype, device, &fp32)
+                 : random_transformer(config, VsaGateLayout::Absent, f.seed, dtype, device);
+  const WanTransformer dit(config, std::move(weights), *attention.self, *attention.cross);
 
   // Noise as the pipeline draws it; prompt embeddings ~ UMT5 outputs (O(0.1)), two prompts.
   const Shape latent_shape = geometry.latent_shape(f.num_frames, f.height, f.width);
@@ -193,6 +276,12 @@ Action add_denoise_bench(CLI::App& bench) {
   cmd->add_option("--flow-shift", f->flow_shift, "timestep shift (default 3.0, the 1.3B preset)");
   cmd->add_option("--scheduler", f->scheduler, "flow_unipc (default) or euler");
   cmd->add_option("--seed", f->seed, "noise and weight seed");
+  cmd->add_option("--attention-backend", f->attention_backend,
+                  "self-attention backend (default: FASTVIDEO_ATTENTION_BACKEND, else automatic; "
+                  "VIDEO_SPARSE_ATTN with --fastwan)");
+  cmd->add_flag("--fastwan", f->fastwan,
+                "FastWan's 3-step DMD loop at 448x832x61 (random 1.3B weights with VSA gates)");
+  cmd->add_option("--VSA-sparsity", f->vsa_sparsity, "with --fastwan: VSA_sparsity (default 0.8)");
   cmd->add_option("--json", f->json, "write results as JSON");
   return [f] { return run_bench_denoise(*f); };
 }
