@@ -297,11 +297,11 @@ __device__ void consumer(const SparseParams& p, const SmemMap& sm, int consumer_
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
         const int in_tile = warp * 16 + lane / 4 + 8 * r;  // row in the query tile
+        const float inv = 1.f / quad_sum(l[r]);  // a warp-wide shuffle: before any lane skips
         if (!box.holds(in_tile)) continue;
         const int token = ((box.t + (in_tile >> 4)) * p.H + box.h + ((in_tile >> 2) & 3)) * p.W +
                           box.w + (in_tile & 3);
         const int64_t at = ((int64_t(w.batch) * p.tokens + token) * p.heads + w.head) * kHeadDim + col;
-        const float inv = 1.f / quad_sum(l[r]);
 #pragma unroll
         for (int i = 0; i < 16; ++i) {
           float x = o[4 * i + 2 * r] * inv, y = o[4 * i + 2 * r + 1] * inv;
