@@ -1,0 +1,116 @@
+// VSA's per-block gate in the transformer (fastvideo.md §3.3): where a checkpoint keeps it (both
+// names, all blocks or none), its shape checked, either name giving the same model, and an absent
+// gate behaving exactly as FastVideo's zero-initialised one (G = 0).
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "attention/attention_registry.h"
+#include "io/checkpoint.h"
+#include "models/wan/dit/wan_transformer.h"
+#include "test_util.h"
+#include "tiny_model_fixture.h"
+
+namespace fastvideo {
+namespace {
+
+using testing::error_of;
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+std::set<std::string> gate_names(int blocks, const std::string& prefix) {
+  std::set<std::string> names = {"patch_embedding.weight"};
+  for (int i = 0; i < blocks; ++i) names.insert(str_cat("blocks.", i, ".", prefix, ".weight"));
+  return names;
+}
+
+TEST(VsaGateLayout, IsFoundUnderEitherNameInEveryBlockOrNone) {
+  EXPECT_EQ(find_vsa_gate_layout(gate_names(3, "attn1.to_gate_compress"), 3),
+            VsaGateLayout::InAttention);
+  EXPECT_EQ(find_vsa_gate_layout(gate_names(3, "to_gate_compress"), 3), VsaGateLayout::InBlock);
+  EXPECT_EQ(find_vsa_gate_layout({"patch_embedding.weight"}, 3), VsaGateLayout::Absent);
+
+  std::set<std::string> partial = gate_names(3, "to_gate_compress");
+  partial.erase("blocks.1.to_gate_compress.weight");
+  std::string m = error_of([&] { find_vsa_gate_layout(partial, 3); });
+  EXPECT_TRUE(contains(m, "blocks.1 has no to_gate_compress.weight")) << m;
+
+  std::set<std::string> late = gate_names(3, "to_gate_compress");
+  late.erase("blocks.0.to_gate_compress.weight");
+  m = error_of([&] { find_vsa_gate_layout(late, 3); });
+  EXPECT_TRUE(contains(m, "blocks.1 has a VSA gate")) << m;
+
+  std::set<std::string> both = gate_names(3, "to_gate_compress");
+  both.insert("blocks.0.attn1.to_gate_compress.weight");
+  m = error_of([&] { find_vsa_gate_layout(both, 3); });
+  EXPECT_TRUE(contains(m, "has both")) << m;
+}
+
+class VsaGateInTransformer : public ::testing::Test {
+ protected:
+  static CheckpointFolder checkpoint() { return CheckpointFolder::open(testing::tiny_model_dir()); }
+  static WanTransformerConfig config() {
+    return WanTransformerConfig::from_json(checkpoint().config("transformer"));
+  }
+  static Weights plain() {
+    return load_component(checkpoint().path("transformer"), wan_transformer_specs(config()));
+  }
+  // The tiny model's weights plus, per block, `gate_w` and `gate_b` under `layout`'s name.
+  static Weights with_gates(VsaGateLayout layout, const Tensor& gate_w, const Tensor& gate_b) {
+    Weights w = plain();
+    for (int i = 0; i < config().num_layers; ++i) {
+      const std::string g = str_cat("blocks.", i, ".", vsa_gate_prefix(layout));
+      w.insert(g + ".weight", gate_w);
+      w.insert(g + ".bias", gate_b);
+    }
+    return w;
+  }
+  // One forward over a 5×5×7 token grid (partial tiles on every axis) at sparsity 0.5.
+  Tensor run(const WanTransformer& model) const {
+    const double t[] = {700.0};
+    const auto md = model.self_attention().build_metadata(
+        {.step = 0, .timestep = 700, .grid = {5, 5, 7}, .sparsity = 0.5});
+    return model.forward(latents_, t, model.prepare_text(context_), md.get());
+  }
+  const AttentionBackend& vsa =
+      AttentionBackendRegistry::builtin().get("VIDEO_SPARSE_ATTN", "test");
+  const int64_t D = config().inner_dim();
+  const Tensor latents_ = testing::randn({1, 16, 5, 10, 14});
+  const Tensor context_ = testing::randn({1, 512, config().text_dim}, 0.3f);
+};
+
+TEST_F(VsaGateInTransformer, EitherNameGivesTheSameModel) {
+  const Tensor w = testing::randn({D, D}, 0.05f), b = testing::randn({D}, 0.05f);
+  const WanTransformer attn1(config(), with_gates(VsaGateLayout::InAttention, w, b), vsa);
+  const WanTransformer block(config(), with_gates(VsaGateLayout::InBlock, w, b), vsa);
+  EXPECT_EQ(testing::rel_l2(run(attn1), run(block)), 0.0);
+}
+
+TEST_F(VsaGateInTransformer, AnAbsentGateIsAZeroGateAndAGateChangesTheOutput) {
+  const WanTransformer absent(config(), plain(), vsa);
+  const WanTransformer zero(config(),
+                            with_gates(VsaGateLayout::InBlock, Tensor::zeros({D, D}, DType::F32),
+                                       Tensor::zeros({D}, DType::F32)),
+                            vsa);
+  const Tensor out = run(absent);
+  EXPECT_EQ(testing::rel_l2(run(zero), out), 0.0);
+  const WanTransformer gated(config(),
+                             with_gates(VsaGateLayout::InBlock, testing::randn({D, D}, 0.05f),
+                                        testing::randn({D}, 0.5f)),
+                             vsa);
+  EXPECT_GT(testing::rel_l2(run(gated), out), 1e-4);
+}
+
+TEST_F(VsaGateInTransformer, AGateOfTheWrongShapeIsRefusedNamingIt) {
+  const Weights bad = with_gates(VsaGateLayout::InAttention, testing::randn({D, D + 8}),
+                                 testing::randn({D}));
+  const std::string m = error_of([&] { WanTransformer(config(), bad, vsa); });
+  EXPECT_TRUE(contains(m, "blocks.0.attn1.to_gate_compress.weight")) << m;
+  EXPECT_TRUE(contains(m, str_cat("[", D, ",", D, "]"))) << m;
+}
+
+}  // namespace
+}  // namespace fastvideo
