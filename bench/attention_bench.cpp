@@ -26,7 +26,7 @@
 #include "core/tensor.h"
 #include "ops/attention.h"
 #include "ops/cuda/attention_backend.h"
-#include "ops/cuda/block_sparse_attention.h"
+#include "ops/cuda/vsa_fine_stage.h"
 #include "ops/cuda/flash_attention.h"
 #include "ops/video_sparse_attention.h"
 #endif

@@ -10,7 +10,7 @@
 
 #include "attention/attention_registry.h"
 #include "core/cuda/cuda_context.h"
-#include "ops/cuda/block_sparse_attention.h"
+#include "ops/cuda/vsa_fine_stage.h"
 #include "ops/elementwise.h"
 #include "ops/video_sparse_attention.h"
 #include "require_gpu.h"

@@ -1,4 +1,4 @@
-// VSA's fine stage on Hopper (sm_90a), fused with tiling and untiling (block_sparse_attention.h),
+// VSA's fine stage on Hopper (sm_90a), fused with tiling and untiling (vsa_fine_stage.h),
 // built on the FLASH_ATTN Hopper pipeline (flash_attention_hopper.cu). q, k, v stay in raster order:
 // a 5-D TMA box of 4×4×4 tokens loads a VSA tile straight into the 64-row shared-memory layout the
 // wgmma descriptors read (hopper_attention.cuh video_tile_tensor_map), so no tiled copy exists.
@@ -31,7 +31,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
-#include "ops/cuda/block_sparse_attention.h"
+#include "ops/cuda/vsa_fine_stage.h"
 #include "ops/cuda/hopper_attention.cuh"
 
 namespace fastvideo::ops::cuda {

@@ -33,7 +33,7 @@
 // (kRescaleThresholdLog2); the row sums l stay per-thread partial sums until the epilogue (the
 // correction factors are uniform over the 4 lanes sharing a row).
 //
-// Block-sparse variant (VSA's fine stage, block_sparse_attention.h): the same kernel with a 64-row
+// Block-sparse variant (VSA's fine stage, vsa_fine_stage.h): the same kernel with a 64-row
 // query tile (one VSA tile, one m16 row block per warp) whose KV steps walk that tile's list of
 // selected 64-key tiles, masking each tile's keys past its valid count.
 //
@@ -47,7 +47,7 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "ops/cuda/ampere_ptx.cuh"
-#include "ops/cuda/block_sparse_attention.h"
+#include "ops/cuda/vsa_fine_stage.h"
 #include "ops/cuda/flash_attention_kernels.h"
 #include "ops/cuda/ptx_common.cuh"
 

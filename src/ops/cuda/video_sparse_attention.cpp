@@ -18,7 +18,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
-#include "ops/cuda/block_sparse_attention.h"
+#include "ops/cuda/vsa_fine_stage.h"
 #include "ops/cuda/head_batched_gemm.h"
 #include "ops/cuda/vsa_kernels.h"
 

@@ -1,8 +1,6 @@
-// Block-sparse attention over 64-token tiles, VSA's fine stage (fastvideo.md §3.3): q, k, v
-// [B, L, H, 128] BF16 with L = 64·N in tile order; query tile i of (b, h) attends to the key tiles
-// selected[b, h, i, 0 .. topk) (I32), of which the first tile_sizes[j] (I32 [N]) keys are valid;
-// softmax scale `scale`, fp32 accumulation -> out [B, L, H, 128] BF16 (padding rows computed and
-// left for the caller to drop). All on one device, contiguous.
+// VSA's fine stage on a GPU (fastvideo.md §3.3): block-sparse attention of each 64-token query tile
+// over its selected key tiles, fp32 accumulation, two kernels and the choice between them. All
+// tensors on one device, contiguous.
 #pragma once
 
 #include <array>
@@ -12,7 +10,10 @@
 
 namespace fastvideo::ops::cuda {
 
-// The portable kernel (mma.sync + cp.async, any sm_80+ GPU): flash_attention_portable.cu.
+// The portable kernel (mma.sync + cp.async, any sm_80+ GPU; flash_attention_portable.cu) on tiled
+// copies: q, k, v [B, L, H, 128] BF16 with L = 64·N in tile order; query tile i of (b, h) attends
+// to the key tiles selected[b, h, i, 0 .. topk) (I32), of which the first tile_sizes[j] (I32 [N])
+// keys are valid -> out [B, L, H, 128] BF16 (padding rows computed, for the caller to drop).
 void portable_block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                      const Tensor& selected, const Tensor& tile_sizes,
                                      float scale, const Tensor& out);
