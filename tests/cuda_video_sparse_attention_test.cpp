@@ -69,7 +69,7 @@ void expect_matches_reference(const Case& c) {
   std::vector<int32_t> expected(static_cast<size_t>(topk));
   int64_t mismatches = 0;
   for (int64_t r = 0; r < rows; ++r) {
-    vsa_select_tiles(scores.data<float>() + r * tiling->num_tiles, tiling->num_tiles, topk,
+    select_top_blocks(scores.data<float>() + r * tiling->num_tiles, tiling->num_tiles, topk,
                      expected.data());
     mismatches += !std::equal(expected.begin(), expected.end(), selected.data<int32_t>() + r * topk);
   }

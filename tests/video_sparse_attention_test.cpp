@@ -81,7 +81,7 @@ TEST(VsaSelect, KeepsTheLargestAndBreaksTiesTowardsTheLowestIndex) {
   const float scores[] = {1.f, 3.f, 3.f, 3.f, 2.f, -1.f};
   auto select = [&](int64_t k) {
     std::vector<int32_t> out(static_cast<size_t>(k));
-    vsa_select_tiles(scores, 6, k, out.data());
+    select_top_blocks(scores, 6, k, out.data());
     return out;
   };
   EXPECT_EQ(select(1), (std::vector<int32_t>{1}));
@@ -90,7 +90,7 @@ TEST(VsaSelect, KeepsTheLargestAndBreaksTiesTowardsTheLowestIndex) {
   EXPECT_EQ(select(5), (std::vector<int32_t>{0, 1, 2, 3, 4}));
   const float equal[] = {0.5f, 0.5f, 0.5f, 0.5f};
   std::vector<int32_t> out(2);
-  vsa_select_tiles(equal, 4, 2, out.data());
+  select_top_blocks(equal, 4, 2, out.data());
   EXPECT_EQ(out, (std::vector<int32_t>{0, 1}));
   // Agrees with the stable-sort rule on random rows with many ties.
   std::mt19937 rng(7);
@@ -99,7 +99,7 @@ TEST(VsaSelect, KeepsTheLargestAndBreaksTiesTowardsTheLowestIndex) {
     for (float& x : row) x = float(int(rng() % 9) - 4);
     const int64_t k = 1 + int64_t(rng() % 37);
     std::vector<int32_t> got(static_cast<size_t>(k));
-    vsa_select_tiles(row.data(), 37, k, got.data());
+    select_top_blocks(row.data(), 37, k, got.data());
     EXPECT_EQ(got, testing::reference_select(row.data(), 37, k));
   }
 }

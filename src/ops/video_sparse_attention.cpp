@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <map>
 #include <mutex>
 
@@ -43,13 +42,6 @@ std::shared_ptr<const VsaTiling> build_tiling(std::array<int64_t, 3> grid) {
   return t;
 }
 
-// IEEE bits mapped so that unsigned order is numeric order (negatives flipped entirely).
-uint32_t order_key(float x) {
-  uint32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
-}
-
 }  // namespace
 
 std::shared_ptr<const VsaTiling> VsaTiling::for_grid(std::array<int64_t, 3> grid) {
@@ -70,22 +62,6 @@ int64_t vsa_topk(double sparsity, int64_t num_tiles) {
   FV_CHECK(sparsity >= 0 && sparsity < 1, "VSA_sparsity ", sparsity, " is outside [0, 1)");
   const auto k = int64_t(std::ceil((1.0 - sparsity) * double(num_tiles)));
   return std::max<int64_t>(1, std::min(k, num_tiles));
-}
-
-void vsa_select_tiles(const float* scores, int64_t num_tiles, int64_t topk, int32_t* selected) {
-  std::vector<uint32_t> keys(static_cast<size_t>(num_tiles));
-  for (int64_t j = 0; j < num_tiles; ++j) keys[size_t(j)] = order_key(scores[j]);
-  std::vector<uint32_t> sorted = keys;
-  std::nth_element(sorted.begin(), sorted.begin() + (topk - 1), sorted.end(),
-                   std::greater<uint32_t>());
-  const uint32_t kth = sorted[size_t(topk - 1)];
-  int64_t above = 0;
-  for (uint32_t key : keys) above += key > kth;
-  int64_t ties_left = topk - above, n = 0;
-  for (int64_t j = 0; j < num_tiles; ++j) {
-    const uint32_t key = keys[size_t(j)];
-    if (key > kth || (key == kth && ties_left-- > 0)) selected[n++] = int32_t(j);
-  }
 }
 
 namespace ops {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "ops/block_selection.h"
 
 namespace fastvideo {
 
@@ -37,11 +38,7 @@ struct VsaTiling {
 // FastVideo's compute_topk: max(1, min(ceil((1 - sparsity)·N), N)). sparsity in [0, 1).
 int64_t vsa_topk(double sparsity, int64_t num_tiles);
 
-// The key tiles a row of coarse scores selects: the `topk` highest, ties at the k-th value broken
-// towards the lowest tile index (FastVideo's fused_topk_mask rule), written in ascending index
-// order. Scores compare as their IEEE bit patterns mapped to a total order (NaN above +inf, -0 below
-// +0), so every row has exactly `topk` selections.
-void vsa_select_tiles(const float* scores, int64_t num_tiles, int64_t topk, int32_t* selected);
+// A row of coarse scores selects its key tiles with select_top_blocks (ops/block_selection.h).
 
 // What a VSA call decided, for tests and diagnostics: the scaled coarse scores [B, H, N, N] (f32)
 // and the selected key tiles [B, H, N, topk] (I32, ascending per row).

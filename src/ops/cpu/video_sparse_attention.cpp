@@ -77,7 +77,7 @@ Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
       sgemm(false, true, int(N), int(N), int(D), scale, qm, int(D), km, int(D), 0.f, scores.data(),
             int(N));
       for (int64_t i = 0; i < N; ++i)
-        vsa_select_tiles(scores.data() + i * N, N, topk, selected.data() + i * topk);
+        select_top_blocks(scores.data() + i * N, N, topk, selected.data() + i * topk);
       if (selection) {
         std::copy(scores.begin(), scores.end(), scores_out.data<float>() + bh * N * N);
         std::copy(selected.begin(), selected.end(), selected_out.data<int32_t>() + bh * N * topk);

@@ -19,7 +19,7 @@ void vsa_tile_with_means(const void* x, int64_t batch, int64_t tokens, int64_t h
 
 // For each of `rows` rows of `n` scores (rows `ld` floats apart): writes the indices of its `topk`
 // largest (ties at the k-th value towards the lowest index; scores ordered by their IEEE bits as
-// vsa_select_tiles does) in ascending order to selected[row·topk ..], then replaces the row by its
+// select_top_blocks does) in ascending order to selected[row·topk ..], then replaces the row by its
 // softmax.
 void vsa_select_and_softmax(float* scores, int64_t rows, int64_t n, int64_t ld, int64_t topk,
                             int32_t* selected, cudaStream_t stream);

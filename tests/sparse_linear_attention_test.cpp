@@ -1,0 +1,161 @@
+// SLA (ops/sparse_linear_attention.h) on the CPU against a reference written from the text
+// (fastvideo.md §4.3): the block map from pooled q and smooth-k with a stable-sort top-k, the
+// sparse branch as dense attention under the block mask, the linear branch unfactored
+// (Σ_j φ(q)·φ(k_j) v_j / (1e-5 + Σ_j φ(q)·φ(k_j)), in double), proj_l applied per head.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "ops/sparse_linear_attention.h"
+#include "test_util.h"
+#include "vsa_reference.h"
+
+namespace fastvideo {
+namespace {
+
+using testing::error_of;
+using testing::rel_l2;
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+std::vector<double> feature(const float* x, int64_t D, SlaFeatureMap map) {
+  std::vector<double> f(static_cast<size_t>(D));
+  if (map == SlaFeatureMap::Softmax) {
+    double mx = -INFINITY, sum = 0;
+    for (int64_t d = 0; d < D; ++d) mx = std::max(mx, double(x[d]));
+    for (int64_t d = 0; d < D; ++d) sum += (f[size_t(d)] = std::exp(double(x[d]) - mx));
+    for (double& e : f) e /= sum;
+  } else {
+    for (int64_t d = 0; d < D; ++d)
+      f[size_t(d)] = map == SlaFeatureMap::Relu ? std::max(0.0, double(x[d]))
+                                                : (x[d] > 0 ? x[d] + 1.0 : std::exp(double(x[d])));
+  }
+  return f;
+}
+
+struct Reference {
+  Tensor out;
+  std::vector<int32_t> selected;  // [B, H, Nq, topk]
+};
+
+Reference reference_sla(const Tensor& q, const Tensor& k, const Tensor& v, const SlaConfig& c,
+                        float scale, const Tensor& w, const Tensor& bias) {
+  const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
+  const int64_t Nq = (S + c.block_q - 1) / c.block_q, Nk = (S + c.block_k - 1) / c.block_k;
+  const int64_t topk = sla_topk(c.topk_ratio, Nk);
+  auto at = [&](const Tensor& t, int64_t b, int64_t s, int64_t h) {
+    return t.data<float>() + ((b * S + s) * H + h) * D;
+  };
+  Reference ref{Tensor::empty({B, S, H, D}, DType::F32), std::vector<int32_t>(size_t(B * H * Nq * topk))};
+  for (int64_t b = 0; b < B; ++b) {
+    Tensor mask = Tensor::empty({H, S, S}, DType::F32);
+    for (int64_t h = 0; h < H; ++h) {
+      std::vector<double> k_mean(static_cast<size_t>(D), 0.0);
+      for (int64_t s = 0; s < S; ++s)
+        for (int64_t d = 0; d < D; ++d) k_mean[size_t(d)] += at(k, b, s, h)[d] / double(S);
+      std::vector<double> qm(size_t(Nq * D), 0.0), km(size_t(Nk * D), 0.0);
+      std::vector<int64_t> qn(size_t(Nq), 0), kn(size_t(Nk), 0);
+      for (int64_t s = 0; s < S; ++s) {
+        ++qn[size_t(s / c.block_q)];
+        ++kn[size_t(s / c.block_k)];
+        for (int64_t d = 0; d < D; ++d) {
+          qm[size_t(s / c.block_q * D + d)] += at(q, b, s, h)[d];
+          km[size_t(s / c.block_k * D + d)] += at(k, b, s, h)[d] - k_mean[size_t(d)];
+        }
+      }
+      for (int64_t i = 0; i < Nq; ++i) {
+        std::vector<float> row(static_cast<size_t>(Nk));
+        for (int64_t j = 0; j < Nk; ++j) {
+          double dot = 0;
+          for (int64_t d = 0; d < D; ++d)
+            dot += qm[size_t(i * D + d)] / double(qn[size_t(i)]) * km[size_t(j * D + d)] / double(kn[size_t(j)]);
+          row[size_t(j)] = float(dot);
+        }
+        const std::vector<int32_t> sel = testing::reference_select(row.data(), Nk, topk);
+        std::copy(sel.begin(), sel.end(), ref.selected.begin() + ((b * H + h) * Nq + i) * topk);
+      }
+      for (int64_t s = 0; s < S; ++s) {
+        const int32_t* sel = ref.selected.data() + ((b * H + h) * Nq + s / c.block_q) * topk;
+        for (int64_t r = 0; r < S; ++r)
+          mask.data<float>()[(h * S + s) * S + r] =
+              std::find(sel, sel + topk, int32_t(r / c.block_k)) != sel + topk ? 0.f : -INFINITY;
+      }
+    }
+    const Tensor sparse = testing::reference_attention(q.slice(0, b, b + 1), k.slice(0, b, b + 1),
+                                                       v.slice(0, b, b + 1), scale, mask);
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t s = 0; s < S; ++s) {
+        const std::vector<double> fq = feature(at(q, b, s, h), D, c.feature_map);
+        std::vector<double> num(static_cast<size_t>(D), 0.0);
+        double den = 1e-5;
+        for (int64_t j = 0; j < S; ++j) {
+          const std::vector<double> fk = feature(at(k, b, j, h), D, c.feature_map);
+          double a = 0;
+          for (int64_t d = 0; d < D; ++d) a += fq[size_t(d)] * fk[size_t(d)];
+          den += a;
+          for (int64_t d = 0; d < D; ++d) num[size_t(d)] += a * at(v, b, j, h)[d];
+        }
+        for (int64_t e = 0; e < D; ++e) {
+          double projected = 0;
+          if (w.defined()) {
+            projected = bias.data<float>()[e];
+            for (int64_t d = 0; d < D; ++d) projected += w.data<float>()[e * D + d] * num[size_t(d)] / den;
+          }
+          at(ref.out, b, s, h)[e] = float(sparse.data<float>()[(s * H + h) * D + e] + projected);
+        }
+      }
+  }
+  return ref;
+}
+
+void expect_matches(int64_t S, const SlaConfig& c, bool proj) {
+  const int64_t B = 2, H = 3, D = 16;
+  const Tensor q = testing::randn({B, S, H, D}), k = testing::randn({B, S, H, D}),
+               v = testing::randn({B, S, H, D});
+  const Tensor w = proj ? testing::randn({D, D}, 0.3f) : Tensor();
+  const Tensor b = proj ? testing::randn({D}, 0.3f) : Tensor();
+  SlaSelection selection;
+  const Tensor out = ops::sparse_linear_attention(q, k, v, c, 0.25f, w, b, &selection);
+  const Reference ref = reference_sla(q, k, v, c, 0.25f, w, b);
+  EXPECT_LT(rel_l2(out, ref.out), 1e-5) << "S " << S << " ratio " << c.topk_ratio;
+  const std::vector<int32_t> got(selection.selected.data<int32_t>(),
+                                 selection.selected.data<int32_t>() + selection.selected.numel());
+  EXPECT_EQ(got, ref.selected);
+}
+
+TEST(SparseLinearAttention, MatchesTheReferenceWithPartialBlocks) {
+  for (double ratio : {0.1, 0.5, 1.0}) expect_matches(100, {ratio, 16, 8, SlaFeatureMap::Softmax}, true);
+  expect_matches(300, {0.2, 128, 64, SlaFeatureMap::Softmax}, true);  // FastVideo's block sizes
+  expect_matches(77, {0.4, 16, 8, SlaFeatureMap::EluPlusOne}, true);
+  expect_matches(77, {0.4, 16, 8, SlaFeatureMap::Relu}, true);
+  expect_matches(64, {0.5, 16, 16, SlaFeatureMap::Softmax}, false);  // whole blocks, proj_l = 0
+}
+
+TEST(SparseLinearAttention, EveryBlockWithoutProjIsDenseAttention) {
+  const Tensor q = testing::randn({1, 90, 2, 16}), k = testing::randn({1, 90, 2, 16}),
+               v = testing::randn({1, 90, 2, 16});
+  const Tensor out = ops::sparse_linear_attention(q, k, v, {1.0, 16, 8}, 0.2f);
+  EXPECT_LT(rel_l2(out, testing::reference_attention(q, k, v, 0.2f)), 1e-5);
+}
+
+TEST(SparseLinearAttention, RefusesWhatItCannotRun) {
+  const Tensor x = testing::randn({1, 40, 2, 16});
+  std::string m = error_of([&] { ops::sparse_linear_attention(x, x, x, {0.0, 16, 8}, 0.2f); });
+  EXPECT_TRUE(contains(m, "SLA topk_ratio 0 is outside (0, 1]")) << m;
+  m = error_of([&] { ops::sparse_linear_attention(x, x, x, {0.1, 16, 8}, 0.2f); });
+  EXPECT_TRUE(contains(m, "keeps no key block of 5")) << m;
+  m = error_of([&] {
+    ops::sparse_linear_attention(x, x, x, {0.5, 16, 8}, 0.2f, testing::randn({16, 8}),
+                                 testing::randn({16}));
+  });
+  EXPECT_TRUE(contains(m, "proj_l.weight")) << m;
+  const Tensor text = testing::randn({1, 512, 2, 16});
+  m = error_of([&] { ops::sparse_linear_attention(x, text, text, {0.5, 16, 8}, 0.2f); });
+  EXPECT_TRUE(contains(m, "self-attention only")) << m;
+}
+
+}  // namespace
+}  // namespace fastvideo
