@@ -64,7 +64,7 @@ Weights random_transformer(const WanTransformerConfig& config, VsaGateLayout gat
                            DType dtype, Device device) {
   const std::set<std::string> fp32 = wan_transformer_fp32_names(config);
   Weights weights("transformer");
-  for (const TensorSpec& spec : wan_transformer_specs(config, gate)) {
+  for (const TensorSpec& spec : wan_transformer_specs(config, {.gate = gate})) {
     weights.insert(spec.name,
                    random_weight(spec, seed, fp32.count(spec.name) ? DType::F32 : dtype, device));
   }
@@ -107,7 +107,7 @@ int run_bench_fastwan(const BenchDenoiseFlags& f, Device device, const std::stri
     synchronize_device(device);
     const auto t0 = Clock::now();
     forwards = run_dmd_denoise_loop(
-        {dit, geometry, text, d.dmd_timesteps, f.vsa_sparsity, generator}, latents,
+        {dit, geometry, text, d.dmd_timesteps, {f.vsa_sparsity}, generator}, latents,
         [&](int, double seconds) { step_seconds.push_back(seconds); });
     synchronize_device(device);
     total = seconds_since(t0);

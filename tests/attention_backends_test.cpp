@@ -24,8 +24,7 @@ const std::vector<std::string> kFastVideoNames = {
     "TORCH_SDPA", "FLASH_ATTN", "VIDEO_SPARSE_ATTN", "SAGE_ATTN",         "SAGE_ATTN_THREE",
     "VMOBA_ATTN", "SLA_ATTN",   "SAGE_SLA_ATTN",     "SLIDING_TILE_ATTN", "nvfp4_fa4"};
 const std::vector<std::string> kLaterVersion = {"SAGE_ATTN",     "SAGE_ATTN_THREE",   "VMOBA_ATTN",
-                                                "SLA_ATTN",      "SAGE_SLA_ATTN",     "SLIDING_TILE_ATTN",
-                                                "nvfp4_fa4"};
+                                                "SAGE_SLA_ATTN", "SLIDING_TILE_ATTN", "nvfp4_fa4"};
 
 const AttentionDevice kCpu = AttentionDevice::cpu();
 const AttentionDevice kH200 = AttentionDevice::gpu(0, "NVIDIA H200", {9, 0});
@@ -75,7 +74,7 @@ class FakeBackend final : public AttentionBackend {
 
  protected:
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                 const AttentionMetadata* metadata, const Tensor&) const override {
+                 const AttentionMetadata* metadata, const AttentionExtras&) const override {
     ++calls;
     last_metadata = metadata;
     return ops::attention(q, k, v, scale);

@@ -366,9 +366,9 @@ TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {
 
   fs::path dir = testing::temp_dir("attention-yaml");
   std::ofstream(dir / "run.yaml")
-      << "generator:\n  pipeline:\n    experimental:\n      attention_backend: SLA_ATTN\n";
+      << "generator:\n  pipeline:\n    experimental:\n      attention_backend: SAGE_SLA_ATTN\n";
   expect_clean_failure(run(base + " --config " + (dir / "run.yaml").string()),
-                       "SLA_ATTN is not available in this version", out);
+                       "SAGE_SLA_ATTN is not available in this version", out);
 
   // The flag beats the variable; the resolved names land in the file's metadata.
   CliRun ok = run(base + " --attention-backend torch_sdpa",
@@ -389,6 +389,23 @@ TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {
       << vsa.output;
   EXPECT_EQ(read_video_metadata(out / "x.y4m").entries.at("attention_backend_self"),
             "VIDEO_SPARSE_ATTN");
+
+  // SLA on the CPU: the tiny video's 16 tokens per frame make one key block of 64, which
+  // FastVideo's default topk_ratio 0.1 cannot select from; a ratio of 1 keeps it. No proj_l: 0.
+  fs::remove(out / "x.y4m");
+  expect_clean_failure(run(base + " --device cpu --attention-backend SLA_ATTN"),
+                       "keeps no key block of 1", out);
+  expect_clean_failure(run(base + " --device cpu --SLA-topk-ratio 0.5"),
+                       "SLA_topk_ratio=0.5 is set, but the self-attention backend is TORCH_SDPA",
+                       out);
+  expect_clean_failure(run(base + " --device cpu --attention-backend SLA_ATTN --SLA-topk-ratio 0"),
+                       "outside (0, 1]", out);
+  CliRun sla = run(base + " --device cpu --attention-backend SLA_ATTN --SLA-topk-ratio 1");
+  ASSERT_EQ(sla.status, 0) << sla.output;
+  EXPECT_NE(sla.output.find("SLA_ATTN runs with proj_l = 0"), std::string::npos) << sla.output;
+  const VideoMetadata sla_metadata = read_video_metadata(out / "x.y4m");
+  EXPECT_EQ(sla_metadata.entries.at("attention_backend_self"), "SLA_ATTN");
+  EXPECT_EQ(sla_metadata.entries.at("SLA_topk_ratio"), "1");
 }
 
 }  // namespace

@@ -163,8 +163,8 @@ class RecordingBackend final : public AttentionBackend {
 
  protected:
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                 const AttentionMetadata*, const Tensor& gate) const override {
-    return torch_sdpa_backend().run(q, k, v, scale, nullptr, gate);
+                 const AttentionMetadata*, const AttentionExtras& extras) const override {
+    return torch_sdpa_backend().run(q, k, v, scale, nullptr, extras);
   }
 };
 
@@ -198,7 +198,7 @@ TEST(DmdDenoiseLoop, MatchesAPlainRestatementOfFastVideosStage) {
   TorchGenerator generator(7);
   Tensor latents = draw_latent_noise(generator, shape, WanPipelineKind::Dmd);
   const int forwards = run_dmd_denoise_loop(
-      {tiny.model, tiny.geometry, text, timesteps, 0.8, generator}, latents, nullptr);
+      {tiny.model, tiny.geometry, text, timesteps, {0.8}, generator}, latents, nullptr);
   EXPECT_EQ(forwards, 3);
 
   const Tensor stream = torch_randn({3, 3, 16, 4, 4}, 7);
@@ -245,7 +245,7 @@ TEST(DenoiseLoop, HandsItsSparsityToEveryStepsMetadata) {
   scheduler.set_timesteps(2);
   CfgGate gate(1.0, 1.0, 2);
   Tensor latents = torch_randn({1, 16, 3, 4, 4}, 1);
-  run_denoise_loop({tiny.model, tiny.geometry, scheduler, text, text, gate, 0.25}, latents, -1,
+  run_denoise_loop({tiny.model, tiny.geometry, scheduler, text, text, gate, {0.25}}, latents, -1,
                    nullptr);
   ASSERT_EQ(tiny.backend.steps.size(), 2u);
   for (const AttentionStepInfo& s : tiny.backend.steps) EXPECT_EQ(s.sparsity, 0.25);

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <vector>
 
+#include "attention/attention_registry.h"
+#include "attention/sla_attn_backend.h"
 #include "ops/sparse_linear_attention.h"
 #include "test_util.h"
 #include "vsa_reference.h"
@@ -155,6 +157,30 @@ TEST(SparseLinearAttention, RefusesWhatItCannotRun) {
   const Tensor text = testing::randn({1, 512, 2, 16});
   m = error_of([&] { ops::sparse_linear_attention(x, text, text, {0.5, 16, 8}, 0.2f); });
   EXPECT_TRUE(contains(m, "self-attention only")) << m;
+}
+
+TEST(SlaAttnBackend, RunsOnTheCpuFromItsStepMetadataAndSaysWhyNotOnGpus) {
+  const AttentionBackend& sla = AttentionBackendRegistry::builtin().get("SLA_ATTN", "test");
+  EXPECT_TRUE(sla.status(AttentionDevice::cpu()).available());
+  const AttentionBackendStatus gpu =
+      sla.status(AttentionDevice::gpu(0, "NVIDIA H200", ComputeCapability{9, 0}));
+  EXPECT_EQ(gpu.kind, AttentionBackendStatus::Kind::NotInThisVersion);
+  EXPECT_TRUE(contains(gpu.reason, "CPU (f32) only")) << gpu.reason;
+  EXPECT_TRUE(sla.takes("proj_l"));
+  const Tensor q = testing::randn({1, 300, 2, 64}), k = testing::randn({1, 300, 2, 64}),
+               v = testing::randn({1, 300, 2, 64});
+  const Tensor w = testing::randn({64, 64}, 0.1f), b = testing::randn({64}, 0.1f);
+  const auto md = sla.build_metadata({.topk_ratio = 0.5});
+  const Tensor out = sla.run(q, k, v, 0.125f, md.get(), {.proj_l_weight = w, .proj_l_bias = b});
+  const Tensor expected =
+      ops::sparse_linear_attention(q, k, v, {0.5, 128, 64, SlaFeatureMap::Softmax}, 0.125f, w, b);
+  EXPECT_EQ(rel_l2(out, expected), 0.0);
+  std::string m = error_of([&] { sla.run(q, k, v, 0.125f); });
+  EXPECT_TRUE(contains(m, "SLA_ATTN needs the step's metadata")) << m;
+  m = error_of([&] { sla.build_metadata({.topk_ratio = 1.5}); });
+  EXPECT_TRUE(contains(m, "topk_ratio 1.5 is outside (0, 1]")) << m;
+  m = error_of([&] { torch_sdpa_backend().run(q, k, v, 0.125f, nullptr, {.proj_l_weight = w}); });
+  EXPECT_TRUE(contains(m, "TORCH_SDPA takes no proj_l")) << m;
 }
 
 }  // namespace

@@ -164,7 +164,7 @@ TEST(VideoSparseAttnBackend, RunsFromItsStepMetadataAndRefusesWhatItCannotDo) {
   EXPECT_EQ(vmd.topk, 4);
   const Shape shape{1, 5 * 6 * 7, 2, 128};
   const Tensor q = randn(shape), k = randn(shape), v = randn(shape), g = randn(shape);
-  const Tensor out = vsa.run(q, k, v, 0.1f, md.get(), g);
+  const Tensor out = vsa.run(q, k, v, 0.1f, md.get(), {.gate = g});
   EXPECT_LT(rel_l2(out, testing::reference_vsa(q, k, v, g, {5, 6, 7}, 4, 0.1f).out), 1e-5);
 
   std::string m = error_of([&] { vsa.build_metadata({.grid = {5, 6, 7}, .sparsity = 1.0}); });
@@ -175,13 +175,13 @@ TEST(VideoSparseAttnBackend, RunsFromItsStepMetadataAndRefusesWhatItCannotDo) {
   const Tensor text = randn({1, 512, 2, 128});
   m = error_of([&] { vsa.run(q, text, text, 0.1f, md.get()); });
   EXPECT_TRUE(contains(m, "self-attention only")) << m;
-  m = error_of([&] { vsa.run(q, k, v, 0.1f, md.get(), randn({1, 5 * 6 * 7, 2, 64})); });
+  m = error_of([&] { vsa.run(q, k, v, 0.1f, md.get(), {.gate = randn({1, 5 * 6 * 7, 2, 64})}); });
   EXPECT_TRUE(contains(m, "gate must be")) << m;
   const auto other = vsa.build_metadata({.grid = {5, 6, 8}, .sparsity = 0.5});
   m = error_of([&] { vsa.run(q, k, v, 0.1f, other.get()); });
   EXPECT_TRUE(contains(m, "token grid [5, 6, 8] has 240")) << m;
   // A dense backend takes no gate.
-  m = error_of([&] { torch_sdpa_backend().run(q, k, v, 0.1f, nullptr, g); });
+  m = error_of([&] { torch_sdpa_backend().run(q, k, v, 0.1f, nullptr, {.gate = g}); });
   EXPECT_TRUE(contains(m, "TORCH_SDPA takes no gate")) << m;
 }
 

@@ -91,6 +91,15 @@ double vsa_sparsity(const YAML::Node& node, const std::string& key) {
   return v;
 }
 
+// generator.pipeline.experimental.SLA_topk_ratio: a number in (0, 1] (fastvideo.md §4.3; FastVideo
+// has no user key for it, so the name is ours, after VSA_sparsity's).
+double sla_topk_ratio(const YAML::Node& node, const std::string& key) {
+  const double v = scalar<double>(node, key);
+  FV_CHECK(v > 0.0 && v <= 1.0, "key '", key, "' has value ", quoted(node.Scalar()),
+           ", which is outside (0, 1] (the fraction of key blocks SLA_ATTN attends to exactly)");
+  return v;
+}
+
 // generator.pipeline.experimental.dmd_denoising_steps: a list of whole numbers, or, as FastVideo's
 // --dmd-denoising-steps takes it (and as a dotted override arrives), one string of them separated
 // by commas, optionally in brackets ("1000,757,522", "[1000, 757, 522]"). Checked as a DMD
@@ -157,6 +166,11 @@ const std::map<std::string, Setter>& setters() {
       {"generator.pipeline.experimental.VSA_sparsity",
        [](auto& n, auto& c) {
          c.options.vsa_sparsity = vsa_sparsity(n, "generator.pipeline.experimental.VSA_sparsity");
+       }},
+      {"generator.pipeline.experimental.SLA_topk_ratio",
+       [](auto& n, auto& c) {
+         c.options.sla_topk_ratio =
+             sla_topk_ratio(n, "generator.pipeline.experimental.SLA_topk_ratio");
        }},
       {"generator.pipeline.experimental.dmd_denoising_steps",
        [](auto& n, auto& c) {

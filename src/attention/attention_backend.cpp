@@ -74,19 +74,22 @@ std::unique_ptr<AttentionMetadata> AttentionBackend::build_metadata(
   return nullptr;
 }
 
-bool AttentionBackend::takes_gate() const {
+bool AttentionBackend::takes(std::string_view weight) const {
   const auto& extra = capabilities().extra_weights;
-  return std::find(extra.begin(), extra.end(), "to_gate_compress") != extra.end();
+  return std::find(extra.begin(), extra.end(), weight) != extra.end();
 }
 
 Tensor AttentionBackend::run(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                             const AttentionMetadata* metadata, const Tensor& gate) const {
+                             const AttentionMetadata* metadata,
+                             const AttentionExtras& extras) const {
   FV_CHECK(q.ndim() == 4 && k.ndim() == 4 && v.ndim() == 4, name(),
            ": q, k, v must be [B, S, H, D], got ", q.describe(), ", ", k.describe(), ", ",
            v.describe());
-  FV_CHECK(!gate.defined() || takes_gate(), "attention backend ", name(),
-           " takes no gate, but one was given (", gate.describe(), ")");
-  return forward(q, k, v, scale, metadata, gate);
+  FV_CHECK(!extras.gate.defined() || takes_gate(), "attention backend ", name(),
+           " takes no gate, but one was given (", extras.gate.describe(), ")");
+  FV_CHECK(!extras.proj_l_weight.defined() || takes("proj_l"), "attention backend ", name(),
+           " takes no proj_l, but one was given (", extras.proj_l_weight.describe(), ")");
+  return forward(q, k, v, scale, metadata, extras);
 }
 
 AttentionBackendStatus hardware_status(std::string_view backend,

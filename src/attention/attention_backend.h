@@ -51,6 +51,14 @@ struct AttentionStepInfo {
   double timestep = 0;            // the scheduler's timestep
   std::array<int64_t, 3> grid{};  // token grid after patching: T, H, W
   double sparsity = 0;            // VSA_sparsity
+  double topk_ratio = 0.1;        // SLA's topk_ratio
+};
+
+// What a layer hands its backend beyond q, k, v, computed from the weights the backend's
+// extra_weights name; a backend refuses what it does not take.
+struct AttentionExtras {
+  Tensor gate;                        // VSA: G = to_gate_compress(norm1 output) [B, Sq, H, Dv]
+  Tensor proj_l_weight, proj_l_bias;  // SLA: proj_l [D, D] and [D], f32
 };
 
 // Per-step metadata; each backend that needs some derives its own.
@@ -75,18 +83,20 @@ class AttentionBackend {
   virtual std::unique_ptr<AttentionMetadata> build_metadata(const AttentionStepInfo& step) const;
 
   // softmax(q·kᵀ·scale)·v. q [B, Sq, H, D], k [B, Sk, H, D], v [B, Sk, H, Dv] -> [B, Sq, H, Dv];
-  // metadata from build_metadata for this step (null for dense backends). gate: the per-token
-  // gate [B, Sq, H, Dv] a backend whose extra_weights name to_gate_compress combines its output
-  // with (VSA's G; undefined means G = 0); every other backend refuses a defined gate.
+  // metadata from build_metadata for this step (null for dense backends). extras: VSA's gate
+  // (undefined: G = 0) for a backend whose extra_weights name to_gate_compress, SLA's proj_l
+  // (undefined: zero) for one that names proj_l; every other backend refuses them.
   Tensor run(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-             const AttentionMetadata* metadata = nullptr, const Tensor& gate = {}) const;
+             const AttentionMetadata* metadata = nullptr, const AttentionExtras& extras = {}) const;
 
-  // Whether this backend takes a gate (its extra_weights name to_gate_compress).
-  bool takes_gate() const;
+  // Whether this backend's extra_weights name `weight` (to_gate_compress, proj_l).
+  bool takes(std::string_view weight) const;
+  bool takes_gate() const { return takes("to_gate_compress"); }
 
  protected:
   virtual Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                         const AttentionMetadata* metadata, const Tensor& gate) const = 0;
+                         const AttentionMetadata* metadata,
+                         const AttentionExtras& extras) const = 0;
 };
 
 // Whether `device` meets the capabilities' device requirement; the reason names the requirement

@@ -5,6 +5,7 @@
 
 #include "attention/flash_attn_backend.h"
 #include "attention/later_version_backend.h"
+#include "attention/sla_attn_backend.h"
 #include "attention/torch_sdpa_backend.h"
 #include "attention/video_sparse_attn_backend.h"
 #include "fastvideo/error.h"
@@ -60,8 +61,7 @@ AttentionBackendRegistry make_builtin() {
                            {64, 128}));
   // VMoBA: chunk gating then flash-attn varlen (fastvideo.md §4.2).
   later("VMOBA_ATTN", later_capabilities({8, 0}, any_newer, kAmpereOrNewer, {64, 128}));
-  // SLA: block-sparse softmax plus a linear branch through the learned proj_l (fastvideo.md §4.3).
-  later("SLA_ATTN", later_capabilities({8, 0}, any_newer, kAmpereOrNewer, {64, 128}, {"proj_l"}));
+  r.add(std::make_unique<SlaAttnBackend>());
   // SageSLA: SLA with SpargeAttn's INT8/FP8 sparse kernels (fastvideo.md §4.4).
   later("SAGE_SLA_ATTN",
         later_capabilities({8, 0}, any_newer, kAmpereOrNewer, {64, 128}, {"proj_l"}));

@@ -62,7 +62,8 @@ AttentionBackendStatus FlashAttnBackend::status(const AttentionDevice& device) c
 }
 
 Tensor FlashAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                                 const AttentionMetadata*, const Tensor&) const {
+                                 const AttentionMetadata*,
+                                 const AttentionExtras&) const {
 #ifdef FASTVIDEO_HAVE_CUDA
   if (!q.device().is_cpu()) {
     // The plan (kernel choice and checks) is made once per shape and cached.

@@ -17,7 +17,8 @@ class FlashAttnBackend final : public AttentionBackend {
 
  protected:
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                 const AttentionMetadata* metadata, const Tensor& gate) const override;
+                 const AttentionMetadata* metadata,
+                 const AttentionExtras& extras) const override;
 };
 
 }  // namespace fastvideo

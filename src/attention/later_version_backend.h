@@ -22,7 +22,8 @@ class LaterVersionBackend final : public AttentionBackend {
 
  protected:
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                 const AttentionMetadata* metadata, const Tensor& gate) const override;
+                 const AttentionMetadata* metadata,
+                 const AttentionExtras& extras) const override;
 
  private:
   std::string not_in_this_version() const;

@@ -31,7 +31,8 @@ AttentionBackendStatus TorchSdpaBackend::status(const AttentionDevice& device) c
 }
 
 Tensor TorchSdpaBackend::forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                                 const AttentionMetadata*, const Tensor&) const {
+                                 const AttentionMetadata*,
+                                 const AttentionExtras&) const {
   return ops::attention(q, k, v, scale);
 }
 

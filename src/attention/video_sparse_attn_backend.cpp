@@ -56,13 +56,13 @@ std::unique_ptr<AttentionMetadata> VideoSparseAttnBackend::build_metadata(
 
 Tensor VideoSparseAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor& v,
                                        float scale, const AttentionMetadata* metadata,
-                                       const Tensor& gate) const {
+                                       const AttentionExtras& extras) const {
   const auto* md = dynamic_cast<const VsaMetadata*>(metadata);
   FV_CHECK(md != nullptr,
            "VIDEO_SPARSE_ATTN needs the step's metadata (its token grid and sparsity): it runs "
            "the transformer's self-attention only");
   try {
-    return ops::video_sparse_attention(q, k, v, gate, *md->tiling, md->topk, scale);
+    return ops::video_sparse_attention(q, k, v, extras.gate, *md->tiling, md->topk, scale);
   } catch (const Error& e) {
     throw e.with_context("attention backend VIDEO_SPARSE_ATTN");
   }

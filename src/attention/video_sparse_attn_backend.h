@@ -32,7 +32,8 @@ class VideoSparseAttnBackend final : public AttentionBackend {
 
  protected:
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                 const AttentionMetadata* metadata, const Tensor& gate) const override;
+                 const AttentionMetadata* metadata,
+                 const AttentionExtras& extras) const override;
 };
 
 }  // namespace fastvideo

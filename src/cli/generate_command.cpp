@@ -48,6 +48,9 @@ constexpr ValueFlag kValueFlags[] = {
     {"--VSA-sparsity", "generator.pipeline.experimental.VSA_sparsity",
      "VIDEO_SPARSE_ATTN sparsity in [0, 1) (default: the model's, 0.8 for FastWan, 0 for Wan2.1); "
      "an error with any other self-attention backend"},
+    {"--SLA-topk-ratio", "generator.pipeline.experimental.SLA_topk_ratio",
+     "SLA_ATTN's fraction of key blocks attended exactly, in (0, 1] (default 0.1); an error with "
+     "any other self-attention backend"},
     {"--scheduler", "generator.pipeline.experimental.scheduler",
      "flow_unipc (default), checkpoint, euler"},
     {"--device", "generator.engine.device",

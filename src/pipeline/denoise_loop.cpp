@@ -22,7 +22,8 @@ int run_denoise_loop(const DenoiseLoop& loop, Tensor& latents, int steps,
         attention.build_metadata({.step = i,
                                   .timestep = t,
                                   .grid = loop.geometry.token_grid(latents.shape()),
-                                  .sparsity = loop.sparsity});
+                                  .sparsity = loop.sparse.vsa_sparsity,
+                                  .topk_ratio = loop.sparse.sla_topk_ratio});
     const Tensor cond = loop.transformer.forward(latents, ts, loop.cond_text, metadata.get());
     ++forwards;
     Tensor uncond;

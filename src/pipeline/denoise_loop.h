@@ -10,6 +10,7 @@
 #include "core/tensor.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/wan_geometry.h"
+#include "pipeline/sparse_attention_settings.h"
 #include "pipeline/cfg_gate.h"
 #include "schedulers/scheduler.h"
 
@@ -22,7 +23,7 @@ struct DenoiseLoop {
   const WanTransformer::TextContext& cond_text;
   const WanTransformer::TextContext& uncond_text;  // read only when the gate asks for uncond
   CfgGate& gate;
-  double sparsity = 0;  // AttentionStepInfo::sparsity: the resolved VSA_sparsity
+  SparseAttentionSettings sparse;  // the resolved VSA_sparsity and SLA topk_ratio
 };
 
 // After step `step` (0-based) took `seconds`, including waiting for its work: progress reports,

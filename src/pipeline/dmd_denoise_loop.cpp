@@ -23,7 +23,8 @@ int run_dmd_denoise_loop(const DmdDenoiseLoop& loop, Tensor& latents,
         attention.build_metadata({.step = i,
                                   .timestep = t,
                                   .grid = loop.geometry.token_grid(latents.shape()),
-                                  .sparsity = loop.sparsity});
+                                  .sparsity = loop.sparse.vsa_sparsity,
+                                  .topk_ratio = loop.sparse.sla_topk_ratio});
     const Tensor velocity = loop.transformer.forward(latents, ts, loop.text, metadata.get());
     FV_CHECK(ops::all_finite(velocity), "denoising step ", i, " (t=", t,
              ") produced NaN or Inf in the transformer output");

@@ -12,6 +12,7 @@
 #include "core/torch_random.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/wan_geometry.h"
+#include "pipeline/sparse_attention_settings.h"
 #include "pipeline/denoise_loop.h"
 
 namespace fastvideo {
@@ -21,7 +22,7 @@ struct DmdDenoiseLoop {
   const WanGeometry& geometry;
   const WanTransformer::TextContext& text;
   std::span<const int> timesteps;  // dmd_denoising_steps, checked (invalid_dmd_timesteps)
-  double sparsity;                 // AttentionStepInfo::sparsity (VSA_sparsity)
+  SparseAttentionSettings sparse;  // the resolved VSA_sparsity and SLA topk_ratio
   TorchGenerator& generator;       // the request's, after the starting latents were drawn
 };
 

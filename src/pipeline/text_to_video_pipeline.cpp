@@ -14,7 +14,7 @@
 #include "pipeline/stages/prepare_timesteps_stage.h"
 #include "pipeline/stages/validate_stage.h"
 #include "pipeline/stages/write_stage.h"
-#include "pipeline/vsa_sparsity.h"
+#include "pipeline/sparse_attention_settings.h"
 #include "pipeline/wan_checkpoint.h"
 #include "schedulers/dmd_schedule.h"
 
@@ -85,23 +85,36 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       options.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device_),
       {dit_config.attention_head_dim, weight_dtype});
   log::info("attention backends: ", attention_.describe());
-  const double sparsity = resolve_vsa_sparsity(options.vsa_sparsity, preset_.defaults.vsa_sparsity,
-                                               *attention_.self, attention_.source);
+  const SparseAttentionSettings sparse{
+      resolve_vsa_sparsity(options.vsa_sparsity, preset_.defaults.vsa_sparsity, *attention_.self,
+                           attention_.source),
+      resolve_sla_topk_ratio(options.sla_topk_ratio, *attention_.self, attention_.source)};
   prompt_encoder_ = std::make_unique<PromptEncoder>(checkpoint_, std::move(umt5_config), device_,
                                                     umt5_dtype, options.keep_text_encoder);
 
-  const std::set<std::string> dit_fp32 = wan_transformer_fp32_names(dit_config);
+  std::set<std::string> dit_fp32 = wan_transformer_fp32_names(dit_config);
   // VSA-trained checkpoints carry a gate per block; only a backend that takes it loads it.
-  const VsaGateLayout gate = find_vsa_gate_layout(
-      component_tensor_names(checkpoint_.path("transformer")), dit_config.num_layers);
-  if (gate != VsaGateLayout::Absent && !attention_.self->takes_gate()) {
-    log::info("transformer: the checkpoint's VSA gates (blocks.N.", vsa_gate_prefix(gate),
+  const std::set<std::string> dit_names = component_tensor_names(checkpoint_.path("transformer"));
+  const WanBlockExtras extras{.gate = find_vsa_gate_layout(dit_names, dit_config.num_layers),
+                              .load_gate = attention_.self->takes_gate(),
+                              .proj_l = find_sla_proj_l(dit_names, dit_config.num_layers),
+                              .load_proj_l = attention_.self->takes("proj_l")};
+  if (extras.gate != VsaGateLayout::Absent && !extras.load_gate) {
+    log::info("transformer: the checkpoint's VSA gates (blocks.N.", vsa_gate_prefix(extras.gate),
               ") are unused: self-attention runs ", attention_.self->name());
+  }
+  if (extras.proj_l && !extras.load_proj_l) {
+    log::info("transformer: the checkpoint's SLA proj_l (blocks.N.", kSlaProjLPrefix,
+              ") is unused: self-attention runs ", attention_.self->name());
+  }
+  // SLA's proj_l is an f32 Linear in FastVideo whatever the model's dtype: load it as such.
+  for (const TensorSpec& spec : wan_transformer_specs(dit_config, extras)) {
+    if (spec.name.find(kSlaProjLPrefix) != std::string::npos) dit_fp32.insert(spec.name);
   }
   transformer_ = std::make_unique<WanTransformer>(
       dit_config,
       load_component(checkpoint_.path("transformer"),
-                     wan_transformer_specs(dit_config, gate, attention_.self->takes_gate()),
+                     wan_transformer_specs(dit_config, extras),
                      weight_dtype, device_, &dit_fp32),
       *attention_.self, *attention_.cross);
   vae_ = std::make_unique<WanVaeDecoder>(
@@ -116,7 +129,10 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       {"model", model_name(model_dir)},
       {"engine", "fastvideo-cpp 0.1.0"}};
   if (attention_.self->name() == kVsaBackendName) {
-    engine_parameters.emplace_back("VSA_sparsity", format_double(sparsity));
+    engine_parameters.emplace_back("VSA_sparsity", format_double(sparse.vsa_sparsity));
+  }
+  if (attention_.self->name() == kSlaBackendName) {
+    engine_parameters.emplace_back("SLA_topk_ratio", format_double(sparse.sla_topk_ratio));
   }
   if (pipeline == WanPipelineKind::Dmd) {
     engine_parameters.emplace_back("scheduler", "dmd");
@@ -130,10 +146,10 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   stages_.push_back(std::make_unique<PrepareLatentsStage>(*geometry_, device_, pipeline));
   if (pipeline == WanPipelineKind::Dmd) {
     stages_.push_back(std::make_unique<DmdDenoiseStage>(
-        *transformer_, *geometry_, preset_.dmd_timesteps, sparsity, progress_, stop_));
+        *transformer_, *geometry_, preset_.dmd_timesteps, sparse, progress_, stop_));
   } else {
     stages_.push_back(
-        std::make_unique<DenoiseStage>(*transformer_, *geometry_, sparsity, progress_, stop_));
+        std::make_unique<DenoiseStage>(*transformer_, *geometry_, sparse, progress_, stop_));
   }
   stages_.push_back(std::make_unique<DecodeStage>(*vae_));
   stages_.push_back(std::make_unique<WriteStage>(stop_));

@@ -9,10 +9,10 @@
 namespace fastvideo {
 
 DenoiseStage::DenoiseStage(const WanTransformer& transformer, const WanGeometry& geometry,
-                           double sparsity, const ProgressCallback& progress, const StopFlag& stop)
+                           const SparseAttentionSettings& sparse, const ProgressCallback& progress, const StopFlag& stop)
     : transformer_(transformer),
       geometry_(geometry),
-      sparsity_(sparsity),
+      sparse_(sparse),
       progress_(progress),
       stop_(stop) {}
 
@@ -21,7 +21,7 @@ void DenoiseStage::run(RequestState& state) {
   const int steps = int(state.scheduler->timesteps().size());
   CfgGate gate(r.cfg_gate_step, r.guidance_scale, steps);
   const DenoiseLoop loop{transformer_,      geometry_, *state.scheduler, state.cond_text,
-                         state.uncond_text, gate,      sparsity_};
+                         state.uncond_text, gate,      sparse_};
   state.result.transformer_forwards =
       run_denoise_loop(loop, state.latents, -1, [&](int step, double seconds) {
         log::debug("denoise step ", step + 1, "/", steps, ": ", seconds, " s");

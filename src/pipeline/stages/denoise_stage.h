@@ -7,6 +7,7 @@
 #include "fastvideo/video_generator.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/wan_geometry.h"
+#include "pipeline/sparse_attention_settings.h"
 #include "pipeline/pipeline_stage.h"
 
 namespace fastvideo {
@@ -18,8 +19,9 @@ struct ProgressCallback {
 
 class DenoiseStage final : public PipelineStage {
  public:
-  // sparsity: the resolved VSA sparsity, handed to the self-attention's per-step metadata.
-  DenoiseStage(const WanTransformer& transformer, const WanGeometry& geometry, double sparsity,
+  // sparse: the resolved sparse-attention settings, handed to the per-step metadata.
+  DenoiseStage(const WanTransformer& transformer, const WanGeometry& geometry,
+               const SparseAttentionSettings& sparse,
                const ProgressCallback& progress, const StopFlag& stop);
   std::string_view name() const override { return "denoise"; }
   void run(RequestState& state) override;
@@ -27,7 +29,7 @@ class DenoiseStage final : public PipelineStage {
  private:
   const WanTransformer& transformer_;
   const WanGeometry& geometry_;
-  double sparsity_;
+  SparseAttentionSettings sparse_;
   const ProgressCallback& progress_;
   const StopFlag& stop_;
 };

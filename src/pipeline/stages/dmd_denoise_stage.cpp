@@ -6,12 +6,12 @@
 namespace fastvideo {
 
 DmdDenoiseStage::DmdDenoiseStage(const WanTransformer& transformer, const WanGeometry& geometry,
-                                 std::vector<int> timesteps, double sparsity,
+                                 std::vector<int> timesteps, const SparseAttentionSettings& sparse,
                                  const ProgressCallback& progress, const StopFlag& stop)
     : transformer_(transformer),
       geometry_(geometry),
       timesteps_(std::move(timesteps)),
-      sparsity_(sparsity),
+      sparse_(sparse),
       progress_(progress),
       stop_(stop) {}
 
@@ -19,7 +19,7 @@ void DmdDenoiseStage::run(RequestState& state) {
   FV_CHECK(state.generator.has_value(), "dmd denoise: no generator (prepare_latents did not run)");
   const int steps = int(timesteps_.size());
   const DmdDenoiseLoop loop{transformer_, geometry_, state.cond_text,
-                            timesteps_,   sparsity_, *state.generator};
+                            timesteps_,   sparse_, *state.generator};
   state.result.transformer_forwards =
       run_dmd_denoise_loop(loop, state.latents, [&](int step, double seconds) {
         log::debug("denoise step ", step + 1, "/", steps, " (t=", timesteps_[size_t(step)],

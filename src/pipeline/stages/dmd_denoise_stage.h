@@ -8,6 +8,7 @@
 #include "core/stop_flag.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/wan_geometry.h"
+#include "pipeline/sparse_attention_settings.h"
 #include "pipeline/pipeline_stage.h"
 #include "pipeline/stages/denoise_stage.h"
 
@@ -15,9 +16,9 @@ namespace fastvideo {
 
 class DmdDenoiseStage final : public PipelineStage {
  public:
-  // timesteps: the resolved dmd_denoising_steps (checked); sparsity: the resolved VSA sparsity.
+  // timesteps: the resolved dmd_denoising_steps (checked); sparse: the resolved sparse-attention settings.
   DmdDenoiseStage(const WanTransformer& transformer, const WanGeometry& geometry,
-                  std::vector<int> timesteps, double sparsity, const ProgressCallback& progress,
+                  std::vector<int> timesteps, const SparseAttentionSettings& sparse, const ProgressCallback& progress,
                   const StopFlag& stop);
   std::string_view name() const override { return "denoise"; }
   void run(RequestState& state) override;
@@ -26,7 +27,7 @@ class DmdDenoiseStage final : public PipelineStage {
   const WanTransformer& transformer_;
   const WanGeometry& geometry_;
   std::vector<int> timesteps_;
-  double sparsity_;
+  SparseAttentionSettings sparse_;
   const ProgressCallback& progress_;
   const StopFlag& stop_;
 };

@@ -52,8 +52,21 @@ VsaGateLayout find_vsa_gate_layout(const std::set<std::string>& tensor_names, in
   return found;
 }
 
+bool find_sla_proj_l(const std::set<std::string>& tensor_names, int num_layers) {
+  auto has = [&](int block) {
+    return tensor_names.count(str_cat("blocks.", block, ".", kSlaProjLPrefix, ".weight")) != 0;
+  };
+  const bool first = num_layers > 0 && has(0);
+  for (int i = 1; i < num_layers; ++i) {
+    FV_CHECK(has(i) == first, "transformer: blocks.", i, first ? " has no " : " has ",
+             kSlaProjLPrefix, ".weight but blocks.0 ", first ? "has one" : "has none",
+             "; expected SLA's proj_l in every block or in none");
+  }
+  return first;
+}
+
 std::vector<TensorSpec> wan_transformer_specs(const WanTransformerConfig& config,
-                                              VsaGateLayout gate, bool load_gate) {
+                                              const WanBlockExtras& extras) {
   const int64_t D = config.inner_dim(), F = config.ffn_dim;
   const auto& p = config.patch_size;
   const int64_t patch_out = int64_t(config.out_channels) * config.patch_volume();
@@ -93,10 +106,16 @@ std::vector<TensorSpec> wan_transformer_specs(const WanTransformerConfig& config
     specs.push_back({b + "ffn.net.0.proj.bias", {F}});
     specs.push_back({b + "ffn.net.2.weight", {D, F}});
     specs.push_back({b + "ffn.net.2.bias", {D}});
-    if (gate != VsaGateLayout::Absent) {
-      const std::string g = b + std::string(vsa_gate_prefix(gate));
-      specs.push_back({g + ".weight", {D, D}, load_gate});
-      specs.push_back({g + ".bias", {D}, load_gate});
+    if (extras.gate != VsaGateLayout::Absent) {
+      const std::string g = b + std::string(vsa_gate_prefix(extras.gate));
+      specs.push_back({g + ".weight", {D, D}, extras.load_gate});
+      specs.push_back({g + ".bias", {D}, extras.load_gate});
+    }
+    if (extras.proj_l) {
+      const int64_t hd = config.attention_head_dim;
+      const std::string p = b + std::string(kSlaProjLPrefix);
+      specs.push_back({p + ".weight", {hd, hd}, extras.load_proj_l});
+      specs.push_back({p + ".bias", {hd}, extras.load_proj_l});
     }
   }
   return specs;
@@ -159,10 +178,14 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
            cross_attention.name(), " cannot run cross-attention (dense backends only)");
   const std::string component = weights.component().empty() ? "transformer" : weights.component();
   const Device device = weights.get("patch_embedding.weight").device();
-  const VsaGateLayout gate_layout =
-      self_attention.takes_gate() ? find_vsa_gate_layout(names_of(weights), config_.num_layers)
-                                  : VsaGateLayout::Absent;
-  for (const TensorSpec& spec : wan_transformer_specs(config_, gate_layout)) {
+  const std::set<std::string> names = names_of(weights);
+  const VsaGateLayout gate_layout = self_attention.takes_gate()
+                                        ? find_vsa_gate_layout(names, config_.num_layers)
+                                        : VsaGateLayout::Absent;
+  const bool proj_l =
+      self_attention.takes("proj_l") && find_sla_proj_l(names, config_.num_layers);
+  for (const TensorSpec& spec :
+       wan_transformer_specs(config_, {.gate = gate_layout, .proj_l = proj_l})) {
     const Tensor& t = weights.get(spec.name);
     FV_CHECK(t.device() == device, component, ": tensor ", spec.name, " is ", t.describe(),
              "; every tensor must be on ", device.name(), " like patch_embedding.weight");
@@ -221,7 +244,19 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
       block.gate_w = get(g + ".weight");
       block.gate_b = get(g + ".bias");
     }
+    if (proj_l) {
+      const std::string p = b + std::string(kSlaProjLPrefix);
+      block.proj_l_w = get(p + ".weight").to(DType::F32);
+      block.proj_l_b = get(p + ".bias").to(DType::F32);
+    }
     blocks_.push_back(std::move(block));
+  }
+  if (self_attention.takes("proj_l")) {
+    log::info(component, ": ", self_attention.name(),
+              proj_l ? str_cat(" proj_l from blocks.N.", kSlaProjLPrefix, " (", config_.num_layers,
+                               " blocks)")
+                     : std::string(" runs with proj_l = 0 (no proj_l weights: pure sparse "
+                                   "attention, as FastVideo zero-initialises them)"));
   }
   if (self_attention.takes_gate()) {
     if (gate_layout == VsaGateLayout::Absent) {
@@ -281,9 +316,9 @@ Tensor WanTransformer::block_forward(const Block& block,
                                 rope_sin, H);
   Tensor v = ops::linear(h, sa.to_v_w, sa.to_v_b);
   // VSA's gate G = to_gate_compress(norm1 output) (fastvideo.md §3.3); undefined means G = 0.
-  Tensor gate;
-  if (block.gate_w.defined()) gate = heads(ops::linear(h, block.gate_w, block.gate_b));
-  Tensor a = self_attention_->run(q, k, heads(v), attn_scale, self_metadata, gate)
+  AttentionExtras extras{.proj_l_weight = block.proj_l_w, .proj_l_bias = block.proj_l_b};
+  if (block.gate_w.defined()) extras.gate = heads(ops::linear(h, block.gate_w, block.gate_b));
+  Tensor a = self_attention_->run(q, k, heads(v), attn_scale, self_metadata, extras)
                  .reshape({B, S, D});
   Tensor out = ops::gated_residual(x, ops::linear(a, sa.to_out_w, sa.to_out_b), chunk(2));
 

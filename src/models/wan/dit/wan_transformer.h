@@ -33,13 +33,27 @@ std::string_view vsa_gate_prefix(VsaGateLayout layout);  // "attn1.to_gate_compr
 // otherwise an error naming the first block that breaks the rule.
 VsaGateLayout find_vsa_gate_layout(const std::set<std::string>& tensor_names, int num_layers);
 
+// SLA's per-block proj_l (fastvideo.md §4.3: Linear(head_dim, head_dim), f32, zero-initialised),
+// stored under FastVideo's module path blocks.N.attn1.attn_impl.proj_l.{weight,bias} (its Wan
+// param_names_mapping has no rule for it). True when every block has it, false when none does;
+// otherwise an error naming the first block that breaks the rule.
+inline constexpr std::string_view kSlaProjLPrefix = "attn1.attn_impl.proj_l";
+bool find_sla_proj_l(const std::set<std::string>& tensor_names, int num_layers);
+
+// The per-block tensors a checkpoint adds for sparse backends, and whether the self-attention
+// backend reads them (unread ones are still checked for shape).
+struct WanBlockExtras {
+  VsaGateLayout gate = VsaGateLayout::Absent;
+  bool load_gate = true;
+  bool proj_l = false;
+  bool load_proj_l = true;
+};
+
 // Every tensor of the checkpoint with its shape (wan21.md §1.1): 15 top-level + 27 per block, plus
-// the 2 gate tensors per block of `gate` (loaded only when `load_gate`: a backend without a gate
-// leaves them unread but still checks their shapes). The loader validates checkpoints against
-// this table and the tiny-model writer emits it.
+// the per-block extras present (VSA's gate: 2 tensors of D; SLA's proj_l: 2 of the head dim). The
+// loader validates checkpoints against this table and the tiny-model writer emits it.
 std::vector<TensorSpec> wan_transformer_specs(const WanTransformerConfig& config,
-                                              VsaGateLayout gate = VsaGateLayout::Absent,
-                                              bool load_gate = true);
+                                              const WanBlockExtras& extras = {});
 
 // The tensors diffusers keeps in f32 when it loads the model in bf16 (wan21.md §1.2): those whose
 // dotted name has a component rope, time_embedder, scale_shift_table, norm1, norm2 or norm3, i.e.
@@ -99,7 +113,8 @@ class WanTransformer {
     Attention self_attn, cross_attn;
     Tensor norm2_w, norm2_b;
     Tensor ffn_in_w, ffn_in_b, ffn_out_w, ffn_out_b;
-    Tensor gate_w, gate_b;  // VSA's to_gate_compress; undefined: G = 0
+    Tensor gate_w, gate_b;      // VSA's to_gate_compress; undefined: G = 0
+    Tensor proj_l_w, proj_l_b;  // SLA's proj_l (f32); undefined: zero
   };
 
   struct RopeCache {

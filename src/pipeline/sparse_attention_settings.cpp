@@ -1,4 +1,4 @@
-#include "pipeline/vsa_sparsity.h"
+#include "pipeline/sparse_attention_settings.h"
 
 #include <cmath>
 
@@ -18,6 +18,20 @@ double resolve_vsa_sparsity(std::optional<double> explicit_value, double preset_
            ": select it with --attention-backend ", kVsaBackendName,
            " or FASTVIDEO_ATTENTION_BACKEND=", kVsaBackendName, ", or leave VSA_sparsity unset");
   return s;
+}
+
+double resolve_sla_topk_ratio(std::optional<double> explicit_value, const AttentionBackend& self,
+                              const std::string& self_source) {
+  if (!explicit_value) return kSlaDefaultTopkRatio;
+  const double r = *explicit_value;
+  FV_CHECK(std::isfinite(r) && r > 0.0 && r <= 1.0, "SLA_topk_ratio=", r,
+           " is outside (0, 1] (the fraction of key blocks SLA_ATTN attends to exactly)");
+  FV_CHECK(self.name() == kSlaBackendName, "SLA_topk_ratio=", r,
+           " is set, but the self-attention backend is ", self.name(), " (", self_source,
+           "); SLA_topk_ratio applies only to ", kSlaBackendName,
+           ": select it with --attention-backend ", kSlaBackendName,
+           " or FASTVIDEO_ATTENTION_BACKEND=", kSlaBackendName, ", or leave SLA_topk_ratio unset");
+  return r;
 }
 
 }  // namespace fastvideo

@@ -1,6 +1,7 @@
-// VSA's per-block gate in the transformer (fastvideo.md §3.3): where a checkpoint keeps it (both
-// names, all blocks or none), its shape checked, either name giving the same model, and an absent
-// gate behaving exactly as FastVideo's zero-initialised one (G = 0).
+// The per-block weights sparse backends add to the transformer: VSA's gate (fastvideo.md §3.3)
+// and SLA's proj_l (§4.3). Where a checkpoint keeps them (all blocks or none), their shapes
+// checked, VSA's two names giving the same model, and an absent weight behaving exactly as
+// FastVideo's zero-initialised one.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -68,15 +69,27 @@ class VsaGateInTransformer : public ::testing::Test {
     }
     return w;
   }
-  // One forward over a 5×5×7 token grid (partial tiles on every axis) at sparsity 0.5.
+  // The tiny model's weights plus, per block, SLA's proj_l `w`, `b`.
+  static Weights with_proj_l(const Tensor& w, const Tensor& b) {
+    Weights weights = plain();
+    for (int i = 0; i < config().num_layers; ++i) {
+      const std::string p = str_cat("blocks.", i, ".", kSlaProjLPrefix);
+      weights.insert(p + ".weight", w);
+      weights.insert(p + ".bias", b);
+    }
+    return weights;
+  }
+  // One forward over a 5×5×7 token grid (partial tiles on every axis) at VSA sparsity 0.5 or
+  // SLA topk_ratio 0.5.
   Tensor run(const WanTransformer& model) const {
     const double t[] = {700.0};
     const auto md = model.self_attention().build_metadata(
-        {.step = 0, .timestep = 700, .grid = {5, 5, 7}, .sparsity = 0.5});
+        {.step = 0, .timestep = 700, .grid = {5, 5, 7}, .sparsity = 0.5, .topk_ratio = 0.5});
     return model.forward(latents_, t, model.prepare_text(context_), md.get());
   }
   const AttentionBackend& vsa =
       AttentionBackendRegistry::builtin().get("VIDEO_SPARSE_ATTN", "test");
+  const AttentionBackend& sla = AttentionBackendRegistry::builtin().get("SLA_ATTN", "test");
   const int64_t D = config().inner_dim();
   const Tensor latents_ = testing::randn({1, 16, 5, 10, 14});
   const Tensor context_ = testing::randn({1, 512, config().text_dim}, 0.3f);
@@ -110,6 +123,33 @@ TEST_F(VsaGateInTransformer, AGateOfTheWrongShapeIsRefusedNamingIt) {
   const std::string m = error_of([&] { WanTransformer(config(), bad, vsa); });
   EXPECT_TRUE(contains(m, "blocks.0.attn1.to_gate_compress.weight")) << m;
   EXPECT_TRUE(contains(m, str_cat("[", D, ",", D, "]"))) << m;
+}
+
+TEST(SlaProjL, IsFoundInEveryBlockOrNone) {
+  std::set<std::string> names;
+  for (int i = 0; i < 3; ++i) names.insert(str_cat("blocks.", i, ".", kSlaProjLPrefix, ".weight"));
+  EXPECT_TRUE(find_sla_proj_l(names, 3));
+  EXPECT_FALSE(find_sla_proj_l({"patch_embedding.weight"}, 3));
+  names.erase(str_cat("blocks.2.", kSlaProjLPrefix, ".weight"));
+  const std::string m = error_of([&] { find_sla_proj_l(names, 3); });
+  EXPECT_TRUE(contains(m, "blocks.2 has no attn1.attn_impl.proj_l.weight")) << m;
+}
+
+TEST_F(VsaGateInTransformer, SlaProjLAbsentIsZeroAndARealOneChangesTheOutput) {
+  const int64_t hd = config().attention_head_dim;
+  const WanTransformer absent(config(), plain(), sla);
+  const WanTransformer zero(
+      config(), with_proj_l(Tensor::zeros({hd, hd}, DType::F32), Tensor::zeros({hd}, DType::F32)),
+      sla);
+  const Tensor out = run(absent);
+  EXPECT_EQ(testing::rel_l2(run(zero), out), 0.0);
+  const WanTransformer real(
+      config(), with_proj_l(testing::randn({hd, hd}, 0.1f), testing::randn({hd}, 0.1f)), sla);
+  EXPECT_GT(testing::rel_l2(run(real), out), 1e-4);
+  const std::string m = error_of([&] {
+    WanTransformer(config(), with_proj_l(testing::randn({hd, 8}), testing::randn({hd})), sla);
+  });
+  EXPECT_TRUE(contains(m, "blocks.0.attn1.attn_impl.proj_l.weight")) << m;
 }
 
 }  // namespace

@@ -1,0 +1,33 @@
+// SLA_ATTN: sparse-linear attention with FastVideo's semantics (fastvideo.md §4.3;
+// ops/sparse_linear_attention.h), self-attention only. Its per-step metadata is the topk_ratio;
+// its extra weight is each layer's proj_l, which the transformer passes to run() (zero where the
+// checkpoint has none: then SLA is pure block-sparse attention). In this version it runs on the
+// CPU (f32); its CUDA kernels are not built yet, and a GPU says so.
+#pragma once
+
+#include "attention/attention_backend.h"
+#include "ops/sparse_linear_attention.h"
+
+namespace fastvideo {
+
+struct SlaMetadata final : AttentionMetadata {
+  SlaConfig config;
+};
+
+class SlaAttnBackend final : public AttentionBackend {
+ public:
+  std::string_view name() const override { return "SLA_ATTN"; }
+  const AttentionCapabilities& capabilities() const override;
+  AttentionBackendStatus status(const AttentionDevice& device) const override;
+  // Sparse attention changes the result: it runs only when asked for by name.
+  bool chosen_automatically_on(const AttentionDevice&) const override { return false; }
+
+  // FastVideo's SLA defaults (BLKQ 128, BLKK 64, softmax feature map) with step.topk_ratio.
+  std::unique_ptr<AttentionMetadata> build_metadata(const AttentionStepInfo& step) const override;
+
+ protected:
+  Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                 const AttentionMetadata* metadata, const AttentionExtras& extras) const override;
+};
+
+}  // namespace fastvideo

@@ -1,0 +1,38 @@
+// The settings of the sparse self-attention backends, resolved once per pipeline and handed to
+// every step's metadata (AttentionStepInfo::sparsity, ::topk_ratio).
+//
+// FastVideo's VSA_sparsity (fastvideo.md §3.1): the explicit value
+// (GeneratorOptions::vsa_sparsity: --VSA-sparsity, generator.pipeline.experimental.VSA_sparsity),
+// else the model's preset (0.8 for FastWan, 0 for Wan2.1 as FastVideoArgs). The value reaches the
+// self-attention's per-step metadata (AttentionStepInfo::sparsity), which only VIDEO_SPARSE_ATTN
+// reads: an explicit value with another backend would change nothing, so it is an error.
+#pragma once
+
+#include <optional>
+
+#include "attention/attention_backend.h"
+
+namespace fastvideo {
+
+inline constexpr std::string_view kVsaBackendName = "VIDEO_SPARSE_ATTN";
+
+// explicit_value outside [0, 1), or set while `self` is not VIDEO_SPARSE_ATTN, throws naming the
+// value and both backends' names. self_source: where the backend choice came from, for messages.
+double resolve_vsa_sparsity(std::optional<double> explicit_value, double preset_value,
+                            const AttentionBackend& self, const std::string& self_source);
+
+// SLA's topk_ratio (fastvideo.md §4.3): the explicit value (GeneratorOptions::sla_topk_ratio:
+// --SLA-topk-ratio, generator.pipeline.experimental.SLA_topk_ratio), else 0.1, FastVideo's
+// SLAAttentionImpl default. Outside (0, 1], or set while `self` is not SLA_ATTN, throws naming the
+// value (and both backends).
+inline constexpr std::string_view kSlaBackendName = "SLA_ATTN";
+inline constexpr double kSlaDefaultTopkRatio = 0.1;
+double resolve_sla_topk_ratio(std::optional<double> explicit_value, const AttentionBackend& self,
+                              const std::string& self_source);
+
+struct SparseAttentionSettings {
+  double vsa_sparsity = 0;                        // AttentionStepInfo::sparsity
+  double sla_topk_ratio = kSlaDefaultTopkRatio;   // AttentionStepInfo::topk_ratio
+};
+
+}  // namespace fastvideo
