@@ -13,13 +13,13 @@
 // Warp roles: 384 threads; WG0 the producer (one thread issues every TMA load: Q, then per step
 //             the K and V tiles of both consumers' lists), WG1/WG2 the consumers as in FLASH_ATTN:
 //             S = Q·Kᵀ by wgmma m64n64k16, online softmax in base 2 with conditional rescale
-//             (keys past a tile's valid count masked), O += P·V by wgmma m64n128k16 with P from
+//             (keys outside the grid masked), O += P·V by wgmma m64n128k16 with P from
 //             registers; the softmax of step j overlaps P·V of step j-1, and the consumers take
 //             turns issuing GEMMs (ping-pong). Both lists have topk entries, so both consumers
 //             take the same number of turns.
 // Grid:       persistent, one CTA per SM over (query-tile pair fastest, then head, then batch).
-// With an odd number of tiles the last pair's second consumer repeats the last tile's list and
-// its rows, past the sequence, are not written.
+// With an odd number of tiles the last pair's second consumer repeats the last tile and writes
+// nothing. All lanes take part in the epilogue's row-sum shuffle before any row is skipped.
 //
 // Tested by tests/cuda_video_sparse_attention_test.cpp (both kernels) against the VSA reference.
 #include <cuda.h>
