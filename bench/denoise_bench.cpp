@@ -204,7 +204,7 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   const auto t_loop = Clock::now();
   // The pipeline's own loop (pipeline/denoise_loop.h); its NaN check waits for each step's work.
   const int forwards =
-      run_denoise_loop({dit, geometry, *scheduler, cond_text, uncond_text, gate}, latents, steps,
+      run_denoise_loop({dit, geometry, *scheduler, cond_text, uncond_text, gate, {}}, latents, steps,
                        [&](int i, double seconds) {
                          step_seconds.push_back(seconds);
                          std::printf("  step %d/%d: %.3f s\n", i + 1, steps, seconds);

@@ -238,6 +238,8 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
                 get(b + "ffn.net.2.weight"),
                 get(b + "ffn.net.2.bias"),
                 {},
+                {},
+                {},
                 {}};
     if (gate_layout != VsaGateLayout::Absent) {
       const std::string g = b + std::string(vsa_gate_prefix(gate_layout));
@@ -316,7 +318,9 @@ Tensor WanTransformer::block_forward(const Block& block,
                                 rope_sin, H);
   Tensor v = ops::linear(h, sa.to_v_w, sa.to_v_b);
   // VSA's gate G = to_gate_compress(norm1 output) (fastvideo.md §3.3); undefined means G = 0.
-  AttentionExtras extras{.proj_l_weight = block.proj_l_w, .proj_l_bias = block.proj_l_b};
+  AttentionExtras extras;
+  extras.proj_l_weight = block.proj_l_w;
+  extras.proj_l_bias = block.proj_l_b;
   if (block.gate_w.defined()) extras.gate = heads(ops::linear(h, block.gate_w, block.gate_b));
   Tensor a = self_attention_->run(q, k, heads(v), attn_scale, self_metadata, extras)
                  .reshape({B, S, D});
