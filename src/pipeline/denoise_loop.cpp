@@ -19,11 +19,7 @@ int run_denoise_loop(const DenoiseLoop& loop, Tensor& latents, int steps,
     const double t = timesteps[size_t(i)];
     const double ts[] = {t};
     const auto metadata =
-        attention.build_metadata({.step = i,
-                                  .timestep = t,
-                                  .grid = loop.geometry.token_grid(latents.shape()),
-                                  .sparsity = loop.sparse.vsa_sparsity,
-                                  .topk_ratio = loop.sparse.sla_topk_ratio});
+        attention.build_metadata(loop.sparse.step(i, t, loop.geometry.token_grid(latents.shape())));
     const Tensor cond = loop.transformer.forward(latents, ts, loop.cond_text, metadata.get());
     ++forwards;
     Tensor uncond;

@@ -20,11 +20,7 @@ int run_dmd_denoise_loop(const DmdDenoiseLoop& loop, Tensor& latents,
     const double t = loop.timesteps[size_t(i)];
     const double ts[] = {t};
     const auto metadata =
-        attention.build_metadata({.step = i,
-                                  .timestep = t,
-                                  .grid = loop.geometry.token_grid(latents.shape()),
-                                  .sparsity = loop.sparse.vsa_sparsity,
-                                  .topk_ratio = loop.sparse.sla_topk_ratio});
+        attention.build_metadata(loop.sparse.step(i, t, loop.geometry.token_grid(latents.shape())));
     const Tensor velocity = loop.transformer.forward(latents, ts, loop.text, metadata.get());
     FV_CHECK(ops::all_finite(velocity), "denoising step ", i, " (t=", t,
              ") produced NaN or Inf in the transformer output");

@@ -8,6 +8,7 @@
 // reads: an explicit value with another backend would change nothing, so it is an error.
 #pragma once
 
+#include <array>
 #include <optional>
 
 #include "attention/attention_backend.h"
@@ -31,8 +32,17 @@ double resolve_sla_topk_ratio(std::optional<double> explicit_value, const Attent
                               const std::string& self_source);
 
 struct SparseAttentionSettings {
-  double vsa_sparsity = 0;                        // AttentionStepInfo::sparsity
-  double sla_topk_ratio = kSlaDefaultTopkRatio;   // AttentionStepInfo::topk_ratio
+  double vsa_sparsity = 0;                       // AttentionStepInfo::sparsity
+  double sla_topk_ratio = kSlaDefaultTopkRatio;  // AttentionStepInfo::topk_ratio
+
+  // The step's information for the self-attention's metadata builder (both denoise loops).
+  AttentionStepInfo step(int index, double timestep, std::array<int64_t, 3> grid) const {
+    return {.step = index,
+            .timestep = timestep,
+            .grid = grid,
+            .sparsity = vsa_sparsity,
+            .topk_ratio = sla_topk_ratio};
+  }
 };
 
 }  // namespace fastvideo

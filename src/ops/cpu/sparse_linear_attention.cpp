@@ -1,18 +1,21 @@
 // SLA on the CPU, f32, per (batch, head): the block map from pooled q and smooth-k, the sparse
-// branch over each query block's selected key blocks, the linear branch through the D×D state
-// φ(k)ᵀv and its normaliser Σφ(k), then proj_l.
+// branch over each query block's selected key blocks (the engine's CPU attention on the gathered
+// keys), the linear branch through the D×D state φ(k)ᵀv and its normaliser Σφ(k), then proj_l.
+#include "ops/sparse_linear_attention.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "ops/attention.h"
 #include "ops/block_selection.h"
 #include "ops/cpu/sgemm.h"
-#include "ops/sparse_linear_attention.h"
 
 namespace fastvideo::ops::cpu {
 
 namespace {
 
+// The softmax feature map: each token's row over the head dim.
 void softmax_rows(float* x, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
     float* row = x + r * cols;
@@ -69,8 +72,10 @@ Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v
   std::vector<float> qh(size_t(S * D)), kh(size_t(S * D)), vh(size_t(S * D)), ks(size_t(S * D));
   std::vector<float> qm(size_t(Nq * D)), km(size_t(Nk * D)), scores(size_t(Nq * Nk));
   std::vector<int32_t> selected(size_t(Nq * topk));
-  std::vector<float> kf(size_t(topk * BK * D)), vf(size_t(topk * BK * D)), sf(size_t(BQ * topk * BK));
-  std::vector<float> sparse(size_t(S * D)), state(size_t(D * D)), ksum(static_cast<size_t>(D)), lin(size_t(S * D));
+  Tensor kf = Tensor::empty({1, topk * BK, 1, D}, DType::F32);
+  Tensor vf = Tensor::empty({1, topk * BK, 1, D}, DType::F32);
+  std::vector<float> sparse(size_t(S * D)), state(size_t(D * D)), ksum(static_cast<size_t>(D)),
+      lin(size_t(S * D));
   const Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
   for (int64_t bh = 0; bh < B * H; ++bh) {
     const int64_t b = bh / H, h = bh % H;
@@ -94,7 +99,8 @@ Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v
     for (int64_t i = 0; i < Nq; ++i)
       select_top_blocks(scores.data() + i * Nk, Nk, topk, selected.data() + i * topk);
     if (selection)
-      std::copy(selected.begin(), selected.end(), selection->selected.data<int32_t>() + bh * Nq * topk);
+      std::copy(selected.begin(), selected.end(),
+                selection->selected.data<int32_t>() + bh * Nq * topk);
 
     // Sparse branch: each query block over the keys of its selected blocks.
     for (int64_t i = 0; i < Nq; ++i) {
@@ -102,16 +108,14 @@ Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v
       for (int64_t n = 0; n < topk; ++n) {
         const int64_t j = selected[size_t(i * topk + n)];
         const int64_t r0 = j * BK, r1 = std::min(S, r0 + BK);
-        std::copy(kh.begin() + r0 * D, kh.begin() + r1 * D, kf.begin() + keys * D);
-        std::copy(vh.begin() + r0 * D, vh.begin() + r1 * D, vf.begin() + keys * D);
+        std::copy(kh.begin() + r0 * D, kh.begin() + r1 * D, kf.data<float>() + keys * D);
+        std::copy(vh.begin() + r0 * D, vh.begin() + r1 * D, vf.data<float>() + keys * D);
         keys += r1 - r0;
       }
       const int64_t q0 = i * BQ, rows = std::min(S, q0 + BQ) - q0;
-      sgemm(false, true, int(rows), int(keys), int(D), scale, qh.data() + q0 * D, int(D),
-            kf.data(), int(D), 0.f, sf.data(), int(keys));
-      softmax_rows(sf.data(), rows, keys);
-      sgemm(false, false, int(rows), int(D), int(keys), 1.f, sf.data(), int(keys), vf.data(),
-            int(D), 0.f, sparse.data() + q0 * D, int(D));
+      const Tensor qb = Tensor::borrow(qh.data() + q0 * D, {1, rows, 1, D}, DType::F32, nullptr);
+      const Tensor block = attention(qb, kf.slice(1, 0, keys), vf.slice(1, 0, keys), scale);
+      std::copy_n(block.data<float>(), rows * D, sparse.data() + q0 * D);
     }
 
     // Linear branch over every key: φ(q)·(φ(k)ᵀv) / (1e-5 + φ(q)·Σφ(k)), then proj_l.
