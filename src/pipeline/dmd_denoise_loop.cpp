@@ -1,6 +1,7 @@
 #include "pipeline/dmd_denoise_loop.h"
 
 #include <chrono>
+#include <future>
 
 #include "ops/elementwise.h"
 #include "pipeline/latent_noise.h"
@@ -16,6 +17,16 @@ int run_dmd_denoise_loop(const DmdDenoiseLoop& loop, Tensor& latents,
   const int n = int(loop.timesteps.size());
   for (int i = 0; i < n; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
+    // FastVideo draws ε after the forward of every step but the last, in float32 on the CPU (on a
+    // GPU it draws in the model output's dtype, bf16; not reproduced: see docs/config.md). The
+    // draw depends on nothing the forward computes, so it runs on a CPU thread meanwhile: drawing
+    // a 448x832x61 latent's 1.5 M values takes tens of milliseconds.
+    std::future<Tensor> noise;
+    if (i + 1 < n) {
+      noise = std::async(std::launch::async, [&loop, shape = latents.shape()] {
+        return draw_latent_noise(loop.generator, shape, WanPipelineKind::Dmd);
+      });
+    }
     // The transformer is conditioned on the integer timestep itself (1000, not σ·1000).
     const double t = loop.timesteps[size_t(i)];
     const double ts[] = {t};
@@ -25,13 +36,9 @@ int run_dmd_denoise_loop(const DmdDenoiseLoop& loop, Tensor& latents,
     FV_CHECK(ops::all_finite(velocity), "denoising step ", i, " (t=", t,
              ") produced NaN or Inf in the transformer output");
     Tensor x0 = dmd_predict_x0(latents, velocity, dmd_sigma(int(t)));
-    if (i + 1 < n) {
-      // FastVideo draws ε after the forward of every step but the last, in float32 on the CPU
-      // (on a GPU it draws in the model output's dtype, bf16; not reproduced: see
-      // docs/config.md).
-      const Tensor noise = draw_latent_noise(loop.generator, latents.shape(), WanPipelineKind::Dmd)
-                               .to(latents.device());
-      latents = dmd_add_noise(x0, noise, dmd_sigma(loop.timesteps[size_t(i) + 1]));
+    if (noise.valid()) {
+      latents = dmd_add_noise(x0, noise.get().to(latents.device()),
+                              dmd_sigma(loop.timesteps[size_t(i) + 1]));
     } else {
       latents = std::move(x0);
     }
