@@ -39,9 +39,11 @@ struct AttentionBenchFlags {
   int repeats = 10, warmup = 3, device = 0;
   std::string json;
   std::vector<std::string> backends;  // empty: every available one
+  std::vector<std::string> shapes;    // keys of kShapes; empty: all of them
 };
 
 struct AttentionShape {
+  const char* key;  // what --shapes names
   const char* label;
   int64_t B, H, Lq, Lk, D;
   std::array<int64_t, 3> grid;  // the token grid of self-attention (VSA tiles it)
@@ -50,10 +52,10 @@ struct AttentionShape {
 // Wan2.1 T2V: 1.3B at 480p (81 frames -> 32760 tokens, 12 heads), the same with the CFG pair
 // batched, 14B at 720p (75600 tokens, 40 heads), and 1.3B cross-attention over 512 text tokens.
 constexpr AttentionShape kShapes[] = {
-    {"self 1.3B 480p", 1, 12, 32760, 32760, 128, {21, 30, 52}},
-    {"self 1.3B 480p CFG", 2, 12, 32760, 32760, 128, {21, 30, 52}},
-    {"self 14B 720p", 1, 40, 75600, 75600, 128, {21, 45, 80}},
-    {"cross 1.3B 480p", 1, 12, 32760, 512, 128, {}},
+    {"1.3b", "self 1.3B 480p", 1, 12, 32760, 32760, 128, {21, 30, 52}},
+    {"1.3b-cfg", "self 1.3B 480p CFG", 2, 12, 32760, 32760, 128, {21, 30, 52}},
+    {"14b", "self 14B 720p", 1, 40, 75600, 75600, 128, {21, 45, 80}},
+    {"cross", "cross 1.3B 480p", 1, 12, 32760, 512, 128, {}},
 };
 
 #ifdef FASTVIDEO_HAVE_CUDA
@@ -139,6 +141,11 @@ int run_bench_attention(const AttentionBenchFlags& f) {
              " cannot run here: ", status.reason);
     wanted.push_back(&b);
   }
+  for (const std::string& key : f.shapes) {
+    FV_CHECK(std::any_of(std::begin(kShapes), std::end(kShapes),
+                         [&](const AttentionShape& s) { return key == s.key; }),
+             "bench attention: --shapes ", key, " is not a shape here (1.3b, 1.3b-cfg, 14b, cross)");
+  }
   nlohmann::ordered_json out;
   out["device"] = ctx.info().name;
   out["repeats"] = f.repeats;
@@ -151,6 +158,8 @@ int run_bench_attention(const AttentionBenchFlags& f) {
   FV_CUDA_CHECK(cudaEventCreate(&start));
   FV_CUDA_CHECK(cudaEventCreate(&stop));
   for (const AttentionShape& s : kShapes) {
+    if (!f.shapes.empty() && std::find(f.shapes.begin(), f.shapes.end(), s.key) == f.shapes.end())
+      continue;
     const Tensor q = random_device_tensor(s.B, s.Lq, s.H, s.D, device);
     const Tensor k = random_device_tensor(s.B, s.Lk, s.H, s.D, device);
     const Tensor v = random_device_tensor(s.B, s.Lk, s.H, s.D, device);
@@ -248,6 +257,8 @@ Action add_attention_bench(CLI::App& bench) {
   cmd->add_option("--device", f->device, "CUDA device index");
   cmd->add_option("--json", f->json, "write results as JSON");
   cmd->add_option("--backends", f->backends, "only these backends (default: every available one)")
+      ->delimiter(',');
+  cmd->add_option("--shapes", f->shapes, "only these shapes: 1.3b, 1.3b-cfg, 14b, cross (default: all)")
       ->delimiter(',');
   return [f] { return run_bench_attention(*f); };
 }
