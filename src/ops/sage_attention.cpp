@@ -1,0 +1,89 @@
+#include "ops/sage_attention.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "fastvideo/error.h"
+#include "ops/dispatch.h"
+
+namespace fastvideo {
+
+int64_t sage_query_scale_index(int64_t row) {
+  const int64_t in_block = row % kSageQueryBlock;
+  return row / kSageQueryBlock * kSageQueryScalesPerBlock + in_block / 16 * 8 + in_block % 8;
+}
+
+int64_t sage_key_scale_index(int64_t key) {
+  return key / kSageKeyBlock * kSageKeyScalesPerBlock + key % 8 / 2;
+}
+
+int64_t sage_query_scale_count(int64_t rows) {
+  return (rows + kSageQueryBlock - 1) / kSageQueryBlock * kSageQueryScalesPerBlock;
+}
+
+int64_t sage_key_scale_count(int64_t keys) {
+  return (keys + kSageKeyBlock - 1) / kSageKeyBlock * kSageKeyScalesPerBlock;
+}
+
+float sage_q_multiplier(float softmax_scale) {
+  return softmax_scale * 1.4426950408889634f;  // log2 e
+}
+
+uint8_t f32_to_e4m3(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  const uint8_t sign = uint8_t((u >> 24) & 0x80u);
+  if (std::isnan(x)) return uint8_t(sign | 0x7f);
+  const float a = std::fabs(x);
+  if (a >= kSagePMax) return uint8_t(sign | 0x7e);  // saturate: ±448 (0x7f is NaN)
+  if (a < 0.015625f) {
+    // Subnormals (and zero): m·2^-9, m = 0..8; a·512 is exact, nearbyint rounds half to even,
+    // and m = 8 is the bit pattern of the smallest normal, 2^-6.
+    return uint8_t(sign | uint8_t(std::nearbyint(a * 512.f)));
+  }
+  // Normals: round the f32 mantissa to 3 bits, half to even; a carry moves into the exponent.
+  uint32_t ua;
+  std::memcpy(&ua, &a, 4);
+  ua += 0x7ffffu + ((ua >> 20) & 1u);
+  const uint32_t exponent = (ua >> 23) - 127 + 7, mantissa = (ua >> 20) & 7u;
+  if (exponent > 15 || (exponent == 15 && mantissa == 7)) return uint8_t(sign | 0x7e);
+  return uint8_t(sign | (exponent << 3) | mantissa);
+}
+
+float e4m3_to_f32(uint8_t bits) {
+  const int exponent = (bits >> 3) & 0xf, mantissa = bits & 7;
+  float a;
+  if (exponent == 15 && mantissa == 7) {
+    a = std::numeric_limits<float>::quiet_NaN();
+  } else if (exponent == 0) {
+    a = std::ldexp(float(mantissa), -9);
+  } else {
+    a = std::ldexp(1.f + float(mantissa) / 8.f, exponent - 7);
+  }
+  return (bits & 0x80) ? -a : a;
+}
+
+namespace ops {
+
+Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale) {
+  FV_CHECK(q.ndim() == 4 && k.ndim() == 4 && v.ndim() == 4,
+           "SAGE_ATTN: q, k, v must be [B, S, H, D], got q ", q.describe(), ", k ", k.describe(),
+           ", v ", v.describe());
+  const int64_t D = q.size(3);
+  FV_CHECK(D == 64 || D == 128, "SAGE_ATTN supports head_dim 64 and 128 (its Hopper kernel's), ",
+           "got head_dim ", D, " (q ", q.describe(), ")");
+  FV_CHECK(k.size(0) == q.size(0) && k.size(2) == q.size(2) && k.size(3) == D, "SAGE_ATTN: k ",
+           k.describe(), " does not match q ", q.describe(), " in batch, heads or head_dim");
+  FV_CHECK(v.shape() == k.shape(), "SAGE_ATTN: v ", v.describe(), " must have k's shape ",
+           k.describe());
+  FV_CHECK(k.size(1) >= 1, "SAGE_ATTN: k has no tokens (", k.describe(), ")");
+  for (const Tensor* t : {&q, &k, &v}) {
+    FV_CHECK(t->dtype() == DType::F32 || t->dtype() == DType::BF16,
+             "SAGE_ATTN takes F32 or BF16 q, k, v, got ", t->describe());
+  }
+  return FV_DISPATCH_CPU_ONLY(q.device(), "sage_attention", sage_attention(q, k, v, scale));
+}
+
+}  // namespace ops
+}  // namespace fastvideo

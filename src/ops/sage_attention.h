@@ -1,0 +1,127 @@
+// SageAttention2 as its Hopper recipe runs it (attention-algorithms.md §5.2–5.3, fastvideo.md
+// §4.5): INT8 Q·Kᵀ with K smoothing and per-thread scales, FP8 E4M3 P̃·V with a static P̃ range and
+// per-channel V scales. The CPU implementation here is the contract a Hopper kernel (CTA_Q 64,
+// CTA_K 128, one warpgroup, wgmma s8·s8→s32 and e4m3·e4m3→f32) must reproduce; every choice a
+// kernel could make differently is fixed below. Per (batch b, head h), tokens in sequence order:
+//
+// 1. K smoothing: k̄[c] = mean over the Sk keys of k[·, c] (summed in double, rounded once to f32;
+//    a kernel's f32 reduction differs only in summation order), ks = k − k̄ in f32. Exact in real
+//    arithmetic: q·(k − k̄) shifts a whole softmax row by q·k̄. It removes K's channel-bias
+//    outliers before INT8 sees them.
+// 2. Q to INT8: q' = q · m in f32 with m = f32(scale · log2 e) (sage_q_multiplier), so that
+//    q_int·k_int·q_scale·k_scale is the base-2 logit. Groups follow the wgmma m64nNk32 s32
+//    accumulator fragment: query blocks of 64 rows (one M tile, 4 warps × 16 rows); in a warp's 16
+//    rows, lane l holds rows l/4 and l/4 + 8, so rows i and i + 8 (i = 0..7) share a scale: 8
+//    scales per 16 rows, 32 per block (sage_query_scale_index). K to INT8 the same way on ks, no
+//    multiplier, in key blocks of 128 (the kernel's CTA_K); lane l holds columns 8j + 2(l%4) + {0,
+//    1}, so key n of a block is in group (n % 8) / 2: 4 scales per block (sage_key_scale_index).
+//    Partial last blocks use the same rule on the rows that exist; missing rows join no group.
+//    Per group: scale = max|x| / 127 (f32; 1 when the group is empty or all zero), value =
+//    clamp(round_half_even(x / scale), −127, 127) with x / scale an IEEE f32 division (CUDA
+//    __fdiv_rn + __float2int_rn; a reciprocal multiply may land one step off at near-ties).
+// 3. S[i, j] = f32(Σ_d q_int[i, d]·k_int[j, d]) · (q_scale[i] · k_scale[j]): the int32 dot product
+//    is exact, the two scales multiply first (the kernel's per-thread dequantization factor).
+// 4. Online softmax in base 2 over key blocks of 128 (keys [0, 128), [128, 256), ...; the last
+//    one partial, its missing keys masked as −∞), per query row, m = −∞, l = 0, O = 0:
+//      m_new = max(m, max_j S_j over the block's keys)
+//      O ← O · exp2(m − m_new),  l ← l · exp2(m − m_new)         (the block's rescale, m_new ≥ m)
+//      P̃_j = exp2(S_j − (m_new − kSageLog2PMax)) in f32, P̃ ∈ (0, ~448], 448 at the running max
+//      (SageAttention subtracts 8.807, its max then 447.8; the contract is f32(log2 448) exactly)
+//      l ← l + Σ_j P̃_j      over the f32 P̃, before rounding (see below)
+//      T = Σ_j e4m3(P̃_j) · e4m3(v_j) in f32                      (the block's temporary)
+//      O ← O + T                                                  (the f32 accumulator)
+//      m ← m_new
+//    The block of 128 is part of the contract: P̃ is rounded to E4M3 against the running max of
+//    its block, so another block size gives other roundings. Why l takes the unrounded P̃: the
+//    kernel has them in f32 registers just before packing them to FP8, so the sum costs a few adds
+//    and no unpack on the softmax path that bounds a Hopper attention kernel, and it is what
+//    SageAttention's sm90 kernel does (its row sum adds the f32 P̃ before the FP8 conversion), so
+//    the published accuracy figures hold for this rule. The price, measured on the CPU: with
+//    channel-offset q/k/v (B 2, S 200, H 3, D 128) rel-L2 against dense is 0.81% here and 0.74%
+//    with l summing the rounded P̃ (whose weights then sum to exactly 1); on zero-mean noise the
+//    two are equal (3.66% vs 3.64%).
+//    Two-level accumulation: on Hopper the e4m3 wgmma accumulates in ~22-bit precision, so each
+//    block's P̃·V goes into a zeroed temporary fragment and is added to the f32 accumulator once
+//    per block. On the CPU both levels are plain f32, summed in key order.
+// 5. V to FP8 E4M3: per (b, h, channel c) v_scale[c] = max over all Sk tokens of |v[·, c]| / 448
+//    (1 where the channel is all zero), v_fp8 = e4m3(v / v_scale) (f32 division). No V smoothing.
+// 6. Epilogue: O[i, c] = (O[i, c] · v_scale[c]) / l[i] in f32 (the 448 of P̃ cancels in O / l).
+//
+// E4M3 is the OCP FP8 E4M3FN format (bias 7, no infinities, max 448, min subnormal 2^-9):
+// f32_to_e4m3 rounds to nearest even including subnormals and saturates at ±448 (±inf too, as
+// cvt.rn.satfinite.e4m3x2.f32 does); only a NaN input gives NaN.
+//
+// Layout: q, k, v [B, S, H, D] (ops/attention.h), D ∈ {64, 128} (the Hopper kernel's head dims),
+// v's head dim equal to q's; Sq and Sk may differ (the backend runs self-attention only).
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace fastvideo {
+
+inline constexpr int64_t kSageQueryBlock = 64;           // rows of one wgmma M tile (CTA_Q)
+inline constexpr int64_t kSageKeyBlock = 128;            // keys per main-loop iteration (CTA_K)
+inline constexpr int64_t kSageQueryScalesPerBlock = 32;  // 4 warps × 8 row pairs
+inline constexpr int64_t kSageKeyScalesPerBlock = 4;     // one per lane % 4
+inline constexpr float kSagePMax = 448.f;                // E4M3's largest finite value
+inline constexpr float kSageLog2PMax = 8.80735492f;      // f32(log2 448), step 4's offset
+
+// Where a token's scale lives among one (batch, head)'s scales.
+// Query row r: (r / 64)·32 + ((r % 64) / 16)·8 + r % 8. Key n: (n / 128)·4 + (n % 8) / 2.
+int64_t sage_query_scale_index(int64_t row);
+int64_t sage_key_scale_index(int64_t key);
+// Scales per (batch, head) for `rows` queries / `keys` keys: whole blocks, partial ones included.
+int64_t sage_query_scale_count(int64_t rows);
+int64_t sage_key_scale_count(int64_t keys);
+
+// f32(scale · log2 e): folded into q before it is quantized.
+float sage_q_multiplier(float softmax_scale);
+
+// FP8 E4M3FN in plain C++ (no CUDA headers): see the header comment for the rounding rule.
+uint8_t f32_to_e4m3(float x);
+float e4m3_to_f32(uint8_t bits);
+
+// INT8 values of q or k with their group scales.
+struct SageInt8 {
+  Tensor values;  // I8 [B, S, H, D]
+  Tensor scales;  // F32 [B, H, sage_query_scale_count(S)] or [B, H, sage_key_scale_count(S)]
+};
+
+// FP8 E4M3 values of v with their per-channel scales.
+struct SageFp8 {
+  Tensor values;  // F8E4M3 [B, S, H, D], one byte each (f32_to_e4m3's encoding)
+  Tensor scales;  // F32 [B, H, D]
+};
+
+enum class SageInt8Grouping { Query, Key };
+
+namespace ops {
+
+// Softmax attention on q, k, v (F32 or BF16, [B, S, H, D]) through steps 1–6 above.
+// -> [B, Sq, H, D] in q's dtype. CPU only in this version.
+Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale);
+
+namespace cpu {
+
+Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale);
+
+// The pieces of sage_attention, for tests and for checking a kernel's quantization pre-pass.
+// Inputs F32 or BF16 CPU tensors [B, S, H, D].
+
+// Step 1: k − mean over tokens per (batch, head, channel), F32 [B, S, H, D].
+Tensor sage_smooth_k(const Tensor& k);
+// Step 2: x · multiplier quantized in Query (64-row blocks, rows i and i + 8 of 16 paired) or Key
+// (128-key blocks, 4 groups by (n % 8) / 2) groups.
+SageInt8 sage_quantize_int8(const Tensor& x, SageInt8Grouping grouping, float multiplier = 1.f);
+// Step 5: v to E4M3 with per-(batch, head, channel) scales max|v| / 448.
+SageFp8 sage_quantize_v(const Tensor& v);
+// Steps 3, 4 and 6 on quantized inputs (q from Query groups with the multiplier folded, k from Key
+// groups): -> F32 [B, Sq, H, D].
+Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const SageFp8& v);
+
+}  // namespace cpu
+
+}  // namespace ops
+}  // namespace fastvideo

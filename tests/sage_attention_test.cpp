@@ -1,0 +1,397 @@
+// SAGE_ATTN (ops/sage_attention.h) on the CPU: the E4M3 conversion against hand-checked values and
+// every code's rounding interval, the INT8 scale groups of the wgmma fragments, K smoothing, and the
+// accuracy of the whole against dense attention computed in double.
+#include "ops/sage_attention.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "test_util.h"
+
+namespace fastvideo {
+namespace {
+
+using testing::error_of;
+using testing::rel_l2;
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+double cosine(const Tensor& a, const Tensor& b) {
+  const Tensor ac = a.to(DType::F32).contiguous(), bc = b.to(DType::F32).contiguous();
+  double ab = 0, aa = 0, bb = 0;
+  for (int64_t i = 0; i < ac.numel(); ++i) {
+    const double x = ac.data<float>()[i], y = bc.data<float>()[i];
+    ab += x * y, aa += x * x, bb += y * y;
+  }
+  return ab / std::sqrt(aa * bb);  // NaN anywhere fails every comparison
+}
+
+bool all_finite(const Tensor& t) {
+  const Tensor c = t.to(DType::F32).contiguous();
+  for (int64_t i = 0; i < c.numel(); ++i)
+    if (!std::isfinite(c.data<float>()[i])) return false;
+  return true;
+}
+
+// Dense attention in double (test_util's definition-level reference), f32 in and out.
+Tensor dense(const Tensor& q, const Tensor& k, const Tensor& v, float scale) {
+  return testing::reference_attention(q, k, v, scale);
+}
+
+// ---------------------------------------------------------------------------------------------
+// FP8 E4M3
+
+TEST(E4m3, EncodesTheHandCheckedTable) {
+  auto code = [](float x) { return int(f32_to_e4m3(x)); };
+  EXPECT_EQ(code(0.f), 0x00);
+  EXPECT_EQ(code(-0.f), 0x80);
+  EXPECT_EQ(code(1.f), 0x38);  // exponent 7 = the bias
+  EXPECT_EQ(code(-1.f), 0xb8);
+  EXPECT_EQ(code(448.f), 0x7e);  // the largest finite value
+  EXPECT_EQ(code(-448.f), 0xfe);
+  EXPECT_EQ(code(464.f), 0x7e);  // above 448 saturates (464: the tie 448|480, 480 is NaN's code)
+  EXPECT_EQ(code(1e6f), 0x7e);
+  EXPECT_EQ(code(-500.f), 0xfe);
+  EXPECT_EQ(code(INFINITY), 0x7e);  // infinities saturate too
+  EXPECT_EQ(code(-INFINITY), 0xfe);
+  EXPECT_EQ(code(0.001953125f), 0x01);   // 2^-9, the smallest subnormal
+  EXPECT_EQ(code(0.0009765625f), 0x00);  // 2^-10: the tie 0|2^-9, to the even 0
+  EXPECT_EQ(code(0.00097657f), 0x01);    // just above that tie
+  EXPECT_EQ(code(0.0029296875f), 0x02);  // 1.5·2^-9: the tie 1|2 (×2^-9), to the even 2
+  EXPECT_EQ(code(0.013671875f), 0x07);   // 7·2^-9, the largest subnormal
+  EXPECT_EQ(code(0.0146484375f), 0x08);  // 7.5·2^-9: the tie 7|8 (×2^-9), to 2^-6
+  EXPECT_EQ(code(0.015625f), 0x08);      // 2^-6, the smallest normal
+  EXPECT_EQ(code(1.0625f), 0x38);        // the tie 1|1.125, to the even 1
+  EXPECT_EQ(code(1.0626f), 0x39);        // just above it
+  EXPECT_EQ(code(1.1875f), 0x3a);        // the tie 1.125|1.25, to the even 1.25
+  EXPECT_EQ(code(1.1874f), 0x39);        // just below it
+  EXPECT_EQ(code(240.f), 0x77);          // 1.875·2^7
+  EXPECT_EQ(code(432.f), 0x7e);          // the tie 416|448, to the even 448
+  EXPECT_EQ(code(420.f), 0x7d);          // 416 = 1.625·2^8
+  EXPECT_EQ(code(-3.3f), 0xc5);          // -3.25 = -1.625·2^1
+  EXPECT_EQ(code(0.1f), 0x1d);           // 0.1015625 = 1.625·2^-4
+  EXPECT_EQ(e4m3_to_f32(0x7e), 448.f);
+  EXPECT_EQ(e4m3_to_f32(0x01), 0.001953125f);
+  EXPECT_EQ(e4m3_to_f32(0x08), 0.015625f);
+  EXPECT_EQ(e4m3_to_f32(0x3a), 1.25f);
+  EXPECT_EQ(e4m3_to_f32(0xc5), -3.25f);
+  EXPECT_TRUE(std::isnan(e4m3_to_f32(0x7f)));
+  EXPECT_TRUE(std::isnan(e4m3_to_f32(0xff)));
+  EXPECT_TRUE(std::isnan(e4m3_to_f32(f32_to_e4m3(NAN))));
+}
+
+// Every finite code decodes and encodes back to itself, and the midpoint between two neighbours
+// goes to the one with the even code, while a hair either side goes to the nearer one: the whole
+// round-to-nearest-even rule, subnormals included.
+TEST(E4m3, EveryCodeRoundTripsAndMidpointsRoundToEven) {
+  for (int code = 0; code < 256; ++code) {
+    if ((code & 0x7f) == 0x7f) continue;  // NaN
+    EXPECT_EQ(int(f32_to_e4m3(e4m3_to_f32(uint8_t(code)))), code);
+  }
+  for (int code = 0; code < 0x7e; ++code) {
+    const float lo = e4m3_to_f32(uint8_t(code)), hi = e4m3_to_f32(uint8_t(code + 1));
+    ASSERT_LT(lo, hi) << "codes are not ordered at " << code;
+    const float mid = (lo + hi) / 2;  // exact in f32
+    const int even = code % 2 == 0 ? code : code + 1;
+    for (float sign : {1.f, -1.f}) {
+      const int s = sign < 0 ? 0x80 : 0;
+      EXPECT_EQ(int(f32_to_e4m3(sign * mid)), even | s) << "midpoint " << sign * mid;
+      EXPECT_EQ(int(f32_to_e4m3(sign * std::nextafter(mid, 0.f))), code | s) << sign * mid;
+      EXPECT_EQ(int(f32_to_e4m3(sign * std::nextafter(mid, 1e9f))), (code + 1) | s) << sign * mid;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// INT8 groups
+
+// Inputs below 0.5 in magnitude, under the maximum each test then sets in every group.
+Tensor small_values(const Shape& shape) {
+  Tensor t = testing::randn(shape, 0.1f);
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t.data<float>()[i] = std::clamp(t.data<float>()[i], -0.49f, 0.49f);
+  return t;
+}
+
+TEST(SageQuantization, QueryRowsIAndIPlus8OfEach16ShareOneOf32ScalesPerBlockOf64) {
+  EXPECT_EQ(sage_query_scale_index(3), sage_query_scale_index(11));
+  EXPECT_NE(sage_query_scale_index(3), sage_query_scale_index(4));
+  EXPECT_NE(sage_query_scale_index(3), sage_query_scale_index(19));  // the next warp's rows
+  EXPECT_EQ(sage_query_scale_index(16 + 5), 8 + 5);
+  EXPECT_EQ(sage_query_scale_index(64 + 48 + 15), 32 + 3 * 8 + 7);
+  // 150 rows: two whole blocks and 22 rows of a third (rows 128..149: warp 0 whole, warp 1 rows
+  // 16..21 of its 16, so its pairs 6 and 7 and warps 2, 3 hold no row).
+  const int64_t S = 150, H = 2, D = 64;
+  const float multiplier = sage_q_multiplier(0.125f);
+  Tensor q = small_values({1, S, H, D});
+  const int64_t groups = sage_query_scale_count(S);
+  ASSERT_EQ(groups, 96);
+  std::vector<float> group_max(size_t(H * groups), 0.f);
+  for (int64_t h = 0; h < H; ++h) {
+    for (int64_t s = 0; s < S; ++s) {
+      const int64_t g = sage_query_scale_index(s);
+      if (group_max[size_t(h * groups + g)] != 0) continue;
+      // The first row of each group carries its maximum, in a channel and sign that vary: the
+      // second row of a pair (i + 8) is the first one for every fourth group.
+      const int64_t row = (g % 4 == 0 && s % 16 < 8 && s + 8 < S) ? s + 8 : s;
+      const float value = (1.f + 0.03f * float(g)) * (g % 2 ? -1.f : 1.f);
+      q.data<float>()[(row * H + h) * D + (g * 7 + h) % D] = value;
+      group_max[size_t(h * groups + g)] = std::fabs(value);
+    }
+  }
+  const SageInt8 quantized = ops::cpu::sage_quantize_int8(q, SageInt8Grouping::Query, multiplier);
+  ASSERT_EQ(quantized.scales.shape(), (Shape{1, H, groups}));
+  for (int64_t h = 0; h < H; ++h) {
+    for (int64_t g = 0; g < groups; ++g) {
+      const float expected = group_max[size_t(h * groups + g)] == 0
+                                 ? 1.f  // a group with no row
+                                 : group_max[size_t(h * groups + g)] * multiplier / 127.f;
+      EXPECT_EQ(quantized.scales.data<float>()[h * groups + g], expected)
+          << "head " << h << " group " << g;
+    }
+    for (int64_t s = 0; s < S; ++s) {
+      const float scale = quantized.scales.data<float>()[h * groups + sage_query_scale_index(s)];
+      for (int64_t d = 0; d < D; ++d) {
+        const float x = q.data<float>()[(s * H + h) * D + d] * multiplier;
+        const int q8 = quantized.values.data<int8_t>()[(s * H + h) * D + d];
+        ASSERT_LE(std::fabs(float(q8) * scale - x), 0.5f * scale * 1.0001f) << s << "," << d;
+        if (std::fabs(x) == group_max[size_t(h * groups + sage_query_scale_index(s))] * multiplier)
+          EXPECT_EQ(std::abs(q8), 127);
+      }
+    }
+  }
+}
+
+TEST(SageQuantization, KeysOfABlockOf128FallIntoFourGroupsByLanePair) {
+  for (int64_t n : {0, 1, 8, 9, 120, 121}) EXPECT_EQ(sage_key_scale_index(n), 0) << n;
+  for (int64_t n : {2, 3, 10, 127}) EXPECT_NE(sage_key_scale_index(n), 0) << n;
+  EXPECT_EQ(sage_key_scale_index(6), 3);
+  EXPECT_EQ(sage_key_scale_index(127), 3);
+  EXPECT_EQ(sage_key_scale_index(128 + 4), 4 + 2);
+  // 300 keys: two whole blocks and 44 keys of a third.
+  const int64_t S = 300, H = 3, D = 128;
+  Tensor k = small_values({2, S, H, D});
+  const int64_t groups = sage_key_scale_count(S);
+  ASSERT_EQ(groups, 12);
+  std::vector<float> group_max(size_t(2 * H * groups), 0.f);
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t g = 0; g < groups; ++g) {
+        // Key 8·j + 2·t + u of block g / 4 with t = g % 4, j and u varying with the group.
+        const int64_t j = (g * 5 + h + b) % (g / 4 == 2 ? 5 : 16), u = (g + h) % 2;
+        const int64_t key = g / 4 * 128 + 8 * j + 2 * (g % 4) + u;
+        ASSERT_LT(key, S);
+        const float value = -(2.f + 0.1f * float(g + h + b));
+        k.data<float>()[((b * S + key) * H + h) * D + (g + 3 * h) % D] = value;
+        group_max[size_t((b * H + h) * groups + g)] = -value;
+      }
+  const SageInt8 quantized = ops::cpu::sage_quantize_int8(k, SageInt8Grouping::Key);
+  ASSERT_EQ(quantized.scales.shape(), (Shape{2, H, groups}));
+  for (int64_t i = 0; i < 2 * H * groups; ++i)
+    EXPECT_EQ(quantized.scales.data<float>()[i], group_max[size_t(i)] / 127.f) << "scale " << i;
+}
+
+TEST(SageQuantization, VScalesArePerChannelMaximaOverAllTokensOver448) {
+  const int64_t S = 70, H = 2, D = 64;
+  Tensor v = testing::randn({1, S, H, D});
+  for (int64_t s = 0; s < S; ++s) v.data<float>()[(s * H + 1) * D + 5] = 0.f;  // an empty channel
+  v.data<float>()[(33 * H + 0) * D + 7] = -40.f;
+  const SageFp8 quantized = ops::cpu::sage_quantize_v(v);
+  ASSERT_EQ(quantized.scales.shape(), (Shape{1, H, D}));
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t d = 0; d < D; ++d) {
+      float mx = 0;
+      for (int64_t s = 0; s < S; ++s)
+        mx = std::max(mx, std::fabs(v.data<float>()[(s * H + h) * D + d]));
+      const float scale = quantized.scales.data<float>()[h * D + d];
+      EXPECT_EQ(scale, mx > 0 ? mx / 448.f : 1.f) << h << "," << d;
+      for (int64_t s = 0; s < S; ++s) {
+        const float x = v.data<float>()[(s * H + h) * D + d];
+        const float back = e4m3_to_f32(quantized.values.data<uint8_t>()[(s * H + h) * D + d]);
+        ASSERT_LE(std::fabs(back * scale - x), std::fabs(x) / 16 + scale / 1024) << s;
+      }
+    }
+  EXPECT_EQ(int(quantized.values.data<uint8_t>()[(33 * H + 0) * D + 7]), 0xfe);  // -448
+}
+
+TEST(SageQuantization, SmoothedKHasZeroMeanOverTokensPerChannel) {
+  Tensor k = testing::randn({2, 90, 3, 64});
+  for (int64_t i = 0; i < k.numel(); ++i) k.data<float>()[i] += float(i % 64) * 0.5f;  // biases
+  const Tensor smooth = ops::cpu::sage_smooth_k(k);
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t c = 0; c < 3 * 64; ++c) {
+      double mean = 0, shift = 0;
+      for (int64_t s = 0; s < 90; ++s) {
+        const int64_t at = (b * 90 + s) * 3 * 64 + c;
+        mean += smooth.data<float>()[at] / 90.0;
+        const double d = double(k.data<float>()[at]) - smooth.data<float>()[at];
+        if (s == 0) shift = d;
+        EXPECT_NEAR(d, shift, 1e-5) << "the same mean comes off every token";
+      }
+      EXPECT_NEAR(mean, 0.0, 1e-5) << "batch " << b << " channel " << c;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accuracy
+
+struct Accuracy {
+  double cosine = 0, rel_l2 = 0;
+};
+
+Accuracy accuracy(const Tensor& out, const Tensor& reference) {
+  return {cosine(out, reference), rel_l2(out.to(DType::F32), reference)};
+}
+
+std::ostream& operator<<(std::ostream& os, const Accuracy& a) {
+  return os << "cosine " << a.cosine << ", rel-L2 " << a.rel_l2;
+}
+
+// q, k, v as a DiT's self-attention sees them: N(0, 1) per element around a per-(head, channel)
+// offset shared by all tokens (the channel-wise structure real activations have; on pure N(0, 1)
+// v with flat attention every output is a near-zero mean of noise and E4M3's 2^-4 relative step
+// alone gives rel-L2 ~3.7%, see ZeroMeanNoise below).
+struct Inputs {
+  Tensor q, k, v;
+};
+
+Inputs dit_like(int64_t B, int64_t S, int64_t H, int64_t D) {
+  Inputs in{testing::randn({B, S, H, D}), testing::randn({B, S, H, D}),
+            testing::randn({B, S, H, D})};
+  for (Tensor* t : {&in.q, &in.k, &in.v}) {
+    const Tensor offset = testing::randn({H * D});
+    for (int64_t i = 0; i < t->numel(); ++i)
+      t->data<float>()[i] += offset.data<float>()[i % (H * D)];
+  }
+  return in;
+}
+
+TEST(SageAttention, MatchesDenseAttentionAtOddShapes) {
+  for (int64_t D : {64, 128}) {
+    for (int64_t S : {77, 200, 333}) {
+      const Inputs in = dit_like(2, S, 3, D);
+      const float scale = 1.f / std::sqrt(float(D));
+      const Accuracy a =
+          accuracy(ops::sage_attention(in.q, in.k, in.v, scale), dense(in.q, in.k, in.v, scale));
+      EXPECT_GE(a.cosine, 0.999) << "S " << S << " D " << D << ": " << a;
+      EXPECT_LE(a.rel_l2, 3e-2) << "S " << S << " D " << D << ": " << a;
+    }
+  }
+}
+
+// The P̃ and l rules on one query row over one key block: key 0 on top, the other 127 keys 7.085
+// base-2 units below it (P̃ = 448 and x ≈ 3.3, which E4M3 rounds to 3.25). V channel 0 is 448 on
+// key 0 only, so O[0] = 448·448 / l gives l; channel 1 is 448 on every key, so O[1] = 448·ΣP̃_fp8 /
+// l, which is 448 only if l summed the rounded P̃. The contract sums the unrounded ones.
+TEST(SageAttention, RowSumTakesTheUnroundedPAndPvTheRoundedOnes) {
+  const int64_t D = 64, S = 128;
+  Tensor q = Tensor::zeros({1, 1, 1, D}, DType::F32), k = Tensor::zeros({1, S, 1, D}, DType::F32),
+         v = Tensor::zeros({1, S, 1, D}, DType::F32);
+  q.data<float>()[0] = 1.f;
+  k.data<float>()[0] = 7.085f / 1.4426950f;  // the base-2 gap with scale 1
+  v.data<float>()[0] = 448.f;
+  for (int64_t j = 0; j < S; ++j) v.data<float>()[j * D + 1] = 448.f;
+  const Tensor out = ops::sage_attention(q, k, v, 1.f);
+  const double l = 448.0 * 448.0 / out.data<float>()[0];
+  const double x = (l - 448.0) / 127;  // the unrounded P̃ of keys 1..127
+  ASSERT_NEAR(x, 3.3, 0.05) << "the logit gap did not come out as built";
+  const double pv = 448.0 + 127 * double(e4m3_to_f32(f32_to_e4m3(float(x))));
+  EXPECT_NEAR(out.data<float>()[1], 448.0 * pv / l, 448.0 * 1e-5);
+  EXPECT_LT(out.data<float>()[1], 448.0 * 0.995) << "l summed the rounded P̃";
+}
+
+TEST(SageAttention, ZeroMeanNoiseStaysWithinE4m3sStep) {
+  // Pure N(0, 1) q, k, v: no structure for the averaging to keep, so the output's error is E4M3's
+  // relative rounding of P̃ and of v (≈2.6% rms each). Still well correlated.
+  const int64_t S = 200, D = 128;
+  const Tensor q = testing::randn({2, S, 3, D}), k = testing::randn({2, S, 3, D}),
+               v = testing::randn({2, S, 3, D});
+  const float scale = 1.f / std::sqrt(float(D));
+  const Accuracy a = accuracy(ops::sage_attention(q, k, v, scale), dense(q, k, v, scale));
+  EXPECT_GE(a.cosine, 0.998) << a;
+  EXPECT_LE(a.rel_l2, 5e-2) << a;
+}
+
+TEST(SageAttention, BfloatInputsGiveBfloatOutputsOfTheSameAccuracy) {
+  const Inputs in = dit_like(1, 150, 2, 64);
+  const Tensor qb = in.q.to(DType::BF16), kb = in.k.to(DType::BF16), vb = in.v.to(DType::BF16);
+  const Tensor out = ops::sage_attention(qb, kb, vb, 0.125f);
+  EXPECT_EQ(out.dtype(), DType::BF16);
+  const Accuracy a =
+      accuracy(out, dense(qb.to(DType::F32), kb.to(DType::F32), vb.to(DType::F32), 0.125f));
+  EXPECT_GE(a.cosine, 0.999) << a;
+  EXPECT_LE(a.rel_l2, 3e-2) << a;
+}
+
+// K smoothing at work: a bias of 20 on one channel of K for every token (the outlier SageAttention
+// smooths away) changes no softmax row in exact arithmetic. With smoothing the op's output barely
+// moves and stays accurate; INT8 of the unsmoothed K loses the other channels to the outlier's
+// scale.
+TEST(SageAttention, KSmoothingRemovesAChannelBiasOutlier) {
+  const int64_t B = 2, S = 333, H = 3, D = 128;
+  const Inputs in = dit_like(B, S, H, D);
+  Tensor k_biased = in.k.clone();
+  for (int64_t i = 0; i < k_biased.numel(); ++i)
+    if (i % D == 17) k_biased.data<float>()[i] += 20.f;
+  const float scale = 1.f / std::sqrt(float(D));
+  const Tensor reference = dense(in.q, in.k, in.v, scale);
+  const Tensor plain = ops::sage_attention(in.q, in.k, in.v, scale);
+  const Tensor biased = ops::sage_attention(in.q, k_biased, in.v, scale);
+  const Accuracy a = accuracy(biased, reference);
+  EXPECT_GE(a.cosine, 0.999) << a;
+  EXPECT_LE(a.rel_l2, 3e-2) << a;
+  // Smoothing cancels the bias up to the f32 rounding of k + 20 (usually exactly).
+  const double smoothed_moved = rel_l2(biased, plain);
+  EXPECT_LE(smoothed_moved, 1e-3) << "the bias moved the smoothed output";
+
+  const Tensor unsmoothed = ops::cpu::sage_attention_quantized(
+      ops::cpu::sage_quantize_int8(in.q, SageInt8Grouping::Query, sage_q_multiplier(scale)),
+      ops::cpu::sage_quantize_int8(k_biased, SageInt8Grouping::Key),
+      ops::cpu::sage_quantize_v(in.v));
+  const Accuracy u = accuracy(unsmoothed, reference);
+  const double unsmoothed_moved = rel_l2(unsmoothed, plain);  // measured ~1e-2
+  EXPECT_GE(unsmoothed_moved, std::max(5e-3, 10 * smoothed_moved))
+      << "unsmoothed INT8 should lose precision to the outlier's scale";
+  EXPECT_GE(u.rel_l2, 1.3 * a.rel_l2) << "unsmoothed " << u << " vs smoothed " << a;
+}
+
+// ×20 q, k, v: base-2 logits in the thousands (INT8's absolute logit error grows with them, so
+// near-ties among the top keys may swap: the issue asks for no NaN here, not accuracy). Every
+// output stays a weighted mean of v: within each channel's max|v| up to P̃'s E4M3 step.
+TEST(SageAttention, TwentyTimesLargerInputsStayFiniteAndBounded) {
+  const int64_t B = 2, S = 200, H = 3, D = 128;
+  const Inputs in = dit_like(B, S, H, D);
+  Tensor q = in.q.clone(), k = in.k.clone(), v = in.v.clone();
+  for (Tensor* t : {&q, &k, &v})
+    for (int64_t i = 0; i < t->numel(); ++i) t->data<float>()[i] *= 20.f;
+  const Tensor out = ops::sage_attention(q, k, v, 1.f / std::sqrt(float(D)));
+  ASSERT_TRUE(all_finite(out));
+  std::vector<float> vmax(size_t(B * H * D), 0.f);
+  for (int64_t i = 0; i < v.numel(); ++i) {
+    const int64_t b = i / (S * H * D), hd = i % (H * D);
+    float& m = vmax[size_t(b * H * D + hd)];
+    m = std::max(m, std::fabs(v.data<float>()[i]));
+  }
+  for (int64_t i = 0; i < out.numel(); ++i) {
+    const int64_t b = i / (S * H * D), hd = i % (H * D);
+    ASSERT_LE(std::fabs(out.data<float>()[i]), vmax[size_t(b * H * D + hd)] * (1 + 1.f / 16))
+        << "element " << i;
+  }
+}
+
+TEST(SageAttention, RefusesOtherHeadDimsAndTypesNamingThem) {
+  const Tensor x = testing::randn({1, 40, 2, 96});
+  std::string m = error_of([&] { ops::sage_attention(x, x, x, 0.1f); });
+  EXPECT_TRUE(contains(m, "got head_dim 96")) << m;
+  const Tensor i = Tensor::zeros({1, 40, 2, 64}, DType::I32);
+  m = error_of([&] { ops::sage_attention(i, i, i, 0.1f); });
+  EXPECT_TRUE(contains(m, "F32 or BF16")) << m;
+}
+
+}  // namespace
+}  // namespace fastvideo
