@@ -23,8 +23,8 @@ namespace {
 const std::vector<std::string> kFastVideoNames = {
     "TORCH_SDPA", "FLASH_ATTN", "VIDEO_SPARSE_ATTN", "SAGE_ATTN",         "SAGE_ATTN_THREE",
     "VMOBA_ATTN", "SLA_ATTN",   "SAGE_SLA_ATTN",     "SLIDING_TILE_ATTN", "nvfp4_fa4"};
-const std::vector<std::string> kLaterVersion = {"SAGE_ATTN",     "SAGE_ATTN_THREE",   "VMOBA_ATTN",
-                                                "SAGE_SLA_ATTN", "SLIDING_TILE_ATTN", "nvfp4_fa4"};
+const std::vector<std::string> kLaterVersion = {"SAGE_ATTN_THREE", "VMOBA_ATTN", "SAGE_SLA_ATTN",
+                                                "SLIDING_TILE_ATTN", "nvfp4_fa4"};
 
 const AttentionDevice kCpu = AttentionDevice::cpu();
 const AttentionDevice kH200 = AttentionDevice::gpu(0, "NVIDIA H200", {9, 0});

@@ -336,7 +336,7 @@ TEST(Cli, BackendsListsEveryAttentionBackendWithItsStatusAndWhy) {
         << r.output;
   }
   for (const char* part : {"on the CPU: no GPU", "fp32 reference attention on the CPU",
-                           "SAGE_ATTN is not available in this version", "Blackwell",
+                           "VMOBA_ATTN is not available in this version", "Blackwell",
                            "to_gate_compress", "self TORCH_SDPA (automatic), cross TORCH_SDPA"}) {
     EXPECT_NE(r.output.find(part), std::string::npos) << "'" << part << "' missing:\n" << r.output;
   }

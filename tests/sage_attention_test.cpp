@@ -1,15 +1,21 @@
 // SAGE_ATTN (ops/sage_attention.h) on the CPU: the E4M3 conversion against hand-checked values and
-// every code's rounding interval, the INT8 scale groups of the wgmma fragments, K smoothing, and the
-// accuracy of the whole against dense attention computed in double.
+// every code's rounding interval, the INT8 scale groups of the wgmma fragments, K smoothing, the
+// accuracy of the whole against dense attention computed in double, and the backend: chosen by
+// name only, self-attention only, head_dim 64/128, refused on GPUs, a tiny generation on the CPU.
 #include "ops/sage_attention.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <vector>
 
+#include "attention/attention_registry.h"
+#include "attention/attention_selection.h"
+#include "fastvideo/video_generator.h"
 #include "test_util.h"
+#include "tiny_model_fixture.h"
 
 namespace fastvideo {
 namespace {
@@ -391,6 +397,90 @@ TEST(SageAttention, RefusesOtherHeadDimsAndTypesNamingThem) {
   const Tensor i = Tensor::zeros({1, 40, 2, 64}, DType::I32);
   m = error_of([&] { ops::sage_attention(i, i, i, 0.1f); });
   EXPECT_TRUE(contains(m, "F32 or BF16")) << m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The backend
+
+const AttentionBackend& sage() {
+  return AttentionBackendRegistry::builtin().get("SAGE_ATTN", "test");
+}
+
+TEST(SageAttnBackend, RunsTheOpOnTheCpuAndSaysCudaIsNotBuiltYet) {
+  EXPECT_TRUE(sage().status(AttentionDevice::cpu()).available());
+  for (const AttentionDevice& gpu : {AttentionDevice::gpu(0, "NVIDIA H200", {9, 0}),
+                                     AttentionDevice::gpu(0, "NVIDIA A100", {8, 0})}) {
+    const AttentionBackendStatus s = sage().status(gpu);
+    EXPECT_EQ(s.kind, AttentionBackendStatus::Kind::NotInThisVersion);
+    EXPECT_TRUE(contains(s.reason, "SAGE_ATTN on CUDA is not built yet")) << s.reason;
+    const std::string m = error_of([&] {
+      select_attention_backends("SAGE_ATTN", std::nullopt, gpu, {128, DType::BF16});
+    });
+    EXPECT_TRUE(contains(m, "SAGE_ATTN on CUDA is not built yet")) << m;
+  }
+  const Tensor q = testing::randn({1, 130, 2, 128}), k = testing::randn({1, 130, 2, 128}),
+               v = testing::randn({1, 130, 2, 128});
+  EXPECT_EQ(sage().build_metadata({}).get(), nullptr) << "the scales come from each call";
+  EXPECT_EQ(rel_l2(sage().run(q, k, v, 0.09f), ops::sage_attention(q, k, v, 0.09f)), 0.0);
+}
+
+TEST(SageAttnBackend, IsChosenByNameOnlyAndForSelfAttentionOnly) {
+  ::unsetenv(kAttentionBackendEnv);
+  const AttentionDevice cpu = AttentionDevice::cpu();
+  const AttentionLayerShape wan{128, DType::F32};
+  EXPECT_FALSE(sage().chosen_automatically_on(cpu));
+  EXPECT_NE(select_attention_backends("", std::nullopt, cpu, wan).self->name(), "SAGE_ATTN");
+  const AttentionSelection by_name = select_attention_backends("sage_attn", std::nullopt, cpu, wan);
+  EXPECT_EQ(by_name.self->name(), "SAGE_ATTN");
+  EXPECT_EQ(by_name.cross->name(), "TORCH_SDPA");
+  EXPECT_EQ(by_name.text_encoder->name(), "TORCH_SDPA");
+  EXPECT_EQ(by_name.vae->name(), "TORCH_SDPA");
+  EXPECT_EQ(select_attention_backends("", "SAGE_ATTN", cpu, wan).self->name(), "SAGE_ATTN");
+  EXPECT_FALSE(sage().capabilities().cross_attention);
+
+  std::string m = error_of([&] {
+    select_attention_backends("SAGE_ATTN", std::nullopt, cpu, {96, DType::F32});
+  });
+  EXPECT_TRUE(
+      contains(m, "SAGE_ATTN (from the attention_backend option) does not support head_dim 96"))
+      << m;
+  const Tensor q = testing::randn({1, 48, 2, 128}), text = testing::randn({1, 512, 2, 128});
+  m = error_of([&] { sage().run(q, text, text, 0.09f); });
+  EXPECT_TRUE(contains(m, "self-attention only: q has 48 tokens but k has 512")) << m;
+  const Tensor q80 = testing::randn({1, 48, 2, 80});
+  m = error_of([&] { sage().run(q80, q80, q80, 0.1f); });
+  EXPECT_TRUE(contains(m, "got head_dim 80")) << m;
+}
+
+// The tiny Wan model (head_dim 128) on the CPU with SAGE_ATTN for its self-attention: finite
+// latents and frames, the backend in the recorded parameters, and close to the dense run.
+TEST(SageAttnBackend, RunsATinyGenerationOnTheCpu) {
+  ::unsetenv(kAttentionBackendEnv);
+  auto generate = [](const std::string& backend) {
+    GeneratorOptions options;
+    options.device = "cpu";
+    options.attention_backend = backend;
+    VideoGenerator gen = VideoGenerator::from_pretrained(testing::tiny_model_dir(), options);
+    GenerationRequest request;
+    request.prompt = "A red fox runs through fresh snow at dawn.";
+    request.seed = 5;
+    request.num_inference_steps = 3;
+    return gen.generate(request);
+  };
+  const GenerationResult sage_run = generate("SAGE_ATTN");
+  const GenerationResult dense_run = generate("TORCH_SDPA");
+  ASSERT_FALSE(sage_run.final_latents.empty());
+  for (float x : sage_run.final_latents) ASSERT_TRUE(std::isfinite(x));
+  EXPECT_EQ(sage_run.rgb.size(), size_t(sage_run.frames) * sage_run.height * sage_run.width * 3);
+  EXPECT_GT(sage_run.frames, 0);
+  bool recorded = false;
+  for (const auto& [key, value] : sage_run.parameters)
+    recorded = recorded || (key == "attention_backend_self" && value == "SAGE_ATTN");
+  EXPECT_TRUE(recorded) << "attention_backend_self is not SAGE_ATTN in the parameters";
+  const Shape shape(sage_run.latent_shape.begin(), sage_run.latent_shape.end());
+  const Tensor a = Tensor::from_vector(sage_run.final_latents, shape);
+  const Tensor b = Tensor::from_vector(dense_run.final_latents, shape);
+  EXPECT_LE(rel_l2(a, b), 2e-2) << "SAGE_ATTN's latents drift from TORCH_SDPA's";
 }
 
 }  // namespace

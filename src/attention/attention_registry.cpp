@@ -5,6 +5,7 @@
 
 #include "attention/flash_attn_backend.h"
 #include "attention/later_version_backend.h"
+#include "attention/sage_attn_backend.h"
 #include "attention/sla_attn_backend.h"
 #include "attention/torch_sdpa_backend.h"
 #include "attention/video_sparse_attn_backend.h"
@@ -52,8 +53,7 @@ AttentionBackendRegistry make_builtin() {
     r.add(std::make_unique<LaterVersionBackend>(std::move(name), std::move(caps)));
   };
   r.add(std::make_unique<VideoSparseAttnBackend>());
-  // SageAttention 2: INT8 QK, FP8 PV; head_dim ≤ 128 (attention-algorithms.md §5.2–5.3).
-  later("SAGE_ATTN", later_capabilities({8, 0}, any_newer, kAmpereOrNewer, {64, 128}));
+  r.add(std::make_unique<SageAttnBackend>());
   // SageAttention 3: NVFP4 block-scaled MMA, Blackwell only (attention-algorithms.md §5.5).
   later("SAGE_ATTN_THREE",
         later_capabilities({10, 0}, any_newer,

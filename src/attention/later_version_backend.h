@@ -1,6 +1,6 @@
-// A backend FastVideo has and a later issue of this project builds (VSA, Sage, Sage3, VMoBA, SLA,
-// SageSLA, STA, NVFP4 FA4): registered with its capabilities so that `fastvideo backends` lists
-// it and asking for it is a clear error, never a silent fallback (DESIGN §4).
+// A backend FastVideo has and a later issue of this project builds (Sage3, VMoBA, SageSLA, STA,
+// NVFP4 FA4): registered with its capabilities so that `fastvideo backends` lists it and asking
+// for it is a clear error, never a silent fallback (DESIGN §4).
 #pragma once
 
 #include <string>
