@@ -36,7 +36,7 @@ step ctest ctest --test-dir build-gpu --output-on-failure -j4 -E '^cuda_'
 # check failed) counts as a failure like a failed one.
 gtest_skip_is_failure() {
   local log rc
-  log=$("$1" 2>&1)
+  log=$(timeout 300 "$1" 2>&1)  # a hung kernel fails the step instead of the whole call
   rc=$?
   printf '%s\n' "$log"
   [ "$rc" -eq 0 ] || return "$rc"
