@@ -82,7 +82,7 @@ Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float s
     FV_CHECK(t->dtype() == DType::F32 || t->dtype() == DType::BF16,
              "SAGE_ATTN takes F32 or BF16 q, k, v, got ", t->describe());
   }
-  return FV_DISPATCH_CPU_ONLY(q.device(), "sage_attention", sage_attention(q, k, v, scale));
+  return FV_DISPATCH(q.device(), sage_attention(q, k, v, scale));
 }
 
 }  // namespace ops

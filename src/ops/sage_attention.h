@@ -100,7 +100,7 @@ enum class SageInt8Grouping { Query, Key };
 namespace ops {
 
 // Softmax attention on q, k, v (F32 or BF16, [B, S, H, D]) through steps 1–6 above.
-// -> [B, Sq, H, D] in q's dtype. CPU only in this version.
+// -> [B, Sq, H, D] in q's dtype. On CUDA: sm_90, head_dim 128, BF16 (ops/cuda/sage_attention.cpp).
 Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale);
 
 namespace cpu {
@@ -122,6 +122,10 @@ SageFp8 sage_quantize_v(const Tensor& v);
 Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const SageFp8& v);
 
 }  // namespace cpu
+
+namespace cuda {
+Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale);
+}  // namespace cuda
 
 }  // namespace ops
 }  // namespace fastvideo
