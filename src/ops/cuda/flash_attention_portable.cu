@@ -33,9 +33,11 @@
 // (kRescaleThresholdLog2); the row sums l stay per-thread partial sums until the epilogue (the
 // correction factors are uniform over the 4 lanes sharing a row).
 //
-// Block-sparse variant (VSA's fine stage, vsa_fine_stage.h): the same kernel with a 64-row
-// query tile (one VSA tile, one m16 row block per warp) whose KV steps walk that tile's list of
-// selected 64-key tiles, masking each tile's keys past its valid count.
+// Block-sparse variant (VSA's fine stage and SLA's sparse branch, vsa_fine_stage.h): the same
+// kernel with a 64-row query tile (one VSA tile, one m16 row block per warp) whose KV steps walk
+// that tile's list of selected 64-key tiles, masking each tile's keys past its valid count (given
+// per tile, or what is left of the sequence). Consecutive query tiles may share one list (SLA's
+// 128-row query blocks are two tiles); the last query tile may be partial, like the dense kernel's.
 //
 // Tested by tests/cuda_flash_attention_test.cpp against ops::cpu::attention and by
 // tests/cuda_video_sparse_attention_test.cpp against the VSA reference.
@@ -97,10 +99,12 @@ struct PortableParams {
   float* lse;              // [B, H, Sq] or null
   int heads, seq_q, seq_k;
   float scale, scale_log2;
-  // Block-sparse only: per (batch, head, query tile) `topk` key tiles, and each tile's valid keys.
-  const int32_t* selected;    // [B, H, Sq / 64, topk]
-  const int32_t* tile_sizes;  // [Sk / 64]
+  // Block-sparse only: per (batch, head, row of the selection) `topk` key tiles, and each tile's
+  // valid keys (null: min(64, seq_k - 64j), every tile full but the sequence's last).
+  const int32_t* selected;    // [B, H, ceil(ceil(Sq / 64) / q_tiles_per_row), topk]
+  const int32_t* tile_sizes;  // [ceil(Sk / 64)] or null
   int topk;
+  int q_tiles_per_row;  // consecutive 64-row query tiles that share a row of `selected`
 };
 
 // Byte offset of logical 16-byte chunk `chunk` of row `row` in a swizzled tile.
@@ -272,8 +276,8 @@ __device__ __forceinline__ void scores_to_operand(const float (&s)[kRowBlocks][k
     }
 }
 
-// kSparse: the key tiles of query tile i are p.selected[b, h, i, 0 .. topk) (64 keys each, the
-// first tile_sizes[j] valid) instead of all of them; the query tile is one 64-row VSA tile.
+// kSparse: the key tiles of query tile i are p.selected[b, h, i / q_tiles_per_row, 0 .. topk) (64
+// keys each, the first tile_sizes[j] valid) instead of all of them; the query tile is 64 rows.
 template <int kRowBlocks, bool kSparse>
 __global__ void __launch_bounds__(kThreads, 2) attention_portable_kernel(const PortableParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -293,14 +297,19 @@ __global__ void __launch_bounds__(kThreads, 2) attention_portable_kernel(const P
   const __nv_bfloat16* q_rows = p.q + (int64_t(batch) * p.seq_q * p.heads + head) * kHeadDim;
   const __nv_bfloat16* k_rows = p.k + (int64_t(batch) * p.seq_k * p.heads + head) * kHeadDim;
   const __nv_bfloat16* v_rows = p.v + (int64_t(batch) * p.seq_k * p.heads + head) * kHeadDim;
+  const int selection_rows = kSparse ? (q_tiles + p.q_tiles_per_row - 1) / p.q_tiles_per_row : 0;
   const int32_t* selected =
-      kSparse ? p.selected + ((int64_t(batch) * p.heads + head) * q_tiles + q_index) * p.topk
+      kSparse ? p.selected + ((int64_t(batch) * p.heads + head) * selection_rows +
+                              q_index / p.q_tiles_per_row) *
+                                 p.topk
               : nullptr;
   const int kv_steps = kSparse ? p.topk : (p.seq_k + kBlockN - 1) / kBlockN;
   // Step j's first key and its valid keys (1 .. kBlockN).
   const auto kv_start = [&](int j) { return kSparse ? selected[j] * kBlockN : j * kBlockN; };
   const auto kv_valid = [&](int j) {
-    return kSparse ? p.tile_sizes[selected[j]] : min(kBlockN, p.seq_k - j * kBlockN);
+    const int tile = kSparse ? selected[j] : j;
+    return kSparse && p.tile_sizes != nullptr ? p.tile_sizes[tile]
+                                              : min(kBlockN, p.seq_k - tile * kBlockN);
   };
 
   load_tile<kBlockM>(q_tile, q_rows + int64_t(q0) * row_stride, row_stride, p.seq_q - q0, tid);
@@ -432,14 +441,17 @@ void launch_portable(const FlashAttentionPlan& plan, const Tensor& q, const Tens
 
 void portable_block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                      const Tensor& selected, const Tensor& tile_sizes,
-                                     float scale, const Tensor& out) {
+                                     float scale, const Tensor& out, int q_tiles_per_row) {
   static const bool prepared = (prepare_variant<kSparseRowBlocks, true>(), true);
   (void)prepared;
+  FV_CHECK(q_tiles_per_row >= 1, "block-sparse attention: ", q_tiles_per_row,
+           " query tiles per selection row");
   PortableParams p = params_for(q, k, v, scale, out, nullptr);
   p.selected = selected.data<int32_t>();
-  p.tile_sizes = tile_sizes.data<int32_t>();
+  p.tile_sizes = tile_sizes.defined() ? tile_sizes.data<int32_t>() : nullptr;
   p.topk = int(selected.size(3));
-  const int64_t grid = q.size(0) * q.size(2) * (q.size(1) / kBlockN);
+  p.q_tiles_per_row = q_tiles_per_row;
+  const int64_t grid = q.size(0) * q.size(2) * ((q.size(1) + kBlockN - 1) / kBlockN);
   attention_portable_kernel<kSparseRowBlocks, true>
       <<<unsigned(grid), kThreads, QueryTile<kSparseRowBlocks>::kSmemBytes,
          CudaContext::get(q.device().index).stream()>>>(p);

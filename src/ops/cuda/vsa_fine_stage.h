@@ -1,6 +1,6 @@
 // VSA's fine stage on a GPU (fastvideo.md §3.3): block-sparse attention of each 64-token query tile
-// over its selected key tiles, fp32 accumulation, two kernels and the choice between them. All
-// tensors on one device, contiguous.
+// over its selected key tiles, fp32 accumulation, two kernels and the choice between them (the
+// portable one also runs SLA's sparse branch). All tensors on one device, contiguous.
 #pragma once
 
 #include <array>
@@ -10,13 +10,17 @@
 
 namespace fastvideo::ops::cuda {
 
-// The portable kernel (mma.sync + cp.async, any sm_80+ GPU; flash_attention_portable.cu) on tiled
-// copies: q, k, v [B, L, H, 128] BF16 with L = 64·N in tile order; query tile i of (b, h) attends
-// to the key tiles selected[b, h, i, 0 .. topk) (I32), of which the first tile_sizes[j] (I32 [N])
-// keys are valid -> out [B, L, H, 128] BF16 (padding rows computed, for the caller to drop).
+// The portable kernel (mma.sync + cp.async, any sm_80+ GPU; flash_attention_portable.cu): q, k, v
+// [B, L, H, 128] BF16 cut into 64-row tiles, N = ceil(L / 64); query tile i of (b, h) attends to
+// the key tiles selected[b, h, i / q_tiles_per_row, 0 .. topk) (I32), of which the first
+// tile_sizes[j] (I32 [N]) keys are valid -> out [B, L, H, 128] BF16. VSA runs it on tiled copies
+// (L = 64·N, padding rows computed for the caller to drop, one selection row per tile); SLA on the
+// raster tensors themselves with tile_sizes undefined (tile j holds min(64, L − 64j) keys: only the
+// sequence's last is partial, and rows past L are neither read nor written) and two query tiles
+// per selection row (its 128-row query blocks).
 void portable_block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                      const Tensor& selected, const Tensor& tile_sizes,
-                                     float scale, const Tensor& out);
+                                     float scale, const Tensor& out, int q_tiles_per_row = 1);
 
 // The Hopper kernel (TMA + wgmma, warp-specialised; sm_90 only, block_sparse_attention_hopper.cu),
 // fused with tiling and untiling: q, k, v [B, S, H, 128] BF16 in raster order of `grid`; the key
