@@ -4,6 +4,7 @@
 #include <cub/block/block_scan.cuh>
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/cuda/cuda_check.h"
@@ -198,17 +199,31 @@ void vsa_tile_with_means(const void* x, int64_t batch, int64_t tokens, int64_t h
   FV_CUDA_CHECK_LAUNCH();
 }
 
+int64_t vsa_select_max_row() {
+  // 160 KiB of keys, or what the device lets one CTA have beside the kernel's static shared memory
+  // where that is less (99 KiB per CTA on sm_86/89, where asking for 160 KiB fails). Set once, for
+  // the device current at the first call.
+  static const int64_t max_row = [] {
+    int device = 0, optin = 0;
+    FV_CUDA_CHECK(cudaGetDevice(&device));
+    FV_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+    cudaFuncAttributes attributes{};
+    FV_CUDA_CHECK(cudaFuncGetAttributes(&attributes, select_and_softmax_kernel));
+    const size_t bytes =
+        std::min(size_t(160 * 1024), size_t(optin) - attributes.sharedSizeBytes) / 16 * 16;
+    FV_CUDA_CHECK(cudaFuncSetAttribute(select_and_softmax_kernel,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+    return int64_t(bytes / sizeof(uint32_t));
+  }();
+  return max_row;
+}
+
 void vsa_select_and_softmax(float* scores, int64_t rows, int64_t n, int64_t ld, int64_t topk,
                             int32_t* selected, cudaStream_t stream) {
   const size_t smem = size_t(n) * sizeof(uint32_t);
-  static const bool attributes_set = [] {
-    FV_CUDA_CHECK(cudaFuncSetAttribute(select_and_softmax_kernel,
-                                       cudaFuncAttributeMaxDynamicSharedMemorySize, 160 * 1024));
-    return true;
-  }();
-  (void)attributes_set;
-  FV_CHECK(smem <= 160 * 1024, "VIDEO_SPARSE_ATTN: ", n, " tiles are more than the selection "
-           "kernel holds in shared memory (40,960)");
+  FV_CHECK(n <= vsa_select_max_row(), "block selection: rows of ", n,
+           " scores are more than its kernel holds in shared memory on this GPU (",
+           vsa_select_max_row(), ")");
   select_and_softmax_kernel<<<unsigned(rows), kThreads, smem, stream>>>(scores, n, ld, topk,
                                                                          selected);
   FV_CUDA_CHECK_LAUNCH();

@@ -24,6 +24,10 @@ void vsa_tile_with_means(const void* x, int64_t batch, int64_t tokens, int64_t h
 void vsa_select_and_softmax(float* scores, int64_t rows, int64_t n, int64_t ld, int64_t topk,
                             int32_t* selected, cudaStream_t stream);
 
+// The longest row vsa_select_and_softmax takes (its keys live in shared memory): 40,960 scores, or
+// fewer where the current device gives a CTA less shared memory (about 25,000 on sm_86/89).
+int64_t vsa_select_max_row();
+
 // out[b, s, h, :] = fine[b, slot_of_token[s], h, :] + gate[b, s, h, :] ⊙ coarse[b, tile, h, :]
 // (tile = slot / 64; no gate term when gate is null). out and gate BF16 [B, S, H, D], fine BF16
 // [B, 64·N, H, D], coarse f32 [B, N, H, D].
