@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "attention/attention_registry.h"
+#include "attention/attention_selection.h"
 #include "attention/sla_attn_backend.h"
 #include "ops/sparse_linear_attention.h"
 #include "test_util.h"
@@ -40,6 +42,7 @@ std::vector<double> feature(const float* x, int64_t D, SlaFeatureMap map) {
 
 struct Reference {
   Tensor out;
+  std::vector<float> scores;      // [B, H, Nq, Nk]
   std::vector<int32_t> selected;  // [B, H, Nq, topk]
 };
 
@@ -51,7 +54,9 @@ Reference reference_sla(const Tensor& q, const Tensor& k, const Tensor& v, const
   auto at = [&](const Tensor& t, int64_t b, int64_t s, int64_t h) {
     return t.data<float>() + ((b * S + s) * H + h) * D;
   };
-  Reference ref{Tensor::empty({B, S, H, D}, DType::F32), std::vector<int32_t>(size_t(B * H * Nq * topk))};
+  Reference ref{Tensor::empty({B, S, H, D}, DType::F32),
+                std::vector<float>(size_t(B * H * Nq * Nk)),
+                std::vector<int32_t>(size_t(B * H * Nq * topk))};
   for (int64_t b = 0; b < B; ++b) {
     Tensor mask = Tensor::empty({H, S, S}, DType::F32);
     for (int64_t h = 0; h < H; ++h) {
@@ -76,6 +81,7 @@ Reference reference_sla(const Tensor& q, const Tensor& k, const Tensor& v, const
             dot += qm[size_t(i * D + d)] / double(qn[size_t(i)]) * km[size_t(j * D + d)] / double(kn[size_t(j)]);
           row[size_t(j)] = float(dot);
         }
+        std::copy(row.begin(), row.end(), ref.scores.begin() + ((b * H + h) * Nq + i) * Nk);
         const std::vector<int32_t> sel = testing::reference_select(row.data(), Nk, topk);
         std::copy(sel.begin(), sel.end(), ref.selected.begin() + ((b * H + h) * Nq + i) * topk);
       }
@@ -126,6 +132,8 @@ void expect_matches(int64_t S, const SlaConfig& c, bool proj) {
   const std::vector<int32_t> got(selection.selected.data<int32_t>(),
                                  selection.selected.data<int32_t>() + selection.selected.numel());
   EXPECT_EQ(got, ref.selected);
+  const Tensor scores = Tensor::from_vector(ref.scores, selection.scores.shape());
+  EXPECT_LT(rel_l2(selection.scores, scores), 1e-5);
 }
 
 TEST(SparseLinearAttention, MatchesTheReferenceWithPartialBlocks) {

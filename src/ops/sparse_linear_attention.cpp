@@ -34,9 +34,8 @@ Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v
     check_shape(proj_w, Shape{D, D}, "SLA_ATTN: proj_l.weight");
     check_shape(proj_b, Shape{D}, "SLA_ATTN: proj_l.bias");
   }
-  return FV_DISPATCH_CPU_ONLY(
-      q.device(), "sparse_linear_attention",
-      sparse_linear_attention(q, k, v, config, scale, proj_w, proj_b, selection));
+  return FV_DISPATCH(q.device(),
+                     sparse_linear_attention(q, k, v, config, scale, proj_w, proj_b, selection));
 }
 
 }  // namespace ops

@@ -28,15 +28,19 @@ struct SlaConfig {
 // the ratio and N_k (FastVideo would run with no keys at all).
 int64_t sla_topk(double topk_ratio, int64_t key_blocks);
 
-// What an SLA call selected, for tests: [B, H, N_q, topk] key blocks (I32, ascending per row).
+// What an SLA call decided, for tests: the block scores q̄·k̄ᵀ [B, H, N_q, N_k] (f32) and the
+// selected key blocks [B, H, N_q, topk] (I32, ascending per row).
 struct SlaSelection {
-  Tensor selected;
+  Tensor scores, selected;
 };
 
 namespace ops {
 
 // q, k, v [B, S, H, D] (self-attention: one shape); proj_w [D, D] and proj_b [D] f32, or both
-// undefined (proj_l = 0). -> [B, S, H, D] in q's dtype. CPU: f32.
+// undefined (proj_l = 0). -> [B, S, H, D] in q's dtype. CPU: f32. CUDA (ops/cuda/
+// sparse_linear_attention.cpp): BF16, head_dim 128, BLKK 64 and BLKQ a multiple of 64 (the
+// block-sparse kernel's tiles); block map in fp32, both branches BF16 with fp32 accumulation,
+// proj_l on the same device.
 Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                const SlaConfig& config, float scale, const Tensor& proj_w = {},
                                const Tensor& proj_b = {}, SlaSelection* selection = nullptr);
@@ -46,6 +50,11 @@ Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v
                                const SlaConfig& config, float scale, const Tensor& proj_w,
                                const Tensor& proj_b, SlaSelection* selection);
 }  // namespace cpu
+namespace cuda {
+Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                               const SlaConfig& config, float scale, const Tensor& proj_w,
+                               const Tensor& proj_b, SlaSelection* selection);
+}  // namespace cuda
 
 }  // namespace ops
 }  // namespace fastvideo

@@ -64,7 +64,10 @@ Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v
   const int64_t Nq = (S + BQ - 1) / BQ, Nk = (S + BK - 1) / BK;
   const int64_t topk = sla_topk(config.topk_ratio, Nk);
   Tensor out = Tensor::empty({B, S, H, D}, DType::F32);
-  if (selection) selection->selected = Tensor::empty({B, H, Nq, topk}, DType::I32);
+  if (selection) {
+    selection->scores = Tensor::empty({B, H, Nq, Nk}, DType::F32);
+    selection->selected = Tensor::empty({B, H, Nq, topk}, DType::I32);
+  }
   const Tensor pw = proj_w.defined() ? proj_w.to(DType::F32).contiguous() : Tensor();
   const Tensor pb = proj_b.defined() ? proj_b.to(DType::F32).contiguous() : Tensor();
 
@@ -98,9 +101,11 @@ Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v
           scores.data(), int(Nk));
     for (int64_t i = 0; i < Nq; ++i)
       select_top_blocks(scores.data() + i * Nk, Nk, topk, selected.data() + i * topk);
-    if (selection)
+    if (selection) {
+      std::copy(scores.begin(), scores.end(), selection->scores.data<float>() + bh * Nq * Nk);
       std::copy(selected.begin(), selected.end(),
                 selection->selected.data<int32_t>() + bh * Nq * topk);
+    }
 
     // Sparse branch: each query block over the keys of its selected blocks.
     for (int64_t i = 0; i < Nq; ++i) {

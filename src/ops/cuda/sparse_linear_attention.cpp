@@ -1,0 +1,159 @@
+// SLA on a GPU (ops/sparse_linear_attention.h), per call, everything on the context's stream:
+//   1. block map: q means over BLKQ-token blocks and k means over BLKK = 64-token blocks,
+//      [B, H, N, D] f32 (one kernel each), the k means centred (smooth-k); scores q̄·k̄ᵀ for every
+//      (batch, head) by one fp32 cuBLASLt GEMM; per query block its top-k key blocks by VSA's
+//      selection kernel (select_top_blocks' rule; it also leaves the row softmax in the scores,
+//      unused here).
+//   2. sparse branch: the portable block-sparse kernel straight on q, k, v (vsa_fine_stage.h):
+//      SLA's 64-key blocks in sequence order are its key tiles (the last one partial), and each
+//      BLKQ-row query block is BLKQ / 64 of its 64-row query tiles sharing one row of the
+//      selection. It writes the output.
+//   3. linear branch, only with proj_l (absent, it is zero): φ(k) with Σφ(k); the state
+//      kv = φ(k)ᵀ·v per (batch, head) (BF16 GEMM into f32); proj_l's weight folded into it,
+//      M = kv·Wᵀ (one f32 GEMM over every (batch, head, row)), since proj_l(φ(q)·kv / n) =
+//      (φ(q) / n)·M + bias with n = 1e-5 + φ(q)·Σφ(k) per row; φ(q) / n;
+//      lin = (φ(q) / n)·M (BF16 GEMM); out += lin + bias.
+// The GEMMs are cuBLASLt (DESIGN §8); the kernels around them are sla_kernels.cu.
+#include "ops/sparse_linear_attention.h"
+
+#include <cstdint>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "ops/cuda/cublaslt_gemm.h"
+#include "ops/cuda/head_batched_gemm.h"
+#include "ops/cuda/sla_kernels.h"
+#include "ops/cuda/vsa_fine_stage.h"
+#include "ops/cuda/vsa_kernels.h"
+
+namespace fastvideo::ops::cuda {
+
+namespace {
+
+constexpr int64_t kKeyTile = 64;  // the block-sparse kernel's key and query tiles
+
+const char* at(const Tensor& t, int64_t elements) {
+  return static_cast<const char*>(t.raw_data()) + elements * int64_t(dtype_size(t.dtype()));
+}
+
+// The linear branch added to `out`: out += proj_l(φ(q)·kv / n) (see the top of the file).
+void add_linear_branch(CudaContext& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
+                       SlaFeatureMap map, const Tensor& proj_w, const Tensor& proj_b,
+                       const Tensor& out) {
+  const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
+  const cudaStream_t stream = ctx.stream();
+  const Device device = q.device();
+  Tensor state = Tensor::empty({B, H, D, D}, DType::F32, device);  // kv[b, h] row-major [d][e]
+  Tensor ksum = Tensor::empty({B, H, D}, DType::F32, device);
+  {
+    const Tensor phi_k = Tensor::empty({B, S, H, D}, DType::BF16, device);
+    const Tensor partial = Tensor::empty({B * H, sla_key_sum_chunks(S), D}, DType::F32, device);
+    sla_key_features(k.raw_data(), B, S, H, map, phi_k.raw_data(), partial.data<float>(),
+                     ksum.data<float>(), stream);
+    for (int64_t b = 0; b < B; ++b) {
+      // Row-major kv[h] = φ(k)[h]ᵀ·V[h] (D×D, [d][e]) is column-major
+      // C(e, d) = Σ_s V(e, s)·Φ(d, s): A = V[h] stored D×S, B = φ(k)[h] stored D×S and
+      // transposed; rows H·D apart, heads D apart.
+      const Operand v_op{at(v, b * S * H * D), DType::BF16, D, S, H * D, D};
+      const Operand phi_op{at(phi_k, b * S * H * D), DType::BF16, D, S, H * D, D};
+      const Operand kv_op{at(state, b * H * D * D), DType::F32, D, D, D, D * D};
+      batched_gemm(ctx, false, true, v_op, phi_op, kv_op, 1.0f, int(H));
+    }
+  }
+  // M[b, h] = kv[b, h]·Wᵀ: every (b, h, d) row through proj_l's weight, as nn.Linear without bias.
+  const Tensor folded = Tensor::empty({B * H * D, D}, DType::F32, device);
+  cuda_detail::cublaslt_gemm(folded, state.reshape({B * H * D, D}), proj_w, true, Tensor(),
+                             cuda_detail::GemmActivation::None);
+  const Tensor folded_bf16 = folded.to(DType::BF16);
+  const Tensor phi_q = Tensor::empty({B, S, H, D}, DType::BF16, device);
+  sla_query_features(q.raw_data(), ksum.data<float>(), B, S, H, map, phi_q.raw_data(), stream);
+  const Tensor linear = Tensor::empty({B, S, H, D}, DType::BF16, device);
+  for (int64_t b = 0; b < B; ++b) {
+    // Row-major lin[h] = (φ(q)[h] / n)·M[h] (S×D, [s][f]) is column-major
+    // C(f, s) = Σ_d M(f, d)·Φ(d, s): A = M[h] ([d][f] row-major is column-major (f, d)),
+    // B = φ(q)[h] stored D×S, C the rows of `linear`, H·D apart.
+    const Operand m_op{at(folded_bf16, b * H * D * D), DType::BF16, D, D, D, D * D};
+    const Operand phi_op{at(phi_q, b * S * H * D), DType::BF16, D, S, H * D, D};
+    const Operand lin_op{at(linear, b * S * H * D), DType::BF16, D, S, H * D, D};
+    batched_gemm(ctx, false, m_op, phi_op, lin_op, 1.0f, int(H));
+  }
+  sla_add_linear(out.raw_data(), linear.raw_data(), proj_b.data<float>(), B * S * H, stream);
+}
+
+bool aligned16(const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data()) % 16 == 0; }
+
+}  // namespace
+
+Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                               const SlaConfig& config, float scale, const Tensor& proj_w,
+                               const Tensor& proj_b, SlaSelection* selection) {
+  FV_CHECK(q.dtype() == DType::BF16 && k.dtype() == DType::BF16 && v.dtype() == DType::BF16,
+           "SLA_ATTN on a GPU takes BF16 q, k, v; got q ", q.describe(), ", k ", k.describe(),
+           ", v ", v.describe());
+  FV_CHECK(k.device() == q.device() && v.device() == q.device(),
+           "SLA_ATTN: q, k and v must be on one device, got q ", q.describe(), ", k ", k.describe(),
+           ", v ", v.describe());
+  const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
+  FV_CHECK(D == kSlaHeadDim, "SLA_ATTN on a GPU needs head_dim ", kSlaHeadDim, ", got ", D, " (q ",
+           q.describe(), "): its block-sparse kernel is built for ", kSlaHeadDim);
+  FV_CHECK(config.block_k == kKeyTile && config.block_q % kKeyTile == 0,
+           "SLA_ATTN on a GPU needs BLKK ", kKeyTile, " and BLKQ a multiple of ", kKeyTile,
+           " (the block-sparse kernel's tiles), got BLKQ ", config.block_q, " and BLKK ",
+           config.block_k);
+  FV_CHECK(S < (int64_t(1) << 30), "SLA_ATTN: ", S, " tokens are more than 2^30");
+  const int64_t BQ = config.block_q, BK = config.block_k;
+  const int64_t Nq = (S + BQ - 1) / BQ, Nk = (S + BK - 1) / BK;
+  const int64_t topk = sla_topk(config.topk_ratio, Nk);
+  const bool linear_branch = proj_w.defined();
+  const Tensor pw = linear_branch ? proj_w.to(DType::F32).contiguous() : Tensor();
+  const Tensor pb = linear_branch ? proj_b.to(DType::F32).contiguous() : Tensor();
+  if (linear_branch) {
+    FV_CHECK(pw.device() == q.device() && pb.device() == q.device(),
+             "SLA_ATTN: proj_l must be on q's device (", q.device().name(), "), got weight ",
+             proj_w.describe(), " and bias ", proj_b.describe());
+  }
+  CudaContext& ctx = use_cuda_device(q.device().index);
+  const cudaStream_t stream = ctx.stream();
+  FV_CHECK(Nk <= vsa_select_max_row(), "SLA_ATTN on a GPU: ", Nk, " key blocks (", S,
+           " tokens) are more than its selection kernel holds on ", ctx.info().name, " (",
+           vsa_select_max_row(), ")");
+  const Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
+  for (const Tensor* t : {&qc, &kc, &vc}) {
+    FV_CHECK(aligned16(*t), "SLA_ATTN: ", t->describe(), " does not start 16-byte aligned");
+  }
+
+  // 1. Block map. Score rows padded to 4 floats keep them 16-byte aligned.
+  const Tensor q_means = Tensor::empty({B, H, Nq, D}, DType::F32, q.device());
+  const Tensor k_means = Tensor::empty({B, H, Nk, D}, DType::F32, q.device());
+  sla_block_means(qc.raw_data(), B, S, H, BQ, q_means.data<float>(), stream);
+  sla_block_means(kc.raw_data(), B, S, H, BK, k_means.data<float>(), stream);
+  sla_center_block_means(k_means.data<float>(), B * H, Nk, BK, S, stream);
+  const int64_t ld = (Nk + 3) / 4 * 4;
+  const Tensor scores = Tensor::empty({B, H, Nq, ld}, DType::F32, q.device());
+  // Row-major S[b, h] (Nq×Nk) = Q̄·K̄ᵀ is column-major Sᵀ = K̄·Q̄ᵀ: A = K̄ stored D×Nk (transposed),
+  // B = Q̄ stored D×Nq; the means of consecutive (batch, head) pairs N·D apart.
+  const Operand k_op{k_means.raw_data(), DType::F32, D, Nk, D, Nk * D};
+  const Operand q_op{q_means.raw_data(), DType::F32, D, Nq, D, Nq * D};
+  const Operand s_op{scores.raw_data(), DType::F32, Nk, Nq, ld, Nq * ld};
+  batched_gemm(ctx, true, k_op, q_op, s_op, 1.0f, int(B * H));
+  if (selection) {
+    selection->scores = Tensor::empty({B, H, Nq, Nk}, DType::F32, q.device());
+    FV_CUDA_CHECK(cudaMemcpy2DAsync(selection->scores.raw_data(), Nk * sizeof(float),
+                                    scores.raw_data(), ld * sizeof(float), Nk * sizeof(float),
+                                    B * H * Nq, cudaMemcpyDeviceToDevice, stream));
+  }
+  const Tensor selected = Tensor::empty({B, H, Nq, topk}, DType::I32, q.device());
+  vsa_select_and_softmax(scores.data<float>(), B * H * Nq, Nk, ld, topk, selected.data<int32_t>(),
+                         stream);
+  if (selection) selection->selected = selected;
+
+  // 2. Sparse branch, into the output.
+  const Tensor out = Tensor::empty({B, S, H, D}, DType::BF16, q.device());
+  portable_block_sparse_attention(qc, kc, vc, selected, Tensor(), scale, out, int(BQ / kKeyTile));
+
+  // 3. Linear branch.
+  if (linear_branch) add_linear_branch(ctx, qc, kc, vc, config.feature_map, pw, pb, out);
+  return out;
+}
+
+}  // namespace fastvideo::ops::cuda

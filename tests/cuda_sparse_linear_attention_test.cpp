@@ -1,0 +1,205 @@
+// SLA_ATTN on a GPU (ops/cuda/sparse_linear_attention.cpp) against its CPU twin (ops::cpu::
+// sparse_linear_attention, itself checked against the text in sparse_linear_attention_test.cpp) on
+// fresh bf16-rounded random inputs: odd lengths (partial 64- and 128-token blocks; one with an odd
+// number of 64-row query tiles), batch 2, heads 3 and 12, topk_ratio 0.1 / 0.5 / 1.0, with and
+// without proj_l, every feature map. The block scores within 1e-5 and the selected blocks equal to
+// the CPU's row by row (a row may differ only at an fp32 tie, reported); output rel-L2 ≤ 1e-2, and
+// the projected linear branch alone (the difference of the two runs) too; NaN-free with the
+// output's memory poisoned first. The op refuses what the GPU path lacks. Skips where no GPU
+// exists.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <iterator>
+#include <optional>
+#include <vector>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "ops/block_selection.h"
+#include "ops/elementwise.h"
+#include "ops/sparse_linear_attention.h"
+#include "require_gpu.h"
+#include "test_util.h"
+
+namespace fastvideo {
+namespace {
+
+using testing::rel_l2;
+
+const Device kGpu = Device::cuda(0);
+constexpr double kBound = 1e-2;  // bf16 attention (DESIGN §3)
+constexpr int64_t kD = 128;
+
+// A random f32 tensor rounded to bf16 (what the GPU sees), and its bf16 copy on the GPU.
+struct Input {
+  Tensor cpu, gpu;
+};
+Input random_input(Shape shape) {
+  const Tensor gpu = testing::randn(shape).to(DType::BF16).to(kGpu);
+  return {gpu.to(Device::cpu()).to(DType::F32), gpu};
+}
+
+// proj_l in f32, on the CPU and on the GPU.
+struct Proj {
+  Tensor w, b, w_gpu, b_gpu;
+};
+Proj random_proj() {
+  Proj p{testing::randn({kD, kD}, 0.5f), testing::randn({kD}, 0.1f), {}, {}};
+  p.w_gpu = p.w.to(kGpu);
+  p.b_gpu = p.b.to(kGpu);
+  return p;
+}
+
+Tensor on_cpu_f32(const Tensor& t) { return t.to(Device::cpu()).to(DType::F32); }
+
+// NaN-filled blocks of the output's size (all-ones bits) left in the device cache, so the output
+// and the temporaries of its size start as NaN: a row the kernels never write fails the comparison.
+void poison_next_outputs(const Shape& shape) {
+  std::vector<Tensor> blocks;
+  CudaContext& ctx = CudaContext::get(0);
+  for (int i = 0; i < 8; ++i) {
+    blocks.push_back(Tensor::empty(shape, DType::BF16, kGpu));
+    FV_CUDA_CHECK(
+        cudaMemsetAsync(blocks.back().raw_data(), 0xff, blocks.back().nbytes(), ctx.stream()));
+  }
+}
+
+// The GPU's selection against the CPU's, row by row. A row may differ only where the CPU's own
+// scores of the blocks that changed sides lie within 1e-5 of the row's largest score (a tie that
+// fp32 rounding in a different summation order can break either way; about one row in a million of
+// random scores); such rows are reported and must still follow the rule on the GPU's own scores, as
+// every row must. Returns whether every row is the CPU's.
+bool expect_same_selection(const SlaSelection& gpu, const SlaSelection& cpu) {
+  const Tensor gpu_scores = gpu.scores.to(Device::cpu());
+  const Tensor gpu_selected = gpu.selected.to(Device::cpu());
+  EXPECT_EQ(gpu_scores.shape(), cpu.scores.shape());
+  EXPECT_EQ(gpu_selected.shape(), cpu.selected.shape());
+  if (gpu_scores.shape() != cpu.scores.shape() || gpu_selected.shape() != cpu.selected.shape())
+    return false;
+  EXPECT_LT(rel_l2(gpu_scores, cpu.scores), 1e-5);
+  const int64_t n = cpu.scores.size(3), topk = cpu.selected.size(3);
+  const int64_t rows = cpu.selected.numel() / topk;
+  std::vector<int32_t> rule(static_cast<size_t>(topk)), only_gpu, only_cpu;
+  int64_t mismatches = 0, near_ties = 0, rule_breaks = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t* g = gpu_selected.data<int32_t>() + r * topk;
+    const int32_t* c = cpu.selected.data<int32_t>() + r * topk;
+    select_top_blocks(gpu_scores.data<float>() + r * n, n, topk, rule.data());
+    rule_breaks += !std::equal(rule.begin(), rule.end(), g);
+    if (std::equal(g, g + topk, c)) continue;
+    const float* s = cpu.scores.data<float>() + r * n;
+    float largest = 0.f;
+    for (int64_t j = 0; j < n; ++j) largest = std::max(largest, std::abs(s[j]));
+    only_gpu.clear();
+    only_cpu.clear();
+    std::set_difference(g, g + topk, c, c + topk, std::back_inserter(only_gpu));
+    std::set_difference(c, c + topk, g, g + topk, std::back_inserter(only_cpu));
+    float lowest_cpu = INFINITY, highest_gpu = -INFINITY;
+    for (int32_t j : only_cpu) lowest_cpu = std::min(lowest_cpu, s[j]);
+    for (int32_t j : only_gpu) highest_gpu = std::max(highest_gpu, s[j]);
+    const bool tie = !only_cpu.empty() && std::abs(lowest_cpu - highest_gpu) <= 1e-5f * largest;
+    (tie ? near_ties : mismatches) += 1;
+  }
+  EXPECT_EQ(mismatches, 0) << "rows whose selected blocks differ from the CPU's, of " << rows;
+  EXPECT_EQ(rule_breaks, 0) << "rows that break select_top_blocks' rule on the GPU's scores";
+  if (near_ties > 0)
+    std::printf("[sla] %lld of %lld rows differ from the CPU's at an fp32 tie\n",
+                static_cast<long long>(near_ties), static_cast<long long>(rows));
+  return mismatches == 0 && near_ties == 0;
+}
+
+struct Case {
+  int64_t S, H;
+  double ratio;
+  SlaFeatureMap map = SlaFeatureMap::Softmax;
+};
+
+// Both runs, without and with proj_l, on one set of inputs.
+void expect_matches_cpu(const Case& c) {
+  SCOPED_TRACE(
+      str_cat("S=", c.S, " H=", c.H, " topk_ratio ", c.ratio, " feature map ", int(c.map)));
+  const int64_t B = 2;
+  const Shape shape{B, c.S, c.H, kD};
+  const Input q = random_input(shape), k = random_input(shape), v = random_input(shape);
+  const Proj p = random_proj();
+  const SlaConfig config{c.ratio, 128, 64, c.map};
+  const float scale = 1.f / std::sqrt(float(kD));
+
+  Tensor out[2], ref[2];
+  bool same_blocks = true;
+  for (int with_proj = 0; with_proj < 2; ++with_proj) {
+    SCOPED_TRACE(with_proj ? "with proj_l" : "without proj_l");
+    SlaSelection gpu_sel, cpu_sel;
+    poison_next_outputs(shape);
+    out[with_proj] = on_cpu_f32(ops::sparse_linear_attention(
+        q.gpu, k.gpu, v.gpu, config, scale, with_proj ? p.w_gpu : Tensor(),
+        with_proj ? p.b_gpu : Tensor(), &gpu_sel));
+    ref[with_proj] =
+        ops::sparse_linear_attention(q.cpu, k.cpu, v.cpu, config, scale, with_proj ? p.w : Tensor(),
+                                     with_proj ? p.b : Tensor(), &cpu_sel);
+    EXPECT_TRUE(ops::all_finite(out[with_proj])) << "NaN/Inf in the GPU output";
+    same_blocks = expect_same_selection(gpu_sel, cpu_sel) && same_blocks;
+    // A block taken at an fp32 tie instead of its twin changes the sparse branch by a whole block,
+    // so the outputs compare only where both devices attended to the same blocks.
+    if (same_blocks) EXPECT_LT(rel_l2(out[with_proj], ref[with_proj]), kBound);
+  }
+  // proj_l(O_linear) alone: what adding proj_l changed, on each device.
+  const Tensor projected = ops::add(out[1], ops::scale(out[0], -1.f));
+  const Tensor projected_ref = ops::add(ref[1], ops::scale(ref[0], -1.f));
+  EXPECT_LT(rel_l2(projected, projected_ref), kBound) << "the projected linear branch";
+}
+
+TEST(CudaSparseLinearAttention, MatchesTheCpuOpOnOddLengths) {
+  REQUIRE_GPU();
+  // 1001 tokens: 16 key blocks (the last of 41), 8 query blocks (the last of 105). 937: 15 key
+  // blocks, 8 query blocks whose last (41 rows) is one 64-row tile, so 15 query tiles.
+  for (int64_t S : {1001, 937})
+    for (int64_t H : {3, 12})
+      for (double ratio : {0.1, 0.5, 1.0}) expect_matches_cpu({S, H, ratio});
+}
+
+TEST(CudaSparseLinearAttention, MatchesTheCpuOpWithEveryFeatureMap) {
+  REQUIRE_GPU();
+  expect_matches_cpu({777, 3, 0.5, SlaFeatureMap::EluPlusOne});
+  expect_matches_cpu({777, 3, 0.5, SlaFeatureMap::Relu});
+  expect_matches_cpu({4099, 12, 0.1});  // 65 key blocks: a longer selection row
+}
+
+TEST(CudaSparseLinearAttention, SelectsTheLowestBlocksAmongEqualScores) {
+  REQUIRE_GPU();
+  // Constant keys: every smooth-k block mean is 0, so every score ties.
+  const Shape shape{1, 1001, 12, kD};
+  const Tensor q = testing::randn(shape).to(DType::BF16).to(kGpu);
+  const Tensor k = Tensor::full(shape, 0.25f).to(DType::BF16).to(kGpu);
+  SlaSelection sel;
+  ops::sparse_linear_attention(q, k, q, {0.5, 128, 64}, 0.1f, {}, {}, &sel);
+  const Tensor selected = sel.selected.to(Device::cpu());
+  ASSERT_EQ(selected.size(3), 8);
+  for (int64_t row = 0; row < 12 * 8; ++row)
+    for (int n = 0; n < 8; ++n)
+      ASSERT_EQ(selected.data<int32_t>()[row * 8 + n], n) << "row " << row;
+}
+
+TEST(CudaSparseLinearAttention, RefusesWhatItCannotRun) {
+  REQUIRE_GPU();
+  const Tensor x = testing::randn({1, 300, 2, kD}).to(DType::BF16).to(kGpu);
+  const Tensor x64 = testing::randn({1, 300, 2, 64}).to(DType::BF16).to(kGpu);
+  auto refusal = [](const std::function<void()>& f) { return testing::error_of(f); };
+  std::string m = refusal([&] { ops::sparse_linear_attention(x64, x64, x64, {0.5}, 0.1f); });
+  EXPECT_NE(m.find("needs head_dim 128, got 64"), std::string::npos) << m;
+  m = refusal([&] { ops::sparse_linear_attention(x, x, x, {0.5, 128, 32}, 0.1f); });
+  EXPECT_NE(m.find("BLKK 32"), std::string::npos) << m;
+  const Tensor f32 = testing::randn({1, 300, 2, kD}).to(kGpu);
+  m = refusal([&] { ops::sparse_linear_attention(f32, f32, f32, {0.5}, 0.1f); });
+  EXPECT_NE(m.find("takes BF16 q, k, v"), std::string::npos) << m;
+  const Proj p = random_proj();
+  m = refusal([&] { ops::sparse_linear_attention(x, x, x, {0.5}, 0.1f, p.w, p.b); });
+  EXPECT_NE(m.find("proj_l must be on q's device"), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace fastvideo
