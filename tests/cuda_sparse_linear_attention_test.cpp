@@ -5,8 +5,8 @@
 // without proj_l, every feature map. The block scores within 1e-5 and the selected blocks equal to
 // the CPU's row by row (a row may differ only at an fp32 tie, reported); output rel-L2 ≤ 1e-2, and
 // the projected linear branch alone (the difference of the two runs) too; NaN-free with the
-// output's memory poisoned first. The op refuses what the GPU path lacks. Skips where no GPU
-// exists.
+// output's memory poisoned first. The op refuses what the GPU path lacks; the SLA_ATTN backend is
+// available on this GPU and runs the op. Skips where no GPU exists.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,6 +17,8 @@
 #include <optional>
 #include <vector>
 
+#include "attention/attention_registry.h"
+#include "attention/attention_selection.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "ops/block_selection.h"
@@ -199,6 +201,30 @@ TEST(CudaSparseLinearAttention, RefusesWhatItCannotRun) {
   const Proj p = random_proj();
   m = refusal([&] { ops::sparse_linear_attention(x, x, x, {0.5}, 0.1f, p.w, p.b); });
   EXPECT_NE(m.find("proj_l must be on q's device"), std::string::npos) << m;
+}
+
+TEST(CudaSlaAttnBackend, RunsOnThisGpuFromItsStepMetadata) {
+  REQUIRE_GPU();
+  const AttentionBackend& sla = AttentionBackendRegistry::builtin().get("SLA_ATTN", "test");
+  const AttentionDevice device = attention_device_for(kGpu);
+  const AttentionBackendStatus status = sla.status(device);
+  ASSERT_TRUE(status.available()) << status.reason;  // CudaContext refuses GPUs before sm_80
+  EXPECT_NE(status.reason.find("portable block-sparse kernel"), std::string::npos) << status.reason;
+  EXPECT_EQ(
+      select_attention_backends("SLA_ATTN", std::nullopt, device, {kD, DType::BF16}).self->name(),
+      "SLA_ATTN");
+  const Shape shape{1, 1001, 12, kD};
+  const Input q = random_input(shape), k = random_input(shape), v = random_input(shape);
+  const Proj p = random_proj();
+  const auto md = sla.build_metadata({.topk_ratio = 0.5});
+  const Tensor out = sla.run(q.gpu, k.gpu, v.gpu, 0.09f, md.get(),
+                             {.proj_l_weight = p.w_gpu, .proj_l_bias = p.b_gpu});
+  const SlaConfig config{0.5, 128, 64, SlaFeatureMap::Softmax};
+  const Tensor op =
+      ops::sparse_linear_attention(q.gpu, k.gpu, v.gpu, config, 0.09f, p.w_gpu, p.b_gpu);
+  EXPECT_EQ(rel_l2(on_cpu_f32(out), on_cpu_f32(op)), 0.0) << "the backend runs the op, as is";
+  const Tensor ref = ops::sparse_linear_attention(q.cpu, k.cpu, v.cpu, config, 0.09f, p.w, p.b);
+  EXPECT_LT(rel_l2(on_cpu_f32(out), ref), kBound);
 }
 
 }  // namespace

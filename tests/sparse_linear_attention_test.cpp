@@ -167,13 +167,35 @@ TEST(SparseLinearAttention, RefusesWhatItCannotRun) {
   EXPECT_TRUE(contains(m, "self-attention only")) << m;
 }
 
-TEST(SlaAttnBackend, RunsOnTheCpuFromItsStepMetadataAndSaysWhyNotOnGpus) {
+TEST(SlaAttnBackend, RunsOnTheCpuFromItsStepMetadataAndOnGpusFromSm80) {
   const AttentionBackend& sla = AttentionBackendRegistry::builtin().get("SLA_ATTN", "test");
   EXPECT_TRUE(sla.status(AttentionDevice::cpu()).available());
-  const AttentionBackendStatus gpu =
-      sla.status(AttentionDevice::gpu(0, "NVIDIA H200", ComputeCapability{9, 0}));
+  const AttentionDevice t4 = AttentionDevice::gpu(0, "Tesla T4", ComputeCapability{7, 5});
+  const AttentionLayerShape wan_gpu{128, DType::BF16};
+#ifdef FASTVIDEO_HAVE_CUDA
+  for (const AttentionDevice& gpu :
+       {AttentionDevice::gpu(0, "NVIDIA H200", ComputeCapability{9, 0}),
+        AttentionDevice::gpu(0, "NVIDIA A100-SXM4-80GB", ComputeCapability{8, 0}),
+        AttentionDevice::gpu(0, "NVIDIA L40S", ComputeCapability{8, 9})}) {
+    const AttentionBackendStatus status = sla.status(gpu);
+    EXPECT_TRUE(status.available()) << gpu.describe() << ": " << status.reason;
+    EXPECT_TRUE(contains(status.reason, "portable block-sparse kernel")) << status.reason;
+    EXPECT_EQ(select_attention_backends("SLA_ATTN", std::nullopt, gpu, wan_gpu).self->name(),
+              "SLA_ATTN");
+    EXPECT_FALSE(sla.chosen_automatically_on(gpu));
+  }
+  const AttentionBackendStatus old = sla.status(t4);
+  EXPECT_EQ(old.kind, AttentionBackendStatus::Kind::UnsupportedHardware);
+  EXPECT_TRUE(contains(old.reason, "compute capability 7.5 (sm_75)")) << old.reason;
+  const std::string refused =
+      error_of([&] { select_attention_backends("SLA_ATTN", std::nullopt, t4, wan_gpu); });
+  EXPECT_TRUE(contains(refused, "compute capability 8.0 or newer")) << refused;
+  EXPECT_TRUE(contains(refused, "sm_75")) << refused;
+#else
+  const AttentionBackendStatus gpu = sla.status(t4);
   EXPECT_EQ(gpu.kind, AttentionBackendStatus::Kind::NotInThisVersion);
-  EXPECT_TRUE(contains(gpu.reason, "CPU (f32) only")) << gpu.reason;
+  EXPECT_TRUE(contains(gpu.reason, "no CUDA backend")) << gpu.reason;
+#endif
   EXPECT_TRUE(sla.takes("proj_l"));
   const Tensor q = testing::randn({1, 300, 2, 64}), k = testing::randn({1, 300, 2, 64}),
                v = testing::randn({1, 300, 2, 64});

@@ -4,14 +4,24 @@
 
 namespace fastvideo {
 
+namespace {
+
+#ifdef FASTVIDEO_HAVE_CUDA
+constexpr bool kHaveCuda = true;
+#else
+constexpr bool kHaveCuda = false;
+#endif
+
+}  // namespace
+
 const AttentionCapabilities& SlaAttnBackend::capabilities() const {
   static const AttentionCapabilities caps{
       .cpu = true,
-      .gpu = false,
+      .gpu = true,
       .min_compute = {8, 0},
-      .gpu_requirement = "the CPU in this version (its CUDA kernels are not built yet)",
-      .dtypes = {DType::F32},
-      .head_dims = {64, 128},
+      .gpu_requirement = "an NVIDIA GPU of compute capability 8.0 or newer (A100, L40S, H100, ...)",
+      .dtypes = {DType::F32, DType::BF16},
+      .head_dims = {64, 128},  // on GPUs 128 only: the op refuses 64 there, naming it
       .self_attention = true,
       .cross_attention = false,
       .extra_weights = {"proj_l"},
@@ -20,14 +30,18 @@ const AttentionCapabilities& SlaAttnBackend::capabilities() const {
 }
 
 AttentionBackendStatus SlaAttnBackend::status(const AttentionDevice& device) const {
-  if (device.is_gpu()) {
+  if (device.is_gpu() && !kHaveCuda) {
     return {AttentionBackendStatus::Kind::NotInThisVersion,
-            "SLA_ATTN is not available in this version on GPUs: it runs on the CPU (f32) only, "
-            "its CUDA kernels are not built yet"};
+            "this build has no CUDA backend, so no SLA_ATTN kernels"};
   }
-  return {AttentionBackendStatus::Kind::Available,
-          "runs on the CPU (f32); used when asked for, never automatically (it changes the "
-          "result)"};
+  AttentionBackendStatus s = hardware_status(name(), capabilities(), device);
+  if (s.available()) {
+    s.reason += device.is_gpu() ? " with the portable block-sparse kernel (mma.sync) and cuBLASLt "
+                                  "for the block map and the linear branch (BF16, head_dim 128)"
+                                : " (f32)";
+    s.reason += "; used when asked for, never automatically (it changes the result)";
+  }
+  return s;
 }
 
 std::unique_ptr<AttentionMetadata> SlaAttnBackend::build_metadata(

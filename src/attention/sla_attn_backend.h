@@ -1,8 +1,9 @@
 // SLA_ATTN: sparse-linear attention with FastVideo's semantics (fastvideo.md §4.3;
 // ops/sparse_linear_attention.h), self-attention only. Its per-step metadata is the topk_ratio;
 // its extra weight is each layer's proj_l, which the transformer passes to run() (zero where the
-// checkpoint has none: then SLA is pure block-sparse attention). In this version it runs on the
-// CPU (f32); its CUDA kernels are not built yet, and a GPU says so.
+// checkpoint has none: then SLA is pure block-sparse attention). It runs on the CPU (f32) and on
+// GPUs of compute capability 8.0 or newer (BF16, head_dim 128;
+// ops/cuda/sparse_linear_attention.cpp).
 #pragma once
 
 #include "attention/attention_backend.h"
