@@ -29,6 +29,7 @@
 #include "ops/cuda/vsa_fine_stage.h"
 #include "ops/cuda/flash_attention.h"
 #include "ops/sage_attention.h"
+#include "ops/sparse_linear_attention.h"
 #include "ops/video_sparse_attention.h"
 #endif
 
@@ -128,6 +129,34 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
   }
 }
 
+// SLA rows at topk_ratio 0.1 and 0.5: the whole backend forward (block map, selection, sparse
+// branch, and with proj_l the linear branch), with a random f32 proj_l and without one (proj_l = 0:
+// pure block-sparse attention). TFLOP/s count only the BLKQ×BLKK blocks the sparse branch computes
+// (4·B·H·D·N_q·topk·BLKQ·BLKK); the block map and the linear branch's GEMMs are not counted.
+template <class Report, class Time>
+void report_sla(const AttentionBackend& sla, const AttentionShape& s, const Tensor& q,
+                const Tensor& k, const Tensor& v, float scale, Report&& report, Time&& time_ms) {
+  const Tensor w =
+      random_device_tensor(1, s.D, 1, s.D, q.device()).reshape({s.D, s.D}).to(DType::F32);
+  AttentionExtras proj_l;
+  proj_l.proj_l_weight = w;
+  proj_l.proj_l_bias = Tensor::zeros({s.D}, DType::F32, q.device());
+  const SlaConfig blocks;  // FastVideo's BLKQ 128, BLKK 64, as the backend's metadata uses
+  const int64_t query_blocks = (s.Lq + blocks.block_q - 1) / blocks.block_q;
+  const int64_t key_blocks = (s.Lk + blocks.block_k - 1) / blocks.block_k;
+  for (double ratio : {0.1, 0.5}) {
+    const auto md = sla.build_metadata({.grid = s.grid, .topk_ratio = ratio});
+    const int64_t topk = sla_topk(ratio, key_blocks);
+    const double blocks_flop = 4.0 * double(s.B * s.H * s.D) * double(query_blocks * topk) *
+                               double(blocks.block_q * blocks.block_k);
+    const std::string tag = ratio == 0.1 ? "@0.1" : "@0.5";
+    report("SLA" + tag, time_ms([&] { return sla.run(q, k, v, scale, md.get(), proj_l); }),
+           blocks_flop);
+    report("SLA no proj_l" + tag, time_ms([&] { return sla.run(q, k, v, scale, md.get()); }),
+           blocks_flop);
+  }
+}
+
 int run_bench_attention(const AttentionBenchFlags& f) {
   FV_CHECK(f.repeats >= 1 && f.warmup >= 1, "bench attention: --repeats and --warmup must be >= 1");
   CudaContext& ctx = use_cuda_device(f.device);
@@ -215,6 +244,10 @@ int run_bench_attention(const AttentionBenchFlags& f) {
       std::string path(b->name());
       if (path == "VIDEO_SPARSE_ATTN") {
         report_vsa(*b, s, q, k, v, scale, report, time_ms);
+        continue;
+      }
+      if (path == "SLA_ATTN") {
+        report_sla(*b, s, q, k, v, scale, report, time_ms);
         continue;
       }
       if (path == "TORCH_SDPA") path += cudnn ? "/cudnn" : "/gemm_softmax";
