@@ -78,6 +78,18 @@ ms_ssim_at_least() {  # ms_ssim_at_least A B MIN: compare, then gate on the mean
 }
 step tiny-vsa-compare ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-vsa.y4m" 0.99
 summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-vsa-compare.log" || echo 'no MS-SSIM')"
+# The quantized and sparse-linear backends (issue 10) against FLASH_ATTN's frames at FastVideo's
+# CI threshold across backends, MS-SSIM >= 0.93: SAGE_ATTN, and SLA_ATTN at topk_ratio 0.5 with
+# proj_l zero (the tiny model has none).
+for b in SAGE_ATTN SLA_ATTN; do
+  extra=()
+  [ "$b" = SLA_ATTN ] && extra=(--SLA-topk-ratio 0.5)
+  step "tiny-$b" env FASTVIDEO_ATTENTION_BACKEND=$b build-gpu/fastvideo generate --model "$tiny" \
+    --device cuda --height 176 --width 176 --num-frames 9 "${extra[@]}" \
+    --prompt "A red fox runs through fresh snow at dawn." --output "$out/tiny-$b.y4m" --overwrite
+  step "tiny-$b-compare" ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-$b.y4m" 0.93
+  summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-$b-compare.log" || echo 'no MS-SSIM')"
+done
 rm -rf "$tiny"
 # FastWan (DMD, 3 steps) with VSA at its preset sparsity 0.8: finite, and the same bytes twice.
 fastwan="$out/tiny-fastwan"

@@ -406,18 +406,27 @@ const AttentionBackend& sage() {
   return AttentionBackendRegistry::builtin().get("SAGE_ATTN", "test");
 }
 
-TEST(SageAttnBackend, RunsTheOpOnTheCpuAndSaysCudaIsNotBuiltYet) {
+TEST(SageAttnBackend, RunsOnTheCpuAndHopperAndRefusesOtherGpusNamingThem) {
   EXPECT_TRUE(sage().status(AttentionDevice::cpu()).available());
-  for (const AttentionDevice& gpu : {AttentionDevice::gpu(0, "NVIDIA H200", {9, 0}),
-                                     AttentionDevice::gpu(0, "NVIDIA A100", {8, 0})}) {
-    const AttentionBackendStatus s = sage().status(gpu);
-    EXPECT_EQ(s.kind, AttentionBackendStatus::Kind::NotInThisVersion);
-    EXPECT_TRUE(contains(s.reason, "SAGE_ATTN on CUDA is not built yet")) << s.reason;
-    const std::string m = error_of([&] {
-      select_attention_backends("SAGE_ATTN", std::nullopt, gpu, {128, DType::BF16});
-    });
-    EXPECT_TRUE(contains(m, "SAGE_ATTN on CUDA is not built yet")) << m;
-  }
+#ifdef FASTVIDEO_HAVE_CUDA
+  const AttentionBackendStatus h200 = sage().status(AttentionDevice::gpu(0, "NVIDIA H200", {9, 0}));
+  EXPECT_TRUE(h200.available()) << h200.reason;
+  EXPECT_TRUE(contains(h200.reason, "Hopper kernel")) << h200.reason;
+  const std::string a100 = error_of([&] {
+    select_attention_backends("SAGE_ATTN", std::nullopt,
+                              AttentionDevice::gpu(0, "NVIDIA A100", {8, 0}), {128, DType::BF16});
+  });
+  EXPECT_TRUE(contains(a100, "NVIDIA A100")) << a100;
+  EXPECT_TRUE(contains(a100, "portable kernel for sm_80/89 is not built yet")) << a100;
+  const AttentionBackendStatus b200 = sage().status(AttentionDevice::gpu(0, "NVIDIA B200", {10, 0}));
+  EXPECT_EQ(b200.kind, AttentionBackendStatus::Kind::NotInThisVersion);
+  EXPECT_TRUE(contains(b200.reason, "NVIDIA B200")) << b200.reason;
+  EXPECT_TRUE(contains(b200.reason, "SAGE_ATTN_THREE")) << b200.reason;
+#else
+  const AttentionBackendStatus h200 = sage().status(AttentionDevice::gpu(0, "NVIDIA H200", {9, 0}));
+  EXPECT_EQ(h200.kind, AttentionBackendStatus::Kind::NotInThisVersion);
+  EXPECT_TRUE(contains(h200.reason, "no CUDA backend")) << h200.reason;
+#endif
   const Tensor q = testing::randn({1, 130, 2, 128}), k = testing::randn({1, 130, 2, 128}),
                v = testing::randn({1, 130, 2, 128});
   EXPECT_EQ(sage().build_metadata({}).get(), nullptr) << "the scales come from each call";

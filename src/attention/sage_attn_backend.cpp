@@ -5,12 +5,23 @@
 
 namespace fastvideo {
 
+namespace {
+
+#ifdef FASTVIDEO_HAVE_CUDA
+constexpr bool kHaveCuda = true;
+#else
+constexpr bool kHaveCuda = false;
+#endif
+
+}  // namespace
+
 const AttentionCapabilities& SageAttnBackend::capabilities() const {
   static const AttentionCapabilities caps{
       .cpu = true,
-      .gpu = false,
-      .min_compute = {8, 0},
-      .gpu_requirement = "the CPU in this version (its CUDA kernel, for Hopper, is not built yet)",
+      .gpu = true,
+      .min_compute = {9, 0},
+      .gpu_requirement = "a Hopper GPU (sm_90: H100, H200) in this version; the portable kernel for "
+                         "sm_80/89 is not built yet",
       .dtypes = {DType::F32, DType::BF16},
       .head_dims = {64, 128},
       .self_attention = true,
@@ -21,14 +32,24 @@ const AttentionCapabilities& SageAttnBackend::capabilities() const {
 }
 
 AttentionBackendStatus SageAttnBackend::status(const AttentionDevice& device) const {
-  if (device.is_gpu()) {
+  if (device.is_gpu() && !kHaveCuda) {
     return {AttentionBackendStatus::Kind::NotInThisVersion,
-            "SAGE_ATTN on CUDA is not built yet: in this version it runs on the CPU only (the "
-            "reference its Hopper kernel will be checked against)"};
+            "this build has no CUDA backend, so no SAGE_ATTN kernels"};
   }
-  return {AttentionBackendStatus::Kind::Available,
-          "runs on the CPU (INT8 Q·K, FP8 P·V, computed in f32); used when asked for, never "
-          "automatically (it changes the result)"};
+  if (device.is_gpu() && device.capability.major > 9) {
+    // Its kernel is sm_90a code, which newer GPUs do not run.
+    return {AttentionBackendStatus::Kind::NotInThisVersion,
+            "SAGE_ATTN's GPU kernel is built for Hopper (sm_90); " + device.describe() +
+                " cannot run it (SAGE_ATTN_THREE is the Blackwell variant)"};
+  }
+  AttentionBackendStatus s = hardware_status(name(), capabilities(), device);
+  if (s.available()) {
+    s.reason += device.is_gpu() ? " with its Hopper kernel (INT8 wgmma Q·K, E4M3 wgmma P·V; BF16, "
+                                  "head_dim 128)"
+                                : " (INT8 Q·K, FP8 P·V, computed in f32)";
+    s.reason += "; used when asked for, never automatically (it changes the result)";
+  }
+  return s;
 }
 
 Tensor SageAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
@@ -38,8 +59,6 @@ Tensor SageAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor& 
   FV_CHECK(k.size(1) == q.size(1), "SAGE_ATTN runs the DiT's self-attention only: q has ",
            q.size(1), " tokens but k has ", k.size(1),
            " (cross-attention runs on a dense backend)");
-  FV_CHECK(q.device().is_cpu(), "SAGE_ATTN on CUDA is not built yet (q is on ", q.device().name(),
-           "): in this version it runs on the CPU only");
   try {
     return ops::sage_attention(q, k, v, scale);
   } catch (const Error& e) {
