@@ -23,7 +23,7 @@ namespace {
 const std::vector<std::string> kFastVideoNames = {
     "TORCH_SDPA", "FLASH_ATTN", "VIDEO_SPARSE_ATTN", "SAGE_ATTN",         "SAGE_ATTN_THREE",
     "VMOBA_ATTN", "SLA_ATTN",   "SAGE_SLA_ATTN",     "SLIDING_TILE_ATTN", "nvfp4_fa4"};
-const std::vector<std::string> kLaterVersion = {"SAGE_ATTN_THREE", "VMOBA_ATTN", "SAGE_SLA_ATTN",
+const std::vector<std::string> kLaterVersion = {"SAGE_ATTN_THREE", "VMOBA_ATTN",
                                                 "SLIDING_TILE_ATTN", "nvfp4_fa4"};
 
 const AttentionDevice kCpu = AttentionDevice::cpu();
@@ -172,7 +172,7 @@ TEST(AttentionSelection, EnvBeatsAutomatic) {
   EXPECT_EQ(s.source, kAttentionBackendEnv);
   // With the builtin registry the env variable is consulted too: its later backend is refused.
   EXPECT_TRUE(
-      contains(error_of([] { select_attention_backends("", "SAGE_SLA_ATTN", kCpu, kWanCpu); }),
+      contains(error_of([] { select_attention_backends("", "SLIDING_TILE_ATTN", kCpu, kWanCpu); }),
                "not available in this version"));
 }
 
@@ -363,10 +363,10 @@ TEST_F(AttentionInPipeline, ResolvedBackendsAreWrittenToTheOutputMetadata) {
 }
 
 TEST_F(AttentionInPipeline, TheOptionBeatsTheEnvironmentAndBadNamesFailBeforeLoading) {
-  ::setenv(kAttentionBackendEnv, "SAGE_SLA_ATTN", 1);
+  ::setenv(kAttentionBackendEnv, "SLIDING_TILE_ATTN", 1);
   const std::string refused =
       error_of([] { VideoGenerator::from_pretrained(testing::tiny_model_dir()); });
-  EXPECT_TRUE(contains(refused, "SAGE_SLA_ATTN is not available in this version")) << refused;
+  EXPECT_TRUE(contains(refused, "SLIDING_TILE_ATTN is not available in this version")) << refused;
 
   GeneratorOptions options;
   options.attention_backend = "TORCH_SDPA";

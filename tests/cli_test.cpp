@@ -366,9 +366,9 @@ TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {
 
   fs::path dir = testing::temp_dir("attention-yaml");
   std::ofstream(dir / "run.yaml")
-      << "generator:\n  pipeline:\n    experimental:\n      attention_backend: SAGE_SLA_ATTN\n";
+      << "generator:\n  pipeline:\n    experimental:\n      attention_backend: SLIDING_TILE_ATTN\n";
   expect_clean_failure(run(base + " --config " + (dir / "run.yaml").string()),
-                       "SAGE_SLA_ATTN is not available in this version", out);
+                       "SLIDING_TILE_ATTN is not available in this version", out);
 
   // The flag beats the variable; the resolved names land in the file's metadata.
   CliRun ok = run(base + " --attention-backend torch_sdpa",
@@ -406,6 +406,19 @@ TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {
   const VideoMetadata sla_metadata = read_video_metadata(out / "x.y4m");
   EXPECT_EQ(sla_metadata.entries.at("attention_backend_self"), "SLA_ATTN");
   EXPECT_EQ(sla_metadata.entries.at("SLA_topk_ratio"), "1");
+
+  // SageSLA on the CPU: its default topk_ratio 0.5 keeps no block of the tiny video's one either.
+  fs::remove(out / "x.y4m");
+  expect_clean_failure(run(base + " --device cpu --attention-backend SAGE_SLA_ATTN"),
+                       "keeps no key block of 1", out);
+  CliRun sage_sla =
+      run(base + " --device cpu --attention-backend SAGE_SLA_ATTN --SLA-topk-ratio 1");
+  ASSERT_EQ(sage_sla.status, 0) << sage_sla.output;
+  EXPECT_NE(sage_sla.output.find("SAGE_SLA_ATTN runs with proj_l = 0"), std::string::npos)
+      << sage_sla.output;
+  const VideoMetadata sage_sla_metadata = read_video_metadata(out / "x.y4m");
+  EXPECT_EQ(sage_sla_metadata.entries.at("attention_backend_self"), "SAGE_SLA_ATTN");
+  EXPECT_EQ(sage_sla_metadata.entries.at("SLA_topk_ratio"), "1");
 }
 
 }  // namespace

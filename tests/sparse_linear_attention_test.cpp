@@ -12,6 +12,9 @@
 #include "attention/attention_selection.h"
 #include "attention/sla_attn_backend.h"
 #include "ops/sparse_linear_attention.h"
+#include "pipeline/sparse_attention_settings.h"
+#include "ops/elementwise.h"
+#include "ops/sage_attention.h"
 #include "test_util.h"
 #include "vsa_reference.h"
 
@@ -211,6 +214,95 @@ TEST(SlaAttnBackend, RunsOnTheCpuFromItsStepMetadataAndOnGpusFromSm80) {
   EXPECT_TRUE(contains(m, "topk_ratio 1.5 is outside (0, 1]")) << m;
   m = error_of([&] { torch_sdpa_backend().run(q, k, v, 0.125f, nullptr, {.proj_l_weight = w}); });
   EXPECT_TRUE(contains(m, "TORCH_SDPA takes no proj_l")) << m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SageSLA: SLA with SAGE_ATTN's quantized sparse branch (fastvideo.md §4.4)
+
+// q, k, v with a per-(head, channel) offset shared by every token (the structure DiT activations
+// have; sage_attention_test says why zero-mean noise is the wrong yardstick for E4M3).
+Tensor dit_like(Shape shape) {
+  Tensor x = testing::randn(shape);
+  const int64_t row = shape[2] * shape[3];
+  const Tensor offset = testing::randn({row});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] += offset.data<float>()[i % row];
+  return x;
+}
+
+double cosine(const Tensor& a, const Tensor& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const double x = a.data<float>()[i], y = b.data<float>()[i];
+    ab += x * y, aa += x * x, bb += y * y;
+  }
+  return ab / std::sqrt(aa * bb);
+}
+
+// Against the exact SLA reference with SageSLA's blocks (64-row query blocks, 128-key blocks):
+// the selection equal, the output within SAGE_ATTN's accuracy bound, with and without proj_l.
+TEST(SageSlaAttention, MatchesTheExactReferenceWithinSageAccuracy) {
+  const int64_t B = 2, H = 3, D = 128;
+  // 333 tokens: 3 key blocks (the last of 77 keys), 6 query blocks; 520: 5 key blocks, 9 query.
+  for (const auto& [S, ratio] : {std::pair<int64_t, double>{333, 0.5}, {520, 0.4}}) {
+    SCOPED_TRACE(str_cat("S ", S, " ratio ", ratio));
+    const Tensor q = dit_like({B, S, H, D}), k = dit_like({B, S, H, D}), v = dit_like({B, S, H, D});
+    const Tensor w = testing::randn({D, D}, 0.05f), b = testing::randn({D}, 0.05f);
+    const SlaConfig c = sage_sla_config(ratio);
+    const float scale = 1.f / std::sqrt(float(D));
+    SlaSelection selection;
+    const Tensor out = ops::sparse_linear_attention(q, k, v, c, scale, w, b, &selection);
+    const Reference ref = reference_sla(q, k, v, c, scale, w, b);
+    const std::vector<int32_t> got(selection.selected.data<int32_t>(),
+                                   selection.selected.data<int32_t>() + selection.selected.numel());
+    EXPECT_EQ(got, ref.selected);
+    EXPECT_GE(cosine(out, ref.out), 0.999);
+    EXPECT_LE(rel_l2(out, ref.out), 3e-2);
+    EXPECT_TRUE(ops::all_finite(out));
+  }
+}
+
+// Every block and no proj_l: SageSLA's sparse branch is SAGE_ATTN itself, value for value.
+TEST(SageSlaAttention, EveryBlockWithoutProjIsSageAttention) {
+  const Tensor q = dit_like({1, 300, 2, 64}), k = dit_like({1, 300, 2, 64}),
+               v = dit_like({1, 300, 2, 64});
+  const Tensor out = ops::sparse_linear_attention(q, k, v, sage_sla_config(1.0), 0.125f);
+  EXPECT_EQ(rel_l2(out, ops::sage_attention(q, k, v, 0.125f)), 0.0);
+}
+
+TEST(SageSlaAttention, RefusesOtherBlocksAndCuda) {
+  const Tensor x = testing::randn({1, 300, 2, 64});
+  SlaConfig c = sage_sla_config(0.5);
+  c.block_q = 128;
+  const std::string m = error_of([&] { ops::sparse_linear_attention(x, x, x, c, 0.125f); });
+  EXPECT_TRUE(contains(m, "its blocks are SAGE_ATTN's, 64 query rows and 128 keys")) << m;
+  EXPECT_TRUE(contains(m, "BLKQ 128")) << m;
+}
+
+TEST(SageSlaAttnBackend, RunsOnTheCpuWithFastVideosDefaultsAndIsRefusedOnGpus) {
+  const AttentionBackend& sage_sla =
+      AttentionBackendRegistry::builtin().get("SAGE_SLA_ATTN", "test");
+  EXPECT_TRUE(sage_sla.status(AttentionDevice::cpu()).available());
+  const AttentionBackendStatus h200 =
+      sage_sla.status(AttentionDevice::gpu(0, "NVIDIA H200", ComputeCapability{9, 0}));
+  EXPECT_EQ(h200.kind, AttentionBackendStatus::Kind::NotInThisVersion);
+  EXPECT_TRUE(contains(h200.reason, "SAGE_SLA_ATTN on CUDA is not built yet")) << h200.reason;
+  EXPECT_FALSE(sage_sla.chosen_automatically_on(AttentionDevice::cpu()));
+  EXPECT_TRUE(sage_sla.takes("proj_l"));
+  // FastVideo's SageSLA default topk_ratio is 0.5, SLA's 0.1; an explicit value applies to both.
+  const AttentionBackend& sla = AttentionBackendRegistry::builtin().get("SLA_ATTN", "test");
+  EXPECT_EQ(resolve_sla_topk_ratio(std::nullopt, sage_sla, "test"), 0.5);
+  EXPECT_EQ(resolve_sla_topk_ratio(std::nullopt, sla, "test"), 0.1);
+  EXPECT_EQ(resolve_sla_topk_ratio(0.3, sage_sla, "test"), 0.3);
+  const Tensor q = dit_like({1, 300, 2, 64}), k = dit_like({1, 300, 2, 64}),
+               v = dit_like({1, 300, 2, 64});
+  const Tensor w = testing::randn({64, 64}, 0.1f), b = testing::randn({64}, 0.1f);
+  const auto md = sage_sla.build_metadata({.topk_ratio = 0.5});
+  const Tensor out =
+      sage_sla.run(q, k, v, 0.125f, md.get(), {.proj_l_weight = w, .proj_l_bias = b});
+  EXPECT_EQ(rel_l2(out, ops::sparse_linear_attention(q, k, v, sage_sla_config(0.5), 0.125f, w, b)),
+            0.0);
+  const std::string m = error_of([&] { sage_sla.run(q, k, v, 0.125f); });
+  EXPECT_TRUE(contains(m, "SAGE_SLA_ATTN needs the step's metadata")) << m;
 }
 
 }  // namespace

@@ -61,10 +61,9 @@ AttentionBackendRegistry make_builtin() {
                            {64, 128}));
   // VMoBA: chunk gating then flash-attn varlen (fastvideo.md §4.2).
   later("VMOBA_ATTN", later_capabilities({8, 0}, any_newer, kAmpereOrNewer, {64, 128}));
-  r.add(std::make_unique<SlaAttnBackend>());
-  // SageSLA: SLA with SpargeAttn's INT8/FP8 sparse kernels (fastvideo.md §4.4).
-  later("SAGE_SLA_ATTN",
-        later_capabilities({8, 0}, any_newer, kAmpereOrNewer, {64, 128}, {"proj_l"}));
+  r.add(std::make_unique<SlaAttnBackend>(SlaVariant::Sla));
+  // SageSLA: SLA with SAGE_ATTN's INT8/FP8 sparse branch (fastvideo.md §4.4).
+  r.add(std::make_unique<SlaAttnBackend>(SlaVariant::SageSla));
   // STA: ThunderKittens sm_90a sliding-tile kernel, 6×8×8 tiles (fastvideo.md §4.1).
   later("SLIDING_TILE_ATTN", later_capabilities({9, 0}, any_newer, kHopperOrNewer, {128}));
   // FP4 FlashAttention-4: NVFP4 Q/K, sm_100a/sm_103a only, head_dim ≥ 128 (fastvideo.md §2.3).

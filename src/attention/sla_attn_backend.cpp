@@ -15,6 +15,19 @@ constexpr bool kHaveCuda = false;
 }  // namespace
 
 const AttentionCapabilities& SlaAttnBackend::capabilities() const {
+  static const AttentionCapabilities sage_sla{
+      .cpu = true,
+      .gpu = false,
+      .min_compute = {9, 0},
+      .gpu_requirement = "the CPU in this version (its Hopper kernel, SAGE_ATTN's with a block list, "
+                         "is not built yet)",
+      .dtypes = {DType::F32, DType::BF16},
+      .head_dims = {64, 128},
+      .self_attention = true,
+      .cross_attention = false,
+      .extra_weights = {"proj_l"},
+  };
+  if (variant_ == SlaVariant::SageSla) return sage_sla;
   static const AttentionCapabilities caps{
       .cpu = true,
       .gpu = true,
@@ -30,6 +43,16 @@ const AttentionCapabilities& SlaAttnBackend::capabilities() const {
 }
 
 AttentionBackendStatus SlaAttnBackend::status(const AttentionDevice& device) const {
+  if (variant_ == SlaVariant::SageSla) {
+    if (device.is_gpu()) {
+      return {AttentionBackendStatus::Kind::NotInThisVersion,
+              "SAGE_SLA_ATTN on CUDA is not built yet: in this version it runs on the CPU only"};
+    }
+    return {AttentionBackendStatus::Kind::Available,
+            "runs on the CPU (the block map in f32, the sparse branch by SAGE_ATTN's INT8/FP8 rule, "
+            "the linear branch in f32); used when asked for, never automatically (it changes the "
+            "result)"};
+  }
   if (device.is_gpu() && !kHaveCuda) {
     return {AttentionBackendStatus::Kind::NotInThisVersion,
             "this build has no CUDA backend, so no SLA_ATTN kernels"};
@@ -47,8 +70,9 @@ AttentionBackendStatus SlaAttnBackend::status(const AttentionDevice& device) con
 std::unique_ptr<AttentionMetadata> SlaAttnBackend::build_metadata(
     const AttentionStepInfo& step) const {
   auto md = std::make_unique<SlaMetadata>();
+  if (variant_ == SlaVariant::SageSla) md->config = sage_sla_config();
   md->config.topk_ratio = step.topk_ratio;
-  FV_CHECK(step.topk_ratio > 0 && step.topk_ratio <= 1, "SLA topk_ratio ", step.topk_ratio,
+  FV_CHECK(step.topk_ratio > 0 && step.topk_ratio <= 1, name(), " topk_ratio ", step.topk_ratio,
            " is outside (0, 1]");
   return md;
 }
@@ -57,14 +81,14 @@ Tensor SlaAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor& v
                                const AttentionMetadata* metadata,
                                const AttentionExtras& extras) const {
   const auto* md = dynamic_cast<const SlaMetadata*>(metadata);
-  FV_CHECK(md != nullptr,
-           "SLA_ATTN needs the step's metadata (its topk_ratio): it runs the transformer's "
+  FV_CHECK(md != nullptr, name(),
+           " needs the step's metadata (its topk_ratio): it runs the transformer's "
            "self-attention only");
   try {
     return ops::sparse_linear_attention(q, k, v, md->config, scale, extras.proj_l_weight,
                                         extras.proj_l_bias);
   } catch (const Error& e) {
-    throw e.with_context("attention backend SLA_ATTN");
+    throw e.with_context(str_cat("attention backend ", name()));
   }
 }
 

@@ -4,6 +4,9 @@
 // checkpoint has none: then SLA is pure block-sparse attention). It runs on the CPU (f32) and on
 // GPUs of compute capability 8.0 or newer (BF16, head_dim 128;
 // ops/cuda/sparse_linear_attention.cpp).
+// SAGE_SLA_ATTN (fastvideo.md §4.4) is the same backend with SageSLA's sparse branch: SAGE_ATTN's
+// quantized rule over 64-row query blocks and 128-key blocks, topk_ratio 0.5 by default; CPU only
+// in this version.
 #pragma once
 
 #include "attention/attention_backend.h"
@@ -15,20 +18,29 @@ struct SlaMetadata final : AttentionMetadata {
   SlaConfig config;
 };
 
+enum class SlaVariant { Sla, SageSla };
+
 class SlaAttnBackend final : public AttentionBackend {
  public:
-  std::string_view name() const override { return "SLA_ATTN"; }
+  explicit SlaAttnBackend(SlaVariant variant) : variant_(variant) {}
+  std::string_view name() const override {
+    return variant_ == SlaVariant::Sla ? "SLA_ATTN" : "SAGE_SLA_ATTN";
+  }
   const AttentionCapabilities& capabilities() const override;
   AttentionBackendStatus status(const AttentionDevice& device) const override;
   // Sparse attention changes the result: it runs only when asked for by name.
   bool chosen_automatically_on(const AttentionDevice&) const override { return false; }
 
-  // FastVideo's SLA defaults (BLKQ 128, BLKK 64, softmax feature map) with step.topk_ratio.
+  // FastVideo's SLA defaults (BLKQ 128, BLKK 64, softmax feature map), or SageSLA's
+  // (sage_sla_config), with step.topk_ratio.
   std::unique_ptr<AttentionMetadata> build_metadata(const AttentionStepInfo& step) const override;
 
  protected:
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                  const AttentionMetadata* metadata, const AttentionExtras& extras) const override;
+
+ private:
+  SlaVariant variant_;
 };
 
 }  // namespace fastvideo

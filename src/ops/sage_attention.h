@@ -118,8 +118,11 @@ SageInt8 sage_quantize_int8(const Tensor& x, SageInt8Grouping grouping, float mu
 // Step 5: v to E4M3 with per-(batch, head, channel) scales max|v| / 448.
 SageFp8 sage_quantize_v(const Tensor& v);
 // Steps 3, 4 and 6 on quantized inputs (q from Query groups with the multiplier folded, k from Key
-// groups): -> F32 [B, Sq, H, D].
-Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const SageFp8& v);
+// groups): -> F32 [B, Sq, H, D]. `selected` (SageSLA's sparse branch): I32 [B, H, ceil(Sq / 64),
+// topk], the 128-key blocks each 64-row query block attends to, ascending; step 4 walks those
+// blocks in that order. Undefined: every block.
+Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const SageFp8& v,
+                                const Tensor& selected = {});
 
 }  // namespace cpu
 

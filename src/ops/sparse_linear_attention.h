@@ -22,7 +22,22 @@ struct SlaConfig {
   double topk_ratio = 0.1;  // FastVideo's SLAAttentionImpl default
   int64_t block_q = 128, block_k = 64;
   SlaFeatureMap feature_map = SlaFeatureMap::Softmax;
+  // SageSLA (fastvideo.md §4.4): the sparse branch by SAGE_ATTN's quantized rule
+  // (ops/sage_attention.h: K smoothed and quantized over all tokens, V per channel over all
+  // tokens) over the selected blocks, which must then be its blocks: block_q 64, block_k 128
+  // (SpargeAttn's sm90 shape).
+  bool quantized = false;
 };
+
+// SageSLA's defaults: topk_ratio 0.5 (FastVideo's SageSLAAttentionImpl), 64-row query blocks
+// over 128-key blocks.
+inline SlaConfig sage_sla_config(double topk_ratio = 0.5) {
+  return {.topk_ratio = topk_ratio,
+          .block_q = 64,
+          .block_k = 128,
+          .feature_map = SlaFeatureMap::Softmax,
+          .quantized = true};
+}
 
 // topk = min(N_k, ⌊ratio·N_k⌋); a ratio outside (0, 1] or one that keeps no block is refused naming
 // the ratio and N_k (FastVideo would run with no keys at all).

@@ -22,14 +22,15 @@ double resolve_vsa_sparsity(std::optional<double> explicit_value, double preset_
 
 double resolve_sla_topk_ratio(std::optional<double> explicit_value, const AttentionBackend& self,
                               const std::string& self_source) {
-  if (!explicit_value) return kSlaDefaultTopkRatio;
+  const bool sage_sla = self.name() == kSageSlaBackendName;
+  if (!explicit_value) return sage_sla ? kSageSlaDefaultTopkRatio : kSlaDefaultTopkRatio;
   const double r = *explicit_value;
   FV_CHECK(std::isfinite(r) && r > 0.0 && r <= 1.0, "SLA_topk_ratio=", r,
            " is outside (0, 1] (the fraction of key blocks SLA_ATTN attends to exactly)");
-  FV_CHECK(self.name() == kSlaBackendName, "SLA_topk_ratio=", r,
+  FV_CHECK(self.name() == kSlaBackendName || sage_sla, "SLA_topk_ratio=", r,
            " is set, but the self-attention backend is ", self.name(), " (", self_source,
-           "); SLA_topk_ratio applies only to ", kSlaBackendName,
-           ": select it with --attention-backend ", kSlaBackendName,
+           "); SLA_topk_ratio applies only to ", kSlaBackendName, " and ", kSageSlaBackendName,
+           ": select one with --attention-backend ", kSlaBackendName,
            " or FASTVIDEO_ATTENTION_BACKEND=", kSlaBackendName, ", or leave SLA_topk_ratio unset");
   return r;
 }

@@ -22,12 +22,14 @@ inline constexpr std::string_view kVsaBackendName = "VIDEO_SPARSE_ATTN";
 double resolve_vsa_sparsity(std::optional<double> explicit_value, double preset_value,
                             const AttentionBackend& self, const std::string& self_source);
 
-// SLA's topk_ratio (fastvideo.md §4.3): the explicit value (GeneratorOptions::sla_topk_ratio:
-// --SLA-topk-ratio, generator.pipeline.experimental.SLA_topk_ratio), else 0.1, FastVideo's
-// SLAAttentionImpl default. Outside (0, 1], or set while `self` is not SLA_ATTN, throws naming the
-// value (and both backends).
+// SLA's topk_ratio (fastvideo.md §4.3, §4.4): the explicit value (GeneratorOptions::sla_topk_ratio:
+// --SLA-topk-ratio, generator.pipeline.experimental.SLA_topk_ratio), else FastVideo's defaults,
+// 0.1 for SLA_ATTN (SLAAttentionImpl) and 0.5 for SAGE_SLA_ATTN (SageSLAAttentionImpl). Outside
+// (0, 1], or set while `self` is neither, throws naming the value (and both backends).
 inline constexpr std::string_view kSlaBackendName = "SLA_ATTN";
+inline constexpr std::string_view kSageSlaBackendName = "SAGE_SLA_ATTN";
 inline constexpr double kSlaDefaultTopkRatio = 0.1;
+inline constexpr double kSageSlaDefaultTopkRatio = 0.5;
 double resolve_sla_topk_ratio(std::optional<double> explicit_value, const AttentionBackend& self,
                               const std::string& self_source);
 

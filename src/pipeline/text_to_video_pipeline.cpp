@@ -131,7 +131,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   if (attention_.self->name() == kVsaBackendName) {
     engine_parameters.emplace_back("VSA_sparsity", format_double(sparse.vsa_sparsity));
   }
-  if (attention_.self->name() == kSlaBackendName) {
+  if (attention_.self->name() == kSlaBackendName || attention_.self->name() == kSageSlaBackendName) {
     engine_parameters.emplace_back("SLA_topk_ratio", format_double(sparse.sla_topk_ratio));
   }
   if (pipeline == WanPipelineKind::Dmd) {

@@ -114,7 +114,8 @@ SageFp8 sage_quantize_v(const Tensor& v) {
   return out;
 }
 
-Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const SageFp8& v) {
+Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const SageFp8& v,
+                                const Tensor& selected) {
   FV_CHECK(q.values.ndim() == 4 && q.values.dtype() == DType::I8 && k.values.ndim() == 4 &&
                k.values.dtype() == DType::I8,
            "SAGE_ATTN: quantized q and k must be I8 [B, S, H, D], got ", q.values.describe(),
@@ -130,6 +131,19 @@ Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const Sage
   check_shape(v.scales, Shape{B, H, D}, "SAGE_ATTN: v scales");
   const Tensor qv = q.values.contiguous(), kv = k.values.contiguous(), vv = v.values.contiguous();
   const Tensor qs = q.scales.contiguous(), ks = k.scales.contiguous(), vs = v.scales.contiguous();
+  const int64_t key_blocks = (Sk + kSageKeyBlock - 1) / kSageKeyBlock;
+  const int64_t query_blocks = (Sq + kSageQueryBlock - 1) / kSageQueryBlock;
+  const int64_t topk = selected.defined() ? selected.size(3) : key_blocks;
+  Tensor sel;
+  if (selected.defined()) {
+    FV_CHECK(selected.dtype() == DType::I32 && selected.ndim() == 4 && selected.size(0) == B &&
+                 selected.size(1) == H && selected.size(2) == query_blocks && topk >= 1 &&
+                 topk <= key_blocks,
+             "SAGE_ATTN: the block selection must be I32 [", B, ", ", H, ", ", query_blocks,
+             ", 1..", key_blocks, "] (128-key blocks per 64-row query block), got ",
+             selected.describe());
+    sel = selected.contiguous();
+  }
   const int8_t* qi = qv.data<int8_t>();
   const int8_t* ki = kv.data<int8_t>();
   const uint8_t* v8 = vv.data<uint8_t>();
@@ -147,8 +161,14 @@ Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const Sage
       const float* k_scales = ks.data<float>() + (b * H + h) * ks.size(2);
       float m = -INFINITY, l = 0;
       std::fill(o.begin(), o.end(), 0.f);
-      for (int64_t n0 = 0; n0 < Sk; n0 += kSageKeyBlock) {
-        const int64_t keys = std::min(kSageKeyBlock, Sk - n0);
+      const int32_t* blocks =
+          sel.defined() ? sel.data<int32_t>() + ((b * H + h) * query_blocks + i / kSageQueryBlock) * topk
+                        : nullptr;
+      for (int64_t n = 0; n < topk; ++n) {
+        const int64_t block = blocks ? blocks[n] : n;
+        FV_CHECK(block >= 0 && block < key_blocks, "SAGE_ATTN: selected key block ", block,
+                 " is outside 0..", key_blocks - 1);
+        const int64_t n0 = block * kSageKeyBlock, keys = std::min(kSageKeyBlock, Sk - n0);
         // Step 3: exact int32 dot products, dequantized by the product of the two scales.
         float block_max = -INFINITY;
         for (int64_t j = 0; j < keys; ++j) {

@@ -1,6 +1,7 @@
 // SLA on the CPU, f32, per (batch, head): the block map from pooled q and smooth-k, the sparse
 // branch over each query block's selected key blocks (the engine's CPU attention on the gathered
-// keys), the linear branch through the D×D state φ(k)ᵀv and its normaliser Σφ(k), then proj_l.
+// keys; SageSLA: SAGE_ATTN's quantized rule over all (batch, head)s at the end), the linear branch
+// through the D×D state φ(k)ᵀv and its normaliser Σφ(k), then proj_l.
 #include "ops/sparse_linear_attention.h"
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 
 #include "ops/attention.h"
 #include "ops/block_selection.h"
+#include "ops/sage_attention.h"
 #include "ops/cpu/sgemm.h"
 
 namespace fastvideo::ops::cpu {
@@ -63,10 +65,16 @@ Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v
   const int64_t BQ = config.block_q, BK = config.block_k;
   const int64_t Nq = (S + BQ - 1) / BQ, Nk = (S + BK - 1) / BK;
   const int64_t topk = sla_topk(config.topk_ratio, Nk);
+  FV_CHECK(!config.quantized || (BQ == kSageQueryBlock && BK == kSageKeyBlock),
+           "SAGE_SLA_ATTN: its blocks are SAGE_ATTN's, ", kSageQueryBlock, " query rows and ",
+           kSageKeyBlock, " keys; got BLKQ ", BQ, " and BLKK ", BK);
   Tensor out = Tensor::empty({B, S, H, D}, DType::F32);
-  if (selection) {
-    selection->scores = Tensor::empty({B, H, Nq, Nk}, DType::F32);
-    selection->selected = Tensor::empty({B, H, Nq, topk}, DType::I32);
+  // SageSLA keeps every (batch, head)'s selection for its quantized sparse branch at the end.
+  const bool keep_selection = selection != nullptr || config.quantized;
+  SlaSelection kept;
+  if (keep_selection) {
+    kept.scores = Tensor::empty({B, H, Nq, Nk}, DType::F32);
+    kept.selected = Tensor::empty({B, H, Nq, topk}, DType::I32);
   }
   const Tensor pw = proj_w.defined() ? proj_w.to(DType::F32).contiguous() : Tensor();
   const Tensor pb = proj_b.defined() ? proj_b.to(DType::F32).contiguous() : Tensor();
@@ -101,14 +109,15 @@ Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v
           scores.data(), int(Nk));
     for (int64_t i = 0; i < Nq; ++i)
       select_top_blocks(scores.data() + i * Nk, Nk, topk, selected.data() + i * topk);
-    if (selection) {
-      std::copy(scores.begin(), scores.end(), selection->scores.data<float>() + bh * Nq * Nk);
-      std::copy(selected.begin(), selected.end(),
-                selection->selected.data<int32_t>() + bh * Nq * topk);
+    if (keep_selection) {
+      std::copy(scores.begin(), scores.end(), kept.scores.data<float>() + bh * Nq * Nk);
+      std::copy(selected.begin(), selected.end(), kept.selected.data<int32_t>() + bh * Nq * topk);
     }
 
-    // Sparse branch: each query block over the keys of its selected blocks.
-    for (int64_t i = 0; i < Nq; ++i) {
+    // Sparse branch: each query block over the keys of its selected blocks (SageSLA's comes after
+    // the loop).
+    std::fill(sparse.begin(), sparse.end(), 0.f);
+    for (int64_t i = 0; i < Nq && !config.quantized; ++i) {
       int64_t keys = 0;
       for (int64_t n = 0; n < topk; ++n) {
         const int64_t j = selected[size_t(i * topk + n)];
@@ -152,6 +161,15 @@ Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v
       }
     }
   }
+  if (config.quantized) {
+    const SageInt8 qq = sage_quantize_int8(qc, SageInt8Grouping::Query, sage_q_multiplier(scale));
+    const SageInt8 kq = sage_quantize_int8(sage_smooth_k(kc), SageInt8Grouping::Key);
+    const Tensor sparse_all = sage_attention_quantized(qq, kq, sage_quantize_v(vc), kept.selected);
+    float* o = out.data<float>();
+    const float* sp = sparse_all.data<float>();
+    for (int64_t i = 0; i < out.numel(); ++i) o[i] += sp[i];
+  }
+  if (selection) *selection = kept;
   return out;
 }
 

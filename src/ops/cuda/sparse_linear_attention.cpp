@@ -87,6 +87,8 @@ bool aligned16(const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data(
 Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                const SlaConfig& config, float scale, const Tensor& proj_w,
                                const Tensor& proj_b, SlaSelection* selection) {
+  FV_CHECK(!config.quantized, "SAGE_SLA_ATTN on CUDA is not built yet (q is on ",
+           q.device().name(), "): in this version it runs on the CPU only");
   FV_CHECK(q.dtype() == DType::BF16 && k.dtype() == DType::BF16 && v.dtype() == DType::BF16,
            "SLA_ATTN on a GPU takes BF16 q, k, v; got q ", q.describe(), ", k ", k.describe(),
            ", v ", v.describe());
