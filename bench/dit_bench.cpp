@@ -15,15 +15,13 @@
 #include "bench_commands.h"
 #include "core/compute_device.h"
 #include "core/env.h"
-#include "core/torch_random.h"
 #include "dit_flops.h"
 #include "io/checkpoint.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/wan_geometry.h"
 #include "models/wan/wan_presets.h"
-#include "ops/elementwise.h"
 #include "pipeline/wan_checkpoint.h"
-#include "random_checkpoint/random_weights.h"
+#include "random_dit.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include <cuda_runtime.h>
@@ -138,11 +136,7 @@ int run_bench_dit(const BenchDitFlags& f) {
     weights = load_component(checkpoint->path("transformer"), wan_transformer_specs(config),
                              DType::BF16, device, &fp32);
   } else {
-    for (const TensorSpec& spec : wan_transformer_specs(config)) {
-      weights.insert(spec.name,
-                     random_weight(spec, /*seed=*/0,
-                                   fp32.count(spec.name) ? DType::F32 : DType::BF16, device));
-    }
+    weights = random_dit_weights(config, device);
   }
   const AttentionSelection attention = select_attention_backends(
       f.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device),
@@ -151,12 +145,7 @@ int run_bench_dit(const BenchDitFlags& f) {
   WanTransformer dit(config, std::move(weights), *attention.self, *attention.cross);
   const int64_t weight_bytes = allocator.stats().in_use - before_weights;
 
-  // Latents ~ unit variance as the noise is; UMT5 outputs are O(0.1).
-  Tensor latents = torch_randn(latent_shape, 1).to(device);
-  const auto text = dit.prepare_text(
-      ops::scale(torch_randn({1, WanGeometry::kTextLength, config.text_dim}, 2), 0.2f)
-          .to(device)
-          .to(DType::BF16));
+  const auto [latents, text] = random_dit_inputs(dit, latent_shape);
   const double timesteps[] = {999.0};
 
   ctx.synchronize();
