@@ -2,6 +2,8 @@
 // attention shapes, timed with CUDA events (median of the timed repeats after warm-up), with the
 // kernel that ran. The anchor,
 // PyTorch's SDPA on the same shapes and card, is tools/bench/torch_attention_anchor.py.
+// --accuracy adds, after the timing table, each self-attention backend's accuracy against attention
+// in double on q/k/v recorded from a real-size DiT forward (attention_accuracy.h).
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -21,6 +23,7 @@
 #include <cmath>
 
 #include "attention/attention_registry.h"
+#include "attention_accuracy.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/tensor.h"
@@ -39,6 +42,7 @@ namespace {
 
 struct AttentionBenchFlags {
   int repeats = 10, warmup = 3, device = 0;
+  bool accuracy = false;  // also the accuracy table (attention_accuracy.h)
   std::string json;
   std::vector<std::string> backends;  // empty: every available one
   std::vector<std::string> shapes;    // keys of kShapes; empty: all of them
@@ -270,6 +274,7 @@ int run_bench_attention(const AttentionBenchFlags& f) {
   }
   FV_CUDA_CHECK(cudaEventDestroy(start));
   FV_CUDA_CHECK(cudaEventDestroy(stop));
+  if (f.accuracy) out["accuracy"] = run_attention_accuracy(f.device, wanted);
   if (!f.json.empty()) std::ofstream(f.json) << out.dump(2) << "\n";
   return 0;
 }
@@ -293,6 +298,10 @@ Action add_attention_bench(CLI::App& bench) {
   cmd->add_option("--warmup", f->warmup, "untimed calls first (the first builds the plan)");
   cmd->add_option("--device", f->device, "CUDA device index");
   cmd->add_option("--json", f->json, "write results as JSON");
+  cmd->add_flag("--accuracy", f->accuracy,
+                "after the timings, each self-attention backend's cosine similarity and rel-L2 "
+                "against attention in double, on q/k/v of a random-weights 1.3B forward at 480p "
+                "(blocks 0, 15, 29; block 15 with a K outlier and x20)");
   cmd->add_option("--backends", f->backends, "only these backends (default: every available one)")
       ->delimiter(',');
   cmd->add_option("--shapes", f->shapes, "only these shapes: 1.3b, 1.3b-cfg, 14b, cross (default: all)")
