@@ -27,7 +27,6 @@
 #include "models/wan/wan_presets.h"
 #include "ops/cuda/attention_backend.h"
 #include "ops/cuda/flash_attention.h"
-#include "ops/sage_attention.h"
 #include "random_dit.h"
 
 namespace fastvideo::bench {
@@ -158,8 +157,8 @@ struct AccuracyRow {
 
 // The timing table's self-attention rows on these shapes, where they mean something against dense
 // attention: every registry backend available here that runs BF16 self-attention at this head
-// dim, through the interface the models use; FLASH_ATTN/portable and SAGE_ATTN's op beside
-// FLASH_ATTN/hopper, gated as there. Every backend gets the step metadata of a step that keeps
+// dim, through the interface the models use (SAGE_ATTN among them on Hopper); FLASH_ATTN/portable
+// beside FLASH_ATTN/hopper, as there. Every backend gets the step metadata of a step that keeps
 // every block (dense backends build none), so the sparse rows check their kernels' numerics, not
 // their sparsity's approximation: VIDEO_SPARSE_ATTN at sparsity 0 (every tile; G = 0, so no coarse
 // branch) and SLA_ATTN at topk_ratio 1.0 without proj_l (every block, no linear branch).
@@ -210,12 +209,6 @@ std::vector<AccuracyRow> accuracy_rows(const std::vector<const AttentionBackend*
                       [](const Tensor& q, const Tensor& k, const Tensor& v, float scale) {
                         return ops::cuda::flash_attention(
                             q, k, v, scale, nullptr, ops::cuda::FlashAttentionKernel::Portable);
-                      }});
-      // SAGE_ATTN's op while its backend still refuses CUDA devices (issue 10), as in the timing
-      // table.
-      rows.push_back({"SAGE_ATTN op (sm_90)",
-                      [](const Tensor& q, const Tensor& k, const Tensor& v, float scale) {
-                        return ops::sage_attention(q, k, v, scale);
                       }});
     }
   }

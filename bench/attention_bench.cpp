@@ -31,7 +31,6 @@
 #include "ops/cuda/attention_backend.h"
 #include "ops/cuda/vsa_fine_stage.h"
 #include "ops/cuda/flash_attention.h"
-#include "ops/sage_attention.h"
 #include "ops/sparse_linear_attention.h"
 #include "ops/video_sparse_attention.h"
 #endif
@@ -266,9 +265,6 @@ int run_bench_attention(const AttentionBenchFlags& f) {
                  return ops::cuda::flash_attention(q, k, v, scale, nullptr,
                                                    ops::cuda::FlashAttentionKernel::Portable);
                }));
-        // SAGE_ATTN's op (quantization pre-pass + Hopper kernel) while its backend still refuses
-        // CUDA devices (issue 10): the row the backend's own will replace.
-        if (!cross) report("SAGE_ATTN op (sm_90)", time_ms([&] { return ops::sage_attention(q, k, v, scale); }));
       }
     }
   }
