@@ -67,10 +67,12 @@ static_assert(kKvHalfBytes % 1024 == 0 && kQHalfBytes % 1024 == 0 && kBarriers *
 
 struct SparseParams {
   __nv_bfloat16* out;          // [B, S, heads, D], raster
-  const int32_t* selected;     // [B, heads, N, topk]
+  const int32_t* selected;     // [B, heads, N / q_tiles_per_row, topk]
   const float* coarse;         // [B, N, heads, D]
   const __nv_bfloat16* gate;   // [B, S, heads, D] or null (G = 0)
   int heads, T, H, W, tiles_h, tiles_w, tokens, num_tiles, pairs, num_work, topk;
+  int q_tiles_per_row;         // query tiles sharing one selection row (SLA: 2)
+  bool sequence;               // tiles are 64-token blocks in sequence order, not 4×4×4 boxes
   float scale_log2;
 };
 
@@ -98,25 +100,37 @@ __device__ __forceinline__ int query_tile(const SparseParams& p, const WorkTile&
 // The selected key tiles of consumer c's query tile.
 __device__ __forceinline__ const int32_t* tile_list(const SparseParams& p, const WorkTile& w,
                                                     int c) {
-  return p.selected +
-         ((int64_t(w.batch) * p.heads + w.head) * p.num_tiles + query_tile(p, w, c)) * p.topk;
+  const int rows = (p.num_tiles + p.q_tiles_per_row - 1) / p.q_tiles_per_row;
+  return p.selected + ((int64_t(w.batch) * p.heads + w.head) * rows +
+                       query_tile(p, w, c) / p.q_tiles_per_row) * p.topk;
 }
 
-// A tile's first token (t, h, w) in the grid and how far it reaches along each axis (1..4).
+// Where a tile lies. Video: its first token (t, h, w) in the grid and how far it reaches along
+// each axis (1..4). Sequence: t = h = 0, w its first token, ew its token count (1..64), et = 0.
 struct TileBox {
   int t, h, w, et, eh, ew;
-  __device__ bool full() const { return (et & eh & ew) == 4; }
-  // Row or key r (0..63) of the tile, raster order inside the 4×4×4 box, lies inside the grid.
-  __device__ bool holds(int r) const { return (r & 3) < ew && ((r >> 2) & 3) < eh && (r >> 4) < et; }
+  __device__ bool sequence() const { return et == 0; }
+  __device__ bool full() const { return sequence() ? ew == 64 : (et & eh & ew) == 4; }
+  // Row or key r (0..63) of the tile (raster order inside a 4×4×4 box) lies inside the tokens.
+  __device__ bool holds(int r) const {
+    return sequence() ? r < ew : (r & 3) < ew && ((r >> 2) & 3) < eh && (r >> 4) < et;
+  }
+  // Its token r (raster order inside the box), r inside the tokens.
+  __device__ int token(const SparseParams& p, int r) const {
+    return sequence() ? w + r : ((t + (r >> 4)) * p.H + h + ((r >> 2) & 3)) * p.W + w + (r & 3);
+  }
 };
 
-// A tile's coordinates in tiles, packed tt << 20 | th << 10 | tw (the host checks each < 1024).
+// A tile in one int: Video its coordinates in tiles, packed tt << 20 | th << 10 | tw (the host
+// checks each < 1024); Sequence its index.
 __device__ __forceinline__ int packed_tile_coords(const SparseParams& p, int tile) {
+  if (p.sequence) return tile;
   const int tw = tile % p.tiles_w, th = (tile / p.tiles_w) % p.tiles_h, tt = tile / (p.tiles_w * p.tiles_h);
   return tt << 20 | th << 10 | tw;
 }
 
 __device__ __forceinline__ TileBox unpack_box(const SparseParams& p, int packed) {
+  if (p.sequence) return {0, 0, 64 * packed, 0, 0, min(64, p.tokens - 64 * packed)};
   const int t = 4 * (packed >> 20), h = 4 * ((packed >> 10) & 1023), w = 4 * (packed & 1023);
   return {t, h, w, min(4, p.T - t), min(4, p.H - h), min(4, p.W - w)};
 }
@@ -139,11 +153,15 @@ __device__ __forceinline__ TileBox window_entry(const SparseParams& p, int windo
   return unpack_box(p, __shfl_sync(0xffffffffu, window, j % kWindow));
 }
 
-// Loads one 64-column half of tile `box` of batch item b into `dst` (64 rows of 128 bytes).
+// Loads one 64-column half of tile `box` of batch item b into `dst` (64 rows of 128 bytes): a 5-D
+// box of the video map, or 64 rows of the sequence map (rows past the end read zeros).
 __device__ __forceinline__ void load_tile_half(uint32_t dst, const CUtensorMap* map, uint32_t bar,
                                                int half, int head, const TileBox& box, int b,
                                                int T) {
-  tma_load_5d(dst, map, bar, 64 * half, head, box.w, box.h, b * T + box.t);
+  if (box.sequence())
+    tma_load_4d(dst, map, bar, 64 * half, head, box.w, b);
+  else
+    tma_load_5d(dst, map, bar, 64 * half, head, box.w, box.h, b * T + box.t);
 }
 
 // [Q][K: consumer 0 stages, consumer 1 stages][V: likewise][barriers], tiles 1024-byte aligned.
@@ -359,8 +377,7 @@ __device__ void consumer(const SparseParams& p, const SmemMap& sm, int consumer_
         const int in_tile = warp * 16 + lane / 4 + 8 * r;  // row in the query tile
         const float inv = 1.f / quad_sum(l[r]);  // a warp-wide shuffle: before any lane skips
         if (!box.holds(in_tile)) continue;
-        const int token = ((box.t + (in_tile >> 4)) * p.H + box.h + ((in_tile >> 2) & 3)) * p.W +
-                          box.w + (in_tile & 3);
+        const int token = box.token(p, in_tile);
         const int64_t at = ((int64_t(w.batch) * p.tokens + token) * p.heads + w.head) * kHeadDim + col;
 #pragma unroll
         for (int i = 0; i < 16; ++i) {
@@ -412,12 +429,9 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
-}  // namespace
-
-void hopper_video_sparse_fine(const Tensor& q, const Tensor& k, const Tensor& v,
-                              std::array<int64_t, 3> grid, const Tensor& selected,
-                              const Tensor& coarse, const Tensor& gate, float scale,
-                              const Tensor& out) {
+// The kernel over q, k, v with their TMA maps; p's geometry fields set by the caller.
+void launch(SparseParams& p, const Tensor& q, const Tensor& selected, const Tensor& out,
+            const CUtensorMap& tm_q, const CUtensorMap& tm_k, const CUtensorMap& tm_v, float scale) {
   CudaContext& ctx = CudaContext::get(q.device().index);
   static const bool prepared = [] {
     FV_CUDA_CHECK(cudaFuncSetAttribute(block_sparse_attention_hopper_kernel,
@@ -426,12 +440,29 @@ void hopper_video_sparse_fine(const Tensor& q, const Tensor& k, const Tensor& v,
     return true;
   }();
   (void)prepared;
-  SparseParams p{};
   p.out = out.data<__nv_bfloat16>();
   p.selected = selected.data<int32_t>();
+  p.heads = int(q.size(2));
+  p.tokens = int(q.size(1));
+  p.pairs = (p.num_tiles + 1) / 2;
+  p.num_work = int(q.size(0)) * p.heads * p.pairs;
+  p.topk = int(selected.size(3));
+  p.scale_log2 = scale * kLog2e;
+  const int ctas = std::min(p.num_work, ctx.info().sm_count);
+  block_sparse_attention_hopper_kernel<<<ctas, kThreads, kSmemBytes, ctx.stream()>>>(tm_q, tm_k,
+                                                                                     tm_v, p);
+  FV_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void hopper_video_sparse_fine(const Tensor& q, const Tensor& k, const Tensor& v,
+                              std::array<int64_t, 3> grid, const Tensor& selected,
+                              const Tensor& coarse, const Tensor& gate, float scale,
+                              const Tensor& out) {
+  SparseParams p{};
   p.coarse = coarse.data<float>();
   p.gate = gate.defined() ? gate.data<__nv_bfloat16>() : nullptr;
-  p.heads = int(q.size(2));
   p.T = int(grid[0]);
   p.H = int(grid[1]);
   p.W = int(grid[2]);
@@ -440,19 +471,27 @@ void hopper_video_sparse_fine(const Tensor& q, const Tensor& k, const Tensor& v,
   FV_CHECK((p.T + 3) / 4 <= 1024 && p.tiles_h <= 1024 && p.tiles_w <= 1024,
            "VIDEO_SPARSE_ATTN on Hopper: a token grid of ", p.T, "x", p.H, "x", p.W,
            " has more than 1024 tiles along an axis");
-  p.tokens = int(q.size(1));
   p.num_tiles = int(selected.size(2));
-  p.pairs = (p.num_tiles + 1) / 2;
-  p.num_work = int(q.size(0)) * p.heads * p.pairs;
-  p.topk = int(selected.size(3));
-  p.scale_log2 = scale * kLog2e;
-  const CUtensorMap tm_q = video_tile_tensor_map(q, grid[0], grid[1], grid[2]),
-                    tm_k = video_tile_tensor_map(k, grid[0], grid[1], grid[2]),
-                    tm_v = video_tile_tensor_map(v, grid[0], grid[1], grid[2]);
-  const int ctas = std::min(p.num_work, ctx.info().sm_count);
-  block_sparse_attention_hopper_kernel<<<ctas, kThreads, kSmemBytes, ctx.stream()>>>(tm_q, tm_k,
-                                                                                     tm_v, p);
-  FV_CUDA_CHECK_LAUNCH();
+  p.q_tiles_per_row = 1;
+  p.sequence = false;
+  launch(p, q, selected, out, video_tile_tensor_map(q, grid[0], grid[1], grid[2]),
+         video_tile_tensor_map(k, grid[0], grid[1], grid[2]),
+         video_tile_tensor_map(v, grid[0], grid[1], grid[2]), scale);
+}
+
+void hopper_block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                   const Tensor& selected, float scale, const Tensor& out,
+                                   int q_tiles_per_row) {
+  SparseParams p{};
+  p.num_tiles = int((q.size(1) + 63) / 64);
+  FV_CHECK(q_tiles_per_row >= 1 &&
+               selected.size(2) == (p.num_tiles + q_tiles_per_row - 1) / q_tiles_per_row,
+           "block-sparse attention on Hopper: ", selected.size(2), " selection rows for ",
+           p.num_tiles, " query tiles at ", q_tiles_per_row, " per row");
+  p.q_tiles_per_row = q_tiles_per_row;
+  p.sequence = true;
+  launch(p, q, selected, out, bshd_tensor_map(q, 64), bshd_tensor_map(k, 64),
+         bshd_tensor_map(v, 64), scale);
 }
 
 }  // namespace fastvideo::ops::cuda
