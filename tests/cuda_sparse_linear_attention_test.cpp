@@ -24,6 +24,7 @@
 #include "ops/block_selection.h"
 #include "ops/elementwise.h"
 #include "ops/sparse_linear_attention.h"
+#include "ops/cuda/vsa_fine_stage.h"
 #include "require_gpu.h"
 #include "test_util.h"
 
@@ -169,6 +170,29 @@ TEST(CudaSparseLinearAttention, MatchesTheCpuOpWithEveryFeatureMap) {
   expect_matches_cpu({777, 3, 0.5, SlaFeatureMap::EluPlusOne});
   expect_matches_cpu({777, 3, 0.5, SlaFeatureMap::Relu});
   expect_matches_cpu({4099, 12, 0.1});  // 65 key blocks: a longer selection row
+}
+
+// The sparse branch on the Hopper kernel (the default there) and on the portable one agree (one
+// selection: the GPU's own, so ties cannot differ), with odd lengths' partial last blocks.
+TEST(CudaSparseLinearAttention, HopperAndPortableSparseBranchesAgree) {
+  REQUIRE_GPU();
+  if (CudaContext::get(0).info().major != 9) GTEST_SKIP() << "the Hopper kernel needs sm_90";
+  using ops::cuda::BlockSparseKernel;
+  for (int64_t S : {1001, 937, 128}) {
+    SCOPED_TRACE(str_cat("S=", S));
+    const Shape shape{2, S, 3, kD};
+    const Input q = random_input(shape), k = random_input(shape), v = random_input(shape);
+    const SlaConfig config{0.5, 128, 64, SlaFeatureMap::Softmax};
+    const float scale = 1.f / std::sqrt(float(kD));
+    poison_next_outputs(shape);
+    const Tensor hopper = on_cpu_f32(ops::cuda::sparse_linear_attention_with(
+        BlockSparseKernel::Hopper, q.gpu, k.gpu, v.gpu, config, scale));
+    poison_next_outputs(shape);
+    const Tensor portable = on_cpu_f32(ops::cuda::sparse_linear_attention_with(
+        BlockSparseKernel::Portable, q.gpu, k.gpu, v.gpu, config, scale));
+    EXPECT_TRUE(ops::all_finite(hopper)) << "NaN/Inf from the Hopper kernel";
+    EXPECT_LT(rel_l2(hopper, portable), kBound);
+  }
 }
 
 TEST(CudaSparseLinearAttention, SelectsTheLowestBlocksAmongEqualScores) {

@@ -123,7 +123,7 @@ TEST(CudaVideoSparseAttention, RefusesHeadDimsItLacks) {
 TEST(CudaVideoSparseAttention, HopperAndPortableFineStagesAgreeOnOddGrids) {
   REQUIRE_GPU();
   if (CudaContext::get(0).info().major != 9) GTEST_SKIP() << "the Hopper kernel needs sm_90";
-  using ops::cuda::VsaFineKernel;
+  using ops::cuda::BlockSparseKernel;
   for (const std::array<int64_t, 3> grid :
        {std::array<int64_t, 3>{5, 6, 7}, {9, 10, 11}, {4, 4, 12}, {3, 9, 5}}) {
     SCOPED_TRACE(str_cat("grid ", grid[0], "x", grid[1], "x", grid[2]));
@@ -133,9 +133,9 @@ TEST(CudaVideoSparseAttention, HopperAndPortableFineStagesAgreeOnOddGrids) {
     const Input g = random_input(shape);
     const int64_t topk = vsa_topk(0.5, tiling->num_tiles);
     const Tensor hopper = ops::cuda::video_sparse_attention_with(
-        VsaFineKernel::Hopper, q.gpu, k.gpu, v.gpu, g.gpu, *tiling, topk, 0.09f);
+        BlockSparseKernel::Hopper, q.gpu, k.gpu, v.gpu, g.gpu, *tiling, topk, 0.09f);
     const Tensor portable = ops::cuda::video_sparse_attention_with(
-        VsaFineKernel::Portable, q.gpu, k.gpu, v.gpu, g.gpu, *tiling, topk, 0.09f);
+        BlockSparseKernel::Portable, q.gpu, k.gpu, v.gpu, g.gpu, *tiling, topk, 0.09f);
     const testing::VsaReference ref =
         testing::reference_vsa(q.cpu, k.cpu, v.cpu, g.cpu, grid, topk, 0.09f);
     const Tensor h = hopper.to(Device::cpu()).to(DType::F32);

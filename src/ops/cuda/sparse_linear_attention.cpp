@@ -4,10 +4,11 @@
 //      (batch, head) by one fp32 cuBLASLt GEMM; per query block its top-k key blocks by VSA's
 //      selection kernel (select_top_blocks' rule; it also leaves the row softmax in the scores,
 //      unused here).
-//   2. sparse branch: the portable block-sparse kernel straight on q, k, v (vsa_fine_stage.h):
-//      SLA's 64-key blocks in sequence order are its key tiles (the last one partial), and each
-//      BLKQ-row query block is BLKQ / 64 of its 64-row query tiles sharing one row of the
-//      selection. It writes the output.
+//   2. sparse branch: a block-sparse kernel straight on q, k, v (vsa_fine_stage.h; on Hopper the
+//      TMA + wgmma one in its sequence-order mode, elsewhere the portable one): SLA's 64-key
+//      blocks in sequence order are its key tiles (the last one partial), and each BLKQ-row query
+//      block is BLKQ / 64 of its 64-row query tiles sharing one row of the selection. It writes
+//      the output.
 //   3. linear branch, only with proj_l (absent, it is zero): φ(k) with Σφ(k); the state
 //      kv = φ(k)ᵀ·v per (batch, head) (BF16 GEMM into f32); proj_l's weight folded into it,
 //      M = kv·Wᵀ (one f32 GEMM over every (batch, head, row)), since proj_l(φ(q)·kv / n) =
@@ -84,9 +85,10 @@ bool aligned16(const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data(
 
 }  // namespace
 
-Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                               const SlaConfig& config, float scale, const Tensor& proj_w,
-                               const Tensor& proj_b, SlaSelection* selection) {
+Tensor sparse_linear_attention_with(BlockSparseKernel kernel, const Tensor& q, const Tensor& k,
+                                    const Tensor& v, const SlaConfig& config, float scale,
+                                    const Tensor& proj_w, const Tensor& proj_b,
+                                    SlaSelection* selection) {
   FV_CHECK(!config.quantized, "SAGE_SLA_ATTN on CUDA is not built yet (q is on ",
            q.device().name(), "): in this version it runs on the CPU only");
   FV_CHECK(q.dtype() == DType::BF16 && k.dtype() == DType::BF16 && v.dtype() == DType::BF16,
@@ -151,11 +153,29 @@ Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v
 
   // 2. Sparse branch, into the output.
   const Tensor out = Tensor::empty({B, S, H, D}, DType::BF16, q.device());
-  portable_block_sparse_attention(qc, kc, vc, selected, Tensor(), scale, out, int(BQ / kKeyTile));
+  // On Hopper the TMA + wgmma block-sparse kernel (VSA's, in sequence-order mode), else the
+  // portable one.
+  const bool hopper_here = ctx.info().major == 9;
+  if (kernel == BlockSparseKernel::Automatic)
+    kernel = hopper_here ? BlockSparseKernel::Hopper : BlockSparseKernel::Portable;
+  FV_CHECK(kernel != BlockSparseKernel::Hopper || hopper_here,
+           "SLA_ATTN: the Hopper block-sparse kernel needs sm_90, ", ctx.info().name, " is sm_",
+           ctx.info().major, ctx.info().minor);
+  if (kernel == BlockSparseKernel::Hopper)
+    hopper_block_sparse_attention(qc, kc, vc, selected, scale, out, int(BQ / kKeyTile));
+  else
+    portable_block_sparse_attention(qc, kc, vc, selected, Tensor(), scale, out, int(BQ / kKeyTile));
 
   // 3. Linear branch.
   if (linear_branch) add_linear_branch(ctx, qc, kc, vc, config.feature_map, pw, pb, out);
   return out;
+}
+
+Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                               const SlaConfig& config, float scale, const Tensor& proj_w,
+                               const Tensor& proj_b, SlaSelection* selection) {
+  return sparse_linear_attention_with(BlockSparseKernel::Automatic, q, k, v, config, scale, proj_w,
+                                      proj_b, selection);
 }
 
 }  // namespace fastvideo::ops::cuda

@@ -55,7 +55,7 @@ const char* at(const Tensor& t, int64_t elements) {
 
 }  // namespace
 
-Tensor video_sparse_attention_with(VsaFineKernel kernel, const Tensor& q, const Tensor& k,
+Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, const Tensor& k,
                                    const Tensor& v, const Tensor& gate, const VsaTiling& tiling,
                                    int64_t topk, float scale, VsaSelection* selection) {
   FV_CHECK(q.dtype() == DType::BF16, "VIDEO_SPARSE_ATTN on a GPU takes BF16 q, k, v; got ",
@@ -67,11 +67,11 @@ Tensor video_sparse_attention_with(VsaFineKernel kernel, const Tensor& q, const 
   CudaContext& ctx = use_cuda_device(q.device().index);
   const cudaStream_t stream = ctx.stream();
   const bool hopper_here = ctx.info().major == 9 && ctx.info().minor == 0;
-  if (kernel == VsaFineKernel::Automatic)
-    kernel = hopper_here ? VsaFineKernel::Hopper : VsaFineKernel::Portable;
-  FV_CHECK(kernel != VsaFineKernel::Hopper || hopper_here,
+  if (kernel == BlockSparseKernel::Automatic)
+    kernel = hopper_here ? BlockSparseKernel::Hopper : BlockSparseKernel::Portable;
+  FV_CHECK(kernel != BlockSparseKernel::Hopper || hopper_here,
            "VIDEO_SPARSE_ATTN: the Hopper kernel needs an sm_90 GPU, not ", ctx.info().name);
-  const bool tiled_copies = kernel == VsaFineKernel::Portable;
+  const bool tiled_copies = kernel == BlockSparseKernel::Portable;
   const DeviceTiling& dt = device_tiling(tiling, q.device());
   const Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
   const Tensor gc = gate.defined() ? gate.contiguous() : Tensor();
@@ -120,7 +120,7 @@ Tensor video_sparse_attention_with(VsaFineKernel kernel, const Tensor& q, const 
 
   // 5. Fine stage with the gated coarse output.
   Tensor out = Tensor::empty({B, S, H, D}, DType::BF16, q.device());
-  if (kernel == VsaFineKernel::Hopper) {
+  if (kernel == BlockSparseKernel::Hopper) {
     hopper_video_sparse_fine(qc, kc, vc, tiling.grid, selected, coarse, gc, scale, out);
     return out;
   }
@@ -135,7 +135,7 @@ Tensor video_sparse_attention_with(VsaFineKernel kernel, const Tensor& q, const 
 Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                               const Tensor& gate, const VsaTiling& tiling, int64_t topk,
                               float scale, VsaSelection* selection) {
-  return video_sparse_attention_with(VsaFineKernel::Automatic, q, k, v, gate, tiling, topk, scale,
+  return video_sparse_attention_with(BlockSparseKernel::Automatic, q, k, v, gate, tiling, topk, scale,
                                      selection);
 }
 

@@ -6,6 +6,7 @@
 #include <array>
 
 #include "core/tensor.h"
+#include "ops/sparse_linear_attention.h"
 #include "ops/video_sparse_attention.h"
 
 namespace fastvideo::ops::cuda {
@@ -31,13 +32,26 @@ void hopper_video_sparse_fine(const Tensor& q, const Tensor& k, const Tensor& v,
                               const Tensor& coarse, const Tensor& gate, float scale,
                               const Tensor& out);
 
-// Which fine stage ops::video_sparse_attention runs on a GPU: Hopper where it runs (sm_90), else
-// Portable (explicit tiling, the portable kernel, untiling).
-enum class VsaFineKernel { Automatic, Hopper, Portable };
+// The same Hopper kernel over 64-token blocks in sequence order (SLA's sparse branch): q, k, v
+// [B, S, H, 128] BF16, the last block partial; query block i attends to the key blocks
+// selected[b, h, i / q_tiles_per_row, 0 .. topk) -> out [B, S, H, 128]. sm_90 only.
+void hopper_block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                   const Tensor& selected, float scale, const Tensor& out,
+                                   int q_tiles_per_row);
+
+// Which block-sparse kernel VSA's fine stage and SLA's sparse branch run on a GPU: Hopper where it
+// runs (sm_90), else Portable (for VSA with explicit tiling and untiling around it).
+enum class BlockSparseKernel { Automatic, Hopper, Portable };
 
 // ops::cuda::video_sparse_attention with the fine stage chosen (tests and benchmarks compare them).
-Tensor video_sparse_attention_with(VsaFineKernel kernel, const Tensor& q, const Tensor& k,
+Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, const Tensor& k,
                                    const Tensor& v, const Tensor& gate, const VsaTiling& tiling,
                                    int64_t topk, float scale, VsaSelection* selection = nullptr);
+
+// ops::cuda::sparse_linear_attention with the sparse branch's kernel chosen (tests compare them).
+Tensor sparse_linear_attention_with(BlockSparseKernel kernel, const Tensor& q, const Tensor& k,
+                                    const Tensor& v, const SlaConfig& config, float scale,
+                                    const Tensor& proj_w = {}, const Tensor& proj_b = {},
+                                    SlaSelection* selection = nullptr);
 
 }  // namespace fastvideo::ops::cuda
