@@ -13,6 +13,7 @@
 #include "core/cuda/cuda_context.h"
 #include "ops/cuda/sage_kernels.h"
 #include "ops/sage_attention.h"
+#include "ops/sparse_linear_attention.h"
 #include "require_gpu.h"
 #include "test_util.h"
 
@@ -123,6 +124,35 @@ TEST(CudaSageAttention, MatchesTheCpuContractAndDenseAttention) {
     const Tensor dense = testing::reference_attention(q.cpu, k.cpu, v.cpu, scale);
     EXPECT_GE(cosine(got, floats(dense)), 0.999) << "against dense attention";
     EXPECT_LE(rel_l2(out.to(Device::cpu()).to(DType::F32), dense), 3e-2) << "against dense attention";
+  }
+}
+
+// SageSLA on the GPU (SAGE_ATTN's kernel over the selected blocks, SLA's block map and linear
+// branch) against its CPU twin on the same bf16-rounded inputs: the same blocks, outputs within
+// 1e-2, with and without proj_l.
+TEST(CudaSageAttention, SageSlaMatchesTheCpuOp) {
+  REQUIRE_GPU();
+  if (!is_hopper()) GTEST_SKIP() << "SAGE_SLA_ATTN's kernel needs sm_90";
+  for (const auto& [S, ratio] : {std::pair<int64_t, double>{333, 0.5}, {1000, 0.3}}) {
+    SCOPED_TRACE(str_cat("S ", S, " topk_ratio ", ratio));
+    const Shape shape{2, S, 3, 128};
+    const Input q = dit_like(shape), k = dit_like(shape), v = dit_like(shape);
+    const Tensor w = testing::randn({128, 128}, 0.05f), b = testing::randn({128}, 0.05f);
+    const float scale = 1.f / std::sqrt(128.f);
+    for (bool proj : {false, true}) {
+      SCOPED_TRACE(proj ? "with proj_l" : "without proj_l");
+      SlaSelection gpu_sel, cpu_sel;
+      const Tensor got = ops::sparse_linear_attention(
+          q.gpu, k.gpu, v.gpu, sage_sla_config(ratio), scale, proj ? w.to(kGpu) : Tensor(),
+          proj ? b.to(kGpu) : Tensor(), &gpu_sel);
+      const Tensor want = ops::sparse_linear_attention(q.cpu, k.cpu, v.cpu, sage_sla_config(ratio),
+                                                       scale, proj ? w : Tensor(),
+                                                       proj ? b : Tensor(), &cpu_sel);
+      EXPECT_EQ(bytes(gpu_sel.selected), bytes(cpu_sel.selected)) << "the selected blocks";
+      const std::vector<float> out = floats(got);
+      for (float x : out) ASSERT_TRUE(std::isfinite(x)) << "NaN or Inf in the output";
+      EXPECT_LE(rel_l2(got.to(Device::cpu()).to(DType::F32), want), 1e-2);
+    }
   }
 }
 

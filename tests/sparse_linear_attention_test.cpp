@@ -269,7 +269,7 @@ TEST(SageSlaAttention, EveryBlockWithoutProjIsSageAttention) {
   EXPECT_EQ(rel_l2(out, ops::sage_attention(q, k, v, 0.125f)), 0.0);
 }
 
-TEST(SageSlaAttention, RefusesOtherBlocksAndCuda) {
+TEST(SageSlaAttention, RefusesOtherBlocks) {
   const Tensor x = testing::randn({1, 300, 2, 64});
   SlaConfig c = sage_sla_config(0.5);
   c.block_q = 128;
@@ -278,14 +278,27 @@ TEST(SageSlaAttention, RefusesOtherBlocksAndCuda) {
   EXPECT_TRUE(contains(m, "BLKQ 128")) << m;
 }
 
-TEST(SageSlaAttnBackend, RunsOnTheCpuWithFastVideosDefaultsAndIsRefusedOnGpus) {
+TEST(SageSlaAttnBackend, RunsOnTheCpuAndHopperWithFastVideosDefaults) {
   const AttentionBackend& sage_sla =
       AttentionBackendRegistry::builtin().get("SAGE_SLA_ATTN", "test");
   EXPECT_TRUE(sage_sla.status(AttentionDevice::cpu()).available());
   const AttentionBackendStatus h200 =
       sage_sla.status(AttentionDevice::gpu(0, "NVIDIA H200", ComputeCapability{9, 0}));
+  const AttentionBackendStatus a100 =
+      sage_sla.status(AttentionDevice::gpu(0, "NVIDIA A100", ComputeCapability{8, 0}));
+  const AttentionBackendStatus b200 =
+      sage_sla.status(AttentionDevice::gpu(0, "NVIDIA B200", ComputeCapability{10, 0}));
+#ifdef FASTVIDEO_HAVE_CUDA
+  EXPECT_TRUE(h200.available()) << h200.reason;
+  EXPECT_TRUE(contains(h200.reason, "SAGE_ATTN's Hopper kernel")) << h200.reason;
+  EXPECT_FALSE(a100.available());
+  EXPECT_TRUE(contains(a100.reason, "sm_80")) << a100.reason;
+  EXPECT_EQ(b200.kind, AttentionBackendStatus::Kind::NotInThisVersion);
+  EXPECT_TRUE(contains(b200.reason, "NVIDIA B200")) << b200.reason;
+#else
   EXPECT_EQ(h200.kind, AttentionBackendStatus::Kind::NotInThisVersion);
-  EXPECT_TRUE(contains(h200.reason, "SAGE_SLA_ATTN on CUDA is not built yet")) << h200.reason;
+  EXPECT_TRUE(contains(h200.reason, "no CUDA backend")) << h200.reason;
+#endif
   EXPECT_FALSE(sage_sla.chosen_automatically_on(AttentionDevice::cpu()));
   EXPECT_TRUE(sage_sla.takes("proj_l"));
   // FastVideo's SageSLA default topk_ratio is 0.5, SLA's 0.1; an explicit value applies to both.

@@ -17,10 +17,10 @@ constexpr bool kHaveCuda = false;
 const AttentionCapabilities& SlaAttnBackend::capabilities() const {
   static const AttentionCapabilities sage_sla{
       .cpu = true,
-      .gpu = false,
+      .gpu = true,
       .min_compute = {9, 0},
-      .gpu_requirement = "the CPU in this version (its Hopper kernel, SAGE_ATTN's with a block list, "
-                         "is not built yet)",
+      .gpu_requirement = "a Hopper GPU (sm_90: H100, H200) in this version: its sparse branch is "
+                         "SAGE_ATTN's Hopper kernel",
       .dtypes = {DType::F32, DType::BF16},
       .head_dims = {64, 128},
       .self_attention = true,
@@ -43,19 +43,26 @@ const AttentionCapabilities& SlaAttnBackend::capabilities() const {
 }
 
 AttentionBackendStatus SlaAttnBackend::status(const AttentionDevice& device) const {
-  if (variant_ == SlaVariant::SageSla) {
-    if (device.is_gpu()) {
-      return {AttentionBackendStatus::Kind::NotInThisVersion,
-              "SAGE_SLA_ATTN on CUDA is not built yet: in this version it runs on the CPU only"};
-    }
-    return {AttentionBackendStatus::Kind::Available,
-            "runs on the CPU (the block map in f32, the sparse branch by SAGE_ATTN's INT8/FP8 rule, "
-            "the linear branch in f32); used when asked for, never automatically (it changes the "
-            "result)"};
-  }
   if (device.is_gpu() && !kHaveCuda) {
     return {AttentionBackendStatus::Kind::NotInThisVersion,
-            "this build has no CUDA backend, so no SLA_ATTN kernels"};
+            str_cat("this build has no CUDA backend, so no ", name(), " kernels")};
+  }
+  if (variant_ == SlaVariant::SageSla) {
+    if (device.is_gpu() && device.capability.major > 9) {
+      return {AttentionBackendStatus::Kind::NotInThisVersion,
+              "SAGE_SLA_ATTN's sparse branch is SAGE_ATTN's kernel, built for Hopper (sm_90); " +
+                  device.describe() + " cannot run it"};
+    }
+    AttentionBackendStatus s = hardware_status(name(), capabilities(), device);
+    if (s.available()) {
+      s.reason += device.is_gpu()
+                      ? " with SAGE_ATTN's Hopper kernel over the selected blocks and cuBLASLt for "
+                        "the block map and the linear branch (BF16, head_dim 128)"
+                      : " (the block map and the linear branch in f32, the sparse branch by "
+                        "SAGE_ATTN's INT8/FP8 rule)";
+      s.reason += "; used when asked for, never automatically (it changes the result)";
+    }
+    return s;
   }
   AttentionBackendStatus s = hardware_status(name(), capabilities(), device);
   if (s.available()) {

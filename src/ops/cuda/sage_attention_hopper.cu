@@ -65,7 +65,8 @@ struct SageParams {
   const float* q_scales;
   const float* k_scales;
   const float* v_scales;
-  int heads, seq_q, seq_k, q_tiles, kv_tiles, q_scale_count, k_scale_count;
+  const int32_t* selected;  // [B, H, q_tiles, steps] key blocks, or null: every block
+  int heads, seq_q, seq_k, q_tiles, kv_tiles, steps, q_scale_count, k_scale_count;
 };
 
 #if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -125,14 +126,14 @@ __device__ __forceinline__ void scores_to_e4m3(const float (&s)[64], uint32_t (&
   }
 }
 
-// K and Vᵀ of key block j into stage j % kStages (thread 0 only).
+// K and Vᵀ of key block `block` into the stage of step j, j % kStages (thread 0 only).
 __device__ __forceinline__ void load_kv(const CUtensorMap* tm_k, const CUtensorMap* tm_v,
-                                        const SmemMap& sm, int j, int head, int batch) {
+                                        const SmemMap& sm, int j, int block, int head, int batch) {
   const int stage = j % kStages;
   mbarrier_arrive_expect_tx(sm.k_full(stage), kKTileBytes);
-  tma_load_4d(sm.k(stage), tm_k, sm.k_full(stage), 0, head, j * kBlockN, batch);
+  tma_load_4d(sm.k(stage), tm_k, sm.k_full(stage), 0, head, block * kBlockN, batch);
   mbarrier_arrive_expect_tx(sm.v_full(stage), kVTileBytes);
-  tma_load_4d(sm.v(stage), tm_v, sm.v_full(stage), j * kBlockN, 0, head, batch);
+  tma_load_4d(sm.v(stage), tm_v, sm.v_full(stage), block * kBlockN, 0, head, batch);
 }
 
 // One CTA: query tile blockIdx.x (64 rows) of head blockIdx.y, batch item blockIdx.z.
@@ -140,12 +141,17 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
                        const SageParams& p, const SmemMap& sm) {
   const int q0 = blockIdx.x * kBlockM, head = blockIdx.y, batch = blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int last = p.kv_tiles - 1;
+  const int last = p.steps - 1;
   const int64_t bh = int64_t(batch) * p.heads + head;
+  // Step j's key block: the j-th selected one (SageSLA), or block j.
+  const int32_t* list =
+      p.selected != nullptr ? p.selected + (bh * p.q_tiles + blockIdx.x) * p.steps : nullptr;
+  const auto key_block = [&](int j) { return list != nullptr ? int(list[j]) : j; };
   if (threadIdx.x == 0) {
     mbarrier_arrive_expect_tx(sm.q_full(), kQTileBytes);
     tma_load_4d(sm.q(), tm_q, sm.q_full(), 0, head, q0, batch);
-    for (int j = 0; j < kStages && j <= last; ++j) load_kv(tm_k, tm_v, sm, j, head, batch);
+    for (int j = 0; j < kStages && j <= last; ++j)
+      load_kv(tm_k, tm_v, sm, j, key_block(j), head, batch);
   }
   // The thread's Query group: 64-row block, warp slab, row pair (ops/sage_attention.h).
   const float q_scale = p.q_scales[bh * p.q_scale_count + blockIdx.x * 32 + warp * 8 + lane / 4];
@@ -158,7 +164,8 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
   for (int j = 0; j <= last; ++j) {
     const int stage = j % kStages;
     const uint32_t phase = (j / kStages) & 1;
-    const float qk = q_scale * k_scales[4 * j];
+    const int block = key_block(j);
+    const float qk = q_scale * k_scales[4 * block];
     uint32_t acc[64];
     mbarrier_wait(sm.k_full(stage), phase);
     fence_operands(acc);
@@ -170,7 +177,7 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
 
     // Dequantize, mask keys past the sequence, and the block's softmax step.
     float s[64];
-    const int valid = p.seq_k - j * kBlockN;  // keys of this block inside the sequence
+    const int valid = p.seq_k - block * kBlockN;  // keys of this block inside the sequence
     const auto dequantized = [&](int i) {
       return (__int_as_float(int(acc[i]) + 0x4B400000) - 12582912.f) * qk;
     };
@@ -233,7 +240,7 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
     // Every warp is past this stage's K and Vᵀ: refill it with block j + kStages.
     if (j + kStages <= last) {
       named_barrier_sync(1, kThreads);
-      if (threadIdx.x == 0) load_kv(tm_k, tm_v, sm, j + kStages, head, batch);
+      if (threadIdx.x == 0) load_kv(tm_k, tm_v, sm, j + kStages, key_block(j + kStages), head, batch);
     }
   }
 
@@ -315,7 +322,7 @@ CUtensorMap v_transposed_map(const Tensor& t) {
 
 }  // namespace
 
-void hopper_sage_attention(const SageDeviceInputs& in, const Tensor& out) {
+void hopper_sage_attention(const SageDeviceInputs& in, const Tensor& out, const Tensor& selected) {
   CudaContext& ctx = CudaContext::get(out.device().index);
   static const bool prepared = [] {
     FV_CUDA_CHECK(cudaFuncSetAttribute(sage_attention_hopper_kernel,
@@ -338,6 +345,17 @@ void hopper_sage_attention(const SageDeviceInputs& in, const Tensor& out) {
   p.seq_k = int(in.k_int8.size(1));
   p.q_tiles = (p.seq_q + kBlockM - 1) / kBlockM;
   p.kv_tiles = (p.seq_k + kBlockN - 1) / kBlockN;
+  p.steps = p.kv_tiles;
+  if (selected.defined()) {
+    FV_CHECK(selected.dtype() == DType::I32 && selected.ndim() == 4 &&
+                 selected.size(0) == in.q_int8.size(0) && selected.size(1) == p.heads &&
+                 selected.size(2) == p.q_tiles && selected.size(3) >= 1 &&
+                 selected.size(3) <= p.kv_tiles && selected.is_contiguous(),
+             "SAGE_ATTN: the block selection must be contiguous I32 [", in.q_int8.size(0), ", ",
+             p.heads, ", ", p.q_tiles, ", 1..", p.kv_tiles, "], got ", selected.describe());
+    p.selected = selected.data<int32_t>();
+    p.steps = int(selected.size(3));
+  }
   p.q_scale_count = int(in.q_scales.size(2));
   p.k_scale_count = int(in.k_scales.size(2));
   FV_CHECK(in.q_int8.size(0) <= 65535 && p.heads <= 65535,

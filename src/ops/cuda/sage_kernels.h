@@ -34,7 +34,9 @@ SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v
                                float q_multiplier);
 
 // The attention on the pre-pass's output -> out BF16 [B, Sq, H, 128] (allocated by the caller).
-// sm_90a only.
-void hopper_sage_attention(const SageDeviceInputs& in, const Tensor& out);
+// `selected` (SageSLA): I32 [B, H, ceil(Sq / 64), topk], the 128-key blocks of each 64-row query
+// block, ascending; undefined: every block. sm_90a only.
+void hopper_sage_attention(const SageDeviceInputs& in, const Tensor& out,
+                           const Tensor& selected = {});
 
 }  // namespace fastvideo::ops::cuda

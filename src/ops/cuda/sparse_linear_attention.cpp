@@ -4,17 +4,19 @@
 //      (batch, head) by one fp32 cuBLASLt GEMM; per query block its top-k key blocks by VSA's
 //      selection kernel (select_top_blocks' rule; it also leaves the row softmax in the scores,
 //      unused here).
-//   2. sparse branch: a block-sparse kernel straight on q, k, v (vsa_fine_stage.h; on Hopper the
-//      TMA + wgmma one in its sequence-order mode, elsewhere the portable one): SLA's 64-key
-//      blocks in sequence order are its key tiles (the last one partial), and each BLKQ-row query
-//      block is BLKQ / 64 of its 64-row query tiles sharing one row of the selection. It writes
-//      the output.
+//   2. sparse branch (SageSLA: SAGE_ATTN's pre-pass and Hopper kernel over the selected 128-key
+//      blocks of each 64-row query block); otherwise a block-sparse kernel straight on q, k, v
+//      (vsa_fine_stage.h; on Hopper the TMA + wgmma one in its sequence-order mode, elsewhere the
+//      portable one): SLA's 64-key blocks in sequence order are its key tiles (the last one
+//      partial), and each BLKQ-row query block is BLKQ / 64 of its 64-row query tiles sharing one
+//      row of the selection. It writes the output.
 //   3. linear branch, only with proj_l (absent, it is zero): φ(k) with Σφ(k); the state
 //      kv = φ(k)ᵀ·v per (batch, head) (BF16 GEMM into f32); proj_l's weight folded into it,
 //      M = kv·Wᵀ (one f32 GEMM over every (batch, head, row)), since proj_l(φ(q)·kv / n) =
 //      (φ(q) / n)·M + bias with n = 1e-5 + φ(q)·Σφ(k) per row; φ(q) / n;
 //      lin = (φ(q) / n)·M (BF16 GEMM); out += lin + bias.
 // The GEMMs are cuBLASLt (DESIGN §8); the kernels around them are sla_kernels.cu.
+#include "ops/sage_attention.h"
 #include "ops/sparse_linear_attention.h"
 
 #include <cstdint>
@@ -23,6 +25,7 @@
 #include "core/cuda/cuda_context.h"
 #include "ops/cuda/cublaslt_gemm.h"
 #include "ops/cuda/head_batched_gemm.h"
+#include "ops/cuda/sage_kernels.h"
 #include "ops/cuda/sla_kernels.h"
 #include "ops/cuda/vsa_fine_stage.h"
 #include "ops/cuda/vsa_kernels.h"
@@ -89,8 +92,6 @@ Tensor sparse_linear_attention_with(BlockSparseKernel kernel, const Tensor& q, c
                                     const Tensor& v, const SlaConfig& config, float scale,
                                     const Tensor& proj_w, const Tensor& proj_b,
                                     SlaSelection* selection) {
-  FV_CHECK(!config.quantized, "SAGE_SLA_ATTN on CUDA is not built yet (q is on ",
-           q.device().name(), "): in this version it runs on the CPU only");
   FV_CHECK(q.dtype() == DType::BF16 && k.dtype() == DType::BF16 && v.dtype() == DType::BF16,
            "SLA_ATTN on a GPU takes BF16 q, k, v; got q ", q.describe(), ", k ", k.describe(),
            ", v ", v.describe());
@@ -100,10 +101,17 @@ Tensor sparse_linear_attention_with(BlockSparseKernel kernel, const Tensor& q, c
   const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
   FV_CHECK(D == kSlaHeadDim, "SLA_ATTN on a GPU needs head_dim ", kSlaHeadDim, ", got ", D, " (q ",
            q.describe(), "): its block-sparse kernel is built for ", kSlaHeadDim);
-  FV_CHECK(config.block_k == kKeyTile && config.block_q % kKeyTile == 0,
-           "SLA_ATTN on a GPU needs BLKK ", kKeyTile, " and BLKQ a multiple of ", kKeyTile,
-           " (the block-sparse kernel's tiles), got BLKQ ", config.block_q, " and BLKK ",
-           config.block_k);
+  if (config.quantized) {
+    FV_CHECK(config.block_q == kSageQueryBlock && config.block_k == kSageKeyBlock,
+             "SAGE_SLA_ATTN on a GPU needs BLKQ ", kSageQueryBlock, " and BLKK ", kSageKeyBlock,
+             " (SAGE_ATTN's kernel's blocks), got BLKQ ", config.block_q, " and BLKK ",
+             config.block_k);
+  } else {
+    FV_CHECK(config.block_k == kKeyTile && config.block_q % kKeyTile == 0,
+             "SLA_ATTN on a GPU needs BLKK ", kKeyTile, " and BLKQ a multiple of ", kKeyTile,
+             " (the block-sparse kernel's tiles), got BLKQ ", config.block_q, " and BLKK ",
+             config.block_k);
+  }
   FV_CHECK(S < (int64_t(1) << 30), "SLA_ATTN: ", S, " tokens are more than 2^30");
   const int64_t BQ = config.block_q, BK = config.block_k;
   const int64_t Nq = (S + BQ - 1) / BQ, Nk = (S + BK - 1) / BK;
@@ -118,6 +126,10 @@ Tensor sparse_linear_attention_with(BlockSparseKernel kernel, const Tensor& q, c
   }
   CudaContext& ctx = use_cuda_device(q.device().index);
   const cudaStream_t stream = ctx.stream();
+  FV_CHECK(!config.quantized || ctx.info().major == 9,
+           "SAGE_SLA_ATTN on CUDA runs on sm_90 (H100, H200) in this version (its sparse branch is "
+           "SAGE_ATTN's Hopper kernel); ",
+           ctx.info().name, " is sm_", ctx.info().major, ctx.info().minor);
   FV_CHECK(Nk <= vsa_select_max_row(), "SLA_ATTN on a GPU: ", Nk, " key blocks (", S,
            " tokens) are more than its selection kernel holds on ", ctx.info().name, " (",
            vsa_select_max_row(), ")");
@@ -153,18 +165,24 @@ Tensor sparse_linear_attention_with(BlockSparseKernel kernel, const Tensor& q, c
 
   // 2. Sparse branch, into the output.
   const Tensor out = Tensor::empty({B, S, H, D}, DType::BF16, q.device());
-  // On Hopper the TMA + wgmma block-sparse kernel (VSA's, in sequence-order mode), else the
-  // portable one.
-  const bool hopper_here = ctx.info().major == 9;
-  if (kernel == BlockSparseKernel::Automatic)
-    kernel = hopper_here ? BlockSparseKernel::Hopper : BlockSparseKernel::Portable;
-  FV_CHECK(kernel != BlockSparseKernel::Hopper || hopper_here,
-           "SLA_ATTN: the Hopper block-sparse kernel needs sm_90, ", ctx.info().name, " is sm_",
-           ctx.info().major, ctx.info().minor);
-  if (kernel == BlockSparseKernel::Hopper)
-    hopper_block_sparse_attention(qc, kc, vc, selected, scale, out, int(BQ / kKeyTile));
-  else
-    portable_block_sparse_attention(qc, kc, vc, selected, Tensor(), scale, out, int(BQ / kKeyTile));
+  if (config.quantized) {
+    // SageSLA: SAGE_ATTN's pre-pass over every token, then its kernel over the selected blocks.
+    hopper_sage_attention(sage_quantize(qc, kc, vc, sage_q_multiplier(scale)), out, selected);
+  } else {
+    // On Hopper the TMA + wgmma block-sparse kernel (VSA's, in sequence-order mode), else the
+    // portable one.
+    const bool hopper_here = ctx.info().major == 9;
+    if (kernel == BlockSparseKernel::Automatic)
+      kernel = hopper_here ? BlockSparseKernel::Hopper : BlockSparseKernel::Portable;
+    FV_CHECK(kernel != BlockSparseKernel::Hopper || hopper_here,
+             "SLA_ATTN: the Hopper block-sparse kernel needs sm_90, ", ctx.info().name, " is sm_",
+             ctx.info().major, ctx.info().minor);
+    if (kernel == BlockSparseKernel::Hopper)
+      hopper_block_sparse_attention(qc, kc, vc, selected, scale, out, int(BQ / kKeyTile));
+    else
+      portable_block_sparse_attention(qc, kc, vc, selected, Tensor(), scale, out,
+                                      int(BQ / kKeyTile));
+  }
 
   // 3. Linear branch.
   if (linear_branch) add_linear_branch(ctx, qc, kc, vc, config.feature_map, pw, pb, out);
