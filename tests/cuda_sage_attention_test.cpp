@@ -102,6 +102,40 @@ TEST(CudaSageQuantization, MatchesTheCpuPiecesByteForByte) {
         }
 }
 
+// The portable kernel's FP16 P̃·V (to come) reads V as F16Keys: the CPU's E4M3 values exactly,
+// widened, keys in sequence order, padding zero; Q and K as in the E4M3 layout.
+TEST(CudaSageQuantization, F16LayoutHoldsTheSameE4m3ValuesInKeyOrder) {
+  REQUIRE_GPU();
+  const int64_t B = 2, S = 333, H = 3, D = 128;
+  const Input q = dit_like({B, S, H, D}), k = dit_like({B, S, H, D}), v = dit_like({B, S, H, D});
+  const float multiplier = sage_q_multiplier(1.f / std::sqrt(float(D)));
+  const ops::cuda::SageDeviceInputs e4m3 =
+      ops::cuda::sage_quantize(q.gpu, k.gpu, v.gpu, multiplier);
+  const ops::cuda::SageDeviceInputs f16 =
+      ops::cuda::sage_quantize(q.gpu, k.gpu, v.gpu, multiplier, ops::cuda::SageVLayout::F16Keys);
+  EXPECT_FALSE(f16.v_fp8_t.defined());
+  EXPECT_FALSE(e4m3.v_f16_t.defined());
+  EXPECT_EQ(bytes(f16.q_int8), bytes(e4m3.q_int8));
+  EXPECT_EQ(floats(f16.q_scales), floats(e4m3.q_scales));
+  EXPECT_EQ(bytes(f16.k_int8), bytes(e4m3.k_int8));
+  EXPECT_EQ(floats(f16.k_scales), floats(e4m3.k_scales));
+
+  const SageFp8 v_cpu = ops::cpu::sage_quantize_v(v.cpu);
+  EXPECT_EQ(floats(f16.v_scales), floats(v_cpu.scales)) << "V's scales";
+  ASSERT_EQ(f16.v_f16_t.dtype(), DType::F16);
+  ASSERT_EQ(f16.v_f16_t.shape(), (Shape{B, H, D, 384}));
+  const std::vector<float> vt = floats(f16.v_f16_t);
+  const std::vector<uint8_t> vc = bytes(v_cpu.values);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t c = 0; c < D; ++c)
+        for (int64_t n = 0; n < 384; ++n) {
+          const float got = vt[size_t(((b * H + h) * D + c) * 384 + n)];
+          const float want = n < S ? e4m3_to_f32(vc[size_t(((b * S + n) * H + h) * D + c)]) : 0.f;
+          ASSERT_EQ(got, want) << "b " << b << " h " << h << " channel " << c << " key " << n;
+        }
+}
+
 struct Case {
   int64_t batch, seq, heads;
 };
