@@ -1,14 +1,19 @@
 // SAGE_ATTN on a GPU (ops/cuda/sage_attention.cpp) against its CPU contract (ops/sage_attention.h)
 // on bf16-rounded random inputs: the quantization pre-pass piece by piece against the CPU pieces
-// (same groups, scales and bytes), the whole op against ops::cpu::sage_attention (rel-L2 ≤ 1e-2:
-// the GPU's exp2 is approximate and its FP8 MMA accumulates in ~22 bits) and against dense
-// attention in double on DiT-like inputs (cosine ≥ 0.999, rel-L2 ≤ 3e-2, the bound), odd
-// sequence lengths (partial key and query blocks), batch 2, heads 3 and 12; NaN is a failure.
-// Skips where no GPU exists.
+// (same groups, scales and bytes, in both V layouts), and every kernel this GPU can run (Hopper's
+// and the portable ones on an H100/H200, the portable ones on an L40S, FP16 P̃·V on an A100)
+// against ops::cpu::sage_attention (rel-L2 ≤ 1e-2: the GPU's exp2 is approximate and FP8 MMAs
+// accumulate in ~22 bits), against dense attention in double on DiT-like inputs (cosine ≥ 0.999,
+// rel-L2 ≤ 3e-2, the bound) and against each other (≤ 1e-2), at odd sequence lengths
+// (partial key and query blocks), batch 2, heads 3 and 12; outputs poisoned with NaN where a
+// kernel writes into a given tensor; NaN is a failure. Skips where no GPU exists.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <vector>
 
 #include "core/cuda/cuda_context.h"
 #include "ops/cuda/sage_kernels.h"
@@ -26,16 +31,45 @@ const Device kGpu = Device::cuda(0);
 
 bool is_hopper() { return CudaContext::get(0).info().major == 9; }
 
+// The kernels this GPU runs (sage_kernel_for accepts them here), Hopper's first where it runs.
+std::vector<SageKernel> kernels_here() {
+  const CudaDeviceInfo& info = CudaContext::get(0).info();
+  std::vector<SageKernel> out;
+  for (SageKernel k : {SageKernel::Hopper, SageKernel::PortableFp8, SageKernel::PortableF16}) {
+    try {
+      sage_kernel_for(info.major, info.minor, k);
+      out.push_back(k);
+    } catch (const Error&) {
+    }
+  }
+  return out;
+}
+
+const char* kernel_name(SageKernel k) {
+  switch (k) {
+    case SageKernel::Automatic:
+      return "automatic";
+    case SageKernel::Hopper:
+      return "Hopper";
+    case SageKernel::PortableFp8:
+      return "portable, FP8 P·V";
+    case SageKernel::PortableF16:
+      return "portable, FP16 P·V";
+  }
+  return "?";
+}
+
 // N(0, 1) around a per-(head, channel) offset shared by every token (sage_attention_test's
 // DiT-like inputs), rounded to bf16: f32 copy on the CPU, bf16 copy on the GPU.
 struct Input {
   Tensor cpu, gpu;
 };
-Input dit_like(Shape shape) {
+Input dit_like(Shape shape, float magnitude = 1.f) {
   Tensor x = testing::randn(shape);
   const int64_t row = shape[2] * shape[3];
   const Tensor offset = testing::randn({row});
-  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] += offset.data<float>()[i % row];
+  for (int64_t i = 0; i < x.numel(); ++i)
+    x.data<float>()[i] = (x.data<float>()[i] + offset.data<float>()[i % row]) * magnitude;
   const Tensor gpu = x.to(DType::BF16).to(kGpu);
   return {gpu.to(Device::cpu()).to(DType::F32), gpu};
 }
@@ -103,27 +137,132 @@ TEST(CudaSageQuantization, MatchesTheCpuPiecesByteForByte) {
         }
 }
 
+// The portable kernel's FP16 P̃·V reads V as F16Keys: the CPU's E4M3 values exactly, widened, keys
+// in sequence order, padding zero; Q and K as in the E4M3 layout.
+TEST(CudaSageQuantization, F16LayoutHoldsTheSameE4m3ValuesInKeyOrder) {
+  REQUIRE_GPU();
+  const int64_t B = 2, S = 333, H = 3, D = 128;
+  const Input q = dit_like({B, S, H, D}), k = dit_like({B, S, H, D}), v = dit_like({B, S, H, D});
+  const float multiplier = sage_q_multiplier(1.f / std::sqrt(float(D)));
+  const ops::cuda::SageDeviceInputs e4m3 =
+      ops::cuda::sage_quantize(q.gpu, k.gpu, v.gpu, multiplier);
+  const ops::cuda::SageDeviceInputs f16 =
+      ops::cuda::sage_quantize(q.gpu, k.gpu, v.gpu, multiplier, ops::cuda::SageVLayout::F16Keys);
+  EXPECT_FALSE(f16.v_fp8_t.defined());
+  EXPECT_FALSE(e4m3.v_f16_t.defined());
+  EXPECT_EQ(bytes(f16.q_int8), bytes(e4m3.q_int8));
+  EXPECT_EQ(floats(f16.q_scales), floats(e4m3.q_scales));
+  EXPECT_EQ(bytes(f16.k_int8), bytes(e4m3.k_int8));
+  EXPECT_EQ(floats(f16.k_scales), floats(e4m3.k_scales));
+
+  const SageFp8 v_cpu = ops::cpu::sage_quantize_v(v.cpu);
+  EXPECT_EQ(floats(f16.v_scales), floats(v_cpu.scales)) << "V's scales";
+  ASSERT_EQ(f16.v_f16_t.dtype(), DType::F16);
+  ASSERT_EQ(f16.v_f16_t.shape(), (Shape{B, H, D, 384}));
+  const std::vector<float> vt = floats(f16.v_f16_t);
+  const std::vector<uint8_t> vc = bytes(v_cpu.values);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t c = 0; c < D; ++c)
+        for (int64_t n = 0; n < 384; ++n) {
+          const float got = vt[size_t(((b * H + h) * D + c) * 384 + n)];
+          const float want = n < S ? e4m3_to_f32(vc[size_t(((b * S + n) * H + h) * D + c)]) : 0.f;
+          ASSERT_EQ(got, want) << "b " << b << " h " << h << " channel " << c << " key " << n;
+        }
+}
+
 struct Case {
   int64_t batch, seq, heads;
 };
 
-TEST(CudaSageAttention, MatchesTheCpuContractAndDenseAttention) {
+// Every kernel here against the contract and dense attention; on Hopper the portable ones also
+// against Hopper's; ops::sage_attention runs the automatic choice (the same bytes).
+TEST(CudaSageAttention, EveryKernelHereMatchesTheCpuContractDenseAttentionAndTheOthers) {
   REQUIRE_GPU();
-  if (!is_hopper()) GTEST_SKIP() << "the SAGE_ATTN kernel needs sm_90";
+  const CudaDeviceInfo& info = CudaContext::get(0).info();
+  const SageKernel automatic = sage_kernel_for(info.major, info.minor);
   for (const Case& c : {Case{2, 333, 3}, Case{1, 1000, 12}, Case{1, 128, 2}, Case{2, 77, 3}}) {
     SCOPED_TRACE(str_cat("B ", c.batch, " S ", c.seq, " H ", c.heads));
     const Shape shape{c.batch, c.seq, c.heads, 128};
     const Input q = dit_like(shape), k = dit_like(shape), v = dit_like(shape);
     const float scale = 1.f / std::sqrt(128.f);
-    const Tensor out = ops::sage_attention(q.gpu, k.gpu, v.gpu, scale);
-    ASSERT_EQ(out.shape(), shape);
-    const std::vector<float> got = floats(out);
-    for (float x : got) ASSERT_TRUE(std::isfinite(x)) << "NaN or Inf in the output";
     const Tensor contract = ops::cpu::sage_attention(q.cpu, k.cpu, v.cpu, scale);
-    EXPECT_LE(rel_l2(out.to(Device::cpu()).to(DType::F32), contract), 1e-2) << "against the CPU contract";
     const Tensor dense = testing::reference_attention(q.cpu, k.cpu, v.cpu, scale);
-    EXPECT_GE(cosine(got, floats(dense)), 0.999) << "against dense attention";
-    EXPECT_LE(rel_l2(out.to(Device::cpu()).to(DType::F32), dense), 3e-2) << "against dense attention";
+    const std::vector<float> dense_values = floats(dense);
+    Tensor hopper;
+    for (SageKernel kernel : kernels_here()) {
+      SCOPED_TRACE(kernel_name(kernel));
+      const Tensor out = ops::cuda::sage_attention_with(kernel, q.gpu, k.gpu, v.gpu, scale);
+      ASSERT_EQ(out.shape(), shape);
+      const Tensor got = out.to(Device::cpu()).to(DType::F32);
+      const std::vector<float> values = floats(got);
+      for (float x : values) ASSERT_TRUE(std::isfinite(x)) << "NaN or Inf in the output";
+      EXPECT_LE(rel_l2(got, contract), 1e-2) << "against the CPU contract";
+      EXPECT_GE(cosine(values, dense_values), 0.999) << "against dense attention";
+      EXPECT_LE(rel_l2(got, dense), 3e-2) << "against dense attention";
+      if (kernel == SageKernel::Hopper)
+        hopper = got;
+      else if (hopper.defined())
+        EXPECT_LE(rel_l2(got, hopper), 1e-2) << "against the Hopper kernel";
+      if (kernel == automatic)
+        EXPECT_EQ(bytes(ops::sage_attention(q.gpu, k.gpu, v.gpu, scale)), bytes(out))
+            << "ops::sage_attention did not run the automatic choice";
+    }
+  }
+}
+
+// The portable kernels write every row of a given output (poisoned with NaN) and nothing else goes
+// wrong at the edges: 33 queries (the 128-row query tile mostly past the sequence, its last warps
+// past the last 64-row block's scales) over 300 keys (Sq ≠ Sk, a partial key block), and 333 / 333.
+TEST(CudaSageAttention, PortableKernelsWriteEveryRowOfAPoisonedOutput) {
+  REQUIRE_GPU();
+  for (const auto& [sq, sk] : {std::pair<int64_t, int64_t>{33, 300}, {333, 333}}) {
+    SCOPED_TRACE(str_cat("Sq ", sq, " Sk ", sk));
+    const int64_t B = 2, H = 3, D = 128;
+    const Input q = dit_like({B, sq, H, D}), k = dit_like({B, sk, H, D}),
+                v = dit_like({B, sk, H, D});
+    const float scale = 1.f / std::sqrt(float(D));
+    const Tensor contract = ops::cpu::sage_attention(q.cpu, k.cpu, v.cpu, scale);
+    for (SageKernel kernel : kernels_here()) {
+      if (kernel == SageKernel::Hopper) continue;
+      SCOPED_TRACE(kernel_name(kernel));
+      const ops::cuda::SageDeviceInputs in = ops::cuda::sage_quantize(
+          q.gpu, k.gpu, v.gpu, sage_q_multiplier(scale),
+          kernel == SageKernel::PortableF16 ? ops::cuda::SageVLayout::F16Keys
+                                            : ops::cuda::SageVLayout::E4m3Slots);
+      const Tensor out = Tensor::full({B, sq, H, D}, std::numeric_limits<float>::quiet_NaN())
+                             .to(DType::BF16)
+                             .to(kGpu);
+      ops::cuda::portable_sage_attention(in, out);
+      const Tensor got = out.to(Device::cpu()).to(DType::F32);
+      for (float x : floats(got)) ASSERT_TRUE(std::isfinite(x)) << "a row was not written";
+      EXPECT_LE(rel_l2(got, contract), 1e-2) << "against the CPU contract";
+    }
+  }
+}
+
+// ×20 q, k, v (base-2 logits in the thousands; sage_attention_test's CPU case): no NaN or Inf, and
+// every output a weighted mean of v, within each channel's max|v| up to P̃'s E4M3 step.
+TEST(CudaSageAttention, EveryKernelHereStaysFiniteAndBoundedAtTwentyTimesTheMagnitude) {
+  REQUIRE_GPU();
+  const int64_t B = 2, S = 200, H = 3, D = 128;
+  const Input q = dit_like({B, S, H, D}, 20.f), k = dit_like({B, S, H, D}, 20.f),
+              v = dit_like({B, S, H, D}, 20.f);
+  std::vector<float> vmax(size_t(B * H * D), 0.f);
+  const float* vc = v.cpu.data<float>();
+  for (int64_t i = 0; i < v.cpu.numel(); ++i) {
+    float& m = vmax[size_t(i / (S * H * D) * H * D + i % (H * D))];
+    m = std::max(m, std::fabs(vc[i]));
+  }
+  for (SageKernel kernel : kernels_here()) {
+    SCOPED_TRACE(kernel_name(kernel));
+    const std::vector<float> out = floats(
+        ops::cuda::sage_attention_with(kernel, q.gpu, k.gpu, v.gpu, 1.f / std::sqrt(float(D))));
+    for (size_t i = 0; i < out.size(); ++i) {
+      ASSERT_TRUE(std::isfinite(out[i])) << "element " << i;
+      const float bound = vmax[size_t(int64_t(i) / (S * H * D) * H * D + int64_t(i) % (H * D))];
+      ASSERT_LE(std::fabs(out[i]), bound * (1 + 1.f / 16) * 1.01f) << "element " << i;
+    }
   }
 }
 
@@ -159,12 +298,18 @@ TEST(CudaSageAttention, SageSlaMatchesTheCpuOp) {
 TEST(CudaSageAttention, RefusesWhatItLacksNamingIt) {
   REQUIRE_GPU();
   const Tensor q64 = testing::randn({1, 64, 2, 64}).to(DType::BF16).to(kGpu);
-  try {
-    ops::sage_attention(q64, q64, q64, 0.125f);
-    FAIL() << "head_dim 64 ran";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(is_hopper() ? "head_dim 64" : "sm_90"), std::string::npos)
-        << e.what();
+  std::string m = testing::error_of([&] { ops::sage_attention(q64, q64, q64, 0.125f); });
+  EXPECT_NE(m.find("head_dim 64"), std::string::npos) << m;
+  // A kernel this GPU cannot run, asked for by name, is refused naming the GPU's sm_XY.
+  const CudaDeviceInfo& info = CudaContext::get(0).info();
+  const std::string sm = str_cat("sm_", 10 * info.major + info.minor);
+  const Tensor q128 = testing::randn({1, 64, 2, 128}).to(DType::BF16).to(kGpu);
+  const std::vector<SageKernel> here = kernels_here();
+  for (SageKernel kernel : {SageKernel::Hopper, SageKernel::PortableFp8, SageKernel::PortableF16}) {
+    if (std::find(here.begin(), here.end(), kernel) != here.end()) continue;
+    m = testing::error_of(
+        [&] { ops::cuda::sage_attention_with(kernel, q128, q128, q128, 0.125f); });
+    EXPECT_NE(m.find(sm), std::string::npos) << kernel_name(kernel) << ": " << m;
   }
 }
 

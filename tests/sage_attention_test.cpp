@@ -400,6 +400,45 @@ TEST(SageAttention, RefusesOtherHeadDimsAndTypesNamingThem) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Which GPU kernel runs where (sage_kernel_for is pure: no GPU needed)
+
+TEST(SageKernelChoice, HopperOnH200Fp8OnL40sFp16OnA100) {
+  EXPECT_EQ(sage_kernel_for(9, 0), SageKernel::Hopper);       // H100, H200
+  EXPECT_EQ(sage_kernel_for(8, 9), SageKernel::PortableFp8);  // L40S, RTX 4090
+  EXPECT_EQ(sage_kernel_for(8, 0), SageKernel::PortableF16);  // A100
+  EXPECT_EQ(sage_kernel_for(8, 6), SageKernel::PortableF16);  // RTX 3090, A40
+  EXPECT_EQ(sage_kernel_for(8, 7), SageKernel::PortableF16);  // Jetson Orin
+}
+
+TEST(SageKernelChoice, AKernelAskedForByNameRunsWhereItsInstructionsExist) {
+  // An H200 runs all three (the portable ones for tests), an L40S both portable ones, an A100 the
+  // FP16 one.
+  for (SageKernel k : {SageKernel::Hopper, SageKernel::PortableFp8, SageKernel::PortableF16})
+    EXPECT_EQ(sage_kernel_for(9, 0, k), k);
+  EXPECT_EQ(sage_kernel_for(8, 9, SageKernel::PortableFp8), SageKernel::PortableFp8);
+  EXPECT_EQ(sage_kernel_for(8, 9, SageKernel::PortableF16), SageKernel::PortableF16);
+  EXPECT_EQ(sage_kernel_for(8, 0, SageKernel::PortableF16), SageKernel::PortableF16);
+  std::string m = error_of([] { sage_kernel_for(8, 9, SageKernel::Hopper, "NVIDIA L40S"); });
+  EXPECT_TRUE(contains(m, "Hopper") && contains(m, "NVIDIA L40S is sm_89")) << m;
+  m = error_of([] { sage_kernel_for(8, 0, SageKernel::PortableFp8, "NVIDIA A100"); });
+  EXPECT_TRUE(contains(m, "FP8") && contains(m, "NVIDIA A100 is sm_80")) << m;
+  m = error_of([] { sage_kernel_for(8, 6, SageKernel::PortableFp8); });
+  EXPECT_TRUE(contains(m, "sm_86")) << m;
+}
+
+TEST(SageKernelChoice, RefusesT4AndBlackwellNamingTheirComputeCapability) {
+  for (SageKernel k : {SageKernel::Automatic, SageKernel::Hopper, SageKernel::PortableFp8,
+                       SageKernel::PortableF16}) {
+    std::string m = error_of([&] { sage_kernel_for(7, 5, k, "Tesla T4"); });
+    EXPECT_TRUE(contains(m, "Tesla T4 is sm_75")) << m;
+    m = error_of([&] { sage_kernel_for(10, 0, k, "NVIDIA B200"); });
+    EXPECT_TRUE(contains(m, "NVIDIA B200 is sm_100") && contains(m, "sm_90a")) << m;
+    m = error_of([&] { sage_kernel_for(12, 0, k, "RTX 5090"); });
+    EXPECT_TRUE(contains(m, "RTX 5090 is sm_120")) << m;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The backend
 
 const AttentionBackend& sage() {

@@ -64,6 +64,32 @@ float e4m3_to_f32(uint8_t bits) {
   return (bits & 0x80) ? -a : a;
 }
 
+SageKernel sage_kernel_for(int major, int minor, SageKernel wanted, std::string_view gpu) {
+  const int sm = 10 * major + minor;
+  FV_CHECK(sm >= 80, "SAGE_ATTN on CUDA needs compute capability 8.0 or newer (INT8 and FP16 ",
+           "mma.sync); ", gpu, " is sm_", sm);
+  FV_CHECK(major < 10, "SAGE_ATTN on CUDA runs on sm_80 .. sm_90 in this version; ", gpu, " is sm_",
+           sm, " (the Hopper kernel is sm_90a code, which newer GPUs cannot run, and ",
+           "the portable kernel has not been run there)");
+  FV_CHECK(major == 8 || sm == 90, "SAGE_ATTN on CUDA does not know ", gpu, " (sm_", sm, ")");
+  switch (wanted) {
+    case SageKernel::Automatic:
+      return sm == 90 ? SageKernel::Hopper
+                      : (sm >= 89 ? SageKernel::PortableFp8 : SageKernel::PortableF16);
+    case SageKernel::Hopper:
+      FV_CHECK(sm == 90, "SAGE_ATTN's Hopper kernel (wgmma) runs on sm_90 only; ", gpu, " is sm_",
+               sm);
+      return wanted;
+    case SageKernel::PortableFp8:
+      FV_CHECK(sm >= 89, "SAGE_ATTN's portable kernel with FP8 P̃·V needs sm_89 or newer (FP8 ",
+               "mma.sync); ", gpu, " is sm_", sm);
+      return wanted;
+    case SageKernel::PortableF16:
+      return wanted;
+  }
+  fail("SAGE_ATTN: unknown kernel ", int(wanted));
+}
+
 namespace ops {
 
 Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale) {

@@ -56,6 +56,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "core/tensor.h"
 
@@ -97,10 +98,25 @@ struct SageFp8 {
 
 enum class SageInt8Grouping { Query, Key };
 
+// The GPU kernels of SAGE_ATTN (ops/cuda/sage_kernels.h), all on the same contract: Hopper (wgmma,
+// sm_90 only), and the portable kernel (mma.sync) with P̃·V on FP8 E4M3 MMAs (sm_89+: L40S, RTX
+// 40xx, and H100/H200 when asked for) or on FP16 MMAs (any sm_80+: A100, RTX 30xx), whose operands
+// hold the same E4M3 values widened to FP16, so the products are the contract's.
+enum class SageKernel { Automatic, Hopper, PortableFp8, PortableF16 };
+
+// The kernel ops::sage_attention runs on a GPU of compute capability major.minor (`gpu` names it in
+// errors): `wanted`, or for Automatic the fastest one there (Hopper on 9.0, PortableFp8 on 8.9,
+// PortableF16 on 8.0 .. 8.8). Throws naming sm_<major><minor> where the kernel cannot run: below
+// sm_80; sm_100 and newer (the Hopper kernel is sm_90a code, and the portable one has not been
+// run on them); Hopper off sm_90; PortableFp8 below sm_89.
+SageKernel sage_kernel_for(int major, int minor, SageKernel wanted = SageKernel::Automatic,
+                           std::string_view gpu = "this GPU");
+
 namespace ops {
 
 // Softmax attention on q, k, v (F32 or BF16, [B, S, H, D]) through steps 1–6 above.
-// -> [B, Sq, H, D] in q's dtype. On CUDA: sm_90, head_dim 128, BF16 (ops/cuda/sage_attention.cpp).
+// -> [B, Sq, H, D] in q's dtype. On CUDA: sm_80 .. sm_90 (sage_kernel_for), head_dim 128, BF16
+// (ops/cuda/sage_attention.cpp).
 Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale);
 
 namespace cpu {

@@ -1,8 +1,9 @@
-// Inline-PTX wrappers for the sm_80 instructions the portable flash-attention kernel uses (valid on
-// every sm_80+ GPU, Hopper included): warp-level mma.sync, ldmatrix and cp.async. Facts from the
-// PTX ISA: "Warp-level Matrix Multiply-Accumulate Instructions" (section "Matrix Fragments for
-// mma.m16n8k16 with floating point type"), "ldmatrix", "cp.async", "cp.async.commit_group",
-// "cp.async.wait_group". Device code only.
+// Inline-PTX wrappers for the sm_80 instructions the portable attention kernels use (valid on every
+// sm_80+ GPU, Hopper included): warp-level mma.sync, ldmatrix and cp.async; and, marked so, the two
+// sm_89+ FP8 instructions of SAGE_ATTN's portable kernel. Facts from the PTX ISA: "Warp-level
+// Matrix Multiply-Accumulate Instructions" (sections "Matrix Fragments for mma.m16n8k16 with
+// floating point type" and "Matrix Fragments for mma.m16n8k32"), "ldmatrix", "cp.async",
+// "cp.async.commit_group", "cp.async.wait_group", "cvt". Device code only.
 #pragma once
 
 #include <cstdint>
@@ -62,6 +63,54 @@ __device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const uint32_t 
       "{%8, %9}, {%0, %1, %2, %3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// The same with f16 inputs (same fragment layout, each register an f16 pair).
+__device__ __forceinline__ void mma_m16n8k16_f16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                                 uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// ---- mma.sync m16n8k32, 8-bit inputs (PTX ISA "Matrix Fragments for mma.m16n8k32") ----
+// With g = lane/4, t = lane%4, each register four 8-bit values (the lowest k in the low byte):
+//   A (16x32, row-major): a[0] = (row g, k 4t..4t+3), a[1] = (row g+8, k 4t..), a[2] = (row g,
+//     k 16+4t..), a[3] = (row g+8, k 16+4t..).
+//   B (32x8, "col"): b[0] = (k 4t..4t+3, n g), b[1] = (k 16+4t.., n g).
+//   C/D (16x8, s32 or f32): the m16n8k16 layout above.
+// An ldmatrix 8x8 b16 matrix over 8 rows of 16 bytes gives lane l row l/4, bytes 4(l%4)..+3: the
+// A and B fragments of 8-bit data whose rows are contiguous in k.
+// D = A·B + D, int8 x int8 -> int32 (exact; no saturation needed while |D| < 2^31).
+__device__ __forceinline__ void mma_m16n8k32_s8(int (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                                uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// sm_89+ only: E4M3 x E4M3 -> f32, same fragments. Ada's FP8 MMA accumulates with fewer than f32's
+// bits (attention-algorithms.md §5.2), so callers accumulate short sums in it.
+__device__ __forceinline__ void mma_m16n8k32_e4m3(float (&d)[4], const uint32_t (&a)[4],
+                                                  uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// sm_89+ only: four f32 to E4M3 (round to nearest even, saturating at ±448) in one register, a in
+// the lowest byte (cvt's first source goes to the upper byte of each pair).
+__device__ __forceinline__ uint32_t pack_e4m3x4(float a, float b, float c, float d) {
+  uint16_t lo, hi;
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(lo) : "f"(b), "f"(a));
+  asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;\n" : "=h"(hi) : "f"(d), "f"(c));
+  return uint32_t(lo) | uint32_t(hi) << 16;
 }
 
 }  // namespace fastvideo::ops::cuda::ampere

@@ -1,22 +1,33 @@
 // SAGE_ATTN's GPU pieces (ops/sage_attention.h is the contract): the quantization pre-pass (steps 1,
 // 2 and 5, with the groups, scales and rounding of the CPU pieces ops::cpu::sage_smooth_k,
-// sage_quantize_int8 and sage_quantize_v; sage_quantize.cu) writing the layouts the Hopper
-// kernel's TMA loads read, and that kernel (steps 3, 4 and 6; sage_attention_hopper.cu).
+// sage_quantize_int8 and sage_quantize_v; sage_quantize.cu) writing the layouts the kernels read,
+// and the kernels (steps 3, 4 and 6): Hopper's (sage_attention_hopper.cu) and the portable one
+// (sage_attention_portable.cu).
 #pragma once
 
 #include "core/tensor.h"
+#include "ops/sage_attention.h"
 
 namespace fastvideo::ops::cuda {
 
 inline constexpr int64_t kSageHeadDim = 128;  // the one head dim the GPU path has
+
+// How the pre-pass writes V (step 5's E4M3 values either way):
+//   E4m3Slots: E4M3 bytes, each 16 keys in sage_v_slot order (the 8-bit MMAs' k order: the Hopper
+//              kernel and the portable kernel's FP8 P̃·V);
+//   F16Keys:   the same values widened to FP16 (exact), keys in sequence order (the portable
+//              kernel's FP16 P̃·V, whose k16 fragments take keys in order).
+enum class SageVLayout { E4m3Slots, F16Keys };
 
 struct SageDeviceInputs {
   Tensor q_int8;    // I8 [B, Sq, H, 128]: q · multiplier in Query groups
   Tensor q_scales;  // F32 [B, H, sage_query_scale_count(Sq)]
   Tensor k_int8;    // I8 [B, Sk, H, 128]: k minus its token mean, in Key groups
   Tensor k_scales;  // F32 [B, H, sage_key_scale_count(Sk)]
-  Tensor v_fp8_t;   // F8E4M3 [B, H, 128, Sk rounded up to 128]: Vᵀ, each 16 keys in
-                    // sage_v_slot order, padding keys zero
+  Tensor v_fp8_t;   // E4m3Slots: F8E4M3 [B, H, 128, Sk rounded up to 128]: Vᵀ, each 16 keys in
+                    // sage_v_slot order, padding keys zero; undefined for F16Keys
+  Tensor v_f16_t;   // F16Keys: F16 [B, H, 128, Sk rounded up to 128]: Vᵀ, keys in order, padding
+                    // keys zero; undefined for E4m3Slots
   Tensor v_scales;  // F32 [B, H, 128]
 };
 
@@ -31,12 +42,21 @@ constexpr int sage_v_slot(int key_in_16) {
 // q, k, v BF16 [B, S, H, 128] on one CUDA device (k and v one shape); q_multiplier =
 // sage_q_multiplier(scale). Everything on the device's stream.
 SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v,
-                               float q_multiplier);
+                               float q_multiplier, SageVLayout v_layout = SageVLayout::E4m3Slots);
 
 // The attention on the pre-pass's output -> out BF16 [B, Sq, H, 128] (allocated by the caller).
 // `selected` (SageSLA): I32 [B, H, ceil(Sq / 64), topk], the 128-key blocks of each 64-row query
-// block, ascending; undefined: every block. sm_90a only.
+// block, ascending; undefined: every block. sm_90a only; V in E4m3Slots.
 void hopper_sage_attention(const SageDeviceInputs& in, const Tensor& out,
                            const Tensor& selected = {});
+
+// The same on mma.sync (any sm_80+): P̃·V on FP16 MMAs when in.v_f16_t is defined (F16Keys), on
+// FP8 E4M3 MMAs from in.v_fp8_t otherwise (E4m3Slots; sm_89+, refused below naming the GPU).
+void portable_sage_attention(const SageDeviceInputs& in, const Tensor& out);
+
+// ops::cuda::sage_attention with the kernel chosen (sage_kernel_for checks it can run here): the
+// pre-pass in the V layout that kernel reads, then the kernel. Tests compare the kernels with it.
+Tensor sage_attention_with(SageKernel kernel, const Tensor& q, const Tensor& k, const Tensor& v,
+                           float scale);
 
 }  // namespace fastvideo::ops::cuda

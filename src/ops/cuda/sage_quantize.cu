@@ -3,7 +3,10 @@
 #include "ops/cuda/sage_kernels.h"
 
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_fp8.h>
+
+#include <type_traits>
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
@@ -129,13 +132,18 @@ __global__ void quantize_k_kernel(const __nv_bfloat16* k, const float* mean, int
 }
 
 // V to E4M3 and transposed: CTA per (64 keys, head, batch item); the 64 x 128 tile goes through
-// shared memory as [channel][slot] bytes (keys in sage_v_slot order), then out as 64-byte rows
-// of Vᵀ. Padding keys (>= S) are zero. Also writes v_scales.
+// shared memory as [channel][slot] elements, then out as rows of 64 keys of Vᵀ. E4m3Slots: bytes,
+// keys in sage_v_slot order; F16Keys: the E4M3 values widened to f16 (exact), keys in order.
+// Padding keys (>= S) are zero. Also writes v_scales.
+template <SageVLayout kLayout>
 __global__ void quantize_v_kernel(const __nv_bfloat16* v, const unsigned* vmax, int S, int H,
-                                  int S_pad, uint8_t* out, float* v_scales) {
+                                  int S_pad, void* out, float* v_scales) {
+  constexpr bool kF16 = kLayout == SageVLayout::F16Keys;
+  using Element = std::conditional_t<kF16, uint16_t, uint8_t>;  // f16 bits or E4M3 bits
+  constexpr int kPartKeys = 16 / int(sizeof(Element));          // keys per 16-byte part of a row
   const int chunk = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   __shared__ float scale[kD];
-  __shared__ __align__(16) uint8_t tile[kD][64];
+  __shared__ __align__(16) Element tile[kD][64];
   const int64_t bh = int64_t(b) * H + h;
   if (threadIdx.x < kD) {
     const float m = __uint_as_float(vmax[bh * kD + threadIdx.x]);
@@ -148,24 +156,31 @@ __global__ void quantize_v_kernel(const __nv_bfloat16* v, const unsigned* vmax, 
     const int key = 64 * chunk + key_in_chunk;
     float x[4] = {0.f, 0.f, 0.f, 0.f};
     if (key < S) load4(v + ((int64_t(b) * S + key) * H + h) * kD + c0, x);
-    const int slot = (key_in_chunk / 16) * 16 + sage_v_slot(key_in_chunk % 16);
+    const int slot =
+        kF16 ? key_in_chunk : (key_in_chunk / 16) * 16 + sage_v_slot(key_in_chunk % 16);
 #pragma unroll
-    for (int i = 0; i < 4; ++i)
-      tile[c0 + i][slot] = uint8_t(
-          __nv_cvt_float_to_fp8(__fdiv_rn(x[i], scale[c0 + i]), __NV_SATFINITE, __NV_E4M3));
+    for (int i = 0; i < 4; ++i) {
+      const __nv_fp8_storage_t e4m3 =
+          __nv_cvt_float_to_fp8(__fdiv_rn(x[i], scale[c0 + i]), __NV_SATFINITE, __NV_E4M3);
+      if constexpr (kF16)
+        tile[c0 + i][slot] = __half_as_ushort(__half(__nv_cvt_fp8_to_halfraw(e4m3, __NV_E4M3)));
+      else
+        tile[c0 + i][slot] = uint8_t(e4m3);
+    }
   }
   __syncthreads();
-  for (int idx = threadIdx.x; idx < kD * 4; idx += blockDim.x) {
-    const int c = idx / 4, part = idx % 4;
-    *reinterpret_cast<uint4*>(out + (bh * kD + c) * S_pad + 64 * chunk + 16 * part) =
-        *reinterpret_cast<const uint4*>(&tile[c][16 * part]);
+  Element* rows = static_cast<Element*>(out);
+  for (int idx = threadIdx.x; idx < kD * (64 / kPartKeys); idx += blockDim.x) {
+    const int c = idx / (64 / kPartKeys), key = kPartKeys * (idx % (64 / kPartKeys));
+    *reinterpret_cast<uint4*>(rows + (bh * kD + c) * S_pad + 64 * chunk + key) =
+        *reinterpret_cast<const uint4*>(&tile[c][key]);
   }
 }
 
 }  // namespace
 
 SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v,
-                               float q_multiplier) {
+                               float q_multiplier, SageVLayout v_layout) {
   const Device device = q.device();
   CudaContext& ctx = CudaContext::get(device.index);
   cudaStream_t stream = ctx.stream();
@@ -178,7 +193,9 @@ SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v
   r.q_scales = Tensor::empty({B, H, q_scale_count}, DType::F32, device);
   r.k_int8 = Tensor::empty({B, Sk, H, kD}, DType::I8, device);
   r.k_scales = Tensor::empty({B, H, k_scale_count}, DType::F32, device);
-  r.v_fp8_t = Tensor::empty({B, H, kD, S_pad}, DType::F8E4M3, device);
+  Tensor& vt = v_layout == SageVLayout::F16Keys ? r.v_f16_t : r.v_fp8_t;
+  vt = Tensor::empty({B, H, kD, S_pad},
+                     v_layout == SageVLayout::F16Keys ? DType::F16 : DType::F8E4M3, device);
   r.v_scales = Tensor::empty({B, H, kD}, DType::F32, device);
 
   const int chunks = (Sk + kStatRows - 1) / kStatRows;
@@ -203,9 +220,12 @@ SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v
       kd, k_mean.data<float>(), Sk, H, static_cast<int8_t*>(r.k_int8.raw_data()),
       r.k_scales.data<float>(), k_scale_count);
   FV_CUDA_CHECK_LAUNCH();
-  quantize_v_kernel<<<dim3(S_pad / 64, H, B), 256, 0, stream>>>(
-      vd, static_cast<const unsigned*>(vmax.raw_data()), Sk, H, S_pad,
-      static_cast<uint8_t*>(r.v_fp8_t.raw_data()), r.v_scales.data<float>());
+  const auto quantize_v = v_layout == SageVLayout::F16Keys
+                              ? quantize_v_kernel<SageVLayout::F16Keys>
+                              : quantize_v_kernel<SageVLayout::E4m3Slots>;
+  quantize_v<<<dim3(S_pad / 64, H, B), 256, 0, stream>>>(
+      vd, static_cast<const unsigned*>(vmax.raw_data()), Sk, H, S_pad, vt.raw_data(),
+      r.v_scales.data<float>());
   FV_CUDA_CHECK_LAUNCH();
   return r;
 }

@@ -1,0 +1,473 @@
+// SAGE_ATTN's portable kernel (any sm_80+: A100, L40S, RTX 30xx/40xx; on H100/H200 only when asked
+// for): the contract of ops/sage_attention.h (steps 3, 4 and 6) on warp-level mma.sync, reading the
+// pre-pass's INT8 Q and K and Vᵀ (ops/cuda/sage_kernels.h), with cp.async double-buffering as in
+// the portable FLASH_ATTN kernel (flash_attention_portable.cu).
+//
+// Tile shape: 128 query rows x 128 keys per step (the contract's key block), head dim 128.
+// CTA:        8 warps; warp w owns query rows 16w .. 16w + 15, which are one 16-row slab of the
+//             contract's Query groups (rows i and i + 8 share a scale, as lane l holds rows l/4 and
+//             l/4 + 8 of the m16n8 accumulators), for the whole key loop: no cross-warp reduction.
+//             Eight warps rather than four: the CTA's shared memory (96 KiB with FP16 V) allows one
+//             CTA per SM on A100 and sm_86/89, and two warps per scheduler let one warp's softmax
+//             overlap another's MMAs; the K and V tiles are also read once per 128 query rows.
+// Shared:     K (128 keys x 128 int8, 16 KiB) and Vᵀ (128 channels x 128 keys: 32 KiB in FP16,
+//             16 KiB in E4M3) per stage, 2 stages: 96 KiB (FP16 P̃·V) or 64 KiB (FP8 P̃·V). Rows
+//             are 16-byte chunks, chunk c of row r stored at c ^ (r % 8): the 8 row addresses of
+//             an ldmatrix matrix and the chunks a quarter-warp copies with cp.async hit distinct
+//             bank groups. Q is read once from global memory straight into A fragments (16
+//             registers per thread): it never goes through shared memory.
+// Registers:  Q fragments 16, S / P̃ 64 (s32, then f32), O 64 (f32), plus for the FP8 P̃·V the
+//             block's temporary T (32: one half of the channels at a time). ptxas (CUDA 13.0):
+//             FP16 variant 234 registers, no spills (sm_80, sm_89, sm_90a); FP8 variant 255, no
+//             spills on sm_89, 28 bytes spilled on sm_90a, where FP8 mma.sync is emulated with
+//             FP16 MMAs (it exists there for tests only: Hopper runs its own kernel).
+//
+// Per key block j (n = ceil(Sk / 128); one cp.async group per thread and step: {K_0, Vᵀ_0} before
+// the loop, then {K_{j+1}, Vᵀ_{j+1}}, empty past the end):
+//   wait for this thread's copies; __syncthreads  (K_j and Vᵀ_j visible; every warp is done with
+//                                                 the other stage, read in step j - 1)
+//   issue K_{j+1}, Vᵀ_{j+1} into the other stage  (they land during this step's math)
+//   S = Q·K_jᵀ by mma.sync m16n8k32 s8·s8 -> s32: exact;
+//   S to f32 exactly (|S| <= 128·127² < 2^22, so int + 0x4B400000 read as a float is 12582912 + S);
+//   the thread's q_scale·k_scale is one number (its rows share a Query group, its columns
+//   8nb + 2t, 8nb + 2t + 1 a Key group: t = lane % 4), so the row max of S is the max of the
+//   integer dots times that factor, reduced over the quad;
+//   keys past Sk (last block only) masked as −∞;
+//   online softmax in base 2 against the block's new running max m (the contract's step 4, no
+//   threshold: P̃'s E4M3 rounding depends on the exact base): P̃ = exp2(dot·qk − m + log2 448)
+//   (one FFMA: S·1 − base rounded once instead of twice, a difference far below ex2.approx's own
+//   error); l = l·corr + Σ f32 P̃; O rescaled by corr only when a row of the warp moved its max;
+//   FP16 P̃·V (PvMma::F16, any sm_80+): P̃ rounded to E4M3 in f32 arithmetic (round_to_e4m3),
+//     packed to f16 (exact); the accumulators of n8 blocks 2kk, 2kk + 1 are the A fragment of k16
+//     step kk in key order; V's FP16 Vᵀ (E4M3 values widened, keys in order) gives the B
+//     fragments by plain ldmatrix. mma.sync m16n8k16 f16·f16 -> f32 straight into O: every
+//     product is the contract's e4m3(P̃)·e4m3(v) exactly and the f32 accumulation needs no
+//     second level (it differs from the contract's two-level sum only in the order of f32 adds);
+//   FP8 P̃·V (PvMma::E4m3, sm_89+): P̃ to E4M3 by cvt.rn.satfinite in the A layout of k32 steps
+//     (four consecutive k per register: keys 2t, 2t+1, 8+2t, 9+2t of each 16, the sage_v_slot
+//     order the pre-pass stored Vᵀ in, as for the Hopper kernel's wgmma), mma.sync m16n8k32
+//     e4m3·e4m3 -> f32 into a zeroed temporary T, then O = O·corr + T (two-level accumulation:
+//     Ada's FP8 MMA accumulates with fewer than f32's bits).
+// Epilogue: O · v_scale[channel] / l (f32, as the contract's step 6), bf16 pairs, rows < Sq only.
+//
+// Tested by tests/cuda_sage_attention_test.cpp against the CPU contract (ops::cpu::sage_attention),
+// dense attention and the Hopper kernel.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "ops/cuda/ampere_ptx.cuh"
+#include "ops/cuda/ptx_common.cuh"
+#include "ops/cuda/sage_kernels.h"
+#include "ops/sage_attention.h"
+
+namespace fastvideo::ops::cuda {
+
+namespace {
+
+using namespace ampere;
+
+// Which MMA runs P̃·V.
+enum class PvMma { F16, E4m3 };
+
+constexpr int kD = int(kSageHeadDim);
+constexpr int kBlockN = int(kSageKeyBlock);  // 128 keys per step: the contract's block
+constexpr int kWarps = 8;
+constexpr int kThreads = 32 * kWarps;
+constexpr int kBlockM = 16 * kWarps;     // query rows per CTA, 16 per warp
+constexpr int kKeyBlocks = kBlockN / 8;  // n8 column blocks of S
+constexpr int kDimBlocks = kD / 8;       // n8 column blocks of O
+constexpr int kQkSteps = kD / 32;        // k32 steps of Q·Kᵀ
+constexpr uint32_t kKRowBytes = kD;      // one key's 128 int8 channels
+constexpr uint32_t kKTileBytes = kBlockN * kKRowBytes;
+constexpr uint32_t kAlign = 256;  // tiles start 256-byte aligned (see chunk_step)
+static_assert(kD == 128 && kBlockN == 128, "the fragment loops assume 128 channels and keys");
+static_assert(kBlockM % int(kSageQueryBlock) == 0, "a CTA holds whole Query-group blocks");
+
+template <PvMma kPv>
+struct PvShape {
+  static constexpr uint32_t kElementBytes = kPv == PvMma::F16 ? 2 : 1;
+  static constexpr uint32_t kVRowBytes = kBlockN * kElementBytes;  // one channel's 128 keys
+  static constexpr uint32_t kVTileBytes = kD * kVRowBytes;
+  // K and Vᵀ, two stages each, and the alignment slack.
+  static constexpr size_t kSmemBytes = kAlign + 2 * (kKTileBytes + kVTileBytes);
+};
+static_assert(PvShape<PvMma::F16>::kSmemBytes <= 99 * 1024, "fits sm_86/89's 99 KiB per block");
+
+struct PortableSageParams {
+  const int8_t* q;        // [B, Sq, H, 128]
+  const int8_t* k;        // [B, Sk, H, 128]
+  const uint8_t* v;       // Vᵀ [B, H, 128, s_pad], f16 or E4M3 elements
+  const float* q_scales;  // [B, H, q_scale_count]
+  const float* k_scales;  // [B, H, k_scale_count]
+  const float* v_scales;  // [B, H, 128]
+  __nv_bfloat16* out;     // [B, Sq, H, 128]
+  int heads, seq_q, seq_k, s_pad, q_scale_count, k_scale_count;
+};
+
+// Byte offset of logical 16-byte chunk `chunk` of row `row` in a swizzled tile of kRowBytes rows.
+template <uint32_t kRowBytes>
+__device__ __forceinline__ uint32_t swizzled(int row, int chunk) {
+  return uint32_t(row) * kRowBytes + (uint32_t(chunk ^ (row % 8)) << 4);
+}
+
+// Starts the copy of kRows rows of kRowBytes bytes into a swizzled tile. `src` points at the first
+// row, consecutive rows `stride` bytes apart; rows at or past `rows_left` are zero-filled (no bytes
+// read), so keys past the sequence give zero dot products before they are masked. Thread tid copies
+// chunk tid % chunks of rows tid / chunks + kRowStep·i, all in one swizzle phase.
+template <int kRows, uint32_t kRowBytes>
+__device__ __forceinline__ void load_tile(uint32_t tile, const uint8_t* src, int64_t stride,
+                                          int rows_left, int tid) {
+  constexpr int kChunks = int(kRowBytes / 16);
+  constexpr int kRowStep = kThreads / kChunks;
+  static_assert(kRows % kRowStep == 0 && kRowStep % 8 == 0, "one swizzle phase per thread");
+  const int row = tid / kChunks, chunk = tid % kChunks;
+  src += row * stride + chunk * 16;
+  const uint32_t dst = tile + swizzled<kRowBytes>(row, chunk);
+#pragma unroll
+  for (int i = 0; i < kRows / kRowStep; ++i)
+    cp_async_cg_16(dst + i * kRowStep * kRowBytes, src + i * kRowStep * stride,
+                   row + i * kRowStep < rows_left ? 16u : 0u);
+}
+
+// ldmatrix addressing (flash_attention_portable.cu's scheme). An x4 load takes 16 rows x 2 chunks:
+// matrices (rows 0-7, chunk 2x), (rows 0-7, chunk 2x + 1), (rows 8-15, chunk 2x), (rows 8-15,
+// chunk 2x + 1), so lane l addresses row (l % 8) + 8·(l / 16), chunk 2x + (l / 8) % 2, and gets
+// the B fragments b0, b1 of the n8 block of rows 0-7 and b0, b1 of rows 8-15 (rows are K's keys or
+// Vᵀ's channels; each row is contiguous in k). Every row a lane addresses is congruent to l % 8
+// mod 8, and tiles start 256-byte aligned, so logical chunk 2x + c0 sits at physical chunk
+// (c0 ^ (l % 8)) ^ 2x: chunk_step reaches step x from the lane's address of step 0 with one XOR
+// (x <= 7; x <= 3 in 128-byte rows).
+template <uint32_t kRowBytes>
+__device__ __forceinline__ uint32_t lane_address(uint32_t tile, int lane) {
+  return tile + swizzled<kRowBytes>((lane % 8) + 8 * (lane / 16), (lane / 8) % 2);
+}
+__device__ __forceinline__ uint32_t chunk_step(uint32_t address, int x) {
+  return address ^ uint32_t(x << 5);
+}
+
+// The warp's Q rows as A fragments of the k32 steps, read straight from global memory: lane
+// (g, t) = (l / 4, l % 4) holds bytes 32kk + 4t .. + 3 (registers 0, 1: rows g, g + 8) and
+// 32kk + 16 + 4t .. + 3 (registers 2, 3). Rows past the sequence are zero.
+__device__ __forceinline__ void load_q(uint32_t (&qa)[kQkSteps][4], const PortableSageParams& p,
+                                       int batch, int head, int row0, int lane) {
+  const int g = lane / 4, t = lane % 4;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int row = row0 + g + 8 * r;
+    const uint32_t* src = reinterpret_cast<const uint32_t*>(
+        p.q + ((int64_t(batch) * p.seq_q + row) * p.heads + head) * kD + 4 * t);
+#pragma unroll
+    for (int kk = 0; kk < kQkSteps; ++kk) {
+      qa[kk][r] = row < p.seq_q ? __ldg(src + 8 * kk) : 0u;
+      qa[kk][2 + r] = row < p.seq_q ? __ldg(src + 8 * kk + 4) : 0u;
+    }
+  }
+}
+
+// S[16 x 128] = Q[this warp's rows] · K_tileᵀ in s32 (exact).
+__device__ __forceinline__ void qk_gemm(int (&s)[kKeyBlocks][4], const uint32_t (&qa)[kQkSteps][4],
+                                        uint32_t k_lane) {
+#pragma unroll
+  for (int nb = 0; nb < kKeyBlocks; ++nb)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) s[nb][e] = 0;
+#pragma unroll
+  for (int kk = 0; kk < kQkSteps; ++kk)
+#pragma unroll
+    for (int np = 0; np < kKeyBlocks / 2; ++np) {
+      uint32_t b[4];
+      ldmatrix_x4(b, chunk_step(k_lane, kk) + np * 16 * kKRowBytes);
+      mma_m16n8k32_s8(s[2 * np], qa[kk], b[0], b[1]);
+      mma_m16n8k32_s8(s[2 * np + 1], qa[kk], b[2], b[3]);
+    }
+}
+
+// P̃ (>= 0; at most ~448) rounded to the nearest E4M3 value, ties to even, as an f32: the contract's
+// f32_to_e4m3 (ops/sage_attention.h) without the byte. Adding and subtracting 1.5·2^(e + 20), e the
+// exponent of P̃ floored at −6 (below 2^-6 E4M3's step is the subnormal 2^-9), leaves P̃'s bits
+// from 2^(e − 3) up: one round-to-nearest-even f32 addition. fminf: E4M3 saturates at 448.
+__device__ __forceinline__ float round_to_e4m3(float x) {
+  const uint32_t exponent = max(__float_as_uint(x) & 0x7f800000u, 0x3c800000u);  // 2^-6
+  const float big = __uint_as_float(exponent + 0x0a400000u);  // exponent + 20, mantissa 1.5
+  return fminf(__fsub_rn(__fadd_rn(x, big), big), kSagePMax);
+}
+
+__device__ __forceinline__ uint32_t pack_f16x2(float lo, float hi) {
+  __half2 v = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+
+// One CTA: query tile (128 rows) of one (batch, head), the key loop and the epilogue.
+template <PvMma kPv>
+__device__ __forceinline__ void attend(const PortableSageParams& p, uint8_t* smem_raw) {
+  using Shape = PvShape<kPv>;
+  const uint32_t k_tile = (smem_u32(smem_raw) + kAlign - 1) & ~(kAlign - 1);
+  const uint32_t v_tile = k_tile + 2 * kKTileBytes;
+
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int q_tiles = (p.seq_q + kBlockM - 1) / kBlockM;
+  const int q_index = int(blockIdx.x % q_tiles), q0 = q_index * kBlockM;
+  const int bh = int(blockIdx.x / q_tiles), head = bh % p.heads, batch = bh / p.heads;
+  const int kv_steps = (p.seq_k + kBlockN - 1) / kBlockN;
+  const int64_t k_stride = int64_t(p.heads) * kD;  // bytes between keys
+  const uint8_t* k_rows =
+      reinterpret_cast<const uint8_t*>(p.k) + int64_t(batch) * p.seq_k * k_stride + head * kD;
+  const int64_t v_stride = int64_t(p.s_pad) * Shape::kElementBytes;  // bytes between channels
+  const uint8_t* v_rows = p.v + int64_t(bh) * kD * v_stride;
+  // Key block j: its K rows (zero past Sk) and its 128 keys of every Vᵀ row (the pre-pass pads Vᵀ
+  // to whole blocks with zeros).
+  const auto load_block = [&](int j, int stage) {
+    load_tile<kBlockN, kKRowBytes>(k_tile + stage * kKTileBytes, k_rows + j * kBlockN * k_stride,
+                                   k_stride, p.seq_k - j * kBlockN, tid);
+    load_tile<kD, Shape::kVRowBytes>(v_tile + stage * Shape::kVTileBytes,
+                                     v_rows + j * Shape::kVRowBytes, v_stride, kD, tid);
+  };
+  load_block(0, 0);
+  cp_async_commit();
+
+  uint32_t qa[kQkSteps][4];
+  load_q(qa, p, batch, head, q0 + 16 * warp, lane);
+  // The thread's Query group (rows g, g + 8 of the warp's slab: sage_query_scale_index; a slab
+  // wholly past the sequence may lie past the last 64-row block's scales, and its rows are zero)
+  // and the start of its Key groups (t = lane % 4 of each block: sage_key_scale_index).
+  const float q_scale =
+      q0 + 16 * warp < p.seq_q
+          ? p.q_scales[int64_t(bh) * p.q_scale_count + (q0 / 16 + warp) * 8 + lane / 4]
+          : 1.f;
+  const float* k_scales = p.k_scales + int64_t(bh) * p.k_scale_count + lane % 4;
+
+  float o[kDimBlocks][4];
+#pragma unroll
+  for (int db = 0; db < kDimBlocks; ++db)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) o[db][e] = 0.f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+  const uint32_t k_lane = lane_address<kKRowBytes>(k_tile, lane);
+  const uint32_t v_lane = lane_address<Shape::kVRowBytes>(v_tile, lane);
+
+  for (int j = 0; j < kv_steps; ++j) {
+    const int stage = j % 2;
+    cp_async_wait<0>();  // K_j and Vᵀ_j have landed (this thread's copies) ...
+    __syncthreads();     // ... and everyone's; every warp is done with stage `stage ^ 1`
+    if (j + 1 < kv_steps) load_block(j + 1, stage ^ 1);
+    cp_async_commit();
+
+    // Step 3: exact integer dot products, as f32.
+    int acc[kKeyBlocks][4];
+    qk_gemm(acc, qa, k_lane + stage * kKTileBytes);
+    float s[kKeyBlocks][4];
+    const int valid = p.seq_k - j * kBlockN;  // keys of this block inside the sequence
+#pragma unroll
+    for (int nb = 0; nb < kKeyBlocks; ++nb)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[nb][e] = __int_as_float(acc[nb][e] + 0x4B400000) - 12582912.f;
+    if (valid < kBlockN) {
+#pragma unroll
+      for (int nb = 0; nb < kKeyBlocks; ++nb)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (accumulator_column(nb, lane, e) >= valid) s[nb][e] = -INFINITY;
+    }
+
+    // Step 4: the block's max (dots times the thread's positive factor qk keep their order), the
+    // rescale, and P̃ against the new max.
+    const float qk = q_scale * k_scales[4 * j];
+    float corr[2];
+    bool grows = false;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float mx = -INFINITY;
+#pragma unroll
+      for (int nb = 0; nb < kKeyBlocks; ++nb) mx = fmaxf(mx, fmaxf(s[nb][2 * r], s[nb][2 * r + 1]));
+      mx = fmaxf(m[r], quad_max(mx * qk));
+      const bool row_grows = mx > m[r];
+      corr[r] = row_grows ? exp2_approx(m[r] - mx) : 1.f;  // 0 on the first block (m = −∞)
+      grows |= row_grows;
+      m[r] = mx;
+      const float neg_base = kSageLog2PMax - mx;
+      float sum = 0.f;
+#pragma unroll
+      for (int nb = 0; nb < kKeyBlocks; ++nb)
+#pragma unroll
+        for (int e = 2 * r; e < 2 * r + 2; ++e) {
+          s[nb][e] = exp2_approx(fmaf(s[nb][e], qk, neg_base));
+          sum += s[nb][e];
+        }
+      l[r] = l[r] * corr[r] + sum;  // the unrounded P̃
+    }
+
+    if constexpr (kPv == PvMma::F16) {
+      // P̃ rounded to E4M3, as f16 A fragments of the k16 steps (keys in order).
+      constexpr int kSteps = kBlockN / 16;
+      uint32_t pf[kSteps][4];
+#pragma unroll
+      for (int kk = 0; kk < kSteps; ++kk) {
+        const float(&b0)[4] = s[2 * kk];
+        const float(&b1)[4] = s[2 * kk + 1];
+        pf[kk][0] = pack_f16x2(round_to_e4m3(b0[0]), round_to_e4m3(b0[1]));
+        pf[kk][1] = pack_f16x2(round_to_e4m3(b0[2]), round_to_e4m3(b0[3]));
+        pf[kk][2] = pack_f16x2(round_to_e4m3(b1[0]), round_to_e4m3(b1[1]));
+        pf[kk][3] = pack_f16x2(round_to_e4m3(b1[2]), round_to_e4m3(b1[3]));
+      }
+      if (__any_sync(0xffffffffu, grows)) {
+#pragma unroll
+        for (int db = 0; db < kDimBlocks; ++db)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) o[db][e] *= corr[e / 2];
+      }
+      // O += P̃·V: B fragments (keys 16kk + 2t.., channel g of n8 blocks 2dp, 2dp + 1) by ldmatrix
+      // of Vᵀ's channel rows.
+      const uint32_t v_stage = v_lane + stage * Shape::kVTileBytes;
+#pragma unroll
+      for (int kk = 0; kk < kSteps; ++kk)
+#pragma unroll
+        for (int dp = 0; dp < kDimBlocks / 2; ++dp) {
+          uint32_t b[4];
+          ldmatrix_x4(b, chunk_step(v_stage, kk) + dp * 16 * Shape::kVRowBytes);
+          mma_m16n8k16_f16(o[2 * dp], pf[kk], b[0], b[1]);
+          mma_m16n8k16_f16(o[2 * dp + 1], pf[kk], b[2], b[3]);
+        }
+    } else {
+      // P̃ to E4M3 in the A layout of the k32 steps: step kk covers n8 blocks 4kk .. 4kk + 3;
+      // registers 0/1 (rows g, g + 8) take blocks 4kk, 4kk + 1, registers 2/3 blocks 4kk + 2,
+      // 4kk + 3, so a register's four keys are 2t, 2t + 1, 8 + 2t, 9 + 2t of a 16 (sage_v_slot).
+      constexpr int kSteps = kBlockN / 32;
+      uint32_t pf[kSteps][4];
+#pragma unroll
+      for (int kk = 0; kk < kSteps; ++kk) {
+        const float(&b0)[4] = s[4 * kk];
+        const float(&b1)[4] = s[4 * kk + 1];
+        const float(&b2)[4] = s[4 * kk + 2];
+        const float(&b3)[4] = s[4 * kk + 3];
+        pf[kk][0] = pack_e4m3x4(b0[0], b0[1], b1[0], b1[1]);
+        pf[kk][1] = pack_e4m3x4(b0[2], b0[3], b1[2], b1[3]);
+        pf[kk][2] = pack_e4m3x4(b2[0], b2[1], b3[0], b3[1]);
+        pf[kk][3] = pack_e4m3x4(b2[2], b2[3], b3[2], b3[3]);
+      }
+      // T = P̃·V in a zeroed temporary (B fragments: slots 32kk + 4t.., channel g), then
+      // O = O·corr + T (corr = 1 for rows whose max stayed). One half of the channels at a time:
+      // a whole-width T (64 more registers) made ptxas spill on sm_90a.
+      const uint32_t v_stage = v_lane + stage * Shape::kVTileBytes;
+      constexpr int kHalf = kDimBlocks / 2;
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        float tmp[kHalf][4];
+#pragma unroll
+        for (int db = 0; db < kHalf; ++db)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) tmp[db][e] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < kSteps; ++kk)
+#pragma unroll
+          for (int dp = 0; dp < kHalf / 2; ++dp) {
+            uint32_t b[4];
+            ldmatrix_x4(b,
+                        chunk_step(v_stage, kk) + (half * kHalf / 2 + dp) * 16 * Shape::kVRowBytes);
+            mma_m16n8k32_e4m3(tmp[2 * dp], pf[kk], b[0], b[1]);
+            mma_m16n8k32_e4m3(tmp[2 * dp + 1], pf[kk], b[2], b[3]);
+          }
+#pragma unroll
+        for (int db = 0; db < kHalf; ++db)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            float& out = o[half * kHalf + db][e];
+            out = fmaf(out, corr[e / 2], tmp[db][e]);
+          }
+      }
+    }
+  }
+
+  // Step 6: O · v_scale / l in f32, bf16 pairs (4 lanes cover 8 channels of a row).
+  const float* v_scales = p.v_scales + int64_t(bh) * kD + 2 * (lane % 4);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const float sum = quad_sum(l[r]);
+    const int q = q0 + 16 * warp + lane / 4 + 8 * r;
+    if (q >= p.seq_q) continue;
+    __nv_bfloat16* out =
+        p.out + ((int64_t(batch) * p.seq_q + q) * p.heads + head) * kD + 2 * (lane % 4);
+#pragma unroll
+    for (int db = 0; db < kDimBlocks; ++db) {
+      const float2 vs = *reinterpret_cast<const float2*>(v_scales + 8 * db);
+      *reinterpret_cast<uint32_t*>(out + 8 * db) =
+          pack_bf16x2(o[db][2 * r] * vs.x / sum, o[db][2 * r + 1] * vs.y / sum);
+    }
+  }
+}
+
+// The FP8 variant exists only where its instructions do (sm_89+ passes); elsewhere its body is
+// empty and the host refuses to launch it (portable_sage_attention checks the compiled version).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+constexpr bool kHaveFp8Mma = true;
+#else
+constexpr bool kHaveFp8Mma = false;
+#endif
+
+// One CTA per 128-row query tile of every (batch, head), query tile fastest (CTAs running together
+// share K and Vᵀ in L2; no 65,535 limit on heads or batch).
+template <PvMma kPv>
+__global__ void __launch_bounds__(kThreads, 1)
+    sage_attention_portable_kernel(const PortableSageParams p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  extern __shared__ __align__(128) uint8_t smem_raw[];
+  if constexpr (kPv == PvMma::F16 || kHaveFp8Mma) attend<kPv>(p, smem_raw);
+#endif
+}
+
+template <PvMma kPv>
+void launch(const SageDeviceInputs& in, const Tensor& v, const Tensor& out) {
+  const auto kernel = sage_attention_portable_kernel<kPv>;
+  static const int ptx_version = [&] {
+    FV_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       int(PvShape<kPv>::kSmemBytes)));
+    FV_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                       int(cudaSharedmemCarveoutMaxShared)));
+    cudaFuncAttributes attributes{};
+    FV_CUDA_CHECK(cudaFuncGetAttributes(&attributes, kernel));
+    return attributes.ptxVersion;
+  }();
+  // The FP8 body is compiled for sm_89 and sm_90a only (CMakeLists.txt); an sm_80 image running on
+  // a newer GPU has it empty.
+  FV_CHECK(kPv == PvMma::F16 || ptx_version >= 89,
+           "SAGE_ATTN's portable kernel with FP8 P̃·V is not compiled for this GPU (its image is "
+           "compute_",
+           ptx_version, "; it needs compute_89 or newer)");
+  PortableSageParams p{};
+  p.q = static_cast<const int8_t*>(in.q_int8.raw_data());
+  p.k = static_cast<const int8_t*>(in.k_int8.raw_data());
+  p.v = static_cast<const uint8_t*>(v.raw_data());
+  p.q_scales = in.q_scales.data<float>();
+  p.k_scales = in.k_scales.data<float>();
+  p.v_scales = in.v_scales.data<float>();
+  p.out = out.data<__nv_bfloat16>();
+  p.heads = int(in.q_int8.size(2));
+  p.seq_q = int(in.q_int8.size(1));
+  p.seq_k = int(in.k_int8.size(1));
+  p.s_pad = int(v.size(3));
+  p.q_scale_count = int(in.q_scales.size(2));
+  p.k_scale_count = int(in.k_scales.size(2));
+  const int64_t grid = in.q_int8.size(0) * p.heads * ((p.seq_q + kBlockM - 1) / kBlockM);
+  FV_CHECK(grid <= int64_t(0x7fffffff), "SAGE_ATTN: ", grid, " query tiles are too many");
+  sage_attention_portable_kernel<kPv><<<unsigned(grid), kThreads, PvShape<kPv>::kSmemBytes,
+                                        CudaContext::get(out.device().index).stream()>>>(p);
+  FV_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void portable_sage_attention(const SageDeviceInputs& in, const Tensor& out) {
+  if (in.v_f16_t.defined()) {
+    launch<PvMma::F16>(in, in.v_f16_t, out);
+    return;
+  }
+  const CudaDeviceInfo& info = CudaContext::get(out.device().index).info();
+  sage_kernel_for(info.major, info.minor, SageKernel::PortableFp8, info.name);  // throws below 8.9
+  launch<PvMma::E4m3>(in, in.v_fp8_t, out);
+}
+
+}  // namespace fastvideo::ops::cuda
