@@ -4,16 +4,6 @@
 
 namespace fastvideo {
 
-namespace {
-
-#ifdef FASTVIDEO_HAVE_CUDA
-constexpr bool kHaveCuda = true;
-#else
-constexpr bool kHaveCuda = false;
-#endif
-
-}  // namespace
-
 const AttentionCapabilities& SlaAttnBackend::capabilities() const {
   static const AttentionCapabilities sage_sla{
       .cpu = true,
@@ -53,11 +43,7 @@ AttentionBackendStatus SlaAttnBackend::status(const AttentionDevice& device) con
             "the linear branch in f32); used when asked for, never automatically (it changes the "
             "result)"};
   }
-  if (device.is_gpu() && !kHaveCuda) {
-    return {AttentionBackendStatus::Kind::NotInThisVersion,
-            "this build has no CUDA backend, so no SLA_ATTN kernels"};
-  }
-  AttentionBackendStatus s = hardware_status(name(), capabilities(), device);
+  AttentionBackendStatus s = kernel_hardware_status(name(), capabilities(), device);
   if (s.available()) {
     s.reason += device.is_gpu() ? " with the portable block-sparse kernel (mma.sync) and cuBLASLt "
                                   "for the block map and the linear branch (BF16, head_dim 128)"
