@@ -65,11 +65,8 @@ struct Input {
   Tensor cpu, gpu;
 };
 Input dit_like(Shape shape, float magnitude = 1.f) {
-  Tensor x = testing::randn(shape);
-  const int64_t row = shape[2] * shape[3];
-  const Tensor offset = testing::randn({row});
-  for (int64_t i = 0; i < x.numel(); ++i)
-    x.data<float>()[i] = (x.data<float>()[i] + offset.data<float>()[i % row]) * magnitude;
+  Tensor x = testing::randn_with_channel_offsets(std::move(shape));
+  for (float& e : x.f32()) e *= magnitude;
   const Tensor gpu = x.to(DType::BF16).to(kGpu);
   return {gpu.to(Device::cpu()).to(DType::F32), gpu};
 }
@@ -84,12 +81,6 @@ std::vector<uint8_t> bytes(const Tensor& t) {
   std::vector<uint8_t> out(size_t(c.nbytes()));
   std::memcpy(out.data(), c.raw_data(), out.size());
   return out;
-}
-
-double cosine(const std::vector<float>& a, const std::vector<float>& b) {
-  double ab = 0, aa = 0, bb = 0;
-  for (size_t i = 0; i < a.size(); ++i) ab += double(a[i]) * b[i], aa += double(a[i]) * a[i], bb += double(b[i]) * b[i];
-  return ab / std::sqrt(aa * bb);
 }
 
 TEST(CudaSageQuantization, MatchesTheCpuPiecesByteForByte) {
@@ -188,17 +179,15 @@ TEST(CudaSageAttention, EveryKernelHereMatchesTheCpuContractDenseAttentionAndThe
     const float scale = 1.f / std::sqrt(128.f);
     const Tensor contract = ops::cpu::sage_attention(q.cpu, k.cpu, v.cpu, scale);
     const Tensor dense = testing::reference_attention(q.cpu, k.cpu, v.cpu, scale);
-    const std::vector<float> dense_values = floats(dense);
     Tensor hopper;
     for (SageKernel kernel : kernels_here()) {
       SCOPED_TRACE(kernel_name(kernel));
       const Tensor out = ops::cuda::sage_attention_with(kernel, q.gpu, k.gpu, v.gpu, scale);
       ASSERT_EQ(out.shape(), shape);
       const Tensor got = out.to(Device::cpu()).to(DType::F32);
-      const std::vector<float> values = floats(got);
-      for (float x : values) ASSERT_TRUE(std::isfinite(x)) << "NaN or Inf in the output";
+      for (float x : floats(got)) ASSERT_TRUE(std::isfinite(x)) << "NaN or Inf in the output";
       EXPECT_LE(rel_l2(got, contract), 1e-2) << "against the CPU contract";
-      EXPECT_GE(cosine(values, dense_values), 0.999) << "against dense attention";
+      EXPECT_GE(testing::cosine(got, dense), 0.999) << "against dense attention";
       EXPECT_LE(rel_l2(got, dense), 3e-2) << "against dense attention";
       if (kernel == SageKernel::Hopper)
         hopper = got;

@@ -2,6 +2,7 @@
 // every code's rounding interval, the INT8 scale groups of the wgmma fragments, K smoothing, the
 // accuracy of the whole against dense attention computed in double, and the backend: chosen by
 // name only, self-attention only, head_dim 64/128, refused on GPUs, a tiny generation on the CPU.
+#include "ops/elementwise.h"
 #include "ops/sage_attention.h"
 
 #include <gtest/gtest.h>
@@ -21,28 +22,13 @@ namespace fastvideo {
 namespace {
 
 using testing::error_of;
+using testing::cosine;
 using testing::rel_l2;
 
 bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-double cosine(const Tensor& a, const Tensor& b) {
-  const Tensor ac = a.to(DType::F32).contiguous(), bc = b.to(DType::F32).contiguous();
-  double ab = 0, aa = 0, bb = 0;
-  for (int64_t i = 0; i < ac.numel(); ++i) {
-    const double x = ac.data<float>()[i], y = bc.data<float>()[i];
-    ab += x * y, aa += x * x, bb += y * y;
-  }
-  return ab / std::sqrt(aa * bb);  // NaN anywhere fails every comparison
-}
-
-bool all_finite(const Tensor& t) {
-  const Tensor c = t.to(DType::F32).contiguous();
-  for (int64_t i = 0; i < c.numel(); ++i)
-    if (!std::isfinite(c.data<float>()[i])) return false;
-  return true;
-}
 
 // Dense attention in double (test_util's definition-level reference), f32 in and out.
 Tensor dense(const Tensor& q, const Tensor& k, const Tensor& v, float scale) {
@@ -258,23 +244,16 @@ std::ostream& operator<<(std::ostream& os, const Accuracy& a) {
   return os << "cosine " << a.cosine << ", rel-L2 " << a.rel_l2;
 }
 
-// q, k, v as a DiT's self-attention sees them: N(0, 1) per element around a per-(head, channel)
-// offset shared by all tokens (the channel-wise structure real activations have; on pure N(0, 1)
-// v with flat attention every output is a near-zero mean of noise and E4M3's 2^-4 relative step
-// alone gives rel-L2 ~3.7%, see ZeroMeanNoise below).
+// q, k, v as a DiT's self-attention sees them (test_util's randn_with_channel_offsets; on pure
+// N(0, 1) v with flat attention E4M3's step alone gives rel-L2 ~3.7%, see ZeroMeanNoise below).
 struct Inputs {
   Tensor q, k, v;
 };
 
 Inputs dit_like(int64_t B, int64_t S, int64_t H, int64_t D) {
-  Inputs in{testing::randn({B, S, H, D}), testing::randn({B, S, H, D}),
-            testing::randn({B, S, H, D})};
-  for (Tensor* t : {&in.q, &in.k, &in.v}) {
-    const Tensor offset = testing::randn({H * D});
-    for (int64_t i = 0; i < t->numel(); ++i)
-      t->data<float>()[i] += offset.data<float>()[i % (H * D)];
-  }
-  return in;
+  return {testing::randn_with_channel_offsets({B, S, H, D}),
+          testing::randn_with_channel_offsets({B, S, H, D}),
+          testing::randn_with_channel_offsets({B, S, H, D})};
 }
 
 TEST(SageAttention, MatchesDenseAttentionAtOddShapes) {
@@ -376,7 +355,7 @@ TEST(SageAttention, TwentyTimesLargerInputsStayFiniteAndBounded) {
   for (Tensor* t : {&q, &k, &v})
     for (int64_t i = 0; i < t->numel(); ++i) t->data<float>()[i] *= 20.f;
   const Tensor out = ops::sage_attention(q, k, v, 1.f / std::sqrt(float(D)));
-  ASSERT_TRUE(all_finite(out));
+  ASSERT_TRUE(ops::all_finite(out));
   std::vector<float> vmax(size_t(B * H * D), 0.f);
   for (int64_t i = 0; i < v.numel(); ++i) {
     const int64_t b = i / (S * H * D), hd = i % (H * D);

@@ -219,24 +219,7 @@ TEST(SlaAttnBackend, RunsOnTheCpuFromItsStepMetadataAndOnGpusFromSm80) {
 // ---------------------------------------------------------------------------------------------
 // SageSLA: SLA with SAGE_ATTN's quantized sparse branch (fastvideo.md §4.4)
 
-// q, k, v with a per-(head, channel) offset shared by every token (the structure DiT activations
-// have; sage_attention_test says why zero-mean noise is the wrong yardstick for E4M3).
-Tensor dit_like(Shape shape) {
-  Tensor x = testing::randn(shape);
-  const int64_t row = shape[2] * shape[3];
-  const Tensor offset = testing::randn({row});
-  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] += offset.data<float>()[i % row];
-  return x;
-}
-
-double cosine(const Tensor& a, const Tensor& b) {
-  double ab = 0, aa = 0, bb = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    const double x = a.data<float>()[i], y = b.data<float>()[i];
-    ab += x * y, aa += x * x, bb += y * y;
-  }
-  return ab / std::sqrt(aa * bb);
-}
+Tensor dit_like(Shape shape) { return testing::randn_with_channel_offsets(std::move(shape)); }
 
 // Against the exact SLA reference with SageSLA's blocks (64-row query blocks, 128-key blocks):
 // the selection equal, the output within SAGE_ATTN's accuracy bound, with and without proj_l.
@@ -255,7 +238,7 @@ TEST(SageSlaAttention, MatchesTheExactReferenceWithinSageAccuracy) {
     const std::vector<int32_t> got(selection.selected.data<int32_t>(),
                                    selection.selected.data<int32_t>() + selection.selected.numel());
     EXPECT_EQ(got, ref.selected);
-    EXPECT_GE(cosine(out, ref.out), 0.999);
+    EXPECT_GE(testing::cosine(out, ref.out), 0.999);
     EXPECT_LE(rel_l2(out, ref.out), 3e-2);
     EXPECT_TRUE(ops::all_finite(out));
   }

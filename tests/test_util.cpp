@@ -14,6 +14,26 @@ Tensor randn(Shape shape, float stddev) {
   return t;
 }
 
+double cosine(const Tensor& a, const Tensor& b) {
+  FV_CHECK(a.shape() == b.shape(), "cosine: ", a.describe(), " vs ", b.describe());
+  const Tensor ac = a.to(DType::F32).contiguous(), bc = b.to(DType::F32).contiguous();
+  double ab = 0, aa = 0, bb = 0;
+  for (int64_t i = 0; i < ac.numel(); ++i) {
+    const double x = ac.data<float>()[i], y = bc.data<float>()[i];
+    ab += x * y, aa += x * x, bb += y * y;
+  }
+  return ab / std::sqrt(aa * bb);
+}
+
+Tensor randn_with_channel_offsets(Shape shape) {
+  FV_CHECK(shape.size() == 4, "randn_with_channel_offsets: [B, S, H, D], got ", shape_str(shape));
+  const int64_t row = shape[2] * shape[3];
+  Tensor x = randn(std::move(shape));
+  const Tensor offset = randn({row});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] += offset.data<float>()[i % row];
+  return x;
+}
+
 double rel_l2(const Tensor& a, const Tensor& b) {
   FV_CHECK(a.shape() == b.shape(), "rel_l2: ", a.describe(), " vs ", b.describe());
   Tensor ac = a.to(DType::F32).contiguous(), bc = b.to(DType::F32).contiguous();

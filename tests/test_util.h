@@ -19,6 +19,15 @@ Tensor randn(Shape shape, float stddev = 1.0f);
 // ‖a − b‖ / ‖b‖ in double; NaN anywhere gives +inf so the comparison fails.
 double rel_l2(const Tensor& a, const Tensor& b);
 
+// Cosine similarity in double (any float dtype, CPU); NaN anywhere fails every comparison.
+double cosine(const Tensor& a, const Tensor& b);
+
+// q, k or v as a DiT's self-attention sees them: N(0, 1) per element around a per-(head, channel)
+// offset shared by every token ([B, S, H, D]; the channel-wise structure real activations have,
+// which quantized attention is judged on: on zero-mean noise with flat attention every output is a
+// near-zero mean and E4M3's relative step dominates).
+Tensor randn_with_channel_offsets(Shape shape);
+
 // softmax(q·kᵀ·scale + bias)·v by its definition, in double, rounded to f32 at the end: the
 // independent reference for attention implementations. q [B, Sq, H, D], k [B, Sk, H, D],
 // v [B, Sk, H, Dv], bias [H, Sq, Sk] or undefined; f32 CPU tensors, any strides.

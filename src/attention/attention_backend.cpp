@@ -111,4 +111,16 @@ AttentionBackendStatus hardware_status(std::string_view backend,
   return {Kind::Available, str_cat("runs on ", device.describe())};
 }
 
+AttentionBackendStatus kernel_hardware_status(std::string_view backend,
+                                              const AttentionCapabilities& capabilities,
+                                              const AttentionDevice& device) {
+#ifndef FASTVIDEO_HAVE_CUDA
+  if (device.is_gpu()) {
+    return {AttentionBackendStatus::Kind::NotInThisVersion,
+            str_cat("this build has no CUDA backend, so no ", backend, " kernels")};
+  }
+#endif
+  return hardware_status(backend, capabilities, device);
+}
+
 }  // namespace fastvideo

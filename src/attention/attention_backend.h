@@ -105,4 +105,11 @@ AttentionBackendStatus hardware_status(std::string_view backend,
                                        const AttentionCapabilities& capabilities,
                                        const AttentionDevice& device);
 
+// hardware_status for a backend whose GPU path is this build's CUDA kernels: on a GPU, a build
+// without the CUDA backend says so (NotInThisVersion, "this build has no CUDA backend, so no
+// <backend> kernels").
+AttentionBackendStatus kernel_hardware_status(std::string_view backend,
+                                              const AttentionCapabilities& capabilities,
+                                              const AttentionDevice& device);
+
 }  // namespace fastvideo

@@ -5,16 +5,6 @@
 
 namespace fastvideo {
 
-namespace {
-
-#ifdef FASTVIDEO_HAVE_CUDA
-constexpr bool kHaveCuda = true;
-#else
-constexpr bool kHaveCuda = false;
-#endif
-
-}  // namespace
-
 const AttentionCapabilities& SageAttnBackend::capabilities() const {
   static const AttentionCapabilities caps{
       .cpu = true,
@@ -32,17 +22,14 @@ const AttentionCapabilities& SageAttnBackend::capabilities() const {
 }
 
 AttentionBackendStatus SageAttnBackend::status(const AttentionDevice& device) const {
-  if (device.is_gpu() && !kHaveCuda) {
-    return {AttentionBackendStatus::Kind::NotInThisVersion,
-            "this build has no CUDA backend, so no SAGE_ATTN kernels"};
-  }
+  AttentionBackendStatus s = kernel_hardware_status(name(), capabilities(), device);
+  if (s.kind == AttentionBackendStatus::Kind::NotInThisVersion) return s;
   if (device.is_gpu() && device.capability.major > 9) {
     // Its kernel is sm_90a code, which newer GPUs do not run.
     return {AttentionBackendStatus::Kind::NotInThisVersion,
             "SAGE_ATTN's GPU kernel is built for Hopper (sm_90); " + device.describe() +
                 " cannot run it (SAGE_ATTN_THREE is the Blackwell variant)"};
   }
-  AttentionBackendStatus s = hardware_status(name(), capabilities(), device);
   if (s.available()) {
     s.reason += device.is_gpu() ? " with its Hopper kernel (INT8 wgmma Q·K, E4M3 wgmma P·V; BF16, "
                                   "head_dim 128)"

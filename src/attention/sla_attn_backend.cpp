@@ -4,16 +4,6 @@
 
 namespace fastvideo {
 
-namespace {
-
-#ifdef FASTVIDEO_HAVE_CUDA
-constexpr bool kHaveCuda = true;
-#else
-constexpr bool kHaveCuda = false;
-#endif
-
-}  // namespace
-
 const AttentionCapabilities& SlaAttnBackend::capabilities() const {
   static const AttentionCapabilities sage_sla{
       .cpu = true,
@@ -43,17 +33,14 @@ const AttentionCapabilities& SlaAttnBackend::capabilities() const {
 }
 
 AttentionBackendStatus SlaAttnBackend::status(const AttentionDevice& device) const {
-  if (device.is_gpu() && !kHaveCuda) {
-    return {AttentionBackendStatus::Kind::NotInThisVersion,
-            str_cat("this build has no CUDA backend, so no ", name(), " kernels")};
-  }
+  AttentionBackendStatus s = kernel_hardware_status(name(), capabilities(), device);
   if (variant_ == SlaVariant::SageSla) {
+    if (s.kind == AttentionBackendStatus::Kind::NotInThisVersion) return s;
     if (device.is_gpu() && device.capability.major > 9) {
       return {AttentionBackendStatus::Kind::NotInThisVersion,
               "SAGE_SLA_ATTN's sparse branch is SAGE_ATTN's kernel, built for Hopper (sm_90); " +
                   device.describe() + " cannot run it"};
     }
-    AttentionBackendStatus s = hardware_status(name(), capabilities(), device);
     if (s.available()) {
       s.reason += device.is_gpu()
                       ? " with SAGE_ATTN's Hopper kernel over the selected blocks and cuBLASLt for "
@@ -64,7 +51,6 @@ AttentionBackendStatus SlaAttnBackend::status(const AttentionDevice& device) con
     }
     return s;
   }
-  AttentionBackendStatus s = hardware_status(name(), capabilities(), device);
   if (s.available()) {
     s.reason += device.is_gpu() ? " with the portable block-sparse kernel (mma.sync) and cuBLASLt "
                                   "for the block map and the linear branch (BF16, head_dim 128)"

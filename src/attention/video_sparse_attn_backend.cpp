@@ -4,16 +4,6 @@
 
 namespace fastvideo {
 
-namespace {
-
-#ifdef FASTVIDEO_HAVE_CUDA
-constexpr bool kHaveCuda = true;
-#else
-constexpr bool kHaveCuda = false;
-#endif
-
-}  // namespace
-
 const AttentionCapabilities& VideoSparseAttnBackend::capabilities() const {
   static const AttentionCapabilities caps{
       .cpu = true,
@@ -30,11 +20,7 @@ const AttentionCapabilities& VideoSparseAttnBackend::capabilities() const {
 }
 
 AttentionBackendStatus VideoSparseAttnBackend::status(const AttentionDevice& device) const {
-  if (device.is_gpu() && !kHaveCuda) {
-    return {AttentionBackendStatus::Kind::NotInThisVersion,
-            "this build has no CUDA backend, so no VIDEO_SPARSE_ATTN kernels"};
-  }
-  AttentionBackendStatus s = hardware_status(name(), capabilities(), device);
+  AttentionBackendStatus s = kernel_hardware_status(name(), capabilities(), device);
   if (s.available()) {
     s.reason += device.is_gpu() ? (device.capability == ComputeCapability{9, 0}
                                        ? " with the Hopper block-sparse kernel (TMA + wgmma)"

@@ -1,6 +1,7 @@
-// What both FLASH_ATTN kernels share, valid on every sm_80+ device: inline-PTX helpers
-// (shared-memory addresses, the MUFU exp2, bf16 packing), the accumulator layout and the online
-// softmax's constants and per-row steps. Device code only, but for the constants.
+// What the attention kernels share, valid on every sm_80+ device: inline-PTX helpers
+// (shared-memory addresses, the MUFU exp2, bf16 packing), the accumulator layout, quad and warp
+// reductions, and the online softmax's constants and per-row steps. Device code only, but for the
+// constants.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -43,6 +44,19 @@ __device__ __forceinline__ float quad_max(float x) {
 __device__ __forceinline__ float quad_sum(float x) {
   x += __shfl_xor_sync(0xffffffff, x, 1);
   return x + __shfl_xor_sync(0xffffffff, x, 2);
+}
+
+// Reductions over a whole warp (every lane gets the result).
+__device__ __forceinline__ float warp_max(float x) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset /= 2)
+    x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, offset));
+  return x;
+}
+__device__ __forceinline__ float warp_sum(float x) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset /= 2) x += __shfl_xor_sync(0xffffffffu, x, offset);
+  return x;
 }
 
 // Online softmax in base 2 with the scale folded in: p = exp2(s·scale·log2e − base·scale·log2e),

@@ -223,15 +223,7 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
     issue_pv(tmp, pf, sm.v(stage));
     wgmma_commit();
     // O's rescale overlaps the P̃·V on the tensor cores; skipped when no row's base moved.
-    if (__any_sync(0xffffffffu, grows)) {
-#pragma unroll
-      for (int i = 0; i < 16; ++i) {
-        o[4 * i + 0] *= corr[0];
-        o[4 * i + 1] *= corr[0];
-        o[4 * i + 2] *= corr[1];
-        o[4 * i + 3] *= corr[1];
-      }
-    }
+    if (__any_sync(0xffffffffu, grows)) rescale(o, corr);
     wgmma_wait<0>();
     fence_operands(tmp);
     fence_operands(pf);

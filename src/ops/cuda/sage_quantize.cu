@@ -10,6 +10,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "ops/cuda/ptx_common.cuh"
 #include "ops/sage_attention.h"
 
 namespace fastvideo::ops::cuda {
@@ -27,12 +28,6 @@ __device__ __forceinline__ void load4(const __nv_bfloat16* p, float (&x)[4]) {
   const Bf16x4 v = *reinterpret_cast<const Bf16x4*>(p);
   const float2 a = __bfloat1622float2(v.lo), b = __bfloat1622float2(v.hi);
   x[0] = a.x, x[1] = a.y, x[2] = b.x, x[3] = b.y;
-}
-
-__device__ __forceinline__ float warp_max(float x) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
-  return x;
 }
 
 __device__ __forceinline__ float int8_scale(float amax) { return amax > 0.f ? amax / 127.f : 1.f; }

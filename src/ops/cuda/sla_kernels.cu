@@ -16,6 +16,7 @@
 #include <cmath>
 
 #include "core/cuda/cuda_check.h"
+#include "ops/cuda/ptx_common.cuh"
 #include "fastvideo/error.h"
 
 namespace fastvideo::ops::cuda {
@@ -36,19 +37,6 @@ struct alignas(16) Bf16x8 {
 struct alignas(8) Bf16x4 {
   __nv_bfloat162 v[2];
 };
-
-__device__ __forceinline__ float warp_max(float x) {
-#pragma unroll
-  for (int offset = 16; offset > 0; offset /= 2)
-    x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, offset));
-  return x;
-}
-
-__device__ __forceinline__ float warp_sum(float x) {
-#pragma unroll
-  for (int offset = 16; offset > 0; offset /= 2) x += __shfl_xor_sync(0xffffffffu, x, offset);
-  return x;
-}
 
 __device__ __forceinline__ void unpack(const Bf16x4& in, float (&x)[4]) {
   const float2 a = __bfloat1622float2(in.v[0]), b = __bfloat1622float2(in.v[1]);
