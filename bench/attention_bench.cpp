@@ -31,6 +31,7 @@
 #include "ops/cuda/attention_backend.h"
 #include "ops/cuda/vsa_fine_stage.h"
 #include "ops/cuda/flash_attention.h"
+#include "ops/cuda/sage_kernels.h"
 #include "ops/sparse_linear_attention.h"
 #include "ops/video_sparse_attention.h"
 #endif
@@ -132,13 +133,14 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
   }
 }
 
-// SLA rows at topk_ratio 0.1 and 0.5: the whole backend forward (block map, selection, sparse
-// branch, and with proj_l the linear branch), with a random f32 proj_l and without one (proj_l = 0:
-// pure block-sparse attention). TFLOP/s count only the BLKQ×BLKK blocks the sparse branch computes
+// SLA_ATTN's or SAGE_SLA_ATTN's rows (`label` "SLA" or "SageSLA") at topk_ratio 0.1 and 0.5: the
+// whole backend forward (block map, selection, sparse branch, and with proj_l the linear branch),
+// with a random f32 proj_l and without one (proj_l = 0: pure block-sparse attention). TFLOP/s count only the BLKQ×BLKK blocks the sparse branch computes
 // (4·B·H·D·N_q·topk·BLKQ·BLKK); the block map and the linear branch's GEMMs are not counted.
 template <class Report, class Time>
-void report_sla(const AttentionBackend& sla, const AttentionShape& s, const Tensor& q,
-                const Tensor& k, const Tensor& v, float scale, Report&& report, Time&& time_ms) {
+void report_sla(const std::string& label, const AttentionBackend& sla, const AttentionShape& s,
+                const Tensor& q, const Tensor& k, const Tensor& v, float scale, Report&& report,
+                Time&& time_ms) {
   const Tensor w =
       random_device_tensor(1, s.D, 1, s.D, q.device()).reshape({s.D, s.D}).to(DType::F32);
   AttentionExtras proj_l;
@@ -153,9 +155,9 @@ void report_sla(const AttentionBackend& sla, const AttentionShape& s, const Tens
     const double blocks_flop = 4.0 * double(s.B * s.H * s.D) * double(query_blocks * topk) *
                                double(blocks.block_q * blocks.block_k);
     const std::string tag = ratio == 0.1 ? "@0.1" : "@0.5";
-    report("SLA" + tag, time_ms([&] { return sla.run(q, k, v, scale, md.get(), proj_l); }),
+    report(label + tag, time_ms([&] { return sla.run(q, k, v, scale, md.get(), proj_l); }),
            blocks_flop);
-    report("SLA no proj_l" + tag, time_ms([&] { return sla.run(q, k, v, scale, md.get()); }),
+    report(label + " no proj_l" + tag, time_ms([&] { return sla.run(q, k, v, scale, md.get()); }),
            blocks_flop);
   }
 }
@@ -249,8 +251,8 @@ int run_bench_attention(const AttentionBenchFlags& f) {
         report_vsa(*b, s, q, k, v, scale, report, time_ms);
         continue;
       }
-      if (path == "SLA_ATTN") {
-        report_sla(*b, s, q, k, v, scale, report, time_ms);
+      if (path == "SLA_ATTN" || path == "SAGE_SLA_ATTN") {
+        report_sla(path == "SLA_ATTN" ? "SLA" : "SageSLA", *b, s, q, k, v, scale, report, time_ms);
         continue;
       }
       if (path == "TORCH_SDPA") path += cudnn ? "/cudnn" : "/gemm_softmax";
@@ -265,6 +267,14 @@ int run_bench_attention(const AttentionBenchFlags& f) {
                  return ops::cuda::flash_attention(q, k, v, scale, nullptr,
                                                    ops::cuda::FlashAttentionKernel::Portable);
                }));
+      }
+      // SAGE_ATTN's portable kernels (A100's FP16 P·V, L40S's FP8 P·V) also run on Hopper.
+      if (path == "SAGE_ATTN" && ctx.info().major == 9) {
+        for (const auto& [kernel, label] :
+             {std::pair{SageKernel::PortableFp8, "SAGE_ATTN/portable-fp8"},
+              std::pair{SageKernel::PortableF16, "SAGE_ATTN/portable-f16"}}) {
+          report(label, time_ms([&] { return ops::cuda::sage_attention_with(kernel, q, k, v, scale); }));
+        }
       }
     }
   }
