@@ -424,18 +424,24 @@ const AttentionBackend& sage() {
   return AttentionBackendRegistry::builtin().get("SAGE_ATTN", "test");
 }
 
-TEST(SageAttnBackend, RunsOnTheCpuAndHopperAndRefusesOtherGpusNamingThem) {
+TEST(SageAttnBackend, RunsOnTheCpuAndSm80ToSm90AndRefusesOtherGpusNamingThem) {
   EXPECT_TRUE(sage().status(AttentionDevice::cpu()).available());
 #ifdef FASTVIDEO_HAVE_CUDA
   const AttentionBackendStatus h200 = sage().status(AttentionDevice::gpu(0, "NVIDIA H200", {9, 0}));
   EXPECT_TRUE(h200.available()) << h200.reason;
   EXPECT_TRUE(contains(h200.reason, "Hopper kernel")) << h200.reason;
-  const std::string a100 = error_of([&] {
-    select_attention_backends("SAGE_ATTN", std::nullopt,
-                              AttentionDevice::gpu(0, "NVIDIA A100", {8, 0}), {128, DType::BF16});
+  const AttentionBackendStatus l40s = sage().status(AttentionDevice::gpu(0, "NVIDIA L40S", {8, 9}));
+  EXPECT_TRUE(l40s.available()) << l40s.reason;
+  EXPECT_TRUE(contains(l40s.reason, "E4M3 mma.sync P·V")) << l40s.reason;
+  const AttentionBackendStatus a100 = sage().status(AttentionDevice::gpu(0, "NVIDIA A100", {8, 0}));
+  EXPECT_TRUE(a100.available()) << a100.reason;
+  EXPECT_TRUE(contains(a100.reason, "FP16 mma.sync P·V")) << a100.reason;
+  const std::string t4 = error_of([&] {
+    select_attention_backends("SAGE_ATTN", std::nullopt, AttentionDevice::gpu(0, "Tesla T4", {7, 5}),
+                              {128, DType::BF16});
   });
-  EXPECT_TRUE(contains(a100, "NVIDIA A100")) << a100;
-  EXPECT_TRUE(contains(a100, "portable kernel for sm_80/89 is not built yet")) << a100;
+  EXPECT_TRUE(contains(t4, "Tesla T4")) << t4;
+  EXPECT_TRUE(contains(t4, "sm_80 .. sm_90")) << t4;
   const AttentionBackendStatus b200 = sage().status(AttentionDevice::gpu(0, "NVIDIA B200", {10, 0}));
   EXPECT_EQ(b200.kind, AttentionBackendStatus::Kind::NotInThisVersion);
   EXPECT_TRUE(contains(b200.reason, "NVIDIA B200")) << b200.reason;

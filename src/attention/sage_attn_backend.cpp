@@ -9,9 +9,8 @@ const AttentionCapabilities& SageAttnBackend::capabilities() const {
   static const AttentionCapabilities caps{
       .cpu = true,
       .gpu = true,
-      .min_compute = {9, 0},
-      .gpu_requirement = "a Hopper GPU (sm_90: H100, H200) in this version; the portable kernel for "
-                         "sm_80/89 is not built yet",
+      .min_compute = {8, 0},
+      .gpu_requirement = "an sm_80 .. sm_90 GPU (A100, RTX 30xx/40xx, L40S, H100, H200)",
       .dtypes = {DType::F32, DType::BF16},
       .head_dims = {64, 128},
       .self_attention = true,
@@ -25,15 +24,28 @@ AttentionBackendStatus SageAttnBackend::status(const AttentionDevice& device) co
   AttentionBackendStatus s = kernel_hardware_status(name(), capabilities(), device);
   if (s.kind == AttentionBackendStatus::Kind::NotInThisVersion) return s;
   if (device.is_gpu() && device.capability.major > 9) {
-    // Its kernel is sm_90a code, which newer GPUs do not run.
+    // The Hopper kernel is sm_90a code, and the portable one has not been run on Blackwell.
     return {AttentionBackendStatus::Kind::NotInThisVersion,
-            "SAGE_ATTN's GPU kernel is built for Hopper (sm_90); " + device.describe() +
-                " cannot run it (SAGE_ATTN_THREE is the Blackwell variant)"};
+            "SAGE_ATTN's GPU kernels are built and checked for sm_80 .. sm_90; " +
+                device.describe() + " cannot run them (SAGE_ATTN_THREE is the Blackwell variant)"};
   }
   if (s.available()) {
-    s.reason += device.is_gpu() ? " with its Hopper kernel (INT8 wgmma Q·K, E4M3 wgmma P·V; BF16, "
-                                  "head_dim 128)"
-                                : " (INT8 Q·K, FP8 P·V, computed in f32)";
+    if (!device.is_gpu()) {
+      s.reason += " (INT8 Q·K, FP8 P·V, computed in f32)";
+    } else {
+      switch (sage_kernel_for(device.capability.major, device.capability.minor)) {
+        case SageKernel::Hopper:
+          s.reason += " with its Hopper kernel (INT8 wgmma Q·K, E4M3 wgmma P·V";
+          break;
+        case SageKernel::PortableFp8:
+          s.reason += " with its portable kernel (INT8 mma.sync Q·K, E4M3 mma.sync P·V";
+          break;
+        default:
+          s.reason += " with its portable kernel (INT8 mma.sync Q·K, FP16 mma.sync P·V on E4M3 values";
+          break;
+      }
+      s.reason += "; BF16, head_dim 128)";
+    }
     s.reason += "; used when asked for, never automatically (it changes the result)";
   }
   return s;
