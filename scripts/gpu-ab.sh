@@ -2,7 +2,8 @@
 # A/B kernel variants in one device call: for each variant folder (files laid out as in the
 # repository, e.g. VARIANT/src/ops/cuda/x.cu), copy its files over the tree, rebuild
 # fastvideo-bench and the CUDA tests it names, run those tests and the bench command, then put the
-# tree back. The tree as it is runs first as "base". Logs go to $OUT (or out/).
+# tree back. The tree as it is runs first as "base", and is rebuilt at the end, so build-gpu holds
+# the tree's own code afterwards, not the last variant's. Logs go to $OUT (or out/).
 #
 # Usage: scripts/gpu-ab.sh "BENCH ARGS" "TEST..." VARIANT_DIR...
 #   e.g. scripts/gpu-ab.sh "attention --backends FLASH_ATTN,SAGE_ATTN --shapes 1.3b" \
@@ -47,3 +48,6 @@ for variant in "$@"; do
   done
 done
 rm -rf "$backup"
+# shellcheck disable=SC2086
+cmake --build build-gpu --parallel "$(nproc)" --target fastvideo-bench $tests >"$out/rebuild-base.log" 2>&1 ||
+  tail -20 "$out/rebuild-base.log"
