@@ -1,7 +1,8 @@
 // SAGE_ATTN's GPU pieces (ops/sage_attention.h is the contract): the quantization pre-pass (steps 1,
 // 2 and 5, with the groups, scales and rounding of the CPU pieces ops::cpu::sage_smooth_k,
 // sage_quantize_int8 and sage_quantize_v; sage_quantize.cu) writing the layouts the kernels read,
-// and the kernels (steps 3, 4 and 6): Hopper's (sage_attention_hopper.cu) and the portable one
+// and the kernels (steps 3, 4 and 6): Hopper's (sage_attention_hopper.cu, and for block lists
+// sage_sparse_attention_hopper.cu; what they share in sage_hopper.cuh) and the portable one
 // (sage_attention_portable.cu).
 #pragma once
 
@@ -49,6 +50,10 @@ SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v
 // block, ascending; undefined: every block. sm_90a only; V in E4m3Slots.
 void hopper_sage_attention(const SageDeviceInputs& in, const Tensor& out,
                            const Tensor& selected = {});
+
+// hopper_sage_attention's block-list case (sage_sparse_attention_hopper.cu); `selected` defined.
+void hopper_sage_sparse_attention(const SageDeviceInputs& in, const Tensor& out,
+                                  const Tensor& selected);
 
 // The same on mma.sync (any sm_80+): P̃·V on FP16 MMAs when in.v_f16_t is defined (F16Keys), on
 // FP8 E4M3 MMAs from in.v_fp8_t otherwise (E4m3Slots; sm_89+, refused below naming the GPU).

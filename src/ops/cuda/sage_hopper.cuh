@@ -1,0 +1,192 @@
+// What SAGE_ATTN's two Hopper kernels share (the dense one in sage_attention_hopper.cu, the one
+// over block lists for SageSLA in sage_sparse_attention_hopper.cu): one warpgroup's step over a
+// 128-key block on 64 query rows (contract steps 3, 4 and 6, ops/sage_attention.h), the epilogue,
+// and the TMA maps over the pre-pass's INT8 and E4M3 tensors (ops/cuda/sage_kernels.h).
+//
+// A step, per warpgroup:
+//   S = Q·Kᵀ by wgmma m64n128k32 s8·s8 -> s32 (both from shared memory);
+//   the row max on the exact integer scores x (|S| <= 128·127² < 2^22, so int + 0x4B400000 read
+//   as a float is 12582912 + S) times qk = q_scale·k_scale, one number per thread: the thread's
+//   rows share a Query group and its columns a Key group (the contract's groups follow this
+//   fragment); qk > 0 and rounding is monotonic, so that is the max of the dequantized scores;
+//   online softmax in base 2 with P̃ = exp2(x·qk − m + log2 448) in one FFMA (one rounding where
+//   the contract rounds S first: within an ulp of S); the base moves whenever a row's max grows
+//   (P̃ must stay within E4M3's 448); l adds the f32 P̃; a quarter of the exp2 on the FP32 pipes
+//   (exp2_fma), since the MUFU's 16 ex2 per clock per SM limit the step;
+//   P̃ to E4M3 in the A-register layout of wgmma k32 (four consecutive k per register), which
+//   takes the thread's accumulator columns 2t, 2t+1, 8+2t, 9+2t of each 16: the pre-pass stored
+//   Vᵀ's keys in that order (sage_v_slot);
+//   T = P̃·V by wgmma m64n128k32 e4m3·e4m3 -> f32 into a zeroed temporary, then O = O·corr + T in
+//   f32 (two-level accumulation: the FP8 MMA accumulates with ~22 bits).
+// Epilogue: O · v_scale[channel] / l, bf16, raster rows.
+#pragma once
+
+#include <cuda.h>
+#include <cuda_bf16.h>
+
+#include "fastvideo/error.h"
+#include "ops/cuda/hopper_attention.cuh"
+#include "ops/cuda/sage_kernels.h"
+#include "ops/sage_attention.h"
+
+namespace fastvideo::ops::cuda::sage_hopper {
+
+using namespace hopper;
+
+constexpr int kBlockN = int(kSageKeyBlock);
+constexpr int kD = int(kSageHeadDim);
+constexpr int kSteps = 4;  // k32 steps of either GEMM (128 channels, 128 keys)
+constexpr uint32_t kKTileBytes = kBlockN * kD;  // int8
+constexpr uint32_t kVTileBytes = kD * kBlockN;  // E4M3
+static_assert(kBlockN == 128 && kD == 128, "the k32 steps and the fragment packing assume 128");
+
+#if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+// S[64 x 128] = Q[64 rows at q_rows] · K_tileᵀ in s32; k32 step kk is 32 bytes along the row.
+__device__ __forceinline__ void issue_qk(uint32_t (&acc)[64], uint32_t q_rows, uint32_t k_tile) {
+#pragma unroll
+  for (int kk = 0; kk < kSteps; ++kk)
+    wgmma_m64n128k32_s8_ss(acc, smem_desc_sw128(q_rows + kk * 32, 16, 1024),
+                           smem_desc_sw128(k_tile + kk * 32, 16, 1024), kk > 0 ? 1 : 0);
+}
+
+// T[64 x 128] = P̃[64 x 128 keys] · V_tile, Vᵀ K-major (one 128-byte row of keys per channel).
+__device__ __forceinline__ void issue_pv(float (&t)[64], const uint32_t (&pf)[kSteps][4],
+                                         uint32_t v_tile) {
+#pragma unroll
+  for (int kk = 0; kk < kSteps; ++kk)
+    wgmma_m64n128k32_e4m3_rs(t, pf[kk], smem_desc_sw128(v_tile + kk * 32, 16, 1024),
+                             kk > 0 ? 1 : 0);
+}
+
+// Four P̃ to one register of E4M3, the first in the lowest byte.
+__device__ __forceinline__ uint32_t pack_e4m3x4(float a, float b, float c, float d) {
+  return pack_e4m3x2(a, b) | pack_e4m3x2(c, d) << 16;
+}
+
+// P̃ (f32, accumulator layout) to the A operand of the k32 steps: step kk covers n8 blocks
+// 4kk .. 4kk + 3; registers 0/1 rows t/4 and t/4 + 8 from blocks 4kk, 4kk + 1, registers 2/3 from
+// blocks 4kk + 2, 4kk + 3 (keys ordered as sage_v_slot says).
+__device__ __forceinline__ void scores_to_e4m3(const float (&s)[64], uint32_t (&pf)[kSteps][4]) {
+#pragma unroll
+  for (int kk = 0; kk < kSteps; ++kk) {
+    const float* b0 = s + 16 * kk;  // blocks 4kk .. 4kk + 3, four accumulators each
+    pf[kk][0] = pack_e4m3x4(b0[0], b0[1], b0[4], b0[5]);
+    pf[kk][1] = pack_e4m3x4(b0[2], b0[3], b0[6], b0[7]);
+    pf[kk][2] = pack_e4m3x4(b0[8], b0[9], b0[12], b0[13]);
+    pf[kk][3] = pack_e4m3x4(b0[10], b0[11], b0[14], b0[15]);
+  }
+}
+
+// 2^y on the FP32 pipes instead of the MUFU: 2^round(y) in the exponent bits times a cubic for 2^f,
+// f in [-0.5, 0.5] (max relative error 7.5e-5, far below E4M3's 2^-4); y below -126 gives 2^-126.
+__device__ __forceinline__ float exp2_fma(float y) {
+  y = fmaxf(y, -126.f);
+  const float t = y + 12582912.f;  // 1.5·2^23: round(y) in the low mantissa bits
+  const float f = y - (t - 12582912.f);
+  const float p = fmaf(fmaf(fmaf(0.05517132f, f, 0.24261054f), f, 0.69326097f), f, 0.99992812f);
+  return __int_as_float(__float_as_int(p) + (__float_as_int(t) << 23));
+}
+
+// The softmax part of a step on the Q·Kᵀ accumulator `acc`: keys at column >= valid are masked;
+// m, l are the thread's two rows' running max and sum; leaves P̃ as E4M3 in pf and the factors O
+// must be scaled by in corr. Returns whether some row's base moved.
+__device__ __forceinline__ bool softmax_step(const uint32_t (&acc)[64], float qk, int valid,
+                                             int lane, float (&m)[2], float (&l)[2],
+                                             uint32_t (&pf)[kSteps][4], float (&corr)[2]) {
+  float x[64];
+  const auto exact = [&](int i) { return __int_as_float(int(acc[i]) + 0x4B400000) - 12582912.f; };
+  if (valid >= kBlockN) {
+#pragma unroll
+    for (int i = 0; i < 64; ++i) x[i] = exact(i);
+  } else {
+#pragma unroll
+    for (int i = 0; i < 64; ++i)
+      x[i] = accumulator_column(i / 4, lane, i % 4) < valid ? exact(i) : -INFINITY;
+  }
+  float base[2];
+  bool grows = false;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float mx = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < 16; ++i) mx = fmaxf(mx, fmaxf(x[4 * i + 2 * r], x[4 * i + 2 * r + 1]));
+    mx = fmaxf(m[r], quad_max(mx * qk));
+    grows |= mx > m[r];
+    corr[r] = exp2_approx(m[r] - mx);  // 0 on the first block (m = −∞)
+    m[r] = mx;
+    base[r] = mx - kSageLog2PMax;
+  }
+  float s[64], sum[2] = {0.f, 0.f};
+#pragma unroll
+  for (int i = 0; i < 16; ++i)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float y = fmaf(x[4 * i + e], qk, -base[e / 2]);
+      s[4 * i + e] = i % 4 == 3 ? exp2_fma(y) : exp2_approx(y);
+      sum[e / 2] += s[4 * i + e];
+    }
+  l[0] = l[0] * corr[0] + sum[0];
+  l[1] = l[1] * corr[1] + sum[1];
+  scores_to_e4m3(s, pf);
+  return __any_sync(0xffffffffu, grows);
+}
+
+// O · v_scale / l for the thread's rows q_first and q_first + 8 of (batch, head), bf16 pairs
+// (4 threads cover 8 channels of a row); rows at or past seq_q are not written.
+__device__ __forceinline__ void store_output(const float (&o)[64], const float (&l)[2],
+                                             const float* v_scales, __nv_bfloat16* out,
+                                             int q_first, int seq_q, int heads, int head,
+                                             int batch, int lane) {
+  v_scales += (int64_t(batch) * heads + head) * kD + 2 * (lane % 4);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const float inv = 1.f / quad_sum(l[r]);
+    const int q = q_first + 8 * r;
+    if (q >= seq_q) continue;
+    __nv_bfloat16* row = out + ((int64_t(batch) * seq_q + q) * heads + head) * kD + 2 * (lane % 4);
+#pragma unroll
+    for (int i = 0; i < 16; ++i) {
+      const float2 vs = *reinterpret_cast<const float2*>(v_scales + 8 * i);
+      *reinterpret_cast<uint32_t*>(row + 8 * i) =
+          pack_bf16x2(o[4 * i + 2 * r] * vs.x * inv, o[4 * i + 2 * r + 1] * vs.y * inv);
+    }
+  }
+}
+
+#endif  // sm_90a or host pass
+
+// A TMA map over bytes: dims innermost first, strides in bytes for dims 1.., a 128-byte swizzled
+// box (its innermost extent is 128 bytes).
+inline CUtensorMap byte_tensor_map(const Tensor& t, int rank, const cuuint64_t* dims,
+                                   const cuuint64_t* strides, const cuuint32_t* box) {
+  const cuuint32_t element_strides[4] = {1, 1, 1, 1};
+  CUtensorMap map;
+  const CUresult r = tensor_map_encoder()(
+      &map, CU_TENSOR_MAP_DATA_TYPE_UINT8, rank, t.raw_data(), dims, strides, box,
+      element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+      CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  FV_CHECK(r == CUDA_SUCCESS, "SAGE_ATTN: cuTensorMapEncodeTiled failed (CUresult ", int(r),
+           ") for ", t.describe());
+  return map;
+}
+
+// [B, S, H, 128] int8, boxes of `rows` rows of one head.
+inline CUtensorMap int8_rows_map(const Tensor& t, uint32_t rows) {
+  const uint64_t B = t.size(0), S = t.size(1), H = t.size(2);
+  const cuuint64_t dims[4] = {uint64_t(kD), H, S, B};
+  const cuuint64_t strides[3] = {uint64_t(kD), H * kD, S * H * kD};
+  const cuuint32_t box[4] = {uint32_t(kD), 1, rows, 1};
+  return byte_tensor_map(t, 4, dims, strides, box);
+}
+
+// Vᵀ [B, H, 128, S_pad] E4M3, boxes of 128 keys x 128 channels of one head.
+inline CUtensorMap v_transposed_map(const Tensor& t) {
+  const uint64_t B = t.size(0), H = t.size(1), S_pad = t.size(3);
+  const cuuint64_t dims[4] = {S_pad, uint64_t(kD), H, B};
+  const cuuint64_t strides[3] = {S_pad, kD * S_pad, H * kD * S_pad};
+  const cuuint32_t box[4] = {uint32_t(kBlockN), uint32_t(kD), 1, 1};
+  return byte_tensor_map(t, 4, dims, strides, box);
+}
+
+}  // namespace fastvideo::ops::cuda::sage_hopper

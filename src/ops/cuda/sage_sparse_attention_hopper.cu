@@ -1,0 +1,210 @@
+// SAGE_ATTN's Hopper kernel over block lists (sm_90a), SageSLA's sparse branch: each 64-row query
+// block attends to its own selected 128-key blocks, each step as sage_hopper.cuh says. The dense
+// kernel (sage_attention_hopper.cu) shares each K/Vᵀ tile among three query blocks, which block
+// lists that differ per query block rule out.
+//
+// Shape (SageAttention's own sm90 choice, attention-algorithms.md §5.3): one warpgroup per CTA on
+// one 64-row query block, three CTAs per SM. With no producer warpgroup, the three CTAs'
+// warpgroups interleave on the SM: one runs its softmax while another's GEMMs hold the tensor cores.
+// Shared:     Q 8 KiB (int8, one 128-byte row per query: the 128-byte swizzle's row); per stage K
+//             16 KiB (int8) and Vᵀ 16 KiB (E4M3); 2 stages: 72 KiB. Thread 0 issues every TMA
+//             load; a stage is refilled once the whole warpgroup is past the step that read it.
+//
+// Tested by tests/cuda_sage_attention_test.cpp (SageSLA against the CPU op over the same blocks).
+#include <cuda.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "ops/cuda/sage_hopper.cuh"
+
+namespace fastvideo::ops::cuda {
+
+namespace {
+
+using namespace sage_hopper;
+
+constexpr int kBlockM = int(kSageQueryBlock);  // 64: one warpgroup
+constexpr int kStages = 2;
+constexpr int kThreads = 128;
+constexpr int kCtasPerSm = 3;
+constexpr uint32_t kQTileBytes = kBlockM * kD;  // int8
+constexpr uint32_t kBarrierBytes = 64;
+constexpr size_t kSmemBytes =
+    1024 /* alignment slack */ + kQTileBytes + kStages * (kKTileBytes + kVTileBytes) + kBarrierBytes;
+static_assert(kCtasPerSm * (kSmemBytes + 1024) <= 228 * 1024, "three CTAs must fit an SM");
+
+struct SparseParams {
+  __nv_bfloat16* out;  // [B, Sq, H, 128]
+  const float* q_scales;
+  const float* k_scales;
+  const float* v_scales;
+  const int32_t* selected;  // [B, H, q_tiles, steps] key blocks
+  int heads, seq_q, seq_k, q_tiles, steps, q_scale_count, k_scale_count;
+};
+
+#if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+// [Q][K stages][Vᵀ stages][barriers], tiles 1024-byte aligned.
+struct SmemMap {
+  uint32_t base;
+  __device__ uint32_t q() const { return base; }
+  __device__ uint32_t k(int s) const { return base + kQTileBytes + kKTileBytes * s; }
+  __device__ uint32_t v(int s) const {
+    return base + kQTileBytes + kKTileBytes * kStages + kVTileBytes * s;
+  }
+  __device__ uint32_t bar(int i) const {
+    return base + kQTileBytes + (kKTileBytes + kVTileBytes) * kStages + 8 * i;
+  }
+  __device__ uint32_t q_full() const { return bar(0); }
+  __device__ uint32_t k_full(int s) const { return bar(1 + s); }
+  __device__ uint32_t v_full(int s) const { return bar(1 + kStages + s); }
+};
+static_assert((1 + 2 * kStages) * 8 <= int(kBarrierBytes));
+
+// K and Vᵀ of key block `block` into the stage of step j, j % kStages (thread 0 only).
+__device__ __forceinline__ void load_kv(const CUtensorMap* tm_k, const CUtensorMap* tm_v,
+                                        const SmemMap& sm, int j, int block, int head, int batch) {
+  const int stage = j % kStages;
+  mbarrier_arrive_expect_tx(sm.k_full(stage), kKTileBytes);
+  tma_load_4d(sm.k(stage), tm_k, sm.k_full(stage), 0, head, block * kBlockN, batch);
+  mbarrier_arrive_expect_tx(sm.v_full(stage), kVTileBytes);
+  tma_load_4d(sm.v(stage), tm_v, sm.v_full(stage), block * kBlockN, 0, head, batch);
+}
+
+// One CTA: query block blockIdx.x (64 rows) of head blockIdx.y, batch item blockIdx.z.
+__device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const CUtensorMap* tm_v,
+                       const SparseParams& p, const SmemMap& sm) {
+  const int q0 = blockIdx.x * kBlockM, head = blockIdx.y, batch = blockIdx.z;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int last = p.steps - 1;
+  const int64_t bh = int64_t(batch) * p.heads + head;
+  const int32_t* list = p.selected + (bh * p.q_tiles + blockIdx.x) * p.steps;
+  if (threadIdx.x == 0) {
+    mbarrier_arrive_expect_tx(sm.q_full(), kQTileBytes);
+    tma_load_4d(sm.q(), tm_q, sm.q_full(), 0, head, q0, batch);
+    for (int j = 0; j < kStages && j <= last; ++j) load_kv(tm_k, tm_v, sm, j, list[j], head, batch);
+  }
+  // The thread's Query group: 64-row block, warp slab, row pair (ops/sage_attention.h).
+  const float q_scale = p.q_scales[bh * p.q_scale_count + blockIdx.x * 32 + warp * 8 + lane / 4];
+  const float* k_scales = p.k_scales + bh * p.k_scale_count + lane % 4;
+  float o[64], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+#pragma unroll
+  for (int i = 0; i < 64; ++i) o[i] = 0.f;
+  mbarrier_wait(sm.q_full(), 0);
+
+  for (int j = 0; j <= last; ++j) {
+    const int stage = j % kStages;
+    const uint32_t phase = (j / kStages) & 1;
+    const int block = list[j];
+    uint32_t acc[64];
+    mbarrier_wait(sm.k_full(stage), phase);
+    fence_operands(acc);
+    wgmma_fence();
+    issue_qk(acc, sm.q(), sm.k(stage));
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_operands(acc);
+
+    uint32_t pf[kSteps][4];
+    float corr[2];
+    const bool grows = softmax_step(acc, q_scale * k_scales[4 * block],
+                                    p.seq_k - block * kBlockN, lane, m, l, pf, corr);
+    float tmp[64];
+    mbarrier_wait(sm.v_full(stage), phase);
+    fence_operands(tmp);
+    fence_operands(pf);
+    wgmma_fence();
+    issue_pv(tmp, pf, sm.v(stage));
+    wgmma_commit();
+    // O's rescale overlaps the P̃·V on the tensor cores; skipped when no row's base moved.
+    if (grows) rescale(o, corr);
+    wgmma_wait<0>();
+    fence_operands(tmp);
+    fence_operands(pf);
+#pragma unroll
+    for (int i = 0; i < 64; ++i) o[i] += tmp[i];
+    // Every warp is past this stage's K and Vᵀ: refill it with the block of step j + kStages.
+    if (j + kStages <= last) {
+      named_barrier_sync(1, kThreads);
+      if (threadIdx.x == 0) load_kv(tm_k, tm_v, sm, j + kStages, list[j + kStages], head, batch);
+    }
+  }
+  store_output(o, l, p.v_scales, p.out, q0 + warp * 16 + lane / 4, p.seq_q, p.heads, head, batch,
+               lane);
+}
+
+#endif  // sm_90a or host pass
+
+__global__ void __launch_bounds__(kThreads, kCtasPerSm)
+    sage_sparse_attention_hopper_kernel(const __grid_constant__ CUtensorMap tm_q,
+                                        const __grid_constant__ CUtensorMap tm_k,
+                                        const __grid_constant__ CUtensorMap tm_v,
+                                        const SparseParams p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  extern __shared__ uint8_t smem_raw[];
+  const SmemMap sm{(smem_u32(smem_raw) + 1023u) & ~1023u};
+  if (threadIdx.x == 0) {
+    prefetch_tensor_map(&tm_q);
+    prefetch_tensor_map(&tm_k);
+    prefetch_tensor_map(&tm_v);
+    mbarrier_init(sm.q_full(), 1);
+    for (int s = 0; s < kStages; ++s) {
+      mbarrier_init(sm.k_full(s), 1);
+      mbarrier_init(sm.v_full(s), 1);
+    }
+    fence_barrier_init();
+  }
+  __syncthreads();
+  attend(&tm_q, &tm_k, &tm_v, p, sm);
+#endif
+}
+
+}  // namespace
+
+void hopper_sage_sparse_attention(const SageDeviceInputs& in, const Tensor& out,
+                                  const Tensor& selected) {
+  CudaContext& ctx = CudaContext::get(out.device().index);
+  static const bool prepared = [] {
+    FV_CUDA_CHECK(cudaFuncSetAttribute(sage_sparse_attention_hopper_kernel,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       int(kSmemBytes)));
+    // All of the SM's unified L1/shared memory as shared, so three CTAs fit.
+    FV_CUDA_CHECK(cudaFuncSetAttribute(sage_sparse_attention_hopper_kernel,
+                                       cudaFuncAttributePreferredSharedMemoryCarveout,
+                                       int(cudaSharedmemCarveoutMaxShared)));
+    return true;
+  }();
+  (void)prepared;
+  SparseParams p{};
+  p.out = out.data<__nv_bfloat16>();
+  p.q_scales = in.q_scales.data<float>();
+  p.k_scales = in.k_scales.data<float>();
+  p.v_scales = in.v_scales.data<float>();
+  p.heads = int(in.q_int8.size(2));
+  p.seq_q = int(in.q_int8.size(1));
+  p.seq_k = int(in.k_int8.size(1));
+  p.q_tiles = (p.seq_q + kBlockM - 1) / kBlockM;
+  const int kv_tiles = (p.seq_k + kBlockN - 1) / kBlockN;
+  FV_CHECK(selected.dtype() == DType::I32 && selected.ndim() == 4 &&
+               selected.size(0) == in.q_int8.size(0) && selected.size(1) == p.heads &&
+               selected.size(2) == p.q_tiles && selected.size(3) >= 1 &&
+               selected.size(3) <= kv_tiles && selected.is_contiguous(),
+           "SAGE_ATTN: the block selection must be contiguous I32 [", in.q_int8.size(0), ", ",
+           p.heads, ", ", p.q_tiles, ", 1..", kv_tiles, "], got ", selected.describe());
+  p.selected = selected.data<int32_t>();
+  p.steps = int(selected.size(3));
+  p.q_scale_count = int(in.q_scales.size(2));
+  p.k_scale_count = int(in.k_scales.size(2));
+  FV_CHECK(in.q_int8.size(0) <= 65535 && p.heads <= 65535,
+           "SAGE_ATTN: batch ", in.q_int8.size(0), " or heads ", p.heads, " above 65535");
+  const CUtensorMap tm_q = int8_rows_map(in.q_int8, kBlockM),
+                    tm_k = int8_rows_map(in.k_int8, kBlockN), tm_v = v_transposed_map(in.v_fp8_t);
+  const dim3 grid(p.q_tiles, p.heads, int(in.q_int8.size(0)));
+  sage_sparse_attention_hopper_kernel<<<grid, kThreads, kSmemBytes, ctx.stream()>>>(tm_q, tm_k,
+                                                                                    tm_v, p);
+  FV_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace fastvideo::ops::cuda
