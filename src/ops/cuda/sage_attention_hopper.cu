@@ -7,9 +7,9 @@
 // 64 query rows each (192-row work tiles), 128 keys per step (the contract's key block), head dim
 // 128, one persistent CTA per SM. The three consumers read the same K and Vᵀ tiles, so each tile
 // crosses from L2 once per 192 query rows, and they run unsynchronised, so one's softmax overlaps
-// another's GEMMs. Measured against SageAttention's own sm90 shape (one 64-row warpgroup per CTA,
-// three CTAs per SM; now the sparse kernel's): 1.07x at (1,12,32760,128), 1.11x at (1,40,75600,128)
-// on an H200 (docs/perf.md).
+// another's GEMMs. Against SageAttention's own sm90 shape (one 64-row warpgroup per CTA, three
+// CTAs per SM; now the sparse kernel's) in one A/B call on an H200: 1.09x at (1,12,32760,128),
+// 1.11x at (1,40,75600,128) (docs/perf.md).
 // Shared:     Q 24 KiB (int8, one 128-byte row per query: the 128-byte swizzle's row); per stage K
 //             16 KiB (int8) and Vᵀ 16 KiB (E4M3, 128 channel rows of 128 keys); 4 stages: 152 KiB.
 //             A stage's K (Vᵀ) is refilled once all 12 consumer warps have released it.
