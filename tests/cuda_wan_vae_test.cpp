@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 #include <string>
 
 #include "models/wan/vae/video_frames.h"
@@ -45,14 +46,16 @@ Weights rounded(const Weights& cpu, DType dtype) {
   return w;
 }
 
-void expect_gpu_decode_matches_cpu(DType dtype, double bound) {
+// `tiling`: both decoders tile (the GPU's blends and strided crops checked against the CPU's).
+void expect_gpu_decode_matches_cpu(DType dtype, double bound,
+                                   std::optional<VaeTiling> tiling = std::nullopt) {
   const WanVaeConfig config = small_config();
   const Weights cpu_weights = testing::random_vae_weights(config);
   const WanVaeDecoder cpu(config, rounded(cpu_weights, dtype));
   const WanVaeDecoder gpu(config, on_device(cpu_weights, dtype));
   const Tensor latents = randn({1, 16, 3, 4, 6});
-  const Tensor want = cpu.decode(latents);
-  const Tensor got = gpu.decode(latents.to(kGpu));
+  const Tensor want = cpu.decode(latents, tiling);
+  const Tensor got = gpu.decode(latents.to(kGpu), tiling);
   EXPECT_EQ(got.device(), kGpu);
   EXPECT_EQ(got.dtype(), dtype);
   ASSERT_EQ(got.shape(), want.shape());
@@ -72,6 +75,14 @@ TEST(CudaWanVae, F32DecodeOnTheGpuMatchesTheCpu) {
 TEST(CudaWanVae, Bf16DecodeOnTheGpuMatchesTheCpu) {
   REQUIRE_GPU();
   expect_gpu_decode_matches_cpu(DType::BF16, 3e-2);
+}
+
+// Tiles of 16×24 pixels every 8×16 on 4×6 latents: 4 rows, 3 columns, edge tiles cut short.
+TEST(CudaWanVae, TiledDecodeOnTheGpuMatchesTheCpu) {
+  REQUIRE_GPU();
+  const VaeTiling tiling{.tile_height = 16, .tile_width = 24, .stride_height = 8, .stride_width = 16};
+  expect_gpu_decode_matches_cpu(DType::F32, 1e-4, tiling);
+  expect_gpu_decode_matches_cpu(DType::BF16, 3e-2, tiling);
 }
 
 }  // namespace

@@ -85,6 +85,22 @@ TEST(Golden, WanVaeChunkedDecodeMatchesFullSequenceReference) {
   EXPECT_LE(reported_rel_l2("vae decode", video, expected), 1e-5);
 }
 
+// diffusers' tiled decode (tools/reference/vae_tiling.py) on latents 6×9 in tiles of 32×40 pixels
+// every 24×32 (make_goldens.py's VAE_TILING): two rows, three columns, the last one latent wide.
+TEST(Golden, WanVaeTiledDecodeMatchesDiffusersTilingReference) {
+  auto ckpt = tiny();
+  auto config = WanVaeConfig::from_json(ckpt.config("vae"));
+  WanVaeDecoder vae(config, load_component(ckpt.path("vae"), wan_vae_specs(config)));
+  auto g = golden("vae_tiled.safetensors");
+  const VaeTiling tiling{.tile_height = 32, .tile_width = 40, .stride_height = 24, .stride_width = 32};
+  Tensor video = vae.decode(f32(g, "latents"), tiling);
+  Tensor expected = f32(g, "video");
+  ASSERT_EQ(video.shape(), expected.shape());
+  EXPECT_LE(reported_rel_l2("vae tiled decode", video, expected), 1e-5);
+  // Not the untiled video: the seams are blended, not computed with the whole frame's context.
+  EXPECT_GT(testing::rel_l2(vae.decode(f32(g, "latents")), expected), 1e-3);
+}
+
 TEST(Golden, FourStepGenerationMatchesReferenceLatentsAndFrames) {
   auto g = golden("generation.safetensors");
   // The reference drew its noise with torch; our seed path gives the same bits (noise_test checks

@@ -46,6 +46,13 @@ TEST(RunConfig, AnEmptyNegativePromptStaysEmptyFromYamlFlagAndOverride) {
   EXPECT_FALSE(RunConfig{}.request.negative_prompt.has_value()) << "unset means the preset's";
 }
 
+TEST(RunConfig, VaeTilingFromEitherOfFastVideosKeys) {
+  EXPECT_FALSE(RunConfig{}.options.vae_tiling);
+  EXPECT_TRUE(from_yaml("generator:\n  pipeline:\n    vae_tiling: true\n").options.vae_tiling);
+  EXPECT_TRUE(from_yaml("generator:\n  pipeline:\n    experimental:\n      vae_tiling: true\n")
+                  .options.vae_tiling);
+}
+
 // A direct flag's value is taken literally, not as YAML.
 TEST(RunConfig, FlagValuesAreLiteralStrings) {
   RunConfig c;
@@ -106,7 +113,6 @@ TEST(RunConfig, EngineKeysAskingForMissingFeaturesAreRefusedByName) {
       {"generator:\n  engine:\n    parallelism:\n      sp_size: 2\n",
        "generator.engine.parallelism.sp_size='2'"},
       {"generator:\n  engine:\n    num_gpus: 2\n", "generator.engine.num_gpus='2'"},
-      {"generator:\n  pipeline:\n    vae_tiling: true\n", "generator.pipeline.vae_tiling='true'"},
       {"request:\n  runtime:\n    enable_teacache: true\n",
        "request.runtime.enable_teacache='true'"},
   };

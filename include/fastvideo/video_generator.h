@@ -39,6 +39,14 @@ struct GeneratorOptions {
   // FastVideo's dmd_denoising_steps, for a WanDMDPipeline checkpoint (FastWan) only: the timesteps
   // of its steps, each in [0, 1000], strictly decreasing. Unset: the preset's, [1000, 757, 522].
   std::optional<std::vector<int>> dmd_denoising_steps;
+  // FastVideo's vae_tiling (diffusers' AutoencoderKLWan tiling): a video larger than one tile
+  // decodes tile by tile, square tiles of vae_tile_size pixels every vae_tile_stride pixels, the
+  // overlaps blended; the VAE's working memory then scales with a tile, not the frame. Off by
+  // default, as in FastVideo's Wan presets. Sizes: multiples of 8, stride <= size; setting them
+  // while vae_tiling is off is an error, not a no-op.
+  bool vae_tiling = false;
+  int vae_tile_size = 256;
+  int vae_tile_stride = 192;
 };
 
 struct GenerationRequest {

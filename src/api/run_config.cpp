@@ -154,6 +154,15 @@ const std::map<std::string, Setter>& setters() {
        [](auto& n, auto& c) {
          c.options.keep_text_encoder = scalar<bool>(n, "generator.engine.keep_text_encoder");
        }},
+      {"generator.pipeline.vae_tiling",
+       [](auto& n, auto& c) {
+         c.options.vae_tiling = scalar<bool>(n, "generator.pipeline.vae_tiling");
+       }},
+      // FastVideo's from_kwargs puts vae_tiling under experimental.
+      {"generator.pipeline.experimental.vae_tiling",
+       [](auto& n, auto& c) {
+         c.options.vae_tiling = scalar<bool>(n, "generator.pipeline.experimental.vae_tiling");
+       }},
       {"generator.pipeline.experimental.flow_shift",
        [](auto& n, auto& c) {
          c.request.flow_shift = scalar<double>(n, "generator.pipeline.experimental.flow_shift");
@@ -307,8 +316,6 @@ const std::map<std::string, Rule>& rules() {
       {"generator.pipeline.preset_version", {is_null, "null", "named presets are not supported"}},
       {"generator.pipeline.preset_overrides",
        {is_empty_map, "an empty mapping", "named presets are not supported"}},
-      {"generator.pipeline.vae_tiling",
-       {is_false, "false", "tiled VAE decode is not in this version"}},
       {"generator.pipeline.components.config_root", no_component},
       {"generator.pipeline.components.pipeline_config_path", no_component},
       {"generator.pipeline.components.text_encoder_weights", no_component},

@@ -63,7 +63,8 @@ struct GenerateFlags {
   std::string config_path, log_json;
   std::optional<std::string> output;
   std::map<std::string, std::optional<std::string>> values;  // by flag
-  bool overwrite = false, keep_text_encoder = false;
+  bool overwrite = false, keep_text_encoder = false, vae_tiling = false;
+  std::optional<int> vae_tile_size, vae_tile_stride;
 };
 
 RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>& extras) {
@@ -104,6 +105,9 @@ RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>
   }
   if (f.overwrite) config.request.overwrite = true;
   if (f.keep_text_encoder) config.options.keep_text_encoder = true;
+  if (f.vae_tiling) config.options.vae_tiling = true;
+  if (f.vae_tile_size) config.options.vae_tile_size = *f.vae_tile_size;
+  if (f.vae_tile_stride) config.options.vae_tile_stride = *f.vae_tile_stride;
   return config;
 }
 
@@ -229,6 +233,11 @@ Action add_generate_command(CLI::App& app) {
   cmd->add_option("--config", f->config_path, "run.yaml in FastVideo's generator/request schema");
   cmd->add_flag("--overwrite", f->overwrite, "replace an existing output");
   cmd->add_flag("--keep-text-encoder", f->keep_text_encoder, "keep UMT5 in memory after encoding");
+  cmd->add_flag("--vae-tiling", f->vae_tiling,
+                "decode in overlapping spatial tiles (FastVideo's vae_tiling; diffusers' tiling)");
+  cmd->add_option("--vae-tile-size", f->vae_tile_size, "tile size in pixels with --vae-tiling (256)");
+  cmd->add_option("--vae-tile-stride", f->vae_tile_stride,
+                  "tile stride in pixels with --vae-tiling (192)");
   cmd->add_option("--log-json", f->log_json,
                   "write per-stage times and peak memory as JSON (a list with a prompt file)");
   cmd->allow_extras();

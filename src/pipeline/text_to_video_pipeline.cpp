@@ -53,6 +53,27 @@ void apply_dmd_denoising_steps(const GeneratorOptions& options, WanPipelineKind 
   preset.dmd_timesteps = steps;
 }
 
+// The VAE tiling the options ask for, checked: none unless vae_tiling is on, and then square
+// tiles of positive multiples of the VAE's spatial stride with stride <= size.
+std::optional<VaeTiling> vae_tiling_for(const GeneratorOptions& options, int64_t spatial_stride) {
+  const GeneratorOptions defaults;
+  if (!options.vae_tiling) {
+    FV_CHECK(options.vae_tile_size == defaults.vae_tile_size &&
+                 options.vae_tile_stride == defaults.vae_tile_stride,
+             "vae_tile_size=", options.vae_tile_size, " / vae_tile_stride=",
+             options.vae_tile_stride, " are set, but vae_tiling is off; turn it on to tile");
+    return std::nullopt;
+  }
+  const int size = options.vae_tile_size, stride = options.vae_tile_stride;
+  FV_CHECK(size > 0 && size % spatial_stride == 0, "vae_tile_size=", size,
+           ": expected a positive multiple of ", spatial_stride, " pixels");
+  FV_CHECK(stride > 0 && stride % spatial_stride == 0 && stride <= size, "vae_tile_stride=", stride,
+           ": expected a positive multiple of ", spatial_stride, " pixels, at most vae_tile_size=",
+           size);
+  return VaeTiling{.tile_height = size, .tile_width = size, .stride_height = stride,
+                   .stride_width = stride};
+}
+
 }  // namespace
 
 TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
@@ -81,6 +102,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   }
   preset_ = sampling_preset_for(dit_config, pipeline);
   apply_dmd_denoising_steps(options, pipeline, preset_);
+  const std::optional<VaeTiling> vae_tiling = vae_tiling_for(options, vae_config.spatial_stride());
   attention_ = select_attention_backends(
       options.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device_),
       {dit_config.attention_head_dim, weight_dtype});
@@ -134,6 +156,11 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   if (attention_.self->name() == kSlaBackendName || attention_.self->name() == kSageSlaBackendName) {
     engine_parameters.emplace_back("SLA_topk_ratio", format_double(sparse.sla_topk_ratio));
   }
+  if (vae_tiling) {
+    engine_parameters.emplace_back(
+        "vae_tiling", std::to_string(vae_tiling->tile_height) + " every " +
+                          std::to_string(vae_tiling->stride_height) + " px");
+  }
   if (pipeline == WanPipelineKind::Dmd) {
     engine_parameters.emplace_back("scheduler", "dmd");
     engine_parameters.emplace_back("dmd_denoising_steps",
@@ -151,7 +178,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     stages_.push_back(
         std::make_unique<DenoiseStage>(*transformer_, *geometry_, sparse, progress_, stop_));
   }
-  stages_.push_back(std::make_unique<DecodeStage>(*vae_));
+  stages_.push_back(std::make_unique<DecodeStage>(*vae_, vae_tiling));
   stages_.push_back(std::make_unique<WriteStage>(stop_));
 }
 

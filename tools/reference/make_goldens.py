@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pipeline import WanT2VReference  # noqa: E402
 from safetensors_np import write_file  # noqa: E402
 from umt5 import text_context  # noqa: E402
+from vae_tiling import tiled_decode  # noqa: E402
 
 PROMPT = "A red fox runs through fresh snow at dawn."
 NEGATIVE_PROMPT = ""
@@ -70,6 +71,23 @@ def save(path, tensors, metadata):
     print(f"wrote {path} ({size} bytes)")
 
 
+# VAE tiling (diffusers' tiled_decode): latents 6×9 in tiles of 32×40 pixels every 24×32, so
+# there are two rows and three columns, the last column one latent wide (an overlap cut to it).
+VAE_TILING = {"tile_height": 32, "tile_width": 40, "stride_height": 24, "stride_width": 32}
+
+
+def write_vae_tiled(ref, common, out_dir):
+    rng = np.random.default_rng(4322)
+    z = rng.standard_normal((1, 16, 2, 6, 9)).astype(np.float32)
+    t = VAE_TILING
+    video = tiled_decode(ref.vae, z[0], t["tile_height"], t["tile_width"], t["stride_height"],
+                         t["stride_width"])[None]
+    save(os.path.join(out_dir, "vae_tiled.safetensors"),
+         {"latents": z, "video": video.astype(np.float32)},
+         {**common, "inputs": "numpy default_rng(4322)", **{k: str(v) for k, v in t.items()},
+          "formulation": "diffusers tiled_decode over the full-sequence decoder", "compute": "float64"})
+
+
 def main():
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
@@ -115,6 +133,8 @@ def main():
          {"latents": z, "video": video.astype(np.float32)},
          {**common, "inputs": "numpy default_rng(4321)", "formulation": "full-sequence (wan21.md §2.4)",
           "compute": "float64"})
+
+    write_vae_tiled(ref, common, out_dir)
 
     # full text-to-video generation
     g = GENERATION

@@ -170,8 +170,8 @@ class WanVAEDecoder:
         x = x.repeat(2, axis=2).repeat(2, axis=3)  # nearest ×2 = pixel duplication
         return conv2d_per_frame(x, self.w[p + "resample.1.weight"], self.w[p + "resample.1.bias"])
 
-    def decode(self, z):
-        """z [16, T, H, W] in model space -> video [3, 1+4(T-1), 8H, 8W] clamped to [-1, 1]."""
+    def decode(self, z, clamp=True):
+        """z [16, T, H, W] in model space -> video [3, 1+4(T-1), 8H, 8W], clamped to [-1, 1]."""
         z = np.asarray(z, dtype=np.float64)
         x = z * self.std[:, None, None, None] + self.mean[:, None, None, None]
         x = self._conv(x, "post_quant_conv")
@@ -186,7 +186,7 @@ class WanVAEDecoder:
                 x = self.upsample(x, f"decoder.up_blocks.{i}.upsamplers.0.", self.temporal_upsample[i])
         x = silu(rms_norm(x, self.w["decoder.norm_out.gamma"]))
         x = self._conv(x, "decoder.conv_out")
-        return np.clip(x, -1.0, 1.0)
+        return np.clip(x, -1.0, 1.0) if clamp else x
 
     def __call__(self, latents):
         """latents [B,16,T,H,W] -> video [B,3,F,8H,8W] float64."""

@@ -1,6 +1,10 @@
 #include "models/wan/vae/wan_vae_decoder.h"
 
+#include <algorithm>
 #include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "ops/channel_norm.h"
 #include "ops/conv.h"
@@ -59,20 +63,35 @@ WanVaeDecoder::WanVaeDecoder(WanVaeConfig config, const Weights& weights)
   }
 }
 
-Tensor WanVaeDecoder::decode(const Tensor& latents) const {
+Tensor WanVaeDecoder::decode(const Tensor& latents, const std::optional<VaeTiling>& tiling) const {
   FV_CHECK(latents.ndim() == 5 && latents.size(1) == config_.z_dim && latents.size(2) >= 1,
            "WanVaeDecoder: expected latents [B,", config_.z_dim, ",T,H,W] with T >= 1, got ",
            latents.describe());
-  const int64_t B = latents.size(0), T = latents.size(2);
-  const int64_t s = config_.spatial_stride();
   // De-normalisation in fp32, then the decoder runs in its weights' dtype on their device.
   const Tensor denormalized =
       ops::conv3d(latents.to(device_).to(DType::F32), denormalize_weight_, denormalize_bias_);
+  // post_quant_conv is 1×1×1, so running it before cutting tiles is the same as after.
   const Tensor z = post_quant_conv_.forward(denormalized.to(dtype_));
+  const int64_t s = config_.spatial_stride();
+  if (tiling) {
+    const VaeTiling& t = *tiling;
+    for (const auto& [name, size, stride] :
+         {std::tuple{"height", t.tile_height, t.stride_height},
+          std::tuple{"width", t.tile_width, t.stride_width}}) {
+      FV_CHECK(size > 0 && stride > 0 && size % s == 0 && stride % s == 0 && stride <= size,
+               "VAE tiling: tile ", name, " ", size, " and stride ", stride, " must be positive "
+               "multiples of ", s, " with stride <= tile");
+    }
+    if (z.size(3) > t.tile_height / s || z.size(4) > t.tile_width / s) return decode_tiled(z, t);
+  }
+  return decode_frames(z, /*clamp=*/true);
+}
 
+Tensor WanVaeDecoder::decode_frames(const Tensor& z, bool clamp) const {
+  const int64_t B = z.size(0), T = z.size(2), s = config_.spatial_stride();
   Tensor video = Tensor::empty(
-      {B, 3, 1 + (T - 1) * config_.temporal_stride(), latents.size(3) * s, latents.size(4) * s},
-      dtype_, device_);
+      {B, 3, 1 + (T - 1) * config_.temporal_stride(), z.size(3) * s, z.size(4) * s}, dtype_,
+      device_);
   StreamCache cache;
   cache.up_resnets.resize(up_blocks_.size());
   for (size_t i = 0; i < up_blocks_.size(); ++i)
@@ -80,7 +99,8 @@ Tensor WanVaeDecoder::decode(const Tensor& latents) const {
   cache.upsamplers.resize(up_blocks_.size());
   int64_t written = 0;
   for (int64_t t = 0; t < T; ++t) {
-    const Tensor frames = ops::clamp(decode_chunk(z.slice(2, t, t + 1), cache), -1.0f, 1.0f);
+    Tensor frames = decode_chunk(z.slice(2, t, t + 1), cache);
+    if (clamp) frames = ops::clamp(frames, -1.0f, 1.0f);
     const int64_t n = frames.size(2);
     FV_CHECK(written + n <= video.size(2), "WanVaeDecoder: chunk ", t, " gave ", n,
              " frames, more than the ", video.size(2), " expected in total");
@@ -89,6 +109,54 @@ Tensor WanVaeDecoder::decode(const Tensor& latents) const {
   }
   FV_CHECK(written == video.size(2), "WanVaeDecoder: decoded ", written, " frames, expected ",
            video.size(2));
+  return video;
+}
+
+namespace {
+
+// diffusers' blend_v / blend_h: the first `overlap` rows (axis 3) or columns (axis 4) of b become
+// a's last ones · (1 − i/overlap) + b's · i/overlap, overlap cut to both tiles' extent.
+void blend(const Tensor& a, const Tensor& b, int axis, int64_t overlap) {
+  overlap = std::min({a.size(axis), b.size(axis), overlap});
+  const int64_t a0 = a.size(axis) - overlap;
+  for (int64_t i = 0; i < overlap; ++i) {
+    const double w = double(i) / double(overlap);
+    const std::pair<Tensor, double> terms[] = {
+        {a.slice(axis, a0 + i, a0 + i + 1).contiguous(), 1.0 - w},
+        {b.slice(axis, i, i + 1).contiguous(), w}};
+    b.slice(axis, i, i + 1).copy_from(ops::linear_combination(terms));
+  }
+}
+
+}  // namespace
+
+Tensor WanVaeDecoder::decode_tiled(const Tensor& z, const VaeTiling& t) const {
+  const int64_t s = config_.spatial_stride(), H = z.size(3), W = z.size(4);
+  const int64_t rows = t.tile_height / s, cols = t.tile_width / s;  // a tile, in latents
+  const int64_t step_h = t.stride_height / s, step_w = t.stride_width / s;
+  Tensor video = Tensor::empty({z.size(0), 3, 1 + (z.size(2) - 1) * config_.temporal_stride(),
+                                H * s, W * s},
+                               dtype_, device_);
+  std::vector<Tensor> above;  // the previous row of tiles, blended
+  for (int64_t i = 0; i < H; i += step_h) {
+    std::vector<Tensor> row;
+    for (int64_t j = 0; j < W; j += step_w) {
+      const Tensor tile = decode_frames(
+          z.slice(3, i, std::min(i + rows, H)).slice(4, j, std::min(j + cols, W)).contiguous(),
+          /*clamp=*/false);
+      if (i > 0) blend(above[row.size()], tile, 3, t.tile_height - t.stride_height);
+      if (j > 0) blend(row.back(), tile, 4, t.tile_width - t.stride_width);
+      // Its top-left stride × stride pixels are final (later tiles blend only their own rows and
+      // columns); the clamp commutes with the crop.
+      const int64_t h = std::min(t.stride_height, tile.size(3));
+      const int64_t w = std::min(t.stride_width, tile.size(4));
+      video.slice(3, i * s, i * s + h)
+          .slice(4, j * s, j * s + w)
+          .copy_from(ops::clamp(tile.slice(3, 0, h).slice(4, 0, w).contiguous(), -1.0f, 1.0f));
+      row.push_back(tile);
+    }
+    above = std::move(row);
+  }
   return video;
 }
 

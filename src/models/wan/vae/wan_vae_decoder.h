@@ -5,6 +5,10 @@
 // frames of its input stream to the next call and each upsample3d passes the first chunk through
 // unchanged. Working memory is one latent frame's activations plus two cached frames per conv,
 // whatever T is; only the output grows with T.
+//
+// Tiled decoding (diffusers' AutoencoderKLWan.tiled_decode, FastVideo's vae_tiling) bounds it by a
+// tile's instead of the frame's: the latents are cut into overlapping spatial tiles, each decoded
+// on its own as above, and the overlaps blended linearly.
 #pragma once
 
 #include <optional>
@@ -18,6 +22,14 @@
 
 namespace fastvideo {
 
+// Tile size and stride in output pixels (diffusers' tile_sample_min_{height,width} and
+// tile_sample_stride_{height,width}, same defaults). Positive multiples of the spatial stride (8),
+// stride <= size.
+struct VaeTiling {
+  int64_t tile_height = 256, tile_width = 256;
+  int64_t stride_height = 192, stride_width = 192;
+};
+
 class WanVaeDecoder {
  public:
   // `weights` holds the used tensors of wan_vae_specs(config); they are shared, not copied.
@@ -27,7 +39,13 @@ class WanVaeDecoder {
   // post_quant_conv, decodes frame by frame and clamps to [−1, 1]. Runs where the weights are,
   // in their dtype (f32 on the CPU, bf16 on a GPU), with every stream cache on that device; the
   // video is returned there, in that dtype.
-  Tensor decode(const Tensor& latents) const;
+  // With `tiling`, latents larger than one tile (in height or width) decode tile by tile as
+  // diffusers does: a tile every stride/8 latents, each tile/8 latents (fewer at the edges) with
+  // its own stream caches; each tile's first rows blended with the tile above and its first
+  // columns with the tile to the left (both as already blended), weight y/overlap for the new tile
+  // over overlap = tile − stride pixels; each tile then cropped to the stride; the clamp last.
+  // Only the previous row of tiles is held, not every tile.
+  Tensor decode(const Tensor& latents, const std::optional<VaeTiling>& tiling = std::nullopt) const;
 
   const WanVaeConfig& config() const { return config_; }
   DType dtype() const { return dtype_; }  // of the weights, activations and output
@@ -39,6 +57,11 @@ class WanVaeDecoder {
   };
   struct StreamCache;
 
+  // z [B, z_dim, T, H, W] after post_quant_conv -> the video, frame by frame with fresh stream
+  // caches; clamped to [−1, 1] when `clamp`.
+  Tensor decode_frames(const Tensor& z, bool clamp) const;
+  // The same cut into tiles (see decode), clamped.
+  Tensor decode_tiled(const Tensor& z, const VaeTiling& tiling) const;
   // One latent frame [B, z_dim, 1, H, W] (after post_quant_conv) -> its output frames.
   Tensor decode_chunk(const Tensor& z, StreamCache& cache) const;
 
