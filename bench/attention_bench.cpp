@@ -102,7 +102,7 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
                 const Tensor& k, const Tensor& v, float scale, Report&& report, Time&& time_ms) {
   for (double sparsity : {0.8, 0.9}) {
     const auto md = vsa.build_metadata({.grid = s.grid, .sparsity = sparsity});
-    const VsaTiling& tiling = *VsaTiling::for_grid(s.grid);
+    const VsaTiling& tiling = *vsa_tiling_for(s.grid);
     const int64_t topk = vsa_topk(sparsity, tiling.num_tiles);
     const double blocks_flop = 4.0 * double(s.B * s.H * s.D) * double(tiling.num_tiles * topk) *
                                double(kVsaTileTokens * kVsaTileTokens);

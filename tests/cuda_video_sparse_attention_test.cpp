@@ -48,7 +48,7 @@ std::string name(const Case& c) {
 
 void expect_matches_reference(const Case& c) {
   SCOPED_TRACE(name(c));
-  const auto tiling = VsaTiling::for_grid(c.grid);
+  const auto tiling = vsa_tiling_for(c.grid);
   const Shape shape{c.batch, tiling->tokens, c.heads, 128};
   const Input q = random_input(shape), k = random_input(shape), v = random_input(shape);
   const Input g = c.gate ? random_input(shape) : Input{};
@@ -86,7 +86,7 @@ TEST(CudaVideoSparseAttention, MatchesTheReferenceOnOddGrids) {
 
 TEST(CudaVideoSparseAttention, SelectsTheLowestTilesAmongEqualScores) {
   REQUIRE_GPU();
-  const auto tiling = VsaTiling::for_grid({5, 6, 7});
+  const auto tiling = vsa_tiling_for({5, 6, 7});
   const Shape shape{1, tiling->tokens, 12, 128};
   const Tensor q = testing::randn(shape).to(DType::BF16).to(kGpu);
   const Tensor k = Tensor::full(shape, 0.25f).to(DType::BF16).to(kGpu);
@@ -99,7 +99,7 @@ TEST(CudaVideoSparseAttention, SelectsTheLowestTilesAmongEqualScores) {
 
 TEST(CudaVideoSparseAttention, WithoutSparsityOrGateIsDenseAttention) {
   REQUIRE_GPU();
-  const auto tiling = VsaTiling::for_grid({7, 9, 10});
+  const auto tiling = vsa_tiling_for({7, 9, 10});
   const Shape shape{2, tiling->tokens, 12, 128};
   const Input q = random_input(shape), k = random_input(shape), v = random_input(shape);
   const Tensor out = ops::video_sparse_attention(q.gpu, k.gpu, v.gpu, {}, *tiling,
@@ -111,7 +111,7 @@ TEST(CudaVideoSparseAttention, WithoutSparsityOrGateIsDenseAttention) {
 
 TEST(CudaVideoSparseAttention, RefusesHeadDimsItLacks) {
   REQUIRE_GPU();
-  const auto tiling = VsaTiling::for_grid({4, 4, 4});
+  const auto tiling = vsa_tiling_for({4, 4, 4});
   const Tensor x = testing::randn({1, 64, 2, 64}).to(DType::BF16).to(kGpu);
   const std::string m = testing::error_of([&] { ops::video_sparse_attention(x, x, x, {}, *tiling, 1, 0.1f); });
   EXPECT_NE(m.find("needs head_dim 128, got 64"), std::string::npos) << m;
@@ -127,7 +127,7 @@ TEST(CudaVideoSparseAttention, HopperAndPortableFineStagesAgreeOnOddGrids) {
   for (const std::array<int64_t, 3> grid :
        {std::array<int64_t, 3>{5, 6, 7}, {9, 10, 11}, {4, 4, 12}, {3, 9, 5}}) {
     SCOPED_TRACE(str_cat("grid ", grid[0], "x", grid[1], "x", grid[2]));
-    const auto tiling = VsaTiling::for_grid(grid);
+    const auto tiling = vsa_tiling_for(grid);
     const Shape shape{2, tiling->tokens, 12, 128};
     const Input q = random_input(shape), k = random_input(shape), v = random_input(shape);
     const Input g = random_input(shape);

@@ -25,28 +25,28 @@ bool contains(const std::string& s, const std::string& part) {
 
 TEST(VsaTiling, MatchesTheWorkedExamples) {
   // Wan 1.3B 480×832×81 -> grid 21×30×52 -> 6×8×13 tiles.
-  const auto wan = VsaTiling::for_grid({21, 30, 52});
+  const auto wan = vsa_tiling_for({21, 30, 52});
   EXPECT_EQ(wan->num_tiles, 624);
   EXPECT_EQ(wan->padded_len, 39936);
   EXPECT_EQ(wan->tokens, 32760);
   EXPECT_EQ(vsa_topk(0.8, wan->num_tiles), 125);
   EXPECT_EQ(vsa_topk(0.9, wan->num_tiles), 63);
   // FastWan 448×832×61 -> 16×28×52 -> 4×7×13 full tiles.
-  const auto fastwan = VsaTiling::for_grid({16, 28, 52});
+  const auto fastwan = vsa_tiling_for({16, 28, 52});
   EXPECT_EQ(fastwan->num_tiles, 364);
   for (int32_t size : fastwan->tile_sizes) EXPECT_EQ(size, 64);
   EXPECT_EQ(vsa_topk(0.8, fastwan->num_tiles), 73);
   // Wan 14B 720×1280×81 -> 21×45×80 -> 6×12×20.
-  const auto wan14 = VsaTiling::for_grid({21, 45, 80});
+  const auto wan14 = vsa_tiling_for({21, 45, 80});
   EXPECT_EQ(wan14->num_tiles, 1440);
   EXPECT_EQ(vsa_topk(0.9, wan14->num_tiles), 144);
   // Cached per grid.
-  EXPECT_EQ(VsaTiling::for_grid({21, 30, 52}).get(), wan.get());
+  EXPECT_EQ(vsa_tiling_for({21, 30, 52}).get(), wan.get());
 }
 
 TEST(VsaTiling, PacksEachTilesTokensAtTheFrontInRasterOrder) {
   // Grid 1×1×5: tile 0 holds tokens 0-3, tile 1 token 4 in its first slot.
-  const auto line = VsaTiling::for_grid({1, 1, 5});
+  const auto line = vsa_tiling_for({1, 1, 5});
   EXPECT_EQ(line->tile_sizes, (std::vector<int32_t>{4, 1}));
   EXPECT_EQ(line->token_of_slot[0], 0);
   EXPECT_EQ(line->token_of_slot[3], 3);
@@ -55,7 +55,7 @@ TEST(VsaTiling, PacksEachTilesTokensAtTheFrontInRasterOrder) {
   EXPECT_EQ(line->slot_of_token[4], 64);
   // An odd grid: slots and tokens are inverse maps; tile sizes add up; tile 1 (t-tile 0, h-tile 0,
   // w-tile 1) of grid 5×6×7 starts with token (0, 0, 4) then (0, 0, 5), (0, 0, 6), (0, 1, 4).
-  const auto odd = VsaTiling::for_grid({5, 6, 7});
+  const auto odd = vsa_tiling_for({5, 6, 7});
   EXPECT_EQ(odd->tiles, (std::array<int64_t, 3>{2, 2, 2}));
   int64_t total = 0;
   for (int32_t size : odd->tile_sizes) total += size;
@@ -112,7 +112,7 @@ struct VsaCase {
 };
 
 void expect_matches_reference(const VsaCase& c) {
-  const auto tiling = VsaTiling::for_grid(c.grid);
+  const auto tiling = vsa_tiling_for(c.grid);
   const Shape shape{c.batch, tiling->tokens, c.heads, c.head_dim};
   const Tensor q = randn(shape), k = randn(shape), v = randn(shape);
   const Tensor gate = c.gate ? randn(shape) : Tensor();
@@ -137,7 +137,7 @@ TEST(VideoSparseAttentionCpu, MatchesTheReferenceOnOddGrids) {
 
 TEST(VideoSparseAttentionCpu, SelectsTheLowestTilesAmongEqualScores) {
   // Every key equal: all coarse scores tie, so each query tile keeps tiles 0 .. topk-1.
-  const auto tiling = VsaTiling::for_grid({5, 6, 7});
+  const auto tiling = vsa_tiling_for({5, 6, 7});
   const Shape shape{1, tiling->tokens, 2, 16};
   const Tensor q = randn(shape), v = randn(shape);
   Tensor k = Tensor::full(shape, 0.25f);
@@ -148,7 +148,7 @@ TEST(VideoSparseAttentionCpu, SelectsTheLowestTilesAmongEqualScores) {
 }
 
 TEST(VideoSparseAttentionCpu, WithoutSparsityOrGateIsDenseAttention) {
-  const auto tiling = VsaTiling::for_grid({3, 5, 6});
+  const auto tiling = vsa_tiling_for({3, 5, 6});
   const Shape shape{2, tiling->tokens, 2, 32};
   const Tensor q = randn(shape), k = randn(shape), v = randn(shape);
   const Tensor out = ops::video_sparse_attention(q, k, v, {}, *tiling, tiling->num_tiles, 0.2f);

@@ -2,60 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
-#include <mutex>
 
 #include "fastvideo/error.h"
 #include "ops/dispatch.h"
 
 namespace fastvideo {
 
-namespace {
-
-std::shared_ptr<const VsaTiling> build_tiling(std::array<int64_t, 3> grid) {
-  auto t = std::make_shared<VsaTiling>();
-  t->grid = grid;
-  for (int a = 0; a < 3; ++a) t->tiles[a] = (grid[a] + kVsaTileEdge - 1) / kVsaTileEdge;
-  t->num_tiles = t->tiles[0] * t->tiles[1] * t->tiles[2];
-  t->padded_len = t->num_tiles * kVsaTileTokens;
-  t->tokens = grid[0] * grid[1] * grid[2];
-  t->tile_sizes.resize(size_t(t->num_tiles));
-  t->token_of_slot.assign(size_t(t->padded_len), -1);
-  t->slot_of_token.resize(size_t(t->tokens));
-  int64_t tile = 0;
-  for (int64_t tt = 0; tt < t->tiles[0]; ++tt)
-    for (int64_t th = 0; th < t->tiles[1]; ++th)
-      for (int64_t tw = 0; tw < t->tiles[2]; ++tw, ++tile) {
-        int64_t slot = tile * kVsaTileTokens;
-        const int64_t t1 = std::min(grid[0], (tt + 1) * kVsaTileEdge);
-        const int64_t h1 = std::min(grid[1], (th + 1) * kVsaTileEdge);
-        const int64_t w1 = std::min(grid[2], (tw + 1) * kVsaTileEdge);
-        for (int64_t z = tt * kVsaTileEdge; z < t1; ++z)
-          for (int64_t y = th * kVsaTileEdge; y < h1; ++y)
-            for (int64_t x = tw * kVsaTileEdge; x < w1; ++x, ++slot) {
-              const int64_t token = (z * grid[1] + y) * grid[2] + x;
-              t->token_of_slot[size_t(slot)] = int32_t(token);
-              t->slot_of_token[size_t(token)] = int32_t(slot);
-            }
-        t->tile_sizes[size_t(tile)] = int32_t(slot - tile * kVsaTileTokens);
-      }
-  return t;
-}
-
-}  // namespace
-
-std::shared_ptr<const VsaTiling> VsaTiling::for_grid(std::array<int64_t, 3> grid) {
-  for (int a = 0; a < 3; ++a)
-    FV_CHECK(grid[a] > 0, "VIDEO_SPARSE_ATTN: token grid [", grid[0], ", ", grid[1], ", ", grid[2],
-             "] has an empty axis");
-  FV_CHECK(grid[0] * grid[1] * grid[2] < (int64_t(1) << 30), "VIDEO_SPARSE_ATTN: token grid [",
-           grid[0], ", ", grid[1], ", ", grid[2], "] has more than 2^30 tokens");
-  static std::mutex mutex;
-  static std::map<std::array<int64_t, 3>, std::shared_ptr<const VsaTiling>> cache;
-  std::lock_guard lock(mutex);
-  auto& entry = cache[grid];
-  if (!entry) entry = build_tiling(grid);
-  return entry;
+std::shared_ptr<const VsaTiling> vsa_tiling_for(std::array<int64_t, 3> grid) {
+  return TokenTiling::for_grid(grid, {kVsaTileEdge, kVsaTileEdge, kVsaTileEdge},
+                               "VIDEO_SPARSE_ATTN");
 }
 
 int64_t vsa_topk(double sparsity, int64_t num_tiles) {

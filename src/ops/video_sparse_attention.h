@@ -13,27 +13,16 @@
 
 #include "core/tensor.h"
 #include "ops/block_selection.h"
+#include "ops/token_tiling.h"
 
 namespace fastvideo {
 
 inline constexpr int64_t kVsaTileEdge = 4;    // VSA_TILE_SIZE = (4, 4, 4)
 inline constexpr int64_t kVsaTileTokens = 64;
 
-// How a token grid is tiled: tiles in (t-tile, h-tile, w-tile) raster order; each tile owns 64
-// slots of the tiled sequence, its valid tokens (in raster order inside the tile) at the front and
-// padding behind. Built once per grid and cached (VsaTiling::for_grid).
-struct VsaTiling {
-  std::array<int64_t, 3> grid{};   // T, H, W
-  std::array<int64_t, 3> tiles{};  // ceil(grid / 4) per axis
-  int64_t num_tiles = 0;           // N
-  int64_t padded_len = 0;          // L_p = 64·N
-  int64_t tokens = 0;              // S = T·H·W
-  std::vector<int32_t> tile_sizes;     // [N] valid tokens per tile (FastVideo's variable_block_sizes)
-  std::vector<int32_t> token_of_slot;  // [L_p] raster token in each slot, -1 for padding
-  std::vector<int32_t> slot_of_token;  // [S] the slot of each raster token (untiling is one gather)
-
-  static std::shared_ptr<const VsaTiling> for_grid(std::array<int64_t, 3> grid);
-};
+// VSA's tiling of a token grid (ops/token_tiling.h) in 4×4×4 boxes, cached per grid.
+using VsaTiling = TokenTiling;
+std::shared_ptr<const VsaTiling> vsa_tiling_for(std::array<int64_t, 3> grid);
 
 // FastVideo's compute_topk: max(1, min(ceil((1 - sparsity)·N), N)). sparsity in [0, 1).
 int64_t vsa_topk(double sparsity, int64_t num_tiles);

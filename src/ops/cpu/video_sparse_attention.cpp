@@ -1,7 +1,6 @@
-// VSA on the CPU, f32: per (batch, head) the tile means, the coarse attention over tiles, the
-// selection, then per query tile the attention over its selected tiles' valid tokens. The fine
-// stage gathers the selected keys into one contiguous block, so padding never enters the math;
-// both attentions are the engine's CPU attention (ops::cpu::attention) on those blocks.
+// VSA on the CPU, f32: per (batch, head) the tile means, the coarse attention over tiles and the
+// selection; then the fine stage over the selected tiles (tile_list_attention) for every (batch,
+// head) at once, and out = fine + G ⊙ coarse.
 #include "ops/video_sparse_attention.h"
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 
 #include "ops/attention.h"
 #include "ops/cpu/sgemm.h"
+#include "ops/cpu/tile_list_attention.h"
 
 namespace fastvideo::ops::cpu {
 
@@ -19,26 +19,18 @@ Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
   FV_CHECK(q.dtype() == DType::F32, "VIDEO_SPARSE_ATTN on the CPU computes in f32, got q ",
            q.describe());
   const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
-  const int64_t N = tiling.num_tiles, T = kVsaTileTokens;
+  const int64_t N = tiling.num_tiles, T = tiling.tile_slots;
   const Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
   const Tensor gc = gate.defined() ? gate.contiguous() : Tensor();
-  Tensor out = Tensor::empty({B, S, H, D}, DType::F32);
-  Tensor scores_out, selected_out;
-  if (selection) {
-    scores_out = Tensor::empty({B, H, N, N}, DType::F32);
-    selected_out = Tensor::empty({B, H, N, topk}, DType::I32);
-  }
+  Tensor scores_out = Tensor::empty({B, H, N, N}, DType::F32);
+  Tensor selected_out = Tensor::empty({B, H, N, topk}, DType::I32);
+  Tensor coarse_out = Tensor::empty({B, H, N, D}, DType::F32);
   const int64_t row = H * D;  // elements between consecutive tokens
 
-  // (batch, head) pairs one after another: the GEMMs use OpenBLAS's own threads. Tile means and
-  // gathered rows live in [1, rows, 1, D] tensors, the layout ops::cpu::attention takes.
+  // (batch, head) pairs one after another: the GEMMs use OpenBLAS's own threads. Tile means live
+  // in [1, N, 1, D] tensors, the layout ops::cpu::attention takes.
   {
     Tensor means = Tensor::empty({3, 1, N, 1, D}, DType::F32);
-    std::vector<float> scores(size_t(N * N));
-    std::vector<int32_t> selected(size_t(N * topk));
-    Tensor qf = Tensor::empty({1, T, 1, D}, DType::F32);
-    Tensor kf = Tensor::empty({1, topk * T, 1, D}, DType::F32);
-    Tensor vf = Tensor::empty({1, topk * T, 1, D}, DType::F32);
     for (int64_t bh = 0; bh < B * H; ++bh) {
       const int64_t b = bh / H, h = bh % H;
       auto token = [&](const Tensor& t, int64_t s) {
@@ -60,44 +52,30 @@ Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
       const Tensor qm = means.select(0, 0), km = means.select(0, 1), vm = means.select(0, 2);
       // The scaled scores select the key tiles; the coarse output is their attention (which
       // forms the N×N scores again: small beside the fine stage).
+      float* scores = scores_out.data<float>() + bh * N * N;
       sgemm(false, true, int(N), int(N), int(D), scale, qm.data<float>(), int(D), km.data<float>(),
-            int(D), 0.f, scores.data(), int(N));
+            int(D), 0.f, scores, int(N));
+      int32_t* selected = selected_out.data<int32_t>() + bh * N * topk;
       for (int64_t i = 0; i < N; ++i)
-        select_top_blocks(scores.data() + i * N, N, topk, selected.data() + i * topk);
-      if (selection) {
-        std::copy(scores.begin(), scores.end(), scores_out.data<float>() + bh * N * N);
-        std::copy(selected.begin(), selected.end(), selected_out.data<int32_t>() + bh * N * topk);
-      }
+        select_top_blocks(scores + i * N, N, topk, selected + i * topk);
       const Tensor coarse = attention(qm, km, vm, scale);  // [1, N, 1, D]
+      std::copy_n(coarse.data<float>(), N * D, coarse_out.data<float>() + bh * N * D);
+    }
+  }
 
-      // Fine stage: each query tile against the valid tokens of its selected key tiles.
-      for (int64_t i = 0; i < N; ++i) {
-        int64_t keys = 0;
-        for (int64_t n = 0; n < topk; ++n) {
-          const int64_t j = selected[size_t(i * topk + n)];
-          for (int32_t r = 0; r < tiling.tile_sizes[size_t(j)]; ++r, ++keys) {
-            const int32_t s = tiling.token_of_slot[size_t(j * T + r)];
-            std::copy_n(token(kc, s), D, kf.data<float>() + keys * D);
-            std::copy_n(token(vc, s), D, vf.data<float>() + keys * D);
-          }
-        }
-        const int32_t rows = tiling.tile_sizes[size_t(i)];
-        for (int32_t r = 0; r < rows; ++r)
-          std::copy_n(token(qc, tiling.token_of_slot[size_t(i * T + r)]), D,
-                      qf.data<float>() + r * D);
-        const Tensor fine =
-            attention(qf.slice(1, 0, rows), kf.slice(1, 0, keys), vf.slice(1, 0, keys), scale);
-        // out = fine + G ⊙ coarse (G = 0 without a gate).
-        const float* c = coarse.data<float>() + i * D;
-        for (int32_t r = 0; r < rows; ++r) {
-          const int32_t s = tiling.token_of_slot[size_t(i * T + r)];
+  // Fine stage, then out = fine + G ⊙ coarse (G = 0 without a gate).
+  Tensor out = tile_list_attention(qc, kc, vc, tiling, selected_out, scale);
+  if (gc.defined()) {
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t s = 0; s < S; ++s) {
+        const int64_t i = tiling.slot_of_token[size_t(s)] / T;
+        for (int64_t h = 0; h < H; ++h) {
           float* dst = out.data<float>() + (b * S + s) * row + h * D;
-          const float* f = fine.data<float>() + r * D;
-          const float* g = gc.defined() ? token(gc, s) : nullptr;
-          for (int64_t d = 0; d < D; ++d) dst[d] = f[d] + (g ? g[d] * c[d] : 0.f);
+          const float* g = gc.data<float>() + (b * S + s) * row + h * D;
+          const float* c = coarse_out.data<float>() + ((b * H + h) * N + i) * D;
+          for (int64_t d = 0; d < D; ++d) dst[d] += g[d] * c[d];
         }
       }
-    }
   }
   if (selection) *selection = {scores_out, selected_out};
   return out;

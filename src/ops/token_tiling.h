@@ -1,0 +1,34 @@
+// How a (T, H, W) token grid is cut into boxes (VSA's 4×4×4, STA's 6×8×8): boxes in (t, h, w)
+// raster order, smaller ones at the far edge of an axis; each box owns box-volume slots of the
+// tiled sequence, its valid tokens (in raster order inside the box) at the front and padding
+// behind. Built once per (grid, box) and cached.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace fastvideo {
+
+struct TokenTiling {
+  std::array<int64_t, 3> grid{};   // T, H, W
+  std::array<int64_t, 3> box{};    // tile edge per axis
+  std::array<int64_t, 3> tiles{};  // ceil(grid / box) per axis
+  int64_t num_tiles = 0;           // N
+  int64_t tile_slots = 0;          // box volume: slots per tile
+  int64_t padded_len = 0;          // tile_slots · N
+  int64_t tokens = 0;              // S = T·H·W
+  std::vector<int32_t> tile_sizes;     // [N] valid tokens per tile (FastVideo's variable_block_sizes)
+  std::vector<int32_t> token_of_slot;  // [padded_len] raster token in each slot, -1 for padding
+  std::vector<int32_t> slot_of_token;  // [S] the slot of each raster token (untiling is one gather)
+
+  // A tile's (t, h, w) coordinates in tiles.
+  std::array<int64_t, 3> coords(int64_t tile) const;
+
+  // `what` names the caller in errors ("VIDEO_SPARSE_ATTN").
+  static std::shared_ptr<const TokenTiling> for_grid(std::array<int64_t, 3> grid,
+                                                     std::array<int64_t, 3> box, const char* what);
+};
+
+}  // namespace fastvideo
