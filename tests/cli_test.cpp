@@ -366,9 +366,9 @@ TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {
 
   fs::path dir = testing::temp_dir("attention-yaml");
   std::ofstream(dir / "run.yaml")
-      << "generator:\n  pipeline:\n    experimental:\n      attention_backend: SLIDING_TILE_ATTN\n";
+      << "generator:\n  pipeline:\n    experimental:\n      attention_backend: VMOBA_ATTN\n";
   expect_clean_failure(run(base + " --config " + (dir / "run.yaml").string()),
-                       "SLIDING_TILE_ATTN is not available in this version", out);
+                       "VMOBA_ATTN is not available in this version", out);
 
   // The flag beats the variable; the resolved names land in the file's metadata.
   CliRun ok = run(base + " --attention-backend torch_sdpa",

@@ -59,6 +59,7 @@ struct AttentionStepInfo {
 struct AttentionExtras {
   Tensor gate;                        // VSA: G = to_gate_compress(norm1 output) [B, Sq, H, Dv]
   Tensor proj_l_weight, proj_l_bias;  // SLA: proj_l [D, D] and [D], f32
+  int layer = 0;                      // the transformer block (STA's windows are per layer)
 };
 
 // Per-step metadata; each backend that needs some derives its own.

@@ -7,6 +7,7 @@
 #include "attention/later_version_backend.h"
 #include "attention/sage_attn_backend.h"
 #include "attention/sla_attn_backend.h"
+#include "attention/sliding_tile_attn_backend.h"
 #include "attention/torch_sdpa_backend.h"
 #include "attention/video_sparse_attn_backend.h"
 #include "fastvideo/error.h"
@@ -22,7 +23,6 @@ bool same_name(std::string_view a, std::string_view b) {
   });
 }
 
-const std::string kHopperOrNewer = "an NVIDIA GPU with compute capability 9.0 (Hopper) or newer";
 const std::string kAmpereOrNewer = "an NVIDIA GPU with compute capability 8.0 or newer";
 
 // Capabilities of the backends later issues build, from fastvideo.md §2.5, §3–4 and
@@ -64,8 +64,7 @@ AttentionBackendRegistry make_builtin() {
   r.add(std::make_unique<SlaAttnBackend>(SlaVariant::Sla));
   // SageSLA: SLA with SAGE_ATTN's INT8/FP8 sparse branch (fastvideo.md §4.4).
   r.add(std::make_unique<SlaAttnBackend>(SlaVariant::SageSla));
-  // STA: ThunderKittens sm_90a sliding-tile kernel, 6×8×8 tiles (fastvideo.md §4.1).
-  later("SLIDING_TILE_ATTN", later_capabilities({9, 0}, any_newer, kHopperOrNewer, {128}));
+  r.add(std::make_unique<SlidingTileAttnBackend>());
   // FP4 FlashAttention-4: NVFP4 Q/K, sm_100a/sm_103a only, head_dim ≥ 128 (fastvideo.md §2.3).
   later("nvfp4_fa4",
         later_capabilities({10, 0}, {10, 3},

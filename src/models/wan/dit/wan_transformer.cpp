@@ -240,7 +240,8 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
                 {},
                 {},
                 {},
-                {}};
+                {},
+                int(i)};
     if (gate_layout != VsaGateLayout::Absent) {
       const std::string g = b + std::string(vsa_gate_prefix(gate_layout));
       block.gate_w = get(g + ".weight");
@@ -321,6 +322,7 @@ Tensor WanTransformer::block_forward(const Block& block,
   AttentionExtras extras;
   extras.proj_l_weight = block.proj_l_w;
   extras.proj_l_bias = block.proj_l_b;
+  extras.layer = block.index;
   if (block.gate_w.defined()) extras.gate = heads(ops::linear(h, block.gate_w, block.gate_b));
   Tensor a = self_attention_->run(q, k, heads(v), attn_scale, self_metadata, extras)
                  .reshape({B, S, D});

@@ -115,6 +115,7 @@ class WanTransformer {
     Tensor ffn_in_w, ffn_in_b, ffn_out_w, ffn_out_b;
     Tensor gate_w, gate_b;      // VSA's to_gate_compress; undefined: G = 0
     Tensor proj_l_w, proj_l_b;  // SLA's proj_l (f32); undefined: zero
+    int index = 0;              // blocks.N: which backends with per-layer settings read (STA)
   };
 
   struct RopeCache {

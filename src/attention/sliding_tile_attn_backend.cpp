@@ -1,0 +1,98 @@
+#include "attention/sliding_tile_attn_backend.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <tuple>
+#include <mutex>
+#include <vector>
+
+#include "core/env.h"
+#include "fastvideo/error.h"
+
+namespace fastvideo {
+
+namespace {
+
+// Each file parsed once while it is unchanged (a searched strategy can hold 50 steps × 40 layers ×
+// 40 heads): keyed by path, size and modification time, so a rewritten file is read again.
+std::shared_ptr<const StaMaskStrategy> strategy_at(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  const auto stamp = std::filesystem::last_write_time(path, ec).time_since_epoch().count();
+  if (ec) return std::make_shared<const StaMaskStrategy>(StaMaskStrategy::from_file(path));
+  static std::mutex mutex;
+  static std::map<std::tuple<std::string, uintmax_t, int64_t>,
+                  std::shared_ptr<const StaMaskStrategy>>
+      cache;
+  std::lock_guard lock(mutex);
+  auto& entry = cache[{path, size, int64_t(stamp)}];
+  if (!entry) entry = std::make_shared<const StaMaskStrategy>(StaMaskStrategy::from_file(path));
+  return entry;
+}
+
+}  // namespace
+
+const AttentionCapabilities& SlidingTileAttnBackend::capabilities() const {
+  static const AttentionCapabilities caps{
+      .cpu = true,
+      .gpu = false,
+      .min_compute = {9, 0},
+      .gpu_requirement = "the CPU in this version (its GPU kernel is not built yet)",
+      .dtypes = {DType::F32},
+      .head_dims = {},
+      .self_attention = true,
+      .cross_attention = false,
+      .extra_weights = {},
+  };
+  return caps;
+}
+
+AttentionBackendStatus SlidingTileAttnBackend::status(const AttentionDevice& device) const {
+  if (device.is_gpu()) {
+    return {AttentionBackendStatus::Kind::NotInThisVersion,
+            "SLIDING_TILE_ATTN runs on the CPU only in this version: its GPU kernel is not built "
+            "yet, so " + device.describe() + " cannot run it"};
+  }
+  AttentionBackendStatus s = hardware_status(name(), capabilities(), device);
+  s.reason += " (f32); used when asked for, never automatically (it changes the result)";
+  return s;
+}
+
+std::unique_ptr<AttentionMetadata> SlidingTileAttnBackend::build_metadata(
+    const AttentionStepInfo& step) const {
+  auto md = std::make_unique<StaMetadata>();
+  md->tiling = sta_tiling_for(step.grid);
+  md->step = step.step;
+  if (const auto path = env_string(kAttentionConfigEnv); path && !path->empty()) {
+    md->strategy = strategy_at(*path);
+  }
+  for (int a = 0; a < 3; ++a)
+    md->default_window[size_t(a)] = std::min(kStaDefaultWindow[size_t(a)], md->tiling->tiles[size_t(a)]);
+  return md;
+}
+
+Tensor SlidingTileAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor& v,
+                                       float scale, const AttentionMetadata* metadata,
+                                       const AttentionExtras& extras) const {
+  const auto* md = dynamic_cast<const StaMetadata*>(metadata);
+  FV_CHECK(md != nullptr,
+           "SLIDING_TILE_ATTN needs the step's metadata (its token grid and step): it runs the "
+           "transformer's self-attention only");
+  try {
+    std::vector<StaWindow> windows;
+    for (int h = 0; h < int(q.size(2)); ++h) {
+      const StaWindow w =
+          md->strategy ? md->strategy->window(md->step, extras.layer, h) : md->default_window;
+      const std::string problem = sta_window_problem(*md->tiling, w);
+      FV_CHECK(problem.empty(), "step ", md->step, ", layer ", extras.layer, ", head ", h, ": ",
+               problem);
+      windows.push_back(w);
+    }
+    return ops::sliding_tile_attention(q, k, v, *md->tiling, windows, scale);
+  } catch (const Error& e) {
+    throw e.with_context("attention backend SLIDING_TILE_ATTN");
+  }
+}
+
+}  // namespace fastvideo

@@ -1,0 +1,167 @@
+// SLIDING_TILE_ATTN as a backend: FastVideo's mask-strategy JSON (read, refused by key and value,
+// written and read back) and tiny generations on the CPU, where the full window is dense attention
+// (fastvideo.md §4.1; issue 14: MS-SSIM >= 0.99) and smaller windows change the frames.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <span>
+#include <string>
+
+#include "attention/attention_registry.h"
+#include "attention/sliding_tile_attn_backend.h"
+#include "fastvideo/video_generator.h"
+#include "quality/video_metrics.h"
+#include "test_util.h"
+#include "tiny_model_fixture.h"
+
+namespace fastvideo {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::error_of;
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+TEST(StaMaskStrategy, ReadsFastVideosKeysAndRefusesMalformedEntriesByName) {
+  const StaMaskStrategy s =
+      StaMaskStrategy::from_json_text(R"({"0_0_0": [3, 6, 10], "12_29_11": [1, 6, 10]})", "m.json");
+  EXPECT_EQ(s.size(), 2u);
+  EXPECT_EQ(s.window(12, 29, 11), (StaWindow{1, 6, 10}));
+  std::string m = error_of([&] { s.window(1, 0, 0); });
+  EXPECT_TRUE(contains(m, "m.json: no window for step 1, layer 0, head 0 (key '1_0_0')")) << m;
+  for (const auto& [text, expected] : std::initializer_list<std::pair<const char*, const char*>>{
+           {R"({"0_0": [1, 1, 1]})", "key '0_0' is not \"step_layer_head\""},
+           {R"({"a_0_0": [1, 1, 1]})", "key 'a_0_0' is not"},
+           {R"({"0_0_0_": [1, 1, 1]})", "key '0_0_0_' is not"},
+           {R"({"0_0_0": [1, 1]})", "'0_0_0' = [1,1] is not a window [t, h, w]"},
+           {R"({"0_0_0": [0, 1, 1]})", "window sizes are whole numbers of tiles, at least 1"},
+           {R"({"0_0_0": [1.5, 1, 1]})", "window sizes are whole numbers"},
+           {R"({"0_0_0": [1, 1, 1], "00_0_0": [1, 1, 1]})", "names the same step, layer and head"},
+           {R"([1, 2, 3])", "is a JSON object"},
+           {R"({})", "has no entries"},
+           {R"({"0_0_0": )", "not valid JSON"}}) {
+    m = error_of([&] { StaMaskStrategy::from_json_text(text, "m.json"); });
+    EXPECT_TRUE(contains(m, "m.json")) << m;
+    EXPECT_TRUE(contains(m, expected)) << text << " -> " << m;
+  }
+  m = error_of([] { StaMaskStrategy::from_file("/nonexistent/mask.json"); });
+  EXPECT_TRUE(contains(m, "/nonexistent/mask.json: cannot read the STA mask strategy")) << m;
+}
+
+TEST(StaMaskStrategy, WrittenFilesReadBackTheSame) {
+  StaMaskStrategy s = StaMaskStrategy::from_json_text(R"({"0_0_0": [1, 2, 3]})", "x");
+  s.set(3, 1, 0, {2, 2, 2});
+  const fs::path path = testing::temp_dir("sta-strategy") / "mask.json";
+  s.write(path);
+  EXPECT_FALSE(fs::exists(path.string() + ".partial"));
+  const StaMaskStrategy back = StaMaskStrategy::from_file(path);
+  EXPECT_EQ(back.size(), 2u);
+  EXPECT_EQ(back.window(0, 0, 0), (StaWindow{1, 2, 3}));
+  EXPECT_EQ(back.window(3, 1, 0), (StaWindow{2, 2, 2}));
+}
+
+TEST(SlidingTileAttnBackend, RunsOnTheCpuAndRefusesGpusSayingTheKernelIsMissing) {
+  const AttentionBackend& sta = AttentionBackendRegistry::builtin().get("SLIDING_TILE_ATTN", "test");
+  EXPECT_TRUE(sta.status(AttentionDevice::cpu()).available());
+  const AttentionBackendStatus h200 = sta.status(AttentionDevice::gpu(0, "NVIDIA H200", {9, 0}));
+  EXPECT_EQ(h200.kind, AttentionBackendStatus::Kind::NotInThisVersion);
+  EXPECT_TRUE(contains(h200.reason, "GPU kernel is not built yet")) << h200.reason;
+  EXPECT_FALSE(sta.chosen_automatically_on(AttentionDevice::cpu()));
+}
+
+// A tiny generation at 176×176, 5 frames (token grid 2×11×11: 1×2×2 tiles) with SLIDING_TILE_ATTN
+// and the mask strategy `json` (written to a new file FASTVIDEO_ATTENTION_CONFIG names; empty:
+// none).
+GenerationResult generate_sta(const std::string& json,
+                              const std::string& backend = "SLIDING_TILE_ATTN") {
+  static int files = 0;
+  ::unsetenv(kAttentionConfigEnv);
+  if (!json.empty()) {
+    const fs::path path = testing::temp_dir("sta-run") / str_cat("mask", files++, ".json");
+    std::ofstream(path) << json;
+    ::setenv(kAttentionConfigEnv, path.c_str(), 1);
+  }
+  GeneratorOptions options;
+  options.device = "cpu";
+  options.attention_backend = backend;
+  GenerationRequest r;
+  r.prompt = "A red fox runs through fresh snow at dawn.";
+  r.seed = 7;
+  r.height = 176;
+  r.width = 176;
+  r.num_frames = 5;
+  GenerationResult result =
+      VideoGenerator::from_pretrained(testing::tiny_model_dir(), options).generate(r);
+  ::unsetenv(kAttentionConfigEnv);
+  return result;
+}
+
+// Every (step, layer, head) of the tiny model's 4 steps, 2 layers and 2 heads with `window`.
+std::string uniform_strategy(const std::string& window) {
+  std::string json = "{";
+  for (int s = 0; s < 4; ++s)
+    for (int l = 0; l < 2; ++l)
+      for (int h = 0; h < 2; ++h)
+        json += (json.size() > 1 ? ", " : "") + str_cat("\"", s, "_", l, "_", h, "\": ", window);
+  return json + "}";
+}
+
+double worst_ms_ssim(const GenerationResult& a, const GenerationResult& b) {
+  const size_t frame = size_t(a.height) * size_t(a.width) * 3;
+  double worst = 1.0;
+  for (int f = 0; f < a.frames; ++f)
+    worst = std::min(worst, frame_ms_ssim(std::span(a.rgb).subspan(f * frame, frame),
+                                          std::span(b.rgb).subspan(f * frame, frame), a.height,
+                                          a.width));
+  return worst;
+}
+
+TEST(SlidingTileAttnBackend, TheFullWindowGivesDenseFramesAndSmallerWindowsDoNot) {
+  const GenerationResult dense = generate_sta("", "TORCH_SDPA");
+  const GenerationResult full = generate_sta(uniform_strategy("[1, 2, 2]"));
+  const double full_score = worst_ms_ssim(dense, full);
+  std::printf("[sta] full window vs TORCH_SDPA: worst frame MS-SSIM %.6f\n", full_score);
+  EXPECT_GE(full_score, 0.99);
+  const GenerationResult one = generate_sta(uniform_strategy("[1, 1, 1]"));
+  EXPECT_FALSE(one.rgb == dense.rgb) << "a one-tile window changed nothing";
+  // The tiny model's random weights move its frames little; the latents show the windows apart.
+  auto latents = [](const GenerationResult& g) {
+    return Tensor::from_vector(g.final_latents, g.latent_shape);
+  };
+  const double full_drift = testing::rel_l2(latents(full), latents(dense));
+  const double one_drift = testing::rel_l2(latents(one), latents(dense));
+  std::printf("[sta] final latents rel-L2 against TORCH_SDPA: full window %.3g, one tile %.3g\n",
+              full_drift, one_drift);
+  EXPECT_LE(full_drift, 1e-5);
+  EXPECT_GE(one_drift, 100 * full_drift) << "a one-tile window changed almost nothing";
+  EXPECT_TRUE(one.rgb == generate_sta(uniform_strategy("[1, 1, 1]")).rgb) << "not deterministic";
+}
+
+TEST(SlidingTileAttnBackend, WithoutAStrategyEveryHeadGetsTheDefaultWindowCutToTheGrid) {
+  ::unsetenv(kAttentionConfigEnv);
+  const AttentionBackend& sta = AttentionBackendRegistry::builtin().get("SLIDING_TILE_ATTN", "test");
+  const auto wide = sta.build_metadata({.step = 2, .grid = {21, 30, 52}});
+  const auto* md = dynamic_cast<const StaMetadata*>(wide.get());
+  ASSERT_NE(md, nullptr);
+  EXPECT_EQ(md->strategy, nullptr);
+  EXPECT_EQ(md->step, 2);
+  EXPECT_EQ(md->default_window, kStaDefaultWindow);
+  const auto narrow = sta.build_metadata({.grid = {2, 11, 11}});
+  EXPECT_EQ(dynamic_cast<const StaMetadata*>(narrow.get())->default_window, (StaWindow{1, 2, 2}));
+}
+
+TEST(SlidingTileAttnBackend, AMissingEntryOrAWindowOffTheGridNamesStepLayerAndHead) {
+  std::string m = error_of([] { generate_sta(R"({"0_0_0": [1, 1, 1]})"); });
+  EXPECT_TRUE(contains(m, "no window for step 0, layer 0, head 1 (key '0_0_1')")) << m;
+  m = error_of([] { generate_sta(uniform_strategy("[1, 3, 2]")); });
+  EXPECT_TRUE(contains(m, "step 0, layer 0, head 0: window [1, 3, 2] has 3 tiles along h, outside "
+                          "1 .. 2")) << m;
+}
+
+}  // namespace
+}  // namespace fastvideo
