@@ -12,6 +12,8 @@
 
 #include "attention/attention_registry.h"
 #include "attention/sliding_tile_attn_backend.h"
+#include "cli_runner.h"
+#include "fastvideo/sta_search.h"
 #include "fastvideo/video_generator.h"
 #include "quality/video_metrics.h"
 #include "test_util.h"
@@ -161,6 +163,70 @@ TEST(SlidingTileAttnBackend, AMissingEntryOrAWindowOffTheGridNamesStepLayerAndHe
   m = error_of([] { generate_sta(uniform_strategy("[1, 3, 2]")); });
   EXPECT_TRUE(contains(m, "step 0, layer 0, head 0: window [1, 3, 2] has 3 tiles along h, outside "
                           "1 .. 2")) << m;
+}
+
+// FastVideo's select_best_mask_strategy on hand-made losses: the prompts' mean, the least-loss
+// candidate (the first on ties), the full window for the first skip_steps steps.
+TEST(StaMaskSearch, ChoosesTheLeastMeanLossAfterTheSkippedSteps) {
+  StaSearchLosses a;
+  a.candidates = {{1, 1, 1}, {1, 2, 1}};
+  a.full_window = {2, 2, 2};
+  a.steps = 2;
+  a.layers = 1;
+  a.heads = 2;
+  // [step][layer][head][candidate]
+  a.l2 = {0.1, 0.2, 0.3, 0.4, /* step 1: */ 0.5, 0.1, 0.2, 0.2};
+  StaSearchLosses b = a;
+  b.l2 = {0.1, 0.2, 0.3, 0.4, /* step 1: */ 0.5, 0.3, 0.2, 0.2};
+  const fs::path path = testing::temp_dir("sta-select") / "mask.json";
+  const StaSearchSummary summary = write_sta_mask_strategy({a, b}, 1, path);
+  const StaMaskStrategy s = StaMaskStrategy::from_file(path);
+  EXPECT_EQ(s.window(0, 0, 0), (StaWindow{2, 2, 2}));  // skipped: full
+  EXPECT_EQ(s.window(0, 0, 1), (StaWindow{2, 2, 2}));
+  EXPECT_EQ(s.window(1, 0, 0), (StaWindow{1, 2, 1}));  // means 0.5 and 0.2
+  EXPECT_EQ(s.window(1, 0, 1), (StaWindow{1, 1, 1}));  // a tie: the first
+  EXPECT_DOUBLE_EQ(summary.sparsity, 1.0 - (8 + 8 + 2 + 1) / 32.0);
+  EXPECT_EQ(summary.window_counts.at("[2, 2, 2]"), 2);
+  StaSearchLosses other = b;
+  other.steps = 3;
+  const std::string m = error_of([&] { write_sta_mask_strategy({a, other}, 1, path); });
+  EXPECT_TRUE(contains(m, "the runs differ")) << m;
+}
+
+TEST(StaMaskSearch, CandidatesWithAnotherBackendAreRefused) {
+  GeneratorOptions options;
+  options.device = "cpu";
+  options.attention_backend = "TORCH_SDPA";
+  options.sta_search_candidates = {{1, 1, 1}};
+  const std::string m =
+      error_of([&] { VideoGenerator::from_pretrained(testing::tiny_model_dir(), options); });
+  EXPECT_TRUE(contains(m, "sta_search_candidates are set, but the self-attention backend is "
+                          "TORCH_SDPA")) << m;
+}
+
+// `fastvideo sta-search` on the tiny model writes a strategy that `fastvideo generate` then runs
+// with (issue 14).
+TEST(StaMaskSearch, TheSearchCommandWritesAStrategyGenerateLoads) {
+  const fs::path dir = testing::temp_dir("sta-search-cli");
+  const std::string mask = (dir / "mask.json").string();
+  const std::string sizes = " --height 176 --width 176 --num-frames 5 --num-inference-steps 2";
+  const testing::CliRun search =
+      testing::run("sta-search --device cpu --prompt 'a red fox' --candidates '1,1,1 1,2,1' "
+                   "--skip-time-steps 1 --output " + mask + sizes);
+  ASSERT_EQ(search.status, 0) << search.output;
+  EXPECT_TRUE(contains(search.output, "2 steps x 2 layers x 2 heads, full window [1, 2, 2]"))
+      << search.output;
+  EXPECT_EQ(StaMaskStrategy::from_file(mask).size(), 8u);
+  const testing::CliRun generate = testing::run(
+      "generate --device cpu --attention-backend SLIDING_TILE_ATTN --prompt 'a red fox' --output " +
+          (dir / "fox.y4m").string() + sizes,
+      "FASTVIDEO_ATTENTION_CONFIG=" + mask);
+  EXPECT_EQ(generate.status, 0) << generate.output;
+  EXPECT_TRUE(fs::exists(dir / "fox.y4m"));
+  const testing::CliRun bad = testing::run("sta-search --device cpu --prompt x --candidates "
+                                           "'1,1' --output " + mask + sizes);
+  EXPECT_NE(bad.status, 0);
+  EXPECT_TRUE(contains(bad.output, "--candidates: '1,1' is not a window t,h,w")) << bad.output;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fastvideo/error.h"
+#include "fastvideo/sta_search.h"
 
 namespace fastvideo {
 
@@ -47,6 +48,11 @@ struct GeneratorOptions {
   bool vae_tiling = false;
   int vae_tile_size = 256;
   int vae_tile_stride = 192;
+  // FastVideo's STA mask search (fastvideo/sta_search.h): with SLIDING_TILE_ATTN as the
+  // self-attention backend, these candidate windows are compared with the full window at every
+  // step, layer and head (the video is the full window's); GenerationResult::sta_search holds the
+  // losses. Empty: no search. With another backend, an error.
+  std::vector<StaTiles> sta_search_candidates;
 };
 
 struct GenerationRequest {
@@ -94,6 +100,8 @@ struct GenerationResult {
   std::string summary_json() const;         // parameters, stages, counts
   // The resolved request (preset defaults filled in) as recorded in the output's metadata.
   std::vector<std::pair<std::string, std::string>> parameters;
+  // With GeneratorOptions::sta_search_candidates: what the mask search recorded.
+  std::optional<StaSearchLosses> sta_search;
 };
 
 class VideoGenerator {

@@ -46,12 +46,15 @@ struct AttentionBackendStatus {
 
 // What a backend's per-step metadata builder is told (FastVideo's
 // AttentionMetadataBuilder.build(current_timestep, raw_latent_shape, patch_size, VSA_sparsity)).
+class StaSearchRecorder;
+
 struct AttentionStepInfo {
   int step = 0;                   // denoising step index
   double timestep = 0;            // the scheduler's timestep
   std::array<int64_t, 3> grid{};  // token grid after patching: T, H, W
   double sparsity = 0;            // VSA_sparsity
   double topk_ratio = 0.1;        // SLA's topk_ratio
+  StaSearchRecorder* sta_search = nullptr;  // STA's mask search, when one runs (sta_search.h)
 };
 
 // What a layer hands its backend beyond q, k, v, computed from the weights the backend's

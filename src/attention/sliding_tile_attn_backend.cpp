@@ -31,6 +31,43 @@ std::shared_ptr<const StaMaskStrategy> strategy_at(const std::string& path) {
   return entry;
 }
 
+// A mask-search call: every head with the full window (the output), and each candidate window's
+// output compared with it per head (mean of the squared difference over batch, tokens, channels).
+Tensor search_step(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                   const StaMetadata& md, int layer) {
+  const TokenTiling& tiling = *md.tiling;
+  const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
+  const std::vector<StaWindow> full(size_t(H), sta_full_window(tiling));
+  const Tensor out = ops::sliding_tile_attention(q, k, v, tiling, full, scale);
+  const Tensor reference = out.to(DType::F32).contiguous();
+  std::vector<std::vector<double>> l2(static_cast<size_t>(H));
+  for (const StaTiles& c : md.search->candidates()) {
+    const StaWindow w{c[0], c[1], c[2]};
+    const std::string problem = sta_window_problem(tiling, w);
+    FV_CHECK(problem.empty(), "mask search candidate: ", problem);
+    const Tensor got = ops::sliding_tile_attention(q, k, v, tiling,
+                                                   std::vector<StaWindow>(size_t(H), w), scale)
+                           .to(DType::F32)
+                           .contiguous();
+    for (int64_t h = 0; h < H; ++h) {
+      double sum = 0;
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t s = 0; s < S; ++s) {
+          const int64_t at = ((b * S + s) * H + h) * D;
+          for (int64_t d = 0; d < D; ++d) {
+            const double diff = double(got.data<float>()[at + d]) - reference.data<float>()[at + d];
+            sum += diff * diff;
+          }
+        }
+      l2[size_t(h)].push_back(sum / double(B * S * D));
+    }
+  }
+  const StaWindow f = sta_full_window(tiling);
+  for (int64_t h = 0; h < H; ++h)
+    md.search->add(md.step, layer, int(h), l2[size_t(h)], {int(f[0]), int(f[1]), int(f[2])});
+  return out;
+}
+
 }  // namespace
 
 const AttentionCapabilities& SlidingTileAttnBackend::capabilities() const {
@@ -64,6 +101,7 @@ std::unique_ptr<AttentionMetadata> SlidingTileAttnBackend::build_metadata(
   auto md = std::make_unique<StaMetadata>();
   md->tiling = sta_tiling_for(step.grid);
   md->step = step.step;
+  md->search = step.sta_search;
   if (const auto path = env_string(kAttentionConfigEnv); path && !path->empty()) {
     md->strategy = strategy_at(*path);
   }
@@ -80,6 +118,7 @@ Tensor SlidingTileAttnBackend::forward(const Tensor& q, const Tensor& k, const T
            "SLIDING_TILE_ATTN needs the step's metadata (its token grid and step): it runs the "
            "transformer's self-attention only");
   try {
+    if (md->search) return search_step(q, k, v, scale, *md, extras.layer);
     std::vector<StaWindow> windows;
     for (int h = 0; h < int(q.size(2)); ++h) {
       const StaWindow w =

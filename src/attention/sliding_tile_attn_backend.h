@@ -10,6 +10,7 @@
 
 #include "attention/attention_backend.h"
 #include "attention/sta_mask_strategy.h"
+#include "attention/sta_search_recorder.h"
 
 namespace fastvideo {
 
@@ -21,6 +22,7 @@ struct StaMetadata final : AttentionMetadata {
   int step = 0;
   std::shared_ptr<const StaMaskStrategy> strategy;  // null: default_window for every head
   StaWindow default_window{};
+  StaSearchRecorder* search = nullptr;  // a mask search: full windows run, candidates recorded
 };
 
 class SlidingTileAttnBackend final : public AttentionBackend {

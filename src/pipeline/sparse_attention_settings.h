@@ -9,9 +9,11 @@
 #pragma once
 
 #include <array>
+#include <memory>
 #include <optional>
 
 #include "attention/attention_backend.h"
+#include "attention/sta_search_recorder.h"
 
 namespace fastvideo {
 
@@ -36,6 +38,7 @@ double resolve_sla_topk_ratio(std::optional<double> explicit_value, const Attent
 struct SparseAttentionSettings {
   double vsa_sparsity = 0;                       // AttentionStepInfo::sparsity
   double sla_topk_ratio = kSlaDefaultTopkRatio;  // AttentionStepInfo::topk_ratio
+  std::shared_ptr<StaSearchRecorder> sta_search;  // AttentionStepInfo::sta_search; null: none
 
   // The step's information for the self-attention's metadata builder (both denoise loops).
   AttentionStepInfo step(int index, double timestep, std::array<int64_t, 3> grid) const {
@@ -43,7 +46,8 @@ struct SparseAttentionSettings {
             .timestep = timestep,
             .grid = grid,
             .sparsity = vsa_sparsity,
-            .topk_ratio = sla_topk_ratio};
+            .topk_ratio = sla_topk_ratio,
+            .sta_search = sta_search.get()};
   }
 };
 

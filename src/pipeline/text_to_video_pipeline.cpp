@@ -107,10 +107,21 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       options.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device_),
       {dit_config.attention_head_dim, weight_dtype});
   log::info("attention backends: ", attention_.describe());
-  const SparseAttentionSettings sparse{
+  SparseAttentionSettings sparse{
       resolve_vsa_sparsity(options.vsa_sparsity, preset_.defaults.vsa_sparsity, *attention_.self,
                            attention_.source),
-      resolve_sla_topk_ratio(options.sla_topk_ratio, *attention_.self, attention_.source)};
+      resolve_sla_topk_ratio(options.sla_topk_ratio, *attention_.self, attention_.source),
+      {}};
+  if (!options.sta_search_candidates.empty()) {
+    FV_CHECK(attention_.self->name() == "SLIDING_TILE_ATTN", "sta_search_candidates are set, but "
+             "the self-attention backend is ", attention_.self->name(),
+             "; the STA mask search runs SLIDING_TILE_ATTN");
+    for (const StaTiles& c : options.sta_search_candidates)
+      FV_CHECK(c[0] >= 1 && c[1] >= 1 && c[2] >= 1, "STA mask search candidate [", c[0], ", ",
+               c[1], ", ", c[2], "]: window sizes are whole numbers of tiles, at least 1");
+    sparse.sta_search = std::make_shared<StaSearchRecorder>(options.sta_search_candidates);
+    sta_search_ = sparse.sta_search;
+  }
   prompt_encoder_ = std::make_unique<PromptEncoder>(checkpoint_, std::move(umt5_config), device_,
                                                     umt5_dtype, options.keep_text_encoder);
 
@@ -192,8 +203,10 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request) {
     StopFlag& stop;
     ~ConsumeStop() { stop.clear(); }
   } consume{stop_};
+  if (sta_search_) sta_search_->clear();
   run_stages(stages_, state, device_, stop_);
   GenerationResult& result = state.result;
+  if (sta_search_) result.sta_search = sta_search_->losses();
   result.frames = state.video.frames;
   result.height = state.video.height;
   result.width = state.video.width;

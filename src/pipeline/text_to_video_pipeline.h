@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "attention/attention_selection.h"
+#include "attention/sta_search_recorder.h"
 #include "core/stop_flag.h"
 #include "fastvideo/video_generator.h"
 #include "io/checkpoint.h"
@@ -48,6 +49,7 @@ class TextToVideoPipeline {
   SamplingPreset preset_;
   ProgressCallback progress_;
   StopFlag stop_;
+  std::shared_ptr<StaSearchRecorder> sta_search_;  // GeneratorOptions::sta_search_candidates
   std::vector<std::unique_ptr<PipelineStage>> stages_;
 };
 

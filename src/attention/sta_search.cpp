@@ -1,0 +1,92 @@
+// The STA mask search: the recorder SLIDING_TILE_ATTN fills, and FastVideo's selection rule.
+#include <algorithm>
+#include <cstdio>
+
+#include "attention/sta_mask_strategy.h"
+#include "attention/sta_search_recorder.h"
+#include "fastvideo/error.h"
+
+namespace fastvideo {
+
+void StaSearchRecorder::add(int step, int layer, int head, const std::vector<double>& l2,
+                            const StaTiles& full) {
+  std::lock_guard lock(mutex_);
+  full_ = full;
+  Sum& sum = sums_[{step, layer, head}];
+  if (sum.l2.empty()) sum.l2.assign(candidates_.size(), 0.0);
+  for (size_t c = 0; c < l2.size(); ++c) sum.l2[c] += l2[c];
+  ++sum.calls;
+}
+
+void StaSearchRecorder::clear() {
+  std::lock_guard lock(mutex_);
+  sums_.clear();
+}
+
+StaSearchLosses StaSearchRecorder::losses() const {
+  std::lock_guard lock(mutex_);
+  StaSearchLosses out;
+  out.candidates = candidates_;
+  out.full_window = full_;
+  for (const auto& [at, sum] : sums_) {
+    out.steps = std::max(out.steps, at[0] + 1);
+    out.layers = std::max(out.layers, at[1] + 1);
+    out.heads = std::max(out.heads, at[2] + 1);
+  }
+  const size_t C = candidates_.size();
+  out.l2.assign(size_t(out.steps) * size_t(out.layers) * size_t(out.heads) * C, 0.0);
+  for (const auto& [at, sum] : sums_) {
+    const size_t base = ((size_t(at[0]) * size_t(out.layers) + size_t(at[1])) * size_t(out.heads) +
+                         size_t(at[2])) * C;
+    for (size_t c = 0; c < C; ++c) out.l2[base + c] = sum.l2[c] / sum.calls;
+  }
+  return out;
+}
+
+StaSearchSummary write_sta_mask_strategy(const std::vector<StaSearchLosses>& runs, int skip_steps,
+                                         const std::filesystem::path& path) {
+  FV_CHECK(!runs.empty(), "STA mask search: no runs to choose windows from");
+  const StaSearchLosses& first = runs.front();
+  FV_CHECK(!first.candidates.empty() && first.steps > 0, "STA mask search: the run recorded no "
+           "self-attention (was SLIDING_TILE_ATTN the self-attention backend?)");
+  FV_CHECK(skip_steps >= 0, "STA mask search: skip_time_steps ", skip_steps, " is negative");
+  for (const StaSearchLosses& r : runs) {
+    FV_CHECK(r.candidates == first.candidates && r.full_window == first.full_window &&
+                 r.steps == first.steps && r.layers == first.layers && r.heads == first.heads,
+             "STA mask search: the runs differ in candidates, grid, steps, layers or heads; search "
+             "every prompt at one size and step count");
+  }
+  const size_t C = first.candidates.size();
+  const StaTiles& full = first.full_window;
+  auto volume = [](const StaTiles& w) { return double(w[0]) * w[1] * w[2]; };
+  StaMaskStrategy strategy;
+  StaSearchSummary summary;
+  double kept = 0, total = 0;
+  for (int s = 0; s < first.steps; ++s)
+    for (int l = 0; l < first.layers; ++l)
+      for (int h = 0; h < first.heads; ++h) {
+        StaTiles chosen = full;
+        if (s >= skip_steps) {
+          const size_t base =
+              ((size_t(s) * size_t(first.layers) + size_t(l)) * size_t(first.heads) + size_t(h)) * C;
+          size_t best = 0;
+          double best_l2 = 0;
+          for (size_t c = 0; c < C; ++c) {
+            double mean = 0;
+            for (const StaSearchLosses& r : runs) mean += r.l2[base + c];
+            mean /= double(runs.size());
+            if (c == 0 || mean < best_l2) best = c, best_l2 = mean;
+          }
+          chosen = first.candidates[best];
+        }
+        strategy.set(s, l, h, {chosen[0], chosen[1], chosen[2]});
+        kept += volume(chosen);
+        total += volume(full);
+        ++summary.window_counts[str_cat("[", chosen[0], ", ", chosen[1], ", ", chosen[2], "]")];
+      }
+  summary.sparsity = 1.0 - kept / total;
+  strategy.write(path);
+  return summary;
+}
+
+}  // namespace fastvideo
