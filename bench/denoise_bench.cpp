@@ -107,7 +107,7 @@ int run_bench_fastwan(const BenchDenoiseFlags& f, Device device, const std::stri
     synchronize_device(device);
     const auto t0 = Clock::now();
     forwards = run_dmd_denoise_loop(
-        {dit, geometry, text, d.dmd_timesteps, {f.vsa_sparsity}, generator}, latents,
+        {dit, geometry, text, d.dmd_timesteps, {.vsa_sparsity = f.vsa_sparsity}, generator}, latents,
         [&](int, double seconds) { step_seconds.push_back(seconds); });
     synchronize_device(device);
     total = seconds_since(t0);
