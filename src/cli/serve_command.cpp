@@ -5,6 +5,7 @@
 // listener, cancel the running job and remove every file the server made, then exit 0.
 #include <httplib.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -30,6 +31,15 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::ordered_json;
+
+// Debian's cpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, compiled into the
+// library): a burst of clients past it overflowed the accept queue, and some of their connections
+// were reset unanswered. Listening again on the bound socket (Linux updates the backlog) gives a
+// burst the system's full queue.
+class HttpServer : public httplib::Server {
+ public:
+  void deepen_listen_backlog() { ::listen(svr_sock_, SOMAXCONN); }
+};
 
 struct ServeFlags {
   std::string config_path, host = "127.0.0.1", api_key;
@@ -250,7 +260,7 @@ struct OutputDir {
   }
 };
 
-void serve_routes(httplib::Server& server, VideoJobQueue& queue, const ServedModel& model,
+void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& model,
                   const VideoGenerator& generator, const ServeFlags& f, int64_t started_at) {
   server.set_payload_max_length(f.max_body_bytes);
   server.set_pre_routing_handler([&f](const httplib::Request& req, httplib::Response& res) {
@@ -399,7 +409,7 @@ int run_serve(const ServeFlags& f) {
     output.temporary = true;
   }
 
-  httplib::Server server;
+  HttpServer server;
   ServeSignals signals([&server] { server.stop(); });
 
   VideoGenerator generator = VideoGenerator::from_pretrained(*config.model_path, config.options);
@@ -431,6 +441,7 @@ int run_serve(const ServeFlags& f) {
     FV_CHECK(server.bind_to_port(f.host, port), "cannot listen on ", f.host, ":", port,
              " (in use, or not an address of this machine)");
   }
+  server.deepen_listen_backlog();
   if (!signals.received()) {
     std::printf("fastvideo serve: listening on http://%s:%d (model %s, %s, videos in %s)\n",
                 f.host.c_str(), port, model.id.c_str(), model.attention_backend.c_str(),
