@@ -45,8 +45,9 @@ class ServeProcess {
  public:
   explicit ServeProcess(const std::string& name, std::vector<std::string> extra = {})
       : output_dir_(testing::temp_dir("serve-" + name)) {
-    std::vector<std::string> args = {testing::cli(), "serve",  "--model", testing::tiny_model_dir().string(),
-                                     "--port",       "0",      "--output-dir", output_dir_.string()};
+    std::vector<std::string> args = {
+        testing::cli(), "serve", "--model",      testing::tiny_model_dir().string(),
+        "--port",       "0",     "--output-dir", output_dir_.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -121,7 +122,9 @@ json submit(httplib::Client& c, const json& job) {
   return body_of(r);
 }
 
-json get_video(httplib::Client& c, const std::string& id) { return body_of(c.Get("/v1/videos/" + id)); }
+json get_video(httplib::Client& c, const std::string& id) {
+  return body_of(c.Get("/v1/videos/" + id));
+}
 
 // Polls until the job is completed, failed or cancelled (or 60 s).
 json wait_for_end(httplib::Client& c, const std::string& id) {
@@ -153,7 +156,8 @@ void expect_mp4(const std::string& bytes) {
 }
 
 // An error answer: the status, OpenAI's error object, the field it names.
-void expect_error(const httplib::Result& r, int status, const json& param, const std::string& what) {
+void expect_error(const httplib::Result& r, int status, const json& param,
+                  const std::string& what) {
   ASSERT_TRUE(r) << what << ": " << httplib::to_string(r.error());
   EXPECT_EQ(r->status, status) << what << ": " << r->body;
   EXPECT_EQ(r->get_header_value("Content-Type"), "application/json") << what;
@@ -211,11 +215,13 @@ TEST(Serve, SubmitPollDownloadDelete) {
 TEST(Serve, VideoIsByteIdenticalToFastvideoGenerate) {
   ServeProcess server("identity");
   auto c = server.client();
-  const httplib::MultipartFormDataItems form = {
-      {"prompt", kSmallJob["prompt"], "", ""},   {"size", "32x32", "", ""},
-      {"seconds", "0.25", "", ""},               {"num_inference_steps", "2", "", ""},
-      {"seed", "7", "", ""},                     {"negative_prompt", "blurry", "", ""},
-      {"guidance_scale", "4.5", "", ""}};
+  const httplib::MultipartFormDataItems form = {{"prompt", kSmallJob["prompt"], "", ""},
+                                                {"size", "32x32", "", ""},
+                                                {"seconds", "0.25", "", ""},
+                                                {"num_inference_steps", "2", "", ""},
+                                                {"seed", "7", "", ""},
+                                                {"negative_prompt", "blurry", "", ""},
+                                                {"guidance_scale", "4.5", "", ""}};
   auto posted = c.Post("/v1/videos", form);
   ASSERT_TRUE(posted && posted->status == 200) << (posted ? posted->body : "");
   const std::string id = body_of(posted)["id"];
@@ -231,8 +237,31 @@ TEST(Serve, VideoIsByteIdenticalToFastvideoGenerate) {
   ASSERT_EQ(cli.status, 0) << cli.output;
   std::ifstream in(out, std::ios::binary);
   const std::string generated((std::istreambuf_iterator<char>(in)), {});
-  EXPECT_TRUE(served == generated) << "server " << served.size() << " bytes, CLI "
-                                   << generated.size() << " bytes";
+  EXPECT_TRUE(served == generated)
+      << "server " << served.size() << " bytes, CLI " << generated.size() << " bytes";
+}
+
+// --config takes FastVideo's generator section (here a flow_shift every job then runs with); a
+// request section would be ignored by a server, so it is refused by name.
+TEST(Serve, ConfigTakesTheGeneratorSectionAndRefusesARequestSection) {
+  const fs::path dir = testing::temp_dir("serve-config-files");
+  const std::string model = testing::tiny_model_dir().string();
+  std::ofstream(dir / "with-request.yaml")
+      << "generator:\n  model_path: " << model << "\nrequest:\n  sampling:\n    seed: 3\n";
+  const testing::CliRun refused =
+      testing::run("serve --port 0 --config " + (dir / "with-request.yaml").string());
+  EXPECT_EQ(refused.status, 1) << refused.output;
+  EXPECT_NE(refused.output.find("request.sampling.seed"), std::string::npos) << refused.output;
+
+  std::ofstream(dir / "run.yaml") << "generator:\n  model_path: " << model
+                                  << "\n  pipeline:\n    experimental:\n      flow_shift: 5.0\n";
+  ServeProcess server("config", {"--config", (dir / "run.yaml").string()});
+  auto c = server.client();
+  const std::string id = submit(c, kSmallJob)["id"];
+  ASSERT_EQ(wait_for_end(c, id)["status"], "completed");
+  const fs::path copy = dir / "video.mp4";
+  std::ofstream(copy, std::ios::binary) << c.Get("/v1/videos/" + id + "/content")->body;
+  EXPECT_EQ(read_video_metadata(copy).entries.at("flow_shift"), "5");
 }
 
 TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
@@ -258,16 +287,21 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
   add("malformed JSON", post("{\"prompt\": \"x\""), 400, nullptr);
   add("not an object", post("[1, 2]"), 400, nullptr);
   add("unknown field", post(with(kSmallJob, "num_frames", 9)), 400, "num_frames");
-  add("refused OpenAI field", post(with(kSmallJob, "input_reference", "x.png")), 400, "input_reference");
+  add("refused OpenAI field", post(with(kSmallJob, "input_reference", "x.png")), 400,
+      "input_reference");
   add("missing prompt", post(R"({"size": "32x32"})"), 400, "prompt");
   add("empty prompt", post(with(kSmallJob, "prompt", "")), 400, "prompt");
   add("prompt of the wrong type", post(with(kSmallJob, "prompt", 5)), 400, "prompt");
   add("seed of the wrong type", post(with(kSmallJob, "seed", "seven")), 400, "seed");
   add("negative seed", post(with(kSmallJob, "seed", -1)), 400, "seed");
-  add("fractional steps", post(with(kSmallJob, "num_inference_steps", 2.5)), 400, "num_inference_steps");
-  add("steps as a boolean", post(with(kSmallJob, "num_inference_steps", true)), 400, "num_inference_steps");
-  add("steps out of range", post(with(kSmallJob, "num_inference_steps", 0)), 400, "num_inference_steps");
-  add("guidance of the wrong type", post(with(kSmallJob, "guidance_scale", "high")), 400, "guidance_scale");
+  add("fractional steps", post(with(kSmallJob, "num_inference_steps", 2.5)), 400,
+      "num_inference_steps");
+  add("steps as a boolean", post(with(kSmallJob, "num_inference_steps", true)), 400,
+      "num_inference_steps");
+  add("steps out of range", post(with(kSmallJob, "num_inference_steps", 0)), 400,
+      "num_inference_steps");
+  add("guidance of the wrong type", post(with(kSmallJob, "guidance_scale", "high")), 400,
+      "guidance_scale");
   add("size not WxH", post(with(kSmallJob, "size", "32by32")), 400, "size");
   add("size with a sign", post(with(kSmallJob, "size", "-32x32")), 400, "size");
   add("size not a multiple of 16", post(with(kSmallJob, "size", "30x32")), 400, "size");
@@ -294,7 +328,8 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
   add("unknown query parameter", c.Get("/v1/videos?page=2"), 400, "page");
   add("limit out of range", c.Get("/v1/videos?limit=0"), 400, "limit");
   add("bad order", c.Get("/v1/videos?order=up"), 400, "order");
-  add("unknown after", c.Get("/v1/videos?after=video_0123456789abcdef0123456789abcdef"), 400, "after");
+  add("unknown after", c.Get("/v1/videos?after=video_0123456789abcdef0123456789abcdef"), 400,
+      "after");
   for (Case& k : cases) {
     expect_error(k.result, k.status, k.param, k.what);
     auto health = c.Get("/health");
@@ -474,8 +509,8 @@ TEST(Serve, CurlDrivesTheWholeLifecycle) {
   const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
   const std::string curl = "curl -sS -H 'Authorization: Bearer sk-curl' ";
   const std::string base = curl + url;
-  const json queued = json::parse(shell(
-      base + "/v1/videos -H 'Content-Type: application/json' -d '" + kSmallJob.dump() + "'"));
+  const json queued = json::parse(
+      shell(base + "/v1/videos -H 'Content-Type: application/json' -d '" + kSmallJob.dump() + "'"));
   const std::string id = queued.at("id");
   json job;
   for (int i = 0; i < 1000; ++i) {
@@ -489,13 +524,14 @@ TEST(Serve, CurlDrivesTheWholeLifecycle) {
   std::ifstream in(out, std::ios::binary);
   expect_mp4(std::string((std::istreambuf_iterator<char>(in)), {}));
   // A form, as `curl -F` sends it.
-  const json form = json::parse(
-      shell(base + "/v1/videos -F prompt='A fox.' -F size=32x32 -F seconds=0.25 -F "
-                   "num_inference_steps=2"));
+  const json form =
+      json::parse(shell(base + "/v1/videos -F prompt='A fox.' -F size=32x32 -F seconds=0.25 -F "
+                               "num_inference_steps=2"));
   EXPECT_EQ(form["status"], "queued") << form;
   EXPECT_EQ(json::parse(shell(curl + "-X DELETE " + url + "/v1/videos/" + id))["deleted"], true);
-  const std::string refused = shell("curl -sS -w ' %{http_code}' http://127.0.0.1:" +
-                                    std::to_string(server.port()) + "/v1/videos");
+  const std::string refused =
+      shell("curl -sS -w ' %{http_code}' http://127.0.0.1:" + std::to_string(server.port()) +
+            "/v1/videos");
   EXPECT_NE(refused.find("invalid_api_key"), std::string::npos) << refused;
   EXPECT_NE(refused.find(" 401"), std::string::npos) << refused;
   EXPECT_EQ(server.terminate(), 0);

@@ -2,6 +2,8 @@
 // writes a file, fails, or waits until stopped: capacity, order, cancellation of queued and running
 // jobs, the generator's leftover stop, expiry and shutdown — and never a file under a final name
 // that is not whole, nor one left behind.
+#include "video_job_queue.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,7 +13,6 @@
 
 #include "fastvideo/error.h"
 #include "tiny_model_fixture.h"
-#include "video_job_queue.h"
 
 namespace fastvideo::cli {
 namespace {
@@ -97,10 +98,11 @@ struct QueueTest : ::testing::Test {
 
 TEST(VideoId, HasOneFixedFormAndNothingElsePasses) {
   EXPECT_TRUE(is_video_id("video_0123456789abcdef0123456789abcdef"));
-  for (const char* bad : {"", "video_", "video_0123456789abcdef0123456789abcde",
-                          "video_0123456789abcdef0123456789abcdef0", "video_0123456789ABCDEF0123456789abcdef",
-                          "../video_0123456789abcdef0123456789abcd", "video_0123456789abcdef/../../etc/pa",
-                          "Video_0123456789abcdef0123456789abcdef"}) {
+  for (const char* bad :
+       {"", "video_", "video_0123456789abcdef0123456789abcde",
+        "video_0123456789abcdef0123456789abcdef0", "video_0123456789ABCDEF0123456789abcdef",
+        "../video_0123456789abcdef0123456789abcd", "video_0123456789abcdef/../../etc/pa",
+        "Video_0123456789abcdef0123456789abcdef"}) {
     EXPECT_FALSE(is_video_id(bad)) << bad;
   }
 }

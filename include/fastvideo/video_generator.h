@@ -100,7 +100,8 @@ class VideoGenerator {
   // preset and every value is checked as generate() checks it (an Error names the field). Returns
   // the parameters the output's metadata would record (GenerationResult::parameters: num_frames,
   // height, width, fps, attention_backend_self, ...). The output path is not looked at. For a
-  // server that must refuse a request before it queues it.
+  // server that must refuse a request before it queues it: safe to call from any thread, also while
+  // generate() runs.
   std::vector<std::pair<std::string, std::string>> resolve(const GenerationRequest& request) const;
 
   // Progress callback: (step, total, seconds per step) after each denoising step.

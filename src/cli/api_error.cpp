@@ -17,10 +17,8 @@ const char* error_type(int status) {
 }  // namespace
 
 std::string ApiError::json() const {
-  nlohmann::ordered_json error = {{"message", what()},
-                                  {"type", error_type(status_)},
-                                  {"param", nullptr},
-                                  {"code", code_}};
+  nlohmann::ordered_json error = {
+      {"message", what()}, {"type", error_type(status_)}, {"param", nullptr}, {"code", code_}};
   if (param_) error["param"] = *param_;
   // Invalid UTF-8 from the request (an echoed field) becomes U+FFFD instead of an exception.
   return nlohmann::ordered_json{{"error", error}}.dump(-1, ' ', false,

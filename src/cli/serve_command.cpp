@@ -56,24 +56,24 @@ struct ServeFlags {
 void refuse_request_section(const RunConfig& config) {
   const GenerationRequest& r = config.request;
   const GenerationRequest unset;
-  const char* key = !r.prompt.empty()                ? "request.prompt"
-                    : r.negative_prompt              ? "request.negative_prompt"
-                    : r.seed                         ? "request.sampling.seed"
-                    : r.num_frames                   ? "request.sampling.num_frames"
-                    : r.height                       ? "request.sampling.height"
-                    : r.width                        ? "request.sampling.width"
-                    : r.num_inference_steps          ? "request.sampling.num_inference_steps"
-                    : r.guidance_scale               ? "request.sampling.guidance_scale"
-                    : r.fps                          ? "request.sampling.fps"
-                    : r.cfg_gate_step                ? "request.sampling.cfg_gate_step"
+  const char* key = !r.prompt.empty()       ? "request.prompt"
+                    : r.negative_prompt     ? "request.negative_prompt"
+                    : r.seed                ? "request.sampling.seed"
+                    : r.num_frames          ? "request.sampling.num_frames"
+                    : r.height              ? "request.sampling.height"
+                    : r.width               ? "request.sampling.width"
+                    : r.num_inference_steps ? "request.sampling.num_inference_steps"
+                    : r.guidance_scale      ? "request.sampling.guidance_scale"
+                    : r.fps                 ? "request.sampling.fps"
+                    : r.cfg_gate_step       ? "request.sampling.cfg_gate_step"
                     : r.max_sequence_length != unset.max_sequence_length
                         ? "request.sampling.max_sequence_length"
-                    : config.prompt_path             ? "request.inputs.prompt_path"
-                    : config.output_path             ? "request.output.output_path"
-                    : config.output_video_name       ? "request.output.output_video_name"
-                    : !config.save_video             ? "request.output.save_video"
-                    : r.overwrite                    ? "request.output.overwrite"
-                                                     : nullptr;
+                    : config.prompt_path       ? "request.inputs.prompt_path"
+                    : config.output_path       ? "request.output.output_path"
+                    : config.output_video_name ? "request.output.output_video_name"
+                    : !config.save_video       ? "request.output.save_video"
+                    : r.overwrite              ? "request.output.overwrite"
+                                               : nullptr;
   FV_CHECK(key == nullptr, key,
            " is set in --config; fastvideo serve takes every video's request from POST /v1/videos "
            "(keep only the generator section)");
@@ -175,8 +175,9 @@ std::pair<nlohmann::json, bool> body_fields(const httplib::Request& req) {
     nlohmann::json fields = nlohmann::json::object();
     for (const auto& [name, part] : req.files) {
       if (!part.filename.empty()) {
-        throw invalid_field(name, str_cat("field '", name.substr(0, 80),
-                                          "' is a file upload; this server takes text fields only"),
+        throw invalid_field(name,
+                            str_cat("field '", name.substr(0, 80),
+                                    "' is a file upload; this server takes text fields only"),
                             "unsupported_parameter");
       }
       if (fields.contains(name)) {
@@ -206,7 +207,8 @@ ordered_json list_page(const std::vector<VideoJob>& all, const httplib::Request&
     const std::string s = req.get_param_value("limit");
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), limit);
     if (ec != std::errc() || end != s.data() + s.size() || limit < 1 || limit > 100) {
-      throw invalid_field("limit", str_cat("limit='", s.substr(0, 80), "' must be an integer in [1, 100]"));
+      throw invalid_field("limit",
+                          str_cat("limit='", s.substr(0, 80), "' must be an integer in [1, 100]"));
     }
   }
   const std::string order = req.has_param("order") ? req.get_param_value("order") : "desc";
@@ -265,7 +267,8 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
   server.set_payload_max_length(f.max_body_bytes);
   server.set_pre_routing_handler([&f](const httplib::Request& req, httplib::Response& res) {
     // /health stays open: a load balancer's probe learns nothing about anyone's videos from it.
-    if (f.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+    if (f.api_key.empty() || req.path == "/health")
+      return httplib::Server::HandlerResponse::Unhandled;
     const std::string expected = "Bearer " + f.api_key;
     const std::string given = req.get_header_value("Authorization");
     // Compared in constant time: the time of a refusal says nothing about the key.
@@ -282,8 +285,10 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
   server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
     const int status = res.status;
-    reply(res, ApiError(status, status == 404 ? "not_found" : status == 413 ? "request_too_large"
-                                                                            : "invalid_request",
+    reply(res, ApiError(status,
+                        status == 404   ? "not_found"
+                        : status == 413 ? "request_too_large"
+                                        : "invalid_request",
                         default_message(status)));
   });
   server.set_exception_handler(
@@ -312,7 +317,8 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
                check_query(req, {});
                reply(res, {{"status", "ok"}});
              }));
-  server.Get("/v1/models", route([&, started_at](const httplib::Request& req, httplib::Response& res) {
+  server.Get("/v1/models",
+             route([&, started_at](const httplib::Request& req, httplib::Response& res) {
                check_query(req, {});
                reply(res, {{"object", "list"},
                            {"data",
@@ -341,7 +347,8 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
   server.Get("/v1/videos", route([&](const httplib::Request& req, httplib::Response& res) {
                reply(res, list_page(queue.jobs(), req, model.id));
              }));
-  server.Get(R"(/v1/videos/([^/]+))", route([&](const httplib::Request& req, httplib::Response& res) {
+  server.Get(R"(/v1/videos/([^/]+))",
+             route([&](const httplib::Request& req, httplib::Response& res) {
                check_query(req, {});
                const std::string id = video_id(req);
                const std::optional<VideoJob> job = queue.find(id);
@@ -353,9 +360,9 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
                check_query(req, {"variant"});
                const std::string id = video_id(req);
                if (req.has_param("variant") && req.get_param_value("variant") != "video") {
-                 throw invalid_field("variant",
-                                     str_cat("variant '", req.get_param_value("variant").substr(0, 80),
-                                             "' is not made here; only 'video' (the MP4) is"));
+                 throw invalid_field(
+                     "variant", str_cat("variant '", req.get_param_value("variant").substr(0, 80),
+                                        "' is not made here; only 'video' (the MP4) is"));
                }
                const std::optional<VideoJob> job = queue.find(id);
                if (!job) throw unknown_video(id);

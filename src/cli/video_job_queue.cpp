@@ -88,7 +88,9 @@ VideoJobQueue::VideoJobQueue(size_t capacity, int64_t retention_seconds, fs::pat
 
 VideoJobQueue::~VideoJobQueue() { shutdown(); }
 
-fs::path VideoJobQueue::final_path(const std::string& id) const { return output_dir_ / (id + ".mp4"); }
+fs::path VideoJobQueue::final_path(const std::string& id) const {
+  return output_dir_ / (id + ".mp4");
+}
 
 fs::path VideoJobQueue::partial_path(const std::string& id) const {
   return output_dir_ / (id + std::string(kPartialSuffix));

@@ -15,9 +15,15 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kFields[] = {"model",      "prompt",          "seconds",
-                                   "size",       "seed",            "negative_prompt",
-                                   "num_inference_steps", "guidance_scale", "attention_backend"};
+constexpr const char* kFields[] = {"model",
+                                   "prompt",
+                                   "seconds",
+                                   "size",
+                                   "seed",
+                                   "negative_prompt",
+                                   "num_inference_steps",
+                                   "guidance_scale",
+                                   "attention_backend"};
 // Fields of OpenAI's API this server refuses by name rather than ignore.
 const std::map<std::string, std::string> kRefusedFields = {
     {"input_reference",
@@ -92,8 +98,8 @@ class Fields {
       written = v.get<std::string>();
       auto [end, ec] = std::from_chars(written.data(), written.data() + written.size(), d);
       if (ec != std::errc() || end != written.data() + written.size() || written.empty()) {
-        throw invalid_field("seconds", str_cat("seconds='", shown(v),
-                                               "' is not a number of seconds (e.g. \"5\")"));
+        throw invalid_field(
+            "seconds", str_cat("seconds='", shown(v), "' is not a number of seconds (e.g. \"5\")"));
       }
     } else {
       throw wrong_type("seconds", "a string or a number of seconds");
@@ -108,11 +114,12 @@ class Fields {
  private:
   ApiError wrong_type(const char* name, const char* expected) const {
     const json& v = body_.at(name);
-    return invalid_field(name,
-                         str_cat(name, " must be ", expected, ", got ",
-                                 v.is_string() ? "'" + shown(v) + "'" : shown(v),
-                                 v.is_null() ? " (leave the field out for the model's default)" : ""),
-                         "invalid_type");
+    return invalid_field(
+        name,
+        str_cat(name, " must be ", expected, ", got ",
+                v.is_string() ? "'" + shown(v) + "'" : shown(v),
+                v.is_null() ? " (leave the field out for the model's default)" : ""),
+        "invalid_type");
   }
 
   const json& body_;
@@ -161,7 +168,8 @@ VideoRequest parse_video_request(const json& body, bool text_form, const ServedM
     }
     if (std::find(std::begin(kFields), std::end(kFields), name) == std::end(kFields)) {
       std::string accepted;
-      for (const char* field : kFields) accepted += (accepted.empty() ? "" : ", ") + std::string(field);
+      for (const char* field : kFields)
+        accepted += (accepted.empty() ? "" : ", ") + std::string(field);
       throw invalid_field(name, str_cat("unknown field '", shown(name), "'; accepted: ", accepted),
                           "unknown_parameter");
     }
@@ -171,11 +179,14 @@ VideoRequest parse_video_request(const json& body, bool text_form, const ServedM
     throw invalid_field("prompt", "prompt is required", "missing_required_parameter");
   }
   if (fields.has("model") && fields.text("model") != model.id) {
-    throw invalid_field("model", str_cat("model '", shown(body["model"]), "' is not served here; this server runs '",
-                                         model.id, "' (GET /v1/models)"),
-                        "model_not_found");
+    throw invalid_field(
+        "model",
+        str_cat("model '", shown(body["model"]), "' is not served here; this server runs '",
+                model.id, "' (GET /v1/models)"),
+        "model_not_found");
   }
-  if (fields.has("attention_backend") && fields.text("attention_backend") != model.attention_backend) {
+  if (fields.has("attention_backend") &&
+      fields.text("attention_backend") != model.attention_backend) {
     throw invalid_field(
         "attention_backend",
         str_cat("attention_backend '", shown(body["attention_backend"]), "': this server runs ",
@@ -234,7 +245,8 @@ VideoRequest parse_video_request(const json& body, bool text_form, const ServedM
   }
   if (request.seconds.empty()) {
     std::ostringstream os;
-    os << (std::stod(parameter(resolved, "num_frames")) - 1) / std::stod(parameter(resolved, "fps"));
+    os << (std::stod(parameter(resolved, "num_frames")) - 1) /
+              std::stod(parameter(resolved, "fps"));
     request.seconds = os.str();
   }
   return request;

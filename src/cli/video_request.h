@@ -17,8 +17,8 @@
 namespace fastvideo::cli {
 
 struct ServedModel {
-  std::string id;                 // the checkpoint folder's name, as /v1/models lists it
-  std::string attention_backend;  // the self-attention backend the model was loaded with
+  std::string id;                    // the checkpoint folder's name, as /v1/models lists it
+  std::string attention_backend;     // the self-attention backend the model was loaded with
   std::optional<double> flow_shift;  // generator.pipeline.experimental.flow_shift of --config
 };
 
