@@ -201,11 +201,11 @@ VideoRequest parse_video_request(const json& body, bool text_form, const ServedM
   VideoRequest request;
   GenerationRequest& g = request.generation;
   g.flow_shift = model.flow_shift;
-  auto check = [&](const char* param) {
+  auto check = [&](const char* param, const std::string& context = "") {
     try {
       return generator.resolve(g);
     } catch (const Error& e) {
-      throw invalid_field(param, e.what());
+      throw invalid_field(param, context + e.what());
     }
   };
   g.prompt = fields.text("prompt");
@@ -225,7 +225,8 @@ VideoRequest parse_video_request(const json& body, bool text_form, const ServedM
     request.seconds = written;
     const double fps = std::stod(parameter(check("seconds"), "fps"));
     g.num_frames = frames_for_seconds(seconds, fps);
-    check("seconds");
+    check("seconds", str_cat("seconds=", written, " at the model's ", fps, " fps is ",
+                             *g.num_frames, " frames: "));
   }
   if (fields.has("num_inference_steps")) {
     g.num_inference_steps = int(fields.integer("num_inference_steps", 1, 1000));
