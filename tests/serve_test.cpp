@@ -286,6 +286,7 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
   };
   add("malformed JSON", post("{\"prompt\": \"x\""), 400, nullptr);
   add("not an object", post("[1, 2]"), 400, nullptr);
+  add("a field given twice", post(R"({"prompt": "x", "seed": 1, "seed": 2})"), 400, "seed");
   add("unknown field", post(with(kSmallJob, "num_frames", 9)), 400, "num_frames");
   add("refused OpenAI field", post(with(kSmallJob, "input_reference", "x.png")), 400,
       "input_reference");

@@ -15,6 +15,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "api_error.h"
 #include "commands.h"
@@ -188,8 +189,21 @@ std::pair<nlohmann::json, bool> body_fields(const httplib::Request& req) {
     return {fields, true};
   }
   if (type.rfind("application/json", 0) == 0) {
+    // nlohmann keeps the last of two equal keys; a field given twice is refused instead.
+    std::vector<std::set<std::string>> keys;  // of each object being read, innermost last
+    auto refuse_duplicates = [&keys](int, nlohmann::json::parse_event_t event,
+                                     nlohmann::json& parsed) {
+      using Event = nlohmann::json::parse_event_t;
+      if (event == Event::object_start) keys.emplace_back();
+      if (event == Event::object_end) keys.pop_back();
+      if (event == Event::key && !keys.back().insert(parsed.get<std::string>()).second) {
+        const std::string name = parsed.get<std::string>();
+        throw invalid_field(name, str_cat("field '", name.substr(0, 80), "' is given twice"));
+      }
+      return true;
+    };
     try {
-      return {nlohmann::json::parse(req.body), false};
+      return {nlohmann::json::parse(req.body, refuse_duplicates), false};
     } catch (const nlohmann::json::parse_error& e) {
       throw ApiError(400, "invalid_json", str_cat("the body is not valid JSON: ", e.what()));
     }
