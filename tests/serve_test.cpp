@@ -328,6 +328,7 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
   add("unknown route", c.Get("/v1/images"), 404, nullptr);
   add("unknown query parameter", c.Get("/v1/videos?page=2"), 400, "page");
   add("limit out of range", c.Get("/v1/videos?limit=0"), 400, "limit");
+  add("limit given twice", c.Get("/v1/videos?limit=1&limit=2"), 400, "limit");
   add("bad order", c.Get("/v1/videos?order=up"), 400, "order");
   add("unknown after", c.Get("/v1/videos?after=video_0123456789abcdef0123456789abcdef"), 400,
       "after");
@@ -349,7 +350,9 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
 }
 
 TEST(Serve, ApiKeyIsRequiredOnEveryRouteButHealth) {
-  ServeProcess server("api-key", {"--api-key", "sk-test"});
+  ::setenv("FASTVIDEO_API_KEY", "sk-test", 1);  // as --api-key, kept out of the process list
+  ServeProcess server("api-key");
+  ::unsetenv("FASTVIDEO_API_KEY");
   auto c = server.client();
   expect_error(c.Get("/v1/models"), 401, nullptr, "no key");
   expect_error(c.Post("/v1/videos", kSmallJob.dump(), "application/json"), 401, nullptr, "no key");

@@ -148,6 +148,9 @@ void check_query(const httplib::Request& req, std::initializer_list<std::string>
       throw invalid_field(name, str_cat("unknown query parameter '", name.substr(0, 80), "'"),
                           "unknown_parameter");
     }
+    if (req.get_param_value_count(name) > 1) {
+      throw invalid_field(name, str_cat("query parameter '", name, "' is given twice"));
+    }
   }
 }
 
@@ -487,7 +490,9 @@ Action add_serve_command(CLI::App& app) {
   cmd->add_option("--host", f->host, "address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", f->port, "port (default 8000; 0: any free port, printed)");
   cmd->add_option("--api-key", f->api_key,
-                  "require 'Authorization: Bearer KEY' on every route but /health");
+                  "require 'Authorization: Bearer KEY' on every route but /health (or "
+                  "FASTVIDEO_API_KEY, which keeps the key out of the process list)")
+      ->envname("FASTVIDEO_API_KEY");
   cmd->add_option("--queue-size", f->queue_size, "jobs that may wait besides the running one (8)");
   cmd->add_option("--retention", f->retention,
                   "seconds a finished job and its video are kept (default 3600)");
