@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake ninja-build g++ ccache pkg-config nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
           libsentencepiece-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
-          libpng-dev libopenblas-dev libgtest-dev ffmpeg)
+          libpng-dev libopenblas-dev libgtest-dev ffmpeg libcpp-httplib-dev curl python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

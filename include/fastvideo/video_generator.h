@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fastvideo/error.h"
@@ -110,6 +111,14 @@ class VideoGenerator {
   static VideoGenerator from_pretrained(const std::filesystem::path& path,
                                         const GeneratorOptions& options = {});
   GenerationResult generate(const GenerationRequest& request);
+
+  // What generate() would run for `request`, without running it: unset fields take the model's
+  // preset and every value is checked as generate() checks it (an Error names the field). Returns
+  // the parameters the output's metadata would record (GenerationResult::parameters: num_frames,
+  // height, width, fps, attention_backend_self, ...). The output path is not looked at. For a
+  // server that must refuse a request before it queues it: safe to call from any thread, also while
+  // generate() runs.
+  std::vector<std::pair<std::string, std::string>> resolve(const GenerationRequest& request) const;
 
   // Progress callback: (step, total, seconds per step) after each denoising step.
   using ProgressFn = void (*)(int step, int total, double seconds_per_step, void* user);

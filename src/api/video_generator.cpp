@@ -27,6 +27,11 @@ GenerationResult VideoGenerator::generate(const GenerationRequest& request) {
   return impl_->pipeline->run(request);
 }
 
+std::vector<std::pair<std::string, std::string>> VideoGenerator::resolve(
+    const GenerationRequest& request) const {
+  return impl_->pipeline->resolve(request);
+}
+
 void VideoGenerator::set_progress(ProgressFn fn, void* user) {
   impl_->pipeline->progress() = {fn, user};
 }

@@ -15,5 +15,6 @@ Action add_make_tiny_model_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
 Action add_backends_command(CLI::App& app);
 Action add_sta_search_command(CLI::App& app);
+Action add_serve_command(CLI::App& app);
 
 }  // namespace fastvideo::cli

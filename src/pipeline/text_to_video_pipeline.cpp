@@ -195,6 +195,14 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
 
 TextToVideoPipeline::~TextToVideoPipeline() = default;
 
+std::vector<std::pair<std::string, std::string>> TextToVideoPipeline::resolve(
+    GenerationRequest request) const {
+  request.output_path.clear();  // the validate stage would check (and reserve) it otherwise
+  RequestState state(request);
+  stages_.front()->run(state);  // the validate stage: it only reads the request and the preset
+  return state.result.parameters;
+}
+
 GenerationResult TextToVideoPipeline::run(const GenerationRequest& request) {
   RequestState state(request);
   // A stop asked for during this generation ends with it, however it ends; one asked for between

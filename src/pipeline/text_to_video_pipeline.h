@@ -35,6 +35,9 @@ class TextToVideoPipeline {
   // requested (stop()) before it finishes; a stop requested during the run is consumed with it.
   GenerationResult run(const GenerationRequest& request);
 
+  // The validate stage alone, without the output path: the recorded parameters of `request`.
+  std::vector<std::pair<std::string, std::string>> resolve(GenerationRequest request) const;
+
   ProgressCallback& progress() { return progress_; }
   StopFlag& stop() { return stop_; }
 

@@ -1,0 +1,510 @@
+// fastvideo serve: OpenAI's video job API (POST/GET/DELETE /v1/videos, GET /v1/videos/{id}/content,
+// GET /v1/models) and GET /health over HTTP (cpp-httplib), on one model loaded at start. Jobs run
+// one at a time in a bounded queue (video_job_queue.h); bodies are checked before a job is queued
+// (video_request.h); every error is OpenAI's error object (api_error.h). SIGINT/SIGTERM stop the
+// listener, cancel the running job and remove every file the server made, then exit 0.
+#include <httplib.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+#include "api_error.h"
+#include "commands.h"
+#include "fastvideo/log.h"
+#include "fastvideo/run_config.h"
+#include "fastvideo/video_generator.h"
+#include "serve_signals.h"
+#include "video_job_queue.h"
+#include "video_request.h"
+
+namespace fastvideo::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::ordered_json;
+
+// Debian's cpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, compiled into the
+// library): a burst of clients past it overflowed the accept queue, and some of their connections
+// were reset unanswered. Listening again on the bound socket (Linux updates the backlog) gives a
+// burst the system's full queue.
+class HttpServer : public httplib::Server {
+ public:
+  void deepen_listen_backlog() { ::listen(svr_sock_, SOMAXCONN); }
+};
+
+struct ServeFlags {
+  std::string config_path, host = "127.0.0.1", api_key;
+  std::optional<std::string> model, attention_backend, device;
+  int port = 8000;
+  size_t queue_size = 8;
+  int64_t retention = 3600;
+  std::optional<std::string> output_dir;
+  size_t max_body_bytes = 1 << 20;
+};
+
+// serve takes each video's request from its POST; a request section in --config would be ignored,
+// so it is refused.
+void refuse_request_section(const RunConfig& config) {
+  const GenerationRequest& r = config.request;
+  const GenerationRequest unset;
+  const char* key = !r.prompt.empty()       ? "request.prompt"
+                    : r.negative_prompt     ? "request.negative_prompt"
+                    : r.seed                ? "request.sampling.seed"
+                    : r.num_frames          ? "request.sampling.num_frames"
+                    : r.height              ? "request.sampling.height"
+                    : r.width               ? "request.sampling.width"
+                    : r.num_inference_steps ? "request.sampling.num_inference_steps"
+                    : r.guidance_scale      ? "request.sampling.guidance_scale"
+                    : r.fps                 ? "request.sampling.fps"
+                    : r.cfg_gate_step       ? "request.sampling.cfg_gate_step"
+                    : r.max_sequence_length != unset.max_sequence_length
+                        ? "request.sampling.max_sequence_length"
+                    : config.prompt_path       ? "request.inputs.prompt_path"
+                    : config.output_path       ? "request.output.output_path"
+                    : config.output_video_name ? "request.output.output_video_name"
+                    : !config.save_video       ? "request.output.save_video"
+                    : r.overwrite              ? "request.output.overwrite"
+                                               : nullptr;
+  FV_CHECK(key == nullptr, key,
+           " is set in --config; fastvideo serve takes every video's request from POST /v1/videos "
+           "(keep only the generator section)");
+}
+
+RunConfig run_config_from(const ServeFlags& f) {
+  RunConfig config;
+  if (!f.config_path.empty()) apply_config_file(f.config_path, config);
+  refuse_request_section(config);
+  const std::pair<const char*, const std::optional<std::string>*> flags[] = {
+      {"generator.model_path", &f.model},
+      {"generator.pipeline.experimental.attention_backend", &f.attention_backend},
+      {"generator.engine.device", &f.device}};
+  for (const auto& [key, value] : flags) {
+    if (*value) apply_setting(key, **value, config);
+  }
+  FV_CHECK(config.model_path, "no model: pass --model DIR or generator.model_path in --config");
+  return config;
+}
+
+std::string parameter(const std::vector<std::pair<std::string, std::string>>& parameters,
+                      const std::string& name) {
+  for (const auto& [key, value] : parameters) {
+    if (key == name) return value;
+  }
+  fail("the engine's resolved request has no '", name, "'");
+}
+
+std::string dump(const ordered_json& j) {
+  // Invalid UTF-8 never gets this far (the engine refuses it), but a dump must not throw.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+ordered_json video_object(const VideoJob& job, const std::string& model) {
+  ordered_json j = {{"id", job.id},
+                    {"object", "video"},
+                    {"model", model},
+                    {"status", status_name(job.status)},
+                    {"progress", job.progress},
+                    {"created_at", job.created_at},
+                    {"completed_at", nullptr},
+                    {"expires_at", nullptr},
+                    {"prompt", job.request.prompt},
+                    {"seconds", job.seconds},
+                    {"size", job.size},
+                    {"remixed_from_video_id", nullptr},
+                    {"error", nullptr}};
+  if (job.completed_at) j["completed_at"] = *job.completed_at;
+  if (job.expires_at) j["expires_at"] = *job.expires_at;
+  if (job.status == JobStatus::failed || job.status == JobStatus::cancelled) {
+    j["error"] = {{"code", job.status == JobStatus::failed ? "generation_failed" : "cancelled"},
+                  {"message", job.error}};
+  }
+  return j;
+}
+
+void reply(httplib::Response& res, const ordered_json& body, int status = 200) {
+  res.status = status;
+  res.set_content(dump(body), "application/json");
+}
+
+void reply(httplib::Response& res, const ApiError& e) {
+  res.status = e.status();
+  res.set_content(e.json(), "application/json");
+}
+
+// Query parameters outside `allowed` are refused, not ignored.
+void check_query(const httplib::Request& req, std::initializer_list<std::string> allowed) {
+  for (const auto& [name, value] : req.params) {
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      throw invalid_field(name, str_cat("unknown query parameter '", name.substr(0, 80), "'"),
+                          "unknown_parameter");
+    }
+    if (req.get_param_value_count(name) > 1) {
+      throw invalid_field(name, str_cat("query parameter '", name, "' is given twice"));
+    }
+  }
+}
+
+// The {id} of the path. Ids have one fixed form, so anything else (a path, "../x") is an unknown
+// video and never reaches the filesystem.
+std::string video_id(const httplib::Request& req) {
+  const std::string id = req.matches[1];
+  if (!is_video_id(id)) {
+    throw ApiError(404, "not_found",
+                   str_cat("no video '", id.substr(0, 80),
+                           "' (video ids are 'video_' and 32 hexadecimal digits)"),
+                   "video_id");
+  }
+  return id;
+}
+
+ApiError unknown_video(const std::string& id) {
+  return ApiError(404, "not_found", str_cat("no video '", id, "' (unknown, deleted or expired)"),
+                  "video_id");
+}
+
+// The POST body as one JSON object, from JSON or from a form.
+std::pair<nlohmann::json, bool> body_fields(const httplib::Request& req) {
+  const std::string type = req.get_header_value("Content-Type");
+  if (req.is_multipart_form_data()) {
+    nlohmann::json fields = nlohmann::json::object();
+    for (const auto& [name, part] : req.files) {
+      if (!part.filename.empty()) {
+        throw invalid_field(name,
+                            str_cat("field '", name.substr(0, 80),
+                                    "' is a file upload; this server takes text fields only"),
+                            "unsupported_parameter");
+      }
+      if (fields.contains(name)) {
+        throw invalid_field(name, str_cat("field '", name.substr(0, 80), "' is given twice"));
+      }
+      fields[name] = part.content;
+    }
+    return {fields, true};
+  }
+  if (type.rfind("application/json", 0) == 0) {
+    // nlohmann keeps the last of two equal keys; a field given twice is refused instead.
+    std::vector<std::set<std::string>> keys;  // of each object being read, innermost last
+    auto refuse_duplicates = [&keys](int, nlohmann::json::parse_event_t event,
+                                     nlohmann::json& parsed) {
+      using Event = nlohmann::json::parse_event_t;
+      if (event == Event::object_start) keys.emplace_back();
+      if (event == Event::object_end) keys.pop_back();
+      if (event == Event::key && !keys.back().insert(parsed.get<std::string>()).second) {
+        const std::string name = parsed.get<std::string>();
+        throw invalid_field(name, str_cat("field '", name.substr(0, 80), "' is given twice"));
+      }
+      return true;
+    };
+    try {
+      return {nlohmann::json::parse(req.body, refuse_duplicates), false};
+    } catch (const nlohmann::json::parse_error& e) {
+      throw ApiError(400, "invalid_json", str_cat("the body is not valid JSON: ", e.what()));
+    }
+  }
+  throw ApiError(415, "unsupported_media_type",
+                 str_cat("Content-Type '", type.substr(0, 80),
+                         "' is not accepted; send application/json or multipart/form-data"));
+}
+
+ordered_json list_page(const std::vector<VideoJob>& all, const httplib::Request& req,
+                       const std::string& model) {
+  check_query(req, {"limit", "after", "order"});
+  int limit = 20;
+  if (req.has_param("limit")) {
+    const std::string s = req.get_param_value("limit");
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), limit);
+    if (ec != std::errc() || end != s.data() + s.size() || limit < 1 || limit > 100) {
+      throw invalid_field("limit",
+                          str_cat("limit='", s.substr(0, 80), "' must be an integer in [1, 100]"));
+    }
+  }
+  const std::string order = req.has_param("order") ? req.get_param_value("order") : "desc";
+  if (order != "asc" && order != "desc") {
+    throw invalid_field("order", str_cat("order='", order.substr(0, 80), "' must be asc or desc"));
+  }
+  std::vector<const VideoJob*> ordered;
+  for (const VideoJob& job : all) ordered.push_back(&job);
+  if (order == "desc") std::reverse(ordered.begin(), ordered.end());
+  size_t start = 0;
+  if (req.has_param("after")) {
+    const std::string after = req.get_param_value("after");
+    auto it = std::find_if(ordered.begin(), ordered.end(),
+                           [&](const VideoJob* job) { return job->id == after; });
+    if (it == ordered.end()) {
+      throw invalid_field("after", str_cat("after='", after.substr(0, 80),
+                                           "' is not the id of a video this server holds"));
+    }
+    start = size_t(it - ordered.begin()) + 1;
+  }
+  ordered_json page = {{"object", "list"}, {"data", ordered_json::array()}};
+  const size_t end = std::min(ordered.size(), start + size_t(limit));
+  for (size_t i = start; i < end; ++i) page["data"].push_back(video_object(*ordered[i], model));
+  page["first_id"] = end > start ? ordered_json(ordered[start]->id) : ordered_json(nullptr);
+  page["last_id"] = end > start ? ordered_json(ordered[end - 1]->id) : ordered_json(nullptr);
+  page["has_more"] = end < ordered.size();
+  return page;
+}
+
+std::string default_message(int status) {
+  switch (status) {
+    case 400:
+      return "malformed HTTP request";
+    case 404:
+      return "no such route";
+    case 413:
+      return "the request body is larger than this server accepts (--max-body-bytes)";
+    default:
+      return str_cat("HTTP ", status);
+  }
+}
+
+// The folder the videos go in: --output-dir (made if missing), else a fresh temporary folder that
+// goes when the server stops.
+struct OutputDir {
+  fs::path path;
+  bool temporary = false;
+  ~OutputDir() {
+    std::error_code ignored;
+    if (temporary) fs::remove_all(path, ignored);
+  }
+};
+
+void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& model,
+                  const VideoGenerator& generator, const ServeFlags& f, int64_t started_at) {
+  server.set_payload_max_length(f.max_body_bytes);
+  server.set_pre_routing_handler([&f](const httplib::Request& req, httplib::Response& res) {
+    // /health stays open: a load balancer's probe learns nothing about anyone's videos from it.
+    if (f.api_key.empty() || req.path == "/health")
+      return httplib::Server::HandlerResponse::Unhandled;
+    const std::string expected = "Bearer " + f.api_key;
+    const std::string given = req.get_header_value("Authorization");
+    // Compared in constant time: the time of a refusal says nothing about the key.
+    unsigned char differ = given.size() != expected.size();
+    for (size_t i = 0; i < expected.size(); ++i) {
+      differ |= (i < given.size() ? given[i] : 0) ^ expected[i];
+    }
+    if (differ == 0) return httplib::Server::HandlerResponse::Unhandled;
+    reply(res, ApiError(401, "invalid_api_key",
+                        given.empty() ? "no API key: send the header 'Authorization: Bearer KEY'"
+                                      : "the API key in the Authorization header is not valid"));
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    const int status = res.status;
+    reply(res, ApiError(status,
+                        status == 404   ? "not_found"
+                        : status == 413 ? "request_too_large"
+                                        : "invalid_request",
+                        default_message(status)));
+  });
+  server.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown error";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        reply(res, ApiError(500, "internal_error", "internal error: " + what));
+      });
+  // Every route answers an ApiError as OpenAI's error object.
+  auto route = [](auto handler) {
+    return [handler](const httplib::Request& req, httplib::Response& res) {
+      try {
+        handler(req, res);
+      } catch (const ApiError& e) {
+        reply(res, e);
+      }
+    };
+  };
+
+  server.Get("/health", route([&](const httplib::Request& req, httplib::Response& res) {
+               check_query(req, {});
+               reply(res, {{"status", "ok"}});
+             }));
+  server.Get("/v1/models",
+             route([&, started_at](const httplib::Request& req, httplib::Response& res) {
+               check_query(req, {});
+               reply(res, {{"object", "list"},
+                           {"data",
+                            {{{"id", model.id},
+                              {"object", "model"},
+                              {"created", started_at},
+                              {"owned_by", "fastvideo-cpp"}}}}});
+             }));
+  server.Post("/v1/videos", route([&](const httplib::Request& req, httplib::Response& res) {
+                check_query(req, {});
+                const auto [fields, text_form] = body_fields(req);
+                VideoRequest request = parse_video_request(fields, text_form, model, generator);
+                auto [job, refusal] =
+                    queue.submit(std::move(request.generation), request.seconds, request.size);
+                if (refusal == VideoJobQueue::Refusal::full) {
+                  res.set_header("Retry-After", std::to_string(queue.retry_after_seconds()));
+                  throw ApiError(429, "queue_full",
+                                 str_cat("the job queue is full (", f.queue_size,
+                                         " waiting, --queue-size); retry later"));
+                }
+                if (refusal == VideoJobQueue::Refusal::shutting_down) {
+                  throw ApiError(503, "shutting_down", "the server is shutting down");
+                }
+                reply(res, video_object(*job, model.id));
+              }));
+  server.Get("/v1/videos", route([&](const httplib::Request& req, httplib::Response& res) {
+               reply(res, list_page(queue.jobs(), req, model.id));
+             }));
+  server.Get(R"(/v1/videos/([^/]+))",
+             route([&](const httplib::Request& req, httplib::Response& res) {
+               check_query(req, {});
+               const std::string id = video_id(req);
+               const std::optional<VideoJob> job = queue.find(id);
+               if (!job) throw unknown_video(id);
+               reply(res, video_object(*job, model.id));
+             }));
+  server.Get(R"(/v1/videos/([^/]+)/content)",
+             route([&](const httplib::Request& req, httplib::Response& res) {
+               check_query(req, {"variant"});
+               const std::string id = video_id(req);
+               if (req.has_param("variant") && req.get_param_value("variant") != "video") {
+                 throw invalid_field(
+                     "variant", str_cat("variant '", req.get_param_value("variant").substr(0, 80),
+                                        "' is not made here; only 'video' (the MP4) is"));
+               }
+               const std::optional<VideoJob> job = queue.find(id);
+               if (!job) throw unknown_video(id);
+               const fs::path path = queue.video_path(id);
+               // An open file stays readable if the video expires or is deleted meanwhile.
+               std::ifstream file(path, std::ios::binary);
+               if (path.empty() || !file) {
+                 throw ApiError(409, "video_not_ready",
+                                str_cat("video '", id, "' is ", status_name(job->status),
+                                        job->status == JobStatus::queued ||
+                                                job->status == JobStatus::in_progress
+                                            ? "; its content exists once it is completed"
+                                            : "; it has no content"),
+                                "video_id");
+               }
+               std::string bytes((std::istreambuf_iterator<char>(file)), {});
+               res.set_content(std::move(bytes), "video/mp4");
+             }));
+  server.Delete(R"(/v1/videos/([^/]+))",
+                route([&](const httplib::Request& req, httplib::Response& res) {
+                  check_query(req, {});
+                  const std::string id = video_id(req);
+                  if (!queue.remove(id)) throw unknown_video(id);
+                  reply(res, {{"id", id}, {"object", "video.deleted"}, {"deleted", true}});
+                }));
+}
+
+void report_progress(int step, int total, double, void* queue) {
+  static_cast<VideoJobQueue*>(queue)->report_progress(total > 0 ? 100 * step / total : 0);
+}
+
+int run_serve(const ServeFlags& f) {
+  FV_CHECK(f.queue_size >= 1, "--queue-size ", f.queue_size, " must be at least 1");
+  FV_CHECK(f.retention >= 1, "--retention ", f.retention, " must be at least 1 second");
+  FV_CHECK(f.max_body_bytes >= 1024, "--max-body-bytes ", f.max_body_bytes,
+           " must be at least 1024");
+  FV_CHECK(f.port >= 0 && f.port <= 65535, "--port ", f.port, " must be in [0, 65535]");
+  const RunConfig config = run_config_from(f);
+
+  OutputDir output;
+  if (f.output_dir) {
+    output.path = *f.output_dir;
+    fs::create_directories(output.path);
+    FV_CHECK(::access(output.path.c_str(), W_OK) == 0, output.path.string(),
+             ": --output-dir is not writable");
+  } else {
+    std::string pattern = (fs::temp_directory_path() / "fastvideo-serve-XXXXXX").string();
+    FV_CHECK(::mkdtemp(pattern.data()) != nullptr, "cannot create a temporary folder in ",
+             fs::temp_directory_path().string());
+    output.path = pattern;
+    output.temporary = true;
+  }
+
+  HttpServer server;
+  ServeSignals signals([&server] { server.stop(); });
+
+  VideoGenerator generator = VideoGenerator::from_pretrained(*config.model_path, config.options);
+  GenerationRequest probe;
+  probe.prompt = "probe";
+  const auto parameters = generator.resolve(probe);
+  const ServedModel model{parameter(parameters, "model"),
+                          parameter(parameters, "attention_backend_self"),
+                          config.request.flow_shift};
+  VideoJobQueue queue(
+      f.queue_size, f.retention, output.path,
+      [&generator](const VideoJob& job, const fs::path& path) {
+        GenerationRequest request = job.request;
+        request.output_path = path;
+        generator.generate(request);
+      },
+      [&generator] { generator.request_stop(); });
+  generator.set_progress(report_progress, &queue);
+
+  const int64_t started_at = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+  serve_routes(server, queue, model, generator, f, started_at);
+  int port = f.port;
+  if (port == 0) {
+    port = server.bind_to_any_port(f.host);
+    FV_CHECK(port > 0, "cannot listen on ", f.host, " (any port)");
+  } else {
+    FV_CHECK(server.bind_to_port(f.host, port), "cannot listen on ", f.host, ":", port,
+             " (in use, or not an address of this machine)");
+  }
+  server.deepen_listen_backlog();
+  if (!signals.received()) {
+    std::printf("fastvideo serve: listening on http://%s:%d (model %s, %s, videos in %s)\n",
+                f.host.c_str(), port, model.id.c_str(), model.attention_backend.c_str(),
+                output.path.c_str());
+    std::fflush(stdout);
+    server.listen_after_bind();
+  }
+  signals.finished();
+  queue.shutdown();
+  log::info("fastvideo serve: stopped; no files left in ", output.path.string());
+  return 0;
+}
+
+}  // namespace
+
+Action add_serve_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("serve", "Serve OpenAI's video API (/v1/videos) over HTTP");
+  auto f = std::make_shared<ServeFlags>();
+  cmd->add_option("--model", f->model, "diffusers checkpoint folder (or generator.model_path)");
+  cmd->add_option("--config", f->config_path,
+                  "run.yaml: its generator section (FastVideo's schema); no request section");
+  cmd->add_option("--host", f->host, "address to listen on (default 127.0.0.1)");
+  cmd->add_option("--port", f->port, "port (default 8000; 0: any free port, printed)");
+  cmd->add_option("--api-key", f->api_key,
+                  "require 'Authorization: Bearer KEY' on every route but /health (or "
+                  "FASTVIDEO_API_KEY, which keeps the key out of the process list)")
+      ->envname("FASTVIDEO_API_KEY");
+  cmd->add_option("--queue-size", f->queue_size, "jobs that may wait besides the running one (8)");
+  cmd->add_option("--retention", f->retention,
+                  "seconds a finished job and its video are kept (default 3600)");
+  cmd->add_option("--output-dir", f->output_dir,
+                  "folder for the videos (default: a temporary folder removed at exit)");
+  cmd->add_option("--max-body-bytes", f->max_body_bytes,
+                  "largest request body accepted, in bytes (default 1 MiB); larger gets 413");
+  cmd->add_option("--attention-backend", f->attention_backend,
+                  "self-attention backend for every job (default: FASTVIDEO_ATTENTION_BACKEND, "
+                  "else automatic)");
+  cmd->add_option("--device", f->device, "auto (default), cpu, cuda or cuda:N");
+  return [f] { return run_serve(*f); };
+}
+
+}  // namespace fastvideo::cli

@@ -1,0 +1,284 @@
+#include "video_job_queue.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+
+#include "fastvideo/error.h"
+
+namespace fastvideo::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kIdPrefix = "video_";
+constexpr size_t kIdHexDigits = 32;
+constexpr std::string_view kPartialSuffix = ".partial.mp4";
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// 128 random bits: ids cannot be guessed, so one client cannot reach another's videos by
+// counting.
+std::string new_video_id() {
+  static std::mutex mutex;
+  static std::random_device device;
+  std::lock_guard lock(mutex);
+  std::string id(kIdPrefix);
+  const char* hex = "0123456789abcdef";
+  for (size_t i = 0; i < kIdHexDigits / 8; ++i) {
+    const uint32_t bits = device();
+    for (int shift = 28; shift >= 0; shift -= 4) id += hex[(bits >> shift) & 0xf];
+  }
+  return id;
+}
+
+void remove_quietly(const fs::path& path) {
+  std::error_code ignored;
+  fs::remove(path, ignored);
+}
+
+}  // namespace
+
+const char* status_name(JobStatus status) {
+  switch (status) {
+    case JobStatus::queued:
+      return "queued";
+    case JobStatus::in_progress:
+      return "in_progress";
+    case JobStatus::completed:
+      return "completed";
+    case JobStatus::failed:
+      return "failed";
+    case JobStatus::cancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+bool is_video_id(const std::string& id) {
+  if (id.size() != kIdPrefix.size() + kIdHexDigits || id.rfind(kIdPrefix, 0) != 0) return false;
+  return std::all_of(id.begin() + kIdPrefix.size(), id.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+VideoJobQueue::VideoJobQueue(size_t capacity, int64_t retention_seconds, fs::path output_dir,
+                             Generate generate, Stop stop)
+    : capacity_(capacity),
+      retention_seconds_(retention_seconds),
+      output_dir_(std::move(output_dir)),
+      generate_(std::move(generate)),
+      stop_(std::move(stop)) {
+  // What a server killed before it could clean up left here: its jobs are gone with it.
+  for (const auto& entry : fs::directory_iterator(output_dir_)) {
+    const std::string name = entry.path().filename().string();
+    const size_t id_size = kIdPrefix.size() + kIdHexDigits;
+    const std::string rest = name.size() > id_size ? name.substr(id_size) : "";
+    if (is_video_id(name.substr(0, id_size)) && (rest == ".mp4" || rest == kPartialSuffix)) {
+      remove_quietly(entry.path());
+    }
+  }
+  worker_ = std::thread([this] { work(); });
+}
+
+VideoJobQueue::~VideoJobQueue() { shutdown(); }
+
+fs::path VideoJobQueue::final_path(const std::string& id) const {
+  return output_dir_ / (id + ".mp4");
+}
+
+fs::path VideoJobQueue::partial_path(const std::string& id) const {
+  return output_dir_ / (id + std::string(kPartialSuffix));
+}
+
+std::pair<std::optional<VideoJob>, VideoJobQueue::Refusal> VideoJobQueue::submit(
+    GenerationRequest request, std::string seconds, std::string size) {
+  std::lock_guard lock(mutex_);
+  if (shutting_down_) return {std::nullopt, Refusal::shutting_down};
+  if (waiting_.size() >= capacity_) return {std::nullopt, Refusal::full};
+  VideoJob job;
+  job.id = new_video_id();
+  job.request = std::move(request);
+  job.seconds = std::move(seconds);
+  job.size = std::move(size);
+  job.created_at = unix_now();
+  job.sequence = next_sequence_++;
+  jobs_[job.id] = job;
+  waiting_.push_back(job.id);
+  wake_worker_.notify_all();
+  return {job, Refusal::none};
+}
+
+std::optional<VideoJob> VideoJobQueue::find(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<VideoJob> VideoJobQueue::jobs() const {
+  std::vector<VideoJob> all;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, job] : jobs_) all.push_back(job);
+  }
+  std::sort(all.begin(), all.end(),
+            [](const VideoJob& a, const VideoJob& b) { return a.sequence < b.sequence; });
+  return all;
+}
+
+fs::path VideoJobQueue::video_path(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() || it->second.status != JobStatus::completed) return {};
+  return final_path(id);
+}
+
+std::optional<VideoJob> VideoJobQueue::remove(const std::string& id) {
+  std::unique_lock lock(mutex_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return std::nullopt;
+  VideoJob before = it->second;
+  switch (before.status) {
+    case JobStatus::queued:
+      std::erase(waiting_, id);
+      finish(it->second, JobStatus::cancelled, "cancelled by a DELETE request before it started");
+      break;
+    case JobStatus::in_progress:
+      cancel_running_ = true;
+      stop_();
+      // The generator stops at its next step; then the worker has removed the partial file.
+      job_ended_.wait(lock, [&] { return running_ != id; });
+      break;
+    case JobStatus::completed:
+    case JobStatus::failed:
+    case JobStatus::cancelled:
+      remove_quietly(final_path(id));
+      jobs_.erase(it);
+      break;
+  }
+  return before;
+}
+
+int VideoJobQueue::retry_after_seconds() const {
+  std::lock_guard lock(mutex_);
+  return std::max(1, int(std::ceil(last_job_seconds_)));
+}
+
+void VideoJobQueue::report_progress(int percent) {
+  std::lock_guard lock(mutex_);
+  if (running_.empty()) return;
+  jobs_.at(running_).progress = std::clamp(percent, 0, 99);
+}
+
+void VideoJobQueue::shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    shutting_down_ = true;
+    for (const std::string& id : waiting_) {
+      finish(jobs_.at(id), JobStatus::cancelled, "the server shut down before the job started");
+    }
+    waiting_.clear();
+    if (!running_.empty()) {
+      cancel_running_ = true;
+      stop_();
+    }
+  }
+  wake_worker_.notify_all();
+  if (worker_.joinable()) worker_.join();
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, job] : jobs_) remove_quietly(final_path(id));
+  jobs_.clear();
+}
+
+void VideoJobQueue::work() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    forget_expired();
+    if (waiting_.empty()) {
+      if (shutting_down_) return;
+      // Timed, so that finished jobs expire even while no request comes.
+      wake_worker_.wait_for(lock, std::chrono::milliseconds(500));
+      continue;
+    }
+    const std::string id = waiting_.front();
+    waiting_.erase(waiting_.begin());
+    run(jobs_.at(id), lock);
+  }
+}
+
+// Called and returns with the lock held; generates without it.
+void VideoJobQueue::run(VideoJob& job, std::unique_lock<std::mutex>& lock) {
+  running_ = job.id;
+  cancel_running_ = false;
+  job.status = JobStatus::in_progress;
+  const VideoJob snapshot = job;
+  const fs::path partial = partial_path(job.id);
+  const auto start = std::chrono::steady_clock::now();
+  lock.unlock();
+  JobStatus status = JobStatus::completed;
+  std::string error;
+  for (int attempt = 0;; ++attempt) {
+    try {
+      generate_(snapshot, partial);
+    } catch (const Cancelled& e) {
+      lock.lock();
+      const bool asked = cancel_running_;
+      lock.unlock();
+      // A stop that came just after the previous job ended is kept by the generator for its next
+      // generation (video_generator.h): this one, which nobody cancelled. It ends at once; run the
+      // job again.
+      if (!asked && attempt == 0) continue;
+      status = JobStatus::cancelled;
+      error = e.what();
+    } catch (const std::exception& e) {
+      status = JobStatus::failed;
+      error = e.what();
+    }
+    break;
+  }
+  lock.lock();
+  last_job_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (status == JobStatus::completed && cancel_running_) {
+    status = JobStatus::cancelled;  // the stop came after the last step: the video goes anyway
+    error = "cancelled by a DELETE request while it ran";
+  }
+  if (status == JobStatus::completed) {
+    std::error_code ec;
+    fs::rename(partial, final_path(job.id), ec);
+    if (ec) {
+      status = JobStatus::failed;
+      error = str_cat("cannot move the video into place: ", ec.message());
+    }
+  }
+  if (status != JobStatus::completed) remove_quietly(partial);
+  running_.clear();
+  finish(job, status, error);
+}
+
+void VideoJobQueue::finish(VideoJob& job, JobStatus status, const std::string& error) {
+  job.status = status;
+  job.error = error;
+  if (status == JobStatus::completed) job.progress = 100;
+  job.completed_at = unix_now();
+  job.expires_at = *job.completed_at + retention_seconds_;
+  job_ended_.notify_all();
+}
+
+void VideoJobQueue::forget_expired() {
+  const int64_t now = unix_now();
+  std::erase_if(jobs_, [&](const auto& entry) {
+    const VideoJob& job = entry.second;
+    if (!job.expires_at || *job.expires_at > now) return false;
+    remove_quietly(final_path(job.id));
+    return true;
+  });
+}
+
+}  // namespace fastvideo::cli

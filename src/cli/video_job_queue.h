@@ -1,0 +1,110 @@
+// The jobs of `fastvideo serve`: a bounded FIFO in front of one worker thread that generates one
+// video at a time, the record of every job until it expires, and the files. Each video is written
+// to <output-dir>/<id>.partial.mp4 and renamed to <id>.mp4 when it is complete, so a file under
+// its final name is always whole; a cancelled or failed job leaves no file. Jobs that ended
+// (completed, failed, cancelled) are forgotten, with their files, `retention` after they ended.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fastvideo/video_generator.h"
+
+namespace fastvideo::cli {
+
+enum class JobStatus { queued, in_progress, completed, failed, cancelled };
+
+// OpenAI's names: "queued", "in_progress", "completed", "failed"; and "cancelled".
+const char* status_name(JobStatus status);
+
+struct VideoJob {
+  std::string id;  // "video_" and 32 hex digits (is_video_id)
+  GenerationRequest request;
+  std::string seconds, size;  // as the job object reports them
+  JobStatus status = JobStatus::queued;
+  int progress = 0;  // percent
+  int64_t created_at = 0;
+  std::optional<int64_t> completed_at, expires_at;  // set when the job ends
+  std::string error;                                // why it failed
+  uint64_t sequence = 0;                            // submission order
+};
+
+bool is_video_id(const std::string& id);
+
+class VideoJobQueue {
+ public:
+  // Generates `job` into `output` (an .mp4 path). Throws Cancelled once `stop` was called during
+  // it, anything else on failure; either way it leaves no file at `output`.
+  using Generate = std::function<void(const VideoJob& job, const std::filesystem::path& output)>;
+  using Stop = std::function<void()>;
+
+  // capacity: the jobs that may wait besides the one running. output_dir must exist.
+  VideoJobQueue(size_t capacity, int64_t retention_seconds, std::filesystem::path output_dir,
+                Generate generate, Stop stop);
+  // Same as shutdown().
+  ~VideoJobQueue();
+  VideoJobQueue(const VideoJobQueue&) = delete;
+  VideoJobQueue& operator=(const VideoJobQueue&) = delete;
+
+  enum class Refusal { none, full, shutting_down };
+  // Queues a job for `request`; the job as queued, or why not.
+  std::pair<std::optional<VideoJob>, Refusal> submit(GenerationRequest request, std::string seconds,
+                                                     std::string size);
+
+  std::optional<VideoJob> find(const std::string& id) const;
+  // Every job the queue remembers, in submission order.
+  std::vector<VideoJob> jobs() const;
+  // The finished video of a completed job (empty otherwise).
+  std::filesystem::path video_path(const std::string& id) const;
+
+  // A queued job is taken off the queue and a running one stopped (it waits until the worker let
+  // go of it): both end as cancelled, with no file, and stay visible until they expire. A job that
+  // had ended is forgotten at once, with its file. Returns the job as it was before, or nothing
+  // when the id is unknown.
+  std::optional<VideoJob> remove(const std::string& id);
+
+  // Seconds a refused client should wait: about one generation (the last one's time), at least 1.
+  int retry_after_seconds() const;
+
+  // Progress of the running job, in percent (kept below 100 until it completes).
+  void report_progress(int percent);
+
+  // Refuses new jobs, cancels the queued ones and stops the running one, waits for the worker,
+  // then deletes every file this queue made (their records go with the process).
+  void shutdown();
+
+ private:
+  void work();
+  void run(VideoJob& job, std::unique_lock<std::mutex>& lock);
+  void finish(VideoJob& job, JobStatus status, const std::string& error);
+  void forget_expired();
+  std::filesystem::path final_path(const std::string& id) const;
+  std::filesystem::path partial_path(const std::string& id) const;
+
+  const size_t capacity_;
+  const int64_t retention_seconds_;
+  const std::filesystem::path output_dir_;
+  const Generate generate_;
+  const Stop stop_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_worker_, job_ended_;
+  std::map<std::string, VideoJob> jobs_;
+  std::vector<std::string> waiting_;  // queued ids, oldest first
+  std::string running_;               // id of the job being generated, empty when none
+  bool cancel_running_ = false;       // the running job was cancelled (remove, shutdown)
+  bool shutting_down_ = false;
+  uint64_t next_sequence_ = 0;
+  double last_job_seconds_ = 1;
+  std::thread worker_;
+};
+
+}  // namespace fastvideo::cli

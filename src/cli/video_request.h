@@ -1,0 +1,37 @@
+// The body of POST /v1/videos: OpenAI's create-video fields (model, prompt, seconds, size) and
+// ours (seed, negative_prompt, num_inference_steps, guidance_scale, attention_backend), from JSON
+// or from multipart/form-data (where every value is text, so numbers are read from text), checked
+// one by one against the served model before the job is queued. An unknown field, a value of the
+// wrong type, a size or duration the model cannot make is an ApiError (400) naming the field.
+//
+// seconds → num_frames as Wan counts them (fastvideo.md §1.6: 81 frames are 5 s at 16 fps): the
+// nearest 4n+1 to seconds·fps + 1, i.e. 4·round(seconds·fps/4) + 1.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "fastvideo/video_generator.h"
+
+namespace fastvideo::cli {
+
+struct ServedModel {
+  std::string id;                    // the checkpoint folder's name, as /v1/models lists it
+  std::string attention_backend;     // the self-attention backend the model was loaded with
+  std::optional<double> flow_shift;  // generator.pipeline.experimental.flow_shift of --config
+};
+
+struct VideoRequest {
+  GenerationRequest generation;
+  std::string seconds, size;  // as the job object reports them ("5", "832x480")
+};
+
+// fields: the body as a JSON object; text_form: its values came from a form, all strings.
+VideoRequest parse_video_request(const nlohmann::json& fields, bool text_form,
+                                 const ServedModel& model, const VideoGenerator& generator);
+
+// The frames of a clip of `seconds` at `fps`, by the rule above.
+int frames_for_seconds(double seconds, double fps);
+
+}  // namespace fastvideo::cli

@@ -1,0 +1,568 @@
+// `fastvideo serve` as its clients meet it: the real binary on the tiny model, on a free port,
+// driven over HTTP by httplib's client, curl and the official openai Python package. A video goes
+// through submit → poll → download → delete; it is the same bytes `fastvideo generate` writes for
+// the same request; bad input of every kind gets a 4xx in OpenAI's error shape naming the field
+// while /health keeps answering; a full queue answers 429 with Retry-After and loses no accepted
+// job; DELETE and SIGTERM stop a running job and leave no file behind.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli_runner.h"
+#include "io/video_reader.h"
+#include "tiny_model_fixture.h"
+
+extern char** environ;
+
+namespace fastvideo {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+// A small, quick job: 5 frames of 32×32 (0.25 s at the tiny model's 16 fps), 2 steps.
+const json kSmallJob = {{"prompt", "A red fox runs through fresh snow at dawn."},
+                        {"size", "32x32"},
+                        {"seconds", "0.25"},
+                        {"num_inference_steps", 2},
+                        {"seed", 7}};
+// One that runs until it is stopped, as far as a test is concerned.
+const json kLongJob = {{"prompt", "A long one."}, {"size", "64x64"}, {"num_inference_steps", 1000}};
+
+// `fastvideo serve` on the tiny model, on a port the system picks, videos in a fresh folder.
+class ServeProcess {
+ public:
+  explicit ServeProcess(const std::string& name, std::vector<std::string> extra = {})
+      : output_dir_(testing::temp_dir("serve-" + name)) {
+    std::vector<std::string> args = {
+        testing::cli(), "serve", "--model",      testing::tiny_model_dir().string(),
+        "--port",       "0",     "--output-dir", output_dir_.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int fds[2];
+    EXPECT_EQ(::pipe(fds), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    posix_spawn_file_actions_addclose(&actions, fds[1]);
+    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[1]);
+    // The server prints "... listening on http://127.0.0.1:PORT (...)" once it accepts requests.
+    FILE* out = ::fdopen(fds[0], "r");
+    char line[4096];
+    while (std::fgets(line, sizeof line, out)) {
+      const std::string text = line;
+      const size_t at = text.find("http://127.0.0.1:");
+      if (at == std::string::npos) continue;
+      port_ = std::stoi(text.substr(at + std::strlen("http://127.0.0.1:")));
+      break;
+    }
+    std::fclose(out);
+    EXPECT_GT(port_, 0) << "the server did not start";
+  }
+  ~ServeProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(60s);
+    return c;
+  }
+  int port() const { return port_; }
+  const fs::path& output_dir() const { return output_dir_; }
+
+  // SIGTERM, then the exit status (-1: killed by a signal).
+  int terminate() {
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+ private:
+  fs::path output_dir_;
+  pid_t pid_ = -1;
+  int port_ = -1;
+};
+
+std::vector<std::string> files_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  return names;
+}
+
+json body_of(const httplib::Result& r) {
+  if (!r) return json{{"transport_error", httplib::to_string(r.error())}};
+  return json::parse(r->body, nullptr, false);
+}
+
+json submit(httplib::Client& c, const json& job) {
+  auto r = c.Post("/v1/videos", job.dump(), "application/json");
+  EXPECT_TRUE(r && r->status == 200) << (r ? r->body : httplib::to_string(r.error()));
+  return body_of(r);
+}
+
+json get_video(httplib::Client& c, const std::string& id) {
+  return body_of(c.Get("/v1/videos/" + id));
+}
+
+// Polls until the job is completed, failed or cancelled (or 60 s).
+json wait_for_end(httplib::Client& c, const std::string& id) {
+  json job;
+  for (int i = 0; i < 3000; ++i) {
+    job = get_video(c, id);
+    const std::string status = job.value("status", "");
+    if (status != "queued" && status != "in_progress") return job;
+    std::this_thread::sleep_for(20ms);
+  }
+  ADD_FAILURE() << id << " never ended: " << job;
+  return job;
+}
+
+json wait_for_status(httplib::Client& c, const std::string& id, const std::string& status) {
+  json job;
+  for (int i = 0; i < 3000; ++i) {
+    job = get_video(c, id);
+    if (job.value("status", "") == status) return job;
+    std::this_thread::sleep_for(10ms);
+  }
+  ADD_FAILURE() << id << " never became " << status << ": " << job;
+  return job;
+}
+
+void expect_mp4(const std::string& bytes) {
+  ASSERT_GT(bytes.size(), 100u);
+  EXPECT_EQ(bytes.substr(4, 4), "ftyp") << "not an MP4";
+}
+
+// An error answer: the status, OpenAI's error object, the field it names.
+void expect_error(const httplib::Result& r, int status, const json& param,
+                  const std::string& what) {
+  ASSERT_TRUE(r) << what << ": " << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, status) << what << ": " << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json") << what;
+  const json body = json::parse(r->body, nullptr, false);
+  ASSERT_TRUE(body.contains("error")) << what << ": " << r->body;
+  const json& e = body["error"];
+  EXPECT_TRUE(e["message"].is_string() && !e["message"].get<std::string>().empty()) << what;
+  EXPECT_TRUE(e["type"].is_string()) << what;
+  EXPECT_TRUE(e.contains("code")) << what;
+  EXPECT_EQ(e["param"], param) << what << ": " << r->body;
+}
+
+TEST(Serve, SubmitPollDownloadDelete) {
+  ServeProcess server("lifecycle");
+  auto c = server.client();
+  const json queued = submit(c, kSmallJob);
+  const std::string id = queued["id"];
+  EXPECT_EQ(queued["object"], "video");
+  EXPECT_EQ(queued["model"], "tiny-model");  // the checkpoint folder's name
+  EXPECT_EQ(queued["size"], "32x32");
+  EXPECT_EQ(queued["seconds"], "0.25");
+  EXPECT_TRUE(queued["completed_at"].is_null());
+
+  const json done = wait_for_end(c, id);
+  EXPECT_EQ(done["status"], "completed") << done;
+  EXPECT_EQ(done["progress"], 100);
+  EXPECT_EQ(done["expires_at"].get<int64_t>(), done["completed_at"].get<int64_t>() + 3600);
+  EXPECT_EQ(files_in(server.output_dir()), std::vector<std::string>{id + ".mp4"});
+
+  auto content = c.Get("/v1/videos/" + id + "/content");
+  ASSERT_TRUE(content && content->status == 200);
+  EXPECT_EQ(content->get_header_value("Content-Type"), "video/mp4");
+  expect_mp4(content->body);
+  const fs::path copy = server.output_dir().parent_path() / (id + "-copy.mp4");
+  std::ofstream(copy, std::ios::binary) << content->body;
+  const Video video = read_video(copy);
+  EXPECT_EQ(video.frames, 5);
+  EXPECT_EQ(video.width, 32);
+  EXPECT_EQ(video.height, 32);
+
+  const json list = body_of(c.Get("/v1/videos"));
+  ASSERT_EQ(list["data"].size(), 1u);
+  EXPECT_EQ(list["data"][0]["id"], id);
+
+  const json deleted = body_of(c.Delete("/v1/videos/" + id));
+  EXPECT_EQ(deleted, (json{{"id", id}, {"object", "video.deleted"}, {"deleted", true}}));
+  expect_error(c.Get("/v1/videos/" + id), 404, "video_id", "a deleted video");
+  EXPECT_TRUE(files_in(server.output_dir()).empty());
+  EXPECT_EQ(server.terminate(), 0);
+}
+
+// issue 13: a video made through the server and through the CLI with the same request and seed
+// is the same file, byte for byte (metadata included). The server's request comes as a form, as
+// the openai package sends it.
+TEST(Serve, VideoIsByteIdenticalToFastvideoGenerate) {
+  ServeProcess server("identity");
+  auto c = server.client();
+  const httplib::MultipartFormDataItems form = {{"prompt", kSmallJob["prompt"], "", ""},
+                                                {"size", "32x32", "", ""},
+                                                {"seconds", "0.25", "", ""},
+                                                {"num_inference_steps", "2", "", ""},
+                                                {"seed", "7", "", ""},
+                                                {"negative_prompt", "blurry", "", ""},
+                                                {"guidance_scale", "4.5", "", ""}};
+  auto posted = c.Post("/v1/videos", form);
+  ASSERT_TRUE(posted && posted->status == 200) << (posted ? posted->body : "");
+  const std::string id = body_of(posted)["id"];
+  ASSERT_EQ(wait_for_end(c, id)["status"], "completed");
+  const std::string served = c.Get("/v1/videos/" + id + "/content")->body;
+
+  const fs::path out = testing::temp_dir("serve-identity-cli") / "cli.mp4";
+  const testing::CliRun cli = testing::run(
+      "generate --model " + testing::tiny_model_dir().string() + " " + testing::kPrompt +
+      " --height 32 --width 32 --num-frames 5 --num-inference-steps 2 --seed 7 --negative-prompt "
+      "blurry --guidance-scale 4.5 --output " +
+      out.string());
+  ASSERT_EQ(cli.status, 0) << cli.output;
+  std::ifstream in(out, std::ios::binary);
+  const std::string generated((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_TRUE(served == generated)
+      << "server " << served.size() << " bytes, CLI " << generated.size() << " bytes";
+}
+
+// --config takes FastVideo's generator section (here a flow_shift every job then runs with); a
+// request section would be ignored by a server, so it is refused by name.
+TEST(Serve, ConfigTakesTheGeneratorSectionAndRefusesARequestSection) {
+  const fs::path dir = testing::temp_dir("serve-config-files");
+  const std::string model = testing::tiny_model_dir().string();
+  std::ofstream(dir / "with-request.yaml")
+      << "generator:\n  model_path: " << model << "\nrequest:\n  sampling:\n    seed: 3\n";
+  const testing::CliRun refused =
+      testing::run("serve --port 0 --config " + (dir / "with-request.yaml").string());
+  EXPECT_EQ(refused.status, 1) << refused.output;
+  EXPECT_NE(refused.output.find("request.sampling.seed"), std::string::npos) << refused.output;
+
+  std::ofstream(dir / "run.yaml") << "generator:\n  model_path: " << model
+                                  << "\n  pipeline:\n    experimental:\n      flow_shift: 5.0\n";
+  ServeProcess server("config", {"--config", (dir / "run.yaml").string()});
+  auto c = server.client();
+  const std::string id = submit(c, kSmallJob)["id"];
+  ASSERT_EQ(wait_for_end(c, id)["status"], "completed");
+  const fs::path copy = dir / "video.mp4";
+  std::ofstream(copy, std::ios::binary) << c.Get("/v1/videos/" + id + "/content")->body;
+  EXPECT_EQ(read_video_metadata(copy).entries.at("flow_shift"), "5");
+}
+
+TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
+  ServeProcess server("bad-input", {"--max-body-bytes", "65536"});
+  auto c = server.client();
+  auto post = [&](const std::string& body, const std::string& type = "application/json") {
+    return c.Post("/v1/videos", body, type.c_str());
+  };
+  auto with = [](json job, const std::string& key, const json& value) {
+    job[key] = value;
+    return job.dump();
+  };
+  struct Case {
+    std::string what;
+    httplib::Result result;
+    int status;
+    json param;
+  };
+  std::vector<Case> cases;
+  auto add = [&](std::string what, httplib::Result r, int status, json param) {
+    cases.push_back({std::move(what), std::move(r), status, std::move(param)});
+  };
+  add("malformed JSON", post("{\"prompt\": \"x\""), 400, nullptr);
+  add("not an object", post("[1, 2]"), 400, nullptr);
+  add("a field given twice", post(R"({"prompt": "x", "seed": 1, "seed": 2})"), 400, "seed");
+  add("unknown field", post(with(kSmallJob, "num_frames", 9)), 400, "num_frames");
+  add("refused OpenAI field", post(with(kSmallJob, "input_reference", "x.png")), 400,
+      "input_reference");
+  add("missing prompt", post(R"({"size": "32x32"})"), 400, "prompt");
+  add("empty prompt", post(with(kSmallJob, "prompt", "")), 400, "prompt");
+  add("prompt of the wrong type", post(with(kSmallJob, "prompt", 5)), 400, "prompt");
+  add("seed of the wrong type", post(with(kSmallJob, "seed", "seven")), 400, "seed");
+  add("negative seed", post(with(kSmallJob, "seed", -1)), 400, "seed");
+  add("fractional steps", post(with(kSmallJob, "num_inference_steps", 2.5)), 400,
+      "num_inference_steps");
+  add("steps as a boolean", post(with(kSmallJob, "num_inference_steps", true)), 400,
+      "num_inference_steps");
+  add("steps out of range", post(with(kSmallJob, "num_inference_steps", 0)), 400,
+      "num_inference_steps");
+  add("guidance of the wrong type", post(with(kSmallJob, "guidance_scale", "high")), 400,
+      "guidance_scale");
+  add("size not WxH", post(with(kSmallJob, "size", "32by32")), 400, "size");
+  add("size with a sign", post(with(kSmallJob, "size", "-32x32")), 400, "size");
+  add("size not a multiple of 16", post(with(kSmallJob, "size", "30x32")), 400, "size");
+  add("size as a number", post(with(kSmallJob, "size", 32)), 400, "size");
+  add("seconds not a number", post(with(kSmallJob, "seconds", "four")), 400, "seconds");
+  add("negative seconds", post(with(kSmallJob, "seconds", "-1")), 400, "seconds");
+  add("seconds past the model's range", post(with(kSmallJob, "seconds", "3000")), 400, "seconds");
+  add("another model", post(with(kSmallJob, "model", "sora-2")), 400, "model");
+  add("another attention backend", post(with(kSmallJob, "attention_backend", "FLASH_ATTN")), 400,
+      "attention_backend");
+  add("null value", post(with(kSmallJob, "seed", nullptr)), 400, "seed");
+  add("unsupported content type", post("prompt=x", "text/plain"), 415, nullptr);
+  add("huge body", post(with(kSmallJob, "prompt", std::string(200000, 'a'))), 413, nullptr);
+  add("unknown id", c.Get("/v1/videos/video_0123456789abcdef0123456789abcdef"), 404, "video_id");
+  add("unknown id's content", c.Get("/v1/videos/video_0123456789abcdef0123456789abcdef/content"),
+      404, "video_id");
+  add("delete an unknown id", c.Delete("/v1/videos/video_0123456789abcdef0123456789abcdef"), 404,
+      "video_id");
+  add("id of another form", c.Get("/v1/videos/abc"), 404, "video_id");
+  add("path traversal", c.Get("/v1/videos/..%2F..%2F..%2Fetc%2Fpasswd"), 404, nullptr);
+  add("path traversal, encoded dots", c.Get("/v1/videos/%2e%2e/content"), 404, "video_id");
+  add("path traversal, raw", c.Get("/v1/videos/../../etc/passwd"), 404, nullptr);
+  add("unknown route", c.Get("/v1/images"), 404, nullptr);
+  add("unknown query parameter", c.Get("/v1/videos?page=2"), 400, "page");
+  add("limit out of range", c.Get("/v1/videos?limit=0"), 400, "limit");
+  add("limit given twice", c.Get("/v1/videos?limit=1&limit=2"), 400, "limit");
+  add("bad order", c.Get("/v1/videos?order=up"), 400, "order");
+  add("unknown after", c.Get("/v1/videos?after=video_0123456789abcdef0123456789abcdef"), 400,
+      "after");
+  for (Case& k : cases) {
+    expect_error(k.result, k.status, k.param, k.what);
+    auto health = c.Get("/health");
+    ASSERT_TRUE(health && health->status == 200) << "after " << k.what;
+  }
+  // A form: a file upload and a field given twice are refused by name.
+  httplib::MultipartFormDataItems file = {{"prompt", "x", "", ""},
+                                          {"input_reference", "PNG", "x.png", "image/png"}};
+  expect_error(c.Post("/v1/videos", file), 400, "input_reference", "a file in the form");
+  httplib::MultipartFormDataItems twice = {{"prompt", "x", "", ""}, {"prompt", "y", "", ""}};
+  expect_error(c.Post("/v1/videos", twice), 400, "prompt", "a field given twice");
+  httplib::MultipartFormDataItems text_seed = {{"prompt", "x", "", ""}, {"seed", "7x", "", ""}};
+  expect_error(c.Post("/v1/videos", text_seed), 400, "seed", "a form's seed that is not a number");
+  EXPECT_TRUE(files_in(server.output_dir()).empty());
+  EXPECT_EQ(server.terminate(), 0);
+}
+
+TEST(Serve, ApiKeyIsRequiredOnEveryRouteButHealth) {
+  ::setenv("FASTVIDEO_API_KEY", "sk-test", 1);  // as --api-key, kept out of the process list
+  ServeProcess server("api-key");
+  ::unsetenv("FASTVIDEO_API_KEY");
+  auto c = server.client();
+  expect_error(c.Get("/v1/models"), 401, nullptr, "no key");
+  expect_error(c.Post("/v1/videos", kSmallJob.dump(), "application/json"), 401, nullptr, "no key");
+  c.set_bearer_token_auth("sk-wrong");
+  expect_error(c.Get("/v1/videos"), 401, nullptr, "a wrong key");
+  c.set_bearer_token_auth("sk-test");
+  auto models = c.Get("/v1/models");
+  ASSERT_TRUE(models && models->status == 200);
+  EXPECT_EQ(body_of(models)["data"][0]["id"], "tiny-model");
+  auto health = server.client().Get("/health");
+  ASSERT_TRUE(health && health->status == 200);
+}
+
+TEST(Serve, ListIsPaginated) {
+  ServeProcess server("list");
+  auto c = server.client();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(submit(c, kSmallJob)["id"]);
+  const json first = body_of(c.Get("/v1/videos?limit=2&order=asc"));
+  ASSERT_EQ(first["data"].size(), 2u);
+  EXPECT_EQ(first["data"][0]["id"], ids[0]);
+  EXPECT_EQ(first["last_id"], ids[1]);
+  EXPECT_EQ(first["has_more"], true);
+  const json rest = body_of(c.Get("/v1/videos?limit=2&order=asc&after=" + ids[1]));
+  ASSERT_EQ(rest["data"].size(), 1u);
+  EXPECT_EQ(rest["data"][0]["id"], ids[2]);
+  EXPECT_EQ(rest["has_more"], false);
+  const json newest = body_of(c.Get("/v1/videos?limit=1"));
+  EXPECT_EQ(newest["data"][0]["id"], ids[2]) << "newest first by default";
+  for (const std::string& id : ids) wait_for_end(c, id);
+}
+
+// issue 13: 40 concurrent submissions against a queue of 8. Every accepted job completes, the
+// rest get 429 with Retry-After, and /health answers throughout.
+TEST(Serve, AFullQueueAnswers429AndLosesNoAcceptedJob) {
+  ServeProcess server("queue-full", {"--queue-size", "8"});
+  std::atomic<bool> submitting{true};
+  std::atomic<int> health_failures{0}, health_checks{0};
+  std::thread health([&] {
+    auto c = server.client();
+    c.set_read_timeout(5s);
+    while (submitting) {
+      auto r = c.Get("/health");
+      ++health_checks;
+      if (!r || r->status != 200) ++health_failures;
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  std::vector<std::string> accepted;
+  std::atomic<int> refused{0}, other{0};
+  std::mutex mutex;
+  json job = kSmallJob;
+  job["num_inference_steps"] = 4;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 40; ++i) {
+    clients.emplace_back([&, i] {
+      auto c = server.client();
+      json mine = job;
+      mine["seed"] = i;
+      auto r = c.Post("/v1/videos", mine.dump(), "application/json");
+      if (r && r->status == 200) {
+        std::lock_guard lock(mutex);
+        accepted.push_back(body_of(r)["id"]);
+      } else if (r && r->status == 429) {
+        expect_error(r, 429, nullptr, "a full queue");
+        EXPECT_GE(std::stoi(r->get_header_value("Retry-After")), 1);
+        ++refused;
+      } else {
+        ADD_FAILURE() << "submission " << i << ": "
+                      << (r ? std::to_string(r->status) + " " + r->body
+                            : httplib::to_string(r.error()));
+        ++other;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  auto c = server.client();
+  for (const std::string& id : accepted) {
+    EXPECT_EQ(wait_for_end(c, id)["status"], "completed") << id;
+  }
+  submitting = false;
+  health.join();
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(int(accepted.size()) + refused, 40);
+  EXPECT_GE(accepted.size(), 8u) << "eight waiting (and one running, once the worker took it)";
+  EXPECT_GT(refused, 0);
+  EXPECT_EQ(health_failures, 0) << "of " << health_checks;
+  EXPECT_EQ(files_in(server.output_dir()).size(), accepted.size());
+  EXPECT_EQ(server.terminate(), 0);
+  EXPECT_TRUE(files_in(server.output_dir()).empty());
+}
+
+TEST(Serve, DeleteCancelsQueuedAndRunningJobsAndLeavesNoFile) {
+  ServeProcess server("cancel");
+  auto c = server.client();
+  const std::string running = submit(c, kLongJob)["id"];
+  const std::string waiting = submit(c, kLongJob)["id"];
+  wait_for_status(c, running, "in_progress");
+  // Progress moves while the job runs.
+  json job = json::object();
+  for (int i = 0; i < 500 && job.value("progress", 0) == 0; ++i) {
+    job = get_video(c, running);
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_GT(job["progress"].get<int>(), 0);
+  EXPECT_LT(job["progress"].get<int>(), 100);
+  expect_error(c.Get("/v1/videos/" + running + "/content"), 409, "video_id", "content too early");
+
+  ASSERT_EQ(body_of(c.Delete("/v1/videos/" + waiting))["deleted"], true);
+  EXPECT_EQ(get_video(c, waiting)["status"], "cancelled");
+  ASSERT_EQ(body_of(c.Delete("/v1/videos/" + running))["deleted"], true);
+  const json cancelled = get_video(c, running);
+  EXPECT_EQ(cancelled["status"], "cancelled");
+  EXPECT_EQ(cancelled["error"]["code"], "cancelled");
+  EXPECT_TRUE(files_in(server.output_dir()).empty());
+  // The generator is free again: the next job completes.
+  EXPECT_EQ(wait_for_end(c, submit(c, kSmallJob)["id"])["status"], "completed");
+  EXPECT_EQ(server.terminate(), 0);
+}
+
+TEST(Serve, SigtermCancelsTheRunningJobLeavesNoFileAndExitsZero) {
+  ServeProcess server("sigterm");
+  auto c = server.client();
+  const std::string id = submit(c, kLongJob)["id"];
+  submit(c, kLongJob);
+  wait_for_status(c, id, "in_progress");
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.terminate(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
+  EXPECT_TRUE(files_in(server.output_dir()).empty());
+  EXPECT_FALSE(server.client().Get("/health")) << "it stopped listening";
+}
+
+TEST(Serve, FinishedVideosGoAfterTheRetention) {
+  ServeProcess server("retention", {"--retention", "1"});
+  auto c = server.client();
+  const std::string id = submit(c, kSmallJob)["id"];
+  ASSERT_EQ(wait_for_end(c, id)["status"], "completed");
+  for (int i = 0; i < 300 && c.Get("/v1/videos/" + id)->status == 200; ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  expect_error(c.Get("/v1/videos/" + id), 404, "video_id", "an expired video");
+  EXPECT_TRUE(files_in(server.output_dir()).empty());
+}
+
+// Runs a shell command, returns its stdout.
+std::string shell(const std::string& command) {
+  FILE* pipe = ::popen(command.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  EXPECT_EQ(::pclose(pipe), 0) << command;
+  return out;
+}
+
+TEST(Serve, CurlDrivesTheWholeLifecycle) {
+  ServeProcess server("curl", {"--api-key", "sk-curl"});
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+  const std::string curl = "curl -sS -H 'Authorization: Bearer sk-curl' ";
+  const std::string base = curl + url;
+  const json queued = json::parse(
+      shell(base + "/v1/videos -H 'Content-Type: application/json' -d '" + kSmallJob.dump() + "'"));
+  const std::string id = queued.at("id");
+  json job;
+  for (int i = 0; i < 1000; ++i) {
+    job = json::parse(shell(base + "/v1/videos/" + id));
+    if (job["status"] == "completed") break;
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(job["status"], "completed") << job;
+  const fs::path out = testing::temp_dir("serve-curl-download") / "video.mp4";
+  shell(base + "/v1/videos/" + id + "/content -o " + out.string());
+  std::ifstream in(out, std::ios::binary);
+  expect_mp4(std::string((std::istreambuf_iterator<char>(in)), {}));
+  // A form, as `curl -F` sends it.
+  const json form =
+      json::parse(shell(base + "/v1/videos -F prompt='A fox.' -F size=32x32 -F seconds=0.25 -F "
+                               "num_inference_steps=2"));
+  EXPECT_EQ(form["status"], "queued") << form;
+  EXPECT_EQ(json::parse(shell(curl + "-X DELETE " + url + "/v1/videos/" + id))["deleted"], true);
+  const std::string refused =
+      shell("curl -sS -w ' %{http_code}' http://127.0.0.1:" + std::to_string(server.port()) +
+            "/v1/videos");
+  EXPECT_NE(refused.find("invalid_api_key"), std::string::npos) << refused;
+  EXPECT_NE(refused.find(" 401"), std::string::npos) << refused;
+  EXPECT_EQ(server.terminate(), 0);
+  EXPECT_TRUE(files_in(server.output_dir()).empty());
+}
+
+// The official openai package (client.videos.create, retrieve, download_content, delete, list),
+// installed from PyPI into a virtual environment in the build folder the first time.
+TEST(Serve, OpenaiPythonClientDrivesTheWholeLifecycle) {
+  const fs::path venv = fs::path(FV_BINARY_DIR) / "serve-test-venv";
+  const std::string python = (venv / "bin" / "python").string();
+  if (std::system((python + " -c 'import openai' 2>/dev/null").c_str()) != 0) {
+    const std::string install = "python3 -m venv " + venv.string() + " && " + python +
+                                " -m pip install -q 'openai>=2' 2>&1";
+    ASSERT_EQ(std::system(install.c_str()), 0) << "cannot install the openai package: " << install;
+  }
+  ServeProcess server("openai", {"--api-key", "sk-openai"});
+  const fs::path out = testing::temp_dir("serve-openai-download") / "video.mp4";
+  const testing::CliRun r{0, shell(python + " " + FV_SOURCE_DIR + "/tests/serve_openai_client.py " +
+                                   "http://127.0.0.1:" + std::to_string(server.port()) +
+                                   "/v1 sk-openai " + out.string() + " 2>&1")};
+  EXPECT_NE(r.output.find("openai client: ok"), std::string::npos) << r.output;
+  std::ifstream in(out, std::ios::binary);
+  expect_mp4(std::string((std::istreambuf_iterator<char>(in)), {}));
+  EXPECT_EQ(server.terminate(), 0);
+  EXPECT_TRUE(files_in(server.output_dir()).empty());
+}
+
+}  // namespace
+}  // namespace fastvideo

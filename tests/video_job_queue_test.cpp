@@ -1,0 +1,223 @@
+// The job queue of `fastvideo serve` (src/cli/video_job_queue.h) with a stand-in generator that
+// writes a file, fails, or waits until stopped: capacity, order, cancellation of queued and running
+// jobs, the generator's leftover stop, expiry and shutdown — and never a file under a final name
+// that is not whole, nor one left behind.
+#include "video_job_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "fastvideo/error.h"
+#include "tiny_model_fixture.h"
+
+namespace fastvideo::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// Writes "video <prompt>" to the output, or throws Error for prompt "fail"; prompt "slow" waits
+// until stopped, as a long generation would, and then throws Cancelled.
+struct StandInGenerator {
+  std::atomic<bool> stop_requested{false};
+  std::atomic<int> runs{0};
+  std::vector<std::string> order;
+  std::mutex mutex;
+
+  void generate(const VideoJob& job, const fs::path& output) {
+    ++runs;
+    {
+      std::lock_guard lock(mutex);
+      order.push_back(job.request.prompt);
+    }
+    if (job.request.prompt == "fail") throw Error("the engine refused it");
+    std::ofstream(output) << "partial";
+    while (job.request.prompt == "slow" || stop_requested) {
+      if (stop_requested.exchange(false)) {
+        fs::remove(output);
+        throw Cancelled("generation stopped");
+      }
+      std::this_thread::sleep_for(2ms);
+    }
+    std::ofstream(output) << "video " << job.request.prompt;
+  }
+};
+
+GenerationRequest request(const std::string& prompt) {
+  GenerationRequest r;
+  r.prompt = prompt;
+  return r;
+}
+
+std::vector<std::string> files_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  return names;
+}
+
+// Polls until the job has ended (or 10 s).
+VideoJob wait_for_end(const VideoJobQueue& queue, const std::string& id) {
+  for (int i = 0; i < 5000; ++i) {
+    auto job = queue.find(id);
+    if (!job) return {};
+    if (job->status != JobStatus::queued && job->status != JobStatus::in_progress) return *job;
+    std::this_thread::sleep_for(2ms);
+  }
+  ADD_FAILURE() << id << " never ended";
+  return {};
+}
+
+void wait_for_status(const VideoJobQueue& queue, const std::string& id, JobStatus status) {
+  for (int i = 0; i < 5000 && queue.find(id)->status != status; ++i) {
+    std::this_thread::sleep_for(2ms);
+  }
+  ASSERT_EQ(queue.find(id)->status, status) << id;
+}
+
+struct QueueTest : ::testing::Test {
+  fs::path dir = testing::temp_dir("video_job_queue");
+  StandInGenerator engine;
+  std::unique_ptr<VideoJobQueue> queue;
+
+  void start(size_t capacity, int64_t retention = 3600) {
+    queue = std::make_unique<VideoJobQueue>(
+        capacity, retention, dir,
+        [this](const VideoJob& job, const fs::path& out) { engine.generate(job, out); },
+        [this] { engine.stop_requested = true; });
+  }
+  std::string submit(const std::string& prompt) {
+    auto [job, refusal] = queue->submit(request(prompt), "1", "64x64");
+    EXPECT_EQ(refusal, VideoJobQueue::Refusal::none) << prompt;
+    return job ? job->id : "";
+  }
+};
+
+TEST(VideoId, HasOneFixedFormAndNothingElsePasses) {
+  EXPECT_TRUE(is_video_id("video_0123456789abcdef0123456789abcdef"));
+  for (const char* bad :
+       {"", "video_", "video_0123456789abcdef0123456789abcde",
+        "video_0123456789abcdef0123456789abcdef0", "video_0123456789ABCDEF0123456789abcdef",
+        "../video_0123456789abcdef0123456789abcd", "video_0123456789abcdef/../../etc/pa",
+        "Video_0123456789abcdef0123456789abcdef"}) {
+    EXPECT_FALSE(is_video_id(bad)) << bad;
+  }
+}
+
+TEST_F(QueueTest, CompletedJobsRunInOrderAndEachLeavesOneWholeVideo) {
+  start(8);
+  std::vector<std::string> ids;
+  for (const char* prompt : {"a", "b", "c"}) ids.push_back(submit(prompt));
+  for (const std::string& id : ids) {
+    const VideoJob job = wait_for_end(*queue, id);
+    EXPECT_EQ(job.status, JobStatus::completed) << job.error;
+    EXPECT_EQ(job.progress, 100);
+    ASSERT_TRUE(job.completed_at && job.expires_at);
+    EXPECT_EQ(*job.expires_at, *job.completed_at + 3600);
+    std::ifstream in(queue->video_path(id));
+    std::string text;
+    std::getline(in, text);
+    EXPECT_EQ(text, "video " + job.request.prompt);
+  }
+  EXPECT_EQ(engine.order, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(files_in(dir).size(), 3u);
+  queue->shutdown();
+  EXPECT_TRUE(files_in(dir).empty()) << "shutdown removes the videos";
+}
+
+TEST_F(QueueTest, AFullQueueRefusesAndTheRunningJobDoesNotCount) {
+  start(2);
+  const std::string running = submit("slow");
+  wait_for_status(*queue, running, JobStatus::in_progress);
+  submit("a");
+  submit("b");
+  auto [job, refusal] = queue->submit(request("c"), "1", "64x64");
+  EXPECT_FALSE(job);
+  EXPECT_EQ(refusal, VideoJobQueue::Refusal::full);
+  EXPECT_GE(queue->retry_after_seconds(), 1);
+  queue->remove(running);
+  EXPECT_EQ(queue->find(running)->status, JobStatus::cancelled);
+}
+
+TEST_F(QueueTest, CancellingAQueuedJobNeverRunsIt) {
+  start(8);
+  const std::string running = submit("slow");
+  const std::string waiting = submit("never");
+  wait_for_status(*queue, running, JobStatus::in_progress);
+  const auto before = queue->remove(waiting);
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before->status, JobStatus::queued);
+  EXPECT_EQ(queue->find(waiting)->status, JobStatus::cancelled);
+  queue->remove(running);
+  queue->shutdown();
+  EXPECT_EQ(engine.order, std::vector<std::string>{"slow"});
+}
+
+TEST_F(QueueTest, CancellingTheRunningJobWaitsForItAndLeavesNoFile) {
+  start(8);
+  const std::string id = submit("slow");
+  wait_for_status(*queue, id, JobStatus::in_progress);
+  ASSERT_EQ(files_in(dir).size(), 1u) << "the partial file is being written";
+  queue->remove(id);
+  const auto job = queue->find(id);
+  EXPECT_EQ(job->status, JobStatus::cancelled);
+  EXPECT_TRUE(files_in(dir).empty());
+  EXPECT_TRUE(queue->video_path(id).empty());
+  // A second DELETE forgets it.
+  EXPECT_TRUE(queue->remove(id));
+  EXPECT_FALSE(queue->find(id));
+  EXPECT_FALSE(queue->remove(id));
+}
+
+TEST_F(QueueTest, AFailedJobSaysWhyAndLeavesNoFile) {
+  start(8);
+  const VideoJob job = wait_for_end(*queue, submit("fail"));
+  EXPECT_EQ(job.status, JobStatus::failed);
+  EXPECT_NE(job.error.find("the engine refused it"), std::string::npos) << job.error;
+  EXPECT_TRUE(files_in(dir).empty());
+}
+
+// video_generator.h: a stop that arrives after a generation ended is kept for the next one. The
+// queue runs that next job again instead of reporting a cancel nobody asked for.
+TEST_F(QueueTest, ALeftoverStopDoesNotCancelTheNextJob) {
+  start(8);
+  engine.stop_requested = true;
+  const VideoJob job = wait_for_end(*queue, submit("a"));
+  EXPECT_EQ(job.status, JobStatus::completed) << job.error;
+  EXPECT_EQ(engine.runs, 2);
+}
+
+TEST_F(QueueTest, FinishedJobsAndTheirVideosExpire) {
+  start(8, /*retention=*/1);
+  const std::string id = submit("a");
+  EXPECT_EQ(wait_for_end(*queue, id).status, JobStatus::completed);
+  for (int i = 0; i < 400 && queue->find(id); ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(queue->find(id));
+  EXPECT_TRUE(files_in(dir).empty());
+}
+
+TEST_F(QueueTest, ShutdownCancelsEverythingRefusesNewJobsAndRemovesEveryFile) {
+  start(8);
+  const std::string running = submit("slow");
+  submit("a");
+  wait_for_status(*queue, running, JobStatus::in_progress);
+  queue->shutdown();
+  EXPECT_TRUE(files_in(dir).empty());
+  auto [job, refusal] = queue->submit(request("b"), "1", "64x64");
+  EXPECT_FALSE(job);
+  EXPECT_EQ(refusal, VideoJobQueue::Refusal::shutting_down);
+}
+
+TEST_F(QueueTest, LeftoversOfAKilledServerAreRemovedAtStart) {
+  std::ofstream(dir / "video_0123456789abcdef0123456789abcdef.partial.mp4") << "x";
+  std::ofstream(dir / "video_0123456789abcdef0123456789abcdef.mp4") << "x";
+  std::ofstream(dir / "someone-elses.mp4") << "x";
+  start(8);
+  EXPECT_EQ(files_in(dir), std::vector<std::string>{"someone-elses.mp4"});
+}
+
+}  // namespace
+}  // namespace fastvideo::cli
