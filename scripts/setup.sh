@@ -21,9 +21,10 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-# The same compiler for both builds below (scikit-build-core would otherwise take Python's own
-# CXX, g++, and ccache would not reuse the objects of one build for the other).
-export CC="${CC:-cc}" CXX="${CXX:-c++}"
+# The same compiler and ccache base folder for both builds below, so ccache reuses the objects of
+# the first for the second (scikit-build-core would otherwise take Python's own CXX, g++; without a
+# base folder ccache hashes absolute paths, which differ between build/ and build-py/).
+export CC="${CC:-cc}" CXX="${CXX:-c++}" CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
 
 # The build tools of the Python module (nanobind, scikit-build-core) live in .venv, where the
 # main build finds them too (FASTVIDEO_PYTHON: build/python, for ctest's Python tests).
@@ -35,8 +36,8 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DFASTVIDEO_PYTHON=ON \
 cmake --build build --parallel "$(nproc)"
 
 # pip install . into .venv. Its build folder (build-py/, pyproject.toml) sits beside build/ and
-# takes the same CMake arguments, so with ccache's base_dir at the root the engine's objects come
-# from the build above instead of being compiled twice.
+# takes the same CMake arguments, so the engine's objects come from the build above through ccache
+# instead of being compiled twice.
 args="${FASTVIDEO_CMAKE_ARGS:-}"
-CCACHE_BASEDIR="$PWD" SKBUILD_CMAKE_ARGS="$(echo $args | tr ' ' ';')" \
+SKBUILD_CMAKE_ARGS="${args// /;}" \
   .venv/bin/python -m pip install -q --no-build-isolation .

@@ -116,6 +116,9 @@ double total_seconds(const GenerationResult& r) {
 NB_MODULE(_fastvideo_cpp, m) {
   using namespace fastvideo;
   m.doc() = "fastvideo-cpp's public C++ API; use the fastvideo_cpp package, not this module.";
+  // A script ended by an uncaught error (Ctrl-C's KeyboardInterrupt first) keeps its generator
+  // alive in the traceback past this module's teardown; nanobind would call that a leak.
+  nb::set_leak_warnings(false);
 
   // Engine errors name the setting and what was expected; Cancelled is a stop on request.
   static nb::exception<Error> error(m, "FastVideoError", PyExc_RuntimeError);

@@ -5,6 +5,7 @@ stopping a generation between steps with nothing left behind."""
 import io
 import os
 import signal
+import threading
 import time
 
 import numpy as np
@@ -132,3 +133,26 @@ def test_ctrl_c_stops_between_steps_and_leaves_no_file(generator, tmp_path):
     # The stop ended with that generation: the next one runs to the end.
     video = generator.generate_video("a fox", num_inference_steps=2, output_path=str(out))
     assert video["video_path"] == str(out) and out.is_file()
+
+
+def test_other_python_threads_run_while_the_engine_works(generator):
+    # The engine runs with the GIL released: a pure-Python counter advances between two steps.
+    # (With the GIL held, nothing could run between the callbacks of consecutive steps.)
+    ticks = [0]
+    done = threading.Event()
+
+    def count():
+        while not done.is_set():
+            ticks[0] += 1
+
+    at_step = []
+    counter = threading.Thread(target=count)
+    counter.start()
+    try:
+        generator.generate_video("a fox", num_inference_steps=4, save_video=False,
+                                 callback=lambda step, total, sps: at_step.append(ticks[0]))
+    finally:
+        done.set()
+        counter.join()
+    advanced = [b - a for a, b in zip(at_step, at_step[1:])]
+    assert max(advanced) > 0, at_step
