@@ -137,9 +137,9 @@ class VideoGenerator:
         keywords.update(kwargs)
         check_keywords("generate_video", keywords, {**REQUEST_KEYWORDS, **_GENERATE_VIDEO_OWN})
         if isinstance(keywords.get("prompt"), (list, tuple)):
+            rest = {k: v for k, v in keywords.items() if k != "prompt"}
             return [self.generate_video(p, None, callback=callback, progress_bar=progress_bar,
-                                        **{**keywords, "prompt": None})
-                    for p in keywords["prompt"]]
+                                        **rest) for p in keywords["prompt"]]
         return_frames = keywords.pop("return_frames", True)
         keywords = {k: v for k, v in keywords.items() if not (k == "prompt" and v is None)}
         config = copy.copy(self._config)
@@ -204,9 +204,16 @@ class VideoGenerator:
             try:
                 done.acquire()
             except KeyboardInterrupt:
-                # Ctrl-C: stop at the next step, wait for the engine to clean up, then raise it.
+                # Ctrl-C: stop at the next step, wait for the engine to clean up (at most one
+                # step; a second Ctrl-C does not leave the engine running under a new request),
+                # then raise it.
                 self._engine.request_stop()
-                done.acquire()
+                while True:
+                    try:
+                        done.acquire()
+                        break
+                    except KeyboardInterrupt:
+                        continue
                 raise
             finally:
                 if bar is not None:

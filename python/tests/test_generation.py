@@ -78,6 +78,11 @@ def test_a_prompt_list_fans_out(generator):
     assert [r.prompt for r in results] == ["a fox", "a cat"]
 
 
+def test_generate_video_with_a_prompt_list_returns_a_list(generator):
+    videos = generator.generate_video(["a fox", "a cat"], num_frames=1, save_video=False)
+    assert [v["prompts"] for v in videos] == ["a fox", "a cat"]
+
+
 def test_sampling_param_drives_generate_video(generator, tiny_model):
     param = SamplingParam.from_pretrained(tiny_model)
     param.num_frames = 5
