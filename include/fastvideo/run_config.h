@@ -37,6 +37,10 @@ struct RunConfig {
 // Reads a YAML (or JSON) file into `config`. Errors name the file, the dotted key and the value.
 void apply_config_file(const std::filesystem::path& path, RunConfig& config);
 
+// A YAML (or JSON) document of the same schema held in memory (the Python package's from_config and
+// request mappings); `origin` prefixes its errors as the file name does for apply_config_file.
+void apply_config_text(const std::string& text, const std::string& origin, RunConfig& config);
+
 // A dotted override, e.g. ("request.sampling.seed", "42"): the value is parsed as YAML, and
 // anything that is not a plain scalar ("a: b", "[x]") is taken as the literal string.
 void apply_override(const std::string& dotted_key, const std::string& value, RunConfig& config);

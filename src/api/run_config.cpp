@@ -324,6 +324,8 @@ const std::map<std::string, Rule>& rules() {
       {"generator.pipeline.components.vae_weights", no_component},
       {"generator.pipeline.components.upsampler_weights", no_component},
       {"generator.pipeline.components.lora_path", {is_null, "null", "LoRA is not in this version"}},
+      {"generator.pipeline.experimental.moba_config_path",
+       {is_null, "null", "VMOBA_ATTN (Video MoBA attention) is not in this version"}},
       {"generator.pipeline.components.override_pipeline_cls_name", no_component},
       {"generator.pipeline.components.override_transformer_cls_name", no_component},
       {"request.inputs.image_path", no_input},
@@ -418,6 +420,15 @@ void apply_key(const std::string& key, const YAML::Node& node, RunConfig& config
   unknown_key(key);
 }
 
+void apply_config_root(const YAML::Node& root, const std::string& origin, RunConfig& config) {
+  if (!root.IsMap()) fail(origin, ": expected a mapping with 'generator' and 'request'");
+  try {
+    apply_key("", root, config);
+  } catch (const Error& e) {
+    throw e.with_context(origin);
+  }
+}
+
 }  // namespace
 
 std::filesystem::path RunConfig::output() const {
@@ -451,12 +462,17 @@ void apply_config_file(const std::filesystem::path& path, RunConfig& config) {
   } catch (const YAML::Exception& e) {
     fail(path.string(), ": malformed YAML: ", e.what());
   }
-  if (!root.IsMap()) fail(path.string(), ": expected a mapping with 'generator' and 'request'");
+  apply_config_root(root, path.string(), config);
+}
+
+void apply_config_text(const std::string& text, const std::string& origin, RunConfig& config) {
+  YAML::Node root;
   try {
-    apply_key("", root, config);
-  } catch (const Error& e) {
-    throw e.with_context(path.string());
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    fail(origin, ": malformed YAML: ", e.what());
   }
+  apply_config_root(root, origin, config);
 }
 
 void apply_override(const std::string& dotted_key, const std::string& value, RunConfig& config) {

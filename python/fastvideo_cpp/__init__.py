@@ -1,0 +1,23 @@
+"""fastvideo_cpp: FastVideo's VideoGenerator API over the fastvideo-cpp C++/CUDA engine.
+
+    from fastvideo_cpp import VideoGenerator
+    generator = VideoGenerator.from_pretrained("Wan2.1-T2V-1.3B-Diffusers")
+    video = generator.generate_video("A red fox runs through fresh snow at dawn.", seed=1024)
+    video["frames"]  # (F, H, W, 3) uint8 NumPy array
+
+No PyTorch: the engine is C++; this package maps FastVideo's keyword names and request mappings
+onto it, and refuses by name the settings it does not implement.
+"""
+
+from ._fastvideo_cpp import Cancelled, FastVideoError
+from .result import GenerationResult
+from .sampling_param import SamplingParam
+from .video_generator import VideoGenerator
+
+__all__ = [
+    "Cancelled",
+    "FastVideoError",
+    "GenerationResult",
+    "SamplingParam",
+    "VideoGenerator",
+]

@@ -1,0 +1,224 @@
+"""VideoGenerator: FastVideo's entry point (fastvideo.md §1.1) over the C++ engine.
+
+The model loads once, in from_pretrained/from_config; each generate/generate_video call runs one
+request on a worker thread with the GIL released, while the calling thread waits where Python can
+deliver Ctrl-C: a KeyboardInterrupt stops the generation at its next step (the engine removes
+anything it was writing) and is raised again once the engine has stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, Callable
+
+from . import _fastvideo_cpp
+from .progress_bar import ProgressBar
+from .result import GenerationResult
+from .sampling_param import SamplingParam
+from .setting_keys import (GENERATOR_KEYWORDS, REQUEST_KEYWORDS, apply_keywords, as_yaml,
+                           check_keywords)
+
+ProgressCallback = Callable[[int, int, float], Any]  # (step, total, seconds per step)
+
+# generate_video keywords that are not request keys: handled here.
+_GENERATE_VIDEO_OWN = {"return_frames": "", "callback": "", "progress_bar": ""}
+
+
+class VideoGenerator:
+    def __init__(self, model_path: str, config: _fastvideo_cpp.RunConfig):
+        """Use from_pretrained or from_config."""
+        self.model_path = model_path
+        self._config = config  # the generator settings every request starts from
+        self._engine = _fastvideo_cpp.Generator(model_path, config)
+        self._busy = threading.Lock()  # one generation at a time, as the engine runs them
+
+    @classmethod
+    def from_pretrained(cls, model_path: str | Mapping | None = None,
+                        **kwargs: Any) -> VideoGenerator:
+        """Loads a diffusers checkpoint folder (None: the CLI's tiny test model).
+
+        Keywords take FastVideo's names: those the engine implements act (attention_backend,
+        VSA_sparsity, flow_shift, ...; FASTVIDEO_ATTENTION_BACKEND is read here when no backend
+        is given), defaults that describe what it does anyway are accepted (num_gpus=1,
+        dit_layerwise_offload=False), anything else raises FastVideoError naming the keyword and
+        why; an unknown keyword raises TypeError.
+        """
+        if isinstance(model_path, Mapping) or "config" in kwargs:
+            # FastVideo: a mapping (or config=) is a generator config, with no other keywords.
+            mapping = model_path if isinstance(model_path, Mapping) else kwargs.pop("config")
+            if kwargs or (model_path is not None and not isinstance(model_path, Mapping)):
+                raise TypeError("from_pretrained(): a generator config takes no other arguments")
+            return cls.from_config(mapping)
+        check_keywords("from_pretrained", kwargs, {**GENERATOR_KEYWORDS, "nvfp4_fa4": ""})
+        nvfp4_fa4 = kwargs.pop("nvfp4_fa4", False)
+        config = _fastvideo_cpp.RunConfig()
+        apply_keywords(config, "from_pretrained", kwargs, GENERATOR_KEYWORDS)
+        if model_path is not None:
+            config.apply_yaml(as_yaml({"generator": {"model_path": str(model_path)}},
+                                      "from_pretrained"), "from_pretrained(model_path)")
+        if nvfp4_fa4 is not False:
+            return cls._load_nvfp4_fa4(nvfp4_fa4, config)
+        return cls._load(config)
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> VideoGenerator:
+        """FastVideo's `generator` mapping (the same schema and checks as a run.yaml's)."""
+        if not isinstance(config, Mapping):
+            raise TypeError(f"from_config() expects the generator mapping, got "
+                            f"{type(config).__name__}")
+        run_config = _fastvideo_cpp.RunConfig()
+        where = "from_config(generator)"
+        run_config.apply_yaml(as_yaml({"generator": dict(config)}, where), where)
+        return cls._load(run_config)
+
+    @classmethod
+    def _load(cls, config: _fastvideo_cpp.RunConfig) -> VideoGenerator:
+        model = config.model_path
+        return cls(model if model is not None else _fastvideo_cpp.default_tiny_model(), config)
+
+    @classmethod
+    def _load_nvfp4_fa4(cls, value: Any, config: _fastvideo_cpp.RunConfig) -> VideoGenerator:
+        # FastVideo: FP4 Q/K inside FLASH_ATTN. Here it is its own backend, which the engine
+        # accepts or refuses (Blackwell only) with the requirement named.
+        where = f"from_pretrained(nvfp4_fa4={value!r})"
+        if value is not True:
+            raise _fastvideo_cpp.FastVideoError(f"{where}: expected True or False")
+        if config.attention_backend not in ("", "FLASH_ATTN"):
+            raise _fastvideo_cpp.FastVideoError(
+                f"{where}: FP4 attention is a FLASH_ATTN variant, but attention_backend="
+                f"{config.attention_backend!r} was given")
+        config.set_attention_backend("nvfp4_fa4")
+        try:
+            return cls._load(config)
+        except _fastvideo_cpp.FastVideoError as e:
+            raise _fastvideo_cpp.FastVideoError(f"{where}: {e}") from None
+
+    def generate(self, request: Mapping, *, callback: ProgressCallback | None = None,
+                 progress_bar: bool | None = None) -> GenerationResult | list[GenerationResult]:
+        """FastVideo's request mapping: {"prompt", "negative_prompt", "inputs", "sampling",
+        "runtime", "output"}; unset fields take the model's preset. A list of prompts (or
+        inputs.prompt_path) gives a list of results."""
+        if not isinstance(request, Mapping):
+            raise TypeError(f"generate() expects a request mapping, got {type(request).__name__}")
+        request = dict(request)
+        output = dict(request.get("output") or {})
+        return_frames = output.pop("return_frames", True)
+        if not isinstance(return_frames, bool):
+            raise TypeError(f"generate(request): output.return_frames={return_frames!r}: "
+                            f"expected True or False")
+        if "output" in request:
+            request["output"] = output
+        prompt = request.get("prompt")
+        if isinstance(prompt, (list, tuple)):
+            return [self.generate({**request, "prompt": p, "output": {**output,
+                                   "return_frames": return_frames}},
+                                  callback=callback, progress_bar=progress_bar) for p in prompt]
+        config = copy.copy(self._config)
+        where = "generate(request)"
+        config.apply_yaml(as_yaml({"request": request}, where), where)
+        return self._run_config(config, return_frames, callback, progress_bar)
+
+    def generate_video(self, prompt: str | list[str] | None = None,
+                       sampling_param: SamplingParam | None = None,
+                       **kwargs: Any) -> dict[str, Any] | list[dict[str, Any]]:
+        """FastVideo's legacy call: sampling fields as keywords (seed, num_frames, height, width,
+        num_inference_steps, guidance_scale, negative_prompt, output_path, save_video, fps, ...)
+        over sampling_param's; returns FastVideo's result dict (frames: (F, H, W, 3) uint8).
+        Also: callback(step, total, seconds_per_step) after each step; progress_bar (default: on
+        a terminal)."""
+        callback = kwargs.pop("callback", None)
+        progress_bar = kwargs.pop("progress_bar", None)
+        keywords = sampling_param.as_keywords() if sampling_param is not None else {}
+        if prompt is not None:
+            keywords["prompt"] = prompt
+        keywords.update(kwargs)
+        check_keywords("generate_video", keywords, {**REQUEST_KEYWORDS, **_GENERATE_VIDEO_OWN})
+        if isinstance(keywords.get("prompt"), (list, tuple)):
+            rest = {k: v for k, v in keywords.items() if k != "prompt"}
+            return [self.generate_video(p, None, callback=callback, progress_bar=progress_bar,
+                                        **rest) for p in keywords["prompt"]]
+        return_frames = keywords.pop("return_frames", True)
+        keywords = {k: v for k, v in keywords.items() if not (k == "prompt" and v is None)}
+        config = copy.copy(self._config)
+        apply_keywords(config, "generate_video", keywords, REQUEST_KEYWORDS)
+        result = self._run_config(config, return_frames, callback, progress_bar)
+        if isinstance(result, list):
+            return [r.to_legacy_dict() for r in result]
+        return result.to_legacy_dict()
+
+    def shutdown(self) -> None:
+        """Releases the model (FastVideo's shutdown); the generator cannot be used after."""
+        self._engine = None
+
+    def _run_config(self, config, return_frames, callback, progress_bar):
+        prompt_path = config.prompt_path
+        if prompt_path is None:
+            return self._run(config, return_frames, callback, progress_bar)
+        if config.prompt:
+            raise _fastvideo_cpp.FastVideoError(
+                "request.prompt and request.inputs.prompt_path are both set; give one of them")
+        output = config.output()  # checked before any work: a folder to name the videos in
+        del output
+        results = []
+        for prompt in _fastvideo_cpp.read_prompt_file(prompt_path):
+            one = copy.copy(config)
+            one.clear_prompt_path()
+            one.set_prompt(prompt)
+            results.append(self._run(one, return_frames, callback, progress_bar))
+        return results
+
+    def _run(self, config, return_frames: bool, callback: ProgressCallback | None,
+             progress_bar: bool | None) -> GenerationResult:
+        if self._engine is None:
+            raise _fastvideo_cpp.FastVideoError("this VideoGenerator was shut down")
+        bar = ProgressBar() if (ProgressBar.wanted() if progress_bar is None
+                                else progress_bar) else None
+        on_step = None
+        if bar is not None or callback is not None:
+            def on_step(step: int, total: int, seconds_per_step: float) -> None:
+                if bar is not None:
+                    bar(step, total, seconds_per_step)
+                if callback is not None:
+                    callback(step, total, seconds_per_step)
+        outcome: dict[str, Any] = {}
+        # Released by the worker when it is done. A plain lock, not Thread.join: a join that
+        # Ctrl-C interrupts can mark the thread finished while it still runs (CPython bpo-45274's
+        # fix), and the generator must not be used until the engine has stopped.
+        done = threading.Lock()
+        done.acquire()
+
+        def work() -> None:
+            try:
+                outcome["result"] = self._engine.generate(config, on_step)
+            except BaseException as e:  # re-raised on the calling thread
+                outcome["error"] = e
+            finally:
+                done.release()
+
+        start = time.perf_counter()
+        with self._busy:
+            threading.Thread(target=work, name="fastvideo_cpp-generate", daemon=True).start()
+            try:
+                done.acquire()
+            except KeyboardInterrupt:
+                # Ctrl-C: stop at the next step, wait for the engine to clean up (at most one
+                # step; a second Ctrl-C does not leave the engine running under a new request),
+                # then raise it.
+                self._engine.request_stop()
+                while True:
+                    try:
+                        done.acquire()
+                        break
+                    except KeyboardInterrupt:
+                        continue
+                raise
+            finally:
+                if bar is not None:
+                    bar.close()
+        if "error" in outcome:
+            raise outcome["error"]
+        return GenerationResult.from_engine(outcome["result"], config.prompt, return_frames,
+                                            time.perf_counter() - start)

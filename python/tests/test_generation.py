@@ -1,0 +1,163 @@
+"""Generation through the Python API on the tiny model: frames as a zero-copy (F, H, W, 3) uint8
+array, FastVideo's result shapes, the request schema, callbacks and the progress bar, and Ctrl-C
+stopping a generation between steps with nothing left behind."""
+
+import io
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from fastvideo_cpp import GenerationResult, SamplingParam, VideoGenerator
+
+
+@pytest.fixture(scope="module")
+def generator(tiny_model):
+    return VideoGenerator.from_pretrained(tiny_model)
+
+
+def test_frames_are_a_uint8_view_of_the_engine_buffer(generator):
+    result = generator.generate({"prompt": "a red fox", "output": {"save_video": False}})
+    frames = result.frames
+    assert isinstance(frames, np.ndarray)
+    assert frames.shape == (9, 64, 64, 3) and frames.dtype == np.uint8
+    assert frames.flags.c_contiguous and not frames.flags.owndata
+    # No copy: every read of the engine result's frames is the same memory.
+    engine_result = result.extra["engine_result"]
+    assert np.shares_memory(engine_result.frames, frames)
+    assert engine_result.frames.ctypes.data == frames.ctypes.data
+    assert frames.std() > 0  # a real video, not a zero buffer
+
+
+def test_frames_outlive_the_result_object(generator):
+    frames = generator.generate({"prompt": "a red fox",
+                                 "output": {"save_video": False}}).frames
+    copy = frames.copy()
+    import gc
+    gc.collect()
+    assert (frames == copy).all()
+
+
+def test_generate_video_returns_fastvideos_dict(generator, tmp_path):
+    out = tmp_path / "fox.mp4"
+    video = generator.generate_video("a red fox", seed=7, num_frames=5, height=32, width=48,
+                                     num_inference_steps=2, guidance_scale=2.0,
+                                     negative_prompt="blurry", output_path=str(out), fps=8)
+    for key in ("prompts", "samples", "frames", "audio", "size", "generation_time",
+                "e2e_latency", "logging_info", "trajectory", "video_path", "peak_memory_mb"):
+        assert key in video
+    assert video["frames"].shape == (5, 32, 48, 3)
+    assert video["size"] == (32, 48, 5)  # FastVideo's (height, width, frames)
+    assert video["video_path"] == str(out) and out.stat().st_size > 0
+    assert video["prompts"] == "a red fox"
+    assert video["generation_time"] > 0 and video["e2e_latency"] >= video["generation_time"]
+    assert "denoise" in " ".join(video["logging_info"]).lower()
+
+
+def test_generate_takes_fastvideos_request_schema(generator, tmp_path):
+    result = generator.generate({
+        "prompt": "a red fox",
+        "negative_prompt": "",
+        "sampling": {"seed": 3, "num_frames": 5, "num_inference_steps": 2, "fps": 12},
+        "output": {"output_path": str(tmp_path), "save_video": True, "return_frames": False},
+    })
+    assert isinstance(result, GenerationResult)
+    assert result.frames is None  # return_frames: False
+    assert result.video_path == str(tmp_path / "a red fox.mp4")  # named from the prompt
+    assert result.size == (64, 64, 5)
+    params = result.extra["parameters"]
+    assert params["seed"] == "3" and params["num_inference_steps"] == "2"
+
+
+def test_a_prompt_list_fans_out(generator):
+    results = generator.generate({"prompt": ["a fox", "a cat"], "sampling": {"num_frames": 1},
+                                  "output": {"save_video": False}})
+    assert [r.prompt for r in results] == ["a fox", "a cat"]
+
+
+def test_generate_video_with_a_prompt_list_returns_a_list(generator):
+    videos = generator.generate_video(["a fox", "a cat"], num_frames=1, save_video=False)
+    assert [v["prompts"] for v in videos] == ["a fox", "a cat"]
+
+
+def test_sampling_param_drives_generate_video(generator, tiny_model):
+    param = SamplingParam.from_pretrained(tiny_model)
+    param.num_frames = 5
+    param.num_inference_steps = 2
+    param.save_video = False
+    a = generator.generate_video("a fox", sampling_param=param)
+    b = generator.generate_video("a fox", sampling_param=param, seed=param.seed)
+    assert a["frames"].shape[0] == 5 and (a["frames"] == b["frames"]).all()
+    c = generator.generate_video("a fox", sampling_param=param, seed=param.seed + 1)
+    assert (a["frames"] != c["frames"]).any()
+
+
+def test_callback_sees_every_step(generator):
+    steps = []
+    generator.generate_video("a fox", num_inference_steps=3, num_frames=1, save_video=False,
+                             callback=lambda step, total, sps: steps.append((step, total)))
+    assert steps == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_a_raising_callback_stops_and_raises_its_error(generator, tmp_path):
+    def callback(step, total, sps):
+        raise ValueError("stop here")
+    out = tmp_path / "fox.mp4"
+    with pytest.raises(ValueError, match="stop here"):
+        generator.generate_video("a fox", output_path=str(out), callback=callback)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_progress_bar_draws_steps(generator, monkeypatch):
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    generator.generate_video("a fox", num_inference_steps=2, num_frames=1, save_video=False,
+                             progress_bar=True)
+    text = stream.getvalue()
+    assert "2/2" in text and "s/it" in text and text.endswith("\n")
+
+
+def test_ctrl_c_stops_between_steps_and_leaves_no_file(generator, tmp_path):
+    out = tmp_path / "fox.mp4"
+    seen = []
+
+    def press_ctrl_c(step, total, sps):
+        seen.append(step)
+        if step == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # a real SIGINT, as from the terminal
+            time.sleep(0.5)  # a slow step: the main thread takes the signal meanwhile
+
+    with pytest.raises(KeyboardInterrupt):
+        generator.generate_video("a fox", num_inference_steps=4, output_path=str(out),
+                                 callback=press_ctrl_c)
+    assert seen and max(seen) < 4, seen  # stopped before the last step
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    # The stop ended with that generation: the next one runs to the end.
+    video = generator.generate_video("a fox", num_inference_steps=2, output_path=str(out))
+    assert video["video_path"] == str(out) and out.is_file()
+
+
+def test_other_python_threads_run_while_the_engine_works(generator):
+    # The engine runs with the GIL released: a pure-Python counter advances between two steps.
+    # (With the GIL held, nothing could run between the callbacks of consecutive steps.)
+    ticks = [0]
+    done = threading.Event()
+
+    def count():
+        while not done.is_set():
+            ticks[0] += 1
+
+    at_step = []
+    counter = threading.Thread(target=count)
+    counter.start()
+    try:
+        generator.generate_video("a fox", num_inference_steps=4, save_video=False,
+                                 callback=lambda step, total, sps: at_step.append(ticks[0]))
+    finally:
+        done.set()
+        counter.join()
+    advanced = [b - a for a, b in zip(at_step, at_step[1:])]
+    assert max(advanced) > 0, at_step

@@ -1,0 +1,129 @@
+"""from_pretrained/from_config/generate_video keywords: FastVideo's names act or are refused by
+name with the reason (the same reason `fastvideo generate` gives for the same YAML key); unknown
+ones are TypeErrors. Refusals come before the model loads."""
+
+import pytest
+
+from fastvideo_cpp import FastVideoError, SamplingParam, VideoGenerator
+
+# keyword, a value asking for something this engine does not do, words of the reason.
+UNIMPLEMENTED = [
+    ("num_gpus", 2, "several GPUs"),
+    ("sp_size", 2, "several GPUs"),
+    ("tp_size", 4, "several GPUs"),
+    ("use_fsdp_inference", True, "FSDP"),
+    ("dit_layerwise_offload", True, "offload"),
+    ("dit_cpu_offload", True, "offload"),
+    ("text_encoder_cpu_offload", True, "offload"),
+    ("vae_cpu_offload", True, "offload"),
+    ("enable_torch_compile", True, "compile mode"),
+    ("torch_compile_kwargs", {"mode": "max-autotune"}, "compile mode"),
+    ("moba_config_path", "moba.json", "VMOBA_ATTN"),
+    ("lora_path", "lora.safetensors", "LoRA"),
+    ("transformer_quant", "fp8", "quantized"),
+    ("vae_tiling", True, "tiled VAE"),
+    ("distributed_executor_backend", "ray", "ray"),
+]
+
+
+@pytest.mark.parametrize("name,value,reason", UNIMPLEMENTED)
+def test_unimplemented_keyword_is_refused_by_name(tiny_model, name, value, reason):
+    with pytest.raises(FastVideoError) as e:
+        VideoGenerator.from_pretrained(tiny_model, **{name: value})
+    message = str(e.value)
+    assert message.startswith(f"from_pretrained({name}="), message
+    assert reason in message, message
+
+
+def test_refusal_matches_the_yaml_key_of_the_cli(tiny_model):
+    # The same check as `fastvideo generate --generator.engine.offload.dit_layerwise true`.
+    with pytest.raises(FastVideoError, match=r"generator\.engine\.offload\.dit_layerwise="
+                                             r"'true': CPU or layerwise offload"):
+        VideoGenerator.from_pretrained(tiny_model, dit_layerwise_offload=True)
+
+
+def test_default_valued_keywords_are_accepted(tiny_model):
+    gen = VideoGenerator.from_pretrained(
+        tiny_model, num_gpus=1, dit_layerwise_offload=False, dit_cpu_offload=False,
+        text_encoder_cpu_offload=False, vae_cpu_offload=False, use_fsdp_inference=False,
+        enable_torch_compile=False, torch_compile_kwargs={}, nvfp4_fa4=False, sp_size=-1,
+        pin_cpu_memory=True, attention_backend="TORCH_SDPA", flow_shift=3.0)
+    assert gen.model_path == tiny_model
+
+
+def test_vsa_sparsity_without_vsa_backend_is_an_error(tiny_model):
+    with pytest.raises(FastVideoError, match="VSA_sparsity|VIDEO_SPARSE_ATTN"):
+        VideoGenerator.from_pretrained(tiny_model, attention_backend="TORCH_SDPA",
+                                       VSA_sparsity=0.5)
+
+
+def test_unknown_keyword_is_a_type_error_naming_it(tiny_model):
+    with pytest.raises(TypeError, match="'enable_magic'"):
+        VideoGenerator.from_pretrained(tiny_model, enable_magic=True)
+
+
+def test_unknown_attention_backend_lists_the_valid_names(tiny_model):
+    with pytest.raises(FastVideoError, match="NOT_A_BACKEND.*TORCH_SDPA"):
+        VideoGenerator.from_pretrained(tiny_model, attention_backend="NOT_A_BACKEND")
+
+
+def test_environment_backend_is_read_at_construction(tiny_model, monkeypatch):
+    monkeypatch.setenv("FASTVIDEO_ATTENTION_BACKEND", "NOT_A_BACKEND")
+    with pytest.raises(FastVideoError, match="NOT_A_BACKEND"):
+        VideoGenerator.from_pretrained(tiny_model)
+
+
+def test_from_config_takes_the_generator_mapping(tiny_model):
+    gen = VideoGenerator.from_config({
+        "model_path": tiny_model,
+        "engine": {"num_gpus": 1, "offload": {"dit": False, "vae": False}},
+        "pipeline": {"experimental": {"attention_backend": "TORCH_SDPA"}},
+    })
+    assert gen.model_path == tiny_model
+    with pytest.raises(FastVideoError, match=r"generator\.engine\.compile\.enabled"):
+        VideoGenerator.from_config({"model_path": tiny_model,
+                                    "engine": {"compile": {"enabled": True}}})
+    with pytest.raises(FastVideoError, match=r"unknown key 'generator\.engine\.turbo'"):
+        VideoGenerator.from_config({"model_path": tiny_model, "engine": {"turbo": True}})
+
+
+def test_from_pretrained_with_a_mapping_is_from_config(tiny_model):
+    assert VideoGenerator.from_pretrained({"model_path": tiny_model}).model_path == tiny_model
+
+
+@pytest.fixture(scope="module")
+def generator(tiny_model):
+    return VideoGenerator.from_pretrained(tiny_model)
+
+
+def test_generate_video_unknown_keyword_is_a_type_error(generator):
+    with pytest.raises(TypeError, match="'num_frame'"):
+        generator.generate_video("a fox", num_frame=9)
+
+
+@pytest.mark.parametrize("kwargs,words", [
+    ({"enable_teacache": True}, "TeaCache"),
+    ({"num_videos_per_prompt": 2}, "one video per prompt"),
+    ({"image_path": "fox.png"}, "from text only"),
+    ({"seed": "soon"}, "not a whole number"),
+])
+def test_generate_video_refuses_by_name(generator, kwargs, words):
+    (name, value), = kwargs.items()
+    with pytest.raises(FastVideoError) as e:
+        generator.generate_video("a fox", save_video=False, **kwargs)
+    assert str(e.value).startswith(f"generate_video({name}={value!r})"), str(e.value)
+    assert words in str(e.value)
+
+
+def test_generate_request_unknown_key_is_refused(generator):
+    with pytest.raises(FastVideoError, match=r"unknown key 'request\.sampling\.steps'"):
+        generator.generate({"prompt": "a fox", "sampling": {"steps": 3}})
+
+
+def test_sampling_param_holds_the_model_preset(tiny_model):
+    p = SamplingParam.from_pretrained(tiny_model)
+    assert (p.height, p.width, p.num_frames) == (64, 64, 9)
+    assert p.seed == 1024 and p.negative_prompt.startswith("Bright tones")
+    assert p.num_inference_steps >= 1 and p.guidance_scale > 0
+    with pytest.raises(AttributeError):
+        p.num_frame = 5  # a misspelt field is not silently added
