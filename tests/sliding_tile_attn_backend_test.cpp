@@ -126,6 +126,10 @@ double worst_ms_ssim(const GenerationResult& a, const GenerationResult& b) {
 TEST(SlidingTileAttnBackend, TheFullWindowGivesDenseFramesAndSmallerWindowsDoNot) {
   const GenerationResult dense = generate_sta("", "TORCH_SDPA");
   const GenerationResult full = generate_sta(uniform_strategy("[1, 2, 2]"));
+  bool recorded = false;
+  for (const auto& [key, value] : full.parameters)
+    recorded = recorded || (key == "STA_mask_strategy" && contains(value, "mask"));
+  EXPECT_TRUE(recorded) << "the mask strategy is not in the output's parameters";
   const double full_score = worst_ms_ssim(dense, full);
   std::printf("[sta] full window vs TORCH_SDPA: worst frame MS-SSIM %.6f\n", full_score);
   EXPECT_GE(full_score, 0.99);

@@ -5,8 +5,8 @@
 // GPUs of compute capability 8.0 or newer (BF16, head_dim 128;
 // ops/cuda/sparse_linear_attention.cpp).
 // SAGE_SLA_ATTN (fastvideo.md §4.4) is the same backend with SageSLA's sparse branch: SAGE_ATTN's
-// quantized rule over 64-row query blocks and 128-key blocks, topk_ratio 0.5 by default; CPU only
-// in this version.
+// quantized rule over 64-row query blocks and 128-key blocks, topk_ratio 0.5 by default; on the CPU
+// and on Hopper (sm_90: SAGE_ATTN's sparse Hopper kernel over the selected blocks).
 #pragma once
 
 #include "attention/attention_backend.h"

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "attention/attention_device.h"
+#include "attention/sliding_tile_attn_backend.h"
 #include "core/compute_device.h"
 #include "core/env.h"
 #include "fastvideo/log.h"
@@ -166,6 +167,15 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   }
   if (attention_.self->name() == kSlaBackendName || attention_.self->name() == kSageSlaBackendName) {
     engine_parameters.emplace_back("SLA_topk_ratio", format_double(sparse.sla_topk_ratio));
+  }
+  if (attention_.self->name() == "SLIDING_TILE_ATTN") {
+    const auto strategy = env_string(kAttentionConfigEnv);
+    engine_parameters.emplace_back(
+        "STA_mask_strategy",
+        strategy && !strategy->empty()
+            ? *strategy
+            : str_cat("none: every head ", kStaDefaultWindow[0], "x", kStaDefaultWindow[1], "x",
+                      kStaDefaultWindow[2], " tiles, cut to the grid"));
   }
   if (vae_tiling) {
     engine_parameters.emplace_back(
