@@ -42,9 +42,7 @@ bool flash_attention_runs_on(const AttentionDevice& device) {
   return builtin().find("FLASH_ATTN")->status(device).available();
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using testing::contains;
 
 using testing::error_of;
 

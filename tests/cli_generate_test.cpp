@@ -20,6 +20,7 @@
 #include "io/png_frames.h"
 #include "io/video_reader.h"
 #include "tiny_model_fixture.h"
+#include "test_util.h"
 
 namespace fastvideo {
 namespace {
@@ -39,9 +40,7 @@ std::vector<std::string> names_in(const fs::path& dir) {
   return names;
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using testing::contains;
 
 // Bug 5: --negative-prompt "" means no negative prompt, as YAML "" does.
 TEST(CliGenerate, AnEmptyNegativePromptFlagIsHonoured) {

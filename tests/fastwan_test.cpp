@@ -35,9 +35,7 @@ using testing::error_of;
 float from_bits(uint32_t bits) { return std::bit_cast<float>(bits); }
 uint32_t bits_of(float v) { return std::bit_cast<uint32_t>(v); }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using testing::contains;
 
 // The tiny FastWan checkpoint (make-tiny-model --config fastwan --seed 0), written once.
 const fs::path& tiny_fastwan_dir() {

@@ -30,9 +30,7 @@ std::string yaml_error(const std::string& text) {
   return error_of([&] { from_yaml(text); });
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using testing::contains;
 
 // Bug 5: an explicit empty negative prompt means "none" on every surface.
 TEST(RunConfig, AnEmptyNegativePromptStaysEmptyFromYamlFlagAndOverride) {

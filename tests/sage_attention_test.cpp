@@ -25,9 +25,7 @@ using testing::error_of;
 using testing::cosine;
 using testing::rel_l2;
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using testing::contains;
 
 
 // Dense attention in double (test_util's definition-level reference), f32 in and out.

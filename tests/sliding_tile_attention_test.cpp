@@ -20,9 +20,7 @@ using testing::error_of;
 using testing::randn;
 using testing::rel_l2;
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using testing::contains;
 
 TEST(StaTiling, SixByEightByEightTilesWithPartialEdges) {
   const auto wan = sta_tiling_for({21, 30, 52});  // Wan 1.3B 480p: no whole number of tiles

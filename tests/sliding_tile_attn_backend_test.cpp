@@ -25,9 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::error_of;
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using testing::contains;
 
 TEST(StaMaskStrategy, ReadsFastVideosKeysAndRefusesMalformedEntriesByName) {
   const StaMaskStrategy s =

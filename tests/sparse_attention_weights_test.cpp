@@ -18,9 +18,7 @@ namespace {
 
 using testing::error_of;
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using testing::contains;
 
 std::set<std::string> gate_names(int blocks, const std::string& prefix) {
   std::set<std::string> names = {"patch_embedding.weight"};

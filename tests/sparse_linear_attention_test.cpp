@@ -24,9 +24,7 @@ namespace {
 using testing::error_of;
 using testing::rel_l2;
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using testing::contains;
 
 std::vector<double> feature(const float* x, int64_t D, SlaFeatureMap map) {
   std::vector<double> f(static_cast<size_t>(D));

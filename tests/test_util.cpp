@@ -89,6 +89,10 @@ std::string source_path(const std::string& relative) {
   return std::string(FV_SOURCE_DIR) + "/" + relative;
 }
 
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
 std::string error_of(const std::function<void()>& f) {
   try {
     f();

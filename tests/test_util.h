@@ -38,6 +38,9 @@ Tensor reference_attention(const Tensor& q, const Tensor& k, const Tensor& v, fl
 // caller's expectation on the message then reports).
 std::string error_of(const std::function<void()>& f);
 
+// Whether `part` occurs in `s` (for messages).
+bool contains(const std::string& s, const std::string& part);
+
 // Loads f32 tensors written by tools/reference (safetensors); path relative to the source tree.
 std::string source_path(const std::string& relative);
 

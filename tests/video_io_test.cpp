@@ -13,6 +13,7 @@
 #include "io/video_reader.h"
 #include "io/video_writer.h"
 #include "quality/video_metrics.h"
+#include "test_util.h"
 
 namespace fastvideo {
 namespace {
@@ -106,9 +107,7 @@ std::string error_of(Fn&& fn) {
   return "";
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using testing::contains;
 
 TEST(VideoFormat, ChosenByExtension) {
   EXPECT_EQ(video_format_for("out/video.mp4"), VideoFormat::Mp4);

@@ -19,9 +19,7 @@ using testing::error_of;
 using testing::randn;
 using testing::rel_l2;
 
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using testing::contains;
 
 TEST(VsaTiling, MatchesTheWorkedExamples) {
   // Wan 1.3B 480×832×81 -> grid 21×30×52 -> 6×8×13 tiles.
