@@ -53,6 +53,9 @@ TEST(Cli, GenerateWritesAVideoWithTheRequestedFramesAndSize) {
   std::string text((std::istreambuf_iterator<char>(log)), {});
   EXPECT_NE(text.find("\"denoise\""), std::string::npos) << text;
   EXPECT_NE(text.find("peak_bytes"), std::string::npos) << text;
+  const auto j = nlohmann::json::parse(text);
+  EXPECT_GT(j.at("load").at("seconds").get<double>(), 0.0) << text;
+  EXPECT_GT(j.at("load").at("peak_bytes").get<int64_t>(), 0) << text;
 #endif
 }
 

@@ -120,6 +120,10 @@ class VideoGenerator {
   // generate() runs.
   std::vector<std::pair<std::string, std::string>> resolve(const GenerationRequest& request) const;
 
+  // from_pretrained's own cost: wall time, peak resident host memory (the whole process's, from
+  // the start of loading) and, on a GPU, peak device memory; named "load".
+  const StageReport& load_report() const;
+
   // Progress callback: (step, total, seconds per step) after each denoising step.
   using ProgressFn = void (*)(int step, int total, double seconds_per_step, void* user);
   void set_progress(ProgressFn fn, void* user);

@@ -1,14 +1,18 @@
 // VideoGenerator: the public API as a thin owner of the pipeline.
 #include "fastvideo/video_generator.h"
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "core/compute_device.h"
+#include "pipeline/stage_clock.h"
 #include "pipeline/text_to_video_pipeline.h"
 
 namespace fastvideo {
 
 struct VideoGenerator::Impl {
   std::unique_ptr<TextToVideoPipeline> pipeline;
+  StageReport load;
 };
 
 VideoGenerator::VideoGenerator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -19,7 +23,12 @@ VideoGenerator::~VideoGenerator() = default;
 VideoGenerator VideoGenerator::from_pretrained(const std::filesystem::path& path,
                                                const GeneratorOptions& options) {
   auto impl = std::make_unique<Impl>();
+  reset_peak_resident();
+  const auto start = std::chrono::steady_clock::now();
   impl->pipeline = std::make_unique<TextToVideoPipeline>(path, options);
+  const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
+  impl->load = {"load", seconds.count(), peak_resident_bytes(),
+                device_peak_bytes(impl->pipeline->device())};
   return VideoGenerator(std::move(impl));
 }
 
@@ -31,6 +40,8 @@ std::vector<std::pair<std::string, std::string>> VideoGenerator::resolve(
     const GenerationRequest& request) const {
   return impl_->pipeline->resolve(request);
 }
+
+const StageReport& VideoGenerator::load_report() const { return impl_->load; }
 
 void VideoGenerator::set_progress(ProgressFn fn, void* user) {
   impl_->pipeline->progress() = {fn, user};

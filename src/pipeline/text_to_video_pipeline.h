@@ -40,6 +40,7 @@ class TextToVideoPipeline {
 
   ProgressCallback& progress() { return progress_; }
   StopFlag& stop() { return stop_; }
+  Device device() const { return device_; }
 
  private:
   Device device_;
