@@ -3,11 +3,9 @@
 // (fastvideo.md §4.1; issue 14: MS-SSIM >= 0.99) and smaller windows change the frames.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <span>
 #include <string>
 
 #include "attention/attention_registry.h"
@@ -111,14 +109,12 @@ std::string uniform_strategy(const std::string& window) {
   return json + "}";
 }
 
+// The worst frame's MS-SSIM of two results (quality/video_metrics.h).
 double worst_ms_ssim(const GenerationResult& a, const GenerationResult& b) {
-  const size_t frame = size_t(a.height) * size_t(a.width) * 3;
-  double worst = 1.0;
-  for (int f = 0; f < a.frames; ++f)
-    worst = std::min(worst, frame_ms_ssim(std::span(a.rgb).subspan(f * frame, frame),
-                                          std::span(b.rgb).subspan(f * frame, frame), a.height,
-                                          a.width));
-  return worst;
+  auto video = [](const GenerationResult& g) {
+    return Video{.frames = g.frames, .height = g.height, .width = g.width, .fps = g.fps, .rgb = g.rgb};
+  };
+  return compare_videos(video(a), video(b)).worst_ms_ssim.value;
 }
 
 TEST(SlidingTileAttnBackend, TheFullWindowGivesDenseFramesAndSmallerWindowsDoNot) {

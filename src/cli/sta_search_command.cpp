@@ -3,7 +3,6 @@
 // with the full window at each step, layer and head, then the mask-strategy JSON that
 // FASTVIDEO_ATTENTION_CONFIG hands to SLIDING_TILE_ATTN (fastvideo/sta_search.h).
 #include <cstdio>
-#include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -11,6 +10,7 @@
 
 #include "commands.h"
 #include "fastvideo/error.h"
+#include "fastvideo/run_config.h"
 #include "fastvideo/sta_search.h"
 #include "fastvideo/video_generator.h"
 #include "random_checkpoint/random_checkpoint.h"
@@ -49,10 +49,7 @@ std::vector<StaTiles> parse_candidates(const std::string& text) {
 int run_sta_search(const StaSearchFlags& f) {
   std::vector<std::string> prompts = f.prompts;
   if (!f.prompt_file.empty()) {
-    std::ifstream in(f.prompt_file);
-    FV_CHECK(in.good(), f.prompt_file, ": cannot read the prompt file");
-    for (std::string line; std::getline(in, line);)
-      if (line.find_first_not_of(" \t\r") != std::string::npos) prompts.push_back(line);
+    for (std::string& p : read_prompt_file(f.prompt_file)) prompts.push_back(std::move(p));
   }
   FV_CHECK(!prompts.empty(), "sta-search: no prompt (--prompt or --prompt-file)");
   FV_CHECK(!f.output.empty(), "sta-search: --output names the mask-strategy JSON to write");

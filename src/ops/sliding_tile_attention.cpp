@@ -26,10 +26,11 @@ std::string sta_window_problem(const TokenTiling& tiling, const StaWindow& windo
   return "";
 }
 
-std::vector<int32_t> sta_key_tiles(const TokenTiling& tiling, int64_t query_tile,
-                                   const StaWindow& window) {
-  const std::string problem = sta_window_problem(tiling, window);
-  FV_CHECK(problem.empty(), "SLIDING_TILE_ATTN: ", problem);
+namespace {
+
+// sta_key_tiles for a window already checked against the tiling.
+std::vector<int32_t> key_tiles(const TokenTiling& tiling, int64_t query_tile,
+                               const StaWindow& window) {
   const std::array<int64_t, 3> at = tiling.coords(query_tile);
   std::array<int64_t, 3> lo{}, hi{};
   for (int a = 0; a < 3; ++a) {
@@ -46,16 +47,31 @@ std::vector<int32_t> sta_key_tiles(const TokenTiling& tiling, int64_t query_tile
   return keys;
 }
 
+void check_window(const TokenTiling& tiling, const StaWindow& window) {
+  const std::string problem = sta_window_problem(tiling, window);
+  FV_CHECK(problem.empty(), "SLIDING_TILE_ATTN: ", problem);
+}
+
+}  // namespace
+
+std::vector<int32_t> sta_key_tiles(const TokenTiling& tiling, int64_t query_tile,
+                                   const StaWindow& window) {
+  check_window(tiling, window);
+  return key_tiles(tiling, query_tile, window);
+}
+
 Tensor sta_tile_lists(const TokenTiling& tiling, int64_t batch,
                       std::span<const StaWindow> windows) {
   const int64_t H = int64_t(windows.size()), N = tiling.num_tiles;
   std::vector<std::vector<std::vector<int32_t>>> lists(static_cast<size_t>(H));
   size_t longest = 0;
-  for (int64_t h = 0; h < H; ++h)
+  for (int64_t h = 0; h < H; ++h) {
+    check_window(tiling, windows[size_t(h)]);
     for (int64_t i = 0; i < N; ++i) {
-      lists[size_t(h)].push_back(sta_key_tiles(tiling, i, windows[size_t(h)]));
+      lists[size_t(h)].push_back(key_tiles(tiling, i, windows[size_t(h)]));
       longest = std::max(longest, lists[size_t(h)].back().size());
     }
+  }
   Tensor out = Tensor::empty({batch, H, N, int64_t(longest)}, DType::I32);
   int32_t* dst = out.data<int32_t>();
   for (int64_t b = 0; b < batch; ++b)
