@@ -40,12 +40,8 @@ constexpr uint32_t kBarrierBytes = 256;
 constexpr size_t kSmemBytes = 1024 /* alignment slack */ + kQTileBytes +
                               kStages * (kKTileBytes + kVTileBytes) + kBarrierBytes;
 
-struct SageParams {
-  __nv_bfloat16* out;  // [B, Sq, H, 128]
-  const float* q_scales;
-  const float* k_scales;
-  const float* v_scales;
-  int heads, seq_q, seq_k, q_tiles, kv_tiles, num_tiles, q_scale_count, k_scale_count;
+struct SageParams : SageCommon {
+  int q_tiles, kv_tiles, num_tiles;
 };
 
 #if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -146,21 +142,8 @@ __device__ void consumer(const SageParams& p, const SmemMap& sm, int wg, int thr
       float corr[2];
       const bool grows = softmax_step(acc, q_scale * k_scales[4 * j], p.seq_k - j * kBlockN,
                                       lane, m, l, pf, corr);
-      float tmp[64];
       mbarrier_wait(sm.v_full(stage), phase);
-      fence_operands(tmp);
-      fence_operands(pf);
-      wgmma_fence();
-      issue_pv(tmp, pf, sm.v(stage));
-      wgmma_commit();
-      // O's rescale overlaps the P̃·V on the tensor cores; skipped when no row's base moved.
-      if (grows) rescale(o, corr);
-      wgmma_wait<0>();
-      fence_operands(tmp);
-      fence_operands(pf);
-      release(sm.v_empty(stage), lane);
-#pragma unroll
-      for (int i = 0; i < 64; ++i) o[i] += tmp[i];
+      accumulate_pv(o, pf, corr, grows, sm.v(stage), [&] { release(sm.v_empty(stage), lane); });
     }
     store_output(o, l, p.v_scales, p.out, w.q0 + row, p.seq_q, p.heads, w.head, w.batch, lane);
   }
@@ -215,18 +198,9 @@ void hopper_sage_attention(const SageDeviceInputs& in, const Tensor& out, const 
     return true;
   }();
   (void)prepared;
-  SageParams p{};
-  p.out = out.data<__nv_bfloat16>();
-  p.q_scales = in.q_scales.data<float>();
-  p.k_scales = in.k_scales.data<float>();
-  p.v_scales = in.v_scales.data<float>();
-  p.heads = int(in.q_int8.size(2));
-  p.seq_q = int(in.q_int8.size(1));
-  p.seq_k = int(in.k_int8.size(1));
+  SageParams p{sage_common(in, out), 0, 0, 0};
   p.q_tiles = (p.seq_q + kBlockM - 1) / kBlockM;
   p.kv_tiles = (p.seq_k + kBlockN - 1) / kBlockN;
-  p.q_scale_count = int(in.q_scales.size(2));
-  p.k_scale_count = int(in.k_scales.size(2));
   p.num_tiles = int(in.q_int8.size(0)) * p.heads * p.q_tiles;
   const CUtensorMap tm_q = int8_rows_map(in.q_int8, kBlockM),
                     tm_k = int8_rows_map(in.k_int8, kBlockN), tm_v = v_transposed_map(in.v_fp8_t);

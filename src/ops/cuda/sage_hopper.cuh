@@ -132,6 +132,28 @@ __device__ __forceinline__ bool softmax_step(const uint32_t (&acc)[64], float qk
   return __any_sync(0xffffffffu, grows);
 }
 
+// The P̃·V half of a step, once V's tile has landed: T = P̃·V into a temporary on the tensor cores
+// while O is rescaled (when some row's base moved), then O += T; `release_v` runs as soon as the
+// tensor cores are done with the tile.
+template <class Release>
+__device__ __forceinline__ void accumulate_pv(float (&o)[64], uint32_t (&pf)[kSteps][4],
+                                              const float (&corr)[2], bool grows, uint32_t v_tile,
+                                              Release&& release_v) {
+  float tmp[64];
+  fence_operands(tmp);
+  fence_operands(pf);
+  wgmma_fence();
+  issue_pv(tmp, pf, v_tile);
+  wgmma_commit();
+  if (grows) rescale(o, corr);
+  wgmma_wait<0>();
+  fence_operands(tmp);
+  fence_operands(pf);
+  release_v();
+#pragma unroll
+  for (int i = 0; i < 64; ++i) o[i] += tmp[i];
+}
+
 // O · v_scale / l for the thread's rows q_first and q_first + 8 of (batch, head), bf16 pairs
 // (4 threads cover 8 channels of a row); rows at or past seq_q are not written.
 __device__ __forceinline__ void store_output(const float (&o)[64], const float (&l)[2],
@@ -155,6 +177,21 @@ __device__ __forceinline__ void store_output(const float (&o)[64], const float (
 }
 
 #endif  // sm_90a or host pass
+
+// What both kernels read besides the TMA maps: the output, the pre-pass's scales and the sizes.
+struct SageCommon {
+  __nv_bfloat16* out;  // [B, Sq, H, 128]
+  const float* q_scales;
+  const float* k_scales;
+  const float* v_scales;
+  int heads, seq_q, seq_k, q_scale_count, k_scale_count;
+};
+
+inline SageCommon sage_common(const SageDeviceInputs& in, const Tensor& out) {
+  return {out.data<__nv_bfloat16>(),     in.q_scales.data<float>(), in.k_scales.data<float>(),
+          in.v_scales.data<float>(),     int(in.q_int8.size(2)),    int(in.q_int8.size(1)),
+          int(in.k_int8.size(1)),        int(in.q_scales.size(2)),  int(in.k_scales.size(2))};
+}
 
 // A TMA map over bytes: dims innermost first, strides in bytes for dims 1.., a 128-byte swizzled
 // box (its innermost extent is 128 bytes).

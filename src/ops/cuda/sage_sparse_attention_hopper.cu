@@ -35,13 +35,9 @@ constexpr size_t kSmemBytes =
     1024 /* alignment slack */ + kQTileBytes + kStages * (kKTileBytes + kVTileBytes) + kBarrierBytes;
 static_assert(kCtasPerSm * (kSmemBytes + 1024) <= 228 * 1024, "three CTAs must fit an SM");
 
-struct SparseParams {
-  __nv_bfloat16* out;  // [B, Sq, H, 128]
-  const float* q_scales;
-  const float* k_scales;
-  const float* v_scales;
+struct SparseParams : SageCommon {
   const int32_t* selected;  // [B, H, q_tiles, steps] key blocks
-  int heads, seq_q, seq_k, q_tiles, steps, q_scale_count, k_scale_count;
+  int q_tiles, steps;
 };
 
 #if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -111,20 +107,8 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
     float corr[2];
     const bool grows = softmax_step(acc, q_scale * k_scales[4 * block],
                                     p.seq_k - block * kBlockN, lane, m, l, pf, corr);
-    float tmp[64];
     mbarrier_wait(sm.v_full(stage), phase);
-    fence_operands(tmp);
-    fence_operands(pf);
-    wgmma_fence();
-    issue_pv(tmp, pf, sm.v(stage));
-    wgmma_commit();
-    // O's rescale overlaps the P̃·V on the tensor cores; skipped when no row's base moved.
-    if (grows) rescale(o, corr);
-    wgmma_wait<0>();
-    fence_operands(tmp);
-    fence_operands(pf);
-#pragma unroll
-    for (int i = 0; i < 64; ++i) o[i] += tmp[i];
+    accumulate_pv(o, pf, corr, grows, sm.v(stage), [] {});
     // Every warp is past this stage's K and Vᵀ: refill it with the block of step j + kStages.
     if (j + kStages <= last) {
       named_barrier_sync(1, kThreads);
@@ -177,14 +161,7 @@ void hopper_sage_sparse_attention(const SageDeviceInputs& in, const Tensor& out,
     return true;
   }();
   (void)prepared;
-  SparseParams p{};
-  p.out = out.data<__nv_bfloat16>();
-  p.q_scales = in.q_scales.data<float>();
-  p.k_scales = in.k_scales.data<float>();
-  p.v_scales = in.v_scales.data<float>();
-  p.heads = int(in.q_int8.size(2));
-  p.seq_q = int(in.q_int8.size(1));
-  p.seq_k = int(in.k_int8.size(1));
+  SparseParams p{sage_common(in, out), nullptr, 0, 0};
   p.q_tiles = (p.seq_q + kBlockM - 1) / kBlockM;
   const int kv_tiles = (p.seq_k + kBlockN - 1) / kBlockN;
   FV_CHECK(selected.dtype() == DType::I32 && selected.ndim() == 4 &&
@@ -195,8 +172,6 @@ void hopper_sage_sparse_attention(const SageDeviceInputs& in, const Tensor& out,
            p.heads, ", ", p.q_tiles, ", 1..", kv_tiles, "], got ", selected.describe());
   p.selected = selected.data<int32_t>();
   p.steps = int(selected.size(3));
-  p.q_scale_count = int(in.q_scales.size(2));
-  p.k_scale_count = int(in.k_scales.size(2));
   FV_CHECK(in.q_int8.size(0) <= 65535 && p.heads <= 65535,
            "SAGE_ATTN: batch ", in.q_int8.size(0), " or heads ", p.heads, " above 65535");
   const CUtensorMap tm_q = int8_rows_map(in.q_int8, kBlockM),
