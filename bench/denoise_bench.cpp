@@ -47,6 +47,7 @@ using Clock = std::chrono::steady_clock;
 struct BenchDenoiseFlags {
   std::string model, device = "cuda", json, scheduler = "flow_unipc", attention_backend;
   bool fastwan = false;
+  bool compile = false;  // compile mode: forwards replayed from CUDA graphs
   double vsa_sparsity = 0.8;  // --fastwan only
   int height = 480, width = 832, num_frames = 81;
   int num_inference_steps = 50, steps = 0;  // steps 0: all of them
@@ -87,9 +88,10 @@ int run_bench_fastwan(const BenchDenoiseFlags& f, Device device, const std::stri
       config.num_layers, d.height, d.width, d.num_frames, d.dmd_timesteps.size(),
       attention.describe().c_str(), f.vsa_sparsity, device.name().c_str(), card.c_str());
   std::fflush(stdout);
-  const WanTransformer dit(config,
-                           random_transformer(config, VsaGateLayout::InBlock, f.seed, dtype, device),
-                           *attention.self, *attention.cross);
+  WanTransformer dit(config,
+                     random_transformer(config, VsaGateLayout::InBlock, f.seed, dtype, device),
+                     *attention.self, *attention.cross);
+  if (f.compile) dit.enable_compile();  // the untimed loop below captures the graphs
   const Shape latent_shape = geometry.latent_shape(d.num_frames, d.height, d.width);
   const Shape text_shape = {1, WanGeometry::kTextLength, config.text_dim};
   const auto text =
@@ -176,7 +178,8 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
       checkpoint ? load_component(checkpoint->path("transformer"), wan_transformer_specs(config),
                                   dtype, device, &fp32)
                  : random_transformer(config, VsaGateLayout::Absent, f.seed, dtype, device);
-  const WanTransformer dit(config, std::move(weights), *attention.self, *attention.cross);
+  WanTransformer dit(config, std::move(weights), *attention.self, *attention.cross);
+  if (f.compile) dit.enable_compile();
 
   // Noise as the pipeline draws it; prompt embeddings ~ UMT5 outputs (O(0.1)), two prompts.
   const Shape latent_shape = geometry.latent_shape(f.num_frames, f.height, f.width);
@@ -189,7 +192,8 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
 
   auto scheduler = make_scheduler(f.scheduler, f.flow_shift, nullptr);
   scheduler->set_timesteps(f.num_inference_steps);
-  // Warm-up: one forward pair at the first timestep (kernel plans, RoPE tables, allocator pool).
+  // Warm-up: one forward pair at the first timestep (kernel plans, RoPE tables, allocator pool;
+  // with --compile, the graph's capture: the one-time cost, reported apart).
   {
     const double ts[] = {scheduler->timesteps()[0]};
     dit.forward(noise, ts, cond_text);
@@ -228,6 +232,13 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
                 f.num_inference_steps, full, steps, f.num_inference_steps);
   }
   std::printf("peak device memory during the loop: %.2f GiB\n", double(peak) / (1 << 30));
+  const WanTransformer::CompileStats compiled = dit.compile_stats();
+  if (f.compile) {
+    std::printf("compile mode: %d graph(s) captured in the warm-up (%.3f s, not timed), %d "
+                "forwards replayed, graph memory %.2f GiB\n",
+                compiled.graphs, compiled.capture_seconds, compiled.replays,
+                double(compiled.graph_memory_bytes) / (1 << 30));
+  }
 
   if (!f.json.empty()) {
     nlohmann::ordered_json out;
@@ -252,6 +263,11 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
                             steps, " measured steps");
     }
     out["peak_device_bytes"] = peak;
+    out["compile"] = f.compile;
+    if (f.compile) {
+      out["compile_capture_seconds"] = compiled.capture_seconds;
+      out["compile_graph_memory_bytes"] = compiled.graph_memory_bytes;
+    }
     std::ofstream(f.json) << out.dump(2) << "\n";
   }
   return 0;
@@ -282,6 +298,8 @@ Action add_denoise_bench(CLI::App& bench) {
   cmd->add_flag("--fastwan", f->fastwan,
                 "FastWan's 3-step DMD loop at 448x832x61 (random 1.3B weights with VSA gates)");
   cmd->add_option("--VSA-sparsity", f->vsa_sparsity, "with --fastwan: VSA_sparsity (default 0.8)");
+  cmd->add_flag("--compile", f->compile,
+                "compile mode: every forward replayed from a CUDA graph captured in the warm-up");
   cmd->add_option("--json", f->json, "write results as JSON");
   return [f] { return run_bench_denoise(*f); };
 }

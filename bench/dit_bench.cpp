@@ -42,6 +42,7 @@ struct BenchDitFlags {
   int height = 0, width = 0, num_frames = 0;  // 0: the config's benchmark size
   int layers = 0;                             // 0: all (14b: as many as fit)
   int warmup = 2, repeats = 5;
+  bool compile = false;  // also time compile mode (CUDA graphs), after eager, in the same call
 };
 
 void add_bench_dit_options(CLI::App& dit, BenchDitFlags& f) {
@@ -58,6 +59,9 @@ void add_bench_dit_options(CLI::App& dit, BenchDitFlags& f) {
   dit.add_option("--warmup", f.warmup, "untimed forwards first");
   dit.add_option("--repeats", f.repeats, "timed forwards (median; at least 5)");
   dit.add_option("--json", f.json, "write results as JSON");
+  dit.add_flag("--compile", f.compile,
+               "then time compile mode (the forward replayed from a CUDA graph) on the same "
+               "model; its one-time capture is reported apart and not timed");
   dit.add_option("--attention-backend", f.attention_backend,
                  "self-attention backend (default: FASTVIDEO_ATTENTION_BACKEND, else automatic, as "
                  "generate chooses)");
@@ -148,25 +152,30 @@ int run_bench_dit(const BenchDitFlags& f) {
   const auto [latents, text] = random_dit_inputs(dit, latent_shape);
   const double timesteps[] = {999.0};
 
-  ctx.synchronize();
-  allocator.reset_peak();
-  for (int i = 0; i < f.warmup; ++i) dit.forward(latents, timesteps, text);
-  ctx.synchronize();
-  cudaEvent_t start = nullptr, stop = nullptr;
-  FV_CUDA_CHECK(cudaEventCreate(&start));
-  FV_CUDA_CHECK(cudaEventCreate(&stop));
-  std::vector<double> seconds;
-  for (int i = 0; i < f.repeats; ++i) {
-    FV_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
-    Tensor out = dit.forward(latents, timesteps, text);
-    FV_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
-    FV_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    FV_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    seconds.push_back(ms / 1e3);
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
+  // Median-timed forwards after f.warmup untimed ones (CUDA events around each).
+  auto time_forwards = [&] {
+    ctx.synchronize();
+    allocator.reset_peak();
+    for (int i = 0; i < f.warmup; ++i) dit.forward(latents, timesteps, text);
+    ctx.synchronize();
+    cudaEvent_t start = nullptr, stop = nullptr;
+    FV_CUDA_CHECK(cudaEventCreate(&start));
+    FV_CUDA_CHECK(cudaEventCreate(&stop));
+    std::vector<double> seconds;
+    for (int i = 0; i < f.repeats; ++i) {
+      FV_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
+      Tensor out = dit.forward(latents, timesteps, text);
+      FV_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
+      FV_CUDA_CHECK(cudaEventSynchronize(stop));
+      float ms = 0;
+      FV_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+      seconds.push_back(ms / 1e3);
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    return seconds;
+  };
+  const std::vector<double> seconds = time_forwards();
   const int64_t peak = allocator.stats().peak;
 
   std::vector<double> sorted = seconds;
@@ -213,6 +222,29 @@ int run_bench_dit(const BenchDitFlags& f) {
                            {"seconds_per_layer", median / layers},
                            {"full_forward_seconds", full_seconds},
                            {"full_forward_tflop", full_flop / 1e12}};
+  }
+  if (f.compile) {
+    FV_CHECK(f.warmup >= 1, "bench dit --compile: --warmup must be >= 1 (the first forward of a "
+             "shape runs eagerly and captures the graph)");
+    dit.enable_compile();
+    const std::vector<double> compiled = time_forwards();
+    const WanTransformer::CompileStats stats = dit.compile_stats();
+    std::vector<double> compiled_sorted = compiled;
+    std::sort(compiled_sorted.begin(), compiled_sorted.end());
+    const double compiled_median = compiled_sorted[compiled_sorted.size() / 2];
+    std::printf("compile mode (CUDA graph): median %.4f s of %d (min %.4f, max %.4f) -> %.1f "
+                "TFLOP/s, %.3fx eager; one-time capture %.3f s (not timed), graph memory %.2f "
+                "GiB\n",
+                compiled_median, f.repeats, compiled_sorted.front(), compiled_sorted.back(),
+                flop / compiled_median / 1e12, median / compiled_median, stats.capture_seconds,
+                double(stats.graph_memory_bytes) / (1 << 30));
+    out["compile"] = {{"median_seconds", compiled_median},
+                      {"seconds", compiled},
+                      {"speedup_vs_eager", median / compiled_median},
+                      {"capture_seconds", stats.capture_seconds},
+                      {"graph_memory_bytes", stats.graph_memory_bytes},
+                      {"graphs", stats.graphs},
+                      {"replays", stats.replays}};
   }
   if (!f.json.empty()) std::ofstream(f.json) << out.dump(2) << "\n";
   return 0;

@@ -90,6 +90,12 @@ for b in SAGE_ATTN SLA_ATTN; do
   step "tiny-$b-compare" ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-$b.y4m" 0.93
   summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-$b-compare.log" || echo 'no MS-SSIM')"
 done
+# Compile mode (issue 11): the same generation replayed from CUDA graphs, MS-SSIM >= 0.99.
+step tiny-compile build-gpu/fastvideo generate --model "$tiny" --device cuda --height 176 \
+  --width 176 --num-frames 9 --prompt "A red fox runs through fresh snow at dawn." \
+  --enable-torch-compile --output "$out/tiny-compile.y4m" --overwrite
+step tiny-compile-compare ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-compile.y4m" 0.99
+summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-compile-compare.log" || echo 'no MS-SSIM')"
 rm -rf "$tiny"
 # FastWan (DMD, 3 steps) with VSA at its preset sparsity 0.8: finite, and the same bytes twice.
 fastwan="$out/tiny-fastwan"
@@ -101,6 +107,14 @@ for run in 1 2; do
     --prompt "A red fox runs through fresh snow at dawn." --output "$out/tiny-fastwan-$run.y4m" --overwrite
 done
 step tiny-fastwan-deterministic cmp "$out/tiny-fastwan-1.y4m" "$out/tiny-fastwan-2.y4m"
+# FastVideo's FastWan run file turns compile mode on: VSA's steps replayed from CUDA graphs.
+step tiny-fastwan-compile env FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN build-gpu/fastvideo \
+  generate --model "$fastwan" --device cuda --height 176 --width 176 --num-frames 9 \
+  --generator.engine.compile.enabled true --prompt "A red fox runs through fresh snow at dawn." \
+  --output "$out/tiny-fastwan-compile.y4m" --overwrite
+step tiny-fastwan-compile-compare ms_ssim_at_least "$out/tiny-fastwan-1.y4m" \
+  "$out/tiny-fastwan-compile.y4m" 0.99
+summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-fastwan-compile-compare.log" || echo 'no MS-SSIM')"
 rm -rf "$fastwan"
 
 printf '\n== gpu-check summary ==\n'

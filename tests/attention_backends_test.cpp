@@ -318,7 +318,9 @@ TEST_F(TinyTransformer, SelfAttentionRunsTheGivenBackendAndGivesTheSameResultAsT
   Tensor latents = testing::randn({1, 16, 3, 8, 12});
   Tensor context = testing::randn({1, 512, config().text_dim}, 0.3f);
   const double t[] = {500.0};
-  const AttentionMetadata metadata;
+  struct StepMetadata final : AttentionMetadata {
+    std::string graph_key() const override { return "step"; }
+  } const metadata;
   Tensor expected = reference.forward(latents, t, reference.prepare_text(context));
   Tensor out = wired.forward(latents, t, wired.prepare_text(context), &metadata);
   EXPECT_EQ(self.calls, config().num_layers);

@@ -87,15 +87,18 @@ TEST_F(Pipeline, InvalidCfgGateValueIsAnErrorNamingTheVariable) {
   }
 }
 
+// What loading the tiny model with `options` throws, or "no error".
+std::string loading_error(const GeneratorOptions& options) {
+  try {
+    VideoGenerator::from_pretrained(testing::tiny_model_dir(), options);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 TEST(PipelineOptions, InvalidDeviceOrTextEncoderPrecisionIsAnErrorNamingTheValue) {
-  auto message = [](GeneratorOptions options) -> std::string {
-    try {
-      VideoGenerator::from_pretrained(testing::tiny_model_dir(), options);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "no error";
-  };
+  auto message = loading_error;
   for (const char* bad : {"gpu", "cuda:", "cuda:x", "cuda:-1", "CPU", ""}) {
     GeneratorOptions options;
     options.device = bad;
@@ -141,14 +144,9 @@ TEST(PipelineVaeTiling, TiledDecodeMatchesTheUntiledFrames) {
 }
 
 TEST(PipelineVaeTiling, TileSettingsAreCheckedAndNeverIgnored) {
-  auto message = [](GeneratorOptions options) -> std::string {
+  auto message = [](GeneratorOptions options) {
     options.device = "cpu";
-    try {
-      VideoGenerator::from_pretrained(testing::tiny_model_dir(), options);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "no error";
+    return loading_error(options);
   };
   GeneratorOptions off;
   off.vae_tile_size = 128;
@@ -171,6 +169,45 @@ TEST(PipelineVaeTiling, TileSettingsAreCheckedAndNeverIgnored) {
                    "vae_tile_size=256"),
             std::string::npos)
       << m;
+}
+
+// Compile mode's settings are checked before any weights load and never ignored: kwargs without
+// the switch, values this engine has no counterpart for, the models it does not compile, and the
+// CPU, where there are no CUDA graphs (tests/cuda_compile_test.cpp runs it on a GPU).
+TEST(PipelineCompile, SettingsAreCheckedAndNeverIgnored) {
+  auto message = [](void (*set)(GeneratorOptions&)) {
+    GeneratorOptions options;
+    options.device = "cpu";
+    set(options);
+    return loading_error(options);
+  };
+  const std::pair<void (*)(GeneratorOptions&), const char*> cases[] = {
+      {[](GeneratorOptions& o) { o.torch_compile_kwargs.mode = "reduce-overhead"; },
+       "torch_compile_kwargs are set, but enable_torch_compile is off"},
+      {[](GeneratorOptions& o) { o.compile_vae = true; },
+       "vae_enabled is set, but enable_torch_compile is off"},
+      {[](GeneratorOptions& o) {
+         o.enable_torch_compile = true;
+         o.torch_compile_kwargs.mode = "max-autotune-no-cudagraphs";
+       },
+       "mode 'max-autotune-no-cudagraphs' is not one this engine runs"},
+      {[](GeneratorOptions& o) {
+         o.enable_torch_compile = true;
+         o.torch_compile_kwargs.backend = "aot_eager";
+       },
+       "backend 'aot_eager' is not one this engine has"},
+      {[](GeneratorOptions& o) {
+         o.enable_torch_compile = true;
+         o.compile_text_encoder = true;
+       },
+       "compiling the text encoder (UMT5) is not in this version"},
+      {[](GeneratorOptions& o) { o.enable_torch_compile = true; },
+       "compile mode captures CUDA graphs and the device is cpu"},
+  };
+  for (const auto& [set, expected] : cases) {
+    const std::string m = message(set);
+    EXPECT_NE(m.find(expected), std::string::npos) << m;
+  }
 }
 
 TEST_F(Pipeline, GuidanceAtMostOneRunsOnePassPerStep) {

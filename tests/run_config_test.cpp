@@ -100,10 +100,10 @@ TEST(RunConfig, EngineKeysAskingForMissingFeaturesAreRefusedByName) {
       "      transformer_quant: null\n");
   EXPECT_FALSE(ok.model_path.has_value());
   const std::pair<const char*, const char*> refused[] = {
-      {"generator:\n  engine:\n    compile:\n      enabled: true\n",
-       "generator.engine.compile.enabled='true'"},
-      {"generator:\n  engine:\n    compile:\n      mode: reduce-overhead\n",
-       "generator.engine.compile.mode='reduce-overhead'"},
+      {"generator:\n  engine:\n    compile:\n      vae_kwargs: {mode: default}\n",
+       "generator.engine.compile.vae_kwargs="},
+      {"generator:\n  engine:\n    compile:\n      extras: {epilogue_fusion: true}\n",
+       "generator.engine.compile.extras="},
       {"generator:\n  engine:\n    quantization:\n      transformer_quant: FP8\n",
        "generator.engine.quantization.transformer_quant='FP8'"},
       {"generator:\n  engine:\n    offload:\n      dit_layerwise: true\n",
@@ -119,9 +119,36 @@ TEST(RunConfig, EngineKeysAskingForMissingFeaturesAreRefusedByName) {
     EXPECT_TRUE(contains(e, named) && contains(e, "expected")) << yaml << "\n-> " << e;
   }
   RunConfig c;
-  EXPECT_TRUE(
-      contains(error_of([&] { apply_override("generator.engine.compile.enabled", "true", c); }),
-               "generator.engine.compile.enabled"));
+  EXPECT_TRUE(contains(
+      error_of([&] { apply_override("generator.engine.quantization.transformer_quant", "FP8", c); }),
+      "generator.engine.quantization.transformer_quant"));
+}
+
+// FastVideo's compile keys land in GeneratorOptions (their values are checked where the engine
+// checks the options, compile_settings.h); dit_kwargs replace the master keys wherever they come
+// in the file; a torch.compile keyword this engine has no counterpart for is refused by name.
+TEST(RunConfig, CompileKeysSetTheCompileOptions) {
+  const RunConfig c = from_yaml(
+      "generator:\n  engine:\n    compile:\n      enabled: true\n      mode: reduce-overhead\n"
+      "      fullgraph: true\n      backend: null\n      text_encoder_enabled: false\n");
+  EXPECT_TRUE(c.options.enable_torch_compile);
+  EXPECT_EQ(c.options.torch_compile_kwargs.mode, "reduce-overhead");
+  EXPECT_EQ(c.options.torch_compile_kwargs.fullgraph, std::optional<bool>(true));
+  EXPECT_EQ(c.options.torch_compile_kwargs.backend, "");
+  EXPECT_FALSE(c.options.torch_compile_kwargs.dynamic.has_value());
+  for (const char* yaml :
+       {"generator:\n  engine:\n    compile:\n      dit_kwargs: {mode: max-autotune}\n"
+        "      mode: default\n",
+        "generator:\n  engine:\n    compile:\n      mode: default\n"
+        "      dit_kwargs: {mode: max-autotune}\n"}) {
+    const RunConfig d = from_yaml(yaml);
+    EXPECT_EQ(d.options.torch_compile_kwargs.mode, "max-autotune") << yaml;
+  }
+  const std::string e =
+      yaml_error("generator:\n  engine:\n    compile:\n      dit_kwargs: {options: {}}\n");
+  EXPECT_TRUE(contains(e, "generator.engine.compile.dit_kwargs.options") &&
+              contains(e, "mode, backend, fullgraph and dynamic"))
+      << e;
 }
 
 // A section whose keys are all commented out is empty, not unknown; a value where a section

@@ -2,7 +2,7 @@
 // `fastvideo generate --config run.yaml`, dotted overrides (--request.sampling.seed 42) and the
 // direct flags, all through one table of keys so a value means the same on every surface. Unknown
 // keys, duplicate keys, values of the wrong type or range, and values asking for something this
-// engine does not do (compile.enabled: true, sp_size: 2, ...) are errors naming the key.
+// engine does not do (sp_size: 2, compile.vae_enabled: true, ...) are errors naming the key.
 #pragma once
 
 #include <filesystem>
@@ -27,6 +27,9 @@ struct RunConfig {
   bool output_path_as_written = false;
   // request.inputs.prompt_path: a text file of prompts, one video each (read_prompt_file).
   std::optional<std::filesystem::path> prompt_path;
+  // generator.engine.compile.dit_kwargs was given (non-empty): it replaces the master keys
+  // (compile.mode, ...) for the transformer, whichever comes first in the file.
+  bool dit_compile_kwargs = false;
 
   // Where the videos go (GenerationRequest::output_path): output_path (FastVideo's default
   // "outputs/") joined with output_video_name; empty when save_video is false. With a prompt

@@ -17,6 +17,17 @@
 
 namespace fastvideo {
 
+// FastVideo's torch_compile_kwargs as this engine reads them. Its compile mode is not torch.compile:
+// the transformer's whole forward is captured into a CUDA graph once per input shape and replayed
+// (docs/compile.md). mode: unset, "default", "reduce-overhead" or "max-autotune", which all run that
+// one compile mode (CUDA graphs are what reduce-overhead asks for; there is no separate
+// autotuning); backend: unset, "inductor" or "cudagraphs"; fullgraph and dynamic: either (the
+// forward is always one graph; a new shape is captured anew). Anything else is refused by name.
+struct TorchCompileKwargs {
+  std::string mode, backend;
+  std::optional<bool> fullgraph, dynamic;
+};
+
 struct GeneratorOptions {
   // "auto" (GPU 0 when it is usable, else the CPU; the choice is logged), "cpu", "cuda" (GPU 0)
   // or "cuda:N". On a GPU the models run the diffusers bf16 path (weights bf16 except the
@@ -54,6 +65,15 @@ struct GeneratorOptions {
   // step, layer and head (the video is the full window's); GenerationResult::sta_search holds the
   // losses. Empty: no search. With another backend, an error.
   std::vector<StaTiles> sta_search_candidates;
+  // FastVideo's enable_torch_compile: compile mode for the transformer (above). Off by default, as
+  // in FastVideo; a GPU only. The one-time cost (the first forward of each shape and its capture)
+  // is reported apart from the steady state (GenerationResult::compile_seconds). Kwargs set while
+  // it is off are an error, not a no-op.
+  bool enable_torch_compile = false;
+  TorchCompileKwargs torch_compile_kwargs;
+  // FastVideo's text_encoder_enabled / vae_enabled: compiling UMT5 and the VAE as well. Not in
+  // this version: true is refused.
+  bool compile_text_encoder = false, compile_vae = false;
 };
 
 struct GenerationRequest {
@@ -98,6 +118,11 @@ struct GenerationResult {
   std::vector<StageReport> stages;
   int transformer_forwards = 0;             // DiT calls, cond and uncond
   int uncond_fresh = 0, uncond_reused = 0;  // CFG gating counts (fastvideo.md §5)
+  // Compile mode: the one-time cost paid in this generation (capturing the graphs of shapes seen
+  // for the first time, within the denoise stage's time; 0 once they exist) and the forwards that
+  // replayed a graph.
+  double compile_seconds = 0;
+  int graph_replays = 0;
   std::string summary_json() const;         // parameters, stages, counts
   // The resolved request (preset defaults filled in) as recorded in the output's metadata.
   std::vector<std::pair<std::string, std::string>> parameters;

@@ -32,7 +32,8 @@ GENERATOR_KEYWORDS = {
     "vae_cpu_offload": "generator.engine.offload.vae",
     "pin_cpu_memory": "generator.engine.offload.pin_cpu_memory",
     "enable_torch_compile": "generator.engine.compile.enabled",
-    "torch_compile_kwargs": "generator.engine.compile.extras",
+    # The transformer is the one model compiled here, so the master kwargs are its kwargs.
+    "torch_compile_kwargs": "generator.engine.compile.dit_kwargs",
     "enable_torch_compile_text_encoder": "generator.engine.compile.text_encoder_enabled",
     "enable_torch_compile_vae": "generator.engine.compile.vae_enabled",
     "text_encoder_quant": "generator.engine.quantization.text_encoder_quant",

@@ -16,8 +16,6 @@ UNIMPLEMENTED = [
     ("dit_cpu_offload", True, "offload"),
     ("text_encoder_cpu_offload", True, "offload"),
     ("vae_cpu_offload", True, "offload"),
-    ("enable_torch_compile", True, "compile mode"),
-    ("torch_compile_kwargs", {"mode": "max-autotune"}, "compile mode"),
     ("moba_config_path", "moba.json", "VMOBA_ATTN"),
     ("lora_path", "lora.safetensors", "LoRA"),
     ("transformer_quant", "fp8", "quantized"),
@@ -48,6 +46,18 @@ def test_default_valued_keywords_are_accepted(tiny_model):
         enable_torch_compile=False, torch_compile_kwargs={}, nvfp4_fa4=False, sp_size=-1,
         pin_cpu_memory=True, attention_backend="TORCH_SDPA", flow_shift=3.0)
     assert gen.model_path == tiny_model
+
+
+def test_compile_keywords_reach_the_engine(tiny_model):
+    # enable_torch_compile is compile mode (CUDA graphs): on the CPU it is refused naming the
+    # device; torch_compile_kwargs are read as the engine reads them, unknown keywords refused.
+    with pytest.raises(FastVideoError, match=r"enable_torch_compile.*CUDA graphs.*device is cpu"):
+        VideoGenerator.from_pretrained(tiny_model, device="cpu", enable_torch_compile=True,
+                                       torch_compile_kwargs={"mode": "reduce-overhead"})
+    with pytest.raises(FastVideoError,
+                       match=r"dit_kwargs\.options.*mode, backend, fullgraph and dynamic"):
+        VideoGenerator.from_pretrained(tiny_model, enable_torch_compile=True,
+                                       torch_compile_kwargs={"options": {}})
 
 
 def test_vae_tiling_acts(tiny_model):

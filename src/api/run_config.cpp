@@ -136,6 +136,31 @@ std::vector<int> dmd_denoising_steps(const YAML::Node& node, const std::string& 
 
 using Setter = std::function<void(const YAML::Node&, RunConfig&)>;
 
+bool is_null(const YAML::Node& n) { return !n.IsDefined() || n.IsNull(); }
+
+// One torch.compile keyword (mode, backend, fullgraph, dynamic) into torch_compile_kwargs; the
+// values are checked where the options are (compile_settings.h).
+void set_compile_kwarg(const std::string& prefix, const std::string& name, const YAML::Node& n,
+                       GeneratorOptions& o) {
+  const std::string key = prefix + name;
+  TorchCompileKwargs& k = o.torch_compile_kwargs;
+  if (name == "mode" || name == "backend") {
+    (name == "mode" ? k.mode : k.backend) = is_null(n) ? "" : scalar<std::string>(n, key);
+  } else if (name == "fullgraph" || name == "dynamic") {
+    (name == "fullgraph" ? k.fullgraph : k.dynamic) =
+        is_null(n) ? std::nullopt : std::optional<bool>(scalar<bool>(n, key));
+  } else {
+    fail("key '", key, "': torch.compile keyword '", name, "' has no counterpart in this engine's "
+         "compile mode (CUDA graphs); it reads mode, backend, fullgraph and dynamic");
+  }
+}
+
+Setter compile_kwarg_setter(const std::string& prefix, const std::string& name) {
+  return [prefix, name](const YAML::Node& n, RunConfig& c) {
+    if (!c.dit_compile_kwargs) set_compile_kwarg(prefix, name, n, c.options);
+  };
+}
+
 // Keys that set something.
 const std::map<std::string, Setter>& setters() {
   static const std::map<std::string, Setter> table = {
@@ -153,6 +178,41 @@ const std::map<std::string, Setter>& setters() {
       {"generator.engine.keep_text_encoder",
        [](auto& n, auto& c) {
          c.options.keep_text_encoder = scalar<bool>(n, "generator.engine.keep_text_encoder");
+       }},
+      {"generator.engine.compile.enabled",
+       [](auto& n, auto& c) {
+         c.options.enable_torch_compile = scalar<bool>(n, "generator.engine.compile.enabled");
+       }},
+      {"generator.engine.compile.text_encoder_enabled",
+       [](auto& n, auto& c) {
+         c.options.compile_text_encoder =
+             scalar<bool>(n, "generator.engine.compile.text_encoder_enabled");
+       }},
+      {"generator.engine.compile.vae_enabled",
+       [](auto& n, auto& c) {
+         c.options.compile_vae = scalar<bool>(n, "generator.engine.compile.vae_enabled");
+       }},
+      // torch_compile_kwargs: the master keys, unless dit_kwargs (which replace them for the
+      // transformer, the one model compiled here) are given.
+      {"generator.engine.compile.mode", compile_kwarg_setter("generator.engine.compile.", "mode")},
+      {"generator.engine.compile.backend",
+       compile_kwarg_setter("generator.engine.compile.", "backend")},
+      {"generator.engine.compile.fullgraph",
+       compile_kwarg_setter("generator.engine.compile.", "fullgraph")},
+      {"generator.engine.compile.dynamic",
+       compile_kwarg_setter("generator.engine.compile.", "dynamic")},
+      {"generator.engine.compile.dit_kwargs",
+       [](auto& n, auto& c) {
+         const std::string key = "generator.engine.compile.dit_kwargs";
+         if (is_null(n)) return;
+         FV_CHECK(n.IsMap(), "key '", key, "' expects a mapping of torch.compile keywords, got ",
+                  describe(n));
+         if (n.size() == 0) return;  // empty: the master keys hold
+         c.options.torch_compile_kwargs = {};
+         c.dit_compile_kwargs = true;
+         for (auto it = n.begin(); it != n.end(); ++it) {
+           set_compile_kwarg(key + ".", it->first.Scalar(), it->second, c.options);
+         }
        }},
       {"generator.pipeline.vae_tiling",
        [](auto& n, auto& c) {
@@ -244,7 +304,6 @@ const std::map<std::string, Setter>& setters() {
   return table;
 }
 
-bool is_null(const YAML::Node& n) { return !n.IsDefined() || n.IsNull(); }
 bool is_false(const YAML::Node& n) { return is_null(n) || (n.IsScalar() && !scalar<bool>(n, "?")); }
 bool is_empty_map(const YAML::Node& n) { return is_null(n) || (n.IsMap() && n.size() == 0); }
 bool is_one(const YAML::Node& n) { return n.IsScalar() && scalar<int64_t>(n, "?") == 1; }
@@ -265,10 +324,12 @@ struct Rule {
 
 const std::map<std::string, Rule>& rules() {
   static const Rule offload{is_false, "false", "CPU or layerwise offload is not in this version"};
-  static const Rule no_compile_option{is_null, "null",
-                                      "compile mode (enable_torch_compile) is not in this version"};
-  static const Rule no_compile_kwargs{is_empty_map, "an empty mapping",
-                                      "compile mode (enable_torch_compile) is not in this version"};
+  static const Rule no_compile_extras{
+      is_empty_map, "an empty mapping",
+      "this engine's compile mode (CUDA graphs) has no torch.compile options to pass extras to"};
+  static const Rule no_component_compile{
+      is_empty_map, "an empty mapping",
+      "compile mode covers the transformer only in this version (see dit_kwargs)"};
   static const Rule no_quantization{is_null, "null", "quantized linears are not in this version"};
   static const Rule one_gpu{is_one_or_auto, "1 or -1", "several GPUs are not in this version"};
   static const Rule no_component{is_null, "null",
@@ -294,19 +355,12 @@ const std::map<std::string, Rule>& rules() {
       {"generator.engine.offload.text_encoder", offload},
       {"generator.engine.offload.image_encoder", offload},
       {"generator.engine.offload.vae", offload},
-      {"generator.engine.compile.enabled", {is_false, "false", no_compile_option.why}},
-      {"generator.engine.compile.backend", no_compile_option},
-      {"generator.engine.compile.fullgraph", no_compile_option},
-      {"generator.engine.compile.mode", no_compile_option},
-      {"generator.engine.compile.dynamic", no_compile_option},
-      {"generator.engine.compile.text_encoder_enabled", {is_false, "false", no_compile_option.why}},
-      {"generator.engine.compile.vae_enabled", {is_false, "false", no_compile_option.why}},
-      {"generator.engine.compile.audio_vae_enabled", {is_false, "false", no_compile_option.why}},
-      {"generator.engine.compile.extras", no_compile_kwargs},
-      {"generator.engine.compile.dit_kwargs", no_compile_kwargs},
-      {"generator.engine.compile.text_encoder_kwargs", no_compile_kwargs},
-      {"generator.engine.compile.vae_kwargs", no_compile_kwargs},
-      {"generator.engine.compile.audio_vae_kwargs", no_compile_kwargs},
+      {"generator.engine.compile.audio_vae_enabled",
+       {is_false, "false", "this engine has no audio VAE"}},
+      {"generator.engine.compile.extras", no_compile_extras},
+      {"generator.engine.compile.text_encoder_kwargs", no_component_compile},
+      {"generator.engine.compile.vae_kwargs", no_component_compile},
+      {"generator.engine.compile.audio_vae_kwargs", no_component_compile},
       {"generator.engine.quantization.text_encoder_quant", no_quantization},
       {"generator.engine.quantization.transformer_quant", no_quantization},
       {"generator.pipeline.workload_type",

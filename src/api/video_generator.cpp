@@ -64,6 +64,8 @@ std::string GenerationResult::summary_json() const {
   j["transformer_forwards"] = transformer_forwards;
   j["uncond_fresh"] = uncond_fresh;
   j["uncond_reused"] = uncond_reused;
+  j["compile_seconds"] = compile_seconds;
+  j["graph_replays"] = graph_replays;
   j["frames"] = frames;
   j["height"] = height;
   j["width"] = width;

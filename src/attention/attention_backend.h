@@ -68,6 +68,9 @@ struct AttentionExtras {
 // Per-step metadata; each backend that needs some derives its own.
 struct AttentionMetadata {
   virtual ~AttentionMetadata() = default;
+  // Everything in it that changes the kernels a forward launches or their arguments, as text:
+  // compile mode replays one captured graph for every step whose metadata has the same key.
+  virtual std::string graph_key() const = 0;
 };
 
 class AttentionBackend {

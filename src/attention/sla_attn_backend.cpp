@@ -1,5 +1,8 @@
 #include "attention/sla_attn_backend.h"
 
+#include <iomanip>
+#include <sstream>
+
 #include "fastvideo/error.h"
 
 namespace fastvideo {
@@ -58,6 +61,14 @@ AttentionBackendStatus SlaAttnBackend::status(const AttentionDevice& device) con
     s.reason += "; used when asked for, never automatically (it changes the result)";
   }
   return s;
+}
+
+std::string SlaMetadata::graph_key() const {
+  std::ostringstream os;
+  os << std::setprecision(17) << "SLA topk_ratio " << config.topk_ratio << " blocks "
+     << config.block_q << "x" << config.block_k << " feature map " << int(config.feature_map)
+     << " quantized " << config.quantized;
+  return os.str();
 }
 
 std::unique_ptr<AttentionMetadata> SlaAttnBackend::build_metadata(

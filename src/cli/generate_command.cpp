@@ -66,6 +66,8 @@ struct GenerateFlags {
   std::optional<std::string> output;
   std::map<std::string, std::optional<std::string>> values;  // by flag
   bool overwrite = false, keep_text_encoder = false, vae_tiling = false;
+  bool enable_torch_compile = false;
+  std::optional<std::string> torch_compile_kwargs;  // JSON, as FastVideo's legacy flag takes it
   std::optional<int> vae_tile_size, vae_tile_stride;
 };
 
@@ -110,6 +112,13 @@ RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>
   if (f.vae_tiling) config.options.vae_tiling = true;
   if (f.vae_tile_size) config.options.vae_tile_size = *f.vae_tile_size;
   if (f.vae_tile_stride) config.options.vae_tile_stride = *f.vae_tile_stride;
+  if (f.enable_torch_compile) config.options.enable_torch_compile = true;
+  if (f.torch_compile_kwargs) {
+    // JSON is YAML's flow syntax: the object goes where dit_kwargs' value would in a config file.
+    apply_config_text(R"({"generator": {"engine": {"compile": {"dit_kwargs": )" +
+                          *f.torch_compile_kwargs + "\n}}}}",
+                      "--torch-compile-kwargs", config);
+  }
   return config;
 }
 
@@ -249,6 +258,12 @@ Action add_generate_command(CLI::App& app) {
   cmd->add_option("--vae-tile-size", f->vae_tile_size, "tile size in pixels with --vae-tiling (256)");
   cmd->add_option("--vae-tile-stride", f->vae_tile_stride,
                   "tile stride in pixels with --vae-tiling (192)");
+  cmd->add_flag("--enable-torch-compile", f->enable_torch_compile,
+                "compile mode: the transformer forward captured once per shape into a CUDA graph "
+                "and replayed (FastVideo's enable_torch_compile; GPU only)");
+  cmd->add_option("--torch-compile-kwargs", f->torch_compile_kwargs,
+                  "JSON object of torch.compile keywords for compile mode, e.g. "
+                  "'{\"mode\": \"reduce-overhead\"}' (mode, backend, fullgraph, dynamic)");
   cmd->add_option("--log-json", f->log_json,
                   "write per-stage times and peak memory as JSON (a list with a prompt file)");
   cmd->allow_extras();

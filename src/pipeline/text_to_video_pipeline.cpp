@@ -8,6 +8,7 @@
 #include "core/compute_device.h"
 #include "core/env.h"
 #include "fastvideo/log.h"
+#include "pipeline/compile_settings.h"
 #include "pipeline/stages/decode_stage.h"
 #include "pipeline/stages/dmd_denoise_stage.h"
 #include "pipeline/stages/encode_text_stage.h"
@@ -104,6 +105,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   preset_ = sampling_preset_for(dit_config, pipeline);
   apply_dmd_denoising_steps(options, pipeline, preset_);
   const std::optional<VaeTiling> vae_tiling = vae_tiling_for(options, vae_config.spatial_stride());
+  const std::optional<std::string> compile = check_compile_settings(options, device_);
   attention_ = select_attention_backends(
       options.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device_),
       {dit_config.attention_head_dim, weight_dtype});
@@ -151,6 +153,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                      wan_transformer_specs(dit_config, extras),
                      weight_dtype, device_, &dit_fp32),
       *attention_.self, *attention_.cross);
+  if (compile) transformer_->enable_compile();
   vae_ = std::make_unique<WanVaeDecoder>(
       vae_config,
       load_component(checkpoint_.path("vae"), wan_vae_specs(vae_config), weight_dtype, device_));
@@ -177,6 +180,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
             : str_cat("none: every head ", kStaDefaultWindow[0], "x", kStaDefaultWindow[1], "x",
                       kStaDefaultWindow[2], " tiles, cut to the grid"));
   }
+  if (compile) engine_parameters.emplace_back("compile", *compile);
   if (vae_tiling) {
     engine_parameters.emplace_back(
         "vae_tiling", std::to_string(vae_tiling->tile_height) + " every " +
@@ -222,8 +226,18 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request) {
     ~ConsumeStop() { stop.clear(); }
   } consume{stop_};
   if (sta_search_) sta_search_->clear();
+  const WanTransformer::CompileStats compile_before = transformer_->compile_stats();
   run_stages(stages_, state, device_, stop_);
   GenerationResult& result = state.result;
+  if (transformer_->compiled()) {
+    const WanTransformer::CompileStats after = transformer_->compile_stats();
+    result.compile_seconds = after.capture_seconds - compile_before.capture_seconds;
+    result.graph_replays = after.replays - compile_before.replays;
+    log::info("compile mode: ", after.graphs - compile_before.graphs, " graphs captured (",
+              result.compile_seconds, " s, one-time), ", result.graph_replays,
+              " forwards replayed a graph; ", after.graph_memory_bytes >> 20,
+              " MiB of graph memory held");
+  }
   if (sta_search_) result.sta_search = sta_search_->losses();
   result.frames = state.video.frames;
   result.height = state.video.height;

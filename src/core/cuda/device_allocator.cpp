@@ -16,6 +16,18 @@ size_t round_size(size_t bytes) {
   return (bytes + large - 1) / large * large;
 }
 
+// Best fit from `cache`, but never a block more than twice `size` (keeps big blocks for big
+// tensors). Returns {block, its size}, or {nullptr, 0}.
+std::pair<void*, size_t> take_best_fit(std::multimap<size_t, void*>& cache, size_t size) {
+  auto it = cache.lower_bound(size);
+  if (it == cache.end() || it->first > 2 * size) return {nullptr, 0};
+  const std::pair<void*, size_t> found{it->second, it->first};
+  cache.erase(it);
+  return found;
+}
+
+thread_local std::shared_ptr<DevicePool> routed_pool;
+
 }  // namespace
 
 DeviceAllocator& DeviceAllocator::get(int device) {
@@ -30,26 +42,66 @@ DeviceAllocator& DeviceAllocator::get(int device) {
 
 std::shared_ptr<void> DeviceAllocator::allocate(size_t bytes) {
   const size_t size = round_size(std::max<size_t>(bytes, 1));
-  void* p = nullptr;
+  if (routed_pool && routed_pool->device() == device_) return allocate_from(routed_pool, size);
   {
     std::lock_guard lock(mu_);
-    // Best fit, but never a block more than twice the request (keeps big blocks for big tensors).
-    auto it = cache_.lower_bound(size);
-    if (it != cache_.end() && it->first <= 2 * size) {
-      p = it->second;
-      const size_t found = it->first;
-      cache_.erase(it);
+    if (auto [p, found] = take_best_fit(cache_, size); p) {
       stats_.in_use += int64_t(found);
       stats_.peak = std::max(stats_.peak, stats_.in_use);
       return std::shared_ptr<void>(p, [this, found](void* q) { release(q, found); });
     }
   }
+  void* p = device_malloc(size);
+  std::lock_guard lock(mu_);
+  stats_.reserved += int64_t(size);
+  stats_.in_use += int64_t(size);
+  stats_.peak = std::max(stats_.peak, stats_.in_use);
+  return std::shared_ptr<void>(p, [this, size](void* q) { release(q, size); });
+}
+
+std::shared_ptr<void> DeviceAllocator::allocate_from(const std::shared_ptr<DevicePool>& pool,
+                                                     size_t size) {
+  auto [p, found] = [&] {
+    std::lock_guard lock(pool->mu_);
+    return take_best_fit(pool->cache_, size);
+  }();
+  const bool fresh = p == nullptr;
+  if (fresh) {
+    p = device_malloc(size);
+    found = size;
+    std::lock_guard lock(pool->mu_);
+    pool->owned_.emplace_back(p, size);
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (fresh) stats_.reserved += int64_t(size);
+    stats_.in_use += int64_t(found);
+    stats_.peak = std::max(stats_.peak, stats_.in_use);
+  }
+  // The block returns to the pool, which it keeps alive.
+  return std::shared_ptr<void>(p, [this, pool, found](void* q) {
+    {
+      std::lock_guard lock(mu_);
+      stats_.in_use -= int64_t(found);
+    }
+    std::lock_guard lock(pool->mu_);
+    pool->cache_.emplace(found, q);
+  });
+}
+
+void* DeviceAllocator::device_malloc(size_t size) {
   use_cuda_device(device_);
+  void* p = nullptr;
   cudaError_t status = cudaMalloc(&p, size);
   if (status == cudaErrorMemoryAllocation) {
     (void)cudaGetLastError();
     release_cached();
     status = cudaMalloc(&p, size);
+  }
+  if (status != cudaSuccess && status != cudaErrorMemoryAllocation) {
+    (void)cudaGetLastError();
+    fail("cudaMalloc of ", size, " bytes on GPU ", device_, " failed: ",
+         cudaGetErrorString(status));
   }
   if (status != cudaSuccess) {
     (void)cudaGetLastError();
@@ -59,11 +111,7 @@ std::shared_ptr<void> DeviceAllocator::allocate(size_t bytes) {
          free_b >> 20, " MiB free of ", total_b >> 20, " MiB; this run holds ",
          stats().in_use >> 20, " MiB); reduce the resolution or frame count");
   }
-  std::lock_guard lock(mu_);
-  stats_.reserved += int64_t(size);
-  stats_.in_use += int64_t(size);
-  stats_.peak = std::max(stats_.peak, stats_.in_use);
-  return std::shared_ptr<void>(p, [this, size](void* q) { release(q, size); });
+  return p;
 }
 
 void DeviceAllocator::release(void* p, size_t size) {
@@ -97,5 +145,35 @@ void DeviceAllocator::release_cached() {
   CudaContext::get(device_).synchronize();
   for (void* p : blocks) FV_CUDA_CHECK(cudaFree(p));
 }
+
+
+std::shared_ptr<DevicePool> DevicePool::create(int device) {
+  return std::shared_ptr<DevicePool>(new DevicePool(device));
+}
+
+DevicePool::~DevicePool() {
+  if (owned_.empty()) return;
+  DeviceAllocator& allocator = DeviceAllocator::get(device_);
+  int64_t bytes = 0;
+  for (auto& [p, size] : owned_) {
+    cudaFree(p);  // no throwing from a destructor; cudaFree waits for work still using it
+    bytes += int64_t(size);
+  }
+  std::lock_guard lock(allocator.mu_);
+  allocator.stats_.reserved -= bytes;
+}
+
+int64_t DevicePool::reserved() const {
+  std::lock_guard lock(mu_);
+  int64_t bytes = 0;
+  for (const auto& block : owned_) bytes += int64_t(block.second);
+  return bytes;
+}
+
+RouteToPool::RouteToPool(std::shared_ptr<DevicePool> pool) : previous_(std::move(routed_pool)) {
+  routed_pool = std::move(pool);
+}
+
+RouteToPool::~RouteToPool() { routed_pool = std::move(previous_); }
 
 }  // namespace fastvideo

@@ -1,6 +1,11 @@
 // Caching device allocator (DESIGN §2): no cudaMalloc/cudaFree inside the step loop. Freed blocks
 // go back to a size-sorted cache and are reused in stream order (every op runs on the device's one
 // compute stream, so a block freed by one op is safe for the next). Peak use is tracked per stage.
+//
+// A CUDA graph (cuda_graph.h) replays into the blocks its capture was given, long after capture
+// freed them, so those must never be handed to anyone else: while a DevicePool is routed on a
+// thread (RouteToPool), that thread's allocations on the pool's device come from the pool and go
+// back to it, and the pool gives its memory back only when the graph and its last block are gone.
 #pragma once
 
 #include <cstddef>
@@ -8,8 +13,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 namespace fastvideo {
+
+class DevicePool;
 
 struct DeviceMemoryStats {
   int64_t in_use = 0;    // bytes handed out now
@@ -29,13 +37,45 @@ class DeviceAllocator {
   void release_cached();
 
  private:
+  friend class DevicePool;
   explicit DeviceAllocator(int device) : device_(device) {}
   void release(void* p, size_t size);
+  void* device_malloc(size_t size);  // cudaMalloc, retried once after release_cached()
+  std::shared_ptr<void> allocate_from(const std::shared_ptr<DevicePool>& pool, size_t size);
 
   int device_;
   std::mutex mu_;
   std::multimap<size_t, void*> cache_;  // size -> free block
   DeviceMemoryStats stats_;
+};
+
+// Memory only one CUDA graph's capture draws from (see the top of this file).
+class DevicePool {
+ public:
+  static std::shared_ptr<DevicePool> create(int device);
+  ~DevicePool();  // cudaFree's the blocks: the graph and every tensor in them are gone by now
+  int device() const { return device_; }
+  int64_t reserved() const;  // bytes held from cudaMalloc
+
+ private:
+  friend class DeviceAllocator;
+  explicit DevicePool(int device) : device_(device) {}
+  int device_;
+  mutable std::mutex mu_;
+  std::multimap<size_t, void*> cache_;          // size -> free block
+  std::vector<std::pair<void*, size_t>> owned_;  // every block, for the destructor
+};
+
+// While alive, this thread's allocations on pool->device() come from `pool`. Nests.
+class RouteToPool {
+ public:
+  explicit RouteToPool(std::shared_ptr<DevicePool> pool);
+  ~RouteToPool();
+  RouteToPool(const RouteToPool&) = delete;
+  RouteToPool& operator=(const RouteToPool&) = delete;
+
+ private:
+  std::shared_ptr<DevicePool> previous_;
 };
 
 }  // namespace fastvideo

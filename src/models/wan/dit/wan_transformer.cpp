@@ -1,6 +1,7 @@
 #include "models/wan/dit/wan_transformer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 #include "fastvideo/log.h"
@@ -11,6 +12,10 @@
 #include "ops/patchify.h"
 #include "ops/rope.h"
 #include "ops/timestep_embedding.h"
+
+#ifdef FASTVIDEO_HAVE_CUDA
+#include "models/wan/dit/cuda/wan_forward_graphs.h"
+#endif
 
 namespace fastvideo {
 
@@ -282,7 +287,9 @@ WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context) 
   const int64_t H = config_.num_attention_heads, hd = config_.attention_head_dim;
   // wan21.md §1.3: the text MLP keeps all rows; zero padding maps to a constant non-zero row.
   // §3.3: the prompt embeddings are cast to the transformer dtype first.
+  static std::atomic<uint64_t> next_id{1};
   TextContext text;
+  text.id = next_id++;
   text.text =
       ops::linear(ops::gelu_tanh(ops::linear(context.to(activation_dtype()), text_1_w_, text_1_b_)),
                   text_2_w_, text_2_b_);
@@ -359,29 +366,48 @@ Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> ti
   FV_CHECK(text.batch() == B && text.blocks.size() == blocks_.size(),
            "WanTransformer: text context has batch ", text.batch(), " and ", text.blocks.size(),
            " blocks; expected batch ", B, " and ", blocks_.size(), " blocks");
-  const std::array<int64_t, 3> grid = {latents.size(2) / patch[0], latents.size(3) / patch[1],
-                                       latents.size(4) / patch[2]};
   FV_CHECK(latents.device() == device(), "WanTransformer: latents are on ", latents.device().name(),
            ", the model on ", device().name());
+  // wan21.md §1.3: the sinusoid of the timesteps, in f32 (the time embedder's dtype, §1.2). Its
+  // host -> device copy comes before the heavy work, so waiting for it stalls nothing.
+  const Tensor sinusoid =
+      ops::timestep_embedding(timesteps, config_.freq_dim).to(device()).to(time_1_w_.dtype());
+  // §4.1: the pipeline hands the transformer its latents in the transformer dtype.
+  const Tensor x = latents.to(activation_dtype());
+#ifdef FASTVIDEO_HAVE_CUDA
+  if (graphs_) {
+    return graphs_->forward(
+        x, sinusoid, text,
+        self_attention_metadata ? self_attention_metadata->graph_key() : std::string(),
+        [&](const Tensor& l, const Tensor& s, const TextContext& t) {
+          return forward_embedded(l, s, t, self_attention_metadata);
+        });
+  }
+#endif
+  return forward_embedded(x, sinusoid, text, self_attention_metadata);
+}
+
+Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sinusoid,
+                                        const TextContext& text,
+                                        const AttentionMetadata* self_attention_metadata) const {
+  const auto& patch = config_.patch_size;
+  const int64_t B = latents.size(0);
+  const std::array<int64_t, 3> grid = {latents.size(2) / patch[0], latents.size(3) / patch[1],
+                                       latents.size(4) / patch[2]};
   const int64_t D = config_.inner_dim();
   const DType act = activation_dtype();
-  // The host -> device copies (RoPE tables on a new grid, the sinusoid) come before the heavy
-  // work, so waiting for them stalls nothing.
   const RopeCache rope = rope_for(grid);
 
   // wan21.md §1.3: temb = MLP(sinusoid(t)); tproj = time_proj(SiLU(temb)) as [B, 6, D]. §1.2: the
-  // MLP runs in f32 (the time embedder's dtype) on an f32 sinusoid, and temb is cast to the
-  // activation dtype before time_proj and the head.
-  Tensor sinusoid =
-      ops::timestep_embedding(timesteps, config_.freq_dim).to(device()).to(time_1_w_.dtype());
+  // MLP runs in f32 (the time embedder's dtype), and temb is cast to the activation dtype before
+  // time_proj and the head.
   Tensor temb =
       ops::linear(ops::silu(ops::linear(sinusoid, time_1_w_, time_1_b_)), time_2_w_, time_2_b_)
           .to(act);
   Tensor tproj =
       ops::linear(ops::silu(temb), time_proj_w_, time_proj_b_).reshape({B, 6, D}).to(DType::F32);
 
-  // §4.1: the pipeline hands the transformer its latents in the transformer dtype.
-  Tensor x = ops::linear(ops::patchify(latents.to(act), patch), patch_w_, patch_b_);  // [B, S, D]
+  Tensor x = ops::linear(ops::patchify(latents, patch), patch_w_, patch_b_);  // [B, S, D]
 
   for (size_t i = 0; i < blocks_.size(); ++i) {
     // §1.5: e = scale_shift_table + tproj in f32, laid out [6, B, D] so each chunk is contiguous.
@@ -402,14 +428,32 @@ Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> ti
   return ops::unpatchify(y, grid, patch);
 }
 
+void WanTransformer::enable_compile() {
+  FV_CHECK(!device().is_cpu(), "compile mode (enable_torch_compile) captures CUDA graphs; the "
+           "transformer is on ", device().name(), ", so it needs a GPU (--device cuda)");
+#ifdef FASTVIDEO_HAVE_CUDA
+  if (!graphs_) graphs_ = std::make_shared<WanForwardGraphs>();
+#else
+  fail("compile mode (enable_torch_compile) needs the CUDA backend, and this build has none");
+#endif
+}
+
+WanTransformer::CompileStats WanTransformer::compile_stats() const {
+#ifdef FASTVIDEO_HAVE_CUDA
+  if (graphs_) return graphs_->stats();
+#endif
+  return {};
+}
+
 WanTransformer::RopeCache WanTransformer::rope_for(std::array<int64_t, 3> grid) const {
   std::lock_guard lock(rope_mutex_);
-  if (!rope_cache_.cos.defined() || rope_cache_.grid != grid) {
+  RopeCache& entry = rope_cache_[grid];
+  if (!entry.cos.defined()) {
     WanRopeTables tables =
         wan_rope_tables(grid, config_.attention_head_dim, config_.rope_max_seq_len, device());
-    rope_cache_ = {grid, std::move(tables.cos), std::move(tables.sin)};
+    entry = {grid, std::move(tables.cos), std::move(tables.sin)};
   }
-  return rope_cache_;
+  return entry;
 }
 
 }  // namespace fastvideo

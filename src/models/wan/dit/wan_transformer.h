@@ -5,6 +5,8 @@
 #pragma once
 
 #include <array>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <span>
@@ -19,6 +21,8 @@
 #include "models/wan/dit/wan_transformer_config.h"
 
 namespace fastvideo {
+
+class WanForwardGraphs;
 
 // Where a checkpoint keeps VSA's per-block gate to_gate_compress (fastvideo.md §3.3: a Linear D -> D
 // with bias, in VSA-trained checkpoints such as FastWan), if anywhere.
@@ -83,6 +87,7 @@ class WanTransformer {
     };
     Tensor text;                           // [B, text_len, D], after the text MLP
     std::vector<CrossAttentionKV> blocks;  // one per transformer block
+    uint64_t id = 0;  // unique per prepare_text call: compile mode copies a new context in
     int64_t batch() const { return text.size(0); }
   };
   // context [B, text_len (512), text_dim] on the model's device, any float dtype (cast to the
@@ -96,6 +101,20 @@ class WanTransformer {
   // step's self_attention().build_metadata(...) (null for dense backends).
   Tensor forward(const Tensor& latents, std::span<const double> timesteps, const TextContext& text,
                  const AttentionMetadata* self_attention_metadata = nullptr) const;
+
+  // Compile mode (FastVideo's enable_torch_compile; ours captures CUDA graphs, issue 11): from
+  // now on the first forward of each input shape and attention metadata runs eagerly and is then
+  // captured into a CUDA graph, which every later forward of that kind replays. The same results
+  // as eager. A model on the CPU, or a build without CUDA, is refused.
+  void enable_compile();
+  bool compiled() const { return graphs_ != nullptr; }
+  struct CompileStats {
+    int graphs = 0;                  // captured so far
+    int replays = 0;                 // forwards that replayed one
+    double capture_seconds = 0;      // one-time cost: capturing and instantiating the graphs
+    int64_t graph_memory_bytes = 0;  // device memory the graphs hold for their activations
+  };
+  CompileStats compile_stats() const;
 
   const WanTransformerConfig& config() const { return config_; }
   Device device() const { return patch_w_.device(); }
@@ -123,10 +142,15 @@ class WanTransformer {
     Tensor cos, sin;  // on the model's device
   };
 
+  // forward() from the patch embedding on: latents in the activation dtype, the timesteps'
+  // sinusoid [B, freq_dim] on the model's device in the time embedder's dtype.
+  Tensor forward_embedded(const Tensor& latents, const Tensor& sinusoid, const TextContext& text,
+                          const AttentionMetadata* self_attention_metadata) const;
   Tensor block_forward(const Block& block, const TextContext::CrossAttentionKV& text_kv,
                        const Tensor& x, const Tensor& modulation, const Tensor& rope_cos,
                        const Tensor& rope_sin, const AttentionMetadata* self_metadata) const;
-  // The RoPE tables for `grid`, built once per grid on the model's device (§1.4: f32, not cast).
+  // The RoPE tables for `grid`, built once per grid on the model's device (§1.4: f32, not cast)
+  // and kept: a captured graph reads them where they were.
   RopeCache rope_for(std::array<int64_t, 3> grid) const;
 
   WanTransformerConfig config_;
@@ -139,7 +163,8 @@ class WanTransformer {
   Tensor proj_out_w_, proj_out_b_;
   std::vector<Block> blocks_;
   mutable std::mutex rope_mutex_;
-  mutable RopeCache rope_cache_;
+  mutable std::map<std::array<int64_t, 3>, RopeCache> rope_cache_;
+  std::shared_ptr<WanForwardGraphs> graphs_;  // compile mode; null: eager
 };
 
 }  // namespace fastvideo

@@ -1,0 +1,61 @@
+#include "pipeline/compile_settings.h"
+
+#include <array>
+#include <string_view>
+
+namespace fastvideo {
+
+namespace {
+
+// torch.compile's values that ask for what our compile mode does (video_generator.h).
+constexpr std::array<std::string_view, 3> kModes = {"default", "reduce-overhead", "max-autotune"};
+constexpr std::array<std::string_view, 2> kBackends = {"inductor", "cudagraphs"};
+
+template <size_t N>
+bool one_of(const std::string& value, const std::array<std::string_view, N>& accepted) {
+  for (std::string_view a : accepted)
+    if (value == a) return true;
+  return false;
+}
+
+template <size_t N>
+std::string listed(const std::array<std::string_view, N>& accepted) {
+  std::string out;
+  for (std::string_view a : accepted) out += (out.empty() ? "'" : ", '") + std::string(a) + "'";
+  return out;
+}
+
+bool any_set(const TorchCompileKwargs& k) {
+  return !k.mode.empty() || !k.backend.empty() || k.fullgraph || k.dynamic;
+}
+
+}  // namespace
+
+std::optional<std::string> check_compile_settings(const GeneratorOptions& options, Device device) {
+  const TorchCompileKwargs& k = options.torch_compile_kwargs;
+  if (!options.enable_torch_compile) {
+    FV_CHECK(!any_set(k), "torch_compile_kwargs are set, but enable_torch_compile is off; turn it "
+             "on (--enable-torch-compile, generator.engine.compile.enabled) to compile");
+    FV_CHECK(!options.compile_text_encoder && !options.compile_vae,
+             options.compile_text_encoder ? "text_encoder_enabled" : "vae_enabled",
+             " is set, but enable_torch_compile is off");
+    return std::nullopt;
+  }
+  FV_CHECK(!options.compile_text_encoder,
+           "compile.text_encoder_enabled: compiling the text encoder (UMT5) is not in this "
+           "version; compile mode covers the transformer");
+  FV_CHECK(!options.compile_vae, "compile.vae_enabled: compiling the VAE is not in this version; "
+           "compile mode covers the transformer");
+  FV_CHECK(k.mode.empty() || one_of(k.mode, kModes), "torch_compile_kwargs mode '", k.mode,
+           "' is not one this engine runs; compile mode here replays CUDA graphs, which ",
+           listed(kModes), " ask for (or leave it unset)");
+  FV_CHECK(k.backend.empty() || one_of(k.backend, kBackends), "torch_compile_kwargs backend '",
+           k.backend, "' is not one this engine has; its compile mode stands for ",
+           listed(kBackends), " (or leave it unset)");
+  FV_CHECK(!device.is_cpu(), "enable_torch_compile (generator.engine.compile.enabled, "
+           "--enable-torch-compile): compile mode captures CUDA graphs and the device is ",
+           device.name(), "; run on a GPU (--device cuda) or without compile mode");
+  return "cuda-graphs" + (k.mode.empty() ? std::string() : " (mode " + k.mode + ")");
+}
+
+}  // namespace fastvideo

@@ -1,0 +1,19 @@
+// The compile switch's settings (GeneratorOptions::enable_torch_compile, torch_compile_kwargs,
+// compile_text_encoder, compile_vae; FastVideo's names), checked before any weights load.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/device.h"
+#include "fastvideo/video_generator.h"
+
+namespace fastvideo {
+
+// Errors name the field and value: a kwarg this engine has no counterpart for, kwargs or component
+// switches set while enable_torch_compile is off, compile mode on the CPU, compiling UMT5 or the
+// VAE (not in this version). Returns what the output's metadata records ("cuda-graphs", with the
+// mode asked for), or nothing when compile mode is off.
+std::optional<std::string> check_compile_settings(const GeneratorOptions& options, Device device);
+
+}  // namespace fastvideo

@@ -1,0 +1,139 @@
+// Compile mode (the transformer forward captured into a CUDA graph and replayed, issue 11) against
+// eager on the tiny model: every replay gives the eager forward's bytes, for each self-attention
+// backend this GPU runs, while the latents, the timestep and the prompt change between replays; a
+// new shape captures a graph of its own; a tiny generation with enable_torch_compile matches the
+// eager one and reports its one-time cost apart.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "attention/attention_device.h"
+#include "attention/attention_registry.h"
+#include "fastvideo/video_generator.h"
+#include "io/checkpoint.h"
+#include "models/wan/dit/wan_transformer.h"
+#include "ops/elementwise.h"
+#include "quality/video_metrics.h"
+#include "require_gpu.h"
+#include "test_util.h"
+#include "tiny_model_fixture.h"
+
+namespace fastvideo {
+namespace {
+
+const Device kGpu = Device::cuda(0);
+
+bool same_bytes(const Tensor& a, const Tensor& b) {
+  const Tensor x = a.to(Device::cpu()).contiguous(), y = b.to(Device::cpu()).contiguous();
+  return x.dtype() == y.dtype() && x.shape() == y.shape() &&
+         std::memcmp(x.raw_data(), y.raw_data(), x.nbytes()) == 0;
+}
+
+Weights tiny_transformer_weights(const WanTransformerConfig& config) {
+  const CheckpointFolder c = CheckpointFolder::open(testing::tiny_model_dir());
+  const std::set<std::string> keep = wan_transformer_fp32_names(config);
+  return load_component(c.path("transformer"), wan_transformer_specs(config), DType::BF16, kGpu,
+                        &keep);
+}
+
+TEST(CudaCompileMode, ReplaysGiveTheEagerForwardForEveryBackendThisGpuRuns) {
+  REQUIRE_GPU();
+  const CheckpointFolder c = CheckpointFolder::open(testing::tiny_model_dir());
+  const auto config = WanTransformerConfig::from_json(c.config("transformer"));
+  const Weights weights = tiny_transformer_weights(config);
+  const AttentionDevice here = attention_device_for(kGpu);
+  int backends_run = 0;
+  for (const char* name : {"TORCH_SDPA", "FLASH_ATTN", "SAGE_ATTN", "VIDEO_SPARSE_ATTN",
+                           "SLA_ATTN", "SAGE_SLA_ATTN"}) {
+    const AttentionBackend& backend = AttentionBackendRegistry::builtin().get(name, "test");
+    if (!backend.status(here).available()) continue;  // e.g. the Hopper-only ones elsewhere
+    ++backends_run;
+    WanTransformer eager(config, weights, backend);
+    WanTransformer compiled(config, weights, backend);
+    compiled.enable_compile();
+    const WanTransformer::TextContext prompts[2] = {
+        compiled.prepare_text(testing::randn({1, 512, config.text_dim}, 0.3f).to(kGpu)),
+        compiled.prepare_text(testing::randn({1, 512, config.text_dim}, 0.3f).to(kGpu))};
+    // Grid 5x16x16 (1280 tokens): several VSA tiles and SLA blocks, so sparsity selects.
+    for (int round = 0; round < 4; ++round) {
+      const Tensor latents = testing::randn({1, 16, 5, 32, 32}).to(kGpu);
+      const double t[] = {999.0 - 250.0 * round};
+      const auto metadata = backend.build_metadata(
+          {.step = round, .timestep = t[0], .grid = {5, 16, 16}, .sparsity = 0.5,
+           .topk_ratio = 0.25});
+      const auto& text = prompts[round % 2];  // cond, uncond, cond, ...: the context changes
+      const Tensor out = compiled.forward(latents, t, text, metadata.get());
+      const Tensor ref = eager.forward(latents, t, text, metadata.get());
+      EXPECT_TRUE(same_bytes(out, ref)) << name << ", round " << round;
+      EXPECT_TRUE(ops::all_finite(out)) << name << ", round " << round;
+    }
+    WanTransformer::CompileStats stats = compiled.compile_stats();
+    EXPECT_EQ(stats.graphs, 1) << name;
+    EXPECT_EQ(stats.replays, 3) << name;
+    EXPECT_GT(stats.graph_memory_bytes, 0) << name;
+
+    // Another shape: a graph of its own, and the first one still replays correctly after it.
+    const auto md = backend.build_metadata(
+        {.step = 0, .timestep = 500, .grid = {3, 16, 16}, .sparsity = 0.5, .topk_ratio = 0.25});
+    const double t[] = {500.0};
+    for (int round = 0; round < 2; ++round) {
+      const Tensor latents = testing::randn({1, 16, 3, 32, 32}).to(kGpu);
+      EXPECT_TRUE(same_bytes(compiled.forward(latents, t, prompts[0], md.get()),
+                             eager.forward(latents, t, prompts[0], md.get())))
+          << name << ", second shape, round " << round;
+    }
+    stats = compiled.compile_stats();
+    EXPECT_EQ(stats.graphs, 2) << name;
+    EXPECT_EQ(stats.replays, 4) << name;
+  }
+  EXPECT_GE(backends_run, 2) << "TORCH_SDPA and FLASH_ATTN run on every sm_80+ GPU";
+}
+
+TEST(CudaCompileMode, GenerationMatchesEagerAndReportsItsOneTimeCost) {
+  REQUIRE_GPU();
+  ::unsetenv("FASTVIDEO_CFG_GATE_STEP");
+  ::unsetenv("FASTVIDEO_ATTENTION_BACKEND");
+  GenerationRequest request;
+  request.prompt = "A red fox runs through fresh snow at dawn.";
+  request.seed = 7;
+  request.height = 176;  // MS-SSIM needs frames over 160 px on the short side
+  request.width = 176;
+  GeneratorOptions options;
+  options.device = "cuda";
+  const GenerationResult eager =
+      VideoGenerator::from_pretrained(testing::tiny_model_dir(), options).generate(request);
+  options.enable_torch_compile = true;
+  options.torch_compile_kwargs.mode = "reduce-overhead";
+  VideoGenerator generator = VideoGenerator::from_pretrained(testing::tiny_model_dir(), options);
+  const GenerationResult first = generator.generate(request);
+  const GenerationResult second = generator.generate(request);
+
+  for (const GenerationResult* r : {&first, &second}) {
+    const VideoComparison cmp = compare_videos({r->frames, r->height, r->width, r->fps, r->rgb},
+                                               {eager.frames, eager.height, eager.width,
+                                                eager.fps, eager.rgb});
+    ASSERT_TRUE(cmp.ms_ssim_skipped.empty()) << cmp.ms_ssim_skipped;
+    std::printf("compile vs eager, tiny 176x176: MS-SSIM %.6f, latents rel-L2 %.3g\n",
+                cmp.mean_ms_ssim,
+                testing::rel_l2(Tensor::from_vector(r->final_latents, r->latent_shape),
+                                Tensor::from_vector(eager.final_latents, eager.latent_shape)));
+    EXPECT_GE(cmp.mean_ms_ssim, 0.99);
+    EXPECT_EQ(r->transformer_forwards, eager.transformer_forwards);
+  }
+  // One shape, so one graph: captured in the first generation (its one-time cost), replayed by
+  // every forward after that one, and by all of the second generation's.
+  EXPECT_GT(first.compile_seconds, 0);
+  EXPECT_EQ(first.graph_replays, first.transformer_forwards - 1);
+  EXPECT_EQ(second.compile_seconds, 0);
+  EXPECT_EQ(second.graph_replays, second.transformer_forwards);
+  bool recorded = false;
+  for (const auto& [k, v] : first.parameters)
+    if (k == "compile") recorded = v == "cuda-graphs (mode reduce-overhead)";
+  EXPECT_TRUE(recorded) << "the output's metadata does not record compile mode";
+  EXPECT_EQ(second.final_latents, first.final_latents) << "replays are deterministic";
+}
+
+}  // namespace
+}  // namespace fastvideo
