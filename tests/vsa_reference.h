@@ -16,12 +16,19 @@ struct VsaReference {
   Tensor out;                     // [B, S, H, D] f32
   Tensor scores;                  // [B, H, N, N] f32, scaled coarse scores
   std::vector<int32_t> selected;  // [B, H, N, topk], ascending per row
+  // With a given selection: its rows that are no top-k of these scores, even allowing for
+  // near-ties (a wrong selection), and those that differ from the rule's only by near-ties.
+  int64_t invalid_rows = 0, near_tie_rows = 0;
 };
 
 // q, k, v [B, S, H, D] f32 CPU in raster (t, h, w) order of `grid`; gate likewise or undefined
-// (G = 0). topk: the number of key tiles each query tile keeps.
+// (G = 0). topk: the number of key tiles each query tile keeps. `selection` ([B, H, N, topk],
+// ascending per row, e.g. the GPU's): the fine branch attends to it instead of the rule's choice,
+// so that two scores within rounding of each other (f32 on the GPU, f64 here) picking different
+// tiles does not fail an output comparison; rows it gets wrong beyond that are counted.
 VsaReference reference_vsa(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& gate,
-                           std::array<int64_t, 3> grid, int64_t topk, float scale);
+                           std::array<int64_t, 3> grid, int64_t topk, float scale,
+                           const std::vector<int32_t>* selection = nullptr);
 
 // The tiles a row of scores selects by the rule "the topk largest; equal scores in index order":
 // a stable sort on descending score, its first topk, in ascending index order.
