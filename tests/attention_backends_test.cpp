@@ -319,7 +319,7 @@ TEST_F(TinyTransformer, SelfAttentionRunsTheGivenBackendAndGivesTheSameResultAsT
   Tensor context = testing::randn({1, 512, config().text_dim}, 0.3f);
   const double t[] = {500.0};
   struct StepMetadata final : AttentionMetadata {
-    std::string graph_key() const override { return "step"; }
+    std::optional<std::string> graph_key() const override { return "step"; }
   } const metadata;
   Tensor expected = reference.forward(latents, t, reference.prepare_text(context));
   Tensor out = wired.forward(latents, t, wired.prepare_text(context), &metadata);

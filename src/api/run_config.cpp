@@ -15,6 +15,7 @@
 #include "core/excerpt.h"
 #include "fastvideo/log.h"
 #include "io/video_writer.h"
+#include "pipeline/compile_settings.h"
 #include "schedulers/dmd_schedule.h"
 #include "tokenizer/utf8.h"
 
@@ -139,13 +140,16 @@ using Setter = std::function<void(const YAML::Node&, RunConfig&)>;
 bool is_null(const YAML::Node& n) { return !n.IsDefined() || n.IsNull(); }
 
 // One torch.compile keyword (mode, backend, fullgraph, dynamic) into torch_compile_kwargs; the
-// values are checked where the options are (compile_settings.h).
+// values are checked here, naming the key, and again with the other options (compile_settings.h).
 void set_compile_kwarg(const std::string& prefix, const std::string& name, const YAML::Node& n,
                        GeneratorOptions& o) {
   const std::string key = prefix + name;
   TorchCompileKwargs& k = o.torch_compile_kwargs;
   if (name == "mode" || name == "backend") {
-    (name == "mode" ? k.mode : k.backend) = is_null(n) ? "" : scalar<std::string>(n, key);
+    const std::string value = is_null(n) ? "" : scalar<std::string>(n, key);
+    const std::string problem = torch_compile_kwarg_problem(name, value);
+    FV_CHECK(problem.empty(), "key '", key, "': ", problem);
+    (name == "mode" ? k.mode : k.backend) = value;
   } else if (name == "fullgraph" || name == "dynamic") {
     (name == "fullgraph" ? k.fullgraph : k.dynamic) =
         is_null(n) ? std::nullopt : std::optional<bool>(scalar<bool>(n, key));
@@ -155,8 +159,11 @@ void set_compile_kwarg(const std::string& prefix, const std::string& name, const
   }
 }
 
+// A master key: checked always, kept unless dit_kwargs replaced the master keys.
 Setter compile_kwarg_setter(const std::string& prefix, const std::string& name) {
   return [prefix, name](const YAML::Node& n, RunConfig& c) {
+    GeneratorOptions checked;
+    set_compile_kwarg(prefix, name, n, checked);
     if (!c.dit_compile_kwargs) set_compile_kwarg(prefix, name, n, c.options);
   };
 }

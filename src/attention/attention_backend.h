@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,8 +70,10 @@ struct AttentionExtras {
 struct AttentionMetadata {
   virtual ~AttentionMetadata() = default;
   // Everything in it that changes the kernels a forward launches or their arguments, as text:
-  // compile mode replays one captured graph for every step whose metadata has the same key.
-  virtual std::string graph_key() const = 0;
+  // compile mode replays one captured graph for every step whose metadata has the same key, so
+  // any device memory the metadata's launches read must outlive the graph. Nothing: steps that
+  // cannot be replayed (host work per call), which compile mode runs eagerly.
+  virtual std::optional<std::string> graph_key() const = 0;
 };
 
 class AttentionBackend {

@@ -63,7 +63,7 @@ AttentionBackendStatus SlaAttnBackend::status(const AttentionDevice& device) con
   return s;
 }
 
-std::string SlaMetadata::graph_key() const {
+std::optional<std::string> SlaMetadata::graph_key() const {
   std::ostringstream os;
   os << std::setprecision(17) << "SLA topk_ratio " << config.topk_ratio << " blocks "
      << config.block_q << "x" << config.block_k << " feature map " << int(config.feature_map)

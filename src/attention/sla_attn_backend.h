@@ -16,7 +16,7 @@ namespace fastvideo {
 
 struct SlaMetadata final : AttentionMetadata {
   SlaConfig config;
-  std::string graph_key() const override;
+  std::optional<std::string> graph_key() const override;
 };
 
 enum class SlaVariant { Sla, SageSla };

@@ -23,10 +23,8 @@ struct StaMetadata final : AttentionMetadata {
   std::shared_ptr<const StaMaskStrategy> strategy;  // null: default_window for every head
   StaWindow default_window{};
   StaSearchRecorder* search = nullptr;  // a mask search: full windows run, candidates recorded
-  // Windows may change with every step and the search records on the host: nothing repeats.
-  std::string graph_key() const override {
-    return str_cat("STA step ", step, " strategy ", strategy.get(), " search ", search);
-  }
+  // Windows may change with every step, and the search records on the host: never replayed.
+  std::optional<std::string> graph_key() const override { return std::nullopt; }
 };
 
 class SlidingTileAttnBackend final : public AttentionBackend {

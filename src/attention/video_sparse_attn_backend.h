@@ -17,7 +17,7 @@ struct VsaMetadata final : AttentionMetadata {
   double sparsity = 0;
   int64_t topk = 0;
   // The tiling follows the shape, which compile mode keys on already.
-  std::string graph_key() const override { return str_cat("VSA topk ", topk); }
+  std::optional<std::string> graph_key() const override { return str_cat("VSA topk ", topk); }
 };
 
 class VideoSparseAttnBackend final : public AttentionBackend {

@@ -46,16 +46,27 @@ std::optional<std::string> check_compile_settings(const GeneratorOptions& option
            "version; compile mode covers the transformer");
   FV_CHECK(!options.compile_vae, "compile.vae_enabled: compiling the VAE is not in this version; "
            "compile mode covers the transformer");
-  FV_CHECK(k.mode.empty() || one_of(k.mode, kModes), "torch_compile_kwargs mode '", k.mode,
-           "' is not one this engine runs; compile mode here replays CUDA graphs, which ",
-           listed(kModes), " ask for (or leave it unset)");
-  FV_CHECK(k.backend.empty() || one_of(k.backend, kBackends), "torch_compile_kwargs backend '",
-           k.backend, "' is not one this engine has; its compile mode stands for ",
-           listed(kBackends), " (or leave it unset)");
+  for (const auto& [name, value] : {std::pair{"mode", k.mode}, std::pair{"backend", k.backend}}) {
+    const std::string problem = torch_compile_kwarg_problem(name, value);
+    FV_CHECK(problem.empty(), "torch_compile_kwargs ", problem);
+  }
   FV_CHECK(!device.is_cpu(), "enable_torch_compile (generator.engine.compile.enabled, "
            "--enable-torch-compile): compile mode captures CUDA graphs and the device is ",
            device.name(), "; run on a GPU (--device cuda) or without compile mode");
   return "cuda-graphs" + (k.mode.empty() ? std::string() : " (mode " + k.mode + ")");
+}
+
+std::string torch_compile_kwarg_problem(std::string_view name, const std::string& value) {
+  if (value.empty()) return "";
+  if (name == "mode" && !one_of(value, kModes)) {
+    return str_cat("mode '", value, "' is not one this engine runs; compile mode here replays CUDA "
+                   "graphs, which ", listed(kModes), " ask for (or leave it unset)");
+  }
+  if (name == "backend" && !one_of(value, kBackends)) {
+    return str_cat("backend '", value, "' is not one this engine has; its compile mode stands for ",
+                   listed(kBackends), " (or leave it unset)");
+  }
+  return "";
 }
 
 }  // namespace fastvideo

@@ -16,4 +16,9 @@ namespace fastvideo {
 // mode asked for), or nothing when compile mode is off.
 std::optional<std::string> check_compile_settings(const GeneratorOptions& options, Device device);
 
+// "" when torch.compile's `mode` or `backend` value `value` is one this engine runs (empty: unset),
+// else why not, naming the value and the accepted ones. The run-configuration keys check each
+// value where it is set, so that a value dit_kwargs then replaces is still checked.
+std::string torch_compile_kwarg_problem(std::string_view name, const std::string& value);
+
 }  // namespace fastvideo

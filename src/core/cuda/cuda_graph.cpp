@@ -1,6 +1,7 @@
 #include "core/cuda/cuda_graph.h"
 
 #include <exception>
+#include <memory>
 #include <vector>
 
 #include "core/cuda/cuda_check.h"
@@ -8,9 +9,21 @@
 
 namespace fastvideo {
 
-CudaGraph::CudaGraph(int device, std::string what, const std::function<void()>& work)
-    : device_(device), what_(std::move(what)), pool_(DevicePool::create(device)) {
+namespace {
+
+struct GraphDeleter {
+  void operator()(cudaGraph_t g) const { cudaGraphDestroy(g); }
+};
+using GraphPtr = std::unique_ptr<std::remove_pointer_t<cudaGraph_t>, GraphDeleter>;
+
+}  // namespace
+
+CudaGraph::CudaGraph(int device, const std::string& what, const std::function<void()>& work)
+    : device_(device), pool_(DevicePool::create(device)) {
   const cudaStream_t stream = use_cuda_device(device).stream();
+  // The capture's pool takes fresh device memory; what the shared cache holds (the eager warm-up's
+  // activations) goes back to the driver first, since nothing may be freed during the capture.
+  DeviceAllocator::get(device).release_cached();
   // Relaxed mode: the pool's cudaMalloc calls (not stream work) are allowed during the capture;
   // the other modes refuse them.
   FV_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
@@ -21,35 +34,34 @@ CudaGraph::CudaGraph(int device, std::string what, const std::function<void()>& 
   } catch (...) {
     failure = std::current_exception();
   }
-  cudaGraph_t graph = nullptr;
-  const cudaError_t ended = cudaStreamEndCapture(stream, &graph);
+  cudaGraph_t raw = nullptr;
+  const cudaError_t ended = cudaStreamEndCapture(stream, &raw);
+  const GraphPtr graph(raw);
   (void)cudaGetLastError();  // a call refused during capture leaves its error behind
   if (failure) {
-    if (graph) cudaGraphDestroy(graph);
     try {
       std::rethrow_exception(failure);
     } catch (const Cancelled&) {
       throw;
     } catch (const Error& e) {
-      throw e.with_context("compile mode: while capturing " + what_ + " into a CUDA graph");
+      throw e.with_context("compile mode: while capturing " + what + " into a CUDA graph");
     }
   }
   if (ended != cudaSuccess || !graph) {
-    fail("compile mode: capturing ", what_, " into a CUDA graph failed (", cudaGetErrorString(ended),
+    fail("compile mode: capturing ", what, " into a CUDA graph failed (", cudaGetErrorString(ended),
          "): some call in it synchronises with the host or leaves the compute stream; run without "
          "compile mode (enable_torch_compile off)");
   }
-  FV_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &nodes_));
-  std::vector<cudaGraphNode_t> nodes(nodes_);
-  FV_CUDA_CHECK(cudaGraphGetNodes(graph, nodes.data(), &nodes_));
+  size_t count = 0;
+  FV_CUDA_CHECK(cudaGraphGetNodes(graph.get(), nullptr, &count));
+  std::vector<cudaGraphNode_t> nodes(count);
+  FV_CUDA_CHECK(cudaGraphGetNodes(graph.get(), nodes.data(), &count));
   for (cudaGraphNode_t node : nodes) {
     cudaGraphNodeType type{};
     FV_CUDA_CHECK(cudaGraphNodeGetType(node, &type));
     kernel_nodes_ += type == cudaGraphNodeTypeKernel;
   }
-  const cudaError_t instantiated = cudaGraphInstantiate(&exec_, graph, 0);
-  cudaGraphDestroy(graph);
-  FV_CUDA_CHECK(instantiated);
+  FV_CUDA_CHECK(cudaGraphInstantiate(&exec_, graph.get(), 0));
 }
 
 CudaGraph::~CudaGraph() {

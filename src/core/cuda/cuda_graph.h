@@ -20,7 +20,7 @@ class CudaGraph {
   // replays write them. The work must be replayable as recorded: no host synchronisation, no
   // host-to-device copies of values that change, every lazily built plan or table built by an
   // earlier eager run. Anything else ends the capture with an error naming `what` and the call.
-  CudaGraph(int device, std::string what, const std::function<void()>& work);
+  CudaGraph(int device, const std::string& what, const std::function<void()>& work);
   ~CudaGraph();
   CudaGraph(const CudaGraph&) = delete;
   CudaGraph& operator=(const CudaGraph&) = delete;
@@ -28,15 +28,13 @@ class CudaGraph {
   // Launches the recorded work on the compute stream (asynchronous, like the kernels it holds).
   void replay() const;
   size_t kernel_nodes() const { return kernel_nodes_; }
-  size_t nodes() const { return nodes_; }
   int64_t pool_bytes() const { return pool_->reserved(); }
 
  private:
   int device_;
-  std::string what_;
   std::shared_ptr<DevicePool> pool_;
   cudaGraphExec_t exec_ = nullptr;
-  size_t nodes_ = 0, kernel_nodes_ = 0;
+  size_t kernel_nodes_ = 0;
 };
 
 }  // namespace fastvideo

@@ -65,25 +65,21 @@ std::shared_ptr<void> DeviceAllocator::allocate_from(const std::shared_ptr<Devic
     std::lock_guard lock(pool->mu_);
     return take_best_fit(pool->cache_, size);
   }();
-  const bool fresh = p == nullptr;
-  if (fresh) {
+  if (!p) {
     p = device_malloc(size);
     found = size;
-    std::lock_guard lock(pool->mu_);
-    pool->owned_.emplace_back(p, size);
-  }
-  {
+    {
+      std::lock_guard lock(pool->mu_);
+      pool->owned_.emplace_back(p, size);
+    }
+    // A pool's blocks count as in use for as long as the pool lives: every replay writes them.
     std::lock_guard lock(mu_);
-    if (fresh) stats_.reserved += int64_t(size);
-    stats_.in_use += int64_t(found);
+    stats_.reserved += int64_t(size);
+    stats_.in_use += int64_t(size);
     stats_.peak = std::max(stats_.peak, stats_.in_use);
   }
   // The block returns to the pool, which it keeps alive.
-  return std::shared_ptr<void>(p, [this, pool, found](void* q) {
-    {
-      std::lock_guard lock(mu_);
-      stats_.in_use -= int64_t(found);
-    }
+  return std::shared_ptr<void>(p, [pool, found](void* q) {
     std::lock_guard lock(pool->mu_);
     pool->cache_.emplace(found, q);
   });
@@ -93,6 +89,17 @@ void* DeviceAllocator::device_malloc(size_t size) {
   use_cuda_device(device_);
   void* p = nullptr;
   cudaError_t status = cudaMalloc(&p, size);
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  cudaStreamIsCapturing(CudaContext::get(device_).stream(), &capturing);
+  if (status == cudaErrorMemoryAllocation && capturing != cudaStreamCaptureStatusNone) {
+    // Freeing cached blocks would synchronise the stream being captured.
+    (void)cudaGetLastError();
+    size_t free_b = 0, total_b = 0;
+    cudaMemGetInfo(&free_b, &total_b);
+    fail("CUDA out of memory in compile mode: capturing the forward needed ", size >> 20,
+         " MiB more on GPU ", device_, " (", free_b >> 20, " MiB free); its CUDA graph keeps a "
+         "forward's activations of its own, so run without compile mode or at a smaller size");
+  }
   if (status == cudaErrorMemoryAllocation) {
     (void)cudaGetLastError();
     release_cached();
@@ -112,6 +119,12 @@ void* DeviceAllocator::device_malloc(size_t size) {
          stats().in_use >> 20, " MiB); reduce the resolution or frame count");
   }
   return p;
+}
+
+void DeviceAllocator::forget_pool_blocks(int64_t bytes) {
+  std::lock_guard lock(mu_);
+  stats_.reserved -= bytes;
+  stats_.in_use -= bytes;
 }
 
 void DeviceAllocator::release(void* p, size_t size) {
@@ -153,14 +166,12 @@ std::shared_ptr<DevicePool> DevicePool::create(int device) {
 
 DevicePool::~DevicePool() {
   if (owned_.empty()) return;
-  DeviceAllocator& allocator = DeviceAllocator::get(device_);
   int64_t bytes = 0;
   for (auto& [p, size] : owned_) {
     cudaFree(p);  // no throwing from a destructor; cudaFree waits for work still using it
     bytes += int64_t(size);
   }
-  std::lock_guard lock(allocator.mu_);
-  allocator.stats_.reserved -= bytes;
+  DeviceAllocator::get(device_).forget_pool_blocks(bytes);
 }
 
 int64_t DevicePool::reserved() const {

@@ -41,6 +41,7 @@ class DeviceAllocator {
   explicit DeviceAllocator(int device) : device_(device) {}
   void release(void* p, size_t size);
   void* device_malloc(size_t size);  // cudaMalloc, retried once after release_cached()
+  void forget_pool_blocks(int64_t bytes);  // a DevicePool gave its blocks back to the driver
   std::shared_ptr<void> allocate_from(const std::shared_ptr<DevicePool>& pool, size_t size);
 
   int device_;

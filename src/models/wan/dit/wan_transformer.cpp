@@ -369,19 +369,20 @@ Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> ti
   FV_CHECK(latents.device() == device(), "WanTransformer: latents are on ", latents.device().name(),
            ", the model on ", device().name());
   // wan21.md §1.3: the sinusoid of the timesteps, in f32 (the time embedder's dtype, §1.2). Its
-  // host -> device copy comes before the heavy work, so waiting for it stalls nothing.
+  // host -> device copy waits for the stream (the previous step's work, the NaN check already
+  // waited for), one host synchronisation per forward that issue 11 still has to remove.
   const Tensor sinusoid =
       ops::timestep_embedding(timesteps, config_.freq_dim).to(device()).to(time_1_w_.dtype());
   // §4.1: the pipeline hands the transformer its latents in the transformer dtype.
   const Tensor x = latents.to(activation_dtype());
 #ifdef FASTVIDEO_HAVE_CUDA
-  if (graphs_) {
-    return graphs_->forward(
-        x, sinusoid, text,
-        self_attention_metadata ? self_attention_metadata->graph_key() : std::string(),
-        [&](const Tensor& l, const Tensor& s, const TextContext& t) {
-          return forward_embedded(l, s, t, self_attention_metadata);
-        });
+  const std::optional<std::string> key =
+      self_attention_metadata ? self_attention_metadata->graph_key() : std::string();
+  if (graphs_ && key) {
+    return graphs_->forward(x, sinusoid, text, *key,
+                            [&](const Tensor& l, const Tensor& s, const TextContext& t) {
+                              return forward_embedded(l, s, t, self_attention_metadata);
+                            });
   }
 #endif
   return forward_embedded(x, sinusoid, text, self_attention_metadata);
@@ -447,6 +448,7 @@ WanTransformer::CompileStats WanTransformer::compile_stats() const {
 
 WanTransformer::RopeCache WanTransformer::rope_for(std::array<int64_t, 3> grid) const {
   std::lock_guard lock(rope_mutex_);
+  if (!graphs_ && !rope_cache_.count(grid)) rope_cache_.clear();  // eager: the latest grid only
   RopeCache& entry = rope_cache_[grid];
   if (!entry.cos.defined()) {
     WanRopeTables tables =

@@ -150,7 +150,7 @@ class WanTransformer {
                        const Tensor& x, const Tensor& modulation, const Tensor& rope_cos,
                        const Tensor& rope_sin, const AttentionMetadata* self_metadata) const;
   // The RoPE tables for `grid`, built once per grid on the model's device (§1.4: f32, not cast)
-  // and kept: a captured graph reads them where they were.
+  // and, in compile mode, kept for every grid: a captured graph reads them where they were.
   RopeCache rope_for(std::array<int64_t, 3> grid) const;
 
   WanTransformerConfig config_;

@@ -15,15 +15,23 @@ Tensor copy_of(const Tensor& t) {
   return out;
 }
 
-void copy_text(WanTransformer::TextContext& into, const WanTransformer::TextContext& from) {
+// A context with tensors of its own holding `from`'s values, or `from`'s values copied into
+// `into`'s tensors.
+WanTransformer::TextContext copy_of(const WanTransformer::TextContext& from) {
+  WanTransformer::TextContext out;
+  out.text = copy_of(from.text);
+  for (const auto& block : from.blocks) out.blocks.push_back({copy_of(block.k), copy_of(block.v)});
+  out.id = from.id;
+  return out;
+}
+void copy_into(WanTransformer::TextContext& into, const WanTransformer::TextContext& from) {
   into.text.copy_from(from.text);
   for (size_t i = 0; i < from.blocks.size(); ++i) {
     into.blocks[i].k.copy_from(from.blocks[i].k);
     into.blocks[i].v.copy_from(from.blocks[i].v);
   }
+  into.id = from.id;
 }
-
-std::string shape_key(const Tensor& t) { return t.describe(); }
 
 }  // namespace
 
@@ -33,10 +41,7 @@ WanForwardGraphs::Entry WanForwardGraphs::capture(const Tensor& latents, const T
   Entry e;
   e.latents = copy_of(latents);
   e.sinusoid = copy_of(sinusoid);
-  e.text.text = copy_of(text.text);
-  for (const auto& block : text.blocks) e.text.blocks.push_back({copy_of(block.k), copy_of(block.v)});
-  e.text.id = text.id;
-  e.text_id = text.id;
+  e.text = copy_of(text);
   e.graph = std::make_unique<CudaGraph>(latents.device().index, what,
                                         [&] { e.output = eager(e.latents, e.sinusoid, e.text); });
   return e;
@@ -46,7 +51,7 @@ Tensor WanForwardGraphs::forward(const Tensor& latents, const Tensor& sinusoid,
                                  const WanTransformer::TextContext& text, const std::string& key,
                                  const Eager& eager) {
   std::lock_guard lock(mu_);
-  const std::string full_key = str_cat(shape_key(latents), " ", shape_key(text.text), " ", key);
+  const std::string full_key = str_cat(latents.describe(), " ", text.text.describe(), " ", key);
   auto it = entries_.find(full_key);
   if (it == entries_.end()) {
     // The first forward of this shape runs eagerly: it is the warm-up that builds every plan,
@@ -69,10 +74,8 @@ Tensor WanForwardGraphs::forward(const Tensor& latents, const Tensor& sinusoid,
   Entry& e = it->second;
   e.latents.copy_from(latents);
   e.sinusoid.copy_from(sinusoid);
-  if (e.text_id != text.id) {
-    copy_text(e.text, text);
-    e.text_id = text.id;
-  }
+  // id 0: a context not from prepare_text, whose contents nothing vouches for.
+  if (text.id == 0 || e.text.id != text.id) copy_into(e.text, text);
   e.graph->replay();
   stats_.replays += 1;
   return copy_of(e.output);

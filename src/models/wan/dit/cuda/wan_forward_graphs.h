@@ -32,8 +32,7 @@ class WanForwardGraphs {
  private:
   struct Entry {
     Tensor latents, sinusoid;           // the graph's inputs
-    WanTransformer::TextContext text;   // the graph's copy of a prompt's context
-    uint64_t text_id = 0;               // which context `text` holds now
+    WanTransformer::TextContext text;   // the graph's copy of a prompt's context (its id: whose)
     Tensor output;                      // in the graph's pool: each replay overwrites it
     std::unique_ptr<CudaGraph> graph;
   };
