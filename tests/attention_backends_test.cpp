@@ -23,7 +23,7 @@ namespace {
 const std::vector<std::string> kFastVideoNames = {
     "TORCH_SDPA", "FLASH_ATTN", "VIDEO_SPARSE_ATTN", "SAGE_ATTN",         "SAGE_ATTN_THREE",
     "VMOBA_ATTN", "SLA_ATTN",   "SAGE_SLA_ATTN",     "SLIDING_TILE_ATTN", "nvfp4_fa4"};
-const std::vector<std::string> kLaterVersion = {"SAGE_ATTN_THREE", "VMOBA_ATTN", "nvfp4_fa4"};
+const std::vector<std::string> kLaterVersion = {"SAGE_ATTN_THREE", "nvfp4_fa4"};
 
 const AttentionDevice kCpu = AttentionDevice::cpu();
 const AttentionDevice kH200 = AttentionDevice::gpu(0, "NVIDIA H200", {9, 0});
@@ -169,8 +169,8 @@ TEST(AttentionSelection, EnvBeatsAutomatic) {
   EXPECT_EQ(s.source, kAttentionBackendEnv);
   // With the builtin registry the env variable is consulted too: its later backend is refused.
   EXPECT_TRUE(
-      contains(error_of([] { select_attention_backends("", "VMOBA_ATTN", kCpu, kWanCpu); }),
-               "not available in this version"));
+      contains(error_of([] { select_attention_backends("", "SAGE_ATTN_THREE", kCpu, kWanCpu); }),
+               "not in this version"));
 }
 
 TEST(AttentionSelection, OptionBeatsEnv) {
@@ -362,10 +362,11 @@ TEST_F(AttentionInPipeline, ResolvedBackendsAreWrittenToTheOutputMetadata) {
 }
 
 TEST_F(AttentionInPipeline, TheOptionBeatsTheEnvironmentAndBadNamesFailBeforeLoading) {
-  ::setenv(kAttentionBackendEnv, "VMOBA_ATTN", 1);
+  ::setenv(kAttentionBackendEnv, "SAGE_ATTN_THREE", 1);
   const std::string refused =
       error_of([] { VideoGenerator::from_pretrained(testing::tiny_model_dir()); });
-  EXPECT_TRUE(contains(refused, "VMOBA_ATTN is not available in this version")) << refused;
+  EXPECT_TRUE(contains(refused, "SAGE_ATTN_THREE") && contains(refused, "not in this version"))
+      << refused;
 
   GeneratorOptions options;
   options.attention_backend = "TORCH_SDPA";

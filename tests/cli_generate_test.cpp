@@ -463,6 +463,90 @@ TEST(CliFastWan, FastVideosVsaDmdRunFileRunsWithTheVsaBackend) {
   EXPECT_EQ(meta.at("seed"), "1024");
 }
 
+// FastVideo's scripts/inference/inference_wan_1.3B_VMoba.yaml at commit 2f3d4074, verbatim but for
+// generator.model_path (MODEL_PATH here), and its fastvideo/configs/backend/vmoba JSON at the path
+// it names, relative to where it runs.
+const char* const kVmobaRunFile = R"(# Run with:
+#   FASTVIDEO_ATTENTION_BACKEND=VMOBA_ATTN fastvideo generate --config scripts/inference/inference_wan_1.3B_VMoba.yaml
+generator:
+  model_path: MODEL_PATH
+  engine:
+    num_gpus: 1
+    parallelism:
+      tp_size: 1
+      sp_size: 1
+    offload:
+      dit: false
+      vae: false
+      pin_cpu_memory: false
+  pipeline:
+    experimental:
+      flow_shift: 8.0
+      moba_config_path: fastvideo/configs/backend/vmoba/wan_1.3B_77_480_832.json
+request:
+  negative_prompt: >-
+    Bright tones, overexposed, static, blurred details, subtitles, style,
+    works, paintings, images, static, overall gray, worst quality, low
+    quality, JPEG compression residue, ugly, incomplete, extra fingers,
+    poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen
+    limbs, fused fingers, still picture, messy background, three legs, many
+    people in the background, walking backwards
+  inputs:
+    prompt_path: assets/prompt.txt
+  sampling:
+    seed: 1024
+    num_frames: 77
+    height: 480
+    width: 832
+    fps: 16
+    num_inference_steps: 50
+    guidance_scale: 6.0
+  output:
+    output_path: outputs_video/
+)";
+const char* const kVmoba480Json = R"({
+    "temporal_chunk_size": 2,
+    "temporal_topk": 3,
+    "spatial_chunk_size": [3, 4],
+    "spatial_topk": 20,
+    "st_chunk_size": [4, 6, 4],
+    "st_topk": 15,
+    "moba_select_mode": "threshold",
+    "moba_threshold": 0.25,
+    "moba_threshold_type": "query_head",
+    "first_full_layer": 0,
+    "first_full_step": 12,
+    "temporal_layer": 1,
+    "spatial_layer": 1,
+    "st_layer": 1
+})";
+
+// FastVideo's VMoBA run file, run as its comment says, at a tiny size (chunks larger than the
+// tiny grid leave partial chunks) and 14 steps, 2 of them past first_full_step.
+TEST(CliFastVideoRunFiles, FastVideosVmobaRunFileRunsWithItsJson) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg: automatic names are MP4";
+  const fs::path dir =
+      fastvideo_run_folder("vmoba-run", kVmobaRunFile, testing::tiny_model_dir());
+  const fs::path json = dir / "fastvideo/configs/backend/vmoba/wan_1.3B_77_480_832.json";
+  fs::create_directories(json.parent_path());
+  std::ofstream(json) << kVmoba480Json;
+  CliRun r = run("generate --config run.yaml --device cpu --request.sampling.num_frames 9"
+                 " --request.sampling.height 64 --request.sampling.width 64"
+                 " --request.sampling.num_inference_steps 14",
+                 "cd " + dir.string() + " && FASTVIDEO_ATTENTION_BACKEND=VMOBA_ATTN");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto meta = read_video_metadata(dir / "outputs_video" /
+                                        "A red fox runs through fresh snow at dawn.mp4")
+                        .entries;
+  EXPECT_EQ(meta.at("attention_backend_self"), "VMOBA_ATTN");
+  EXPECT_EQ(meta.at("moba_config_path"), "fastvideo/configs/backend/vmoba/wan_1.3B_77_480_832.json");
+  // Without the backend its comment asks for, the config is refused naming both.
+  CliRun plain = run("generate --config run.yaml --device cpu --attention-backend TORCH_SDPA",
+                     "cd " + dir.string() + " &&");
+  EXPECT_NE(plain.status, 0);
+  EXPECT_TRUE(contains(plain.output, "moba_config_path is set")) << plain.output;
+}
+
 // inference_wan_VSA.yaml on a plain Wan2.1 checkpoint: its VSA_sparsity 0.9 is explicit, so
 // without the backend FastVideo's comment asks for it is refused naming both.
 TEST(CliFastWan, FastVideosVsaRunFileNeedsTheVsaBackend) {

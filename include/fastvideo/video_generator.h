@@ -65,6 +65,10 @@ struct GeneratorOptions {
   // step, layer and head (the video is the full window's); GenerationResult::sta_search holds the
   // losses. Empty: no search. With another backend, an error.
   std::vector<StaTiles> sta_search_candidates;
+  // FastVideo's moba_config_path: VMOBA_ATTN's JSON (chunk sizes, topk or threshold selection,
+  // the layer cycle, first_full_step; docs/config.md). Needed by VMOBA_ATTN; with another
+  // backend, an error.
+  std::filesystem::path moba_config_path;
   // FastVideo's enable_torch_compile: compile mode for the transformer (above). Off by default, as
   // in FastVideo; a GPU only. The one-time cost (the first forward of each shape and its capture)
   // is reported apart from the steady state (GenerationResult::compile_seconds). Kwargs set while

@@ -16,7 +16,6 @@ UNIMPLEMENTED = [
     ("dit_cpu_offload", True, "offload"),
     ("text_encoder_cpu_offload", True, "offload"),
     ("vae_cpu_offload", True, "offload"),
-    ("moba_config_path", "moba.json", "VMOBA_ATTN"),
     ("lora_path", "lora.safetensors", "LoRA"),
     ("transformer_quant", "fp8", "quantized"),
     ("distributed_executor_backend", "ray", "ray"),

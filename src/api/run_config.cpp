@@ -221,6 +221,12 @@ const std::map<std::string, Setter>& setters() {
            set_compile_kwarg(key + ".", it->first.Scalar(), it->second, c.options);
          }
        }},
+      {"generator.pipeline.experimental.moba_config_path",
+       [](auto& n, auto& c) {
+         c.options.moba_config_path =
+             is_null(n) ? std::string()
+                        : scalar<std::string>(n, "generator.pipeline.experimental.moba_config_path");
+       }},
       {"generator.pipeline.vae_tiling",
        [](auto& n, auto& c) {
          c.options.vae_tiling = scalar<bool>(n, "generator.pipeline.vae_tiling");
@@ -385,8 +391,6 @@ const std::map<std::string, Rule>& rules() {
       {"generator.pipeline.components.vae_weights", no_component},
       {"generator.pipeline.components.upsampler_weights", no_component},
       {"generator.pipeline.components.lora_path", {is_null, "null", "LoRA is not in this version"}},
-      {"generator.pipeline.experimental.moba_config_path",
-       {is_null, "null", "VMOBA_ATTN (Video MoBA attention) is not in this version"}},
       {"generator.pipeline.components.override_pipeline_cls_name", no_component},
       {"generator.pipeline.components.override_transformer_cls_name", no_component},
       {"request.inputs.image_path", no_input},

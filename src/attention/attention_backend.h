@@ -48,6 +48,7 @@ struct AttentionBackendStatus {
 // What a backend's per-step metadata builder is told (FastVideo's
 // AttentionMetadataBuilder.build(current_timestep, raw_latent_shape, patch_size, VSA_sparsity)).
 class StaSearchRecorder;
+struct VmobaConfig;
 
 struct AttentionStepInfo {
   int step = 0;                   // denoising step index
@@ -56,6 +57,7 @@ struct AttentionStepInfo {
   double sparsity = 0;            // VSA_sparsity
   double topk_ratio = 0.1;        // SLA's topk_ratio
   StaSearchRecorder* sta_search = nullptr;  // STA's mask search, when one runs (sta_search.h)
+  std::shared_ptr<const VmobaConfig> moba_config = nullptr;  // VMOBA_ATTN's moba_config_path, when given
 };
 
 // What a layer hands its backend beyond q, k, v, computed from the weights the backend's

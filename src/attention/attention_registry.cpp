@@ -10,6 +10,7 @@
 #include "attention/sliding_tile_attn_backend.h"
 #include "attention/torch_sdpa_backend.h"
 #include "attention/video_sparse_attn_backend.h"
+#include "attention/vmoba_attn_backend.h"
 #include "fastvideo/error.h"
 
 namespace fastvideo {
@@ -59,8 +60,7 @@ AttentionBackendRegistry make_builtin() {
         later_capabilities({10, 0}, any_newer,
                            "a Blackwell GPU (compute capability 10.0 or newer: B200, RTX 5090)",
                            {64, 128}));
-  // VMoBA: chunk gating then flash-attn varlen (fastvideo.md §4.2).
-  later("VMOBA_ATTN", later_capabilities({8, 0}, any_newer, kAmpereOrNewer, {64, 128}));
+  r.add(std::make_unique<VmobaAttnBackend>());
   r.add(std::make_unique<SlaAttnBackend>(SlaVariant::Sla));
   // SageSLA: SLA with SAGE_ATTN's INT8/FP8 sparse branch (fastvideo.md §4.4).
   r.add(std::make_unique<SlaAttnBackend>(SlaVariant::SageSla));

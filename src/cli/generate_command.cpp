@@ -53,6 +53,9 @@ constexpr ValueFlag kValueFlags[] = {
     {"--SLA-topk-ratio", "generator.pipeline.experimental.SLA_topk_ratio",
      "SLA_ATTN's fraction of key blocks attended exactly, in (0, 1] (default 0.1); an error with "
      "any other self-attention backend"},
+    {"--moba-config-path", "generator.pipeline.experimental.moba_config_path",
+     "VMOBA_ATTN's JSON config (FastVideo's moba_config_path); an error with any other "
+     "self-attention backend"},
     {"--scheduler", "generator.pipeline.experimental.scheduler",
      "flow_unipc (default), checkpoint, euler"},
     {"--device", "generator.engine.device",

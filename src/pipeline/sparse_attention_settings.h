@@ -39,6 +39,7 @@ struct SparseAttentionSettings {
   double vsa_sparsity = 0;                       // AttentionStepInfo::sparsity
   double sla_topk_ratio = kSlaDefaultTopkRatio;  // AttentionStepInfo::topk_ratio
   std::shared_ptr<StaSearchRecorder> sta_search = nullptr;  // AttentionStepInfo::sta_search; null: none
+  std::shared_ptr<const VmobaConfig> moba_config = nullptr;  // AttentionStepInfo::moba_config
 
   // The step's information for the self-attention's metadata builder (both denoise loops).
   AttentionStepInfo step(int index, double timestep, std::array<int64_t, 3> grid) const {
@@ -47,7 +48,8 @@ struct SparseAttentionSettings {
             .grid = grid,
             .sparsity = vsa_sparsity,
             .topk_ratio = sla_topk_ratio,
-            .sta_search = sta_search.get()};
+            .sta_search = sta_search.get(),
+            .moba_config = moba_config};
   }
 };
 

@@ -5,6 +5,7 @@
 
 #include "attention/attention_device.h"
 #include "attention/sliding_tile_attn_backend.h"
+#include "attention/vmoba_attn_backend.h"
 #include "core/compute_device.h"
 #include "core/env.h"
 #include "fastvideo/log.h"
@@ -115,6 +116,19 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                            attention_.source),
       resolve_sla_topk_ratio(options.sla_topk_ratio, *attention_.self, attention_.source),
       {}};
+  if (!options.moba_config_path.empty() || attention_.self->name() == kVmobaBackendName) {
+    FV_CHECK(attention_.self->name() == kVmobaBackendName, "moba_config_path is set (",
+             options.moba_config_path.string(), "), but the self-attention backend is ",
+             attention_.self->name(), " (", attention_.source, "); it configures ",
+             kVmobaBackendName, ": select it with --attention-backend ", kVmobaBackendName,
+             " or FASTVIDEO_ATTENTION_BACKEND=", kVmobaBackendName, ", or leave it unset");
+    FV_CHECK(!options.moba_config_path.empty(), kVmobaBackendName,
+             " needs its config: set moba_config_path (--moba-config-path, "
+             "generator.pipeline.experimental.moba_config_path) to a VMoBA JSON such as "
+             "FastVideo's fastvideo/configs/backend/vmoba/wan_1.3B_77_480_832.json");
+    sparse.moba_config =
+        std::make_shared<const VmobaConfig>(VmobaConfig::from_file(options.moba_config_path));
+  }
   if (!options.sta_search_candidates.empty()) {
     FV_CHECK(attention_.self->name() == "SLIDING_TILE_ATTN", "sta_search_candidates are set, but "
              "the self-attention backend is ", attention_.self->name(),
@@ -181,6 +195,9 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                       kStaDefaultWindow[2], " tiles, cut to the grid"));
   }
   if (compile) engine_parameters.emplace_back("compile", *compile);
+  if (sparse.moba_config) {
+    engine_parameters.emplace_back("moba_config_path", options.moba_config_path.string());
+  }
   if (vae_tiling) {
     engine_parameters.emplace_back(
         "vae_tiling", std::to_string(vae_tiling->tile_height) + " every " +
