@@ -21,7 +21,6 @@
 #include "bench_commands.h"
 #include "core/compute_device.h"
 #include "core/env.h"
-#include "pipeline/dmd_denoise_loop.h"
 #include "core/torch_random.h"
 #include "io/checkpoint.h"
 #include "models/wan/dit/wan_transformer.h"
@@ -29,6 +28,7 @@
 #include "ops/elementwise.h"
 #include "pipeline/cfg_gate.h"
 #include "pipeline/denoise_loop.h"
+#include "pipeline/dmd_denoise_loop.h"
 #include "pipeline/latent_noise.h"
 #include "pipeline/wan_checkpoint.h"
 #include "random_checkpoint/random_weights.h"
@@ -47,7 +47,7 @@ using Clock = std::chrono::steady_clock;
 struct BenchDenoiseFlags {
   std::string model, device = "cuda", json, scheduler = "flow_unipc", attention_backend;
   bool fastwan = false;
-  bool compile = false;  // compile mode: forwards replayed from CUDA graphs
+  bool compile = false;       // compile mode: forwards replayed from CUDA graphs
   double vsa_sparsity = 0.8;  // --fastwan only
   int height = 480, width = 832, num_frames = 81;
   int num_inference_steps = 50, steps = 0;  // steps 0: all of them
@@ -109,8 +109,8 @@ int run_bench_fastwan(const BenchDenoiseFlags& f, Device device, const std::stri
     synchronize_device(device);
     const auto t0 = Clock::now();
     forwards = run_dmd_denoise_loop(
-        {dit, geometry, text, d.dmd_timesteps, {.vsa_sparsity = f.vsa_sparsity}, generator}, latents,
-        [&](int, double seconds) { step_seconds.push_back(seconds); });
+        {dit, geometry, text, d.dmd_timesteps, {.vsa_sparsity = f.vsa_sparsity}, generator},
+        latents, [&](int, double seconds) { step_seconds.push_back(seconds); });
     synchronize_device(device);
     total = seconds_since(t0);
   }
@@ -174,10 +174,10 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
       select_attention_backends(f.attention_backend, env_string(kAttentionBackendEnv),
                                 attention_device_for(device), {config.attention_head_dim, dtype});
   std::printf("attention backends: %s\n", attention.describe().c_str());
-  Weights weights =
-      checkpoint ? load_component(checkpoint->path("transformer"), wan_transformer_specs(config),
-                                  dtype, device, &fp32)
-                 : random_transformer(config, VsaGateLayout::Absent, f.seed, dtype, device);
+  Weights weights = checkpoint
+                        ? load_component(checkpoint->path("transformer"),
+                                         wan_transformer_specs(config), dtype, device, &fp32)
+                        : random_transformer(config, VsaGateLayout::Absent, f.seed, dtype, device);
   WanTransformer dit(config, std::move(weights), *attention.self, *attention.cross);
   if (f.compile) dit.enable_compile();
 
@@ -208,8 +208,8 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   const auto t_loop = Clock::now();
   // The pipeline's own loop (pipeline/denoise_loop.h); its NaN check waits for each step's work.
   const int forwards =
-      run_denoise_loop({dit, geometry, *scheduler, cond_text, uncond_text, gate, {}}, latents, steps,
-                       [&](int i, double seconds) {
+      run_denoise_loop({dit, geometry, *scheduler, cond_text, uncond_text, gate, {}}, latents,
+                       steps, [&](int i, double seconds) {
                          step_seconds.push_back(seconds);
                          std::printf("  step %d/%d: %.3f s\n", i + 1, steps, seconds);
                          std::fflush(stdout);
@@ -234,10 +234,11 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   std::printf("peak device memory during the loop: %.2f GiB\n", double(peak) / (1 << 30));
   const WanTransformer::CompileStats compiled = dit.compile_stats();
   if (f.compile) {
-    std::printf("compile mode: %d graph(s) captured in the warm-up (%.3f s, not timed), %d "
-                "forwards replayed, graph memory %.2f GiB\n",
-                compiled.graphs, compiled.capture_seconds, compiled.replays,
-                double(compiled.graph_memory_bytes) / (1 << 30));
+    std::printf(
+        "compile mode: %d graph(s) captured in the warm-up (%.3f s, not timed), %d "
+        "forwards replayed, graph memory %.2f GiB\n",
+        compiled.graphs, compiled.capture_seconds, compiled.replays,
+        double(compiled.graph_memory_bytes) / (1 << 30));
   }
 
   if (!f.json.empty()) {

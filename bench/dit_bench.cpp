@@ -224,7 +224,8 @@ int run_bench_dit(const BenchDitFlags& f) {
                            {"full_forward_tflop", full_flop / 1e12}};
   }
   if (f.compile) {
-    FV_CHECK(f.warmup >= 1, "bench dit --compile: --warmup must be >= 1 (the first forward of a "
+    FV_CHECK(f.warmup >= 1,
+             "bench dit --compile: --warmup must be >= 1 (the first forward of a "
              "shape runs eagerly and captures the graph)");
     dit.enable_compile();
     const std::vector<double> compiled = time_forwards();
@@ -232,12 +233,13 @@ int run_bench_dit(const BenchDitFlags& f) {
     std::vector<double> compiled_sorted = compiled;
     std::sort(compiled_sorted.begin(), compiled_sorted.end());
     const double compiled_median = compiled_sorted[compiled_sorted.size() / 2];
-    std::printf("compile mode (CUDA graph): median %.4f s of %d (min %.4f, max %.4f) -> %.1f "
-                "TFLOP/s, %.3fx eager; one-time capture %.3f s (not timed), graph memory %.2f "
-                "GiB\n",
-                compiled_median, f.repeats, compiled_sorted.front(), compiled_sorted.back(),
-                flop / compiled_median / 1e12, median / compiled_median, stats.capture_seconds,
-                double(stats.graph_memory_bytes) / (1 << 30));
+    std::printf(
+        "compile mode (CUDA graph): median %.4f s of %d (min %.4f, max %.4f) -> %.1f "
+        "TFLOP/s, %.3fx eager; one-time capture %.3f s (not timed), graph memory %.2f "
+        "GiB\n",
+        compiled_median, f.repeats, compiled_sorted.front(), compiled_sorted.back(),
+        flop / compiled_median / 1e12, median / compiled_median, stats.capture_seconds,
+        double(stats.graph_memory_bytes) / (1 << 30));
     out["compile"] = {{"median_seconds", compiled_median},
                       {"seconds", compiled},
                       {"speedup_vs_eager", median / compiled_median},

@@ -19,8 +19,8 @@
 #include "io/mp4_video.h"
 #include "io/png_frames.h"
 #include "io/video_reader.h"
-#include "tiny_model_fixture.h"
 #include "test_util.h"
+#include "tiny_model_fixture.h"
 
 namespace fastvideo {
 namespace {
@@ -525,21 +525,22 @@ const char* const kVmoba480Json = R"({
 // tiny grid leave partial chunks) and 14 steps, 2 of them past first_full_step.
 TEST(CliFastVideoRunFiles, FastVideosVmobaRunFileRunsWithItsJson) {
   if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg: automatic names are MP4";
-  const fs::path dir =
-      fastvideo_run_folder("vmoba-run", kVmobaRunFile, testing::tiny_model_dir());
+  const fs::path dir = fastvideo_run_folder("vmoba-run", kVmobaRunFile, testing::tiny_model_dir());
   const fs::path json = dir / "fastvideo/configs/backend/vmoba/wan_1.3B_77_480_832.json";
   fs::create_directories(json.parent_path());
   std::ofstream(json) << kVmoba480Json;
-  CliRun r = run("generate --config run.yaml --device cpu --request.sampling.num_frames 9"
-                 " --request.sampling.height 64 --request.sampling.width 64"
-                 " --request.sampling.num_inference_steps 14",
-                 "cd " + dir.string() + " && FASTVIDEO_ATTENTION_BACKEND=VMOBA_ATTN");
+  CliRun r =
+      run("generate --config run.yaml --device cpu --request.sampling.num_frames 9"
+          " --request.sampling.height 64 --request.sampling.width 64"
+          " --request.sampling.num_inference_steps 14",
+          "cd " + dir.string() + " && FASTVIDEO_ATTENTION_BACKEND=VMOBA_ATTN");
   ASSERT_EQ(r.status, 0) << r.output;
-  const auto meta = read_video_metadata(dir / "outputs_video" /
-                                        "A red fox runs through fresh snow at dawn.mp4")
-                        .entries;
+  const auto meta =
+      read_video_metadata(dir / "outputs_video" / "A red fox runs through fresh snow at dawn.mp4")
+          .entries;
   EXPECT_EQ(meta.at("attention_backend_self"), "VMOBA_ATTN");
-  EXPECT_EQ(meta.at("moba_config_path"), "fastvideo/configs/backend/vmoba/wan_1.3B_77_480_832.json");
+  EXPECT_EQ(meta.at("moba_config_path"),
+            "fastvideo/configs/backend/vmoba/wan_1.3B_77_480_832.json");
   // Without the backend its comment asks for, the config is refused naming both.
   CliRun plain = run("generate --config run.yaml --device cpu --attention-backend TORCH_SDPA",
                      "cd " + dir.string() + " &&");

@@ -385,7 +385,8 @@ TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {
   EXPECT_EQ(metadata.entries.at("attention_backend_cross"), "TORCH_SDPA");
 
   // VSA runs on the CPU too; the tiny Wan model has no gate weights, so G = 0, said once.
-  CliRun vsa = run(base + " --overwrite --device cpu", "FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN");
+  CliRun vsa =
+      run(base + " --overwrite --device cpu", "FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN");
   ASSERT_EQ(vsa.status, 0) << vsa.output;
   EXPECT_NE(vsa.output.find("no to_gate_compress weights, so VIDEO_SPARSE_ATTN runs with G = 0"),
             std::string::npos)

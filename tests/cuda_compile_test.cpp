@@ -45,8 +45,8 @@ TEST(CudaCompileMode, ReplaysGiveTheEagerForwardForEveryBackendThisGpuRuns) {
   const Weights weights = tiny_transformer_weights(config);
   const AttentionDevice here = attention_device_for(kGpu);
   int backends_run = 0;
-  for (const char* name : {"TORCH_SDPA", "FLASH_ATTN", "SAGE_ATTN", "VIDEO_SPARSE_ATTN",
-                           "SLA_ATTN", "SAGE_SLA_ATTN"}) {
+  for (const char* name : {"TORCH_SDPA", "FLASH_ATTN", "SAGE_ATTN", "VIDEO_SPARSE_ATTN", "SLA_ATTN",
+                           "SAGE_SLA_ATTN"}) {
     const AttentionBackend& backend = AttentionBackendRegistry::builtin().get(name, "test");
     if (!backend.status(here).available()) continue;  // e.g. the Hopper-only ones elsewhere
     ++backends_run;
@@ -60,9 +60,11 @@ TEST(CudaCompileMode, ReplaysGiveTheEagerForwardForEveryBackendThisGpuRuns) {
     for (int round = 0; round < 4; ++round) {
       const Tensor latents = testing::randn({1, 16, 5, 32, 32}).to(kGpu);
       const double t[] = {999.0 - 250.0 * round};
-      const auto metadata = backend.build_metadata(
-          {.step = round, .timestep = t[0], .grid = {5, 16, 16}, .sparsity = 0.5,
-           .topk_ratio = 0.25});
+      const auto metadata = backend.build_metadata({.step = round,
+                                                    .timestep = t[0],
+                                                    .grid = {5, 16, 16},
+                                                    .sparsity = 0.5,
+                                                    .topk_ratio = 0.25});
       const auto& text = prompts[round % 2];  // cond, uncond, cond, ...: the context changes
       const Tensor out = compiled.forward(latents, t, text, metadata.get());
       const Tensor ref = eager.forward(latents, t, text, metadata.get());
@@ -111,9 +113,9 @@ TEST(CudaCompileMode, GenerationMatchesEagerAndReportsItsOneTimeCost) {
   const GenerationResult second = generator.generate(request);
 
   for (const GenerationResult* r : {&first, &second}) {
-    const VideoComparison cmp = compare_videos({r->frames, r->height, r->width, r->fps, r->rgb},
-                                               {eager.frames, eager.height, eager.width,
-                                                eager.fps, eager.rgb});
+    const VideoComparison cmp =
+        compare_videos({r->frames, r->height, r->width, r->fps, r->rgb},
+                       {eager.frames, eager.height, eager.width, eager.fps, eager.rgb});
     ASSERT_TRUE(cmp.ms_ssim_skipped.empty()) << cmp.ms_ssim_skipped;
     std::printf("compile vs eager, tiny 176x176: MS-SSIM %.6f, latents rel-L2 %.3g\n",
                 cmp.mean_ms_ssim,

@@ -79,15 +79,17 @@ void expect_matches_reference(const Case& c) {
   int64_t mismatches = 0;
   for (int64_t r = 0; r < rows; ++r) {
     select_top_blocks(scores.data<float>() + r * tiling->num_tiles, tiling->num_tiles, topk,
-                     expected.data());
-    mismatches += !std::equal(expected.begin(), expected.end(), selected.data<int32_t>() + r * topk);
+                      expected.data());
+    mismatches +=
+        !std::equal(expected.begin(), expected.end(), selected.data<int32_t>() + r * topk);
   }
   EXPECT_EQ(mismatches, 0) << "of " << rows << " rows";
 }
 
 TEST(CudaVideoSparseAttention, MatchesTheReferenceOnOddGrids) {
   REQUIRE_GPU();
-  for (double sparsity : {0.0, 0.5, 0.8, 0.9}) expect_matches_reference({{5, 6, 7}, 2, 12, sparsity, true});
+  for (double sparsity : {0.0, 0.5, 0.8, 0.9})
+    expect_matches_reference({{5, 6, 7}, 2, 12, sparsity, true});
   expect_matches_reference({{9, 10, 11}, 1, 12, 0.8, false});
   expect_matches_reference({{6, 5, 9}, 1, 40, 0.9, true});
   expect_matches_reference({{8, 8, 8}, 2, 12, 0.5, true});  // whole tiles only
@@ -103,7 +105,8 @@ TEST(CudaVideoSparseAttention, SelectsTheLowestTilesAmongEqualScores) {
   ops::video_sparse_attention(q, k, q, {}, *tiling, 3, 0.1f, &sel);
   const Tensor selected = sel.selected.to(Device::cpu());
   for (int64_t row = 0; row < 12 * tiling->num_tiles; ++row)
-    for (int n = 0; n < 3; ++n) ASSERT_EQ(selected.data<int32_t>()[row * 3 + n], n) << "row " << row;
+    for (int n = 0; n < 3; ++n)
+      ASSERT_EQ(selected.data<int32_t>()[row * 3 + n], n) << "row " << row;
 }
 
 TEST(CudaVideoSparseAttention, WithoutSparsityOrGateIsDenseAttention) {
@@ -111,8 +114,8 @@ TEST(CudaVideoSparseAttention, WithoutSparsityOrGateIsDenseAttention) {
   const auto tiling = vsa_tiling_for({7, 9, 10});
   const Shape shape{2, tiling->tokens, 12, 128};
   const Input q = random_input(shape), k = random_input(shape), v = random_input(shape);
-  const Tensor out = ops::video_sparse_attention(q.gpu, k.gpu, v.gpu, {}, *tiling,
-                                                 tiling->num_tiles, 0.09f);
+  const Tensor out =
+      ops::video_sparse_attention(q.gpu, k.gpu, v.gpu, {}, *tiling, tiling->num_tiles, 0.09f);
   EXPECT_LT(rel_l2(out.to(Device::cpu()).to(DType::F32),
                    testing::reference_attention(q.cpu, k.cpu, v.cpu, 0.09f)),
             kBound);
@@ -122,7 +125,8 @@ TEST(CudaVideoSparseAttention, RefusesHeadDimsItLacks) {
   REQUIRE_GPU();
   const auto tiling = vsa_tiling_for({4, 4, 4});
   const Tensor x = testing::randn({1, 64, 2, 64}).to(DType::BF16).to(kGpu);
-  const std::string m = testing::error_of([&] { ops::video_sparse_attention(x, x, x, {}, *tiling, 1, 0.1f); });
+  const std::string m =
+      testing::error_of([&] { ops::video_sparse_attention(x, x, x, {}, *tiling, 1, 0.1f); });
   EXPECT_NE(m.find("needs head_dim 128, got 64"), std::string::npos) << m;
 }
 

@@ -132,7 +132,8 @@ TEST(PipelineVaeTiling, TiledDecodeMatchesTheUntiledFrames) {
   EXPECT_TRUE(a.final_latents == b.final_latents) << "tiling changed the denoising";
   EXPECT_FALSE(a.rgb == b.rgb) << "the tiles were not decoded on their own";
   auto video = [](const GenerationResult& g) {
-    return Video{.frames = g.frames, .height = g.height, .width = g.width, .fps = g.fps, .rgb = g.rgb};
+    return Video{
+        .frames = g.frames, .height = g.height, .width = g.width, .fps = g.fps, .rgb = g.rgb};
   };
   const double worst = compare_videos(video(a), video(b)).worst_ms_ssim.value;
   std::printf("[vae tiling] worst frame MS-SSIM tiled vs untiled: %.6f\n", worst);

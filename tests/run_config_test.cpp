@@ -119,9 +119,11 @@ TEST(RunConfig, EngineKeysAskingForMissingFeaturesAreRefusedByName) {
     EXPECT_TRUE(contains(e, named) && contains(e, "expected")) << yaml << "\n-> " << e;
   }
   RunConfig c;
-  EXPECT_TRUE(contains(
-      error_of([&] { apply_override("generator.engine.quantization.transformer_quant", "FP8", c); }),
-      "generator.engine.quantization.transformer_quant"));
+  EXPECT_TRUE(contains(error_of([&] {
+                         apply_override("generator.engine.quantization.transformer_quant", "FP8",
+                                        c);
+                       }),
+                       "generator.engine.quantization.transformer_quant"));
 }
 
 // FastVideo's compile keys land in GeneratorOptions (their values are checked where the engine

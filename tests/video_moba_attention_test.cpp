@@ -2,6 +2,8 @@
 // refused by key), the per-layer chunking (FastVideo's token order on divisible grids, partial
 // chunks otherwise), the selection rules on gates whose answers are worked out by hand, the
 // attention against dense attention with the explicit chunk mask, and tiny generations on the CPU.
+#include "ops/video_moba_attention.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -11,7 +13,6 @@
 #include "attention/vmoba_attn_backend.h"
 #include "attention/vmoba_config.h"
 #include "fastvideo/video_generator.h"
-#include "ops/video_moba_attention.h"
 #include "test_util.h"
 #include "tiny_model_fixture.h"
 
@@ -72,8 +73,7 @@ TEST(VmobaConfig, MalformedFilesAreRefusedNamingTheKey) {
            {"{" + base + R"(, "moba_threshold_type": "row"})", "'moba_threshold_type' = 'row'"},
            {"{" + base + R"(, "moba_select_mode": "topk", "moba_threshold_type": "block"})",
             "'block' has no topk form"},
-           {"{" + base + R"(, "temporal_layer": 0, "spatial_layer": 0, "st_layer": 0})",
-            "all 0"},
+           {"{" + base + R"(, "temporal_layer": 0, "spatial_layer": 0, "st_layer": 0})", "all 0"},
        }) {
     const std::string m = error_of([&] { VmobaConfig::from_json_text(json, "v.json"); });
     EXPECT_TRUE(contains(m, "v.json") && contains(m, expected)) << json << "\n-> " << m;
@@ -142,8 +142,8 @@ TEST(VmobaSelection, ThresholdKeepsTheSelfChunkAndOthersUntilTheShareIsReached) 
                              {0.0f, 0.0f, 1.0f, 0.0f},
                              {0.0f, 0.0f, 0.0f, 1.0f}});
   auto select = [&](double tau) {
-    return ops::vmoba_select(g, {VmobaSelectMode::Threshold, 1, tau,
-                                     VmobaThresholdType::QueryHead});
+    return ops::vmoba_select(g,
+                             {VmobaSelectMode::Threshold, 1, tau, VmobaThresholdType::QueryHead});
   };
   EXPECT_EQ(row(select(0.25), 0), (std::vector<int32_t>{0, 1}));
   EXPECT_EQ(row(select(0.8), 0), (std::vector<int32_t>{0, 1}));
@@ -165,9 +165,9 @@ TEST(VmobaSelection, TopkCountsTheSelfChunkAndBreaksTiesByIndex) {
   // topk 1 keeps no other chunk anywhere: FastVideo's dense fallback, every chunk for everyone.
   EXPECT_EQ(row(select(1), 2), (std::vector<int32_t>{0, 1, 2, 3}));
   // head_global: (topk − 1)·N = 4 of the 12 other entries of the head, the highest.
-  const Tensor h = ops::vmoba_select(
-      gates_of({{9, 8, 0, 0}, {7, 9, 0, 0}, {0, 0, 9, 6}, {0, 0, 0, 9}}),
-      {VmobaSelectMode::TopK, 2, 0, VmobaThresholdType::HeadGlobal});
+  const Tensor h =
+      ops::vmoba_select(gates_of({{9, 8, 0, 0}, {7, 9, 0, 0}, {0, 0, 9, 6}, {0, 0, 0, 9}}),
+                        {VmobaSelectMode::TopK, 2, 0, VmobaThresholdType::HeadGlobal});
   // 8, 7 and 6, then the first 0 in index order: row 0's chunk 2.
   EXPECT_EQ(row(h, 0), (std::vector<int32_t>{0, 1, 2}));
   EXPECT_EQ(row(h, 1), (std::vector<int32_t>{0, 1}));
@@ -240,10 +240,11 @@ TEST(VmobaAttnBackend, GenerationsRunSparseAfterTheDenseStepsAndRecordTheConfig)
   EXPECT_TRUE(contains(vmoba.status(AttentionDevice::gpu(0, "NVIDIA H200", {9, 0})).reason,
                        "GPU kernel is not built yet"));
   const GenerationResult dense = generate_vmoba("", "TORCH_SDPA");
-  const GenerationResult sparse = generate_vmoba(tiny_config(R"("moba_select_mode": "topk")"),
-                                                 "VMOBA_ATTN");
+  const GenerationResult sparse =
+      generate_vmoba(tiny_config(R"("moba_select_mode": "topk")"), "VMOBA_ATTN");
   // τ = 1 keeps every chunk: dense attention again.
-  const GenerationResult all = generate_vmoba(tiny_config(R"("moba_threshold": 1.0)"), "VMOBA_ATTN");
+  const GenerationResult all =
+      generate_vmoba(tiny_config(R"("moba_threshold": 1.0)"), "VMOBA_ATTN");
   auto latents = [](const GenerationResult& g) {
     return Tensor::from_vector(g.final_latents, g.latent_shape);
   };
@@ -260,14 +261,14 @@ TEST(VmobaAttnBackend, GenerationsRunSparseAfterTheDenseStepsAndRecordTheConfig)
 }
 
 TEST(VmobaAttnBackend, TheConfigAndTheBackendGoTogether) {
-  EXPECT_TRUE(contains(error_of([] { generate_vmoba("", "VMOBA_ATTN"); }),
-                       "VMOBA_ATTN needs its config"));
+  EXPECT_TRUE(
+      contains(error_of([] { generate_vmoba("", "VMOBA_ATTN"); }), "VMOBA_ATTN needs its config"));
   EXPECT_TRUE(contains(
       error_of([] { generate_vmoba(tiny_config(R"("moba_threshold": 0.3)"), "TORCH_SDPA"); }),
       "moba_config_path is set"));
-  EXPECT_TRUE(contains(
-      error_of([] { generate_vmoba(R"({"temporal_chunk_size": 1})", "VMOBA_ATTN"); }),
-      "required key"));
+  EXPECT_TRUE(
+      contains(error_of([] { generate_vmoba(R"({"temporal_chunk_size": 1})", "VMOBA_ATTN"); }),
+               "required key"));
 }
 
 }  // namespace

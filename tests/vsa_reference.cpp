@@ -73,14 +73,16 @@ VsaReference reference_vsa(const Tensor& q, const Tensor& k, const Tensor& v, co
             mean[size_t((x * N + tile_of[size_t(s)]) * D + d)] += at(*qkv[x], b, s, h, d);
       for (int x = 0; x < 3; ++x)
         for (int64_t i = 0; i < N; ++i)
-          for (int64_t d = 0; d < D; ++d) mean[size_t((x * N + i) * D + d)] /= double(count[size_t(i)]);
+          for (int64_t d = 0; d < D; ++d)
+            mean[size_t((x * N + i) * D + d)] /= double(count[size_t(i)]);
       float* sc = ref.scores.data<float>() + (b * H + h) * N * N;
       for (int64_t i = 0; i < N; ++i) {
         std::vector<double> row(static_cast<size_t>(N));
         double mx = -INFINITY;
         for (int64_t j = 0; j < N; ++j) {
           double dot = 0;
-          for (int64_t d = 0; d < D; ++d) dot += mean[size_t(i * D + d)] * mean[size_t((N + j) * D + d)];
+          for (int64_t d = 0; d < D; ++d)
+            dot += mean[size_t(i * D + d)] * mean[size_t((N + j) * D + d)];
           row[size_t(j)] = dot * scale;
           sc[i * N + j] = float(row[size_t(j)]);
           mx = std::max(mx, row[size_t(j)]);
@@ -102,7 +104,8 @@ VsaReference reference_vsa(const Tensor& q, const Tensor& k, const Tensor& v, co
         for (double& r : row) sum += (r = std::exp(r - mx));
         for (int64_t d = 0; d < D; ++d) {
           double o = 0;
-          for (int64_t j = 0; j < N; ++j) o += row[size_t(j)] / sum * mean[size_t((2 * N + j) * D + d)];
+          for (int64_t j = 0; j < N; ++j)
+            o += row[size_t(j)] / sum * mean[size_t((2 * N + j) * D + d)];
           coarse[size_t(((b * H + h) * N + i) * D + d)] = o;
         }
       }
@@ -119,7 +122,8 @@ VsaReference reference_vsa(const Tensor& q, const Tensor& k, const Tensor& v, co
         const int32_t* sel = ref.selected.data() + ((b * H + h) * N + tile_of[size_t(s)]) * topk;
         float* row = bias.data<float>() + (h * S + s) * S;
         for (int64_t r = 0; r < S; ++r)
-          row[r] = std::binary_search(sel, sel + topk, int32_t(tile_of[size_t(r)])) ? 0.f : -INFINITY;
+          row[r] =
+              std::binary_search(sel, sel + topk, int32_t(tile_of[size_t(r)])) ? 0.f : -INFINITY;
       }
     const Tensor fine = reference_attention(qc.slice(0, b, b + 1), kc.slice(0, b, b + 1),
                                             vc.slice(0, b, b + 1), scale, bias);

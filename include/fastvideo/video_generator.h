@@ -17,12 +17,13 @@
 
 namespace fastvideo {
 
-// FastVideo's torch_compile_kwargs as this engine reads them. Its compile mode is not torch.compile:
-// the transformer's whole forward is captured into a CUDA graph once per input shape and replayed
-// (docs/compile.md). mode: unset, "default", "reduce-overhead" or "max-autotune", which all run that
-// one compile mode (CUDA graphs are what reduce-overhead asks for; there is no separate
-// autotuning); backend: unset, "inductor" or "cudagraphs"; fullgraph and dynamic: either (the
-// forward is always one graph; a new shape is captured anew). Anything else is refused by name.
+// FastVideo's torch_compile_kwargs as this engine reads them. Its compile mode is not
+// torch.compile: the transformer's whole forward is captured into a CUDA graph once per input shape
+// and replayed (docs/compile.md). mode: unset, "default", "reduce-overhead" or "max-autotune",
+// which all run that one compile mode (CUDA graphs are what reduce-overhead asks for; there is no
+// separate autotuning); backend: unset, "inductor" or "cudagraphs"; fullgraph and dynamic: either
+// (the forward is always one graph; a new shape is captured anew). Anything else is refused by
+// name.
 struct TorchCompileKwargs {
   std::string mode, backend;
   std::optional<bool> fullgraph, dynamic;
@@ -127,7 +128,7 @@ struct GenerationResult {
   // replayed a graph.
   double compile_seconds = 0;
   int graph_replays = 0;
-  std::string summary_json() const;         // parameters, stages, counts
+  std::string summary_json() const;  // parameters, stages, counts
   // The resolved request (preset defaults filled in) as recorded in the output's metadata.
   std::vector<std::pair<std::string, std::string>> parameters;
   // With GeneratorOptions::sta_search_candidates: what the mask search recorded.

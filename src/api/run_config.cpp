@@ -154,7 +154,8 @@ void set_compile_kwarg(const std::string& prefix, const std::string& name, const
     (name == "fullgraph" ? k.fullgraph : k.dynamic) =
         is_null(n) ? std::nullopt : std::optional<bool>(scalar<bool>(n, key));
   } else {
-    fail("key '", key, "': torch.compile keyword '", name, "' has no counterpart in this engine's "
+    fail("key '", key, "': torch.compile keyword '", name,
+         "' has no counterpart in this engine's "
          "compile mode (CUDA graphs); it reads mode, backend, fullgraph and dynamic");
   }
 }
@@ -224,8 +225,9 @@ const std::map<std::string, Setter>& setters() {
       {"generator.pipeline.experimental.moba_config_path",
        [](auto& n, auto& c) {
          c.options.moba_config_path =
-             is_null(n) ? std::string()
-                        : scalar<std::string>(n, "generator.pipeline.experimental.moba_config_path");
+             is_null(n)
+                 ? std::string()
+                 : scalar<std::string>(n, "generator.pipeline.experimental.moba_config_path");
        }},
       {"generator.pipeline.vae_tiling",
        [](auto& n, auto& c) {

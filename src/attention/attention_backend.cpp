@@ -123,4 +123,32 @@ AttentionBackendStatus kernel_hardware_status(std::string_view backend,
   return hardware_status(backend, capabilities, device);
 }
 
+const AttentionCapabilities& cpu_only_capabilities() {
+  static const AttentionCapabilities caps{
+      .cpu = true,
+      .gpu = false,
+      .min_compute = {9, 0},
+      .gpu_requirement = "the CPU in this version (its GPU kernel is not built yet)",
+      .dtypes = {DType::F32},
+      .head_dims = {},
+      .self_attention = true,
+      .cross_attention = false,
+      .extra_weights = {},
+  };
+  return caps;
+}
+
+AttentionBackendStatus cpu_only_status(std::string_view backend, const AttentionDevice& device) {
+  if (device.is_gpu()) {
+    return {AttentionBackendStatus::Kind::NotInThisVersion,
+            str_cat(backend,
+                    " runs on the CPU only in this version: its GPU kernel is not built "
+                    "yet, so ",
+                    device.describe(), " cannot run it")};
+  }
+  AttentionBackendStatus s = hardware_status(backend, cpu_only_capabilities(), device);
+  s.reason += " (f32); used when asked for, never automatically (it changes the result)";
+  return s;
+}
+
 }  // namespace fastvideo

@@ -51,13 +51,14 @@ class StaSearchRecorder;
 struct VmobaConfig;
 
 struct AttentionStepInfo {
-  int step = 0;                   // denoising step index
-  double timestep = 0;            // the scheduler's timestep
-  std::array<int64_t, 3> grid{};  // token grid after patching: T, H, W
-  double sparsity = 0;            // VSA_sparsity
-  double topk_ratio = 0.1;        // SLA's topk_ratio
+  int step = 0;                             // denoising step index
+  double timestep = 0;                      // the scheduler's timestep
+  std::array<int64_t, 3> grid{};            // token grid after patching: T, H, W
+  double sparsity = 0;                      // VSA_sparsity
+  double topk_ratio = 0.1;                  // SLA's topk_ratio
   StaSearchRecorder* sta_search = nullptr;  // STA's mask search, when one runs (sta_search.h)
-  std::shared_ptr<const VmobaConfig> moba_config = nullptr;  // VMOBA_ATTN's moba_config_path, when given
+  std::shared_ptr<const VmobaConfig> moba_config =
+      nullptr;  // VMOBA_ATTN's moba_config_path, when given
 };
 
 // What a layer hands its backend beyond q, k, v, computed from the weights the backend's
@@ -123,5 +124,11 @@ AttentionBackendStatus hardware_status(std::string_view backend,
 AttentionBackendStatus kernel_hardware_status(std::string_view backend,
                                               const AttentionCapabilities& capabilities,
                                               const AttentionDevice& device);
+
+// A self-attention backend that runs on the CPU only in this version (f32; its GPU kernel is not
+// built yet): its capabilities, and its status, which refuses every GPU saying so and on the CPU
+// adds that it changes the result, so it runs only when asked for.
+const AttentionCapabilities& cpu_only_capabilities();
+AttentionBackendStatus cpu_only_status(std::string_view backend, const AttentionDevice& device);
 
 }  // namespace fastvideo

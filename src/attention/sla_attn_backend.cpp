@@ -12,8 +12,9 @@ const AttentionCapabilities& SlaAttnBackend::capabilities() const {
       .cpu = true,
       .gpu = true,
       .min_compute = {9, 0},
-      .gpu_requirement = "a Hopper GPU (sm_90: H100, H200) in this version: its sparse branch is "
-                         "SAGE_ATTN's Hopper kernel",
+      .gpu_requirement =
+          "a Hopper GPU (sm_90: H100, H200) in this version: its sparse branch is "
+          "SAGE_ATTN's Hopper kernel",
       .dtypes = {DType::F32, DType::BF16},
       .head_dims = {64, 128},
       .self_attention = true,

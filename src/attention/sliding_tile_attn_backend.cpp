@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
-#include <tuple>
 #include <mutex>
+#include <tuple>
 #include <vector>
 
 #include "core/env.h"
@@ -45,10 +45,10 @@ Tensor search_step(const Tensor& q, const Tensor& k, const Tensor& v, float scal
     const StaWindow w{c[0], c[1], c[2]};
     const std::string problem = sta_window_problem(tiling, w);
     FV_CHECK(problem.empty(), "mask search candidate: ", problem);
-    const Tensor got = ops::sliding_tile_attention(q, k, v, tiling,
-                                                   std::vector<StaWindow>(size_t(H), w), scale)
-                           .to(DType::F32)
-                           .contiguous();
+    const Tensor got =
+        ops::sliding_tile_attention(q, k, v, tiling, std::vector<StaWindow>(size_t(H), w), scale)
+            .to(DType::F32)
+            .contiguous();
     for (int64_t h = 0; h < H; ++h) {
       double sum = 0;
       for (int64_t b = 0; b < B; ++b)
@@ -71,29 +71,11 @@ Tensor search_step(const Tensor& q, const Tensor& k, const Tensor& v, float scal
 }  // namespace
 
 const AttentionCapabilities& SlidingTileAttnBackend::capabilities() const {
-  static const AttentionCapabilities caps{
-      .cpu = true,
-      .gpu = false,
-      .min_compute = {9, 0},
-      .gpu_requirement = "the CPU in this version (its GPU kernel is not built yet)",
-      .dtypes = {DType::F32},
-      .head_dims = {},
-      .self_attention = true,
-      .cross_attention = false,
-      .extra_weights = {},
-  };
-  return caps;
+  return cpu_only_capabilities();
 }
 
 AttentionBackendStatus SlidingTileAttnBackend::status(const AttentionDevice& device) const {
-  if (device.is_gpu()) {
-    return {AttentionBackendStatus::Kind::NotInThisVersion,
-            "SLIDING_TILE_ATTN runs on the CPU only in this version: its GPU kernel is not built "
-            "yet, so " + device.describe() + " cannot run it"};
-  }
-  AttentionBackendStatus s = hardware_status(name(), capabilities(), device);
-  s.reason += " (f32); used when asked for, never automatically (it changes the result)";
-  return s;
+  return cpu_only_status(name(), device);
 }
 
 std::unique_ptr<AttentionMetadata> SlidingTileAttnBackend::build_metadata(
@@ -106,7 +88,8 @@ std::unique_ptr<AttentionMetadata> SlidingTileAttnBackend::build_metadata(
     md->strategy = strategy_at(*path);
   }
   for (int a = 0; a < 3; ++a)
-    md->default_window[size_t(a)] = std::min(kStaDefaultWindow[size_t(a)], md->tiling->tiles[size_t(a)]);
+    md->default_window[size_t(a)] =
+        std::min(kStaDefaultWindow[size_t(a)], md->tiling->tiles[size_t(a)]);
   return md;
 }
 

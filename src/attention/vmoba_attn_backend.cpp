@@ -7,29 +7,11 @@
 namespace fastvideo {
 
 const AttentionCapabilities& VmobaAttnBackend::capabilities() const {
-  static const AttentionCapabilities caps{
-      .cpu = true,
-      .gpu = false,
-      .min_compute = {9, 0},
-      .gpu_requirement = "the CPU in this version (its GPU kernel is not built yet)",
-      .dtypes = {DType::F32},
-      .head_dims = {},
-      .self_attention = true,
-      .cross_attention = false,
-      .extra_weights = {},
-  };
-  return caps;
+  return cpu_only_capabilities();
 }
 
 AttentionBackendStatus VmobaAttnBackend::status(const AttentionDevice& device) const {
-  if (device.is_gpu()) {
-    return {AttentionBackendStatus::Kind::NotInThisVersion,
-            "VMOBA_ATTN runs on the CPU only in this version: its GPU kernel is not built yet, so " +
-                device.describe() + " cannot run it"};
-  }
-  AttentionBackendStatus s = hardware_status(name(), capabilities(), device);
-  s.reason += " (f32); used when asked for, never automatically (it changes the result)";
-  return s;
+  return cpu_only_status(name(), device);
 }
 
 std::unique_ptr<AttentionMetadata> VmobaAttnBackend::build_metadata(
@@ -55,8 +37,8 @@ Tensor VmobaAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor&
   if (md->dense()) return ops::attention(q, k, v, scale);
   try {
     const VmobaPartition partition = md->config->partition(extras.layer);
-    const auto tiling = TokenTiling::for_grid(
-        md->grid, md->config->chunk_box(partition, md->grid), "VMOBA_ATTN");
+    const auto tiling =
+        TokenTiling::for_grid(md->grid, md->config->chunk_box(partition, md->grid), "VMOBA_ATTN");
     return ops::video_moba_attention(q, k, v, *tiling, md->config->rule(partition), scale);
   } catch (const Error& e) {
     throw e.with_context(str_cat("attention backend VMOBA_ATTN (", md->config->source, ", layer ",

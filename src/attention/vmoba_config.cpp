@@ -29,8 +29,8 @@ std::array<int64_t, N> sizes(const Json& j, const std::string& key, const std::s
            " chunk sizes");
   std::array<int64_t, N> out{};
   for (size_t a = 0; a < N; ++a) {
-    FV_CHECK(v[a].is_number_integer() && v[a].get<int64_t>() >= 1, source, ": '", key, "' = ",
-             v.dump(), ": chunk sizes are whole numbers of latent patches, at least 1");
+    FV_CHECK(v[a].is_number_integer() && v[a].get<int64_t>() >= 1, source, ": '", key,
+             "' = ", v.dump(), ": chunk sizes are whole numbers of latent patches, at least 1");
     out[a] = v[a].get<int64_t>();
   }
   return out;
@@ -108,8 +108,9 @@ VmobaConfig VmobaConfig::from_json_text(const std::string& content, const std::s
              "': expected query_head, block, overall or head_global");
     c.threshold_type = it->second;
   }
-  FV_CHECK(!(c.select_mode == VmobaSelectMode::TopK && c.threshold_type == VmobaThresholdType::Block),
-           source, ": 'moba_threshold_type' = 'block' has no topk form (moba_select_mode 'topk')");
+  FV_CHECK(
+      !(c.select_mode == VmobaSelectMode::TopK && c.threshold_type == VmobaThresholdType::Block),
+      source, ": 'moba_threshold_type' = 'block' has no topk form (moba_select_mode 'topk')");
   if (j.contains("first_full_layer")) c.first_full_layer = whole(j, "first_full_layer", source, 0);
   if (j.contains("first_full_step")) c.first_full_step = whole(j, "first_full_step", source, 0);
   if (j.contains("temporal_layer")) c.temporal_layer = whole(j, "temporal_layer", source, 0);

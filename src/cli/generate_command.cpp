@@ -7,9 +7,8 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "commands.h"
 #include "fastvideo/log.h"
@@ -258,7 +257,8 @@ Action add_generate_command(CLI::App& app) {
   cmd->add_flag("--keep-text-encoder", f->keep_text_encoder, "keep UMT5 in memory after encoding");
   cmd->add_flag("--vae-tiling", f->vae_tiling,
                 "decode in overlapping spatial tiles (FastVideo's vae_tiling; diffusers' tiling)");
-  cmd->add_option("--vae-tile-size", f->vae_tile_size, "tile size in pixels with --vae-tiling (256)");
+  cmd->add_option("--vae-tile-size", f->vae_tile_size,
+                  "tile size in pixels with --vae-tiling (256)");
   cmd->add_option("--vae-tile-stride", f->vae_tile_stride,
                   "tile stride in pixels with --vae-tiling (192)");
   cmd->add_flag("--enable-torch-compile", f->enable_torch_compile,

@@ -91,7 +91,8 @@ Tensor vmoba_gates(const Tensor& q, const Tensor& k, const TokenTiling& tiling) 
     for (int64_t i = 0; i < N; ++i)
       for (int64_t j = 0; j < N; ++j) {
         double dot = 0;
-        for (int64_t d = 0; d < D; ++d) dot += mq[size_t((bh * N + i) * D + d)] * mk[size_t((bh * N + j) * D + d)];
+        for (int64_t d = 0; d < D; ++d)
+          dot += mq[size_t((bh * N + i) * D + d)] * mk[size_t((bh * N + j) * D + d)];
         g[(bh * N + i) * N + j] = float(dot);
       }
   return gates;
@@ -102,8 +103,8 @@ Tensor vmoba_select(const Tensor& gates, const VmobaRule& rule) {
                gates.device().is_cpu(),
            "vmoba_select: gates must be F32 [B, H, N, N] on the CPU, got ", gates.describe());
   const int64_t B = gates.size(0), H = gates.size(1), N = gates.size(2), per_b = H * N * N;
-  FV_CHECK(rule.mode == VmobaSelectMode::Threshold || rule.topk >= 1, "VMOBA_ATTN topk ",
-           rule.topk, " is below 1");
+  FV_CHECK(rule.mode == VmobaSelectMode::Threshold || rule.topk >= 1, "VMOBA_ATTN topk ", rule.topk,
+           " is below 1");
   FV_CHECK(!(rule.mode == VmobaSelectMode::TopK && rule.type == VmobaThresholdType::Block),
            "VMOBA_ATTN: moba_threshold_type 'block' has no topk form; use query_head, overall or "
            "head_global with moba_select_mode 'topk'");
@@ -181,11 +182,11 @@ Tensor video_moba_attention(const Tensor& q, const Tensor& k, const Tensor& v,
   FV_CHECK(q.size(1) == tiling.tokens, "VMOBA_ATTN: q has ", q.size(1),
            " tokens but the token grid [", tiling.grid[0], ", ", tiling.grid[1], ", ",
            tiling.grid[2], "] has ", tiling.tokens);
-  FV_CHECK(q.device().is_cpu(),
-           "VMOBA_ATTN has no GPU kernel in this version (q is on ", q.device().name(), ")");
+  FV_CHECK(q.device().is_cpu(), "VMOBA_ATTN has no GPU kernel in this version (q is on ",
+           q.device().name(), ")");
   const Tensor lists = vmoba_select(vmoba_gates(q, k, tiling), rule);
-  const Tensor out = cpu::tile_list_attention(q.to(DType::F32), k.to(DType::F32),
-                                              v.to(DType::F32), tiling, lists, scale);
+  const Tensor out = cpu::tile_list_attention(q.to(DType::F32), k.to(DType::F32), v.to(DType::F32),
+                                              tiling, lists, scale);
   return out.to(q.dtype());
 }
 

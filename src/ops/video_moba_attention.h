@@ -45,7 +45,8 @@ namespace ops {
 Tensor vmoba_gates(const Tensor& q, const Tensor& k, const TokenTiling& tiling);
 
 // The key chunks each (batch, head, query chunk) attends to under `rule`: I32 [B, H, N, N] on the
-// CPU, ascending, padded with -1 (the layout tile_list_attention and the block-sparse kernels read).
+// CPU, ascending, padded with -1 (the layout tile_list_attention and the block-sparse kernels
+// read).
 Tensor vmoba_select(const Tensor& gates, const VmobaRule& rule);
 
 // VMoBA self-attention: q, k, v [B, S, H, D] -> [B, S, H, D] in q's dtype. CPU: f32.

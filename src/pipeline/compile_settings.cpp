@@ -34,7 +34,8 @@ bool any_set(const TorchCompileKwargs& k) {
 std::optional<std::string> check_compile_settings(const GeneratorOptions& options, Device device) {
   const TorchCompileKwargs& k = options.torch_compile_kwargs;
   if (!options.enable_torch_compile) {
-    FV_CHECK(!any_set(k), "torch_compile_kwargs are set, but enable_torch_compile is off; turn it "
+    FV_CHECK(!any_set(k),
+             "torch_compile_kwargs are set, but enable_torch_compile is off; turn it "
              "on (--enable-torch-compile, generator.engine.compile.enabled) to compile");
     FV_CHECK(!options.compile_text_encoder && !options.compile_vae,
              options.compile_text_encoder ? "text_encoder_enabled" : "vae_enabled",
@@ -44,13 +45,15 @@ std::optional<std::string> check_compile_settings(const GeneratorOptions& option
   FV_CHECK(!options.compile_text_encoder,
            "compile.text_encoder_enabled: compiling the text encoder (UMT5) is not in this "
            "version; compile mode covers the transformer");
-  FV_CHECK(!options.compile_vae, "compile.vae_enabled: compiling the VAE is not in this version; "
+  FV_CHECK(!options.compile_vae,
+           "compile.vae_enabled: compiling the VAE is not in this version; "
            "compile mode covers the transformer");
   for (const auto& [name, value] : {std::pair{"mode", k.mode}, std::pair{"backend", k.backend}}) {
     const std::string problem = torch_compile_kwarg_problem(name, value);
     FV_CHECK(problem.empty(), "torch_compile_kwargs ", problem);
   }
-  FV_CHECK(!device.is_cpu(), "enable_torch_compile (generator.engine.compile.enabled, "
+  FV_CHECK(!device.is_cpu(),
+           "enable_torch_compile (generator.engine.compile.enabled, "
            "--enable-torch-compile): compile mode captures CUDA graphs and the device is ",
            device.name(), "; run on a GPU (--device cuda) or without compile mode");
   return "cuda-graphs" + (k.mode.empty() ? std::string() : " (mode " + k.mode + ")");
@@ -59,8 +62,10 @@ std::optional<std::string> check_compile_settings(const GeneratorOptions& option
 std::string torch_compile_kwarg_problem(std::string_view name, const std::string& value) {
   if (value.empty()) return "";
   if (name == "mode" && !one_of(value, kModes)) {
-    return str_cat("mode '", value, "' is not one this engine runs; compile mode here replays CUDA "
-                   "graphs, which ", listed(kModes), " ask for (or leave it unset)");
+    return str_cat("mode '", value,
+                   "' is not one this engine runs; compile mode here replays CUDA "
+                   "graphs, which ",
+                   listed(kModes), " ask for (or leave it unset)");
   }
   if (name == "backend" && !one_of(value, kBackends)) {
     return str_cat("backend '", value, "' is not one this engine has; its compile mode stands for ",

@@ -38,7 +38,8 @@ double resolve_sla_topk_ratio(std::optional<double> explicit_value, const Attent
 struct SparseAttentionSettings {
   double vsa_sparsity = 0;                       // AttentionStepInfo::sparsity
   double sla_topk_ratio = kSlaDefaultTopkRatio;  // AttentionStepInfo::topk_ratio
-  std::shared_ptr<StaSearchRecorder> sta_search = nullptr;  // AttentionStepInfo::sta_search; null: none
+  std::shared_ptr<StaSearchRecorder> sta_search =
+      nullptr;  // AttentionStepInfo::sta_search; null: none
   std::shared_ptr<const VmobaConfig> moba_config = nullptr;  // AttentionStepInfo::moba_config
 
   // The step's information for the self-attention's metadata builder (both denoise loops).

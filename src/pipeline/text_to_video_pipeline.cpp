@@ -10,6 +10,7 @@
 #include "core/env.h"
 #include "fastvideo/log.h"
 #include "pipeline/compile_settings.h"
+#include "pipeline/sparse_attention_settings.h"
 #include "pipeline/stages/decode_stage.h"
 #include "pipeline/stages/dmd_denoise_stage.h"
 #include "pipeline/stages/encode_text_stage.h"
@@ -17,7 +18,6 @@
 #include "pipeline/stages/prepare_timesteps_stage.h"
 #include "pipeline/stages/validate_stage.h"
 #include "pipeline/stages/write_stage.h"
-#include "pipeline/sparse_attention_settings.h"
 #include "pipeline/wan_checkpoint.h"
 #include "schedulers/dmd_schedule.h"
 
@@ -63,18 +63,19 @@ std::optional<VaeTiling> vae_tiling_for(const GeneratorOptions& options, int64_t
   if (!options.vae_tiling) {
     FV_CHECK(options.vae_tile_size == defaults.vae_tile_size &&
                  options.vae_tile_stride == defaults.vae_tile_stride,
-             "vae_tile_size=", options.vae_tile_size, " / vae_tile_stride=",
-             options.vae_tile_stride, " are set, but vae_tiling is off; turn it on to tile");
+             "vae_tile_size=", options.vae_tile_size,
+             " / vae_tile_stride=", options.vae_tile_stride,
+             " are set, but vae_tiling is off; turn it on to tile");
     return std::nullopt;
   }
   const int size = options.vae_tile_size, stride = options.vae_tile_stride;
   FV_CHECK(size > 0 && size % spatial_stride == 0, "vae_tile_size=", size,
            ": expected a positive multiple of ", spatial_stride, " pixels");
   FV_CHECK(stride > 0 && stride % spatial_stride == 0 && stride <= size, "vae_tile_stride=", stride,
-           ": expected a positive multiple of ", spatial_stride, " pixels, at most vae_tile_size=",
-           size);
-  return VaeTiling{.tile_height = size, .tile_width = size, .stride_height = stride,
-                   .stride_width = stride};
+           ": expected a positive multiple of ", spatial_stride,
+           " pixels, at most vae_tile_size=", size);
+  return VaeTiling{
+      .tile_height = size, .tile_width = size, .stride_height = stride, .stride_width = stride};
 }
 
 }  // namespace
@@ -130,12 +131,13 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
         std::make_shared<const VmobaConfig>(VmobaConfig::from_file(options.moba_config_path));
   }
   if (!options.sta_search_candidates.empty()) {
-    FV_CHECK(attention_.self->name() == "SLIDING_TILE_ATTN", "sta_search_candidates are set, but "
-             "the self-attention backend is ", attention_.self->name(),
-             "; the STA mask search runs SLIDING_TILE_ATTN");
+    FV_CHECK(attention_.self->name() == "SLIDING_TILE_ATTN",
+             "sta_search_candidates are set, but "
+             "the self-attention backend is ",
+             attention_.self->name(), "; the STA mask search runs SLIDING_TILE_ATTN");
     for (const StaTiles& c : options.sta_search_candidates)
-      FV_CHECK(c[0] >= 1 && c[1] >= 1 && c[2] >= 1, "STA mask search candidate [", c[0], ", ",
-               c[1], ", ", c[2], "]: window sizes are whole numbers of tiles, at least 1");
+      FV_CHECK(c[0] >= 1 && c[1] >= 1 && c[2] >= 1, "STA mask search candidate [", c[0], ", ", c[1],
+               ", ", c[2], "]: window sizes are whole numbers of tiles, at least 1");
     sparse.sta_search = std::make_shared<StaSearchRecorder>(options.sta_search_candidates);
     sta_search_ = sparse.sta_search;
   }
@@ -163,8 +165,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   }
   transformer_ = std::make_unique<WanTransformer>(
       dit_config,
-      load_component(checkpoint_.path("transformer"),
-                     wan_transformer_specs(dit_config, extras),
+      load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config, extras),
                      weight_dtype, device_, &dit_fp32),
       *attention_.self, *attention_.cross);
   if (compile) transformer_->enable_compile();
@@ -182,7 +183,8 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   if (attention_.self->name() == kVsaBackendName) {
     engine_parameters.emplace_back("VSA_sparsity", format_double(sparse.vsa_sparsity));
   }
-  if (attention_.self->name() == kSlaBackendName || attention_.self->name() == kSageSlaBackendName) {
+  if (attention_.self->name() == kSlaBackendName ||
+      attention_.self->name() == kSageSlaBackendName) {
     engine_parameters.emplace_back("SLA_topk_ratio", format_double(sparse.sla_topk_ratio));
   }
   if (attention_.self->name() == "SLIDING_TILE_ATTN") {
@@ -199,9 +201,9 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     engine_parameters.emplace_back("moba_config_path", options.moba_config_path.string());
   }
   if (vae_tiling) {
-    engine_parameters.emplace_back(
-        "vae_tiling", std::to_string(vae_tiling->tile_height) + " every " +
-                          std::to_string(vae_tiling->stride_height) + " px");
+    engine_parameters.emplace_back("vae_tiling",
+                                   std::to_string(vae_tiling->tile_height) + " every " +
+                                       std::to_string(vae_tiling->stride_height) + " px");
   }
   if (pipeline == WanPipelineKind::Dmd) {
     engine_parameters.emplace_back("scheduler", "dmd");

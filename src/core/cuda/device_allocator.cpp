@@ -97,7 +97,8 @@ void* DeviceAllocator::device_malloc(size_t size) {
     size_t free_b = 0, total_b = 0;
     cudaMemGetInfo(&free_b, &total_b);
     fail("CUDA out of memory in compile mode: capturing the forward needed ", size >> 20,
-         " MiB more on GPU ", device_, " (", free_b >> 20, " MiB free); its CUDA graph keeps a "
+         " MiB more on GPU ", device_, " (", free_b >> 20,
+         " MiB free); its CUDA graph keeps a "
          "forward's activations of its own, so run without compile mode or at a smaller size");
   }
   if (status == cudaErrorMemoryAllocation) {
@@ -107,8 +108,8 @@ void* DeviceAllocator::device_malloc(size_t size) {
   }
   if (status != cudaSuccess && status != cudaErrorMemoryAllocation) {
     (void)cudaGetLastError();
-    fail("cudaMalloc of ", size, " bytes on GPU ", device_, " failed: ",
-         cudaGetErrorString(status));
+    fail("cudaMalloc of ", size, " bytes on GPU ", device_,
+         " failed: ", cudaGetErrorString(status));
   }
   if (status != cudaSuccess) {
     (void)cudaGetLastError();
@@ -158,7 +159,6 @@ void DeviceAllocator::release_cached() {
   CudaContext::get(device_).synchronize();
   for (void* p : blocks) FV_CUDA_CHECK(cudaFree(p));
 }
-
 
 std::shared_ptr<DevicePool> DevicePool::create(int device) {
   return std::shared_ptr<DevicePool>(new DevicePool(device));

@@ -40,7 +40,7 @@ class DeviceAllocator {
   friend class DevicePool;
   explicit DeviceAllocator(int device) : device_(device) {}
   void release(void* p, size_t size);
-  void* device_malloc(size_t size);  // cudaMalloc, retried once after release_cached()
+  void* device_malloc(size_t size);        // cudaMalloc, retried once after release_cached()
   void forget_pool_blocks(int64_t bytes);  // a DevicePool gave its blocks back to the driver
   std::shared_ptr<void> allocate_from(const std::shared_ptr<DevicePool>& pool, size_t size);
 
@@ -63,7 +63,7 @@ class DevicePool {
   explicit DevicePool(int device) : device_(device) {}
   int device_;
   mutable std::mutex mu_;
-  std::multimap<size_t, void*> cache_;          // size -> free block
+  std::multimap<size_t, void*> cache_;           // size -> free block
   std::vector<std::pair<void*, size_t>> owned_;  // every block, for the destructor
 };
 

@@ -47,7 +47,8 @@ VsaGateLayout find_vsa_gate_layout(const std::set<std::string>& tensor_names, in
     const bool here = found != VsaGateLayout::Absent && has(i, found);
     const bool other = has(i, VsaGateLayout::InAttention) || has(i, VsaGateLayout::InBlock);
     if (found == VsaGateLayout::Absent) {
-      FV_CHECK(!other, "transformer: blocks.", i, " has a VSA gate (to_gate_compress) but blocks.0 "
+      FV_CHECK(!other, "transformer: blocks.", i,
+               " has a VSA gate (to_gate_compress) but blocks.0 "
                "has none; expected it in every block or in none");
     } else {
       FV_CHECK(here, "transformer: blocks.", i, " has no ", vsa_gate_prefix(found),
@@ -187,8 +188,7 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
   const VsaGateLayout gate_layout = self_attention.takes_gate()
                                         ? find_vsa_gate_layout(names, config_.num_layers)
                                         : VsaGateLayout::Absent;
-  const bool proj_l =
-      self_attention.takes("proj_l") && find_sla_proj_l(names, config_.num_layers);
+  const bool proj_l = self_attention.takes("proj_l") && find_sla_proj_l(names, config_.num_layers);
   for (const TensorSpec& spec :
        wan_transformer_specs(config_, {.gate = gate_layout, .proj_l = proj_l})) {
     const Tensor& t = weights.get(spec.name);
@@ -331,8 +331,8 @@ Tensor WanTransformer::block_forward(const Block& block,
   extras.proj_l_bias = block.proj_l_b;
   extras.layer = block.index;
   if (block.gate_w.defined()) extras.gate = heads(ops::linear(h, block.gate_w, block.gate_b));
-  Tensor a = self_attention_->run(q, k, heads(v), attn_scale, self_metadata, extras)
-                 .reshape({B, S, D});
+  Tensor a =
+      self_attention_->run(q, k, heads(v), attn_scale, self_metadata, extras).reshape({B, S, D});
   Tensor out = ops::gated_residual(x, ops::linear(a, sa.to_out_w, sa.to_out_b), chunk(2));
 
   // (2) Cross-attention: affine norm2, no modulation, no gate, no RoPE; K/V cached per prompt.
@@ -430,8 +430,10 @@ Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sin
 }
 
 void WanTransformer::enable_compile() {
-  FV_CHECK(!device().is_cpu(), "compile mode (enable_torch_compile) captures CUDA graphs; the "
-           "transformer is on ", device().name(), ", so it needs a GPU (--device cuda)");
+  FV_CHECK(!device().is_cpu(),
+           "compile mode (enable_torch_compile) captures CUDA graphs; the "
+           "transformer is on ",
+           device().name(), ", so it needs a GPU (--device cuda)");
 #ifdef FASTVIDEO_HAVE_CUDA
   if (!graphs_) graphs_ = std::make_shared<WanForwardGraphs>();
 #else

@@ -24,8 +24,8 @@ namespace fastvideo {
 
 class WanForwardGraphs;
 
-// Where a checkpoint keeps VSA's per-block gate to_gate_compress (fastvideo.md §3.3: a Linear D -> D
-// with bias, in VSA-trained checkpoints such as FastWan), if anywhere.
+// Where a checkpoint keeps VSA's per-block gate to_gate_compress (fastvideo.md §3.3: a Linear D ->
+// D with bias, in VSA-trained checkpoints such as FastWan), if anywhere.
 enum class VsaGateLayout {
   Absent,
   InAttention,  // blocks.N.attn1.to_gate_compress.{weight,bias}

@@ -65,9 +65,8 @@ Tensor WanForwardGraphs::forward(const Tensor& latents, const Tensor& sinusoid,
     stats_.graphs += 1;
     stats_.capture_seconds += seconds;
     stats_.graph_memory_bytes += entry.graph->pool_bytes();
-    log::info("compile mode: captured ", what, " (", entry.graph->kernel_nodes(),
-              " kernels) in ", seconds, " s; ", entry.graph->pool_bytes() >> 20,
-              " MiB of graph memory");
+    log::info("compile mode: captured ", what, " (", entry.graph->kernel_nodes(), " kernels) in ",
+              seconds, " s; ", entry.graph->pool_bytes() >> 20, " MiB of graph memory");
     entries_.emplace(full_key, std::move(entry));
     return out;
   }

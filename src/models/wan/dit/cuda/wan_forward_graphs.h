@@ -31,9 +31,9 @@ class WanForwardGraphs {
 
  private:
   struct Entry {
-    Tensor latents, sinusoid;           // the graph's inputs
-    WanTransformer::TextContext text;   // the graph's copy of a prompt's context (its id: whose)
-    Tensor output;                      // in the graph's pool: each replay overwrites it
+    Tensor latents, sinusoid;          // the graph's inputs
+    WanTransformer::TextContext text;  // the graph's copy of a prompt's context (its id: whose)
+    Tensor output;                     // in the graph's pool: each replay overwrites it
     std::unique_ptr<CudaGraph> graph;
   };
   Entry capture(const Tensor& latents, const Tensor& sinusoid,
