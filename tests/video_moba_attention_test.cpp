@@ -175,6 +175,82 @@ TEST(VmobaSelection, TopkCountsTheSelfChunkAndBreaksTiesByIndex) {
   EXPECT_EQ(row(h, 3), (std::vector<int32_t>{3}));
 }
 
+// [B, H, N, N] gates, one N×N matrix per (batch, head).
+Tensor gates_of(const std::vector<std::vector<std::vector<float>>>& per_bh, int64_t B, int64_t H) {
+  const int64_t n = int64_t(per_bh.front().size());
+  Tensor g = Tensor::empty({B, H, n, n}, DType::F32);
+  for (int64_t m = 0; m < B * H; ++m)
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        g.data<float>()[(m * n + i) * n + j] = per_bh[size_t(m)][size_t(i)][size_t(j)];
+  return g;
+}
+
+// The other threshold groups, worked by hand on G = [[5,4,0],[1,5,2],[0,3,5]] (self on the
+// diagonal) and a flat F (all 1), G at (batch 0, head 0) and (batch 1, head 1), F at the other
+// two, so that batch and head indexing show. Equal n are taken in index order (head 0 first).
+//  - block, τ 0.25 (groups: a key chunk over both heads; r = 0, so the best other is kept):
+//    column 0 has n 1, .2, 0 (G) and .2, .2, .2 (F): the first .2 in index order, G's row 1 in
+//    batch 0 but F's row 1 in batch 1 (F is head 0 there); column 1 (d 4) G's row 0; column 2
+//    G's row 1.
+//  - head_global, τ 0.8: G's n = G/5 sums to 5, the diagonal 3: r = 0.2; .8 (0,1) reaches .16,
+//    .6 (2,1) .28. F has no spread (d <= 1e-6: every n 0), so nothing crosses: all kept.
+//  - overall, τ 0.8 (one group per batch item, d 5): n sums to 5 + 9·.2 = 6.8, the diagonals
+//    3.6: r = .2706; .8, .6, .4 reach .2647, then the first .2 in index order crosses: G's (1,0)
+//    in batch 0, F's (0,1) in batch 1.
+TEST(VmobaSelection, BlockOverallAndHeadGlobalGroupsFollowTheRule) {
+  const std::vector<std::vector<float>> G = {{5, 4, 0}, {1, 5, 2}, {0, 3, 5}};
+  const std::vector<std::vector<float>> F = {{1, 1, 1}, {1, 1, 1}, {1, 1, 1}};
+  const Tensor g = gates_of({G, F, F, G}, 2, 2);
+  auto rows = [](const Tensor& lists, int64_t b, int64_t h) {
+    std::vector<std::vector<int32_t>> out;
+    for (int64_t i = 0; i < 3; ++i) out.push_back(row(lists, (b * 2 + h) * 3 + i));
+    return out;
+  };
+  using Rows = std::vector<std::vector<int32_t>>;
+  const Rows every = {{0, 1, 2}, {0, 1, 2}, {0, 1, 2}};
+  const Tensor block =
+      ops::vmoba_select(g, {VmobaSelectMode::Threshold, 1, 0.25, VmobaThresholdType::Block});
+  const Rows alone = {{0}, {1}, {2}};
+  EXPECT_EQ(rows(block, 0, 0), (Rows{{0, 1}, {0, 1, 2}, {2}}));
+  EXPECT_EQ(rows(block, 0, 1), alone);
+  EXPECT_EQ(rows(block, 1, 0), (Rows{{0}, {0, 1}, {2}}));
+  EXPECT_EQ(rows(block, 1, 1), (Rows{{0, 1}, {1, 2}, {2}}));
+  const Tensor head =
+      ops::vmoba_select(g, {VmobaSelectMode::Threshold, 1, 0.8, VmobaThresholdType::HeadGlobal});
+  EXPECT_EQ(rows(head, 0, 0), (Rows{{0, 1}, {1}, {1, 2}}));
+  EXPECT_EQ(rows(head, 0, 1), every);
+  EXPECT_EQ(rows(head, 1, 0), every);
+  EXPECT_EQ(rows(head, 1, 1), (Rows{{0, 1}, {1}, {1, 2}}));
+  const Tensor overall =
+      ops::vmoba_select(g, {VmobaSelectMode::Threshold, 1, 0.8, VmobaThresholdType::Overall});
+  EXPECT_EQ(rows(overall, 0, 0), (Rows{{0, 1}, {0, 1, 2}, {1, 2}}));
+  EXPECT_EQ(rows(overall, 0, 1), alone);
+  EXPECT_EQ(rows(overall, 1, 0), (Rows{{0, 1}, {1}, {2}}));
+  EXPECT_EQ(rows(overall, 1, 1), (Rows{{0, 1}, {1, 2}, {1, 2}}));
+}
+
+// Gates are chunk means: on a 1×1×4 grid in chunks of 2 tokens, gate(b, h, i, j) =
+// mean(q over chunk i) · mean(k over chunk j), per batch item and head.
+TEST(VmobaSelection, GatesAreTheChunksMeanQueryTimesMeanKey) {
+  const auto tiling = TokenTiling::for_grid({1, 1, 4}, {1, 1, 2}, "test");
+  const Tensor q = testing::randn({2, 4, 2, 3}), k = testing::randn({2, 4, 2, 3});
+  const Tensor g = ops::vmoba_gates(q, k, *tiling);
+  auto at = [](const Tensor& t, int64_t b, int64_t s, int64_t h, int64_t d) {
+    return double(t.data<float>()[((b * 4 + s) * 2 + h) * 3 + d]);
+  };
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t h = 0; h < 2; ++h)
+      for (int64_t i = 0; i < 2; ++i)
+        for (int64_t j = 0; j < 2; ++j) {
+          double dot = 0;
+          for (int64_t d = 0; d < 3; ++d)
+            dot += (at(q, b, 2 * i, h, d) + at(q, b, 2 * i + 1, h, d)) / 2 *
+                   (at(k, b, 2 * j, h, d) + at(k, b, 2 * j + 1, h, d)) / 2;
+          EXPECT_NEAR(g.data<float>()[((b * 2 + h) * 2 + i) * 2 + j], dot, 1e-5);
+        }
+}
+
 // The attention is dense attention of each query over its selected chunks: against
 // reference_attention with the explicit mask, on an odd grid, batch 2, 3 heads.
 TEST(VmobaAttention, EqualsDenseAttentionWithTheChunkMask) {
@@ -189,6 +265,8 @@ TEST(VmobaAttention, EqualsDenseAttentionWithTheChunkMask) {
         VmobaRule{VmobaSelectMode::TopK, 3, 0, VmobaThresholdType::Overall}}) {
     const Tensor lists = ops::vmoba_select(ops::vmoba_gates(q, k, *tiling), rule);
     const Tensor out = ops::video_moba_attention(q, k, v, *tiling, rule, 0.25f);
+    const int32_t* first = lists.data<int32_t>();
+    EXPECT_TRUE(std::count(first, first + lists.numel(), -1) > 0) << "nothing was left out";
     const int64_t N = tiling->num_tiles;
     auto chunk_of = [&](int64_t token) {
       return tiling->slot_of_token[size_t(token)] / tiling->tile_slots;
@@ -242,6 +320,8 @@ TEST(VmobaAttnBackend, GenerationsRunSparseAfterTheDenseStepsAndRecordTheConfig)
   const GenerationResult dense = generate_vmoba("", "TORCH_SDPA");
   const GenerationResult sparse =
       generate_vmoba(tiny_config(R"("moba_select_mode": "topk")"), "VMOBA_ATTN");
+  const GenerationResult threshold =
+      generate_vmoba(tiny_config(R"("moba_threshold": 0.25)"), "VMOBA_ATTN");
   // τ = 1 keeps every chunk: dense attention again.
   const GenerationResult all =
       generate_vmoba(tiny_config(R"("moba_threshold": 1.0)"), "VMOBA_ATTN");
@@ -252,8 +332,11 @@ TEST(VmobaAttnBackend, GenerationsRunSparseAfterTheDenseStepsAndRecordTheConfig)
   const double sparse_drift = testing::rel_l2(latents(sparse), latents(dense));
   std::printf("[vmoba] final latents rel-L2 against TORCH_SDPA: every chunk %.3g, topk %.3g\n",
               all_drift, sparse_drift);
+  const double threshold_drift = testing::rel_l2(latents(threshold), latents(dense));
+  std::printf("[vmoba] threshold 0.25: %.3g\n", threshold_drift);
   EXPECT_LE(all_drift, 1e-5);
-  EXPECT_GE(sparse_drift, 100 * all_drift) << "topk selection changed almost nothing";
+  EXPECT_GE(sparse_drift, std::max(100 * all_drift, 1e-4)) << "topk changed almost nothing";
+  EXPECT_GE(threshold_drift, std::max(100 * all_drift, 1e-4)) << "τ 0.25 changed almost nothing";
   bool recorded = false;
   for (const auto& [key, value] : sparse.parameters)
     recorded = recorded || (key == "moba_config_path" && contains(value, ".json"));

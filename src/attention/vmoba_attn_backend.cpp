@@ -35,14 +35,15 @@ Tensor VmobaAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor&
            "VMOBA_ATTN needs the step's metadata (its token grid, step and config): it runs the "
            "transformer's self-attention only");
   if (md->dense()) return ops::attention(q, k, v, scale);
+  const VmobaPartition partition = md->config->partition(extras.layer);
+  const std::array<int64_t, 3> box = md->config->chunk_box(partition, md->grid);
   try {
-    const VmobaPartition partition = md->config->partition(extras.layer);
-    const auto tiling =
-        TokenTiling::for_grid(md->grid, md->config->chunk_box(partition, md->grid), "VMOBA_ATTN");
+    const auto tiling = TokenTiling::for_grid(md->grid, box, "VMOBA_ATTN");
     return ops::video_moba_attention(q, k, v, *tiling, md->config->rule(partition), scale);
   } catch (const Error& e) {
     throw e.with_context(str_cat("attention backend VMOBA_ATTN (", md->config->source, ", layer ",
-                                 extras.layer, ", step ", md->step, ")"));
+                                 extras.layer, ": ", vmoba_partition_name(partition), " chunks ",
+                                 box[0], "x", box[1], "x", box[2], ", step ", md->step, ")"));
   }
 }
 

@@ -1,5 +1,6 @@
 #include "attention/vmoba_config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -131,15 +132,12 @@ VmobaPartition VmobaConfig::partition(int64_t layer) const {
 }
 
 std::array<int64_t, 3> VmobaConfig::chunk_box(VmobaPartition p, std::array<int64_t, 3> grid) const {
-  switch (p) {
-    case VmobaPartition::Temporal:
-      return {temporal_chunk_size, grid[1], grid[2]};
-    case VmobaPartition::Spatial:
-      return {grid[0], spatial_chunk_size[0], spatial_chunk_size[1]};
-    case VmobaPartition::SpatioTemporal:
-      break;
-  }
-  return st_chunk_size;
+  std::array<int64_t, 3> box = st_chunk_size;
+  if (p == VmobaPartition::Temporal) box = {temporal_chunk_size, grid[1], grid[2]};
+  if (p == VmobaPartition::Spatial) box = {grid[0], spatial_chunk_size[0], spatial_chunk_size[1]};
+  // A chunk longer than the grid is the whole axis (the same tokens, no empty slots).
+  for (size_t a = 0; a < 3; ++a) box[a] = std::min(box[a], grid[a]);
+  return box;
 }
 
 VmobaRule VmobaConfig::rule(VmobaPartition p) const {

@@ -83,6 +83,9 @@ void top_group(const float* gates, std::vector<int64_t> entries, const std::vect
 }  // namespace
 
 Tensor vmoba_gates(const Tensor& q, const Tensor& k, const TokenTiling& tiling) {
+  FV_CHECK(q.ndim() == 4 && k.shape() == q.shape() && q.size(1) == tiling.tokens,
+           "vmoba_gates: q and k must be [B, S, H, D] with S = ", tiling.tokens,
+           " (the token grid's), got q ", q.describe(), ", k ", k.describe());
   const int64_t B = q.size(0), H = q.size(2), D = q.size(3), N = tiling.num_tiles;
   const std::vector<double> mq = chunk_means(q, tiling), mk = chunk_means(k, tiling);
   Tensor gates = Tensor::empty({B, H, N, N}, DType::F32);
