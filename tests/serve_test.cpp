@@ -252,6 +252,12 @@ TEST(Serve, ConfigTakesTheGeneratorSectionAndRefusesARequestSection) {
       testing::run("serve --port 0 --config " + (dir / "with-request.yaml").string());
   EXPECT_EQ(refused.status, 1) << refused.output;
   EXPECT_NE(refused.output.find("request.sampling.seed"), std::string::npos) << refused.output;
+  // Compile mode reaches the engine, which refuses it on the CPU before serving.
+  const testing::CliRun compile = testing::run("serve --port 0 --device cpu --model " + model +
+                                               " --enable-torch-compile");
+  EXPECT_EQ(compile.status, 1) << compile.output;
+  EXPECT_NE(compile.output.find("compile mode captures CUDA graphs"), std::string::npos)
+      << compile.output;
 
   std::ofstream(dir / "run.yaml") << "generator:\n  model_path: " << model
                                   << "\n  pipeline:\n    experimental:\n      flow_shift: 5.0\n";

@@ -50,6 +50,7 @@ struct ServeFlags {
   int64_t retention = 3600;
   std::optional<std::string> output_dir;
   size_t max_body_bytes = 1 << 20;
+  bool enable_torch_compile = false;
 };
 
 // serve takes each video's request from its POST; a request section in --config would be ignored,
@@ -91,6 +92,7 @@ RunConfig run_config_from(const ServeFlags& f) {
   for (const auto& [key, value] : flags) {
     if (*value) apply_setting(key, **value, config);
   }
+  if (f.enable_torch_compile) config.options.enable_torch_compile = true;
   FV_CHECK(config.model_path, "no model: pass --model DIR or generator.model_path in --config");
   return config;
 }
@@ -504,6 +506,9 @@ Action add_serve_command(CLI::App& app) {
                   "self-attention backend for every job (default: FASTVIDEO_ATTENTION_BACKEND, "
                   "else automatic)");
   cmd->add_option("--device", f->device, "auto (default), cpu, cuda or cuda:N");
+  cmd->add_flag("--enable-torch-compile", f->enable_torch_compile,
+                "compile mode: the transformer forward replayed from CUDA graphs, captured on the "
+                "first request of each size (docs/compile.md; GPU only)");
   return [f] { return run_serve(*f); };
 }
 
