@@ -49,6 +49,8 @@ class GenerationResult:
                 "fps": r.fps,
                 "stages": list(r.stages),
                 "parameters": dict(r.parameters),
+                "compile_seconds": r.compile_seconds,
+                "graph_replays": r.graph_replays,
                 "engine_result": r,
             },
         )

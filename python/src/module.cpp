@@ -173,6 +173,9 @@ NB_MODULE(_fastvideo_cpp, m) {
       .def_ro("stages", &GenerationResult::stages)
       .def_ro("parameters", &GenerationResult::parameters)
       .def_ro("transformer_forwards", &GenerationResult::transformer_forwards)
+      .def_ro("compile_seconds", &GenerationResult::compile_seconds,
+              "compile mode's one-time cost paid in this generation (graph captures)")
+      .def_ro("graph_replays", &GenerationResult::graph_replays)
       .def_prop_ro("total_seconds", &total_seconds)
       .def("summary_json", &GenerationResult::summary_json);
 

@@ -65,6 +65,8 @@ def test_vae_tiling_acts(tiny_model):
     result = gen.generate({"prompt": "A red fox runs through fresh snow at dawn.",
                            "output": {"save_video": False}})
     assert result.extra["parameters"].get("vae_tiling") == "256 every 192 px", result.extra
+    # Eager: no compile-mode cost, no replays (a GPU run with enable_torch_compile reports them).
+    assert result.extra["compile_seconds"] == 0 and result.extra["graph_replays"] == 0
 
 
 def test_vsa_sparsity_without_vsa_backend_is_an_error(tiny_model):
