@@ -163,9 +163,8 @@ void set_compile_kwarg(const std::string& prefix, const std::string& name, const
 // A master key: checked always, kept unless dit_kwargs replaced the master keys.
 Setter compile_kwarg_setter(const std::string& prefix, const std::string& name) {
   return [prefix, name](const YAML::Node& n, RunConfig& c) {
-    GeneratorOptions checked;
-    set_compile_kwarg(prefix, name, n, checked);
-    if (!c.dit_compile_kwargs) set_compile_kwarg(prefix, name, n, c.options);
+    GeneratorOptions replaced;  // where a value dit_kwargs override goes, checked all the same
+    set_compile_kwarg(prefix, name, n, c.dit_compile_kwargs ? replaced : c.options);
   };
 }
 

@@ -8,6 +8,13 @@
 
 namespace fastvideo::cli {
 
+// --enable-torch-compile, as generate and serve both take it.
+inline void add_enable_torch_compile_flag(CLI::App& cmd, bool& value) {
+  cmd.add_flag("--enable-torch-compile", value,
+               "compile mode: the transformer forward captured once per shape into a CUDA graph "
+               "and replayed (FastVideo's enable_torch_compile; GPU only; docs/compile.md)");
+}
+
 Action add_generate_command(CLI::App& app);
 Action add_inspect_command(CLI::App& app);
 Action add_compare_command(CLI::App& app);

@@ -261,9 +261,7 @@ Action add_generate_command(CLI::App& app) {
                   "tile size in pixels with --vae-tiling (256)");
   cmd->add_option("--vae-tile-stride", f->vae_tile_stride,
                   "tile stride in pixels with --vae-tiling (192)");
-  cmd->add_flag("--enable-torch-compile", f->enable_torch_compile,
-                "compile mode: the transformer forward captured once per shape into a CUDA graph "
-                "and replayed (FastVideo's enable_torch_compile; GPU only)");
+  add_enable_torch_compile_flag(*cmd, f->enable_torch_compile);
   cmd->add_option("--torch-compile-kwargs", f->torch_compile_kwargs,
                   "JSON object of torch.compile keywords for compile mode, e.g. "
                   "'{\"mode\": \"reduce-overhead\"}' (mode, backend, fullgraph, dynamic)");

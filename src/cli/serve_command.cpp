@@ -506,9 +506,7 @@ Action add_serve_command(CLI::App& app) {
                   "self-attention backend for every job (default: FASTVIDEO_ATTENTION_BACKEND, "
                   "else automatic)");
   cmd->add_option("--device", f->device, "auto (default), cpu, cuda or cuda:N");
-  cmd->add_flag("--enable-torch-compile", f->enable_torch_compile,
-                "compile mode: the transformer forward replayed from CUDA graphs, captured on the "
-                "first request of each size (docs/compile.md; GPU only)");
+  add_enable_torch_compile_flag(*cmd, f->enable_torch_compile);
   return [f] { return run_serve(*f); };
 }
 

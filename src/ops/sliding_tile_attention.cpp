@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "fastvideo/error.h"
-#include "ops/cpu/tile_list_attention.h"
+#include "ops/tile_list_self_attention.h"
 
 namespace fastvideo {
 
@@ -20,7 +20,8 @@ std::string sta_window_problem(const TokenTiling& tiling, const StaWindow& windo
       return str_cat("window [", window[0], ", ", window[1], ", ", window[2], "] has ", window[a],
                      " tiles along ", axes[a], ", outside 1 .. ", tiling.tiles[a], " (the grid [",
                      tiling.grid[0], ", ", tiling.grid[1], ", ", tiling.grid[2], "] has ",
-                     tiling.tiles[0], "x", tiling.tiles[1], "x", tiling.tiles[2], " tiles of 6x8x8)");
+                     tiling.tiles[0], "x", tiling.tiles[1], "x", tiling.tiles[2],
+                     " tiles of 6x8x8)");
     }
   }
   return "";
@@ -88,21 +89,11 @@ namespace ops {
 Tensor sliding_tile_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                               const TokenTiling& tiling, std::span<const StaWindow> windows,
                               float scale) {
-  FV_CHECK(q.ndim() == 4, "SLIDING_TILE_ATTN: q must be [B, S, H, D], got ", q.describe());
-  FV_CHECK(k.shape() == q.shape() && v.shape() == q.shape(),
-           "SLIDING_TILE_ATTN runs self-attention only: q, k and v must have one shape, got q ",
-           q.describe(), ", k ", k.describe(), ", v ", v.describe());
-  FV_CHECK(q.size(1) == tiling.tokens, "SLIDING_TILE_ATTN: q has ", q.size(1),
-           " tokens but the token grid [", tiling.grid[0], ", ", tiling.grid[1], ", ",
-           tiling.grid[2], "] has ", tiling.tokens);
+  check_tiled_self_attention("SLIDING_TILE_ATTN", q, k, v, tiling);
   FV_CHECK(int64_t(windows.size()) == q.size(2), "SLIDING_TILE_ATTN: ", windows.size(),
            " windows for ", q.size(2), " heads");
-  FV_CHECK(q.device().is_cpu(),
-           "SLIDING_TILE_ATTN has no GPU kernel in this version (q is on ", q.device().name(), ")");
-  const Tensor lists = sta_tile_lists(tiling, q.size(0), windows);
-  const Tensor out = cpu::tile_list_attention(q.to(DType::F32), k.to(DType::F32),
-                                              v.to(DType::F32), tiling, lists, scale);
-  return out.to(q.dtype());
+  return tile_list_self_attention("SLIDING_TILE_ATTN", q, k, v, tiling,
+                                  sta_tile_lists(tiling, q.size(0), windows), scale);
 }
 
 }  // namespace ops

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "fastvideo/error.h"
-#include "ops/cpu/tile_list_attention.h"
+#include "ops/tile_list_self_attention.h"
 
 namespace fastvideo::ops {
 
@@ -178,19 +178,9 @@ Tensor vmoba_select(const Tensor& gates, const VmobaRule& rule) {
 
 Tensor video_moba_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                             const TokenTiling& tiling, const VmobaRule& rule, float scale) {
-  FV_CHECK(q.ndim() == 4, "VMOBA_ATTN: q must be [B, S, H, D], got ", q.describe());
-  FV_CHECK(k.shape() == q.shape() && v.shape() == q.shape(),
-           "VMOBA_ATTN runs self-attention only: q, k and v must have one shape, got q ",
-           q.describe(), ", k ", k.describe(), ", v ", v.describe());
-  FV_CHECK(q.size(1) == tiling.tokens, "VMOBA_ATTN: q has ", q.size(1),
-           " tokens but the token grid [", tiling.grid[0], ", ", tiling.grid[1], ", ",
-           tiling.grid[2], "] has ", tiling.tokens);
-  FV_CHECK(q.device().is_cpu(), "VMOBA_ATTN has no GPU kernel in this version (q is on ",
-           q.device().name(), ")");
-  const Tensor lists = vmoba_select(vmoba_gates(q, k, tiling), rule);
-  const Tensor out = cpu::tile_list_attention(q.to(DType::F32), k.to(DType::F32), v.to(DType::F32),
-                                              tiling, lists, scale);
-  return out.to(q.dtype());
+  check_tiled_self_attention("VMOBA_ATTN", q, k, v, tiling);  // before the gates read q and k
+  return tile_list_self_attention("VMOBA_ATTN", q, k, v, tiling,
+                                  vmoba_select(vmoba_gates(q, k, tiling), rule), scale);
 }
 
 }  // namespace fastvideo::ops

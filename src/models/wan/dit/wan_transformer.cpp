@@ -376,9 +376,12 @@ Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> ti
   // §4.1: the pipeline hands the transformer its latents in the transformer dtype.
   const Tensor x = latents.to(activation_dtype());
 #ifdef FASTVIDEO_HAVE_CUDA
-  const std::optional<std::string> key =
-      self_attention_metadata ? self_attention_metadata->graph_key() : std::string();
-  if (graphs_ && key) {
+  // The key is text built per call: only compile mode asks for it.
+  const std::optional<std::string> key = !graphs_ ? std::nullopt
+                                         : self_attention_metadata
+                                             ? self_attention_metadata->graph_key()
+                                             : std::string();
+  if (key) {
     return graphs_->forward(x, sinusoid, text, *key,
                             [&](const Tensor& l, const Tensor& s, const TextContext& t) {
                               return forward_embedded(l, s, t, self_attention_metadata);

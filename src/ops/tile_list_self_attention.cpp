@@ -1,0 +1,30 @@
+#include "ops/tile_list_self_attention.h"
+
+#include "fastvideo/error.h"
+#include "ops/cpu/tile_list_attention.h"
+
+namespace fastvideo::ops {
+
+void check_tiled_self_attention(std::string_view backend, const Tensor& q, const Tensor& k,
+                                const Tensor& v, const TokenTiling& tiling) {
+  FV_CHECK(q.ndim() == 4, backend, ": q must be [B, S, H, D], got ", q.describe());
+  FV_CHECK(k.shape() == q.shape() && v.shape() == q.shape(), backend,
+           " runs self-attention only: q, k and v must have one shape, got q ", q.describe(),
+           ", k ", k.describe(), ", v ", v.describe());
+  FV_CHECK(q.size(1) == tiling.tokens, backend, ": q has ", q.size(1),
+           " tokens but the token grid [", tiling.grid[0], ", ", tiling.grid[1], ", ",
+           tiling.grid[2], "] has ", tiling.tokens);
+  FV_CHECK(q.device().is_cpu(), backend, " has no GPU kernel in this version (q is on ",
+           q.device().name(), ")");
+}
+
+Tensor tile_list_self_attention(std::string_view backend, const Tensor& q, const Tensor& k,
+                                const Tensor& v, const TokenTiling& tiling, const Tensor& lists,
+                                float scale) {
+  check_tiled_self_attention(backend, q, k, v, tiling);
+  const Tensor out = cpu::tile_list_attention(q.to(DType::F32), k.to(DType::F32), v.to(DType::F32),
+                                              tiling, lists, scale);
+  return out.to(q.dtype());
+}
+
+}  // namespace fastvideo::ops
