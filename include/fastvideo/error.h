@@ -2,6 +2,7 @@
 // expected.
 #pragma once
 
+#include <cstdlib>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -13,8 +14,16 @@ class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 
-  // Prefix context ("transformer/config.json: ") while the error travels up.
-  Error with_context(const std::string& context) const { return Error(context + ": " + what()); }
+  // Throws this error again with context prefixed ("transformer/config.json: ") while it travels
+  // up, keeping its type (an OutOfDeviceMemory stays one for the pipeline to name the stage).
+  [[noreturn]] void rethrow_with_context(const std::string& context) const {
+    throw_as_this(context + ": " + what());
+    std::abort();  // throw_as_this always throws
+  }
+
+ protected:
+  // Throws an error of this one's type with `message`.
+  virtual void throw_as_this(const std::string& message) const { throw Error(message); }
 };
 
 // A generation stopped on request (VideoGenerator::request_stop, a signal in the CLI) before it
@@ -22,6 +31,21 @@ class Error : public std::runtime_error {
 class Cancelled : public Error {
  public:
   explicit Cancelled(const std::string& message) : Error(message) {}
+
+ protected:
+  void throw_as_this(const std::string& message) const override { throw Cancelled(message); }
+};
+
+// The GPU ran out of memory, or the run out of its max_device_memory budget. The message says how
+// much was asked for and held; the pipeline adds the stage and the switch that would help.
+class OutOfDeviceMemory : public Error {
+ public:
+  explicit OutOfDeviceMemory(const std::string& message) : Error(message) {}
+
+ protected:
+  void throw_as_this(const std::string& message) const override {
+    throw OutOfDeviceMemory(message);
+  }
 };
 
 // Builds a message from any streamable pieces: str_cat("tensor ", name, " has shape ", shape).

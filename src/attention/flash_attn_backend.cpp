@@ -62,15 +62,14 @@ AttentionBackendStatus FlashAttnBackend::status(const AttentionDevice& device) c
 }
 
 Tensor FlashAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                                 const AttentionMetadata*,
-                                 const AttentionExtras&) const {
+                                 const AttentionMetadata*, const AttentionExtras&) const {
 #ifdef FASTVIDEO_HAVE_CUDA
   if (!q.device().is_cpu()) {
     // The plan (kernel choice and checks) is made once per shape and cached.
     try {
       return ops::cuda::flash_attention(q, k, v, scale);
     } catch (const Error& e) {
-      throw e.with_context("attention backend FLASH_ATTN");
+      e.rethrow_with_context("attention backend FLASH_ATTN");
     }
   }
 #endif

@@ -41,7 +41,8 @@ AttentionBackendStatus SageAttnBackend::status(const AttentionDevice& device) co
           s.reason += " with its portable kernel (INT8 mma.sync Q·K, E4M3 mma.sync P·V";
           break;
         default:
-          s.reason += " with its portable kernel (INT8 mma.sync Q·K, FP16 mma.sync P·V on E4M3 values";
+          s.reason +=
+              " with its portable kernel (INT8 mma.sync Q·K, FP16 mma.sync P·V on E4M3 values";
           break;
       }
       s.reason += "; BF16, head_dim 128)";
@@ -61,7 +62,7 @@ Tensor SageAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor& 
   try {
     return ops::sage_attention(q, k, v, scale);
   } catch (const Error& e) {
-    throw e.with_context("attention backend SAGE_ATTN");
+    e.rethrow_with_context("attention backend SAGE_ATTN");
   }
 }
 

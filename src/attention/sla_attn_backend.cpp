@@ -93,7 +93,7 @@ Tensor SlaAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor& v
     return ops::sparse_linear_attention(q, k, v, md->config, scale, extras.proj_l_weight,
                                         extras.proj_l_bias);
   } catch (const Error& e) {
-    throw e.with_context(str_cat("attention backend ", name()));
+    e.rethrow_with_context(str_cat("attention backend ", name()));
   }
 }
 

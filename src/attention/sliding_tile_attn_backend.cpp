@@ -113,7 +113,7 @@ Tensor SlidingTileAttnBackend::forward(const Tensor& q, const Tensor& k, const T
     }
     return ops::sliding_tile_attention(q, k, v, *md->tiling, windows, scale);
   } catch (const Error& e) {
-    throw e.with_context("attention backend SLIDING_TILE_ATTN");
+    e.rethrow_with_context("attention backend SLIDING_TILE_ATTN");
   }
 }
 

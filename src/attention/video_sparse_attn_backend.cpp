@@ -50,7 +50,7 @@ Tensor VideoSparseAttnBackend::forward(const Tensor& q, const Tensor& k, const T
   try {
     return ops::video_sparse_attention(q, k, v, extras.gate, *md->tiling, md->topk, scale);
   } catch (const Error& e) {
-    throw e.with_context("attention backend VIDEO_SPARSE_ATTN");
+    e.rethrow_with_context("attention backend VIDEO_SPARSE_ATTN");
   }
 }
 

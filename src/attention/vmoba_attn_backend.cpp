@@ -41,9 +41,9 @@ Tensor VmobaAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor&
     const auto tiling = TokenTiling::for_grid(md->grid, box, "VMOBA_ATTN");
     return ops::video_moba_attention(q, k, v, *tiling, md->config->rule(partition), scale);
   } catch (const Error& e) {
-    throw e.with_context(str_cat("attention backend VMOBA_ATTN (", md->config->source, ", layer ",
-                                 extras.layer, ": ", vmoba_partition_name(partition), " chunks ",
-                                 box[0], "x", box[1], "x", box[2], ", step ", md->step, ")"));
+    e.rethrow_with_context(str_cat("attention backend VMOBA_ATTN (", md->config->source, ", layer ",
+                                   extras.layer, ": ", vmoba_partition_name(partition), " chunks ",
+                                   box[0], "x", box[1], "x", box[2], ", step ", md->step, ")"));
   }
 }
 

@@ -1,11 +1,15 @@
 #include "core/compute_device.h"
 
+#include <algorithm>
+
 #include "core/parse_number.h"
 #include "fastvideo/error.h"
 #include "fastvideo/log.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
+#include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "core/cuda/device_allocator.h"
 #include "core/cuda/device_copy.h"
 #endif
 
@@ -79,6 +83,52 @@ void reset_device_peak(Device device) {
   if (device.is_cpu()) return;
 #ifdef FASTVIDEO_HAVE_CUDA
   cuda_detail::reset_device_memory_peak(device.index);
+#endif
+}
+
+int64_t DeviceMemory::available() const {
+  return budget > 0 ? std::max<int64_t>(0, budget - in_use) : free + cached;
+}
+
+DeviceMemory device_memory(Device device) {
+  DeviceMemory m;
+  if (device.is_cpu()) return m;
+#ifdef FASTVIDEO_HAVE_CUDA
+  use_cuda_device(device.index);
+  size_t free_b = 0, total_b = 0;
+  FV_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  DeviceAllocator& allocator = DeviceAllocator::get(device.index);
+  const DeviceMemoryStats stats = allocator.stats();
+  m.total = int64_t(total_b);
+  m.free = int64_t(free_b);
+  m.in_use = stats.in_use;
+  m.cached = stats.reserved - stats.in_use;
+  m.budget = allocator.budget();
+#endif
+  return m;
+}
+
+void set_device_memory_budget(Device device, int64_t bytes) {
+  if (device.is_cpu()) {
+    FV_CHECK(bytes == 0, "max_device_memory=", bytes,
+             " bytes: the run is on the CPU, which has no device memory to limit; use it with "
+             "--device cuda");
+    return;
+  }
+#ifdef FASTVIDEO_HAVE_CUDA
+  DeviceAllocator::get(device.index).set_budget(bytes);
+#endif
+}
+
+DeviceMemoryBudget::DeviceMemoryBudget(Device device, int64_t bytes)
+    : device_(device), previous_(device_memory(device).budget) {
+  set_device_memory_budget(device, bytes);
+}
+
+DeviceMemoryBudget::~DeviceMemoryBudget() {
+  if (device_.is_cpu()) return;
+#ifdef FASTVIDEO_HAVE_CUDA
+  DeviceAllocator::get(device_.index).set_budget(previous_);
 #endif
 }
 

@@ -21,6 +21,36 @@ Device parse_compute_device(const std::string& value);
 // Blocks until the work queued on `device` has finished (nothing to wait for on the CPU).
 void synchronize_device(Device device);
 
+// The device memory a run can plan with (zeros on the CPU).
+struct DeviceMemory {
+  int64_t total = 0;   // the GPU's memory
+  int64_t free = 0;    // free on the GPU now (cudaMemGetInfo)
+  int64_t in_use = 0;  // held by this process's tensors
+  int64_t cached = 0;  // freed by this process's tensors, kept for reuse
+  int64_t budget = 0;  // max_device_memory, 0: none
+  // What new tensors can still get: within the budget when there is one, else the GPU's free
+  // memory plus this process's cache.
+  int64_t available() const;
+};
+DeviceMemory device_memory(Device device);
+
+// max_device_memory for `device` (0: no limit; on the CPU only 0 is accepted): from now on this
+// process's allocator refuses to hold more from the driver, with an OutOfDeviceMemory error.
+void set_device_memory_budget(Device device, int64_t bytes);
+
+// set_device_memory_budget for an object's lifetime: the previous budget comes back after.
+class DeviceMemoryBudget {
+ public:
+  DeviceMemoryBudget(Device device, int64_t bytes);
+  ~DeviceMemoryBudget();
+  DeviceMemoryBudget(const DeviceMemoryBudget&) = delete;
+  DeviceMemoryBudget& operator=(const DeviceMemoryBudget&) = delete;
+
+ private:
+  Device device_;
+  int64_t previous_ = 0;
+};
+
 // Peak bytes of device memory in use since the last reset_device_peak (0 on the CPU).
 int64_t device_peak_bytes(Device device);
 void reset_device_peak(Device device);

@@ -180,7 +180,7 @@ void write_video(const Video& video, const fs::path& out, const VideoMetadata& m
   } catch (const Cancelled&) {
     throw;
   } catch (const Error& e) {
-    throw e.with_context(str_cat("saving ", target.string()));
+    e.rethrow_with_context(str_cat("saving ", target.string()));
   }
   check_stop(stop, str_cat("writing ", target.string()));  // the output goes with `temp`
   commit(finished, target, overwrite, format == VideoFormat::PngFolder, temp);

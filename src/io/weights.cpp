@@ -8,4 +8,10 @@ const Tensor& Weights::get(const std::string& name) const {
   return it->second;
 }
 
+Tensor Weights::take(const std::string& name) {
+  Tensor t = get(name);
+  tensors_.erase(name);
+  return t;
+}
+
 }  // namespace fastvideo

@@ -22,6 +22,8 @@ class Weights {
 
   // Throws naming the component and the key when absent.
   const Tensor& get(const std::string& name) const;
+  // get() that also drops the tensor from here, so its memory goes once the caller is done.
+  Tensor take(const std::string& name);
   bool contains(const std::string& name) const { return tensors_.count(name) != 0; }
   void insert(const std::string& name, Tensor t) { tensors_[name] = std::move(t); }
   const std::map<std::string, Tensor>& all() const { return tensors_; }

@@ -237,7 +237,7 @@ VideoComparison compare_video_files(const std::filesystem::path& a,
   try {
     return compare_videos(va, vb);
   } catch (const Error& e) {
-    throw e.with_context(str_cat(a.string(), " and ", b.string()));
+    e.rethrow_with_context(str_cat(a.string(), " and ", b.string()));
   }
 }
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/cuda/cuda_check.h"
+#include "core/cuda/device_allocator.h"
 
 namespace fastvideo {
 
@@ -68,11 +69,12 @@ cudnnHandle_t CudaContext::cudnn() {
 
 void* CudaContext::gemm_workspace(size_t* bytes) {
   if (!workspace_) {
+    // From the allocator, so that max_device_memory counts it.
     workspace_bytes_ = size_t(32) << 20;
-    FV_CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
+    workspace_ = DeviceAllocator::get(device_).allocate(workspace_bytes_);
   }
   *bytes = workspace_bytes_;
-  return workspace_;
+  return workspace_.get();
 }
 
 void CudaContext::synchronize() { FV_CUDA_CHECK(cudaStreamSynchronize(stream_)); }

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <memory>
 #include <string>
 
 namespace fastvideo {
@@ -47,7 +48,7 @@ class CudaContext {
   cudaStream_t stream_ = nullptr;
   cublasLtHandle_t cublaslt_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
-  void* workspace_ = nullptr;
+  std::shared_ptr<void> workspace_;
   size_t workspace_bytes_ = 0;
 };
 

@@ -44,7 +44,7 @@ CudaGraph::CudaGraph(int device, const std::string& what, const std::function<vo
     } catch (const Cancelled&) {
       throw;
     } catch (const Error& e) {
-      throw e.with_context("compile mode: while capturing " + what + " into a CUDA graph");
+      e.rethrow_with_context("compile mode: while capturing " + what + " into a CUDA graph");
     }
   }
   if (ended != cudaSuccess || !graph) {

@@ -87,19 +87,33 @@ std::shared_ptr<void> DeviceAllocator::allocate_from(const std::shared_ptr<Devic
 
 void* DeviceAllocator::device_malloc(size_t size) {
   use_cuda_device(device_);
-  void* p = nullptr;
-  cudaError_t status = cudaMalloc(&p, size);
   cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
   cudaStreamIsCapturing(CudaContext::get(device_).stream(), &capturing);
+  auto over_budget = [&] {
+    std::lock_guard lock(mu_);
+    return budget_ > 0 && stats_.reserved + int64_t(size) > budget_;
+  };
+  // Freeing cached blocks synchronises the stream, which a capture cannot.
+  if (over_budget() && capturing == cudaStreamCaptureStatusNone) release_cached();
+  if (over_budget()) {
+    const DeviceMemoryStats now = stats();
+    throw OutOfDeviceMemory(str_cat("allocating ", size >> 20, " MiB on GPU ", device_,
+                                    " would pass max_device_memory (", budget_ >> 20,
+                                    " MiB): this run holds ", now.in_use >> 20, " MiB in use and ",
+                                    (now.reserved - now.in_use) >> 20, " MiB cached"));
+  }
+  void* p = nullptr;
+  cudaError_t status = cudaMalloc(&p, size);
   if (status == cudaErrorMemoryAllocation && capturing != cudaStreamCaptureStatusNone) {
     // Freeing cached blocks would synchronise the stream being captured.
     (void)cudaGetLastError();
     size_t free_b = 0, total_b = 0;
     cudaMemGetInfo(&free_b, &total_b);
-    fail("CUDA out of memory in compile mode: capturing the forward needed ", size >> 20,
-         " MiB more on GPU ", device_, " (", free_b >> 20,
-         " MiB free); its CUDA graph keeps a "
-         "forward's activations of its own, so run without compile mode or at a smaller size");
+    throw OutOfDeviceMemory(str_cat(
+        "CUDA out of memory in compile mode: capturing the forward needed ", size >> 20,
+        " MiB more on GPU ", device_, " (", free_b >> 20,
+        " MiB free); its CUDA graph keeps a forward's activations of its own, so run without "
+        "compile mode or at a smaller size"));
   }
   if (status == cudaErrorMemoryAllocation) {
     (void)cudaGetLastError();
@@ -115,9 +129,10 @@ void* DeviceAllocator::device_malloc(size_t size) {
     (void)cudaGetLastError();
     size_t free_b = 0, total_b = 0;
     cudaMemGetInfo(&free_b, &total_b);
-    fail("CUDA out of memory: could not allocate ", size >> 20, " MiB on GPU ", device_, " (",
-         free_b >> 20, " MiB free of ", total_b >> 20, " MiB; this run holds ",
-         stats().in_use >> 20, " MiB); reduce the resolution or frame count");
+    throw OutOfDeviceMemory(str_cat("CUDA out of memory: could not allocate ", size >> 20,
+                                    " MiB on GPU ", device_, " (", free_b >> 20, " MiB free of ",
+                                    total_b >> 20, " MiB; this run holds ", stats().in_use >> 20,
+                                    " MiB)"));
   }
   return p;
 }
@@ -137,6 +152,17 @@ void DeviceAllocator::release(void* p, size_t size) {
 DeviceMemoryStats DeviceAllocator::stats() {
   std::lock_guard lock(mu_);
   return stats_;
+}
+
+void DeviceAllocator::set_budget(int64_t bytes) {
+  FV_CHECK(bytes >= 0, "max_device_memory=", bytes, " bytes: expected a size >= 0 (0: no limit)");
+  std::lock_guard lock(mu_);
+  budget_ = bytes;
+}
+
+int64_t DeviceAllocator::budget() {
+  std::lock_guard lock(mu_);
+  return budget_;
 }
 
 void DeviceAllocator::reset_peak() {

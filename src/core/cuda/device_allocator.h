@@ -35,12 +35,17 @@ class DeviceAllocator {
   void reset_peak();
   // Returns cached blocks to the driver (also tried once before reporting out of memory).
   void release_cached();
+  // max_device_memory: the bytes this allocator may hold from the driver (in use + cached), 0 for
+  // no limit. Going past it is an OutOfDeviceMemory error, as the driver's own limit is.
+  void set_budget(int64_t bytes);
+  int64_t budget();
 
  private:
   friend class DevicePool;
   explicit DeviceAllocator(int device) : device_(device) {}
   void release(void* p, size_t size);
-  void* device_malloc(size_t size);        // cudaMalloc, retried once after release_cached()
+  // cudaMalloc within the budget; both retried once after release_cached().
+  void* device_malloc(size_t size);
   void forget_pool_blocks(int64_t bytes);  // a DevicePool gave its blocks back to the driver
   std::shared_ptr<void> allocate_from(const std::shared_ptr<DevicePool>& pool, size_t size);
 
@@ -48,6 +53,7 @@ class DeviceAllocator {
   std::mutex mu_;
   std::multimap<size_t, void*> cache_;  // size -> free block
   DeviceMemoryStats stats_;
+  int64_t budget_ = 0;
 };
 
 // Memory only one CUDA graph's capture draws from (see the top of this file).

@@ -15,6 +15,7 @@
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "models/wan/dit/cuda/wan_forward_graphs.h"
+#include "runtime/cuda/layerwise_offload.h"
 #endif
 
 namespace fastvideo {
@@ -176,7 +177,8 @@ std::set<std::string> names_of(const Weights& weights) {
 
 WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
                                const AttentionBackend& self_attention,
-                               const AttentionBackend& cross_attention)
+                               const AttentionBackend& cross_attention,
+                               const std::optional<WanLayerwiseOffload>& offload)
     : config_(std::move(config)),
       self_attention_(&self_attention),
       cross_attention_(&cross_attention) {
@@ -194,7 +196,7 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
     const Tensor& t = weights.get(spec.name);
     FV_CHECK(t.device() == device, component, ": tensor ", spec.name, " is ", t.describe(),
              "; every tensor must be on ", device.name(), " like patch_embedding.weight");
-    if (device.is_cpu()) {
+    if (device.is_cpu() && !offload) {
       FV_CHECK(t.dtype() == DType::F32, component, ": tensor ", spec.name, " is ", t.describe(),
                "; the CPU transformer needs f32 CPU tensors");
     } else {
@@ -203,7 +205,22 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
     }
     check_shape(t, spec.shape, component + ": tensor " + spec.name);
   }
-  auto get = [&](const std::string& name) { return weights.get(name).contiguous(); };
+  if (offload) {
+    FV_CHECK(device.is_cpu() && !offload->device.is_cpu(), component,
+             ": layerwise offload streams host weights to a GPU; got weights on ", device.name(),
+             " for ", offload->device.name());
+#ifndef FASTVIDEO_HAVE_CUDA
+    fail(component, ": layerwise offload needs the CUDA backend, which this build lacks");
+#endif
+  }
+  // Top-level weights go to the GPU in layerwise offload; blocks' stay on the host.
+  auto get = [&](const std::string& name) {
+    Tensor t = weights.get(name).contiguous();
+    return offload ? t.to(offload->device) : t;
+  };
+  auto get_block = [&](const std::string& name) {
+    return offload ? weights.take(name).contiguous() : weights.get(name).contiguous();
+  };
   const int64_t D = config_.inner_dim();
 
   patch_w_ = get("patch_embedding.weight").reshape({D, -1});
@@ -227,21 +244,21 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
   for (int i = 0; i < config_.num_layers; ++i) {
     const std::string b = "blocks." + std::to_string(i) + ".";
     auto attention = [&](const std::string& a) {
-      return Attention{get(a + "to_q.weight"),     get(a + "to_q.bias"),
-                       get(a + "to_k.weight"),     get(a + "to_k.bias"),
-                       get(a + "to_v.weight"),     get(a + "to_v.bias"),
-                       get(a + "to_out.0.weight"), get(a + "to_out.0.bias"),
-                       get(a + "norm_q.weight"),   get(a + "norm_k.weight")};
+      return Attention{get_block(a + "to_q.weight"),     get_block(a + "to_q.bias"),
+                       get_block(a + "to_k.weight"),     get_block(a + "to_k.bias"),
+                       get_block(a + "to_v.weight"),     get_block(a + "to_v.bias"),
+                       get_block(a + "to_out.0.weight"), get_block(a + "to_out.0.bias"),
+                       get_block(a + "norm_q.weight"),   get_block(a + "norm_k.weight")};
     };
-    Block block{get(b + "scale_shift_table").reshape({6, D}).to(DType::F32),
+    Block block{get_block(b + "scale_shift_table").reshape({6, D}).to(DType::F32),
                 attention(b + "attn1."),
                 attention(b + "attn2."),
-                get(b + "norm2.weight"),
-                get(b + "norm2.bias"),
-                get(b + "ffn.net.0.proj.weight"),
-                get(b + "ffn.net.0.proj.bias"),
-                get(b + "ffn.net.2.weight"),
-                get(b + "ffn.net.2.bias"),
+                get_block(b + "norm2.weight"),
+                get_block(b + "norm2.bias"),
+                get_block(b + "ffn.net.0.proj.weight"),
+                get_block(b + "ffn.net.0.proj.bias"),
+                get_block(b + "ffn.net.2.weight"),
+                get_block(b + "ffn.net.2.bias"),
                 {},
                 {},
                 {},
@@ -249,15 +266,19 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
                 int(i)};
     if (gate_layout != VsaGateLayout::Absent) {
       const std::string g = b + std::string(vsa_gate_prefix(gate_layout));
-      block.gate_w = get(g + ".weight");
-      block.gate_b = get(g + ".bias");
+      block.gate_w = get_block(g + ".weight");
+      block.gate_b = get_block(g + ".bias");
     }
     if (proj_l) {
       const std::string p = b + std::string(kSlaProjLPrefix);
-      block.proj_l_w = get(p + ".weight").to(DType::F32);
-      block.proj_l_b = get(p + ".bias").to(DType::F32);
+      block.proj_l_w = get_block(p + ".weight").to(DType::F32);
+      block.proj_l_b = get_block(p + ".bias").to(DType::F32);
     }
-    blocks_.push_back(std::move(block));
+    if (offload) {
+      stream_block(i, block, *offload);
+    } else {
+      blocks_.push_back(std::move(block));
+    }
   }
   if (self_attention.takes("proj_l")) {
     log::info(component, ": ", self_attention.name(),
@@ -277,6 +298,57 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
   }
 }
 
+WanTransformer::~WanTransformer() = default;
+
+std::vector<Tensor*> WanTransformer::block_tensors(Block& b) {
+  std::vector<Tensor*> all = {&b.modulation};
+  for (Attention* a : {&b.self_attn, &b.cross_attn}) {
+    for (Tensor* t : {&a->to_q_w, &a->to_q_b, &a->to_k_w, &a->to_k_b, &a->to_v_w, &a->to_v_b,
+                      &a->to_out_w, &a->to_out_b, &a->norm_q, &a->norm_k})
+      all.push_back(t);
+  }
+  for (Tensor* t : {&b.norm2_w, &b.norm2_b, &b.ffn_in_w, &b.ffn_in_b, &b.ffn_out_w, &b.ffn_out_b,
+                    &b.gate_w, &b.gate_b, &b.proj_l_w, &b.proj_l_b}) {
+    if (t->defined()) all.push_back(t);
+  }
+  return all;
+}
+
+void WanTransformer::stream_block(int i, Block& block, const WanLayerwiseOffload& offload) {
+#ifdef FASTVIDEO_HAVE_CUDA
+  std::vector<Tensor> tensors;
+  for (Tensor* t : block_tensors(block)) tensors.push_back(*t);
+  if (!offload_) {
+    offload_ = std::make_shared<LayerwiseOffload>(tensors, config_.num_layers, offload.device,
+                                                  offload.resident_blocks, offload.pin_cpu_memory);
+    // Only which members are defined matters here: for_each_block fills in the slot's tensors.
+    streamed_block_ = block;
+    for (Tensor* t : block_tensors(streamed_block_)) *t = Tensor::empty({0}, t->dtype());
+  }
+  offload_->set_layer(i, tensors);
+#else
+  fail("layerwise offload needs the CUDA backend, which this build lacks");
+#endif
+}
+
+void WanTransformer::for_each_block(const std::function<void(const Block&)>& fn) const {
+  if (!offload_) {
+    for (const Block& block : blocks_) fn(block);
+    return;
+  }
+#ifdef FASTVIDEO_HAVE_CUDA
+  Block block = streamed_block_;
+  const std::vector<Tensor*> members = block_tensors(block);
+  for (int i = 0; i < config_.num_layers; ++i) {
+    const std::vector<Tensor>& on_device = offload_->acquire(i);
+    for (size_t k = 0; k < members.size(); ++k) *members[k] = on_device[k];
+    block.index = i;
+    fn(block);
+    offload_->release(i);
+  }
+#endif
+}
+
 WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context) const {
   FV_CHECK(context.ndim() == 3 && context.size(2) == config_.text_dim,
            "WanTransformer: text context must be [B, text_len, ", config_.text_dim, "], got ",
@@ -293,12 +365,12 @@ WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context) 
   text.text =
       ops::linear(ops::gelu_tanh(ops::linear(context.to(activation_dtype()), text_1_w_, text_1_b_)),
                   text_2_w_, text_2_b_);
-  for (const Block& block : blocks_) {
+  for_each_block([&](const Block& block) {
     const Attention& a = block.cross_attn;
     Tensor k = ops::rms_norm(ops::linear(text.text, a.to_k_w, a.to_k_b), config_.eps, a.norm_k);
     Tensor v = ops::linear(text.text, a.to_v_w, a.to_v_b);
     text.blocks.push_back({k.reshape({B, L, H, hd}), v.reshape({B, L, H, hd})});
-  }
+  });
   return text;
 }
 
@@ -363,9 +435,9 @@ Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> ti
   }
   FV_CHECK(int64_t(timesteps.size()) == B, "WanTransformer: ", timesteps.size(),
            " timesteps for a batch of ", B);
-  FV_CHECK(text.batch() == B && text.blocks.size() == blocks_.size(),
+  FV_CHECK(text.batch() == B && int64_t(text.blocks.size()) == config_.num_layers,
            "WanTransformer: text context has batch ", text.batch(), " and ", text.blocks.size(),
-           " blocks; expected batch ", B, " and ", blocks_.size(), " blocks");
+           " blocks; expected batch ", B, " and ", config_.num_layers, " blocks");
   FV_CHECK(latents.device() == device(), "WanTransformer: latents are on ", latents.device().name(),
            ", the model on ", device().name());
   // wan21.md §1.3: the sinusoid of the timesteps, in f32 (the time embedder's dtype, §1.2). Its
@@ -413,14 +485,13 @@ Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sin
 
   Tensor x = ops::linear(ops::patchify(latents, patch), patch_w_, patch_b_);  // [B, S, D]
 
-  for (size_t i = 0; i < blocks_.size(); ++i) {
+  for_each_block([&](const Block& block) {
     // §1.5: e = scale_shift_table + tproj in f32, laid out [6, B, D] so each chunk is contiguous.
-    Tensor modulation = ops::add(repeat_over_batch(blocks_[i].modulation, B), tproj)
-                            .permute({1, 0, 2})
-                            .contiguous();
-    x = block_forward(blocks_[i], text.blocks[i], x, modulation, rope.cos, rope.sin,
+    Tensor modulation =
+        ops::add(repeat_over_batch(block.modulation, B), tproj).permute({1, 0, 2}).contiguous();
+    x = block_forward(block, text.blocks[size_t(block.index)], x, modulation, rope.cos, rope.sin,
                       self_attention_metadata);
-  }
+  });
 
   // wan21.md §1.6: the head modulates with temb itself (not tproj), rows (shift, scale).
   Tensor head =
@@ -433,6 +504,9 @@ Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sin
 }
 
 void WanTransformer::enable_compile() {
+  FV_CHECK(!offload_,
+           "compile mode (enable_torch_compile) and dit_layerwise_offload do not go together in "
+           "this version (a CUDA graph cannot wait on the weight copies' stream); turn one off");
   FV_CHECK(!device().is_cpu(),
            "compile mode (enable_torch_compile) captures CUDA graphs; the "
            "transformer is on ",

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -23,6 +25,16 @@
 namespace fastvideo {
 
 class WanForwardGraphs;
+class LayerwiseOffload;
+
+// Layerwise offload (FastVideo's dit_layerwise_offload, fastvideo.md §6.2): the blocks' weights
+// stay in host memory and stream to `device` a block ahead of use through `resident_blocks`
+// device slots; every other weight is resident there.
+struct WanLayerwiseOffload {
+  Device device = Device::cuda();
+  int resident_blocks = 2;
+  bool pin_cpu_memory = true;  // page-locked host copies; pageable ones otherwise
+};
 
 // Where a checkpoint keeps VSA's per-block gate to_gate_compress (fastvideo.md §3.3: a Linear D ->
 // D with bias, in VSA-trained checkpoints such as FastWan), if anywhere.
@@ -74,9 +86,13 @@ class WanTransformer {
   // A self-attention backend that takes a gate (VIDEO_SPARSE_ATTN) gets G = to_gate_compress(norm1
   // output) from the weights' gate tensors (either name of VsaGateLayout), or G = 0 when the
   // weights have none, as FastVideo zero-initialises them; which it was is logged once.
+  // With `offload` the weights are CPU tensors in the GPU dtypes (bf16 plus the f32 keep-list):
+  // the blocks' go to host buffers the forward streams from, the rest to offload->device.
   WanTransformer(WanTransformerConfig config, Weights weights,
                  const AttentionBackend& self_attention = torch_sdpa_backend(),
-                 const AttentionBackend& cross_attention = torch_sdpa_backend());
+                 const AttentionBackend& cross_attention = torch_sdpa_backend(),
+                 const std::optional<WanLayerwiseOffload>& offload = std::nullopt);
+  ~WanTransformer();
 
   // What the prompt contributes to every denoising step, computed once per prompt: the text
   // MLP output and, per block, the cross-attention keys (RMS-normed) and values, which depend
@@ -108,6 +124,7 @@ class WanTransformer {
   // as eager. A model on the CPU, or a build without CUDA, is refused.
   void enable_compile();
   bool compiled() const { return graphs_ != nullptr; }
+  bool layerwise_offloaded() const { return offload_ != nullptr; }
   struct CompileStats {
     int graphs = 0;                  // captured so far
     int replays = 0;                 // forwards that replayed one
@@ -142,6 +159,15 @@ class WanTransformer {
     Tensor cos, sin;  // on the model's device
   };
 
+  // A block's defined weights in one fixed order: layerwise offload streams them as one layer.
+  static std::vector<Tensor*> block_tensors(Block& block);
+  // Layerwise offload: block i's host weights into the stream's host buffers (the first call
+  // creates the stream).
+  void stream_block(int i, Block& block, const WanLayerwiseOffload& offload);
+  // Runs fn(block) over the blocks in order. In layerwise offload each block's weights are
+  // streamed in just before, and its slot handed on once fn has queued the block's work.
+  void for_each_block(const std::function<void(const Block&)>& fn) const;
+
   // forward() from the patch embedding on: latents in the activation dtype, the timesteps'
   // sinusoid [B, freq_dim] on the model's device in the time embedder's dtype.
   Tensor forward_embedded(const Tensor& latents, const Tensor& sinusoid, const TextContext& text,
@@ -161,7 +187,11 @@ class WanTransformer {
   Tensor text_1_w_, text_1_b_, text_2_w_, text_2_b_;
   Tensor head_modulation_;  // scale_shift_table as [2, D]: (shift, scale)
   Tensor proj_out_w_, proj_out_b_;
-  std::vector<Block> blocks_;
+  std::vector<Block> blocks_;  // empty in layerwise offload
+  // Layerwise offload: the blocks' weights in host memory, and a block whose tensors are slot
+  // views, the shape every streamed block is given.
+  std::shared_ptr<LayerwiseOffload> offload_;
+  Block streamed_block_;
   mutable std::mutex rope_mutex_;
   mutable std::map<std::array<int64_t, 3>, RopeCache> rope_cache_;
   std::shared_ptr<WanForwardGraphs> graphs_;  // compile mode; null: eager

@@ -1,0 +1,135 @@
+#include "runtime/cuda/layerwise_offload.h"
+
+#include <cstring>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "core/cuda/device_allocator.h"
+
+namespace fastvideo {
+
+namespace {
+
+constexpr size_t kAlignment = 256;  // every tensor of a layer starts on a 256-byte boundary
+
+size_t align_up(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
+
+std::shared_ptr<void> host_memory(size_t bytes, bool pinned) {
+  if (pinned) {
+    void* p = nullptr;
+    const cudaError_t status = cudaHostAlloc(&p, bytes, cudaHostAllocDefault);
+    if (status != cudaSuccess) {
+      (void)cudaGetLastError();
+      fail("layerwise offload: could not pin ", bytes >> 20, " MiB of host memory (",
+           cudaGetErrorString(status), "); set pin_cpu_memory to false to use pageable memory");
+    }
+    return std::shared_ptr<void>(p, [](void* q) { cudaFreeHost(q); });
+  }
+  void* p = std::aligned_alloc(kAlignment, align_up(bytes));
+  FV_CHECK(p, "layerwise offload: out of host memory allocating ", bytes >> 20, " MiB");
+  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+}
+
+}  // namespace
+
+LayerwiseOffload::LayerwiseOffload(const std::vector<Tensor>& layout, int layers, Device device,
+                                   int slots, bool pin)
+    : device_(device), pinned_(pin) {
+  FV_CHECK(!device.is_cpu(), "layerwise offload streams weights to a GPU, not to ", device.name());
+  FV_CHECK(layers >= 1 && slots >= 1, "layerwise offload: ", layers, " layers through ", slots,
+           " slots; expected at least one of each");
+  FV_CHECK(!layout.empty(), "layerwise offload: a layer without tensors");
+  size_t bytes = 0;
+  for (const Tensor& t : layout) {
+    offsets_.push_back(bytes);
+    layout_.push_back({t.shape(), t.dtype()});
+    bytes += align_up(t.nbytes());
+  }
+  layer_bytes_ = int64_t(bytes);
+  slots = std::min(slots, layers);
+  use_cuda_device(device.index);
+  for (int i = 0; i < layers; ++i) host_.push_back(host_memory(bytes, pin));
+  slots_.resize(size_t(slots));
+  for (Slot& slot : slots_) {
+    slot.memory = DeviceAllocator::get(device.index).allocate(bytes);
+    for (size_t k = 0; k < layout_.size(); ++k) {
+      slot.tensors.push_back(Tensor::borrow(static_cast<char*>(slot.memory.get()) + offsets_[k],
+                                            layout_[k].shape, layout_[k].dtype, slot.memory,
+                                            device));
+    }
+    FV_CUDA_CHECK(cudaEventCreateWithFlags(&slot.loaded, cudaEventDisableTiming));
+    FV_CUDA_CHECK(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming));
+  }
+  FV_CUDA_CHECK(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
+}
+
+LayerwiseOffload::~LayerwiseOffload() {
+  // No throwing from a destructor: errors here were reported by the calls that queued the work.
+  if (copy_stream_) {
+    cudaStreamSynchronize(copy_stream_);
+    cudaStreamDestroy(copy_stream_);
+  }
+  for (Slot& slot : slots_) {
+    if (slot.loaded) cudaEventDestroy(slot.loaded);
+    if (slot.done) cudaEventDestroy(slot.done);
+  }
+}
+
+void LayerwiseOffload::set_layer(int i, const std::vector<Tensor>& tensors) {
+  FV_CHECK(i >= 0 && i < layers(), "layerwise offload: layer ", i, " of ", layers());
+  FV_CHECK(tensors.size() == layout_.size(), "layerwise offload: layer ", i, " has ",
+           tensors.size(), " tensors, the layout ", layout_.size());
+  std::lock_guard lock(mu_);
+  // A slot holding this layer would go stale: forget it (the next acquire copies again).
+  for (Slot& slot : slots_) {
+    if (slot.layer == i) {
+      FV_CUDA_CHECK(cudaStreamSynchronize(copy_stream_));
+      slot.layer = -1;
+    }
+  }
+  char* base = static_cast<char*>(host_[size_t(i)].get());
+  for (size_t k = 0; k < tensors.size(); ++k) {
+    const Tensor& t = tensors[k];
+    FV_CHECK(t.device().is_cpu() && t.is_contiguous() && t.dtype() == layout_[k].dtype &&
+                 t.shape() == layout_[k].shape,
+             "layerwise offload: layer ", i, " tensor ", k, " is ", t.describe(), ", expected ",
+             dtype_name(layout_[k].dtype), shape_str(layout_[k].shape), " contiguous on the cpu");
+    std::memcpy(base + offsets_[k], t.raw_data(), t.nbytes());
+  }
+}
+
+void LayerwiseOffload::load(int layer) {
+  Slot& slot = slots_[size_t(layer % slots())];
+  if (slot.layer == layer) return;
+  // The slot's previous layer may still be read by queued compute.
+  if (slot.in_use_recorded) FV_CUDA_CHECK(cudaStreamWaitEvent(copy_stream_, slot.done, 0));
+  FV_CUDA_CHECK(cudaMemcpyAsync(slot.memory.get(), host_[size_t(layer)].get(), size_t(layer_bytes_),
+                                cudaMemcpyHostToDevice, copy_stream_));
+  FV_CUDA_CHECK(cudaEventRecord(slot.loaded, copy_stream_));
+  slot.layer = layer;
+}
+
+const std::vector<Tensor>& LayerwiseOffload::acquire(int i) {
+  FV_CHECK(i >= 0 && i < layers(), "layerwise offload: layer ", i, " of ", layers());
+  std::lock_guard lock(mu_);
+  CudaContext& ctx = use_cuda_device(device_.index);
+  load(i);
+  Slot& slot = slots_[size_t(i % slots())];
+  FV_CUDA_CHECK(cudaStreamWaitEvent(ctx.stream(), slot.loaded, 0));
+  return slot.tensors;
+}
+
+void LayerwiseOffload::release(int i) {
+  FV_CHECK(i >= 0 && i < layers(), "layerwise offload: layer ", i, " of ", layers());
+  std::lock_guard lock(mu_);
+  CudaContext& ctx = use_cuda_device(device_.index);
+  Slot& slot = slots_[size_t(i % slots())];
+  FV_CUDA_CHECK(cudaEventRecord(slot.done, ctx.stream()));
+  slot.in_use_recorded = true;
+  // Wrapping to the next pass keeps layer -> slot fixed only when the slots divide the layers;
+  // otherwise the next pass's first layers are copied when acquired.
+  const int next = i + slots();
+  if (next < layers() || (layers() > slots() && layers() % slots() == 0)) load(next % layers());
+}
+
+}  // namespace fastvideo
