@@ -21,6 +21,7 @@
 #include "bench_commands.h"
 #include "core/compute_device.h"
 #include "core/env.h"
+#include "core/parse_number.h"
 #include "core/torch_random.h"
 #include "io/checkpoint.h"
 #include "models/wan/dit/wan_transformer.h"
@@ -30,6 +31,7 @@
 #include "pipeline/denoise_loop.h"
 #include "pipeline/dmd_denoise_loop.h"
 #include "pipeline/latent_noise.h"
+#include "pipeline/memory_plan.h"
 #include "pipeline/wan_checkpoint.h"
 #include "random_checkpoint/random_weights.h"
 #include "schedulers/make_scheduler.h"
@@ -47,8 +49,11 @@ using Clock = std::chrono::steady_clock;
 struct BenchDenoiseFlags {
   std::string model, device = "cuda", json, scheduler = "flow_unipc", attention_backend;
   bool fastwan = false;
-  bool compile = false;       // compile mode: forwards replayed from CUDA graphs
-  double vsa_sparsity = 0.8;  // --fastwan only
+  bool compile = false;            // compile mode: forwards replayed from CUDA graphs
+  std::string config = "1.3b";     // random weights of this preset's size
+  bool layerwise_offload = false;  // dit_layerwise_offload: blocks streamed from pinned memory
+  std::string max_device_memory;   // a budget, e.g. 24GiB
+  double vsa_sparsity = 0.8;       // --fastwan only
   int height = 480, width = 832, num_frames = 81;
   int num_inference_steps = 50, steps = 0;  // steps 0: all of them
   double guidance_scale = 5.0, flow_shift = 3.0;
@@ -150,7 +155,7 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   WanTransformerConfig config;
   WanVaeConfig vae_config;  // Wan2.1's unless the checkpoint says otherwise
   if (f.model.empty()) {
-    config = wan_transformer_config(wan_model_preset("1.3b"));
+    config = wan_transformer_config(wan_model_preset(f.config));
   } else {
     checkpoint = open_wan_checkpoint(f.model);
     config = WanTransformerConfig::from_checkpoint(*checkpoint);
@@ -162,7 +167,7 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   std::printf(
       "fastvideo bench denoise: %s transformer (%d blocks), %s weights, %dx%dx%d, "
       "%d of %d steps, guidance %.1f, %s, on %s (%s)\n",
-      f.model.empty() ? "Wan2.1 1.3B" : f.model.c_str(), config.num_layers,
+      f.model.empty() ? ("Wan2.1 " + f.config).c_str() : f.model.c_str(), config.num_layers,
       f.model.empty() ? "random" : "checkpoint", f.height, f.width, f.num_frames, steps,
       f.num_inference_steps, f.guidance_scale, f.scheduler.c_str(), device.name().c_str(),
       card.c_str());
@@ -174,11 +179,24 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
       select_attention_backends(f.attention_backend, env_string(kAttentionBackendEnv),
                                 attention_device_for(device), {config.attention_head_dim, dtype});
   std::printf("attention backends: %s\n", attention.describe().c_str());
-  Weights weights = checkpoint
-                        ? load_component(checkpoint->path("transformer"),
-                                         wan_transformer_specs(config), dtype, device, &fp32)
-                        : random_transformer(config, VsaGateLayout::Absent, f.seed, dtype, device);
-  WanTransformer dit(config, std::move(weights), *attention.self, *attention.cross);
+  std::optional<int64_t> budget_bytes = int64_t(0);
+  if (!f.max_device_memory.empty()) budget_bytes = parse_byte_size(f.max_device_memory);
+  FV_CHECK(budget_bytes, "bench denoise: --max-device-memory '", f.max_device_memory,
+           "': expected a size such as 24GiB");
+  const DeviceMemoryBudget budget(device, *budget_bytes);
+  // Layerwise offload: the weights in host memory, the blocks streamed (two resident).
+  const Device weights_on = f.layerwise_offload ? Device::cpu() : device;
+  Weights weights =
+      checkpoint ? load_component(checkpoint->path("transformer"), wan_transformer_specs(config),
+                                  dtype, weights_on, &fp32)
+                 : random_transformer(config, VsaGateLayout::Absent, f.seed, dtype, weights_on);
+  const auto offload =
+      f.layerwise_offload ? std::optional<WanLayerwiseOffload>(WanLayerwiseOffload{device, 2, true})
+                          : std::nullopt;
+  WanTransformer dit(config, std::move(weights), *attention.self, *attention.cross, offload);
+  std::printf("transformer weights: %s; device memory budget: %s\n",
+              offload ? "blocks in pinned host memory, streamed (2 resident)" : "resident",
+              *budget_bytes ? format_gib(*budget_bytes).c_str() : "none");
   if (f.compile) dit.enable_compile();
 
   // Noise as the pipeline draws it; prompt embeddings ~ UMT5 outputs (O(0.1)), two prompts.
@@ -265,6 +283,8 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
     }
     out["peak_device_bytes"] = peak;
     out["compile"] = f.compile;
+    out["layerwise_offload"] = f.layerwise_offload;
+    out["max_device_memory"] = *budget_bytes;
     if (f.compile) {
       out["compile_capture_seconds"] = compiled.capture_seconds;
       out["compile_graph_memory_bytes"] = compiled.graph_memory_bytes;
@@ -301,6 +321,12 @@ Action add_denoise_bench(CLI::App& bench) {
   cmd->add_option("--VSA-sparsity", f->vsa_sparsity, "with --fastwan: VSA_sparsity (default 0.8)");
   cmd->add_flag("--compile", f->compile,
                 "compile mode: every forward replayed from a CUDA graph captured in the warm-up");
+  cmd->add_option("--config", f->config,
+                  "random weights of this size: 1.3b (default) or 14b (--model unset)");
+  cmd->add_flag("--layerwise-offload", f->layerwise_offload,
+                "dit_layerwise_offload: block weights in pinned host memory, streamed to the GPU");
+  cmd->add_option("--max-device-memory", f->max_device_memory,
+                  "a hard device-memory budget for the run, e.g. 24GiB");
   cmd->add_option("--json", f->json, "write results as JSON");
   return [f] { return run_bench_denoise(*f); };
 }

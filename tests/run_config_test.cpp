@@ -7,6 +7,7 @@
 
 #include <fstream>
 
+#include "core/parse_number.h"
 #include "test_util.h"
 #include "tiny_model_fixture.h"
 
@@ -106,8 +107,8 @@ TEST(RunConfig, EngineKeysAskingForMissingFeaturesAreRefusedByName) {
        "generator.engine.compile.extras="},
       {"generator:\n  engine:\n    quantization:\n      transformer_quant: FP8\n",
        "generator.engine.quantization.transformer_quant='FP8'"},
-      {"generator:\n  engine:\n    offload:\n      dit_layerwise: true\n",
-       "generator.engine.offload.dit_layerwise='true'"},
+      {"generator:\n  engine:\n    offload:\n      vae: true\n",
+       "generator.engine.offload.vae='true'"},
       {"generator:\n  engine:\n    parallelism:\n      sp_size: 2\n",
        "generator.engine.parallelism.sp_size='2'"},
       {"generator:\n  engine:\n    num_gpus: 2\n", "generator.engine.num_gpus='2'"},
@@ -155,6 +156,38 @@ TEST(RunConfig, CompileKeysSetTheCompileOptions) {
 
 // A section whose keys are all commented out is empty, not unknown; a value where a section
 // belongs says so.
+// FastVideo's offload switches set the options (null or "auto" leave the memory plan to decide);
+// max_device_memory takes a size with a unit.
+TEST(RunConfig, OffloadSwitchesAndTheDeviceMemoryBudget) {
+  const RunConfig c = from_yaml(
+      "generator:\n  engine:\n    max_device_memory: 24GiB\n    offload:\n"
+      "      dit_layerwise: true\n      dit: false\n      text_encoder: auto\n"
+      "      image_encoder: true\n      pin_cpu_memory: false\n");
+  EXPECT_EQ(c.options.dit_layerwise_offload, std::optional<bool>(true));
+  EXPECT_EQ(c.options.dit_cpu_offload, std::optional<bool>(false));
+  EXPECT_EQ(c.options.text_encoder_cpu_offload, std::nullopt);
+  EXPECT_FALSE(c.options.pin_cpu_memory);
+  EXPECT_EQ(c.options.max_device_memory, int64_t(24) << 30);
+  EXPECT_EQ(
+      from_yaml("generator:\n  engine:\n    max_device_memory: 8000MB\n").options.max_device_memory,
+      int64_t(8000000000));
+  const std::string e = yaml_error("generator:\n  engine:\n    max_device_memory: 8 gigs\n");
+  EXPECT_TRUE(contains(e, "generator.engine.max_device_memory") && contains(e, "'8 gigs'") &&
+              contains(e, "24GiB"))
+      << e;
+  EXPECT_TRUE(contains(yaml_error("generator:\n  engine:\n    offload:\n      dit: maybe\n"),
+                       "generator.engine.offload.dit"));
+}
+
+TEST(ParseByteSize, UnitsAreBinaryOrDecimalAndNothingElse) {
+  EXPECT_EQ(parse_byte_size("1024"), 1024);
+  EXPECT_EQ(parse_byte_size("1.5GiB"), int64_t(3) << 29);
+  EXPECT_EQ(parse_byte_size("2G"), int64_t(2) << 30);
+  EXPECT_EQ(parse_byte_size("3MB"), 3000000);
+  for (const char* bad : {"", "GiB", "-1GiB", "1 GiB", "1gib", "1e30TiB", "x1G"})
+    EXPECT_EQ(parse_byte_size(bad), std::nullopt) << bad;
+}
+
 TEST(RunConfig, SectionsAreMappingsOrEmpty) {
   EXPECT_FALSE(from_yaml("generator:\n  engine:\n    offload:\n").model_path.has_value());
   const std::string e = yaml_error("request:\n  sampling: 42\n");

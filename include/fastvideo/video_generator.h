@@ -79,6 +79,27 @@ struct GeneratorOptions {
   // FastVideo's text_encoder_enabled / vae_enabled: compiling UMT5 and the VAE as well. Not in
   // this version: true is refused.
   bool compile_text_encoder = false, compile_vae = false;
+
+  // Memory (FastVideo's offload switches, fastvideo.md §6.2). Unset means auto, the default: only
+  // what does not fit is offloaded, decided before loading from the GPU's free memory (or
+  // max_device_memory) and the run's needs, and logged in one line with the reason.
+  //  - dit_layerwise_offload: the transformer blocks' weights stay in host memory and stream to
+  //    the GPU a block ahead of use (two blocks resident), copies overlapping compute.
+  //  - dit_cpu_offload: FastVideo's FSDP CPU offload, which keeps the weights in host memory and
+  //    brings each block's to the GPU for its forward: on one GPU the same streaming as above.
+  //  - text_encoder_cpu_offload: UMT5's weights stay in host memory; its layers stream to the GPU
+  //    while encoding (faster than encoding on the CPU: docs/perf.md).
+  //  - vae_cpu_offload: the VAE's weights are on the GPU only while decoding.
+  // Offloading on the CPU device changes nothing (the weights are in host memory already).
+  std::optional<bool> dit_layerwise_offload, dit_cpu_offload, text_encoder_cpu_offload,
+      vae_cpu_offload;
+  bool pin_cpu_memory = true;  // page-locked host copies of offloaded weights; false: pageable
+  // A hard limit on the device memory this run's tensors take (bytes; 0: none), so a smaller
+  // card's case runs on a large one. Auto offload plans within it; a run that cannot fit even
+  // with every offload is refused before loading, naming the smallest budget that would do; one
+  // that runs out anyway says in which stage and which switch would help. The CUDA context and
+  // the libraries' own handles (about 0.5 GiB) are outside it.
+  int64_t max_device_memory = 0;
 };
 
 struct GenerationRequest {

@@ -31,6 +31,7 @@ GENERATOR_KEYWORDS = {
     "image_encoder_cpu_offload": "generator.engine.offload.image_encoder",
     "vae_cpu_offload": "generator.engine.offload.vae",
     "pin_cpu_memory": "generator.engine.offload.pin_cpu_memory",
+    "max_device_memory": "generator.engine.max_device_memory",
     "enable_torch_compile": "generator.engine.compile.enabled",
     # The transformer is the one model compiled here, so the master kwargs are its kwargs.
     "torch_compile_kwargs": "generator.engine.compile.dit_kwargs",

@@ -12,10 +12,7 @@ UNIMPLEMENTED = [
     ("sp_size", 2, "several GPUs"),
     ("tp_size", 4, "several GPUs"),
     ("use_fsdp_inference", True, "FSDP"),
-    ("dit_layerwise_offload", True, "offload"),
-    ("dit_cpu_offload", True, "offload"),
-    ("text_encoder_cpu_offload", True, "offload"),
-    ("vae_cpu_offload", True, "offload"),
+    ("vae_cpu_offload", True, "VAE off the GPU"),
     ("lora_path", "lora.safetensors", "LoRA"),
     ("transformer_quant", "fp8", "quantized"),
     ("distributed_executor_backend", "ray", "ray"),
@@ -32,10 +29,23 @@ def test_unimplemented_keyword_is_refused_by_name(tiny_model, name, value, reaso
 
 
 def test_refusal_matches_the_yaml_key_of_the_cli(tiny_model):
-    # The same check as `fastvideo generate --generator.engine.offload.dit_layerwise true`.
-    with pytest.raises(FastVideoError, match=r"generator\.engine\.offload\.dit_layerwise="
-                                             r"'true': CPU or layerwise offload"):
-        VideoGenerator.from_pretrained(tiny_model, dit_layerwise_offload=True)
+    # The same check as `fastvideo generate --generator.engine.offload.vae true`.
+    with pytest.raises(FastVideoError, match=r"generator\.engine\.offload\.vae="
+                                             r"'true': keeping the VAE off the GPU"):
+        VideoGenerator.from_pretrained(tiny_model, vae_cpu_offload=True)
+
+
+def test_offload_keywords_act_and_the_budget_is_checked(tiny_model):
+    # On the CPU the weights are in host memory already: the switches are accepted (and logged as
+    # having no effect there); a device-memory budget has nothing to limit and is refused.
+    gen = VideoGenerator.from_pretrained(tiny_model, device="cpu", dit_layerwise_offload=True,
+                                         dit_cpu_offload=True, text_encoder_cpu_offload=True,
+                                         pin_cpu_memory=False)
+    assert gen.model_path == tiny_model
+    with pytest.raises(FastVideoError, match=r"max_device_memory=.*on the CPU"):
+        VideoGenerator.from_pretrained(tiny_model, device="cpu", max_device_memory="8GiB")
+    with pytest.raises(FastVideoError, match=r"max_device_memory.*'eight'.*24GiB"):
+        VideoGenerator.from_pretrained(tiny_model, device="cpu", max_device_memory="eight")
 
 
 def test_default_valued_keywords_are_accepted(tiny_model):

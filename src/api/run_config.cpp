@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "core/excerpt.h"
+#include "core/parse_number.h"
 #include "fastvideo/log.h"
 #include "io/video_writer.h"
 #include "pipeline/compile_settings.h"
@@ -168,6 +169,19 @@ Setter compile_kwarg_setter(const std::string& prefix, const std::string& name) 
   };
 }
 
+// An offload switch: true, false, or null / "auto" for the memory plan to decide.
+std::optional<bool> offload_switch(const YAML::Node& n, const std::string& key) {
+  if (is_null(n)) return std::nullopt;
+  if (n.IsScalar() && n.Scalar() == "auto") return std::nullopt;
+  return scalar<bool>(n, key);
+}
+
+Setter offload_setter(const std::string& key, std::optional<bool> GeneratorOptions::*field) {
+  return [key, field](const YAML::Node& n, RunConfig& c) {
+    c.options.*field = offload_switch(n, key);
+  };
+}
+
 // Keys that set something.
 const std::map<std::string, Setter>& setters() {
   static const std::map<std::string, Setter> table = {
@@ -185,6 +199,32 @@ const std::map<std::string, Setter>& setters() {
       {"generator.engine.keep_text_encoder",
        [](auto& n, auto& c) {
          c.options.keep_text_encoder = scalar<bool>(n, "generator.engine.keep_text_encoder");
+       }},
+      {"generator.engine.offload.dit_layerwise",
+       offload_setter("generator.engine.offload.dit_layerwise",
+                      &GeneratorOptions::dit_layerwise_offload)},
+      {"generator.engine.offload.dit",
+       offload_setter("generator.engine.offload.dit", &GeneratorOptions::dit_cpu_offload)},
+      {"generator.engine.offload.text_encoder",
+       offload_setter("generator.engine.offload.text_encoder",
+                      &GeneratorOptions::text_encoder_cpu_offload)},
+      {"generator.engine.offload.pin_cpu_memory",
+       [](auto& n, auto& c) {
+         c.options.pin_cpu_memory = scalar<bool>(n, "generator.engine.offload.pin_cpu_memory");
+       }},
+      {"generator.engine.max_device_memory",
+       [](auto& n, auto& c) {
+         const std::string key = "generator.engine.max_device_memory";
+         if (is_null(n)) {
+           c.options.max_device_memory = 0;
+           return;
+         }
+         const std::string text = scalar<std::string>(n, key);
+         const std::optional<int64_t> bytes = parse_byte_size(text);
+         FV_CHECK(bytes, "key '", key, "' has value '", text,
+                  "'; expected a memory size such as 24GiB, 7.5G or 8000MB (or bytes), 0 for no "
+                  "limit");
+         c.options.max_device_memory = *bytes;
        }},
       {"generator.engine.compile.enabled",
        [](auto& n, auto& c) {
@@ -337,7 +377,6 @@ struct Rule {
 };
 
 const std::map<std::string, Rule>& rules() {
-  static const Rule offload{is_false, "false", "CPU or layerwise offload is not in this version"};
   static const Rule no_compile_extras{
       is_empty_map, "an empty mapping",
       "this engine's compile mode (CUDA graphs) has no torch.compile options to pass extras to"};
@@ -364,11 +403,10 @@ const std::map<std::string, Rule>& rules() {
        {is_false, "false", "sharded weights (FSDP) are not in this version"}},
       {"generator.engine.disable_autocast",
        {is_false, "false", "this engine always runs the diffusers bf16 path on a GPU"}},
-      {"generator.engine.offload.dit", offload},
-      {"generator.engine.offload.dit_layerwise", offload},
-      {"generator.engine.offload.text_encoder", offload},
-      {"generator.engine.offload.image_encoder", offload},
-      {"generator.engine.offload.vae", offload},
+      {"generator.engine.offload.vae",
+       {[](const YAML::Node& n) { return is_null(n) || is_false(n); }, "false",
+        "keeping the VAE off the GPU between decodes is not in this version (its weights are "
+        "0.25 GB; vae_tiling bounds what decoding needs)"}},
       {"generator.engine.compile.audio_vae_enabled",
        {is_false, "false", "this engine has no audio VAE"}},
       {"generator.engine.compile.extras", no_compile_extras},
@@ -416,7 +454,7 @@ const std::set<std::string>& without_effect() {
       "generator.trust_remote_code",                 // local folders only
       "generator.engine.enable_stage_verification",  // every stage validates its inputs
       "generator.engine.parallelism.dist_timeout",   // one GPU
-      "generator.engine.offload.pin_cpu_memory",     // only matters with offload
+      "generator.engine.offload.image_encoder",      // text-to-video has no image encoder
       "request.output.return_frames",                // the result always holds the frames
   };
   return keys;
@@ -491,7 +529,7 @@ void apply_config_root(const YAML::Node& root, const std::string& origin, RunCon
   try {
     apply_key("", root, config);
   } catch (const Error& e) {
-    throw e.with_context(origin);
+    e.rethrow_with_context(origin);
   }
 }
 

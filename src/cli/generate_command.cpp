@@ -61,6 +61,18 @@ constexpr ValueFlag kValueFlags[] = {
      "auto (default: GPU 0 when it is usable, else the CPU), cpu, cuda or cuda:N"},
     {"--text-encoder-precision", "generator.engine.text_encoder_precision",
      "UMT5 on a GPU: bf16 (default) or fp32"},
+    {"--dit-layerwise-offload", "generator.engine.offload.dit_layerwise",
+     "true, false or auto (default: only when the model does not fit): the transformer blocks' "
+     "weights in host memory, streamed to the GPU a block ahead of use"},
+    {"--dit-cpu-offload", "generator.engine.offload.dit",
+     "true, false or auto: FastVideo's FSDP CPU offload; on one GPU the same block streaming"},
+    {"--text-encoder-cpu-offload", "generator.engine.offload.text_encoder",
+     "true, false or auto: UMT5's weights in host memory, its layers streamed while encoding"},
+    {"--pin-cpu-memory", "generator.engine.offload.pin_cpu_memory",
+     "true (default) or false: page-locked host memory for offloaded weights"},
+    {"--max-device-memory", "generator.engine.max_device_memory",
+     "a hard limit on the GPU memory of this run, e.g. 24GiB (default: none); offload is planned "
+     "within it"},
 };
 
 struct GenerateFlags {
@@ -99,7 +111,7 @@ RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>
     try {
       apply_setting(flag.key, *value, config);
     } catch (const Error& e) {
-      throw e.with_context(flag.flag);
+      e.rethrow_with_context(flag.flag);
     }
   }
   if (f.output) {  // the whole output: this path, as written

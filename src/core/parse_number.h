@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace fastvideo {
 
@@ -22,6 +23,24 @@ inline std::optional<double> parse_double(const std::string& s) {
   double v = std::strtod(s.c_str(), &end);
   if (end != s.c_str() + s.size()) return std::nullopt;
   return v;
+}
+
+// A memory size: whole bytes ("25769803776") or a number with a unit, binary (KiB, MiB, GiB, TiB,
+// or K, M, G, T) or decimal (KB, MB, GB, TB): "24GiB", "7.5G", "8000MB". Nothing else.
+inline std::optional<int64_t> parse_byte_size(const std::string& s) {
+  if (auto bytes = parse_int(s)) return bytes;
+  static const std::pair<const char*, double> units[] = {
+      {"KiB", 0x1p10}, {"MiB", 0x1p20}, {"GiB", 0x1p30}, {"TiB", 0x1p40},
+      {"KB", 1e3},     {"MB", 1e6},     {"GB", 1e9},     {"TB", 1e12},
+      {"K", 0x1p10},   {"M", 0x1p20},   {"G", 0x1p30},   {"T", 0x1p40}};
+  for (const auto& [unit, scale] : units) {
+    const std::string u = unit;
+    if (s.size() <= u.size() || s.compare(s.size() - u.size(), u.size(), u) != 0) continue;
+    const std::optional<double> v = parse_double(s.substr(0, s.size() - u.size()));
+    if (!v || !(*v >= 0) || *v * scale > 9.2e18) return std::nullopt;
+    return int64_t(*v * scale);
+  }
+  return std::nullopt;
 }
 
 }  // namespace fastvideo

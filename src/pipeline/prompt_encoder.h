@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/device.h"
@@ -21,8 +22,10 @@ class PromptEncoder {
   // config: the text encoder's, checked against its weights. dtype: the UMT5 weights' (f32 on the
   // CPU; bf16 or f32 on a GPU). keep: hold the weights between generations instead of loading
   // them each time.
+  // offload: text_encoder_cpu_offload (the weights load into host memory, layers stream to the
+  // GPU while encoding).
   PromptEncoder(const CheckpointFolder& checkpoint, Umt5Config config, Device device, DType dtype,
-                bool keep);
+                bool keep, std::optional<Umt5Offload> offload = std::nullopt);
   ~PromptEncoder();
 
   // [1, text_length, d_model]: the encoder's output on the real tokens (at most max_tokens of
@@ -40,6 +43,7 @@ class PromptEncoder {
   Device device_;
   DType dtype_;
   bool keep_;
+  std::optional<Umt5Offload> offload_;
   T5Tokenizer tokenizer_;
   std::unique_ptr<Umt5Encoder> encoder_;
 };

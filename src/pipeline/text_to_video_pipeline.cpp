@@ -10,6 +10,7 @@
 #include "core/env.h"
 #include "fastvideo/log.h"
 #include "pipeline/compile_settings.h"
+#include "pipeline/memory_plan.h"
 #include "pipeline/sparse_attention_settings.h"
 #include "pipeline/stages/decode_stage.h"
 #include "pipeline/stages/dmd_denoise_stage.h"
@@ -78,11 +79,104 @@ std::optional<VaeTiling> vae_tiling_for(const GeneratorOptions& options, int64_t
       .tile_height = size, .tile_width = size, .stride_height = stride, .stride_width = stride};
 }
 
+// Bytes of the specs' tensors (those whose name starts with `prefix`) in `dtype`, or f32 for the
+// names in `f32`.
+int64_t weight_bytes(const std::vector<TensorSpec>& specs, DType dtype,
+                     const std::set<std::string>* f32 = nullptr, const std::string& prefix = {}) {
+  int64_t bytes = 0;
+  for (const TensorSpec& spec : specs) {
+    if (!spec.used || spec.name.rfind(prefix, 0) != 0) continue;
+    const DType d = f32 && f32->count(spec.name) ? DType::F32 : dtype;
+    bytes += shape_numel(spec.shape) * int64_t(dtype_size(d));
+  }
+  return bytes;
+}
+
+// On the CPU the weights are in host memory already: an offload switch asked for changes nothing.
+void log_offload_on_cpu(const GeneratorOptions& options) {
+  std::vector<std::string> on;
+  if (options.dit_layerwise_offload.value_or(false)) on.push_back("dit_layerwise_offload");
+  if (options.dit_cpu_offload.value_or(false)) on.push_back("dit_cpu_offload");
+  if (options.text_encoder_cpu_offload.value_or(false)) on.push_back("text_encoder_cpu_offload");
+  if (options.vae_cpu_offload.value_or(false)) on.push_back("vae_cpu_offload");
+  for (const std::string& name : on)
+    log::info(name, " has no effect on the CPU device: the weights are in host memory already");
+}
+
+// The offloads this run uses (issue 12): those the options fix, and for the rest (auto) the
+// least costly set whose estimated peak, at the model's preset size, fits the device memory
+// available (the budget, when there is one). Logged in one line. A budget too small for any set
+// the options allow is an error here, before any weights load.
+OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
+                           const SamplingPreset& preset, const WanGeometry& geometry,
+                           const WanTransformerConfig& dit, const WanBlockExtras& extras,
+                           const std::set<std::string>& dit_fp32, const Umt5Config& umt5,
+                           DType umt5_dtype, const WanVaeConfig& vae, bool tiling_asked,
+                           bool compile) {
+  if (device.is_cpu()) {
+    log_offload_on_cpu(options);
+    return {.vae_tiling = tiling_asked};
+  }
+  const std::vector<TensorSpec> dit_specs = wan_transformer_specs(dit, extras);
+  const std::vector<TensorSpec> te_specs = umt5_encoder_specs(umt5);
+  const SamplingDefaults& d = preset.defaults;
+  MemoryNeeds needs{
+      .dit_weights = weight_bytes(dit_specs, DType::BF16, &dit_fp32),
+      .dit_block = weight_bytes(dit_specs, DType::BF16, &dit_fp32, "blocks.0."),
+      .dit_blocks = dit.num_layers,
+      .text_encoder_weights = weight_bytes(te_specs, umt5_dtype),
+      .text_encoder_layer = weight_bytes(te_specs, umt5_dtype, nullptr, "encoder.block.0."),
+      .text_encoder_resident =
+          weight_bytes(te_specs, umt5_dtype, nullptr, "encoder.final_layer_norm."),
+      .vae_weights = weight_bytes(wan_vae_specs(vae), DType::BF16),
+      .encode_activations =
+          estimate_encode_activations(umt5.d_model, umt5.d_ff, umt5.num_heads, 512),
+      .denoise_activations =
+          estimate_denoise_activations(geometry.tokens(d.num_frames, d.height, d.width),
+                                       dit.inner_dim(), dit.ffn_dim, dit.num_layers, 512),
+      .decode_activations = estimate_decode_activations(d.num_frames, d.height, d.width),
+      .decode_activations_tiled = estimate_tiled_decode_activations(d.num_frames, d.height, d.width,
+                                                                    options.vae_tile_size)};
+  OffloadSettings settings;
+  // On one GPU FastVideo's dit_cpu_offload (FSDP's CPU offload) also brings the weights in block
+  // by block: the same streaming as dit_layerwise_offload, which wins when both are set.
+  settings.dit_layerwise =
+      options.dit_layerwise_offload ? options.dit_layerwise_offload : options.dit_cpu_offload;
+  if (compile) {
+    FV_CHECK(!settings.dit_layerwise.value_or(false),
+             "compile mode (enable_torch_compile) and dit_layerwise_offload / dit_cpu_offload do "
+             "not go together in this version (a CUDA graph cannot wait on the weight copies' "
+             "stream); turn one off");
+    settings.dit_layerwise = false;
+  }
+  settings.text_encoder = options.text_encoder_cpu_offload;
+  settings.vae = false;  // vae_cpu_offload is not in this version (refused above)
+  if (tiling_asked) settings.vae_tiling = true;
+  const DeviceMemory memory = device_memory(device);
+  const MemoryPlan plan = plan_memory(needs, settings, memory.available());
+  if (!plan.fits && memory.budget > 0) {
+    throw OutOfDeviceMemory(str_cat(
+        "max_device_memory=", format_gib(memory.budget), " is too small: at its preset size (",
+        d.width, "x", d.height, ", ", d.num_frames, " frames) this model needs about ",
+        format_gib(plan.smallest), " even with the most offloading the settings allow (",
+        plan.summary.substr(plan.summary.find(':') + 2), "); the smallest budget that would do is ",
+        format_gib(plan.smallest)));
+  }
+  if (!plan.fits) {
+    log::warning(plan.summary, "; it may not fit: set max_device_memory or offload switches");
+  } else {
+    log::info(plan.summary);
+  }
+  return plan.choice;
+}
+
 }  // namespace
 
 TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                                          const GeneratorOptions& options)
-    : device_(parse_compute_device(options.device)), checkpoint_(open_wan_checkpoint(model_dir)) {
+    : device_(parse_compute_device(options.device)),
+      budget_(device_, options.max_device_memory),
+      checkpoint_(open_wan_checkpoint(model_dir)) {
   const WanPipelineKind pipeline = wan_pipeline_kind(checkpoint_);
   // wan21.md §1.2: on a GPU the transformer and the VAE are bf16, except the transformer's f32
   // keep-list; the CPU computes in f32.
@@ -141,8 +235,10 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     sparse.sta_search = std::make_shared<StaSearchRecorder>(options.sta_search_candidates);
     sta_search_ = sparse.sta_search;
   }
-  prompt_encoder_ = std::make_unique<PromptEncoder>(checkpoint_, std::move(umt5_config), device_,
-                                                    umt5_dtype, options.keep_text_encoder);
+  // vae_cpu_offload has no implementation yet; the rest are planned below.
+  FV_CHECK(!options.vae_cpu_offload.value_or(false),
+           "vae_cpu_offload=true: keeping the VAE off the GPU between decodes is not in this "
+           "version (its weights are 0.25 GB; vae_tiling bounds what decoding needs)");
 
   std::set<std::string> dit_fp32 = wan_transformer_fp32_names(dit_config);
   // VSA-trained checkpoints carry a gate per block; only a backend that takes it loads it.
@@ -163,11 +259,33 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   for (const TensorSpec& spec : wan_transformer_specs(dit_config, extras)) {
     if (spec.name.find(kSlaProjLPrefix) != std::string::npos) dit_fp32.insert(spec.name);
   }
+  offload_ =
+      plan_offload(options, device_, preset_, *geometry_, dit_config, extras, dit_fp32, umt5_config,
+                   umt5_dtype, vae_config, vae_tiling.has_value(), compile.has_value());
+  std::optional<VaeTiling> decode_tiling = vae_tiling;
+  const OffloadChoice& offload = offload_;
+  if (offload.vae_tiling && !decode_tiling) {
+    decode_tiling = VaeTiling{.tile_height = options.vae_tile_size,
+                              .tile_width = options.vae_tile_size,
+                              .stride_height = options.vae_tile_stride,
+                              .stride_width = options.vae_tile_stride};
+  }
+  prompt_encoder_ = std::make_unique<PromptEncoder>(
+      checkpoint_, std::move(umt5_config), device_, umt5_dtype, options.keep_text_encoder,
+      offload.text_encoder
+          ? std::optional<Umt5Offload>(Umt5Offload{device_, options.pin_cpu_memory})
+          : std::nullopt);
+  // Layerwise offload loads the blocks into host memory in their GPU dtypes.
+  const auto dit_offload =
+      offload.dit_layerwise
+          ? std::optional<WanLayerwiseOffload>(WanLayerwiseOffload{
+                .device = device_, .resident_blocks = 2, .pin_cpu_memory = options.pin_cpu_memory})
+          : std::nullopt;
   transformer_ = std::make_unique<WanTransformer>(
       dit_config,
       load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config, extras),
-                     weight_dtype, device_, &dit_fp32),
-      *attention_.self, *attention_.cross);
+                     weight_dtype, dit_offload ? Device::cpu() : device_, &dit_fp32),
+      *attention_.self, *attention_.cross, dit_offload);
   if (compile) transformer_->enable_compile();
   vae_ = std::make_unique<WanVaeDecoder>(
       vae_config,
@@ -200,10 +318,15 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   if (sparse.moba_config) {
     engine_parameters.emplace_back("moba_config_path", options.moba_config_path.string());
   }
-  if (vae_tiling) {
+  if (decode_tiling) {
     engine_parameters.emplace_back("vae_tiling",
-                                   std::to_string(vae_tiling->tile_height) + " every " +
-                                       std::to_string(vae_tiling->stride_height) + " px");
+                                   std::to_string(decode_tiling->tile_height) + " every " +
+                                       std::to_string(decode_tiling->stride_height) + " px");
+  }
+  if (offload.dit_layerwise) engine_parameters.emplace_back("dit_layerwise_offload", "true");
+  if (offload.text_encoder) engine_parameters.emplace_back("text_encoder_cpu_offload", "true");
+  if (options.max_device_memory > 0) {
+    engine_parameters.emplace_back("max_device_memory", format_gib(options.max_device_memory));
   }
   if (pipeline == WanPipelineKind::Dmd) {
     engine_parameters.emplace_back("scheduler", "dmd");
@@ -222,7 +345,8 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     stages_.push_back(
         std::make_unique<DenoiseStage>(*transformer_, *geometry_, sparse, progress_, stop_));
   }
-  stages_.push_back(std::make_unique<DecodeStage>(*vae_, vae_tiling));
+  decode_tiled_ = decode_tiling.has_value();
+  stages_.push_back(std::make_unique<DecodeStage>(*vae_, decode_tiling));
   stages_.push_back(std::make_unique<WriteStage>(stop_));
 }
 
@@ -246,7 +370,14 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request) {
   } consume{stop_};
   if (sta_search_) sta_search_->clear();
   const WanTransformer::CompileStats compile_before = transformer_->compile_stats();
-  run_stages(stages_, state, device_, stop_);
+  try {
+    run_stages(stages_, state, device_, stop_);
+  } catch (const OutOfDeviceMemory& e) {
+    // StageClock recorded the stage that threw.
+    const std::string stage = state.result.stages.empty() ? "" : state.result.stages.back().name;
+    throw OutOfDeviceMemory(str_cat("the ", stage, " stage ran out of device memory: ", e.what(),
+                                    "; ", memory_advice(stage)));
+  }
   GenerationResult& result = state.result;
   if (transformer_->compiled()) {
     const WanTransformer::CompileStats after = transformer_->compile_stats();
@@ -264,6 +395,21 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request) {
   result.fps = state.video.fps;
   result.rgb = std::move(state.video.rgb);
   return std::move(result);
+}
+
+std::string TextToVideoPipeline::memory_advice(const std::string& stage) const {
+  const char* smaller = "or generate fewer frames or a smaller size";
+  if (stage == "encode_text" && !offload_.text_encoder) {
+    return str_cat("turn on text_encoder_cpu_offload (--text-encoder-cpu-offload true) ", smaller);
+  }
+  if (stage == "denoise" && !offload_.dit_layerwise) {
+    return str_cat("turn on dit_layerwise_offload (--dit-layerwise-offload true) ", smaller);
+  }
+  if (stage == "decode" && !decode_tiled_) {
+    return str_cat("turn on vae_tiling (--vae-tiling) ", smaller);
+  }
+  if (stage == "decode") return str_cat("use a smaller vae_tile_size ", smaller);
+  return str_cat("raise max_device_memory if it is set, ", smaller);
 }
 
 }  // namespace fastvideo

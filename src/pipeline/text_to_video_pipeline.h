@@ -12,6 +12,7 @@
 
 #include "attention/attention_selection.h"
 #include "attention/sta_search_recorder.h"
+#include "core/compute_device.h"
 #include "core/stop_flag.h"
 #include "fastvideo/video_generator.h"
 #include "io/checkpoint.h"
@@ -19,6 +20,7 @@
 #include "models/wan/vae/wan_vae_decoder.h"
 #include "models/wan/vae/wan_vae_specs.h"
 #include "models/wan/wan_geometry.h"
+#include "pipeline/memory_plan.h"
 #include "pipeline/pipeline_stage.h"
 #include "pipeline/prompt_encoder.h"
 #include "pipeline/sampling_preset.h"
@@ -44,6 +46,7 @@ class TextToVideoPipeline {
 
  private:
   Device device_;
+  DeviceMemoryBudget budget_;  // max_device_memory while this pipeline lives
   CheckpointFolder checkpoint_;
   AttentionSelection attention_;  // resolved once, before any weights load (DESIGN §4)
   std::unique_ptr<WanTransformer> transformer_;
@@ -55,6 +58,10 @@ class TextToVideoPipeline {
   StopFlag stop_;
   std::shared_ptr<StaSearchRecorder> sta_search_;  // GeneratorOptions::sta_search_candidates
   std::vector<std::unique_ptr<PipelineStage>> stages_;
+  OffloadChoice offload_;      // what the memory plan offloads
+  bool decode_tiled_ = false;  // vae_tiling, asked for or chosen by the plan
+  // The switch that would help `stage` after it ran out of device memory.
+  std::string memory_advice(const std::string& stage) const;
 };
 
 }  // namespace fastvideo

@@ -1,0 +1,120 @@
+#include "pipeline/memory_plan.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "fastvideo/error.h"
+
+namespace fastvideo {
+
+namespace {
+
+// Calibration (H200, docs/perf.md "Memory plan"): the 1.3B forward at 480x832x81 (32,760 tokens)
+// peaked 2.0 GiB above its weights, which is tokens x (2·ffn + 10·dim) bf16 values; the VAE's
+// decode to 81x480x832 peaked 5.05 GiB above its weights, 12 kB per output pixel of a frame plus
+// the decoded frames (f32 and bf16 copies, 18 bytes per pixel and frame).
+constexpr int64_t kDecodeBytesPerPixel = 12000;
+constexpr int64_t kFrameBytesPerPixel = 18;
+
+struct Candidate {
+  OffloadChoice choice;
+  int cost = 0;  // lower is faster
+  int64_t peak = 0;
+};
+
+}  // namespace
+
+int64_t estimate_encode_activations(int64_t d_model, int64_t d_ff, int64_t heads, int64_t tokens) {
+  const int64_t working = tokens * (3 * d_ff + 6 * d_model) * 4 + heads * tokens * tokens * 4 * 2;
+  return 3 * working;
+}
+
+int64_t estimate_denoise_activations(int64_t tokens, int64_t dim, int64_t ffn_dim, int blocks,
+                                     int64_t text_len) {
+  const int64_t per_forward = tokens * (2 * ffn_dim + 10 * dim) * 2;
+  const int64_t text_kv = int64_t(blocks) * 2 * text_len * dim * 2 * 2;  // prompt and negative
+  return per_forward + text_kv;
+}
+
+int64_t estimate_decode_activations(int64_t frames, int64_t height, int64_t width) {
+  return height * width * (kDecodeBytesPerPixel + frames * kFrameBytesPerPixel);
+}
+
+int64_t estimate_tiled_decode_activations(int64_t frames, int64_t height, int64_t width,
+                                          int64_t tile) {
+  const int64_t tile_pixels = std::min(tile, height) * std::min(tile, width);
+  return tile_pixels * kDecodeBytesPerPixel + height * width * frames * kFrameBytesPerPixel;
+}
+
+int64_t peak_device_bytes(const MemoryNeeds& n, const OffloadChoice& c) {
+  const int64_t dit = c.dit_layerwise
+                          ? n.dit_weights - n.dit_block * (n.dit_blocks - std::min(2, n.dit_blocks))
+                          : n.dit_weights;
+  const int64_t vae_idle = c.vae ? 0 : n.vae_weights;
+  const int64_t text_encoder =
+      c.text_encoder ? n.text_encoder_resident + 2 * n.text_encoder_layer : n.text_encoder_weights;
+  const int64_t encode = dit + vae_idle + text_encoder + n.encode_activations;
+  const int64_t denoise = dit + vae_idle + n.denoise_activations;
+  const int64_t decode =
+      dit + n.vae_weights + (c.vae_tiling ? n.decode_activations_tiled : n.decode_activations);
+  return std::max({encode, denoise, decode});
+}
+
+std::string format_gib(int64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f GiB", double(bytes) / double(int64_t(1) << 30));
+  return text;
+}
+
+MemoryPlan plan_memory(const MemoryNeeds& needs, const OffloadSettings& settings,
+                       int64_t available) {
+  std::vector<Candidate> candidates;
+  for (int bits = 0; bits < 16; ++bits) {
+    const OffloadChoice c{(bits & 8) != 0, (bits & 1) != 0, (bits & 2) != 0, (bits & 4) != 0};
+    auto allowed = [](const std::optional<bool>& fixed, bool value) {
+      return !fixed || *fixed == value;
+    };
+    if (!allowed(settings.dit_layerwise, c.dit_layerwise) ||
+        !allowed(settings.text_encoder, c.text_encoder) || !allowed(settings.vae, c.vae) ||
+        !allowed(settings.vae_tiling, c.vae_tiling))
+      continue;
+    candidates.push_back(
+        {c, int(c.text_encoder) + int(c.vae) + 2 * int(c.vae_tiling) + 4 * int(c.dit_layerwise),
+         peak_device_bytes(needs, c)});
+  }
+  const Candidate* best = nullptr;
+  const Candidate* least = nullptr;
+  for (const Candidate& c : candidates) {
+    if (!least || c.peak < least->peak) least = &c;
+    if (c.peak > available) continue;
+    if (!best || c.cost < best->cost || (c.cost == best->cost && c.peak < best->peak)) best = &c;
+  }
+  MemoryPlan plan;
+  const Candidate& chosen = best ? *best : *least;
+  plan.choice = chosen.choice;
+  plan.peak = chosen.peak;
+  plan.smallest = least->peak;
+  plan.fits = best != nullptr;
+  std::vector<std::string> parts;
+  const OffloadChoice& c = plan.choice;
+  auto say = [&](bool on, const std::optional<bool>& fixed, const char* name) {
+    if (on) parts.push_back(str_cat(name, fixed ? " (asked for)" : " (auto)"));
+  };
+  say(c.dit_layerwise, settings.dit_layerwise, "dit_layerwise_offload");
+  say(c.text_encoder, settings.text_encoder, "text_encoder_cpu_offload");
+  say(c.vae, settings.vae, "vae_cpu_offload");
+  say(c.vae_tiling, settings.vae_tiling, "vae_tiling");
+  std::string what = "nothing offloaded";
+  if (!parts.empty()) {
+    what = "offloading";
+    for (size_t i = 0; i < parts.size(); ++i) what += (i ? ", " : " ") + parts[i];
+  }
+  plan.summary =
+      str_cat("memory plan: ", what, "; estimated peak ", format_gib(plan.peak), " of ",
+              format_gib(available),
+              " available (all resident: ", format_gib(peak_device_bytes(needs, {})), ")");
+  return plan;
+}
+
+}  // namespace fastvideo

@@ -1,0 +1,70 @@
+// What a run needs on the GPU and what to offload so that it fits (issue 12, fastvideo.md §6.2).
+// Weights are counted exactly from the tensor tables; activations are estimated from the shape
+// with per-token and per-pixel constants measured on an H200 (docs/perf.md, "Memory plan").
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace fastvideo {
+
+struct MemoryNeeds {        // bytes, in the dtypes the weights have on the GPU
+  int64_t dit_weights = 0;  // every transformer weight
+  int64_t dit_block = 0;    // one block's weights
+  int dit_blocks = 0;
+  int64_t text_encoder_weights = 0;
+  int64_t text_encoder_layer = 0;     // one UMT5 layer's weights
+  int64_t text_encoder_resident = 0;  // what stays on the GPU when its layers stream
+  int64_t vae_weights = 0;
+  int64_t encode_activations = 0;
+  int64_t denoise_activations = 0;
+  int64_t decode_activations = 0;        // untiled
+  int64_t decode_activations_tiled = 0;  // with vae_tiling
+};
+
+// Activation estimates: the text encoder's (three times its f32 working set: the gated FFN, the
+// residual stream and the scores; 0.69 GiB for UMT5-XXL, which peaked 0.71 GiB above its weights
+// on the H200); for one video, the transformer's over `tokens` latent tokens of width
+// `dim` and FFN width `ffn_dim` with a `text_len`-token context for `blocks` blocks; the VAE's
+// over frames x height x width pixels (tiled: tile x tile pixels at a time).
+// UMT5 of width d_model, FFN width d_ff and `heads` heads over `tokens` tokens.
+int64_t estimate_encode_activations(int64_t d_model, int64_t d_ff, int64_t heads, int64_t tokens);
+int64_t estimate_denoise_activations(int64_t tokens, int64_t dim, int64_t ffn_dim, int blocks,
+                                     int64_t text_len);
+int64_t estimate_decode_activations(int64_t frames, int64_t height, int64_t width);
+int64_t estimate_tiled_decode_activations(int64_t frames, int64_t height, int64_t width,
+                                          int64_t tile);
+
+// The offloads a run uses. Each user setting is fixed; unset ones (auto) are chosen.
+struct OffloadChoice {
+  bool dit_layerwise = false;
+  bool text_encoder = false;
+  bool vae = false;
+  bool vae_tiling = false;
+};
+struct OffloadSettings {  // what the user fixed; nullopt: auto
+  std::optional<bool> dit_layerwise, text_encoder, vae, vae_tiling;
+};
+
+// The device memory a choice's busiest stage needs.
+int64_t peak_device_bytes(const MemoryNeeds& needs, const OffloadChoice& choice);
+
+struct MemoryPlan {
+  OffloadChoice choice;
+  int64_t peak = 0;      // the estimate for `choice`
+  int64_t smallest = 0;  // the least any choice the settings allow needs
+  bool fits = false;     // peak <= available
+  std::string summary;   // one line: what is offloaded and why
+};
+
+// The least-costly choice the settings allow whose peak fits `available` bytes (preferring, in
+// order of their cost, text encoder streaming, VAE offload, VAE tiling, then the transformer's
+// layerwise offload); when none fits, the one that needs least.
+MemoryPlan plan_memory(const MemoryNeeds& needs, const OffloadSettings& settings,
+                       int64_t available);
+
+std::string format_gib(int64_t bytes);  // "7.25 GiB"
+
+}  // namespace fastvideo

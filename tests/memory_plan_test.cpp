@@ -1,0 +1,87 @@
+// The memory plan (pipeline/memory_plan.h): which offloads a run gets for a device budget, on the
+// 1.3B model's real sizes at its 480p preset, and the activation estimates against the H200
+// measurements they were calibrated on (docs/perf.md).
+#include "pipeline/memory_plan.h"
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace fastvideo {
+using testing::contains;
+
+namespace {
+
+constexpr int64_t GiB = int64_t(1) << 30;
+
+// Wan2.1-T2V-1.3B in bf16 (UMT5-XXL 24 layers with its 256k-row embedding), 480x832x81.
+MemoryNeeds wan_1_3b_480p() {
+  MemoryNeeds n;
+  n.dit_blocks = 30;
+  n.dit_block = 88 << 20;
+  n.dit_weights = 30 * n.dit_block + (200 << 20);
+  n.text_encoder_layer = 386 << 20;
+  n.text_encoder_resident = 16 << 10;
+  n.text_encoder_weights = 24 * n.text_encoder_layer + int64_t(2004) * (1 << 20);
+  n.vae_weights = 242 << 20;
+  n.encode_activations = estimate_encode_activations(4096, 10240, 64, 512);
+  n.denoise_activations = estimate_denoise_activations(32760, 1536, 8960, 30, 512);
+  n.decode_activations = estimate_decode_activations(81, 480, 832);
+  n.decode_activations_tiled = estimate_tiled_decode_activations(81, 480, 832, 256);
+  return n;
+}
+
+TEST(MemoryPlan, EstimatesMatchTheMeasurementsTheyCameFrom) {
+  // docs/perf.md (H200): UMT5-XXL peaked ~0.71 GiB above its weights, the 1.3B forward at 480p
+  // ~2.0 GiB, the VAE decode to 81x480x832 ~5.05 GiB.
+  EXPECT_NEAR(double(estimate_encode_activations(4096, 10240, 64, 512)) / GiB, 0.7, 0.1);
+  EXPECT_NEAR(double(estimate_denoise_activations(32760, 1536, 8960, 30, 512)) / GiB, 2.1, 0.2);
+  EXPECT_NEAR(double(estimate_decode_activations(81, 480, 832)) / GiB, 5.0, 0.3);
+  EXPECT_LT(estimate_tiled_decode_activations(81, 480, 832, 256),
+            estimate_decode_activations(81, 480, 832) / 3);
+}
+
+TEST(MemoryPlan, OffloadsOnlyWhatDoesNotFitCheapestFirst) {
+  const MemoryNeeds n = wan_1_3b_480p();
+  const MemoryPlan roomy = plan_memory(n, {}, 80 * GiB);
+  EXPECT_TRUE(roomy.fits);
+  EXPECT_FALSE(roomy.choice.text_encoder || roomy.choice.dit_layerwise || roomy.choice.vae_tiling);
+  EXPECT_TRUE(contains(roomy.summary, "nothing offloaded")) << roomy.summary;
+
+  // 8 GiB: the text encoder (~11 GiB) must stream, nothing else.
+  const MemoryPlan eight = plan_memory(n, {}, 8 * GiB);
+  EXPECT_TRUE(eight.fits);
+  EXPECT_TRUE(eight.choice.text_encoder);
+  EXPECT_FALSE(eight.choice.dit_layerwise);
+  EXPECT_LE(eight.peak, 8 * GiB);
+  EXPECT_TRUE(contains(eight.summary, "text_encoder_cpu_offload (auto)")) << eight.summary;
+
+  // Tighter: VAE tiling next, the transformer's blocks last.
+  const MemoryPlan six = plan_memory(n, {}, 6 * GiB);
+  EXPECT_TRUE(six.fits && six.choice.text_encoder && six.choice.vae_tiling);
+  EXPECT_FALSE(six.choice.dit_layerwise);
+  const MemoryPlan four = plan_memory(n, {}, 4 * GiB);
+  EXPECT_TRUE(four.fits && four.choice.dit_layerwise) << four.summary;
+  EXPECT_LE(four.peak, 4 * GiB);
+}
+
+TEST(MemoryPlan, SettingsAreKeptAndTooSmallABudgetNamesTheLeastThatWorks) {
+  const MemoryNeeds n = wan_1_3b_480p();
+  // Fixed switches hold even when they are not needed, or when the plan cannot fit without them.
+  const MemoryPlan asked = plan_memory(n, {.dit_layerwise = true}, 80 * GiB);
+  EXPECT_TRUE(asked.choice.dit_layerwise);
+  EXPECT_TRUE(contains(asked.summary, "dit_layerwise_offload (asked for)")) << asked.summary;
+  const MemoryPlan refused = plan_memory(n, {.text_encoder = false}, 8 * GiB);
+  EXPECT_FALSE(refused.fits);
+  EXPECT_FALSE(refused.choice.text_encoder);
+  EXPECT_GT(refused.smallest, 8 * GiB);
+  // Nothing fits 1 GiB; the plan reports the least any allowed choice needs, which is everything
+  // offloaded.
+  const MemoryPlan tiny = plan_memory(n, {}, GiB);
+  EXPECT_FALSE(tiny.fits);
+  EXPECT_EQ(tiny.smallest, peak_device_bytes(n, {true, true, true, true}));
+  EXPECT_TRUE(tiny.choice.dit_layerwise && tiny.choice.text_encoder && tiny.choice.vae_tiling);
+}
+
+}  // namespace
+}  // namespace fastvideo
