@@ -1,6 +1,7 @@
 // Checkpoint loading (wan21.md §5): safetensors round trips in every stored dtype, the diffusers
 // sharded layout, and one test per kind of bad input whose error must name the culprit.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
@@ -224,6 +225,29 @@ TEST_F(IoTest, BorrowedTensorKeepsTheMappingAliveAfterTheFileObjectIsGone) {
     view = f.tensor("x");
   }
   EXPECT_TRUE(bit_equal(view, x));
+}
+
+// Resident set size of this process now (Linux /proc/self/statm), in bytes.
+int64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * ::sysconf(_SC_PAGESIZE);
+}
+
+TEST_F(IoTest, ReleasedTensorPagesLeaveResidentMemoryAndReadBackTheSame) {
+  const Tensor x = randn({16 << 20});  // 64 MiB
+  write_safetensors(dir_ / "t.safetensors", {{"x", x}});
+  const SafetensorsFile f = SafetensorsFile::open(dir_ / "t.safetensors");
+  const Tensor view = f.tensor("x");
+  float sum = 0;  // touch every page of the mapping
+  for (float v : view.f32()) sum += v;
+  const int64_t touched = resident_bytes();
+  f.release_pages("x");
+  const int64_t released = resident_bytes();
+  EXPECT_GT(touched - released, 48 << 20) << "the loader relies on this to never hold a "
+                                             "checkpoint in its mapping and its copy at once";
+  EXPECT_TRUE(bit_equal(view, x)) << sum;  // read again from the file
 }
 
 TEST_F(IoTest, LoadComponentConvertsEachStoredDtypeToF32) {

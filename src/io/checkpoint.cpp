@@ -328,6 +328,7 @@ Weights load_component(const fs::path& component_dir, const std::vector<TensorSp
       if (!spec.used) continue;
       const SafetensorsFile& f = loc.files[loc.file_of.at(spec.name)];
       weights.insert(spec.name, convert_from_mapping(f.tensor(spec.name), dtype_of(spec.name)));
+      f.release_pages(spec.name);
     }
     return weights;
   }
@@ -337,6 +338,7 @@ Weights load_component(const fs::path& component_dir, const std::vector<TensorSp
     if (!spec.used) continue;
     const SafetensorsFile& f = loc.files[loc.file_of.at(spec.name)];
     weights.insert(spec.name, uploader.upload(f.tensor(spec.name), dtype_of(spec.name)));
+    f.release_pages(spec.name);  // upload() has read it into a staging buffer
   }
   uploader.finish();
   return weights;

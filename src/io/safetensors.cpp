@@ -248,6 +248,20 @@ Tensor SafetensorsFile::tensor(const std::string& name) const {
   return Tensor::borrow(const_cast<char*>(data_ + i.begin), i.shape, i.dtype, mapping_);
 }
 
+void SafetensorsFile::release_pages(const std::string& name) const {
+  const TensorInfo& i = info(name);
+  const auto page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const auto map_begin = reinterpret_cast<uintptr_t>(mapping_->addr);
+  const uintptr_t map_end = map_begin + mapping_->bytes;
+  // Whole pages around the tensor: a neighbour's share of an edge page is read again if needed.
+  const uintptr_t begin =
+      std::max(map_begin, reinterpret_cast<uintptr_t>(data_ + i.begin) / page * page);
+  const uintptr_t end =
+      std::min(map_end, (reinterpret_cast<uintptr_t>(data_ + i.end) + page - 1) / page * page);
+  // A read-only private mapping: dropping pages loses nothing. Failure only costs memory.
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 namespace {
 
 class TempFile {

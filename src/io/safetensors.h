@@ -39,6 +39,10 @@ class SafetensorsFile {
   const TensorInfo& info(const std::string& name) const;
   // Zero-copy, read-only view into the mapping; the view keeps the mapping alive.
   Tensor tensor(const std::string& name) const;
+  // Takes the tensor's pages out of this process's resident memory (they stay in the page cache
+  // and a later read maps them again): the loader calls it once a tensor is converted or
+  // uploaded, so that loading never holds a checkpoint in the mapping and in its copy at once.
+  void release_pages(const std::string& name) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
  private:
