@@ -55,7 +55,7 @@ struct MemoryPlan {
   OffloadChoice choice;
   int64_t peak = 0;      // the estimate for `choice`
   int64_t smallest = 0;  // the least any choice the settings allow needs
-  bool fits = false;     // peak <= available
+  bool fits = false;     // peak, plus a 5 % margin, <= available
   std::string summary;   // one line: what is offloaded and why
 };
 
