@@ -1,6 +1,6 @@
-// Memory (issue 12) on a GPU: layerwise offload streams weights without changing a single output
-// byte (the transformer's blocks through 1, 2 and 3 device slots, pinned and pageable; UMT5's
-// layers with the embedding looked up on the host); max_device_memory is a hard limit with an
+// Memory (issue 12) on a GPU: offload streams weights without changing a single output byte (the
+// transformer's blocks through 1, 2 and 3 device slots, pinned and pageable; UMT5's layers and
+// embedding rows straight from the checkpoint's files); max_device_memory is a hard limit with an
 // error naming it; a budget no plan fits is refused before loading; running out inside the budget
 // names the stage and the switch that would help, and leaves no output behind.
 #include <gtest/gtest.h>
@@ -89,9 +89,9 @@ TEST(CudaLayerwiseOffload, TextEncoderStreamingIsTheResidentEncoderByteForByte) 
   const auto specs = umt5_encoder_specs(config);
   const Umt5Encoder resident(config,
                              load_component(c.path("text_encoder"), specs, DType::BF16, kGpu));
-  const Umt5Encoder streamed(
-      config, load_component(c.path("text_encoder"), specs, DType::BF16, Device::cpu()),
-      Umt5Offload{kGpu, true});
+  const Umt5Encoder streamed(config,
+                             std::make_shared<const MappedComponent>(c.path("text_encoder"), specs),
+                             kGpu, DType::BF16);
   const std::vector<int32_t> ids = {37, 5, 120, 9, 1};
   const Tensor out = streamed.encode_padded(ids, 16);
   EXPECT_EQ(out.device(), kGpu);

@@ -9,6 +9,7 @@
 #include <set>
 #include <vector>
 
+#include "io/checkpoint.h"
 #include "models/umt5/relative_position_bucket.h"
 #include "models/umt5/umt5_config.h"
 #include "models/umt5/umt5_encoder.h"
@@ -18,6 +19,7 @@
 #include "ops/linear.h"
 #include "ops/norm.h"
 #include "test_util.h"
+#include "tiny_model_fixture.h"
 
 namespace fastvideo {
 namespace {
@@ -250,6 +252,24 @@ TEST(Umt5Encoder, TinyEncodeIsFiniteAndDeterministic) {
   ASSERT_EQ(a.shape(), (Shape{1, 150, 128}));
   EXPECT_TRUE(ops::all_finite(a));
   EXPECT_TRUE(bitwise_equal(a, b)) << "two runs on the same ids differ";
+}
+
+// text_encoder_cpu_offload: the weights read from the files a layer at a time give the resident
+// encoder's bytes (on the CPU here; cuda_offload_test checks the GPU), with a bf16 checkpoint
+// converted on the way as load_component converts it.
+TEST(Umt5Encoder, StreamingFromTheFilesIsTheResidentEncoder) {
+  const Umt5Config c = tiny_config();
+  const Weights weights = random_weights(c);
+  const std::filesystem::path dir = testing::temp_dir("umt5-stream") / "text_encoder";
+  std::vector<std::pair<std::string, Tensor>> tensors(weights.all().begin(), weights.all().end());
+  write_component(dir, "model", tensors, 2, DType::BF16);
+  const auto specs = umt5_encoder_specs(c);
+  const Umt5Encoder resident(c, load_component(dir, specs));
+  const Umt5Encoder streamed(c, std::make_shared<const MappedComponent>(dir, specs), Device::cpu(),
+                             DType::F32);
+  const auto ids = random_ids(40, c.vocab_size);
+  EXPECT_TRUE(bitwise_equal(streamed.encode_padded(ids, 64), resident.encode_padded(ids, 64)));
+  EXPECT_TRUE(bitwise_equal(streamed.encode(ids), resident.encode(ids))) << "a second encode";
 }
 
 TEST(Umt5Encoder, EncodeMatchesAPlainlyWrittenForwardPass) {

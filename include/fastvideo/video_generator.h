@@ -87,8 +87,8 @@ struct GeneratorOptions {
   //    the GPU a block ahead of use (two blocks resident), copies overlapping compute.
   //  - dit_cpu_offload: FastVideo's FSDP CPU offload, which keeps the weights in host memory and
   //    brings each block's to the GPU for its forward: on one GPU the same streaming as above.
-  //  - text_encoder_cpu_offload: UMT5's weights stay in host memory; its layers stream to the GPU
-  //    while encoding (faster than encoding on the CPU: docs/perf.md).
+  //  - text_encoder_cpu_offload: UMT5's weights stay in the checkpoint's files; its layers stream
+  //    to the GPU one at a time while encoding (as fast as loading it whole: docs/perf.md).
   //  - vae_cpu_offload: the VAE's weights are on the GPU only while decoding.
   // Offloading on the CPU device changes nothing (the weights are in host memory already).
   std::optional<bool> dit_layerwise_offload, dit_cpu_offload, text_encoder_cpu_offload,

@@ -67,7 +67,8 @@ constexpr ValueFlag kValueFlags[] = {
     {"--dit-cpu-offload", "generator.engine.offload.dit",
      "true, false or auto: FastVideo's FSDP CPU offload; on one GPU the same block streaming"},
     {"--text-encoder-cpu-offload", "generator.engine.offload.text_encoder",
-     "true, false or auto: UMT5's weights in host memory, its layers streamed while encoding"},
+     "true, false or auto: UMT5's layers streamed from the checkpoint to the GPU one at a time "
+     "while encoding"},
     {"--pin-cpu-memory", "generator.engine.offload.pin_cpu_memory",
      "true (default) or false: page-locked host memory for offloaded weights"},
     {"--max-device-memory", "generator.engine.max_device_memory",

@@ -281,14 +281,16 @@ std::set<std::string> component_tensor_names(const fs::path& component_dir) {
   return names;
 }
 
-Weights load_component(const fs::path& component_dir, const std::vector<TensorSpec>& specs,
-                       DType compute_dtype, Device device, const std::set<std::string>* keep_f32) {
-  FV_CHECK(is_float_dtype(compute_dtype), component_dir.string(), ": compute dtype ",
-           dtype_name(compute_dtype), " is not F32, BF16 or F16");
-  const WeightFiles files = find_weight_files(component_dir, /*required=*/true);
-  const WeightLocations loc = locate_weights(files);
+namespace {
 
-  // Validate everything before loading anything: a bad checkpoint fails in milliseconds.
+// The component's files, validated against `specs` before anything loads (a bad checkpoint fails
+// in milliseconds): every spec present once with its shape and a float dtype; tensors the specs
+// do not name are reported in one warning.
+WeightLocations open_component(const fs::path& component_dir,
+                               const std::vector<TensorSpec>& specs) {
+  const WeightFiles files = find_weight_files(component_dir, /*required=*/true);
+  WeightLocations loc = locate_weights(files);
+
   std::set<std::string> specified;
   for (const auto& spec : specs) {
     FV_CHECK(specified.insert(spec.name).second, component_dir.string(), ": tensor ", spec.name,
@@ -318,6 +320,16 @@ Weights load_component(const fs::path& component_dir, const std::vector<TensorSp
                  " tensors in the checkpoint are not in this model's table and were not loaded: ",
                  join_names(extra, 5));
   }
+  return loc;
+}
+
+}  // namespace
+
+Weights load_component(const fs::path& component_dir, const std::vector<TensorSpec>& specs,
+                       DType compute_dtype, Device device, const std::set<std::string>* keep_f32) {
+  FV_CHECK(is_float_dtype(compute_dtype), component_dir.string(), ": compute dtype ",
+           dtype_name(compute_dtype), " is not F32, BF16 or F16");
+  const WeightLocations loc = open_component(component_dir, specs);
 
   auto dtype_of = [&](const std::string& name) {
     return keep_f32 && keep_f32->count(name) ? DType::F32 : compute_dtype;
@@ -345,6 +357,58 @@ Weights load_component(const fs::path& component_dir, const std::vector<TensorSp
 #else
   fail(component_dir.string(), ": cannot load onto ", device.name(),
        ": this build has no CUDA backend");
+#endif
+}
+
+struct MappedComponent::Files {
+  WeightLocations loc;
+#ifdef FASTVIDEO_HAVE_CUDA
+  std::map<int, std::unique_ptr<DeviceWeightUploader>> uploaders;  // by GPU, made on first use
+#endif
+};
+
+MappedComponent::MappedComponent(const fs::path& component_dir,
+                                 const std::vector<TensorSpec>& specs)
+    : name_(folder_name(component_dir)),
+      files_(std::make_unique<Files>(Files{open_component(component_dir, specs), {}})) {}
+
+MappedComponent::~MappedComponent() = default;
+
+Tensor MappedComponent::load(const std::string& name, DType dtype, Device device) const {
+  const SafetensorsFile& f = files_->loc.files[files_->loc.file_of.at(name)];
+  Tensor t = to_device(f.tensor(name), dtype, device);
+  f.release_pages(name);
+  return t;
+}
+
+Tensor MappedComponent::load_rows(const std::string& name, std::span<const int32_t> rows,
+                                  DType dtype, Device device) const {
+  const SafetensorsFile& f = files_->loc.files[files_->loc.file_of.at(name)];
+  const Tensor table = f.tensor(name);
+  FV_CHECK(table.ndim() == 2, name_, ": tensor ", name, " is ", table.describe(),
+           "; rows are looked up in a matrix");
+  const int64_t cols = table.size(1);
+  Tensor picked = Tensor::empty({int64_t(rows.size()), cols}, table.dtype());
+  const size_t row_bytes = size_t(cols) * dtype_size(table.dtype());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    FV_CHECK(rows[i] >= 0 && rows[i] < table.size(0), name_, ": row ", rows[i], " of tensor ", name,
+             " is outside its ", table.size(0), " rows");
+    std::memcpy(static_cast<char*>(picked.raw_data()) + i * row_bytes,
+                static_cast<const char*>(table.raw_data()) + size_t(rows[i]) * row_bytes,
+                row_bytes);
+  }
+  f.release_pages(name);
+  return to_device(picked, dtype, device);
+}
+
+Tensor MappedComponent::to_device(const Tensor& host, DType dtype, Device device) const {
+  if (device.is_cpu()) return convert_from_mapping(host, dtype);
+#ifdef FASTVIDEO_HAVE_CUDA
+  auto& uploader = files_->uploaders[device.index];
+  if (!uploader) uploader = std::make_unique<DeviceWeightUploader>(device);
+  return uploader->upload(host, dtype);
+#else
+  fail(name_, ": cannot load onto ", device.name(), ": this build has no CUDA backend");
 #endif
 }
 

@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,6 +69,33 @@ Weights load_component(const std::filesystem::path& component_dir,
                        const std::vector<TensorSpec>& specs, DType compute_dtype = DType::F32,
                        Device device = Device::cpu(),
                        const std::set<std::string>* keep_f32 = nullptr);
+
+// A component read a tensor at a time, for weights that are used once per run and need not stay
+// anywhere (text_encoder_cpu_offload streams UMT5's layers so): validated as load_component
+// validates, then each load() converts one tensor from the mapping onto a device (through pinned
+// staging buffers on a GPU) and drops its pages from resident memory, so neither host nor device
+// ever holds the component.
+class MappedComponent {
+ public:
+  MappedComponent(const std::filesystem::path& component_dir, const std::vector<TensorSpec>& specs);
+  ~MappedComponent();
+  MappedComponent(const MappedComponent&) = delete;
+  MappedComponent& operator=(const MappedComponent&) = delete;
+
+  // The tensor `name` (one of the specs) in `dtype` on `device`. On a GPU the copy is queued on
+  // the compute stream, so work queued after it reads it loaded.
+  Tensor load(const std::string& name, DType dtype, Device device) const;
+  // Rows `rows` of the matrix `name` as a [rows.size(), columns] tensor (an embedding lookup
+  // that reads only those rows).
+  Tensor load_rows(const std::string& name, std::span<const int32_t> rows, DType dtype,
+                   Device device) const;
+
+ private:
+  struct Files;
+  Tensor to_device(const Tensor& host, DType dtype, Device device) const;
+  std::string name_;
+  std::unique_ptr<Files> files_;
+};
 
 // Writes `<basename>.safetensors` (num_shards == 1) or the diffusers sharded layout
 // `<basename>-0000i-of-0000N.safetensors` plus `<basename>.safetensors.index.json`, with every

@@ -3,13 +3,13 @@
 namespace fastvideo {
 
 PromptEncoder::PromptEncoder(const CheckpointFolder& checkpoint, Umt5Config config, Device device,
-                             DType dtype, bool keep, std::optional<Umt5Offload> offload)
+                             DType dtype, bool keep, bool stream)
     : checkpoint_(checkpoint),
       config_(std::move(config)),
       device_(device),
       dtype_(dtype),
       keep_(keep),
-      offload_(offload),
+      stream_(stream),
       tokenizer_(T5Tokenizer::load(checkpoint.path("tokenizer"))) {
   if (keep_) load();
 }
@@ -18,11 +18,12 @@ PromptEncoder::~PromptEncoder() = default;
 
 void PromptEncoder::load() {
   if (encoder_) return;
-  encoder_ = std::make_unique<Umt5Encoder>(
-      config_,
-      load_component(checkpoint_.path("text_encoder"), umt5_encoder_specs(config_), dtype_,
-                     offload_ ? Device::cpu() : device_),
-      offload_);
+  const auto specs = umt5_encoder_specs(config_);
+  const std::filesystem::path dir = checkpoint_.path("text_encoder");
+  encoder_ =
+      stream_ ? std::make_unique<Umt5Encoder>(
+                    config_, std::make_shared<const MappedComponent>(dir, specs), device_, dtype_)
+              : std::make_unique<Umt5Encoder>(config_, load_component(dir, specs, dtype_, device_));
 }
 
 Tensor PromptEncoder::encode(const std::string& prompt, int max_tokens, int64_t text_length) {

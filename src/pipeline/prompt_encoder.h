@@ -5,7 +5,6 @@
 
 #include <filesystem>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "core/device.h"
@@ -22,10 +21,10 @@ class PromptEncoder {
   // config: the text encoder's, checked against its weights. dtype: the UMT5 weights' (f32 on the
   // CPU; bf16 or f32 on a GPU). keep: hold the weights between generations instead of loading
   // them each time.
-  // offload: text_encoder_cpu_offload (the weights load into host memory, layers stream to the
-  // GPU while encoding).
+  // stream: text_encoder_cpu_offload (the weights stay in the checkpoint's files and stream to
+  // the device a layer at a time while encoding; Umt5Encoder's streaming constructor).
   PromptEncoder(const CheckpointFolder& checkpoint, Umt5Config config, Device device, DType dtype,
-                bool keep, std::optional<Umt5Offload> offload = std::nullopt);
+                bool keep, bool stream = false);
   ~PromptEncoder();
 
   // [1, text_length, d_model]: the encoder's output on the real tokens (at most max_tokens of
@@ -43,7 +42,7 @@ class PromptEncoder {
   Device device_;
   DType dtype_;
   bool keep_;
-  std::optional<Umt5Offload> offload_;
+  bool stream_;
   T5Tokenizer tokenizer_;
   std::unique_ptr<Umt5Encoder> encoder_;
 };

@@ -272,9 +272,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   }
   prompt_encoder_ = std::make_unique<PromptEncoder>(
       checkpoint_, std::move(umt5_config), device_, umt5_dtype, options.keep_text_encoder,
-      offload.text_encoder
-          ? std::optional<Umt5Offload>(Umt5Offload{device_, options.pin_cpu_memory})
-          : std::nullopt);
+      offload.text_encoder);
   // Layerwise offload loads the blocks into host memory in their GPU dtypes.
   const auto dit_offload =
       offload.dit_layerwise

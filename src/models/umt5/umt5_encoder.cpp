@@ -1,6 +1,5 @@
 #include "models/umt5/umt5_encoder.h"
 
-#include <cstring>
 #include <string>
 
 #include "models/umt5/relative_position_bucket.h"
@@ -9,10 +8,6 @@
 #include "ops/embedding.h"
 #include "ops/linear.h"
 #include "ops/norm.h"
-
-#ifdef FASTVIDEO_HAVE_CUDA
-#include "runtime/cuda/layerwise_offload.h"
-#endif
 
 namespace fastvideo {
 
@@ -44,8 +39,7 @@ std::vector<TensorSpec> umt5_encoder_specs(const Umt5Config& c) {
   return specs;
 }
 
-Umt5Encoder::Umt5Encoder(Umt5Config config, Weights weights,
-                         const std::optional<Umt5Offload>& offload)
+Umt5Encoder::Umt5Encoder(Umt5Config config, Weights weights)
     : config_(std::move(config)), weights_(std::move(weights)) {
   const Device device = weights_.get("shared.weight").device();
   for (const TensorSpec& spec : umt5_encoder_specs(config_)) {
@@ -54,46 +48,36 @@ Umt5Encoder::Umt5Encoder(Umt5Config config, Weights weights,
     FV_CHECK(t.device() == device, "text encoder tensor ", spec.name, " is ", t.describe(),
              "; every tensor must be on ", device.name(), " like shared.weight");
   }
-  FV_CHECK(!offload || (device.is_cpu() && !offload->device.is_cpu()),
-           "text_encoder_cpu_offload streams host weights to a GPU; got weights on ",
-           device.name());
-  device_ = offload ? offload->device : device;
-  shared_ = weights_.get("shared.weight");  // on the host in offload: looked up there
+  device_ = device;
+  dtype_ = weights_.get("shared.weight").dtype();
+  shared_ = weights_.get("shared.weight");
   for (int i = 0; i < config_.num_layers; ++i) {
     const std::string p = layer_prefix(i);
-    auto w = [&](const std::string& name) {
-      return offload ? weights_.take(p + name).contiguous() : weights_.get(p + name);
-    };
-    Layer layer{
-        w("0.layer_norm.weight"),          w("0.SelfAttention.q.weight"),
-        w("0.SelfAttention.k.weight"),     w("0.SelfAttention.v.weight"),
-        w("0.SelfAttention.o.weight"),     w("0.SelfAttention.relative_attention_bias.weight"),
-        w("1.layer_norm.weight"),          w("1.DenseReluDense.wi_0.weight"),
-        w("1.DenseReluDense.wi_1.weight"), w("1.DenseReluDense.wo.weight")};
-    if (!offload) {
-      layers_.push_back(std::move(layer));
-      continue;
-    }
-#ifdef FASTVIDEO_HAVE_CUDA
-    std::vector<Tensor> tensors;
-    for (Tensor* t : layer_tensors(layer)) tensors.push_back(*t);
-    if (!offload_) {
-      offload_ = std::make_shared<LayerwiseOffload>(tensors, config_.num_layers, offload->device, 2,
-                                                    offload->pin_cpu_memory);
-    }
-    offload_->set_layer(i, tensors);
-#else
-    fail("text_encoder_cpu_offload needs the CUDA backend, which this build lacks");
-#endif
+    auto w = [&](const std::string& name) { return weights_.get(p + name); };
+    layers_.push_back({w("0.layer_norm.weight"), w("0.SelfAttention.q.weight"),
+                       w("0.SelfAttention.k.weight"), w("0.SelfAttention.v.weight"),
+                       w("0.SelfAttention.o.weight"),
+                       w("0.SelfAttention.relative_attention_bias.weight"),
+                       w("1.layer_norm.weight"), w("1.DenseReluDense.wi_0.weight"),
+                       w("1.DenseReluDense.wi_1.weight"), w("1.DenseReluDense.wo.weight")});
   }
-  final_norm_ = weights_.get("encoder.final_layer_norm.weight").to(device_);
+  final_norm_ = weights_.get("encoder.final_layer_norm.weight");
 }
 
-Umt5Encoder::~Umt5Encoder() = default;
+Umt5Encoder::Umt5Encoder(Umt5Config config, std::shared_ptr<const MappedComponent> mapped,
+                         Device device, DType dtype)
+    : config_(std::move(config)), mapped_(std::move(mapped)), device_(device), dtype_(dtype) {
+  final_norm_ = mapped_->load("encoder.final_layer_norm.weight", dtype_, device_);
+}
 
-std::vector<Tensor*> Umt5Encoder::layer_tensors(Layer& l) {
-  return {&l.attn_norm, &l.q,    &l.k,    &l.v, &l.o, &l.relative_attention_bias,
-          &l.ffn_norm,  &l.wi_0, &l.wi_1, &l.wo};
+Umt5Encoder::Layer Umt5Encoder::layer_from_file(int i) const {
+  const std::string p = layer_prefix(i);
+  auto w = [&](const std::string& name) { return mapped_->load(p + name, dtype_, device_); };
+  return {w("0.layer_norm.weight"),          w("0.SelfAttention.q.weight"),
+          w("0.SelfAttention.k.weight"),     w("0.SelfAttention.v.weight"),
+          w("0.SelfAttention.o.weight"),     w("0.SelfAttention.relative_attention_bias.weight"),
+          w("1.layer_norm.weight"),          w("1.DenseReluDense.wi_0.weight"),
+          w("1.DenseReluDense.wi_1.weight"), w("1.DenseReluDense.wo.weight")};
 }
 
 Tensor Umt5Encoder::self_attention(const Layer& layer, const Tensor& h,
@@ -122,41 +106,18 @@ Tensor Umt5Encoder::encode(std::span<const int32_t> ids) const {
              " at position ", i, " is outside the vocabulary of size ", config_.vocab_size);
   }
   const float eps = config_.layer_norm_epsilon;
-  // wan21.md §3.2: plain lookup, no √d_model scaling. In offload the table stays on the host and
-  // only the rows looked up travel.
-  Tensor x;
-  if (offload_) {
-    const int64_t d = config_.d_model;
-    Tensor rows = Tensor::empty({1, n, d}, shared_.dtype());
-    const size_t row_bytes = size_t(d) * dtype_size(shared_.dtype());
-    for (int64_t i = 0; i < n; ++i) {
-      std::memcpy(static_cast<char*>(rows.raw_data()) + size_t(i) * row_bytes,
-                  static_cast<const char*>(shared_.raw_data()) + size_t(ids[i]) * row_bytes,
-                  row_bytes);
-    }
-    x = rows.to(device_);
-  } else {
-    x = ops::embedding(shared_, ids).reshape({1, n, config_.d_model});
-  }
+  // wan21.md §3.2: plain lookup, no √d_model scaling. Streaming reads only the rows it needs.
+  const Tensor x0 = mapped_ ? mapped_->load_rows("shared.weight", ids, dtype_, device_)
+                            : ops::embedding(shared_, ids);
+  Tensor x = x0.reshape({1, n, config_.d_model});
   const std::vector<int32_t> buckets = relative_position_buckets(
       n, n, config_.relative_attention_num_buckets, config_.relative_attention_max_distance);
-  auto run_layer = [&](const Layer& layer) {
+  for (int i = 0; i < config_.num_layers; ++i) {
+    // Streaming: this layer's weights live until the next iteration replaces them.
+    const Layer streamed = mapped_ ? layer_from_file(i) : Layer{};
+    const Layer& layer = mapped_ ? streamed : layers_[size_t(i)];
     x = ops::add(x, self_attention(layer, ops::rms_norm(x, eps, layer.attn_norm), buckets));
     x = ops::add(x, feed_forward(layer, ops::rms_norm(x, eps, layer.ffn_norm)));
-  };
-  if (!offload_) {
-    for (const Layer& layer : layers_) run_layer(layer);
-  } else {
-#ifdef FASTVIDEO_HAVE_CUDA
-    Layer layer;
-    const std::vector<Tensor*> members = layer_tensors(layer);
-    for (int i = 0; i < config_.num_layers; ++i) {
-      const std::vector<Tensor>& on_device = offload_->acquire(i);
-      for (size_t k = 0; k < members.size(); ++k) *members[k] = on_device[k];
-      run_layer(layer);
-      offload_->release(i);
-    }
-#endif
   }
   return ops::rms_norm(x, eps, final_norm_);
 }

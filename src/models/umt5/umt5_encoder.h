@@ -4,25 +4,15 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <span>
 #include <vector>
 
 #include "core/tensor.h"
+#include "io/checkpoint.h"
 #include "io/weights.h"
 #include "models/umt5/umt5_config.h"
 
 namespace fastvideo {
-
-class LayerwiseOffload;
-
-// text_encoder_cpu_offload (fastvideo.md §6.2): the weights stay in host memory; each layer's
-// streams to `device` just ahead of use (two resident), the embedding lookup runs on the host and
-// only the looked-up rows go to the GPU.
-struct Umt5Offload {
-  Device device = Device::cuda();
-  bool pin_cpu_memory = true;
-};
 
 // Every tensor the encoder reads, by checkpoint name (wan21.md §3.1): shared.weight, 9 per layer
 // and encoder.final_layer_norm.weight; 242 for UMT5-XXL. A checkpoint may also carry
@@ -32,11 +22,15 @@ std::vector<TensorSpec> umt5_encoder_specs(const Umt5Config& config);
 class Umt5Encoder {
  public:
   // Checks that `weights` holds every tensor of umt5_encoder_specs with its shape, all on one
-  // device. With `offload` they are CPU tensors in the GPU dtype, and the encoder runs on
-  // offload->device.
-  Umt5Encoder(Umt5Config config, Weights weights,
-              const std::optional<Umt5Offload>& offload = std::nullopt);
-  ~Umt5Encoder();
+  // device.
+  Umt5Encoder(Umt5Config config, Weights weights);
+  // text_encoder_cpu_offload (fastvideo.md §6.2): the weights stay in the checkpoint's files
+  // (`mapped`, opened with umt5_encoder_specs); each encode() brings one layer at a time to
+  // `device` in `dtype` and drops it after, and looks the embedding's rows up in the file. UMT5
+  // runs once per prompt, so each weight crosses once either way; on the GPU only a layer and
+  // the activations are ever resident, and host memory holds none of it.
+  Umt5Encoder(Umt5Config config, std::shared_ptr<const MappedComponent> mapped, Device device,
+              DType dtype);
 
   // Runs on the real tokens only (prompt ids plus EOS) -> [1, n, d_model] in the weights' dtype,
   // on their device.
@@ -58,15 +52,16 @@ class Umt5Encoder {
   Tensor self_attention(const Layer& layer, const Tensor& h,
                         std::span<const int32_t> buckets) const;
   Tensor feed_forward(const Layer& layer, const Tensor& h) const;
-  static std::vector<Tensor*> layer_tensors(Layer& layer);  // the order offload streams them in
+  Layer layer_from_file(int i) const;  // streaming: layer i's weights, loaded now
 
   Umt5Config config_;
   Weights weights_;
   Tensor shared_;
   std::vector<Layer> layers_;
   Tensor final_norm_;
-  Device device_;                              // where it runs
-  std::shared_ptr<LayerwiseOffload> offload_;  // text_encoder_cpu_offload; layers_ then empty
+  std::shared_ptr<const MappedComponent> mapped_;  // streaming; layers_ then empty
+  Device device_;                                  // where it runs
+  DType dtype_ = DType::F32;                       // of its weights and activations
 };
 
 }  // namespace fastvideo

@@ -48,7 +48,7 @@ LayerwiseOffload::LayerwiseOffload(const std::vector<Tensor>& layout, int layers
   layer_bytes_ = int64_t(bytes);
   slots = std::min(slots, layers);
   use_cuda_device(device.index);
-  for (int i = 0; i < layers; ++i) host_.push_back(host_memory(bytes, pin));
+  host_.resize(size_t(layers));  // each allocated by set_layer, as its source can be freed
   slots_.resize(size_t(slots));
   for (Slot& slot : slots_) {
     slot.memory = DeviceAllocator::get(device.index).allocate(bytes);
@@ -87,6 +87,7 @@ void LayerwiseOffload::set_layer(int i, const std::vector<Tensor>& tensors) {
       slot.layer = -1;
     }
   }
+  if (!host_[size_t(i)]) host_[size_t(i)] = host_memory(size_t(layer_bytes_), pinned_);
   char* base = static_cast<char*>(host_[size_t(i)].get());
   for (size_t k = 0; k < tensors.size(); ++k) {
     const Tensor& t = tensors[k];
@@ -99,6 +100,7 @@ void LayerwiseOffload::set_layer(int i, const std::vector<Tensor>& tensors) {
 }
 
 void LayerwiseOffload::load(int layer) {
+  FV_CHECK(host_[size_t(layer)], "layerwise offload: layer ", layer, " was never set");
   Slot& slot = slots_[size_t(layer % slots())];
   if (slot.layer == layer) return;
   // The slot's previous layer may still be read by queued compute.
