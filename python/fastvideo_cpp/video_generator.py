@@ -41,9 +41,10 @@ class VideoGenerator:
         """Loads a diffusers checkpoint folder (None: the CLI's tiny test model).
 
         Keywords take FastVideo's names: those the engine implements act (attention_backend,
-        VSA_sparsity, flow_shift, ...; FASTVIDEO_ATTENTION_BACKEND is read here when no backend
+        VSA_sparsity, flow_shift, the offload switches, max_device_memory, ...;
+        FASTVIDEO_ATTENTION_BACKEND is read here when no backend
         is given), defaults that describe what it does anyway are accepted (num_gpus=1,
-        dit_layerwise_offload=False), anything else raises FastVideoError naming the keyword and
+        sp_size=-1), anything else raises FastVideoError naming the keyword and
         why; an unknown keyword raises TypeError.
         """
         if isinstance(model_path, Mapping) or "config" in kwargs:
