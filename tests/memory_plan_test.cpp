@@ -77,6 +77,13 @@ TEST(MemoryPlan, SettingsAreKeptAndTooSmallABudgetNamesTheLeastThatWorks) {
   EXPECT_FALSE(refused.fits);
   EXPECT_FALSE(refused.choice.text_encoder);
   EXPECT_GT(refused.smallest, 8 * GiB);
+  // keep_text_encoder keeps the resident encoder through decoding, not a streamed one.
+  MemoryNeeds kept = n;
+  kept.text_encoder_kept = true;
+  EXPECT_EQ(peak_device_bytes(kept, {}),
+            n.dit_weights + n.vae_weights + n.text_encoder_weights + n.decode_activations);
+  EXPECT_EQ(peak_device_bytes(kept, {.text_encoder = true}),
+            peak_device_bytes(n, {.text_encoder = true}));
   // Nothing fits 1 GiB; the plan reports the least any allowed choice needs, which is everything
   // offloaded.
   const MemoryPlan tiny = plan_memory(n, {}, GiB);

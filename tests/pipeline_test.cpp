@@ -175,6 +175,27 @@ TEST(PipelineVaeTiling, TileSettingsAreCheckedAndNeverIgnored) {
 // Compile mode's settings are checked before any weights load and never ignored: kwargs without
 // the switch, values this engine has no counterpart for, the models it does not compile, and the
 // CPU, where there are no CUDA graphs (tests/cuda_compile_test.cpp runs it on a GPU).
+// The memory switches (docs/memory.md) on the CPU: offloading changes nothing there and is
+// accepted; a device-memory budget and contradicting or missing switches are refused by name.
+TEST(PipelineMemory, SwitchesAreCheckedAndNeverIgnored) {
+  GeneratorOptions options;
+  options.device = "cpu";
+  options.dit_layerwise_offload = true;
+  options.text_encoder_cpu_offload = true;
+  EXPECT_NO_THROW(VideoGenerator::from_pretrained(testing::tiny_model_dir(), options));
+  options.dit_layerwise_offload = false;
+  options.dit_cpu_offload = true;
+  EXPECT_NE(loading_error(options).find("contradict"), std::string::npos);
+  options = GeneratorOptions{};
+  options.device = "cpu";
+  options.vae_cpu_offload = true;
+  EXPECT_NE(loading_error(options).find("vae_cpu_offload=true"), std::string::npos);
+  options = GeneratorOptions{};
+  options.device = "cpu";
+  options.max_device_memory = int64_t(8) << 30;
+  EXPECT_NE(loading_error(options).find("max_device_memory=8589934592 bytes"), std::string::npos);
+}
+
 TEST(PipelineCompile, SettingsAreCheckedAndNeverIgnored) {
   auto message = [](void (*set)(GeneratorOptions&)) {
     GeneratorOptions options;

@@ -9,7 +9,7 @@ No PyTorch: the engine is C++; this package maps FastVideo's keyword names and r
 onto it, and refuses by name the settings it does not implement.
 """
 
-from ._fastvideo_cpp import Cancelled, FastVideoError
+from ._fastvideo_cpp import Cancelled, FastVideoError, OutOfDeviceMemory
 from .result import GenerationResult
 from .sampling_param import SamplingParam
 from .video_generator import VideoGenerator
@@ -18,6 +18,7 @@ __all__ = [
     "Cancelled",
     "FastVideoError",
     "GenerationResult",
+    "OutOfDeviceMemory",
     "SamplingParam",
     "VideoGenerator",
 ]

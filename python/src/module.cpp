@@ -120,9 +120,11 @@ NB_MODULE(_fastvideo_cpp, m) {
   // alive in the traceback past this module's teardown; nanobind would call that a leak.
   nb::set_leak_warnings(false);
 
-  // Engine errors name the setting and what was expected; Cancelled is a stop on request.
+  // Engine errors name the setting and what was expected; Cancelled is a stop on request;
+  // OutOfDeviceMemory names the stage and the switch that would help (docs/memory.md).
   static nb::exception<Error> error(m, "FastVideoError", PyExc_RuntimeError);
   static nb::exception<Cancelled> cancelled(m, "Cancelled", error.ptr());
+  static nb::exception<OutOfDeviceMemory> out_of_memory(m, "OutOfDeviceMemory", error.ptr());
 
   nb::class_<RunConfig>(m, "RunConfig")
       .def(nb::init<>())

@@ -4,7 +4,7 @@ ones are TypeErrors. Refusals come before the model loads."""
 
 import pytest
 
-from fastvideo_cpp import FastVideoError, SamplingParam, VideoGenerator
+from fastvideo_cpp import FastVideoError, OutOfDeviceMemory, SamplingParam, VideoGenerator
 
 # keyword, a value asking for something this engine does not do, words of the reason.
 UNIMPLEMENTED = [
@@ -46,6 +46,8 @@ def test_offload_keywords_act_and_the_budget_is_checked(tiny_model):
         VideoGenerator.from_pretrained(tiny_model, device="cpu", max_device_memory="8GiB")
     with pytest.raises(FastVideoError, match=r"max_device_memory.*'eight'.*24GiB"):
         VideoGenerator.from_pretrained(tiny_model, device="cpu", max_device_memory="eight")
+    # Running out of a budget on a GPU raises this subclass (tests/cuda_offload_test.cpp).
+    assert issubclass(OutOfDeviceMemory, FastVideoError)
 
 
 def test_default_valued_keywords_are_accepted(tiny_model):

@@ -87,7 +87,8 @@ void reset_device_peak(Device device) {
 }
 
 int64_t DeviceMemory::available() const {
-  return budget > 0 ? std::max<int64_t>(0, budget - in_use) : free + cached;
+  const int64_t on_the_gpu = free + cached;
+  return budget > 0 ? std::max<int64_t>(0, std::min(budget - in_use, on_the_gpu)) : on_the_gpu;
 }
 
 DeviceMemory device_memory(Device device) {

@@ -28,8 +28,8 @@ struct DeviceMemory {
   int64_t in_use = 0;  // held by this process's tensors
   int64_t cached = 0;  // freed by this process's tensors, kept for reuse
   int64_t budget = 0;  // max_device_memory, 0: none
-  // What new tensors can still get: within the budget when there is one, else the GPU's free
-  // memory plus this process's cache.
+  // What new tensors can still get: the GPU's free memory plus this process's cache, and no
+  // more than the budget leaves when there is one.
   int64_t available() const;
 };
 DeviceMemory device_memory(Device device);

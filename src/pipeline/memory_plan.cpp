@@ -56,12 +56,16 @@ int64_t peak_device_bytes(const MemoryNeeds& n, const OffloadChoice& c) {
   const int64_t vae_idle = c.vae ? 0 : n.vae_weights;
   const int64_t text_encoder =
       c.text_encoder ? n.text_encoder_resident + 2 * n.text_encoder_layer : n.text_encoder_weights;
+  // A kept encoder stays resident through the later stages; a streamed one leaves nothing.
+  const int64_t kept = n.text_encoder_kept && !c.text_encoder ? n.text_encoder_weights : 0;
   const int64_t encode = dit + vae_idle + text_encoder + n.encode_activations;
-  const int64_t denoise = dit + vae_idle + n.denoise_activations;
-  const int64_t decode =
-      dit + n.vae_weights + (c.vae_tiling ? n.decode_activations_tiled : n.decode_activations);
+  const int64_t denoise = dit + vae_idle + kept + n.denoise_activations;
+  const int64_t decode = dit + n.vae_weights + kept +
+                         (c.vae_tiling ? n.decode_activations_tiled : n.decode_activations);
   return std::max({encode, denoise, decode});
 }
+
+int64_t budget_for(int64_t peak, int64_t in_use) { return peak + peak / kMarginDivisor + in_use; }
 
 std::string format_gib(int64_t bytes) {
   char text[32];
@@ -89,7 +93,7 @@ MemoryPlan plan_memory(const MemoryNeeds& needs, const OffloadSettings& settings
   const Candidate* least = nullptr;
   for (const Candidate& c : candidates) {
     if (!least || c.peak < least->peak) least = &c;
-    if (c.peak + c.peak / kMarginDivisor > available) continue;
+    if (budget_for(c.peak, 0) > available) continue;
     if (!best || c.cost < best->cost || (c.cost == best->cost && c.peak < best->peak)) best = &c;
   }
   MemoryPlan plan;

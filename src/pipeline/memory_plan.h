@@ -17,6 +17,7 @@ struct MemoryNeeds {        // bytes, in the dtypes the weights have on the GPU
   int64_t text_encoder_weights = 0;
   int64_t text_encoder_layer = 0;     // one UMT5 layer's weights
   int64_t text_encoder_resident = 0;  // what stays on the GPU when its layers stream
+  bool text_encoder_kept = false;     // keep_text_encoder: resident weights stay after encoding
   int64_t vae_weights = 0;
   int64_t encode_activations = 0;
   int64_t denoise_activations = 0;
@@ -50,6 +51,8 @@ struct OffloadSettings {  // what the user fixed; nullopt: auto
 
 // The device memory a choice's busiest stage needs.
 int64_t peak_device_bytes(const MemoryNeeds& needs, const OffloadChoice& choice);
+// The budget a plan of that peak needs, its margin included, beside `in_use` bytes already held.
+int64_t budget_for(int64_t peak, int64_t in_use);
 
 struct MemoryPlan {
   OffloadChoice choice;

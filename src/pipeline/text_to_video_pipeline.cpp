@@ -113,6 +113,9 @@ OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
                            const std::set<std::string>& dit_fp32, const Umt5Config& umt5,
                            DType umt5_dtype, const WanVaeConfig& vae, bool tiling_asked,
                            bool compile) {
+  FV_CHECK(!(options.dit_layerwise_offload == false && options.dit_cpu_offload == true),
+           "dit_layerwise_offload=false and dit_cpu_offload=true contradict each other here: on "
+           "one GPU both mean streaming the transformer's blocks from host memory; set one");
   if (device.is_cpu()) {
     log_offload_on_cpu(options);
     return {.vae_tiling = tiling_asked};
@@ -128,6 +131,7 @@ OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
       .text_encoder_layer = weight_bytes(te_specs, umt5_dtype, nullptr, "encoder.block.0."),
       .text_encoder_resident =
           weight_bytes(te_specs, umt5_dtype, nullptr, "encoder.final_layer_norm."),
+      .text_encoder_kept = options.keep_text_encoder,
       .vae_weights = weight_bytes(wan_vae_specs(vae), DType::BF16),
       .encode_activations =
           estimate_encode_activations(umt5.d_model, umt5.d_ff, umt5.num_heads, 512),
@@ -160,7 +164,7 @@ OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
         d.width, "x", d.height, ", ", d.num_frames, " frames) this model needs about ",
         format_gib(plan.smallest), " even with the most offloading the settings allow (",
         plan.summary.substr(plan.summary.find(':') + 2), "); the smallest budget that would do is ",
-        format_gib(plan.smallest)));
+        format_gib(budget_for(plan.smallest, memory.in_use))));
   }
   if (!plan.fits) {
     log::warning(plan.summary, "; it may not fit: set max_device_memory or offload switches");
@@ -270,9 +274,9 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                               .stride_height = options.vae_tile_stride,
                               .stride_width = options.vae_tile_stride};
   }
-  prompt_encoder_ = std::make_unique<PromptEncoder>(
-      checkpoint_, std::move(umt5_config), device_, umt5_dtype, options.keep_text_encoder,
-      offload.text_encoder);
+  prompt_encoder_ =
+      std::make_unique<PromptEncoder>(checkpoint_, std::move(umt5_config), device_, umt5_dtype,
+                                      options.keep_text_encoder, offload.text_encoder);
   // Layerwise offload loads the blocks into host memory in their GPU dtypes.
   const auto dit_offload =
       offload.dit_layerwise
@@ -400,7 +404,7 @@ std::string TextToVideoPipeline::memory_advice(const std::string& stage) const {
   if (stage == "encode_text" && !offload_.text_encoder) {
     return str_cat("turn on text_encoder_cpu_offload (--text-encoder-cpu-offload true) ", smaller);
   }
-  if (stage == "denoise" && !offload_.dit_layerwise) {
+  if (stage == "denoise" && !offload_.dit_layerwise && !transformer_->compiled()) {
     return str_cat("turn on dit_layerwise_offload (--dit-layerwise-offload true) ", smaller);
   }
   if (stage == "decode" && !decode_tiled_) {

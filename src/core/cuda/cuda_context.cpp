@@ -69,8 +69,10 @@ cudnnHandle_t CudaContext::cudnn() {
 
 void* CudaContext::gemm_workspace(size_t* bytes) {
   if (!workspace_) {
-    // From the allocator, so that max_device_memory counts it.
+    // From the allocator, so that max_device_memory counts it; never from a CUDA graph's pool
+    // (a first GEMM inside a capture would tie the graph's memory to the process).
     workspace_bytes_ = size_t(32) << 20;
+    const RouteToPool shared_memory(nullptr);
     workspace_ = DeviceAllocator::get(device_).allocate(workspace_bytes_);
   }
   *bytes = workspace_bytes_;

@@ -98,7 +98,7 @@ void* DeviceAllocator::device_malloc(size_t size) {
   if (over_budget()) {
     const DeviceMemoryStats now = stats();
     throw OutOfDeviceMemory(str_cat("allocating ", size >> 20, " MiB on GPU ", device_,
-                                    " would pass max_device_memory (", budget_ >> 20,
+                                    " would pass max_device_memory (", budget() >> 20,
                                     " MiB): this run holds ", now.in_use >> 20, " MiB in use and ",
                                     (now.reserved - now.in_use) >> 20, " MiB cached"));
   }

@@ -59,6 +59,10 @@ LayerwiseOffload::LayerwiseOffload(const std::vector<Tensor>& layout, int layers
     }
     FV_CUDA_CHECK(cudaEventCreateWithFlags(&slot.loaded, cudaEventDisableTiming));
     FV_CUDA_CHECK(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming));
+    // The allocator hands out blocks in compute-stream order: work queued for the block's last
+    // owner may still run, so the first copy into it waits for the compute stream too.
+    FV_CUDA_CHECK(cudaEventRecord(slot.done, use_cuda_device(device.index).stream()));
+    slot.in_use_recorded = true;
   }
   FV_CUDA_CHECK(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
 }
@@ -80,12 +84,10 @@ void LayerwiseOffload::set_layer(int i, const std::vector<Tensor>& tensors) {
   FV_CHECK(tensors.size() == layout_.size(), "layerwise offload: layer ", i, " has ",
            tensors.size(), " tensors, the layout ", layout_.size());
   std::lock_guard lock(mu_);
-  // A slot holding this layer would go stale: forget it (the next acquire copies again).
+  // A copy out of this layer's buffer may be in flight, and a slot holding it would go stale.
+  FV_CUDA_CHECK(cudaStreamSynchronize(copy_stream_));
   for (Slot& slot : slots_) {
-    if (slot.layer == i) {
-      FV_CUDA_CHECK(cudaStreamSynchronize(copy_stream_));
-      slot.layer = -1;
-    }
+    if (slot.layer == i) slot.layer = -1;  // the next acquire copies again
   }
   if (!host_[size_t(i)]) host_[size_t(i)] = host_memory(size_t(layer_bytes_), pinned_);
   char* base = static_cast<char*>(host_[size_t(i)].get());

@@ -26,7 +26,8 @@ class LayerwiseOffload {
   // `layout`: one layer's tensors (their shapes and dtypes; every layer has the same), for
   // `layers` layers, streamed to `device` through `slots` device slots. pin: page-locked host
   // memory (copies at full bandwidth, overlapping compute); otherwise pageable memory, which the
-  // driver stages through its own pinned buffers.
+  // driver stages through its own pinned buffers: release() then waits on the host for the
+  // slot's previous layer, so copies no longer overlap compute.
   LayerwiseOffload(const std::vector<Tensor>& layout, int layers, Device device, int slots,
                    bool pin);
   ~LayerwiseOffload();  // waits for the copies in flight

@@ -343,7 +343,12 @@ void WanTransformer::for_each_block(const std::function<void(const Block&)>& fn)
     const std::vector<Tensor>& on_device = offload_->acquire(i);
     for (size_t k = 0; k < members.size(); ++k) *members[k] = on_device[k];
     block.index = i;
-    fn(block);
+    try {
+      fn(block);
+    } catch (...) {
+      offload_->release(i);  // the slot's next copy must wait for the work fn did queue
+      throw;
+    }
     offload_->release(i);
   }
 #endif
