@@ -151,6 +151,19 @@ TEST(FullSizeCheckpoint, Bf16TextEncoderKeepsTheFilesAndTensorsPerFileAtHalfTheB
   EXPECT_EQ(component(plan, "vae").weights.stored_dtype, DType::F32);
 }
 
+TEST(FullSizeCheckpoint, Bf16TransformerKeepsTheFilesAtHalfTheBytes) {
+  const ShardPlan f32 =
+      component(plan_checkpoint(wan_model_preset("14b"), DType::BF16), "transformer").weights;
+  const ShardPlan bf16 =
+      component(plan_checkpoint(wan_model_preset("14b"), DType::BF16, DType::BF16), "transformer")
+          .weights;
+  EXPECT_EQ(bf16.stored_dtype, DType::BF16);
+  ASSERT_EQ(file_names(bf16), file_names(f32));
+  for (size_t s = 0; s < f32.shards.size(); ++s)
+    EXPECT_EQ(bf16.shards[s].bytes * 2, f32.shards[s].bytes);
+  EXPECT_LT(bf16.total_bytes(), 29'000'000'000ull);
+}
+
 TEST(FullSizeCheckpoint, PlanVaeIsOneF32FileWithBaseDim96) {
   const auto plan = plan_checkpoint(wan_model_preset("1.3b"), DType::F32);
   const ComponentPlan& vae = component(plan, "vae");

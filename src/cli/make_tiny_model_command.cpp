@@ -14,7 +14,7 @@ Action add_make_tiny_model_command(CLI::App& app) {
       "make-tiny-model",
       "Write a Wan2.1 checkpoint with random weights in the diffusers layout (tiny or real size)");
   struct Flags {
-    std::string dir, config = "tiny", text_encoder_dtype;
+    std::string dir, config = "tiny", text_encoder_dtype, transformer_dtype;
     uint64_t seed = 0;
     bool overwrite = false;
   };
@@ -29,12 +29,17 @@ Action add_make_tiny_model_command(CLI::App& app) {
                   "stored UMT5 dtype: f32 or bf16 (default: bf16 for the tiny sizes, f32 for the "
                   "real ones as the real repos)")
       ->check(CLI::IsMember({"f32", "bf16"}));
+  cmd->add_option("--transformer-dtype", f->transformer_dtype,
+                  "stored transformer dtype for the real sizes: f32 (default, as the real repos) "
+                  "or bf16 (the 14B transformer in 28 GB instead of 57)")
+      ->check(CLI::IsMember({"f32", "bf16"}));
   cmd->add_option("--seed", f->seed, "weight seed (same seed, same bytes)");
   cmd->add_flag("--overwrite", f->overwrite, "replace an existing folder");
   return [f] {
     write_random_checkpoint(f->dir, {.size = f->config,
                                      .seed = f->seed,
                                      .text_encoder_dtype = f->text_encoder_dtype,
+                                     .transformer_dtype = f->transformer_dtype,
                                      .overwrite = f->overwrite});
     std::printf("%s\n", f->dir.c_str());
     return 0;

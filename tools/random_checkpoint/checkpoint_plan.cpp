@@ -24,7 +24,8 @@ JsonFile as_json_file(const nlohmann::ordered_json& config, const std::string& o
 
 }  // namespace
 
-std::vector<ComponentPlan> plan_checkpoint(const WanModelPreset& preset, DType text_encoder_dtype) {
+std::vector<ComponentPlan> plan_checkpoint(const WanModelPreset& preset, DType text_encoder_dtype,
+                                           DType transformer_dtype) {
   FV_CHECK(preset.text_encoder.vocab != 0,
            "plan_checkpoint: the tiny model's layout is fixed (docs/tiny-model.md); plans are "
            "for the real sizes");
@@ -38,8 +39,8 @@ std::vector<ComponentPlan> plan_checkpoint(const WanModelPreset& preset, DType t
     const std::vector<TensorSpec> gates = fastwan_gate_specs(dit);
     dit_specs.insert(dit_specs.end(), gates.begin(), gates.end());
   }
-  plan.push_back(
-      {"transformer", dit_json, real_shards(dit_specs, "diffusion_pytorch_model", DType::F32)});
+  plan.push_back({"transformer", dit_json,
+                  real_shards(dit_specs, "diffusion_pytorch_model", transformer_dtype)});
 
   const auto umt5_json = umt5_config_json(preset, preset.text_encoder.vocab, text_encoder_dtype);
   const auto umt5 = Umt5Config::from_json(as_json_file(umt5_json, origin + "text encoder"));

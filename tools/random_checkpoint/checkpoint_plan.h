@@ -24,7 +24,9 @@ struct ComponentPlan {
 // preset (not tiny: its layout is fixed by
 // docs/tiny-model.md). Shards are split as huggingface_hub splits at 5 GB of F32 (1.3B
 // transformer: 2 files; UMT5-XXL: 5 files; VAE: 1 file); a BF16 text encoder keeps the same
-// files and tensors per file, at half the bytes.
-std::vector<ComponentPlan> plan_checkpoint(const WanModelPreset& preset, DType text_encoder_dtype);
+// files and tensors per file, at half the bytes, and so does a BF16 transformer (a 14B checkpoint
+// then takes 28 GB instead of 57).
+std::vector<ComponentPlan> plan_checkpoint(const WanModelPreset& preset, DType text_encoder_dtype,
+                                           DType transformer_dtype = DType::F32);
 
 }  // namespace fastvideo

@@ -77,11 +77,11 @@ void write_tiny_weights(const fs::path& tmp, const WanModelPreset& tiny, uint64_
 }
 
 void write_real_size_weights(const fs::path& tmp, const WanModelPreset& preset, uint64_t seed,
-                             DType text_encoder_dtype) {
+                             DType text_encoder_dtype, DType transformer_dtype) {
   const TensorFiller fill = [seed](const TensorSpec& spec, int64_t first, std::span<float> out) {
     fill_random_weight(spec, seed, first, out);
   };
-  for (const ComponentPlan& c : plan_checkpoint(preset, text_encoder_dtype)) {
+  for (const ComponentPlan& c : plan_checkpoint(preset, text_encoder_dtype, transformer_dtype)) {
     log::info("writing ", c.folder, ": ", c.weights.num_tensors(), " tensors, ",
               double(c.weights.total_bytes()) / 1e9, " GB ", dtype_name(c.weights.stored_dtype),
               " in ", c.weights.shards.size(), " file(s)");
@@ -103,6 +103,12 @@ void write_random_checkpoint(const fs::path& dir, const RandomCheckpointOptions&
   const WanModelPreset& preset = wan_model_preset(options.size);
   const bool tiny = preset.text_encoder.vocab == 0;
   const DType text_encoder_dtype = parse_text_encoder_dtype(options.text_encoder_dtype, tiny);
+  FV_CHECK(options.transformer_dtype.empty() || options.transformer_dtype == "f32" ||
+               options.transformer_dtype == "bf16",
+           "transformer dtype '", options.transformer_dtype, "' is not f32 or bf16");
+  FV_CHECK(!tiny || options.transformer_dtype.empty(), "transformer dtype '",
+           options.transformer_dtype, "': the tiny model's layout is fixed (docs/tiny-model.md)");
+  const DType transformer_dtype = options.transformer_dtype == "bf16" ? DType::BF16 : DType::F32;
   if (fs::exists(dir) && !options.overwrite) {
     fail(dir.string(), " exists; pass --overwrite to replace it");
   }
@@ -118,7 +124,7 @@ void write_random_checkpoint(const fs::path& dir, const RandomCheckpointOptions&
     if (tiny) {
       write_tiny_weights(tmp, preset, options.seed, text_encoder_dtype);
     } else {
-      write_real_size_weights(tmp, preset, options.seed, text_encoder_dtype);
+      write_real_size_weights(tmp, preset, options.seed, text_encoder_dtype, transformer_dtype);
     }
     write_json(tmp / "scheduler" / "scheduler_config.json", wan_scheduler_config_json());
     if (fs::exists(dir)) fs::remove_all(dir);

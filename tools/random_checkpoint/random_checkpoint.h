@@ -19,6 +19,8 @@ struct RandomCheckpointOptions {
   // Stored dtype of the UMT5 weights, "f32" or "bf16". Empty: bf16 for tiny (as it always was),
   // f32 for the real sizes (as the real repos store them; bf16 halves the 22.7 GB).
   std::string text_encoder_dtype;
+  // Stored dtype of the transformer, "f32" (empty: as the real repos) or "bf16"; real sizes only.
+  std::string transformer_dtype;
   bool overwrite = false;
 };
 
