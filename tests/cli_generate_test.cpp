@@ -434,6 +434,19 @@ TEST(CliFastWan, BadDmdDenoisingStepsAreRefusedByKey) {
 
 // The FastWan run file sets compile.enabled: true, and compile mode captures CUDA graphs: on the
 // CPU it is refused by that key before any work.
+// --torch-compile-kwargs takes one JSON object: text that would close it and set other keys is
+// refused, and its keywords are checked as dit_kwargs' are.
+TEST(CliCompile, TorchCompileKwargsAreOneJsonObjectCheckedByKeyword) {
+  const fs::path out = testing::temp_dir("compile-kwargs") / "x.y4m";
+  const std::string base = generate_args(testing::tiny_model_dir(), out) + " --device cpu";
+  expect_clean_failure(
+      run(base +
+          R"( --torch-compile-kwargs '{"mode": "default"}}, "pipeline": {"vae_tiling": true')"),
+      "expected one JSON object", out);
+  expect_clean_failure(run(base + R"( --torch-compile-kwargs '{"mode": "bogus"}')"),
+                       "generator.engine.compile.dit_kwargs.mode", out);
+}
+
 TEST(CliFastWan, FastVideosVsaDmdRunFileOnTheCpuIsRefusedForItsCompileKey) {
   const fs::path dir = fastvideo_run_folder("vsa-dmd-file", kVsaDmdRunFile, tiny_fastwan_model());
   CliRun r = run("generate --config run.yaml --device cpu",

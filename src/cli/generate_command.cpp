@@ -129,10 +129,15 @@ RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>
   if (f.vae_tile_stride) config.options.vae_tile_stride = *f.vae_tile_stride;
   if (f.enable_torch_compile) config.options.enable_torch_compile = true;
   if (f.torch_compile_kwargs) {
-    // JSON is YAML's flow syntax: the object goes where dit_kwargs' value would in a config file.
-    apply_config_text(R"({"generator": {"engine": {"compile": {"dit_kwargs": )" +
-                          *f.torch_compile_kwargs + "\n}}}}",
-                      "--torch-compile-kwargs", config);
+    // Parsed as one JSON object first, so the text can only ever be dit_kwargs' value; JSON is
+    // YAML's flow syntax, so the object goes where that value would in a config file.
+    const nlohmann::json kwargs =
+        nlohmann::json::parse(*f.torch_compile_kwargs, nullptr, /*allow_exceptions=*/false);
+    FV_CHECK(kwargs.is_object(), "--torch-compile-kwargs '", *f.torch_compile_kwargs,
+             "': expected one JSON object, e.g. '{\"mode\": \"reduce-overhead\"}'");
+    apply_config_text(
+        nlohmann::json{{"generator", {{"engine", {{"compile", {{"dit_kwargs", kwargs}}}}}}}}.dump(),
+        "--torch-compile-kwargs", config);
   }
   return config;
 }
