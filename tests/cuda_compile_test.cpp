@@ -119,8 +119,7 @@ TEST(CudaCompileMode, GenerationMatchesEagerAndReportsItsOneTimeCost) {
     ASSERT_TRUE(cmp.ms_ssim_skipped.empty()) << cmp.ms_ssim_skipped;
     std::printf("compile vs eager, tiny 176x176: MS-SSIM %.6f, latents rel-L2 %.3g\n",
                 cmp.mean_ms_ssim,
-                testing::rel_l2(Tensor::from_vector(r->final_latents, r->latent_shape),
-                                Tensor::from_vector(eager.final_latents, eager.latent_shape)));
+                testing::rel_l2(testing::final_latents(*r), testing::final_latents(eager)));
     EXPECT_GE(cmp.mean_ms_ssim, 0.99);
     EXPECT_EQ(r->transformer_forwards, eager.transformer_forwards);
   }

@@ -109,7 +109,7 @@ TEST(CudaGolden, FourStepGenerationMatchesReferenceLatentsAndFrames) {
   auto generator = VideoGenerator::from_pretrained(testing::tiny_model_dir(), options);
   GenerationResult result = generator.generate(golden_generation_request(noise));
 
-  Tensor latents = Tensor::from_vector(result.final_latents, result.latent_shape);
+  Tensor latents = testing::final_latents(result);
   EXPECT_LE(reported_rel_l2("4-step final latents", latents, f32(g, "final_latents")),
             kBf16ModelBound);
 

@@ -147,8 +147,8 @@ TEST(CudaPipeline, GenerationMatchesTheCpuRun) {
       VideoGenerator::from_pretrained(testing::tiny_model_dir(), on_gpu).generate(fox());
 
   ASSERT_EQ(out.latent_shape, ref.latent_shape);
-  const Tensor lat = Tensor::from_vector(out.final_latents, out.latent_shape);
-  const Tensor lat_ref = Tensor::from_vector(ref.final_latents, ref.latent_shape);
+  const Tensor lat = testing::final_latents(out);
+  const Tensor lat_ref = testing::final_latents(ref);
   EXPECT_LE(testing::rel_l2(lat, lat_ref), 3e-2);
 
   ASSERT_EQ(out.rgb.size(), ref.rgb.size());

@@ -92,7 +92,8 @@ TEST(Golden, WanVaeTiledDecodeMatchesDiffusersTilingReference) {
   auto config = WanVaeConfig::from_json(ckpt.config("vae"));
   WanVaeDecoder vae(config, load_component(ckpt.path("vae"), wan_vae_specs(config)));
   auto g = golden("vae_tiled.safetensors");
-  const VaeTiling tiling{.tile_height = 32, .tile_width = 40, .stride_height = 24, .stride_width = 32};
+  const VaeTiling tiling{
+      .tile_height = 32, .tile_width = 40, .stride_height = 24, .stride_width = 32};
   Tensor video = vae.decode(f32(g, "latents"), tiling);
   Tensor expected = f32(g, "video");
   ASSERT_EQ(video.shape(), expected.shape());
@@ -113,7 +114,7 @@ TEST(Golden, FourStepGenerationMatchesReferenceLatentsAndFrames) {
   auto generator = VideoGenerator::from_pretrained(testing::tiny_model_dir(), on_cpu);
   GenerationResult result = generator.generate(golden_generation_request(noise));
   Tensor expected_latents = f32(g, "final_latents");
-  Tensor latents = Tensor::from_vector(result.final_latents, result.latent_shape);
+  Tensor latents = testing::final_latents(result);
   EXPECT_LE(reported_rel_l2("4-step final latents", latents, expected_latents), 1e-5);
 
   Tensor frames = g.tensor("frames").contiguous();  // U8 [9,64,64,3]

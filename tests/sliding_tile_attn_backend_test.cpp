@@ -1,6 +1,8 @@
 // SLIDING_TILE_ATTN as a backend: FastVideo's mask-strategy JSON (read, refused by key and value,
 // written and read back) and tiny generations on the CPU, where the full window is dense attention
 // (fastvideo.md §4.1; issue 14: MS-SSIM >= 0.99) and smaller windows change the frames.
+#include "attention/sliding_tile_attn_backend.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -9,7 +11,6 @@
 #include <string>
 
 #include "attention/attention_registry.h"
-#include "attention/sliding_tile_attn_backend.h"
 #include "cli_runner.h"
 #include "fastvideo/sta_search.h"
 #include "fastvideo/video_generator.h"
@@ -64,7 +65,8 @@ TEST(StaMaskStrategy, WrittenFilesReadBackTheSame) {
 }
 
 TEST(SlidingTileAttnBackend, RunsOnTheCpuAndRefusesGpusSayingTheKernelIsMissing) {
-  const AttentionBackend& sta = AttentionBackendRegistry::builtin().get("SLIDING_TILE_ATTN", "test");
+  const AttentionBackend& sta =
+      AttentionBackendRegistry::builtin().get("SLIDING_TILE_ATTN", "test");
   EXPECT_TRUE(sta.status(AttentionDevice::cpu()).available());
   const AttentionBackendStatus h200 = sta.status(AttentionDevice::gpu(0, "NVIDIA H200", {9, 0}));
   EXPECT_EQ(h200.kind, AttentionBackendStatus::Kind::NotInThisVersion);
@@ -112,7 +114,8 @@ std::string uniform_strategy(const std::string& window) {
 // The worst frame's MS-SSIM of two results (quality/video_metrics.h).
 double worst_ms_ssim(const GenerationResult& a, const GenerationResult& b) {
   auto video = [](const GenerationResult& g) {
-    return Video{.frames = g.frames, .height = g.height, .width = g.width, .fps = g.fps, .rgb = g.rgb};
+    return Video{
+        .frames = g.frames, .height = g.height, .width = g.width, .fps = g.fps, .rgb = g.rgb};
   };
   return compare_videos(video(a), video(b)).worst_ms_ssim.value;
 }
@@ -130,11 +133,10 @@ TEST(SlidingTileAttnBackend, TheFullWindowGivesDenseFramesAndSmallerWindowsDoNot
   const GenerationResult one = generate_sta(uniform_strategy("[1, 1, 1]"));
   EXPECT_FALSE(one.rgb == dense.rgb) << "a one-tile window changed nothing";
   // The tiny model's random weights move its frames little; the latents show the windows apart.
-  auto latents = [](const GenerationResult& g) {
-    return Tensor::from_vector(g.final_latents, g.latent_shape);
-  };
-  const double full_drift = testing::rel_l2(latents(full), latents(dense));
-  const double one_drift = testing::rel_l2(latents(one), latents(dense));
+  const double full_drift =
+      testing::rel_l2(testing::final_latents(full), testing::final_latents(dense));
+  const double one_drift =
+      testing::rel_l2(testing::final_latents(one), testing::final_latents(dense));
   std::printf("[sta] final latents rel-L2 against TORCH_SDPA: full window %.3g, one tile %.3g\n",
               full_drift, one_drift);
   EXPECT_LE(full_drift, 1e-5);
@@ -144,7 +146,8 @@ TEST(SlidingTileAttnBackend, TheFullWindowGivesDenseFramesAndSmallerWindowsDoNot
 
 TEST(SlidingTileAttnBackend, WithoutAStrategyEveryHeadGetsTheDefaultWindowCutToTheGrid) {
   ::unsetenv(kAttentionConfigEnv);
-  const AttentionBackend& sta = AttentionBackendRegistry::builtin().get("SLIDING_TILE_ATTN", "test");
+  const AttentionBackend& sta =
+      AttentionBackendRegistry::builtin().get("SLIDING_TILE_ATTN", "test");
   const auto wide = sta.build_metadata({.step = 2, .grid = {21, 30, 52}});
   const auto* md = dynamic_cast<const StaMetadata*>(wide.get());
   ASSERT_NE(md, nullptr);
@@ -159,8 +162,10 @@ TEST(SlidingTileAttnBackend, AMissingEntryOrAWindowOffTheGridNamesStepLayerAndHe
   std::string m = error_of([] { generate_sta(R"({"0_0_0": [1, 1, 1]})"); });
   EXPECT_TRUE(contains(m, "no window for step 0, layer 0, head 1 (key '0_0_1')")) << m;
   m = error_of([] { generate_sta(uniform_strategy("[1, 3, 2]")); });
-  EXPECT_TRUE(contains(m, "step 0, layer 0, head 0: window [1, 3, 2] has 3 tiles along h, outside "
-                          "1 .. 2")) << m;
+  EXPECT_TRUE(contains(m,
+                       "step 0, layer 0, head 0: window [1, 3, 2] has 3 tiles along h, outside "
+                       "1 .. 2"))
+      << m;
 }
 
 // FastVideo's select_best_mask_strategy on hand-made losses: the prompts' mean, the least-loss
@@ -198,8 +203,10 @@ TEST(StaMaskSearch, CandidatesWithAnotherBackendAreRefused) {
   options.sta_search_candidates = {{1, 1, 1}};
   const std::string m =
       error_of([&] { VideoGenerator::from_pretrained(testing::tiny_model_dir(), options); });
-  EXPECT_TRUE(contains(m, "sta_search_candidates are set, but the self-attention backend is "
-                          "TORCH_SDPA")) << m;
+  EXPECT_TRUE(contains(m,
+                       "sta_search_candidates are set, but the self-attention backend is "
+                       "TORCH_SDPA"))
+      << m;
 }
 
 // `fastvideo sta-search` on the tiny model writes a strategy that `fastvideo generate` then runs
@@ -208,9 +215,10 @@ TEST(StaMaskSearch, TheSearchCommandWritesAStrategyGenerateLoads) {
   const fs::path dir = testing::temp_dir("sta-search-cli");
   const std::string mask = (dir / "mask.json").string();
   const std::string sizes = " --height 176 --width 176 --num-frames 5 --num-inference-steps 2";
-  const testing::CliRun search =
-      testing::run("sta-search --device cpu --prompt 'a red fox' --candidates '1,1,1 1,2,1' "
-                   "--skip-time-steps 1 --output " + mask + sizes);
+  const testing::CliRun search = testing::run(
+      "sta-search --device cpu --prompt 'a red fox' --candidates '1,1,1 1,2,1' "
+      "--skip-time-steps 1 --output " +
+      mask + sizes);
   ASSERT_EQ(search.status, 0) << search.output;
   EXPECT_TRUE(contains(search.output, "2 steps x 2 layers x 2 heads, full window [1, 2, 2]"))
       << search.output;
@@ -221,8 +229,10 @@ TEST(StaMaskSearch, TheSearchCommandWritesAStrategyGenerateLoads) {
       "FASTVIDEO_ATTENTION_CONFIG=" + mask);
   EXPECT_EQ(generate.status, 0) << generate.output;
   EXPECT_TRUE(fs::exists(dir / "fox.y4m"));
-  const testing::CliRun bad = testing::run("sta-search --device cpu --prompt x --candidates "
-                                           "'1,1' --output " + mask + sizes);
+  const testing::CliRun bad = testing::run(
+      "sta-search --device cpu --prompt x --candidates "
+      "'1,1' --output " +
+      mask + sizes);
   EXPECT_NE(bad.status, 0);
   EXPECT_TRUE(contains(bad.output, "--candidates: '1,1' is not a window t,h,w")) << bad.output;
 }

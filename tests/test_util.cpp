@@ -34,6 +34,10 @@ Tensor randn_with_channel_offsets(Shape shape) {
   return x;
 }
 
+Tensor final_latents(const GenerationResult& result) {
+  return Tensor::from_vector(result.final_latents, result.latent_shape);
+}
+
 double rel_l2(const Tensor& a, const Tensor& b) {
   FV_CHECK(a.shape() == b.shape(), "rel_l2: ", a.describe(), " vs ", b.describe());
   Tensor ac = a.to(DType::F32).contiguous(), bc = b.to(DType::F32).contiguous();

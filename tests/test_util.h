@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/tensor.h"
+#include "fastvideo/video_generator.h"
 #include "fastvideo/video_quality.h"
 
 namespace fastvideo::testing {
@@ -18,6 +19,9 @@ Tensor randn(Shape shape, float stddev = 1.0f);
 
 // ‖a − b‖ / ‖b‖ in double; NaN anywhere gives +inf so the comparison fails.
 double rel_l2(const Tensor& a, const Tensor& b);
+
+// A generation's final latents as an f32 CPU tensor of its latent shape.
+Tensor final_latents(const GenerationResult& result);
 
 // Cosine similarity in double (any float dtype, CPU); NaN anywhere fails every comparison.
 double cosine(const Tensor& a, const Tensor& b);

@@ -325,14 +325,14 @@ TEST(VmobaAttnBackend, GenerationsRunSparseAfterTheDenseStepsAndRecordTheConfig)
   // τ = 1 keeps every chunk: dense attention again.
   const GenerationResult all =
       generate_vmoba(tiny_config(R"("moba_threshold": 1.0)"), "VMOBA_ATTN");
-  auto latents = [](const GenerationResult& g) {
-    return Tensor::from_vector(g.final_latents, g.latent_shape);
-  };
-  const double all_drift = testing::rel_l2(latents(all), latents(dense));
-  const double sparse_drift = testing::rel_l2(latents(sparse), latents(dense));
+  const double all_drift =
+      testing::rel_l2(testing::final_latents(all), testing::final_latents(dense));
+  const double sparse_drift =
+      testing::rel_l2(testing::final_latents(sparse), testing::final_latents(dense));
   std::printf("[vmoba] final latents rel-L2 against TORCH_SDPA: every chunk %.3g, topk %.3g\n",
               all_drift, sparse_drift);
-  const double threshold_drift = testing::rel_l2(latents(threshold), latents(dense));
+  const double threshold_drift =
+      testing::rel_l2(testing::final_latents(threshold), testing::final_latents(dense));
   std::printf("[vmoba] threshold 0.25: %.3g\n", threshold_drift);
   EXPECT_LE(all_drift, 1e-5);
   EXPECT_GE(sparse_drift, std::max(100 * all_drift, 1e-4)) << "topk changed almost nothing";

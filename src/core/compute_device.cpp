@@ -109,7 +109,7 @@ DeviceMemory device_memory(Device device) {
   return m;
 }
 
-void set_device_memory_budget(Device device, int64_t bytes) {
+DeviceMemoryBudget::DeviceMemoryBudget(Device device, int64_t bytes) : device_(device) {
   if (device.is_cpu()) {
     FV_CHECK(bytes == 0, "max_device_memory=", bytes,
              " bytes: the run is on the CPU, which has no device memory to limit; use it with "
@@ -117,13 +117,10 @@ void set_device_memory_budget(Device device, int64_t bytes) {
     return;
   }
 #ifdef FASTVIDEO_HAVE_CUDA
-  DeviceAllocator::get(device.index).set_budget(bytes);
+  DeviceAllocator& allocator = DeviceAllocator::get(device.index);
+  previous_ = allocator.budget();
+  allocator.set_budget(bytes);
 #endif
-}
-
-DeviceMemoryBudget::DeviceMemoryBudget(Device device, int64_t bytes)
-    : device_(device), previous_(device_memory(device).budget) {
-  set_device_memory_budget(device, bytes);
 }
 
 DeviceMemoryBudget::~DeviceMemoryBudget() {

@@ -34,11 +34,9 @@ struct DeviceMemory {
 };
 DeviceMemory device_memory(Device device);
 
-// max_device_memory for `device` (0: no limit; on the CPU only 0 is accepted): from now on this
-// process's allocator refuses to hold more from the driver, with an OutOfDeviceMemory error.
-void set_device_memory_budget(Device device, int64_t bytes);
-
-// set_device_memory_budget for an object's lifetime: the previous budget comes back after.
+// max_device_memory for `device` while this object lives (0: no limit; on the CPU only 0 is
+// accepted): this process's allocator refuses to hold more from the driver, with an
+// OutOfDeviceMemory error. The previous budget comes back after.
 class DeviceMemoryBudget {
  public:
   DeviceMemoryBudget(Device device, int64_t bytes);

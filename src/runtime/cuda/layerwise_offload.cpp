@@ -62,7 +62,6 @@ LayerwiseOffload::LayerwiseOffload(const std::vector<Tensor>& layout, int layers
     // The allocator hands out blocks in compute-stream order: work queued for the block's last
     // owner may still run, so the first copy into it waits for the compute stream too.
     FV_CUDA_CHECK(cudaEventRecord(slot.done, use_cuda_device(device.index).stream()));
-    slot.in_use_recorded = true;
   }
   FV_CUDA_CHECK(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking));
 }
@@ -106,7 +105,7 @@ void LayerwiseOffload::load(int layer) {
   Slot& slot = slots_[size_t(layer % slots())];
   if (slot.layer == layer) return;
   // The slot's previous layer may still be read by queued compute.
-  if (slot.in_use_recorded) FV_CUDA_CHECK(cudaStreamWaitEvent(copy_stream_, slot.done, 0));
+  FV_CUDA_CHECK(cudaStreamWaitEvent(copy_stream_, slot.done, 0));
   FV_CUDA_CHECK(cudaMemcpyAsync(slot.memory.get(), host_[size_t(layer)].get(), size_t(layer_bytes_),
                                 cudaMemcpyHostToDevice, copy_stream_));
   FV_CUDA_CHECK(cudaEventRecord(slot.loaded, copy_stream_));
@@ -129,7 +128,6 @@ void LayerwiseOffload::release(int i) {
   CudaContext& ctx = use_cuda_device(device_.index);
   Slot& slot = slots_[size_t(i % slots())];
   FV_CUDA_CHECK(cudaEventRecord(slot.done, ctx.stream()));
-  slot.in_use_recorded = true;
   // Wrapping to the next pass keeps layer -> slot fixed only when the slots divide the layers;
   // otherwise the next pass's first layers are copied when acquired.
   const int next = i + slots();

@@ -46,16 +46,14 @@ class LayerwiseOffload {
 
   int layers() const { return int(host_.size()); }
   int slots() const { return int(slots_.size()); }
-  int64_t layer_bytes() const { return layer_bytes_; }
 
  private:
   struct Slot {
     std::shared_ptr<void> memory;
-    std::vector<Tensor> tensors;  // views into `memory`
-    int layer = -1;               // the layer loaded or being loaded, -1 none
-    bool in_use_recorded = false;
+    std::vector<Tensor> tensors;   // views into `memory`
+    int layer = -1;                // the layer loaded or being loaded, -1 none
     cudaEvent_t loaded = nullptr;  // on the copy stream: the copy of `layer` finished
-    cudaEvent_t done = nullptr;    // on the compute stream: the work reading `layer` finished
+    cudaEvent_t done = nullptr;    // on the compute stream: the work reading the slot finished
   };
   void load(int layer);  // queues layer's copy into its slot unless it is there already
 
