@@ -1,6 +1,6 @@
 // Memory (issue 12) on a GPU: offload streams weights without changing a single output byte (the
-// transformer's blocks through 1, 2 and 3 device slots, pinned and pageable; UMT5's layers and
-// embedding rows straight from the checkpoint's files); max_device_memory is a hard limit with an
+// transformer's blocks through 1, 2 and 3 device slots, pinned and streamed, also straight from
+// the checkpoint's mapping; UMT5's layers and embedding rows from the checkpoint's files); max_device_memory is a hard limit with an
 // error naming it; a budget no plan fits is refused before loading; running out inside the budget
 // names the stage and the switch that would help, and leaves no output behind.
 #include <gtest/gtest.h>
@@ -78,6 +78,32 @@ TEST(CudaLayerwiseOffload, TransformerForwardsAreTheResidentOnesByteForByte) {
                                resident.forward(latents, t, resident_text)))
             << "slots " << slots << ", pinned " << pin << ", round " << round;
       }
+    }
+  }
+}
+
+TEST(CudaLayerwiseOffload, BlocksFromTheCheckpointsMappingGiveTheResidentForwardByteForByte) {
+  // The pipeline's way: blocks left mapped in their stored dtype (the tiny model's f32), converted
+  // to bf16 (norm2 and the modulation to f32) when pinned or at every streamed copy.
+  REQUIRE_GPU();
+  const CheckpointFolder c = CheckpointFolder::open(testing::tiny_model_dir());
+  const WanTransformerConfig config = WanTransformerConfig::from_json(c.config("transformer"));
+  const auto specs = wan_transformer_specs(config);
+  const std::set<std::string> f32 = wan_transformer_fp32_names(config);
+  const std::filesystem::path dir = c.path("transformer");
+  const WanTransformer resident(config, load_component(dir, specs, DType::BF16, kGpu, &f32));
+  const Tensor context = testing::randn({1, 512, config.text_dim}, 0.3f).to(kGpu);
+  const Tensor latents = testing::randn({1, 16, 3, 16, 16}).to(kGpu);
+  const double t[] = {700.0};
+  const Tensor expected = resident.forward(latents, t, resident.prepare_text(context));
+  for (bool pin : {true, false}) {
+    const WanTransformer offloaded(
+        config, load_component(dir, specs, DType::BF16, kGpu, &f32, "blocks."),
+        torch_sdpa_backend(), torch_sdpa_backend(), WanLayerwiseOffload{kGpu, 2, pin});
+    const WanTransformer::TextContext text = offloaded.prepare_text(context);
+    for (int round = 0; round < 2; ++round) {
+      EXPECT_TRUE(same_bytes(offloaded.forward(latents, t, text), expected))
+          << "pinned " << pin << ", round " << round;
     }
   }
 }

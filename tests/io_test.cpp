@@ -243,11 +243,19 @@ TEST_F(IoTest, ReleasedTensorPagesLeaveResidentMemoryAndReadBackTheSame) {
   float sum = 0;  // touch every page of the mapping
   for (float v : view.f32()) sum += v;
   const int64_t touched = resident_bytes();
-  f.release_pages("x");
+  release_mapped_pages(view);
   const int64_t released = resident_bytes();
   EXPECT_GT(touched - released, 48 << 20) << "the loader relies on this to never hold a "
                                              "checkpoint in its mapping and its copy at once";
   EXPECT_TRUE(bit_equal(view, x)) << sum;  // read again from the file
+}
+
+TEST_F(IoTest, ReleasingPagesLeavesTensorsOutsideAMappingAlone) {
+  const Tensor x = randn({4 << 20});  // 16 MiB on the heap: madvise would zero it
+  const Tensor kept = x.clone();
+  release_mapped_pages(x);
+  release_mapped_pages(Tensor());
+  EXPECT_TRUE(bit_equal(x, kept));
 }
 
 TEST_F(IoTest, LoadComponentConvertsEachStoredDtypeToF32) {
@@ -297,6 +305,20 @@ TEST_F(IoTest, LoadComponentKeepsTheNamedTensorsInF32) {
     const DType expected = keep.count(name) ? DType::F32 : DType::BF16;
     EXPECT_EQ(w.get(name).dtype(), expected) << name;
     EXPECT_TRUE(bit_equal(w.get(name), original.to(expected))) << name;
+  }
+}
+
+TEST_F(IoTest, LoadComponentLeavesThePrefixedTensorsMappedInTheirStoredDtype) {
+  // Layerwise offload takes the blocks so: it copies or streams them itself.
+  const auto tensors = sample_tensors();
+  write_component(dir_ / "transformer", "diffusion_pytorch_model", tensors, 1, DType::BF16);
+  const Weights w = load_component(dir_ / "transformer", specs_of(tensors), DType::F32,
+                                   Device::cpu(), nullptr, "blocks.");
+  for (const auto& [name, original] : tensors) {
+    const bool mapped = name.starts_with("blocks.");
+    EXPECT_EQ(w.get(name).dtype(), mapped ? DType::BF16 : DType::F32) << name;
+    EXPECT_TRUE(bit_equal(w.get(name).to(DType::F32), original.to(DType::BF16).to(DType::F32)))
+        << name;
   }
 }
 

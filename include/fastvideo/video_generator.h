@@ -93,7 +93,8 @@ struct GeneratorOptions {
   // Offloading on the CPU device changes nothing (the weights are in host memory already).
   std::optional<bool> dit_layerwise_offload, dit_cpu_offload, text_encoder_cpu_offload,
       vae_cpu_offload;
-  bool pin_cpu_memory = true;  // page-locked host copies of offloaded weights; false: pageable
+  bool pin_cpu_memory =
+      true;  // page-locked host copies of offloaded blocks; false: streamed from the checkpoint
   // A hard limit on the device memory this run's tensors take (bytes; 0: none), so a smaller
   // card's case runs on a large one. Auto offload plans within it; a run that cannot fit even
   // with every offload is refused before loading, naming the smallest budget that would do; one

@@ -70,7 +70,8 @@ constexpr ValueFlag kValueFlags[] = {
      "true, false or auto: UMT5's layers streamed from the checkpoint to the GPU one at a time "
      "while encoding"},
     {"--pin-cpu-memory", "generator.engine.offload.pin_cpu_memory",
-     "true (default) or false: page-locked host memory for offloaded weights"},
+     "true (default): offloaded blocks in page-locked host memory; false: streamed from the "
+     "checkpoint's files at every use (for RAM smaller than the model)"},
     {"--max-device-memory", "generator.engine.max_device_memory",
      "a hard limit on the GPU memory of this run, e.g. 24GiB (default: none); offload is planned "
      "within it"},

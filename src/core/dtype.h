@@ -15,6 +15,10 @@ enum class DType : uint8_t { F32, BF16, F16, F8E4M3, I8, U8, I32, I64 };
 size_t dtype_size(DType dtype);
 std::string_view dtype_name(DType dtype);      // safetensors spelling: "F32", "BF16", ...
 DType dtype_from_name(std::string_view name);  // throws Error naming the unknown spelling
+// The float storage dtypes weights come in: F32, BF16, F16.
+inline bool is_float_dtype(DType d) {
+  return d == DType::F32 || d == DType::BF16 || d == DType::F16;
+}
 
 inline float bf16_to_f32(uint16_t bits) {
   uint32_t u = uint32_t(bits) << 16;

@@ -90,6 +90,11 @@ Tensor Tensor::full(Shape shape, float value) {
   return t;
 }
 
+const std::shared_ptr<void>& Tensor::owner() const {
+  static const std::shared_ptr<void> none;
+  return storage_ ? storage_->owner : none;
+}
+
 Tensor Tensor::borrow(void* data, Shape shape, DType dtype, std::shared_ptr<void> owner,
                       Device device) {
   Tensor t;

@@ -51,6 +51,8 @@ class Tensor {
   bool is_contiguous() const;
 
   void* raw_data() const;
+  // What keeps the bytes alive (a heap block, an mmap, a device block); null when undefined.
+  const std::shared_ptr<void>& owner() const;
   template <class T>
   T* data() const {
     check_element_type(sizeof(T));

@@ -171,8 +171,6 @@ WeightLocations locate_weights(const WeightFiles& w) {
   return loc;
 }
 
-bool is_float_dtype(DType d) { return d == DType::F32 || d == DType::BF16 || d == DType::F16; }
-
 // Converts a float tensor viewed in the mapping into freshly allocated `dtype` host memory.
 Tensor convert_from_mapping(const Tensor& src, DType dtype) {
   Tensor out = Tensor::empty(src.shape(), dtype);
@@ -326,7 +324,8 @@ WeightLocations open_component(const fs::path& component_dir,
 }  // namespace
 
 Weights load_component(const fs::path& component_dir, const std::vector<TensorSpec>& specs,
-                       DType compute_dtype, Device device, const std::set<std::string>* keep_f32) {
+                       DType compute_dtype, Device device, const std::set<std::string>* keep_f32,
+                       std::string_view mapped_prefix) {
   FV_CHECK(is_float_dtype(compute_dtype), component_dir.string(), ": compute dtype ",
            dtype_name(compute_dtype), " is not F32, BF16 or F16");
   const WeightLocations loc = open_component(component_dir, specs);
@@ -335,22 +334,31 @@ Weights load_component(const fs::path& component_dir, const std::vector<TensorSp
     return keep_f32 && keep_f32->count(name) ? DType::F32 : compute_dtype;
   };
   Weights weights(folder_name(component_dir));
+  auto left_mapped = [&](const std::string& name) {
+    return !mapped_prefix.empty() && name.starts_with(mapped_prefix);
+  };
+  for (const auto& spec : specs) {
+    if (spec.used && left_mapped(spec.name))
+      weights.insert(spec.name, loc.files[loc.file_of.at(spec.name)].tensor(spec.name));
+  }
   if (device.is_cpu()) {
     for (const auto& spec : specs) {
-      if (!spec.used) continue;
+      if (!spec.used || left_mapped(spec.name)) continue;
       const SafetensorsFile& f = loc.files[loc.file_of.at(spec.name)];
-      weights.insert(spec.name, convert_from_mapping(f.tensor(spec.name), dtype_of(spec.name)));
-      f.release_pages(spec.name);
+      const Tensor stored = f.tensor(spec.name);
+      weights.insert(spec.name, convert_from_mapping(stored, dtype_of(spec.name)));
+      release_mapped_pages(stored);
     }
     return weights;
   }
 #ifdef FASTVIDEO_HAVE_CUDA
   DeviceWeightUploader uploader(device);
   for (const auto& spec : specs) {
-    if (!spec.used) continue;
+    if (!spec.used || left_mapped(spec.name)) continue;
     const SafetensorsFile& f = loc.files[loc.file_of.at(spec.name)];
-    weights.insert(spec.name, uploader.upload(f.tensor(spec.name), dtype_of(spec.name)));
-    f.release_pages(spec.name);  // upload() has read it into a staging buffer
+    const Tensor stored = f.tensor(spec.name);
+    weights.insert(spec.name, uploader.upload(stored, dtype_of(spec.name)));
+    release_mapped_pages(stored);  // upload() has read it into a staging buffer
   }
   uploader.finish();
   return weights;
@@ -376,8 +384,9 @@ MappedComponent::~MappedComponent() = default;
 
 Tensor MappedComponent::load(const std::string& name, DType dtype, Device device) const {
   const SafetensorsFile& f = files_->loc.files[files_->loc.file_of.at(name)];
-  Tensor t = to_device(f.tensor(name), dtype, device);
-  f.release_pages(name);
+  const Tensor stored = f.tensor(name);
+  Tensor t = to_device(stored, dtype, device);
+  release_mapped_pages(stored);
   return t;
 }
 
@@ -397,7 +406,7 @@ Tensor MappedComponent::load_rows(const std::string& name, std::span<const int32
                 static_cast<const char*>(table.raw_data()) + size_t(rows[i]) * row_bytes,
                 row_bytes);
   }
-  f.release_pages(name);
+  release_mapped_pages(table);
   return to_device(picked, dtype, device);
 }
 

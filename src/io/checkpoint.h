@@ -9,6 +9,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -65,10 +66,14 @@ std::set<std::string> component_tensor_names(const std::filesystem::path& compon
 // the mapping onto `device`. For a GPU the conversion runs in bounded chunks through pinned
 // staging buffers (io/cuda/device_weight_upload.h): host memory never holds a converted copy of
 // the component. Tensors the specs do not name are reported in one warning and never loaded.
+// Tensors whose names start with a non-empty `mapped_prefix` are not loaded: they come back as
+// views into the mapping in their stored dtype (validated all the same), for layerwise offload
+// to copy or stream from.
 Weights load_component(const std::filesystem::path& component_dir,
                        const std::vector<TensorSpec>& specs, DType compute_dtype = DType::F32,
                        Device device = Device::cpu(),
-                       const std::set<std::string>* keep_f32 = nullptr);
+                       const std::set<std::string>* keep_f32 = nullptr,
+                       std::string_view mapped_prefix = {});
 
 // A component read a tensor at a time, for weights that are used once per run and need not stay
 // anywhere (text_encoder_cpu_offload streams UMT5's layers so): validated as load_component

@@ -136,6 +136,16 @@ struct SafetensorsFile::Mapping {
   }
 };
 
+namespace {
+
+// The deleter of every mapping's shared_ptr: a tensor whose owner has it borrows from a mapping
+// (std::get_deleter sees it through the shared_ptr<void> a view holds).
+struct UnmapOnLastView {
+  void operator()(SafetensorsFile::Mapping* m) const { delete m; }
+};
+
+}  // namespace
+
 SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   const std::string file = path.string();
   FileDescriptor fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
@@ -149,7 +159,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
          " bytes, shorter than the 8-byte header length of a safetensors file (truncated?)");
   }
 
-  auto mapping = std::make_shared<Mapping>();
+  std::shared_ptr<Mapping> mapping(new Mapping, UnmapOnLastView{});
   void* addr = ::mmap(nullptr, file_bytes, PROT_READ, MAP_PRIVATE, fd.get(), 0);
   if (addr == MAP_FAILED)
     fail(file, ": mmap of ", file_bytes, " bytes failed: ", std::strerror(errno));
@@ -248,16 +258,16 @@ Tensor SafetensorsFile::tensor(const std::string& name) const {
   return Tensor::borrow(const_cast<char*>(data_ + i.begin), i.shape, i.dtype, mapping_);
 }
 
-void SafetensorsFile::release_pages(const std::string& name) const {
-  const TensorInfo& i = info(name);
+void release_mapped_pages(const Tensor& view) {
+  if (!view.defined() || !std::get_deleter<UnmapOnLastView>(view.owner())) return;
+  const auto* mapping = static_cast<const SafetensorsFile::Mapping*>(view.owner().get());
   const auto page = uintptr_t(::sysconf(_SC_PAGESIZE));
-  const auto map_begin = reinterpret_cast<uintptr_t>(mapping_->addr);
-  const uintptr_t map_end = map_begin + mapping_->bytes;
+  const auto map_begin = reinterpret_cast<uintptr_t>(mapping->addr);
+  const uintptr_t map_end = map_begin + mapping->bytes;
+  const auto data = reinterpret_cast<uintptr_t>(view.raw_data());
   // Whole pages around the tensor: a neighbour's share of an edge page is read again if needed.
-  const uintptr_t begin =
-      std::max(map_begin, reinterpret_cast<uintptr_t>(data_ + i.begin) / page * page);
-  const uintptr_t end =
-      std::min(map_end, (reinterpret_cast<uintptr_t>(data_ + i.end) + page - 1) / page * page);
+  const uintptr_t begin = std::max(map_begin, data / page * page);
+  const uintptr_t end = std::min(map_end, (data + view.nbytes() + page - 1) / page * page);
   // A read-only private mapping: dropping pages loses nothing. Failure only costs memory.
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }

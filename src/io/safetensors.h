@@ -39,14 +39,11 @@ class SafetensorsFile {
   const TensorInfo& info(const std::string& name) const;
   // Zero-copy, read-only view into the mapping; the view keeps the mapping alive.
   Tensor tensor(const std::string& name) const;
-  // Takes the tensor's pages out of this process's resident memory (they stay in the page cache
-  // and a later read maps them again): the loader calls it once a tensor is converted or
-  // uploaded, so that loading never holds a checkpoint in the mapping and in its copy at once.
-  void release_pages(const std::string& name) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
+  struct Mapping;  // the mmap every view keeps alive
+
  private:
-  struct Mapping;
   SafetensorsFile() = default;
 
   std::filesystem::path path_;
@@ -55,6 +52,12 @@ class SafetensorsFile {
   std::map<std::string, TensorInfo> entries_;
   std::map<std::string, std::string> metadata_;
 };
+
+// Takes the pages under `view` out of this process's resident memory when `view` borrows from a
+// SafetensorsFile's mapping (they stay in the page cache, and a later read maps them again); any
+// other tensor is left alone. Loaders call it once a tensor is converted or uploaded, so that
+// loading never holds a checkpoint in its mapping and in its copy at once.
+void release_mapped_pages(const Tensor& view);
 
 // Writes tensors in the given order (header padded with spaces to a multiple of 8) to
 // `path.tmp`, then renames it to `path`; on any error no file is left behind.

@@ -277,7 +277,8 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   prompt_encoder_ =
       std::make_unique<PromptEncoder>(checkpoint_, std::move(umt5_config), device_, umt5_dtype,
                                       options.keep_text_encoder, offload.text_encoder);
-  // Layerwise offload loads the blocks into host memory in their GPU dtypes.
+  // Layerwise offload takes the blocks as they are stored (views into the checkpoint's mapping)
+  // and pins or streams them itself; the other weights load onto the GPU as usual.
   const auto dit_offload =
       offload.dit_layerwise
           ? std::optional<WanLayerwiseOffload>(WanLayerwiseOffload{
@@ -286,7 +287,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   transformer_ = std::make_unique<WanTransformer>(
       dit_config,
       load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config, extras),
-                     weight_dtype, dit_offload ? Device::cpu() : device_, &dit_fp32),
+                     weight_dtype, device_, &dit_fp32, dit_offload ? "blocks." : ""),
       *attention_.self, *attention_.cross, dit_offload);
   if (compile) transformer_->enable_compile();
   vae_ = std::make_unique<WanVaeDecoder>(

@@ -1,10 +1,10 @@
 #include "runtime/cuda/layerwise_offload.h"
 
-#include <cstring>
-
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/cuda/device_allocator.h"
+#include "io/float_conversion.h"
+#include "io/safetensors.h"
 
 namespace fastvideo {
 
@@ -14,44 +14,41 @@ constexpr size_t kAlignment = 256;  // every tensor of a layer starts on a 256-b
 
 size_t align_up(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
 
-std::shared_ptr<void> host_memory(size_t bytes, bool pinned) {
-  if (pinned) {
-    void* p = nullptr;
-    const cudaError_t status = cudaHostAlloc(&p, bytes, cudaHostAllocDefault);
-    if (status != cudaSuccess) {
-      (void)cudaGetLastError();
-      fail("layerwise offload: could not pin ", bytes >> 20, " MiB of host memory (",
-           cudaGetErrorString(status), "); set pin_cpu_memory to false to use pageable memory");
-    }
-    return std::shared_ptr<void>(p, [](void* q) { cudaFreeHost(q); });
+std::shared_ptr<void> pinned_memory(size_t bytes) {
+  void* p = nullptr;
+  const cudaError_t status = cudaHostAlloc(&p, bytes, cudaHostAllocDefault);
+  if (status != cudaSuccess) {
+    (void)cudaGetLastError();
+    fail("layerwise offload: could not pin ", bytes >> 20, " MiB of host memory (",
+         cudaGetErrorString(status),
+         "); set pin_cpu_memory to false to stream the weights from the checkpoint instead");
   }
-  void* p = std::aligned_alloc(kAlignment, align_up(bytes));
-  FV_CHECK(p, "layerwise offload: out of host memory allocating ", bytes >> 20, " MiB");
-  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  return std::shared_ptr<void>(p, [](void* q) { cudaFreeHost(q); });
 }
 
 }  // namespace
 
-LayerwiseOffload::LayerwiseOffload(const std::vector<Tensor>& layout, int layers, Device device,
+LayerwiseOffload::LayerwiseOffload(std::vector<TensorLayout> layout, int layers, Device device,
                                    int slots, bool pin)
-    : device_(device), pinned_(pin) {
+    : device_(device), pinned_(pin), layout_(std::move(layout)) {
   FV_CHECK(!device.is_cpu(), "layerwise offload streams weights to a GPU, not to ", device.name());
   FV_CHECK(layers >= 1 && slots >= 1, "layerwise offload: ", layers, " layers through ", slots,
            " slots; expected at least one of each");
-  FV_CHECK(!layout.empty(), "layerwise offload: a layer without tensors");
+  FV_CHECK(!layout_.empty(), "layerwise offload: a layer without tensors");
   size_t bytes = 0;
-  for (const Tensor& t : layout) {
+  for (const TensorLayout& t : layout_) {
     offsets_.push_back(bytes);
-    layout_.push_back({t.shape(), t.dtype()});
-    bytes += align_up(t.nbytes());
+    bytes += align_up(size_t(shape_numel(t.shape)) * dtype_size(t.dtype));
   }
   layer_bytes_ = int64_t(bytes);
   slots = std::min(slots, layers);
   use_cuda_device(device.index);
-  host_.resize(size_t(layers));  // each allocated by set_layer, as its source can be freed
+  host_.resize(size_t(layers));
+  sources_.resize(size_t(layers));
   slots_.resize(size_t(slots));
   for (Slot& slot : slots_) {
     slot.memory = DeviceAllocator::get(device.index).allocate(bytes);
+    if (!pinned_) slot.staging = pinned_memory(bytes);
     for (size_t k = 0; k < layout_.size(); ++k) {
       slot.tensors.push_back(Tensor::borrow(static_cast<char*>(slot.memory.get()) + offsets_[k],
                                             layout_[k].shape, layout_[k].dtype, slot.memory,
@@ -78,35 +75,56 @@ LayerwiseOffload::~LayerwiseOffload() {
   }
 }
 
-void LayerwiseOffload::set_layer(int i, const std::vector<Tensor>& tensors) {
+void LayerwiseOffload::convert(const std::vector<Tensor>& tensors, char* bytes) const {
+  for (size_t k = 0; k < tensors.size(); ++k) {
+    const Tensor& t = tensors[k];
+    convert_floats(t.raw_data(), t.dtype(), bytes + offsets_[k], layout_[k].dtype,
+                   size_t(t.numel()));
+    release_mapped_pages(t);
+  }
+}
+
+void LayerwiseOffload::set_layer(int i, std::vector<Tensor> tensors) {
   FV_CHECK(i >= 0 && i < layers(), "layerwise offload: layer ", i, " of ", layers());
   FV_CHECK(tensors.size() == layout_.size(), "layerwise offload: layer ", i, " has ",
            tensors.size(), " tensors, the layout ", layout_.size());
+  for (size_t k = 0; k < tensors.size(); ++k) {
+    const Tensor& t = tensors[k];
+    FV_CHECK(t.device().is_cpu() && t.is_contiguous() && is_float_dtype(t.dtype()) &&
+                 t.shape() == layout_[k].shape,
+             "layerwise offload: layer ", i, " tensor ", k, " is ", t.describe(),
+             ", expected a contiguous float cpu tensor of shape ", shape_str(layout_[k].shape));
+  }
   std::lock_guard lock(mu_);
-  // A copy out of this layer's buffer may be in flight, and a slot holding it would go stale.
+  // A copy out of this layer's bytes may be in flight, and a slot holding it would go stale.
   FV_CUDA_CHECK(cudaStreamSynchronize(copy_stream_));
   for (Slot& slot : slots_) {
     if (slot.layer == i) slot.layer = -1;  // the next acquire copies again
   }
-  if (!host_[size_t(i)]) host_[size_t(i)] = host_memory(size_t(layer_bytes_), pinned_);
-  char* base = static_cast<char*>(host_[size_t(i)].get());
-  for (size_t k = 0; k < tensors.size(); ++k) {
-    const Tensor& t = tensors[k];
-    FV_CHECK(t.device().is_cpu() && t.is_contiguous() && t.dtype() == layout_[k].dtype &&
-                 t.shape() == layout_[k].shape,
-             "layerwise offload: layer ", i, " tensor ", k, " is ", t.describe(), ", expected ",
-             dtype_name(layout_[k].dtype), shape_str(layout_[k].shape), " contiguous on the cpu");
-    std::memcpy(base + offsets_[k], t.raw_data(), t.nbytes());
+  if (!pinned_) {
+    sources_[size_t(i)] = std::move(tensors);
+    return;
   }
+  if (!host_[size_t(i)]) host_[size_t(i)] = pinned_memory(size_t(layer_bytes_));
+  convert(tensors, static_cast<char*>(host_[size_t(i)].get()));
 }
 
 void LayerwiseOffload::load(int layer) {
-  FV_CHECK(host_[size_t(layer)], "layerwise offload: layer ", layer, " was never set");
   Slot& slot = slots_[size_t(layer % slots())];
   if (slot.layer == layer) return;
+  const void* from = host_[size_t(layer)].get();
+  if (!pinned_) {
+    FV_CHECK(!sources_[size_t(layer)].empty(), "layerwise offload: layer ", layer,
+             " was never set");
+    // The staging buffer's last copy must be over before it is written again.
+    FV_CUDA_CHECK(cudaEventSynchronize(slot.loaded));
+    convert(sources_[size_t(layer)], static_cast<char*>(slot.staging.get()));
+    from = slot.staging.get();
+  }
+  FV_CHECK(from, "layerwise offload: layer ", layer, " was never set");
   // The slot's previous layer may still be read by queued compute.
   FV_CUDA_CHECK(cudaStreamWaitEvent(copy_stream_, slot.done, 0));
-  FV_CUDA_CHECK(cudaMemcpyAsync(slot.memory.get(), host_[size_t(layer)].get(), size_t(layer_bytes_),
+  FV_CUDA_CHECK(cudaMemcpyAsync(slot.memory.get(), from, size_t(layer_bytes_),
                                 cudaMemcpyHostToDevice, copy_stream_));
   FV_CUDA_CHECK(cudaEventRecord(slot.loaded, copy_stream_));
   slot.layer = layer;

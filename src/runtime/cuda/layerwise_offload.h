@@ -1,7 +1,16 @@
 // Layerwise offload (fastvideo.md §6.2): the weights of a stack of same-shaped layers (the DiT's
-// blocks, UMT5's layers) live in host memory and are copied into a few device slots just ahead of
-// use, on a copy stream of their own, so at most `slots` layers' weights are on the GPU at once
-// and the copies overlap the compute of the layers before.
+// blocks) stay off the GPU and are copied into a few device slots just ahead of use, on a copy
+// stream of their own, so at most `slots` layers' weights are on the GPU at once and the copies
+// overlap the compute of the layers before.
+//
+// Where the layers wait (FastVideo's pin_cpu_memory):
+// - pinned: set_layer converts each layer once into page-locked host memory of its own, which the
+//   copies read at full bandwidth. The host holds the layers once.
+// - streamed: set_layer keeps the layer's tensors as given (views into the checkpoint's mapping),
+//   and every copy first converts them into the slot's pinned staging buffer, then drops their
+//   pages from resident memory. The host holds no copy of the layers (only the page cache, which
+//   the kernel may reclaim); the price is a conversion per use, done on the host while the GPU
+//   computes the layers queued before.
 //
 // Layer i always goes into slot i % slots. release(i) records on the compute stream when the work
 // reading layer i is done and at once queues the copy of layer i + slots into that slot (waiting
@@ -23,20 +32,22 @@ namespace fastvideo {
 
 class LayerwiseOffload {
  public:
-  // `layout`: one layer's tensors (their shapes and dtypes; every layer has the same), for
-  // `layers` layers, streamed to `device` through `slots` device slots. pin: page-locked host
-  // memory (copies at full bandwidth, overlapping compute); otherwise pageable memory, which the
-  // driver stages through its own pinned buffers: release() then waits on the host for the
-  // slot's previous layer, so copies no longer overlap compute.
-  LayerwiseOffload(const std::vector<Tensor>& layout, int layers, Device device, int slots,
+  struct TensorLayout {  // one tensor of a layer, as the GPU gets it
+    Shape shape;
+    DType dtype;
+  };
+  // `layout`: one layer's tensors (every layer has the same), for `layers` layers, streamed to
+  // `device` through `slots` device slots; `pin`: pinned host copies, otherwise streamed.
+  LayerwiseOffload(std::vector<TensorLayout> layout, int layers, Device device, int slots,
                    bool pin);
   ~LayerwiseOffload();  // waits for the copies in flight
   LayerwiseOffload(const LayerwiseOffload&) = delete;
   LayerwiseOffload& operator=(const LayerwiseOffload&) = delete;
 
-  // Copies layer i's tensors (contiguous host tensors of the layout's shapes and dtypes) into its
-  // host memory; the caller may free them afterwards.
-  void set_layer(int i, const std::vector<Tensor>& tensors);
+  // Layer i's tensors: contiguous CPU tensors of the layout's shapes, in any float dtype (they
+  // are converted to the layout's). Pinned, they are copied now and may be freed afterwards;
+  // streamed, they are kept and read at every copy.
+  void set_layer(int i, std::vector<Tensor> tensors);
 
   // Layer i's tensors on the device, in layout order. Work queued on the compute stream from now
   // on sees them loaded; they stay valid for it until release(i).
@@ -50,23 +61,23 @@ class LayerwiseOffload {
  private:
   struct Slot {
     std::shared_ptr<void> memory;
-    std::vector<Tensor> tensors;   // views into `memory`
-    int layer = -1;                // the layer loaded or being loaded, -1 none
-    cudaEvent_t loaded = nullptr;  // on the copy stream: the copy of `layer` finished
-    cudaEvent_t done = nullptr;    // on the compute stream: the work reading the slot finished
+    std::shared_ptr<void> staging;  // streamed: pinned host bytes the copy reads
+    std::vector<Tensor> tensors;    // views into `memory`
+    int layer = -1;                 // the layer loaded or being loaded, -1 none
+    cudaEvent_t loaded = nullptr;   // on the copy stream: the copy of `layer` finished
+    cudaEvent_t done = nullptr;     // on the compute stream: the work reading the slot finished
   };
   void load(int layer);  // queues layer's copy into its slot unless it is there already
+  // Writes `tensors` in the layout's dtypes and offsets to `bytes`, and drops their mapped pages.
+  void convert(const std::vector<Tensor>& tensors, char* bytes) const;
 
   Device device_;
   bool pinned_;
-  struct TensorLayout {
-    Shape shape;
-    DType dtype;
-  };
   std::vector<TensorLayout> layout_;
   std::vector<size_t> offsets_;  // of each tensor in a layer's bytes
   int64_t layer_bytes_ = 0;
-  std::vector<std::shared_ptr<void>> host_;  // one buffer per layer
+  std::vector<std::shared_ptr<void>> host_;   // pinned: one buffer per layer, null until set
+  std::vector<std::vector<Tensor>> sources_;  // streamed: the tensors as set, empty until then
   std::vector<Slot> slots_;
   cudaStream_t copy_stream_ = nullptr;
   std::mutex mu_;

@@ -165,8 +165,6 @@ Tensor repeat_over_rows(const Tensor& vector, int64_t rows) {
   return out;
 }
 
-bool is_float(DType d) { return d == DType::F32 || d == DType::BF16 || d == DType::F16; }
-
 std::set<std::string> names_of(const Weights& weights) {
   std::set<std::string> names;
   for (const auto& [name, tensor] : weights.all()) names.insert(name);
@@ -194,32 +192,44 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
   for (const TensorSpec& spec :
        wan_transformer_specs(config_, {.gate = gate_layout, .proj_l = proj_l})) {
     const Tensor& t = weights.get(spec.name);
-    FV_CHECK(t.device() == device, component, ": tensor ", spec.name, " is ", t.describe(),
-             "; every tensor must be on ", device.name(), " like patch_embedding.weight");
+    if (offload && spec.name.starts_with("blocks.")) {
+      FV_CHECK(t.device().is_cpu(), component, ": tensor ", spec.name, " is ", t.describe(),
+               "; layerwise offload streams the blocks from host tensors");
+    } else {
+      FV_CHECK(t.device() == device, component, ": tensor ", spec.name, " is ", t.describe(),
+               "; every tensor must be on ", device.name(), " like patch_embedding.weight");
+    }
     if (device.is_cpu() && !offload) {
       FV_CHECK(t.dtype() == DType::F32, component, ": tensor ", spec.name, " is ", t.describe(),
                "; the CPU transformer needs f32 CPU tensors");
     } else {
-      FV_CHECK(is_float(t.dtype()), component, ": tensor ", spec.name, " is ", t.describe(),
+      FV_CHECK(is_float_dtype(t.dtype()), component, ": tensor ", spec.name, " is ", t.describe(),
                "; expected F32, BF16 or F16");
     }
     check_shape(t, spec.shape, component + ": tensor " + spec.name);
   }
   if (offload) {
-    FV_CHECK(device.is_cpu() && !offload->device.is_cpu(), component,
+    FV_CHECK(!offload->device.is_cpu() && (device.is_cpu() || device == offload->device), component,
              ": layerwise offload streams host weights to a GPU; got weights on ", device.name(),
              " for ", offload->device.name());
 #ifndef FASTVIDEO_HAVE_CUDA
     fail(component, ": layerwise offload needs the CUDA backend, which this build lacks");
 #endif
   }
-  // Top-level weights go to the GPU in layerwise offload; blocks' stay on the host.
+  // Top-level weights go to the GPU in layerwise offload; blocks' stay on the host, as given.
   auto get = [&](const std::string& name) {
     Tensor t = weights.get(name).contiguous();
     return offload ? t.to(offload->device) : t;
   };
   auto get_block = [&](const std::string& name) {
     return offload ? weights.take(name).contiguous() : weights.get(name).contiguous();
+  };
+  // Streamed blocks reach the GPU in the top-level weights' dtype, the f32 keep-list (and SLA's
+  // proj_l) in f32, as the pipeline loads resident ones.
+  const std::set<std::string> block_f32 = wan_transformer_fp32_names(config_);
+  auto streamed_dtype = [&](const std::string& name) {
+    const bool f32 = block_f32.count(name) || name.find(kSlaProjLPrefix) != std::string::npos;
+    return Tensor::empty({0}, f32 ? DType::F32 : weights.get("patch_embedding.weight").dtype());
   };
   const int64_t D = config_.inner_dim();
 
@@ -241,24 +251,26 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
   proj_out_w_ = get("proj_out.weight");
   proj_out_b_ = get("proj_out.bias");
 
-  for (int i = 0; i < config_.num_layers; ++i) {
+  // Block i's tensors, each made by fetch(its name): the one place that says which name goes
+  // where.
+  auto make_block = [&](int i, const auto& fetch) {
     const std::string b = "blocks." + std::to_string(i) + ".";
     auto attention = [&](const std::string& a) {
-      return Attention{get_block(a + "to_q.weight"),     get_block(a + "to_q.bias"),
-                       get_block(a + "to_k.weight"),     get_block(a + "to_k.bias"),
-                       get_block(a + "to_v.weight"),     get_block(a + "to_v.bias"),
-                       get_block(a + "to_out.0.weight"), get_block(a + "to_out.0.bias"),
-                       get_block(a + "norm_q.weight"),   get_block(a + "norm_k.weight")};
+      return Attention{fetch(a + "to_q.weight"),     fetch(a + "to_q.bias"),
+                       fetch(a + "to_k.weight"),     fetch(a + "to_k.bias"),
+                       fetch(a + "to_v.weight"),     fetch(a + "to_v.bias"),
+                       fetch(a + "to_out.0.weight"), fetch(a + "to_out.0.bias"),
+                       fetch(a + "norm_q.weight"),   fetch(a + "norm_k.weight")};
     };
-    Block block{get_block(b + "scale_shift_table").reshape({6, D}).to(DType::F32),
+    Block block{fetch(b + "scale_shift_table"),
                 attention(b + "attn1."),
                 attention(b + "attn2."),
-                get_block(b + "norm2.weight"),
-                get_block(b + "norm2.bias"),
-                get_block(b + "ffn.net.0.proj.weight"),
-                get_block(b + "ffn.net.0.proj.bias"),
-                get_block(b + "ffn.net.2.weight"),
-                get_block(b + "ffn.net.2.bias"),
+                fetch(b + "norm2.weight"),
+                fetch(b + "norm2.bias"),
+                fetch(b + "ffn.net.0.proj.weight"),
+                fetch(b + "ffn.net.0.proj.bias"),
+                fetch(b + "ffn.net.2.weight"),
+                fetch(b + "ffn.net.2.bias"),
                 {},
                 {},
                 {},
@@ -266,19 +278,30 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
                 int(i)};
     if (gate_layout != VsaGateLayout::Absent) {
       const std::string g = b + std::string(vsa_gate_prefix(gate_layout));
-      block.gate_w = get_block(g + ".weight");
-      block.gate_b = get_block(g + ".bias");
+      block.gate_w = fetch(g + ".weight");
+      block.gate_b = fetch(g + ".bias");
     }
     if (proj_l) {
       const std::string p = b + std::string(kSlaProjLPrefix);
-      block.proj_l_w = get_block(p + ".weight").to(DType::F32);
-      block.proj_l_b = get_block(p + ".bias").to(DType::F32);
+      block.proj_l_w = fetch(p + ".weight");
+      block.proj_l_b = fetch(p + ".bias");
     }
-    if (offload) {
-      stream_block(i, block, *offload);
-    } else {
-      blocks_.push_back(std::move(block));
+    return block;
+  };
+  for (int i = 0; i < config_.num_layers; ++i) {
+    Block block = make_block(i, get_block);
+    block.modulation = block.modulation.reshape({6, D});
+    if (offload) {  // converted on their way to the GPU
+      stream_block(i, block, make_block(i, streamed_dtype), *offload);
+      continue;
     }
+    // wan21.md §1.2: modulation arithmetic is f32; SLA's proj_l is f32 in FastVideo.
+    block.modulation = block.modulation.to(DType::F32);
+    if (proj_l) {
+      block.proj_l_w = block.proj_l_w.to(DType::F32);
+      block.proj_l_b = block.proj_l_b.to(DType::F32);
+    }
+    blocks_.push_back(std::move(block));
   }
   if (self_attention.takes("proj_l")) {
     log::info(component, ": ", self_attention.name(),
@@ -314,18 +337,23 @@ std::vector<Tensor*> WanTransformer::block_tensors(Block& b) {
   return all;
 }
 
-void WanTransformer::stream_block(int i, Block& block, const WanLayerwiseOffload& offload) {
+void WanTransformer::stream_block(int i, Block& block, Block dtypes,
+                                  const WanLayerwiseOffload& offload) {
 #ifdef FASTVIDEO_HAVE_CUDA
   std::vector<Tensor> tensors;
   for (Tensor* t : block_tensors(block)) tensors.push_back(*t);
   if (!offload_) {
-    offload_ = std::make_shared<LayerwiseOffload>(tensors, config_.num_layers, offload.device,
-                                                  offload.resident_blocks, offload.pin_cpu_memory);
+    std::vector<LayerwiseOffload::TensorLayout> layout;
+    const std::vector<Tensor*> to = block_tensors(dtypes);
+    for (size_t k = 0; k < tensors.size(); ++k)
+      layout.push_back({tensors[k].shape(), to[k]->dtype()});
+    offload_ =
+        std::make_shared<LayerwiseOffload>(std::move(layout), config_.num_layers, offload.device,
+                                           offload.resident_blocks, offload.pin_cpu_memory);
     // Only which members are defined matters here: for_each_block fills in the slot's tensors.
-    streamed_block_ = block;
-    for (Tensor* t : block_tensors(streamed_block_)) *t = Tensor::empty({0}, t->dtype());
+    streamed_block_ = std::move(dtypes);
   }
-  offload_->set_layer(i, tensors);
+  offload_->set_layer(i, std::move(tensors));
 #else
   fail("layerwise offload needs the CUDA backend, which this build lacks");
 #endif

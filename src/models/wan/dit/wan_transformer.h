@@ -33,7 +33,9 @@ class LayerwiseOffload;
 struct WanLayerwiseOffload {
   Device device = Device::cuda();
   int resident_blocks = 2;
-  bool pin_cpu_memory = true;  // page-locked host copies; pageable ones otherwise
+  // Page-locked host copies of the blocks; otherwise each copy streams from the tensors given
+  // (LayerwiseOffload's two modes).
+  bool pin_cpu_memory = true;
 };
 
 // Where a checkpoint keeps VSA's per-block gate to_gate_compress (fastvideo.md §3.3: a Linear D ->
@@ -86,8 +88,10 @@ class WanTransformer {
   // A self-attention backend that takes a gate (VIDEO_SPARSE_ATTN) gets G = to_gate_compress(norm1
   // output) from the weights' gate tensors (either name of VsaGateLayout), or G = 0 when the
   // weights have none, as FastVideo zero-initialises them; which it was is logged once.
-  // With `offload` the weights are CPU tensors in the GPU dtypes (bf16 plus the f32 keep-list):
-  // the blocks' go to host buffers the forward streams from, the rest to offload->device.
+  // With `offload` the blocks' weights are CPU tensors of any float dtype (e.g. views into the
+  // checkpoint's mapping, as load_component's mapped_prefix leaves them): they are converted to
+  // the other weights' dtype (the f32 keep-list and SLA's proj_l to f32) as they are pinned or
+  // streamed. The other weights are on offload->device or the CPU (then moved there).
   WanTransformer(WanTransformerConfig config, Weights weights,
                  const AttentionBackend& self_attention = torch_sdpa_backend(),
                  const AttentionBackend& cross_attention = torch_sdpa_backend(),
@@ -161,9 +165,9 @@ class WanTransformer {
 
   // A block's defined weights in one fixed order: layerwise offload streams them as one layer.
   static std::vector<Tensor*> block_tensors(Block& block);
-  // Layerwise offload: block i's host weights into the stream's host buffers (the first call
-  // creates the stream).
-  void stream_block(int i, Block& block, const WanLayerwiseOffload& offload);
+  // Layerwise offload: block i's host weights to the stream (the first call creates it), each to
+  // reach the GPU in the dtype of its member in `dtypes`.
+  void stream_block(int i, Block& block, Block dtypes, const WanLayerwiseOffload& offload);
   // Runs fn(block) over the blocks in order. In layerwise offload each block's weights are
   // streamed in just before, and its slot handed on once fn has queued the block's work.
   void for_each_block(const std::function<void(const Block&)>& fn) const;
