@@ -45,8 +45,17 @@ TEST(MemoryPlan, OffloadsOnlyWhatDoesNotFitCheapestFirst) {
   const MemoryNeeds n = wan_1_3b_480p();
   const MemoryPlan roomy = plan_memory(n, {}, 80 * GiB);
   EXPECT_TRUE(roomy.fits);
-  EXPECT_FALSE(roomy.choice.text_encoder || roomy.choice.dit_layerwise || roomy.choice.vae_tiling);
+  EXPECT_FALSE(roomy.choice.text_encoder || roomy.choice.dit_layerwise ||
+               roomy.choice.vae_tiling || roomy.choice.text_encoder_released);
   EXPECT_TRUE(contains(roomy.summary, "nothing offloaded")) << roomy.summary;
+
+  // 16 GiB: everything fits, but not with the text encoder kept through decoding (~20 GiB).
+  const MemoryPlan sixteen = plan_memory(n, {}, 16 * GiB);
+  EXPECT_TRUE(sixteen.fits && sixteen.choice.text_encoder_released);
+  EXPECT_FALSE(sixteen.choice.text_encoder || sixteen.choice.dit_layerwise ||
+               sixteen.choice.vae_tiling);
+  EXPECT_TRUE(contains(sixteen.summary, "the text encoder released after encoding (auto)"))
+      << sixteen.summary;
 
   // 10 GiB: the text encoder (~11 GiB) must stream, nothing else.
   const MemoryPlan ten = plan_memory(n, {}, 10 * GiB);
@@ -77,13 +86,20 @@ TEST(MemoryPlan, SettingsAreKeptAndTooSmallABudgetNamesTheLeastThatWorks) {
   EXPECT_FALSE(refused.fits);
   EXPECT_FALSE(refused.choice.text_encoder);
   EXPECT_GT(refused.smallest, 8 * GiB);
-  // keep_text_encoder keeps the resident encoder through decoding, not a streamed one.
-  MemoryNeeds kept = n;
-  kept.text_encoder_kept = true;
-  EXPECT_EQ(peak_device_bytes(kept, {}),
+  // A kept encoder stays resident through decoding; a released or streamed one does not.
+  EXPECT_EQ(peak_device_bytes(n, {}),
             n.dit_weights + n.vae_weights + n.text_encoder_weights + n.decode_activations);
-  EXPECT_EQ(peak_device_bytes(kept, {.text_encoder = true}),
-            peak_device_bytes(n, {.text_encoder = true}));
+  EXPECT_EQ(peak_device_bytes(n, {.text_encoder_released = true}),  // encoding is the peak then
+            n.dit_weights + n.vae_weights + n.text_encoder_weights + n.encode_activations);
+  // keep_text_encoder: true holds (beside a resident encoder); false is kept too, and says so.
+  const MemoryPlan kept =
+      plan_memory(n, {.text_encoder = false, .text_encoder_released = false}, 16 * GiB);
+  EXPECT_TRUE(kept.fits && !kept.choice.text_encoder_released && kept.choice.vae_tiling)
+      << kept.summary;  // the kept encoder beside decoding needs the tiles
+  const MemoryPlan released = plan_memory(n, {.text_encoder_released = true}, 80 * GiB);
+  EXPECT_TRUE(released.choice.text_encoder_released);
+  EXPECT_TRUE(contains(released.summary, "the text encoder released after encoding (asked for)"))
+      << released.summary;
   // Nothing fits 1 GiB; the plan reports the least any allowed choice needs, which is everything
   // offloaded.
   const MemoryPlan tiny = plan_memory(n, {}, GiB);

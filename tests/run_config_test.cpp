@@ -177,6 +177,14 @@ TEST(RunConfig, OffloadSwitchesAndTheDeviceMemoryBudget) {
       << e;
   EXPECT_TRUE(contains(yaml_error("generator:\n  engine:\n    offload:\n      dit: maybe\n"),
                        "generator.engine.offload.dit"));
+  // keep_text_encoder: true, false, or auto (unset) for the memory plan.
+  EXPECT_EQ(c.options.keep_text_encoder, std::nullopt);
+  EXPECT_EQ(from_yaml("generator:\n  engine:\n    keep_text_encoder: false\n")
+                .options.keep_text_encoder,
+            std::optional<bool>(false));
+  EXPECT_EQ(from_yaml("generator:\n  engine:\n    keep_text_encoder: auto\n")
+                .options.keep_text_encoder,
+            std::nullopt);
 }
 
 TEST(ParseByteSize, UnitsAreBinaryOrDecimalAndNothingElse) {

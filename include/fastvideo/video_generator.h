@@ -41,7 +41,10 @@ struct GeneratorOptions {
   // FASTVIDEO_ATTENTION_BACKEND, else automatic. Cross-attention always runs a dense backend.
   std::string attention_backend;
   std::string scheduler = "flow_unipc";  // flow_unipc (FastVideo default) | checkpoint | euler
-  bool keep_text_encoder = false;        // keep UMT5 weights after encoding (default: release them)
+  // Keep UMT5's weights on the device between generations (loaded with the model) or load them
+  // for each and release them after encoding. Unset: auto, kept on a GPU when the memory plan
+  // fits them (docs/memory.md), released on the CPU.
+  std::optional<bool> keep_text_encoder;
   // FastVideo's VSA_sparsity: the fraction of key tiles VIDEO_SPARSE_ATTN skips, in [0, 1). Unset:
   // the model's preset (0.8 for FastWan, 0 for Wan2.1). Setting it while the self-attention
   // backend is not VIDEO_SPARSE_ATTN is an error, not a no-op.

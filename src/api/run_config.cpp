@@ -169,7 +169,8 @@ Setter compile_kwarg_setter(const std::string& prefix, const std::string& name) 
   };
 }
 
-// An offload switch: true, false, or null / "auto" for the memory plan to decide.
+// A memory switch (offload, keep_text_encoder): true, false, or null / "auto" for the memory
+// plan to decide.
 std::optional<bool> offload_switch(const YAML::Node& n, const std::string& key) {
   if (is_null(n)) return std::nullopt;
   if (n.IsScalar() && n.Scalar() == "auto") return std::nullopt;
@@ -197,9 +198,7 @@ const std::map<std::string, Setter>& setters() {
              scalar<std::string>(n, "generator.engine.text_encoder_precision");
        }},
       {"generator.engine.keep_text_encoder",
-       [](auto& n, auto& c) {
-         c.options.keep_text_encoder = scalar<bool>(n, "generator.engine.keep_text_encoder");
-       }},
+       offload_setter("generator.engine.keep_text_encoder", &GeneratorOptions::keep_text_encoder)},
       {"generator.engine.offload.dit_layerwise",
        offload_setter("generator.engine.offload.dit_layerwise",
                       &GeneratorOptions::dit_layerwise_offload)},

@@ -69,6 +69,9 @@ constexpr ValueFlag kValueFlags[] = {
     {"--text-encoder-cpu-offload", "generator.engine.offload.text_encoder",
      "true, false or auto: UMT5's layers streamed from the checkpoint to the GPU one at a time "
      "while encoding"},
+    {"--keep-text-encoder", "generator.engine.keep_text_encoder",
+     "true, false or auto (default: kept when the memory plan fits it): UMT5 loaded with the model "
+     "and kept on the GPU, or loaded for each generation and released after encoding"},
     {"--pin-cpu-memory", "generator.engine.offload.pin_cpu_memory",
      "true (default): offloaded blocks in page-locked host memory; false: streamed from the "
      "checkpoint's files at every use (for RAM smaller than the model)"},
@@ -81,7 +84,7 @@ struct GenerateFlags {
   std::string config_path, log_json;
   std::optional<std::string> output;
   std::map<std::string, std::optional<std::string>> values;  // by flag
-  bool overwrite = false, keep_text_encoder = false, vae_tiling = false;
+  bool overwrite = false, vae_tiling = false;
   bool enable_torch_compile = false;
   std::optional<std::string> torch_compile_kwargs;  // JSON, as FastVideo's legacy flag takes it
   std::optional<int> vae_tile_size, vae_tile_stride;
@@ -124,7 +127,6 @@ RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>
     config.output_path_as_written = true;
   }
   if (f.overwrite) config.request.overwrite = true;
-  if (f.keep_text_encoder) config.options.keep_text_encoder = true;
   if (f.vae_tiling) config.options.vae_tiling = true;
   if (f.vae_tile_size) config.options.vae_tile_size = *f.vae_tile_size;
   if (f.vae_tile_stride) config.options.vae_tile_stride = *f.vae_tile_stride;
@@ -273,7 +275,6 @@ Action add_generate_command(CLI::App& app) {
       "prompt); default outputs/");
   cmd->add_option("--config", f->config_path, "run.yaml in FastVideo's generator/request schema");
   cmd->add_flag("--overwrite", f->overwrite, "replace an existing output");
-  cmd->add_flag("--keep-text-encoder", f->keep_text_encoder, "keep UMT5 in memory after encoding");
   cmd->add_flag("--vae-tiling", f->vae_tiling,
                 "decode in overlapping spatial tiles (FastVideo's vae_tiling; diffusers' tiling)");
   cmd->add_option("--vae-tile-size", f->vae_tile_size,

@@ -56,8 +56,9 @@ int64_t peak_device_bytes(const MemoryNeeds& n, const OffloadChoice& c) {
   const int64_t vae_idle = c.vae ? 0 : n.vae_weights;
   const int64_t text_encoder =
       c.text_encoder ? n.text_encoder_resident + 2 * n.text_encoder_layer : n.text_encoder_weights;
-  // A kept encoder stays resident through the later stages; a streamed one leaves nothing.
-  const int64_t kept = n.text_encoder_kept && !c.text_encoder ? n.text_encoder_weights : 0;
+  // A kept encoder stays resident through the later stages; a released or streamed one leaves
+  // nothing.
+  const int64_t kept = c.text_encoder || c.text_encoder_released ? 0 : n.text_encoder_weights;
   const int64_t encode = dit + vae_idle + text_encoder + n.encode_activations;
   const int64_t denoise = dit + vae_idle + kept + n.denoise_activations;
   const int64_t decode = dit + n.vae_weights + kept +
@@ -76,18 +77,25 @@ std::string format_gib(int64_t bytes) {
 MemoryPlan plan_memory(const MemoryNeeds& needs, const OffloadSettings& settings,
                        int64_t available) {
   std::vector<Candidate> candidates;
-  for (int bits = 0; bits < 16; ++bits) {
-    const OffloadChoice c{(bits & 8) != 0, (bits & 1) != 0, (bits & 2) != 0, (bits & 4) != 0};
+  for (int bits = 0; bits < 32; ++bits) {
+    const OffloadChoice c{(bits & 8) != 0, (bits & 1) != 0, (bits & 2) != 0, (bits & 4) != 0,
+                          (bits & 16) != 0};
     auto allowed = [](const std::optional<bool>& fixed, bool value) {
       return !fixed || *fixed == value;
     };
+    // A streamed encoder holds nothing to keep or release.
+    if (c.text_encoder && c.text_encoder_released) continue;
     if (!allowed(settings.dit_layerwise, c.dit_layerwise) ||
         !allowed(settings.text_encoder, c.text_encoder) || !allowed(settings.vae, c.vae) ||
-        !allowed(settings.vae_tiling, c.vae_tiling))
+        !allowed(settings.vae_tiling, c.vae_tiling) ||
+        (!c.text_encoder && !allowed(settings.text_encoder_released, c.text_encoder_released)))
       continue;
-    candidates.push_back(
-        {c, int(c.text_encoder) + int(c.vae) + 2 * int(c.vae_tiling) + 4 * int(c.dit_layerwise),
-         peak_device_bytes(needs, c)});
+    // Reloading the encoder each generation costs least (about a second), then streaming it,
+    // then the rest.
+    candidates.push_back({c,
+                          int(c.text_encoder_released) + 2 * int(c.text_encoder) + 2 * int(c.vae) +
+                              4 * int(c.vae_tiling) + 8 * int(c.dit_layerwise),
+                          peak_device_bytes(needs, c)});
   }
   const Candidate* best = nullptr;
   const Candidate* least = nullptr;
@@ -111,6 +119,8 @@ MemoryPlan plan_memory(const MemoryNeeds& needs, const OffloadSettings& settings
   say(c.text_encoder, settings.text_encoder, "text_encoder_cpu_offload");
   say(c.vae, settings.vae, "vae_cpu_offload");
   say(c.vae_tiling, settings.vae_tiling, "vae_tiling");
+  say(c.text_encoder_released, settings.text_encoder_released,
+      "the text encoder released after encoding");
   std::string what = "nothing offloaded";
   if (!parts.empty()) {
     what = "offloading";

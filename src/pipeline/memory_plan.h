@@ -17,7 +17,6 @@ struct MemoryNeeds {        // bytes, in the dtypes the weights have on the GPU
   int64_t text_encoder_weights = 0;
   int64_t text_encoder_layer = 0;     // one UMT5 layer's weights
   int64_t text_encoder_resident = 0;  // what stays on the GPU when its layers stream
-  bool text_encoder_kept = false;     // keep_text_encoder: resident weights stay after encoding
   int64_t vae_weights = 0;
   int64_t encode_activations = 0;
   int64_t denoise_activations = 0;
@@ -41,12 +40,15 @@ int64_t estimate_tiled_decode_activations(int64_t frames, int64_t height, int64_
 // The offloads a run uses. Each user setting is fixed; unset ones (auto) are chosen.
 struct OffloadChoice {
   bool dit_layerwise = false;
-  bool text_encoder = false;
+  bool text_encoder = false;  // streamed (text_encoder_cpu_offload)
   bool vae = false;
   bool vae_tiling = false;
+  // A resident text encoder loaded for each generation and released after encoding
+  // (keep_text_encoder false), rather than loaded once and kept.
+  bool text_encoder_released = false;
 };
 struct OffloadSettings {  // what the user fixed; nullopt: auto
-  std::optional<bool> dit_layerwise, text_encoder, vae, vae_tiling;
+  std::optional<bool> dit_layerwise, text_encoder, vae, vae_tiling, text_encoder_released;
 };
 
 // The device memory a choice's busiest stage needs.
@@ -63,8 +65,8 @@ struct MemoryPlan {
 };
 
 // The least-costly choice the settings allow whose peak fits `available` bytes (preferring, in
-// order of their cost, text encoder streaming, VAE offload, VAE tiling, then the transformer's
-// layerwise offload); when none fits, the one that needs least.
+// order of their cost, releasing the text encoder after encoding, streaming it, VAE offload, VAE
+// tiling, then the transformer's layerwise offload); when none fits, the one that needs least.
 MemoryPlan plan_memory(const MemoryNeeds& needs, const OffloadSettings& settings,
                        int64_t available);
 

@@ -118,7 +118,8 @@ OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
            "one GPU both mean streaming the transformer's blocks from host memory; set one");
   if (device.is_cpu()) {
     log_offload_on_cpu(options);
-    return {.vae_tiling = tiling_asked};
+    return {.vae_tiling = tiling_asked,
+            .text_encoder_released = !options.keep_text_encoder.value_or(false)};
   }
   const std::vector<TensorSpec> dit_specs = wan_transformer_specs(dit, extras);
   const std::vector<TensorSpec> te_specs = umt5_encoder_specs(umt5);
@@ -131,7 +132,6 @@ OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
       .text_encoder_layer = weight_bytes(te_specs, umt5_dtype, nullptr, "encoder.block.0."),
       .text_encoder_resident =
           weight_bytes(te_specs, umt5_dtype, nullptr, "encoder.final_layer_norm."),
-      .text_encoder_kept = options.keep_text_encoder,
       .vae_weights = weight_bytes(wan_vae_specs(vae), DType::BF16),
       .encode_activations =
           estimate_encode_activations(umt5.d_model, umt5.d_ff, umt5.num_heads, 512),
@@ -154,6 +154,7 @@ OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
     settings.dit_layerwise = false;
   }
   settings.text_encoder = options.text_encoder_cpu_offload;
+  if (options.keep_text_encoder) settings.text_encoder_released = !*options.keep_text_encoder;
   settings.vae = false;  // vae_cpu_offload is not in this version (refused above)
   if (tiling_asked) settings.vae_tiling = true;
   const DeviceMemory memory = device_memory(device);
@@ -276,7 +277,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   }
   prompt_encoder_ =
       std::make_unique<PromptEncoder>(checkpoint_, std::move(umt5_config), device_, umt5_dtype,
-                                      options.keep_text_encoder, offload.text_encoder);
+                                      !offload.text_encoder_released, offload.text_encoder);
   // Layerwise offload takes the blocks as they are stored (views into the checkpoint's mapping)
   // and pins or streams them itself; the other weights load onto the GPU as usual.
   const auto dit_offload =
