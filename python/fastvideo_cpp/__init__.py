@@ -9,7 +9,18 @@ No PyTorch: the engine is C++; this package maps FastVideo's keyword names and r
 onto it, and refuses by name the settings it does not implement.
 """
 
-from ._fastvideo_cpp import Cancelled, FastVideoError, OutOfDeviceMemory
+import os as _os
+import sys as _sys
+
+# cuDNN 9 opens its sub-libraries at cudnnCreate and looks their entry points up in the global
+# symbol scope; Python loads extension modules RTLD_LOCAL, which hides them (the call then jumps to
+# null: a segfault on the first GPU generation). Loaded RTLD_GLOBAL, as the CLI's libraries are.
+_flags = _sys.getdlopenflags()
+_sys.setdlopenflags(_flags | _os.RTLD_GLOBAL)
+try:
+    from ._fastvideo_cpp import Cancelled, FastVideoError, OutOfDeviceMemory
+finally:
+    _sys.setdlopenflags(_flags)
 from .result import GenerationResult
 from .sampling_param import SamplingParam
 from .video_generator import VideoGenerator
