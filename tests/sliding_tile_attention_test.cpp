@@ -10,7 +10,10 @@
 #include <vector>
 
 #include "ops/attention.h"
+#include "ops/cpu/tile_list_attention.h"
 #include "ops/sliding_tile_attention.h"
+#include "ops/tile_blocks.h"
+#include "sta_reference.h"
 #include "test_util.h"
 
 namespace fastvideo {
@@ -56,38 +59,6 @@ TEST(StaWindowRule, WindowsOffTheGridAreRefusedNamingTheAxis) {
   EXPECT_TRUE(contains(m, "has 0 tiles along t")) << m;
 }
 
-// Dense attention with the block mask written from the text: token s of tile (ct, ch, cw) sees
-// token s' of tile (kt, kh, kw) when, on every axis, |window centre − k| <= k/2 with the centre the
-// query tile clamped to [k/2, n − 1 − k/2] — computed here per token, not per tile list.
-Tensor masked_reference(const Tensor& q, const Tensor& k, const Tensor& v,
-                        std::array<int64_t, 3> grid, const std::vector<StaWindow>& windows,
-                        float scale) {
-  const int64_t S = q.size(1), H = q.size(2);
-  const std::array<int64_t, 3> edge = kStaTile;
-  std::array<int64_t, 3> n{};
-  for (int a = 0; a < 3; ++a) n[a] = (grid[a] + edge[a] - 1) / edge[a];
-  auto tile_of = [&](int64_t s) {
-    const int64_t x[3] = {s / (grid[1] * grid[2]), s / grid[2] % grid[1], s % grid[2]};
-    return std::array<int64_t, 3>{x[0] / edge[0], x[1] / edge[1], x[2] / edge[2]};
-  };
-  Tensor bias = Tensor::zeros({H, S, S}, DType::F32);
-  for (int64_t h = 0; h < H; ++h)
-    for (int64_t i = 0; i < S; ++i)
-      for (int64_t j = 0; j < S; ++j) {
-        const auto qt = tile_of(i), kt = tile_of(j);
-        bool seen = true;
-        for (int a = 0; a < 3; ++a) {
-          const int64_t half = windows[size_t(h)][a] / 2;
-          int64_t c = qt[a];
-          if (c > n[a] - 1 - half) c = n[a] - 1 - half;
-          if (c < half) c = half;
-          seen = seen && kt[a] >= c - half && kt[a] <= c + half;
-        }
-        if (!seen) bias.data<float>()[(h * S + i) * S + j] = -std::numeric_limits<float>::infinity();
-      }
-  return ops::attention(q, k, v, scale, bias);
-}
-
 TEST(SlidingTileAttention, MatchesDenseAttentionWithTheBlockMaskOnAnOddGrid) {
   const std::array<int64_t, 3> grid{9, 11, 19};  // 2 x 2 x 3 tiles, partial on every axis
   const auto tiling = sta_tiling_for(grid);
@@ -95,7 +66,7 @@ TEST(SlidingTileAttention, MatchesDenseAttentionWithTheBlockMaskOnAnOddGrid) {
   const int64_t S = tiling->tokens;
   const Tensor q = randn({2, S, 4, 16}), k = randn({2, S, 4, 16}), v = randn({2, S, 4, 16});
   const Tensor got = ops::sliding_tile_attention(q, k, v, *tiling, windows, 0.25f);
-  EXPECT_LE(rel_l2(got, masked_reference(q, k, v, grid, windows, 0.25f)), 1e-5);
+  EXPECT_LE(rel_l2(got, testing::sta_masked_reference(q, k, v, grid, windows, 0.25f)), 1e-5);
 }
 
 TEST(SlidingTileAttention, TheFullWindowIsDenseAttention) {
@@ -105,6 +76,57 @@ TEST(SlidingTileAttention, TheFullWindowIsDenseAttention) {
                v = randn({1, tiling->tokens, 3, 8});
   EXPECT_LE(rel_l2(ops::sliding_tile_attention(q, k, v, *tiling, full, 0.3f),
                    ops::attention(q, k, v, 0.3f)),
+            1e-5);
+}
+
+// The GPU route's layout (ops/tile_blocks.h): each tile's tokens in 64-token blocks, every token
+// once, then the empty block.
+TEST(TileBlocks, EachTileFillsItsOwnBlocksAndOneEmptyBlockCloses) {
+  const auto tiling = sta_tiling_for({9, 11, 19});  // 2 x 2 x 3 tiles, partial on every axis
+  const auto blocks = TileBlocks::for_tiling(*tiling);
+  EXPECT_EQ(blocks->first_block.size(), size_t(tiling->num_tiles + 1));
+  EXPECT_EQ(blocks->block_sizes.back(), 0);
+  std::vector<int> seen(size_t(tiling->tokens), 0);
+  for (int64_t t = 0; t < tiling->num_tiles; ++t) {
+    int64_t tokens = 0;
+    for (int32_t b = blocks->first_block[size_t(t)]; b < blocks->first_block[size_t(t) + 1]; ++b) {
+      const int32_t size = blocks->block_sizes[size_t(b)];
+      EXPECT_TRUE(size >= 1 && size <= 64) << "block " << b;
+      for (int32_t r = 0; r < 64; ++r) {
+        const int32_t token = blocks->token_of_slot[size_t(b) * 64 + size_t(r)];
+        EXPECT_EQ(token >= 0, r < size) << "block " << b << " slot " << r;
+        if (token < 0) continue;
+        ++seen[size_t(token)];
+        EXPECT_EQ(blocks->slot_of_token[size_t(token)], b * 64 + r);
+        ++tokens;
+      }
+    }
+    EXPECT_EQ(tokens, tiling->tile_sizes[size_t(t)]) << "tile " << t;
+  }
+  for (int n : seen) EXPECT_EQ(n, 1);
+}
+
+TEST(TileBlocks, AttentionOverTheExpandedBlockListsIsTheTileListsAttention) {
+  const std::array<int64_t, 3> grid{9, 11, 19};
+  const auto tiling = sta_tiling_for(grid);
+  const auto blocks = TileBlocks::for_tiling(*tiling);
+  const std::vector<StaWindow> windows = {{1, 1, 1}, {2, 1, 3}, {2, 2, 2}};
+  const Tensor lists = sta_tile_lists(*tiling, 2, windows);
+  const Tensor expanded = expand_tile_lists(*blocks, lists);
+  EXPECT_EQ(expanded.size(2), blocks->num_blocks);
+  // The blocks as a tiling of 64-slot tiles, which the CPU kernel takes as it takes any tiling.
+  TokenTiling as_tiles;
+  as_tiles.tile_slots = 64;
+  as_tiles.num_tiles = blocks->num_blocks;
+  as_tiles.padded_len = 64 * blocks->num_blocks;
+  as_tiles.tokens = tiling->tokens;
+  as_tiles.tile_sizes = blocks->block_sizes;
+  as_tiles.token_of_slot = blocks->token_of_slot;
+  as_tiles.slot_of_token = blocks->slot_of_token;
+  const int64_t S = tiling->tokens;
+  const Tensor q = randn({2, S, 3, 16}), k = randn({2, S, 3, 16}), v = randn({2, S, 3, 16});
+  EXPECT_LE(rel_l2(ops::cpu::tile_list_attention(q, k, v, as_tiles, expanded, 0.25f),
+                   testing::sta_masked_reference(q, k, v, grid, windows, 0.25f)),
             1e-5);
 }
 

@@ -64,14 +64,18 @@ TEST(StaMaskStrategy, WrittenFilesReadBackTheSame) {
   EXPECT_EQ(back.window(3, 1, 0), (StaWindow{2, 2, 2}));
 }
 
-TEST(SlidingTileAttnBackend, RunsOnTheCpuAndRefusesGpusSayingTheKernelIsMissing) {
+TEST(SlidingTileAttnBackend, RunsOnTheCpuAndOnSm80GpusWhenAskedFor) {
   const AttentionBackend& sta =
       AttentionBackendRegistry::builtin().get("SLIDING_TILE_ATTN", "test");
   EXPECT_TRUE(sta.status(AttentionDevice::cpu()).available());
-  const AttentionBackendStatus h200 = sta.status(AttentionDevice::gpu(0, "NVIDIA H200", {9, 0}));
-  EXPECT_EQ(h200.kind, AttentionBackendStatus::Kind::NotInThisVersion);
-  EXPECT_TRUE(contains(h200.reason, "GPU kernel is not built yet")) << h200.reason;
   EXPECT_FALSE(sta.chosen_automatically_on(AttentionDevice::cpu()));
+  const AttentionBackendStatus t4 = sta.status(AttentionDevice::gpu(0, "Tesla T4", {7, 5}));
+  EXPECT_EQ(t4.kind, AttentionBackendStatus::Kind::UnsupportedHardware) << t4.reason;
+#ifdef FASTVIDEO_HAVE_CUDA
+  const AttentionBackendStatus h200 = sta.status(AttentionDevice::gpu(0, "NVIDIA H200", {9, 0}));
+  EXPECT_TRUE(h200.available() && contains(h200.reason, "block-sparse kernel")) << h200.reason;
+  EXPECT_FALSE(sta.chosen_automatically_on(AttentionDevice::gpu(0, "NVIDIA H200", {9, 0})));
+#endif
 }
 
 // A tiny generation at 176×176, 5 frames (token grid 2×11×11: 1×2×2 tiles) with SLIDING_TILE_ATTN

@@ -39,7 +39,7 @@ Tensor search_step(const Tensor& q, const Tensor& k, const Tensor& v, float scal
   const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
   const std::vector<StaWindow> full(size_t(H), sta_full_window(tiling));
   const Tensor out = ops::sliding_tile_attention(q, k, v, tiling, full, scale);
-  const Tensor reference = out.to(DType::F32).contiguous();
+  const Tensor reference = out.to(DType::F32).to(Device::cpu()).contiguous();
   std::vector<std::vector<double>> l2(static_cast<size_t>(H));
   for (const StaTiles& c : md.search->candidates()) {
     const StaWindow w{c[0], c[1], c[2]};
@@ -48,6 +48,7 @@ Tensor search_step(const Tensor& q, const Tensor& k, const Tensor& v, float scal
     const Tensor got =
         ops::sliding_tile_attention(q, k, v, tiling, std::vector<StaWindow>(size_t(H), w), scale)
             .to(DType::F32)
+            .to(Device::cpu())
             .contiguous();
     for (int64_t h = 0; h < H; ++h) {
       double sum = 0;
@@ -71,11 +72,29 @@ Tensor search_step(const Tensor& q, const Tensor& k, const Tensor& v, float scal
 }  // namespace
 
 const AttentionCapabilities& SlidingTileAttnBackend::capabilities() const {
-  return cpu_only_capabilities();
+  static const AttentionCapabilities caps{
+      .cpu = true,
+      .gpu = true,
+      .min_compute = {8, 0},
+      .gpu_requirement = "an NVIDIA GPU of compute capability 8.0 or newer (A100, L40S, H100, ...)",
+      .dtypes = {DType::BF16, DType::F32},
+      .head_dims = {128},
+      .self_attention = true,
+      .cross_attention = false,
+      .extra_weights = {},
+  };
+  return caps;
 }
 
 AttentionBackendStatus SlidingTileAttnBackend::status(const AttentionDevice& device) const {
-  return cpu_only_status(name(), device);
+  AttentionBackendStatus s = kernel_hardware_status(name(), capabilities(), device);
+  if (s.available()) {
+    s.reason += device.is_gpu() ? " with the portable block-sparse kernel over the tiles' 64-token "
+                                  "blocks (mma.sync)"
+                                : " (f32)";
+    s.reason += "; used when asked for, never automatically (it changes the result)";
+  }
+  return s;
 }
 
 std::unique_ptr<AttentionMetadata> SlidingTileAttnBackend::build_metadata(

@@ -2,6 +2,7 @@
 
 #include "fastvideo/error.h"
 #include "ops/cpu/tile_list_attention.h"
+#include "ops/dispatch.h"
 
 namespace fastvideo::ops {
 
@@ -14,14 +15,28 @@ void check_tiled_self_attention(std::string_view backend, const Tensor& q, const
   FV_CHECK(q.size(1) == tiling.tokens, backend, ": q has ", q.size(1),
            " tokens but the token grid [", tiling.grid[0], ", ", tiling.grid[1], ", ",
            tiling.grid[2], "] has ", tiling.tokens);
-  FV_CHECK(q.device().is_cpu(), backend, " has no GPU kernel in this version (q is on ",
-           q.device().name(), ")");
+  for (const Tensor* t : {&k, &v}) {
+    FV_CHECK(t->device() == q.device() && t->dtype() == q.dtype(), backend,
+             ": q, k and v must share device and dtype, got q ", q.describe(), " and ",
+             t->describe());
+  }
 }
 
 Tensor tile_list_self_attention(std::string_view backend, const Tensor& q, const Tensor& k,
                                 const Tensor& v, const TokenTiling& tiling, const Tensor& lists,
                                 float scale) {
   check_tiled_self_attention(backend, q, k, v, tiling);
+  if (!q.device().is_cpu()) {
+#ifdef FASTVIDEO_HAVE_CUDA
+    try {
+      return cuda::tile_list_attention(q, k, v, tiling, lists, scale);
+    } catch (const Error& e) {
+      e.rethrow_with_context(std::string(backend));
+    }
+#else
+    fail_without_cuda(q.device());
+#endif
+  }
   const Tensor out = cpu::tile_list_attention(q.to(DType::F32), k.to(DType::F32), v.to(DType::F32),
                                               tiling, lists, scale);
   return out.to(q.dtype());

@@ -1,6 +1,6 @@
 // The entry STA and VMoBA share: self-attention over token tiles in which each query tile attends
-// to the key tiles its list names (checked, then the CPU kernel, ops/cpu/tile_list_attention.h;
-// their GPU route is not built yet).
+// to the key tiles its list names (checked, then the CPU kernel, ops/cpu/tile_list_attention.h, or
+// on a GPU the block-sparse kernel over the tiles' 64-token blocks, ops/tile_blocks.h).
 #pragma once
 
 #include <string_view>
@@ -10,14 +10,22 @@
 
 namespace fastvideo::ops {
 
-// q, k, v one shape [B, S, H, D] with S = tiling.tokens, on the CPU; else an error naming
-// `backend` and what is wrong.
+// q, k, v one shape [B, S, H, D] with S = tiling.tokens, one device and dtype; else an error
+// naming `backend` and what is wrong.
 void check_tiled_self_attention(std::string_view backend, const Tensor& q, const Tensor& k,
                                 const Tensor& v, const TokenTiling& tiling);
 
-// lists I32 [B, H, N, L] (ops/cpu/tile_list_attention.h) -> [B, S, H, D] in q's dtype.
+// lists I32 [B, H, N, L] on the CPU (ops/cpu/tile_list_attention.h) -> [B, S, H, D] in q's
+// dtype. On a GPU: BF16, head_dim 128.
 Tensor tile_list_self_attention(std::string_view backend, const Tensor& q, const Tensor& k,
                                 const Tensor& v, const TokenTiling& tiling, const Tensor& lists,
                                 float scale);
+
+namespace cuda {
+// The GPU route: the tiles' blocks gathered into tiled copies, the portable block-sparse kernel
+// over each query block's expanded key-block list, one gather back. q, k, v BF16 [B, S, H, 128].
+Tensor tile_list_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                           const TokenTiling& tiling, const Tensor& lists, float scale);
+}  // namespace cuda
 
 }  // namespace fastvideo::ops

@@ -179,6 +179,8 @@ Tensor vmoba_select(const Tensor& gates, const VmobaRule& rule) {
 Tensor video_moba_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                             const TokenTiling& tiling, const VmobaRule& rule, float scale) {
   check_tiled_self_attention("VMOBA_ATTN", q, k, v, tiling);  // before the gates read q and k
+  FV_CHECK(q.device().is_cpu(), "VMOBA_ATTN has no GPU route in this version (q is on ",
+           q.device().name(), ")");
   return tile_list_self_attention("VMOBA_ATTN", q, k, v, tiling,
                                   vmoba_select(vmoba_gates(q, k, tiling), rule), scale);
 }
