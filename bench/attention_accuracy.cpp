@@ -188,10 +188,11 @@ std::vector<AccuracyRow> accuracy_rows(const std::vector<const AttentionBackend*
       continue;
     }
     if (md) {
-      path = path == "VIDEO_SPARSE_ATTN" ? "VSA@0 (every tile)"
-             : path == "SLA_ATTN"        ? "SLA@1.0 no proj_l"
-             : path == "SAGE_SLA_ATTN"   ? "SageSLA@1.0 no proj_l"
-                                         : path + " (every block)";
+      path = path == "VIDEO_SPARSE_ATTN"   ? "VSA@0 (every tile)"
+             : path == "SLA_ATTN"          ? "SLA@1.0 no proj_l"
+             : path == "SAGE_SLA_ATTN"     ? "SageSLA@1.0 no proj_l"
+             : path == "SLIDING_TILE_ATTN" ? "STA (default 3x3x3 window)"
+                                           : path + " (every block)";
       rows.push_back({path, [b, md](const Tensor& q, const Tensor& k, const Tensor& v,
                                     float scale) { return b->run(q, k, v, scale, md.get()); }});
       continue;

@@ -23,16 +23,19 @@
 #include <cmath>
 
 #include "attention/attention_registry.h"
+#include "attention/sliding_tile_attn_backend.h"
 #include "attention_accuracy.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/tensor.h"
 #include "ops/attention.h"
 #include "ops/cuda/attention_backend.h"
-#include "ops/cuda/vsa_fine_stage.h"
 #include "ops/cuda/flash_attention.h"
 #include "ops/cuda/sage_kernels.h"
+#include "ops/cuda/vsa_fine_stage.h"
+#include "ops/sliding_tile_attention.h"
 #include "ops/sparse_linear_attention.h"
+#include "ops/tile_blocks.h"
 #include "ops/video_sparse_attention.h"
 #endif
 
@@ -118,7 +121,8 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
     Tensor sizes = Tensor::empty({tiling.num_tiles}, DType::I32);
     std::copy(tiling.tile_sizes.begin(), tiling.tile_sizes.end(), sizes.data<int32_t>());
     sizes = sizes.to(q.device());
-    const Tensor tq = hopper ? Tensor() : random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device());
+    const Tensor tq =
+        hopper ? Tensor() : random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device());
     const Tensor tout = hopper ? Tensor() : Tensor::empty(tq.shape(), DType::BF16, q.device());
     report(std::string(hopper ? "VSA fine (hopper)" : "VSA fine (portable)") + tag, time_ms([&] {
              if (hopper)
@@ -135,8 +139,9 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
 
 // SLA_ATTN's or SAGE_SLA_ATTN's rows (`label` "SLA" or "SageSLA") at topk_ratio 0.1 and 0.5: the
 // whole backend forward (block map, selection, sparse branch, and with proj_l the linear branch),
-// with a random f32 proj_l and without one (proj_l = 0: pure block-sparse attention). TFLOP/s count only the BLKQ×BLKK blocks the sparse branch computes
-// (4·B·H·D·N_q·topk·BLKQ·BLKK); the block map and the linear branch's GEMMs are not counted.
+// with a random f32 proj_l and without one (proj_l = 0: pure block-sparse attention). TFLOP/s count
+// only the BLKQ×BLKK blocks the sparse branch computes (4·B·H·D·N_q·topk·BLKQ·BLKK); the block map
+// and the linear branch's GEMMs are not counted.
 template <class Report, class Time>
 void report_sla(const std::string& label, const AttentionBackend& sla, const AttentionShape& s,
                 const Tensor& q, const Tensor& k, const Tensor& v, float scale, Report&& report,
@@ -162,6 +167,29 @@ void report_sla(const std::string& label, const AttentionBackend& sla, const Att
   }
 }
 
+// STA rows with its default 3x3x3-tile window (at 1.3B 480p, 27 of 112 tiles: about a quarter),
+// TFLOP/s over the 64×64 blocks its kernel computes (each query block times the key blocks of its
+// window's tiles).
+template <class Report, class Time>
+void report_sta(const AttentionBackend& sta, const AttentionShape& s, const Tensor& q,
+                const Tensor& k, const Tensor& v, float scale, Report&& report, Time&& time_ms) {
+  const auto md = sta.build_metadata({.grid = s.grid});
+  const auto tiling = sta_tiling_for(s.grid);
+  const auto blocks = TileBlocks::for_tiling(*tiling);
+  StaWindow window{};
+  for (int a = 0; a < 3; ++a)
+    window[size_t(a)] = std::min(kStaDefaultWindow[size_t(a)], tiling->tiles[size_t(a)]);
+  const Tensor lists =
+      expand_tile_lists(*blocks, sta_tile_lists(*tiling, 1, std::vector<StaWindow>(1, window)));
+  int64_t block_pairs = 0;
+  const int32_t* entry = lists.data<int32_t>();
+  for (int64_t i = 0; i < (blocks->num_blocks - 1) * lists.size(3); ++i)
+    block_pairs += entry[i] != blocks->empty_block();
+  const double blocks_flop = 4.0 * double(s.B * s.H * s.D) * double(block_pairs) * 64.0 * 64.0;
+  report(str_cat("STA ", window[0], "x", window[1], "x", window[2]),
+         time_ms([&] { return sta.run(q, k, v, scale, md.get()); }), blocks_flop);
+}
+
 int run_bench_attention(const AttentionBenchFlags& f) {
   FV_CHECK(f.repeats >= 1 && f.warmup >= 1, "bench attention: --repeats and --warmup must be >= 1");
   CudaContext& ctx = use_cuda_device(f.device);
@@ -179,7 +207,8 @@ int run_bench_attention(const AttentionBenchFlags& f) {
   for (const std::string& key : f.shapes) {
     FV_CHECK(std::any_of(std::begin(kShapes), std::end(kShapes),
                          [&](const AttentionShape& s) { return key == s.key; }),
-             "bench attention: --shapes ", key, " is not a shape here (1.3b, 1.3b-cfg, 14b, cross)");
+             "bench attention: --shapes ", key,
+             " is not a shape here (1.3b, 1.3b-cfg, 14b, cross)");
   }
   nlohmann::ordered_json out;
   out["device"] = ctx.info().name;
@@ -251,6 +280,10 @@ int run_bench_attention(const AttentionBenchFlags& f) {
         report_vsa(*b, s, q, k, v, scale, report, time_ms);
         continue;
       }
+      if (path == "SLIDING_TILE_ATTN") {
+        report_sta(*b, s, q, k, v, scale, report, time_ms);
+        continue;
+      }
       if (path == "SLA_ATTN" || path == "SAGE_SLA_ATTN") {
         report_sla(path == "SLA_ATTN" ? "SLA" : "SageSLA", *b, s, q, k, v, scale, report, time_ms);
         continue;
@@ -273,7 +306,8 @@ int run_bench_attention(const AttentionBenchFlags& f) {
         for (const auto& [kernel, label] :
              {std::pair{SageKernel::PortableFp8, "SAGE_ATTN/portable-fp8"},
               std::pair{SageKernel::PortableF16, "SAGE_ATTN/portable-f16"}}) {
-          report(label, time_ms([&] { return ops::cuda::sage_attention_with(kernel, q, k, v, scale); }));
+          report(label,
+                 time_ms([&] { return ops::cuda::sage_attention_with(kernel, q, k, v, scale); }));
         }
       }
     }
@@ -310,7 +344,8 @@ Action add_attention_bench(CLI::App& bench) {
                 "(blocks 0, 15, 29; block 15 with a K outlier and x20)");
   cmd->add_option("--backends", f->backends, "only these backends (default: every available one)")
       ->delimiter(',');
-  cmd->add_option("--shapes", f->shapes, "only these shapes: 1.3b, 1.3b-cfg, 14b, cross (default: all)")
+  cmd->add_option("--shapes", f->shapes,
+                  "only these shapes: 1.3b, 1.3b-cfg, 14b, cross (default: all)")
       ->delimiter(',');
   return [f] { return run_bench_attention(*f); };
 }

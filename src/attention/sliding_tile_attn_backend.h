@@ -2,8 +2,8 @@
 // ops/sliding_tile_attention.h), self-attention only. Each head of each layer attends within a
 // window of 6×8×8-token tiles: the window of (step, layer, head) from the mask strategy that
 // FASTVIDEO_ATTENTION_CONFIG names (FastVideo's JSON format, sta_mask_strategy.h), or, without
-// one, kStaDefaultWindow for every head (cut to the grid). CPU only in this version (f32); the
-// GPU kernel is still to come, so a GPU is refused saying so.
+// one, kStaDefaultWindow for every head (cut to the grid). On the CPU in f32; on sm_80+ GPUs in
+// bf16 through the block-sparse kernel (ops/tile_list_self_attention.h).
 #pragma once
 
 #include <memory>
