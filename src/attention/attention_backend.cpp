@@ -123,14 +123,14 @@ AttentionBackendStatus kernel_hardware_status(std::string_view backend,
   return hardware_status(backend, capabilities, device);
 }
 
-const AttentionCapabilities& cpu_only_capabilities() {
+const AttentionCapabilities& tile_list_capabilities() {
   static const AttentionCapabilities caps{
       .cpu = true,
-      .gpu = false,
-      .min_compute = {9, 0},
-      .gpu_requirement = "the CPU in this version (its GPU kernel is not built yet)",
-      .dtypes = {DType::F32},
-      .head_dims = {},
+      .gpu = true,
+      .min_compute = {8, 0},
+      .gpu_requirement = "an NVIDIA GPU of compute capability 8.0 or newer (A100, L40S, H100, ...)",
+      .dtypes = {DType::BF16, DType::F32},
+      .head_dims = {128},
       .self_attention = true,
       .cross_attention = false,
       .extra_weights = {},
@@ -138,16 +138,14 @@ const AttentionCapabilities& cpu_only_capabilities() {
   return caps;
 }
 
-AttentionBackendStatus cpu_only_status(std::string_view backend, const AttentionDevice& device) {
-  if (device.is_gpu()) {
-    return {AttentionBackendStatus::Kind::NotInThisVersion,
-            str_cat(backend,
-                    " runs on the CPU only in this version: its GPU kernel is not built "
-                    "yet, so ",
-                    device.describe(), " cannot run it")};
+AttentionBackendStatus tile_list_status(std::string_view backend, const AttentionDevice& device) {
+  AttentionBackendStatus s = kernel_hardware_status(backend, tile_list_capabilities(), device);
+  if (s.available()) {
+    s.reason += device.is_gpu() ? " with the portable block-sparse kernel over the tiles' "
+                                  "64-token blocks (mma.sync)"
+                                : " (f32)";
+    s.reason += "; used when asked for, never automatically (it changes the result)";
   }
-  AttentionBackendStatus s = hardware_status(backend, cpu_only_capabilities(), device);
-  s.reason += " (f32); used when asked for, never automatically (it changes the result)";
   return s;
 }
 

@@ -125,10 +125,10 @@ AttentionBackendStatus kernel_hardware_status(std::string_view backend,
                                               const AttentionCapabilities& capabilities,
                                               const AttentionDevice& device);
 
-// A self-attention backend that runs on the CPU only in this version (f32; its GPU kernel is not
-// built yet): its capabilities, and its status, which refuses every GPU saying so and on the CPU
-// adds that it changes the result, so it runs only when asked for.
-const AttentionCapabilities& cpu_only_capabilities();
-AttentionBackendStatus cpu_only_status(std::string_view backend, const AttentionDevice& device);
+// The tile-list backends (SLIDING_TILE_ATTN, VMOBA_ATTN; ops/tile_list_self_attention.h): the CPU
+// in f32, sm_80+ GPUs in bf16 with head_dim 128; their status adds which kernel runs and that
+// they change the result, so they run only when asked for.
+const AttentionCapabilities& tile_list_capabilities();
+AttentionBackendStatus tile_list_status(std::string_view backend, const AttentionDevice& device);
 
 }  // namespace fastvideo

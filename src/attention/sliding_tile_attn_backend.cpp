@@ -72,29 +72,11 @@ Tensor search_step(const Tensor& q, const Tensor& k, const Tensor& v, float scal
 }  // namespace
 
 const AttentionCapabilities& SlidingTileAttnBackend::capabilities() const {
-  static const AttentionCapabilities caps{
-      .cpu = true,
-      .gpu = true,
-      .min_compute = {8, 0},
-      .gpu_requirement = "an NVIDIA GPU of compute capability 8.0 or newer (A100, L40S, H100, ...)",
-      .dtypes = {DType::BF16, DType::F32},
-      .head_dims = {128},
-      .self_attention = true,
-      .cross_attention = false,
-      .extra_weights = {},
-  };
-  return caps;
+  return tile_list_capabilities();
 }
 
 AttentionBackendStatus SlidingTileAttnBackend::status(const AttentionDevice& device) const {
-  AttentionBackendStatus s = kernel_hardware_status(name(), capabilities(), device);
-  if (s.available()) {
-    s.reason += device.is_gpu() ? " with the portable block-sparse kernel over the tiles' 64-token "
-                                  "blocks (mma.sync)"
-                                : " (f32)";
-    s.reason += "; used when asked for, never automatically (it changes the result)";
-  }
-  return s;
+  return tile_list_status(name(), device);
 }
 
 std::unique_ptr<AttentionMetadata> SlidingTileAttnBackend::build_metadata(

@@ -7,11 +7,11 @@
 namespace fastvideo {
 
 const AttentionCapabilities& VmobaAttnBackend::capabilities() const {
-  return cpu_only_capabilities();
+  return tile_list_capabilities();
 }
 
 AttentionBackendStatus VmobaAttnBackend::status(const AttentionDevice& device) const {
-  return cpu_only_status(name(), device);
+  return tile_list_status(name(), device);
 }
 
 std::unique_ptr<AttentionMetadata> VmobaAttnBackend::build_metadata(

@@ -2,8 +2,9 @@
 // moba_config_path JSON (vmoba_config.h). Per layer the chunking cycles temporal → spatial →
 // spatio-temporal; each query chunk attends to its own chunk and the chunks its gates select
 // (ops/video_moba_attention.h). The first first_full_step denoising steps attend densely, as the
-// config's key says (FastVideo's main reads the key but never acts on it). CPU only in this
-// version: its GPU route onto the block-sparse kernel is not built yet.
+// config's key says (FastVideo's main reads the key but never acts on it). On the CPU in f32; on
+// sm_80+ GPUs the gates on the GPU, the selection on the host, the attention on the block-sparse
+// kernel (ops/tile_list_self_attention.h).
 #pragma once
 
 #include <memory>

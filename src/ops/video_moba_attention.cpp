@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "fastvideo/error.h"
+#include "ops/dispatch.h"
 #include "ops/tile_list_self_attention.h"
 
 namespace fastvideo::ops {
@@ -86,6 +87,13 @@ Tensor vmoba_gates(const Tensor& q, const Tensor& k, const TokenTiling& tiling) 
   FV_CHECK(q.ndim() == 4 && k.shape() == q.shape() && q.size(1) == tiling.tokens,
            "vmoba_gates: q and k must be [B, S, H, D] with S = ", tiling.tokens,
            " (the token grid's), got q ", q.describe(), ", k ", k.describe());
+  if (!q.device().is_cpu()) {
+#ifdef FASTVIDEO_HAVE_CUDA
+    return cuda::vmoba_gates(q, k, tiling);
+#else
+    fail_without_cuda(q.device());
+#endif
+  }
   const int64_t B = q.size(0), H = q.size(2), D = q.size(3), N = tiling.num_tiles;
   const std::vector<double> mq = chunk_means(q, tiling), mk = chunk_means(k, tiling);
   Tensor gates = Tensor::empty({B, H, N, N}, DType::F32);
@@ -179,8 +187,6 @@ Tensor vmoba_select(const Tensor& gates, const VmobaRule& rule) {
 Tensor video_moba_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                             const TokenTiling& tiling, const VmobaRule& rule, float scale) {
   check_tiled_self_attention("VMOBA_ATTN", q, k, v, tiling);  // before the gates read q and k
-  FV_CHECK(q.device().is_cpu(), "VMOBA_ATTN has no GPU route in this version (q is on ",
-           q.device().name(), ")");
   return tile_list_self_attention("VMOBA_ATTN", q, k, v, tiling,
                                   vmoba_select(vmoba_gates(q, k, tiling), rule), scale);
 }

@@ -41,7 +41,8 @@ struct VmobaRule {
 namespace ops {
 
 // Chunk gates: q, k [B, S, H, D] (S = tiling.tokens) -> F32 [B, H, N, N] on the CPU, entry
-// (b, h, i, j) = mean q over chunk i · mean k over chunk j.
+// (b, h, i, j) = mean q over chunk i · mean k over chunk j. On a GPU (BF16) computed there in f32
+// and copied back.
 Tensor vmoba_gates(const Tensor& q, const Tensor& k, const TokenTiling& tiling);
 
 // The key chunks each (batch, head, query chunk) attends to under `rule`: I32 [B, H, N, N] on the
@@ -49,9 +50,15 @@ Tensor vmoba_gates(const Tensor& q, const Tensor& k, const TokenTiling& tiling);
 // read).
 Tensor vmoba_select(const Tensor& gates, const VmobaRule& rule);
 
-// VMoBA self-attention: q, k, v [B, S, H, D] -> [B, S, H, D] in q's dtype. CPU: f32.
+// VMoBA self-attention: q, k, v [B, S, H, D] -> [B, S, H, D] in q's dtype. CPU: f32; GPU: bf16,
+// head_dim 128, the selection on the host from the GPU's gates, the attention on the tile-list
+// route (ops/tile_list_self_attention.h).
 Tensor video_moba_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                             const TokenTiling& tiling, const VmobaRule& rule, float scale);
+
+namespace cuda {
+Tensor vmoba_gates(const Tensor& q, const Tensor& k, const TokenTiling& tiling);
+}  // namespace cuda
 
 }  // namespace ops
 }  // namespace fastvideo

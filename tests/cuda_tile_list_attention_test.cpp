@@ -1,12 +1,17 @@
-// SLIDING_TILE_ATTN on a GPU (ops/cuda/tile_list_attention.cpp: the tiles' 64-token blocks on the
-// portable block-sparse kernel) against the reference written from the text (sta_reference.h) on
-// bf16-rounded random inputs: odd grids (partial tiles on every axis), batch 2, heads 12 and 40,
-// several windows per call, the full window (dense attention); rel-L2 ≤ 1e-2. Skips where no GPU
-// exists.
+// The tile-list backends on a GPU (ops/cuda/tile_list_attention.cpp: the tiles' 64-token blocks on
+// the portable block-sparse kernel), on bf16-rounded random inputs, rel-L2 ≤ 1e-2:
+// - SLIDING_TILE_ATTN against the reference written from the text (sta_reference.h): odd grids
+//   (partial tiles on every axis), batch 2, heads 12 and 40, several windows per call, and the
+//   full window against dense attention;
+// - VMOBA_ATTN: the GPU's chunk gates against the CPU's, and its attention against the CPU kernel
+//   over the selection the GPU's gates give (partial chunks, batch 2, heads 12 and 40).
+// Skips where no GPU exists.
 #include <gtest/gtest.h>
 
 #include "ops/attention.h"
+#include "ops/cpu/tile_list_attention.h"
 #include "ops/sliding_tile_attention.h"
+#include "ops/video_moba_attention.h"
 #include "require_gpu.h"
 #include "sta_reference.h"
 #include "test_util.h"
@@ -63,6 +68,39 @@ TEST(CudaSlidingTileAttention, TheFullWindowIsDenseAttention) {
   EXPECT_LE(
       rel_l2(got.to(Device::cpu()).to(DType::F32), ops::attention(q.cpu, k.cpu, v.cpu, 0.088f)),
       1e-2);
+}
+
+TEST(CudaVideoMobaAttention, GatesAndAttentionMatchTheCpuOnPartialChunks) {
+  REQUIRE_GPU();
+  struct Case {
+    std::array<int64_t, 3> grid, chunk;
+    int64_t heads;
+    VmobaRule rule;
+  };
+  const Case cases[] = {
+      {{7, 9, 10},
+       {2, 9, 10},
+       12,
+       {VmobaSelectMode::Threshold, 1, 0.25, VmobaThresholdType::QueryHead}},
+      {{6, 10, 13}, {6, 4, 5}, 40, {VmobaSelectMode::TopK, 2, 0, VmobaThresholdType::QueryHead}},
+  };
+  for (const Case& c : cases) {
+    const auto tiling = TokenTiling::for_grid(c.grid, c.chunk, "test");
+    const Shape shape{2, tiling->tokens, c.heads, 128};
+    const Input q = random_input(shape), k = random_input(shape), v = random_input(shape);
+    const Tensor gpu_gates = ops::vmoba_gates(q.gpu, k.gpu, *tiling);
+    EXPECT_TRUE(gpu_gates.device().is_cpu());
+    EXPECT_LE(rel_l2(gpu_gates, ops::vmoba_gates(q.cpu, k.cpu, *tiling)), 1e-4);
+    const Tensor got = ops::video_moba_attention(q.gpu, k.gpu, v.gpu, *tiling, c.rule, 0.088f);
+    const Tensor want = ops::cpu::tile_list_attention(q.cpu, k.cpu, v.cpu, *tiling,
+                                                      ops::vmoba_select(gpu_gates, c.rule), 0.088f);
+    const double err = rel_l2(got.to(Device::cpu()).to(DType::F32), want);
+    std::printf(
+        "[vmoba cuda] grid %lldx%lldx%lld, chunks %lldx%lldx%lld, %lld heads: rel_l2 %.2e\n",
+        (long long)c.grid[0], (long long)c.grid[1], (long long)c.grid[2], (long long)c.chunk[0],
+        (long long)c.chunk[1], (long long)c.chunk[2], (long long)c.heads, err);
+    EXPECT_LE(err, 1e-2);
+  }
 }
 
 TEST(CudaSlidingTileAttention, RefusesHeadDimsAndDtypesItLacks) {
