@@ -1,11 +1,11 @@
 // SLIDING_TILE_ATTN (ops/sliding_tile_attention.h) on the CPU: the 6×8×8 tiling with partial edge
 // tiles, the window rule of FastVideo's Triton kernel (centre clamped, even windows one tile
-// wider), and the attention against dense attention with the block mask built here from the text
-// (fastvideo.md §4.1), token by token.
+// wider), and the attention against dense attention with the block mask written from the text
+// (sta_reference.h), token by token; and the GPU route's 64-token block layout (ops/tile_blocks.h).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -85,7 +85,12 @@ TEST(TileBlocks, EachTileFillsItsOwnBlocksAndOneEmptyBlockCloses) {
   const auto tiling = sta_tiling_for({9, 11, 19});  // 2 x 2 x 3 tiles, partial on every axis
   const auto blocks = TileBlocks::for_tiling(*tiling);
   EXPECT_EQ(blocks->first_block.size(), size_t(tiling->num_tiles + 1));
+  EXPECT_EQ(blocks->block_sizes.size(), size_t(blocks->num_blocks));
+  EXPECT_EQ(blocks->token_of_slot.size(), size_t(64 * blocks->num_blocks));
+  EXPECT_EQ(blocks->first_block.back(), blocks->empty_block());
   EXPECT_EQ(blocks->block_sizes.back(), 0);
+  for (int r = 0; r < 64; ++r)
+    EXPECT_EQ(blocks->token_of_slot[size_t(64 * blocks->empty_block() + r)], -1);
   std::vector<int> seen(size_t(tiling->tokens), 0);
   for (int64_t t = 0; t < tiling->num_tiles; ++t) {
     int64_t tokens = 0;
@@ -114,6 +119,34 @@ TEST(TileBlocks, AttentionOverTheExpandedBlockListsIsTheTileListsAttention) {
   const Tensor lists = sta_tile_lists(*tiling, 2, windows);
   const Tensor expanded = expand_tile_lists(*blocks, lists);
   EXPECT_EQ(expanded.size(2), blocks->num_blocks);
+  // What the GPU kernel relies on, which the CPU kernel below would not notice: entries in range,
+  // each row starting with a real block and padded with the empty block only at its end, the
+  // blocks of one tile sharing a row, the empty query block listing block 0.
+  const int64_t Nb = blocks->num_blocks, Lb = expanded.size(3);
+  const int32_t* e = expanded.data<int32_t>();
+  const int32_t empty = int32_t(blocks->empty_block());
+  for (int64_t row = 0; row < expanded.size(0) * expanded.size(1) * Nb; ++row) {
+    const int32_t* r = e + row * Lb;
+    EXPECT_NE(r[0], empty) << "row " << row;
+    bool padding = false;
+    for (int64_t j = 0; j < Lb; ++j) {
+      EXPECT_TRUE(r[j] >= 0 && r[j] < Nb) << "row " << row;
+      if (r[j] == empty) padding = true;
+      EXPECT_TRUE(!padding || r[j] == empty) << "row " << row << ": a real block after padding";
+    }
+    const int64_t qb = row % Nb;
+    if (qb == empty) EXPECT_EQ(r[0], 0);
+    for (int64_t t = 0; t < tiling->num_tiles; ++t)
+      if (qb > blocks->first_block[size_t(t)] && qb < blocks->first_block[size_t(t) + 1])
+        EXPECT_TRUE(std::equal(r, r + Lb, e + (row - qb + blocks->first_block[size_t(t)]) * Lb))
+            << "block " << qb << " of tile " << t;
+  }
+  Tensor bad = lists.clone();
+  bad.data<int32_t>()[0] = int32_t(tiling->num_tiles);
+  EXPECT_TRUE(contains(testing::error_of([&] { expand_tile_lists(*blocks, bad); }), "outside"));
+  std::fill_n(bad.data<int32_t>(), bad.size(3), -1);
+  EXPECT_TRUE(
+      contains(testing::error_of([&] { expand_tile_lists(*blocks, bad); }), "has no key tiles"));
   // The blocks as a tiling of 64-slot tiles, which the CPU kernel takes as it takes any tiling.
   TokenTiling as_tiles;
   as_tiles.tile_slots = 64;

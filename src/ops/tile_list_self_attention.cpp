@@ -26,6 +26,11 @@ Tensor tile_list_self_attention(std::string_view backend, const Tensor& q, const
                                 const Tensor& v, const TokenTiling& tiling, const Tensor& lists,
                                 float scale) {
   check_tiled_self_attention(backend, q, k, v, tiling);
+  FV_CHECK(lists.dtype() == DType::I32 && lists.device().is_cpu() && lists.is_contiguous() &&
+               lists.ndim() == 4 && lists.size(0) == q.size(0) && lists.size(1) == q.size(2) &&
+               lists.size(2) == tiling.num_tiles,
+           backend, ": the tile lists must be contiguous I32 [", q.size(0), ", ", q.size(2), ", ",
+           tiling.num_tiles, ", L] on the cpu (batch, heads, tiles), got ", lists.describe());
   if (!q.device().is_cpu()) {
 #ifdef FASTVIDEO_HAVE_CUDA
     try {

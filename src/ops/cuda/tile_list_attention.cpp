@@ -3,6 +3,7 @@
 // attends to its expanded key-block list through the portable block-sparse kernel (masking each
 // block's padding), and one gather puts the rows back in raster order.
 #include <cstring>
+#include <list>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -44,19 +45,32 @@ const DeviceBlocks& device_blocks(const TileBlocks& blocks, Device device) {
 }
 
 // The expanded key-block lists on the device. STA's lists repeat across layers and steps (one
-// window set per head), so the last few are kept, keyed by their content.
+// window set per head and layer), so they are kept, least recently used first out, within a
+// budget of device memory; VMoBA's change every call and age out.
 Tensor device_block_lists(const TileBlocks& blocks, const Tensor& lists, Device device) {
+  constexpr size_t kBudget = size_t(256) << 20;
   using Key = std::tuple<const TileBlocks*, int, Shape, std::vector<int32_t>>;
   static std::mutex mutex;
-  static std::map<Key, Tensor> cache;
+  static std::list<std::pair<Key, Tensor>> recent;  // most recent first
+  static size_t held = 0;
   const int32_t* values = lists.data<int32_t>();
   Key key{&blocks, device.index, lists.shape(),
           std::vector<int32_t>(values, values + lists.numel())};
   std::lock_guard lock(mutex);
-  if (auto it = cache.find(key); it != cache.end()) return it->second;
-  if (cache.size() >= 16) cache.clear();
-  const Tensor expanded = expand_tile_lists(blocks, lists);
-  return cache[std::move(key)] = expanded.to(device);
+  for (auto it = recent.begin(); it != recent.end(); ++it) {
+    if (it->first == key) {
+      recent.splice(recent.begin(), recent, it);
+      return it->second;
+    }
+  }
+  const Tensor expanded = expand_tile_lists(blocks, lists).to(device);
+  recent.emplace_front(std::move(key), expanded);
+  held += expanded.nbytes();
+  while (held > kBudget && recent.size() > 1) {
+    held -= recent.back().second.nbytes();
+    recent.pop_back();
+  }
+  return expanded;
 }
 
 }  // namespace
@@ -75,8 +89,8 @@ Tensor tile_list_attention(const Tensor& q, const Tensor& k, const Tensor& v,
   const cudaStream_t stream = ctx.stream();
 
   // Tiled copies, a batch at a time (each batch's layout ends with the empty block): the real
-  // blocks from VSA's tiling kernel, the empty block zeroed (its keys are masked, but the kernel
-  // still loads them). The block means that kernel also writes are not used here.
+  // blocks from VSA's tiling kernel, the empty block zeroed (its rows are the empty query block's
+  // queries, whose output is dropped). The block means that kernel also writes are not used here.
   Tensor tiled[3];
   const Tensor inputs[3] = {q.contiguous(), k.contiguous(), v.contiguous()};
   Tensor means = Tensor::empty({1, real, H, D}, DType::F32, q.device());

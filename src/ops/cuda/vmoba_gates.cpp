@@ -36,9 +36,11 @@ Tensor upload(const std::vector<int32_t>& values, Device device) {
 }  // namespace
 
 Tensor vmoba_gates(const Tensor& q, const Tensor& k, const TokenTiling& tiling) {
-  FV_CHECK(q.dtype() == DType::BF16 && q.size(3) % 8 == 0,
-           "VMoBA gates on a GPU take BF16 q and k with head_dim a multiple of 8, got q ",
-           q.describe());
+  FV_CHECK(q.dtype() == DType::BF16 && q.size(3) % 8 == 0 && k.dtype() == q.dtype() &&
+               k.device() == q.device(),
+           "VMoBA gates on a GPU take BF16 q and k on one device with head_dim a multiple of 8, "
+           "got q ",
+           q.describe(), ", k ", k.describe());
   const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3), HD = H * D;
   const int64_t N = tiling.num_tiles;
   const std::shared_ptr<const TileBlocks> blocks = TileBlocks::for_tiling(tiling);
