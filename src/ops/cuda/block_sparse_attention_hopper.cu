@@ -35,6 +35,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "core/cuda/per_device_once.h"
 #include "ops/cuda/hopper_attention.cuh"
 #include "ops/cuda/vsa_fine_stage.h"
 
@@ -314,7 +315,8 @@ void launch(SparseParams& p, const Tensor& q, const Tensor& selected, const Tens
             const CUtensorMap& tm_q, const CUtensorMap& tm_k, const CUtensorMap& tm_v,
             float scale) {
   CudaContext& ctx = CudaContext::get(q.device().index);
-  static const bool prepared = [] {
+  static PerDeviceOnce prepared;
+  prepared(q.device().index, [] {
     FV_CUDA_CHECK(cudaFuncSetAttribute(block_sparse_attention_hopper_kernel,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        int(kSmemBytes)));
@@ -322,9 +324,7 @@ void launch(SparseParams& p, const Tensor& q, const Tensor& selected, const Tens
     FV_CUDA_CHECK(cudaFuncSetAttribute(block_sparse_attention_hopper_kernel,
                                        cudaFuncAttributePreferredSharedMemoryCarveout,
                                        int(cudaSharedmemCarveoutMaxShared)));
-    return true;
-  }();
-  (void)prepared;
+  });
   p.out = out.data<__nv_bfloat16>();
   p.selected = selected.data<int32_t>();
   p.heads = int(q.size(2));

@@ -48,6 +48,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "core/cuda/per_device_once.h"
 #include "ops/cuda/ampere_ptx.cuh"
 #include "ops/cuda/vsa_fine_stage.h"
 #include "ops/cuda/flash_attention_kernels.h"
@@ -442,8 +443,8 @@ void launch_portable(const FlashAttentionPlan& plan, const Tensor& q, const Tens
 void portable_block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                      const Tensor& selected, const Tensor& tile_sizes,
                                      float scale, const Tensor& out, int q_tiles_per_row) {
-  static const bool prepared = (prepare_variant<kSparseRowBlocks, true>(), true);
-  (void)prepared;
+  static PerDeviceOnce prepared;
+  prepared(q.device().index, [] { prepare_variant<kSparseRowBlocks, true>(); });
   FV_CHECK(q_tiles_per_row >= 1, "block-sparse attention: ", q_tiles_per_row,
            " query tiles per selection row");
   PortableParams p = params_for(q, k, v, scale, out, nullptr);

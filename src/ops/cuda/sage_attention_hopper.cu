@@ -23,6 +23,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "core/cuda/per_device_once.h"
 #include "ops/cuda/sage_hopper.cuh"
 
 namespace fastvideo::ops::cuda {
@@ -191,13 +192,12 @@ void hopper_sage_attention(const SageDeviceInputs& in, const Tensor& out, const 
     return;
   }
   CudaContext& ctx = CudaContext::get(out.device().index);
-  static const bool prepared = [] {
+  static PerDeviceOnce prepared;
+  prepared(out.device().index, [] {
     FV_CUDA_CHECK(cudaFuncSetAttribute(sage_attention_hopper_kernel,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        int(kSmemBytes)));
-    return true;
-  }();
-  (void)prepared;
+  });
   SageParams p{sage_common(in, out), 0, 0, 0};
   p.q_tiles = (p.seq_q + kBlockM - 1) / kBlockM;
   p.kv_tiles = (p.seq_k + kBlockN - 1) / kBlockN;

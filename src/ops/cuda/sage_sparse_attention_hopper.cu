@@ -17,6 +17,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "core/cuda/per_device_once.h"
 #include "ops/cuda/sage_hopper.cuh"
 
 namespace fastvideo::ops::cuda {
@@ -150,7 +151,8 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm)
 void hopper_sage_sparse_attention(const SageDeviceInputs& in, const Tensor& out,
                                   const Tensor& selected) {
   CudaContext& ctx = CudaContext::get(out.device().index);
-  static const bool prepared = [] {
+  static PerDeviceOnce prepared;
+  prepared(out.device().index, [] {
     FV_CUDA_CHECK(cudaFuncSetAttribute(sage_sparse_attention_hopper_kernel,
                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        int(kSmemBytes)));
@@ -158,9 +160,7 @@ void hopper_sage_sparse_attention(const SageDeviceInputs& in, const Tensor& out,
     FV_CUDA_CHECK(cudaFuncSetAttribute(sage_sparse_attention_hopper_kernel,
                                        cudaFuncAttributePreferredSharedMemoryCarveout,
                                        int(cudaSharedmemCarveoutMaxShared)));
-    return true;
-  }();
-  (void)prepared;
+  });
   SparseParams p{sage_common(in, out), nullptr, 0, 0};
   p.q_tiles = (p.seq_q + kBlockM - 1) / kBlockM;
   const int kv_tiles = (p.seq_k + kBlockN - 1) / kBlockN;

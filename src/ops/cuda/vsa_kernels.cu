@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <mutex>
 
 #include "core/cuda/cuda_check.h"
 #include "fastvideo/error.h"
@@ -201,11 +203,16 @@ void vsa_tile_with_means(const void* x, int64_t batch, int64_t tokens, int64_t h
 
 int64_t vsa_select_max_row() {
   // 160 KiB of keys, or what the device lets one CTA have beside the kernel's static shared memory
-  // where that is less (99 KiB per CTA on sm_86/89, where asking for 160 KiB fails). Set once, for
-  // the device current at the first call.
-  static const int64_t max_row = [] {
-    int device = 0, optin = 0;
-    FV_CUDA_CHECK(cudaGetDevice(&device));
+  // where that is less (99 KiB per CTA on sm_86/89, where asking for 160 KiB fails). Set once per
+  // device (kernel attributes belong to a GPU's context), at the first call with it current.
+  static std::mutex mutex;
+  static std::map<int, int64_t> max_rows;
+  int device = 0;
+  FV_CUDA_CHECK(cudaGetDevice(&device));
+  std::lock_guard lock(mutex);
+  if (auto it = max_rows.find(device); it != max_rows.end()) return it->second;
+  const int64_t max_row = [device] {
+    int optin = 0;
     FV_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
     cudaFuncAttributes attributes{};
     FV_CUDA_CHECK(cudaFuncGetAttributes(&attributes, select_and_softmax_kernel));
@@ -215,6 +222,7 @@ int64_t vsa_select_max_row() {
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
     return int64_t(bytes / sizeof(uint32_t));
   }();
+  max_rows[device] = max_row;
   return max_row;
 }
 
