@@ -191,16 +191,6 @@ void report_sta(const AttentionBackend& sta, const AttentionShape& s, const Tens
          time_ms([&] { return sta.run(q, k, v, scale, md.get()); }), blocks_flop);
 }
 
-// FastVideo's fastvideo/configs/backend/vmoba/wan_1.3B_77_480_832.json, key for key.
-constexpr const char* kFastVideoVmoba480 = R"({
-  "temporal_chunk_size": 2, "temporal_topk": 3,
-  "spatial_chunk_size": [3, 4], "spatial_topk": 20,
-  "st_chunk_size": [4, 6, 4], "st_topk": 15,
-  "moba_select_mode": "threshold", "moba_threshold": 0.25, "moba_threshold_type": "query_head",
-  "first_full_layer": 0, "first_full_step": 12,
-  "temporal_layer": 1, "spatial_layer": 1, "st_layer": 1
-})";
-
 // VMoBA rows with FastVideo's 480p config at a sparse step, one per chunking (layers 0, 1, 2:
 // temporal, spatial, spatio-temporal), selection included. The selection is data-dependent, so
 // TFLOP/s is dense-equivalent (the dense attention's FLOP over the time).
@@ -208,7 +198,7 @@ template <class Report, class Time>
 void report_vmoba(const AttentionBackend& vmoba, const AttentionShape& s, const Tensor& q,
                   const Tensor& k, const Tensor& v, float scale, Report&& report, Time&& time_ms) {
   const auto config = std::make_shared<const VmobaConfig>(
-      VmobaConfig::from_json_text(kFastVideoVmoba480, "FastVideo's wan_1.3B_77_480_832.json"));
+      VmobaConfig::from_json_text(kFastVideoVmoba480Json, "FastVideo's wan_1.3B_77_480_832.json"));
   const auto md = vmoba.build_metadata(
       {.step = int(config->first_full_step), .grid = s.grid, .moba_config = config});
   for (int layer : {0, 1, 2}) {

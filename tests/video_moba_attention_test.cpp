@@ -23,18 +23,8 @@ namespace fs = std::filesystem;
 using testing::contains;
 using testing::error_of;
 
-// FastVideo's fastvideo/configs/backend/vmoba/wan_1.3B_77_480_832.json, key for key.
-const char* const kFastVideo480 = R"({
-  "temporal_chunk_size": 2, "temporal_topk": 3,
-  "spatial_chunk_size": [3, 4], "spatial_topk": 20,
-  "st_chunk_size": [4, 6, 4], "st_topk": 15,
-  "moba_select_mode": "threshold", "moba_threshold": 0.25, "moba_threshold_type": "query_head",
-  "first_full_layer": 0, "first_full_step": 12,
-  "temporal_layer": 1, "spatial_layer": 1, "st_layer": 1
-})";
-
 TEST(VmobaConfig, ReadsFastVideosFileAndCyclesTheLayers) {
-  const VmobaConfig c = VmobaConfig::from_json_text(kFastVideo480, "480.json");
+  const VmobaConfig c = VmobaConfig::from_json_text(kFastVideoVmoba480Json, "480.json");
   EXPECT_EQ(c.temporal_chunk_size, 2);
   EXPECT_EQ(c.spatial_chunk_size, (std::array<int64_t, 2>{3, 4}));
   EXPECT_EQ(c.st_chunk_size, (std::array<int64_t, 3>{4, 6, 4}));

@@ -47,4 +47,15 @@ struct VmobaConfig {
 
 std::string_view vmoba_partition_name(VmobaPartition p);  // "temporal", "spatial", ...
 
+// FastVideo's fastvideo/configs/backend/vmoba/wan_1.3B_77_480_832.json, key for key (what the
+// tests and `bench attention` run).
+inline constexpr const char* kFastVideoVmoba480Json = R"({
+  "temporal_chunk_size": 2, "temporal_topk": 3,
+  "spatial_chunk_size": [3, 4], "spatial_topk": 20,
+  "st_chunk_size": [4, 6, 4], "st_topk": 15,
+  "moba_select_mode": "threshold", "moba_threshold": 0.25, "moba_threshold_type": "query_head",
+  "first_full_layer": 0, "first_full_step": 12,
+  "temporal_layer": 1, "spatial_layer": 1, "st_layer": 1
+})";
+
 }  // namespace fastvideo
