@@ -115,10 +115,6 @@ void launch_softmax_rows(const float* scores, const float* bias, void* probs, DT
   FV_CUDA_CHECK_LAUNCH();
 }
 
-const char* at(const Tensor& t, int64_t elements) {
-  return static_cast<const char*>(t.raw_data()) + elements * int64_t(dtype_size(t.dtype()));
-}
-
 // GEMMs read rows through strides but need unit stride along the head dim and rows at least a
 // head dim apart (a size-1 dim of a view can carry any stride).
 Tensor with_gemm_layout(const Tensor& t) {
@@ -160,8 +156,8 @@ void gemm_softmax_attention(const Tensor& q, const Tensor& k, const Tensor& v, f
       const int64_t rows = std::min(chunk, Sq - q0);
       // Row-major S[h] (rows×Sk) = Q[h]·K[h]ᵀ is column-major Sᵀ = K[h]·Q[h]ᵀ: A = K[h] stored
       // D×Sk (transposed), B = Q[h] stored D×rows, heads `D` elements apart.
-      const Operand k_op{at(kc, b * ks[0]), dt, D, Sk, ks[1], ks[2]};
-      const Operand q_op{at(qc, b * qs[0] + q0 * qs[1]), dt, D, rows, qs[1], qs[2]};
+      const Operand k_op{operand_at(kc, b * ks[0]), dt, D, Sk, ks[1], ks[2]};
+      const Operand q_op{operand_at(qc, b * qs[0] + q0 * qs[1]), dt, D, rows, qs[1], qs[2]};
       const Operand s_op{scores.raw_data(), DType::F32, Sk, rows, ld, rows * ld};
       batched_gemm(ctx, true, k_op, q_op, s_op, scale, int(H));
 
@@ -171,9 +167,9 @@ void gemm_softmax_attention(const Tensor& q, const Tensor& k, const Tensor& v, f
 
       // Row-major O[h] (rows×Dv) = P[h]·V[h] is column-major Oᵀ = V[h]ᵀ·P[h]ᵀ: A = V[h] stored
       // Dv×Sk, B = P[h] stored Sk×rows, C = the output rows with leading dimension H·Dv.
-      const Operand v_op{at(vc, b * vs[0]), dt, Dv, Sk, vs[1], vs[2]};
+      const Operand v_op{operand_at(vc, b * vs[0]), dt, Dv, Sk, vs[1], vs[2]};
       const Operand p_op{probs.raw_data(), dt, Sk, rows, ld, rows * ld};
-      const Operand o_op{at(out, (b * Sq + q0) * H * Dv), dt, Dv, rows, H * Dv, Dv};
+      const Operand o_op{operand_at(out, (b * Sq + q0) * H * Dv), dt, Dv, rows, H * Dv, Dv};
       batched_gemm(ctx, false, v_op, p_op, o_op, 1.0f, int(H));
     }
   }

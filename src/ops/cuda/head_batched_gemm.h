@@ -7,6 +7,7 @@
 
 #include "core/cuda/cuda_context.h"
 #include "core/dtype.h"
+#include "core/tensor.h"
 
 namespace fastvideo::ops::cuda {
 
@@ -17,6 +18,11 @@ struct Operand {
   DType dtype;
   int64_t rows, cols, ld, batch_stride;
 };
+
+// The address `elements` elements into t's data: where an operand starts inside a tensor.
+inline const char* operand_at(const Tensor& t, int64_t elements) {
+  return static_cast<const char*>(t.raw_data()) + elements * int64_t(dtype_size(t.dtype()));
+}
 
 // C = alpha·op(A)·op(B) for `batch` independent problems (op(X) = Xᵀ when trans_x), on ctx's
 // stream. A and B share a dtype; C may differ (BF16 operands into an F32 C).

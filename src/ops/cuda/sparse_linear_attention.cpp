@@ -36,10 +36,6 @@ namespace {
 
 constexpr int64_t kKeyTile = 64;  // the block-sparse kernel's key and query tiles
 
-const char* at(const Tensor& t, int64_t elements) {
-  return static_cast<const char*>(t.raw_data()) + elements * int64_t(dtype_size(t.dtype()));
-}
-
 // The linear branch added to `out`: out += proj_l(φ(q)·kv / n) (see the top of the file).
 void add_linear_branch(CudaContext& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
                        SlaFeatureMap map, const Tensor& proj_w, const Tensor& proj_b,
@@ -58,9 +54,9 @@ void add_linear_branch(CudaContext& ctx, const Tensor& q, const Tensor& k, const
       // Row-major kv[h] = φ(k)[h]ᵀ·V[h] (D×D, [d][e]) is column-major
       // C(e, d) = Σ_s V(e, s)·Φ(d, s): A = V[h] stored D×S, B = φ(k)[h] stored D×S and
       // transposed; rows H·D apart, heads D apart.
-      const Operand v_op{at(v, b * S * H * D), DType::BF16, D, S, H * D, D};
-      const Operand phi_op{at(phi_k, b * S * H * D), DType::BF16, D, S, H * D, D};
-      const Operand kv_op{at(state, b * H * D * D), DType::F32, D, D, D, D * D};
+      const Operand v_op{operand_at(v, b * S * H * D), DType::BF16, D, S, H * D, D};
+      const Operand phi_op{operand_at(phi_k, b * S * H * D), DType::BF16, D, S, H * D, D};
+      const Operand kv_op{operand_at(state, b * H * D * D), DType::F32, D, D, D, D * D};
       batched_gemm(ctx, false, true, v_op, phi_op, kv_op, 1.0f, int(H));
     }
   }
@@ -76,9 +72,9 @@ void add_linear_branch(CudaContext& ctx, const Tensor& q, const Tensor& k, const
     // Row-major lin[h] = (φ(q)[h] / n)·M[h] (S×D, [s][f]) is column-major
     // C(f, s) = Σ_d M(f, d)·Φ(d, s): A = M[h] ([d][f] row-major is column-major (f, d)),
     // B = φ(q)[h] stored D×S, C the rows of `linear`, H·D apart.
-    const Operand m_op{at(folded_bf16, b * H * D * D), DType::BF16, D, D, D, D * D};
-    const Operand phi_op{at(phi_q, b * S * H * D), DType::BF16, D, S, H * D, D};
-    const Operand lin_op{at(linear, b * S * H * D), DType::BF16, D, S, H * D, D};
+    const Operand m_op{operand_at(folded_bf16, b * H * D * D), DType::BF16, D, D, D, D * D};
+    const Operand phi_op{operand_at(phi_q, b * S * H * D), DType::BF16, D, S, H * D, D};
+    const Operand lin_op{operand_at(linear, b * S * H * D), DType::BF16, D, S, H * D, D};
     batched_gemm(ctx, false, m_op, phi_op, lin_op, 1.0f, int(H));
   }
   sla_add_linear(out.raw_data(), linear.raw_data(), proj_b.data<float>(), B * S * H, stream);

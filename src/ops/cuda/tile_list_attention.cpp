@@ -2,7 +2,6 @@
 // (ops/tile_blocks.h) are gathered into tiled copies by VSA's tiling kernel, each query block
 // attends to its expanded key-block list through the portable block-sparse kernel (masking each
 // block's padding), and one gather puts the rows back in raster order.
-#include <cstring>
 #include <list>
 #include <map>
 #include <mutex>
@@ -11,6 +10,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "ops/cuda/device_tile_blocks.h"
 #include "ops/cuda/vsa_fine_stage.h"
 #include "ops/cuda/vsa_kernels.h"
 #include "ops/tile_blocks.h"
@@ -19,30 +19,6 @@
 namespace fastvideo::ops::cuda {
 
 namespace {
-
-Tensor upload(const int32_t* values, const Shape& shape, Device device) {
-  Tensor host = Tensor::empty(shape, DType::I32);
-  std::memcpy(host.raw_data(), values, host.nbytes());
-  return host.to(device);
-}
-
-// A layout's index maps on one device, uploaded once.
-struct DeviceBlocks {
-  Tensor token_of_slot, slot_of_token, block_sizes;
-};
-
-const DeviceBlocks& device_blocks(const TileBlocks& blocks, Device device) {
-  static std::mutex mutex;
-  static std::map<std::pair<const TileBlocks*, int>, DeviceBlocks> cache;
-  std::lock_guard lock(mutex);
-  DeviceBlocks& entry = cache[{&blocks, device.index}];  // layouts are cached, never freed
-  if (!entry.block_sizes.defined()) {
-    entry = {upload(blocks.token_of_slot.data(), {int64_t(blocks.token_of_slot.size())}, device),
-             upload(blocks.slot_of_token.data(), {int64_t(blocks.slot_of_token.size())}, device),
-             upload(blocks.block_sizes.data(), {blocks.num_blocks}, device)};
-  }
-  return entry;
-}
 
 // The expanded key-block lists on the device. STA's lists repeat across layers and steps (one
 // window set per head and layer), so they are kept, least recently used first out, within a
@@ -83,7 +59,7 @@ Tensor tile_list_attention(const Tensor& q, const Tensor& k, const Tensor& v,
   const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
   const std::shared_ptr<const TileBlocks> blocks = TileBlocks::for_tiling(tiling);
   const int64_t Nb = blocks->num_blocks, real = Nb - 1, rows = TileBlocks::kBlock * Nb;
-  const DeviceBlocks& db = device_blocks(*blocks, q.device());
+  const DeviceTileBlocks& db = device_tile_blocks(*blocks, q.device());
   const Tensor selected = device_block_lists(*blocks, lists, q.device());
   CudaContext& ctx = use_cuda_device(q.device().index);
   const cudaStream_t stream = ctx.stream();

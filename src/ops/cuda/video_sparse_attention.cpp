@@ -49,10 +49,6 @@ const DeviceTiling& device_tiling(const VsaTiling& tiling, Device device) {
   return entry;
 }
 
-const char* at(const Tensor& t, int64_t elements) {
-  return static_cast<const char*>(t.raw_data()) + elements * int64_t(dtype_size(t.dtype()));
-}
-
 }  // namespace
 
 Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, const Tensor& k,
@@ -96,9 +92,9 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
   for (int64_t b = 0; b < B; ++b) {
     // Row-major S[h] (N×N) = Q̄[h]·K̄[h]ᵀ is column-major Sᵀ = K̄[h]·Q̄[h]ᵀ (as in the general
     // attention path): heads D elements apart, tiles H·D apart.
-    const Operand k_op{at(means[1], b * N * H * D), DType::F32, D, N, H * D, D};
-    const Operand q_op{at(means[0], b * N * H * D), DType::F32, D, N, H * D, D};
-    const Operand s_op{at(scores, b * H * N * ld), DType::F32, N, N, ld, N * ld};
+    const Operand k_op{operand_at(means[1], b * N * H * D), DType::F32, D, N, H * D, D};
+    const Operand q_op{operand_at(means[0], b * N * H * D), DType::F32, D, N, H * D, D};
+    const Operand s_op{operand_at(scores, b * H * N * ld), DType::F32, N, N, ld, N * ld};
     batched_gemm(ctx, true, k_op, q_op, s_op, scale, int(H));
   }
   if (selection) {
@@ -112,9 +108,9 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
   if (selection) selection->selected = selected;
   for (int64_t b = 0; b < B; ++b) {
     // Row-major Ō[h] (N×D) = P[h]·V̄[h] is column-major Ōᵀ = V̄[h]ᵀ·P[h]ᵀ.
-    const Operand v_op{at(means[2], b * N * H * D), DType::F32, D, N, H * D, D};
-    const Operand p_op{at(scores, b * H * N * ld), DType::F32, N, N, ld, N * ld};
-    const Operand o_op{at(coarse, b * N * H * D), DType::F32, D, N, H * D, D};
+    const Operand v_op{operand_at(means[2], b * N * H * D), DType::F32, D, N, H * D, D};
+    const Operand p_op{operand_at(scores, b * H * N * ld), DType::F32, N, N, ld, N * ld};
+    const Operand o_op{operand_at(coarse, b * N * H * D), DType::F32, D, N, H * D, D};
     batched_gemm(ctx, false, v_op, p_op, o_op, 1.0f, int(H));
   }
 

@@ -227,9 +227,10 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
   // Streamed blocks reach the GPU in the top-level weights' dtype, the f32 keep-list (and SLA's
   // proj_l) in f32, as the pipeline loads resident ones.
   const std::set<std::string> block_f32 = wan_transformer_fp32_names(config_);
+  const DType block_dtype = weights.get("patch_embedding.weight").dtype();
   auto streamed_dtype = [&](const std::string& name) {
     const bool f32 = block_f32.count(name) || name.find(kSlaProjLPrefix) != std::string::npos;
-    return Tensor::empty({0}, f32 ? DType::F32 : weights.get("patch_embedding.weight").dtype());
+    return Tensor::empty({0}, f32 ? DType::F32 : block_dtype);
   };
   const int64_t D = config_.inner_dim();
 
@@ -288,11 +289,13 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
     }
     return block;
   };
+  // Every block has the same layout: block 0's names give the dtypes each member streams in.
+  const Block streamed_dtypes = offload ? make_block(0, streamed_dtype) : Block{};
   for (int i = 0; i < config_.num_layers; ++i) {
     Block block = make_block(i, get_block);
     block.modulation = block.modulation.reshape({6, D});
     if (offload) {  // converted on their way to the GPU
-      stream_block(i, block, make_block(i, streamed_dtype), *offload);
+      stream_block(i, block, streamed_dtypes, *offload);
       continue;
     }
     // wan21.md §1.2: modulation arithmetic is f32; SLA's proj_l is f32 in FastVideo.
@@ -337,21 +340,22 @@ std::vector<Tensor*> WanTransformer::block_tensors(Block& b) {
   return all;
 }
 
-void WanTransformer::stream_block(int i, Block& block, Block dtypes,
+void WanTransformer::stream_block(int i, Block& block, const Block& dtypes,
                                   const WanLayerwiseOffload& offload) {
 #ifdef FASTVIDEO_HAVE_CUDA
   std::vector<Tensor> tensors;
   for (Tensor* t : block_tensors(block)) tensors.push_back(*t);
   if (!offload_) {
     std::vector<LayerwiseOffload::TensorLayout> layout;
-    const std::vector<Tensor*> to = block_tensors(dtypes);
+    Block members = dtypes;
+    const std::vector<Tensor*> to = block_tensors(members);
     for (size_t k = 0; k < tensors.size(); ++k)
       layout.push_back({tensors[k].shape(), to[k]->dtype()});
     offload_ =
         std::make_shared<LayerwiseOffload>(std::move(layout), config_.num_layers, offload.device,
                                            offload.resident_blocks, offload.pin_cpu_memory);
     // Only which members are defined matters here: for_each_block fills in the slot's tensors.
-    streamed_block_ = std::move(dtypes);
+    streamed_block_ = std::move(members);
   }
   offload_->set_layer(i, std::move(tensors));
 #else

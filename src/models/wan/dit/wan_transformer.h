@@ -167,7 +167,7 @@ class WanTransformer {
   static std::vector<Tensor*> block_tensors(Block& block);
   // Layerwise offload: block i's host weights to the stream (the first call creates it), each to
   // reach the GPU in the dtype of its member in `dtypes`.
-  void stream_block(int i, Block& block, Block dtypes, const WanLayerwiseOffload& offload);
+  void stream_block(int i, Block& block, const Block& dtypes, const WanLayerwiseOffload& offload);
   // Runs fn(block) over the blocks in order. In layerwise offload each block's weights are
   // streamed in just before, and its slot handed on once fn has queued the block's work.
   void for_each_block(const std::function<void(const Block&)>& fn) const;

@@ -1,0 +1,44 @@
+#include "ops/cuda/device_tile_blocks.h"
+
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace fastvideo::ops::cuda {
+
+namespace {
+
+template <class T>
+Tensor upload(const std::vector<T>& values, Shape shape, DType dtype, Device device) {
+  Tensor host = Tensor::empty(std::move(shape), dtype);
+  std::memcpy(host.raw_data(), values.data(), host.nbytes());
+  return host.to(device);
+}
+
+}  // namespace
+
+const DeviceTileBlocks& device_tile_blocks(const TileBlocks& blocks, Device device) {
+  static std::mutex mutex;
+  static std::map<std::pair<const TileBlocks*, int>, DeviceTileBlocks> cache;
+  std::lock_guard lock(mutex);
+  DeviceTileBlocks& entry = cache[{&blocks, device.index}];
+  if (entry.block_sizes.defined()) return entry;
+  const int64_t N = int64_t(blocks.first_block.size()) - 1, real = blocks.num_blocks - 1;
+  std::vector<float> averaging(size_t(N * real), 0.f);
+  for (int64_t t = 0; t < N; ++t) {
+    const int32_t first = blocks.first_block[size_t(t)], end = blocks.first_block[size_t(t) + 1];
+    int64_t tokens = 0;
+    for (int32_t j = first; j < end; ++j) tokens += blocks.block_sizes[size_t(j)];
+    for (int32_t j = first; j < end; ++j)
+      averaging[size_t(t * real + j)] = float(blocks.block_sizes[size_t(j)]) / float(tokens);
+  }
+  entry = {upload(blocks.token_of_slot, {int64_t(blocks.token_of_slot.size())}, DType::I32, device),
+           upload(blocks.slot_of_token, {int64_t(blocks.slot_of_token.size())}, DType::I32, device),
+           upload(blocks.block_sizes, {blocks.num_blocks}, DType::I32, device),
+           upload(averaging, {N, real}, DType::F32, device)};
+  return entry;
+}
+
+}  // namespace fastvideo::ops::cuda
