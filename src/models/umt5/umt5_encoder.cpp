@@ -51,16 +51,8 @@ Umt5Encoder::Umt5Encoder(Umt5Config config, Weights weights)
   device_ = device;
   dtype_ = weights_.get("shared.weight").dtype();
   shared_ = weights_.get("shared.weight");
-  for (int i = 0; i < config_.num_layers; ++i) {
-    const std::string p = layer_prefix(i);
-    auto w = [&](const std::string& name) { return weights_.get(p + name); };
-    layers_.push_back({w("0.layer_norm.weight"), w("0.SelfAttention.q.weight"),
-                       w("0.SelfAttention.k.weight"), w("0.SelfAttention.v.weight"),
-                       w("0.SelfAttention.o.weight"),
-                       w("0.SelfAttention.relative_attention_bias.weight"),
-                       w("1.layer_norm.weight"), w("1.DenseReluDense.wi_0.weight"),
-                       w("1.DenseReluDense.wi_1.weight"), w("1.DenseReluDense.wo.weight")});
-  }
+  for (int i = 0; i < config_.num_layers; ++i)
+    layers_.push_back(layer_of(i, [&](const std::string& name) { return weights_.get(name); }));
   final_norm_ = weights_.get("encoder.final_layer_norm.weight");
 }
 
@@ -70,14 +62,19 @@ Umt5Encoder::Umt5Encoder(Umt5Config config, std::shared_ptr<const MappedComponen
   final_norm_ = mapped_->load("encoder.final_layer_norm.weight", dtype_, device_);
 }
 
-Umt5Encoder::Layer Umt5Encoder::layer_from_file(int i) const {
+Umt5Encoder::Layer Umt5Encoder::layer_of(int i,
+                                         const std::function<Tensor(const std::string&)>& fetch) {
   const std::string p = layer_prefix(i);
-  auto w = [&](const std::string& name) { return mapped_->load(p + name, dtype_, device_); };
+  auto w = [&](const std::string& name) { return fetch(p + name); };
   return {w("0.layer_norm.weight"),          w("0.SelfAttention.q.weight"),
           w("0.SelfAttention.k.weight"),     w("0.SelfAttention.v.weight"),
           w("0.SelfAttention.o.weight"),     w("0.SelfAttention.relative_attention_bias.weight"),
           w("1.layer_norm.weight"),          w("1.DenseReluDense.wi_0.weight"),
           w("1.DenseReluDense.wi_1.weight"), w("1.DenseReluDense.wo.weight")};
+}
+
+Umt5Encoder::Layer Umt5Encoder::layer_from_file(int i) const {
+  return layer_of(i, [&](const std::string& name) { return mapped_->load(name, dtype_, device_); });
 }
 
 Tensor Umt5Encoder::self_attention(const Layer& layer, const Tensor& h,

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -52,6 +54,8 @@ class Umt5Encoder {
   Tensor self_attention(const Layer& layer, const Tensor& h,
                         std::span<const int32_t> buckets) const;
   Tensor feed_forward(const Layer& layer, const Tensor& h) const;
+  // Layer i's weights, each tensor fetch(its full name): the one list of a layer's names.
+  static Layer layer_of(int i, const std::function<Tensor(const std::string&)>& fetch);
   Layer layer_from_file(int i) const;  // streaming: layer i's weights, loaded now
 
   Umt5Config config_;
