@@ -100,7 +100,6 @@ DeviceMemory device_memory(Device device) {
   FV_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
   DeviceAllocator& allocator = DeviceAllocator::get(device.index);
   const DeviceMemoryStats stats = allocator.stats();
-  m.total = int64_t(total_b);
   m.free = int64_t(free_b);
   m.in_use = stats.in_use;
   m.cached = stats.reserved - stats.in_use;

@@ -23,7 +23,6 @@ void synchronize_device(Device device);
 
 // The device memory a run can plan with (zeros on the CPU).
 struct DeviceMemory {
-  int64_t total = 0;   // the GPU's memory
   int64_t free = 0;    // free on the GPU now (cudaMemGetInfo)
   int64_t in_use = 0;  // held by this process's tensors
   int64_t cached = 0;  // freed by this process's tensors, kept for reuse

@@ -57,6 +57,10 @@ void apply_dmd_denoising_steps(const GeneratorOptions& options, WanPipelineKind 
   preset.dmd_timesteps = steps;
 }
 
+VaeTiling square_tiling(int size, int stride) {
+  return {.tile_height = size, .tile_width = size, .stride_height = stride, .stride_width = stride};
+}
+
 // The VAE tiling the options ask for, checked: none unless vae_tiling is on, and then square
 // tiles of positive multiples of the VAE's spatial stride with stride <= size.
 std::optional<VaeTiling> vae_tiling_for(const GeneratorOptions& options, int64_t spatial_stride) {
@@ -75,8 +79,7 @@ std::optional<VaeTiling> vae_tiling_for(const GeneratorOptions& options, int64_t
   FV_CHECK(stride > 0 && stride % spatial_stride == 0 && stride <= size, "vae_tile_stride=", stride,
            ": expected a positive multiple of ", spatial_stride,
            " pixels, at most vae_tile_size=", size);
-  return VaeTiling{
-      .tile_height = size, .tile_width = size, .stride_height = stride, .stride_width = stride};
+  return square_tiling(size, stride);
 }
 
 // Bytes of the specs' tensors (those whose name starts with `prefix`) in `dtype`, or f32 for the
@@ -245,7 +248,6 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
            "vae_cpu_offload=true: keeping the VAE off the GPU between decodes is not in this "
            "version (its weights are 0.25 GB; vae_tiling bounds what decoding needs)");
 
-  std::set<std::string> dit_fp32 = wan_transformer_fp32_names(dit_config);
   // VSA-trained checkpoints carry a gate per block; only a backend that takes it loads it.
   const std::set<std::string> dit_names = component_tensor_names(checkpoint_.path("transformer"));
   const WanBlockExtras extras{.gate = find_vsa_gate_layout(dit_names, dit_config.num_layers),
@@ -260,28 +262,22 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     log::info("transformer: the checkpoint's SLA proj_l (blocks.N.", kSlaProjLPrefix,
               ") is unused: self-attention runs ", attention_.self->name());
   }
-  // SLA's proj_l is an f32 Linear in FastVideo whatever the model's dtype: load it as such.
-  for (const TensorSpec& spec : wan_transformer_specs(dit_config, extras)) {
-    if (spec.name.find(kSlaProjLPrefix) != std::string::npos) dit_fp32.insert(spec.name);
-  }
+  const std::set<std::string> dit_fp32 = wan_transformer_fp32_names(dit_config, extras);
   offload_ =
       plan_offload(options, device_, preset_, *geometry_, dit_config, extras, dit_fp32, umt5_config,
                    umt5_dtype, vae_config, vae_tiling.has_value(), compile.has_value());
-  std::optional<VaeTiling> decode_tiling = vae_tiling;
-  const OffloadChoice& offload = offload_;
-  if (offload.vae_tiling && !decode_tiling) {
-    decode_tiling = VaeTiling{.tile_height = options.vae_tile_size,
-                              .tile_width = options.vae_tile_size,
-                              .stride_height = options.vae_tile_stride,
-                              .stride_width = options.vae_tile_stride};
-  }
+  // The plan may turn tiling on; then it tiles as vae_tile_size / vae_tile_stride say.
+  const std::optional<VaeTiling> decode_tiling =
+      offload_.vae_tiling ? std::optional(vae_tiling.value_or(
+                                square_tiling(options.vae_tile_size, options.vae_tile_stride)))
+                          : std::nullopt;
   prompt_encoder_ =
       std::make_unique<PromptEncoder>(checkpoint_, std::move(umt5_config), device_, umt5_dtype,
-                                      !offload.text_encoder_released, offload.text_encoder);
+                                      !offload_.text_encoder_released, offload_.text_encoder);
   // Layerwise offload takes the blocks as they are stored (views into the checkpoint's mapping)
   // and pins or streams them itself; the other weights load onto the GPU as usual.
   const auto dit_offload =
-      offload.dit_layerwise
+      offload_.dit_layerwise
           ? std::optional<WanLayerwiseOffload>(WanLayerwiseOffload{
                 .device = device_, .resident_blocks = 2, .pin_cpu_memory = options.pin_cpu_memory})
           : std::nullopt;
@@ -327,8 +323,8 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                                    std::to_string(decode_tiling->tile_height) + " every " +
                                        std::to_string(decode_tiling->stride_height) + " px");
   }
-  if (offload.dit_layerwise) engine_parameters.emplace_back("dit_layerwise_offload", "true");
-  if (offload.text_encoder) engine_parameters.emplace_back("text_encoder_cpu_offload", "true");
+  if (offload_.dit_layerwise) engine_parameters.emplace_back("dit_layerwise_offload", "true");
+  if (offload_.text_encoder) engine_parameters.emplace_back("text_encoder_cpu_offload", "true");
   if (options.max_device_memory > 0) {
     engine_parameters.emplace_back("max_device_memory", format_gib(options.max_device_memory));
   }
@@ -349,7 +345,6 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     stages_.push_back(
         std::make_unique<DenoiseStage>(*transformer_, *geometry_, sparse, progress_, stop_));
   }
-  decode_tiled_ = decode_tiling.has_value();
   stages_.push_back(std::make_unique<DecodeStage>(*vae_, decode_tiling));
   stages_.push_back(std::make_unique<WriteStage>(stop_));
 }
@@ -409,7 +404,7 @@ std::string TextToVideoPipeline::memory_advice(const std::string& stage) const {
   if (stage == "denoise" && !offload_.dit_layerwise && !transformer_->compiled()) {
     return str_cat("turn on dit_layerwise_offload (--dit-layerwise-offload true) ", smaller);
   }
-  if (stage == "decode" && !decode_tiled_) {
+  if (stage == "decode" && !offload_.vae_tiling) {
     return str_cat("turn on vae_tiling (--vae-tiling) ", smaller);
   }
   if (stage == "decode") return str_cat("use a smaller vae_tile_size ", smaller);

@@ -58,8 +58,7 @@ class TextToVideoPipeline {
   StopFlag stop_;
   std::shared_ptr<StaSearchRecorder> sta_search_;  // GeneratorOptions::sta_search_candidates
   std::vector<std::unique_ptr<PipelineStage>> stages_;
-  OffloadChoice offload_;      // what the memory plan offloads
-  bool decode_tiled_ = false;  // vae_tiling, asked for or chosen by the plan
+  OffloadChoice offload_;  // what the memory plan offloads
   // The switch that would help `stage` after it ran out of device memory.
   std::string memory_advice(const std::string& stage) const;
 };

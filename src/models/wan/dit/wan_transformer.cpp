@@ -128,13 +128,18 @@ std::vector<TensorSpec> wan_transformer_specs(const WanTransformerConfig& config
   return specs;
 }
 
-std::set<std::string> wan_transformer_fp32_names(const WanTransformerConfig& config) {
+std::set<std::string> wan_transformer_fp32_names(const WanTransformerConfig& config,
+                                                 const WanBlockExtras& extras) {
   // diffusers' _keep_in_fp32_modules for WanTransformer3DModel, matched against each component of
   // the dotted name (so norm_q/norm_k, which only start with "norm", stay bf16).
   static const std::set<std::string> kept_modules = {"rope",  "time_embedder", "scale_shift_table",
                                                      "norm1", "norm2",         "norm3"};
   std::set<std::string> names;
-  for (const TensorSpec& spec : wan_transformer_specs(config)) {
+  for (const TensorSpec& spec : wan_transformer_specs(config, extras)) {
+    if (spec.name.find(kSlaProjLPrefix) != std::string::npos) {
+      names.insert(spec.name);
+      continue;
+    }
     size_t begin = 0;
     while (begin <= spec.name.size()) {
       const size_t end = std::min(spec.name.find('.', begin), spec.name.size());
@@ -226,11 +231,11 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
   };
   // Streamed blocks reach the GPU in the top-level weights' dtype, the f32 keep-list (and SLA's
   // proj_l) in f32, as the pipeline loads resident ones.
-  const std::set<std::string> block_f32 = wan_transformer_fp32_names(config_);
+  const std::set<std::string> block_f32 =
+      wan_transformer_fp32_names(config_, {.gate = gate_layout, .proj_l = proj_l});
   const DType block_dtype = weights.get("patch_embedding.weight").dtype();
   auto streamed_dtype = [&](const std::string& name) {
-    const bool f32 = block_f32.count(name) || name.find(kSlaProjLPrefix) != std::string::npos;
-    return Tensor::empty({0}, f32 ? DType::F32 : block_dtype);
+    return Tensor::empty({0}, block_f32.count(name) ? DType::F32 : block_dtype);
   };
   const int64_t D = config_.inner_dim();
 

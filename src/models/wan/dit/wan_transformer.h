@@ -76,8 +76,10 @@ std::vector<TensorSpec> wan_transformer_specs(const WanTransformerConfig& config
 // The tensors diffusers keeps in f32 when it loads the model in bf16 (wan21.md §1.2): those whose
 // dotted name has a component rope, time_embedder, scale_shift_table, norm1, norm2 or norm3, i.e.
 // condition_embedder.time_embedder.*, every scale_shift_table and blocks.*.norm2.weight/bias.
-// Pass it to load_component as the keep_f32 set.
-std::set<std::string> wan_transformer_fp32_names(const WanTransformerConfig& config);
+// With `extras`, SLA's proj_l too (an f32 Linear in FastVideo whatever the model's dtype). Pass
+// it to load_component as the keep_f32 set.
+std::set<std::string> wan_transformer_fp32_names(const WanTransformerConfig& config,
+                                                 const WanBlockExtras& extras = {});
 
 class WanTransformer {
  public:
