@@ -184,15 +184,17 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   FV_CHECK(budget_bytes, "bench denoise: --max-device-memory '", f.max_device_memory,
            "': expected a size such as 24GiB");
   const DeviceMemoryBudget budget(device, *budget_bytes);
-  // Layerwise offload: the weights in host memory, the blocks streamed (two resident).
-  const Device weights_on = f.layerwise_offload ? Device::cpu() : device;
+  // Layerwise offload: the blocks stay off the GPU and stream (two resident); from a checkpoint
+  // they are left mapped, as the pipeline leaves them, the random ones are made on the host.
   Weights weights =
       checkpoint ? load_component(checkpoint->path("transformer"), wan_transformer_specs(config),
-                                  dtype, weights_on, &fp32)
-                 : random_transformer(config, VsaGateLayout::Absent, f.seed, dtype, weights_on);
+                                  dtype, device, &fp32, f.layerwise_offload ? "blocks." : "")
+                 : random_transformer(config, VsaGateLayout::Absent, f.seed, dtype,
+                                      f.layerwise_offload ? Device::cpu() : device);
   const auto offload =
-      f.layerwise_offload ? std::optional<WanLayerwiseOffload>(WanLayerwiseOffload{device, 2, true})
-                          : std::nullopt;
+      f.layerwise_offload
+          ? std::optional<WanLayerwiseOffload>(WanLayerwiseOffload{.device = device})
+          : std::nullopt;
   WanTransformer dit(config, std::move(weights), *attention.self, *attention.cross, offload);
   std::printf("transformer weights: %s; device memory budget: %s\n",
               offload ? "blocks in pinned host memory, streamed (2 resident)" : "resident",
