@@ -36,7 +36,6 @@
 #include "ops/cuda/vsa_fine_stage.h"
 #include "ops/sliding_tile_attention.h"
 #include "ops/sparse_linear_attention.h"
-#include "ops/tile_blocks.h"
 #include "ops/video_sparse_attention.h"
 #endif
 
@@ -169,26 +168,26 @@ void report_sla(const std::string& label, const AttentionBackend& sla, const Att
 }
 
 // STA rows with its default 3x3x3-tile window (at 1.3B 480p, 27 of 112 tiles: about a quarter),
-// TFLOP/s over the 64×64 blocks its kernel computes (each query block times the key blocks of its
-// window's tiles).
+// TFLOP/s over the query–key pairs the window holds (each query tile's tokens times its key
+// tiles' tokens), whatever padding the kernel computes besides.
 template <class Report, class Time>
 void report_sta(const AttentionBackend& sta, const AttentionShape& s, const Tensor& q,
                 const Tensor& k, const Tensor& v, float scale, Report&& report, Time&& time_ms) {
   const auto md = sta.build_metadata({.grid = s.grid});
   const auto tiling = sta_tiling_for(s.grid);
-  const auto blocks = TileBlocks::for_tiling(*tiling);
   StaWindow window{};
   for (int a = 0; a < 3; ++a)
     window[size_t(a)] = std::min(kStaDefaultWindow[size_t(a)], tiling->tiles[size_t(a)]);
-  const Tensor lists =
-      expand_tile_lists(*blocks, sta_tile_lists(*tiling, 1, std::vector<StaWindow>(1, window)));
-  int64_t block_pairs = 0;
-  const int32_t* entry = lists.data<int32_t>();
-  for (int64_t i = 0; i < (blocks->num_blocks - 1) * lists.size(3); ++i)
-    block_pairs += entry[i] != blocks->empty_block();
-  const double blocks_flop = 4.0 * double(s.B * s.H * s.D) * double(block_pairs) * 64.0 * 64.0;
+  const Tensor lists = sta_tile_lists(*tiling, 1, std::vector<StaWindow>(1, window));
+  double pairs = 0;
+  const int64_t L = lists.size(3);
+  for (int64_t t = 0; t < tiling->num_tiles; ++t)
+    for (int64_t j = 0; j < L; ++j)
+      if (const int32_t key = lists.data<int32_t>()[t * L + j]; key >= 0)
+        pairs += double(tiling->tile_sizes[size_t(t)]) * double(tiling->tile_sizes[size_t(key)]);
   report(str_cat("STA ", window[0], "x", window[1], "x", window[2]),
-         time_ms([&] { return sta.run(q, k, v, scale, md.get()); }), blocks_flop);
+         time_ms([&] { return sta.run(q, k, v, scale, md.get()); }),
+         4.0 * double(s.B * s.H * s.D) * pairs);
 }
 
 // VMoBA rows with FastVideo's 480p config at a sparse step, one per chunking (layers 0, 1, 2:

@@ -1,16 +1,23 @@
-// The tile-list backends on a GPU (ops/cuda/tile_list_attention.cpp: the tiles' 64-token blocks on
-// the portable block-sparse kernel), on bf16-rounded random inputs, rel-L2 ≤ 1e-2:
+// The tile-list backends on a GPU (ops/cuda/tile_list_attention.cpp: the dense Hopper kernel over
+// key runs on sm_90, the portable block-sparse kernel over 64-token blocks, each also by name), on
+// bf16-rounded random inputs, rel-L2 ≤ 1e-2:
 // - SLIDING_TILE_ATTN against the reference written from the text (sta_reference.h): odd grids
 //   (partial tiles on every axis), batch 2, heads 12 and 40, several windows per call, and the
 //   full window against dense attention;
 // - VMOBA_ATTN: the GPU's chunk gates against the CPU's, and its attention against the CPU kernel
-//   over the selection the GPU's gates give (partial chunks, batch 2, heads 12 and 40).
+//   over the selection the GPU's gates give (partial chunks, batch 2, heads 12 and 40), and the
+//   selection on the GPU (sm_90) against the host's at FastVideo's 480p config.
 // Skips where no GPU exists.
 #include <gtest/gtest.h>
 
+#include "attention/vmoba_config.h"
+#include "core/cuda/cuda_context.h"
 #include "ops/attention.h"
 #include "ops/cpu/tile_list_attention.h"
+#include "ops/cuda/vmoba_kernels.h"
+#include "ops/cuda/vsa_fine_stage.h"
 #include "ops/sliding_tile_attention.h"
+#include "ops/tile_runs.h"
 #include "ops/video_moba_attention.h"
 #include "require_gpu.h"
 #include "sta_reference.h"
@@ -31,6 +38,19 @@ Input random_input(Shape shape) {
   return {gpu.to(Device::cpu()).to(DType::F32), gpu};
 }
 
+using ops::cuda::BlockSparseKernel;
+
+// The tile-list kernels this GPU runs: the portable one everywhere, Hopper's on sm_90.
+std::vector<BlockSparseKernel> kernels_here() {
+  std::vector<BlockSparseKernel> kernels{BlockSparseKernel::Portable};
+  const CudaDeviceInfo& info = CudaContext::get(0).info();
+  if (info.major == 9 && info.minor == 0) kernels.push_back(BlockSparseKernel::Hopper);
+  return kernels;
+}
+const char* kernel_name(BlockSparseKernel kernel) {
+  return kernel == BlockSparseKernel::Hopper ? "Hopper" : "portable";
+}
+
 void expect_matches_reference(std::array<int64_t, 3> grid, int64_t batch, int64_t heads,
                               const std::vector<StaWindow>& cycle) {
   const auto tiling = sta_tiling_for(grid);
@@ -41,13 +61,19 @@ void expect_matches_reference(std::array<int64_t, 3> grid, int64_t batch, int64_
   const float scale = 0.088f;
   const Tensor got = ops::sliding_tile_attention(q.gpu, k.gpu, v.gpu, *tiling, windows, scale);
   EXPECT_EQ(got.device(), kGpu);
-  const double err =
-      rel_l2(got.to(Device::cpu()).to(DType::F32),
-             testing::sta_masked_reference(q.cpu, k.cpu, v.cpu, grid, windows, scale));
+  const Tensor want = testing::sta_masked_reference(q.cpu, k.cpu, v.cpu, grid, windows, scale);
+  const double err = rel_l2(got.to(Device::cpu()).to(DType::F32), want);
   std::printf("[sta cuda] grid %lldx%lldx%lld, batch %lld, %lld heads: rel_l2 %.2e\n",
               (long long)grid[0], (long long)grid[1], (long long)grid[2], (long long)batch,
               (long long)heads, err);
   EXPECT_LE(err, 1e-2);
+  // Both kernels by name (the automatic choice above is Hopper on sm_90).
+  const Tensor lists = sta_tile_lists(*tiling, batch, windows);
+  for (const auto kernel : kernels_here()) {
+    const Tensor each =
+        ops::cuda::tile_list_attention_with(kernel, q.gpu, k.gpu, v.gpu, *tiling, lists, scale);
+    EXPECT_LE(rel_l2(each.to(Device::cpu()).to(DType::F32), want), 1e-2) << kernel_name(kernel);
+  }
 }
 
 TEST(CudaSlidingTileAttention, MatchesTheReferenceOnOddGrids) {
@@ -100,6 +126,52 @@ TEST(CudaVideoMobaAttention, GatesAndAttentionMatchTheCpuOnPartialChunks) {
         (long long)c.grid[0], (long long)c.grid[1], (long long)c.grid[2], (long long)c.chunk[0],
         (long long)c.chunk[1], (long long)c.chunk[2], (long long)c.heads, err);
     EXPECT_LE(err, 1e-2);
+    for (const auto kernel : kernels_here()) {
+      const Tensor each = ops::cuda::tile_list_attention_with(
+          kernel, q.gpu, k.gpu, v.gpu, *tiling, ops::vmoba_select(gpu_gates, c.rule), 0.088f);
+      EXPECT_LE(rel_l2(each.to(Device::cpu()).to(DType::F32), want), 1e-2) << kernel_name(kernel);
+    }
+  }
+}
+
+// The device selection (sm_90: query_head rules written as key runs on the GPU) keeps exactly the
+// host's chunks: FastVideo's 480p config on the 1.3B model's grid, each chunking, 12 heads.
+TEST(CudaVideoMobaAttention, DeviceSelectionKeepsTheHostsChunks) {
+  REQUIRE_GPU();
+  if (!ops::cuda::hopper_tile_lists_here(kGpu)) GTEST_SKIP() << "the device selection needs sm_90";
+  const VmobaConfig config = VmobaConfig::from_json_text(kFastVideoVmoba480Json, "test");
+  const std::array<int64_t, 3> grid{21, 30, 52};
+  const Shape shape{1, grid[0] * grid[1] * grid[2], 12, 128};
+  const Tensor q = testing::randn(shape).to(DType::BF16).to(kGpu);
+  const Tensor k = testing::randn(shape).to(DType::BF16).to(kGpu);
+  for (int64_t layer = 0; layer < 3; ++layer) {
+    const VmobaPartition partition = config.partition(layer);
+    const auto tiling = TokenTiling::for_grid(grid, config.chunk_box(partition, grid), "test");
+    VmobaRule rules[2] = {config.rule(partition), config.rule(partition)};
+    rules[1].mode = VmobaSelectMode::TopK;
+    for (const VmobaRule& rule : rules) {
+      ASSERT_TRUE(ops::cuda::vmoba_rule_on_device(rule, tiling->num_tiles));
+      const auto [runs, counts] = ops::cuda::vmoba_device_runs(q, k, *tiling, rule);
+      const auto [want_runs, want_counts] = tile_list_runs(
+          *TileRuns::for_tiling(*tiling), ops::vmoba_select(ops::vmoba_gates(q, k, *tiling), rule));
+      const Tensor got_runs = runs.to(Device::cpu()), got_counts = counts.to(Device::cpu());
+      const int64_t rows = want_counts.numel(), R = got_runs.size(3), Rw = want_runs.size(3);
+      int64_t differing = 0;
+      for (int64_t row = 0; row < rows; ++row) {
+        const int32_t n = want_counts.data<int32_t>()[row];
+        bool same = got_counts.data<int32_t>()[row] == n;
+        for (int32_t i = 0; same && i < 2 * n; ++i)
+          same = got_runs.data<int32_t>()[row * R * 2 + i] ==
+                 want_runs.data<int32_t>()[row * Rw * 2 + i];
+        differing += !same;
+      }
+      std::printf("[vmoba cuda] %s chunks (%lld), %s: %lld of %lld rows differ\n",
+                  std::string(vmoba_partition_name(partition)).c_str(),
+                  (long long)tiling->num_tiles,
+                  rule.mode == VmobaSelectMode::TopK ? "topk" : "threshold", (long long)differing,
+                  (long long)rows);
+      EXPECT_EQ(differing, 0);
+    }
   }
 }
 

@@ -1,7 +1,8 @@
 // SLIDING_TILE_ATTN (ops/sliding_tile_attention.h) on the CPU: the 6×8×8 tiling with partial edge
 // tiles, the window rule of FastVideo's Triton kernel (centre clamped, even windows one tile
 // wider), and the attention against dense attention with the block mask written from the text
-// (sta_reference.h), token by token; and the GPU route's 64-token block layout (ops/tile_blocks.h).
+// (sta_reference.h), token by token; and the GPU routes' layouts: 64-token blocks
+// (ops/tile_blocks.h) and key runs (ops/tile_runs.h).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "ops/cpu/tile_list_attention.h"
 #include "ops/sliding_tile_attention.h"
 #include "ops/tile_blocks.h"
+#include "ops/tile_runs.h"
 #include "sta_reference.h"
 #include "test_util.h"
 
@@ -161,6 +163,99 @@ TEST(TileBlocks, AttentionOverTheExpandedBlockListsIsTheTileListsAttention) {
   EXPECT_LE(rel_l2(ops::cpu::tile_list_attention(q, k, v, as_tiles, expanded, 0.25f),
                    testing::sta_masked_reference(q, k, v, grid, windows, 0.25f)),
             1e-5);
+}
+
+TEST(TileRuns, QueryBlocksPerTileAndRunsCoverExactlyTheListedTiles) {
+  const auto tiling = sta_tiling_for({9, 11, 19});  // 2 x 2 x 3 tiles, partial on every axis
+  const auto layout = TileRuns::for_tiling(*tiling);
+  const int64_t N = tiling->num_tiles, S = tiling->tokens;
+  ASSERT_EQ(layout->key_offset.size(), size_t(N + 1));
+  EXPECT_EQ(layout->key_offset.back(), S);
+  EXPECT_EQ(layout->token_of_query_row.size(), size_t(128 * layout->query_blocks));
+  // Each token once among the keys and once among the query rows, tile t's keys at its offsets
+  // and its query rows in its own blocks, valid rows at the front.
+  std::vector<int> key_seen(size_t(S), 0);
+  for (int64_t t = 0; t < N; ++t) {
+    EXPECT_EQ(layout->key_offset[size_t(t) + 1] - layout->key_offset[size_t(t)],
+              tiling->tile_sizes[size_t(t)]);
+    for (int32_t r = layout->key_offset[size_t(t)]; r < layout->key_offset[size_t(t) + 1]; ++r) {
+      const int32_t token = layout->token_of_key_row[size_t(r)];
+      ++key_seen[size_t(token)];
+      EXPECT_EQ(tiling->token_of_slot[size_t(tiling->slot_of_token[size_t(token)])], token);
+      EXPECT_EQ(tiling->slot_of_token[size_t(token)] / tiling->tile_slots, t) << "key row " << r;
+    }
+  }
+  for (int n : key_seen) EXPECT_EQ(n, 1);
+  // Query rows: each token once, in a block of its own tile (ungrouped) or of its group's first
+  // tile (grouped by equal lists).
+  const std::vector<StaWindow> windows = {{1, 1, 1}, {2, 1, 3}, {2, 2, 2}};
+  const Tensor lists = sta_tile_lists(*tiling, 2, windows);
+  const std::vector<int32_t> groups = same_list_groups(lists);
+  const Tensor shared_lists = sta_tile_lists(*tiling, 1, std::vector<StaWindow>(2, {2, 2, 3}));
+  const std::vector<int32_t> shared_groups = same_list_groups(shared_lists);
+  EXPECT_LT(*std::max_element(shared_groups.begin(), shared_groups.end()), N - 1)
+      << "windows as wide as the grid give every tile the same list";
+  for (const std::vector<int32_t>& group : {std::vector<int32_t>(), groups, shared_groups}) {
+    const auto grouped = TileRuns::for_tiling(*tiling, group);
+    std::vector<int> query_seen(size_t(S), 0);
+    for (int64_t row = 0; row < 128 * grouped->query_blocks; ++row) {
+      const int32_t token = grouped->token_of_query_row[size_t(row)];
+      if (token < 0) continue;
+      ++query_seen[size_t(token)];
+      const int32_t tile = tiling->slot_of_token[size_t(token)] / int32_t(tiling->tile_slots);
+      EXPECT_EQ(grouped->tile_of_query_block[size_t(row / 128)],
+                group.empty() ? tile : group[size_t(tile)]);
+    }
+    for (int n : query_seen) EXPECT_EQ(n, 1);
+  }
+  // Tiles group only with tiles of equal lists.
+  const int64_t Ls = shared_lists.size(3);
+  for (int64_t t = 0; t < N; ++t) {
+    const int32_t g = shared_groups[size_t(t)];
+    EXPECT_LE(g, t);
+    std::vector<int32_t> a(shared_lists.data<int32_t>() + t * Ls,
+                           shared_lists.data<int32_t>() + (t + 1) * Ls),
+        b(shared_lists.data<int32_t>() + g * Ls, shared_lists.data<int32_t>() + (g + 1) * Ls);
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    EXPECT_EQ(a, b) << "tile " << t << " grouped with " << g;
+  }
+  const auto [runs, counts] = tile_list_runs(*layout, lists);
+  const int64_t R = runs.size(3), L = lists.size(3);
+  ASSERT_EQ(counts.shape(), Shape({2, 3, N}));
+  for (int64_t row = 0; row < 2 * 3 * N; ++row) {
+    std::vector<int32_t> want, got;
+    for (int64_t j = 0; j < L; ++j) {
+      const int32_t tile = lists.data<int32_t>()[row * L + j];
+      if (tile < 0) continue;
+      for (int32_t r = layout->key_offset[size_t(tile)]; r < layout->key_offset[size_t(tile) + 1];
+           ++r)
+        want.push_back(r);
+    }
+    const int32_t n = counts.data<int32_t>()[row];
+    EXPECT_TRUE(n >= 1 && n <= R) << "row " << row;
+    for (int32_t i = 0; i < n; ++i) {
+      const int32_t* run = runs.data<int32_t>() + (row * R + i) * 2;
+      EXPECT_LT(run[0], run[1]) << "row " << row;
+      if (i > 0) EXPECT_LT(run[-1], run[0]) << "row " << row << ": runs not apart and ascending";
+      for (int32_t r = run[0]; r < run[1]; ++r) got.push_back(r);
+    }
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want) << "row " << row;
+  }
+  // Neighbouring tiles merge: the full window is one run of every key.
+  const Tensor all =
+      sta_tile_lists(*tiling, 1, std::vector<StaWindow>(1, sta_full_window(*tiling)));
+  const auto [one, one_count] = tile_list_runs(*layout, all);
+  EXPECT_EQ(one.size(3), 1);
+  EXPECT_EQ(one.data<int32_t>()[0], 0);
+  EXPECT_EQ(one.data<int32_t>()[1], S);
+  Tensor bad = lists.clone();
+  bad.data<int32_t>()[0] = int32_t(N);
+  EXPECT_TRUE(contains(testing::error_of([&] { tile_list_runs(*layout, bad); }), "outside"));
+  std::fill_n(bad.data<int32_t>(), bad.size(3), -1);
+  EXPECT_TRUE(
+      contains(testing::error_of([&] { tile_list_runs(*layout, bad); }), "has no key tiles"));
 }
 
 TEST(SlidingTileAttention, BadInputsNameWhatWasExpected) {

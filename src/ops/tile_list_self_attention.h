@@ -1,6 +1,6 @@
 // The entry STA and VMoBA share: self-attention over token tiles in which each query tile attends
 // to the key tiles its list names (checked, then the CPU kernel, ops/cpu/tile_list_attention.h, or
-// on a GPU the block-sparse kernel over the tiles' 64-token blocks, ops/tile_blocks.h).
+// on a GPU ops/cuda/tile_list_attention.cpp).
 #pragma once
 
 #include <string_view>
@@ -22,8 +22,9 @@ Tensor tile_list_self_attention(std::string_view backend, const Tensor& q, const
                                 float scale);
 
 namespace cuda {
-// The GPU route: the tiles' blocks gathered into tiled copies, the portable block-sparse kernel
-// over each query block's expanded key-block list, one gather back. q, k, v BF16 [B, S, H, 128].
+// The GPU route (ops/cuda/tile_list_attention.cpp): on sm_90 the dense Hopper kernel over each
+// query tile's runs of keys, elsewhere the portable block-sparse kernel over 64-token blocks.
+// q, k, v BF16 [B, S, H, 128].
 Tensor tile_list_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                            const TokenTiling& tiling, const Tensor& lists, float scale);
 }  // namespace cuda

@@ -7,6 +7,9 @@
 #include "fastvideo/error.h"
 #include "ops/dispatch.h"
 #include "ops/tile_list_self_attention.h"
+#ifdef FASTVIDEO_HAVE_CUDA
+#include "ops/cuda/vmoba_kernels.h"
+#endif
 
 namespace fastvideo::ops {
 
@@ -187,6 +190,17 @@ Tensor vmoba_select(const Tensor& gates, const VmobaRule& rule) {
 Tensor video_moba_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                             const TokenTiling& tiling, const VmobaRule& rule, float scale) {
   check_tiled_self_attention("VMOBA_ATTN", q, k, v, tiling);  // before the gates read q and k
+#ifdef FASTVIDEO_HAVE_CUDA
+  if (!q.device().is_cpu() && q.dtype() == DType::BF16 && q.size(3) == 128 &&
+      cuda::vmoba_rule_on_device(rule, tiling.num_tiles) &&
+      cuda::hopper_tile_lists_here(q.device())) {
+    try {
+      return cuda::video_moba_attention_on_device(q, k, v, tiling, rule, scale);
+    } catch (const Error& e) {
+      e.rethrow_with_context("VMOBA_ATTN");
+    }
+  }
+#endif
   return tile_list_self_attention("VMOBA_ATTN", q, k, v, tiling,
                                   vmoba_select(vmoba_gates(q, k, tiling), rule), scale);
 }

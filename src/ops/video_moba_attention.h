@@ -51,8 +51,9 @@ Tensor vmoba_gates(const Tensor& q, const Tensor& k, const TokenTiling& tiling);
 Tensor vmoba_select(const Tensor& gates, const VmobaRule& rule);
 
 // VMoBA self-attention: q, k, v [B, S, H, D] -> [B, S, H, D] in q's dtype. CPU: f32; GPU: bf16,
-// head_dim 128, the selection on the host from the GPU's gates, the attention on the tile-list
-// route (ops/tile_list_self_attention.h).
+// head_dim 128; on sm_90 with query_head groups the selection runs on the GPU too
+// (ops/cuda/vmoba_kernels.h), otherwise on the host from the GPU's gates, then the tile-list route
+// (ops/tile_list_self_attention.h).
 Tensor video_moba_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                             const TokenTiling& tiling, const VmobaRule& rule, float scale);
 

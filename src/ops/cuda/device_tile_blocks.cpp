@@ -17,6 +17,10 @@ Tensor upload(const std::vector<T>& values, Shape shape, DType dtype, Device dev
   return host.to(device);
 }
 
+Tensor upload(const std::vector<int32_t>& values, Device device) {
+  return upload(values, {int64_t(values.size())}, DType::I32, device);
+}
+
 }  // namespace
 
 const DeviceTileBlocks& device_tile_blocks(const TileBlocks& blocks, Device device) {
@@ -34,10 +38,20 @@ const DeviceTileBlocks& device_tile_blocks(const TileBlocks& blocks, Device devi
     for (int32_t j = first; j < end; ++j)
       averaging[size_t(t * real + j)] = float(blocks.block_sizes[size_t(j)]) / float(tokens);
   }
-  entry = {upload(blocks.token_of_slot, {int64_t(blocks.token_of_slot.size())}, DType::I32, device),
-           upload(blocks.slot_of_token, {int64_t(blocks.slot_of_token.size())}, DType::I32, device),
-           upload(blocks.block_sizes, {blocks.num_blocks}, DType::I32, device),
-           upload(averaging, {N, real}, DType::F32, device)};
+  entry = {upload(blocks.token_of_slot, device), upload(blocks.slot_of_token, device),
+           upload(blocks.block_sizes, device), upload(averaging, {N, real}, DType::F32, device)};
+  return entry;
+}
+
+const DeviceTileRuns& device_tile_runs(const TileRuns& layout, Device device) {
+  static std::mutex mutex;
+  static std::map<std::pair<const TileRuns*, int>, DeviceTileRuns> cache;
+  std::lock_guard lock(mutex);
+  DeviceTileRuns& entry = cache[{&layout, device.index}];
+  if (!entry.token_of_key_row.defined()) {
+    entry = {upload(layout.token_of_query_row, device), upload(layout.tile_of_query_block, device),
+             upload(layout.token_of_key_row, device), upload(layout.key_offset, device)};
+  }
   return entry;
 }
 

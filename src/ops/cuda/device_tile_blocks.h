@@ -1,9 +1,11 @@
-// A TileBlocks layout (ops/tile_blocks.h) on one GPU, uploaded once per layout and device: what the
-// tile-list attention and VMoBA's gates hand the kernels.
+// The tile layouts on one GPU, uploaded once per layout and device: TileBlocks (ops/tile_blocks.h),
+// what the portable tile-list route and VMoBA's gates hand the kernels, and TileRuns
+// (ops/tile_runs.h), the Hopper tile-list route's gathers.
 #pragma once
 
 #include "core/tensor.h"
 #include "ops/tile_blocks.h"
+#include "ops/tile_runs.h"
 
 namespace fastvideo::ops::cuda {
 
@@ -16,5 +18,12 @@ struct DeviceTileBlocks {
 
 // Cached for the process's life, as the layouts are (TileBlocks::for_tiling).
 const DeviceTileBlocks& device_tile_blocks(const TileBlocks& blocks, Device device);
+
+struct DeviceTileRuns {
+  Tensor token_of_query_row, tile_of_query_block, token_of_key_row;  // I32
+  Tensor key_offset;                                                 // I32 [N + 1]
+};
+
+const DeviceTileRuns& device_tile_runs(const TileRuns& layout, Device device);
 
 }  // namespace fastvideo::ops::cuda

@@ -45,9 +45,11 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "core/cuda/per_device_once.h"
 #include "ops/cuda/flash_attention_kernels.h"
 #include "ops/cuda/hopper_attention.cuh"
 #include "ops/cuda/hopper_ptx.cuh"
+#include "ops/cuda/key_runs_attention.h"
 #include "ops/cuda/ptx_common.cuh"
 
 namespace fastvideo::ops::cuda {
@@ -75,8 +77,16 @@ static_assert(kBlockN % 16 == 0 && kKvHalfBytes % 1024 == 0 && kQHalfBytes % 102
 struct FlashParams {
   __nv_bfloat16* out;  // [B, Sq, H, D]
   float* lse;          // [B, H, Sq] or null
-  int heads, seq_q, seq_k, q_tiles, kv_tiles, num_tiles;
+  int heads, seq_q, seq_k, q_tiles, num_tiles;
   float scale, scale_log2;
+  // Key runs (hopper_key_runs_attention); tile_of_block null: every query sees keys [0, seq_k)
+  // and query row q is out's row q.
+  const int32_t* tile_of_block;  // [q_tiles] the list row of each 128-row query block
+  const int32_t* token_of_row;   // [seq_q] out's row for each query row, -1: none
+  int out_rows;                  // out [B, out_rows, H, D]
+  const int2* runs;              // [B, heads, list_rows, max_runs] key rows [x, y), y > x
+  const int32_t* run_counts;     // [B, heads, list_rows], each >= 1
+  int list_rows, max_runs;
 };
 
 // The device code below exists only where the kernel's body is compiled (sm_90a) and in the host
@@ -94,6 +104,34 @@ struct WorkTile {
 __device__ __forceinline__ WorkTile decode_tile(const FlashParams& p, int t) {
   const int rest = t / p.q_tiles;
   return {(t % p.q_tiles) * kBlockM, rest % p.heads, rest / p.heads};
+}
+
+// The key steps of one work tile: its runs of consecutive keys walked kBlockN keys a step, the
+// last step of each run masked past the run's end (dense: one run, all the keys). Producer and
+// consumers walk the same steps.
+struct KeySteps {
+  const int2* next_run;
+  int runs_left;  // after the current one
+  int kv0, end;   // the step's first key, its run's end
+  __device__ int valid() const { return min(kBlockN, end - kv0); }
+  __device__ bool last() const { return runs_left == 0 && kv0 + kBlockN >= end; }
+  __device__ void advance() {
+    kv0 += kBlockN;
+    if (kv0 < end) return;
+    const int2 run = *next_run++;
+    --runs_left;
+    kv0 = run.x;
+    end = run.y;
+  }
+};
+
+__device__ __forceinline__ KeySteps key_steps(const FlashParams& p, const WorkTile& w) {
+  if (p.tile_of_block == nullptr) return {nullptr, 0, 0, p.seq_k};
+  const int64_t row =
+      (int64_t(w.batch) * p.heads + w.head) * p.list_rows + p.tile_of_block[w.q0 / kBlockM];
+  const int2* runs = p.runs + row * p.max_runs;
+  const int2 first = runs[0];
+  return {runs + 1, p.run_counts[row] - 1, first.x, first.y};
 }
 
 // Shared-memory map: [Q][K stage 0][K stage 1][V stage 0][V stage 1][barriers], every tile
@@ -155,10 +193,10 @@ __device__ void producer(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const
     mbarrier_arrive_expect_tx(sm.q_full(), kQTileBytes);
     tma_load_4d(sm.q(), tm_q, sm.q_full(), 0, w.head, w.q0, w.batch);
     tma_load_4d(sm.q() + kQHalfBytes, tm_q, sm.q_full(), 64, w.head, w.q0, w.batch);
-    for (int j = 0; j < p.kv_tiles; ++j, ++it) {
+    for (KeySteps steps = key_steps(p, w);; steps.advance()) {
       const int s = ring_stage(it);
-      const uint32_t ph = ring_phase(it);
-      const int kv0 = j * kBlockN;
+      const uint32_t ph = ring_phase(it++);
+      const int kv0 = steps.kv0;
       mbarrier_wait(sm.k_empty(s), ph ^ 1);
       mbarrier_arrive_expect_tx(sm.k_full(s), kKvTileBytes);
       tma_load_4d(sm.k(s), tm_k, sm.k_full(s), 0, w.head, kv0, w.batch);
@@ -167,6 +205,7 @@ __device__ void producer(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const
       mbarrier_arrive_expect_tx(sm.v_full(s), kKvTileBytes);
       tma_load_4d(sm.v(s), tm_v, sm.v_full(s), 0, w.head, kv0, w.batch);
       tma_load_4d(sm.v(s) + kKvHalfBytes, tm_v, sm.v_full(s), 64, w.head, kv0, w.batch);
+      if (steps.last()) break;
     }
   }
 }
@@ -181,8 +220,6 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
   const int warp = (consumer_thread % 128) / 32, lane = consumer_thread % 32;
   const int row = half * 64 + warp * 16 + lane / 4;  // this thread's rows: row, row + 8
   const uint32_t q_rows = sm.q() + half * 64 * 128;  // 64 rows x 128 bytes into each half
-  const int last = p.kv_tiles - 1;
-  const int last_valid = p.seq_k - last * kBlockN;  // keys in the last KV tile, 1..kBlockN
 
   // Warpgroup 0 has the first turn. Both warpgroups take the same number of turns (n + 1 per
   // work tile), so the hand-overs stay matched to the end.
@@ -195,6 +232,7 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
 #pragma unroll
     for (int i = 0; i < 64; ++i) o[i] = 0.f;
 
+    KeySteps steps = key_steps(p, w);
     mbarrier_wait(sm.q_full(), tc & 1);
     mbarrier_wait(sm.k_full(ring_stage(it)), ring_phase(it));
     fence_operands(s);
@@ -206,13 +244,14 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
     wgmma_wait<0>();
     fence_operands(s);
     release(sm.k_empty(ring_stage(it)), lane);
-    if (last == 0) release(sm.q_empty(), lane);
-    bool rebased = last == 0 && last_valid < kBlockN
-                       ? online_softmax<true>(s, m, l, corr, p.scale_log2, lane, last_valid)
+    if (steps.last()) release(sm.q_empty(), lane);
+    bool rebased = steps.valid() < kBlockN
+                       ? online_softmax<true>(s, m, l, corr, p.scale_log2, lane, steps.valid())
                        : online_softmax<false>(s, m, l, corr, p.scale_log2, lane, kBlockN);
     scores_to_operand(s, pf);
 
-    for (int j = 1; j <= last; ++j) {
+    while (!steps.last()) {
+      steps.advance();
       const uint32_t prev = it++;
       mbarrier_wait(sm.k_full(ring_stage(it)), ring_phase(it));
       fence_operands(s);
@@ -232,9 +271,9 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
       wgmma_wait<1>();  // S_j done, P_{j-1}·V_{j-1} may still run
       fence_operands(s);
       release(sm.k_empty(ring_stage(it)), lane);
-      if (j == last) release(sm.q_empty(), lane);
-      if (j == last && last_valid < kBlockN)
-        rebased = online_softmax<true>(s, m, l, corr, p.scale_log2, lane, last_valid);
+      if (steps.last()) release(sm.q_empty(), lane);
+      if (steps.valid() < kBlockN)
+        rebased = online_softmax<true>(s, m, l, corr, p.scale_log2, lane, steps.valid());
       else
         rebased = online_softmax<false>(s, m, l, corr, p.scale_log2, lane, kBlockN);
 
@@ -267,8 +306,11 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
       const float inv = 1.f / sum;
       const int q = w.q0 + row + 8 * r;
       if (q >= p.seq_q) continue;
-      __nv_bfloat16* out =
-          p.out + ((int64_t(w.batch) * p.seq_q + q) * p.heads + w.head) * kHeadDim + 2 * (lane % 4);
+      const int to = p.token_of_row == nullptr ? q : p.token_of_row[q];
+      if (to < 0) continue;
+      __nv_bfloat16* out = p.out +
+                           ((int64_t(w.batch) * p.out_rows + to) * p.heads + w.head) * kHeadDim +
+                           2 * (lane % 4);
 #pragma unroll
       for (int i = 0; i < 16; ++i)
         *reinterpret_cast<uint32_t*>(out + 8 * i) =
@@ -330,11 +372,11 @@ void launch_hopper(const FlashAttentionPlan& plan, const Tensor& q, const Tensor
   p.heads = int(plan.heads);
   p.seq_q = int(plan.q_len);
   p.seq_k = int(plan.kv_len);
+  p.out_rows = p.seq_q;
   p.q_tiles = int((plan.q_len + kBlockM - 1) / kBlockM);
   p.num_tiles = int(plan.batch * plan.heads * p.q_tiles);  // < 2^30: the plan checked it
   p.scale = scale;
   p.scale_log2 = scale * kLog2e;
-  p.kv_tiles = int((plan.kv_len + kBlockN - 1) / kBlockN);
   const CUtensorMap tm_q = bshd_tensor_map(q, kBlockM), tm_k = bshd_tensor_map(k, kBlockN),
                     tm_v = bshd_tensor_map(v, kBlockN);
   flash_attention_hopper_kernel<<<plan.grid, kThreads, kSmemBytes,
@@ -343,6 +385,45 @@ void launch_hopper(const FlashAttentionPlan& plan, const Tensor& q, const Tensor
 }
 
 }  // namespace
+
+void hopper_key_runs_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                               const Tensor& tile_of_block, const Tensor& token_of_row,
+                               const Tensor& runs, const Tensor& run_counts, float scale,
+                               const Tensor& out) {
+  const int64_t B = q.size(0), rows = q.size(1), H = q.size(2);
+  FV_CHECK(rows % kBlockM == 0 && tile_of_block.numel() == rows / kBlockM &&
+               token_of_row.numel() == rows && out.size(0) == B && out.size(2) == H &&
+               runs.ndim() == 5 && runs.size(0) == B && runs.size(1) == H && runs.size(4) == 2 &&
+               run_counts.shape() == Shape({B, H, runs.size(2)}) &&
+               B * H * (rows / kBlockM) < (int64_t(1) << 30),
+           "key-runs attention: q ", q.describe(), " (rows a multiple of ", kBlockM, "), ",
+           tile_of_block.numel(), " block rows, runs ", runs.describe(), " and counts ",
+           run_counts.describe(), " do not fit");
+  CudaContext& ctx = CudaContext::get(q.device().index);
+  static PerDeviceOnce prepared;
+  prepared(q.device().index, prepare_hopper);
+  FlashParams p{};
+  p.out = out.data<__nv_bfloat16>();
+  p.heads = int(H);
+  p.seq_q = int(rows);
+  p.seq_k = int(k.size(1));
+  p.q_tiles = int(rows / kBlockM);
+  p.num_tiles = int(B * H * p.q_tiles);
+  p.scale = scale;
+  p.scale_log2 = scale * kLog2e;
+  p.tile_of_block = tile_of_block.data<int32_t>();
+  p.token_of_row = token_of_row.data<int32_t>();
+  p.out_rows = int(out.size(1));
+  p.runs = reinterpret_cast<const int2*>(runs.data<int32_t>());
+  p.run_counts = run_counts.data<int32_t>();
+  p.list_rows = int(runs.size(2));
+  p.max_runs = int(runs.size(3));
+  const CUtensorMap tm_q = bshd_tensor_map(q, kBlockM), tm_k = bshd_tensor_map(k, kBlockN),
+                    tm_v = bshd_tensor_map(v, kBlockN);
+  const int grid = int(std::min<int64_t>(p.num_tiles, ctx.info().sm_count));
+  flash_attention_hopper_kernel<<<grid, kThreads, kSmemBytes, ctx.stream()>>>(tm_q, tm_k, tm_v, p);
+  FV_CUDA_CHECK_LAUNCH();
+}
 
 const FlashKernel& hopper_flash_kernel() {
   static const FlashKernel kernel{

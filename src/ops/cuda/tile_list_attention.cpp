@@ -1,9 +1,12 @@
-// Tile-list attention (STA's windows) on a GPU, on kernels that exist: the tiles' 64-token blocks
-// (ops/tile_blocks.h) are gathered into tiled copies by VSA's tiling kernel, each query block
-// attends to its expanded key-block list through the portable block-sparse kernel (masking each
-// block's padding), and one gather puts the rows back in raster order.
+// Tile-list attention (STA's windows, VMoBA's chunks) on a GPU, on kernels that exist:
+//  - Hopper (sm_90): queries gathered into 128-row blocks per group of tiles with the same lists
+//    and keys packed tile after tile (ops/tile_runs.h), each list turned into runs of consecutive
+//    keys, the dense FLASH_ATTN kernel walking those runs (key_runs_attention.h) and writing each
+//    row to its raster position;
+//  - Portable (sm_80+): the tiles' 64-token blocks (ops/tile_blocks.h) gathered into tiled copies,
+//    each query block over its expanded key-block list on the portable block-sparse kernel
+//    (masking each block's padding), one gather back.
 #include <list>
-#include <map>
 #include <mutex>
 #include <tuple>
 #include <vector>
@@ -11,26 +14,31 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "ops/cuda/device_tile_blocks.h"
+#include "ops/cuda/key_runs_attention.h"
+#include "ops/cuda/row_gather.h"
 #include "ops/cuda/vsa_fine_stage.h"
 #include "ops/cuda/vsa_kernels.h"
 #include "ops/tile_blocks.h"
 #include "ops/tile_list_self_attention.h"
+#include "ops/tile_runs.h"
 
 namespace fastvideo::ops::cuda {
 
 namespace {
 
-// The expanded key-block lists on the device. STA's lists repeat across layers and steps (one
-// window set per head and layer), so they are kept, least recently used first out, within a
-// budget of device memory; VMoBA's change every call and age out.
-Tensor device_block_lists(const TileBlocks& blocks, const Tensor& lists, Device device) {
+// What a route derives from the lists (key-block lists, or key runs and their layout), on the
+// device. STA's lists repeat across layers and steps (one window set per head and layer), so they
+// are kept, least recently used first out, within a budget of device memory; VMoBA's change every
+// call and age out. Value: a struct of Tensors with nbytes().
+template <class Value, class Derive>
+Value derived_from_lists(const void* layout, const Tensor& lists, Device device, Derive&& derive) {
   constexpr size_t kBudget = size_t(256) << 20;
-  using Key = std::tuple<const TileBlocks*, int, Shape, std::vector<int32_t>>;
+  using Key = std::tuple<const void*, int, Shape, std::vector<int32_t>>;
   static std::mutex mutex;
-  static std::list<std::pair<Key, Tensor>> recent;  // most recent first
+  static std::list<std::pair<Key, Value>> recent;  // most recent first
   static size_t held = 0;
   const int32_t* values = lists.data<int32_t>();
-  Key key{&blocks, device.index, lists.shape(),
+  Key key{layout, device.index, lists.shape(),
           std::vector<int32_t>(values, values + lists.numel())};
   std::lock_guard lock(mutex);
   for (auto it = recent.begin(); it != recent.end(); ++it) {
@@ -39,30 +47,50 @@ Tensor device_block_lists(const TileBlocks& blocks, const Tensor& lists, Device 
       return it->second;
     }
   }
-  const Tensor expanded = expand_tile_lists(blocks, lists).to(device);
-  recent.emplace_front(std::move(key), expanded);
-  held += expanded.nbytes();
+  Value derived = derive();
+  held += derived.nbytes();
+  recent.emplace_front(std::move(key), derived);
   while (held > kBudget && recent.size() > 1) {
     held -= recent.back().second.nbytes();
     recent.pop_back();
   }
-  return expanded;
+  return derived;
 }
 
-}  // namespace
+struct KeyRuns {
+  std::shared_ptr<const TileRuns> layout;  // grouped by the lists
+  Tensor runs, counts;
+  size_t nbytes() const { return runs.nbytes() + counts.nbytes(); }
+};
 
-Tensor tile_list_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                           const TokenTiling& tiling, const Tensor& lists, float scale) {
-  FV_CHECK(q.dtype() == DType::BF16 && q.size(3) == 128,
-           "on a GPU the tile-list kernel takes BF16 q, k, v with head_dim 128, got q ",
-           q.describe());
+Tensor hopper_route(const Tensor& q, const Tensor& k, const Tensor& v, const TokenTiling& tiling,
+                    const Tensor& lists, float scale) {
+  // Keyed by the ungrouped layout, cached per grid and box as the tiling is.
+  const KeyRuns r =
+      derived_from_lists<KeyRuns>(TileRuns::for_tiling(tiling).get(), lists, q.device(), [&] {
+        KeyRuns derived{TileRuns::for_tiling(tiling, same_list_groups(lists)), {}, {}};
+        auto [runs, counts] = tile_list_runs(*derived.layout, lists);
+        derived.runs = runs.to(q.device());
+        derived.counts = counts.to(q.device());
+        return derived;
+      });
+  return tile_runs_attention(q, k, v, *r.layout, r.runs, r.counts, scale);
+}
+
+struct KeyBlocks {
+  Tensor selected;
+  size_t nbytes() const { return selected.nbytes(); }
+};
+
+Tensor portable_route(const Tensor& q, const Tensor& k, const Tensor& v, const TokenTiling& tiling,
+                      const Tensor& lists, float scale, cudaStream_t stream) {
   const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
   const std::shared_ptr<const TileBlocks> blocks = TileBlocks::for_tiling(tiling);
   const int64_t Nb = blocks->num_blocks, real = Nb - 1, rows = TileBlocks::kBlock * Nb;
   const DeviceTileBlocks& db = device_tile_blocks(*blocks, q.device());
-  const Tensor selected = device_block_lists(*blocks, lists, q.device());
-  CudaContext& ctx = use_cuda_device(q.device().index);
-  const cudaStream_t stream = ctx.stream();
+  const Tensor selected = derived_from_lists<KeyBlocks>(blocks.get(), lists, q.device(), [&] {
+                            return KeyBlocks{expand_tile_lists(*blocks, lists).to(q.device())};
+                          }).selected;
 
   // Tiled copies, a batch at a time (each batch's layout ends with the empty block): the real
   // blocks from VSA's tiling kernel, the empty block zeroed (its rows are the empty query block's
@@ -90,6 +118,55 @@ Tensor tile_list_attention(const Tensor& q, const Tensor& k, const Tensor& v,
   vsa_untile_combine(fine.raw_data(), nullptr, nullptr, db.slot_of_token.data<int32_t>(), B, S, H,
                      D, Nb, out.raw_data(), stream);
   return out;
+}
+
+}  // namespace
+
+Tensor tile_runs_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                           const TileRuns& layout, const Tensor& runs, const Tensor& run_counts,
+                           float scale) {
+  const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
+  const cudaStream_t stream = use_cuda_device(q.device().index).stream();
+  const DeviceTileRuns& dl = device_tile_runs(layout, q.device());
+  const int64_t rows = TileRuns::kQueryBlock * layout.query_blocks;
+  const int64_t row_bytes = H * D * int64_t(sizeof(uint16_t));
+  const Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
+  Tensor tiled_q = Tensor::empty({B, rows, H, D}, DType::BF16, q.device());
+  gather_rows(qc.raw_data(), S, dl.token_of_query_row.data<int32_t>(), rows, B, row_bytes,
+              tiled_q.raw_data(), stream);
+  Tensor packed[2];
+  const Tensor* kv[2] = {&kc, &vc};
+  for (int x = 0; x < 2; ++x) {
+    packed[x] = Tensor::empty({B, S, H, D}, DType::BF16, q.device());
+    gather_rows(kv[x]->raw_data(), S, dl.token_of_key_row.data<int32_t>(), S, B, row_bytes,
+                packed[x].raw_data(), stream);
+  }
+  Tensor out = Tensor::empty({B, S, H, D}, DType::BF16, q.device());
+  hopper_key_runs_attention(tiled_q, packed[0], packed[1], dl.tile_of_query_block,
+                            dl.token_of_query_row, runs, run_counts, scale, out);
+  return out;
+}
+
+Tensor tile_list_attention_with(BlockSparseKernel kernel, const Tensor& q, const Tensor& k,
+                                const Tensor& v, const TokenTiling& tiling, const Tensor& lists,
+                                float scale) {
+  FV_CHECK(q.dtype() == DType::BF16 && q.size(3) == 128,
+           "on a GPU the tile-list kernel takes BF16 q, k, v with head_dim 128, got q ",
+           q.describe());
+  CudaContext& ctx = use_cuda_device(q.device().index);
+  const bool hopper_here = ctx.info().major == 9 && ctx.info().minor == 0;
+  if (kernel == BlockSparseKernel::Automatic)
+    kernel = hopper_here ? BlockSparseKernel::Hopper : BlockSparseKernel::Portable;
+  FV_CHECK(kernel != BlockSparseKernel::Hopper || hopper_here,
+           "tile-list attention: the Hopper kernel needs an sm_90 GPU, not ", ctx.info().name);
+  return kernel == BlockSparseKernel::Hopper
+             ? hopper_route(q, k, v, tiling, lists, scale)
+             : portable_route(q, k, v, tiling, lists, scale, ctx.stream());
+}
+
+Tensor tile_list_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                           const TokenTiling& tiling, const Tensor& lists, float scale) {
+  return tile_list_attention_with(BlockSparseKernel::Automatic, q, k, v, tiling, lists, scale);
 }
 
 }  // namespace fastvideo::ops::cuda

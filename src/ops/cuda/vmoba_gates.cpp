@@ -1,19 +1,20 @@
 // VMoBA's chunk gates on a GPU (ops/video_moba_attention.h): the 64-token block means of q and k
 // from VSA's tiling kernel (over the chunks' blocks, ops/tile_blocks.h, no tiled copies), chunk
 // means as one averaging GEMM (each block weighted by its share of the chunk), and the gates as
-// one head-batched GEMM per batch item, as VSA's coarse scores; the N×N gates then go to the host,
-// where the selection rule runs.
+// one head-batched GEMM per batch item, as VSA's coarse scores. The gates stay on the device for
+// the selection there (vmoba_select.cu) or go to the host for the rules only it runs.
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "ops/cuda/device_tile_blocks.h"
 #include "ops/cuda/head_batched_gemm.h"
+#include "ops/cuda/vmoba_kernels.h"
 #include "ops/cuda/vsa_kernels.h"
 #include "ops/tile_blocks.h"
 #include "ops/video_moba_attention.h"
 
 namespace fastvideo::ops::cuda {
 
-Tensor vmoba_gates(const Tensor& q, const Tensor& k, const TokenTiling& tiling) {
+Tensor vmoba_device_gates(const Tensor& q, const Tensor& k, const TokenTiling& tiling) {
   FV_CHECK(q.dtype() == DType::BF16 && q.size(3) % 8 == 0 && k.dtype() == q.dtype() &&
                k.device() == q.device(),
            "VMoBA gates on a GPU take BF16 q and k on one device with head_dim a multiple of 8, "
@@ -53,6 +54,13 @@ Tensor vmoba_gates(const Tensor& q, const Tensor& k, const TokenTiling& tiling) 
     const Operand g_op{operand_at(padded, b * H * N * ld), DType::F32, N, N, ld, N * ld};
     batched_gemm(ctx, true, k_op, q_op, g_op, 1.0f, int(H));
   }
+  return padded;
+}
+
+Tensor vmoba_gates(const Tensor& q, const Tensor& k, const TokenTiling& tiling) {
+  const Tensor padded = vmoba_device_gates(q, k, tiling);
+  const int64_t B = padded.size(0), H = padded.size(1), N = padded.size(2), ld = padded.size(3);
+  const cudaStream_t stream = CudaContext::get(q.device().index).stream();
   Tensor gates = Tensor::empty({B, H, N, N}, DType::F32);
   FV_CUDA_CHECK(cudaMemcpy2DAsync(gates.raw_data(), N * sizeof(float), padded.raw_data(),
                                   ld * sizeof(float), N * sizeof(float), B * H * N,

@@ -48,6 +48,13 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
                                    const Tensor& v, const Tensor& gate, const VsaTiling& tiling,
                                    int64_t topk, float scale, VsaSelection* selection = nullptr);
 
+// ops::cuda::tile_list_attention (ops/tile_list_self_attention.h) with the kernel chosen: Hopper
+// the dense FLASH_ATTN kernel over key runs, Portable the block-sparse kernel over 64-token blocks
+// (tests compare them).
+Tensor tile_list_attention_with(BlockSparseKernel kernel, const Tensor& q, const Tensor& k,
+                                const Tensor& v, const TokenTiling& tiling, const Tensor& lists,
+                                float scale);
+
 // ops::cuda::sparse_linear_attention with the sparse branch's kernel chosen (tests compare them).
 Tensor sparse_linear_attention_with(BlockSparseKernel kernel, const Tensor& q, const Tensor& k,
                                     const Tensor& v, const SlaConfig& config, float scale,
