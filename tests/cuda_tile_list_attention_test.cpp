@@ -14,6 +14,7 @@
 #include "core/cuda/cuda_context.h"
 #include "ops/attention.h"
 #include "ops/cpu/tile_list_attention.h"
+#include "ops/cuda/key_runs_attention.h"
 #include "ops/cuda/vmoba_kernels.h"
 #include "ops/cuda/vsa_fine_stage.h"
 #include "ops/sliding_tile_attention.h"
@@ -74,6 +75,15 @@ void expect_matches_reference(std::array<int64_t, 3> grid, int64_t batch, int64_
         ops::cuda::tile_list_attention_with(kernel, q.gpu, k.gpu, v.gpu, *tiling, lists, scale);
     EXPECT_LE(rel_l2(each.to(Device::cpu()).to(DType::F32), want), 1e-2) << kernel_name(kernel);
   }
+  // The Hopper kernel at both of its key steps (the route picks one per list set).
+  if (kernels_here().size() < 2) return;
+  const auto layout = TileRuns::for_tiling(*tiling, same_list_groups(lists));
+  const auto [runs, counts] = tile_list_runs(*layout, lists);
+  for (const int step : {176, 192}) {
+    const Tensor each = ops::cuda::tile_runs_attention(q.gpu, k.gpu, v.gpu, *layout, runs.to(kGpu),
+                                                       counts.to(kGpu), step, scale);
+    EXPECT_LE(rel_l2(each.to(Device::cpu()).to(DType::F32), want), 1e-2) << "key step " << step;
+  }
 }
 
 TEST(CudaSlidingTileAttention, MatchesTheReferenceOnOddGrids) {
@@ -82,6 +92,19 @@ TEST(CudaSlidingTileAttention, MatchesTheReferenceOnOddGrids) {
   expect_matches_reference({9, 11, 19}, 2, 12, {{1, 1, 1}, {2, 1, 3}, {2, 2, 2}, {1, 2, 1}});
   // 2 x 2 x 2 tiles, partial on every axis.
   expect_matches_reference({7, 9, 10}, 2, 40, {{1, 1, 1}, {2, 2, 2}, {1, 2, 1}, {2, 1, 2}});
+}
+
+// The step that pads fewer keys: STA's runs of three full 6x8x8 tiles (1,152 keys) are six steps
+// of 192 but seven of 176.
+TEST(CudaSlidingTileAttention, KeyStepPadsFewestKeys) {
+  Tensor runs = Tensor::zeros({1, 1, 2, 1, 2}, DType::I32),
+         counts = Tensor::empty({1, 1, 2}, DType::I32);
+  counts.data<int32_t>()[0] = counts.data<int32_t>()[1] = 1;
+  runs.data<int32_t>()[1] = 1152;
+  runs.data<int32_t>()[3] = 1152;
+  EXPECT_EQ(ops::cuda::best_key_step(runs, counts), 192);
+  runs.data<int32_t>()[1] = runs.data<int32_t>()[3] = 176 * 5;
+  EXPECT_EQ(ops::cuda::best_key_step(runs, counts), 176);
 }
 
 TEST(CudaSlidingTileAttention, TheFullWindowIsDenseAttention) {

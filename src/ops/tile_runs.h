@@ -1,8 +1,8 @@
 // Token tiles laid out for the Hopper FLASH_ATTN kernel's key runs (ops/cuda/key_runs_attention.h),
 // the tile-list route's layout on sm_90: keys packed tile after tile with no padding, so a query
 // tile's key tiles that are neighbours in tile order (STA's window along w, VMoBA's selected chunks
-// in a row) are one run of consecutive keys, walked 176 keys a step by the dense kernel's own
-// pipeline; queries in 128-row blocks per group of tiles whose lists are the same (STA's windows
+// in a row) are one run of consecutive keys, walked 176 or 192 keys a step by the dense kernel's
+// own pipeline; queries in 128-row blocks per group of tiles whose lists are the same (STA's windows
 // clamped at the grid's edges make neighbouring tiles share theirs), the group's valid tokens at
 // the front of its blocks and padding behind. Grouping keeps partial edge tiles from padding a
 // block each.

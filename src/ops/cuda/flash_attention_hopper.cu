@@ -35,7 +35,13 @@
 // "full" completes with the TMA transaction bytes (1 arrival: the producer's expect_tx); "empty"
 // completes when all 8 consumer warps have arrived (lane 0 of each after its wgmma wait).
 //
-// Tested by tests/cuda_flash_attention_test.cpp against ops::cpu::attention.
+// Key runs (key_runs_attention.h; STA and VMoBA): the same kernel, each 128-row query block
+// walking its list row's runs of consecutive keys instead of all of them, 176 or 192 keys a step
+// (a second instantiation: STA's runs are multiples of 192), each run's last step masked past its
+// end, and each query row written to its raster position (the untiling in the epilogue).
+//
+// Tested by tests/cuda_flash_attention_test.cpp against ops::cpu::attention, and the key runs by
+// tests/cuda_tile_list_attention_test.cpp against the STA and VMoBA references.
 #include <cuda.h>
 #include <cudaTypedefs.h>
 #include <cuda_bf16.h>
@@ -62,17 +68,24 @@ constexpr int kBlockM = 128;  // query rows per work tile (2 consumer warpgroups
 constexpr int kHeadDim = kFlashHeadDim;
 constexpr int kStages = 2;
 constexpr int kThreads = 384;
-constexpr int kBlockN = 176;  // keys per KV step (FA3's choice for head dim 128, measured best:
-                              // docs/perf.md; 160 and 128 were 1-4 % slower)
-constexpr uint32_t kQTileBytes = kBlockM * kHeadDim * 2;   // 32 KiB
-constexpr uint32_t kKvTileBytes = kBlockN * kHeadDim * 2;  // 44 KiB
+constexpr uint32_t kQTileBytes = kBlockM * kHeadDim * 2;  // 32 KiB
 // Every tile is stored as two 64-column halves of 128-byte rows (the 128-byte swizzle's row).
 constexpr uint32_t kQHalfBytes = kQTileBytes / 2;
-constexpr uint32_t kKvHalfBytes = kKvTileBytes / 2;
 constexpr uint32_t kBarrierBytes = 128;
-constexpr size_t kSmemBytes =
-    1024 /* alignment slack */ + kQTileBytes + 2 * kStages * kKvTileBytes + kBarrierBytes;
-static_assert(kBlockN % 16 == 0 && kKvHalfBytes % 1024 == 0 && kQHalfBytes % 1024 == 0);
+static_assert(kQHalfBytes % 1024 == 0);
+
+// Keys per KV step. Dense attention: 176 (FA3's choice for head dim 128, measured best:
+// docs/perf.md; 160 and 128 were 1-4 % slower, 192 1 % slower). Key runs take 176 or 192, whichever
+// pads fewer keys: STA's 6x8x8 tiles make runs of multiples of 192 keys (three 8x8 faces).
+constexpr int kDenseBlockN = 176;
+template <int kBlockN>
+struct KvTile {
+  static constexpr uint32_t kTileBytes = kBlockN * kHeadDim * 2;  // 44 or 48 KiB
+  static constexpr uint32_t kHalfBytes = kTileBytes / 2;
+  static constexpr size_t kSmemBytes =
+      1024 /* alignment slack */ + kQTileBytes + 2 * kStages * kTileBytes + kBarrierBytes;
+  static_assert(kBlockN % 16 == 0 && kHalfBytes % 1024 == 0);
+};
 
 struct FlashParams {
   __nv_bfloat16* out;  // [B, Sq, H, D]
@@ -94,8 +107,7 @@ struct FlashParams {
 #if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
 constexpr int kConsumerWarps = 8;
-constexpr int kScoreRegs = kBlockN / 2;  // S accumulators per consumer thread
-constexpr int kPSteps = kBlockN / 16;    // k16 steps of P·V
+// Per consumer thread: kBlockN / 2 S accumulators, kBlockN / 16 k16 steps of P·V.
 
 struct WorkTile {
   int q0, head, batch;
@@ -109,35 +121,36 @@ __device__ __forceinline__ WorkTile decode_tile(const FlashParams& p, int t) {
 // The key steps of one work tile: its runs of consecutive keys walked kBlockN keys a step, the
 // last step of each run masked past the run's end (dense: one run, all the keys). Producer and
 // consumers walk the same steps.
+template <int kBlockN>
 struct KeySteps {
-  const int2* next_run;
-  int runs_left;  // after the current one
-  int kv0, end;   // the step's first key, its run's end
+  int next, last_run;  // the next run's and the last run's index in params.runs
+  int kv0, end;        // the step's first key, its run's end
   __device__ int valid() const { return min(kBlockN, end - kv0); }
-  __device__ bool last() const { return runs_left == 0 && kv0 + kBlockN >= end; }
-  __device__ void advance() {
+  __device__ bool last() const { return next > last_run && kv0 + kBlockN >= end; }
+  __device__ void advance(const FlashParams& p) {
     kv0 += kBlockN;
     if (kv0 < end) return;
-    const int2 run = *next_run++;
-    --runs_left;
+    const int2 run = p.runs[next++];
     kv0 = run.x;
     end = run.y;
   }
 };
 
-__device__ __forceinline__ KeySteps key_steps(const FlashParams& p, const WorkTile& w) {
-  if (p.tile_of_block == nullptr) return {nullptr, 0, 0, p.seq_k};
-  const int64_t row =
-      (int64_t(w.batch) * p.heads + w.head) * p.list_rows + p.tile_of_block[w.q0 / kBlockM];
-  const int2* runs = p.runs + row * p.max_runs;
-  const int2 first = runs[0];
-  return {runs + 1, p.run_counts[row] - 1, first.x, first.y};
+template <int kBlockN>
+__device__ __forceinline__ KeySteps<kBlockN> key_steps(const FlashParams& p, const WorkTile& w) {
+  if (p.tile_of_block == nullptr) return {1, 0, 0, p.seq_k};
+  const int row = (w.batch * p.heads + w.head) * p.list_rows + p.tile_of_block[w.q0 / kBlockM];
+  const int first = row * p.max_runs;
+  const int2 run = p.runs[first];
+  return {first + 1, first + p.run_counts[row] - 1, run.x, run.y};
 }
 
 // Shared-memory map: [Q][K stage 0][K stage 1][V stage 0][V stage 1][barriers], every tile
 // 1024-byte aligned (the 128-byte swizzle pattern repeats every 1024 bytes, and both TMA and the
 // wgmma descriptors apply it to absolute shared-memory addresses).
+template <int kBlockN>
 struct SmemMap {
+  static constexpr uint32_t kKvTileBytes = KvTile<kBlockN>::kTileBytes;
   uint32_t base;
   __device__ uint32_t q() const { return base; }
   __device__ uint32_t k(int s) const { return base + kQTileBytes + kKvTileBytes * s; }
@@ -161,28 +174,39 @@ __device__ __forceinline__ uint32_t ring_phase(uint32_t it) { return (it / kStag
 // S[64 x kBlockN] = Q[rows of this warpgroup] · K_tileᵀ. Both operands K-major, 128-byte
 // swizzled, each a pair of 64-column halves; k16 step kk lies in half kk/4 at byte offset
 // 32·(kk%4).
-__device__ __forceinline__ void issue_qk(float (&s)[kScoreRegs], uint32_t q_rows, uint32_t k_tile) {
+template <int kBlockN>
+__device__ __forceinline__ void issue_qk(float (&s)[kBlockN / 2], uint32_t q_rows,
+                                         uint32_t k_tile) {
 #pragma unroll
   for (int kk = 0; kk < kHeadDim / 16; ++kk) {
     const uint32_t in_row = (kk % 4) * 32;
-    wgmma_m64n176k16_ss(s, smem_desc_sw128(q_rows + (kk / 4) * kQHalfBytes + in_row, 16, 1024),
-                        smem_desc_sw128(k_tile + (kk / 4) * kKvHalfBytes + in_row, 16, 1024),
-                        kk > 0 ? 1 : 0);
+    const uint64_t a = smem_desc_sw128(q_rows + (kk / 4) * kQHalfBytes + in_row, 16, 1024);
+    const uint64_t b =
+        smem_desc_sw128(k_tile + (kk / 4) * KvTile<kBlockN>::kHalfBytes + in_row, 16, 1024);
+    if constexpr (kBlockN == 176)
+      wgmma_m64n176k16_ss(s, a, b, kk > 0 ? 1 : 0);
+    else
+      wgmma_m64n192k16_ss(s, a, b, kk > 0 ? 1 : 0);
   }
 }
 
 // O[64 x 128] += P[64 x kBlockN keys] · V_tile[kBlockN keys x 128]. V is stored [key][d] (the
 // layout TMA copies), i.e. MN-major for this GEMM: 8-key groups 1024 bytes apart (SBO), the two
 // 64-wide d halves kKvHalfBytes apart (LBO); k16 step kk starts 16 keys = 2048 bytes further.
-__device__ __forceinline__ void issue_pv(float (&o)[64], const uint32_t (&p)[kPSteps][4],
+template <int kBlockN>
+__device__ __forceinline__ void issue_pv(float (&o)[64], const uint32_t (&p)[kBlockN / 16][4],
                                          uint32_t v_tile) {
 #pragma unroll
   for (int kk = 0; kk < kBlockN / 16; ++kk)
-    wgmma_m64n128k16_rs_tn(o, p[kk], smem_desc_sw128(v_tile + kk * 2048, kKvHalfBytes, 1024));
+    wgmma_m64n128k16_rs_tn(o, p[kk],
+                           smem_desc_sw128(v_tile + kk * 2048, KvTile<kBlockN>::kHalfBytes, 1024));
 }
 
+template <int kBlockN>
 __device__ void producer(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const CUtensorMap* tm_v,
-                         const FlashParams& p, const SmemMap& sm) {
+                         const FlashParams& p, const SmemMap<kBlockN>& sm) {
+  constexpr uint32_t kKvTileBytes = KvTile<kBlockN>::kTileBytes;
+  constexpr uint32_t kKvHalfBytes = KvTile<kBlockN>::kHalfBytes;
   prefetch_tensor_map(tm_q);
   prefetch_tensor_map(tm_k);
   prefetch_tensor_map(tm_v);
@@ -193,7 +217,7 @@ __device__ void producer(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const
     mbarrier_arrive_expect_tx(sm.q_full(), kQTileBytes);
     tma_load_4d(sm.q(), tm_q, sm.q_full(), 0, w.head, w.q0, w.batch);
     tma_load_4d(sm.q() + kQHalfBytes, tm_q, sm.q_full(), 64, w.head, w.q0, w.batch);
-    for (KeySteps steps = key_steps(p, w);; steps.advance()) {
+    for (KeySteps<kBlockN> steps = key_steps<kBlockN>(p, w);; steps.advance(p)) {
       const int s = ring_stage(it);
       const uint32_t ph = ring_phase(it++);
       const int kv0 = steps.kv0;
@@ -215,7 +239,8 @@ __device__ void producer(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const
 __device__ __forceinline__ void gemm_turn_begin(int half) { named_barrier_sync(1 + half, 256); }
 __device__ __forceinline__ void gemm_turn_end(int half) { named_barrier_arrive(2 - half, 256); }
 
-__device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_thread) {
+template <int kBlockN>
+__device__ void consumer(const FlashParams& p, const SmemMap<kBlockN>& sm, int consumer_thread) {
   const int half = consumer_thread / 128;  // which 64 query rows of the tile
   const int warp = (consumer_thread % 128) / 32, lane = consumer_thread % 32;
   const int row = half * 64 + warp * 16 + lane / 4;  // this thread's rows: row, row + 8
@@ -227,18 +252,18 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
   uint32_t it = 0, tc = 0;
   for (int t = blockIdx.x; t < p.num_tiles; t += gridDim.x, ++tc) {
     const WorkTile w = decode_tile(p, t);
-    float o[64], s[kScoreRegs], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, corr[2];
-    uint32_t pf[kPSteps][4];
+    float o[64], s[kBlockN / 2], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, corr[2];
+    uint32_t pf[kBlockN / 16][4];
 #pragma unroll
     for (int i = 0; i < 64; ++i) o[i] = 0.f;
 
-    KeySteps steps = key_steps(p, w);
+    KeySteps<kBlockN> steps = key_steps<kBlockN>(p, w);
     mbarrier_wait(sm.q_full(), tc & 1);
     mbarrier_wait(sm.k_full(ring_stage(it)), ring_phase(it));
     fence_operands(s);
     gemm_turn_begin(half);
     wgmma_fence();
-    issue_qk(s, q_rows, sm.k(ring_stage(it)));
+    issue_qk<kBlockN>(s, q_rows, sm.k(ring_stage(it)));
     wgmma_commit();
     gemm_turn_end(half);
     wgmma_wait<0>();
@@ -251,20 +276,20 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
     scores_to_operand(s, pf);
 
     while (!steps.last()) {
-      steps.advance();
+      steps.advance(p);
       const uint32_t prev = it++;
       mbarrier_wait(sm.k_full(ring_stage(it)), ring_phase(it));
       fence_operands(s);
       gemm_turn_begin(half);
       wgmma_fence();
-      issue_qk(s, q_rows, sm.k(ring_stage(it)));
+      issue_qk<kBlockN>(s, q_rows, sm.k(ring_stage(it)));
       wgmma_commit();
       mbarrier_wait(sm.v_full(ring_stage(prev)), ring_phase(prev));
       fence_operands(o);
       fence_operands(pf);
       if (rebased) rescale(o, corr);  // overlaps Q·K_jᵀ on the tensor cores
       wgmma_fence();
-      issue_pv(o, pf, sm.v(ring_stage(prev)));
+      issue_pv<kBlockN>(o, pf, sm.v(ring_stage(prev)));
       wgmma_commit();
       gemm_turn_end(half);
 
@@ -290,7 +315,7 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
     if (rebased) rescale(o, corr);
     gemm_turn_begin(half);
     wgmma_fence();
-    issue_pv(o, pf, sm.v(ring_stage(it)));
+    issue_pv<kBlockN>(o, pf, sm.v(ring_stage(it)));
     wgmma_commit();
     gemm_turn_end(half);
     wgmma_wait<0>();
@@ -323,13 +348,14 @@ __device__ void consumer(const FlashParams& p, const SmemMap& sm, int consumer_t
 
 #endif  // sm_90a or host pass
 
+template <int kBlockN>
 __global__ void __launch_bounds__(kThreads, 1)
     flash_attention_hopper_kernel(const __grid_constant__ CUtensorMap tm_q,
                                   const __grid_constant__ CUtensorMap tm_k,
                                   const __grid_constant__ CUtensorMap tm_v, const FlashParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ uint8_t smem_raw[];
-  const SmemMap sm{(smem_u32(smem_raw) + 1023u) & ~1023u};
+  const SmemMap<kBlockN> sm{(smem_u32(smem_raw) + 1023u) & ~1023u};
   if (threadIdx.x == 0) {
     mbarrier_init(sm.q_full(), 1);
     mbarrier_init(sm.q_empty(), kConsumerWarps);
@@ -345,17 +371,30 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   if (threadIdx.x < 128) {
     setmaxnreg_dec<24>();
-    if (threadIdx.x == 0) producer(&tm_q, &tm_k, &tm_v, p, sm);
+    if (threadIdx.x == 0) producer<kBlockN>(&tm_q, &tm_k, &tm_v, p, sm);
   } else {
     setmaxnreg_inc<240>();
-    consumer(p, sm, threadIdx.x - 128);
+    consumer<kBlockN>(p, sm, threadIdx.x - 128);
   }
 #endif
 }
 
+template <int kBlockN>
 void prepare_hopper() {
-  FV_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_hopper_kernel,
-                                     cudaFuncAttributeMaxDynamicSharedMemorySize, int(kSmemBytes)));
+  FV_CUDA_CHECK(cudaFuncSetAttribute(flash_attention_hopper_kernel<kBlockN>,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     int(KvTile<kBlockN>::kSmemBytes)));
+}
+
+// The kernel for kBlockN keys a step on the current device's stream; p complete but for nothing.
+template <int kBlockN>
+void launch_kernel(const FlashParams& p, const Tensor& q, const Tensor& k, const Tensor& v,
+                   int grid, cudaStream_t stream) {
+  const CUtensorMap tm_q = bshd_tensor_map(q, kBlockM), tm_k = bshd_tensor_map(k, kBlockN),
+                    tm_v = bshd_tensor_map(v, kBlockN);
+  flash_attention_hopper_kernel<kBlockN>
+      <<<grid, kThreads, KvTile<kBlockN>::kSmemBytes, stream>>>(tm_q, tm_k, tm_v, p);
+  FV_CUDA_CHECK_LAUNCH();
 }
 
 // Persistent: one CTA per SM, or one per work tile when there are fewer.
@@ -377,20 +416,18 @@ void launch_hopper(const FlashAttentionPlan& plan, const Tensor& q, const Tensor
   p.num_tiles = int(plan.batch * plan.heads * p.q_tiles);  // < 2^30: the plan checked it
   p.scale = scale;
   p.scale_log2 = scale * kLog2e;
-  const CUtensorMap tm_q = bshd_tensor_map(q, kBlockM), tm_k = bshd_tensor_map(k, kBlockN),
-                    tm_v = bshd_tensor_map(v, kBlockN);
-  flash_attention_hopper_kernel<<<plan.grid, kThreads, kSmemBytes,
-                                  CudaContext::get(plan.device).stream()>>>(tm_q, tm_k, tm_v, p);
-  FV_CUDA_CHECK_LAUNCH();
+  launch_kernel<kDenseBlockN>(p, q, k, v, plan.grid, CudaContext::get(plan.device).stream());
 }
 
 }  // namespace
 
 void hopper_key_runs_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                const Tensor& tile_of_block, const Tensor& token_of_row,
-                               const Tensor& runs, const Tensor& run_counts, float scale,
-                               const Tensor& out) {
+                               const Tensor& runs, const Tensor& run_counts, int key_step,
+                               float scale, const Tensor& out) {
   const int64_t B = q.size(0), rows = q.size(1), H = q.size(2);
+  FV_CHECK(key_step == 176 || key_step == 192, "key-runs attention: key_step ", key_step,
+           " is neither 176 nor 192");
   FV_CHECK(rows % kBlockM == 0 && tile_of_block.numel() == rows / kBlockM &&
                token_of_row.numel() == rows && out.size(0) == B && out.size(2) == H &&
                runs.ndim() == 5 && runs.size(0) == B && runs.size(1) == H && runs.size(4) == 2 &&
@@ -401,7 +438,10 @@ void hopper_key_runs_attention(const Tensor& q, const Tensor& k, const Tensor& v
            run_counts.describe(), " do not fit");
   CudaContext& ctx = CudaContext::get(q.device().index);
   static PerDeviceOnce prepared;
-  prepared(q.device().index, prepare_hopper);
+  prepared(q.device().index, [] {
+    prepare_hopper<176>();
+    prepare_hopper<192>();
+  });
   FlashParams p{};
   p.out = out.data<__nv_bfloat16>();
   p.heads = int(H);
@@ -418,16 +458,37 @@ void hopper_key_runs_attention(const Tensor& q, const Tensor& k, const Tensor& v
   p.run_counts = run_counts.data<int32_t>();
   p.list_rows = int(runs.size(2));
   p.max_runs = int(runs.size(3));
-  const CUtensorMap tm_q = bshd_tensor_map(q, kBlockM), tm_k = bshd_tensor_map(k, kBlockN),
-                    tm_v = bshd_tensor_map(v, kBlockN);
   const int grid = int(std::min<int64_t>(p.num_tiles, ctx.info().sm_count));
-  flash_attention_hopper_kernel<<<grid, kThreads, kSmemBytes, ctx.stream()>>>(tm_q, tm_k, tm_v, p);
-  FV_CUDA_CHECK_LAUNCH();
+  if (key_step == 192)
+    launch_kernel<192>(p, q, k, v, grid, ctx.stream());
+  else
+    launch_kernel<176>(p, q, k, v, grid, ctx.stream());
+}
+
+int best_key_step(const Tensor& runs, const Tensor& run_counts) {
+  FV_CHECK(runs.device().is_cpu() && run_counts.device().is_cpu() && runs.ndim() == 5,
+           "best_key_step: runs and counts on the cpu, got ", runs.describe());
+  const int64_t rows = run_counts.numel(), R = runs.size(3);
+  int64_t padded[2] = {0, 0};
+  const int steps[2] = {176, 192};
+  for (int64_t row = 0; row < rows; ++row)
+    for (int32_t i = 0; i < run_counts.data<int32_t>()[row]; ++i) {
+      const int32_t* run = runs.data<int32_t>() + (row * R + i) * 2;
+      for (int j = 0; j < 2; ++j)
+        padded[j] += (run[1] - run[0] + steps[j] - 1) / steps[j] * steps[j];
+    }
+  return padded[1] < padded[0] ? 192 : 176;
 }
 
 const FlashKernel& hopper_flash_kernel() {
-  static const FlashKernel kernel{
-      "the Hopper kernel", 9, 0, true, kSmemBytes, prepare_hopper, hopper_grid, launch_hopper};
+  static const FlashKernel kernel{"the Hopper kernel",
+                                  9,
+                                  0,
+                                  true,
+                                  KvTile<kDenseBlockN>::kSmemBytes,
+                                  prepare_hopper<kDenseBlockN>,
+                                  hopper_grid,
+                                  launch_hopper};
   return kernel;
 }
 

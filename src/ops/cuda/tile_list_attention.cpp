@@ -60,6 +60,7 @@ Value derived_from_lists(const void* layout, const Tensor& lists, Device device,
 struct KeyRuns {
   std::shared_ptr<const TileRuns> layout;  // grouped by the lists
   Tensor runs, counts;
+  int key_step = 176;
   size_t nbytes() const { return runs.nbytes() + counts.nbytes(); }
 };
 
@@ -70,11 +71,12 @@ Tensor hopper_route(const Tensor& q, const Tensor& k, const Tensor& v, const Tok
       derived_from_lists<KeyRuns>(TileRuns::for_tiling(tiling).get(), lists, q.device(), [&] {
         KeyRuns derived{TileRuns::for_tiling(tiling, same_list_groups(lists)), {}, {}};
         auto [runs, counts] = tile_list_runs(*derived.layout, lists);
+        derived.key_step = best_key_step(runs, counts);
         derived.runs = runs.to(q.device());
         derived.counts = counts.to(q.device());
         return derived;
       });
-  return tile_runs_attention(q, k, v, *r.layout, r.runs, r.counts, scale);
+  return tile_runs_attention(q, k, v, *r.layout, r.runs, r.counts, r.key_step, scale);
 }
 
 struct KeyBlocks {
@@ -124,7 +126,7 @@ Tensor portable_route(const Tensor& q, const Tensor& k, const Tensor& v, const T
 
 Tensor tile_runs_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                            const TileRuns& layout, const Tensor& runs, const Tensor& run_counts,
-                           float scale) {
+                           int key_step, float scale) {
   const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
   const cudaStream_t stream = use_cuda_device(q.device().index).stream();
   const DeviceTileRuns& dl = device_tile_runs(layout, q.device());
@@ -143,7 +145,7 @@ Tensor tile_runs_attention(const Tensor& q, const Tensor& k, const Tensor& v,
   }
   Tensor out = Tensor::empty({B, S, H, D}, DType::BF16, q.device());
   hopper_key_runs_attention(tiled_q, packed[0], packed[1], dl.tile_of_query_block,
-                            dl.token_of_query_row, runs, run_counts, scale, out);
+                            dl.token_of_query_row, runs, run_counts, key_step, scale, out);
   return out;
 }
 
