@@ -160,6 +160,8 @@ TEST_F(QueueTest, CancellingTheRunningJobWaitsForItAndLeavesNoFile) {
   start(8);
   const std::string id = submit("slow");
   wait_for_status(*queue, id, JobStatus::in_progress);
+  // The job is in progress just before the generator opens its output: wait for the file.
+  for (int i = 0; i < 5000 && files_in(dir).empty(); ++i) std::this_thread::sleep_for(2ms);
   ASSERT_EQ(files_in(dir).size(), 1u) << "the partial file is being written";
   queue->remove(id);
   const auto job = queue->find(id);
