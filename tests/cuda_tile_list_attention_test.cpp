@@ -11,7 +11,6 @@
 #include <gtest/gtest.h>
 
 #include "attention/vmoba_config.h"
-#include "core/cuda/cuda_context.h"
 #include "ops/attention.h"
 #include "ops/cpu/tile_list_attention.h"
 #include "ops/cuda/key_runs_attention.h"
@@ -44,8 +43,7 @@ using ops::cuda::BlockSparseKernel;
 // The tile-list kernels this GPU runs: the portable one everywhere, Hopper's on sm_90.
 std::vector<BlockSparseKernel> kernels_here() {
   std::vector<BlockSparseKernel> kernels{BlockSparseKernel::Portable};
-  const CudaDeviceInfo& info = CudaContext::get(0).info();
-  if (info.major == 9 && info.minor == 0) kernels.push_back(BlockSparseKernel::Hopper);
+  if (ops::cuda::hopper_tile_lists_here(kGpu)) kernels.push_back(BlockSparseKernel::Hopper);
   return kernels;
 }
 const char* kernel_name(BlockSparseKernel kernel) {

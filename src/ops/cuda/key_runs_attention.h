@@ -15,6 +15,10 @@ namespace fastvideo::ops::cuda {
 // 1 .. R, walked key_step (176 or 192) keys a step. Query row r's output goes to out [B, S, H, 128]
 // BF16 row token_of_row[r] (I32 [128·Qb]), none where that is -1 (the untiling happens in the
 // epilogue).
+// Whether `device` runs the key-runs kernel (sm_90): what the tile-list route and VMoBA's device
+// selection ask before taking it.
+bool hopper_tile_lists_here(Device device);
+
 void hopper_key_runs_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                const Tensor& tile_of_block, const Tensor& token_of_row,
                                const Tensor& runs, const Tensor& run_counts, int key_step,

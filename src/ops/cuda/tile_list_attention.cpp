@@ -124,6 +124,11 @@ Tensor portable_route(const Tensor& q, const Tensor& k, const Tensor& v, const T
 
 }  // namespace
 
+bool hopper_tile_lists_here(Device device) {
+  const CudaDeviceInfo& info = CudaContext::get(device.index).info();
+  return info.major == 9 && info.minor == 0;
+}
+
 Tensor tile_runs_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                            const TileRuns& layout, const Tensor& runs, const Tensor& run_counts,
                            int key_step, float scale) {
@@ -156,7 +161,7 @@ Tensor tile_list_attention_with(BlockSparseKernel kernel, const Tensor& q, const
            "on a GPU the tile-list kernel takes BF16 q, k, v with head_dim 128, got q ",
            q.describe());
   CudaContext& ctx = use_cuda_device(q.device().index);
-  const bool hopper_here = ctx.info().major == 9 && ctx.info().minor == 0;
+  const bool hopper_here = hopper_tile_lists_here(q.device());
   if (kernel == BlockSparseKernel::Automatic)
     kernel = hopper_here ? BlockSparseKernel::Hopper : BlockSparseKernel::Portable;
   FV_CHECK(kernel != BlockSparseKernel::Hopper || hopper_here,

@@ -8,11 +8,6 @@
 
 namespace fastvideo::ops::cuda {
 
-bool hopper_tile_lists_here(Device device) {
-  const CudaDeviceInfo& info = CudaContext::get(device.index).info();
-  return info.major == 9 && info.minor == 0;
-}
-
 std::pair<Tensor, Tensor> vmoba_device_runs(const Tensor& q, const Tensor& k,
                                             const TokenTiling& tiling, const VmobaRule& rule) {
   const int64_t B = q.size(0), H = q.size(2), N = tiling.num_tiles, R = (N + 1) / 2;

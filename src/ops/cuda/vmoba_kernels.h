@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "core/tensor.h"
+#include "ops/cuda/key_runs_attention.h"
 #include "ops/token_tiling.h"
 #include "ops/video_moba_attention.h"
 
@@ -30,9 +31,6 @@ bool vmoba_rule_on_device(const VmobaRule& rule, int64_t chunks);
 void vmoba_select_runs(const float* gates, int64_t ld, int64_t rows, int64_t N,
                        const VmobaRule& rule, const int32_t* key_offset, int64_t R, int32_t* runs,
                        int32_t* counts, cudaStream_t stream);
-
-// Whether `device` runs the Hopper tile-list kernel (sm_90).
-bool hopper_tile_lists_here(Device device);
 
 // VMoBA self-attention with the selection on the device (vmoba_rule_on_device true, an sm_90
 // GPU): gates, selection as runs, then the key-runs attention. q, k, v BF16 [B, S, H, 128].
