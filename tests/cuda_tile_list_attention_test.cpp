@@ -10,7 +10,12 @@
 // Skips where no GPU exists.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <string>
+
 #include "attention/vmoba_config.h"
+#include "core/cuda/cuda_context.h"
 #include "ops/attention.h"
 #include "ops/cpu/tile_list_attention.h"
 #include "ops/cuda/key_runs_attention.h"
@@ -75,11 +80,12 @@ void expect_matches_reference(std::array<int64_t, 3> grid, int64_t batch, int64_
   }
   // The Hopper kernel at both of its key steps (the route picks one per list set).
   if (kernels_here().size() < 2) return;
-  const auto layout = TileRuns::for_tiling(*tiling, same_list_groups(lists));
+  const auto layout = TileRuns::grouped(*tiling, same_list_groups(lists));
+  const ops::cuda::DeviceTileRuns device_layout = ops::cuda::upload_tile_runs(*layout, kGpu);
   const auto [runs, counts] = tile_list_runs(*layout, lists);
   for (const int step : {176, 192}) {
-    const Tensor each = ops::cuda::tile_runs_attention(q.gpu, k.gpu, v.gpu, *layout, runs.to(kGpu),
-                                                       counts.to(kGpu), step, scale);
+    const Tensor each = ops::cuda::tile_runs_attention(q.gpu, k.gpu, v.gpu, device_layout,
+                                                       runs.to(kGpu), counts.to(kGpu), step, scale);
     EXPECT_LE(rel_l2(each.to(Device::cpu()).to(DType::F32), want), 1e-2) << "key step " << step;
   }
 }
@@ -192,6 +198,80 @@ TEST(CudaVideoMobaAttention, DeviceSelectionKeepsTheHostsChunks) {
                   rule.mode == VmobaSelectMode::TopK ? "topk" : "threshold", (long long)differing,
                   (long long)rows);
       EXPECT_EQ(differing, 0);
+    }
+  }
+}
+
+// The device selection on gates made to hit its edges: one and two chunks (nothing or one other
+// to sort), flat rows (min–max normalisation's zero range), ties among few values (the host's
+// index order), odd N, threshold and topk; chunks of 10 key rows. A row of NaN gates (the host
+// refuses it) must still give in-range runs, not write outside the row.
+TEST(CudaVideoMobaAttention, DeviceSelectionKeepsTheHostsChunksAtTheEdges) {
+  REQUIRE_GPU();
+  if (!ops::cuda::hopper_tile_lists_here(kGpu)) GTEST_SKIP() << "the device selection needs sm_90";
+  std::vector<VmobaRule> rules;
+  for (const double tau : {0.0, 0.25, 0.6, 1.0})
+    rules.push_back({VmobaSelectMode::Threshold, 1, tau});
+  for (const int64_t topk : {2, 3, 50}) rules.push_back({VmobaSelectMode::TopK, topk, 0.25});
+  const int64_t H = 3;
+  for (const int64_t N : {1, 2, 3, 7, 40}) {
+    TileRuns layout;  // tile_list_runs reads only the key offsets
+    for (int64_t j = 0; j <= N; ++j) layout.key_offset.push_back(int32_t(10 * j));
+    Tensor offsets = Tensor::empty({N + 1}, DType::I32);
+    std::copy(layout.key_offset.begin(), layout.key_offset.end(), offsets.data<int32_t>());
+    offsets = offsets.to(kGpu);
+    const cudaStream_t stream = use_cuda_device(kGpu.index).stream();
+    for (const char* kind : {"random", "flat", "ties"}) {
+      Tensor gates = testing::randn({1, H, N, N});
+      float* g = gates.data<float>();
+      for (int64_t e = 0; e < gates.numel(); ++e) {
+        if (std::string(kind) == "flat") g[e] = 0.5f;
+        if (std::string(kind) == "ties") g[e] = float(int(std::fabs(g[e]) * 2.f) % 3);
+      }
+      const Tensor device_gates = gates.to(kGpu);
+      for (const VmobaRule& rule : rules) {
+        if (!ops::cuda::vmoba_rule_on_device(rule, N)) continue;
+        const int64_t R = (N + 1) / 2;
+        Tensor runs = Tensor::empty({1, H, N, R, 2}, DType::I32, kGpu);
+        Tensor counts = Tensor::empty({1, H, N}, DType::I32, kGpu);
+        ops::cuda::vmoba_select_runs(device_gates.data<float>(), N, H * N, N, rule,
+                                     offsets.data<int32_t>(), R, runs.data<int32_t>(),
+                                     counts.data<int32_t>(), stream);
+        const auto [want_runs, want_counts] =
+            tile_list_runs(layout, ops::vmoba_select(gates, rule));
+        const Tensor got_runs = runs.to(Device::cpu()), got_counts = counts.to(Device::cpu());
+        const int64_t Rw = want_runs.size(3);
+        for (int64_t row = 0; row < H * N; ++row) {
+          const int32_t n = want_counts.data<int32_t>()[row];
+          ASSERT_EQ(got_counts.data<int32_t>()[row], n)
+              << "N " << N << ", " << kind << ", row " << row;
+          for (int32_t i = 0; i < 2 * n; ++i)
+            EXPECT_EQ(got_runs.data<int32_t>()[row * R * 2 + i],
+                      want_runs.data<int32_t>()[row * Rw * 2 + i])
+                << "N " << N << ", " << kind << ", row " << row;
+        }
+      }
+    }
+    // NaN gates (the host refuses them): the device stays inside its rows.
+    Tensor nan_gates = testing::randn({1, 1, N, N});
+    for (int64_t e = 0; e < N * N; e += 3) nan_gates.data<float>()[e] = NAN;
+    const Tensor device_nan = nan_gates.to(kGpu);
+    for (const VmobaRule& rule : rules) {
+      if (!ops::cuda::vmoba_rule_on_device(rule, N)) continue;
+      const int64_t R = (N + 1) / 2;
+      Tensor runs = Tensor::zeros({1, 1, N, R, 2}, DType::I32).to(kGpu);
+      Tensor counts = Tensor::empty({1, 1, N}, DType::I32, kGpu);
+      ops::cuda::vmoba_select_runs(device_nan.data<float>(), N, N, N, rule, offsets.data<int32_t>(),
+                                   R, runs.data<int32_t>(), counts.data<int32_t>(), stream);
+      const Tensor got_runs = runs.to(Device::cpu()), got_counts = counts.to(Device::cpu());
+      for (int64_t row = 0; row < N; ++row) {
+        const int32_t n = got_counts.data<int32_t>()[row];
+        ASSERT_TRUE(n >= 1 && n <= R) << "N " << N << ", row " << row << ": " << n << " runs";
+        for (int32_t i = 0; i < 2 * n; ++i) {
+          const int32_t x = got_runs.data<int32_t>()[row * R * 2 + i];
+          EXPECT_TRUE(x >= 0 && x <= 10 * N) << "N " << N << ", row " << row;
+        }
+      }
     }
   }
 }

@@ -3,16 +3,21 @@
 // wider), and the attention against dense attention with the block mask written from the text
 // (sta_reference.h), token by token; and the GPU routes' layouts: 64-token blocks
 // (ops/tile_blocks.h) and key runs (ops/tile_runs.h).
+#include "ops/sliding_tile_attention.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <numeric>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ops/attention.h"
 #include "ops/cpu/tile_list_attention.h"
-#include "ops/sliding_tile_attention.h"
 #include "ops/tile_blocks.h"
 #include "ops/tile_runs.h"
 #include "sta_reference.h"
@@ -45,7 +50,7 @@ TEST(StaWindowRule, CentreClampedAndEvenWindowsOneTileWider) {
   auto keys = [&](int64_t q, int64_t k) { return sta_key_tiles(*t, q, {1, 1, k}); };
   EXPECT_EQ(keys(0, 3), (std::vector<int32_t>{0, 1, 2}));  // centre clamped up to 1
   EXPECT_EQ(keys(5, 3), (std::vector<int32_t>{4, 5, 6}));
-  EXPECT_EQ(keys(9, 3), (std::vector<int32_t>{7, 8, 9}));  // centre clamped down to 8
+  EXPECT_EQ(keys(9, 3), (std::vector<int32_t>{7, 8, 9}));        // centre clamped down to 8
   EXPECT_EQ(keys(5, 4), (std::vector<int32_t>{3, 4, 5, 6, 7}));  // even: k + 1 tiles
   EXPECT_EQ(keys(0, 4), (std::vector<int32_t>{0, 1, 2, 3, 4}));
   EXPECT_EQ(keys(9, 4), (std::vector<int32_t>{5, 6, 7, 8, 9}));
@@ -143,13 +148,11 @@ TEST(TileBlocks, AttentionOverTheExpandedBlockListsIsTheTileListsAttention) {
         EXPECT_TRUE(std::equal(r, r + Lb, e + (row - qb + blocks->first_block[size_t(t)]) * Lb))
             << "block " << qb << " of tile " << t;
   }
-  Tensor bad = lists.clone();
-  bad.data<int32_t>()[0] = int32_t(tiling->num_tiles);
-  EXPECT_TRUE(contains(testing::error_of([&] { expand_tile_lists(*blocks, bad); }), "outside"));
-  std::fill_n(bad.data<int32_t>(), bad.size(3), -1);
-  EXPECT_TRUE(
-      contains(testing::error_of([&] { expand_tile_lists(*blocks, bad); }), "has no key tiles"));
-  // The blocks as a tiling of 64-slot tiles, which the CPU kernel takes as it takes any tiling.
+  // The blocks as a tiling of 64-slot tiles, which the CPU kernel takes as it takes any tiling;
+  // the padding (the empty block, repeated) as the -1 entries the CPU kernel skips.
+  Tensor block_lists = expanded.clone();
+  std::replace(block_lists.data<int32_t>(), block_lists.data<int32_t>() + block_lists.numel(),
+               int32_t(blocks->empty_block()), -1);
   TokenTiling as_tiles;
   as_tiles.tile_slots = 64;
   as_tiles.num_tiles = blocks->num_blocks;
@@ -160,7 +163,7 @@ TEST(TileBlocks, AttentionOverTheExpandedBlockListsIsTheTileListsAttention) {
   as_tiles.slot_of_token = blocks->slot_of_token;
   const int64_t S = tiling->tokens;
   const Tensor q = randn({2, S, 3, 16}), k = randn({2, S, 3, 16}), v = randn({2, S, 3, 16});
-  EXPECT_LE(rel_l2(ops::cpu::tile_list_attention(q, k, v, as_tiles, expanded, 0.25f),
+  EXPECT_LE(rel_l2(ops::cpu::tile_list_attention(q, k, v, as_tiles, block_lists, 0.25f),
                    testing::sta_masked_reference(q, k, v, grid, windows, 0.25f)),
             1e-5);
 }
@@ -196,7 +199,7 @@ TEST(TileRuns, QueryBlocksPerTileAndRunsCoverExactlyTheListedTiles) {
   EXPECT_LT(*std::max_element(shared_groups.begin(), shared_groups.end()), N - 1)
       << "windows as wide as the grid give every tile the same list";
   for (const std::vector<int32_t>& group : {std::vector<int32_t>(), groups, shared_groups}) {
-    const auto grouped = TileRuns::for_tiling(*tiling, group);
+    const auto grouped = group.empty() ? layout : TileRuns::grouped(*tiling, group);
     std::vector<int> query_seen(size_t(S), 0);
     for (int64_t row = 0; row < 128 * grouped->query_blocks; ++row) {
       const int32_t token = grouped->token_of_query_row[size_t(row)];
@@ -208,18 +211,40 @@ TEST(TileRuns, QueryBlocksPerTileAndRunsCoverExactlyTheListedTiles) {
     }
     for (int n : query_seen) EXPECT_EQ(n, 1);
   }
-  // Tiles group only with tiles of equal lists.
-  const int64_t Ls = shared_lists.size(3);
-  for (int64_t t = 0; t < N; ++t) {
-    const int32_t g = shared_groups[size_t(t)];
-    EXPECT_LE(g, t);
-    std::vector<int32_t> a(shared_lists.data<int32_t>() + t * Ls,
-                           shared_lists.data<int32_t>() + (t + 1) * Ls),
-        b(shared_lists.data<int32_t>() + g * Ls, shared_lists.data<int32_t>() + (g + 1) * Ls);
-    std::sort(a.begin(), a.end());
-    std::sort(b.begin(), b.end());
-    EXPECT_EQ(a, b) << "tile " << t << " grouped with " << g;
+  // Tiles group only with tiles whose lists are equal in every (batch, head), and tiles with
+  // equal lists group.
+  for (const auto& [set, group] :
+       {std::pair{lists, groups}, std::pair{shared_lists, shared_groups}}) {
+    const int64_t rows = set.size(0) * set.size(1), Ls = set.size(3);
+    const auto list_of = [&](int64_t row, int64_t t) {
+      std::vector<int32_t> tiles;
+      for (int64_t j = 0; j < Ls; ++j)
+        if (const int32_t x = set.data<int32_t>()[(row * N + t) * Ls + j]; x >= 0)
+          tiles.push_back(x);
+      std::sort(tiles.begin(), tiles.end());
+      return tiles;
+    };
+    for (int64_t t = 0; t < N; ++t)
+      for (int64_t u = 0; u <= t; ++u) {
+        bool equal = true;
+        for (int64_t row = 0; row < rows; ++row)
+          equal = equal && list_of(row, t) == list_of(row, u);
+        if (equal) {
+          EXPECT_EQ(group[size_t(t)], group[size_t(u)]) << "tiles " << u << " and " << t;
+        } else {
+          EXPECT_NE(group[size_t(t)], group[size_t(u)]) << "tiles " << u << " and " << t;
+        }
+      }
   }
+  EXPECT_GT(std::set<int32_t>(groups.begin(), groups.end()).size(), size_t(1))
+      << "the varied windows give the tiles different lists";
+  // A group per tile is the cached ungrouped layout; other groupings are built for their caller.
+  std::vector<int32_t> own(static_cast<size_t>(N));
+  std::iota(own.begin(), own.end(), 0);
+  EXPECT_EQ(TileRuns::grouped(*tiling, own), layout);
+  EXPECT_NE(TileRuns::grouped(*tiling, shared_groups), TileRuns::grouped(*tiling, shared_groups));
+  own[1] = 2;
+  EXPECT_THROW(TileRuns::grouped(*tiling, own), Error);
   const auto [runs, counts] = tile_list_runs(*layout, lists);
   const int64_t R = runs.size(3), L = lists.size(3);
   ASSERT_EQ(counts.shape(), Shape({2, 3, N}));
@@ -250,12 +275,44 @@ TEST(TileRuns, QueryBlocksPerTileAndRunsCoverExactlyTheListedTiles) {
   EXPECT_EQ(one.size(3), 1);
   EXPECT_EQ(one.data<int32_t>()[0], 0);
   EXPECT_EQ(one.data<int32_t>()[1], S);
-  Tensor bad = lists.clone();
-  bad.data<int32_t>()[0] = int32_t(N);
-  EXPECT_TRUE(contains(testing::error_of([&] { tile_list_runs(*layout, bad); }), "outside"));
-  std::fill_n(bad.data<int32_t>(), bad.size(3), -1);
-  EXPECT_TRUE(
-      contains(testing::error_of([&] { tile_list_runs(*layout, bad); }), "has no key tiles"));
+}
+
+// Every reader of tile lists (the CPU kernel, the key runs, the key blocks) refuses a tile outside
+// the grid, a row with none and a tile named twice (its keys would count twice), naming the row.
+TEST(TileLists, EveryReaderRefusesBadListsByName) {
+  const auto tiling = sta_tiling_for({9, 11, 19});
+  const int64_t N = tiling->num_tiles;
+  const Tensor lists = sta_tile_lists(*tiling, 1, std::vector<StaWindow>(2, {2, 1, 2}));
+  const Tensor q = randn({1, tiling->tokens, 2, 8});
+  const std::vector<std::function<void(const Tensor&)>> readers = {
+      [&](const Tensor& l) { ops::cpu::tile_list_attention(q, q, q, *tiling, l, 0.3f); },
+      [&](const Tensor& l) { tile_list_runs(*TileRuns::for_tiling(*tiling), l); },
+      [&](const Tensor& l) { expand_tile_lists(*TileBlocks::for_tiling(*tiling), l); }};
+  const int64_t L = lists.size(3), row = 5;  // query tile 5 of head 0
+  int32_t* r = nullptr;
+  const auto bad = [&](auto&& edit) {
+    Tensor b = lists.clone();
+    r = b.data<int32_t>() + row * L;
+    edit();
+    return b;
+  };
+  const Tensor outside = bad([&] { r[0] = int32_t(N); });
+  const Tensor none = bad([&] { std::fill_n(r, L, -1); });
+  const Tensor twice = bad([&] { r[1] = r[0]; });
+  const int32_t named_twice = lists.data<int32_t>()[row * L];
+  for (const auto& read : readers) {
+    EXPECT_NO_THROW(read(lists));
+    std::string m = error_of([&] { read(outside); });
+    EXPECT_TRUE(contains(m, "query tile 5 names key tile " + std::to_string(N) + ", outside 0 .. " +
+                                std::to_string(N - 1)))
+        << m;
+    m = error_of([&] { read(none); });
+    EXPECT_TRUE(contains(m, "query tile 5 (batch 0, head 0) names no key tile")) << m;
+    m = error_of([&] { read(twice); });
+    EXPECT_TRUE(
+        contains(m, "query tile 5 names key tile " + std::to_string(named_twice) + " twice"))
+        << m;
+  }
 }
 
 TEST(SlidingTileAttention, BadInputsNameWhatWasExpected) {

@@ -165,6 +165,15 @@ TEST(VmobaSelection, TopkCountsTheSelfChunkAndBreaksTiesByIndex) {
   EXPECT_EQ(row(h, 3), (std::vector<int32_t>{3}));
 }
 
+// NaN gates (q or k holding NaN) have no order to select by: refused, naming the entry.
+TEST(VmobaSelection, NanGatesAreRefused) {
+  const Tensor g = gates_of({{0.2f, 0.9f}, {0.1f, NAN}});
+  const std::string m = testing::error_of([&] {
+    ops::vmoba_select(g, {VmobaSelectMode::TopK, 2, 0, VmobaThresholdType::QueryHead});
+  });
+  EXPECT_TRUE(testing::contains(m, "entry 3 is NaN")) << m;
+}
+
 // [B, H, N, N] gates, one N×N matrix per (batch, head).
 Tensor gates_of(const std::vector<std::vector<std::vector<float>>>& per_bh, int64_t B, int64_t H) {
   const int64_t n = int64_t(per_bh.front().size());

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "fastvideo/error.h"
+#include "ops/tile_lists.h"
 
 namespace fastvideo {
 
@@ -52,14 +53,10 @@ std::shared_ptr<const TileBlocks> TileBlocks::for_tiling(const TokenTiling& tili
 
 Tensor expand_tile_lists(const TileBlocks& blocks, const Tensor& lists) {
   const int64_t N = int64_t(blocks.first_block.size()) - 1;
-  FV_CHECK(lists.dtype() == DType::I32 && lists.device().is_cpu() && lists.ndim() == 4 &&
-               lists.size(2) == N && lists.is_contiguous(),
-           "tile lists must be contiguous I32 [B, H, ", N, ", L] on the cpu, got ",
-           lists.describe());
+  check_tile_lists(lists, N, "tile-list blocks");
   const int64_t rows = lists.size(0) * lists.size(1), L = lists.size(3);
   const int32_t* in = lists.data<int32_t>();
   auto blocks_of = [&](int32_t tile) {
-    FV_CHECK(tile >= 0 && tile < N, "tile lists: key tile ", tile, " is outside 0 .. ", N - 1);
     return blocks.first_block[size_t(tile) + 1] - blocks.first_block[size_t(tile)];
   };
   int64_t longest = 1;
@@ -86,7 +83,6 @@ Tensor expand_tile_lists(const TileBlocks& blocks, const Tensor& lists) {
              ++kb)
           first[n++] = kb;
       }
-      FV_CHECK(n > 0, "tile lists: query tile ", t, " has no key tiles");
       for (int32_t qb = blocks.first_block[size_t(t)] + 1; qb < blocks.first_block[size_t(t) + 1];
            ++qb)
         std::copy_n(first, longest, rows_out + int64_t(qb) * longest);

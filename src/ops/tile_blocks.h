@@ -29,7 +29,7 @@ struct TileBlocks {
   static std::shared_ptr<const TileBlocks> for_tiling(const TokenTiling& tiling);
 };
 
-// Key-tile lists I32 [B, H, N, L] on the CPU (-1 entries ignored) -> key-block lists I32
+// Key-tile lists (ops/tile_lists.h, checked) -> key-block lists I32
 // [B, H, num_blocks, Lb]: each block of query tile t lists the blocks of tile t's key tiles, in
 // list order, then the empty block up to Lb (the longest). The empty query block lists block 0.
 Tensor expand_tile_lists(const TileBlocks& blocks, const Tensor& lists);

@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
-#include <tuple>
+#include <utility>
 
 #include "fastvideo/error.h"
+#include "ops/tile_lists.h"
 
 namespace fastvideo {
 
@@ -44,18 +45,28 @@ std::shared_ptr<const TileRuns> build_runs(const TokenTiling& tiling,
 
 }  // namespace
 
-std::shared_ptr<const TileRuns> TileRuns::for_tiling(const TokenTiling& tiling,
-                                                     const std::vector<int32_t>& group) {
-  FV_CHECK(group.empty() || int64_t(group.size()) == tiling.num_tiles, "tile runs: a grouping of ",
-           group.size(), " tiles for ", tiling.num_tiles);
+std::shared_ptr<const TileRuns> TileRuns::for_tiling(const TokenTiling& tiling) {
   static std::mutex mutex;
-  static std::map<std::tuple<std::array<int64_t, 3>, std::array<int64_t, 3>, std::vector<int32_t>>,
+  static std::map<std::pair<std::array<int64_t, 3>, std::array<int64_t, 3>>,
                   std::shared_ptr<const TileRuns>>
       cache;
   std::lock_guard lock(mutex);
-  auto& entry = cache[{tiling.grid, tiling.box, group}];
-  if (!entry) entry = build_runs(tiling, group);
+  auto& entry = cache[{tiling.grid, tiling.box}];
+  if (!entry) entry = build_runs(tiling, {});
   return entry;
+}
+
+std::shared_ptr<const TileRuns> TileRuns::grouped(const TokenTiling& tiling,
+                                                  const std::vector<int32_t>& group) {
+  FV_CHECK(int64_t(group.size()) == tiling.num_tiles, "tile runs: a grouping of ", group.size(),
+           " tiles for ", tiling.num_tiles);
+  bool one_per_tile = true;
+  for (size_t t = 0; t < group.size(); ++t) {
+    FV_CHECK(group[t] >= 0 && size_t(group[t]) <= t && group[size_t(group[t])] == group[t],
+             "tile runs: tile ", t, "'s group ", group[t], " is not a group's lowest tile");
+    one_per_tile = one_per_tile && size_t(group[t]) == t;
+  }
+  return one_per_tile ? for_tiling(tiling) : build_runs(tiling, group);
 }
 
 std::vector<int32_t> same_list_groups(const Tensor& lists) {
@@ -84,10 +95,7 @@ std::vector<int32_t> same_list_groups(const Tensor& lists) {
 
 std::pair<Tensor, Tensor> tile_list_runs(const TileRuns& layout, const Tensor& lists) {
   const int64_t N = int64_t(layout.key_offset.size()) - 1;
-  FV_CHECK(lists.dtype() == DType::I32 && lists.device().is_cpu() && lists.ndim() == 4 &&
-               lists.size(2) == N && lists.is_contiguous(),
-           "tile lists must be contiguous I32 [B, H, ", N, ", L] on the cpu, got ",
-           lists.describe());
+  check_tile_lists(lists, N, "tile-list runs");
   const int64_t rows = lists.size(0) * lists.size(1) * N, L = lists.size(3);
   const int32_t* in = lists.data<int32_t>();
   // Each row's runs as tile ranges [first, last], then the most runs of any row.
@@ -98,16 +106,13 @@ std::pair<Tensor, Tensor> tile_list_runs(const TileRuns& layout, const Tensor& l
     tiles.clear();
     for (int64_t j = 0; j < L; ++j) {
       const int32_t tile = in[r * L + j];
-      if (tile < 0) continue;
-      FV_CHECK(tile < N, "tile lists: key tile ", tile, " is outside 0 .. ", N - 1);
-      tiles.push_back(tile);
+      if (tile >= 0) tiles.push_back(tile);
     }
-    FV_CHECK(!tiles.empty(), "tile lists: query tile ", r % N, " has no key tiles");
     std::sort(tiles.begin(), tiles.end());
     auto& row = ranges[size_t(r)];
     for (const int32_t tile : tiles) {
-      if (!row.empty() && tile <= row.back().second + 1)
-        row.back().second = std::max(row.back().second, tile);
+      if (!row.empty() && tile == row.back().second + 1)
+        row.back().second = tile;
       else
         row.emplace_back(tile, tile);
     }

@@ -1,6 +1,7 @@
 #include "ops/video_moba_attention.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <vector>
 
@@ -123,6 +124,11 @@ Tensor vmoba_select(const Tensor& gates, const VmobaRule& rule) {
            "VMOBA_ATTN: moba_threshold_type 'block' has no topk form; use query_head, overall or "
            "head_global with moba_select_mode 'topk'");
   const Tensor g = gates.contiguous();
+  for (int64_t e = 0; e < g.numel(); ++e)
+    FV_CHECK(!std::isnan(g.data<float>()[e]),
+             "VMOBA_ATTN: the gate score of (batch, head, query "
+             "chunk, key chunk) entry ",
+             e, " is NaN (q or k holds NaN)");
   std::vector<char> is_self(size_t(per_b), 0);
   for (int64_t h = 0; h < H; ++h)
     for (int64_t i = 0; i < N; ++i) is_self[size_t((h * N + i) * N + i)] = 1;

@@ -9,8 +9,8 @@
 
 namespace fastvideo::ops::cpu {
 
-// q, k, v F32 [B, S, H, D] (S = tiling.tokens); lists I32 [B, H, N, L]: the key tiles of query
-// tile i, any order, -1 entries ignored (rows of different lengths). -> [B, S, H, D] F32.
+// q, k, v F32 [B, S, H, D] (S = tiling.tokens); lists I32 [B, H, N, L] (ops/tile_lists.h,
+// checked): the key tiles of each query tile. -> [B, S, H, D] F32.
 Tensor tile_list_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                            const TokenTiling& tiling, const Tensor& lists, float scale);
 

@@ -43,15 +43,24 @@ const DeviceTileBlocks& device_tile_blocks(const TileBlocks& blocks, Device devi
   return entry;
 }
 
-const DeviceTileRuns& device_tile_runs(const TileRuns& layout, Device device) {
+size_t DeviceTileRuns::nbytes() const {
+  return token_of_query_row.nbytes() + tile_of_query_block.nbytes() + token_of_key_row.nbytes() +
+         key_offset.nbytes();
+}
+
+DeviceTileRuns upload_tile_runs(const TileRuns& layout, Device device) {
+  return {layout.query_blocks, upload(layout.token_of_query_row, device),
+          upload(layout.tile_of_query_block, device), upload(layout.token_of_key_row, device),
+          upload(layout.key_offset, device)};
+}
+
+const DeviceTileRuns& device_tile_runs(const TokenTiling& tiling, Device device) {
+  const std::shared_ptr<const TileRuns> layout = TileRuns::for_tiling(tiling);
   static std::mutex mutex;
   static std::map<std::pair<const TileRuns*, int>, DeviceTileRuns> cache;
   std::lock_guard lock(mutex);
-  DeviceTileRuns& entry = cache[{&layout, device.index}];
-  if (!entry.token_of_key_row.defined()) {
-    entry = {upload(layout.token_of_query_row, device), upload(layout.tile_of_query_block, device),
-             upload(layout.token_of_key_row, device), upload(layout.key_offset, device)};
-  }
+  DeviceTileRuns& entry = cache[{layout.get(), device.index}];  // for_tiling's live for ever
+  if (!entry.token_of_key_row.defined()) entry = upload_tile_runs(*layout, device);
   return entry;
 }
 

@@ -20,10 +20,15 @@ struct DeviceTileBlocks {
 const DeviceTileBlocks& device_tile_blocks(const TileBlocks& blocks, Device device);
 
 struct DeviceTileRuns {
+  int64_t query_blocks = 0;
   Tensor token_of_query_row, tile_of_query_block, token_of_key_row;  // I32
   Tensor key_offset;                                                 // I32 [N + 1]
+  size_t nbytes() const;
 };
 
-const DeviceTileRuns& device_tile_runs(const TileRuns& layout, Device device);
+// A layout uploaded now (a grouped one: its owner keeps it as long as it keeps the layout).
+DeviceTileRuns upload_tile_runs(const TileRuns& layout, Device device);
+// TileRuns::for_tiling's layout, uploaded once per device and kept for the process's life.
+const DeviceTileRuns& device_tile_runs(const TokenTiling& tiling, Device device);
 
 }  // namespace fastvideo::ops::cuda

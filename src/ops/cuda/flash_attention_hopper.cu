@@ -425,20 +425,42 @@ void hopper_key_runs_attention(const Tensor& q, const Tensor& k, const Tensor& v
                                const Tensor& tile_of_block, const Tensor& token_of_row,
                                const Tensor& runs, const Tensor& run_counts, int key_step,
                                float scale, const Tensor& out) {
-  const int64_t B = q.size(0), rows = q.size(1), H = q.size(2);
   FV_CHECK(key_step == 176 || key_step == 192, "key-runs attention: key_step ", key_step,
            " is neither 176 nor 192");
+  const Device device = q.device();
+  const auto bf16_here = [&](const Tensor& t) {
+    return t.dtype() == DType::BF16 && t.device() == device && t.ndim() == 4 &&
+           t.size(3) == kHeadDim && t.is_contiguous();
+  };
+  const auto i32_here = [&](const Tensor& t) {
+    return t.dtype() == DType::I32 && t.device() == device && t.is_contiguous();
+  };
+  FV_CHECK(!device.is_cpu() && bf16_here(q) && bf16_here(k) && v.shape() == k.shape() &&
+               bf16_here(v) && bf16_here(out) && k.size(0) == q.size(0) && k.size(2) == q.size(2) &&
+               out.size(0) == q.size(0) && out.size(2) == q.size(2),
+           "key-runs attention: q, k, v and out must be contiguous BF16 [B, S, H, ", kHeadDim,
+           "] on one GPU with k's and v's shapes equal; got q ", q.describe(), ", k ", k.describe(),
+           ", v ", v.describe(), ", out ", out.describe());
+  const int64_t B = q.size(0), rows = q.size(1), H = q.size(2);
+  FV_CHECK(
+      i32_here(tile_of_block) && i32_here(token_of_row) && i32_here(runs) && i32_here(run_counts),
+      "key-runs attention: tile_of_block, token_of_row, runs and run_counts must be "
+      "contiguous I32 on ",
+      device.name(), "; got ", tile_of_block.describe(), ", ", token_of_row.describe(), ", ",
+      runs.describe(), ", ", run_counts.describe());
   FV_CHECK(rows % kBlockM == 0 && tile_of_block.numel() == rows / kBlockM &&
-               token_of_row.numel() == rows && out.size(0) == B && out.size(2) == H &&
-               runs.ndim() == 5 && runs.size(0) == B && runs.size(1) == H && runs.size(4) == 2 &&
+               token_of_row.numel() == rows && runs.ndim() == 5 && runs.size(0) == B &&
+               runs.size(1) == H && runs.size(4) == 2 &&
                run_counts.shape() == Shape({B, H, runs.size(2)}) &&
-               B * H * (rows / kBlockM) < (int64_t(1) << 30),
+               B * H * (rows / kBlockM) < (int64_t(1) << 30) &&
+               runs.numel() / 2 < (int64_t(1) << 31) && k.size(1) < (int64_t(1) << 31) &&
+               out.size(1) < (int64_t(1) << 31),
            "key-runs attention: q ", q.describe(), " (rows a multiple of ", kBlockM, "), ",
            tile_of_block.numel(), " block rows, runs ", runs.describe(), " and counts ",
-           run_counts.describe(), " do not fit");
-  CudaContext& ctx = CudaContext::get(q.device().index);
+           run_counts.describe(), " do not fit (B·H·N·R runs below 2^31)");
+  CudaContext& ctx = CudaContext::get(device.index);
   static PerDeviceOnce prepared;
-  prepared(q.device().index, [] {
+  prepared(device.index, [] {
     prepare_hopper<176>();
     prepare_hopper<192>();
   });

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "core/tensor.h"
-#include "ops/tile_runs.h"
+#include "ops/cuda/device_tile_blocks.h"
 
 namespace fastvideo::ops::cuda {
 
@@ -15,10 +15,6 @@ namespace fastvideo::ops::cuda {
 // 1 .. R, walked key_step (176 or 192) keys a step. Query row r's output goes to out [B, S, H, 128]
 // BF16 row token_of_row[r] (I32 [128·Qb]), none where that is -1 (the untiling happens in the
 // epilogue).
-// Whether `device` runs the key-runs kernel (sm_90): what the tile-list route and VMoBA's device
-// selection ask before taking it.
-bool hopper_tile_lists_here(Device device);
-
 void hopper_key_runs_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                const Tensor& tile_of_block, const Tensor& token_of_row,
                                const Tensor& runs, const Tensor& run_counts, int key_step,
@@ -28,11 +24,16 @@ void hopper_key_runs_attention(const Tensor& q, const Tensor& k, const Tensor& v
 // tile_list_runs gives them); 176 on a tie, the dense kernel's.
 int best_key_step(const Tensor& runs, const Tensor& run_counts);
 
-// Attention over a TileRuns layout's key runs: q, k, v BF16 [B, S, H, 128] in raster order
-// gathered into the layout (queries in 128-row blocks, keys packed), then the kernel above over
-// runs I32 [B, H, N, R, 2] and run_counts I32 [B, H, N] on q's device -> [B, S, H, 128].
+// Whether `device` runs the key-runs kernel (sm_90): what the tile-list route and VMoBA's device
+// selection ask before taking it.
+bool hopper_tile_lists_here(Device device);
+
+// Attention over a TileRuns layout's key runs (the layout on q's device): q, k, v BF16
+// [B, S, H, 128] in raster order gathered into the layout (queries in 128-row blocks, keys
+// packed), then the kernel above over runs I32 [B, H, N, R, 2] and run_counts I32 [B, H, N] on
+// q's device -> [B, S, H, 128].
 Tensor tile_runs_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                           const TileRuns& layout, const Tensor& runs, const Tensor& run_counts,
-                           int key_step, float scale);
+                           const DeviceTileRuns& layout, const Tensor& runs,
+                           const Tensor& run_counts, int key_step, float scale);
 
 }  // namespace fastvideo::ops::cuda

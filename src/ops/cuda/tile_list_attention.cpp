@@ -58,10 +58,13 @@ Value derived_from_lists(const void* layout, const Tensor& lists, Device device,
 }
 
 struct KeyRuns {
-  std::shared_ptr<const TileRuns> layout;  // grouped by the lists
+  DeviceTileRuns layout;    // grouped by the lists
+  bool own_layout = false;  // else for_tiling's, kept elsewhere
   Tensor runs, counts;
   int key_step = 176;
-  size_t nbytes() const { return runs.nbytes() + counts.nbytes(); }
+  size_t nbytes() const {
+    return runs.nbytes() + counts.nbytes() + (own_layout ? layout.nbytes() : 0);
+  }
 };
 
 Tensor hopper_route(const Tensor& q, const Tensor& k, const Tensor& v, const TokenTiling& tiling,
@@ -69,14 +72,18 @@ Tensor hopper_route(const Tensor& q, const Tensor& k, const Tensor& v, const Tok
   // Keyed by the ungrouped layout, cached per grid and box as the tiling is.
   const KeyRuns r =
       derived_from_lists<KeyRuns>(TileRuns::for_tiling(tiling).get(), lists, q.device(), [&] {
-        KeyRuns derived{TileRuns::for_tiling(tiling, same_list_groups(lists)), {}, {}};
-        auto [runs, counts] = tile_list_runs(*derived.layout, lists);
+        const auto layout = TileRuns::grouped(tiling, same_list_groups(lists));
+        KeyRuns derived;
+        derived.own_layout = layout != TileRuns::for_tiling(tiling);
+        derived.layout = derived.own_layout ? upload_tile_runs(*layout, q.device())
+                                            : device_tile_runs(tiling, q.device());
+        auto [runs, counts] = tile_list_runs(*layout, lists);
         derived.key_step = best_key_step(runs, counts);
         derived.runs = runs.to(q.device());
         derived.counts = counts.to(q.device());
         return derived;
       });
-  return tile_runs_attention(q, k, v, *r.layout, r.runs, r.counts, r.key_step, scale);
+  return tile_runs_attention(q, k, v, r.layout, r.runs, r.counts, r.key_step, scale);
 }
 
 struct KeyBlocks {
@@ -130,12 +137,11 @@ bool hopper_tile_lists_here(Device device) {
 }
 
 Tensor tile_runs_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                           const TileRuns& layout, const Tensor& runs, const Tensor& run_counts,
+                           const DeviceTileRuns& dl, const Tensor& runs, const Tensor& run_counts,
                            int key_step, float scale) {
   const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
   const cudaStream_t stream = use_cuda_device(q.device().index).stream();
-  const DeviceTileRuns& dl = device_tile_runs(layout, q.device());
-  const int64_t rows = TileRuns::kQueryBlock * layout.query_blocks;
+  const int64_t rows = TileRuns::kQueryBlock * dl.query_blocks;
   const int64_t row_bytes = H * D * int64_t(sizeof(uint16_t));
   const Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
   Tensor tiled_q = Tensor::empty({B, rows, H, D}, DType::BF16, q.device());

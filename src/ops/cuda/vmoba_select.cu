@@ -91,12 +91,14 @@ __global__ void vmoba_select_runs_kernel(const SelectParams p) {
       const double r = fmax(0.0, p.tau - self_n / (total + kEps));
       double running = 0;
       for (int i = 0; i < others; ++i) {
+        if (index[i] >= p.N) continue;  // padding sorted among the others: NaN gates compare false
         keep[index[i]] = 1;
         running += value[i];
         if (running / (total + kEps) >= r) break;
       }
     } else {
-      for (int i = 0; i < min(others, p.keep_others); ++i) keep[index[i]] = 1;
+      for (int i = 0; i < min(others, p.keep_others); ++i)
+        if (index[i] < p.N) keep[index[i]] = 1;
     }
     // Runs of consecutive kept chunks, as key rows.
     int n = 0;
