@@ -20,6 +20,7 @@
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/wan_geometry.h"
 #include "models/wan/wan_presets.h"
+#include "pipeline/transformer_quant.h"
 #include "pipeline/wan_checkpoint.h"
 #include "random_dit.h"
 
@@ -43,6 +44,7 @@ struct BenchDitFlags {
   int layers = 0;                             // 0: all (14b: as many as fit)
   int warmup = 2, repeats = 5;
   bool compile = false;  // also time compile mode (CUDA graphs), after eager, in the same call
+  std::string transformer_quant;  // FP8: then quantize the linears and time and compare again
 };
 
 void add_bench_dit_options(CLI::App& dit, BenchDitFlags& f) {
@@ -62,6 +64,10 @@ void add_bench_dit_options(CLI::App& dit, BenchDitFlags& f) {
   dit.add_flag("--compile", f.compile,
                "then time compile mode (the forward replayed from a CUDA graph) on the same "
                "model; its one-time capture is reported apart and not timed");
+  dit.add_option("--transformer-quant", f.transformer_quant,
+                 "FP8: after the eager forwards, quantize the blocks' linears to FP8 and time "
+                 "them again on the same model, with each block's output compared to the "
+                 "full-precision one (cosine similarity); --compile then times the FP8 model");
   dit.add_option("--attention-backend", f.attention_backend,
                  "self-attention backend (default: FASTVIDEO_ATTENTION_BACKEND, else automatic, as "
                  "generate chooses)");
@@ -89,6 +95,20 @@ int layers_that_fit(const WanTransformerConfig& c, int64_t S, int device) {
   const double activations = 2.0 * S * (16 * D + 4 * F) + 2.0 * (1 << 30);
   const double room = double(free_b) - top - activations;
   return std::clamp(int(room / per_block), 0, c.num_layers);
+}
+
+// Cosine similarity of two same-shape tensors, in double on the CPU.
+double cosine_similarity(const Tensor& a, const Tensor& b) {
+  const Tensor x = a.to(Device::cpu()).to(DType::F32), y = b.to(Device::cpu()).to(DType::F32);
+  FV_CHECK(x.numel() == y.numel(), "cosine_similarity: ", a.describe(), " and ", b.describe());
+  double xy = 0, xx = 0, yy = 0;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const double p = x.data<float>()[i], q = y.data<float>()[i];
+    xy += p * q;
+    xx += p * p;
+    yy += q * q;
+  }
+  return xy / std::sqrt(xx * yy);
 }
 
 }  // namespace
@@ -149,7 +169,7 @@ int run_bench_dit(const BenchDitFlags& f) {
   WanTransformer dit(config, std::move(weights), *attention.self, *attention.cross);
   const int64_t weight_bytes = allocator.stats().in_use - before_weights;
 
-  const auto [latents, text] = random_dit_inputs(dit, latent_shape);
+  auto [latents, text] = random_dit_inputs(dit, latent_shape);
   const double timesteps[] = {999.0};
 
   // Median-timed forwards after f.warmup untimed ones (CUDA events around each).
@@ -222,6 +242,38 @@ int run_bench_dit(const BenchDitFlags& f) {
                            {"seconds_per_layer", median / layers},
                            {"full_forward_seconds", full_seconds},
                            {"full_forward_tflop", full_flop / 1e12}};
+  }
+  if (!checked_transformer_quant(f.transformer_quant, "bench dit --transformer-quant").empty()) {
+    // Each block's output at full precision, then with FP8 linears, on the same inputs.
+    std::vector<Tensor> reference;
+    dit.set_block_probe([&](int, const Tensor& x) { reference.push_back(x.clone()); });
+    const Tensor want = dit.forward(latents, timesteps, text);
+    dit.quantize_linears_fp8();
+    text = random_dit_inputs(dit, latent_shape).text;  // cross-attention K/V through FP8 too
+    std::vector<double> cosines;
+    dit.set_block_probe([&](int i, const Tensor& x) {
+      cosines.push_back(cosine_similarity(reference[size_t(i)], x));
+    });
+    const double out_cosine = cosine_similarity(want, dit.forward(latents, timesteps, text));
+    dit.set_block_probe({});
+    reference.clear();
+    const std::vector<double> fp8 = time_forwards();
+    std::vector<double> fp8_sorted = fp8;
+    std::sort(fp8_sorted.begin(), fp8_sorted.end());
+    const double fp8_median = fp8_sorted[fp8_sorted.size() / 2];
+    const double worst = *std::min_element(cosines.begin(), cosines.end());
+    std::printf(
+        "FP8 linears: median %.4f s of %d (min %.4f, max %.4f) -> %.3fx full precision; "
+        "block outputs' cosine similarity to full precision: worst %.6f (block %d), last %.6f; "
+        "model output %.6f\n",
+        fp8_median, f.repeats, fp8_sorted.front(), fp8_sorted.back(), median / fp8_median, worst,
+        int(std::min_element(cosines.begin(), cosines.end()) - cosines.begin()), cosines.back(),
+        out_cosine);
+    out["fp8"] = {{"median_seconds", fp8_median},
+                  {"seconds", fp8},
+                  {"speedup_vs_full_precision", median / fp8_median},
+                  {"block_cosine", cosines},
+                  {"output_cosine", out_cosine}};
   }
   if (f.compile) {
     FV_CHECK(f.warmup >= 1,

@@ -119,6 +119,12 @@ step tiny-compile build-gpu/fastvideo generate --model "$tiny" --device cuda --h
   --enable-torch-compile --output "$out/tiny-compile.y4m" --overwrite
 step tiny-compile-compare ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-compile.y4m" 0.99
 summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-compile-compare.log" || echo 'no MS-SSIM')"
+# FP8 linears (issue 11, transformer_quant FP8): against the bf16 frames, MS-SSIM >= 0.95.
+step tiny-fp8 build-gpu/fastvideo generate --model "$tiny" --device cuda --height 176 \
+  --width 176 --num-frames 9 --prompt "A red fox runs through fresh snow at dawn." \
+  --transformer-quant FP8 --output "$out/tiny-fp8.y4m" --overwrite
+step tiny-fp8-compare ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-fp8.y4m" 0.95
+summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-fp8-compare.log" || echo 'no MS-SSIM')"
 # Memory (issue 12): the transformer's blocks (pinned, or streamed from the checkpoint) and
 # UMT5's layers streamed under a device-memory budget give the resident run's bytes.
 for pin in true false; do

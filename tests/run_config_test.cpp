@@ -105,8 +105,8 @@ TEST(RunConfig, EngineKeysAskingForMissingFeaturesAreRefusedByName) {
        "generator.engine.compile.vae_kwargs="},
       {"generator:\n  engine:\n    compile:\n      extras: {epilogue_fusion: true}\n",
        "generator.engine.compile.extras="},
-      {"generator:\n  engine:\n    quantization:\n      transformer_quant: FP8\n",
-       "generator.engine.quantization.transformer_quant='FP8'"},
+      {"generator:\n  engine:\n    quantization:\n      text_encoder_quant: FP8\n",
+       "generator.engine.quantization.text_encoder_quant='FP8'"},
       {"generator:\n  engine:\n    offload:\n      vae: true\n",
        "generator.engine.offload.vae='true'"},
       {"generator:\n  engine:\n    parallelism:\n      sp_size: 2\n",
@@ -121,10 +121,29 @@ TEST(RunConfig, EngineKeysAskingForMissingFeaturesAreRefusedByName) {
   }
   RunConfig c;
   EXPECT_TRUE(contains(error_of([&] {
-                         apply_override("generator.engine.quantization.transformer_quant", "FP8",
+                         apply_override("generator.engine.quantization.text_encoder_quant", "FP8",
                                         c);
                        }),
-                       "generator.engine.quantization.transformer_quant"));
+                       "generator.engine.quantization.text_encoder_quant"));
+}
+
+// transformer_quant (FastVideo's engine key, or the experimental one its kwargs land in): FP8 in
+// any case, null for none; other values refused naming the key and the value.
+TEST(RunConfig, TransformerQuantTakesFp8AndRefusesTheRestByName) {
+  EXPECT_EQ(from_yaml("generator:\n  engine:\n    quantization:\n      transformer_quant: fp8\n")
+                .options.transformer_quant,
+            "FP8");
+  EXPECT_EQ(from_yaml("generator:\n  pipeline:\n    experimental:\n      transformer_quant: FP8\n")
+                .options.transformer_quant,
+            "FP8");
+  EXPECT_EQ(from_yaml("generator:\n  engine:\n    quantization:\n      transformer_quant: null\n")
+                .options.transformer_quant,
+            "");
+  const std::string e =
+      yaml_error("generator:\n  engine:\n    quantization:\n      transformer_quant: nvfp4_qat\n");
+  EXPECT_TRUE(contains(e, "generator.engine.quantization.transformer_quant 'nvfp4_qat'") &&
+              contains(e, "FP8 only") && contains(e, "Blackwell"))
+      << e;
 }
 
 // FastVideo's compile keys land in GeneratorOptions (their values are checked where the engine
@@ -179,12 +198,12 @@ TEST(RunConfig, OffloadSwitchesAndTheDeviceMemoryBudget) {
                        "generator.engine.offload.dit"));
   // keep_text_encoder: true, false, or auto (unset) for the memory plan.
   EXPECT_EQ(c.options.keep_text_encoder, std::nullopt);
-  EXPECT_EQ(from_yaml("generator:\n  engine:\n    keep_text_encoder: false\n")
-                .options.keep_text_encoder,
-            std::optional<bool>(false));
-  EXPECT_EQ(from_yaml("generator:\n  engine:\n    keep_text_encoder: auto\n")
-                .options.keep_text_encoder,
-            std::nullopt);
+  EXPECT_EQ(
+      from_yaml("generator:\n  engine:\n    keep_text_encoder: false\n").options.keep_text_encoder,
+      std::optional<bool>(false));
+  EXPECT_EQ(
+      from_yaml("generator:\n  engine:\n    keep_text_encoder: auto\n").options.keep_text_encoder,
+      std::nullopt);
 }
 
 TEST(ParseByteSize, UnitsAreBinaryOrDecimalAndNothingElse) {

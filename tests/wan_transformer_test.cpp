@@ -367,6 +367,33 @@ TEST(WanTransformer, TinyForwardIsFiniteDeterministicAndShapedLikeTheLatents) {
       1e-4);
 }
 
+// FastVideo's transformer_quant FP8 (ops/fp8_linear.h): the blocks' ten linears become E4M3
+// weights, and every block's output stays within cosine 0.995 of full precision (the issue's
+// per-layer bar), the model output too; the embeddings and head stay as they were.
+TEST(WanTransformer, Fp8LinearsStayCloseToFullPrecisionBlockByBlock) {
+  TinyForward tiny;
+  const Tensor latents = randn({1, 16, 3, 8, 8}), context = randn({1, 512, 128});
+  const std::vector<double> t = {700.0};
+  std::vector<Tensor> reference;
+  tiny.model.set_block_probe([&](int, const Tensor& x) { reference.push_back(x.clone()); });
+  const Tensor want = tiny.model.forward(latents, t, tiny.model.prepare_text(context));
+  ASSERT_EQ(reference.size(), size_t(tiny.model.config().num_layers));
+  tiny.model.quantize_linears_fp8();
+  EXPECT_TRUE(tiny.model.fp8_linears());
+  std::vector<double> cosines;
+  tiny.model.set_block_probe(
+      [&](int i, const Tensor& x) { cosines.push_back(testing::cosine(x, reference[size_t(i)])); });
+  const Tensor got = tiny.model.forward(latents, t, tiny.model.prepare_text(context));
+  ASSERT_EQ(cosines.size(), reference.size());
+  for (size_t i = 0; i < cosines.size(); ++i) EXPECT_GE(cosines[i], 0.995) << "block " << i;
+  EXPECT_GE(testing::cosine(got, want), 0.995);
+  EXPECT_GT(rel_l2(got, want), 1e-4) << "FP8 changed nothing: were the linears quantized?";
+  EXPECT_TRUE(ops::all_finite(got));
+  tiny.model.quantize_linears_fp8();  // a second call changes nothing
+  tiny.model.set_block_probe({});
+  EXPECT_EQ(rel_l2(tiny.model.forward(latents, t, tiny.model.prepare_text(context)), got), 0.0);
+}
+
 TEST(WanTransformer, BatchOfTwoMatchesTwoSingleItemCalls) {
   // The CFG batch: cond and uncond in one call give the per-item results of separate calls.
   TinyForward tiny;

@@ -79,6 +79,11 @@ struct GeneratorOptions {
   // it is off are an error, not a no-op.
   bool enable_torch_compile = false;
   TorchCompileKwargs torch_compile_kwargs;
+  // FastVideo's transformer_quant: "FP8" runs the transformer blocks' linears in FP8 (E4M3 weights
+  // with a scale per output channel, made at load; each input quantized per token with a dynamic
+  // scale; docs/config.md). Empty: full precision. On the CPU the same rounding is emulated in f32;
+  // on a GPU it needs FP8 tensor cores (sm_89+). Other values are refused by name.
+  std::string transformer_quant;
   // FastVideo's text_encoder_enabled / vae_enabled: compiling UMT5 and the VAE as well. Not in
   // this version: true is refused.
   bool compile_text_encoder = false, compile_vae = false;

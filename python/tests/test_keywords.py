@@ -14,7 +14,7 @@ UNIMPLEMENTED = [
     ("use_fsdp_inference", True, "FSDP"),
     ("vae_cpu_offload", True, "VAE off the GPU"),
     ("lora_path", "lora.safetensors", "LoRA"),
-    ("transformer_quant", "fp8", "quantized"),
+    ("transformer_quant", "nvfp4_qat", "FP8 only"),
     ("distributed_executor_backend", "ray", "ray"),
 ]
 

@@ -17,6 +17,7 @@
 #include "fastvideo/log.h"
 #include "io/video_writer.h"
 #include "pipeline/compile_settings.h"
+#include "pipeline/transformer_quant.h"
 #include "schedulers/dmd_schedule.h"
 #include "tokenizer/utf8.h"
 
@@ -225,6 +226,12 @@ const std::map<std::string, Setter>& setters() {
                   "limit");
          c.options.max_device_memory = *bytes;
        }},
+      {"generator.engine.quantization.transformer_quant",
+       [](auto& n, auto& c) {
+         const std::string key = "generator.engine.quantization.transformer_quant";
+         c.options.transformer_quant =
+             checked_transformer_quant(is_null(n) ? "" : scalar<std::string>(n, key), key);
+       }},
       {"generator.engine.compile.enabled",
        [](auto& n, auto& c) {
          c.options.enable_torch_compile = scalar<bool>(n, "generator.engine.compile.enabled");
@@ -284,6 +291,12 @@ const std::map<std::string, Setter>& setters() {
        [](auto& n, auto& c) {
          c.options.attention_backend =
              scalar<std::string>(n, "generator.pipeline.experimental.attention_backend");
+       }},
+      {"generator.pipeline.experimental.transformer_quant",
+       [](auto& n, auto& c) {
+         const std::string key = "generator.pipeline.experimental.transformer_quant";
+         c.options.transformer_quant =
+             checked_transformer_quant(is_null(n) ? "" : scalar<std::string>(n, key), key);
        }},
       {"generator.pipeline.experimental.VSA_sparsity",
        [](auto& n, auto& c) {
@@ -413,7 +426,6 @@ const std::map<std::string, Rule>& rules() {
       {"generator.engine.compile.vae_kwargs", no_component_compile},
       {"generator.engine.compile.audio_vae_kwargs", no_component_compile},
       {"generator.engine.quantization.text_encoder_quant", no_quantization},
-      {"generator.engine.quantization.transformer_quant", no_quantization},
       {"generator.pipeline.workload_type",
        {[](const YAML::Node& n) { return is_null(n) || scalar<std::string>(n, "?") == "t2v"; },
         "t2v", "this version generates video from text only"}},

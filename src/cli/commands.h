@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "subcommand_program.h"
 
@@ -13,6 +14,13 @@ inline void add_enable_torch_compile_flag(CLI::App& cmd, bool& value) {
   cmd.add_flag("--enable-torch-compile", value,
                "compile mode: the transformer forward captured once per shape into a CUDA graph "
                "and replayed (FastVideo's enable_torch_compile; GPU only; docs/compile.md)");
+}
+
+// --transformer-quant, as generate and serve both take it.
+inline void add_transformer_quant_option(CLI::App& cmd, std::string& value) {
+  cmd.add_option("--transformer-quant", value,
+                 "FP8: the transformer blocks' linears in FP8 (E4M3 weights with per-channel "
+                 "scales, activations per token; FastVideo's transformer_quant; docs/config.md)");
 }
 
 Action add_generate_command(CLI::App& app);

@@ -86,6 +86,7 @@ struct GenerateFlags {
   std::map<std::string, std::optional<std::string>> values;  // by flag
   bool overwrite = false, vae_tiling = false;
   bool enable_torch_compile = false;
+  std::string transformer_quant;
   std::optional<std::string> torch_compile_kwargs;  // JSON, as FastVideo's legacy flag takes it
   std::optional<int> vae_tile_size, vae_tile_stride;
 };
@@ -131,6 +132,7 @@ RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>
   if (f.vae_tile_size) config.options.vae_tile_size = *f.vae_tile_size;
   if (f.vae_tile_stride) config.options.vae_tile_stride = *f.vae_tile_stride;
   if (f.enable_torch_compile) config.options.enable_torch_compile = true;
+  if (!f.transformer_quant.empty()) config.options.transformer_quant = f.transformer_quant;
   if (f.torch_compile_kwargs) {
     // Parsed as one JSON object first, so the text can only ever be dit_kwargs' value; JSON is
     // YAML's flow syntax, so the object goes where that value would in a config file.
@@ -282,6 +284,7 @@ Action add_generate_command(CLI::App& app) {
   cmd->add_option("--vae-tile-stride", f->vae_tile_stride,
                   "tile stride in pixels with --vae-tiling (192)");
   add_enable_torch_compile_flag(*cmd, f->enable_torch_compile);
+  add_transformer_quant_option(*cmd, f->transformer_quant);
   cmd->add_option("--torch-compile-kwargs", f->torch_compile_kwargs,
                   "JSON object of torch.compile keywords for compile mode, e.g. "
                   "'{\"mode\": \"reduce-overhead\"}' (mode, backend, fullgraph, dynamic)");

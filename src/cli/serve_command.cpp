@@ -51,6 +51,7 @@ struct ServeFlags {
   std::optional<std::string> output_dir;
   size_t max_body_bytes = 1 << 20;
   bool enable_torch_compile = false;
+  std::string transformer_quant;
 };
 
 // serve takes each video's request from its POST; a request section in --config would be ignored,
@@ -93,6 +94,7 @@ RunConfig run_config_from(const ServeFlags& f) {
     if (*value) apply_setting(key, **value, config);
   }
   if (f.enable_torch_compile) config.options.enable_torch_compile = true;
+  if (!f.transformer_quant.empty()) config.options.transformer_quant = f.transformer_quant;
   FV_CHECK(config.model_path, "no model: pass --model DIR or generator.model_path in --config");
   return config;
 }
@@ -507,6 +509,7 @@ Action add_serve_command(CLI::App& app) {
                   "else automatic)");
   cmd->add_option("--device", f->device, "auto (default), cpu, cuda or cuda:N");
   add_enable_torch_compile_flag(*cmd, f->enable_torch_compile);
+  add_transformer_quant_option(*cmd, f->transformer_quant);
   return [f] { return run_serve(*f); };
 }
 

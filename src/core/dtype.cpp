@@ -1,5 +1,9 @@
 #include "core/dtype.h"
 
+#include <cmath>
+#include <cstring>
+#include <limits>
+
 #include "core/excerpt.h"
 #include "fastvideo/error.h"
 
@@ -121,8 +125,14 @@ void convert_to_f32(const void* src, DType src_dtype, float* dst, size_t n) {
       for (size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(s[i]);
       return;
     }
+    case DType::F8E4M3: {
+      auto* s = static_cast<const uint8_t*>(src);
+      for (size_t i = 0; i < n; ++i) dst[i] = e4m3_to_f32(s[i]);
+      return;
+    }
     default:
-      fail("cannot convert dtype ", dtype_name(src_dtype), " to F32 (expected F32, BF16 or F16)");
+      fail("cannot convert dtype ", dtype_name(src_dtype),
+           " to F32 (expected F32, BF16, F16 or F8_E4M3)");
   }
 }
 
@@ -144,6 +154,40 @@ void convert_from_f32(const float* src, void* dst, DType dst_dtype, size_t n) {
     default:
       fail("cannot convert F32 to dtype ", dtype_name(dst_dtype), " (expected F32, BF16 or F16)");
   }
+}
+
+uint8_t f32_to_e4m3(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  const uint8_t sign = uint8_t((u >> 24) & 0x80u);
+  if (std::isnan(x)) return uint8_t(sign | 0x7f);
+  const float a = std::fabs(x);
+  if (a >= kE4m3Max) return uint8_t(sign | 0x7e);  // saturate: ±448 (0x7f is NaN)
+  if (a < 0.015625f) {
+    // Subnormals (and zero): m·2^-9, m = 0..8; a·512 is exact, nearbyint rounds half to even,
+    // and m = 8 is the bit pattern of the smallest normal, 2^-6.
+    return uint8_t(sign | uint8_t(std::nearbyint(a * 512.f)));
+  }
+  // Normals: round the f32 mantissa to 3 bits, half to even; a carry moves into the exponent.
+  uint32_t ua;
+  std::memcpy(&ua, &a, 4);
+  ua += 0x7ffffu + ((ua >> 20) & 1u);
+  const uint32_t exponent = (ua >> 23) - 127 + 7, mantissa = (ua >> 20) & 7u;
+  if (exponent > 15 || (exponent == 15 && mantissa == 7)) return uint8_t(sign | 0x7e);
+  return uint8_t(sign | (exponent << 3) | mantissa);
+}
+
+float e4m3_to_f32(uint8_t bits) {
+  const int exponent = (bits >> 3) & 0xf, mantissa = bits & 7;
+  float a;
+  if (exponent == 15 && mantissa == 7) {
+    a = std::numeric_limits<float>::quiet_NaN();
+  } else if (exponent == 0) {
+    a = std::ldexp(float(mantissa), -9);
+  } else {
+    a = std::ldexp(1.f + float(mantissa) / 8.f, exponent - 7);
+  }
+  return (bits & 0x80) ? -a : a;
 }
 
 }  // namespace fastvideo

@@ -39,7 +39,14 @@ inline uint16_t f32_to_bf16(float f) {
 float f16_to_f32(uint16_t bits);
 uint16_t f32_to_f16(float f);
 
-// Converts n elements of src (any float dtype) to f32.
+// FP8 E4M3 (F8E4M3): the OCP E4M3FN format (bias 7, no infinities, max 448, min subnormal 2^-9).
+// f32_to_e4m3 rounds to nearest even including subnormals and saturates at ±448 (±inf too, as
+// cvt.rn.satfinite.e4m3x2.f32 does); only a NaN input gives NaN. Plain C++, no CUDA headers.
+inline constexpr float kE4m3Max = 448.f;
+uint8_t f32_to_e4m3(float x);
+float e4m3_to_f32(uint8_t bits);
+
+// Converts n elements of src (F32, BF16, F16 or F8E4M3) to f32.
 void convert_to_f32(const void* src, DType src_dtype, float* dst, size_t n);
 // Converts n f32 elements to dst_dtype (F32, BF16 or F16).
 void convert_from_f32(const float* src, void* dst, DType dst_dtype, size_t n);

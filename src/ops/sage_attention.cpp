@@ -30,40 +30,6 @@ float sage_q_multiplier(float softmax_scale) {
   return softmax_scale * 1.4426950408889634f;  // log2 e
 }
 
-uint8_t f32_to_e4m3(float x) {
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  const uint8_t sign = uint8_t((u >> 24) & 0x80u);
-  if (std::isnan(x)) return uint8_t(sign | 0x7f);
-  const float a = std::fabs(x);
-  if (a >= kSagePMax) return uint8_t(sign | 0x7e);  // saturate: ±448 (0x7f is NaN)
-  if (a < 0.015625f) {
-    // Subnormals (and zero): m·2^-9, m = 0..8; a·512 is exact, nearbyint rounds half to even,
-    // and m = 8 is the bit pattern of the smallest normal, 2^-6.
-    return uint8_t(sign | uint8_t(std::nearbyint(a * 512.f)));
-  }
-  // Normals: round the f32 mantissa to 3 bits, half to even; a carry moves into the exponent.
-  uint32_t ua;
-  std::memcpy(&ua, &a, 4);
-  ua += 0x7ffffu + ((ua >> 20) & 1u);
-  const uint32_t exponent = (ua >> 23) - 127 + 7, mantissa = (ua >> 20) & 7u;
-  if (exponent > 15 || (exponent == 15 && mantissa == 7)) return uint8_t(sign | 0x7e);
-  return uint8_t(sign | (exponent << 3) | mantissa);
-}
-
-float e4m3_to_f32(uint8_t bits) {
-  const int exponent = (bits >> 3) & 0xf, mantissa = bits & 7;
-  float a;
-  if (exponent == 15 && mantissa == 7) {
-    a = std::numeric_limits<float>::quiet_NaN();
-  } else if (exponent == 0) {
-    a = std::ldexp(float(mantissa), -9);
-  } else {
-    a = std::ldexp(1.f + float(mantissa) / 8.f, exponent - 7);
-  }
-  return (bits & 0x80) ? -a : a;
-}
-
 SageKernel sage_kernel_for(int major, int minor, SageKernel wanted, std::string_view gpu) {
   const int sm = 10 * major + minor;
   FV_CHECK(sm >= 80, "SAGE_ATTN on CUDA needs compute capability 8.0 or newer (INT8 and FP16 ",

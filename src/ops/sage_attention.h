@@ -47,9 +47,7 @@
 //    (1 where the channel is all zero), v_fp8 = e4m3(v / v_scale) (f32 division). No V smoothing.
 // 6. Epilogue: O[i, c] = (O[i, c] · v_scale[c]) / l[i] in f32 (the 448 of P̃ cancels in O / l).
 //
-// E4M3 is the OCP FP8 E4M3FN format (bias 7, no infinities, max 448, min subnormal 2^-9):
-// f32_to_e4m3 rounds to nearest even including subnormals and saturates at ±448 (±inf too, as
-// cvt.rn.satfinite.e4m3x2.f32 does); only a NaN input gives NaN.
+// E4M3: core/dtype.h (f32_to_e4m3, e4m3_to_f32).
 //
 // Layout: q, k, v [B, S, H, D] (ops/attention.h), D ∈ {64, 128} (the Hopper kernel's head dims),
 // v's head dim equal to q's; Sq and Sk may differ (the backend runs self-attention only).
@@ -66,8 +64,8 @@ inline constexpr int64_t kSageQueryBlock = 64;           // rows of one wgmma M 
 inline constexpr int64_t kSageKeyBlock = 128;            // keys per main-loop iteration (CTA_K)
 inline constexpr int64_t kSageQueryScalesPerBlock = 32;  // 4 warps × 8 row pairs
 inline constexpr int64_t kSageKeyScalesPerBlock = 4;     // one per lane % 4
-inline constexpr float kSagePMax = 448.f;                // E4M3's largest finite value
-inline constexpr float kSageLog2PMax = 8.80735492f;      // f32(log2 448), step 4's offset
+inline constexpr float kSagePMax = kE4m3Max;
+inline constexpr float kSageLog2PMax = 8.80735492f;  // f32(log2 448), step 4's offset
 
 // Where a token's scale lives among one (batch, head)'s scales.
 // Query row r: (r / 64)·32 + ((r % 64) / 16)·8 + r % 8. Key n: (n / 128)·4 + (n % 8) / 2.
@@ -79,10 +77,6 @@ int64_t sage_key_scale_count(int64_t keys);
 
 // f32(scale · log2 e): folded into q before it is quantized.
 float sage_q_multiplier(float softmax_scale);
-
-// FP8 E4M3FN in plain C++ (no CUDA headers): see the header comment for the rounding rule.
-uint8_t f32_to_e4m3(float x);
-float e4m3_to_f32(uint8_t bits);
 
 // INT8 values of q or k with their group scales.
 struct SageInt8 {

@@ -19,6 +19,7 @@
 #include "pipeline/stages/prepare_timesteps_stage.h"
 #include "pipeline/stages/validate_stage.h"
 #include "pipeline/stages/write_stage.h"
+#include "pipeline/transformer_quant.h"
 #include "pipeline/wan_checkpoint.h"
 #include "schedulers/dmd_schedule.h"
 
@@ -115,7 +116,7 @@ OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
                            const WanTransformerConfig& dit, const WanBlockExtras& extras,
                            const std::set<std::string>& dit_fp32, const Umt5Config& umt5,
                            DType umt5_dtype, const WanVaeConfig& vae, bool tiling_asked,
-                           bool compile) {
+                           const std::string& dit_resident_because) {
   FV_CHECK(!(options.dit_layerwise_offload == false && options.dit_cpu_offload == true),
            "dit_layerwise_offload=false and dit_cpu_offload=true contradict each other here: on "
            "one GPU both mean streaming the transformer's blocks from host memory; set one");
@@ -149,11 +150,10 @@ OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
   // by block: the same streaming as dit_layerwise_offload, which wins when both are set.
   settings.dit_layerwise =
       options.dit_layerwise_offload ? options.dit_layerwise_offload : options.dit_cpu_offload;
-  if (compile) {
-    FV_CHECK(!settings.dit_layerwise.value_or(false),
-             "compile mode (enable_torch_compile) and dit_layerwise_offload / dit_cpu_offload do "
-             "not go together in this version (a CUDA graph cannot wait on the weight copies' "
-             "stream); turn one off");
+  if (!dit_resident_because.empty()) {
+    FV_CHECK(!settings.dit_layerwise.value_or(false), dit_resident_because,
+             " and dit_layerwise_offload / dit_cpu_offload do not go together in this version; "
+             "turn one off");
     settings.dit_layerwise = false;
   }
   settings.text_encoder = options.text_encoder_cpu_offload;
@@ -210,6 +210,18 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   apply_dmd_denoising_steps(options, pipeline, preset_);
   const std::optional<VaeTiling> vae_tiling = vae_tiling_for(options, vae_config.spatial_stride());
   const std::optional<std::string> compile = check_compile_settings(options, device_);
+  const std::string transformer_quant =
+      checked_transformer_quant(options.transformer_quant, "transformer_quant");
+  // What keeps the transformer's blocks on the device (no layerwise offload), if anything.
+  std::string dit_resident_because;
+  if (compile) {
+    dit_resident_because =
+        "compile mode (enable_torch_compile: a CUDA graph cannot wait on the weight copies' "
+        "stream)";
+  } else if (!transformer_quant.empty()) {
+    dit_resident_because =
+        "transformer_quant FP8 (the streamed blocks would need FP8 copies made on the host)";
+  }
   attention_ = select_attention_backends(
       options.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device_),
       {dit_config.attention_head_dim, weight_dtype});
@@ -265,7 +277,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   const std::set<std::string> dit_fp32 = wan_transformer_fp32_names(dit_config, extras);
   offload_ =
       plan_offload(options, device_, preset_, *geometry_, dit_config, extras, dit_fp32, umt5_config,
-                   umt5_dtype, vae_config, vae_tiling.has_value(), compile.has_value());
+                   umt5_dtype, vae_config, vae_tiling.has_value(), dit_resident_because);
   // The plan may turn tiling on; then it tiles as vae_tile_size / vae_tile_stride say.
   const std::optional<VaeTiling> decode_tiling =
       offload_.vae_tiling ? std::optional(vae_tiling.value_or(
@@ -286,6 +298,13 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config, extras),
                      weight_dtype, device_, &dit_fp32, dit_offload ? "blocks." : ""),
       *attention_.self, *attention_.cross, dit_offload);
+  if (!transformer_quant.empty()) {
+    transformer_->quantize_linears_fp8();
+    log::info(
+        "transformer: blocks' linears in FP8 (E4M3 weights, per-channel and per-token "
+        "scales)",
+        device_.is_cpu() ? "; emulated in f32 on the CPU" : "");
+  }
   if (compile) transformer_->enable_compile();
   vae_ = std::make_unique<WanVaeDecoder>(
       vae_config,
@@ -315,6 +334,8 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                       kStaDefaultWindow[2], " tiles, cut to the grid"));
   }
   if (compile) engine_parameters.emplace_back("compile", *compile);
+  if (!transformer_quant.empty())
+    engine_parameters.emplace_back("transformer_quant", transformer_quant);
   if (sparse.moba_config) {
     engine_parameters.emplace_back("moba_config_path", options.moba_config_path.string());
   }

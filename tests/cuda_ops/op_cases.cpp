@@ -17,6 +17,7 @@
 #include "ops/cuda/conv_kernels.h"
 #include "ops/elementwise.h"
 #include "ops/embedding.h"
+#include "ops/fp8_linear.h"
 #include "ops/linear.h"
 #include "ops/norm.h"
 #include "ops/patchify.h"
@@ -380,6 +381,36 @@ void linear_cases(Table& t) {
   add_linear(t, "linear", {1, 1000, 1536}, 1536, kF32, kF32, 1e-5);
 }
 
+// ---- fp8_linear.h (E4M3 rows, cuBLASLt's FP8 GEMM)
+// ------------------------------------------------ The weight quantized on each device by the op
+// under test (the same E4M3 bytes and scales: the GPU's quantizer rounds as the CPU's,
+// cuda_fp8_linear_test), then the FP8 linear. The CPU twin computes in f32 on the dequantized
+// operands; the GPU accumulates FP8 products in f32 (cuBLASLt's default, exact accumulation) and
+// writes bf16. Wan's shapes: 1536 -> 1536, 8960 and back.
+
+Tensor fp8_linear(OpInputs in, bool gelu) {
+  return ops::fp8_linear(in[0], ops::quantize_rows_fp8(in[1]), bias_or_none(in), gelu);
+}
+
+void fp8_linear_cases(Table& t) {
+  const struct {
+    Shape x;
+    int64_t out;
+  } shapes[] = {
+      {{3, 37, 64}, 48}, {{2, 300, 1536}, 1536}, {{1, 257, 1536}, 8960}, {{1, 130, 8960}, 1536}};
+  for (const auto& [x, out] : shapes) {
+    for (bool gelu : {false, true}) {
+      t.add(gelu ? "fp8_linear_gelu" : "fp8_linear", kBf16, linear_variant(x, out, kBf16, kBf16),
+            linear_operands(x, out, kBf16, kBf16), 1e-2,
+            [gelu](OpInputs in) { return fp8_linear(in, gelu); })
+          .runs = 2;
+    }
+  }
+  t.add("fp8_linear", kBf16, linear_variant({5, 33, 64}, 32, std::nullopt, kBf16),
+        linear_operands({5, 33, 64}, 32, kBf16, std::nullopt), 1e-2,
+        [](OpInputs in) { return fp8_linear(in, false); });
+}
+
 // ---- conv.h (cuDNN and the direct fallback kernel) ---------------------------------------------
 
 // x, weight N(0, 1/fan_in) and a bias N(0, 0.5²), all in d.
@@ -530,6 +561,7 @@ std::vector<OpCase> op_cases() {
   channel_norm_cases(t);
   data_movement_cases(t);
   linear_cases(t);
+  fp8_linear_cases(t);
   conv_cases(t);
   attention_cases(t);
   return t.take();

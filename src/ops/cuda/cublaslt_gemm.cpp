@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
@@ -37,8 +38,11 @@ cudaDataType_t cuda_type(DType dtype) {
       return CUDA_R_16BF;
     case DType::F16:
       return CUDA_R_16F;
+    case DType::F8E4M3:
+      return CUDA_R_8F_E4M3;
     default:
-      fail("cuBLASLt GEMM: dtype ", dtype_name(dtype), " is not supported (F32, BF16, F16)");
+      fail("cuBLASLt GEMM: dtype ", dtype_name(dtype),
+           " is not supported (F32, BF16, F16, F8_E4M3)");
   }
 }
 
@@ -54,7 +58,8 @@ struct PlanKey {
   int device;
   int64_t m, n, k;
   bool transpose_b;
-  DType dtype;
+  DType dtype;          // d's (and bias's)
+  DType operand_dtype;  // a's and b's: d's, or F8E4M3 with row scales
   bool bias;
   GemmActivation activation;
   uint32_t align_a, align_b, align_d, align_bias;
@@ -77,16 +82,24 @@ class Plan {
  public:
   Plan(const PlanKey& key, const void* bias, cublasLtHandle_t handle, size_t workspace_bytes)
       : key_(key) {
-    const cudaDataType_t type = cuda_type(key.dtype);
-    // CUBLAS_COMPUTE_32F: fp32 accumulation for 16-bit inputs and true fp32 (not TF32) for F32.
+    const cudaDataType_t type = cuda_type(key.operand_dtype), d_type = cuda_type(key.dtype);
+    // CUBLAS_COMPUTE_32F: fp32 accumulation for 16-bit and 8-bit inputs and true fp32 (not TF32)
+    // for F32.
     FV_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, key.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N);
     set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
+    if (key.operand_dtype == DType::F8E4M3) {
+      // One scale per row of each operand: cuBLASLt's A is our b (n rows), its B our a (m rows).
+      set_attribute(desc_, CUBLASLT_MATMUL_DESC_A_SCALE_MODE,
+                    int32_t(CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F));
+      set_attribute(desc_, CUBLASLT_MATMUL_DESC_B_SCALE_MODE,
+                    int32_t(CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F));
+    }
     const uint64_t b_rows = key.transpose_b ? key.k : key.n;
     const uint64_t b_cols = key.transpose_b ? key.n : key.k;
     FV_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lt_a_, type, b_rows, b_cols, int64_t(b_rows)));
     FV_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lt_b_, type, key.k, key.m, key.k));
-    FV_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lt_d_, type, key.n, key.m, key.n));
+    FV_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lt_d_, d_type, key.n, key.m, key.n));
 
     const cublasLtEpilogue_t fused = epilogue_of(key.bias, key.activation);
     fused_ = try_plan(fused, bias, handle, workspace_bytes);
@@ -111,9 +124,16 @@ class Plan {
 
   // Callers hold the cache's mutex: the bias pointer lives in the shared descriptor.
   void run(const Tensor& d, const Tensor& a, const Tensor& b, const Tensor& bias,
-           cublasLtHandle_t handle, void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+           const GemmRowScales* row_scales, cublasLtHandle_t handle, void* workspace,
+           size_t workspace_bytes, cudaStream_t stream) {
     if (fused_ && bias.defined()) {
       set_attribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias.raw_data());
+    }
+    if (row_scales) {
+      set_attribute(desc_, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
+                    static_cast<const void*>(row_scales->b.raw_data()));
+      set_attribute(desc_, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
+                    static_cast<const void*>(row_scales->a.raw_data()));
     }
     const float alpha = 1.0f, beta = 0.0f;
     FV_CUBLAS_CHECK(cublasLtMatmul(handle, desc_, &alpha, b.raw_data(), lt_a_, a.raw_data(), lt_b_,
@@ -161,7 +181,8 @@ class Plan {
   std::string describe() const {
     return str_cat("[", key_.m, ",", key_.k, "]·[", key_.transpose_b ? key_.n : key_.k, ",",
                    key_.transpose_b ? key_.k : key_.n, "]", key_.transpose_b ? "ᵀ" : "", " ",
-                   dtype_name(key_.dtype), key_.bias ? " +bias" : "",
+                   dtype_name(key_.operand_dtype), " -> ", dtype_name(key_.dtype),
+                   key_.bias ? " +bias" : "",
                    key_.activation == GemmActivation::GeluTanh ? " gelu" : "", " (alignments ",
                    key_.align_a, "/", key_.align_b, "/", key_.align_d, " bytes)");
   }
@@ -185,8 +206,8 @@ PlanCache& plan_cache() {
 }
 
 PlanKey key_of(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose_b,
-               const Tensor& bias, GemmActivation activation) {
-  const DType dtype = d.dtype();
+               const Tensor& bias, GemmActivation activation, const GemmRowScales* row_scales) {
+  const DType dtype = d.dtype(), operand_dtype = row_scales ? DType::F8E4M3 : dtype;
   const Device device = d.device();
   FV_CHECK(!device.is_cpu(), "cuBLASLt GEMM: output ", d.describe(), " is not on a GPU");
   FV_CHECK(a.ndim() == 2 && b.ndim() == 2 && d.ndim() == 2,
@@ -198,9 +219,22 @@ PlanKey key_of(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose
            "cuBLASLt GEMM: shapes do not match: a ", a.describe(), ", b ", b.describe(),
            transpose_b ? " (transposed)" : "", ", d ", d.describe());
   for (const Tensor* t : {&a, &b, &d}) {
-    FV_CHECK(t->dtype() == dtype && t->device() == device && t->is_contiguous(),
-             "cuBLASLt GEMM: operand ", t->describe(), " must be contiguous ", dtype_name(dtype),
+    const DType want = t == &d ? dtype : operand_dtype;
+    FV_CHECK(t->dtype() == want && t->device() == device && t->is_contiguous(),
+             "cuBLASLt GEMM: operand ", t->describe(), " must be contiguous ", dtype_name(want),
              " on ", device.name());
+  }
+  if (row_scales) {
+    FV_CHECK(dtype == DType::BF16 && transpose_b && k % 16 == 0,
+             "cuBLASLt FP8 GEMM: d must be BF16, b transposed and k a multiple of 16; got d ",
+             d.describe(), ", k ", k);
+    for (const auto& [scales, rows] :
+         {std::pair{&row_scales->a, m}, std::pair{&row_scales->b, n}}) {
+      FV_CHECK(scales->dtype() == DType::F32 && scales->device() == device &&
+                   scales->is_contiguous() && scales->numel() == rows,
+               "cuBLASLt FP8 GEMM: row scales ", scales->describe(), " must be contiguous F32 [",
+               rows, "] on ", device.name());
+    }
   }
   if (bias.defined()) {
     FV_CHECK(bias.dtype() == dtype && bias.device() == device && bias.is_contiguous() &&
@@ -214,6 +248,7 @@ PlanKey key_of(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose
                  k,
                  transpose_b,
                  dtype,
+                 operand_dtype,
                  bias.defined(),
                  activation,
                  alignment(a.raw_data()),
@@ -225,8 +260,8 @@ PlanKey key_of(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose
 }  // namespace
 
 void cublaslt_gemm(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose_b,
-                   const Tensor& bias, GemmActivation activation) {
-  const PlanKey key = key_of(d, a, b, transpose_b, bias, activation);
+                   const Tensor& bias, GemmActivation activation, const GemmRowScales* row_scales) {
+  const PlanKey key = key_of(d, a, b, transpose_b, bias, activation, row_scales);
   if (key.m == 0 || key.n == 0) return;
   CudaContext& ctx = use_cuda_device(key.device);
   if (key.k == 0) {
@@ -244,7 +279,7 @@ void cublaslt_gemm(const Tensor& d, const Tensor& a, const Tensor& b, bool trans
     plan = std::make_unique<Plan>(key, bias.defined() ? bias.raw_data() : nullptr, ctx.cublaslt(),
                                   workspace_bytes);
   }
-  plan->run(d, a, b, bias, ctx.cublaslt(), workspace, workspace_bytes, ctx.stream());
+  plan->run(d, a, b, bias, row_scales, ctx.cublaslt(), workspace, workspace_bytes, ctx.stream());
 }
 
 }  // namespace fastvideo::ops::cuda_detail

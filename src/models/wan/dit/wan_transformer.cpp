@@ -7,6 +7,7 @@
 #include "fastvideo/log.h"
 #include "models/wan/dit/wan_rope.h"
 #include "ops/elementwise.h"
+#include "ops/fp8_linear.h"
 #include "ops/linear.h"
 #include "ops/norm.h"
 #include "ops/patchify.h"
@@ -155,6 +156,13 @@ std::set<std::string> wan_transformer_fp32_names(const WanTransformerConfig& con
 
 namespace {
 
+// A block's linear: FP8 where quantize_linears_fp8 left scales, else in the weight's dtype.
+Tensor block_linear(const Tensor& x, const Tensor& weight, const Tensor& scales, const Tensor& bias,
+                    bool gelu = false) {
+  if (scales.defined()) return ops::fp8_linear(x, {weight, scales}, bias, gelu);
+  return gelu ? ops::linear_gelu(x, weight, bias) : ops::linear(x, weight, bias);
+}
+
 // [R, D] table repeated over the batch: [B, R, D], on the table's device.
 Tensor repeat_over_batch(const Tensor& table, int64_t batch) {
   Tensor out = Tensor::empty({batch, table.size(0), table.size(1)}, table.dtype(), table.device());
@@ -262,11 +270,20 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
   auto make_block = [&](int i, const auto& fetch) {
     const std::string b = "blocks." + std::to_string(i) + ".";
     auto attention = [&](const std::string& a) {
-      return Attention{fetch(a + "to_q.weight"),     fetch(a + "to_q.bias"),
-                       fetch(a + "to_k.weight"),     fetch(a + "to_k.bias"),
-                       fetch(a + "to_v.weight"),     fetch(a + "to_v.bias"),
-                       fetch(a + "to_out.0.weight"), fetch(a + "to_out.0.bias"),
-                       fetch(a + "norm_q.weight"),   fetch(a + "norm_k.weight")};
+      return Attention{fetch(a + "to_q.weight"),
+                       fetch(a + "to_q.bias"),
+                       fetch(a + "to_k.weight"),
+                       fetch(a + "to_k.bias"),
+                       fetch(a + "to_v.weight"),
+                       fetch(a + "to_v.bias"),
+                       fetch(a + "to_out.0.weight"),
+                       fetch(a + "to_out.0.bias"),
+                       fetch(a + "norm_q.weight"),
+                       fetch(a + "norm_k.weight"),
+                       {},
+                       {},
+                       {},
+                       {}};
     };
     Block block{fetch(b + "scale_shift_table"),
                 attention(b + "attn1."),
@@ -281,7 +298,9 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
                 {},
                 {},
                 {},
-                int(i)};
+                int(i),
+                {},
+                {}};
     if (gate_layout != VsaGateLayout::Absent) {
       const std::string g = b + std::string(vsa_gate_prefix(gate_layout));
       block.gate_w = fetch(g + ".weight");
@@ -409,8 +428,9 @@ WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context) 
                   text_2_w_, text_2_b_);
   for_each_block([&](const Block& block) {
     const Attention& a = block.cross_attn;
-    Tensor k = ops::rms_norm(ops::linear(text.text, a.to_k_w, a.to_k_b), config_.eps, a.norm_k);
-    Tensor v = ops::linear(text.text, a.to_v_w, a.to_v_b);
+    Tensor k =
+        ops::rms_norm(block_linear(text.text, a.to_k_w, a.to_k_s, a.to_k_b), config_.eps, a.norm_k);
+    Tensor v = block_linear(text.text, a.to_v_w, a.to_v_s, a.to_v_b);
     text.blocks.push_back({k.reshape({B, L, H, hd}), v.reshape({B, L, H, hd})});
   });
   return text;
@@ -434,11 +454,11 @@ Tensor WanTransformer::block_forward(const Block& block,
   // is one fused op (layer_norm_modulate, rms_norm_rope) whose CPU twin is the plain composition.
   const Attention& sa = block.self_attn;
   Tensor h = ops::layer_norm_modulate(x, eps, chunk(0), chunk(1));
-  Tensor q = ops::rms_norm_rope(ops::linear(h, sa.to_q_w, sa.to_q_b), eps, sa.norm_q, rope_cos,
-                                rope_sin, H);
-  Tensor k = ops::rms_norm_rope(ops::linear(h, sa.to_k_w, sa.to_k_b), eps, sa.norm_k, rope_cos,
-                                rope_sin, H);
-  Tensor v = ops::linear(h, sa.to_v_w, sa.to_v_b);
+  Tensor q = ops::rms_norm_rope(block_linear(h, sa.to_q_w, sa.to_q_s, sa.to_q_b), eps, sa.norm_q,
+                                rope_cos, rope_sin, H);
+  Tensor k = ops::rms_norm_rope(block_linear(h, sa.to_k_w, sa.to_k_s, sa.to_k_b), eps, sa.norm_k,
+                                rope_cos, rope_sin, H);
+  Tensor v = block_linear(h, sa.to_v_w, sa.to_v_s, sa.to_v_b);
   // VSA's gate G = to_gate_compress(norm1 output) (fastvideo.md §3.3); undefined means G = 0.
   AttentionExtras extras;
   extras.proj_l_weight = block.proj_l_w;
@@ -447,19 +467,20 @@ Tensor WanTransformer::block_forward(const Block& block,
   if (block.gate_w.defined()) extras.gate = heads(ops::linear(h, block.gate_w, block.gate_b));
   Tensor a =
       self_attention_->run(q, k, heads(v), attn_scale, self_metadata, extras).reshape({B, S, D});
-  Tensor out = ops::gated_residual(x, ops::linear(a, sa.to_out_w, sa.to_out_b), chunk(2));
+  Tensor out =
+      ops::gated_residual(x, block_linear(a, sa.to_out_w, sa.to_out_s, sa.to_out_b), chunk(2));
 
   // (2) Cross-attention: affine norm2, no modulation, no gate, no RoPE; K/V cached per prompt.
   const Attention& ca = block.cross_attn;
   h = ops::layer_norm(out, eps, block.norm2_w, block.norm2_b);
-  q = ops::rms_norm(ops::linear(h, ca.to_q_w, ca.to_q_b), eps, ca.norm_q);
+  q = ops::rms_norm(block_linear(h, ca.to_q_w, ca.to_q_s, ca.to_q_b), eps, ca.norm_q);
   a = cross_attention_->run(heads(q), text_kv.k, text_kv.v, attn_scale).reshape({B, S, D});
-  out = ops::add(out, ops::linear(a, ca.to_out_w, ca.to_out_b));
+  out = ops::add(out, block_linear(a, ca.to_out_w, ca.to_out_s, ca.to_out_b));
 
   // (3) Feed-forward D -> F -> D with tanh GELU.
   h = ops::layer_norm_modulate(out, eps, chunk(3), chunk(4));
-  Tensor f = ops::linear(ops::linear_gelu(h, block.ffn_in_w, block.ffn_in_b), block.ffn_out_w,
-                         block.ffn_out_b);
+  Tensor f = block_linear(block_linear(h, block.ffn_in_w, block.ffn_in_s, block.ffn_in_b, true),
+                          block.ffn_out_w, block.ffn_out_s, block.ffn_out_b);
   return ops::gated_residual(out, f, chunk(5));
 }
 
@@ -533,6 +554,7 @@ Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sin
         ops::add(repeat_over_batch(block.modulation, B), tproj).permute({1, 0, 2}).contiguous();
     x = block_forward(block, text.blocks[size_t(block.index)], x, modulation, rope.cos, rope.sin,
                       self_attention_metadata);
+    if (block_probe_) block_probe_(block.index, x);
   });
 
   // wan21.md §1.6: the head modulates with temb itself (not tproj), rows (shift, scale).
@@ -546,6 +568,7 @@ Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sin
 }
 
 void WanTransformer::enable_compile() {
+  FV_CHECK(!block_probe_, "compile mode replays captured forwards, which a block probe cannot see");
   FV_CHECK(!offload_,
            "compile mode (enable_torch_compile) and dit_layerwise_offload do not go together in "
            "this version (a CUDA graph cannot wait on the weight copies' stream); turn one off");
@@ -558,6 +581,35 @@ void WanTransformer::enable_compile() {
 #else
   fail("compile mode (enable_torch_compile) needs the CUDA backend, and this build has none");
 #endif
+}
+
+void WanTransformer::set_block_probe(std::function<void(int, const Tensor&)> probe) {
+  FV_CHECK(!graphs_, "a block probe sees eager forwards only, and compile mode is on");
+  block_probe_ = std::move(probe);
+}
+
+void WanTransformer::quantize_linears_fp8() {
+  FV_CHECK(!offload_,
+           "transformer_quant FP8 and dit_layerwise_offload do not go together in this version "
+           "(the streamed blocks would need their FP8 copies made on the host); turn one off");
+  FV_CHECK(!graphs_, "transformer_quant FP8: quantize before compile mode captures the forward");
+  if (fp8_linears_) return;
+  const auto quantize = [](Tensor& weight, Tensor& scales) {
+    ops::Fp8Rows q = ops::quantize_rows_fp8(weight);
+    weight = std::move(q.values);
+    scales = std::move(q.scales);
+  };
+  for (Block& block : blocks_) {
+    for (Attention* a : {&block.self_attn, &block.cross_attn}) {
+      quantize(a->to_q_w, a->to_q_s);
+      quantize(a->to_k_w, a->to_k_s);
+      quantize(a->to_v_w, a->to_v_s);
+      quantize(a->to_out_w, a->to_out_s);
+    }
+    quantize(block.ffn_in_w, block.ffn_in_s);
+    quantize(block.ffn_out_w, block.ffn_out_s);
+  }
+  fp8_linears_ = true;
 }
 
 WanTransformer::CompileStats WanTransformer::compile_stats() const {

@@ -130,6 +130,16 @@ class WanTransformer {
   // as eager. A model on the CPU, or a build without CUDA, is refused.
   void enable_compile();
   bool compiled() const { return graphs_ != nullptr; }
+  // FastVideo's transformer_quant FP8 (issue 11, ops/fp8_linear.h): the blocks' attention and
+  // feed-forward linears (to_q, to_k, to_v, to_out of both attentions, ffn in and out) become E4M3
+  // weights with a scale per output channel, now, and their inputs are quantized per token at each
+  // call. The embeddings, proj_out, VSA's gate and SLA's proj_l stay in the model's dtype. Before
+  // compile mode; not with layerwise offload (refused).
+  void quantize_linears_fp8();
+  bool fp8_linears() const { return fp8_linears_; }
+  // For tests and benchmarks that compare layers: probe(block index, its output [B, S, D]) after
+  // every block of each eager forward; empty: none. Not in compile mode (refused).
+  void set_block_probe(std::function<void(int, const Tensor&)> probe);
   bool layerwise_offloaded() const { return offload_ != nullptr; }
   struct CompileStats {
     int graphs = 0;                  // captured so far
@@ -149,15 +159,17 @@ class WanTransformer {
  private:
   struct Attention {
     Tensor to_q_w, to_q_b, to_k_w, to_k_b, to_v_w, to_v_b, to_out_w, to_out_b, norm_q, norm_k;
+    Tensor to_q_s, to_k_s, to_v_s, to_out_s;  // FP8 weights' scales (quantize_linears_fp8)
   };
   struct Block {
     Tensor modulation;  // scale_shift_table as [6, D]
     Attention self_attn, cross_attn;
     Tensor norm2_w, norm2_b;
     Tensor ffn_in_w, ffn_in_b, ffn_out_w, ffn_out_b;
-    Tensor gate_w, gate_b;      // VSA's to_gate_compress; undefined: G = 0
-    Tensor proj_l_w, proj_l_b;  // SLA's proj_l (f32); undefined: zero
-    int index = 0;              // blocks.N: which backends with per-layer settings read (STA)
+    Tensor gate_w, gate_b;       // VSA's to_gate_compress; undefined: G = 0
+    Tensor proj_l_w, proj_l_b;   // SLA's proj_l (f32); undefined: zero
+    int index = 0;               // blocks.N: which backends with per-layer settings read (STA)
+    Tensor ffn_in_s, ffn_out_s;  // FP8 weights' scales (quantize_linears_fp8)
   };
 
   struct RopeCache {
@@ -201,6 +213,8 @@ class WanTransformer {
   mutable std::mutex rope_mutex_;
   mutable std::map<std::array<int64_t, 3>, RopeCache> rope_cache_;
   std::shared_ptr<WanForwardGraphs> graphs_;  // compile mode; null: eager
+  bool fp8_linears_ = false;
+  std::function<void(int, const Tensor&)> block_probe_;
 };
 
 }  // namespace fastvideo

@@ -1,0 +1,109 @@
+// ops::cuda::quantize_rows_fp8 and fp8_linear (ops/fp8_linear.h): one CTA quantizes a row (its
+// absolute maximum, then each element divided by the scale and rounded by the hardware's
+// satfinite E4M3 conversion, as the CPU twin rounds), and cuBLASLt's FP8 GEMM takes both operands'
+// row scales as outer vectors, writing bf16 with bias and GELU in its epilogue.
+#include <cuda_bf16.h>
+#include <cuda_fp8.h>
+
+#include <algorithm>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "ops/cuda/cublaslt_gemm.h"
+#include "ops/fp8_linear.h"
+
+namespace fastvideo::ops::cuda {
+
+namespace {
+
+constexpr int kThreads = 128;
+
+// Row blockIdx.x of x [rows, K] (K a multiple of 8, rows 16-byte aligned): 8 elements a chunk.
+__global__ void __launch_bounds__(kThreads)
+    quantize_rows_kernel(const __nv_bfloat16* x, int64_t K, uint8_t* q, float* scales) {
+  const int64_t row = blockIdx.x;
+  const uint4* in = reinterpret_cast<const uint4*>(x + row * K);
+  const int chunks = int(K / 8);
+  float amax = 0.f;
+  for (int c = threadIdx.x; c < chunks; c += kThreads) {
+    const uint4 v = in[c];
+    const auto* h = reinterpret_cast<const __nv_bfloat162*>(&v);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float2 f = __bfloat1622float2(h[i]);
+      amax = fmaxf(amax, fmaxf(fabsf(f.x), fabsf(f.y)));  // NaN is passed over, as on the CPU
+    }
+  }
+  __shared__ float warp_max[kThreads / 32];
+  for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+  if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = amax;
+  __syncthreads();
+  amax = warp_max[0];
+#pragma unroll
+  for (int w = 1; w < kThreads / 32; ++w) amax = fmaxf(amax, warp_max[w]);
+  const float s = amax > 0.f ? __fdiv_rn(amax, kE4m3Max) : 1.f;
+  if (threadIdx.x == 0) scales[row] = s;
+  uint2* out = reinterpret_cast<uint2*>(q + row * K);
+  for (int c = threadIdx.x; c < chunks; c += kThreads) {
+    const uint4 v = in[c];
+    const auto* h = reinterpret_cast<const __nv_bfloat162*>(&v);
+    uint16_t pairs[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float2 f = __bfloat1622float2(h[i]);
+      pairs[i] = __nv_cvt_float2_to_fp8x2(make_float2(__fdiv_rn(f.x, s), __fdiv_rn(f.y, s)),
+                                          __NV_SATFINITE, __NV_E4M3);
+    }
+    out[c] = make_uint2(uint32_t(pairs[0]) | uint32_t(pairs[1]) << 16,
+                        uint32_t(pairs[2]) | uint32_t(pairs[3]) << 16);
+  }
+}
+
+void check_fp8_gpu(const Device& device) {
+  const CudaDeviceInfo& info = CudaContext::get(device.index).info();
+  FV_CHECK(info.major * 10 + info.minor >= 89,
+           "FP8 linears need FP8 tensor cores (compute capability 8.9 or newer); ", info.name,
+           " is sm_", info.major, info.minor);
+}
+
+}  // namespace
+
+Fp8Rows quantize_rows_fp8(const Tensor& x) {
+  FV_CHECK(x.dtype() == DType::BF16 && x.size(-1) % 16 == 0,
+           "quantize_rows_fp8 on a GPU takes BF16 rows of a multiple of 16 elements, got ",
+           x.describe());
+  const Tensor xc = x.contiguous();
+  const int64_t K = x.size(-1), rows = K == 0 ? 0 : x.numel() / K;
+  Fp8Rows q{Tensor::empty(x.shape(), DType::F8E4M3, x.device()),
+            Tensor::empty({rows}, DType::F32, x.device())};
+  if (rows == 0 || K == 0) return q;
+  FV_CHECK(rows < (int64_t(1) << 31), "quantize_rows_fp8: ", rows, " rows is too many");
+  const cudaStream_t stream = use_cuda_device(x.device().index).stream();
+  quantize_rows_kernel<<<unsigned(rows), kThreads, 0, stream>>>(
+      static_cast<const __nv_bfloat16*>(xc.raw_data()), K,
+      static_cast<uint8_t*>(q.values.raw_data()), q.scales.data<float>());
+  FV_CUDA_CHECK_LAUNCH();
+  return q;
+}
+
+Tensor fp8_linear(const Tensor& x, const Fp8Rows& weight, const Tensor& bias, bool gelu) {
+  const int64_t in = weight.values.size(1), out = weight.values.size(0);
+  FV_CHECK(
+      x.dtype() == DType::BF16 && in % 16 == 0 && out % 16 == 0,
+      "fp8_linear on a GPU takes BF16 input and in/out features that are multiples of 16; got ",
+      x.describe(), " and weight ", weight.values.describe());
+  check_fp8_gpu(x.device());
+  const int64_t rows = x.numel() / std::max<int64_t>(in, 1);
+  const Fp8Rows qx = quantize_rows_fp8(x.contiguous().reshape({rows, in}));
+  Shape out_shape = x.shape();
+  out_shape.back() = out;
+  Tensor y = Tensor::empty(out_shape, DType::BF16, x.device());
+  const cuda_detail::GemmRowScales scales{qx.scales, weight.scales.contiguous()};
+  cuda_detail::cublaslt_gemm(
+      y.reshape({rows, out}), qx.values, weight.values.contiguous(), /*transpose_b=*/true,
+      bias.defined() ? bias.to(DType::BF16).contiguous() : Tensor(),
+      gelu ? cuda_detail::GemmActivation::GeluTanh : cuda_detail::GemmActivation::None, &scales);
+  return y;
+}
+
+}  // namespace fastvideo::ops::cuda

@@ -1,0 +1,39 @@
+// FP8 linears (FastVideo's transformer_quant FP8, issue 11): a weight in E4M3 with one scale per
+// output channel, quantized once at load; the input quantized per token (row) with a dynamic
+// scale at each call; the product accumulated in f32 and scaled back:
+//   y[t, o] = act((Σ_k qx[t, k]·qw[o, k]) · sx[t] · sw[o] + b[o]).
+// Quantizing a row r: s = max_k |r[k]| / 448 (1 for an all-zero row), q[k] = e4m3(r[k] / s), the
+// division in f32 and e4m3 rounding to nearest even with saturation (core/dtype.h). CPU: the same
+// quantization, then the dequantized values through f32 sgemm (the twin). CUDA: a quantizing
+// kernel and cuBLASLt's FP8 GEMM with outer-vector scales and a bf16 output, bias and GELU in its
+// epilogue.
+#pragma once
+
+#include "core/tensor.h"
+
+namespace fastvideo::ops {
+
+// Rows quantized to E4M3: values F8E4M3 with the input's shape, scales F32 [rows] (the product
+// of the leading dims), on the input's device.
+struct Fp8Rows {
+  Tensor values, scales;
+};
+
+// x [..., K] (F32, BF16 or F16; on a GPU BF16, K a multiple of 16).
+Fp8Rows quantize_rows_fp8(const Tensor& x);
+
+// act(x·Wᵀ + b) with W = weight (rows quantized: [out, in] values, [out] scales) and x quantized
+// per row here. x [..., in] in the model's activation dtype (F32 on the CPU, BF16 on a GPU, where
+// in and out must be multiples of 16), bias [out] or undefined -> [..., out] in x's dtype.
+Tensor fp8_linear(const Tensor& x, const Fp8Rows& weight, const Tensor& bias, bool gelu = false);
+
+namespace cpu {
+Fp8Rows quantize_rows_fp8(const Tensor& x);
+Tensor fp8_linear(const Tensor& x, const Fp8Rows& weight, const Tensor& bias, bool gelu);
+}  // namespace cpu
+namespace cuda {
+Fp8Rows quantize_rows_fp8(const Tensor& x);
+Tensor fp8_linear(const Tensor& x, const Fp8Rows& weight, const Tensor& bias, bool gelu);
+}  // namespace cuda
+
+}  // namespace fastvideo::ops
