@@ -160,7 +160,7 @@ uint8_t f32_to_e4m3(float x) {
   uint32_t u;
   std::memcpy(&u, &x, 4);
   const uint8_t sign = uint8_t((u >> 24) & 0x80u);
-  if (std::isnan(x)) return uint8_t(sign | 0x7f);
+  if (std::isnan(x)) return 0x7f;  // one NaN, whatever the input's sign (x86's default NaN has it)
   const float a = std::fabs(x);
   if (a >= kE4m3Max) return uint8_t(sign | 0x7e);  // saturate: ±448 (0x7f is NaN)
   if (a < 0.015625f) {

@@ -41,7 +41,8 @@ uint16_t f32_to_f16(float f);
 
 // FP8 E4M3 (F8E4M3): the OCP E4M3FN format (bias 7, no infinities, max 448, min subnormal 2^-9).
 // f32_to_e4m3 rounds to nearest even including subnormals and saturates at ±448 (±inf too, as
-// cvt.rn.satfinite.e4m3x2.f32 does); only a NaN input gives NaN. Plain C++, no CUDA headers.
+// cvt.rn.satfinite.e4m3x2.f32 does); only a NaN input gives NaN (0x7f, whatever its sign).
+// Plain C++, no CUDA headers.
 inline constexpr float kE4m3Max = 448.f;
 uint8_t f32_to_e4m3(float x);
 float e4m3_to_f32(uint8_t bits);

@@ -88,13 +88,10 @@ class Plan {
     FV_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, key.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N);
     set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
-    if (key.operand_dtype == DType::F8E4M3) {
-      // One scale per row of each operand: cuBLASLt's A is our b (n rows), its B our a (m rows).
-      set_attribute(desc_, CUBLASLT_MATMUL_DESC_A_SCALE_MODE,
-                    int32_t(CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F));
-      set_attribute(desc_, CUBLASLT_MATMUL_DESC_B_SCALE_MODE,
-                    int32_t(CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F));
-    }
+    const bool fp8 = key.operand_dtype == DType::F8E4M3;
+    // FP8: one scale per row of each operand (cuBLASLt's A is our b, n rows; its B our a, m
+    // rows) as outer vectors, where cuBLASLt has that (not on Hopper with CUDA 13.0: measured).
+    if (fp8) set_scale_modes(CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F);
     const uint64_t b_rows = key.transpose_b ? key.k : key.n;
     const uint64_t b_cols = key.transpose_b ? key.n : key.k;
     FV_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lt_a_, type, b_rows, b_cols, int64_t(b_rows)));
@@ -103,13 +100,20 @@ class Plan {
 
     const cublasLtEpilogue_t fused = epilogue_of(key.bias, key.activation);
     fused_ = try_plan(fused, bias, handle, workspace_bytes);
+    bool planned =
+        fused_ || (fused != CUBLASLT_EPILOGUE_DEFAULT &&
+                   try_plan(CUBLASLT_EPILOGUE_DEFAULT, nullptr, handle, workspace_bytes));
+    if (!planned && fp8) {
+      // Unit scales in the GEMM; the row and column scales, bias and activation after it.
+      set_scale_modes(CUBLASLT_MATMUL_MATRIX_SCALE_SCALAR_32F);
+      scales_in_gemm_ = false;
+      planned = try_plan(CUBLASLT_EPILOGUE_DEFAULT, nullptr, handle, workspace_bytes);
+    }
+    if (!planned) fail("cuBLASLt has no GEMM algorithm for ", describe());
     if (!fused_) {
-      if (fused == CUBLASLT_EPILOGUE_DEFAULT ||
-          !try_plan(CUBLASLT_EPILOGUE_DEFAULT, nullptr, handle, workspace_bytes)) {
-        fail("cuBLASLt has no GEMM algorithm for ", describe());
-      }
       log::debug("cuBLASLt: no fused epilogue for ", describe(),
-                 "; bias and activation run as a separate kernel");
+                 scales_in_gemm_ ? "" : " with row scales",
+                 "; scales, bias and activation run as a separate kernel");
     }
   }
 
@@ -129,7 +133,7 @@ class Plan {
     if (fused_ && bias.defined()) {
       set_attribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias.raw_data());
     }
-    if (row_scales) {
+    if (row_scales && scales_in_gemm_) {
       set_attribute(desc_, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
                     static_cast<const void*>(row_scales->b.raw_data()));
       set_attribute(desc_, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
@@ -139,8 +143,11 @@ class Plan {
     FV_CUBLAS_CHECK(cublasLtMatmul(handle, desc_, &alpha, b.raw_data(), lt_a_, a.raw_data(), lt_b_,
                                    &beta, d.raw_data(), lt_d_, d.raw_data(), lt_d_, &algo_,
                                    workspace, workspace_bytes, stream));
-    if (!fused_ && (bias.defined() || key_.activation != GemmActivation::None)) {
-      bias_activation_inplace(d, bias, key_.activation == GemmActivation::GeluTanh, stream);
+    const bool gelu = key_.activation == GemmActivation::GeluTanh;
+    if (row_scales && !scales_in_gemm_) {
+      scale_bias_activation_inplace(d, row_scales->a, row_scales->b, bias, gelu, stream);
+    } else if (!fused_ && (bias.defined() || gelu)) {
+      bias_activation_inplace(d, bias, gelu, stream);
     }
   }
 
@@ -178,6 +185,11 @@ class Plan {
     return true;
   }
 
+  void set_scale_modes(cublasLtMatmulMatrixScale_t mode) {
+    set_attribute(desc_, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, int32_t(mode));
+    set_attribute(desc_, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, int32_t(mode));
+  }
+
   std::string describe() const {
     return str_cat("[", key_.m, ",", key_.k, "]·[", key_.transpose_b ? key_.n : key_.k, ",",
                    key_.transpose_b ? key_.k : key_.n, "]", key_.transpose_b ? "ᵀ" : "", " ",
@@ -192,6 +204,7 @@ class Plan {
   cublasLtMatrixLayout_t lt_a_ = nullptr, lt_b_ = nullptr, lt_d_ = nullptr;
   cublasLtMatmulAlgo_t algo_{};
   bool fused_ = false;
+  bool scales_in_gemm_ = true;  // FP8: outer-vector scales in cuBLASLt, else a kernel after it
 };
 
 struct PlanCache {
