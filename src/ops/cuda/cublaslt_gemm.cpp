@@ -83,15 +83,10 @@ class Plan {
   Plan(const PlanKey& key, const void* bias, cublasLtHandle_t handle, size_t workspace_bytes)
       : key_(key) {
     const cudaDataType_t type = cuda_type(key.operand_dtype), d_type = cuda_type(key.dtype);
-    // CUBLAS_COMPUTE_32F: fp32 accumulation for 16-bit and 8-bit inputs and true fp32 (not TF32)
-    // for F32.
-    FV_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, key.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N);
-    set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
     const bool fp8 = key.operand_dtype == DType::F8E4M3;
-    // FP8: one scale per row of each operand (cuBLASLt's A is our b, n rows; its B our a, m
-    // rows) as outer vectors, where cuBLASLt has that (not on Hopper with CUDA 13.0: measured).
-    if (fp8) set_scale_modes(CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F);
+    // FP8: one scale per row of each operand as outer vectors, where cuBLASLt has that (not on
+    // Hopper with CUDA 13.0: measured).
+    create_desc(fp8);
     const uint64_t b_rows = key.transpose_b ? key.k : key.n;
     const uint64_t b_cols = key.transpose_b ? key.n : key.k;
     FV_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lt_a_, type, b_rows, b_cols, int64_t(b_rows)));
@@ -104,8 +99,8 @@ class Plan {
         fused_ || (fused != CUBLASLT_EPILOGUE_DEFAULT &&
                    try_plan(CUBLASLT_EPILOGUE_DEFAULT, nullptr, handle, workspace_bytes));
     if (!planned && fp8) {
-      // Unit scales in the GEMM; the row and column scales, bias and activation after it.
-      set_scale_modes(CUBLASLT_MATMUL_MATRIX_SCALE_SCALAR_32F);
+      // A plain FP8 GEMM (unit scales); the row and column scales, bias and activation after it.
+      create_desc(false);
       scales_in_gemm_ = false;
       planned = try_plan(CUBLASLT_EPILOGUE_DEFAULT, nullptr, handle, workspace_bytes);
     }
@@ -185,9 +180,22 @@ class Plan {
     return true;
   }
 
-  void set_scale_modes(cublasLtMatmulMatrixScale_t mode) {
-    set_attribute(desc_, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, int32_t(mode));
-    set_attribute(desc_, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, int32_t(mode));
+  // A fresh descriptor: our layout's transposes and, with outer_vector_scales, one scale per row
+  // of each operand (cuBLASLt's A is our b, n rows; its B our a, m rows).
+  void create_desc(bool outer_vector_scales) {
+    if (desc_) cublasLtMatmulDescDestroy(desc_);
+    desc_ = nullptr;
+    // CUBLAS_COMPUTE_32F: fp32 accumulation for 16-bit and 8-bit inputs and true fp32 (not TF32)
+    // for F32.
+    FV_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA,
+                  key_.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N);
+    set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
+    if (outer_vector_scales) {
+      const auto mode = int32_t(CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F);
+      set_attribute(desc_, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, mode);
+      set_attribute(desc_, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, mode);
+    }
   }
 
   std::string describe() const {
