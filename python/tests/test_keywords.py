@@ -81,6 +81,16 @@ def test_vae_tiling_acts(tiny_model):
     assert result.extra["compile_seconds"] == 0 and result.extra["graph_replays"] == 0
 
 
+def test_transformer_quant_fp8_acts(tiny_model):
+    # FastVideo's transformer_quant: FP8 linears (emulated in f32 on the CPU), recorded in the
+    # video's parameters.
+    gen = VideoGenerator.from_pretrained(tiny_model, device="cpu", transformer_quant="fp8",
+                                         attention_backend="TORCH_SDPA")
+    result = gen.generate({"prompt": "A red fox runs through fresh snow at dawn.",
+                           "output": {"save_video": False}})
+    assert result.extra["parameters"].get("transformer_quant") == "FP8", result.extra
+
+
 def test_vsa_sparsity_without_vsa_backend_is_an_error(tiny_model):
     with pytest.raises(FastVideoError, match="VSA_sparsity|VIDEO_SPARSE_ATTN"):
         VideoGenerator.from_pretrained(tiny_model, attention_backend="TORCH_SDPA",
