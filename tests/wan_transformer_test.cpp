@@ -9,6 +9,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <set>
 #include <vector>
 
@@ -392,6 +393,39 @@ TEST(WanTransformer, Fp8LinearsStayCloseToFullPrecisionBlockByBlock) {
   tiny.model.quantize_linears_fp8();  // a second call changes nothing
   tiny.model.set_block_probe({});
   EXPECT_EQ(rel_l2(tiny.model.forward(latents, t, tiny.model.prepare_text(context)), got), 0.0);
+}
+
+// Ulysses sequence parallelism (issue 15, parallel/ulysses.h) on the CPU, its ranks as threads
+// sharing one model: every rank's forward over its shard of the tokens (45, so padded) gives the
+// one-rank output, batch 2, 4 heads over 1, 2 and 4 ranks; 3 ranks do not divide the heads.
+TEST(WanTransformer, SequenceParallelForwardEqualsOneRank) {
+  nlohmann::json json = config_1_3b_json();
+  json["num_attention_heads"] = 4;
+  json["attention_head_dim"] = 32;
+  json["num_layers"] = 2;
+  json["ffn_dim"] = 256;
+  json["text_dim"] = 128;
+  const WanTransformerConfig config = config_from(json);
+  const WanTransformer model{config, random_weights(config)};
+  const Tensor latents = randn({2, 16, 3, 6, 10}), context = randn({2, 512, 128});
+  const std::vector<double> t = {900.0, 300.0};
+  const auto text = model.prepare_text(context);
+  const Tensor want = model.forward(latents, t, text);
+  for (const int P : {1, 2, 4}) {
+    std::mutex mutex;
+    double worst = 0;
+    run_local_group(P, [&](Communicator& comm) {
+      const Tensor got = model.forward(latents, t, text, nullptr, &comm);
+      std::lock_guard lock(mutex);
+      worst = std::max(worst, rel_l2(got, want));
+    });
+    EXPECT_LE(worst, 1e-5) << P << " ranks";
+  }
+  const std::string m = error_of([&] {
+    run_local_group(3,
+                    [&](Communicator& comm) { model.forward(latents, t, text, nullptr, &comm); });
+  });
+  EXPECT_NE(m.find("4 attention heads do not divide among sp_size = 3"), std::string::npos) << m;
 }
 
 TEST(WanTransformer, BatchOfTwoMatchesTwoSingleItemCalls) {

@@ -439,8 +439,8 @@ WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context) 
 Tensor WanTransformer::block_forward(const Block& block,
                                      const TextContext::CrossAttentionKV& text_kv, const Tensor& x,
                                      const Tensor& modulation, const Tensor& rope_cos,
-                                     const Tensor& rope_sin,
-                                     const AttentionMetadata* self_metadata) const {
+                                     const Tensor& rope_sin, const AttentionMetadata* self_metadata,
+                                     const SequenceRank* sequence_rank) const {
   // wan21.md §1.5. modulation [6, B, D] f32: shift1, scale1, gate1, shift2, scale2, gate2, each a
   // contiguous [B, D].
   const int64_t B = x.size(0), S = x.size(1), D = x.size(2);
@@ -465,8 +465,22 @@ Tensor WanTransformer::block_forward(const Block& block,
   extras.proj_l_bias = block.proj_l_b;
   extras.layer = block.index;
   if (block.gate_w.defined()) extras.gate = heads(ops::linear(h, block.gate_w, block.gate_b));
-  Tensor a =
-      self_attention_->run(q, k, heads(v), attn_scale, self_metadata, extras).reshape({B, S, D});
+  Tensor a;
+  if (sequence_rank) {
+    // Ulysses: the backend sees every token of this rank's heads (the gate traded like q, k, v).
+    Communicator& comm = *sequence_rank->comm;
+    const SequenceShard& shard = sequence_rank->shard;
+    if (extras.gate.defined()) {
+      extras.gate = sequence_to_heads(extras.gate, comm).slice(1, 0, shard.tokens).contiguous();
+    }
+    a = ulysses_attention(
+        q, k, heads(v), shard, comm, [&](const Tensor& wq, const Tensor& wk, const Tensor& wv) {
+          return self_attention_->run(wq, wk, wv, attn_scale, self_metadata, extras);
+        });
+  } else {
+    a = self_attention_->run(q, k, heads(v), attn_scale, self_metadata, extras);
+  }
+  a = a.reshape({B, S, D});
   Tensor out =
       ops::gated_residual(x, block_linear(a, sa.to_out_w, sa.to_out_s, sa.to_out_b), chunk(2));
 
@@ -486,7 +500,8 @@ Tensor WanTransformer::block_forward(const Block& block,
 
 Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> timesteps,
                                const TextContext& text,
-                               const AttentionMetadata* self_attention_metadata) const {
+                               const AttentionMetadata* self_attention_metadata,
+                               Communicator* sequence_parallel) const {
   const auto& patch = config_.patch_size;
   FV_CHECK(latents.ndim() == 5 && latents.size(1) == config_.in_channels,
            "WanTransformer: latents must be [B, ", config_.in_channels, ", T, H, W], got ",
@@ -510,6 +525,16 @@ Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> ti
       ops::timestep_embedding(timesteps, config_.freq_dim).to(device()).to(time_1_w_.dtype());
   // §4.1: the pipeline hands the transformer its latents in the transformer dtype.
   const Tensor x = latents.to(activation_dtype());
+  if (sequence_parallel) {
+    FV_CHECK(!graphs_ && !offload_,
+             "sequence parallelism does not go together with compile mode or layerwise offload "
+             "in this version");
+    FV_CHECK(config_.num_attention_heads % sequence_parallel->size() == 0,
+             "sequence parallelism: ", config_.num_attention_heads,
+             " attention heads do not divide among sp_size = ", sequence_parallel->size(),
+             " GPUs (each takes a whole number of heads)");
+    return forward_embedded(x, sinusoid, text, self_attention_metadata, sequence_parallel);
+  }
 #ifdef FASTVIDEO_HAVE_CUDA
   // The key is text built per call: only compile mode asks for it.
   const std::optional<std::string> key = !graphs_ ? std::nullopt
@@ -528,7 +553,8 @@ Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> ti
 
 Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sinusoid,
                                         const TextContext& text,
-                                        const AttentionMetadata* self_attention_metadata) const {
+                                        const AttentionMetadata* self_attention_metadata,
+                                        Communicator* sequence_parallel) const {
   const auto& patch = config_.patch_size;
   const int64_t B = latents.size(0);
   const std::array<int64_t, 3> grid = {latents.size(2) / patch[0], latents.size(3) / patch[1],
@@ -548,14 +574,28 @@ Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sin
 
   Tensor x = ops::linear(ops::patchify(latents, patch), patch_w_, patch_b_);  // [B, S, D]
 
+  // Sequence parallelism: this rank's tokens (and their RoPE rows) through the blocks.
+  std::optional<SequenceRank> rank;
+  Tensor rope_cos = rope.cos, rope_sin = rope.sin;
+  if (sequence_parallel) {
+    rank = SequenceRank{sequence_parallel, SequenceShard::of(x.size(1), sequence_parallel->rank(),
+                                                             sequence_parallel->size())};
+    x = shard_sequence(x, rank->shard);
+    const auto local_rows = [&](const Tensor& table) {
+      return shard_sequence(table.unsqueeze(0), rank->shard).select(0, 0);
+    };
+    rope_cos = local_rows(rope.cos);
+    rope_sin = local_rows(rope.sin);
+  }
   for_each_block([&](const Block& block) {
     // §1.5: e = scale_shift_table + tproj in f32, laid out [6, B, D] so each chunk is contiguous.
     Tensor modulation =
         ops::add(repeat_over_batch(block.modulation, B), tproj).permute({1, 0, 2}).contiguous();
-    x = block_forward(block, text.blocks[size_t(block.index)], x, modulation, rope.cos, rope.sin,
-                      self_attention_metadata);
+    x = block_forward(block, text.blocks[size_t(block.index)], x, modulation, rope_cos, rope_sin,
+                      self_attention_metadata, rank ? &*rank : nullptr);
     if (block_probe_) block_probe_(block.index, x);
   });
+  if (rank) x = gather_sequence(x, rank->shard, *sequence_parallel);
 
   // wan21.md §1.6: the head modulates with temb itself (not tproj), rows (shift, scale).
   Tensor head =

@@ -21,6 +21,8 @@
 #include "core/tensor.h"
 #include "io/weights.h"
 #include "models/wan/dit/wan_transformer_config.h"
+#include "parallel/communicator.h"
+#include "parallel/ulysses.h"
 
 namespace fastvideo {
 
@@ -121,8 +123,13 @@ class WanTransformer {
   // activation dtype), one timestep per batch item, a TextContext of the same batch size ->
   // velocity [B, out_channels, T, H, W] in the activation dtype. self_attention_metadata: this
   // step's self_attention().build_metadata(...) (null for dense backends).
+  // With `sequence_parallel` (issue 15, parallel/ulysses.h): this call is one rank of a group that
+  // all run forward on the same inputs; each computes the blocks on its shard of the tokens, with
+  // an all-to-all around every self-attention, and every rank returns the whole output. Heads must
+  // divide by the ranks. Not with compile mode or layerwise offload (refused).
   Tensor forward(const Tensor& latents, std::span<const double> timesteps, const TextContext& text,
-                 const AttentionMetadata* self_attention_metadata = nullptr) const;
+                 const AttentionMetadata* self_attention_metadata = nullptr,
+                 Communicator* sequence_parallel = nullptr) const;
 
   // Compile mode (FastVideo's enable_torch_compile; ours captures CUDA graphs, issue 11): from
   // now on the first forward of each input shape and attention metadata runs eagerly and is then
@@ -189,10 +196,17 @@ class WanTransformer {
   // forward() from the patch embedding on: latents in the activation dtype, the timesteps'
   // sinusoid [B, freq_dim] on the model's device in the time embedder's dtype.
   Tensor forward_embedded(const Tensor& latents, const Tensor& sinusoid, const TextContext& text,
-                          const AttentionMetadata* self_attention_metadata) const;
+                          const AttentionMetadata* self_attention_metadata,
+                          Communicator* sequence_parallel = nullptr) const;
+  // A rank's place in sequence parallelism, for block_forward.
+  struct SequenceRank {
+    Communicator* comm;
+    SequenceShard shard;
+  };
   Tensor block_forward(const Block& block, const TextContext::CrossAttentionKV& text_kv,
                        const Tensor& x, const Tensor& modulation, const Tensor& rope_cos,
-                       const Tensor& rope_sin, const AttentionMetadata* self_metadata) const;
+                       const Tensor& rope_sin, const AttentionMetadata* self_metadata,
+                       const SequenceRank* sequence_rank = nullptr) const;
   // The RoPE tables for `grid`, built once per grid on the model's device (§1.4: f32, not cast)
   // and, in compile mode, kept for every grid: a captured graph reads them where they were.
   RopeCache rope_for(std::array<int64_t, 3> grid) const;

@@ -1,0 +1,123 @@
+#include "parallel/communicator.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "fastvideo/error.h"
+
+namespace fastvideo {
+
+namespace {
+
+constexpr const char* kGroupStopped = "sequence-parallel group stopped: ";
+
+// What the ranks of a LocalGroup share: one mailbox per (sender, receiver) and a barrier that
+// counts generations, so that a collective's mailboxes are read before the next one writes them.
+struct LocalShared {
+  explicit LocalShared(int size)
+      : size(size), mail(size_t(size) * size), gathered(static_cast<size_t>(size)) {}
+  const int size;
+  std::mutex mutex;
+  std::condition_variable changed;
+  int arrived = 0;
+  uint64_t generation = 0;
+  std::string failure;           // "rank r: cause" once a rank aborted
+  std::vector<Tensor> mail;      // [sender · size + receiver]
+  std::vector<Tensor> gathered;  // [sender]
+
+  // Waits until every rank has arrived (or one has aborted: then throws naming it).
+  void barrier(std::unique_lock<std::mutex>& lock) {
+    check(lock);
+    const uint64_t mine = generation;
+    if (++arrived == size) {
+      arrived = 0;
+      ++generation;
+      changed.notify_all();
+    } else {
+      changed.wait(lock, [&] { return generation != mine || !failure.empty(); });
+    }
+    check(lock);
+  }
+  void check(std::unique_lock<std::mutex>&) const {
+    if (!failure.empty()) fail(kGroupStopped, failure);
+  }
+};
+
+class LocalCommunicator final : public Communicator {
+ public:
+  LocalCommunicator(std::shared_ptr<LocalShared> shared, int rank)
+      : shared_(std::move(shared)), rank_(rank) {}
+  int rank() const override { return rank_; }
+  int size() const override { return shared_->size; }
+
+  std::vector<Tensor> all_to_all(const std::vector<Tensor>& chunks) override {
+    FV_CHECK(int(chunks.size()) == size(), "all_to_all on rank ", rank_, ": ", chunks.size(),
+             " chunks for ", size(), " ranks");
+    LocalShared& s = *shared_;
+    std::unique_lock lock(s.mutex);
+    for (int j = 0; j < size(); ++j) s.mail[size_t(rank_ * size() + j)] = chunks[size_t(j)];
+    s.barrier(lock);
+    std::vector<Tensor> received;
+    for (int i = 0; i < size(); ++i) received.push_back(s.mail[size_t(i * size() + rank_)]);
+    s.barrier(lock);  // every rank has taken its mail before any writes again
+    return received;
+  }
+
+  std::vector<Tensor> all_gather(const Tensor& t) override {
+    LocalShared& s = *shared_;
+    std::unique_lock lock(s.mutex);
+    s.gathered[size_t(rank_)] = t;
+    s.barrier(lock);
+    std::vector<Tensor> all = s.gathered;
+    s.barrier(lock);
+    return all;
+  }
+
+  void abort(const std::string& cause) override {
+    LocalShared& s = *shared_;
+    std::lock_guard lock(s.mutex);
+    if (s.failure.empty()) s.failure = "rank " + std::to_string(rank_) + ": " + cause;
+    s.changed.notify_all();
+  }
+
+ private:
+  std::shared_ptr<LocalShared> shared_;
+  int rank_;
+};
+
+}  // namespace
+
+std::vector<std::unique_ptr<Communicator>> make_local_group(int size) {
+  FV_CHECK(size >= 1, "a rank group needs at least one rank, got ", size);
+  auto shared = std::make_shared<LocalShared>(size);
+  std::vector<std::unique_ptr<Communicator>> ranks;
+  for (int r = 0; r < size; ++r) ranks.push_back(std::make_unique<LocalCommunicator>(shared, r));
+  return ranks;
+}
+
+void run_local_group(int size, const std::function<void(Communicator&)>& fn) {
+  std::vector<std::unique_ptr<Communicator>> ranks = make_local_group(size);
+  std::vector<std::string> errors(static_cast<size_t>(size));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < size; ++r) {
+    threads.emplace_back([&, r] {
+      try {
+        fn(*ranks[size_t(r)]);
+      } catch (const std::exception& e) {
+        errors[size_t(r)] = e.what();
+        ranks[size_t(r)]->abort(e.what());
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  // The rank that failed first is the one whose error is not the group's stop.
+  int failed = -1;
+  for (int r = 0; r < size && failed < 0; ++r)
+    if (!errors[size_t(r)].empty() && !errors[size_t(r)].starts_with(kGroupStopped)) failed = r;
+  for (int r = 0; r < size && failed < 0; ++r)
+    if (!errors[size_t(r)].empty()) failed = r;
+  if (failed >= 0) fail("rank ", failed, ": ", errors[size_t(failed)]);
+}
+
+}  // namespace fastvideo

@@ -1,0 +1,99 @@
+// Ulysses sequence parallelism on the CPU (parallel/ulysses.h, issue 15), its ranks as threads of a
+// local group: the all-to-all layouts, attention over sequence shards (padding included) against
+// attention on one rank, heads that do not divide, and a failing rank that stops the others
+// without a hang, its error naming it.
+#include "parallel/ulysses.h"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <stdexcept>
+
+#include "ops/attention.h"
+#include "test_util.h"
+
+namespace fastvideo {
+namespace {
+
+TEST(SequenceShard, PadsToAMultipleOfTheRanks) {
+  const SequenceShard s = SequenceShard::of(37, 2, 4);
+  EXPECT_EQ(s.padded, 40);
+  EXPECT_EQ(s.begin, 20);
+  EXPECT_EQ(s.end, 30);
+  EXPECT_EQ(SequenceShard::of(36, 3, 4).end, 36);
+  EXPECT_EQ(SequenceShard::of(5, 0, 1).padded, 5);
+}
+
+// Each rank's tokens out and back: sequence_to_heads then heads_to_sequence is the identity, and
+// rank r's head-sharded view is every token of its heads.
+TEST(Ulysses, AllToAllTradesTokenShardsForHeadShards) {
+  const Tensor x = testing::randn({2, 37, 12, 8});
+  for (const int P : {1, 2, 3, 4}) {
+    run_local_group(P, [&](Communicator& comm) {
+      const SequenceShard shard = SequenceShard::of(37, comm.rank(), P);
+      const Tensor local = shard_sequence(x, shard);
+      const Tensor heads = sequence_to_heads(local, comm);
+      const int64_t H = 12 / P;
+      EXPECT_EQ(heads.shape(), Shape({2, shard.padded, H, 8}));
+      EXPECT_EQ(testing::rel_l2(heads.slice(1, 0, 37).contiguous(),
+                                x.slice(2, comm.rank() * H, (comm.rank() + 1) * H).contiguous()),
+                0.0);
+      EXPECT_EQ(testing::rel_l2(heads_to_sequence(heads, comm), local), 0.0);
+      EXPECT_EQ(testing::rel_l2(gather_sequence(local, shard, comm), x), 0.0);
+    });
+  }
+}
+
+// Attention over shards equals attention on one rank: 37 tokens (padded to 38, 39 or 40), batch 2,
+// 12 heads, 1 to 4 ranks; a padded key would change every row.
+TEST(Ulysses, AttentionOverShardsIsAttentionOnOneRank) {
+  const Tensor q = testing::randn({2, 37, 12, 16}), k = testing::randn({2, 37, 12, 16}),
+               v = testing::randn({2, 37, 12, 16});
+  const Tensor want = ops::attention(q, k, v, 0.25f);
+  const auto attend = [](const Tensor& a, const Tensor& b, const Tensor& c) {
+    return ops::attention(a, b, c, 0.25f);
+  };
+  for (const int P : {1, 2, 3, 4}) {
+    std::mutex mutex;
+    double worst = 0;
+    run_local_group(P, [&](Communicator& comm) {
+      const SequenceShard shard = SequenceShard::of(37, comm.rank(), P);
+      const Tensor out = ulysses_attention(shard_sequence(q, shard), shard_sequence(k, shard),
+                                           shard_sequence(v, shard), shard, comm, attend);
+      const double err = testing::rel_l2(gather_sequence(out, shard, comm), want);
+      std::lock_guard lock(mutex);
+      worst = std::max(worst, err);
+    });
+    EXPECT_LE(worst, 1e-6) << P << " ranks";
+  }
+}
+
+TEST(Ulysses, HeadsThatDoNotDivideAreRefusedByName) {
+  const Tensor x = testing::randn({1, 10, 12, 8});
+  const std::string m = testing::error_of([&] {
+    run_local_group(5, [&](Communicator& comm) {
+      const SequenceShard shard = SequenceShard::of(10, comm.rank(), 5);
+      const Tensor local = shard_sequence(x, shard);
+      ulysses_attention(local, local, local, shard, comm,
+                        [](const Tensor& a, const Tensor&, const Tensor&) { return a; });
+    });
+  });
+  EXPECT_TRUE(testing::contains(m, "12 attention heads do not divide among sp_size = 5")) << m;
+}
+
+// Rank 1 fails before its first collective (as an out-of-memory would); the others, already
+// waiting in theirs, stop with it, and the error names rank 1 and its cause.
+TEST(Ulysses, AFailingRankStopsTheGroupAndIsNamed) {
+  const Tensor x = testing::randn({1, 12, 6, 8});
+  const std::string m = testing::error_of([&] {
+    run_local_group(3, [&](Communicator& comm) {
+      if (comm.rank() == 1) throw std::runtime_error("out of device memory in the FFN");
+      sequence_to_heads(shard_sequence(x, SequenceShard::of(12, comm.rank(), 3)), comm);
+      sequence_to_heads(shard_sequence(x, SequenceShard::of(12, comm.rank(), 3)), comm);
+    });
+  });
+  EXPECT_TRUE(testing::contains(m, "rank 1: out of device memory in the FFN")) << m;
+}
+
+}  // namespace
+}  // namespace fastvideo
