@@ -7,12 +7,17 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <set>
 #include <vector>
 
+#include "attention/attention_registry.h"
+#include "attention/sta_mask_strategy.h"
 #include "models/wan/dit/wan_rope.h"
 #include "models/wan/dit/wan_transformer_config.h"
 #include "ops/elementwise.h"
@@ -21,6 +26,7 @@
 #include "ops/rope.h"
 #include "ops/timestep_embedding.h"
 #include "test_util.h"
+#include "tiny_model_fixture.h"
 
 namespace fastvideo {
 namespace {
@@ -426,6 +432,31 @@ TEST(WanTransformer, SequenceParallelForwardEqualsOneRank) {
                     [&](Communicator& comm) { model.forward(latents, t, text, nullptr, &comm); });
   });
   EXPECT_NE(m.find("4 attention heads do not divide among sp_size = 3"), std::string::npos) << m;
+  // A backend with per-head settings: STA with a different window per head (the mask strategy of
+  // FASTVIDEO_ATTENTION_CONFIG) on a 7×10×10 grid of 2×2×2 tiles. Each rank looks its heads up
+  // by the model's head index, so the sharded forward is the one-rank forward again.
+  const std::filesystem::path strategy = testing::temp_dir("sp-sta") / "mask.json";
+  std::ofstream(strategy) << R"({"0_0_0": [1, 1, 1], "0_0_1": [2, 2, 2], "0_0_2": [1, 2, 1],
+      "0_0_3": [2, 1, 2], "0_1_0": [2, 1, 1], "0_1_1": [1, 1, 2], "0_1_2": [2, 2, 1],
+      "0_1_3": [1, 2, 2]})";
+  ::setenv(kAttentionConfigEnv, strategy.c_str(), 1);
+  const AttentionBackend& sta =
+      AttentionBackendRegistry::builtin().get("SLIDING_TILE_ATTN", "test");
+  const WanTransformer sta_model{config, random_weights(config), sta};
+  const Tensor big = randn({1, 16, 7, 20, 20});
+  const auto sta_text = sta_model.prepare_text(randn({1, 512, 128}));
+  const auto md = sta.build_metadata({.step = 0, .grid = {7, 10, 10}});
+  ::unsetenv(kAttentionConfigEnv);
+  const std::vector<double> t1 = {500.0};
+  const Tensor sta_want = sta_model.forward(big, t1, sta_text, md.get());
+  double sta_worst = 0;
+  std::mutex sta_mutex;
+  run_local_group(4, [&](Communicator& comm) {
+    const Tensor got = sta_model.forward(big, t1, sta_text, md.get(), &comm);
+    std::lock_guard lock(sta_mutex);
+    sta_worst = std::max(sta_worst, rel_l2(got, sta_want));
+  });
+  EXPECT_LE(sta_worst, 1e-5) << "STA's per-head windows under 4 ranks";
 }
 
 TEST(WanTransformer, BatchOfTwoMatchesTwoSingleItemCalls) {

@@ -67,6 +67,9 @@ struct AttentionExtras {
   Tensor gate;                        // VSA: G = to_gate_compress(norm1 output) [B, Sq, H, Dv]
   Tensor proj_l_weight, proj_l_bias;  // SLA: proj_l [D, D] and [D], f32
   int layer = 0;                      // the transformer block (STA's windows are per layer)
+  // The model's index of the first head q, k, v hold: sequence parallelism gives each rank a
+  // slice of the heads, and backends with per-head settings (STA's windows) look them up by it.
+  int first_head = 0;
 };
 
 // Per-step metadata; each backend that needs some derives its own.

@@ -34,7 +34,7 @@ std::shared_ptr<const StaMaskStrategy> strategy_at(const std::string& path) {
 // A mask-search call: every head with the full window (the output), and each candidate window's
 // output compared with it per head (mean of the squared difference over batch, tokens, channels).
 Tensor search_step(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                   const StaMetadata& md, int layer) {
+                   const StaMetadata& md, int layer, int first_head) {
   const TokenTiling& tiling = *md.tiling;
   const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
   const std::vector<StaWindow> full(size_t(H), sta_full_window(tiling));
@@ -65,7 +65,8 @@ Tensor search_step(const Tensor& q, const Tensor& k, const Tensor& v, float scal
   }
   const StaWindow f = sta_full_window(tiling);
   for (int64_t h = 0; h < H; ++h)
-    md.search->add(md.step, layer, int(h), l2[size_t(h)], {int(f[0]), int(f[1]), int(f[2])});
+    md.search->add(md.step, layer, first_head + int(h), l2[size_t(h)],
+                   {int(f[0]), int(f[1]), int(f[2])});
   return out;
 }
 
@@ -102,9 +103,9 @@ Tensor SlidingTileAttnBackend::forward(const Tensor& q, const Tensor& k, const T
            "SLIDING_TILE_ATTN needs the step's metadata (its token grid and step): it runs the "
            "transformer's self-attention only");
   try {
-    if (md->search) return search_step(q, k, v, scale, *md, extras.layer);
+    if (md->search) return search_step(q, k, v, scale, *md, extras.layer, extras.first_head);
     std::vector<StaWindow> windows;
-    for (int h = 0; h < int(q.size(2)); ++h) {
+    for (int h = extras.first_head; h < extras.first_head + int(q.size(2)); ++h) {
       const StaWindow w =
           md->strategy ? md->strategy->window(md->step, extras.layer, h) : md->default_window;
       const std::string problem = sta_window_problem(*md->tiling, w);

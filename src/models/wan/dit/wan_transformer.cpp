@@ -473,6 +473,7 @@ Tensor WanTransformer::block_forward(const Block& block,
     if (extras.gate.defined()) {
       extras.gate = sequence_to_heads(extras.gate, comm).slice(1, 0, shard.tokens).contiguous();
     }
+    extras.first_head = int(comm.rank() * H / comm.size());
     a = ulysses_attention(
         q, k, heads(v), shard, comm, [&](const Tensor& wq, const Tensor& wk, const Tensor& wv) {
           return self_attention_->run(wq, wk, wv, attn_scale, self_metadata, extras);
