@@ -141,6 +141,13 @@ using Setter = std::function<void(const YAML::Node&, RunConfig&)>;
 
 bool is_null(const YAML::Node& n) { return !n.IsDefined() || n.IsNull(); }
 
+// transformer_quant, under either of its keys (the engine's, or the experimental one FastVideo's
+// keyword lands in): checked_transformer_quant's value, null for none.
+void set_transformer_quant(const YAML::Node& node, const std::string& key, RunConfig& c) {
+  c.options.transformer_quant =
+      checked_transformer_quant(is_null(node) ? "" : scalar<std::string>(node, key), key);
+}
+
 // One torch.compile keyword (mode, backend, fullgraph, dynamic) into torch_compile_kwargs; the
 // values are checked here, naming the key, and again with the other options (compile_settings.h).
 void set_compile_kwarg(const std::string& prefix, const std::string& name, const YAML::Node& n,
@@ -228,9 +235,7 @@ const std::map<std::string, Setter>& setters() {
        }},
       {"generator.engine.quantization.transformer_quant",
        [](auto& n, auto& c) {
-         const std::string key = "generator.engine.quantization.transformer_quant";
-         c.options.transformer_quant =
-             checked_transformer_quant(is_null(n) ? "" : scalar<std::string>(n, key), key);
+         set_transformer_quant(n, "generator.engine.quantization.transformer_quant", c);
        }},
       {"generator.engine.compile.enabled",
        [](auto& n, auto& c) {
@@ -294,9 +299,7 @@ const std::map<std::string, Setter>& setters() {
        }},
       {"generator.pipeline.experimental.transformer_quant",
        [](auto& n, auto& c) {
-         const std::string key = "generator.pipeline.experimental.transformer_quant";
-         c.options.transformer_quant =
-             checked_transformer_quant(is_null(n) ? "" : scalar<std::string>(n, key), key);
+         set_transformer_quant(n, "generator.pipeline.experimental.transformer_quant", c);
        }},
       {"generator.pipeline.experimental.VSA_sparsity",
        [](auto& n, auto& c) {

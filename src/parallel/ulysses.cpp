@@ -27,12 +27,16 @@ Tensor pad_rows(const Tensor& x, int64_t rows) {
 
 void check_heads(const Tensor& x, int ranks, const char* what) {
   FV_CHECK(x.ndim() == 4, what, ": expected [B, S, H, D], got ", x.describe());
-  FV_CHECK(x.size(2) % ranks == 0, "sequence parallelism: ", x.size(2),
-           " attention heads do not divide among sp_size = ", ranks,
-           " GPUs (each takes a whole number of heads)");
+  check_heads_divide(x.size(2), ranks);
 }
 
 }  // namespace
+
+void check_heads_divide(int64_t heads, int ranks) {
+  FV_CHECK(heads % ranks == 0, "sequence parallelism: ", heads,
+           " attention heads do not divide among sp_size = ", ranks,
+           " GPUs (each takes a whole number of heads)");
+}
 
 Tensor shard_sequence(const Tensor& x, const SequenceShard& shard) {
   FV_CHECK(x.ndim() >= 2 && x.size(1) == shard.tokens, "shard_sequence: ", x.describe(),

@@ -27,6 +27,9 @@ Tensor shard_sequence(const Tensor& x, const SequenceShard& shard);
 // every rank.
 Tensor gather_sequence(const Tensor& local, const SequenceShard& shard, Communicator& comm);
 
+// Each rank takes a whole number of heads: else an error naming both counts.
+void check_heads_divide(int64_t heads, int ranks);
+
 // [B, padded / size, H, D] (this rank's tokens, every head) -> [B, padded, H / size, D] (every
 // token, this rank's heads: h in [rank · H / size, (rank + 1) · H / size)). H must divide.
 Tensor sequence_to_heads(const Tensor& x, Communicator& comm);

@@ -84,8 +84,8 @@ class Plan {
       : key_(key) {
     const cudaDataType_t type = cuda_type(key.operand_dtype), d_type = cuda_type(key.dtype);
     const bool fp8 = key.operand_dtype == DType::F8E4M3;
-    // FP8: one scale per row of each operand as outer vectors, where cuBLASLt has that (not on
-    // Hopper with CUDA 13.0: measured).
+    // FP8: one scale per row of each operand as outer vectors, where the heuristic finds an
+    // algorithm (on Hopper it finds none while the scale pointers are unset: docs/perf.md).
     create_desc(fp8);
     const uint64_t b_rows = key.transpose_b ? key.k : key.n;
     const uint64_t b_cols = key.transpose_b ? key.n : key.k;
@@ -188,8 +188,7 @@ class Plan {
     // CUBLAS_COMPUTE_32F: fp32 accumulation for 16-bit and 8-bit inputs and true fp32 (not TF32)
     // for F32.
     FV_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA,
-                  key_.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N);
+    set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, key_.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N);
     set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
     if (outer_vector_scales) {
       const auto mode = int32_t(CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F);

@@ -1,7 +1,8 @@
 // ops::cuda::quantize_rows_fp8 and fp8_linear (ops/fp8_linear.h): one CTA quantizes a row (its
 // absolute maximum, then each element divided by the scale and rounded by the hardware's
-// satfinite E4M3 conversion, as the CPU twin rounds), and cuBLASLt's FP8 GEMM takes both operands'
-// row scales as outer vectors, writing bf16 with bias and GELU in its epilogue.
+// satfinite E4M3 conversion, as the CPU twin rounds), and cuBLASLt's FP8 GEMM writes bf16: with
+// both operands' row scales as outer vectors where it plans them, else with unit scales and the
+// scales, bias and GELU applied by one kernel after it (cublaslt_gemm.h).
 #include <cuda_bf16.h>
 #include <cuda_fp8.h>
 

@@ -530,10 +530,7 @@ Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> ti
     FV_CHECK(!graphs_ && !offload_,
              "sequence parallelism does not go together with compile mode or layerwise offload "
              "in this version");
-    FV_CHECK(config_.num_attention_heads % sequence_parallel->size() == 0,
-             "sequence parallelism: ", config_.num_attention_heads,
-             " attention heads do not divide among sp_size = ", sequence_parallel->size(),
-             " GPUs (each takes a whole number of heads)");
+    check_heads_divide(config_.num_attention_heads, sequence_parallel->size());
     return forward_embedded(x, sinusoid, text, self_attention_metadata, sequence_parallel);
   }
 #ifdef FASTVIDEO_HAVE_CUDA
