@@ -13,8 +13,8 @@ void bias_activation_inplace(const Tensor& d, const Tensor& bias, bool gelu_tanh
                              cudaStream_t stream);
 
 // In place: d[r, c] = act(d[r, c] · row_scales[r] · col_scales[c] + bias[c]): an FP8 GEMM's
-// per-row and per-column scales where the cuBLASLt plan found no outer-vector algorithm (on
-// Hopper, because the scale pointers are not set before the heuristic: docs/perf.md). d [m, n] BF16
+// per-row and per-column scales where the cuBLASLt plan found no outer-vector algorithm (cuBLASLt
+// builds without one; Hopper with CUDA 13.0 has it: docs/perf.md). d [m, n] BF16
 // contiguous with n a multiple of 8, scales F32 [m] and [n], bias BF16 [n] or undefined; fp32 math,
 // 8 elements a thread.
 void scale_bias_activation_inplace(const Tensor& d, const Tensor& row_scales,

@@ -80,13 +80,14 @@ void set_attribute(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t att
 // Descriptors and the chosen algorithm for one PlanKey. Owned by the plan cache for the process.
 class Plan {
  public:
-  Plan(const PlanKey& key, const void* bias, cublasLtHandle_t handle, size_t workspace_bytes)
+  Plan(const PlanKey& key, const void* bias, const GemmRowScales* row_scales,
+       cublasLtHandle_t handle, size_t workspace_bytes)
       : key_(key) {
     const cudaDataType_t type = cuda_type(key.operand_dtype), d_type = cuda_type(key.dtype);
     const bool fp8 = key.operand_dtype == DType::F8E4M3;
-    // FP8: one scale per row of each operand as outer vectors, where the heuristic finds an
-    // algorithm (on Hopper it finds none while the scale pointers are unset: docs/perf.md).
-    create_desc(fp8);
+    // FP8: one scale per row of each operand as outer vectors in the GEMM, where cuBLASLt has an
+    // algorithm for that (Hopper has, with the scale pointers set before the heuristic is asked).
+    create_desc(fp8 ? row_scales : nullptr);
     const uint64_t b_rows = key.transpose_b ? key.k : key.n;
     const uint64_t b_cols = key.transpose_b ? key.n : key.k;
     FV_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lt_a_, type, b_rows, b_cols, int64_t(b_rows)));
@@ -95,20 +96,23 @@ class Plan {
 
     const cublasLtEpilogue_t fused = epilogue_of(key.bias, key.activation);
     fused_ = try_plan(fused, bias, handle, workspace_bytes);
-    bool planned =
-        fused_ || (fused != CUBLASLT_EPILOGUE_DEFAULT &&
-                   try_plan(CUBLASLT_EPILOGUE_DEFAULT, nullptr, handle, workspace_bytes));
+    bool planned = fused_;
+    if (!planned && fused != CUBLASLT_EPILOGUE_DEFAULT) {
+      // Without the bias attributes: an FP8 GEMM given them unused fails at run time (measured).
+      create_desc(fp8 ? row_scales : nullptr);
+      planned = try_plan(CUBLASLT_EPILOGUE_DEFAULT, nullptr, handle, workspace_bytes);
+    }
     if (!planned && fp8) {
       // A plain FP8 GEMM (unit scales); the row and column scales, bias and activation after it.
-      create_desc(false);
+      create_desc(nullptr);
       scales_in_gemm_ = false;
       planned = try_plan(CUBLASLT_EPILOGUE_DEFAULT, nullptr, handle, workspace_bytes);
     }
     if (!planned) fail("cuBLASLt has no GEMM algorithm for ", describe());
     if (!fused_) {
-      log::debug("cuBLASLt: no fused epilogue for ", describe(),
-                 scales_in_gemm_ ? "" : " with row scales",
-                 "; scales, bias and activation run as a separate kernel");
+      log::debug("cuBLASLt: no fused epilogue for ", describe(), "; ",
+                 scales_in_gemm_ ? "bias and activation" : "row scales, bias and activation",
+                 " run as a separate kernel");
     }
   }
 
@@ -128,12 +132,7 @@ class Plan {
     if (fused_ && bias.defined()) {
       set_attribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias.raw_data());
     }
-    if (row_scales && scales_in_gemm_) {
-      set_attribute(desc_, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
-                    static_cast<const void*>(row_scales->b.raw_data()));
-      set_attribute(desc_, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
-                    static_cast<const void*>(row_scales->a.raw_data()));
-    }
+    if (row_scales && scales_in_gemm_) set_scale_pointers(*row_scales);
     const float alpha = 1.0f, beta = 0.0f;
     FV_CUBLAS_CHECK(cublasLtMatmul(handle, desc_, &alpha, b.raw_data(), lt_a_, a.raw_data(), lt_b_,
                                    &beta, d.raw_data(), lt_d_, d.raw_data(), lt_d_, &algo_,
@@ -180,9 +179,10 @@ class Plan {
     return true;
   }
 
-  // A fresh descriptor: our layout's transposes and, with outer_vector_scales, one scale per row
-  // of each operand (cuBLASLt's A is our b, n rows; its B our a, m rows).
-  void create_desc(bool outer_vector_scales) {
+  // A fresh descriptor: our layout's transposes and, with row_scales, one scale per row of each
+  // operand (cuBLASLt's A is our b, n rows; its B our a, m rows) at these pointers, which each run
+  // then replaces.
+  void create_desc(const GemmRowScales* row_scales) {
     if (desc_) cublasLtMatmulDescDestroy(desc_);
     desc_ = nullptr;
     // CUBLAS_COMPUTE_32F: fp32 accumulation for 16-bit and 8-bit inputs and true fp32 (not TF32)
@@ -190,11 +190,19 @@ class Plan {
     FV_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, key_.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N);
     set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
-    if (outer_vector_scales) {
+    if (row_scales) {
       const auto mode = int32_t(CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F);
       set_attribute(desc_, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, mode);
       set_attribute(desc_, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, mode);
+      set_scale_pointers(*row_scales);
     }
+  }
+
+  void set_scale_pointers(const GemmRowScales& row_scales) {
+    set_attribute(desc_, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
+                  static_cast<const void*>(row_scales.b.raw_data()));
+    set_attribute(desc_, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
+                  static_cast<const void*>(row_scales.a.raw_data()));
   }
 
   std::string describe() const {
@@ -296,8 +304,8 @@ void cublaslt_gemm(const Tensor& d, const Tensor& a, const Tensor& b, bool trans
   std::lock_guard lock(cache.mu);
   auto& plan = cache.plans[key];
   if (!plan) {
-    plan = std::make_unique<Plan>(key, bias.defined() ? bias.raw_data() : nullptr, ctx.cublaslt(),
-                                  workspace_bytes);
+    plan = std::make_unique<Plan>(key, bias.defined() ? bias.raw_data() : nullptr, row_scales,
+                                  ctx.cublaslt(), workspace_bytes);
   }
   plan->run(d, a, b, bias, row_scales, ctx.cublaslt(), workspace, workspace_bytes, ctx.stream());
 }
