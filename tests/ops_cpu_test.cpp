@@ -104,6 +104,17 @@ TEST(OpsCpu, ModulateGatedResidualAndLinearCombination) {
       }
 }
 
+TEST(OpsCpu, GeluTanhGateIsGeluOfTheFirstHalfTimesTheSecond) {
+  Tensor x = randn({3, 2, 10});
+  Tensor y = ops::gelu_tanh_gate(x);
+  ASSERT_EQ(y.shape(), (Shape{3, 2, 5}));
+  Tensor gate = ops::gelu_tanh(x.slice(2, 0, 5).contiguous());
+  for (int64_t r = 0; r < 6; ++r)
+    for (int64_t c = 0; c < 5; ++c)
+      EXPECT_FLOAT_EQ(y.f32()[r * 5 + c], gate.f32()[r * 5 + c] * x.f32()[r * 10 + 5 + c]);
+  EXPECT_THROW(ops::gelu_tanh_gate(randn({2, 7})), Error);  // no halves
+}
+
 TEST(Tensor, ViewsShareStorageAndContiguousCopiesStridedData) {
   Tensor x = randn({3, 4, 5});
   Tensor t = x.transpose(0, 2);  // [5,4,3]

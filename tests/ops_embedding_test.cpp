@@ -1,6 +1,8 @@
-// The embedding-lookup op against a naive row copy, and its error for ids outside the table.
+// The embedding-lookup op and the relative-position bias against naive loops, and their errors
+// for ids and buckets outside the table.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -44,6 +46,43 @@ TEST(OpsCpuEmbedding, IdOutsideTheTableNamesIdAndSize) {
       EXPECT_NE(msg.find("id " + std::to_string(bad)), std::string::npos) << msg;
       EXPECT_NE(msg.find("10"), std::string::npos) << msg;
     }
+  }
+}
+
+Tensor offset_buckets(std::vector<int32_t> values) {
+  Tensor t = Tensor::empty({int64_t(values.size())}, DType::I32);
+  std::copy(values.begin(), values.end(), t.data<int32_t>());
+  return t;
+}
+
+TEST(OpsCpuRelativePositionBias, ReadsTheBucketOfEachOffsetPerHead) {
+  const int64_t q = 3, k = 4, H = 2;
+  Tensor table = testing::randn({6, H});
+  // Offsets −2..3 at 0..5.
+  const std::vector<int32_t> b = {5, 0, 2, 2, 1, 4};
+  Tensor bias = ops::relative_position_bias(table, offset_buckets(b), q, k);
+  ASSERT_EQ(bias.shape(), (Shape{H, q, k}));
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t i = 0; i < q; ++i)
+      for (int64_t j = 0; j < k; ++j)
+        ASSERT_EQ(bias.f32()[(h * q + i) * k + j], table.f32()[b[j - i + q - 1] * H + h])
+            << "h " << h << " i " << i << " j " << j;
+}
+
+TEST(OpsCpuRelativePositionBias, RefusesABucketOutsideTheTableOrTheWrongCount) {
+  Tensor table = testing::randn({6, 2});
+  try {
+    ops::relative_position_bias(table, offset_buckets({0, 6, 1}), 2, 2);
+    FAIL() << "bucket 6 of a 6-row table accepted";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("bucket 6 of offset 0"), std::string::npos) << msg;
+  }
+  try {
+    ops::relative_position_bias(table, offset_buckets({0, 1}), 2, 2);
+    FAIL() << "2 buckets for 3 offsets accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("I32 [3]"), std::string::npos) << e.what();
   }
 }
 

@@ -16,6 +16,7 @@
 #include "models/wan/wan_geometry.h"
 #include "ops/attention.h"
 #include "ops/elementwise.h"
+#include "ops/embedding.h"
 #include "ops/linear.h"
 #include "ops/norm.h"
 #include "test_util.h"
@@ -233,8 +234,8 @@ TEST(RelativePositionBucket, MatchesTheHandComputedTable) {
 TEST(RelativePositionBucket, BiasTakesRowBucketOfKeyMinusQueryPerHead) {
   const int64_t q_len = 9, k_len = 140, heads = 3;
   Tensor table = randn({32, heads});
-  auto buckets = relative_position_buckets(q_len, k_len, 32, 128);
-  Tensor bias = relative_position_bias(table, buckets, q_len, k_len);
+  Tensor bias = ops::relative_position_bias(table, relative_offset_buckets(q_len, k_len, 32, 128),
+                                            q_len, k_len);
   ASSERT_EQ(bias.shape(), (Shape{heads, q_len, k_len}));
   for (int64_t h = 0; h < heads; ++h)
     for (int64_t i = 0; i < q_len; ++i)

@@ -19,6 +19,14 @@ Tensor clamp(const Tensor& x, float lo, float hi) {
   return FV_DISPATCH(x.device(), clamp(x, lo, hi));
 }
 
+Tensor gelu_tanh_gate(const Tensor& x) {
+  FV_CHECK(x.ndim() >= 1 && x.size(-1) % 2 == 0,
+           "gelu_tanh_gate: expected x [..., 2F] (an even "
+           "last dim: the gate half, then the linear half), got ",
+           x.describe());
+  return FV_DISPATCH(x.device(), gelu_tanh_gate(x));
+}
+
 Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale) {
   return FV_DISPATCH(x.device(), modulate(x, shift, scale));
 }

@@ -15,6 +15,9 @@ Tensor scale(const Tensor& a, float s);
 Tensor silu(const Tensor& x);
 Tensor gelu_tanh(const Tensor& x);  // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
 Tensor clamp(const Tensor& x, float lo, float hi);
+// T5's gated GELU on one projection of both halves: x [..., 2F] -> [..., F], gelu_tanh of the
+// first half times the second, element by element.
+Tensor gelu_tanh_gate(const Tensor& x);
 
 // Per-batch vectors broadcast over the token axis. x [B, S, D]; shift, scale, gate [B, D].
 Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale);   // x·(1+scale)+shift
@@ -35,6 +38,7 @@ Tensor scale(const Tensor& a, float s);
 Tensor silu(const Tensor& x);
 Tensor gelu_tanh(const Tensor& x);
 Tensor clamp(const Tensor& x, float lo, float hi);
+Tensor gelu_tanh_gate(const Tensor& x);
 Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale);
 Tensor gated_residual(const Tensor& x, const Tensor& y, const Tensor& gate);
 Tensor linear_combination(std::span<const std::pair<Tensor, double>> terms);
@@ -47,6 +51,7 @@ Tensor scale(const Tensor& a, float s);
 Tensor silu(const Tensor& x);
 Tensor gelu_tanh(const Tensor& x);
 Tensor clamp(const Tensor& x, float lo, float hi);
+Tensor gelu_tanh_gate(const Tensor& x);
 Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale);
 Tensor gated_residual(const Tensor& x, const Tensor& y, const Tensor& gate);
 Tensor linear_combination(std::span<const std::pair<Tensor, double>> terms);

@@ -9,4 +9,25 @@ Tensor embedding(const Tensor& table, std::span<const int32_t> ids) {
   return FV_DISPATCH(table.device(), embedding(table, ids));
 }
 
+void check_relative_position_bias(const Tensor& table, const Tensor& offset_buckets, int64_t q_len,
+                                  int64_t k_len) {
+  FV_CHECK(table.ndim() == 2, "relative_position_bias: expected a table [buckets, heads], got ",
+           table.describe());
+  FV_CHECK(q_len > 0 && k_len > 0, "relative_position_bias: ", q_len, " queries and ", k_len,
+           " keys (each must be at least 1)");
+  FV_CHECK(offset_buckets.dtype() == DType::I32 && offset_buckets.ndim() == 1 &&
+               offset_buckets.size(0) == q_len + k_len - 1 && offset_buckets.is_contiguous(),
+           "relative_position_bias: expected offset buckets I32 [", q_len + k_len - 1,
+           "] (one per offset for ", q_len, " queries and ", k_len, " keys), got ",
+           offset_buckets.describe());
+  FV_CHECK(offset_buckets.device() == table.device(), "relative_position_bias: offset buckets ",
+           offset_buckets.describe(), " are not on the table's device ", table.device().name());
+}
+
+Tensor relative_position_bias(const Tensor& table, const Tensor& offset_buckets, int64_t q_len,
+                              int64_t k_len) {
+  check_relative_position_bias(table, offset_buckets, q_len, k_len);
+  return FV_DISPATCH(table.device(), relative_position_bias(table, offset_buckets, q_len, k_len));
+}
+
 }  // namespace fastvideo::ops

@@ -79,6 +79,11 @@ void elementwise_cases(Table& t) {
     }
     t.add("silu", d, "transposed_6x37", {{{6, 37}, d}}, elementwise_bound(d),
           [](OpInputs in) { return ops::silu(in[0].transpose(0, 1)); });
+    // UMT5's gated FFN: halves of 37 (element by element) and of 768 and 10240 (vectors).
+    for (const Shape& s : {Shape{2, 3, 74}, Shape{2, 1536}, Shape{1, 5, 20480}}) {
+      t.add("gelu_tanh_gate", d, dims(s), {{s, d, 2.0f}}, elementwise_bound(d),
+            [](OpInputs in) { return ops::gelu_tanh_gate(in[0]); });
+    }
   }
 
   // Binary ops take any mix of dtypes and return the first one's.
@@ -248,7 +253,8 @@ void channel_norm_cases(Table& t) {
   }
 }
 
-// ---- Data movement: patchify.h, tensor_ops.h (concat), embedding.h, conv.h (upsampling) -------
+// ---- Data movement: patchify.h, tensor_ops.h (concat), embedding.h (and the relative-position
+// bias), conv.h (upsampling)
 
 void data_movement_cases(Table& t) {
   for (DType d : kDtypes) {
@@ -280,6 +286,18 @@ void data_movement_cases(Table& t) {
         const std::vector<int32_t> ids = {3, 0, 10, 3, 7};
         return ops::embedding(in[0], ids);
       });
+    }
+    // UMT5's bias: 32 buckets, 5 heads, as many keys as queries and not; buckets scattered.
+    for (auto [q, k] : {std::pair<int64_t, int64_t>{9, 140}, {37, 37}}) {
+      t.add("relative_position_bias", d,
+            "table_32x5_q" + std::to_string(q) + "_k" + std::to_string(k), {{{32, 5}, d}}, kExact,
+            [q, k](OpInputs in) {
+              Tensor buckets = Tensor::empty({q + k - 1}, DType::I32);
+              for (int64_t r = 0; r < q + k - 1; ++r)
+                buckets.data<int32_t>()[r] = int32_t(r * 7 % 32);
+              return ops::relative_position_bias(in[0], buckets.to(in[0].device()), q, k);
+            })
+          .out = kF32;  // the bias is f32 whatever the table's dtype
     }
 
     for (const Shape& s : {Shape{2, 3, 5, 7}, Shape{1, 2, 3, 4, 16}}) {

@@ -4,8 +4,6 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "ops/embedding.h"
-
 namespace fastvideo {
 
 int relative_position_bucket(int64_t relative_position, int num_buckets, int max_distance) {
@@ -24,25 +22,12 @@ int relative_position_bucket(int64_t relative_position, int num_buckets, int max
   return base + std::min(large, half - 1);
 }
 
-std::vector<int32_t> relative_position_buckets(int64_t q_len, int64_t k_len, int num_buckets,
-                                               int max_distance) {
-  std::vector<int32_t> buckets(size_t(q_len * k_len));
-  for (int64_t i = 0; i < q_len; ++i)
-    for (int64_t j = 0; j < k_len; ++j)
-      buckets[size_t(i * k_len + j)] = relative_position_bucket(j - i, num_buckets, max_distance);
+Tensor relative_offset_buckets(int64_t q_len, int64_t k_len, int num_buckets, int max_distance) {
+  Tensor buckets = Tensor::empty({q_len + k_len - 1}, DType::I32);
+  int32_t* b = buckets.data<int32_t>();
+  for (int64_t r = -(q_len - 1); r < k_len; ++r)
+    b[r + q_len - 1] = relative_position_bucket(r, num_buckets, max_distance);
   return buckets;
-}
-
-Tensor relative_position_bias(const Tensor& table, std::span<const int32_t> buckets, int64_t q_len,
-                              int64_t k_len) {
-  FV_CHECK(int64_t(buckets.size()) == q_len * k_len, "relative_position_bias: ", buckets.size(),
-           " buckets for ", q_len, "x", k_len, " positions");
-  const int64_t heads = table.size(1);
-  // Gather rows [q·k, H], then heads first for ops::attention.
-  return ops::embedding(table, buckets)
-      .reshape({q_len, k_len, heads})
-      .permute({2, 0, 1})
-      .contiguous();
 }
 
 }  // namespace fastvideo

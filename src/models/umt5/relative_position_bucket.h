@@ -1,10 +1,8 @@
-// T5's relative position buckets and the per-head bias built from them (wan21.md §3.2). UMT5 keeps
-// one bias table [num_buckets, num_heads] in every layer.
+// T5's relative position buckets (wan21.md §3.2), from which ops::relative_position_bias builds
+// each UMT5 layer's per-head bias (every layer keeps its own table [num_buckets, num_heads]).
 #pragma once
 
 #include <cstdint>
-#include <span>
-#include <vector>
 
 #include "core/tensor.h"
 
@@ -15,13 +13,9 @@ namespace fastvideo {
 // max_distance (float32 log, truncated toward 0, as transformers computes it).
 int relative_position_bucket(int64_t relative_position, int num_buckets, int max_distance);
 
-// Bucket of every (query i, key j) pair, row-major [q_len·k_len]: the ids into a bias table.
-std::vector<int32_t> relative_position_buckets(int64_t q_len, int64_t k_len, int num_buckets,
-                                               int max_distance);
-
-// table [num_buckets, H] -> attention bias [H, q_len, k_len] with bias[h,i,j] =
-// table[bucket(j − i), h].
-Tensor relative_position_bias(const Tensor& table, std::span<const int32_t> buckets, int64_t q_len,
-                              int64_t k_len);
+// The bucket of every offset r = key_pos − query_pos for q_len queries and k_len keys, r from
+// −(q_len − 1) to k_len − 1 at index r + q_len − 1: what ops::relative_position_bias takes. A
+// bias needs one bucket per offset, not per pair (2n − 1 logarithms instead of n²).
+Tensor relative_offset_buckets(int64_t q_len, int64_t k_len, int num_buckets, int max_distance);
 
 }  // namespace fastvideo

@@ -8,6 +8,7 @@
 #include "ops/embedding.h"
 #include "ops/linear.h"
 #include "ops/norm.h"
+#include "ops/tensor_ops.h"
 
 namespace fastvideo {
 
@@ -39,21 +40,21 @@ std::vector<TensorSpec> umt5_encoder_specs(const Umt5Config& c) {
   return specs;
 }
 
-Umt5Encoder::Umt5Encoder(Umt5Config config, Weights weights)
-    : config_(std::move(config)), weights_(std::move(weights)) {
-  const Device device = weights_.get("shared.weight").device();
+Umt5Encoder::Umt5Encoder(Umt5Config config, Weights weights) : config_(std::move(config)) {
+  const Device device = weights.get("shared.weight").device();
   for (const TensorSpec& spec : umt5_encoder_specs(config_)) {
-    const Tensor& t = weights_.get(spec.name);
+    const Tensor& t = weights.get(spec.name);
     check_shape(t, spec.shape, "text encoder tensor " + spec.name);
     FV_CHECK(t.device() == device, "text encoder tensor ", spec.name, " is ", t.describe(),
              "; every tensor must be on ", device.name(), " like shared.weight");
   }
   device_ = device;
-  dtype_ = weights_.get("shared.weight").dtype();
-  shared_ = weights_.get("shared.weight");
+  dtype_ = weights.get("shared.weight").dtype();
+  shared_ = weights.take("shared.weight");
+  // Taken, so each layer's separate projections are freed once fused.
   for (int i = 0; i < config_.num_layers; ++i)
-    layers_.push_back(layer_of(i, [&](const std::string& name) { return weights_.get(name); }));
-  final_norm_ = weights_.get("encoder.final_layer_norm.weight");
+    layers_.push_back(layer_of(i, [&](const std::string& name) { return weights.take(name); }));
+  final_norm_ = weights.take("encoder.final_layer_norm.weight");
 }
 
 Umt5Encoder::Umt5Encoder(Umt5Config config, std::shared_ptr<const MappedComponent> mapped,
@@ -66,11 +67,15 @@ Umt5Encoder::Layer Umt5Encoder::layer_of(int i,
                                          const std::function<Tensor(const std::string&)>& fetch) {
   const std::string p = layer_prefix(i);
   auto w = [&](const std::string& name) { return fetch(p + name); };
-  return {w("0.layer_norm.weight"),          w("0.SelfAttention.q.weight"),
-          w("0.SelfAttention.k.weight"),     w("0.SelfAttention.v.weight"),
-          w("0.SelfAttention.o.weight"),     w("0.SelfAttention.relative_attention_bias.weight"),
-          w("1.layer_norm.weight"),          w("1.DenseReluDense.wi_0.weight"),
-          w("1.DenseReluDense.wi_1.weight"), w("1.DenseReluDense.wo.weight")};
+  // q, k, v as one projection and wi_0, wi_1 as another: at a prompt's few hundred rows, one
+  // GEMM three (two) times as wide fills the GPU where each alone leaves it partly idle.
+  const Tensor qkv[] = {w("0.SelfAttention.q.weight"), w("0.SelfAttention.k.weight"),
+                        w("0.SelfAttention.v.weight")};
+  const Tensor wi[] = {w("1.DenseReluDense.wi_0.weight"), w("1.DenseReluDense.wi_1.weight")};
+  return {w("0.layer_norm.weight"),       ops::concat(qkv, 0),
+          w("0.SelfAttention.o.weight"),  w("0.SelfAttention.relative_attention_bias.weight"),
+          w("1.layer_norm.weight"),       ops::concat(wi, 0),
+          w("1.DenseReluDense.wo.weight")};
 }
 
 Umt5Encoder::Layer Umt5Encoder::layer_from_file(int i) const {
@@ -78,21 +83,20 @@ Umt5Encoder::Layer Umt5Encoder::layer_from_file(int i) const {
 }
 
 Tensor Umt5Encoder::self_attention(const Layer& layer, const Tensor& h,
-                                   std::span<const int32_t> buckets) const {
+                                   const Tensor& offset_buckets) const {
   const int64_t n = h.size(1), H = config_.num_heads, dk = config_.d_kv;
-  Tensor q = ops::linear(h, layer.q).reshape({1, n, H, dk});
-  Tensor k = ops::linear(h, layer.k).reshape({1, n, H, dk});
-  Tensor v = ops::linear(h, layer.v).reshape({1, n, H, dk});
+  // [1, n, 3·inner] read in place as q, k, v [1, n, H, dk] (tokens 3·inner apart).
+  const Tensor qkv = ops::linear(h, layer.qkv).reshape({1, n, 3, H, dk});
   // wan21.md §3.2: each UMT5 layer has its own bias table; scores are NOT scaled by 1/√d_kv.
-  Tensor bias = relative_position_bias(layer.relative_attention_bias, buckets, n, n);
-  Tensor out = ops::attention(q, k, v, 1.0f, bias).reshape({1, n, H * dk});
+  Tensor bias = ops::relative_position_bias(layer.relative_attention_bias, offset_buckets, n, n);
+  Tensor out = ops::attention(qkv.select(2, 0), qkv.select(2, 1), qkv.select(2, 2), 1.0f, bias)
+                   .reshape({1, n, H * dk});
   return ops::linear(out, layer.o);
 }
 
 Tensor Umt5Encoder::feed_forward(const Layer& layer, const Tensor& h) const {
   // wan21.md §3.2: gated-gelu uses gelu_new (tanh) on wi_0, the linear branch is wi_1.
-  Tensor gate = ops::gelu_tanh(ops::linear(h, layer.wi_0));
-  return ops::linear(ops::mul(gate, ops::linear(h, layer.wi_1)), layer.wo);
+  return ops::linear(ops::gelu_tanh_gate(ops::linear(h, layer.wi)), layer.wo);
 }
 
 Tensor Umt5Encoder::encode(std::span<const int32_t> ids) const {
@@ -107,13 +111,16 @@ Tensor Umt5Encoder::encode(std::span<const int32_t> ids) const {
   const Tensor x0 = mapped_ ? mapped_->load_rows("shared.weight", ids, dtype_, device_)
                             : ops::embedding(shared_, ids);
   Tensor x = x0.reshape({1, n, config_.d_model});
-  const std::vector<int32_t> buckets = relative_position_buckets(
-      n, n, config_.relative_attention_num_buckets, config_.relative_attention_max_distance);
+  // Uploaded once: the layers then queue on the device without waiting for the host.
+  const Tensor offset_buckets =
+      relative_offset_buckets(n, n, config_.relative_attention_num_buckets,
+                              config_.relative_attention_max_distance)
+          .to(device_);
   for (int i = 0; i < config_.num_layers; ++i) {
     // Streaming: this layer's weights live until the next iteration replaces them.
     const Layer streamed = mapped_ ? layer_from_file(i) : Layer{};
     const Layer& layer = mapped_ ? streamed : layers_[size_t(i)];
-    x = ops::add(x, self_attention(layer, ops::rms_norm(x, eps, layer.attn_norm), buckets));
+    x = ops::add(x, self_attention(layer, ops::rms_norm(x, eps, layer.attn_norm), offset_buckets));
     x = ops::add(x, feed_forward(layer, ops::rms_norm(x, eps, layer.ffn_norm)));
   }
   return ops::rms_norm(x, eps, final_norm_);

@@ -47,19 +47,18 @@ class Umt5Encoder {
 
  private:
   struct Layer {
-    Tensor attn_norm, q, k, v, o, relative_attention_bias;
-    Tensor ffn_norm, wi_0, wi_1, wo;
+    Tensor attn_norm, qkv, o, relative_attention_bias;  // qkv: q, k, v stacked [3·inner, d]
+    Tensor ffn_norm, wi, wo;                            // wi: wi_0, wi_1 stacked [2·d_ff, d]
   };
 
-  Tensor self_attention(const Layer& layer, const Tensor& h,
-                        std::span<const int32_t> buckets) const;
+  // offset_buckets: relative_offset_buckets for h's tokens, on the encoder's device.
+  Tensor self_attention(const Layer& layer, const Tensor& h, const Tensor& offset_buckets) const;
   Tensor feed_forward(const Layer& layer, const Tensor& h) const;
   // Layer i's weights, each tensor fetch(its full name): the one list of a layer's names.
   static Layer layer_of(int i, const std::function<Tensor(const std::string&)>& fetch);
   Layer layer_from_file(int i) const;  // streaming: layer i's weights, loaded now
 
   Umt5Config config_;
-  Weights weights_;
   Tensor shared_;
   std::vector<Layer> layers_;
   Tensor final_norm_;

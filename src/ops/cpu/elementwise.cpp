@@ -64,6 +64,11 @@ Tensor token_broadcast(const Tensor& x, const Tensor& u, const Tensor& v, const 
   return y;
 }
 
+float gelu_tanh_of(float v) {
+  const float k = 0.7978845608028654f;  // √(2/π)
+  return 0.5f * v * (1.0f + std::tanh(k * (v + 0.044715f * v * v * v)));
+}
+
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
@@ -81,11 +86,23 @@ Tensor silu(const Tensor& x) {
 Tensor clamp(const Tensor& x, float lo, float hi) {
   return unary(x, [lo, hi](float v) { return std::clamp(v, lo, hi); });
 }
-Tensor gelu_tanh(const Tensor& x) {
-  return unary(x, [](float v) {
-    const float k = 0.7978845608028654f;  // √(2/π)
-    return 0.5f * v * (1.0f + std::tanh(k * (v + 0.044715f * v * v * v)));
-  });
+Tensor gelu_tanh(const Tensor& x) { return unary(x, gelu_tanh_of); }
+
+Tensor gelu_tanh_gate(const Tensor& x) {
+  const int64_t F = x.size(-1) / 2, rows = F ? x.numel() / (2 * F) : 0;
+  Shape shape = x.shape();
+  shape.back() = F;
+  Tensor xc = x.to(DType::F32).contiguous();
+  Tensor y = Tensor::empty(shape, DType::F32);
+  const float* px = xc.f32().data();
+  float* py = y.data<float>();
+  parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(F, 1)),
+               [&](int64_t b, int64_t e) {
+                 for (int64_t r = b; r < e; ++r)
+                   for (int64_t c = 0; c < F; ++c)
+                     py[r * F + c] = gelu_tanh_of(px[r * 2 * F + c]) * px[r * 2 * F + F + c];
+               });
+  return y;
 }
 
 Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale) {

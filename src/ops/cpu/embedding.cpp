@@ -28,4 +28,26 @@ Tensor embedding(const Tensor& table, std::span<const int32_t> ids) {
   return out;
 }
 
+Tensor relative_position_bias(const Tensor& table, const Tensor& offset_buckets, int64_t q_len,
+                              int64_t k_len) {
+  const int64_t NB = table.size(0), H = table.size(1);
+  const int32_t* buckets = offset_buckets.data<int32_t>();
+  for (int64_t r = 0; r < q_len + k_len - 1; ++r) {
+    FV_CHECK(buckets[r] >= 0 && buckets[r] < NB, "relative_position_bias: bucket ", buckets[r],
+             " of offset ", r - (q_len - 1), " is outside the table's ", NB, " rows");
+  }
+  Tensor tc = table.to(DType::F32).contiguous();
+  const float* t = tc.f32().data();
+  Tensor out = Tensor::empty({H, q_len, k_len}, DType::F32);
+  float* o = out.data<float>();
+  parallel_for(H * q_len, std::max<int64_t>(1, (1 << 14) / k_len), [&](int64_t b, int64_t e) {
+    for (int64_t row = b; row < e; ++row) {
+      const int64_t h = row / q_len, i = row % q_len;
+      for (int64_t j = 0; j < k_len; ++j)
+        o[row * k_len + j] = t[buckets[j - i + q_len - 1] * H + h];
+    }
+  });
+  return out;
+}
+
 }  // namespace fastvideo::ops::cpu

@@ -115,6 +115,23 @@ __global__ void gated_residual_kernel(const TX* __restrict__ x, const TY* __rest
   }
 }
 
+// y [rows, F] = gelu_tanh(x[r, c]) · x[r, F + c] over x [rows, 2F]. F % N == 0.
+template <int N, class T>
+__global__ void gelu_tanh_gate_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows,
+                                      int64_t F) {
+  const int64_t per_row = F / N, vectors = rows * per_row;
+  for (int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; v < vectors;
+       v += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = v / per_row, c = (v - r * per_row) * N;
+    float g[N], l[N];
+    k::load<N>(x + r * 2 * F + c, g);
+    k::load<N>(x + r * 2 * F + F + c, l);
+#pragma unroll
+    for (int j = 0; j < N; ++j) g[j] = GeluTanhOp{}(g[j]) * l[j];
+    k::store<N>(y + r * F + c, g);
+  }
+}
+
 // Up to kMaxTerms inputs per launch; longer sums chain launches (the partial sum is one term).
 constexpr int kMaxTerms = 8;
 
@@ -250,6 +267,31 @@ Tensor scale(const Tensor& a, float s) { return unary(a, "scale", ScaleOp{s}); }
 Tensor silu(const Tensor& x) { return unary(x, "silu", SiluOp{}); }
 Tensor gelu_tanh(const Tensor& x) { return unary(x, "gelu_tanh", GeluTanhOp{}); }
 Tensor clamp(const Tensor& x, float lo, float hi) { return unary(x, "clamp", ClampOp{lo, hi}); }
+
+Tensor gelu_tanh_gate(const Tensor& x) {
+  const int64_t F = x.size(-1) / 2, rows = F ? x.numel() / (2 * F) : 0;
+  Shape shape = x.shape();
+  shape.back() = F;
+  Tensor xc = x.contiguous();
+  Tensor y = Tensor::empty(shape, x.dtype(), x.device());
+  if (y.numel() == 0) return y;
+  CudaContext& ctx = k::context_of(x);
+  k::with_float_type(x, "gelu_tanh_gate", [&](auto tag) {
+    using T = decltype(tag);
+    constexpr int V = k::kVector<T>;
+    const T* in = xc.data<T>();
+    T* out = y.data<T>();
+    if (k::can_vectorise({in, out}, {F}, V)) {
+      gelu_tanh_gate_kernel<V>
+          <<<k::grid_for(ctx, rows * F / V), k::kThreads, 0, ctx.stream()>>>(in, out, rows, F);
+    } else {
+      gelu_tanh_gate_kernel<1>
+          <<<k::grid_for(ctx, rows * F), k::kThreads, 0, ctx.stream()>>>(in, out, rows, F);
+    }
+    FV_CUDA_CHECK_LAUNCH();
+  });
+  return y;
+}
 
 Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale) {
   FV_CHECK(x.ndim() == 3, "modulate: expected x [B,S,D], got ", x.describe());

@@ -1,5 +1,7 @@
 // CUDA twin of src/ops/cpu/embedding.cpp: ids are checked on the host (the same error as the CPU
 // twin), copied to the device, and rows are gathered with 16-byte copies where the row allows.
+// The relative-position bias reads its buckets on the device, so a text encoder's layers queue
+// without a host round trip each.
 #include <cstring>
 
 #include "ops/cuda/memory_bound.cuh"
@@ -31,7 +33,34 @@ void gather(const CudaContext& ctx, const void* table, const int32_t* ids, void*
   FV_CUDA_CHECK_LAUNCH();
 }
 
+// out[h, i, j] = table[buckets[j − i + q_len − 1], h] for the [H, q_len, k_len] output.
+__global__ void relative_position_bias_kernel(const float* __restrict__ table,
+                                              const int32_t* __restrict__ buckets,
+                                              float* __restrict__ out, int64_t H, int64_t q_len,
+                                              int64_t k_len) {
+  const int64_t n = H * q_len * k_len;
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n;
+       e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t j = e % k_len, row = e / k_len;
+    const int64_t i = row % q_len, h = row / q_len;
+    out[e] = table[int64_t(buckets[j - i + q_len - 1]) * H + h];
+  }
+}
+
 }  // namespace
+
+Tensor relative_position_bias(const Tensor& table, const Tensor& offset_buckets, int64_t q_len,
+                              int64_t k_len) {
+  const int64_t H = table.size(1);
+  const Tensor t = table.to(DType::F32).contiguous();  // [NB, H]: a few KiB
+  Tensor out = Tensor::empty({H, q_len, k_len}, DType::F32, table.device());
+  if (out.numel() == 0) return out;
+  CudaContext& ctx = k::context_of(table);
+  relative_position_bias_kernel<<<k::grid_for(ctx, out.numel()), k::kThreads, 0, ctx.stream()>>>(
+      t.data<float>(), offset_buckets.data<int32_t>(), out.data<float>(), H, q_len, k_len);
+  FV_CUDA_CHECK_LAUNCH();
+  return out;
+}
 
 Tensor embedding(const Tensor& table, std::span<const int32_t> ids) {
   FV_CHECK(table.ndim() == 2, "embedding: expected a table [V, D], got ", table.describe());
