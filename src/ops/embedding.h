@@ -15,7 +15,8 @@ Tensor embedding(const Tensor& table, std::span<const int32_t> ids);
 
 // T5's relative-position bias from its table [NB, H] (wan21.md §3.2), the bucket looked up per
 // offset: offset_buckets I32 [q_len + k_len − 1] on the table's device holds the bucket of offset
-// r = j − i at r + q_len − 1 -> F32 [H, q_len, k_len], out[h, i, j] = table[bucket(j − i), h].
+// r = j − i at r + q_len − 1 -> [H, q_len, k_len] in the table's dtype (exact copies of its
+// values), out[h, i, j] = table[bucket(j − i), h].
 // Buckets outside [0, NB) throw on the CPU; on a GPU they are not read back (that would stop the
 // stream), so the caller builds them in range (models/umt5/relative_position_bucket.h).
 Tensor relative_position_bias(const Tensor& table, const Tensor& offset_buckets, int64_t q_len,

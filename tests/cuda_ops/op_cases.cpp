@@ -296,8 +296,7 @@ void data_movement_cases(Table& t) {
               for (int64_t r = 0; r < q + k - 1; ++r)
                 buckets.data<int32_t>()[r] = int32_t(r * 7 % 32);
               return ops::relative_position_bias(in[0], buckets.to(in[0].device()), q, k);
-            })
-          .out = kF32;  // the bias is f32 whatever the table's dtype
+            });
     }
 
     for (const Shape& s : {Shape{2, 3, 5, 7}, Shape{1, 2, 3, 4, 16}}) {
@@ -515,8 +514,9 @@ struct AttentionRow {
   DType dtype = kBf16;
   bool unit_scale = false;   // UMT5: unscaled scores; otherwise 1/√D
   float stddev = 1.0f;       // of q, k, v
-  float bias_stddev = 0.0f;  // an F32 bias [H, Sq, Sk] when > 0
+  float bias_stddev = 0.0f;  // a bias [H, Sq, Sk] when > 0
   double bound = 1e-2;
+  DType bias_dtype = kF32;  // q's dtype: cuDNN takes it where it plans one
 };
 
 void add_attention(Table& t, const AttentionRow& r) {
@@ -524,7 +524,7 @@ void add_attention(Table& t, const AttentionRow& r) {
   std::vector<Operand> qkv = {{{a.B, a.Sq, a.H, a.D}, r.dtype, r.stddev},
                               {{a.B, a.Sk, a.H, a.D}, r.dtype, r.stddev},
                               {{a.B, a.Sk, a.H, a.Dv}, r.dtype, r.stddev}};
-  if (r.bias_stddev > 0) qkv.push_back({{a.H, a.Sq, a.Sk}, kF32, r.bias_stddev});
+  if (r.bias_stddev > 0) qkv.push_back({{a.H, a.Sq, a.Sk}, r.bias_dtype, r.bias_stddev});
   const float scale = r.unit_scale ? 1.0f : float(1.0 / std::sqrt(double(a.D)));
   t.add("attention", r.dtype, std::string(r.variant) + "_" + attention_dims(a), std::move(qkv),
         r.bound, [=](OpInputs in) {
@@ -546,6 +546,11 @@ void attention_cases(Table& t) {
       // UMT5: unscaled scores plus a learned [H, S, S] bias shared over the batch; the GEMM path.
       {"umt5_bias", {2, 8, 77, 77, 64, 64}, kBf16, true, 1.0f, 3.0f},
       {"umt5_bias", {1, 4, 512, 512, 64, 64}, kBf16, true, 1.0f, 3.0f},
+      // A bias in q's dtype (what ops::relative_position_bias gives UMT5): cuDNN where it plans
+      // one (UMT5-XXL's 64 heads at 512 tokens; 77 keys are no multiple of 8: the GEMM path).
+      {"umt5_bf16_bias", {2, 8, 77, 77, 64, 64}, kBf16, true, 1.0f, 3.0f, 1e-2, kBf16},
+      {"umt5_bf16_bias", {1, 64, 512, 512, 64, 64}, kBf16, true, 1.0f, 3.0f, 1e-2, kBf16},
+      {"umt5_bf16_bias", {2, 4, 136, 136, 64, 64}, kBf16, true, 1.0f, 3.0f, 1e-2, kBf16},
       // The VAE mid-block: one head of dim 384, which cuDNN does not take; the GEMM path.
       {"vae_single_head", {1, 1, 300, 300, 384, 384}},
       {"vae_single_head", {3, 1, 100, 100, 384, 384}},
@@ -558,6 +563,14 @@ void attention_cases(Table& t) {
       {"inputs_x20_dit", {1, 4, 1000, 1000, 128, 128}, kBf16, false, 20.0f},
       {"inputs_x20_vae", {1, 1, 300, 300, 384, 384}, kBf16, false, 20.0f},
       {"inputs_x20_bias_x20", {1, 8, 77, 77, 64, 64}, kBf16, true, 20.0f, 20.0f},
+      {"inputs_x20_bf16_bias_x20",
+       {1, 8, 128, 128, 64, 64},
+       kBf16,
+       true,
+       20.0f,
+       20.0f,
+       1e-2,
+       kBf16},
   };
   for (const AttentionRow& r : rows) add_attention(t, r);
 
@@ -566,6 +579,12 @@ void attention_cases(Table& t) {
         [](OpInputs in) {
           return ops::attention(in[0].select(2, 0), in[0].select(2, 1), in[0].select(2, 2),
                                 float(1.0 / std::sqrt(128.0)));
+        });
+  // UMT5's layout: a fused q/k/v projection read in place, unscaled scores, a bias in q's dtype.
+  t.add("attention", kBf16, "umt5_strided_qkv_views_bf16_bias_1x128x3x8x64",
+        {{{1, 128, 3, 8, 64}, kBf16}, {{8, 128, 128}, kBf16, 3.0f}}, 1e-2, [](OpInputs in) {
+          return ops::attention(in[0].select(2, 0), in[0].select(2, 1), in[0].select(2, 2), 1.0f,
+                                in[1]);
         });
 }
 

@@ -1,8 +1,9 @@
 // The two CUDA attention paths behind ops::cuda::attention (src/ops/attention.h):
 //  - cuDNN's fused flash-attention forward (FastVideo's TORCH_SDPA backend: PyTorch's SDPA runs
-//    the same cuDNN kernels) for BF16/F16 q/k/v with head dims cuDNN takes and no bias;
+//    the same cuDNN kernels) for BF16/F16 q/k/v with head dims cuDNN takes, and a bias (UMT5's
+//    position bias) in q's dtype where cuDNN plans one;
 //  - a general path, batched cuBLASLt GEMMs around an fp32 row softmax, for everything else
-//    (UMT5's additive position bias, the VAE's single 384-wide head, F32 inputs).
+//    (the VAE's single 384-wide head, F32 inputs, a bias cuDNN does not take).
 #pragma once
 
 #include "core/tensor.h"

@@ -25,15 +25,21 @@ namespace {
 
 namespace fe = cudnn_frontend;
 
-// Variant-pack ids of the graph's four user tensors.
-constexpr int64_t kQ = 1, kK = 2, kV = 3, kO = 4;
+// Variant-pack ids of the graph's user tensors.
+constexpr int64_t kQ = 1, kK = 2, kV = 3, kO = 4, kBias = 5;
 
 // Strides (b, s, h) in elements of a [B, S, H, D] tensor as cuDNN will read it.
 using Strides3 = std::array<int64_t, 3>;
 
 bool accepts(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& bias) {
-  if (bias.defined()) return false;  // UMT5's bias goes through the GEMM path (see header)
   if (q.dtype() != k.dtype() || q.dtype() != v.dtype()) return false;
+  // A bias (UMT5's position bias [H, Sq, Sk]) in q's dtype, contiguous and aligned; others take
+  // the GEMM path.
+  if (bias.defined() &&
+      (bias.dtype() != q.dtype() || !bias.is_contiguous() ||
+       reinterpret_cast<uintptr_t>(bias.raw_data()) % 16 != 0 || bias.size(2) % 8 != 0)) {
+    return false;
+  }
   if (q.dtype() != DType::BF16 && q.dtype() != DType::F16) return false;
   if (!(q.device() == k.device() && q.device() == v.device())) return false;
   const int64_t D = q.size(3), Dv = v.size(3);
@@ -69,20 +75,23 @@ struct SdpaKey {
   DType dtype;
   int64_t B, H, Sq, Sk, D, Dv;
   uint32_t scale_bits;
+  bool bias;  // [1, H, Sq, Sk], contiguous
   Strides3 q, k, v;
   auto operator<=>(const SdpaKey&) const = default;
 };
 
-SdpaKey make_key(const Tensor& q, const Tensor& k, const Tensor& v, float scale) {
+SdpaKey make_key(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                 const Tensor& bias) {
   return {q.device().index, q.dtype(),        q.size(0),
           q.size(2),        q.size(1),        k.size(1),
           q.size(3),        v.size(3),        std::bit_cast<uint32_t>(scale),
-          cudnn_strides(q), cudnn_strides(k), cudnn_strides(v)};
+          bias.defined(),   cudnn_strides(q), cudnn_strides(k),
+          cudnn_strides(v)};
 }
 
 std::string describe(const SdpaKey& k) {
   return str_cat("B=", k.B, " H=", k.H, " Sq=", k.Sq, " Sk=", k.Sk, " D=", k.D, " Dv=", k.Dv, " ",
-                 dtype_name(k.dtype));
+                 dtype_name(k.dtype), k.bias ? " with a bias" : "");
 }
 
 struct SdpaPlan {
@@ -113,6 +122,16 @@ SdpaPlan build_plan(cudnnHandle_t handle, const SdpaKey& key, std::string* why) 
                      .set_name("flash_attention")
                      .set_generate_stats(false)
                      .set_attn_scale(std::bit_cast<float>(key.scale_bits));
+  if (key.bias) {
+    // Shared over the batch: cuDNN broadcasts a size-1 dimension.
+    options.set_bias(
+        graph->tensor(fe::graph::Tensor_attributes()
+                          .set_name("Bias")
+                          .set_uid(kBias)
+                          .set_data_type(io)
+                          .set_dim({1, key.H, key.Sq, key.Sk})
+                          .set_stride({key.H * key.Sq * key.Sk, key.Sq * key.Sk, key.Sk, 1})));
+  }
   auto outputs = graph->sdpa(q, k, v, options);
   outputs[0]
       ->set_output(true)
@@ -167,14 +186,14 @@ const SdpaPlan& find_plan(const SdpaKey& key) {
 bool attention_uses_cudnn(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                           const Tensor& bias) {
   if (q.device().is_cpu() || !accepts(q, k, v, bias)) return false;
-  return find_plan(make_key(q, k, v, scale)).graph != nullptr;
+  return find_plan(make_key(q, k, v, scale, bias)).graph != nullptr;
 }
 
 bool cudnn_sdpa(const Tensor& q, const Tensor& k, const Tensor& v, float scale, const Tensor& bias,
                 const Tensor& out) {
   if (!accepts(q, k, v, bias)) return false;
   const Tensor qc = with_cudnn_layout(q), kc = with_cudnn_layout(k), vc = with_cudnn_layout(v);
-  const SdpaKey key = make_key(qc, kc, vc, scale);
+  const SdpaKey key = make_key(qc, kc, vc, scale, bias);
   const SdpaPlan& plan = find_plan(key);
   if (!plan.graph) return false;
   CudaContext& ctx = use_cuda_device(key.device);
@@ -184,6 +203,7 @@ bool cudnn_sdpa(const Tensor& q, const Tensor& k, const Tensor& v, float scale, 
   }
   std::unordered_map<int64_t, void*> pack = {
       {kQ, qc.raw_data()}, {kK, kc.raw_data()}, {kV, vc.raw_data()}, {kO, out.raw_data()}};
+  if (bias.defined()) pack[kBias] = bias.raw_data();
   fe::error_t status =
       plan.graph->execute(ctx.cudnn(), pack, workspace.defined() ? workspace.raw_data() : nullptr);
   FV_CHECK(status.is_good(), "attention: cuDNN SDPA failed to run for ", describe(key), ": ",

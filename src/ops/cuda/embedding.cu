@@ -34,9 +34,10 @@ void gather(const CudaContext& ctx, const void* table, const int32_t* ids, void*
 }
 
 // out[h, i, j] = table[buckets[j − i + q_len − 1], h] for the [H, q_len, k_len] output.
-__global__ void relative_position_bias_kernel(const float* __restrict__ table,
+template <class T>
+__global__ void relative_position_bias_kernel(const T* __restrict__ table,
                                               const int32_t* __restrict__ buckets,
-                                              float* __restrict__ out, int64_t H, int64_t q_len,
+                                              T* __restrict__ out, int64_t H, int64_t q_len,
                                               int64_t k_len) {
   const int64_t n = H * q_len * k_len;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n;
@@ -52,13 +53,16 @@ __global__ void relative_position_bias_kernel(const float* __restrict__ table,
 Tensor relative_position_bias(const Tensor& table, const Tensor& offset_buckets, int64_t q_len,
                               int64_t k_len) {
   const int64_t H = table.size(1);
-  const Tensor t = table.to(DType::F32).contiguous();  // [NB, H]: a few KiB
-  Tensor out = Tensor::empty({H, q_len, k_len}, DType::F32, table.device());
+  const Tensor t = table.contiguous();  // [NB, H]: a few KiB
+  Tensor out = Tensor::empty({H, q_len, k_len}, table.dtype(), table.device());
   if (out.numel() == 0) return out;
   CudaContext& ctx = k::context_of(table);
-  relative_position_bias_kernel<<<k::grid_for(ctx, out.numel()), k::kThreads, 0, ctx.stream()>>>(
-      t.data<float>(), offset_buckets.data<int32_t>(), out.data<float>(), H, q_len, k_len);
-  FV_CUDA_CHECK_LAUNCH();
+  k::with_float_type(table, "relative_position_bias", [&](auto tag) {
+    using T = decltype(tag);
+    relative_position_bias_kernel<<<k::grid_for(ctx, out.numel()), k::kThreads, 0, ctx.stream()>>>(
+        t.data<T>(), offset_buckets.data<int32_t>(), out.data<T>(), H, q_len, k_len);
+    FV_CUDA_CHECK_LAUNCH();
+  });
   return out;
 }
 
