@@ -13,6 +13,7 @@
 #include "attention/attention_registry.h"
 #include "fastvideo/video_generator.h"
 #include "io/checkpoint.h"
+#include "models/umt5/umt5_encoder.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "ops/elementwise.h"
 #include "quality/video_metrics.h"
@@ -108,6 +109,7 @@ TEST(CudaCompileMode, GenerationMatchesEagerAndReportsItsOneTimeCost) {
       VideoGenerator::from_pretrained(testing::tiny_model_dir(), options).generate(request);
   options.enable_torch_compile = true;
   options.torch_compile_kwargs.mode = "reduce-overhead";
+  options.compile_text_encoder = true;  // the second generation's prompts replay UMT5's graphs
   VideoGenerator generator = VideoGenerator::from_pretrained(testing::tiny_model_dir(), options);
   const GenerationResult first = generator.generate(request);
   const GenerationResult second = generator.generate(request);
@@ -131,9 +133,42 @@ TEST(CudaCompileMode, GenerationMatchesEagerAndReportsItsOneTimeCost) {
   EXPECT_EQ(second.graph_replays, second.transformer_forwards);
   bool recorded = false;
   for (const auto& [k, v] : first.parameters)
-    if (k == "compile") recorded = v == "cuda-graphs (mode reduce-overhead)";
+    if (k == "compile") recorded = v == "cuda-graphs (mode reduce-overhead), text encoder too";
   EXPECT_TRUE(recorded) << "the output's metadata does not record compile mode";
   EXPECT_EQ(second.final_latents, first.final_latents) << "replays are deterministic";
+}
+
+// compile.text_encoder_enabled: each prompt length's first encode is eager and captures a graph,
+// later ones replay it, the least recently used of more than Umt5Graphs::kMaxGraphs (4) lengths is
+// dropped; every encode gives the eager encoder's bytes.
+TEST(CudaCompileMode, TextEncoderReplaysGiveTheEagerEncodeForEveryPromptLength) {
+  REQUIRE_GPU();
+  const CheckpointFolder ckpt = CheckpointFolder::open(testing::tiny_model_dir());
+  const Umt5Config config = Umt5Config::from_checkpoint(ckpt);
+  auto load = [&] {
+    return Umt5Encoder(config, load_component(ckpt.path("text_encoder"), umt5_encoder_specs(config),
+                                              DType::BF16, Device::cuda(0)));
+  };
+  const Umt5Encoder eager = load();
+  Umt5Encoder compiled = load();
+  compiled.enable_compile();
+  // Five lengths, four graphs kept: 60 drops 17 (the least recently used; 5 was replayed since),
+  // so 5 replays again and 17 is captured anew.
+  const int lengths[] = {5, 17, 5, 33, 9, 60, 5, 17};
+  for (int n : lengths) {
+    std::vector<int32_t> ids;
+    for (int i = 0; i + 1 < n; ++i) ids.push_back(2 + (i * 37 + n) % 300);
+    ids.push_back(1);
+    const Tensor want = eager.encode(ids).to(Device::cpu());
+    const Tensor got = compiled.encode(ids).to(Device::cpu());
+    ASSERT_EQ(got.shape(), want.shape());
+    EXPECT_EQ(std::memcmp(got.raw_data(), want.raw_data(), got.nbytes()), 0)
+        << n << " tokens: the compiled encoder's output differs from the eager encode";
+  }
+  const Umt5Encoder::CompileStats stats = compiled.compile_stats();
+  EXPECT_EQ(stats.graphs, 6);
+  EXPECT_EQ(stats.replays, 2);
+  EXPECT_GT(stats.graph_memory_bytes, 0);
 }
 
 }  // namespace

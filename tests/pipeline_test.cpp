@@ -221,8 +221,19 @@ TEST(PipelineCompile, SettingsAreCheckedAndNeverIgnored) {
       {[](GeneratorOptions& o) {
          o.enable_torch_compile = true;
          o.compile_text_encoder = true;
+         o.text_encoder_cpu_offload = true;
        },
-       "compiling the text encoder (UMT5) is not in this version"},
+       "compile.text_encoder_enabled and text_encoder_cpu_offload do not go together"},
+      {[](GeneratorOptions& o) {
+         o.enable_torch_compile = true;
+         o.compile_vae = true;
+       },
+       "compiling the VAE is not in this version"},
+      {[](GeneratorOptions& o) {
+         o.enable_torch_compile = true;
+         o.compile_text_encoder = true;
+       },
+       "compile mode captures CUDA graphs and the device is cpu"},
       {[](GeneratorOptions& o) { o.enable_torch_compile = true; },
        "compile mode captures CUDA graphs and the device is cpu"},
   };

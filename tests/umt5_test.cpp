@@ -245,6 +245,19 @@ TEST(RelativePositionBucket, BiasTakesRowBucketOfKeyMinusQueryPerHead) {
             << "h " << h << " i " << i << " j " << j;
 }
 
+TEST(Umt5Encoder, CompileModeOnTheCpuIsRefusedNamingTheDevice) {
+  const Umt5Config c = tiny_config();
+  Umt5Encoder encoder(c, random_weights(c));
+  try {
+    encoder.enable_compile();
+    FAIL() << "compile mode accepted on the CPU";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("text encoder runs on cpu"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(encoder.compiled());
+}
+
 TEST(Umt5Encoder, TinyEncodeIsFiniteAndDeterministic) {
   const Umt5Config c = tiny_config();
   Umt5Encoder encoder(c, random_weights(c));

@@ -84,8 +84,9 @@ struct GeneratorOptions {
   // scale; docs/config.md). Empty: full precision. On the CPU the same rounding is emulated in f32;
   // on a GPU it needs FP8 tensor cores (sm_89+). Other values are refused by name.
   std::string transformer_quant;
-  // FastVideo's text_encoder_enabled / vae_enabled: compiling UMT5 and the VAE as well. Not in
-  // this version: true is refused.
+  // FastVideo's text_encoder_enabled / vae_enabled: compiling UMT5 and the VAE as well (with
+  // enable_torch_compile). UMT5's layers replay from CUDA graphs, one per prompt length (not
+  // with text_encoder_cpu_offload: refused); the VAE is not in this version: true is refused.
   bool compile_text_encoder = false, compile_vae = false;
 
   // Memory (FastVideo's offload switches, fastvideo.md §6.2). Unset means auto, the default: only

@@ -42,12 +42,13 @@ std::optional<std::string> check_compile_settings(const GeneratorOptions& option
              " is set, but enable_torch_compile is off");
     return std::nullopt;
   }
-  FV_CHECK(!options.compile_text_encoder,
-           "compile.text_encoder_enabled: compiling the text encoder (UMT5) is not in this "
-           "version; compile mode covers the transformer");
   FV_CHECK(!options.compile_vae,
            "compile.vae_enabled: compiling the VAE is not in this version; "
-           "compile mode covers the transformer");
+           "compile mode covers the transformer and the text encoder");
+  FV_CHECK(!(options.compile_text_encoder && options.text_encoder_cpu_offload.value_or(false)),
+           "compile.text_encoder_enabled and text_encoder_cpu_offload do not go together: "
+           "streaming copies UMT5's weights in during each encode, which a captured CUDA graph "
+           "cannot replay; turn one of them off");
   for (const auto& [name, value] : {std::pair{"mode", k.mode}, std::pair{"backend", k.backend}}) {
     const std::string problem = torch_compile_kwarg_problem(name, value);
     FV_CHECK(problem.empty(), "torch_compile_kwargs ", problem);
@@ -56,7 +57,8 @@ std::optional<std::string> check_compile_settings(const GeneratorOptions& option
            "enable_torch_compile (generator.engine.compile.enabled, "
            "--enable-torch-compile): compile mode captures CUDA graphs and the device is ",
            device.name(), "; run on a GPU (--device cuda) or without compile mode");
-  return "cuda-graphs" + (k.mode.empty() ? std::string() : " (mode " + k.mode + ")");
+  return "cuda-graphs" + (k.mode.empty() ? std::string() : " (mode " + k.mode + ")") +
+         (options.compile_text_encoder ? ", text encoder too" : "");
 }
 
 std::string torch_compile_kwarg_problem(std::string_view name, const std::string& value) {

@@ -11,9 +11,10 @@
 namespace fastvideo {
 
 // Errors name the field and value: a kwarg this engine has no counterpart for, kwargs or component
-// switches set while enable_torch_compile is off, compile mode on the CPU, compiling UMT5 or the
-// VAE (not in this version). Returns what the output's metadata records ("cuda-graphs", with the
-// mode asked for), or nothing when compile mode is off.
+// switches set while enable_torch_compile is off, compile mode on the CPU, compiling the VAE (not
+// in this version), compiling UMT5 while it streams. Returns what the output's metadata records
+// ("cuda-graphs", with the mode asked for and whether UMT5 is compiled), or nothing when compile
+// mode is off.
 std::optional<std::string> check_compile_settings(const GeneratorOptions& options, Device device);
 
 // "" when torch.compile's `mode` or `backend` value `value` is one this engine runs (empty: unset),

@@ -3,13 +3,14 @@
 namespace fastvideo {
 
 PromptEncoder::PromptEncoder(const CheckpointFolder& checkpoint, Umt5Config config, Device device,
-                             DType dtype, bool keep, bool stream)
+                             DType dtype, bool keep, bool stream, bool compile)
     : checkpoint_(checkpoint),
       config_(std::move(config)),
       device_(device),
       dtype_(dtype),
       keep_(keep),
       stream_(stream),
+      compile_(compile),
       tokenizer_(T5Tokenizer::load(checkpoint.path("tokenizer"))) {
   if (keep_) load();
 }
@@ -24,6 +25,7 @@ void PromptEncoder::load() {
       stream_ ? std::make_unique<Umt5Encoder>(
                     config_, std::make_shared<const MappedComponent>(dir, specs), device_, dtype_)
               : std::make_unique<Umt5Encoder>(config_, load_component(dir, specs, dtype_, device_));
+  if (compile_) encoder_->enable_compile();
 }
 
 Tensor PromptEncoder::encode(const std::string& prompt, int max_tokens, int64_t text_length) {

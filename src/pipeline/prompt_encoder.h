@@ -23,8 +23,9 @@ class PromptEncoder {
   // them each time.
   // stream: text_encoder_cpu_offload (the weights stay in the checkpoint's files and stream to
   // the device a layer at a time while encoding; Umt5Encoder's streaming constructor).
+  // compile: compile.text_encoder_enabled (Umt5Encoder::enable_compile; not with stream).
   PromptEncoder(const CheckpointFolder& checkpoint, Umt5Config config, Device device, DType dtype,
-                bool keep, bool stream = false);
+                bool keep, bool stream = false, bool compile = false);
   ~PromptEncoder();
 
   // [1, text_length, d_model]: the encoder's output on the real tokens (at most max_tokens of
@@ -43,6 +44,7 @@ class PromptEncoder {
   DType dtype_;
   bool keep_;
   bool stream_;
+  bool compile_;
   T5Tokenizer tokenizer_;
   std::unique_ptr<Umt5Encoder> encoder_;
 };

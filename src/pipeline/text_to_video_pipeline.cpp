@@ -283,9 +283,15 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       offload_.vae_tiling ? std::optional(vae_tiling.value_or(
                                 square_tiling(options.vae_tile_size, options.vae_tile_stride)))
                           : std::nullopt;
-  prompt_encoder_ =
-      std::make_unique<PromptEncoder>(checkpoint_, std::move(umt5_config), device_, umt5_dtype,
-                                      !offload_.text_encoder_released, offload_.text_encoder);
+  const bool compile_umt5 = compile && options.compile_text_encoder;
+  FV_CHECK(!(compile_umt5 && offload_.text_encoder),
+           "compile.text_encoder_enabled: UMT5 does not fit on ", device_.name(),
+           " beside the rest, so the memory plan streams it (text_encoder_cpu_offload), which a "
+           "captured CUDA graph cannot replay; turn text_encoder_enabled off or give the run more "
+           "device memory");
+  prompt_encoder_ = std::make_unique<PromptEncoder>(checkpoint_, std::move(umt5_config), device_,
+                                                    umt5_dtype, !offload_.text_encoder_released,
+                                                    offload_.text_encoder, compile_umt5);
   // Layerwise offload takes the blocks as they are stored (views into the checkpoint's mapping)
   // and pins or streams them itself; the other weights load onto the GPU as usual.
   const auto dit_offload =

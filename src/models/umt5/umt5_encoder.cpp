@@ -3,6 +3,9 @@
 #include <string>
 
 #include "models/umt5/relative_position_bucket.h"
+#ifdef FASTVIDEO_HAVE_CUDA
+#include "models/umt5/cuda/umt5_graphs.h"
+#endif
 #include "ops/attention.h"
 #include "ops/elementwise.h"
 #include "ops/embedding.h"
@@ -106,16 +109,29 @@ Tensor Umt5Encoder::encode(std::span<const int32_t> ids) const {
     FV_CHECK(ids[i] >= 0 && ids[i] < config_.vocab_size, "UMT5 encoder: token id ", ids[i],
              " at position ", i, " is outside the vocabulary of size ", config_.vocab_size);
   }
-  const float eps = config_.layer_norm_epsilon;
   // wan21.md §3.2: plain lookup, no √d_model scaling. Streaming reads only the rows it needs.
   const Tensor x0 = mapped_ ? mapped_->load_rows("shared.weight", ids, dtype_, device_)
                             : ops::embedding(shared_, ids);
-  Tensor x = x0.reshape({1, n, config_.d_model});
+  const Tensor x = x0.reshape({1, n, config_.d_model});
   // Uploaded once: the layers then queue on the device without waiting for the host.
-  const Tensor offset_buckets =
-      relative_offset_buckets(n, n, config_.relative_attention_num_buckets,
-                              config_.relative_attention_max_distance)
-          .to(device_);
+  auto offset_buckets = [&] {
+    return relative_offset_buckets(n, n, config_.relative_attention_num_buckets,
+                                   config_.relative_attention_max_distance)
+        .to(device_);
+  };
+#ifdef FASTVIDEO_HAVE_CUDA
+  if (graphs_) {
+    return graphs_->run(x, offset_buckets, [this](const Tensor& xi, const Tensor& buckets) {
+      return forward_layers(xi, buckets);
+    });
+  }
+#endif
+  return forward_layers(x, offset_buckets());
+}
+
+Tensor Umt5Encoder::forward_layers(const Tensor& x0, const Tensor& offset_buckets) const {
+  const float eps = config_.layer_norm_epsilon;
+  Tensor x = x0;
   for (int i = 0; i < config_.num_layers; ++i) {
     // Streaming: this layer's weights live until the next iteration replaces them.
     const Layer streamed = mapped_ ? layer_from_file(i) : Layer{};
@@ -124,6 +140,31 @@ Tensor Umt5Encoder::encode(std::span<const int32_t> ids) const {
     x = ops::add(x, feed_forward(layer, ops::rms_norm(x, eps, layer.ffn_norm)));
   }
   return ops::rms_norm(x, eps, final_norm_);
+}
+
+void Umt5Encoder::enable_compile() {
+  FV_CHECK(!mapped_,
+           "compile.text_encoder_enabled and text_encoder_cpu_offload do not go together: "
+           "streaming copies each layer's weights in during the encode, which a captured CUDA "
+           "graph cannot replay; turn one of them off");
+  FV_CHECK(!device_.is_cpu(),
+           "compile.text_encoder_enabled captures CUDA graphs and the text encoder runs on ",
+           device_.name(), "; run it on a GPU or without compiling it");
+#ifdef FASTVIDEO_HAVE_CUDA
+  if (!graphs_) graphs_ = std::make_shared<Umt5Graphs>();
+#else
+  fail("compile.text_encoder_enabled needs the CUDA backend, and this build has none");
+#endif
+}
+
+Umt5Encoder::CompileStats Umt5Encoder::compile_stats() const {
+#ifdef FASTVIDEO_HAVE_CUDA
+  if (graphs_) {
+    const Umt5Graphs::Stats s = graphs_->stats();
+    return {s.graphs, s.replays, s.capture_seconds, s.graph_memory_bytes};
+  }
+#endif
+  return {};
 }
 
 Tensor Umt5Encoder::encode_padded(std::span<const int32_t> ids, int64_t max_length) const {

@@ -16,6 +16,8 @@
 
 namespace fastvideo {
 
+class Umt5Graphs;
+
 // Every tensor the encoder reads, by checkpoint name (wan21.md §3.1): shared.weight, 9 per layer
 // and encoder.final_layer_norm.weight; 242 for UMT5-XXL. A checkpoint may also carry
 // encoder.embed_tokens.weight (tied to shared.weight); it is not listed, so it is an extra.
@@ -45,6 +47,20 @@ class Umt5Encoder {
 
   const Umt5Config& config() const { return config_; }
 
+  // Compile mode for the text encoder (FastVideo's compile.text_encoder_enabled; CUDA graphs,
+  // issue 11): from the second prompt of a token count on, the layers replay from a graph
+  // captured after that count's first, eager, encode (models/umt5/cuda/umt5_graphs.h). On a GPU
+  // and with resident weights only (refused otherwise: streaming copies weights in mid-encode).
+  void enable_compile();
+  bool compiled() const { return graphs_ != nullptr; }
+  // Graphs captured, replays, capture seconds and graph memory; zeros when not compiled.
+  struct CompileStats {
+    int graphs = 0, replays = 0;
+    double capture_seconds = 0;
+    int64_t graph_memory_bytes = 0;
+  };
+  CompileStats compile_stats() const;
+
  private:
   struct Layer {
     Tensor attn_norm, qkv, o, relative_attention_bias;  // qkv: q, k, v stacked [3·inner, d]
@@ -54,6 +70,8 @@ class Umt5Encoder {
   // offset_buckets: relative_offset_buckets for h's tokens, on the encoder's device.
   Tensor self_attention(const Layer& layer, const Tensor& h, const Tensor& offset_buckets) const;
   Tensor feed_forward(const Layer& layer, const Tensor& h) const;
+  // Every layer and the final norm over embedded tokens x [1, n, d_model].
+  Tensor forward_layers(const Tensor& x, const Tensor& offset_buckets) const;
   // Layer i's weights, each tensor fetch(its full name): the one list of a layer's names.
   static Layer layer_of(int i, const std::function<Tensor(const std::string&)>& fetch);
   Layer layer_from_file(int i) const;  // streaming: layer i's weights, loaded now
@@ -65,6 +83,7 @@ class Umt5Encoder {
   std::shared_ptr<const MappedComponent> mapped_;  // streaming; layers_ then empty
   Device device_;                                  // where it runs
   DType dtype_ = DType::F32;                       // of its weights and activations
+  std::shared_ptr<Umt5Graphs> graphs_;             // compile mode; null: eager
 };
 
 }  // namespace fastvideo
