@@ -95,5 +95,21 @@ TEST(Ulysses, AFailingRankStopsTheGroupAndIsNamed) {
   EXPECT_TRUE(testing::contains(m, "rank 1: out of device memory in the FFN")) << m;
 }
 
+// An all-to-all moves equal chunks (what NCCL's send/receive pairs need): a chunk of another
+// shape, or too few chunks, is refused naming the rank.
+TEST(Ulysses, AllToAllRefusesUnequalChunksNamingTheRank) {
+  std::string m = testing::error_of([&] {
+    run_local_group(2, [&](Communicator& comm) {
+      comm.all_to_all({testing::randn({2, 3}), testing::randn({2, comm.rank() == 1 ? 4 : 3})});
+    });
+  });
+  EXPECT_TRUE(testing::contains(m, "all_to_all on rank 1: chunks must be contiguous and alike"))
+      << m;
+  m = testing::error_of([&] {
+    run_local_group(2, [&](Communicator& comm) { comm.all_to_all({testing::randn({2})}); });
+  });
+  EXPECT_TRUE(testing::contains(m, "1 chunks for 2 ranks")) << m;
+}
+
 }  // namespace
 }  // namespace fastvideo

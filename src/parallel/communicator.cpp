@@ -10,8 +10,6 @@ namespace fastvideo {
 
 namespace {
 
-constexpr const char* kGroupStopped = "sequence-parallel group stopped: ";
-
 // What the ranks of a LocalGroup share: one mailbox per (sender, receiver) and a barrier that
 // counts generations, so that a collective's mailboxes are read before the next one writes them.
 struct LocalShared {
@@ -52,8 +50,7 @@ class LocalCommunicator final : public Communicator {
   int size() const override { return shared_->size; }
 
   std::vector<Tensor> all_to_all(const std::vector<Tensor>& chunks) override {
-    FV_CHECK(int(chunks.size()) == size(), "all_to_all on rank ", rank_, ": ", chunks.size(),
-             " chunks for ", size(), " ranks");
+    check_uniform_chunks(chunks, rank_, size());
     LocalShared& s = *shared_;
     std::unique_lock lock(s.mutex);
     for (int j = 0; j < size(); ++j) s.mail[size_t(rank_ * size() + j)] = chunks[size_t(j)];
@@ -96,8 +93,24 @@ std::vector<std::unique_ptr<Communicator>> make_local_group(int size) {
   return ranks;
 }
 
+void check_uniform_chunks(const std::vector<Tensor>& chunks, int rank, int size) {
+  FV_CHECK(int(chunks.size()) == size, "all_to_all on rank ", rank, ": ", chunks.size(),
+           " chunks for ", size, " ranks");
+  for (const Tensor& c : chunks) {
+    FV_CHECK(c.shape() == chunks[0].shape() && c.dtype() == chunks[0].dtype() &&
+                 c.device() == chunks[0].device() && c.is_contiguous(),
+             "all_to_all on rank ", rank, ": chunks must be contiguous and alike, got ",
+             c.describe(), " beside ", chunks[0].describe());
+  }
+}
+
 void run_local_group(int size, const std::function<void(Communicator&)>& fn) {
-  std::vector<std::unique_ptr<Communicator>> ranks = make_local_group(size);
+  run_ranks(make_local_group(size), fn);
+}
+
+void run_ranks(const std::vector<std::unique_ptr<Communicator>>& ranks,
+               const std::function<void(Communicator&)>& fn) {
+  const int size = int(ranks.size());
   std::vector<std::string> errors(static_cast<size_t>(size));
   std::vector<std::thread> threads;
   for (int r = 0; r < size; ++r) {

@@ -1,8 +1,9 @@
 // Collective communication between the ranks that share one generation (issue 15: sequence
-// parallelism). LocalGroup runs its ranks as threads of one process that exchange tensors through
-// shared memory: the CPU's ranks, and the reference the NCCL group is tested against. A rank that
-// fails calls abort(); every other rank's next (or current) collective then throws an error naming
-// that rank and its cause instead of waiting for it.
+// parallelism). Every group runs its ranks as threads of one process. The local group exchanges
+// tensors through shared memory: the CPU's ranks, and the reference the NCCL group
+// (parallel/cuda/nccl_group.h, one GPU a rank) is tested against. A rank that fails calls abort();
+// every other rank's next (or current) collective then throws an error naming that rank and its
+// cause instead of waiting for it.
 #pragma once
 
 #include <functional>
@@ -20,9 +21,10 @@ class Communicator {
   virtual int rank() const = 0;
   virtual int size() const = 0;
   // chunks[j] (one per rank) goes to rank j; returns the chunk each rank sent this one, in rank
-  // order. Every rank calls it, in the same order as its other collectives.
+  // order. Every chunk on every rank has one shape and dtype (Ulysses' shards are equal), and is
+  // contiguous. Every rank calls it, in the same order as its other collectives.
   virtual std::vector<Tensor> all_to_all(const std::vector<Tensor>& chunks) = 0;
-  // Every rank's t, in rank order.
+  // Every rank's t (one shape and dtype on every rank, contiguous), in rank order.
   virtual std::vector<Tensor> all_gather(const Tensor& t) = 0;
   // This rank has failed with `cause`: the others stop at their next collective.
   virtual void abort(const std::string& cause) = 0;
@@ -32,9 +34,20 @@ class Communicator {
 // pass by handle, not copied: a sender must not change a chunk after sending it.
 std::vector<std::unique_ptr<Communicator>> make_local_group(int size);
 
-// Runs fn(rank's communicator) on `size` threads of a local group and waits for all. A rank that
-// throws aborts the group, so the others stop at their next collective instead of waiting; then
-// the failing rank's error is rethrown, its message starting "rank r: ".
+// The start of the error a rank's collective throws once another rank has aborted the group.
+inline constexpr const char* kGroupStopped = "rank group stopped: ";
+
+// Runs fn(rank's communicator) on one thread per rank and waits for all. A rank that throws
+// aborts the group, so the others stop at their next collective instead of waiting; then the
+// failing rank's error is rethrown, its message starting "rank r: ".
+void run_ranks(const std::vector<std::unique_ptr<Communicator>>& ranks,
+               const std::function<void(Communicator&)>& fn);
+
+// run_ranks on a local group of `size` ranks.
 void run_local_group(int size, const std::function<void(Communicator&)>& fn);
+
+// The checks every group makes of a collective's inputs: chunks (one per rank) of one shape and
+// dtype, contiguous. Errors name the rank and the collective.
+void check_uniform_chunks(const std::vector<Tensor>& chunks, int rank, int size);
 
 }  // namespace fastvideo

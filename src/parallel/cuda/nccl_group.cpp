@@ -1,0 +1,307 @@
+#include "parallel/cuda/nccl_group.h"
+
+#include <cuda_runtime.h>
+
+#include <cstdlib>
+#include <set>
+#include <string>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
+#include "fastvideo/error.h"
+
+#ifdef FASTVIDEO_HAVE_NCCL
+#include <nccl.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#endif
+
+namespace fastvideo {
+
+#ifdef FASTVIDEO_HAVE_NCCL
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string nccl_error(ncclResult_t result, ncclComm_t comm) {
+  std::string s = ncclGetErrorString(result);
+  const char* last = comm ? ncclGetLastError(comm) : nullptr;
+  if (last && *last) s += str_cat(" (", last, ")");
+  return s;
+}
+
+// What the ranks of one group share: the communicators, the first failure, and the collectives
+// the watchdog waits on.
+struct NcclShared {
+  struct Pending {
+    cudaEvent_t done;
+    int rank;
+    const char* what;
+    Clock::time_point deadline;
+  };
+
+  std::vector<int> devices;
+  std::vector<ncclComm_t> comms;
+  std::chrono::milliseconds timeout{};
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::string failure;  // "rank r: cause" once the group has failed
+  bool aborted = false;
+  bool stopping = false;
+  std::deque<Pending> pending;
+  std::thread watchdog;
+
+  ~NcclShared() {
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;
+    }
+    wake.notify_all();
+    if (watchdog.joinable()) watchdog.join();
+    for (const Pending& p : pending) cudaEventDestroy(p.done);
+    if (aborted) return;  // ncclCommAbort freed them
+    for (ncclComm_t c : comms) {
+      // Non-blocking: finalize may return in progress; destroy then waits for it.
+      ncclCommFinalize(c);
+      ncclResult_t state = ncclInProgress;
+      while (state == ncclInProgress && ncclCommGetAsyncError(c, &state) == ncclSuccess) {
+        std::this_thread::yield();
+      }
+      ncclCommDestroy(c);
+    }
+  }
+
+  // Records the first failure and aborts every communicator, which ends the NCCL kernels still
+  // waiting on a peer. Called with `mutex` held.
+  void fail_locked(const std::string& cause) {
+    if (failure.empty()) failure = cause;
+    if (!aborted) {
+      aborted = true;
+      for (ncclComm_t c : comms) ncclCommAbort(c);
+    }
+    wake.notify_all();
+  }
+
+  void throw_if_failed() {
+    std::lock_guard lock(mutex);
+    if (!failure.empty()) fail(kGroupStopped, failure);
+  }
+
+  // Waits until a non-blocking call on rank r's communicator has been taken (or the group fails).
+  void settle(int r, const char* what) {
+    const Clock::time_point deadline = Clock::now() + timeout;
+    for (;;) {
+      ncclResult_t state = ncclSuccess;
+      const ncclResult_t got = ncclCommGetAsyncError(comms[size_t(r)], &state);
+      if (got != ncclSuccess || (state != ncclSuccess && state != ncclInProgress)) {
+        std::lock_guard lock(mutex);
+        fail_locked(str_cat("rank ", r, ": NCCL ", what, " failed: ",
+                            nccl_error(got != ncclSuccess ? got : state, comms[size_t(r)])));
+      }
+      if (state == ncclSuccess && got == ncclSuccess) return;
+      throw_if_failed();
+      if (Clock::now() > deadline) {
+        std::lock_guard lock(mutex);
+        fail_locked(
+            str_cat("rank ", r, ": NCCL ", what, " was not taken within ", timeout.count(), " ms"));
+      }
+      std::this_thread::yield();
+    }
+  }
+
+  // The collective just queued on rank r's stream must finish before its deadline.
+  void watch(int r, cudaStream_t stream, const char* what) {
+    cudaEvent_t done = nullptr;
+    FV_CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+    FV_CUDA_CHECK(cudaEventRecord(done, stream));
+    {
+      std::lock_guard lock(mutex);
+      pending.push_back({done, r, what, Clock::now() + timeout});
+    }
+    wake.notify_all();
+  }
+
+  // The watchdog: retires finished collectives; a late one, a CUDA error on one, or an NCCL
+  // error on any communicator fails the group.
+  void run_watchdog() {
+    std::unique_lock lock(mutex);
+    while (!stopping) {
+      wake.wait_for(lock, std::chrono::milliseconds(20));
+      while (!pending.empty()) {
+        Pending& p = pending.front();
+        cudaSetDevice(devices[size_t(p.rank)]);
+        const cudaError_t state = cudaEventQuery(p.done);
+        if (state == cudaErrorNotReady) {
+          if (Clock::now() > p.deadline && failure.empty()) {
+            fail_locked(str_cat("rank ", p.rank, ": its ", p.what, " did not finish within ",
+                                timeout.count(), " ms (a rank stopped or hung)"));
+          }
+          if (!aborted) break;  // the oldest is still running: so are the later ones
+        } else if (state != cudaSuccess && failure.empty()) {
+          fail_locked(str_cat("rank ", p.rank, ": ", p.what, ": ", cudaGetErrorString(state)));
+        }
+        cudaEventDestroy(p.done);
+        pending.pop_front();
+      }
+      if (aborted) continue;
+      for (size_t r = 0; r < comms.size(); ++r) {
+        ncclResult_t state = ncclSuccess;
+        if (ncclCommGetAsyncError(comms[r], &state) == ncclSuccess && state != ncclSuccess &&
+            state != ncclInProgress) {
+          fail_locked(str_cat("rank ", r, ": NCCL: ", nccl_error(state, comms[r])));
+          break;
+        }
+      }
+    }
+  }
+};
+
+class NcclCommunicator final : public Communicator {
+ public:
+  NcclCommunicator(std::shared_ptr<NcclShared> shared, int rank)
+      : shared_(std::move(shared)), rank_(rank) {}
+  int rank() const override { return rank_; }
+  int size() const override { return int(shared_->comms.size()); }
+
+  std::vector<Tensor> all_to_all(const std::vector<Tensor>& chunks) override {
+    check_uniform_chunks(chunks, rank_, size());
+    check_on_my_gpu(chunks[0], "all_to_all");
+    shared_->throw_if_failed();
+    std::vector<Tensor> received;
+    for (int j = 0; j < size(); ++j) {
+      received.push_back(Tensor::empty(chunks[0].shape(), chunks[0].dtype(), chunks[0].device()));
+    }
+    const size_t bytes = chunks[0].nbytes();
+    if (bytes == 0) return received;
+    cudaStream_t stream = use_cuda_device(device()).stream();
+    ncclComm_t comm = shared_->comms[size_t(rank_)];
+    call(ncclGroupStart(), "all_to_all");
+    for (int j = 0; j < size(); ++j) {
+      call(ncclSend(chunks[size_t(j)].raw_data(), bytes, ncclUint8, j, comm, stream), "all_to_all");
+      call(ncclRecv(received[size_t(j)].raw_data(), bytes, ncclUint8, j, comm, stream),
+           "all_to_all");
+    }
+    call(ncclGroupEnd(), "all_to_all");
+    shared_->settle(rank_, "all_to_all");
+    shared_->watch(rank_, stream, "all_to_all");
+    return received;
+  }
+
+  std::vector<Tensor> all_gather(const Tensor& t) override {
+    FV_CHECK(t.is_contiguous(), "all_gather on rank ", rank_, ": ", t.describe(),
+             " is not contiguous");
+    check_on_my_gpu(t, "all_gather");
+    shared_->throw_if_failed();
+    const int64_t n = t.numel();
+    Tensor all = Tensor::empty({size() * n}, t.dtype(), t.device());
+    if (n > 0) {
+      cudaStream_t stream = use_cuda_device(device()).stream();
+      call(ncclAllGather(t.raw_data(), all.raw_data(), t.nbytes(), ncclUint8,
+                         shared_->comms[size_t(rank_)], stream),
+           "all_gather");
+      shared_->settle(rank_, "all_gather");
+      shared_->watch(rank_, stream, "all_gather");
+    }
+    std::vector<Tensor> parts;
+    for (int r = 0; r < size(); ++r)
+      parts.push_back(all.slice(0, r * n, (r + 1) * n).reshape(t.shape()));
+    return parts;
+  }
+
+  void abort(const std::string& cause) override {
+    std::lock_guard lock(shared_->mutex);
+    shared_->fail_locked(str_cat("rank ", rank_, ": ", cause));
+  }
+
+ private:
+  int device() const { return shared_->devices[size_t(rank_)]; }
+
+  void check_on_my_gpu(const Tensor& t, const char* what) const {
+    FV_CHECK(t.device() == Device::cuda(device()), what, " on rank ", rank_, ": ", t.describe(),
+             " is not on this rank's GPU cuda:", device());
+  }
+
+  // An NCCL call's immediate result: in progress is fine (settle waits); anything else fails the
+  // group, naming this rank.
+  void call(ncclResult_t result, const char* what) {
+    if (result == ncclSuccess || result == ncclInProgress) return;
+    {
+      std::lock_guard lock(shared_->mutex);
+      shared_->fail_locked(str_cat("rank ", rank_, ": NCCL ", what,
+                                   " failed: ", nccl_error(result, shared_->comms[size_t(rank_)])));
+    }
+    shared_->throw_if_failed();
+  }
+
+  std::shared_ptr<NcclShared> shared_;
+  int rank_;
+};
+
+}  // namespace
+
+bool nccl_available() { return true; }
+
+std::vector<std::unique_ptr<Communicator>> make_nccl_group(const std::vector<int>& devices,
+                                                           std::chrono::milliseconds timeout) {
+  FV_CHECK(!devices.empty(), "an NCCL group needs at least one GPU");
+  FV_CHECK(timeout.count() > 0, "an NCCL group's timeout must be positive, got ", timeout.count(),
+           " ms");
+  int count = 0;
+  FV_CUDA_CHECK(cudaGetDeviceCount(&count));
+  std::set<int> seen;
+  for (int d : devices) {
+    FV_CHECK(d >= 0 && d < count, "an NCCL group on GPU ", d, ": this machine has ", count,
+             " GPU(s), 0 to ", count - 1);
+    FV_CHECK(seen.insert(d).second, "an NCCL group names GPU ", d,
+             " twice; NCCL runs one rank per GPU");
+  }
+  // NVLink multicast stays off (it can take a shared host's GPUs out of service); an explicit
+  // setting in the environment wins.
+  setenv("NCCL_NVLS_ENABLE", "0", 0);
+
+  auto shared = std::make_shared<NcclShared>();
+  shared->devices = devices;
+  shared->timeout = timeout;
+  shared->comms.assign(devices.size(), nullptr);
+  ncclUniqueId id;
+  ncclResult_t r = ncclGetUniqueId(&id);
+  FV_CHECK(r == ncclSuccess, "NCCL: no unique id for a group on ", devices.size(),
+           " GPU(s): ", ncclGetErrorString(r));
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  r = ncclGroupStart();
+  for (size_t i = 0; i < devices.size() && (r == ncclSuccess || r == ncclInProgress); ++i) {
+    use_cuda_device(devices[i]);
+    r = ncclCommInitRankConfig(&shared->comms[i], int(devices.size()), id, int(i), &config);
+  }
+  const ncclResult_t end = ncclGroupEnd();
+  if (r == ncclSuccess || r == ncclInProgress) r = end;
+  FV_CHECK(r == ncclSuccess || r == ncclInProgress, "NCCL: a group on ", devices.size(),
+           " GPU(s) failed to start: ", ncclGetErrorString(r));
+  for (size_t i = 0; i < devices.size(); ++i) shared->settle(int(i), "initialisation");
+  shared->watchdog = std::thread([s = shared.get()] { s->run_watchdog(); });
+
+  std::vector<std::unique_ptr<Communicator>> ranks;
+  for (size_t i = 0; i < devices.size(); ++i) {
+    ranks.push_back(std::make_unique<NcclCommunicator>(shared, int(i)));
+  }
+  return ranks;
+}
+
+#else  // no NCCL in this build
+
+bool nccl_available() { return false; }
+
+std::vector<std::unique_ptr<Communicator>> make_nccl_group(const std::vector<int>& devices,
+                                                           std::chrono::milliseconds) {
+  fail("a group on ", devices.size(),
+       " GPU(s) needs NCCL, and this build has none (CMake found no nccl.h and libnccl)");
+}
+
+#endif
+
+}  // namespace fastvideo

@@ -1,0 +1,30 @@
+// A rank group over NCCL (issue 15): one process drives several GPUs, one rank a GPU, each rank on
+// its own thread (run_ranks), its collectives on its device's compute stream, so they queue behind
+// the kernels that produce their inputs without a host wait.
+//
+// Failure never hangs the group: communicators are non-blocking, and a watchdog thread checks
+// every collective against a deadline. A collective that has not finished in time (a rank stopped,
+// or hung), or a rank's abort(), aborts every communicator of the group, which ends the NCCL
+// kernels still waiting; every rank's next collective then throws naming the rank and cause.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "parallel/communicator.h"
+
+namespace fastvideo {
+
+// The default time a collective may take before the group is declared hung.
+inline constexpr std::chrono::seconds kNcclTimeout{300};
+
+// Rank i on GPU devices[i]. NCCL refuses a GPU named twice (its error is passed on, naming the
+// devices); a build without NCCL refuses any group.
+std::vector<std::unique_ptr<Communicator>> make_nccl_group(
+    const std::vector<int>& devices, std::chrono::milliseconds timeout = kNcclTimeout);
+
+// Whether this build has NCCL (so make_nccl_group can succeed).
+bool nccl_available();
+
+}  // namespace fastvideo
