@@ -1,4 +1,4 @@
-// The NCCL rank group (parallel/cuda/nccl_group.h, issue 15) on the GPUs this machine has: its
+// The NCCL rank group (parallel/nccl_group.h, issue 15) on the GPUs this machine has: its
 // collectives against what they must return, a failing rank stopping the group with its name, the
 // setup's refusals, and the transformer's sequence-parallel forward over NCCL against the plain
 // forward. CudaNcclMultiGpu needs two GPUs or more and skips otherwise; scripts/gpu-check.sh runs
@@ -16,7 +16,7 @@
 #include "core/cuda/cuda_context.h"
 #include "io/checkpoint.h"
 #include "models/wan/dit/wan_transformer.h"
-#include "parallel/cuda/nccl_group.h"
+#include "parallel/nccl_group.h"
 #include "require_gpu.h"
 #include "test_util.h"
 #include "tiny_model_fixture.h"

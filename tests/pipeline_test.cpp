@@ -6,7 +6,9 @@
 #include <cstdlib>
 
 #include "fastvideo/video_generator.h"
+#include "pipeline/parallel_settings.h"
 #include "quality/video_metrics.h"
+#include "test_util.h"
 #include "tiny_model_fixture.h"
 
 namespace fastvideo {
@@ -194,6 +196,45 @@ TEST(PipelineMemory, SwitchesAreCheckedAndNeverIgnored) {
   options.device = "cpu";
   options.max_device_memory = int64_t(8) << 30;
   EXPECT_NE(loading_error(options).find("max_device_memory=8589934592 bytes"), std::string::npos);
+}
+
+// num_gpus / sp_size (issue 15) are checked before any weights load, each refusal naming the
+// setting: several GPUs on the CPU, an sp_size out of range, CFG-parallel groups (num_gpus a
+// multiple of sp_size), and a device index past the machine's GPUs.
+TEST(PipelineParallel, SettingsAreCheckedBeforeLoading) {
+  auto message = [](int num_gpus, int sp_size, const char* device) {
+    GeneratorOptions options;
+    options.device = device;
+    options.num_gpus = num_gpus;
+    options.sp_size = sp_size;
+    return loading_error(options);
+  };
+  EXPECT_NE(message(2, -1, "cpu").find("num_gpus 2 with the device cpu: several GPUs need a GPU"),
+            std::string::npos);
+  EXPECT_NE(
+      message(1, 2, "cpu").find("sp_size 2 with num_gpus 1: expected -1 (num_gpus) or 1 to 1"),
+      std::string::npos);
+  EXPECT_NE(message(4, 2, "cpu").find("CFG-parallel groups, which are not in this version"),
+            std::string::npos);
+  const ParallelPlan one = check_parallel_settings(GeneratorOptions{}, Device::cpu(), 12, 0, false);
+  EXPECT_EQ(one.sp_size, 1);
+  GeneratorOptions eight;
+  eight.num_gpus = 8;
+  EXPECT_NE(testing::error_of([&] {
+              check_parallel_settings(eight, Device::cuda(2), 12, 8, false);
+            }).find("num_gpus 8 from cuda:2 needs GPUs 2 to 9; this machine has 8 GPU(s)"),
+            std::string::npos);
+  EXPECT_NE(testing::error_of([&] {
+              check_parallel_settings(eight, Device::cuda(0), 12, 8, false);
+            }).find("12 attention heads do not divide among sp_size = 8"),
+            std::string::npos);
+  eight.num_gpus = 4;
+  const ParallelPlan four = check_parallel_settings(eight, Device::cuda(4), 12, 8, false);
+  EXPECT_EQ(four.devices, (std::vector<int>{4, 5, 6, 7}));
+  EXPECT_NE(testing::error_of([&] {
+              check_parallel_settings(eight, Device::cuda(0), 12, 8, true);
+            }).find("num_gpus 4 and enable_torch_compile do not go together"),
+            std::string::npos);
 }
 
 TEST(PipelineCompile, SettingsAreCheckedAndNeverIgnored) {

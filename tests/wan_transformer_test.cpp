@@ -459,6 +459,41 @@ TEST(WanTransformer, SequenceParallelForwardEqualsOneRank) {
   EXPECT_LE(sta_worst, 1e-5) << "STA's per-head windows under 4 ranks";
 }
 
+// The same as a mode of the model (enable_sequence_parallel): a plain forward() runs every rank
+// of the group (threads sharing this model on the CPU) and returns the one-rank output; a group
+// the heads do not divide, replicas of the wrong count, and compile mode are refused by name.
+TEST(WanTransformer, SequenceParallelModeRunsEveryRankBehindOneForward) {
+  nlohmann::json json = config_1_3b_json();
+  json["num_attention_heads"] = 4;
+  json["attention_head_dim"] = 32;
+  json["num_layers"] = 2;
+  json["ffn_dim"] = 256;
+  json["text_dim"] = 128;
+  const WanTransformerConfig config = config_from(json);
+  const Weights weights = random_weights(config);
+  const WanTransformer one{config, weights};
+  WanTransformer model{config, weights};
+  const Tensor latents = randn({1, 16, 3, 6, 10}), context = randn({1, 512, 128});
+  const std::vector<double> t = {600.0};
+  const Tensor want = one.forward(latents, t, one.prepare_text(context));
+  model.enable_sequence_parallel({}, make_local_group(4));
+  EXPECT_EQ(model.sequence_parallel_size(), 4);
+  EXPECT_LE(rel_l2(model.forward(latents, t, model.prepare_text(context)), want), 1e-5);
+  WanTransformer other{config, weights};
+  EXPECT_NE(error_of([&] {
+              other.enable_sequence_parallel({}, make_local_group(3));
+            }).find("4 attention heads do not divide among sp_size = 3"),
+            std::string::npos);
+  std::vector<std::unique_ptr<WanTransformer>> one_replica;
+  one_replica.push_back(std::make_unique<WanTransformer>(config, weights));
+  EXPECT_NE(error_of([&] {
+              other.enable_sequence_parallel(std::move(one_replica), make_local_group(4));
+            }).find("needs 3 replicas of the transformer (or none on the CPU), got 1"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { model.enable_compile(); }).find("sequence parallelism (num_gpus > 1)"),
+            std::string::npos);
+}
+
 TEST(WanTransformer, BatchOfTwoMatchesTwoSingleItemCalls) {
   // The CFG batch: cond and uncond in one call give the per-item results of separate calls.
   TinyForward tiny;

@@ -73,6 +73,14 @@ struct GeneratorOptions {
   // the layer cycle, first_full_step; docs/config.md). Needed by VMOBA_ATTN; with another
   // backend, an error.
   std::filesystem::path moba_config_path;
+  // FastVideo's num_gpus and sp_size (issue 15): one generation over num_gpus GPUs from the
+  // device's index on, the transformer's tokens split across sp_size of them (Ulysses sequence
+  // parallelism over NCCL, a replica of the transformer on each). sp_size -1 means num_gpus.
+  // The heads must divide by sp_size; num_gpus other than sp_size (CFG-parallel groups) is not
+  // in this version, nor are several GPUs with compile mode, layerwise offload or on the CPU:
+  // each refused by name.
+  int num_gpus = 1;
+  int sp_size = -1;
   // FastVideo's enable_torch_compile: compile mode for the transformer (above). Off by default, as
   // in FastVideo; a GPU only. The one-time cost (the first forward of each shape and its capture)
   // is reported apart from the steady state (GenerationResult::compile_seconds). Kwargs set while

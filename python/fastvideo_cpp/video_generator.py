@@ -41,11 +41,10 @@ class VideoGenerator:
         """Loads a diffusers checkpoint folder (None: the CLI's tiny test model).
 
         Keywords take FastVideo's names: those the engine implements act (attention_backend,
-        VSA_sparsity, flow_shift, the offload switches, max_device_memory, ...;
-        FASTVIDEO_ATTENTION_BACKEND is read here when no backend
-        is given), defaults that describe what it does anyway are accepted (num_gpus=1,
-        sp_size=-1), anything else raises FastVideoError naming the keyword and
-        why; an unknown keyword raises TypeError.
+        VSA_sparsity, flow_shift, the offload switches, max_device_memory, num_gpus and
+        sp_size, ...; FASTVIDEO_ATTENTION_BACKEND is read here when no backend is given),
+        defaults that describe what it does anyway are accepted (tp_size=-1), anything else
+        raises FastVideoError naming the keyword and why; an unknown keyword raises TypeError.
         """
         if isinstance(model_path, Mapping) or "config" in kwargs:
             # FastVideo: a mapping (or config=) is a generator config, with no other keywords.

@@ -8,8 +8,6 @@ from fastvideo_cpp import FastVideoError, OutOfDeviceMemory, SamplingParam, Vide
 
 # keyword, a value asking for something this engine does not do, words of the reason.
 UNIMPLEMENTED = [
-    ("num_gpus", 2, "several GPUs"),
-    ("sp_size", 2, "several GPUs"),
     ("tp_size", 4, "several GPUs"),
     ("use_fsdp_inference", True, "FSDP"),
     ("vae_cpu_offload", True, "VAE off the GPU"),
@@ -26,6 +24,14 @@ def test_unimplemented_keyword_is_refused_by_name(tiny_model, name, value, reaso
     message = str(e.value)
     assert message.startswith(f"from_pretrained({name}="), message
     assert reason in message, message
+
+
+def test_several_gpus_are_checked_at_load(tiny_model):
+    # num_gpus / sp_size act (sequence parallelism over NCCL); what cannot run is refused at load.
+    with pytest.raises(FastVideoError, match=r"num_gpus 2 with the device cpu: several GPUs need"):
+        VideoGenerator.from_pretrained(tiny_model, device="cpu", num_gpus=2)
+    with pytest.raises(FastVideoError, match=r"sp_size 2 with num_gpus 1"):
+        VideoGenerator.from_pretrained(tiny_model, device="cpu", sp_size=2)
 
 
 def test_refusal_matches_the_yaml_key_of_the_cli(tiny_model):

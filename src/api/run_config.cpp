@@ -237,6 +237,22 @@ const std::map<std::string, Setter>& setters() {
        [](auto& n, auto& c) {
          set_transformer_quant(n, "generator.engine.quantization.transformer_quant", c);
        }},
+      {"generator.engine.num_gpus",
+       [](auto& n, auto& c) {
+         const int64_t v = scalar<int64_t>(n, "generator.engine.num_gpus");
+         FV_CHECK(v >= 1 && v <= 1024, "key 'generator.engine.num_gpus' has value ", v,
+                  "; expected a GPU count of 1 or more");
+         c.options.num_gpus = int(v);
+       }},
+      {"generator.engine.parallelism.sp_size",
+       [](auto& n, auto& c) {
+         const int64_t v = scalar<int64_t>(n, "generator.engine.parallelism.sp_size");
+         FV_CHECK(v == -1 || (v >= 1 && v <= 1024),
+                  "key 'generator.engine.parallelism.sp_size' "
+                  "has value ",
+                  v, "; expected -1 (num_gpus) or a GPU count of 1 or more");
+         c.options.sp_size = int(v);
+       }},
       {"generator.engine.compile.enabled",
        [](auto& n, auto& c) {
          c.options.enable_torch_compile = scalar<bool>(n, "generator.engine.compile.enabled");
@@ -397,21 +413,23 @@ const std::map<std::string, Rule>& rules() {
       "this engine's compile mode (CUDA graphs) has no torch.compile options to pass extras to"};
   static const Rule no_component_compile{
       is_empty_map, "an empty mapping",
-      "compile mode covers the transformer only in this version (see dit_kwargs)"};
+      "compile mode takes no per-component torch.compile options (text_encoder_enabled compiles "
+      "UMT5; see dit_kwargs for the transformer)"};
   static const Rule no_quantization{is_null, "null", "quantized linears are not in this version"};
-  static const Rule one_gpu{is_one_or_auto, "1 or -1", "several GPUs are not in this version"};
+  static const Rule one_gpu{
+      is_one_or_auto, "1 or -1",
+      "several GPUs split this way (tensor parallelism, HSDP) are not in this "
+      "version; num_gpus with sp_size (sequence parallelism) is"};
   static const Rule no_component{is_null, "null",
                                  "replacing checkpoint components is not in this version"};
   static const Rule no_input{is_null, "null", "this version generates from text only (t2v)"};
   static const std::map<std::string, Rule> table = {
       {"generator.revision",
        {is_null, "null", "this engine loads local checkpoint folders, not hub revisions"}},
-      {"generator.engine.num_gpus", {is_one, "1", "several GPUs are not in this version"}},
       {"generator.engine.execution_backend",
        {[](const YAML::Node& n) { return is_null(n) || scalar<std::string>(n, "?") == "mp"; }, "mp",
         "the ray executor is not part of this engine"}},
       {"generator.engine.parallelism.tp_size", one_gpu},
-      {"generator.engine.parallelism.sp_size", one_gpu},
       {"generator.engine.parallelism.hsdp_replicate_dim", one_gpu},
       {"generator.engine.parallelism.hsdp_shard_dim", one_gpu},
       {"generator.engine.use_fsdp_inference",

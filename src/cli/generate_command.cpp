@@ -57,6 +57,11 @@ constexpr ValueFlag kValueFlags[] = {
      "self-attention backend"},
     {"--scheduler", "generator.pipeline.experimental.scheduler",
      "flow_unipc (default), checkpoint, euler"},
+    {"--num-gpus", "generator.engine.num_gpus",
+     "GPUs for one generation from --device's index on (FastVideo's num_gpus; default 1): the "
+     "transformer's tokens split across them, Ulysses over NCCL"},
+    {"--sp-size", "generator.engine.parallelism.sp_size",
+     "sequence-parallel ranks: -1 (default) for num_gpus"},
     {"--device", "generator.engine.device",
      "auto (default: GPU 0 when it is usable, else the CPU), cpu, cuda or cuda:N"},
     {"--text-encoder-precision", "generator.engine.text_encoder_precision",

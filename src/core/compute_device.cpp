@@ -29,6 +29,15 @@ Device usable_gpu_or_cpu(std::string* why_cpu) {
   return Device::cpu();
 }
 
+int cuda_device_count() {
+#ifdef FASTVIDEO_HAVE_CUDA
+  int count = 0;
+  return cudaGetDeviceCount(&count) == cudaSuccess ? count : 0;
+#else
+  return 0;
+#endif
+}
+
 Device parse_compute_device(const std::string& value) {
   if (value == "cpu") return Device::cpu();
   if (value == "auto") {

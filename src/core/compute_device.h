@@ -18,6 +18,9 @@ Device usable_gpu_or_cpu(std::string* why_cpu = nullptr);
 // GPU in a build without the CUDA backend is an Error naming the value.
 Device parse_compute_device(const std::string& value);
 
+// The GPUs this process sees (0 without the CUDA backend or a driver).
+int cuda_device_count();
+
 // Blocks until the work queued on `device` has finished (nothing to wait for on the CPU).
 void synchronize_device(Device device);
 

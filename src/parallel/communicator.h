@@ -1,7 +1,7 @@
 // Collective communication between the ranks that share one generation (issue 15: sequence
 // parallelism). Every group runs its ranks as threads of one process. The local group exchanges
 // tensors through shared memory: the CPU's ranks, and the reference the NCCL group
-// (parallel/cuda/nccl_group.h, one GPU a rank) is tested against. A rank that fails calls abort();
+// (parallel/nccl_group.h, one GPU a rank) is tested against. A rank that fails calls abort();
 // every other rank's next (or current) collective then throws an error naming that rank and its
 // cause instead of waiting for it.
 #pragma once

@@ -9,8 +9,10 @@
 #include "core/compute_device.h"
 #include "core/env.h"
 #include "fastvideo/log.h"
+#include "parallel/nccl_group.h"
 #include "pipeline/compile_settings.h"
 #include "pipeline/memory_plan.h"
+#include "pipeline/parallel_settings.h"
 #include "pipeline/sparse_attention_settings.h"
 #include "pipeline/stages/decode_stage.h"
 #include "pipeline/stages/dmd_denoise_stage.h"
@@ -210,11 +212,16 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   apply_dmd_denoising_steps(options, pipeline, preset_);
   const std::optional<VaeTiling> vae_tiling = vae_tiling_for(options, vae_config.spatial_stride());
   const std::optional<std::string> compile = check_compile_settings(options, device_);
+  const ParallelPlan parallel =
+      check_parallel_settings(options, device_, dit_config.num_attention_heads,
+                              options.num_gpus > 1 ? cuda_device_count() : 0, compile.has_value());
   const std::string transformer_quant =
       checked_transformer_quant(options.transformer_quant, "transformer_quant");
   // What keeps the transformer's blocks on the device (no layerwise offload), if anything.
   std::string dit_resident_because;
-  if (compile) {
+  if (parallel.sp_size > 1) {
+    dit_resident_because = "num_gpus > 1 (each GPU holds a replica of the transformer)";
+  } else if (compile) {
     dit_resident_because =
         "compile mode (enable_torch_compile: a CUDA graph cannot wait on the weight copies' "
         "stream)";
@@ -304,6 +311,21 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config, extras),
                      weight_dtype, device_, &dit_fp32, dit_offload ? "blocks." : ""),
       *attention_.self, *attention_.cross, dit_offload);
+  if (parallel.sp_size > 1) {
+    // The other ranks' replicas, one per GPU; the memory plan above covered the first GPU only.
+    std::vector<std::unique_ptr<WanTransformer>> replicas;
+    for (size_t r = 1; r < parallel.devices.size(); ++r) {
+      replicas.push_back(std::make_unique<WanTransformer>(
+          dit_config,
+          load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config, extras),
+                         weight_dtype, Device::cuda(parallel.devices[r]), &dit_fp32),
+          *attention_.self, *attention_.cross));
+    }
+    transformer_->enable_sequence_parallel(std::move(replicas), make_nccl_group(parallel.devices));
+    log::info("transformer: sequence parallelism over ", parallel.sp_size,
+              " GPUs (cuda:", parallel.devices.front(), " to cuda:", parallel.devices.back(),
+              "), Ulysses over NCCL");
+  }
   if (!transformer_quant.empty()) {
     transformer_->quantize_linears_fp8();
     log::info(
@@ -340,6 +362,10 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                       kStaDefaultWindow[2], " tiles, cut to the grid"));
   }
   if (compile) engine_parameters.emplace_back("compile", *compile);
+  if (parallel.sp_size > 1) {
+    engine_parameters.emplace_back("num_gpus", std::to_string(options.num_gpus));
+    engine_parameters.emplace_back("sp_size", std::to_string(parallel.sp_size));
+  }
   if (!transformer_quant.empty())
     engine_parameters.emplace_back("transformer_quant", transformer_quant);
   if (sparse.moba_config) {

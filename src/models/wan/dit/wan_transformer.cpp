@@ -433,7 +433,62 @@ WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context) 
     Tensor v = block_linear(text.text, a.to_v_w, a.to_v_s, a.to_v_b);
     text.blocks.push_back({k.reshape({B, L, H, hd}), v.reshape({B, L, H, hd})});
   });
+  if (sequence_parallel_) {
+    for (const auto& replica : sequence_parallel_->replicas) {
+      text.replicas.push_back(replica->prepare_text(context.to(replica->device())));
+    }
+  }
   return text;
+}
+
+void WanTransformer::enable_sequence_parallel(std::vector<std::unique_ptr<WanTransformer>> replicas,
+                                              std::vector<std::unique_ptr<Communicator>> group) {
+  const int P = int(group.size());
+  FV_CHECK(P >= 1, "sequence parallelism needs at least one rank");
+  FV_CHECK(replicas.empty() || int(replicas.size()) == P - 1, "sequence parallelism over ", P,
+           " ranks needs ", P - 1, " replicas of the transformer (or none on the CPU), got ",
+           replicas.size());
+  FV_CHECK(!graphs_ && !offload_,
+           "sequence parallelism does not go together with compile mode or layerwise offload in "
+           "this version");
+  check_heads_divide(config_.num_attention_heads, P);
+  for (const auto& r : replicas) {
+    FV_CHECK(r->config_.num_attention_heads == config_.num_attention_heads &&
+                 r->config_.num_layers == config_.num_layers && r->device() != device(),
+             "sequence parallelism: a replica must be this transformer on another device, got one "
+             "on ",
+             r->device().name(), " beside the model on ", device().name());
+  }
+  auto sp = std::make_shared<SequenceParallelGroup>();
+  sp->replicas = std::move(replicas);
+  sp->comms = std::move(group);
+  sequence_parallel_ = std::move(sp);
+}
+
+int WanTransformer::sequence_parallel_size() const {
+  return sequence_parallel_ ? int(sequence_parallel_->comms.size()) : 1;
+}
+
+Tensor WanTransformer::forward_as_group(const Tensor& latents, std::span<const double> timesteps,
+                                        const TextContext& text,
+                                        const AttentionMetadata* metadata) const {
+  SequenceParallelGroup& sp = *sequence_parallel_;
+  FV_CHECK(text.replicas.size() == sp.replicas.size(), "WanTransformer: the text context holds ",
+           text.replicas.size(), " replica contexts for ", sp.replicas.size(),
+           " replicas: prepare it after enable_sequence_parallel");
+  std::lock_guard lock(sp.mutex);
+  Tensor out;
+  run_ranks(sp.comms, [&](Communicator& comm) {
+    const int r = comm.rank();
+    if (r == 0 || sp.replicas.empty()) {
+      Tensor mine = forward(latents, timesteps, text, metadata, &comm);
+      if (r == 0) out = std::move(mine);
+      return;
+    }
+    const WanTransformer& m = *sp.replicas[size_t(r - 1)];
+    m.forward(latents.to(m.device()), timesteps, text.replicas[size_t(r - 1)], metadata, &comm);
+  });
+  return out;
 }
 
 Tensor WanTransformer::block_forward(const Block& block,
@@ -503,6 +558,9 @@ Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> ti
                                const TextContext& text,
                                const AttentionMetadata* self_attention_metadata,
                                Communicator* sequence_parallel) const {
+  if (!sequence_parallel && sequence_parallel_) {
+    return forward_as_group(latents, timesteps, text, self_attention_metadata);
+  }
   const auto& patch = config_.patch_size;
   FV_CHECK(latents.ndim() == 5 && latents.size(1) == config_.in_channels,
            "WanTransformer: latents must be [B, ", config_.in_channels, ", T, H, W], got ",
@@ -607,6 +665,9 @@ Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sin
 
 void WanTransformer::enable_compile() {
   FV_CHECK(!block_probe_, "compile mode replays captured forwards, which a block probe cannot see");
+  FV_CHECK(!sequence_parallel_,
+           "compile mode (enable_torch_compile) and sequence parallelism (num_gpus > 1) do not go "
+           "together in this version; turn one off");
   FV_CHECK(!offload_,
            "compile mode (enable_torch_compile) and dit_layerwise_offload do not go together in "
            "this version (a CUDA graph cannot wait on the weight copies' stream); turn one off");
@@ -631,6 +692,9 @@ void WanTransformer::quantize_linears_fp8() {
            "transformer_quant FP8 and dit_layerwise_offload do not go together in this version "
            "(the streamed blocks would need their FP8 copies made on the host); turn one off");
   FV_CHECK(!graphs_, "transformer_quant FP8: quantize before compile mode captures the forward");
+  if (sequence_parallel_) {
+    for (const auto& replica : sequence_parallel_->replicas) replica->quantize_linears_fp8();
+  }
   if (fp8_linears_) return;
   const auto quantize = [](Tensor& weight, Tensor& scales) {
     ops::Fp8Rows q = ops::quantize_rows_fp8(weight);

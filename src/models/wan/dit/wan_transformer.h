@@ -112,6 +112,8 @@ class WanTransformer {
     Tensor text;                           // [B, text_len, D], after the text MLP
     std::vector<CrossAttentionKV> blocks;  // one per transformer block
     uint64_t id = 0;  // unique per prepare_text call: compile mode copies a new context in
+    // With sequence parallelism over replicas: each replica's context, on its device.
+    std::vector<TextContext> replicas;
     int64_t batch() const { return text.size(0); }
   };
   // context [B, text_len (512), text_dim] on the model's device, any float dtype (cast to the
@@ -130,6 +132,17 @@ class WanTransformer {
   Tensor forward(const Tensor& latents, std::span<const double> timesteps, const TextContext& text,
                  const AttentionMetadata* self_attention_metadata = nullptr,
                  Communicator* sequence_parallel = nullptr) const;
+
+  // Sequence parallelism as a mode (issue 15): from now on a forward() without a communicator
+  // runs as every rank of `group` at once (parallel/communicator.h's run_ranks), rank 0 on this
+  // model and rank r on replicas[r − 1] (the same weights, each on its own GPU), or on this model
+  // for every rank when there are no replicas (the CPU's threads), and returns rank 0's output.
+  // prepare_text then prepares each replica's context too. One forward at a time. Heads must
+  // divide by the ranks; not with compile mode or layerwise offload (refused). A failed rank
+  // leaves the group stopped: later forwards throw naming it.
+  void enable_sequence_parallel(std::vector<std::unique_ptr<WanTransformer>> replicas,
+                                std::vector<std::unique_ptr<Communicator>> group);
+  int sequence_parallel_size() const;
 
   // Compile mode (FastVideo's enable_torch_compile; ours captures CUDA graphs, issue 11): from
   // now on the first forward of each input shape and attention metadata runs eagerly and is then
@@ -227,6 +240,15 @@ class WanTransformer {
   mutable std::mutex rope_mutex_;
   mutable std::map<std::array<int64_t, 3>, RopeCache> rope_cache_;
   std::shared_ptr<WanForwardGraphs> graphs_;  // compile mode; null: eager
+  struct SequenceParallelGroup {
+    std::vector<std::unique_ptr<WanTransformer>> replicas;  // ranks 1..; empty: this model
+    std::vector<std::unique_ptr<Communicator>> comms;
+    std::mutex mutex;  // one forward at a time
+  };
+  std::shared_ptr<SequenceParallelGroup> sequence_parallel_;  // null: one rank
+  // forward() as every rank of sequence_parallel_.
+  Tensor forward_as_group(const Tensor& latents, std::span<const double> timesteps,
+                          const TextContext& text, const AttentionMetadata* metadata) const;
   bool fp8_linears_ = false;
   std::function<void(int, const Tensor&)> block_probe_;
 };

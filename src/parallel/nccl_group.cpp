@@ -1,22 +1,23 @@
-#include "parallel/cuda/nccl_group.h"
+#include "parallel/nccl_group.h"
 
-#include <cuda_runtime.h>
-
-#include <cstdlib>
-#include <set>
 #include <string>
 
-#include "core/cuda/cuda_check.h"
-#include "core/cuda/cuda_context.h"
 #include "fastvideo/error.h"
 
+// FASTVIDEO_HAVE_NCCL is defined only in CUDA builds that found NCCL (CMakeLists.txt).
 #ifdef FASTVIDEO_HAVE_NCCL
+#include <cuda_runtime.h>
 #include <nccl.h>
 
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <thread>
+
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
 #endif
 
 namespace fastvideo {
@@ -299,7 +300,8 @@ bool nccl_available() { return false; }
 std::vector<std::unique_ptr<Communicator>> make_nccl_group(const std::vector<int>& devices,
                                                            std::chrono::milliseconds) {
   fail("a group on ", devices.size(),
-       " GPU(s) needs NCCL, and this build has none (CMake found no nccl.h and libnccl)");
+       " GPU(s) needs NCCL, and this build has none (no CUDA backend, or CMake found no nccl.h "
+       "and libnccl)");
 }
 
 #endif

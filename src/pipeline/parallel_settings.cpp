@@ -1,0 +1,40 @@
+#include "pipeline/parallel_settings.h"
+
+#include "fastvideo/error.h"
+#include "parallel/ulysses.h"
+
+namespace fastvideo {
+
+ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device device, int64_t heads,
+                                     int gpu_count, bool compile) {
+  const int n = options.num_gpus;
+  const int sp = options.sp_size < 0 ? n : options.sp_size;
+  FV_CHECK(n >= 1, "num_gpus ", n, ": expected 1 or more GPUs");
+  FV_CHECK(sp >= 1 && sp <= n, "sp_size ", options.sp_size, " with num_gpus ", n,
+           ": expected -1 (num_gpus) or 1 to ", n);
+  FV_CHECK(sp == n, "num_gpus ", n, " with sp_size ", sp,
+           ": the GPUs beyond sequence parallelism would run CFG-parallel groups, which are not "
+           "in this version; set sp_size to num_gpus (or -1)");
+  ParallelPlan plan;
+  plan.sp_size = sp;
+  if (n == 1) {
+    if (!device.is_cpu()) plan.devices = {device.index};
+    return plan;
+  }
+  FV_CHECK(!device.is_cpu(), "num_gpus ", n, " with the device ", device.name(),
+           ": several GPUs need a GPU device (--device cuda)");
+  FV_CHECK(device.index + n <= gpu_count, "num_gpus ", n, " from ", device.name(), " needs GPUs ",
+           device.index, " to ", device.index + n - 1, "; this machine has ", gpu_count, " GPU(s)");
+  check_heads_divide(heads, sp);
+  FV_CHECK(!compile, "num_gpus ", n,
+           " and enable_torch_compile do not go together in this version; turn one off");
+  FV_CHECK(
+      !options.dit_layerwise_offload.value_or(false) && !options.dit_cpu_offload.value_or(false),
+      "num_gpus ", n,
+      " and dit_layerwise_offload / dit_cpu_offload do not go together in this version: each "
+      "GPU holds a whole replica of the transformer; turn one off");
+  for (int r = 0; r < n; ++r) plan.devices.push_back(device.index + r);
+  return plan;
+}
+
+}  // namespace fastvideo
