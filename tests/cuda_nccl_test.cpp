@@ -124,6 +124,24 @@ TEST(CudaNccl, SequenceParallelForwardOnOneGpuEqualsThePlainForward) {
   check_sequence_parallel_forward({0});
 }
 
+// The mode the pipeline turns on for num_gpus > 1, here over a one-GPU NCCL group: a plain
+// forward() runs the group and gives the plain forward's bytes.
+TEST(CudaNccl, SequenceParallelModeOverNcclGivesThePlainForward) {
+  REQUIRE_GPU();
+  const CheckpointFolder ckpt = CheckpointFolder::open(testing::tiny_model_dir());
+  const WanTransformerConfig config = WanTransformerConfig::from_json(ckpt.config("transformer"));
+  const Weights weights = load_component(ckpt.path("transformer"), wan_transformer_specs(config),
+                                         DType::BF16, Device::cuda(0));
+  const WanTransformer plain{config, weights};
+  WanTransformer grouped{config, weights};
+  grouped.enable_sequence_parallel({}, make_nccl_group({0}));
+  const Tensor latents = randn({1, 16, 3, 6, 10}).to(Device::cuda(0));
+  const Tensor context = randn({1, 512, config.text_dim}).to(Device::cuda(0));
+  const std::vector<double> t = {400.0};
+  EXPECT_TRUE(same_bytes(grouped.forward(latents, t, grouped.prepare_text(context)),
+                         plain.forward(latents, t, plain.prepare_text(context))));
+}
+
 TEST(CudaNccl, AnAbortedGroupStopsEveryLaterCollectiveNamingTheRankAndCause) {
   REQUIRE_GPU();
   const std::string m = error_of([] {
