@@ -214,8 +214,9 @@ TEST(PipelineParallel, SettingsAreCheckedBeforeLoading) {
   EXPECT_NE(
       message(1, 2, "cpu").find("sp_size 2 with num_gpus 1: expected -1 (num_gpus) or 1 to 1"),
       std::string::npos);
-  EXPECT_NE(message(4, 2, "cpu").find("CFG-parallel groups, which are not in this version"),
+  EXPECT_NE(message(3, 2, "cpu").find("num_gpus 3 with sp_size 2: expected num_gpus = sp_size"),
             std::string::npos);
+  EXPECT_NE(message(4, 2, "cpu").find("num_gpus 4 with the device cpu"), std::string::npos);
   const ParallelPlan one = check_parallel_settings(GeneratorOptions{}, Device::cpu(), 12, 0, false);
   EXPECT_EQ(one.sp_size, 1);
   GeneratorOptions eight;
@@ -231,6 +232,13 @@ TEST(PipelineParallel, SettingsAreCheckedBeforeLoading) {
   eight.num_gpus = 4;
   const ParallelPlan four = check_parallel_settings(eight, Device::cuda(4), 12, 8, false);
   EXPECT_EQ(four.devices, (std::vector<int>{4, 5, 6, 7}));
+  EXPECT_TRUE(four.uncond_devices.empty());
+  eight.sp_size = 2;  // CFG-parallel: two groups of two
+  const ParallelPlan cfg = check_parallel_settings(eight, Device::cuda(0), 12, 8, false);
+  EXPECT_EQ(cfg.sp_size, 2);
+  EXPECT_EQ(cfg.devices, (std::vector<int>{0, 1}));
+  EXPECT_EQ(cfg.uncond_devices, (std::vector<int>{2, 3}));
+  eight.sp_size = -1;
   EXPECT_NE(testing::error_of([&] {
               check_parallel_settings(eight, Device::cuda(0), 12, 8, true);
             }).find("num_gpus 4 and enable_torch_compile do not go together"),

@@ -494,6 +494,42 @@ TEST(WanTransformer, SequenceParallelModeRunsEveryRankBehindOneForward) {
             std::string::npos);
 }
 
+// CFG-parallel: forward_cfg runs the conditional pass on this model and the unconditional one on
+// the partner at once (each itself sequence-parallel over two ranks here) and gives the two plain
+// forwards; a context prepared before the pairing is refused by name.
+TEST(WanTransformer, CfgParallelRunsBothPassesAtOnceWithTheirOwnResults) {
+  nlohmann::json json = config_1_3b_json();
+  json["num_attention_heads"] = 4;
+  json["attention_head_dim"] = 32;
+  json["num_layers"] = 2;
+  json["ffn_dim"] = 256;
+  json["text_dim"] = 128;
+  const WanTransformerConfig config = config_from(json);
+  const Weights weights = random_weights(config);
+  const WanTransformer one{config, weights};
+  WanTransformer model{config, weights};
+  const Tensor latents = randn({1, 16, 3, 6, 10});
+  const Tensor cond_context = randn({1, 512, 128}), uncond_context = randn({1, 512, 128});
+  const std::vector<double> t = {800.0};
+  const Tensor want_cond = one.forward(latents, t, one.prepare_text(cond_context));
+  const Tensor want_uncond = one.forward(latents, t, one.prepare_text(uncond_context));
+  const auto early = model.prepare_text(uncond_context);
+  model.enable_sequence_parallel({}, make_local_group(2));
+  auto partner = std::make_unique<WanTransformer>(config, weights);
+  partner->enable_sequence_parallel({}, make_local_group(2));
+  model.enable_cfg_parallel(std::move(partner));
+  EXPECT_TRUE(model.cfg_parallel());
+  const auto [cond, uncond] = model.forward_cfg(latents, t, model.prepare_text(cond_context),
+                                                model.prepare_text(uncond_context), nullptr);
+  EXPECT_LE(rel_l2(cond, want_cond), 1e-5);
+  EXPECT_LE(rel_l2(uncond, want_uncond), 1e-5);
+  EXPECT_NE(error_of([&] {
+              model.forward_cfg(latents, t, model.prepare_text(cond_context), early, nullptr);
+            }).find("has no partner context"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { model.enable_compile(); }).find("CFG-parallel"), std::string::npos);
+}
+
 TEST(WanTransformer, BatchOfTwoMatchesTwoSingleItemCalls) {
   // The CFG batch: cond and uncond in one call give the per-item results of separate calls.
   TinyForward tiny;

@@ -76,9 +76,10 @@ struct GeneratorOptions {
   // FastVideo's num_gpus and sp_size (issue 15): one generation over num_gpus GPUs from the
   // device's index on, the transformer's tokens split across sp_size of them (Ulysses sequence
   // parallelism over NCCL, a replica of the transformer on each). sp_size -1 means num_gpus.
-  // The heads must divide by sp_size; num_gpus other than sp_size (CFG-parallel groups) is not
-  // in this version, nor are several GPUs with compile mode, layerwise offload or on the CPU:
-  // each refused by name.
+  // num_gpus = 2 x sp_size is CFG-parallel: the unconditional pass runs on the second group of
+  // sp_size GPUs while the conditional one runs on the first. The heads must divide by sp_size;
+  // other counts, and several GPUs with compile mode, layerwise offload or on the CPU, are
+  // refused by name.
   int num_gpus = 1;
   int sp_size = -1;
   // FastVideo's enable_torch_compile: compile mode for the transformer (above). Off by default, as

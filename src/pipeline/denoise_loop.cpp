@@ -1,6 +1,7 @@
 #include "pipeline/denoise_loop.h"
 
 #include <chrono>
+#include <tuple>
 
 #include "ops/elementwise.h"
 
@@ -20,11 +21,14 @@ int run_denoise_loop(const DenoiseLoop& loop, Tensor& latents, int steps,
     const double ts[] = {t};
     const auto metadata =
         attention.build_metadata(loop.sparse.step(i, t, loop.geometry.token_grid(latents.shape())));
-    const Tensor cond = loop.transformer.forward(latents, ts, loop.cond_text, metadata.get());
-    ++forwards;
-    Tensor uncond;
+    Tensor cond, uncond;
     if (loop.gate.needs_uncond(i)) {
-      uncond = loop.transformer.forward(latents, ts, loop.uncond_text, metadata.get());
+      // With CFG-parallel the two passes run at once on their GPU groups.
+      std::tie(cond, uncond) = loop.transformer.forward_cfg(latents, ts, loop.cond_text,
+                                                            loop.uncond_text, metadata.get());
+      forwards += 2;
+    } else {
+      cond = loop.transformer.forward(latents, ts, loop.cond_text, metadata.get());
       ++forwards;
     }
     // wan21.md §4.1: CFG in the transformer's output dtype; the scheduler upcasts.

@@ -12,9 +12,9 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
   FV_CHECK(n >= 1, "num_gpus ", n, ": expected 1 or more GPUs");
   FV_CHECK(sp >= 1 && sp <= n, "sp_size ", options.sp_size, " with num_gpus ", n,
            ": expected -1 (num_gpus) or 1 to ", n);
-  FV_CHECK(sp == n, "num_gpus ", n, " with sp_size ", sp,
-           ": the GPUs beyond sequence parallelism would run CFG-parallel groups, which are not "
-           "in this version; set sp_size to num_gpus (or -1)");
+  FV_CHECK(sp == n || 2 * sp == n, "num_gpus ", n, " with sp_size ", sp,
+           ": expected num_gpus = sp_size (sequence parallelism) or 2 x sp_size (CFG-parallel: "
+           "the conditional and unconditional passes on two groups of sp_size GPUs)");
   ParallelPlan plan;
   plan.sp_size = sp;
   if (n == 1) {
@@ -25,7 +25,7 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
            ": several GPUs need a GPU device (--device cuda)");
   FV_CHECK(device.index + n <= gpu_count, "num_gpus ", n, " from ", device.name(), " needs GPUs ",
            device.index, " to ", device.index + n - 1, "; this machine has ", gpu_count, " GPU(s)");
-  check_heads_divide(heads, sp);
+  if (sp > 1) check_heads_divide(heads, sp);
   FV_CHECK(!compile, "num_gpus ", n,
            " and enable_torch_compile do not go together in this version; turn one off");
   FV_CHECK(
@@ -33,7 +33,8 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
       "num_gpus ", n,
       " and dit_layerwise_offload / dit_cpu_offload do not go together in this version: each "
       "GPU holds a whole replica of the transformer; turn one off");
-  for (int r = 0; r < n; ++r) plan.devices.push_back(device.index + r);
+  for (int r = 0; r < sp; ++r) plan.devices.push_back(device.index + r);
+  for (int r = sp; r < n; ++r) plan.uncond_devices.push_back(device.index + r);
   return plan;
 }
 

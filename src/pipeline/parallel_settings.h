@@ -15,6 +15,9 @@ namespace fastvideo {
 struct ParallelPlan {
   int sp_size = 1;           // ranks of sequence parallelism; 1: none
   std::vector<int> devices;  // rank r's GPU (empty on the CPU)
+  // CFG-parallel (num_gpus = 2 x sp_size): the unconditional pass's GPUs, one per rank; empty:
+  // both passes on `devices`.
+  std::vector<int> uncond_devices;
 };
 
 // `heads`: the transformer's attention heads, which sp_size must divide. `gpu_count`: the GPUs

@@ -219,7 +219,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       checked_transformer_quant(options.transformer_quant, "transformer_quant");
   // What keeps the transformer's blocks on the device (no layerwise offload), if anything.
   std::string dit_resident_because;
-  if (parallel.sp_size > 1) {
+  if (options.num_gpus > 1) {
     dit_resident_because = "num_gpus > 1 (each GPU holds a replica of the transformer)";
   } else if (compile) {
     dit_resident_because =
@@ -311,27 +311,41 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config, extras),
                      weight_dtype, device_, &dit_fp32, dit_offload ? "blocks." : ""),
       *attention_.self, *attention_.cross, dit_offload);
-  if (parallel.sp_size > 1) {
-    // The other ranks' replicas, one per GPU; the memory plan above covered the first GPU only.
+  // Several GPUs (docs/parallel.md); the memory plan above covered the first GPU only.
+  auto load_on = [&](int gpu) {
+    return std::make_unique<WanTransformer>(
+        dit_config,
+        load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config, extras),
+                       weight_dtype, Device::cuda(gpu), &dit_fp32),
+        *attention_.self, *attention_.cross);
+  };
+  // Sequence parallelism over `gpus` for `model` (on gpus[0]): a replica on each other GPU.
+  auto spread = [&](WanTransformer& model, const std::vector<int>& gpus) {
+    if (gpus.size() < 2) return;
     std::vector<std::unique_ptr<WanTransformer>> replicas;
-    for (size_t r = 1; r < parallel.devices.size(); ++r) {
-      replicas.push_back(std::make_unique<WanTransformer>(
-          dit_config,
-          load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config, extras),
-                         weight_dtype, Device::cuda(parallel.devices[r]), &dit_fp32),
-          *attention_.self, *attention_.cross));
-    }
-    transformer_->enable_sequence_parallel(std::move(replicas), make_nccl_group(parallel.devices));
-    log::info("transformer: sequence parallelism over ", parallel.sp_size,
-              " GPUs (cuda:", parallel.devices.front(), " to cuda:", parallel.devices.back(),
-              "), Ulysses over NCCL");
+    for (size_t r = 1; r < gpus.size(); ++r) replicas.push_back(load_on(gpus[r]));
+    model.enable_sequence_parallel(std::move(replicas), make_nccl_group(gpus));
+    log::info("transformer: sequence parallelism over ", gpus.size(), " GPUs (cuda:", gpus.front(),
+              " to cuda:", gpus.back(), "), Ulysses over NCCL");
+  };
+  spread(*transformer_, parallel.devices);
+  std::unique_ptr<WanTransformer> uncond_model;
+  if (!parallel.uncond_devices.empty()) {
+    uncond_model = load_on(parallel.uncond_devices[0]);
+    spread(*uncond_model, parallel.uncond_devices);
   }
   if (!transformer_quant.empty()) {
     transformer_->quantize_linears_fp8();
+    if (uncond_model) uncond_model->quantize_linears_fp8();
     log::info(
         "transformer: blocks' linears in FP8 (E4M3 weights, per-channel and per-token "
         "scales)",
         device_.is_cpu() ? "; emulated in f32 on the CPU" : "");
+  }
+  if (uncond_model) {
+    transformer_->enable_cfg_parallel(std::move(uncond_model));
+    log::info("transformer: CFG-parallel, the unconditional pass on cuda:",
+              parallel.uncond_devices.front(), " to cuda:", parallel.uncond_devices.back());
   }
   if (compile) transformer_->enable_compile();
   vae_ = std::make_unique<WanVaeDecoder>(
@@ -362,7 +376,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                       kStaDefaultWindow[2], " tiles, cut to the grid"));
   }
   if (compile) engine_parameters.emplace_back("compile", *compile);
-  if (parallel.sp_size > 1) {
+  if (options.num_gpus > 1) {
     engine_parameters.emplace_back("num_gpus", std::to_string(options.num_gpus));
     engine_parameters.emplace_back("sp_size", std::to_string(parallel.sp_size));
   }

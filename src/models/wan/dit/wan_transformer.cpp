@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <exception>
+#include <thread>
 
 #include "fastvideo/log.h"
 #include "models/wan/dit/wan_rope.h"
@@ -438,7 +440,55 @@ WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context) 
       text.replicas.push_back(replica->prepare_text(context.to(replica->device())));
     }
   }
+  if (partner_) {
+    text.partner =
+        std::make_shared<const TextContext>(partner_->prepare_text(context.to(partner_->device())));
+  }
   return text;
+}
+
+void WanTransformer::enable_cfg_parallel(std::unique_ptr<WanTransformer> partner) {
+  FV_CHECK(partner && partner.get() != this, "CFG-parallel needs a second transformer");
+  FV_CHECK(!graphs_ && !offload_ && !partner->graphs_ && !partner->offload_,
+           "CFG-parallel does not go together with compile mode or layerwise offload in this "
+           "version");
+  FV_CHECK(partner->config_.num_layers == config_.num_layers &&
+               partner->config_.num_attention_heads == config_.num_attention_heads &&
+               partner->fp8_linears_ == fp8_linears_,
+           "CFG-parallel: the partner must be this transformer (the same config and linears)");
+  partner_ = std::move(partner);
+}
+
+std::pair<Tensor, Tensor> WanTransformer::forward_cfg(
+    const Tensor& latents, std::span<const double> timesteps, const TextContext& cond,
+    const TextContext& uncond, const AttentionMetadata* self_attention_metadata) const {
+  if (!partner_) {
+    return {forward(latents, timesteps, cond, self_attention_metadata),
+            forward(latents, timesteps, uncond, self_attention_metadata)};
+  }
+  FV_CHECK(uncond.partner,
+           "WanTransformer: the unconditional text context has no partner context: "
+           "prepare it after enable_cfg_parallel");
+  Tensor uncond_out;
+  std::exception_ptr uncond_error;
+  std::thread other([&] {
+    try {
+      uncond_out = partner_->forward(latents.to(partner_->device()), timesteps, *uncond.partner,
+                                     self_attention_metadata);
+    } catch (...) {
+      uncond_error = std::current_exception();
+    }
+  });
+  Tensor cond_out;
+  try {
+    cond_out = forward(latents, timesteps, cond, self_attention_metadata);
+  } catch (...) {
+    other.join();
+    throw;
+  }
+  other.join();
+  if (uncond_error) std::rethrow_exception(uncond_error);
+  return {cond_out, uncond_out.to(device())};
 }
 
 void WanTransformer::enable_sequence_parallel(std::vector<std::unique_ptr<WanTransformer>> replicas,
@@ -665,6 +715,9 @@ Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sin
 
 void WanTransformer::enable_compile() {
   FV_CHECK(!block_probe_, "compile mode replays captured forwards, which a block probe cannot see");
+  FV_CHECK(!partner_,
+           "compile mode (enable_torch_compile) and CFG-parallel (num_gpus = 2 x sp_size) do not "
+           "go together in this version; turn one off");
   FV_CHECK(!sequence_parallel_,
            "compile mode (enable_torch_compile) and sequence parallelism (num_gpus > 1) do not go "
            "together in this version; turn one off");
@@ -695,6 +748,7 @@ void WanTransformer::quantize_linears_fp8() {
   if (sequence_parallel_) {
     for (const auto& replica : sequence_parallel_->replicas) replica->quantize_linears_fp8();
   }
+  FV_CHECK(!partner_, "transformer_quant FP8: quantize before CFG-parallel pairs the models");
   if (fp8_linears_) return;
   const auto quantize = [](Tensor& weight, Tensor& scales) {
     ops::Fp8Rows q = ops::quantize_rows_fp8(weight);

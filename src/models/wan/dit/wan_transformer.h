@@ -114,6 +114,9 @@ class WanTransformer {
     uint64_t id = 0;  // unique per prepare_text call: compile mode copies a new context in
     // With sequence parallelism over replicas: each replica's context, on its device.
     std::vector<TextContext> replicas;
+    // With CFG-parallel: the partner's context (on its devices). A shared_ptr, as a struct cannot
+    // hold itself.
+    std::shared_ptr<const TextContext> partner;
     int64_t batch() const { return text.size(0); }
   };
   // context [B, text_len (512), text_dim] on the model's device, any float dtype (cast to the
@@ -143,6 +146,19 @@ class WanTransformer {
   void enable_sequence_parallel(std::vector<std::unique_ptr<WanTransformer>> replicas,
                                 std::vector<std::unique_ptr<Communicator>> group);
   int sequence_parallel_size() const;
+
+  // CFG-parallel (issue 15): `partner`, the same transformer on other devices (itself sequence-
+  // parallel over its own GPUs or not), runs the unconditional pass of forward_cfg while this
+  // model runs the conditional one. prepare_text then prepares the partner's context too. Not with
+  // compile mode or layerwise offload (refused).
+  void enable_cfg_parallel(std::unique_ptr<WanTransformer> partner);
+  bool cfg_parallel() const { return partner_ != nullptr; }
+  // Both CFG passes on the same latents: (cond, uncond), each as forward() gives it, on this
+  // model's device. With a partner the two run at once, the uncond one on the partner; without,
+  // one after the other.
+  std::pair<Tensor, Tensor> forward_cfg(const Tensor& latents, std::span<const double> timesteps,
+                                        const TextContext& cond, const TextContext& uncond,
+                                        const AttentionMetadata* self_attention_metadata) const;
 
   // Compile mode (FastVideo's enable_torch_compile; ours captures CUDA graphs, issue 11): from
   // now on the first forward of each input shape and attention metadata runs eagerly and is then
@@ -246,6 +262,7 @@ class WanTransformer {
     std::mutex mutex;  // one forward at a time
   };
   std::shared_ptr<SequenceParallelGroup> sequence_parallel_;  // null: one rank
+  std::shared_ptr<const WanTransformer> partner_;             // CFG-parallel; null: none
   // forward() as every rank of sequence_parallel_.
   Tensor forward_as_group(const Tensor& latents, std::span<const double> timesteps,
                           const TextContext& text, const AttentionMetadata* metadata) const;
