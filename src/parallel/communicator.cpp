@@ -71,6 +71,12 @@ class LocalCommunicator final : public Communicator {
     return all;
   }
 
+  // Collectives here complete before they return: only a failure is left to report.
+  void wait_collectives() override {
+    std::unique_lock lock(shared_->mutex);
+    shared_->check(lock);
+  }
+
   void abort(const std::string& cause) override {
     LocalShared& s = *shared_;
     std::lock_guard lock(s.mutex);
@@ -113,15 +119,24 @@ void run_ranks(const std::vector<std::unique_ptr<Communicator>>& ranks,
   const int size = int(ranks.size());
   std::vector<std::string> errors(static_cast<size_t>(size));
   std::vector<std::thread> threads;
-  for (int r = 0; r < size; ++r) {
-    threads.emplace_back([&, r] {
-      try {
-        fn(*ranks[size_t(r)]);
-      } catch (const std::exception& e) {
-        errors[size_t(r)] = e.what();
-        ranks[size_t(r)]->abort(e.what());
-      }
-    });
+  auto run = [&](int r) {
+    try {
+      fn(*ranks[size_t(r)]);
+    } catch (const std::exception& e) {
+      errors[size_t(r)] = e.what();
+      ranks[size_t(r)]->abort(e.what());
+    } catch (...) {
+      errors[size_t(r)] = "an exception that is not a std::exception";
+      ranks[size_t(r)]->abort(errors[size_t(r)]);
+    }
+  };
+  try {
+    for (int r = 0; r < size; ++r) threads.emplace_back(run, r);
+  } catch (const std::exception& e) {
+    // A thread could not start: the started ranks stop at their next collective.
+    ranks[0]->abort(str_cat("could not start the ranks' threads: ", e.what()));
+    for (std::thread& t : threads) t.join();
+    throw;
   }
   for (std::thread& t : threads) t.join();
   // The rank that failed first is the one whose error is not the group's stop.

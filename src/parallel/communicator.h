@@ -28,6 +28,9 @@ class Communicator {
   virtual std::vector<Tensor> all_gather(const Tensor& t) = 0;
   // This rank has failed with `cause`: the others stop at their next collective.
   virtual void abort(const std::string& cause) = 0;
+  // Waits until this rank's collectives so far have finished, and throws if the group has failed
+  // meanwhile: a rank's last collective may fail after it returned (its work is queued).
+  virtual void wait_collectives() = 0;
 };
 
 // `size` ranks in one process, rank i the i-th communicator; each is used by one thread. Tensors

@@ -14,6 +14,7 @@
 #include <deque>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
 #include <thread>
 
 #include "core/cuda/cuda_check.h"
@@ -37,6 +38,10 @@ std::string nccl_error(ncclResult_t result, ncclComm_t comm) {
 
 // What the ranks of one group share: the communicators, the first failure, and the collectives
 // the watchdog waits on.
+//
+// Locks: `comms_mutex` is held shared around every NCCL call on a communicator and exclusively
+// only by abort_all(), so no communicator is aborted (and freed) while a rank is inside a call on
+// it. `mutex` guards the rest. Whoever holds both took comms_mutex first.
 struct NcclShared {
   struct Pending {
     cudaEvent_t done;
@@ -46,8 +51,9 @@ struct NcclShared {
   };
 
   std::vector<int> devices;
-  std::vector<ncclComm_t> comms;
+  std::vector<ncclComm_t> comms;  // null once aborted
   std::chrono::milliseconds timeout{};
+  std::shared_mutex comms_mutex;
   std::mutex mutex;
   std::condition_variable wake;
   std::string failure;  // "rank r: cause" once the group has failed
@@ -64,26 +70,49 @@ struct NcclShared {
     wake.notify_all();
     if (watchdog.joinable()) watchdog.join();
     for (const Pending& p : pending) cudaEventDestroy(p.done);
-    if (aborted) return;  // ncclCommAbort freed them
+    if (!failure.empty() || !finalize_all()) abort_all();
     for (ncclComm_t c : comms) {
-      // Non-blocking: finalize may return in progress; destroy then waits for it.
-      ncclCommFinalize(c);
-      ncclResult_t state = ncclInProgress;
-      while (state == ncclInProgress && ncclCommGetAsyncError(c, &state) == ncclSuccess) {
-        std::this_thread::yield();
-      }
-      ncclCommDestroy(c);
+      if (c) ncclCommDestroy(c);
     }
   }
 
-  // Records the first failure and aborts every communicator, which ends the NCCL kernels still
-  // waiting on a peer. Called with `mutex` held.
-  void fail_locked(const std::string& cause) {
-    if (failure.empty()) failure = cause;
-    if (!aborted) {
-      aborted = true;
-      for (ncclComm_t c : comms) ncclCommAbort(c);
+  // Finalizes every communicator as one group (a collective among them), within the timeout.
+  bool finalize_all() {
+    ncclGroupStart();
+    for (ncclComm_t c : comms) {
+      if (c) ncclCommFinalize(c);
     }
+    ncclGroupEnd();
+    const Clock::time_point deadline = Clock::now() + timeout;
+    for (ncclComm_t c : comms) {
+      if (!c) continue;
+      ncclResult_t state = ncclInProgress;
+      while (state == ncclInProgress) {
+        if (ncclCommGetAsyncError(c, &state) != ncclSuccess || Clock::now() > deadline)
+          return false;
+        std::this_thread::yield();
+      }
+      if (state != ncclSuccess) return false;
+    }
+    return true;
+  }
+
+  // Aborts every communicator, which ends the NCCL kernels still waiting on a peer and frees them.
+  void abort_all() {
+    std::unique_lock exclusive(comms_mutex);
+    for (ncclComm_t& c : comms) {
+      if (c) ncclCommAbort(c);
+      c = nullptr;
+    }
+    std::lock_guard lock(mutex);
+    aborted = true;
+    wake.notify_all();
+  }
+
+  // Records the first failure; the watchdog aborts the communicators.
+  void fail_group(const std::string& cause) {
+    std::lock_guard lock(mutex);
+    if (failure.empty()) failure = cause;
     wake.notify_all();
   }
 
@@ -92,22 +121,35 @@ struct NcclShared {
     if (!failure.empty()) fail(kGroupStopped, failure);
   }
 
+  // Rank r's communicator for one NCCL call, the shared lock held by `held`; throws once the group
+  // has failed.
+  ncclComm_t comm_for(int r, std::shared_lock<std::shared_mutex>& held) {
+    held = std::shared_lock(comms_mutex);
+    throw_if_failed();
+    FV_CHECK(comms[size_t(r)], kGroupStopped, "rank ", r, "'s communicator was aborted");
+    return comms[size_t(r)];
+  }
+
   // Waits until a non-blocking call on rank r's communicator has been taken (or the group fails).
   void settle(int r, const char* what) {
     const Clock::time_point deadline = Clock::now() + timeout;
     for (;;) {
-      ncclResult_t state = ncclSuccess;
-      const ncclResult_t got = ncclCommGetAsyncError(comms[size_t(r)], &state);
-      if (got != ncclSuccess || (state != ncclSuccess && state != ncclInProgress)) {
-        std::lock_guard lock(mutex);
-        fail_locked(str_cat("rank ", r, ": NCCL ", what, " failed: ",
-                            nccl_error(got != ncclSuccess ? got : state, comms[size_t(r)])));
+      ncclResult_t state = ncclSuccess, got = ncclSuccess;
+      ncclComm_t comm = nullptr;
+      {
+        std::shared_lock<std::shared_mutex> held;
+        comm = comm_for(r, held);
+        got = ncclCommGetAsyncError(comm, &state);
+        if (got == ncclSuccess && state == ncclSuccess) return;
+        if (got != ncclSuccess || state != ncclInProgress) {
+          const std::string why = nccl_error(got != ncclSuccess ? got : state, comm);
+          held.unlock();
+          fail_group(str_cat("rank ", r, ": NCCL ", what, " failed: ", why));
+        }
       }
-      if (state == ncclSuccess && got == ncclSuccess) return;
       throw_if_failed();
       if (Clock::now() > deadline) {
-        std::lock_guard lock(mutex);
-        fail_locked(
+        fail_group(
             str_cat("rank ", r, ": NCCL ", what, " was not taken within ", timeout.count(), " ms"));
       }
       std::this_thread::yield();
@@ -126,39 +168,76 @@ struct NcclShared {
     wake.notify_all();
   }
 
-  // The watchdog: retires finished collectives; a late one, a CUDA error on one, or an NCCL
-  // error on any communicator fails the group.
-  void run_watchdog() {
+  // Until rank r has no collective left in flight (the watchdog retires them), or the group fails.
+  void wait_done(int r) {
     std::unique_lock lock(mutex);
-    while (!stopping) {
-      wake.wait_for(lock, std::chrono::milliseconds(20));
+    for (;;) {
+      if (!failure.empty()) fail(kGroupStopped, failure);
+      bool mine = false;
+      for (const Pending& p : pending) mine |= p.rank == r;
+      if (!mine) return;
+      wake.wait_for(lock, std::chrono::milliseconds(5));
+    }
+  }
+
+  // The watchdog: retires finished collectives; a late one, a CUDA error on one, or an NCCL
+  // error on any communicator fails the group, and a failed group is aborted here.
+  void run_watchdog() {
+    for (;;) {
+      std::unique_lock lock(mutex);
+      wake.wait_for(lock, std::chrono::milliseconds(2));
+      if (stopping) return;
+      bool retired = false;
       while (!pending.empty()) {
         Pending& p = pending.front();
         cudaSetDevice(devices[size_t(p.rank)]);
         const cudaError_t state = cudaEventQuery(p.done);
         if (state == cudaErrorNotReady) {
           if (Clock::now() > p.deadline && failure.empty()) {
-            fail_locked(str_cat("rank ", p.rank, ": its ", p.what, " did not finish within ",
-                                timeout.count(), " ms (a rank stopped or hung)"));
+            failure = str_cat("rank ", p.rank, ": its ", p.what, " did not finish within ",
+                              timeout.count(), " ms (a rank stopped or hung)");
           }
           if (!aborted) break;  // the oldest is still running: so are the later ones
         } else if (state != cudaSuccess && failure.empty()) {
-          fail_locked(str_cat("rank ", p.rank, ": ", p.what, ": ", cudaGetErrorString(state)));
+          failure = str_cat("rank ", p.rank, ": ", p.what, ": ", cudaGetErrorString(state));
         }
         cudaEventDestroy(p.done);
         pending.pop_front();
+        retired = true;
       }
-      if (aborted) continue;
+      if (retired) wake.notify_all();
+      const bool abort_now = !failure.empty() && !aborted;
+      lock.unlock();
+      if (abort_now) {
+        abort_all();
+        continue;
+      }
+      std::shared_lock held(comms_mutex);
       for (size_t r = 0; r < comms.size(); ++r) {
         ncclResult_t state = ncclSuccess;
-        if (ncclCommGetAsyncError(comms[r], &state) == ncclSuccess && state != ncclSuccess &&
-            state != ncclInProgress) {
-          fail_locked(str_cat("rank ", r, ": NCCL: ", nccl_error(state, comms[r])));
+        if (comms[r] && ncclCommGetAsyncError(comms[r], &state) == ncclSuccess &&
+            state != ncclSuccess && state != ncclInProgress) {
+          const std::string why = nccl_error(state, comms[r]);
+          held.unlock();
+          fail_group(str_cat("rank ", r, ": NCCL: ", why));
           break;
         }
       }
     }
   }
+};
+
+// Closes an NCCL group call on every path, also when a call inside it throws.
+struct NcclGroupCall {
+  NcclGroupCall() { ncclGroupStart(); }
+  ~NcclGroupCall() {
+    if (open) ncclGroupEnd();
+  }
+  ncclResult_t end() {
+    open = false;
+    return ncclGroupEnd();
+  }
+  bool open = true;
 };
 
 class NcclCommunicator final : public Communicator {
@@ -179,14 +258,18 @@ class NcclCommunicator final : public Communicator {
     const size_t bytes = chunks[0].nbytes();
     if (bytes == 0) return received;
     cudaStream_t stream = use_cuda_device(device()).stream();
-    ncclComm_t comm = shared_->comms[size_t(rank_)];
-    call(ncclGroupStart(), "all_to_all");
-    for (int j = 0; j < size(); ++j) {
-      call(ncclSend(chunks[size_t(j)].raw_data(), bytes, ncclUint8, j, comm, stream), "all_to_all");
-      call(ncclRecv(received[size_t(j)].raw_data(), bytes, ncclUint8, j, comm, stream),
-           "all_to_all");
+    {
+      std::shared_lock<std::shared_mutex> held;
+      ncclComm_t comm = shared_->comm_for(rank_, held);
+      NcclGroupCall group;
+      for (int j = 0; j < size(); ++j) {
+        check(ncclSend(chunks[size_t(j)].raw_data(), bytes, ncclUint8, j, comm, stream), comm,
+              "all_to_all", held);
+        check(ncclRecv(received[size_t(j)].raw_data(), bytes, ncclUint8, j, comm, stream), comm,
+              "all_to_all", held);
+      }
+      check(group.end(), comm, "all_to_all", held);
     }
-    call(ncclGroupEnd(), "all_to_all");
     shared_->settle(rank_, "all_to_all");
     shared_->watch(rank_, stream, "all_to_all");
     return received;
@@ -201,21 +284,26 @@ class NcclCommunicator final : public Communicator {
     Tensor all = Tensor::empty({size() * n}, t.dtype(), t.device());
     if (n > 0) {
       cudaStream_t stream = use_cuda_device(device()).stream();
-      call(ncclAllGather(t.raw_data(), all.raw_data(), t.nbytes(), ncclUint8,
-                         shared_->comms[size_t(rank_)], stream),
-           "all_gather");
+      {
+        std::shared_lock<std::shared_mutex> held;
+        ncclComm_t comm = shared_->comm_for(rank_, held);
+        check(ncclAllGather(t.raw_data(), all.raw_data(), t.nbytes(), ncclUint8, comm, stream),
+              comm, "all_gather", held);
+      }
       shared_->settle(rank_, "all_gather");
       shared_->watch(rank_, stream, "all_gather");
     }
     std::vector<Tensor> parts;
-    for (int r = 0; r < size(); ++r)
+    for (int r = 0; r < size(); ++r) {
       parts.push_back(all.slice(0, r * n, (r + 1) * n).reshape(t.shape()));
+    }
     return parts;
   }
 
+  void wait_collectives() override { shared_->wait_done(rank_); }
+
   void abort(const std::string& cause) override {
-    std::lock_guard lock(shared_->mutex);
-    shared_->fail_locked(str_cat("rank ", rank_, ": ", cause));
+    shared_->fail_group(str_cat("rank ", rank_, ": ", cause));
   }
 
  private:
@@ -227,14 +315,13 @@ class NcclCommunicator final : public Communicator {
   }
 
   // An NCCL call's immediate result: in progress is fine (settle waits); anything else fails the
-  // group, naming this rank.
-  void call(ncclResult_t result, const char* what) {
+  // group, naming this rank (the shared lock is let go first: the watchdog then aborts).
+  void check(ncclResult_t result, ncclComm_t comm, const char* what,
+             std::shared_lock<std::shared_mutex>& held) {
     if (result == ncclSuccess || result == ncclInProgress) return;
-    {
-      std::lock_guard lock(shared_->mutex);
-      shared_->fail_locked(str_cat("rank ", rank_, ": NCCL ", what,
-                                   " failed: ", nccl_error(result, shared_->comms[size_t(rank_)])));
-    }
+    const std::string why = nccl_error(result, comm);
+    held.unlock();
+    shared_->fail_group(str_cat("rank ", rank_, ": NCCL ", what, " failed: ", why));
     shared_->throw_if_failed();
   }
 
@@ -274,16 +361,23 @@ std::vector<std::unique_ptr<Communicator>> make_nccl_group(const std::vector<int
            " GPU(s): ", ncclGetErrorString(r));
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   config.blocking = 0;
-  r = ncclGroupStart();
-  for (size_t i = 0; i < devices.size() && (r == ncclSuccess || r == ncclInProgress); ++i) {
-    use_cuda_device(devices[i]);
-    r = ncclCommInitRankConfig(&shared->comms[i], int(devices.size()), id, int(i), &config);
+  try {
+    {
+      NcclGroupCall group;
+      for (size_t i = 0; i < devices.size() && (r == ncclSuccess || r == ncclInProgress); ++i) {
+        use_cuda_device(devices[i]);
+        r = ncclCommInitRankConfig(&shared->comms[i], int(devices.size()), id, int(i), &config);
+      }
+      const ncclResult_t end = group.end();
+      if (r == ncclSuccess || r == ncclInProgress) r = end;
+    }
+    FV_CHECK(r == ncclSuccess || r == ncclInProgress, "NCCL: a group on ", devices.size(),
+             " GPU(s) failed to start: ", ncclGetErrorString(r));
+    for (size_t i = 0; i < devices.size(); ++i) shared->settle(int(i), "initialisation");
+  } catch (const std::exception& e) {
+    shared->fail_group(e.what());  // so the half-made communicators are aborted, not finalized
+    throw;
   }
-  const ncclResult_t end = ncclGroupEnd();
-  if (r == ncclSuccess || r == ncclInProgress) r = end;
-  FV_CHECK(r == ncclSuccess || r == ncclInProgress, "NCCL: a group on ", devices.size(),
-           " GPU(s) failed to start: ", ncclGetErrorString(r));
-  for (size_t i = 0; i < devices.size(); ++i) shared->settle(int(i), "initialisation");
   shared->watchdog = std::thread([s = shared.get()] { s->run_watchdog(); });
 
   std::vector<std::unique_ptr<Communicator>> ranks;

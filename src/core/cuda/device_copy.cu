@@ -147,16 +147,39 @@ void fill_zero(const Tensor& t) {
   FV_CUDA_CHECK(cudaMemsetAsync(t.raw_data(), 0, t.nbytes(), ctx.stream()));
 }
 
+namespace {
+
+// Across GPUs, stream-ordered on both sides: the destination's stream waits for the source's
+// work, copies a contiguous staging of the source into its own memory and finishes there; the
+// source's stream then waits for the copy, so the staging buffer is not reused under it.
+void copy_across_gpus(const Tensor& src, const Tensor& dst) {
+  CudaContext& from = use_cuda_device(src.device().index);
+  Tensor packed = src.contiguous();
+  cudaEvent_t ready = nullptr, copied = nullptr;
+  FV_CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+  FV_CUDA_CHECK(cudaEventRecord(ready, from.stream()));
+  CudaContext& to = use_cuda_device(dst.device().index);
+  Tensor landed = Tensor::empty(src.shape(), src.dtype(), dst.device());
+  FV_CUDA_CHECK(cudaStreamWaitEvent(to.stream(), ready, 0));
+  FV_CUDA_CHECK(cudaMemcpyPeerAsync(landed.raw_data(), dst.device().index, packed.raw_data(),
+                                    src.device().index, packed.nbytes(), to.stream()));
+  FV_CUDA_CHECK(cudaEventCreateWithFlags(&copied, cudaEventDisableTiming));
+  FV_CUDA_CHECK(cudaEventRecord(copied, to.stream()));
+  copy_on_device(landed, dst);
+  use_cuda_device(src.device().index);
+  FV_CUDA_CHECK(cudaStreamWaitEvent(from.stream(), copied, 0));
+  // Destroying an event with work still to reach it is allowed: it is released afterwards.
+  cudaEventDestroy(ready);
+  cudaEventDestroy(copied);
+}
+
+}  // namespace
+
 void copy(const Tensor& src, const Tensor& dst) {
   const bool src_gpu = !src.device().is_cpu(), dst_gpu = !dst.device().is_cpu();
   if (src_gpu && dst_gpu) {
     if (src.device() == dst.device()) return copy_on_device(src, dst);
-    // Across GPUs: stage through a contiguous copy on the destination.
-    Tensor packed = src.contiguous();
-    Tensor landed = Tensor::empty(src.shape(), src.dtype(), dst.device());
-    FV_CUDA_CHECK(cudaMemcpyPeer(landed.raw_data(), dst.device().index, packed.raw_data(),
-                                 src.device().index, packed.nbytes()));
-    return copy_on_device(landed, dst);
+    return copy_across_gpus(src, dst);
   }
   if (dst_gpu) {  // host -> device: convert and pack on the host, one transfer, finish on device
     CudaContext& ctx = use_cuda_device(dst.device().index);

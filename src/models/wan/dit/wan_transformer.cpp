@@ -530,13 +530,17 @@ Tensor WanTransformer::forward_as_group(const Tensor& latents, std::span<const d
   Tensor out;
   run_ranks(sp.comms, [&](Communicator& comm) {
     const int r = comm.rank();
+    // A collective can still fail after its call returned (its work is queued): each rank waits
+    // for its own, so a failure is this forward's error, not a wrong output.
     if (r == 0 || sp.replicas.empty()) {
       Tensor mine = forward(latents, timesteps, text, metadata, &comm);
+      comm.wait_collectives();
       if (r == 0) out = std::move(mine);
       return;
     }
     const WanTransformer& m = *sp.replicas[size_t(r - 1)];
     m.forward(latents.to(m.device()), timesteps, text.replicas[size_t(r - 1)], metadata, &comm);
+    comm.wait_collectives();
   });
   return out;
 }
