@@ -217,30 +217,39 @@ TEST(PipelineParallel, SettingsAreCheckedBeforeLoading) {
   EXPECT_NE(message(3, 2, "cpu").find("num_gpus 3 with sp_size 2: expected num_gpus = sp_size"),
             std::string::npos);
   EXPECT_NE(message(4, 2, "cpu").find("num_gpus 4 with the device cpu"), std::string::npos);
-  const ParallelPlan one = check_parallel_settings(GeneratorOptions{}, Device::cpu(), 12, 0, false);
+  const ParallelPlan one =
+      check_parallel_settings(GeneratorOptions{}, Device::cpu(), {.heads = 12});
   EXPECT_EQ(one.sp_size, 1);
   GeneratorOptions eight;
   eight.num_gpus = 8;
   EXPECT_NE(testing::error_of([&] {
-              check_parallel_settings(eight, Device::cuda(2), 12, 8, false);
+              check_parallel_settings(eight, Device::cuda(2), {.heads = 12, .gpu_count = 8});
             }).find("num_gpus 8 from cuda:2 needs GPUs 2 to 9; this machine has 8 GPU(s)"),
             std::string::npos);
   EXPECT_NE(testing::error_of([&] {
-              check_parallel_settings(eight, Device::cuda(0), 12, 8, false);
+              check_parallel_settings(eight, Device::cuda(0), {.heads = 12, .gpu_count = 8});
             }).find("12 attention heads do not divide among sp_size = 8"),
             std::string::npos);
   eight.num_gpus = 4;
-  const ParallelPlan four = check_parallel_settings(eight, Device::cuda(4), 12, 8, false);
+  const ParallelPlan four =
+      check_parallel_settings(eight, Device::cuda(4), {.heads = 12, .gpu_count = 8});
   EXPECT_EQ(four.devices, (std::vector<int>{4, 5, 6, 7}));
   EXPECT_TRUE(four.uncond_devices.empty());
   eight.sp_size = 2;  // CFG-parallel: two groups of two
-  const ParallelPlan cfg = check_parallel_settings(eight, Device::cuda(0), 12, 8, false);
+  const ParallelPlan cfg =
+      check_parallel_settings(eight, Device::cuda(0), {.heads = 12, .gpu_count = 8});
   EXPECT_EQ(cfg.sp_size, 2);
   EXPECT_EQ(cfg.devices, (std::vector<int>{0, 1}));
   EXPECT_EQ(cfg.uncond_devices, (std::vector<int>{2, 3}));
+  EXPECT_NE(testing::error_of([&] {
+              check_parallel_settings(eight, Device::cuda(0),
+                                      {.heads = 12, .gpu_count = 8, .runs_cfg = false});
+            }).find("runs no unconditional pass, so half the GPUs would idle"),
+            std::string::npos);
   eight.sp_size = -1;
   EXPECT_NE(testing::error_of([&] {
-              check_parallel_settings(eight, Device::cuda(0), 12, 8, true);
+              check_parallel_settings(eight, Device::cuda(0),
+                                      {.heads = 12, .gpu_count = 8, .compile = true});
             }).find("num_gpus 4 and enable_torch_compile do not go together"),
             std::string::npos);
 }

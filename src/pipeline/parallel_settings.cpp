@@ -5,8 +5,10 @@
 
 namespace fastvideo {
 
-ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device device, int64_t heads,
-                                     int gpu_count, bool compile) {
+ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device device,
+                                     const ParallelContext& context) {
+  const int64_t heads = context.heads;
+  const int gpu_count = context.gpu_count;
   const int n = options.num_gpus;
   const int sp = options.sp_size < 0 ? n : options.sp_size;
   FV_CHECK(n >= 1, "num_gpus ", n, ": expected 1 or more GPUs");
@@ -26,7 +28,10 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
   FV_CHECK(device.index + n <= gpu_count, "num_gpus ", n, " from ", device.name(), " needs GPUs ",
            device.index, " to ", device.index + n - 1, "; this machine has ", gpu_count, " GPU(s)");
   if (sp > 1) check_heads_divide(heads, sp);
-  FV_CHECK(!compile, "num_gpus ", n,
+  FV_CHECK(sp == n || context.runs_cfg, "num_gpus ", n, " with sp_size ", sp,
+           " is CFG-parallel, but this pipeline (FastWan's DMD steps) runs no unconditional pass, "
+           "so half the GPUs would idle; set sp_size to num_gpus");
+  FV_CHECK(!context.compile, "num_gpus ", n,
            " and enable_torch_compile do not go together in this version; turn one off");
   FV_CHECK(
       !options.dit_layerwise_offload.value_or(false) && !options.dit_cpu_offload.value_or(false),

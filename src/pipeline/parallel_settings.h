@@ -20,9 +20,15 @@ struct ParallelPlan {
   std::vector<int> uncond_devices;
 };
 
-// `heads`: the transformer's attention heads, which sp_size must divide. `gpu_count`: the GPUs
-// this process sees (checked only when more than one is asked for). compile: enable_torch_compile.
-ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device device, int64_t heads,
-                                     int gpu_count, bool compile);
+// What the settings are checked against.
+struct ParallelContext {
+  int64_t heads = 0;     // the transformer's attention heads, which sp_size must divide
+  int gpu_count = 0;     // the GPUs this process sees (read only when several are asked for)
+  bool compile = false;  // enable_torch_compile
+  bool runs_cfg = true;  // the pipeline has unconditional passes (FastWan's DMD steps have none)
+};
+
+ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device device,
+                                     const ParallelContext& context);
 
 }  // namespace fastvideo

@@ -213,8 +213,11 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   const std::optional<VaeTiling> vae_tiling = vae_tiling_for(options, vae_config.spatial_stride());
   const std::optional<std::string> compile = check_compile_settings(options, device_);
   const ParallelPlan parallel =
-      check_parallel_settings(options, device_, dit_config.num_attention_heads,
-                              options.num_gpus > 1 ? cuda_device_count() : 0, compile.has_value());
+      check_parallel_settings(options, device_,
+                              {.heads = dit_config.num_attention_heads,
+                               .gpu_count = options.num_gpus > 1 ? cuda_device_count() : 0,
+                               .compile = compile.has_value(),
+                               .runs_cfg = pipeline != WanPipelineKind::Dmd});
   const std::string transformer_quant =
       checked_transformer_quant(options.transformer_quant, "transformer_quant");
   // What keeps the transformer's blocks on the device (no layerwise offload), if anything.
