@@ -401,17 +401,23 @@ TEST(WanTransformer, Fp8LinearsStayCloseToFullPrecisionBlockByBlock) {
   EXPECT_EQ(rel_l2(tiny.model.forward(latents, t, tiny.model.prepare_text(context)), got), 0.0);
 }
 
-// Ulysses sequence parallelism (issue 15, parallel/ulysses.h) on the CPU, its ranks as threads
-// sharing one model: every rank's forward over its shard of the tokens (45, so padded) gives the
-// one-rank output, batch 2, 4 heads over 1, 2 and 4 ranks; 3 ranks do not divide the heads.
-TEST(WanTransformer, SequenceParallelForwardEqualsOneRank) {
+// The sequence-parallel tests' model: 1.3B's layout at a size the CPU runs quickly, with 4 heads
+// (divisible by 1, 2 and 4 ranks, not by 3).
+WanTransformerConfig ranks_config() {
   nlohmann::json json = config_1_3b_json();
   json["num_attention_heads"] = 4;
   json["attention_head_dim"] = 32;
   json["num_layers"] = 2;
   json["ffn_dim"] = 256;
   json["text_dim"] = 128;
-  const WanTransformerConfig config = config_from(json);
+  return config_from(json);
+}
+
+// Ulysses sequence parallelism (issue 15, parallel/ulysses.h) on the CPU, its ranks as threads
+// sharing one model: every rank's forward over its shard of the tokens (45, so padded) gives the
+// one-rank output, batch 2, 4 heads over 1, 2 and 4 ranks; 3 ranks do not divide the heads.
+TEST(WanTransformer, SequenceParallelForwardEqualsOneRank) {
+  const WanTransformerConfig config = ranks_config();
   const WanTransformer model{config, random_weights(config)};
   const Tensor latents = randn({2, 16, 3, 6, 10}), context = randn({2, 512, 128});
   const std::vector<double> t = {900.0, 300.0};
@@ -463,13 +469,7 @@ TEST(WanTransformer, SequenceParallelForwardEqualsOneRank) {
 // of the group (threads sharing this model on the CPU) and returns the one-rank output; a group
 // the heads do not divide, replicas of the wrong count, and compile mode are refused by name.
 TEST(WanTransformer, SequenceParallelModeRunsEveryRankBehindOneForward) {
-  nlohmann::json json = config_1_3b_json();
-  json["num_attention_heads"] = 4;
-  json["attention_head_dim"] = 32;
-  json["num_layers"] = 2;
-  json["ffn_dim"] = 256;
-  json["text_dim"] = 128;
-  const WanTransformerConfig config = config_from(json);
+  const WanTransformerConfig config = ranks_config();
   const Weights weights = random_weights(config);
   const WanTransformer one{config, weights};
   WanTransformer model{config, weights};
@@ -498,13 +498,7 @@ TEST(WanTransformer, SequenceParallelModeRunsEveryRankBehindOneForward) {
 // the partner at once (each itself sequence-parallel over two ranks here) and gives the two plain
 // forwards; a context prepared before the pairing is refused by name.
 TEST(WanTransformer, CfgParallelRunsBothPassesAtOnceWithTheirOwnResults) {
-  nlohmann::json json = config_1_3b_json();
-  json["num_attention_heads"] = 4;
-  json["attention_head_dim"] = 32;
-  json["num_layers"] = 2;
-  json["ffn_dim"] = 256;
-  json["text_dim"] = 128;
-  const WanTransformerConfig config = config_from(json);
+  const WanTransformerConfig config = ranks_config();
   const Weights weights = random_weights(config);
   const WanTransformer one{config, weights};
   WanTransformer model{config, weights};

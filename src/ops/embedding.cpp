@@ -5,10 +5,9 @@
 
 namespace fastvideo::ops {
 
-Tensor embedding(const Tensor& table, std::span<const int32_t> ids) {
-  return FV_DISPATCH(table.device(), embedding(table, ids));
-}
+namespace {
 
+// The shape and dtype checks both devices' twins rely on.
 void check_relative_position_bias(const Tensor& table, const Tensor& offset_buckets, int64_t q_len,
                                   int64_t k_len) {
   FV_CHECK(table.ndim() == 2, "relative_position_bias: expected a table [buckets, heads], got ",
@@ -22,6 +21,12 @@ void check_relative_position_bias(const Tensor& table, const Tensor& offset_buck
            offset_buckets.describe());
   FV_CHECK(offset_buckets.device() == table.device(), "relative_position_bias: offset buckets ",
            offset_buckets.describe(), " are not on the table's device ", table.device().name());
+}
+
+}  // namespace
+
+Tensor embedding(const Tensor& table, std::span<const int32_t> ids) {
+  return FV_DISPATCH(table.device(), embedding(table, ids));
 }
 
 Tensor relative_position_bias(const Tensor& table, const Tensor& offset_buckets, int64_t q_len,

@@ -22,10 +22,6 @@ Tensor embedding(const Tensor& table, std::span<const int32_t> ids);
 Tensor relative_position_bias(const Tensor& table, const Tensor& offset_buckets, int64_t q_len,
                               int64_t k_len);
 
-// The shape and dtype checks both devices share.
-void check_relative_position_bias(const Tensor& table, const Tensor& offset_buckets, int64_t q_len,
-                                  int64_t k_len);
-
 // Backend implementations; the functions above dispatch on the input's device.
 namespace cpu {
 Tensor embedding(const Tensor& table, std::span<const int32_t> ids);

@@ -331,8 +331,6 @@ class NcclCommunicator final : public Communicator {
 
 }  // namespace
 
-bool nccl_available() { return true; }
-
 std::vector<std::unique_ptr<Communicator>> make_nccl_group(const std::vector<int>& devices,
                                                            std::chrono::milliseconds timeout) {
   FV_CHECK(!devices.empty(), "an NCCL group needs at least one GPU");
@@ -388,8 +386,6 @@ std::vector<std::unique_ptr<Communicator>> make_nccl_group(const std::vector<int
 }
 
 #else  // no NCCL in this build
-
-bool nccl_available() { return false; }
 
 std::vector<std::unique_ptr<Communicator>> make_nccl_group(const std::vector<int>& devices,
                                                            std::chrono::milliseconds) {

@@ -24,7 +24,4 @@ inline constexpr std::chrono::seconds kNcclTimeout{300};
 std::vector<std::unique_ptr<Communicator>> make_nccl_group(
     const std::vector<int>& devices, std::chrono::milliseconds timeout = kNcclTimeout);
 
-// Whether this build has NCCL (so make_nccl_group can succeed).
-bool nccl_available();
-
 }  // namespace fastvideo

@@ -1,11 +1,13 @@
 #include "core/cuda/cuda_graph.h"
 
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <vector>
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "fastvideo/log.h"
 
 namespace fastvideo {
 
@@ -20,6 +22,7 @@ using GraphPtr = std::unique_ptr<std::remove_pointer_t<cudaGraph_t>, GraphDelete
 
 CudaGraph::CudaGraph(int device, const std::string& what, const std::function<void()>& work)
     : device_(device), pool_(DevicePool::create(device)) {
+  const auto t0 = std::chrono::steady_clock::now();
   const cudaStream_t stream = use_cuda_device(device).stream();
   // The capture's pool takes fresh device memory; what the shared cache holds (the eager warm-up's
   // activations) goes back to the driver first, since nothing may be freed during the capture.
@@ -62,6 +65,9 @@ CudaGraph::CudaGraph(int device, const std::string& what, const std::function<vo
     kernel_nodes_ += type == cudaGraphNodeTypeKernel;
   }
   FV_CUDA_CHECK(cudaGraphInstantiate(&exec_, graph.get(), 0));
+  capture_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  log::info("compile mode: captured ", what, " (", kernel_nodes_, " kernels) in ", capture_seconds_,
+            " s; ", pool_->reserved() >> 20, " MiB of graph memory");
 }
 
 CudaGraph::~CudaGraph() {

@@ -15,7 +15,8 @@ namespace fastvideo {
 
 class CudaGraph {
  public:
-  // Records `work` on `device`'s compute stream without running it; its allocations come from a
+  // Records `work` on `device`'s compute stream without running it (logging what was captured,
+  // its kernels, time and memory); its allocations come from a
   // pool of the graph's own (device_allocator.h), so tensors `work` keeps (its outputs) stay where
   // replays write them. The work must be replayable as recorded: no host synchronisation, no
   // host-to-device copies of values that change, every lazily built plan or table built by an
@@ -28,6 +29,7 @@ class CudaGraph {
   // Launches the recorded work on the compute stream (asynchronous, like the kernels it holds).
   void replay() const;
   size_t kernel_nodes() const { return kernel_nodes_; }
+  double capture_seconds() const { return capture_seconds_; }  // capturing and instantiating
   int64_t pool_bytes() const { return pool_->reserved(); }
 
  private:
@@ -35,6 +37,7 @@ class CudaGraph {
   std::shared_ptr<DevicePool> pool_;
   cudaGraphExec_t exec_ = nullptr;
   size_t kernel_nodes_ = 0;
+  double capture_seconds_ = 0;
 };
 
 }  // namespace fastvideo

@@ -159,10 +159,7 @@ void Umt5Encoder::enable_compile() {
 
 Umt5Encoder::CompileStats Umt5Encoder::compile_stats() const {
 #ifdef FASTVIDEO_HAVE_CUDA
-  if (graphs_) {
-    const Umt5Graphs::Stats s = graphs_->stats();
-    return {s.graphs, s.replays, s.capture_seconds, s.graph_memory_bytes};
-  }
+  if (graphs_) return graphs_->stats();
 #endif
   return {};
 }

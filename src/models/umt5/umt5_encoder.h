@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/compile_stats.h"
 #include "core/tensor.h"
 #include "io/checkpoint.h"
 #include "io/weights.h"
@@ -54,11 +55,7 @@ class Umt5Encoder {
   void enable_compile();
   bool compiled() const { return graphs_ != nullptr; }
   // Graphs captured, replays, capture seconds and graph memory; zeros when not compiled.
-  struct CompileStats {
-    int graphs = 0, replays = 0;
-    double capture_seconds = 0;
-    int64_t graph_memory_bytes = 0;
-  };
+  using CompileStats = fastvideo::CompileStats;
   CompileStats compile_stats() const;
 
  private:

@@ -1,22 +1,9 @@
 #include "models/umt5/cuda/umt5_graphs.h"
 
 #include <algorithm>
-#include <chrono>
 #include <string>
 
-#include "fastvideo/log.h"
-
 namespace fastvideo {
-
-namespace {
-
-Tensor copy_of(const Tensor& t) {
-  Tensor out = Tensor::empty(t.shape(), t.dtype(), t.device());
-  out.copy_from(t);
-  return out;
-}
-
-}  // namespace
 
 Tensor Umt5Graphs::run(const Tensor& x, const std::function<Tensor()>& offset_buckets,
                        const Eager& eager) {
@@ -29,7 +16,7 @@ Tensor Umt5Graphs::run(const Tensor& x, const std::function<Tensor()>& offset_bu
     e.x.copy_from(x);
     e.graph->replay();
     stats_.replays += 1;
-    return copy_of(e.output);
+    return e.output.clone();
   }
   // The first encode of this count runs eagerly: it builds the plans the capture relies on, and
   // its result is this call's.
@@ -42,26 +29,19 @@ Tensor Umt5Graphs::run(const Tensor& x, const std::function<Tensor()>& offset_bu
     stats_.graph_memory_bytes -= oldest->second.graph->pool_bytes();
     entries_.erase(oldest);
   }
-  const auto t0 = std::chrono::steady_clock::now();
   Entry e;
-  e.x = copy_of(x);
+  e.x = x.clone();
   e.offset_buckets = buckets;
-  const std::string what = "the text encoder on " + std::to_string(n) + " tokens";
-  e.graph = std::make_unique<CudaGraph>(x.device().index, what,
+  e.graph = std::make_unique<CudaGraph>(x.device().index,
+                                        "the text encoder on " + std::to_string(n) + " tokens",
                                         [&] { e.output = eager(e.x, e.offset_buckets); });
   e.last_use = ++uses_;
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  stats_.graphs += 1;
-  stats_.capture_seconds += seconds;
-  stats_.graph_memory_bytes += e.graph->pool_bytes();
-  log::info("compile mode: captured ", what, " (", e.graph->kernel_nodes(), " kernels) in ",
-            seconds, " s; ", e.graph->pool_bytes() >> 20, " MiB of graph memory");
+  stats_.captured(e.graph->capture_seconds(), e.graph->pool_bytes());
   entries_.emplace(n, std::move(e));
   return out;
 }
 
-Umt5Graphs::Stats Umt5Graphs::stats() const {
+CompileStats Umt5Graphs::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
 }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 
+#include "core/compile_stats.h"
 #include "core/cuda/cuda_graph.h"
 #include "core/tensor.h"
 
@@ -28,12 +29,8 @@ class Umt5Graphs {
   // offset_buckets() is called only for a token count without a graph.
   Tensor run(const Tensor& x, const std::function<Tensor()>& offset_buckets, const Eager& eager);
 
-  struct Stats {
-    int graphs = 0, replays = 0;
-    double capture_seconds = 0;
-    int64_t graph_memory_bytes = 0;  // of the graphs kept now
-  };
-  Stats stats() const;
+  // graph_memory_bytes: of the graphs kept now.
+  CompileStats stats() const;
 
  private:
   struct Entry {
@@ -46,7 +43,7 @@ class Umt5Graphs {
   mutable std::mutex mu_;
   std::map<int64_t, Entry> entries_;  // by token count
   uint64_t uses_ = 0;
-  Stats stats_;
+  CompileStats stats_;
 };
 
 }  // namespace fastvideo

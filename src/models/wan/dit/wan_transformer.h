@@ -18,6 +18,7 @@
 
 #include "attention/attention_backend.h"
 #include "attention/attention_registry.h"
+#include "core/compile_stats.h"
 #include "core/tensor.h"
 #include "io/weights.h"
 #include "models/wan/dit/wan_transformer_config.h"
@@ -177,12 +178,7 @@ class WanTransformer {
   // every block of each eager forward; empty: none. Not in compile mode (refused).
   void set_block_probe(std::function<void(int, const Tensor&)> probe);
   bool layerwise_offloaded() const { return offload_ != nullptr; }
-  struct CompileStats {
-    int graphs = 0;                  // captured so far
-    int replays = 0;                 // forwards that replayed one
-    double capture_seconds = 0;      // one-time cost: capturing and instantiating the graphs
-    int64_t graph_memory_bytes = 0;  // device memory the graphs hold for their activations
-  };
+  using CompileStats = fastvideo::CompileStats;
   CompileStats compile_stats() const;
 
   const WanTransformerConfig& config() const { return config_; }
