@@ -60,8 +60,8 @@ void check_collectives(const std::vector<int>& devices) {
   std::vector<std::vector<Tensor>> sent(static_cast<size_t>(P));
   for (int s = 0; s < P; ++s)
     for (int j = 0; j < P; ++j) sent[size_t(s)].push_back(chunk(s, j, devices[size_t(s)]));
-  std::vector<std::vector<Tensor>> received(static_cast<size_t>(P)),
-      gathered(static_cast<size_t>(P));
+  std::vector<std::vector<Tensor>> received(static_cast<size_t>(P));
+  std::vector<Tensor> gathered(static_cast<size_t>(P));  // [P, chunk's shape] on each rank
   run_ranks(make_nccl_group(devices), [&](Communicator& comm) {
     const int r = comm.rank();
     received[size_t(r)] = comm.all_to_all(sent[size_t(r)]);
@@ -72,7 +72,7 @@ void check_collectives(const std::vector<int>& devices) {
     for (int s = 0; s < P; ++s) {
       EXPECT_TRUE(same_bytes(received[size_t(r)][size_t(s)], sent[size_t(s)][size_t(r)]))
           << "all_to_all: rank " << r << " got something else from rank " << s;
-      EXPECT_TRUE(same_bytes(gathered[size_t(r)][size_t(s)], sent[size_t(s)][0]))
+      EXPECT_TRUE(same_bytes(gathered[size_t(r)].select(0, s), sent[size_t(s)][0]))
           << "all_gather: rank " << r << " got something else from rank " << s;
     }
   }

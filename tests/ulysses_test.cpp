@@ -111,5 +111,26 @@ TEST(Ulysses, AllToAllRefusesUnequalChunksNamingTheRank) {
   EXPECT_TRUE(testing::contains(m, "1 chunks for 2 ranks")) << m;
 }
 
+// all_gather stacks every rank's tensor in rank order, as NCCL writes it; tensors of different
+// shapes on different ranks are refused naming the collective.
+TEST(Ulysses, AllGatherStacksTheRanksTensorsInRankOrder) {
+  std::vector<Tensor> sent, got(3);
+  for (int r = 0; r < 3; ++r) sent.push_back(testing::randn({2, 5}));
+  run_local_group(3, [&](Communicator& comm) {
+    got[size_t(comm.rank())] = comm.all_gather(sent[size_t(comm.rank())]);
+  });
+  for (int r = 0; r < 3; ++r) {
+    ASSERT_EQ(got[size_t(r)].shape(), (Shape{3, 2, 5}));
+    for (int s = 0; s < 3; ++s)
+      EXPECT_EQ(testing::rel_l2(got[size_t(r)].select(0, s).contiguous(), sent[size_t(s)]), 0.0)
+          << "rank " << r << " from rank " << s;
+  }
+  const std::string m = testing::error_of([&] {
+    run_local_group(
+        2, [&](Communicator& comm) { comm.all_gather(testing::randn({comm.rank() + 1})); });
+  });
+  EXPECT_TRUE(testing::contains(m, "all_gather on rank")) << m;
+}
+
 }  // namespace
 }  // namespace fastvideo

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "fastvideo/error.h"
+#include "ops/tensor_ops.h"
 
 namespace fastvideo {
 
@@ -50,7 +51,7 @@ class LocalCommunicator final : public Communicator {
   int size() const override { return shared_->size; }
 
   std::vector<Tensor> all_to_all(const std::vector<Tensor>& chunks) override {
-    check_uniform_chunks(chunks, rank_, size());
+    check_uniform_chunks(chunks, rank_, size(), "all_to_all");
     LocalShared& s = *shared_;
     std::unique_lock lock(s.mutex);
     for (int j = 0; j < size(); ++j) s.mail[size_t(rank_ * size() + j)] = chunks[size_t(j)];
@@ -61,14 +62,21 @@ class LocalCommunicator final : public Communicator {
     return received;
   }
 
-  std::vector<Tensor> all_gather(const Tensor& t) override {
+  Tensor all_gather(const Tensor& t) override {
+    FV_CHECK(t.is_contiguous(), "all_gather on rank ", rank_, ": ", t.describe(),
+             " is not contiguous");
     LocalShared& s = *shared_;
-    std::unique_lock lock(s.mutex);
-    s.gathered[size_t(rank_)] = t;
-    s.barrier(lock);
-    std::vector<Tensor> all = s.gathered;
-    s.barrier(lock);
-    return all;
+    std::vector<Tensor> all;
+    {
+      std::unique_lock lock(s.mutex);
+      s.gathered[size_t(rank_)] = t;
+      s.barrier(lock);
+      all = s.gathered;
+      s.barrier(lock);
+    }
+    check_uniform_chunks(all, rank_, size(), "all_gather");
+    for (Tensor& part : all) part = part.unsqueeze(0);
+    return ops::concat(all, 0);
   }
 
   // Collectives here complete before they return: only a failure is left to report.
@@ -99,14 +107,14 @@ std::vector<std::unique_ptr<Communicator>> make_local_group(int size) {
   return ranks;
 }
 
-void check_uniform_chunks(const std::vector<Tensor>& chunks, int rank, int size) {
-  FV_CHECK(int(chunks.size()) == size, "all_to_all on rank ", rank, ": ", chunks.size(),
-           " chunks for ", size, " ranks");
+void check_uniform_chunks(const std::vector<Tensor>& chunks, int rank, int size, const char* what) {
+  FV_CHECK(int(chunks.size()) == size, what, " on rank ", rank, ": ", chunks.size(), " chunks for ",
+           size, " ranks");
   for (const Tensor& c : chunks) {
     FV_CHECK(c.shape() == chunks[0].shape() && c.dtype() == chunks[0].dtype() &&
                  c.device() == chunks[0].device() && c.is_contiguous(),
-             "all_to_all on rank ", rank, ": chunks must be contiguous and alike, got ",
-             c.describe(), " beside ", chunks[0].describe());
+             what, " on rank ", rank, ": chunks must be contiguous and alike, got ", c.describe(),
+             " beside ", chunks[0].describe());
   }
 }
 

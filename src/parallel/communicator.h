@@ -24,8 +24,9 @@ class Communicator {
   // order. Every chunk on every rank has one shape and dtype (Ulysses' shards are equal), and is
   // contiguous. Every rank calls it, in the same order as its other collectives.
   virtual std::vector<Tensor> all_to_all(const std::vector<Tensor>& chunks) = 0;
-  // Every rank's t (one shape and dtype on every rank, contiguous), in rank order.
-  virtual std::vector<Tensor> all_gather(const Tensor& t) = 0;
+  // Every rank's t (one shape and dtype on every rank, contiguous) stacked in rank order: one
+  // contiguous [size, t's shape...] tensor, as NCCL writes it.
+  virtual Tensor all_gather(const Tensor& t) = 0;
   // This rank has failed with `cause`: the others stop at their next collective.
   virtual void abort(const std::string& cause) = 0;
   // Waits until this rank's collectives so far have finished, and throws if the group has failed
@@ -50,7 +51,7 @@ void run_ranks(const std::vector<std::unique_ptr<Communicator>>& ranks,
 void run_local_group(int size, const std::function<void(Communicator&)>& fn);
 
 // The checks every group makes of a collective's inputs: chunks (one per rank) of one shape and
-// dtype, contiguous. Errors name the rank and the collective.
-void check_uniform_chunks(const std::vector<Tensor>& chunks, int rank, int size);
+// dtype, contiguous. Errors name the rank and the collective (`what`).
+void check_uniform_chunks(const std::vector<Tensor>& chunks, int rank, int size, const char* what);
 
 }  // namespace fastvideo

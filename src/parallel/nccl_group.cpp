@@ -248,7 +248,7 @@ class NcclCommunicator final : public Communicator {
   int size() const override { return int(shared_->comms.size()); }
 
   std::vector<Tensor> all_to_all(const std::vector<Tensor>& chunks) override {
-    check_uniform_chunks(chunks, rank_, size());
+    check_uniform_chunks(chunks, rank_, size(), "all_to_all");
     check_on_my_gpu(chunks[0], "all_to_all");
     shared_->throw_if_failed();
     std::vector<Tensor> received;
@@ -275,13 +275,15 @@ class NcclCommunicator final : public Communicator {
     return received;
   }
 
-  std::vector<Tensor> all_gather(const Tensor& t) override {
+  Tensor all_gather(const Tensor& t) override {
     FV_CHECK(t.is_contiguous(), "all_gather on rank ", rank_, ": ", t.describe(),
              " is not contiguous");
     check_on_my_gpu(t, "all_gather");
     shared_->throw_if_failed();
     const int64_t n = t.numel();
-    Tensor all = Tensor::empty({size() * n}, t.dtype(), t.device());
+    Shape stacked = t.shape();
+    stacked.insert(stacked.begin(), size());
+    Tensor all = Tensor::empty(stacked, t.dtype(), t.device());
     if (n > 0) {
       cudaStream_t stream = use_cuda_device(device()).stream();
       {
@@ -293,11 +295,7 @@ class NcclCommunicator final : public Communicator {
       shared_->settle(rank_, "all_gather");
       shared_->watch(rank_, stream, "all_gather");
     }
-    std::vector<Tensor> parts;
-    for (int r = 0; r < size(); ++r) {
-      parts.push_back(all.slice(0, r * n, (r + 1) * n).reshape(t.shape()));
-    }
-    return parts;
+    return all;
   }
 
   void wait_collectives() override { shared_->wait_done(rank_); }

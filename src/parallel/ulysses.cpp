@@ -45,8 +45,11 @@ Tensor shard_sequence(const Tensor& x, const SequenceShard& shard) {
 }
 
 Tensor gather_sequence(const Tensor& local, const SequenceShard& shard, Communicator& comm) {
-  const std::vector<Tensor> all = comm.all_gather(local);
-  return ops::concat(all, 1).slice(1, 0, shard.tokens).contiguous();
+  // [P, B, rows, ...] -> [B, P · rows, ...]: the shards in rank order along the sequence.
+  const Tensor all = comm.all_gather(local);
+  std::vector<Tensor> shards;
+  for (int r = 0; r < comm.size(); ++r) shards.push_back(all.select(0, r));
+  return ops::concat(shards, 1).slice(1, 0, shard.tokens).contiguous();
 }
 
 Tensor sequence_to_heads(const Tensor& x, Communicator& comm) {
