@@ -524,6 +524,59 @@ TEST(WanTransformer, CfgParallelRunsBothPassesAtOnceWithTheirOwnResults) {
   EXPECT_NE(error_of([&] { model.enable_compile(); }).find("CFG-parallel"), std::string::npos);
 }
 
+// Sharded weights (use_fsdp_inference, issue 15) on the CPU: rank r's model keeps piece r of every
+// block and each forward gathers the blocks over the group; over 1, 2 and 4 ranks the forward (and
+// the text context, prepared as the group) is the whole-weights one. A sharded model without its
+// group, ranks that do not hold their own pieces, and compile mode or FP8 are refused by name.
+TEST(WanTransformer, ShardedWeightsGiveTheWholeWeightsForward) {
+  const WanTransformerConfig config = ranks_config();
+  const Weights weights = random_weights(config);
+  const WanTransformer one{config, weights};
+  const Tensor latents = randn({1, 16, 3, 6, 10}), context = randn({1, 512, 128});
+  const std::vector<double> t = {700.0};
+  const Tensor want = one.forward(latents, t, one.prepare_text(context));
+  const auto sharded = [&](int rank, int ranks) {
+    return std::make_unique<WanTransformer>(config, weights, torch_sdpa_backend(),
+                                            torch_sdpa_backend(), std::nullopt,
+                                            WanWeightSharding{Device::cpu(), rank, ranks});
+  };
+  for (const int P : {1, 2, 4}) {
+    std::unique_ptr<WanTransformer> model = sharded(0, P);
+    std::vector<std::unique_ptr<WanTransformer>> replicas;
+    for (int r = 1; r < P; ++r) replicas.push_back(sharded(r, P));
+    model->enable_sequence_parallel(std::move(replicas), make_local_group(P));
+    EXPECT_TRUE(model->sharded_weights());
+    EXPECT_LE(rel_l2(model->forward(latents, t, model->prepare_text(context)), want), 1e-5)
+        << P << " ranks";
+  }
+  const std::unique_ptr<WanTransformer> alone = sharded(0, 2);
+  EXPECT_TRUE(testing::contains(error_of([&] { alone->prepare_text(context); }),
+                                "its weights are sharded (rank 0 of 2), so it runs only as that "
+                                "rank of its group"));
+  std::vector<std::unique_ptr<WanTransformer>> whole;
+  whole.push_back(std::make_unique<WanTransformer>(config, weights));
+  std::string m =
+      error_of([&] { alone->enable_sequence_parallel(std::move(whole), make_local_group(2)); });
+  EXPECT_TRUE(testing::contains(m, "rank 1's model has whole weights beside sharded ones")) << m;
+  std::vector<std::unique_ptr<WanTransformer>> wrong;
+  wrong.push_back(sharded(0, 2));
+  m = error_of([&] { alone->enable_sequence_parallel(std::move(wrong), make_local_group(2)); });
+  EXPECT_TRUE(testing::contains(m, "rank 1's model holds piece 0 of 2")) << m;
+  m = error_of([&] { alone->enable_sequence_parallel({}, make_local_group(2)); });
+  EXPECT_TRUE(
+      testing::contains(m, "rank 1's model is missing (sharded weights need one model per rank)"))
+      << m;
+  EXPECT_TRUE(testing::contains(error_of([&] { alone->enable_compile(); }), "use_fsdp_inference"));
+  EXPECT_TRUE(
+      testing::contains(error_of([&] { alone->quantize_linears_fp8(); }), "use_fsdp_inference"));
+  m = error_of([&] {
+    WanTransformer(config, weights, torch_sdpa_backend(), torch_sdpa_backend(),
+                   WanLayerwiseOffload{}, WanWeightSharding{Device::cpu(), 0, 1});
+  });
+  EXPECT_TRUE(testing::contains(m, "layerwise offload and sharded weights do not go together"))
+      << m;
+}
+
 TEST(WanTransformer, BatchOfTwoMatchesTwoSingleItemCalls) {
   // The CFG batch: cond and uncond in one call give the per-item results of separate calls.
   TinyForward tiny;

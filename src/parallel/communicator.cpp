@@ -5,7 +5,6 @@
 #include <thread>
 
 #include "fastvideo/error.h"
-#include "ops/tensor_ops.h"
 
 namespace fastvideo {
 
@@ -75,8 +74,11 @@ class LocalCommunicator final : public Communicator {
       s.barrier(lock);
     }
     check_uniform_chunks(all, rank_, size(), "all_gather");
-    for (Tensor& part : all) part = part.unsqueeze(0);
-    return ops::concat(all, 0);
+    Shape stacked = t.shape();
+    stacked.insert(stacked.begin(), size());
+    Tensor out = Tensor::empty(stacked, t.dtype(), t.device());
+    for (int r = 0; r < size(); ++r) out.select(0, r).copy_from(all[size_t(r)]);
+    return out;
   }
 
   // Collectives here complete before they return: only a failure is left to report.

@@ -3,16 +3,10 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/cuda/device_allocator.h"
-#include "io/float_conversion.h"
-#include "io/safetensors.h"
 
 namespace fastvideo {
 
 namespace {
-
-constexpr size_t kAlignment = 256;  // every tensor of a layer starts on a 256-byte boundary
-
-size_t align_up(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
 
 std::shared_ptr<void> pinned_memory(size_t bytes) {
   void* p = nullptr;
@@ -28,19 +22,13 @@ std::shared_ptr<void> pinned_memory(size_t bytes) {
 
 }  // namespace
 
-LayerwiseOffload::LayerwiseOffload(std::vector<TensorLayout> layout, int layers, Device device,
-                                   int slots, bool pin)
+LayerwiseOffload::LayerwiseOffload(LayerLayout layout, int layers, Device device, int slots,
+                                   bool pin)
     : device_(device), pinned_(pin), layout_(std::move(layout)) {
   FV_CHECK(!device.is_cpu(), "layerwise offload streams weights to a GPU, not to ", device.name());
   FV_CHECK(layers >= 1 && slots >= 1, "layerwise offload: ", layers, " layers through ", slots,
            " slots; expected at least one of each");
-  FV_CHECK(!layout_.empty(), "layerwise offload: a layer without tensors");
-  size_t bytes = 0;
-  for (const TensorLayout& t : layout_) {
-    offsets_.push_back(bytes);
-    bytes += align_up(size_t(shape_numel(t.shape)) * dtype_size(t.dtype));
-  }
-  layer_bytes_ = int64_t(bytes);
+  const size_t bytes = layout_.bytes();
   slots = std::min(slots, layers);
   use_cuda_device(device.index);
   host_.resize(size_t(layers));
@@ -49,11 +37,7 @@ LayerwiseOffload::LayerwiseOffload(std::vector<TensorLayout> layout, int layers,
   for (Slot& slot : slots_) {
     slot.memory = DeviceAllocator::get(device.index).allocate(bytes);
     if (!pinned_) slot.staging = pinned_memory(bytes);
-    for (size_t k = 0; k < layout_.size(); ++k) {
-      slot.tensors.push_back(Tensor::borrow(static_cast<char*>(slot.memory.get()) + offsets_[k],
-                                            layout_[k].shape, layout_[k].dtype, slot.memory,
-                                            device));
-    }
+    slot.tensors = layout_.views(slot.memory.get(), slot.memory, device);
     FV_CUDA_CHECK(cudaEventCreateWithFlags(&slot.loaded, cudaEventDisableTiming));
     FV_CUDA_CHECK(cudaEventCreateWithFlags(&slot.done, cudaEventDisableTiming));
     // The allocator hands out blocks in compute-stream order: work queued for the block's last
@@ -75,26 +59,9 @@ LayerwiseOffload::~LayerwiseOffload() {
   }
 }
 
-void LayerwiseOffload::convert(const std::vector<Tensor>& tensors, char* bytes) const {
-  for (size_t k = 0; k < tensors.size(); ++k) {
-    const Tensor& t = tensors[k];
-    convert_floats(t.raw_data(), t.dtype(), bytes + offsets_[k], layout_[k].dtype,
-                   size_t(t.numel()));
-    release_mapped_pages(t);
-  }
-}
-
 void LayerwiseOffload::set_layer(int i, std::vector<Tensor> tensors) {
   FV_CHECK(i >= 0 && i < layers(), "layerwise offload: layer ", i, " of ", layers());
-  FV_CHECK(tensors.size() == layout_.size(), "layerwise offload: layer ", i, " has ",
-           tensors.size(), " tensors, the layout ", layout_.size());
-  for (size_t k = 0; k < tensors.size(); ++k) {
-    const Tensor& t = tensors[k];
-    FV_CHECK(t.device().is_cpu() && t.is_contiguous() && is_float_dtype(t.dtype()) &&
-                 t.shape() == layout_[k].shape,
-             "layerwise offload: layer ", i, " tensor ", k, " is ", t.describe(),
-             ", expected a contiguous float cpu tensor of shape ", shape_str(layout_[k].shape));
-  }
+  layout_.check(tensors, str_cat("layerwise offload: layer ", i));
   std::lock_guard lock(mu_);
   // A copy out of this layer's bytes may be in flight, and a slot holding it would go stale.
   FV_CUDA_CHECK(cudaStreamSynchronize(copy_stream_));
@@ -105,8 +72,8 @@ void LayerwiseOffload::set_layer(int i, std::vector<Tensor> tensors) {
     sources_[size_t(i)] = std::move(tensors);
     return;
   }
-  if (!host_[size_t(i)]) host_[size_t(i)] = pinned_memory(size_t(layer_bytes_));
-  convert(tensors, static_cast<char*>(host_[size_t(i)].get()));
+  if (!host_[size_t(i)]) host_[size_t(i)] = pinned_memory(layout_.bytes());
+  layout_.pack(tensors, static_cast<char*>(host_[size_t(i)].get()));
 }
 
 void LayerwiseOffload::load(int layer) {
@@ -118,14 +85,14 @@ void LayerwiseOffload::load(int layer) {
              " was never set");
     // The staging buffer's last copy must be over before it is written again.
     FV_CUDA_CHECK(cudaEventSynchronize(slot.loaded));
-    convert(sources_[size_t(layer)], static_cast<char*>(slot.staging.get()));
+    layout_.pack(sources_[size_t(layer)], static_cast<char*>(slot.staging.get()));
     from = slot.staging.get();
   }
   FV_CHECK(from, "layerwise offload: layer ", layer, " was never set");
   // The slot's previous layer may still be read by queued compute.
   FV_CUDA_CHECK(cudaStreamWaitEvent(copy_stream_, slot.done, 0));
-  FV_CUDA_CHECK(cudaMemcpyAsync(slot.memory.get(), from, size_t(layer_bytes_),
-                                cudaMemcpyHostToDevice, copy_stream_));
+  FV_CUDA_CHECK(cudaMemcpyAsync(slot.memory.get(), from, layout_.bytes(), cudaMemcpyHostToDevice,
+                                copy_stream_));
   FV_CUDA_CHECK(cudaEventRecord(slot.loaded, copy_stream_));
   slot.layer = layer;
 }

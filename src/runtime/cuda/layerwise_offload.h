@@ -27,19 +27,15 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "runtime/layer_layout.h"
 
 namespace fastvideo {
 
 class LayerwiseOffload {
  public:
-  struct TensorLayout {  // one tensor of a layer, as the GPU gets it
-    Shape shape;
-    DType dtype;
-  };
   // `layout`: one layer's tensors (every layer has the same), for `layers` layers, streamed to
   // `device` through `slots` device slots; `pin`: pinned host copies, otherwise streamed.
-  LayerwiseOffload(std::vector<TensorLayout> layout, int layers, Device device, int slots,
-                   bool pin);
+  LayerwiseOffload(LayerLayout layout, int layers, Device device, int slots, bool pin);
   ~LayerwiseOffload();  // waits for the copies in flight
   LayerwiseOffload(const LayerwiseOffload&) = delete;
   LayerwiseOffload& operator=(const LayerwiseOffload&) = delete;
@@ -68,14 +64,10 @@ class LayerwiseOffload {
     cudaEvent_t done = nullptr;     // on the compute stream: the work reading the slot finished
   };
   void load(int layer);  // queues layer's copy into its slot unless it is there already
-  // Writes `tensors` in the layout's dtypes and offsets to `bytes`, and drops their mapped pages.
-  void convert(const std::vector<Tensor>& tensors, char* bytes) const;
 
   Device device_;
   bool pinned_;
-  std::vector<TensorLayout> layout_;
-  std::vector<size_t> offsets_;  // of each tensor in a layer's bytes
-  int64_t layer_bytes_ = 0;
+  LayerLayout layout_;
   std::vector<std::shared_ptr<void>> host_;   // pinned: one buffer per layer, null until set
   std::vector<std::vector<Tensor>> sources_;  // streamed: the tensors as set, empty until then
   std::vector<Slot> slots_;

@@ -15,6 +15,8 @@
 #include "ops/patchify.h"
 #include "ops/rope.h"
 #include "ops/timestep_embedding.h"
+#include "runtime/layer_layout.h"
+#include "runtime/sharded_layers.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "models/wan/dit/cuda/wan_forward_graphs.h"
@@ -191,7 +193,8 @@ std::set<std::string> names_of(const Weights& weights) {
 WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
                                const AttentionBackend& self_attention,
                                const AttentionBackend& cross_attention,
-                               const std::optional<WanLayerwiseOffload>& offload)
+                               const std::optional<WanLayerwiseOffload>& offload,
+                               const std::optional<WanWeightSharding>& sharding)
     : config_(std::move(config)),
       self_attention_(&self_attention),
       cross_attention_(&cross_attention) {
@@ -204,17 +207,25 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
                                         ? find_vsa_gate_layout(names, config_.num_layers)
                                         : VsaGateLayout::Absent;
   const bool proj_l = self_attention.takes("proj_l") && find_sla_proj_l(names, config_.num_layers);
+  FV_CHECK(!(offload && sharding), component,
+           ": layerwise offload and sharded weights do not go together; pick one");
+  // Layerwise offload and sharded weights take the blocks from host tensors and put the rest on
+  // their device.
+  const bool blocks_on_host = offload || sharding;
+  const Device model_device = offload ? offload->device : sharding ? sharding->device : device;
   for (const TensorSpec& spec :
        wan_transformer_specs(config_, {.gate = gate_layout, .proj_l = proj_l})) {
     const Tensor& t = weights.get(spec.name);
-    if (offload && spec.name.starts_with("blocks.")) {
-      FV_CHECK(t.device().is_cpu(), component, ": tensor ", spec.name, " is ", t.describe(),
-               "; layerwise offload streams the blocks from host tensors");
+    const bool block = spec.name.starts_with("blocks.");
+    if (blocks_on_host && block) {
+      FV_CHECK(t.device().is_cpu(), component, ": tensor ", spec.name, " is ", t.describe(), "; ",
+               offload ? "layerwise offload streams" : "sharded weights cut",
+               " the blocks from host tensors");
     } else {
       FV_CHECK(t.device() == device, component, ": tensor ", spec.name, " is ", t.describe(),
                "; every tensor must be on ", device.name(), " like patch_embedding.weight");
     }
-    if (device.is_cpu() && !offload) {
+    if (model_device.is_cpu() && !(blocks_on_host && block)) {
       FV_CHECK(t.dtype() == DType::F32, component, ": tensor ", spec.name, " is ", t.describe(),
                "; the CPU transformer needs f32 CPU tensors");
     } else {
@@ -231,13 +242,21 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
     fail(component, ": layerwise offload needs the CUDA backend, which this build lacks");
 #endif
   }
-  // Top-level weights go to the GPU in layerwise offload; blocks' stay on the host, as given.
+  if (sharding) {
+    FV_CHECK(device.is_cpu() || device == sharding->device, component,
+             ": sharded weights keep this rank's pieces on ", sharding->device.name(),
+             "; got weights on ", device.name());
+    FV_CHECK(sharding->ranks >= 1 && sharding->rank >= 0 && sharding->rank < sharding->ranks,
+             component, ": sharded weights: rank ", sharding->rank, " of ", sharding->ranks);
+  }
+  // Top-level weights go to the model's device in layerwise offload and sharded weights; blocks'
+  // stay on the host, as given.
   auto get = [&](const std::string& name) {
     Tensor t = weights.get(name).contiguous();
-    return offload ? t.to(offload->device) : t;
+    return blocks_on_host ? t.to(model_device) : t;
   };
   auto get_block = [&](const std::string& name) {
-    return offload ? weights.take(name).contiguous() : weights.get(name).contiguous();
+    return blocks_on_host ? weights.take(name).contiguous() : weights.get(name).contiguous();
   };
   // Streamed blocks reach the GPU in the top-level weights' dtype, the f32 keep-list (and SLA's
   // proj_l) in f32, as the pipeline loads resident ones.
@@ -316,12 +335,16 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
     return block;
   };
   // Every block has the same layout: block 0's names give the dtypes each member streams in.
-  const Block streamed_dtypes = offload ? make_block(0, streamed_dtype) : Block{};
+  const Block streamed_dtypes = blocks_on_host ? make_block(0, streamed_dtype) : Block{};
   for (int i = 0; i < config_.num_layers; ++i) {
     Block block = make_block(i, get_block);
     block.modulation = block.modulation.reshape({6, D});
     if (offload) {  // converted on their way to the GPU
       stream_block(i, block, streamed_dtypes, *offload);
+      continue;
+    }
+    if (sharding) {  // this rank's piece, converted on its way to the device
+      shard_block(i, block, streamed_dtypes, *sharding);
       continue;
     }
     // wan21.md §1.2: modulation arithmetic is f32; SLA's proj_l is f32 in FastVideo.
@@ -366,36 +389,68 @@ std::vector<Tensor*> WanTransformer::block_tensors(Block& b) {
   return all;
 }
 
+LayerLayout WanTransformer::block_layout(Block& block, const Block& dtypes) {
+  std::vector<LayerLayout::Member> members;
+  Block template_block = dtypes;
+  const std::vector<Tensor*> from = block_tensors(block), to = block_tensors(template_block);
+  for (size_t k = 0; k < from.size(); ++k) members.push_back({from[k]->shape(), to[k]->dtype()});
+  // Only which members are defined matters here: for_each_block fills in the block's tensors.
+  block_template_ = std::move(template_block);
+  return LayerLayout(std::move(members));
+}
+
+namespace {
+std::vector<Tensor> tensors_of(const std::vector<Tensor*>& members) {
+  std::vector<Tensor> tensors;
+  for (const Tensor* t : members) tensors.push_back(*t);
+  return tensors;
+}
+}  // namespace
+
 void WanTransformer::stream_block(int i, Block& block, const Block& dtypes,
                                   const WanLayerwiseOffload& offload) {
 #ifdef FASTVIDEO_HAVE_CUDA
-  std::vector<Tensor> tensors;
-  for (Tensor* t : block_tensors(block)) tensors.push_back(*t);
   if (!offload_) {
-    std::vector<LayerwiseOffload::TensorLayout> layout;
-    Block members = dtypes;
-    const std::vector<Tensor*> to = block_tensors(members);
-    for (size_t k = 0; k < tensors.size(); ++k)
-      layout.push_back({tensors[k].shape(), to[k]->dtype()});
-    offload_ =
-        std::make_shared<LayerwiseOffload>(std::move(layout), config_.num_layers, offload.device,
-                                           offload.resident_blocks, offload.pin_cpu_memory);
-    // Only which members are defined matters here: for_each_block fills in the slot's tensors.
-    streamed_block_ = std::move(members);
+    offload_ = std::make_shared<LayerwiseOffload>(block_layout(block, dtypes), config_.num_layers,
+                                                  offload.device, offload.resident_blocks,
+                                                  offload.pin_cpu_memory);
   }
-  offload_->set_layer(i, std::move(tensors));
+  offload_->set_layer(i, tensors_of(block_tensors(block)));
 #else
   fail("layerwise offload needs the CUDA backend, which this build lacks");
 #endif
 }
 
-void WanTransformer::for_each_block(const std::function<void(const Block&)>& fn) const {
+void WanTransformer::shard_block(int i, Block& block, const Block& dtypes,
+                                 const WanWeightSharding& sharding) {
+  if (!sharded_) {
+    sharded_ = std::make_shared<ShardedLayers>(block_layout(block, dtypes), config_.num_layers,
+                                               sharding.rank, sharding.ranks, sharding.device);
+  }
+  sharded_->set_layer(i, tensors_of(block_tensors(block)));
+}
+
+void WanTransformer::for_each_block(const std::function<void(const Block&)>& fn,
+                                    Communicator* group) const {
+  if (sharded_) {
+    FV_CHECK(group, "WanTransformer: its weights are sharded (rank ", sharded_->rank(), " of ",
+             sharded_->ranks(), "), so it runs only as that rank of its group");
+    Block block = block_template_;
+    const std::vector<Tensor*> members = block_tensors(block);
+    for (int i = 0; i < config_.num_layers; ++i) {
+      const std::vector<Tensor> gathered = sharded_->gather(i, *group);
+      for (size_t k = 0; k < members.size(); ++k) *members[k] = gathered[k];
+      block.index = i;
+      fn(block);
+    }
+    return;
+  }
   if (!offload_) {
     for (const Block& block : blocks_) fn(block);
     return;
   }
 #ifdef FASTVIDEO_HAVE_CUDA
-  Block block = streamed_block_;
+  Block block = block_template_;
   const std::vector<Tensor*> members = block_tensors(block);
   for (int i = 0; i < config_.num_layers; ++i) {
     const std::vector<Tensor>& on_device = offload_->acquire(i);
@@ -418,6 +473,37 @@ WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context) 
            context.describe());
   FV_CHECK(context.device() == device(), "WanTransformer: text context is on ",
            context.device().name(), ", the model on ", device().name());
+  TextContext text;
+  if (sequence_parallel_ && sharded_) {
+    // Every rank gathers the blocks' weights in turn, so the ranks prepare their contexts together.
+    SequenceParallelGroup& sp = *sequence_parallel_;
+    std::vector<TextContext> per_rank(sp.comms.size());
+    std::lock_guard lock(sp.mutex);
+    run_ranks(sp.comms, [&](Communicator& comm) {
+      const int r = comm.rank();
+      const WanTransformer& m = r == 0 ? *this : *sp.replicas[size_t(r - 1)];
+      per_rank[size_t(r)] = m.prepare_rank_text(context.to(m.device()), &comm);
+      comm.wait_collectives();
+    });
+    text = std::move(per_rank[0]);
+    for (size_t r = 1; r < per_rank.size(); ++r) text.replicas.push_back(std::move(per_rank[r]));
+  } else {
+    text = prepare_rank_text(context, nullptr);
+    if (sequence_parallel_) {
+      for (const auto& replica : sequence_parallel_->replicas) {
+        text.replicas.push_back(replica->prepare_rank_text(context.to(replica->device()), nullptr));
+      }
+    }
+  }
+  if (partner_) {
+    text.partner =
+        std::make_shared<const TextContext>(partner_->prepare_text(context.to(partner_->device())));
+  }
+  return text;
+}
+
+WanTransformer::TextContext WanTransformer::prepare_rank_text(const Tensor& context,
+                                                              Communicator* group) const {
   const int64_t B = context.size(0), L = context.size(1);
   const int64_t H = config_.num_attention_heads, hd = config_.attention_head_dim;
   // wan21.md §1.3: the text MLP keeps all rows; zero padding maps to a constant non-zero row.
@@ -428,22 +514,15 @@ WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context) 
   text.text =
       ops::linear(ops::gelu_tanh(ops::linear(context.to(activation_dtype()), text_1_w_, text_1_b_)),
                   text_2_w_, text_2_b_);
-  for_each_block([&](const Block& block) {
-    const Attention& a = block.cross_attn;
-    Tensor k =
-        ops::rms_norm(block_linear(text.text, a.to_k_w, a.to_k_s, a.to_k_b), config_.eps, a.norm_k);
-    Tensor v = block_linear(text.text, a.to_v_w, a.to_v_s, a.to_v_b);
-    text.blocks.push_back({k.reshape({B, L, H, hd}), v.reshape({B, L, H, hd})});
-  });
-  if (sequence_parallel_) {
-    for (const auto& replica : sequence_parallel_->replicas) {
-      text.replicas.push_back(replica->prepare_text(context.to(replica->device())));
-    }
-  }
-  if (partner_) {
-    text.partner =
-        std::make_shared<const TextContext>(partner_->prepare_text(context.to(partner_->device())));
-  }
+  for_each_block(
+      [&](const Block& block) {
+        const Attention& a = block.cross_attn;
+        Tensor k = ops::rms_norm(block_linear(text.text, a.to_k_w, a.to_k_s, a.to_k_b), config_.eps,
+                                 a.norm_k);
+        Tensor v = block_linear(text.text, a.to_v_w, a.to_v_s, a.to_v_b);
+        text.blocks.push_back({k.reshape({B, L, H, hd}), v.reshape({B, L, H, hd})});
+      },
+      group);
   return text;
 }
 
@@ -503,11 +582,29 @@ void WanTransformer::enable_sequence_parallel(std::vector<std::unique_ptr<WanTra
            "this version");
   check_heads_divide(config_.num_attention_heads, P);
   for (const auto& r : replicas) {
+    // On the CPU the replicas of sharded weights are other CPU models (each holds its rank's
+    // pieces); on GPUs every replica has a GPU of its own.
+    const bool own_device = r->device() != device() || (sharded_ && device().is_cpu());
     FV_CHECK(r->config_.num_attention_heads == config_.num_attention_heads &&
-                 r->config_.num_layers == config_.num_layers && r->device() != device(),
+                 r->config_.num_layers == config_.num_layers && own_device,
              "sequence parallelism: a replica must be this transformer on another device, got one "
              "on ",
              r->device().name(), " beside the model on ", device().name());
+  }
+  // Sharded weights: rank r's model holds piece r of ranks == P, and every rank has its model.
+  for (int r = 0; r < P && (sharded_ || !replicas.empty()); ++r) {
+    const WanTransformer* m = r == 0             ? this
+                              : replicas.empty() ? nullptr
+                                                 : replicas[size_t(r - 1)].get();
+    const bool sharded = m && m->sharded_;
+    FV_CHECK(sharded == bool(sharded_) &&
+                 (!sharded || (m->sharded_->rank() == r && m->sharded_->ranks() == P)),
+             "sequence parallelism over ", P, " ranks: rank ", r, "'s model ",
+             !m ? std::string("is missing (sharded weights need one model per rank)")
+             : !sharded
+                 ? (sharded_ ? std::string("has whole weights beside sharded ones")
+                             : std::string("has sharded weights beside whole ones"))
+                 : str_cat("holds piece ", m->sharded_->rank(), " of ", m->sharded_->ranks()));
   }
   auto sp = std::make_shared<SequenceParallelGroup>();
   sp->replicas = std::move(replicas);
@@ -697,14 +794,17 @@ Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sin
     rope_cos = local_rows(rope.cos);
     rope_sin = local_rows(rope.sin);
   }
-  for_each_block([&](const Block& block) {
-    // §1.5: e = scale_shift_table + tproj in f32, laid out [6, B, D] so each chunk is contiguous.
-    Tensor modulation =
-        ops::add(repeat_over_batch(block.modulation, B), tproj).permute({1, 0, 2}).contiguous();
-    x = block_forward(block, text.blocks[size_t(block.index)], x, modulation, rope_cos, rope_sin,
-                      self_attention_metadata, rank ? &*rank : nullptr);
-    if (block_probe_) block_probe_(block.index, x);
-  });
+  for_each_block(
+      [&](const Block& block) {
+        // §1.5: e = scale_shift_table + tproj in f32, laid out [6, B, D] so each chunk is
+        // contiguous.
+        Tensor modulation =
+            ops::add(repeat_over_batch(block.modulation, B), tproj).permute({1, 0, 2}).contiguous();
+        x = block_forward(block, text.blocks[size_t(block.index)], x, modulation, rope_cos,
+                          rope_sin, self_attention_metadata, rank ? &*rank : nullptr);
+        if (block_probe_) block_probe_(block.index, x);
+      },
+      sequence_parallel);
   if (rank) x = gather_sequence(x, rank->shard, *sequence_parallel);
 
   // wan21.md §1.6: the head modulates with temb itself (not tproj), rows (shift, scale).
@@ -728,6 +828,9 @@ void WanTransformer::enable_compile() {
   FV_CHECK(!offload_,
            "compile mode (enable_torch_compile) and dit_layerwise_offload do not go together in "
            "this version (a CUDA graph cannot wait on the weight copies' stream); turn one off");
+  FV_CHECK(!sharded_,
+           "compile mode (enable_torch_compile) and use_fsdp_inference (sharded weights) do not go "
+           "together in this version; turn one off");
   FV_CHECK(!device().is_cpu(),
            "compile mode (enable_torch_compile) captures CUDA graphs; the "
            "transformer is on ",
@@ -748,6 +851,9 @@ void WanTransformer::quantize_linears_fp8() {
   FV_CHECK(!offload_,
            "transformer_quant FP8 and dit_layerwise_offload do not go together in this version "
            "(the streamed blocks would need their FP8 copies made on the host); turn one off");
+  FV_CHECK(!sharded_,
+           "transformer_quant FP8 and use_fsdp_inference (sharded weights) do not go together in "
+           "this version (the pieces would need FP8 copies made on the host); turn one off");
   FV_CHECK(!graphs_, "transformer_quant FP8: quantize before compile mode captures the forward");
   if (sequence_parallel_) {
     for (const auto& replica : sequence_parallel_->replicas) replica->quantize_linears_fp8();

@@ -29,6 +29,8 @@ namespace fastvideo {
 
 class WanForwardGraphs;
 class LayerwiseOffload;
+class LayerLayout;
+class ShardedLayers;
 
 // Layerwise offload (FastVideo's dit_layerwise_offload, fastvideo.md §6.2): the blocks' weights
 // stay in host memory and stream to `device` a block ahead of use through `resident_blocks`
@@ -39,6 +41,15 @@ struct WanLayerwiseOffload {
   // Page-locked host copies of the blocks; otherwise each copy streams from the tensors given
   // (LayerwiseOffload's two modes).
   bool pin_cpu_memory = true;
+};
+
+// Sharded weights (FastVideo's use_fsdp_inference, issue 15): this model is rank `rank` of a
+// sequence-parallel group of `ranks` and keeps a 1/ranks piece of every block's weights on
+// `device` (runtime/sharded_layers.h); each forward gathers a block from all ranks just before it
+// runs. The other weights are whole on every rank.
+struct WanWeightSharding {
+  Device device = Device::cuda();
+  int rank = 0, ranks = 1;
 };
 
 // Where a checkpoint keeps VSA's per-block gate to_gate_compress (fastvideo.md §3.3: a Linear D ->
@@ -97,10 +108,16 @@ class WanTransformer {
   // checkpoint's mapping, as load_component's mapped_prefix leaves them): they are converted to
   // the other weights' dtype (the f32 keep-list and SLA's proj_l to f32) as they are pinned or
   // streamed. The other weights are on offload->device or the CPU (then moved there).
+  // With `sharding` the blocks' weights are CPU tensors as with `offload`, of which this rank
+  // converts and keeps its piece on sharding->device; the other weights are on that device or the
+  // CPU (then moved there). Not with `offload`. Such a model runs only as its rank of a group
+  // (enable_sequence_parallel with the other ranks' models as replicas, or forward with a
+  // communicator): a forward gathers the blocks over it.
   WanTransformer(WanTransformerConfig config, Weights weights,
                  const AttentionBackend& self_attention = torch_sdpa_backend(),
                  const AttentionBackend& cross_attention = torch_sdpa_backend(),
-                 const std::optional<WanLayerwiseOffload>& offload = std::nullopt);
+                 const std::optional<WanLayerwiseOffload>& offload = std::nullopt,
+                 const std::optional<WanWeightSharding>& sharding = std::nullopt);
   ~WanTransformer();
 
   // What the prompt contributes to every denoising step, computed once per prompt: the text
@@ -143,7 +160,9 @@ class WanTransformer {
   // for every rank when there are no replicas (the CPU's threads), and returns rank 0's output.
   // prepare_text then prepares each replica's context too. One forward at a time. Heads must
   // divide by the ranks; not with compile mode or layerwise offload (refused). A failed rank
-  // leaves the group stopped: later forwards throw naming it.
+  // leaves the group stopped: later forwards throw naming it. With sharded weights this model is
+  // rank 0 and replicas[r − 1] rank r of as many ranks as the group has (on the CPU too: then the
+  // replicas are other CPU models), and prepare_text runs as the group.
   void enable_sequence_parallel(std::vector<std::unique_ptr<WanTransformer>> replicas,
                                 std::vector<std::unique_ptr<Communicator>> group);
   int sequence_parallel_size() const;
@@ -178,6 +197,7 @@ class WanTransformer {
   // every block of each eager forward; empty: none. Not in compile mode (refused).
   void set_block_probe(std::function<void(int, const Tensor&)> probe);
   bool layerwise_offloaded() const { return offload_ != nullptr; }
+  bool sharded_weights() const { return sharded_ != nullptr; }
   using CompileStats = fastvideo::CompileStats;
   CompileStats compile_stats() const;
 
@@ -209,14 +229,26 @@ class WanTransformer {
     Tensor cos, sin;  // on the model's device
   };
 
-  // A block's defined weights in one fixed order: layerwise offload streams them as one layer.
+  // A block's defined weights in one fixed order: layerwise offload streams them as one layer,
+  // sharded weights cut them as one.
   static std::vector<Tensor*> block_tensors(Block& block);
+  // The layout of `block`'s weights with each in the dtype of its member in `dtypes`; also makes
+  // block_template_ (the defined members).
+  LayerLayout block_layout(Block& block, const Block& dtypes);
   // Layerwise offload: block i's host weights to the stream (the first call creates it), each to
   // reach the GPU in the dtype of its member in `dtypes`.
   void stream_block(int i, Block& block, const Block& dtypes, const WanLayerwiseOffload& offload);
+  // Sharded weights: this rank's piece of block i's host weights (the first call creates the
+  // shards), in `dtypes` as above.
+  void shard_block(int i, Block& block, const Block& dtypes, const WanWeightSharding& sharding);
   // Runs fn(block) over the blocks in order. In layerwise offload each block's weights are
-  // streamed in just before, and its slot handed on once fn has queued the block's work.
-  void for_each_block(const std::function<void(const Block&)>& fn) const;
+  // streamed in just before, and its slot handed on once fn has queued the block's work; with
+  // sharded weights each block is gathered over `group` (this model's rank) just before.
+  void for_each_block(const std::function<void(const Block&)>& fn,
+                      Communicator* group = nullptr) const;
+  // This rank's part of prepare_text: the text MLP and every block's cross-attention K/V on this
+  // model (sharded weights: gathered over `group`).
+  TextContext prepare_rank_text(const Tensor& context, Communicator* group) const;
 
   // forward() from the patch embedding on: latents in the activation dtype, the timesteps'
   // sinusoid [B, freq_dim] on the model's device in the time embedder's dtype.
@@ -245,10 +277,11 @@ class WanTransformer {
   Tensor head_modulation_;  // scale_shift_table as [2, D]: (shift, scale)
   Tensor proj_out_w_, proj_out_b_;
   std::vector<Block> blocks_;  // empty in layerwise offload
-  // Layerwise offload: the blocks' weights in host memory, and a block whose tensors are slot
-  // views, the shape every streamed block is given.
+  // Layerwise offload: the blocks' weights in host memory; sharded weights: this rank's pieces.
+  // Either way block_template_ holds the members each block's tensors fill in as it runs.
   std::shared_ptr<LayerwiseOffload> offload_;
-  Block streamed_block_;
+  std::shared_ptr<ShardedLayers> sharded_;
+  Block block_template_;
   mutable std::mutex rope_mutex_;
   mutable std::map<std::array<int64_t, 3>, RopeCache> rope_cache_;
   std::shared_ptr<WanForwardGraphs> graphs_;  // compile mode; null: eager

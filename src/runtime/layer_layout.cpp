@@ -1,0 +1,76 @@
+#include "runtime/layer_layout.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "fastvideo/error.h"
+#include "io/float_conversion.h"
+#include "io/safetensors.h"
+
+namespace fastvideo {
+
+namespace {
+
+size_t align_up(size_t bytes) {
+  return (bytes + kLayerAlignment - 1) / kLayerAlignment * kLayerAlignment;
+}
+
+}  // namespace
+
+LayerLayout::LayerLayout(std::vector<Member> members) : members_(std::move(members)) {
+  FV_CHECK(!members_.empty(), "a layer without tensors");
+  for (const Member& m : members_) {
+    offsets_.push_back(bytes_);
+    bytes_ += align_up(size_t(shape_numel(m.shape)) * dtype_size(m.dtype));
+  }
+}
+
+void LayerLayout::check(const std::vector<Tensor>& tensors, const std::string& what) const {
+  FV_CHECK(tensors.size() == members_.size(), what, " has ", tensors.size(),
+           " tensors, the layout ", members_.size());
+  for (size_t k = 0; k < tensors.size(); ++k) {
+    const Tensor& t = tensors[k];
+    FV_CHECK(t.device().is_cpu() && t.is_contiguous() && is_float_dtype(t.dtype()) &&
+                 t.shape() == members_[k].shape,
+             what, " tensor ", k, " is ", t.describe(),
+             ", expected a contiguous float cpu tensor of shape ", shape_str(members_[k].shape));
+  }
+}
+
+void LayerLayout::pack(const std::vector<Tensor>& tensors, char* out, size_t begin,
+                       size_t end) const {
+  FV_CHECK(
+      begin <= end && begin % kLayerAlignment == 0 && (end % kLayerAlignment == 0 || end == bytes_),
+      "a layer's bytes [", begin, ", ", end, ") do not start and end on member elements");
+  std::memset(out, 0, end - begin);
+  for (size_t k = 0; k < tensors.size(); ++k) {
+    const Tensor& t = tensors[k];
+    const size_t size = dtype_size(members_[k].dtype);
+    const size_t lo = std::max(begin, offsets_[k]);
+    const size_t hi = std::min(end, offsets_[k] + size_t(t.numel()) * size);
+    if (lo < hi) {
+      const size_t first = (lo - offsets_[k]) / size;
+      convert_floats(static_cast<const char*>(t.raw_data()) + first * dtype_size(t.dtype()),
+                     t.dtype(), out + (lo - begin), members_[k].dtype, (hi - lo) / size);
+    }
+    release_mapped_pages(t);
+  }
+}
+
+std::vector<Tensor> LayerLayout::views(const Tensor& string) const {
+  FV_CHECK(string.is_contiguous() && string.nbytes() >= bytes_, "a layer's ", bytes_,
+           " bytes do not fit ", string.describe());
+  return views(string.raw_data(), string.owner(), string.device());
+}
+
+std::vector<Tensor> LayerLayout::views(void* data, const std::shared_ptr<void>& owner,
+                                       Device device) const {
+  std::vector<Tensor> out;
+  for (size_t k = 0; k < members_.size(); ++k) {
+    out.push_back(Tensor::borrow(static_cast<char*>(data) + offsets_[k], members_[k].shape,
+                                 members_[k].dtype, owner, device));
+  }
+  return out;
+}
+
+}  // namespace fastvideo

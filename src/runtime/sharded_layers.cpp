@@ -1,0 +1,38 @@
+#include "runtime/sharded_layers.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "fastvideo/error.h"
+
+namespace fastvideo {
+
+ShardedLayers::ShardedLayers(LayerLayout layout, int layers, int rank, int ranks, Device device)
+    : layout_(std::move(layout)), rank_(rank), ranks_(ranks), device_(device) {
+  FV_CHECK(ranks >= 1 && rank >= 0 && rank < ranks && layers >= 1, "sharded weights: rank ", rank,
+           " of ", ranks, " over ", layers, " layers");
+  const size_t per_rank = (layout_.bytes() + size_t(ranks) - 1) / size_t(ranks);
+  piece_bytes_ = (per_rank + kLayerAlignment - 1) / kLayerAlignment * kLayerAlignment;
+  pieces_.resize(size_t(layers));
+}
+
+void ShardedLayers::set_layer(int i, const std::vector<Tensor>& tensors) {
+  FV_CHECK(i >= 0 && i < layers(), "sharded weights: layer ", i, " of ", layers());
+  layout_.check(tensors, str_cat("sharded weights: layer ", i));
+  const size_t begin = std::min(layout_.bytes(), size_t(rank_) * piece_bytes_);
+  const size_t end = std::min(layout_.bytes(), begin + piece_bytes_);
+  Tensor piece = Tensor::zeros({int64_t(piece_bytes_)}, DType::U8);
+  layout_.pack(tensors, static_cast<char*>(piece.raw_data()), begin, end);
+  pieces_[size_t(i)] = device_.is_cpu() ? std::move(piece) : piece.to(device_);
+}
+
+std::vector<Tensor> ShardedLayers::gather(int i, Communicator& comm) const {
+  FV_CHECK(i >= 0 && i < layers() && pieces_[size_t(i)].defined(), "sharded weights: layer ", i,
+           " of ", layers(), " was never set");
+  FV_CHECK(comm.rank() == rank_ && comm.size() == ranks_, "sharded weights: rank ", rank_, " of ",
+           ranks_, " cannot gather over a group in which it is rank ", comm.rank(), " of ",
+           comm.size());
+  return layout_.views(comm.all_gather(pieces_[size_t(i)]));
+}
+
+}  // namespace fastvideo
