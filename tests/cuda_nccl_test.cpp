@@ -10,6 +10,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -79,14 +81,27 @@ void check_collectives(const std::vector<int>& devices) {
 }
 
 // The tiny model (2 heads) on each GPU; every rank's sequence-parallel forward over NCCL gives the
-// one-GPU forward (bf16: the shards' GEMMs may round differently, so to bf16 tolerance).
-void check_sequence_parallel_forward(const std::vector<int>& devices) {
+// one-GPU forward (bf16: the shards' GEMMs may round differently, so to bf16 tolerance). With
+// `sharded` each rank's model holds its piece of the blocks (use_fsdp_inference) and gathers them
+// over the group, for the text context too.
+void check_sequence_parallel_forward(const std::vector<int>& devices, bool sharded = false) {
   const CheckpointFolder ckpt = CheckpointFolder::open(testing::tiny_model_dir());
   const WanTransformerConfig config = WanTransformerConfig::from_json(ckpt.config("transformer"));
+  const std::set<std::string> fp32 = wan_transformer_fp32_names(config);
   auto load = [&](int device) {
     return std::make_unique<WanTransformer>(
         config, load_component(ckpt.path("transformer"), wan_transformer_specs(config), DType::BF16,
-                               Device::cuda(device)));
+                               Device::cuda(device), &fp32));
+  };
+  auto load_rank = [&](int rank) {
+    if (!sharded) return load(devices[size_t(rank)]);
+    const Device gpu = Device::cuda(devices[size_t(rank)]);
+    return std::make_unique<WanTransformer>(
+        config,
+        load_component(ckpt.path("transformer"), wan_transformer_specs(config), DType::BF16, gpu,
+                       &fp32, "blocks."),
+        torch_sdpa_backend(), torch_sdpa_backend(), std::nullopt,
+        WanWeightSharding{gpu, rank, int(devices.size())});
   };
   const Tensor latents = randn({1, 16, 3, 6, 10}), context = randn({1, 512, config.text_dim});
   const std::vector<double> t = {700.0};
@@ -96,21 +111,21 @@ void check_sequence_parallel_forward(const std::vector<int>& devices) {
                           .to(Device::cpu())
                           .to(DType::F32);
   std::vector<std::unique_ptr<WanTransformer>> models;
-  for (int d : devices) models.push_back(load(d));
+  for (size_t r = 0; r < devices.size(); ++r) models.push_back(load_rank(int(r)));
   std::mutex mutex;
   double worst = 0;
   run_ranks(make_nccl_group(devices), [&](Communicator& comm) {
     const int d = devices[size_t(comm.rank())];
     const WanTransformer& m = *models[size_t(comm.rank())];
     const Tensor got = m.forward(latents.to(Device::cuda(d)), t,
-                                 m.prepare_text(context.to(Device::cuda(d))), nullptr, &comm)
+                                 m.prepare_text(context.to(Device::cuda(d)), &comm), nullptr, &comm)
                            .to(Device::cpu())
                            .to(DType::F32);
     std::lock_guard lock(mutex);
     worst = std::max(worst, testing::rel_l2(got, want));
   });
-  std::printf("sequence-parallel forward over NCCL on %zu GPU(s): worst rel-L2 %.3g\n",
-              devices.size(), worst);
+  std::printf("sequence-parallel forward over NCCL on %zu GPU(s)%s: worst rel-L2 %.3g\n",
+              devices.size(), sharded ? ", weights sharded" : "", worst);
   EXPECT_LE(worst, 1e-2);
 }
 
@@ -122,6 +137,11 @@ TEST(CudaNccl, OneGpuGroupPassesChunksAndGathersByteForByte) {
 TEST(CudaNccl, SequenceParallelForwardOnOneGpuEqualsThePlainForward) {
   REQUIRE_GPU();
   check_sequence_parallel_forward({0});
+}
+
+TEST(CudaNccl, ShardedWeightsForwardOnOneGpuEqualsThePlainForward) {
+  REQUIRE_GPU();
+  check_sequence_parallel_forward({0}, true);
 }
 
 // The mode the pipeline turns on for num_gpus > 1, here over a one-GPU NCCL group: a plain
@@ -188,6 +208,11 @@ TEST(CudaNcclMultiGpu, CollectivesAcrossEveryGpuArriveByteForByte) {
 TEST(CudaNcclMultiGpu, SequenceParallelForwardOnTwoGpusEqualsOneGpu) {
   if (gpu_count() < 2) GTEST_SKIP() << "needs 2 GPUs or more";
   check_sequence_parallel_forward({0, 1});  // the tiny model's 2 heads allow 2 ranks
+}
+
+TEST(CudaNcclMultiGpu, ShardedWeightsForwardOnTwoGpusEqualsOneGpu) {
+  if (gpu_count() < 2) GTEST_SKIP() << "needs 2 GPUs or more";
+  check_sequence_parallel_forward({0, 1}, true);
 }
 
 // Rank 1 never joins rank 0's all_gather: the watchdog ends it after the timeout, and the error

@@ -205,5 +205,27 @@ TEST(CudaPipeline, FlashAttnGenerationMatchesTorchSdpaAtMsSsim099) {
   EXPECT_GE(cmp.worst_ms_ssim.value, 0.98) << "frame " << cmp.worst_ms_ssim.frame;
 }
 
+// use_fsdp_inference on one GPU (issue 15): a group of one NCCL rank whose one piece is every
+// block; each block is gathered through NCCL before it runs. The same video as the whole-weights
+// run, byte for byte (the same kernels on the same weights), and the output says it was sharded.
+TEST(CudaPipeline, ShardedWeightsOnOneGpuGiveTheSameVideo) {
+  REQUIRE_GPU();
+  ::unsetenv("FASTVIDEO_CFG_GATE_STEP");
+  ::unsetenv("FASTVIDEO_ATTENTION_BACKEND");
+  GenerationRequest request = fox();
+  auto generate = [&](bool sharded) {
+    GeneratorOptions options;
+    options.device = "cuda";
+    options.use_fsdp_inference = sharded;
+    return VideoGenerator::from_pretrained(testing::tiny_model_dir(), options).generate(request);
+  };
+  const GenerationResult whole = generate(false);
+  const GenerationResult sharded = generate(true);
+  EXPECT_TRUE(std::count(sharded.parameters.begin(), sharded.parameters.end(),
+                         std::pair<std::string, std::string>("use_fsdp_inference", "true")));
+  ASSERT_EQ(sharded.rgb.size(), whole.rgb.size());
+  EXPECT_TRUE(sharded.rgb == whole.rgb) << "the sharded run's frames differ";
+}
+
 }  // namespace
 }  // namespace fastvideo

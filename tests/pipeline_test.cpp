@@ -254,6 +254,34 @@ TEST(PipelineParallel, SettingsAreCheckedBeforeLoading) {
             std::string::npos);
 }
 
+// use_fsdp_inference (issue 15) acts on GPUs, for any num_gpus, and is refused by name on the CPU
+// and beside compile mode, FP8 linears and layerwise offload.
+TEST(PipelineParallel, ShardedWeightsAreCheckedBeforeLoading) {
+  GeneratorOptions options;
+  options.device = "cpu";
+  options.use_fsdp_inference = true;
+  EXPECT_TRUE(testing::contains(loading_error(options),
+                                "use_fsdp_inference with the device cpu: sharded weights live on "
+                                "GPUs"));
+  options.num_gpus = 2;
+  const ParallelPlan two =
+      check_parallel_settings(options, Device::cuda(0), {.heads = 12, .gpu_count = 2});
+  EXPECT_TRUE(two.sharded);
+  EXPECT_EQ(two.devices, (std::vector<int>{0, 1}));
+  options.num_gpus = 1;
+  EXPECT_TRUE(check_parallel_settings(options, Device::cuda(0), {.heads = 12}).sharded);
+  const auto refusal = [&](const ParallelContext& context) {
+    return testing::error_of([&] { check_parallel_settings(options, Device::cuda(0), context); });
+  };
+  EXPECT_TRUE(testing::contains(refusal({.heads = 12, .compile = true}),
+                                "use_fsdp_inference and enable_torch_compile do not go together"));
+  EXPECT_TRUE(testing::contains(refusal({.heads = 12, .fp8 = true}),
+                                "use_fsdp_inference and transformer_quant FP8 do not go together"));
+  options.dit_layerwise_offload = true;
+  EXPECT_TRUE(testing::contains(refusal({.heads = 12}),
+                                "use_fsdp_inference and dit_layerwise_offload / dit_cpu_offload"));
+}
+
 TEST(PipelineCompile, SettingsAreCheckedAndNeverIgnored) {
   auto message = [](void (*set)(GeneratorOptions&)) {
     GeneratorOptions options;

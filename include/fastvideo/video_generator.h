@@ -82,6 +82,11 @@ struct GeneratorOptions {
   // refused by name.
   int num_gpus = 1;
   int sp_size = -1;
+  // FastVideo's use_fsdp_inference (issue 15): each of the sequence-parallel GPUs keeps a
+  // 1/sp_size piece of every transformer block and gathers a block from the others just before
+  // it runs, so the transformer takes about 1/sp_size of its size per GPU (docs/parallel.md).
+  // A GPU only; not with compile mode, transformer_quant FP8 or layerwise offload (refused).
+  bool use_fsdp_inference = false;
   // FastVideo's enable_torch_compile: compile mode for the transformer (above). Off by default, as
   // in FastVideo; a GPU only. The one-time cost (the first forward of each shape and its capture)
   // is reported apart from the steady state (GenerationResult::compile_seconds). Kwargs set while

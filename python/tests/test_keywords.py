@@ -9,7 +9,6 @@ from fastvideo_cpp import FastVideoError, OutOfDeviceMemory, SamplingParam, Vide
 # keyword, a value asking for something this engine does not do, words of the reason.
 UNIMPLEMENTED = [
     ("tp_size", 4, "several GPUs"),
-    ("use_fsdp_inference", True, "FSDP"),
     ("vae_cpu_offload", True, "VAE off the GPU"),
     ("lora_path", "lora.safetensors", "LoRA"),
     ("transformer_quant", "nvfp4_qat", "FP8 only"),
@@ -32,6 +31,9 @@ def test_several_gpus_are_checked_at_load(tiny_model):
         VideoGenerator.from_pretrained(tiny_model, device="cpu", num_gpus=2)
     with pytest.raises(FastVideoError, match=r"sp_size 2 with num_gpus 1"):
         VideoGenerator.from_pretrained(tiny_model, device="cpu", sp_size=2)
+    # use_fsdp_inference acts (sharded weights on GPUs); on the CPU it is refused by name.
+    with pytest.raises(FastVideoError, match=r"use_fsdp_inference with the device cpu"):
+        VideoGenerator.from_pretrained(tiny_model, device="cpu", use_fsdp_inference=True)
 
 
 def test_refusal_matches_the_yaml_key_of_the_cli(tiny_model):

@@ -244,6 +244,10 @@ const std::map<std::string, Setter>& setters() {
                   "; expected a GPU count of 1 or more");
          c.options.num_gpus = int(v);
        }},
+      {"generator.engine.use_fsdp_inference",
+       [](auto& n, auto& c) {
+         c.options.use_fsdp_inference = scalar<bool>(n, "generator.engine.use_fsdp_inference");
+       }},
       {"generator.engine.parallelism.sp_size",
        [](auto& n, auto& c) {
          const int64_t v = scalar<int64_t>(n, "generator.engine.parallelism.sp_size");
@@ -432,8 +436,6 @@ const std::map<std::string, Rule>& rules() {
       {"generator.engine.parallelism.tp_size", one_gpu},
       {"generator.engine.parallelism.hsdp_replicate_dim", one_gpu},
       {"generator.engine.parallelism.hsdp_shard_dim", one_gpu},
-      {"generator.engine.use_fsdp_inference",
-       {is_false, "false", "sharded weights (FSDP) are not in this version"}},
       {"generator.engine.disable_autocast",
        {is_false, "false", "this engine always runs the diffusers bf16 path on a GPU"}},
       {"generator.engine.offload.vae",

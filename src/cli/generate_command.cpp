@@ -62,6 +62,9 @@ constexpr ValueFlag kValueFlags[] = {
      "transformer's tokens split across them, Ulysses over NCCL"},
     {"--sp-size", "generator.engine.parallelism.sp_size",
      "sequence-parallel ranks: -1 (default) for num_gpus"},
+    {"--use-fsdp-inference", "generator.engine.use_fsdp_inference",
+     "true or false (default): each sequence-parallel GPU keeps 1/sp_size of every transformer "
+     "block and gathers a block just before it runs (FastVideo's use_fsdp_inference)"},
     {"--device", "generator.engine.device",
      "auto (default: GPU 0 when it is usable, else the CPU), cpu, cuda or cuda:N"},
     {"--text-encoder-precision", "generator.engine.text_encoder_precision",

@@ -19,6 +19,21 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
            "the conditional and unconditional passes on two groups of sp_size GPUs)");
   ParallelPlan plan;
   plan.sp_size = sp;
+  plan.sharded = options.use_fsdp_inference;
+  if (plan.sharded) {
+    FV_CHECK(!device.is_cpu(), "use_fsdp_inference with the device ", device.name(),
+             ": sharded weights live on GPUs (--device cuda)");
+    FV_CHECK(!context.compile,
+             "use_fsdp_inference and enable_torch_compile do not go together in this version; "
+             "turn one off");
+    FV_CHECK(!context.fp8,
+             "use_fsdp_inference and transformer_quant FP8 do not go together in this version "
+             "(the pieces would need FP8 copies made on the host); turn one off");
+    FV_CHECK(
+        !options.dit_layerwise_offload.value_or(false) && !options.dit_cpu_offload.value_or(false),
+        "use_fsdp_inference and dit_layerwise_offload / dit_cpu_offload do not go together: the "
+        "blocks are either split across GPUs or streamed from host memory; turn one off");
+  }
   if (n == 1) {
     if (!device.is_cpu()) plan.devices = {device.index};
     return plan;
@@ -37,7 +52,8 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
       !options.dit_layerwise_offload.value_or(false) && !options.dit_cpu_offload.value_or(false),
       "num_gpus ", n,
       " and dit_layerwise_offload / dit_cpu_offload do not go together in this version: each "
-      "GPU holds a whole replica of the transformer; turn one off");
+      "GPU holds a whole replica of the transformer (or, with use_fsdp_inference, its piece); "
+      "turn one off");
   for (int r = 0; r < sp; ++r) plan.devices.push_back(device.index + r);
   for (int r = sp; r < n; ++r) plan.uncond_devices.push_back(device.index + r);
   return plan;

@@ -14,6 +14,7 @@ namespace fastvideo {
 
 struct ParallelPlan {
   int sp_size = 1;           // ranks of sequence parallelism; 1: none
+  bool sharded = false;      // use_fsdp_inference: each rank keeps its piece of every block
   std::vector<int> devices;  // rank r's GPU (empty on the CPU)
   // CFG-parallel (num_gpus = 2 x sp_size): the unconditional pass's GPUs, one per rank; empty:
   // both passes on `devices`.
@@ -26,8 +27,10 @@ struct ParallelContext {
   int gpu_count = 0;     // the GPUs this process sees (read only when several are asked for)
   bool compile = false;  // enable_torch_compile
   bool runs_cfg = true;  // the pipeline has unconditional passes (FastWan's DMD steps have none)
+  bool fp8 = false;      // transformer_quant FP8
 };
 
+// use_fsdp_inference is checked too, for any num_gpus (with one GPU its one piece is the whole).
 ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device device,
                                      const ParallelContext& context);
 

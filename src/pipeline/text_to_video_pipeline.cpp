@@ -112,13 +112,14 @@ void log_offload_on_cpu(const GeneratorOptions& options) {
 // The offloads this run uses (issue 12): those the options fix, and for the rest (auto) the
 // least costly set whose estimated peak, at the model's preset size, fits the device memory
 // available (the budget, when there is one). Logged in one line. A budget too small for any set
-// the options allow is an error here, before any weights load.
+// the options allow is an error here, before any weights load. With `dit_shards` > 1 the device
+// holds its piece of the transformer's blocks (use_fsdp_inference).
 OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
                            const SamplingPreset& preset, const WanGeometry& geometry,
                            const WanTransformerConfig& dit, const WanBlockExtras& extras,
                            const std::set<std::string>& dit_fp32, const Umt5Config& umt5,
                            DType umt5_dtype, const WanVaeConfig& vae, bool tiling_asked,
-                           const std::string& dit_resident_because) {
+                           const std::string& dit_resident_because, int dit_shards) {
   FV_CHECK(!(options.dit_layerwise_offload == false && options.dit_cpu_offload == true),
            "dit_layerwise_offload=false and dit_cpu_offload=true contradict each other here: on "
            "one GPU both mean streaming the transformer's blocks from host memory; set one");
@@ -147,6 +148,12 @@ OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
       .decode_activations = estimate_decode_activations(d.num_frames, d.height, d.width),
       .decode_activations_tiled = estimate_tiled_decode_activations(d.num_frames, d.height, d.width,
                                                                     options.vae_tile_size)};
+  if (dit_shards > 1) {
+    // Sharded weights: this GPU's piece of every block, plus the blocks gathered whole (the one
+    // running and the next).
+    const int64_t blocks = needs.dit_block * needs.dit_blocks;
+    needs.dit_weights += (blocks + dit_shards - 1) / dit_shards - blocks + 2 * needs.dit_block;
+  }
   OffloadSettings settings;
   // On one GPU FastVideo's dit_cpu_offload (FSDP's CPU offload) also brings the weights in block
   // by block: the same streaming as dit_layerwise_offload, which wins when both are set.
@@ -212,17 +219,20 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   apply_dmd_denoising_steps(options, pipeline, preset_);
   const std::optional<VaeTiling> vae_tiling = vae_tiling_for(options, vae_config.spatial_stride());
   const std::optional<std::string> compile = check_compile_settings(options, device_);
+  const std::string transformer_quant =
+      checked_transformer_quant(options.transformer_quant, "transformer_quant");
   const ParallelPlan parallel =
       check_parallel_settings(options, device_,
                               {.heads = dit_config.num_attention_heads,
                                .gpu_count = options.num_gpus > 1 ? cuda_device_count() : 0,
                                .compile = compile.has_value(),
-                               .runs_cfg = pipeline != WanPipelineKind::Dmd});
-  const std::string transformer_quant =
-      checked_transformer_quant(options.transformer_quant, "transformer_quant");
+                               .runs_cfg = pipeline != WanPipelineKind::Dmd,
+                               .fp8 = !transformer_quant.empty()});
   // What keeps the transformer's blocks on the device (no layerwise offload), if anything.
   std::string dit_resident_because;
-  if (options.num_gpus > 1) {
+  if (parallel.sharded) {
+    dit_resident_because = "use_fsdp_inference (each GPU holds its piece of every block)";
+  } else if (options.num_gpus > 1) {
     dit_resident_because = "num_gpus > 1 (each GPU holds a replica of the transformer)";
   } else if (compile) {
     dit_resident_because =
@@ -285,9 +295,9 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
               ") is unused: self-attention runs ", attention_.self->name());
   }
   const std::set<std::string> dit_fp32 = wan_transformer_fp32_names(dit_config, extras);
-  offload_ =
-      plan_offload(options, device_, preset_, *geometry_, dit_config, extras, dit_fp32, umt5_config,
-                   umt5_dtype, vae_config, vae_tiling.has_value(), dit_resident_because);
+  offload_ = plan_offload(options, device_, preset_, *geometry_, dit_config, extras, dit_fp32,
+                          umt5_config, umt5_dtype, vae_config, vae_tiling.has_value(),
+                          dit_resident_because, parallel.sharded ? parallel.sp_size : 1);
   // The plan may turn tiling on; then it tiles as vae_tile_size / vae_tile_stride say.
   const std::optional<VaeTiling> decode_tiling =
       offload_.vae_tiling ? std::optional(vae_tiling.value_or(
@@ -309,32 +319,44 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
           ? std::optional<WanLayerwiseOffload>(WanLayerwiseOffload{
                 .device = device_, .resident_blocks = 2, .pin_cpu_memory = options.pin_cpu_memory})
           : std::nullopt;
-  transformer_ = std::make_unique<WanTransformer>(
-      dit_config,
-      load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config, extras),
-                     weight_dtype, device_, &dit_fp32, dit_offload ? "blocks." : ""),
-      *attention_.self, *attention_.cross, dit_offload);
-  // Several GPUs (docs/parallel.md); the memory plan above covered the first GPU only.
-  auto load_on = [&](int gpu) {
+  // Sharded weights (use_fsdp_inference): like layerwise offload, each rank's model takes the
+  // blocks as they are stored and converts only its piece onto its GPU.
+  const auto sharding = [&](int gpu, int rank) {
+    return parallel.sharded ? std::optional(WanWeightSharding{Device::cuda(gpu), rank,
+                                                              int(parallel.devices.size())})
+                            : std::nullopt;
+  };
+  const bool blocks_on_host = dit_offload || parallel.sharded;
+  // Rank `rank` of a group's model on `gpu` (the memory plan above covered the first GPU only).
+  auto load_on = [&](int gpu, int rank) {
     return std::make_unique<WanTransformer>(
         dit_config,
         load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config, extras),
-                       weight_dtype, Device::cuda(gpu), &dit_fp32),
-        *attention_.self, *attention_.cross);
+                       weight_dtype, Device::cuda(gpu), &dit_fp32, blocks_on_host ? "blocks." : ""),
+        *attention_.self, *attention_.cross, dit_offload, sharding(gpu, rank));
   };
-  // Sequence parallelism over `gpus` for `model` (on gpus[0]): a replica on each other GPU.
+  transformer_ = device_.is_cpu() ? std::make_unique<WanTransformer>(
+                                        dit_config,
+                                        load_component(checkpoint_.path("transformer"),
+                                                       wan_transformer_specs(dit_config, extras),
+                                                       weight_dtype, device_, &dit_fp32),
+                                        *attention_.self, *attention_.cross)
+                                  : load_on(device_.index, 0);
+  // Sequence parallelism over `gpus` for `model` (rank 0, on gpus[0]): a replica on each other
+  // GPU. Sharded weights need the group even on one GPU.
   auto spread = [&](WanTransformer& model, const std::vector<int>& gpus) {
-    if (gpus.size() < 2) return;
+    if (gpus.size() < 2 && !parallel.sharded) return;
     std::vector<std::unique_ptr<WanTransformer>> replicas;
-    for (size_t r = 1; r < gpus.size(); ++r) replicas.push_back(load_on(gpus[r]));
+    for (size_t r = 1; r < gpus.size(); ++r) replicas.push_back(load_on(gpus[r], int(r)));
     model.enable_sequence_parallel(std::move(replicas), make_nccl_group(gpus));
-    log::info("transformer: sequence parallelism over ", gpus.size(), " GPUs (cuda:", gpus.front(),
-              " to cuda:", gpus.back(), "), Ulysses over NCCL");
+    log::info("transformer: sequence parallelism over ", gpus.size(),
+              " GPU(s) (cuda:", gpus.front(), " to cuda:", gpus.back(), "), Ulysses over NCCL",
+              parallel.sharded ? "; weights sharded (use_fsdp_inference)" : "");
   };
   spread(*transformer_, parallel.devices);
   std::unique_ptr<WanTransformer> uncond_model;
   if (!parallel.uncond_devices.empty()) {
-    uncond_model = load_on(parallel.uncond_devices[0]);
+    uncond_model = load_on(parallel.uncond_devices[0], 0);
     spread(*uncond_model, parallel.uncond_devices);
   }
   if (!transformer_quant.empty()) {
@@ -383,6 +405,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     engine_parameters.emplace_back("num_gpus", std::to_string(options.num_gpus));
     engine_parameters.emplace_back("sp_size", std::to_string(parallel.sp_size));
   }
+  if (parallel.sharded) engine_parameters.emplace_back("use_fsdp_inference", "true");
   if (!transformer_quant.empty())
     engine_parameters.emplace_back("transformer_quant", transformer_quant);
   if (sparse.moba_config) {

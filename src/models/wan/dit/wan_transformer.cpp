@@ -467,12 +467,14 @@ void WanTransformer::for_each_block(const std::function<void(const Block&)>& fn,
 #endif
 }
 
-WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context) const {
+WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context,
+                                                         Communicator* sequence_parallel) const {
   FV_CHECK(context.ndim() == 3 && context.size(2) == config_.text_dim,
            "WanTransformer: text context must be [B, text_len, ", config_.text_dim, "], got ",
            context.describe());
   FV_CHECK(context.device() == device(), "WanTransformer: text context is on ",
            context.device().name(), ", the model on ", device().name());
+  if (sequence_parallel) return prepare_rank_text(context, sequence_parallel);
   TextContext text;
   if (sequence_parallel_ && sharded_) {
     // Every rank gathers the blocks' weights in turn, so the ranks prepare their contexts together.

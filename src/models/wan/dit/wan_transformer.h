@@ -139,8 +139,9 @@ class WanTransformer {
   };
   // context [B, text_len (512), text_dim] on the model's device, any float dtype (cast to the
   // activation dtype, as the pipeline casts prompt embeddings): UMT5 output, zero-padded rows
-  // included (§1.3).
-  TextContext prepare_text(const Tensor& context) const;
+  // included (§1.3). With `sequence_parallel` this call is one rank of a group that all prepare
+  // the same context, as forward's (a model with sharded weights gathers its blocks over it).
+  TextContext prepare_text(const Tensor& context, Communicator* sequence_parallel = nullptr) const;
 
   // latents [B, in_channels, T, H, W] on the model's device, any float dtype (cast to the
   // activation dtype), one timestep per batch item, a TextContext of the same batch size ->
