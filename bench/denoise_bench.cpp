@@ -50,6 +50,7 @@ struct BenchDenoiseFlags {
   std::string model, device = "cuda", json, scheduler = "flow_unipc", attention_backend;
   bool fastwan = false;
   bool compile = false;            // compile mode: forwards replayed from CUDA graphs
+  int64_t cfg_batch_tokens = -1;   // forward_cfg batches up to this many tokens; -1: the default
   std::string config = "1.3b";     // random weights of this preset's size
   bool layerwise_offload = false;  // dit_layerwise_offload: blocks streamed from pinned memory
   std::string max_device_memory;   // a budget, e.g. 24GiB
@@ -200,6 +201,7 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
               offload ? "blocks in pinned host memory, streamed (2 resident)" : "resident",
               *budget_bytes ? format_gib(*budget_bytes).c_str() : "none");
   if (f.compile) dit.enable_compile();
+  if (f.cfg_batch_tokens >= 0) dit.set_cfg_batch_tokens(f.cfg_batch_tokens);
 
   // Noise as the pipeline draws it; prompt embeddings ~ UMT5 outputs (O(0.1)), two prompts.
   const Shape latent_shape = geometry.latent_shape(f.num_frames, f.height, f.width);
@@ -216,10 +218,13 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   // with --compile, the graph's capture: the one-time cost, reported apart).
   {
     const double ts[] = {scheduler->timesteps()[0]};
-    dit.forward(noise, ts, cond_text);
-    dit.forward(noise, ts, uncond_text);
+    dit.forward_cfg(noise, ts, cond_text, uncond_text, nullptr);
     synchronize_device(device);
   }
+  const int64_t tokens = geometry.tokens(f.num_frames, f.height, f.width);
+  std::printf("CFG passes: %s (%lld tokens; batched up to %lld)\n",
+              tokens <= dit.cfg_batch_tokens() ? "one forward of batch 2" : "two forwards",
+              (long long)tokens, (long long)dit.cfg_batch_tokens());
 
   reset_device_peak(device);
   CfgGate gate(1.0, f.guidance_scale, f.num_inference_steps);
@@ -321,6 +326,9 @@ Action add_denoise_bench(CLI::App& bench) {
   cmd->add_flag("--fastwan", f->fastwan,
                 "FastWan's 3-step DMD loop at 448x832x61 (random 1.3B weights with VSA gates)");
   cmd->add_option("--VSA-sparsity", f->vsa_sparsity, "with --fastwan: VSA_sparsity (default 0.8)");
+  cmd->add_option("--cfg-batch-tokens", f->cfg_batch_tokens,
+                  "batch the two CFG passes up to this many latent tokens (0: never; default: the "
+                  "engine's)");
   cmd->add_flag("--compile", f->compile,
                 "compile mode: every forward replayed from a CUDA graph captured in the warm-up");
   cmd->add_option("--config", f->config,

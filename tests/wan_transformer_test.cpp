@@ -577,6 +577,30 @@ TEST(WanTransformer, ShardedWeightsGiveTheWholeWeightsForward) {
       << m;
 }
 
+// forward_cfg as one forward of batch 2 (issue 11): the same two outputs as the two passes, for
+// every pair of contexts (the joined context is rebuilt when a prompt changes); 0 tokens: never.
+TEST(WanTransformer, CfgPassesAsOneBatchGiveTheTwoPasses) {
+  TinyForward tiny;
+  const Tensor latents = randn({1, 16, 3, 8, 8});
+  const std::vector<double> t = {650.0};
+  const auto cond = tiny.model.prepare_text(randn({1, 512, 128}));
+  const auto uncond = tiny.model.prepare_text(randn({1, 512, 128}));
+  const auto other = tiny.model.prepare_text(randn({1, 512, 128}));
+  tiny.model.set_cfg_batch_tokens(0);
+  const auto [want_cond, want_uncond] = tiny.model.forward_cfg(latents, t, cond, uncond, nullptr);
+  const auto [want_other, unused] = tiny.model.forward_cfg(latents, t, other, uncond, nullptr);
+  tiny.model.set_cfg_batch_tokens(1 << 20);
+  for (int repeat = 0; repeat < 2; ++repeat) {
+    const auto [c, u] = tiny.model.forward_cfg(latents, t, cond, uncond, nullptr);
+    EXPECT_LT(rel_l2(c.contiguous(), want_cond), 1e-6);
+    EXPECT_LT(rel_l2(u.contiguous(), want_uncond), 1e-6);
+    EXPECT_EQ(c.shape(), want_cond.shape());
+  }
+  const auto [o, u] = tiny.model.forward_cfg(latents, t, other, uncond, nullptr);
+  EXPECT_LT(rel_l2(o.contiguous(), want_other), 1e-6) << "a new prompt reused the old context";
+  EXPECT_LT(rel_l2(u.contiguous(), want_uncond), 1e-6);
+}
+
 TEST(WanTransformer, BatchOfTwoMatchesTwoSingleItemCalls) {
   // The CFG batch: cond and uncond in one call give the per-item results of separate calls.
   TinyForward tiny;

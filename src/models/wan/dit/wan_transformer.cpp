@@ -14,6 +14,7 @@
 #include "ops/norm.h"
 #include "ops/patchify.h"
 #include "ops/rope.h"
+#include "ops/tensor_ops.h"
 #include "ops/timestep_embedding.h"
 #include "runtime/layer_layout.h"
 #include "runtime/sharded_layers.h"
@@ -540,12 +541,65 @@ void WanTransformer::enable_cfg_parallel(std::unique_ptr<WanTransformer> partner
   partner_ = std::move(partner);
 }
 
+namespace {
+// cond's and uncond's tensors joined along the batch.
+Tensor batch_pair(const Tensor& a, const Tensor& b) {
+  const Tensor pair[] = {a, b};
+  return ops::concat(pair, 0);
+}
+// The two contexts as one of twice the batch (replicas' too), with a new id.
+WanTransformer::TextContext join_contexts(const WanTransformer::TextContext& cond,
+                                          const WanTransformer::TextContext& uncond, uint64_t id) {
+  FV_CHECK(cond.blocks.size() == uncond.blocks.size() &&
+               cond.replicas.size() == uncond.replicas.size() &&
+               cond.text.shape() == uncond.text.shape(),
+           "WanTransformer: the conditional and unconditional contexts differ in shape (",
+           cond.text.describe(), " beside ", uncond.text.describe(), ")");
+  WanTransformer::TextContext both;
+  both.id = id;
+  both.text = batch_pair(cond.text, uncond.text);
+  for (size_t i = 0; i < cond.blocks.size(); ++i) {
+    both.blocks.push_back({batch_pair(cond.blocks[i].k, uncond.blocks[i].k),
+                           batch_pair(cond.blocks[i].v, uncond.blocks[i].v)});
+  }
+  for (size_t r = 0; r < cond.replicas.size(); ++r)
+    both.replicas.push_back(join_contexts(cond.replicas[r], uncond.replicas[r], id));
+  return both;
+}
+}  // namespace
+
+const WanTransformer::TextContext& WanTransformer::cfg_batch_context(
+    const TextContext& cond, const TextContext& uncond) const {
+  std::lock_guard lock(cfg_batch_mutex_);
+  if (!cfg_batch_ || cfg_batch_->cond != cond.id || cfg_batch_->uncond != uncond.id) {
+    static std::atomic<uint64_t> next_id{uint64_t(1) << 62};  // apart from prepare_text's ids
+    cfg_batch_ = std::make_shared<const CfgBatch>(
+        CfgBatch{cond.id, uncond.id, join_contexts(cond, uncond, next_id++)});
+  }
+  return cfg_batch_->both;
+}
+
 std::pair<Tensor, Tensor> WanTransformer::forward_cfg(
     const Tensor& latents, std::span<const double> timesteps, const TextContext& cond,
     const TextContext& uncond, const AttentionMetadata* self_attention_metadata) const {
   if (!partner_) {
-    return {forward(latents, timesteps, cond, self_attention_metadata),
-            forward(latents, timesteps, uncond, self_attention_metadata)};
+    const auto& patch = config_.patch_size;
+    const int64_t tokens = latents.ndim() == 5
+                               ? latents.size(2) / patch[0] * (latents.size(3) / patch[1]) *
+                                     (latents.size(4) / patch[2])
+                               : 0;
+    if (tokens > cfg_batch_tokens_) {
+      return {forward(latents, timesteps, cond, self_attention_metadata),
+              forward(latents, timesteps, uncond, self_attention_metadata)};
+    }
+    // One forward over [cond batch; uncond batch]: every op is per batch item.
+    const int64_t B = latents.size(0);
+    const Tensor pair[] = {latents, latents};
+    std::vector<double> both_timesteps(timesteps.begin(), timesteps.end());
+    both_timesteps.insert(both_timesteps.end(), timesteps.begin(), timesteps.end());
+    const Tensor out = forward(ops::concat(pair, 0), both_timesteps,
+                               cfg_batch_context(cond, uncond), self_attention_metadata);
+    return {out.slice(0, 0, B), out.slice(0, B, 2 * B)};
   }
   FV_CHECK(uncond.partner,
            "WanTransformer: the unconditional text context has no partner context: "

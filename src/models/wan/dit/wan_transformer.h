@@ -95,6 +95,11 @@ std::vector<TensorSpec> wan_transformer_specs(const WanTransformerConfig& config
 std::set<std::string> wan_transformer_fp32_names(const WanTransformerConfig& config,
                                                  const WanBlockExtras& extras = {});
 
+// Up to how many latent tokens forward_cfg runs the two CFG passes as one forward of twice the
+// batch by default: where one pass leaves the GPU partly idle, so the batch costs less than two
+// passes (docs/perf.md, "CFG passes as one batch").
+inline constexpr int64_t kCfgBatchTokens = 0;
+
 class WanTransformer {
  public:
   // Checks every tensor of wan_transformer_specs(config) is present with its shape, and that all
@@ -174,9 +179,14 @@ class WanTransformer {
   // compile mode or layerwise offload (refused).
   void enable_cfg_parallel(std::unique_ptr<WanTransformer> partner);
   bool cfg_parallel() const { return partner_ != nullptr; }
+  // forward_cfg's batching of the two passes (issue 11): up to `tokens` latent tokens per video
+  // (0: never; kCfgBatchTokens by default).
+  void set_cfg_batch_tokens(int64_t tokens) { cfg_batch_tokens_ = tokens; }
+  int64_t cfg_batch_tokens() const { return cfg_batch_tokens_; }
   // Both CFG passes on the same latents: (cond, uncond), each as forward() gives it, on this
   // model's device. With a partner the two run at once, the uncond one on the partner; without,
-  // one after the other.
+  // as one forward of twice the batch when the latents have at most cfg_batch_tokens() tokens
+  // (the two contexts joined once per pair of prompts and kept), else one after the other.
   std::pair<Tensor, Tensor> forward_cfg(const Tensor& latents, std::span<const double> timesteps,
                                         const TextContext& cond, const TextContext& uncond,
                                         const AttentionMetadata* self_attention_metadata) const;
@@ -298,6 +308,15 @@ class WanTransformer {
                           const TextContext& text, const AttentionMetadata* metadata) const;
   bool fp8_linears_ = false;
   std::function<void(int, const Tensor&)> block_probe_;
+  int64_t cfg_batch_tokens_ = kCfgBatchTokens;
+  // forward_cfg's batched context for the last (cond, uncond) pair, by their ids.
+  struct CfgBatch {
+    uint64_t cond = 0, uncond = 0;
+    TextContext both;
+  };
+  mutable std::mutex cfg_batch_mutex_;
+  mutable std::shared_ptr<const CfgBatch> cfg_batch_;
+  const TextContext& cfg_batch_context(const TextContext& cond, const TextContext& uncond) const;
 };
 
 }  // namespace fastvideo
