@@ -18,8 +18,10 @@ class WanVaeMidAttention {
 
  private:
   Tensor norm_gamma_;
-  Tensor to_qkv_weight_, to_qkv_bias_;  // 1×1 Conv2d C -> 3C, held as a [3C, C] linear
-  Tensor proj_weight_, proj_bias_;      // 1×1 Conv2d C -> C, held as a [C, C] linear
+  // to_qkv, a 1×1 Conv2d C -> 3C, as two linears: rows [0, C) make q, rows [C, 3C) make k and v.
+  Tensor to_q_weight_, to_q_bias_;    // [C, C], [C]
+  Tensor to_kv_weight_, to_kv_bias_;  // [2C, C], [2C]
+  Tensor proj_weight_, proj_bias_;    // 1×1 Conv2d C -> C, held as a [C, C] linear
 };
 
 }  // namespace fastvideo
