@@ -38,13 +38,16 @@ WanVaeMidAttention::WanVaeMidAttention(const Weights& weights, const std::string
   to_kv_bias_ = qkv_bias.slice(0, C, 3 * C).contiguous();
 }
 
-Tensor WanVaeMidAttention::forward(const Tensor& x) const {
+Tensor WanVaeMidAttention::forward(const Tensor& x, const RowBand* band) const {
   FV_CHECK(x.ndim() == 5, "WanVaeMidAttention: expected [B,C,T,H,W], got ", x.describe());
   const int64_t B = x.size(0), C = x.size(1), T = x.size(2), H = x.size(3), W = x.size(4);
-  const Tensor tokens = pixel_tokens(ops::rms_norm_channels(x, norm_gamma_));  // [BT, HW, C]
+  const Tensor normed = ops::rms_norm_channels(x, norm_gamma_);
+  const Tensor tokens = pixel_tokens(normed);  // [BT, HW, C]
   const Tensor q = ops::linear(tokens, to_q_weight_, to_q_bias_);
-  // k and v are the channel slices [0,C), [C,2C) of to_kv's output.
-  const Tensor kv = ops::linear(tokens, to_kv_weight_, to_kv_bias_);
+  // k and v are the channel slices [0,C), [C,2C) of to_kv's output over every pixel of the frame:
+  // in a band, gathered from the ranks after the norm (per pixel, so local).
+  const Tensor frame = band ? pixel_tokens(band->gather(normed)) : tokens;
+  const Tensor kv = ops::linear(frame, to_kv_weight_, to_kv_bias_);
   const Tensor k = kv.slice(2, 0, C).unsqueeze(2);
   const Tensor v = kv.slice(2, C, 2 * C).unsqueeze(2);
   // One head of width C.

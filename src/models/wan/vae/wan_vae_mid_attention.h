@@ -6,6 +6,7 @@
 
 #include "core/tensor.h"
 #include "io/weights.h"
+#include "models/wan/vae/row_band.h"
 
 namespace fastvideo {
 
@@ -14,7 +15,9 @@ class WanVaeMidAttention {
   WanVaeMidAttention(const Weights& weights, const std::string& prefix);
 
   // x [B, C, T, H, W] -> same shape. Per frame, so chunking the time axis changes nothing.
-  Tensor forward(const Tensor& x) const;
+  // With `band`, x is this rank's band of rows: its pixels are the queries, and every pixel of the
+  // frame (gathered from the ranks after the per-pixel norm, padding rows dropped) the keys.
+  Tensor forward(const Tensor& x, const RowBand* band = nullptr) const;
 
  private:
   Tensor norm_gamma_;
