@@ -25,15 +25,17 @@ Tensor CausalConv3d::forward(const Tensor& x) const {
   return ops::conv3d(x, weight_, bias_, {context_, 0, pad_h_, pad_w_});
 }
 
-Tensor CausalConv3d::forward(const Tensor& x, CausalConv3dCache& cache) const {
-  if (context_ == 0) return forward(x);
-  Tensor stream = x;
+Tensor CausalConv3d::forward(const Tensor& x, CausalConv3dCache& cache, const RowBand* band) const {
+  const Tensor rows = band ? band->with_halo(x, pad_h_) : x;
+  const int64_t pad_h = band ? 0 : pad_h_;  // a band's halo is its height padding
+  if (context_ == 0) return ops::conv3d(rows, weight_, bias_, {0, 0, pad_h, pad_w_});
+  Tensor stream = rows;
   if (cache.tail.defined()) {
-    const std::vector<Tensor> parts{cache.tail, x};
+    const std::vector<Tensor> parts{cache.tail, rows};
     stream = ops::concat(parts, 2);
   }
-  const int64_t history = stream.size(2) - x.size(2);
-  Tensor y = ops::conv3d(stream, weight_, bias_, {context_ - history, 0, pad_h_, pad_w_});
+  const int64_t history = stream.size(2) - rows.size(2);
+  Tensor y = ops::conv3d(stream, weight_, bias_, {context_ - history, 0, pad_h, pad_w_});
   const int64_t keep = std::min(context_, stream.size(2));
   cache.tail = stream.slice(2, stream.size(2) - keep, stream.size(2)).contiguous();
   return y;

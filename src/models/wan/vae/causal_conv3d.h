@@ -2,6 +2,8 @@
 // of the time axis and none behind, so output frame t sees input frames t−2·pt … t only.
 // Run chunk by chunk, the conv keeps the tail of its input stream in a cache (§2.4, CACHE_T = 2)
 // and the result is exactly the causal conv over the whole stream.
+// On a band of rows of a decode split across ranks (row_band.h), the neighbours' rows stand in for
+// the height padding; the cached frames stay with the band, halo rows included.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +11,7 @@
 
 #include "core/tensor.h"
 #include "io/weights.h"
+#include "models/wan/vae/row_band.h"
 
 namespace fastvideo {
 
@@ -27,8 +30,9 @@ class CausalConv3d {
   // x [B, C, T, H, W] is the whole stream: 2·pt zero frames in front.
   Tensor forward(const Tensor& x) const;
   // x is the next chunk of a stream: the cached tail stands in front (zero frames cover what the
-  // stream does not have yet), then the cache keeps the new tail.
-  Tensor forward(const Tensor& x, CausalConv3dCache& cache) const;
+  // stream does not have yet), then the cache keeps the new tail. With `band`, x is this rank's
+  // band of rows (a collective: every rank of the band's group calls it); null: whole frames.
+  Tensor forward(const Tensor& x, CausalConv3dCache& cache, const RowBand* band = nullptr) const;
 
  private:
   std::string name_;

@@ -14,13 +14,13 @@ WanResidualBlock::WanResidualBlock(const Weights& weights, const std::string& pr
   if (in_dim != out_dim) conv_shortcut_.emplace(weights, prefix + ".conv_shortcut", 0, 0, 0);
 }
 
-Tensor WanResidualBlock::forward(const Tensor& x, Cache& cache) const {
+Tensor WanResidualBlock::forward(const Tensor& x, Cache& cache, const RowBand* band) const {
   const Tensor shortcut = conv_shortcut_ ? conv_shortcut_->forward(x) : x;
   Tensor h = ops::silu(ops::rms_norm_channels(x, norm1_gamma_));
-  h = conv1_.forward(h, cache.conv1);
+  h = conv1_.forward(h, cache.conv1, band);
   // Dropout is the identity at inference.
   h = ops::silu(ops::rms_norm_channels(h, norm2_gamma_));
-  h = conv2_.forward(h, cache.conv2);
+  h = conv2_.forward(h, cache.conv2, band);
   return ops::add(h, shortcut);
 }
 

@@ -10,7 +10,7 @@ WanUpsample::WanUpsample(const Weights& weights, const std::string& prefix, bool
   if (temporal) time_conv_.emplace(weights, prefix + ".time_conv", 1, 0, 0);
 }
 
-Tensor WanUpsample::forward(const Tensor& x, Cache& cache) const {
+Tensor WanUpsample::forward(const Tensor& x, Cache& cache, const RowBand* band) const {
   FV_CHECK(x.ndim() == 5, "WanUpsample: expected [B,C,T,H,W], got ", x.describe());
   Tensor frames = x;
   if (time_conv_) {
@@ -27,9 +27,11 @@ Tensor WanUpsample::forward(const Tensor& x, Cache& cache) const {
                    .reshape({B, C, 2 * T, H, W});
     }
   }
-  // A per-frame Conv2d is a conv3d with a kernel one frame deep.
-  return ops::conv3d(ops::upsample_nearest2x(frames), resample_weight_, resample_bias_,
-                     {0, 0, 1, 1});
+  // A per-frame Conv2d is a conv3d with a kernel one frame deep; a band's halo is its height
+  // padding.
+  const Tensor upsampled = ops::upsample_nearest2x(frames);
+  const Tensor rows = band ? band->with_halo(upsampled, 1) : upsampled;
+  return ops::conv3d(rows, resample_weight_, resample_bias_, {0, 0, band ? 0 : 1, 1});
 }
 
 }  // namespace fastvideo

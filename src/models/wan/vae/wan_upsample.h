@@ -23,8 +23,9 @@ class WanUpsample {
   WanUpsample(const Weights& weights, const std::string& prefix, bool temporal);
 
   // x [B, C, t, H, W], the next chunk of a stream -> [B, C/2, t', 2H, 2W] with t' = t for the
-  // first chunk or a 2-D upsampler, else 2t.
-  Tensor forward(const Tensor& x, Cache& cache) const;
+  // first chunk or a 2-D upsampler, else 2t. With `band`, x is this rank's band of rows: time_conv
+  // (kernel height 1) stays local, the 3×3 conv takes its halo at the doubled height.
+  Tensor forward(const Tensor& x, Cache& cache, const RowBand* band = nullptr) const;
 
  private:
   std::optional<CausalConv3d> time_conv_;

@@ -63,10 +63,14 @@ WanVaeDecoder::WanVaeDecoder(WanVaeConfig config, const Weights& weights)
   }
 }
 
-Tensor WanVaeDecoder::decode(const Tensor& latents, const std::optional<VaeTiling>& tiling) const {
+Tensor WanVaeDecoder::decode(const Tensor& latents, const std::optional<VaeTiling>& tiling,
+                             Communicator* height_split) const {
   FV_CHECK(latents.ndim() == 5 && latents.size(1) == config_.z_dim && latents.size(2) >= 1,
            "WanVaeDecoder: expected latents [B,", config_.z_dim, ",T,H,W] with T >= 1, got ",
            latents.describe());
+  FV_CHECK(!(tiling && height_split), "VAE tiling and the VAE height split across ",
+           height_split ? height_split->size() : 0,
+           " ranks cannot be combined: tiles are decoded one by one on one device; turn one off");
   // De-normalisation in fp32, then the decoder runs in its weights' dtype on their device.
   const Tensor denormalized =
       ops::conv3d(latents.to(device_).to(DType::F32), denormalize_weight_, denormalize_bias_);
@@ -75,23 +79,27 @@ Tensor WanVaeDecoder::decode(const Tensor& latents, const std::optional<VaeTilin
   const int64_t s = config_.spatial_stride();
   if (tiling) {
     const VaeTiling& t = *tiling;
-    for (const auto& [name, size, stride] :
-         {std::tuple{"height", t.tile_height, t.stride_height},
-          std::tuple{"width", t.tile_width, t.stride_width}}) {
+    for (const auto& [name, size, stride] : {std::tuple{"height", t.tile_height, t.stride_height},
+                                             std::tuple{"width", t.tile_width, t.stride_width}}) {
       FV_CHECK(size > 0 && stride > 0 && size % s == 0 && stride % s == 0 && stride <= size,
-               "VAE tiling: tile ", name, " ", size, " and stride ", stride, " must be positive "
-               "multiples of ", s, " with stride <= tile");
+               "VAE tiling: tile ", name, " ", size, " and stride ", stride,
+               " must be positive multiples of ", s, " with stride <= tile");
     }
     if (z.size(3) > t.tile_height / s || z.size(4) > t.tile_width / s) return decode_tiled(z, t);
   }
-  return decode_frames(z, /*clamp=*/true);
+  if (!height_split) return decode_frames(z, /*clamp=*/true);
+  const RowBand band(*height_split, z.size(3));
+  const Tensor video = band.gather(decode_frames(band.band_of(z), /*clamp=*/true, &band));
+  // A collective that failed after it returned fails this decode, not a later call.
+  height_split->wait_collectives();
+  return video;
 }
 
-Tensor WanVaeDecoder::decode_frames(const Tensor& z, bool clamp) const {
+Tensor WanVaeDecoder::decode_frames(const Tensor& z, bool clamp, const RowBand* band) const {
   const int64_t B = z.size(0), T = z.size(2), s = config_.spatial_stride();
-  Tensor video = Tensor::empty(
-      {B, 3, 1 + (T - 1) * config_.temporal_stride(), z.size(3) * s, z.size(4) * s}, dtype_,
-      device_);
+  Tensor video =
+      Tensor::empty({B, 3, 1 + (T - 1) * config_.temporal_stride(), z.size(3) * s, z.size(4) * s},
+                    dtype_, device_);
   StreamCache cache;
   cache.up_resnets.resize(up_blocks_.size());
   for (size_t i = 0; i < up_blocks_.size(); ++i)
@@ -99,7 +107,7 @@ Tensor WanVaeDecoder::decode_frames(const Tensor& z, bool clamp) const {
   cache.upsamplers.resize(up_blocks_.size());
   int64_t written = 0;
   for (int64_t t = 0; t < T; ++t) {
-    Tensor frames = decode_chunk(z.slice(2, t, t + 1), cache);
+    Tensor frames = decode_chunk(z.slice(2, t, t + 1), cache, band);
     if (clamp) frames = ops::clamp(frames, -1.0f, 1.0f);
     const int64_t n = frames.size(2);
     FV_CHECK(written + n <= video.size(2), "WanVaeDecoder: chunk ", t, " gave ", n,
@@ -134,9 +142,9 @@ Tensor WanVaeDecoder::decode_tiled(const Tensor& z, const VaeTiling& t) const {
   const int64_t s = config_.spatial_stride(), H = z.size(3), W = z.size(4);
   const int64_t rows = t.tile_height / s, cols = t.tile_width / s;  // a tile, in latents
   const int64_t step_h = t.stride_height / s, step_w = t.stride_width / s;
-  Tensor video = Tensor::empty({z.size(0), 3, 1 + (z.size(2) - 1) * config_.temporal_stride(),
-                                H * s, W * s},
-                               dtype_, device_);
+  Tensor video =
+      Tensor::empty({z.size(0), 3, 1 + (z.size(2) - 1) * config_.temporal_stride(), H * s, W * s},
+                    dtype_, device_);
   std::vector<Tensor> above;  // the previous row of tiles, blended
   for (int64_t i = 0; i < H; i += step_h) {
     std::vector<Tensor> row;
@@ -160,19 +168,19 @@ Tensor WanVaeDecoder::decode_tiled(const Tensor& z, const VaeTiling& t) const {
   return video;
 }
 
-Tensor WanVaeDecoder::decode_chunk(const Tensor& z, StreamCache& cache) const {
-  Tensor x = conv_in_.forward(z, cache.conv_in);
-  x = mid_resnet0_.forward(x, cache.mid_resnet0);
-  x = mid_attention_.forward(x);
-  x = mid_resnet1_.forward(x, cache.mid_resnet1);
+Tensor WanVaeDecoder::decode_chunk(const Tensor& z, StreamCache& cache, const RowBand* band) const {
+  Tensor x = conv_in_.forward(z, cache.conv_in, band);
+  x = mid_resnet0_.forward(x, cache.mid_resnet0, band);
+  x = mid_attention_.forward(x, band);
+  x = mid_resnet1_.forward(x, cache.mid_resnet1, band);
   for (size_t i = 0; i < up_blocks_.size(); ++i) {
     const UpBlock& block = up_blocks_[i];
     for (size_t r = 0; r < block.resnets.size(); ++r)
-      x = block.resnets[r].forward(x, cache.up_resnets[i][r]);
-    if (block.upsampler) x = block.upsampler->forward(x, cache.upsamplers[i]);
+      x = block.resnets[r].forward(x, cache.up_resnets[i][r], band);
+    if (block.upsampler) x = block.upsampler->forward(x, cache.upsamplers[i], band);
   }
   x = ops::silu(ops::rms_norm_channels(x, norm_out_gamma_));
-  return conv_out_.forward(x, cache.conv_out);
+  return conv_out_.forward(x, cache.conv_out, band);
 }
 
 }  // namespace fastvideo

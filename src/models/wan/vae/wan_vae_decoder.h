@@ -9,12 +9,17 @@
 // Tiled decoding (diffusers' AutoencoderKLWan.tiled_decode, FastVideo's vae_tiling) bounds it by a
 // tile's instead of the frame's: the latents are cut into overlapping spatial tiles, each decoded
 // on its own as above, and the overlaps blended linearly.
+//
+// Split across a group of ranks (issue 15, row_band.h), each rank decodes one band of the latent
+// rows, exchanging one halo row with its neighbours before every 3×3 conv and gathering the
+// frame's pixels for the mid attention's keys; the bands are gathered at the end.
 #pragma once
 
 #include <optional>
 #include <vector>
 
 #include "models/wan/vae/causal_conv3d.h"
+#include "models/wan/vae/row_band.h"
 #include "models/wan/vae/wan_residual_block.h"
 #include "models/wan/vae/wan_upsample.h"
 #include "models/wan/vae/wan_vae_config.h"
@@ -45,7 +50,13 @@ class WanVaeDecoder {
   // columns with the tile to the left (both as already blended), weight y/overlap for the new tile
   // over overlap = tile − stride pixels; each tile then cropped to the stride; the clamp last.
   // Only the previous row of tiles is held, not every tile.
-  Tensor decode(const Tensor& latents, const std::optional<VaeTiling>& tiling = std::nullopt) const;
+  // With `height_split` (issue 15): this call is one rank of a group that all call decode on the
+  // same latents, each with its own decoder (the same weights, on its own device). Rank r decodes
+  // latent rows [r·n, (r+1)·n) with n = ceil(H / ranks), rows past H being zero padding (with more
+  // ranks than rows need, a band may be all padding: still correct, only idle), and every rank
+  // returns the whole video, equal to the unsplit decode up to rounding. Not with tiling (refused).
+  Tensor decode(const Tensor& latents, const std::optional<VaeTiling>& tiling = std::nullopt,
+                Communicator* height_split = nullptr) const;
 
   const WanVaeConfig& config() const { return config_; }
   DType dtype() const { return dtype_; }  // of the weights, activations and output
@@ -58,12 +69,12 @@ class WanVaeDecoder {
   struct StreamCache;
 
   // z [B, z_dim, T, H, W] after post_quant_conv -> the video, frame by frame with fresh stream
-  // caches; clamped to [−1, 1] when `clamp`.
-  Tensor decode_frames(const Tensor& z, bool clamp) const;
+  // caches; clamped to [−1, 1] when `clamp`. With `band`, z and the video are this rank's band.
+  Tensor decode_frames(const Tensor& z, bool clamp, const RowBand* band = nullptr) const;
   // The same cut into tiles (see decode), clamped.
   Tensor decode_tiled(const Tensor& z, const VaeTiling& tiling) const;
   // One latent frame [B, z_dim, 1, H, W] (after post_quant_conv) -> its output frames.
-  Tensor decode_chunk(const Tensor& z, StreamCache& cache) const;
+  Tensor decode_chunk(const Tensor& z, StreamCache& cache, const RowBand* band) const;
 
   WanVaeConfig config_;
   Device device_;  // of the weights; activations and caches live there

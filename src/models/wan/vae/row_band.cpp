@@ -1,0 +1,81 @@
+#include "models/wan/vae/row_band.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "fastvideo/error.h"
+#include "ops/tensor_ops.h"
+
+namespace fastvideo {
+
+namespace {
+
+// rows [B, C, T, n, W] followed by zero rows up to `total` rows.
+Tensor pad_with_zero_rows(const Tensor& rows, int64_t total) {
+  if (rows.size(3) == total) return rows;
+  Shape shape = rows.shape();
+  shape[3] = total - rows.size(3);
+  const Tensor zeros = Tensor::zeros(shape, rows.dtype(), rows.device());
+  if (rows.size(3) == 0) return zeros;
+  const Tensor parts[] = {rows, zeros};
+  return ops::concat(parts, 3);
+}
+
+}  // namespace
+
+RowBand::RowBand(Communicator& comm, int64_t latent_rows)
+    : comm_(&comm),
+      latent_rows_(latent_rows),
+      rows_per_rank_((latent_rows + comm.size() - 1) / comm.size()) {
+  FV_CHECK(latent_rows >= 1, "VAE height split: latents ", latent_rows,
+           " rows tall cannot be split among ", comm.size(), " ranks");
+}
+
+int64_t RowBand::image_rows(const Tensor& x) const {
+  FV_CHECK(x.ndim() == 5 && x.size(3) % rows_per_rank_ == 0, "VAE height split: ", x.describe(),
+           " is not a band of ", rows_per_rank_, " latent rows at some resolution");
+  return latent_rows_ * (x.size(3) / rows_per_rank_);
+}
+
+Tensor RowBand::zero_padding(const Tensor& x) const {
+  const int64_t rows = x.size(3);
+  const int64_t real = std::clamp(image_rows(x) - comm_->rank() * rows, int64_t{0}, rows);
+  return pad_with_zero_rows(x.slice(3, 0, real), rows);
+}
+
+Tensor RowBand::band_of(const Tensor& whole) const {
+  FV_CHECK(whole.ndim() == 5 && whole.size(3) == latent_rows_, "VAE height split: expected [B,C,T,",
+           latent_rows_, ",W], got ", whole.describe());
+  const int64_t begin = std::min(comm_->rank() * rows_per_rank_, latent_rows_);
+  const int64_t end = std::min(begin + rows_per_rank_, latent_rows_);
+  return pad_with_zero_rows(whole.slice(3, begin, end), rows_per_rank_).contiguous();
+}
+
+Tensor RowBand::with_halo(const Tensor& x, int64_t halo) const {
+  if (halo == 0) return x;
+  const int64_t rows = x.size(3);
+  FV_CHECK(halo <= rows, "VAE height split: a halo of ", halo, " rows around a band of ", rows);
+  const Tensor band = zero_padding(x);
+  // Every band's first and last `halo` rows: [ranks, B, C, T, 2·halo, W].
+  const Tensor own_edges[] = {band.slice(3, 0, halo), band.slice(3, rows - halo, rows)};
+  const Tensor edges = comm_->all_gather(ops::concat(own_edges, 3));
+  Shape outside = x.shape();
+  outside[3] = halo;
+  const Tensor zeros = Tensor::zeros(outside, x.dtype(), x.device());
+  const int r = comm_->rank();
+  const Tensor above = r > 0 ? edges.select(0, r - 1).slice(3, halo, 2 * halo) : zeros;
+  const Tensor below = r + 1 < comm_->size() ? edges.select(0, r + 1).slice(3, 0, halo) : zeros;
+  const Tensor parts[] = {above, band, below};
+  return ops::concat(parts, 3);
+}
+
+Tensor RowBand::gather(const Tensor& x) const {
+  const int64_t image = image_rows(x), rows = x.size(3);
+  const Tensor all = comm_->all_gather(x.contiguous());  // [ranks, B, C, T, rows, W]
+  std::vector<Tensor> bands;
+  for (int r = 0; r < comm_->size() && r * rows < image; ++r)
+    bands.push_back(all.select(0, r).slice(3, 0, std::min(rows, image - r * rows)));
+  return ops::concat(bands, 3);
+}
+
+}  // namespace fastvideo
