@@ -18,6 +18,8 @@
 #include "core/cuda/cuda_context.h"
 #include "io/checkpoint.h"
 #include "models/wan/dit/wan_transformer.h"
+#include "models/wan/vae/wan_vae_decoder.h"
+#include "models/wan/vae/wan_vae_specs.h"
 #include "parallel/nccl_group.h"
 #include "require_gpu.h"
 #include "test_util.h"
@@ -129,6 +131,29 @@ void check_sequence_parallel_forward(const std::vector<int>& devices, bool shard
   EXPECT_LE(worst, 1e-2);
 }
 
+// The tiny model's VAE on each GPU, its decode split along the height over NCCL (a mode of the
+// decoder, as the pipeline uses it): the one-GPU decode up to bf16 rounding (the bands' convs
+// run on other shapes).
+void check_vae_height_split(const std::vector<int>& devices) {
+  const CheckpointFolder ckpt = CheckpointFolder::open(testing::tiny_model_dir());
+  const WanVaeConfig config = WanVaeConfig::from_json(ckpt.config("vae"));
+  auto load = [&](int device) {
+    return std::make_unique<WanVaeDecoder>(
+        config,
+        load_component(ckpt.path("vae"), wan_vae_specs(config), DType::BF16, Device::cuda(device)));
+  };
+  const Tensor latents = randn({1, 16, 3, 9, 10}).to(DType::BF16).to(Device::cuda(devices[0]));
+  const Tensor want = load(devices[0])->decode(latents).to(Device::cpu()).to(DType::F32);
+  const auto split = load(devices[0]);
+  std::vector<std::unique_ptr<WanVaeDecoder>> replicas;
+  for (size_t r = 1; r < devices.size(); ++r) replicas.push_back(load(devices[r]));
+  split->enable_height_split(std::move(replicas), make_nccl_group(devices));
+  const Tensor got = split->decode(latents).to(Device::cpu()).to(DType::F32);
+  const double err = testing::rel_l2(got, want);
+  std::printf("VAE decode split over NCCL on %zu GPU(s): rel-L2 %.3g\n", devices.size(), err);
+  EXPECT_LE(err, 1e-2);
+}
+
 TEST(CudaNccl, OneGpuGroupPassesChunksAndGathersByteForByte) {
   REQUIRE_GPU();
   check_collectives({0});
@@ -142,6 +167,11 @@ TEST(CudaNccl, SequenceParallelForwardOnOneGpuEqualsThePlainForward) {
 TEST(CudaNccl, ShardedWeightsForwardOnOneGpuEqualsThePlainForward) {
   REQUIRE_GPU();
   check_sequence_parallel_forward({0}, true);
+}
+
+TEST(CudaNccl, VaeHeightSplitOnOneGpuEqualsThePlainDecode) {
+  REQUIRE_GPU();
+  check_vae_height_split({0});
 }
 
 // The mode the pipeline turns on for num_gpus > 1, here over a one-GPU NCCL group: a plain
@@ -213,6 +243,11 @@ TEST(CudaNcclMultiGpu, SequenceParallelForwardOnTwoGpusEqualsOneGpu) {
 TEST(CudaNcclMultiGpu, ShardedWeightsForwardOnTwoGpusEqualsOneGpu) {
   if (gpu_count() < 2) GTEST_SKIP() << "needs 2 GPUs or more";
   check_sequence_parallel_forward({0, 1}, true);
+}
+
+TEST(CudaNcclMultiGpu, VaeHeightSplitOnTwoGpusEqualsOneGpu) {
+  if (gpu_count() < 2) GTEST_SKIP() << "needs 2 GPUs or more";
+  check_vae_height_split({0, 1});
 }
 
 // Rank 1 never joins rank 0's all_gather: the watchdog ends it after the timeout, and the error

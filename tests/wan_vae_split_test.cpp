@@ -104,6 +104,29 @@ TEST(WanVaeSplit, EveryRankDecodesTheUnsplitVideo) {
   }
 }
 
+// The split as a mode (enable_height_split): a plain decode() runs every rank (threads sharing
+// this decoder on the CPU) and returns the unsplit video; tiling is refused then too.
+TEST(WanVaeSplit, HeightSplitModeDecodesBehindOnePlainCall) {
+  const WanVaeConfig config = tiny_config();
+  const Weights weights = testing::random_vae_weights(config);
+  const WanVaeDecoder one(config, weights);
+  WanVaeDecoder split(config, weights);
+  split.enable_height_split({}, make_local_group(3));
+  EXPECT_EQ(split.height_split_size(), 3);
+  const Tensor latents = randn({1, 16, 2, 5, 6});
+  EXPECT_LE(rel_l2(split.decode(latents), one.decode(latents)), 1e-5);
+  EXPECT_TRUE(testing::contains(testing::error_of([&] { split.decode(latents, VaeTiling{}); }),
+                                "VAE tiling and the VAE height split across 3 ranks"));
+  std::vector<std::unique_ptr<WanVaeDecoder>> two;
+  two.push_back(std::make_unique<WanVaeDecoder>(config, weights));
+  two.push_back(std::make_unique<WanVaeDecoder>(config, weights));
+  EXPECT_TRUE(testing::contains(
+      testing::error_of([&] {
+        WanVaeDecoder(config, weights).enable_height_split(std::move(two), make_local_group(2));
+      }),
+      "needs 1 replicas of the decoder (or none on the CPU), got 2"));
+}
+
 TEST(WanVaeSplit, TilingWithTheSplitIsRefusedNamingBoth) {
   const WanVaeConfig config = tiny_config();
   const WanVaeDecoder decoder(config, testing::random_vae_weights(config));

@@ -373,9 +373,27 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
               parallel.uncond_devices.front(), " to cuda:", parallel.uncond_devices.back());
   }
   if (compile) transformer_->enable_compile();
-  vae_ = std::make_unique<WanVaeDecoder>(
-      vae_config,
-      load_component(checkpoint_.path("vae"), wan_vae_specs(vae_config), weight_dtype, device_));
+  auto load_vae = [&](Device device) {
+    return std::make_unique<WanVaeDecoder>(
+        vae_config,
+        load_component(checkpoint_.path("vae"), wan_vae_specs(vae_config), weight_dtype, device));
+  };
+  vae_ = load_vae(device_);
+  // Several GPUs: the decode split along the height across all of them (a replica of the 0.25 GB
+  // VAE on each), unless it is tiled, which decodes tile after tile on the first.
+  std::vector<int> vae_gpus = parallel.devices;
+  vae_gpus.insert(vae_gpus.end(), parallel.uncond_devices.begin(), parallel.uncond_devices.end());
+  if (vae_gpus.size() >= 2 && decode_tiling) {
+    log::info("VAE: decode tiled on ", device_.name(), " (vae_tiling), not split across the ",
+              vae_gpus.size(), " GPUs");
+  } else if (vae_gpus.size() >= 2) {
+    std::vector<std::unique_ptr<WanVaeDecoder>> replicas;
+    for (size_t r = 1; r < vae_gpus.size(); ++r)
+      replicas.push_back(load_vae(Device::cuda(vae_gpus[r])));
+    vae_->enable_height_split(std::move(replicas), make_nccl_group(vae_gpus));
+    log::info("VAE: decode split along the height across ", vae_gpus.size(),
+              " GPUs (cuda:", vae_gpus.front(), " to cuda:", vae_gpus.back(), ")");
+  }
 
   std::vector<std::pair<std::string, std::string>> engine_parameters = {
       {"pipeline", std::string(wan_pipeline_class_name(pipeline))},
@@ -406,6 +424,9 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     engine_parameters.emplace_back("sp_size", std::to_string(parallel.sp_size));
   }
   if (parallel.sharded) engine_parameters.emplace_back("use_fsdp_inference", "true");
+  if (vae_->height_split_size() > 1) {
+    engine_parameters.emplace_back("vae_height_split", std::to_string(vae_->height_split_size()));
+  }
   if (!transformer_quant.empty())
     engine_parameters.emplace_back("transformer_quant", transformer_quant);
   if (sparse.moba_config) {

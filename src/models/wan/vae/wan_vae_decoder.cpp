@@ -1,6 +1,8 @@
 #include "models/wan/vae/wan_vae_decoder.h"
 
 #include <algorithm>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -68,9 +70,10 @@ Tensor WanVaeDecoder::decode(const Tensor& latents, const std::optional<VaeTilin
   FV_CHECK(latents.ndim() == 5 && latents.size(1) == config_.z_dim && latents.size(2) >= 1,
            "WanVaeDecoder: expected latents [B,", config_.z_dim, ",T,H,W] with T >= 1, got ",
            latents.describe());
-  FV_CHECK(!(tiling && height_split), "VAE tiling and the VAE height split across ",
-           height_split ? height_split->size() : 0,
+  const int split = height_split ? height_split->size() : height_split_size();
+  FV_CHECK(!(tiling && split > 1), "VAE tiling and the VAE height split across ", split,
            " ranks cannot be combined: tiles are decoded one by one on one device; turn one off");
+  if (!height_split && split_) return decode_as_group(latents);
   // De-normalisation in fp32, then the decoder runs in its weights' dtype on their device.
   const Tensor denormalized =
       ops::conv3d(latents.to(device_).to(DType::F32), denormalize_weight_, denormalize_bias_);
@@ -92,6 +95,40 @@ Tensor WanVaeDecoder::decode(const Tensor& latents, const std::optional<VaeTilin
   const Tensor video = band.gather(decode_frames(band.band_of(z), /*clamp=*/true, &band));
   // A collective that failed after it returned fails this decode, not a later call.
   height_split->wait_collectives();
+  return video;
+}
+
+void WanVaeDecoder::enable_height_split(std::vector<std::unique_ptr<WanVaeDecoder>> replicas,
+                                        std::vector<std::unique_ptr<Communicator>> group) {
+  const int P = int(group.size());
+  FV_CHECK(P >= 1, "the VAE height split needs at least one rank");
+  FV_CHECK(replicas.empty() || int(replicas.size()) == P - 1, "the VAE height split over ", P,
+           " ranks needs ", P - 1, " replicas of the decoder (or none on the CPU), got ",
+           replicas.size());
+  for (const auto& r : replicas) {
+    FV_CHECK(r->device() != device_ || device_.is_cpu(),
+             "the VAE height split: a replica must be this decoder on another device, got one on ",
+             r->device().name(), " beside the decoder on ", device_.name());
+  }
+  auto split = std::make_shared<HeightSplitGroup>();
+  split->replicas = std::move(replicas);
+  split->comms = std::move(group);
+  split_ = std::move(split);
+}
+
+int WanVaeDecoder::height_split_size() const { return split_ ? int(split_->comms.size()) : 1; }
+
+Tensor WanVaeDecoder::decode_as_group(const Tensor& latents) const {
+  HeightSplitGroup& split = *split_;
+  std::lock_guard lock(split.mutex);
+  Tensor video;
+  run_ranks(split.comms, [&](Communicator& comm) {
+    const int r = comm.rank();
+    const WanVaeDecoder& d =
+        r == 0 || split.replicas.empty() ? *this : *split.replicas[size_t(r - 1)];
+    Tensor mine = d.decode(latents.to(d.device()), std::nullopt, &comm);
+    if (r == 0) video = std::move(mine);
+  });
   return video;
 }
 

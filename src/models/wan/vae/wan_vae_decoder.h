@@ -15,6 +15,8 @@
 // frame's pixels for the mid attention's keys; the bands are gathered at the end.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -58,8 +60,18 @@ class WanVaeDecoder {
   Tensor decode(const Tensor& latents, const std::optional<VaeTiling>& tiling = std::nullopt,
                 Communicator* height_split = nullptr) const;
 
+  // The height split as a mode (issue 15), as WanTransformer::enable_sequence_parallel: from now
+  // on a decode() without a communicator runs as every rank of `group` at once (run_ranks), rank 0
+  // on this decoder and rank r on replicas[r − 1] (the same weights, each on its own GPU), or on
+  // this decoder for every rank when there are none (the CPU's threads), and returns rank 0's
+  // video on this decoder's device. One decode at a time. Not with tiling (refused).
+  void enable_height_split(std::vector<std::unique_ptr<WanVaeDecoder>> replicas,
+                           std::vector<std::unique_ptr<Communicator>> group);
+  int height_split_size() const;
+
   const WanVaeConfig& config() const { return config_; }
   DType dtype() const { return dtype_; }  // of the weights, activations and output
+  Device device() const { return device_; }
 
  private:
   struct UpBlock {
@@ -75,6 +87,16 @@ class WanVaeDecoder {
   Tensor decode_tiled(const Tensor& z, const VaeTiling& tiling) const;
   // One latent frame [B, z_dim, 1, H, W] (after post_quant_conv) -> its output frames.
   Tensor decode_chunk(const Tensor& z, StreamCache& cache, const RowBand* band) const;
+
+  // decode() as every rank of split_.
+  Tensor decode_as_group(const Tensor& latents) const;
+
+  struct HeightSplitGroup {
+    std::vector<std::unique_ptr<WanVaeDecoder>> replicas;  // ranks 1..; empty: this decoder
+    std::vector<std::unique_ptr<Communicator>> comms;
+    std::mutex mutex;  // one decode at a time
+  };
+  std::shared_ptr<HeightSplitGroup> split_;  // null: one device
 
   WanVaeConfig config_;
   Device device_;  // of the weights; activations and caches live there
