@@ -4,6 +4,8 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "core/cuda/cuda_context.h"
 #include "core/cuda/device_allocator.h"
 #include "require_gpu.h"
@@ -44,6 +46,46 @@ TEST(CudaRuntime, StridedDeviceCopiesMatchTheCpu) {
   EXPECT_EQ(testing::rel_l2(dst.to(Device::cpu()).to(DType::F32),
                             x.permute({2, 0, 1}).contiguous().to(DType::BF16).to(DType::F32)),
             0.0);
+}
+
+// Copies whose innermost elements run contiguously in both tensors take the row path (16-byte
+// vectors per run, device_copy.cu); the rest the element path. Each against the CPU, both dtypes:
+// a slice along an outer dim (a causal conv's cached frames), a permute keeping the last dims
+// (the VAE's temporal interleave), a strided destination, and runs that are too short or start
+// off a 16-byte boundary (the element path).
+TEST(CudaRuntime, RowCopiesMatchTheCpu) {
+  REQUIRE_GPU();
+  const Tensor x = testing::randn({2, 3, 6, 8, 40});
+  const auto check = [&](const std::function<Tensor(const Tensor&)>& view, const char* what) {
+    for (DType d : {DType::F32, DType::BF16}) {
+      const Tensor host = x.to(d);
+      const Tensor want = view(host).contiguous();
+      const Tensor got = view(host.to(kGpu)).contiguous().to(Device::cpu());
+      EXPECT_EQ(got.shape(), want.shape()) << what;
+      EXPECT_EQ(testing::rel_l2(got.to(DType::F32), want.to(DType::F32)), 0.0)
+          << what << " " << dtype_name(d);
+    }
+  };
+  check([](const Tensor& t) { return t.slice(2, 4, 6); }, "last two frames");
+  check(
+      [](const Tensor& t) {
+        return t.reshape({2, 3, 2, 3, 8, 40}).permute({0, 2, 1, 3, 4, 5});
+      },
+      "channel halves interleaved");
+  check([](const Tensor& t) { return t.slice(4, 1, 33); }, "a run off a 16-byte boundary");
+  check([](const Tensor& t) { return t.slice(3, 0, 1).slice(4, 0, 8); }, "runs shorter than a row");
+  check([](const Tensor& t) { return t.reshape({-1}).slice(0, 1, 2 * 3 * 6 * 8 * 40 - 7); },
+        "a contiguous source one element in");
+  // Into a strided destination: a slice of a bigger tensor along an outer dim.
+  for (DType d : {DType::F32, DType::BF16}) {
+    Tensor dst = Tensor::zeros({2, 3, 9, 8, 40}, d, kGpu);
+    dst.slice(2, 3, 9).copy_from(x.to(d).to(kGpu));
+    const Tensor back = dst.to(Device::cpu()).to(DType::F32);
+    EXPECT_EQ(testing::rel_l2(back.slice(2, 3, 9).contiguous(), x.to(d).to(DType::F32)), 0.0);
+    EXPECT_EQ(testing::rel_l2(back.slice(2, 0, 3).contiguous(),
+                              Tensor::zeros({2, 3, 3, 8, 40}, DType::F32)),
+              0.0);
+  }
 }
 
 TEST(CudaRuntime, AllocatorReusesFreedBlocksAndTracksThePeak) {

@@ -9,4 +9,8 @@ Tensor rms_norm_channels(const Tensor& x, const Tensor& gamma) {
   return FV_DISPATCH(x.device(), rms_norm_channels(x, gamma));
 }
 
+Tensor rms_norm_channels_silu(const Tensor& x, const Tensor& gamma) {
+  return FV_DISPATCH(x.device(), rms_norm_channels_silu(x, gamma));
+}
+
 }  // namespace fastvideo::ops

@@ -248,6 +248,9 @@ void channel_norm_cases(Table& t) {
         t.add("rms_norm_channels", d, "gamma_" + lower(dg) + "_" + dims(s),
               {{s, d}, {{s[1], 1, 1, 1}, dg}}, elementwise_bound(d),
               [](OpInputs in) { return ops::rms_norm_channels(in[0], in[1]); });
+        t.add("rms_norm_channels_silu", d, "gamma_" + lower(dg) + "_" + dims(s),
+              {{s, d}, {{s[1], 1, 1, 1}, dg}}, elementwise_bound(d),
+              [](OpInputs in) { return ops::rms_norm_channels_silu(in[0], in[1]); });
       }
     }
   }
@@ -303,6 +306,18 @@ void data_movement_cases(Table& t) {
       t.add("upsample_nearest2x", d, dims(s), {{s, d}}, kExact,
             [](OpInputs in) { return ops::upsample_nearest2x(in[0]); });
     }
+  }
+  // A causal conv's stream: cached frames before new ones along T, in rows long enough for the
+  // device copy's row path, and the same with the new frames a strided view.
+  for (DType d : kDtypes) {
+    t.add("concat", d, "frames_2_and_4_of_2x3xTx16x32",
+          {{{2, 3, 2, 16, 32}, d}, {{2, 3, 4, 16, 32}, d}}, kExact,
+          [](OpInputs in) { return ops::concat(in, 2); });
+    t.add("concat", d, "frames_2_and_a_strided_4", {{{2, 3, 2, 16, 32}, d}, {{2, 3, 16, 4, 32}, d}},
+          kExact, [](OpInputs in) {
+            const Tensor parts[] = {in[0], in[1].transpose(2, 3)};
+            return ops::concat(parts, 2);
+          });
   }
   // Eleven strided views (transposes) and an empty input along the concatenated dim.
   std::vector<Operand> parts;

@@ -1,7 +1,9 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 
 #include "core/cuda/cuda_check.h"
@@ -82,6 +84,70 @@ __global__ void strided_bytes_kernel(const char* src, char* dst, int element_siz
   }
 }
 
+// Same-dtype copies whose innermost elements run contiguously in both tensors (a slice along an
+// outer dim, a permute that keeps the last dims, a concat's part): `rows` runs of `vectors`
+// 16-byte vectors, each row's offsets (bytes) worked out once, not once per element as above.
+struct RowLayout {
+  int outer_ndim;
+  int64_t shape[kMaxDims];
+  int64_t src_strides[kMaxDims];  // bytes
+  int64_t dst_strides[kMaxDims];  // bytes
+};
+
+__global__ void copy_rows_kernel(const char* src, char* dst, RowLayout layout, int64_t rows,
+                                 int64_t vectors) {
+  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+    int64_t i = row, so = 0, d_o = 0;
+    for (int d = layout.outer_ndim - 1; d >= 0; --d) {
+      const int64_t idx = i % layout.shape[d];
+      i /= layout.shape[d];
+      so += idx * layout.src_strides[d];
+      d_o += idx * layout.dst_strides[d];
+    }
+    const uint4* from = reinterpret_cast<const uint4*>(src + so);
+    uint4* to = reinterpret_cast<uint4*>(dst + d_o);
+    for (int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; v < vectors;
+         v += int64_t(gridDim.x) * blockDim.x)
+      to[v] = from[v];
+  }
+}
+
+constexpr int64_t kMinRowBytes = 512;  // shorter runs leave most of a row's threads idle
+
+// The row layout of a same-dtype copy of src into dst, if its innermost run is contiguous in
+// both, at least kMinRowBytes long and every row 16-byte aligned; otherwise nothing.
+bool row_layout(const Tensor& src, const Tensor& dst, RowLayout& layout, int64_t& rows,
+                int64_t& vectors) {
+  const int64_t element = int64_t(dtype_size(dst.dtype()));
+  int d = dst.ndim() - 1;
+  int64_t run = 1;  // elements
+  for (; d >= 0; --d) {
+    const int64_t n = dst.size(d);
+    if (n != 1 && (src.strides()[size_t(d)] != run || dst.strides()[size_t(d)] != run)) break;
+    run *= n;
+  }
+  const int64_t run_bytes = run * element;
+  if (run_bytes < kMinRowBytes || run_bytes % 16 != 0) return false;
+  if (reinterpret_cast<uintptr_t>(src.raw_data()) % 16 != 0 ||
+      reinterpret_cast<uintptr_t>(dst.raw_data()) % 16 != 0)
+    return false;
+  layout = RowLayout{};
+  rows = 1;
+  for (int k = 0; k <= d; ++k) {
+    const int64_t n = dst.size(k);
+    if (n == 1) continue;
+    const int64_t ss = src.strides()[size_t(k)] * element, ds = dst.strides()[size_t(k)] * element;
+    if (ss % 16 != 0 || ds % 16 != 0) return false;
+    layout.shape[layout.outer_ndim] = n;
+    layout.src_strides[layout.outer_ndim] = ss;
+    layout.dst_strides[layout.outer_ndim] = ds;
+    ++layout.outer_ndim;
+    rows *= n;
+  }
+  vectors = run_bytes / 16;
+  return true;
+}
+
 int float_code(DType d) {
   switch (d) {
     case DType::F32:
@@ -107,6 +173,18 @@ void copy_on_device(const Tensor& src, const Tensor& dst) {
   }
   FV_CHECK(dst.ndim() <= kMaxDims, "device copy of ", dst.describe(), ": at most ", kMaxDims,
            " dimensions");
+  RowLayout rows_layout;
+  int64_t rows = 0, vectors = 0;
+  if (src.dtype() == dst.dtype() && row_layout(src, dst, rows_layout, rows, vectors)) {
+    const int threads = 256;
+    const dim3 grid(unsigned(std::min<int64_t>((vectors + threads - 1) / threads, 1024)),
+                    unsigned(std::min<int64_t>(rows, 65535)));
+    copy_rows_kernel<<<grid, threads, 0, ctx.stream()>>>(static_cast<const char*>(src.raw_data()),
+                                                         static_cast<char*>(dst.raw_data()),
+                                                         rows_layout, rows, vectors);
+    FV_CUDA_CHECK_LAUNCH();
+    return;
+  }
   StridedLayout layout{};
   layout.ndim = dst.ndim();
   for (int d = 0; d < dst.ndim(); ++d) {

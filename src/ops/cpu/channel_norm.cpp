@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "ops/elementwise.h"
 
 namespace fastvideo::ops::cpu {
 
@@ -39,6 +40,10 @@ Tensor rms_norm_channels(const Tensor& x, const Tensor& gamma) {
     }
   });
   return y;
+}
+
+Tensor rms_norm_channels_silu(const Tensor& x, const Tensor& gamma) {
+  return silu(rms_norm_channels(x, gamma));
 }
 
 }  // namespace fastvideo::ops::cpu

@@ -14,8 +14,8 @@ namespace {
 
 namespace k = cuda_kernels;
 
-// x [B, C, S]; gamma [C] f32.
-template <int N, class T>
+// x [B, C, S]; gamma [C] f32. kSilu: y = silu(norm), the norm kept in f32 in between.
+template <int N, bool kSilu, class T>
 __global__ void channel_rms_kernel(const T* __restrict__ x, const float* __restrict__ gamma,
                                    T* __restrict__ y, int64_t B, int64_t C, int64_t S,
                                    float sqrt_c) {
@@ -39,15 +39,17 @@ __global__ void channel_rms_kernel(const T* __restrict__ x, const float* __restr
       k::load<N>(xb + c * S, a);
       const float g = gamma[c];
 #pragma unroll
-      for (int j = 0; j < N; ++j) a[j] *= ss[j] * g;
+      for (int j = 0; j < N; ++j) {
+        a[j] *= ss[j] * g;
+        if constexpr (kSilu) a[j] = a[j] / (1.0f + expf(-a[j]));  // ops::silu's formula
+      }
       k::store<N>(yb + c * S, a);
     }
   }
 }
 
-}  // namespace
-
-Tensor rms_norm_channels(const Tensor& x, const Tensor& gamma) {
+template <bool kSilu>
+Tensor channel_rms(const Tensor& x, const Tensor& gamma) {
   FV_CHECK(x.ndim() >= 2, "rms_norm_channels: expected [B,C,...], got ", x.describe());
   const int64_t B = x.size(0), C = x.size(1);
   const int64_t S = C == 0 || B == 0 ? 0 : x.numel() / (B * C);
@@ -67,15 +69,25 @@ Tensor rms_norm_channels(const Tensor& x, const Tensor& gamma) {
     const float* pg = g.data<float>();
     constexpr int N = k::kVector<T>;
     if (k::can_vectorise({px}, {S}, N)) {
-      channel_rms_kernel<N><<<k::grid_for(ctx, B * S / N), k::kThreads, 0, ctx.stream()>>>(
+      channel_rms_kernel<N, kSilu><<<k::grid_for(ctx, B * S / N), k::kThreads, 0, ctx.stream()>>>(
           px, pg, py, B, C, S, sqrt_c);
     } else {
-      channel_rms_kernel<1>
+      channel_rms_kernel<1, kSilu>
           <<<k::grid_for(ctx, B * S), k::kThreads, 0, ctx.stream()>>>(px, pg, py, B, C, S, sqrt_c);
     }
     FV_CUDA_CHECK_LAUNCH();
   });
   return y;
+}
+
+}  // namespace
+
+Tensor rms_norm_channels(const Tensor& x, const Tensor& gamma) {
+  return channel_rms<false>(x, gamma);
+}
+
+Tensor rms_norm_channels_silu(const Tensor& x, const Tensor& gamma) {
+  return channel_rms<true>(x, gamma);
 }
 
 }  // namespace fastvideo::ops::cuda

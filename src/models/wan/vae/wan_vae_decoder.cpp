@@ -216,7 +216,7 @@ Tensor WanVaeDecoder::decode_chunk(const Tensor& z, StreamCache& cache, const Ro
       x = block.resnets[r].forward(x, cache.up_resnets[i][r], band);
     if (block.upsampler) x = block.upsampler->forward(x, cache.upsamplers[i], band);
   }
-  x = ops::silu(ops::rms_norm_channels(x, norm_out_gamma_));
+  x = ops::rms_norm_channels_silu(x, norm_out_gamma_);
   return conv_out_.forward(x, cache.conv_out, band);
 }
 
