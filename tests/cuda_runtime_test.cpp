@@ -55,8 +55,8 @@ TEST(CudaRuntime, StridedDeviceCopiesMatchTheCpu) {
 // off a 16-byte boundary (the element path).
 TEST(CudaRuntime, RowCopiesMatchTheCpu) {
   REQUIRE_GPU();
-  const Tensor x = testing::randn({2, 3, 6, 8, 40});
-  const auto check = [&](const std::function<Tensor(const Tensor&)>& view, const char* what) {
+  const auto check = [](const Tensor& x, const std::function<Tensor(const Tensor&)>& view,
+                        const char* what) {
     for (DType d : {DType::F32, DType::BF16}) {
       const Tensor host = x.to(d);
       const Tensor want = view(host).contiguous();
@@ -66,16 +66,26 @@ TEST(CudaRuntime, RowCopiesMatchTheCpu) {
           << what << " " << dtype_name(d);
     }
   };
-  check([](const Tensor& t) { return t.slice(2, 4, 6); }, "last two frames");
+  const Tensor x = testing::randn({2, 3, 6, 8, 40});
   check(
+      x, [](const Tensor& t) { return t.slice(2, 4, 6); }, "last two frames");
+  check(
+      x,
       [](const Tensor& t) {
         return t.reshape({2, 3, 2, 3, 8, 40}).permute({0, 2, 1, 3, 4, 5});
       },
       "channel halves interleaved");
-  check([](const Tensor& t) { return t.slice(4, 1, 33); }, "a run off a 16-byte boundary");
-  check([](const Tensor& t) { return t.slice(3, 0, 1).slice(4, 0, 8); }, "runs shorter than a row");
-  check([](const Tensor& t) { return t.reshape({-1}).slice(0, 1, 2 * 3 * 6 * 8 * 40 - 7); },
-        "a contiguous source one element in");
+  check(
+      x, [](const Tensor& t) { return t.slice(3, 0, 1).slice(4, 0, 8); },
+      "runs shorter than a row");
+  // Runs long enough for the row path whose start (one element in) or outer stride (2,600 bytes
+  // in bf16) is off a 16-byte boundary: the element path, or a misaligned vector load would fail.
+  check(
+      testing::randn({2, 3, 4, 520}), [](const Tensor& t) { return t.slice(3, 1, 513); },
+      "runs starting one element in");
+  check(
+      testing::randn({3, 5, 260}), [](const Tensor& t) { return t.slice(1, 0, 4); },
+      "an outer stride off 16 bytes");
   // Into a strided destination: a slice of a bigger tensor along an outer dim.
   for (DType d : {DType::F32, DType::BF16}) {
     Tensor dst = Tensor::zeros({2, 3, 9, 8, 40}, d, kGpu);

@@ -42,10 +42,18 @@ TEST(LayerLayout, PacksEachMemberInItsDtypeAtAnAlignedOffset) {
               0.0)
         << "member " << k;
   }
-  // A byte range: the second member only, the rest of the range zero.
+  // A byte range: the second member only, the rest of the range (its alignment gap) zero.
   Tensor part = Tensor::empty({256}, DType::U8);
   std::memset(part.raw_data(), 1, 256);
   layout.pack(layer, static_cast<char*>(part.raw_data()), 256, 512);
+  for (int64_t b = 33 * 2; b < 256; ++b)
+    ASSERT_EQ(part.data<uint8_t>()[b], 0) << "byte " << b << " of the gap after member 1";
+  // And in a whole string written over ones: every gap zero.
+  std::memset(string.raw_data(), 1, layout.bytes());
+  layout.pack(layer, static_cast<char*>(string.raw_data()));
+  for (const auto& [from, to] :
+       {std::pair<int64_t, int64_t>{6 * 7 * 4, 256}, {256 + 66, 512}, {512 + 60, 768}})
+    for (int64_t b = from; b < to; ++b) ASSERT_EQ(string.data<uint8_t>()[b], 0) << "byte " << b;
   Tensor whole = Tensor::zeros({int64_t(layout.bytes())}, DType::U8);
   std::memcpy(static_cast<char*>(whole.raw_data()) + 256, part.raw_data(), 256);
   EXPECT_EQ(testing::rel_l2(layout.views(whole)[1].to(DType::F32), views[1].to(DType::F32)), 0.0);

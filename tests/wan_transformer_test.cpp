@@ -599,6 +599,16 @@ TEST(WanTransformer, CfgPassesAsOneBatchGiveTheTwoPasses) {
   const auto [o, u] = tiny.model.forward_cfg(latents, t, other, uncond, nullptr);
   EXPECT_LT(rel_l2(o.contiguous(), want_other), 1e-6) << "a new prompt reused the old context";
   EXPECT_LT(rel_l2(u.contiguous(), want_uncond), 1e-6);
+  tiny.model.release_cfg_batch();  // the next batch joins the pair again
+  EXPECT_LT(rel_l2(tiny.model.forward_cfg(latents, t, cond, uncond, nullptr).first.contiguous(),
+                   want_cond),
+            1e-6);
+  // Contexts that cannot be one batch (another text length) run as two passes.
+  const auto shorter = tiny.model.prepare_text(randn({1, 300, 128}));
+  const Tensor want_shorter = tiny.model.forward(latents, t, shorter);
+  EXPECT_LT(rel_l2(tiny.model.forward_cfg(latents, t, shorter, uncond, nullptr).first.contiguous(),
+                   want_shorter),
+            1e-6);
 }
 
 TEST(WanTransformer, BatchOfTwoMatchesTwoSingleItemCalls) {

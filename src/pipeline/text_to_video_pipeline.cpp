@@ -112,14 +112,15 @@ void log_offload_on_cpu(const GeneratorOptions& options) {
 // The offloads this run uses (issue 12): those the options fix, and for the rest (auto) the
 // least costly set whose estimated peak, at the model's preset size, fits the device memory
 // available (the budget, when there is one). Logged in one line. A budget too small for any set
-// the options allow is an error here, before any weights load. With `dit_shards` > 1 the device
-// holds its piece of the transformer's blocks (use_fsdp_inference).
+// the options allow is an error here, before any weights load. With `dit_shards` ≥ 1 the device
+// holds its 1/dit_shards piece of the transformer's blocks (use_fsdp_inference; 0: whole
+// blocks); with `vae_gpus` ≥ 2 the decode is split along the height across that many GPUs.
 OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
                            const SamplingPreset& preset, const WanGeometry& geometry,
                            const WanTransformerConfig& dit, const WanBlockExtras& extras,
                            const std::set<std::string>& dit_fp32, const Umt5Config& umt5,
                            DType umt5_dtype, const WanVaeConfig& vae, bool tiling_asked,
-                           const std::string& dit_resident_because, int dit_shards) {
+                           const std::string& dit_resident_because, int dit_shards, int vae_gpus) {
   FV_CHECK(!(options.dit_layerwise_offload == false && options.dit_cpu_offload == true),
            "dit_layerwise_offload=false and dit_cpu_offload=true contradict each other here: on "
            "one GPU both mean streaming the transformer's blocks from host memory; set one");
@@ -148,9 +149,9 @@ OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
       .decode_activations = estimate_decode_activations(d.num_frames, d.height, d.width),
       .decode_activations_tiled = estimate_tiled_decode_activations(d.num_frames, d.height, d.width,
                                                                     options.vae_tile_size)};
-  if (dit_shards > 1) {
+  if (dit_shards >= 1) {
     // Sharded weights: this GPU's piece of every block, plus the blocks gathered whole (the one
-    // running and the next).
+    // running and the next), also on one GPU (its piece is every block).
     const int64_t blocks = needs.dit_block * needs.dit_blocks;
     needs.dit_weights += (blocks + dit_shards - 1) / dit_shards - blocks + 2 * needs.dit_block;
   }
@@ -297,7 +298,8 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   const std::set<std::string> dit_fp32 = wan_transformer_fp32_names(dit_config, extras);
   offload_ = plan_offload(options, device_, preset_, *geometry_, dit_config, extras, dit_fp32,
                           umt5_config, umt5_dtype, vae_config, vae_tiling.has_value(),
-                          dit_resident_because, parallel.sharded ? parallel.sp_size : 1);
+                          dit_resident_because, parallel.sharded ? parallel.sp_size : 0,
+                          int(parallel.devices.size() + parallel.uncond_devices.size()));
   // The plan may turn tiling on; then it tiles as vae_tile_size / vae_tile_stride say.
   const std::optional<VaeTiling> decode_tiling =
       offload_.vae_tiling ? std::optional(vae_tiling.value_or(

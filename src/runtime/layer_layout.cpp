@@ -42,12 +42,16 @@ void LayerLayout::pack(const std::vector<Tensor>& tensors, char* out, size_t beg
   FV_CHECK(
       begin <= end && begin % kLayerAlignment == 0 && (end % kLayerAlignment == 0 || end == bytes_),
       "a layer's bytes [", begin, ", ", end, ") do not start and end on member elements");
-  std::memset(out, 0, end - begin);
   for (size_t k = 0; k < tensors.size(); ++k) {
     const Tensor& t = tensors[k];
     const size_t size = dtype_size(members_[k].dtype);
-    const size_t lo = std::max(begin, offsets_[k]);
-    const size_t hi = std::min(end, offsets_[k] + size_t(t.numel()) * size);
+    const size_t member_end = offsets_[k] + size_t(t.numel()) * size;
+    const size_t lo = std::max(begin, offsets_[k]), hi = std::min(end, member_end);
+    // The alignment gap after the member (up to the next one, or the string's end) is zero; the
+    // members' own bytes are written below, so nothing is written twice.
+    const size_t gap_begin = std::max(begin, member_end);
+    const size_t gap_end = std::min(end, k + 1 < offsets_.size() ? offsets_[k + 1] : bytes_);
+    if (gap_begin < gap_end) std::memset(out + (gap_begin - begin), 0, gap_end - gap_begin);
     if (lo < hi) {
       const size_t first = (lo - offsets_[k]) / size;
       convert_floats(static_cast<const char*>(t.raw_data()) + first * dtype_size(t.dtype()),

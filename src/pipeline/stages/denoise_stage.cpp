@@ -9,7 +9,8 @@
 namespace fastvideo {
 
 DenoiseStage::DenoiseStage(const WanTransformer& transformer, const WanGeometry& geometry,
-                           const SparseAttentionSettings& sparse, const ProgressCallback& progress, const StopFlag& stop)
+                           const SparseAttentionSettings& sparse, const ProgressCallback& progress,
+                           const StopFlag& stop)
     : transformer_(transformer),
       geometry_(geometry),
       sparse_(sparse),
@@ -22,6 +23,11 @@ void DenoiseStage::run(RequestState& state) {
   CfgGate gate(r.cfg_gate_step, r.guidance_scale, steps);
   const DenoiseLoop loop{transformer_,      geometry_, *state.scheduler, state.cond_text,
                          state.uncond_text, gate,      sparse_};
+  // The CFG passes' joined context is not held through the decode, nor after a stopped loop.
+  struct ReleaseJoinedContext {
+    const WanTransformer& transformer;
+    ~ReleaseJoinedContext() { transformer.release_cfg_batch(); }
+  } release{transformer_};
   state.result.transformer_forwards =
       run_denoise_loop(loop, state.latents, -1, [&](int step, double seconds) {
         log::debug("denoise step ", step + 1, "/", steps, ": ", seconds, " s");

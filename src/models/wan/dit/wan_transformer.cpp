@@ -547,14 +547,19 @@ Tensor batch_pair(const Tensor& a, const Tensor& b) {
   const Tensor pair[] = {a, b};
   return ops::concat(pair, 0);
 }
+// The two contexts can be one batch: the same shapes, replicas included. Hand-made contexts (id 0)
+// are not joined: the join is kept by id.
+bool joinable(const WanTransformer::TextContext& cond, const WanTransformer::TextContext& uncond) {
+  if (cond.id == 0 || uncond.id == 0 || cond.blocks.size() != uncond.blocks.size() ||
+      cond.replicas.size() != uncond.replicas.size() || cond.text.shape() != uncond.text.shape())
+    return false;
+  for (size_t r = 0; r < cond.replicas.size(); ++r)
+    if (cond.replicas[r].text.shape() != uncond.replicas[r].text.shape()) return false;
+  return true;
+}
 // The two contexts as one of twice the batch (replicas' too), with a new id.
 WanTransformer::TextContext join_contexts(const WanTransformer::TextContext& cond,
                                           const WanTransformer::TextContext& uncond, uint64_t id) {
-  FV_CHECK(cond.blocks.size() == uncond.blocks.size() &&
-               cond.replicas.size() == uncond.replicas.size() &&
-               cond.text.shape() == uncond.text.shape(),
-           "WanTransformer: the conditional and unconditional contexts differ in shape (",
-           cond.text.describe(), " beside ", uncond.text.describe(), ")");
   WanTransformer::TextContext both;
   both.id = id;
   both.text = batch_pair(cond.text, uncond.text);
@@ -568,15 +573,21 @@ WanTransformer::TextContext join_contexts(const WanTransformer::TextContext& con
 }
 }  // namespace
 
-const WanTransformer::TextContext& WanTransformer::cfg_batch_context(
+std::shared_ptr<const WanTransformer::CfgBatch> WanTransformer::cfg_batch_context(
     const TextContext& cond, const TextContext& uncond) const {
   std::lock_guard lock(cfg_batch_mutex_);
   if (!cfg_batch_ || cfg_batch_->cond != cond.id || cfg_batch_->uncond != uncond.id) {
+    cfg_batch_.reset();  // the old pair's join is not held beside the new one
     static std::atomic<uint64_t> next_id{uint64_t(1) << 62};  // apart from prepare_text's ids
     cfg_batch_ = std::make_shared<const CfgBatch>(
         CfgBatch{cond.id, uncond.id, join_contexts(cond, uncond, next_id++)});
   }
-  return cfg_batch_->both;
+  return cfg_batch_;
+}
+
+void WanTransformer::release_cfg_batch() const {
+  std::lock_guard lock(cfg_batch_mutex_);
+  cfg_batch_.reset();
 }
 
 std::pair<Tensor, Tensor> WanTransformer::forward_cfg(
@@ -588,7 +599,7 @@ std::pair<Tensor, Tensor> WanTransformer::forward_cfg(
                                ? latents.size(2) / patch[0] * (latents.size(3) / patch[1]) *
                                      (latents.size(4) / patch[2])
                                : 0;
-    if (tokens > cfg_batch_tokens_) {
+    if (tokens > cfg_batch_tokens_ || !joinable(cond, uncond)) {
       return {forward(latents, timesteps, cond, self_attention_metadata),
               forward(latents, timesteps, uncond, self_attention_metadata)};
     }
@@ -597,8 +608,10 @@ std::pair<Tensor, Tensor> WanTransformer::forward_cfg(
     const Tensor pair[] = {latents, latents};
     std::vector<double> both_timesteps(timesteps.begin(), timesteps.end());
     both_timesteps.insert(both_timesteps.end(), timesteps.begin(), timesteps.end());
-    const Tensor out = forward(ops::concat(pair, 0), both_timesteps,
-                               cfg_batch_context(cond, uncond), self_attention_metadata);
+    // Held for the forward: another thread's pair may replace the kept join meanwhile.
+    const std::shared_ptr<const CfgBatch> joined = cfg_batch_context(cond, uncond);
+    const Tensor out =
+        forward(ops::concat(pair, 0), both_timesteps, joined->both, self_attention_metadata);
     return {out.slice(0, 0, B), out.slice(0, B, 2 * B)};
   }
   FV_CHECK(uncond.partner,

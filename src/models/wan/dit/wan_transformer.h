@@ -184,10 +184,14 @@ class WanTransformer {
   // (0: never; kCfgBatchTokens by default).
   void set_cfg_batch_tokens(int64_t tokens) { cfg_batch_tokens_ = tokens; }
   int64_t cfg_batch_tokens() const { return cfg_batch_tokens_; }
+  // Drops forward_cfg's joined context (twice one prompt's K/V): the pipeline's denoise stage
+  // calls it when its loop ends, so it is not held through the decode.
+  void release_cfg_batch() const;
   // Both CFG passes on the same latents: (cond, uncond), each as forward() gives it, on this
   // model's device. With a partner the two run at once, the uncond one on the partner; without,
   // as one forward of twice the batch when the latents have at most cfg_batch_tokens() tokens
-  // (the two contexts joined once per pair of prompts and kept), else one after the other.
+  // and the contexts are alike (the two joined once per pair of prompts and kept until
+  // release_cfg_batch or the next pair), else one after the other.
   std::pair<Tensor, Tensor> forward_cfg(const Tensor& latents, std::span<const double> timesteps,
                                         const TextContext& cond, const TextContext& uncond,
                                         const AttentionMetadata* self_attention_metadata) const;
@@ -317,7 +321,8 @@ class WanTransformer {
   };
   mutable std::mutex cfg_batch_mutex_;
   mutable std::shared_ptr<const CfgBatch> cfg_batch_;
-  const TextContext& cfg_batch_context(const TextContext& cond, const TextContext& uncond) const;
+  std::shared_ptr<const CfgBatch> cfg_batch_context(const TextContext& cond,
+                                                    const TextContext& uncond) const;
 };
 
 }  // namespace fastvideo

@@ -71,7 +71,8 @@ Tensor WanVaeDecoder::decode(const Tensor& latents, const std::optional<VaeTilin
            "WanVaeDecoder: expected latents [B,", config_.z_dim, ",T,H,W] with T >= 1, got ",
            latents.describe());
   const int split = height_split ? height_split->size() : height_split_size();
-  FV_CHECK(!(tiling && split > 1), "VAE tiling and the VAE height split across ", split,
+  FV_CHECK(!(tiling && (height_split || split_)), "VAE tiling and the VAE height split across ",
+           split,
            " ranks cannot be combined: tiles are decoded one by one on one device; turn one off");
   if (!height_split && split_) return decode_as_group(latents);
   // De-normalisation in fp32, then the decoder runs in its weights' dtype on their device.
