@@ -479,13 +479,9 @@ WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context,
   TextContext text;
   if (sequence_parallel_ && sharded_) {
     // Every rank gathers the blocks' weights in turn, so the ranks prepare their contexts together.
-    SequenceParallelGroup& sp = *sequence_parallel_;
-    std::vector<TextContext> per_rank(sp.comms.size());
-    std::lock_guard lock(sp.mutex);
-    run_ranks(sp.comms, [&](Communicator& comm) {
-      const int r = comm.rank();
-      const WanTransformer& m = r == 0 ? *this : *sp.replicas[size_t(r - 1)];
-      per_rank[size_t(r)] = m.prepare_rank_text(context.to(m.device()), &comm);
+    std::vector<TextContext> per_rank(size_t(sequence_parallel_->size()));
+    sequence_parallel_->run(*this, [&](const WanTransformer& m, Communicator& comm) {
+      per_rank[size_t(comm.rank())] = m.prepare_rank_text(context.to(m.device()), &comm);
       comm.wait_collectives();
     });
     text = std::move(per_rank[0]);
@@ -493,7 +489,7 @@ WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context,
   } else {
     text = prepare_rank_text(context, nullptr);
     if (sequence_parallel_) {
-      for (const auto& replica : sequence_parallel_->replicas) {
+      for (const auto& replica : sequence_parallel_->replicas()) {
         text.replicas.push_back(replica->prepare_rank_text(context.to(replica->device()), nullptr));
       }
     }
@@ -594,12 +590,9 @@ std::pair<Tensor, Tensor> WanTransformer::forward_cfg(
     const Tensor& latents, std::span<const double> timesteps, const TextContext& cond,
     const TextContext& uncond, const AttentionMetadata* self_attention_metadata) const {
   if (!partner_) {
-    const auto& patch = config_.patch_size;
-    const int64_t tokens = latents.ndim() == 5
-                               ? latents.size(2) / patch[0] * (latents.size(3) / patch[1]) *
-                                     (latents.size(4) / patch[2])
-                               : 0;
-    if (tokens > cfg_batch_tokens_ || !joinable(cond, uncond)) {
+    const std::array<int64_t, 3> grid =
+        latents.ndim() == 5 ? token_grid(latents) : std::array<int64_t, 3>{};
+    if (grid[0] * grid[1] * grid[2] > cfg_batch_tokens_ || !joinable(cond, uncond)) {
       return {forward(latents, timesteps, cond, self_attention_metadata),
               forward(latents, timesteps, uncond, self_attention_metadata)};
     }
@@ -641,16 +634,14 @@ std::pair<Tensor, Tensor> WanTransformer::forward_cfg(
 
 void WanTransformer::enable_sequence_parallel(std::vector<std::unique_ptr<WanTransformer>> replicas,
                                               std::vector<std::unique_ptr<Communicator>> group) {
-  const int P = int(group.size());
-  FV_CHECK(P >= 1, "sequence parallelism needs at least one rank");
-  FV_CHECK(replicas.empty() || int(replicas.size()) == P - 1, "sequence parallelism over ", P,
-           " ranks needs ", P - 1, " replicas of the transformer (or none on the CPU), got ",
-           replicas.size());
+  auto sp = std::make_shared<ReplicaGroup<WanTransformer>>(std::move(replicas), std::move(group),
+                                                           "sequence parallelism", "transformer");
+  const int P = sp->size();
   FV_CHECK(!graphs_ && !offload_,
            "sequence parallelism does not go together with compile mode or layerwise offload in "
            "this version");
   check_heads_divide(config_.num_attention_heads, P);
-  for (const auto& r : replicas) {
+  for (const auto& r : sp->replicas()) {
     // On the CPU the replicas of sharded weights are other CPU models (each holds its rank's
     // pieces); on GPUs every replica has a GPU of its own.
     const bool own_device = r->device() != device() || (sharded_ && device().is_cpu());
@@ -661,10 +652,10 @@ void WanTransformer::enable_sequence_parallel(std::vector<std::unique_ptr<WanTra
              r->device().name(), " beside the model on ", device().name());
   }
   // Sharded weights: rank r's model holds piece r of ranks == P, and every rank has its model.
-  for (int r = 0; r < P && (sharded_ || !replicas.empty()); ++r) {
-    const WanTransformer* m = r == 0             ? this
-                              : replicas.empty() ? nullptr
-                                                 : replicas[size_t(r - 1)].get();
+  for (int r = 0; r < P && (sharded_ || !sp->replicas().empty()); ++r) {
+    const WanTransformer* m = r == 0                   ? this
+                              : sp->replicas().empty() ? nullptr
+                                                       : sp->replicas()[size_t(r - 1)].get();
     const bool sharded = m && m->sharded_;
     FV_CHECK(sharded == bool(sharded_) &&
                  (!sharded || (m->sharded_->rank() == r && m->sharded_->ranks() == P)),
@@ -675,38 +666,29 @@ void WanTransformer::enable_sequence_parallel(std::vector<std::unique_ptr<WanTra
                              : std::string("has sharded weights beside whole ones"))
                  : str_cat("holds piece ", m->sharded_->rank(), " of ", m->sharded_->ranks()));
   }
-  auto sp = std::make_shared<SequenceParallelGroup>();
-  sp->replicas = std::move(replicas);
-  sp->comms = std::move(group);
   sequence_parallel_ = std::move(sp);
 }
 
 int WanTransformer::sequence_parallel_size() const {
-  return sequence_parallel_ ? int(sequence_parallel_->comms.size()) : 1;
+  return sequence_parallel_ ? sequence_parallel_->size() : 1;
 }
 
 Tensor WanTransformer::forward_as_group(const Tensor& latents, std::span<const double> timesteps,
                                         const TextContext& text,
                                         const AttentionMetadata* metadata) const {
-  SequenceParallelGroup& sp = *sequence_parallel_;
-  FV_CHECK(text.replicas.size() == sp.replicas.size(), "WanTransformer: the text context holds ",
-           text.replicas.size(), " replica contexts for ", sp.replicas.size(),
+  const auto& replicas = sequence_parallel_->replicas();
+  FV_CHECK(text.replicas.size() == replicas.size(), "WanTransformer: the text context holds ",
+           text.replicas.size(), " replica contexts for ", replicas.size(),
            " replicas: prepare it after enable_sequence_parallel");
-  std::lock_guard lock(sp.mutex);
   Tensor out;
-  run_ranks(sp.comms, [&](Communicator& comm) {
+  sequence_parallel_->run(*this, [&](const WanTransformer& m, Communicator& comm) {
     const int r = comm.rank();
+    const TextContext& context = &m == this ? text : text.replicas[size_t(r - 1)];
+    Tensor mine = m.forward(latents.to(m.device()), timesteps, context, metadata, &comm);
     // A collective can still fail after its call returned (its work is queued): each rank waits
     // for its own, so a failure is this forward's error, not a wrong output.
-    if (r == 0 || sp.replicas.empty()) {
-      Tensor mine = forward(latents, timesteps, text, metadata, &comm);
-      comm.wait_collectives();
-      if (r == 0) out = std::move(mine);
-      return;
-    }
-    const WanTransformer& m = *sp.replicas[size_t(r - 1)];
-    m.forward(latents.to(m.device()), timesteps, text.replicas[size_t(r - 1)], metadata, &comm);
     comm.wait_collectives();
+    if (r == 0) out = std::move(mine);
   });
   return out;
 }
@@ -827,14 +809,18 @@ Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> ti
   return forward_embedded(x, sinusoid, text, self_attention_metadata);
 }
 
+std::array<int64_t, 3> WanTransformer::token_grid(const Tensor& latents) const {
+  const auto& patch = config_.patch_size;
+  return {latents.size(2) / patch[0], latents.size(3) / patch[1], latents.size(4) / patch[2]};
+}
+
 Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sinusoid,
                                         const TextContext& text,
                                         const AttentionMetadata* self_attention_metadata,
                                         Communicator* sequence_parallel) const {
   const auto& patch = config_.patch_size;
   const int64_t B = latents.size(0);
-  const std::array<int64_t, 3> grid = {latents.size(2) / patch[0], latents.size(3) / patch[1],
-                                       latents.size(4) / patch[2]};
+  const std::array<int64_t, 3> grid = token_grid(latents);
   const int64_t D = config_.inner_dim();
   const DType act = activation_dtype();
   const RopeCache rope = rope_for(grid);
@@ -925,7 +911,7 @@ void WanTransformer::quantize_linears_fp8() {
            "this version (the pieces would need FP8 copies made on the host); turn one off");
   FV_CHECK(!graphs_, "transformer_quant FP8: quantize before compile mode captures the forward");
   if (sequence_parallel_) {
-    for (const auto& replica : sequence_parallel_->replicas) replica->quantize_linears_fp8();
+    for (const auto& replica : sequence_parallel_->replicas()) replica->quantize_linears_fp8();
   }
   FV_CHECK(!partner_, "transformer_quant FP8: quantize before CFG-parallel pairs the models");
   if (fp8_linears_) return;

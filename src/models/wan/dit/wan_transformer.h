@@ -23,6 +23,7 @@
 #include "io/weights.h"
 #include "models/wan/dit/wan_transformer_config.h"
 #include "parallel/communicator.h"
+#include "parallel/replica_group.h"
 #include "parallel/ulysses.h"
 
 namespace fastvideo {
@@ -266,6 +267,8 @@ class WanTransformer {
   // model (sharded weights: gathered over `group`).
   TextContext prepare_rank_text(const Tensor& context, Communicator* group) const;
 
+  // The patch grid of latents [B, C, T, H, W]: (T, H, W) over the patch size.
+  std::array<int64_t, 3> token_grid(const Tensor& latents) const;
   // forward() from the patch embedding on: latents in the activation dtype, the timesteps'
   // sinusoid [B, freq_dim] on the model's device in the time embedder's dtype.
   Tensor forward_embedded(const Tensor& latents, const Tensor& sinusoid, const TextContext& text,
@@ -300,14 +303,9 @@ class WanTransformer {
   Block block_template_;
   mutable std::mutex rope_mutex_;
   mutable std::map<std::array<int64_t, 3>, RopeCache> rope_cache_;
-  std::shared_ptr<WanForwardGraphs> graphs_;  // compile mode; null: eager
-  struct SequenceParallelGroup {
-    std::vector<std::unique_ptr<WanTransformer>> replicas;  // ranks 1..; empty: this model
-    std::vector<std::unique_ptr<Communicator>> comms;
-    std::mutex mutex;  // one forward at a time
-  };
-  std::shared_ptr<SequenceParallelGroup> sequence_parallel_;  // null: one rank
-  std::shared_ptr<const WanTransformer> partner_;             // CFG-parallel; null: none
+  std::shared_ptr<WanForwardGraphs> graphs_;                         // compile mode; null: eager
+  std::shared_ptr<ReplicaGroup<WanTransformer>> sequence_parallel_;  // null: one rank
+  std::shared_ptr<const WanTransformer> partner_;                    // CFG-parallel; null: none
   // forward() as every rank of sequence_parallel_.
   Tensor forward_as_group(const Tensor& latents, std::span<const double> timesteps,
                           const TextContext& text, const AttentionMetadata* metadata) const;

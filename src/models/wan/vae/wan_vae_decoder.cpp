@@ -101,34 +101,23 @@ Tensor WanVaeDecoder::decode(const Tensor& latents, const std::optional<VaeTilin
 
 void WanVaeDecoder::enable_height_split(std::vector<std::unique_ptr<WanVaeDecoder>> replicas,
                                         std::vector<std::unique_ptr<Communicator>> group) {
-  const int P = int(group.size());
-  FV_CHECK(P >= 1, "the VAE height split needs at least one rank");
-  FV_CHECK(replicas.empty() || int(replicas.size()) == P - 1, "the VAE height split over ", P,
-           " ranks needs ", P - 1, " replicas of the decoder (or none on the CPU), got ",
-           replicas.size());
-  for (const auto& r : replicas) {
+  auto split = std::make_shared<ReplicaGroup<WanVaeDecoder>>(std::move(replicas), std::move(group),
+                                                             "the VAE height split", "decoder");
+  for (const auto& r : split->replicas()) {
     FV_CHECK(r->device() != device_ || device_.is_cpu(),
              "the VAE height split: a replica must be this decoder on another device, got one on ",
              r->device().name(), " beside the decoder on ", device_.name());
   }
-  auto split = std::make_shared<HeightSplitGroup>();
-  split->replicas = std::move(replicas);
-  split->comms = std::move(group);
   split_ = std::move(split);
 }
 
-int WanVaeDecoder::height_split_size() const { return split_ ? int(split_->comms.size()) : 1; }
+int WanVaeDecoder::height_split_size() const { return split_ ? split_->size() : 1; }
 
 Tensor WanVaeDecoder::decode_as_group(const Tensor& latents) const {
-  HeightSplitGroup& split = *split_;
-  std::lock_guard lock(split.mutex);
   Tensor video;
-  run_ranks(split.comms, [&](Communicator& comm) {
-    const int r = comm.rank();
-    const WanVaeDecoder& d =
-        r == 0 || split.replicas.empty() ? *this : *split.replicas[size_t(r - 1)];
+  split_->run(*this, [&](const WanVaeDecoder& d, Communicator& comm) {
     Tensor mine = d.decode(latents.to(d.device()), std::nullopt, &comm);
-    if (r == 0) video = std::move(mine);
+    if (comm.rank() == 0) video = std::move(mine);
   });
   return video;
 }

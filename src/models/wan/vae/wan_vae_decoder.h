@@ -16,7 +16,6 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -26,6 +25,7 @@
 #include "models/wan/vae/wan_upsample.h"
 #include "models/wan/vae/wan_vae_config.h"
 #include "models/wan/vae/wan_vae_mid_attention.h"
+#include "parallel/replica_group.h"
 
 namespace fastvideo {
 
@@ -91,12 +91,7 @@ class WanVaeDecoder {
   // decode() as every rank of split_.
   Tensor decode_as_group(const Tensor& latents) const;
 
-  struct HeightSplitGroup {
-    std::vector<std::unique_ptr<WanVaeDecoder>> replicas;  // ranks 1..; empty: this decoder
-    std::vector<std::unique_ptr<Communicator>> comms;
-    std::mutex mutex;  // one decode at a time
-  };
-  std::shared_ptr<HeightSplitGroup> split_;  // null: one device
+  std::shared_ptr<ReplicaGroup<WanVaeDecoder>> split_;  // null: one device
 
   WanVaeConfig config_;
   Device device_;  // of the weights; activations and caches live there

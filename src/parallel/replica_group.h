@@ -1,0 +1,53 @@
+// A model's ranks in one process (issue 15): rank 0 runs on the model itself and rank r on
+// replicas[r − 1] (the same weights, each on its own device), or every rank on the model itself
+// when there are no replicas (the CPU's threads). The transformer's sequence parallelism and the
+// VAE's height split both hold one, and run a call as every rank at once.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "fastvideo/error.h"
+#include "parallel/communicator.h"
+
+namespace fastvideo {
+
+template <class Model>
+class ReplicaGroup {
+ public:
+  // `what` names the mode and `model` the kind of model in errors ("sequence parallelism",
+  // "transformer"): at least one rank, and replicas for every rank but 0 or none.
+  ReplicaGroup(std::vector<std::unique_ptr<Model>> replicas,
+               std::vector<std::unique_ptr<Communicator>> comms, const char* what,
+               const char* model)
+      : replicas_(std::move(replicas)), comms_(std::move(comms)) {
+    const int P = size();
+    FV_CHECK(P >= 1, what, " needs at least one rank");
+    FV_CHECK(replicas_.empty() || int(replicas_.size()) == P - 1, what, " over ", P,
+             " ranks needs ", P - 1, " replicas of the ", model, " (or none on the CPU), got ",
+             replicas_.size());
+  }
+
+  int size() const { return int(comms_.size()); }
+  const std::vector<std::unique_ptr<Model>>& replicas() const { return replicas_; }
+
+  // Rank r's model, `self` being rank 0's.
+  const Model& model(const Model& self, int r) const {
+    return r == 0 || replicas_.empty() ? self : *replicas_[size_t(r - 1)];
+  }
+
+  // fn(rank's model, its communicator) on every rank at once (run_ranks), one call at a time.
+  void run(const Model& self, const std::function<void(const Model&, Communicator&)>& fn) {
+    std::lock_guard lock(mutex_);
+    run_ranks(comms_, [&](Communicator& comm) { fn(model(self, comm.rank()), comm); });
+  }
+
+ private:
+  std::vector<std::unique_ptr<Model>> replicas_;  // ranks 1..; empty: the model itself
+  std::vector<std::unique_ptr<Communicator>> comms_;
+  std::mutex mutex_;
+};
+
+}  // namespace fastvideo
