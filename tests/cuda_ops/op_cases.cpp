@@ -13,6 +13,7 @@
 #include "op_coverage.h"
 #include "ops/attention.h"
 #include "ops/channel_norm.h"
+#include "ops/channels_last.h"
 #include "ops/conv.h"
 #include "ops/cuda/conv_kernels.h"
 #include "ops/elementwise.h"
@@ -253,6 +254,20 @@ void channel_norm_cases(Table& t) {
               [](OpInputs in) { return ops::rms_norm_channels_silu(in[0], in[1]); });
       }
     }
+    // Channels-last: the last dim normalised, rows of 16 to 384 channels (the 8-lane row path,
+    // up to its 12 vectors a lane; more rows than a warp's 4, a warp with idle rows) and of 20
+    // (no whole vectors in BF16: the one-thread-a-row kernel).
+    for (const Shape& s :
+         {Shape{2, 3, 4, 5, 16}, Shape{1, 2, 3, 7, 96}, Shape{7, 384}, Shape{3, 5, 20}}) {
+      for (DType dg : kDtypes) {
+        t.add("rms_norm_ndhwc", d, "gamma_" + lower(dg) + "_" + dims(s),
+              {{s, d}, {{s.back(), 1, 1, 1}, dg}}, elementwise_bound(d),
+              [](OpInputs in) { return ops::rms_norm_ndhwc(in[0], in[1]); });
+        t.add("rms_norm_silu_ndhwc", d, "gamma_" + lower(dg) + "_" + dims(s),
+              {{s, d}, {{s.back(), 1, 1, 1}, dg}}, elementwise_bound(d),
+              [](OpInputs in) { return ops::rms_norm_silu_ndhwc(in[0], in[1]); });
+      }
+    }
   }
 }
 
@@ -305,6 +320,11 @@ void data_movement_cases(Table& t) {
     for (const Shape& s : {Shape{2, 3, 5, 7}, Shape{1, 2, 3, 4, 16}}) {
       t.add("upsample_nearest2x", d, dims(s), {{s, d}}, kExact,
             [](OpInputs in) { return ops::upsample_nearest2x(in[0]); });
+    }
+    // Channels-last [B, T, H, W, C]: vectors of channels, and 5 channels (the scalar path).
+    for (const Shape& s : {Shape{1, 2, 3, 4, 16}, Shape{2, 1, 5, 3, 5}}) {
+      t.add("upsample_nearest2x_ndhwc", d, dims(s), {{s, d}}, kExact,
+            [](OpInputs in) { return ops::upsample_nearest2x_ndhwc(in[0]); });
     }
   }
   // A causal conv's stream: cached frames before new ones along T, in rows long enough for the
@@ -501,6 +521,19 @@ void conv_cases(Table& t) {
         .gpu_op = [](OpInputs in) {
       return ops::cuda::conv_detail::conv3d_direct(in[0], in[1], in[2], {2, 0, 1, 1, 1, 1});
     };
+  }
+  // The channels-last convolution (ops/channels_last.h) on the same problems: x [B, T, H, W, C],
+  // weight [O, kt, kh, kw, C], the output [B, T', H', W', O].
+  for (DType d : kDtypes) {
+    for (const Conv3dCase& c : conv3d_cases) {
+      const Shape x{c.x[0], c.x[2], c.x[3], c.x[4], c.x[1]};
+      const Shape w{c.w[0], c.w[2], c.w[3], c.w[4], c.w[1]};
+      t.add("conv3d_ndhwc", d, c.variant, conv_operands(x, w, d, c.bias), matmul_bound(d),
+            [pad = c.pad](OpInputs in) {
+              return ops::conv3d_ndhwc(in[0], in[1], bias_or_none(in), pad);
+            })
+          .runs = c.runs;
+    }
   }
   // BF16 input with F32 weights gives BF16: the weights are rounded to BF16, the bias is not.
   t.add("conv3d", kBf16, "f32_weights",

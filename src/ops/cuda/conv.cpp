@@ -1,5 +1,6 @@
-// ops::cuda::conv3d / conv2d through cuDNN's convolution forward on the channels-first tensors as
-// they are (NCDHW / NCHW, the layout PyTorch hands cuDNN for the same decoder). BF16 runs with
+// ops::cuda::conv3d / conv2d / conv3d_ndhwc through cuDNN's convolution forward on the tensors as
+// they are: channels-first (NCDHW / NCHW), or channels-last (NDHWC with an NHWC filter, the
+// layout of cuDNN's fastest kernels, which the VAE decoder runs in). BF16 runs with
 // fp32 accumulation on Tensor Cores, F32 with full fp32 FMA math (no TF32).
 //
 // Every distinct problem (device, dtype, shapes, padding) gets a plan: its descriptors and the
@@ -29,6 +30,7 @@
 #include "core/cuda/cuda_context.h"
 #include "core/env.h"
 #include "fastvideo/log.h"
+#include "ops/channels_last.h"
 #include "ops/cuda/conv_kernels.h"
 
 namespace fastvideo::ops::cuda {
@@ -42,8 +44,9 @@ constexpr size_t kMaxWorkspace = size_t(1) << 30;
 struct PlanKey {
   int device;
   DType dtype;
-  Shape x, w;
+  Shape x, w;                // as stored: channels-first, or channels-last (conv3d_ndhwc)
   std::vector<int64_t> pad;  // symmetric, per spatial dim
+  bool channels_last = false;
   auto operator<=>(const PlanKey&) const = default;
 };
 
@@ -80,6 +83,16 @@ void set_packed(cudnnTensorDescriptor_t desc, cudnnDataType_t type, const Shape&
       cudnnSetTensorNdDescriptor(desc, type, int(dims.size()), dims.data(), strides.data()));
 }
 
+// A channels-last tensor as stored, [B, T, H, W, C]: cuDNN's dims are channels-first
+// {B, C, T, H, W}, its strides those of the storage.
+void set_channels_last(cudnnTensorDescriptor_t desc, cudnnDataType_t type, const Shape& stored) {
+  const int B = int(stored[0]), T = int(stored[1]), H = int(stored[2]), W = int(stored[3]),
+            C = int(stored[4]);
+  const int dims[] = {B, C, T, H, W};
+  const int strides[] = {T * H * W * C, 1, H * W * C, W * C, C};
+  FV_CUDNN_CHECK(cudnnSetTensorNdDescriptor(desc, type, 5, dims, strides));
+}
+
 cudnnDataType_t cudnn_type(DType d) {
   return d == DType::BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
 }
@@ -90,11 +103,19 @@ ConvPlan::ConvPlan(const PlanKey& key, const Shape& y_shape) {
   FV_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y_desc));
   FV_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w_desc));
   FV_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv_desc));
-  set_packed(x_desc, type, key.x);
-  set_packed(y_desc, type, y_shape);
-  const std::vector<int> w_dims = as_int(key.w);
-  FV_CUDNN_CHECK(cudnnSetFilterNdDescriptor(w_desc, type, CUDNN_TENSOR_NCHW, int(w_dims.size()),
-                                            w_dims.data()));
+  std::vector<int> w_dims = as_int(key.w);
+  if (key.channels_last) {
+    set_channels_last(x_desc, type, key.x);
+    set_channels_last(y_desc, type, y_shape);
+    // Filter dims stay {O, C, kt, kh, kw}; the NHWC format says the storage is [O, kt, kh, kw, C].
+    w_dims = {w_dims[0], w_dims[4], w_dims[1], w_dims[2], w_dims[3]};
+  } else {
+    set_packed(x_desc, type, key.x);
+    set_packed(y_desc, type, y_shape);
+  }
+  FV_CUDNN_CHECK(cudnnSetFilterNdDescriptor(
+      w_desc, type, key.channels_last ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, int(w_dims.size()),
+      w_dims.data()));
   const int spatial = int(key.pad.size());
   const std::vector<int> pad(key.pad.begin(), key.pad.end()), ones(size_t(spatial), 1);
   // BF16 data accumulates in fp32 (cuDNN's PSEUDO_BFLOAT16 configuration).
@@ -107,9 +128,11 @@ ConvPlan::ConvPlan(const PlanKey& key, const Shape& y_shape) {
   std::vector<int> out(y_shape.size());
   FV_CUDNN_CHECK(cudnnGetConvolutionNdForwardOutputDim(conv_desc, x_desc, w_desc, int(out.size()),
                                                        out.data()));
-  FV_CHECK(std::equal(out.begin(), out.end(), y_shape.begin()), "conv: cuDNN output shape ",
+  Shape expected = y_shape;  // cuDNN's order: channels second
+  if (key.channels_last) expected = {y_shape[0], y_shape[4], y_shape[1], y_shape[2], y_shape[3]};
+  FV_CHECK(std::equal(out.begin(), out.end(), expected.begin()), "conv: cuDNN output shape ",
            shape_str(Shape(out.begin(), out.end())), " differs from the expected ",
-           shape_str(y_shape));
+           shape_str(expected));
 }
 
 // F32 stays exact to fp32 rounding: no TF32 or down-conversion, and only the direct/GEMM
@@ -237,12 +260,16 @@ Tensor aligned_contiguous(const Tensor& t) {
 }
 
 // x, w aligned and contiguous, of one dtype; pads symmetric per spatial dim. y = conv(x, w) + bias.
+// Channels-last: x [B, T, H, W, C], w [O, kt, kh, kw, C] -> y [B, T', H', W', O].
 Tensor convolve(const Tensor& x, const Tensor& w, const Tensor& bias,
-                const std::vector<int64_t>& pad) {
+                const std::vector<int64_t>& pad, bool channels_last = false) {
   const int spatial = int(pad.size());
-  Shape y_shape{x.size(0), w.size(0)};
+  Shape y_shape{x.size(0)};
+  if (!channels_last) y_shape.push_back(w.size(0));
+  const int first = channels_last ? 1 : 2;  // the first spatial dim of x and w
   for (int d = 0; d < spatial; ++d)
-    y_shape.push_back(x.size(2 + d) + 2 * pad[size_t(d)] - w.size(2 + d) + 1);
+    y_shape.push_back(x.size(first + d) + 2 * pad[size_t(d)] - w.size(first + d) + 1);
+  if (channels_last) y_shape.push_back(w.size(0));
   Tensor y = Tensor::empty(y_shape, x.dtype(), x.device());
   if (y.numel() == 0) return y;
   check_int_range(x, "input");
@@ -250,7 +277,7 @@ Tensor convolve(const Tensor& x, const Tensor& w, const Tensor& bias,
 
   const int device = x.device().index;
   CudaContext& ctx = use_cuda_device(device);
-  const PlanKey key{device, x.dtype(), x.shape(), w.shape(), pad};
+  const PlanKey key{device, x.dtype(), x.shape(), w.shape(), pad, channels_last};
   ConvPlan& plan = plan_for(key, y_shape);
   const Operands op{x, w, y};
   {
@@ -258,11 +285,19 @@ Tensor convolve(const Tensor& x, const Tensor& w, const Tensor& bias,
     if (plan.state == PlanState::Unchosen) {
       choose_and_run(ctx.cudnn(), plan, x.dtype(), op);
       if (plan.state == PlanState::NoAlgorithm)
-        log::warning("conv: cuDNN has no algorithm for input ", x.describe(), ", weight ",
-                     w.describe(), "; using the slow direct kernel");
+        log::warning("conv: cuDNN has no algorithm for ", channels_last ? "channels-last " : "",
+                     "input ", x.describe(), ", weight ", w.describe(),
+                     channels_last ? "; converting to channels-first for it"
+                                   : "; using the slow direct kernel");
     } else if (plan.state == PlanState::Chosen) {
       FV_CUDNN_CHECK(forward(ctx.cudnn(), plan, plan.algo, plan.workspace_bytes, op));
     }
+  }
+  if (plan.state == PlanState::NoAlgorithm && channels_last) {
+    // The direct kernel reads channels-first: through it and back.
+    const Tensor ncdhw = convolve(x.permute({0, 4, 1, 2, 3}).contiguous(),
+                                  w.permute({0, 4, 1, 2, 3}).contiguous(), bias, pad);
+    return ncdhw.permute({0, 2, 3, 4, 1}).contiguous();
   }
   if (plan.state == PlanState::NoAlgorithm) {
     // The direct kernel takes 3-D problems; a 2-D one is a one-frame video.
@@ -278,7 +313,11 @@ Tensor convolve(const Tensor& x, const Tensor& w, const Tensor& bias,
   if (bias.defined()) {
     Tensor b = bias;
     if (b.dtype() != DType::F32 && b.dtype() != DType::BF16) b = b.to(DType::F32);
-    conv_detail::add_channel_bias(y, b.contiguous());
+    if (channels_last) {
+      conv_detail::add_last_dim_bias(y, b.contiguous());
+    } else {
+      conv_detail::add_channel_bias(y, b.contiguous());
+    }
   }
   return y;
 }
@@ -328,6 +367,44 @@ Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias,
     xc = padded;
   }
   return convolve(xc, weight_as(weight, x.dtype()), bias, {both, padding.height, padding.width});
+}
+
+Tensor conv3d_ndhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    const Conv3dPadding& padding) {
+  FV_CHECK(x.ndim() == 5, "conv3d_ndhwc: expected input [B,T,H,W,C], got ", x.describe());
+  FV_CHECK(x.dtype() == DType::BF16 || x.dtype() == DType::F32,
+           "conv3d_ndhwc: CUDA convolutions take BF16 or F32 input, got ", x.describe());
+  FV_CHECK(weight.ndim() == 5 && weight.size(4) == x.size(4), "conv3d_ndhwc: weight ",
+           weight.describe(), " is not [O,kt,kh,kw,C] for input ", x.describe());
+  FV_CHECK(weight.device() == x.device(), "conv3d_ndhwc: weight ", weight.describe(),
+           " is not on the input's device ", x.device().name());
+  if (bias.defined()) {
+    check_shape(bias, std::array<int64_t, 1>{weight.size(0)}, "conv3d_ndhwc bias");
+    FV_CHECK(bias.device() == x.device(), "conv3d_ndhwc: bias ", bias.describe(),
+             " is not on the input's device ", x.device().name());
+  }
+  FV_CHECK(padding.time_front >= 0 && padding.time_back >= 0 && padding.height >= 0 &&
+               padding.width >= 0,
+           "conv3d_ndhwc: negative padding");
+  const int64_t To = x.size(1) + padding.time_front + padding.time_back - weight.size(1) + 1;
+  const int64_t Ho = x.size(2) + 2 * padding.height - weight.size(2) + 1;
+  const int64_t Wo = x.size(3) + 2 * padding.width - weight.size(3) + 1;
+  FV_CHECK(To > 0 && Ho > 0 && Wo > 0, "conv3d_ndhwc: kernel ", shape_str(weight.shape()),
+           " does not fit input ", x.describe(), " with padding (t ", padding.time_front, "+",
+           padding.time_back, ", h ", padding.height, ", w ", padding.width, ")");
+  Tensor xc = aligned_contiguous(x);
+  // As conv3d: the symmetric part of the time padding to cuDNN, the rest as zero frames.
+  const int64_t both = std::min(padding.time_front, padding.time_back);
+  const int64_t front = padding.time_front - both, back = padding.time_back - both;
+  if (front > 0 || back > 0) {
+    Tensor padded =
+        Tensor::zeros({x.size(0), x.size(1) + front + back, x.size(2), x.size(3), x.size(4)},
+                      x.dtype(), x.device());
+    padded.slice(1, front, front + x.size(1)).copy_from(xc);
+    xc = padded;
+  }
+  return convolve(xc, weight_as(weight, x.dtype()), bias, {both, padding.height, padding.width},
+                  /*channels_last=*/true);
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t pad_h,

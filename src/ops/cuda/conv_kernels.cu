@@ -50,6 +50,22 @@ __global__ void add_channel_bias_kernel(T* __restrict__ y, const BiasT* __restri
   }
 }
 
+// y [rows, O] += bias over the last dim, kVec elements a thread (O a multiple of kVec).
+template <class T, class BiasT, int kVec>
+__global__ void add_last_dim_bias_kernel(T* __restrict__ y, const BiasT* __restrict__ bias,
+                                         int64_t packs, int64_t channels) {
+  for (int64_t p = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; p < packs;
+       p += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t e = p * kVec, c0 = e % channels;
+    auto* ptr = reinterpret_cast<Pack<T, kVec>*>(y + e);
+    Pack<T, kVec> pack = *ptr;
+#pragma unroll
+    for (int i = 0; i < kVec; ++i)
+      pack.v[i] = from_float<T>(to_float(pack.v[i]) + to_float(bias[c0 + i]));
+    *ptr = pack;
+  }
+}
+
 struct DirectGeometry {
   int64_t C, T, H, W;
   int64_t O, kt, kh, kw;
@@ -121,6 +137,24 @@ void launch_bias(const Tensor& y, const Tensor& bias, int64_t plane, int64_t cha
   FV_CUDA_CHECK_LAUNCH();
 }
 
+template <class T, class BiasT>
+void launch_last_dim_bias(const Tensor& y, const Tensor& bias, int64_t channels) {
+  const int device = y.device().index;
+  cudaStream_t stream = CudaContext::get(device).stream();
+  constexpr int kWide = int(16 / sizeof(T));
+  T* py = static_cast<T*>(y.raw_data());
+  const auto* pb = static_cast<const BiasT*>(bias.raw_data());
+  if (channels % kWide == 0 && reinterpret_cast<uintptr_t>(py) % 16 == 0) {
+    const int64_t packs = y.numel() / kWide;
+    add_last_dim_bias_kernel<T, BiasT, kWide>
+        <<<grid_for(packs, device), kThreads, 0, stream>>>(py, pb, packs, channels);
+  } else {
+    add_last_dim_bias_kernel<T, BiasT, 1>
+        <<<grid_for(y.numel(), device), kThreads, 0, stream>>>(py, pb, y.numel(), channels);
+  }
+  FV_CUDA_CHECK_LAUNCH();
+}
+
 template <class T>
 void launch_bias_for(const Tensor& y, const Tensor& bias, int64_t plane, int64_t channels) {
   if (bias.dtype() == DType::BF16) {
@@ -147,6 +181,26 @@ void add_channel_bias(const Tensor& y, const Tensor& bias) {
   } else {
     FV_CHECK(y.dtype() == DType::F32, "conv bias: output must be F32 or BF16, got ", y.describe());
     launch_bias_for<float>(y, bias, plane, channels);
+  }
+}
+
+void add_last_dim_bias(const Tensor& y, const Tensor& bias) {
+  FV_CHECK(y.ndim() >= 1 && y.is_contiguous(), "conv bias: expected a contiguous [..., O], got ",
+           y.describe());
+  const int64_t channels = y.size(-1);
+  FV_CHECK(bias.numel() == channels && bias.is_contiguous() && bias.device() == y.device() &&
+               (bias.dtype() == DType::F32 || bias.dtype() == DType::BF16),
+           "conv bias: expected ", channels, " F32 or BF16 values on ", y.device().name(), ", got ",
+           bias.describe());
+  if (y.numel() == 0) return;
+  const bool bf16_bias = bias.dtype() == DType::BF16;
+  if (y.dtype() == DType::BF16) {
+    bf16_bias ? launch_last_dim_bias<__nv_bfloat16, __nv_bfloat16>(y, bias, channels)
+              : launch_last_dim_bias<__nv_bfloat16, float>(y, bias, channels);
+  } else {
+    FV_CHECK(y.dtype() == DType::F32, "conv bias: output must be F32 or BF16, got ", y.describe());
+    bf16_bias ? launch_last_dim_bias<float, __nv_bfloat16>(y, bias, channels)
+              : launch_last_dim_bias<float, float>(y, bias, channels);
   }
 }
 

@@ -13,6 +13,8 @@ namespace fastvideo::ops::cuda::conv_detail {
 // y [B, O, ...] contiguous, F32 or BF16, in place: y[b, o, ...] += bias[o]. bias [O] is F32 or
 // BF16 (any contiguous tensor of O elements); the sum is formed in fp32.
 void add_channel_bias(const Tensor& y, const Tensor& bias);
+// The same for channels-last y [..., O]: y[..., o] += bias[o].
+void add_last_dim_bias(const Tensor& y, const Tensor& bias);
 
 // Direct convolution, one thread per output element with an fp32 accumulator: slow, but valid
 // for every shape. x [B, C, T, H, W] and weight [O, C, kt, kh, kw] contiguous of one dtype (F32 or

@@ -4,6 +4,7 @@
 // and the result is exactly the causal conv over the whole stream.
 // On a band of rows of a decode split across ranks (row_band.h), the neighbours' rows stand in for
 // the height padding; the cached frames stay with the band, halo rows included.
+// Channels-last (ops/channels_last.h): inputs and outputs are [B, T, H, W, C].
 #pragma once
 
 #include <cstdint>
@@ -22,12 +23,13 @@ struct CausalConv3dCache {
 
 class CausalConv3d {
  public:
-  // Reads <prefix>.weight [O, C, kt, kh, kw] and <prefix>.bias [O]. (pad_t, pad_h, pad_w) is the
-  // module's nominal padding; kt must be 2·pad_t + 1 so each input frame gives one output frame.
+  // Reads <prefix>.weight [O, C, kt, kh, kw] (kept channels-last) and <prefix>.bias [O].
+  // (pad_t, pad_h, pad_w) is the module's nominal padding; kt must be 2·pad_t + 1 so each input
+  // frame gives one output frame.
   CausalConv3d(const Weights& weights, const std::string& prefix, int64_t pad_t, int64_t pad_h,
                int64_t pad_w);
 
-  // x [B, C, T, H, W] is the whole stream: 2·pt zero frames in front.
+  // x [B, T, H, W, C] is the whole stream: 2·pt zero frames in front.
   Tensor forward(const Tensor& x) const;
   // x is the next chunk of a stream: the cached tail stands in front (zero frames cover what the
   // stream does not have yet), then the cache keeps the new tail. With `band`, x is this rank's

@@ -33,17 +33,18 @@ class RowBand {
   // `halo` rows above it and below it as the unsplit image has them (zeros beyond the image: the
   // padding of a "same" conv). A conv with height padding `halo` on the whole image equals the
   // conv without height padding on this, band by band. One all_gather of every band's edges.
-  Tensor with_halo(const Tensor& x, int64_t halo) const;
+  // `h`: the height dim (3 channels-first; 2 for the decoder's channels-last [B, T, H, W, C]).
+  Tensor with_halo(const Tensor& x, int64_t halo, int h = 3) const;
 
-  // x [B, C, T, rows, W], this rank's band -> the whole image [B, C, T, image rows, W] (padding
-  // cropped), on every rank. One all_gather.
-  Tensor gather(const Tensor& x) const;
+  // x, this rank's band (its rows along dim h) -> the whole image (padding cropped), on every
+  // rank. One all_gather.
+  Tensor gather(const Tensor& x, int h = 3) const;
 
  private:
   // The image's height at x's resolution (x this rank's band).
-  int64_t image_rows(const Tensor& x) const;
+  int64_t image_rows(const Tensor& x, int h) const;
   // x with its rows past the image end zeroed (x itself when it has none).
-  Tensor zero_padding(const Tensor& x) const;
+  Tensor zero_padding(const Tensor& x, int h) const;
 
   Communicator* comm_;
   int64_t latent_rows_, rows_per_rank_;

@@ -1,6 +1,6 @@
 #include "models/wan/vae/wan_residual_block.h"
 
-#include "ops/channel_norm.h"
+#include "ops/channels_last.h"
 #include "ops/elementwise.h"
 
 namespace fastvideo {
@@ -16,10 +16,10 @@ WanResidualBlock::WanResidualBlock(const Weights& weights, const std::string& pr
 
 Tensor WanResidualBlock::forward(const Tensor& x, Cache& cache, const RowBand* band) const {
   const Tensor shortcut = conv_shortcut_ ? conv_shortcut_->forward(x) : x;
-  Tensor h = ops::rms_norm_channels_silu(x, norm1_gamma_);
+  Tensor h = ops::rms_norm_silu_ndhwc(x, norm1_gamma_);
   h = conv1_.forward(h, cache.conv1, band);
   // Dropout is the identity at inference.
-  h = ops::rms_norm_channels_silu(h, norm2_gamma_);
+  h = ops::rms_norm_silu_ndhwc(h, norm2_gamma_);
   h = conv2_.forward(h, cache.conv2, band);
   return ops::add(h, shortcut);
 }

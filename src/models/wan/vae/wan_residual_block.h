@@ -19,8 +19,9 @@ class WanResidualBlock {
   WanResidualBlock(const Weights& weights, const std::string& prefix, int64_t in_dim,
                    int64_t out_dim);
 
-  // x [B, in, T, H, W] is the next chunk of a frame stream -> [B, out, T, H, W]. With `band`, x is
-  // this rank's band of rows (CausalConv3d::forward); the norms are per pixel, so stay local.
+  // x [B, T, H, W, in] (channels-last) is the next chunk of a frame stream -> [B, T, H, W, out].
+  // With `band`, x is this rank's band of rows (CausalConv3d::forward); the norms are per pixel,
+  // so stay local.
   Tensor forward(const Tensor& x, Cache& cache, const RowBand* band = nullptr) const;
 
  private:

@@ -22,14 +22,16 @@ class WanUpsample {
 
   WanUpsample(const Weights& weights, const std::string& prefix, bool temporal);
 
-  // x [B, C, t, H, W], the next chunk of a stream -> [B, C/2, t', 2H, 2W] with t' = t for the
-  // first chunk or a 2-D upsampler, else 2t. With `band`, x is this rank's band of rows: time_conv
-  // (kernel height 1) stays local, the 3×3 conv takes its halo at the doubled height.
+  // x [B, t, H, W, C] (channels-last), the next chunk of a stream -> [B, t', 2H, 2W, C/2] with
+  // t' = t for the first chunk or a 2-D upsampler, else 2t. With `band`, x is this rank's band of
+  // rows: time_conv (kernel height 1) stays local, the 3×3 conv takes its halo at the doubled
+  // height.
   Tensor forward(const Tensor& x, Cache& cache, const RowBand* band = nullptr) const;
 
  private:
   std::optional<CausalConv3d> time_conv_;
-  Tensor resample_weight_, resample_bias_;  // Conv2d [C/2, C, 3, 3] as a [C/2, C, 1, 3, 3] conv3d
+  // Conv2d [C/2, C, 3, 3] as a one-frame conv3d, channels-last: [C/2, 1, 3, 3, C].
+  Tensor resample_weight_, resample_bias_;
 };
 
 }  // namespace fastvideo

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "ops/channel_norm.h"
+#include "ops/channels_last.h"
 #include "ops/conv.h"
 #include "ops/elementwise.h"
 
@@ -41,7 +41,8 @@ WanVaeDecoder::WanVaeDecoder(WanVaeConfig config, const Weights& weights)
       dtype_(weights.get("post_quant_conv.weight").dtype()),
       denormalize_weight_(diagonal_weight(config_.latents_std).to(device_)),
       denormalize_bias_(Tensor::from_vector(config_.latents_mean, {config_.z_dim}).to(device_)),
-      post_quant_conv_(weights, "post_quant_conv", 0, 0, 0),
+      post_quant_weight_(weights.get("post_quant_conv.weight")),
+      post_quant_bias_(weights.get("post_quant_conv.bias")),
       conv_in_(weights, "decoder.conv_in", 1, 1, 1),
       mid_resnet0_(weights, "decoder.mid_block.resnets.0", config_.decoder_dims()[0],
                    config_.decoder_dims()[0]),
@@ -79,7 +80,7 @@ Tensor WanVaeDecoder::decode(const Tensor& latents, const std::optional<VaeTilin
   const Tensor denormalized =
       ops::conv3d(latents.to(device_).to(DType::F32), denormalize_weight_, denormalize_bias_);
   // post_quant_conv is 1×1×1, so running it before cutting tiles is the same as after.
-  const Tensor z = post_quant_conv_.forward(denormalized.to(dtype_));
+  const Tensor z = ops::conv3d(denormalized.to(dtype_), post_quant_weight_, post_quant_bias_);
   const int64_t s = config_.spatial_stride();
   if (tiling) {
     const VaeTiling& t = *tiling;
@@ -134,12 +135,15 @@ Tensor WanVaeDecoder::decode_frames(const Tensor& z, bool clamp, const RowBand* 
   cache.upsamplers.resize(up_blocks_.size());
   int64_t written = 0;
   for (int64_t t = 0; t < T; ++t) {
-    Tensor frames = decode_chunk(z.slice(2, t, t + 1), cache, band);
+    // The chunk's activations are channels-last (ops/channels_last.h) from conv_in to conv_out;
+    // the latents and the video channels-first, as the pipeline hands and takes them.
+    Tensor frames = decode_chunk(z.slice(2, t, t + 1).permute({0, 2, 3, 4, 1}).contiguous(), cache,
+                                 band);  // [B, n, H, W, 3]
     if (clamp) frames = ops::clamp(frames, -1.0f, 1.0f);
-    const int64_t n = frames.size(2);
+    const int64_t n = frames.size(1);
     FV_CHECK(written + n <= video.size(2), "WanVaeDecoder: chunk ", t, " gave ", n,
              " frames, more than the ", video.size(2), " expected in total");
-    video.slice(2, written, written + n).copy_from(frames);
+    video.slice(2, written, written + n).copy_from(frames.permute({0, 4, 1, 2, 3}));
     written += n;
   }
   FV_CHECK(written == video.size(2), "WanVaeDecoder: decoded ", written, " frames, expected ",
@@ -206,7 +210,7 @@ Tensor WanVaeDecoder::decode_chunk(const Tensor& z, StreamCache& cache, const Ro
       x = block.resnets[r].forward(x, cache.up_resnets[i][r], band);
     if (block.upsampler) x = block.upsampler->forward(x, cache.upsamplers[i], band);
   }
-  x = ops::rms_norm_channels_silu(x, norm_out_gamma_);
+  x = ops::rms_norm_silu_ndhwc(x, norm_out_gamma_);
   return conv_out_.forward(x, cache.conv_out, band);
 }
 

@@ -85,7 +85,8 @@ class WanVaeDecoder {
   Tensor decode_frames(const Tensor& z, bool clamp, const RowBand* band = nullptr) const;
   // The same cut into tiles (see decode), clamped.
   Tensor decode_tiled(const Tensor& z, const VaeTiling& tiling) const;
-  // One latent frame [B, z_dim, 1, H, W] (after post_quant_conv) -> its output frames.
+  // One latent frame channels-last [B, 1, H, W, z_dim] (after post_quant_conv) -> its output
+  // frames [B, n, 8H, 8W, 3].
   Tensor decode_chunk(const Tensor& z, StreamCache& cache, const RowBand* band) const;
 
   // decode() as every rank of split_.
@@ -97,7 +98,7 @@ class WanVaeDecoder {
   Device device_;  // of the weights; activations and caches live there
   DType dtype_;    // of the weights; activations use it
   Tensor denormalize_weight_, denormalize_bias_;  // f32 diag(std) [z,z,1,1,1] and mean [z]
-  CausalConv3d post_quant_conv_;
+  Tensor post_quant_weight_, post_quant_bias_;    // a 1×1×1 conv on the channels-first latents
   CausalConv3d conv_in_;
   WanResidualBlock mid_resnet0_;
   WanVaeMidAttention mid_attention_;

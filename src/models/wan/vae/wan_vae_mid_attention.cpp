@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "ops/attention.h"
-#include "ops/channel_norm.h"
+#include "ops/channels_last.h"
 #include "ops/elementwise.h"
 #include "ops/linear.h"
 
@@ -16,11 +16,10 @@ Tensor as_linear(const Tensor& conv_weight) {
   return conv_weight.contiguous().reshape({conv_weight.size(0), conv_weight.size(1)});
 }
 
-// Each frame is one attention batch item whose tokens are its pixels, channels last:
-// [B, C, T, H, W] -> [B·T, H·W, C].
+// Each frame is one attention batch item whose tokens are its pixels: [B, T, H, W, C] ->
+// [B·T, H·W, C], a view.
 Tensor pixel_tokens(const Tensor& x) {
-  const int64_t B = x.size(0), C = x.size(1), T = x.size(2), H = x.size(3), W = x.size(4);
-  return x.permute({0, 2, 3, 4, 1}).contiguous().reshape({B * T, H * W, C});
+  return x.contiguous().reshape({x.size(0) * x.size(1), x.size(2) * x.size(3), x.size(4)});
 }
 
 }  // namespace
@@ -39,21 +38,21 @@ WanVaeMidAttention::WanVaeMidAttention(const Weights& weights, const std::string
 }
 
 Tensor WanVaeMidAttention::forward(const Tensor& x, const RowBand* band) const {
-  FV_CHECK(x.ndim() == 5, "WanVaeMidAttention: expected [B,C,T,H,W], got ", x.describe());
-  const int64_t B = x.size(0), C = x.size(1), T = x.size(2), H = x.size(3), W = x.size(4);
-  const Tensor normed = ops::rms_norm_channels(x, norm_gamma_);
+  FV_CHECK(x.ndim() == 5, "WanVaeMidAttention: expected [B,T,H,W,C], got ", x.describe());
+  const int64_t B = x.size(0), T = x.size(1), H = x.size(2), W = x.size(3), C = x.size(4);
+  const Tensor normed = ops::rms_norm_ndhwc(x, norm_gamma_);
   const Tensor tokens = pixel_tokens(normed);  // [BT, HW, C]
   const Tensor q = ops::linear(tokens, to_q_weight_, to_q_bias_);
   // k and v are the channel slices [0,C), [C,2C) of to_kv's output over every pixel of the frame:
   // in a band, gathered from the ranks after the norm (per pixel, so local).
-  const Tensor frame = band ? pixel_tokens(band->gather(normed)) : tokens;
+  const Tensor frame = band ? pixel_tokens(band->gather(normed, /*h=*/2)) : tokens;
   const Tensor kv = ops::linear(frame, to_kv_weight_, to_kv_bias_);
   const Tensor k = kv.slice(2, 0, C).unsqueeze(2);
   const Tensor v = kv.slice(2, C, 2 * C).unsqueeze(2);
   // One head of width C.
   const Tensor o = ops::attention(q.unsqueeze(2), k, v, float(1.0 / std::sqrt(double(C))));
   const Tensor y = ops::linear(o.reshape({B * T, H * W, C}), proj_weight_, proj_bias_);
-  return ops::add(y.reshape({B, T, H, W, C}).permute({0, 4, 1, 2, 3}).contiguous(), x);
+  return ops::add(y.reshape({B, T, H, W, C}), x);
 }
 
 }  // namespace fastvideo

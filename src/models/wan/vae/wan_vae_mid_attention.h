@@ -14,7 +14,8 @@ class WanVaeMidAttention {
  public:
   WanVaeMidAttention(const Weights& weights, const std::string& prefix);
 
-  // x [B, C, T, H, W] -> same shape. Per frame, so chunking the time axis changes nothing.
+  // x [B, T, H, W, C] (channels-last) -> same shape. Per frame, so chunking the time axis changes
+  // nothing.
   // With `band`, x is this rank's band of rows: its pixels are the queries, and every pixel of the
   // frame (gathered from the ranks after the per-pixel norm, padding rows dropped) the keys.
   Tensor forward(const Tensor& x, const RowBand* band = nullptr) const;

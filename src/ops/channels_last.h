@@ -1,0 +1,43 @@
+// The Wan VAE's channels-last layout: video activations [B, T, H, W, C], channels innermost, the
+// layout cuDNN's fastest 3-D convolutions read natively (no transpose each way around every
+// convolution, as channels-first [B, C, T, H, W] needs), where a frame is one contiguous block
+// and a pixel's channels one contiguous row.
+#pragma once
+
+#include "core/tensor.h"
+#include "ops/conv.h"
+
+namespace fastvideo::ops {
+
+// x [B, T, H, W, C], weight [O, kt, kh, kw, C] (channels-last: conv3d's [O, C, kt, kh, kw]
+// permuted), bias [O] or undefined -> [B, T', H', W', O]; conv3d's padding and results.
+Tensor conv3d_ndhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    const Conv3dPadding& padding = {});
+// conv3d's weight [O, C, kt, kh, kw] as conv3d_ndhwc takes it (a contiguous copy).
+Tensor channels_last_weight(const Tensor& conv3d_weight);
+
+// rms_norm_channels over the last dim of x [..., C]: y = x / max(‖x‖₂, 1e-12) · √C · gamma[c]
+// (gamma of C elements, any shape), statistics as rms_norm_channels'; and silu of it in one pass.
+Tensor rms_norm_ndhwc(const Tensor& x, const Tensor& gamma);
+Tensor rms_norm_silu_ndhwc(const Tensor& x, const Tensor& gamma);
+
+// Nearest-neighbour ×2 over H and W of x [B, T, H, W, C] -> [B, T, 2H, 2W, C].
+Tensor upsample_nearest2x_ndhwc(const Tensor& x);
+
+// Backend implementations; the functions above dispatch on the input's device.
+namespace cpu {
+Tensor conv3d_ndhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    const Conv3dPadding& padding);
+Tensor rms_norm_ndhwc(const Tensor& x, const Tensor& gamma);
+Tensor rms_norm_silu_ndhwc(const Tensor& x, const Tensor& gamma);
+Tensor upsample_nearest2x_ndhwc(const Tensor& x);
+}  // namespace cpu
+namespace cuda {
+Tensor conv3d_ndhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    const Conv3dPadding& padding);
+Tensor rms_norm_ndhwc(const Tensor& x, const Tensor& gamma);
+Tensor rms_norm_silu_ndhwc(const Tensor& x, const Tensor& gamma);
+Tensor upsample_nearest2x_ndhwc(const Tensor& x);
+}  // namespace cuda
+
+}  // namespace fastvideo::ops

@@ -1,0 +1,48 @@
+// The channels-last ops (ops/channels_last.h) on the CPU against their channels-first twins on the
+// same data permuted: the same numbers (the decoder's CPU goldens rely on it), and the refusals.
+#include "ops/channels_last.h"
+
+#include <gtest/gtest.h>
+
+#include "ops/channel_norm.h"
+#include "test_util.h"
+
+namespace fastvideo {
+namespace {
+
+using testing::randn;
+using testing::rel_l2;
+
+// [B, T, H, W, C] <-> [B, C, T, H, W]
+Tensor to_first(const Tensor& x) { return x.permute({0, 4, 1, 2, 3}).contiguous(); }
+Tensor to_last(const Tensor& x) { return x.permute({0, 2, 3, 4, 1}).contiguous(); }
+
+TEST(ChannelsLast, Conv3dIsTheChannelsFirstConvPermuted) {
+  const Tensor x = randn({2, 4, 6, 7, 5}), w = randn({3, 5, 3, 3, 3}), b = randn({3});
+  for (const ops::Conv3dPadding pad : {ops::Conv3dPadding{2, 0, 1, 1}, ops::Conv3dPadding{}}) {
+    const Tensor want = ops::conv3d(to_first(x), w, b, pad);
+    const Tensor got = ops::conv3d_ndhwc(x, ops::channels_last_weight(w), b, pad);
+    EXPECT_EQ(rel_l2(to_first(got), want), 0.0);
+  }
+  EXPECT_TRUE(testing::contains(testing::error_of([&] {
+                                  ops::channels_last_weight(randn({3, 5}));
+                                }),
+                                "expected [O, C, kt, kh, kw]"));
+}
+
+TEST(ChannelsLast, NormsAndUpsamplingAreTheChannelsFirstOnesPermuted) {
+  const Tensor x = randn({1, 3, 4, 5, 24}), gamma = randn({24, 1, 1, 1});
+  EXPECT_EQ(
+      rel_l2(to_first(ops::rms_norm_ndhwc(x, gamma)), ops::rms_norm_channels(to_first(x), gamma)),
+      0.0);
+  EXPECT_EQ(rel_l2(to_first(ops::rms_norm_silu_ndhwc(x, gamma)),
+                   ops::rms_norm_channels_silu(to_first(x), gamma)),
+            0.0);
+  EXPECT_EQ(rel_l2(ops::upsample_nearest2x_ndhwc(x), to_last(ops::upsample_nearest2x(to_first(x)))),
+            0.0);
+  EXPECT_TRUE(testing::contains(testing::error_of([&] { ops::rms_norm_ndhwc(x, randn({23})); }),
+                                "expected 24"));
+}
+
+}  // namespace
+}  // namespace fastvideo
