@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "ops/channel_norm.h"
+#include "ops/elementwise.h"
 #include "test_util.h"
 
 namespace fastvideo {
@@ -42,6 +43,30 @@ TEST(ChannelsLast, NormsAndUpsamplingAreTheChannelsFirstOnesPermuted) {
             0.0);
   EXPECT_TRUE(testing::contains(testing::error_of([&] { ops::rms_norm_ndhwc(x, randn({23})); }),
                                 "expected 24"));
+}
+
+// A convolution's bias left to the op after it: the norm adds it before its statistics, the
+// residual add with the shortcut, each as the biased tensor would give.
+TEST(ChannelsLast, BiasFusedIntoTheNextOpIsTheBiasAddedFirst) {
+  const Tensor x = randn({2, 3, 4, 24}), gamma = randn({24}), bias = randn({24}),
+               residual = randn({2, 3, 4, 24});
+  Tensor biased = x.clone();
+  for (int64_t i = 0; i < biased.numel(); ++i) biased.f32()[i] += bias.f32()[i % 24];
+  EXPECT_EQ(
+      rel_l2(ops::rms_norm_silu_ndhwc(x, gamma, bias), ops::rms_norm_silu_ndhwc(biased, gamma)),
+      0.0);
+  EXPECT_EQ(rel_l2(ops::add_bias_residual_ndhwc(x, bias, residual), ops::add(biased, residual)),
+            0.0);
+  EXPECT_TRUE(
+      testing::contains(testing::error_of([&] { ops::rms_norm_silu_ndhwc(x, gamma, randn({23})); }),
+                        "rms_norm_ndhwc: bias"));
+  EXPECT_TRUE(testing::contains(
+      testing::error_of([&] { ops::add_bias_residual_ndhwc(x, randn({23}), residual); }),
+      "expected 24"));
+  EXPECT_TRUE(testing::contains(testing::error_of([&] {
+                                  ops::add_bias_residual_ndhwc(x, bias, randn({2, 3, 24}));
+                                }),
+                                "does not match"));
 }
 
 }  // namespace

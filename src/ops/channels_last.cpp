@@ -20,8 +20,12 @@ Tensor rms_norm_ndhwc(const Tensor& x, const Tensor& gamma) {
   return FV_DISPATCH(x.device(), rms_norm_ndhwc(x, gamma));
 }
 
-Tensor rms_norm_silu_ndhwc(const Tensor& x, const Tensor& gamma) {
-  return FV_DISPATCH(x.device(), rms_norm_silu_ndhwc(x, gamma));
+Tensor rms_norm_silu_ndhwc(const Tensor& x, const Tensor& gamma, const Tensor& bias) {
+  return FV_DISPATCH(x.device(), rms_norm_silu_ndhwc(x, gamma, bias));
+}
+
+Tensor add_bias_residual_ndhwc(const Tensor& x, const Tensor& bias, const Tensor& residual) {
+  return FV_DISPATCH(x.device(), add_bias_residual_ndhwc(x, bias, residual));
 }
 
 Tensor upsample_nearest2x_ndhwc(const Tensor& x) {

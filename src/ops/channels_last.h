@@ -17,9 +17,15 @@ Tensor conv3d_ndhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
 Tensor channels_last_weight(const Tensor& conv3d_weight);
 
 // rms_norm_channels over the last dim of x [..., C]: y = x / max(‖x‖₂, 1e-12) · √C · gamma[c]
-// (gamma of C elements, any shape), statistics as rms_norm_channels'; and silu of it in one pass.
+// (gamma of C elements, any shape), statistics as rms_norm_channels'; and silu of it in one pass,
+// where `bias` [C] (optional) is first added to x: the bias of the convolution that made x, left
+// out of it so that no pass of its own adds it.
 Tensor rms_norm_ndhwc(const Tensor& x, const Tensor& gamma);
-Tensor rms_norm_silu_ndhwc(const Tensor& x, const Tensor& gamma);
+Tensor rms_norm_silu_ndhwc(const Tensor& x, const Tensor& gamma, const Tensor& bias = {});
+
+// x + bias[c] + residual over x [..., C] in one pass (a residual block's last convolution, its
+// bias and the shortcut).
+Tensor add_bias_residual_ndhwc(const Tensor& x, const Tensor& bias, const Tensor& residual);
 
 // Nearest-neighbour ×2 over H and W of x [B, T, H, W, C] -> [B, T, 2H, 2W, C].
 Tensor upsample_nearest2x_ndhwc(const Tensor& x);
@@ -29,14 +35,16 @@ namespace cpu {
 Tensor conv3d_ndhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
                     const Conv3dPadding& padding);
 Tensor rms_norm_ndhwc(const Tensor& x, const Tensor& gamma);
-Tensor rms_norm_silu_ndhwc(const Tensor& x, const Tensor& gamma);
+Tensor rms_norm_silu_ndhwc(const Tensor& x, const Tensor& gamma, const Tensor& bias);
+Tensor add_bias_residual_ndhwc(const Tensor& x, const Tensor& bias, const Tensor& residual);
 Tensor upsample_nearest2x_ndhwc(const Tensor& x);
 }  // namespace cpu
 namespace cuda {
 Tensor conv3d_ndhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
                     const Conv3dPadding& padding);
 Tensor rms_norm_ndhwc(const Tensor& x, const Tensor& gamma);
-Tensor rms_norm_silu_ndhwc(const Tensor& x, const Tensor& gamma);
+Tensor rms_norm_silu_ndhwc(const Tensor& x, const Tensor& gamma, const Tensor& bias);
+Tensor add_bias_residual_ndhwc(const Tensor& x, const Tensor& bias, const Tensor& residual);
 Tensor upsample_nearest2x_ndhwc(const Tensor& x);
 }  // namespace cuda
 

@@ -254,18 +254,25 @@ void channel_norm_cases(Table& t) {
               [](OpInputs in) { return ops::rms_norm_channels_silu(in[0], in[1]); });
       }
     }
-    // Channels-last: the last dim normalised, rows of 16 to 384 channels (the 8-lane row path,
-    // up to its 12 vectors a lane; more rows than a warp's 4, a warp with idle rows) and of 20
-    // (no whole vectors in BF16: the one-thread-a-row kernel).
-    for (const Shape& s :
-         {Shape{2, 3, 4, 5, 16}, Shape{1, 2, 3, 7, 96}, Shape{7, 384}, Shape{3, 5, 20}}) {
+    // Channels-last: the last dim normalised, with and without a bias added first; rows of 16 to
+    // 1024 channels (the register kernel: 1 to 32 lanes a row, a warp with idle rows, up to its
+    // 128 vectors), of 1032 (129 vectors) and of 20 (no whole vectors in BF16): the
+    // one-thread-a-row kernel.
+    for (const Shape& s : {Shape{2, 3, 4, 5, 16}, Shape{1, 2, 3, 7, 96}, Shape{2, 3, 192},
+                           Shape{7, 384}, Shape{5, 1024}, Shape{3, 1032}, Shape{3, 5, 20}}) {
       for (DType dg : kDtypes) {
-        t.add("rms_norm_ndhwc", d, "gamma_" + lower(dg) + "_" + dims(s),
-              {{s, d}, {{s.back(), 1, 1, 1}, dg}}, elementwise_bound(d),
-              [](OpInputs in) { return ops::rms_norm_ndhwc(in[0], in[1]); });
-        t.add("rms_norm_silu_ndhwc", d, "gamma_" + lower(dg) + "_" + dims(s),
-              {{s, d}, {{s.back(), 1, 1, 1}, dg}}, elementwise_bound(d),
+        const Operand gamma{{s.back(), 1, 1, 1}, dg}, bias{{s.back()}, dg};
+        t.add("rms_norm_ndhwc", d, "gamma_" + lower(dg) + "_" + dims(s), {{s, d}, gamma},
+              elementwise_bound(d), [](OpInputs in) { return ops::rms_norm_ndhwc(in[0], in[1]); });
+        t.add("rms_norm_silu_ndhwc", d, "gamma_" + lower(dg) + "_" + dims(s), {{s, d}, gamma},
+              elementwise_bound(d),
               [](OpInputs in) { return ops::rms_norm_silu_ndhwc(in[0], in[1]); });
+        t.add("rms_norm_silu_ndhwc", d, "bias_" + lower(dg) + "_" + dims(s), {{s, d}, gamma, bias},
+              elementwise_bound(d),
+              [](OpInputs in) { return ops::rms_norm_silu_ndhwc(in[0], in[1], in[2]); });
+        t.add("add_bias_residual_ndhwc", d, "bias_" + lower(dg) + "_" + dims(s),
+              {{s, d}, bias, {s, d}}, elementwise_bound(d),
+              [](OpInputs in) { return ops::add_bias_residual_ndhwc(in[0], in[1], in[2]); });
       }
     }
   }

@@ -24,26 +24,36 @@ Tensor conv3d_ndhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
 
 namespace {
 
+// A per-channel vector of C elements (gamma, a bias) as contiguous F32.
+Tensor channel_vector(const Tensor& t, const Tensor& x, int64_t C, const char* op,
+                      const char* what) {
+  FV_CHECK(t.numel() == C, op, ": ", what, " ", t.describe(), " has ", t.numel(),
+           " elements, expected ", C, " (the last dim of ", x.describe(), ")");
+  return t.to(DType::F32).contiguous();
+}
+
 template <bool kSilu>
-Tensor norm_rows(const Tensor& x, const Tensor& gamma) {
+Tensor norm_rows(const Tensor& x, const Tensor& gamma, const Tensor& bias) {
   FV_CHECK(x.ndim() >= 1, "rms_norm_ndhwc: expected [..., C], got ", x.describe());
   const int64_t C = x.size(-1), rows = C == 0 ? 0 : x.numel() / C;
-  FV_CHECK(gamma.numel() == C, "rms_norm_ndhwc: gamma ", gamma.describe(), " has ", gamma.numel(),
-           " elements, expected ", C, " (the last dim of ", x.describe(), ")");
-  const Tensor xc = x.contiguous(), gc = gamma.contiguous();
+  const Tensor xc = x.contiguous(), gc = channel_vector(gamma, x, C, "rms_norm_ndhwc", "gamma");
+  const Tensor bc =
+      bias.defined() ? channel_vector(bias, x, C, "rms_norm_ndhwc", "bias") : Tensor();
   Tensor y = Tensor::empty(x.shape(), DType::F32);
   if (y.numel() == 0) return y;
   const float* px = xc.f32().data();
   const float* pg = gc.f32().data();
+  const float* pb = bc.defined() ? bc.f32().data() : nullptr;
   float* py = y.data<float>();
   const double sqrt_c = std::sqrt(double(C));
   parallel_for(rows, std::max<int64_t>(1, 4096 / C), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = px + r * C;
+      float* yr = py + r * C;  // x + bias first, as the convolution with its bias would give
+      for (int64_t c = 0; c < C; ++c) yr[c] = px[r * C + c] + (pb ? pb[c] : 0.0f);
       double ss = 0;
-      for (int64_t c = 0; c < C; ++c) ss += double(xr[c]) * xr[c];
+      for (int64_t c = 0; c < C; ++c) ss += double(yr[c]) * yr[c];
       const double k = sqrt_c / std::max(std::sqrt(ss), 1e-12);
-      for (int64_t c = 0; c < C; ++c) py[r * C + c] = float(xr[c] * k * pg[c]);
+      for (int64_t c = 0; c < C; ++c) yr[c] = float(yr[c] * k * pg[c]);
     }
   });
   return kSilu ? cpu::silu(y) : y;
@@ -51,10 +61,30 @@ Tensor norm_rows(const Tensor& x, const Tensor& gamma) {
 
 }  // namespace
 
-Tensor rms_norm_ndhwc(const Tensor& x, const Tensor& gamma) { return norm_rows<false>(x, gamma); }
+Tensor rms_norm_ndhwc(const Tensor& x, const Tensor& gamma) {
+  return norm_rows<false>(x, gamma, Tensor());
+}
 
-Tensor rms_norm_silu_ndhwc(const Tensor& x, const Tensor& gamma) {
-  return norm_rows<true>(x, gamma);
+Tensor rms_norm_silu_ndhwc(const Tensor& x, const Tensor& gamma, const Tensor& bias) {
+  return norm_rows<true>(x, gamma, bias);
+}
+
+Tensor add_bias_residual_ndhwc(const Tensor& x, const Tensor& bias, const Tensor& residual) {
+  FV_CHECK(x.ndim() >= 1 && residual.shape() == x.shape(), "add_bias_residual_ndhwc: residual ",
+           residual.describe(), " does not match ", x.describe());
+  const int64_t C = x.size(-1);
+  const Tensor b = channel_vector(bias, x, C, "add_bias_residual_ndhwc", "bias");
+  const Tensor xc = x.contiguous(), rc = residual.contiguous();
+  Tensor y = Tensor::empty(x.shape(), DType::F32);
+  if (y.numel() == 0) return y;
+  const float* px = xc.f32().data();
+  const float* pr = rc.f32().data();
+  const float* pb = b.f32().data();
+  float* py = y.data<float>();
+  parallel_for(y.numel() / C, std::max<int64_t>(1, 4096 / C), [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0 * C; i < r1 * C; ++i) py[i] = px[i] + pb[i % C] + pr[i];
+  });
+  return y;
 }
 
 Tensor upsample_nearest2x_ndhwc(const Tensor& x) {

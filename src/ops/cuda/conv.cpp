@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <map>
@@ -283,7 +284,17 @@ Tensor convolve(const Tensor& x, const Tensor& w, const Tensor& bias,
   {
     std::lock_guard lock(plan.mu);
     if (plan.state == PlanState::Unchosen) {
+      const auto t0 = std::chrono::steady_clock::now();
       choose_and_run(ctx.cudnn(), plan, x.dtype(), op);
+      // A first call's host time (heuristics, cuDNN loading or compiling its kernel) is what
+      // makes a fresh decode slower than the next; the debug log shows it per plan.
+      log::debug(
+          "conv: plan for input ", x.describe(), ", weight ", w.describe(), ": ",
+          plan.state == PlanState::Chosen ? str_cat("cuDNN algorithm ", int(plan.algo))
+                                          : std::string("no cuDNN algorithm"),
+          ", workspace ", plan.workspace_bytes >> 20, " MiB, chosen in ",
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
+          " ms (host)");
       if (plan.state == PlanState::NoAlgorithm)
         log::warning("conv: cuDNN has no algorithm for ", channels_last ? "channels-last " : "",
                      "input ", x.describe(), ", weight ", w.describe(),

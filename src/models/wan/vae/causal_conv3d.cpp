@@ -26,17 +26,19 @@ Tensor CausalConv3d::forward(const Tensor& x) const {
   return ops::conv3d_ndhwc(x, weight_, bias_, {context_, 0, pad_h_, pad_w_});
 }
 
-Tensor CausalConv3d::forward(const Tensor& x, CausalConv3dCache& cache, const RowBand* band) const {
+Tensor CausalConv3d::forward(const Tensor& x, CausalConv3dCache& cache, const RowBand* band,
+                             Bias with) const {
+  const Tensor bias = with == Bias::Add ? bias_ : Tensor();
   const Tensor rows = band ? band->with_halo(x, pad_h_, /*h=*/2) : x;
   const int64_t pad_h = band ? 0 : pad_h_;  // a band's halo is its height padding
-  if (context_ == 0) return ops::conv3d_ndhwc(rows, weight_, bias_, {0, 0, pad_h, pad_w_});
+  if (context_ == 0) return ops::conv3d_ndhwc(rows, weight_, bias, {0, 0, pad_h, pad_w_});
   Tensor stream = rows;
   if (cache.tail.defined()) {
     const std::vector<Tensor> parts{cache.tail, rows};
     stream = ops::concat(parts, 1);
   }
   const int64_t history = stream.size(1) - rows.size(1);
-  Tensor y = ops::conv3d_ndhwc(stream, weight_, bias_, {context_ - history, 0, pad_h, pad_w_});
+  Tensor y = ops::conv3d_ndhwc(stream, weight_, bias, {context_ - history, 0, pad_h, pad_w_});
   const int64_t keep = std::min(context_, stream.size(1));
   // A copy: a view of the stream's last frames would keep the whole stream alive.
   cache.tail = stream.slice(1, stream.size(1) - keep, stream.size(1)).clone();

@@ -34,7 +34,11 @@ class CausalConv3d {
   // x is the next chunk of a stream: the cached tail stands in front (zero frames cover what the
   // stream does not have yet), then the cache keeps the new tail. With `band`, x is this rank's
   // band of rows (a collective: every rank of the band's group calls it); null: whole frames.
-  Tensor forward(const Tensor& x, CausalConv3dCache& cache, const RowBand* band = nullptr) const;
+  // Without the bias where the caller adds bias() in its next op instead of a pass of its own.
+  enum class Bias { Add, Leave };
+  Tensor forward(const Tensor& x, CausalConv3dCache& cache, const RowBand* band = nullptr,
+                 Bias with = Bias::Add) const;
+  const Tensor& bias() const { return bias_; }
 
  private:
   std::string name_;

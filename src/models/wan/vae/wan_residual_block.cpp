@@ -1,7 +1,6 @@
 #include "models/wan/vae/wan_residual_block.h"
 
 #include "ops/channels_last.h"
-#include "ops/elementwise.h"
 
 namespace fastvideo {
 
@@ -17,11 +16,13 @@ WanResidualBlock::WanResidualBlock(const Weights& weights, const std::string& pr
 Tensor WanResidualBlock::forward(const Tensor& x, Cache& cache, const RowBand* band) const {
   const Tensor shortcut = conv_shortcut_ ? conv_shortcut_->forward(x) : x;
   Tensor h = ops::rms_norm_silu_ndhwc(x, norm1_gamma_);
-  h = conv1_.forward(h, cache.conv1, band);
-  // Dropout is the identity at inference.
-  h = ops::rms_norm_silu_ndhwc(h, norm2_gamma_);
-  h = conv2_.forward(h, cache.conv2, band);
-  return ops::add(h, shortcut);
+  // Each conv's bias is added by the op after it, not in a pass of its own. Dropout is the
+  // identity at inference.
+  using Bias = CausalConv3d::Bias;
+  h = conv1_.forward(h, cache.conv1, band, Bias::Leave);
+  h = ops::rms_norm_silu_ndhwc(h, norm2_gamma_, conv1_.bias());
+  h = conv2_.forward(h, cache.conv2, band, Bias::Leave);
+  return ops::add_bias_residual_ndhwc(h, conv2_.bias(), shortcut);
 }
 
 }  // namespace fastvideo

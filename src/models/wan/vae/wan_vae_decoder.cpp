@@ -1,6 +1,7 @@
 #include "models/wan/vae/wan_vae_decoder.h"
 
 #include <algorithm>
+#include <array>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -9,8 +10,8 @@
 #include <vector>
 
 #include "ops/channels_last.h"
-#include "ops/conv.h"
 #include "ops/elementwise.h"
+#include "ops/linear.h"
 
 namespace fastvideo {
 
@@ -28,9 +29,16 @@ namespace {
 // §2.1: z_vae = z_model·std[c] + mean[c], written as a 1×1×1 conv with a diagonal weight.
 Tensor diagonal_weight(const std::vector<float>& std_dev) {
   const int64_t z = int64_t(std_dev.size());
-  Tensor w = Tensor::zeros({z, z, 1, 1, 1}, DType::F32);
+  Tensor w = Tensor::zeros({z, z}, DType::F32);
   for (int64_t c = 0; c < z; ++c) w.f32()[c * z + c] = std_dev[size_t(c)];
   return w;
+}
+
+// A 1×1×1 convolution's weight [O, C, 1, 1, 1] as the linear layer's [O, C] it is.
+Tensor pointwise_weight(const Weights& weights, const std::string& name, int64_t channels) {
+  const Tensor& w = weights.get(name);
+  check_shape(w, std::array<int64_t, 5>{channels, channels, 1, 1, 1}, name);
+  return w.reshape({channels, channels});
 }
 
 }  // namespace
@@ -41,7 +49,7 @@ WanVaeDecoder::WanVaeDecoder(WanVaeConfig config, const Weights& weights)
       dtype_(weights.get("post_quant_conv.weight").dtype()),
       denormalize_weight_(diagonal_weight(config_.latents_std).to(device_)),
       denormalize_bias_(Tensor::from_vector(config_.latents_mean, {config_.z_dim}).to(device_)),
-      post_quant_weight_(weights.get("post_quant_conv.weight")),
+      post_quant_weight_(pointwise_weight(weights, "post_quant_conv.weight", config_.z_dim)),
       post_quant_bias_(weights.get("post_quant_conv.bias")),
       conv_in_(weights, "decoder.conv_in", 1, 1, 1),
       mid_resnet0_(weights, "decoder.mid_block.resnets.0", config_.decoder_dims()[0],
@@ -77,10 +85,14 @@ Tensor WanVaeDecoder::decode(const Tensor& latents, const std::optional<VaeTilin
            " ranks cannot be combined: tiles are decoded one by one on one device; turn one off");
   if (!height_split && split_) return decode_as_group(latents);
   // De-normalisation in fp32, then the decoder runs in its weights' dtype on their device.
-  const Tensor denormalized =
-      ops::conv3d(latents.to(device_).to(DType::F32), denormalize_weight_, denormalize_bias_);
+  // Both are per-pixel maps of the channels: linear layers over them channels-last (not cuDNN,
+  // whose first convolution in a process costs more than the whole map).
+  const Tensor pixels = latents.to(device_).to(DType::F32).permute({0, 2, 3, 4, 1}).contiguous();
+  const Tensor denormalized = ops::linear(pixels, denormalize_weight_, denormalize_bias_);
   // post_quant_conv is 1×1×1, so running it before cutting tiles is the same as after.
-  const Tensor z = ops::conv3d(denormalized.to(dtype_), post_quant_weight_, post_quant_bias_);
+  const Tensor z = ops::linear(denormalized.to(dtype_), post_quant_weight_, post_quant_bias_)
+                       .permute({0, 4, 1, 2, 3})
+                       .contiguous();
   const int64_t s = config_.spatial_stride();
   if (tiling) {
     const VaeTiling& t = *tiling;

@@ -97,8 +97,8 @@ class WanVaeDecoder {
   WanVaeConfig config_;
   Device device_;  // of the weights; activations and caches live there
   DType dtype_;    // of the weights; activations use it
-  Tensor denormalize_weight_, denormalize_bias_;  // f32 diag(std) [z,z,1,1,1] and mean [z]
-  Tensor post_quant_weight_, post_quant_bias_;    // a 1×1×1 conv on the channels-first latents
+  Tensor denormalize_weight_, denormalize_bias_;  // f32 diag(std) [z, z] and mean [z]
+  Tensor post_quant_weight_, post_quant_bias_;    // the 1×1×1 conv as a linear layer: [z, z]
   CausalConv3d conv_in_;
   WanResidualBlock mid_resnet0_;
   WanVaeMidAttention mid_attention_;
