@@ -1,5 +1,6 @@
-// The VAE's ops (conv3d, conv2d, nearest ×2, concat, channel RMS norm) against naive
-// double-precision loops on fresh random data with odd sizes (DESIGN §3: ≤ 1e-6).
+// The VAE's channels-first ops (conv3d, concat; and the tests' reference conv2d, nearest ×2 and
+// channel RMS norm of vae_reference_ops.h) against naive double-precision loops on fresh random
+// data with odd sizes (DESIGN §3: ≤ 1e-6).
 #include "ops/conv.h"
 
 #include <gtest/gtest.h>
@@ -8,9 +9,9 @@
 #include <cmath>
 #include <vector>
 
-#include "ops/channel_norm.h"
 #include "ops/tensor_ops.h"
 #include "test_util.h"
+#include "vae_reference_ops.h"
 
 namespace fastvideo {
 namespace {
@@ -77,7 +78,7 @@ TEST(Conv, Conv3dTilesLargeFramesLikeOneGemm) {
 
 TEST(Conv, Conv2dMatchesDirectSum) {
   Tensor x = randn({3, 4, 7, 5}), w = randn({5, 4, 3, 3}), b = randn({5});
-  Tensor y = ops::conv2d(x, w, b, 1, 1);
+  Tensor y = testing::conv2d(x, w, b, 1, 1);
   Tensor ref = naive_conv3d(x.unsqueeze(2), w.unsqueeze(2), b, 0, 0, 1, 1);
   ASSERT_EQ(y.shape(), (Shape{3, 5, 7, 5}));
   EXPECT_LT(rel_l2(y, ref.reshape({3, 5, 7, 5})), 1e-6);
@@ -85,7 +86,7 @@ TEST(Conv, Conv2dMatchesDirectSum) {
 
 TEST(Conv, UpsampleNearest2xDuplicatesEachPixel) {
   Tensor x = randn({2, 3, 2, 5, 7});
-  Tensor y = ops::upsample_nearest2x(x);
+  Tensor y = testing::upsample_nearest2x(x);
   ASSERT_EQ(y.shape(), (Shape{2, 3, 2, 10, 14}));
   auto px = x.f32(), py = y.f32();
   int64_t mismatches = 0;
@@ -117,7 +118,7 @@ TEST(Conv, ConcatJoinsAlongAnyDimIncludingStridedViews) {
 
 TEST(Conv, ChannelRmsNormMatchesNormalizeTimesSqrtCTimesGamma) {
   Tensor x = randn({2, 7, 3, 5, 3}, 2.5f), gamma = randn({7, 1, 1, 1});
-  Tensor y = ops::rms_norm_channels(x, gamma);
+  Tensor y = testing::rms_norm_channels(x, gamma);
   Tensor ref = Tensor::empty(x.shape(), DType::F32);
   const int64_t S = 45;
   for (int64_t b = 0; b < 2; ++b)
@@ -130,7 +131,7 @@ TEST(Conv, ChannelRmsNormMatchesNormalizeTimesSqrtCTimesGamma) {
     }
   EXPECT_LT(rel_l2(y, ref), 1e-6);
   // A zero vector stays zero (the 1e-12 floor), not NaN.
-  EXPECT_LT(rel_l2(ops::rms_norm_channels(Tensor::zeros({1, 7, 2}, DType::F32), gamma),
+  EXPECT_LT(rel_l2(testing::rms_norm_channels(Tensor::zeros({1, 7, 2}, DType::F32), gamma),
                    Tensor::zeros({1, 7, 2}, DType::F32)),
             1e-6);
 }

@@ -1,7 +1,8 @@
 // The Wan VAE decoder on the GPU against the same decoder on the CPU (the reference): weights
 // moved to the device in f32 and in bf16, the chunked decode with its stream caches on the
 // device, the video returned there in the weights' dtype. Needs every op of the decoder on CUDA
-// (conv3d, concat, rms_norm_channels, silu, add, clamp, upsample_nearest2x, linear, attention).
+// (conv3d, conv3d_ndhwc, concat, rms_norm_ndhwc, rms_norm_silu_ndhwc, add, clamp,
+// upsample_nearest2x_ndhwc, linear, attention).
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 

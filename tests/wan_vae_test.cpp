@@ -1,6 +1,6 @@
 // The Wan VAE: its tensor table against wan21.md §0/§2.3 counts, and the frame-by-frame cached
-// decoder against the full-sequence formulation of §2.4, written here independently from the
-// reference text with the same ops.
+// decoder (channels-last) against the full-sequence formulation of §2.4, written here
+// independently from the reference text on channels-first ops (conv3d, vae_reference_ops.h).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,12 +13,12 @@
 #include "models/wan/vae/wan_vae_decoder.h"
 #include "models/wan/vae/wan_vae_specs.h"
 #include "ops/attention.h"
-#include "ops/channel_norm.h"
 #include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "ops/tensor_ops.h"
 #include "random_vae_weights.h"
 #include "test_util.h"
+#include "vae_reference_ops.h"
 
 namespace fastvideo {
 namespace {
@@ -67,16 +67,16 @@ struct FullSequenceDecoder {
     return ops::conv3d(x, get(p + ".weight"), get(p + ".bias"));
   }
   Tensor residual(const Tensor& x, const std::string& p, bool shortcut) const {
-    Tensor h = ops::silu(ops::rms_norm_channels(x, get(p + ".norm1.gamma")));
+    Tensor h = ops::silu(testing::rms_norm_channels(x, get(p + ".norm1.gamma")));
     h = causal_conv3(h, p + ".conv1");
-    h = ops::silu(ops::rms_norm_channels(h, get(p + ".norm2.gamma")));
+    h = ops::silu(testing::rms_norm_channels(h, get(p + ".norm2.gamma")));
     h = causal_conv3(h, p + ".conv2");
     return ops::add(h, shortcut ? pointwise_conv(x, p + ".conv_shortcut") : x);
   }
   // Single head, per frame, head_dim = C; q/k/v are channel slices of to_qkv's output.
   Tensor attention(const Tensor& x, const std::string& p) const {
     const int64_t B = x.size(0), C = x.size(1), T = x.size(2), H = x.size(3), W = x.size(4);
-    const Tensor n = ops::rms_norm_channels(x, get(p + ".norm.gamma"));
+    const Tensor n = testing::rms_norm_channels(x, get(p + ".norm.gamma"));
     const Tensor qkv = ops::conv3d(n, get(p + ".to_qkv.weight").unsqueeze(2),
                                    get(p + ".to_qkv.bias"));  // [B, 3C, T, H, W]
     std::vector<Tensor> frames;
@@ -92,7 +92,7 @@ struct FullSequenceDecoder {
         };
         const Tensor o = ops::attention(part(0), part(1), part(2), 1.0f / std::sqrt(float(C)));
         const Tensor img = o.reshape({H * W, C}).transpose(0, 1).contiguous().reshape({1, C, H, W});
-        frames.push_back(ops::conv2d(img, get(p + ".proj.weight"), get(p + ".proj.bias")));
+        frames.push_back(testing::conv2d(img, get(p + ".proj.weight"), get(p + ".proj.bias")));
       }
     // frames are ordered (b, t): stack them back as [B, C, T, H, W]
     std::vector<Tensor> per_batch;
@@ -107,9 +107,9 @@ struct FullSequenceDecoder {
   Tensor spatial_up(const Tensor& x, const std::string& p) const {
     std::vector<Tensor> frames;
     for (int64_t t = 0; t < x.size(2); ++t) {
-      const Tensor f = ops::upsample_nearest2x(x.select(2, t).contiguous());
+      const Tensor f = testing::upsample_nearest2x(x.select(2, t).contiguous());
       frames.push_back(
-          ops::conv2d(f, get(p + ".resample.1.weight"), get(p + ".resample.1.bias"), 1, 1)
+          testing::conv2d(f, get(p + ".resample.1.weight"), get(p + ".resample.1.bias"), 1, 1)
               .unsqueeze(2));
     }
     return ops::concat(frames, 2);
@@ -154,7 +154,7 @@ struct FullSequenceDecoder {
       if (temporal[size_t(i)]) x = temporal_up(x, p + ".upsamplers.0");
       x = spatial_up(x, p + ".upsamplers.0");
     }
-    x = ops::silu(ops::rms_norm_channels(x, get("decoder.norm_out.gamma")));
+    x = ops::silu(testing::rms_norm_channels(x, get("decoder.norm_out.gamma")));
     return ops::clamp(causal_conv3(x, "decoder.conv_out"), -1.0f, 1.0f);
   }
 };

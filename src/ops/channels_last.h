@@ -16,10 +16,10 @@ Tensor conv3d_ndhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
 // conv3d's weight [O, C, kt, kh, kw] as conv3d_ndhwc takes it (a contiguous copy).
 Tensor channels_last_weight(const Tensor& conv3d_weight);
 
-// rms_norm_channels over the last dim of x [..., C]: y = x / max(‖x‖₂, 1e-12) · √C · gamma[c]
-// (gamma of C elements, any shape), statistics as rms_norm_channels'; and silu of it in one pass,
-// where `bias` [C] (optional) is first added to x: the bias of the convolution that made x, left
-// out of it so that no pass of its own adds it.
+// The Wan VAE RMS_norm (wan21.md §2.2) over the last dim of x [..., C]:
+// y = x / max(‖x‖₂, 1e-12) · √C · gamma[c] (gamma of C elements, any shape, e.g. [C,1,1,1] as
+// stored); and silu of it in one pass, where `bias` [C] (optional) is first added to x: the bias
+// of the convolution that made x, left out of it so that no pass of its own adds it.
 Tensor rms_norm_ndhwc(const Tensor& x, const Tensor& gamma);
 Tensor rms_norm_silu_ndhwc(const Tensor& x, const Tensor& gamma, const Tensor& bias = {});
 

@@ -10,13 +10,4 @@ Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   return FV_DISPATCH(x.device(), conv3d(x, weight, bias, padding));
 }
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t pad_h,
-              int64_t pad_w) {
-  return FV_DISPATCH(x.device(), conv2d(x, weight, bias, pad_h, pad_w));
-}
-
-Tensor upsample_nearest2x(const Tensor& x) {
-  return FV_DISPATCH(x.device(), upsample_nearest2x(x));
-}
-
 }  // namespace fastvideo::ops

@@ -12,7 +12,6 @@
 
 #include "op_coverage.h"
 #include "ops/attention.h"
-#include "ops/channel_norm.h"
 #include "ops/channels_last.h"
 #include "ops/conv.h"
 #include "ops/cuda/conv_kernels.h"
@@ -240,21 +239,11 @@ void rope_cases(Table& t) {
   }
 }
 
-// ---- channel_norm.h ----------------------------------------------------------------------------
+// ---- channels_last.h (the VAE's norm over each pixel's channels, the bias + residual add) -----
 
 void channel_norm_cases(Table& t) {
   for (DType d : kDtypes) {
-    for (const Shape& s : {Shape{2, 5, 3, 4, 7}, Shape{1, 16, 2, 4, 8}, Shape{2, 12, 6, 10}}) {
-      for (DType dg : kDtypes) {
-        t.add("rms_norm_channels", d, "gamma_" + lower(dg) + "_" + dims(s),
-              {{s, d}, {{s[1], 1, 1, 1}, dg}}, elementwise_bound(d),
-              [](OpInputs in) { return ops::rms_norm_channels(in[0], in[1]); });
-        t.add("rms_norm_channels_silu", d, "gamma_" + lower(dg) + "_" + dims(s),
-              {{s, d}, {{s[1], 1, 1, 1}, dg}}, elementwise_bound(d),
-              [](OpInputs in) { return ops::rms_norm_channels_silu(in[0], in[1]); });
-      }
-    }
-    // Channels-last: the last dim normalised, with and without a bias added first; rows of 16 to
+    // The last dim normalised, with and without a bias added first; rows of 16 to
     // 1024 channels (the register kernel: 1 to 32 lanes a row, a warp with idle rows, up to its
     // 128 vectors), of 1032 (129 vectors) and of 20 (no whole vectors in BF16): the
     // one-thread-a-row kernel.
@@ -279,7 +268,7 @@ void channel_norm_cases(Table& t) {
 }
 
 // ---- Data movement: patchify.h, tensor_ops.h (concat), embedding.h (and the relative-position
-// bias), conv.h (upsampling)
+// bias), channels_last.h (upsampling)
 
 void data_movement_cases(Table& t) {
   for (DType d : kDtypes) {
@@ -324,11 +313,8 @@ void data_movement_cases(Table& t) {
             });
     }
 
-    for (const Shape& s : {Shape{2, 3, 5, 7}, Shape{1, 2, 3, 4, 16}}) {
-      t.add("upsample_nearest2x", d, dims(s), {{s, d}}, kExact,
-            [](OpInputs in) { return ops::upsample_nearest2x(in[0]); });
-    }
-    // Channels-last [B, T, H, W, C]: vectors of channels, and 5 channels (the scalar path).
+    // Nearest ×2 of channels-last [B, T, H, W, C]: vectors of channels, and 5 channels (the
+    // scalar path).
     for (const Shape& s : {Shape{1, 2, 3, 4, 16}, Shape{2, 1, 5, 3, 5}}) {
       t.add("upsample_nearest2x_ndhwc", d, dims(s), {{s, d}}, kExact,
             [](OpInputs in) { return ops::upsample_nearest2x_ndhwc(in[0]); });
@@ -516,10 +502,6 @@ void conv_cases(Table& t) {
           matmul_bound(d), [](OpInputs in) {
             return ops::conv3d(in[0].slice(2, 2, 3), in[1], in[2], {2, 0, 1, 1});
           });
-    for (const Shape& x : {Shape{1, 16, 12, 20}, Shape{2, 5, 9, 11}}) {
-      t.add("conv2d", d, "3x3_pad_1_" + dims(x), conv_operands(x, {7, x[1], 3, 3}, d),
-            matmul_bound(d), [](OpInputs in) { return ops::conv2d(in[0], in[1], in[2], 1, 1); });
-    }
     // The fallback for configurations cuDNN declines, called directly (cuDNN takes the rows
     // above); asymmetric padding, an F32 bias.
     std::vector<Operand> direct = conv_operands({2, 5, 3, 9, 11}, {7, 5, 3, 3, 3}, d, false);

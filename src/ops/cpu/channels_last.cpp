@@ -1,5 +1,5 @@
 // CPU twins of src/ops/channels_last.h. The convolution is conv3d's on the channels-first view
-// (the same sums in the same order); the norm is rms_norm_channels' arithmetic on rows.
+// (the same sums in the same order); the norm sums each row's squares in double.
 #include "ops/channels_last.h"
 
 #include <algorithm>

@@ -6,7 +6,6 @@
 #include "ops/conv.h"
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "core/parallel.h"
@@ -116,38 +115,6 @@ Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias,
             yb + r0 * g.Wo, int(N));
     }
   }
-  return y;
-}
-
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t pad_h,
-              int64_t pad_w) {
-  FV_CHECK(x.ndim() == 4, "conv2d: expected input [B,C,H,W], got ", x.describe());
-  FV_CHECK(weight.ndim() == 4, "conv2d: expected weight [O,C,kh,kw], got ", weight.describe());
-  // An image is a one-frame video and a 2-D kernel a 3-D kernel of depth 1.
-  Tensor y = conv3d(x.unsqueeze(2), weight.unsqueeze(2), bias, {0, 0, pad_h, pad_w});
-  return y.reshape({y.size(0), y.size(1), y.size(3), y.size(4)});
-}
-
-Tensor upsample_nearest2x(const Tensor& x) {
-  FV_CHECK(x.ndim() >= 2, "upsample_nearest2x: expected [..., H, W], got ", x.describe());
-  const int64_t H = x.size(-2), W = x.size(-1);
-  const int64_t planes = H * W == 0 ? 0 : x.numel() / (H * W);
-  Shape out_shape = x.shape();
-  out_shape[out_shape.size() - 2] = 2 * H;
-  out_shape.back() = 2 * W;
-  Tensor xc = x.contiguous();
-  Tensor y = Tensor::empty(out_shape, DType::F32);
-  if (y.numel() == 0) return y;
-  const float* px = xc.f32().data();
-  float* py = y.data<float>();
-  parallel_for(planes * H, std::max<int64_t>(1, 4096 / W), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* src = px + r * W;
-      float* dst = py + r * 4 * W;  // input row r -> output rows 2r and 2r+1 of its plane
-      for (int64_t w = 0; w < W; ++w) dst[2 * w] = dst[2 * w + 1] = src[w];
-      std::memcpy(dst + 2 * W, dst, size_t(2 * W) * sizeof(float));
-    }
-  });
   return y;
 }
 

@@ -1,7 +1,7 @@
-// ops::cuda::conv3d / conv2d / conv3d_ndhwc through cuDNN's convolution forward on the tensors as
-// they are: channels-first (NCDHW / NCHW), or channels-last (NDHWC with an NHWC filter, the
-// layout of cuDNN's fastest kernels, which the VAE decoder runs in). BF16 runs with
-// fp32 accumulation on Tensor Cores, F32 with full fp32 FMA math (no TF32).
+// ops::cuda::conv3d / conv3d_ndhwc through cuDNN's convolution forward on the tensors as they
+// are: channels-first (NCDHW), or channels-last (NDHWC with an NHWC filter, the layout of cuDNN's
+// fastest kernels, which the VAE decoder runs in). BF16 runs with fp32 accumulation on Tensor
+// Cores, F32 with full fp32 FMA math (no TF32).
 //
 // Every distinct problem (device, dtype, shapes, padding) gets a plan: its descriptors and the
 // algorithm chosen for it, kept for the process. The choice follows cuDNN's heuristics, trying
@@ -260,7 +260,8 @@ Tensor aligned_contiguous(const Tensor& t) {
   return reinterpret_cast<uintptr_t>(c.raw_data()) % 256 == 0 ? c : c.clone();
 }
 
-// x, w aligned and contiguous, of one dtype; pads symmetric per spatial dim. y = conv(x, w) + bias.
+// x, w aligned and contiguous, of one dtype; pads symmetric per spatial dim (t, h, w).
+// y = conv(x, w) + bias.
 // Channels-last: x [B, T, H, W, C], w [O, kt, kh, kw, C] -> y [B, T', H', W', O].
 Tensor convolve(const Tensor& x, const Tensor& w, const Tensor& bias,
                 const std::vector<int64_t>& pad, bool channels_last = false) {
@@ -311,14 +312,7 @@ Tensor convolve(const Tensor& x, const Tensor& w, const Tensor& bias,
     return ncdhw.permute({0, 2, 3, 4, 1}).contiguous();
   }
   if (plan.state == PlanState::NoAlgorithm) {
-    // The direct kernel takes 3-D problems; a 2-D one is a one-frame video.
-    std::array<int64_t, 6> pads{};
-    for (int d = 0; d < spatial; ++d)
-      pads[size_t(2 * (d + 3 - spatial))] = pads[size_t(2 * (d + 3 - spatial) + 1)] =
-          pad[size_t(d)];
-    if (spatial == 2)
-      return conv_detail::conv3d_direct(x.unsqueeze(2), w.unsqueeze(2), bias, pads)
-          .reshape(y_shape);
+    const std::array<int64_t, 6> pads{pad[0], pad[0], pad[1], pad[1], pad[2], pad[2]};
     return conv_detail::conv3d_direct(x, w, bias, pads);
   }
   if (bias.defined()) {
@@ -416,18 +410,6 @@ Tensor conv3d_ndhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
   }
   return convolve(xc, weight_as(weight, x.dtype()), bias, {both, padding.height, padding.width},
                   /*channels_last=*/true);
-}
-
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t pad_h,
-              int64_t pad_w) {
-  FV_CHECK(x.ndim() == 4, "conv2d: expected input [B,C,H,W], got ", x.describe());
-  check_operands("conv2d", x, weight, bias, 4);
-  FV_CHECK(pad_h >= 0 && pad_w >= 0, "conv2d: negative padding");
-  FV_CHECK(x.size(2) + 2 * pad_h - weight.size(2) + 1 > 0 &&
-               x.size(3) + 2 * pad_w - weight.size(3) + 1 > 0,
-           "conv2d: kernel ", shape_str(weight.shape()), " does not fit input ", x.describe(),
-           " with padding (h ", pad_h, ", w ", pad_w, ")");
-  return convolve(aligned_contiguous(x), weight_as(weight, x.dtype()), bias, {pad_h, pad_w});
 }
 
 }  // namespace fastvideo::ops::cuda

@@ -1,4 +1,4 @@
-// Bias add and direct convolution for ops::cuda::conv3d / conv2d (see conv_kernels.h).
+// Bias add and direct convolution for ops::cuda::conv3d / conv3d_ndhwc (see conv_kernels.h).
 #include <cuda_bf16.h>
 
 #include <algorithm>

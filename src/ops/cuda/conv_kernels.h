@@ -1,6 +1,6 @@
-// The convolution kernels of our own behind ops::cuda::conv3d / conv2d (src/ops/cuda/conv.cpp),
-// which otherwise runs cuDNN: the per-channel bias add after a cuDNN convolution, and a direct
-// convolution for the configurations cuDNN has no algorithm for.
+// The convolution kernels of our own behind ops::cuda::conv3d / conv3d_ndhwc
+// (src/ops/cuda/conv.cpp), which otherwise run cuDNN: the per-channel bias add after a cuDNN
+// convolution, and a direct convolution for the configurations cuDNN has no algorithm for.
 #pragma once
 
 #include <array>
