@@ -15,6 +15,7 @@ Action add_gemm_bench(CLI::App& bench);
 Action add_attention_bench(CLI::App& bench);
 Action add_dit_bench(CLI::App& bench);
 Action add_vae_bench(CLI::App& bench);
+Action add_conv_bench(CLI::App& bench);
 Action add_umt5_bench(CLI::App& bench);
 Action add_denoise_bench(CLI::App& bench);
 Action add_load_bench(CLI::App& bench);

@@ -2,23 +2,19 @@
 // DiT's GEMM shapes at 480p, timed with CUDA events. Its anchor, PyTorch's F.linear on the same
 // shapes, comes from tools/bench/torch_gemm_anchor.py run on the same machine.
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <vector>
 
 #include "bench_commands.h"
 #include "core/parallel.h"
 #include "ops/linear.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
-#include <cuda_runtime.h>
-
-#include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "cuda_timer.h"
 #endif
 
 namespace fastvideo::bench {
@@ -64,29 +60,6 @@ Tensor random_on_gpu(const Shape& shape, float scale, uint64_t seed) {
   return host.to(DType::BF16).to(Device::cuda(0));
 }
 
-double median_ms(CudaContext& ctx, const GemmBenchFlags& f, const GemmShape& s, const Tensor& x,
-                 const Tensor& w, const Tensor& b) {
-  auto run = [&] { return s.gelu ? ops::linear_gelu(x, w, b) : ops::linear(x, w, b); };
-  for (int i = 0; i < f.warmup; ++i) run();
-  cudaEvent_t start, stop;
-  FV_CUDA_CHECK(cudaEventCreate(&start));
-  FV_CUDA_CHECK(cudaEventCreate(&stop));
-  std::vector<double> times;
-  for (int i = 0; i < f.repeats; ++i) {
-    FV_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
-    Tensor y = run();
-    FV_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
-    FV_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0.0f;
-    FV_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    times.push_back(ms);
-  }
-  FV_CUDA_CHECK(cudaEventDestroy(start));
-  FV_CUDA_CHECK(cudaEventDestroy(stop));
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
 int run_gemm_bench(const GemmBenchFlags& f) {
   FV_CHECK(f.repeats >= 20, "bench gemm: --repeats must be at least 20, got ", f.repeats);
   CudaContext& ctx = use_cuda_device(0);
@@ -104,7 +77,9 @@ int run_gemm_bench(const GemmBenchFlags& f) {
     Tensor x = random_on_gpu({s.m, s.k}, 1.0f, seed++);
     Tensor w = random_on_gpu({s.n, s.k}, float(1.0 / std::sqrt(double(s.k))), seed++);
     Tensor b = random_on_gpu({s.n}, 0.5f, seed++);
-    const double ms = median_ms(ctx, f, s, x, w, b);
+    const double ms = median_gpu_ms(ctx, f.warmup, f.repeats, [&] {
+      const Tensor y = s.gelu ? ops::linear_gelu(x, w, b) : ops::linear(x, w, b);
+    });
     const double tflops = 2.0 * double(s.m) * double(s.n) * double(s.k) / (ms * 1e-3) / 1e12;
     const std::string dims = str_cat(s.m, " x ", s.n, " x ", s.k);
     std::printf("%-28s %22s %10.3f %9.1f\n", s.name, dims.c_str(), ms, tflops);

@@ -10,6 +10,6 @@ int main(int argc, char** argv) {
       "fastvideo-bench: benchmarks (not tests), each printing a table with the anchor measured in "
       "the same run",
       {add_cpu_bench, add_gemm_bench, add_attention_bench, add_dit_bench, add_vae_bench,
-       add_umt5_bench, add_denoise_bench, add_load_bench},
+       add_conv_bench, add_umt5_bench, add_denoise_bench, add_load_bench},
       argc, argv);
 }

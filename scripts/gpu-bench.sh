@@ -5,7 +5,7 @@
 # (tools/bench/summary.py) is printed last.
 #
 # Usage: scripts/gpu-bench.sh [BENCH...]      (default: gemm attention dit vae; "all": every one)
-#   gemm attention dit vae umt5 denoise   fastvideo bench NAME + tools/bench/torch_NAME_anchor.py
+#   gemm attention dit vae conv umt5 denoise   fastvideo bench NAME + tools/bench/torch_NAME_anchor.py
 #   dit14b    bench dit --config 14b and torch_dit_anchor.py --config 14b, both on the first
 #             $DIT14B_LAYERS blocks (default 8), the full 40-block forward extrapolated per layer
 #   load      bench load of a real-size 1.3B checkpoint (random weights, bf16 text encoder) onto
@@ -64,10 +64,10 @@ ensure_checkpoint() {  # the real-size 1.3B checkpoint load and fullgen share
 
 benches=("$@")
 [ ${#benches[@]} -eq 0 ] && benches=(gemm attention dit vae)
-[ "${benches[*]}" = all ] && benches=(gemm attention dit vae umt5 denoise dit14b load fullgen)
+[ "${benches[*]}" = all ] && benches=(gemm attention dit vae conv umt5 denoise dit14b load fullgen)
 for b in "${benches[@]}"; do
   case "$b" in
-    gemm | vae | umt5)
+    gemm | vae | conv | umt5)
       run "$b" build-gpu/fastvideo bench "$b" --json "$work/$b.json"
       run "torch_$b" python3 "tools/bench/torch_${b}_anchor.py" --json "$work/torch_$b.json"
       ;;
@@ -118,7 +118,7 @@ for s in j["stages"]:
 print(f"{'total':16s} {j['total_seconds']:9.2f} s")
 PY
       ;;
-    *) echo "unknown benchmark $b (gemm attention dit vae umt5 denoise dit14b load fullgen)" ;;
+    *) echo "unknown benchmark $b (gemm attention dit vae conv umt5 denoise dit14b load fullgen)" ;;
   esac
 done
 finish

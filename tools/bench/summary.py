@@ -71,6 +71,15 @@ def main():
         row("VAE decode 21x60x104", vae.get("seconds_median"), tvae.get("seconds_median"), "s")
         row("VAE peak device memory", vae.get("peak_device_bytes", 0) / 2**30,
             (tvae.get("peak_device_bytes") or 0) / 2**30, "GiB")
+    conv, tconv = load(d, "conv.json"), load(d, "torch_conv.json")
+    if conv and tconv:
+        anchors = {s["name"]: s for s in tconv["shapes"]}
+        for s in conv["shapes"]:
+            a = anchors.get(s["name"], {})
+            row(f"VAE conv {s['name']} vs torch NDHWC bench", s["median_ms"],
+                a.get("channels_last_benchmark_ms"), "ms")
+        row("VAE convs of one chunk vs torch NDHWC bench", conv.get("chunk_ms"),
+            tconv.get("chunk_ms", {}).get("channels_last_benchmark"), "ms")
 
     umt5, tumt5 = load(d, "umt5.json"), load(d, "torch_umt5.json")
     if umt5 and tumt5:

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch anchor for `fastvideo bench vae`: the Wan2.1 VAE decoder, written from
 /work/shared/reference/wan21.md §2 (config §2.1, primitives §2.2, architecture §2.3, chunked decode
-§2.4), in bf16, channels-first, with torch's conv3d and the per-latent-frame cached decode that
-diffusers runs. Random weights (torch's default init), random latents; prints the median decode
+§2.4), in bf16, channels-first (channels-last with --channels-last), with torch's conv3d and the
+per-latent-frame cached decode that diffusers runs. Random weights (torch's default init), random latents; prints the median decode
 time after one warm-up and torch.cuda.max_memory_allocated of one decode as JSON.
 
 Run it on the same card, in the same session, as `fastvideo bench vae`:
@@ -191,6 +191,9 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cudnn-benchmark", action="store_true",
                         help="torch.backends.cudnn.benchmark = True (diffusers leaves it off)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="weights and latents in torch.channels_last_3d (the layout our "
+                             "decoder runs in; diffusers uses channels-first)")
     parser.add_argument("--json", help="also write the JSON here")
     parser.add_argument("--device", default="cuda", help="cuda (the anchor) or cpu (a smoke test)")
     args = parser.parse_args()
@@ -204,6 +207,9 @@ def main():
     weight_bytes = sum(p.numel() * p.element_size() for p in decoder.parameters())
     latent_shape = (1, 16, (args.num_frames - 1) // 4 + 1, args.height // 8, args.width // 8)
     latents = torch.randn(latent_shape, device=device, dtype=torch.bfloat16)
+    if args.channels_last:
+        decoder = decoder.to(memory_format=torch.channels_last_3d)
+        latents = latents.contiguous(memory_format=torch.channels_last_3d)
 
     def timed_decode():
         sync()
@@ -222,6 +228,7 @@ def main():
         "torch": torch.__version__,
         "cudnn": torch.backends.cudnn.version(),
         "cudnn_benchmark": args.cudnn_benchmark,
+        "channels_last": args.channels_last,
         "device": torch.cuda.get_device_name(device) if on_gpu else "cpu",
         "dtype": "bf16",
         "latent_shape": list(latent_shape),
