@@ -5,9 +5,10 @@
 # tree back. The tree as it is runs first as "base", and is rebuilt at the end, so build-gpu holds
 # the tree's own code afterwards, not the last variant's. Logs go to $OUT (or out/).
 #
-# Usage: scripts/gpu-ab.sh "BENCH ARGS" "TEST..." VARIANT_DIR...
+# Usage: scripts/gpu-ab.sh "BENCH ARGS[; BENCH ARGS...]" "TEST..." VARIANT_DIR...
 #   e.g. scripts/gpu-ab.sh "attention --backends FLASH_ATTN,SAGE_ATTN --shapes 1.3b" \
 #          "cuda_sage_attention_test" .ab/sage-v3
+#   (several benchmarks per variant: "conv; vae --repeats 5")
 # Variant folders must be untracked by git on the device (put them under an ignored folder and name
 # it in the device call's carry list).
 set -uo pipefail
@@ -31,8 +32,12 @@ run_variant() {  # run_variant NAME: build, test, bench the tree as it is now
   for t in $tests; do
     timeout 300 "build-gpu/tests/$t" >>"$log" 2>&1 && echo "PASS $t" || echo "FAIL $t (see $log)"
   done
-  # shellcheck disable=SC2086
-  timeout 300 build-gpu/fastvideo-bench $bench_args 2>&1 | tee -a "$log"
+  local benches args
+  IFS=';' read -ra benches <<<"$bench_args"
+  for args in "${benches[@]}"; do
+    # shellcheck disable=SC2086
+    timeout 300 build-gpu/fastvideo-bench $args 2>&1 | tee -a "$log"
+  done
 }
 run_variant base
 for variant in "$@"; do
