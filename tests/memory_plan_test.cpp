@@ -45,8 +45,8 @@ TEST(MemoryPlan, OffloadsOnlyWhatDoesNotFitCheapestFirst) {
   const MemoryNeeds n = wan_1_3b_480p();
   const MemoryPlan roomy = plan_memory(n, {}, 80 * GiB);
   EXPECT_TRUE(roomy.fits);
-  EXPECT_FALSE(roomy.choice.text_encoder || roomy.choice.dit_layerwise ||
-               roomy.choice.vae_tiling || roomy.choice.text_encoder_released);
+  EXPECT_FALSE(roomy.choice.text_encoder || roomy.choice.dit_layerwise || roomy.choice.vae_tiling ||
+               roomy.choice.text_encoder_released);
   EXPECT_TRUE(contains(roomy.summary, "nothing offloaded")) << roomy.summary;
 
   // 16 GiB: everything fits, but not with the text encoder kept through decoding (~20 GiB).
@@ -109,4 +109,30 @@ TEST(MemoryPlan, SettingsAreKeptAndTooSmallABudgetNamesTheLeastThatWorks) {
 }
 
 }  // namespace
+// CFG's batched passes hold two videos and the joined K/V: the limit drops to half the preset's
+// tokens, then to no batching, as the memory beside the rest shrinks to what one preset pass needs.
+TEST(MemoryPlan, CfgBatchingIsLimitedToWhatFitsBesideThePlan) {
+  MemoryNeeds n;
+  n.dit_weights = GiB;
+  const int64_t preset = 32760, wanted = 20000;
+  auto denoise = [](int64_t tokens) {
+    return estimate_denoise_activations(tokens, 1536, 8960, 30, 512);
+  };
+  const int64_t joined_kv = denoise(0);
+  n.denoise_activations = denoise(preset);
+  auto limit = [&](int64_t activations) {
+    return cfg_batch_limit(n, {}, budget_for(n.dit_weights + activations, 0), wanted, preset, 1536,
+                           8960, 30, 512);
+  };
+  EXPECT_EQ(limit(denoise(2 * wanted) + joined_kv), wanted);
+  EXPECT_EQ(limit(denoise(2 * wanted) + joined_kv - 1), preset / 2);
+  EXPECT_EQ(limit(denoise(preset) + joined_kv), preset / 2);
+  EXPECT_EQ(limit(denoise(preset)), 0);  // the plan fits; a batch of any size would not
+  // A preset larger than two batched videos (the 14B's 75,600 tokens): batching never adds.
+  n.denoise_activations = denoise(75600);
+  EXPECT_EQ(cfg_batch_limit(n, {}, budget_for(n.dit_weights + n.denoise_activations, 0), wanted,
+                            75600, 1536, 8960, 30, 512),
+            wanted);
+}
+
 }  // namespace fastvideo

@@ -66,6 +66,21 @@ int64_t peak_device_bytes(const MemoryNeeds& n, const OffloadChoice& c) {
   return std::max({encode, denoise, decode});
 }
 
+int64_t cfg_batch_limit(const MemoryNeeds& needs, const OffloadChoice& choice, int64_t available,
+                        int64_t wanted, int64_t preset_tokens, int64_t dim, int64_t ffn_dim,
+                        int blocks, int64_t text_len) {
+  const int64_t joined_kv = estimate_denoise_activations(0, dim, ffn_dim, blocks, text_len);
+  for (const int64_t limit : {wanted, std::min(wanted, preset_tokens / 2)}) {
+    MemoryNeeds batched = needs;
+    const int64_t videos = 2 * std::min(limit, preset_tokens);
+    batched.denoise_activations =
+        std::max(needs.denoise_activations,
+                 estimate_denoise_activations(videos, dim, ffn_dim, blocks, text_len) + joined_kv);
+    if (budget_for(peak_device_bytes(batched, choice), 0) <= available) return limit;
+  }
+  return 0;
+}
+
 int64_t budget_for(int64_t peak, int64_t in_use) { return peak + peak / kMarginDivisor + in_use; }
 
 std::string format_gib(int64_t bytes) {

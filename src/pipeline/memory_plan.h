@@ -70,6 +70,15 @@ struct MemoryPlan {
 MemoryPlan plan_memory(const MemoryNeeds& needs, const OffloadSettings& settings,
                        int64_t available);
 
+// CFG's two passes as one batch (issue 11) hold two videos' activations and the two prompts'
+// joined K/V, more than the one preset video `needs` counts where videos of over half the preset's
+// tokens batch. The largest of `wanted` (the transformer's limit on a video's latent tokens for
+// batching), half of `preset_tokens`, and 0 (never batch) whose batched denoising still fits
+// `available` beside `choice`; the shape arguments as estimate_denoise_activations takes them.
+int64_t cfg_batch_limit(const MemoryNeeds& needs, const OffloadChoice& choice, int64_t available,
+                        int64_t wanted, int64_t preset_tokens, int64_t dim, int64_t ffn_dim,
+                        int blocks, int64_t text_len);
+
 std::string format_gib(int64_t bytes);  // "7.25 GiB"
 
 }  // namespace fastvideo

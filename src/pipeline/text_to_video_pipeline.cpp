@@ -115,7 +115,14 @@ void log_offload_on_cpu(const GeneratorOptions& options) {
 // the options allow is an error here, before any weights load. With `dit_shards` ≥ 1 the device
 // holds its 1/dit_shards piece of the transformer's blocks (use_fsdp_inference; 0: whole
 // blocks); with `vae_gpus` ≥ 2 the decode is split along the height across that many GPUs.
-OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
+// The memory plan's choices: the offloads, and the most latent tokens a video may have for CFG's
+// two passes to run as one batch (kCfgBatchTokens unless two such videos would not fit).
+struct PlannedMemory {
+  OffloadChoice offload;
+  int64_t cfg_batch_tokens = kCfgBatchTokens;
+};
+
+PlannedMemory plan_offload(const GeneratorOptions& options, Device device,
                            const SamplingPreset& preset, const WanGeometry& geometry,
                            const WanTransformerConfig& dit, const WanBlockExtras& extras,
                            const std::set<std::string>& dit_fp32, const Umt5Config& umt5,
@@ -126,12 +133,13 @@ OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
            "one GPU both mean streaming the transformer's blocks from host memory; set one");
   if (device.is_cpu()) {
     log_offload_on_cpu(options);
-    return {.vae_tiling = tiling_asked,
-            .text_encoder_released = !options.keep_text_encoder.value_or(false)};
+    return {.offload = {.vae_tiling = tiling_asked,
+                        .text_encoder_released = !options.keep_text_encoder.value_or(false)}};
   }
   const std::vector<TensorSpec> dit_specs = wan_transformer_specs(dit, extras);
   const std::vector<TensorSpec> te_specs = umt5_encoder_specs(umt5);
   const SamplingDefaults& d = preset.defaults;
+  const int64_t preset_tokens = geometry.tokens(d.num_frames, d.height, d.width);
   MemoryNeeds needs{
       .dit_weights = weight_bytes(dit_specs, DType::BF16, &dit_fp32),
       .dit_block = weight_bytes(dit_specs, DType::BF16, &dit_fp32, "blocks.0."),
@@ -143,9 +151,8 @@ OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
       .vae_weights = weight_bytes(wan_vae_specs(vae), DType::BF16),
       .encode_activations =
           estimate_encode_activations(umt5.d_model, umt5.d_ff, umt5.num_heads, 512),
-      .denoise_activations =
-          estimate_denoise_activations(geometry.tokens(d.num_frames, d.height, d.width),
-                                       dit.inner_dim(), dit.ffn_dim, dit.num_layers, 512),
+      .denoise_activations = estimate_denoise_activations(preset_tokens, dit.inner_dim(),
+                                                          dit.ffn_dim, dit.num_layers, 512),
       .decode_activations = estimate_decode_activations(d.num_frames, d.height, d.width),
       .decode_activations_tiled = estimate_tiled_decode_activations(d.num_frames, d.height, d.width,
                                                                     options.vae_tile_size)};
@@ -185,7 +192,15 @@ OffloadChoice plan_offload(const GeneratorOptions& options, Device device,
   } else {
     log::info(plan.summary);
   }
-  return plan.choice;
+  const int64_t cfg_batch_tokens =
+      cfg_batch_limit(needs, plan.choice, memory.available(), kCfgBatchTokens, preset_tokens,
+                      dit.inner_dim(), dit.ffn_dim, dit.num_layers, 512);
+  if (cfg_batch_tokens < kCfgBatchTokens) {
+    log::info("memory plan: CFG's two passes run as one batch only for videos of at most ",
+              cfg_batch_tokens, " latent tokens (two of up to ", kCfgBatchTokens,
+              " would not fit beside the rest)");
+  }
+  return {plan.choice, cfg_batch_tokens};
 }
 
 }  // namespace
@@ -296,10 +311,12 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
               ") is unused: self-attention runs ", attention_.self->name());
   }
   const std::set<std::string> dit_fp32 = wan_transformer_fp32_names(dit_config, extras);
-  offload_ = plan_offload(options, device_, preset_, *geometry_, dit_config, extras, dit_fp32,
-                          umt5_config, umt5_dtype, vae_config, vae_tiling.has_value(),
-                          dit_resident_because, parallel.sharded ? parallel.sp_size : 0,
-                          int(parallel.devices.size() + parallel.uncond_devices.size()));
+  const PlannedMemory planned =
+      plan_offload(options, device_, preset_, *geometry_, dit_config, extras, dit_fp32, umt5_config,
+                   umt5_dtype, vae_config, vae_tiling.has_value(), dit_resident_because,
+                   parallel.sharded ? parallel.sp_size : 0,
+                   int(parallel.devices.size() + parallel.uncond_devices.size()));
+  offload_ = planned.offload;
   // The plan may turn tiling on; then it tiles as vae_tile_size / vae_tile_stride say.
   const std::optional<VaeTiling> decode_tiling =
       offload_.vae_tiling ? std::optional(vae_tiling.value_or(
@@ -356,6 +373,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
               parallel.sharded ? "; weights sharded (use_fsdp_inference)" : "");
   };
   spread(*transformer_, parallel.devices);
+  transformer_->set_cfg_batch_tokens(planned.cfg_batch_tokens);
   std::unique_ptr<WanTransformer> uncond_model;
   if (!parallel.uncond_devices.empty()) {
     uncond_model = load_on(parallel.uncond_devices[0], 0);
