@@ -1,8 +1,9 @@
 // fastvideo bench conv: the Wan2.1 VAE decoder's convolutions one by one, at the shapes a steady
 // chunk of a 480×832 decode runs them (one latent frame in, the causal convs' two cached frames in
 // front: wan21.md §2.4), channels-last bf16 through ops::conv3d_ndhwc (cuDNN), timed with CUDA
-// events; with each shape's count per chunk, so the table adds up to the convolutions' share of a
-// decode, and the first call's host time (choosing the algorithm). The anchor is
+// events, with its bias where the decoder adds it there (not the resnets': their norms and residual
+// adds take it); with each shape's count per chunk, so the table adds up to the convolutions' share
+// of a decode, and the first call's host time (choosing the algorithm). The anchor is
 // tools/bench/torch_conv_anchor.py, the same shapes through PyTorch's conv3d, run in the same call.
 
 #include <chrono>
@@ -32,21 +33,22 @@ struct ConvShape {
   const char* name;
   int64_t per_chunk;  // calls in one steady chunk of the decode
   int64_t t, h, w, c, o, kt, kh, kw;
+  bool bias;  // the resnets' convs leave theirs to the norm or residual add after them
 };
 constexpr ConvShape kShapes[] = {
-    {"conv_in", 1, 3, 60, 104, 16, 384, 3, 3, 3},
-    {"mid, up0 resnets (384)", 10, 3, 60, 104, 384, 384, 3, 3, 3},
-    {"up0 time_conv", 1, 3, 60, 104, 384, 768, 3, 1, 1},
-    {"up0 resample", 1, 2, 120, 208, 384, 192, 1, 3, 3},
-    {"up1 shortcut 192->384", 1, 2, 120, 208, 192, 384, 1, 1, 1},
-    {"up1 conv1 192->384", 1, 4, 120, 208, 192, 384, 3, 3, 3},
-    {"up1 resnets (384)", 5, 4, 120, 208, 384, 384, 3, 3, 3},
-    {"up1 time_conv", 1, 4, 120, 208, 384, 768, 3, 1, 1},
-    {"up1 resample", 1, 4, 240, 416, 384, 192, 1, 3, 3},
-    {"up2 resnets (192)", 6, 6, 240, 416, 192, 192, 3, 3, 3},
-    {"up2 resample", 1, 4, 480, 832, 192, 96, 1, 3, 3},
-    {"up3 resnets (96)", 6, 6, 480, 832, 96, 96, 3, 3, 3},
-    {"conv_out", 1, 6, 480, 832, 96, 3, 3, 3, 3},
+    {"conv_in", 1, 3, 60, 104, 16, 384, 3, 3, 3, true},
+    {"mid, up0 resnets (384)", 10, 3, 60, 104, 384, 384, 3, 3, 3, false},
+    {"up0 time_conv", 1, 3, 60, 104, 384, 768, 3, 1, 1, true},
+    {"up0 resample", 1, 2, 120, 208, 384, 192, 1, 3, 3, true},
+    {"up1 shortcut 192->384", 1, 2, 120, 208, 192, 384, 1, 1, 1, true},
+    {"up1 conv1 192->384", 1, 4, 120, 208, 192, 384, 3, 3, 3, false},
+    {"up1 resnets (384)", 5, 4, 120, 208, 384, 384, 3, 3, 3, false},
+    {"up1 time_conv", 1, 4, 120, 208, 384, 768, 3, 1, 1, true},
+    {"up1 resample", 1, 4, 240, 416, 384, 192, 1, 3, 3, true},
+    {"up2 resnets (192)", 6, 6, 240, 416, 192, 192, 3, 3, 3, false},
+    {"up2 resample", 1, 4, 480, 832, 192, 96, 1, 3, 3, true},
+    {"up3 resnets (96)", 6, 6, 480, 832, 96, 96, 3, 3, 3, false},
+    {"conv_out", 1, 6, 480, 832, 96, 3, 3, 3, 3, true},
 };
 
 struct ConvBenchFlags {
@@ -62,7 +64,9 @@ int run_conv_bench(const ConvBenchFlags& f) {
   const Device gpu = Device::cuda(0);
   nlohmann::ordered_json out;
   out["device"] = ctx.info().name;
-  out["op"] = "ops::conv3d_ndhwc (cuDNN, NDHWC, bf16, fp32 accumulation), bias included";
+  out["op"] =
+      "ops::conv3d_ndhwc (cuDNN, NDHWC, bf16, fp32 accumulation), with the bias where the decoder "
+      "adds it";
   out["repeats"] = f.repeats;
   std::printf("fastvideo bench conv on %s (bf16 channels-last, median of %d after %d warm-up)\n\n",
               ctx.info().name.c_str(), f.repeats, f.warmup);
@@ -76,7 +80,7 @@ int run_conv_bench(const ConvBenchFlags& f) {
                                 float(1.0 / std::sqrt(double(s.c * s.kt * s.kh * s.kw))))
                          .to(gpu)
                          .to(DType::BF16);
-    const Tensor b = torch_randn({s.o}, seed++).to(gpu).to(DType::BF16);
+    const Tensor b = s.bias ? torch_randn({s.o}, seed++).to(gpu).to(DType::BF16) : Tensor();
     const ops::Conv3dPadding pad{0, 0, (s.kh - 1) / 2, (s.kw - 1) / 2};
     auto run = [&] { const Tensor y = ops::conv3d_ndhwc(x, w, b, pad); };
     ctx.synchronize();
@@ -98,6 +102,7 @@ int run_conv_bench(const ConvBenchFlags& f) {
                              {"per_chunk", s.per_chunk},
                              {"input_thwc", {s.t, s.h, s.w, s.c}},
                              {"weight_okkkc", {s.o, s.kt, s.kh, s.kw, s.c}},
+                             {"bias", s.bias},
                              {"first_call_ms", first_ms},
                              {"median_ms", ms},
                              {"tflops", tflops}});

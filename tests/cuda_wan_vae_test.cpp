@@ -1,8 +1,8 @@
 // The Wan VAE decoder on the GPU against the same decoder on the CPU (the reference): weights
 // moved to the device in f32 and in bf16, the chunked decode with its stream caches on the
 // device, the video returned there in the weights' dtype. Needs every op of the decoder on CUDA
-// (conv3d, conv3d_ndhwc, concat, rms_norm_ndhwc, rms_norm_silu_ndhwc, add, clamp,
-// upsample_nearest2x_ndhwc, linear, attention).
+// (linear, conv3d_ndhwc, concat, rms_norm_ndhwc, rms_norm_silu_ndhwc, add_bias_residual_ndhwc,
+// clamp, upsample_nearest2x_ndhwc, attention).
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -81,7 +81,8 @@ TEST(CudaWanVae, Bf16DecodeOnTheGpuMatchesTheCpu) {
 // Tiles of 16×24 pixels every 8×16 on 4×6 latents: 4 rows, 3 columns, edge tiles cut short.
 TEST(CudaWanVae, TiledDecodeOnTheGpuMatchesTheCpu) {
   REQUIRE_GPU();
-  const VaeTiling tiling{.tile_height = 16, .tile_width = 24, .stride_height = 8, .stride_width = 16};
+  const VaeTiling tiling{
+      .tile_height = 16, .tile_width = 24, .stride_height = 8, .stride_width = 16};
   expect_gpu_decode_matches_cpu(DType::F32, 1e-4, tiling);
   expect_gpu_decode_matches_cpu(DType::BF16, 3e-2, tiling);
 }

@@ -245,10 +245,11 @@ void channel_norm_cases(Table& t) {
   for (DType d : kDtypes) {
     // The last dim normalised, with and without a bias added first; rows of 16 to
     // 1024 channels (the register kernel: 1 to 32 lanes a row, a warp with idle rows, up to its
-    // 128 vectors), of 1032 (129 vectors) and of 20 (no whole vectors in BF16): the
-    // one-thread-a-row kernel.
-    for (const Shape& s : {Shape{2, 3, 4, 5, 16}, Shape{1, 2, 3, 7, 96}, Shape{2, 3, 192},
-                           Shape{7, 384}, Shape{5, 1024}, Shape{3, 1032}, Shape{3, 5, 20}}) {
+    // 128 vectors; 136 and 264 fill their lanes unevenly), of 1032 (129 vectors) and of 20 (no
+    // whole vectors in BF16): the one-thread-a-row kernel.
+    for (const Shape& s :
+         {Shape{2, 3, 4, 5, 16}, Shape{1, 2, 3, 7, 96}, Shape{2, 3, 192}, Shape{7, 384},
+          Shape{3, 136}, Shape{5, 264}, Shape{5, 1024}, Shape{3, 1032}, Shape{3, 5, 20}}) {
       for (DType dg : kDtypes) {
         const Operand gamma{{s.back(), 1, 1, 1}, dg}, bias{{s.back()}, dg};
         t.add("rms_norm_ndhwc", d, "gamma_" + lower(dg) + "_" + dims(s), {{s, d}, gamma},

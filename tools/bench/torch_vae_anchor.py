@@ -192,8 +192,9 @@ def main():
     parser.add_argument("--cudnn-benchmark", action="store_true",
                         help="torch.backends.cudnn.benchmark = True (diffusers leaves it off)")
     parser.add_argument("--channels-last", action="store_true",
-                        help="weights and latents in torch.channels_last_3d (the layout our "
-                             "decoder runs in; diffusers uses channels-first)")
+                        help="the 3-D convolutions' weights and the latents in "
+                             "torch.channels_last_3d (the layout our decoder runs in; diffusers "
+                             "uses channels-first); the 2-D convolutions stay NCHW")
     parser.add_argument("--json", help="also write the JSON here")
     parser.add_argument("--device", default="cuda", help="cuda (the anchor) or cpu (a smoke test)")
     args = parser.parse_args()
@@ -208,7 +209,11 @@ def main():
     latent_shape = (1, 16, (args.num_frames - 1) // 4 + 1, args.height // 8, args.width // 8)
     latents = torch.randn(latent_shape, device=device, dtype=torch.bfloat16)
     if args.channels_last:
-        decoder = decoder.to(memory_format=torch.channels_last_3d)
+        # The 3-D convolutions' weights only: the 2-D ones (attention, resampling) take per-frame
+        # NCHW activations from their reshapes and stay as they are.
+        for m in decoder.modules():
+            if isinstance(m, nn.Conv3d):
+                m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last_3d)
         latents = latents.contiguous(memory_format=torch.channels_last_3d)
 
     def timed_decode():

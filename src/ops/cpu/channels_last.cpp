@@ -70,8 +70,9 @@ Tensor rms_norm_silu_ndhwc(const Tensor& x, const Tensor& gamma, const Tensor& b
 }
 
 Tensor add_bias_residual_ndhwc(const Tensor& x, const Tensor& bias, const Tensor& residual) {
-  FV_CHECK(x.ndim() >= 1 && residual.shape() == x.shape(), "add_bias_residual_ndhwc: residual ",
-           residual.describe(), " does not match ", x.describe());
+  FV_CHECK(x.ndim() >= 1 && residual.shape() == x.shape() && residual.dtype() == x.dtype(),
+           "add_bias_residual_ndhwc: residual ", residual.describe(), " does not match ",
+           x.describe());
   const int64_t C = x.size(-1);
   const Tensor b = channel_vector(bias, x, C, "add_bias_residual_ndhwc", "bias");
   const Tensor xc = x.contiguous(), rc = residual.contiguous();

@@ -144,7 +144,7 @@ __global__ void bias_residual_kernel(const T* __restrict__ x, const float* __res
     k::load<N>(x + i * N, a);
     k::load<N>(residual + i * N, r);
 #pragma unroll
-    for (int j = 0; j < N; ++j) a[j] += bias[c0 + j] + r[j];
+    for (int j = 0; j < N; ++j) a[j] = (a[j] + bias[c0 + j]) + r[j];  // as the CPU twin
     k::store<N>(y + i * N, a);
   }
 }

@@ -25,8 +25,11 @@ class WanResidualBlock {
   Tensor forward(const Tensor& x, Cache& cache, const RowBand* band = nullptr) const;
 
  private:
+  // The norms' gammas and the convs' biases in F32, as the norm and residual-add kernels read
+  // them (converted once here, not on every call).
   Tensor norm1_gamma_, norm2_gamma_;
   CausalConv3d conv1_, conv2_;
+  Tensor conv1_bias_, conv2_bias_;
   std::optional<CausalConv3d> conv_shortcut_;
 };
 

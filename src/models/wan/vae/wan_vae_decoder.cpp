@@ -26,7 +26,7 @@ struct WanVaeDecoder::StreamCache {
 
 namespace {
 
-// §2.1: z_vae = z_model·std[c] + mean[c], written as a 1×1×1 conv with a diagonal weight.
+// §2.1: z_vae = z_model·std[c] + mean[c], written as a linear layer with a diagonal weight.
 Tensor diagonal_weight(const std::vector<float>& std_dev) {
   const int64_t z = int64_t(std_dev.size());
   Tensor w = Tensor::zeros({z, z}, DType::F32);
@@ -57,7 +57,7 @@ WanVaeDecoder::WanVaeDecoder(WanVaeConfig config, const Weights& weights)
       mid_attention_(weights, "decoder.mid_block.attentions.0"),
       mid_resnet1_(weights, "decoder.mid_block.resnets.1", config_.decoder_dims()[0],
                    config_.decoder_dims()[0]),
-      norm_out_gamma_(weights.get("decoder.norm_out.gamma")),
+      norm_out_gamma_(weights.get("decoder.norm_out.gamma").to(DType::F32)),
       conv_out_(weights, "decoder.conv_out", 1, 1, 1) {
   const std::vector<int> dims = config_.decoder_dims();
   const std::vector<bool> temporal = config_.temporal_upsample();

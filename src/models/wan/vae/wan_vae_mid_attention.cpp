@@ -25,7 +25,7 @@ Tensor pixel_tokens(const Tensor& x) {
 }  // namespace
 
 WanVaeMidAttention::WanVaeMidAttention(const Weights& weights, const std::string& prefix)
-    : norm_gamma_(weights.get(prefix + ".norm.gamma")),
+    : norm_gamma_(weights.get(prefix + ".norm.gamma").to(DType::F32)),
       proj_weight_(as_linear(weights.get(prefix + ".proj.weight"))),
       proj_bias_(weights.get(prefix + ".proj.bias")) {
   const Tensor qkv_weight = as_linear(weights.get(prefix + ".to_qkv.weight"));
