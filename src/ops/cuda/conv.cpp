@@ -347,31 +347,44 @@ Tensor weight_as(const Tensor& w, DType dtype) { return aligned_contiguous(w.to(
 
 }  // namespace
 
+namespace {
+
+// conv3d and conv3d_ndhwc after their operand checks: the padding checked, the symmetric part of
+// the time padding given to cuDNN and the rest made explicit zero frames (the decoder's causal
+// convs pad only in front, on a stream's first chunk).
+Tensor convolve_3d(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                   const Conv3dPadding& padding, bool channels_last) {
+  FV_CHECK(padding.time_front >= 0 && padding.time_back >= 0 && padding.height >= 0 &&
+               padding.width >= 0,
+           op, ": negative padding");
+  const int t = channels_last ? 1 : 2;  // the time dim of x and weight; H and W follow it
+  const int64_t To = x.size(t) + padding.time_front + padding.time_back - weight.size(t) + 1;
+  const int64_t Ho = x.size(t + 1) + 2 * padding.height - weight.size(t + 1) + 1;
+  const int64_t Wo = x.size(t + 2) + 2 * padding.width - weight.size(t + 2) + 1;
+  FV_CHECK(To > 0 && Ho > 0 && Wo > 0, op, ": kernel ", shape_str(weight.shape()),
+           " does not fit input ", x.describe(), " with padding (t ", padding.time_front, "+",
+           padding.time_back, ", h ", padding.height, ", w ", padding.width, ")");
+  Tensor xc = aligned_contiguous(x);
+  const int64_t both = std::min(padding.time_front, padding.time_back);
+  const int64_t front = padding.time_front - both, back = padding.time_back - both;
+  if (front > 0 || back > 0) {
+    Shape shape = x.shape();
+    shape[size_t(t)] += front + back;
+    Tensor padded = Tensor::zeros(shape, x.dtype(), x.device());
+    padded.slice(t, front, front + x.size(t)).copy_from(xc);
+    xc = padded;
+  }
+  return convolve(xc, weight_as(weight, x.dtype()), bias, {both, padding.height, padding.width},
+                  channels_last);
+}
+
+}  // namespace
+
 Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias,
               const Conv3dPadding& padding) {
   FV_CHECK(x.ndim() == 5, "conv3d: expected input [B,C,T,H,W], got ", x.describe());
   check_operands("conv3d", x, weight, bias, 5);
-  FV_CHECK(padding.time_front >= 0 && padding.time_back >= 0 && padding.height >= 0 &&
-               padding.width >= 0,
-           "conv3d: negative padding");
-  const int64_t To = x.size(2) + padding.time_front + padding.time_back - weight.size(2) + 1;
-  const int64_t Ho = x.size(3) + 2 * padding.height - weight.size(3) + 1;
-  const int64_t Wo = x.size(4) + 2 * padding.width - weight.size(4) + 1;
-  FV_CHECK(To > 0 && Ho > 0 && Wo > 0, "conv3d: kernel ", shape_str(weight.shape()),
-           " does not fit input ", x.describe(), " with padding (t ", padding.time_front, "+",
-           padding.time_back, ", h ", padding.height, ", w ", padding.width, ")");
-  Tensor xc = aligned_contiguous(x);
-  // The symmetric part of the time padding goes to cuDNN, the rest into explicit zero frames.
-  const int64_t both = std::min(padding.time_front, padding.time_back);
-  const int64_t front = padding.time_front - both, back = padding.time_back - both;
-  if (front > 0 || back > 0) {
-    Tensor padded =
-        Tensor::zeros({x.size(0), x.size(1), x.size(2) + front + back, x.size(3), x.size(4)},
-                      x.dtype(), x.device());
-    padded.slice(2, front, front + x.size(2)).copy_from(xc);
-    xc = padded;
-  }
-  return convolve(xc, weight_as(weight, x.dtype()), bias, {both, padding.height, padding.width});
+  return convolve_3d("conv3d", x, weight, bias, padding, /*channels_last=*/false);
 }
 
 Tensor conv3d_ndhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
@@ -388,28 +401,7 @@ Tensor conv3d_ndhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
     FV_CHECK(bias.device() == x.device(), "conv3d_ndhwc: bias ", bias.describe(),
              " is not on the input's device ", x.device().name());
   }
-  FV_CHECK(padding.time_front >= 0 && padding.time_back >= 0 && padding.height >= 0 &&
-               padding.width >= 0,
-           "conv3d_ndhwc: negative padding");
-  const int64_t To = x.size(1) + padding.time_front + padding.time_back - weight.size(1) + 1;
-  const int64_t Ho = x.size(2) + 2 * padding.height - weight.size(2) + 1;
-  const int64_t Wo = x.size(3) + 2 * padding.width - weight.size(3) + 1;
-  FV_CHECK(To > 0 && Ho > 0 && Wo > 0, "conv3d_ndhwc: kernel ", shape_str(weight.shape()),
-           " does not fit input ", x.describe(), " with padding (t ", padding.time_front, "+",
-           padding.time_back, ", h ", padding.height, ", w ", padding.width, ")");
-  Tensor xc = aligned_contiguous(x);
-  // As conv3d: the symmetric part of the time padding to cuDNN, the rest as zero frames.
-  const int64_t both = std::min(padding.time_front, padding.time_back);
-  const int64_t front = padding.time_front - both, back = padding.time_back - both;
-  if (front > 0 || back > 0) {
-    Tensor padded =
-        Tensor::zeros({x.size(0), x.size(1) + front + back, x.size(2), x.size(3), x.size(4)},
-                      x.dtype(), x.device());
-    padded.slice(1, front, front + x.size(1)).copy_from(xc);
-    xc = padded;
-  }
-  return convolve(xc, weight_as(weight, x.dtype()), bias, {both, padding.height, padding.width},
-                  /*channels_last=*/true);
+  return convolve_3d("conv3d_ndhwc", x, weight, bias, padding, /*channels_last=*/true);
 }
 
 }  // namespace fastvideo::ops::cuda
