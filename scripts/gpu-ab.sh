@@ -10,7 +10,7 @@
 #          "cuda_sage_attention_test" .ab/sage-v3
 #   (several benchmarks per variant: "conv; vae --repeats 5")
 # Variant folders must be untracked by git on the device (put them under an ignored folder and name
-# it in the device call's carry list).
+# it in the device call's carry list); scripts/ab-from-branches.sh makes them from git branches.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-out}"
