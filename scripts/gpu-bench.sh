@@ -11,6 +11,9 @@
 #   load      bench load of a real-size 1.3B checkpoint (random weights, bf16 text encoder) onto
 #             the GPU, first round with the files evicted from the page cache, then warm; no anchor
 #   fullgen   fastvideo generate on that checkpoint at the 1.3B preset (480x832x81, 50 steps)
+#   compile   issue 11's table: the 1.3B DiT forward (FLASH_ATTN) eager, compiled, with FP8 linears
+#             and both, beside torch_dit_anchor.py (eager, torch.compile); UMT5 compiled beside
+#             torch_umt5_anchor.py; the 1.3B denoise step at 256x256x17 eager and compiled
 # denoise times the first $DENOISE_STEPS (default 10) of the 50 steps and extrapolates (say so when
 # quoting); DENOISE_STEPS=50 runs them all. load and fullgen write the checkpoint (17.5 GB) to
 # $FULL_MODEL_DIR (default /tmp/fastvideo-full-1.3b) once and delete it at the end.
@@ -64,7 +67,8 @@ ensure_checkpoint() {  # the real-size 1.3B checkpoint load and fullgen share
 
 benches=("$@")
 [ ${#benches[@]} -eq 0 ] && benches=(gemm attention dit vae)
-[ "${benches[*]}" = all ] && benches=(gemm attention dit vae conv umt5 denoise dit14b load fullgen)
+[ "${benches[*]}" = all ] &&
+  benches=(gemm attention dit vae conv umt5 denoise compile dit14b load fullgen)
 for b in "${benches[@]}"; do
   case "$b" in
     gemm | vae | conv | umt5)
@@ -90,6 +94,20 @@ for b in "${benches[@]}"; do
       run denoise build-gpu/fastvideo bench denoise --steps "$denoise_steps" --json "$work/denoise.json"
       run torch_denoise python3 tools/bench/torch_denoise_anchor.py --steps "$denoise_steps" \
         --json "$work/torch_denoise.json"
+      ;;
+    compile)
+      run dit_compile build-gpu/fastvideo bench dit --attention-backend FLASH_ATTN --compile \
+        --json "$work/dit_compile.json"
+      run dit_fp8 build-gpu/fastvideo bench dit --attention-backend FLASH_ATTN \
+        --transformer-quant FP8 --compile --json "$work/dit_fp8.json"
+      run torch_dit python3 tools/bench/torch_dit_anchor.py --json "$work/torch_dit.json"
+      run umt5_compile build-gpu/fastvideo bench umt5 --compile --json "$work/umt5_compile.json"
+      run torch_umt5 python3 tools/bench/torch_umt5_anchor.py --json "$work/torch_umt5.json"
+      for mode in eager compile; do
+        run "small_$mode" build-gpu/fastvideo bench denoise --height 256 --width 256 \
+          --num-frames 17 --steps 10 $([ "$mode" = compile ] && echo --compile) \
+          --json "$work/small_$mode.json"
+      done
       ;;
     dit14b)
       run dit14b build-gpu/fastvideo bench dit --config 14b --layers "$dit14b_layers" \
@@ -118,7 +136,7 @@ for s in j["stages"]:
 print(f"{'total':16s} {j['total_seconds']:9.2f} s")
 PY
       ;;
-    *) echo "unknown benchmark $b (gemm attention dit vae conv umt5 denoise dit14b load fullgen)" ;;
+    *) echo "unknown benchmark $b (gemm attention dit vae conv umt5 denoise compile dit14b load fullgen)" ;;
   esac
 done
 finish

@@ -81,6 +81,30 @@ def main():
         row("VAE convs of one chunk vs torch NDHWC bench", conv.get("chunk_ms"),
             tconv.get("chunk_ms", {}).get("channels_last_benchmark"), "ms")
 
+    # Issue 11's table (gpu-bench.sh compile): eager, compiled, FP8, FP8 compiled.
+    dc, df = load(d, "dit_compile.json"), load(d, "dit_fp8.json")
+    tcompile = (load(d, "torch_dit.json") or {}).get("variants", {}).get("compile", {})
+    for what, ours in (("eager", (dc or {}).get("median_seconds")),
+                       ("compiled", (dc or {}).get("compile", {}).get("median_seconds")),
+                       ("FP8", (df or {}).get("fp8", {}).get("median_seconds")),
+                       ("FP8 compiled", (df or {}).get("compile", {}).get("median_seconds"))):
+        if dc or df:
+            row(f"DiT 1.3B FLASH {what} vs torch.compile", ours,
+                tcompile.get("median_seconds"), "s")
+    if df and "fp8" in df:
+        cosines = df["fp8"].get("block_cosine") or [None]
+        info("  FP8 block output cosine, worst", min(cosines), "",
+             f"(model output {fmt(df['fp8'].get('output_cosine'))})")
+    uc = load(d, "umt5_compile.json")
+    if uc:
+        tvar = (load(d, "torch_umt5.json") or {}).get("variants", {}).get("compile", {})
+        row("UMT5-XXL compile mode vs torch.compile", uc.get("compile_median_seconds"),
+            tvar.get("median_seconds"), "s")
+    se, sc = load(d, "small_eager.json"), load(d, "small_compile.json")
+    if se and sc:
+        row("1.3B 256x256x17 step: compile vs eager", sc.get("median_step_seconds"),
+            se.get("median_step_seconds"), "s")
+
     umt5, tumt5 = load(d, "umt5.json"), load(d, "torch_umt5.json")
     if umt5 and tumt5:
         for name, v in tumt5.get("variants", {}).items():
