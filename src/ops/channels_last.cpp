@@ -16,6 +16,14 @@ Tensor channels_last_weight(const Tensor& conv3d_weight) {
   return conv3d_weight.permute({0, 2, 3, 4, 1}).contiguous();
 }
 
+Tensor pointwise_as_linear(const Tensor& conv_weight) {
+  FV_CHECK(
+      conv_weight.ndim() >= 2 && conv_weight.numel() == conv_weight.size(0) * conv_weight.size(1),
+      "pointwise_as_linear: expected a 1x1 convolution's weight [O, C, 1, ...], got ",
+      conv_weight.describe());
+  return conv_weight.contiguous().reshape({conv_weight.size(0), conv_weight.size(1)});
+}
+
 Tensor rms_norm_ndhwc(const Tensor& x, const Tensor& gamma) {
   return FV_DISPATCH(x.device(), rms_norm_ndhwc(x, gamma));
 }

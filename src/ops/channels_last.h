@@ -15,6 +15,9 @@ Tensor conv3d_ndhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
                     const Conv3dPadding& padding = {});
 // conv3d's weight [O, C, kt, kh, kw] as conv3d_ndhwc takes it (a contiguous copy).
 Tensor channels_last_weight(const Tensor& conv3d_weight);
+// A pointwise convolution's weight [O, C, 1, ...] (2-D or 3-D) as ops::linear's [O, C]: on
+// channels-last data the convolution is that linear layer. A view of a contiguous weight.
+Tensor pointwise_as_linear(const Tensor& conv_weight);
 
 // The Wan VAE RMS_norm (wan21.md §2.2) over the last dim of x [..., C]:
 // y = x / max(‖x‖₂, 1e-12) · √C · gamma[c] (gamma of C elements, any shape, e.g. [C,1,1,1] as

@@ -329,11 +329,13 @@ Tensor convolve(const Tensor& x, const Tensor& w, const Tensor& bias,
 
 // The activation dtype decides; weights of another float dtype are converted to it.
 void check_operands(const char* op, const Tensor& x, const Tensor& w, const Tensor& bias,
-                    int ndim) {
+                    bool channels_last) {
   FV_CHECK(x.dtype() == DType::BF16 || x.dtype() == DType::F32, op,
            ": CUDA convolutions take BF16 or F32 input, got ", x.describe());
-  FV_CHECK(w.ndim() == ndim && w.size(1) == x.size(1), op, ": weight ", w.describe(),
-           " does not match input ", x.describe());
+  const int c = channels_last ? 4 : 1;  // the channel dim of x and w
+  FV_CHECK(w.ndim() == 5 && w.size(c) == x.size(c), op, ": weight ", w.describe(),
+           channels_last ? " is not [O,kt,kh,kw,C] for input " : " does not match input ",
+           x.describe());
   FV_CHECK(w.device() == x.device(), op, ": weight ", w.describe(),
            " is not on the input's device ", x.device().name());
   if (bias.defined()) {
@@ -344,10 +346,6 @@ void check_operands(const char* op, const Tensor& x, const Tensor& w, const Tens
 }
 
 Tensor weight_as(const Tensor& w, DType dtype) { return aligned_contiguous(w.to(dtype)); }
-
-}  // namespace
-
-namespace {
 
 // conv3d and conv3d_ndhwc after their operand checks: the padding checked, the symmetric part of
 // the time padding given to cuDNN and the rest made explicit zero frames (the decoder's causal
@@ -383,24 +381,14 @@ Tensor convolve_3d(const char* op, const Tensor& x, const Tensor& weight, const 
 Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias,
               const Conv3dPadding& padding) {
   FV_CHECK(x.ndim() == 5, "conv3d: expected input [B,C,T,H,W], got ", x.describe());
-  check_operands("conv3d", x, weight, bias, 5);
+  check_operands("conv3d", x, weight, bias, /*channels_last=*/false);
   return convolve_3d("conv3d", x, weight, bias, padding, /*channels_last=*/false);
 }
 
 Tensor conv3d_ndhwc(const Tensor& x, const Tensor& weight, const Tensor& bias,
                     const Conv3dPadding& padding) {
   FV_CHECK(x.ndim() == 5, "conv3d_ndhwc: expected input [B,T,H,W,C], got ", x.describe());
-  FV_CHECK(x.dtype() == DType::BF16 || x.dtype() == DType::F32,
-           "conv3d_ndhwc: CUDA convolutions take BF16 or F32 input, got ", x.describe());
-  FV_CHECK(weight.ndim() == 5 && weight.size(4) == x.size(4), "conv3d_ndhwc: weight ",
-           weight.describe(), " is not [O,kt,kh,kw,C] for input ", x.describe());
-  FV_CHECK(weight.device() == x.device(), "conv3d_ndhwc: weight ", weight.describe(),
-           " is not on the input's device ", x.device().name());
-  if (bias.defined()) {
-    check_shape(bias, std::array<int64_t, 1>{weight.size(0)}, "conv3d_ndhwc bias");
-    FV_CHECK(bias.device() == x.device(), "conv3d_ndhwc: bias ", bias.describe(),
-             " is not on the input's device ", x.device().name());
-  }
+  check_operands("conv3d_ndhwc", x, weight, bias, /*channels_last=*/true);
   return convolve_3d("conv3d_ndhwc", x, weight, bias, padding, /*channels_last=*/true);
 }
 

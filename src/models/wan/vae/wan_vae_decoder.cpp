@@ -34,11 +34,11 @@ Tensor diagonal_weight(const std::vector<float>& std_dev) {
   return w;
 }
 
-// A 1×1×1 convolution's weight [O, C, 1, 1, 1] as the linear layer's [O, C] it is.
+// post_quant_conv's weight [z, z, 1, 1, 1], checked by name, as the linear layer it is.
 Tensor pointwise_weight(const Weights& weights, const std::string& name, int64_t channels) {
   const Tensor& w = weights.get(name);
   check_shape(w, std::array<int64_t, 5>{channels, channels, 1, 1, 1}, name);
-  return w.reshape({channels, channels});
+  return ops::pointwise_as_linear(w);
 }
 
 }  // namespace

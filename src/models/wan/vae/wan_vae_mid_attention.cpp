@@ -11,11 +11,6 @@ namespace fastvideo {
 
 namespace {
 
-// A 1×1 Conv2d weight [O, C, 1, 1] is a linear map over channels.
-Tensor as_linear(const Tensor& conv_weight) {
-  return conv_weight.contiguous().reshape({conv_weight.size(0), conv_weight.size(1)});
-}
-
 // Each frame is one attention batch item whose tokens are its pixels: [B, T, H, W, C] ->
 // [B·T, H·W, C], a view.
 Tensor pixel_tokens(const Tensor& x) {
@@ -26,9 +21,9 @@ Tensor pixel_tokens(const Tensor& x) {
 
 WanVaeMidAttention::WanVaeMidAttention(const Weights& weights, const std::string& prefix)
     : norm_gamma_(weights.get(prefix + ".norm.gamma").to(DType::F32)),
-      proj_weight_(as_linear(weights.get(prefix + ".proj.weight"))),
+      proj_weight_(ops::pointwise_as_linear(weights.get(prefix + ".proj.weight"))),
       proj_bias_(weights.get(prefix + ".proj.bias")) {
-  const Tensor qkv_weight = as_linear(weights.get(prefix + ".to_qkv.weight"));
+  const Tensor qkv_weight = ops::pointwise_as_linear(weights.get(prefix + ".to_qkv.weight"));
   const Tensor qkv_bias = weights.get(prefix + ".to_qkv.bias");
   const int64_t C = qkv_weight.size(1);
   to_q_weight_ = qkv_weight.slice(0, 0, C).contiguous();
