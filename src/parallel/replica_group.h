@@ -39,9 +39,14 @@ class ReplicaGroup {
   }
 
   // fn(rank's model, its communicator) on every rank at once (run_ranks), one call at a time.
+  // Each rank then waits for its collectives: one that fails after its call returned (its work
+  // was queued) fails this call, not a later one.
   void run(const Model& self, const std::function<void(const Model&, Communicator&)>& fn) {
     std::lock_guard lock(mutex_);
-    run_ranks(comms_, [&](Communicator& comm) { fn(model(self, comm.rank()), comm); });
+    run_ranks(comms_, [&](Communicator& comm) {
+      fn(model(self, comm.rank()), comm);
+      comm.wait_collectives();
+    });
   }
 
  private:

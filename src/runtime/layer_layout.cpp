@@ -9,19 +9,11 @@
 
 namespace fastvideo {
 
-namespace {
-
-size_t align_up(size_t bytes) {
-  return (bytes + kLayerAlignment - 1) / kLayerAlignment * kLayerAlignment;
-}
-
-}  // namespace
-
 LayerLayout::LayerLayout(std::vector<Member> members) : members_(std::move(members)) {
   FV_CHECK(!members_.empty(), "a layer without tensors");
   for (const Member& m : members_) {
     offsets_.push_back(bytes_);
-    bytes_ += align_up(size_t(shape_numel(m.shape)) * dtype_size(m.dtype));
+    bytes_ += align_to_layer(size_t(shape_numel(m.shape)) * dtype_size(m.dtype));
   }
 }
 

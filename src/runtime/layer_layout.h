@@ -46,5 +46,9 @@ class LayerLayout {
 };
 
 inline constexpr size_t kLayerAlignment = 256;  // of each member in a LayerLayout string
+// bytes rounded up to a multiple of kLayerAlignment.
+inline constexpr size_t align_to_layer(size_t bytes) {
+  return (bytes + kLayerAlignment - 1) / kLayerAlignment * kLayerAlignment;
+}
 
 }  // namespace fastvideo

@@ -11,8 +11,7 @@ ShardedLayers::ShardedLayers(LayerLayout layout, int layers, int rank, int ranks
     : layout_(std::move(layout)), rank_(rank), ranks_(ranks), device_(device) {
   FV_CHECK(ranks >= 1 && rank >= 0 && rank < ranks && layers >= 1, "sharded weights: rank ", rank,
            " of ", ranks, " over ", layers, " layers");
-  const size_t per_rank = (layout_.bytes() + size_t(ranks) - 1) / size_t(ranks);
-  piece_bytes_ = (per_rank + kLayerAlignment - 1) / kLayerAlignment * kLayerAlignment;
+  piece_bytes_ = align_to_layer((layout_.bytes() + size_t(ranks) - 1) / size_t(ranks));
   pieces_.resize(size_t(layers));
 }
 

@@ -28,7 +28,6 @@ class CudaGraph {
 
   // Launches the recorded work on the compute stream (asynchronous, like the kernels it holds).
   void replay() const;
-  size_t kernel_nodes() const { return kernel_nodes_; }
   double capture_seconds() const { return capture_seconds_; }  // capturing and instantiating
   int64_t pool_bytes() const { return pool_->reserved(); }
 

@@ -482,7 +482,6 @@ WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context,
     std::vector<TextContext> per_rank(size_t(sequence_parallel_->size()));
     sequence_parallel_->run(*this, [&](const WanTransformer& m, Communicator& comm) {
       per_rank[size_t(comm.rank())] = m.prepare_rank_text(context.to(m.device()), &comm);
-      comm.wait_collectives();
     });
     text = std::move(per_rank[0]);
     for (size_t r = 1; r < per_rank.size(); ++r) text.replicas.push_back(std::move(per_rank[r]));
@@ -501,15 +500,25 @@ WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context,
   return text;
 }
 
+namespace {
+
+// Ids of prepared text contexts and of CFG's joined pairs, one sequence for both (0 is a
+// hand-made context's).
+uint64_t next_context_id() {
+  static std::atomic<uint64_t> next{1};
+  return next++;
+}
+
+}  // namespace
+
 WanTransformer::TextContext WanTransformer::prepare_rank_text(const Tensor& context,
                                                               Communicator* group) const {
   const int64_t B = context.size(0), L = context.size(1);
   const int64_t H = config_.num_attention_heads, hd = config_.attention_head_dim;
   // wan21.md §1.3: the text MLP keeps all rows; zero padding maps to a constant non-zero row.
   // §3.3: the prompt embeddings are cast to the transformer dtype first.
-  static std::atomic<uint64_t> next_id{1};
   TextContext text;
-  text.id = next_id++;
+  text.id = next_context_id();
   text.text =
       ops::linear(ops::gelu_tanh(ops::linear(context.to(activation_dtype()), text_1_w_, text_1_b_)),
                   text_2_w_, text_2_b_);
@@ -574,9 +583,8 @@ std::shared_ptr<const WanTransformer::CfgBatch> WanTransformer::cfg_batch_contex
   std::lock_guard lock(cfg_batch_mutex_);
   if (!cfg_batch_ || cfg_batch_->cond != cond.id || cfg_batch_->uncond != uncond.id) {
     cfg_batch_.reset();  // the old pair's join is not held beside the new one
-    static std::atomic<uint64_t> next_id{uint64_t(1) << 62};  // apart from prepare_text's ids
     cfg_batch_ = std::make_shared<const CfgBatch>(
-        CfgBatch{cond.id, uncond.id, join_contexts(cond, uncond, next_id++)});
+        CfgBatch{cond.id, uncond.id, join_contexts(cond, uncond, next_context_id())});
   }
   return cfg_batch_;
 }
@@ -685,9 +693,6 @@ Tensor WanTransformer::forward_as_group(const Tensor& latents, std::span<const d
     const int r = comm.rank();
     const TextContext& context = &m == this ? text : text.replicas[size_t(r - 1)];
     Tensor mine = m.forward(latents.to(m.device()), timesteps, context, metadata, &comm);
-    // A collective can still fail after its call returned (its work is queued): each rank waits
-    // for its own, so a failure is this forward's error, not a wrong output.
-    comm.wait_collectives();
     if (r == 0) out = std::move(mine);
   });
   return out;
