@@ -264,11 +264,11 @@ class NcclCommunicator final : public Communicator {
       NcclGroupCall group;
       for (int j = 0; j < size(); ++j) {
         check(ncclSend(chunks[size_t(j)].raw_data(), bytes, ncclUint8, j, comm, stream), comm,
-              "all_to_all", held);
+              "all_to_all");
         check(ncclRecv(received[size_t(j)].raw_data(), bytes, ncclUint8, j, comm, stream), comm,
-              "all_to_all", held);
+              "all_to_all");
       }
-      check(group.end(), comm, "all_to_all", held);
+      check(group.end(), comm, "all_to_all");
     }
     shared_->settle(rank_, "all_to_all");
     shared_->watch(rank_, stream, "all_to_all");
@@ -290,7 +290,7 @@ class NcclCommunicator final : public Communicator {
         std::shared_lock<std::shared_mutex> held;
         ncclComm_t comm = shared_->comm_for(rank_, held);
         check(ncclAllGather(t.raw_data(), all.raw_data(), t.nbytes(), ncclUint8, comm, stream),
-              comm, "all_gather", held);
+              comm, "all_gather");
       }
       shared_->settle(rank_, "all_gather");
       shared_->watch(rank_, stream, "all_gather");
@@ -313,12 +313,11 @@ class NcclCommunicator final : public Communicator {
   }
 
   // An NCCL call's immediate result: in progress is fine (settle waits); anything else fails the
-  // group, naming this rank (the shared lock is let go first: the watchdog then aborts).
-  void check(ncclResult_t result, ncclComm_t comm, const char* what,
-             std::shared_lock<std::shared_mutex>& held) {
+  // group, naming this rank. The caller's shared lock stays held while the error unwinds its
+  // scope (an open NCCL group is ended there), so the watchdog aborts the communicators after.
+  void check(ncclResult_t result, ncclComm_t comm, const char* what) {
     if (result == ncclSuccess || result == ncclInProgress) return;
     const std::string why = nccl_error(result, comm);
-    held.unlock();
     shared_->fail_group(str_cat("rank ", rank_, ": NCCL ", what, " failed: ", why));
     shared_->throw_if_failed();
   }
