@@ -39,6 +39,11 @@ TEST(MemoryPlan, EstimatesMatchTheMeasurementsTheyCameFrom) {
   EXPECT_NEAR(double(estimate_decode_activations(81, 480, 832)) / GiB, 5.9, 0.2);
   EXPECT_LT(estimate_tiled_decode_activations(81, 480, 832, 256),
             estimate_decode_activations(81, 480, 832) / 3);
+  // Split over two GPUs each holds half the rows' working set and the whole video.
+  const int64_t one = estimate_decode_activations(81, 480, 832),
+                two = estimate_decode_activations(81, 480, 832, 2);
+  EXPECT_LT(two, one);
+  EXPECT_GT(two, one / 2);
 }
 
 TEST(MemoryPlan, OffloadsOnlyWhatDoesNotFitCheapestFirst) {

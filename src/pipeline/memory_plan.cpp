@@ -39,8 +39,9 @@ int64_t estimate_denoise_activations(int64_t tokens, int64_t dim, int64_t ffn_di
   return per_forward + text_kv;
 }
 
-int64_t estimate_decode_activations(int64_t frames, int64_t height, int64_t width) {
-  return height * width * (kDecodeBytesPerPixel + frames * kFrameBytesPerPixel);
+int64_t estimate_decode_activations(int64_t frames, int64_t height, int64_t width, int ranks) {
+  const int64_t r = std::max(ranks, 1), band_rows = (height + r - 1) / r;
+  return band_rows * width * kDecodeBytesPerPixel + height * width * frames * kFrameBytesPerPixel;
 }
 
 int64_t estimate_tiled_decode_activations(int64_t frames, int64_t height, int64_t width,

@@ -33,7 +33,9 @@ struct MemoryNeeds {        // bytes, in the dtypes the weights have on the GPU
 int64_t estimate_encode_activations(int64_t d_model, int64_t d_ff, int64_t heads, int64_t tokens);
 int64_t estimate_denoise_activations(int64_t tokens, int64_t dim, int64_t ffn_dim, int blocks,
                                      int64_t text_len);
-int64_t estimate_decode_activations(int64_t frames, int64_t height, int64_t width);
+// With the decode split along the height over `ranks` GPUs (the VAE height split) each holds
+// the working set of its band of rows, and the whole video.
+int64_t estimate_decode_activations(int64_t frames, int64_t height, int64_t width, int ranks = 1);
 int64_t estimate_tiled_decode_activations(int64_t frames, int64_t height, int64_t width,
                                           int64_t tile);
 

@@ -153,7 +153,8 @@ PlannedMemory plan_offload(const GeneratorOptions& options, Device device,
           estimate_encode_activations(umt5.d_model, umt5.d_ff, umt5.num_heads, 512),
       .denoise_activations = estimate_denoise_activations(preset_tokens, dit.inner_dim(),
                                                           dit.ffn_dim, dit.num_layers, 512),
-      .decode_activations = estimate_decode_activations(d.num_frames, d.height, d.width),
+      .decode_activations =
+          estimate_decode_activations(d.num_frames, d.height, d.width, std::max(vae_gpus, 1)),
       .decode_activations_tiled = estimate_tiled_decode_activations(d.num_frames, d.height, d.width,
                                                                     options.vae_tile_size)};
   if (dit_shards >= 1) {
