@@ -1,12 +1,11 @@
-// Device dispatch for src/ops/tensor_ops.h: CPU twin or CUDA kernel by the input's device.
 #include "ops/tensor_ops.h"
 
-#include "ops/dispatch.h"
+#include "fastvideo/error.h"
 
 namespace fastvideo::ops {
 
-Shape concat_shape(std::span<const Tensor> tensors, int dim) {
-  FV_CHECK(!tensors.empty(), "concat: no tensors");
+Tensor concat(std::span<const Tensor> tensors, int dim) {
+  FV_CHECK(!tensors.empty(), "concat: no inputs");
   const Tensor& first = tensors.front();
   const int nd = first.ndim();
   if (dim < 0) dim += nd;
@@ -18,14 +17,19 @@ Shape concat_shape(std::span<const Tensor> tensors, int dim) {
     for (int d = 0; same && d < nd; ++d) same = d == dim || t.size(d) == first.size(d);
     FV_CHECK(same, "concat along dim ", dim, ": ", t.describe(), " does not match ",
              first.describe());
+    FV_CHECK(first.device().is_cpu() || t.device() == first.device(), "concat: input ",
+             t.describe(), " is not on ", first.device().name(), " with ", first.describe());
     shape[size_t(dim)] += t.size(dim);
   }
-  return shape;
-}
-
-Tensor concat(std::span<const Tensor> tensors, int dim) {
-  FV_CHECK(!tensors.empty(), "concat: no inputs");
-  return FV_DISPATCH(tensors[0].device(), concat(tensors, dim));
+  Tensor out =
+      Tensor::empty(shape, first.device().is_cpu() ? DType::F32 : first.dtype(), first.device());
+  int64_t offset = 0;
+  for (const Tensor& t : tensors) {
+    const int64_t n = t.size(dim);
+    if (n > 0 && out.numel() > 0) out.slice(dim, offset, offset + n).copy_from(t);
+    offset += n;
+  }
+  return out;
 }
 
 }  // namespace fastvideo::ops

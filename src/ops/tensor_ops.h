@@ -7,18 +7,11 @@
 
 namespace fastvideo::ops {
 
-// Joins tensors along `dim`; all other dims must agree. Result is contiguous f32.
+// Joins tensors along `dim` (may be negative); all other dims must agree, errors name the
+// mismatching input. One implementation for both devices: each input is copied into its slice of
+// the result (on a GPU the device copy's row path, core/cuda/device_copy.cu). The result is
+// contiguous, f32 on the CPU, the first input's dtype on a GPU (the others converted); every input
+// on the first one's device.
 Tensor concat(std::span<const Tensor> tensors, int dim);
-
-// Backend implementations; the functions above dispatch on the input's device.
-// The shape of concat(tensors, dim) (dim may be negative); errors name the mismatching input.
-Shape concat_shape(std::span<const Tensor> tensors, int dim);
-
-namespace cpu {
-Tensor concat(std::span<const Tensor> tensors, int dim);
-}  // namespace cpu
-namespace cuda {
-Tensor concat(std::span<const Tensor> tensors, int dim);
-}  // namespace cuda
 
 }  // namespace fastvideo::ops
