@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "core/cuda/cuda_context.h"
 #include "op_coverage.h"
 #include "ops/attention.h"
 #include "ops/channels_last.h"
@@ -525,6 +526,68 @@ void conv_cases(Table& t) {
           .runs = c.runs;
     }
   }
+  // BF16 problems the Hopper implicit GEMM takes (conv_hopper.cu), channels-last x and weight as
+  // stored: tiles cut by the frame's edges in H and W (and W = 130 past a 128-wide tile), 64 to 192
+  // input channels and 16, 32 (96 and 160 end in a 32-channel step, 72 in a partly zero one),
+  // 3 to 768 output channels (n-tiles of 16, 96 and 192), kernels 3x3x3, 1x3x3, 3x1x1, 3x1, 1x1x1,
+  // two batch items of two output frames, more tiles than SMs with short and long K loops, a
+  // causal time padding made explicit, no bias and an F32 one. On an H100/H200 each must take that
+  // kernel (checked); elsewhere cuDNN.
+  struct HopperCase {
+    const char* variant;
+    Shape x, w;
+    ops::Conv3dPadding pad;
+    bool bias = true;
+  };
+  const HopperCase hopper_cases[] = {
+      {"hopper_96_edges", {1, 4, 9, 20, 96}, {96, 3, 3, 3, 96}, {0, 0, 1, 1}},
+      {"hopper_192_batch_2", {2, 3, 8, 16, 64}, {192, 3, 3, 3, 64}, {0, 0, 1, 1}},
+      {"hopper_384_1x3x3_no_bias", {1, 2, 7, 24, 96}, {384, 1, 3, 3, 96}, {0, 0, 1, 1}, false},
+      {"hopper_768_time_conv", {1, 3, 5, 8, 72}, {768, 3, 1, 1, 72}, {}},
+      {"hopper_96_pointwise_many_tiles", {1, 2, 64, 256, 96}, {96, 1, 1, 1, 96}, {}},
+      {"hopper_288_many_tiles", {1, 3, 48, 128, 64}, {288, 3, 3, 3, 64}, {0, 0, 1, 1}},
+      {"hopper_384_ring_wraps_batch_2", {2, 4, 40, 64, 64}, {384, 3, 3, 3, 64}, {0, 0, 1, 1}},
+      {"hopper_3x1_kernel", {1, 1, 10, 24, 96}, {96, 1, 3, 1, 96}, {0, 0, 1, 0}},
+      {"hopper_width_130", {1, 1, 5, 130, 64}, {96, 1, 3, 3, 64}, {0, 0, 1, 1}},
+      {"hopper_192_full_chunks", {1, 3, 20, 52, 192}, {192, 3, 3, 3, 192}, {0, 0, 1, 1}},
+      {"hopper_160_two_chunks_and_a_half", {1, 3, 6, 16, 160}, {96, 3, 3, 3, 160}, {0, 0, 1, 1}},
+      {"hopper_causal_padding", {1, 1, 6, 16, 96}, {96, 3, 3, 3, 96}, {2, 0, 1, 1}},
+      // The decoder's first and last convs: 16 input channels (one 16-channel step a tap) and
+      // 3 output channels (a 16-wide n-tile, odd O: single-column stores); 32 channels; O = 8.
+      {"hopper_conv_in_16", {1, 3, 6, 16, 16}, {384, 3, 3, 3, 16}, {0, 0, 1, 1}},
+      {"hopper_conv_out_3", {1, 6, 9, 20, 96}, {3, 3, 3, 3, 96}, {0, 0, 1, 1}},
+      {"hopper_32_channels", {1, 3, 5, 24, 32}, {96, 3, 3, 3, 32}, {0, 0, 1, 1}},
+      {"hopper_8_outputs", {2, 1, 7, 16, 64}, {8, 1, 3, 3, 64}, {0, 0, 1, 1}},
+      {"hopper_16_outputs_80_channels", {1, 3, 6, 16, 80}, {16, 3, 3, 3, 80}, {0, 0, 1, 1}},
+      {"hopper_3_outputs_32_channels_many_tiles_no_bias",
+       {2, 3, 72, 128, 32},
+       {3, 3, 3, 3, 32},
+       {0, 0, 1, 1},
+       false},
+  };
+  // On an H100/H200 the problem (its time padding already explicit) must go to the Hopper kernel.
+  const auto require_hopper = [](const Tensor& x, const Tensor& w, const ops::Conv3dPadding& pad) {
+    const CudaDeviceInfo& info = CudaContext::get(x.device().index).info();
+    if (info.major != 9 || info.minor != 0 || pad.time_front != 0 || pad.time_back != 0) return;
+    FV_CHECK(ops::cuda::conv_detail::hopper_conv_applies(x, w, {0, pad.height, pad.width}),
+             "the Hopper convolution does not take x ", x.describe(), ", w ", w.describe());
+  };
+  for (const HopperCase& c : hopper_cases) {
+    t.add("conv3d_ndhwc", kBf16, c.variant, conv_operands(c.x, c.w, kBf16, c.bias),
+          matmul_bound(kBf16),
+          [pad = c.pad, require_hopper](OpInputs in) {
+            if (!in[0].device().is_cpu()) require_hopper(in[0], in[1], pad);
+            return ops::conv3d_ndhwc(in[0], in[1], bias_or_none(in), pad);
+          })
+        .runs = 2;
+  }
+  std::vector<Operand> f32_bias = conv_operands({1, 3, 6, 16, 96}, {96, 3, 3, 3, 96}, kBf16, false);
+  f32_bias.push_back({{96}, kF32});
+  t.add("conv3d_ndhwc", kBf16, "hopper_f32_bias", f32_bias, matmul_bound(kBf16),
+        [require_hopper](OpInputs in) {
+          if (!in[0].device().is_cpu()) require_hopper(in[0], in[1], {0, 0, 1, 1});
+          return ops::conv3d_ndhwc(in[0], in[1], in[2], {0, 0, 1, 1});
+        });
   // BF16 input with F32 weights gives BF16: the weights are rounded to BF16, the bias is not.
   t.add("conv3d", kBf16, "f32_weights",
         {{{1, 8, 3, 7, 9}, kBf16}, {{6, 8, 3, 3, 3}, kF32, 0.1f, 0.0f, kBf16}, {{6}, kF32}}, 1e-2,
