@@ -15,6 +15,7 @@
 #include "ops/attention.h"
 #include "ops/conv.h"
 #include "ops/elementwise.h"
+#include "ops/rgb8_frames.h"
 #include "ops/tensor_ops.h"
 #include "random_vae_weights.h"
 #include "test_util.h"
@@ -25,6 +26,8 @@ namespace {
 
 using testing::randn;
 using testing::rel_l2;
+using testing::contains;
+using testing::error_of;
 
 const std::vector<float> kLatentsMean{-0.7571, -0.7089, -0.9113, 0.1075,  -0.1745, 0.9653,
                                       -0.1517, 1.5508,  0.4134,  -0.0715, 0.5517,  -0.3632,
@@ -347,6 +350,28 @@ TEST(WanVae, FramesFromDecoderTruncatesHalfShiftedValues) {
     }
   EXPECT_EQ(v.frame(1)[0 * 3 + 2], 0);    // −1 -> 0
   EXPECT_EQ(v.frame(1)[1 * 3 + 2], 255);  // +1 -> 255
+}
+
+TEST(WanVae, FramesFromDecoderRefusesNonFiniteVideos) {
+  Tensor video = Tensor::zeros({1, 3, 2, 2, 2}, DType::F32);
+  video.f32()[5] = NAN;
+  const std::string error = error_of([&] { frames_from_decoder(video, 16.0); });
+  EXPECT_TRUE(contains(error, "contains NaN or Inf")) << error;
+  EXPECT_TRUE(contains(error_of([&] {
+                         ops::rgb8_frames(Tensor::zeros({1, 4, 1, 1, 1}, DType::F32));
+                       }),
+                       "expected video [1,3,F,H,W]"));
+}
+
+// The twins' shared byte rule at its edges: NaN and −inf to 0, +inf to 255, truncation below.
+TEST(WanVae, Rgb8FramesEdgeValues) {
+  const std::vector<float> values{NAN, -INFINITY, INFINITY, 0.999f, -0.999f, 1.0f / 255.0f};
+  const std::vector<uint8_t> want{0, 0, 255, 254, 0, 128};
+  Tensor video = Tensor::zeros({1, 3, 1, 1, 6}, DType::F32);
+  for (size_t i = 0; i < values.size(); ++i) video.f32()[i] = values[i];
+  const Tensor bytes = ops::rgb8_frames(video);
+  ASSERT_EQ(bytes.shape(), (Shape{1, 1, 6, 3}));
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(bytes.data<uint8_t>()[i * 3], want[i]) << i;
 }
 
 }  // namespace

@@ -130,9 +130,14 @@ void convert_to_f32(const void* src, DType src_dtype, float* dst, size_t n) {
       for (size_t i = 0; i < n; ++i) dst[i] = e4m3_to_f32(s[i]);
       return;
     }
+    case DType::U8: {  // pixel bytes, exact
+      auto* s = static_cast<const uint8_t*>(src);
+      for (size_t i = 0; i < n; ++i) dst[i] = float(s[i]);
+      return;
+    }
     default:
       fail("cannot convert dtype ", dtype_name(src_dtype),
-           " to F32 (expected F32, BF16, F16 or F8_E4M3)");
+           " to F32 (expected F32, BF16, F16, F8_E4M3 or U8)");
   }
 }
 

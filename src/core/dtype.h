@@ -47,7 +47,7 @@ inline constexpr float kE4m3Max = 448.f;
 uint8_t f32_to_e4m3(float x);
 float e4m3_to_f32(uint8_t bits);
 
-// Converts n elements of src (F32, BF16, F16 or F8E4M3) to f32.
+// Converts n elements of src (F32, BF16, F16, F8E4M3 or U8) to f32.
 void convert_to_f32(const void* src, DType src_dtype, float* dst, size_t n);
 // Converts n f32 elements to dst_dtype (F32, BF16 or F16).
 void convert_from_f32(const float* src, void* dst, DType dst_dtype, size_t n);

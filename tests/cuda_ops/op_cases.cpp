@@ -22,6 +22,7 @@
 #include "ops/linear.h"
 #include "ops/norm.h"
 #include "ops/patchify.h"
+#include "ops/rgb8_frames.h"
 #include "ops/rope.h"
 #include "ops/tensor_ops.h"
 
@@ -269,8 +270,8 @@ void channel_norm_cases(Table& t) {
   }
 }
 
-// ---- Data movement: patchify.h, tensor_ops.h (concat), embedding.h (and the relative-position
-// bias), channels_last.h (upsampling)
+// ---- Data movement: patchify.h, rgb8_frames.h, tensor_ops.h (concat), embedding.h (and the
+// relative-position bias), channels_last.h (upsampling)
 
 void data_movement_cases(Table& t) {
   for (DType d : kDtypes) {
@@ -284,6 +285,14 @@ void data_movement_cases(Table& t) {
             [=](OpInputs in) { return ops::patchify(in[0], patch); });
       t.add("unpatchify", d, variant, {{{2, tokens, 3 * patch[0] * patch[1] * patch[2]}, d}},
             kExact, [=](OpInputs in) { return ops::unpatchify(in[0], grid, patch); });
+    }
+
+    // The decoded video's bytes: odd widths leave partial warps; σ 0.5 keeps most values
+    // unclamped, so a byte never written (poisoned 255) shows.
+    for (const Shape& video : {Shape{1, 3, 2, 3, 37}, Shape{1, 3, 5, 48, 80}}) {
+      t.add("rgb8_frames", d, dims(video), {{video, d, 0.5f}}, kExact, [](OpInputs in) {
+         return ops::rgb8_frames(in[0]);
+       }).out = DType::U8;
     }
 
     for (int dim : {0, 1, 2, -1}) {

@@ -271,13 +271,16 @@ void copy(const Tensor& src, const Tensor& dst) {
     if (!dst.is_contiguous()) copy_on_device(target, dst);
     return;
   }
-  // device -> host: pack on the device in the source dtype, one transfer, finish on the host.
+  // device -> host: pack on the device in the source dtype, one transfer straight into dst where
+  // it is contiguous of that dtype (Tensor::to's case), else into a buffer finished on the host.
   CudaContext& ctx = use_cuda_device(src.device().index);
   Tensor packed = src.contiguous();
-  Tensor host = Tensor::empty(src.shape(), src.dtype());
+  const bool direct = dst.is_contiguous() && dst.dtype() == src.dtype();
+  Tensor host = direct ? dst : Tensor::empty(src.shape(), src.dtype());
   FV_CUDA_CHECK(cudaMemcpyAsync(host.raw_data(), packed.raw_data(), packed.nbytes(),
                                 cudaMemcpyDeviceToHost, ctx.stream()));
   ctx.synchronize();
+  if (direct) return;
   Tensor target = dst;  // shares dst's storage
   target.copy_from(host);
 }

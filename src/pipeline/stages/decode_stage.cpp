@@ -14,7 +14,7 @@ void DecodeStage::run(RequestState& state) {
   result.final_latents.assign(host.f32().begin(), host.f32().end());
   // wan21.md §4.1: the latents go to the VAE in its dtype; the frames come back to the host.
   const Tensor decoded = vae_.decode(state.latents.to(vae_.dtype()), tiling_);
-  state.video = frames_from_decoder(decoded.to(Device::cpu()), state.resolved.fps);
+  state.video = frames_from_decoder(decoded, state.resolved.fps);
 }
 
 }  // namespace fastvideo
