@@ -1,5 +1,6 @@
-// Channels-last BF16 3-D convolution on Hopper (sm_90a) as an implicit GEMM, for the Wan VAE
-// decoder's convolutions where cuDNN runs an sm_80 kernel (docs/perf.md: the 96-channel ones).
+// Channels-last BF16 3-D convolution on Hopper (sm_90a) as an implicit GEMM, for every Wan VAE
+// decoder convolution: faster than cuDNN on all but conv_out, and no plan to build on a first
+// decode (docs/perf.md).
 //
 // GEMM view: rows = output pixels, columns = output channels, K = taps x input channels. A work
 // tile is 128 output pixels of one output frame, a bw x bh block of it (bw · bh = 128, bw the
