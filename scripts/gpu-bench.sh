@@ -10,7 +10,8 @@
 #             $DIT14B_LAYERS blocks (default 8), the full 40-block forward extrapolated per layer
 #   load      bench load of a real-size 1.3B checkpoint (random weights, bf16 text encoder) onto
 #             the GPU, first round with the files evicted from the page cache, then warm; no anchor
-#   fullgen   fastvideo generate on that checkpoint at the 1.3B preset (480x832x81, 50 steps)
+#   fullgen   fastvideo generate on that checkpoint at the 1.3B preset (480x832x81, 50 steps):
+#             eager, compile mode, and compile mode with FASTVIDEO_CFG_GATE_STEP=0.5
 #   compile   issue 11's table: the 1.3B DiT forward (FLASH_ATTN) eager, compiled, with FP8 linears
 #             and both, beside torch_dit_anchor.py (eager, torch.compile); UMT5 compiled beside
 #             torch_umt5_anchor.py; the 1.3B denoise step at 256x256x17 eager and compiled
@@ -120,21 +121,28 @@ for b in "${benches[@]}"; do
       run load build-gpu/fastvideo bench load --model "$ckpt" --device cuda --evict \
         --json "$work/load.json"
       ;;
-    fullgen)
+    fullgen)  # eager, compile mode, compile mode with the CFG gate at half the steps
       ensure_checkpoint
-      run fullgen build-gpu/fastvideo generate --model "$ckpt" --device cuda \
-        --num-inference-steps 50 --prompt "A red fox runs through fresh snow at dawn." \
-        --output "$work/full.y4m" --overwrite --log-json "$work/fullgen.json"
-      # The video of random weights is noise: keep its size, not its 48 MB.
-      ls -l "$work/full.y4m" >>"$work/fullgen.log" 2>&1
-      rm -f "$work/full.y4m"
-      python3 - "$work/fullgen.json" <<'PY' 2>&1 | tee -a "$work/fullgen.log"
+      for mode in eager compile compile_gate; do
+        flags=() gate=
+        [ "$mode" != eager ] && flags=(--enable-torch-compile)
+        [ "$mode" = compile_gate ] && gate=0.5
+        run "fullgen_$mode" env ${gate:+FASTVIDEO_CFG_GATE_STEP=$gate} build-gpu/fastvideo generate \
+          --model "$ckpt" --device cuda --num-inference-steps 50 "${flags[@]}" \
+          --prompt "A red fox runs through fresh snow at dawn." --output "$work/full.y4m" \
+          --overwrite --log-json "$work/fullgen_$mode.json"
+        # The video of random weights is noise: keep its size, not its 48 MB.
+        ls -l "$work/full.y4m" >>"$work/fullgen_$mode.log" 2>&1
+        rm -f "$work/full.y4m"
+        python3 - "$work/fullgen_$mode.json" "$mode" <<'PY' 2>&1 | tee -a "$work/fullgen_$mode.log"
 import json, sys
 j = json.load(open(sys.argv[1]))
+print(f"== {sys.argv[2]}")
 for s in j["stages"]:
     print(f"{s['name']:16s} {s['seconds']:9.2f} s  peak device {s['peak_device_bytes'] / 2**30:6.2f} GiB")
-print(f"{'total':16s} {j['total_seconds']:9.2f} s")
+print(f"{'total':16s} {j['total_seconds']:9.2f} s (compile {j['compile_seconds']:.2f} s)")
 PY
+      done
       ;;
     *) echo "unknown benchmark $b (gemm attention dit vae conv umt5 denoise compile dit14b load fullgen)" ;;
   esac
