@@ -1,10 +1,11 @@
 // fastvideo bench conv: the Wan2.1 VAE decoder's convolutions one by one, at the shapes a steady
 // chunk of a 480×832 decode runs them (one latent frame in, the causal convs' two cached frames in
-// front: wan21.md §2.4), channels-last bf16 through ops::conv3d_ndhwc (cuDNN), timed with CUDA
-// events, with its bias where the decoder adds it there (not the resnets': their norms and residual
-// adds take it); with each shape's count per chunk, so the table adds up to the convolutions' share
-// of a decode, and the first call's host time (choosing the algorithm). The anchor is
-// tools/bench/torch_conv_anchor.py, the same shapes through PyTorch's conv3d, run in the same call.
+// front: wan21.md §2.4), channels-last bf16 through ops::conv3d_ndhwc (our Hopper kernel on an
+// H100/H200, else cuDNN), timed with CUDA events, with its bias where the decoder adds it there
+// (not the resnets': their norms and residual adds take it); with each shape's count per chunk, so
+// the table adds up to the convolutions' share of a decode, and the first call's host time
+// (choosing the algorithm). The anchor is tools/bench/torch_conv_anchor.py, the same shapes
+// through PyTorch's conv3d, run in the same call.
 
 #include <chrono>
 #include <cmath>
@@ -65,8 +66,8 @@ int run_conv_bench(const ConvBenchFlags& f) {
   nlohmann::ordered_json out;
   out["device"] = ctx.info().name;
   out["op"] =
-      "ops::conv3d_ndhwc (cuDNN, NDHWC, bf16, fp32 accumulation), with the bias where the decoder "
-      "adds it";
+      "ops::conv3d_ndhwc (NDHWC, bf16, fp32 accumulation; our Hopper kernel on sm_90a, else "
+      "cuDNN), with the bias where the decoder adds it";
   out["repeats"] = f.repeats;
   std::printf("fastvideo bench conv on %s (bf16 channels-last, median of %d after %d warm-up)\n\n",
               ctx.info().name.c_str(), f.repeats, f.warmup);
@@ -128,7 +129,9 @@ int run_conv_bench(const ConvBenchFlags&) {
 
 Action add_conv_bench(CLI::App& bench) {
   auto* cmd = bench.add_subcommand(
-      "conv", "the Wan2.1 VAE decoder's convolutions (cuDNN, bf16 channels-last) at 480x832");
+      "conv",
+      "the Wan2.1 VAE decoder's convolutions (bf16 channels-last; our Hopper kernel or cuDNN) at "
+      "480x832");
   auto f = std::make_shared<ConvBenchFlags>();
   cmd->add_option("--repeats", f->repeats, "timed repeats per shape (median)");
   cmd->add_option("--warmup", f->warmup, "untimed runs per shape before timing");

@@ -1,6 +1,7 @@
-// ops::cuda::conv3d / conv3d_ndhwc through cuDNN's convolution forward on the tensors as they
-// are: channels-first (NCDHW), or channels-last (NDHWC with an NHWC filter, the layout of cuDNN's
-// fastest kernels, which the VAE decoder runs in). BF16 runs with fp32 accumulation on Tensor
+// ops::cuda::conv3d / conv3d_ndhwc on the tensors as they are: channels-first (NCDHW), or
+// channels-last (NDHWC with an NHWC filter, the layout the VAE decoder runs in). A channels-last
+// BF16 problem our Hopper implicit GEMM takes (conv_kernels.h: hopper_conv_applies) runs on it;
+// every other one through cuDNN's convolution forward. BF16 runs with fp32 accumulation on Tensor
 // Cores, F32 with full fp32 FMA math (no TF32).
 //
 // Every distinct problem (device, dtype, shapes, padding) gets a plan: its descriptors and the
