@@ -1,11 +1,11 @@
+// CPU twin of src/ops/timestep_embedding.h.
 #include "ops/timestep_embedding.h"
 
 #include <cmath>
 
-namespace fastvideo::ops {
+namespace fastvideo::ops::cpu {
 
-Tensor timestep_embedding(std::span<const double> timesteps, int dim) {
-  FV_CHECK(dim > 0 && dim % 2 == 0, "timestep_embedding: dim ", dim, " must be positive and even");
+Tensor timestep_embedding(std::span<const double> timesteps, int dim, Device /*device: the CPU*/) {
   const int64_t B = int64_t(timesteps.size()), half = dim / 2;
   Tensor y = Tensor::empty({B, dim}, DType::F32);
   float* out = y.data<float>();
@@ -25,4 +25,4 @@ Tensor timestep_embedding(std::span<const double> timesteps, int dim) {
   return y;
 }
 
-}  // namespace fastvideo::ops
+}  // namespace fastvideo::ops::cpu

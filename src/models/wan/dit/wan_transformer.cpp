@@ -784,11 +784,10 @@ Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> ti
            " blocks; expected batch ", B, " and ", config_.num_layers, " blocks");
   FV_CHECK(latents.device() == device(), "WanTransformer: latents are on ", latents.device().name(),
            ", the model on ", device().name());
-  // wan21.md §1.3: the sinusoid of the timesteps, in f32 (the time embedder's dtype, §1.2). Its
-  // host -> device copy waits for the stream (the previous step's work, the NaN check already
-  // waited for), one host synchronisation per forward that issue 11 still has to remove.
+  // wan21.md §1.3: the sinusoid of the timesteps, in f32 (the time embedder's dtype, §1.2), made
+  // on the model's device without a copy that would wait for its queue.
   const Tensor sinusoid =
-      ops::timestep_embedding(timesteps, config_.freq_dim).to(device()).to(time_1_w_.dtype());
+      ops::timestep_embedding(timesteps, config_.freq_dim, device()).to(time_1_w_.dtype());
   // §4.1: the pipeline hands the transformer its latents in the transformer dtype.
   const Tensor x = latents.to(activation_dtype());
   if (sequence_parallel) {
