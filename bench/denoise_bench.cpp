@@ -231,7 +231,8 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   Tensor latents = noise;
   std::vector<double> step_seconds;
   const auto t_loop = Clock::now();
-  // The pipeline's own loop (pipeline/denoise_loop.h); its NaN check waits for each step's work.
+  // The pipeline's own loop (pipeline/denoise_loop.h): it waits for step i only once step i+1 is
+  // queued, so the steps are timed from one finish to the next.
   const int forwards =
       run_denoise_loop({dit, geometry, *scheduler, cond_text, uncond_text, gate, {}}, latents,
                        steps, [&](int i, double seconds) {

@@ -16,6 +16,8 @@
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/vae/wan_vae_config.h"
 #include "models/wan/wan_geometry.h"
+#include "ops/elementwise.h"
+#include "pipeline/cfg_gate.h"
 #include "pipeline/denoise_loop.h"
 #include "pipeline/dmd_denoise_loop.h"
 #include "pipeline/latent_noise.h"
@@ -247,6 +249,78 @@ TEST(DenoiseLoop, HandsItsSparsityToEveryStepsMetadata) {
                    nullptr);
   ASSERT_EQ(tiny.backend.steps.size(), 2u);
   for (const AttentionStepInfo& s : tiny.backend.steps) EXPECT_EQ(s.sparsity, 0.25);
+}
+
+// The loop's one chain per step (CFG's combine, the NaN flag, the UniPC update) gives exactly what
+// the unfused steps give: two forwards, uncond + s·(cond − uncond) in the output dtype, a gated
+// step reusing the last delta, then the scheduler's own step.
+TEST(DenoiseLoop, FusedStepMatchesCfgThenTheSchedulerOneAfterTheOther) {
+  TinyFastWan tiny;
+  tiny.model.set_cfg_batch_tokens(0);  // two batch-1 forwards, as the restatement runs them
+  const auto cond_text = tiny.model.prepare_text(testing::randn({1, 512, 128}));
+  const auto uncond_text = tiny.model.prepare_text(testing::randn({1, 512, 128}));
+  const int steps = 4;
+  const double scale = 5.0;
+  const Tensor start = torch_randn({1, 16, 3, 4, 4}, 3);
+
+  FlowUniPCScheduler scheduler(3.0);
+  scheduler.set_timesteps(steps);
+  CfgGate gate(0.5, scale, steps);  // steps 2 and 3 reuse step 1's delta
+  Tensor latents = start;
+  const int forwards =
+      run_denoise_loop({tiny.model, tiny.geometry, scheduler, cond_text, uncond_text, gate, {}},
+                       latents, -1, nullptr);
+  EXPECT_EQ(forwards, 6);
+  EXPECT_EQ(gate.fresh(), 2);
+  EXPECT_EQ(gate.reused(), 2);
+
+  FlowUniPCScheduler reference(3.0);
+  reference.set_timesteps(steps);
+  auto lc = [](std::initializer_list<std::pair<Tensor, double>> terms) {
+    return ops::linear_combination(std::vector<std::pair<Tensor, double>>(terms));
+  };
+  Tensor x = start, delta;
+  for (int i = 0; i < steps; ++i) {
+    const double t[] = {reference.timesteps()[size_t(i)]};
+    const Tensor cond = tiny.model.forward(x, t, cond_text);
+    Tensor pred;
+    if (i < 2) {
+      const Tensor uncond = tiny.model.forward(x, t, uncond_text);
+      delta = lc({{cond, 1.0}, {uncond, -1.0}});
+      pred = lc({{uncond, 1.0}, {delta, scale}});
+    } else {
+      pred = lc({{cond, 1.0}, {delta, scale - 1.0}});
+    }
+    x = reference.step(pred, i, x);
+  }
+  EXPECT_EQ(testing::rel_l2(latents, x), 0.0);
+}
+
+// The host reads step i's NaN flag once step i+1 is queued: a NaN entering at step 2 is reported
+// as step 2's, and no step from 2 on is reported done.
+TEST(DenoiseLoop, ANonFiniteStepIsNamedAndNotReportedDone) {
+  TinyFastWan tiny;
+  const auto text = tiny.model.prepare_text(testing::randn({1, 512, 128}));
+  FlowUniPCScheduler scheduler(3.0);
+  scheduler.set_timesteps(4);
+  CfgGate gate(1.0, 1.0, 4);
+  Tensor latents = torch_randn({1, 16, 3, 4, 4}, 1);
+  std::vector<int> done;
+  std::string error = "(no error)";
+  try {
+    run_denoise_loop({tiny.model, tiny.geometry, scheduler, text, text, gate, {}}, latents, -1,
+                     [&](int step, double seconds) {
+                       EXPECT_GE(seconds, 0.0);
+                       done.push_back(step);
+                       // On the CPU step 1 has run by now: its result is step 2's input.
+                       if (step == 0) latents.f32()[5] = std::nanf("");
+                     });
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  EXPECT_NE(error.find("denoising step 2 "), std::string::npos) << error;
+  EXPECT_NE(error.find("NaN or Inf"), std::string::npos) << error;
+  EXPECT_EQ(done, (std::vector<int>{0, 1}));
 }
 
 GenerationRequest fox() {

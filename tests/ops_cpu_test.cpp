@@ -2,10 +2,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "ops/attention.h"
 #include "ops/elementwise.h"
 #include "ops/linear.h"
+#include "ops/linear_chain.h"
 #include "ops/norm.h"
 #include "ops/rope.h"
 #include "test_util.h"
@@ -151,6 +155,98 @@ TEST(OpsCpu, ClampBoundsValuesAndKeepsNaN) {
   }
   EXPECT_EQ(wrong, 0);
   EXPECT_TRUE(std::isnan(y.f32()[7]));
+}
+
+// The chain a guided UniPC step makes (CFG's delta and prediction rounded to bf16, then m, the
+// corrector and the predictor in f32): every value equals linear_combination of the same terms.
+TEST(LinearChain, EachValueIsTheLinearCombinationOfItsTerms) {
+  const Shape shape{2, 3, 5, 7};
+  const Tensor cond = randn(shape), uncond = randn(shape), sample = randn(shape),
+               last = randn(shape), m1 = randn(shape);
+  auto lc = [](std::initializer_list<std::pair<Tensor, double>> terms) {
+    return ops::linear_combination(std::vector<std::pair<Tensor, double>>(terms));
+  };
+  auto bf16 = [](const Tensor& t) { return t.to(DType::BF16).to(DType::F32); };
+  const Tensor delta_ref = bf16(lc({{cond, 1.0}, {uncond, -1.0}}));
+  const Tensor pred_ref = bf16(lc({{uncond, 1.0}, {delta_ref, 5.0}}));
+  const Tensor m_ref = lc({{sample, 1.0}, {pred_ref, -0.75}});
+  const Tensor corrected_ref = lc({{last, 0.9}, {m_ref, 0.3}, {m1, -0.2}});
+  const Tensor next_ref = lc({{corrected_ref, 0.6}, {m_ref, 0.5}, {m1, -0.1}});
+
+  ops::LinearChain chain;
+  const auto c = chain.input(cond), u = chain.input(uncond);
+  const auto delta = chain.combine({{c, 1.0}, {u, -1.0}}, DType::BF16);
+  const auto pred = chain.combine({{u, 1.0}, {delta, 5.0}}, DType::BF16);
+  const auto x = chain.input(sample), h = chain.input(m1);
+  const auto m = chain.combine({{x, 1.0}, {pred, -0.75}}, DType::F32);
+  const auto corrected = chain.combine({{chain.input(last), 0.9}, {m, 0.3}, {h, -0.2}}, DType::F32);
+  const auto next = chain.combine({{corrected, 0.6}, {m, 0.5}, {h, -0.1}}, DType::F32);
+  for (auto r : {delta, m, corrected, next}) chain.keep(r);
+  std::vector<int> order;
+  chain.on_run([&](const ops::LinearChain&) { order.push_back(1); });
+  chain.on_run([&](const ops::LinearChain& ran) {
+    order.push_back(2);
+    EXPECT_EQ(ran.result(next).numel(), sample.numel());
+  });
+  chain.run();
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+  EXPECT_EQ(rel_l2(chain.result(delta), delta_ref), 0.0);
+  EXPECT_EQ(rel_l2(chain.result(m), m_ref), 0.0);
+  EXPECT_EQ(rel_l2(chain.result(corrected), corrected_ref), 0.0);
+  EXPECT_EQ(rel_l2(chain.result(next), next_ref), 0.0);
+  EXPECT_THROW(chain.result(pred), Error) << "pred was not kept";
+  EXPECT_EQ(chain.result(c).shape(), shape) << "an input is its own result";
+}
+
+TEST(LinearChain, FlagsANonFiniteValueInItsSlotOnly) {
+  const Shape shape{4, 33};
+  for (bool plant : {false, true}) {
+    Tensor a = randn(shape), b = randn(shape);
+    if (plant) a.f32()[77] = std::nanf("");
+    Tensor flags = Tensor::zeros({3}, DType::I32);
+    ops::LinearChain chain;
+    const auto sum = chain.combine({{chain.input(a), 1.0}, {chain.input(b), 2.0}}, DType::F32);
+    chain.flag_non_finite(sum, flags, 1);
+    chain.run();
+    EXPECT_EQ(flags.data<int32_t>()[0], 0);
+    EXPECT_EQ(flags.data<int32_t>()[1], plant ? 1 : 0) << (plant ? "NaN missed" : "false alarm");
+    EXPECT_EQ(flags.data<int32_t>()[2], 0);
+  }
+}
+
+TEST(LinearChain, MisuseIsAnErrorNamingWhatWasWrong) {
+  const Tensor a = randn({2, 3});
+  auto message = [](const std::function<void()>& fn) {
+    try {
+      fn();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_NE(message([&] {
+              ops::LinearChain chain;
+              chain.input(a);
+              chain.input(randn({3, 2}));
+            }).find("does not match the first input"),
+            std::string::npos);
+  EXPECT_NE(message([&] {
+              ops::LinearChain chain;
+              chain.combine({{ops::LinearChain::Ref{3}, 1.0}}, DType::F32);
+            }).find("not a node of this chain"),
+            std::string::npos);
+  EXPECT_NE(message([&] {
+              ops::LinearChain chain;
+              const auto x = chain.input(a);
+              for (int i = 0; i < ops::LinearChainProgram::kMaxNodes; ++i)
+                chain.combine({{x, 1.0}}, DType::F32);
+            }).find("more than 16 inputs and values"),
+            std::string::npos);
+  EXPECT_NE(message([&] {
+              ops::LinearChain chain;
+              chain.input(Tensor::zeros({2, 3}, DType::I32));
+            }).find("is not F32 or BF16"),
+            std::string::npos);
 }
 
 }  // namespace

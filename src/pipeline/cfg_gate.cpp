@@ -1,7 +1,5 @@
 #include "pipeline/cfg_gate.h"
 
-#include "ops/elementwise.h"
-
 namespace fastvideo {
 
 CfgGate::CfgGate(double fraction, double guidance_scale, int num_timesteps)
@@ -15,20 +13,22 @@ bool CfgGate::needs_uncond(int step) const {
   return !(step >= gate_step_ && delta_.defined());
 }
 
-Tensor CfgGate::combine(int step, const Tensor& cond, const Tensor& uncond) {
+CfgGate::Ref CfgGate::combine(ops::LinearChain& chain, int step, Ref cond, Ref uncond) {
   if (!do_cfg()) return cond;
+  const DType dtype = chain.dtype(cond);
   if (!needs_uncond(step)) {
     ++reused_;
-    const std::pair<Tensor, double> terms[] = {{cond, 1.0}, {delta_, scale_ - 1.0}};
-    return ops::linear_combination(terms);
+    return chain.combine({{cond, 1.0}, {chain.input(delta_), scale_ - 1.0}}, dtype);
   }
   FV_CHECK(uncond.defined(), "CFG step ", step, " needs the unconditional prediction");
   ++fresh_;
-  const std::pair<Tensor, double> diff[] = {{cond, 1.0}, {uncond, -1.0}};
-  Tensor delta = ops::linear_combination(diff);
-  const std::pair<Tensor, double> guided[] = {{uncond, 1.0}, {delta, scale_}};
-  Tensor pred = ops::linear_combination(guided);
-  if (active_) delta_ = std::move(delta);
+  // wan21.md §4.1: uncond + s·(cond − uncond), each rounded to the output dtype.
+  const Ref delta = chain.combine({{cond, 1.0}, {uncond, -1.0}}, dtype);
+  const Ref pred = chain.combine({{uncond, 1.0}, {delta, scale_}}, chain.dtype(uncond));
+  if (active_) {
+    chain.keep(delta);
+    chain.on_run([this, delta](const ops::LinearChain& ran) { delta_ = ran.result(delta); });
+  }
   return pred;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/tensor.h"
+#include "ops/linear_chain.h"
 
 namespace fastvideo {
 
@@ -14,8 +15,11 @@ class CfgGate {
   bool do_cfg() const { return scale_ > 1.0; }
   // Whether step i needs a fresh unconditional forward.
   bool needs_uncond(int step) const;
-  // The guided prediction for step i. `uncond` must be defined exactly when needs_uncond(i).
-  Tensor combine(int step, const Tensor& cond, const Tensor& uncond);
+  // The guided prediction for step i as a value of `chain` (cond's dtype, as the references form
+  // it in the transformer's output dtype); `uncond` must be defined exactly when needs_uncond(i).
+  // Without CFG it is `cond` itself. The delta a gated step reuses is kept when the chain runs.
+  using Ref = ops::LinearChain::Ref;
+  Ref combine(ops::LinearChain& chain, int step, Ref cond, Ref uncond);
 
   int gate_step() const { return gate_step_; }
   int fresh() const { return fresh_; }

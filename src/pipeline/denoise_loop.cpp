@@ -3,7 +3,8 @@
 #include <chrono>
 #include <tuple>
 
-#include "ops/elementwise.h"
+#include "core/device_step_flags.h"
+#include "ops/linear_chain.h"
 
 namespace fastvideo {
 
@@ -14,9 +15,18 @@ int run_denoise_loop(const DenoiseLoop& loop, Tensor& latents, int steps,
   FV_CHECK(n <= int(timesteps.size()), "denoise: ", n, " steps asked of a ", timesteps.size(),
            "-step schedule");
   const AttentionBackend& attention = loop.transformer.self_attention();
+  DeviceStepFlags non_finite(latents.device(), n);
+  auto done_at = std::chrono::steady_clock::now();
+  // Step i's NaN check and report, once step i+1 is queued behind it (or i is the last).
+  const auto finish = [&](int i) {
+    FV_CHECK(non_finite.value(i) == 0, "denoising step ", i, " (t=", timesteps[size_t(i)],
+             ") produced NaN or Inf in the transformer output");
+    const auto now = std::chrono::steady_clock::now();
+    if (step_done) step_done(i, std::chrono::duration<double>(now - done_at).count());
+    done_at = now;
+  };
   int forwards = 0;
   for (int i = 0; i < n; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
     const double t = timesteps[size_t(i)];
     const double ts[] = {t};
     const auto metadata =
@@ -31,15 +41,22 @@ int run_denoise_loop(const DenoiseLoop& loop, Tensor& latents, int steps,
       cond = loop.transformer.forward(latents, ts, loop.cond_text, metadata.get());
       ++forwards;
     }
-    // wan21.md §4.1: CFG in the transformer's output dtype; the scheduler upcasts.
-    const Tensor velocity = loop.gate.combine(i, cond, uncond);
-    FV_CHECK(ops::all_finite(velocity), "denoising step ", i, " (t=", t,
-             ") produced NaN or Inf in the transformer output");
-    latents = loop.scheduler.step(velocity, i, latents);
-    if (step_done) {
-      step_done(i, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
+    // CFG's combine and the scheduler's update as one chain (one kernel on a GPU); the velocity's
+    // NaN check is a word the kernel sets, read back after the next step is queued.
+    ops::LinearChain chain;
+    const ops::LinearChain::Ref velocity =
+        loop.gate.combine(chain, i, chain.input(cond),
+                          uncond.defined() ? chain.input(uncond) : ops::LinearChain::Ref{});
+    chain.flag_non_finite(velocity, non_finite.flags(), i);
+    const ops::LinearChain::Ref next =
+        loop.scheduler.add_step(chain, velocity, i, chain.input(latents));
+    chain.keep(next);
+    chain.run();
+    latents = chain.result(next);
+    non_finite.mark(i);
+    if (i > 0) finish(i - 1);
   }
+  if (n > 0) finish(n - 1);
   return forwards;
 }
 

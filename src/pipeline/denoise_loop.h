@@ -1,8 +1,10 @@
 // The denoising loop of a text-to-video generation (wan21.md §4.1), written once: the pipeline's
 // denoise stage and `fastvideo-bench denoise` both run it. Per step: the step's attention metadata
 // (one per step, shared by every layer and both CFG branches), the conditional forward, the
-// unconditional one when CFG and its gate ask for it, the guided velocity, the NaN check (one flag
-// back from the device) and the scheduler update. The latents stay on the model's device.
+// unconditional one when CFG and its gate ask for it, then the guided velocity, its NaN check and
+// the scheduler update as one LinearChain. The latents stay on the model's device, and the host
+// never waits inside a step (issue 11): step i's NaN flag is read, and step i reported, once step
+// i+1 is queued behind it.
 #pragma once
 
 #include <functional>
@@ -10,8 +12,8 @@
 #include "core/tensor.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/wan_geometry.h"
-#include "pipeline/sparse_attention_settings.h"
 #include "pipeline/cfg_gate.h"
+#include "pipeline/sparse_attention_settings.h"
 #include "schedulers/scheduler.h"
 
 namespace fastvideo {
@@ -26,8 +28,9 @@ struct DenoiseLoop {
   SparseAttentionSettings sparse;  // the resolved VSA_sparsity and SLA topk_ratio
 };
 
-// After step `step` (0-based) took `seconds`, including waiting for its work: progress reports,
-// per-step timing, a stop check (it may throw).
+// After step `step` (0-based) finished, `seconds` after the previous one did (the first: after the
+// loop began): progress reports, per-step timing, a stop check (it may throw). Step i+1 is queued
+// by then.
 using DenoiseStepDone = std::function<void(int step, double seconds)>;
 
 // Runs the first `steps` steps of the scheduler's schedule (all of them when steps < 0) on

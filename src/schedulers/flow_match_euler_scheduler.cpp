@@ -6,8 +6,6 @@
 // diffusers casts each step's result to the model output's dtype; here it stays f32.
 #include "schedulers/flow_match_euler_scheduler.h"
 
-#include "ops/elementwise.h"
-
 namespace fastvideo {
 
 FlowMatchEulerScheduler::FlowMatchEulerScheduler(double shift, int num_train_timesteps)
@@ -35,16 +33,14 @@ void FlowMatchEulerScheduler::set_timesteps(int num_steps) {
   sigmas_.push_back(0.0);
 }
 
-Tensor FlowMatchEulerScheduler::step(const Tensor& model_output, int step_index,
-                                     const Tensor& sample) {
+Scheduler::Ref FlowMatchEulerScheduler::add_step(ops::LinearChain& chain, Ref v, int step_index,
+                                                 Ref sample) {
   FV_CHECK(!sigmas_.empty(), "euler: step before set_timesteps");
   FV_CHECK(step_index >= 0 && step_index + 1 < int(sigmas_.size()), "euler: step index ",
            step_index, " outside 0..", int(sigmas_.size()) - 2);
-  const Tensor v = model_output.dtype() == DType::F32 ? model_output : model_output.to(DType::F32);
   // The float32 difference of two float32 sigmas, as diffusers forms dt.
   const float dt = float(sigmas_[size_t(step_index) + 1]) - float(sigmas_[size_t(step_index)]);
-  const std::pair<Tensor, double> terms[] = {{sample, 1.0}, {v, double(dt)}};
-  return ops::linear_combination(terms);
+  return chain.combine({{sample, 1.0}, {v, double(dt)}}, DType::F32);
 }
 
 }  // namespace fastvideo

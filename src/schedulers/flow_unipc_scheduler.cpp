@@ -35,8 +35,9 @@ void FlowUniPCScheduler::set_timesteps(int num_steps) {
   solver_.reset(sigmas_);
 }
 
-Tensor FlowUniPCScheduler::step(const Tensor& model_output, int step_index, const Tensor& sample) {
-  return solver_.step(model_output, step_index, sample);
+Scheduler::Ref FlowUniPCScheduler::add_step(ops::LinearChain& chain, Ref v, int step_index,
+                                            Ref sample) {
+  return solver_.add_step(chain, v, step_index, sample);
 }
 
 }  // namespace fastvideo

@@ -1,8 +1,9 @@
 // The denoising-loop scheduler interface (wan21.md §4): a timestep schedule the model is run at,
 // and an update that turns the model's flow prediction v at sample x into the next sample.
 //
-// Every tensor update is one ops::linear_combination, so the same scheduler runs on any backend
-// that implements that op. Scalar math (sigmas, log-SNRs, solver coefficients) is double; the
+// A step's tensor updates are values of an ops::LinearChain, so the same scheduler runs on any
+// backend that implements that op, and the denoising loop runs CFG's combine and the update as one
+// chain (issue 11). Scalar math (sigmas, log-SNRs, solver coefficients) is double; the
 // reference implementations use float32 torch scalars there, which differs at about 1e-7 relative.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "ops/linear_chain.h"
 
 namespace fastvideo {
 
@@ -27,10 +29,15 @@ class Scheduler {
   // as the references store them).
   virtual const std::vector<double>& sigmas() const = 0;
 
-  // Next sample from the model output at step `step_index` (0..N−1) for `sample`. Multistep
-  // schedulers keep history: steps must come in order, and step 0 starts a new trajectory.
-  // model_output may be bf16 (it is converted); sample and the result are f32.
-  virtual Tensor step(const Tensor& model_output, int step_index, const Tensor& sample) = 0;
+  // Step `step_index` (0..N−1) into `chain`: v is the model output (F32 or BF16), sample the
+  // sample (F32); returns the next sample (F32). Multistep schedulers keep history, which they
+  // take when the chain runs: steps must come in order, one chain each, each run before the next
+  // is built, and step 0 starts a new trajectory.
+  using Ref = ops::LinearChain::Ref;
+  virtual Ref add_step(ops::LinearChain& chain, Ref v, int step_index, Ref sample) = 0;
+
+  // add_step on a chain of its own: the next sample for model_output at step_index.
+  Tensor step(const Tensor& model_output, int step_index, const Tensor& sample);
 
   virtual std::string name() const = 0;
 };

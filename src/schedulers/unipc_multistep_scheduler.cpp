@@ -96,9 +96,9 @@ void UniPCMultistepScheduler::set_timesteps(int num_steps) {
   solver_.reset(sigmas_);
 }
 
-Tensor UniPCMultistepScheduler::step(const Tensor& model_output, int step_index,
-                                     const Tensor& sample) {
-  return solver_.step(model_output, step_index, sample);
+Scheduler::Ref UniPCMultistepScheduler::add_step(ops::LinearChain& chain, Ref v, int step_index,
+                                                 Ref sample) {
+  return solver_.add_step(chain, v, step_index, sample);
 }
 
 }  // namespace fastvideo

@@ -30,7 +30,7 @@ class UniPCMultistepScheduler final : public Scheduler {
   void set_timesteps(int num_steps) override;
   const std::vector<double>& timesteps() const override { return timesteps_; }
   const std::vector<double>& sigmas() const override { return sigmas_; }
-  Tensor step(const Tensor& model_output, int step_index, const Tensor& sample) override;
+  Ref add_step(ops::LinearChain& chain, Ref v, int step_index, Ref sample) override;
   std::string name() const override { return "checkpoint"; }
 
   const UniPCMultistepConfig& config() const { return config_; }

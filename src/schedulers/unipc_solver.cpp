@@ -6,18 +6,19 @@
 #include <limits>
 #include <utility>
 
-#include "ops/elementwise.h"
-
 namespace fastvideo {
 namespace {
 
-// Terms with a zero coefficient are left out, so the final step (σ_N = 0) returns m_{N−1} exactly.
-Tensor combine(std::initializer_list<std::pair<const Tensor*, double>> terms) {
-  std::vector<std::pair<Tensor, double>> used;
-  for (auto [t, c] : terms) {
-    if (c != 0.0) used.emplace_back(*t, c);
+using Ref = ops::LinearChain::Ref;
+
+// An f32 value of the chain. Terms with a zero coefficient are left out, so the final step
+// (σ_N = 0) returns m_{N−1} exactly.
+Ref combine(ops::LinearChain& chain, std::initializer_list<std::pair<Ref, double>> terms) {
+  std::vector<std::pair<Ref, double>> used;
+  for (auto [ref, c] : terms) {
+    if (c != 0.0) used.emplace_back(ref, c);
   }
-  return ops::linear_combination(used);
+  return chain.combine(used, DType::F32);
 }
 
 }  // namespace
@@ -109,33 +110,40 @@ UniPCCoefficients UniPCSolver::coefficients(int k) const {
   return c;
 }
 
-Tensor UniPCSolver::step(const Tensor& model_output, int k, const Tensor& sample) {
+Ref UniPCSolver::add_step(ops::LinearChain& chain, Ref v, int k, Ref sample) {
   FV_CHECK(!sigmas_.empty(), "UniPC step before set_timesteps");
   if (k == 0) reset(std::move(sigmas_));
   FV_CHECK(k == next_step_, "UniPC steps must run in order: expected step ", next_step_, ", got ",
            k);
   const UniPCCoefficients c = coefficients(k);
-  const Tensor v = model_output.dtype() == DType::F32 ? model_output : model_output.to(DType::F32);
 
   // m_k = x_k − σ_k·v_k, from the uncorrected sample the model saw. diffusers and FastVideo form
   // σ_k·v_k in v's dtype (bf16 in the Wan pipelines) before the f32 subtraction; here it is exact.
-  const Tensor m = combine({{&sample, 1.0}, {&v, -sigmas_[size_t(k)]}});
-  Tensor corrected = sample;
+  const Ref m = combine(chain, {{sample, 1.0}, {v, -sigmas_[size_t(k)]}});
+  Ref corrected = sample;
+  Ref m1, m2;  // m_{k−1}, m_{k−2} where a step reads them
+  if (c.corrector_order > 0 || c.predictor_order == 2) m1 = chain.input(m_.at(0));
+  if (c.corrector_order == 2) m2 = chain.input(m_.at(1));
   if (c.corrector_order > 0) {
-    const Tensor& m1 = m_.at(0);
-    const Tensor& m2 = c.corrector_order == 2 ? m_.at(1) : m1;
-    corrected = combine({{&last_corrected_, c.corr_base},
-                         {&m, c.corr_m[0]},
-                         {&m1, c.corr_m[1]},
-                         {&m2, c.corr_m[2]}});
+    const Ref last = chain.input(last_corrected_);
+    corrected = combine(chain, {{last, c.corr_base},
+                                {m, c.corr_m[0]},
+                                {m1, c.corr_m[1]},
+                                {c.corrector_order == 2 ? m2 : m1, c.corr_m[2]}});
   }
-  const Tensor& m1 = c.predictor_order == 2 ? m_.at(0) : m;
-  Tensor next = combine({{&corrected, c.pred_base}, {&m, c.pred_m[0]}, {&m1, c.pred_m[1]}});
+  const Ref next = combine(
+      chain,
+      {{corrected, c.pred_base}, {m, c.pred_m[0]}, {c.predictor_order == 2 ? m1 : m, c.pred_m[1]}});
 
-  last_corrected_ = corrected;
-  m_.insert(m_.begin(), m);
-  if (int(m_.size()) > options_.order) m_.pop_back();
-  ++next_step_;
+  // The history is what this chain computes: the step counts once it has run.
+  chain.keep(m);
+  if (corrected.node != sample.node) chain.keep(corrected);
+  chain.on_run([this, m, corrected](const ops::LinearChain& ran) {
+    ++next_step_;
+    last_corrected_ = ran.result(corrected);
+    m_.insert(m_.begin(), ran.result(m));
+    if (int(m_.size()) > options_.order) m_.pop_back();
+  });
   return next;
 }
 

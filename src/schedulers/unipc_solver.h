@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "ops/linear_chain.h"
 
 namespace fastvideo {
 
@@ -42,8 +43,9 @@ class UniPCSolver {
   // Depends only on the schedule and options; step() applies exactly these.
   UniPCCoefficients coefficients(int k) const;
 
-  // x_{k+1} from model output v_k at sample x_k; see Scheduler::step.
-  Tensor step(const Tensor& model_output, int k, const Tensor& sample);
+  // x_{k+1} from model output v_k at sample x_k; see Scheduler::add_step.
+  ops::LinearChain::Ref add_step(ops::LinearChain& chain, ops::LinearChain::Ref v, int k,
+                                 ops::LinearChain::Ref sample);
 
  private:
   double lambda(int i) const;  // log(α_i) − log(σ_i); +∞ at σ = 0

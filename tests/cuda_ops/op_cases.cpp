@@ -20,6 +20,7 @@
 #include "ops/embedding.h"
 #include "ops/fp8_linear.h"
 #include "ops/linear.h"
+#include "ops/linear_chain.h"
 #include "ops/norm.h"
 #include "ops/patchify.h"
 #include "ops/rgb8_frames.h"
@@ -155,6 +156,32 @@ void elementwise_cases(Table& t) {
   }
   t.add("linear_combination", kF32, "with_a_bf16_term_3x37", {{{3, 37}, kF32}, {{3, 37}, kBf16}},
         1e-6, linear_combination);
+
+  // linear_chain.h: a guided UniPC step as the denoising loop builds it, from bf16 cond and uncond
+  // (delta and the prediction rounded to bf16) to the f32 next sample; one row per kept value.
+  // delta and the prediction have ±1 and 5 as coefficients, exact in double: bit-exact.
+  const auto guided_step = [](bool keep_next) {
+    return [keep_next](OpInputs in) {
+      ops::LinearChain chain;
+      const auto c = chain.input(in[0]), u = chain.input(in[1]);
+      const auto delta = chain.combine({{c, 1.0}, {u, -1.0}}, kBf16);
+      const auto pred = chain.combine({{u, 1.0}, {delta, 5.0}}, kBf16);
+      const auto x = chain.input(in[2]), h = chain.input(in[3]);
+      const auto m = chain.combine({{x, 1.0}, {pred, -0.7}}, kF32);
+      const auto corrected = chain.combine({{chain.input(in[4]), 0.9}, {m, 0.3}, {h, -0.2}}, kF32);
+      const auto next = chain.combine({{corrected, 0.6}, {m, 0.5}, {h, -0.1}}, kF32);
+      const auto kept = keep_next ? next : delta;
+      chain.keep(kept);
+      chain.run();
+      return chain.result(kept);
+    };
+  };
+  for (const Shape& s : {Shape{3, 37}, Shape{1, 16, 21, 60, 8}}) {
+    const std::vector<Operand> in = {{s, kBf16}, {s, kBf16}, {s, kF32}, {s, kF32}, {s, kF32}};
+    t.add("linear_chain", kBf16, "guided_delta_" + dims(s), in, kExact, guided_step(false)).out =
+        kBf16;
+    t.add("linear_chain", kBf16, "guided_next_" + dims(s), in, 1e-6, guided_step(true)).out = kF32;
+  }
 }
 
 // ---- norm.h ------------------------------------------------------------------------------------
