@@ -24,7 +24,6 @@
 //
 // Tested by tests/cuda_ops (conv3d_ndhwc rows) against the CPU convolution.
 #include <cuda.h>
-#include <cudaTypedefs.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -38,6 +37,7 @@
 #include "ops/cuda/hopper_attention.cuh"
 #include "ops/cuda/hopper_ptx.cuh"
 #include "ops/cuda/ptx_common.cuh"
+#include "ops/cuda/tensor_map.h"
 
 namespace fastvideo::ops::cuda::conv_detail {
 
@@ -266,16 +266,8 @@ CUtensorMap tensor_map(const Tensor& t, const cuuint64_t (&dims)[kRank],
   cuuint64_t strides[kRank - 1];
   cuuint64_t bytes = 2;
   for (int d = 0; d + 1 < kRank; ++d) strides[d] = bytes *= dims[d];
-  cuuint32_t element_strides[kRank];
-  std::fill(element_strides, element_strides + kRank, 1u);
-  CUtensorMap map;
-  const CUresult r =
-      tensor_map_encoder()(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, kRank, t.raw_data(), dims,
-                           strides, box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle,
-                           CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  FV_CHECK(r == CUDA_SUCCESS, "conv3d_ndhwc: cuTensorMapEncodeTiled failed (CUresult ", int(r),
-           ") for ", t.describe());
-  return map;
+  return encode_tensor_map("conv3d_ndhwc", t, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, kRank, dims,
+                           strides, box, swizzle);
 }
 
 template <int kBN>

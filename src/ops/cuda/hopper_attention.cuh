@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cuda.h>
-#include <cudaTypedefs.h>
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -14,6 +13,7 @@
 #include "core/tensor.h"
 #include "ops/cuda/hopper_ptx.cuh"
 #include "ops/cuda/ptx_common.cuh"
+#include "ops/cuda/tensor_map.h"
 
 namespace fastvideo::ops::cuda::hopper {
 
@@ -90,19 +90,6 @@ __device__ __forceinline__ void rescale(float (&o)[64], const float (&corr)[2]) 
 
 #endif  // sm_90a or host pass
 
-inline PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
-  static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
-    void* f = nullptr;
-    cudaDriverEntryPointQueryResult status{};
-    FV_CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000,
-                                                   cudaEnableDefault, &status));
-    FV_CHECK(status == cudaDriverEntryPointSuccess && f != nullptr,
-             "flash_attention: the CUDA driver has no cuTensorMapEncodeTiled (need >= 12.0)");
-    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(f);
-  }();
-  return fn;
-}
-
 // A TMA map over a contiguous [B, S, H, 128] bf16 tensor, dims listed innermost first (D, H, S, B),
 // boxes of 64 d x 1 head x box_rows rows x 1 batch: one 128-byte swizzled half of a tile.
 inline CUtensorMap bshd_tensor_map(const Tensor& t, uint32_t box_rows) {
@@ -110,19 +97,12 @@ inline CUtensorMap bshd_tensor_map(const Tensor& t, uint32_t box_rows) {
   const cuuint64_t dims[4] = {D, H, S, B};
   const cuuint64_t strides[3] = {D * 2, H * D * 2, S * H * D * 2};  // bytes, dims 1..3
   const cuuint32_t box[4] = {64, 1, box_rows, 1};
-  const cuuint32_t element_strides[4] = {1, 1, 1, 1};
-  CUtensorMap map;
-  const CUresult r = tensor_map_encoder()(
-      &map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, t.raw_data(), dims, strides, box, element_strides,
-      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  FV_CHECK(r == CUDA_SUCCESS, "flash_attention: cuTensorMapEncodeTiled failed (CUresult ", int(r),
-           ") for ", t.describe());
-  return map;
+  return encode_tensor_map("flash_attention", t, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 4, dims, strides,
+                           box, CU_TENSOR_MAP_SWIZZLE_128B);
 }
 
-// A TMA map over a contiguous [B, T·H·W, heads, 128] bf16 tensor whose tokens are a (T, H, W) grid in
-// raster order, dims innermost first (D, heads, W, H, B·T), boxes of 64 d x 1 head x 4 x 4 x 4
+// A TMA map over a contiguous [B, T·H·W, heads, 128] bf16 tensor whose tokens are a (T, H, W) grid
+// in raster order, dims innermost first (D, heads, W, H, B·T), boxes of 64 d x 1 head x 4 x 4 x 4
 // tokens: one 128-byte swizzled half of a VSA tile, its 64 tokens in raster order inside the tile.
 // Coordinates past W or H (and past the last frame of the last batch item) read zeros; a box at a
 // partial last t-tile of an earlier batch item reads the next item's first frames, so its users
@@ -133,15 +113,8 @@ inline CUtensorMap video_tile_tensor_map(const Tensor& t, int64_t T, int64_t H, 
   const cuuint64_t row = heads * D * 2;
   const cuuint64_t strides[4] = {D * 2, row, row * uint64_t(W), row * uint64_t(W * H)};
   const cuuint32_t box[5] = {64, 1, 4, 4, 4};
-  const cuuint32_t element_strides[5] = {1, 1, 1, 1, 1};
-  CUtensorMap map;
-  const CUresult r = tensor_map_encoder()(
-      &map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 5, t.raw_data(), dims, strides, box, element_strides,
-      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  FV_CHECK(r == CUDA_SUCCESS, "VIDEO_SPARSE_ATTN: cuTensorMapEncodeTiled failed (CUresult ", int(r),
-           ") for ", t.describe());
-  return map;
+  return encode_tensor_map("VIDEO_SPARSE_ATTN", t, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 5, dims,
+                           strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
 }
 
 }  // namespace fastvideo::ops::cuda::hopper

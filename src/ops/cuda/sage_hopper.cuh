@@ -197,15 +197,8 @@ inline SageCommon sage_common(const SageDeviceInputs& in, const Tensor& out) {
 // box (its innermost extent is 128 bytes).
 inline CUtensorMap byte_tensor_map(const Tensor& t, int rank, const cuuint64_t* dims,
                                    const cuuint64_t* strides, const cuuint32_t* box) {
-  const cuuint32_t element_strides[4] = {1, 1, 1, 1};
-  CUtensorMap map;
-  const CUresult r = tensor_map_encoder()(
-      &map, CU_TENSOR_MAP_DATA_TYPE_UINT8, rank, t.raw_data(), dims, strides, box,
-      element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-      CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  FV_CHECK(r == CUDA_SUCCESS, "SAGE_ATTN: cuTensorMapEncodeTiled failed (CUresult ", int(r),
-           ") for ", t.describe());
-  return map;
+  return encode_tensor_map("SAGE_ATTN", t, CU_TENSOR_MAP_DATA_TYPE_UINT8, rank, dims, strides, box,
+                           CU_TENSOR_MAP_SWIZZLE_128B);
 }
 
 // [B, S, H, 128] int8, boxes of `rows` rows of one head.
