@@ -13,16 +13,13 @@ namespace fastvideo::ops {
 // A NaN becomes 0 (callers refuse non-finite videos first; the two twins agree regardless).
 Tensor rgb8_frames(const Tensor& video);
 
-// Backend implementations; the function above dispatches on the input's device.
+// Backend implementations; the function above checks the video and dispatches on its device.
 namespace cpu {
 Tensor rgb8_frames(const Tensor& video);
 }  // namespace cpu
 namespace cuda {
 Tensor rgb8_frames(const Tensor& video);
 }  // namespace cuda
-
-// The checks both twins make: [1, 3, F, H, W] of a float dtype (F32, BF16, F16).
-void check_rgb8_input(const Tensor& video);
 
 // One value's byte, shared by the twins so they agree bit for bit: fmaxf/fminf send NaN to 0,
 // x/2 is exact, so contracting the add into an FMA changes nothing.

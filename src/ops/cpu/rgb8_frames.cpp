@@ -8,7 +8,6 @@
 namespace fastvideo::ops::cpu {
 
 Tensor rgb8_frames(const Tensor& video) {
-  check_rgb8_input(video);
   const int64_t F = video.size(2), H = video.size(3), W = video.size(4);
   const Tensor v = video.to(DType::F32).contiguous();
   Tensor out = Tensor::empty({F, H, W, 3}, DType::U8);

@@ -24,7 +24,6 @@ __global__ void rgb8_frames_kernel(const T* __restrict__ video, uint8_t* __restr
 }  // namespace
 
 Tensor rgb8_frames(const Tensor& video) {
-  check_rgb8_input(video);
   const int64_t F = video.size(2), H = video.size(3), W = video.size(4), plane = F * H * W;
   const Tensor v = video.contiguous();
   Tensor out = Tensor::empty({F, H, W, 3}, DType::U8, video.device());
