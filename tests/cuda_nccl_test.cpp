@@ -20,6 +20,8 @@
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/vae/wan_vae_decoder.h"
 #include "models/wan/vae/wan_vae_specs.h"
+#include "ops/elementwise.h"
+#include "ops/linear.h"
 #include "parallel/nccl_group.h"
 #include "require_gpu.h"
 #include "test_util.h"
@@ -65,10 +67,26 @@ void check_collectives(const std::vector<int>& devices) {
   for (int s = 0; s < P; ++s)
     for (int j = 0; j < P; ++j) sent[size_t(s)].push_back(chunk(s, j, devices[size_t(s)]));
   std::vector<std::vector<Tensor>> received(static_cast<size_t>(P));
+  std::vector<std::vector<Tensor>> doubled(static_cast<size_t>(P));  // started exchanges
   std::vector<Tensor> gathered(static_cast<size_t>(P));  // [P, chunk's shape] on each rank
   run_ranks(make_nccl_group(devices), [&](Communicator& comm) {
     const int r = comm.rank();
+    const Device gpu = Device::cuda(devices[size_t(r)]);
     received[size_t(r)] = comm.all_to_all(sent[size_t(r)]);
+    // Two exchanges started with compute queued before, between and after them, finished in
+    // reverse order: the second's chunks are made by the kernel just before its start, so an
+    // exchange that did not wait for the compute stream would send stale bytes.
+    std::vector<Tensor> twice;
+    for (const Tensor& c : sent[size_t(r)]) twice.push_back(ops::scale(c, 2.0f));
+    auto first = comm.start_all_to_all(sent[size_t(r)]);
+    const Tensor w = randn({1024, 1024}).to(DType::BF16).to(gpu);
+    Tensor busy = ops::linear(randn({2048, 1024}).to(DType::BF16).to(gpu), w);
+    std::vector<Tensor> made_late;
+    for (const Tensor& c : twice) made_late.push_back(ops::scale(c, 1.0f));
+    auto second = comm.start_all_to_all(made_late);
+    busy = ops::linear(busy, w);
+    doubled[size_t(r)] = second->wait();
+    EXPECT_EQ(first->wait().size(), size_t(P));
     gathered[size_t(r)] = comm.all_gather(sent[size_t(r)][0]);
     use_cuda_device(devices[size_t(r)]).synchronize();
   });
@@ -76,6 +94,11 @@ void check_collectives(const std::vector<int>& devices) {
     for (int s = 0; s < P; ++s) {
       EXPECT_TRUE(same_bytes(received[size_t(r)][size_t(s)], sent[size_t(s)][size_t(r)]))
           << "all_to_all: rank " << r << " got something else from rank " << s;
+      EXPECT_TRUE(
+          same_bytes(doubled[size_t(r)][size_t(s)],
+                     ops::scale(sent[size_t(s)][size_t(r)].to(Device::cpu()).to(DType::F32), 2.0f)
+                         .to(DType::BF16)))
+          << "start_all_to_all: rank " << r << " got something else from rank " << s;
       EXPECT_TRUE(same_bytes(gathered[size_t(r)].select(0, s), sent[size_t(s)][0]))
           << "all_gather: rank " << r << " got something else from rank " << s;
     }

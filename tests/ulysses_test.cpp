@@ -44,6 +44,21 @@ TEST(Ulysses, AllToAllTradesTokenShardsForHeadShards) {
   }
 }
 
+// Exchanges started one after another and finished in another order give what sequence_to_heads
+// gives for each (the overlap in the transformer's blocks starts q, k, v, gate this way).
+TEST(Ulysses, StartedExchangesFinishInAnyOrder) {
+  const Tensor a = testing::randn({1, 21, 6, 4}), b = testing::randn({1, 21, 6, 4});
+  run_local_group(3, [&](Communicator& comm) {
+    const SequenceShard shard = SequenceShard::of(21, comm.rank(), 3);
+    const Tensor la = shard_sequence(a, shard), lb = shard_sequence(b, shard);
+    HeadsExchange first(la, comm), second(lb, comm);
+    const Tensor got_b = second.finish(), got_a = first.finish();
+    EXPECT_EQ(testing::rel_l2(got_a, sequence_to_heads(la, comm)), 0.0);
+    EXPECT_EQ(testing::rel_l2(got_b, sequence_to_heads(lb, comm)), 0.0);
+    EXPECT_THROW(first.finish(), Error);
+  });
+}
+
 // Attention over shards equals attention on one rank: 37 tokens (padded to 38, 39 or 40), batch 2,
 // 12 heads, 1 to 4 ranks; a padded key would change every row.
 TEST(Ulysses, AttentionOverShardsIsAttentionOnOneRank) {

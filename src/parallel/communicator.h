@@ -24,6 +24,22 @@ class Communicator {
   // order. Every chunk on every rank has one shape and dtype (Ulysses' shards are equal), and is
   // contiguous. Every rank calls it, in the same order as its other collectives.
   virtual std::vector<Tensor> all_to_all(const std::vector<Tensor>& chunks) = 0;
+
+  // A collective under way; wait() gives what the collective would have returned (all_gather's
+  // one tensor as a vector of one), ready for this rank's work.
+  class Pending {
+   public:
+    virtual ~Pending() = default;
+    virtual std::vector<Tensor> wait() = 0;  // once
+  };
+  // all_to_all and all_gather started now and finished by wait() (issue 15: communication
+  // overlapped with computation). Where the group has a communication stream (NCCL), the
+  // collective runs there as soon as the work queued so far has finished, while the rank's compute
+  // stream goes on with what does not need the result; elsewhere it is the plain collective, done
+  // before this returns. The inputs must not change until wait(), and every rank starts its
+  // collectives in the same order.
+  virtual std::unique_ptr<Pending> start_all_to_all(const std::vector<Tensor>& chunks);
+  virtual std::unique_ptr<Pending> start_all_gather(const Tensor& t);
   // Every rank's t (one shape and dtype on every rank, contiguous) stacked in rank order: one
   // contiguous [size, t's shape...] tensor, as NCCL writes it.
   virtual Tensor all_gather(const Tensor& t) = 0;

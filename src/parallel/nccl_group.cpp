@@ -240,14 +240,53 @@ struct NcclGroupCall {
   bool open = true;
 };
 
+// A collective queued on a rank's communication stream. wait() (or, on an early exit, the
+// destructor) makes the rank's compute stream wait for it; until then its inputs and outputs stay
+// held, so the allocator cannot hand their memory to compute work that could run while the
+// collective still reads or writes it.
+class NcclPending final : public Communicator::Pending {
+ public:
+  NcclPending(int device, std::vector<Tensor> inputs, std::vector<Tensor> outputs, cudaEvent_t done)
+      : device_(device), inputs_(std::move(inputs)), outputs_(std::move(outputs)), done_(done) {}
+  ~NcclPending() override { join(); }
+
+  std::vector<Tensor> wait() override {
+    join();
+    inputs_.clear();
+    return std::move(outputs_);
+  }
+
+ private:
+  // A failure here is the group's, which its watchdog reports at the next collective.
+  void join() {
+    if (!done_) return;
+    cudaSetDevice(device_);
+    cudaStreamWaitEvent(CudaContext::get(device_).stream(), done_, 0);
+    cudaEventDestroy(done_);
+    done_ = nullptr;
+  }
+
+  int device_;
+  std::vector<Tensor> inputs_, outputs_;
+  cudaEvent_t done_;
+};
+
 class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(std::shared_ptr<NcclShared> shared, int rank)
       : shared_(std::move(shared)), rank_(rank) {}
+  ~NcclCommunicator() override {
+    if (ready_) cudaEventDestroy(ready_);
+    if (comm_stream_) cudaStreamDestroy(comm_stream_);  // released once its work is done
+  }
   int rank() const override { return rank_; }
   int size() const override { return int(shared_->comms.size()); }
 
   std::vector<Tensor> all_to_all(const std::vector<Tensor>& chunks) override {
+    return start_all_to_all(chunks)->wait();
+  }
+
+  std::unique_ptr<Pending> start_all_to_all(const std::vector<Tensor>& chunks) override {
     check_uniform_chunks(chunks, rank_, size(), "all_to_all");
     check_on_my_gpu(chunks[0], "all_to_all");
     shared_->throw_if_failed();
@@ -256,9 +295,8 @@ class NcclCommunicator final : public Communicator {
       received.push_back(Tensor::empty(chunks[0].shape(), chunks[0].dtype(), chunks[0].device()));
     }
     const size_t bytes = chunks[0].nbytes();
-    if (bytes == 0) return received;
-    cudaStream_t stream = use_cuda_device(device()).stream();
-    {
+    cudaStream_t stream = stream_after_compute();
+    if (bytes > 0) {
       std::shared_lock<std::shared_mutex> held;
       ncclComm_t comm = shared_->comm_for(rank_, held);
       NcclGroupCall group;
@@ -270,22 +308,26 @@ class NcclCommunicator final : public Communicator {
       }
       check(group.end(), comm, "all_to_all");
     }
-    shared_->settle(rank_, "all_to_all");
-    shared_->watch(rank_, stream, "all_to_all");
-    return received;
+    if (bytes > 0) {
+      shared_->settle(rank_, "all_to_all");
+      shared_->watch(rank_, stream, "all_to_all");
+    }
+    return std::make_unique<NcclPending>(device(), chunks, std::move(received),
+                                         record_done(stream));
   }
 
-  Tensor all_gather(const Tensor& t) override {
+  Tensor all_gather(const Tensor& t) override { return start_all_gather(t)->wait()[0]; }
+
+  std::unique_ptr<Pending> start_all_gather(const Tensor& t) override {
     FV_CHECK(t.is_contiguous(), "all_gather on rank ", rank_, ": ", t.describe(),
              " is not contiguous");
     check_on_my_gpu(t, "all_gather");
     shared_->throw_if_failed();
-    const int64_t n = t.numel();
     Shape stacked = t.shape();
     stacked.insert(stacked.begin(), size());
     Tensor all = Tensor::empty(stacked, t.dtype(), t.device());
-    if (n > 0) {
-      cudaStream_t stream = use_cuda_device(device()).stream();
+    cudaStream_t stream = stream_after_compute();
+    if (t.numel() > 0) {
       {
         std::shared_lock<std::shared_mutex> held;
         ncclComm_t comm = shared_->comm_for(rank_, held);
@@ -295,7 +337,8 @@ class NcclCommunicator final : public Communicator {
       shared_->settle(rank_, "all_gather");
       shared_->watch(rank_, stream, "all_gather");
     }
-    return all;
+    return std::make_unique<NcclPending>(device(), std::vector<Tensor>{t}, std::vector<Tensor>{all},
+                                         record_done(stream));
   }
 
   void wait_collectives() override { shared_->wait_done(rank_); }
@@ -312,6 +355,31 @@ class NcclCommunicator final : public Communicator {
              " is not on this rank's GPU cuda:", device());
   }
 
+  // The rank's communication stream, once the work queued so far on its compute stream has
+  // finished: every collective runs there, so one started early overlaps the compute queued after
+  // it, and NCCL's kernels of one communicator stay in one stream's order. It has the device's
+  // highest priority, so a collective's blocks are scheduled ahead of compute blocks waiting.
+  cudaStream_t stream_after_compute() {
+    cudaStream_t compute = use_cuda_device(device()).stream();
+    if (!comm_stream_) {
+      int least = 0, greatest = 0;
+      FV_CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
+      FV_CUDA_CHECK(cudaStreamCreateWithPriority(&comm_stream_, cudaStreamNonBlocking, greatest));
+      FV_CUDA_CHECK(cudaEventCreateWithFlags(&ready_, cudaEventDisableTiming));
+    }
+    // One event serves every call: a wait takes the record made just before it.
+    FV_CUDA_CHECK(cudaEventRecord(ready_, compute));
+    FV_CUDA_CHECK(cudaStreamWaitEvent(comm_stream_, ready_, 0));
+    return comm_stream_;
+  }
+
+  static cudaEvent_t record_done(cudaStream_t stream) {
+    cudaEvent_t done = nullptr;
+    FV_CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+    FV_CUDA_CHECK(cudaEventRecord(done, stream));
+    return done;
+  }
+
   // An NCCL call's immediate result: in progress is fine (settle waits); anything else fails the
   // group, naming this rank. The caller's shared lock stays held while the error unwinds its
   // scope (an open NCCL group is ended there), so the watchdog aborts the communicators after.
@@ -324,6 +392,8 @@ class NcclCommunicator final : public Communicator {
 
   std::shared_ptr<NcclShared> shared_;
   int rank_;
+  cudaStream_t comm_stream_ = nullptr;
+  cudaEvent_t ready_ = nullptr;
 };
 
 }  // namespace

@@ -52,14 +52,25 @@ Tensor gather_sequence(const Tensor& local, const SequenceShard& shard, Communic
   return ops::concat(shards, 1).slice(1, 0, shard.tokens).contiguous();
 }
 
-Tensor sequence_to_heads(const Tensor& x, Communicator& comm) {
+HeadsExchange::HeadsExchange(const Tensor& x, Communicator& comm) {
   const int P = comm.size();
   check_heads(x, P, "sequence_to_heads");
   const int64_t per_rank = x.size(2) / P;
   std::vector<Tensor> chunks;
   for (int j = 0; j < P; ++j)
     chunks.push_back(x.slice(2, j * per_rank, (j + 1) * per_rank).contiguous());
-  return ops::concat(comm.all_to_all(chunks), 1);  // senders' token shards, in rank order
+  pending_ = comm.start_all_to_all(chunks);
+}
+
+Tensor HeadsExchange::finish() {
+  FV_CHECK(pending_, "HeadsExchange::finish() called twice");
+  const std::vector<Tensor> shards = pending_->wait();
+  pending_.reset();
+  return ops::concat(shards, 1);  // senders' token shards, in rank order
+}
+
+Tensor sequence_to_heads(const Tensor& x, Communicator& comm) {
+  return HeadsExchange(x, comm).finish();
 }
 
 Tensor heads_to_sequence(const Tensor& x, Communicator& comm) {
@@ -73,18 +84,28 @@ Tensor heads_to_sequence(const Tensor& x, Communicator& comm) {
   return ops::concat(comm.all_to_all(chunks), 2);  // senders' heads, in rank order
 }
 
-Tensor ulysses_attention(
-    const Tensor& q, const Tensor& k, const Tensor& v, const SequenceShard& shard,
-    Communicator& comm,
-    const std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>& attend) {
+Tensor ulysses_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                         const SequenceShard& shard, Communicator& comm,
+                         const UlyssesAttend& attend) {
   for (const Tensor* t : {&q, &k, &v}) check_heads(*t, comm.size(), "ulysses_attention");
   FV_CHECK(q.size(1) == shard.end - shard.begin && k.size(1) == q.size(1) && v.size(1) == q.size(1),
            "ulysses_attention: q ", q.describe(), ", k ", k.describe(), ", v ", v.describe(),
            " are not this rank's ", shard.end - shard.begin, " tokens");
-  const auto whole = [&](const Tensor& t) {
-    return sequence_to_heads(t, comm).slice(1, 0, shard.tokens).contiguous();
+  HeadsExchange qh(q, comm), kh(k, comm), vh(v, comm);
+  return ulysses_attention(qh, kh, vh, shard, comm, attend);
+}
+
+Tensor ulysses_attention(HeadsExchange& q, HeadsExchange& k, HeadsExchange& v,
+                         const SequenceShard& shard, Communicator& comm,
+                         const UlyssesAttend& attend) {
+  const auto whole = [&](HeadsExchange& x) {
+    const Tensor all = x.finish();
+    FV_CHECK(all.size(1) == shard.padded, "ulysses_attention: ", all.describe(),
+             " after the exchange, expected ", shard.padded, " tokens");
+    return all.slice(1, 0, shard.tokens).contiguous();
   };
-  const Tensor out = attend(whole(q), whole(k), whole(v));
+  const Tensor wq = whole(q), wk = whole(k), wv = whole(v);
+  const Tensor out = attend(wq, wk, wv);
   return heads_to_sequence(pad_rows(out, shard.padded), comm);
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 
 #include "core/tensor.h"
 #include "parallel/communicator.h"
@@ -33,15 +34,33 @@ void check_heads_divide(int64_t heads, int ranks);
 // [B, padded / size, H, D] (this rank's tokens, every head) -> [B, padded, H / size, D] (every
 // token, this rank's heads: h in [rank · H / size, (rank + 1) · H / size)). H must divide.
 Tensor sequence_to_heads(const Tensor& x, Communicator& comm);
+
+// sequence_to_heads in two halves: the constructor starts the exchange (on a GPU it runs on the
+// communication stream while the rank goes on computing, issue 15), finish() waits for it and
+// joins the senders' token shards. Every rank starts its exchanges in the same order.
+class HeadsExchange {
+ public:
+  HeadsExchange(const Tensor& x, Communicator& comm);
+  Tensor finish();  // [B, padded, H / size, D]; once
+
+ private:
+  std::unique_ptr<Communicator::Pending> pending_;
+};
 // The inverse.
 Tensor heads_to_sequence(const Tensor& x, Communicator& comm);
+
+using UlyssesAttend = std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>;
 
 // Self-attention over sequence shards: q, k, v [B, padded / size, H, D] on each rank ->
 // [B, padded / size, H, Dv], `attend` run on [B, tokens, H / size, ·] (whole sequences, padding
 // trimmed) with the rank's heads. Heads must divide by the ranks: refused naming both.
-Tensor ulysses_attention(
-    const Tensor& q, const Tensor& k, const Tensor& v, const SequenceShard& shard,
-    Communicator& comm,
-    const std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)>& attend);
+Tensor ulysses_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                         const SequenceShard& shard, Communicator& comm,
+                         const UlyssesAttend& attend);
+// The same with q, k, v's exchanges already started (HeadsExchange), each as soon as it was made,
+// so that each overlapped the making of the next.
+Tensor ulysses_attention(HeadsExchange& q, HeadsExchange& k, HeadsExchange& v,
+                         const SequenceShard& shard, Communicator& comm,
+                         const UlyssesAttend& attend);
 
 }  // namespace fastvideo

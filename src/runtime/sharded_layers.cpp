@@ -26,12 +26,23 @@ void ShardedLayers::set_layer(int i, const std::vector<Tensor>& tensors) {
 }
 
 std::vector<Tensor> ShardedLayers::gather(int i, Communicator& comm) const {
+  return start_gather(i, comm).wait();
+}
+
+ShardedLayers::PendingLayer ShardedLayers::start_gather(int i, Communicator& comm) const {
   FV_CHECK(i >= 0 && i < layers() && pieces_[size_t(i)].defined(), "sharded weights: layer ", i,
            " of ", layers(), " was never set");
   FV_CHECK(comm.rank() == rank_ && comm.size() == ranks_, "sharded weights: rank ", rank_, " of ",
            ranks_, " cannot gather over a group in which it is rank ", comm.rank(), " of ",
            comm.size());
-  return layout_.views(comm.all_gather(pieces_[size_t(i)]));
+  return PendingLayer(&layout_, comm.start_all_gather(pieces_[size_t(i)]));
+}
+
+std::vector<Tensor> ShardedLayers::PendingLayer::wait() {
+  FV_CHECK(pending_, "sharded weights: a layer's gather waited for twice");
+  const std::vector<Tensor> all = pending_->wait();
+  pending_.reset();
+  return layout_->views(all.at(0));
 }
 
 }  // namespace fastvideo

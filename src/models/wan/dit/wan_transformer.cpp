@@ -438,11 +438,18 @@ void WanTransformer::for_each_block(const std::function<void(const Block&)>& fn,
              sharded_->ranks(), "), so it runs only as that rank of its group");
     Block block = block_template_;
     const std::vector<Tensor*> members = block_tensors(block);
+    // Block i+1's gather is queued before block i's work, so it runs meanwhile (on a GPU, on the
+    // group's communication stream); two gathered blocks at most, as the memory plan counts.
+    std::optional<ShardedLayers::PendingLayer> next = sharded_->start_gather(0, *group);
     for (int i = 0; i < config_.num_layers; ++i) {
-      const std::vector<Tensor> gathered = sharded_->gather(i, *group);
+      ShardedLayers::PendingLayer current = std::move(*next);
+      next.reset();
+      if (i + 1 < config_.num_layers) next = sharded_->start_gather(i + 1, *group);
+      const std::vector<Tensor> gathered = current.wait();
       for (size_t k = 0; k < members.size(); ++k) *members[k] = gathered[k];
       block.index = i;
       fn(block);
+      for (Tensor* m : members) *m = Tensor();  // dropped once its work is queued
     }
     return;
   }
@@ -714,34 +721,45 @@ Tensor WanTransformer::block_forward(const Block& block,
 
   // (1) Self-attention: q/k RMSNorm over all heads (before the head split), then RoPE; each pair
   // is one fused op (layer_norm_modulate, rms_norm_rope) whose CPU twin is the plain composition.
+  // Under Ulysses each of q, k, v and VSA's gate starts its trip to the head shards as soon as it
+  // is made, overlapping the making of the next (issue 15).
   const Attention& sa = block.self_attn;
+  std::vector<HeadsExchange> sent;
+  sent.reserve(4);
+  auto send = [&](Tensor t) {
+    if (sequence_rank) sent.emplace_back(t, *sequence_rank->comm);
+    return t;
+  };
   Tensor h = ops::layer_norm_modulate(x, eps, chunk(0), chunk(1));
-  Tensor q = ops::rms_norm_rope(block_linear(h, sa.to_q_w, sa.to_q_s, sa.to_q_b), eps, sa.norm_q,
-                                rope_cos, rope_sin, H);
-  Tensor k = ops::rms_norm_rope(block_linear(h, sa.to_k_w, sa.to_k_s, sa.to_k_b), eps, sa.norm_k,
-                                rope_cos, rope_sin, H);
-  Tensor v = block_linear(h, sa.to_v_w, sa.to_v_s, sa.to_v_b);
+  Tensor q = send(ops::rms_norm_rope(block_linear(h, sa.to_q_w, sa.to_q_s, sa.to_q_b), eps,
+                                     sa.norm_q, rope_cos, rope_sin, H));
+  Tensor k = send(ops::rms_norm_rope(block_linear(h, sa.to_k_w, sa.to_k_s, sa.to_k_b), eps,
+                                     sa.norm_k, rope_cos, rope_sin, H));
+  Tensor v = send(heads(block_linear(h, sa.to_v_w, sa.to_v_s, sa.to_v_b)));
   // VSA's gate G = to_gate_compress(norm1 output) (fastvideo.md §3.3); undefined means G = 0.
   AttentionExtras extras;
   extras.proj_l_weight = block.proj_l_w;
   extras.proj_l_bias = block.proj_l_b;
   extras.layer = block.index;
-  if (block.gate_w.defined()) extras.gate = heads(ops::linear(h, block.gate_w, block.gate_b));
+  if (block.gate_w.defined()) extras.gate = send(heads(ops::linear(h, block.gate_w, block.gate_b)));
   Tensor a;
   if (sequence_rank) {
     // Ulysses: the backend sees every token of this rank's heads (the gate traded like q, k, v).
     Communicator& comm = *sequence_rank->comm;
     const SequenceShard& shard = sequence_rank->shard;
+    FV_CHECK(q.size(1) == shard.end - shard.begin, "sequence parallelism: block input has ",
+             q.size(1), " tokens, this rank's shard ", shard.end - shard.begin);
     if (extras.gate.defined()) {
-      extras.gate = sequence_to_heads(extras.gate, comm).slice(1, 0, shard.tokens).contiguous();
+      extras.gate = sent[3].finish().slice(1, 0, shard.tokens).contiguous();
     }
     extras.first_head = int(comm.rank() * H / comm.size());
     a = ulysses_attention(
-        q, k, heads(v), shard, comm, [&](const Tensor& wq, const Tensor& wk, const Tensor& wv) {
+        sent[0], sent[1], sent[2], shard, comm,
+        [&](const Tensor& wq, const Tensor& wk, const Tensor& wv) {
           return self_attention_->run(wq, wk, wv, attn_scale, self_metadata, extras);
         });
   } else {
-    a = self_attention_->run(q, k, heads(v), attn_scale, self_metadata, extras);
+    a = self_attention_->run(q, k, v, attn_scale, self_metadata, extras);
   }
   a = a.reshape({B, S, D});
   Tensor out =
