@@ -61,6 +61,10 @@ struct NcclShared {
   bool stopping = false;
   std::deque<Pending> pending;
   std::thread watchdog;
+  // Per rank: its communication stream and the event its compute stream's work is marked with,
+  // made on first use by the rank's own thread, destroyed after the communicators.
+  std::vector<cudaStream_t> comm_streams;
+  std::vector<cudaEvent_t> ready;
 
   ~NcclShared() {
     {
@@ -73,6 +77,11 @@ struct NcclShared {
     if (!failure.empty() || !finalize_all()) abort_all();
     for (ncclComm_t c : comms) {
       if (c) ncclCommDestroy(c);
+    }
+    for (size_t r = 0; r < comm_streams.size(); ++r) {
+      cudaSetDevice(devices[r]);
+      if (ready[r]) cudaEventDestroy(ready[r]);
+      if (comm_streams[r]) cudaStreamDestroy(comm_streams[r]);  // released once its work is done
     }
   }
 
@@ -240,15 +249,26 @@ struct NcclGroupCall {
   bool open = true;
 };
 
-// A collective queued on a rank's communication stream. wait() (or, on an early exit, the
-// destructor) makes the rank's compute stream wait for it; until then its inputs and outputs stay
-// held, so the allocator cannot hand their memory to compute work that could run while the
-// collective still reads or writes it.
+// A collective on a rank's communication stream, made before its NCCL calls are queued and told
+// when they are (queued()). wait() (or, on an early exit, the destructor) makes the rank's compute
+// stream wait for it; until then its inputs and outputs stay held, so the allocator cannot hand
+// their memory to compute work that could run while the collective still reads or writes it.
 class NcclPending final : public Communicator::Pending {
  public:
-  NcclPending(int device, std::vector<Tensor> inputs, std::vector<Tensor> outputs, cudaEvent_t done)
-      : device_(device), inputs_(std::move(inputs)), outputs_(std::move(outputs)), done_(done) {}
+  NcclPending(int device, cudaStream_t stream, std::vector<Tensor> inputs,
+              std::vector<Tensor> outputs)
+      : device_(device),
+        stream_(stream),
+        inputs_(std::move(inputs)),
+        outputs_(std::move(outputs)) {}
   ~NcclPending() override { join(); }
+
+  // The collective is queued: what the compute stream will wait for is recorded now, so later
+  // work on the communication stream is not waited for.
+  void queued() {
+    FV_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
+    FV_CUDA_CHECK(cudaEventRecord(done_, stream_));
+  }
 
   std::vector<Tensor> wait() override {
     join();
@@ -257,28 +277,31 @@ class NcclPending final : public Communicator::Pending {
   }
 
  private:
-  // A failure here is the group's, which its watchdog reports at the next collective.
+  // Failures here are the group's, which its watchdog reports at the next collective.
   void join() {
-    if (!done_) return;
+    if (!stream_) return;
     cudaSetDevice(device_);
-    cudaStreamWaitEvent(CudaContext::get(device_).stream(), done_, 0);
-    cudaEventDestroy(done_);
+    if (!done_ && cudaEventCreateWithFlags(&done_, cudaEventDisableTiming) == cudaSuccess) {
+      cudaEventRecord(done_, stream_);  // an early exit: whatever was queued
+    }
+    if (done_) {
+      cudaStreamWaitEvent(CudaContext::get(device_).stream(), done_, 0);
+      cudaEventDestroy(done_);
+    }
     done_ = nullptr;
+    stream_ = nullptr;
   }
 
   int device_;
+  cudaStream_t stream_;
   std::vector<Tensor> inputs_, outputs_;
-  cudaEvent_t done_;
+  cudaEvent_t done_ = nullptr;
 };
 
 class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(std::shared_ptr<NcclShared> shared, int rank)
       : shared_(std::move(shared)), rank_(rank) {}
-  ~NcclCommunicator() override {
-    if (ready_) cudaEventDestroy(ready_);
-    if (comm_stream_) cudaStreamDestroy(comm_stream_);  // released once its work is done
-  }
   int rank() const override { return rank_; }
   int size() const override { return int(shared_->comms.size()); }
 
@@ -296,24 +319,25 @@ class NcclCommunicator final : public Communicator {
     }
     const size_t bytes = chunks[0].nbytes();
     cudaStream_t stream = stream_after_compute();
+    auto pending = std::make_unique<NcclPending>(device(), stream, chunks, received);
     if (bytes > 0) {
-      std::shared_lock<std::shared_mutex> held;
-      ncclComm_t comm = shared_->comm_for(rank_, held);
-      NcclGroupCall group;
-      for (int j = 0; j < size(); ++j) {
-        check(ncclSend(chunks[size_t(j)].raw_data(), bytes, ncclUint8, j, comm, stream), comm,
-              "all_to_all");
-        check(ncclRecv(received[size_t(j)].raw_data(), bytes, ncclUint8, j, comm, stream), comm,
-              "all_to_all");
+      {
+        std::shared_lock<std::shared_mutex> held;
+        ncclComm_t comm = shared_->comm_for(rank_, held);
+        NcclGroupCall group;
+        for (int j = 0; j < size(); ++j) {
+          check(ncclSend(chunks[size_t(j)].raw_data(), bytes, ncclUint8, j, comm, stream), comm,
+                "all_to_all");
+          check(ncclRecv(received[size_t(j)].raw_data(), bytes, ncclUint8, j, comm, stream), comm,
+                "all_to_all");
+        }
+        check(group.end(), comm, "all_to_all");
       }
-      check(group.end(), comm, "all_to_all");
-    }
-    if (bytes > 0) {
       shared_->settle(rank_, "all_to_all");
       shared_->watch(rank_, stream, "all_to_all");
     }
-    return std::make_unique<NcclPending>(device(), chunks, std::move(received),
-                                         record_done(stream));
+    pending->queued();
+    return pending;
   }
 
   Tensor all_gather(const Tensor& t) override { return start_all_gather(t)->wait()[0]; }
@@ -327,6 +351,8 @@ class NcclCommunicator final : public Communicator {
     stacked.insert(stacked.begin(), size());
     Tensor all = Tensor::empty(stacked, t.dtype(), t.device());
     cudaStream_t stream = stream_after_compute();
+    auto pending = std::make_unique<NcclPending>(device(), stream, std::vector<Tensor>{t},
+                                                 std::vector<Tensor>{all});
     if (t.numel() > 0) {
       {
         std::shared_lock<std::shared_mutex> held;
@@ -337,8 +363,8 @@ class NcclCommunicator final : public Communicator {
       shared_->settle(rank_, "all_gather");
       shared_->watch(rank_, stream, "all_gather");
     }
-    return std::make_unique<NcclPending>(device(), std::vector<Tensor>{t}, std::vector<Tensor>{all},
-                                         record_done(stream));
+    pending->queued();
+    return pending;
   }
 
   void wait_collectives() override { shared_->wait_done(rank_); }
@@ -361,23 +387,18 @@ class NcclCommunicator final : public Communicator {
   // highest priority, so a collective's blocks are scheduled ahead of compute blocks waiting.
   cudaStream_t stream_after_compute() {
     cudaStream_t compute = use_cuda_device(device()).stream();
-    if (!comm_stream_) {
+    cudaStream_t& stream = shared_->comm_streams[size_t(rank_)];
+    cudaEvent_t& ready = shared_->ready[size_t(rank_)];
+    if (!stream) {
       int least = 0, greatest = 0;
       FV_CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
-      FV_CUDA_CHECK(cudaStreamCreateWithPriority(&comm_stream_, cudaStreamNonBlocking, greatest));
-      FV_CUDA_CHECK(cudaEventCreateWithFlags(&ready_, cudaEventDisableTiming));
+      FV_CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+      FV_CUDA_CHECK(cudaStreamCreateWithPriority(&stream, cudaStreamNonBlocking, greatest));
     }
     // One event serves every call: a wait takes the record made just before it.
-    FV_CUDA_CHECK(cudaEventRecord(ready_, compute));
-    FV_CUDA_CHECK(cudaStreamWaitEvent(comm_stream_, ready_, 0));
-    return comm_stream_;
-  }
-
-  static cudaEvent_t record_done(cudaStream_t stream) {
-    cudaEvent_t done = nullptr;
-    FV_CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
-    FV_CUDA_CHECK(cudaEventRecord(done, stream));
-    return done;
+    FV_CUDA_CHECK(cudaEventRecord(ready, compute));
+    FV_CUDA_CHECK(cudaStreamWaitEvent(stream, ready, 0));
+    return stream;
   }
 
   // An NCCL call's immediate result: in progress is fine (settle waits); anything else fails the
@@ -392,8 +413,6 @@ class NcclCommunicator final : public Communicator {
 
   std::shared_ptr<NcclShared> shared_;
   int rank_;
-  cudaStream_t comm_stream_ = nullptr;
-  cudaEvent_t ready_ = nullptr;
 };
 
 }  // namespace
@@ -420,6 +439,8 @@ std::vector<std::unique_ptr<Communicator>> make_nccl_group(const std::vector<int
   shared->devices = devices;
   shared->timeout = timeout;
   shared->comms.assign(devices.size(), nullptr);
+  shared->comm_streams.assign(devices.size(), nullptr);
+  shared->ready.assign(devices.size(), nullptr);
   ncclUniqueId id;
   ncclResult_t r = ncclGetUniqueId(&id);
   FV_CHECK(r == ncclSuccess, "NCCL: no unique id for a group on ", devices.size(),

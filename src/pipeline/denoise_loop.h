@@ -2,9 +2,10 @@
 // denoise stage and `fastvideo-bench denoise` both run it. Per step: the step's attention metadata
 // (one per step, shared by every layer and both CFG branches), the conditional forward, the
 // unconditional one when CFG and its gate ask for it, then the guided velocity, its NaN check and
-// the scheduler update as one LinearChain. The latents stay on the model's device, and the host
+// the scheduler update as one LinearChain. The latents stay on the model's device, and the loop
 // never waits inside a step (issue 11): step i's NaN flag is read, and step i reported, once step
-// i+1 is queued behind it.
+// i+1 is queued behind it. So an error or a stop after step i comes once step i+1 has run too.
+// (Sequence parallelism still waits for its collectives at the end of each forward.)
 #pragma once
 
 #include <functional>

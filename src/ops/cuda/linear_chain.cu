@@ -11,7 +11,7 @@ namespace {
 namespace k = cuda_kernels;
 using Program = LinearChainProgram;
 
-__global__ void linear_chain_kernel(const Program p) {
+__global__ void linear_chain_kernel(__grid_constant__ const Program p) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   bool bad = false;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < p.numel; e += step) {

@@ -431,30 +431,36 @@ void WanTransformer::shard_block(int i, Block& block, const Block& dtypes,
   sharded_->set_layer(i, tensors_of(block_tensors(block)));
 }
 
-void WanTransformer::for_each_block(const std::function<void(const Block&)>& fn,
-                                    Communicator* group) const {
+void WanTransformer::for_each_block(
+    const std::function<void(const Block&, const StartNextBlock&)>& fn, Communicator* group) const {
   if (sharded_) {
     FV_CHECK(group, "WanTransformer: its weights are sharded (rank ", sharded_->rank(), " of ",
              sharded_->ranks(), "), so it runs only as that rank of its group");
     Block block = block_template_;
     const std::vector<Tensor*> members = block_tensors(block);
-    // Block i+1's gather is queued before block i's work, so it runs meanwhile (on a GPU, on the
-    // group's communication stream); two gathered blocks at most, as the memory plan counts.
+    // Block i+1's gather runs on the group's stream while block i computes; two gathered blocks
+    // at most, as the memory plan counts.
     std::optional<ShardedLayers::PendingLayer> next = sharded_->start_gather(0, *group);
     for (int i = 0; i < config_.num_layers; ++i) {
       ShardedLayers::PendingLayer current = std::move(*next);
       next.reset();
-      if (i + 1 < config_.num_layers) next = sharded_->start_gather(i + 1, *group);
+      bool started = i + 1 >= config_.num_layers;
+      const StartNextBlock start_next = [&] {
+        if (!started) next = sharded_->start_gather(i + 1, *group);
+        started = true;
+      };
       const std::vector<Tensor> gathered = current.wait();
       for (size_t k = 0; k < members.size(); ++k) *members[k] = gathered[k];
       block.index = i;
-      fn(block);
+      fn(block, start_next);
+      start_next();
       for (Tensor* m : members) *m = Tensor();  // dropped once its work is queued
     }
     return;
   }
+  const StartNextBlock nothing = [] {};
   if (!offload_) {
-    for (const Block& block : blocks_) fn(block);
+    for (const Block& block : blocks_) fn(block, nothing);
     return;
   }
 #ifdef FASTVIDEO_HAVE_CUDA
@@ -465,7 +471,7 @@ void WanTransformer::for_each_block(const std::function<void(const Block&)>& fn,
     for (size_t k = 0; k < members.size(); ++k) *members[k] = on_device[k];
     block.index = i;
     try {
-      fn(block);
+      fn(block, nothing);
     } catch (...) {
       offload_->release(i);  // the slot's next copy must wait for the work fn did queue
       throw;
@@ -530,7 +536,8 @@ WanTransformer::TextContext WanTransformer::prepare_rank_text(const Tensor& cont
       ops::linear(ops::gelu_tanh(ops::linear(context.to(activation_dtype()), text_1_w_, text_1_b_)),
                   text_2_w_, text_2_b_);
   for_each_block(
-      [&](const Block& block) {
+      [&](const Block& block, const StartNextBlock& start_next) {
+        start_next();  // the next block's gather beside this one's projections
         const Attention& a = block.cross_attn;
         Tensor k = ops::rms_norm(block_linear(text.text, a.to_k_w, a.to_k_s, a.to_k_b), config_.eps,
                                  a.norm_k);
@@ -709,7 +716,8 @@ Tensor WanTransformer::block_forward(const Block& block,
                                      const TextContext::CrossAttentionKV& text_kv, const Tensor& x,
                                      const Tensor& modulation, const Tensor& rope_cos,
                                      const Tensor& rope_sin, const AttentionMetadata* self_metadata,
-                                     const SequenceRank* sequence_rank) const {
+                                     const SequenceRank* sequence_rank,
+                                     const StartNextBlock& start_next) const {
   // wan21.md §1.5. modulation [6, B, D] f32: shift1, scale1, gate1, shift2, scale2, gate2, each a
   // contiguous [B, D].
   const int64_t B = x.size(0), S = x.size(1), D = x.size(2);
@@ -742,6 +750,8 @@ Tensor WanTransformer::block_forward(const Block& block,
   extras.proj_l_bias = block.proj_l_b;
   extras.layer = block.index;
   if (block.gate_w.defined()) extras.gate = send(heads(ops::linear(h, block.gate_w, block.gate_b)));
+  // Sharded weights: the next block's gather queues behind these exchanges on the group's stream.
+  if (start_next) start_next();
   Tensor a;
   if (sequence_rank) {
     // Ulysses: the backend sees every token of this rank's heads (the gate traded like q, k, v).
@@ -749,15 +759,15 @@ Tensor WanTransformer::block_forward(const Block& block,
     const SequenceShard& shard = sequence_rank->shard;
     FV_CHECK(q.size(1) == shard.end - shard.begin, "sequence parallelism: block input has ",
              q.size(1), " tokens, this rank's shard ", shard.end - shard.begin);
-    if (extras.gate.defined()) {
-      extras.gate = sent[3].finish().slice(1, 0, shard.tokens).contiguous();
-    }
+    // The exchanges hold what they send: the local shards are not needed any more.
+    q = k = v = extras.gate = Tensor();
+    if (sent.size() > 3) extras.gate = sent[3].finish().slice(1, 0, shard.tokens).contiguous();
     extras.first_head = int(comm.rank() * H / comm.size());
-    a = ulysses_attention(
-        sent[0], sent[1], sent[2], shard, comm,
-        [&](const Tensor& wq, const Tensor& wk, const Tensor& wv) {
-          return self_attention_->run(wq, wk, wv, attn_scale, self_metadata, extras);
-        });
+    a = ulysses_attention(sent[0], sent[1], sent[2], shard, comm,
+                          [&](const Tensor& wq, const Tensor& wk, const Tensor& wv) {
+                            return self_attention_->run(wq, wk, wv, attn_scale, self_metadata,
+                                                        extras);
+                          });
   } else {
     a = self_attention_->run(q, k, v, attn_scale, self_metadata, extras);
   }
@@ -872,13 +882,13 @@ Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sin
     rope_sin = local_rows(rope.sin);
   }
   for_each_block(
-      [&](const Block& block) {
+      [&](const Block& block, const StartNextBlock& start_next) {
         // §1.5: e = scale_shift_table + tproj in f32, laid out [6, B, D] so each chunk is
         // contiguous.
         Tensor modulation =
             ops::add(repeat_over_batch(block.modulation, B), tproj).permute({1, 0, 2}).contiguous();
         x = block_forward(block, text.blocks[size_t(block.index)], x, modulation, rope_cos,
-                          rope_sin, self_attention_metadata, rank ? &*rank : nullptr);
+                          rope_sin, self_attention_metadata, rank ? &*rank : nullptr, start_next);
         if (block_probe_) block_probe_(block.index, x);
       },
       sequence_parallel);

@@ -258,10 +258,14 @@ class WanTransformer {
   // Sharded weights: this rank's piece of block i's host weights (the first call creates the
   // shards), in `dtypes` as above.
   void shard_block(int i, Block& block, const Block& dtypes, const WanWeightSharding& sharding);
-  // Runs fn(block) over the blocks in order. In layerwise offload each block's weights are
-  // streamed in just before, and its slot handed on once fn has queued the block's work; with
-  // sharded weights each block is gathered over `group` (this model's rank) just before.
-  void for_each_block(const std::function<void(const Block&)>& fn,
+  // Runs fn(block, start_next) over the blocks in order. In layerwise offload each block's weights
+  // are streamed in just before, and its slot handed on once fn has queued the block's work; with
+  // sharded weights each block is gathered over `group` (this model's rank) before it runs: the
+  // next block's gather starts when fn calls start_next (block_forward does once its own
+  // attention exchanges are queued on the group's stream, so they are not held up behind it), or
+  // else when fn returns. start_next does nothing otherwise, and nothing after its first call.
+  using StartNextBlock = std::function<void()>;
+  void for_each_block(const std::function<void(const Block&, const StartNextBlock&)>& fn,
                       Communicator* group = nullptr) const;
   // This rank's part of prepare_text: the text MLP and every block's cross-attention K/V on this
   // model (sharded weights: gathered over `group`).
@@ -282,7 +286,8 @@ class WanTransformer {
   Tensor block_forward(const Block& block, const TextContext::CrossAttentionKV& text_kv,
                        const Tensor& x, const Tensor& modulation, const Tensor& rope_cos,
                        const Tensor& rope_sin, const AttentionMetadata* self_metadata,
-                       const SequenceRank* sequence_rank = nullptr) const;
+                       const SequenceRank* sequence_rank = nullptr,
+                       const StartNextBlock& start_next = {}) const;
   // The RoPE tables for `grid`, built once per grid on the model's device (§1.4: f32, not cast)
   // and, in compile mode, kept for every grid: a captured graph reads them where they were.
   RopeCache rope_for(std::array<int64_t, 3> grid) const;
