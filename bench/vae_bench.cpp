@@ -2,7 +2,9 @@
 // random bf16 weights made in memory, decoding random latents of a 480p, 81-frame video
 // ([1,16,21,60,104] by default): median wall time over the repeats after one warm-up, and the
 // peak device memory of one decode. The anchor is tools/bench/torch_vae_anchor.py, the same
-// decoder in PyTorch, run in the same session on the same card.
+// decoder in PyTorch, run in the same session on the same card. --compile: the decoder's compile
+// mode (compile.vae_enabled), whose chunk graph is captured in every decode: that capture is timed
+// apart and also shown taken out of the decode's time.
 
 #include <algorithm>
 #include <chrono>
@@ -32,6 +34,7 @@ namespace {
 struct BenchVaeFlags {
   std::string json;
   int height = 480, width = 832, num_frames = 81, repeats = 3, seed = 0;
+  bool compile = false;
 };
 
 #ifndef FASTVIDEO_HAVE_CUDA
@@ -63,8 +66,8 @@ int run_bench_vae(const BenchVaeFlags& f) {
       JsonFile(nlohmann::json::parse(wan_vae_config_json(wan_model_preset("1.3b")).dump()),
                "built-in Wan2.1 VAE config"));
   int64_t weight_bytes = 0;
-  const WanVaeDecoder decoder(config,
-                              random_vae_weights(config, gpu, uint64_t(f.seed), &weight_bytes));
+  WanVaeDecoder decoder(config, random_vae_weights(config, gpu, uint64_t(f.seed), &weight_bytes));
+  if (f.compile) decoder.enable_compile();
 
   // The latents of a video the 1.3B model generates.
   const WanGeometry geometry(config, wan_transformer_config(wan_model_preset("1.3b")));
@@ -77,26 +80,43 @@ int run_bench_vae(const BenchVaeFlags& f) {
   std::fflush(stdout);
 
   using Clock = std::chrono::steady_clock;
+  double capture_s = 0;  // the last decode's graph capture (compile mode)
   auto timed_decode = [&] {
     ctx.synchronize();
+    const double captured_before = decoder.compile_stats().capture_seconds;
     const auto t0 = Clock::now();
     Tensor video = decoder.decode(latents);
     ctx.synchronize();
+    capture_s = decoder.compile_stats().capture_seconds - captured_before;
     return std::make_pair(std::chrono::duration<double>(Clock::now() - t0).count(), video.shape());
   };
   const auto [warmup_s, video_shape] = timed_decode();
   std::printf("%s\n", shape_str(video_shape).c_str());
   DeviceAllocator& allocator = DeviceAllocator::get(0);
   allocator.reset_peak();
-  std::vector<double> seconds;
-  for (int i = 0; i < f.repeats; ++i) seconds.push_back(timed_decode().first);
+  std::vector<double> seconds, captures;
+  for (int i = 0; i < f.repeats; ++i) {
+    seconds.push_back(timed_decode().first);
+    captures.push_back(capture_s);
+  }
   const int64_t peak = allocator.stats().peak;
-  std::vector<double> sorted = seconds;
-  std::sort(sorted.begin(), sorted.end());
-  const double median = sorted[sorted.size() / 2];
+  auto median_of = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double median = median_of(seconds);
+  std::vector<double> without_capture;
+  for (size_t i = 0; i < seconds.size(); ++i) without_capture.push_back(seconds[i] - captures[i]);
 
   std::printf("%-28s %10.3f s\n", "warm-up decode", warmup_s);
-  std::printf("%-28s %10.3f s (median of %d)\n", "decode", median, f.repeats);
+  std::printf("%-28s %10.3f s (median of %d)%s\n", "decode", median, f.repeats,
+              f.compile ? ", compile mode" : "");
+  if (f.compile) {
+    const CompileStats stats = decoder.compile_stats();
+    std::printf("%-28s %10.3f s (median; %d graphs captured, %d chunks replayed in all)\n",
+                "  of which capture", median_of(captures), stats.graphs, stats.replays);
+    std::printf("%-28s %10.3f s (median)\n", "decode without capture", median_of(without_capture));
+  }
   std::printf("%-28s %10.1f MiB\n", "peak device memory", double(peak) / (1 << 20));
   std::printf("%-28s %10.1f MiB\n", "  of which weights", double(weight_bytes) / (1 << 20));
   if (!f.json.empty()) {
@@ -109,6 +129,11 @@ int run_bench_vae(const BenchVaeFlags& f) {
     out["warmup_seconds"] = warmup_s;
     out["seconds"] = seconds;
     out["seconds_median"] = median;
+    out["compile"] = f.compile;
+    if (f.compile) {
+      out["capture_seconds"] = captures;
+      out["seconds_without_capture_median"] = median_of(without_capture);
+    }
     out["peak_device_bytes"] = peak;
     out["weight_bytes"] = weight_bytes;
     std::ofstream(f.json) << out.dump(2) << "\n";
@@ -129,6 +154,9 @@ Action add_vae_bench(CLI::App& bench) {
   cmd->add_option("--repeats", f->repeats, "timed decodes after one warm-up (median)");
   cmd->add_option("--seed", f->seed, "seed of the random weights and latents");
   cmd->add_option("--json", f->json, "write results as JSON");
+  cmd->add_flag("--compile", f->compile,
+                "compile mode (compile.vae_enabled): chunks replayed from a graph captured in each "
+                "decode");
   return [f] { return run_bench_vae(*f); };
 }
 

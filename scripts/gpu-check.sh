@@ -128,6 +128,17 @@ step tiny-compile build-gpu/fastvideo generate --model "$tiny" --device cuda --h
   --output "$out/tiny-compile.y4m" --overwrite
 step tiny-compile-compare ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-compile.y4m" 0.99
 summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-compile-compare.log" || echo 'no MS-SSIM')"
+# The VAE's compile mode too, on 25 frames (7 latent frames: chunks 4 to 6 replay the graph).
+step tiny-cuda-25 build-gpu/fastvideo generate --model "$tiny" --device cuda --height 176 \
+  --width 176 --num-frames 25 --prompt "A red fox runs through fresh snow at dawn." \
+  --output "$out/tiny-cuda-25.y4m" --overwrite
+step tiny-compile-vae build-gpu/fastvideo generate --model "$tiny" --device cuda --height 176 \
+  --width 176 --num-frames 25 --prompt "A red fox runs through fresh snow at dawn." \
+  --enable-torch-compile --generator.engine.compile.vae_enabled true \
+  --output "$out/tiny-compile-vae.y4m" --overwrite
+step tiny-compile-vae-compare ms_ssim_at_least "$out/tiny-cuda-25.y4m" \
+  "$out/tiny-compile-vae.y4m" 0.99
+summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-compile-vae-compare.log" || echo 'no MS-SSIM')"
 # FP8 linears (issue 11, transformer_quant FP8): against the bf16 frames, MS-SSIM >= 0.95.
 step tiny-fp8 build-gpu/fastvideo generate --model "$tiny" --device cuda --height 176 \
   --width 176 --num-frames 9 --prompt "A red fox runs through fresh snow at dawn." \

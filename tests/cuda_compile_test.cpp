@@ -1,8 +1,9 @@
 // Compile mode (the transformer forward captured into a CUDA graph and replayed, issue 11) against
-// eager on the tiny model: every replay gives the eager forward's bytes, for each self-attention
-// backend this GPU runs, while the latents, the timestep and the prompt change between replays; a
-// new shape captures a graph of its own; a tiny generation with enable_torch_compile matches the
-// eager one and reports its one-time cost apart.
+// eager on the tiny model (and the text encoder's and the VAE's graphs against theirs): every
+// replay gives the eager forward's bytes, for each self-attention backend this GPU runs, while the
+// latents, the timestep and the prompt change between replays; a new shape captures a graph of its
+// own; a tiny generation with enable_torch_compile matches the eager one and reports its one-time
+// cost apart.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -15,8 +16,10 @@
 #include "io/checkpoint.h"
 #include "models/umt5/umt5_encoder.h"
 #include "models/wan/dit/wan_transformer.h"
+#include "models/wan/vae/wan_vae_decoder.h"
 #include "ops/elementwise.h"
 #include "quality/video_metrics.h"
+#include "random_vae_weights.h"
 #include "require_gpu.h"
 #include "test_util.h"
 #include "tiny_model_fixture.h"
@@ -138,6 +141,38 @@ TEST(CudaCompileMode, GenerationMatchesEagerAndReportsItsOneTimeCost) {
     if (k == "compile") recorded = v == "cuda-graphs (mode reduce-overhead), text encoder too";
   EXPECT_TRUE(recorded) << "the output's metadata does not record compile mode";
   EXPECT_EQ(second.final_latents, first.final_latents) << "replays are deterministic";
+}
+
+// compile.vae_enabled: within a decode the first four chunks fill the causal caches eagerly, the
+// fourth is captured, and the rest replay it; every decode gives the eager decoder's bytes, also
+// when tiles of several sizes share the graphs of their size, and a second decode captures anew.
+TEST(CudaCompileMode, VaeReplaysGiveTheEagerDecode) {
+  REQUIRE_GPU();
+  WanVaeConfig config;
+  config.base_dim = 8;
+  config.latents_mean.assign(16, 0.1f);
+  config.latents_std.assign(16, 1.5f);
+  Weights weights("vae");
+  for (const auto& [name, t] : testing::random_vae_weights(config).all())
+    weights.insert(name, t.to(kGpu).to(DType::BF16));
+  const WanVaeDecoder eager(config, weights);
+  WanVaeDecoder compiled(config, weights);
+  compiled.enable_compile();
+  const int64_t T = 7;
+  for (int round = 0; round < 2; ++round) {
+    const Tensor latents = testing::randn({1, 16, T, 4, 6}).to(kGpu);
+    EXPECT_TRUE(same_bytes(compiled.decode(latents), eager.decode(latents))) << "round " << round;
+    const CompileStats stats = compiled.compile_stats();
+    EXPECT_EQ(stats.graphs, round + 1) << "one capture per decode";
+    EXPECT_EQ(stats.replays, (round + 1) * int(T - 4)) << "chunks 4.." << T - 1 << " replay";
+  }
+  const VaeTiling tiling{
+      .tile_height = 16, .tile_width = 24, .stride_height = 8, .stride_width = 16};
+  const Tensor latents = testing::randn({1, 16, 6, 4, 6}).to(kGpu);
+  const int replays_before = compiled.compile_stats().replays;
+  EXPECT_TRUE(same_bytes(compiled.decode(latents, tiling), eager.decode(latents, tiling)))
+      << "tiled";
+  EXPECT_GT(compiled.compile_stats().replays, replays_before);
 }
 
 // compile.text_encoder_enabled: each prompt length's first encode is eager and captures a graph,

@@ -314,7 +314,7 @@ TEST(PipelineCompile, SettingsAreCheckedAndNeverIgnored) {
          o.enable_torch_compile = true;
          o.compile_vae = true;
        },
-       "compiling the VAE is not in this version"},
+       "compile mode captures CUDA graphs and the device is cpu"},
       {[](GeneratorOptions& o) {
          o.enable_torch_compile = true;
          o.compile_text_encoder = true;

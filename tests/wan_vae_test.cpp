@@ -24,10 +24,10 @@
 namespace fastvideo {
 namespace {
 
-using testing::randn;
-using testing::rel_l2;
 using testing::contains;
 using testing::error_of;
+using testing::randn;
+using testing::rel_l2;
 
 const std::vector<float> kLatentsMean{-0.7571, -0.7089, -0.9113, 0.1075,  -0.1745, 0.9653,
                                       -0.1517, 1.5508,  0.4134,  -0.0715, 0.5517,  -0.3632,
@@ -294,10 +294,12 @@ TEST(WanVae, EverySizeHasASaneUpperBound) {
 TEST(WanVae, ChunkedDecodeEqualsFullSequenceFormulation) {
   const WanVaeConfig config = config_with_base(8);
   const Weights weights = testing::random_vae_weights(config);
-  const Tensor latents = randn({1, 16, 3, 4, 4});
+  // Five latent frames: from the fourth chunk on every cache holds two frames (the steady state
+  // the GPU's compile mode replays).
+  const Tensor latents = randn({1, 16, 5, 4, 4});
   const Tensor chunked = WanVaeDecoder(config, weights).decode(latents);
   const Tensor full = FullSequenceDecoder{config, weights}.decode(latents);
-  ASSERT_EQ(chunked.shape(), (Shape{1, 3, 9, 32, 32}));
+  ASSERT_EQ(chunked.shape(), (Shape{1, 3, 17, 32, 32}));
   ASSERT_EQ(full.shape(), chunked.shape());
   // Not a degenerate comparison: most outputs are inside (−1, 1), not clamped.
   int64_t interior = 0;
@@ -317,6 +319,18 @@ TEST(WanVae, DecodeGivesOnePlusFourTimesLaterFramesFiniteAndDeterministic) {
     const Tensor b = decoder.decode(latents);
     EXPECT_EQ(rel_l2(a, b), 0.0) << "T = " << T;
   }
+}
+
+TEST(WanVae, CompileModeOnTheCpuIsRefusedByName) {
+  const WanVaeConfig config = config_with_base(8);
+  WanVaeDecoder decoder(config, testing::random_vae_weights(config));
+  try {
+    decoder.enable_compile();
+    ADD_FAILURE() << "enable_compile on the CPU did not throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("compile.vae_enabled"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(decoder.compiled());
 }
 
 TEST(WanVae, BatchItemsDecodeIndependently) {

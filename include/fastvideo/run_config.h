@@ -2,7 +2,7 @@
 // `fastvideo generate --config run.yaml`, dotted overrides (--request.sampling.seed 42) and the
 // direct flags, all through one table of keys so a value means the same on every surface. Unknown
 // keys, duplicate keys, values of the wrong type or range, and values asking for something this
-// engine does not do (sp_size: 2, compile.vae_enabled: true, ...) are errors naming the key.
+// engine does not do (tp_size: 2, ...) are errors naming the key.
 #pragma once
 
 #include <filesystem>

@@ -100,7 +100,8 @@ struct GeneratorOptions {
   std::string transformer_quant;
   // FastVideo's text_encoder_enabled / vae_enabled: compiling UMT5 and the VAE as well (with
   // enable_torch_compile). UMT5's layers replay from CUDA graphs, one per prompt length (not
-  // with text_encoder_cpu_offload: refused); the VAE is not in this version: true is refused.
+  // with text_encoder_cpu_offload: refused); the VAE decoder's chunks replay a graph captured in
+  // each decode once the causal caches are full (docs/compile.md).
   bool compile_text_encoder = false, compile_vae = false;
 
   // Memory (FastVideo's offload switches, fastvideo.md §6.2). Unset means auto, the default: only

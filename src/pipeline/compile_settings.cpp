@@ -42,9 +42,6 @@ std::optional<std::string> check_compile_settings(const GeneratorOptions& option
              " is set, but enable_torch_compile is off");
     return std::nullopt;
   }
-  FV_CHECK(!options.compile_vae,
-           "compile.vae_enabled: compiling the VAE is not in this version; "
-           "compile mode covers the transformer and the text encoder");
   FV_CHECK(!(options.compile_text_encoder && options.text_encoder_cpu_offload.value_or(false)),
            "compile.text_encoder_enabled and text_encoder_cpu_offload do not go together: "
            "streaming copies UMT5's weights in during each encode, which a captured CUDA graph "
@@ -58,7 +55,8 @@ std::optional<std::string> check_compile_settings(const GeneratorOptions& option
            "--enable-torch-compile): compile mode captures CUDA graphs and the device is ",
            device.name(), "; run on a GPU (--device cuda) or without compile mode");
   return "cuda-graphs" + (k.mode.empty() ? std::string() : " (mode " + k.mode + ")") +
-         (options.compile_text_encoder ? ", text encoder too" : "");
+         (options.compile_text_encoder ? ", text encoder too" : "") +
+         (options.compile_vae ? ", VAE too" : "");
 }
 
 std::string torch_compile_kwarg_problem(std::string_view name, const std::string& value) {

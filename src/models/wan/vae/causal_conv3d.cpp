@@ -33,15 +33,25 @@ Tensor CausalConv3d::forward(const Tensor& x, CausalConv3dCache& cache, const Ro
   const int64_t pad_h = band ? 0 : pad_h_;  // a band's halo is its height padding
   if (context_ == 0) return ops::conv3d_ndhwc(rows, weight_, bias, {0, 0, pad_h, pad_w_});
   Tensor stream = rows;
-  if (cache.tail.defined()) {
-    const std::vector<Tensor> parts{cache.tail, rows};
+  if (cache.valid > 0) {
+    const int64_t n = cache.frames.size(1);
+    const std::vector<Tensor> parts{cache.frames.slice(1, n - cache.valid, n), rows};
     stream = ops::concat(parts, 1);
   }
   const int64_t history = stream.size(1) - rows.size(1);
   Tensor y = ops::conv3d_ndhwc(stream, weight_, bias, {context_ - history, 0, pad_h, pad_w_});
+  // The stream's last frames into the buffer's last slots (a copy: a view of them would keep the
+  // whole stream alive). The concatenation above has read the old ones by then: same stream.
+  Shape shape = rows.shape();
+  shape[1] = context_;
+  if (!cache.frames.defined() || cache.frames.shape() != shape ||
+      cache.frames.dtype() != rows.dtype() || cache.frames.device() != rows.device()) {
+    cache.frames = Tensor::empty(shape, rows.dtype(), rows.device());
+  }
   const int64_t keep = std::min(context_, stream.size(1));
-  // A copy: a view of the stream's last frames would keep the whole stream alive.
-  cache.tail = stream.slice(1, stream.size(1) - keep, stream.size(1)).clone();
+  cache.frames.slice(1, context_ - keep, context_)
+      .copy_from(stream.slice(1, stream.size(1) - keep, stream.size(1)));
+  cache.valid = keep;
   return y;
 }
 

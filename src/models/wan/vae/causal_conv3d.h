@@ -16,9 +16,15 @@
 
 namespace fastvideo {
 
-// The last ≤ 2·pt input frames this conv has seen in the current stream; undefined at its start.
+// The last ≤ 2·pt input frames this conv has seen in the current stream. They are written into
+// one buffer of 2·pt frames, made at the stream's first chunk and kept while the frame shape stays,
+// so the cache's memory stays where a captured CUDA graph reads and writes it (the VAE's compile
+// mode); `valid` says how many of its last frames hold history (0 at a stream's start).
 struct CausalConv3dCache {
-  Tensor tail;
+  Tensor frames;
+  int64_t valid = 0;
+
+  void restart() { valid = 0; }  // a new stream; the buffer stays
 };
 
 class CausalConv3d {

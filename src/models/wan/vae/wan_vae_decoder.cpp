@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -10,18 +11,67 @@
 #include <vector>
 
 #include "ops/channels_last.h"
+#ifdef FASTVIDEO_HAVE_CUDA
+#include "models/wan/vae/cuda/vae_chunk_graph.h"
+#endif
 #include "ops/elementwise.h"
 #include "ops/linear.h"
 
 namespace fastvideo {
 
-// One cache per causal conv and upsampler of the decoder, for one decode() call.
+// One cache per causal conv and upsampler of the decoder, for one stream of chunks.
 struct WanVaeDecoder::StreamCache {
   CausalConv3dCache conv_in;
   WanResidualBlock::Cache mid_resnet0, mid_resnet1;
   std::vector<std::vector<WanResidualBlock::Cache>> up_resnets;
   std::vector<WanUpsample::Cache> upsamplers;
   CausalConv3dCache conv_out;
+
+  // Calls fn on every conv's cache, in one fixed order.
+  template <class Fn>
+  void for_each_conv(Fn&& fn) {
+    fn(conv_in);
+    for (auto* r : {&mid_resnet0, &mid_resnet1}) {
+      fn(r->conv1);
+      fn(r->conv2);
+    }
+    for (auto& level : up_resnets) {
+      for (auto& r : level) {
+        fn(r.conv1);
+        fn(r.conv2);
+      }
+    }
+    for (auto& u : upsamplers) fn(u.time_conv);
+    fn(conv_out);
+  }
+  // A new stream on the same buffers.
+  void restart() {
+    for_each_conv([](CausalConv3dCache& c) { c.restart(); });
+    for (auto& u : upsamplers) u.seen_first_chunk = false;
+  }
+  // What decides the host's path through a chunk: every cache's fill and every upsampler's
+  // first-chunk mark. Equal states run the same work on the same buffers.
+  std::vector<int64_t> state() {
+    std::vector<int64_t> s;
+    for_each_conv([&](CausalConv3dCache& c) { s.push_back(c.valid); });
+    for (auto& u : upsamplers) s.push_back(u.seen_first_chunk);
+    return s;
+  }
+};
+
+// Compile mode, for one chunk shape: the stream caches (every tile of that shape reuses them,
+// restarted) and the graph captured on them in the `steady` state.
+struct WanVaeDecoder::CompiledStream {
+  StreamCache cache;
+#ifdef FASTVIDEO_HAVE_CUDA
+  std::unique_ptr<VaeChunkGraph> graph;
+#endif
+  std::vector<int64_t> steady;
+};
+
+// Compile mode's streams for one decode, by chunk shape [B, H, W, C].
+struct WanVaeDecoder::ChunkGraphs {
+  std::map<std::array<int64_t, 4>, CompiledStream> streams;
 };
 
 namespace {
@@ -102,9 +152,15 @@ Tensor WanVaeDecoder::decode(const Tensor& latents, const std::optional<VaeTilin
                "VAE tiling: tile ", name, " ", size, " and stride ", stride,
                " must be positive multiples of ", s, " with stride <= tile");
     }
-    if (z.size(3) > t.tile_height / s || z.size(4) > t.tile_width / s) return decode_tiled(z, t);
   }
-  if (!height_split) return decode_frames(z, /*clamp=*/true);
+  // Compile mode's graphs live for this decode (a height split never has them: refused).
+  std::optional<ChunkGraphs> graphs;
+  if (compile_ && !height_split) graphs.emplace();
+  ChunkGraphs* g = graphs ? &*graphs : nullptr;
+  if (tiling && (z.size(3) > tiling->tile_height / s || z.size(4) > tiling->tile_width / s)) {
+    return decode_tiled(z, *tiling, g);
+  }
+  if (!height_split) return decode_frames(z, /*clamp=*/true, nullptr, g);
   const RowBand band(*height_split, z.size(3));
   const Tensor video = band.gather(decode_frames(band.band_of(z), /*clamp=*/true, &band));
   // A collective that failed after it returned fails this decode, not a later call.
@@ -135,22 +191,43 @@ Tensor WanVaeDecoder::decode_as_group(const Tensor& latents) const {
   return video;
 }
 
-Tensor WanVaeDecoder::decode_frames(const Tensor& z, bool clamp, const RowBand* band) const {
-  const int64_t B = z.size(0), T = z.size(2), s = config_.spatial_stride();
-  Tensor video =
-      Tensor::empty({B, 3, 1 + (T - 1) * config_.temporal_stride(), z.size(3) * s, z.size(4) * s},
-                    dtype_, device_);
+WanVaeDecoder::StreamCache WanVaeDecoder::fresh_stream_cache() const {
   StreamCache cache;
   cache.up_resnets.resize(up_blocks_.size());
   for (size_t i = 0; i < up_blocks_.size(); ++i)
     cache.up_resnets[i].resize(up_blocks_[i].resnets.size());
   cache.upsamplers.resize(up_blocks_.size());
+  return cache;
+}
+
+Tensor WanVaeDecoder::decode_frames(const Tensor& z, bool clamp, const RowBand* band,
+                                    ChunkGraphs* graphs) const {
+  const int64_t B = z.size(0), T = z.size(2), s = config_.spatial_stride();
+  Tensor video =
+      Tensor::empty({B, 3, 1 + (T - 1) * config_.temporal_stride(), z.size(3) * s, z.size(4) * s},
+                    dtype_, device_);
+  StreamCache own;
+  CompiledStream* compiled = nullptr;
+  if (graphs) {
+    const std::array<int64_t, 4> key = {B, z.size(3), z.size(4), z.size(1)};
+    auto it = graphs->streams.find(key);
+    if (it == graphs->streams.end()) {
+      it = graphs->streams.emplace(key, CompiledStream()).first;
+      it->second.cache = fresh_stream_cache();
+    }
+    compiled = &it->second;
+    compiled->cache.restart();
+  } else {
+    own = fresh_stream_cache();
+  }
+  StreamCache& cache = compiled ? compiled->cache : own;
   int64_t written = 0;
   for (int64_t t = 0; t < T; ++t) {
     // The chunk's activations are channels-last (ops/channels_last.h) from conv_in to conv_out;
     // the latents and the video channels-first, as the pipeline hands and takes them.
-    Tensor frames = decode_chunk(z.slice(2, t, t + 1).permute({0, 2, 3, 4, 1}).contiguous(), cache,
-                                 band);  // [B, n, H, W, 3]
+    const Tensor chunk = z.slice(2, t, t + 1).permute({0, 2, 3, 4, 1}).contiguous();
+    Tensor frames = compiled ? compiled_chunk(chunk, *compiled)
+                             : decode_chunk(chunk, cache, band);  // [B, n, H, W, 3]
     if (clamp) frames = ops::clamp(frames, -1.0f, 1.0f);
     const int64_t n = frames.size(1);
     FV_CHECK(written + n <= video.size(2), "WanVaeDecoder: chunk ", t, " gave ", n,
@@ -181,7 +258,7 @@ void blend(const Tensor& a, const Tensor& b, int axis, int64_t overlap) {
 
 }  // namespace
 
-Tensor WanVaeDecoder::decode_tiled(const Tensor& z, const VaeTiling& t) const {
+Tensor WanVaeDecoder::decode_tiled(const Tensor& z, const VaeTiling& t, ChunkGraphs* graphs) const {
   const int64_t s = config_.spatial_stride(), H = z.size(3), W = z.size(4);
   const int64_t rows = t.tile_height / s, cols = t.tile_width / s;  // a tile, in latents
   const int64_t step_h = t.stride_height / s, step_w = t.stride_width / s;
@@ -194,7 +271,7 @@ Tensor WanVaeDecoder::decode_tiled(const Tensor& z, const VaeTiling& t) const {
     for (int64_t j = 0; j < W; j += step_w) {
       const Tensor tile = decode_frames(
           z.slice(3, i, std::min(i + rows, H)).slice(4, j, std::min(j + cols, W)).contiguous(),
-          /*clamp=*/false);
+          /*clamp=*/false, nullptr, graphs);
       if (i > 0) blend(above[row.size()], tile, 3, t.tile_height - t.stride_height);
       if (j > 0) blend(row.back(), tile, 4, t.tile_width - t.stride_width);
       // Its top-left stride × stride pixels are final (later tiles blend only their own rows and
@@ -209,6 +286,51 @@ Tensor WanVaeDecoder::decode_tiled(const Tensor& z, const VaeTiling& t) const {
     above = std::move(row);
   }
   return video;
+}
+
+Tensor WanVaeDecoder::compiled_chunk(const Tensor& z, CompiledStream& entry) const {
+  std::vector<int64_t> before = entry.cache.state();
+#ifdef FASTVIDEO_HAVE_CUDA
+  if (entry.graph && before == entry.steady) {
+    // The caller queues its use of the frames before the next replay overwrites them.
+    const Tensor& frames = entry.graph->replay(z);
+    std::lock_guard lock(compile_mutex_);
+    compile_stats_.replays += 1;
+    return frames;
+  }
+#endif
+  Tensor frames = decode_chunk(z, entry.cache, nullptr);
+#ifdef FASTVIDEO_HAVE_CUDA
+  // A chunk that left the caches as full as it found them is what every later chunk of the stream
+  // runs: captured right after that eager run, which built every plan it needs.
+  if (!entry.graph && entry.cache.state() == before) {
+    entry.graph = std::make_unique<VaeChunkGraph>(
+        z, "the VAE decoder's chunk " + z.describe(),
+        [&](const Tensor& input) { return decode_chunk(input, entry.cache, nullptr); });
+    entry.steady = std::move(before);
+    std::lock_guard lock(compile_mutex_);
+    compile_stats_.captured(entry.graph->capture_seconds(), 0);
+  }
+#endif
+  return frames;
+}
+
+void WanVaeDecoder::enable_compile() {
+  FV_CHECK(!device_.is_cpu(),
+           "compile.vae_enabled: compile mode captures CUDA graphs and the VAE "
+           "is on ",
+           device_.name());
+#ifndef FASTVIDEO_HAVE_CUDA
+  fail("compile.vae_enabled: this build has no CUDA backend");
+#endif
+  FV_CHECK(!split_, "compile.vae_enabled does not go together with the VAE height split across ",
+           height_split_size(), " GPUs in this version; run on one GPU or without vae_enabled");
+  compile_ = true;
+}
+
+CompileStats WanVaeDecoder::compile_stats() const {
+  std::lock_guard lock(compile_mutex_);
+  return compile_stats_;
 }
 
 Tensor WanVaeDecoder::decode_chunk(const Tensor& z, StreamCache& cache, const RowBand* band) const {

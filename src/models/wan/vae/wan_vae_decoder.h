@@ -16,9 +16,11 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
+#include "core/compile_stats.h"
 #include "models/wan/vae/causal_conv3d.h"
 #include "models/wan/vae/row_band.h"
 #include "models/wan/vae/wan_residual_block.h"
@@ -69,6 +71,17 @@ class WanVaeDecoder {
                            std::vector<std::unique_ptr<Communicator>> group);
   int height_split_size() const;
 
+  // Compile mode (FastVideo's compile.vae_enabled; CUDA graphs, issue 11): within each decode,
+  // a stream's chunks run eagerly until one leaves every cache as full as it found it (the fourth
+  // latent frame on Wan's decoder); that chunk's work is then captured into a CUDA graph, which
+  // the stream's later chunks and the later tiles of that size replay. The caches are updated in
+  // place, so a replay reads and writes them where the capture did; the graphs and their memory
+  // go at the end of the decode. The same frames as eager. A decoder on the CPU, a build without
+  // CUDA, or the height split is refused.
+  void enable_compile();
+  bool compiled() const { return compile_; }
+  CompileStats compile_stats() const;
+
   const WanVaeConfig& config() const { return config_; }
   DType dtype() const { return dtype_; }  // of the weights, activations and output
   Device device() const { return device_; }
@@ -79,12 +92,21 @@ class WanVaeDecoder {
     std::optional<WanUpsample> upsampler;
   };
   struct StreamCache;
+  struct CompiledStream;  // compile mode: a chunk shape's caches and graph
+  struct ChunkGraphs;     // compile mode's compiled streams for one decode
 
   // z [B, z_dim, T, H, W] after post_quant_conv -> the video, frame by frame with fresh stream
   // caches; clamped to [−1, 1] when `clamp`. With `band`, z and the video are this rank's band.
-  Tensor decode_frames(const Tensor& z, bool clamp, const RowBand* band = nullptr) const;
+  // With `graphs` (compile mode), the caches are those of z's chunk shape, restarted, and chunks
+  // in a captured state replay their graph.
+  Tensor decode_frames(const Tensor& z, bool clamp, const RowBand* band = nullptr,
+                       ChunkGraphs* graphs = nullptr) const;
   // The same cut into tiles (see decode), clamped.
-  Tensor decode_tiled(const Tensor& z, const VaeTiling& tiling) const;
+  Tensor decode_tiled(const Tensor& z, const VaeTiling& tiling, ChunkGraphs* graphs) const;
+  StreamCache fresh_stream_cache() const;
+  // Compile mode's chunk: replayed from the entry's graph when its caches are in the captured
+  // state, else eager (and captured once a chunk leaves the state as it found it).
+  Tensor compiled_chunk(const Tensor& z, CompiledStream& stream) const;
   // One latent frame channels-last [B, 1, H, W, z_dim] (after post_quant_conv) -> its output
   // frames [B, n, 8H, 8W, 3].
   Tensor decode_chunk(const Tensor& z, StreamCache& cache, const RowBand* band) const;
@@ -93,6 +115,9 @@ class WanVaeDecoder {
   Tensor decode_as_group(const Tensor& latents) const;
 
   std::shared_ptr<ReplicaGroup<WanVaeDecoder>> split_;  // null: one device
+  bool compile_ = false;
+  mutable std::mutex compile_mutex_;
+  mutable CompileStats compile_stats_;
 
   WanVaeConfig config_;
   Device device_;  // of the weights; activations and caches live there
