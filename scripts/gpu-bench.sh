@@ -109,6 +109,15 @@ for b in "${benches[@]}"; do
           --num-frames 17 --steps 10 $([ "$mode" = compile ] && echo --compile) \
           --json "$work/small_$mode.json"
       done
+      # The VAE's compile mode (compile.vae_enabled) at the preset and at 256x256x17.
+      for size in "480 832 81 vae" "256 256 17 small_vae"; do
+        set -- $size
+        for mode in eager compile; do
+          run "$4_$mode" build-gpu/fastvideo bench vae --height "$1" --width "$2" \
+            --num-frames "$3" $([ "$mode" = compile ] && echo --compile) \
+            --json "$work/$4_$mode.json"
+        done
+      done
       ;;
     dit14b)
       run dit14b build-gpu/fastvideo bench dit --config 14b --layers "$dit14b_layers" \

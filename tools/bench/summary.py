@@ -104,6 +104,13 @@ def main():
     if se and sc:
         row("1.3B 256x256x17 step: compile vs eager", sc.get("median_step_seconds"),
             se.get("median_step_seconds"), "s")
+    for name, label in (("vae", "VAE decode 81x480x832"), ("small_vae", "VAE decode 17x256x256")):
+        ve, vc = load(d, f"{name}_eager.json"), load(d, f"{name}_compile.json")
+        if ve and vc:
+            row(f"{label}: compile vs eager", vc.get("seconds_median"), ve.get("seconds_median"),
+                "s")
+            row("  the same without the per-decode capture", vc.get("seconds_without_capture_median"),
+                ve.get("seconds_median"), "s")
 
     umt5, tumt5 = load(d, "umt5.json"), load(d, "torch_umt5.json")
     if umt5 and tumt5:
