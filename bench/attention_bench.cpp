@@ -331,6 +331,18 @@ int run_bench_attention(const AttentionBenchFlags& f) {
           report(label,
                  time_ms([&] { return ops::cuda::sage_attention_with(kernel, q, k, v, scale); }));
         }
+        // Its two halves apart (issue 10: is the pre-pass worth fusing into q/k/v's producers?):
+        // the quantization pre-pass alone (no FLOPs counted: its TFLOP/s column reads 0), and
+        // the Hopper kernel on the pre-pass's output.
+        const float multiplier = sage_q_multiplier(scale);
+        report("SAGE_ATTN/pre-pass",
+               time_ms([&] { return ops::cuda::sage_quantize(q, k, v, multiplier).q_int8; }), 1.0);
+        const ops::cuda::SageDeviceInputs quantized = ops::cuda::sage_quantize(q, k, v, multiplier);
+        const Tensor sage_out = Tensor::empty(q.shape(), DType::BF16, q.device());
+        report("SAGE_ATTN/kernel", time_ms([&] {
+                 ops::cuda::hopper_sage_attention(quantized, sage_out);
+                 return sage_out;
+               }));
       }
     }
   }
