@@ -169,9 +169,10 @@ struct GenerationResult {
   std::vector<StageReport> stages;
   int transformer_forwards = 0;             // DiT calls, cond and uncond
   int uncond_fresh = 0, uncond_reused = 0;  // CFG gating counts (fastvideo.md §5)
-  // Compile mode: the one-time cost paid in this generation (capturing the graphs of shapes seen
-  // for the first time, within the denoise stage's time; 0 once they exist) and the forwards that
-  // replayed a graph.
+  // Compile mode: the capture cost paid in this generation (the transformer's and text encoder's
+  // graphs of shapes seen for the first time, 0 once they exist; with compile_vae also the VAE's,
+  // captured anew in every decode) and the transformer forwards and VAE chunks that replayed a
+  // graph.
   double compile_seconds = 0;
   int graph_replays = 0;
   std::string summary_json() const;  // parameters, stages, counts

@@ -109,11 +109,11 @@ void* DeviceAllocator::device_malloc(size_t size) {
     (void)cudaGetLastError();
     size_t free_b = 0, total_b = 0;
     cudaMemGetInfo(&free_b, &total_b);
-    throw OutOfDeviceMemory(str_cat(
-        "CUDA out of memory in compile mode: capturing the forward needed ", size >> 20,
-        " MiB more on GPU ", device_, " (", free_b >> 20,
-        " MiB free); its CUDA graph keeps a forward's activations of its own, so run without "
-        "compile mode or at a smaller size"));
+    throw OutOfDeviceMemory(
+        str_cat("CUDA out of memory in compile mode: capturing a CUDA graph needed ", size >> 20,
+                " MiB more on GPU ", device_, " (", free_b >> 20,
+                " MiB free); a graph keeps the activations of the work it holds, so run without "
+                "compile mode or at a smaller size"));
   }
   if (status == cudaErrorMemoryAllocation) {
     (void)cudaGetLastError();

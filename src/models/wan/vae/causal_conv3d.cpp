@@ -42,14 +42,15 @@ Tensor CausalConv3d::forward(const Tensor& x, CausalConv3dCache& cache, const Ro
   Tensor y = ops::conv3d_ndhwc(stream, weight_, bias, {context_ - history, 0, pad_h, pad_w_});
   // The stream's last frames into the buffer's last slots (a copy: a view of them would keep the
   // whole stream alive). The concatenation above has read the old ones by then: same stream.
+  const int64_t keep = std::min(context_, stream.size(1));
   Shape shape = rows.shape();
-  shape[1] = context_;
+  shape[1] = std::max(keep, cache.frames.defined() ? cache.frames.size(1) : 0);
   if (!cache.frames.defined() || cache.frames.shape() != shape ||
       cache.frames.dtype() != rows.dtype() || cache.frames.device() != rows.device()) {
     cache.frames = Tensor::empty(shape, rows.dtype(), rows.device());
   }
-  const int64_t keep = std::min(context_, stream.size(1));
-  cache.frames.slice(1, context_ - keep, context_)
+  const int64_t n = cache.frames.size(1);
+  cache.frames.slice(1, n - keep, n)
       .copy_from(stream.slice(1, stream.size(1) - keep, stream.size(1)));
   cache.valid = keep;
   return y;

@@ -16,10 +16,11 @@
 
 namespace fastvideo {
 
-// The last ≤ 2·pt input frames this conv has seen in the current stream. They are written into
-// one buffer of 2·pt frames, made at the stream's first chunk and kept while the frame shape stays,
-// so the cache's memory stays where a captured CUDA graph reads and writes it (the VAE's compile
-// mode); `valid` says how many of its last frames hold history (0 at a stream's start).
+// The last ≤ 2·pt input frames this conv has seen in the current stream, written into the last
+// slots of one buffer that is made anew only when it is too short or the frame shape changes: once
+// it holds 2·pt frames it stays, so a captured CUDA graph reads and writes the cache where the
+// capture did (the VAE's compile mode). `valid` says how many of its last frames hold history (0
+// at a stream's start).
 struct CausalConv3dCache {
   Tensor frames;
   int64_t valid = 0;

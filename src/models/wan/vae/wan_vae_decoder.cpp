@@ -69,9 +69,11 @@ struct WanVaeDecoder::CompiledStream {
   std::vector<int64_t> steady;
 };
 
-// Compile mode's streams for one decode, by chunk shape [B, H, W, C].
+// Compile mode's streams for one decode, by chunk shape [B, H, W, C]. `tiled`: later streams
+// (tiles) of a shape may replay its graph, so a steady last chunk is still worth capturing.
 struct WanVaeDecoder::ChunkGraphs {
   std::map<std::array<int64_t, 4>, CompiledStream> streams;
+  bool tiled = false;
 };
 
 namespace {
@@ -153,9 +155,14 @@ Tensor WanVaeDecoder::decode(const Tensor& latents, const std::optional<VaeTilin
                " must be positive multiples of ", s, " with stride <= tile");
     }
   }
-  // Compile mode's graphs live for this decode (a height split never has them: refused).
+  // Compile mode's graphs live for this decode (a height split never has them: refused). One
+  // compiled decode at a time: a capture records everything queued on the device's stream.
+  std::unique_lock<std::mutex> one_at_a_time;
   std::optional<ChunkGraphs> graphs;
-  if (compile_ && !height_split) graphs.emplace();
+  if (compile_ && !height_split) {
+    one_at_a_time = std::unique_lock(decode_mutex_);
+    graphs.emplace();
+  }
   ChunkGraphs* g = graphs ? &*graphs : nullptr;
   if (tiling && (z.size(3) > tiling->tile_height / s || z.size(4) > tiling->tile_width / s)) {
     return decode_tiled(z, *tiling, g);
@@ -170,6 +177,9 @@ Tensor WanVaeDecoder::decode(const Tensor& latents, const std::optional<VaeTilin
 
 void WanVaeDecoder::enable_height_split(std::vector<std::unique_ptr<WanVaeDecoder>> replicas,
                                         std::vector<std::unique_ptr<Communicator>> group) {
+  FV_CHECK(!compile_,
+           "the VAE height split does not go together with compile.vae_enabled in this "
+           "version; run on one GPU or without vae_enabled");
   auto split = std::make_shared<ReplicaGroup<WanVaeDecoder>>(std::move(replicas), std::move(group),
                                                              "the VAE height split", "decoder");
   for (const auto& r : split->replicas()) {
@@ -226,7 +236,8 @@ Tensor WanVaeDecoder::decode_frames(const Tensor& z, bool clamp, const RowBand* 
     // The chunk's activations are channels-last (ops/channels_last.h) from conv_in to conv_out;
     // the latents and the video channels-first, as the pipeline hands and takes them.
     const Tensor chunk = z.slice(2, t, t + 1).permute({0, 2, 3, 4, 1}).contiguous();
-    Tensor frames = compiled ? compiled_chunk(chunk, *compiled)
+    const bool more_to_come = t + 1 < T || (graphs && graphs->tiled);
+    Tensor frames = compiled ? compiled_chunk(chunk, *compiled, more_to_come)
                              : decode_chunk(chunk, cache, band);  // [B, n, H, W, 3]
     if (clamp) frames = ops::clamp(frames, -1.0f, 1.0f);
     const int64_t n = frames.size(1);
@@ -262,6 +273,9 @@ Tensor WanVaeDecoder::decode_tiled(const Tensor& z, const VaeTiling& t, ChunkGra
   const int64_t s = config_.spatial_stride(), H = z.size(3), W = z.size(4);
   const int64_t rows = t.tile_height / s, cols = t.tile_width / s;  // a tile, in latents
   const int64_t step_h = t.stride_height / s, step_w = t.stride_width / s;
+  // Compile mode keeps the caches and graph of whole tiles only: the edge tiles, fewer and of up
+  // to three other sizes, decode eagerly, so one tile size's memory is held, not four.
+  if (graphs) graphs->tiled = true;
   Tensor video =
       Tensor::empty({z.size(0), 3, 1 + (z.size(2) - 1) * config_.temporal_stride(), H * s, W * s},
                     dtype_, device_);
@@ -269,9 +283,10 @@ Tensor WanVaeDecoder::decode_tiled(const Tensor& z, const VaeTiling& t, ChunkGra
   for (int64_t i = 0; i < H; i += step_h) {
     std::vector<Tensor> row;
     for (int64_t j = 0; j < W; j += step_w) {
+      const bool whole = i + rows <= H && j + cols <= W;
       const Tensor tile = decode_frames(
           z.slice(3, i, std::min(i + rows, H)).slice(4, j, std::min(j + cols, W)).contiguous(),
-          /*clamp=*/false, nullptr, graphs);
+          /*clamp=*/false, nullptr, whole ? graphs : nullptr);
       if (i > 0) blend(above[row.size()], tile, 3, t.tile_height - t.stride_height);
       if (j > 0) blend(row.back(), tile, 4, t.tile_width - t.stride_width);
       // Its top-left stride × stride pixels are final (later tiles blend only their own rows and
@@ -288,7 +303,8 @@ Tensor WanVaeDecoder::decode_tiled(const Tensor& z, const VaeTiling& t, ChunkGra
   return video;
 }
 
-Tensor WanVaeDecoder::compiled_chunk(const Tensor& z, CompiledStream& entry) const {
+Tensor WanVaeDecoder::compiled_chunk(const Tensor& z, CompiledStream& entry,
+                                     bool more_to_come) const {
   std::vector<int64_t> before = entry.cache.state();
 #ifdef FASTVIDEO_HAVE_CUDA
   if (entry.graph && before == entry.steady) {
@@ -303,7 +319,7 @@ Tensor WanVaeDecoder::compiled_chunk(const Tensor& z, CompiledStream& entry) con
 #ifdef FASTVIDEO_HAVE_CUDA
   // A chunk that left the caches as full as it found them is what every later chunk of the stream
   // runs: captured right after that eager run, which built every plan it needs.
-  if (!entry.graph && entry.cache.state() == before) {
+  if (!entry.graph && more_to_come && entry.cache.state() == before) {
     entry.graph = std::make_unique<VaeChunkGraph>(
         z, "the VAE decoder's chunk " + z.describe(),
         [&](const Tensor& input) { return decode_chunk(input, entry.cache, nullptr); });

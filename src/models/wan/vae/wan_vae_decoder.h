@@ -74,10 +74,11 @@ class WanVaeDecoder {
   // Compile mode (FastVideo's compile.vae_enabled; CUDA graphs, issue 11): within each decode,
   // a stream's chunks run eagerly until one leaves every cache as full as it found it (the fourth
   // latent frame on Wan's decoder); that chunk's work is then captured into a CUDA graph, which
-  // the stream's later chunks and the later tiles of that size replay. The caches are updated in
-  // place, so a replay reads and writes them where the capture did; the graphs and their memory
-  // go at the end of the decode. The same frames as eager. A decoder on the CPU, a build without
-  // CUDA, or the height split is refused.
+  // the stream's later chunks and, tiled, the later whole tiles replay (edge tiles stay eager).
+  // The caches are updated in place, so a replay reads and writes them where the capture did; the
+  // graphs and their memory go at the end of the decode, and a decode whose last chunk is the
+  // first steady one captures nothing. The same frames as eager; one compiled decode at a time. A
+  // decoder on the CPU, a build without CUDA, or the height split is refused.
   void enable_compile();
   bool compiled() const { return compile_; }
   CompileStats compile_stats() const;
@@ -104,9 +105,10 @@ class WanVaeDecoder {
   // The same cut into tiles (see decode), clamped.
   Tensor decode_tiled(const Tensor& z, const VaeTiling& tiling, ChunkGraphs* graphs) const;
   StreamCache fresh_stream_cache() const;
-  // Compile mode's chunk: replayed from the entry's graph when its caches are in the captured
-  // state, else eager (and captured once a chunk leaves the state as it found it).
-  Tensor compiled_chunk(const Tensor& z, CompiledStream& stream) const;
+  // Compile mode's chunk: replayed from the stream's graph when its caches are in the captured
+  // state, else eager, and captured once a chunk leaves the state as it found it, unless no chunk
+  // that could replay it is to come.
+  Tensor compiled_chunk(const Tensor& z, CompiledStream& stream, bool more_to_come) const;
   // One latent frame channels-last [B, 1, H, W, z_dim] (after post_quant_conv) -> its output
   // frames [B, n, 8H, 8W, 3].
   Tensor decode_chunk(const Tensor& z, StreamCache& cache, const RowBand* band) const;
@@ -116,7 +118,8 @@ class WanVaeDecoder {
 
   std::shared_ptr<ReplicaGroup<WanVaeDecoder>> split_;  // null: one device
   bool compile_ = false;
-  mutable std::mutex compile_mutex_;
+  mutable std::mutex compile_mutex_;  // guards compile_stats_
+  mutable std::mutex decode_mutex_;   // one compiled decode at a time
   mutable CompileStats compile_stats_;
 
   WanVaeConfig config_;
