@@ -378,7 +378,9 @@ struct MappedComponent::Files {
 MappedComponent::MappedComponent(const fs::path& component_dir,
                                  const std::vector<TensorSpec>& specs)
     : name_(folder_name(component_dir)),
-      files_(std::make_unique<Files>(Files{open_component(component_dir, specs), {}})) {}
+      files_(std::make_unique<Files>()) {
+  files_->loc = open_component(component_dir, specs);
+}
 
 MappedComponent::~MappedComponent() = default;
 
