@@ -418,7 +418,7 @@ const std::map<std::string, Rule>& rules() {
   static const Rule no_component_compile{
       is_empty_map, "an empty mapping",
       "compile mode takes no per-component torch.compile options (text_encoder_enabled compiles "
-      "UMT5; see dit_kwargs for the transformer)"};
+      "UMT5 and vae_enabled the VAE decoder; see dit_kwargs for the transformer)"};
   static const Rule no_quantization{is_null, "null", "quantized linears are not in this version"};
   static const Rule one_gpu{
       is_one_or_auto, "1 or -1",
