@@ -15,12 +15,10 @@ namespace fastvideo {
 #ifdef FASTVIDEO_HAVE_CUDA
 struct DeviceStepFlags::Readback {
   int device = 0;
-  int32_t* words = nullptr;  // page-locked, so the copies back are asynchronous
-  std::vector<cudaEvent_t> done;
-  std::vector<bool> marked;
+  int32_t* words = nullptr;       // page-locked, so the copies back are asynchronous
+  std::vector<cudaEvent_t> done;  // per step, made by its first mark()
 
-  Readback(int device_index, int steps)
-      : device(device_index), done(size_t(steps), nullptr), marked(size_t(steps), false) {
+  Readback(int device_index, int steps) : device(device_index), done(size_t(steps), nullptr) {
     use_cuda_device(device);
     FV_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&words),
                                 sizeof(int32_t) * size_t(std::max(steps, 1)),
@@ -68,7 +66,6 @@ void DeviceStepFlags::mark(int step) {
   cudaEvent_t& e = r.done[size_t(step)];
   if (!e) FV_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
   FV_CUDA_CHECK(cudaEventRecord(e, stream));
-  r.marked[size_t(step)] = true;
 #endif
 }
 
@@ -77,7 +74,7 @@ int32_t DeviceStepFlags::value(int step) {
   if (!readback_) return flags_.data<int32_t>()[step];
 #ifdef FASTVIDEO_HAVE_CUDA
   Readback& r = *readback_;
-  FV_CHECK(r.marked[size_t(step)], "DeviceStepFlags::value(", step, ") before mark(", step, ")");
+  FV_CHECK(r.done[size_t(step)], "DeviceStepFlags::value(", step, ") before mark(", step, ")");
   FV_CUDA_CHECK(cudaEventSynchronize(r.done[size_t(step)]));
   return r.words[step];
 #else

@@ -23,8 +23,8 @@ Tensor gelu_tanh_gate(const Tensor& x);
 Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale);   // x·(1+scale)+shift
 Tensor gated_residual(const Tensor& x, const Tensor& y, const Tensor& gate);  // x + y·gate
 
-// Σ coeff_i · t_i over same-shaped tensors, accumulated in double per element.
-// The schedulers express every update this way.
+// Σ coeff_i · t_i over same-shaped F32/BF16 tensors on one device, accumulated in double per
+// element (a LinearChain of one value): the first term's dtype on a GPU, f32 on the CPU.
 Tensor linear_combination(std::span<const std::pair<Tensor, double>> terms);
 
 // NaN/Inf check used by tests and debug dumps.
@@ -41,7 +41,6 @@ Tensor clamp(const Tensor& x, float lo, float hi);
 Tensor gelu_tanh_gate(const Tensor& x);
 Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale);
 Tensor gated_residual(const Tensor& x, const Tensor& y, const Tensor& gate);
-Tensor linear_combination(std::span<const std::pair<Tensor, double>> terms);
 bool all_finite(const Tensor& t);
 }  // namespace cpu
 namespace cuda {
@@ -54,7 +53,6 @@ Tensor clamp(const Tensor& x, float lo, float hi);
 Tensor gelu_tanh_gate(const Tensor& x);
 Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale);
 Tensor gated_residual(const Tensor& x, const Tensor& y, const Tensor& gate);
-Tensor linear_combination(std::span<const std::pair<Tensor, double>> terms);
 bool all_finite(const Tensor& t);
 }  // namespace cuda
 

@@ -1,9 +1,9 @@
 // A chain of linear combinations evaluated in one pass over the elements: one kernel on a GPU,
-// where the same updates as separate linear_combination calls take one launch and one round trip
-// through memory each (issue 11: CFG's combine and the scheduler's step fused). Each value is
-// Σ coefficient·term over same-shaped tensors, accumulated in double per element in the order
-// given and rounded to the value's dtype, exactly as linear_combination computes it; a term is an
-// input tensor or an earlier value. Only the values kept are written to memory.
+// where the same updates as separate linear_combination calls (each a chain of one value) take one
+// launch and one round trip through memory each (issue 11: CFG's combine and the scheduler's step
+// fused). Each value is Σ coefficient·term over same-shaped tensors, accumulated in double per
+// element in the order given and rounded to f32, then to the value's dtype; a term is an input
+// tensor or an earlier value. Only the values kept are written to memory.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +23,7 @@ namespace fastvideo::ops {
 // CPU). When `flag` is set, an element of node `flagged` that is NaN or Inf stores 1 in *flag.
 struct LinearChainProgram {
   static constexpr int kMaxNodes = 16;
-  static constexpr int kMaxTerms = 6;
+  static constexpr int kMaxTerms = 8;
   struct Node {
     const void* input = nullptr;  // an input's contiguous data; null for a value
     bool bf16 = false;            // an input's storage, or a value's rounding

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "core/parallel.h"
 
@@ -131,28 +130,6 @@ Tensor gated_residual(const Tensor& x, const Tensor& y, const Tensor& gate) {
                  }
                });
   return sum;
-}
-
-Tensor linear_combination(std::span<const std::pair<Tensor, double>> terms) {
-  FV_CHECK(!terms.empty(), "linear_combination of no terms");
-  const Shape& shape = terms[0].first.shape();
-  std::vector<Tensor> inputs;
-  std::vector<const float*> ptrs;
-  for (auto& [t, c] : terms) {
-    FV_CHECK(t.shape() == shape, "linear_combination: ", t.describe(), " vs ", shape_str(shape));
-    inputs.push_back(t.contiguous());
-    ptrs.push_back(inputs.back().f32().data());
-  }
-  Tensor y = Tensor::empty(shape, DType::F32);
-  float* out = y.data<float>();
-  parallel_for(y.numel(), kGrain, [&](int64_t s, int64_t e) {
-    for (int64_t i = s; i < e; ++i) {
-      double acc = 0;
-      for (size_t k = 0; k < ptrs.size(); ++k) acc += terms[k].second * double(ptrs[k][i]);
-      out[i] = float(acc);
-    }
-  });
-  return y;
 }
 
 bool all_finite(const Tensor& t) {

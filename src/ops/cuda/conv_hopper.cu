@@ -135,9 +135,7 @@ __device__ void producer(const CUtensorMap* tm_x, const CUtensorMap* tm_w, const
 // the matching TMA swizzle, 8-row atoms.
 template <uint32_t kRowBytes>
 __device__ __forceinline__ uint64_t operand_desc(uint32_t addr) {
-  if constexpr (kRowBytes == 128) return smem_desc_sw128(addr, 16, 1024);
-  if constexpr (kRowBytes == 64) return smem_desc_sw64(addr, 16, 512);
-  return smem_desc_sw32(addr, 16, 256);
+  return smem_desc(addr, 16, 8 * kRowBytes, kRowBytes == 128 ? 1 : kRowBytes == 64 ? 2 : 3);
 }
 
 // acc[64 rows of this warpgroup x kBN] (+)= A rows · B over one k-step: its channels as k16 steps

@@ -3,9 +3,6 @@
 // for the result (DESIGN §3); mixed F32/BF16 operands are read as they are.
 #include <cuda_bf16.h>
 
-#include <algorithm>
-#include <vector>
-
 #include "ops/cuda/memory_bound.cuh"
 #include "ops/elementwise.h"
 
@@ -129,61 +126,6 @@ __global__ void gelu_tanh_gate_kernel(const T* __restrict__ x, T* __restrict__ y
 #pragma unroll
     for (int j = 0; j < N; ++j) g[j] = GeluTanhOp{}(g[j]) * l[j];
     k::store<N>(y + r * F + c, g);
-  }
-}
-
-// Up to kMaxTerms inputs per launch; longer sums chain launches (the partial sum is one term).
-constexpr int kMaxTerms = 8;
-
-struct Terms {
-  const void* data[kMaxTerms];
-  double coeff[kMaxTerms];
-  bool is_bf16[kMaxTerms];
-  int count;
-};
-
-template <int N>
-__device__ __forceinline__ void load_term(const Terms& t, int i, int64_t at, float (&v)[N]) {
-  if (t.is_bf16[i]) {
-    k::load<N>(static_cast<const k::bf16*>(t.data[i]) + at, v);
-  } else {
-    k::load<N>(static_cast<const float*>(t.data[i]) + at, v);
-  }
-}
-
-// Σ coeff_i·t_i accumulated in double per element, as the CPU twin does.
-template <int N, class TO>
-__global__ void linear_combination_kernel(Terms terms, TO* __restrict__ out, int64_t n) {
-  const int64_t first = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  const int64_t step = int64_t(gridDim.x) * blockDim.x;
-  const int64_t vectors = n / N;
-  for (int64_t v = first; v < vectors; v += step) {
-    double acc[N] = {};
-#pragma unroll
-    for (int i = 0; i < kMaxTerms; ++i) {
-      if (i < terms.count) {
-        float t[N];
-        load_term<N>(terms, i, v * N, t);
-#pragma unroll
-        for (int j = 0; j < N; ++j) acc[j] += terms.coeff[i] * double(t[j]);
-      }
-    }
-    float r[N];
-#pragma unroll
-    for (int j = 0; j < N; ++j) r[j] = float(acc[j]);
-    k::store<N>(out + v * N, r);
-  }
-  for (int64_t e = vectors * N + first; e < n; e += step) {
-    double acc = 0;
-#pragma unroll
-    for (int i = 0; i < kMaxTerms; ++i) {  // constant indices keep `terms` in parameter space
-      if (i < terms.count) {
-        float t[1];
-        load_term<1>(terms, i, e, t);
-        acc += terms.coeff[i] * double(t[0]);
-      }
-    }
-    out[e] = k::from_f32<TO>(float(acc));
   }
 }
 
@@ -363,58 +305,6 @@ Tensor gated_residual(const Tensor& x, const Tensor& y, const Tensor& gate) {
     });
   });
   return out;
-}
-
-Tensor linear_combination(std::span<const std::pair<Tensor, double>> terms) {
-  FV_CHECK(!terms.empty(), "linear_combination of no terms");
-  const Tensor& first = terms[0].first;
-  const Shape& shape = first.shape();
-  std::vector<Tensor> inputs;
-  for (auto& [t, c] : terms) {
-    FV_CHECK(t.shape() == shape, "linear_combination: ", t.describe(), " vs ", shape_str(shape));
-    k::check_same_device(t, first, "linear_combination", "term");
-    FV_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::BF16, "linear_combination: term ",
-             t.describe(), " has a dtype the CUDA kernels do not take (F32 or BF16)");
-    inputs.push_back(t.contiguous());
-  }
-  CudaContext& ctx = k::context_of(first);
-  const int64_t n = shape_numel(shape);
-  Tensor y;
-  size_t next = 0;
-  while (next < terms.size()) {
-    Terms batch{};
-    std::vector<const void*> pointers;
-    if (y.defined()) {  // the partial sum of the earlier launches, exact in its dtype
-      batch.data[0] = y.raw_data();
-      batch.coeff[0] = 1.0;
-      batch.is_bf16[0] = y.dtype() == DType::BF16;
-      batch.count = 1;
-    }
-    for (; next < terms.size() && batch.count < kMaxTerms; ++next, ++batch.count) {
-      batch.data[batch.count] = inputs[next].raw_data();
-      batch.coeff[batch.count] = terms[next].second;
-      batch.is_bf16[batch.count] = inputs[next].dtype() == DType::BF16;
-    }
-    for (int i = 0; i < batch.count; ++i) pointers.push_back(batch.data[i]);
-    Tensor out = Tensor::empty(shape, first.dtype(), first.device());
-    if (n > 0) {
-      k::with_float_type(first, "linear_combination", [&](auto tag) {
-        using TO = decltype(tag);
-        TO* po = out.data<TO>();
-        bool vector = std::all_of(pointers.begin(), pointers.end(), k::aligned16);
-        if (vector) {
-          linear_combination_kernel<4>
-              <<<k::grid_for(ctx, n / 4), k::kThreads, 0, ctx.stream()>>>(batch, po, n);
-        } else {
-          linear_combination_kernel<1>
-              <<<k::grid_for(ctx, n), k::kThreads, 0, ctx.stream()>>>(batch, po, n);
-        }
-        FV_CUDA_CHECK_LAUNCH();
-      });
-    }
-    y = out;
-  }
-  return y;
 }
 
 bool all_finite(const Tensor& t) {

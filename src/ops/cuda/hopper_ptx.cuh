@@ -20,26 +20,16 @@ namespace fastvideo::ops::cuda::hopper {
 //    unused; a k16 step inside the 64-wide row advances the start address by 32 bytes.
 //  - MN-major (row = one K index, 64 bf16 of N per row): SBO = 1024 (next 8 K rows), LBO = the
 //    distance to the next 64-wide block of N.
+// With 64- and 32-byte swizzle (modes 2 and 3) the atoms are 8 rows of 64 or 32 bytes (SBO 512 or
+// 256 K-major), a k16 step of bf16 still advancing 32 bytes inside a 64-byte row.
+__device__ __forceinline__ uint64_t smem_desc(uint32_t smem_addr, uint32_t lbo_bytes,
+                                              uint32_t sbo_bytes, uint32_t swizzle_mode) {
+  return uint64_t((smem_addr & 0x3FFFF) >> 4) | (uint64_t(lbo_bytes >> 4) << 16) |
+         (uint64_t(sbo_bytes >> 4) << 32) | (uint64_t(swizzle_mode) << 62);
+}
 __device__ __forceinline__ uint64_t smem_desc_sw128(uint32_t smem_addr, uint32_t lbo_bytes,
                                                     uint32_t sbo_bytes) {
-  return uint64_t((smem_addr & 0x3FFFF) >> 4) | (uint64_t(lbo_bytes >> 4) << 16) |
-         (uint64_t(sbo_bytes >> 4) << 32) | (uint64_t(1) << 62);
-}
-
-// The same with 64-byte swizzle (CU_TENSOR_MAP_SWIZZLE_64B's pattern): 8-row x 64-byte atoms (512
-// bytes); K-major, 32 bf16 of K per row: SBO = 512, a k16 step advances 32 bytes.
-__device__ __forceinline__ uint64_t smem_desc_sw64(uint32_t smem_addr, uint32_t lbo_bytes,
-                                                   uint32_t sbo_bytes) {
-  return uint64_t((smem_addr & 0x3FFFF) >> 4) | (uint64_t(lbo_bytes >> 4) << 16) |
-         (uint64_t(sbo_bytes >> 4) << 32) | (uint64_t(2) << 62);
-}
-
-// And with 32-byte swizzle (CU_TENSOR_MAP_SWIZZLE_32B): 8-row x 32-byte atoms (256 bytes), one k16
-// step of bf16 per row: SBO = 256.
-__device__ __forceinline__ uint64_t smem_desc_sw32(uint32_t smem_addr, uint32_t lbo_bytes,
-                                                   uint32_t sbo_bytes) {
-  return uint64_t((smem_addr & 0x3FFFF) >> 4) | (uint64_t(lbo_bytes >> 4) << 16) |
-         (uint64_t(sbo_bytes >> 4) << 32) | (uint64_t(3) << 62);
+  return smem_desc(smem_addr, lbo_bytes, sbo_bytes, 1);
 }
 
 // ---- wgmma ordering ----

@@ -25,7 +25,7 @@ __global__ void linear_chain_kernel(__grid_constant__ const Program p) {
                             : static_cast<const float*>(node.input)[e];
         continue;
       }
-      // Accumulated as linear_combination_kernel does, so the two agree bit for bit.
+      // acc += c·x: nvcc contracts it to one FMA in double, the CPU twin may not (1e-6 apart).
       double acc = 0;
 #pragma unroll
       for (int t = 0; t < Program::kMaxTerms; ++t) {

@@ -13,10 +13,8 @@ Tensor Umt5Graphs::run(const Tensor& x, const std::function<Tensor()>& offset_bu
   if (it != entries_.end()) {
     Entry& e = it->second;
     e.last_use = ++uses_;
-    e.x.copy_from(x);
-    e.graph->replay();
     stats_.replays += 1;
-    return e.output.clone();
+    return e.graph->replay(x).clone();
   }
   // The first encode of this count runs eagerly: it builds the plans the capture relies on, and
   // its result is this call's.
@@ -30,11 +28,10 @@ Tensor Umt5Graphs::run(const Tensor& x, const std::function<Tensor()>& offset_bu
     entries_.erase(oldest);
   }
   Entry e;
-  e.x = x.clone();
   e.offset_buckets = buckets;
-  e.graph = std::make_unique<CudaGraph>(x.device().index,
-                                        "the text encoder on " + std::to_string(n) + " tokens",
-                                        [&] { e.output = eager(e.x, e.offset_buckets); });
+  e.graph = std::make_unique<CapturedFunction>(
+      x, "the text encoder on " + std::to_string(n) + " tokens",
+      [&](const Tensor& input) { return eager(input, e.offset_buckets); });
   e.last_use = ++uses_;
   stats_.captured(e.graph->capture_seconds(), e.graph->pool_bytes());
   entries_.emplace(n, std::move(e));

@@ -12,7 +12,7 @@
 #include <mutex>
 
 #include "core/compile_stats.h"
-#include "core/cuda/cuda_graph.h"
+#include "core/cuda/captured_function.h"
 #include "core/tensor.h"
 
 namespace fastvideo {
@@ -34,9 +34,8 @@ class Umt5Graphs {
 
  private:
   struct Entry {
-    Tensor x, offset_buckets;  // the graph's inputs
-    Tensor output;             // in the graph's pool: each replay overwrites it
-    std::unique_ptr<CudaGraph> graph;
+    Tensor offset_buckets;  // read by the graph where the capture found them
+    std::unique_ptr<CapturedFunction> graph;
     uint64_t last_use = 0;
   };
 

@@ -14,11 +14,6 @@ class WanResidualBlock {
  public:
   struct Cache {
     CausalConv3dCache conv1, conv2;
-
-    void restart() {
-      conv1.restart();
-      conv2.restart();
-    }
   };
 
   WanResidualBlock(const Weights& weights, const std::string& prefix, int64_t in_dim,

@@ -18,11 +18,6 @@ class WanUpsample {
   struct Cache {
     bool seen_first_chunk = false;
     CausalConv3dCache time_conv;  // the stream of frames after the first chunk
-
-    void restart() {
-      seen_first_chunk = false;
-      time_conv.restart();
-    }
   };
 
   WanUpsample(const Weights& weights, const std::string& prefix, bool temporal);

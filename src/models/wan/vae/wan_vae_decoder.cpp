@@ -12,7 +12,7 @@
 
 #include "ops/channels_last.h"
 #ifdef FASTVIDEO_HAVE_CUDA
-#include "models/wan/vae/cuda/vae_chunk_graph.h"
+#include "core/cuda/captured_function.h"
 #endif
 #include "ops/elementwise.h"
 #include "ops/linear.h"
@@ -64,7 +64,7 @@ struct WanVaeDecoder::StreamCache {
 struct WanVaeDecoder::CompiledStream {
   StreamCache cache;
 #ifdef FASTVIDEO_HAVE_CUDA
-  std::unique_ptr<VaeChunkGraph> graph;
+  std::unique_ptr<CapturedFunction> graph;
 #endif
   std::vector<int64_t> steady;
 };
@@ -320,7 +320,7 @@ Tensor WanVaeDecoder::compiled_chunk(const Tensor& z, CompiledStream& entry,
   // A chunk that left the caches as full as it found them is what every later chunk of the stream
   // runs: captured right after that eager run, which built every plan it needs.
   if (!entry.graph && more_to_come && entry.cache.state() == before) {
-    entry.graph = std::make_unique<VaeChunkGraph>(
+    entry.graph = std::make_unique<CapturedFunction>(
         z, "the VAE decoder's chunk " + z.describe(),
         [&](const Tensor& input) { return decode_chunk(input, entry.cache, nullptr); });
     entry.steady = std::move(before);
