@@ -12,6 +12,7 @@
 
 #include "attention/attention_device.h"
 #include "attention/attention_registry.h"
+#include "core/cuda/device_allocator.h"
 #include "fastvideo/video_generator.h"
 #include "io/checkpoint.h"
 #include "models/umt5/umt5_encoder.h"
@@ -163,15 +164,30 @@ TEST(CudaCompileMode, VaeReplaysGiveTheEagerDecode) {
     WanVaeDecoder compiled(config, weights);
     compiled.enable_compile();
     const int64_t T = 7;
+    DeviceAllocator& memory = DeviceAllocator::get(0);
     for (int round = 0; round < 2; ++round) {
       const Tensor latents = testing::randn({1, 16, T, 2, 3}).to(kGpu);
-      EXPECT_TRUE(same_bytes(compiled.decode(latents), eager.decode(latents)))
+      const Tensor want = eager.decode(latents);
+      memory.release_cached();
+      const int64_t reserved = memory.stats().reserved;
+      EXPECT_TRUE(same_bytes(compiled.decode(latents), want))
           << "base_dim " << base << ", round " << round;
       const CompileStats stats = compiled.compile_stats();
       EXPECT_EQ(stats.graphs, round + 1) << "base_dim " << base << ": one capture per decode";
+      EXPECT_GT(stats.graph_memory_bytes, 0) << "base_dim " << base;
       EXPECT_EQ(stats.replays, (round + 1) * int(T - 4))
           << "base_dim " << base << ": chunks 4.." << T - 1 << " replay";
+      // The graph and its memory go with the decode (round 1: every plan and workspace exists).
+      memory.release_cached();
+      if (round == 1) EXPECT_EQ(memory.stats().reserved, reserved) << "base_dim " << base;
     }
+    // Four latent frames: chunk 3 is the first steady one and the last, so nothing is captured.
+    const CompileStats before_short = compiled.compile_stats();
+    const Tensor short_latents = testing::randn({1, 16, 4, 2, 3}).to(kGpu);
+    EXPECT_TRUE(same_bytes(compiled.decode(short_latents), eager.decode(short_latents)))
+        << "base_dim " << base << ", T 4";
+    EXPECT_EQ(compiled.compile_stats().graphs, before_short.graphs) << "base_dim " << base;
+    EXPECT_EQ(compiled.compile_stats().replays, before_short.replays) << "base_dim " << base;
     if (base != 8) continue;
     // Latents 4x6 in tiles of 2x3 every 1x2: six whole tiles (rows 0-2, columns 0 and 2) and six
     // edge tiles. The first whole tile captures at its chunk 3 and replays chunks 4 and 5; the

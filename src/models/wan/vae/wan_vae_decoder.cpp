@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "fastvideo/log.h"
 #include "ops/channels_last.h"
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/captured_function.h"
@@ -67,6 +68,7 @@ struct WanVaeDecoder::CompiledStream {
   std::unique_ptr<CapturedFunction> graph;
 #endif
   std::vector<int64_t> steady;
+  bool capture_failed = false;  // the stream decodes eagerly from then on
 };
 
 // Compile mode's streams for one decode, by chunk shape [B, H, W, C]. `tiled`: later streams
@@ -136,6 +138,10 @@ Tensor WanVaeDecoder::decode(const Tensor& latents, const std::optional<VaeTilin
            split,
            " ranks cannot be combined: tiles are decoded one by one on one device; turn one off");
   if (!height_split && split_) return decode_as_group(latents);
+  // One compiled decode at a time, locked before this decode queues anything: a capture records
+  // everything queued on the device's stream, another decode's work included.
+  std::unique_lock<std::mutex> one_at_a_time;
+  if (compile_ && !height_split) one_at_a_time = std::unique_lock(decode_mutex_);
   // De-normalisation in fp32, then the decoder runs in its weights' dtype on their device.
   // Both are per-pixel maps of the channels: linear layers over them channels-last (not cuDNN,
   // whose first convolution in a process costs more than the whole map).
@@ -155,14 +161,9 @@ Tensor WanVaeDecoder::decode(const Tensor& latents, const std::optional<VaeTilin
                " must be positive multiples of ", s, " with stride <= tile");
     }
   }
-  // Compile mode's graphs live for this decode (a height split never has them: refused). One
-  // compiled decode at a time: a capture records everything queued on the device's stream.
-  std::unique_lock<std::mutex> one_at_a_time;
+  // Compile mode's graphs live for this decode (a height split never has them: refused).
   std::optional<ChunkGraphs> graphs;
-  if (compile_ && !height_split) {
-    one_at_a_time = std::unique_lock(decode_mutex_);
-    graphs.emplace();
-  }
+  if (one_at_a_time.owns_lock()) graphs.emplace();
   ChunkGraphs* g = graphs ? &*graphs : nullptr;
   if (tiling && (z.size(3) > tiling->tile_height / s || z.size(4) > tiling->tile_width / s)) {
     return decode_tiled(z, *tiling, g);
@@ -275,7 +276,12 @@ Tensor WanVaeDecoder::decode_tiled(const Tensor& z, const VaeTiling& t, ChunkGra
   const int64_t step_h = t.stride_height / s, step_w = t.stride_width / s;
   // Compile mode keeps the caches and graph of whole tiles only: the edge tiles, fewer and of up
   // to three other sizes, decode eagerly, so one tile size's memory is held, not four.
-  if (graphs) graphs->tiled = true;
+  if (graphs) {
+    int64_t whole_tiles = 0;
+    for (int64_t i = 0; i + rows <= H; i += step_h)
+      for (int64_t j = 0; j + cols <= W; j += step_w) ++whole_tiles;
+    graphs->tiled = whole_tiles > 1;
+  }
   Tensor video =
       Tensor::empty({z.size(0), 3, 1 + (z.size(2) - 1) * config_.temporal_stride(), H * s, W * s},
                     dtype_, device_);
@@ -319,13 +325,24 @@ Tensor WanVaeDecoder::compiled_chunk(const Tensor& z, CompiledStream& entry,
 #ifdef FASTVIDEO_HAVE_CUDA
   // A chunk that left the caches as full as it found them is what every later chunk of the stream
   // runs: captured right after that eager run, which built every plan it needs.
-  if (!entry.graph && more_to_come && entry.cache.state() == before) {
-    entry.graph = std::make_unique<CapturedFunction>(
-        z, "the VAE decoder's chunk " + z.describe(),
-        [&](const Tensor& input) { return decode_chunk(input, entry.cache, nullptr); });
+  if (!entry.graph && !entry.capture_failed && more_to_come && entry.cache.state() == before) {
+    try {
+      entry.graph = std::make_unique<CapturedFunction>(
+          z, "the VAE decoder's chunk " + z.describe(),
+          [&](const Tensor& input) { return decode_chunk(input, entry.cache, nullptr); });
+    } catch (const Cancelled&) {
+      throw;
+    } catch (const Error& e) {
+      // A capture runs nothing and the steady chunk leaves the caches' state as it found it, so
+      // the eager chunks that follow give the same frames; only the speed-up is lost.
+      log::warning("compile.vae_enabled: the VAE chunk ", z.describe(),
+                   " could not be captured, so it decodes eagerly: ", e.what());
+      entry.capture_failed = true;
+      return frames;
+    }
     entry.steady = std::move(before);
     std::lock_guard lock(compile_mutex_);
-    compile_stats_.captured(entry.graph->capture_seconds(), 0);
+    compile_stats_.captured(entry.graph->capture_seconds(), entry.graph->pool_bytes());
   }
 #endif
   return frames;
