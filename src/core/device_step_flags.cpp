@@ -1,6 +1,8 @@
 #include "core/device_step_flags.h"
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 #include <vector>
 
 #include "fastvideo/error.h"
@@ -13,27 +15,71 @@
 namespace fastvideo {
 
 #ifdef FASTVIDEO_HAVE_CUDA
+namespace {
+
+// Page-locked words for the readbacks, handed to a loop and taken back when it ends, never freed:
+// a loop that stops early (a stop request, a NaN) leaves its last step queued, with a copy still
+// to land in its words. Freeing them would mean waiting for that step first; kept, the copy lands
+// harmlessly, and a later loop's copies into the same words come after it on the device's one
+// stream. A few KiB per device.
+class PinnedWords {
+ public:
+  static int32_t* take(int device, size_t count) {
+    std::lock_guard lock(mu_);
+    auto& free = free_[device];
+    const auto fits =
+        std::find_if(free.begin(), free.end(), [&](const Block& b) { return b.count >= count; });
+    if (fits != free.end()) {
+      int32_t* words = fits->words;
+      taken_[words] = *fits;
+      free.erase(fits);
+      return words;
+    }
+    use_cuda_device(device);
+    int32_t* words = nullptr;
+    FV_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&words), sizeof(int32_t) * count,
+                                cudaHostAllocDefault));
+    taken_[words] = {words, count};
+    return words;
+  }
+  static void give_back(int device, int32_t* words) {
+    std::lock_guard lock(mu_);
+    const auto it = taken_.find(words);
+    if (it == taken_.end()) return;
+    free_[device].push_back(it->second);
+    taken_.erase(it);
+  }
+
+ private:
+  struct Block {
+    int32_t* words = nullptr;
+    size_t count = 0;
+  };
+  static inline std::mutex mu_;
+  static inline std::map<int, std::vector<Block>> free_;
+  static inline std::map<int32_t*, Block> taken_;
+};
+
+}  // namespace
+
 struct DeviceStepFlags::Readback {
   int device = 0;
   int32_t* words = nullptr;       // page-locked, so the copies back are asynchronous
   std::vector<cudaEvent_t> done;  // per step, made by its first mark()
+  std::vector<bool> marked;       // per step, once its mark() has queued the copy and the record
 
-  Readback(int device_index, int steps) : device(device_index), done(size_t(steps), nullptr) {
-    use_cuda_device(device);
-    FV_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&words),
-                                sizeof(int32_t) * size_t(std::max(steps, 1)),
-                                cudaHostAllocDefault));
-  }
+  Readback(int device_index, int steps)
+      : device(device_index),
+        words(PinnedWords::take(device_index, size_t(std::max(steps, 1)))),
+        done(size_t(steps), nullptr),
+        marked(size_t(steps), false) {}
   ~Readback() {
     // A step's event may still be pending when a run stops early: the queued work finishes on its
-    // own, and destroying an event with work still to reach it is allowed.
+    // own, and destroying an event with work still to reach it is allowed. Nothing waits for it.
     for (cudaEvent_t e : done) {
       if (e) cudaEventDestroy(e);
     }
-    if (words) {
-      cudaStreamSynchronize(CudaContext::get(device).stream());  // no copy may land in freed memory
-      cudaFreeHost(words);
-    }
+    PinnedWords::give_back(device, words);
   }
 };
 #else
@@ -66,6 +112,7 @@ void DeviceStepFlags::mark(int step) {
   cudaEvent_t& e = r.done[size_t(step)];
   if (!e) FV_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
   FV_CUDA_CHECK(cudaEventRecord(e, stream));
+  r.marked[size_t(step)] = true;
 #endif
 }
 
@@ -74,7 +121,7 @@ int32_t DeviceStepFlags::value(int step) {
   if (!readback_) return flags_.data<int32_t>()[step];
 #ifdef FASTVIDEO_HAVE_CUDA
   Readback& r = *readback_;
-  FV_CHECK(r.done[size_t(step)], "DeviceStepFlags::value(", step, ") before mark(", step, ")");
+  FV_CHECK(r.marked[size_t(step)], "DeviceStepFlags::value(", step, ") before mark(", step, ")");
   FV_CUDA_CHECK(cudaEventSynchronize(r.done[size_t(step)]));
   return r.words[step];
 #else

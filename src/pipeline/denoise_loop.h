@@ -4,7 +4,8 @@
 // unconditional one when CFG and its gate ask for it, then the guided velocity, its NaN check and
 // the scheduler update as one LinearChain. The latents stay on the model's device, and the loop
 // never waits inside a step (issue 11): step i's NaN flag is read, and step i reported, once step
-// i+1 is queued behind it. So an error or a stop after step i comes once step i+1 has run too.
+// i+1 is queued behind it. So an error or a stop after step i comes once step i+1 is queued; the
+// host does not wait for that step (core/device_step_flags.h), the device finishes it on its own.
 // (Sequence parallelism still waits for its collectives at the end of each forward.)
 #pragma once
 
