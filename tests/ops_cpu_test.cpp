@@ -158,13 +158,20 @@ TEST(OpsCpu, ClampBoundsValuesAndKeepsNaN) {
 }
 
 // The chain a guided UniPC step makes (CFG's delta and prediction rounded to bf16, then m, the
-// corrector and the predictor in f32): every value equals linear_combination of the same terms.
+// corrector and the predictor in f32): every value is Σ c·x of its terms, summed per element in
+// double in the order given, as a plain loop here computes it.
 TEST(LinearChain, EachValueIsTheLinearCombinationOfItsTerms) {
   const Shape shape{2, 3, 5, 7};
   const Tensor cond = randn(shape), uncond = randn(shape), sample = randn(shape),
                last = randn(shape), m1 = randn(shape);
-  auto lc = [](std::initializer_list<std::pair<Tensor, double>> terms) {
-    return ops::linear_combination(std::vector<std::pair<Tensor, double>>(terms));
+  auto lc = [&](std::initializer_list<std::pair<Tensor, double>> terms) {
+    Tensor out = Tensor::empty(shape, DType::F32);
+    for (int64_t e = 0; e < out.numel(); ++e) {
+      double acc = 0;
+      for (const auto& [t, c] : terms) acc += c * double(t.f32()[e]);
+      out.f32()[e] = float(acc);
+    }
+    return out;
   };
   auto bf16 = [](const Tensor& t) { return t.to(DType::BF16).to(DType::F32); };
   const Tensor delta_ref = bf16(lc({{cond, 1.0}, {uncond, -1.0}}));

@@ -24,7 +24,8 @@ Tensor modulate(const Tensor& x, const Tensor& shift, const Tensor& scale);   //
 Tensor gated_residual(const Tensor& x, const Tensor& y, const Tensor& gate);  // x + y·gate
 
 // Σ coeff_i · t_i over same-shaped F32/BF16 tensors on one device, accumulated in double per
-// element (a LinearChain of one value): the first term's dtype on a GPU, f32 on the CPU.
+// element (a LinearChain of one value): the first term's dtype on a GPU, f32 on the CPU. Past 8
+// terms the sum goes in batches of 8, each batch's f32 result the next one's first term.
 Tensor linear_combination(std::span<const std::pair<Tensor, double>> terms);
 
 // NaN/Inf check used by tests and debug dumps.
