@@ -1,6 +1,8 @@
 // A rank group over NCCL (issue 15): one process drives several GPUs, one rank a GPU, each rank on
-// its own thread (run_ranks), its collectives on its device's compute stream, so they queue behind
-// the kernels that produce their inputs without a host wait.
+// its own thread (run_ranks), its collectives on a communication stream of the device (highest
+// priority) that first waits for the compute stream's queue, so they follow the kernels that
+// produce their inputs without a host wait, and the compute stream waits for them when their
+// results are taken (Communicator::Pending::wait).
 //
 // Failure never hangs the group: communicators are non-blocking, and a watchdog thread checks
 // every collective against a deadline. A collective that has not finished in time (a rank stopped,

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/tensor.h"
 #include "fastvideo/error.h"
 #include "parallel/communicator.h"
 
@@ -36,6 +37,15 @@ class ReplicaGroup {
   // Rank r's model, `self` being rank 0's.
   const Model& model(const Model& self, int r) const {
     return r == 0 || replicas_.empty() ? self : *replicas_[size_t(r - 1)];
+  }
+
+  // t on each rank's model's device, by rank, copied on the calling thread before the ranks start:
+  // a copy made on a rank's thread would wait for whatever rank 0 had queued by then, a
+  // collective's wait included, which that rank's own part of the collective can never meet.
+  std::vector<Tensor> to_each_rank(const Model& self, const Tensor& t) const {
+    std::vector<Tensor> copies;
+    for (int r = 0; r < size(); ++r) copies.push_back(t.to(model(self, r).device()));
+    return copies;
   }
 
   // fn(rank's model, its communicator) on every rank at once (run_ranks), one call at a time.

@@ -25,7 +25,7 @@ class ShardedLayers {
 
   // Layer i on this rank's device in layout order: views into the string all ranks' pieces make
   // up. Every rank of `comm` (this rank's group, of `ranks` ranks) calls it for the same layers
-  // in the same order. On a GPU the gather is queued on the device's stream like the work that
+  // in the same order. On a GPU the gather is ordered on the device's stream before the work that
   // reads it, so the string may be dropped once that work is queued.
   std::vector<Tensor> gather(int i, Communicator& comm) const;
 

@@ -493,8 +493,9 @@ WanTransformer::TextContext WanTransformer::prepare_text(const Tensor& context,
   if (sequence_parallel_ && sharded_) {
     // Every rank gathers the blocks' weights in turn, so the ranks prepare their contexts together.
     std::vector<TextContext> per_rank(size_t(sequence_parallel_->size()));
+    const std::vector<Tensor> contexts = sequence_parallel_->to_each_rank(*this, context);
     sequence_parallel_->run(*this, [&](const WanTransformer& m, Communicator& comm) {
-      per_rank[size_t(comm.rank())] = m.prepare_rank_text(context.to(m.device()), &comm);
+      per_rank[size_t(comm.rank())] = m.prepare_rank_text(contexts[size_t(comm.rank())], &comm);
     });
     text = std::move(per_rank[0]);
     for (size_t r = 1; r < per_rank.size(); ++r) text.replicas.push_back(std::move(per_rank[r]));
@@ -634,10 +635,13 @@ std::pair<Tensor, Tensor> WanTransformer::forward_cfg(
            "prepare it after enable_cfg_parallel");
   Tensor uncond_out;
   std::exception_ptr uncond_error;
+  // Copied here, before the cond pass is queued: a copy made on the other thread would wait for
+  // whatever of that pass the source device's stream held by then.
+  const Tensor partner_latents = latents.to(partner_->device());
   std::thread other([&] {
     try {
-      uncond_out = partner_->forward(latents.to(partner_->device()), timesteps, *uncond.partner,
-                                     self_attention_metadata);
+      uncond_out =
+          partner_->forward(partner_latents, timesteps, *uncond.partner, self_attention_metadata);
     } catch (...) {
       uncond_error = std::current_exception();
     }
@@ -703,10 +707,11 @@ Tensor WanTransformer::forward_as_group(const Tensor& latents, std::span<const d
            text.replicas.size(), " replica contexts for ", replicas.size(),
            " replicas: prepare it after enable_sequence_parallel");
   Tensor out;
+  const std::vector<Tensor> inputs = sequence_parallel_->to_each_rank(*this, latents);
   sequence_parallel_->run(*this, [&](const WanTransformer& m, Communicator& comm) {
     const int r = comm.rank();
     const TextContext& context = &m == this ? text : text.replicas[size_t(r - 1)];
-    Tensor mine = m.forward(latents.to(m.device()), timesteps, context, metadata, &comm);
+    Tensor mine = m.forward(inputs[size_t(r)], timesteps, context, metadata, &comm);
     if (r == 0) out = std::move(mine);
   });
   return out;

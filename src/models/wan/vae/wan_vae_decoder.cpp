@@ -195,8 +195,9 @@ int WanVaeDecoder::height_split_size() const { return split_ ? split_->size() : 
 
 Tensor WanVaeDecoder::decode_as_group(const Tensor& latents) const {
   Tensor video;
+  const std::vector<Tensor> inputs = split_->to_each_rank(*this, latents);
   split_->run(*this, [&](const WanVaeDecoder& d, Communicator& comm) {
-    Tensor mine = d.decode(latents.to(d.device()), std::nullopt, &comm);
+    Tensor mine = d.decode(inputs[size_t(comm.rank())], std::nullopt, &comm);
     if (comm.rank() == 0) video = std::move(mine);
   });
   return video;
