@@ -1,5 +1,6 @@
 // FP8 linears on a GPU (ops/fp8_linear.h, FastVideo's transformer_quant FP8): the quantizing
-// kernel gives the CPU's bytes and scales exactly (edge rows included), bad inputs are refused by
+// kernel gives the CPU's bytes and scales exactly (edge rows included), so do the norms that
+// quantize as they write (norm_fp8.h) against the norm and the quantizer, bad inputs are refused by
 // name, and tiny generations with FP8 linears stay within the bars: MS-SSIM >= 0.95 against
 // bf16, compile mode's replays equal to FP8 eager (>= 0.99), layerwise offload refused. The linear
 // itself against its CPU twin is in the op table (cuda_ops/op_cases.cpp). Skips where no GPU
@@ -7,10 +8,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "fastvideo/video_generator.h"
 #include "ops/fp8_linear.h"
+#include "ops/norm.h"
+#include "ops/norm_fp8.h"
 #include "quality/video_metrics.h"
 #include "require_gpu.h"
 #include "test_util.h"
@@ -60,6 +64,39 @@ TEST(CudaFp8Rows, TheKernelRoundsAsTheCpuDoes) {
   }
 }
 
+// The norms that write FP8 rows (ops/norm_fp8.h) give the bytes and scales of the norm followed by
+// quantize_rows_fp8, on the warp-per-row (64) and block-per-row (1536, Wan's width) paths, with
+// F32 and BF16 parameters, a zero row and a row of one value among them.
+TEST(CudaFp8Rows, TheNormsWriteTheRowsTheQuantizerWould) {
+  REQUIRE_GPU();
+  auto same = [](const ops::Fp8Rows& a, const ops::Fp8Rows& b) {
+    const Tensor av = a.values.to(Device::cpu()), bv = b.values.to(Device::cpu());
+    const Tensor as = a.scales.to(Device::cpu()), bs = b.scales.to(Device::cpu());
+    return av.nbytes() == bv.nbytes() && as.nbytes() == bs.nbytes() &&
+           std::memcmp(av.raw_data(), bv.raw_data(), av.nbytes()) == 0 &&
+           std::memcmp(as.raw_data(), bs.raw_data(), as.nbytes()) == 0;
+  };
+  for (const int64_t D : {int64_t(64), int64_t(1536)}) {
+    Tensor host = testing::randn({2, 37, D});
+    for (int64_t k = 0; k < D; ++k) {
+      host.data<float>()[3 * D + k] = 0.f;
+      host.data<float>()[5 * D + k] = 2.5f;
+    }
+    const Tensor x = host.to(DType::BF16).to(kGpu);
+    const Tensor mod = testing::randn({2, 2, D}).to(DType::BF16).to(kGpu);
+    const Tensor shift = mod.select(1, 0), scale = mod.select(1, 1);
+    EXPECT_TRUE(same(ops::layer_norm_modulate_fp8(x, 1e-6f, shift, scale),
+                     ops::quantize_rows_fp8(ops::layer_norm_modulate(x, 1e-6f, shift, scale))))
+        << "layer_norm_modulate_fp8, D " << D;
+    for (const DType dp : {DType::F32, DType::BF16}) {
+      const Tensor w = testing::randn({D}).to(dp).to(kGpu), b = testing::randn({D}).to(dp).to(kGpu);
+      EXPECT_TRUE(same(ops::layer_norm_fp8(x, 1e-6f, w, b),
+                       ops::quantize_rows_fp8(ops::layer_norm(x, 1e-6f, w, b))))
+          << "layer_norm_fp8, D " << D << ", parameters " << dtype_name(dp);
+    }
+  }
+}
+
 TEST(CudaFp8Linear, RefusesWhatItCannotRunByName) {
   REQUIRE_GPU();
   const Tensor w = testing::randn({32, 48}).to(DType::BF16).to(kGpu);
@@ -74,6 +111,10 @@ TEST(CudaFp8Linear, RefusesWhatItCannotRunByName) {
     ops::fp8_linear(testing::randn({4, 48}).to(DType::BF16), qw, Tensor());  // x on the CPU
   });
   EXPECT_TRUE(contains(m, "must be on cpu")) << m;
+  m = error_of([&] {
+    ops::layer_norm_fp8(testing::randn({4, 48}).to(kGpu), 1e-6f, Tensor(), Tensor());  // F32
+  });
+  EXPECT_TRUE(contains(m, "layer_norm_fp8 with FP8 rows takes BF16 rows")) << m;
 }
 
 GenerationResult generate_tiny(GeneratorOptions options) {

@@ -26,14 +26,21 @@ Fp8Rows quantize_rows_fp8(const Tensor& x);
 // per row here. x [..., in] in the model's activation dtype (F32 on the CPU, BF16 on a GPU, where
 // in and out must be multiples of 16), bias [out] or undefined -> [..., out] in x's dtype.
 Tensor fp8_linear(const Tensor& x, const Fp8Rows& weight, const Tensor& bias, bool gelu = false);
+// The same on rows already quantized (quantize_rows_fp8, or a producer that quantizes as it
+// writes: norm_fp8.h), so one input feeds several linears with one quantization: x.values
+// [..., in] -> [..., out] in `out` (the activation dtype: F32 on the CPU, BF16 on a GPU).
+Tensor fp8_linear(const Fp8Rows& x, DType out, const Fp8Rows& weight, const Tensor& bias,
+                  bool gelu = false);
 
 namespace cpu {
 Fp8Rows quantize_rows_fp8(const Tensor& x);
-Tensor fp8_linear(const Tensor& x, const Fp8Rows& weight, const Tensor& bias, bool gelu);
+Tensor fp8_linear(const Fp8Rows& x, DType out, const Fp8Rows& weight, const Tensor& bias,
+                  bool gelu);
 }  // namespace cpu
 namespace cuda {
 Fp8Rows quantize_rows_fp8(const Tensor& x);
-Tensor fp8_linear(const Tensor& x, const Fp8Rows& weight, const Tensor& bias, bool gelu);
+Tensor fp8_linear(const Fp8Rows& x, DType out, const Fp8Rows& weight, const Tensor& bias,
+                  bool gelu);
 }  // namespace cuda
 
 }  // namespace fastvideo::ops

@@ -22,6 +22,7 @@
 #include "ops/linear.h"
 #include "ops/linear_chain.h"
 #include "ops/norm.h"
+#include "ops/norm_fp8.h"
 #include "ops/patchify.h"
 #include "ops/rgb8_frames.h"
 #include "ops/rope.h"
@@ -492,6 +493,24 @@ void fp8_linear_cases(Table& t) {
   t.add("fp8_linear", kBf16, linear_variant({5, 33, 64}, 32, std::nullopt, kBf16),
         linear_operands({5, 33, 64}, 32, kBf16, std::nullopt), 1e-2,
         [](OpInputs in) { return fp8_linear(in, false); });
+  // The norms writing FP8 rows (norm_fp8.h) through the linear that reads them: x [2, 65, 1536],
+  // the modulation's shift and scale (or the affine norm's weight and bias), a 1536 -> 64 weight.
+  const Shape x{2, 65, 1536}, mod{2, 2, 1536}, w{64, 1536};
+  const auto activation = [](OpInputs in) {
+    return in[0].device().is_cpu() ? DType::F32 : DType::BF16;
+  };
+  t.add("layer_norm_modulate_fp8", kBf16, "linear_1536_64",
+        {{x, kBf16, 2.0f}, {mod, kBf16, 0.5f}, {w, kBf16, 0.03f}}, 1e-2, [activation](OpInputs in) {
+          return ops::fp8_linear(
+              ops::layer_norm_modulate_fp8(in[0], 1e-6f, in[1].select(1, 0), in[1].select(1, 1)),
+              activation(in), ops::quantize_rows_fp8(in[2]), Tensor());
+        });
+  t.add("layer_norm_fp8", kBf16, "affine_f32_linear_1536_64",
+        {{x, kBf16, 2.0f}, {{1536}, kF32}, {{1536}, kF32}, {w, kBf16, 0.03f}}, 1e-2,
+        [activation](OpInputs in) {
+          return ops::fp8_linear(ops::layer_norm_fp8(in[0], 1e-6f, in[1], in[2]), activation(in),
+                                 ops::quantize_rows_fp8(in[3]), Tensor());
+        });
 }
 
 // ---- conv.h (cuDNN and the direct fallback kernel) ---------------------------------------------

@@ -2,12 +2,14 @@
 // each row is read once into registers (16-byte loads), reduced in fp32 (mean, then the centred
 // sum of squares, as the CPU's two passes), and written once after the epilogue.
 #include <cuda_bf16.h>
+#include <cuda_fp8.h>
 
 #include <string>
 
 #include "ops/cuda/memory_bound.cuh"
 #include "ops/cuda/row_norm.h"
 #include "ops/norm.h"
+#include "ops/norm_fp8.h"
 
 namespace fastvideo::ops {
 
@@ -31,22 +33,74 @@ struct Epilogue {
   const float* cos;  // [tokens, head_dim / 2] or null
   const float* sin;
   int head_dim;
+  uint8_t* fp8;       // FP8 rows instead of the result (norm_fp8.h): [rows, D] E4M3, or null
+  float* fp8_scales;  // [rows]
 };
 
-// Sum over the threads of one row: a warp (blockDim.x == 32, several rows per block) or the whole
-// block (blockDim.y == 1), so the barriers below are reached by every thread or by none.
-__device__ __forceinline__ float row_sum(float v, float* partial) {
+// Sum (or max) over the threads of one row: a warp (blockDim.x == 32, several rows per block) or
+// the whole block (blockDim.y == 1), so the barriers below are reached by every thread or by none.
+template <bool kMax = false>
+__device__ __forceinline__ float row_reduce(float v, float* partial) {
+  const auto op = [](float a, float b) { return kMax ? fmaxf(a, b) : a + b; };
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   __syncthreads();  // the previous reduction's readers are done with `partial`
   if (lane == 0) partial[warp] = v;
   __syncthreads();
-  v = lane < int(blockDim.x >> 5) ? partial[lane] : 0.0f;
+  v = lane < int(blockDim.x >> 5) ? partial[lane] : 0.0f;  // 0: the identity of both (|x| max)
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
+}
+__device__ __forceinline__ float row_sum(float v, float* partial) { return row_reduce(v, partial); }
+
+// The epilogue of vector k's N values at column c0 of row (b, s): (v − mean)·inv, then weight,
+// bias, modulation and RoPE as `ep` has them.
+template <int N, class TP>
+__device__ __forceinline__ void row_epilogue(const float (&v)[N], float mean, float inv, int c0,
+                                             int64_t b, int64_t s, const Epilogue<TP>& ep,
+                                             float (&o)[N]) {
+  float p[N], q[N];
+#pragma unroll
+  for (int j = 0; j < N; ++j) o[j] = (v[j] - mean) * inv;
+  if (ep.weight) {
+    load<N>(ep.weight + c0, p);
+#pragma unroll
+    for (int j = 0; j < N; ++j) o[j] *= p[j];
+  }
+  if (ep.bias) {
+    load<N>(ep.bias + c0, p);
+#pragma unroll
+    for (int j = 0; j < N; ++j) o[j] += p[j];
+  }
+  if (ep.scale) {
+    load<N>(ep.shift + b * ep.shift_stride + c0, p);
+    load<N>(ep.scale + b * ep.scale_stride + c0, q);
+#pragma unroll
+    for (int j = 0; j < N; ++j) o[j] = o[j] * (1.0f + q[j]) + p[j];
+  }
+  if (ep.cos) {  // N is even here: pairs (2p, 2p+1) of one head stay in one thread
+    const int half = ep.head_dim / 2;
+#pragma unroll
+    for (int j = 0; j + 1 < N; j += 2) {
+      const int64_t t = s * half + ((c0 + j) % ep.head_dim) / 2;
+      const float c = ep.cos[t], sn = ep.sin[t], x0 = o[j], x1 = o[j + 1];
+      o[j] = x0 * c - x1 * sn;
+      o[j + 1] = x0 * sn + x1 * c;
+    }
+  }
+}
+
+// N values / s to E4M3 (round to nearest even, saturating) at p, one access.
+template <int N>
+__device__ __forceinline__ void store_e4m3(uint8_t* p, const float (&v)[N], float s) {
+  Chunk<uint8_t, N> chunk;
+#pragma unroll
+  for (int j = 0; j < N; ++j)
+    chunk.e[j] = __nv_cvt_float_to_fp8(__fdiv_rn(v[j], s), __NV_SATFINITE, __NV_E4M3);
+  *reinterpret_cast<Chunk<uint8_t, N>*>(p) = chunk;
 }
 
 template <int N, class TX, class TP>
@@ -86,40 +140,38 @@ __global__ void __launch_bounds__(kMaxLanes)
       inv = rsqrtf(row_sum(centred, partial) / float(D) + eps);
     }
     const int64_t b = row / ep.tokens, s = row - b * ep.tokens;
+    if (ep.fp8) {
+      // FP8 rows: the results rounded to x's dtype, as the unfused pair stores them, then
+      // quantized as quantize_rows_fp8 does (amax / 448, each value divided by it, satfinite).
+      float amax = 0.f;
+#pragma unroll
+      for (int k = 0; k < V; ++k) {
+        if (threadIdx.x + k * lanes >= vectors) continue;
+        float o[N];
+        row_epilogue<N>(v[k], mean, inv, (threadIdx.x + k * lanes) * N, b, s, ep, o);
+#pragma unroll
+        for (int j = 0; j < N; ++j) {
+          v[k][j] = to_f32(from_f32<TX>(o[j]));
+          amax = fmaxf(amax, fabsf(v[k][j]));  // NaN is passed over, as quantize_rows_fp8 does
+        }
+      }
+      amax = row_reduce<true>(amax, partial);
+      const float scale = amax > 0.f ? __fdiv_rn(amax, kE4m3Max) : 1.f;
+      if (threadIdx.x == 0) ep.fp8_scales[row] = scale;
+#pragma unroll
+      for (int k = 0; k < V; ++k) {
+        const int idx = threadIdx.x + k * lanes;
+        if (idx < vectors) store_e4m3<N>(ep.fp8 + row * D + int64_t(idx) * N, v[k], scale);
+      }
+      continue;
+    }
 #pragma unroll
     for (int k = 0; k < V; ++k) {
       const int idx = threadIdx.x + k * lanes;
       if (idx >= vectors) continue;
       const int c0 = idx * N;
-      float o[N], p[N], q[N];
-#pragma unroll
-      for (int j = 0; j < N; ++j) o[j] = (v[k][j] - mean) * inv;
-      if (ep.weight) {
-        load<N>(ep.weight + c0, p);
-#pragma unroll
-        for (int j = 0; j < N; ++j) o[j] *= p[j];
-      }
-      if (ep.bias) {
-        load<N>(ep.bias + c0, p);
-#pragma unroll
-        for (int j = 0; j < N; ++j) o[j] += p[j];
-      }
-      if (ep.scale) {
-        load<N>(ep.shift + b * ep.shift_stride + c0, p);
-        load<N>(ep.scale + b * ep.scale_stride + c0, q);
-#pragma unroll
-        for (int j = 0; j < N; ++j) o[j] = o[j] * (1.0f + q[j]) + p[j];
-      }
-      if (ep.cos) {  // N is even here: pairs (2p, 2p+1) of one head stay in one thread
-        const int half = ep.head_dim / 2;
-#pragma unroll
-        for (int j = 0; j + 1 < N; j += 2) {
-          const int64_t t = s * half + ((c0 + j) % ep.head_dim) / 2;
-          const float c = ep.cos[t], sn = ep.sin[t], x0 = o[j], x1 = o[j + 1];
-          o[j] = x0 * c - x1 * sn;
-          o[j + 1] = x0 * sn + x1 * c;
-        }
-      }
+      float o[N];
+      row_epilogue<N>(v[k], mean, inv, c0, b, s, ep, o);
       store<N>(y + row * D + c0, o);
     }
   }
@@ -151,7 +203,11 @@ bool aligned_to(const void* p, size_t bytes) {
 
 }  // namespace
 
-Tensor row_norm(const Tensor& x, const RowNorm& norm) {
+namespace {
+
+// row_norm, or with `fp8` its rows quantized to E4M3 in *fp8 instead of the result (returned
+// undefined).
+Tensor run_row_norm(const Tensor& x, const RowNorm& norm, Fp8Rows* fp8) {
   FV_CHECK(x.ndim() >= 1, norm.op, ": expected x [..., D], got ", x.describe());
   const int64_t D = x.size(-1), rows = D == 0 ? 0 : x.numel() / D;
   const bool modulated = norm.shift.defined() || norm.scale.defined();
@@ -219,8 +275,17 @@ Tensor row_norm(const Tensor& x, const RowNorm& norm) {
   }
   Shape out_shape = x.shape();
   if (rope) out_shape = {B, S, norm.heads, head_dim};
-  Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
-  if (y.numel() == 0) return y;
+  Tensor y;
+  if (fp8) {
+    FV_CHECK(!rope && x.dtype() == DType::BF16 && D % 16 == 0, norm.op,
+             " with FP8 rows takes BF16 rows of a multiple of 16 elements, got ", x.describe());
+    *fp8 = {Tensor::empty(x.shape(), DType::F8E4M3, x.device()),
+            Tensor::empty({rows}, DType::F32, x.device())};
+    if (rows == 0) return y;
+  } else {
+    y = Tensor::empty(out_shape, x.dtype(), x.device());
+    if (y.numel() == 0) return y;
+  }
   CudaContext& ctx = context_of(x);
   with_float_type(x, norm.op, [&](auto tx) {
     with_float_type(param_dtype, norm.op, "a weight, bias, shift or scale", [&](auto tp) {
@@ -237,9 +302,11 @@ Tensor row_norm(const Tensor& x, const RowNorm& norm) {
           rope ? cos.data<float>() : nullptr,
           rope ? sin.data<float>() : nullptr,
           int(head_dim),
+          fp8 ? static_cast<uint8_t*>(fp8->values.raw_data()) : nullptr,
+          fp8 ? fp8->scales.data<float>() : nullptr,
       };
       const TX* px = xc.data<TX>();
-      TX* py = y.data<TX>();
+      TX* py = fp8 ? nullptr : y.data<TX>();
       const void* pointers[] = {px, ep.weight, ep.bias, ep.shift, ep.scale};
       auto fits = [&](int width, size_t align) {
         for (const void* p : pointers) {
@@ -260,6 +327,16 @@ Tensor row_norm(const Tensor& x, const RowNorm& norm) {
     });
   });
   return y;
+}
+
+}  // namespace
+
+Tensor row_norm(const Tensor& x, const RowNorm& norm) { return run_row_norm(x, norm, nullptr); }
+
+Fp8Rows row_norm_fp8(const Tensor& x, const RowNorm& norm) {
+  Fp8Rows rows;
+  run_row_norm(x, norm, &rows);
+  return rows;
 }
 
 }  // namespace cuda_kernels
@@ -292,6 +369,28 @@ Tensor layer_norm_modulate(const Tensor& x, float eps, const Tensor& shift, cons
   norm.shift = shift;
   norm.scale = scale;
   return cuda_kernels::row_norm(x, norm);
+}
+
+// norm_fp8.h: the same kernel writing FP8 rows.
+Fp8Rows layer_norm_fp8(const Tensor& x, float eps, const Tensor& weight, const Tensor& bias) {
+  cuda_kernels::RowNorm norm;
+  norm.op = "layer_norm_fp8";
+  norm.eps = eps;
+  norm.weight = weight;
+  norm.bias = bias;
+  return cuda_kernels::row_norm_fp8(x, norm);
+}
+
+Fp8Rows layer_norm_modulate_fp8(const Tensor& x, float eps, const Tensor& shift,
+                                const Tensor& scale) {
+  FV_CHECK(shift.defined() && scale.defined(),
+           "layer_norm_modulate_fp8: shift and scale are required");
+  cuda_kernels::RowNorm norm;
+  norm.op = "layer_norm_modulate_fp8";
+  norm.eps = eps;
+  norm.shift = shift;
+  norm.scale = scale;
+  return cuda_kernels::row_norm_fp8(x, norm);
 }
 
 }  // namespace cuda

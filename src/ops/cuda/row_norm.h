@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "ops/fp8_linear.h"
 
 namespace fastvideo::ops::cuda_kernels {
 
@@ -22,5 +23,8 @@ struct RowNorm {
 
 // x [..., D] (x [B, S, D] with shift/scale or RoPE) -> normalised rows in x's dtype.
 Tensor row_norm(const Tensor& x, const RowNorm& norm);
+// The same rows quantized for FP8 linears as quantize_rows_fp8 quantizes row_norm's result, in the
+// same pass (norm_fp8.h): x BF16, D a multiple of 16, no RoPE.
+Fp8Rows row_norm_fp8(const Tensor& x, const RowNorm& norm);
 
 }  // namespace fastvideo::ops::cuda_kernels

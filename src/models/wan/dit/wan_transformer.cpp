@@ -12,6 +12,7 @@
 #include "ops/fp8_linear.h"
 #include "ops/linear.h"
 #include "ops/norm.h"
+#include "ops/norm_fp8.h"
 #include "ops/patchify.h"
 #include "ops/rope.h"
 #include "ops/tensor_ops.h"
@@ -166,6 +167,36 @@ Tensor block_linear(const Tensor& x, const Tensor& weight, const Tensor& scales,
                     bool gelu = false) {
   if (scales.defined()) return ops::fp8_linear(x, {weight, scales}, bias, gelu);
   return gelu ? ops::linear_gelu(x, weight, bias) : ops::linear(x, weight, bias);
+}
+
+// What a norm hands the linears behind it: its result, or with FP8 linears its rows already
+// quantized (norm_fp8.h: made by the norm's own kernel, one quantization for all of them), plus
+// the result too where another reader needs it (VSA's gate linear, in the weights' dtype).
+struct NormOutput {
+  Tensor h;
+  std::optional<ops::Fp8Rows> rows;
+  DType dtype;  // the activations'
+
+  Tensor linear(const Tensor& weight, const Tensor& scales, const Tensor& bias,
+                bool gelu = false) const {
+    if (!scales.defined()) return block_linear(h, weight, scales, bias, gelu);
+    return ops::fp8_linear(*rows, dtype, {weight, scales}, bias, gelu);
+  }
+};
+
+// layer_norm_modulate (shift, scale) or layer_norm (weight, bias) of x as NormOutput; `fp8`:
+// the linears behind it are FP8; `keep_h`: h is read beside them.
+NormOutput block_norm(const Tensor& x, float eps, const Tensor& a, const Tensor& b, bool modulate,
+                      bool fp8, bool keep_h) {
+  NormOutput out{{}, std::nullopt, x.dtype()};
+  if (!fp8 || keep_h) {
+    out.h = modulate ? ops::layer_norm_modulate(x, eps, a, b) : ops::layer_norm(x, eps, a, b);
+    if (fp8) out.rows = ops::quantize_rows_fp8(out.h);
+  } else {
+    out.rows =
+        modulate ? ops::layer_norm_modulate_fp8(x, eps, a, b) : ops::layer_norm_fp8(x, eps, a, b);
+  }
+  return out;
 }
 
 // [R, D] table repeated over the batch: [B, R, D], on the table's device.
@@ -743,18 +774,24 @@ Tensor WanTransformer::block_forward(const Block& block,
     if (sequence_rank) sent.emplace_back(t, *sequence_rank->comm);
     return t;
   };
-  Tensor h = ops::layer_norm_modulate(x, eps, chunk(0), chunk(1));
-  Tensor q = send(ops::rms_norm_rope(block_linear(h, sa.to_q_w, sa.to_q_s, sa.to_q_b), eps,
-                                     sa.norm_q, rope_cos, rope_sin, H));
-  Tensor k = send(ops::rms_norm_rope(block_linear(h, sa.to_k_w, sa.to_k_s, sa.to_k_b), eps,
-                                     sa.norm_k, rope_cos, rope_sin, H));
-  Tensor v = send(heads(block_linear(h, sa.to_v_w, sa.to_v_s, sa.to_v_b)));
+  // With FP8 linears the norms write FP8 rows (norm_fp8.h), one quantization for the linears
+  // behind each.
+  const bool fp8 = fp8_linears_;
+  NormOutput h =
+      block_norm(x, eps, chunk(0), chunk(1), /*modulate=*/true, fp8, block.gate_w.defined());
+  Tensor q = send(ops::rms_norm_rope(h.linear(sa.to_q_w, sa.to_q_s, sa.to_q_b), eps, sa.norm_q,
+                                     rope_cos, rope_sin, H));
+  Tensor k = send(ops::rms_norm_rope(h.linear(sa.to_k_w, sa.to_k_s, sa.to_k_b), eps, sa.norm_k,
+                                     rope_cos, rope_sin, H));
+  Tensor v = send(heads(h.linear(sa.to_v_w, sa.to_v_s, sa.to_v_b)));
   // VSA's gate G = to_gate_compress(norm1 output) (fastvideo.md §3.3); undefined means G = 0.
   AttentionExtras extras;
   extras.proj_l_weight = block.proj_l_w;
   extras.proj_l_bias = block.proj_l_b;
   extras.layer = block.index;
-  if (block.gate_w.defined()) extras.gate = send(heads(ops::linear(h, block.gate_w, block.gate_b)));
+  if (block.gate_w.defined())
+    extras.gate = send(heads(ops::linear(h.h, block.gate_w, block.gate_b)));
+  h = {};
   // Sharded weights: the next block's gather queues behind these exchanges on the group's stream.
   if (start_next) start_next();
   Tensor a;
@@ -782,14 +819,14 @@ Tensor WanTransformer::block_forward(const Block& block,
 
   // (2) Cross-attention: affine norm2, no modulation, no gate, no RoPE; K/V cached per prompt.
   const Attention& ca = block.cross_attn;
-  h = ops::layer_norm(out, eps, block.norm2_w, block.norm2_b);
-  q = ops::rms_norm(block_linear(h, ca.to_q_w, ca.to_q_s, ca.to_q_b), eps, ca.norm_q);
+  h = block_norm(out, eps, block.norm2_w, block.norm2_b, /*modulate=*/false, fp8, false);
+  q = ops::rms_norm(h.linear(ca.to_q_w, ca.to_q_s, ca.to_q_b), eps, ca.norm_q);
   a = cross_attention_->run(heads(q), text_kv.k, text_kv.v, attn_scale).reshape({B, S, D});
   out = ops::add(out, block_linear(a, ca.to_out_w, ca.to_out_s, ca.to_out_b));
 
   // (3) Feed-forward D -> F -> D with tanh GELU.
-  h = ops::layer_norm_modulate(out, eps, chunk(3), chunk(4));
-  Tensor f = block_linear(block_linear(h, block.ffn_in_w, block.ffn_in_s, block.ffn_in_b, true),
+  h = block_norm(out, eps, chunk(3), chunk(4), /*modulate=*/true, fp8, false);
+  Tensor f = block_linear(h.linear(block.ffn_in_w, block.ffn_in_s, block.ffn_in_b, true),
                           block.ffn_out_w, block.ffn_out_s, block.ffn_out_b);
   return ops::gated_residual(out, f, chunk(5));
 }
