@@ -27,6 +27,7 @@
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/wan_presets.h"
 #include "ops/elementwise.h"
+#include "ops/gemm_autotune.h"
 #include "pipeline/cfg_gate.h"
 #include "pipeline/denoise_loop.h"
 #include "pipeline/dmd_denoise_loop.h"
@@ -50,6 +51,7 @@ struct BenchDenoiseFlags {
   std::string model, device = "cuda", json, scheduler = "flow_unipc", attention_backend;
   bool fastwan = false;
   bool compile = false;            // compile mode: forwards replayed from CUDA graphs
+  bool autotune = false;           // GEMM autotuning (compile mode max-autotune)
   int64_t cfg_batch_tokens = -1;   // forward_cfg batches up to this many tokens; -1: the default
   std::string config = "1.3b";     // random weights of this preset's size
   bool layerwise_offload = false;  // dit_layerwise_offload: blocks streamed from pinned memory
@@ -201,6 +203,7 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
               offload ? "blocks in pinned host memory, streamed (2 resident)" : "resident",
               *budget_bytes ? format_gib(*budget_bytes).c_str() : "none");
   if (f.compile) dit.enable_compile();
+  dit.set_gemm_autotune(f.autotune);
   if (f.cfg_batch_tokens >= 0) dit.set_cfg_batch_tokens(f.cfg_batch_tokens);
 
   // Noise as the pipeline draws it; prompt embeddings ~ UMT5 outputs (O(0.1)), two prompts.
@@ -266,6 +269,10 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
         compiled.graphs, compiled.capture_seconds, compiled.replays,
         double(compiled.graph_memory_bytes) / (1 << 30));
   }
+  if (f.autotune) {
+    std::printf("GEMM autotuning: %.3f s in the warm-up (one-time, not timed)\n",
+                ops::gemm_autotune_seconds());
+  }
 
   if (!f.json.empty()) {
     nlohmann::ordered_json out;
@@ -291,6 +298,8 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
     }
     out["peak_device_bytes"] = peak;
     out["compile"] = f.compile;
+    out["gemm_autotune"] = f.autotune;
+    if (f.autotune) out["gemm_autotune_seconds"] = ops::gemm_autotune_seconds();
     out["layerwise_offload"] = f.layerwise_offload;
     out["max_device_memory"] = *budget_bytes;
     if (f.compile) {
@@ -332,6 +341,9 @@ Action add_denoise_bench(CLI::App& bench) {
                   "engine's)");
   cmd->add_flag("--compile", f->compile,
                 "compile mode: every forward replayed from a CUDA graph captured in the warm-up");
+  cmd->add_flag("--autotune", f->autotune,
+                "GEMM autotuning (compile mode max-autotune, ops/gemm_autotune.h): new GEMM "
+                "shapes time cuBLASLt's candidates in the warm-up (one-time, reported apart)");
   cmd->add_option("--config", f->config,
                   "random weights of this size: 1.3b (default) or 14b (--model unset)");
   cmd->add_flag("--layerwise-offload", f->layerwise_offload,

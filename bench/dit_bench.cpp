@@ -20,6 +20,7 @@
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/wan_geometry.h"
 #include "models/wan/wan_presets.h"
+#include "ops/gemm_autotune.h"
 #include "pipeline/transformer_quant.h"
 #include "pipeline/wan_checkpoint.h"
 #include "random_dit.h"
@@ -44,6 +45,7 @@ struct BenchDitFlags {
   int layers = 0;                             // 0: all (14b: as many as fit)
   int warmup = 2, repeats = 5;
   bool compile = false;  // also time compile mode (CUDA graphs), after eager, in the same call
+  bool autotune = false;          // GEMM autotuning for every forward (compile mode max-autotune)
   std::string transformer_quant;  // FP8: then quantize the linears and time and compare again
 };
 
@@ -64,6 +66,11 @@ void add_bench_dit_options(CLI::App& dit, BenchDitFlags& f) {
   dit.add_flag("--compile", f.compile,
                "then time compile mode (the forward replayed from a CUDA graph) on the same "
                "model; its one-time capture is reported apart and not timed");
+  dit.add_flag(
+      "--autotune", f.autotune,
+      "GEMM autotuning for every forward (compile mode max-autotune, ops/gemm_autotune.h): "
+      "new GEMM shapes time cuBLASLt's candidates in the warm-up (one-time, reported "
+      "apart); --warmup must be >= 1");
   dit.add_option("--transformer-quant", f.transformer_quant,
                  "FP8: after the eager forwards, quantize the blocks' linears to FP8 and time "
                  "them again on the same model, with each block's output compared to the "
@@ -168,6 +175,9 @@ int run_bench_dit(const BenchDitFlags& f) {
   std::printf("attention backends: %s\n", attention.describe().c_str());
   WanTransformer dit(config, std::move(weights), *attention.self, *attention.cross);
   const int64_t weight_bytes = allocator.stats().in_use - before_weights;
+  FV_CHECK(!f.autotune || f.warmup >= 1,
+           "bench dit --autotune: --warmup must be >= 1 (the first forward of a shape tunes)");
+  dit.set_gemm_autotune(f.autotune);
 
   auto [latents, text] = random_dit_inputs(dit, latent_shape);
   const double timesteps[] = {999.0};
@@ -210,6 +220,10 @@ int run_bench_dit(const BenchDitFlags& f) {
   std::printf("%.1f TFLOP (wan21.md 1.8) -> %.1f TFLOP/s\n", flop / 1e12, tflops);
   std::printf("device memory: weights %.2f GiB, peak during forwards %.2f GiB\n",
               double(weight_bytes) / (1 << 30), double(peak) / (1 << 30));
+  if (f.autotune) {
+    std::printf("GEMM autotuning: %.3f s in the warm-up (one-time, not timed)\n",
+                ops::gemm_autotune_seconds());
+  }
 
   nlohmann::ordered_json out;
   out["bench"] = "dit";
@@ -224,6 +238,8 @@ int run_bench_dit(const BenchDitFlags& f) {
   out["layers"] = layers;
   out["num_layers"] = full_layers;
   out["warmup"] = f.warmup;
+  out["gemm_autotune"] = f.autotune;
+  if (f.autotune) out["gemm_autotune_seconds"] = ops::gemm_autotune_seconds();
   out["seconds"] = seconds;
   out["median_seconds"] = median;
   out["tflop"] = flop / 1e12;

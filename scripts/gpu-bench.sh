@@ -101,13 +101,15 @@ for b in "${benches[@]}"; do
         --json "$work/dit_compile.json"
       run dit_fp8 build-gpu/fastvideo bench dit --attention-backend FLASH_ATTN \
         --transformer-quant FP8 --compile --json "$work/dit_fp8.json"
+      run dit_autotune build-gpu/fastvideo bench dit --attention-backend FLASH_ATTN --compile \
+        --autotune --json "$work/dit_autotune.json"
       run torch_dit python3 tools/bench/torch_dit_anchor.py --json "$work/torch_dit.json"
       run umt5_compile build-gpu/fastvideo bench umt5 --compile --json "$work/umt5_compile.json"
       run torch_umt5 python3 tools/bench/torch_umt5_anchor.py --json "$work/torch_umt5.json"
-      for mode in eager compile; do
+      for mode in eager compile autotune; do
         run "small_$mode" build-gpu/fastvideo bench denoise --height 256 --width 256 \
-          --num-frames 17 --steps 10 $([ "$mode" = compile ] && echo --compile) \
-          --json "$work/small_$mode.json"
+          --num-frames 17 --steps 10 $([ "$mode" != eager ] && echo --compile) \
+          $([ "$mode" = autotune ] && echo --autotune) --json "$work/small_$mode.json"
       done
       # The VAE's compile mode (compile.vae_enabled) at the preset and at 256x256x17.
       for size in "480 832 81 vae" "256 256 17 small_vae"; do

@@ -4,10 +4,12 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ops/attention.h"
 #include "ops/elementwise.h"
+#include "ops/gemm_autotune.h"
 #include "ops/linear.h"
 #include "ops/linear_chain.h"
 #include "ops/norm.h"
@@ -254,6 +256,26 @@ TEST(LinearChain, MisuseIsAnErrorNamingWhatWasWrong) {
               chain.input(Tensor::zeros({2, 3}, DType::I32));
             }).find("is not F32 or BF16"),
             std::string::npos);
+}
+
+// GEMM autotuning's switch (ops/gemm_autotune.h) is per thread, and a scope inside an active one
+// never turns it off (the transformer opens its own inside a benchmark's).
+TEST(GemmAutotuneScope, IsPerThreadAndNests) {
+  EXPECT_FALSE(ops::gemm_autotune_active());
+  {
+    const ops::GemmAutotuneScope on(true);
+    EXPECT_TRUE(ops::gemm_autotune_active());
+    {
+      const ops::GemmAutotuneScope off(false);
+      EXPECT_TRUE(ops::gemm_autotune_active());
+    }
+    bool elsewhere = true;
+    std::thread([&] { elsewhere = ops::gemm_autotune_active(); }).join();
+    EXPECT_FALSE(elsewhere);
+  }
+  EXPECT_FALSE(ops::gemm_autotune_active());
+  const ops::GemmAutotuneScope off(false);
+  EXPECT_FALSE(ops::gemm_autotune_active());
 }
 
 }  // namespace

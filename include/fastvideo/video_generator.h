@@ -20,10 +20,11 @@ namespace fastvideo {
 // FastVideo's torch_compile_kwargs as this engine reads them. Its compile mode is not
 // torch.compile: the transformer's whole forward is captured into a CUDA graph once per input shape
 // and replayed (docs/compile.md). mode: unset, "default", "reduce-overhead" or "max-autotune",
-// which all run that one compile mode (CUDA graphs are what reduce-overhead asks for; there is no
-// separate autotuning); backend: unset, "inductor" or "cudagraphs"; fullgraph and dynamic: either
-// (the forward is always one graph; a new shape is captured anew). Anything else is refused by
-// name.
+// which all run that compile mode (CUDA graphs are what reduce-overhead asks for); max-autotune
+// also times cuBLASLt's candidate algorithms for each new GEMM shape of the transformer and keeps
+// the fastest (ops/gemm_autotune.h); backend: unset, "inductor" or "cudagraphs"; fullgraph and
+// dynamic: either (the forward is always one graph; a new shape is captured anew). Anything else is
+// refused by name.
 struct TorchCompileKwargs {
   std::string mode, backend;
   std::optional<bool> fullgraph, dynamic;
@@ -171,8 +172,8 @@ struct GenerationResult {
   int uncond_fresh = 0, uncond_reused = 0;  // CFG gating counts (fastvideo.md §5)
   // Compile mode: the capture cost paid in this generation (the transformer's and text encoder's
   // graphs of shapes seen for the first time, 0 once they exist; with compile_vae also the VAE's,
-  // captured anew in every decode) and the transformer forwards and VAE chunks that replayed a
-  // graph.
+  // captured anew in every decode; with mode max-autotune also the GEMM algorithm timing of new
+  // shapes) and the transformer forwards and VAE chunks that replayed a graph.
   double compile_seconds = 0;
   int graph_replays = 0;
   std::string summary_json() const;  // parameters, stages, counts

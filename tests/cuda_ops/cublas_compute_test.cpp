@@ -1,12 +1,15 @@
 // What cuBLASLt computes behind ops::linear, linear_gelu and matmul, beyond matching the CPU twin
 // within a bound (the op-coverage table checks that): F32 GEMMs are true fp32, not TF32, and the
-// fused GELU epilogue is the tanh form the CPU twin and PyTorch use, not the erf form. Skips only
-// where no GPU exists.
+// fused GELU epilogue is the tanh form the CPU twin and PyTorch use, not the erf form, and
+// autotuning (compile mode max-autotune) tunes a shape once and gives the same product. Skips
+// only where no GPU exists.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "core/cuda/captured_function.h"
 #include "ops/elementwise.h"
+#include "ops/gemm_autotune.h"
 #include "ops/linear.h"
 #include "require_gpu.h"
 #include "test_util.h"
@@ -91,6 +94,43 @@ TEST(CublasGeluEpilogue, IsTheTanhFormNotErf) {
     EXPECT_LE(testing::rel_l2(y, tanh_form), dtype == DType::F32 ? 1e-3 : 1e-2)
         << dtype_name(dtype);
   }
+}
+
+// ops/gemm_autotune.h: under a scope, the first call of a shape times cuBLASLt's candidates (the
+// tuning clock moves) and later calls of it do not; the product is the default plan's within bf16
+// rounding (another algorithm may sum in another order); a shape first met inside a graph capture
+// takes the heuristic's choice, since timing would wait for the device.
+TEST(CublasAutotune, TunesAShapeOnceAndGivesTheSameProduct) {
+  REQUIRE_GPU();
+  const Tensor x = testing::randn({1000, 1536}).to(DType::BF16).to(kGpu);
+  const Tensor w = ops::scale(testing::randn({8960, 1536}), 0.03f).to(DType::BF16).to(kGpu);
+  const Tensor b = testing::randn({8960}).to(DType::BF16).to(kGpu);
+  const Tensor plain = ops::linear_gelu(x, w, b);
+  const double before = ops::gemm_autotune_seconds();
+  Tensor tuned;
+  {
+    const ops::GemmAutotuneScope scope(true);
+    EXPECT_TRUE(ops::gemm_autotune_active());
+    tuned = ops::linear_gelu(x, w, b);
+  }
+  EXPECT_FALSE(ops::gemm_autotune_active()) << "the scope ended";
+  const double tuned_once = ops::gemm_autotune_seconds();
+  EXPECT_GT(tuned_once, before) << "a 1000x1536x8960 GELU GEMM has several candidates to time";
+  {
+    const ops::GemmAutotuneScope scope(true);
+    const Tensor again = ops::linear_gelu(x, w, b);
+    EXPECT_LE(testing::rel_l2(to_host_f32(again), to_host_f32(tuned)), 1e-3) << "the same plan";
+  }
+  EXPECT_EQ(ops::gemm_autotune_seconds(), tuned_once) << "the shape is tuned once";
+  EXPECT_LE(testing::rel_l2(to_host_f32(tuned), to_host_f32(plain)), 1e-2);
+
+  const Tensor small = testing::randn({7, 1536}).to(DType::BF16).to(kGpu);
+  const ops::GemmAutotuneScope scope(true);
+  CapturedFunction captured(small, "an autotuned linear's first call",
+                            [&](const Tensor& in) { return ops::linear(in, w, b); });
+  EXPECT_EQ(ops::gemm_autotune_seconds(), tuned_once) << "no timing inside a capture";
+  const Tensor got = to_host_f32(captured.replay(small));
+  EXPECT_LE(testing::rel_l2(got, to_host_f32(ops::linear(small, w, b))), 1e-2);
 }
 
 }  // namespace

@@ -83,9 +83,11 @@ def main():
 
     # Issue 11's table (gpu-bench.sh compile): eager, compiled, FP8, FP8 compiled.
     dc, df = load(d, "dit_compile.json"), load(d, "dit_fp8.json")
+    da = load(d, "dit_autotune.json")
     tcompile = (load(d, "torch_dit.json") or {}).get("variants", {}).get("compile", {})
     for what, ours in (("eager", (dc or {}).get("median_seconds")),
                        ("compiled", (dc or {}).get("compile", {}).get("median_seconds")),
+                       ("compiled max-autotune", (da or {}).get("compile", {}).get("median_seconds")),
                        ("FP8", (df or {}).get("fp8", {}).get("median_seconds")),
                        ("FP8 compiled", (df or {}).get("compile", {}).get("median_seconds"))):
         if dc or df:
@@ -103,6 +105,10 @@ def main():
     se, sc = load(d, "small_eager.json"), load(d, "small_compile.json")
     if se and sc:
         row("1.3B 256x256x17 step: compile vs eager", sc.get("median_step_seconds"),
+            se.get("median_step_seconds"), "s")
+    sa = load(d, "small_autotune.json")
+    if se and sa:
+        row("1.3B 256x256x17 step: compile max-autotune vs eager", sa.get("median_step_seconds"),
             se.get("median_step_seconds"), "s")
     for name, label in (("vae", "VAE decode 81x480x832"), ("small_vae", "VAE decode 17x256x256")):
         ve, vc = load(d, f"{name}_eager.json"), load(d, f"{name}_compile.json")

@@ -2,17 +2,20 @@
 
 #include <cublasLt.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "fastvideo/log.h"
 #include "ops/cuda/bias_activation.h"
+#include "ops/gemm_autotune.h"
 
 namespace fastvideo::ops::cuda_detail {
 
@@ -63,8 +66,12 @@ struct PlanKey {
   bool bias;
   GemmActivation activation;
   uint32_t align_a, align_b, align_d, align_bias;
+  bool autotune;  // ops/gemm_autotune.h: the fastest of the heuristic's candidates, timed
   auto operator<=>(const PlanKey&) const = default;
 };
+
+// Candidates an autotuned plan times (cuBLASLt's heuristic ranks them; its first is the default).
+constexpr int kAutotuneCandidates = 8;
 
 cublasLtEpilogue_t epilogue_of(bool bias, GemmActivation activation) {
   const bool gelu = activation == GemmActivation::GeluTanh;
@@ -133,10 +140,14 @@ class Plan {
       set_attribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias.raw_data());
     }
     if (row_scales && scales_in_gemm_) set_scale_pointers(*row_scales);
-    const float alpha = 1.0f, beta = 0.0f;
-    FV_CUBLAS_CHECK(cublasLtMatmul(handle, desc_, &alpha, b.raw_data(), lt_a_, a.raw_data(), lt_b_,
-                                   &beta, d.raw_data(), lt_d_, d.raw_data(), lt_d_, &algo_,
-                                   workspace, workspace_bytes, stream));
+    const auto matmul = [&](const cublasLtMatmulAlgo_t& algo) {
+      const float alpha = 1.0f, beta = 0.0f;  // beta 0: running it again gives the same d
+      return cublasLtMatmul(handle, desc_, &alpha, b.raw_data(), lt_a_, a.raw_data(), lt_b_, &beta,
+                            d.raw_data(), lt_d_, d.raw_data(), lt_d_, &algo, workspace,
+                            workspace_bytes, stream);
+    };
+    if (candidates_.size() > 1) tune(matmul, stream);
+    FV_CUBLAS_CHECK(matmul(algo_));
     const bool gelu = key_.activation == GemmActivation::GeluTanh;
     if (row_scales && !scales_in_gemm_) {
       scale_bias_activation_inplace(d, row_scales->a, row_scales->b, bias, gelu, stream);
@@ -168,15 +179,61 @@ class Plan {
     set_pref(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, key_.align_a);
     set_pref(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, key_.align_d);
     set_pref(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, key_.align_d);
-    cublasLtMatmulHeuristicResult_t result{};
+    cublasLtMatmulHeuristicResult_t results[kAutotuneCandidates] = {};
     int count = 0;
-    const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(handle, desc_, lt_a_, lt_b_, lt_d_,
-                                                                 lt_d_, pref, 1, &result, &count);
-    if (status != CUBLAS_STATUS_SUCCESS || count == 0 || result.state != CUBLAS_STATUS_SUCCESS) {
+    const cublasStatus_t status =
+        cublasLtMatmulAlgoGetHeuristic(handle, desc_, lt_a_, lt_b_, lt_d_, lt_d_, pref,
+                                       key_.autotune ? kAutotuneCandidates : 1, results, &count);
+    if (status != CUBLAS_STATUS_SUCCESS || count == 0 ||
+        results[0].state != CUBLAS_STATUS_SUCCESS) {
       return false;
     }
-    algo_ = result.algo;
+    algo_ = results[0].algo;
+    candidates_.clear();
+    for (int i = 0; i < count; ++i) {
+      if (results[i].state == CUBLAS_STATUS_SUCCESS) candidates_.push_back(results[i].algo);
+    }
     return true;
+  }
+
+  // Autotuning (ops/gemm_autotune.h), on the first run outside a graph capture: each candidate
+  // once untimed, then three times between events; the fastest becomes algo_. A candidate that
+  // fails to run is passed over. Waits for the device.
+  template <class Matmul>
+  void tune(const Matmul& matmul, cudaStream_t stream) {
+    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+    FV_CUDA_CHECK(cudaStreamIsCapturing(stream, &capturing));
+    if (capturing != cudaStreamCaptureStatusNone) return;
+    const auto t0 = std::chrono::steady_clock::now();
+    cudaEvent_t start = nullptr, stop = nullptr;
+    FV_CUDA_CHECK(cudaEventCreate(&start));
+    FV_CUDA_CHECK(cudaEventCreate(&stop));
+    float best_ms = 0, first_ms = 0;
+    size_t best = 0;
+    for (size_t i = 0; i < candidates_.size(); ++i) {
+      if (matmul(candidates_[i]) != CUBLAS_STATUS_SUCCESS) continue;
+      FV_CUDA_CHECK(cudaEventRecord(start, stream));
+      bool ran = true;
+      for (int r = 0; r < 3 && ran; ++r) ran = matmul(candidates_[i]) == CUBLAS_STATUS_SUCCESS;
+      FV_CUDA_CHECK(cudaEventRecord(stop, stream));
+      FV_CUDA_CHECK(cudaEventSynchronize(stop));
+      float ms = 0;
+      FV_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+      if (!ran) continue;
+      if (i == 0) first_ms = ms;
+      if (best_ms == 0 || ms < best_ms) {
+        best_ms = ms;
+        best = i;
+      }
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    if (best_ms > 0) algo_ = candidates_[best];
+    log::debug("cuBLASLt autotune ", describe(), ": candidate ", best, " of ", candidates_.size(),
+               ", ", best_ms / 3, " ms against the heuristic's first ", first_ms / 3, " ms");
+    candidates_.clear();
+    add_gemm_autotune_seconds(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
 
   // A fresh descriptor: our layout's transposes and, with row_scales, one scale per row of each
@@ -218,6 +275,7 @@ class Plan {
   cublasLtMatmulDesc_t desc_ = nullptr;
   cublasLtMatrixLayout_t lt_a_ = nullptr, lt_b_ = nullptr, lt_d_ = nullptr;
   cublasLtMatmulAlgo_t algo_{};
+  std::vector<cublasLtMatmulAlgo_t> candidates_;  // autotune: still to be timed (more than one)
   bool fused_ = false;
   bool scales_in_gemm_ = true;  // FP8: outer-vector scales in cuBLASLt, else a kernel after it
 };
@@ -282,7 +340,8 @@ PlanKey key_of(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose
                  alignment(a.raw_data()),
                  alignment(b.raw_data()),
                  alignment(d.raw_data()),
-                 bias.defined() ? alignment(bias.raw_data()) : 0u};
+                 bias.defined() ? alignment(bias.raw_data()) : 0u,
+                 gemm_autotune_active()};
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "models/wan/dit/wan_rope.h"
 #include "ops/elementwise.h"
 #include "ops/fp8_linear.h"
+#include "ops/gemm_autotune.h"
 #include "ops/linear.h"
 #include "ops/norm.h"
 #include "ops/norm_fp8.h"
@@ -854,6 +855,7 @@ Tensor WanTransformer::forward(const Tensor& latents, std::span<const double> ti
            " blocks; expected batch ", B, " and ", config_.num_layers, " blocks");
   FV_CHECK(latents.device() == device(), "WanTransformer: latents are on ", latents.device().name(),
            ", the model on ", device().name());
+  const ops::GemmAutotuneScope autotune(gemm_autotune_);
   // wan21.md §1.3: the sinusoid of the timesteps, in f32 (the time embedder's dtype, §1.2), made
   // on the model's device without a copy that would wait for its queue.
   const Tensor sinusoid =
@@ -969,6 +971,14 @@ void WanTransformer::enable_compile() {
 #else
   fail("compile mode (enable_torch_compile) needs the CUDA backend, and this build has none");
 #endif
+}
+
+void WanTransformer::set_gemm_autotune(bool on) {
+  FV_CHECK(!on || (!sequence_parallel_ && !partner_),
+           "GEMM autotuning (compile mode max-autotune) times each new GEMM on a device that must "
+           "not wait for another GPU meanwhile: not with sequence parallelism or CFG-parallel in "
+           "this version; use mode reduce-overhead there");
+  gemm_autotune_ = on;
 }
 
 void WanTransformer::set_block_probe(std::function<void(int, const Tensor&)> probe) {

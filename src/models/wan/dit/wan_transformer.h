@@ -203,6 +203,10 @@ class WanTransformer {
   // as eager. A model on the CPU, or a build without CUDA, is refused.
   void enable_compile();
   bool compiled() const { return graphs_ != nullptr; }
+  // torch.compile's mode "max-autotune" (ops/gemm_autotune.h): each new GEMM shape of a forward
+  // times cuBLASLt's candidate algorithms once and keeps the fastest. One thread per device only:
+  // not with sequence parallelism or CFG-parallel (refused), whose ranks wait on each other.
+  void set_gemm_autotune(bool on);
   // FastVideo's transformer_quant FP8 (issue 11, ops/fp8_linear.h): the blocks' attention and
   // feed-forward linears (to_q, to_k, to_v, to_out of both attentions, ffn in and out) become E4M3
   // weights with a scale per output channel, now, and their inputs are quantized per token at each
@@ -315,6 +319,7 @@ class WanTransformer {
   Tensor forward_as_group(const Tensor& latents, std::span<const double> timesteps,
                           const TextContext& text, const AttentionMetadata* metadata) const;
   bool fp8_linears_ = false;
+  bool gemm_autotune_ = false;
   std::function<void(int, const Tensor&)> block_probe_;
   int64_t cfg_batch_tokens_ = kCfgBatchTokens;
   // forward_cfg's batched context for the last (cond, uncond) pair, by their ids.
