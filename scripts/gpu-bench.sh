@@ -15,6 +15,8 @@
 #   compile   issue 11's table: the 1.3B DiT forward (FLASH_ATTN) eager, compiled, with FP8 linears
 #             and both, beside torch_dit_anchor.py (eager, torch.compile); UMT5 compiled beside
 #             torch_umt5_anchor.py; the 1.3B denoise step at 256x256x17 eager and compiled
+#   autotune  compile mode max-autotune (GEMM autotuning) against plain compile mode: the 1.3B DiT
+#             forward and the 256x256x17 step (eager too)
 # denoise times the first $DENOISE_STEPS (default 10) of the 50 steps and extrapolates (say so when
 # quoting); DENOISE_STEPS=50 runs them all. load and fullgen write the checkpoint (17.5 GB) to
 # $FULL_MODEL_DIR (default /tmp/fastvideo-full-1.3b) once and delete it at the end.
@@ -69,7 +71,7 @@ ensure_checkpoint() {  # the real-size 1.3B checkpoint load and fullgen share
 benches=("$@")
 [ ${#benches[@]} -eq 0 ] && benches=(gemm attention dit vae)
 [ "${benches[*]}" = all ] &&
-  benches=(gemm attention dit vae conv umt5 denoise compile dit14b load fullgen)
+  benches=(gemm attention dit vae conv umt5 denoise compile autotune dit14b load fullgen)
 for b in "${benches[@]}"; do
   case "$b" in
     gemm | vae | conv | umt5)
@@ -101,15 +103,13 @@ for b in "${benches[@]}"; do
         --json "$work/dit_compile.json"
       run dit_fp8 build-gpu/fastvideo bench dit --attention-backend FLASH_ATTN \
         --transformer-quant FP8 --compile --json "$work/dit_fp8.json"
-      run dit_autotune build-gpu/fastvideo bench dit --attention-backend FLASH_ATTN --compile \
-        --autotune --json "$work/dit_autotune.json"
       run torch_dit python3 tools/bench/torch_dit_anchor.py --json "$work/torch_dit.json"
       run umt5_compile build-gpu/fastvideo bench umt5 --compile --json "$work/umt5_compile.json"
       run torch_umt5 python3 tools/bench/torch_umt5_anchor.py --json "$work/torch_umt5.json"
-      for mode in eager compile autotune; do
+      for mode in eager compile; do
         run "small_$mode" build-gpu/fastvideo bench denoise --height 256 --width 256 \
-          --num-frames 17 --steps 10 $([ "$mode" != eager ] && echo --compile) \
-          $([ "$mode" = autotune ] && echo --autotune) --json "$work/small_$mode.json"
+          --num-frames 17 --steps 10 $([ "$mode" = compile ] && echo --compile) \
+          --json "$work/small_$mode.json"
       done
       # The VAE's compile mode (compile.vae_enabled) at the preset and at 256x256x17.
       for size in "480 832 81 vae" "256 256 17 small_vae"; do
@@ -119,6 +119,17 @@ for b in "${benches[@]}"; do
             --num-frames "$3" $([ "$mode" = compile ] && echo --compile) \
             --json "$work/$4_$mode.json"
         done
+      done
+      ;;
+    autotune)  # compile mode max-autotune against reduce-overhead, same call
+      run dit_compile build-gpu/fastvideo bench dit --attention-backend FLASH_ATTN --compile \
+        --json "$work/dit_compile.json"
+      run dit_autotune build-gpu/fastvideo bench dit --attention-backend FLASH_ATTN --compile \
+        --autotune --json "$work/dit_autotune.json"
+      for mode in eager compile autotune; do
+        run "small_$mode" build-gpu/fastvideo bench denoise --height 256 --width 256 \
+          --num-frames 17 --steps 10 $([ "$mode" != eager ] && echo --compile) \
+          $([ "$mode" = autotune ] && echo --autotune) --json "$work/small_$mode.json"
       done
       ;;
     dit14b)
@@ -155,7 +166,7 @@ print(f"{'total':16s} {j['total_seconds']:9.2f} s (compile {j['compile_seconds']
 PY
       done
       ;;
-    *) echo "unknown benchmark $b (gemm attention dit vae conv umt5 denoise compile dit14b load fullgen)" ;;
+    *) echo "unknown benchmark $b (gemm attention dit vae conv umt5 denoise compile autotune dit14b load fullgen)" ;;
   esac
 done
 finish
