@@ -66,7 +66,8 @@ TEST(CudaFp8Rows, TheKernelRoundsAsTheCpuDoes) {
 
 // The norms that write FP8 rows (ops/norm_fp8.h) give the bytes and scales of the norm followed by
 // quantize_rows_fp8, on the warp-per-row (64) and block-per-row (1536, Wan's width) paths, with
-// F32 and BF16 parameters, a zero row and a row of one value among them.
+// F32 and BF16 parameters or none (a constant row then normalises to zeros: scale 1), and for a
+// view 8 bytes off the 16-byte alignment (the norm and the quantizer one after the other).
 TEST(CudaFp8Rows, TheNormsWriteTheRowsTheQuantizerWould) {
   REQUIRE_GPU();
   auto same = [](const ops::Fp8Rows& a, const ops::Fp8Rows& b) {
@@ -94,6 +95,19 @@ TEST(CudaFp8Rows, TheNormsWriteTheRowsTheQuantizerWould) {
                        ops::quantize_rows_fp8(ops::layer_norm(x, 1e-6f, w, b))))
           << "layer_norm_fp8, D " << D << ", parameters " << dtype_name(dp);
     }
+    const ops::Fp8Rows plain = ops::layer_norm_fp8(x, 1e-6f, Tensor(), Tensor());
+    EXPECT_TRUE(same(plain, ops::quantize_rows_fp8(ops::layer_norm(x, 1e-6f))))
+        << "layer_norm_fp8 without parameters, D " << D;
+    EXPECT_EQ(plain.scales.to(Device::cpu()).data<float>()[5], 1.f) << "the constant row";
+    // Rows of D starting 4 elements (8 bytes) into a buffer.
+    const Tensor offset = testing::randn({2 * 37 * D + 4})
+                              .to(DType::BF16)
+                              .to(kGpu)
+                              .slice(0, 4, 4 + 2 * 37 * D)
+                              .reshape({2, 37, D});
+    EXPECT_TRUE(same(ops::layer_norm_modulate_fp8(offset, 1e-6f, shift, scale),
+                     ops::quantize_rows_fp8(ops::layer_norm_modulate(offset, 1e-6f, shift, scale))))
+        << "a view off the 16-byte alignment, D " << D;
   }
 }
 

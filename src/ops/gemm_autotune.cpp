@@ -7,6 +7,7 @@ namespace fastvideo::ops {
 namespace {
 thread_local bool active = false;
 std::atomic<double> tuning_seconds{0.0};
+std::atomic<int> tuned_plans{0};
 }  // namespace
 
 GemmAutotuneScope::GemmAutotuneScope(bool on) : previous_(active) { active = on || previous_; }
@@ -16,10 +17,13 @@ bool gemm_autotune_active() { return active; }
 
 double gemm_autotune_seconds() { return tuning_seconds.load(); }
 
-void add_gemm_autotune_seconds(double seconds) {
+int gemm_autotuned_plans() { return tuned_plans.load(); }
+
+void record_gemm_autotune(double seconds) {
   double now = tuning_seconds.load();
   while (!tuning_seconds.compare_exchange_weak(now, now + seconds)) {
   }
+  tuned_plans += 1;
 }
 
 }  // namespace fastvideo::ops

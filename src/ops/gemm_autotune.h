@@ -24,9 +24,10 @@ class GemmAutotuneScope {
 // off).
 bool gemm_autotune_active();
 
-// Seconds this process has spent timing candidate algorithms (the one-time cost), and the
-// backend's way to add to it.
+// Seconds this process has spent timing candidate algorithms (the one-time cost) and the plans it
+// timed (those with more than one candidate), and the backend's way to add a plan's.
 double gemm_autotune_seconds();
-void add_gemm_autotune_seconds(double seconds);
+int gemm_autotuned_plans();
+void record_gemm_autotune(double seconds);
 
 }  // namespace fastvideo::ops

@@ -495,22 +495,35 @@ void fp8_linear_cases(Table& t) {
         [](OpInputs in) { return fp8_linear(in, false); });
   // The norms writing FP8 rows (norm_fp8.h) through the linear that reads them: x [2, 65, 1536],
   // the modulation's shift and scale (or the affine norm's weight and bias), a 1536 -> 64 weight.
+  // The GPU rounds the norm to bf16 before quantizing (the activations' dtype there), so the CPU
+  // side does too: the norm, rounded, quantized, then the FP8 linear's twin.
   const Shape x{2, 65, 1536}, mod{2, 2, 1536}, w{64, 1536};
-  const auto activation = [](OpInputs in) {
-    return in[0].device().is_cpu() ? DType::F32 : DType::BF16;
+  const auto rounded = [](const Tensor& t) { return t.to(DType::BF16).to(DType::F32); };
+  OpCase& modulated = t.add(
+      "layer_norm_modulate_fp8", kBf16, "linear_1536_64",
+      {{x, kBf16, 2.0f}, {mod, kBf16, 0.5f}, {w, kBf16, 0.03f}}, 1e-2, [rounded](OpInputs in) {
+        const Tensor h =
+            ops::layer_norm_modulate(in[0], 1e-6f, in[1].select(1, 0), in[1].select(1, 1));
+        return ops::fp8_linear(ops::quantize_rows_fp8(rounded(h)), DType::F32,
+                               ops::quantize_rows_fp8(in[2]), Tensor());
+      });
+  modulated.gpu_op = [](OpInputs in) {
+    return ops::fp8_linear(
+        ops::layer_norm_modulate_fp8(in[0], 1e-6f, in[1].select(1, 0), in[1].select(1, 1)),
+        DType::BF16, ops::quantize_rows_fp8(in[2]), Tensor());
   };
-  t.add("layer_norm_modulate_fp8", kBf16, "linear_1536_64",
-        {{x, kBf16, 2.0f}, {mod, kBf16, 0.5f}, {w, kBf16, 0.03f}}, 1e-2, [activation](OpInputs in) {
-          return ops::fp8_linear(
-              ops::layer_norm_modulate_fp8(in[0], 1e-6f, in[1].select(1, 0), in[1].select(1, 1)),
-              activation(in), ops::quantize_rows_fp8(in[2]), Tensor());
-        });
-  t.add("layer_norm_fp8", kBf16, "affine_f32_linear_1536_64",
-        {{x, kBf16, 2.0f}, {{1536}, kF32}, {{1536}, kF32}, {w, kBf16, 0.03f}}, 1e-2,
-        [activation](OpInputs in) {
-          return ops::fp8_linear(ops::layer_norm_fp8(in[0], 1e-6f, in[1], in[2]), activation(in),
-                                 ops::quantize_rows_fp8(in[3]), Tensor());
-        });
+  OpCase& affine =
+      t.add("layer_norm_fp8", kBf16, "affine_f32_linear_1536_64",
+            {{x, kBf16, 2.0f}, {{1536}, kF32}, {{1536}, kF32}, {w, kBf16, 0.03f}}, 1e-2,
+            [rounded](OpInputs in) {
+              return ops::fp8_linear(
+                  ops::quantize_rows_fp8(rounded(ops::layer_norm(in[0], 1e-6f, in[1], in[2]))),
+                  DType::F32, ops::quantize_rows_fp8(in[3]), Tensor());
+            });
+  affine.gpu_op = [](OpInputs in) {
+    return ops::fp8_linear(ops::layer_norm_fp8(in[0], 1e-6f, in[1], in[2]), DType::BF16,
+                           ops::quantize_rows_fp8(in[3]), Tensor());
+  };
 }
 
 // ---- conv.h (cuDNN and the direct fallback kernel) ---------------------------------------------

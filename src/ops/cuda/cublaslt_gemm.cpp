@@ -197,13 +197,17 @@ class Plan {
   }
 
   // Autotuning (ops/gemm_autotune.h), on the first run outside a graph capture: each candidate
-  // once untimed, then three times between events; the fastest becomes algo_. A candidate that
-  // fails to run is passed over. Waits for the device.
+  // once untimed, then kRuns times between events; the fastest becomes algo_. A candidate that
+  // fails to run is passed over. Waits for the device (first for the work queued before, which
+  // is not counted). Callers hold the plan cache's lock, so other threads' GEMMs wait meanwhile:
+  // autotuning is for one thread per device (WanTransformer::set_gemm_autotune).
   template <class Matmul>
   void tune(const Matmul& matmul, cudaStream_t stream) {
+    constexpr int kRuns = 5;
     cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
     FV_CUDA_CHECK(cudaStreamIsCapturing(stream, &capturing));
     if (capturing != cudaStreamCaptureStatusNone) return;
+    FV_CUDA_CHECK(cudaStreamSynchronize(stream));
     const auto t0 = std::chrono::steady_clock::now();
     cudaEvent_t start = nullptr, stop = nullptr;
     FV_CUDA_CHECK(cudaEventCreate(&start));
@@ -211,15 +215,21 @@ class Plan {
     float best_ms = 0, first_ms = 0;
     size_t best = 0;
     for (size_t i = 0; i < candidates_.size(); ++i) {
-      if (matmul(candidates_[i]) != CUBLAS_STATUS_SUCCESS) continue;
+      if (matmul(candidates_[i]) != CUBLAS_STATUS_SUCCESS) {
+        (void)cudaGetLastError();  // a refused launch leaves nothing for a later check to find
+        continue;
+      }
       FV_CUDA_CHECK(cudaEventRecord(start, stream));
       bool ran = true;
-      for (int r = 0; r < 3 && ran; ++r) ran = matmul(candidates_[i]) == CUBLAS_STATUS_SUCCESS;
+      for (int r = 0; r < kRuns && ran; ++r) ran = matmul(candidates_[i]) == CUBLAS_STATUS_SUCCESS;
       FV_CUDA_CHECK(cudaEventRecord(stop, stream));
       FV_CUDA_CHECK(cudaEventSynchronize(stop));
       float ms = 0;
       FV_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-      if (!ran) continue;
+      if (!ran) {
+        (void)cudaGetLastError();
+        continue;
+      }
       if (i == 0) first_ms = ms;
       if (best_ms == 0 || ms < best_ms) {
         best_ms = ms;
@@ -230,9 +240,10 @@ class Plan {
     cudaEventDestroy(stop);
     if (best_ms > 0) algo_ = candidates_[best];
     log::debug("cuBLASLt autotune ", describe(), ": candidate ", best, " of ", candidates_.size(),
-               ", ", best_ms / 3, " ms against the heuristic's first ", first_ms / 3, " ms");
+               ", ", best_ms / kRuns, " ms against the heuristic's first ", first_ms / kRuns,
+               " ms");
     candidates_.clear();
-    add_gemm_autotune_seconds(
+    record_gemm_autotune(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
 

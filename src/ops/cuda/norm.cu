@@ -5,6 +5,7 @@
 #include <cuda_fp8.h>
 
 #include <string>
+#include <type_traits>
 
 #include "ops/cuda/memory_bound.cuh"
 #include "ops/cuda/row_norm.h"
@@ -103,7 +104,9 @@ __device__ __forceinline__ void store_e4m3(uint8_t* p, const float (&v)[N], floa
   *reinterpret_cast<Chunk<uint8_t, N>*>(p) = chunk;
 }
 
-template <int N, class TX, class TP>
+// kFp8: the rows go to ep.fp8 as E4M3 (norm_fp8.h) instead of to y; a separate instantiation
+// (bf16 rows at full vector width only), so the others keep their registers.
+template <int N, bool kFp8, class TX, class TP>
 __global__ void __launch_bounds__(kMaxLanes)
     row_norm_kernel(const TX* __restrict__ x, TX* __restrict__ y, int64_t rows, int D, float eps,
                     bool rms, Epilogue<TP> ep) {
@@ -140,7 +143,7 @@ __global__ void __launch_bounds__(kMaxLanes)
       inv = rsqrtf(row_sum(centred, partial) / float(D) + eps);
     }
     const int64_t b = row / ep.tokens, s = row - b * ep.tokens;
-    if (ep.fp8) {
+    if constexpr (kFp8) {
       // FP8 rows: the results rounded to x's dtype, as the unfused pair stores them, then
       // quantized as quantize_rows_fp8 does (amax / 448, each value divided by it, satfinite).
       float amax = 0.f;
@@ -177,7 +180,7 @@ __global__ void __launch_bounds__(kMaxLanes)
   }
 }
 
-template <int N, class TX, class TP>
+template <int N, bool kFp8 = false, class TX, class TP>
 void launch_row_norm(const CudaContext& ctx, const TX* x, TX* y, int64_t rows, int D,
                      const RowNorm& norm, const Epilogue<TP>& ep) {
   const int vectors = D / N;
@@ -193,7 +196,7 @@ void launch_row_norm(const CudaContext& ctx, const TX* x, TX* y, int64_t rows, i
     block = dim3(unsigned((lanes + 31) / 32 * 32));
     grid = dim3(unsigned(rows));
   }
-  row_norm_kernel<N><<<grid, block, 0, ctx.stream()>>>(x, y, rows, D, norm.eps, norm.rms, ep);
+  row_norm_kernel<N, kFp8><<<grid, block, 0, ctx.stream()>>>(x, y, rows, D, norm.eps, norm.rms, ep);
   FV_CUDA_CHECK_LAUNCH();
 }
 
@@ -287,6 +290,7 @@ Tensor run_row_norm(const Tensor& x, const RowNorm& norm, Fp8Rows* fp8) {
     if (y.numel() == 0) return y;
   }
   CudaContext& ctx = context_of(x);
+  bool unaligned_fp8 = false;
   with_float_type(x, norm.op, [&](auto tx) {
     with_float_type(param_dtype, norm.op, "a weight, bias, shift or scale", [&](auto tp) {
       using TX = decltype(tx);
@@ -316,6 +320,16 @@ Tensor run_row_norm(const Tensor& x, const RowNorm& norm, Fp8Rows* fp8) {
                (!modulated || (shift.stride % width == 0 && scale.stride % width == 0));
       };
       constexpr int kVec = kVector<TX>;
+      if (fp8) {
+        if constexpr (std::is_same_v<TX, bf16>) {
+          if (fits(kVec, 16)) {
+            launch_row_norm<kVec, true>(ctx, px, py, rows, int(D), norm, ep);
+            return;
+          }
+        }
+        unaligned_fp8 = true;  // below: the norm, then the quantizer
+        return;
+      }
       if (fits(kVec, 16)) {
         launch_row_norm<kVec>(ctx, px, py, rows, int(D), norm, ep);
       } else if (fits(2, 8)) {
@@ -326,6 +340,9 @@ Tensor run_row_norm(const Tensor& x, const RowNorm& norm, Fp8Rows* fp8) {
       }
     });
   });
+  // FP8 rows of an input the fused kernel cannot read at full vector width (a misaligned view):
+  // the same bytes in two passes.
+  if (unaligned_fp8) *fp8 = cuda::quantize_rows_fp8(run_row_norm(x, norm, nullptr));
   return y;
 }
 
