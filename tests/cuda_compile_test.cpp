@@ -158,8 +158,10 @@ TEST(CudaCompileMode, VaeReplaysGiveTheEagerDecode) {
     config.latents_mean.assign(16, 0.1f);
     config.latents_std.assign(16, 1.5f);
     Weights weights("vae");
-    for (const auto& [name, t] : testing::random_vae_weights(config).all())
-      weights.insert(name, t.to(kGpu).to(DType::BF16));
+    // Named: a temporary's all() in the range would dangle (C++20 extends only the range's own
+    // temporary).
+    const Weights host = testing::random_vae_weights(config);
+    for (const auto& [name, t] : host.all()) weights.insert(name, t.to(kGpu).to(DType::BF16));
     const WanVaeDecoder eager(config, weights);
     WanVaeDecoder compiled(config, weights);
     compiled.enable_compile();
