@@ -40,6 +40,11 @@
 //    channel-offset q/k/v (B 2, S 200, H 3, D 128) rel-L2 against dense is 0.81% here and 0.74%
 //    with l summing the rounded P̃ (whose weights then sum to exactly 1); on zero-mean noise the
 //    two are equal (3.66% vs 3.64%).
+//    The one choice left to a kernel: l may instead sum the block's rounded e4m3(P̃_j) (in f32
+//    across blocks). The dense Hopper kernel does, reading the row sums off the tensor cores
+//    (sage_hopper.cuh accumulate_pv_summing), which took 64 adds a step off its bounding issue
+//    rate (docs/perf.md); the CPU twin and the other kernels sum the f32 P̃. The two rules differ
+//    by 0.2-0.5% rel-L2 at the test shapes (simulated), well inside the kernels' 1e-2 bar.
 //    Two-level accumulation: on Hopper the e4m3 wgmma accumulates in ~22-bit precision, so each
 //    block's P̃·V goes into a zeroed temporary fragment and is added to the f32 accumulator once
 //    per block. On the CPU both levels are plain f32, summed in key order.

@@ -11,8 +11,9 @@
 // CTAs per SM; now the sparse kernel's) in one A/B call on an H200: 1.09x at (1,12,32760,128),
 // 1.11x at (1,40,75600,128) (docs/perf.md).
 // Shared:     Q 24 KiB (int8, one 128-byte row per query: the 128-byte swizzle's row); per stage K
-//             16 KiB (int8) and Vᵀ 16 KiB (E4M3, 128 channel rows of 128 keys); 4 stages: 152 KiB.
-//             A stage's K (Vᵀ) is refilled once all 12 consumer warps have released it.
+//             16 KiB (int8) and Vᵀ 16 KiB (E4M3, 128 channel rows of 128 keys) followed by 1 KiB
+//             of E4M3 ones (P̃·V's row sums, sage_hopper.cuh); 4 stages: 157 KiB. A stage's K
+//             (Vᵀ) is refilled once all 12 consumer warps have released it.
 //
 // Tested by tests/cuda_sage_attention_test.cpp against the CPU contract (ops::cpu::sage_attention).
 #include <cuda.h>
@@ -38,8 +39,10 @@ constexpr int kStages = 4;
 constexpr int kThreads = 128 * (1 + kConsumers);
 constexpr uint32_t kQTileBytes = kBlockM * kD;  // int8
 constexpr uint32_t kBarrierBytes = 256;
+constexpr uint32_t kOnesBytes = 8 * kBlockN;  // 8 rows of E4M3 ones after each Vᵀ tile
+constexpr uint32_t kVStageBytes = kVTileBytes + kOnesBytes;
 constexpr size_t kSmemBytes = 1024 /* alignment slack */ + kQTileBytes +
-                              kStages * (kKTileBytes + kVTileBytes) + kBarrierBytes;
+                              kStages * (kKTileBytes + kVStageBytes) + kBarrierBytes;
 
 struct SageParams : SageCommon {
   int q_tiles, kv_tiles, num_tiles;
@@ -58,16 +61,16 @@ __device__ __forceinline__ WorkTile decode_tile(const SageParams& p, int t) {
   return {(t % p.q_tiles) * kBlockM, rest % p.heads, rest / p.heads};
 }
 
-// [Q][K stages][Vᵀ stages][barriers], tiles 1024-byte aligned.
+// [Q][K stages][Vᵀ stage + ones, per stage][barriers], tiles 1024-byte aligned.
 struct SmemMap {
   uint32_t base;
   __device__ uint32_t q() const { return base; }
   __device__ uint32_t k(int s) const { return base + kQTileBytes + kKTileBytes * s; }
   __device__ uint32_t v(int s) const {
-    return base + kQTileBytes + kKTileBytes * kStages + kVTileBytes * s;
+    return base + kQTileBytes + kKTileBytes * kStages + kVStageBytes * s;
   }
   __device__ uint32_t bar(int i) const {
-    return base + kQTileBytes + (kKTileBytes + kVTileBytes) * kStages + 8 * i;
+    return base + kQTileBytes + (kKTileBytes + kVStageBytes) * kStages + 8 * i;
   }
   __device__ uint32_t q_full() const { return bar(0); }
   __device__ uint32_t q_empty() const { return bar(1); }
@@ -106,7 +109,8 @@ __device__ void producer(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const
 __device__ void consumer(const SageParams& p, const SmemMap& sm, int wg, int thread) {
   const int warp = thread / 32, lane = thread % 32;
   const int row = wg * 64 + warp * 16 + lane / 4;  // this thread's rows: row, row + 8
-  const uint32_t q_rows = sm.q() + wg * 64 * kD;
+  const uint64_t q_desc = tile_desc(sm.q() + wg * 64 * kD);
+  const uint64_t k_desc0 = tile_desc(sm.k(0)), v_desc0 = tile_desc(sm.v(0));  // stage 0
   const int last = p.kv_tiles - 1;
   uint32_t it = 0, tc = 0;
   for (int t = blockIdx.x; t < p.num_tiles; t += gridDim.x, ++tc) {
@@ -125,6 +129,7 @@ __device__ void consumer(const SageParams& p, const SmemMap& sm, int wg, int thr
     for (int i = 0; i < 64; ++i) o[i] = 0.f;
     mbarrier_wait(sm.q_full(), tc & 1);
 
+    float k_scale = k_scales[0];
     for (int j = 0; j <= last; ++j, ++it) {
       const int stage = ring_stage(it);
       const uint32_t phase = ring_phase(it);
@@ -132,8 +137,10 @@ __device__ void consumer(const SageParams& p, const SmemMap& sm, int wg, int thr
       mbarrier_wait(sm.k_full(stage), phase);
       fence_operands(acc);
       wgmma_fence();
-      issue_qk(acc, q_rows, sm.k(stage));
+      issue_qk(acc, q_desc, k_desc0 + stage * uint64_t(kKTileBytes >> 4));
       wgmma_commit();
+      // The next step's key scale, loaded while the tensor cores work (not after, on the path).
+      const float next_k_scale = j < last ? k_scales[4 * (j + 1)] : 0.f;
       wgmma_wait<0>();
       fence_operands(acc);
       release(sm.k_empty(stage), lane);
@@ -141,12 +148,15 @@ __device__ void consumer(const SageParams& p, const SmemMap& sm, int wg, int thr
 
       uint32_t pf[kSteps][4];
       float corr[2];
-      const bool grows = softmax_step(acc, q_scale * k_scales[4 * j], p.seq_k - j * kBlockN,
-                                      lane, m, l, pf, corr);
+      const bool grows =
+          softmax_step<true>(acc, q_scale * k_scale, p.seq_k - j * kBlockN, lane, m, l, pf, corr);
+      k_scale = next_k_scale;
       mbarrier_wait(sm.v_full(stage), phase);
-      accumulate_pv(o, pf, corr, grows, sm.v(stage), [&] { release(sm.v_empty(stage), lane); });
+      accumulate_pv_summing(o, l, pf, corr, grows, v_desc0 + stage * uint64_t(kVStageBytes >> 4),
+                            [&] { release(sm.v_empty(stage), lane); });
     }
-    store_output(o, l, p.v_scales, p.out, w.q0 + row, p.seq_q, p.heads, w.head, w.batch, lane);
+    store_output<true>(o, l, p.v_scales, p.out, w.q0 + row, p.seq_q, p.heads, w.head, w.batch,
+                       lane);
   }
 }
 
@@ -173,6 +183,12 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
     fence_barrier_init();
   }
+  // The ones after each Vᵀ stage (E4M3 1.0 = 0x38), written once; TMA never touches them.
+  for (int i = threadIdx.x; i < kStages * int(kOnesBytes / 4); i += kThreads) {
+    const uint32_t at = sm.v(i / (kOnesBytes / 4)) + kVTileBytes + 4 * (i % (kOnesBytes / 4));
+    *reinterpret_cast<uint32_t*>(smem_raw + (at - smem_u32(smem_raw))) = 0x38383838u;
+  }
+  fence_proxy_async_shared();
   __syncthreads();
   if (threadIdx.x < 128) {
     setmaxnreg_dec<24>();

@@ -5,14 +5,17 @@
 //
 // A step, per warpgroup:
 //   S = Q·Kᵀ by wgmma m64n128k32 s8·s8 -> s32 (both from shared memory);
-//   the row max on the exact integer scores x (|S| <= 128·127² < 2^22, so int + 0x4B400000 read
-//   as a float is 12582912 + S) times qk = q_scale·k_scale, one number per thread: the thread's
-//   rows share a Query group and its columns a Key group (the contract's groups follow this
-//   fragment); qk > 0 and rounding is monotonic, so that is the max of the dequantized scores;
-//   online softmax in base 2 with P̃ = exp2(x·qk − m + log2 448) in one FFMA (one rounding where
-//   the contract rounds S first: within an ulp of S); the base moves whenever a row's max grows
-//   (P̃ must stay within E4M3's 448); l adds the f32 P̃; a quarter of the exp2 on the FP32 pipes
-//   (exp2_fma), since the MUFU's 16 ex2 per clock per SM limit the step;
+//   the row max on the integer scores S (exact; |S| <= 128·127² < 2^22), times qk =
+//   q_scale·k_scale, one number per thread: the thread's rows share a Query group and its columns
+//   a Key group (the contract's groups follow this fragment); qk > 0 and rounding is monotonic, so
+//   that is the max of the dequantized scores;
+//   online softmax in base 2 with P̃ = exp2(S·qk − m + log2 448) in one IADD and one FFMA (S +
+//   0x4B400000 read as a float is 1.5·2^23 + S; softmax_step says why the rounding is the
+//   contract's within 0.52·qk of P̃); the base moves whenever a row's max grows (P̃ must stay within
+//   E4M3's 448); every exp2 on the MUFU (a quarter of them on the FMA pipes, a cubic, measured
+//   slower once the step had fewer instructions: docs/perf.md); l adds the f32 P̃ (the block-list
+//   kernel) or the E4M3 P̃'s sums from the tensor cores (the dense kernel: contract step 4 allows
+//   both);
 //   P̃ to E4M3 in the A-register layout of wgmma k32 (four consecutive k per register), which
 //   takes the thread's accumulator columns 2t, 2t+1, 8+2t, 9+2t of each 16: the pre-pass stored
 //   Vᵀ's keys in that order (sage_v_slot);
@@ -23,6 +26,8 @@
 
 #include <cuda.h>
 #include <cuda_bf16.h>
+
+#include <climits>
 
 #include "fastvideo/error.h"
 #include "ops/cuda/hopper_attention.cuh"
@@ -35,28 +40,35 @@ using namespace hopper;
 
 constexpr int kBlockN = int(kSageKeyBlock);
 constexpr int kD = int(kSageHeadDim);
-constexpr int kSteps = 4;  // k32 steps of either GEMM (128 channels, 128 keys)
+constexpr int kSteps = 4;                       // k32 steps of either GEMM (128 channels, 128 keys)
 constexpr uint32_t kKTileBytes = kBlockN * kD;  // int8
 constexpr uint32_t kVTileBytes = kD * kBlockN;  // E4M3
 static_assert(kBlockN == 128 && kD == 128, "the k32 steps and the fragment packing assume 128");
 
 #if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
-// S[64 x 128] = Q[64 rows at q_rows] · K_tileᵀ in s32; k32 step kk is 32 bytes along the row.
-__device__ __forceinline__ void issue_qk(uint32_t (&acc)[64], uint32_t q_rows, uint32_t k_tile) {
+// The wgmma descriptor of a 128-byte-swizzled K-major tile at `smem`. A k32 step is 32 bytes along
+// the rows, +2 in the descriptor's address field (address >> 4; shared addresses stay below 2^18,
+// so the field never carries into the next), and so is a whole tile further on: callers add to
+// descriptors made once instead of building one per wgmma.
+__device__ __forceinline__ uint64_t tile_desc(uint32_t smem) {
+  return smem_desc_sw128(smem, 16, 1024);
+}
+constexpr uint64_t kDescStep = 32 >> 4;  // one k32 step
+
+// S[64 x 128] = Q[64 rows] · K_tileᵀ in s32, both from shared memory (tile_desc of each).
+__device__ __forceinline__ void issue_qk(uint32_t (&acc)[64], uint64_t q_desc, uint64_t k_desc) {
 #pragma unroll
   for (int kk = 0; kk < kSteps; ++kk)
-    wgmma_m64n128k32_s8_ss(acc, smem_desc_sw128(q_rows + kk * 32, 16, 1024),
-                           smem_desc_sw128(k_tile + kk * 32, 16, 1024), kk > 0 ? 1 : 0);
+    wgmma_m64n128k32_s8_ss(acc, q_desc + kk * kDescStep, k_desc + kk * kDescStep, kk > 0 ? 1 : 0);
 }
 
 // T[64 x 128] = P̃[64 x 128 keys] · V_tile, Vᵀ K-major (one 128-byte row of keys per channel).
 __device__ __forceinline__ void issue_pv(float (&t)[64], const uint32_t (&pf)[kSteps][4],
-                                         uint32_t v_tile) {
+                                         uint64_t v_desc) {
 #pragma unroll
   for (int kk = 0; kk < kSteps; ++kk)
-    wgmma_m64n128k32_e4m3_rs(t, pf[kk], smem_desc_sw128(v_tile + kk * 32, 16, 1024),
-                             kk > 0 ? 1 : 0);
+    wgmma_m64n128k32_e4m3_rs(t, pf[kk], v_desc + kk * kDescStep, kk > 0 ? 1 : 0);
 }
 
 // Four P̃ to one register of E4M3, the first in the lowest byte.
@@ -78,58 +90,64 @@ __device__ __forceinline__ void scores_to_e4m3(const float (&s)[64], uint32_t (&
   }
 }
 
-// 2^y on the FP32 pipes instead of the MUFU: 2^round(y) in the exponent bits times a cubic for 2^f,
-// f in [-0.5, 0.5] (max relative error 7.5e-5, far below E4M3's 2^-4); y below -126 gives 2^-126.
-__device__ __forceinline__ float exp2_fma(float y) {
-  y = fmaxf(y, -126.f);
-  const float t = y + 12582912.f;  // 1.5·2^23: round(y) in the low mantissa bits
-  const float f = y - (t - 12582912.f);
-  const float p = fmaf(fmaf(fmaf(0.05517132f, f, 0.24261054f), f, 0.69326097f), f, 0.99992812f);
-  return __int_as_float(__float_as_int(p) + (__float_as_int(t) << 23));
-}
-
 // The softmax part of a step on the Q·Kᵀ accumulator `acc`: keys at column >= valid are masked;
 // m, l are the thread's two rows' running max and sum; leaves P̃ as E4M3 in pf and the factors O
 // must be scaled by in corr. Returns whether some row's base moved.
-__device__ __forceinline__ bool softmax_step(const uint32_t (&acc)[64], float qk, int valid,
-                                             int lane, float (&m)[2], float (&l)[2],
-                                             uint32_t (&pf)[kSteps][4], float (&corr)[2]) {
-  float x[64];
-  const auto exact = [&](int i) { return __int_as_float(int(acc[i]) + 0x4B400000) - 12582912.f; };
-  if (valid >= kBlockN) {
-#pragma unroll
-    for (int i = 0; i < 64; ++i) x[i] = exact(i);
-  } else {
-#pragma unroll
-    for (int i = 0; i < 64; ++i)
-      x[i] = accumulator_column(i / 4, lane, i % 4) < valid ? exact(i) : -INFINITY;
-  }
-  float base[2];
+// The row max is taken on the integer scores (qk > 0: the same order as the dequantized ones), and
+// the int-to-float step folds into the exponent's FFMA: the bits acc + 0x4B400000 are the float
+// X = 1.5·2^23 + S (exact), and X·qk − (1.5·2^23·qk + base) = S·qk − base up to the rounding of
+// the constant: at most 0.75·qk in the exponent, 0.52·qk of P̃ (qk ~ 1e-4 at Wan's logit scales:
+// far below E4M3's 2^-4; at 20x magnitudes a few % per row and block, where the one-hot softmax
+// does not feel it).
+template <bool kMasked, bool kTensorSums>
+__device__ __forceinline__ bool softmax_step_where(const uint32_t (&acc)[64], float qk, int valid,
+                                                   int lane, float (&m)[2], float (&l)[2],
+                                                   uint32_t (&pf)[kSteps][4], float (&corr)[2]) {
+  const auto kept = [&](int i) {
+    return !kMasked || accumulator_column(i / 4, lane, i % 4) < valid;
+  };
+  float neg_c[2];
   bool grows = false;
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    float mx = -INFINITY;
+    int mi = INT_MIN;
 #pragma unroll
-    for (int i = 0; i < 16; ++i) mx = fmaxf(mx, fmaxf(x[4 * i + 2 * r], x[4 * i + 2 * r + 1]));
-    mx = fmaxf(m[r], quad_max(mx * qk));
+    for (int i = 0; i < 16; ++i)
+#pragma unroll
+      for (int e = 0; e < 2; ++e)
+        if (kept(4 * i + 2 * r + e)) mi = max(mi, int(acc[4 * i + 2 * r + e]));
+    const float mx = fmaxf(m[r], quad_max(float(mi) * qk));
     grows |= mx > m[r];
     corr[r] = exp2_approx(m[r] - mx);  // 0 on the first block (m = −∞)
     m[r] = mx;
-    base[r] = mx - kSageLog2PMax;
+    neg_c[r] = -fmaf(12582912.f, qk, mx - kSageLog2PMax);
   }
   float s[64], sum[2] = {0.f, 0.f};
 #pragma unroll
   for (int i = 0; i < 16; ++i)
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      const float y = fmaf(x[4 * i + e], qk, -base[e / 2]);
-      s[4 * i + e] = i % 4 == 3 ? exp2_fma(y) : exp2_approx(y);
-      sum[e / 2] += s[4 * i + e];
+      const float y = fmaf(__uint_as_float(acc[4 * i + e] + 0x4B400000u), qk, neg_c[e / 2]);
+      const float p = exp2_approx(y);
+      s[4 * i + e] = kept(4 * i + e) ? p : 0.f;
+      if constexpr (!kTensorSums) sum[e / 2] += s[4 * i + e];
     }
-  l[0] = l[0] * corr[0] + sum[0];
-  l[1] = l[1] * corr[1] + sum[1];
+  if constexpr (!kTensorSums) {
+    l[0] = l[0] * corr[0] + sum[0];
+    l[1] = l[1] * corr[1] + sum[1];
+  }
   scores_to_e4m3(s, pf);
   return __any_sync(0xffffffffu, grows);
+}
+
+// kTensorSums: l is left alone (accumulate_pv_summing adds the row sums).
+template <bool kTensorSums = false>
+__device__ __forceinline__ bool softmax_step(const uint32_t (&acc)[64], float qk, int valid,
+                                             int lane, float (&m)[2], float (&l)[2],
+                                             uint32_t (&pf)[kSteps][4], float (&corr)[2]) {
+  return valid >= kBlockN
+             ? softmax_step_where<false, kTensorSums>(acc, qk, valid, lane, m, l, pf, corr)
+             : softmax_step_where<true, kTensorSums>(acc, qk, valid, lane, m, l, pf, corr);
 }
 
 // The P̃·V half of a step, once V's tile has landed: T = P̃·V into a temporary on the tensor cores
@@ -137,13 +155,13 @@ __device__ __forceinline__ bool softmax_step(const uint32_t (&acc)[64], float qk
 // tensor cores are done with the tile.
 template <class Release>
 __device__ __forceinline__ void accumulate_pv(float (&o)[64], uint32_t (&pf)[kSteps][4],
-                                              const float (&corr)[2], bool grows, uint32_t v_tile,
+                                              const float (&corr)[2], bool grows, uint64_t v_desc,
                                               Release&& release_v) {
   float tmp[64];
   fence_operands(tmp);
   fence_operands(pf);
   wgmma_fence();
-  issue_pv(tmp, pf, v_tile);
+  issue_pv(tmp, pf, v_desc);
   wgmma_commit();
   if (grows) rescale(o, corr);
   wgmma_wait<0>();
@@ -154,16 +172,45 @@ __device__ __forceinline__ void accumulate_pv(float (&o)[64], uint32_t (&pf)[kSt
   for (int i = 0; i < 64; ++i) o[i] += tmp[i];
 }
 
+// accumulate_pv with the row sums of P̃ made by the tensor cores: the V tile at v_desc is followed
+// by 8 rows of E4M3 ones (1024 bytes), so the m64n136 product's columns 128..135 are the sums of
+// the block's E4M3 P̃ per row, and l = l·corr + that sum: whole rows, the same in the quad's 4
+// lanes. 64 FADDs fewer per step than summing the f32 P̃ (the other l contract step 4 allows).
+template <class Release>
+__device__ __forceinline__ void accumulate_pv_summing(float (&o)[64], float (&l)[2],
+                                                      uint32_t (&pf)[kSteps][4],
+                                                      const float (&corr)[2], bool grows,
+                                                      uint64_t v_desc, Release&& release_v) {
+  float tmp[68];
+  fence_operands(tmp);
+  fence_operands(pf);
+  wgmma_fence();
+#pragma unroll
+  for (int kk = 0; kk < kSteps; ++kk)
+    wgmma_m64n136k32_e4m3_rs(tmp, pf[kk], v_desc + kk * kDescStep, kk > 0 ? 1 : 0);
+  wgmma_commit();
+  if (grows) rescale(o, corr);
+  wgmma_wait<0>();
+  fence_operands(tmp);
+  fence_operands(pf);
+  release_v();
+#pragma unroll
+  for (int i = 0; i < 64; ++i) o[i] += tmp[i];
+  l[0] = fmaf(l[0], corr[0], tmp[64]);
+  l[1] = fmaf(l[1], corr[1], tmp[66]);
+}
+
 // O · v_scale / l for the thread's rows q_first and q_first + 8 of (batch, head), bf16 pairs
 // (4 threads cover 8 channels of a row); rows at or past seq_q are not written.
+// kTensorSums: l holds whole rows (accumulate_pv_summing), not the thread's quarter.
+template <bool kTensorSums = false>
 __device__ __forceinline__ void store_output(const float (&o)[64], const float (&l)[2],
-                                             const float* v_scales, __nv_bfloat16* out,
-                                             int q_first, int seq_q, int heads, int head,
-                                             int batch, int lane) {
+                                             const float* v_scales, __nv_bfloat16* out, int q_first,
+                                             int seq_q, int heads, int head, int batch, int lane) {
   v_scales += (int64_t(batch) * heads + head) * kD + 2 * (lane % 4);
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    const float inv = 1.f / quad_sum(l[r]);
+    const float inv = 1.f / (kTensorSums ? l[r] : quad_sum(l[r]));
     const int q = q_first + 8 * r;
     if (q >= seq_q) continue;
     __nv_bfloat16* row = out + ((int64_t(batch) * seq_q + q) * heads + head) * kD + 2 * (lane % 4);
@@ -188,9 +235,9 @@ struct SageCommon {
 };
 
 inline SageCommon sage_common(const SageDeviceInputs& in, const Tensor& out) {
-  return {out.data<__nv_bfloat16>(),     in.q_scales.data<float>(), in.k_scales.data<float>(),
-          in.v_scales.data<float>(),     int(in.q_int8.size(2)),    int(in.q_int8.size(1)),
-          int(in.k_int8.size(1)),        int(in.q_scales.size(2)),  int(in.k_scales.size(2))};
+  return {out.data<__nv_bfloat16>(), in.q_scales.data<float>(), in.k_scales.data<float>(),
+          in.v_scales.data<float>(), int(in.q_int8.size(2)),    int(in.q_int8.size(1)),
+          int(in.k_int8.size(1)),    int(in.q_scales.size(2)),  int(in.k_scales.size(2))};
 }
 
 // A TMA map over bytes: dims innermost first, strides in bytes for dims 1.., a 128-byte swizzled

@@ -91,25 +91,31 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
   for (int i = 0; i < 64; ++i) o[i] = 0.f;
   mbarrier_wait(sm.q_full(), 0);
 
+  int block = list[0];
+  float k_scale = k_scales[4 * block];
   for (int j = 0; j <= last; ++j) {
     const int stage = j % kStages;
     const uint32_t phase = (j / kStages) & 1;
-    const int block = list[j];
     uint32_t acc[64];
     mbarrier_wait(sm.k_full(stage), phase);
     fence_operands(acc);
     wgmma_fence();
-    issue_qk(acc, sm.q(), sm.k(stage));
+    issue_qk(acc, tile_desc(sm.q()), tile_desc(sm.k(stage)));
     wgmma_commit();
+    // The next step's block and key scale, loaded while the tensor cores work.
+    const int next_block = j < last ? list[j + 1] : 0;
+    const float next_k_scale = k_scales[4 * next_block];
     wgmma_wait<0>();
     fence_operands(acc);
 
     uint32_t pf[kSteps][4];
     float corr[2];
-    const bool grows = softmax_step(acc, q_scale * k_scales[4 * block],
-                                    p.seq_k - block * kBlockN, lane, m, l, pf, corr);
+    const bool grows =
+        softmax_step(acc, q_scale * k_scale, p.seq_k - block * kBlockN, lane, m, l, pf, corr);
+    block = next_block;
+    k_scale = next_k_scale;
     mbarrier_wait(sm.v_full(stage), phase);
-    accumulate_pv(o, pf, corr, grows, sm.v(stage), [] {});
+    accumulate_pv(o, pf, corr, grows, tile_desc(sm.v(stage)), [] {});
     // Every warp is past this stage's K and Vᵀ: refill it with the block of step j + kStages.
     if (j + kStages <= last) {
       named_barrier_sync(1, kThreads);
