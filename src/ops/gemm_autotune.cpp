@@ -20,10 +20,8 @@ double gemm_autotune_seconds() { return tuning_seconds.load(); }
 int gemm_autotuned_plans() { return tuned_plans.load(); }
 
 void record_gemm_autotune(double seconds) {
-  double now = tuning_seconds.load();
-  while (!tuning_seconds.compare_exchange_weak(now, now + seconds)) {
-  }
-  tuned_plans += 1;
+  tuning_seconds.fetch_add(seconds);
+  tuned_plans.fetch_add(1);
 }
 
 }  // namespace fastvideo::ops
