@@ -24,53 +24,48 @@ namespace {
 // stream. A few KiB per device.
 class PinnedWords {
  public:
-  static int32_t* take(int device, size_t count) {
+  struct Block {
+    int32_t* words = nullptr;
+    size_t count = 0;
+  };
+  // A block of at least `count` words.
+  static Block take(int device, size_t count) {
     std::lock_guard lock(mu_);
     auto& free = free_[device];
     const auto fits =
         std::find_if(free.begin(), free.end(), [&](const Block& b) { return b.count >= count; });
     if (fits != free.end()) {
-      int32_t* words = fits->words;
-      taken_[words] = *fits;
+      const Block block = *fits;
       free.erase(fits);
-      return words;
+      return block;
     }
     use_cuda_device(device);
-    int32_t* words = nullptr;
-    FV_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&words), sizeof(int32_t) * count,
+    Block block{nullptr, count};
+    FV_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&block.words), sizeof(int32_t) * count,
                                 cudaHostAllocDefault));
-    taken_[words] = {words, count};
-    return words;
+    return block;
   }
-  static void give_back(int device, int32_t* words) {
+  static void give_back(int device, const Block& block) {
     std::lock_guard lock(mu_);
-    const auto it = taken_.find(words);
-    if (it == taken_.end()) return;
-    free_[device].push_back(it->second);
-    taken_.erase(it);
+    free_[device].push_back(block);
   }
 
  private:
-  struct Block {
-    int32_t* words = nullptr;
-    size_t count = 0;
-  };
   static inline std::mutex mu_;
   static inline std::map<int, std::vector<Block>> free_;
-  static inline std::map<int32_t*, Block> taken_;
 };
 
 }  // namespace
 
 struct DeviceStepFlags::Readback {
   int device = 0;
-  int32_t* words = nullptr;       // page-locked, so the copies back are asynchronous
+  PinnedWords::Block pinned;      // page-locked, so the copies back are asynchronous
   std::vector<cudaEvent_t> done;  // per step, made by its first mark()
   std::vector<bool> marked;       // per step, once its mark() has queued the copy and the record
 
   Readback(int device_index, int steps)
       : device(device_index),
-        words(PinnedWords::take(device_index, size_t(std::max(steps, 1)))),
+        pinned(PinnedWords::take(device_index, size_t(std::max(steps, 1)))),
         done(size_t(steps), nullptr),
         marked(size_t(steps), false) {}
   ~Readback() {
@@ -79,7 +74,7 @@ struct DeviceStepFlags::Readback {
     for (cudaEvent_t e : done) {
       if (e) cudaEventDestroy(e);
     }
-    PinnedWords::give_back(device, words);
+    PinnedWords::give_back(device, pinned);
   }
 };
 #else
@@ -107,8 +102,8 @@ void DeviceStepFlags::mark(int step) {
   if (!readback_) return;
   Readback& r = *readback_;
   cudaStream_t stream = use_cuda_device(r.device).stream();
-  FV_CUDA_CHECK(cudaMemcpyAsync(r.words + step, flags_.data<int32_t>() + step, sizeof(int32_t),
-                                cudaMemcpyDeviceToHost, stream));
+  FV_CUDA_CHECK(cudaMemcpyAsync(r.pinned.words + step, flags_.data<int32_t>() + step,
+                                sizeof(int32_t), cudaMemcpyDeviceToHost, stream));
   cudaEvent_t& e = r.done[size_t(step)];
   if (!e) FV_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
   FV_CUDA_CHECK(cudaEventRecord(e, stream));
@@ -123,7 +118,7 @@ int32_t DeviceStepFlags::value(int step) {
   Readback& r = *readback_;
   FV_CHECK(r.marked[size_t(step)], "DeviceStepFlags::value(", step, ") before mark(", step, ")");
   FV_CUDA_CHECK(cudaEventSynchronize(r.done[size_t(step)]));
-  return r.words[step];
+  return r.pinned.words[step];
 #else
   return 0;
 #endif
