@@ -42,7 +42,7 @@
 //    two are equal (3.66% vs 3.64%).
 //    The one choice left to a kernel: l may instead sum the block's rounded e4m3(P̃_j) (in f32
 //    across blocks). The dense Hopper kernel does, reading the row sums off the tensor cores
-//    (sage_hopper.cuh accumulate_pv_summing), which took 64 adds a step off its bounding issue
+//    (sage_hopper.cuh accumulate_pv<true>), which took 64 adds a step off its bounding issue
 //    rate (docs/perf.md); the CPU twin and the other kernels sum the f32 P̃. The two rules differ
 //    by 0.2-0.5% rel-L2 at the test shapes (simulated), well inside the kernels' 1e-2 bar.
 //    Two-level accumulation: on Hopper the e4m3 wgmma accumulates in ~22-bit precision, so each

@@ -152,8 +152,8 @@ __device__ void consumer(const SageParams& p, const SmemMap& sm, int wg, int thr
           softmax_step<true>(acc, q_scale * k_scale, p.seq_k - j * kBlockN, lane, m, l, pf, corr);
       k_scale = next_k_scale;
       mbarrier_wait(sm.v_full(stage), phase);
-      accumulate_pv_summing(o, l, pf, corr, grows, v_desc0 + stage * uint64_t(kVStageBytes >> 4),
-                            [&] { release(sm.v_empty(stage), lane); });
+      accumulate_pv<true>(o, l, pf, corr, grows, v_desc0 + stage * uint64_t(kVStageBytes >> 4),
+                          [&] { release(sm.v_empty(stage), lane); });
     }
     store_output<true>(o, l, p.v_scales, p.out, w.q0 + row, p.seq_q, p.heads, w.head, w.batch,
                        lane);

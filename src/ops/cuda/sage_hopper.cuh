@@ -140,7 +140,7 @@ __device__ __forceinline__ bool softmax_step_where(const uint32_t (&acc)[64], fl
   return __any_sync(0xffffffffu, grows);
 }
 
-// kTensorSums: l is left alone (accumulate_pv_summing adds the row sums).
+// kTensorSums: l is left alone (accumulate_pv<true> adds the row sums).
 template <bool kTensorSums = false>
 __device__ __forceinline__ bool softmax_step(const uint32_t (&acc)[64], float qk, int valid,
                                              int lane, float (&m)[2], float (&l)[2],
@@ -153,41 +153,26 @@ __device__ __forceinline__ bool softmax_step(const uint32_t (&acc)[64], float qk
 // The P̃·V half of a step, once V's tile has landed: T = P̃·V into a temporary on the tensor cores
 // while O is rescaled (when some row's base moved), then O += T; `release_v` runs as soon as the
 // tensor cores are done with the tile.
-template <class Release>
-__device__ __forceinline__ void accumulate_pv(float (&o)[64], uint32_t (&pf)[kSteps][4],
-                                              const float (&corr)[2], bool grows, uint64_t v_desc,
-                                              Release&& release_v) {
-  float tmp[64];
-  fence_operands(tmp);
-  fence_operands(pf);
-  wgmma_fence();
-  issue_pv(tmp, pf, v_desc);
-  wgmma_commit();
-  if (grows) rescale(o, corr);
-  wgmma_wait<0>();
-  fence_operands(tmp);
-  fence_operands(pf);
-  release_v();
-#pragma unroll
-  for (int i = 0; i < 64; ++i) o[i] += tmp[i];
-}
-
-// accumulate_pv with the row sums of P̃ made by the tensor cores: the V tile at v_desc is followed
+// kTensorSums: the row sums of P̃ come from the tensor cores too. The V tile at v_desc is followed
 // by 8 rows of E4M3 ones (1024 bytes), so the m64n136 product's columns 128..135 are the sums of
 // the block's E4M3 P̃ per row, and l = l·corr + that sum: whole rows, the same in the quad's 4
-// lanes. 64 FADDs fewer per step than summing the f32 P̃ (the other l contract step 4 allows).
-template <class Release>
-__device__ __forceinline__ void accumulate_pv_summing(float (&o)[64], float (&l)[2],
-                                                      uint32_t (&pf)[kSteps][4],
-                                                      const float (&corr)[2], bool grows,
-                                                      uint64_t v_desc, Release&& release_v) {
-  float tmp[68];
+// lanes. 64 FADDs fewer per step than summing the f32 P̃ (the other l contract step 4 allows);
+// without it l is left to softmax_step.
+template <bool kTensorSums, class Release>
+__device__ __forceinline__ void accumulate_pv(float (&o)[64], float (&l)[2],
+                                              uint32_t (&pf)[kSteps][4], const float (&corr)[2],
+                                              bool grows, uint64_t v_desc, Release&& release_v) {
+  float tmp[kTensorSums ? 68 : 64];
   fence_operands(tmp);
   fence_operands(pf);
   wgmma_fence();
+  if constexpr (kTensorSums) {
 #pragma unroll
-  for (int kk = 0; kk < kSteps; ++kk)
-    wgmma_m64n136k32_e4m3_rs(tmp, pf[kk], v_desc + kk * kDescStep, kk > 0 ? 1 : 0);
+    for (int kk = 0; kk < kSteps; ++kk)
+      wgmma_m64n136k32_e4m3_rs(tmp, pf[kk], v_desc + kk * kDescStep, kk > 0 ? 1 : 0);
+  } else {
+    issue_pv(tmp, pf, v_desc);
+  }
   wgmma_commit();
   if (grows) rescale(o, corr);
   wgmma_wait<0>();
@@ -196,13 +181,15 @@ __device__ __forceinline__ void accumulate_pv_summing(float (&o)[64], float (&l)
   release_v();
 #pragma unroll
   for (int i = 0; i < 64; ++i) o[i] += tmp[i];
-  l[0] = fmaf(l[0], corr[0], tmp[64]);
-  l[1] = fmaf(l[1], corr[1], tmp[66]);
+  if constexpr (kTensorSums) {
+    l[0] = fmaf(l[0], corr[0], tmp[64]);
+    l[1] = fmaf(l[1], corr[1], tmp[66]);
+  }
 }
 
 // O · v_scale / l for the thread's rows q_first and q_first + 8 of (batch, head), bf16 pairs
 // (4 threads cover 8 channels of a row); rows at or past seq_q are not written.
-// kTensorSums: l holds whole rows (accumulate_pv_summing), not the thread's quarter.
+// kTensorSums: l holds whole rows (accumulate_pv<true>), not the thread's quarter.
 template <bool kTensorSums = false>
 __device__ __forceinline__ void store_output(const float (&o)[64], const float (&l)[2],
                                              const float* v_scales, __nv_bfloat16* out, int q_first,

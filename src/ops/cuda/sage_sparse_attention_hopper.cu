@@ -115,7 +115,7 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
     block = next_block;
     k_scale = next_k_scale;
     mbarrier_wait(sm.v_full(stage), phase);
-    accumulate_pv(o, pf, corr, grows, tile_desc(sm.v(stage)), [] {});
+    accumulate_pv<false>(o, l, pf, corr, grows, tile_desc(sm.v(stage)), [] {});
     // Every warp is past this stage's K and Vᵀ: refill it with the block of step j + kStages.
     if (j + kStages <= last) {
       named_barrier_sync(1, kThreads);
