@@ -85,7 +85,8 @@ std::vector<uint8_t> bytes(const Tensor& t) {
 
 TEST(CudaSageQuantization, MatchesTheCpuPiecesByteForByte) {
   REQUIRE_GPU();
-  const int64_t B = 2, S = 333, H = 3, D = 128;
+  // 5 heads: 80 channel octets, more than one statistics CTA holds; 333 tokens: partial blocks.
+  const int64_t B = 2, S = 333, H = 5, D = 128;
   const Input q = dit_like({B, S, H, D}), k = dit_like({B, S, H, D}), v = dit_like({B, S, H, D});
   const float multiplier = sage_q_multiplier(1.f / std::sqrt(float(D)));
   const ops::cuda::SageDeviceInputs gpu = ops::cuda::sage_quantize(q.gpu, k.gpu, v.gpu, multiplier);

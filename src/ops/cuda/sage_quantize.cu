@@ -1,7 +1,7 @@
 // The kernels of ops/cuda/sage_kernels.h. Reductions are deterministic (partial sums in a fixed
 // order, maxima by atomicMax on non-negative floats), so a call's bytes do not vary run to run.
-#include "ops/cuda/sage_kernels.h"
-
+// The pre-pass is memory-bound (it reads k and v twice, q once): every thread moves 16-byte
+// vectors and keeps several in flight, so the passes run near the card's bandwidth.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
@@ -10,158 +10,314 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "ops/cuda/memory_bound.cuh"
 #include "ops/cuda/ptx_common.cuh"
+#include "ops/cuda/sage_kernels.h"
 #include "ops/sage_attention.h"
 
 namespace fastvideo::ops::cuda {
 
 namespace {
 
+using cuda_kernels::load;
+
 constexpr int kD = int(kSageHeadDim);
-constexpr int kStatRows = 256;  // key rows per CTA of the statistics kernel
-
-struct Bf16x4 {
-  __nv_bfloat162 lo, hi;
-};
-
-__device__ __forceinline__ void load4(const __nv_bfloat16* p, float (&x)[4]) {
-  const Bf16x4 v = *reinterpret_cast<const Bf16x4*>(p);
-  const float2 a = __bfloat1622float2(v.lo), b = __bfloat1622float2(v.hi);
-  x[0] = a.x, x[1] = a.y, x[2] = b.x, x[3] = b.y;
-}
+constexpr int kOctets = kD / 8;  // 16-byte vectors of bf16 per head row
+constexpr int kStatRows = 128;   // token rows per CTA of the statistics kernel
+constexpr int kStatOctets = 64;  // channel octets of H·128 per statistics CTA
+constexpr int kStatLanes = 4;    // threads per octet, each on every kStatLanes-th row
+constexpr int kStatBatch = 4;    // rows each statistics thread loads before adding
+constexpr int kMeanParts = 32;   // partial-sum lanes per channel in k_mean_kernel
+constexpr int kThreads = 256;    // the quantization kernels' CTAs
 
 __device__ __forceinline__ float int8_scale(float amax) { return amax > 0.f ? amax / 127.f : 1.f; }
 
-__device__ __forceinline__ int8_t to_int8(float x, float scale) {
-  return int8_t(max(-127, min(127, __float2int_rn(__fdiv_rn(x, scale)))));
+// A group's scale with its reciprocal: the quantizers below multiply by 1 / scale and divide only
+// where the product could round differently from the IEEE f32 quotient x / scale the contract
+// names. y = x · fl(1 / scale) is within 2^-23·|x / scale| of the quotient's exact value, and the
+// IEEE quotient within half an ulp of it, so y and the quotient are less than 2.5 ulps (of the
+// quotient's binade) apart: where y is farther than that from every rounding boundary, both round
+// alike. Near a boundary (about 1e-4 of values), and for non-finite y, a vector is divided.
+struct Divisor {
+  float scale, inv;
+  bool fast;  // inv is finite (scale is not tiny)
+};
+
+__device__ __forceinline__ Divisor divisor(float scale) {
+  const float inv = __frcp_rn(scale);
+  return {scale, inv, isfinite(inv)};
 }
 
-// Per (chunk of kStatRows keys, head, batch item): thread d's f32 sum of k[·, d] over the chunk
-// (its partial of the token mean) and the max of |v[·, d]| (into vmax, zeroed by the caller).
+// Eight values to INT8 in one 8-byte store: round half to even of x / scale, clamped to ±127.
+// |x| <= 127·scale in a group, so |y| < 128 and 2.5 ulps are below 2^-15; rounding on the FP32
+// adder (y + 1.5·2^23 has unit steps) leaves y's distance to the integer it rounds to.
+__device__ __forceinline__ void store_int8x8(int8_t* p, const float (&x)[8], const Divisor& d) {
+  constexpr float kMagic = 12582912.f, kTie = 0.5f - 1.f / 16384;
+  int n[8];
+  bool near = !d.fast;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    const float y = x[i] * d.inv, r = __fadd_rn(y, kMagic);
+    n[i] = __float_as_int(r) - 0x4B400000;
+    near |= !(fabsf(y) < 128.f) || fabsf(__fsub_rn(y, __fsub_rn(r, kMagic))) > kTie;
+  }
+  if (near) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) n[i] = __float2int_rn(__fdiv_rn(x[i], d.scale));
+  }
+  uint2 packed = {0, 0};
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    const uint32_t byte = uint8_t(int8_t(max(-127, min(127, n[i]))));
+    (i < 4 ? packed.x : packed.y) |= byte << (8 * (i % 4));
+  }
+  *reinterpret_cast<uint2*>(p) = packed;
+}
+
+// Four values to E4M3 (saturating, round to nearest even) of x / scale, the first in the lowest
+// byte. Rounding boundaries are the midpoints between E4M3 values: in E4M3's normal range those
+// whose f32 mantissa's low 20 bits are 0x80000, so y within 8 steps of one is near (5 steps cover
+// 2.5 ulps even where y falls a binade below the quotient); below 2^-6 (E4M3's subnormals) every
+// nonzero y is divided; |x| <= 448·scale, so y above 448 by more than a few steps is not finite.
+__device__ __forceinline__ uint32_t e4m3x4(const float (&x)[4], const Divisor& d) {
+  float y[4];
+  bool near = !d.fast;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    y[j] = x[j] * d.inv;
+    const uint32_t a = __float_as_uint(y[j]) & 0x7FFFFFFFu;
+    near |= a > 0x43E00010u || a - 1u < 0x3C7FFFFFu || (a & 0xFFFFFu) - 0x7FFF8u < 16u;
+  }
+  if (near) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) y[j] = __fdiv_rn(x[j], d.scale);
+  }
+  const uint32_t lo = __nv_cvt_float2_to_fp8x2(make_float2(y[0], y[1]), __NV_SATFINITE, __NV_E4M3);
+  const uint32_t hi = __nv_cvt_float2_to_fp8x2(make_float2(y[2], y[3]), __NV_SATFINITE, __NV_E4M3);
+  return lo | hi << 16;
+}
+
+// Eight bf16 held in a 16-byte register vector, as floats.
+__device__ __forceinline__ void unpack_bf16x8(const uint4& raw, float (&x)[8]) {
+  const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&words[i]));
+    x[2 * i] = f.x, x[2 * i + 1] = f.y;
+  }
+}
+
+// Per (chunk of kStatRows tokens, group of kStatOctets channel octets, batch item): the f32 sums
+// of k over the chunk for each channel of the flattened H·128 (the partials of the token mean,
+// k_partial [B, chunks, H·128]) and the max of |v| (into vmax, zeroed by the caller, [B, H, 128]).
+// Thread (x, y) takes octet x of its group and the chunk's rows y, y + kStatLanes, ...; the lanes'
+// sums are then added in lane order, so the result does not depend on scheduling.
 __global__ void kv_stats_kernel(const __nv_bfloat16* k, const __nv_bfloat16* v, int S, int H,
                                 float* k_partial, unsigned* vmax) {
-  const int chunk = blockIdx.x, h = blockIdx.y, b = blockIdx.z, d = threadIdx.x;
-  const int chunks = gridDim.x;
-  float sum = 0.f, amax = 0.f;
-  const int end = min(S, (chunk + 1) * kStatRows);
-  for (int s = chunk * kStatRows; s < end; ++s) {
-    const int64_t at = ((int64_t(b) * S + s) * H + h) * kD + d;
-    sum += __bfloat162float(k[at]);
-    amax = fmaxf(amax, fabsf(__bfloat162float(v[at])));
-  }
-  k_partial[((int64_t(b) * H + h) * chunks + chunk) * kD + d] = sum;
-  atomicMax(vmax + (int64_t(b) * H + h) * kD + d, __float_as_uint(amax));
-}
-
-// The token mean of k per (batch, head, channel): the chunks' partial sums added in order in
-// double, divided once.
-__global__ void k_mean_kernel(const float* k_partial, int chunks, int S, float* mean) {
-  const int64_t bh = blockIdx.x;
-  double sum = 0.0;
-  for (int c = 0; c < chunks; ++c) sum += k_partial[(bh * chunks + c) * kD + threadIdx.x];
-  mean[bh * kD + threadIdx.x] = float(sum / S);
-}
-
-// Q in Query groups: CTA per (16-row slab, head, batch item); warp w takes rows 16·slab + w and
-// + 8 (one scale), lane l channels 4l .. 4l + 3.
-__global__ void quantize_q_kernel(const __nv_bfloat16* q, int S, int H, float multiplier,
-                                  int8_t* out, float* scales, int scale_count) {
-  const int slab = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
-  const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
-  float x[2][4] = {};
-  float amax = 0.f;
+  const int chunk = blockIdx.x, b = blockIdx.z, x = threadIdx.x, y = threadIdx.y;
+  const int octet = blockIdx.y * kStatOctets + x;
+  const int HD = H * kD;
+  const bool owned = octet < H * kOctets;
+  const int begin = chunk * kStatRows, rows = min(S - begin, kStatRows);
+  const int64_t at = (int64_t(b) * S + begin) * HD + 8 * octet;
+  float sum[8] = {}, amax[8] = {};
+  auto add = [&](const uint4& kr, const uint4& vr) {
+    float kx[8], vx[8];
+    unpack_bf16x8(kr, kx);
+    unpack_bf16x8(vr, vx);
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int row = 16 * slab + w + 8 * r;
-    if (row >= S) continue;
-    load4(q + ((int64_t(b) * S + row) * H + h) * kD + 4 * lane, x[r]);
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      x[r][i] *= multiplier;
-      amax = fmaxf(amax, fabsf(x[r][i]));
+    for (int i = 0; i < 8; ++i) {
+      sum[i] += kx[i];
+      amax[i] = fmaxf(amax[i], fabsf(vx[i]));
     }
-  }
-  const float scale = int8_scale(warp_max(amax));
+  };
+  auto row = [&](const __nv_bfloat16* p, int s) {
+    return *reinterpret_cast<const uint4*>(p + at + int64_t(s) * HD);
+  };
+  if (owned) {
+    int s = y;
+    // kStatBatch rows of k and v in flight at a time, then the rest one by one.
+    for (; s + (kStatBatch - 1) * kStatLanes < rows; s += kStatBatch * kStatLanes) {
+      uint4 kr[kStatBatch], vr[kStatBatch];
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int row = 16 * slab + w + 8 * r;
-    if (row >= S) continue;
-    char4 packed = make_char4(to_int8(x[r][0], scale), to_int8(x[r][1], scale),
-                              to_int8(x[r][2], scale), to_int8(x[r][3], scale));
-    *reinterpret_cast<char4*>(out + ((int64_t(b) * S + row) * H + h) * kD + 4 * lane) = packed;
+      for (int j = 0; j < kStatBatch; ++j) {
+        kr[j] = row(k, s + j * kStatLanes);
+        vr[j] = row(v, s + j * kStatLanes);
+      }
+#pragma unroll
+      for (int j = 0; j < kStatBatch; ++j) add(kr[j], vr[j]);
+    }
+    for (; s < rows; s += kStatLanes) add(row(k, s), row(v, s));
   }
-  if (lane == 0) scales[(int64_t(b) * H + h) * scale_count + 8 * slab + w] = scale;
+  __shared__ float lane_sum[kStatLanes][8][kStatOctets], lane_max[kStatLanes][8][kStatOctets];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) lane_sum[y][i][x] = sum[i], lane_max[y][i][x] = amax[i];
+  __syncthreads();
+  if (y != 0 || !owned) return;
+  for (int l = 1; l < kStatLanes; ++l)
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      sum[i] += lane_sum[l][i][x];
+      amax[i] = fmaxf(amax[i], lane_max[l][i][x]);
+    }
+  float* partial = k_partial + (int64_t(b) * gridDim.x + chunk) * HD + 8 * octet;
+  *reinterpret_cast<float4*>(partial) = make_float4(sum[0], sum[1], sum[2], sum[3]);
+  *reinterpret_cast<float4*>(partial + 4) = make_float4(sum[4], sum[5], sum[6], sum[7]);
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+    atomicMax(vmax + int64_t(b) * HD + 8 * octet + i, __float_as_uint(amax[i]));
 }
 
-// Smoothed K in Key groups: CTA per (128-key block, head, batch item); warp w takes the 32 keys
-// 8j + 2w + {0, 1} of the block (one scale), lane l channels 4l .. 4l + 3. Two passes over the
-// keys (the maximum, then the values), the second from L1/L2.
-__global__ void quantize_k_kernel(const __nv_bfloat16* k, const float* mean, int S, int H,
+// The token mean of k per (batch, channel of H·128): CTA per (32 channels, batch item); lane j of
+// kMeanParts sums chunks j, j + kMeanParts, ... in double, then the parts are added in order and
+// divided once.
+__global__ void k_mean_kernel(const float* k_partial, int chunks, int S, int HD, float* mean) {
+  const int c = blockIdx.x * 32 + threadIdx.x % 32, part = threadIdx.x / 32, b = blockIdx.y;
+  __shared__ double parts[kMeanParts][32];
+  double sum = 0.0;
+  if (c < HD)
+    for (int i = part; i < chunks; i += kMeanParts)
+      sum += k_partial[(int64_t(b) * chunks + i) * HD + c];
+  parts[part][threadIdx.x % 32] = sum;
+  __syncthreads();
+  if (part != 0 || c >= HD) return;
+  for (int p = 1; p < kMeanParts; ++p) sum += parts[p][threadIdx.x];
+  mean[int64_t(b) * HD + c] = float(sum / S);
+}
+
+// Q in Query groups: CTA per (64-row block, head, batch item). Group g = 8·slab + w of the block
+// is rows 16·slab + w and + 8 (one scale); warp w takes groups w, 8 + w, 16 + w, 24 + w, lane l
+// row + 8·(l / 16) of each, channels 8·(l % 16) .. + 7. All four loads are issued first.
+__global__ void quantize_q_kernel(const __nv_bfloat16* q, int S, int H, float multiplier,
                                   int8_t* out, float* scales, int scale_count) {
   const int block = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const float4 mu = *reinterpret_cast<const float4*>(mean + (int64_t(b) * H + h) * kD + 4 * lane);
-  auto smoothed = [&](int key, float (&x)[4]) {
-    load4(k + ((int64_t(b) * S + key) * H + h) * kD + 4 * lane, x);
-    x[0] -= mu.x, x[1] -= mu.y, x[2] -= mu.z, x[3] -= mu.w;
-  };
-  float amax = 0.f;
-  for (int j = 0; j < 32; ++j) {
-    const int key = 128 * block + 8 * (j / 2) + 2 * w + j % 2;
-    if (key >= S) continue;
-    float x[4];
-    smoothed(key, x);
-    for (float e : x) amax = fmaxf(amax, fabsf(e));
+  float x[4][8] = {};
+  int rows[4];
+#pragma unroll
+  for (int slab = 0; slab < 4; ++slab) {
+    rows[slab] = 64 * block + 16 * slab + w + 8 * (lane / 16);
+    if (rows[slab] < S)
+      load<8>(q + ((int64_t(b) * S + rows[slab]) * H + h) * kD + 8 * (lane % 16), x[slab]);
   }
-  const float scale = int8_scale(warp_max(amax));
-  for (int j = 0; j < 32; ++j) {
-    const int key = 128 * block + 8 * (j / 2) + 2 * w + j % 2;
-    if (key >= S) continue;
-    float x[4];
-    smoothed(key, x);
-    *reinterpret_cast<char4*>(out + ((int64_t(b) * S + key) * H + h) * kD + 4 * lane) =
-        make_char4(to_int8(x[0], scale), to_int8(x[1], scale), to_int8(x[2], scale),
-                   to_int8(x[3], scale));
+#pragma unroll
+  for (int slab = 0; slab < 4; ++slab) {
+    float amax = 0.f;
+#pragma unroll
+    for (float& e : x[slab]) {
+      e *= multiplier;
+      amax = fmaxf(amax, fabsf(e));
+    }
+    const float scale = int8_scale(warp_max(amax));
+    if (rows[slab] < S)
+      store_int8x8(out + ((int64_t(b) * S + rows[slab]) * H + h) * kD + 8 * (lane % 16), x[slab],
+                   divisor(scale));
+    if (lane == 0) scales[(int64_t(b) * H + h) * scale_count + 32 * block + 8 * slab + w] = scale;
   }
-  if (lane == 0) scales[(int64_t(b) * H + h) * scale_count + 4 * block + w] = scale;
 }
 
-// V to E4M3 and transposed: CTA per (64 keys, head, batch item); the 64 x 128 tile goes through
-// shared memory as [channel][slot] elements, then out as rows of 64 keys of Vᵀ. E4m3Slots: bytes,
-// keys in sage_v_slot order; F16Keys: the E4M3 values widened to f16 (exact), keys in order.
-// Padding keys (>= S) are zero. Also writes v_scales.
+// Smoothed K in Key groups: CTA per (128-key block, head, batch item). Group g (one scale) is the
+// 32 keys 8j + 2g + {0, 1}; warps 2g and 2g + 1 take j < 8 and j >= 8, lane l the keys with
+// e = l / 16, channels 8·(l % 16) .. + 7. The eight rows stay in registers as bf16 between the
+// maximum and the quantization.
+__global__ void quantize_k_kernel(const __nv_bfloat16* k, const float* mean, int S, int H,
+                                  int8_t* out, float* scales, int scale_count) {
+  const int block = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = w / 2;
+  const int c0 = 8 * (lane % 16);
+  float mu[8];
+  load<8>(mean + (int64_t(b) * H + h) * kD + c0, mu);
+  uint4 raw[8];
+  int keys[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    keys[i] = 128 * block + 8 * (8 * (w % 2) + i) + 2 * g + lane / 16;
+    raw[i] =
+        keys[i] < S
+            ? *reinterpret_cast<const uint4*>(k + ((int64_t(b) * S + keys[i]) * H + h) * kD + c0)
+            : make_uint4(0, 0, 0, 0);
+  }
+  auto smoothed = [&](int i, float(&x)[8]) {
+    unpack_bf16x8(raw[i], x);
+#pragma unroll
+    for (int c = 0; c < 8; ++c) x[c] -= mu[c];
+  };
+  float amax = 0.f;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    if (keys[i] >= S) continue;
+    float x[8];
+    smoothed(i, x);
+    for (float e : x) amax = fmaxf(amax, fabsf(e));
+  }
+  __shared__ float warp_amax[kThreads / 32];
+  amax = warp_max(amax);
+  if (lane == 0) warp_amax[w] = amax;
+  __syncthreads();
+  const float scale = int8_scale(fmaxf(warp_amax[2 * g], warp_amax[2 * g + 1]));
+  const Divisor d = divisor(scale);
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    if (keys[i] >= S) continue;
+    float x[8];
+    smoothed(i, x);
+    store_int8x8(out + ((int64_t(b) * S + keys[i]) * H + h) * kD + c0, x, d);
+  }
+  if (w % 2 == 0 && lane == 0) scales[(int64_t(b) * H + h) * scale_count + 4 * block + g] = scale;
+}
+
+// V to E4M3 and transposed: CTA per (64 keys, head, batch item). Thread (quad, octet) takes 4 keys
+// and channels 8·octet .. + 7 and writes the 4 slots 4·quad .. + 3 of those 8 channels' rows of a
+// [channel][slot] shared tile, which then goes out as rows of 64 keys of Vᵀ. E4m3Slots: bytes,
+// slots in sage_v_slot order (slots 4s .. 4s + 3 of each 16 hold keys 2s, 2s + 1, 2s + 8, 2s + 9);
+// F16Keys: the E4M3 values widened to f16 (exact), keys in order. Padding keys (>= S) are zero.
+// Also writes v_scales.
 template <SageVLayout kLayout>
 __global__ void quantize_v_kernel(const __nv_bfloat16* v, const unsigned* vmax, int S, int H,
                                   int S_pad, void* out, float* v_scales) {
   constexpr bool kF16 = kLayout == SageVLayout::F16Keys;
   using Element = std::conditional_t<kF16, uint16_t, uint8_t>;  // f16 bits or E4M3 bits
+  constexpr int kRow = 64 + 16 / int(sizeof(Element));          // a tile row, padded 16 bytes
   constexpr int kPartKeys = 16 / int(sizeof(Element));          // keys per 16-byte part of a row
   const int chunk = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  const int quad = threadIdx.x % 16, octet = threadIdx.x / 16;
   __shared__ float scale[kD];
-  __shared__ __align__(16) Element tile[kD][64];
+  __shared__ __align__(16) Element tile[kD][kRow];
   const int64_t bh = int64_t(b) * H + h;
   if (threadIdx.x < kD) {
     const float m = __uint_as_float(vmax[bh * kD + threadIdx.x]);
     scale[threadIdx.x] = m > 0.f ? m / 448.f : 1.f;
     if (chunk == 0) v_scales[bh * kD + threadIdx.x] = scale[threadIdx.x];
   }
-  __syncthreads();
-  for (int idx = threadIdx.x; idx < 64 * (kD / 4); idx += blockDim.x) {
-    const int key_in_chunk = idx / (kD / 4), c0 = 4 * (idx % (kD / 4));
-    const int key = 64 * chunk + key_in_chunk;
-    float x[4] = {0.f, 0.f, 0.f, 0.f};
-    if (key < S) load4(v + ((int64_t(b) * S + key) * H + h) * kD + c0, x);
-    const int slot =
-        kF16 ? key_in_chunk : (key_in_chunk / 16) * 16 + sage_v_slot(key_in_chunk % 16);
+  float x[4][8] = {};
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const __nv_fp8_storage_t e4m3 =
-          __nv_cvt_float_to_fp8(__fdiv_rn(x[i], scale[c0 + i]), __NV_SATFINITE, __NV_E4M3);
+  for (int j = 0; j < 4; ++j) {
+    const int in_16 = kF16 ? 4 * (quad % 4) + j : 2 * (quad % 4) + (j % 2) + 8 * (j / 2);
+    const int key = 64 * chunk + 16 * (quad / 4) + in_16;
+    if (key < S) load<8>(v + ((int64_t(b) * S + key) * H + h) * kD + 8 * octet, x[j]);
+  }
+  __syncthreads();
+#pragma unroll
+  for (int c = 0; c < 8; ++c) {
+    float xc[4] = {x[0][c], x[1][c], x[2][c], x[3][c]};
+    const uint32_t bytes = e4m3x4(xc, divisor(scale[8 * octet + c]));
+    Element e[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const uint8_t e4m3 = uint8_t(bytes >> (8 * j));
       if constexpr (kF16)
-        tile[c0 + i][slot] = __half_as_ushort(__half(__nv_cvt_fp8_to_halfraw(e4m3, __NV_E4M3)));
+        e[j] =
+            __half_as_ushort(__half(__nv_cvt_fp8_to_halfraw(__nv_fp8_storage_t(e4m3), __NV_E4M3)));
       else
-        tile[c0 + i][slot] = uint8_t(e4m3);
+        e[j] = e4m3;
     }
+    Element* slot = &tile[8 * octet + c][4 * quad];
+    if constexpr (kF16)
+      *reinterpret_cast<uint2*>(slot) =
+          make_uint2(e[0] | uint32_t(e[1]) << 16, e[2] | uint32_t(e[3]) << 16);
+    else
+      *reinterpret_cast<uint32_t*>(slot) =
+          e[0] | uint32_t(e[1]) << 8 | uint32_t(e[2]) << 16 | uint32_t(e[3]) << 24;
   }
   __syncthreads();
   Element* rows = static_cast<Element*>(out);
@@ -179,7 +335,13 @@ SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v
   const Device device = q.device();
   CudaContext& ctx = CudaContext::get(device.index);
   cudaStream_t stream = ctx.stream();
+  for (const Tensor* t : {&q, &k, &v}) {
+    FV_CHECK(cuda_kernels::aligned16(t->raw_data()),
+             "SAGE_ATTN's quantization reads 16-byte vectors; ", t->describe(),
+             " does not start 16-byte aligned");
+  }
   const int B = int(q.size(0)), Sq = int(q.size(1)), H = int(q.size(2)), Sk = int(k.size(1));
+  const int HD = H * kD;
   const int S_pad = (Sk + 127) / 128 * 128;
   const int q_scale_count = int(sage_query_scale_count(Sq));
   const int k_scale_count = int(sage_key_scale_count(Sk));
@@ -194,31 +356,32 @@ SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v
   r.v_scales = Tensor::empty({B, H, kD}, DType::F32, device);
 
   const int chunks = (Sk + kStatRows - 1) / kStatRows;
-  const Tensor k_partial = Tensor::empty({B, H, chunks, kD}, DType::F32, device);
+  const Tensor k_partial = Tensor::empty({B, chunks, HD}, DType::F32, device);
   const Tensor k_mean = Tensor::empty({B, H, kD}, DType::F32, device);
   const Tensor vmax = Tensor::zeros({B, H, kD}, DType::F32, device);
   const auto* qd = q.data<__nv_bfloat16>();
   const auto* kd = k.data<__nv_bfloat16>();
   const auto* vd = v.data<__nv_bfloat16>();
-  kv_stats_kernel<<<dim3(chunks, H, B), kD, 0, stream>>>(kd, vd, Sk, H, k_partial.data<float>(),
-                                                          static_cast<unsigned*>(vmax.raw_data()));
+  kv_stats_kernel<<<dim3(chunks, (H * kOctets + kStatOctets - 1) / kStatOctets, B),
+                    dim3(kStatOctets, kStatLanes), 0, stream>>>(
+      kd, vd, Sk, H, k_partial.data<float>(), static_cast<unsigned*>(vmax.raw_data()));
   FV_CUDA_CHECK_LAUNCH();
-  k_mean_kernel<<<B * H, kD, 0, stream>>>(k_partial.data<float>(), chunks, Sk,
-                                           k_mean.data<float>());
+  k_mean_kernel<<<dim3((HD + 31) / 32, B), 32 * kMeanParts, 0, stream>>>(
+      k_partial.data<float>(), chunks, Sk, HD, k_mean.data<float>());
   FV_CUDA_CHECK_LAUNCH();
-  // Every 16-row slab of every 64-row block, so empty groups get their scale 1 as on the CPU.
-  quantize_q_kernel<<<dim3((Sq + 63) / 64 * 4, H, B), 256, 0, stream>>>(
-      qd, Sq, H, q_multiplier, static_cast<int8_t*>(r.q_int8.raw_data()),
-      r.q_scales.data<float>(), q_scale_count);
+  // Every 64-row block whole, so empty groups get their scale 1 as on the CPU.
+  quantize_q_kernel<<<dim3((Sq + 63) / 64, H, B), kThreads, 0, stream>>>(
+      qd, Sq, H, q_multiplier, static_cast<int8_t*>(r.q_int8.raw_data()), r.q_scales.data<float>(),
+      q_scale_count);
   FV_CUDA_CHECK_LAUNCH();
-  quantize_k_kernel<<<dim3((Sk + 127) / 128, H, B), 128, 0, stream>>>(
+  quantize_k_kernel<<<dim3((Sk + 127) / 128, H, B), kThreads, 0, stream>>>(
       kd, k_mean.data<float>(), Sk, H, static_cast<int8_t*>(r.k_int8.raw_data()),
       r.k_scales.data<float>(), k_scale_count);
   FV_CUDA_CHECK_LAUNCH();
   const auto quantize_v = v_layout == SageVLayout::F16Keys
                               ? quantize_v_kernel<SageVLayout::F16Keys>
                               : quantize_v_kernel<SageVLayout::E4m3Slots>;
-  quantize_v<<<dim3(S_pad / 64, H, B), 256, 0, stream>>>(
+  quantize_v<<<dim3(S_pad / 64, H, B), kThreads, 0, stream>>>(
       vd, static_cast<const unsigned*>(vmax.raw_data()), Sk, H, S_pad, vt.raw_data(),
       r.v_scales.data<float>());
   FV_CUDA_CHECK_LAUNCH();
