@@ -11,7 +11,9 @@
 #   load      bench load of a real-size 1.3B checkpoint (random weights, bf16 text encoder) onto
 #             the GPU, first round with the files evicted from the page cache, then warm; no anchor
 #   fullgen   fastvideo generate on that checkpoint at the 1.3B preset (480x832x81, 50 steps):
-#             eager, compile mode, and compile mode with FASTVIDEO_CFG_GATE_STEP=0.5
+#             eager, compile mode, and compile mode with FASTVIDEO_CFG_GATE_STEP=0.5 (FLASH_ATTN,
+#             bf16), then the last two with FP8 linears and SAGE_ATTN (both lossy, opt-in);
+#             FULLGEN_MODES picks some of eager compile compile_gate compile_fp8_sage{,_gate}
 #   compile   issue 11's table: the 1.3B DiT forward (FLASH_ATTN) eager, compiled, with FP8 linears
 #             and both, beside torch_dit_anchor.py (eager, torch.compile); UMT5 compiled beside
 #             torch_umt5_anchor.py; the 1.3B denoise step at 256x256x17 eager and compiled
@@ -143,13 +145,16 @@ for b in "${benches[@]}"; do
       run load build-gpu/fastvideo bench load --model "$ckpt" --device cuda --evict \
         --json "$work/load.json"
       ;;
-    fullgen)  # eager, compile mode, compile mode with the CFG gate at half the steps
+    fullgen)  # eager, compile mode, compile mode with the CFG gate at half the steps; the
+      # compiled two again with FP8 linears and SAGE_ATTN
       ensure_checkpoint
-      for mode in eager compile compile_gate; do
-        flags=() gate=
+      for mode in ${FULLGEN_MODES:-eager compile compile_gate compile_fp8_sage compile_fp8_sage_gate}; do
+        flags=() gate= backend=
         [ "$mode" != eager ] && flags=(--enable-torch-compile)
-        [ "$mode" = compile_gate ] && gate=0.5
-        run "fullgen_$mode" env ${gate:+FASTVIDEO_CFG_GATE_STEP=$gate} build-gpu/fastvideo generate \
+        [[ "$mode" == *fp8_sage* ]] && flags+=(--transformer-quant FP8) backend=SAGE_ATTN
+        [[ "$mode" == *gate ]] && gate=0.5
+        run "fullgen_$mode" env ${gate:+FASTVIDEO_CFG_GATE_STEP=$gate} \
+          ${backend:+FASTVIDEO_ATTENTION_BACKEND=$backend} build-gpu/fastvideo generate \
           --model "$ckpt" --device cuda --num-inference-steps 50 "${flags[@]}" \
           --prompt "A red fox runs through fresh snow at dawn." --output "$work/full.y4m" \
           --overwrite --log-json "$work/fullgen_$mode.json"
