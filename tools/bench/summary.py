@@ -157,14 +157,15 @@ def main():
                 info(f"  round {r['round']} {c['name']}", c.get("gb_per_s"), "GB/s",
                      f"{c['bytes'] / 1e9:.2f} GB in {c['seconds']:.2f} s, "
                      f"{100 * c.get('page_cache_resident', 0):.0f}% cached before ({r.get('page_cache')})")
-    for mode in ("eager", "compile", "compile_gate"):
+    for mode in ("eager", "compile", "compile_gate", "compile_fp8_sage", "compile_fp8_sage_gate"):
         gen = load(d, f"fullgen_{mode}.json")
         if not gen:
             continue
         p = gen.get("parameters", {})
         print(f"\nfull-size generation, {mode} (random 1.3B weights) {gen.get('width')}x"
               f"{gen.get('height')}x{gen.get('frames')}, {p.get('num_inference_steps')} steps, "
-              f"{gen.get('transformer_forwards')} forwards, CFG gate step {p.get('cfg_gate_step')}:")
+              f"{gen.get('transformer_forwards')} forwards, CFG gate step {p.get('cfg_gate_step')}, "
+              f"{p.get('attention_backend_self')}, linears {p.get('transformer_quant', 'bf16')}:")
         for s in gen.get("stages", []):
             info(f"  {s['name']}", s["seconds"], "s",
                  f"peak device {s.get('peak_device_bytes', 0) / 2**30:.2f} GiB")
