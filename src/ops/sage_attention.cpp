@@ -74,6 +74,8 @@ Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float s
     FV_CHECK(t->dtype() == DType::F32 || t->dtype() == DType::BF16,
              "SAGE_ATTN takes F32 or BF16 q, k, v, got ", t->describe());
   }
+  // No queries (or no batch items or heads): nothing to compute, and no kernel takes an empty grid.
+  if (q.numel() == 0 || k.numel() == 0) return Tensor::empty(q.shape(), q.dtype(), q.device());
   return FV_DISPATCH(q.device(), sage_attention(q, k, v, scale));
 }
 
