@@ -5,9 +5,10 @@
 // kernel could make differently is fixed below. Per (batch b, head h), tokens in sequence order:
 //
 // 1. K smoothing: k̄[c] = mean over the Sk keys of k[·, c] (summed in double, rounded once to f32;
-//    a kernel's f32 reduction differs only in summation order), ks = k − k̄ in f32. Exact in real
-//    arithmetic: q·(k − k̄) shifts a whole softmax row by q·k̄. It removes K's channel-bias
-//    outliers before INT8 sees them.
+//    the GPU sums chunks of 128 keys in f32 first, so its k̄ may differ in the last bits and a K
+//    value sit one step apart at a rounding tie), ks = k − k̄ in f32. Exact in real arithmetic:
+//    q·(k − k̄) shifts a whole softmax row by q·k̄. It removes K's channel-bias outliers before
+//    INT8 sees them.
 // 2. Q to INT8: q' = q · m in f32 with m = f32(scale · log2 e) (sage_q_multiplier), so that
 //    q_int·k_int·q_scale·k_scale is the base-2 logit. Groups follow the wgmma m64nNk32 s32
 //    accumulator fragment: query blocks of 64 rows (one M tile, 4 warps × 16 rows); in a warp's 16
