@@ -300,6 +300,10 @@ TEST(CudaSageAttention, RefusesWhatItLacksNamingIt) {
   const Tensor q64 = testing::randn({1, 64, 2, 64}).to(DType::BF16).to(kGpu);
   std::string m = testing::error_of([&] { ops::sage_attention(q64, q64, q64, 0.125f); });
   EXPECT_NE(m.find("head_dim 64"), std::string::npos) << m;
+  // The pre-pass's grids put batch items and heads in y and z.
+  const Tensor many = Tensor::zeros({65536, 1, 1, 128}, DType::BF16, kGpu);
+  m = testing::error_of([&] { ops::sage_attention(many, many, many, 0.125f); });
+  EXPECT_NE(m.find("at most 65535 batch items and heads"), std::string::npos) << m;
   // A kernel this GPU cannot run, asked for by name, is refused naming the GPU's sm_XY.
   const CudaDeviceInfo& info = CudaContext::get(0).info();
   const std::string sm = str_cat("sm_", 10 * info.major + info.minor);

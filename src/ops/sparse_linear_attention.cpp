@@ -8,6 +8,7 @@
 namespace fastvideo {
 
 int64_t sla_topk(double topk_ratio, int64_t key_blocks) {
+  FV_CHECK(key_blocks >= 1, "SLA_ATTN: no key blocks to select from (no tokens)");
   FV_CHECK(topk_ratio > 0 && topk_ratio <= 1, "SLA topk_ratio ", topk_ratio,
            " is outside (0, 1]");
   const auto topk = std::min(key_blocks, int64_t(std::floor(topk_ratio * double(key_blocks))));
@@ -33,6 +34,18 @@ Tensor sparse_linear_attention(const Tensor& q, const Tensor& k, const Tensor& v
   if (proj_w.defined()) {
     check_shape(proj_w, Shape{D, D}, "SLA_ATTN: proj_l.weight");
     check_shape(proj_b, Shape{D}, "SLA_ATTN: proj_l.bias");
+  }
+  if (q.numel() == 0) {
+    // No batch items or heads: nothing to attend to, and no GPU kernel takes an empty grid.
+    const int64_t B = q.size(0), S = q.size(1), H = q.size(2);
+    const int64_t Nq = (S + config.block_q - 1) / config.block_q;
+    const int64_t Nk = (S + config.block_k - 1) / config.block_k;
+    const int64_t topk = sla_topk(config.topk_ratio, Nk);
+    if (selection) {
+      *selection = {Tensor::empty({B, H, Nq, Nk}, DType::F32, q.device()),
+                    Tensor::empty({B, H, Nq, topk}, DType::I32, q.device())};
+    }
+    return Tensor::empty(q.shape(), q.dtype(), q.device());
   }
   return FV_DISPATCH(q.device(),
                      sparse_linear_attention(q, k, v, config, scale, proj_w, proj_b, selection));

@@ -31,6 +31,8 @@ Tensor tile_list_self_attention(std::string_view backend, const Tensor& q, const
                lists.size(2) == tiling.num_tiles,
            backend, ": the tile lists must be contiguous I32 [", q.size(0), ", ", q.size(2), ", ",
            tiling.num_tiles, ", L] on the cpu (batch, heads, tiles), got ", lists.describe());
+  // No batch items or heads: nothing to attend to, and no GPU kernel takes an empty grid.
+  if (q.numel() == 0) return Tensor::empty(q.shape(), q.dtype(), q.device());
   if (!q.device().is_cpu()) {
 #ifdef FASTVIDEO_HAVE_CUDA
     try {

@@ -91,6 +91,9 @@ Tensor vmoba_gates(const Tensor& q, const Tensor& k, const TokenTiling& tiling) 
   FV_CHECK(q.ndim() == 4 && k.shape() == q.shape() && q.size(1) == tiling.tokens,
            "vmoba_gates: q and k must be [B, S, H, D] with S = ", tiling.tokens,
            " (the token grid's), got q ", q.describe(), ", k ", k.describe());
+  if (q.numel() == 0) {  // no batch items or heads: no GPU kernel takes an empty grid
+    return Tensor::zeros({q.size(0), q.size(2), tiling.num_tiles, tiling.num_tiles}, DType::F32);
+  }
   if (!q.device().is_cpu()) {
 #ifdef FASTVIDEO_HAVE_CUDA
     return cuda::vmoba_gates(q, k, tiling);
@@ -196,6 +199,8 @@ Tensor vmoba_select(const Tensor& gates, const VmobaRule& rule) {
 Tensor video_moba_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                             const TokenTiling& tiling, const VmobaRule& rule, float scale) {
   check_tiled_self_attention("VMOBA_ATTN", q, k, v, tiling);  // before the gates read q and k
+  // No batch items or heads: nothing to attend to, and no GPU kernel takes an empty grid.
+  if (q.numel() == 0) return Tensor::empty(q.shape(), q.dtype(), q.device());
 #ifdef FASTVIDEO_HAVE_CUDA
   if (!q.device().is_cpu() && q.dtype() == DType::BF16 && q.size(3) == 128 &&
       cuda::vmoba_rule_on_device(rule, tiling.num_tiles) &&

@@ -46,6 +46,15 @@ Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                               const Tensor& gate, const VsaTiling& tiling, int64_t topk,
                               float scale, VsaSelection* selection) {
   check_video_sparse_attention_inputs(q, k, v, gate, tiling, topk);
+  if (q.numel() == 0) {
+    // No batch items or heads: nothing to attend to, and no GPU kernel takes an empty grid.
+    const int64_t B = q.size(0), H = q.size(2), N = tiling.num_tiles;
+    if (selection) {
+      *selection = {Tensor::empty({B, H, N, N}, DType::F32, q.device()),
+                    Tensor::empty({B, H, N, topk}, DType::I32, q.device())};
+    }
+    return Tensor::empty(q.shape(), q.dtype(), q.device());
+  }
   return FV_DISPATCH(q.device(),
                      video_sparse_attention(q, k, v, gate, tiling, topk, scale, selection));
 }

@@ -12,6 +12,10 @@ Tensor sage_attention_with(SageKernel kernel, const Tensor& q, const Tensor& k, 
                            float scale) {
   const CudaDeviceInfo& info = CudaContext::get(q.device().index).info();
   kernel = sage_kernel_for(info.major, info.minor, kernel, info.name);
+  FV_CHECK(q.size(0) <= 65535 && q.size(2) <= 65535,
+           "SAGE_ATTN on CUDA takes at most 65535 "
+           "batch items and heads (grid dimensions), got q ",
+           q.describe());
   FV_CHECK(q.size(3) == kSageHeadDim, "SAGE_ATTN on CUDA supports head_dim ", kSageHeadDim,
            " in this version, got head_dim ", q.size(3), " (q ", q.describe(), ")");
   for (const Tensor* t : {&q, &k, &v}) {

@@ -58,6 +58,10 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
            q.describe());
   FV_CHECK(q.size(3) == 128, "VIDEO_SPARSE_ATTN on a GPU needs head_dim 128, got ", q.size(3),
            " (q ", q.describe(), ")");
+  FV_CHECK(q.size(0) <= 65535,
+           "VIDEO_SPARSE_ATTN on a GPU takes at most 65535 batch items (a grid "
+           "dimension), got ",
+           q.size(0));
   const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
   const int64_t N = tiling.num_tiles, L = tiling.padded_len;
   CudaContext& ctx = use_cuda_device(q.device().index);
