@@ -69,8 +69,16 @@ TEST(EmptyAttentionInputs, SlidingTileAndVmobaGiveEmptyOutputs) {
 TEST(EmptyAttentionInputs, SageAttentionGivesAnEmptyOutput) {
   for (const Shape& shape : kEmpty) {
     const Tensor q = Tensor::zeros({shape[0], shape[1], shape[2], 64}, DType::F32);
-    EXPECT_EQ(ops::sage_attention(q, q, q, 0.125f).shape(), q.shape());
+    const Tensor out = ops::sage_attention(q, q, q, 0.125f);
+    EXPECT_EQ(out.shape(), q.shape());
+    EXPECT_EQ(out.dtype(), DType::F32);
   }
+  // No queries (SAGE_ATTN alone takes q and k of different lengths).
+  const Tensor k = testing::randn({2, 40, 3, 64});
+  const Tensor q = Tensor::zeros({2, 0, 3, 64}, DType::F32);
+  const Tensor out = ops::sage_attention(q, k, k, 0.125f);
+  EXPECT_EQ(out.shape(), q.shape());
+  EXPECT_EQ(out.dtype(), DType::F32);
 }
 
 }  // namespace

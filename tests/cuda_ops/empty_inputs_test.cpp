@@ -43,6 +43,10 @@ TEST(CudaEmptyAttentionInputs, EveryAttentionOpGivesAnEmptyOutput) {
     EXPECT_EQ(ops::video_moba_attention(q, q, q, *chunks, rule, 0.1f).shape(), q.shape());
     EXPECT_EQ(ops::sage_attention(q, q, q, 0.1f).shape(), q.shape());
   }
+  // No queries (SAGE_ATTN alone takes q and k of different lengths).
+  const Tensor k = testing::randn({1, 130, 2, 128}).to(DType::BF16).to(kGpu);
+  const Tensor q = Tensor::zeros({1, 0, 2, 128}, DType::BF16, kGpu);
+  EXPECT_EQ(ops::sage_attention(q, k, k, 0.1f).shape(), q.shape());
 }
 
 }  // namespace

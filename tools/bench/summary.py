@@ -157,10 +157,12 @@ def main():
                 info(f"  round {r['round']} {c['name']}", c.get("gb_per_s"), "GB/s",
                      f"{c['bytes'] / 1e9:.2f} GB in {c['seconds']:.2f} s, "
                      f"{100 * c.get('page_cache_resident', 0):.0f}% cached before ({r.get('page_cache')})")
-    for mode in ("eager", "compile", "compile_gate", "compile_fp8_sage", "compile_fp8_sage_gate"):
-        gen = load(d, f"fullgen_{mode}.json")
-        if not gen:
-            continue
+    # Every mode gpu-bench.sh fullgen ran (FULLGEN_MODES), in the order it ran them.
+    runs = sorted((f for f in os.listdir(d) if f.startswith("fullgen_") and f.endswith(".json")),
+                  key=lambda f: os.path.getmtime(os.path.join(d, f)))
+    for name in runs:
+        mode = name[len("fullgen_"):-len(".json")]
+        gen = load(d, name)
         p = gen.get("parameters", {})
         print(f"\nfull-size generation, {mode} (random 1.3B weights) {gen.get('width')}x"
               f"{gen.get('height')}x{gen.get('frames')}, {p.get('num_inference_steps')} steps, "
