@@ -23,12 +23,13 @@ using cuda_kernels::load;
 
 constexpr int kD = int(kSageHeadDim);
 constexpr int kOctets = kD / 8;  // 16-byte vectors of bf16 per head row
-constexpr int kStatRows = 128;   // token rows per CTA of the statistics kernel
+constexpr int kStatRows = 128;   // token rows per statistics job
 constexpr int kStatOctets = 64;  // channel octets of H·128 per statistics CTA
 constexpr int kStatLanes = 4;    // threads per octet, each on every kStatLanes-th row
 constexpr int kStatBatch = 4;    // rows each statistics thread loads before adding
 constexpr int kMeanParts = 32;   // partial-sum lanes per channel in k_mean_kernel
 constexpr int kThreads = 256;    // the quantization kernels' CTAs
+static_assert(kStatOctets * kStatLanes == kThreads, "a statistics job is one CTA");
 
 __device__ __forceinline__ float int8_scale(float amax) { return amax > 0.f ? amax / 127.f : 1.f; }
 
@@ -110,12 +111,13 @@ __device__ __forceinline__ void unpack_bf16x8(const uint4& raw, float (&x)[8]) {
 // Per (chunk of kStatRows tokens, group of kStatOctets channel octets, batch item): the f32 sums
 // of k over the chunk for each channel of the flattened H·128 (the partials of the token mean,
 // k_partial [B, chunks, H·128]) and the max of |v| (into vmax, zeroed by the caller, [B, H, 128]).
-// Thread (x, y) takes octet x of its group and the chunk's rows y, y + kStatLanes, ...; the lanes'
-// sums are then added in lane order, so the result does not depend on scheduling.
-__global__ void kv_stats_kernel(const __nv_bfloat16* k, const __nv_bfloat16* v, int S, int H,
-                                float* k_partial, unsigned* vmax) {
-  const int chunk = blockIdx.x, b = blockIdx.z, x = threadIdx.x, y = threadIdx.y;
-  const int octet = blockIdx.y * kStatOctets + x;
+// Thread x + kStatOctets·y takes octet x of its group and the chunk's rows y, y + kStatLanes, ...;
+// the lanes' sums are then added in lane order, so the result does not depend on scheduling.
+__device__ __forceinline__ void kv_stats(const __nv_bfloat16* k, const __nv_bfloat16* v, int S,
+                                         int H, int chunk, int chunks, int group, int b,
+                                         float* k_partial, unsigned* vmax) {
+  const int x = threadIdx.x % kStatOctets, y = threadIdx.x / kStatOctets;
+  const int octet = group * kStatOctets + x;
   const int HD = H * kD;
   const bool owned = octet < H * kOctets;
   const int begin = chunk * kStatRows, rows = min(S - begin, kStatRows);
@@ -160,7 +162,7 @@ __global__ void kv_stats_kernel(const __nv_bfloat16* k, const __nv_bfloat16* v, 
       sum[i] += lane_sum[l][i][x];
       amax[i] = fmaxf(amax[i], lane_max[l][i][x]);
     }
-  float* partial = k_partial + (int64_t(b) * gridDim.x + chunk) * HD + 8 * octet;
+  float* partial = k_partial + (int64_t(b) * chunks + chunk) * HD + 8 * octet;
   *reinterpret_cast<float4*>(partial) = make_float4(sum[0], sum[1], sum[2], sum[3]);
   *reinterpret_cast<float4*>(partial + 4) = make_float4(sum[4], sum[5], sum[6], sum[7]);
 #pragma unroll
@@ -188,9 +190,9 @@ __global__ void k_mean_kernel(const float* k_partial, int chunks, int S, int HD,
 // Q in Query groups: CTA per (64-row block, head, batch item). Group g = 8·slab + w of the block
 // is rows 16·slab + w and + 8 (one scale); warp w takes groups w, 8 + w, 16 + w, 24 + w, lane l
 // row + 8·(l / 16) of each, channels 8·(l % 16) .. + 7. All four loads are issued first.
-__global__ void quantize_q_kernel(const __nv_bfloat16* q, int S, int H, float multiplier,
-                                  int8_t* out, float* scales, int scale_count) {
-  const int block = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+__device__ __forceinline__ void quantize_q(const __nv_bfloat16* q, int S, int H, float multiplier,
+                                           int block, int h, int b, int8_t* out, float* scales,
+                                           int scale_count) {
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
   float x[4][8] = {};
   int rows[4];
@@ -220,9 +222,9 @@ __global__ void quantize_q_kernel(const __nv_bfloat16* q, int S, int H, float mu
 // 32 keys 8j + 2g + {0, 1}; warps 2g and 2g + 1 take j < 8 and j >= 8, lane l the keys with
 // e = l / 16, channels 8·(l % 16) .. + 7. The eight rows stay in registers as bf16 between the
 // maximum and the quantization.
-__global__ void quantize_k_kernel(const __nv_bfloat16* k, const float* mean, int S, int H,
-                                  int8_t* out, float* scales, int scale_count) {
-  const int block = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+__device__ __forceinline__ void quantize_k(const __nv_bfloat16* k, const float* mean, int S, int H,
+                                           int block, int h, int b, int8_t* out, float* scales,
+                                           int scale_count) {
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = w / 2;
   const int c0 = 8 * (lane % 16);
   float mu[8];
@@ -273,13 +275,13 @@ __global__ void quantize_k_kernel(const __nv_bfloat16* k, const float* mean, int
 // F16Keys: the E4M3 values widened to f16 (exact), keys in order. Padding keys (>= S) are zero.
 // Also writes v_scales.
 template <SageVLayout kLayout>
-__global__ void quantize_v_kernel(const __nv_bfloat16* v, const unsigned* vmax, int S, int H,
-                                  int S_pad, void* out, float* v_scales) {
+__device__ __forceinline__ void quantize_v(const __nv_bfloat16* v, const unsigned* vmax, int S,
+                                           int H, int S_pad, int chunk, int h, int b, void* out,
+                                           float* v_scales) {
   constexpr bool kF16 = kLayout == SageVLayout::F16Keys;
   using Element = std::conditional_t<kF16, uint16_t, uint8_t>;  // f16 bits or E4M3 bits
   constexpr int kRow = 64 + 16 / int(sizeof(Element));          // a tile row, padded 16 bytes
   constexpr int kPartKeys = 16 / int(sizeof(Element));          // keys per 16-byte part of a row
-  const int chunk = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int quad = threadIdx.x % 16, octet = threadIdx.x / 16;
   __shared__ float scale[kD];
   __shared__ __align__(16) Element tile[kD][kRow];
@@ -328,6 +330,36 @@ __global__ void quantize_v_kernel(const __nv_bfloat16* v, const unsigned* vmax, 
   }
 }
 
+// The pre-pass's two passes, each one launch of kThreads-thread CTAs that mixes two jobs, so
+// neither job's start and tail leaves the memory system idle and a compute-heavy CTA shares its SM
+// with a memory-heavy one. Pass 1 (needs nothing): grid (stats CTAs + Q CTAs, B), the statistics
+// first. Pass 2 (needs k's mean and max|v|): grid (3 per 128-key block, H, B), each block's K CTA
+// beside its two 64-key V CTAs.
+__global__ void __launch_bounds__(kThreads)
+    stats_and_q_kernel(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v,
+                       int Sq, int Sk, int H, float multiplier, int chunks, int groups,
+                       float* k_partial, unsigned* vmax, int8_t* q_out, float* q_scales,
+                       int q_scale_count) {
+  const int i = blockIdx.x, b = blockIdx.y, stats = chunks * groups;
+  if (i < stats)
+    kv_stats(k, v, Sk, H, i / groups, chunks, i % groups, b, k_partial, vmax);
+  else
+    quantize_q(q, Sq, H, multiplier, (i - stats) / H, (i - stats) % H, b, q_out, q_scales,
+               q_scale_count);
+}
+
+template <SageVLayout kLayout>
+__global__ void __launch_bounds__(kThreads, 4)
+    quantize_kv_kernel(const __nv_bfloat16* k, const __nv_bfloat16* v, const float* mean,
+                       const unsigned* vmax, int S, int H, int S_pad, int8_t* k_out,
+                       float* k_scales, int k_scale_count, void* v_out, float* v_scales) {
+  const int block = blockIdx.x / 3, part = blockIdx.x % 3, h = blockIdx.y, b = blockIdx.z;
+  if (part == 0)
+    quantize_k(k, mean, S, H, block, h, b, k_out, k_scales, k_scale_count);
+  else
+    quantize_v<kLayout>(v, vmax, S, H, S_pad, 2 * block + part - 1, h, b, v_out, v_scales);
+}
+
 }  // namespace
 
 SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v,
@@ -362,28 +394,24 @@ SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v
   const auto* qd = q.data<__nv_bfloat16>();
   const auto* kd = k.data<__nv_bfloat16>();
   const auto* vd = v.data<__nv_bfloat16>();
-  kv_stats_kernel<<<dim3(chunks, (H * kOctets + kStatOctets - 1) / kStatOctets, B),
-                    dim3(kStatOctets, kStatLanes), 0, stream>>>(
-      kd, vd, Sk, H, k_partial.data<float>(), static_cast<unsigned*>(vmax.raw_data()));
+  const int groups = (H * kOctets + kStatOctets - 1) / kStatOctets;
+  // Every 64-row block whole, so empty groups get their scale 1 as on the CPU.
+  const int q_blocks = (Sq + 63) / 64;
+  stats_and_q_kernel<<<dim3(chunks * groups + q_blocks * H, B), kThreads, 0, stream>>>(
+      qd, kd, vd, Sq, Sk, H, q_multiplier, chunks, groups, k_partial.data<float>(),
+      static_cast<unsigned*>(vmax.raw_data()), static_cast<int8_t*>(r.q_int8.raw_data()),
+      r.q_scales.data<float>(), q_scale_count);
   FV_CUDA_CHECK_LAUNCH();
   k_mean_kernel<<<dim3((HD + 31) / 32, B), 32 * kMeanParts, 0, stream>>>(
       k_partial.data<float>(), chunks, Sk, HD, k_mean.data<float>());
   FV_CUDA_CHECK_LAUNCH();
-  // Every 64-row block whole, so empty groups get their scale 1 as on the CPU.
-  quantize_q_kernel<<<dim3((Sq + 63) / 64, H, B), kThreads, 0, stream>>>(
-      qd, Sq, H, q_multiplier, static_cast<int8_t*>(r.q_int8.raw_data()), r.q_scales.data<float>(),
-      q_scale_count);
-  FV_CUDA_CHECK_LAUNCH();
-  quantize_k_kernel<<<dim3((Sk + 127) / 128, H, B), kThreads, 0, stream>>>(
-      kd, k_mean.data<float>(), Sk, H, static_cast<int8_t*>(r.k_int8.raw_data()),
-      r.k_scales.data<float>(), k_scale_count);
-  FV_CUDA_CHECK_LAUNCH();
-  const auto quantize_v = v_layout == SageVLayout::F16Keys
-                              ? quantize_v_kernel<SageVLayout::F16Keys>
-                              : quantize_v_kernel<SageVLayout::E4m3Slots>;
-  quantize_v<<<dim3(S_pad / 64, H, B), kThreads, 0, stream>>>(
-      vd, static_cast<const unsigned*>(vmax.raw_data()), Sk, H, S_pad, vt.raw_data(),
-      r.v_scales.data<float>());
+  const auto quantize_kv = v_layout == SageVLayout::F16Keys
+                               ? quantize_kv_kernel<SageVLayout::F16Keys>
+                               : quantize_kv_kernel<SageVLayout::E4m3Slots>;
+  quantize_kv<<<dim3(3 * (S_pad / 128), H, B), kThreads, 0, stream>>>(
+      kd, vd, k_mean.data<float>(), static_cast<const unsigned*>(vmax.raw_data()), Sk, H, S_pad,
+      static_cast<int8_t*>(r.k_int8.raw_data()), r.k_scales.data<float>(), k_scale_count,
+      vt.raw_data(), r.v_scales.data<float>());
   FV_CUDA_CHECK_LAUNCH();
   return r;
 }
