@@ -5,7 +5,8 @@
 // against ops::cpu::sage_attention (rel-L2 ≤ 1e-2: the GPU's exp2 is approximate and FP8 MMAs
 // accumulate in ~22 bits), against dense attention in double on DiT-like inputs (cosine ≥ 0.999,
 // rel-L2 ≤ 3e-2, the bound) and against each other (≤ 1e-2), at odd sequence lengths
-// (partial key and query blocks), batch 2, heads 3 and 12; outputs poisoned with NaN where a
+// (partial key and query blocks), batch 2, heads 3 and 12, the Hopper kernel's last wave cut into
+// key ranges; outputs poisoned with NaN where a
 // kernel writes into a given tensor; NaN is a failure. Skips where no GPU exists.
 #include <gtest/gtest.h>
 
@@ -173,7 +174,9 @@ TEST(CudaSageAttention, EveryKernelHereMatchesTheCpuContractDenseAttentionAndThe
   REQUIRE_GPU();
   const CudaDeviceInfo& info = CudaContext::get(0).info();
   const SageKernel automatic = sage_kernel_for(info.major, info.minor);
-  for (const Case& c : {Case{2, 333, 3}, Case{1, 1000, 12}, Case{1, 128, 2}, Case{2, 77, 3}}) {
+  // B 1, S 2200, H 12 on a 132-SM H200: 144 tiles of 192 rows, the last 12 (one per head, 88 rows
+  // each) cut into 4 key ranges of a partial last key block (sage_tail_splits) and merged.
+  for (const Case& c : {Case{2, 333, 3}, Case{1, 2200, 12}, Case{1, 128, 2}, Case{2, 77, 3}}) {
     SCOPED_TRACE(str_cat("B ", c.batch, " S ", c.seq, " H ", c.heads));
     const Shape shape{c.batch, c.seq, c.heads, 128};
     const Input q = dit_like(shape), k = dit_like(shape), v = dit_like(shape);
@@ -283,6 +286,19 @@ TEST(CudaSageAttention, SageSlaMatchesTheCpuOp) {
       EXPECT_LE(rel_l2(got.to(Device::cpu()).to(DType::F32), want), 1e-2);
     }
   }
+}
+
+// The dense Hopper kernel's split of its last wave (no GPU needed).
+TEST(CudaSageAttention, TailSplitsFillTheLastWave) {
+  // (1,12,32760,128): 2052 tiles of 256 key blocks, 72 in the last wave: 9 ranges of at most
+  // 29 blocks = 648 units, 5 full waves (cost 5·31 = 155 blocks against 258 unsplit).
+  EXPECT_EQ(ops::cuda::sage_tail_splits(2052, 256, 132), 9);
+  // (1,40,75600,128): 15760 tiles of 591 blocks, 52 in the last wave: 5 ranges, 2 waves.
+  EXPECT_EQ(ops::cuda::sage_tail_splits(15760, 591, 132), 5);
+  EXPECT_EQ(ops::cuda::sage_tail_splits(144, 18, 132), 4);    // the test case above
+  EXPECT_EQ(ops::cuda::sage_tail_splits(1980, 256, 132), 1);  // whole waves
+  EXPECT_EQ(ops::cuda::sage_tail_splits(72, 8, 132), 1);      // too few key blocks to pay
+  EXPECT_EQ(ops::cuda::sage_tail_splits(12, 3, 132), 1);
 }
 
 TEST(CudaSageAttention, RefusesWhatItLacksNamingIt) {

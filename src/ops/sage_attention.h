@@ -46,6 +46,11 @@
 //    (sage_hopper.cuh accumulate_pv<true>), which took 64 adds a step off its bounding issue
 //    rate (docs/perf.md); the CPU twin and the other kernels sum the f32 P̃. The two rules differ
 //    by 0.2-0.5% rel-L2 at the test shapes (simulated), well inside the kernels' 1e-2 bar.
+//    A kernel may also cut a row's key blocks into contiguous ranges of whole blocks, run each
+//    range through this step from m = −∞, l = 0, O = 0 (its P̃ then rounded against the range's
+//    running max), and merge them in f32: M = max m_r, O = Σ_r O_r · exp2(m_r − M), l = Σ_r l_r ·
+//    exp2(m_r − M). The dense Hopper kernel does so for the tiles of its last, partial wave
+//    (sage_tail_splits in ops/cuda/sage_kernels.h).
 //    Two-level accumulation: on Hopper the e4m3 wgmma accumulates in ~22-bit precision, so each
 //    block's P̃·V goes into a zeroed temporary fragment and is added to the f32 accumulator once
 //    per block. On the CPU both levels are plain f32, summed in key order.

@@ -8,6 +8,20 @@
 
 namespace fastvideo::ops::cuda {
 
+int sage_tail_splits(int64_t tiles, int64_t key_blocks, int ctas) {
+  constexpr int64_t kUnitCost = 2;  // key blocks' worth of a unit's fixed work (an estimate)
+  const int64_t tail = tiles % ctas;
+  if (tail == 0) return 1;
+  int best = 1;
+  int64_t best_cost = key_blocks + kUnitCost;  // the tail's tiles whole: one wave
+  for (int splits = 2; splits <= 16 && key_blocks / splits >= 4; ++splits) {
+    const int64_t waves = (tail * splits + ctas - 1) / ctas;
+    const int64_t cost = waves * ((key_blocks + splits - 1) / splits + kUnitCost);
+    if (cost < best_cost) best = splits, best_cost = cost;
+  }
+  return best;
+}
+
 Tensor sage_attention_with(SageKernel kernel, const Tensor& q, const Tensor& k, const Tensor& v,
                            float scale) {
   const CudaDeviceInfo& info = CudaContext::get(q.device().index).info();

@@ -51,6 +51,15 @@ SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v
 void hopper_sage_attention(const SageDeviceInputs& in, const Tensor& out,
                            const Tensor& selected = {});
 
+// How many key ranges the dense Hopper kernel cuts each tile of its last, partial wave into. It
+// runs `tiles` work tiles (192 query rows of one batch item and head, over `key_blocks` blocks of
+// 128 keys) on `ctas` persistent CTAs; when tiles % ctas leaves most CTAs idle for the last wave,
+// those tiles run as that many key ranges each, merged after (contract step 4 allows it), so that
+// the last waves are full. 1: no split. Picked by a cost in key blocks per CTA, with 2 blocks'
+// worth per extra unit (its Q load, pipeline fill and the partial's store), at most 16 ranges of
+// at least 4 blocks.
+int sage_tail_splits(int64_t tiles, int64_t key_blocks, int ctas);
+
 // hopper_sage_attention's block-list case (sage_sparse_attention_hopper.cu); `selected` defined.
 void hopper_sage_sparse_attention(const SageDeviceInputs& in, const Tensor& out,
                                   const Tensor& selected);
