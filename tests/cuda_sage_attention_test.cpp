@@ -174,8 +174,9 @@ TEST(CudaSageAttention, EveryKernelHereMatchesTheCpuContractDenseAttentionAndThe
   REQUIRE_GPU();
   const CudaDeviceInfo& info = CudaContext::get(0).info();
   const SageKernel automatic = sage_kernel_for(info.major, info.minor);
-  // B 1, S 2200, H 12 on a 132-SM H200: 144 tiles of 192 rows, the last 12 (one per head, 88 rows
-  // each) cut into 4 key ranges of a partial last key block (sage_tail_splits) and merged.
+  // B 1, S 2200, H 12 on a 132-SM H200: 144 tiles of 192 rows; the last 12 (head 11's, the one
+  // of 88 rows among them) run as 4 key ranges each, the last with a partial key block
+  // (sage_tail_splits), and are merged.
   for (const Case& c : {Case{2, 333, 3}, Case{1, 2200, 12}, Case{1, 128, 2}, Case{2, 77, 3}}) {
     SCOPED_TRACE(str_cat("B ", c.batch, " S ", c.seq, " H ", c.heads));
     const Shape shape{c.batch, c.seq, c.heads, 128};
@@ -291,7 +292,7 @@ TEST(CudaSageAttention, SageSlaMatchesTheCpuOp) {
 // The dense Hopper kernel's split of its last wave (no GPU needed).
 TEST(CudaSageAttention, TailSplitsFillTheLastWave) {
   // (1,12,32760,128): 2052 tiles of 256 key blocks, 72 in the last wave: 9 ranges of at most
-  // 29 blocks = 648 units, 5 full waves (cost 5·31 = 155 blocks against 258 unsplit).
+  // 29 blocks = 648 units in 5 waves (cost 5·31 = 155 blocks against 258 unsplit).
   EXPECT_EQ(ops::cuda::sage_tail_splits(2052, 256, 132), 9);
   // (1,40,75600,128): 15760 tiles of 591 blocks, 52 in the last wave: 5 ranges, 2 waves.
   EXPECT_EQ(ops::cuda::sage_tail_splits(15760, 591, 132), 5);

@@ -317,6 +317,9 @@ void hopper_sage_attention(const SageDeviceInputs& in, const Tensor& out, const 
   p.kv_tiles = (p.seq_k + kBlockN - 1) / kBlockN;
   const int tiles = int(in.q_int8.size(0)) * p.heads * p.q_tiles, sms = ctx.info().sm_count;
   p.splits = sage_tail_splits(tiles, p.kv_tiles, sms);
+  // An empty key range would never release its Q tile: the kernel would hang.
+  FV_CHECK(p.kv_tiles >= p.splits, "SAGE_ATTN: ", p.splits, " key ranges for ", p.kv_tiles,
+           " key blocks");
   p.whole_tiles = p.splits > 1 ? tiles - tiles % sms : tiles;
   const int parted_tiles = tiles - p.whole_tiles;
   p.parts = parted_tiles * p.splits;
