@@ -49,6 +49,7 @@ struct AttentionBenchFlags {
   std::string json;
   std::vector<std::string> backends;  // empty: every available one
   std::vector<std::string> shapes;    // keys of kShapes; empty: all of them
+  std::vector<double> sla_ratios{0.1, 0.5};  // SLA_ATTN's and SAGE_SLA_ATTN's topk_ratio rows
 };
 
 struct AttentionShape {
@@ -143,9 +144,9 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
 // only the BLKQ×BLKK blocks the sparse branch computes (4·B·H·D·N_q·topk·BLKQ·BLKK); the block map
 // and the linear branch's GEMMs are not counted.
 template <class Report, class Time>
-void report_sla(const std::string& label, const AttentionBackend& sla, const AttentionShape& s,
-                const Tensor& q, const Tensor& k, const Tensor& v, float scale, Report&& report,
-                Time&& time_ms) {
+void report_sla(const std::string& label, const std::vector<double>& ratios,
+                const AttentionBackend& sla, const AttentionShape& s, const Tensor& q,
+                const Tensor& k, const Tensor& v, float scale, Report&& report, Time&& time_ms) {
   const Tensor w =
       random_device_tensor(1, s.D, 1, s.D, q.device()).reshape({s.D, s.D}).to(DType::F32);
   AttentionExtras proj_l;
@@ -154,12 +155,12 @@ void report_sla(const std::string& label, const AttentionBackend& sla, const Att
   const SlaConfig blocks;  // FastVideo's BLKQ 128, BLKK 64, as the backend's metadata uses
   const int64_t query_blocks = (s.Lq + blocks.block_q - 1) / blocks.block_q;
   const int64_t key_blocks = (s.Lk + blocks.block_k - 1) / blocks.block_k;
-  for (double ratio : {0.1, 0.5}) {
+  for (double ratio : ratios) {
     const auto md = sla.build_metadata({.grid = s.grid, .topk_ratio = ratio});
     const int64_t topk = sla_topk(ratio, key_blocks);
     const double blocks_flop = 4.0 * double(s.B * s.H * s.D) * double(query_blocks * topk) *
                                double(blocks.block_q * blocks.block_k);
-    const std::string tag = ratio == 0.1 ? "@0.1" : "@0.5";
+    const std::string tag = str_cat("@", ratio);
     report(label + tag, time_ms([&] { return sla.run(q, k, v, scale, md.get(), proj_l); }),
            blocks_flop);
     report(label + " no proj_l" + tag, time_ms([&] { return sla.run(q, k, v, scale, md.get()); }),
@@ -307,7 +308,8 @@ int run_bench_attention(const AttentionBenchFlags& f) {
         continue;
       }
       if (path == "SLA_ATTN" || path == "SAGE_SLA_ATTN") {
-        report_sla(path == "SLA_ATTN" ? "SLA" : "SageSLA", *b, s, q, k, v, scale, report, time_ms);
+        report_sla(path == "SLA_ATTN" ? "SLA" : "SageSLA", f.sla_ratios, *b, s, q, k, v, scale,
+                   report, time_ms);
         continue;
       }
       if (path == "TORCH_SDPA") path += cudnn ? "/cudnn" : "/gemm_softmax";
@@ -380,6 +382,9 @@ Action add_attention_bench(CLI::App& bench) {
       ->delimiter(',');
   cmd->add_option("--shapes", f->shapes,
                   "only these shapes: 1.3b, 1.3b-cfg, 14b, cross (default: all)")
+      ->delimiter(',');
+  cmd->add_option("--sla-ratios", f->sla_ratios,
+                  "SLA_ATTN's and SAGE_SLA_ATTN's topk_ratio rows (default: 0.1,0.5)")
       ->delimiter(',');
   return [f] { return run_bench_attention(*f); };
 }
