@@ -50,6 +50,7 @@ struct AttentionBenchFlags {
   std::vector<std::string> backends;  // empty: every available one
   std::vector<std::string> shapes;    // keys of kShapes; empty: all of them
   std::vector<double> sla_ratios{0.1, 0.5};  // SLA_ATTN's and SAGE_SLA_ATTN's topk_ratio rows
+  bool paired = false;  // also time the two --backends call by call, alternating (paired_rows)
 };
 
 struct AttentionShape {
@@ -209,8 +210,52 @@ void report_vmoba(const AttentionBackend& vmoba, const AttentionShape& s, const 
   }
 }
 
+// --paired: the two backends' calls timed alternately, A B A B ..., so that both see the same
+// stretch of the card's clock (on an H200 under its 700 W cap the clock moves from row to row,
+// which moves the ratio of two rows' medians as much as the kernels do: docs/perf.md). Reports each
+// backend's median over its paired calls and the median of the per-pair ratios B / A.
+template <class Report>
+void paired_rows(const AttentionBackend& a, const AttentionBackend& b, const Tensor& q,
+                 const Tensor& k, const Tensor& v, float scale, int warmup, int repeats,
+                 cudaStream_t stream, Report&& report) {
+  cudaEvent_t marks[3];
+  for (cudaEvent_t& e : marks) FV_CUDA_CHECK(cudaEventCreate(&e));
+  for (int i = 0; i < warmup; ++i) {
+    a.run(q, k, v, scale);
+    b.run(q, k, v, scale);
+  }
+  std::vector<double> ms_a, ms_b, ratio;
+  for (int i = 0; i < repeats; ++i) {
+    FV_CUDA_CHECK(cudaEventRecord(marks[0], stream));
+    a.run(q, k, v, scale);
+    FV_CUDA_CHECK(cudaEventRecord(marks[1], stream));
+    b.run(q, k, v, scale);
+    FV_CUDA_CHECK(cudaEventRecord(marks[2], stream));
+    FV_CUDA_CHECK(cudaEventSynchronize(marks[2]));
+    float ta = 0, tb = 0;
+    FV_CUDA_CHECK(cudaEventElapsedTime(&ta, marks[0], marks[1]));
+    FV_CUDA_CHECK(cudaEventElapsedTime(&tb, marks[1], marks[2]));
+    ms_a.push_back(ta);
+    ms_b.push_back(tb);
+    ratio.push_back(double(ta) / double(tb));
+  }
+  for (cudaEvent_t e : marks) FV_CUDA_CHECK(cudaEventDestroy(e));
+  const auto median_min = [](std::vector<double> x) {
+    std::sort(x.begin(), x.end());
+    return std::pair{x[x.size() / 2], x.front()};
+  };
+  report(str_cat(a.name(), " (paired)"), median_min(ms_a));
+  report(str_cat(b.name(), " (paired)"), median_min(ms_b));
+  std::printf("%-20s paired: %s / %s per pair, median %.3fx over %d pairs\n", "",
+              std::string(a.name()).c_str(), std::string(b.name()).c_str(), median_min(ratio).first,
+              repeats);
+}
+
 int run_bench_attention(const AttentionBenchFlags& f) {
   FV_CHECK(f.repeats >= 1 && f.warmup >= 1, "bench attention: --repeats and --warmup must be >= 1");
+  FV_CHECK(!f.paired || f.backends.size() == 2,
+           "bench attention: --paired needs exactly two --backends (A,B: A's time over B's), got ",
+           f.backends.size());
   CudaContext& ctx = use_cuda_device(f.device);
   const Device device = Device::cuda(f.device);
   const AttentionDevice attention_device = attention_device_for(device);
@@ -347,6 +392,9 @@ int run_bench_attention(const AttentionBenchFlags& f) {
                }));
       }
     }
+    if (f.paired && !cross)
+      paired_rows(*wanted[0], *wanted[1], q, k, v, scale, f.warmup, f.repeats, ctx.stream(),
+                  report);
   }
   FV_CUDA_CHECK(cudaEventDestroy(start));
   FV_CUDA_CHECK(cudaEventDestroy(stop));
@@ -383,6 +431,9 @@ Action add_attention_bench(CLI::App& bench) {
   cmd->add_option("--shapes", f->shapes,
                   "only these shapes: 1.3b, 1.3b-cfg, 14b, cross (default: all)")
       ->delimiter(',');
+  cmd->add_flag("--paired", f->paired,
+                "also time the two --backends call by call, alternating, and print the median of "
+                "the per-pair ratios (both see the same stretch of the card's clock)");
   cmd->add_option("--sla-ratios", f->sla_ratios,
                   "SLA_ATTN's and SAGE_SLA_ATTN's topk_ratio rows (default: 0.1,0.5)")
       ->delimiter(',');
