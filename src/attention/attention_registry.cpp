@@ -24,8 +24,6 @@ bool same_name(std::string_view a, std::string_view b) {
   });
 }
 
-const std::string kAmpereOrNewer = "an NVIDIA GPU with compute capability 8.0 or newer";
-
 // Capabilities of the backends later issues build, from fastvideo.md §2.5, §3–4 and
 // attention-algorithms.md §3–8; all run Wan's self-attention only (§2.4).
 AttentionCapabilities later_capabilities(ComputeCapability min, ComputeCapability max,

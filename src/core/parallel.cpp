@@ -60,8 +60,6 @@ class ThreadPool {
     if (error_) std::rethrow_exception(error_);
   }
 
-  int size() const { return int(threads_.size()) + 1; }
-
  private:
   void loop(int id) {
     uint64_t seen = 0;

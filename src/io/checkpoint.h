@@ -27,7 +27,6 @@ class CheckpointFolder {
   // pipeline and classes these are is pipeline/wan_checkpoint.h's to check).
   static CheckpointFolder open(const std::filesystem::path& dir);
 
-  const std::filesystem::path& root() const { return root_; }
   const std::string& class_name() const { return class_name_; }  // "WanPipeline"
   std::vector<std::string> components() const;
   bool has(const std::string& component) const { return components_.count(component) != 0; }

@@ -21,8 +21,3 @@ namespace fastvideo::ops {
   ((device).is_cpu() ? cpu::call : (::fastvideo::ops::fail_without_cuda(device), cpu::call))
 #endif
 
-// For an op whose CUDA kernel does not exist yet: CPU only, and a clear error on CUDA tensors.
-#define FV_DISPATCH_CPU_ONLY(device, name, call)                                                \
-  ((device).is_cpu() ? cpu::call                                                                \
-                     : (::fastvideo::fail("op ", name, " has no CUDA kernel in this version"), \
-                        cpu::call))

@@ -46,7 +46,6 @@ class Umt5Encoder {
   // weight and the relative bias depends only on offsets.
   Tensor encode_padded(std::span<const int32_t> ids, int64_t max_length) const;
 
-  const Umt5Config& config() const { return config_; }
 
   // Compile mode for the text encoder (FastVideo's compile.text_encoder_enabled; CUDA graphs,
   // issue 11): from the second prompt of a token count on, the layers replay from a graph

@@ -22,8 +22,6 @@ class WanGeometry {
   // Throws naming both configs when the DiT does not take the VAE's latents (in_channels and
   // out_channels must equal z_dim).
   WanGeometry(const WanVaeConfig& vae, const WanTransformerConfig& dit);
-  int temporal_stride() const { return temporal_stride_; }
-  int spatial_stride() const { return spatial_stride_; }
   // Heights and widths must be multiples of this: the spatial stride times the DiT's patch (16).
   int pixel_multiple() const;
 

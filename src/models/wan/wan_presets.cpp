@@ -64,8 +64,6 @@ std::string_view wan_pipeline_class_name(WanPipelineKind kind) {
   return kind == WanPipelineKind::Dmd ? "WanDMDPipeline" : "WanPipeline";
 }
 
-std::span<const WanModelPreset> wan_model_presets() { return kPresets; }
-
 const WanModelPreset& wan_model_preset(std::string_view size_name) {
   std::string choices;
   for (const WanModelPreset& p : kPresets) {

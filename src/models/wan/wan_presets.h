@@ -48,9 +48,6 @@ struct WanModelPreset {
   SamplingDefaults sampling;
 };
 
-// tiny, 1.3b, 14b, fastwan and fastwan-1.3b, in that order.
-std::span<const WanModelPreset> wan_model_presets();
-
 // By size name; anything else throws naming the value and the choices.
 const WanModelPreset& wan_model_preset(std::string_view size_name);
 

@@ -19,8 +19,6 @@ void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
               trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-bool sgemm_uses_openblas() { return true; }
-
 #else
 
 void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
@@ -51,8 +49,6 @@ void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
     }
   });
 }
-
-bool sgemm_uses_openblas() { return false; }
 
 #endif
 

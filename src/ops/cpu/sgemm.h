@@ -8,7 +8,4 @@ namespace fastvideo::ops {
 void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
            const float* b, int ldb, float beta, float* c, int ldc);
 
-// Whether sgemm runs on OpenBLAS (the CPU benchmark says which it measured).
-bool sgemm_uses_openblas();
-
 }  // namespace fastvideo::ops

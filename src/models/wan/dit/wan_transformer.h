@@ -227,7 +227,6 @@ class WanTransformer {
   // The dtype of activations and outputs: the patch embedding's (f32 on the CPU, bf16 on a GPU).
   DType activation_dtype() const { return patch_w_.dtype(); }
   const AttentionBackend& self_attention() const { return *self_attention_; }
-  const AttentionBackend& cross_attention() const { return *cross_attention_; }
 
  private:
   struct Attention {

@@ -21,7 +21,6 @@ class RowBand {
   // Any count of ranks: a rank whose band lies wholly past the image end decodes only padding.
   RowBand(Communicator& comm, int64_t latent_rows);
 
-  int64_t latent_rows() const { return latent_rows_; }
   int64_t latent_rows_per_rank() const { return rows_per_rank_; }
 
   // whole [B, C, T, latent_rows, W] -> this rank's band [B, C, T, rows per rank, W], the rows past

@@ -83,7 +83,6 @@ class WanVaeDecoder {
   bool compiled() const { return compile_; }
   CompileStats compile_stats() const;
 
-  const WanVaeConfig& config() const { return config_; }
   DType dtype() const { return dtype_; }  // of the weights, activations and output
   Device device() const { return device_; }
 
