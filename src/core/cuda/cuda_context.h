@@ -33,7 +33,6 @@ class CudaContext {
   cublasLtHandle_t cublaslt();
   cudnnHandle_t cudnn();
   const CudaDeviceInfo& info() const { return info_; }
-  int device() const { return device_; }
   // cuBLASLt workspace, kept for the process (32 MiB, what cuBLAS recommends on Hopper).
   void* gemm_workspace(size_t* bytes);
   void synchronize();
