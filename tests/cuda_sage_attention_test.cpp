@@ -289,6 +289,26 @@ TEST(CudaSageAttention, SageSlaMatchesTheCpuOp) {
   }
 }
 
+// The Hopper kernel's last-wave split with two batch items and more keys than queries: B 2, Sq
+// 600, Sk 2000, H 3 is 24 tiles of 16 key blocks on a 132-SM H200, each cut into 4 key ranges
+// (sage_tail_splits), the last with a partial key block, and merged.
+TEST(CudaSageAttention, HopperKernelCutsTilesAcrossBatchItemsAndLongerKeys) {
+  REQUIRE_GPU();
+  if (!is_hopper()) GTEST_SKIP() << "the kernel that cuts its tiles into key ranges needs sm_90";
+  const Input q = dit_like({2, 600, 3, 128}), k = dit_like({2, 2000, 3, 128}),
+              v = dit_like({2, 2000, 3, 128});
+  const float scale = 1.f / std::sqrt(128.f);
+  const Tensor got = ops::cuda::sage_attention_with(SageKernel::Hopper, q.gpu, k.gpu, v.gpu, scale)
+                         .to(Device::cpu())
+                         .to(DType::F32);
+  ASSERT_EQ(got.shape(), (Shape{2, 600, 3, 128}));
+  for (float x : floats(got)) ASSERT_TRUE(std::isfinite(x)) << "NaN or Inf in the output";
+  EXPECT_LE(rel_l2(got, ops::cpu::sage_attention(q.cpu, k.cpu, v.cpu, scale)), 1e-2)
+      << "against the CPU contract";
+  EXPECT_GE(testing::cosine(got, testing::reference_attention(q.cpu, k.cpu, v.cpu, scale)), 0.999)
+      << "against dense attention";
+}
+
 // The dense Hopper kernel's split of its last wave (no GPU needed).
 TEST(CudaSageAttention, TailSplitsFillTheLastWave) {
   // (1,12,32760,128): 2052 tiles of 256 key blocks, 72 in the last wave: 9 ranges of at most
@@ -296,7 +316,8 @@ TEST(CudaSageAttention, TailSplitsFillTheLastWave) {
   EXPECT_EQ(ops::cuda::sage_tail_splits(2052, 256, 132), 9);
   // (1,40,75600,128): 15760 tiles of 591 blocks, 52 in the last wave: 5 ranges, 2 waves.
   EXPECT_EQ(ops::cuda::sage_tail_splits(15760, 591, 132), 5);
-  EXPECT_EQ(ops::cuda::sage_tail_splits(144, 18, 132), 4);    // the test case above
+  EXPECT_EQ(ops::cuda::sage_tail_splits(144, 18, 132), 4);    // the contract test's B 1, S 2200
+  EXPECT_EQ(ops::cuda::sage_tail_splits(24, 16, 132), 4);     // the test above
   EXPECT_EQ(ops::cuda::sage_tail_splits(1980, 256, 132), 1);  // whole waves
   EXPECT_EQ(ops::cuda::sage_tail_splits(72, 8, 132), 1);      // too few key blocks to pay
   EXPECT_EQ(ops::cuda::sage_tail_splits(12, 3, 132), 1);
