@@ -210,6 +210,12 @@ void report_vmoba(const AttentionBackend& vmoba, const AttentionShape& s, const 
   }
 }
 
+// The median and the minimum of timed samples (ms), as every row reports them.
+std::pair<double, double> median_and_min(std::vector<double> x) {
+  std::sort(x.begin(), x.end());
+  return {x[x.size() / 2], x.front()};
+}
+
 // --paired: the two backends' calls timed alternately, A B A B ..., so that both see the same
 // stretch of the card's clock (on an H200 under its 700 W cap the clock moves from row to row,
 // which moves the ratio of two rows' medians as much as the kernels do: docs/perf.md). Reports each
@@ -240,15 +246,11 @@ void paired_rows(const AttentionBackend& a, const AttentionBackend& b, const Ten
     ratio.push_back(double(ta) / double(tb));
   }
   for (cudaEvent_t e : marks) FV_CUDA_CHECK(cudaEventDestroy(e));
-  const auto median_min = [](std::vector<double> x) {
-    std::sort(x.begin(), x.end());
-    return std::pair{x[x.size() / 2], x.front()};
-  };
-  report(str_cat(a.name(), " (paired)"), median_min(ms_a));
-  report(str_cat(b.name(), " (paired)"), median_min(ms_b));
+  report(str_cat(a.name(), " (paired)"), median_and_min(ms_a));
+  report(str_cat(b.name(), " (paired)"), median_and_min(ms_b));
   std::printf("%-20s paired: %s / %s per pair, median %.3fx over %d pairs\n", "",
-              std::string(a.name()).c_str(), std::string(b.name()).c_str(), median_min(ratio).first,
-              repeats);
+              std::string(a.name()).c_str(), std::string(b.name()).c_str(),
+              median_and_min(ratio).first, repeats);
 }
 
 int run_bench_attention(const AttentionBenchFlags& f) {
@@ -307,8 +309,7 @@ int run_bench_attention(const AttentionBenchFlags& f) {
         FV_CUDA_CHECK(cudaEventElapsedTime(&elapsed, start, stop));
         ms.push_back(elapsed);
       }
-      std::sort(ms.begin(), ms.end());
-      return std::pair{ms[ms.size() / 2], ms.front()};
+      return median_and_min(std::move(ms));
     };
     // TFLOP/s over `work` FLOP (default: the dense attention's; sparse rows count the blocks they
     // compute).
