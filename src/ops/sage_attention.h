@@ -42,10 +42,11 @@
 //    with l summing the rounded P̃ (whose weights then sum to exactly 1); on zero-mean noise the
 //    two are equal (3.66% vs 3.64%).
 //    The one choice left to a kernel: l may instead sum the block's rounded e4m3(P̃_j) (in f32
-//    across blocks). The dense Hopper kernel does, reading the row sums off the tensor cores
-//    (sage_hopper.cuh accumulate_pv<true>), which took 64 adds a step off its bounding issue
-//    rate (docs/perf.md); the CPU twin and the other kernels sum the f32 P̃. The two rules differ
-//    by 0.2-0.5% rel-L2 at the test shapes (simulated), well inside the kernels' 1e-2 bar.
+//    across blocks). Both Hopper kernels (dense and block lists) do, reading the row sums off
+//    the tensor cores (sage_hopper.cuh accumulate_pv), which took 64 adds a step off the dense
+//    one's bounding issue rate (docs/perf.md); the CPU twin and the portable kernel sum the f32
+//    P̃. The two rules differ by 0.2-0.5% rel-L2 at the test shapes (simulated), well inside the
+//    kernels' 1e-2 bar.
 //    A kernel may also cut a row's key blocks into contiguous ranges of whole blocks, run each
 //    range through this step from m = −∞, l = 0, O = 0 (its P̃ then rounded against the range's
 //    running max), and merge them in f32: M = max m_r, O = Σ_r O_r · exp2(m_r − M), l = Σ_r l_r ·

@@ -223,34 +223,10 @@ __device__ __forceinline__ void wgmma_m64n128k32_s8_ss(uint32_t (&d)[64], uint64
       : "l"(desc_a), "l"(desc_b), "r"(accumulate));
 }
 
-// D[64x128] (+)= A[64x32] · B[128x32]ᵀ in f32, A (E4M3, four per register) from registers in the
-// mma.m16n8k32 A layout per warp (a0: row t/4, k 4·(t%4) .. +3; a1: row + 8; a2, a3: k + 16),
-// B E4M3 from shared memory K-major.
-__device__ __forceinline__ void wgmma_m64n128k32_e4m3_rs(float (&d)[64], const uint32_t (&a)[4],
-                                                         uint64_t desc_b, int accumulate) {
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 {%0, %1, %2, %3, %4, %5, %6, %7, %8, "
-      "%9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, "
-      "%27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, "
-      "%45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, "
-      "%63}, {%64, %65, %66, %67}, %68, p, 1, 1;\n}\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),
-        "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),
-        "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]),
-        "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]),
-        "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]),
-        "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]),
-        "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),
-        "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]),
-        "+f"(d[63])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(accumulate));
-}
-
 // D[64x136] (+)= A[64x32] · B[32x136], e4m3 in, f32 accumulators (68 per thread, i = 0..16):
-// A from registers as above, B K-major from shared memory. SAGE_ATTN's P̃·V with 8 more B rows of
-// ones, whose columns 128..135 give the row sums.
+// A (E4M3, four per register) from registers in the mma.m16n8k32 A layout per warp (a0: row t/4,
+// k 4·(t%4) .. +3; a1: row + 8; a2, a3: k + 16), B K-major from shared memory. SAGE_ATTN's P̃·V
+// with 8 more B rows of ones, whose columns 128..135 give the row sums.
 __device__ __forceinline__ void wgmma_m64n136k32_e4m3_rs(float (&d)[68], const uint32_t (&a)[4],
                                                          uint64_t desc_b, int accumulate) {
   asm volatile(

@@ -42,8 +42,6 @@ constexpr int kStages = 4;
 constexpr int kThreads = 128 * (1 + kConsumers);
 constexpr uint32_t kQTileBytes = kBlockM * kD;  // int8
 constexpr uint32_t kBarrierBytes = 256;
-constexpr uint32_t kOnesBytes = 8 * kBlockN;  // 8 rows of E4M3 ones after each Vᵀ tile
-constexpr uint32_t kVStageBytes = kVTileBytes + kOnesBytes;
 constexpr size_t kSmemBytes = 1024 /* alignment slack */ + kQTileBytes +
                               kStages * (kKTileBytes + kVStageBytes) + kBarrierBytes;
 
@@ -153,7 +151,7 @@ __device__ __forceinline__ void store_part(const float (&o)[64], const float (&m
       *reinterpret_cast<float2*>(dst + 8 * i) =
           make_float2(o[4 * i + 2 * r] * vs.x, o[4 * i + 2 * r + 1] * vs.y);
     }
-    if (lane % 4 == 0) p.partial_ml[at] = make_float2(m[r], l[r]);  // whole rows (kTensorSums)
+    if (lane % 4 == 0) p.partial_ml[at] = make_float2(m[r], l[r]);  // whole rows (accumulate_pv)
   }
 }
 
@@ -203,17 +201,16 @@ __device__ void consumer(const SageParams& p, const SmemMap& sm, int wg, int thr
       uint32_t pf[kSteps][4];
       float corr[2];
       const bool grows =
-          softmax_step<true>(acc, q_scale * k_scale, p.seq_k - j * kBlockN, lane, m, l, pf, corr);
+          softmax_step(acc, q_scale * k_scale, p.seq_k - j * kBlockN, lane, m, pf, corr);
       k_scale = next_k_scale;
       mbarrier_wait(sm.v_full(stage), phase);
-      accumulate_pv<true>(o, l, pf, corr, grows, v_desc0 + stage * uint64_t(kVStageBytes >> 4),
-                          [&] { release(sm.v_empty(stage), lane); });
+      accumulate_pv(o, l, pf, corr, grows, v_desc0 + stage * uint64_t(kVStageBytes >> 4),
+                    [&] { release(sm.v_empty(stage), lane); });
     }
     if constexpr (kParts)
       store_part(o, m, l, p, u, w, row, lane);
     else
-      store_output<true>(o, l, p.v_scales, p.out, w.q0 + row, p.seq_q, p.heads, w.head, w.batch,
-                         lane);
+      store_output(o, l, p.v_scales, p.out, w.q0 + row, p.seq_q, p.heads, w.head, w.batch, lane);
   }
 }
 
@@ -272,12 +269,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     }
     fence_barrier_init();
   }
-  // The ones after each Vᵀ stage (E4M3 1.0 = 0x38), written once; TMA never touches them.
-  for (int i = threadIdx.x; i < kStages * int(kOnesBytes / 4); i += kThreads) {
-    const uint32_t at = sm.v(i / (kOnesBytes / 4)) + kVTileBytes + 4 * (i % (kOnesBytes / 4));
-    *reinterpret_cast<uint32_t*>(smem_raw + (at - smem_u32(smem_raw))) = 0x38383838u;
-  }
-  fence_proxy_async_shared();
+  write_ones(smem_raw, kStages, kThreads, [&](int s) { return sm.v(s); });
   __syncthreads();
   if (threadIdx.x < 128) {
     setmaxnreg_dec<24>();

@@ -13,15 +13,17 @@
 //   0x4B400000 read as a float is 1.5·2^23 + S; softmax_step says why the rounding is the
 //   contract's within 0.52·qk of P̃); the base moves whenever a row's max grows (P̃ must stay within
 //   E4M3's 448); every exp2 on the MUFU (a quarter of them on the FMA pipes, a cubic, measured
-//   slower once the step had fewer instructions: docs/perf.md); l adds the f32 P̃ (the block-list
-//   kernel) or the E4M3 P̃'s sums from the tensor cores (the dense kernel: contract step 4 allows
-//   both);
+//   slower once the step had fewer instructions: docs/perf.md); l adds the E4M3 P̃'s row sums,
+//   which the tensor cores give with T below (contract step 4 allows them);
 //   P̃ to E4M3 in the A-register layout of wgmma k32 (four consecutive k per register), which
 //   takes the thread's accumulator columns 2t, 2t+1, 8+2t, 9+2t of each 16: the pre-pass stored
 //   Vᵀ's keys in that order (sage_v_slot);
-//   T = P̃·V by wgmma m64n128k32 e4m3·e4m3 -> f32 into a zeroed temporary, then O = O·corr + T in
-//   f32 (two-level accumulation: the FP8 MMA accumulates with ~22 bits).
+//   T = P̃·V by wgmma m64n136k32 e4m3·e4m3 -> f32 into a zeroed temporary (Vᵀ's tile followed by
+//   8 rows of ones, so T's last 8 columns are P̃'s row sums), then O = O·corr + T in f32
+//   (two-level accumulation: the FP8 MMA accumulates with ~22 bits).
 // Epilogue: O · v_scale[channel] / l, bf16, raster rows.
+// Both kernels' shared memory therefore holds each Vᵀ stage as kVStageBytes: the tile, then
+// kOnesBytes of E4M3 ones that write_ones fills once (TMA never touches them).
 #pragma once
 
 #include <cuda.h>
@@ -43,6 +45,8 @@ constexpr int kD = int(kSageHeadDim);
 constexpr int kSteps = 4;                       // k32 steps of either GEMM (128 channels, 128 keys)
 constexpr uint32_t kKTileBytes = kBlockN * kD;  // int8
 constexpr uint32_t kVTileBytes = kD * kBlockN;  // E4M3
+constexpr uint32_t kOnesBytes = 8 * kBlockN;    // 8 rows of E4M3 ones after each Vᵀ tile
+constexpr uint32_t kVStageBytes = kVTileBytes + kOnesBytes;
 static_assert(kBlockN == 128 && kD == 128, "the k32 steps and the fragment packing assume 128");
 
 #if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -61,14 +65,6 @@ __device__ __forceinline__ void issue_qk(uint32_t (&acc)[64], uint64_t q_desc, u
 #pragma unroll
   for (int kk = 0; kk < kSteps; ++kk)
     wgmma_m64n128k32_s8_ss(acc, q_desc + kk * kDescStep, k_desc + kk * kDescStep, kk > 0 ? 1 : 0);
-}
-
-// T[64 x 128] = P̃[64 x 128 keys] · V_tile, Vᵀ K-major (one 128-byte row of keys per channel).
-__device__ __forceinline__ void issue_pv(float (&t)[64], const uint32_t (&pf)[kSteps][4],
-                                         uint64_t v_desc) {
-#pragma unroll
-  for (int kk = 0; kk < kSteps; ++kk)
-    wgmma_m64n128k32_e4m3_rs(t, pf[kk], v_desc + kk * kDescStep, kk > 0 ? 1 : 0);
 }
 
 // Four P̃ to one register of E4M3, the first in the lowest byte.
@@ -91,17 +87,17 @@ __device__ __forceinline__ void scores_to_e4m3(const float (&s)[64], uint32_t (&
 }
 
 // The softmax part of a step on the Q·Kᵀ accumulator `acc`: keys at column >= valid are masked;
-// m, l are the thread's two rows' running max and sum; leaves P̃ as E4M3 in pf and the factors O
-// must be scaled by in corr. Returns whether some row's base moved.
+// m is the thread's two rows' running max (their sums l are accumulate_pv's); leaves P̃ as E4M3 in
+// pf and the factors O and l must be scaled by in corr. Returns whether some row's base moved.
 // The row max is taken on the integer scores (qk > 0: the same order as the dequantized ones), and
 // the int-to-float step folds into the exponent's FFMA: the bits acc + 0x4B400000 are the float
 // X = 1.5·2^23 + S (exact), and X·qk − (1.5·2^23·qk + base) = S·qk − base up to the rounding of
 // the constant: at most 0.75·qk in the exponent, 0.52·qk of P̃ (qk ~ 1e-4 at Wan's logit scales:
 // far below E4M3's 2^-4; at 20x magnitudes a few % per row and block, where the one-hot softmax
 // does not feel it).
-template <bool kMasked, bool kTensorSums>
+template <bool kMasked>
 __device__ __forceinline__ bool softmax_step_where(const uint32_t (&acc)[64], float qk, int valid,
-                                                   int lane, float (&m)[2], float (&l)[2],
+                                                   int lane, float (&m)[2],
                                                    uint32_t (&pf)[kSteps][4], float (&corr)[2]) {
   const auto kept = [&](int i) {
     return !kMasked || accumulator_column(i / 4, lane, i % 4) < valid;
@@ -122,7 +118,7 @@ __device__ __forceinline__ bool softmax_step_where(const uint32_t (&acc)[64], fl
     m[r] = mx;
     neg_c[r] = -fmaf(12582912.f, qk, mx - kSageLog2PMax);
   }
-  float s[64], sum[2] = {0.f, 0.f};
+  float s[64];
 #pragma unroll
   for (int i = 0; i < 16; ++i)
 #pragma unroll
@@ -130,49 +126,36 @@ __device__ __forceinline__ bool softmax_step_where(const uint32_t (&acc)[64], fl
       const float y = fmaf(__uint_as_float(acc[4 * i + e] + 0x4B400000u), qk, neg_c[e / 2]);
       const float p = exp2_approx(y);
       s[4 * i + e] = kept(4 * i + e) ? p : 0.f;
-      if constexpr (!kTensorSums) sum[e / 2] += s[4 * i + e];
     }
-  if constexpr (!kTensorSums) {
-    l[0] = l[0] * corr[0] + sum[0];
-    l[1] = l[1] * corr[1] + sum[1];
-  }
   scores_to_e4m3(s, pf);
   return __any_sync(0xffffffffu, grows);
 }
 
-// kTensorSums: l is left alone (accumulate_pv<true> adds the row sums).
-template <bool kTensorSums = false>
 __device__ __forceinline__ bool softmax_step(const uint32_t (&acc)[64], float qk, int valid,
-                                             int lane, float (&m)[2], float (&l)[2],
-                                             uint32_t (&pf)[kSteps][4], float (&corr)[2]) {
-  return valid >= kBlockN
-             ? softmax_step_where<false, kTensorSums>(acc, qk, valid, lane, m, l, pf, corr)
-             : softmax_step_where<true, kTensorSums>(acc, qk, valid, lane, m, l, pf, corr);
+                                             int lane, float (&m)[2], uint32_t (&pf)[kSteps][4],
+                                             float (&corr)[2]) {
+  return valid >= kBlockN ? softmax_step_where<false>(acc, qk, valid, lane, m, pf, corr)
+                          : softmax_step_where<true>(acc, qk, valid, lane, m, pf, corr);
 }
 
 // The P̃·V half of a step, once V's tile has landed: T = P̃·V into a temporary on the tensor cores
 // while O is rescaled (when some row's base moved), then O += T; `release_v` runs as soon as the
 // tensor cores are done with the tile.
-// kTensorSums: the row sums of P̃ come from the tensor cores too. The V tile at v_desc is followed
-// by 8 rows of E4M3 ones (1024 bytes), so the m64n136 product's columns 128..135 are the sums of
-// the block's E4M3 P̃ per row, and l = l·corr + that sum: whole rows, the same in the quad's 4
-// lanes. 64 FADDs fewer per step than summing the f32 P̃ (the other l contract step 4 allows);
-// without it l is left to softmax_step.
-template <bool kTensorSums, class Release>
+// The row sums of P̃ come from the tensor cores too: the Vᵀ tile at v_desc is followed by 8 rows
+// of E4M3 ones (kOnesBytes), so the m64n136 product's columns 128..135 are the sums of the block's
+// E4M3 P̃ per row, and l = l·corr + that sum: whole rows, the same in the quad's 4 lanes. 64 FADDs
+// fewer per step than summing the f32 P̃ (the other l contract step 4 allows).
+template <class Release>
 __device__ __forceinline__ void accumulate_pv(float (&o)[64], float (&l)[2],
                                               uint32_t (&pf)[kSteps][4], const float (&corr)[2],
                                               bool grows, uint64_t v_desc, Release&& release_v) {
-  float tmp[kTensorSums ? 68 : 64];
+  float tmp[68];
   fence_operands(tmp);
   fence_operands(pf);
   wgmma_fence();
-  if constexpr (kTensorSums) {
 #pragma unroll
-    for (int kk = 0; kk < kSteps; ++kk)
-      wgmma_m64n136k32_e4m3_rs(tmp, pf[kk], v_desc + kk * kDescStep, kk > 0 ? 1 : 0);
-  } else {
-    issue_pv(tmp, pf, v_desc);
-  }
+  for (int kk = 0; kk < kSteps; ++kk)
+    wgmma_m64n136k32_e4m3_rs(tmp, pf[kk], v_desc + kk * kDescStep, kk > 0 ? 1 : 0);
   wgmma_commit();
   if (grows) rescale(o, corr);
   wgmma_wait<0>();
@@ -181,23 +164,34 @@ __device__ __forceinline__ void accumulate_pv(float (&o)[64], float (&l)[2],
   release_v();
 #pragma unroll
   for (int i = 0; i < 64; ++i) o[i] += tmp[i];
-  if constexpr (kTensorSums) {
-    l[0] = fmaf(l[0], corr[0], tmp[64]);
-    l[1] = fmaf(l[1], corr[1], tmp[66]);
+  l[0] = fmaf(l[0], corr[0], tmp[64]);
+  l[1] = fmaf(l[1], corr[1], tmp[66]);
+}
+
+// The ones after each of `stages` Vᵀ tiles (E4M3 1.0 = 0x38), written by the CTA's `threads`
+// threads through the generic proxy; the caller's __syncthreads publishes them, after
+// fence_proxy_async_shared, to the tensor cores. v_stage(s): stage s's shared address.
+template <class VStage>
+__device__ __forceinline__ void write_ones(uint8_t* smem_raw, int stages, int threads,
+                                           VStage&& v_stage) {
+  constexpr int kWords = int(kOnesBytes / 4);
+  for (int i = threadIdx.x; i < stages * kWords; i += threads) {
+    const uint32_t at = v_stage(i / kWords) + kVTileBytes + 4 * (i % kWords);
+    *reinterpret_cast<uint32_t*>(smem_raw + (at - smem_u32(smem_raw))) = 0x38383838u;
   }
+  fence_proxy_async_shared();
 }
 
 // O · v_scale / l for the thread's rows q_first and q_first + 8 of (batch, head), bf16 pairs
 // (4 threads cover 8 channels of a row); rows at or past seq_q are not written.
-// kTensorSums: l holds whole rows (accumulate_pv<true>), not the thread's quarter.
-template <bool kTensorSums = false>
+// l holds whole rows (accumulate_pv), not the thread's quarter.
 __device__ __forceinline__ void store_output(const float (&o)[64], const float (&l)[2],
                                              const float* v_scales, __nv_bfloat16* out, int q_first,
                                              int seq_q, int heads, int head, int batch, int lane) {
   v_scales += (int64_t(batch) * heads + head) * kD + 2 * (lane % 4);
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    const float inv = 1.f / (kTensorSums ? l[r] : quad_sum(l[r]));
+    const float inv = 1.f / l[r];
     const int q = q_first + 8 * r;
     if (q >= seq_q) continue;
     __nv_bfloat16* row = out + ((int64_t(batch) * seq_q + q) * heads + head) * kD + 2 * (lane % 4);

@@ -5,10 +5,13 @@
 //
 // Shape (SageAttention's own sm90 choice, attention-algorithms.md §5.3): one warpgroup per CTA on
 // one 64-row query block, three CTAs per SM. With no producer warpgroup, the three CTAs'
-// warpgroups interleave on the SM: one runs its softmax while another's GEMMs hold the tensor cores.
-// Shared:     Q 8 KiB (int8, one 128-byte row per query: the 128-byte swizzle's row); per stage K
-//             16 KiB (int8) and Vᵀ 16 KiB (E4M3); 2 stages: 72 KiB. Thread 0 issues every TMA
-//             load; a stage is refilled once the whole warpgroup is past the step that read it.
+// warpgroups interleave on the SM: one runs its softmax while another's GEMMs hold the tensor
+// cores. Shared:     Q 8 KiB (int8, one 128-byte row per query: the 128-byte swizzle's row); per
+// stage K
+//             16 KiB (int8) and Vᵀ 16 KiB (E4M3) followed by 1 KiB of E4M3 ones (P̃·V's row sums,
+//             sage_hopper.cuh); 2 stages: 74 KiB. Thread 0 issues every TMA load; a stage is
+//             refilled once the whole warpgroup is past the step that read it. Three CTAs then
+//             fill the SM's 228 KiB exactly, with the barriers in the alignment slack (SmemMap).
 //
 // Tested by tests/cuda_sage_attention_test.cpp (SageSLA against the CPU op over the same blocks).
 #include <cuda.h>
@@ -32,8 +35,11 @@ constexpr int kThreads = 128;
 constexpr int kCtasPerSm = 3;
 constexpr uint32_t kQTileBytes = kBlockM * kD;  // int8
 constexpr uint32_t kBarrierBytes = 64;
-constexpr size_t kSmemBytes =
-    1024 /* alignment slack */ + kQTileBytes + kStages * (kKTileBytes + kVTileBytes) + kBarrierBytes;
+constexpr uint32_t kTileBytes = kQTileBytes + kStages * (kKTileBytes + kVStageBytes);
+// The 1024-byte alignment slack also holds the barriers: before the tiles when the slack has
+// room, else after them (then the slack left below the tiles is under kBarrierBytes).
+constexpr size_t kSmemBytes = 1024 + kTileBytes;
+// 1 KiB of each CTA's shared memory is the system's.
 static_assert(kCtasPerSm * (kSmemBytes + 1024) <= 228 * 1024, "three CTAs must fit an SM");
 
 struct SparseParams : SageCommon {
@@ -43,17 +49,20 @@ struct SparseParams : SageCommon {
 
 #if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
-// [Q][K stages][Vᵀ stages][barriers], tiles 1024-byte aligned.
+// [Q][K stages][Vᵀ stage + ones, per stage], tiles 1024-byte aligned from `base`; the barriers
+// at `bars`, in the slack below base or after the tiles.
 struct SmemMap {
-  uint32_t base;
+  uint32_t base, bars;
+  __device__ static SmemMap at(uint32_t raw) {
+    const uint32_t base = (raw + 1023u) & ~1023u;
+    return {base, base - raw >= kBarrierBytes ? base - kBarrierBytes : base + kTileBytes};
+  }
   __device__ uint32_t q() const { return base; }
   __device__ uint32_t k(int s) const { return base + kQTileBytes + kKTileBytes * s; }
   __device__ uint32_t v(int s) const {
-    return base + kQTileBytes + kKTileBytes * kStages + kVTileBytes * s;
+    return base + kQTileBytes + kKTileBytes * kStages + kVStageBytes * s;
   }
-  __device__ uint32_t bar(int i) const {
-    return base + kQTileBytes + (kKTileBytes + kVTileBytes) * kStages + 8 * i;
-  }
+  __device__ uint32_t bar(int i) const { return bars + 8 * i; }
   __device__ uint32_t q_full() const { return bar(0); }
   __device__ uint32_t k_full(int s) const { return bar(1 + s); }
   __device__ uint32_t v_full(int s) const { return bar(1 + kStages + s); }
@@ -111,11 +120,11 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
     uint32_t pf[kSteps][4];
     float corr[2];
     const bool grows =
-        softmax_step(acc, q_scale * k_scale, p.seq_k - block * kBlockN, lane, m, l, pf, corr);
+        softmax_step(acc, q_scale * k_scale, p.seq_k - block * kBlockN, lane, m, pf, corr);
     block = next_block;
     k_scale = next_k_scale;
     mbarrier_wait(sm.v_full(stage), phase);
-    accumulate_pv<false>(o, l, pf, corr, grows, tile_desc(sm.v(stage)), [] {});
+    accumulate_pv(o, l, pf, corr, grows, tile_desc(sm.v(stage)), [] {});
     // Every warp is past this stage's K and Vᵀ: refill it with the block of step j + kStages.
     if (j + kStages <= last) {
       named_barrier_sync(1, kThreads);
@@ -135,7 +144,7 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm)
                                         const SparseParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ uint8_t smem_raw[];
-  const SmemMap sm{(smem_u32(smem_raw) + 1023u) & ~1023u};
+  const SmemMap sm = SmemMap::at(smem_u32(smem_raw));
   if (threadIdx.x == 0) {
     prefetch_tensor_map(&tm_q);
     prefetch_tensor_map(&tm_k);
@@ -147,6 +156,7 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm)
     }
     fence_barrier_init();
   }
+  write_ones(smem_raw, kStages, kThreads, [&](int s) { return sm.v(s); });
   __syncthreads();
   attend(&tm_q, &tm_k, &tm_v, p, sm);
 #endif
