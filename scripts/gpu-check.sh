@@ -8,17 +8,7 @@ cd "$(dirname "$0")/.."
 out="${OUT:-out}"
 mkdir -p "$out"
 summary=()
-step() {  # step NAME COMMAND...: runs, logs to $out/NAME.log, records pass/fail
-  local name=$1
-  shift
-  local t0=$SECONDS
-  if "$@" >"$out/$name.log" 2>&1; then
-    summary+=("PASS $name ($((SECONDS - t0)) s)")
-  else
-    summary+=("FAIL $name ($((SECONDS - t0)) s): see $out/$name.log")
-    tail -30 "$out/$name.log"
-  fi
-}
+source scripts/lib/check_steps.sh
 
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv
@@ -32,19 +22,6 @@ step configure cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMA
 step build cmake --build build-gpu --parallel "$(nproc)"
 # The CPU tests through ctest; the CUDA ones below, directly and one at a time.
 step ctest ctest --test-dir build-gpu --output-on-failure -j4 -E '^cuda_'
-# gtest_skip_is_failure BINARY: runs a gtest binary. Here a GPU exists, so a skipped test (its GPU
-# check failed) counts as a failure like a failed one.
-gtest_skip_is_failure() {
-  local log rc
-  log=$(timeout 300 "$@" 2>&1)  # a hung kernel fails the step instead of the whole call
-  rc=$?
-  printf '%s\n' "$log"
-  [ "$rc" -eq 0 ] || return "$rc"
-  if grep -q '^\[  SKIPPED \]' <<<"$log"; then
-    echo "gpu-check: $1 skipped tests on a GPU machine"
-    return 1
-  fi
-}
 gpus=$(nvidia-smi --query-gpu=name --format=csv,noheader | wc -l)
 for bin in build-gpu/tests/cuda_*_test; do
   name=$(basename "$bin")
@@ -79,12 +56,8 @@ summary[-1]+=" - $(grep '^PSNR ' "$out/tiny-compare.log" || echo 'no PSNR verdic
 step tiny-vsa env FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN build-gpu/fastvideo generate \
   --model "$tiny" --device cuda --height 176 --width 176 --num-frames 9 \
   --prompt "A red fox runs through fresh snow at dawn." --output "$out/tiny-vsa.y4m" --overwrite
-ms_ssim_at_least() {  # ms_ssim_at_least A B MIN: compare, then gate on the mean MS-SSIM
-  build-gpu/fastvideo compare "$1" "$2" &&
-    build-gpu/fastvideo compare "$1" "$2" | awk -v min="$3" '$1 == "mean" { print "mean MS-SSIM", $4; exit !($4 >= min) }'
-}
 step tiny-vsa-compare ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-vsa.y4m" 0.99
-summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-vsa-compare.log" || echo 'no MS-SSIM')"
+note_ms_ssim tiny-vsa-compare
 # The quantized and sparse-linear backends (issue 10) against FLASH_ATTN's frames at FastVideo's
 # CI threshold across backends, MS-SSIM >= 0.93: SAGE_ATTN, and SLA_ATTN at topk_ratio 0.5 with
 # proj_l zero (the tiny model has none). SLIDING_TILE_ATTN (issue 14): the tiny grid (3x11x11
@@ -98,20 +71,15 @@ for b in SAGE_ATTN SLA_ATTN SLIDING_TILE_ATTN; do
     --device cuda --height 176 --width 176 --num-frames 9 "${extra[@]}" \
     --prompt "A red fox runs through fresh snow at dawn." --output "$out/tiny-$b.y4m" --overwrite
   step "tiny-$b-compare" ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-$b.y4m" "$min"
-  summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-$b-compare.log" || echo 'no MS-SSIM')"
+  note_ms_ssim "tiny-$b-compare"
 done
-# VMOBA_ATTN (issue 14) with FastVideo's 480p config: 14 steps, so the last two (after its
-# first_full_step 12) select chunks on the GPU and attend over them; FastVideo's CI threshold
-# across backends, MS-SSIM >= 0.93, against FLASH_ATTN's frames of the same 14 steps.
-cat >"$out/vmoba.json" <<'JSON'
-{"temporal_chunk_size": 2, "temporal_topk": 3, "spatial_chunk_size": [3, 4], "spatial_topk": 20,
- "st_chunk_size": [4, 6, 4], "st_topk": 15, "moba_select_mode": "threshold", "moba_threshold": 0.25,
- "moba_threshold_type": "query_head", "first_full_layer": 0, "first_full_step": 12,
- "temporal_layer": 1, "spatial_layer": 1, "st_layer": 1}
-JSON
+# VMOBA_ATTN (issue 14) with FastVideo's 480p config (scripts/lib/vmoba_480p.json): 14 steps, so
+# the last two (after its first_full_step 12) select chunks on the GPU and attend over them;
+# FastVideo's CI threshold across backends, MS-SSIM >= 0.93, against FLASH_ATTN's frames of the
+# same 14 steps.
 for b in FLASH_ATTN VMOBA_ATTN; do
   extra=()
-  [ "$b" = VMOBA_ATTN ] && extra=(--moba-config-path "$out/vmoba.json")
+  [ "$b" = VMOBA_ATTN ] && extra=(--moba-config-path scripts/lib/vmoba_480p.json)
   step "tiny-14-steps-$b" env FASTVIDEO_ATTENTION_BACKEND=$b build-gpu/fastvideo generate \
     --model "$tiny" --device cuda --height 176 --width 176 --num-frames 9 \
     --num-inference-steps 14 "${extra[@]}" --prompt "A red fox runs through fresh snow at dawn." \
@@ -119,7 +87,7 @@ for b in FLASH_ATTN VMOBA_ATTN; do
 done
 step tiny-VMOBA_ATTN-compare ms_ssim_at_least "$out/tiny-14-FLASH_ATTN.y4m" \
   "$out/tiny-14-VMOBA_ATTN.y4m" 0.93
-summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-VMOBA_ATTN-compare.log" || echo 'no MS-SSIM')"
+note_ms_ssim tiny-VMOBA_ATTN-compare
 # Compile mode (issue 11): the same generation replayed from CUDA graphs (the text encoder's too),
 # MS-SSIM >= 0.99.
 step tiny-compile build-gpu/fastvideo generate --model "$tiny" --device cuda --height 176 \
@@ -127,7 +95,7 @@ step tiny-compile build-gpu/fastvideo generate --model "$tiny" --device cuda --h
   --enable-torch-compile --generator.engine.compile.text_encoder_enabled true \
   --output "$out/tiny-compile.y4m" --overwrite
 step tiny-compile-compare ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-compile.y4m" 0.99
-summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-compile-compare.log" || echo 'no MS-SSIM')"
+note_ms_ssim tiny-compile-compare
 # The VAE's compile mode too, on 25 frames (7 latent frames: chunks 4 to 6 replay the graph).
 step tiny-cuda-25 build-gpu/fastvideo generate --model "$tiny" --device cuda --height 176 \
   --width 176 --num-frames 25 --prompt "A red fox runs through fresh snow at dawn." \
@@ -138,13 +106,13 @@ step tiny-compile-vae build-gpu/fastvideo generate --model "$tiny" --device cuda
   --output "$out/tiny-compile-vae.y4m" --overwrite
 step tiny-compile-vae-compare ms_ssim_at_least "$out/tiny-cuda-25.y4m" \
   "$out/tiny-compile-vae.y4m" 0.99
-summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-compile-vae-compare.log" || echo 'no MS-SSIM')"
+note_ms_ssim tiny-compile-vae-compare
 # FP8 linears (issue 11, transformer_quant FP8): against the bf16 frames, MS-SSIM >= 0.95.
 step tiny-fp8 build-gpu/fastvideo generate --model "$tiny" --device cuda --height 176 \
   --width 176 --num-frames 9 --prompt "A red fox runs through fresh snow at dawn." \
   --transformer-quant FP8 --output "$out/tiny-fp8.y4m" --overwrite
 step tiny-fp8-compare ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-fp8.y4m" 0.95
-summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-fp8-compare.log" || echo 'no MS-SSIM')"
+note_ms_ssim tiny-fp8-compare
 # Memory (issue 12): the transformer's blocks (pinned, or streamed from the checkpoint) and
 # UMT5's layers streamed under a device-memory budget give the resident run's bytes.
 for pin in true false; do
@@ -175,7 +143,7 @@ step tiny-fastwan-compile env FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN buil
   --output "$out/tiny-fastwan-compile.y4m" --overwrite
 step tiny-fastwan-compile-compare ms_ssim_at_least "$out/tiny-fastwan-1.y4m" \
   "$out/tiny-fastwan-compile.y4m" 0.99
-summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/tiny-fastwan-compile-compare.log" || echo 'no MS-SSIM')"
+note_ms_ssim tiny-fastwan-compile-compare
 rm -rf "$fastwan"
 
 printf '\n== gpu-check summary ==\n'

@@ -1,0 +1,39 @@
+# shellcheck shell=bash
+# Sourced by the GPU check scripts (gpu-check.sh, gpu-parallel.sh): named steps with their
+# logs under $out and a PASS/FAIL summary. The caller sets out and summary=() first.
+
+step() {  # step NAME COMMAND...: runs, logs to $out/NAME.log, records pass/fail
+  local name=$1
+  shift
+  local t0=$SECONDS
+  if "$@" >"$out/$name.log" 2>&1; then
+    summary+=("PASS $name ($((SECONDS - t0)) s)")
+  else
+    summary+=("FAIL $name ($((SECONDS - t0)) s): see $out/$name.log")
+    tail -30 "$out/$name.log"
+  fi
+}
+
+# gtest_skip_is_failure BINARY [ARGS...]: runs a gtest binary. Here a GPU exists, so a skipped test
+# (its GPU check failed) counts as a failure like a failed one.
+gtest_skip_is_failure() {
+  local log rc
+  log=$(timeout 300 "$@" 2>&1)  # a hung kernel fails the step instead of the whole call
+  rc=$?
+  printf '%s\n' "$log"
+  [ "$rc" -eq 0 ] || return "$rc"
+  if grep -q '^\[  SKIPPED \]' <<<"$log"; then
+    echo "$1 skipped tests on a GPU machine"
+    return 1
+  fi
+}
+
+ms_ssim_at_least() {  # ms_ssim_at_least A B MIN: compare, then gate on the mean MS-SSIM
+  build-gpu/fastvideo compare "$1" "$2" &&
+    build-gpu/fastvideo compare "$1" "$2" | awk -v min="$3" '$1 == "mean" { print "mean MS-SSIM", $4; exit !($4 >= min) }'
+}
+
+# note_ms_ssim NAME: appends the mean MS-SSIM of step NAME's log to the last summary line.
+note_ms_ssim() {
+  summary[-1]+=" - $(grep '^mean MS-SSIM' "$out/$1.log" || echo 'no MS-SSIM')"
+}
