@@ -28,9 +28,12 @@ gtest_skip_is_failure() {
   fi
 }
 
-ms_ssim_at_least() {  # ms_ssim_at_least A B MIN: compare, then gate on the mean MS-SSIM
+# ms_ssim_at_least A B MIN: compare, then gate on the mean MS-SSIM, which must be a number (frames
+# under 161 pixels a side give "n/a": a failure, not a pass).
+ms_ssim_at_least() {
   build-gpu/fastvideo compare "$1" "$2" &&
-    build-gpu/fastvideo compare "$1" "$2" | awk -v min="$3" '$1 == "mean" { print "mean MS-SSIM", $4; exit !($4 >= min) }'
+    build-gpu/fastvideo compare "$1" "$2" |
+    awk -v min="$3" '$1 == "mean" { print "mean MS-SSIM", $4; exit !($4 ~ /^[0-9.]+$/ && $4 >= min) }'
 }
 
 # note_ms_ssim NAME: appends the mean MS-SSIM of step NAME's log to the last summary line.
