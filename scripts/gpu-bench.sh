@@ -4,7 +4,7 @@
 # (out/ without $OUT; the device tool brings back only a few files), and the summary table
 # (tools/bench/summary.py) is printed last.
 #
-# Usage: scripts/gpu-bench.sh [BENCH...]      (default: gemm attention dit vae; "all": every one)
+# Usage: scripts/gpu-bench.sh [BENCH...]   (default: gemm attention dit vae; "all": all but upstream)
 #   gemm attention dit vae conv umt5 denoise   fastvideo bench NAME + tools/bench/torch_NAME_anchor.py
 #   dit14b    bench dit --config 14b and torch_dit_anchor.py --config 14b, both on the first
 #             $DIT14B_LAYERS blocks (default 8), the full 40-block forward extrapolated per layer
@@ -19,6 +19,9 @@
 #             torch_umt5_anchor.py; the 1.3B denoise step at 256x256x17 eager and compiled
 #   autotune  compile mode max-autotune (GEMM autotuning) against plain compile mode: the 1.3B DiT
 #             forward and the 256x256x17 step (eager too)
+#   upstream  SAGE_ATTN and VSA's fine stage against the upstream projects' own kernels built on
+#             the card (tools/bench/sageattention_anchor.py, fastvideo_vsa_anchor.py; their sources
+#             in .anchors/ from tools/bench/fetch_anchors.sh: carry .anchors in the device call)
 # denoise times the first $DENOISE_STEPS (default 10) of the 50 steps and extrapolates (say so when
 # quoting); DENOISE_STEPS=50 runs them all. load and fullgen write the checkpoint (17.5 GB) to
 # $FULL_MODEL_DIR (default /tmp/fastvideo-full-1.3b) once and delete it at the end.
@@ -134,6 +137,16 @@ for b in "${benches[@]}"; do
           $([ "$mode" = autotune ] && echo --autotune) --json "$work/small_$mode.json"
       done
       ;;
+    upstream)
+      run attention_upstream build-gpu/fastvideo bench attention \
+        --backends FLASH_ATTN,SAGE_ATTN,VIDEO_SPARSE_ATTN --shapes 1.3b,14b \
+        --json "$work/attention_upstream.json"
+      run sageattention python3 tools/bench/sageattention_anchor.py \
+        --sageattention .anchors/SageAttention --json "$work/sageattention.json"
+      run fastvideo_vsa python3 tools/bench/fastvideo_vsa_anchor.py \
+        --fastvideo-kernel .anchors/fastvideo-kernel --thunderkittens .anchors/thunderkittens \
+        --json "$work/fastvideo_vsa.json"
+      ;;
     dit14b)
       run dit14b build-gpu/fastvideo bench dit --config 14b --layers "$dit14b_layers" \
         --json "$work/dit14b.json"
@@ -171,7 +184,7 @@ print(f"{'total':16s} {j['total_seconds']:9.2f} s (compile {j['compile_seconds']
 PY
       done
       ;;
-    *) echo "unknown benchmark $b (gemm attention dit vae conv umt5 denoise compile autotune dit14b load fullgen)" ;;
+    *) echo "unknown benchmark $b (gemm attention dit vae conv umt5 denoise compile autotune upstream dit14b load fullgen)" ;;
   esac
 done
 finish

@@ -39,3 +39,16 @@ def report_json(result, path):
     if path:
         with open(path, "w") as f:
             f.write(text + "\n")
+
+
+def build_extension(name, sources, include_dirs=(), cuda_flags=(), cxx_flags=(), ldflags=()):
+    """Builds another project's CUDA sources into a Python extension for sm_90a with PyTorch's
+    loader, in a fresh temporary folder (the upstream anchors: fastvideo_vsa_anchor.py,
+    sageattention_anchor.py). Imported late: the loader needs nvcc and ninja, the other anchors
+    neither."""
+    import tempfile
+    from torch.utils.cpp_extension import load
+    return load(name=name, sources=list(sources), build_directory=tempfile.mkdtemp(prefix=name),
+                extra_include_paths=list(include_dirs),
+                extra_cuda_cflags=["-gencode", "arch=compute_90a,code=sm_90a", *cuda_flags],
+                extra_cflags=list(cxx_flags), extra_ldflags=list(ldflags), verbose=False)

@@ -3,7 +3,7 @@
 kernel FastVideo's VIDEO_SPARSE_ATTN runs on Hopper), built here with PyTorch's extension loader
 and timed at `fastvideo bench attention`'s shapes: the same-card anchor for its "VSA fine (hopper)"
 rows (issue 9). Nothing of FastVideo is in this repository; its sources are read from the folders
-given (tools/bench/fetch_fastvideo_anchor.sh puts them in .anchors/, git-ignored).
+given (tools/bench/fetch_anchors.sh puts them in .anchors/, git-ignored).
 
     python3 tools/bench/fastvideo_vsa_anchor.py --fastvideo-kernel .anchors/fastvideo-kernel \
         --thunderkittens .anchors/thunderkittens [--json fastvideo_vsa.json]
@@ -23,9 +23,7 @@ import sys
 import tempfile
 
 import torch
-import torch.nn.functional as F
-from anchor_harness import report_json, time_runs
-from torch.utils.cpp_extension import load
+from anchor_harness import build_extension, report_json, time_runs
 
 # (name, heads, token grid T x H x W): bench/attention_bench.cpp's VSA shapes with batch 1 (the
 # kernel takes batch 1 only), and FastVideo#1034's whole-tile case (40,768 tokens, 16 heads).
@@ -50,22 +48,16 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
 
 
 def build(kernel_dir, tk_dir):
-    build_dir = tempfile.mkdtemp(prefix="fastvideo_vsa_anchor_")
-    binding = os.path.join(build_dir, "binding.cpp")
+    binding = os.path.join(tempfile.mkdtemp(prefix="fastvideo_vsa_binding"), "binding.cpp")
     with open(binding, "w") as f:
         f.write(BINDING)
-    source = os.path.join(kernel_dir, "csrc", "attention", "block_sparse_h100.cu")
-    return load(
-        name="fastvideo_vsa_anchor",
-        sources=[binding, source],
-        build_directory=build_dir,
-        extra_include_paths=[os.path.join(tk_dir, "include"), os.path.join(tk_dir, "prototype")],
-        extra_cuda_cflags=["-O3", "-DNDEBUG", "-std=c++20", "--use_fast_math",
-                           "--expt-extended-lambda", "--expt-relaxed-constexpr",
-                           "-DTORCH_COMPILE", "-DKITTENS_HOPPER", "-gencode",
-                           "arch=compute_90a,code=sm_90a"],
-        extra_cflags=["-O3", "-std=c++20"],
-        verbose=False)
+    return build_extension(
+        "fastvideo_vsa_anchor",
+        [binding, os.path.join(kernel_dir, "csrc", "attention", "block_sparse_h100.cu")],
+        include_dirs=[os.path.join(tk_dir, "include"), os.path.join(tk_dir, "prototype")],
+        cuda_flags=["-O3", "-DNDEBUG", "-std=c++20", "--use_fast_math", "--expt-extended-lambda",
+                    "--expt-relaxed-constexpr", "-DTORCH_COMPILE", "-DKITTENS_HOPPER"],
+        cxx_flags=["-O3", "-std=c++20"])
 
 
 def tile_sizes(grid):

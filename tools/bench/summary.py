@@ -57,6 +57,21 @@ def main():
                     path = s.get("path", "ours")
                     row(f"attn {s['label']} {path} vs torch {a['backend']}{note}", s.get("tflops"),
                         a["tflops"], "TFLOP/s", False)
+    # The upstream projects' own kernels, built on the card (gpu-bench.sh upstream): FastVideo's
+    # ThunderKittens VSA kernel against our fine stage, SageAttention2's sm90 path against ours.
+    att = load(d, "attention_upstream.json")
+    ours = {(s["label"], s["path"]): s for s in att["shapes"]} if att else {}
+    sage = load(d, "sageattention.json")
+    for a in sage["rows"] if sage else []:
+        s = ours.get((a["shape"], "SAGE_ATTN"), {})
+        row(f"attn {a['shape']} SAGE_ATTN vs SageAttention2", s.get("tflops"), a["tflops"],
+            "TFLOP/s", False)
+    vsa = load(d, "fastvideo_vsa.json")
+    for a in vsa["rows"] if vsa else []:
+        tag = f"@{a['sparsity']}"
+        s = ours.get((a["shape"], f"VSA fine (hopper){tag}"), {})
+        row(f"attn {a['shape']} VSA fine{tag} vs FastVideo TK", s.get("tflops"), a["tflops"],
+            "TFLOP/s", False)
     tdit = load(d, "torch_dit.json")
     for dit in (load(d, "dit.json"), load(d, "dit_flash.json")):
         if not (dit and tdit):
