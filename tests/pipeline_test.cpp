@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "fastvideo/video_generator.h"
 #include "pipeline/parallel_settings.h"
@@ -437,6 +438,55 @@ TEST_F(Pipeline, AStopRequestEndsTheGenerationAfterTheStepAndLeavesNoOutput) {
   EXPECT_TRUE(std::filesystem::is_empty(r.output_path.parent_path())) << "a temporary was left";
   // The request was consumed: the next generation runs to the end.
   EXPECT_EQ(generator_->generate(r).output_path, r.output_path);
+}
+
+// generate() from several threads on one generator: the calls run one after another, each with
+// the frames a lone call gives (before, the text encoder's release in one run freed it under
+// another: crashes or garbage errors).
+TEST_F(Pipeline, CallsFromSeveralThreadsRunOneAtATime) {
+  const GenerationRequest r = fox();
+  const std::vector<uint8_t> want = generator_->generate(r).rgb;
+  std::vector<std::vector<uint8_t>> got(3);
+  std::vector<std::string> errors(3);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < got.size(); ++i)
+    threads.emplace_back([&, i] {
+      try {
+        got[i] = generator_->generate(r).rgb;
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(errors[i], "") << "thread " << i;
+    EXPECT_TRUE(got[i] == want) << "thread " << i << " got other frames";
+  }
+}
+
+// generate() from its own progress callback would wait for itself: an Error instead, and the
+// outer generation carries on.
+TEST_F(Pipeline, ACallFromItsOwnProgressCallbackIsRefused) {
+  struct Watch {
+    VideoGenerator* generator;
+    std::string error;
+  } watch{generator_};
+  generator_->set_progress(
+      [](int step, int, double, void* user) {
+        auto* w = static_cast<Watch*>(user);
+        if (step != 1) return;
+        try {
+          w->generator->generate(fox());
+        } catch (const Error& e) {
+          w->error = e.what();
+        }
+      },
+      &watch);
+  const GenerationResult result = generator_->generate(fox());
+  generator_->set_progress(nullptr, nullptr);
+  EXPECT_NE(watch.error.find("called from its own progress callback"), std::string::npos)
+      << watch.error;
+  EXPECT_FALSE(result.rgb.empty());
 }
 
 }  // namespace

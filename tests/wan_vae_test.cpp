@@ -321,6 +321,29 @@ TEST(WanVae, DecodeGivesOnePlusFourTimesLaterFramesFiniteAndDeterministic) {
   }
 }
 
+// A stop request ends a decode before its next latent frame (and, tiled, its next tile), with
+// Cancelled naming where; without one the same decoder decodes normally.
+TEST(WanVae, AStopRequestEndsTheDecodeBeforeTheNextFrame) {
+  const WanVaeConfig config = config_with_base(8);
+  WanVaeDecoder decoder(config, testing::random_vae_weights(config));
+  StopFlag stop;
+  decoder.watch_stop(&stop);
+  const Tensor latents = randn({1, 16, 3, 2, 3});
+  stop.request();
+  for (const auto& tiling :
+       {std::optional<VaeTiling>(), std::optional<VaeTiling>(VaeTiling{8, 8, 8, 8})}) {
+    try {
+      decoder.decode(latents, tiling);
+      ADD_FAILURE() << "the stop request was ignored" << (tiling ? " (tiled)" : "");
+    } catch (const Cancelled& e) {
+      EXPECT_NE(std::string(e.what()).find("the decode (latent frame 1 of 3)"), std::string::npos)
+          << e.what();
+    }
+  }
+  stop.clear();
+  EXPECT_EQ(decoder.decode(latents).size(2), 9);
+}
+
 TEST(WanVae, CompileModeOnTheCpuIsRefusedByName) {
   const WanVaeConfig config = config_with_base(8);
   WanVaeDecoder decoder(config, testing::random_vae_weights(config));

@@ -188,6 +188,8 @@ class VideoGenerator {
   // path: a diffusers checkpoint folder (model_index.json, transformer/, text_encoder/, ...).
   static VideoGenerator from_pretrained(const std::filesystem::path& path,
                                         const GeneratorOptions& options = {});
+  // One generation at a time: calls from several threads run one after another. A call from the
+  // generator's own progress callback throws Error.
   GenerationResult generate(const GenerationRequest& request);
 
   // What generate() would run for `request`, without running it: unset fields take the model's
@@ -206,8 +208,9 @@ class VideoGenerator {
   using ProgressFn = void (*)(int step, int total, double seconds_per_step, void* user);
   void set_progress(ProgressFn fn, void* user);
 
-  // Stops the generation in progress at its next boundary (a stage, a denoising step, the end of
-  // writing): generate() then throws Cancelled and leaves no output behind. Safe from another
+  // Stops the generation in progress at its next boundary (a stage, a denoising step, a latent
+  // frame of the decode unless it is split across GPUs, the end of writing): generate() then
+  // throws Cancelled and leaves no output behind. Safe from another
   // thread and from a signal handler (one store to a lock-free atomic). A stop asked for during a
   // generation ends with it, however it ends; one asked for between generations applies to the
   // next.

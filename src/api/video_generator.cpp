@@ -1,8 +1,11 @@
 // VideoGenerator: the public API as a thin owner of the pipeline.
 #include "fastvideo/video_generator.h"
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "core/compute_device.h"
 #include "pipeline/stage_clock.h"
@@ -13,6 +16,11 @@ namespace fastvideo {
 struct VideoGenerator::Impl {
   std::unique_ptr<TextToVideoPipeline> pipeline;
   StageReport load;
+  // One generation at a time: the pipeline's models, stop flag and progress callback are shared
+  // by its runs. `running` is the thread inside generate(), so a call from its own progress
+  // callback is refused instead of waiting for itself.
+  std::mutex run;
+  std::atomic<std::thread::id> running{};
 };
 
 VideoGenerator::VideoGenerator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -33,6 +41,15 @@ VideoGenerator VideoGenerator::from_pretrained(const std::filesystem::path& path
 }
 
 GenerationResult VideoGenerator::generate(const GenerationRequest& request) {
+  FV_CHECK(impl_->running.load() != std::this_thread::get_id(),
+           "VideoGenerator::generate() called from its own progress callback; a generator runs "
+           "one generation at a time (use another generator, or generate after this one returns)");
+  const std::lock_guard lock(impl_->run);
+  impl_->running = std::this_thread::get_id();
+  struct Leave {
+    std::atomic<std::thread::id>& running;
+    ~Leave() { running = std::thread::id(); }
+  } leave{impl_->running};
   return impl_->pipeline->run(request);
 }
 

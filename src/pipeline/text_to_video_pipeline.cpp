@@ -404,6 +404,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
         load_component(checkpoint_.path("vae"), wan_vae_specs(vae_config), weight_dtype, device));
   };
   vae_ = load_vae(device_);
+  vae_->watch_stop(&stop_);
   if (compile && options.compile_vae) vae_->enable_compile();
   // Several GPUs: the decode split along the height across all of them (a replica of the 0.25 GB
   // VAE on each), unless it is tiled, which decodes tile after tile on the first.

@@ -235,6 +235,8 @@ Tensor WanVaeDecoder::decode_frames(const Tensor& z, bool clamp, const RowBand* 
   StreamCache& cache = compiled ? compiled->cache : own;
   int64_t written = 0;
   for (int64_t t = 0; t < T; ++t) {
+    if (band == nullptr)
+      check_stop(stop_, str_cat("the decode (latent frame ", t + 1, " of ", T, ")"));
     // The chunk's activations are channels-last (ops/channels_last.h) from conv_in to conv_out;
     // the latents and the video channels-first, as the pipeline hands and takes them.
     const Tensor chunk = z.slice(2, t, t + 1).permute({0, 2, 3, 4, 1}).contiguous();

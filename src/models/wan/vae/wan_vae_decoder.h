@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/compile_stats.h"
+#include "core/stop_flag.h"
 #include "models/wan/vae/causal_conv3d.h"
 #include "models/wan/vae/row_band.h"
 #include "models/wan/vae/wan_residual_block.h"
@@ -86,6 +87,12 @@ class WanVaeDecoder {
   DType dtype() const { return dtype_; }  // of the weights, activations and output
   Device device() const { return device_; }
 
+  // From now on every decode polls `stop` before each latent frame (and tile): a stop request
+  // ends it with Cancelled within a chunk instead of after the whole decode, which on the CPU can
+  // be the longest stage. Not in the height split, whose ranks must reach every halo exchange
+  // together (one rank leaving would fail the group). Null: never polled.
+  void watch_stop(const StopFlag* stop) { stop_ = stop; }
+
  private:
   struct UpBlock {
     std::vector<WanResidualBlock> resnets;
@@ -116,6 +123,7 @@ class WanVaeDecoder {
   Tensor decode_as_group(const Tensor& latents) const;
 
   std::shared_ptr<ReplicaGroup<WanVaeDecoder>> split_;  // null: one device
+  const StopFlag* stop_ = nullptr;                      // watch_stop
   bool compile_ = false;
   mutable std::mutex compile_mutex_;  // guards compile_stats_
   mutable std::mutex decode_mutex_;   // one compiled decode at a time
