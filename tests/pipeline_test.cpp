@@ -217,6 +217,10 @@ TEST(PipelineParallel, SettingsAreCheckedBeforeLoading) {
       std::string::npos);
   EXPECT_NE(message(3, 2, "cpu").find("num_gpus 3 with sp_size 2: expected num_gpus = sp_size"),
             std::string::npos);
+  // Only -1 means "num_gpus"; -7 was taken for it.
+  EXPECT_NE(
+      message(2, -7, "cpu").find("sp_size -7 with num_gpus 2: expected -1 (num_gpus) or 1 to 2"),
+      std::string::npos);
   EXPECT_NE(message(4, 2, "cpu").find("num_gpus 4 with the device cpu"), std::string::npos);
   const ParallelPlan one =
       check_parallel_settings(GeneratorOptions{}, Device::cpu(), {.heads = 12});
@@ -366,6 +370,10 @@ TEST_F(Pipeline, InvalidSizesAndFrameCountsNameTheValueAndWhatWouldWork) {
                             "allow (at most 16384)"),
             std::string::npos)
       << message(r);
+  // A rate the writers cannot express is refused before the work, not after it.
+  r = fox();
+  r.fps = 1e-7;
+  EXPECT_NE(message(r).find("fps=1e-07 must be in [0.01, 240]"), std::string::npos) << message(r);
   r = fox();
   r.width = -64;
   EXPECT_NE(message(r).find("width=-64 must be a positive multiple of 16 (try 16)"),

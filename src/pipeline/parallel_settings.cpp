@@ -10,8 +10,10 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
   const int64_t heads = context.heads;
   const int gpu_count = context.gpu_count;
   const int n = options.num_gpus;
-  const int sp = options.sp_size < 0 ? n : options.sp_size;
   FV_CHECK(n >= 1, "num_gpus ", n, ": expected 1 or more GPUs");
+  FV_CHECK(options.sp_size >= -1, "sp_size ", options.sp_size, " with num_gpus ", n,
+           ": expected -1 (num_gpus) or 1 to ", n);
+  const int sp = options.sp_size == -1 ? n : options.sp_size;
   FV_CHECK(sp >= 1 && sp <= n, "sp_size ", options.sp_size, " with num_gpus ", n,
            ": expected -1 (num_gpus) or 1 to ", n);
   FV_CHECK(sp == n || 2 * sp == n, "num_gpus ", n, " with sp_size ", sp,

@@ -92,8 +92,10 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
            "guidance_scale=", r.guidance_scale, " must be in [0, ", kMaxGuidanceScale, "]");
   FV_CHECK(std::isfinite(r.flow_shift) && r.flow_shift > 0 && r.flow_shift <= kMaxFlowShift,
            "flow_shift=", r.flow_shift, " must be in (0, ", kMaxFlowShift, "]");
-  FV_CHECK(std::isfinite(r.fps) && r.fps > 0 && r.fps <= 240, "fps=", r.fps,
-           " must be in (0, 240]");
+  // Below 0.01 the writers cannot express the rate: Y4M's F<num>:<den> rounds it to 0 and
+  // libx264 refuses the time base, both only after the whole generation.
+  FV_CHECK(std::isfinite(r.fps) && r.fps >= 0.01 && r.fps <= 240, "fps=", r.fps,
+           " must be in [0.01, 240]");
   FV_CHECK(r.max_sequence_length >= 1 && r.max_sequence_length <= WanGeometry::kTextLength,
            "max_sequence_length=", r.max_sequence_length, " must be in [1, ",
            WanGeometry::kTextLength, "]");
