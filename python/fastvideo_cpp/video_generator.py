@@ -34,6 +34,9 @@ class VideoGenerator:
         self._config = config  # the generator settings every request starts from
         self._engine = _fastvideo_cpp.Generator(model_path, config)
         self._busy = threading.Lock()  # one generation at a time, as the engine runs them
+        # The thread running the engine now: callbacks run on it, and a generation started there
+        # would wait for _busy, which its own caller holds, forever.
+        self._worker: threading.Thread | None = None
 
     @classmethod
     def from_pretrained(cls, model_path: str | Mapping | None = None,
@@ -101,6 +104,7 @@ class VideoGenerator:
         """FastVideo's request mapping: {"prompt", "negative_prompt", "inputs", "sampling",
         "runtime", "output"}; unset fields take the model's preset. A list of prompts (or
         inputs.prompt_path) gives a list of results."""
+        self._refuse_from_callback("generate")
         if not isinstance(request, Mapping):
             raise TypeError(f"generate() expects a request mapping, got {type(request).__name__}")
         request = dict(request)
@@ -129,6 +133,7 @@ class VideoGenerator:
         over sampling_param's; returns FastVideo's result dict (frames: (F, H, W, 3) uint8).
         Also: callback(step, total, seconds_per_step) after each step; progress_bar (default: on
         a terminal)."""
+        self._refuse_from_callback("generate_video")
         callback = kwargs.pop("callback", None)
         progress_bar = kwargs.pop("progress_bar", None)
         keywords = sampling_param.as_keywords() if sampling_param is not None else {}
@@ -153,6 +158,13 @@ class VideoGenerator:
         """Releases the model (FastVideo's shutdown); the generator cannot be used after."""
         self._engine = None
 
+    def _refuse_from_callback(self, function: str) -> None:
+        if self._worker is not None and threading.current_thread() is self._worker:
+            raise _fastvideo_cpp.FastVideoError(
+                f"{function}() called from its own progress callback: the callback runs on the "
+                f"generation's worker thread, and a second generation cannot start before the "
+                f"first ends (it would wait forever); start it after generate returns")
+
     def _run_config(self, config, return_frames, callback, progress_bar):
         prompt_path = config.prompt_path
         if prompt_path is None:
@@ -172,6 +184,7 @@ class VideoGenerator:
 
     def _run(self, config, return_frames: bool, callback: ProgressCallback | None,
              progress_bar: bool | None) -> GenerationResult:
+        self._refuse_from_callback("generate")
         if self._engine is None:
             raise _fastvideo_cpp.FastVideoError("this VideoGenerator was shut down")
         bar = ProgressBar() if (ProgressBar.wanted() if progress_bar is None
@@ -200,7 +213,9 @@ class VideoGenerator:
 
         start = time.perf_counter()
         with self._busy:
-            threading.Thread(target=work, name="fastvideo_cpp-generate", daemon=True).start()
+            self._worker = threading.Thread(target=work, name="fastvideo_cpp-generate",
+                                            daemon=True)
+            self._worker.start()
             try:
                 done.acquire()
             except KeyboardInterrupt:

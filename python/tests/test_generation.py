@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from fastvideo_cpp import GenerationResult, SamplingParam, VideoGenerator
+from fastvideo_cpp import FastVideoError, GenerationResult, SamplingParam, VideoGenerator
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +161,28 @@ def test_other_python_threads_run_while_the_engine_works(generator):
         counter.join()
     advanced = [b - a for a, b in zip(at_step, at_step[1:])]
     assert max(advanced) > 0, at_step
+
+
+def test_generating_from_its_own_callback_is_refused_not_a_deadlock(tiny_model):
+    # The callback runs on the worker thread, which would wait forever for the outer call's lock.
+    # A fresh generator and a watchdog: a deadlock fails this test instead of hanging the session.
+    generator = VideoGenerator.from_pretrained(tiny_model)
+    outcome = {}
+
+    def outer():
+        def callback(step, total, sps):
+            generator.generate_video("a cat", num_frames=1, save_video=False)
+        try:
+            generator.generate_video("a fox", num_inference_steps=2, num_frames=1,
+                                     save_video=False, callback=callback)
+        except Exception as e:
+            outcome["error"] = e
+
+    thread = threading.Thread(target=outer, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "generate_video from its own callback deadlocked"
+    assert isinstance(outcome.get("error"), FastVideoError), outcome
+    assert "generate_video() called from its own progress callback" in str(outcome["error"])
+    # The refusal stopped that generation only: the generator still works.
+    assert generator.generate_video("a fox", num_frames=1, save_video=False)["size"][2] == 1
