@@ -27,6 +27,17 @@ ProgressCallback = Callable[[int, int, float], Any]  # (step, total, seconds per
 _GENERATE_VIDEO_OWN = {"return_frames": "", "callback": "", "progress_bar": ""}
 
 
+def _check_output_for_prompts(config: _fastvideo_cpp.RunConfig, output_path: str,
+                              output_video_name: bool) -> None:
+    """Before any work: a list of prompts needs a folder to name its videos in, as prompt_path
+    does (RunConfig::output); one file would be written once and then refused or replaced."""
+    out = config.output()  # "" without a file; a folder ends with "/"
+    if out and (output_video_name or not out.endswith("/")):
+        raise _fastvideo_cpp.FastVideoError(
+            f"{out}: with a list of prompts each video is named from its prompt, so "
+            f"{output_path} must be a folder (and output_video_name unset)")
+
+
 class VideoGenerator:
     def __init__(self, model_path: str, config: _fastvideo_cpp.RunConfig):
         """Use from_pretrained or from_config."""
@@ -117,6 +128,12 @@ class VideoGenerator:
             request["output"] = output
         prompt = request.get("prompt")
         if isinstance(prompt, (list, tuple)):
+            where = "generate(request)"
+            config = copy.copy(self._config)
+            config.apply_yaml(as_yaml({"request": {k: v for k, v in request.items()
+                                                   if k != "prompt"}}, where), where)
+            _check_output_for_prompts(config, "request.output.output_path",
+                                      output.get("output_video_name") is not None)
             return [self.generate({**request, "prompt": p, "output": {**output,
                                    "return_frames": return_frames}},
                                   callback=callback, progress_bar=progress_bar) for p in prompt]
@@ -143,6 +160,12 @@ class VideoGenerator:
         check_keywords("generate_video", keywords, {**REQUEST_KEYWORDS, **_GENERATE_VIDEO_OWN})
         if isinstance(keywords.get("prompt"), (list, tuple)):
             rest = {k: v for k, v in keywords.items() if k != "prompt"}
+            config = copy.copy(self._config)
+            apply_keywords(config, "generate_video",
+                           {k: v for k, v in rest.items() if k not in _GENERATE_VIDEO_OWN},
+                           REQUEST_KEYWORDS)
+            _check_output_for_prompts(config, "output_path",
+                                      rest.get("output_video_name") is not None)
             return [self.generate_video(p, None, callback=callback, progress_bar=progress_bar,
                                         **rest) for p in keywords["prompt"]]
         return_frames = keywords.pop("return_frames", True)

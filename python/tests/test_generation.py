@@ -83,6 +83,29 @@ def test_generate_video_with_a_prompt_list_returns_a_list(generator):
     assert [v["prompts"] for v in videos] == ["a fox", "a cat"]
 
 
+@pytest.mark.parametrize("output", [{"output_path": "one.mp4"},
+                                    {"output_path": "one.mp4", "overwrite": True},
+                                    {"output_path": ".", "output_video_name": "one.mp4"}])
+def test_a_prompt_list_with_one_output_file_is_refused_before_any_work(generator, tmp_path,
+                                                                        output):
+    # Each video is named from its prompt, as with prompt_path: one file would be written and
+    # then refused, or (overwrite) replaced, with both results naming it.
+    output = {k: str(tmp_path / v) if k == "output_path" else v for k, v in output.items()}
+    with pytest.raises(FastVideoError, match="with a list of prompts.*must be a folder"):
+        generator.generate_video(["a cat", "a dog"], num_frames=1, **output)
+    with pytest.raises(FastVideoError, match="with a list of prompts.*must be a folder"):
+        generator.generate({"prompt": ["a cat", "a dog"], "sampling": {"num_frames": 1},
+                            "output": output})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_prompt_list_names_each_video_in_the_output_folder(generator, tmp_path):
+    videos = generator.generate_video(["a cat", "a dog"], num_frames=1, output_path=str(tmp_path))
+    assert [v["video_path"] for v in videos] == [str(tmp_path / "a cat.mp4"),
+                                                 str(tmp_path / "a dog.mp4")]
+    assert all(os.path.isfile(v["video_path"]) for v in videos)
+
+
 def test_sampling_param_drives_generate_video(generator, tiny_model):
     param = SamplingParam.from_pretrained(tiny_model)
     param.num_frames = 5
