@@ -19,12 +19,32 @@ from .progress_bar import ProgressBar
 from .result import GenerationResult
 from .sampling_param import SamplingParam
 from .setting_keys import (GENERATOR_KEYWORDS, REQUEST_KEYWORDS, apply_keywords, as_yaml,
-                           check_keywords)
+                           check_keywords, checked_mapping, checked_value)
 
 ProgressCallback = Callable[[int, int, float], Any]  # (step, total, seconds per step)
 
 # generate_video keywords that are not request keys: handled here.
 _GENERATE_VIDEO_OWN = {"return_frames": "", "callback": "", "progress_bar": ""}
+
+
+def _check_prompts(prompt: Any, where: str) -> None:
+    """A prompt is a string (None: not given); a list of them is checked whole, before the first
+    generation."""
+    listed = isinstance(prompt, (list, tuple))
+    for p in prompt if listed else ([] if prompt is None else [prompt]):
+        if not isinstance(p, str):
+            got = f"a {type(prompt).__name__} holding {type(p).__name__}" if listed else \
+                type(p).__name__
+            raise TypeError(f"{where}: expected a string or a list of strings, got {got}")
+
+
+def _check_progress_keywords(function: str, callback: Any, progress_bar: Any) -> None:
+    if callback is not None and not callable(callback):
+        raise TypeError(f"{function}(callback={callback!r}): expected a callable taking (step, "
+                        f"total, seconds_per_step), got {type(callback).__name__}")
+    if progress_bar is not None and not isinstance(progress_bar, bool):
+        raise TypeError(f"{function}(progress_bar={progress_bar!r}): expected True, False or None "
+                        f"(drawn on a terminal), got {type(progress_bar).__name__}")
 
 
 def _check_output_for_prompts(config: _fastvideo_cpp.RunConfig, output_path: str,
@@ -71,8 +91,9 @@ class VideoGenerator:
         config = _fastvideo_cpp.RunConfig()
         apply_keywords(config, "from_pretrained", kwargs, GENERATOR_KEYWORDS)
         if model_path is not None:
-            config.apply_yaml(as_yaml({"generator": {"model_path": str(model_path)}},
-                                      "from_pretrained"), "from_pretrained(model_path)")
+            where = f"from_pretrained(model_path={model_path!r})"
+            model_path = checked_value("generator.model_path", model_path, where)
+            config.apply_yaml(as_yaml({"generator": {"model_path": model_path}}, where), where)
         if nvfp4_fa4 is not False:
             return cls._load_nvfp4_fa4(nvfp4_fa4, config)
         return cls._load(config)
@@ -85,7 +106,8 @@ class VideoGenerator:
                             f"{type(config).__name__}")
         run_config = _fastvideo_cpp.RunConfig()
         where = "from_config(generator)"
-        run_config.apply_yaml(as_yaml({"generator": dict(config)}, where), where)
+        run_config.apply_yaml(as_yaml({"generator": checked_mapping(config, "generator", where)},
+                                      where), where)
         return cls._load(run_config)
 
     @classmethod
@@ -118,6 +140,8 @@ class VideoGenerator:
         self._refuse_from_callback("generate")
         if not isinstance(request, Mapping):
             raise TypeError(f"generate() expects a request mapping, got {type(request).__name__}")
+        _check_progress_keywords("generate", callback, progress_bar)
+        where = "generate(request)"
         request = dict(request)
         output = dict(request.get("output") or {})
         return_frames = output.pop("return_frames", True)
@@ -127,19 +151,20 @@ class VideoGenerator:
         if "output" in request:
             request["output"] = output
         prompt = request.get("prompt")
+        _check_prompts(prompt, f"{where}: request.prompt={prompt!r}")
+        request = checked_mapping({k: v for k, v in request.items() if k != "prompt"},
+                                  "request", where)
+        config = copy.copy(self._config)
+        config.apply_yaml(as_yaml({"request": request}, where), where)
         if isinstance(prompt, (list, tuple)):
-            where = "generate(request)"
-            config = copy.copy(self._config)
-            config.apply_yaml(as_yaml({"request": {k: v for k, v in request.items()
-                                                   if k != "prompt"}}, where), where)
             _check_output_for_prompts(config, "request.output.output_path",
                                       output.get("output_video_name") is not None)
-            return [self.generate({**request, "prompt": p, "output": {**output,
-                                   "return_frames": return_frames}},
+            return [self.generate({**request, "prompt": p,
+                                   "output": {**request.get("output", {}),
+                                              "return_frames": return_frames}},
                                   callback=callback, progress_bar=progress_bar) for p in prompt]
-        config = copy.copy(self._config)
-        where = "generate(request)"
-        config.apply_yaml(as_yaml({"request": request}, where), where)
+        if prompt is not None:
+            config.apply_yaml(as_yaml({"request": {"prompt": prompt}}, where), where)
         return self._run_config(config, return_frames, callback, progress_bar)
 
     def generate_video(self, prompt: str | list[str] | None = None,
@@ -153,25 +178,28 @@ class VideoGenerator:
         self._refuse_from_callback("generate_video")
         callback = kwargs.pop("callback", None)
         progress_bar = kwargs.pop("progress_bar", None)
+        _check_progress_keywords("generate_video", callback, progress_bar)
         keywords = sampling_param.as_keywords() if sampling_param is not None else {}
         if prompt is not None:
             keywords["prompt"] = prompt
         keywords.update(kwargs)
         check_keywords("generate_video", keywords, {**REQUEST_KEYWORDS, **_GENERATE_VIDEO_OWN})
-        if isinstance(keywords.get("prompt"), (list, tuple)):
-            rest = {k: v for k, v in keywords.items() if k != "prompt"}
-            config = copy.copy(self._config)
-            apply_keywords(config, "generate_video",
-                           {k: v for k, v in rest.items() if k not in _GENERATE_VIDEO_OWN},
-                           REQUEST_KEYWORDS)
-            _check_output_for_prompts(config, "output_path",
-                                      rest.get("output_video_name") is not None)
-            return [self.generate_video(p, None, callback=callback, progress_bar=progress_bar,
-                                        **rest) for p in keywords["prompt"]]
         return_frames = keywords.pop("return_frames", True)
-        keywords = {k: v for k, v in keywords.items() if not (k == "prompt" and v is None)}
+        if not isinstance(return_frames, bool):
+            raise TypeError(f"generate_video(return_frames={return_frames!r}): expected True or "
+                            f"False, got {type(return_frames).__name__}")
+        prompt = keywords.pop("prompt", None)
+        _check_prompts(prompt, f"generate_video(prompt={prompt!r})")
+        # Every keyword checked before the first generation of a prompt list.
         config = copy.copy(self._config)
         apply_keywords(config, "generate_video", keywords, REQUEST_KEYWORDS)
+        if isinstance(prompt, (list, tuple)):
+            _check_output_for_prompts(config, "output_path",
+                                      keywords.get("output_video_name") is not None)
+            return [self.generate_video(p, None, callback=callback, progress_bar=progress_bar,
+                                        return_frames=return_frames, **keywords) for p in prompt]
+        if prompt is not None:
+            apply_keywords(config, "generate_video", {"prompt": prompt}, REQUEST_KEYWORDS)
         result = self._run_config(config, return_frames, callback, progress_bar)
         if isinstance(result, list):
             return [r.to_legacy_dict() for r in result]
