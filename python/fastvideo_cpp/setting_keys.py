@@ -232,10 +232,14 @@ def checked_value(key: str, value: Any, where: str) -> Any:
 
 
 def checked_mapping(mapping: Mapping[str, Any], prefix: str, where: str) -> dict:
-    """A config mapping under `prefix` with every value of a known key checked (checked_value)."""
+    """A config mapping under `prefix` with every value of a known key checked (checked_value);
+    a request value of None means "not given" (the model's preset), as in FastVideo's request
+    dataclasses, and is left out."""
     checked = {}
     for name, value in mapping.items():
         key = f"{prefix}.{name}"
+        if value is None and key.startswith("request.") and key in _KIND_OF_KEY:
+            continue
         if isinstance(value, Mapping) and key not in _KIND_OF_KEY:
             checked[name] = checked_mapping(value, key, where)
         else:

@@ -144,7 +144,8 @@ class VideoGenerator:
         where = "generate(request)"
         request = dict(request)
         output = dict(request.get("output") or {})
-        return_frames = output.pop("return_frames", True)
+        return_frames = output.pop("return_frames", None)
+        return_frames = True if return_frames is None else return_frames
         if not isinstance(return_frames, bool):
             raise TypeError(f"generate(request): output.return_frames={return_frames!r}: "
                             f"expected True or False")
@@ -176,6 +177,8 @@ class VideoGenerator:
         Also: callback(step, total, seconds_per_step) after each step; progress_bar (default: on
         a terminal)."""
         self._refuse_from_callback("generate_video")
+        # None is "not given" (SamplingParam's fields: the model's preset), not YAML's null.
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
         callback = kwargs.pop("callback", None)
         progress_bar = kwargs.pop("progress_bar", None)
         _check_progress_keywords("generate_video", callback, progress_bar)

@@ -247,6 +247,23 @@ def test_numpy_numbers_and_paths_are_taken(generator, tmp_path):
     assert (video["frames"] == same["frames"]).all()
 
 
+def test_none_means_the_model_preset(generator, tiny_model):
+    # README: an unset (None) SamplingParam field takes the model's preset; so does a keyword or
+    # request value of None.
+    preset = SamplingParam.from_pretrained(tiny_model)
+    nones = {f: None for f in ("seed", "negative_prompt", "neg_prompt", "num_frames", "height",
+                                "width", "fps", "guidance_scale", "output_path", "return_frames",
+                                "flow_shift")}
+    video = generator.generate_video("a fox", num_inference_steps=2, save_video=False, **nones)
+    assert video["size"] == (preset.height, preset.width, preset.num_frames)
+    same = generator.generate_video("a fox", num_inference_steps=2, save_video=False)
+    assert (video["frames"] == same["frames"]).all()
+    result = generator.generate({"prompt": "a fox", "negative_prompt": None,
+                                 "sampling": {"seed": None, "num_inference_steps": 2},
+                                 "output": {"save_video": False, "return_frames": None}})
+    assert (result.frames == same["frames"]).all()
+
+
 def test_generate_request_unknown_key_is_refused(generator):
     with pytest.raises(FastVideoError, match=r"unknown key 'request\.sampling\.steps'"):
         generator.generate({"prompt": "a fox", "sampling": {"steps": 3}})
