@@ -276,10 +276,22 @@ def check_keywords(function: str, kwargs: Mapping[str, Any], known: Mapping[str,
                         f"accepted: {', '.join(sorted(known))}")
 
 
+def check_aliases(function: str, kwargs: Mapping[str, Any], known: Mapping[str, str]) -> None:
+    """A TypeError naming two keywords that set the same key (neg_prompt and negative_prompt):
+    which one would win is an accident of their order."""
+    by_key: dict[str, str] = {}
+    for name in kwargs:
+        other = by_key.setdefault(known.get(name, name), name)
+        if other != name:
+            raise TypeError(f"{function}() got {other}={kwargs[other]!r} and {name}="
+                            f"{kwargs[name]!r}, which both set {known[name]}; give one of them")
+
+
 def apply_keywords(config, function: str, kwargs: Mapping[str, Any],
                    known: Mapping[str, str]) -> None:
     """Applies each keyword to `config` as its run-configuration key; errors name the keyword."""
     check_keywords(function, kwargs, known)
+    check_aliases(function, kwargs, known)
     for name, value in kwargs.items():
         where = f"{function}({name}={value!r})"
         value = checked_value(known[name], value, where)

@@ -19,7 +19,7 @@ from .progress_bar import ProgressBar
 from .result import GenerationResult
 from .sampling_param import SamplingParam
 from .setting_keys import (GENERATOR_KEYWORDS, REQUEST_KEYWORDS, apply_keywords, as_yaml,
-                           check_keywords, checked_mapping, checked_value)
+                           check_aliases, check_keywords, checked_mapping, checked_value)
 
 ProgressCallback = Callable[[int, int, float], Any]  # (step, total, seconds per step)
 
@@ -182,11 +182,15 @@ class VideoGenerator:
         callback = kwargs.pop("callback", None)
         progress_bar = kwargs.pop("progress_bar", None)
         _check_progress_keywords("generate_video", callback, progress_bar)
+        check_keywords("generate_video", kwargs, {**REQUEST_KEYWORDS, **_GENERATE_VIDEO_OWN})
+        check_aliases("generate_video", kwargs, REQUEST_KEYWORDS)
         keywords = sampling_param.as_keywords() if sampling_param is not None else {}
         if prompt is not None:
             keywords["prompt"] = prompt
+        # A keyword replaces sampling_param's field under any of its names (neg_prompt).
+        given = {REQUEST_KEYWORDS[k] for k in kwargs if k in REQUEST_KEYWORDS}
+        keywords = {k: v for k, v in keywords.items() if REQUEST_KEYWORDS.get(k) not in given}
         keywords.update(kwargs)
-        check_keywords("generate_video", keywords, {**REQUEST_KEYWORDS, **_GENERATE_VIDEO_OWN})
         return_frames = keywords.pop("return_frames", True)
         if not isinstance(return_frames, bool):
             raise TypeError(f"generate_video(return_frames={return_frames!r}): expected True or "

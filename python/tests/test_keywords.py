@@ -264,6 +264,24 @@ def test_none_means_the_model_preset(generator, tiny_model):
     assert (result.frames == same["frames"]).all()
 
 
+def test_two_names_for_one_field_are_refused(generator):
+    with pytest.raises(TypeError, match=r"neg_prompt='blur' and negative_prompt='sharp'"):
+        generator.generate_video("a fox", neg_prompt="blur", negative_prompt="sharp",
+                                 save_video=False)
+    with pytest.raises(TypeError, match=r"negative_prompt='sharp' and neg_prompt='blur'"):
+        generator.generate_video("a fox", negative_prompt="sharp", neg_prompt="blur",
+                                 save_video=False)
+
+
+def test_an_alias_keyword_replaces_the_sampling_param_field(generator, tiny_model):
+    param = SamplingParam.from_pretrained(tiny_model)
+    param.update({"negative_prompt": "sharp", "num_frames": 1, "num_inference_steps": 2,
+                  "save_video": False})
+    via_alias = generator.generate_video("a fox", param, neg_prompt="blur")
+    param.negative_prompt = "blur"
+    assert (via_alias["frames"] == generator.generate_video("a fox", param)["frames"]).all()
+
+
 def test_generate_request_unknown_key_is_refused(generator):
     with pytest.raises(FastVideoError, match=r"unknown key 'request\.sampling\.steps'"):
         generator.generate({"prompt": "a fox", "sampling": {"steps": 3}})
