@@ -14,6 +14,8 @@ import numbers
 import os
 from typing import Any, Callable, Mapping
 
+from . import _fastvideo_cpp
+
 # VideoGenerator.from_pretrained(model_path, **kwargs) (fastvideo.md §1.1).
 GENERATOR_KEYWORDS = {
     "num_gpus": "generator.engine.num_gpus",
@@ -229,6 +231,17 @@ def checked_value(key: str, value: Any, where: str) -> Any:
     if kind == "mapping":
         return checked_mapping(converted, key, where)
     return converted
+
+
+def checked_model_path(value: Any, where: str) -> str:
+    """A checkpoint folder as a str; an empty one is refused here, where the engine would report
+    only ': does not exist'."""
+    path = checked_value("generator.model_path", value, where)
+    if not path:
+        raise _fastvideo_cpp.FastVideoError(
+            f"{where}: the model path is empty; pass a diffusers checkpoint folder (the one "
+            f"holding model_index.json), or None for the tiny test model")
+    return path
 
 
 def checked_mapping(mapping: Mapping[str, Any], prefix: str, where: str) -> dict:

@@ -19,7 +19,7 @@ from .progress_bar import ProgressBar
 from .result import GenerationResult
 from .sampling_param import SamplingParam
 from .setting_keys import (GENERATOR_KEYWORDS, REQUEST_KEYWORDS, apply_keywords, as_yaml,
-                           check_aliases, check_keywords, checked_mapping, checked_value)
+                           check_aliases, check_keywords, checked_mapping, checked_model_path)
 
 ProgressCallback = Callable[[int, int, float], Any]  # (step, total, seconds per step)
 
@@ -58,6 +58,23 @@ def _check_output_for_prompts(config: _fastvideo_cpp.RunConfig, output_path: str
             f"{output_path} must be a folder (and output_video_name unset)")
 
 
+# The engine's messages name the CLI's flags; from Python, the keyword or request key instead.
+_PYTHON_TERMS = {
+    "generate_video": {"pass --overwrite": "pass overwrite=True",
+                       'pass --prompt "..."': "pass a prompt"},
+    "generate": {"pass --overwrite": 'set "output": {"overwrite": True} in the request',
+                 'pass --prompt "..."': 'set the request\'s "prompt"'},
+}
+
+
+def _raise_in_python_terms(error: _fastvideo_cpp.FastVideoError, function: str) -> None:
+    message = str(error)
+    for cli, python in _PYTHON_TERMS[function].items():
+        message = message.replace(cli, python)
+    if message != str(error):
+        raise type(error)(message) from None
+
+
 class VideoGenerator:
     def __init__(self, model_path: str, config: _fastvideo_cpp.RunConfig):
         """Use from_pretrained or from_config."""
@@ -92,7 +109,7 @@ class VideoGenerator:
         apply_keywords(config, "from_pretrained", kwargs, GENERATOR_KEYWORDS)
         if model_path is not None:
             where = f"from_pretrained(model_path={model_path!r})"
-            model_path = checked_value("generator.model_path", model_path, where)
+            model_path = checked_model_path(model_path, where)
             config.apply_yaml(as_yaml({"generator": {"model_path": model_path}}, where), where)
         if nvfp4_fa4 is not False:
             return cls._load_nvfp4_fa4(nvfp4_fa4, config)
@@ -108,6 +125,8 @@ class VideoGenerator:
         where = "from_config(generator)"
         run_config.apply_yaml(as_yaml({"generator": checked_mapping(config, "generator", where)},
                                       where), where)
+        if run_config.model_path is not None:
+            checked_model_path(run_config.model_path, f"{where}: model_path")
         return cls._load(run_config)
 
     @classmethod
@@ -166,7 +185,7 @@ class VideoGenerator:
                                   callback=callback, progress_bar=progress_bar) for p in prompt]
         if prompt is not None:
             config.apply_yaml(as_yaml({"request": {"prompt": prompt}}, where), where)
-        return self._run_config(config, return_frames, callback, progress_bar)
+        return self._run_config("generate", config, return_frames, callback, progress_bar)
 
     def generate_video(self, prompt: str | list[str] | None = None,
                        sampling_param: SamplingParam | None = None,
@@ -207,7 +226,8 @@ class VideoGenerator:
                                         return_frames=return_frames, **keywords) for p in prompt]
         if prompt is not None:
             apply_keywords(config, "generate_video", {"prompt": prompt}, REQUEST_KEYWORDS)
-        result = self._run_config(config, return_frames, callback, progress_bar)
+        result = self._run_config("generate_video", config, return_frames, callback,
+                                  progress_bar)
         if isinstance(result, list):
             return [r.to_legacy_dict() for r in result]
         return result.to_legacy_dict()
@@ -223,10 +243,10 @@ class VideoGenerator:
                 f"generation's worker thread, and a second generation cannot start before the "
                 f"first ends (it would wait forever); start it after generate returns")
 
-    def _run_config(self, config, return_frames, callback, progress_bar):
+    def _run_config(self, function, config, return_frames, callback, progress_bar):
         prompt_path = config.prompt_path
         if prompt_path is None:
-            return self._run(config, return_frames, callback, progress_bar)
+            return self._run(function, config, return_frames, callback, progress_bar)
         if config.prompt:
             raise _fastvideo_cpp.FastVideoError(
                 "request.prompt and request.inputs.prompt_path are both set; give one of them")
@@ -237,12 +257,12 @@ class VideoGenerator:
             one = copy.copy(config)
             one.clear_prompt_path()
             one.set_prompt(prompt)
-            results.append(self._run(one, return_frames, callback, progress_bar))
+            results.append(self._run(function, one, return_frames, callback, progress_bar))
         return results
 
-    def _run(self, config, return_frames: bool, callback: ProgressCallback | None,
-             progress_bar: bool | None) -> GenerationResult:
-        self._refuse_from_callback("generate")
+    def _run(self, function: str, config, return_frames: bool,
+             callback: ProgressCallback | None, progress_bar: bool | None) -> GenerationResult:
+        self._refuse_from_callback(function)
         if self._engine is None:
             raise _fastvideo_cpp.FastVideoError("this VideoGenerator was shut down")
         bar = ProgressBar() if (ProgressBar.wanted() if progress_bar is None
@@ -292,6 +312,9 @@ class VideoGenerator:
                 if bar is not None:
                     bar.close()
         if "error" in outcome:
-            raise outcome["error"]
+            error = outcome["error"]
+            if isinstance(error, _fastvideo_cpp.FastVideoError):
+                _raise_in_python_terms(error, function)
+            raise error
         return GenerationResult.from_engine(outcome["result"], config.prompt, return_frames,
                                             time.perf_counter() - start)

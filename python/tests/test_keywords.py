@@ -282,6 +282,38 @@ def test_an_alias_keyword_replaces_the_sampling_param_field(generator, tiny_mode
     assert (via_alias["frames"] == generator.generate_video("a fox", param)["frames"]).all()
 
 
+def test_an_existing_output_names_the_python_setting(generator, tmp_path):
+    # Not the CLI's --overwrite: the keyword (generate_video) or request key (generate).
+    out = tmp_path / "fox.mp4"
+    out.write_bytes(b"not a video")
+    with pytest.raises(FastVideoError, match=r"fox\.mp4 exists; pass overwrite=True") as e:
+        generator.generate_video("a fox", num_frames=1, output_path=str(out))
+    assert "--" not in str(e.value), str(e.value)
+    with pytest.raises(FastVideoError, match=r'exists; set "output": {"overwrite": True}') as e:
+        generator.generate({"prompt": "a fox", "output": {"output_path": str(out)}})
+    assert "--" not in str(e.value), str(e.value)
+    assert out.read_bytes() == b"not a video"
+
+
+def test_a_missing_prompt_names_the_python_setting(generator):
+    with pytest.raises(FastVideoError, match=r"prompt is empty; pass a prompt$"):
+        generator.generate_video(save_video=False)
+    with pytest.raises(FastVideoError, match=r"prompt is empty; set the request's \"prompt\"$"):
+        generator.generate({"output": {"save_video": False}})
+
+
+def test_an_empty_model_path_is_refused_by_name():
+    with pytest.raises(FastVideoError, match=r"from_pretrained\(model_path=''\): the model path "
+                                             r"is empty"):
+        VideoGenerator.from_pretrained("")
+    with pytest.raises(FastVideoError, match=r"from_config\(generator\): model_path: the model "
+                                             r"path is empty"):
+        VideoGenerator.from_config({"model_path": ""})
+    with pytest.raises(FastVideoError, match=r"SamplingParam\.from_pretrained\(''\): the model "
+                                             r"path is empty"):
+        SamplingParam.from_pretrained("")
+
+
 def test_generate_request_unknown_key_is_refused(generator):
     with pytest.raises(FastVideoError, match=r"unknown key 'request\.sampling\.steps'"):
         generator.generate({"prompt": "a fox", "sampling": {"steps": 3}})
