@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from . import _fastvideo_cpp
-from .setting_keys import REQUEST_KEYWORDS
+from .setting_keys import REQUEST_KEYWORDS, checked_model_path
 
 
 @dataclass(slots=True)  # an unknown attribute (a misspelt field) raises instead of being ignored
@@ -42,7 +42,8 @@ class SamplingParam:
     @classmethod
     def from_pretrained(cls, model_path: str | None = None) -> SamplingParam:
         """The preset of the checkpoint at model_path (None: the tiny test model, as the CLI)."""
-        path = str(model_path) if model_path is not None else _fastvideo_cpp.default_tiny_model()
+        path = (checked_model_path(model_path, f"SamplingParam.from_pretrained({model_path!r})")
+                if model_path is not None else _fastvideo_cpp.default_tiny_model())
         p = _fastvideo_cpp.model_sampling_preset(path)
         return cls(negative_prompt=p.negative_prompt, seed=p.seed, num_frames=p.num_frames,
                    height=p.height, width=p.width,

@@ -19,12 +19,60 @@ from .progress_bar import ProgressBar
 from .result import GenerationResult
 from .sampling_param import SamplingParam
 from .setting_keys import (GENERATOR_KEYWORDS, REQUEST_KEYWORDS, apply_keywords, as_yaml,
-                           check_keywords)
+                           check_aliases, check_keywords, checked_mapping, checked_model_path)
 
 ProgressCallback = Callable[[int, int, float], Any]  # (step, total, seconds per step)
 
 # generate_video keywords that are not request keys: handled here.
 _GENERATE_VIDEO_OWN = {"return_frames": "", "callback": "", "progress_bar": ""}
+
+
+def _check_prompts(prompt: Any, where: str) -> None:
+    """A prompt is a string (None: not given); a list of them is checked whole, before the first
+    generation."""
+    listed = isinstance(prompt, (list, tuple))
+    for p in prompt if listed else ([] if prompt is None else [prompt]):
+        if not isinstance(p, str):
+            got = f"a {type(prompt).__name__} holding {type(p).__name__}" if listed else \
+                type(p).__name__
+            raise TypeError(f"{where}: expected a string or a list of strings, got {got}")
+
+
+def _check_progress_keywords(function: str, callback: Any, progress_bar: Any) -> None:
+    if callback is not None and not callable(callback):
+        raise TypeError(f"{function}(callback={callback!r}): expected a callable taking (step, "
+                        f"total, seconds_per_step), got {type(callback).__name__}")
+    if progress_bar is not None and not isinstance(progress_bar, bool):
+        raise TypeError(f"{function}(progress_bar={progress_bar!r}): expected True, False or None "
+                        f"(drawn on a terminal), got {type(progress_bar).__name__}")
+
+
+def _check_output_for_prompts(config: _fastvideo_cpp.RunConfig, output_path: str,
+                              output_video_name: bool) -> None:
+    """Before any work: a list of prompts needs a folder to name its videos in, as prompt_path
+    does (RunConfig::output); one file would be written once and then refused or replaced."""
+    out = config.output()  # "" without a file; a folder ends with "/"
+    if out and (output_video_name or not out.endswith("/")):
+        raise _fastvideo_cpp.FastVideoError(
+            f"{out}: with a list of prompts each video is named from its prompt, so "
+            f"{output_path} must be a folder (and output_video_name unset)")
+
+
+# The engine's messages name the CLI's flags; from Python, the keyword or request key instead.
+_PYTHON_TERMS = {
+    "generate_video": {"pass --overwrite": "pass overwrite=True",
+                       'pass --prompt "..."': "pass a prompt"},
+    "generate": {"pass --overwrite": 'set "output": {"overwrite": True} in the request',
+                 'pass --prompt "..."': 'set the request\'s "prompt"'},
+}
+
+
+def _raise_in_python_terms(error: _fastvideo_cpp.FastVideoError, function: str) -> None:
+    message = str(error)
+    for cli, python in _PYTHON_TERMS[function].items():
+        message = message.replace(cli, python)
+    if message != str(error):
+        raise type(error)(message) from None
 
 
 class VideoGenerator:
@@ -34,6 +82,9 @@ class VideoGenerator:
         self._config = config  # the generator settings every request starts from
         self._engine = _fastvideo_cpp.Generator(model_path, config)
         self._busy = threading.Lock()  # one generation at a time, as the engine runs them
+        # The thread running the engine now: callbacks run on it, and a generation started there
+        # would wait for _busy, which its own caller holds, forever.
+        self._worker: threading.Thread | None = None
 
     @classmethod
     def from_pretrained(cls, model_path: str | Mapping | None = None,
@@ -57,8 +108,9 @@ class VideoGenerator:
         config = _fastvideo_cpp.RunConfig()
         apply_keywords(config, "from_pretrained", kwargs, GENERATOR_KEYWORDS)
         if model_path is not None:
-            config.apply_yaml(as_yaml({"generator": {"model_path": str(model_path)}},
-                                      "from_pretrained"), "from_pretrained(model_path)")
+            where = f"from_pretrained(model_path={model_path!r})"
+            model_path = checked_model_path(model_path, where)
+            config.apply_yaml(as_yaml({"generator": {"model_path": model_path}}, where), where)
         if nvfp4_fa4 is not False:
             return cls._load_nvfp4_fa4(nvfp4_fa4, config)
         return cls._load(config)
@@ -71,7 +123,10 @@ class VideoGenerator:
                             f"{type(config).__name__}")
         run_config = _fastvideo_cpp.RunConfig()
         where = "from_config(generator)"
-        run_config.apply_yaml(as_yaml({"generator": dict(config)}, where), where)
+        run_config.apply_yaml(as_yaml({"generator": checked_mapping(config, "generator", where)},
+                                      where), where)
+        if run_config.model_path is not None:
+            checked_model_path(run_config.model_path, f"{where}: model_path")
         return cls._load(run_config)
 
     @classmethod
@@ -101,25 +156,36 @@ class VideoGenerator:
         """FastVideo's request mapping: {"prompt", "negative_prompt", "inputs", "sampling",
         "runtime", "output"}; unset fields take the model's preset. A list of prompts (or
         inputs.prompt_path) gives a list of results."""
+        self._refuse_from_callback("generate")
         if not isinstance(request, Mapping):
             raise TypeError(f"generate() expects a request mapping, got {type(request).__name__}")
+        _check_progress_keywords("generate", callback, progress_bar)
+        where = "generate(request)"
         request = dict(request)
         output = dict(request.get("output") or {})
-        return_frames = output.pop("return_frames", True)
+        return_frames = output.pop("return_frames", None)
+        return_frames = True if return_frames is None else return_frames
         if not isinstance(return_frames, bool):
             raise TypeError(f"generate(request): output.return_frames={return_frames!r}: "
                             f"expected True or False")
         if "output" in request:
             request["output"] = output
         prompt = request.get("prompt")
-        if isinstance(prompt, (list, tuple)):
-            return [self.generate({**request, "prompt": p, "output": {**output,
-                                   "return_frames": return_frames}},
-                                  callback=callback, progress_bar=progress_bar) for p in prompt]
+        _check_prompts(prompt, f"{where}: request.prompt={prompt!r}")
+        request = checked_mapping({k: v for k, v in request.items() if k != "prompt"},
+                                  "request", where)
         config = copy.copy(self._config)
-        where = "generate(request)"
         config.apply_yaml(as_yaml({"request": request}, where), where)
-        return self._run_config(config, return_frames, callback, progress_bar)
+        if isinstance(prompt, (list, tuple)):
+            _check_output_for_prompts(config, "request.output.output_path",
+                                      output.get("output_video_name") is not None)
+            return [self.generate({**request, "prompt": p,
+                                   "output": {**request.get("output", {}),
+                                              "return_frames": return_frames}},
+                                  callback=callback, progress_bar=progress_bar) for p in prompt]
+        if prompt is not None:
+            config.apply_yaml(as_yaml({"request": {"prompt": prompt}}, where), where)
+        return self._run_config("generate", config, return_frames, callback, progress_bar)
 
     def generate_video(self, prompt: str | list[str] | None = None,
                        sampling_param: SamplingParam | None = None,
@@ -129,22 +195,39 @@ class VideoGenerator:
         over sampling_param's; returns FastVideo's result dict (frames: (F, H, W, 3) uint8).
         Also: callback(step, total, seconds_per_step) after each step; progress_bar (default: on
         a terminal)."""
+        self._refuse_from_callback("generate_video")
+        # None is "not given" (SamplingParam's fields: the model's preset), not YAML's null.
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
         callback = kwargs.pop("callback", None)
         progress_bar = kwargs.pop("progress_bar", None)
+        _check_progress_keywords("generate_video", callback, progress_bar)
+        check_keywords("generate_video", kwargs, {**REQUEST_KEYWORDS, **_GENERATE_VIDEO_OWN})
+        check_aliases("generate_video", kwargs, REQUEST_KEYWORDS)
         keywords = sampling_param.as_keywords() if sampling_param is not None else {}
         if prompt is not None:
             keywords["prompt"] = prompt
+        # A keyword replaces sampling_param's field under any of its names (neg_prompt).
+        given = {REQUEST_KEYWORDS[k] for k in kwargs if k in REQUEST_KEYWORDS}
+        keywords = {k: v for k, v in keywords.items() if REQUEST_KEYWORDS.get(k) not in given}
         keywords.update(kwargs)
-        check_keywords("generate_video", keywords, {**REQUEST_KEYWORDS, **_GENERATE_VIDEO_OWN})
-        if isinstance(keywords.get("prompt"), (list, tuple)):
-            rest = {k: v for k, v in keywords.items() if k != "prompt"}
-            return [self.generate_video(p, None, callback=callback, progress_bar=progress_bar,
-                                        **rest) for p in keywords["prompt"]]
         return_frames = keywords.pop("return_frames", True)
-        keywords = {k: v for k, v in keywords.items() if not (k == "prompt" and v is None)}
+        if not isinstance(return_frames, bool):
+            raise TypeError(f"generate_video(return_frames={return_frames!r}): expected True or "
+                            f"False, got {type(return_frames).__name__}")
+        prompt = keywords.pop("prompt", None)
+        _check_prompts(prompt, f"generate_video(prompt={prompt!r})")
+        # Every keyword checked before the first generation of a prompt list.
         config = copy.copy(self._config)
         apply_keywords(config, "generate_video", keywords, REQUEST_KEYWORDS)
-        result = self._run_config(config, return_frames, callback, progress_bar)
+        if isinstance(prompt, (list, tuple)):
+            _check_output_for_prompts(config, "output_path",
+                                      keywords.get("output_video_name") is not None)
+            return [self.generate_video(p, None, callback=callback, progress_bar=progress_bar,
+                                        return_frames=return_frames, **keywords) for p in prompt]
+        if prompt is not None:
+            apply_keywords(config, "generate_video", {"prompt": prompt}, REQUEST_KEYWORDS)
+        result = self._run_config("generate_video", config, return_frames, callback,
+                                  progress_bar)
         if isinstance(result, list):
             return [r.to_legacy_dict() for r in result]
         return result.to_legacy_dict()
@@ -153,10 +236,17 @@ class VideoGenerator:
         """Releases the model (FastVideo's shutdown); the generator cannot be used after."""
         self._engine = None
 
-    def _run_config(self, config, return_frames, callback, progress_bar):
+    def _refuse_from_callback(self, function: str) -> None:
+        if self._worker is not None and threading.current_thread() is self._worker:
+            raise _fastvideo_cpp.FastVideoError(
+                f"{function}() called from its own progress callback: the callback runs on the "
+                f"generation's worker thread, and a second generation cannot start before the "
+                f"first ends (it would wait forever); start it after generate returns")
+
+    def _run_config(self, function, config, return_frames, callback, progress_bar):
         prompt_path = config.prompt_path
         if prompt_path is None:
-            return self._run(config, return_frames, callback, progress_bar)
+            return self._run(function, config, return_frames, callback, progress_bar)
         if config.prompt:
             raise _fastvideo_cpp.FastVideoError(
                 "request.prompt and request.inputs.prompt_path are both set; give one of them")
@@ -167,11 +257,12 @@ class VideoGenerator:
             one = copy.copy(config)
             one.clear_prompt_path()
             one.set_prompt(prompt)
-            results.append(self._run(one, return_frames, callback, progress_bar))
+            results.append(self._run(function, one, return_frames, callback, progress_bar))
         return results
 
-    def _run(self, config, return_frames: bool, callback: ProgressCallback | None,
-             progress_bar: bool | None) -> GenerationResult:
+    def _run(self, function: str, config, return_frames: bool,
+             callback: ProgressCallback | None, progress_bar: bool | None) -> GenerationResult:
+        self._refuse_from_callback(function)
         if self._engine is None:
             raise _fastvideo_cpp.FastVideoError("this VideoGenerator was shut down")
         bar = ProgressBar() if (ProgressBar.wanted() if progress_bar is None
@@ -200,7 +291,9 @@ class VideoGenerator:
 
         start = time.perf_counter()
         with self._busy:
-            threading.Thread(target=work, name="fastvideo_cpp-generate", daemon=True).start()
+            self._worker = threading.Thread(target=work, name="fastvideo_cpp-generate",
+                                            daemon=True)
+            self._worker.start()
             try:
                 done.acquire()
             except KeyboardInterrupt:
@@ -219,6 +312,9 @@ class VideoGenerator:
                 if bar is not None:
                     bar.close()
         if "error" in outcome:
-            raise outcome["error"]
+            error = outcome["error"]
+            if isinstance(error, _fastvideo_cpp.FastVideoError):
+                _raise_in_python_terms(error, function)
+            raise error
         return GenerationResult.from_engine(outcome["result"], config.prompt, return_frames,
                                             time.perf_counter() - start)

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from fastvideo_cpp import GenerationResult, SamplingParam, VideoGenerator
+from fastvideo_cpp import FastVideoError, GenerationResult, SamplingParam, VideoGenerator
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,29 @@ def test_a_prompt_list_fans_out(generator):
 def test_generate_video_with_a_prompt_list_returns_a_list(generator):
     videos = generator.generate_video(["a fox", "a cat"], num_frames=1, save_video=False)
     assert [v["prompts"] for v in videos] == ["a fox", "a cat"]
+
+
+@pytest.mark.parametrize("output", [{"output_path": "one.mp4"},
+                                    {"output_path": "one.mp4", "overwrite": True},
+                                    {"output_path": ".", "output_video_name": "one.mp4"}])
+def test_a_prompt_list_with_one_output_file_is_refused_before_any_work(generator, tmp_path,
+                                                                        output):
+    # Each video is named from its prompt, as with prompt_path: one file would be written and
+    # then refused, or (overwrite) replaced, with both results naming it.
+    output = {k: str(tmp_path / v) if k == "output_path" else v for k, v in output.items()}
+    with pytest.raises(FastVideoError, match="with a list of prompts.*must be a folder"):
+        generator.generate_video(["a cat", "a dog"], num_frames=1, **output)
+    with pytest.raises(FastVideoError, match="with a list of prompts.*must be a folder"):
+        generator.generate({"prompt": ["a cat", "a dog"], "sampling": {"num_frames": 1},
+                            "output": output})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_prompt_list_names_each_video_in_the_output_folder(generator, tmp_path):
+    videos = generator.generate_video(["a cat", "a dog"], num_frames=1, output_path=str(tmp_path))
+    assert [v["video_path"] for v in videos] == [str(tmp_path / "a cat.mp4"),
+                                                 str(tmp_path / "a dog.mp4")]
+    assert all(os.path.isfile(v["video_path"]) for v in videos)
 
 
 def test_sampling_param_drives_generate_video(generator, tiny_model):
@@ -161,3 +184,28 @@ def test_other_python_threads_run_while_the_engine_works(generator):
         counter.join()
     advanced = [b - a for a, b in zip(at_step, at_step[1:])]
     assert max(advanced) > 0, at_step
+
+
+def test_generating_from_its_own_callback_is_refused_not_a_deadlock(tiny_model):
+    # The callback runs on the worker thread, which would wait forever for the outer call's lock.
+    # A fresh generator and a watchdog: a deadlock fails this test instead of hanging the session.
+    generator = VideoGenerator.from_pretrained(tiny_model)
+    outcome = {}
+
+    def outer():
+        def callback(step, total, sps):
+            generator.generate_video("a cat", num_frames=1, save_video=False)
+        try:
+            generator.generate_video("a fox", num_inference_steps=2, num_frames=1,
+                                     save_video=False, callback=callback)
+        except Exception as e:
+            outcome["error"] = e
+
+    thread = threading.Thread(target=outer, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "generate_video from its own callback deadlocked"
+    assert isinstance(outcome.get("error"), FastVideoError), outcome
+    assert "generate_video() called from its own progress callback" in str(outcome["error"])
+    # The refusal stopped that generation only: the generator still works.
+    assert generator.generate_video("a fox", num_frames=1, save_video=False)["size"][2] == 1

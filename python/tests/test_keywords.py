@@ -2,6 +2,7 @@
 name with the reason (the same reason `fastvideo generate` gives for the same YAML key); unknown
 ones are TypeErrors. Refusals come before the model loads."""
 
+import numpy as np
 import pytest
 
 from fastvideo_cpp import FastVideoError, OutOfDeviceMemory, SamplingParam, VideoGenerator
@@ -154,7 +155,7 @@ def test_generate_video_unknown_keyword_is_a_type_error(generator):
     ({"enable_teacache": True}, "TeaCache"),
     ({"num_videos_per_prompt": 2}, "one video per prompt"),
     ({"image_path": "fox.png"}, "from text only"),
-    ({"seed": "soon"}, "not a whole number"),
+    ({"seed": -1}, "not a whole number"),
 ])
 def test_generate_video_refuses_by_name(generator, kwargs, words):
     (name, value), = kwargs.items()
@@ -162,6 +163,155 @@ def test_generate_video_refuses_by_name(generator, kwargs, words):
         generator.generate_video("a fox", save_video=False, **kwargs)
     assert str(e.value).startswith(f"generate_video({name}={value!r})"), str(e.value)
     assert words in str(e.value)
+
+
+# keyword, a value of the wrong Python type (yaml-cpp would read "010" as 8, "no" as False), the
+# type named in the TypeError.
+WRONG_TYPES = [
+    ("seed", "010", "an integer"),
+    ("seed", "0x10", "an integer"),
+    ("seed", 7.0, "an integer"),
+    ("seed", True, "an integer"),
+    ("num_frames", "5", "an integer"),
+    ("width", "64", "an integer"),
+    ("guidance_scale", "3", "a number"),
+    ("fps", True, "a number"),
+    ("save_video", "no", "True or False"),
+    ("save_video", 0, "True or False"),
+    ("overwrite", "off", "True or False"),
+    ("negative_prompt", 5, "a string"),
+    ("output_path", 5, "a path"),
+    ("prompt", 5, "a string or a list of strings"),
+    ("prompt", ["a fox", 5], "a string or a list of strings"),
+    ("return_frames", 1, "True or False"),
+    ("progress_bar", "yes", "True, False or None"),
+    ("callback", "print", "a callable"),
+]
+
+
+@pytest.mark.parametrize("name,value,expected", WRONG_TYPES)
+def test_generate_video_refuses_a_value_of_the_wrong_type(generator, tmp_path, monkeypatch, name,
+                                                          value, expected):
+    monkeypatch.chdir(tmp_path)  # where outputs/ would be
+    with pytest.raises(TypeError) as e:
+        generator.generate_video(**{"prompt": "a fox", "num_frames": 1,
+                                    "output_path": str(tmp_path), name: value})
+    message = str(e.value)
+    assert f"{name}={value!r}" in message and expected in message, message
+    assert f"got {type(value).__name__}" in message or "holding int" in message, message
+    assert list(tmp_path.iterdir()) == []  # refused before any work
+
+
+def test_request_mapping_refuses_a_value_of_the_wrong_type(generator, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where outputs/ would be
+    with pytest.raises(TypeError, match=r"request\.sampling\.seed='010': expected an integer"):
+        generator.generate({"prompt": "a fox", "sampling": {"seed": "010"}})
+    with pytest.raises(TypeError, match=r"request\.output\.save_video='no': expected True or"):
+        generator.generate({"prompt": "a fox", "output": {"save_video": "no"}})
+    with pytest.raises(TypeError, match=r"request\.prompt=5: expected a string"):
+        generator.generate({"prompt": 5})
+    with pytest.raises(TypeError, match=r"generate\(callback=3\): expected a callable"):
+        generator.generate({"prompt": "a fox"}, callback=3)
+    assert list(tmp_path.iterdir()) == []  # refused before any work
+
+
+def test_generator_keywords_refuse_a_value_of_the_wrong_type(tiny_model):
+    with pytest.raises(TypeError, match=r"from_pretrained\(num_gpus='1'\): expected an integer"):
+        VideoGenerator.from_pretrained(tiny_model, num_gpus="1")
+    with pytest.raises(TypeError, match=r"from_pretrained\(vae_tiling='yes'\): expected True"):
+        VideoGenerator.from_pretrained(tiny_model, vae_tiling="yes")
+    with pytest.raises(TypeError, match=r"generator\.engine\.device=1: expected a string"):
+        VideoGenerator.from_config({"model_path": tiny_model, "engine": {"device": 1}})
+    with pytest.raises(TypeError, match=r"from_pretrained\(model_path=5\): expected a path"):
+        VideoGenerator.from_pretrained(5)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), np.float32("-inf")])
+def test_a_float_that_is_not_finite_is_a_value_error(generator, tiny_model, value):
+    with pytest.raises(ValueError, match=r"guidance_scale=.*: not a finite number"):
+        generator.generate_video("a fox", guidance_scale=value, save_video=False)
+    with pytest.raises(ValueError, match=r"flow_shift=.*: not a finite number"):
+        VideoGenerator.from_pretrained(tiny_model, flow_shift=value)
+
+
+def test_numpy_numbers_and_paths_are_taken(generator, tmp_path):
+    # NumPy scalars are the numbers they hold; a pathlib.Path is its string.
+    video = generator.generate_video("a fox", seed=np.int64(3), num_frames=np.int32(1),
+                                     width=np.uint16(48), guidance_scale=np.float32(2.5),
+                                     fps=np.int8(8), num_inference_steps=2,
+                                     output_path=tmp_path / "fox.mp4")
+    assert video["size"] == (64, 48, 1)
+    assert video["video_path"] == str(tmp_path / "fox.mp4") and (tmp_path / "fox.mp4").is_file()
+    same = generator.generate_video("a fox", seed=3, num_frames=1, width=48, guidance_scale=2.5,
+                                    num_inference_steps=2, save_video=False)
+    assert (video["frames"] == same["frames"]).all()
+
+
+def test_none_means_the_model_preset(generator, tiny_model):
+    # README: an unset (None) SamplingParam field takes the model's preset; so does a keyword or
+    # request value of None.
+    preset = SamplingParam.from_pretrained(tiny_model)
+    nones = {f: None for f in ("seed", "negative_prompt", "neg_prompt", "num_frames", "height",
+                                "width", "fps", "guidance_scale", "output_path", "return_frames",
+                                "flow_shift")}
+    video = generator.generate_video("a fox", num_inference_steps=2, save_video=False, **nones)
+    assert video["size"] == (preset.height, preset.width, preset.num_frames)
+    same = generator.generate_video("a fox", num_inference_steps=2, save_video=False)
+    assert (video["frames"] == same["frames"]).all()
+    result = generator.generate({"prompt": "a fox", "negative_prompt": None,
+                                 "sampling": {"seed": None, "num_inference_steps": 2},
+                                 "output": {"save_video": False, "return_frames": None}})
+    assert (result.frames == same["frames"]).all()
+
+
+def test_two_names_for_one_field_are_refused(generator):
+    with pytest.raises(TypeError, match=r"neg_prompt='blur' and negative_prompt='sharp'"):
+        generator.generate_video("a fox", neg_prompt="blur", negative_prompt="sharp",
+                                 save_video=False)
+    with pytest.raises(TypeError, match=r"negative_prompt='sharp' and neg_prompt='blur'"):
+        generator.generate_video("a fox", negative_prompt="sharp", neg_prompt="blur",
+                                 save_video=False)
+
+
+def test_an_alias_keyword_replaces_the_sampling_param_field(generator, tiny_model):
+    param = SamplingParam.from_pretrained(tiny_model)
+    param.update({"negative_prompt": "sharp", "num_frames": 1, "num_inference_steps": 2,
+                  "save_video": False})
+    via_alias = generator.generate_video("a fox", param, neg_prompt="blur")
+    param.negative_prompt = "blur"
+    assert (via_alias["frames"] == generator.generate_video("a fox", param)["frames"]).all()
+
+
+def test_an_existing_output_names_the_python_setting(generator, tmp_path):
+    # Not the CLI's --overwrite: the keyword (generate_video) or request key (generate).
+    out = tmp_path / "fox.mp4"
+    out.write_bytes(b"not a video")
+    with pytest.raises(FastVideoError, match=r"fox\.mp4 exists; pass overwrite=True") as e:
+        generator.generate_video("a fox", num_frames=1, output_path=str(out))
+    assert "--" not in str(e.value), str(e.value)
+    with pytest.raises(FastVideoError, match=r'exists; set "output": {"overwrite": True}') as e:
+        generator.generate({"prompt": "a fox", "output": {"output_path": str(out)}})
+    assert "--" not in str(e.value), str(e.value)
+    assert out.read_bytes() == b"not a video"
+
+
+def test_a_missing_prompt_names_the_python_setting(generator):
+    with pytest.raises(FastVideoError, match=r"prompt is empty; pass a prompt$"):
+        generator.generate_video(save_video=False)
+    with pytest.raises(FastVideoError, match=r"prompt is empty; set the request's \"prompt\"$"):
+        generator.generate({"output": {"save_video": False}})
+
+
+def test_an_empty_model_path_is_refused_by_name():
+    with pytest.raises(FastVideoError, match=r"from_pretrained\(model_path=''\): the model path "
+                                             r"is empty"):
+        VideoGenerator.from_pretrained("")
+    with pytest.raises(FastVideoError, match=r"from_config\(generator\): model_path: the model "
+                                             r"path is empty"):
+        VideoGenerator.from_config({"model_path": ""})
+    with pytest.raises(FastVideoError, match=r"SamplingParam\.from_pretrained\(''\): the model "
+                                             r"path is empty"):
+        SamplingParam.from_pretrained("")
 
 
 def test_generate_request_unknown_key_is_refused(generator):
