@@ -273,6 +273,17 @@ TEST(RunConfig, OutputIsTheFolderJoinedWithTheVideoNameUnlessSavingIsOff) {
   const RunConfig named =
       from_yaml("request:\n  output:\n    output_path: out\n    output_video_name: a.mp4\n");
   EXPECT_EQ(named.output(), fs::path("out/a.mp4"));
+  // The name stays a file in output_path: no folder parts, and a video extension (bar.avi made
+  // a folder named bar.avi before).
+  for (const char* bad :
+       {"../../escape.mp4", "/tmp/abs.mp4", "sub/a.mp4", "..", "bar.avi", "bar"}) {
+    const std::string e = error_of([&] {
+      from_yaml(str_cat("request:\n  output:\n    output_path: out\n    output_video_name: \"", bad,
+                        "\"\n"))
+          .output();
+    });
+    EXPECT_TRUE(contains(e, "output_video_name '") && contains(e, bad)) << bad << ": " << e;
+  }
   EXPECT_TRUE(from_yaml("request:\n  output:\n    save_video: false\n").output().empty());
 }
 

@@ -575,7 +575,16 @@ std::filesystem::path RunConfig::output() const {
   FV_CHECK(!out.empty(),
            "request.output.output_path is empty; name a file or folder, or set "
            "request.output.save_video to false for no file");
-  if (output_video_name) out /= *output_video_name;
+  if (output_video_name) {
+    // A name inside output_path: neither a path that leaves it nor a folder in disguise.
+    const std::filesystem::path name(*output_video_name);
+    FV_CHECK(!name.empty() && name == name.filename() && name != "." && name != "..",
+             "request.output.output_video_name '", *output_video_name,
+             "': expected a file name (no folder parts) inside request.output.output_path");
+    FV_CHECK(names_a_video_file(name), "request.output.output_video_name '", *output_video_name,
+             "': expected a name ending in .mp4 or .y4m");
+    out /= name;
+  }
   const bool video_file = names_a_video_file(out);
   if (prompt_path) {
     FV_CHECK(!video_file && !output_video_name, out.string(),
