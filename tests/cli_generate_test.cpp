@@ -81,7 +81,13 @@ TEST(CliGenerate, A246ByteNameWorksAndA300ByteNameIsRefusedUpFront) {
   const fs::path legal = dir / (std::string(242, 'n') + ".y4m");
   CliRun ok = run(generate_args(testing::tiny_model_dir(), legal) + kSmall);
   ASSERT_EQ(ok.status, 0) << ok.output;
-  EXPECT_EQ(names_in(dir), std::vector<std::string>{legal.filename().string()});
+  EXPECT_EQ(names_in(dir), (std::vector<std::string>{legal.filename().string(),
+                                                     legal.filename().string() + ".json"}));
+  // 251 bytes fit, but not the 256 of its metadata file beside it.
+  const fs::path no_room = testing::temp_dir("no-room-for-metadata");
+  expect_clean_failure(
+      run(generate_args(testing::tiny_model_dir(), no_room / (std::string(247, 'n') + ".y4m"))),
+      "its metadata file", no_room);
   const fs::path other = testing::temp_dir("too-long-name");
   CliRun bad =
       run(generate_args(testing::tiny_model_dir(), other / (std::string(296, 'n') + ".y4m")));

@@ -398,6 +398,7 @@ TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {
   // SLA on the CPU: the tiny video's 16 tokens per frame make one key block of 64, which
   // FastVideo's default topk_ratio 0.1 cannot select from; a ratio of 1 keeps it. No proj_l: 0.
   fs::remove(out / "x.y4m");
+  fs::remove(out / "x.y4m.json");
   expect_clean_failure(run(base + " --device cpu --attention-backend SLA_ATTN"),
                        "keeps no key block of 1", out);
   expect_clean_failure(run(base + " --device cpu --SLA-topk-ratio 0.5"),
@@ -414,6 +415,7 @@ TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {
 
   // SageSLA on the CPU: its default topk_ratio 0.5 keeps no block of the tiny video's one either.
   fs::remove(out / "x.y4m");
+  fs::remove(out / "x.y4m.json");
   expect_clean_failure(run(base + " --device cpu --attention-backend SAGE_SLA_ATTN"),
                        "keeps no key block of 1", out);
   CliRun sage_sla =

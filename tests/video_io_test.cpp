@@ -278,6 +278,33 @@ TEST(VideoIo, Y4mRoundTripIsWithinOneLevel) {
   EXPECT_EQ(read_video_metadata(dir / "clip.y4m").entries, sample_metadata().entries);
 }
 
+// FFmpeg refuses a Y4M header line over 96 bytes, so the metadata is in clip.y4m.json beside the
+// video, not in the header (a 959-byte header made every generated .y4m unreadable to ffmpeg).
+// Replaced together with --overwrite; a file from before, with XFASTVIDEO in its header, still
+// gives its metadata.
+TEST(VideoIo, Y4mMetadataIsBesideTheVideoAndTheHeaderStaysShort) {
+  ScratchDir dir;
+  const Video video = noise_video(2, 480, 832, 16);
+  write_video(video, dir / "clip.y4m", sample_metadata(), false);
+  const std::string bytes = read_bytes(dir / "clip.y4m");
+  const std::string header = bytes.substr(0, bytes.find('\n') + 1);
+  EXPECT_EQ(header, "YUV4MPEG2 W832 H480 F16:1 Ip A1:1 C444 XCOLORRANGE=FULL\n");
+  EXPECT_LE(header.size(), 96u);
+  EXPECT_TRUE(fs::exists(dir / "clip.y4m.json"));
+  VideoMetadata other;
+  other.entries["prompt"] = "another";
+  write_video(video, dir / "clip.y4m", other, true);
+  EXPECT_EQ(read_video_metadata(dir / "clip.y4m").entries, other.entries);
+  // The old form: the metadata percent-encoded in the header, no file beside it.
+  fs::remove(dir / "clip.y4m.json");
+  std::ofstream(dir / "old.y4m", std::ios::binary)
+      << "YUV4MPEG2 W2 H2 F16:1 Ip A1:1 C444 XCOLORRANGE=FULL "
+         "XFASTVIDEO={\"prompt\":%20\"a%20fox\"}\n"
+      << "FRAME\n"
+      << std::string(12, '\0');
+  EXPECT_EQ(read_video_metadata(dir / "old.y4m").entries.at("prompt"), "a fox");
+}
+
 TEST(VideoIo, ExistingFileIsKeptWithoutOverwriteAndReplacedWithIt) {
   ScratchDir dir;
   const fs::path out = dir / "clip.y4m";
@@ -290,7 +317,8 @@ TEST(VideoIo, ExistingFileIsKeptWithoutOverwriteAndReplacedWithIt) {
 
   write_video(noise_video(2, 8, 8), out, {}, true);
   EXPECT_EQ(read_video(out).frames, 2);
-  EXPECT_EQ(dir.entries(), std::vector<std::string>{"clip.y4m"}) << "temporary left behind";
+  EXPECT_EQ(dir.entries(), (std::vector<std::string>{"clip.y4m", "clip.y4m.json"}))
+      << "temporary left behind";
 }
 
 TEST(VideoIo, PngFolderIsReplacedOnlyWhenItHoldsFrames) {

@@ -144,10 +144,11 @@ struct GenerationRequest {
   // FastVideo's request.inputs.latents: start from these values ([1,16,(F-1)/4+1,H/8,W/8], f32)
   // instead of the seeded draw. Empty: noise from the seed.
   std::vector<float> initial_latents;
-  // Empty: no file written. A .mp4 or .y4m file; a folder of PNG frames (a path without an
-  // extension, or an existing PNG-frame output); or a folder to name an MP4 in from the prompt as
-  // FastVideo does (an existing folder, or a path ending in '/'), reserved so parallel runs never
-  // share a name. GenerationResult::output_path says where the video went.
+  // Empty: no file written. A .mp4 or .y4m file (a .y4m's metadata in "<file>.json" beside it);
+  // a folder of PNG frames (a path without an extension, or an existing PNG-frame output); or a
+  // folder to name an MP4 in from the prompt as FastVideo does (an existing folder, or a path
+  // ending in '/'), reserved so parallel runs never share a name. GenerationResult::output_path
+  // says where the video went.
   std::filesystem::path output_path;
   bool overwrite = false;
 };

@@ -10,6 +10,7 @@
 #include "io/mp4_video.h"
 #include "io/png_frames.h"
 #include "io/video_writer.h"
+#include "io/y4m_video.h"
 #include "tokenizer/utf8.h"
 
 namespace fastvideo {
@@ -119,6 +120,12 @@ OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt,
   const std::string name = path_.filename().string();
   FV_CHECK(name.size() <= name_max(dir), path_.string(), ": the file name is ", name.size(),
            " bytes; the filesystem allows at most ", name_max(dir));
+  if (video_format_for(path_) == VideoFormat::Y4m) {
+    const std::string metadata = y4m_metadata_path(path_).filename().string();
+    FV_CHECK(metadata.size() <= name_max(dir), path_.string(), ": its metadata file ", metadata,
+             " would be ", metadata.size(), " bytes; the filesystem allows at most ", name_max(dir),
+             " (use a name 5 bytes shorter)");
+  }
   check_folder(path_, dir);
   std::error_code ec;
   FV_CHECK(!fs::exists(fs::symlink_status(path_, ec)) || overwrite, path_.string(),

@@ -183,7 +183,21 @@ void write_video(const Video& video, const fs::path& out, const VideoMetadata& m
     e.rethrow_with_context(str_cat("saving ", target.string()));
   }
   check_stop(stop, str_cat("writing ", target.string()));  // the output goes with `temp`
-  commit(finished, target, overwrite, format == VideoFormat::PngFolder, temp);
+  if (format != VideoFormat::Y4m) {
+    commit(finished, target, overwrite, format == VideoFormat::PngFolder, temp);
+    return;
+  }
+  // Y4M's metadata file goes first, and again if the video cannot follow it: no video is ever in
+  // place without its metadata, nor metadata without its video. A metadata file without its
+  // video (the video deleted alone) belongs to nothing and is replaced.
+  const fs::path metadata_target = y4m_metadata_path(target);
+  commit(y4m_metadata_path(finished), metadata_target, overwrite || !exists, false, temp);
+  try {
+    commit(finished, target, overwrite, false, temp);
+  } catch (...) {
+    fs::remove(metadata_target, ec);
+    throw;
+  }
 }
 
 }  // namespace fastvideo

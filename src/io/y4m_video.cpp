@@ -47,20 +47,6 @@ std::pair<long long, long long> frame_rate_ratio(double fps) {
   return {std::llround(fps * 1e6), 1000000};
 }
 
-std::string percent_encode(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (c == '%' || c <= 0x20 || c >= 0x7f) {
-      char hex[4];
-      std::snprintf(hex, sizeof(hex), "%%%02X", c);
-      out += hex;
-    } else {
-      out += char(c);
-    }
-  }
-  return out;
-}
-
 std::string percent_decode(const std::string& text, const std::filesystem::path& file) {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -131,14 +117,25 @@ Y4mHeader read_header(std::istream& in, const std::filesystem::path& file) {
 
 }  // namespace
 
+std::filesystem::path y4m_metadata_path(const std::filesystem::path& file) {
+  return std::filesystem::path(file.string() + ".json");
+}
+
 void write_y4m(const Video& video, const std::filesystem::path& file,
                const VideoMetadata& metadata) {
+  {
+    const std::filesystem::path json = y4m_metadata_path(file);
+    std::ofstream out(json, std::ios::binary);
+    FV_CHECK(out.is_open(), json.string(), ": cannot open for writing");
+    out << metadata.to_json() << "\n";
+    out.close();
+    FV_CHECK(out.good(), json.string(), ": write failed (disk full?)");
+  }
   std::ofstream out(file, std::ios::binary);
   FV_CHECK(out.is_open(), file.string(), ": cannot open for writing");
   const auto [num, den] = frame_rate_ratio(video.fps);
   out << "YUV4MPEG2 W" << video.width << " H" << video.height << " F" << num << ":" << den
-      << " Ip A1:1 C444 XCOLORRANGE=FULL " << kMetadataTag << percent_encode(metadata.to_json())
-      << "\n";
+      << " Ip A1:1 C444 XCOLORRANGE=FULL\n";
   const size_t pixels = size_t(video.height) * video.width;
   std::vector<uint8_t> planes(pixels * 3);
   for (int f = 0; f < video.frames; ++f) {
@@ -192,6 +189,12 @@ VideoMetadata read_y4m_metadata(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   FV_CHECK(in.is_open(), file.string(), ": cannot open (missing or unreadable)");
   const Y4mHeader h = read_header(in, file);
+  const std::filesystem::path json = y4m_metadata_path(file);
+  if (std::ifstream side(json, std::ios::binary); side.is_open()) {
+    std::ostringstream text;
+    text << side.rdbuf();
+    return VideoMetadata::from_json(text.str(), json.string());
+  }
   if (h.metadata_json.empty()) return {};
   return VideoMetadata::from_json(h.metadata_json, file.string());
 }
