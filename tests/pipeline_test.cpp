@@ -392,6 +392,9 @@ TEST_F(Pipeline, PromptsWithANulByteOrInvalidUtf8AreRefusedByField) {
     return "no error";
   };
   GenerationRequest r = fox();
+  r.prompt = " \t ";  // as empty as "", which is refused
+  EXPECT_NE(message(r).find("prompt holds only whitespace"), std::string::npos) << message(r);
+  r = fox();
   r.negative_prompt = std::string("blurry\0 static", 14);
   EXPECT_NE(message(r).find("negative_prompt holds a NUL byte at offset 6"), std::string::npos)
       << message(r);

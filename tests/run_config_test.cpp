@@ -287,6 +287,13 @@ TEST(RunConfig, OutputIsTheFolderJoinedWithTheVideoNameUnlessSavingIsOff) {
   EXPECT_TRUE(from_yaml("request:\n  output:\n    save_video: false\n").output().empty());
 }
 
+// A run file is one YAML document; the documents after a "---" were silently dropped.
+TEST(RunConfig, AFileOfSeveralYamlDocumentsIsRefused) {
+  const std::string e =
+      error_of([] { from_yaml("request:\n  prompt: a\n---\nrequest:\n  prompt: b\n"); });
+  EXPECT_TRUE(contains(e, "holds 2 YAML documents")) << e;
+}
+
 // FastVideo's prompt files: one prompt per line, stripped, blank lines skipped; bad bytes named
 // with their line.
 TEST(RunConfig, PromptFilesAreReadAsFastVideoReadsThem) {

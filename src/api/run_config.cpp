@@ -597,29 +597,41 @@ std::filesystem::path RunConfig::output() const {
   return out;
 }
 
+namespace {
+
+// A run file is one YAML document: the later ones of a "---"-separated file were silently
+// dropped. An empty file is the empty document.
+YAML::Node single_document(const std::vector<YAML::Node>& documents, const std::string& origin) {
+  FV_CHECK(documents.size() <= 1, origin, ": holds ", documents.size(),
+           " YAML documents (separated by ---); a run file is one document");
+  return documents.empty() ? YAML::Node() : documents.front();
+}
+
+}  // namespace
+
 void apply_config_file(const std::filesystem::path& path, RunConfig& config) {
   std::error_code ec;
   FV_CHECK(!std::filesystem::is_directory(path, ec), path.string(),
            ": is a folder; --config expects a YAML or JSON file");
-  YAML::Node root;
+  std::vector<YAML::Node> documents;
   try {
-    root = YAML::LoadFile(path.string());
+    documents = YAML::LoadAllFromFile(path.string());
   } catch (const YAML::BadFile&) {
     fail(path.string(), ": cannot open (missing or unreadable)");
   } catch (const YAML::Exception& e) {
     fail(path.string(), ": malformed YAML: ", e.what());
   }
-  apply_config_root(root, path.string(), config);
+  apply_config_root(single_document(documents, path.string()), path.string(), config);
 }
 
 void apply_config_text(const std::string& text, const std::string& origin, RunConfig& config) {
-  YAML::Node root;
+  std::vector<YAML::Node> documents;
   try {
-    root = YAML::Load(text);
+    documents = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     fail(origin, ": malformed YAML: ", e.what());
   }
-  apply_config_root(root, origin, config);
+  apply_config_root(single_document(documents, origin), origin, config);
 }
 
 void apply_override(const std::string& dotted_key, const std::string& value, RunConfig& config) {

@@ -79,6 +79,8 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
            " is not a number in [0, 1]");
 
   FV_CHECK(!r.prompt.empty(), "prompt is empty; pass --prompt \"...\"");
+  FV_CHECK(r.prompt.find_first_not_of(" \t\r\n\v\f") != std::string::npos,
+           "prompt holds only whitespace; pass --prompt \"...\"");
   check_text("prompt", r.prompt);
   check_text("negative_prompt", r.negative_prompt);
   const std::string bad_size = geometry.invalid_size(r.num_frames, r.height, r.width);
