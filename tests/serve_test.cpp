@@ -492,6 +492,24 @@ TEST(Serve, SigtermCancelsTheRunningJobLeavesNoFileAndExitsZero) {
   EXPECT_FALSE(server.client().Get("/health")) << "it stopped listening";
 }
 
+// httplib's default socket options set SO_REUSEPORT, with which a second server bound the same
+// port and took a share of the first one's connections.
+TEST(Serve, ASecondServerOnTheSamePortIsRefused) {
+  ServeProcess first("port-first");
+  const std::string port = std::to_string(first.port());
+  // Bounded: a second server that did start would otherwise never return.
+  const testing::CliRun second =
+      testing::run("serve --model " + testing::tiny_model_dir().string() + " --port " + port +
+                       " --output-dir " + testing::temp_dir("serve-port-second").string(),
+                   "timeout 60");
+  EXPECT_EQ(second.status, 1) << second.output;
+  EXPECT_NE(second.output.find("cannot listen on 127.0.0.1:" + port + " (address in use)"),
+            std::string::npos)
+      << second.output;
+  auto health = first.client().Get("/health");
+  ASSERT_TRUE(health && health->status == 200);
+}
+
 TEST(Serve, FinishedVideosGoAfterTheRetention) {
   ServeProcess server("retention", {"--retention", "1"});
   auto c = server.client();

@@ -8,8 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -41,6 +43,30 @@ class HttpServer : public httplib::Server {
  public:
   void deepen_listen_backlog() { ::listen(svr_sock_, SOMAXCONN); }
 };
+
+// httplib's default socket options add SO_REUSEPORT (Debian's 0.11.4), with which a second server
+// binds the same port and takes a share of its connections. SO_REUSEADDR alone only lets a
+// restarted server bind while the old one's connections linger in TIME_WAIT.
+void reuse_address_only(socket_t sock) {
+  const int yes = 1;
+  ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+}
+
+// Why bind() failed, from the errno it left (httplib reports only false).
+std::string why_not_listening(int error) {
+  switch (error) {
+    case EADDRINUSE:
+      return "address in use";
+    case EADDRNOTAVAIL:
+      return "not an address of this machine";
+    case EACCES:
+      return "permission denied: ports below 1024 need privileges";
+    case 0:
+      return "the host name does not resolve";
+    default:
+      return std::strerror(error);
+  }
+}
 
 struct ServeFlags {
   std::string config_path, host = "127.0.0.1", api_key;
@@ -461,14 +487,11 @@ int run_serve(const ServeFlags& f) {
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
   serve_routes(server, queue, model, generator, f, started_at);
-  int port = f.port;
-  if (port == 0) {
-    port = server.bind_to_any_port(f.host);
-    FV_CHECK(port > 0, "cannot listen on ", f.host, " (any port)");
-  } else {
-    FV_CHECK(server.bind_to_port(f.host, port), "cannot listen on ", f.host, ":", port,
-             " (in use, or not an address of this machine)");
-  }
+  server.set_socket_options(reuse_address_only);
+  errno = 0;
+  const int port = f.port == 0 ? server.bind_to_any_port(f.host)
+                               : (server.bind_to_port(f.host, f.port) ? f.port : -1);
+  FV_CHECK(port > 0, "cannot listen on ", f.host, ":", f.port, " (", why_not_listening(errno), ")");
   server.deepen_listen_backlog();
   if (!signals.received()) {
     std::printf("fastvideo serve: listening on http://%s:%d (model %s, %s, videos in %s)\n",
