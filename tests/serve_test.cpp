@@ -4,10 +4,13 @@
 // the same request; bad input of every kind gets a 4xx in OpenAI's error shape naming the field
 // while /health keeps answering; a full queue answers 429 with Retry-After and loses no accepted
 // job; DELETE and SIGTERM stop a running job and leave no file behind.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -508,6 +511,49 @@ TEST(Serve, ASecondServerOnTheSamePortIsRefused) {
       << second.output;
   auto health = first.client().Get("/health");
   ASSERT_TRUE(health && health->status == 200);
+}
+
+// A TCP connection to the server's port, optionally with the start of a request.
+int connect_to(int port, const std::string& first_bytes = "") {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(uint16_t(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  if (!first_bytes.empty()) EXPECT_GT(::send(fd, first_bytes.data(), first_bytes.size(), 0), 0);
+  return fd;
+}
+
+// Idle connections and clients sending their headers a byte at a time held every one of
+// httplib's 8 threads: /health waited seconds or timed out, and SIGTERM waited for the clients.
+TEST(Serve, IdleAndSlowClientsNeitherStallHealthNorHoldTheExit) {
+  ServeProcess server("slow-clients");
+  std::vector<int> idle, slow;
+  for (int i = 0; i < 16; ++i) idle.push_back(connect_to(server.port()));
+  for (int i = 0; i < 64; ++i)
+    slow.push_back(connect_to(server.port(), "GET /health HTTP/1.1\r\n"));
+  std::atomic<bool> trickling{true};
+  std::thread trickle([&] {
+    while (trickling) {
+      for (int fd : slow) ::send(fd, "X", 1, MSG_NOSIGNAL);
+      std::this_thread::sleep_for(300ms);
+    }
+  });
+  std::this_thread::sleep_for(500ms);
+  auto c = server.client();
+  c.set_read_timeout(2s);
+  const auto asked = std::chrono::steady_clock::now();
+  auto health = c.Get("/health");
+  EXPECT_TRUE(health && health->status == 200) << (health ? health->body : "no answer");
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 1s);
+  const auto terminated = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.terminate(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - terminated, 5s) << "the slow clients held the exit";
+  trickling = false;
+  trickle.join();
+  for (int fd : idle) ::close(fd);
+  for (int fd : slow) ::close(fd);
 }
 
 TEST(Serve, FinishedVideosGoAfterTheRetention) {

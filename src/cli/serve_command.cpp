@@ -3,15 +3,19 @@
 // one at a time in a bounded queue (video_job_queue.h); bodies are checked before a job is queued
 // (video_request.h); every error is OpenAI's error object (api_error.h). SIGINT/SIGTERM stop the
 // listener, cancel the running job and remove every file the server made, then exit 0.
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -67,6 +71,92 @@ std::string why_not_listening(int error) {
       return std::strerror(error);
   }
 }
+
+// Shuts down the reading side of every TCP connection this process accepted on `port`: a blocked
+// read returns at once, while an answer being written still goes out. Found through the process's
+// descriptors, since httplib keeps its connections to itself.
+void shut_down_reading_of_connections(int port) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc/self/fd", ec)) {
+    int fd = -1;
+    const std::string name = entry.path().filename().string();
+    if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc()) continue;
+    sockaddr_storage local{}, peer{};
+    socklen_t local_size = sizeof local, peer_size = sizeof peer;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_size) != 0 ||
+        ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_size) != 0) {
+      continue;  // not a socket, or not a connection
+    }
+    const int local_port =
+        local.ss_family == AF_INET    ? ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port)
+        : local.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port)
+                                      : -1;
+    if (local_port == port) ::shutdown(fd, SHUT_RD);
+  }
+}
+
+// The threads that serve connections, one per open connection up to kMaxThreads, made as
+// connections need them and kept for the next. httplib's own pool has max(8, cores - 1): eight
+// idle keep-alive connections, or a few clients sending headers slowly, held every thread and
+// stalled /health. When the listener closes (shutdown), open connections get a moment to finish,
+// then their reading side is shut down, so a client trickling header bytes cannot hold the exit.
+class ConnectionThreads : public httplib::TaskQueue {
+ public:
+  static constexpr size_t kMaxThreads = 256;
+
+  explicit ConnectionThreads(int port) : port_(port) {}
+  ~ConnectionThreads() override { ConnectionThreads::shutdown(); }
+
+  void enqueue(std::function<void()> connection) override {
+    std::lock_guard lock(mutex_);
+    connections_.push_back(std::move(connection));
+    if (connections_.size() > free_ && threads_.size() < kMaxThreads) {
+      threads_.emplace_back([this] { work(); });
+      ++free_;
+    }
+    wake_.notify_one();
+  }
+
+  void shutdown() override {
+    {
+      std::unique_lock lock(mutex_);
+      if (threads_.empty()) return;
+      stopping_ = true;
+      wake_.notify_all();
+      if (!idle_.wait_for(lock, std::chrono::seconds(1),
+                          [this] { return connections_.empty() && free_ == threads_.size(); })) {
+        shut_down_reading_of_connections(port_);
+      }
+    }
+    for (std::thread& thread : threads_) thread.join();
+    threads_.clear();
+  }
+
+ private:
+  void work() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [this] { return stopping_ || !connections_.empty(); });
+      if (connections_.empty()) return;  // stopping
+      std::function<void()> connection = std::move(connections_.front());
+      connections_.pop_front();
+      --free_;
+      lock.unlock();
+      connection();
+      lock.lock();
+      ++free_;
+      idle_.notify_all();
+    }
+  }
+
+  const int port_;
+  std::mutex mutex_;
+  std::condition_variable wake_, idle_;
+  std::deque<std::function<void()>> connections_;
+  std::vector<std::thread> threads_;
+  size_t free_ = 0;  // threads not serving a connection
+  bool stopping_ = false;
+};
 
 struct ServeFlags {
   std::string config_path, host = "127.0.0.1", api_key;
@@ -488,10 +578,15 @@ int run_serve(const ServeFlags& f) {
                                  .count();
   serve_routes(server, queue, model, generator, f, started_at);
   server.set_socket_options(reuse_address_only);
+  // Short, so that an idle or slow connection lets go of its thread within seconds.
+  server.set_keep_alive_timeout(2);
+  server.set_read_timeout(3);
+  server.set_write_timeout(3);
   errno = 0;
   const int port = f.port == 0 ? server.bind_to_any_port(f.host)
                                : (server.bind_to_port(f.host, f.port) ? f.port : -1);
   FV_CHECK(port > 0, "cannot listen on ", f.host, ":", f.port, " (", why_not_listening(errno), ")");
+  server.new_task_queue = [port] { return new ConnectionThreads(port); };
   server.deepen_listen_backlog();
   if (!signals.received()) {
     std::printf("fastvideo serve: listening on http://%s:%d (model %s, %s, videos in %s)\n",
