@@ -324,6 +324,16 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
       "attention_backend");
   add("null value", post(with(kSmallJob, "seed", nullptr)), 400, "seed");
   add("unsupported content type", post("prompt=x", "text/plain"), 415, nullptr);
+  // curl -d's default type: its body fills the query parameters, still a 415 and not a 400.
+  add("form-urlencoded", post(kSmallJob.dump(), "application/x-www-form-urlencoded"), 415, nullptr);
+  add("a number past a double", post(R"({"prompt": "fox", "guidance_scale": 1e999})"), 400,
+      "guidance_scale");
+  add("a seed past a double", post(R"({"prompt": "fox", "seed": -1e999})"), 400, "seed");
+  add("PUT on the videos", c.Put("/v1/videos", kSmallJob.dump(), "application/json"), 405, nullptr);
+  add("POST on /health", c.Post("/health", "", "application/json"), 405, nullptr);
+  add("PATCH on a video",
+      c.Patch("/v1/videos/video_0123456789abcdef0123456789abcdef", "", "application/json"), 405,
+      nullptr);
   add("huge body", post(with(kSmallJob, "prompt", std::string(200000, 'a'))), 413, nullptr);
   add("unknown id", c.Get("/v1/videos/video_0123456789abcdef0123456789abcdef"), 404, "video_id");
   add("unknown id's content", c.Get("/v1/videos/video_0123456789abcdef0123456789abcdef/content"),
@@ -354,6 +364,15 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
   expect_error(c.Post("/v1/videos", twice), 400, "prompt", "a field given twice");
   httplib::MultipartFormDataItems text_seed = {{"prompt", "x", "", ""}, {"seed", "7x", "", ""}};
   expect_error(c.Post("/v1/videos", text_seed), 400, "seed", "a form's seed that is not a number");
+  // Media types are case-insensitive; a 405 says which methods the route takes.
+  const std::string id =
+      body_of(post(with(kSmallJob, "num_inference_steps", 1), "APPLICATION/JSON; charset=UTF-8"))
+          .value("id", "");
+  EXPECT_FALSE(id.empty()) << "a JSON body under an upper-case media type";
+  EXPECT_EQ(c.Put("/v1/videos", "", "application/json")->get_header_value("Allow"),
+            "GET, HEAD, POST");
+  if (!id.empty()) wait_for_end(c, id);
+  c.Delete("/v1/videos/" + id);
   EXPECT_TRUE(files_in(server.output_dir()).empty());
   EXPECT_EQ(server.terminate(), 0);
 }
@@ -370,6 +389,13 @@ TEST(Serve, ApiKeyIsRequiredOnEveryRouteButHealth) {
   c.set_bearer_token_auth("sk-test");
   auto models = c.Get("/v1/models");
   ASSERT_TRUE(models && models->status == 200);
+  // The scheme is case-insensitive; the key is not.
+  auto lowercase = server.client().Get("/v1/models", {{"Authorization", "bearer sk-test"}});
+  EXPECT_TRUE(lowercase && lowercase->status == 200) << (lowercase ? lowercase->body : "");
+  expect_error(server.client().Get("/v1/models", {{"Authorization", "Bearer SK-TEST"}}), 401,
+               nullptr, "the key in another case");
+  expect_error(server.client().Get("/v1/models", {{"Authorization", "Basic sk-test"}}), 401,
+               nullptr, "another scheme");
   EXPECT_EQ(body_of(models)["data"][0]["id"], "tiny-model");
   auto health = server.client().Get("/health");
   ASSERT_TRUE(health && health->status == 200);

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <condition_variable>
@@ -21,6 +23,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <regex>
 #include <set>
 
 #include "api_error.h"
@@ -292,9 +295,40 @@ ApiError unknown_video(const std::string& id) {
                   "video_id");
 }
 
-// The POST body as one JSON object, from JSON or from a form.
+std::string lowercase(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// The body's media type without its parameters, lowercased: media types are case-insensitive
+// (RFC 9110 §8.3.1), "APPLICATION/JSON; charset=utf-8" is application/json.
+std::string media_type(const httplib::Request& req) {
+  std::string type = req.get_header_value("Content-Type");
+  type = type.substr(0, type.find(';'));
+  const size_t first = type.find_first_not_of(" \t"), last = type.find_last_not_of(" \t");
+  return first == std::string::npos ? "" : lowercase(type.substr(first, last - first + 1));
+}
+
+// Checked before anything else of a POST: a form-urlencoded body (curl -d's default) fills the
+// query parameters with its fields, which would otherwise be refused as unknown parameters.
+void check_media_type(const httplib::Request& req) {
+  const std::string type = media_type(req);
+  const std::string given = req.get_header_value("Content-Type").substr(0, 80);
+  if (type == "multipart/form-data" && !req.is_multipart_form_data()) {
+    // httplib reads a form's parts only under this exact spelling.
+    throw ApiError(415, "unsupported_media_type",
+                   str_cat("Content-Type '", given,
+                           "': send multipart/form-data in lowercase, or application/json"));
+  }
+  if (type != "application/json" && type != "multipart/form-data") {
+    throw ApiError(415, "unsupported_media_type",
+                   str_cat("Content-Type '", given,
+                           "' is not accepted; send application/json or multipart/form-data"));
+  }
+}
+
+// The POST body as one JSON object, from JSON or from a form (check_media_type passed).
 std::pair<nlohmann::json, bool> body_fields(const httplib::Request& req) {
-  const std::string type = req.get_header_value("Content-Type");
   if (req.is_multipart_form_data()) {
     nlohmann::json fields = nlohmann::json::object();
     for (const auto& [name, part] : req.files) {
@@ -311,29 +345,34 @@ std::pair<nlohmann::json, bool> body_fields(const httplib::Request& req) {
     }
     return {fields, true};
   }
-  if (type.rfind("application/json", 0) == 0) {
-    // nlohmann keeps the last of two equal keys; a field given twice is refused instead.
-    std::vector<std::set<std::string>> keys;  // of each object being read, innermost last
-    auto refuse_duplicates = [&keys](int, nlohmann::json::parse_event_t event,
-                                     nlohmann::json& parsed) {
-      using Event = nlohmann::json::parse_event_t;
-      if (event == Event::object_start) keys.emplace_back();
-      if (event == Event::object_end) keys.pop_back();
-      if (event == Event::key && !keys.back().insert(parsed.get<std::string>()).second) {
-        const std::string name = parsed.get<std::string>();
-        throw invalid_field(name, str_cat("field '", name.substr(0, 80), "' is given twice"));
+  // nlohmann keeps the last of two equal keys; a field given twice is refused instead.
+  std::vector<std::set<std::string>> keys;  // of each object being read, innermost last
+  std::string field;                        // the last key read: the field a value belongs to
+  auto refuse_duplicates = [&keys, &field](int, nlohmann::json::parse_event_t event,
+                                           nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start) keys.emplace_back();
+    if (event == Event::object_end) keys.pop_back();
+    if (event == Event::key) {
+      field = parsed.get<std::string>();
+      if (!keys.back().insert(field).second) {
+        throw invalid_field(field, str_cat("field '", field.substr(0, 80), "' is given twice"));
       }
-      return true;
-    };
-    try {
-      return {nlohmann::json::parse(req.body, refuse_duplicates), false};
-    } catch (const nlohmann::json::parse_error& e) {
-      throw ApiError(400, "invalid_json", str_cat("the body is not valid JSON: ", e.what()));
     }
+    return true;
+  };
+  try {
+    return {nlohmann::json::parse(req.body, refuse_duplicates), false};
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ApiError(400, "invalid_json", str_cat("the body is not valid JSON: ", e.what()));
+  } catch (const nlohmann::json::out_of_range& e) {
+    // A number past a double's range (1e999) is refused while parsing.
+    const std::string what = e.what();
+    const std::string why =
+        what.substr(what.find("] ") == std::string::npos ? 0 : what.find("] ") + 2);
+    if (field.empty()) throw ApiError(400, "invalid_value", str_cat("the body holds ", why));
+    throw invalid_field(field, str_cat(field.substr(0, 80), " is out of range: ", why));
   }
-  throw ApiError(415, "unsupported_media_type",
-                 str_cat("Content-Type '", type.substr(0, 80),
-                         "' is not accepted; send application/json or multipart/form-data"));
 }
 
 ordered_json list_page(const std::vector<VideoJob>& all, const httplib::Request& req,
@@ -375,6 +414,24 @@ ordered_json list_page(const std::vector<VideoJob>& all, const httplib::Request&
   return page;
 }
 
+// The methods of each route serve_routes registers (HEAD answers as GET does), for 405's Allow.
+const char* allowed_methods(const std::string& path) {
+  static const std::pair<std::regex, const char*> routes[] = {
+      {std::regex("/health"), "GET, HEAD"},
+      {std::regex("/v1/models"), "GET, HEAD"},
+      {std::regex("/v1/videos"), "GET, HEAD, POST"},
+      {std::regex("/v1/videos/[^/]+"), "GET, HEAD, DELETE"},
+      {std::regex("/v1/videos/[^/]+/content"), "GET, HEAD"}};
+  for (const auto& [route, methods] : routes) {
+    if (std::regex_match(path, route)) return methods;
+  }
+  return nullptr;
+}
+
+bool contains_method(const std::string& allowed, const std::string& method) {
+  return !method.empty() && (", " + allowed + ",").find(" " + method + ",") != std::string::npos;
+}
+
 std::string default_message(int status) {
   switch (status) {
     case 400:
@@ -406,12 +463,17 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
     // /health stays open: a load balancer's probe learns nothing about anyone's videos from it.
     if (f.api_key.empty() || req.path == "/health")
       return httplib::Server::HandlerResponse::Unhandled;
-    const std::string expected = "Bearer " + f.api_key;
     const std::string given = req.get_header_value("Authorization");
+    // "Bearer KEY"; the scheme is case-insensitive (RFC 9110 §11.1).
+    const size_t space = given.find(' ');
+    const bool bearer = space != std::string::npos && lowercase(given.substr(0, space)) == "bearer";
+    const std::string key =
+        bearer ? given.substr(std::min(given.find_first_not_of(' ', space), given.size())) : "";
+    const std::string& expected = f.api_key;
     // Compared in constant time: the time of a refusal says nothing about the key.
-    unsigned char differ = given.size() != expected.size();
+    unsigned char differ = !bearer || key.size() != expected.size();
     for (size_t i = 0; i < expected.size(); ++i) {
-      differ |= (i < given.size() ? given[i] : 0) ^ expected[i];
+      differ |= (i < key.size() ? key[i] : 0) ^ expected[i];
     }
     if (differ == 0) return httplib::Server::HandlerResponse::Unhandled;
     reply(res, ApiError(401, "invalid_api_key",
@@ -419,8 +481,19 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
                                       : "the API key in the Authorization header is not valid"));
     return httplib::Server::HandlerResponse::Handled;
   });
-  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
+    // httplib answers a known path asked with another method as an unknown route.
+    if (res.status == 404 || res.status == 400) {
+      if (const char* allowed = allowed_methods(req.path);
+          allowed && !contains_method(allowed, req.method)) {
+        res.set_header("Allow", allowed);
+        reply(res, ApiError(405, "method_not_allowed",
+                            str_cat(req.method.substr(0, 20), " ", req.path.substr(0, 80),
+                                    " is not served; this route takes ", allowed)));
+        return;
+      }
+    }
     const int status = res.status;
     reply(res, ApiError(status,
                         status == 404   ? "not_found"
@@ -465,6 +538,7 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
                               {"owned_by", "fastvideo-cpp"}}}}});
              }));
   server.Post("/v1/videos", route([&](const httplib::Request& req, httplib::Response& res) {
+                check_media_type(req);
                 check_query(req, {});
                 const auto [fields, text_form] = body_fields(req);
                 VideoRequest request = parse_video_request(fields, text_form, model, generator);
