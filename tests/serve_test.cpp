@@ -20,6 +20,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <tuple>
 
 #include "cli_runner.h"
 #include "io/video_reader.h"
@@ -271,6 +272,26 @@ TEST(Serve, ConfigTakesTheGeneratorSectionAndRefusesARequestSection) {
   const fs::path copy = dir / "video.mp4";
   std::ofstream(copy, std::ios::binary) << c.Get("/v1/videos/" + id + "/content")->body;
   EXPECT_EQ(read_video_metadata(copy).entries.at("flow_shift"), "5");
+}
+
+// Each refused before the model loads, naming the flag or variable; before, -1 wrapped into an
+// unlimited queue, the huge size was taken, and an empty key served without one.
+TEST(Serve, OutOfRangeFlagsAndEmptyKeysAreRefusedByName) {
+  const std::string serve = "serve --port 0 --model " + testing::tiny_model_dir().string() +
+                            " --output-dir " + testing::temp_dir("serve-flags").string() + " ";
+  for (const auto& [flags, env, message] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"--queue-size -1", "", "--queue-size: '-1' is not an integer in [1, 100000]"},
+           {"--max-body-bytes 99999999999999999999", "",
+            "--max-body-bytes: '99999999999999999999' is not an integer"},
+           {"--retention 1e3", "", "--retention: '1e3' is not an integer"},
+           {"--api-key ''", "", "--api-key is empty"},
+           {"", "FASTVIDEO_API_KEY=", "FASTVIDEO_API_KEY is set but empty"}}) {
+    // Bounded: a server that did start would otherwise never return.
+    const testing::CliRun r = testing::run(serve + flags, env + " timeout 60");
+    EXPECT_EQ(r.status, 1) << flags << env << ": " << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << flags << env << ": " << r.output;
+  }
 }
 
 TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {

@@ -162,8 +162,8 @@ class ConnectionThreads : public httplib::TaskQueue {
 };
 
 struct ServeFlags {
-  std::string config_path, host = "127.0.0.1", api_key;
-  std::optional<std::string> model, attention_backend, device;
+  std::string config_path, host = "127.0.0.1";
+  std::optional<std::string> model, attention_backend, device, api_key;
   int port = 8000;
   size_t queue_size = 8;
   int64_t retention = 3600;
@@ -461,15 +461,14 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
   server.set_payload_max_length(f.max_body_bytes);
   server.set_pre_routing_handler([&f](const httplib::Request& req, httplib::Response& res) {
     // /health stays open: a load balancer's probe learns nothing about anyone's videos from it.
-    if (f.api_key.empty() || req.path == "/health")
-      return httplib::Server::HandlerResponse::Unhandled;
+    if (!f.api_key || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
     const std::string given = req.get_header_value("Authorization");
     // "Bearer KEY"; the scheme is case-insensitive (RFC 9110 §11.1).
     const size_t space = given.find(' ');
     const bool bearer = space != std::string::npos && lowercase(given.substr(0, space)) == "bearer";
     const std::string key =
         bearer ? given.substr(std::min(given.find_first_not_of(' ', space), given.size())) : "";
-    const std::string& expected = f.api_key;
+    const std::string& expected = *f.api_key;
     // Compared in constant time: the time of a refusal says nothing about the key.
     unsigned char differ = !bearer || key.size() != expected.size();
     for (size_t i = 0; i < expected.size(); ++i) {
@@ -606,11 +605,12 @@ void report_progress(int step, int total, double, void* queue) {
 }
 
 int run_serve(const ServeFlags& f) {
-  FV_CHECK(f.queue_size >= 1, "--queue-size ", f.queue_size, " must be at least 1");
-  FV_CHECK(f.retention >= 1, "--retention ", f.retention, " must be at least 1 second");
-  FV_CHECK(f.max_body_bytes >= 1024, "--max-body-bytes ", f.max_body_bytes,
-           " must be at least 1024");
-  FV_CHECK(f.port >= 0 && f.port <= 65535, "--port ", f.port, " must be in [0, 65535]");
+  // CLI11 ignores an empty variable; an empty key would serve without one, unnoticed.
+  const char* env_key = std::getenv("FASTVIDEO_API_KEY");
+  FV_CHECK(!f.api_key || !f.api_key->empty(),
+           "--api-key is empty; pass a key, or leave the flag out to serve without one");
+  FV_CHECK(f.api_key || env_key == nullptr || *env_key != '\0',
+           "FASTVIDEO_API_KEY is set but empty; set a key, or unset it to serve without one");
   const RunConfig config = run_config_from(f);
 
   OutputDir output;
@@ -677,6 +677,21 @@ int run_serve(const ServeFlags& f) {
 
 }  // namespace
 
+// A check of an integer flag's text, before CLI11 converts it: CLI11 wraps "-1" into a huge
+// size_t and saturates 99999999999999999999 to the type's largest value.
+CLI::Validator integer_in(int64_t min, int64_t max) {
+  return CLI::Validator(
+      [min, max](std::string& text) -> std::string {
+        int64_t value = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec == std::errc() && end == text.data() + text.size() && value >= min && value <= max) {
+          return "";
+        }
+        return str_cat("'", text.substr(0, 40), "' is not an integer in [", min, ", ", max, "]");
+      },
+      str_cat("INT in [", min, ", ", max, "]"));
+}
+
 Action add_serve_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Serve OpenAI's video API (/v1/videos) over HTTP");
   auto f = std::make_shared<ServeFlags>();
@@ -684,18 +699,23 @@ Action add_serve_command(CLI::App& app) {
   cmd->add_option("--config", f->config_path,
                   "run.yaml: its generator section (FastVideo's schema); no request section");
   cmd->add_option("--host", f->host, "address to listen on (default 127.0.0.1)");
-  cmd->add_option("--port", f->port, "port (default 8000; 0: any free port, printed)");
+  cmd->add_option("--port", f->port, "port (default 8000; 0: any free port, printed)")
+      ->check(integer_in(0, 65535));
   cmd->add_option("--api-key", f->api_key,
                   "require 'Authorization: Bearer KEY' on every route but /health (or "
                   "FASTVIDEO_API_KEY, which keeps the key out of the process list)")
       ->envname("FASTVIDEO_API_KEY");
-  cmd->add_option("--queue-size", f->queue_size, "jobs that may wait besides the running one (8)");
+  cmd->add_option("--queue-size", f->queue_size, "jobs that may wait besides the running one (8)")
+      ->check(integer_in(1, 100000));
   cmd->add_option("--retention", f->retention,
-                  "seconds a finished job and its video are kept (default 3600)");
+                  "seconds a finished job and its video are kept (default 3600; at most 10 years)")
+      ->check(integer_in(1, 315360000));
   cmd->add_option("--output-dir", f->output_dir,
                   "folder for the videos (default: a temporary folder removed at exit)");
   cmd->add_option("--max-body-bytes", f->max_body_bytes,
-                  "largest request body accepted, in bytes (default 1 MiB); larger gets 413");
+                  "largest request body accepted, in bytes (default 1 MiB, 1024 .. 1 GiB); larger "
+                  "gets 413")
+      ->check(integer_in(1024, int64_t(1) << 30));
   cmd->add_option("--attention-backend", f->attention_backend,
                   "self-attention backend for every job (default: FASTVIDEO_ATTENTION_BACKEND, "
                   "else automatic)");
