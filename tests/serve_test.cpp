@@ -47,8 +47,9 @@ const json kLongJob = {{"prompt", "A long one."}, {"size", "64x64"}, {"num_infer
 // `fastvideo serve` on the tiny model, on a port the system picks, videos in a fresh folder.
 class ServeProcess {
  public:
-  explicit ServeProcess(const std::string& name, std::vector<std::string> extra = {})
-      : output_dir_(testing::temp_dir("serve-" + name)) {
+  explicit ServeProcess(const std::string& name, std::vector<std::string> extra = {},
+                        fs::path output_dir = {})
+      : output_dir_(output_dir.empty() ? testing::temp_dir("serve-" + name) : output_dir) {
     std::vector<std::string> args = {
         testing::cli(), "serve", "--model",      testing::tiny_model_dir().string(),
         "--port",       "0",     "--output-dir", output_dir_.string()};
@@ -109,7 +110,19 @@ class ServeProcess {
   int port_ = -1;
 };
 
+// The files of `dir` but the server's work folder, which is there while the server runs (its
+// lock); once the server stopped, it is gone too.
 std::vector<std::string> files_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name != ".fastvideo-serve") names.push_back(name);
+  }
+  return names;
+}
+
+// Every entry of `dir`, hidden ones included.
+std::vector<std::string> everything_in(const fs::path& dir) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
   return names;
@@ -498,7 +511,7 @@ TEST(Serve, AFullQueueAnswers429AndLosesNoAcceptedJob) {
   EXPECT_EQ(health_failures, 0) << "of " << health_checks;
   EXPECT_EQ(files_in(server.output_dir()).size(), accepted.size());
   EXPECT_EQ(server.terminate(), 0);
-  EXPECT_TRUE(files_in(server.output_dir()).empty());
+  EXPECT_TRUE(everything_in(server.output_dir()).empty());
 }
 
 TEST(Serve, DeleteCancelsQueuedAndRunningJobsAndLeavesNoFile) {
@@ -538,7 +551,7 @@ TEST(Serve, SigtermCancelsTheRunningJobLeavesNoFileAndExitsZero) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(server.terminate(), 0);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
-  EXPECT_TRUE(files_in(server.output_dir()).empty());
+  EXPECT_TRUE(everything_in(server.output_dir()).empty());
   EXPECT_FALSE(server.client().Get("/health")) << "it stopped listening";
 }
 
@@ -558,6 +571,33 @@ TEST(Serve, ASecondServerOnTheSamePortIsRefused) {
       << second.output;
   auto health = first.client().Get("/health");
   ASSERT_TRUE(health && health->status == 200);
+}
+
+// A new server used to delete every video_<id>.mp4 in its --output-dir as a killed server's
+// leftovers, a running server's videos included.
+TEST(Serve, ASecondServerOnTheSameOutputDirIsRefusedAndTheFirstKeepsItsVideos) {
+  ServeProcess first("folder-first");
+  auto c = first.client();
+  const std::string id = submit(c, kSmallJob)["id"];
+  ASSERT_EQ(wait_for_end(c, id)["status"], "completed");
+  const testing::CliRun second =
+      testing::run("serve --port 0 --model " + testing::tiny_model_dir().string() +
+                       " --output-dir " + first.output_dir().string(),
+                   "timeout 60");
+  EXPECT_EQ(second.status, 1) << second.output;
+  EXPECT_NE(second.output.find(first.output_dir().string() +
+                               ": another fastvideo serve uses this folder"),
+            std::string::npos)
+      << second.output;
+  EXPECT_EQ(files_in(first.output_dir()), std::vector<std::string>{id + ".mp4"});
+  auto content = c.Get("/v1/videos/" + id + "/content");
+  ASSERT_TRUE(content && content->status == 200);
+  expect_mp4(content->body);
+  // Once the first stopped, the folder is free again.
+  EXPECT_EQ(first.terminate(), 0);
+  ServeProcess next("folder-next", {}, first.output_dir());
+  EXPECT_EQ(next.terminate(), 0);
+  EXPECT_TRUE(everything_in(first.output_dir()).empty());
 }
 
 // A TCP connection to the server's port, optionally with the start of a request.
@@ -656,7 +696,7 @@ TEST(Serve, CurlDrivesTheWholeLifecycle) {
   EXPECT_NE(refused.find("invalid_api_key"), std::string::npos) << refused;
   EXPECT_NE(refused.find(" 401"), std::string::npos) << refused;
   EXPECT_EQ(server.terminate(), 0);
-  EXPECT_TRUE(files_in(server.output_dir()).empty());
+  EXPECT_TRUE(everything_in(server.output_dir()).empty());
 }
 
 // The official openai package (client.videos.create, retrieve, download_content, delete, list),
@@ -678,7 +718,7 @@ TEST(Serve, OpenaiPythonClientDrivesTheWholeLifecycle) {
   std::ifstream in(out, std::ios::binary);
   expect_mp4(std::string((std::istreambuf_iterator<char>(in)), {}));
   EXPECT_EQ(server.terminate(), 0);
-  EXPECT_TRUE(files_in(server.output_dir()).empty());
+  EXPECT_TRUE(everything_in(server.output_dir()).empty());
 }
 
 }  // namespace

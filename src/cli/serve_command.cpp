@@ -626,6 +626,8 @@ int run_serve(const ServeFlags& f) {
     output.path = pattern;
     output.temporary = true;
   }
+  // Before the model loads: a folder another server uses is refused at once.
+  const OutputFolderLock folder(output.path);
 
   HttpServer server;
   ServeSignals signals([&server] { server.stop(); });
@@ -638,7 +640,7 @@ int run_serve(const ServeFlags& f) {
                           parameter(parameters, "attention_backend_self"),
                           config.request.flow_shift};
   VideoJobQueue queue(
-      f.queue_size, f.retention, output.path,
+      f.queue_size, f.retention, folder,
       [&generator](const VideoJob& job, const fs::path& path) {
         GenerationRequest request = job.request;
         request.output_path = path;
