@@ -104,6 +104,17 @@ class ServeProcess {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
+  // SIGTERM, and again `after` later; the signal that ended the process (0: it exited).
+  int terminate_twice(std::chrono::milliseconds after) {
+    ::kill(pid_, SIGTERM);
+    std::this_thread::sleep_for(after);
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  }
+
  private:
   fs::path output_dir_;
   pid_t pid_ = -1;
@@ -641,6 +652,25 @@ TEST(Serve, IdleAndSlowClientsNeitherStallHealthNorHoldTheExit) {
   trickle.join();
   for (int fd : idle) ::close(fd);
   for (int fd : slow) ::close(fd);
+}
+
+// A second signal quits without waiting for the running job, but the server's files still go:
+// they used to stay behind, completed videos and work files alike.
+TEST(Serve, ASecondSigtermQuitsAtOnceAndStillRemovesTheServersFiles) {
+  ServeProcess server("sigterm-twice");
+  auto c = server.client();
+  const std::string done = submit(c, kSmallJob)["id"];
+  ASSERT_EQ(wait_for_end(c, done)["status"], "completed");
+  const std::string running = submit(c, kLongJob)["id"];
+  wait_for_status(c, running, "in_progress");
+  // An idle connection keeps the orderly stop busy for a second: the second signal comes first.
+  const int idle = connect_to(server.port());
+  std::this_thread::sleep_for(100ms);  // until a thread serves it
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.terminate_twice(50ms), SIGTERM);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_TRUE(everything_in(server.output_dir()).empty());
+  ::close(idle);
 }
 
 TEST(Serve, FinishedVideosGoAfterTheRetention) {

@@ -630,7 +630,15 @@ int run_serve(const ServeFlags& f) {
   const OutputFolderLock folder(output.path);
 
   HttpServer server;
-  ServeSignals signals([&server] { server.stop(); });
+  ServeSignals signals([&server] { server.stop(); },
+                       [&folder, &output] {
+                         // A second signal: no waiting for the running job or the connections.
+                         // The folder is locked, so every video file in it is this server's.
+                         VideoJobQueue::remove_files(folder);
+                         std::error_code ignored;
+                         fs::remove_all(folder.work_dir(), ignored);
+                         if (output.temporary) fs::remove_all(output.path, ignored);
+                       });
 
   VideoGenerator generator = VideoGenerator::from_pretrained(*config.model_path, config.options);
   GenerationRequest probe;

@@ -126,6 +126,11 @@ VideoJobQueue::VideoJobQueue(size_t capacity, int64_t retention_seconds,
 
 void VideoJobQueue::remove_files(const OutputFolderLock& folder) {
   std::error_code ec;
+  // The work folder first: a video the worker moves out of it meanwhile is then found below.
+  for (const auto& entry : fs::directory_iterator(folder.work_dir(), ec)) {
+    std::error_code ignored;
+    fs::remove_all(entry.path(), ignored);
+  }
   for (const auto& entry : fs::directory_iterator(folder.dir(), ec)) {
     const std::string name = entry.path().filename().string();
     const size_t id_size = kIdPrefix.size() + kIdHexDigits;
@@ -134,10 +139,6 @@ void VideoJobQueue::remove_files(const OutputFolderLock& folder) {
     if (is_video_id(name.substr(0, id_size)) && (rest == ".mp4" || rest == ".partial.mp4")) {
       remove_quietly(entry.path());
     }
-  }
-  for (const auto& entry : fs::directory_iterator(folder.work_dir(), ec)) {
-    std::error_code ignored;
-    fs::remove_all(entry.path(), ignored);
   }
 }
 
