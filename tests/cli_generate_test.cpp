@@ -4,12 +4,14 @@
 // run files with a prompt file work; FastWan and its VSA settings through the CLI.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
@@ -142,6 +144,63 @@ TEST(CliGenerate, FoldersForFilesNulPromptsAndDuplicateKeysAreNamedUpFront) {
   std::ofstream(dir / "twice.yaml") << "request:\n  prompt: a\n  prompt: b\n";
   expect_clean_failure(run("generate --config " + (dir / "twice.yaml").string()),
                        "key 'request.prompt' appears twice", out);
+}
+
+// --log-json used to rename its file over whatever was at its path: the video itself, a file
+// without --overwrite, a link, a FIFO, a device node (as root, /dev/full became a regular file).
+TEST(CliGenerate, LogJsonReplacesOnlyARegularFileWithOverwriteAndNeverTheVideo) {
+  const fs::path dir = testing::temp_dir("log-json-targets");
+  const fs::path video = dir / "v.y4m";
+  auto generate = [&](const fs::path& out, const fs::path& log, const std::string& more = "") {
+    return run(generate_args(testing::tiny_model_dir(), out) + kSmall + " --log-json '" +
+               log.string() + "'" + more);
+  };
+  auto text_of = [](const fs::path& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  // The output itself, before any work, also when it exists and --overwrite is given.
+  CliRun same = generate(video, video);
+  EXPECT_EQ(same.status, 1) << same.output;
+  EXPECT_TRUE(contains(same.output, "v.y4m: is the video's output")) << same.output;
+  EXPECT_FALSE(fs::exists(video));
+  ASSERT_EQ(run(generate_args(testing::tiny_model_dir(), video) + kSmall).status, 0);
+  same = generate(video, dir / "." / "v.y4m", " --overwrite");
+  EXPECT_EQ(same.status, 1) << same.output;
+  EXPECT_EQ(read_video(video).frames, 9) << "the video was replaced by the log";
+  // An existing file without --overwrite: kept, and nothing generated.
+  std::ofstream(dir / "log.json") << "keep";
+  const CliRun kept = generate(dir / "w.y4m", dir / "log.json");
+  EXPECT_EQ(kept.status, 1) << kept.output;
+  EXPECT_TRUE(contains(kept.output, "log.json exists; pass --overwrite")) << kept.output;
+  EXPECT_EQ(text_of(dir / "log.json"), "keep");
+  EXPECT_FALSE(fs::exists(dir / "w.y4m")) << "refused before any work";
+  // What is not a regular file, even with --overwrite.
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0644), 0);
+  fs::create_symlink("log.json", dir / "link.json");
+  for (const auto& [name, kind] : std::vector<std::pair<std::string, std::string>>{
+           {"fifo", "is a FIFO"}, {"link.json", "is a symbolic link"}}) {
+    const CliRun r = generate(dir / "w.y4m", dir / name, " --overwrite");
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_TRUE(contains(r.output, name + ": " + kind)) << r.output;
+  }
+  EXPECT_TRUE(fs::is_fifo(dir / "fifo"));
+  EXPECT_TRUE(fs::is_symlink(dir / "link.json"));
+  EXPECT_FALSE(fs::exists(dir / "w.y4m")) << "refused before any work";
+  // A regular file with --overwrite is replaced.
+  const CliRun replaced = generate(dir / "w.y4m", dir / "log.json", " --overwrite");
+  ASSERT_EQ(replaced.status, 0) << replaced.output;
+  EXPECT_TRUE(nlohmann::json::parse(text_of(dir / "log.json")).contains("load"));
+  // A name made from the prompt that turns out to be the log's: the video is kept.
+  if (mp4_supported()) {
+    const fs::path named = dir / "named";
+    fs::create_directories(named);
+    const fs::path clash = named / "A red fox runs through fresh snow at dawn.mp4";
+    const CliRun r = generate(named.string() + "/", clash, " --overwrite");
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_TRUE(contains(r.output, "is the video just written")) << r.output;
+    EXPECT_EQ(read_video(clash).frames, 9);
+  }
 }
 
 // --device defaults to GPU 0 when it is usable, else the CPU, and says which.

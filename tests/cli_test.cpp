@@ -80,6 +80,23 @@ TEST(Cli, MissingComponentFolderIsNamed) {
   expect_clean_failure(run(generate_args(model, out / "x.y4m")), "vae", out);
 }
 
+// A command line CLI11 cannot parse is a user error like any other: exit 1 and a
+// "fastvideo: error:" line naming the flag, not CLI11's own codes (109, 104, 114).
+TEST(Cli, AnUnparsableCommandLineExitsOneWithAnErrorLineNamingTheFlag) {
+  for (const auto& [args, culprit] : std::vector<std::pair<std::string, std::string>>{
+           {"serve --bogus", "--bogus"},
+           {"serve --port abc", "--port"},
+           {"generate --prompt a --prompt b", "--prompt"}}) {
+    const CliRun r = run(args);
+    EXPECT_EQ(r.status, 1) << args << ": " << r.output;
+    EXPECT_EQ(r.output.rfind("fastvideo: error: ", 0), 0u) << args << ": " << r.output;
+    EXPECT_NE(r.output.find(culprit), std::string::npos) << args << ": " << r.output;
+  }
+  const CliRun help = run("serve --help");
+  EXPECT_EQ(help.status, 0) << help.output;
+  EXPECT_NE(help.output.find("--queue-size"), std::string::npos) << help.output;
+}
+
 TEST(Cli, TruncatedSafetensorsIsNamed) {
   fs::path model = copy_of_tiny_model("truncated");
   fs::path shard = model / "vae" / "diffusion_pytorch_model.safetensors";

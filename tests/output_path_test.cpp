@@ -103,16 +103,31 @@ TEST(OutputPath, AnExistingPngFrameFolderIsReplacedNotWrittenInto) {
   EXPECT_TRUE(is_png_frame_folder(frames)) << "no MP4 was named inside it";
 }
 
-// A folder that happens to end in a video extension is never written into.
+// A folder that happens to end in a video extension is never written into, nor replaced: with
+// --overwrite it is refused before any work, as write_video would refuse it after.
 TEST(OutputPath, AFolderNamedLikeAVideoIsNotAPlaceToNameVideosIn) {
   const fs::path folder = testing::temp_dir("video-named-folder") / "clip.y4m";
   fs::create_directories(folder);
   EXPECT_NE(error_of([&] { OutputTarget t(folder, "a fox", false); }).find("exists"),
             std::string::npos);
-  OutputTarget replacing(folder, "a fox", true);
-  EXPECT_EQ(replacing.path(), folder);
+  const std::string e = error_of([&] { OutputTarget t(folder, "a fox", true); });
+  EXPECT_NE(e.find(folder.string() + " exists and is a folder"), std::string::npos) << e;
   EXPECT_NE(error_of([&] { write_video(small_video(), folder, {}, true); }).find("is a folder"),
             std::string::npos);
+}
+
+// The same for a PNG-frame output whose path holds something else: a regular file.
+TEST(OutputPath, APngFolderOutputOverAFileIsRefusedUpFrontEvenWithOverwrite) {
+  const fs::path file = testing::temp_dir("png-over-file") / "frames";
+  std::ofstream(file) << "not frames";
+  const std::string e = error_of([&] { OutputTarget t(file, "a fox", true); });
+  EXPECT_NE(e.find(file.string() + " exists and is not a previous PNG-frame output"),
+            std::string::npos)
+      << e;
+  std::ifstream in(file);
+  std::string kept;
+  std::getline(in, kept);
+  EXPECT_EQ(kept, "not frames");
 }
 
 // Bug 4 (the write stage's part): a stop requested while writing removes the temporary.

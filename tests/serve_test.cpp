@@ -4,10 +4,13 @@
 // the same request; bad input of every kind gets a 4xx in OpenAI's error shape naming the field
 // while /health keeps answering; a full queue answers 429 with Retry-After and loses no accepted
 // job; DELETE and SIGTERM stop a running job and leave no file behind.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +20,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <tuple>
 
 #include "cli_runner.h"
 #include "io/video_reader.h"
@@ -43,8 +47,9 @@ const json kLongJob = {{"prompt", "A long one."}, {"size", "64x64"}, {"num_infer
 // `fastvideo serve` on the tiny model, on a port the system picks, videos in a fresh folder.
 class ServeProcess {
  public:
-  explicit ServeProcess(const std::string& name, std::vector<std::string> extra = {})
-      : output_dir_(testing::temp_dir("serve-" + name)) {
+  explicit ServeProcess(const std::string& name, std::vector<std::string> extra = {},
+                        fs::path output_dir = {})
+      : output_dir_(output_dir.empty() ? testing::temp_dir("serve-" + name) : output_dir) {
     std::vector<std::string> args = {
         testing::cli(), "serve", "--model",      testing::tiny_model_dir().string(),
         "--port",       "0",     "--output-dir", output_dir_.string()};
@@ -99,13 +104,36 @@ class ServeProcess {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
+  // SIGTERM, and again `after` later; the signal that ended the process (0: it exited).
+  int terminate_twice(std::chrono::milliseconds after) {
+    ::kill(pid_, SIGTERM);
+    std::this_thread::sleep_for(after);
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  }
+
  private:
   fs::path output_dir_;
   pid_t pid_ = -1;
   int port_ = -1;
 };
 
+// The files of `dir` but the server's work folder, which is there while the server runs (its
+// lock); once the server stopped, it is gone too.
 std::vector<std::string> files_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name != ".fastvideo-serve") names.push_back(name);
+  }
+  return names;
+}
+
+// Every entry of `dir`, hidden ones included.
+std::vector<std::string> everything_in(const fs::path& dir) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
   return names;
@@ -270,6 +298,26 @@ TEST(Serve, ConfigTakesTheGeneratorSectionAndRefusesARequestSection) {
   EXPECT_EQ(read_video_metadata(copy).entries.at("flow_shift"), "5");
 }
 
+// Each refused before the model loads, naming the flag or variable; before, -1 wrapped into an
+// unlimited queue, the huge size was taken, and an empty key served without one.
+TEST(Serve, OutOfRangeFlagsAndEmptyKeysAreRefusedByName) {
+  const std::string serve = "serve --port 0 --model " + testing::tiny_model_dir().string() +
+                            " --output-dir " + testing::temp_dir("serve-flags").string() + " ";
+  for (const auto& [flags, env, message] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"--queue-size -1", "", "--queue-size: '-1' is not an integer in [1, 100000]"},
+           {"--max-body-bytes 99999999999999999999", "",
+            "--max-body-bytes: '99999999999999999999' is not an integer"},
+           {"--retention 1e3", "", "--retention: '1e3' is not an integer"},
+           {"--api-key ''", "", "--api-key is empty"},
+           {"", "FASTVIDEO_API_KEY=", "FASTVIDEO_API_KEY is set but empty"}}) {
+    // Bounded: a server that did start would otherwise never return.
+    const testing::CliRun r = testing::run(serve + flags, env + " timeout 60");
+    EXPECT_EQ(r.status, 1) << flags << env << ": " << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << flags << env << ": " << r.output;
+  }
+}
+
 TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
   ServeProcess server("bad-input", {"--max-body-bytes", "65536"});
   auto c = server.client();
@@ -321,6 +369,16 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
       "attention_backend");
   add("null value", post(with(kSmallJob, "seed", nullptr)), 400, "seed");
   add("unsupported content type", post("prompt=x", "text/plain"), 415, nullptr);
+  // curl -d's default type: its body fills the query parameters, still a 415 and not a 400.
+  add("form-urlencoded", post(kSmallJob.dump(), "application/x-www-form-urlencoded"), 415, nullptr);
+  add("a number past a double", post(R"({"prompt": "fox", "guidance_scale": 1e999})"), 400,
+      "guidance_scale");
+  add("a seed past a double", post(R"({"prompt": "fox", "seed": -1e999})"), 400, "seed");
+  add("PUT on the videos", c.Put("/v1/videos", kSmallJob.dump(), "application/json"), 405, nullptr);
+  add("POST on /health", c.Post("/health", "", "application/json"), 405, nullptr);
+  add("PATCH on a video",
+      c.Patch("/v1/videos/video_0123456789abcdef0123456789abcdef", "", "application/json"), 405,
+      nullptr);
   add("huge body", post(with(kSmallJob, "prompt", std::string(200000, 'a'))), 413, nullptr);
   add("unknown id", c.Get("/v1/videos/video_0123456789abcdef0123456789abcdef"), 404, "video_id");
   add("unknown id's content", c.Get("/v1/videos/video_0123456789abcdef0123456789abcdef/content"),
@@ -351,6 +409,15 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
   expect_error(c.Post("/v1/videos", twice), 400, "prompt", "a field given twice");
   httplib::MultipartFormDataItems text_seed = {{"prompt", "x", "", ""}, {"seed", "7x", "", ""}};
   expect_error(c.Post("/v1/videos", text_seed), 400, "seed", "a form's seed that is not a number");
+  // Media types are case-insensitive; a 405 says which methods the route takes.
+  const std::string id =
+      body_of(post(with(kSmallJob, "num_inference_steps", 1), "APPLICATION/JSON; charset=UTF-8"))
+          .value("id", "");
+  EXPECT_FALSE(id.empty()) << "a JSON body under an upper-case media type";
+  EXPECT_EQ(c.Put("/v1/videos", "", "application/json")->get_header_value("Allow"),
+            "GET, HEAD, POST");
+  if (!id.empty()) wait_for_end(c, id);
+  c.Delete("/v1/videos/" + id);
   EXPECT_TRUE(files_in(server.output_dir()).empty());
   EXPECT_EQ(server.terminate(), 0);
 }
@@ -367,6 +434,13 @@ TEST(Serve, ApiKeyIsRequiredOnEveryRouteButHealth) {
   c.set_bearer_token_auth("sk-test");
   auto models = c.Get("/v1/models");
   ASSERT_TRUE(models && models->status == 200);
+  // The scheme is case-insensitive; the key is not.
+  auto lowercase = server.client().Get("/v1/models", {{"Authorization", "bearer sk-test"}});
+  EXPECT_TRUE(lowercase && lowercase->status == 200) << (lowercase ? lowercase->body : "");
+  expect_error(server.client().Get("/v1/models", {{"Authorization", "Bearer SK-TEST"}}), 401,
+               nullptr, "the key in another case");
+  expect_error(server.client().Get("/v1/models", {{"Authorization", "Basic sk-test"}}), 401,
+               nullptr, "another scheme");
   EXPECT_EQ(body_of(models)["data"][0]["id"], "tiny-model");
   auto health = server.client().Get("/health");
   ASSERT_TRUE(health && health->status == 200);
@@ -448,7 +522,7 @@ TEST(Serve, AFullQueueAnswers429AndLosesNoAcceptedJob) {
   EXPECT_EQ(health_failures, 0) << "of " << health_checks;
   EXPECT_EQ(files_in(server.output_dir()).size(), accepted.size());
   EXPECT_EQ(server.terminate(), 0);
-  EXPECT_TRUE(files_in(server.output_dir()).empty());
+  EXPECT_TRUE(everything_in(server.output_dir()).empty());
 }
 
 TEST(Serve, DeleteCancelsQueuedAndRunningJobsAndLeavesNoFile) {
@@ -488,8 +562,115 @@ TEST(Serve, SigtermCancelsTheRunningJobLeavesNoFileAndExitsZero) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(server.terminate(), 0);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
-  EXPECT_TRUE(files_in(server.output_dir()).empty());
+  EXPECT_TRUE(everything_in(server.output_dir()).empty());
   EXPECT_FALSE(server.client().Get("/health")) << "it stopped listening";
+}
+
+// httplib's default socket options set SO_REUSEPORT, with which a second server bound the same
+// port and took a share of the first one's connections.
+TEST(Serve, ASecondServerOnTheSamePortIsRefused) {
+  ServeProcess first("port-first");
+  const std::string port = std::to_string(first.port());
+  // Bounded: a second server that did start would otherwise never return.
+  const testing::CliRun second =
+      testing::run("serve --model " + testing::tiny_model_dir().string() + " --port " + port +
+                       " --output-dir " + testing::temp_dir("serve-port-second").string(),
+                   "timeout 60");
+  EXPECT_EQ(second.status, 1) << second.output;
+  EXPECT_NE(second.output.find("cannot listen on 127.0.0.1:" + port + " (address in use)"),
+            std::string::npos)
+      << second.output;
+  auto health = first.client().Get("/health");
+  ASSERT_TRUE(health && health->status == 200);
+}
+
+// A new server used to delete every video_<id>.mp4 in its --output-dir as a killed server's
+// leftovers, a running server's videos included.
+TEST(Serve, ASecondServerOnTheSameOutputDirIsRefusedAndTheFirstKeepsItsVideos) {
+  ServeProcess first("folder-first");
+  auto c = first.client();
+  const std::string id = submit(c, kSmallJob)["id"];
+  ASSERT_EQ(wait_for_end(c, id)["status"], "completed");
+  const testing::CliRun second =
+      testing::run("serve --port 0 --model " + testing::tiny_model_dir().string() +
+                       " --output-dir " + first.output_dir().string(),
+                   "timeout 60");
+  EXPECT_EQ(second.status, 1) << second.output;
+  EXPECT_NE(second.output.find(first.output_dir().string() +
+                               ": another fastvideo serve uses this folder"),
+            std::string::npos)
+      << second.output;
+  EXPECT_EQ(files_in(first.output_dir()), std::vector<std::string>{id + ".mp4"});
+  auto content = c.Get("/v1/videos/" + id + "/content");
+  ASSERT_TRUE(content && content->status == 200);
+  expect_mp4(content->body);
+  // Once the first stopped, the folder is free again.
+  EXPECT_EQ(first.terminate(), 0);
+  ServeProcess next("folder-next", {}, first.output_dir());
+  EXPECT_EQ(next.terminate(), 0);
+  EXPECT_TRUE(everything_in(first.output_dir()).empty());
+}
+
+// A TCP connection to the server's port, optionally with the start of a request.
+int connect_to(int port, const std::string& first_bytes = "") {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(uint16_t(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  if (!first_bytes.empty()) EXPECT_GT(::send(fd, first_bytes.data(), first_bytes.size(), 0), 0);
+  return fd;
+}
+
+// Idle connections and clients sending their headers a byte at a time held every one of
+// httplib's 8 threads: /health waited seconds or timed out, and SIGTERM waited for the clients.
+TEST(Serve, IdleAndSlowClientsNeitherStallHealthNorHoldTheExit) {
+  ServeProcess server("slow-clients");
+  std::vector<int> idle, slow;
+  for (int i = 0; i < 16; ++i) idle.push_back(connect_to(server.port()));
+  for (int i = 0; i < 64; ++i)
+    slow.push_back(connect_to(server.port(), "GET /health HTTP/1.1\r\n"));
+  std::atomic<bool> trickling{true};
+  std::thread trickle([&] {
+    while (trickling) {
+      for (int fd : slow) ::send(fd, "X", 1, MSG_NOSIGNAL);
+      std::this_thread::sleep_for(300ms);
+    }
+  });
+  std::this_thread::sleep_for(500ms);
+  auto c = server.client();
+  c.set_read_timeout(2s);
+  const auto asked = std::chrono::steady_clock::now();
+  auto health = c.Get("/health");
+  EXPECT_TRUE(health && health->status == 200) << (health ? health->body : "no answer");
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 1s);
+  const auto terminated = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.terminate(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - terminated, 5s) << "the slow clients held the exit";
+  trickling = false;
+  trickle.join();
+  for (int fd : idle) ::close(fd);
+  for (int fd : slow) ::close(fd);
+}
+
+// A second signal quits without waiting for the running job, but the server's files still go:
+// they used to stay behind, completed videos and work files alike.
+TEST(Serve, ASecondSigtermQuitsAtOnceAndStillRemovesTheServersFiles) {
+  ServeProcess server("sigterm-twice");
+  auto c = server.client();
+  const std::string done = submit(c, kSmallJob)["id"];
+  ASSERT_EQ(wait_for_end(c, done)["status"], "completed");
+  const std::string running = submit(c, kLongJob)["id"];
+  wait_for_status(c, running, "in_progress");
+  // An idle connection keeps the orderly stop busy for a second: the second signal comes first.
+  const int idle = connect_to(server.port());
+  std::this_thread::sleep_for(100ms);  // until a thread serves it
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.terminate_twice(50ms), SIGTERM);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_TRUE(everything_in(server.output_dir()).empty());
+  ::close(idle);
 }
 
 TEST(Serve, FinishedVideosGoAfterTheRetention) {
@@ -545,7 +726,7 @@ TEST(Serve, CurlDrivesTheWholeLifecycle) {
   EXPECT_NE(refused.find("invalid_api_key"), std::string::npos) << refused;
   EXPECT_NE(refused.find(" 401"), std::string::npos) << refused;
   EXPECT_EQ(server.terminate(), 0);
-  EXPECT_TRUE(files_in(server.output_dir()).empty());
+  EXPECT_TRUE(everything_in(server.output_dir()).empty());
 }
 
 // The official openai package (client.videos.create, retrieve, download_content, delete, list),
@@ -567,7 +748,7 @@ TEST(Serve, OpenaiPythonClientDrivesTheWholeLifecycle) {
   std::ifstream in(out, std::ios::binary);
   expect_mp4(std::string((std::istreambuf_iterator<char>(in)), {}));
   EXPECT_EQ(server.terminate(), 0);
-  EXPECT_TRUE(files_in(server.output_dir()).empty());
+  EXPECT_TRUE(everything_in(server.output_dir()).empty());
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "fastvideo/error.h"
+#include "test_util.h"
 #include "tiny_model_fixture.h"
 
 namespace fastvideo::cli {
@@ -53,9 +54,13 @@ GenerationRequest request(const std::string& prompt) {
   return r;
 }
 
+// The files of `dir` but the work folder, which is there while the folder is locked.
 std::vector<std::string> files_in(const fs::path& dir) {
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name != OutputFolderLock::kWorkFolder) names.push_back(name);
+  }
   return names;
 }
 
@@ -81,11 +86,13 @@ void wait_for_status(const VideoJobQueue& queue, const std::string& id, JobStatu
 struct QueueTest : ::testing::Test {
   fs::path dir = testing::temp_dir("video_job_queue");
   StandInGenerator engine;
+  std::unique_ptr<OutputFolderLock> folder;
   std::unique_ptr<VideoJobQueue> queue;
 
   void start(size_t capacity, int64_t retention = 3600) {
+    folder = std::make_unique<OutputFolderLock>(dir);
     queue = std::make_unique<VideoJobQueue>(
-        capacity, retention, dir,
+        capacity, retention, *folder,
         [this](const VideoJob& job, const fs::path& out) { engine.generate(job, out); },
         [this] { engine.stop_requested = true; });
   }
@@ -161,12 +168,15 @@ TEST_F(QueueTest, CancellingTheRunningJobWaitsForItAndLeavesNoFile) {
   const std::string id = submit("slow");
   wait_for_status(*queue, id, JobStatus::in_progress);
   // The job is in progress just before the generator opens its output: wait for the file.
-  for (int i = 0; i < 5000 && files_in(dir).empty(); ++i) std::this_thread::sleep_for(2ms);
-  ASSERT_EQ(files_in(dir).size(), 1u) << "the partial file is being written";
+  const fs::path work = folder->work_dir();
+  for (int i = 0; i < 5000 && files_in(work).empty(); ++i) std::this_thread::sleep_for(2ms);
+  ASSERT_EQ(files_in(work).size(), 1u) << "the partial file is being written";
+  EXPECT_TRUE(files_in(dir).empty()) << "nothing under a final name";
   queue->remove(id);
   const auto job = queue->find(id);
   EXPECT_EQ(job->status, JobStatus::cancelled);
   EXPECT_TRUE(files_in(dir).empty());
+  EXPECT_TRUE(files_in(work).empty());
   EXPECT_TRUE(queue->video_path(id).empty());
   // A second DELETE forgets it.
   EXPECT_TRUE(queue->remove(id));
@@ -217,8 +227,28 @@ TEST_F(QueueTest, LeftoversOfAKilledServerAreRemovedAtStart) {
   std::ofstream(dir / "video_0123456789abcdef0123456789abcdef.partial.mp4") << "x";
   std::ofstream(dir / "video_0123456789abcdef0123456789abcdef.mp4") << "x";
   std::ofstream(dir / "someone-elses.mp4") << "x";
+  fs::create_directories(dir / OutputFolderLock::kWorkFolder / ".fastvideo-abc123");
+  std::ofstream(dir / OutputFolderLock::kWorkFolder / ".fastvideo-abc123" / "output") << "x";
   start(8);
   EXPECT_EQ(files_in(dir), std::vector<std::string>{"someone-elses.mp4"});
+  EXPECT_TRUE(files_in(folder->work_dir()).empty());
+}
+
+// A second server on the folder used to delete the first one's videos as leftovers.
+TEST_F(QueueTest, ASecondServerOnTheFolderIsRefusedAndTheFirstKeepsItsVideos) {
+  start(8);
+  const std::string id = submit("a");
+  EXPECT_EQ(wait_for_end(*queue, id).status, JobStatus::completed);
+  const std::string e = testing::error_of([&] { OutputFolderLock second(dir); });
+  EXPECT_NE(e.find(dir.string() + ": another fastvideo serve uses this folder"), std::string::npos)
+      << e;
+  EXPECT_TRUE(fs::exists(queue->video_path(id)));
+  // Once the first lets go, the folder is free, and its work folder gone.
+  queue.reset();
+  folder.reset();
+  EXPECT_FALSE(fs::exists(dir / OutputFolderLock::kWorkFolder));
+  OutputFolderLock next(dir);
+  EXPECT_TRUE(fs::is_directory(next.work_dir()));
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // fastvideo generate: flags of DESIGN §7, --config run.yaml, dotted overrides, a prompt file
 // (request.inputs.prompt_path: one video per line, the model loaded once), --log-json, and a clean
 // stop on SIGINT/SIGTERM.
+#include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -155,19 +157,76 @@ RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>
   return config;
 }
 
-// --log-json's file, checked before any work: not a folder, in a folder that exists.
-void check_log_path(const std::filesystem::path& path) {
+// Whether `a` and `b` name the same file, through links and `..` too, whether it exists or not.
+bool same_file(const std::filesystem::path& a, const std::filesystem::path& b) {
+  std::error_code ec_a, ec_b;
+  if (std::filesystem::equivalent(a, b, ec_a)) return true;
+  const auto full_a = std::filesystem::weakly_canonical(a, ec_a);
+  const auto full_b = std::filesystem::weakly_canonical(b, ec_b);
+  return !ec_a && !ec_b && full_a == full_b;
+}
+
+// Whether `path` is `output` or inside it (a folder of PNG frames).
+bool within(const std::filesystem::path& path, const std::filesystem::path& output) {
+  for (std::filesystem::path p = path; p.has_relative_path(); p = p.parent_path()) {
+    if (same_file(p, output)) return true;
+  }
+  return false;
+}
+
+const char* file_kind(const std::filesystem::file_status& status) {
+  switch (status.type()) {
+    case std::filesystem::file_type::symlink:
+      return "a symbolic link";
+    case std::filesystem::file_type::fifo:
+      return "a FIFO";
+    case std::filesystem::file_type::character:
+      return "a character device";
+    case std::filesystem::file_type::block:
+      return "a block device";
+    case std::filesystem::file_type::socket:
+      return "a socket";
+    default:
+      return "not a regular file";
+  }
+}
+
+// What --log-json may replace: nothing, or a regular file with --overwrite. The log is renamed
+// into place, which would put a regular file where a link, a FIFO or a device node was.
+void check_log_target(const std::filesystem::path& path, bool overwrite) {
+  std::error_code ec;
+  const std::filesystem::file_status status = std::filesystem::symlink_status(path, ec);
+  if (!std::filesystem::exists(status)) return;
+  FV_CHECK(std::filesystem::is_regular_file(status), path.string(), ": is ", file_kind(status),
+           "; --log-json writes a regular file in its place, so name a new file");
+  FV_CHECK(overwrite, path.string(), " exists; pass --overwrite to replace it");
+}
+
+// --log-json's file, checked before any work: not a folder, not the video's output, nothing it
+// may not replace (check_log_target), in a folder that exists and is writable.
+void check_log_path(const std::filesystem::path& path, const std::filesystem::path& output,
+                    bool overwrite) {
   std::error_code ec;
   FV_CHECK(!std::filesystem::is_directory(path, ec), path.string(),
            ": is a folder; --log-json expects a file name");
+  FV_CHECK(output.empty() || !same_file(path, output), path.string(),
+           ": is the video's output; give --log-json another file");
+  check_log_target(path, overwrite);
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
   FV_CHECK(std::filesystem::is_directory(dir, ec) && ::access(dir.c_str(), W_OK) == 0,
            path.string(), ": folder ", dir.string(), " does not exist or is not writable");
 }
 
 // Writes `text` to a temporary created exclusively next to `path` (mkstemp: no other run can own
-// it), then renames it into place.
-void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
+// it), then renames it into place: over nothing unless `overwrite`, and never over or into a video
+// this run wrote (a name made from the prompt could be the log's).
+void write_log(const std::filesystem::path& path, const std::string& text, bool overwrite,
+               const std::vector<std::filesystem::path>& videos) {
+  for (const std::filesystem::path& video : videos) {
+    FV_CHECK(!within(path, video), path.string(), ": is the video just written (", video.string(),
+             "); the JSON log was not written");
+  }
+  check_log_target(path, overwrite);
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
   std::string tmp = (dir / ".fastvideo-XXXXXX").string();
   const int fd = ::mkstemp(tmp.data());
@@ -180,11 +239,15 @@ void write_text_atomically(const std::filesystem::path& path, const std::string&
     std::filesystem::remove(tmp, ec);
     fail(path.string(), ": cannot write the JSON log");
   }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    fail(path.string(), ": cannot write the JSON log: ", ec.message());
+  const int renamed =
+      ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), overwrite ? 0 : RENAME_NOREPLACE);
+  if (renamed != 0) {
+    const int error = errno;
+    std::filesystem::remove(tmp, ec);
+    FV_CHECK(error != EEXIST, path.string(),
+             " appeared while the video was being made; it was not replaced (pass --overwrite to "
+             "replace it)");
+    fail(path.string(), ": cannot write the JSON log: ", std::strerror(error));
   }
 }
 
@@ -208,7 +271,7 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
              "--config");
     prompts = {config.request.prompt};
   }
-  if (!f.log_json.empty()) check_log_path(f.log_json);
+  if (!f.log_json.empty()) check_log_path(f.log_json, output, config.request.overwrite);
 
   const std::filesystem::path model =
       config.model_path ? *config.model_path : ensure_default_tiny_model();
@@ -227,6 +290,7 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
   generator->set_progress(draw_progress, nullptr);
 
   std::vector<std::string> summaries;
+  std::vector<std::filesystem::path> videos;
   for (size_t i = 0; i < prompts.size(); ++i) {
     const std::string video = str_cat("video ", i + 1, "/", prompts.size());
     if (prompts.size() > 1) log::info(video, ": ", first_characters(prompts[i], 100));
@@ -247,6 +311,7 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
               result.width, "x", result.height, " in ", total, " s",
               result.output_path.empty() ? "" : " -> " + result.output_path.string());
     summaries.push_back(result.summary_json());
+    if (!result.output_path.empty()) videos.push_back(result.output_path);
     if (!result.output_path.empty()) std::printf("%s\n", result.output_path.c_str());
     std::fflush(stdout);
   }
@@ -266,7 +331,7 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
       for (size_t i = 0; i < summaries.size(); ++i) text += (i ? ",\n" : "") + summaries[i];
       text += "\n]";
     }
-    write_text_atomically(f.log_json, text);
+    write_log(f.log_json, text, config.request.overwrite, videos);
   }
   return 0;
 }

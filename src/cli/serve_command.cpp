@@ -3,18 +3,27 @@
 // one at a time in a bounded queue (video_job_queue.h); bodies are checked before a job is queued
 // (video_request.h); every error is OpenAI's error object (api_error.h). SIGINT/SIGTERM stop the
 // listener, cancel the running job and remove every file the server made, then exit 0.
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <condition_variable>
 #include <cstdio>
+#include <cstring>
+#include <deque>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <regex>
 #include <set>
 
 #include "api_error.h"
@@ -42,9 +51,119 @@ class HttpServer : public httplib::Server {
   void deepen_listen_backlog() { ::listen(svr_sock_, SOMAXCONN); }
 };
 
+// httplib's default socket options add SO_REUSEPORT (Debian's 0.11.4), with which a second server
+// binds the same port and takes a share of its connections. SO_REUSEADDR alone only lets a
+// restarted server bind while the old one's connections linger in TIME_WAIT.
+void reuse_address_only(socket_t sock) {
+  const int yes = 1;
+  ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+}
+
+// Why bind() failed, from the errno it left (httplib reports only false).
+std::string why_not_listening(int error) {
+  switch (error) {
+    case EADDRINUSE:
+      return "address in use";
+    case EADDRNOTAVAIL:
+      return "not an address of this machine";
+    case EACCES:
+      return "permission denied: ports below 1024 need privileges";
+    case 0:
+      return "the host name does not resolve";
+    default:
+      return std::strerror(error);
+  }
+}
+
+// Shuts down the reading side of every TCP connection this process accepted on `port`: a blocked
+// read returns at once, while an answer being written still goes out. Found through the process's
+// descriptors, since httplib keeps its connections to itself.
+void shut_down_reading_of_connections(int port) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc/self/fd", ec)) {
+    int fd = -1;
+    const std::string name = entry.path().filename().string();
+    if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc()) continue;
+    sockaddr_storage local{}, peer{};
+    socklen_t local_size = sizeof local, peer_size = sizeof peer;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_size) != 0 ||
+        ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_size) != 0) {
+      continue;  // not a socket, or not a connection
+    }
+    const int local_port =
+        local.ss_family == AF_INET    ? ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port)
+        : local.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port)
+                                      : -1;
+    if (local_port == port) ::shutdown(fd, SHUT_RD);
+  }
+}
+
+// The threads that serve connections, one per open connection up to kMaxThreads, made as
+// connections need them and kept for the next. httplib's own pool has max(8, cores - 1): eight
+// idle keep-alive connections, or a few clients sending headers slowly, held every thread and
+// stalled /health. When the listener closes (shutdown), open connections get a moment to finish,
+// then their reading side is shut down, so a client trickling header bytes cannot hold the exit.
+class ConnectionThreads : public httplib::TaskQueue {
+ public:
+  static constexpr size_t kMaxThreads = 256;
+
+  explicit ConnectionThreads(int port) : port_(port) {}
+  ~ConnectionThreads() override { ConnectionThreads::shutdown(); }
+
+  void enqueue(std::function<void()> connection) override {
+    std::lock_guard lock(mutex_);
+    connections_.push_back(std::move(connection));
+    if (connections_.size() > free_ && threads_.size() < kMaxThreads) {
+      threads_.emplace_back([this] { work(); });
+      ++free_;
+    }
+    wake_.notify_one();
+  }
+
+  void shutdown() override {
+    {
+      std::unique_lock lock(mutex_);
+      if (threads_.empty()) return;
+      stopping_ = true;
+      wake_.notify_all();
+      if (!idle_.wait_for(lock, std::chrono::seconds(1),
+                          [this] { return connections_.empty() && free_ == threads_.size(); })) {
+        shut_down_reading_of_connections(port_);
+      }
+    }
+    for (std::thread& thread : threads_) thread.join();
+    threads_.clear();
+  }
+
+ private:
+  void work() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [this] { return stopping_ || !connections_.empty(); });
+      if (connections_.empty()) return;  // stopping
+      std::function<void()> connection = std::move(connections_.front());
+      connections_.pop_front();
+      --free_;
+      lock.unlock();
+      connection();
+      lock.lock();
+      ++free_;
+      idle_.notify_all();
+    }
+  }
+
+  const int port_;
+  std::mutex mutex_;
+  std::condition_variable wake_, idle_;
+  std::deque<std::function<void()>> connections_;
+  std::vector<std::thread> threads_;
+  size_t free_ = 0;  // threads not serving a connection
+  bool stopping_ = false;
+};
+
 struct ServeFlags {
-  std::string config_path, host = "127.0.0.1", api_key;
-  std::optional<std::string> model, attention_backend, device;
+  std::string config_path, host = "127.0.0.1";
+  std::optional<std::string> model, attention_backend, device, api_key;
   int port = 8000;
   size_t queue_size = 8;
   int64_t retention = 3600;
@@ -176,9 +295,40 @@ ApiError unknown_video(const std::string& id) {
                   "video_id");
 }
 
-// The POST body as one JSON object, from JSON or from a form.
+std::string lowercase(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// The body's media type without its parameters, lowercased: media types are case-insensitive
+// (RFC 9110 §8.3.1), "APPLICATION/JSON; charset=utf-8" is application/json.
+std::string media_type(const httplib::Request& req) {
+  std::string type = req.get_header_value("Content-Type");
+  type = type.substr(0, type.find(';'));
+  const size_t first = type.find_first_not_of(" \t"), last = type.find_last_not_of(" \t");
+  return first == std::string::npos ? "" : lowercase(type.substr(first, last - first + 1));
+}
+
+// Checked before anything else of a POST: a form-urlencoded body (curl -d's default) fills the
+// query parameters with its fields, which would otherwise be refused as unknown parameters.
+void check_media_type(const httplib::Request& req) {
+  const std::string type = media_type(req);
+  const std::string given = req.get_header_value("Content-Type").substr(0, 80);
+  if (type == "multipart/form-data" && !req.is_multipart_form_data()) {
+    // httplib reads a form's parts only under this exact spelling.
+    throw ApiError(415, "unsupported_media_type",
+                   str_cat("Content-Type '", given,
+                           "': send multipart/form-data in lowercase, or application/json"));
+  }
+  if (type != "application/json" && type != "multipart/form-data") {
+    throw ApiError(415, "unsupported_media_type",
+                   str_cat("Content-Type '", given,
+                           "' is not accepted; send application/json or multipart/form-data"));
+  }
+}
+
+// The POST body as one JSON object, from JSON or from a form (check_media_type passed).
 std::pair<nlohmann::json, bool> body_fields(const httplib::Request& req) {
-  const std::string type = req.get_header_value("Content-Type");
   if (req.is_multipart_form_data()) {
     nlohmann::json fields = nlohmann::json::object();
     for (const auto& [name, part] : req.files) {
@@ -195,29 +345,34 @@ std::pair<nlohmann::json, bool> body_fields(const httplib::Request& req) {
     }
     return {fields, true};
   }
-  if (type.rfind("application/json", 0) == 0) {
-    // nlohmann keeps the last of two equal keys; a field given twice is refused instead.
-    std::vector<std::set<std::string>> keys;  // of each object being read, innermost last
-    auto refuse_duplicates = [&keys](int, nlohmann::json::parse_event_t event,
-                                     nlohmann::json& parsed) {
-      using Event = nlohmann::json::parse_event_t;
-      if (event == Event::object_start) keys.emplace_back();
-      if (event == Event::object_end) keys.pop_back();
-      if (event == Event::key && !keys.back().insert(parsed.get<std::string>()).second) {
-        const std::string name = parsed.get<std::string>();
-        throw invalid_field(name, str_cat("field '", name.substr(0, 80), "' is given twice"));
+  // nlohmann keeps the last of two equal keys; a field given twice is refused instead.
+  std::vector<std::set<std::string>> keys;  // of each object being read, innermost last
+  std::string field;                        // the last key read: the field a value belongs to
+  auto refuse_duplicates = [&keys, &field](int, nlohmann::json::parse_event_t event,
+                                           nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start) keys.emplace_back();
+    if (event == Event::object_end) keys.pop_back();
+    if (event == Event::key) {
+      field = parsed.get<std::string>();
+      if (!keys.back().insert(field).second) {
+        throw invalid_field(field, str_cat("field '", field.substr(0, 80), "' is given twice"));
       }
-      return true;
-    };
-    try {
-      return {nlohmann::json::parse(req.body, refuse_duplicates), false};
-    } catch (const nlohmann::json::parse_error& e) {
-      throw ApiError(400, "invalid_json", str_cat("the body is not valid JSON: ", e.what()));
     }
+    return true;
+  };
+  try {
+    return {nlohmann::json::parse(req.body, refuse_duplicates), false};
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ApiError(400, "invalid_json", str_cat("the body is not valid JSON: ", e.what()));
+  } catch (const nlohmann::json::out_of_range& e) {
+    // A number past a double's range (1e999) is refused while parsing.
+    const std::string what = e.what();
+    const std::string why =
+        what.substr(what.find("] ") == std::string::npos ? 0 : what.find("] ") + 2);
+    if (field.empty()) throw ApiError(400, "invalid_value", str_cat("the body holds ", why));
+    throw invalid_field(field, str_cat(field.substr(0, 80), " is out of range: ", why));
   }
-  throw ApiError(415, "unsupported_media_type",
-                 str_cat("Content-Type '", type.substr(0, 80),
-                         "' is not accepted; send application/json or multipart/form-data"));
 }
 
 ordered_json list_page(const std::vector<VideoJob>& all, const httplib::Request& req,
@@ -259,6 +414,24 @@ ordered_json list_page(const std::vector<VideoJob>& all, const httplib::Request&
   return page;
 }
 
+// The methods of each route serve_routes registers (HEAD answers as GET does), for 405's Allow.
+const char* allowed_methods(const std::string& path) {
+  static const std::pair<std::regex, const char*> routes[] = {
+      {std::regex("/health"), "GET, HEAD"},
+      {std::regex("/v1/models"), "GET, HEAD"},
+      {std::regex("/v1/videos"), "GET, HEAD, POST"},
+      {std::regex("/v1/videos/[^/]+"), "GET, HEAD, DELETE"},
+      {std::regex("/v1/videos/[^/]+/content"), "GET, HEAD"}};
+  for (const auto& [route, methods] : routes) {
+    if (std::regex_match(path, route)) return methods;
+  }
+  return nullptr;
+}
+
+bool contains_method(const std::string& allowed, const std::string& method) {
+  return !method.empty() && (", " + allowed + ",").find(" " + method + ",") != std::string::npos;
+}
+
 std::string default_message(int status) {
   switch (status) {
     case 400:
@@ -288,14 +461,18 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
   server.set_payload_max_length(f.max_body_bytes);
   server.set_pre_routing_handler([&f](const httplib::Request& req, httplib::Response& res) {
     // /health stays open: a load balancer's probe learns nothing about anyone's videos from it.
-    if (f.api_key.empty() || req.path == "/health")
-      return httplib::Server::HandlerResponse::Unhandled;
-    const std::string expected = "Bearer " + f.api_key;
+    if (!f.api_key || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
     const std::string given = req.get_header_value("Authorization");
+    // "Bearer KEY"; the scheme is case-insensitive (RFC 9110 §11.1).
+    const size_t space = given.find(' ');
+    const bool bearer = space != std::string::npos && lowercase(given.substr(0, space)) == "bearer";
+    const std::string key =
+        bearer ? given.substr(std::min(given.find_first_not_of(' ', space), given.size())) : "";
+    const std::string& expected = *f.api_key;
     // Compared in constant time: the time of a refusal says nothing about the key.
-    unsigned char differ = given.size() != expected.size();
+    unsigned char differ = !bearer || key.size() != expected.size();
     for (size_t i = 0; i < expected.size(); ++i) {
-      differ |= (i < given.size() ? given[i] : 0) ^ expected[i];
+      differ |= (i < key.size() ? key[i] : 0) ^ expected[i];
     }
     if (differ == 0) return httplib::Server::HandlerResponse::Unhandled;
     reply(res, ApiError(401, "invalid_api_key",
@@ -303,8 +480,19 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
                                       : "the API key in the Authorization header is not valid"));
     return httplib::Server::HandlerResponse::Handled;
   });
-  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
+    // httplib answers a known path asked with another method as an unknown route.
+    if (res.status == 404 || res.status == 400) {
+      if (const char* allowed = allowed_methods(req.path);
+          allowed && !contains_method(allowed, req.method)) {
+        res.set_header("Allow", allowed);
+        reply(res, ApiError(405, "method_not_allowed",
+                            str_cat(req.method.substr(0, 20), " ", req.path.substr(0, 80),
+                                    " is not served; this route takes ", allowed)));
+        return;
+      }
+    }
     const int status = res.status;
     reply(res, ApiError(status,
                         status == 404   ? "not_found"
@@ -349,6 +537,7 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
                               {"owned_by", "fastvideo-cpp"}}}}});
              }));
   server.Post("/v1/videos", route([&](const httplib::Request& req, httplib::Response& res) {
+                check_media_type(req);
                 check_query(req, {});
                 const auto [fields, text_form] = body_fields(req);
                 VideoRequest request = parse_video_request(fields, text_form, model, generator);
@@ -416,11 +605,12 @@ void report_progress(int step, int total, double, void* queue) {
 }
 
 int run_serve(const ServeFlags& f) {
-  FV_CHECK(f.queue_size >= 1, "--queue-size ", f.queue_size, " must be at least 1");
-  FV_CHECK(f.retention >= 1, "--retention ", f.retention, " must be at least 1 second");
-  FV_CHECK(f.max_body_bytes >= 1024, "--max-body-bytes ", f.max_body_bytes,
-           " must be at least 1024");
-  FV_CHECK(f.port >= 0 && f.port <= 65535, "--port ", f.port, " must be in [0, 65535]");
+  // CLI11 ignores an empty variable; an empty key would serve without one, unnoticed.
+  const char* env_key = std::getenv("FASTVIDEO_API_KEY");
+  FV_CHECK(!f.api_key || !f.api_key->empty(),
+           "--api-key is empty; pass a key, or leave the flag out to serve without one");
+  FV_CHECK(f.api_key || env_key == nullptr || *env_key != '\0',
+           "FASTVIDEO_API_KEY is set but empty; set a key, or unset it to serve without one");
   const RunConfig config = run_config_from(f);
 
   OutputDir output;
@@ -436,9 +626,19 @@ int run_serve(const ServeFlags& f) {
     output.path = pattern;
     output.temporary = true;
   }
+  // Before the model loads: a folder another server uses is refused at once.
+  const OutputFolderLock folder(output.path);
 
   HttpServer server;
-  ServeSignals signals([&server] { server.stop(); });
+  ServeSignals signals([&server] { server.stop(); },
+                       [&folder, &output] {
+                         // A second signal: no waiting for the running job or the connections.
+                         // The folder is locked, so every video file in it is this server's.
+                         VideoJobQueue::remove_files(folder);
+                         std::error_code ignored;
+                         fs::remove_all(folder.work_dir(), ignored);
+                         if (output.temporary) fs::remove_all(output.path, ignored);
+                       });
 
   VideoGenerator generator = VideoGenerator::from_pretrained(*config.model_path, config.options);
   GenerationRequest probe;
@@ -448,7 +648,7 @@ int run_serve(const ServeFlags& f) {
                           parameter(parameters, "attention_backend_self"),
                           config.request.flow_shift};
   VideoJobQueue queue(
-      f.queue_size, f.retention, output.path,
+      f.queue_size, f.retention, folder,
       [&generator](const VideoJob& job, const fs::path& path) {
         GenerationRequest request = job.request;
         request.output_path = path;
@@ -461,14 +661,16 @@ int run_serve(const ServeFlags& f) {
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
   serve_routes(server, queue, model, generator, f, started_at);
-  int port = f.port;
-  if (port == 0) {
-    port = server.bind_to_any_port(f.host);
-    FV_CHECK(port > 0, "cannot listen on ", f.host, " (any port)");
-  } else {
-    FV_CHECK(server.bind_to_port(f.host, port), "cannot listen on ", f.host, ":", port,
-             " (in use, or not an address of this machine)");
-  }
+  server.set_socket_options(reuse_address_only);
+  // Short, so that an idle or slow connection lets go of its thread within seconds.
+  server.set_keep_alive_timeout(2);
+  server.set_read_timeout(3);
+  server.set_write_timeout(3);
+  errno = 0;
+  const int port = f.port == 0 ? server.bind_to_any_port(f.host)
+                               : (server.bind_to_port(f.host, f.port) ? f.port : -1);
+  FV_CHECK(port > 0, "cannot listen on ", f.host, ":", f.port, " (", why_not_listening(errno), ")");
+  server.new_task_queue = [port] { return new ConnectionThreads(port); };
   server.deepen_listen_backlog();
   if (!signals.received()) {
     std::printf("fastvideo serve: listening on http://%s:%d (model %s, %s, videos in %s)\n",
@@ -485,6 +687,21 @@ int run_serve(const ServeFlags& f) {
 
 }  // namespace
 
+// A check of an integer flag's text, before CLI11 converts it: CLI11 wraps "-1" into a huge
+// size_t and saturates 99999999999999999999 to the type's largest value.
+CLI::Validator integer_in(int64_t min, int64_t max) {
+  return CLI::Validator(
+      [min, max](std::string& text) -> std::string {
+        int64_t value = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec == std::errc() && end == text.data() + text.size() && value >= min && value <= max) {
+          return "";
+        }
+        return str_cat("'", text.substr(0, 40), "' is not an integer in [", min, ", ", max, "]");
+      },
+      str_cat("INT in [", min, ", ", max, "]"));
+}
+
 Action add_serve_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Serve OpenAI's video API (/v1/videos) over HTTP");
   auto f = std::make_shared<ServeFlags>();
@@ -492,18 +709,23 @@ Action add_serve_command(CLI::App& app) {
   cmd->add_option("--config", f->config_path,
                   "run.yaml: its generator section (FastVideo's schema); no request section");
   cmd->add_option("--host", f->host, "address to listen on (default 127.0.0.1)");
-  cmd->add_option("--port", f->port, "port (default 8000; 0: any free port, printed)");
+  cmd->add_option("--port", f->port, "port (default 8000; 0: any free port, printed)")
+      ->check(integer_in(0, 65535));
   cmd->add_option("--api-key", f->api_key,
                   "require 'Authorization: Bearer KEY' on every route but /health (or "
                   "FASTVIDEO_API_KEY, which keeps the key out of the process list)")
       ->envname("FASTVIDEO_API_KEY");
-  cmd->add_option("--queue-size", f->queue_size, "jobs that may wait besides the running one (8)");
+  cmd->add_option("--queue-size", f->queue_size, "jobs that may wait besides the running one (8)")
+      ->check(integer_in(1, 100000));
   cmd->add_option("--retention", f->retention,
-                  "seconds a finished job and its video are kept (default 3600)");
+                  "seconds a finished job and its video are kept (default 3600; at most 10 years)")
+      ->check(integer_in(1, 315360000));
   cmd->add_option("--output-dir", f->output_dir,
                   "folder for the videos (default: a temporary folder removed at exit)");
   cmd->add_option("--max-body-bytes", f->max_body_bytes,
-                  "largest request body accepted, in bytes (default 1 MiB); larger gets 413");
+                  "largest request body accepted, in bytes (default 1 MiB, 1024 .. 1 GiB); larger "
+                  "gets 413")
+      ->check(integer_in(1024, int64_t(1) << 30));
   cmd->add_option("--attention-backend", f->attention_backend,
                   "self-attention backend for every job (default: FASTVIDEO_ATTENTION_BACKEND, "
                   "else automatic)");

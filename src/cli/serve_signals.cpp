@@ -15,20 +15,24 @@ namespace {
 std::atomic<int> g_received{0};
 int g_wake = -1;
 
+// What the pipe carries to the watching thread.
+constexpr char kFinished = 0, kStop = 1, kQuit = 2;
+
 void on_signal(int sig) {
   int none = 0;
-  if (!g_received.compare_exchange_strong(none, sig)) {  // the second: quit at once
+  char wake = kStop;
+  if (!g_received.compare_exchange_strong(none, sig)) {
+    // The second: the thread removes the files and re-raises; a third kills at once.
     std::signal(sig, SIG_DFL);
-    std::raise(sig);
-    return;
+    wake = kQuit;
   }
-  const char wake = 1;
   [[maybe_unused]] const ssize_t n = ::write(g_wake, &wake, 1);
 }
 
 }  // namespace
 
-ServeSignals::ServeSignals(std::function<void()> stop) : stop_(std::move(stop)) {
+ServeSignals::ServeSignals(std::function<void()> stop, std::function<void()> quit)
+    : stop_(std::move(stop)), quit_(std::move(quit)) {
   FV_CHECK(::pipe(pipe_fds_) == 0, "cannot create the signal pipe");
   g_wake = pipe_fds_[1];
   g_received = 0;
@@ -49,8 +53,7 @@ ServeSignals::ServeSignals(std::function<void()> stop) : stop_(std::move(stop)) 
 ServeSignals::~ServeSignals() {
   if (int_handled_) sigaction(SIGINT, &previous_int_, nullptr);
   if (term_handled_) sigaction(SIGTERM, &previous_term_, nullptr);
-  const char quit = 0;
-  [[maybe_unused]] const ssize_t n = ::write(pipe_fds_[1], &quit, 1);
+  [[maybe_unused]] const ssize_t n = ::write(pipe_fds_[1], &kFinished, 1);
   thread_.join();
   ::close(pipe_fds_[0]);
   ::close(pipe_fds_[1]);
@@ -59,18 +62,25 @@ ServeSignals::~ServeSignals() {
 bool ServeSignals::received() const { return g_received != 0; }
 
 void ServeSignals::watch() {
-  char byte = 0;
-  if (::read(pipe_fds_[0], &byte, 1) != 1 || byte != 1) return;  // 0: the destructor
+  char byte = kFinished;
+  if (::read(pipe_fds_[0], &byte, 1) != 1 || byte == kFinished) return;
+  const int sig = g_received;
   std::fprintf(stderr,
                "fastvideo serve: %s: stopping (no new requests; the running job is cancelled; "
                "send the signal again to quit at once)\n",
-               g_received == SIGTERM ? "SIGTERM" : "SIGINT");
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
   pollfd wake{pipe_fds_[0], POLLIN, 0};
-  while (!finished_) {
-    stop_();
-    if (::poll(&wake, 1, 20) == 1) break;  // the destructor
+  while (true) {
+    if (!finished_) stop_();
+    if (::poll(&wake, 1, finished_ ? -1 : 20) != 1) continue;
+    if (::read(pipe_fds_[0], &byte, 1) != 1 || byte == kFinished) return;
+    if (byte == kQuit) {
+      std::fprintf(stderr, "fastvideo serve: %s again: quitting at once\n",
+                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      quit_();
+      std::raise(sig);  // its handler is the default now
+    }
   }
-  [[maybe_unused]] const ssize_t n = ::read(pipe_fds_[0], &byte, 1);
 }
 
 }  // namespace fastvideo::cli

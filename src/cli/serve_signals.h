@@ -2,8 +2,9 @@
 // thread through a pipe (both async-signal-safe; the signal may land on any thread, BLAS's
 // included); that thread calls `stop` as ordinary code, and again every 20 ms until finished(): an
 // HTTP server that was not listening yet when the signal came is stopped as soon as it is. A
-// second signal ends the process at once, killed by it. A signal the process inherited as ignored
-// stays ignored.
+// second signal quits at once: the thread calls `quit` (which removes the server's files without
+// waiting for anything) and the process is killed by the signal; a third kills it even if `quit`
+// hangs. A signal the process inherited as ignored stays ignored.
 #pragma once
 
 #include <atomic>
@@ -15,7 +16,7 @@ namespace fastvideo::cli {
 
 class ServeSignals {
  public:
-  explicit ServeSignals(std::function<void()> stop);
+  ServeSignals(std::function<void()> stop, std::function<void()> quit);
   ~ServeSignals();  // restores the previous handlers
   ServeSignals(const ServeSignals&) = delete;
   ServeSignals& operator=(const ServeSignals&) = delete;
@@ -28,7 +29,7 @@ class ServeSignals {
  private:
   void watch();
 
-  std::function<void()> stop_;
+  std::function<void()> stop_, quit_;
   int pipe_fds_[2] = {-1, -1};
   struct sigaction previous_int_ {
   }, previous_term_{};

@@ -1,7 +1,8 @@
 // The main() of a program made of CLI11 subcommands (`fastvideo`, `fastvideo-bench`): each
 // subcommand registers itself and returns its action; the one the user named runs, and what it
-// throws becomes a message and an exit status: 1 for what the user can fix (a fastvideo::Error, a
-// filesystem error naming the path, running out of host memory), 2 for an internal error.
+// throws becomes a message and an exit status: 1 for what the user can fix (a command line CLI11
+// cannot parse, a fastvideo::Error, a filesystem error naming the path, running out of host
+// memory), 2 for an internal error.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -33,8 +34,12 @@ inline int run_subcommand_program(const char* program, const char* description,
   }
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::Success& e) {  // --help
     return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // As every other user error, not CLI11's own exit codes (104, 109, ...) and raw message.
+    std::fprintf(stderr, "%s: error: %s (--help lists the options)\n", program, e.what());
+    return 1;
   }
   try {
     for (auto& [sub, action] : actions) {

@@ -1,8 +1,15 @@
 #include "video_job_queue.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "fastvideo/error.h"
@@ -15,7 +22,6 @@ namespace {
 
 constexpr std::string_view kIdPrefix = "video_";
 constexpr size_t kIdHexDigits = 32;
-constexpr std::string_view kPartialSuffix = ".partial.mp4";
 
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -67,23 +73,73 @@ bool is_video_id(const std::string& id) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-VideoJobQueue::VideoJobQueue(size_t capacity, int64_t retention_seconds, fs::path output_dir,
-                             Generate generate, Stop stop)
+OutputFolderLock::OutputFolderLock(fs::path dir) : dir_(std::move(dir)) {
+  const fs::path work = work_dir();
+  // The server before may remove the work folder between our open and our lock; then the lock is
+  // on a folder no one else finds, and we try again.
+  while (true) {
+    std::error_code ec;
+    fs::create_directory(work, ec);
+    FV_CHECK(!ec, work.string(), ": cannot create the server's work folder: ", ec.message());
+    fd_ = ::open(work.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ < 0 && errno == ENOENT) continue;
+    FV_CHECK(fd_ >= 0, work.string(),
+             ": cannot open the server's work folder: ", std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      ::close(fd_);
+      fd_ = -1;
+      FV_CHECK(error != EWOULDBLOCK, dir_.string(),
+               ": another fastvideo serve uses this folder for its videos (it holds ",
+               work.string(), "); give each server its own --output-dir");
+      fail(work.string(), ": cannot lock the server's work folder: ", std::strerror(error));
+    }
+    struct stat held {
+    }, named{};
+    if (::fstat(fd_, &held) == 0 && ::stat(work.c_str(), &named) == 0 &&
+        held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+      return;
+    }
+    ::close(fd_);
+  }
+}
+
+OutputFolderLock::~OutputFolderLock() {
+  std::error_code ignored;
+  fs::remove_all(work_dir(), ignored);  // while the lock is held: no other server is in it
+  ::close(fd_);
+}
+
+VideoJobQueue::VideoJobQueue(size_t capacity, int64_t retention_seconds,
+                             const OutputFolderLock& folder, Generate generate, Stop stop)
     : capacity_(capacity),
       retention_seconds_(retention_seconds),
-      output_dir_(std::move(output_dir)),
+      output_dir_(folder.dir()),
+      work_dir_(folder.work_dir()),
       generate_(std::move(generate)),
       stop_(std::move(stop)) {
-  // What a server killed before it could clean up left here: its jobs are gone with it.
-  for (const auto& entry : fs::directory_iterator(output_dir_)) {
+  // What a server killed before it could clean up left here: its jobs are gone with it. Only now,
+  // with the folder locked: a running server's videos are never leftovers.
+  remove_files(folder);
+  worker_ = std::thread([this] { work(); });
+}
+
+void VideoJobQueue::remove_files(const OutputFolderLock& folder) {
+  std::error_code ec;
+  // The work folder first: a video the worker moves out of it meanwhile is then found below.
+  for (const auto& entry : fs::directory_iterator(folder.work_dir(), ec)) {
+    std::error_code ignored;
+    fs::remove_all(entry.path(), ignored);
+  }
+  for (const auto& entry : fs::directory_iterator(folder.dir(), ec)) {
     const std::string name = entry.path().filename().string();
     const size_t id_size = kIdPrefix.size() + kIdHexDigits;
     const std::string rest = name.size() > id_size ? name.substr(id_size) : "";
-    if (is_video_id(name.substr(0, id_size)) && (rest == ".mp4" || rest == kPartialSuffix)) {
+    // <id>.partial.mp4: where earlier versions wrote videos in progress.
+    if (is_video_id(name.substr(0, id_size)) && (rest == ".mp4" || rest == ".partial.mp4")) {
       remove_quietly(entry.path());
     }
   }
-  worker_ = std::thread([this] { work(); });
 }
 
 VideoJobQueue::~VideoJobQueue() { shutdown(); }
@@ -93,7 +149,7 @@ fs::path VideoJobQueue::final_path(const std::string& id) const {
 }
 
 fs::path VideoJobQueue::partial_path(const std::string& id) const {
-  return output_dir_ / (id + std::string(kPartialSuffix));
+  return work_dir_ / (id + ".mp4");
 }
 
 std::pair<std::optional<VideoJob>, VideoJobQueue::Refusal> VideoJobQueue::submit(

@@ -1,8 +1,10 @@
 // The jobs of `fastvideo serve`: a bounded FIFO in front of one worker thread that generates one
-// video at a time, the record of every job until it expires, and the files. Each video is written
-// to <output-dir>/<id>.partial.mp4 and renamed to <id>.mp4 when it is complete, so a file under
-// its final name is always whole; a cancelled or failed job leaves no file. Jobs that ended
-// (completed, failed, cancelled) are forgotten, with their files, `retention` after they ended.
+// video at a time, the record of every job until it expires, and the files. The output folder
+// belongs to one server at a time (OutputFolderLock). Each video is written in the server's work
+// folder, <output-dir>/.fastvideo-serve/, and moved to <output-dir>/<id>.mp4 when it is complete,
+// so a file under its final name is always whole; a cancelled or failed job leaves no file. Jobs
+// that ended (completed, failed, cancelled) are forgotten, with their files, `retention` after
+// they ended.
 #pragma once
 
 #include <condition_variable>
@@ -39,6 +41,28 @@ struct VideoJob {
 
 bool is_video_id(const std::string& id);
 
+// One server's hold on its output folder, for the server's lifetime: the work folder
+// <dir>/.fastvideo-serve, made if missing and locked (flock) while this lives. A second server on
+// the folder would have deleted the first one's videos as leftovers; it is refused instead. The
+// destructor removes the work folder and lets go.
+class OutputFolderLock {
+ public:
+  static constexpr const char* kWorkFolder = ".fastvideo-serve";
+
+  // `dir` must exist. Throws an Error naming it when another server holds it.
+  explicit OutputFolderLock(std::filesystem::path dir);
+  ~OutputFolderLock();
+  OutputFolderLock(const OutputFolderLock&) = delete;
+  OutputFolderLock& operator=(const OutputFolderLock&) = delete;
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path work_dir() const { return dir_ / kWorkFolder; }
+
+ private:
+  std::filesystem::path dir_;
+  int fd_ = -1;  // the work folder, flock'ed
+};
+
 class VideoJobQueue {
  public:
   // Generates `job` into `output` (an .mp4 path). Throws Cancelled once `stop` was called during
@@ -46,8 +70,10 @@ class VideoJobQueue {
   using Generate = std::function<void(const VideoJob& job, const std::filesystem::path& output)>;
   using Stop = std::function<void()>;
 
-  // capacity: the jobs that may wait besides the one running. output_dir must exist.
-  VideoJobQueue(size_t capacity, int64_t retention_seconds, std::filesystem::path output_dir,
+  // capacity: the jobs that may wait besides the one running. The videos go in folder.dir(); what
+  // a killed server left there (videos, work files) is removed first. `folder` must outlive the
+  // queue.
+  VideoJobQueue(size_t capacity, int64_t retention_seconds, const OutputFolderLock& folder,
                 Generate generate, Stop stop);
   // Same as shutdown().
   ~VideoJobQueue();
@@ -81,6 +107,10 @@ class VideoJobQueue {
   // then deletes every file this queue made (their records go with the process).
   void shutdown();
 
+  // Deletes every file a queue makes in `folder` (<id>.mp4 and the work folder's contents), with
+  // no lock taken: what a killed server left, or what a server quitting at once leaves.
+  static void remove_files(const OutputFolderLock& folder);
+
  private:
   void work();
   void run(VideoJob& job, std::unique_lock<std::mutex>& lock);
@@ -91,7 +121,7 @@ class VideoJobQueue {
 
   const size_t capacity_;
   const int64_t retention_seconds_;
-  const std::filesystem::path output_dir_;
+  const std::filesystem::path output_dir_, work_dir_;
   const Generate generate_;
   const Stop stop_;
 

@@ -22,7 +22,8 @@ class OutputTarget {
  public:
   // Resolves `requested` for `prompt`: checks the extension, the name's length against the
   // filesystem's limit, that the folder exists and is writable, and that an existing output may
-  // be replaced (overwrite); reserves an auto-generated name. Errors name the path.
+  // be replaced (overwrite, and only a file by a file, a PNG-frame folder by one); reserves an
+  // auto-generated name. Errors name the path.
   OutputTarget(const std::filesystem::path& requested, const std::string& prompt, bool overwrite);
   // Removes the placeholder of a reserved name the video never replaced.
   ~OutputTarget();
