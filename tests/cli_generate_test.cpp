@@ -168,6 +168,10 @@ TEST(CliGenerate, LogJsonReplacesOnlyARegularFileWithOverwriteAndNeverTheVideo) 
   same = generate(video, dir / "." / "v.y4m", " --overwrite");
   EXPECT_EQ(same.status, 1) << same.output;
   EXPECT_EQ(read_video(video).frames, 9) << "the video was replaced by the log";
+  // Nor the metadata file beside a .y4m.
+  same = generate(video, dir / "v.y4m.json", " --overwrite");
+  EXPECT_EQ(same.status, 1) << same.output;
+  EXPECT_TRUE(contains(same.output, "is the name of the video's metadata file")) << same.output;
   // An existing file without --overwrite: kept, and nothing generated.
   std::ofstream(dir / "log.json") << "keep";
   const CliRun kept = generate(dir / "w.y4m", dir / "log.json");

@@ -227,4 +227,8 @@ class VideoGenerator {
   std::unique_ptr<Impl> impl_;
 };
 
+// The file a video at `output` keeps its metadata in beside it: "<output>.json" for a .y4m (whose
+// header FFmpeg limits to 96 bytes); empty for the other formats, which hold their own.
+std::filesystem::path metadata_file_beside(const std::filesystem::path& output);
+
 }  // namespace fastvideo

@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "core/compute_device.h"
+#include "io/video_writer.h"
+#include "io/y4m_video.h"
 #include "pipeline/stage_clock.h"
 #include "pipeline/text_to_video_pipeline.h"
 
@@ -65,6 +67,11 @@ void VideoGenerator::set_progress(ProgressFn fn, void* user) {
 }
 
 void VideoGenerator::request_stop() noexcept { impl_->pipeline->stop().request(); }
+
+std::filesystem::path metadata_file_beside(const std::filesystem::path& output) {
+  if (!names_a_video_file(output) || video_format_for(output) != VideoFormat::Y4m) return {};
+  return y4m_metadata_path(output);
+}
 
 std::string GenerationResult::summary_json() const {
   nlohmann::ordered_json j;

@@ -211,6 +211,10 @@ void check_log_path(const std::filesystem::path& path, const std::filesystem::pa
            ": is a folder; --log-json expects a file name");
   FV_CHECK(output.empty() || !same_file(path, output), path.string(),
            ": is the video's output; give --log-json another file");
+  const std::filesystem::path beside = metadata_file_beside(output);
+  FV_CHECK(beside.empty() || !same_file(path, beside), path.string(),
+           ": is the name of the video's metadata file (beside a .y4m); give --log-json another "
+           "file");
   check_log_target(path, overwrite);
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
   FV_CHECK(std::filesystem::is_directory(dir, ec) && ::access(dir.c_str(), W_OK) == 0,
@@ -311,7 +315,11 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
               result.width, "x", result.height, " in ", total, " s",
               result.output_path.empty() ? "" : " -> " + result.output_path.string());
     summaries.push_back(result.summary_json());
-    if (!result.output_path.empty()) videos.push_back(result.output_path);
+    if (!result.output_path.empty()) {
+      videos.push_back(result.output_path);
+      if (auto beside = metadata_file_beside(result.output_path); !beside.empty())
+        videos.push_back(beside);
+    }
     if (!result.output_path.empty()) std::printf("%s\n", result.output_path.c_str());
     std::fflush(stdout);
   }
