@@ -222,7 +222,8 @@ TEST(Cli, UnwritableOutputPathIsNamedAndLeavesNothing) {
   std::ofstream(dir / "file") << "x";  // a file where a directory should be
   CliRun r = run(generate_args(testing::tiny_model_dir(), dir / "file" / "x.y4m"));
   EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.output.find((dir / "file").string()), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find((dir / "file").string() + " is a file, not a folder"), std::string::npos)
+      << r.output;
   for (auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path().filename(), "file");
 }
 

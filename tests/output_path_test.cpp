@@ -85,6 +85,21 @@ TEST(OutputPath, NameLengthIsCheckedUpFrontAndTemporariesStayShort) {
                                                      legal.filename().string() + ".json"}));
 }
 
+// A file in a folder that does not exist yet (output_path: outputs/ with output_video_name): the
+// folder is made, as FastVideo makes it, and goes again when no video comes.
+TEST(OutputPath, AFileInAMissingFolderGetsItAndTheFolderGoesWithoutAVideo) {
+  const fs::path dir = testing::temp_dir("missing-folder") / "outputs";
+  {
+    OutputTarget target(dir / "fox.y4m", "a fox", false);
+    EXPECT_TRUE(fs::is_directory(dir));
+  }
+  EXPECT_FALSE(fs::exists(dir)) << "the folder made for a video that never came stayed";
+  OutputTarget target(dir / "fox.y4m", "a fox", false);
+  write_video(small_video(), target.path(), {}, target.may_replace());
+  target.committed();
+  EXPECT_TRUE(fs::exists(dir / "fox.y4m"));
+}
+
 // Bug 6: an existing PNG-frame output is the target itself, replaced with overwrite.
 TEST(OutputPath, AnExistingPngFrameFolderIsReplacedNotWrittenInto) {
   const fs::path frames = testing::temp_dir("png-target") / "frames";

@@ -41,6 +41,8 @@ bool names_a_folder(const fs::path& requested) {
 
 void check_folder(const fs::path& out, const fs::path& dir) {
   std::error_code ec;
+  FV_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec), out.string(), ": ", dir.string(),
+           " is a file, not a folder to write into");
   FV_CHECK(fs::is_directory(dir, ec), out.string(), ": folder ", dir.string(), " does not exist");
   FV_CHECK(::access(dir.c_str(), W_OK) == 0, out.string(), ": folder ", dir.string(),
            " is not writable");
@@ -125,6 +127,14 @@ OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt,
     FV_CHECK(metadata.size() <= name_max(dir), path_.string(), ": its metadata file ", metadata,
              " would be ", metadata.size(), " bytes; the filesystem allows at most ", name_max(dir),
              " (use a name 5 bytes shorter)");
+  }
+  // A missing folder is made, as FastVideo makes output_path's (output_path: outputs/ with
+  // output_video_name: fox.mp4 failed in a fresh folder), and goes again if the video never comes.
+  if (std::error_code ec; !fs::exists(fs::symlink_status(dir, ec))) {
+    fs::create_directories(dir, ec);
+    FV_CHECK(!ec, path_.string(), ": cannot create the output folder ", dir.string(), ": ",
+             ec.message());
+    created_folder_ = dir;
   }
   check_folder(path_, dir);
   std::error_code ec;
