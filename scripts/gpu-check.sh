@@ -5,9 +5,6 @@
 # Usage: scripts/gpu-check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out="${OUT:-out}"
-mkdir -p "$out"
-summary=()
 source scripts/lib/check_steps.sh
 
 {

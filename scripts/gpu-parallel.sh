@@ -19,9 +19,6 @@
 # and as CFG-parallel (sp N/2 on each half) where they divide by N/2.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out="${OUT:-out}"
-mkdir -p "$out"
-summary=()
 source scripts/lib/check_steps.sh
 scratch=/tmp/fastvideo-parallel  # videos and checkpoints: too big for $OUT
 mkdir -p "$scratch"

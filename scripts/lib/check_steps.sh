@@ -1,6 +1,10 @@
 # shellcheck shell=bash
-# Sourced by the GPU check scripts (gpu-check.sh, gpu-parallel.sh): named steps with their
-# logs under $out and a PASS/FAIL summary. The caller sets out and summary=() first.
+# Sourced by the GPU check scripts (gpu-check.sh, gpu-parallel.sh) from the repository root:
+# named steps with their logs under $out ($OUT, or out/) and a PASS/FAIL summary.
+
+out="${OUT:-out}"
+mkdir -p "$out"
+summary=()
 
 step() {  # step NAME COMMAND...: runs, logs to $out/NAME.log, records pass/fail
   local name=$1

@@ -2,6 +2,7 @@
 our `fastvideo bench` commands, so the two columns of a table are comparable, and the JSON report
 that tools/bench/summary.py reads."""
 import json
+import sys
 import time
 
 import torch
@@ -52,3 +53,16 @@ def build_extension(name, sources, include_dirs=(), cuda_flags=(), cxx_flags=(),
                 extra_include_paths=list(include_dirs),
                 extra_cuda_cflags=["-gencode", "arch=compute_90a,code=sm_90a", *cuda_flags],
                 extra_cflags=list(cxx_flags), extra_ldflags=list(ldflags), verbose=False)
+
+
+def add_run_args(parser):
+    """The timing and report arguments every upstream anchor takes."""
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--json", help="also write the JSON report here")
+
+
+def require_hopper(what):
+    """Exits naming `what` unless an sm_90 GPU is here (the upstream kernels are sm_90a only)."""
+    if not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0):
+        sys.exit(f"{what} needs an sm_90 GPU (H100, H200)")

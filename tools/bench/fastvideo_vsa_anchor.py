@@ -23,7 +23,8 @@ import sys
 import tempfile
 
 import torch
-from anchor_harness import build_extension, report_json, time_runs
+from anchor_harness import (add_run_args, build_extension, report_json, require_hopper,
+                            time_runs)
 
 # (name, heads, token grid T x H x W): bench/attention_bench.cpp's VSA shapes with batch 1 (the
 # kernel takes batch 1 only), and FastVideo#1034's whole-tile case (40,768 tokens, 16 heads).
@@ -118,12 +119,9 @@ def main():
                         help="FastVideo's fastvideo-kernel folder (csrc/attention/block_sparse_h100.cu)")
     parser.add_argument("--thunderkittens", required=True,
                         help="ThunderKittens at the commit FastVideo pins (include/, prototype/)")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--json", help="also write the JSON report here")
+    add_run_args(parser)
     args = parser.parse_args()
-    if not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0):
-        sys.exit("fastvideo_vsa_anchor: FastVideo's Hopper VSA kernel needs an sm_90 GPU")
+    require_hopper("fastvideo_vsa_anchor: FastVideo's Hopper VSA kernel")
     device = torch.device("cuda")
     generator = torch.Generator(device=device).manual_seed(0)
     ops = build(args.fastvideo_kernel, args.thunderkittens)

@@ -22,7 +22,8 @@ import sys
 
 import torch
 import torch.nn.functional as F
-from anchor_harness import build_extension, report_json, time_runs
+from anchor_harness import (add_run_args, build_extension, report_json, require_hopper,
+                            time_runs)
 
 # Keep in step with kShapes in bench/attention_bench.cpp (self-attention rows).
 SHAPES = [
@@ -63,12 +64,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sageattention", required=True,
                         help="a SageAttention checkout (sageattention/, csrc/)")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--json", help="also write the JSON report here")
+    add_run_args(parser)
     args = parser.parse_args()
-    if not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0):
-        sys.exit("sageattention_anchor: SageAttention's sm90 path needs an sm_90 GPU")
+    require_hopper("sageattention_anchor: SageAttention's sm90 path")
     sage = load_sageattention(args.sageattention)
     torch.manual_seed(0)
 
