@@ -567,13 +567,15 @@ TEST(Serve, SigtermCancelsTheRunningJobLeavesNoFileAndExitsZero) {
 }
 
 // httplib's default socket options set SO_REUSEPORT, with which a second server bound the same
-// port and took a share of the first one's connections.
-TEST(Serve, ASecondServerOnTheSamePortIsRefused) {
+// port and took a share of the first one's connections. The port is refused before the model
+// loads (a real model takes minutes): the second server's model folder does not even exist.
+TEST(Serve, ASecondServerOnTheSamePortIsRefusedBeforeItLoadsAModel) {
   ServeProcess first("port-first");
   const std::string port = std::to_string(first.port());
   // Bounded: a second server that did start would otherwise never return.
   const testing::CliRun second =
-      testing::run("serve --model " + testing::tiny_model_dir().string() + " --port " + port +
+      testing::run("serve --model " + testing::temp_dir("serve-port-no-model").string() +
+                       "/missing --port " + port +
                        " --output-dir " + testing::temp_dir("serve-port-second").string(),
                    "timeout 60");
   EXPECT_EQ(second.status, 1) << second.output;

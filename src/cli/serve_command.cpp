@@ -640,6 +640,19 @@ int run_serve(const ServeFlags& f) {
                          if (output.temporary) fs::remove_all(output.path, ignored);
                        });
 
+  // Bound before the model loads, so that a busy port is reported at once, not after a load
+  // of minutes; connections made while it loads wait in the backlog.
+  server.set_socket_options(reuse_address_only);
+  // Short, so that an idle or slow connection lets go of its thread within seconds.
+  server.set_keep_alive_timeout(2);
+  server.set_read_timeout(3);
+  server.set_write_timeout(3);
+  errno = 0;
+  const int port = f.port == 0 ? server.bind_to_any_port(f.host)
+                               : (server.bind_to_port(f.host, f.port) ? f.port : -1);
+  FV_CHECK(port > 0, "cannot listen on ", f.host, ":", f.port, " (", why_not_listening(errno), ")");
+  server.deepen_listen_backlog();
+
   VideoGenerator generator = VideoGenerator::from_pretrained(*config.model_path, config.options);
   GenerationRequest probe;
   probe.prompt = "probe";
@@ -661,17 +674,7 @@ int run_serve(const ServeFlags& f) {
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
   serve_routes(server, queue, model, generator, f, started_at);
-  server.set_socket_options(reuse_address_only);
-  // Short, so that an idle or slow connection lets go of its thread within seconds.
-  server.set_keep_alive_timeout(2);
-  server.set_read_timeout(3);
-  server.set_write_timeout(3);
-  errno = 0;
-  const int port = f.port == 0 ? server.bind_to_any_port(f.host)
-                               : (server.bind_to_port(f.host, f.port) ? f.port : -1);
-  FV_CHECK(port > 0, "cannot listen on ", f.host, ":", f.port, " (", why_not_listening(errno), ")");
   server.new_task_queue = [port] { return new ConnectionThreads(port); };
-  server.deepen_listen_backlog();
   if (!signals.received()) {
     std::printf("fastvideo serve: listening on http://%s:%d (model %s, %s, videos in %s)\n",
                 f.host.c_str(), port, model.id.c_str(), model.attention_backend.c_str(),
