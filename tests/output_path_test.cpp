@@ -71,6 +71,28 @@ TEST(OutputPath, AutomaticNamesAreReservedSoTwoRunsNeverShareOne) {
   a.committed();
 }
 
+// A run killed by SIGKILL cannot remove its placeholder. The next run naming into the folder takes
+// that empty, unlocked file instead of leaving it and moving on to _1; a live run's placeholder
+// (locked) and a real video (not empty) are never taken.
+TEST(OutputPath, APlaceholderAKilledRunLeftIsTakenByTheNextRun) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg: automatic names are MP4";
+  const fs::path dir = testing::temp_dir("abandoned");
+  std::ofstream(dir / "a fox.mp4").close();  // what a killed run leaves: empty, no lock
+  {
+    OutputTarget next(dir, "a fox", false);
+    EXPECT_EQ(next.path(), dir / "a fox.mp4");
+    EXPECT_TRUE(next.may_replace());
+    OutputTarget beside(dir, "a fox", false);  // the first one is live now: its lock is held
+    EXPECT_EQ(beside.path(), dir / "a fox_1.mp4");
+    write_video(small_video(), next.path(), {}, next.may_replace());
+    next.committed();
+  }
+  EXPECT_GT(fs::file_size(dir / "a fox.mp4"), 0u);
+  EXPECT_FALSE(fs::exists(dir / "a fox_1.mp4")) << "the unused reservation is given back";
+  OutputTarget after(dir, "a fox", false);
+  EXPECT_EQ(after.path(), dir / "a fox_1.mp4") << "a finished video is not a placeholder";
+}
+
 // Bug 11: a legal long name works; an illegal one is refused before any work.
 TEST(OutputPath, NameLengthIsCheckedUpFrontAndTemporariesStayShort) {
   const fs::path dir = testing::temp_dir("long-names");

@@ -1,12 +1,15 @@
 #include "io/output_path.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "fastvideo/error.h"
+#include "fastvideo/log.h"
 #include "io/mp4_video.h"
 #include "io/png_frames.h"
 #include "io/video_writer.h"
@@ -53,6 +56,24 @@ void check_mp4_supported(const fs::path& out) {
   FV_CHECK(mp4_supported(), out.string(),
            ": this build has no FFmpeg, so it cannot write MP4; save as .y4m or a PNG folder (a "
            "path without an extension) instead");
+}
+
+// A placeholder's run holds an exclusive flock on it until the video replaces it or the run ends,
+// so an empty file at `path` that no one holds is one a killed run (SIGKILL, a crash) could not
+// remove: returns it opened and locked, for this run to take; -1 for anything else.
+int take_abandoned_placeholder(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat held {
+  }, named{};
+  // Checked again after locking: the name may have been given to a finished video meanwhile.
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &held) == 0 && S_ISREG(held.st_mode) &&
+      held.st_size == 0 && ::stat(path.c_str(), &named) == 0 && named.st_ino == held.st_ino &&
+      named.st_dev == held.st_dev) {
+    return fd;
+  }
+  ::close(fd);
+  return -1;
 }
 
 }  // namespace
@@ -106,14 +127,20 @@ OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt,
     const std::string base = file_name_for_prompt(prompt);
     for (int i = 0;; ++i) {
       path_ = dir / (i == 0 ? base + ".mp4" : str_cat(base, "_", i, ".mp4"));
-      const int fd = ::open(path_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
-      if (fd >= 0) {
-        ::close(fd);
+      placeholder_fd_ = ::open(path_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+      if (placeholder_fd_ >= 0) {
+        ::flock(placeholder_fd_, LOCK_EX | LOCK_NB);  // a new file: no one else holds it
         reserved_ = true;
         return;
       }
       FV_CHECK(errno == EEXIST, path_.string(),
                ": cannot reserve the output name: ", std::strerror(errno));
+      placeholder_fd_ = take_abandoned_placeholder(path_);
+      if (placeholder_fd_ >= 0) {
+        log::info(path_.string(), ": an empty placeholder that a killed run left; taking it");
+        reserved_ = true;
+        return;
+      }
     }
   }
   path_ = requested;
@@ -157,6 +184,8 @@ OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt,
 OutputTarget::~OutputTarget() {
   std::error_code ec;
   if (reserved_) fs::remove(path_, ec);
+  // After the removal: until then the lock tells other runs the placeholder is taken.
+  if (placeholder_fd_ >= 0) ::close(placeholder_fd_);
   // A folder this run made for a video that never came is not left behind.
   if (!committed_ && !created_folder_.empty() && fs::is_empty(created_folder_, ec)) {
     fs::remove(created_folder_, ec);

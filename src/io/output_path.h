@@ -5,8 +5,9 @@
 //  - a folder to name the video in: any other existing folder, or a path ending in '/'. The name is
 //    FastVideo's: the first 100 characters of the prompt without \ / : * ? " < > |, whitespace
 //    runs as one space, ".mp4", then _1, _2 ... on collision. The name is reserved at once (an
-//    empty placeholder created exclusively), so two runs naming into one folder never take the
-//    same file; a folder made for it goes again if the video never comes.
+//    empty placeholder created exclusively and flock'ed while the run lasts), so two runs naming
+//    into one folder never take the same file; a folder made for it goes again if the video never
+//    comes. The placeholder a killed run could not remove is taken by the next run that names it.
 #pragma once
 
 #include <filesystem>
@@ -45,6 +46,7 @@ class OutputTarget {
   bool overwrite_ = false;
   bool reserved_ = false;  // path_ is this run's placeholder
   bool committed_ = false;
+  int placeholder_fd_ = -1;               // open and flock'ed while path_ is this run's placeholder
   std::filesystem::path created_folder_;  // the folder this run created for the video, if any
 };
 
