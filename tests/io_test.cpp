@@ -46,11 +46,6 @@ void write_text(const fs::path& path, const std::string& text) {
   out << text;
 }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // A safetensors file built by hand: length field (given or true), header text, data bytes.
 void write_raw_safetensors(const fs::path& path, const std::string& header, size_t data_bytes,
                            std::optional<uint64_t> header_length = std::nullopt) {
@@ -200,7 +195,7 @@ TEST_F(IoTest, SafetensorsRoundTripIsBitExactInEveryFloatDtype) {
   const fs::path file = dir_ / "t.safetensors";
   write_safetensors(file, {{"a", f32}, {"b", bf16}, {"c", f16}}, {{"format", "pt"}});
   EXPECT_FALSE(fs::exists(dir_ / "t.safetensors.tmp"));
-  const std::string bytes = read_text(file);
+  const std::string bytes = testing::file_bytes(file);
   uint64_t header_length = 0;
   for (int i = 7; i >= 0; --i) header_length = (header_length << 8) | uint8_t(bytes[i]);
   EXPECT_EQ(header_length % 8, 0u) << "header must be padded to a multiple of 8";
@@ -332,7 +327,7 @@ TEST_F(IoTest, ShardedRoundTripGoesThroughTheIndex) {
     EXPECT_FALSE(SafetensorsFile::open(comp / shard).names().empty()) << shard << " is empty";
   }
   EXPECT_FALSE(fs::exists(comp / "model.safetensors"));
-  const auto index = nlohmann::json::parse(read_text(comp / "model.safetensors.index.json"));
+  const auto index = nlohmann::json::parse(testing::file_bytes(comp / "model.safetensors.index.json"));
   int64_t total = 0;
   for (const auto& [name, t] : tensors) total += t.numel() * 2;
   EXPECT_EQ(index["metadata"]["total_size"].get<int64_t>(), total);
@@ -530,7 +525,7 @@ TEST_F(IoTest, NonFloatTensorIsRejectedNamingItsDtype) {
 TEST_F(IoTest, IndexMappingATensorAbsentFromItsShardIsRejected) {
   const auto tensors = sample_tensors();
   write_component(dir_ / "t", "model", tensors, 2, DType::F32);
-  auto index = nlohmann::json::parse(read_text(dir_ / "t/model.safetensors.index.json"));
+  auto index = nlohmann::json::parse(testing::file_bytes(dir_ / "t/model.safetensors.index.json"));
   index["weight_map"]["ghost.weight"] = "model-00002-of-00002.safetensors";
   write_text(dir_ / "t/model.safetensors.index.json", index.dump());
   expect_error([&] { load_component(dir_ / "t", specs_of(tensors)); },
@@ -556,7 +551,7 @@ class TinyModelCopy {
   // `file` relative to the checkpoint root, e.g. "vae/config.json".
   void edit_json(const std::string& file, const std::function<void(nlohmann::json&)>& edit) {
     const fs::path path = dir_ / file;
-    nlohmann::json j = nlohmann::json::parse(read_text(path));
+    nlohmann::json j = nlohmann::json::parse(testing::file_bytes(path));
     edit(j);
     write_text(path, j.dump());
   }
@@ -572,7 +567,7 @@ TEST_F(IoTest, IndexShardNamesWithDirectoryPartsAreRefused) {
   write_component(dir_ / "t", "model", tensors, 2, DType::F32);
   // A valid file outside the component folder holding every tensor: never to be opened.
   write_safetensors(dir_ / "outside.safetensors", tensors);
-  const auto original = nlohmann::json::parse(read_text(dir_ / "t/model.safetensors.index.json"));
+  const auto original = nlohmann::json::parse(testing::file_bytes(dir_ / "t/model.safetensors.index.json"));
   for (const std::string& shard : std::vector<std::string>{
            "../outside.safetensors", "./model-00001-of-00002.safetensors",
            (dir_ / "outside.safetensors").string(), "a/b.safetensors", "..", ".", ""}) {

@@ -24,6 +24,7 @@
 
 #include "cli_runner.h"
 #include "io/video_reader.h"
+#include "test_util.h"
 #include "tiny_model_fixture.h"
 
 extern char** environ;
@@ -263,8 +264,7 @@ TEST(Serve, VideoIsByteIdenticalToFastvideoGenerate) {
       "blurry --guidance-scale 4.5 --output " +
       out.string());
   ASSERT_EQ(cli.status, 0) << cli.output;
-  std::ifstream in(out, std::ios::binary);
-  const std::string generated((std::istreambuf_iterator<char>(in)), {});
+  const std::string generated = testing::file_bytes(out);
   EXPECT_TRUE(served == generated)
       << "server " << served.size() << " bytes, CLI " << generated.size() << " bytes";
 }
@@ -714,8 +714,7 @@ TEST(Serve, CurlDrivesTheWholeLifecycle) {
   ASSERT_EQ(job["status"], "completed") << job;
   const fs::path out = testing::temp_dir("serve-curl-download") / "video.mp4";
   shell(base + "/v1/videos/" + id + "/content -o " + out.string());
-  std::ifstream in(out, std::ios::binary);
-  expect_mp4(std::string((std::istreambuf_iterator<char>(in)), {}));
+  expect_mp4(testing::file_bytes(out));
   // A form, as `curl -F` sends it.
   const json form =
       json::parse(shell(base + "/v1/videos -F prompt='A fox.' -F size=32x32 -F seconds=0.25 -F "
@@ -747,8 +746,7 @@ TEST(Serve, OpenaiPythonClientDrivesTheWholeLifecycle) {
                                    "http://127.0.0.1:" + std::to_string(server.port()) +
                                    "/v1 sk-openai " + out.string() + " 2>&1")};
   EXPECT_NE(r.output.find("openai client: ok"), std::string::npos) << r.output;
-  std::ifstream in(out, std::ios::binary);
-  expect_mp4(std::string((std::istreambuf_iterator<char>(in)), {}));
+  expect_mp4(testing::file_bytes(out));
   EXPECT_EQ(server.terminate(), 0);
   EXPECT_TRUE(everything_in(server.output_dir()).empty());
 }

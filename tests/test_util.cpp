@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <vector>
 
 namespace fastvideo::testing {
@@ -91,6 +93,11 @@ Tensor reference_attention(const Tensor& q_in, const Tensor& k_in, const Tensor&
 
 std::string source_path(const std::string& relative) {
   return std::string(FV_SOURCE_DIR) + "/" + relative;
+}
+
+std::string file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 bool contains(const std::string& s, const std::string& part) {

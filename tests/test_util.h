@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <random>
 #include <string>
@@ -44,6 +45,9 @@ std::string error_of(const std::function<void()>& f);
 
 // Whether `part` occurs in `s` (for messages).
 bool contains(const std::string& s, const std::string& part);
+
+// The whole file's bytes ("" when it cannot be read; the comparison that follows then fails).
+std::string file_bytes(const std::filesystem::path& path);
 
 // Loads f32 tensors written by tools/reference (safetensors); path relative to the source tree.
 std::string source_path(const std::string& relative);

@@ -1,6 +1,7 @@
 // Saving and loading videos: MP4 (H.264), PNG frame folders and Y4M; metadata; atomic,
 // non-clobbering writes (DESIGN §7, fastvideo.md §1.1).
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -169,6 +170,31 @@ TEST(VideoIo, Mp4PixelsDependOnlyOnTheFrames) {
   decoded.push_back(read_video(dir / "guarded.mp4"));
   for (size_t i = 1; i < decoded.size(); ++i)
     EXPECT_TRUE(decoded[i].rgb == decoded[0].rgb) << "encoding " << i << " decodes differently";
+}
+
+// x264 chose its thread count from the CPUs the process may use, and its bytes follow the thread
+// count: the same frames on one CPU and on all of them gave different files.
+TEST(VideoIo, Mp4BytesDoNotDependOnTheCpusTheProcessMayUse) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg";
+  ScratchDir dir;
+  const Video frames = smooth_video(17, 64, 96);
+  cpu_set_t all;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
+  if (CPU_COUNT(&all) < 2) GTEST_SKIP() << "one CPU: nothing to compare against";
+  write_video(frames, dir / "all_cpus.mp4", {}, false);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &all)) {
+      CPU_SET(c, &one);
+      break;
+    }
+  }
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  write_video(frames, dir / "one_cpu.mp4", {}, false);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(all), &all), 0);
+  EXPECT_TRUE(testing::file_bytes(dir / "all_cpus.mp4") == testing::file_bytes(dir / "one_cpu.mp4"))
+      << "the encoding changed with the CPUs";
 }
 
 // The decoder writes each frame inside the video it returns, also when a row (30 px = 90 bytes)

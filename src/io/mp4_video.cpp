@@ -25,6 +25,10 @@ extern "C" {
 namespace fastvideo {
 namespace {
 
+// Frame threads for x264: about what its automatic choice gives on a 16-core GPU machine (1.5 per
+// core, capped by the lookahead), and harmless oversubscription on a small one.
+constexpr int kX264Threads = 16;
+
 // RAII owners for the FFmpeg objects; each deleter matches the allocation function.
 struct OutputFormatDeleter {
   void operator()(AVFormatContext* ctx) const {
@@ -157,6 +161,13 @@ void write_mp4(const Video& video, const std::filesystem::path& file,
   // fastvideo.md §1.1: imageio's default quality 5 maps to -crf 25; x264's default preset.
   av_opt_set(enc->priv_data, "preset", "medium", 0);
   av_opt_set(enc->priv_data, "crf", "25", 0);
+  // The same frames must give the same file, wherever and whenever they are written:
+  //  - x264's bytes depend on its thread count, which by default follows the CPUs this process
+  //    may use (different files on different machines, under taskset, in the server);
+  //  - its AVX-512 routines make the bytes depend on what its buffers held before (a process's
+  //    second video differed from its first, from the same frames), so it stops at AVX2 there.
+  enc->thread_count = kX264Threads;
+  if (__builtin_cpu_supports("avx512f")) av_opt_set(enc->priv_data, "x264-params", "asm=AVX2", 0);
   check_av(avcodec_open2(enc.get(), codec, nullptr), file, "opening the libx264 encoder");
   check_av(avcodec_parameters_from_context(stream->codecpar, enc.get()), file,
            "configuring the video stream");
