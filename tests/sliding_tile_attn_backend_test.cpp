@@ -243,5 +243,32 @@ TEST(StaMaskSearch, TheSearchCommandWritesAStrategyGenerateLoads) {
   EXPECT_TRUE(contains(bad.output, "--candidates: '1,1' is not a window t,h,w")) << bad.output;
 }
 
+// FastVideo's default candidates are 720p windows; on a smaller grid they are cut to it, and those
+// that become the full window are dropped (QA audit: the defaults failed at the 480p preset).
+TEST(StaMaskSearch, CandidatesAreCutToTheGridAndFullWindowsDropped) {
+  const fs::path dir = testing::temp_dir("sta-search-defaults");
+  const std::string mask = (dir / "mask.json").string();
+  // A grid of 2x11x11 latent patches: 1x2x2 tiles.
+  const std::string sizes = " --height 176 --width 176 --num-frames 5 --num-inference-steps 2";
+  const testing::CliRun search = testing::run(
+      "sta-search --device cpu --prompt 'a red fox' --skip-time-steps 1 --output " + mask + sizes);
+  ASSERT_EQ(search.status, 0) << search.output;
+  EXPECT_TRUE(contains(search.output,
+                       "candidate [3, 6, 1] cut to [1, 2, 1] (the grid has [1, 2, 2] tiles)"))
+      << search.output;
+  EXPECT_TRUE(
+      contains(search.output, "candidate [1, 6, 10] covers the whole grid of [1, 2, 2] tiles"))
+      << search.output;
+  // After the skipped step, every head of both layers takes the one candidate left.
+  EXPECT_TRUE(contains(search.output, "overall sparsity 0.2500")) << search.output;
+  EXPECT_EQ(StaMaskStrategy::from_file(mask).size(), 8u);
+  const testing::CliRun none = testing::run(
+      "sta-search --device cpu --prompt x --candidates '3,3,3 1,2,2' --output " + mask + sizes);
+  EXPECT_NE(none.status, 0);
+  EXPECT_TRUE(contains(none.output,
+                       "no candidate window is smaller than the grid of [1, 2, 2] tiles of 6x8x8"))
+      << none.output;
+}
+
 }  // namespace
 }  // namespace fastvideo

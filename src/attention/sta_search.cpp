@@ -5,8 +5,51 @@
 #include "attention/sta_mask_strategy.h"
 #include "attention/sta_search_recorder.h"
 #include "fastvideo/error.h"
+#include "fastvideo/log.h"
 
 namespace fastvideo {
+
+namespace {
+
+std::string window_text(const StaTiles& w) {
+  return str_cat("[", w[0], ", ", w[1], ", ", w[2], "]");
+}
+
+}  // namespace
+
+std::vector<StaTiles> StaSearchRecorder::candidates_for(const StaTiles& grid_tiles) {
+  std::lock_guard lock(mutex_);
+  if (grid_) {
+    FV_CHECK(*grid_ == grid_tiles, "STA mask search: this generation's grid has ",
+             window_text(grid_tiles), " tiles, an earlier one's ", window_text(*grid_),
+             "; search each size on its own");
+    return candidates_;
+  }
+  std::vector<StaTiles> fitted;
+  for (const StaTiles& c : candidates_) {
+    StaTiles cut = c;
+    for (int a = 0; a < 3; ++a) cut[a] = std::min(cut[a], grid_tiles[a]);
+    if (cut == grid_tiles) {
+      log::info("STA mask search: candidate ", window_text(c), " covers the whole grid of ",
+                window_text(grid_tiles), " tiles (it would always win); dropped");
+    } else if (std::find(fitted.begin(), fitted.end(), cut) != fitted.end()) {
+      log::info("STA mask search: candidate ", window_text(c), " cut to the grid of ",
+                window_text(grid_tiles), " tiles is ", window_text(cut),
+                ", already a candidate; dropped");
+    } else {
+      if (cut != c) {
+        log::info("STA mask search: candidate ", window_text(c), " cut to ", window_text(cut),
+                  " (the grid has ", window_text(grid_tiles), " tiles)");
+      }
+      fitted.push_back(cut);
+    }
+  }
+  FV_CHECK(!fitted.empty(), "STA mask search: no candidate window is smaller than the grid of ",
+           window_text(grid_tiles), " tiles of 6x8x8; give smaller --candidates");
+  candidates_ = fitted;
+  grid_ = grid_tiles;
+  return candidates_;
+}
 
 void StaSearchRecorder::add(int step, int layer, int head, const std::vector<double>& l2,
                             const StaTiles& full) {
@@ -36,8 +79,9 @@ StaSearchLosses StaSearchRecorder::losses() const {
   const size_t C = candidates_.size();
   out.l2.assign(size_t(out.steps) * size_t(out.layers) * size_t(out.heads) * C, 0.0);
   for (const auto& [at, sum] : sums_) {
-    const size_t base = ((size_t(at[0]) * size_t(out.layers) + size_t(at[1])) * size_t(out.heads) +
-                         size_t(at[2])) * C;
+    const size_t base =
+        ((size_t(at[0]) * size_t(out.layers) + size_t(at[1])) * size_t(out.heads) + size_t(at[2])) *
+        C;
     for (size_t c = 0; c < C; ++c) out.l2[base + c] = sum.l2[c] / sum.calls;
   }
   return out;
@@ -47,7 +91,8 @@ StaSearchSummary write_sta_mask_strategy(const std::vector<StaSearchLosses>& run
                                          const std::filesystem::path& path) {
   FV_CHECK(!runs.empty(), "STA mask search: no runs to choose windows from");
   const StaSearchLosses& first = runs.front();
-  FV_CHECK(!first.candidates.empty() && first.steps > 0, "STA mask search: the run recorded no "
+  FV_CHECK(!first.candidates.empty() && first.steps > 0,
+           "STA mask search: the run recorded no "
            "self-attention (was SLIDING_TILE_ATTN the self-attention backend?)");
   FV_CHECK(skip_steps >= 0, "STA mask search: skip_time_steps ", skip_steps, " is negative");
   for (const StaSearchLosses& r : runs) {
@@ -68,7 +113,8 @@ StaSearchSummary write_sta_mask_strategy(const std::vector<StaSearchLosses>& run
         StaTiles chosen = full;
         if (s >= skip_steps) {
           const size_t base =
-              ((size_t(s) * size_t(first.layers) + size_t(l)) * size_t(first.heads) + size_t(h)) * C;
+              ((size_t(s) * size_t(first.layers) + size_t(l)) * size_t(first.heads) + size_t(h)) *
+              C;
           size_t best = 0;
           double best_l2 = 0;
           for (size_t c = 0; c < C; ++c) {
@@ -82,7 +128,7 @@ StaSearchSummary write_sta_mask_strategy(const std::vector<StaSearchLosses>& run
         strategy.set(s, l, h, {chosen[0], chosen[1], chosen[2]});
         kept += volume(chosen);
         total += volume(full);
-        ++summary.window_counts[str_cat("[", chosen[0], ", ", chosen[1], ", ", chosen[2], "]")];
+        ++summary.window_counts[window_text(chosen)];
       }
   summary.sparsity = 1.0 - kept / total;
   strategy.write(path);

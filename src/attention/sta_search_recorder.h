@@ -5,6 +5,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "fastvideo/sta_search.h"
@@ -13,9 +14,14 @@ namespace fastvideo {
 
 class StaSearchRecorder {
  public:
-  explicit StaSearchRecorder(std::vector<StaTiles> candidates) : candidates_(std::move(candidates)) {}
+  explicit StaSearchRecorder(std::vector<StaTiles> candidates)
+      : candidates_(std::move(candidates)) {}
 
-  const std::vector<StaTiles>& candidates() const { return candidates_; }
+  // The candidates for a grid of `grid_tiles` tiles, fixed at the first call: each cut to the grid
+  // along every axis (FastVideo's default candidates are for 720p; a 480p grid has 4x4x7 tiles),
+  // and those that would then be the full window (always the least loss) or repeat another
+  // dropped, each change logged. Throws when none is left, or when a later grid differs.
+  std::vector<StaTiles> candidates_for(const StaTiles& grid_tiles);
   // l2: one per candidate, for (step, layer, head); full: the grid's full window.
   void add(int step, int layer, int head, const std::vector<double>& l2, const StaTiles& full);
   void clear();
@@ -24,6 +30,7 @@ class StaSearchRecorder {
 
  private:
   std::vector<StaTiles> candidates_;
+  std::optional<StaTiles> grid_;  // the grid candidates_ was cut to, once a call has come
   mutable std::mutex mutex_;
   StaTiles full_{};
   struct Sum {
