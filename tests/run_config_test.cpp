@@ -52,6 +52,29 @@ TEST(RunConfig, VaeTilingFromEitherOfFastVideosKeys) {
                   .options.vae_tiling);
 }
 
+// FastVideo's run files of the layout before its experimental section (QA audit: its
+// inference_wan_VSA.yaml of that time was refused) name four keys elsewhere; they set the same
+// values, and a wrong value names the key as written.
+TEST(RunConfig, FastVideosEarlierKeyLayoutIsRead) {
+  const RunConfig c = from_yaml(
+      "generator:\n  engine:\n    attention:\n      vsa_sparsity: 0.9\n"
+      "      moba_config_path: vmoba.json\n"
+      "  pipeline:\n    flow_shift: 5.0\n    dmd_denoising_steps: [1000, 757, 522]\n");
+  EXPECT_EQ(c.options.vsa_sparsity, 0.9);
+  EXPECT_EQ(c.options.moba_config_path, "vmoba.json");
+  EXPECT_EQ(c.request.flow_shift, 5.0);
+  EXPECT_EQ(c.options.dmd_denoising_steps, (std::vector<int>{1000, 757, 522}));
+  const std::string m =
+      yaml_error("generator:\n  engine:\n    attention:\n      vsa_sparsity: 1.5\n");
+  EXPECT_TRUE(contains(m,
+                       "generator.engine.attention.vsa_sparsity (FastVideo's earlier name for "
+                       "generator.pipeline.experimental.VSA_sparsity)"))
+      << m;
+  EXPECT_TRUE(
+      contains(yaml_error("generator:\n  engine:\n    attention:\n      bogus: 1\n"),
+               "valid keys under generator.engine.attention: moba_config_path, vsa_sparsity"));
+}
+
 // A direct flag's value is taken literally, not as YAML.
 TEST(RunConfig, FlagValuesAreLiteralStrings) {
   RunConfig c;

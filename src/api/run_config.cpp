@@ -494,6 +494,21 @@ const std::set<std::string>& without_effect() {
   return keys;
 }
 
+// FastVideo's run files of an earlier layout (before its experimental section; e.g. its
+// scripts/inference/inference_wan_VSA.yaml at ecb15bf) name four keys elsewhere: each is read as
+// the key it became.
+const std::map<std::string, std::string>& earlier_layout_keys() {
+  static const std::map<std::string, std::string> keys = {
+      {"generator.pipeline.flow_shift", "generator.pipeline.experimental.flow_shift"},
+      {"generator.pipeline.dmd_denoising_steps",
+       "generator.pipeline.experimental.dmd_denoising_steps"},
+      {"generator.engine.attention.vsa_sparsity", "generator.pipeline.experimental.VSA_sparsity"},
+      {"generator.engine.attention.moba_config_path",
+       "generator.pipeline.experimental.moba_config_path"},
+  };
+  return keys;
+}
+
 std::vector<std::string> known_children(const std::string& prefix) {
   std::set<std::string> names;
   auto add = [&](const std::string& key) {
@@ -504,6 +519,7 @@ std::vector<std::string> known_children(const std::string& prefix) {
   for (auto& [k, v] : setters()) add(k);
   for (auto& [k, v] : rules()) add(k);
   for (auto& k : without_effect()) add(k);
+  for (auto& [k, current] : earlier_layout_keys()) add(k);
   return {names.begin(), names.end()};
 }
 
@@ -521,6 +537,14 @@ std::vector<std::string> known_children(const std::string& prefix) {
 }
 
 void apply_key(const std::string& key, const YAML::Node& node, RunConfig& config) {
+  if (auto it = earlier_layout_keys().find(key); it != earlier_layout_keys().end()) {
+    try {
+      apply_key(it->second, node, config);
+    } catch (const Error& e) {
+      fail(key, " (FastVideo's earlier name for ", it->second, "): ", e.what());
+    }
+    return;
+  }
   if (auto it = setters().find(key); it != setters().end()) {
     it->second(node, config);
     return;
