@@ -52,10 +52,10 @@ TEST(RunConfig, VaeTilingFromEitherOfFastVideosKeys) {
                   .options.vae_tiling);
 }
 
-// FastVideo's run files of the layout before its experimental section (QA audit: its
-// inference_wan_VSA.yaml of that time was refused) name four keys elsewhere; they set the same
+// FastVideo's run files of its layout without the experimental section (QA audit: its
+// inference_wan_VSA.yaml at ecb15bf was refused) name four keys elsewhere; they set the same
 // values, and a wrong value names the key as written.
-TEST(RunConfig, FastVideosEarlierKeyLayoutIsRead) {
+TEST(RunConfig, FastVideosOtherKeyLayoutIsRead) {
   const RunConfig c = from_yaml(
       "generator:\n  engine:\n    attention:\n      vsa_sparsity: 0.9\n"
       "      moba_config_path: vmoba.json\n"
@@ -67,7 +67,7 @@ TEST(RunConfig, FastVideosEarlierKeyLayoutIsRead) {
   const std::string m =
       yaml_error("generator:\n  engine:\n    attention:\n      vsa_sparsity: 1.5\n");
   EXPECT_TRUE(contains(m,
-                       "generator.engine.attention.vsa_sparsity (FastVideo's earlier name for "
+                       "generator.engine.attention.vsa_sparsity (FastVideo's other name for "
                        "generator.pipeline.experimental.VSA_sparsity)"))
       << m;
   EXPECT_TRUE(

@@ -494,9 +494,9 @@ const std::set<std::string>& without_effect() {
   return keys;
 }
 
-// FastVideo's run files of an earlier layout (before its experimental section; e.g. its
+// FastVideo's run files of its other layout (without the experimental section; e.g. its
 // scripts/inference/inference_wan_VSA.yaml at ecb15bf) name four keys elsewhere: each is read as
-// the key it became.
+// the key it is in the layout this table follows.
 const std::map<std::string, std::string>& earlier_layout_keys() {
   static const std::map<std::string, std::string> keys = {
       {"generator.pipeline.flow_shift", "generator.pipeline.experimental.flow_shift"},
@@ -541,7 +541,7 @@ void apply_key(const std::string& key, const YAML::Node& node, RunConfig& config
     try {
       apply_key(it->second, node, config);
     } catch (const Error& e) {
-      fail(key, " (FastVideo's earlier name for ", it->second, "): ", e.what());
+      fail(key, " (FastVideo's other name for ", it->second, "): ", e.what());
     }
     return;
   }
