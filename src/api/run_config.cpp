@@ -497,7 +497,7 @@ const std::set<std::string>& without_effect() {
 // FastVideo's run files of its other layout (without the experimental section; e.g. its
 // scripts/inference/inference_wan_VSA.yaml at ecb15bf) name four keys elsewhere: each is read as
 // the key it is in the layout this table follows.
-const std::map<std::string, std::string>& earlier_layout_keys() {
+const std::map<std::string, std::string>& other_layout_keys() {
   static const std::map<std::string, std::string> keys = {
       {"generator.pipeline.flow_shift", "generator.pipeline.experimental.flow_shift"},
       {"generator.pipeline.dmd_denoising_steps",
@@ -519,7 +519,7 @@ std::vector<std::string> known_children(const std::string& prefix) {
   for (auto& [k, v] : setters()) add(k);
   for (auto& [k, v] : rules()) add(k);
   for (auto& k : without_effect()) add(k);
-  for (auto& [k, current] : earlier_layout_keys()) add(k);
+  for (auto& [k, current] : other_layout_keys()) add(k);
   return {names.begin(), names.end()};
 }
 
@@ -537,7 +537,7 @@ std::vector<std::string> known_children(const std::string& prefix) {
 }
 
 void apply_key(const std::string& key, const YAML::Node& node, RunConfig& config) {
-  if (auto it = earlier_layout_keys().find(key); it != earlier_layout_keys().end()) {
+  if (auto it = other_layout_keys().find(key); it != other_layout_keys().end()) {
     try {
       apply_key(it->second, node, config);
     } catch (const Error& e) {
