@@ -19,6 +19,7 @@
 #include "models/wan/vae/wan_vae_specs.h"
 #include "models/wan/wan_presets.h"
 #include "random_checkpoint/checkpoint_plan.h"
+#include "random_checkpoint/random_checkpoint.h"
 #include "random_checkpoint/random_weights.h"
 #include "tiny_model_fixture.h"
 
@@ -199,6 +200,21 @@ TEST(FullSizeCheckpoint, TinyHasNoPlanAndUnknownSizesAreNamed) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("7b"), std::string::npos) << e.what();
   }
+}
+
+// A real size is tens of GB written over minutes: a stop (make-tiny-model's SIGINT/SIGTERM) ends
+// it within a chunk, and neither the folder nor its temporary twin is left (QA audit: an
+// interrupted run left a hidden 983 MB folder).
+TEST(FullSizeCheckpoint, AStopWhileWritingLeavesNothing) {
+  const fs::path parent = testing::temp_dir("stopped-checkpoint");
+  int polls = 0;
+  RandomCheckpointOptions options{.size = "1.3b",
+                                  .text_encoder_dtype = "bf16",
+                                  .transformer_dtype = "bf16",
+                                  .stop_requested = [&polls] { return ++polls > 3; }};
+  EXPECT_THROW(write_random_checkpoint(parent / "model", options), Cancelled);
+  EXPECT_EQ(polls, 4) << "polled until the stop, then no more";
+  EXPECT_TRUE(fs::is_empty(parent)) << "something of the checkpoint was left";
 }
 
 TEST(RandomWeights, ChunksAreSlicesOfTheWholeTensorAndSeedsDiffer) {

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "random_checkpoint/random_checkpoint.h"
+#include "stop_on_signal.h"
 
 namespace fastvideo::cli {
 
@@ -36,11 +37,19 @@ Action add_make_tiny_model_command(CLI::App& app) {
   cmd->add_option("--seed", f->seed, "weight seed (same seed, same bytes)");
   cmd->add_flag("--overwrite", f->overwrite, "replace an existing folder");
   return [f] {
-    write_random_checkpoint(f->dir, {.size = f->config,
-                                     .seed = f->seed,
-                                     .text_encoder_dtype = f->text_encoder_dtype,
-                                     .transformer_dtype = f->transformer_dtype,
-                                     .overwrite = f->overwrite});
+    // SIGINT/SIGTERM: the folder being written goes (a real size is tens of GB), then exit 130/143.
+    StopOnSignal stop;
+    try {
+      write_random_checkpoint(f->dir, {.size = f->config,
+                                       .seed = f->seed,
+                                       .text_encoder_dtype = f->text_encoder_dtype,
+                                       .transformer_dtype = f->transformer_dtype,
+                                       .overwrite = f->overwrite,
+                                       .stop_requested = [&stop] { return stop.signal() != 0; }});
+    } catch (const Cancelled& e) {
+      std::fprintf(stderr, "fastvideo: %s, on %s; nothing written\n", e.what(), stop.signal_name());
+      return 128 + stop.signal();
+    }
     std::printf("%s\n", f->dir.c_str());
     return 0;
   };

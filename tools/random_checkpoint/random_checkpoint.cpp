@@ -77,8 +77,11 @@ void write_tiny_weights(const fs::path& tmp, const WanModelPreset& tiny, uint64_
 }
 
 void write_real_size_weights(const fs::path& tmp, const WanModelPreset& preset, uint64_t seed,
-                             DType text_encoder_dtype, DType transformer_dtype) {
-  const TensorFiller fill = [seed](const TensorSpec& spec, int64_t first, std::span<float> out) {
+                             DType text_encoder_dtype, DType transformer_dtype,
+                             const std::function<void()>& check_stop) {
+  const TensorFiller fill = [seed, &check_stop](const TensorSpec& spec, int64_t first,
+                                                std::span<float> out) {
+    check_stop();
     fill_random_weight(spec, seed, first, out);
   };
   for (const ComponentPlan& c : plan_checkpoint(preset, text_encoder_dtype, transformer_dtype)) {
@@ -116,6 +119,10 @@ void write_random_checkpoint(const fs::path& dir, const RandomCheckpointOptions&
   fs::create_directories(parent);
   const fs::path tmp = parent / str_cat(".", dir.filename().string(), ".tmp-", ::getpid());
   fs::remove_all(tmp);
+  const auto check_stop = [&options] {
+    if (options.stop_requested && options.stop_requested())
+      throw Cancelled("stopped while writing the checkpoint");
+  };
   try {
     write_json(tmp / "model_index.json", wan_model_index_json(preset.pipeline));
     // The real sizes keep the tiny tokenizer too: its ids (< 384) are valid rows of the
@@ -124,9 +131,11 @@ void write_random_checkpoint(const fs::path& dir, const RandomCheckpointOptions&
     if (tiny) {
       write_tiny_weights(tmp, preset, options.seed, text_encoder_dtype);
     } else {
-      write_real_size_weights(tmp, preset, options.seed, text_encoder_dtype, transformer_dtype);
+      write_real_size_weights(tmp, preset, options.seed, text_encoder_dtype, transformer_dtype,
+                              check_stop);
     }
     write_json(tmp / "scheduler" / "scheduler_config.json", wan_scheduler_config_json());
+    check_stop();  // the last moment: after it, the folder is complete and in place
     if (fs::exists(dir)) fs::remove_all(dir);
     fs::rename(tmp, dir);
   } catch (...) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace fastvideo {
@@ -22,6 +23,9 @@ struct RandomCheckpointOptions {
   // Stored dtype of the transformer, "f32" (empty: as the real repos) or "bf16"; real sizes only.
   std::string transformer_dtype;
   bool overwrite = false;
+  // Polled between files and every chunk of the real sizes' weights: a stop throws Cancelled,
+  // and nothing of the folder is left (a real size takes minutes and tens of GB).
+  std::function<bool()> stop_requested;
 };
 
 // Writes into a temporary folder next to `dir` and renames it when complete. An existing `dir`
