@@ -75,6 +75,28 @@ TEST(RunConfig, FastVideosOtherKeyLayoutIsRead) {
                "valid keys under generator.engine.attention: moba_config_path, vsa_sparsity"));
 }
 
+// A dotted override's value is text, but YAML's null written out and {} are what they say (QA
+// audit: '--generator.revision null' was refused as the string 'null', "expected null"); a prompt
+// that reads as a mapping or a list stays a string, and "" stays the empty string.
+TEST(RunConfig, OverridesTakeNullAndTheEmptyMapping) {
+  for (const char* null_word : {"null", "~", "Null"}) {
+    RunConfig c;
+    EXPECT_NO_THROW(apply_override("generator.revision", null_word, c)) << null_word;
+  }
+  EXPECT_TRUE(contains(error_of([] {
+                         RunConfig c;
+                         apply_override("generator.revision", "main", c);
+                       }),
+                       "generator.revision='main'"));
+  RunConfig kwargs;
+  apply_override("generator.engine.compile.torch_compile_kwargs", "{}", kwargs);
+  RunConfig prompt;
+  apply_override("request.prompt", "fox: a story [draft]", prompt);
+  EXPECT_EQ(prompt.request.prompt, "fox: a story [draft]");
+  apply_override("request.prompt", "{a: b}", prompt);
+  EXPECT_EQ(prompt.request.prompt, "{a: b}");
+}
+
 // A direct flag's value is taken literally, not as YAML.
 TEST(RunConfig, FlagValuesAreLiteralStrings) {
   RunConfig c;

@@ -665,8 +665,14 @@ void apply_override(const std::string& dotted_key, const std::string& value, Run
   } catch (const YAML::Exception& e) {
     fail("override --", dotted_key, ": value ", quoted(value), " is not valid YAML: ", e.what());
   }
-  // Anything that is not a plain scalar ("a: b", "[x]") is taken as the literal string.
-  if (!node.IsDefined() || node.IsNull() || !node.IsScalar()) node = YAML::Node(value);
+  // Anything that is not a plain scalar ("a: b", "[x]", "") is taken as the literal string, but
+  // for YAML's null written out (null, ~) and the empty mapping {}, which some keys take and a
+  // string cannot stand for.
+  const bool written_null =
+      node.IsNull() && !value.empty() && value.find_first_not_of(" \t") != std::string::npos;
+  const bool empty_mapping = node.IsMap() && node.size() == 0;
+  if (!node.IsDefined() || (!node.IsScalar() && !written_null && !empty_mapping))
+    node = YAML::Node(value);
   apply_key(dotted_key, node, config);
 }
 
