@@ -167,6 +167,13 @@ TEST(CliGenerate, FoldersForFilesNulPromptsAndDuplicateKeysAreNamedUpFront) {
   std::ofstream(dir / "twice.yaml") << "request:\n  prompt: a\n  prompt: b\n";
   expect_clean_failure(run("generate --config " + (dir / "twice.yaml").string()),
                        "key 'request.prompt' appears twice", out);
+  // On the command line too, by a flag, an override or both (QA audit: one of them silently won).
+  expect_clean_failure(run("generate --request.sampling.seed 1 --request.sampling.seed=2"),
+                       "--request.sampling.seed is given twice; give it once", out);
+  expect_clean_failure(run("generate --seed 1 --request.sampling.seed 2"),
+                       "--request.sampling.seed and --seed both set request.sampling.seed", out);
+  expect_clean_failure(run("generate --prompt fox --request.prompt cat"),
+                       "--request.prompt and --prompt both set request.prompt", out);
 }
 
 // --log-json used to rename its file over whatever was at its path: the video itself, a file

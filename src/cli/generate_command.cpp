@@ -104,6 +104,14 @@ struct GenerateFlags {
 RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>& extras) {
   RunConfig config;
   if (!f.config_path.empty()) apply_config_file(f.config_path, config);
+  // A key set twice on the command line is refused, as in a file: which one would win is a guess
+  // the user should not have to make. key -> the argument that set it.
+  std::map<std::string, std::string> given;
+  const auto set_once = [&given](const std::string& key, const std::string& argument) {
+    const auto [it, first] = given.emplace(key, argument);
+    FV_CHECK(first || it->second != argument, argument, " is given twice; give it once");
+    FV_CHECK(first, it->second, " and ", argument, " both set ", key, "; give one of them");
+  };
   // Dotted overrides: --request.sampling.seed 42 or --request.sampling.seed=42.
   for (size_t i = 0; i < extras.size(); ++i) {
     std::string key = extras[i];
@@ -118,12 +126,14 @@ RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>
       FV_CHECK(i + 1 < extras.size(), "override --", key, " needs a value");
       value = extras[++i];
     }
+    set_once(key, "--" + key);
     apply_override(key, value, config);
   }
-  // Direct flags win over both.
+  // Direct flags win over the file.
   for (const ValueFlag& flag : kValueFlags) {
     const std::optional<std::string>& value = f.values.at(flag.flag);
     if (!value) continue;
+    set_once(flag.key, flag.flag);
     try {
       apply_setting(flag.key, *value, config);
     } catch (const Error& e) {
