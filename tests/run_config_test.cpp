@@ -89,12 +89,23 @@ TEST(RunConfig, OverridesTakeNullAndTheEmptyMapping) {
                        }),
                        "generator.revision='main'"));
   RunConfig kwargs;
-  apply_override("generator.engine.compile.torch_compile_kwargs", "{}", kwargs);
+  apply_override("generator.engine.compile.dit_kwargs", "{}", kwargs);
+  EXPECT_FALSE(kwargs.dit_compile_kwargs) << "{} leaves the master keys in force";
   RunConfig prompt;
   apply_override("request.prompt", "fox: a story [draft]", prompt);
   EXPECT_EQ(prompt.request.prompt, "fox: a story [draft]");
   apply_override("request.prompt", "{a: b}", prompt);
   EXPECT_EQ(prompt.request.prompt, "{a: b}");
+}
+
+// An unknown key is refused whatever its value, an empty mapping included (QA audit: 'generator:
+// {bogus: {}}' ran).
+TEST(RunConfig, AnUnknownKeyHoldingAnEmptyMappingIsRefused) {
+  EXPECT_TRUE(contains(yaml_error("generator:\n  bogus: {}\n"), "unknown key 'generator.bogus'"));
+  EXPECT_TRUE(contains(yaml_error("request:\n  sampling:\n    bar: {}\n"),
+                       "unknown key 'request.sampling.bar'"));
+  EXPECT_TRUE(contains(yaml_error("foo: {}\n"), "unknown key 'foo'"));
+  EXPECT_NO_THROW(from_yaml("generator: {}\nrequest:\n  sampling: {}\n"));
 }
 
 // A direct flag's value is taken literally, not as YAML.

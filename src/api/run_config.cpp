@@ -569,7 +569,8 @@ void apply_key(const std::string& key, const YAML::Node& node, RunConfig& config
   if (section && !node.IsMap()) {
     fail("key '", key, "' expects a mapping of keys, got ", describe(node));
   }
-  if (node.IsMap()) {
+  // A mapping under a key that is no section is as unknown as the key (an empty one used to pass).
+  if (node.IsMap() && (section || key.empty())) {
     std::set<std::string> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
       const std::string child = it->first.Scalar();
