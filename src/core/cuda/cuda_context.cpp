@@ -43,7 +43,7 @@ CudaContext& CudaContext::get(int device) {
     if (status != cudaSuccess || count == 0) {
       fail("no CUDA GPU is available (",
            status == cudaSuccess ? "no devices" : cudaGetErrorString(status),
-           "); run with --device cpu");
+           "); commands with a --device flag run on the CPU with --device cpu");
     }
     contexts.resize(size_t(count));
   }
