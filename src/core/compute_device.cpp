@@ -121,7 +121,7 @@ DeviceMemoryBudget::DeviceMemoryBudget(Device device, int64_t bytes) : device_(d
   if (device.is_cpu()) {
     FV_CHECK(bytes == 0, "max_device_memory=", bytes,
              " bytes: the run is on the CPU, which has no device memory to limit; use it with "
-             "--device cuda");
+             "device=cuda (--device cuda)");
     return;
   }
 #ifdef FASTVIDEO_HAVE_CUDA

@@ -53,7 +53,7 @@ std::optional<std::string> check_compile_settings(const GeneratorOptions& option
   FV_CHECK(!device.is_cpu(),
            "enable_torch_compile (generator.engine.compile.enabled, "
            "--enable-torch-compile): compile mode captures CUDA graphs and the device is ",
-           device.name(), "; run on a GPU (--device cuda) or without compile mode");
+           device.name(), "; run on a GPU (device=cuda, --device cuda) or without compile mode");
   return "cuda-graphs" + (k.mode.empty() ? std::string() : " (mode " + k.mode + ")") +
          (options.compile_text_encoder ? ", text encoder too" : "") +
          (options.compile_vae ? ", VAE too" : "");

@@ -24,7 +24,7 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
   plan.sharded = options.use_fsdp_inference;
   if (plan.sharded) {
     FV_CHECK(!device.is_cpu(), "use_fsdp_inference with the device ", device.name(),
-             ": sharded weights live on GPUs (--device cuda)");
+             ": sharded weights live on GPUs (device=cuda, --device cuda)");
     FV_CHECK(!context.compile,
              "use_fsdp_inference and enable_torch_compile do not go together in this version; "
              "turn one off");
@@ -41,7 +41,7 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
     return plan;
   }
   FV_CHECK(!device.is_cpu(), "num_gpus ", n, " with the device ", device.name(),
-           ": several GPUs need a GPU device (--device cuda)");
+           ": several GPUs need a GPU device (device=cuda, --device cuda)");
   FV_CHECK(device.index + n <= gpu_count, "num_gpus ", n, " from ", device.name(), " needs GPUs ",
            device.index, " to ", device.index + n - 1, "; this machine has ", gpu_count, " GPU(s)");
   if (sp > 1) check_heads_divide(heads, sp);

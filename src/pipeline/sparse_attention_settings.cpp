@@ -15,8 +15,9 @@ double resolve_vsa_sparsity(std::optional<double> explicit_value, double preset_
   FV_CHECK(self.name() == kVsaBackendName, "VSA_sparsity=", s,
            " is set, but the self-attention backend is ", self.name(), " (", self_source,
            "); VSA_sparsity applies only to ", kVsaBackendName,
-           ": select it with --attention-backend ", kVsaBackendName,
-           " or FASTVIDEO_ATTENTION_BACKEND=", kVsaBackendName, ", or leave VSA_sparsity unset");
+           ": select it with attention_backend=", kVsaBackendName, " (--attention-backend ",
+           kVsaBackendName, ") or FASTVIDEO_ATTENTION_BACKEND=", kVsaBackendName,
+           ", or leave VSA_sparsity unset");
   return s;
 }
 
@@ -30,8 +31,9 @@ double resolve_sla_topk_ratio(std::optional<double> explicit_value, const Attent
   FV_CHECK(self.name() == kSlaBackendName || sage_sla, "SLA_topk_ratio=", r,
            " is set, but the self-attention backend is ", self.name(), " (", self_source,
            "); SLA_topk_ratio applies only to ", kSlaBackendName, " and ", kSageSlaBackendName,
-           ": select one with --attention-backend ", kSlaBackendName,
-           " or FASTVIDEO_ATTENTION_BACKEND=", kSlaBackendName, ", or leave SLA_topk_ratio unset");
+           ": select one with attention_backend=", kSlaBackendName, " (--attention-backend ",
+           kSlaBackendName, ") or FASTVIDEO_ATTENTION_BACKEND=", kSlaBackendName,
+           ", or leave SLA_topk_ratio unset");
   return r;
 }
 

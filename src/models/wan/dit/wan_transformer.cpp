@@ -965,7 +965,7 @@ void WanTransformer::enable_compile() {
   FV_CHECK(!device().is_cpu(),
            "compile mode (enable_torch_compile) captures CUDA graphs; the "
            "transformer is on ",
-           device().name(), ", so it needs a GPU (--device cuda)");
+           device().name(), ", so it needs a GPU (device=cuda, --device cuda)");
 #ifdef FASTVIDEO_HAVE_CUDA
   if (!graphs_) graphs_ = std::make_shared<WanForwardGraphs>();
 #else
