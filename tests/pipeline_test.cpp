@@ -155,7 +155,11 @@ TEST(PipelineVaeTiling, TileSettingsAreCheckedAndNeverIgnored) {
   GeneratorOptions off;
   off.vae_tile_size = 128;
   std::string m = message(off);
-  EXPECT_NE(m.find("vae_tile_size=128 / vae_tile_stride=192 are set, but vae_tiling is off"),
+  // Only what was set is named (QA audit: the default stride was named as if set).
+  EXPECT_NE(m.find("vae_tile_size=128 is set, but vae_tiling is off"), std::string::npos) << m;
+  off.vae_tile_stride = 64;
+  m = message(off);
+  EXPECT_NE(m.find("vae_tile_size=128 and vae_tile_stride=64 are set, but vae_tiling is off"),
             std::string::npos)
       << m;
   GeneratorOptions odd;

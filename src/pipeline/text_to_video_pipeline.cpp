@@ -70,11 +70,14 @@ VaeTiling square_tiling(int size, int stride) {
 std::optional<VaeTiling> vae_tiling_for(const GeneratorOptions& options, int64_t spatial_stride) {
   const GeneratorOptions defaults;
   if (!options.vae_tiling) {
-    FV_CHECK(options.vae_tile_size == defaults.vae_tile_size &&
-                 options.vae_tile_stride == defaults.vae_tile_stride,
-             "vae_tile_size=", options.vae_tile_size,
-             " / vae_tile_stride=", options.vae_tile_stride,
-             " are set, but vae_tiling is off; turn it on to tile");
+    const bool size_set = options.vae_tile_size != defaults.vae_tile_size;
+    const bool stride_set = options.vae_tile_stride != defaults.vae_tile_stride;
+    FV_CHECK(!size_set && !stride_set,
+             size_set ? str_cat("vae_tile_size=", options.vae_tile_size) : std::string(),
+             size_set && stride_set ? " and " : "",
+             stride_set ? str_cat("vae_tile_stride=", options.vae_tile_stride) : std::string(),
+             size_set && stride_set ? " are" : " is",
+             " set, but vae_tiling is off; turn it on (vae_tiling=true, --vae-tiling) to tile");
     return std::nullopt;
   }
   const int size = options.vae_tile_size, stride = options.vae_tile_stride;
