@@ -100,6 +100,20 @@ TEST(CliGenerate, TheSameRequestThriceInOneRunGivesTheSameFile) {
   }
 }
 
+// On the CPU the memory switches change nothing, and each one given says so (docs/memory.md; QA
+// audit: --pin-cpu-memory false said nothing).
+TEST(CliGenerate, MemorySwitchesOnTheCpuSayTheyChangeNothing) {
+  const fs::path out = testing::temp_dir("cpu-memory-switches") / "v.y4m";
+  const CliRun r = run(generate_args(testing::tiny_model_dir(), out) + kSmall +
+                       " --device cpu --pin-cpu-memory false --dit-layerwise-offload true");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* name : {"pin_cpu_memory=false", "dit_layerwise_offload"}) {
+    EXPECT_TRUE(testing::contains(r.output, std::string(name) + " has no effect on the CPU device"))
+        << name << "\n"
+        << r.output;
+  }
+}
+
 // Bugs 9 and 11: name lengths are checked before any work, and a legal long name works.
 TEST(CliGenerate, A246ByteNameWorksAndA300ByteNameIsRefusedUpFront) {
   const fs::path dir = testing::temp_dir("long-name");

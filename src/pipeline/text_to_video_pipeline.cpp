@@ -109,6 +109,7 @@ void log_offload_on_cpu(const GeneratorOptions& options) {
   if (options.dit_cpu_offload.value_or(false)) on.push_back("dit_cpu_offload");
   if (options.text_encoder_cpu_offload.value_or(false)) on.push_back("text_encoder_cpu_offload");
   if (options.vae_cpu_offload.value_or(false)) on.push_back("vae_cpu_offload");
+  if (!options.pin_cpu_memory) on.push_back("pin_cpu_memory=false");  // no offloaded copies to pin
   for (const std::string& name : on)
     log::info(name, " has no effect on the CPU device: the weights are in host memory already");
 }
