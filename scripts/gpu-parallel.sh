@@ -28,9 +28,15 @@ nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv >"$ou
 nvidia-smi topo -m >>"$out/machine.txt" 2>&1
 cat "$out/machine.txt"
 
-if [ ! -f build-gpu/build.ninja ]; then
-  step configure cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_CUDA_ARCHITECTURES=90a
+# A hang is reported in a minute (the NCCL watchdog), not in the default five; NCCL's own warnings
+# say why in the logs.
+export FASTVIDEO_NCCL_TIMEOUT_S="${FASTVIDEO_NCCL_TIMEOUT_S:-60}" NCCL_DEBUG="${NCCL_DEBUG:-WARN}"
+# NCCL_LIB in the cache: CMake found NCCL (without it every several-GPU step would fail in turn).
+step configure cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CUDA_ARCHITECTURES=90a
+if ! grep -q '^NCCL_LIB:FILEPATH=/' build-gpu/CMakeCache.txt; then
+  echo "gpu-parallel: CMake found no NCCL (see $out/configure.log); nothing here can run"
+  exit 1
 fi
 step build cmake --build build-gpu --parallel "$(nproc)" --target fastvideo_cli cuda_nccl_test
 
@@ -45,12 +51,12 @@ layouts() {
 }
 
 # generate NAME MODEL OUTPUT [FLAGS...]: one generation on cuda:0 and the GPUs after it, with its
-# --log-json beside its log.
+# --log-json beside its log; a run past $PARALLEL_RUN_TIMEOUT seconds (default 300) fails.
 generate() {
   local name=$1 model=$2 video=$3
   shift 3
-  step "$name" build-gpu/fastvideo generate --model "$model" --device cuda --prompt "$prompt" \
-    --output "$video" --overwrite --log-json "$out/$name.json" "$@"
+  step "$name" timeout "${PARALLEL_RUN_TIMEOUT:-300}" build-gpu/fastvideo generate --model "$model" \
+    --device cuda --prompt "$prompt" --output "$video" --overwrite --log-json "$out/$name.json" "$@"
 }
 
 # seconds JSON STAGE: a stage's seconds from a --log-json file ("total" for the whole).
@@ -68,8 +74,10 @@ PY
 # speedup NAME BASE: "denoise Xs (Y x), total Xs (Y x)" of run NAME against run BASE.
 speedup() {
   local d0 d1 t0 t1
-  d0=$(seconds "$out/$2.json" denoise) d1=$(seconds "$out/$1.json" denoise) || return
-  t0=$(seconds "$out/$2.json" total) t1=$(seconds "$out/$1.json" total) || return
+  d0=$(seconds "$out/$2.json" denoise) || return
+  d1=$(seconds "$out/$1.json" denoise) || return
+  t0=$(seconds "$out/$2.json" total) || return
+  t1=$(seconds "$out/$1.json" total) || return
   awk -v d0="$d0" -v d1="$d1" -v t0="$t0" -v t1="$t1" 'BEGIN {
     printf "denoise %.2f s (%.2fx), total after loading %.2f s (%.2fx)", d1, d0 / d1, t1, t0 / t1 }'
 }

@@ -5,11 +5,14 @@
 #include "parallel/ulysses.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
+#include <chrono>
 #include <mutex>
 #include <stdexcept>
 
 #include "ops/attention.h"
+#include "parallel/nccl_group.h"
 #include "test_util.h"
 
 namespace fastvideo {
@@ -145,6 +148,19 @@ TEST(Ulysses, AllGatherStacksTheRanksTensorsInRankOrder) {
         2, [&](Communicator& comm) { comm.all_gather(testing::randn({comm.rank() + 1})); });
   });
   EXPECT_TRUE(testing::contains(m, "all_gather on rank")) << m;
+}
+
+// The collectives' timeout: 300 s, or FASTVIDEO_NCCL_TIMEOUT_S (the multi-GPU check script sets 60
+// so that a hang costs a minute of a short machine loan); a value out of range is refused by name.
+TEST(NcclGroup, TheTimeoutComesFromTheEnvironmentWhereSet) {
+  ::unsetenv("FASTVIDEO_NCCL_TIMEOUT_S");
+  EXPECT_EQ(nccl_timeout(), std::chrono::seconds(300));
+  ::setenv("FASTVIDEO_NCCL_TIMEOUT_S", "60", 1);
+  EXPECT_EQ(nccl_timeout(), std::chrono::seconds(60));
+  ::setenv("FASTVIDEO_NCCL_TIMEOUT_S", "0", 1);
+  EXPECT_TRUE(
+      testing::contains(testing::error_of([] { nccl_timeout(); }), "FASTVIDEO_NCCL_TIMEOUT_S"));
+  ::unsetenv("FASTVIDEO_NCCL_TIMEOUT_S");
 }
 
 }  // namespace

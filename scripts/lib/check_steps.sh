@@ -16,6 +16,8 @@ step() {  # step NAME COMMAND...: runs, logs to $out/NAME.log, records pass/fail
     summary+=("FAIL $name ($((SECONDS - t0)) s): see $out/$name.log")
     tail -30 "$out/$name.log"
   fi
+  # Each verdict also as it comes, so a call cut off at its time limit still shows them.
+  echo "${summary[-1]}"
 }
 
 # gtest_skip_is_failure BINARY [ARGS...]: runs a gtest binary. Here a GPU exists, so a skipped test
@@ -35,8 +37,9 @@ gtest_skip_is_failure() {
 # ms_ssim_at_least A B MIN: compare, then gate on the mean MS-SSIM, which must be a number (frames
 # under 161 pixels a side give "n/a": a failure, not a pass).
 ms_ssim_at_least() {
-  build-gpu/fastvideo compare "$1" "$2" &&
-    build-gpu/fastvideo compare "$1" "$2" |
+  local report
+  report=$(build-gpu/fastvideo compare "$1" "$2") || { printf '%s\n' "$report"; return 1; }
+  printf '%s\n' "$report" |
     awk -v min="$3" '$1 == "mean" { print "mean MS-SSIM", $4; exit !($4 ~ /^[0-9.]+$/ && $4 >= min) }'
 }
 

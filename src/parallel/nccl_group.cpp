@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "core/env.h"
 #include "fastvideo/error.h"
 
 // FASTVIDEO_HAVE_NCCL is defined only in CUDA builds that found NCCL (CMakeLists.txt).
@@ -22,6 +23,10 @@
 #endif
 
 namespace fastvideo {
+
+std::chrono::milliseconds nccl_timeout() {
+  return std::chrono::seconds(env_int("FASTVIDEO_NCCL_TIMEOUT_S", kNcclTimeout.count(), 1, 86400));
+}
 
 #ifdef FASTVIDEO_HAVE_NCCL
 

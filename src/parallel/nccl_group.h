@@ -21,9 +21,13 @@ namespace fastvideo {
 // The default time a collective may take before the group is declared hung.
 inline constexpr std::chrono::seconds kNcclTimeout{300};
 
+// kNcclTimeout, or FASTVIDEO_NCCL_TIMEOUT_S seconds (1 .. 86400) where set: a test machine lent
+// for minutes wants a hang reported in one, a slow interconnect may want more.
+std::chrono::milliseconds nccl_timeout();
+
 // Rank i on GPU devices[i]. NCCL refuses a GPU named twice (its error is passed on, naming the
 // devices); a build without NCCL refuses any group.
 std::vector<std::unique_ptr<Communicator>> make_nccl_group(
-    const std::vector<int>& devices, std::chrono::milliseconds timeout = kNcclTimeout);
+    const std::vector<int>& devices, std::chrono::milliseconds timeout = nccl_timeout());
 
 }  // namespace fastvideo

@@ -132,7 +132,8 @@ PlannedMemory plan_offload(const GeneratorOptions& options, Device device,
                            const WanTransformerConfig& dit, const WanBlockExtras& extras,
                            const std::set<std::string>& dit_fp32, const Umt5Config& umt5,
                            DType umt5_dtype, const WanVaeConfig& vae, bool tiling_asked,
-                           const std::string& dit_resident_because, int dit_shards, int vae_gpus) {
+                           const std::string& dit_resident_because, int dit_shards, int vae_gpus,
+                           int sequence_ranks) {
   FV_CHECK(!(options.dit_layerwise_offload == false && options.dit_cpu_offload == true),
            "dit_layerwise_offload=false and dit_cpu_offload=true contradict each other here: on "
            "one GPU both mean streaming the transformer's blocks from host memory; set one");
@@ -156,8 +157,11 @@ PlannedMemory plan_offload(const GeneratorOptions& options, Device device,
       .vae_weights = weight_bytes(wan_vae_specs(vae), DType::BF16),
       .encode_activations =
           estimate_encode_activations(umt5.d_model, umt5.d_ff, umt5.num_heads, 512),
-      .denoise_activations = estimate_denoise_activations(preset_tokens, dit.inner_dim(),
-                                                          dit.ffn_dim, dit.num_layers, 512),
+      // Each sequence-parallel rank holds its share of the tokens (GPU 0 is planned; it holds the
+      // most beside the text encoder and the VAE).
+      .denoise_activations = estimate_denoise_activations(
+          (preset_tokens + sequence_ranks - 1) / std::max(sequence_ranks, 1), dit.inner_dim(),
+          dit.ffn_dim, dit.num_layers, 512),
       .decode_activations =
           estimate_decode_activations(d.num_frames, d.height, d.width, std::max(vae_gpus, 1)),
       .decode_activations_tiled = estimate_tiled_decode_activations(d.num_frames, d.height, d.width,
@@ -322,7 +326,16 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       plan_offload(options, device_, preset_, *geometry_, dit_config, extras, dit_fp32, umt5_config,
                    umt5_dtype, vae_config, vae_tiling.has_value(), dit_resident_because,
                    parallel.sharded ? parallel.sp_size : 0,
-                   int(parallel.devices.size() + parallel.uncond_devices.size()));
+                   int(parallel.devices.size() + parallel.uncond_devices.size()), parallel.sp_size);
+  // max_device_memory caps every GPU of the run, not only the first.
+  for (const std::vector<int>* gpus : {&parallel.devices, &parallel.uncond_devices}) {
+    for (int gpu : *gpus) {
+      if (gpu != device_.index) {
+        other_budgets_.push_back(
+            std::make_unique<DeviceMemoryBudget>(Device::cuda(gpu), options.max_device_memory));
+      }
+    }
+  }
   offload_ = planned.offload;
   // The plan may turn tiling on; then it tiles as vae_tile_size / vae_tile_stride say.
   const std::optional<VaeTiling> decode_tiling =

@@ -47,6 +47,7 @@ class TextToVideoPipeline {
  private:
   Device device_;
   DeviceMemoryBudget budget_;  // max_device_memory while this pipeline lives
+  std::vector<std::unique_ptr<DeviceMemoryBudget>> other_budgets_;  // the run's other GPUs
   CheckpointFolder checkpoint_;
   AttentionSelection attention_;  // resolved once, before any weights load (DESIGN §4)
   std::unique_ptr<WanTransformer> transformer_;
