@@ -116,6 +116,14 @@ TEST(OutputPath, AFileInAMissingFolderGetsItAndTheFolderGoesWithoutAVideo) {
     EXPECT_TRUE(fs::is_directory(dir));
   }
   EXPECT_FALSE(fs::exists(dir)) << "the folder made for a video that never came stayed";
+  // Every level made goes, not only the innermost (QA audit: nd/sub/x.mp4 left nd/), for a file
+  // and for a folder to name the video in; a folder that was there stays.
+  for (const fs::path& out : {dir / "sub" / "deeper" / "fox.y4m", dir / "sub" / "named" / ""}) {
+    if (!out.has_filename() && !mp4_supported()) continue;  // automatic names are MP4
+    { OutputTarget target(out, "a fox", false); }
+    EXPECT_FALSE(fs::exists(dir)) << out;
+  }
+  EXPECT_TRUE(fs::is_directory(dir.parent_path()));
   OutputTarget target(dir / "fox.y4m", "a fox", false);
   write_video(small_video(), target.path(), {}, target.may_replace());
   target.committed();

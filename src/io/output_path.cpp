@@ -76,6 +76,23 @@ int take_abandoned_placeholder(const fs::path& path) {
   return -1;
 }
 
+// Makes `dir` and any missing folder above it; returns those it made, outermost first (an error
+// names `out`, the output asked for).
+std::vector<fs::path> make_folders(const fs::path& dir, const fs::path& out) {
+  std::vector<fs::path> missing;
+  std::error_code ec;
+  for (fs::path p = dir; !p.empty() && !fs::exists(fs::symlink_status(p, ec));
+       p = p.parent_path()) {
+    missing.insert(missing.begin(), p);
+    if (p == p.parent_path()) break;
+  }
+  if (missing.empty()) return {};
+  fs::create_directories(dir, ec);
+  FV_CHECK(!ec, out.string(), ": cannot create the output folder ", dir.string(), ": ",
+           ec.message());
+  return missing;
+}
+
 }  // namespace
 
 std::string file_name_for_prompt(const std::string& prompt) {
@@ -117,12 +134,7 @@ OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt,
   if (names_a_folder(requested)) {
     check_mp4_supported(requested);
     const fs::path dir = requested.has_filename() ? requested : requested.parent_path();
-    std::error_code ec;
-    if (!fs::exists(dir, ec)) {
-      fs::create_directories(dir, ec);
-      FV_CHECK(!ec, requested.string(), ": cannot create the output folder: ", ec.message());
-      created_folder_ = dir;
-    }
+    created_folders_ = make_folders(dir, requested);
     check_folder(requested, dir);
     const std::string base = file_name_for_prompt(prompt);
     for (int i = 0;; ++i) {
@@ -157,12 +169,7 @@ OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt,
   }
   // A missing folder is made, as FastVideo makes output_path's (output_path: outputs/ with
   // output_video_name: fox.mp4 failed in a fresh folder), and goes again if the video never comes.
-  if (std::error_code ec; !fs::exists(fs::symlink_status(dir, ec))) {
-    fs::create_directories(dir, ec);
-    FV_CHECK(!ec, path_.string(), ": cannot create the output folder ", dir.string(), ": ",
-             ec.message());
-    created_folder_ = dir;
-  }
+  created_folders_ = make_folders(dir, path_);
   check_folder(path_, dir);
   std::error_code ec;
   const fs::path target = path_.has_filename() ? path_ : path_.parent_path();
@@ -186,9 +193,10 @@ OutputTarget::~OutputTarget() {
   if (reserved_) fs::remove(path_, ec);
   // After the removal: until then the lock tells other runs the placeholder is taken.
   if (placeholder_fd_ >= 0) ::close(placeholder_fd_);
-  // A folder this run made for a video that never came is not left behind.
-  if (!committed_ && !created_folder_.empty() && fs::is_empty(created_folder_, ec)) {
-    fs::remove(created_folder_, ec);
+  // The folders this run made for a video that never came are not left behind, innermost first.
+  if (committed_) return;
+  for (auto it = created_folders_.rbegin(); it != created_folders_.rend(); ++it) {
+    if (!fs::is_empty(*it, ec) || !fs::remove(*it, ec)) break;
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace fastvideo {
 
@@ -46,8 +47,8 @@ class OutputTarget {
   bool overwrite_ = false;
   bool reserved_ = false;  // path_ is this run's placeholder
   bool committed_ = false;
-  int placeholder_fd_ = -1;               // open and flock'ed while path_ is this run's placeholder
-  std::filesystem::path created_folder_;  // the folder this run created for the video, if any
+  int placeholder_fd_ = -1;  // open and flock'ed while path_ is this run's placeholder
+  std::vector<std::filesystem::path> created_folders_;  // made for the video, outermost first
 };
 
 }  // namespace fastvideo
