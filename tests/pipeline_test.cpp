@@ -385,6 +385,25 @@ TEST_F(Pipeline, InvalidSizesAndFrameCountsNameTheValueAndWhatWouldWork) {
       << message(r);
 }
 
+// Given latents are checked by resolve() as by generate(), before any work (QA audit: resolve()
+// passed a wrong size, and NaN latents failed later as a NaN in the transformer's output).
+TEST_F(Pipeline, GivenLatentsOfTheWrongSizeOrNotFiniteAreRefusedByResolve) {
+  GenerationRequest r = fox();
+  r.initial_latents.assign(7, 0.0f);
+  for (auto call : {+[](VideoGenerator& g, const GenerationRequest& q) { g.resolve(q); },
+                    +[](VideoGenerator& g, const GenerationRequest& q) { g.generate(q); }}) {
+    const std::string m = testing::error_of([&] { call(*generator_, r); });
+    EXPECT_TRUE(testing::contains(m, "initial_latents has 7 values; the request needs [1,16,"))
+        << m;
+  }
+  r = fox();
+  const GenerationResult ok = generator_->generate(r);
+  r.initial_latents.assign(ok.final_latents.size(), 0.5f);
+  r.initial_latents[3] = std::nanf("");
+  const std::string m = testing::error_of([&] { generator_->resolve(r); });
+  EXPECT_TRUE(testing::contains(m, "initial_latents[3] is nan; latents must be finite")) << m;
+}
+
 // Prompts reach the tokenizer, the metadata and file names: each is checked by its own name.
 TEST_F(Pipeline, PromptsWithANulByteOrInvalidUtf8AreRefusedByField) {
   auto message = [&](GenerationRequest r) -> std::string {

@@ -78,9 +78,9 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
   FV_CHECK(r.cfg_gate_step >= 0.0 && r.cfg_gate_step <= 1.0, "cfg_gate_step=", r.cfg_gate_step,
            " is not a number in [0, 1]");
 
-  FV_CHECK(!r.prompt.empty(), "prompt is empty; pass --prompt \"...\"");
+  FV_CHECK(!r.prompt.empty(), "prompt is empty; give a prompt (--prompt \"...\")");
   FV_CHECK(r.prompt.find_first_not_of(" \t\r\n\v\f") != std::string::npos,
-           "prompt holds only whitespace; pass --prompt \"...\"");
+           "prompt holds only whitespace; give a prompt (--prompt \"...\")");
   check_text("prompt", r.prompt);
   check_text("negative_prompt", r.negative_prompt);
   const std::string bad_size = geometry.invalid_size(r.num_frames, r.height, r.width);
@@ -102,6 +102,16 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
            "max_sequence_length=", r.max_sequence_length, " must be in [1, ",
            WanGeometry::kTextLength, "]");
   if (preset.pipeline == WanPipelineKind::Dmd) check_dmd_request(r, preset);
+  // Given latents: checked here, so that resolve() refuses what generate() would, before any work.
+  if (!q.initial_latents.empty()) {
+    const Shape shape = geometry.latent_shape(r.num_frames, r.height, r.width);
+    FV_CHECK(int64_t(q.initial_latents.size()) == shape_numel(shape), "initial_latents has ",
+             q.initial_latents.size(), " values; the request needs ", shape_str(shape));
+    for (size_t i = 0; i < q.initial_latents.size(); ++i) {
+      FV_CHECK(std::isfinite(q.initial_latents[i]), "initial_latents[", i, "] is ",
+               q.initial_latents[i], "; latents must be finite");
+    }
+  }
   return r;
 }
 

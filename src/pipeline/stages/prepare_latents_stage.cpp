@@ -17,9 +17,7 @@ void PrepareLatentsStage::run(RequestState& state) {
   Tensor latents;
   if (given.empty()) {
     latents = draw_latent_noise(*state.generator, shape, pipeline_);
-  } else {
-    FV_CHECK(int64_t(given.size()) == shape_numel(shape), "initial_latents has ", given.size(),
-             " values; the request needs ", shape_str(shape));
+  } else {  // size and values checked by resolve_request
     latents = Tensor::from_vector(given, shape);
   }
   state.latents = latents.to(device_);
