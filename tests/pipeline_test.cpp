@@ -201,6 +201,10 @@ TEST(PipelineMemory, SwitchesAreCheckedAndNeverIgnored) {
   options.device = "cpu";
   options.max_device_memory = int64_t(8) << 30;
   EXPECT_NE(loading_error(options).find("max_device_memory=8589934592 bytes"), std::string::npos);
+  options.max_device_memory = -1;  // the value's own fault comes first, not the device's
+  EXPECT_NE(loading_error(options).find("max_device_memory=-1 bytes is negative"),
+            std::string::npos)
+      << loading_error(options);
 }
 
 // num_gpus / sp_size (issue 15) are checked before any weights load, each refusal naming the

@@ -118,6 +118,7 @@ DeviceMemory device_memory(Device device) {
 }
 
 DeviceMemoryBudget::DeviceMemoryBudget(Device device, int64_t bytes) : device_(device) {
+  FV_CHECK(bytes >= 0, "max_device_memory=", bytes, " bytes is negative; give a size (0: no limit)");
   if (device.is_cpu()) {
     FV_CHECK(bytes == 0, "max_device_memory=", bytes,
              " bytes: the run is on the CPU, which has no device memory to limit; use it with "
