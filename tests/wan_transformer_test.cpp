@@ -374,6 +374,38 @@ TEST(WanTransformer, TinyForwardIsFiniteDeterministicAndShapedLikeTheLatents) {
       1e-4);
 }
 
+// A stop request made while a block runs ends the CPU forward before the next block, with
+// Cancelled naming it; cleared, the same model runs the whole forward again.
+TEST(WanTransformer, AStopRequestEndsTheCpuForwardBeforeTheNextBlock) {
+  TinyForward tiny;
+  const Tensor latents = randn({1, 16, 3, 8, 8});
+  const std::vector<double> t = {999.0};
+  const auto text = tiny.model.prepare_text(randn({1, 512, 128}));
+  StopFlag stop;
+  tiny.model.watch_stop(&stop);
+  int blocks_run = 0;
+  tiny.model.set_block_probe([&](int, const Tensor&) {
+    ++blocks_run;
+    stop.request();
+  });
+  ASSERT_GE(tiny.model.config().num_layers, 2);
+  try {
+    tiny.model.forward(latents, t, text);
+    ADD_FAILURE() << "the stop request was ignored";
+  } catch (const Cancelled& e) {
+    EXPECT_NE(std::string(e.what()).find(str_cat("the transformer's forward (block 2 of ",
+                                                 tiny.model.config().num_layers)),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(blocks_run, 1);
+  stop.clear();
+  blocks_run = 0;
+  tiny.model.set_block_probe([&](int, const Tensor&) { ++blocks_run; });
+  EXPECT_TRUE(ops::all_finite(tiny.model.forward(latents, t, text)));
+  EXPECT_EQ(blocks_run, tiny.model.config().num_layers);
+}
+
 // FastVideo's transformer_quant FP8 (ops/fp8_linear.h): the blocks' ten linears become E4M3
 // weights, and every block's output stays within cosine 0.995 of full precision (the issue's
 // per-layer bar), the model output too; the embeddings and head stay as they were.

@@ -423,6 +423,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   };
   vae_ = load_vae(device_);
   vae_->watch_stop(&stop_);
+  transformer_->watch_stop(&stop_);
   if (compile && options.compile_vae) vae_->enable_compile();
   // Several GPUs: the decode split along the height across all of them (a replica of the 0.25 GB
   // VAE on each), unless it is tiled, which decodes tile after tile on the first.

@@ -19,6 +19,7 @@
 #include "attention/attention_backend.h"
 #include "attention/attention_registry.h"
 #include "core/compile_stats.h"
+#include "core/stop_flag.h"
 #include "core/tensor.h"
 #include "io/weights.h"
 #include "models/wan/dit/wan_transformer_config.h"
@@ -217,6 +218,12 @@ class WanTransformer {
   // For tests and benchmarks that compare layers: probe(block index, its output [B, S, D]) after
   // every block of each eager forward; empty: none. Not in compile mode (refused).
   void set_block_probe(std::function<void(int, const Tensor&)> probe);
+  // From now on a forward on the CPU polls `stop` before each block: a stop request ends it with
+  // Cancelled within a block rather than after the whole step, which on the CPU takes minutes at
+  // real size. Not on a GPU, where a step takes a second and the host only queues the blocks, nor
+  // as a rank of a sequence-parallel group, whose ranks must reach every all-to-all together.
+  // Null: never polled.
+  void watch_stop(const StopFlag* stop) { stop_ = stop; }
   bool layerwise_offloaded() const { return offload_ != nullptr; }
   bool sharded_weights() const { return sharded_ != nullptr; }
   using CompileStats = fastvideo::CompileStats;
@@ -320,6 +327,7 @@ class WanTransformer {
   bool fp8_linears_ = false;
   bool gemm_autotune_ = false;
   std::function<void(int, const Tensor&)> block_probe_;
+  const StopFlag* stop_ = nullptr;  // watch_stop
   int64_t cfg_batch_tokens_ = kCfgBatchTokens;
   // forward_cfg's batched context for the last (cond, uncond) pair, by their ids.
   struct CfgBatch {
