@@ -135,8 +135,9 @@ TEST(OutputPath, AnExistingPngFrameFolderIsReplacedNotWrittenInto) {
   const fs::path frames = testing::temp_dir("png-target") / "frames";
   write_video(small_video(), frames, {}, false);
   EXPECT_TRUE(is_png_frame_folder(frames));
-  EXPECT_NE(error_of([&] { OutputTarget t(frames, "a fox", false); }).find("--overwrite"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { OutputTarget t(frames, "a fox", false); }).find("set overwrite (--overwrite)"),
+      std::string::npos);
   OutputTarget target(frames, "a fox", true);
   EXPECT_EQ(target.path(), frames);
   write_video(small_video(), target.path(), {}, target.may_replace());

@@ -60,9 +60,9 @@ def _check_output_for_prompts(config: _fastvideo_cpp.RunConfig, output_path: str
 
 # The engine's messages name the CLI's flags; from Python, the keyword or request key instead.
 _PYTHON_TERMS = {
-    "generate_video": {"pass --overwrite": "pass overwrite=True",
+    "generate_video": {"set overwrite (--overwrite)": "pass overwrite=True",
                        'give a prompt (--prompt "...")': "pass a prompt"},
-    "generate": {"pass --overwrite": 'set "output": {"overwrite": True} in the request',
+    "generate": {"set overwrite (--overwrite)": 'set "output": {"overwrite": True} in the request',
                  'give a prompt (--prompt "...")': 'set the request\'s "prompt"'},
 }
 

@@ -175,7 +175,7 @@ OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt,
   const fs::path target = path_.has_filename() ? path_ : path_.parent_path();
   const fs::file_status status = fs::symlink_status(target, ec);
   if (!fs::exists(status)) return;
-  FV_CHECK(overwrite, path_.string(), " exists; pass --overwrite to replace it");
+  FV_CHECK(overwrite, path_.string(), " exists; set overwrite (--overwrite) to replace it");
   // What --overwrite cannot replace is refused now, not after the whole generation (write_video
   // checks the same when it writes).
   if (video_format_for(path_) == VideoFormat::PngFolder) {

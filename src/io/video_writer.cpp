@@ -51,8 +51,8 @@ void rename_no_replace(const fs::path& from, const fs::path& to) {
   if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return;
   if (errno == EEXIST) {
     fail(to.string(),
-         " appeared while the video was being made; it was not replaced (pass "
-         "--overwrite to replace it)");
+         " appeared while the video was being made; it was not replaced (set "
+         "overwrite (--overwrite) to replace it)");
   }
   fail(to.string(), ": cannot move the finished output into place: ", std::strerror(errno));
 }
@@ -147,7 +147,7 @@ void write_video(const Video& video, const fs::path& out, const VideoMetadata& m
   const fs::file_status status = fs::symlink_status(target, ec);
   const bool exists = fs::exists(status);
   if (exists) {
-    FV_CHECK(overwrite, target.string(), " exists; pass --overwrite to replace it");
+    FV_CHECK(overwrite, target.string(), " exists; set overwrite (--overwrite) to replace it");
     if (format == VideoFormat::PngFolder)
       FV_CHECK(is_png_frame_folder(target), target.string(),
                " exists and is not a previous PNG-frame output (it holds other files or is not a "
