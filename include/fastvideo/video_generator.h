@@ -190,7 +190,8 @@ class VideoGenerator {
   static VideoGenerator from_pretrained(const std::filesystem::path& path,
                                         const GeneratorOptions& options = {});
   // One generation at a time: calls from several threads run one after another. A call from the
-  // generator's own progress callback throws Error.
+  // generator's own progress callback throws Error; a callback that waits for another thread's
+  // call waits forever, as that call waits for the generation the callback is part of.
   GenerationResult generate(const GenerationRequest& request);
 
   // What generate() would run for `request`, without running it: unset fields take the model's
@@ -209,8 +210,9 @@ class VideoGenerator {
   using ProgressFn = void (*)(int step, int total, double seconds_per_step, void* user);
   void set_progress(ProgressFn fn, void* user);
 
-  // Stops the generation in progress at its next boundary (a stage, a denoising step, a latent
-  // frame of the decode unless it is split across GPUs, the end of writing): generate() then
+  // Stops the generation in progress at its next boundary (a stage, a denoising step, a
+  // transformer block on the CPU, a latent frame of the decode unless it is split across GPUs, the
+  // end of writing): generate() then
   // throws Cancelled and leaves no output behind. Safe from another
   // thread and from a signal handler (one store to a lock-free atomic). A stop asked for during a
   // generation ends with it, however it ends; one asked for between generations applies to the
