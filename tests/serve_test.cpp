@@ -65,7 +65,16 @@ class ServeProcess {
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
     posix_spawn_file_actions_addclose(&actions, fds[0]);
     posix_spawn_file_actions_addclose(&actions, fds[1]);
-    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ), 0);
+    // Whatever this test inherited (nohup ignores SIGHUP), the server gets the defaults.
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&defaults, sig);
+    posix_spawnattr_setsigdefault(&attributes, &defaults);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF);
+    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, &attributes, argv.data(), environ), 0);
+    posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     ::close(fds[1]);
     // The server prints "... listening on http://127.0.0.1:PORT (...)" once it accepts requests.
@@ -96,9 +105,9 @@ class ServeProcess {
   int port() const { return port_; }
   const fs::path& output_dir() const { return output_dir_; }
 
-  // SIGTERM, then the exit status (-1: killed by a signal).
-  int terminate() {
-    ::kill(pid_, SIGTERM);
+  // `sig`, then the exit status (-1: killed by a signal).
+  int terminate(int sig = SIGTERM) {
+    ::kill(pid_, sig);
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
@@ -281,8 +290,8 @@ TEST(Serve, ConfigTakesTheGeneratorSectionAndRefusesARequestSection) {
   EXPECT_EQ(refused.status, 1) << refused.output;
   EXPECT_NE(refused.output.find("request.sampling.seed"), std::string::npos) << refused.output;
   // Compile mode reaches the engine, which refuses it on the CPU before serving.
-  const testing::CliRun compile = testing::run("serve --port 0 --device cpu --model " + model +
-                                               " --enable-torch-compile");
+  const testing::CliRun compile =
+      testing::run("serve --port 0 --device cpu --model " + model + " --enable-torch-compile");
   EXPECT_EQ(compile.status, 1) << compile.output;
   EXPECT_NE(compile.output.find("compile mode captures CUDA graphs"), std::string::npos)
       << compile.output;
@@ -439,8 +448,9 @@ TEST(Serve, ApiKeyIsRequiredOnEveryRouteButHealth) {
   EXPECT_TRUE(lowercase && lowercase->status == 200) << (lowercase ? lowercase->body : "");
   expect_error(server.client().Get("/v1/models", {{"Authorization", "Bearer SK-TEST"}}), 401,
                nullptr, "the key in another case");
-  expect_error(server.client().Get("/v1/models", {{"Authorization", "Basic sk-test"}}), 401,
-               nullptr, "another scheme");
+  const auto basic = server.client().Get("/v1/models", {{"Authorization", "Basic sk-test"}});
+  expect_error(basic, 401, nullptr, "another scheme");
+  EXPECT_EQ(basic->get_header_value("WWW-Authenticate"), "Bearer");
   EXPECT_EQ(body_of(models)["data"][0]["id"], "tiny-model");
   auto health = server.client().Get("/health");
   ASSERT_TRUE(health && health->status == 200);
@@ -553,17 +563,20 @@ TEST(Serve, DeleteCancelsQueuedAndRunningJobsAndLeavesNoFile) {
   EXPECT_EQ(server.terminate(), 0);
 }
 
-TEST(Serve, SigtermCancelsTheRunningJobLeavesNoFileAndExitsZero) {
-  ServeProcess server("sigterm");
-  auto c = server.client();
-  const std::string id = submit(c, kLongJob)["id"];
-  submit(c, kLongJob);
-  wait_for_status(c, id, "in_progress");
-  const auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(server.terminate(), 0);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
-  EXPECT_TRUE(everything_in(server.output_dir()).empty());
-  EXPECT_FALSE(server.client().Get("/health")) << "it stopped listening";
+// SIGHUP (the terminal or ssh session closed) used to kill the server and leave its videos.
+TEST(Serve, SigtermAndSighupCancelTheRunningJobLeaveNoFileAndExitZero) {
+  for (const int sig : {SIGTERM, SIGHUP}) {
+    ServeProcess server(str_cat("signal-", sig));
+    auto c = server.client();
+    const std::string id = submit(c, kLongJob)["id"];
+    submit(c, kLongJob);
+    wait_for_status(c, id, "in_progress");
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(server.terminate(sig), 0) << sig;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 20s);
+    EXPECT_TRUE(everything_in(server.output_dir()).empty()) << sig;
+    EXPECT_FALSE(server.client().Get("/health")) << "it stopped listening";
+  }
 }
 
 // httplib's default socket options set SO_REUSEPORT, with which a second server bound the same
@@ -573,11 +586,10 @@ TEST(Serve, ASecondServerOnTheSamePortIsRefusedBeforeItLoadsAModel) {
   ServeProcess first("port-first");
   const std::string port = std::to_string(first.port());
   // Bounded: a second server that did start would otherwise never return.
-  const testing::CliRun second =
-      testing::run("serve --model " + testing::temp_dir("serve-port-no-model").string() +
-                       "/missing --port " + port +
-                       " --output-dir " + testing::temp_dir("serve-port-second").string(),
-                   "timeout 60");
+  const testing::CliRun second = testing::run(
+      "serve --model " + testing::temp_dir("serve-port-no-model").string() + "/missing --port " +
+          port + " --output-dir " + testing::temp_dir("serve-port-second").string(),
+      "timeout 60");
   EXPECT_EQ(second.status, 1) << second.output;
   EXPECT_NE(second.output.find("cannot listen on 127.0.0.1:" + port + " (address in use)"),
             std::string::npos)
@@ -623,6 +635,72 @@ int connect_to(int port, const std::string& first_bytes = "") {
   EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
   if (!first_bytes.empty()) EXPECT_GT(::send(fd, first_bytes.data(), first_bytes.size(), 0), 0);
   return fd;
+}
+
+// Sends `request` on a new connection and returns the server's answer: its head and as many
+// bytes of body as its Content-Length says (or what came before two quiet seconds).
+std::string exchange(int port, const std::string& request) {
+  const int fd = connect_to(port, request);
+  timeval two_seconds{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &two_seconds, sizeof two_seconds);
+  std::string answer;
+  char buffer[4096];
+  const auto whole = [&answer] {
+    const size_t head = answer.find("\r\n\r\n");
+    if (head == std::string::npos) return false;
+    const size_t field = answer.find("Content-Length: ");
+    if (field == std::string::npos || field > head) return true;
+    return answer.size() >= head + 4 + std::stoul(answer.substr(field + 16));
+  };
+  while (!whole()) {
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    answer.append(buffer, size_t(n));
+  }
+  ::close(fd);
+  return answer;
+}
+
+// Bodies whose size Content-Length does not state were read past --max-body-bytes: a chunked
+// 500 MiB prompt was queued and the tokenizer took the machine's memory; a 400 KB gzip body grew
+// to 400 MB. They, a Content-Length given twice or not as a number, and a POST without one, are
+// refused at once, before the body is read.
+TEST(Serve, BodiesOfUnstatedSizeAreRefusedBeforeTheyAreRead) {
+  ServeProcess server("framing", {"--max-body-bytes", "65536"});
+  const std::string job = kSmallJob.dump();
+  const auto hex = [](size_t n) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%zx", n);
+    return std::string(text);
+  };
+  const std::string post =
+      "POST /v1/videos HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+  struct Case {
+    std::string what, headers, body;
+    int status;
+    std::string says;
+  };
+  const Case cases[] = {
+      {"a chunked body", "Transfer-Encoding: chunked\r\n",
+       str_cat(hex(job.size()), "\r\n", job, "\r\n0\r\n\r\n"), 411, "Transfer-Encoding 'chunked'"},
+      {"a gzip body", str_cat("Content-Encoding: gzip\r\nContent-Length: ", job.size(), "\r\n"),
+       job, 415, "Content-Encoding 'gzip'"},
+      {"two lengths", str_cat("Content-Length: ", job.size(), "\r\nContent-Length: 500\r\n"), job,
+       400, "more than once"},
+      {"a negative length", "Content-Length: -1\r\n", job, 400, "'-1' is not a number of bytes"},
+      {"no length", "", "", 411, "needs a Content-Length"},
+  };
+  for (const Case& c : cases) {
+    const auto asked = std::chrono::steady_clock::now();
+    const std::string answer = exchange(server.port(), post + c.headers + "\r\n" + c.body);
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, 1s) << c.what;
+    EXPECT_EQ(answer.substr(0, 12), str_cat("HTTP/1.1 ", c.status)) << c.what << ": " << answer;
+    EXPECT_NE(answer.find(c.says), std::string::npos) << c.what << ": " << answer;
+  }
+  // Nothing was queued, and a plain request still is.
+  auto c = server.client();
+  EXPECT_TRUE(body_of(c.Get("/v1/videos"))["data"].empty());
+  EXPECT_EQ(submit(c, kSmallJob)["status"], "queued");
 }
 
 // Idle connections and clients sending their headers a byte at a time held every one of

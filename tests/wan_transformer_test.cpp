@@ -393,7 +393,7 @@ TEST(WanTransformer, AStopRequestEndsTheCpuForwardBeforeTheNextBlock) {
     tiny.model.forward(latents, t, text);
     ADD_FAILURE() << "the stop request was ignored";
   } catch (const Cancelled& e) {
-    EXPECT_NE(std::string(e.what()).find(str_cat("the transformer's forward (block 2 of ",
+    EXPECT_NE(std::string(e.what()).find(str_cat("stopped during transformer block 2 of ",
                                                  tiny.model.config().num_layers)),
               std::string::npos)
         << e.what();

@@ -456,12 +456,59 @@ struct OutputDir {
   }
 };
 
+// How a request's body is framed, checked before it is read: httplib (Debian's 0.11.4) holds
+// --max-body-bytes only against a Content-Length, so a chunked or compressed body could grow past
+// it in memory without bound. Bodies here are small JSON or form fields, so such framings are
+// refused, as is a Content-Length given twice or not as a byte count (RFC 9112 §6.3), and a POST
+// without one. Null: the framing is acceptable.
+std::optional<ApiError> refuse_body_framing(const httplib::Request& req) {
+  if (req.has_header("Transfer-Encoding")) {
+    return ApiError(
+        411, "length_required",
+        str_cat("Transfer-Encoding '", req.get_header_value("Transfer-Encoding").substr(0, 40),
+                "' is not accepted; send the body with a Content-Length"));
+  }
+  for (size_t i = 0; i < req.get_header_value_count("Content-Encoding"); ++i) {
+    const std::string coding = lowercase(req.get_header_value("Content-Encoding", i));
+    if (coding != "identity") {
+      return ApiError(415, "unsupported_media_type",
+                      str_cat("Content-Encoding '", coding.substr(0, 40),
+                              "' is not accepted; send the body uncompressed"));
+    }
+  }
+  const size_t lengths = req.get_header_value_count("Content-Length");
+  if (lengths > 1) {
+    return ApiError(400, "invalid_request", "Content-Length is given more than once");
+  }
+  if (lengths == 0) {
+    if (req.method != "POST") return std::nullopt;
+    return ApiError(411, "length_required", "a POST needs a Content-Length header");
+  }
+  const std::string length = req.get_header_value("Content-Length");
+  if (length.empty() || length.size() > 19 ||
+      length.find_first_not_of("0123456789") != std::string::npos) {
+    return ApiError(
+        400, "invalid_request",
+        str_cat("Content-Length '", length.substr(0, 40), "' is not a number of bytes"));
+  }
+  return std::nullopt;
+}
+
 void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& model,
                   const VideoGenerator& generator, const ServeFlags& f, int64_t started_at) {
   server.set_payload_max_length(f.max_body_bytes);
   server.set_pre_routing_handler([&f](const httplib::Request& req, httplib::Response& res) {
+    // The body is neither read nor answered for after a refusal: the connection closes.
+    auto refuse = [&res](const ApiError& e) {
+      reply(res, e);
+      res.set_header("Connection", "close");
+      return httplib::Server::HandlerResponse::Handled;
+    };
     // /health stays open: a load balancer's probe learns nothing about anyone's videos from it.
-    if (!f.api_key || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+    if (!f.api_key || req.path == "/health") {
+      if (auto refusal = refuse_body_framing(req)) return refuse(*refusal);
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     const std::string given = req.get_header_value("Authorization");
     // "Bearer KEY"; the scheme is case-insensitive (RFC 9110 §11.1).
     const size_t space = given.find(' ');
@@ -474,11 +521,14 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
     for (size_t i = 0; i < expected.size(); ++i) {
       differ |= (i < key.size() ? key[i] : 0) ^ expected[i];
     }
-    if (differ == 0) return httplib::Server::HandlerResponse::Unhandled;
-    reply(res, ApiError(401, "invalid_api_key",
-                        given.empty() ? "no API key: send the header 'Authorization: Bearer KEY'"
-                                      : "the API key in the Authorization header is not valid"));
-    return httplib::Server::HandlerResponse::Handled;
+    if (differ == 0) {
+      if (auto refusal = refuse_body_framing(req)) return refuse(*refusal);
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    res.set_header("WWW-Authenticate", "Bearer");
+    return refuse(ApiError(401, "invalid_api_key",
+                           given.empty() ? "no API key: send the header 'Authorization: Bearer KEY'"
+                                         : "the API key in the Authorization header is not valid"));
   });
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <tuple>
 
 #include "fastvideo/error.h"
 
@@ -37,22 +36,11 @@ ServeSignals::ServeSignals(std::function<void()> stop, std::function<void()> qui
   g_wake = pipe_fds_[1];
   g_received = 0;
   thread_ = std::thread([this] { watch(); });
-  struct sigaction action {};
-  action.sa_handler = on_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  for (auto [sig, previous, handled] : {std::tuple{SIGINT, &previous_int_, &int_handled_},
-                                        std::tuple{SIGTERM, &previous_term_, &term_handled_}}) {
-    sigaction(sig, nullptr, previous);
-    if (previous->sa_handler == SIG_IGN) continue;
-    sigaction(sig, &action, nullptr);
-    *handled = true;
-  }
+  handlers_.emplace(on_signal);
 }
 
 ServeSignals::~ServeSignals() {
-  if (int_handled_) sigaction(SIGINT, &previous_int_, nullptr);
-  if (term_handled_) sigaction(SIGTERM, &previous_term_, nullptr);
+  handlers_.reset();
   [[maybe_unused]] const ssize_t n = ::write(pipe_fds_[1], &kFinished, 1);
   thread_.join();
   ::close(pipe_fds_[0]);
@@ -68,15 +56,14 @@ void ServeSignals::watch() {
   std::fprintf(stderr,
                "fastvideo serve: %s: stopping (no new requests; the running job is cancelled; "
                "send the signal again to quit at once)\n",
-               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+               stop_signal_name(sig));
   pollfd wake{pipe_fds_[0], POLLIN, 0};
   while (true) {
     if (!finished_) stop_();
     if (::poll(&wake, 1, finished_ ? -1 : 20) != 1) continue;
     if (::read(pipe_fds_[0], &byte, 1) != 1 || byte == kFinished) return;
     if (byte == kQuit) {
-      std::fprintf(stderr, "fastvideo serve: %s again: quitting at once\n",
-                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      std::fprintf(stderr, "fastvideo serve: %s again: quitting at once\n", stop_signal_name(sig));
       quit_();
       std::raise(sig);  // its handler is the default now
     }

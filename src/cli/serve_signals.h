@@ -1,16 +1,19 @@
-// SIGINT and SIGTERM while `fastvideo serve` runs. The handler only records the signal and wakes a
-// thread through a pipe (both async-signal-safe; the signal may land on any thread, BLAS's
-// included); that thread calls `stop` as ordinary code, and again every 20 ms until finished(): an
-// HTTP server that was not listening yet when the signal came is stopped as soon as it is. A
-// second signal quits at once: the thread calls `quit` (which removes the server's files without
-// waiting for anything) and the process is killed by the signal; a third kills it even if `quit`
-// hangs. A signal the process inherited as ignored stays ignored.
+// The stop signals (stop_signals.h: SIGINT, SIGTERM, SIGHUP) while `fastvideo serve` runs. The
+// handler only records the signal and wakes a thread through a pipe (both async-signal-safe; the
+// signal may land on any thread, BLAS's included); that thread calls `stop` as ordinary code, and
+// again every 20 ms until finished(): an HTTP server that was not listening yet when the signal
+// came is stopped as soon as it is. A second signal quits at once: the thread calls `quit` (which
+// removes the server's files without waiting for anything) and the process is killed by the signal;
+// a third kills it even if `quit` hangs. A signal the process inherited as ignored stays ignored.
 #pragma once
 
 #include <atomic>
 #include <csignal>
 #include <functional>
+#include <optional>
 #include <thread>
+
+#include "stop_signals.h"
 
 namespace fastvideo::cli {
 
@@ -31,9 +34,7 @@ class ServeSignals {
 
   std::function<void()> stop_, quit_;
   int pipe_fds_[2] = {-1, -1};
-  struct sigaction previous_int_ {
-  }, previous_term_{};
-  bool int_handled_ = false, term_handled_ = false;
+  std::optional<StopSignalHandlers> handlers_;
   std::atomic<bool> finished_{false};
   std::thread thread_;
 };

@@ -6,10 +6,11 @@
 #include <csignal>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <thread>
-#include <tuple>
 
 #include "fastvideo/error.h"
+#include "stop_signals.h"
 
 namespace fastvideo::cli {
 
@@ -39,9 +40,7 @@ struct StopOnSignal::Watcher {
   int pipe_fds[2] = {-1, -1};
   std::mutex mutex;
   VideoGenerator* generator = nullptr;
-  struct sigaction previous_int {
-  }, previous_term{};
-  bool int_handled = false, term_handled = false;
+  std::optional<StopSignalHandlers> handlers;
   std::thread thread;
 
   void run() {
@@ -62,23 +61,12 @@ StopOnSignal::StopOnSignal() : watcher_(std::make_unique<Watcher>()) {
   g_wake_fd = w.pipe_fds[1];
   g_signal = 0;
   w.thread = std::thread([&w] { w.run(); });
-  struct sigaction action {};
-  action.sa_handler = on_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  for (auto [sig, previous, handled] : {std::tuple{SIGINT, &w.previous_int, &w.int_handled},
-                                        std::tuple{SIGTERM, &w.previous_term, &w.term_handled}}) {
-    sigaction(sig, nullptr, previous);
-    if (previous->sa_handler == SIG_IGN) continue;  // inherited as ignored: leave it so
-    sigaction(sig, &action, nullptr);
-    *handled = true;
-  }
+  w.handlers.emplace(on_signal);
 }
 
 StopOnSignal::~StopOnSignal() {
   Watcher& w = *watcher_;
-  if (w.int_handled) sigaction(SIGINT, &w.previous_int, nullptr);
-  if (w.term_handled) sigaction(SIGTERM, &w.previous_term, nullptr);
+  w.handlers.reset();
   const char stop = 0;
   [[maybe_unused]] const ssize_t n = ::write(w.pipe_fds[1], &stop, 1);
   w.thread.join();
@@ -94,6 +82,6 @@ void StopOnSignal::watch(VideoGenerator* generator) {
 
 int StopOnSignal::signal() const { return g_signal; }
 
-const char* StopOnSignal::signal_name() const { return g_signal == SIGTERM ? "SIGTERM" : "SIGINT"; }
+const char* StopOnSignal::signal_name() const { return stop_signal_name(g_signal); }
 
 }  // namespace fastvideo::cli

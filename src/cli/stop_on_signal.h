@@ -1,7 +1,7 @@
-// SIGINT and SIGTERM while `fastvideo generate` runs: the first asks the generation in progress to
-// stop at its next step (it then removes what it was writing), the second ends the process at
-// once. The exit status is then 128 + the signal (130, 143), as shells report it. A signal the
-// process inherited as ignored (a background job of a non-interactive shell) stays ignored.
+// The stop signals (stop_signals.h: SIGINT, SIGTERM, SIGHUP) while `fastvideo generate` runs: the
+// first asks the generation in progress to stop at its next step (it then removes what it was
+// writing), the second ends the process at once. The exit status is then 128 + the signal (130,
+// 143, 129), as shells report it.
 #pragma once
 
 #include <memory>
@@ -21,7 +21,7 @@ class StopOnSignal {
   void watch(VideoGenerator* generator);
   // The signal received, 0 when none.
   int signal() const;
-  // "SIGINT" or "SIGTERM".
+  // "SIGINT", "SIGTERM" or "SIGHUP".
   const char* signal_name() const;
 
  private:

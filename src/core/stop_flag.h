@@ -22,6 +22,11 @@ class StopFlag {
   std::atomic<bool> requested_{false};
 };
 
+class Cancelled;
+// Throws `inner` ("stopped during <where>") again as a stop within `outer`: "stopped during
+// <outer>, <where>)". outer ends open: "denoising (step 3 of 50".
+[[noreturn]] void throw_stop_within(const Cancelled& inner, std::string_view outer);
+
 // Polls `stop` when there is one.
 inline void check_stop(const StopFlag* stop, std::string_view where) {
   if (stop != nullptr) stop->throw_if_requested(where);
