@@ -356,6 +356,8 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
   add("missing prompt", post(R"({"size": "32x32"})"), 400, "prompt");
   add("empty prompt", post(with(kSmallJob, "prompt", "")), 400, "prompt");
   add("prompt of the wrong type", post(with(kSmallJob, "prompt", 5)), 400, "prompt");
+  add("prompt of whitespace", post(with(kSmallJob, "prompt", " \n\t")), 400, "prompt");
+  add("seed past 64 bits", post(R"({"prompt": "x", "seed": 18446744073709551616})"), 400, "seed");
   add("seed of the wrong type", post(with(kSmallJob, "seed", "seven")), 400, "seed");
   add("negative seed", post(with(kSmallJob, "seed", -1)), 400, "seed");
   add("fractional steps", post(with(kSmallJob, "num_inference_steps", 2.5)), 400,
@@ -410,6 +412,17 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
     auto health = c.Get("/health");
     ASSERT_TRUE(health && health->status == 200) << "after " << k.what;
   }
+  // Said in the API's terms, not the CLI's; out of range, not of the wrong type.
+  const auto message = [&](const std::string& what) {
+    for (const Case& k : cases) {
+      if (k.what == what) return body_of(k.result)["error"].value("message", "");
+    }
+    return std::string();
+  };
+  EXPECT_EQ(message("prompt of whitespace"), "prompt is only whitespace");
+  EXPECT_NE(message("seed past 64 bits").find("must be in [0, 18446744073709551615]"),
+            std::string::npos)
+      << message("seed past 64 bits");
   // A form: a file upload and a field given twice are refused by name.
   httplib::MultipartFormDataItems file = {{"prompt", "x", "", ""},
                                           {"input_reference", "PNG", "x.png", "image/png"}};

@@ -149,6 +149,23 @@ TEST_F(QueueTest, AFullQueueRefusesAndTheRunningJobDoesNotCount) {
   EXPECT_EQ(queue->find(running)->status, JobStatus::cancelled);
 }
 
+// Retry-After said 1 s until a job had completed, whatever the queue held (QA audit): it is now
+// the running job's time left, from its progress: 25 % after a second leaves about three.
+TEST_F(QueueTest, RetryAfterIsTheRunningJobsTimeLeftFromItsProgress) {
+  start(1);
+  const std::string running = submit("slow");
+  wait_for_status(*queue, running, JobStatus::in_progress);
+  std::this_thread::sleep_for(1s);
+  EXPECT_GE(queue->retry_after_seconds(), 1) << "no progress yet: at least the time so far";
+  queue->report_progress(25);
+  const int seconds = queue->retry_after_seconds();
+  EXPECT_GE(seconds, 3);
+  EXPECT_LE(seconds, 5);
+  queue->report_progress(99);
+  EXPECT_EQ(queue->retry_after_seconds(), 1);
+  queue->remove(running);
+}
+
 TEST_F(QueueTest, CancellingAQueuedJobNeverRunsIt) {
   start(8);
   const std::string running = submit("slow");
@@ -229,8 +246,14 @@ TEST_F(QueueTest, LeftoversOfAKilledServerAreRemovedAtStart) {
   std::ofstream(dir / "someone-elses.mp4") << "x";
   fs::create_directories(dir / OutputFolderLock::kWorkFolder / ".fastvideo-abc123");
   std::ofstream(dir / OutputFolderLock::kWorkFolder / ".fastvideo-abc123" / "output") << "x";
+  ::testing::internal::CaptureStderr();
   start(8);
+  const std::string log = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(files_in(dir), std::vector<std::string>{"someone-elses.mp4"});
+  // Each video removed is said, as one copied there by hand would go too.
+  EXPECT_NE(log.find("removed " + (dir / "video_0123456789abcdef0123456789abcdef.mp4").string()),
+            std::string::npos)
+      << log;
   EXPECT_TRUE(files_in(folder->work_dir()).empty());
 }
 

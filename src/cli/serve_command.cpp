@@ -7,6 +7,7 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -679,6 +680,13 @@ int run_serve(const ServeFlags& f) {
   // Before the model loads: a folder another server uses is refused at once.
   const OutputFolderLock folder(output.path);
 
+  // Each connection holds a descriptor, also while it waits for a thread: at the usual soft limit
+  // of 1024, a few hundred slow clients left the running job unable to open its video file.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
+
   HttpServer server;
   ServeSignals signals([&server] { server.stop(); },
                        [&folder, &output] {
@@ -726,8 +734,10 @@ int run_serve(const ServeFlags& f) {
   serve_routes(server, queue, model, generator, f, started_at);
   server.new_task_queue = [port] { return new ConnectionThreads(port); };
   if (!signals.received()) {
+    // An IPv6 address goes in brackets in a URL (RFC 3986 §3.2.2).
+    const std::string host = f.host.find(':') == std::string::npos ? f.host : "[" + f.host + "]";
     std::printf("fastvideo serve: listening on http://%s:%d (model %s, %s, videos in %s)\n",
-                f.host.c_str(), port, model.id.c_str(), model.attention_backend.c_str(),
+                host.c_str(), port, model.id.c_str(), model.attention_backend.c_str(),
                 output.path.c_str());
     std::fflush(stdout);
     server.listen_after_bind();

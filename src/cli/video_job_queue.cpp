@@ -13,6 +13,7 @@
 #include <random>
 
 #include "fastvideo/error.h"
+#include "fastvideo/log.h"
 
 namespace fastvideo::cli {
 
@@ -119,12 +120,18 @@ VideoJobQueue::VideoJobQueue(size_t capacity, int64_t retention_seconds,
       generate_(std::move(generate)),
       stop_(std::move(stop)) {
   // What a server killed before it could clean up left here: its jobs are gone with it. Only now,
-  // with the folder locked: a running server's videos are never leftovers.
-  remove_files(folder);
+  // with the folder locked: a running server's videos are never leftovers. Said, as they may
+  // have been copied there by hand under a server's name.
+  for (const fs::path& video : remove_files(folder)) {
+    log::warning("fastvideo serve: removed ", video.string(),
+                 ", a video left by a server that did not stop cleanly (files named video_<id>.mp4 "
+                 "in the output folder are the server's)");
+  }
   worker_ = std::thread([this] { work(); });
 }
 
-void VideoJobQueue::remove_files(const OutputFolderLock& folder) {
+std::vector<fs::path> VideoJobQueue::remove_files(const OutputFolderLock& folder) {
+  std::vector<fs::path> removed;
   std::error_code ec;
   // The work folder first: a video the worker moves out of it meanwhile is then found below.
   for (const auto& entry : fs::directory_iterator(folder.work_dir(), ec)) {
@@ -138,8 +145,10 @@ void VideoJobQueue::remove_files(const OutputFolderLock& folder) {
     // <id>.partial.mp4: where earlier versions wrote videos in progress.
     if (is_video_id(name.substr(0, id_size)) && (rest == ".mp4" || rest == ".partial.mp4")) {
       remove_quietly(entry.path());
+      removed.push_back(entry.path());
     }
   }
+  return removed;
 }
 
 VideoJobQueue::~VideoJobQueue() { shutdown(); }
@@ -223,7 +232,14 @@ std::optional<VideoJob> VideoJobQueue::remove(const std::string& id) {
 
 int VideoJobQueue::retry_after_seconds() const {
   std::lock_guard lock(mutex_);
-  return std::max(1, int(std::ceil(last_job_seconds_)));
+  if (running_.empty()) return 1;
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - running_since_).count();
+  const int progress = jobs_.at(running_).progress;
+  const double left = progress > 0        ? elapsed * (100 - progress) / progress
+                      : last_job_seconds_ ? *last_job_seconds_ - elapsed
+                                          : elapsed;
+  return std::max(1, int(std::ceil(left)));
 }
 
 void VideoJobQueue::report_progress(int percent) {
@@ -275,7 +291,7 @@ void VideoJobQueue::run(VideoJob& job, std::unique_lock<std::mutex>& lock) {
   job.status = JobStatus::in_progress;
   const VideoJob snapshot = job;
   const fs::path partial = partial_path(job.id);
-  const auto start = std::chrono::steady_clock::now();
+  running_since_ = std::chrono::steady_clock::now();
   lock.unlock();
   JobStatus status = JobStatus::completed;
   std::string error;
@@ -299,8 +315,6 @@ void VideoJobQueue::run(VideoJob& job, std::unique_lock<std::mutex>& lock) {
     break;
   }
   lock.lock();
-  last_job_seconds_ =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (status == JobStatus::completed && cancel_running_) {
     status = JobStatus::cancelled;  // the stop came after the last step: the video goes anyway
     error = "cancelled by a DELETE request while it ran";
@@ -314,6 +328,10 @@ void VideoJobQueue::run(VideoJob& job, std::unique_lock<std::mutex>& lock) {
     }
   }
   if (status != JobStatus::completed) remove_quietly(partial);
+  if (status == JobStatus::completed) {
+    last_job_seconds_ =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - running_since_).count();
+  }
   running_.clear();
   finish(job, status, error);
 }

@@ -7,6 +7,7 @@
 // they ended.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -97,7 +98,8 @@ class VideoJobQueue {
   // when the id is unknown.
   std::optional<VideoJob> remove(const std::string& id);
 
-  // Seconds a refused client should wait: about one generation (the last one's time), at least 1.
+  // Seconds a refused client should wait: until the running job ends and frees a place, estimated
+  // from its progress so far, else from the last completed job's time; at least 1.
   int retry_after_seconds() const;
 
   // Progress of the running job, in percent (kept below 100 until it completes).
@@ -108,8 +110,9 @@ class VideoJobQueue {
   void shutdown();
 
   // Deletes every file a queue makes in `folder` (<id>.mp4 and the work folder's contents), with
-  // no lock taken: what a killed server left, or what a server quitting at once leaves.
-  static void remove_files(const OutputFolderLock& folder);
+  // no lock taken: what a killed server left, or what a server quitting at once leaves. Returns
+  // the videos it deleted.
+  static std::vector<std::filesystem::path> remove_files(const OutputFolderLock& folder);
 
  private:
   void work();
@@ -133,7 +136,8 @@ class VideoJobQueue {
   bool cancel_running_ = false;       // the running job was cancelled (remove, shutdown)
   bool shutting_down_ = false;
   uint64_t next_sequence_ = 0;
-  double last_job_seconds_ = 1;
+  std::chrono::steady_clock::time_point running_since_;
+  std::optional<double> last_job_seconds_;  // of the last completed job
   std::thread worker_;
 };
 

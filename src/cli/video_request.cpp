@@ -72,6 +72,8 @@ class Fields {
       value = v.get<uint64_t>();
     } else if (v.is_number_integer()) {  // negative
       throw out_of_range;
+    } else if (v.is_number_float() && std::abs(v.get<double>()) >= 0x1p64) {
+      throw out_of_range;  // a whole number past 64 bits, which JSON parsing leaves as a double
     } else if (v.is_string() && text_form_) {
       const std::string s = v.get<std::string>();
       auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
@@ -209,7 +211,10 @@ VideoRequest parse_video_request(const json& body, bool text_form, const ServedM
     }
   };
   g.prompt = fields.text("prompt");
-  if (g.prompt.empty()) throw invalid_field("prompt", "prompt is empty");
+  if (g.prompt.find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
+    throw invalid_field("prompt",
+                        g.prompt.empty() ? "prompt is empty" : "prompt is only whitespace");
+  }
   check("prompt");
   if (fields.has("negative_prompt")) {
     g.negative_prompt = fields.text("negative_prompt");
