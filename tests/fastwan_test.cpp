@@ -22,7 +22,6 @@
 #include "pipeline/dmd_denoise_loop.h"
 #include "pipeline/latent_noise.h"
 #include "pipeline/wan_checkpoint.h"
-#include "random_checkpoint/random_checkpoint.h"
 #include "schedulers/dmd_schedule.h"
 #include "schedulers/flow_unipc_scheduler.h"
 #include "test_util.h"
@@ -38,16 +37,7 @@ float from_bits(uint32_t bits) { return std::bit_cast<float>(bits); }
 uint32_t bits_of(float v) { return std::bit_cast<uint32_t>(v); }
 
 using testing::contains;
-
-// The tiny FastWan checkpoint (make-tiny-model --config fastwan --seed 0), written once.
-const fs::path& tiny_fastwan_dir() {
-  static const fs::path dir = [] {
-    const fs::path d = testing::temp_dir("fastwan") / "model";
-    write_random_checkpoint(d, {.size = "fastwan", .seed = 0});
-    return d;
-  }();
-  return dir;
-}
+using testing::tiny_fastwan_dir;
 
 // The σ of each timestep and the x0 / re-noising values below were computed with a short Python
 // script written from FastVideo's code, independently of this engine: the training table of

@@ -1,5 +1,6 @@
 // Every model against goldens from the independent Python reference (tools/reference, DESIGN §5),
-// on the tiny model written with seed 0 — the same checkpoint tools/make_goldens.sh feeds it.
+// on the tiny model written with seed 0 (and its FastWan layout for VSA) — the same checkpoints
+// tools/make_goldens.sh feeds it.
 // CPU fp32 vs the float64 reference: rel_l2 ≤ 1e-5 (DESIGN §3). Missing goldens are failures.
 #include <gtest/gtest.h>
 
@@ -7,6 +8,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "attention/attention_registry.h"
 #include "core/torch_random.h"
 #include "fastvideo/video_generator.h"
 #include "golden_files.h"
@@ -72,6 +74,46 @@ TEST(Golden, WanTransformerForwardMatchesReference) {
   const double t[] = {double(f32(g, "timestep").f32()[0])};
   Tensor out = model.forward(f32(g, "latents"), t, model.prepare_text(f32(g, "context")));
   EXPECT_LE(reported_rel_l2("dit forward", out, f32(g, "output")), 1e-5);
+}
+
+// VIDEO_SPARSE_ATTN with FastWan's gates against tools/reference/vsa.py (fastvideo.md §3): O =
+// O_coarse ⊙ G + O_fine with G = to_gate_compress(norm1 output), on the tiny FastWan checkpoint.
+// The latents 5×12×14 make a 5×6×7 token grid, tiles 4+1, 4+2 and 4+3 along t, h, w: a partial tile
+// on every axis; sparsity 0.5 keeps 4 of the 8 key tiles, 0.0 all of them.
+TEST(Golden, WanTransformerVsaForwardWithGatesMatchesReference) {
+  auto ckpt = CheckpointFolder::open(testing::tiny_fastwan_dir());
+  auto config = WanTransformerConfig::from_json(ckpt.config("transformer"));
+  const fs::path dir = ckpt.path("transformer");
+  const WanBlockExtras gates{
+      .gate = find_vsa_gate_layout(component_tensor_names(dir), config.num_layers)};
+  ASSERT_EQ(gates.gate, VsaGateLayout::InBlock) << "the tiny FastWan has blocks.N.to_gate_compress";
+  const AttentionBackend& vsa =
+      AttentionBackendRegistry::builtin().get("VIDEO_SPARSE_ATTN", "golden_test");
+  WanTransformer model(config, load_component(dir, wan_transformer_specs(config, gates)), vsa);
+  // The same weights without the gates: VSA runs with G = 0 (fastvideo.md §3.3).
+  WanTransformer ungated(config, load_component(dir, wan_transformer_specs(config)), vsa);
+
+  auto g = golden("dit_vsa.safetensors");
+  Tensor latents = f32(g, "latents");
+  ASSERT_EQ(latents.shape(), (std::vector<int64_t>{1, 16, 5, 12, 14}));
+  const double t[] = {double(f32(g, "timestep").f32()[0])};
+  const auto text = model.prepare_text(f32(g, "context"));
+  const std::pair<double, const char*> cases[] = {{0.5, "output_sparsity_0.5"},
+                                                  {0.0, "output_sparsity_0.0"}};
+  for (const auto& [sparsity, name] : cases) {
+    const auto metadata = vsa.build_metadata({.grid = {5, 6, 7}, .sparsity = sparsity});
+    Tensor expected = f32(g, name);
+    Tensor out = model.forward(latents, t, text, metadata.get());
+    ASSERT_EQ(out.shape(), expected.shape());
+    EXPECT_LE(
+        reported_rel_l2(str_cat("dit VSA forward, sparsity ", sparsity).c_str(), out, expected),
+        1e-5);
+    // The gated coarse branch moves the output far beyond the bound, so the golden tells a gate
+    // from none (and, through it, a gate fed from the wrong tensor).
+    Tensor no_gate =
+        ungated.forward(latents, t, ungated.prepare_text(f32(g, "context")), metadata.get());
+    EXPECT_GT(testing::rel_l2(no_gate, expected), 1e-3) << "sparsity " << sparsity;
+  }
 }
 
 TEST(Golden, WanVaeChunkedDecodeMatchesFullSequenceReference) {

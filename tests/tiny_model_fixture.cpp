@@ -39,6 +39,15 @@ const std::filesystem::path& tiny_model_dir() {
   return dir;
 }
 
+const std::filesystem::path& tiny_fastwan_dir() {
+  static const std::filesystem::path dir = [] {
+    auto d = root().path / "tiny-fastwan";
+    write_random_checkpoint(d, {.size = "fastwan", .seed = 0});
+    return d;
+  }();
+  return dir;
+}
+
 std::filesystem::path temp_dir(const std::string& name) {
   auto d = root().path / name;
   std::filesystem::remove_all(d);

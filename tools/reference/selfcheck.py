@@ -15,7 +15,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from safetensors_np import read_file, read_metadata, write_file  # noqa: E402
 from schedulers import FlowUniPC, diffusers_schedule, fastvideo_schedule  # noqa: E402
 from umt5 import relative_position_bucket  # noqa: E402
-from wan_dit import WanTransformer, apply_rope, rope_angles  # noqa: E402
+from vsa import compute_topk, select_tiles, tile_token_ids, video_sparse_attention  # noqa: E402
+from wan_dit import WanTransformer, apply_rope, attention, rope_angles  # noqa: E402
 from wan_vae import WanVAEDecoder  # noqa: E402
 
 FAILURES = []
@@ -161,6 +162,44 @@ def check_dit_layout():
           "unpatchify: out[c,f,2h+ph,2w+pw] = y[token, ph·32 + pw·16 + c] (§1.6)")
 
 
+def check_vsa():
+    # fastvideo.md §3.2 examples: tiles of the grid and topk at the shipped sparsities
+    check(len(tile_token_ids((21, 30, 52))) == 624 and len(tile_token_ids((16, 28, 52))) == 364
+          and len(tile_token_ids((21, 45, 80))) == 1440, "VSA tiles: 21×30×52 -> 624, 16×28×52 -> 364, 21×45×80 -> 1440")
+    check([compute_topk(0.8, 624), compute_topk(0.9, 624), compute_topk(0.8, 364), compute_topk(0.9, 1440),
+           compute_topk(0.0, 624), compute_topk(0.999, 8)] == [125, 63, 73, 144, 624, 1],
+          "VSA topk: 125, 63 (624 tiles at 0.8, 0.9), 73 (364 at 0.8), 144 (1440 at 0.9), N at 0, at least 1")
+    tiles = tile_token_ids((5, 6, 7))
+    sizes = [len(t) for t in tiles]
+    check(sorted(np.concatenate(tiles).tolist()) == list(range(210)) and sizes == [64, 48, 32, 24, 16, 12, 8, 6]
+          and tiles[1][0] == 4 and tiles[2][0] == 28 and tiles[4][0] == 4 * 42,
+          "VSA tiles of 5×6×7: every token once, partial sizes 4·4·4 .. 1·2·3, (t, h, w)-tile order, raster inside")
+    # ties: the k-th largest value kept with its lowest-index equals
+    check(select_tiles(np.array([1.0, 3.0, 3.0, 2.0, 3.0]), 2).tolist() == [1, 2]
+          and select_tiles(np.array([5.0, 1.0, 1.0, 1.0]), 3).tolist() == [0, 1, 2],
+          "VSA top-k keeps everything above the k-th score plus the lowest-index ties at it")
+    rng = np.random.default_rng(5)
+    grid = (3, 5, 6)
+    q, k, v = (rng.standard_normal((90, 2, 8)) for _ in range(3))
+    dense = attention(q, k, v)
+    out, info = video_sparse_attention(q, k, v, None, grid, 0.0)
+    check(info["topk"] == info["num_tiles"] == 4 and np.allclose(out, dense),
+          "VSA at sparsity 0 with G = 0 is dense attention (the fine stage keeps every tile)")
+    g = rng.standard_normal((90, 2, 8))
+    gated, _ = video_sparse_attention(q, k, v, g, grid, 0.0)
+    # the coarse branch of the last tile (3×1×2 tokens, 88 among them): means over its 2 valid tokens, softmax over all tiles
+    t = tile_token_ids(grid)
+    qc = np.stack([q[i].mean(0) for i in t])
+    kc = np.stack([k[i].mean(0) for i in t])
+    vc = np.stack([v[i].mean(0) for i in t])
+    s = qc[3, 1] @ kc[:, 1].T / math.sqrt(8)
+    coarse = (np.exp(s - s.max()) / np.exp(s - s.max()).sum()) @ vc[:, 1]
+    check(len(t[3]) == 6 and 88 in t[3] and np.allclose(gated.reshape(90, 2, 8)[88, 1] - dense.reshape(90, 2, 8)[88, 1], coarse * g[88, 1]),
+          "VSA adds O_coarse ⊙ G, the coarse output of a partial tile from its valid tokens' means")
+    sparse, info = video_sparse_attention(q, k, v, None, grid, 0.5)
+    check(info["topk"] == 2 and not np.allclose(sparse, dense), "VSA at sparsity 0.5 keeps 2 of 4 tiles and differs from dense")
+
+
 def check_vae_frames():
     rng = np.random.default_rng(2)
     cfg = {"base_dim": 4, "z_dim": 16, "dim_mult": [1, 2, 4, 4], "num_res_blocks": 2,
@@ -220,6 +259,7 @@ def main():
     check_buckets()
     check_rope()
     check_dit_layout()
+    check_vsa()
     check_vae_frames()
     check_safetensors()
     if FAILURES:

@@ -1,4 +1,5 @@
-"""Wan2.1 transformer (WanTransformer3DModel) reference forward, wan21.md §1.3-1.7, float64.
+"""Wan2.1 transformer (WanTransformer3DModel) reference forward, wan21.md §1.3-1.7, float64; self-attention dense
+or VIDEO_SPARSE_ATTN with FastWan's gate (vsa.py, fastvideo.md §3).
 
 fp32-everywhere semantics: no bf16 rounding anywhere (the diffusers bf16 casts of §1.2 are dropped).
 """
@@ -10,6 +11,7 @@ import os
 import numpy as np
 
 from safetensors_np import load_dir
+from vsa import video_sparse_attention
 
 
 def layer_norm(x, eps, w=None, b=None):
@@ -137,7 +139,27 @@ class WanTransformer:
         v = y.reshape(T, Hp, Wp, pt, ph, pw, C).transpose(6, 0, 3, 1, 4, 2, 5)
         return v.reshape(C, T * pt, Hp * ph, Wp * pw)
 
-    def block(self, i, x, c, tproj, angles):
+    def vsa_gate_prefix(self, i):
+        """Block i's to_gate_compress (fastvideo.md §3.3: Linear D -> D with bias), under either name a
+        checkpoint uses for it, or None (FastVideo zero-initialises a missing gate: G = 0)."""
+        for name in (f"blocks.{i}.attn1.to_gate_compress", f"blocks.{i}.to_gate_compress"):
+            if name + ".weight" in self.w:
+                return name
+        return None
+
+    def self_attention(self, i, h, q, k, v, vsa):
+        """q, k (after RoPE), v [S,H,d] -> [S,D]: dense (§1.5), or with vsa = (grid, sparsity) VIDEO_SPARSE_ATTN
+        with its gate G = to_gate_compress(h), h the norm1 output (modulated LayerNorm) that q, k, v come from."""
+        if vsa is None:
+            return attention(q, k, v)
+        grid, sparsity = vsa
+        prefix = self.vsa_gate_prefix(i)
+        g = self._lin(h, prefix).reshape(q.shape) if prefix else None
+        out, info = video_sparse_attention(q, k, v, g, grid, sparsity)
+        self.vsa_info.append(info)
+        return out
+
+    def block(self, i, x, c, tproj, angles, vsa=None):
         w = self.w
         p = f"blocks.{i}."
         H, hd, eps = self.heads, self.head_dim, self.eps
@@ -151,7 +173,7 @@ class WanTransformer:
         v = self._lin(h, p + "attn1.to_v")
         q = apply_rope(q.reshape(S, H, hd), angles)
         k = apply_rope(k.reshape(S, H, hd), angles)
-        a = self._lin(attention(q, k, v.reshape(S, H, hd)), p + "attn1.to_out.0")
+        a = self._lin(self.self_attention(i, h, q, k, v.reshape(S, H, hd), vsa), p + "attn1.to_out.0")
         x = x + a * gate1
         # (2) cross-attention: affine norm2, no modulation, no gate, no RoPE, no mask
         h = layer_norm(x, eps, w[p + "norm2.weight"], w[p + "norm2.bias"])
@@ -166,17 +188,21 @@ class WanTransformer:
         f = self._lin(gelu_tanh(self._lin(h, p + "ffn.net.0.proj")), p + "ffn.net.2")
         return x + f * gate2
 
-    def __call__(self, latents, t, ctx):
-        """latents [B,16,T,H,W], t scalar (or [B]), ctx [B,512,text_dim] -> velocity [B,16,T,H,W] float64."""
+    def __call__(self, latents, t, ctx, vsa_sparsity=None):
+        """latents [B,16,T,H,W], t scalar (or [B]), ctx [B,512,text_dim] -> velocity [B,16,T,H,W] float64.
+
+        vsa_sparsity: None for dense self-attention, else VIDEO_SPARSE_ATTN at that sparsity (vsa.py); then
+        self.vsa_info holds each self-attention's tiles, topk and smallest top-k selection margin."""
+        self.vsa_info = []
         latents = np.asarray(latents, dtype=np.float64)
         ctx = np.asarray(ctx, dtype=np.float64)
         ts = np.broadcast_to(np.asarray(t, dtype=np.float64).reshape(-1), (latents.shape[0],))
         outs = []
         for b in range(latents.shape[0]):
-            outs.append(self._forward_one(latents[b], ts[b], ctx[b]))
+            outs.append(self._forward_one(latents[b], ts[b], ctx[b], vsa_sparsity))
         return np.stack(outs)
 
-    def _forward_one(self, x, t, ctx):
+    def _forward_one(self, x, t, ctx, vsa_sparsity):
         pt, ph, pw = self.patch
         _, T, H, W = x.shape
         grid = (T // pt, H // ph, W // pw)
@@ -184,8 +210,9 @@ class WanTransformer:
         tok = self.patchify(x)
         temb, tproj = self.time_embedding(t)
         c = self.text_embedding(ctx)
+        vsa = None if vsa_sparsity is None else (grid, vsa_sparsity)
         for i in range(self.layers):
-            tok = self.block(i, tok, c, tproj, angles)
+            tok = self.block(i, tok, c, tproj, angles, vsa)
         # §1.6: head uses temb (not tproj) plus a 2-row table, order (shift, scale)
         e = self.w["scale_shift_table"][0] + temb
         shift, scale = e[0], e[1]
