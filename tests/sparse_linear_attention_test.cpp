@@ -51,7 +51,8 @@ Reference reference_sla(const Tensor& q, const Tensor& k, const Tensor& v, const
                         float scale, const Tensor& w, const Tensor& bias) {
   const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
   const int64_t Nq = (S + c.block_q - 1) / c.block_q, Nk = (S + c.block_k - 1) / c.block_k;
-  const int64_t topk = sla_topk(c.topk_ratio, Nk);
+  // fastvideo.md §4.3: topk = int(topk_ratio·N_k), written here rather than taken from sla_topk.
+  const auto topk = int64_t(c.topk_ratio * double(Nk));
   auto at = [&](const Tensor& t, int64_t b, int64_t s, int64_t h) {
     return t.data<float>() + ((b * S + s) * H + h) * D;
   };

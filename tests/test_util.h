@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -17,6 +18,12 @@ namespace fastvideo::testing {
 
 // Fresh random N(0, stddev) f32 tensor; each call draws new values.
 Tensor randn(Shape shape, float stddev = 1.0f);
+
+// The larger of a running worst error and a new one, NaN counting as the worst of all
+// (std::max(worst, NaN) keeps worst, so a NaN would pass unseen).
+inline double worse(double worst, double error) {
+  return std::isnan(worst) || error <= worst ? worst : error;
+}
 
 // ‖a − b‖ / ‖b‖ in double; NaN anywhere gives +inf so the comparison fails.
 double rel_l2(const Tensor& a, const Tensor& b);

@@ -236,8 +236,8 @@ TEST(WanRope, TablesMatchTheFormulaInDouble) {
       const int64_t f = s / (grid[1] * grid[2]), h = (s / grid[2]) % grid[1], w = s % grid[2];
       for (int p = 0; p < 64; ++p) {
         const double a = rope_angle(f, h, w, p);
-        worst = std::max(worst, std::abs(t.cos.f32()[s * 64 + p] - std::cos(a)));
-        worst = std::max(worst, std::abs(t.sin.f32()[s * 64 + p] - std::sin(a)));
+        worst = testing::worse(worst, std::abs(t.cos.f32()[s * 64 + p] - std::cos(a)));
+        worst = testing::worse(worst, std::abs(t.sin.f32()[s * 64 + p] - std::sin(a)));
       }
     }
     EXPECT_LT(worst, 1e-7) << "grid " << grid[0] << "x" << grid[1] << "x" << grid[2];
@@ -333,8 +333,8 @@ TEST(WanOps, TimestepEmbeddingIsCosThenSinOfGeometricFrequencies) {
   for (int b = 0; b < 4; ++b)
     for (int i = 0; i < 128; ++i) {
       const double a = t[b] * std::exp(-std::log(10000.0) * i / 128.0);
-      worst = std::max(worst, std::abs(e.f32()[b * 256 + i] - std::cos(a)));
-      worst = std::max(worst, std::abs(e.f32()[b * 256 + 128 + i] - std::sin(a)));
+      worst = testing::worse(worst, std::abs(e.f32()[b * 256 + i] - std::cos(a)));
+      worst = testing::worse(worst, std::abs(e.f32()[b * 256 + 128 + i] - std::sin(a)));
     }
   // The f32 argument t·ω carries up to ~999·2⁻²⁴ of rounding, as in the reference.
   EXPECT_LT(worst, 2e-4);
