@@ -1,8 +1,12 @@
-// Every CPU op against a naive double-precision loop on fresh random data (DESIGN §3: ≤ 1e-6).
+// Every CPU op against a naive double-precision loop on fresh random data (DESIGN §3: ≤ 1e-6),
+// or, for elementwise ops and products, within the error f32 rounding allows each element. The
+// embedding lookup and the relative-position bias are in ops_embedding_test and umt5_test.
 #include <gtest/gtest.h>
 
+#include <cfloat>
 #include <cmath>
 #include <functional>
+#include <numbers>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +25,63 @@ namespace {
 
 using testing::randn;
 using testing::rel_l2;
+
+// f32's unit roundoff: one rounded f32 operation is off by at most this fraction of its result.
+constexpr double kF32Eps = 0x1p-24;
+// Results this small may come out as 0 (exp and tanh saturate, subnormals flush); no bound is
+// tighter than this.
+constexpr double kTiny = 1e-30;
+
+// wan21.md §1.5: GELU_tanh(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+double gelu_tanh_definition(double x) {
+  return 0.5 * x *
+         (1.0 + std::tanh(std::sqrt(2.0 / std::numbers::pi) * (x + 0.044715 * x * x * x)));
+}
+
+// The error of GELU_tanh evaluated in f32: the argument u carries ~5 roundings (x³, the two
+// constants, the sum, the product), which tanh turns into at most 0.45·5ε absolute (|u|·tanh'(u) ≤
+// 0.45), tanhf adds ~1 ulp, and 1 + tanh and the final products round once each; times 0.5·|x|
+// that is ≈ 2ε·|x| + 2ε·|y|. Twice that, so a correct formula passes with margin and any other
+// GELU (the erf one differs by up to 5e-4 near |x| = 2) fails by orders of magnitude.
+double gelu_tanh_f32_bound(double x, double y) {
+  return 4 * kF32Eps * (std::abs(x) + std::abs(y)) + kTiny;
+}
+
+// Every element of `got` within its bound of the definition's value; a NaN or an infinity in
+// `got` fails, a zero bound asks for the exact value. The message names the worst element.
+::testing::AssertionResult within_bounds(const Tensor& got, const std::vector<double>& want,
+                                         const std::vector<double>& bound) {
+  if (got.numel() != int64_t(want.size()) || want.size() != bound.size())
+    return ::testing::AssertionFailure() << got.describe() << " for " << want.size() << " values";
+  const Tensor g = got.contiguous();
+  const auto pg = g.f32();
+  double worst = 0;
+  size_t at = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double error = std::abs(double(pg[i]) - want[i]);
+    const double ratio = !std::isfinite(pg[i]) ? INFINITY : error == 0 ? 0 : error / bound[i];
+    if (!(ratio <= worst)) {
+      worst = ratio;
+      at = i;
+    }
+  }
+  if (worst <= 1) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "element " << at << " is " << pg[at] << ", the definition gives " << want[at]
+         << ": off by " << std::abs(double(pg[at]) - want[at]) << ", " << worst
+         << " times its bound " << bound[at];
+}
+
+// Fresh N(0, stddev) values with the saturating and special inputs of an activation first: large
+// |x| on both sides up to `largest`, where exp overflows (|x| ≈ 89), zero, and tiny values.
+Tensor activation_inputs(Shape shape, float stddev, float largest = FLT_MAX) {
+  Tensor x = randn(std::move(shape), stddev);
+  const float special[] = {0.0f,  -0.0f,  1e-30f, -1e-30f, 1e-6f, -1e-6f, 2.0f,    -2.0f,
+                           5.0f,  -5.0f,  10.0f,  -10.0f,  20.0f, -20.0f, 88.0f,   -88.0f,
+                           89.0f, -89.0f, 1e4f,   -1e4f,   1e15f, -1e15f, largest, -largest};
+  std::copy(std::begin(special), std::end(special), x.f32().begin());
+  return x;
+}
 
 TEST(OpsCpu, LinearMatchesNaiveProductWithBias) {
   Tensor x = randn({2, 5, 37}), w = randn({19, 37}), b = randn({19});
@@ -110,14 +171,162 @@ TEST(OpsCpu, ModulateGatedResidualAndLinearCombination) {
       }
 }
 
+TEST(OpsCpu, GeluTanhMatchesItsFormulaAndSaturates) {
+  // 7·13·443 elements: several of the op's parallel chunks, none a multiple of a vector width.
+  const Tensor x = activation_inputs({7, 13, 443}, 3.0f);
+  const Tensor y = ops::gelu_tanh(x);
+  ASSERT_EQ(y.shape(), x.shape());
+  const auto px = x.f32();
+  std::vector<double> want(px.size()), bound(px.size());
+  for (size_t i = 0; i < px.size(); ++i) {
+    want[i] = gelu_tanh_definition(px[i]);
+    bound[i] = gelu_tanh_f32_bound(px[i], want[i]);
+  }
+  EXPECT_TRUE(within_bounds(y, want, bound));
+  // Saturated: the identity for large x, zero for large −x, on the way to ±FLT_MAX.
+  for (float v : {20.0f, 1e4f, 1e15f, FLT_MAX}) {
+    EXPECT_EQ(ops::gelu_tanh(Tensor::full({1}, v)).f32()[0], v);
+    EXPECT_LE(std::abs(ops::gelu_tanh(Tensor::full({1}, -v)).f32()[0]), kTiny) << -v;
+  }
+}
+
+TEST(OpsCpu, SiluMatchesItsFormulaAndSaturates) {
+  const Tensor x = activation_inputs({7, 13, 443}, 3.0f);
+  const Tensor y = ops::silu(x);
+  ASSERT_EQ(y.shape(), x.shape());
+  // SiLU(x) = x·σ(x) = x / (1 + e^−x). In f32: expf (≤ 1 ulp, 2ε), the sum and the quotient (ε
+  // each), no cancellation anywhere: ≤ 4ε·|y|; 8ε for margin. Below −88.7 e^−x overflows f32 and
+  // the result, |x|·e^x < 1e-36, becomes 0 (kTiny).
+  const auto px = x.f32();
+  std::vector<double> want(px.size()), bound(px.size());
+  for (size_t i = 0; i < px.size(); ++i) {
+    want[i] = px[i] / (1.0 + std::exp(-double(px[i])));
+    bound[i] = 8 * kF32Eps * std::abs(want[i]) + kTiny;
+  }
+  EXPECT_TRUE(within_bounds(y, want, bound));
+  // Saturated: the identity for large x (the bound above allows 8ε; this asks for exactness).
+  for (float v : {20.0f, 1e4f, 1e15f, FLT_MAX})
+    EXPECT_EQ(ops::silu(Tensor::full({1}, v)).f32()[0], v);
+}
+
+// A correctly rounded f32 product or sum is the double result (exact for a product of two floats)
+// rounded to f32: rounding twice is harmless at 53 ≥ 2·24 + 2 bits. So the values are exact.
+TEST(OpsCpu, ScaleAddAndMulAreTheCorrectlyRoundedResults) {
+  Tensor a = randn({5, 3, 331}, 4.0f), b = randn({5, 3, 331}, 0.01f);
+  for (int64_t i = 0; i < 331; ++i) a.f32()[331 + i] = 0.0f;  // a zero row
+  const Tensor b_strided = randn({331, 3, 5}).permute({2, 1, 0});
+  const Tensor bs = b_strided.contiguous();
+  const float s = -0.7071f;
+  const auto pa = a.f32(), pb = b.f32(), pbs = bs.f32();
+  std::vector<double> scaled(pa.size()), sum(pa.size()), product(pa.size()), strided(pa.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    scaled[i] = float(double(pa[i]) * s);
+    sum[i] = float(double(pa[i]) + pb[i]);
+    product[i] = float(double(pa[i]) * pb[i]);
+    strided[i] = float(double(pa[i]) + pbs[i]);
+  }
+  const std::vector<double> exact(pa.size(), 0.0);
+  EXPECT_TRUE(within_bounds(ops::scale(a, s), scaled, exact)) << "scale";
+  EXPECT_TRUE(within_bounds(ops::add(a, b), sum, exact)) << "add";
+  EXPECT_TRUE(within_bounds(ops::mul(a, b), product, exact)) << "mul";
+  EXPECT_TRUE(within_bounds(ops::add(a, b_strided), strided, exact)) << "add, strided operand";
+  EXPECT_THROW(ops::add(a, randn({5, 331, 3})), Error);  // same count, another shape
+}
+
+// A sum of K f32 products, however ordered or fused, is within γ_K·Σ|aᵢ·bᵢ| of the exact sum
+// (γ_K ≈ K·ε, Higham §3.1); this bound holds for every element, zero rows exactly.
+double dot_f32_bound(int64_t k, double abs_sum) { return double(k + 1) * kF32Eps * abs_sum; }
+
+TEST(OpsCpu, LinearGeluIsTheTanhGeluOfTheAffineMap) {
+  const int64_t rows = 2 * 7, in = 37, out = 23;
+  Tensor x = randn({2, 7, in});
+  for (int64_t i = 0; i < in; ++i) x.f32()[3 * in + i] = 0.0f;  // a zero row: GELU(bias)
+  // Pre-activations of spread ~3.6: across GELU's curve and into both of its saturations.
+  const Tensor w = randn({out, in}, 3.0f / std::sqrt(float(in))), b = randn({out}, 2.0f);
+  for (const Tensor& bias : {b, Tensor()}) {
+    const Tensor y = ops::linear_gelu(x, w, bias);
+    ASSERT_EQ(y.shape(), (Shape{2, 7, out}));
+    std::vector<double> want(size_t(rows * out)), bound(want.size());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t o = 0; o < out; ++o) {
+        double z = bias.defined() ? b.f32()[o] : 0.0, abs_sum = std::abs(z);
+        for (int64_t i = 0; i < in; ++i) {
+          z += double(x.f32()[r * in + i]) * w.f32()[o * in + i];
+          abs_sum += std::abs(double(x.f32()[r * in + i]) * w.f32()[o * in + i]);
+        }
+        const size_t e = size_t(r * out + o);
+        want[e] = gelu_tanh_definition(z);
+        // The affine map's error (in + 1 terms) through GELU's slope (≤ 1.129), then GELU's own.
+        bound[e] = 1.13 * dot_f32_bound(in + 1, abs_sum) + gelu_tanh_f32_bound(z, want[e]);
+      }
+    EXPECT_TRUE(within_bounds(y, want, bound)) << (bias.defined() ? "with bias" : "without bias");
+  }
+}
+
+TEST(OpsCpu, MatmulMatchesTheSumOfProductsPlainTransposedAndStrided) {
+  const int64_t sizes[][3] = {{13, 37, 19}, {67, 131, 45}, {1, 5, 1}};
+  for (const auto& [m, k, n] : sizes) {
+    Tensor a = randn({m, k}), b = randn({k, n});
+    for (int64_t i = 0; i < k; ++i) a.f32()[(m / 2) * k + i] = 0.0f;  // a zero row
+    // b, as [n, k] for transpose_b, and a and b as transposed views of other tensors.
+    const Tensor bt = b.transpose(0, 1).contiguous();
+    const Tensor a_view = a.transpose(0, 1).contiguous().transpose(0, 1);
+    const Tensor b_view = bt.transpose(0, 1), bt_view = b.transpose(0, 1);
+    std::vector<double> want(size_t(m * n)), bound(want.size());
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double c = 0, abs_sum = 0;
+        for (int64_t p = 0; p < k; ++p) {
+          const double t = double(a.f32()[i * k + p]) * b.f32()[p * n + j];
+          c += t, abs_sum += std::abs(t);
+        }
+        want[size_t(i * n + j)] = c;
+        bound[size_t(i * n + j)] = dot_f32_bound(k, abs_sum);
+      }
+    const std::string size = std::to_string(m) + "x" + std::to_string(k) + "x" + std::to_string(n);
+    const std::pair<Tensor, const char*> products[] = {
+        {ops::matmul(a, b), "A·B"},
+        {ops::matmul(a, bt, true), "A·Bᵀ"},
+        {ops::matmul(a_view, b_view), "A·B on transposed views"},
+        {ops::matmul(a_view, bt_view, true), "A·Bᵀ on transposed views"}};
+    for (const auto& [c, what] : products) {
+      ASSERT_EQ(c.shape(), (Shape{m, n})) << what;
+      EXPECT_TRUE(within_bounds(c, want, bound)) << what << ", " << size;
+    }
+  }
+  EXPECT_THROW(ops::matmul(randn({3, 4}), randn({3, 4})), Error);  // inner 4 against 3
+  EXPECT_EQ(ops::matmul(randn({0, 4}), randn({5, 4}), true).shape(), (Shape{0, 5}));
+}
+
+TEST(OpsCpu, AllFiniteFindsANanOrAnInfinityAnywhere) {
+  Tensor x = randn({3, 337});
+  x.f32()[0] = FLT_MAX, x.f32()[1] = -FLT_MAX, x.f32()[2] = -0.0f, x.f32()[3] = FLT_TRUE_MIN;
+  EXPECT_TRUE(ops::all_finite(x));
+  for (int64_t at : {int64_t(0), int64_t(500), x.numel() - 1})
+    for (float bad : {NAN, INFINITY, -INFINITY}) {
+      Tensor y = x.clone();
+      y.f32()[at] = bad;
+      EXPECT_FALSE(ops::all_finite(y)) << bad << " at " << at;
+      EXPECT_FALSE(ops::all_finite(y.transpose(0, 1))) << bad << " at " << at << ", strided";
+    }
+}
+
 TEST(OpsCpu, GeluTanhGateIsGeluOfTheFirstHalfTimesTheSecond) {
-  Tensor x = randn({3, 2, 10});
+  const int64_t rows = 3 * 5, F = 37;
+  Tensor x = activation_inputs({3, 5, 2 * F}, 3.0f, 1e30f);  // FLT_MAX times the gate overflows
   Tensor y = ops::gelu_tanh_gate(x);
-  ASSERT_EQ(y.shape(), (Shape{3, 2, 5}));
-  Tensor gate = ops::gelu_tanh(x.slice(2, 0, 5).contiguous());
-  for (int64_t r = 0; r < 6; ++r)
-    for (int64_t c = 0; c < 5; ++c)
-      EXPECT_FLOAT_EQ(y.f32()[r * 5 + c], gate.f32()[r * 5 + c] * x.f32()[r * 10 + 5 + c]);
+  ASSERT_EQ(y.shape(), (Shape{3, 5, F}));
+  std::vector<double> want(size_t(rows * F)), bound(want.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < F; ++c) {
+      const double g = x.f32()[r * 2 * F + c], u = x.f32()[r * 2 * F + F + c];
+      const double gelu = gelu_tanh_definition(g);
+      want[size_t(r * F + c)] = gelu * u;
+      // GELU's error times |u|, then the product's rounding.
+      bound[size_t(r * F + c)] =
+          gelu_tanh_f32_bound(g, gelu) * std::abs(u) + kF32Eps * std::abs(gelu * u) + kTiny;
+    }
+  EXPECT_TRUE(within_bounds(y, want, bound));
   EXPECT_THROW(ops::gelu_tanh_gate(randn({2, 7})), Error);  // no halves
 }
 
