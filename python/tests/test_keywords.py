@@ -80,24 +80,45 @@ def test_compile_keywords_reach_the_engine(tiny_model):
                                        torch_compile_kwargs={"options": {}})
 
 
-def test_vae_tiling_acts(tiny_model):
-    # FastVideo's vae_tiling reaches the engine: the run records it in the video's parameters.
-    gen = VideoGenerator.from_pretrained(tiny_model, vae_tiling=True, attention_backend="TORCH_SDPA")
+def _frames(gen, sampling=None):
     result = gen.generate({"prompt": "A red fox runs through fresh snow at dawn.",
-                           "output": {"save_video": False}})
+                           "sampling": sampling or {},
+                           "output": {"save_video": False, "return_frames": True}})
+    return result, np.asarray(result.frames).astype(np.float64)
+
+
+def _psnr(a, b):
+    return 10 * np.log10(255.0 ** 2 / max(np.mean((a - b) ** 2), 1e-12))
+
+
+def test_vae_tiling_acts(tiny_model):
+    # FastVideo's vae_tiling reaches the engine: frames wider than a 256-px tile decode tile by
+    # tile, which changes them a little (the blended seams), and the run records it.
+    sampling = {"height": 320, "width": 320, "num_frames": 5, "num_inference_steps": 2}
+    whole = VideoGenerator.from_pretrained(tiny_model, device="cpu", attention_backend="TORCH_SDPA")
+    tiled = VideoGenerator.from_pretrained(tiny_model, device="cpu", vae_tiling=True,
+                                           attention_backend="TORCH_SDPA")
+    _, want = _frames(whole, sampling)
+    result, got = _frames(tiled, sampling)
     assert result.extra["parameters"].get("vae_tiling") == "256 every 192 px", result.extra
+    assert not np.array_equal(got, want), "vae_tiling=True decoded the frames whole"
+    assert _psnr(got, want) > 35, _psnr(got, want)  # 39.9 dB measured
     # Eager: no compile-mode cost, no replays (a GPU run with enable_torch_compile reports them).
     assert result.extra["compile_seconds"] == 0 and result.extra["graph_replays"] == 0
 
 
 def test_transformer_quant_fp8_acts(tiny_model):
-    # FastVideo's transformer_quant: FP8 linears (emulated in f32 on the CPU), recorded in the
-    # video's parameters.
-    gen = VideoGenerator.from_pretrained(tiny_model, device="cpu", transformer_quant="fp8",
+    # FastVideo's transformer_quant: FP8 linears (emulated in f32 on the CPU) change the frames a
+    # little, and the run records it in the video's parameters.
+    sampling = {"num_inference_steps": 2}
+    bf = VideoGenerator.from_pretrained(tiny_model, device="cpu", attention_backend="TORCH_SDPA")
+    fp8 = VideoGenerator.from_pretrained(tiny_model, device="cpu", transformer_quant="fp8",
                                          attention_backend="TORCH_SDPA")
-    result = gen.generate({"prompt": "A red fox runs through fresh snow at dawn.",
-                           "output": {"save_video": False}})
+    _, want = _frames(bf, sampling)
+    result, got = _frames(fp8, sampling)
     assert result.extra["parameters"].get("transformer_quant") == "FP8", result.extra
+    assert not np.array_equal(got, want), "transformer_quant=fp8 left the linears as they were"
+    assert _psnr(got, want) > 35, _psnr(got, want)  # 41.9 dB measured
 
 
 def test_vsa_sparsity_without_vsa_backend_is_an_error(tiny_model):
