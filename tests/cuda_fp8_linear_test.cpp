@@ -10,8 +10,12 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <set>
+#include <vector>
 
 #include "fastvideo/video_generator.h"
+#include "io/checkpoint.h"
+#include "models/wan/dit/wan_transformer.h"
 #include "ops/fp8_linear.h"
 #include "ops/norm.h"
 #include "ops/norm_fp8.h"
@@ -146,6 +150,40 @@ double ms_ssim(const GenerationResult& a, const GenerationResult& b) {
                                              {b.frames, b.height, b.width, b.fps, b.rgb});
   EXPECT_TRUE(cmp.ms_ssim_skipped.empty()) << cmp.ms_ssim_skipped;
   return cmp.mean_ms_ssim;
+}
+
+// The per-layer bar on the device, where the norms quantize as they write (norm_fp8.h):
+// every block's output with FP8 linears within cosine 0.995 of the same block in bf16, and the
+// model output too. A generation's MS-SSIM alone let an FP8 linear without its bias pass.
+TEST(CudaFp8Linear, EveryBlockStaysWithinTheCosineBarOfBf16) {
+  REQUIRE_GPU();
+  auto ckpt = CheckpointFolder::open(testing::tiny_model_dir());
+  auto config = WanTransformerConfig::from_json(ckpt.config("transformer"));
+  const std::set<std::string> keep = wan_transformer_fp32_names(config);
+  WanTransformer model(
+      config, load_component(ckpt.path("transformer"), wan_transformer_specs(config), DType::BF16,
+                             kGpu, &keep));
+  const Tensor latents = testing::randn({1, 16, 3, 16, 16}).to(kGpu);
+  const Tensor context = testing::randn({1, 512, config.text_dim}, 0.3f).to(kGpu).to(DType::BF16);
+  const double t[] = {700.0};
+  auto host = [](const Tensor& x) { return x.to(Device::cpu()).to(DType::F32).contiguous(); };
+  std::vector<Tensor> reference;
+  model.set_block_probe([&](int, const Tensor& x) { reference.push_back(host(x)); });
+  const Tensor want = host(model.forward(latents, t, model.prepare_text(context)));
+  ASSERT_EQ(reference.size(), size_t(config.num_layers));
+  model.quantize_linears_fp8();
+  std::vector<double> cosines;
+  model.set_block_probe([&](int i, const Tensor& x) {
+    cosines.push_back(testing::cosine(host(x), reference[size_t(i)]));
+  });
+  const Tensor got = host(model.forward(latents, t, model.prepare_text(context)));
+  ASSERT_EQ(cosines.size(), reference.size());
+  for (size_t i = 0; i < cosines.size(); ++i) {
+    std::printf("[fp8 blocks cuda] block %zu cosine %.6f\n", i, cosines[i]);
+    EXPECT_GE(cosines[i], 0.995) << "block " << i;
+  }
+  EXPECT_GE(testing::cosine(got, want), 0.995);
+  EXPECT_GT(testing::rel_l2(got, want), 1e-4) << "FP8 changed nothing";
 }
 
 TEST(CudaFp8Linear, TinyGenerationsMeetTheBars) {

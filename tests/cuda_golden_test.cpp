@@ -13,6 +13,7 @@
 #include <set>
 #include <vector>
 
+#include "attention/attention_registry.h"
 #include "fastvideo/video_generator.h"
 #include "golden_files.h"
 #include "io/checkpoint.h"
@@ -82,6 +83,33 @@ TEST(CudaGolden, WanTransformerForwardMatchesReference) {
   Tensor out = model.forward(f32(g, "latents").to(kGpu), t, model.prepare_text(context));
   EXPECT_EQ(out.device(), kGpu);
   EXPECT_LE(reported_rel_l2("dit forward", out, f32(g, "output")), kBf16ModelBound);
+}
+
+// golden_test's VIDEO_SPARSE_ATTN forward with FastWan's gates, in bf16 on the device. Sparsity 0
+// only: every key tile is kept, so bf16 rounding of the coarse scores cannot change which tiles
+// the fine stage reads, and the coarse branch with its gate still adds to the output.
+TEST(CudaGolden, WanTransformerVsaForwardWithGatesMatchesReference) {
+  REQUIRE_GPU();
+  auto ckpt = CheckpointFolder::open(testing::tiny_fastwan_dir());
+  auto config = WanTransformerConfig::from_json(ckpt.config("transformer"));
+  const fs::path dir = ckpt.path("transformer");
+  const WanBlockExtras gates{
+      .gate = find_vsa_gate_layout(component_tensor_names(dir), config.num_layers)};
+  ASSERT_EQ(gates.gate, VsaGateLayout::InBlock);
+  const std::set<std::string> keep = wan_transformer_fp32_names(config, gates);
+  const AttentionBackend& vsa =
+      AttentionBackendRegistry::builtin().get("VIDEO_SPARSE_ATTN", "cuda_golden_test");
+  WanTransformer model(
+      config, load_component(dir, wan_transformer_specs(config, gates), DType::BF16, kGpu, &keep),
+      vsa);
+  auto g = golden("dit_vsa.safetensors");
+  const double t[] = {double(f32(g, "timestep").f32()[0])};
+  Tensor context = f32(g, "context").to(kGpu).to(DType::BF16);
+  const auto metadata = vsa.build_metadata({.grid = {5, 6, 7}, .sparsity = 0.0});
+  Tensor out =
+      model.forward(f32(g, "latents").to(kGpu), t, model.prepare_text(context), metadata.get());
+  EXPECT_LE(reported_rel_l2("dit VSA forward, sparsity 0", out, f32(g, "output_sparsity_0.0")),
+            kBf16ModelBound);
 }
 
 TEST(CudaGolden, WanVaeChunkedDecodeMatchesFullSequenceReference) {
