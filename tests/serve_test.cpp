@@ -309,6 +309,20 @@ TEST(Serve, ConfigTakesTheGeneratorSectionAndRefusesARequestSection) {
 
 // Each refused before the model loads, naming the flag or variable; before, -1 wrapped into an
 // unlimited queue, the huge size was taken, and an empty key served without one.
+// As every command: exit 1 and a "fastvideo: error:" line naming the flag (cli_test).
+TEST(Serve, AnUnparsableCommandLineExitsOneWithAnErrorLineNamingTheFlag) {
+  for (const auto& [args, culprit] : std::vector<std::pair<std::string, std::string>>{
+           {"serve --bogus", "--bogus"}, {"serve --port abc", "--port"}}) {
+    const testing::CliRun r = testing::run(args);
+    EXPECT_EQ(r.status, 1) << args << ": " << r.output;
+    EXPECT_EQ(r.output.rfind("fastvideo: error: ", 0), 0u) << args << ": " << r.output;
+    EXPECT_NE(r.output.find(culprit), std::string::npos) << args << ": " << r.output;
+  }
+  const testing::CliRun help = testing::run("serve --help");
+  EXPECT_EQ(help.status, 0) << help.output;
+  EXPECT_NE(help.output.find("--queue-size"), std::string::npos) << help.output;
+}
+
 TEST(Serve, OutOfRangeFlagsAndEmptyKeysAreRefusedByName) {
   const std::string serve = "serve --port 0 --model " + testing::tiny_model_dir().string() +
                             " --output-dir " + testing::temp_dir("serve-flags").string() + " ";
