@@ -310,6 +310,23 @@ TEST(Serve, ConfigTakesTheGeneratorSectionAndRefusesARequestSection) {
 // Each refused before the model loads, naming the flag or variable; before, -1 wrapped into an
 // unlimited queue, the huge size was taken, and an empty key served without one.
 // As every command: exit 1 and a "fastvideo: error:" line naming the flag (cli_test).
+// Every job without a seed made the same video, FastVideo's default seed's (QA audit); an OpenAI
+// client expects a new one per call. Each draws a seed now, and the job object says which.
+TEST(Serve, WithoutASeedEachJobDrawsOneAndSaysWhich) {
+  ServeProcess server("seeds");
+  auto c = server.client();
+  json unseeded = kSmallJob;
+  unseeded.erase("seed");
+  const json a = submit(c, unseeded), b = submit(c, unseeded), seven = submit(c, kSmallJob);
+  ASSERT_TRUE(a["seed"].is_number_unsigned() && b["seed"].is_number_unsigned()) << a << b;
+  EXPECT_NE(a["seed"], b["seed"]);
+  EXPECT_EQ(seven["seed"], 7);
+  EXPECT_EQ(get_video(c, a["id"])["seed"], a["seed"]);
+  for (const json& job : {a, b, seven}) wait_for_end(c, job["id"]);
+  EXPECT_NE(c.Get("/v1/videos/" + a["id"].get<std::string>() + "/content")->body,
+            c.Get("/v1/videos/" + b["id"].get<std::string>() + "/content")->body);
+}
+
 TEST(Serve, AnUnparsableCommandLineExitsOneWithAnErrorLineNamingTheFlag) {
   for (const auto& [args, culprit] : std::vector<std::pair<std::string, std::string>>{
            {"serve --bogus", "--bogus"}, {"serve --port abc", "--port"}}) {

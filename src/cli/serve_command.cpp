@@ -244,6 +244,7 @@ ordered_json video_object(const VideoJob& job, const std::string& model) {
                     {"prompt", job.request.prompt},
                     {"seconds", job.seconds},
                     {"size", job.size},
+                    {"seed", job.request.seed ? ordered_json(*job.request.seed) : nullptr},
                     {"remixed_from_video_id", nullptr},
                     {"error", nullptr}};
   if (job.completed_at) j["completed_at"] = *job.completed_at;

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <limits>
 #include <map>
+#include <mutex>
+#include <random>
 #include <sstream>
 
 #include "api_error.h"
@@ -244,6 +246,13 @@ VideoRequest parse_video_request(const json& body, bool text_form, const ServedM
   if (fields.has("seed")) {
     g.seed = fields.integer("seed", 0, std::numeric_limits<uint64_t>::max());
     check("seed");
+  } else {
+    // OpenAI's API makes a new video per call: without a seed each job draws one (its job object
+    // says which), where generate and Python keep FastVideo's fixed default.
+    static std::mutex mutex;
+    static std::mt19937_64 draw{std::random_device{}()};
+    std::lock_guard lock(mutex);
+    g.seed = draw() >> 32;
   }
   const auto resolved = check("prompt");
   if (request.size.empty()) {

@@ -4,6 +4,8 @@
 // one by one against the served model before the job is queued. An unknown field, a value of the
 // wrong type, a size or duration the model cannot make is an ApiError (400) naming the field.
 //
+// Without a seed a job gets a random one (32 bits), which its job object reports.
+//
 // seconds → num_frames as Wan counts them (fastvideo.md §1.6: 81 frames are 5 s at 16 fps): the
 // nearest 4n+1 to seconds·fps + 1, i.e. 4·round(seconds·fps/4) + 1.
 #pragma once
