@@ -257,6 +257,28 @@ TEST_F(QueueTest, LeftoversOfAKilledServerAreRemovedAtStart) {
   EXPECT_TRUE(files_in(folder->work_dir()).empty());
 }
 
+// A server killed outright left its temporary folder for good: later servers remove the ones no
+// server holds, but not one a server holds, a fresh one (a server starting), or anything else.
+TEST(AbandonedServeFolders, OnlyOldUnheldServeFoldersAreRemoved) {
+  const fs::path tmp = testing::temp_dir("abandoned-serve-folders");
+  const auto made = [&](const std::string& name, bool old) {
+    fs::create_directories(tmp / name / OutputFolderLock::kWorkFolder);
+    std::ofstream(tmp / name / "video_0123456789abcdef0123456789abcdef.mp4") << "x";
+    if (old) fs::last_write_time(tmp / name, fs::file_time_type::clock::now() - 2h);
+    return tmp / name;
+  };
+  const fs::path killed = made("fastvideo-serve-AAAAAA", true);
+  const fs::path running = made("fastvideo-serve-BBBBBB", true);
+  const fs::path starting = made("fastvideo-serve-CCCCCC", false);
+  const fs::path other = made("someone-elses", true);
+  const OutputFolderLock held(running);
+  fs::last_write_time(running, fs::file_time_type::clock::now() - 2h);
+  EXPECT_EQ(remove_abandoned_serve_folders(tmp, std::chrono::minutes(1)),
+            std::vector<fs::path>{killed});
+  EXPECT_FALSE(fs::exists(killed));
+  for (const fs::path& kept : {running, starting, other}) EXPECT_TRUE(fs::exists(kept)) << kept;
+}
+
 // A second server on the folder used to delete the first one's videos as leftovers.
 TEST_F(QueueTest, ASecondServerOnTheFolderIsRefusedAndTheFirstKeepsItsVideos) {
   start(8);

@@ -672,6 +672,10 @@ int run_serve(const ServeFlags& f) {
     FV_CHECK(::access(output.path.c_str(), W_OK) == 0, output.path.string(),
              ": --output-dir is not writable");
   } else {
+    for (const fs::path& left :
+         remove_abandoned_serve_folders(fs::temp_directory_path(), std::chrono::minutes(1))) {
+      log::info("fastvideo serve: removed ", left.string(), ", left by a server that was killed");
+    }
     std::string pattern = (fs::temp_directory_path() / "fastvideo-serve-XXXXXX").string();
     FV_CHECK(::mkdtemp(pattern.data()) != nullptr, "cannot create a temporary folder in ",
              fs::temp_directory_path().string());

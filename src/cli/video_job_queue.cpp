@@ -111,6 +111,31 @@ OutputFolderLock::~OutputFolderLock() {
   ::close(fd_);
 }
 
+std::vector<fs::path> remove_abandoned_serve_folders(const fs::path& temp_dir,
+                                                     std::chrono::seconds min_age) {
+  std::vector<fs::path> removed;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(temp_dir, ec)) {
+    const fs::path& path = entry.path();
+    struct stat st {};
+    if (path.filename().string().rfind("fastvideo-serve-", 0) != 0 ||
+        ::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid() ||
+        std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(st.st_mtime) <
+            min_age) {
+      continue;
+    }
+    try {
+      const OutputFolderLock abandoned(path);  // throws while a server holds it
+    } catch (const Error&) {
+      continue;
+    }
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+    removed.push_back(path);
+  }
+  return removed;
+}
+
 VideoJobQueue::VideoJobQueue(size_t capacity, int64_t retention_seconds,
                              const OutputFolderLock& folder, Generate generate, Stop stop)
     : capacity_(capacity),

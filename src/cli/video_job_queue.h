@@ -64,6 +64,13 @@ class OutputFolderLock {
   int fd_ = -1;  // the work folder, flock'ed
 };
 
+// The temporary folders (`temp_dir`/fastvideo-serve-*) that servers killed outright (SIGKILL, the
+// kernel's out-of-memory killer) left: this user's, older than `min_age` (a server that is
+// starting makes its folder and locks it a moment later) and held by no server. Removes them and
+// returns their paths.
+std::vector<std::filesystem::path> remove_abandoned_serve_folders(
+    const std::filesystem::path& temp_dir, std::chrono::seconds min_age);
+
 class VideoJobQueue {
  public:
   // Generates `job` into `output` (an .mp4 path). Throws Cancelled once `stop` was called during
