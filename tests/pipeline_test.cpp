@@ -348,6 +348,13 @@ TEST_F(Pipeline, GuidanceAtMostOneRunsOnePassPerStep) {
   GenerationResult g = generator_->generate(r);
   EXPECT_EQ(g.transformer_forwards, 4);
   EXPECT_EQ(g.uncond_fresh, 0);
+  // A negative prompt given then has no effect, which is said rather than left silent (QA
+  // audit); FastVideo's own FastWan run file sets one for its CFG-free DMD, so it is not refused.
+  r.negative_prompt = "blurry";
+  ::testing::internal::CaptureStderr();
+  generator_->generate(r);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("negative_prompt is not used"), std::string::npos) << log;
 }
 
 TEST_F(Pipeline, InvalidSizesAndFrameCountsNameTheValueAndWhatWouldWork) {
