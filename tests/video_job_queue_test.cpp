@@ -21,7 +21,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// Writes "video <prompt>" to the output, or throws Error for prompt "fail"; prompt "slow" waits
+// Writes "video <prompt>" to the output, or throws Error for prompt "fail" (and, naming the output,
+// "disk full"); prompt "slow" waits
 // until stopped, as a long generation would, and then throws Cancelled.
 struct StandInGenerator {
   std::atomic<bool> stop_requested{false};
@@ -36,6 +37,8 @@ struct StandInGenerator {
       order.push_back(job.request.prompt);
     }
     if (job.request.prompt == "fail") throw Error("the engine refused it");
+    if (job.request.prompt == "disk full")
+      throw Error(output.string() + ": No space left on device");
     std::ofstream(output) << "partial";
     while (job.request.prompt == "slow" || stop_requested) {
       if (stop_requested.exchange(false)) {
@@ -207,6 +210,11 @@ TEST_F(QueueTest, AFailedJobSaysWhyAndLeavesNoFile) {
   EXPECT_EQ(job.status, JobStatus::failed);
   EXPECT_NE(job.error.find("the engine refused it"), std::string::npos) << job.error;
   EXPECT_TRUE(files_in(dir).empty());
+  // The server's folders stay out of what clients read.
+  const VideoJob full = wait_for_end(*queue, submit("disk full"));
+  EXPECT_EQ(full.error.find(dir.string()), std::string::npos) << full.error;
+  EXPECT_NE(full.error.find("<the server's video folder>/"), std::string::npos) << full.error;
+  EXPECT_NE(full.error.find("No space left on device"), std::string::npos) << full.error;
 }
 
 // video_generator.h: a stop that arrives after a generation ended is kept for the next one. The

@@ -363,7 +363,15 @@ void VideoJobQueue::run(VideoJob& job, std::unique_lock<std::mutex>& lock) {
 
 void VideoJobQueue::finish(VideoJob& job, JobStatus status, const std::string& error) {
   job.status = status;
+  // Clients see the error: the server's folders are not theirs to know (the full message is in
+  // the server's log).
   job.error = error;
+  for (const std::string& folder : {work_dir_.string(), output_dir_.string()}) {
+    for (size_t at; !folder.empty() && (at = job.error.find(folder)) != std::string::npos;) {
+      job.error.replace(at, folder.size(), "<the server's video folder>");
+    }
+  }
+  if (status == JobStatus::failed) log::warning("fastvideo serve: ", job.id, " failed: ", error);
   if (status == JobStatus::completed) job.progress = 100;
   job.completed_at = unix_now();
   job.expires_at = *job.completed_at + retention_seconds_;
