@@ -393,6 +393,14 @@ TEST(WanTransformer, AStopRequestEndsTheCpuForwardBeforeTheNextBlock) {
     tiny.model.forward(latents, t, text);
     ADD_FAILURE() << "the stop request was ignored";
   } catch (const Cancelled& e) {
+    // As the denoising loops report it (throw_stop_within).
+    try {
+      throw_stop_within(e, "denoising (step 3 of 50");
+    } catch (const Cancelled& within) {
+      EXPECT_EQ(std::string(within.what()),
+                str_cat("stopped during denoising (step 3 of 50, transformer block 2 of ",
+                        tiny.model.config().num_layers, ")"));
+    }
     EXPECT_NE(std::string(e.what()).find(str_cat("stopped during transformer block 2 of ",
                                                  tiny.model.config().num_layers)),
               std::string::npos)

@@ -211,12 +211,11 @@ class VideoGenerator {
   void set_progress(ProgressFn fn, void* user);
 
   // Stops the generation in progress at its next boundary (a stage, a denoising step, a
-  // transformer block on the CPU, a latent frame of the decode unless it is split across GPUs, the
-  // end of writing): generate() then
-  // throws Cancelled and leaves no output behind. Safe from another
-  // thread and from a signal handler (one store to a lock-free atomic). A stop asked for during a
-  // generation ends with it, however it ends; one asked for between generations applies to the
-  // next.
+  // transformer block on the CPU without sequence or CFG parallelism, a latent frame of the decode
+  // unless it is split across GPUs, the end of writing): generate() then throws Cancelled and
+  // leaves no output behind. Safe from another thread and from a signal handler (one store to a
+  // lock-free atomic). A stop asked for during a generation ends with it, however it ends; one
+  // asked for between generations applies to the next.
   void request_stop() noexcept;
 
   VideoGenerator(VideoGenerator&&) noexcept;

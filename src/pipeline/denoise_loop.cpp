@@ -4,6 +4,8 @@
 #include <tuple>
 
 #include "core/device_step_flags.h"
+#include "core/stop_flag.h"
+#include "fastvideo/error.h"
 #include "ops/linear_chain.h"
 
 namespace fastvideo {
@@ -32,14 +34,18 @@ int run_denoise_loop(const DenoiseLoop& loop, Tensor& latents, int steps,
     const auto metadata =
         attention.build_metadata(loop.sparse.step(i, t, loop.geometry.token_grid(latents.shape())));
     Tensor cond, uncond;
-    if (loop.gate.needs_uncond(i)) {
-      // With CFG-parallel the two passes run at once on their GPU groups.
-      std::tie(cond, uncond) = loop.transformer.forward_cfg(latents, ts, loop.cond_text,
-                                                            loop.uncond_text, metadata.get());
-      forwards += 2;
-    } else {
-      cond = loop.transformer.forward(latents, ts, loop.cond_text, metadata.get());
-      ++forwards;
+    try {
+      if (loop.gate.needs_uncond(i)) {
+        // With CFG-parallel the two passes run at once on their GPU groups.
+        std::tie(cond, uncond) = loop.transformer.forward_cfg(latents, ts, loop.cond_text,
+                                                              loop.uncond_text, metadata.get());
+        forwards += 2;
+      } else {
+        cond = loop.transformer.forward(latents, ts, loop.cond_text, metadata.get());
+        ++forwards;
+      }
+    } catch (const Cancelled& e) {  // on the CPU the transformer stops between its blocks
+      throw_stop_within(e, str_cat("denoising (step ", i + 1, " of ", n));
     }
     // CFG's combine and the scheduler's update as one chain (one kernel on a GPU); the velocity's
     // NaN check is a word the kernel sets, read back after the next step is queued.

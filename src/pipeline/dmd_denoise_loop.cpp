@@ -3,6 +3,8 @@
 #include <chrono>
 #include <future>
 
+#include "core/stop_flag.h"
+#include "fastvideo/error.h"
 #include "ops/elementwise.h"
 #include "pipeline/latent_noise.h"
 #include "schedulers/dmd_schedule.h"
@@ -32,7 +34,12 @@ int run_dmd_denoise_loop(const DmdDenoiseLoop& loop, Tensor& latents,
     const double ts[] = {t};
     const auto metadata =
         attention.build_metadata(loop.sparse.step(i, t, loop.geometry.token_grid(latents.shape())));
-    const Tensor velocity = loop.transformer.forward(latents, ts, loop.text, metadata.get());
+    Tensor velocity;
+    try {
+      velocity = loop.transformer.forward(latents, ts, loop.text, metadata.get());
+    } catch (const Cancelled& e) {  // on the CPU the transformer stops between its blocks
+      throw_stop_within(e, str_cat("denoising (step ", i + 1, " of ", n));
+    }
     FV_CHECK(ops::all_finite(velocity), "denoising step ", i, " (t=", t,
              ") produced NaN or Inf in the transformer output");
     Tensor x0 = dmd_predict_x0(latents, velocity, dmd_sigma(int(t)));

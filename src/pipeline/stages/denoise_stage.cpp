@@ -28,23 +28,12 @@ void DenoiseStage::run(RequestState& state) {
     const WanTransformer& transformer;
     ~ReleaseJoinedContext() { transformer.release_cfg_batch(); }
   } release{transformer_};
-  int done = 0;  // steps
-  bool in_step = true;
-  try {
-    state.result.transformer_forwards =
-        run_denoise_loop(loop, state.latents, -1, [&](int step, double seconds) {
-          in_step = false;
-          done = step + 1;
-          log::debug("denoise step ", step + 1, "/", steps, ": ", seconds, " s");
-          if (progress_.fn) progress_.fn(step + 1, steps, seconds, progress_.user);
-          stop_.throw_if_requested(str_cat("denoising (after step ", step + 1, " of ", steps, ")"));
-          in_step = true;
-        });
-  } catch (const Cancelled& e) {
-    // On the CPU the transformer stops between its blocks (WanTransformer::watch_stop).
-    if (!in_step) throw;
-    throw_stop_within(e, str_cat("denoising (step ", done + 1, " of ", steps));
-  }
+  state.result.transformer_forwards =
+      run_denoise_loop(loop, state.latents, -1, [&](int step, double seconds) {
+        log::debug("denoise step ", step + 1, "/", steps, ": ", seconds, " s");
+        if (progress_.fn) progress_.fn(step + 1, steps, seconds, progress_.user);
+        stop_.throw_if_requested(str_cat("denoising (after step ", step + 1, " of ", steps, ")"));
+      });
   if (gate.do_cfg()) {
     log::info("CFG gate: fraction ", r.cfg_gate_step, ", gate step ",
               std::min(gate.gate_step(), steps), ", fresh uncond ", gate.fresh(), ", reused ",

@@ -20,24 +20,13 @@ void DmdDenoiseStage::run(RequestState& state) {
   const int steps = int(timesteps_.size());
   const DmdDenoiseLoop loop{transformer_, geometry_, state.cond_text,
                             timesteps_,   sparse_,   *state.generator};
-  int done = 0;  // steps
-  bool in_step = true;
-  try {
-    state.result.transformer_forwards =
-        run_dmd_denoise_loop(loop, state.latents, [&](int step, double seconds) {
-          in_step = false;
-          done = step + 1;
-          log::debug("denoise step ", step + 1, "/", steps, " (t=", timesteps_[size_t(step)],
-                     "): ", seconds, " s");
-          if (progress_.fn) progress_.fn(step + 1, steps, seconds, progress_.user);
-          stop_.throw_if_requested(str_cat("denoising (after step ", step + 1, " of ", steps, ")"));
-          in_step = true;
-        });
-  } catch (const Cancelled& e) {
-    // On the CPU the transformer stops between its blocks (WanTransformer::watch_stop).
-    if (!in_step) throw;
-    throw_stop_within(e, str_cat("denoising (step ", done + 1, " of ", steps));
-  }
+  state.result.transformer_forwards =
+      run_dmd_denoise_loop(loop, state.latents, [&](int step, double seconds) {
+        log::debug("denoise step ", step + 1, "/", steps, " (t=", timesteps_[size_t(step)],
+                   "): ", seconds, " s");
+        if (progress_.fn) progress_.fn(step + 1, steps, seconds, progress_.user);
+        stop_.throw_if_requested(str_cat("denoising (after step ", step + 1, " of ", steps, ")"));
+      });
 }
 
 }  // namespace fastvideo

@@ -928,8 +928,8 @@ Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sin
   for_each_block(
       [&](const Block& block, const StartNextBlock& start_next) {
         if (device().is_cpu() && !sequence_parallel) {
-          check_stop(stop_, str_cat("transformer block ", block.index + 1, " of ",
-                                    config_.num_layers, ")"));
+          check_stop(stop_,
+                     str_cat("transformer block ", block.index + 1, " of ", config_.num_layers));
         }
         // §1.5: e = scale_shift_table + tproj in f32, laid out [6, B, D] so each chunk is
         // contiguous.
