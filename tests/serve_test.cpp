@@ -114,11 +114,11 @@ class ServeProcess {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
-  // SIGTERM, and again `after` later; the signal that ended the process (0: it exited).
-  int terminate_twice(std::chrono::milliseconds after) {
-    ::kill(pid_, SIGTERM);
+  // `first`, and `second` `after` later; the signal that ended the process (0: it exited).
+  int terminate_twice(std::chrono::milliseconds after, int first = SIGTERM, int second = SIGTERM) {
+    ::kill(pid_, first);
     std::this_thread::sleep_for(after);
-    ::kill(pid_, SIGTERM);
+    ::kill(pid_, second);
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
@@ -681,28 +681,34 @@ int connect_to(int port, const std::string& first_bytes = "") {
   return fd;
 }
 
-// Sends `request` on a new connection and returns the server's answer: its head and as many
-// bytes of body as its Content-Length says (or what came before two quiet seconds).
-std::string exchange(int port, const std::string& request) {
+struct Exchange {
+  std::string answer;   // the head and as many bytes of body as its Content-Length says
+  bool closed = false;  // the server closed the connection after it
+};
+
+// Sends `request` on a new connection, reads the server's answer (or what came before two quiet
+// seconds), then whether the server closes the connection within two seconds.
+Exchange exchange(int port, const std::string& request) {
   const int fd = connect_to(port, request);
   timeval two_seconds{2, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &two_seconds, sizeof two_seconds);
-  std::string answer;
+  Exchange e;
   char buffer[4096];
-  const auto whole = [&answer] {
-    const size_t head = answer.find("\r\n\r\n");
+  const auto whole = [&e] {
+    const size_t head = e.answer.find("\r\n\r\n");
     if (head == std::string::npos) return false;
-    const size_t field = answer.find("Content-Length: ");
+    const size_t field = e.answer.find("Content-Length: ");
     if (field == std::string::npos || field > head) return true;
-    return answer.size() >= head + 4 + std::stoul(answer.substr(field + 16));
+    return e.answer.size() >= head + 4 + std::stoul(e.answer.substr(field + 16));
   };
   while (!whole()) {
     const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
     if (n <= 0) break;
-    answer.append(buffer, size_t(n));
+    e.answer.append(buffer, size_t(n));
   }
+  e.closed = ::recv(fd, buffer, sizeof buffer, 0) == 0;
   ::close(fd);
-  return answer;
+  return e;
 }
 
 // Bodies whose size Content-Length does not state were read past --max-body-bytes: a chunked
@@ -736,11 +742,18 @@ TEST(Serve, BodiesOfUnstatedSizeAreRefusedBeforeTheyAreRead) {
   };
   for (const Case& c : cases) {
     const auto asked = std::chrono::steady_clock::now();
-    const std::string answer = exchange(server.port(), post + c.headers + "\r\n" + c.body);
-    EXPECT_LT(std::chrono::steady_clock::now() - asked, 1s) << c.what;
-    EXPECT_EQ(answer.substr(0, 12), str_cat("HTTP/1.1 ", c.status)) << c.what << ": " << answer;
-    EXPECT_NE(answer.find(c.says), std::string::npos) << c.what << ": " << answer;
+    // The connection closes after the refusal: the unread body is never taken for a request.
+    const Exchange e = exchange(server.port(), post + c.headers + "\r\n" + c.body);
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, 5s) << c.what;
+    EXPECT_EQ(e.answer.substr(0, 12), str_cat("HTTP/1.1 ", c.status)) << c.what << ": " << e.answer;
+    EXPECT_NE(e.answer.find(c.says), std::string::npos) << c.what << ": " << e.answer;
+    EXPECT_TRUE(e.closed) << c.what;
   }
+  // With Expect: 100-continue the refusal comes instead of the go-ahead, so no body is sent.
+  const Exchange expecting =
+      exchange(server.port(), post + "Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n");
+  EXPECT_EQ(expecting.answer.substr(0, 12), "HTTP/1.1 411") << expecting.answer;
+  EXPECT_TRUE(expecting.closed);
   // Nothing was queued, and a plain request still is.
   auto c = server.client();
   EXPECT_TRUE(body_of(c.Get("/v1/videos"))["data"].empty());
@@ -780,21 +793,24 @@ TEST(Serve, IdleAndSlowClientsNeitherStallHealthNorHoldTheExit) {
 
 // A second signal quits without waiting for the running job, but the server's files still go:
 // they used to stay behind, completed videos and work files alike.
-TEST(Serve, ASecondSigtermQuitsAtOnceAndStillRemovesTheServersFiles) {
-  ServeProcess server("sigterm-twice");
-  auto c = server.client();
-  const std::string done = submit(c, kSmallJob)["id"];
-  ASSERT_EQ(wait_for_end(c, done)["status"], "completed");
-  const std::string running = submit(c, kLongJob)["id"];
-  wait_for_status(c, running, "in_progress");
-  // An idle connection keeps the orderly stop busy for a second: the second signal comes first.
-  const int idle = connect_to(server.port());
-  std::this_thread::sleep_for(100ms);  // until a thread serves it
-  const auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(server.terminate_twice(50ms), SIGTERM);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
-  EXPECT_TRUE(everything_in(server.output_dir()).empty());
-  ::close(idle);
+// A second signal of another kind (SIGHUP after SIGTERM) quits the same way, by that signal.
+TEST(Serve, ASecondSignalQuitsAtOnceAndStillRemovesTheServersFiles) {
+  for (const int second : {SIGTERM, SIGHUP}) {
+    ServeProcess server(str_cat("second-signal-", second));
+    auto c = server.client();
+    const std::string done = submit(c, kSmallJob)["id"];
+    ASSERT_EQ(wait_for_end(c, done)["status"], "completed");
+    const std::string running = submit(c, kLongJob)["id"];
+    wait_for_status(c, running, "in_progress");
+    // An idle connection keeps the orderly stop busy for a second: the second signal comes first.
+    const int idle = connect_to(server.port());
+    std::this_thread::sleep_for(100ms);  // until a thread serves it
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(server.terminate_twice(50ms, SIGTERM, second), second);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+    EXPECT_TRUE(everything_in(server.output_dir()).empty()) << second;
+    ::close(idle);
+  }
 }
 
 TEST(Serve, FinishedVideosGoAfterTheRetention) {

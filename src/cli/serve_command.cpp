@@ -496,44 +496,65 @@ std::optional<ApiError> refuse_body_framing(const httplib::Request& req) {
   return std::nullopt;
 }
 
+// What refuses a request from its head alone: a missing or wrong API key (401; /health stays open:
+// a load balancer's probe learns nothing about anyone's videos from it), then the body's framing.
+std::optional<ApiError> refuse_before_the_body(const httplib::Request& req,
+                                               const std::optional<std::string>& api_key) {
+  if (!api_key || req.path == "/health") return refuse_body_framing(req);
+  const std::string given = req.get_header_value("Authorization");
+  // "Bearer KEY"; the scheme is case-insensitive (RFC 9110 §11.1).
+  const size_t space = given.find(' ');
+  const bool bearer = space != std::string::npos && lowercase(given.substr(0, space)) == "bearer";
+  const std::string key =
+      bearer ? given.substr(std::min(given.find_first_not_of(' ', space), given.size())) : "";
+  const std::string& expected = *api_key;
+  // Compared in constant time: the time of a refusal says nothing about the key.
+  unsigned char differ = !bearer || key.size() != expected.size();
+  for (size_t i = 0; i < expected.size(); ++i) {
+    differ |= (i < key.size() ? key[i] : 0) ^ expected[i];
+  }
+  if (differ == 0) return refuse_body_framing(req);
+  return ApiError(401, "invalid_api_key",
+                  given.empty() ? "no API key: send the header 'Authorization: Bearer KEY'"
+                                : "the API key in the Authorization header is not valid");
+}
+
+// The answer to a request whose body was not read, after which the connection closes: httplib
+// (0.11.4) would read the unread body as the next request, and it closes a connection only when
+// the request asks to, or when an answer fails to go out. So the body is written by a provider
+// that then reports a failure.
+void answer_and_close(httplib::Response& res, const ApiError& e) {
+  res.status = e.status();
+  if (e.status() == 401) res.set_header("WWW-Authenticate", "Bearer");
+  res.set_header("Connection", "close");
+  auto body = std::make_shared<const std::string>(e.json());
+  res.set_content_provider(body->size(), "application/json",
+                           [body](size_t offset, size_t length, httplib::DataSink& sink) {
+                             sink.write(body->data() + offset, length);
+                             return false;
+                           });
+}
+
 void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& model,
                   const VideoGenerator& generator, const ServeFlags& f, int64_t started_at) {
   server.set_payload_max_length(f.max_body_bytes);
+  // Refusals come before the body is read, and with `Expect: 100-continue` before it is sent.
   server.set_pre_routing_handler([&f](const httplib::Request& req, httplib::Response& res) {
-    // The body is neither read nor answered for after a refusal: the connection closes.
-    auto refuse = [&res](const ApiError& e) {
-      reply(res, e);
-      res.set_header("Connection", "close");
+    if (auto refusal = refuse_before_the_body(req, f.api_key)) {
+      answer_and_close(res, *refusal);
       return httplib::Server::HandlerResponse::Handled;
-    };
-    // /health stays open: a load balancer's probe learns nothing about anyone's videos from it.
-    if (!f.api_key || req.path == "/health") {
-      if (auto refusal = refuse_body_framing(req)) return refuse(*refusal);
-      return httplib::Server::HandlerResponse::Unhandled;
     }
-    const std::string given = req.get_header_value("Authorization");
-    // "Bearer KEY"; the scheme is case-insensitive (RFC 9110 §11.1).
-    const size_t space = given.find(' ');
-    const bool bearer = space != std::string::npos && lowercase(given.substr(0, space)) == "bearer";
-    const std::string key =
-        bearer ? given.substr(std::min(given.find_first_not_of(' ', space), given.size())) : "";
-    const std::string& expected = *f.api_key;
-    // Compared in constant time: the time of a refusal says nothing about the key.
-    unsigned char differ = !bearer || key.size() != expected.size();
-    for (size_t i = 0; i < expected.size(); ++i) {
-      differ |= (i < key.size() ? key[i] : 0) ^ expected[i];
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  server.set_expect_100_continue_handler([&f](const httplib::Request& req, httplib::Response& res) {
+    if (auto refusal = refuse_before_the_body(req, f.api_key)) {
+      answer_and_close(res, *refusal);
+      return refusal->status();
     }
-    if (differ == 0) {
-      if (auto refusal = refuse_body_framing(req)) return refuse(*refusal);
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    res.set_header("WWW-Authenticate", "Bearer");
-    return refuse(ApiError(401, "invalid_api_key",
-                           given.empty() ? "no API key: send the header 'Authorization: Bearer KEY'"
-                                         : "the API key in the Authorization header is not valid"));
+    return 100;
   });
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
+    if (!res.body.empty() || res.content_length_ > 0) return;  // answered already
     // httplib answers a known path asked with another method as an unknown route.
     if (res.status == 404 || res.status == 400) {
       if (const char* allowed = allowed_methods(req.path);
@@ -667,7 +688,9 @@ int run_serve(const ServeFlags& f) {
 
   OutputDir output;
   if (f.output_dir) {
-    output.path = *f.output_dir;
+    // Absolute, without a trailing '/': failed jobs' errors hide it (VideoJobQueue::finish).
+    output.path = fs::absolute(*f.output_dir).lexically_normal();
+    if (!output.path.has_filename()) output.path = output.path.parent_path();
     fs::create_directories(output.path);
     FV_CHECK(::access(output.path.c_str(), W_OK) == 0, output.path.string(),
              ": --output-dir is not writable");

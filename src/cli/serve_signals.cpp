@@ -12,6 +12,7 @@ namespace fastvideo::cli {
 namespace {
 
 std::atomic<int> g_received{0};
+std::atomic<int> g_quit{0};  // the second signal, which may be another than the first
 int g_wake = -1;
 
 // What the pipe carries to the watching thread.
@@ -21,8 +22,10 @@ void on_signal(int sig) {
   int none = 0;
   char wake = kStop;
   if (!g_received.compare_exchange_strong(none, sig)) {
-    // The second: the thread removes the files and re-raises; a third kills at once.
+    // The second: the thread removes the files and raises it again; a third kills at once.
     std::signal(sig, SIG_DFL);
+    int no_second = 0;
+    if (!g_quit.compare_exchange_strong(no_second, sig)) return;  // the thread is on it
     wake = kQuit;
   }
   [[maybe_unused]] const ssize_t n = ::write(g_wake, &wake, 1);
@@ -35,6 +38,7 @@ ServeSignals::ServeSignals(std::function<void()> stop, std::function<void()> qui
   FV_CHECK(::pipe(pipe_fds_) == 0, "cannot create the signal pipe");
   g_wake = pipe_fds_[1];
   g_received = 0;
+  g_quit = 0;
   thread_ = std::thread([this] { watch(); });
   handlers_.emplace(on_signal);
 }
@@ -63,9 +67,11 @@ void ServeSignals::watch() {
     if (::poll(&wake, 1, finished_ ? -1 : 20) != 1) continue;
     if (::read(pipe_fds_[0], &byte, 1) != 1 || byte == kFinished) return;
     if (byte == kQuit) {
-      std::fprintf(stderr, "fastvideo serve: %s again: quitting at once\n", stop_signal_name(sig));
+      const int second = g_quit;
+      std::fprintf(stderr, "fastvideo serve: %s after %s: quitting at once\n",
+                   stop_signal_name(second), stop_signal_name(sig));
       quit_();
-      std::raise(sig);  // its handler is the default now
+      std::raise(second);  // its handler is the default now
     }
   }
 }
