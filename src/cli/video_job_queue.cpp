@@ -45,6 +45,24 @@ std::string new_video_id() {
   return id;
 }
 
+// `text` with the folder `dir`, wherever it is named (followed by '/' or the end), as "<the
+// server's video folder>".
+std::string hide_folder(std::string text, const fs::path& dir) {
+  const std::string name = dir.string();
+  constexpr std::string_view kShown = "<the server's video folder>";
+  for (size_t at = name.empty() ? std::string::npos : text.find(name); at != std::string::npos;
+       at = text.find(name, at)) {
+    const size_t end = at + name.size();
+    if (end < text.size() && text[end] != '/') {
+      at = end;
+      continue;
+    }
+    text.replace(at, name.size(), kShown);
+    at += kShown.size();
+  }
+  return text;
+}
+
 void remove_quietly(const fs::path& path) {
   std::error_code ignored;
   fs::remove(path, ignored);
@@ -113,25 +131,29 @@ OutputFolderLock::~OutputFolderLock() {
 
 std::vector<fs::path> remove_abandoned_serve_folders(const fs::path& temp_dir,
                                                      std::chrono::seconds min_age) {
+  constexpr std::string_view kPrefix = "fastvideo-serve-";  // + mkdtemp's 6 characters
   std::vector<fs::path> removed;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(temp_dir, ec)) {
     const fs::path& path = entry.path();
+    const std::string name = path.filename().string();
     struct stat st {};
-    if (path.filename().string().rfind("fastvideo-serve-", 0) != 0 ||
+    if (name.size() != kPrefix.size() + 6 || name.rfind(kPrefix, 0) != 0 ||
         ::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid() ||
         std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(st.st_mtime) <
             min_age) {
       continue;
     }
+    // A server that stopped cleanly took its work folder with it; a killed one left it.
+    if (!fs::is_directory(path / OutputFolderLock::kWorkFolder, ec)) continue;
     try {
       const OutputFolderLock abandoned(path);  // throws while a server holds it
+      VideoJobQueue::remove_files(abandoned);
     } catch (const Error&) {
       continue;
     }
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-    removed.push_back(path);
+    // Only the server's own files went: a folder holding anything else stays.
+    if (fs::remove(path, ec)) removed.push_back(path);
   }
   return removed;
 }
@@ -261,9 +283,11 @@ int VideoJobQueue::retry_after_seconds() const {
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - running_since_).count();
   const int progress = jobs_.at(running_).progress;
-  const double left = progress > 0        ? elapsed * (100 - progress) / progress
-                      : last_job_seconds_ ? *last_job_seconds_ - elapsed
-                                          : elapsed;
+  // The progress counts denoising steps only; the decode and writing after them take about what
+  // they took the last job, which a completed job's time holds.
+  const double by_progress = progress > 0 ? elapsed * (100 - progress) / progress : elapsed;
+  const double left =
+      last_job_seconds_ ? std::max(by_progress, *last_job_seconds_ - elapsed) : by_progress;
   return std::max(1, int(std::ceil(left)));
 }
 
@@ -365,12 +389,7 @@ void VideoJobQueue::finish(VideoJob& job, JobStatus status, const std::string& e
   job.status = status;
   // Clients see the error: the server's folders are not theirs to know (the full message is in
   // the server's log).
-  job.error = error;
-  for (const std::string& folder : {work_dir_.string(), output_dir_.string()}) {
-    for (size_t at; !folder.empty() && (at = job.error.find(folder)) != std::string::npos;) {
-      job.error.replace(at, folder.size(), "<the server's video folder>");
-    }
-  }
+  job.error = hide_folder(hide_folder(error, work_dir_), output_dir_);
   if (status == JobStatus::failed) log::warning("fastvideo serve: ", job.id, " failed: ", error);
   if (status == JobStatus::completed) job.progress = 100;
   job.completed_at = unix_now();
