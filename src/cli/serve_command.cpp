@@ -496,11 +496,11 @@ std::optional<ApiError> refuse_body_framing(const httplib::Request& req) {
   return std::nullopt;
 }
 
-// What refuses a request from its head alone: a missing or wrong API key (401; /health stays open:
-// a load balancer's probe learns nothing about anyone's videos from it), then the body's framing.
-std::optional<ApiError> refuse_before_the_body(const httplib::Request& req,
-                                               const std::optional<std::string>& api_key) {
-  if (!api_key || req.path == "/health") return refuse_body_framing(req);
+// A missing or wrong API key (401). /health stays open: a load balancer's probe learns nothing
+// about anyone's videos from it.
+std::optional<ApiError> refuse_key(const httplib::Request& req,
+                                   const std::optional<std::string>& api_key) {
+  if (!api_key || req.path == "/health") return std::nullopt;
   const std::string given = req.get_header_value("Authorization");
   // "Bearer KEY"; the scheme is case-insensitive (RFC 9110 §11.1).
   const size_t space = given.find(' ');
@@ -513,16 +513,23 @@ std::optional<ApiError> refuse_before_the_body(const httplib::Request& req,
   for (size_t i = 0; i < expected.size(); ++i) {
     differ |= (i < key.size() ? key[i] : 0) ^ expected[i];
   }
-  if (differ == 0) return refuse_body_framing(req);
+  if (differ == 0) return std::nullopt;
   return ApiError(401, "invalid_api_key",
                   given.empty() ? "no API key: send the header 'Authorization: Bearer KEY'"
                                 : "the API key in the Authorization header is not valid");
 }
 
-// The answer to a request whose body was not read, after which the connection closes: httplib
-// (0.11.4) would read the unread body as the next request, and it closes a connection only when
-// the request asks to, or when an answer fails to go out. So the body is written by a provider
-// that then reports a failure.
+void reply_refusal(httplib::Response& res, const ApiError& e) {
+  reply(res, e);
+  if (e.status() == 401) res.set_header("WWW-Authenticate", "Bearer");
+}
+
+// The answer to a request whose body will not be read, after which the connection closes:
+// httplib (0.11.4) would read the unread body as the next request, and it closes a connection
+// only when the request asks to, or when an answer fails to go out. So the body is written by a
+// provider that then reports a failure. Only for bodies that must not be read at all (their size
+// unbounded): closing with unread bytes queued may reset the connection before the answer
+// arrives.
 void answer_and_close(httplib::Response& res, const ApiError& e) {
   res.status = e.status();
   if (e.status() == 401) res.set_header("WWW-Authenticate", "Bearer");
@@ -530,7 +537,11 @@ void answer_and_close(httplib::Response& res, const ApiError& e) {
   auto body = std::make_shared<const std::string>(e.json());
   res.set_content_provider(body->size(), "application/json",
                            [body](size_t offset, size_t length, httplib::DataSink& sink) {
-                             sink.write(body->data() + offset, length);
+                             // httplib passes a Range header's numbers unchecked.
+                             if (offset < body->size()) {
+                               sink.write(body->data() + offset,
+                                          std::min(length, body->size() - offset));
+                             }
                              return false;
                            });
 }
@@ -538,20 +549,30 @@ void answer_and_close(httplib::Response& res, const ApiError& e) {
 void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& model,
                   const VideoGenerator& generator, const ServeFlags& f, int64_t started_at) {
   server.set_payload_max_length(f.max_body_bytes);
-  // Refusals come before the body is read, and with `Expect: 100-continue` before it is sent.
+  // A body of unbounded size is refused before it is read, and the connection closes. A wrong key
+  // is refused before the body is read when there is none, or when the client waits for the
+  // go-ahead (Expect: 100-continue); otherwise after the route has read the body (its size
+  // bounded by --max-body-bytes), so that the connection can stay open and the answer arrives.
   server.set_pre_routing_handler([&f](const httplib::Request& req, httplib::Response& res) {
-    if (auto refusal = refuse_before_the_body(req, f.api_key)) {
+    if (auto refusal = refuse_body_framing(req)) {
       answer_and_close(res, *refusal);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    // refuse_body_framing let only a number of digits through.
+    const bool body =
+        req.has_header("Content-Length") && std::stoull(req.get_header_value("Content-Length")) > 0;
+    if (auto refusal = refuse_key(req, f.api_key); refusal && !body) {
+      reply_refusal(res, *refusal);
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   server.set_expect_100_continue_handler([&f](const httplib::Request& req, httplib::Response& res) {
-    if (auto refusal = refuse_before_the_body(req, f.api_key)) {
-      answer_and_close(res, *refusal);
-      return refusal->status();
-    }
-    return 100;
+    auto refusal = refuse_body_framing(req);
+    if (!refusal) refusal = refuse_key(req, f.api_key);
+    if (!refusal) return 100;
+    answer_and_close(res, *refusal);  // nothing of the body was sent
+    return refusal->status();
   });
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty() || res.content_length_ > 0) return;  // answered already
@@ -585,8 +606,9 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
         reply(res, ApiError(500, "internal_error", "internal error: " + what));
       });
   // Every route answers an ApiError as OpenAI's error object.
-  auto route = [](auto handler) {
-    return [handler](const httplib::Request& req, httplib::Response& res) {
+  auto route = [&f](auto handler) {
+    return [handler, &f](const httplib::Request& req, httplib::Response& res) {
+      if (auto refusal = refuse_key(req, f.api_key)) return reply_refusal(res, *refusal);
       try {
         handler(req, res);
       } catch (const ApiError& e) {

@@ -25,7 +25,10 @@ void on_signal(int sig) {
     // The second: the thread removes the files and raises it again; a third kills at once.
     std::signal(sig, SIG_DFL);
     int no_second = 0;
-    if (!g_quit.compare_exchange_strong(no_second, sig)) return;  // the thread is on it
+    if (!g_quit.compare_exchange_strong(no_second, sig)) {
+      std::raise(sig);  // a third: its default action once this handler returns
+      return;
+    }
     wake = kQuit;
   }
   [[maybe_unused]] const ssize_t n = ::write(g_wake, &wake, 1);
