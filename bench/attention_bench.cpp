@@ -47,8 +47,8 @@ struct AttentionBenchFlags {
   int repeats = 10, warmup = 3, device = 0;
   bool accuracy = false;  // also the accuracy table (attention_accuracy.h)
   std::string json;
-  std::vector<std::string> backends;  // empty: every available one
-  std::vector<std::string> shapes;    // keys of kShapes; empty: all of them
+  std::vector<std::string> backends;         // empty: every available one
+  std::vector<std::string> shapes;           // keys of kShapes; empty: all of them
   std::vector<double> sla_ratios{0.1, 0.5};  // SLA_ATTN's and SAGE_SLA_ATTN's topk_ratio rows
   bool paired = false;  // also time the two --backends call by call, alternating (paired_rows)
 };
@@ -216,10 +216,12 @@ std::pair<double, double> median_and_min(std::vector<double> x) {
   return {x[x.size() / 2], x.front()};
 }
 
-// --paired: the two backends' calls timed alternately, A B A B ..., so that both see the same
-// stretch of the card's clock (on an H200 under its 700 W cap the clock moves from row to row,
-// which moves the ratio of two rows' medians as much as the kernels do: docs/perf.md). Reports each
-// backend's median over its paired calls and the median of the per-pair ratios B / A.
+// --paired: the two backends' calls timed in pairs, A B then B A and so on, so that both see the
+// same stretch of the card's clock (on an H200 under its 700 W cap the clock moves from row to
+// row, which moves the ratio of two rows' medians as much as the kernels do: docs/perf.md), and
+// neither is always the one that starts after the pause for the previous pair's results. Reports
+// each backend's median over its paired calls and the median of the per-pair time ratios A / B
+// (above 1: B is faster).
 template <class Report>
 void paired_rows(const AttentionBackend& a, const AttentionBackend& b, const Tensor& q,
                  const Tensor& k, const Tensor& v, float scale, int warmup, int repeats,
@@ -232,15 +234,19 @@ void paired_rows(const AttentionBackend& a, const AttentionBackend& b, const Ten
   }
   std::vector<double> ms_a, ms_b, ratio;
   for (int i = 0; i < repeats; ++i) {
+    const bool a_first = i % 2 == 0;
+    const AttentionBackend& first = a_first ? a : b;
+    const AttentionBackend& second = a_first ? b : a;
     FV_CUDA_CHECK(cudaEventRecord(marks[0], stream));
-    a.run(q, k, v, scale);
+    first.run(q, k, v, scale);
     FV_CUDA_CHECK(cudaEventRecord(marks[1], stream));
-    b.run(q, k, v, scale);
+    second.run(q, k, v, scale);
     FV_CUDA_CHECK(cudaEventRecord(marks[2], stream));
     FV_CUDA_CHECK(cudaEventSynchronize(marks[2]));
-    float ta = 0, tb = 0;
-    FV_CUDA_CHECK(cudaEventElapsedTime(&ta, marks[0], marks[1]));
-    FV_CUDA_CHECK(cudaEventElapsedTime(&tb, marks[1], marks[2]));
+    float t_first = 0, t_second = 0;
+    FV_CUDA_CHECK(cudaEventElapsedTime(&t_first, marks[0], marks[1]));
+    FV_CUDA_CHECK(cudaEventElapsedTime(&t_second, marks[1], marks[2]));
+    const float ta = a_first ? t_first : t_second, tb = a_first ? t_second : t_first;
     ms_a.push_back(ta);
     ms_b.push_back(tb);
     ratio.push_back(double(ta) / double(tb));
@@ -248,9 +254,11 @@ void paired_rows(const AttentionBackend& a, const AttentionBackend& b, const Ten
   for (cudaEvent_t e : marks) FV_CUDA_CHECK(cudaEventDestroy(e));
   report(str_cat(a.name(), " (paired)"), median_and_min(ms_a));
   report(str_cat(b.name(), " (paired)"), median_and_min(ms_b));
-  std::printf("%-20s paired: %s / %s per pair, median %.3fx over %d pairs\n", "",
-              std::string(a.name()).c_str(), std::string(b.name()).c_str(),
-              median_and_min(ratio).first, repeats);
+  std::printf(
+      "%-20s paired (each first in half of them): %s / %s time per pair, median %.3fx over %d "
+      "pairs\n",
+      "", std::string(a.name()).c_str(), std::string(b.name()).c_str(), median_and_min(ratio).first,
+      repeats);
 }
 
 int run_bench_attention(const AttentionBenchFlags& f) {

@@ -60,7 +60,8 @@ struct ConvBenchFlags {
 #ifdef FASTVIDEO_HAVE_CUDA
 
 int run_conv_bench(const ConvBenchFlags& f) {
-  FV_CHECK(f.repeats >= 1 && f.warmup >= 0, "bench conv: --repeats must be at least 1");
+  FV_CHECK(f.repeats >= 1, "bench conv: --repeats must be at least 1, got ", f.repeats);
+  FV_CHECK(f.warmup >= 0, "bench conv: --warmup must be at least 0, got ", f.warmup);
   CudaContext& ctx = use_cuda_device(0);
   const Device gpu = Device::cuda(0);
   nlohmann::ordered_json out;

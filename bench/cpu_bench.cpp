@@ -53,6 +53,7 @@ struct BenchFlags {
 };
 
 int run_bench(const BenchFlags& f) {
+  FV_CHECK(f.repeats >= 1, "bench cpu: --repeats must be at least 1, got ", f.repeats);
   nlohmann::ordered_json out;
   out["threads"] = num_threads();
   std::printf("fastvideo bench cpu (%d threads)\n\n", num_threads());

@@ -351,7 +351,22 @@ Action add_denoise_bench(CLI::App& bench) {
   cmd->add_option("--max-device-memory", f->max_device_memory,
                   "a hard device-memory budget for the run, e.g. 24GiB");
   cmd->add_option("--json", f->json, "write results as JSON");
-  return [f] { return run_bench_denoise(*f); };
+  return [cmd, f] {
+    // --fastwan times FastWan's preset loop (448x832x61, 3 DMD steps, random weights): the 1.3B
+    // loop's settings would be ignored there, so they are refused, and VSA_sparsity is its alone.
+    for (const char* name :
+         {"--model", "--height", "--width", "--num-frames", "--steps", "--scheduler",
+          "--guidance-scale", "--flow-shift", "--autotune", "--layerwise-offload",
+          "--max-device-memory", "--cfg-batch-tokens", "--config"}) {
+      FV_CHECK(!f->fastwan || cmd->count(name) == 0, "bench denoise: ", name,
+               " does not apply with --fastwan (FastWan's own preset loop)");
+    }
+    FV_CHECK(f->fastwan || cmd->count("--VSA-sparsity") == 0,
+             "bench denoise: --VSA-sparsity applies with --fastwan only");
+    FV_CHECK(f->cfg_batch_tokens >= -1, "bench denoise: --cfg-batch-tokens ", f->cfg_batch_tokens,
+             " is below -1 (-1: the default limit, 0: never batch)");
+    return run_bench_denoise(*f);
+  };
 }
 
 }  // namespace fastvideo::bench

@@ -62,6 +62,7 @@ Tensor random_on_gpu(const Shape& shape, float scale, uint64_t seed) {
 
 int run_gemm_bench(const GemmBenchFlags& f) {
   FV_CHECK(f.repeats >= 20, "bench gemm: --repeats must be at least 20, got ", f.repeats);
+  FV_CHECK(f.warmup >= 0, "bench gemm: --warmup must be at least 0, got ", f.warmup);
   CudaContext& ctx = use_cuda_device(0);
   nlohmann::ordered_json out;
   out["device"] = ctx.info().name;

@@ -52,6 +52,7 @@ double umt5_flop(const Umt5Config& c, double n) {
 
 int run_bench_umt5(const BenchUmt5Flags& f) {
   FV_CHECK(f.repeats >= 5, "bench umt5: --repeats ", f.repeats, " is below 5");
+  FV_CHECK(f.warmup >= 0, "bench umt5: --warmup must be at least 0, got ", f.warmup);
   FV_CHECK(f.tokens >= 1 && f.tokens <= WanGeometry::kTextLength, "bench umt5: --tokens ", f.tokens,
            " is not in 1..", WanGeometry::kTextLength, " (the pipeline's max_sequence_length)");
   const Device device = parse_compute_device(f.device);

@@ -50,17 +50,20 @@ if [ ! -f build-gpu/build.ninja ]; then
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a \
     >"$work/configure.log" 2>&1
 fi
-if ! cmake --build build-gpu --parallel "$(nproc)" --target fastvideo_cli >"$work/build.log" 2>&1; then
+# fastvideo_bench: `fastvideo bench` runs the separate fastvideo-bench program.
+if ! cmake --build build-gpu --parallel "$(nproc)" --target fastvideo_cli fastvideo_bench \
+  >"$work/build.log" 2>&1; then
   tail -30 "$work/build.log"
   finish
   exit 1
 fi
 
+failed=0  # a step failed: the exit status says so after the table
 # run LOG COMMAND...: stdout+stderr to $work/LOG.log, its tail shown on failure, wall time logged.
 run() {
   local log=$1 t0=$SECONDS
   shift
-  "$@" >"$work/$log.log" 2>&1 || { echo "FAILED: $*"; tail -20 "$work/$log.log"; }
+  "$@" >"$work/$log.log" 2>&1 || { echo "FAILED: $*"; tail -20 "$work/$log.log"; failed=1; }
   echo "wall $((SECONDS - t0)) s: $*" >>"$work/$log.log"
 }
 
@@ -188,3 +191,4 @@ PY
   esac
 done
 finish
+exit "$failed"
