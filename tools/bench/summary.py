@@ -53,10 +53,11 @@ def main():
             continue
         for s in att["shapes"]:
             for a in tatt["shapes"]:
-                if a["label"] == s["label"] and "tflops" in a:
+                if a["label"] == s["label"] and "median_ms" in a:
+                    # Times, not rates: sparse rows count only the blocks they attend.
                     path = s.get("path", "ours")
-                    row(f"attn {s['label']} {path} vs torch {a['backend']}{note}", s.get("tflops"),
-                        a["tflops"], "TFLOP/s", False)
+                    row(f"attn {s['label']} {path} vs torch {a['backend']}{note}",
+                        s.get("median_ms"), a["median_ms"], "ms")
     # The upstream projects' own kernels, built on the card (gpu-bench.sh upstream): FastVideo's
     # ThunderKittens VSA kernel against our fine stage, SageAttention2's sm90 path against ours.
     att = load(d, "attention_upstream.json")
