@@ -72,6 +72,20 @@ double gelu_tanh_f32_bound(double x, double y) {
          << " times its bound " << bound[at];
 }
 
+// An elementwise op's output y against definition(x) for every element x, each within
+// bound(x, definition(x)).
+template <class Definition, class Bound>
+::testing::AssertionResult matches_elementwise(const Tensor& x, const Tensor& y,
+                                               Definition definition, Bound bound) {
+  const auto px = x.f32();
+  std::vector<double> want(px.size()), bounds(px.size());
+  for (size_t i = 0; i < px.size(); ++i) {
+    want[i] = definition(px[i]);
+    bounds[i] = bound(px[i], want[i]);
+  }
+  return within_bounds(y, want, bounds);
+}
+
 // Fresh N(0, stddev) values with the saturating and special inputs of an activation first: large
 // |x| on both sides up to `largest`, where exp overflows (|x| ≈ 89), zero, and tiny values.
 Tensor activation_inputs(Shape shape, float stddev, float largest = FLT_MAX) {
@@ -176,13 +190,7 @@ TEST(OpsCpu, GeluTanhMatchesItsFormulaAndSaturates) {
   const Tensor x = activation_inputs({7, 13, 443}, 3.0f);
   const Tensor y = ops::gelu_tanh(x);
   ASSERT_EQ(y.shape(), x.shape());
-  const auto px = x.f32();
-  std::vector<double> want(px.size()), bound(px.size());
-  for (size_t i = 0; i < px.size(); ++i) {
-    want[i] = gelu_tanh_definition(px[i]);
-    bound[i] = gelu_tanh_f32_bound(px[i], want[i]);
-  }
-  EXPECT_TRUE(within_bounds(y, want, bound));
+  EXPECT_TRUE(matches_elementwise(x, y, gelu_tanh_definition, gelu_tanh_f32_bound));
   // Saturated: the identity for large x, zero for large −x, on the way to ±FLT_MAX.
   for (float v : {20.0f, 1e4f, 1e15f, FLT_MAX}) {
     EXPECT_EQ(ops::gelu_tanh(Tensor::full({1}, v)).f32()[0], v);
@@ -197,13 +205,9 @@ TEST(OpsCpu, SiluMatchesItsFormulaAndSaturates) {
   // SiLU(x) = x·σ(x) = x / (1 + e^−x). In f32: expf (≤ 1 ulp, 2ε), the sum and the quotient (ε
   // each), no cancellation anywhere: ≤ 4ε·|y|; 8ε for margin. Below −88.7 e^−x overflows f32 and
   // the result, |x|·e^x < 1e-36, becomes 0 (kTiny).
-  const auto px = x.f32();
-  std::vector<double> want(px.size()), bound(px.size());
-  for (size_t i = 0; i < px.size(); ++i) {
-    want[i] = px[i] / (1.0 + std::exp(-double(px[i])));
-    bound[i] = 8 * kF32Eps * std::abs(want[i]) + kTiny;
-  }
-  EXPECT_TRUE(within_bounds(y, want, bound));
+  EXPECT_TRUE(matches_elementwise(
+      x, y, [](float v) { return v / (1.0 + std::exp(-double(v))); },
+      [](float, double want) { return 8 * kF32Eps * std::abs(want) + kTiny; }));
   // Saturated: the identity for large x (the bound above allows 8ε; this asks for exactness).
   for (float v : {20.0f, 1e4f, 1e15f, FLT_MAX})
     EXPECT_EQ(ops::silu(Tensor::full({1}, v)).f32()[0], v);

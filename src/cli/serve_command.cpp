@@ -519,9 +519,14 @@ std::optional<ApiError> refuse_key(const httplib::Request& req,
                                 : "the API key in the Authorization header is not valid");
 }
 
+// A 401 names the scheme it wants (RFC 9110 §11.6.1).
+void challenge_if_unauthorized(httplib::Response& res, const ApiError& e) {
+  if (e.status() == 401) res.set_header("WWW-Authenticate", "Bearer");
+}
+
 void reply_refusal(httplib::Response& res, const ApiError& e) {
   reply(res, e);
-  if (e.status() == 401) res.set_header("WWW-Authenticate", "Bearer");
+  challenge_if_unauthorized(res, e);
 }
 
 // The answer to a request whose body will not be read, after which the connection closes:
@@ -532,7 +537,7 @@ void reply_refusal(httplib::Response& res, const ApiError& e) {
 // arrives.
 void answer_and_close(httplib::Response& res, const ApiError& e) {
   res.status = e.status();
-  if (e.status() == 401) res.set_header("WWW-Authenticate", "Bearer");
+  challenge_if_unauthorized(res, e);
   res.set_header("Connection", "close");
   auto body = std::make_shared<const std::string>(e.json());
   res.set_content_provider(body->size(), "application/json",

@@ -4,6 +4,11 @@
 
 namespace fastvideo {
 
+std::string ways_to_select(std::string_view backend) {
+  return str_cat("attention_backend=", backend, " (--attention-backend ", backend,
+                 ") or FASTVIDEO_ATTENTION_BACKEND=", backend);
+}
+
 double resolve_vsa_sparsity(std::optional<double> explicit_value, double preset_value,
                             const AttentionBackend& self, const std::string& self_source) {
   if (!explicit_value) return preset_value;
@@ -14,10 +19,8 @@ double resolve_vsa_sparsity(std::optional<double> explicit_value, double preset_
            " is outside [0, 1) (the fraction of key tiles VIDEO_SPARSE_ATTN skips)");
   FV_CHECK(self.name() == kVsaBackendName, "VSA_sparsity=", s,
            " is set, but the self-attention backend is ", self.name(), " (", self_source,
-           "); VSA_sparsity applies only to ", kVsaBackendName,
-           ": select it with attention_backend=", kVsaBackendName, " (--attention-backend ",
-           kVsaBackendName, ") or FASTVIDEO_ATTENTION_BACKEND=", kVsaBackendName,
-           ", or leave VSA_sparsity unset");
+           "); VSA_sparsity applies only to ", kVsaBackendName, ": select it with ",
+           ways_to_select(kVsaBackendName), ", or leave VSA_sparsity unset");
   return s;
 }
 
@@ -31,8 +34,7 @@ double resolve_sla_topk_ratio(std::optional<double> explicit_value, const Attent
   FV_CHECK(self.name() == kSlaBackendName || sage_sla, "SLA_topk_ratio=", r,
            " is set, but the self-attention backend is ", self.name(), " (", self_source,
            "); SLA_topk_ratio applies only to ", kSlaBackendName, " and ", kSageSlaBackendName,
-           ": select one with attention_backend=", kSlaBackendName, " (--attention-backend ",
-           kSlaBackendName, ") or FASTVIDEO_ATTENTION_BACKEND=", kSlaBackendName,
+           ": select one with ", ways_to_select(kSlaBackendName),
            ", or leave SLA_topk_ratio unset");
   return r;
 }

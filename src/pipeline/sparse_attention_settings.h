@@ -11,6 +11,8 @@
 #include <array>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 
 #include "attention/attention_backend.h"
 #include "attention/sta_search_recorder.h"
@@ -18,6 +20,10 @@
 namespace fastvideo {
 
 inline constexpr std::string_view kVsaBackendName = "VIDEO_SPARSE_ATTN";
+
+// How to choose `backend` for self-attention, for the messages of settings that need it:
+// "attention_backend=X (--attention-backend X) or FASTVIDEO_ATTENTION_BACKEND=X".
+std::string ways_to_select(std::string_view backend);
 
 // explicit_value outside [0, 1), or set while `self` is not VIDEO_SPARSE_ATTN, throws naming the
 // value and both backends' names. self_source: where the backend choice came from, for messages.

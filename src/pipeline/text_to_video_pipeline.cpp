@@ -281,9 +281,8 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     FV_CHECK(attention_.self->name() == kVmobaBackendName, "moba_config_path is set (",
              options.moba_config_path.string(), "), but the self-attention backend is ",
              attention_.self->name(), " (", attention_.source, "); it configures ",
-             kVmobaBackendName, ": select it with attention_backend=", kVmobaBackendName,
-             " (--attention-backend ", kVmobaBackendName,
-             ") or FASTVIDEO_ATTENTION_BACKEND=", kVmobaBackendName, ", or leave it unset");
+             kVmobaBackendName, ": select it with ", ways_to_select(kVmobaBackendName),
+             ", or leave it unset");
     FV_CHECK(!options.moba_config_path.empty(), kVmobaBackendName,
              " needs its config: set moba_config_path (--moba-config-path, "
              "generator.pipeline.experimental.moba_config_path) to a VMoBA JSON such as "
