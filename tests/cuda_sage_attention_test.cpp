@@ -4,7 +4,8 @@
 // and the portable ones on an H100/H200, the portable ones on an L40S, FP16 P̃·V on an A100)
 // against ops::cpu::sage_attention (rel-L2 ≤ 1e-2: the GPU's exp2 is approximate and FP8 MMAs
 // accumulate in ~22 bits), against dense attention in double on DiT-like inputs (cosine ≥ 0.999,
-// rel-L2 ≤ 3e-2, the bound) and against each other (≤ 1e-2), at odd sequence lengths
+// rel-L2 ≤ 3e-2, the bound) and against each other (≤ 1e-2), also with zero-mean V (no
+// channel offset to dilute the error), at odd sequence lengths
 // (partial key and query blocks), batch 2, heads 3 and 12, the Hopper kernel's last wave cut into
 // key ranges; outputs poisoned with NaN where a
 // kernel writes into a given tensor; NaN is a failure. Skips where no GPU exists.
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -205,6 +207,43 @@ TEST(CudaSageAttention, EveryKernelHereMatchesTheCpuContractDenseAttentionAndThe
   }
 }
 
+// V without channel offsets: with them every output row is mostly the offset, which the
+// attention weights cannot change, so an error in P̃ or the P̃·V accumulation shrinks in the
+// rel-L2 above. Zero-mean V leaves the weighted sum alone in the norm: each kernel against the
+// contract (the same quantization), and the portable ones against Hopper's, at 1e-2.
+TEST(CudaSageAttention, EveryKernelHereMatchesTheContractWithZeroMeanValues) {
+  REQUIRE_GPU();
+  for (const Case& c : {Case{2, 333, 3}, Case{1, 2200, 12}}) {
+    SCOPED_TRACE(str_cat("B ", c.batch, " S ", c.seq, " H ", c.heads));
+    const Shape shape{c.batch, c.seq, c.heads, 128};
+    const Input q = dit_like(shape), k = dit_like(shape);
+    const Tensor v_gpu = testing::randn(shape).to(DType::BF16).to(kGpu);
+    const Tensor v_cpu = v_gpu.to(Device::cpu()).to(DType::F32);
+    const float scale = 1.f / std::sqrt(128.f);
+    const Tensor contract = ops::cpu::sage_attention(q.cpu, k.cpu, v_cpu, scale);
+    const Tensor dense = testing::reference_attention(q.cpu, k.cpu, v_cpu, scale);
+    Tensor hopper;
+    for (SageKernel kernel : kernels_here()) {
+      SCOPED_TRACE(kernel_name(kernel));
+      const Tensor got = ops::cuda::sage_attention_with(kernel, q.gpu, k.gpu, v_gpu, scale)
+                             .to(Device::cpu())
+                             .to(DType::F32);
+      for (float x : floats(got)) ASSERT_TRUE(std::isfinite(x)) << "NaN or Inf in the output";
+      const double to_contract = rel_l2(got, contract);
+      std::printf(
+          "[sage zero-mean V] %s B %lld S %lld H %lld: rel-L2 %.3g to the contract, %.3g "
+          "to dense attention\n",
+          kernel_name(kernel), static_cast<long long>(c.batch), static_cast<long long>(c.seq),
+          static_cast<long long>(c.heads), to_contract, rel_l2(got, dense));
+      EXPECT_LE(to_contract, 1e-2) << "against the CPU contract";
+      if (kernel == SageKernel::Hopper)
+        hopper = got;
+      else if (hopper.defined())
+        EXPECT_LE(rel_l2(got, hopper), 1e-2) << "against the Hopper kernel";
+    }
+  }
+}
+
 // The portable kernels write every row of a given output (poisoned with NaN) and nothing else goes
 // wrong at the edges: 33 queries (the 128-row query tile mostly past the sequence, its last warps
 // past the last 64-row block's scales) over 300 keys (Sq ≠ Sk, a partial key block), and 333 / 333.
@@ -275,12 +314,12 @@ TEST(CudaSageAttention, SageSlaMatchesTheCpuOp) {
     for (bool proj : {false, true}) {
       SCOPED_TRACE(proj ? "with proj_l" : "without proj_l");
       SlaSelection gpu_sel, cpu_sel;
-      const Tensor got = ops::sparse_linear_attention(
-          q.gpu, k.gpu, v.gpu, sage_sla_config(ratio), scale, proj ? w.to(kGpu) : Tensor(),
-          proj ? b.to(kGpu) : Tensor(), &gpu_sel);
-      const Tensor want = ops::sparse_linear_attention(q.cpu, k.cpu, v.cpu, sage_sla_config(ratio),
-                                                       scale, proj ? w : Tensor(),
-                                                       proj ? b : Tensor(), &cpu_sel);
+      const Tensor got = ops::sparse_linear_attention(q.gpu, k.gpu, v.gpu, sage_sla_config(ratio),
+                                                      scale, proj ? w.to(kGpu) : Tensor(),
+                                                      proj ? b.to(kGpu) : Tensor(), &gpu_sel);
+      const Tensor want =
+          ops::sparse_linear_attention(q.cpu, k.cpu, v.cpu, sage_sla_config(ratio), scale,
+                                       proj ? w : Tensor(), proj ? b : Tensor(), &cpu_sel);
       EXPECT_EQ(bytes(gpu_sel.selected), bytes(cpu_sel.selected)) << "the selected blocks";
       const std::vector<float> out = floats(got);
       for (float x : out) ASSERT_TRUE(std::isfinite(x)) << "NaN or Inf in the output";
