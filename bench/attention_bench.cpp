@@ -62,10 +62,13 @@ struct AttentionShape {
 
 // Wan2.1 T2V: 1.3B at 480p (81 frames -> 32760 tokens, 12 heads), the same with the CFG pair
 // batched, 14B at 720p (75600 tokens, 40 heads), and 1.3B cross-attention over 512 text tokens.
+// "whole-tiles" is the grid FastVideo's VSA kernel was timed on (FastVideo#1034: 40,768 tokens,
+// 16 heads, every 4x4x4 tile full), where VSA computes no padding rows; not a Wan shape.
 constexpr AttentionShape kShapes[] = {
     {"1.3b", "self 1.3B 480p", 1, 12, 32760, 32760, 128, {21, 30, 52}},
     {"1.3b-cfg", "self 1.3B 480p CFG", 2, 12, 32760, 32760, 128, {21, 30, 52}},
     {"14b", "self 14B 720p", 1, 40, 75600, 75600, 128, {21, 45, 80}},
+    {"whole-tiles", "self 28x28x52 whole tiles", 1, 16, 40768, 40768, 128, {28, 28, 52}},
     {"cross", "cross 1.3B 480p", 1, 12, 32760, 512, 128, {}},
 };
 
@@ -278,11 +281,12 @@ int run_bench_attention(const AttentionBenchFlags& f) {
              " cannot run here: ", status.reason);
     wanted.push_back(&b);
   }
+  std::string keys;
+  for (const AttentionShape& s : kShapes) keys += str_cat(keys.empty() ? "" : ", ", s.key);
   for (const std::string& key : f.shapes) {
     FV_CHECK(std::any_of(std::begin(kShapes), std::end(kShapes),
                          [&](const AttentionShape& s) { return key == s.key; }),
-             "bench attention: --shapes ", key,
-             " is not a shape here (1.3b, 1.3b-cfg, 14b, cross)");
+             "bench attention: --shapes ", key, " is not a shape here (", keys, ")");
   }
   nlohmann::ordered_json out;
   out["device"] = ctx.info().name;
@@ -438,7 +442,7 @@ Action add_attention_bench(CLI::App& bench) {
   cmd->add_option("--backends", f->backends, "only these backends (default: every available one)")
       ->delimiter(',');
   cmd->add_option("--shapes", f->shapes,
-                  "only these shapes: 1.3b, 1.3b-cfg, 14b, cross (default: all)")
+                  "only these shapes: 1.3b, 1.3b-cfg, 14b, whole-tiles, cross (default: all)")
       ->delimiter(',');
   cmd->add_flag("--paired", f->paired,
                 "also time the two --backends call by call, alternating, and print the median of "

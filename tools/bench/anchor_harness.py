@@ -46,10 +46,16 @@ def build_extension(name, sources, include_dirs=(), cuda_flags=(), cxx_flags=(),
     """Builds another project's CUDA sources into a Python extension for sm_90a with PyTorch's
     loader, in a fresh temporary folder (the upstream anchors: fastvideo_vsa_anchor.py,
     sageattention_anchor.py). Imported late: the loader needs nvcc and ninja, the other anchors
-    neither."""
+    neither. With FASTVIDEO_ANCHOR_BUILD_DIR set, the build goes to a folder of name under it and
+    a later run with the same sources reuses it (--build-only runs the long compiles side by side,
+    then the timed runs one at a time)."""
+    import os
     import tempfile
     from torch.utils.cpp_extension import load
-    return load(name=name, sources=list(sources), build_directory=tempfile.mkdtemp(prefix=name),
+    keep = os.environ.get("FASTVIDEO_ANCHOR_BUILD_DIR")
+    folder = os.path.join(keep, name) if keep else tempfile.mkdtemp(prefix=name)
+    os.makedirs(folder, exist_ok=True)
+    return load(name=name, sources=list(sources), build_directory=folder,
                 extra_include_paths=list(include_dirs),
                 extra_cuda_cflags=["-gencode", "arch=compute_90a,code=sm_90a", *cuda_flags],
                 extra_cflags=list(cxx_flags), extra_ldflags=list(ldflags), verbose=False)
@@ -60,6 +66,8 @@ def add_run_args(parser):
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--json", help="also write the JSON report here")
+    parser.add_argument("--build-only", action="store_true",
+                        help="build the extension and stop (with FASTVIDEO_ANCHOR_BUILD_DIR)")
 
 
 def require_hopper(what):

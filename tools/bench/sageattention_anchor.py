@@ -68,6 +68,8 @@ def main():
     args = parser.parse_args()
     require_hopper("sageattention_anchor: SageAttention's sm90 path")
     sage = load_sageattention(args.sageattention)
+    if args.build_only:
+        return
     torch.manual_seed(0)
 
     def run(q, k, v):
