@@ -31,6 +31,7 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/cuda/device_allocator.h"
+#include "timed_attention.h"
 #endif
 
 namespace fastvideo::bench {
@@ -46,6 +47,7 @@ struct BenchDitFlags {
   int warmup = 2, repeats = 5;
   bool compile = false;   // also time compile mode (CUDA graphs), after eager, in the same call
   bool autotune = false;  // GEMM autotuning for every forward (compile mode max-autotune)
+  bool time_attention = false;    // also time each self-attention call in place (TimedAttention)
   std::string transformer_quant;  // FP8: then quantize the linears and time and compare again
 };
 
@@ -75,6 +77,9 @@ void add_bench_dit_options(CLI::App& dit, BenchDitFlags& f) {
                  "FP8: after the eager forwards, quantize the blocks' linears to FP8 and time "
                  "them again on the same model, with each block's output compared to the "
                  "full-precision one (cosine similarity); --compile then times the FP8 model");
+  dit.add_flag("--time-attention", f.time_attention,
+               "also time each self-attention call in place, inside the eager forwards (CUDA "
+               "events around each call): its median per call and its share of the forward");
   dit.add_option("--attention-backend", f.attention_backend,
                  "self-attention backend (default: FASTVIDEO_ATTENTION_BACKEND, else automatic, as "
                  "generate chooses)");
@@ -173,7 +178,12 @@ int run_bench_dit(const BenchDitFlags& f) {
       f.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device),
       {config.attention_head_dim, DType::BF16});
   std::printf("attention backends: %s\n", attention.describe().c_str());
-  WanTransformer dit(config, std::move(weights), *attention.self, *attention.cross);
+  FV_CHECK(!f.time_attention || (!f.compile && f.transformer_quant.empty()),
+           "bench dit --time-attention times the eager bf16 forwards; leave out --compile and "
+           "--transformer-quant");
+  TimedAttention timed_self(*attention.self, ctx);
+  WanTransformer dit(config, std::move(weights), f.time_attention ? timed_self : *attention.self,
+                     *attention.cross);
   const int64_t weight_bytes = allocator.stats().in_use - before_weights;
   FV_CHECK(!f.autotune || f.warmup >= 1,
            "bench dit --autotune: --warmup must be >= 1 (the first forward of a shape tunes)");
@@ -188,6 +198,7 @@ int run_bench_dit(const BenchDitFlags& f) {
     allocator.reset_peak();
     for (int i = 0; i < f.warmup; ++i) dit.forward(latents, timesteps, text);
     ctx.synchronize();
+    timed_self.take_ms();  // the warm-up's calls
     cudaEvent_t start = nullptr, stop = nullptr;
     FV_CUDA_CHECK(cudaEventCreate(&start));
     FV_CUDA_CHECK(cudaEventCreate(&stop));
@@ -207,6 +218,8 @@ int run_bench_dit(const BenchDitFlags& f) {
   };
   const std::vector<double> seconds = time_forwards();
   const int64_t peak = allocator.stats().peak;
+  const std::vector<double> attention_ms = timed_self.take_ms();
+  double attention_call_ms = 0, attention_forward_s = 0;  // --time-attention's medians
 
   std::vector<double> sorted = seconds;
   std::sort(sorted.begin(), sorted.end());
@@ -220,6 +233,28 @@ int run_bench_dit(const BenchDitFlags& f) {
   std::printf("%.1f TFLOP (wan21.md 1.8) -> %.1f TFLOP/s\n", flop / 1e12, tflops);
   std::printf("device memory: weights %.2f GiB, peak during forwards %.2f GiB\n",
               double(weight_bytes) / (1 << 30), double(peak) / (1 << 30));
+  if (f.time_attention) {
+    // Per call, and per forward: each forward makes `layers` calls, in order.
+    std::vector<double> per_call = attention_ms, per_forward;
+    for (size_t i = 0; i + size_t(layers) <= attention_ms.size(); i += size_t(layers)) {
+      double sum = 0;
+      for (int j = 0; j < layers; ++j) sum += attention_ms[i + size_t(j)];
+      per_forward.push_back(sum / 1e3);
+    }
+    FV_CHECK(!per_call.empty() && per_forward.size() == seconds.size(),
+             "bench dit --time-attention: ", attention_ms.size(), " self-attention calls in ",
+             seconds.size(), " forwards of ", layers, " blocks");
+    std::sort(per_call.begin(), per_call.end());
+    std::sort(per_forward.begin(), per_forward.end());
+    attention_call_ms = per_call[per_call.size() / 2];
+    attention_forward_s = per_forward[per_forward.size() / 2];
+    std::printf(
+        "self-attention (%s) in place: median %.3f ms a call (min %.3f, max %.3f, %zu calls); "
+        "%.4f s of each forward (median), %.1f %% of its median\n",
+        std::string(attention.self->name()).c_str(), attention_call_ms, per_call.front(),
+        per_call.back(), per_call.size(), attention_forward_s,
+        100.0 * attention_forward_s / median);
+  }
   if (f.autotune) {
     std::printf("GEMM autotuning: %.3f s in the warm-up (one-time, not timed)\n",
                 ops::gemm_autotune_seconds());
@@ -246,6 +281,10 @@ int run_bench_dit(const BenchDitFlags& f) {
   out["tflops"] = tflops;
   out["weight_bytes"] = weight_bytes;
   out["peak_device_bytes"] = peak;
+  if (f.time_attention)
+    out["self_attention_in_place"] = {{"median_ms_per_call", attention_call_ms},
+                                      {"median_seconds_per_forward", attention_forward_s},
+                                      {"ms_per_call", attention_ms}};
   if (layers < full_layers) {
     // Linear in the block count: the top level (patch embedding, time MLP, head) is < 0.1 %.
     const double full_seconds = median * full_layers / layers;

@@ -61,7 +61,7 @@ def build(kernel_dir, tk_dir):
         include_dirs=[os.path.join(tk_dir, "include"), os.path.join(tk_dir, "prototype")],
         cuda_flags=["-O3", "-DNDEBUG", "-std=c++20", "--use_fast_math", "--expt-extended-lambda",
                     "--expt-relaxed-constexpr", "-DTORCH_COMPILE", "-DKITTENS_HOPPER"],
-        cxx_flags=["-O3", "-std=c++20"])
+        cxx_flags=["-O3", "-std=c++20"], ldflags=["-lcuda"])  # its TMA code calls the driver API
 
 
 def tile_sizes(grid):
