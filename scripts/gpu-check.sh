@@ -33,8 +33,9 @@ done
 # The measured errors against the reference goldens (tests/cuda_golden_test.cpp).
 grep -h '^\[golden cuda\]' "$out/cuda_golden_test.log" 2>/dev/null
 step torch-noise python3 tools/reference/torch_noise_vectors.py --check tests/data/torch_noise_vectors.json
-# A tiny generation on CUDA against the CPU (issue 3: PSNR >= 35 dB over all frames, and no frame
-# below 30 dB).
+# A tiny generation on CUDA against the CPU. Issue 3 asks PSNR >= 35 dB over all frames and no
+# frame below 30 dB; the gate is 42 / 40 dB (measured 45.2 / 44.8 on an H100 and an H200), since a
+# wrong attention costs the tiny model only ~10 dB (see ms_ssim_at_least).
 tiny="$out/tiny-model"
 rm -rf "$tiny"
 step tiny-model build-gpu/fastvideo make-tiny-model "$tiny" --seed 0
@@ -44,30 +45,38 @@ for dev in cpu cuda; do
     --output "$out/tiny-$dev.y4m" --overwrite --log-json "$out/tiny-$dev.json"
 done
 step tiny-compare build-gpu/fastvideo compare "$out/tiny-cpu.y4m" "$out/tiny-cuda.y4m" \
-  --min-mean-psnr 35 --min-worst-psnr 30
+  --min-mean-psnr 42 --min-worst-psnr 40
 grep -E '^(mean|worst|at frame) ' "$out/tiny-compare.log"
 # Its summary line also gives the verdict: mean PSNR and the worst frame.
 summary[-1]+=" - $(grep '^PSNR ' "$out/tiny-compare.log" || echo 'no PSNR verdict')"
 # VIDEO_SPARSE_ATTN (issue 9): at sparsity 0 on a model without gates it is dense attention, so the
-# frames match FLASH_ATTN's (tiny-cuda ran the automatic choice, FLASH_ATTN on Hopper): MS-SSIM >= 0.99.
+# frames match FLASH_ATTN's (tiny-cuda ran the automatic choice, FLASH_ATTN on Hopper): MS-SSIM >=
+# 0.99 and PSNR >= 40 dB. At sparsity 0.9 (1 of 9 tiles kept) that gate must fail: it sees attention.
 step tiny-vsa env FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN build-gpu/fastvideo generate \
   --model "$tiny" --device cuda --height 176 --width 176 --num-frames 9 \
   --prompt "A red fox runs through fresh snow at dawn." --output "$out/tiny-vsa.y4m" --overwrite
-step tiny-vsa-compare ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-vsa.y4m" 0.99
+step tiny-vsa-compare ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-vsa.y4m" 0.99 40
 note_ms_ssim tiny-vsa-compare
+step tiny-vsa-0.9 env FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN build-gpu/fastvideo generate \
+  --model "$tiny" --device cuda --height 176 --width 176 --num-frames 9 --VSA-sparsity 0.9 \
+  --prompt "A red fox runs through fresh snow at dawn." --output "$out/tiny-vsa-0.9.y4m" --overwrite
+step tiny-gate-sees-attention fails_gate ms_ssim_at_least "$out/tiny-cuda.y4m" \
+  "$out/tiny-vsa-0.9.y4m" 0.99 40
+note_ms_ssim tiny-gate-sees-attention
 # The quantized and sparse-linear backends (issue 10) against FLASH_ATTN's frames at FastVideo's
 # CI threshold across backends, MS-SSIM >= 0.93: SAGE_ATTN, and SLA_ATTN at topk_ratio 0.5 with
-# proj_l zero (the tiny model has none). SLIDING_TILE_ATTN (issue 14): the tiny grid (3x11x11
-# tokens, 1x2x2 tiles) is inside its default window, so it is dense attention: MS-SSIM >= 0.99.
+# proj_l zero (the tiny model has none); their PSNR is reported, not gated. SLIDING_TILE_ATTN
+# (issue 14): the tiny grid (3x11x11 tokens, 1x2x2 tiles) is inside its default window, so it is
+# dense attention: MS-SSIM >= 0.99 and PSNR >= 40 dB.
 for b in SAGE_ATTN SLA_ATTN SLIDING_TILE_ATTN; do
   extra=()
-  min=0.93
+  min=0.93 psnr=
   [ "$b" = SLA_ATTN ] && extra=(--SLA-topk-ratio 0.5)
-  [ "$b" = SLIDING_TILE_ATTN ] && min=0.99
+  [ "$b" = SLIDING_TILE_ATTN ] && min=0.99 psnr=40
   step "tiny-$b" env FASTVIDEO_ATTENTION_BACKEND=$b build-gpu/fastvideo generate --model "$tiny" \
     --device cuda --height 176 --width 176 --num-frames 9 "${extra[@]}" \
     --prompt "A red fox runs through fresh snow at dawn." --output "$out/tiny-$b.y4m" --overwrite
-  step "tiny-$b-compare" ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-$b.y4m" "$min"
+  step "tiny-$b-compare" ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-$b.y4m" "$min" $psnr
   note_ms_ssim "tiny-$b-compare"
 done
 # VMOBA_ATTN (issue 14) with FastVideo's 480p config (scripts/lib/vmoba_480p.json): 14 steps, so
@@ -86,12 +95,12 @@ step tiny-VMOBA_ATTN-compare ms_ssim_at_least "$out/tiny-14-FLASH_ATTN.y4m" \
   "$out/tiny-14-VMOBA_ATTN.y4m" 0.93
 note_ms_ssim tiny-VMOBA_ATTN-compare
 # Compile mode (issue 11): the same generation replayed from CUDA graphs (the text encoder's too),
-# MS-SSIM >= 0.99.
+# MS-SSIM >= 0.99 and PSNR >= 40 dB.
 step tiny-compile build-gpu/fastvideo generate --model "$tiny" --device cuda --height 176 \
   --width 176 --num-frames 9 --prompt "A red fox runs through fresh snow at dawn." \
   --enable-torch-compile --generator.engine.compile.text_encoder_enabled true \
   --output "$out/tiny-compile.y4m" --overwrite
-step tiny-compile-compare ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-compile.y4m" 0.99
+step tiny-compile-compare ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-compile.y4m" 0.99 40
 note_ms_ssim tiny-compile-compare
 # The VAE's compile mode too, on 25 frames (7 latent frames: chunks 4 to 6 replay the graph).
 step tiny-cuda-25 build-gpu/fastvideo generate --model "$tiny" --device cuda --height 176 \
@@ -102,7 +111,7 @@ step tiny-compile-vae build-gpu/fastvideo generate --model "$tiny" --device cuda
   --enable-torch-compile --generator.engine.compile.vae_enabled true \
   --output "$out/tiny-compile-vae.y4m" --overwrite
 step tiny-compile-vae-compare ms_ssim_at_least "$out/tiny-cuda-25.y4m" \
-  "$out/tiny-compile-vae.y4m" 0.99
+  "$out/tiny-compile-vae.y4m" 0.99 40
 note_ms_ssim tiny-compile-vae-compare
 # FP8 linears (issue 11, transformer_quant FP8): against the bf16 frames, MS-SSIM >= 0.95.
 step tiny-fp8 build-gpu/fastvideo generate --model "$tiny" --device cuda --height 176 \
@@ -139,7 +148,7 @@ step tiny-fastwan-compile env FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN buil
   --generator.engine.compile.enabled true --prompt "A red fox runs through fresh snow at dawn." \
   --output "$out/tiny-fastwan-compile.y4m" --overwrite
 step tiny-fastwan-compile-compare ms_ssim_at_least "$out/tiny-fastwan-1.y4m" \
-  "$out/tiny-fastwan-compile.y4m" 0.99
+  "$out/tiny-fastwan-compile.y4m" 0.99 40
 note_ms_ssim tiny-fastwan-compile-compare
 rm -rf "$fastwan"
 
