@@ -103,7 +103,7 @@ Tensor random_device_tensor(int64_t B, int64_t L, int64_t H, int64_t D, Device d
 }
 
 // VSA rows at sparsity 0.8 and 0.9: the whole forward (tiling, coarse stage, selection, fine stage,
-// untiling) and its fine-stage kernel alone on pre-tiled inputs, TFLOP/s over the 64×64 blocks
+// untiling) and its fine-stage kernel alone on tiled inputs, TFLOP/s over the 64×64 blocks
 // the fine stage computes (4·B·H·D·N·topk·64·64).
 template <class Report, class Time>
 void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tensor& q,
@@ -116,26 +116,27 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
                                double(kVsaTileTokens * kVsaTileTokens);
     const std::string tag = sparsity == 0.8 ? "@0.8" : "@0.9";
     report("VSA" + tag, time_ms([&] { return vsa.run(q, k, v, scale, md.get()); }), blocks_flop);
-    // The fine stage alone (the Hopper kernel with its tiling and untiling fused, or the portable
-    // kernel on tiled copies), on the selection of a real call.
+    // The fine stage alone on tiled copies (the Hopper kernel with the untiling fused, or the
+    // portable kernel), on the selection of a real call.
     VsaSelection selection;
     ops::video_sparse_attention(q, k, v, {}, tiling, topk, scale, &selection);
     const Tensor coarse = Tensor::zeros({s.B, tiling.num_tiles, s.H, s.D}, DType::F32, q.device());
-    const Tensor out = Tensor::empty(q.shape(), DType::BF16, q.device());
     const bool hopper = CudaContext::get(q.device().index).info().major == 9;
-    Tensor sizes = Tensor::empty({tiling.num_tiles}, DType::I32);
-    std::copy(tiling.tile_sizes.begin(), tiling.tile_sizes.end(), sizes.data<int32_t>());
-    sizes = sizes.to(q.device());
-    const Tensor tq =
-        hopper ? Tensor() : random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device());
-    const Tensor tout = hopper ? Tensor() : Tensor::empty(tq.shape(), DType::BF16, q.device());
+    auto upload = [&](const std::vector<int32_t>& values) {
+      Tensor t = Tensor::empty({int64_t(values.size())}, DType::I32);
+      std::copy(values.begin(), values.end(), t.data<int32_t>());
+      return t.to(q.device());
+    };
+    const Tensor sizes = upload(tiling.tile_sizes), token_of_slot = upload(tiling.token_of_slot);
+    const Tensor tq = random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device());
+    const Tensor out = Tensor::empty(hopper ? q.shape() : tq.shape(), DType::BF16, q.device());
     report(std::string(hopper ? "VSA fine (hopper)" : "VSA fine (portable)") + tag, time_ms([&] {
              if (hopper)
-               ops::cuda::hopper_video_sparse_fine(q, k, v, s.grid, selection.selected, coarse, {},
-                                                   scale, out);
+               ops::cuda::hopper_video_sparse_fine(tq, tq, tq, sizes, token_of_slot,
+                                                   selection.selected, coarse, {}, scale, out);
              else
                ops::cuda::portable_block_sparse_attention(tq, tq, tq, selection.selected, sizes,
-                                                          scale, tout);
+                                                          scale, out);
              return out;
            }),
            blocks_flop);

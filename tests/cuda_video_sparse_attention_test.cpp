@@ -130,9 +130,9 @@ TEST(CudaVideoSparseAttention, RefusesHeadDimsItLacks) {
   EXPECT_NE(m.find("needs head_dim 128, got 64"), std::string::npos) << m;
 }
 
-// Both fine stages through the whole forward: the Hopper kernel (sm_90 only; tiles loaded straight
-// from the raster tensors, rows written back in place) and the portable route (explicit tiling,
-// the portable kernel, untiling), each against the reference and against each other.
+// Both fine stages through the whole forward on the tiled copies: the Hopper kernel (sm_90 only;
+// rows written back to their tokens by its epilogue) and the portable route (the portable kernel,
+// then untiling), each against the reference and against each other.
 TEST(CudaVideoSparseAttention, HopperAndPortableFineStagesAgreeOnOddGrids) {
   REQUIRE_GPU();
   if (CudaContext::get(0).info().major != 9) GTEST_SKIP() << "the Hopper kernel needs sm_90";

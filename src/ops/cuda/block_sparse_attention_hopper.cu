@@ -1,15 +1,16 @@
-// Block-sparse attention on Hopper (sm_90a; vsa_fine_stage.h): VSA's fine stage fused with tiling
-// and untiling, and SLA's sparse branch over 64-token blocks in sequence order; its softmax and
-// operand helpers are the FLASH_ATTN Hopper kernel's (hopper_attention.cuh). For VSA q, k, v stay
-// in raster order: a 5-D TMA box of 4×4×4 tokens loads a VSA tile straight into the 64-row
-// shared-memory layout the wgmma descriptors read (hopper_attention.cuh video_tile_tensor_map), so
-// no tiled copy exists. Keys outside the grid (partial edge tiles) are masked by their coordinates
-// in the tile; the epilogue writes each valid query row to its raster position, adding the gated
-// coarse output.
+// Block-sparse attention on Hopper (sm_90a; vsa_fine_stage.h) over 64-row tiles in sequence order:
+// VSA's fine stage on the tiled copies (each tile's valid tokens first, tile_sizes of them) with
+// its untiling fused into the epilogue, and SLA's sparse branch on the raster tensors (only the
+// last block partial). Its softmax and operand helpers are the FLASH_ATTN Hopper kernel's
+// (hopper_attention.cuh). Keys past a tile's valid count are masked; the epilogue writes each valid
+// query row to its token (VSA: token_of_slot), adding the gated coarse output. (VSA's tiles once
+// loaded straight from the raster tensors as 5-D TMA boxes of 4×4×4 tokens, with no tiled copy:
+// on an H100 that ran at 387–424 TFLOP/s on its blocks against 505–523 for the same blocks as
+// 64 consecutive rows, which pays for the copies many times over; docs/perf.md, session 37.)
 //
 // Shape (FastVideo's ThunderKittens VSA kernel's, attention-algorithms.md §3.2): one warpgroup
 //             per CTA on one 64-row query tile, walking that tile's list of `topk` selected key
-//             tiles, 64 keys a step; four CTAs per SM (124 registers, 49 KiB of shared memory
+//             tiles, 64 keys a step; four CTAs per SM (128 registers, 49 KiB of shared memory
 //             each), whose warpgroups interleave on the tensor cores. (The previous shape, a
 //             producer warpgroup and two consumers on a pair of query tiles taking turns, ran the
 //             fine stage at 63 % of the dense kernel's rate: a 64-key step is too short for one
@@ -57,13 +58,15 @@ static_assert(kHalfBytes % 1024 == 0);
 static_assert(kCtasPerSm * (kSmemBytes + 1024) <= 228 * 1024, "four CTAs must fit an SM");
 
 struct SparseParams {
-  __nv_bfloat16* out;         // [B, S, heads, D], raster
-  const int32_t* selected;    // [B, heads, N / q_tiles_per_row, topk]
-  const float* coarse;        // [B, N, heads, D]
-  const __nv_bfloat16* gate;  // [B, S, heads, D] or null (G = 0)
-  int heads, T, H, W, tiles_h, tiles_w, tokens, num_tiles, topk;
+  __nv_bfloat16* out;             // [B, out_tokens, heads, D]
+  const int32_t* selected;        // [B, heads, N / q_tiles_per_row, topk]
+  const float* coarse;            // [B, N, heads, D] (VSA)
+  const __nv_bfloat16* gate;      // [B, out_tokens, heads, D] or null (G = 0)
+  const int32_t* tile_sizes;      // [N] valid rows of each tile (VSA), or null: 64 but the last
+  const int32_t* token_of_slot;   // [64·N] output row of each input row (VSA), or null: the same
+  int heads, tokens, out_tokens;  // rows of q, k, v and of out
+  int num_tiles, topk;
   int q_tiles_per_row;  // query tiles sharing one selection row (SLA: 2)
-  bool sequence;        // tiles are 64-token blocks in sequence order, not 4×4×4 boxes
   float scale_log2;
 };
 
@@ -90,64 +93,38 @@ __device__ __forceinline__ const int32_t* tile_list(const SparseParams& p, const
          ((int64_t(w.batch) * p.heads + w.head) * rows + w.tile / p.q_tiles_per_row) * p.topk;
 }
 
-// Where a tile lies. Video: its first token (t, h, w) in the grid and how far it reaches along
-// each axis (1..4). Sequence: t = h = 0, w its first token, ew its token count (1..64), et = 0.
+// Where a tile lies: its first row and how many of its 64 rows are valid (1..64).
 struct TileBox {
-  int t, h, w, et, eh, ew;
-  __device__ bool sequence() const { return et == 0; }
-  __device__ bool full() const { return sequence() ? ew == 64 : (et & eh & ew) == 4; }
-  // Row or key r (0..63) of the tile (raster order inside a 4×4×4 box) lies inside the tokens.
-  __device__ bool holds(int r) const {
-    return sequence() ? r < ew : (r & 3) < ew && ((r >> 2) & 3) < eh && (r >> 4) < et;
-  }
-  // Its token r (raster order inside the box), r inside the tokens.
-  __device__ int token(const SparseParams& p, int r) const {
-    return sequence() ? w + r : ((t + (r >> 4)) * p.H + h + ((r >> 2) & 3)) * p.W + w + (r & 3);
-  }
+  int first, count;
+  __device__ bool full() const { return count == 64; }
+  __device__ bool holds(int r) const { return r < count; }  // row or key r (0..63) of the tile
 };
 
-// A tile in one int: Video its coordinates in tiles, packed tt << 20 | th << 10 | tw (the host
-// checks each < 1024); Sequence its index.
+// A tile in one int, its index and valid count: tile | count << 24 (the host checks N < 2^24).
 __device__ __forceinline__ int packed_tile_coords(const SparseParams& p, int tile) {
-  if (p.sequence) return tile;
-  const int tw = tile % p.tiles_w, th = (tile / p.tiles_w) % p.tiles_h,
-            tt = tile / (p.tiles_w * p.tiles_h);
-  return tt << 20 | th << 10 | tw;
+  const int count = p.tile_sizes ? p.tile_sizes[tile] : min(64, p.tokens - 64 * tile);
+  return tile | count << 24;
 }
 
-__device__ __forceinline__ TileBox unpack_box(const SparseParams& p, int packed) {
-  if (p.sequence) return {0, 0, 64 * packed, 0, 0, min(64, p.tokens - 64 * packed)};
-  const int t = 4 * (packed >> 20), h = 4 * ((packed >> 10) & 1023), w = 4 * (packed & 1023);
-  return {t, h, w, min(4, p.T - t), min(4, p.H - h), min(4, p.W - w)};
+__device__ __forceinline__ TileBox unpack_box(int packed) {
+  return {64 * (packed & 0xffffff), packed >> 24};
 }
 
 __device__ __forceinline__ TileBox tile_box(const SparseParams& p, int tile) {
-  return unpack_box(p, packed_tile_coords(p, tile));
+  return unpack_box(packed_tile_coords(p, tile));
 }
 
 // The selected-tile lists are read 32 entries at a time by a whole warp: lane l loads entry
-// j0 + l and works out its packed coordinates, and each step takes its entry by a shuffle. So the
-// thread that issues the TMA loads (and the consumers' masking) never waits on a global load or
-// a division per step.
+// j0 + l and its tile's valid count, and each step takes its entry by a shuffle. So the thread
+// that issues the TMA loads (and the consumers' masking) never waits on a global load per step.
 constexpr int kWindow = 32;
 __device__ __forceinline__ int list_window(const SparseParams& p, const int32_t* list, int j0,
                                            int lane) {
   const int j = j0 + lane;
   return packed_tile_coords(p, j < p.topk ? list[j] : 0);
 }
-__device__ __forceinline__ TileBox window_entry(const SparseParams& p, int window, int j) {
-  return unpack_box(p, __shfl_sync(0xffffffffu, window, j % kWindow));
-}
-
-// Loads one 64-column half of tile `box` of batch item b into `dst` (64 rows of 128 bytes): a 5-D
-// box of the video map, or 64 rows of the sequence map (rows past the end read zeros).
-__device__ __forceinline__ void load_tile_half(uint32_t dst, const CUtensorMap* map, uint32_t bar,
-                                               int half, int head, const TileBox& box, int b,
-                                               int T) {
-  if (box.sequence())
-    tma_load_4d(dst, map, bar, 64 * half, head, box.w, b);
-  else
-    tma_load_5d(dst, map, bar, 64 * half, head, box.w, box.h, b * T + box.t);
+__device__ __forceinline__ TileBox window_entry(int window, int j) {
+  return unpack_box(__shfl_sync(0xffffffffu, window, j % kWindow));
 }
 
 // [Q][K][V][barriers], tiles 1024-byte aligned, each two 64-column halves of 128-byte rows.
@@ -180,16 +157,16 @@ __device__ __forceinline__ void issue_pv(float (&o)[64], const uint32_t (&p)[kPS
     wgmma_m64n128k16_rs_tn(o, p[kk], smem_desc_sw128(v_tile + kk * 2048, kHalfBytes, 1024));
 }
 
-// Both halves of tile `box` into `dst`, completing on `bar` (thread 0 only).
+// Both 64-column halves of tile `box` (64 rows of 128 bytes each; rows past the end read zeros)
+// into `dst`, completing on `bar` (thread 0 only).
 __device__ __forceinline__ void load_tile(uint32_t dst, const CUtensorMap* map, uint32_t bar,
-                                          const SparseParams& p, const WorkTile& w,
-                                          const TileBox& box) {
+                                          const WorkTile& w, const TileBox& box) {
   mbarrier_arrive_expect_tx(bar, kTileBytes);
   for (int half = 0; half < 2; ++half)
-    load_tile_half(dst + half * kHalfBytes, map, bar, half, w.head, box, w.batch, p.T);
+    tma_load_4d(dst + half * kHalfBytes, map, bar, 64 * half, w.head, box.first, w.batch);
 }
 
-// Softmax of one step's scores; keys outside the grid masked when the key tile is partial.
+// Softmax of one step's scores; keys past the tile's valid count masked when it is partial.
 __device__ __forceinline__ bool step_softmax(float (&s)[kScoreRegs], float (&m)[2], float (&l)[2],
                                              float (&corr)[2], float scale_log2, int lane,
                                              const TileBox& keys) {
@@ -211,11 +188,11 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
   const TileBox query_box = tile_box(p, w.tile);
   // Warp 0 keeps a window for the loads (entry j + 1) besides every warp's for the masking (j).
   int window = list_window(p, list, 0, lane), load_window = window;
-  const TileBox first = window_entry(p, window, 0);  // a shuffle: every lane
+  const TileBox first = window_entry(window, 0);  // a shuffle: every lane
   if (threadIdx.x == 0) {
-    load_tile(sm.q(), tm_q, sm.q_full(), p, w, query_box);
-    load_tile(sm.k(), tm_k, sm.k_full(), p, w, first);
-    load_tile(sm.v(), tm_v, sm.v_full(), p, w, first);
+    load_tile(sm.q(), tm_q, sm.q_full(), w, query_box);
+    load_tile(sm.k(), tm_k, sm.k_full(), w, first);
+    load_tile(sm.v(), tm_v, sm.v_full(), w, first);
   }
   float o[64], s[kScoreRegs], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, corr[2];
   uint32_t pf[kPSteps][4];
@@ -226,11 +203,11 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
   for (int j = 0; j <= last; ++j) {
     const uint32_t phase = j & 1;
     if (j > 0 && j % kWindow == 0) window = list_window(p, list, j, lane);
-    const TileBox keys = window_entry(p, window, j);
+    const TileBox keys = window_entry(window, j);
     TileBox next{};
     if (warp == 0 && j < last) {
       if ((j + 1) % kWindow == 0) load_window = list_window(p, list, j + 1, lane);
-      next = window_entry(p, load_window, j + 1);
+      next = window_entry(load_window, j + 1);
     }
     mbarrier_wait(sm.k_full(), phase);
     fence_operands(s);
@@ -240,7 +217,7 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
     wgmma_wait<0>();
     fence_operands(s);
     named_barrier_sync(1, kThreads);  // every warp's Q·K_jᵀ is done with K
-    if (threadIdx.x == 0 && j < last) load_tile(sm.k(), tm_k, sm.k_full(), p, w, next);
+    if (threadIdx.x == 0 && j < last) load_tile(sm.k(), tm_k, sm.k_full(), w, next);
     const bool rebased = step_softmax(s, m, l, corr, p.scale_log2, lane, keys);
     scores_to_operand(s, pf);
 
@@ -255,10 +232,10 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
     fence_operands(o);
     fence_operands(pf);
     named_barrier_sync(1, kThreads);  // every warp's P·V_j is done with V
-    if (threadIdx.x == 0 && j < last) load_tile(sm.v(), tm_v, sm.v_full(), p, w, next);
+    if (threadIdx.x == 0 && j < last) load_tile(sm.v(), tm_v, sm.v_full(), w, next);
   }
 
-  // Epilogue: each valid row of O / l to its token, plus G ⊙ coarse.
+  // Epilogue: each valid row of O / l to its output row, plus G ⊙ coarse.
   const int col = 2 * (lane % 4);
   const float* coarse =
       p.coarse + ((int64_t(w.batch) * p.num_tiles + w.tile) * p.heads + w.head) * kHeadDim + col;
@@ -267,10 +244,10 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
     const int in_tile = warp * 16 + lane / 4 + 8 * r;  // row in the query tile
     const float inv = 1.f / quad_sum(l[r]);            // a warp-wide shuffle: before any lane skips
     if (!query_box.holds(in_tile)) continue;
+    const int slot = query_box.first + in_tile;
+    const int row = p.token_of_slot ? p.token_of_slot[slot] : slot;
     const int64_t at =
-        ((int64_t(w.batch) * p.tokens + query_box.token(p, in_tile)) * p.heads + w.head) *
-            kHeadDim +
-        col;
+        ((int64_t(w.batch) * p.out_tokens + row) * p.heads + w.head) * kHeadDim + col;
 #pragma unroll
     for (int i = 0; i < 16; ++i) {
       float x = o[4 * i + 2 * r] * inv, y = o[4 * i + 2 * r + 1] * inv;
@@ -311,9 +288,8 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm)
 }
 
 // The kernel over q, k, v with their TMA maps; p's geometry fields set by the caller.
-void launch(SparseParams& p, const Tensor& q, const Tensor& selected, const Tensor& out,
-            const CUtensorMap& tm_q, const CUtensorMap& tm_k, const CUtensorMap& tm_v,
-            float scale) {
+void launch(SparseParams& p, const Tensor& q, const Tensor& k, const Tensor& v,
+            const Tensor& selected, const Tensor& out, float scale) {
   CudaContext& ctx = CudaContext::get(q.device().index);
   static PerDeviceOnce prepared;
   prepared(q.device().index, [] {
@@ -329,38 +305,37 @@ void launch(SparseParams& p, const Tensor& q, const Tensor& selected, const Tens
   p.selected = selected.data<int32_t>();
   p.heads = int(q.size(2));
   p.tokens = int(q.size(1));
+  p.out_tokens = int(out.size(1));
   p.topk = int(selected.size(3));
+  FV_CHECK(p.num_tiles < (1 << 24), "block-sparse attention on Hopper: ", p.num_tiles,
+           " tiles are too many (at most 2^24 - 1)");
   p.scale_log2 = scale * kLog2e;
   const int64_t ctas = int64_t(q.size(0)) * p.heads * p.num_tiles;
   FV_CHECK(ctas < (int64_t(1) << 31), "block-sparse attention: ", ctas, " tiles are too many");
   block_sparse_attention_hopper_kernel<<<unsigned(ctas), kThreads, kSmemBytes, ctx.stream()>>>(
-      tm_q, tm_k, tm_v, p);
+      bshd_tensor_map(q, 64), bshd_tensor_map(k, 64), bshd_tensor_map(v, 64), p);
   FV_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace
 
 void hopper_video_sparse_fine(const Tensor& q, const Tensor& k, const Tensor& v,
-                              std::array<int64_t, 3> grid, const Tensor& selected,
-                              const Tensor& coarse, const Tensor& gate, float scale,
-                              const Tensor& out) {
+                              const Tensor& tile_sizes, const Tensor& token_of_slot,
+                              const Tensor& selected, const Tensor& coarse, const Tensor& gate,
+                              float scale, const Tensor& out) {
   SparseParams p{};
+  p.num_tiles = int(selected.size(2));
+  FV_CHECK(q.size(1) == 64 * int64_t(p.num_tiles) && tile_sizes.numel() == p.num_tiles &&
+               token_of_slot.numel() == q.size(1),
+           "VIDEO_SPARSE_ATTN's fine stage on Hopper: tiled q ", q.describe(), " for ", p.num_tiles,
+           " tiles, tile sizes ", tile_sizes.describe(), ", token_of_slot ",
+           token_of_slot.describe());
   p.coarse = coarse.data<float>();
   p.gate = gate.defined() ? gate.data<__nv_bfloat16>() : nullptr;
-  p.T = int(grid[0]);
-  p.H = int(grid[1]);
-  p.W = int(grid[2]);
-  p.tiles_h = (p.H + 3) / 4;
-  p.tiles_w = (p.W + 3) / 4;
-  FV_CHECK((p.T + 3) / 4 <= 1024 && p.tiles_h <= 1024 && p.tiles_w <= 1024,
-           "VIDEO_SPARSE_ATTN on Hopper: a token grid of ", p.T, "x", p.H, "x", p.W,
-           " has more than 1024 tiles along an axis");
-  p.num_tiles = int(selected.size(2));
+  p.tile_sizes = tile_sizes.data<int32_t>();
+  p.token_of_slot = token_of_slot.data<int32_t>();
   p.q_tiles_per_row = 1;
-  p.sequence = false;
-  launch(p, q, selected, out, video_tile_tensor_map(q, grid[0], grid[1], grid[2]),
-         video_tile_tensor_map(k, grid[0], grid[1], grid[2]),
-         video_tile_tensor_map(v, grid[0], grid[1], grid[2]), scale);
+  launch(p, q, k, v, selected, out, scale);
 }
 
 void hopper_block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
@@ -373,9 +348,7 @@ void hopper_block_sparse_attention(const Tensor& q, const Tensor& k, const Tenso
            "block-sparse attention on Hopper: ", selected.size(2), " selection rows for ",
            p.num_tiles, " query tiles at ", q_tiles_per_row, " per row");
   p.q_tiles_per_row = q_tiles_per_row;
-  p.sequence = true;
-  launch(p, q, selected, out, bshd_tensor_map(q, 64), bshd_tensor_map(k, 64),
-         bshd_tensor_map(v, 64), scale);
+  launch(p, q, k, v, selected, out, scale);
 }
 
 }  // namespace fastvideo::ops::cuda

@@ -101,20 +101,4 @@ inline CUtensorMap bshd_tensor_map(const Tensor& t, uint32_t box_rows) {
                            box, CU_TENSOR_MAP_SWIZZLE_128B);
 }
 
-// A TMA map over a contiguous [B, T·H·W, heads, 128] bf16 tensor whose tokens are a (T, H, W) grid
-// in raster order, dims innermost first (D, heads, W, H, B·T), boxes of 64 d x 1 head x 4 x 4 x 4
-// tokens: one 128-byte swizzled half of a VSA tile, its 64 tokens in raster order inside the tile.
-// Coordinates past W or H (and past the last frame of the last batch item) read zeros; a box at a
-// partial last t-tile of an earlier batch item reads the next item's first frames, so its users
-// mask those rows by their coordinates.
-inline CUtensorMap video_tile_tensor_map(const Tensor& t, int64_t T, int64_t H, int64_t W) {
-  const uint64_t B = t.size(0), heads = t.size(2), D = t.size(3);
-  const cuuint64_t dims[5] = {D, heads, uint64_t(W), uint64_t(H), B * uint64_t(T)};
-  const cuuint64_t row = heads * D * 2;
-  const cuuint64_t strides[4] = {D * 2, row, row * uint64_t(W), row * uint64_t(W * H)};
-  const cuuint32_t box[5] = {64, 1, 4, 4, 4};
-  return encode_tensor_map("VIDEO_SPARSE_ATTN", t, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 5, dims,
-                           strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
-}
-
 }  // namespace fastvideo::ops::cuda::hopper

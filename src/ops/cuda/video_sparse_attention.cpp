@@ -1,12 +1,12 @@
 // VSA on a GPU (ops/video_sparse_attention.h), per call:
-//   1. the tile means [B, N, H, D] f32 of q, k, v (one kernel each; the portable route also writes
-//      the tiled copies [B, 64·N, H, D] its kernel reads);
+//   1. the tile means [B, N, H, D] f32 of q, k, v and their tiled copies [B, 64·N, H, D] (one
+//      kernel each);
 //   2. coarse scores S = scale·q̄·k̄ᵀ per (batch, head): one head-batched fp32 cuBLASLt GEMM;
 //   3. per score row the top-k key tiles and the row softmax (one fused kernel);
 //   4. coarse output Ō = softmax(S)·v̄: the second fp32 GEMM;
-//   5. the fine stage over the selected tiles, plus G ⊙ Ō: on Hopper one kernel that loads tiles
-//      straight from the raster tensors and writes raster rows; elsewhere the portable kernel on
-//      the tiled copies, then untiling by one gather with G ⊙ Ō added.
+//   5. the fine stage over the selected tiles of the tiled copies, plus G ⊙ Ō: on Hopper one kernel
+//      that writes raster rows; elsewhere the portable kernel, then untiling by one gather with
+//      G ⊙ Ō added.
 // The coarse GEMMs stay on cuBLASLt (DESIGN §8): at N ≤ 1,440 tiles they are microseconds, and a
 // fused kernel would re-read the means once per query tile.
 #include "ops/video_sparse_attention.h"
@@ -18,8 +18,8 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
-#include "ops/cuda/vsa_fine_stage.h"
 #include "ops/cuda/head_batched_gemm.h"
+#include "ops/cuda/vsa_fine_stage.h"
 #include "ops/cuda/vsa_kernels.h"
 
 namespace fastvideo::ops::cuda {
@@ -71,20 +71,18 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
     kernel = hopper_here ? BlockSparseKernel::Hopper : BlockSparseKernel::Portable;
   FV_CHECK(kernel != BlockSparseKernel::Hopper || hopper_here,
            "VIDEO_SPARSE_ATTN: the Hopper kernel needs an sm_90 GPU, not ", ctx.info().name);
-  const bool tiled_copies = kernel == BlockSparseKernel::Portable;
   const DeviceTiling& dt = device_tiling(tiling, q.device());
   const Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
   const Tensor gc = gate.defined() ? gate.contiguous() : Tensor();
 
-  // 1. Tile means (and the tiled copies for the portable kernel).
+  // 1. Tile means and tiled copies.
   Tensor tiled[3], means[3];
   const Tensor* inputs[3] = {&qc, &kc, &vc};
   for (int x = 0; x < 3; ++x) {
-    if (tiled_copies) tiled[x] = Tensor::empty({B, L, H, D}, DType::BF16, q.device());
+    tiled[x] = Tensor::empty({B, L, H, D}, DType::BF16, q.device());
     means[x] = Tensor::empty({B, N, H, D}, DType::F32, q.device());
     vsa_tile_with_means(inputs[x]->raw_data(), B, S, H, D, N, dt.token_of_slot.data<int32_t>(),
-                        dt.tile_sizes.data<int32_t>(),
-                        tiled_copies ? tiled[x].raw_data() : nullptr, means[x].data<float>(),
+                        dt.tile_sizes.data<int32_t>(), tiled[x].raw_data(), means[x].data<float>(),
                         stream);
   }
 
@@ -121,7 +119,8 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
   // 5. Fine stage with the gated coarse output.
   Tensor out = Tensor::empty({B, S, H, D}, DType::BF16, q.device());
   if (kernel == BlockSparseKernel::Hopper) {
-    hopper_video_sparse_fine(qc, kc, vc, tiling.grid, selected, coarse, gc, scale, out);
+    hopper_video_sparse_fine(tiled[0], tiled[1], tiled[2], dt.tile_sizes, dt.token_of_slot,
+                             selected, coarse, gc, scale, out);
     return out;
   }
   Tensor fine = Tensor::empty({B, L, H, D}, DType::BF16, q.device());
@@ -132,11 +131,11 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
   return out;
 }
 
-Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                              const Tensor& gate, const VsaTiling& tiling, int64_t topk,
-                              float scale, VsaSelection* selection) {
-  return video_sparse_attention_with(BlockSparseKernel::Automatic, q, k, v, gate, tiling, topk, scale,
-                                     selection);
+Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& gate,
+                              const VsaTiling& tiling, int64_t topk, float scale,
+                              VsaSelection* selection) {
+  return video_sparse_attention_with(BlockSparseKernel::Automatic, q, k, v, gate, tiling, topk,
+                                     scale, selection);
 }
 
 }  // namespace fastvideo::ops::cuda

@@ -20,17 +20,18 @@ namespace fastvideo::ops::cuda {
 // sequence's last is partial, and rows past L are neither read nor written) and two query tiles
 // per selection row (its 128-row query blocks).
 void portable_block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                     const Tensor& selected, const Tensor& tile_sizes,
-                                     float scale, const Tensor& out, int q_tiles_per_row = 1);
+                                     const Tensor& selected, const Tensor& tile_sizes, float scale,
+                                     const Tensor& out, int q_tiles_per_row = 1);
 
-// The Hopper kernel (TMA + wgmma, warp-specialised; sm_90 only, block_sparse_attention_hopper.cu),
-// fused with tiling and untiling: q, k, v [B, S, H, 128] BF16 in raster order of `grid`; the key
-// tiles selected[b, h, i, 0 .. topk) of each query tile; coarse [B, N, H, 128] F32 and gate
-// [B, S, H, 128] BF16 (undefined: G = 0) -> out [B, S, H, 128] = fine + G ⊙ coarse.
+// The Hopper kernel (TMA + wgmma; sm_90 only, block_sparse_attention_hopper.cu), fused with
+// untiling: q, k, v the tiled copies [B, 64·N, H, 128] BF16 (tile i's tile_sizes[i] valid tokens
+// first); the key tiles selected[b, h, i, 0 .. topk) of each query tile; coarse [B, N, H, 128] F32
+// and gate [B, S, H, 128] BF16 (undefined: G = 0) -> out [B, S, H, 128] = fine + G ⊙ coarse, each
+// valid slot's row written to token_of_slot[slot] (I32 [64·N]).
 void hopper_video_sparse_fine(const Tensor& q, const Tensor& k, const Tensor& v,
-                              std::array<int64_t, 3> grid, const Tensor& selected,
-                              const Tensor& coarse, const Tensor& gate, float scale,
-                              const Tensor& out);
+                              const Tensor& tile_sizes, const Tensor& token_of_slot,
+                              const Tensor& selected, const Tensor& coarse, const Tensor& gate,
+                              float scale, const Tensor& out);
 
 // The same Hopper kernel over 64-token blocks in sequence order (SLA's sparse branch): q, k, v
 // [B, S, H, 128] BF16, the last block partial; query block i attends to the key blocks
@@ -40,7 +41,7 @@ void hopper_block_sparse_attention(const Tensor& q, const Tensor& k, const Tenso
                                    int q_tiles_per_row);
 
 // Which block-sparse kernel VSA's fine stage and SLA's sparse branch run on a GPU: Hopper where it
-// runs (sm_90), else Portable (for VSA with explicit tiling and untiling around it).
+// runs (sm_90), else Portable (for VSA with an explicit untiling after it).
 enum class BlockSparseKernel { Automatic, Hopper, Portable };
 
 // ops::cuda::video_sparse_attention with the fine stage chosen (tests and benchmarks compare them).
