@@ -350,12 +350,42 @@ TEST(Serve, OutOfRangeFlagsAndEmptyKeysAreRefusedByName) {
             "--max-body-bytes: '99999999999999999999' is not an integer"},
            {"--retention 1e3", "", "--retention: '1e3' is not an integer"},
            {"--api-key ''", "", "--api-key is empty"},
+           {"--max-frames 0", "", "--max-frames: '0' is not an integer in [1, 1000000]"},
+           {"--max-steps 1", "",
+            "a job without num_inference_steps gets the model's default, and 4 denoising steps "
+            "are over this server's limit of 1 (fastvideo serve --max-steps)"},
            {"", "FASTVIDEO_API_KEY=", "FASTVIDEO_API_KEY is set but empty"}}) {
     // Bounded: a server that did start would otherwise never return.
     const testing::CliRun r = testing::run(serve + flags, env + " timeout 60");
     EXPECT_EQ(r.status, 1) << flags << env << ": " << r.output;
     EXPECT_NE(r.output.find(message), std::string::npos) << flags << env << ": " << r.output;
   }
+}
+
+// The tiny model's defaults (9 frames at 16 fps, 64x64, 4 steps) as the caps: a job over one is
+// refused naming its field, the value, the cap and the flag; one within them runs.
+TEST(Serve, JobsOverTheServersCapsAreRefusedNamingTheField) {
+  ServeProcess server("caps", {"--max-frames", "9", "--max-pixels", "4096", "--max-steps", "4"});
+  auto c = server.client();
+  auto with = [](json job, const std::string& key, const json& value) {
+    job[key] = value;
+    return job.dump();
+  };
+  for (const auto& [key, value, message] : std::vector<std::tuple<std::string, json, std::string>>{
+           {"seconds", "1",
+            "seconds=1: 17 frames (at 16 fps) are over this server's limit of 9 (fastvideo serve "
+            "--max-frames)"},
+           {"size", "128x64",
+            "size=128x64: 128x64 is 8192 pixels a frame, over this server's limit of 4096 "
+            "(fastvideo serve --max-pixels)"},
+           {"num_inference_steps", 5,
+            "5 denoising steps are over this server's limit of 4 (fastvideo serve --max-steps)"}}) {
+    const auto r = c.Post("/v1/videos", with(kSmallJob, key, value), "application/json");
+    expect_error(r, 400, key, key);
+    if (r) EXPECT_NE(r->body.find(message), std::string::npos) << r->body;
+  }
+  const json job = submit(c, kSmallJob);
+  EXPECT_EQ(wait_for_end(c, job.value("id", ""))["status"], "completed");
 }
 
 TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {

@@ -170,6 +170,7 @@ struct ServeFlags {
   int64_t retention = 3600;
   std::optional<std::string> output_dir;
   size_t max_body_bytes = 1 << 20;
+  JobCaps caps;
   bool enable_torch_compile = false;
   std::string transformer_quant;
 };
@@ -772,7 +773,13 @@ int run_serve(const ServeFlags& f) {
   const auto parameters = generator.resolve(probe);
   const ServedModel model{parameter(parameters, "model"),
                           parameter(parameters, "attention_backend_self"),
-                          config.request.flow_shift};
+                          config.request.flow_shift, f.caps};
+  // A job that leaves seconds, size or steps out gets the model's default: a cap below it would
+  // refuse every such job.
+  if (const auto over = exceeded_cap(parameters, f.caps)) {
+    fail("fastvideo serve: a job without ", over->field, " gets the model's default, and ",
+         over->message, ": every such job would be refused; raise the cap");
+  }
   VideoJobQueue queue(
       f.queue_size, f.retention, folder,
       [&generator](const VideoJob& job, const fs::path& path) {
@@ -844,6 +851,15 @@ Action add_serve_command(CLI::App& app) {
                   "largest request body accepted, in bytes (default 1 MiB, 1024 .. 1 GiB); larger "
                   "gets 413")
       ->check(integer_in(1024, int64_t(1) << 30));
+  cmd->add_option("--max-frames", f->caps.max_frames,
+                  "most frames a job may ask for (via seconds; default: no cap below the model's)")
+      ->check(integer_in(1, 1000000));
+  cmd->add_option("--max-pixels", f->caps.max_pixels,
+                  "most pixels a frame (width x height) a job may ask for (default: no cap)")
+      ->check(integer_in(1, int64_t(1) << 40));
+  cmd->add_option("--max-steps", f->caps.max_steps,
+                  "most denoising steps a job may ask for (default: no cap below 1000)")
+      ->check(integer_in(1, 1000));
   cmd->add_option("--attention-backend", f->attention_backend,
                   "self-attention backend for every job (default: FASTVIDEO_ATTENTION_BACKEND, "
                   "else automatic)");

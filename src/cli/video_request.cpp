@@ -157,6 +157,29 @@ std::string parameter(const std::vector<std::pair<std::string, std::string>>& pa
 
 }  // namespace
 
+std::optional<CapExceeded> exceeded_cap(
+    const std::vector<std::pair<std::string, std::string>>& resolved, const JobCaps& caps) {
+  const auto value = [&](const char* name) { return std::stoll(parameter(resolved, name)); };
+  const int64_t frames = value("num_frames"), width = value("width"), height = value("height");
+  const int64_t steps = value("num_inference_steps");
+  if (caps.max_frames > 0 && frames > caps.max_frames) {
+    return CapExceeded{"seconds", str_cat(frames, " frames (at ", parameter(resolved, "fps"),
+                                          " fps) are over this server's limit of ", caps.max_frames,
+                                          " (fastvideo serve --max-frames)")};
+  }
+  if (caps.max_pixels > 0 && width * height > caps.max_pixels) {
+    return CapExceeded{"size", str_cat(width, "x", height, " is ", width * height,
+                                       " pixels a frame, over this server's limit of ",
+                                       caps.max_pixels, " (fastvideo serve --max-pixels)")};
+  }
+  if (caps.max_steps > 0 && steps > caps.max_steps) {
+    return CapExceeded{"num_inference_steps",
+                       str_cat(steps, " denoising steps are over this server's limit of ",
+                               caps.max_steps, " (fastvideo serve --max-steps)")};
+  }
+  return std::nullopt;
+}
+
 int frames_for_seconds(double seconds, double fps) {
   return 4 * int(std::lround(seconds * fps / 4)) + 1;
 }
@@ -255,6 +278,14 @@ VideoRequest parse_video_request(const json& body, bool text_form, const ServedM
     g.seed = draw() >> 32;
   }
   const auto resolved = check("prompt");
+  // serve refuses to start with caps below the model's defaults, so a field the request left out
+  // is never the one over a cap.
+  if (const auto over = exceeded_cap(resolved, model.caps)) {
+    const std::string given = over->field == "seconds" ? str_cat("seconds=", request.seconds, ": ")
+                              : over->field == "size"  ? str_cat("size=", request.size, ": ")
+                                                       : std::string();
+    throw invalid_field(over->field, given + over->message, "over_limit");
+  }
   if (request.size.empty()) {
     request.size = parameter(resolved, "width") + "x" + parameter(resolved, "height");
   }

@@ -2,7 +2,8 @@
 // ours (seed, negative_prompt, num_inference_steps, guidance_scale, attention_backend), from JSON
 // or from multipart/form-data (where every value is text, so numbers are read from text), checked
 // one by one against the served model before the job is queued. An unknown field, a value of the
-// wrong type, a size or duration the model cannot make is an ApiError (400) naming the field.
+// wrong type, a size or duration the model cannot make or the server's caps (JobCaps) do not
+// allow is an ApiError (400) naming the field.
 //
 // Without a seed a job gets a random one (32 bits), which its job object reports.
 //
@@ -13,16 +14,33 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fastvideo/video_generator.h"
 
 namespace fastvideo::cli {
 
+// What this server lets one job ask for (fastvideo serve --max-frames, --max-pixels, --max-steps),
+// below the model's own limits; 0: no such cap.
+struct JobCaps {
+  int64_t max_frames = 0, max_pixels = 0, max_steps = 0;
+};
+
 struct ServedModel {
   std::string id;                    // the checkpoint folder's name, as /v1/models lists it
   std::string attention_backend;     // the self-attention backend the model was loaded with
   std::optional<double> flow_shift;  // generator.pipeline.experimental.flow_shift of --config
+  JobCaps caps;
 };
+
+// A resolved request (VideoGenerator::resolve) over a cap: the request field that sets the value
+// (seconds, size, num_inference_steps) and a message naming the value, the cap and its flag.
+struct CapExceeded {
+  std::string field, message;
+};
+std::optional<CapExceeded> exceeded_cap(
+    const std::vector<std::pair<std::string, std::string>>& resolved, const JobCaps& caps);
 
 struct VideoRequest {
   GenerationRequest generation;
