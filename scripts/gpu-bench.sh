@@ -19,6 +19,10 @@
 #             torch_umt5_anchor.py; the 1.3B denoise step at 256x256x17 eager and compiled
 #   autotune  compile mode max-autotune (GEMM autotuning) against plain compile mode: the 1.3B DiT
 #             forward and the 256x256x17 step (eager too)
+#   insitu    SAGE_ATTN against FLASH_ATTN timed inside the eager DiT forward (bench dit
+#             --time-attention: events around each self-attention call), each in turn twice; 1.3B
+#             whole, 14B on its first 4 blocks. Alone, in a loop, the INT8/FP8 kernel gets a higher
+#             clock than between the forward's GEMMs (docs/perf.md, session 37)
 #   upstream  SAGE_ATTN and VSA's fine stage against the upstream projects' own kernels built on
 #             the card (tools/bench/sageattention_anchor.py, fastvideo_vsa_anchor.py; their sources
 #             in .anchors/ from tools/bench/fetch_anchors.sh: carry .anchors in the device call)
@@ -79,7 +83,7 @@ ensure_checkpoint() {  # the real-size 1.3B checkpoint load and fullgen share
 benches=("$@")
 [ ${#benches[@]} -eq 0 ] && benches=(gemm attention dit vae)
 [ "${benches[*]}" = all ] &&
-  benches=(gemm attention dit vae conv umt5 denoise compile autotune dit14b load fullgen)
+  benches=(gemm attention dit vae conv umt5 denoise compile autotune insitu dit14b load fullgen)
 for b in "${benches[@]}"; do
   case "$b" in
     gemm | vae | conv | umt5)
@@ -140,6 +144,20 @@ for b in "${benches[@]}"; do
           $([ "$mode" = autotune ] && echo --autotune) --json "$work/small_$mode.json"
       done
       ;;
+    insitu)
+      for config in 1.3b 14b; do
+        layers=()
+        [ "$config" = 14b ] && layers=(--layers 4)
+        for round in 1 2; do
+          for backend in FLASH_ATTN SAGE_ATTN; do
+            name="insitu_${config}_${backend}_$round"
+            run "$name" build-gpu/fastvideo bench dit --config "$config" "${layers[@]}" \
+              --warmup 1 --repeats 5 --time-attention --attention-backend "$backend" \
+              --json "$work/$name.json"
+          done
+        done
+      done
+      ;;
     upstream)
       run attention_upstream build-gpu/fastvideo bench attention \
         --backends FLASH_ATTN,SAGE_ATTN,VIDEO_SPARSE_ATTN --shapes 1.3b,14b \
@@ -187,7 +205,7 @@ print(f"{'total':16s} {j['total_seconds']:9.2f} s (compile {j['compile_seconds']
 PY
       done
       ;;
-    *) echo "unknown benchmark $b (gemm attention dit vae conv umt5 denoise compile autotune upstream dit14b load fullgen)" ;;
+    *) echo "unknown benchmark $b (gemm attention dit vae conv umt5 denoise compile autotune insitu upstream dit14b load fullgen)" ;;
   esac
 done
 finish

@@ -4,6 +4,7 @@
 stages of a full-size generation). Usage: python3 tools/bench/summary.py DIR"""
 import json
 import os
+import statistics
 import sys
 
 
@@ -43,6 +44,17 @@ def main():
             a = anchors.get(s["name"], {})
             rate = a.get("fused_tflops", a.get("tflops"))
             row(f"GEMM {s['name']}", s.get("tflops"), rate, "TFLOP/s", False)
+    # SAGE_ATTN against FLASH_ATTN inside the forward (gpu-bench.sh insitu): the median over the
+    # rounds of each run's median per call.
+    for config in ("1.3b", "14b"):
+        per_call = {}
+        for backend in ("FLASH_ATTN", "SAGE_ATTN"):
+            runs = [load(d, f"insitu_{config}_{backend}_{r}.json") for r in (1, 2)]
+            ms = [j["self_attention_in_place"]["median_ms_per_call"] for j in runs if j]
+            per_call[backend] = statistics.median(ms) if ms else None
+        if any(v is not None for v in per_call.values()):
+            row(f"attn in place {config} SAGE_ATTN vs FLASH_ATTN", per_call["SAGE_ATTN"],
+                per_call["FLASH_ATTN"], "ms")
     # Every backend in one run, then the flash kernels alone (ours and PyTorch's, each without the
     # cuDNN runs before it: right after them the FA2-class kernels measured lower and bimodal).
     for ours_file, torch_file, note in (("attention.json", "torch_attention.json", ""),
