@@ -158,9 +158,16 @@ for b in "${benches[@]}"; do
         done
       done
       ;;
-    upstream)
+    upstream)  # the two long compiles side by side first, then every timed run one at a time
+      export FASTVIDEO_ANCHOR_BUILD_DIR="${TMPDIR:-/tmp}/fastvideo-anchor-builds"
+      run sageattention_build python3 tools/bench/sageattention_anchor.py \
+        --sageattention .anchors/SageAttention --build-only &
+      run fastvideo_vsa_build python3 tools/bench/fastvideo_vsa_anchor.py \
+        --fastvideo-kernel .anchors/fastvideo-kernel --thunderkittens .anchors/thunderkittens \
+        --build-only
+      wait
       run attention_upstream build-gpu/fastvideo bench attention \
-        --backends FLASH_ATTN,SAGE_ATTN,VIDEO_SPARSE_ATTN --shapes 1.3b,14b \
+        --backends FLASH_ATTN,SAGE_ATTN,VIDEO_SPARSE_ATTN --shapes 1.3b,14b,whole-tiles \
         --json "$work/attention_upstream.json"
       run sageattention python3 tools/bench/sageattention_anchor.py \
         --sageattention .anchors/SageAttention --json "$work/sageattention.json"

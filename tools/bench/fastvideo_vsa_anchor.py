@@ -27,11 +27,12 @@ from anchor_harness import (add_run_args, build_extension, report_json, require_
                             time_runs)
 
 # (name, heads, token grid T x H x W): bench/attention_bench.cpp's VSA shapes with batch 1 (the
-# kernel takes batch 1 only), and FastVideo#1034's whole-tile case (40,768 tokens, 16 heads).
+# kernel takes batch 1 only), named as its rows are; the last is FastVideo#1034's whole-tile case
+# (40,768 tokens, 16 heads).
 SHAPES = [
     ("self 1.3B 480p", 12, (21, 30, 52)),
     ("self 14B 720p", 40, (21, 45, 80)),
-    ("FastVideo#1034 (whole tiles)", 16, (28, 28, 52)),
+    ("self 28x28x52 whole tiles", 16, (28, 28, 52)),
 ]
 SPARSITIES = [0.8, 0.9]
 TILE = 4
