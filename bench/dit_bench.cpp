@@ -130,6 +130,9 @@ int run_bench_dit(const BenchDitFlags& f) {
   FV_CHECK(!device.is_cpu(), "bench dit runs on a GPU; --device ", f.device, " is the CPU");
   FV_CHECK(f.repeats >= 5, "bench dit: --repeats ", f.repeats, " is below 5");
   FV_CHECK(f.warmup >= 0 && f.layers >= 0, "bench dit: --warmup and --layers must be >= 0");
+  FV_CHECK(!f.time_attention || (!f.compile && f.transformer_quant.empty()),
+           "bench dit --time-attention times the eager bf16 forwards; leave out --compile and "
+           "--transformer-quant");
   CudaContext& ctx = use_cuda_device(device.index);
   DeviceAllocator& allocator = DeviceAllocator::get(device.index);
 
@@ -178,9 +181,6 @@ int run_bench_dit(const BenchDitFlags& f) {
       f.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device),
       {config.attention_head_dim, DType::BF16});
   std::printf("attention backends: %s\n", attention.describe().c_str());
-  FV_CHECK(!f.time_attention || (!f.compile && f.transformer_quant.empty()),
-           "bench dit --time-attention times the eager bf16 forwards; leave out --compile and "
-           "--transformer-quant");
   TimedAttention timed_self(*attention.self, ctx);
   WanTransformer dit(config, std::move(weights), f.time_attention ? timed_self : *attention.self,
                      *attention.cross);

@@ -25,6 +25,9 @@ class TimedAttention final : public AttentionBackend {
   AttentionBackendStatus status(const AttentionDevice& device) const override {
     return inner_.status(device);
   }
+  bool chosen_automatically_on(const AttentionDevice& device) const override {
+    return inner_.chosen_automatically_on(device);
+  }
   std::unique_ptr<AttentionMetadata> build_metadata(const AttentionStepInfo& step) const override {
     return inner_.build_metadata(step);
   }

@@ -20,8 +20,8 @@
 
 #include "attention/attention_registry.h"
 #include "attention/attention_selection.h"
-#include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "device_poison.h"
 #include "ops/block_selection.h"
 #include "ops/cuda/vsa_fine_stage.h"
 #include "ops/elementwise.h"
@@ -59,18 +59,6 @@ Proj random_proj() {
 }
 
 Tensor on_cpu_f32(const Tensor& t) { return t.to(Device::cpu()).to(DType::F32); }
-
-// NaN-filled blocks of the output's size (all-ones bits) left in the device cache, so the output
-// and the temporaries of its size start as NaN: a row the kernels never write fails the comparison.
-void poison_next_outputs(const Shape& shape) {
-  std::vector<Tensor> blocks;
-  CudaContext& ctx = CudaContext::get(0);
-  for (int i = 0; i < 8; ++i) {
-    blocks.push_back(Tensor::empty(shape, DType::BF16, kGpu));
-    FV_CUDA_CHECK(
-        cudaMemsetAsync(blocks.back().raw_data(), 0xff, blocks.back().nbytes(), ctx.stream()));
-  }
-}
 
 // The GPU's selection against the CPU's, row by row. A row may differ only where the CPU's own
 // scores of the blocks that changed sides lie within 1e-5 of the row's largest score (a tie that
@@ -165,7 +153,7 @@ void expect_matches_cpu(const Case& c) {
   for (int with_proj = 0; with_proj < 2; ++with_proj) {
     SCOPED_TRACE(with_proj ? "with proj_l" : "without proj_l");
     SlaSelection gpu_sel, cpu_sel;
-    poison_next_outputs(shape);
+    testing::poison_next_outputs(shape, kGpu);
     out[with_proj] = on_cpu_f32(ops::sparse_linear_attention(
         q.gpu, k.gpu, v.gpu, config, scale, with_proj ? p.w_gpu : Tensor(),
         with_proj ? p.b_gpu : Tensor(), &gpu_sel));
@@ -210,10 +198,10 @@ TEST(CudaSparseLinearAttention, HopperAndPortableSparseBranchesAgree) {
     const Input q = random_input(shape), k = random_input(shape), v = random_input(shape);
     const SlaConfig config{0.5, 128, 64, SlaFeatureMap::Softmax};
     const float scale = 1.f / std::sqrt(float(kD));
-    poison_next_outputs(shape);
+    testing::poison_next_outputs(shape, kGpu);
     const Tensor hopper = on_cpu_f32(ops::cuda::sparse_linear_attention_with(
         BlockSparseKernel::Hopper, q.gpu, k.gpu, v.gpu, config, scale));
-    poison_next_outputs(shape);
+    testing::poison_next_outputs(shape, kGpu);
     const Tensor portable = on_cpu_f32(ops::cuda::sparse_linear_attention_with(
         BlockSparseKernel::Portable, q.gpu, k.gpu, v.gpu, config, scale));
     EXPECT_TRUE(ops::all_finite(hopper)) << "NaN/Inf from the Hopper kernel";

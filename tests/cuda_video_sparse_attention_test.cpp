@@ -2,14 +2,15 @@
 // from the text (vsa_reference.h) on bf16-rounded random inputs: odd grids (partial tiles on every
 // axis), sparsity 0 / 0.5 / 0.8 / 0.9, batch 2, heads 12 and 40, with and without the gate
 // (rel-L2 ≤ 1e-2); the selection compared exactly with the CPU rule applied to the GPU's own
-// scores, ties included; sparsity 0 without a gate against dense attention; the refusals. Skips
-// where no GPU exists.
+// scores, ties included; sparsity 0 without a gate against dense attention; the refusals. Outputs
+// land in NaN-poisoned memory, so a row left unwritten fails. Skips where no GPU exists.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "attention/attention_registry.h"
 #include "core/cuda/cuda_context.h"
+#include "device_poison.h"
 #include "ops/cuda/vsa_fine_stage.h"
 #include "ops/elementwise.h"
 #include "ops/video_sparse_attention.h"
@@ -61,6 +62,7 @@ void expect_matches_reference(const Case& c) {
   const int64_t topk = vsa_topk(c.sparsity, tiling->num_tiles);
   const float scale = 1.f / std::sqrt(128.f);
   VsaSelection sel;
+  testing::poison_next_outputs(shape, kGpu);
   const Tensor out =
       ops::video_sparse_attention(q.gpu, k.gpu, v.gpu, g.gpu, *tiling, topk, scale, &sel);
   const std::vector<int32_t> gpu_tiles = selected_tiles(sel);
@@ -146,8 +148,10 @@ TEST(CudaVideoSparseAttention, HopperAndPortableFineStagesAgreeOnOddGrids) {
     const Input g = random_input(shape);
     const int64_t topk = vsa_topk(0.5, tiling->num_tiles);
     VsaSelection sel;
+    testing::poison_next_outputs(shape, kGpu);
     const Tensor hopper = ops::cuda::video_sparse_attention_with(
         BlockSparseKernel::Hopper, q.gpu, k.gpu, v.gpu, g.gpu, *tiling, topk, 0.09f, &sel);
+    testing::poison_next_outputs(shape, kGpu);
     const Tensor portable = ops::cuda::video_sparse_attention_with(
         BlockSparseKernel::Portable, q.gpu, k.gpu, v.gpu, g.gpu, *tiling, topk, 0.09f);
     // Against the reference on the GPU's selection: a near-tie in the coarse scores (f32 there,
@@ -158,6 +162,8 @@ TEST(CudaVideoSparseAttention, HopperAndPortableFineStagesAgreeOnOddGrids) {
     EXPECT_EQ(ref.invalid_rows, 0) << "rows whose GPU selection is no top-k of the scores";
     const Tensor h = hopper.to(Device::cpu()).to(DType::F32);
     const Tensor p = portable.to(Device::cpu()).to(DType::F32);
+    EXPECT_TRUE(ops::all_finite(h)) << "NaN/Inf from the Hopper route (a row left unwritten?)";
+    EXPECT_TRUE(ops::all_finite(p)) << "NaN/Inf from the portable route";
     EXPECT_LT(rel_l2(h, ref.out), kBound);
     EXPECT_LT(rel_l2(p, ref.out), kBound);
     EXPECT_LT(rel_l2(h, p), kBound);

@@ -39,23 +39,29 @@ gtest_skip_is_failure() {
 # PSNR over all frames. MS-SSIM alone barely sees the tiny model's attention (VSA keeping 1 of 9
 # tiles still gives 0.997 against dense); the PSNR does (34.6 dB there, against 45 dB for the CUDA
 # bf16 run against the CPU's f32), so comparisons that should differ only by rounding gate on both.
+# Exit status 1: a gate failed; 2: nothing was compared (compare failed, no mean line).
 ms_ssim_at_least() {
   local report
-  report=$(build-gpu/fastvideo compare "$1" "$2") || { printf '%s\n' "$report"; return 1; }
+  report=$(build-gpu/fastvideo compare "$1" "$2") || { printf '%s\n' "$report"; return 2; }
   printf '%s\n' "$report" | awk -v min="$3" -v min_psnr="${4:-}" '$1 == "mean" {
+    seen = 1
     print "mean MS-SSIM", $4, "PSNR", $2 " dB"
     ok = $4 ~ /^[0-9.]+$/ && $4 >= min
-    if (min_psnr != "") ok = ok && ($2 == "inf" || $2 + 0 >= min_psnr)
-    exit !ok }'
+    if (min_psnr != "") ok = ok && ($2 == "inf" || ($2 ~ /^[0-9.]+$/ && $2 + 0 >= min_psnr))
+    exit !ok }
+    END { if (!seen) { print "no mean line in the comparison"; exit 2 } }'
 }
 
-# fails_gate COMMAND...: succeeds when the gate COMMAND fails (a change it must see), and fails when
-# it passes; its output is kept.
+# fails_gate GATE...: succeeds when the gate fails on its numbers (exit status 1: a change it must
+# see), and fails when it passes or could not compare; its output is kept.
 fails_gate() {
-  if "$@"; then
+  "$@"
+  local rc=$?
+  if [ "$rc" -eq 0 ]; then
     echo "the gate passed, but must fail here: it does not see this change"
     return 1
   fi
+  [ "$rc" -eq 1 ] || { echo "the gate compared nothing (exit status $rc)"; return 1; }
 }
 
 # note_ms_ssim NAME: appends the mean MS-SSIM (and PSNR) of step NAME's log to the last summary line.

@@ -67,7 +67,16 @@ def add_run_args(parser):
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--json", help="also write the JSON report here")
     parser.add_argument("--build-only", action="store_true",
-                        help="build the extension and stop (with FASTVIDEO_ANCHOR_BUILD_DIR)")
+                        help="build the extension and stop (needs FASTVIDEO_ANCHOR_BUILD_DIR, "
+                             "where a later run finds it)")
+
+
+def refuse_lost_build(args):
+    """--build-only keeps its build only under FASTVIDEO_ANCHOR_BUILD_DIR: refused without it."""
+    import os
+    if args.build_only and not os.environ.get("FASTVIDEO_ANCHOR_BUILD_DIR"):
+        sys.exit("--build-only needs FASTVIDEO_ANCHOR_BUILD_DIR: without it the build goes to a "
+                 "temporary folder that no later run finds")
 
 
 def require_hopper(what):

@@ -23,8 +23,8 @@ import sys
 import tempfile
 
 import torch
-from anchor_harness import (add_run_args, build_extension, report_json, require_hopper,
-                            time_runs)
+from anchor_harness import (add_run_args, build_extension, refuse_lost_build, report_json,
+                            require_hopper, time_runs)
 
 # (name, heads, token grid T x H x W): bench/attention_bench.cpp's VSA shapes with batch 1 (the
 # kernel takes batch 1 only), named as its rows are; the last is FastVideo#1034's whole-tile case
@@ -125,6 +125,7 @@ def main():
                         help="ThunderKittens at the commit FastVideo pins (include/, prototype/)")
     add_run_args(parser)
     args = parser.parse_args()
+    refuse_lost_build(args)
     require_hopper("fastvideo_vsa_anchor: FastVideo's Hopper VSA kernel")
     device = torch.device("cuda")
     generator = torch.Generator(device=device).manual_seed(0)

@@ -22,14 +22,15 @@ import sys
 
 import torch
 import torch.nn.functional as F
-from anchor_harness import (add_run_args, build_extension, report_json, require_hopper,
-                            time_runs)
+from anchor_harness import (add_run_args, build_extension, refuse_lost_build, report_json,
+                            require_hopper, time_runs)
 
 # Keep in step with kShapes in bench/attention_bench.cpp (self-attention rows).
 SHAPES = [
     ("self 1.3B 480p", 1, 12, 32760, 128),
     ("self 1.3B 480p CFG", 2, 12, 32760, 128),
     ("self 14B 720p", 1, 40, 75600, 128),
+    ("self 28x28x52 whole tiles", 1, 16, 40768, 128),
 ]
 
 # setup.py's flags for its sm90 and fused extensions, C++20 instead of 17 (PyTorch's headers need
@@ -66,6 +67,7 @@ def main():
                         help="a SageAttention checkout (sageattention/, csrc/)")
     add_run_args(parser)
     args = parser.parse_args()
+    refuse_lost_build(args)
     require_hopper("sageattention_anchor: SageAttention's sm90 path")
     sage = load_sageattention(args.sageattention)
     if args.build_only:
