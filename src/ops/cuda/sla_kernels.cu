@@ -16,8 +16,9 @@
 #include <cmath>
 
 #include "core/cuda/cuda_check.h"
-#include "ops/cuda/ptx_common.cuh"
 #include "fastvideo/error.h"
+#include "ops/cuda/bf16_vectors.cuh"
+#include "ops/cuda/ptx_common.cuh"
 
 namespace fastvideo::ops::cuda {
 
@@ -30,13 +31,6 @@ constexpr int kWarps = kThreads / 32;
 constexpr int kRowsPerCta = 128;  // tokens per CTA of the feature-map kernels
 static_assert(kDim == 4 * 32, "a warp holds one row, four channels per lane");
 static_assert(kThreads % kDim == 0, "the centring kernel's threads cover whole rows");
-
-struct alignas(16) Bf16x8 {
-  __nv_bfloat162 v[4];
-};
-struct alignas(8) Bf16x4 {
-  __nv_bfloat162 v[2];
-};
 
 __device__ __forceinline__ void unpack(const Bf16x4& in, float (&x)[4]) {
   const float2 a = __bfloat1622float2(in.v[0]), b = __bfloat1622float2(in.v[1]);
@@ -84,7 +78,7 @@ __global__ void block_means_kernel(const Bf16x8* x, int64_t tokens, int64_t head
     float sum[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
     const Bf16x8* p = x + (b * tokens + r0) * row_chunks + c;
     for (int64_t r = r0; r < r1; ++r, p += row_chunks) {
-      const Bf16x8 value = *p;
+      const Bf16x8 value = load(p);
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
         const float2 f = __bfloat1622float2(value.v[i]);
@@ -129,10 +123,10 @@ __global__ void key_features_kernel(const Bf16x4* k, int64_t tokens, int64_t hea
     if (s >= tokens) break;  // uniform over the warp
     const int64_t at = ((b * tokens + s) * heads + h) * (kDim / 4) + lane;
     float x[4];
-    unpack(k[at], x);
+    unpack(load(k + at), x);
     feature_map(x, map);
     const Bf16x4 rounded = pack(x);
-    phi[at] = rounded;
+    store(phi + at, rounded);
     unpack(rounded, x);
 #pragma unroll
     for (int i = 0; i < 4; ++i) acc[i] += x[i];
@@ -174,13 +168,13 @@ __global__ void query_features_kernel(const Bf16x4* q, const float4* ksum, int64
     if (s >= tokens) break;  // uniform over the warp
     const int64_t at = ((b * tokens + s) * heads + h) * (kDim / 4) + lane;
     float x[4];
-    unpack(q[at], x);
+    unpack(load(q + at), x);
     feature_map(x, map);
     const float norm = 1e-5f + warp_sum(x[0] * ks.x + x[1] * ks.y + x[2] * ks.z + x[3] * ks.w);
     const float inv = 1.f / norm;
 #pragma unroll
     for (int i = 0; i < 4; ++i) x[i] *= inv;
-    phi[at] = pack(x);
+    store(phi + at, pack(x));
   }
 }
 
@@ -191,14 +185,14 @@ __global__ void add_linear_kernel(Bf16x8* out, const Bf16x8* linear, const float
   const int chunk = int(i % kDimChunks);
   const float4 b0 = bias[2 * chunk], b1 = bias[2 * chunk + 1];
   const float bs[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
-  Bf16x8 o = out[i];
-  const Bf16x8 l = linear[i];
+  Bf16x8 o = load(out + i);
+  const Bf16x8 l = load(linear + i);
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
     const float2 of = __bfloat1622float2(o.v[k]), lf = __bfloat1622float2(l.v[k]);
     o.v[k] = __floats2bfloat162_rn(of.x + lf.x + bs[2 * k], of.y + lf.y + bs[2 * k + 1]);
   }
-  out[i] = o;
+  store(out + i, o);
 }
 
 unsigned blocks_for(int64_t threads) { return unsigned((threads + kThreads - 1) / kThreads); }
@@ -209,6 +203,7 @@ int64_t feature_chunks(int64_t tokens) { return (tokens + kRowsPerCta - 1) / kRo
 
 void sla_block_means(const void* x, int64_t batch, int64_t tokens, int64_t heads, int64_t block,
                      float* means, cudaStream_t stream) {
+  check_chunk_aligned("SLA block means", 16, {x});
   const int64_t num_blocks = (tokens + block - 1) / block;
   const dim3 grid{unsigned(num_blocks), unsigned(batch)};
   block_means_kernel<<<grid, kThreads, 0, stream>>>(static_cast<const Bf16x8*>(x), tokens, heads,
@@ -229,6 +224,7 @@ int64_t sla_key_sum_chunks(int64_t tokens) { return feature_chunks(tokens); }
 void sla_key_features(const void* k, int64_t batch, int64_t tokens, int64_t heads,
                       SlaFeatureMap map, void* phi_k, float* partial, float* ksum,
                       cudaStream_t stream) {
+  check_chunk_aligned("SLA key features", 8, {k, phi_k});
   const int64_t chunks = feature_chunks(tokens), batch_heads = batch * heads;
   key_features_kernel<<<unsigned(batch_heads * chunks), kThreads, 0, stream>>>(
       static_cast<const Bf16x4*>(k), tokens, heads, chunks, map, static_cast<Bf16x4*>(phi_k),
@@ -241,6 +237,7 @@ void sla_key_features(const void* k, int64_t batch, int64_t tokens, int64_t head
 
 void sla_query_features(const void* q, const float* ksum, int64_t batch, int64_t tokens,
                         int64_t heads, SlaFeatureMap map, void* phi_q, cudaStream_t stream) {
+  check_chunk_aligned("SLA query features", 8, {q, phi_q});
   const int64_t chunks = feature_chunks(tokens);
   query_features_kernel<<<unsigned(batch * heads * chunks), kThreads, 0, stream>>>(
       static_cast<const Bf16x4*>(q), reinterpret_cast<const float4*>(ksum), tokens, heads, chunks,
@@ -250,6 +247,7 @@ void sla_query_features(const void* q, const float* ksum, int64_t batch, int64_t
 
 void sla_add_linear(void* out, const void* linear, const float* bias, int64_t rows,
                     cudaStream_t stream) {
+  check_chunk_aligned("SLA linear branch", 16, {out, linear});
   const int64_t total = rows * kDimChunks;
   add_linear_kernel<<<blocks_for(total), kThreads, 0, stream>>>(
       static_cast<Bf16x8*>(out), static_cast<const Bf16x8*>(linear),

@@ -11,6 +11,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "fastvideo/error.h"
+#include "ops/cuda/bf16_vectors.cuh"
 
 namespace fastvideo::ops::cuda {
 
@@ -18,10 +19,6 @@ namespace {
 
 constexpr int kTileTokens = 64;
 constexpr int kThreads = 256;
-
-struct Bf16x8 {
-  __nv_bfloat162 v[4];
-};
 
 // One CTA per (tile, batch item): every (head, 8-channel group) of the tile's 64 slots, copied in
 // slot order (consecutive threads take consecutive 16-byte chunks of a token's row) and summed in
@@ -31,16 +28,18 @@ __global__ void tile_with_means_kernel(const Bf16x8* x, int64_t tokens, int64_t 
                                        const int32_t* tile_sizes, Bf16x8* tiled, float4* means) {
   const int64_t tile = blockIdx.x, b = blockIdx.y;
   __shared__ int32_t slot_token[kTileTokens];
-  if (threadIdx.x < kTileTokens) slot_token[threadIdx.x] = token_of_slot[tile * kTileTokens + threadIdx.x];
+  if (threadIdx.x < kTileTokens)
+    slot_token[threadIdx.x] = token_of_slot[tile * kTileTokens + threadIdx.x];
   __syncthreads();
   const float inv = 1.f / float(tile_sizes[tile]);
   for (int64_t c = threadIdx.x; c < row_chunks; c += kThreads) {
     float sum[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+#pragma unroll 8
     for (int r = 0; r < kTileTokens; ++r) {
       const int32_t token = slot_token[r];
       Bf16x8 value;
       if (token >= 0) {
-        value = x[(b * tokens + token) * row_chunks + c];
+        value = load(x + (b * tokens + token) * row_chunks + c);
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
           const float2 f = __bfloat1622float2(value.v[i]);
@@ -50,7 +49,8 @@ __global__ void tile_with_means_kernel(const Bf16x8* x, int64_t tokens, int64_t 
       } else {
         for (int i = 0; i < 4; ++i) value.v[i] = __float2bfloat162_rn(0.f);
       }
-      if (tiled != nullptr) tiled[((b * num_tiles + tile) * kTileTokens + r) * row_chunks + c] = value;
+      if (tiled != nullptr)
+        store(tiled + ((b * num_tiles + tile) * kTileTokens + r) * row_chunks + c, value);
     }
     float4* m = means + ((b * num_tiles + tile) * row_chunks + c) * 2;
     m[0] = make_float4(sum[0] * inv, sum[1] * inv, sum[2] * inv, sum[3] * inv);
@@ -170,11 +170,12 @@ __global__ void untile_combine_kernel(const Bf16x8* fine, const float4* coarse, 
                                       Bf16x8* out) {
   const int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x;
   if (i >= total) return;
-  const int64_t c = i % row_chunks, token = (i / row_chunks) % tokens, b = i / (row_chunks * tokens);
+  const int64_t c = i % row_chunks, token = (i / row_chunks) % tokens,
+                b = i / (row_chunks * tokens);
   const int64_t slot = slot_of_token[token];
-  Bf16x8 value = fine[(b * num_tiles * kTileTokens + slot) * row_chunks + c];
+  Bf16x8 value = load(fine + (b * num_tiles * kTileTokens + slot) * row_chunks + c);
   if (gate != nullptr) {
-    const Bf16x8 g = gate[i];
+    const Bf16x8 g = load(gate + i);
     const float4* cp = coarse + ((b * num_tiles + slot / kTileTokens) * row_chunks + c) * 2;
     const float4 c0 = cp[0], c1 = cp[1];
     const float cs[8] = {c0.x, c0.y, c0.z, c0.w, c1.x, c1.y, c1.z, c1.w};
@@ -185,7 +186,7 @@ __global__ void untile_combine_kernel(const Bf16x8* fine, const float4* coarse, 
       value.v[k] = __floats2bfloat162_rn(f.x + gf.x * cs[2 * k], f.y + gf.y * cs[2 * k + 1]);
     }
   }
-  out[i] = value;
+  store(out + i, value);
 }
 
 }  // namespace
@@ -194,6 +195,7 @@ void vsa_tile_with_means(const void* x, int64_t batch, int64_t tokens, int64_t h
                          int64_t head_dim, int64_t num_tiles, const int32_t* token_of_slot,
                          const int32_t* tile_sizes, void* tiled, float* means,
                          cudaStream_t stream) {
+  check_chunk_aligned("VSA tiling", 16, {x, tiled});
   const dim3 grid{unsigned(num_tiles), unsigned(batch)};
   tile_with_means_kernel<<<grid, kThreads, 0, stream>>>(
       static_cast<const Bf16x8*>(x), tokens, heads * head_dim / 8, num_tiles, token_of_slot,
@@ -233,14 +235,14 @@ void vsa_select_and_softmax(float* scores, int64_t rows, int64_t n, int64_t ld, 
            " scores are more than its kernel holds in shared memory on this GPU (",
            vsa_select_max_row(), ")");
   select_and_softmax_kernel<<<unsigned(rows), kThreads, smem, stream>>>(scores, n, ld, topk,
-                                                                         selected);
+                                                                        selected);
   FV_CUDA_CHECK_LAUNCH();
 }
 
 void vsa_untile_combine(const void* fine, const float* coarse, const void* gate,
-                        const int32_t* slot_of_token, int64_t batch, int64_t tokens,
-                        int64_t heads, int64_t head_dim, int64_t num_tiles, void* out,
-                        cudaStream_t stream) {
+                        const int32_t* slot_of_token, int64_t batch, int64_t tokens, int64_t heads,
+                        int64_t head_dim, int64_t num_tiles, void* out, cudaStream_t stream) {
+  check_chunk_aligned("VSA untiling", 16, {fine, gate, out});
   const int64_t row_chunks = heads * head_dim / 8, total = batch * tokens * row_chunks;
   untile_combine_kernel<<<unsigned((total + kThreads - 1) / kThreads), kThreads, 0, stream>>>(
       static_cast<const Bf16x8*>(fine), reinterpret_cast<const float4*>(coarse),
