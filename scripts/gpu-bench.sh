@@ -209,6 +209,8 @@ print(f"== {sys.argv[2]}")
 for s in j["stages"]:
     print(f"{s['name']:16s} {s['seconds']:9.2f} s  peak device {s['peak_device_bytes'] / 2**30:6.2f} GiB")
 print(f"{'total':16s} {j['total_seconds']:9.2f} s (compile {j['compile_seconds']:.2f} s)")
+# The seed page's discipline: one-time compile work (graph capture, GEMM autotuning) apart.
+print(f"{'steady state':16s} {j['total_seconds'] - j['compile_seconds']:9.2f} s (total less the one-time compile)")
 PY
       done
       ;;
