@@ -58,10 +58,11 @@ WanTransformerConfig tiny_config() {
   return config_from(json);
 }
 
-// Random weights with activations O(1): N(0, 0.05²) everywhere, norm gains near 1.
-Weights random_weights(const WanTransformerConfig& config) {
+// Random weights with activations O(1): N(0, 0.05²) everywhere, norm gains near 1; with extras,
+// VSA's gates or SLA's proj_l in every block too.
+Weights random_weights(const WanTransformerConfig& config, const WanBlockExtras& extras = {}) {
   Weights weights("transformer");
-  for (const TensorSpec& spec : wan_transformer_specs(config)) {
+  for (const TensorSpec& spec : wan_transformer_specs(config, extras)) {
     Tensor t = randn(spec.shape, 0.05f);
     const bool gain = spec.name.find("norm") != std::string::npos &&
                       spec.name.find(".weight") != std::string::npos;
@@ -503,6 +504,49 @@ TEST(WanTransformer, SequenceParallelForwardEqualsOneRank) {
     sta_worst = std::max(sta_worst, rel_l2(got, sta_want));
   });
   EXPECT_LE(sta_worst, 1e-5) << "STA's per-head windows under 4 ranks";
+}
+
+// Ulysses with the sparse and quantized backends that have a CPU path: each attends over the whole
+// sequence of its heads after the exchange, so 2 and 4 ranks give the one-rank output again.
+// VSA with its gates (G is exchanged like q, k and v) at sparsity 0.5 on a 5×6×7 grid (a partial
+// tile on every axis), SLA with proj_l at topk_ratio 0.5, SAGE_ATTN (K smoothed over every token).
+// Head dim 128 (VSA's only one), 210 tokens, so 4 ranks pad the sequence.
+TEST(WanTransformer, SequenceParallelForwardEqualsOneRankWithTheSparseBackends) {
+  nlohmann::json json = config_1_3b_json();
+  json["num_attention_heads"] = 4;
+  json["num_layers"] = 2;
+  json["ffn_dim"] = 256;
+  json["text_dim"] = 128;
+  const WanTransformerConfig config = config_from(json);
+  const Tensor latents = randn({1, 16, 5, 12, 14}), context = randn({1, 512, 128});
+  const std::vector<double> t = {700.0};
+  struct Case {
+    const char* backend;
+    WanBlockExtras extras;
+    AttentionStepInfo step;
+  };
+  for (const Case& c : {Case{"VIDEO_SPARSE_ATTN",
+                             {.gate = VsaGateLayout::InBlock},
+                             {.grid = {5, 6, 7}, .sparsity = 0.5}},
+                        Case{"SLA_ATTN", {.proj_l = true}, {.grid = {5, 6, 7}, .topk_ratio = 0.5}},
+                        Case{"SAGE_ATTN", {}, {.grid = {5, 6, 7}}}}) {
+    SCOPED_TRACE(c.backend);
+    const AttentionBackend& backend = AttentionBackendRegistry::builtin().get(c.backend, "test");
+    const WanTransformer model{config, random_weights(config, c.extras), backend};
+    const auto text = model.prepare_text(context);
+    const auto md = backend.build_metadata(c.step);
+    const Tensor want = model.forward(latents, t, text, md.get());
+    for (const int P : {2, 4}) {
+      std::mutex mutex;
+      double worst = 0;
+      run_local_group(P, [&](Communicator& comm) {
+        const Tensor got = model.forward(latents, t, text, md.get(), &comm);
+        std::lock_guard lock(mutex);
+        worst = std::max(worst, rel_l2(got, want));
+      });
+      EXPECT_LE(worst, 1e-5) << P << " ranks";
+    }
+  }
 }
 
 // The same as a mode of the model (enable_sequence_parallel): a plain forward() runs every rank
