@@ -215,6 +215,25 @@ TEST(Cli, InvalidGateValueSizeAndFrameCountAreNamed) {
   expect_clean_failure(run(base + " --num-frames 8"), "num_frames=8", out);
 }
 
+// Several GPUs (issue 15) from the command line: what the CPU cannot do and values out of range are
+// refused by name, exit status 1 and no file.
+TEST(Cli, SeveralGpuFlagsAreCheckedByName) {
+  fs::path out = testing::temp_dir("gpus-out");
+  const std::string base = generate_args(testing::tiny_model_dir(), out / "x.y4m") + " --device cpu";
+  expect_clean_failure(run(base + " --num-gpus 2"),
+                       "num_gpus 2 with the device cpu: several GPUs need a GPU device", out);
+  expect_clean_failure(run(base + " --use-fsdp-inference true"),
+                       "use_fsdp_inference with the device cpu", out);
+  expect_clean_failure(run(base + " --num-gpus 0"),
+                       "key 'generator.engine.num_gpus' has value 0; expected a GPU count", out);
+  expect_clean_failure(run(base + " --sp-size 2"),
+                       "sp_size 2 with num_gpus 1: expected -1 (num_gpus) or 1 (sequence "
+                       "parallelism over more GPUs needs num_gpus, --num-gpus)",
+                       out);
+  expect_clean_failure(run(base + " --num-gpus 4 --sp-size 3"),
+                       "num_gpus 4 with sp_size 3: expected num_gpus = sp_size", out);
+}
+
 TEST(Cli, UnwritableOutputPathIsNamedAndLeavesNothing) {
   fs::path dir = testing::temp_dir("unwritable");
   std::ofstream(dir / "file") << "x";  // a file where a directory should be

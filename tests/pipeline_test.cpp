@@ -221,7 +221,8 @@ TEST(PipelineParallel, SettingsAreCheckedBeforeLoading) {
   EXPECT_NE(message(2, -1, "cpu").find("num_gpus 2 with the device cpu: several GPUs need a GPU"),
             std::string::npos);
   EXPECT_NE(
-      message(1, 2, "cpu").find("sp_size 2 with num_gpus 1: expected -1 (num_gpus) or 1 to 1"),
+      message(1, 2, "cpu").find("sp_size 2 with num_gpus 1: expected -1 (num_gpus) or 1 "
+                                "(sequence parallelism over more GPUs needs num_gpus, --num-gpus)"),
       std::string::npos);
   EXPECT_NE(message(3, 2, "cpu").find("num_gpus 3 with sp_size 2: expected num_gpus = sp_size"),
             std::string::npos);
