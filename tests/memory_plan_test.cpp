@@ -9,6 +9,7 @@
 
 namespace fastvideo {
 using testing::contains;
+using testing::error_of;
 
 namespace {
 
@@ -44,6 +45,20 @@ TEST(MemoryPlan, EstimatesMatchTheMeasurementsTheyCameFrom) {
                 two = estimate_decode_activations(81, 480, 832, 2);
   EXPECT_LT(two, one);
   EXPECT_GT(two, one / 2);
+}
+
+// use_fsdp_inference: the top level whole, 1/shards of the blocks (rounded up), two blocks gathered.
+TEST(MemoryPlan, ShardedWeightsKeepThisGpusPieceAndTwoGatheredBlocks) {
+  MemoryNeeds n;
+  n.dit_blocks = 40;
+  n.dit_block = 700 << 20;  // 14B: about 700 MiB a block in bf16
+  n.dit_weights = 40 * n.dit_block + (300 << 20);
+  EXPECT_EQ(sharded_dit_weights(n, 1), n.dit_weights + 2 * n.dit_block);
+  EXPECT_EQ(sharded_dit_weights(n, 8), (300 << 20) + 5 * n.dit_block + 2 * n.dit_block);
+  n.dit_block = 7;  // 280 bytes of blocks over 3 shards: 94 each, rounded up
+  n.dit_weights = 40 * 7 + 5;
+  EXPECT_EQ(sharded_dit_weights(n, 3), 5 + 94 + 14);
+  EXPECT_NE(error_of([&] { sharded_dit_weights(n, 0); }).find("0 shards"), std::string::npos);
 }
 
 TEST(MemoryPlan, OffloadsOnlyWhatDoesNotFitCheapestFirst) {

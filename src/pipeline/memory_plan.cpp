@@ -39,6 +39,12 @@ int64_t estimate_denoise_activations(int64_t tokens, int64_t dim, int64_t ffn_di
   return per_forward + text_kv;
 }
 
+int64_t sharded_dit_weights(const MemoryNeeds& needs, int shards) {
+  FV_CHECK(shards >= 1, "sharded_dit_weights: ", shards, " shards");
+  const int64_t blocks = needs.dit_block * needs.dit_blocks;
+  return needs.dit_weights - blocks + (blocks + shards - 1) / shards + 2 * needs.dit_block;
+}
+
 int64_t estimate_decode_activations(int64_t frames, int64_t height, int64_t width, int ranks) {
   const int64_t r = std::max(ranks, 1), band_rows = (height + r - 1) / r;
   return band_rows * width * kDecodeBytesPerPixel + height * width * frames * kFrameBytesPerPixel;

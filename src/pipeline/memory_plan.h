@@ -39,6 +39,12 @@ int64_t estimate_decode_activations(int64_t frames, int64_t height, int64_t widt
 int64_t estimate_tiled_decode_activations(int64_t frames, int64_t height, int64_t width,
                                           int64_t tile);
 
+// The transformer's weights on one GPU when its blocks are sharded over `shards` GPUs
+// (use_fsdp_inference), from `needs`' whole-model counts: the top level whole, this GPU's piece of
+// every block, and two blocks gathered whole (the one running and the next). One shard holds every
+// block and gathers nothing new, but the same two gathered copies are made.
+int64_t sharded_dit_weights(const MemoryNeeds& needs, int shards);
+
 // The offloads a run uses. Each user setting is fixed; unset ones (auto) are chosen.
 struct OffloadChoice {
   bool dit_layerwise = false;

@@ -166,12 +166,7 @@ PlannedMemory plan_offload(const GeneratorOptions& options, Device device,
           estimate_decode_activations(d.num_frames, d.height, d.width, std::max(vae_gpus, 1)),
       .decode_activations_tiled = estimate_tiled_decode_activations(d.num_frames, d.height, d.width,
                                                                     options.vae_tile_size)};
-  if (dit_shards >= 1) {
-    // Sharded weights: this GPU's piece of every block, plus the blocks gathered whole (the one
-    // running and the next), also on one GPU (its piece is every block).
-    const int64_t blocks = needs.dit_block * needs.dit_blocks;
-    needs.dit_weights += (blocks + dit_shards - 1) / dit_shards - blocks + 2 * needs.dit_block;
-  }
+  if (dit_shards >= 1) needs.dit_weights = sharded_dit_weights(needs, dit_shards);
   OffloadSettings settings;
   // On one GPU FastVideo's dit_cpu_offload (FSDP's CPU offload) also brings the weights in block
   // by block: the same streaming as dit_layerwise_offload, which wins when both are set.
