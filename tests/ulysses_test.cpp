@@ -63,26 +63,29 @@ TEST(Ulysses, StartedExchangesFinishInAnyOrder) {
 }
 
 // Attention over shards equals attention on one rank: 37 tokens (padded to 38, 39 or 40), batch 2,
-// 12 heads, 1 to 4 ranks; a padded key would change every row.
+// 12 heads, 1 to 4 ranks; a padded key would change every row. And 3 tokens over 4 ranks, where the
+// last rank holds only padding.
 TEST(Ulysses, AttentionOverShardsIsAttentionOnOneRank) {
-  const Tensor q = testing::randn({2, 37, 12, 16}), k = testing::randn({2, 37, 12, 16}),
-               v = testing::randn({2, 37, 12, 16});
-  const Tensor want = ops::attention(q, k, v, 0.25f);
-  const auto attend = [](const Tensor& a, const Tensor& b, const Tensor& c) {
-    return ops::attention(a, b, c, 0.25f);
-  };
-  for (const int P : {1, 2, 3, 4}) {
-    std::mutex mutex;
-    double worst = 0;
-    run_local_group(P, [&](Communicator& comm) {
-      const SequenceShard shard = SequenceShard::of(37, comm.rank(), P);
-      const Tensor out = ulysses_attention(shard_sequence(q, shard), shard_sequence(k, shard),
-                                           shard_sequence(v, shard), shard, comm, attend);
-      const double err = testing::rel_l2(gather_sequence(out, shard, comm), want);
-      std::lock_guard lock(mutex);
-      worst = std::max(worst, err);
-    });
-    EXPECT_LE(worst, 1e-6) << P << " ranks";
+  for (const int64_t tokens : {37, 3}) {
+    const Tensor q = testing::randn({2, tokens, 12, 16}), k = testing::randn({2, tokens, 12, 16}),
+                 v = testing::randn({2, tokens, 12, 16});
+    const Tensor want = ops::attention(q, k, v, 0.25f);
+    const auto attend = [](const Tensor& a, const Tensor& b, const Tensor& c) {
+      return ops::attention(a, b, c, 0.25f);
+    };
+    for (const int P : {1, 2, 3, 4}) {
+      std::mutex mutex;
+      double worst = 0;
+      run_local_group(P, [&](Communicator& comm) {
+        const SequenceShard shard = SequenceShard::of(tokens, comm.rank(), P);
+        const Tensor out = ulysses_attention(shard_sequence(q, shard), shard_sequence(k, shard),
+                                             shard_sequence(v, shard), shard, comm, attend);
+        const double err = testing::rel_l2(gather_sequence(out, shard, comm), want);
+        std::lock_guard lock(mutex);
+        worst = std::max(worst, err);
+      });
+      EXPECT_LE(worst, 1e-6) << tokens << " tokens, " << P << " ranks";
+    }
   }
 }
 
