@@ -116,6 +116,25 @@ TEST(Ulysses, AFailingRankStopsTheGroupAndIsNamed) {
   EXPECT_TRUE(testing::contains(m, "rank 1: out of device memory in the FFN")) << m;
 }
 
+// A rank that aborts the group without throwing (as a watchdog does for a collective that never
+// finished): the others' errors are the group's stop, which names rank 2 and its cause, and none
+// of them is blamed in its place.
+TEST(Ulysses, AGroupStoppedWithoutAThrowNamesTheRankThatStoppedIt) {
+  const Tensor x = testing::randn({1, 12, 6, 8});
+  const std::string m = testing::error_of([&] {
+    run_local_group(3, [&](Communicator& comm) {
+      if (comm.rank() == 2) {
+        comm.abort("its all_to_all did not finish within 300 s");
+        return;
+      }
+      sequence_to_heads(shard_sequence(x, SequenceShard::of(12, comm.rank(), 3)), comm);
+    });
+  });
+  EXPECT_TRUE(testing::contains(m, "rank 2: its all_to_all did not finish within 300 s")) << m;
+  EXPECT_FALSE(testing::contains(m, "rank 0:")) << m;
+  EXPECT_FALSE(testing::contains(m, "rank 1:")) << m;
+}
+
 // An all-to-all moves equal chunks (what NCCL's send/receive pairs need): a chunk of another
 // shape, or too few chunks, is refused naming the rank.
 TEST(Ulysses, AllToAllRefusesUnequalChunksNamingTheRank) {

@@ -176,9 +176,11 @@ void run_ranks(const std::vector<std::unique_ptr<Communicator>>& ranks,
   int failed = -1;
   for (int r = 0; r < size && failed < 0; ++r)
     if (!errors[size_t(r)].empty() && !errors[size_t(r)].starts_with(kGroupStopped)) failed = r;
-  for (int r = 0; r < size && failed < 0; ++r)
-    if (!errors[size_t(r)].empty()) failed = r;
   if (failed >= 0) fail("rank ", failed, ": ", errors[size_t(failed)]);
+  // Every error is the group's stop (a rank aborted it without throwing, or a watchdog did): that
+  // error already names the rank and cause, and the rank that saw it is not the one to blame.
+  for (int r = 0; r < size; ++r)
+    if (!errors[size_t(r)].empty()) fail(errors[size_t(r)]);
 }
 
 }  // namespace fastvideo
