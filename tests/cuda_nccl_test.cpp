@@ -241,7 +241,7 @@ TEST(CudaNccl, AnAbortedGroupStopsEveryLaterCollectiveNamingTheRankAndCause) {
       comm.all_gather(chunk(0, 0, 0));
     });
   });
-  EXPECT_NE(m.find("rank 0: "), std::string::npos) << m;
+  EXPECT_NE(m.find("rank 0 (cuda:0): "), std::string::npos) << m;
   EXPECT_NE(m.find("out of device memory in the FFN"), std::string::npos) << m;
 }
 

@@ -143,6 +143,8 @@ void check_uniform_chunks(const std::vector<Tensor>& chunks, int rank, int size,
   }
 }
 
+std::string Communicator::name() const { return str_cat("rank ", rank()); }
+
 void run_local_group(int size, const std::function<void(Communicator&)>& fn) {
   run_ranks(make_local_group(size), fn);
 }
@@ -176,7 +178,7 @@ void run_ranks(const std::vector<std::unique_ptr<Communicator>>& ranks,
   int failed = -1;
   for (int r = 0; r < size && failed < 0; ++r)
     if (!errors[size_t(r)].empty() && !errors[size_t(r)].starts_with(kGroupStopped)) failed = r;
-  if (failed >= 0) fail("rank ", failed, ": ", errors[size_t(failed)]);
+  if (failed >= 0) fail(ranks[size_t(failed)]->name(), ": ", errors[size_t(failed)]);
   // Every error is the group's stop (a rank aborted it without throwing, or a watchdog did): that
   // error already names the rank and cause, and the rank that saw it is not the one to blame.
   for (int r = 0; r < size; ++r)

@@ -20,6 +20,8 @@ class Communicator {
   virtual ~Communicator() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
+  // How errors name this rank: "rank r", and its GPU where it has one ("rank r (cuda:d)").
+  virtual std::string name() const;
   // chunks[j] (one per rank) goes to rank j; returns the chunk each rank sent this one, in rank
   // order. Every chunk on every rank has one shape and dtype (Ulysses' shards are equal), and is
   // contiguous. Every rank calls it, in the same order as its other collectives.
@@ -59,7 +61,7 @@ inline constexpr const char* kGroupStopped = "rank group stopped: ";
 
 // Runs fn(rank's communicator) on one thread per rank and waits for all. A rank that throws
 // aborts the group, so the others stop at their next collective instead of waiting; then the
-// failing rank's error is rethrown, its message starting "rank r: ".
+// failing rank's error is rethrown, its message starting with the rank's name() ("rank r: ").
 void run_ranks(const std::vector<std::unique_ptr<Communicator>>& ranks,
                const std::function<void(Communicator&)>& fn);
 

@@ -61,7 +61,7 @@ struct NcclShared {
   std::shared_mutex comms_mutex;
   std::mutex mutex;
   std::condition_variable wake;
-  std::string failure;  // "rank r: cause" once the group has failed
+  std::string failure;  // "rank r (cuda:d): cause" once the group has failed
   bool aborted = false;
   bool stopping = false;
   std::deque<Pending> pending;
@@ -70,6 +70,9 @@ struct NcclShared {
   // made on first use by the rank's own thread, destroyed after the communicators.
   std::vector<cudaStream_t> comm_streams;
   std::vector<cudaEvent_t> ready;
+
+  // How errors name rank r: its index in the group and its GPU.
+  std::string who(int r) const { return str_cat("rank ", r, " (cuda:", devices[size_t(r)], ")"); }
 
   ~NcclShared() {
     {
@@ -140,7 +143,7 @@ struct NcclShared {
   ncclComm_t comm_for(int r, std::shared_lock<std::shared_mutex>& held) {
     held = std::shared_lock(comms_mutex);
     throw_if_failed();
-    FV_CHECK(comms[size_t(r)], kGroupStopped, "rank ", r, "'s communicator was aborted");
+    FV_CHECK(comms[size_t(r)], kGroupStopped, who(r), "'s communicator was aborted");
     return comms[size_t(r)];
   }
 
@@ -158,13 +161,13 @@ struct NcclShared {
         if (got != ncclSuccess || state != ncclInProgress) {
           const std::string why = nccl_error(got != ncclSuccess ? got : state, comm);
           held.unlock();
-          fail_group(str_cat("rank ", r, ": NCCL ", what, " failed: ", why));
+          fail_group(str_cat(who(r), ": NCCL ", what, " failed: ", why));
         }
       }
       throw_if_failed();
       if (Clock::now() > deadline) {
         fail_group(
-            str_cat("rank ", r, ": NCCL ", what, " was not taken within ", timeout.count(), " ms"));
+            str_cat(who(r), ": NCCL ", what, " was not taken within ", timeout.count(), " ms"));
       }
       std::this_thread::yield();
     }
@@ -208,12 +211,12 @@ struct NcclShared {
         const cudaError_t state = cudaEventQuery(p.done);
         if (state == cudaErrorNotReady) {
           if (Clock::now() > p.deadline && failure.empty()) {
-            failure = str_cat("rank ", p.rank, ": its ", p.what, " did not finish within ",
+            failure = str_cat(who(p.rank), ": its ", p.what, " did not finish within ",
                               timeout.count(), " ms (a rank stopped or hung)");
           }
           if (!aborted) break;  // the oldest is still running: so are the later ones
         } else if (state != cudaSuccess && failure.empty()) {
-          failure = str_cat("rank ", p.rank, ": ", p.what, ": ", cudaGetErrorString(state));
+          failure = str_cat(who(p.rank), ": ", p.what, ": ", cudaGetErrorString(state));
         }
         cudaEventDestroy(p.done);
         pending.pop_front();
@@ -233,7 +236,7 @@ struct NcclShared {
             state != ncclSuccess && state != ncclInProgress) {
           const std::string why = nccl_error(state, comms[r]);
           held.unlock();
-          fail_group(str_cat("rank ", r, ": NCCL: ", why));
+          fail_group(str_cat(who(r), ": NCCL: ", why));
           break;
         }
       }
@@ -308,6 +311,7 @@ class NcclCommunicator final : public Communicator {
   NcclCommunicator(std::shared_ptr<NcclShared> shared, int rank)
       : shared_(std::move(shared)), rank_(rank) {}
   int rank() const override { return rank_; }
+  std::string name() const override { return shared_->who(rank_); }
   int size() const override { return int(shared_->comms.size()); }
 
   std::vector<Tensor> all_to_all(const std::vector<Tensor>& chunks) override {
@@ -375,7 +379,7 @@ class NcclCommunicator final : public Communicator {
   void wait_collectives() override { shared_->wait_done(rank_); }
 
   void abort(const std::string& cause) override {
-    shared_->fail_group(str_cat("rank ", rank_, ": ", cause));
+    shared_->fail_group(str_cat(shared_->who(rank_), ": ", cause));
   }
 
  private:
@@ -412,7 +416,7 @@ class NcclCommunicator final : public Communicator {
   void check(ncclResult_t result, ncclComm_t comm, const char* what) {
     if (result == ncclSuccess || result == ncclInProgress) return;
     const std::string why = nccl_error(result, comm);
-    shared_->fail_group(str_cat("rank ", rank_, ": NCCL ", what, " failed: ", why));
+    shared_->fail_group(str_cat(shared_->who(rank_), ": NCCL ", what, " failed: ", why));
     shared_->throw_if_failed();
   }
 
