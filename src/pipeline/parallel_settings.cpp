@@ -16,9 +16,10 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
   FV_CHECK(options.sp_size >= -1, "sp_size ", options.sp_size, " with num_gpus ", n,
            ": expected -1 (num_gpus) or ", sizes);
   const int sp = options.sp_size == -1 ? n : options.sp_size;
-  FV_CHECK(sp >= 1 && sp <= n, "sp_size ", options.sp_size, " with num_gpus ", n,
-           ": expected -1 (num_gpus) or ", sizes,
-           n == 1 ? " (sequence parallelism over more GPUs needs num_gpus, --num-gpus)" : "");
+  FV_CHECK(
+      sp >= 1 && sp <= n, "sp_size ", options.sp_size, " with num_gpus ", n,
+      ": expected -1 (num_gpus) or ", sizes,
+      n == 1 && sp > n ? " (sequence parallelism over more GPUs needs num_gpus, --num-gpus)" : "");
   FV_CHECK(sp == n || 2 * sp == n, "num_gpus ", n, " with sp_size ", sp,
            ": expected num_gpus = sp_size (sequence parallelism) or 2 x sp_size (CFG-parallel: "
            "the conditional and unconditional passes on two groups of sp_size GPUs)");
