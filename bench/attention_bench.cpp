@@ -37,6 +37,7 @@
 #include "ops/sliding_tile_attention.h"
 #include "ops/sparse_linear_attention.h"
 #include "ops/video_sparse_attention.h"
+#include "sample_stats.h"
 #endif
 
 namespace fastvideo::bench {
@@ -216,8 +217,8 @@ void report_vmoba(const AttentionBackend& vmoba, const AttentionShape& s, const 
 
 // The median and the minimum of timed samples (ms), as every row reports them.
 std::pair<double, double> median_and_min(std::vector<double> x) {
-  std::sort(x.begin(), x.end());
-  return {x[x.size() / 2], x.front()};
+  const SampleStats s = sample_stats(std::move(x));
+  return {s.median, s.min};
 }
 
 // --paired: the two backends' calls timed in pairs, A B then B A and so on, so that both see the

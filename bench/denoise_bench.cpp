@@ -35,6 +35,7 @@
 #include "pipeline/memory_plan.h"
 #include "pipeline/wan_checkpoint.h"
 #include "random_checkpoint/random_weights.h"
+#include "sample_stats.h"
 #include "schedulers/make_scheduler.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
@@ -250,9 +251,7 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   const bool extrapolated = steps < f.num_inference_steps;
   const double full = per_step * f.num_inference_steps;
 
-  std::vector<double> sorted = step_seconds;
-  std::sort(sorted.begin(), sorted.end());
-  const double median_step = sorted[sorted.size() / 2];
+  const double median_step = sample_stats(step_seconds).median;
   std::printf(
       "denoise: %d steps, %d transformer forwards, %.3f s total, %.4f s/step (median %.4f)\n",
       steps, forwards, total, per_step, median_step);

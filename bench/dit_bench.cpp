@@ -24,6 +24,7 @@
 #include "pipeline/transformer_quant.h"
 #include "pipeline/wan_checkpoint.h"
 #include "random_dit.h"
+#include "sample_stats.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include <cuda_runtime.h>
@@ -221,39 +222,36 @@ int run_bench_dit(const BenchDitFlags& f) {
   const std::vector<double> attention_ms = timed_self.take_ms();
   double attention_call_ms = 0, attention_forward_s = 0;  // --time-attention's medians
 
-  std::vector<double> sorted = seconds;
-  std::sort(sorted.begin(), sorted.end());
-  const double median = sorted[sorted.size() / 2];
+  const SampleStats forward_stats = sample_stats(seconds);
+  const double median = forward_stats.median;
   const double flop = layers * dit_block_flop(config, double(tokens));
   const double tflops = flop / median / 1e12;
   std::printf("latents %s, %lld tokens, text %d tokens\n", shape_str(latent_shape).c_str(),
               static_cast<long long>(tokens), WanGeometry::kTextLength);
   std::printf("forward (%d blocks): median %.4f s of %d (min %.4f, max %.4f) after %d warm-up\n",
-              layers, median, f.repeats, sorted.front(), sorted.back(), f.warmup);
+              layers, median, f.repeats, forward_stats.min, forward_stats.max, f.warmup);
   std::printf("%.1f TFLOP (wan21.md 1.8) -> %.1f TFLOP/s\n", flop / 1e12, tflops);
   std::printf("device memory: weights %.2f GiB, peak during forwards %.2f GiB\n",
               double(weight_bytes) / (1 << 30), double(peak) / (1 << 30));
   if (f.time_attention) {
     // Per call, and per forward: each forward makes `layers` calls, in order.
-    std::vector<double> per_call = attention_ms, per_forward;
+    std::vector<double> per_forward;
     for (size_t i = 0; i + size_t(layers) <= attention_ms.size(); i += size_t(layers)) {
       double sum = 0;
       for (int j = 0; j < layers; ++j) sum += attention_ms[i + size_t(j)];
       per_forward.push_back(sum / 1e3);
     }
-    FV_CHECK(!per_call.empty() && per_forward.size() == seconds.size(),
+    FV_CHECK(!attention_ms.empty() && per_forward.size() == seconds.size(),
              "bench dit --time-attention: ", attention_ms.size(), " self-attention calls in ",
              seconds.size(), " forwards of ", layers, " blocks");
-    std::sort(per_call.begin(), per_call.end());
-    std::sort(per_forward.begin(), per_forward.end());
-    attention_call_ms = per_call[per_call.size() / 2];
-    attention_forward_s = per_forward[per_forward.size() / 2];
+    const SampleStats per_call = sample_stats(attention_ms);
+    attention_call_ms = per_call.median;
+    attention_forward_s = sample_stats(per_forward).median;
     std::printf(
         "self-attention (%s) in place: median %.3f ms a call (min %.3f, max %.3f, %zu calls); "
         "%.4f s of each forward (median), %.1f %% of its median\n",
-        std::string(attention.self->name()).c_str(), attention_call_ms, per_call.front(),
-        per_call.back(), per_call.size(), attention_forward_s,
-        100.0 * attention_forward_s / median);
+        std::string(attention.self->name()).c_str(), attention_call_ms, per_call.min, per_call.max,
+        attention_ms.size(), attention_forward_s, 100.0 * attention_forward_s / median);
   }
   if (f.autotune) {
     std::printf("GEMM autotuning: %.3f s in the warm-up (one-time, not timed)\n",
@@ -316,9 +314,8 @@ int run_bench_dit(const BenchDitFlags& f) {
     dit.set_block_probe({});
     reference.clear();
     const std::vector<double> fp8 = time_forwards();
-    std::vector<double> fp8_sorted = fp8;
-    std::sort(fp8_sorted.begin(), fp8_sorted.end());
-    const double fp8_median = fp8_sorted[fp8_sorted.size() / 2];
+    const SampleStats fp8_stats = sample_stats(fp8);
+    const double fp8_median = fp8_stats.median;
     eager_median = fp8_median;
     eager_name = "FP8 eager";
     const double worst = *std::min_element(cosines.begin(), cosines.end());
@@ -326,7 +323,7 @@ int run_bench_dit(const BenchDitFlags& f) {
         "FP8 linears: median %.4f s of %d (min %.4f, max %.4f) -> %.3fx full precision; "
         "block outputs' cosine similarity to full precision: worst %.6f (block %d), last %.6f; "
         "model output %.6f\n",
-        fp8_median, f.repeats, fp8_sorted.front(), fp8_sorted.back(), median / fp8_median, worst,
+        fp8_median, f.repeats, fp8_stats.min, fp8_stats.max, median / fp8_median, worst,
         int(std::min_element(cosines.begin(), cosines.end()) - cosines.begin()), cosines.back(),
         out_cosine);
     out["fp8"] = {{"median_seconds", fp8_median},
@@ -342,14 +339,13 @@ int run_bench_dit(const BenchDitFlags& f) {
     dit.enable_compile();
     const std::vector<double> compiled = time_forwards();
     const WanTransformer::CompileStats stats = dit.compile_stats();
-    std::vector<double> compiled_sorted = compiled;
-    std::sort(compiled_sorted.begin(), compiled_sorted.end());
-    const double compiled_median = compiled_sorted[compiled_sorted.size() / 2];
+    const SampleStats compiled_stats = sample_stats(compiled);
+    const double compiled_median = compiled_stats.median;
     std::printf(
         "compile mode (CUDA graph): median %.4f s of %d (min %.4f, max %.4f) -> %.1f "
         "TFLOP/s, %.3fx %s; one-time capture %.3f s (not timed), graph memory %.2f "
         "GiB\n",
-        compiled_median, f.repeats, compiled_sorted.front(), compiled_sorted.back(),
+        compiled_median, f.repeats, compiled_stats.min, compiled_stats.max,
         flop / compiled_median / 1e12, eager_median / compiled_median, eager_name,
         stats.capture_seconds, double(stats.graph_memory_bytes) / (1 << 30));
     out["compile"] = {{"median_seconds", compiled_median},

@@ -17,6 +17,7 @@
 #include "pipeline/wan_checkpoint.h"
 #include "random_checkpoint/checkpoint_plan.h"
 #include "random_checkpoint/random_weights.h"
+#include "sample_stats.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
@@ -34,15 +35,6 @@ struct BenchUmt5Flags {
   uint64_t seed = 0;
   bool compile = false;
 };
-
-// Median, min and max of timed runs.
-struct Timing {
-  double median, min, max;
-};
-Timing timing_of(std::vector<double> seconds) {
-  std::sort(seconds.begin(), seconds.end());
-  return {seconds[seconds.size() / 2], seconds.front(), seconds.back()};
-}
 
 // wan21.md §3.2, multiply-adds as 2 FLOPs: q, k, v, o projections, QKᵀ and PV, the gated FFN.
 double umt5_flop(const Umt5Config& c, double n) {
@@ -117,7 +109,7 @@ int run_bench_umt5(const BenchUmt5Flags& f) {
   std::vector<double> seconds;
   for (int i = 0; i < f.repeats; ++i) seconds.push_back(timed());
   const int64_t peak = device_peak_bytes(device);
-  const Timing eager = timing_of(seconds);
+  const SampleStats eager = sample_stats(seconds);
   const double median = eager.median;
   const double flop = umt5_flop(config, double(ids.size()));
 
@@ -134,7 +126,7 @@ int run_bench_umt5(const BenchUmt5Flags& f) {
     encoder.enable_compile();
     for (int i = 0; i < std::max(f.warmup, 1); ++i) timed();
     for (int i = 0; i < f.repeats; ++i) compiled_seconds.push_back(timed());
-    const Timing c = timing_of(compiled_seconds);
+    const SampleStats c = sample_stats(compiled_seconds);
     const Umt5Encoder::CompileStats stats = encoder.compile_stats();
     std::printf(
         "compile mode (CUDA graph): median %.4f s of %d (min %.4f, max %.4f) -> %.1f TFLOP/s, "
@@ -161,7 +153,7 @@ int run_bench_umt5(const BenchUmt5Flags& f) {
     out["peak_device_bytes"] = peak;
     if (f.compile) {
       out["compile_seconds"] = compiled_seconds;
-      out["compile_median_seconds"] = timing_of(compiled_seconds).median;
+      out["compile_median_seconds"] = sample_stats(compiled_seconds).median;
       out["capture_seconds"] = encoder.compile_stats().capture_seconds;
     }
     std::ofstream(f.json) << out.dump(2) << "\n";

@@ -21,6 +21,7 @@
 #include "models/wan/wan_presets.h"
 #include "random_checkpoint/random_weights.h"
 #include "random_checkpoint/wan_checkpoint_configs.h"
+#include "sample_stats.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
@@ -100,10 +101,7 @@ int run_bench_vae(const BenchVaeFlags& f) {
     captures.push_back(capture_s);
   }
   const int64_t peak = allocator.stats().peak;
-  auto median_of = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
+  auto median_of = [](std::vector<double> v) { return sample_stats(std::move(v)).median; };
   const double median = median_of(seconds);
   std::vector<double> without_capture;
   for (size_t i = 0; i < seconds.size(); ++i) without_capture.push_back(seconds[i] - captures[i]);

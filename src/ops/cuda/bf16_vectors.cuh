@@ -21,27 +21,30 @@ struct alignas(8) Bf16x4 {
   __nv_bfloat162 v[2];
 };
 
-__device__ __forceinline__ Bf16x8 load(const Bf16x8* p) {
-  const uint4 bits = *reinterpret_cast<const uint4*>(p);
-  Bf16x8 out;
+// The plain vector type of a chunk's size, which moves in one access.
+template <class Chunk>
+struct ChunkBits;
+template <>
+struct ChunkBits<Bf16x8> {
+  using type = uint4;
+};
+template <>
+struct ChunkBits<Bf16x4> {
+  using type = uint2;
+};
+
+template <class Chunk>
+__device__ __forceinline__ Chunk load(const Chunk* p) {
+  const auto bits = *reinterpret_cast<const typename ChunkBits<Chunk>::type*>(p);
+  Chunk out;
   std::memcpy(&out, &bits, sizeof out);
   return out;
 }
-__device__ __forceinline__ void store(Bf16x8* p, const Bf16x8& value) {
-  uint4 bits;
+template <class Chunk>
+__device__ __forceinline__ void store(Chunk* p, const Chunk& value) {
+  typename ChunkBits<Chunk>::type bits;
   std::memcpy(&bits, &value, sizeof bits);
-  *reinterpret_cast<uint4*>(p) = bits;
-}
-__device__ __forceinline__ Bf16x4 load(const Bf16x4* p) {
-  const uint2 bits = *reinterpret_cast<const uint2*>(p);
-  Bf16x4 out;
-  std::memcpy(&out, &bits, sizeof out);
-  return out;
-}
-__device__ __forceinline__ void store(Bf16x4* p, const Bf16x4& value) {
-  uint2 bits;
-  std::memcpy(&bits, &value, sizeof bits);
-  *reinterpret_cast<uint2*>(p) = bits;
+  *reinterpret_cast<typename ChunkBits<Chunk>::type*>(p) = bits;
 }
 
 // Host side, before a launch: the pointers a kernel moves in chunks of `bytes` must be aligned to
