@@ -15,6 +15,9 @@ struct TempRoot {
   TempRoot() {
     path =
         std::filesystem::temp_directory_path() / ("fastvideo-test-" + std::to_string(::getpid()));
+    // A folder of this name is a killed earlier process's (one with this PID): its tiny model
+    // would make writing ours fail as "exists".
+    std::filesystem::remove_all(path);
     std::filesystem::create_directories(path);
   }
   ~TempRoot() {
