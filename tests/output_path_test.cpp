@@ -5,7 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
+#include <memory>
+#include <set>
+#include <thread>
 
 #include "core/stop_flag.h"
 #include "io/mp4_video.h"
@@ -69,6 +73,33 @@ TEST(OutputPath, AutomaticNamesAreReservedSoTwoRunsNeverShareOne) {
   EXPECT_FALSE(fs::exists(dir / "a fox_2.mp4")) << "an unused reservation is given back";
   write_video(small_video(), a.path(), {}, a.may_replace());
   a.committed();
+}
+
+// Runs that start together never take one name: a name just made is locked by its maker before
+// any other run can take it for a killed run's placeholder (CI once saw two CLI runs started at
+// once write one file). Threads race here as runs do: flock locks belong to each open().
+TEST(OutputPath, RunsReservingAtTheSameInstantGetDistinctNames) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg: automatic names are MP4";
+  constexpr int kRuns = 8;
+  for (int round = 0; round < 200; ++round) {
+    const fs::path dir = testing::temp_dir("reserve-race-" + std::to_string(round));
+    std::atomic<int> waiting{kRuns};
+    std::vector<std::unique_ptr<OutputTarget>> targets(kRuns);
+    std::vector<std::thread> runs;
+    for (int i = 0; i < kRuns; ++i) {
+      runs.emplace_back([&, i] {
+        for (--waiting; waiting > 0;) {
+        }
+        targets[size_t(i)] = std::make_unique<OutputTarget>(dir, "a fox", false);
+      });
+    }
+    for (auto& t : runs) t.join();
+    std::set<fs::path> paths;
+    for (const auto& t : targets) paths.insert(t->path());
+    ASSERT_EQ(paths.size(), size_t(kRuns)) << "round " << round << ": two runs share a name";
+    targets.clear();
+    EXPECT_TRUE(names_in(dir).empty()) << "unused reservations are given back";
+  }
 }
 
 // A run killed by SIGKILL cannot remove its placeholder. The next run naming into the folder takes

@@ -141,9 +141,20 @@ OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt,
       path_ = dir / (i == 0 ? base + ".mp4" : str_cat(base, "_", i, ".mp4"));
       placeholder_fd_ = ::open(path_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
       if (placeholder_fd_ >= 0) {
-        ::flock(placeholder_fd_, LOCK_EX | LOCK_NB);  // a new file: no one else holds it
-        reserved_ = true;
-        return;
+        // Until locked, the new file looks like a killed run's placeholder: a run starting at the
+        // same instant may take it first, and then it is that run's name, not ours.
+        if (::flock(placeholder_fd_, LOCK_EX | LOCK_NB) == 0) {
+          reserved_ = true;
+          return;
+        }
+        const int error = errno;
+        ::close(placeholder_fd_);
+        placeholder_fd_ = -1;
+        std::error_code ec;
+        if (error != EWOULDBLOCK) fs::remove(path_, ec);
+        FV_CHECK(error == EWOULDBLOCK, path_.string(),
+                 ": cannot lock the output name's placeholder: ", std::strerror(error));
+        continue;
       }
       FV_CHECK(errno == EEXIST, path_.string(),
                ": cannot reserve the output name: ", std::strerror(errno));
