@@ -207,6 +207,12 @@ TEST(PipelineMemory, SwitchesAreCheckedAndNeverIgnored) {
       << loading_error(options);
 }
 
+std::vector<Device> gpus(std::initializer_list<int> indices) {
+  std::vector<Device> devices;
+  for (int i : indices) devices.push_back(Device::cuda(i));
+  return devices;
+}
+
 // num_gpus / sp_size (issue 15) are checked before any weights load, each refusal naming the
 // setting: several GPUs on the CPU, an sp_size out of range, CFG-parallel groups (num_gpus a
 // multiple of sp_size), and a device index past the machine's GPUs.
@@ -220,10 +226,10 @@ TEST(PipelineParallel, SettingsAreCheckedBeforeLoading) {
   };
   EXPECT_NE(message(2, -1, "cpu").find("num_gpus 2 with the device cpu: several GPUs need a GPU"),
             std::string::npos);
-  EXPECT_NE(
-      message(1, 2, "cpu").find("sp_size 2 with num_gpus 1: expected -1 (num_gpus) or 1 "
-                                "(sequence parallelism over more GPUs needs num_gpus, --num-gpus)"),
-      std::string::npos);
+  EXPECT_NE(message(1, 2, "cpu")
+                .find("sp_size 2 with num_gpus 1: expected -1 (num_gpus) or 1 "
+                      "(sequence parallelism over more GPUs needs num_gpus, --num-gpus)"),
+            std::string::npos);
   EXPECT_NE(message(3, 2, "cpu").find("num_gpus 3 with sp_size 2: expected num_gpus = sp_size"),
             std::string::npos);
   // Only -1 means "num_gpus"; -7 was taken for it.
@@ -247,14 +253,14 @@ TEST(PipelineParallel, SettingsAreCheckedBeforeLoading) {
   eight.num_gpus = 4;
   const ParallelPlan four =
       check_parallel_settings(eight, Device::cuda(4), {.heads = 12, .gpu_count = 8});
-  EXPECT_EQ(four.devices, (std::vector<int>{4, 5, 6, 7}));
+  EXPECT_EQ(four.devices, gpus({4, 5, 6, 7}));
   EXPECT_TRUE(four.uncond_devices.empty());
   eight.sp_size = 2;  // CFG-parallel: two groups of two
   const ParallelPlan cfg =
       check_parallel_settings(eight, Device::cuda(0), {.heads = 12, .gpu_count = 8});
   EXPECT_EQ(cfg.sp_size, 2);
-  EXPECT_EQ(cfg.devices, (std::vector<int>{0, 1}));
-  EXPECT_EQ(cfg.uncond_devices, (std::vector<int>{2, 3}));
+  EXPECT_EQ(cfg.devices, gpus({0, 1}));
+  EXPECT_EQ(cfg.uncond_devices, gpus({2, 3}));
   EXPECT_NE(testing::error_of([&] {
               check_parallel_settings(eight, Device::cuda(0),
                                       {.heads = 12, .gpu_count = 8, .runs_cfg = false});
@@ -281,7 +287,7 @@ TEST(PipelineParallel, ShardedWeightsAreCheckedBeforeLoading) {
   const ParallelPlan two =
       check_parallel_settings(options, Device::cuda(0), {.heads = 12, .gpu_count = 2});
   EXPECT_TRUE(two.sharded);
-  EXPECT_EQ(two.devices, (std::vector<int>{0, 1}));
+  EXPECT_EQ(two.devices, gpus({0, 1}));
   options.num_gpus = 1;
   EXPECT_TRUE(check_parallel_settings(options, Device::cuda(0), {.heads = 12}).sharded);
   const auto refusal = [&](const ParallelContext& context) {
@@ -402,8 +408,8 @@ TEST_F(Pipeline, InvalidSizesAndFrameCountsNameTheValueAndWhatWouldWork) {
 TEST_F(Pipeline, GivenLatentsOfTheWrongSizeOrNotFiniteAreRefusedByResolve) {
   GenerationRequest r = fox();
   r.initial_latents.assign(7, 0.0f);
-  for (auto call : {+[](VideoGenerator& g, const GenerationRequest& q) { g.resolve(q); },
-                    +[](VideoGenerator& g, const GenerationRequest& q) { g.generate(q); }}) {
+  for (auto call : {+[](VideoGenerator&g, const GenerationRequest&q) { g.resolve(q); },
+                    +[](VideoGenerator&g, const GenerationRequest&q) { g.generate(q); }}) {
     const std::string m = testing::error_of([&] { call(*generator_, r); });
     EXPECT_TRUE(testing::contains(m, "initial_latents has 7 values; the request needs [1,16,"))
         << m;

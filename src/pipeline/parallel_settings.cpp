@@ -1,9 +1,18 @@
 #include "pipeline/parallel_settings.h"
 
+#include "core/env.h"
 #include "fastvideo/error.h"
 #include "parallel/ulysses.h"
 
 namespace fastvideo {
+
+bool cpu_ranks_from_env() {
+  const std::optional<std::string> value = env_string(kCpuRanksEnv);
+  if (!value || value->empty() || *value == "0") return false;
+  FV_CHECK(*value == "1", kCpuRanksEnv, "=", *value,
+           ": expected 1 (num_gpus ranks as CPU threads) or 0");
+  return true;
+}
 
 ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device device,
                                      const ParallelContext& context) {
@@ -41,13 +50,14 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
         "blocks are either split across GPUs or streamed from host memory; turn one off");
   }
   if (n == 1) {
-    if (!device.is_cpu()) plan.devices = {device.index};
+    if (!device.is_cpu()) plan.devices = {device};
     return plan;
   }
-  FV_CHECK(!device.is_cpu(), "num_gpus ", n, " with the device ", device.name(),
-           ": several GPUs need a GPU device (device=cuda, --device cuda)");
-  FV_CHECK(device.index + n <= gpu_count, "num_gpus ", n, " from ", device.name(), " needs GPUs ",
-           device.index, " to ", device.index + n - 1, "; this machine has ", gpu_count, " GPU(s)");
+  FV_CHECK(!device.is_cpu() || context.cpu_ranks, "num_gpus ", n, " with the device ",
+           device.name(), ": several GPUs need a GPU device (device=cuda, --device cuda)");
+  FV_CHECK(device.is_cpu() || device.index + n <= gpu_count, "num_gpus ", n, " from ",
+           device.name(), " needs GPUs ", device.index, " to ", device.index + n - 1,
+           "; this machine has ", gpu_count, " GPU(s)");
   if (sp > 1) check_heads_divide(heads, sp);
   FV_CHECK(sp == n || context.runs_cfg, "num_gpus ", n, " with sp_size ", sp,
            " is CFG-parallel, but this pipeline (FastWan's DMD steps) runs no unconditional pass, "
@@ -60,8 +70,11 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
       " and dit_layerwise_offload / dit_cpu_offload do not go together in this version: each "
       "GPU holds a whole replica of the transformer (or, with use_fsdp_inference, its piece); "
       "turn one off");
-  for (int r = 0; r < sp; ++r) plan.devices.push_back(device.index + r);
-  for (int r = sp; r < n; ++r) plan.uncond_devices.push_back(device.index + r);
+  const auto rank_device = [&](int r) {
+    return device.is_cpu() ? Device::cpu() : Device::cuda(device.index + r);
+  };
+  for (int r = 0; r < sp; ++r) plan.devices.push_back(rank_device(r));
+  for (int r = sp; r < n; ++r) plan.uncond_devices.push_back(rank_device(r));
   return plan;
 }
 

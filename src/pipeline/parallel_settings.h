@@ -13,12 +13,12 @@
 namespace fastvideo {
 
 struct ParallelPlan {
-  int sp_size = 1;           // ranks of sequence parallelism; 1: none
-  bool sharded = false;      // use_fsdp_inference: each rank keeps its piece of every block
-  std::vector<int> devices;  // rank r's GPU (empty on the CPU)
-  // CFG-parallel (num_gpus = 2 x sp_size): the unconditional pass's GPUs, one per rank; empty:
+  int sp_size = 1;              // ranks of sequence parallelism; 1: none
+  bool sharded = false;         // use_fsdp_inference: each rank keeps its piece of every block
+  std::vector<Device> devices;  // rank r's device (empty on the CPU without cpu_ranks)
+  // CFG-parallel (num_gpus = 2 x sp_size): the unconditional pass's devices, one per rank; empty:
   // both passes on `devices`.
-  std::vector<int> uncond_devices;
+  std::vector<Device> uncond_devices;
 };
 
 // What the settings are checked against.
@@ -28,7 +28,14 @@ struct ParallelContext {
   bool compile = false;  // enable_torch_compile
   bool runs_cfg = true;  // the pipeline has unconditional passes (FastWan's DMD steps have none)
   bool fp8 = false;      // transformer_quant FP8
+  // FASTVIDEO_CPU_RANKS=1: on the CPU device, num_gpus ranks run as threads of this process (each
+  // "GPU" a CPU rank), so the several-GPU paths run where there are no GPUs: for tests, no faster.
+  bool cpu_ranks = false;
 };
+
+// The environment variable that sets ParallelContext::cpu_ranks.
+inline constexpr const char* kCpuRanksEnv = "FASTVIDEO_CPU_RANKS";
+bool cpu_ranks_from_env();
 
 // use_fsdp_inference is checked too, for any num_gpus (with one GPU its one piece is the whole).
 ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device device,

@@ -10,7 +10,7 @@
 #include "core/env.h"
 #include "fastvideo/log.h"
 #include "ops/gemm_autotune.h"
-#include "parallel/nccl_group.h"
+#include "parallel/rank_group.h"
 #include "pipeline/compile_settings.h"
 #include "pipeline/memory_plan.h"
 #include "pipeline/parallel_settings.h"
@@ -248,7 +248,8 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                                .gpu_count = options.num_gpus > 1 ? cuda_device_count() : 0,
                                .compile = compile.has_value(),
                                .runs_cfg = pipeline != WanPipelineKind::Dmd,
-                               .fp8 = !transformer_quant.empty()});
+                               .fp8 = !transformer_quant.empty(),
+                               .cpu_ranks = cpu_ranks_from_env()});
   // What keeps the transformer's blocks on the device (no layerwise offload), if anything.
   std::string dit_resident_because;
   if (parallel.sharded) {
@@ -322,11 +323,11 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                    parallel.sharded ? parallel.sp_size : 0,
                    int(parallel.devices.size() + parallel.uncond_devices.size()), parallel.sp_size);
   // max_device_memory caps every GPU of the run, not only the first.
-  for (const std::vector<int>* gpus : {&parallel.devices, &parallel.uncond_devices}) {
-    for (int gpu : *gpus) {
-      if (gpu != device_.index) {
+  for (const std::vector<Device>* ranks : {&parallel.devices, &parallel.uncond_devices}) {
+    for (const Device& d : *ranks) {
+      if (!d.is_cpu() && d != device_) {
         other_budgets_.push_back(
-            std::make_unique<DeviceMemoryBudget>(Device::cuda(gpu), options.max_device_memory));
+            std::make_unique<DeviceMemoryBudget>(d, options.max_device_memory));
       }
     }
   }
@@ -354,36 +355,31 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
           : std::nullopt;
   // Sharded weights (use_fsdp_inference): like layerwise offload, each rank's model takes the
   // blocks as they are stored and converts only its piece onto its GPU.
-  const auto sharding = [&](int gpu, int rank) {
-    return parallel.sharded ? std::optional(WanWeightSharding{Device::cuda(gpu), rank,
-                                                              int(parallel.devices.size())})
-                            : std::nullopt;
+  const auto sharding = [&](Device device, int rank) {
+    return parallel.sharded
+               ? std::optional(WanWeightSharding{device, rank, int(parallel.devices.size())})
+               : std::nullopt;
   };
   const bool blocks_on_host = dit_offload || parallel.sharded;
-  // Rank `rank` of a group's model on `gpu` (the memory plan above covered the first GPU only).
-  auto load_on = [&](int gpu, int rank) {
+  // Rank `rank` of a group's model on `device` (the memory plan above covered the first GPU only).
+  auto load_on = [&](Device device, int rank) {
     return std::make_unique<WanTransformer>(
         dit_config,
         load_component(checkpoint_.path("transformer"), wan_transformer_specs(dit_config, extras),
-                       weight_dtype, Device::cuda(gpu), &dit_fp32, blocks_on_host ? "blocks." : ""),
-        *attention_.self, *attention_.cross, dit_offload, sharding(gpu, rank));
+                       weight_dtype, device, &dit_fp32, blocks_on_host ? "blocks." : ""),
+        *attention_.self, *attention_.cross, dit_offload, sharding(device, rank));
   };
-  transformer_ = device_.is_cpu() ? std::make_unique<WanTransformer>(
-                                        dit_config,
-                                        load_component(checkpoint_.path("transformer"),
-                                                       wan_transformer_specs(dit_config, extras),
-                                                       weight_dtype, device_, &dit_fp32),
-                                        *attention_.self, *attention_.cross)
-                                  : load_on(device_.index, 0);
-  // Sequence parallelism over `gpus` for `model` (rank 0, on gpus[0]): a replica on each other
-  // GPU. Sharded weights need the group even on one GPU.
-  auto spread = [&](WanTransformer& model, const std::vector<int>& gpus) {
-    if (gpus.size() < 2 && !parallel.sharded) return;
+  transformer_ = load_on(device_, 0);
+  // Sequence parallelism over `ranks` for `model` (rank 0, on ranks[0]): a replica on each other
+  // GPU; CPU threads share the model itself. Sharded weights need the group even on one GPU.
+  auto spread = [&](WanTransformer& model, const std::vector<Device>& ranks) {
+    if (ranks.size() < 2 && !parallel.sharded) return;
     std::vector<std::unique_ptr<WanTransformer>> replicas;
-    for (size_t r = 1; r < gpus.size(); ++r) replicas.push_back(load_on(gpus[r], int(r)));
-    model.enable_sequence_parallel(std::move(replicas), make_nccl_group(gpus));
-    log::info("transformer: sequence parallelism over ", gpus.size(),
-              " GPU(s) (cuda:", gpus.front(), " to cuda:", gpus.back(), "), Ulysses over NCCL",
+    for (size_t r = 1; r < ranks.size() && !ranks[r].is_cpu(); ++r)
+      replicas.push_back(load_on(ranks[r], int(r)));
+    model.enable_sequence_parallel(std::move(replicas), make_rank_group(ranks));
+    log::info("transformer: sequence parallelism over ", describe_ranks(ranks), ", Ulysses",
+              ranks.front().is_cpu() ? " through shared memory" : " over NCCL",
               parallel.sharded ? "; weights sharded (use_fsdp_inference)" : "");
   };
   spread(*transformer_, parallel.devices);
@@ -403,8 +399,8 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   }
   if (uncond_model) {
     transformer_->enable_cfg_parallel(std::move(uncond_model));
-    log::info("transformer: CFG-parallel, the unconditional pass on cuda:",
-              parallel.uncond_devices.front(), " to cuda:", parallel.uncond_devices.back());
+    log::info("transformer: CFG-parallel, the unconditional pass on ",
+              describe_ranks(parallel.uncond_devices));
   }
   if (compile) {
     transformer_->enable_compile();
@@ -421,18 +417,17 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   if (compile && options.compile_vae) vae_->enable_compile();
   // Several GPUs: the decode split along the height across all of them (a replica of the 0.25 GB
   // VAE on each), unless it is tiled, which decodes tile after tile on the first.
-  std::vector<int> vae_gpus = parallel.devices;
-  vae_gpus.insert(vae_gpus.end(), parallel.uncond_devices.begin(), parallel.uncond_devices.end());
-  if (vae_gpus.size() >= 2 && decode_tiling) {
-    log::info("VAE: decode tiled on ", device_.name(), " (vae_tiling), not split across the ",
-              vae_gpus.size(), " GPUs");
-  } else if (vae_gpus.size() >= 2) {
+  std::vector<Device> vae_ranks = parallel.devices;
+  vae_ranks.insert(vae_ranks.end(), parallel.uncond_devices.begin(), parallel.uncond_devices.end());
+  if (vae_ranks.size() >= 2 && decode_tiling) {
+    log::info("VAE: decode tiled on ", device_.name(), " (vae_tiling), not split across ",
+              describe_ranks(vae_ranks));
+  } else if (vae_ranks.size() >= 2) {
     std::vector<std::unique_ptr<WanVaeDecoder>> replicas;
-    for (size_t r = 1; r < vae_gpus.size(); ++r)
-      replicas.push_back(load_vae(Device::cuda(vae_gpus[r])));
-    vae_->enable_height_split(std::move(replicas), make_nccl_group(vae_gpus));
-    log::info("VAE: decode split along the height across ", vae_gpus.size(),
-              " GPUs (cuda:", vae_gpus.front(), " to cuda:", vae_gpus.back(), ")");
+    for (size_t r = 1; r < vae_ranks.size() && !vae_ranks[r].is_cpu(); ++r)
+      replicas.push_back(load_vae(vae_ranks[r]));
+    vae_->enable_height_split(std::move(replicas), make_rank_group(vae_ranks));
+    log::info("VAE: decode split along the height across ", describe_ranks(vae_ranks));
   }
 
   std::vector<std::pair<std::string, std::string>> engine_parameters = {

@@ -1,0 +1,108 @@
+// The pipeline's several-GPU wiring (issue 15: sequence parallelism, CFG-parallel, the VAE's height
+// split, each rank its own replica) run with its ranks as CPU threads (FASTVIDEO_CPU_RANKS=1),
+// against one rank: what a machine with several GPUs runs, checked where there are none.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "fastvideo/video_generator.h"
+#include "pipeline/parallel_settings.h"
+#include "test_util.h"
+#include "tiny_model_fixture.h"
+
+namespace fastvideo {
+namespace {
+
+GenerationRequest fox() {
+  GenerationRequest r;
+  r.prompt = "A red fox runs through fresh snow at dawn.";
+  r.seed = 7;
+  return r;
+}
+
+GenerationResult generate(const std::filesystem::path& model, int num_gpus, int sp_size,
+                          const std::string& backend = "") {
+  GeneratorOptions options;
+  options.device = "cpu";
+  options.num_gpus = num_gpus;
+  options.sp_size = sp_size;
+  options.attention_backend = backend;
+  return VideoGenerator::from_pretrained(model, options).generate(fox());
+}
+
+std::string parameter(const GenerationResult& r, const std::string& key) {
+  for (const auto& [k, v] : r.parameters)
+    if (k == key) return v;
+  return "(absent)";
+}
+
+// Ranks add their shares in another order than one rank does: the latents agree to float
+// rounding, the frames to a level or two.
+void expect_same_video(const GenerationResult& ranks, const GenerationResult& one,
+                       const std::string& what) {
+  ASSERT_EQ(ranks.final_latents.size(), one.final_latents.size()) << what;
+  double worst_latent = 0;
+  for (size_t i = 0; i < one.final_latents.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(ranks.final_latents[i])) << what << ": latent " << i;
+    worst_latent =
+        std::max(worst_latent, double(std::abs(ranks.final_latents[i] - one.final_latents[i])));
+  }
+  EXPECT_LT(worst_latent, 1e-4) << what;
+  ASSERT_EQ(ranks.rgb.size(), one.rgb.size()) << what;
+  int worst_level = 0;
+  for (size_t i = 0; i < one.rgb.size(); ++i)
+    worst_level = std::max(worst_level, std::abs(int(ranks.rgb[i]) - int(one.rgb[i])));
+  EXPECT_LE(worst_level, 2) << what;
+}
+
+class CpuRanksPipeline : public ::testing::Test {
+ protected:
+  void SetUp() override { ::setenv(kCpuRanksEnv, "1", 1); }
+  void TearDown() override { ::unsetenv(kCpuRanksEnv); }
+};
+
+// Sequence parallelism over 2 ranks, CFG-parallel (one rank a pass), and both (2 x 2): the same
+// video as one rank, with the same number of transformer forwards counted, and the split recorded.
+TEST_F(CpuRanksPipeline, EverySplitGivesTheOneRankVideo) {
+  const GenerationResult one = generate(testing::tiny_model_dir(), 1, -1);
+  struct Split {
+    int num_gpus, sp_size;
+  };
+  for (const Split s : {Split{2, -1}, Split{2, 1}, Split{4, 2}}) {
+    const std::string what = str_cat("num_gpus ", s.num_gpus, " sp_size ", s.sp_size);
+    const GenerationResult ranks = generate(testing::tiny_model_dir(), s.num_gpus, s.sp_size);
+    expect_same_video(ranks, one, what);
+    EXPECT_EQ(ranks.transformer_forwards, one.transformer_forwards) << what;
+    EXPECT_EQ(parameter(ranks, "num_gpus"), std::to_string(s.num_gpus)) << what;
+    EXPECT_EQ(parameter(ranks, "sp_size"), std::to_string(s.sp_size == -1 ? s.num_gpus : s.sp_size))
+        << what;
+    EXPECT_EQ(parameter(ranks, "vae_height_split"), std::to_string(s.num_gpus)) << what;
+  }
+}
+
+// FastWan's DMD steps with VIDEO_SPARSE_ATTN and its gates over 2 ranks: VSA's tiles and the
+// gates stay right when the tokens are split.
+TEST_F(CpuRanksPipeline, FastWanWithVideoSparseAttentionOverTwoRanks) {
+  const GenerationResult one = generate(testing::tiny_fastwan_dir(), 1, -1, "VIDEO_SPARSE_ATTN");
+  const GenerationResult two = generate(testing::tiny_fastwan_dir(), 2, -1, "VIDEO_SPARSE_ATTN");
+  expect_same_video(two, one, "FastWan over 2 ranks");
+  EXPECT_EQ(parameter(two, "attention_backend_self"), "VIDEO_SPARSE_ATTN");
+}
+
+// Without the switch the CPU refuses several ranks (pipeline_test); a value other than 0 or 1 is
+// refused naming the variable.
+TEST_F(CpuRanksPipeline, TheSwitchTakesOnlyZeroOrOne) {
+  ::setenv(kCpuRanksEnv, "2", 1);
+  EXPECT_TRUE(
+      testing::contains(testing::error_of([] { generate(testing::tiny_model_dir(), 2, -1); }),
+                        "FASTVIDEO_CPU_RANKS=2: expected 1"));
+  ::setenv(kCpuRanksEnv, "0", 1);
+  EXPECT_TRUE(
+      testing::contains(testing::error_of([] { generate(testing::tiny_model_dir(), 2, -1); }),
+                        "num_gpus 2 with the device cpu: several GPUs need a GPU"));
+}
+
+}  // namespace
+}  // namespace fastvideo
