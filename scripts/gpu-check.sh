@@ -63,6 +63,10 @@ step tiny-vsa-0.9 env FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN build-gpu/fa
 step tiny-gate-sees-attention fails_gate ms_ssim_at_least "$out/tiny-cuda.y4m" \
   "$out/tiny-vsa-0.9.y4m" 0.99 40
 note_ms_ssim tiny-gate-sees-attention
+# ... and still be a picture of the same scene: a broken selection also fails the gate above.
+# (0.997 and 34.6 dB on the CPU, 34.1 dB on an H100; the floor leaves room.)
+step tiny-vsa-0.9-floor ms_ssim_at_least "$out/tiny-cuda.y4m" "$out/tiny-vsa-0.9.y4m" 0.95 28
+note_ms_ssim tiny-vsa-0.9-floor
 # The quantized and sparse-linear backends (issue 10) against FLASH_ATTN's frames at FastVideo's
 # CI threshold across backends, MS-SSIM >= 0.93: SAGE_ATTN, and SLA_ATTN at topk_ratio 0.5 with
 # proj_l zero (the tiny model has none); their PSNR is reported, not gated. SLIDING_TILE_ATTN

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 
 #include "fastvideo/video_generator.h"
 #include "pipeline/parallel_settings.h"
@@ -23,13 +24,22 @@ GenerationRequest fox() {
 }
 
 GenerationResult generate(const std::filesystem::path& model, int num_gpus, int sp_size,
-                          const std::string& backend = "") {
+                          const std::string& backend = "",
+                          const GenerationRequest& request = fox()) {
   GeneratorOptions options;
   options.device = "cpu";
   options.num_gpus = num_gpus;
   options.sp_size = sp_size;
   options.attention_backend = backend;
-  return VideoGenerator::from_pretrained(model, options).generate(fox());
+  // 4 key blocks here: 0.5 keeps two of them.
+  if (backend == "SLA_ATTN" || backend == "SAGE_SLA_ATTN") options.sla_topk_ratio = 0.5;
+  if (backend == "VMOBA_ATTN") {
+    options.moba_config_path = testing::temp_dir("cpu-ranks") / "vmoba.json";
+    std::ofstream(options.moba_config_path)
+        << R"({"temporal_chunk_size": 1, "temporal_topk": 2, "spatial_chunk_size": [4, 4],
+              "spatial_topk": 3, "st_chunk_size": [1, 4, 4], "st_topk": 3})";
+  }
+  return VideoGenerator::from_pretrained(model, options).generate(request);
 }
 
 std::string parameter(const GenerationResult& r, const std::string& key) {
@@ -79,6 +89,25 @@ TEST_F(CpuRanksPipeline, EverySplitGivesTheOneRankVideo) {
     EXPECT_EQ(parameter(ranks, "sp_size"), std::to_string(s.sp_size == -1 ? s.num_gpus : s.sp_size))
         << what;
     EXPECT_EQ(parameter(ranks, "vae_height_split"), std::to_string(s.num_gpus)) << what;
+  }
+}
+
+// Every attention backend the CPU runs, over 2 ranks, on a grid where the sparse ones are sparse
+// (2x11x11 tokens: VSA's and STA's tiles are partial at the edges, SLA keeps half its blocks,
+// VMoBA picks chunks): each rank attends over all tokens of its heads, so the one-rank video
+// comes back.
+TEST_F(CpuRanksPipeline, EveryBackendOverTwoRanksGivesTheOneRankVideo) {
+  GenerationRequest request = fox();
+  request.height = 176;
+  request.width = 176;
+  request.num_frames = 5;
+  request.num_inference_steps = 2;
+  for (const char* backend : {"TORCH_SDPA", "VIDEO_SPARSE_ATTN", "SAGE_ATTN", "SLA_ATTN",
+                              "SAGE_SLA_ATTN", "SLIDING_TILE_ATTN", "VMOBA_ATTN"}) {
+    const GenerationResult one = generate(testing::tiny_model_dir(), 1, -1, backend, request);
+    const GenerationResult two = generate(testing::tiny_model_dir(), 2, -1, backend, request);
+    expect_same_video(two, one, backend);
+    EXPECT_EQ(parameter(two, "attention_backend_self"), backend);
   }
 }
 
