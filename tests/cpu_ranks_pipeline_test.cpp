@@ -24,12 +24,13 @@ GenerationRequest fox() {
 }
 
 GenerationResult generate(const std::filesystem::path& model, int num_gpus, int sp_size,
-                          const std::string& backend = "",
-                          const GenerationRequest& request = fox()) {
+                          const std::string& backend = "", const GenerationRequest& request = fox(),
+                          bool sharded = false) {
   GeneratorOptions options;
   options.device = "cpu";
   options.num_gpus = num_gpus;
   options.sp_size = sp_size;
+  options.use_fsdp_inference = sharded;
   options.attention_backend = backend;
   // 4 key blocks here: 0.5 keeps two of them.
   if (backend == "SLA_ATTN" || backend == "SAGE_SLA_ATTN") options.sla_topk_ratio = 0.5;
@@ -108,6 +109,18 @@ TEST_F(CpuRanksPipeline, EveryBackendOverTwoRanksGivesTheOneRankVideo) {
     const GenerationResult two = generate(testing::tiny_model_dir(), 2, -1, backend, request);
     expect_same_video(two, one, backend);
     EXPECT_EQ(parameter(two, "attention_backend_self"), backend);
+  }
+}
+
+// Sharded weights (use_fsdp_inference): each rank keeps its piece of every block and the group
+// gathers a block before it runs; over 2 ranks, and CFG-parallel over 2 x 2.
+TEST_F(CpuRanksPipeline, ShardedWeightsGiveTheOneRankVideo) {
+  const GenerationResult one = generate(testing::tiny_model_dir(), 1, -1);
+  for (const int num_gpus : {2, 4}) {
+    const GenerationResult sharded =
+        generate(testing::tiny_model_dir(), num_gpus, 2, "", fox(), /*sharded=*/true);
+    expect_same_video(sharded, one, str_cat("sharded over ", num_gpus));
+    EXPECT_EQ(parameter(sharded, "use_fsdp_inference"), "true");
   }
 }
 

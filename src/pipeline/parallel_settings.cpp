@@ -36,8 +36,8 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
   plan.sp_size = sp;
   plan.sharded = options.use_fsdp_inference;
   if (plan.sharded) {
-    FV_CHECK(!device.is_cpu(), "use_fsdp_inference with the device ", device.name(),
-             ": sharded weights live on GPUs (device=cuda, --device cuda)");
+    FV_CHECK(!device.is_cpu() || context.cpu_ranks, "use_fsdp_inference with the device ",
+             device.name(), ": sharded weights live on GPUs (device=cuda, --device cuda)");
     FV_CHECK(!context.compile,
              "use_fsdp_inference and enable_torch_compile do not go together in this version; "
              "turn one off");

@@ -371,11 +371,12 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   };
   transformer_ = load_on(device_, 0);
   // Sequence parallelism over `ranks` for `model` (rank 0, on ranks[0]): a replica on each other
-  // GPU; CPU threads share the model itself. Sharded weights need the group even on one GPU.
+  // GPU; CPU threads share the model itself unless each keeps its own piece of the weights.
+  // Sharded weights need the group even on one GPU.
   auto spread = [&](WanTransformer& model, const std::vector<Device>& ranks) {
     if (ranks.size() < 2 && !parallel.sharded) return;
     std::vector<std::unique_ptr<WanTransformer>> replicas;
-    for (size_t r = 1; r < ranks.size() && !ranks[r].is_cpu(); ++r)
+    for (size_t r = 1; r < ranks.size() && (!ranks[r].is_cpu() || parallel.sharded); ++r)
       replicas.push_back(load_on(ranks[r], int(r)));
     model.enable_sequence_parallel(std::move(replicas), make_rank_group(ranks));
     log::info("transformer: sequence parallelism over ", describe_ranks(ranks), ", Ulysses",
