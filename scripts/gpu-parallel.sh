@@ -17,28 +17,48 @@
 #          (use_fsdp_inference) on all of them with each GPU capped below the transformer's size
 # Layouts: N GPUs run as sequence parallelism over N (sp N) where the model's heads divide by N,
 # and as CFG-parallel (sp N/2 on each half) where they divide by N/2.
+#
+# PARALLEL_REHEARSAL=cpu runs the check mode's steps on this machine's CPU instead, as if it had 4
+# GPUs (FASTVIDEO_CPU_RANKS=1: each rank a thread), with the CPU build in build/ (what .ci/run
+# makes): it checks the script and the layouts before a several-GPU machine is lent. It skips
+# cuda_nccl_test and FLASH_ATTN (GPU only; the sharded run uses TORCH_SDPA there).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+rehearsal="${PARALLEL_REHEARSAL:-}"
+case "$rehearsal" in
+  "") ;;
+  cpu) export FASTVIDEO_BIN_DIR=build FASTVIDEO_CPU_RANKS=1 ;;
+  *) echo "PARALLEL_REHEARSAL=$rehearsal: expected cpu or unset"; exit 2 ;;
+esac
 source scripts/lib/check_steps.sh
 scratch=/tmp/fastvideo-parallel  # videos and checkpoints: too big for $OUT
+[ -n "$rehearsal" ] && scratch=/tmp/fastvideo-parallel-rehearsal
 mkdir -p "$scratch"
-gpus=$(nvidia-smi --query-gpu=name --format=csv,noheader | wc -l)
 prompt="A red fox runs through fresh snow at dawn."
-nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv >"$out/machine.txt" 2>&1
-nvidia-smi topo -m >>"$out/machine.txt" 2>&1
-cat "$out/machine.txt"
+if [ -n "$rehearsal" ]; then
+  gpus=4 device=cpu dense=TORCH_SDPA
+else
+  gpus=$(nvidia-smi --query-gpu=name --format=csv,noheader | wc -l) device=cuda dense=FLASH_ATTN
+  nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv >"$out/machine.txt" 2>&1
+  nvidia-smi topo -m >>"$out/machine.txt" 2>&1
+  cat "$out/machine.txt"
+fi
 
 # A hang is reported in a minute (the NCCL watchdog), not in the default five; NCCL's own warnings
 # say why in the logs.
 export FASTVIDEO_NCCL_TIMEOUT_S="${FASTVIDEO_NCCL_TIMEOUT_S:-60}" NCCL_DEBUG="${NCCL_DEBUG:-WARN}"
 # NCCL_LIB in the cache: CMake found NCCL (without it every several-GPU step would fail in turn).
-step configure cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_CUDA_ARCHITECTURES=90a
-if ! grep -q '^NCCL_LIB:FILEPATH=/' build-gpu/CMakeCache.txt; then
-  echo "gpu-parallel: CMake found no NCCL (see $out/configure.log); nothing here can run"
-  exit 1
+if [ -n "$rehearsal" ]; then
+  step build cmake --build "$fv_bin" --target fastvideo_cli
+else
+  step configure cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_CUDA_ARCHITECTURES=90a
+  if ! grep -q '^NCCL_LIB:FILEPATH=/' build-gpu/CMakeCache.txt; then
+    echo "gpu-parallel: CMake found no NCCL (see $out/configure.log); nothing here can run"
+    exit 1
+  fi
+  step build cmake --build build-gpu --parallel "$(nproc)" --target fastvideo_cli cuda_nccl_test
 fi
-step build cmake --build build-gpu --parallel "$(nproc)" --target fastvideo_cli cuda_nccl_test
 
 # layouts HEADS: "num_gpus:sp_size" for each GPU count above 1 this machine has.
 layouts() {
@@ -50,13 +70,15 @@ layouts() {
   done
 }
 
-# generate NAME MODEL OUTPUT [FLAGS...]: one generation on cuda:0 and the GPUs after it, with its
-# --log-json beside its log; a run past $PARALLEL_RUN_TIMEOUT seconds (default 300) fails.
+# generate NAME MODEL OUTPUT [FLAGS...]: one generation on cuda:0 and the GPUs after it (the CPU
+# in a rehearsal), with its --log-json beside its log; a run past $PARALLEL_RUN_TIMEOUT seconds
+# (default 300) fails.
 generate() {
   local name=$1 model=$2 video=$3
   shift 3
-  step "$name" timeout "${PARALLEL_RUN_TIMEOUT:-300}" build-gpu/fastvideo generate --model "$model" \
-    --device cuda --prompt "$prompt" --output "$video" --overwrite --log-json "$out/$name.json" "$@"
+  step "$name" timeout "${PARALLEL_RUN_TIMEOUT:-300}" "$fv_bin/fastvideo" generate --model "$model" \
+    --device "$device" --prompt "$prompt" --output "$video" --overwrite \
+    --log-json "$out/$name.json" "$@"
 }
 
 # seconds JSON STAGE: a stage's seconds from a --log-json file ("total" for the whole).
@@ -83,15 +105,17 @@ speedup() {
 }
 
 mode_check() {
-  step cuda_nccl_test gtest_skip_is_failure build-gpu/tests/cuda_nccl_test
+  [ -n "$rehearsal" ] || step cuda_nccl_test gtest_skip_is_failure build-gpu/tests/cuda_nccl_test
   local tiny="$scratch/tiny" fastwan="$scratch/tiny-fastwan"
   rm -rf "$tiny" "$fastwan"
-  step tiny-model build-gpu/fastvideo make-tiny-model "$tiny" --seed 0
-  step tiny-fastwan-model build-gpu/fastvideo make-tiny-model "$fastwan" --config fastwan --seed 0
+  step tiny-model "$fv_bin/fastvideo" make-tiny-model "$tiny" --seed 0
+  step tiny-fastwan-model "$fv_bin/fastvideo" make-tiny-model "$fastwan" --config fastwan --seed 0
   local size=(--height 176 --width 176 --num-frames 9)
-  local b extra layout n sp name
+  local b extra layout n sp name backends=(TORCH_SDPA SAGE_ATTN SLA_ATTN VIDEO_SPARSE_ATTN
+                                           SLIDING_TILE_ATTN)
+  [ -n "$rehearsal" ] || backends=(FLASH_ATTN "${backends[@]}")
   # The tiny transformer has 2 heads: sp 2, and CFG-parallel over 2 or 4 GPUs.
-  for b in FLASH_ATTN TORCH_SDPA SAGE_ATTN SLA_ATTN VIDEO_SPARSE_ATTN SLIDING_TILE_ATTN; do
+  for b in "${backends[@]}"; do
     extra=()
     [ "$b" = SLA_ATTN ] && extra=(--SLA-topk-ratio 0.5)
     generate "tiny-$b-1gpu" "$tiny" "$scratch/tiny-$b-1.y4m" "${size[@]}" "${extra[@]}" \
@@ -117,8 +141,8 @@ mode_check() {
   done
   # Sharded weights (each GPU a piece of every block) over 2 GPUs.
   generate tiny-fsdp-2gpu "$tiny" "$scratch/tiny-fsdp.y4m" "${size[@]}" \
-    --attention-backend FLASH_ATTN --num-gpus 2 --sp-size 2 --use-fsdp-inference true
-  step tiny-fsdp-2gpu-compare ms_ssim_at_least "$scratch/tiny-FLASH_ATTN-1.y4m" \
+    --attention-backend "$dense" --num-gpus 2 --sp-size 2 --use-fsdp-inference true
+  step tiny-fsdp-2gpu-compare ms_ssim_at_least "$scratch/tiny-$dense-1.y4m" \
     "$scratch/tiny-fsdp.y4m" 0.99
   note_ms_ssim tiny-fsdp-2gpu-compare
   # FastWan (no CFG) with VSA at 0.8 over sp 2.
@@ -135,7 +159,7 @@ mode_check() {
 mode_speed() {
   local ckpt="$scratch/full-1.3b" steps="${PARALLEL_STEPS:-50}" layout n sp name
   rm -rf "$ckpt"
-  step make-1.3b build-gpu/fastvideo make-tiny-model "$ckpt" --config 1.3b \
+  step make-1.3b "$fv_bin/fastvideo" make-tiny-model "$ckpt" --config 1.3b \
     --text-encoder-dtype bf16 --seed 0
   generate speed-1gpu "$ckpt" "$scratch/speed-1.y4m" --num-inference-steps "$steps"
   summary[-1]+=" - $(speedup speed-1gpu speed-1gpu)"
@@ -165,7 +189,7 @@ mode_14b() {
   local ckpt="$scratch/full-14b" steps="${PARALLEL_14B_STEPS:-2}" name
   local size=(--height 720 --width 1280 --num-frames 81 --num-inference-steps "$steps")
   rm -rf "$ckpt"
-  step make-14b build-gpu/fastvideo make-tiny-model "$ckpt" --config 14b \
+  step make-14b "$fv_bin/fastvideo" make-tiny-model "$ckpt" --config 14b \
     --transformer-dtype bf16 --text-encoder-dtype bf16 --seed 0
   generate 14b-1gpu "$ckpt" "$scratch/14b-1.y4m" "${size[@]}"
   summary[-1]+=" - $(speedup 14b-1gpu 14b-1gpu)"
@@ -186,6 +210,10 @@ mode_14b() {
   rm -rf "$ckpt" "$scratch"/14b-*.y4m
 }
 
+if [ -n "$rehearsal" ] && [ "$*" != check ] && [ $# -ne 0 ]; then
+  echo "PARALLEL_REHEARSAL=cpu rehearses the check mode only"
+  exit 2
+fi
 if [ "$gpus" -lt 2 ]; then
   echo "gpu-parallel: this machine has $gpus GPU; issue 15's checks need 2 or more"
   exit 1

@@ -4,6 +4,7 @@
 
 out="${OUT:-out}"
 mkdir -p "$out"
+fv_bin="${FASTVIDEO_BIN_DIR:-build-gpu}"  # where the fastvideo binary was built
 summary=()
 
 step() {  # step NAME COMMAND...: runs, logs to $out/NAME.log, records pass/fail
@@ -42,7 +43,7 @@ gtest_skip_is_failure() {
 # Exit status 1: a gate failed; 2: nothing was compared (compare failed, no mean line).
 ms_ssim_at_least() {
   local report
-  report=$(build-gpu/fastvideo compare "$1" "$2") || { printf '%s\n' "$report"; return 2; }
+  report=$("$fv_bin/fastvideo" compare "$1" "$2") || { printf '%s\n' "$report"; return 2; }
   printf '%s\n' "$report" | awk -v min="$3" -v min_psnr="${4:-}" '$1 == "mean" {
     seen = 1
     print "mean MS-SSIM", $4, "PSNR", $2 " dB"
