@@ -12,6 +12,7 @@
 
 #include "core/excerpt.h"
 #include "io/checkpoint.h"
+#include "io/json_parse.h"
 #include "io/safetensors.h"
 #include "models/umt5/umt5_config.h"
 #include "models/wan/dit/wan_transformer_config.h"
@@ -172,6 +173,32 @@ TEST_F(IoTest, ANumberBeyondDoubleInAFileIsAnErrorNamingTheFile) {
   expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "1e400"});
 }
 
+// Nesting past kMaxJsonDepth is refused before anything walks the value (printing 100,000 levels
+// overflowed the stack); brackets inside strings, escaped quotes included, do not count.
+TEST_F(IoTest, JsonNestedPastTheBoundIsRefusedWhereItStarts) {
+  const auto nested = [](int levels) {
+    return std::string(size_t(levels), '[') + std::string(size_t(levels), ']');
+  };
+  EXPECT_EQ(json_too_deep_at(nested(kMaxJsonDepth)), -1);
+  EXPECT_EQ(json_too_deep_at(nested(kMaxJsonDepth + 1)), kMaxJsonDepth);
+  EXPECT_EQ(json_too_deep_at(R"({"a": "[[[[\"[[[[", "b": [{}]})"), -1);
+  EXPECT_EQ(json_too_deep_at("[\"" + std::string(100, '[') + "\"]"), -1);
+  EXPECT_NO_THROW(parse_json(nested(kMaxJsonDepth)));
+  try {
+    parse_json(" " + nested(100000));
+    ADD_FAILURE() << "100,000 levels parsed";
+  } catch (const nlohmann::json::parse_error& e) {
+    EXPECT_EQ(e.byte, size_t(kMaxJsonDepth) + 2);
+    EXPECT_TRUE(testing::contains(e.what(), "nesting deeper than 64 levels")) << e.what();
+  }
+  write_text(dir_ / "config.json", "{\"dim\": " + nested(100000) + "}");
+  expect_error([&] { JsonFile::load(dir_ / "config.json"); },
+               {(dir_ / "config.json").string(), "malformed JSON", "deeper than 64 levels"});
+  const fs::path file = dir_ / "deep.safetensors";
+  write_raw_safetensors(file, "{\"w\": " + nested(1000) + "}", 4);
+  expect_error([&] { SafetensorsFile::open(file); }, {file.string(), "deeper than 64 levels"});
+}
+
 TEST_F(IoTest, HugeNamesInAnIndexAreQuotedByTheirStartAndSize) {
   const auto tensors = sample_tensors();
   write_component(dir_ / "t", "model", tensors, 2, DType::F32);
@@ -327,7 +354,8 @@ TEST_F(IoTest, ShardedRoundTripGoesThroughTheIndex) {
     EXPECT_FALSE(SafetensorsFile::open(comp / shard).names().empty()) << shard << " is empty";
   }
   EXPECT_FALSE(fs::exists(comp / "model.safetensors"));
-  const auto index = nlohmann::json::parse(testing::file_bytes(comp / "model.safetensors.index.json"));
+  const auto index =
+      nlohmann::json::parse(testing::file_bytes(comp / "model.safetensors.index.json"));
   int64_t total = 0;
   for (const auto& [name, t] : tensors) total += t.numel() * 2;
   EXPECT_EQ(index["metadata"]["total_size"].get<int64_t>(), total);
@@ -567,7 +595,8 @@ TEST_F(IoTest, IndexShardNamesWithDirectoryPartsAreRefused) {
   write_component(dir_ / "t", "model", tensors, 2, DType::F32);
   // A valid file outside the component folder holding every tensor: never to be opened.
   write_safetensors(dir_ / "outside.safetensors", tensors);
-  const auto original = nlohmann::json::parse(testing::file_bytes(dir_ / "t/model.safetensors.index.json"));
+  const auto original =
+      nlohmann::json::parse(testing::file_bytes(dir_ / "t/model.safetensors.index.json"));
   for (const std::string& shard : std::vector<std::string>{
            "../outside.safetensors", "./model-00001-of-00002.safetensors",
            (dir_ / "outside.safetensors").string(), "a/b.safetensors", "..", ".", ""}) {

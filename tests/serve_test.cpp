@@ -410,6 +410,10 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
   };
   add("malformed JSON", post("{\"prompt\": \"x\""), 400, nullptr);
   add("not an object", post("[1, 2]"), 400, nullptr);
+  // Printing a value this deep overflowed the stack (100,000 levels crashed the server).
+  add("nested 30,000 deep",
+      post("{\"prompt\": " + std::string(30000, '[') + std::string(30000, ']') + "}"), 400,
+      nullptr);
   add("a field given twice", post(R"({"prompt": "x", "seed": 1, "seed": 2})"), 400, "seed");
   add("unknown field", post(with(kSmallJob, "num_frames", 9)), 400, "num_frames");
   add("refused OpenAI field", post(with(kSmallJob, "input_reference", "x.png")), 400,
@@ -481,6 +485,9 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
     return std::string();
   };
   EXPECT_EQ(message("prompt of whitespace"), "prompt is only whitespace");
+  EXPECT_NE(message("nested 30,000 deep").find("deeper than 64 levels (at byte 75)"),
+            std::string::npos)
+      << message("nested 30,000 deep");
   EXPECT_NE(message("seed past 64 bits").find("must be in [0, 18446744073709551615]"),
             std::string::npos)
       << message("seed past 64 bits");

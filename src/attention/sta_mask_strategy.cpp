@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "fastvideo/error.h"
+#include "io/json_parse.h"
 
 namespace fastvideo {
 
@@ -31,7 +32,7 @@ StaMaskStrategy StaMaskStrategy::from_json_text(const std::string& text,
                                                 const std::string& source) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text);
+    j = parse_json(text);
   } catch (const nlohmann::json::parse_error& e) {
     fail(source, ": not valid JSON (", e.what(), ")");
   }

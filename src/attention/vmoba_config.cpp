@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "fastvideo/error.h"
+#include "io/json_parse.h"
 
 namespace fastvideo {
 
@@ -56,7 +57,7 @@ VmobaConfig VmobaConfig::from_file(const std::filesystem::path& path) {
 VmobaConfig VmobaConfig::from_json_text(const std::string& content, const std::string& source) {
   Json j;
   try {
-    j = Json::parse(content);
+    j = parse_json(content);
   } catch (const Json::parse_error& e) {
     fail(source, ": not valid JSON (", e.what(), ")");
   }

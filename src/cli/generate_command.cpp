@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "commands.h"
+#include "fastvideo/json_depth.h"
 #include "fastvideo/log.h"
 #include "fastvideo/run_config.h"
 #include "fastvideo/video_generator.h"
@@ -157,9 +158,14 @@ RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>
     // Parsed as one JSON object first, so the text can only ever be dit_kwargs' value; JSON is
     // YAML's flow syntax, so the object goes where that value would in a config file.
     const nlohmann::json kwargs =
-        nlohmann::json::parse(*f.torch_compile_kwargs, nullptr, /*allow_exceptions=*/false);
-    FV_CHECK(kwargs.is_object(), "--torch-compile-kwargs '", *f.torch_compile_kwargs,
-             "': expected one JSON object, e.g. '{\"mode\": \"reduce-overhead\"}'");
+        json_too_deep_at(*f.torch_compile_kwargs) >= 0
+            ? nlohmann::json()
+            : nlohmann::json::parse(*f.torch_compile_kwargs, nullptr, /*allow_exceptions=*/false);
+    const std::string& text = *f.torch_compile_kwargs;
+    FV_CHECK(kwargs.is_object(), "--torch-compile-kwargs '", text.substr(0, 80),
+             text.size() > 80 ? str_cat("...' (", text.size(), " bytes)") : "'",
+             ": expected one JSON object, nested at most ", kMaxJsonDepth,
+             " deep, e.g. '{\"mode\": \"reduce-overhead\"}'");
     apply_config_text(
         nlohmann::json{{"generator", {{"engine", {{"compile", {{"dit_kwargs", kwargs}}}}}}}}.dump(),
         "--torch-compile-kwargs", config);

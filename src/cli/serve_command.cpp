@@ -29,6 +29,7 @@
 
 #include "api_error.h"
 #include "commands.h"
+#include "fastvideo/json_depth.h"
 #include "fastvideo/log.h"
 #include "fastvideo/run_config.h"
 #include "fastvideo/video_generator.h"
@@ -364,6 +365,12 @@ std::pair<nlohmann::json, bool> body_fields(const httplib::Request& req) {
     }
     return true;
   };
+  if (const long at = json_too_deep_at(req.body); at >= 0) {
+    throw ApiError(
+        400, "invalid_json",
+        str_cat("the body nests arrays and objects deeper than ", kMaxJsonDepth,
+                " levels (at byte ", at + 1, "); a request's fields are text and numbers"));
+  }
   try {
     return {nlohmann::json::parse(req.body, refuse_duplicates), false};
   } catch (const nlohmann::json::parse_error& e) {

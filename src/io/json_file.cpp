@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "io/file_kind.h"
+#include "io/json_parse.h"
 
 namespace fastvideo {
 
@@ -14,7 +15,7 @@ JsonFile JsonFile::load(const std::filesystem::path& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   try {
-    return JsonFile(nlohmann::json::parse(ss.str()), path.string());
+    return JsonFile(parse_json(ss.str()), path.string());
   } catch (const nlohmann::json::exception& e) {
     // parse_error, or out_of_range for a number beyond double (1e400).
     fail(path.string(), ": malformed JSON: ", e.what());

@@ -15,6 +15,7 @@
 
 #include "core/excerpt.h"
 #include "io/float_conversion.h"
+#include "io/json_parse.h"
 
 namespace fastvideo {
 
@@ -89,7 +90,7 @@ nlohmann::json parse_header(const std::string& file, const char* first, const ch
     return true;
   };
   try {
-    return nlohmann::json::parse(first, last, refuse_duplicates);
+    return parse_json(std::string_view(first, size_t(last - first)), refuse_duplicates);
   } catch (const nlohmann::json::exception& e) {  // also out_of_range: a number beyond double
     fail(file, ": header is not valid JSON: ", e.what());
   }

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fastvideo/error.h"
+#include "io/json_parse.h"
 
 namespace fastvideo {
 
@@ -16,7 +17,7 @@ std::string VideoMetadata::to_json() const {
 VideoMetadata VideoMetadata::from_json(const std::string& text, const std::string& origin) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text);
+    j = parse_json(text);
   } catch (const nlohmann::json::exception& e) {  // also out_of_range: a number beyond double
     fail(origin, ": metadata is not valid JSON: ", e.what());
   }
