@@ -100,9 +100,31 @@ DType parse_text_encoder_dtype(const std::string& name, bool tiny) {
   fail("text encoder dtype '", name, "' is not f32 or bf16");
 }
 
+// The folder a checkpoint asked for at `asked` goes to: "m/" and "a/m/../m" are the folder m; one
+// that exists is replaced only with overwrite, and only when it is empty or a checkpoint (it has a
+// model_index.json): anything else there is the user's, and stays.
+fs::path checkpoint_folder(const fs::path& asked, bool overwrite) {
+  FV_CHECK(!asked.empty(), "no folder given for the checkpoint");
+  fs::path dir = asked.lexically_normal();
+  if (!dir.has_filename()) dir = dir.parent_path();
+  const std::string name = dir.filename().string();
+  FV_CHECK(!name.empty() && name != "." && name != ".." && dir != dir.root_path(), asked.string(),
+           ": names no folder of its own to write the checkpoint into; name a new folder, e.g. ",
+           (asked / "tiny").string());
+  const fs::file_status status = fs::symlink_status(dir);
+  if (!fs::exists(status)) return dir;
+  FV_CHECK(overwrite, asked.string(), " exists; pass --overwrite to replace it");
+  FV_CHECK(fs::is_directory(status), asked.string(),
+           " exists and is not a folder; --overwrite replaces only a checkpoint folder");
+  FV_CHECK(fs::is_empty(dir) || fs::exists(dir / "model_index.json"), asked.string(),
+           " exists and is not a checkpoint (no model_index.json); --overwrite replaces only a "
+           "checkpoint folder, so its files stay: name another folder");
+  return dir;
+}
+
 }  // namespace
 
-void write_random_checkpoint(const fs::path& dir, const RandomCheckpointOptions& options) {
+void write_random_checkpoint(const fs::path& asked, const RandomCheckpointOptions& options) {
   const WanModelPreset& preset = wan_model_preset(options.size);
   const bool tiny = preset.text_encoder.vocab == 0;
   const DType text_encoder_dtype = parse_text_encoder_dtype(options.text_encoder_dtype, tiny);
@@ -112,12 +134,11 @@ void write_random_checkpoint(const fs::path& dir, const RandomCheckpointOptions&
   FV_CHECK(!tiny || options.transformer_dtype.empty(), "transformer dtype '",
            options.transformer_dtype, "': the tiny model's layout is fixed (docs/tiny-model.md)");
   const DType transformer_dtype = options.transformer_dtype == "bf16" ? DType::BF16 : DType::F32;
-  if (fs::exists(dir) && !options.overwrite) {
-    fail(dir.string(), " exists; pass --overwrite to replace it");
-  }
+  const fs::path dir = checkpoint_folder(asked, options.overwrite);
   const fs::path parent = dir.has_parent_path() ? dir.parent_path() : fs::path(".");
   fs::create_directories(parent);
   const fs::path tmp = parent / str_cat(".", dir.filename().string(), ".tmp-", ::getpid());
+  const fs::path old = parent / str_cat(".", dir.filename().string(), ".old-", ::getpid());
   fs::remove_all(tmp);
   const auto check_stop = [&options] {
     if (options.stop_requested && options.stop_requested())
@@ -136,10 +157,20 @@ void write_random_checkpoint(const fs::path& dir, const RandomCheckpointOptions&
     }
     write_json(tmp / "scheduler" / "scheduler_config.json", wan_scheduler_config_json());
     check_stop();  // the last moment: after it, the folder is complete and in place
-    if (fs::exists(dir)) fs::remove_all(dir);
-    fs::rename(tmp, dir);
+    // The old checkpoint steps aside and goes only once the new one is in its place.
+    const bool replacing = fs::exists(fs::symlink_status(dir));
+    if (replacing) fs::rename(dir, old);
+    std::error_code ec;
+    fs::rename(tmp, dir, ec);
+    if (ec) {
+      if (replacing) fs::rename(old, dir);
+      fail("cannot move the new checkpoint from ", tmp.string(), " to ", dir.string(), ": ",
+           ec.message());
+    }
+    fs::remove_all(old, ec);
   } catch (...) {
-    fs::remove_all(tmp);
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
     throw;
   }
 }

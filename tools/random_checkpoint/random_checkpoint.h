@@ -28,8 +28,10 @@ struct RandomCheckpointOptions {
   std::function<bool()> stop_requested;
 };
 
-// Writes into a temporary folder next to `dir` and renames it when complete. An existing `dir`
-// is an error unless `options.overwrite`. tiny: weights derived from torch_randn (seeded per
+// Writes into a temporary folder next to `dir` and renames it when complete. `dir` names the
+// folder itself ("m/" and "a/../m" are m). An existing `dir` is an error unless
+// `options.overwrite`, and even then unless it is empty or a checkpoint (has model_index.json);
+// the old checkpoint goes only once the new one is in place. tiny: weights derived from torch_randn (seeded per
 // tensor), byte-identical across versions. Real sizes: a fast counter-based generator
 // (random_weights.h), written shard by shard in bounded chunks so memory stays small whatever the
 // model size; no torch-compatible stream is promised.
