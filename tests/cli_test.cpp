@@ -19,6 +19,7 @@
 #include "io/safetensors.h"
 #include "io/video_reader.h"
 #include "io/video_writer.h"
+#include "test_util.h"
 #include "tiny_model_fixture.h"
 
 namespace fastvideo {
@@ -219,7 +220,8 @@ TEST(Cli, InvalidGateValueSizeAndFrameCountAreNamed) {
 // refused by name, exit status 1 and no file.
 TEST(Cli, SeveralGpuFlagsAreCheckedByName) {
   fs::path out = testing::temp_dir("gpus-out");
-  const std::string base = generate_args(testing::tiny_model_dir(), out / "x.y4m") + " --device cpu";
+  const std::string base =
+      generate_args(testing::tiny_model_dir(), out / "x.y4m") + " --device cpu";
   expect_clean_failure(run(base + " --num-gpus 2"),
                        "num_gpus 2 with the device cpu: several GPUs need a GPU device", out);
   expect_clean_failure(run(base + " --use-fsdp-inference true"),
@@ -325,6 +327,37 @@ TEST(Cli, CompareReportsTheWorstFrameAndGatesOnIt) {
   EXPECT_NE(same.output.find("PSNR PASS: mean inf dB (min 35), worst frame 0 at inf dB (min 30)"),
             std::string::npos)
       << same.output;
+}
+
+// A video that lacks frames fails, with or without gates (QA audit: 9 frames against 1 passed a
+// gate); a PNG folder with a frame missing is not read as a shorter video whose later frames
+// each compare against the wrong one.
+TEST(Cli, CompareFailsOnATruncatedVideoOrAGapInPngFrames) {
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> byte(0, 255);
+  Video a{3, 32, 32, 16.0, std::vector<uint8_t>(3 * 32 * 32 * 3)};
+  for (auto& x : a.rgb) x = uint8_t(byte(rng));
+  Video first = a;
+  first.frames = 1;
+  first.rgb.resize(32 * 32 * 3);
+  const fs::path dir = testing::temp_dir("compare-truncated");
+  write_video(a, dir / "a", {}, false);
+  write_video(first, dir / "first", {}, false);
+  for (const std::string gates : {"", " --min-mean-psnr 10 --min-worst-psnr 5"}) {
+    const CliRun r =
+        run("compare " + (dir / "a").string() + " " + (dir / "first").string() + gates);
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_TRUE(testing::contains(r.output, "has 3 frames and ")) << r.output;
+    EXPECT_TRUE(testing::contains(r.output, "has 1; the scores above cover the first 1 only"))
+        << r.output;
+  }
+  write_video(a, dir / "gap", {}, false);
+  fs::remove(dir / "gap" / "frame_00001.png");
+  const CliRun gap = run("compare " + (dir / "a").string() + " " + (dir / "gap").string());
+  EXPECT_NE(gap.status, 0) << gap.output;
+  EXPECT_TRUE(testing::contains(
+      gap.output, "frame_00001.png is missing between frame_00000.png and frame_00002.png"))
+      << gap.output;
 }
 
 TEST(Cli, InspectOrGenerateOnAFileOrASymlinkLoopIsAUserError) {

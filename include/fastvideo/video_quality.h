@@ -16,7 +16,8 @@ struct VideoComparison {
     double value = std::numeric_limits<double>::quiet_NaN();
   };
 
-  int frames = 0;  // frames compared: the shorter clip's count
+  int frames = 0;                  // frames compared: the shorter clip's count
+  int frames_a = 0, frames_b = 0;  // each clip's own count
   std::vector<double> psnr, ssim, ms_ssim;
   // Over all compared frames. mean_psnr is 10·log10(255² / mean MSE), so an identical frame cannot
   // hide a damaged one: +inf only when every frame is identical. SSIM and MS-SSIM: plain means.

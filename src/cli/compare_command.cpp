@@ -1,5 +1,6 @@
 // fastvideo compare A B: PSNR, SSIM and MS-SSIM per frame, over all frames and of the worst frame
 // (MP4, PNG folder or Y4M); with --min-mean-psnr / --min-worst-psnr, a gate with exit status 1.
+// Videos of different lengths always exit 1.
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -36,6 +37,13 @@ int run_compare(const CompareFlags& flags) {
   std::printf("%-8s %10d %10d %10s\n", "at frame", c.worst_psnr.frame, c.worst_ssim.frame,
               ms_cell(c.worst_ms_ssim.frame).c_str());
   if (!ms) std::printf("MS-SSIM not computed: %s\n", c.ms_ssim_skipped.c_str());
+  // Scores of the first frames say nothing of the frames one video lacks: a truncated video is a
+  // failure, also for the gates that read the mean line (gpu-check's MS-SSIM gates).
+  if (c.frames_a != c.frames_b) {
+    std::printf("FAIL: %s has %d frames and %s has %d; the scores above cover the first %d only\n",
+                flags.a.c_str(), c.frames_a, flags.b.c_str(), c.frames_b, c.frames);
+    return 1;
+  }
   if (!flags.min_mean_psnr && !flags.min_worst_psnr) return 0;
   const bool pass = c.mean_psnr >= flags.min_mean_psnr.value_or(-INFINITY) &&
                     c.worst_psnr.value >= flags.min_worst_psnr.value_or(-INFINITY);

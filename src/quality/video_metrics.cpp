@@ -197,6 +197,8 @@ VideoComparison compare_videos(const Video& a, const Video& b) {
              v->rgb.size(), " bytes, expected ", v->frames, "x", v->height, "x", v->width, "x3");
   VideoComparison r;
   r.frames = std::min(a.frames, b.frames);
+  r.frames_a = a.frames;
+  r.frames_b = b.frames;
   if (a.frames != b.frames)
     log::warning("comparing the first ", r.frames, " frames: the videos have ", a.frames, " and ",
                  b.frames, " frames");
