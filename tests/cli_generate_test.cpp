@@ -269,6 +269,29 @@ TEST(CliGenerate, AnEmptyOutputIsRefusedNotTakenAsNoFile) {
   EXPECT_TRUE(contains(r.output, "--output is empty")) << r.output;
 }
 
+// QA audit: an empty value that would read as "not given", and output settings that --output
+// would override, were dropped without a word; each is refused now, naming it, before any work.
+TEST(CliGenerate, EmptyValuesAndOutputSettingsThatOutputOverridesAreRefused) {
+  const fs::path dir = testing::temp_dir("refused-settings");
+  const std::string base = "generate --model " + testing::tiny_model_dir().string() + " " +
+                           testing::kPrompt + " --device cpu";
+  const std::string out = " --output " + (dir / "v.y4m").string();
+  for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+           {out + " --attention-backend ''", "--attention-backend: is empty"},
+           {out + " --log-json ''", "--log-json: is empty"},
+           {out + " --config ''", "--config: is empty"},
+           {out + " --transformer-quant ''", "--transformer-quant: is empty"},
+           {out + " --request.output.save_video false",
+            "request.output.save_video is false (no file), but --output"},
+           {" --output " + (dir / "nn").string() + "/ --request.output.output_video_name x.mp4",
+            "request.output.output_video_name 'x.mp4' would go unused"}}) {
+    const CliRun r = run(base + args);
+    EXPECT_EQ(r.status, 1) << args << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, message)) << args << "\n" << r.output;
+  }
+  EXPECT_TRUE(names_in(dir).empty()) << "something was written";
+}
+
 // Starts `fastvideo args` with its output (debug log included) in `log`; returns its pid.
 pid_t start(const std::vector<std::string>& args, const fs::path& log) {
   const pid_t pid = ::fork();

@@ -9,6 +9,14 @@
 
 namespace fastvideo::cli {
 
+// Refuses an empty value: for an option where "" would otherwise read as "not given" and be
+// dropped without a word (`what` says what to give instead).
+inline CLI::Validator non_empty(const std::string& what) {
+  return CLI::Validator(
+      [what](std::string& value) { return value.empty() ? "is empty; " + what : std::string(); },
+      "NONEMPTY");
+}
+
 // --enable-torch-compile, as generate and serve both take it.
 inline void add_enable_torch_compile_flag(CLI::App& cmd, bool& value) {
   cmd.add_flag("--enable-torch-compile", value,
@@ -20,7 +28,8 @@ inline void add_enable_torch_compile_flag(CLI::App& cmd, bool& value) {
 inline void add_transformer_quant_option(CLI::App& cmd, std::string& value) {
   cmd.add_option("--transformer-quant", value,
                  "FP8: the transformer blocks' linears in FP8 (E4M3 weights with per-channel "
-                 "scales, activations per token; FastVideo's transformer_quant; docs/config.md)");
+                 "scales, activations per token; FastVideo's transformer_quant; docs/config.md)")
+      ->check(non_empty("give FP8, or leave the flag out for bf16 linears"));
 }
 
 Action add_generate_command(CLI::App& app);

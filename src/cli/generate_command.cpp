@@ -143,9 +143,17 @@ RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>
   }
   if (f.output) {  // the whole output: this path, as written
     FV_CHECK(!f.output->empty(), "--output is empty; name a file or a folder");
+    // What --output would override is refused rather than dropped without a word.
+    if (config.output_video_name) {
+      fail("--output ", *f.output,
+           " is the whole output path, so request.output.output_video_name '",
+           *config.output_video_name, "' would go unused; put the name in --output (",
+           (std::filesystem::path(*f.output) / *config.output_video_name).string(),
+           ") or leave one of them out");
+    }
+    FV_CHECK(config.save_video, "request.output.save_video is false (no file), but --output ",
+             *f.output, " names one; leave one of them out");
     config.output_path = *f.output;
-    config.output_video_name.reset();
-    config.save_video = true;
     config.output_path_as_written = true;
   }
   if (f.overwrite) config.request.overwrite = true;
@@ -366,13 +374,16 @@ Action add_generate_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("generate", "Generate a video from a prompt");
   auto f = std::make_shared<GenerateFlags>();
   for (const ValueFlag& flag : kValueFlags) {
-    cmd->add_option(flag.flag, f->values[flag.flag], flag.help);
+    CLI::Option* option = cmd->add_option(flag.flag, f->values[flag.flag], flag.help);
+    if (std::string_view(flag.flag) == "--attention-backend")
+      option->check(non_empty("name a backend (`fastvideo backends`), or leave the flag out"));
   }
   cmd->add_option(
       "--output", f->output,
-      "file (.mp4, .y4m), folder for PNG frames (no extension), or dir/ (named from the "
-      "prompt); default outputs/");
-  cmd->add_option("--config", f->config_path, "run.yaml in FastVideo's generator/request schema");
+      "file (.mp4, .y4m), new folder for PNG frames (no extension), or dir/ or an existing "
+      "folder (named from the prompt); default outputs/");
+  cmd->add_option("--config", f->config_path, "run.yaml in FastVideo's generator/request schema")
+      ->check(non_empty("name a run file, or leave the flag out"));
   cmd->add_flag("--overwrite", f->overwrite, "replace an existing output");
   cmd->add_flag("--vae-tiling", f->vae_tiling,
                 "decode in overlapping spatial tiles (FastVideo's vae_tiling; diffusers' tiling)");
@@ -386,7 +397,8 @@ Action add_generate_command(CLI::App& app) {
                   "JSON object of torch.compile keywords for compile mode, e.g. "
                   "'{\"mode\": \"reduce-overhead\"}' (mode, backend, fullgraph, dynamic)");
   cmd->add_option("--log-json", f->log_json,
-                  "write per-stage times and peak memory as JSON (a list with a prompt file)");
+                  "write per-stage times and peak memory as JSON (a list with a prompt file)")
+      ->check(non_empty("name the file to write, or leave the flag out"));
   cmd->allow_extras();
   return [cmd, f] { return run_generate(*f, cmd->remaining()); };
 }

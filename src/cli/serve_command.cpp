@@ -839,7 +839,8 @@ Action add_serve_command(CLI::App& app) {
   auto f = std::make_shared<ServeFlags>();
   cmd->add_option("--model", f->model, "diffusers checkpoint folder (or generator.model_path)");
   cmd->add_option("--config", f->config_path,
-                  "run.yaml: its generator section (FastVideo's schema); no request section");
+                  "run.yaml: its generator section (FastVideo's schema); no request section")
+      ->check(non_empty("name a run file, or leave the flag out"));
   cmd->add_option("--host", f->host, "address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", f->port, "port (default 8000; 0: any free port, printed)")
       ->check(integer_in(0, 65535));
@@ -853,7 +854,8 @@ Action add_serve_command(CLI::App& app) {
                   "seconds a finished job and its video are kept (default 3600; at most 10 years)")
       ->check(integer_in(1, 315360000));
   cmd->add_option("--output-dir", f->output_dir,
-                  "folder for the videos (default: a temporary folder removed at exit)");
+                  "folder for the videos (default: a temporary folder removed at exit)")
+      ->check(non_empty("name a folder, or leave the flag out for a temporary one"));
   cmd->add_option("--max-body-bytes", f->max_body_bytes,
                   "largest request body accepted, in bytes (default 1 MiB, 1024 .. 1 GiB); larger "
                   "gets 413")
@@ -869,7 +871,8 @@ Action add_serve_command(CLI::App& app) {
       ->check(integer_in(1, 1000));
   cmd->add_option("--attention-backend", f->attention_backend,
                   "self-attention backend for every job (default: FASTVIDEO_ATTENTION_BACKEND, "
-                  "else automatic)");
+                  "else automatic)")
+      ->check(non_empty("name a backend (`fastvideo backends`), or leave the flag out"));
   cmd->add_option("--device", f->device, "auto (default), cpu, cuda or cuda:N");
   add_enable_torch_compile_flag(*cmd, f->enable_torch_compile);
   add_transformer_quant_option(*cmd, f->transformer_quant);
