@@ -138,6 +138,16 @@ TEST(RunConfig, NonIntegralAndOutOfRangeIntegersAreRefused) {
   }
   EXPECT_TRUE(contains(yaml_error("request:\n  sampling:\n    guidance_scale: .nan\n"),
                        "not a finite number"));
+  // QA audit: seed: 010 was 8 in a file and through --request.sampling.seed, but 10 through
+  // --seed. YAML's radix forms are refused; 0 itself and 0.5's own error stay.
+  for (const char* radix : {"010", "0x10", "0o10", "-07", "+0b1"}) {
+    const std::string e = yaml_error(std::string("request:\n  sampling:\n    seed: ") + radix);
+    EXPECT_TRUE(contains(e, "request.sampling.seed") && contains(e, "plain decimal")) << e;
+  }
+  RunConfig zero;
+  apply_config_text("request:\n  sampling:\n    seed: 0\n", "test", zero);
+  EXPECT_EQ(zero.request.seed, 0u);
+  EXPECT_TRUE(contains(yaml_error("request:\n  sampling:\n    num_frames: 0.5"), "whole number"));
 }
 
 // Bug 14: YAML silently keeps one of two equal keys; here it is an error.

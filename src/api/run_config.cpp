@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -57,6 +58,16 @@ T scalar(const YAML::Node& node, const std::string& key) {
     FV_CHECK(nul == std::string::npos, "key '", key, "' holds a NUL byte at offset ", nul);
   }
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // 010 is 8 to yaml-cpp and PyYAML (YAML 1.1 octal) but 10 to --seed and to Python's int();
+    // 0x10 is 16 to YAML and an error to --seed. One number must not mean two: plain decimal only.
+    const std::string& text = node.Scalar();
+    const size_t digits = text.find_first_not_of("+-");
+    const bool radix_form = digits != std::string::npos && digits + 1 < text.size() &&
+                            text[digits] == '0' &&
+                            std::strchr("0123456789xXoObB", text[digits + 1]) != nullptr;
+    FV_CHECK(node.Tag() == kLiteralTag || !radix_form, "key '", key, "' has value ", quoted(text),
+             ": a leading 0 (octal in YAML 1.1) or 0x / 0o reads as a different number in YAML, "
+             "Python and the command line; write it in plain decimal");
     if (node.Tag() == kLiteralTag) {
       if (auto v = literal_integer<T>(node.Scalar())) return *v;
       fail("key '", key, "' has value ", quoted(node.Scalar()),
