@@ -237,6 +237,11 @@ TEST(CliGenerate, LogJsonReplacesOnlyARegularFileWithOverwriteAndNeverTheVideo) 
   const CliRun replaced = generate(dir / "w.y4m", dir / "log.json", " --overwrite");
   ASSERT_EQ(replaced.status, 0) << replaced.output;
   EXPECT_TRUE(nlohmann::json::parse(testing::file_bytes(dir / "log.json")).contains("load"));
+  // Readable as any file the user writes (mkstemp had made it 0600): 0666 less the umask.
+  const mode_t umask_bits = ::umask(0);
+  ::umask(umask_bits);
+  EXPECT_EQ(int(fs::status(dir / "log.json").permissions() & fs::perms::all),
+            int(0666 & ~umask_bits));
   // A name made from the prompt that turns out to be the log's: the video is kept.
   if (mp4_supported()) {
     const fs::path named = dir / "named";

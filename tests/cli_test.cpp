@@ -88,6 +88,7 @@ TEST(Cli, AnUnparsableCommandLineExitsOneWithAnErrorLineNamingTheFlag) {
   for (const auto& [args, culprit] : std::vector<std::pair<std::string, std::string>>{
            {"generate --bogus", "--bogus"},
            {"make-tiny-model x --seed abc", "--seed"},
+           {"make-tiny-model x --seed -1", "--seed: is negative"},
            {"generate --prompt a --prompt b", "--prompt"}}) {
     const CliRun r = run(args);
     EXPECT_EQ(r.status, 1) << args << ": " << r.output;

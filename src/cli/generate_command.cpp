@@ -3,6 +3,7 @@
 // stop on SIGINT/SIGTERM.
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -259,13 +260,20 @@ void write_log(const std::filesystem::path& path, const std::string& text, bool 
   std::string tmp = (dir / ".fastvideo-XXXXXX").string();
   const int fd = ::mkstemp(tmp.data());
   FV_CHECK(fd >= 0, path.string(), ": cannot write the JSON log: ", std::strerror(errno));
+  // mkstemp makes the file 0600; a log is read like any file the user writes (0666 less umask).
+  const mode_t umask_bits = ::umask(0);
+  ::umask(umask_bits);
+  ::fchmod(fd, 0666 & ~umask_bits);
   const std::string bytes = text + "\n";
   const bool written = ::write(fd, bytes.data(), bytes.size()) == ssize_t(bytes.size());
+  const int write_error = errno;
   const bool closed = ::close(fd) == 0;
   std::error_code ec;
   if (!written || !closed) {
+    const int error = !written ? write_error : errno;
     std::filesystem::remove(tmp, ec);
-    fail(path.string(), ": cannot write the JSON log");
+    fail(path.string(), ": cannot write the JSON log: ",
+         !written && error == 0 ? "short write" : std::strerror(error));
   }
   const int renamed =
       ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), overwrite ? 0 : RENAME_NOREPLACE);
