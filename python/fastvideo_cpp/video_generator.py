@@ -31,11 +31,21 @@ def _check_prompts(prompt: Any, where: str) -> None:
     """A prompt is a string (None: not given); a list of them is checked whole, before the first
     generation."""
     listed = isinstance(prompt, (list, tuple))
-    for p in prompt if listed else ([] if prompt is None else [prompt]):
+    for i, p in enumerate(prompt if listed else ([] if prompt is None else [prompt])):
         if not isinstance(p, str):
             got = f"a {type(prompt).__name__} holding {type(p).__name__}" if listed else \
                 type(p).__name__
             raise TypeError(f"{where}: expected a string or a list of strings, got {got}")
+        if not listed:
+            continue  # one prompt: the engine's own checks name it
+        # A list's prompts are all checked before its first video is written, as a prompt file's.
+        if not p.strip():
+            raise ValueError(f"{where}: prompt {i} is empty or only whitespace; give a prompt")
+        try:
+            p.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError(f"{where}: prompt {i} is not valid Unicode text ({e.reason} at "
+                             f"character {e.start}: {p[e.start]!r})") from None
 
 
 def _check_progress_keywords(function: str, callback: Any, progress_bar: Any) -> None:

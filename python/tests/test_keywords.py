@@ -348,3 +348,16 @@ def test_sampling_param_holds_the_model_preset(tiny_model):
     assert p.num_inference_steps >= 1 and p.guidance_scale > 0
     with pytest.raises(AttributeError):
         p.num_frame = 5  # a misspelt field is not silently added
+
+
+@pytest.mark.parametrize("bad, message", [("", "prompt 1 is empty or only whitespace"),
+                                          (" \n", "prompt 1 is empty or only whitespace"),
+                                          ("\ud800", "prompt 1 is not valid Unicode text")])
+def test_a_prompt_list_is_checked_whole_before_its_first_video(tiny_model, tmp_path, bad,
+                                                                message):
+    # QA audit: ["ok", ""] wrote ok.mp4 and then failed; a lone surrogate failed inside YAML.
+    gen = VideoGenerator.from_pretrained(tiny_model, device="cpu")
+    with pytest.raises(ValueError, match=message):
+        gen.generate_video(["ok", bad], output_path=str(tmp_path) + "/", num_frames=5,
+                           height=32, width=32, num_inference_steps=1)
+    assert list(tmp_path.iterdir()) == []
