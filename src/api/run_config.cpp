@@ -252,7 +252,7 @@ const std::map<std::string, Setter>& setters() {
        [](auto& n, auto& c) {
          const int64_t v = scalar<int64_t>(n, "generator.engine.num_gpus");
          FV_CHECK(v >= 1 && v <= 1024, "key 'generator.engine.num_gpus' has value ", v,
-                  "; expected a GPU count of 1 or more");
+                  "; expected a GPU count from 1 to 1024");
          c.options.num_gpus = int(v);
        }},
       {"generator.engine.use_fsdp_inference",

@@ -1,6 +1,7 @@
 // fastvideo compare A B: PSNR, SSIM and MS-SSIM per frame, over all frames and of the worst frame
 // (MP4, PNG folder or Y4M); with --min-mean-psnr / --min-worst-psnr, a gate with exit status 1.
 // Videos of different lengths always exit 1.
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -60,10 +61,20 @@ Action add_compare_command(CLI::App& app) {
   auto flags = std::make_shared<CompareFlags>();
   cmd->add_option("A", flags->a, "video: .mp4, .y4m or PNG folder")->required();
   cmd->add_option("B", flags->b, "video: .mp4, .y4m or PNG folder")->required();
+  // NaN would make every comparison false: a gate that fails whatever the videos.
+  const CLI::Validator number(
+      [](std::string& value) {
+        std::string lower = value;
+        for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+        return lower.find("nan") == std::string::npos ? std::string() : "is not a number of dB";
+      },
+      "DB");
   cmd->add_option("--min-mean-psnr", flags->min_mean_psnr,
-                  "exit status 1 when the PSNR over all frames (dB) is below this");
+                  "exit status 1 when the PSNR over all frames (dB) is below this")
+      ->check(number);
   cmd->add_option("--min-worst-psnr", flags->min_worst_psnr,
-                  "exit status 1 when any frame's PSNR (dB) is below this");
+                  "exit status 1 when any frame's PSNR (dB) is below this")
+      ->check(number);
   return [flags] { return run_compare(*flags); };
 }
 

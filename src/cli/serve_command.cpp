@@ -841,7 +841,8 @@ Action add_serve_command(CLI::App& app) {
   cmd->add_option("--config", f->config_path,
                   "run.yaml: its generator section (FastVideo's schema); no request section")
       ->check(non_empty("name a run file, or leave the flag out"));
-  cmd->add_option("--host", f->host, "address to listen on (default 127.0.0.1)");
+  cmd->add_option("--host", f->host, "address to listen on (default 127.0.0.1)")
+      ->check(non_empty("name an address such as 127.0.0.1 or 0.0.0.0"));
   cmd->add_option("--port", f->port, "port (default 8000; 0: any free port, printed)")
       ->check(integer_in(0, 65535));
   cmd->add_option("--api-key", f->api_key,

@@ -48,8 +48,9 @@ std::string WanGeometry::invalid_size(int64_t num_frames, int64_t height, int64_
                    nearest_multiples(width, m), ")");
   if (num_frames < 1 || (num_frames - 1) % temporal_stride_ != 0 ||
       latent_frames(num_frames) % patch_[0] != 0)
-    return str_cat("num_frames=", num_frames, " must be ", temporal_stride_, "n+1 (try ",
-                   nearest_frame_counts(num_frames, temporal_stride_), ")");
+    return str_cat("num_frames=", num_frames, " must be ", temporal_stride_,
+                   "n+1 with n >= 0 (try ", nearest_frame_counts(num_frames, temporal_stride_),
+                   ")");
   // wan21.md §1.4: RoPE has rope_max_seq_len positions along each axis of the token grid.
   const int64_t max_height = int64_t(max_positions_) * spatial_stride_ * patch_[1];
   const int64_t max_width = int64_t(max_positions_) * spatial_stride_ * patch_[2];
