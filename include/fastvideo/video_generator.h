@@ -114,7 +114,8 @@ struct GeneratorOptions {
   //    brings each block's to the GPU for its forward: on one GPU the same streaming as above.
   //  - text_encoder_cpu_offload: UMT5's weights stay in the checkpoint's files; its layers stream
   //    to the GPU one at a time while encoding (as fast as loading it whole: docs/perf.md).
-  //  - vae_cpu_offload: the VAE's weights are on the GPU only while decoding.
+  //  - vae_cpu_offload: not in this version; true is refused (the VAE's weights are 0.25 GB, and
+  //    vae_tiling bounds what decoding needs).
   // Offloading on the CPU device changes nothing (the weights are in host memory already).
   std::optional<bool> dit_layerwise_offload, dit_cpu_offload, text_encoder_cpu_offload,
       vae_cpu_offload;
@@ -206,7 +207,10 @@ class VideoGenerator {
   // the start of loading) and, on a GPU, peak device memory; named "load".
   const StageReport& load_report() const;
 
-  // Progress callback: (step, total, seconds per step) after each denoising step.
+  // Progress callback: (step, total, seconds per step) after each denoising step. It takes effect
+  // from the next generate() (a call made while another thread generates waits for that run to
+  // end), so a run reports to the callback it started with; from threads that take turns on one
+  // generator, set it and generate under a lock of your own for each caller's progress.
   using ProgressFn = void (*)(int step, int total, double seconds_per_step, void* user);
   void set_progress(ProgressFn fn, void* user);
 
@@ -218,13 +222,19 @@ class VideoGenerator {
   // asked for between generations applies to the next.
   void request_stop() noexcept;
 
+  // A moved-from generator throws Error from every call but request_stop (which does nothing).
   VideoGenerator(VideoGenerator&&) noexcept;
+  // Destroying (or assigning over) a generator while another thread generates with it stops that
+  // generation as request_stop() does and waits for it to end. No other call may be waiting to
+  // start on it then; destroying it from its own progress callback aborts the process.
   VideoGenerator& operator=(VideoGenerator&&) noexcept;
   ~VideoGenerator();
 
  private:
   struct Impl;
   explicit VideoGenerator(std::unique_ptr<Impl> impl);
+  Impl& impl() const;                                       // Error when moved from
+  static void retire(std::unique_ptr<Impl> impl) noexcept;  // stops and waits for its run
   std::unique_ptr<Impl> impl_;
 };
 

@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -25,10 +27,37 @@ struct VideoGenerator::Impl {
   std::atomic<std::thread::id> running{};
 };
 
+// A generator going away while another thread generates with it: the run is stopped (as
+// request_stop) and waited for, so it never outlives the models it uses. From the run's own
+// thread (its progress callback) no wait can end: that is a bug to stop at once, not to hang on.
+void VideoGenerator::retire(std::unique_ptr<Impl> impl) noexcept {
+  if (!impl) return;
+  if (impl->running.load() == std::this_thread::get_id()) {
+    std::fprintf(stderr,
+                 "fastvideo: a VideoGenerator was destroyed from its own progress callback, "
+                 "inside the generation that uses it\n");
+    std::abort();
+  }
+  if (impl->running.load() != std::thread::id()) impl->pipeline->stop().request();
+  const std::lock_guard lock(impl->run);
+}
+
 VideoGenerator::VideoGenerator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 VideoGenerator::VideoGenerator(VideoGenerator&&) noexcept = default;
-VideoGenerator& VideoGenerator::operator=(VideoGenerator&&) noexcept = default;
-VideoGenerator::~VideoGenerator() = default;
+VideoGenerator& VideoGenerator::operator=(VideoGenerator&& other) noexcept {
+  if (this != &other) {
+    retire(std::move(impl_));
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+VideoGenerator::~VideoGenerator() { retire(std::move(impl_)); }
+
+VideoGenerator::Impl& VideoGenerator::impl() const {
+  FV_CHECK(impl_ != nullptr,
+           "this VideoGenerator was moved from; use the generator it was moved into");
+  return *impl_;
+}
 
 VideoGenerator VideoGenerator::from_pretrained(const std::filesystem::path& path,
                                                const GeneratorOptions& options) {
@@ -43,30 +72,39 @@ VideoGenerator VideoGenerator::from_pretrained(const std::filesystem::path& path
 }
 
 GenerationResult VideoGenerator::generate(const GenerationRequest& request) {
-  FV_CHECK(impl_->running.load() != std::this_thread::get_id(),
+  Impl& impl = this->impl();
+  FV_CHECK(impl.running.load() != std::this_thread::get_id(),
            "VideoGenerator::generate() called from its own progress callback; a generator runs "
            "one generation at a time (use another generator, or generate after this one returns)");
-  const std::lock_guard lock(impl_->run);
-  impl_->running = std::this_thread::get_id();
+  const std::lock_guard lock(impl.run);
+  impl.running = std::this_thread::get_id();
   struct Leave {
     std::atomic<std::thread::id>& running;
     ~Leave() { running = std::thread::id(); }
-  } leave{impl_->running};
-  return impl_->pipeline->run(request);
+  } leave{impl.running};
+  return impl.pipeline->run(request);
 }
 
 std::vector<std::pair<std::string, std::string>> VideoGenerator::resolve(
     const GenerationRequest& request) const {
-  return impl_->pipeline->resolve(request);
+  return impl().pipeline->resolve(request);
 }
 
-const StageReport& VideoGenerator::load_report() const { return impl_->load; }
+const StageReport& VideoGenerator::load_report() const { return impl().load; }
 
 void VideoGenerator::set_progress(ProgressFn fn, void* user) {
-  impl_->pipeline->progress() = {fn, user};
+  Impl& impl = this->impl();
+  FV_CHECK(impl.running.load() != std::this_thread::get_id(),
+           "VideoGenerator::set_progress() called from its own progress callback; it takes "
+           "effect from the next generate(): call it before that one");
+  // Between runs only: a run keeps the callback it started with from its first step to its last.
+  const std::lock_guard lock(impl.run);
+  impl.pipeline->progress() = {fn, user};
 }
 
-void VideoGenerator::request_stop() noexcept { impl_->pipeline->stop().request(); }
+void VideoGenerator::request_stop() noexcept {
+  if (impl_) impl_->pipeline->stop().request();
+}
 
 std::filesystem::path metadata_file_beside(const std::filesystem::path& output) {
   if (!names_a_video_file(output) || video_format_for(output) != VideoFormat::Y4m) return {};

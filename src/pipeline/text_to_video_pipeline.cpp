@@ -505,7 +505,12 @@ std::vector<std::pair<std::string, std::string>> TextToVideoPipeline::resolve(
     GenerationRequest request) const {
   request.output_path.clear();  // the validate stage would check (and reserve) it otherwise
   RequestState state(request);
-  stages_.front()->run(state);  // the validate stage: it only reads the request and the preset
+  // The validate stage, and the timesteps' (the scheduler the metadata names): they only read the
+  // request, the preset and their own configuration, so they may run beside a generation.
+  stages_.front()->run(state);
+  for (const auto& stage : stages_) {
+    if (stage->name() == "prepare_timesteps") stage->run(state);
+  }
   return state.result.parameters;
 }
 
