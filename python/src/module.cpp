@@ -60,13 +60,16 @@ class Generator {
     GenerationRequest request = config.request;
     request.output_path = config.output();
     ProgressTarget target{callback, &generator_, std::nullopt};
-    generator_.set_progress(callback.is_none() ? nullptr : forward_progress, &target);
-    struct ClearProgress {
-      VideoGenerator& g;
-      ~ClearProgress() { g.set_progress(nullptr, nullptr); }
-    } clear{generator_};
     try {
+      // Without the GIL: set_progress waits for another thread's generation, whose callback may
+      // need the GIL. Python callers take turns, each with its own callback for its whole run.
       nb::gil_scoped_release release;
+      const std::lock_guard turn(turn_mutex_);
+      generator_.set_progress(callback.is_none() ? nullptr : forward_progress, &target);
+      struct ClearProgress {
+        VideoGenerator& g;
+        ~ClearProgress() { g.set_progress(nullptr, nullptr); }
+      } clear{generator_};
       struct Running {
         Generator& g;
         explicit Running(Generator& g) : g(g) { g.set_running(true); }
@@ -93,6 +96,7 @@ class Generator {
   }
 
   VideoGenerator generator_;
+  std::mutex turn_mutex_;  // held by a Python call from setting its callback to clearing it
   std::mutex running_mutex_;
   bool running_ = false;
 };
@@ -129,12 +133,13 @@ NB_MODULE(_fastvideo_cpp, m) {
   nb::class_<RunConfig>(m, "RunConfig")
       .def(nb::init<>())
       .def("__copy__", [](const RunConfig& c) { return RunConfig(c); })
-      .def("apply_yaml",
-           [](RunConfig& c, const std::string& text, const std::string& origin) {
-             apply_config_text(text, origin, c);
-           },
-           "text"_a, "origin"_a,
-           "Applies a YAML/JSON document of FastVideo's run schema (run_config.h).")
+      .def(
+          "apply_yaml",
+          [](RunConfig& c, const std::string& text, const std::string& origin) {
+            apply_config_text(text, origin, c);
+          },
+          "text"_a, "origin"_a,
+          "Applies a YAML/JSON document of FastVideo's run schema (run_config.h).")
       .def_prop_ro("model_path",
                    [](const RunConfig& c) -> std::optional<std::string> {
                      if (!c.model_path) return std::nullopt;
@@ -146,13 +151,15 @@ NB_MODULE(_fastvideo_cpp, m) {
                      if (!c.prompt_path) return std::nullopt;
                      return c.prompt_path->string();
                    })
-      .def_prop_ro("attention_backend", [](const RunConfig& c) { return c.options.attention_backend; })
+      .def_prop_ro("attention_backend",
+                   [](const RunConfig& c) { return c.options.attention_backend; })
       .def("set_attention_backend",
            [](RunConfig& c, const std::string& name) { c.options.attention_backend = name; })
       .def("set_prompt", [](RunConfig& c, const std::string& p) { c.request.prompt = p; })
       .def("clear_prompt_path", [](RunConfig& c) { c.prompt_path.reset(); })
-      .def("output", [](const RunConfig& c) { return c.output().string(); },
-           "Where the video goes ('' for none), as FastVideo's output_path rules give it.");
+      .def(
+          "output", [](const RunConfig& c) { return c.output().string(); },
+          "Where the video goes ('' for none), as FastVideo's output_path rules give it.");
 
   nb::class_<StageReport>(m, "StageReport")
       .def_ro("name", &StageReport::name)
@@ -166,9 +173,7 @@ NB_MODULE(_fastvideo_cpp, m) {
   nb::class_<GenerationResult>(m, "GenerationResult")
       .def_prop_ro(
           "frames",
-          [](nb::handle self) {
-            return frames_view(*nb::inst_ptr<GenerationResult>(self), self);
-          },
+          [](nb::handle self) { return frames_view(*nb::inst_ptr<GenerationResult>(self), self); },
           "(F, H, W, 3) uint8 RGB frames, a view of the result's buffer (no copy).")
       .def_ro("fps", &GenerationResult::fps)
       .def_prop_ro("output_path", [](const GenerationResult& r) { return r.output_path.string(); })

@@ -209,3 +209,29 @@ def test_generating_from_its_own_callback_is_refused_not_a_deadlock(tiny_model):
     assert "generate_video() called from its own progress callback" in str(outcome["error"])
     # The refusal stopped that generation only: the generator still works.
     assert generator.generate_video("a fox", num_frames=1, save_video=False)["size"][2] == 1
+
+
+def test_two_threads_each_get_their_own_progress(tiny_model):
+    # They take turns on one generator; each run reports to its own callback from first step to
+    # last (the C++ API audit: a callback set mid-run took over the rest of the other's steps).
+    # A watchdog turns a deadlock into a failure.
+    generator = VideoGenerator.from_pretrained(tiny_model)
+    seen = {3: [], 5: []}
+    errors = []
+
+    def run(steps):
+        try:
+            generator.generate_video("a fox", num_inference_steps=steps, num_frames=1,
+                                     save_video=False,
+                                     callback=lambda step, total, sps: seen[steps].append(total))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in (3, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "two threads' generations deadlocked"
+    assert errors == []
+    assert seen == {3: [3, 3, 3], 5: [5, 5, 5, 5, 5]}
