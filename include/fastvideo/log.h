@@ -1,4 +1,5 @@
-// Logging with levels from FASTVIDEO_LOG_LEVEL (debug, info, warning, error; default info).
+// Logging with levels from FASTVIDEO_LOG_LEVEL (debug, info, warning, error; default info), or
+// set_threshold; lines go to stderr as "[fastvideo LEVEL] message", or to a sink of the program's.
 #pragma once
 
 #include <string>
@@ -10,6 +11,12 @@ namespace fastvideo::log {
 enum class Level { Debug = 0, Info = 1, Warning = 2, Error = 3 };
 
 Level threshold();
+// From now on, instead of FASTVIDEO_LOG_LEVEL. Safe from any thread.
+void set_threshold(Level level);
+// Where lines at or above the threshold go from now on (nullptr: stderr again). Called with one
+// line at a time, never from two threads at once; it must not log itself.
+using Sink = void (*)(Level level, const std::string& message, void* user);
+void set_sink(Sink sink, void* user);
 void write(Level level, const std::string& message);
 
 template <class... P>
