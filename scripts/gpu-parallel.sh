@@ -27,10 +27,11 @@ cd "$(dirname "$0")/.."
 rehearsal="${PARALLEL_REHEARSAL:-}"
 case "$rehearsal" in
   "") ;;
-  cpu) export FASTVIDEO_BIN_DIR=build FASTVIDEO_CPU_RANKS=1 ;;
+  cpu) export FASTVIDEO_CPU_RANKS=1 ;;
   *) echo "PARALLEL_REHEARSAL=$rehearsal: expected cpu or unset"; exit 2 ;;
 esac
 source scripts/lib/check_steps.sh
+[ -n "$rehearsal" ] && fv_bin=build
 scratch=/tmp/fastvideo-parallel  # videos and checkpoints: too big for $OUT
 [ -n "$rehearsal" ] && scratch=/tmp/fastvideo-parallel-rehearsal
 mkdir -p "$scratch"

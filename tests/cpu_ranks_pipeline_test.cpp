@@ -113,12 +113,13 @@ TEST_F(CpuRanksPipeline, EveryBackendOverTwoRanksGivesTheOneRankVideo) {
 }
 
 // Sharded weights (use_fsdp_inference): each rank keeps its piece of every block and the group
-// gathers a block before it runs; over 2 ranks, and CFG-parallel over 2 x 2.
+// gathers a block before it runs; one rank (its piece is the whole), 2 ranks, and CFG-parallel
+// over 2 x 2.
 TEST_F(CpuRanksPipeline, ShardedWeightsGiveTheOneRankVideo) {
   const GenerationResult one = generate(testing::tiny_model_dir(), 1, -1);
-  for (const int num_gpus : {2, 4}) {
+  for (const auto [num_gpus, sp_size] : {std::pair{1, 1}, std::pair{2, 2}, std::pair{4, 2}}) {
     const GenerationResult sharded =
-        generate(testing::tiny_model_dir(), num_gpus, 2, "", fox(), /*sharded=*/true);
+        generate(testing::tiny_model_dir(), num_gpus, sp_size, "", fox(), /*sharded=*/true);
     expect_same_video(sharded, one, str_cat("sharded over ", num_gpus));
     EXPECT_EQ(parameter(sharded, "use_fsdp_inference"), "true");
   }

@@ -36,16 +36,16 @@ def _check_prompts(prompt: Any, where: str) -> None:
             got = f"a {type(prompt).__name__} holding {type(p).__name__}" if listed else \
                 type(p).__name__
             raise TypeError(f"{where}: expected a string or a list of strings, got {got}")
-        if not listed:
-            continue  # one prompt: the engine's own checks name it
-        # A list's prompts are all checked before its first video is written, as a prompt file's.
-        if not p.strip():
-            raise ValueError(f"{where}: prompt {i} is empty or only whitespace; give a prompt")
-        try:
+        which = f"prompt {i}" if listed else "the prompt"
+        try:  # text YAML cannot carry (a lone surrogate) is named here, not in a YAML error
             p.encode("utf-8")
         except UnicodeEncodeError as e:
-            raise ValueError(f"{where}: prompt {i} is not valid Unicode text ({e.reason} at "
+            raise ValueError(f"{where}: {which} is not valid Unicode text ({e.reason} at "
                              f"character {e.start}: {p[e.start]!r})") from None
+        # A list's prompts are all checked before its first video is written, as a prompt file's
+        # (one prompt: the engine's own check names it).
+        if listed and not p.strip():
+            raise ValueError(f"{where}: prompt {i} is empty or only whitespace; give a prompt")
 
 
 def _check_progress_keywords(function: str, callback: Any, progress_bar: Any) -> None:

@@ -11,7 +11,9 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <atomic>
 #include <mutex>
+#include <thread>
 
 #include "fastvideo/error.h"
 #include "fastvideo/run_config.h"
@@ -64,7 +66,17 @@ class Generator {
       // Without the GIL: set_progress waits for another thread's generation, whose callback may
       // need the GIL. Python callers take turns, each with its own callback for its whole run.
       nb::gil_scoped_release release;
+      // The turn's own thread (its progress callback) would wait for itself.
+      FV_CHECK(turn_owner_.load() != std::this_thread::get_id(),
+               "VideoGenerator::generate() called from its own progress callback; a generator "
+               "runs one generation at a time (use another generator, or generate after this one "
+               "returns)");
       const std::lock_guard turn(turn_mutex_);
+      turn_owner_ = std::this_thread::get_id();
+      struct LeaveTurn {
+        std::atomic<std::thread::id>& owner;
+        ~LeaveTurn() { owner = std::thread::id(); }
+      } leave_turn{turn_owner_};
       generator_.set_progress(callback.is_none() ? nullptr : forward_progress, &target);
       struct ClearProgress {
         VideoGenerator& g;
@@ -97,6 +109,7 @@ class Generator {
 
   VideoGenerator generator_;
   std::mutex turn_mutex_;  // held by a Python call from setting its callback to clearing it
+  std::atomic<std::thread::id> turn_owner_{};
   std::mutex running_mutex_;
   bool running_ = false;
 };

@@ -211,23 +211,36 @@ def test_generating_from_its_own_callback_is_refused_not_a_deadlock(tiny_model):
     assert generator.generate_video("a fox", num_frames=1, save_video=False)["size"][2] == 1
 
 
+def _engine_and_config(tiny_model, steps):
+    """The module's own Generator (below the package's one-at-a-time lock) and a request."""
+    import copy
+
+    from fastvideo_cpp.setting_keys import REQUEST_KEYWORDS, apply_keywords
+    generator = VideoGenerator.from_pretrained(tiny_model, device="cpu")
+    config = copy.copy(generator._config)
+    apply_keywords(config, "test", {"prompt": "a fox", "num_inference_steps": steps,
+                                    "num_frames": 1, "save_video": False}, REQUEST_KEYWORDS)
+    return generator, config
+
+
 def test_two_threads_each_get_their_own_progress(tiny_model):
-    # They take turns on one generator; each run reports to its own callback from first step to
-    # last (the C++ API audit: a callback set mid-run took over the rest of the other's steps).
-    # A watchdog turns a deadlock into a failure.
-    generator = VideoGenerator.from_pretrained(tiny_model)
+    # Straight on the module's Generator, which two threads reach at once: they take turns, and
+    # each run reports to its own callback from first step to last (the C++ API audit: a callback
+    # set mid-run took over the rest of the other's steps). A watchdog turns a deadlock into a
+    # failure.
+    generator, three = _engine_and_config(tiny_model, 3)
+    _, five = _engine_and_config(tiny_model, 5)
     seen = {3: [], 5: []}
     errors = []
 
-    def run(steps):
+    def run(config, steps):
         try:
-            generator.generate_video("a fox", num_inference_steps=steps, num_frames=1,
-                                     save_video=False,
-                                     callback=lambda step, total, sps: seen[steps].append(total))
+            generator._engine.generate(config, lambda step, total, sps: seen[steps].append(total))
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in (3, 5)]
+    threads = [threading.Thread(target=run, args=(c, n), daemon=True)
+               for c, n in ((three, 3), (five, 5))]
     for t in threads:
         t.start()
     for t in threads:
@@ -235,3 +248,22 @@ def test_two_threads_each_get_their_own_progress(tiny_model):
     assert not any(t.is_alive() for t in threads), "two threads' generations deadlocked"
     assert errors == []
     assert seen == {3: [3, 3, 3], 5: [5, 5, 5, 5, 5]}
+
+
+def test_the_modules_generate_from_its_own_callback_is_refused(tiny_model):
+    generator, config = _engine_and_config(tiny_model, 2)
+    outcome = {}
+
+    def outer():
+        def callback(step, total, sps):
+            generator._engine.generate(config, None)
+        try:
+            generator._engine.generate(config, callback)
+        except Exception as e:  # noqa: BLE001 - checked below
+            outcome["error"] = e
+
+    thread = threading.Thread(target=outer, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert not thread.is_alive(), "generate from its own callback deadlocked"
+    assert "called from its own progress callback" in str(outcome.get("error")), outcome

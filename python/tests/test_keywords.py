@@ -361,3 +361,9 @@ def test_a_prompt_list_is_checked_whole_before_its_first_video(tiny_model, tmp_p
         gen.generate_video(["ok", bad], output_path=str(tmp_path) + "/", num_frames=5,
                            height=32, width=32, num_inference_steps=1)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_prompt_that_is_not_unicode_text_is_named(tiny_model):
+    gen = VideoGenerator.from_pretrained(tiny_model, device="cpu")
+    with pytest.raises(ValueError, match="the prompt is not valid Unicode text"):
+        gen.generate_video("a fox \ud800", save_video=False)

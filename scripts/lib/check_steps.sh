@@ -4,7 +4,7 @@
 
 out="${OUT:-out}"
 mkdir -p "$out"
-fv_bin="${FASTVIDEO_BIN_DIR:-build-gpu}"  # where the fastvideo binary was built
+fv_bin=build-gpu  # where the fastvideo binary was built (gpu-parallel.sh's rehearsal: build)
 summary=()
 
 step() {  # step NAME COMMAND...: runs, logs to $out/NAME.log, records pass/fail

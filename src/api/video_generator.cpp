@@ -38,7 +38,9 @@ void VideoGenerator::retire(std::unique_ptr<Impl> impl) noexcept {
                  "inside the generation that uses it\n");
     std::abort();
   }
-  if (impl->running.load() != std::thread::id()) impl->pipeline->stop().request();
+  // Also when no run has said it started: a thread may hold `run` and not have said so yet. The
+  // flag left behind goes with the pipeline.
+  impl->pipeline->stop().request();
   const std::lock_guard lock(impl->run);
 }
 

@@ -3,7 +3,6 @@
 // stop on SIGINT/SIGTERM.
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 
 #include "commands.h"
 #include "fastvideo/json_depth.h"
@@ -257,13 +257,17 @@ void write_log(const std::filesystem::path& path, const std::string& text, bool 
   }
   check_log_target(path, overwrite);
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
-  std::string tmp = (dir / ".fastvideo-XXXXXX").string();
-  const int fd = ::mkstemp(tmp.data());
+  // Created exclusively (no other run can own it) with mode 0666, so the umask applies as to any
+  // file the user writes; mkstemp would have made it 0600.
+  std::string tmp;
+  int fd = -1;
+  std::mt19937_64 names(std::random_device{}());
+  for (int attempt = 0; fd < 0 && attempt < 100; ++attempt) {
+    tmp = (dir / str_cat(".fastvideo-log-", ::getpid(), "-", names() % 1000000007)).string();
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST) break;
+  }
   FV_CHECK(fd >= 0, path.string(), ": cannot write the JSON log: ", std::strerror(errno));
-  // mkstemp makes the file 0600; a log is read like any file the user writes (0666 less umask).
-  const mode_t umask_bits = ::umask(0);
-  ::umask(umask_bits);
-  ::fchmod(fd, 0666 & ~umask_bits);
   const std::string bytes = text + "\n";
   const bool written = ::write(fd, bytes.data(), bytes.size()) == ssize_t(bytes.size());
   const int write_error = errno;

@@ -102,6 +102,9 @@ Video read_png_frames(const std::filesystem::path& folder) {
   // Numbered without gaps (from 0 as written here, or 1 as FFmpeg's frame_%05d.png): a missing
   // frame would shift every later one.
   for (size_t i = 1; i < files.size(); ++i) {
+    FV_CHECK(files[i].first != files[i - 1].first, folder.string(), ": ",
+             files[i - 1].second.filename().string(), " and ", files[i].second.filename().string(),
+             " are both frame ", files[i].first);
     FV_CHECK(files[i].first == files[i - 1].first + 1, folder.string(), ": ",
              frame_file_name(int(files[i - 1].first + 1)), " is missing between ",
              files[i - 1].second.filename().string(), " and ", files[i].second.filename().string(),

@@ -50,7 +50,8 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
         "blocks are either split across GPUs or streamed from host memory; turn one off");
   }
   if (n == 1) {
-    if (!device.is_cpu()) plan.devices = {device};
+    // Sharded weights need their one-rank group, on CPU ranks too.
+    if (!device.is_cpu() || plan.sharded) plan.devices = {device};
     return plan;
   }
   FV_CHECK(!device.is_cpu() || context.cpu_ranks, "num_gpus ", n, " with the device ",

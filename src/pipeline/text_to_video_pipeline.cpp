@@ -249,7 +249,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                                .compile = compile.has_value(),
                                .runs_cfg = pipeline != WanPipelineKind::Dmd,
                                .fp8 = !transformer_quant.empty(),
-                               .cpu_ranks = cpu_ranks_from_env()});
+                               .cpu_ranks = device_.is_cpu() && cpu_ranks_from_env()});
   // What keeps the transformer's blocks on the device (no layerwise offload), if anything.
   std::string dit_resident_because;
   if (parallel.sharded) {

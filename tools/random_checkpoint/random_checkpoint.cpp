@@ -140,6 +140,7 @@ void write_random_checkpoint(const fs::path& asked, const RandomCheckpointOption
   const fs::path tmp = parent / str_cat(".", dir.filename().string(), ".tmp-", ::getpid());
   const fs::path old = parent / str_cat(".", dir.filename().string(), ".old-", ::getpid());
   fs::remove_all(tmp);
+  fs::remove_all(old);  // a killed earlier run of this PID's
   const auto check_stop = [&options] {
     if (options.stop_requested && options.stop_requested())
       throw Cancelled("stopped while writing the checkpoint");
@@ -159,6 +160,8 @@ void write_random_checkpoint(const fs::path& asked, const RandomCheckpointOption
     check_stop();  // the last moment: after it, the folder is complete and in place
     // The old checkpoint steps aside and goes only once the new one is in its place.
     const bool replacing = fs::exists(fs::symlink_status(dir));
+    FV_CHECK(!replacing || options.overwrite, asked.string(),
+             " appeared while the checkpoint was being written; pass --overwrite to replace it");
     if (replacing) fs::rename(dir, old);
     std::error_code ec;
     fs::rename(tmp, dir, ec);
