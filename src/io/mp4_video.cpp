@@ -5,6 +5,7 @@
 #ifdef FASTVIDEO_HAVE_FFMPEG
 
 #include <cmath>
+#include <cstdarg>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -58,12 +59,26 @@ using Frame = std::unique_ptr<AVFrame, FrameDeleter>;
 using Packet = std::unique_ptr<AVPacket, PacketDeleter>;
 using Sws = std::unique_ptr<SwsContext, SwsDeleter>;
 
-// libx264 prints its statistics at info level; keep FFmpeg to errors unless we log debug.
+// FFmpeg's lines go through our log, so its level and sink (log::set_threshold, set_sink) apply
+// as they are when each line comes: errors as errors, warnings as warnings, and info (libx264's
+// statistics) as debug; FFmpeg's own verbose and debug levels never.
+void ffmpeg_log_line(void* context, int level, const char* format, va_list args) {
+  if (level > AV_LOG_INFO) return;
+  const log::Level ours = level <= AV_LOG_ERROR     ? log::Level::Error
+                          : level <= AV_LOG_WARNING ? log::Level::Warning
+                                                    : log::Level::Debug;
+  if (ours < log::threshold()) return;
+  static thread_local int print_prefix = 1;
+  char line[1024];
+  av_log_format_line2(context, level, format, args, line, sizeof(line), &print_prefix);
+  std::string text = line;
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (!text.empty()) log::write(ours, "FFmpeg: " + text);
+}
+
 void set_ffmpeg_log_level() {
   static std::once_flag once;
-  std::call_once(once, [] {
-    av_log_set_level(log::threshold() <= log::Level::Debug ? AV_LOG_INFO : AV_LOG_ERROR);
-  });
+  std::call_once(once, [] { av_log_set_callback(ffmpeg_log_line); });
 }
 
 std::string av_error(int code) {
