@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -240,13 +241,23 @@ void check_log_path(const std::filesystem::path& path, const std::filesystem::pa
   FV_CHECK(beside.empty() || !same_file(path, beside), path.string(),
            ": is the name of the video's metadata file (beside a .y4m); give --log-json another "
            "file");
+  // Into a folder the videos are named in from their prompts, a video's name may turn out to be
+  // the log's; known only once the video is made, so any video name there is refused now.
+  std::string extension = path.extension().string();
+  for (char& c : extension) c = char(std::tolower(static_cast<unsigned char>(c)));
+  const bool named_folder = !output.empty() && !output.has_filename();
+  FV_CHECK(!named_folder || (extension != ".mp4" && extension != ".y4m") ||
+               !same_file(path.has_parent_path() ? path.parent_path() : ".", output),
+           path.string(), ": a video's name in ", output.string(),
+           ", where the videos are named from their prompts; give --log-json a .json name or "
+           "another folder");
   check_log_target(path, overwrite);
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
   FV_CHECK(std::filesystem::is_directory(dir, ec) && ::access(dir.c_str(), W_OK) == 0,
            path.string(), ": folder ", dir.string(), " does not exist or is not writable");
 }
 
-// Writes `text` to a temporary created exclusively next to `path` (mkstemp: no other run can own
+// Writes `text` to a temporary created exclusively next to `path` (O_EXCL: no other run can own
 // it), then renames it into place: over nothing unless `overwrite`, and never over or into a video
 // this run wrote (a name made from the prompt could be the log's).
 void write_log(const std::filesystem::path& path, const std::string& text, bool overwrite,
