@@ -29,6 +29,7 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/tensor.h"
+#include "json_output.h"
 #include "ops/attention.h"
 #include "ops/cuda/attention_backend.h"
 #include "ops/cuda/flash_attention.h"
@@ -414,7 +415,7 @@ int run_bench_attention(const AttentionBenchFlags& f) {
   FV_CUDA_CHECK(cudaEventDestroy(start));
   FV_CUDA_CHECK(cudaEventDestroy(stop));
   if (f.accuracy) out["accuracy"] = run_attention_accuracy(f.device, wanted);
-  if (!f.json.empty()) std::ofstream(f.json) << out.dump(2) << "\n";
+  if (!f.json.empty()) write_json_results(f.json, out);
   return 0;
 }
 

@@ -22,6 +22,7 @@
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
 #include "cuda_timer.h"
+#include "json_output.h"
 #endif
 
 namespace fastvideo::bench {
@@ -114,7 +115,7 @@ int run_conv_bench(const ConvBenchFlags& f) {
       "\nconvolutions of one steady chunk: %.3f ms (a 21-latent-frame decode runs 21 chunks)\n",
       chunk_ms);
   std::printf("anchor: python3 tools/bench/torch_conv_anchor.py (F.conv3d, same shapes)\n");
-  if (!f.json.empty()) std::ofstream(f.json) << out.dump(2) << "\n";
+  if (!f.json.empty()) write_json_results(f.json, out);
   return 0;
 }
 

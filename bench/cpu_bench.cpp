@@ -14,6 +14,7 @@
 #include "dit_flops.h"
 #include "fastvideo/video_generator.h"
 #include "io/checkpoint.h"
+#include "json_output.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/wan_geometry.h"
 #include "ops/cpu/sgemm.h"
@@ -116,7 +117,7 @@ int run_bench(const BenchFlags& f) {
                         {"gflops", dit_gflops}};
   out["sgemm_gflops"] = {{"attn_proj", gemm_qkv}, {"ffn_up", gemm_ffn}, {"square_1024", gemm_big}};
   if (!f.json.empty()) {
-    std::ofstream(f.json) << out.dump(2) << "\n";
+    write_json_results(f.json, out);
   }
   return 0;
 }

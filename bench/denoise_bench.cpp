@@ -40,6 +40,7 @@
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
+#include "json_output.h"
 #endif
 
 namespace fastvideo::bench {
@@ -137,7 +138,7 @@ int run_bench_fastwan(const BenchDenoiseFlags& f, Device device, const std::stri
     out["vsa_sparsity"] = f.vsa_sparsity;
     out["step_seconds"] = step_seconds;
     out["seconds"] = total;
-    std::ofstream(f.json) << out.dump(2) << "\n";
+    write_json_results(f.json, out);
   }
   return 0;
 }
@@ -305,7 +306,7 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
       out["compile_capture_seconds"] = compiled.capture_seconds;
       out["compile_graph_memory_bytes"] = compiled.graph_memory_bytes;
     }
-    std::ofstream(f.json) << out.dump(2) << "\n";
+    write_json_results(f.json, out);
   }
   return 0;
 }

@@ -32,6 +32,7 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/cuda/device_allocator.h"
+#include "json_output.h"
 #include "timed_attention.h"
 #endif
 
@@ -357,7 +358,7 @@ int run_bench_dit(const BenchDitFlags& f) {
                       {"graphs", stats.graphs},
                       {"replays", stats.replays}};
   }
-  if (!f.json.empty()) std::ofstream(f.json) << out.dump(2) << "\n";
+  if (!f.json.empty()) write_json_results(f.json, out);
   return 0;
 }
 

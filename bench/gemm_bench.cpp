@@ -15,6 +15,7 @@
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
 #include "cuda_timer.h"
+#include "json_output.h"
 #endif
 
 namespace fastvideo::bench {
@@ -94,7 +95,7 @@ int run_gemm_bench(const GemmBenchFlags& f) {
                              {"tflops", tflops}});
   }
   std::printf("\nanchor: python3 tools/bench/torch_gemm_anchor.py (F.linear, same shapes)\n");
-  if (!f.json.empty()) std::ofstream(f.json) << out.dump(2) << "\n";
+  if (!f.json.empty()) write_json_results(f.json, out);
   return 0;
 }
 

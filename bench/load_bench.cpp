@@ -27,6 +27,7 @@
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
+#include "json_output.h"
 #endif
 
 namespace fastvideo::bench {
@@ -197,7 +198,7 @@ int run_bench_load(const BenchLoadFlags& f) {
     }
     out["rounds"].push_back(r);
   }
-  if (!f.json.empty()) std::ofstream(f.json) << out.dump(2) << "\n";
+  if (!f.json.empty()) write_json_results(f.json, out);
   return 0;
 }
 

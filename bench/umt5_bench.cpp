@@ -21,6 +21,7 @@
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
+#include "json_output.h"
 #endif
 
 namespace fastvideo::bench {
@@ -156,7 +157,7 @@ int run_bench_umt5(const BenchUmt5Flags& f) {
       out["compile_median_seconds"] = sample_stats(compiled_seconds).median;
       out["capture_seconds"] = encoder.compile_stats().capture_seconds;
     }
-    std::ofstream(f.json) << out.dump(2) << "\n";
+    write_json_results(f.json, out);
   }
   return 0;
 }

@@ -26,6 +26,7 @@
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
 #include "core/cuda/device_allocator.h"
+#include "json_output.h"
 #endif
 
 namespace fastvideo::bench {
@@ -134,7 +135,7 @@ int run_bench_vae(const BenchVaeFlags& f) {
     }
     out["peak_device_bytes"] = peak;
     out["weight_bytes"] = weight_bytes;
-    std::ofstream(f.json) << out.dump(2) << "\n";
+    write_json_results(f.json, out);
   }
   return 0;
 }

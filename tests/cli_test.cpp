@@ -88,7 +88,8 @@ TEST(Cli, AnUnparsableCommandLineExitsOneWithAnErrorLineNamingTheFlag) {
   for (const auto& [args, culprit] : std::vector<std::pair<std::string, std::string>>{
            {"generate --bogus", "--bogus"},
            {"make-tiny-model x --seed abc", "--seed"},
-           {"make-tiny-model x --seed -1", "--seed: is negative"},
+           {"make-tiny-model x --seed -1", "--seed: is not a whole number in 0 .."},
+           {"make-tiny-model x --seed 18446744073709551616", "--seed: is not a whole number"},
            {"generate --prompt a --prompt b", "--prompt"}}) {
     const CliRun r = run(args);
     EXPECT_EQ(r.status, 1) << args << ": " << r.output;
@@ -418,8 +419,13 @@ TEST(Cli, BackendsListsEveryAttentionBackendWithItsStatusAndWhy) {
   EXPECT_TRUE(here.output.find("no GPU") != std::string::npos ||
               here.output.find(", sm_") != std::string::npos)
       << here.output;
+  // A selection that does not resolve still shows the table, and fails (QA audit: exit 0).
   CliRun env = run("backends --device cpu", "FASTVIDEO_ATTENTION_BACKEND=BOGUS");
+  EXPECT_EQ(env.status, 1) << env.output;
   EXPECT_NE(env.output.find("unknown attention backend 'BOGUS'"), std::string::npos) << env.output;
+  EXPECT_NE(env.output.find("\nTORCH_SDPA "), std::string::npos) << env.output;
+  EXPECT_EQ(run("backends --device cpu --attention-backend NOPE").status, 1);
+  EXPECT_NE(run("backends --device ''").output.find("--device: is empty"), std::string::npos);
 }
 
 TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {

@@ -241,6 +241,22 @@ TEST(StaMaskSearch, TheSearchCommandWritesAStrategyGenerateLoads) {
       mask + sizes);
   EXPECT_NE(bad.status, 0);
   EXPECT_TRUE(contains(bad.output, "--candidates: '1,1' is not a window t,h,w")) << bad.output;
+  // What would fail only after the search fails before it (QA audit): an existing output without
+  // --overwrite (it was replaced without a word), a folder, a missing folder, a negative skip.
+  const std::string search_args = "sta-search --device cpu --prompt x" + sizes;
+  for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+           {" --output " + mask, "exists; pass --overwrite to replace it"},
+           {" --output " + dir.string(), "is a folder"},
+           {" --output " + (dir / "nodir" / "m.json").string(),
+            "does not exist or is not writable"},
+           {" --overwrite --skip-time-steps -1 --output " + mask,
+            "--skip-time-steps -1 is negative"}}) {
+    const testing::CliRun r = testing::run(search_args + args);
+    EXPECT_EQ(r.status, 1) << args << "\n" << r.output;
+    EXPECT_TRUE(contains(r.output, message)) << args << "\n" << r.output;
+    EXPECT_FALSE(contains(r.output, "searched:")) << "the search ran first: " << args;
+  }
+  EXPECT_EQ(StaMaskStrategy::from_file(mask).size(), 8u) << "the strategy was replaced";
 }
 
 // FastVideo's default candidates are 720p windows; on a smaller grid they are cut to it, and those
@@ -263,7 +279,8 @@ TEST(StaMaskSearch, CandidatesAreCutToTheGridAndFullWindowsDropped) {
   EXPECT_TRUE(contains(search.output, "overall sparsity 0.2500")) << search.output;
   EXPECT_EQ(StaMaskStrategy::from_file(mask).size(), 8u);
   const testing::CliRun none = testing::run(
-      "sta-search --device cpu --prompt x --candidates '3,3,3 1,2,2' --output " + mask + sizes);
+      "sta-search --device cpu --prompt x --candidates '3,3,3 1,2,2' --overwrite --output " + mask +
+      sizes);
   EXPECT_NE(none.status, 0);
   EXPECT_TRUE(contains(none.output,
                        "no candidate window is smaller than the grid of [1, 2, 2] tiles of 6x8x8"))

@@ -29,7 +29,8 @@ int run_backends(const BackendsFlags& flags) {
       o.environment.c_str());
   std::printf("Wan2.1 (head_dim 128, %s) here: %s\n", o.gpu ? "bf16" : "f32",
               o.wan_selection.c_str());
-  return 0;
+  // The table is shown either way; a selection asked for that does not resolve is a failure.
+  return o.wan_selection.rfind("error: ", 0) == 0 ? 1 : 0;
 }
 
 }  // namespace
@@ -39,9 +40,11 @@ Action add_backends_command(CLI::App& app) {
       "backends", "List every attention backend with its status on this machine and why");
   auto flags = std::make_shared<BackendsFlags>();
   cmd->add_option("--device", flags->device,
-                  "cpu, cuda or cuda:N (default: this machine's first GPU, else the CPU)");
+                  "cpu, cuda or cuda:N (default: this machine's first GPU, else the CPU)")
+      ->check(non_empty("give cpu, cuda or cuda:N, or leave the flag out"));
   cmd->add_option("--attention-backend", flags->attention_backend,
-                  "show what selection gives for this name");
+                  "show what selection gives for this name (exit status 1 when it is refused)")
+      ->check(non_empty("name a backend, or leave the flag out"));
   return [flags] { return run_backends(*flags); };
 }
 

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstdint>
 #include <string>
 
 #include "subcommand_program.h"
@@ -15,6 +17,20 @@ inline CLI::Validator non_empty(const std::string& what) {
   return CLI::Validator(
       [what](std::string& value) { return value.empty() ? "is empty; " + what : std::string(); },
       "NONEMPTY");
+}
+
+// A seed as generate takes one: a whole number in 0 .. 2^64-1, written in decimal. CLI11 alone
+// reads "-1" into an unsigned as 2^64-1 and clamps 2^64 to it.
+inline CLI::Validator seed_range() {
+  return CLI::Validator(
+      [](std::string& value) {
+        uint64_t seed = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seed);
+        return ec == std::errc() && end == value.data() + value.size() && !value.empty()
+                   ? std::string()
+                   : std::string("is not a whole number in 0 .. 18446744073709551615");
+      },
+      "SEED");
 }
 
 // --enable-torch-compile, as generate and serve both take it.

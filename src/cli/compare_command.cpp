@@ -66,6 +66,7 @@ Action add_compare_command(CLI::App& app) {
       [](std::string& value) {
         std::string lower = value;
         for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+        if (value.empty()) return std::string("is empty; give a number of dB");
         return lower.find("nan") == std::string::npos ? std::string() : "is not a number of dB";
       },
       "DB");

@@ -34,14 +34,8 @@ Action add_make_tiny_model_command(CLI::App& app) {
                   "stored transformer dtype for the real sizes: f32 (default, as the real repos) "
                   "or bf16 (the 14B transformer in 28 GB instead of 57)")
       ->check(CLI::IsMember({"f32", "bf16"}));
-  // CLI11 reads "-1" into an unsigned as 2^64 - 1; generate's --seed refuses it, and so does this.
   cmd->add_option("--seed", f->seed, "weight seed, 0 .. 2^64-1 (same seed, same bytes)")
-      ->check(CLI::Validator(
-          [](std::string& value) {
-            return value.find('-') == std::string::npos ? std::string()
-                                                        : "is negative; seeds are 0 .. 2^64-1";
-          },
-          "SEED"));
+      ->check(seed_range());
   cmd->add_flag("--overwrite", f->overwrite, "replace an existing folder");
   return [f] {
     // SIGINT/SIGTERM: the folder being written goes (a real size is tens of GB), then exit 130/143.

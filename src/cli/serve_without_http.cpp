@@ -9,8 +9,9 @@ Action add_serve_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Serve OpenAI's video API (/v1/videos) over HTTP");
   cmd->allow_extras();
   return []() -> int {
-    fail("fastvideo serve: this build has no HTTP server (cpp-httplib, Debian's "
-         "libcpp-httplib-dev, was not found when it was built); install it and rebuild");
+    fail(
+        "fastvideo serve: this build has no HTTP server (cpp-httplib, Debian's "
+        "libcpp-httplib-dev, was not found when it was built); install it and rebuild");
   };
 }
 

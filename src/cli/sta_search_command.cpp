@@ -2,6 +2,8 @@
 // STA_tuning): one generation per prompt with SLIDING_TILE_ATTN comparing every candidate window
 // with the full window at each step, layer and head, then the mask-strategy JSON that
 // FASTVIDEO_ATTENTION_CONFIG hands to SLIDING_TILE_ATTN (fastvideo/sta_search.h).
+#include <unistd.h>
+
 #include <cstdio>
 #include <optional>
 #include <sstream>
@@ -24,6 +26,7 @@ struct StaSearchFlags {
   std::vector<std::string> prompts;
   std::string candidates = "3,3,3 1,6,10 3,6,1 1,3,3";
   int skip_time_steps = 12;
+  bool overwrite = false;
   std::optional<int> height, width, num_frames, num_inference_steps;
   std::optional<uint64_t> seed;
 };
@@ -37,8 +40,8 @@ std::vector<StaTiles> parse_candidates(const std::string& text) {
     StaTiles w{};
     char c1 = 0, c2 = 0;
     std::istringstream one(item);
-    FV_CHECK(one >> w[0] >> c1 >> w[1] >> c2 >> w[2] && c1 == ',' && c2 == ',' && one.peek() == EOF &&
-                 w[0] >= 1 && w[1] >= 1 && w[2] >= 1,
+    FV_CHECK(one >> w[0] >> c1 >> w[1] >> c2 >> w[2] && c1 == ',' && c2 == ',' &&
+                 one.peek() == EOF && w[0] >= 1 && w[1] >= 1 && w[2] >= 1,
              "--candidates: '", item, "' is not a window t,h,w of positive whole numbers of tiles");
     out.push_back(w);
   }
@@ -57,7 +60,23 @@ int run_sta_search(const StaSearchFlags& f) {
   options.device = f.device;
   options.attention_backend = "SLIDING_TILE_ATTN";
   options.sta_search_candidates = parse_candidates(f.candidates);
-  const std::filesystem::path model = f.model.empty() ? ensure_default_tiny_model() : std::filesystem::path(f.model);
+  // What would fail after a search of hours fails now, before it.
+  FV_CHECK(f.skip_time_steps >= 0, "--skip-time-steps ", f.skip_time_steps,
+           " is negative; expected 0 or more steps kept at the full window");
+  {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path out = f.output;
+    const fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
+    FV_CHECK(out.has_filename() && !fs::is_directory(out, ec), "--output ", f.output,
+             ": is a folder; name the mask-strategy JSON file to write");
+    FV_CHECK(fs::is_directory(dir, ec) && ::access(dir.c_str(), W_OK) == 0, "--output ", f.output,
+             ": folder ", dir.string(), " does not exist or is not writable");
+    FV_CHECK(f.overwrite || !fs::exists(fs::symlink_status(out, ec)), "--output ", f.output,
+             " exists; pass --overwrite to replace it");
+  }
+  const std::filesystem::path model =
+      f.model.empty() ? ensure_default_tiny_model() : std::filesystem::path(f.model);
   VideoGenerator generator = VideoGenerator::from_pretrained(model, options);
   std::vector<StaSearchLosses> runs;
   for (const std::string& prompt : prompts) {
@@ -74,11 +93,11 @@ int run_sta_search(const StaSearchFlags& f) {
     std::printf("searched: %s\n", prompt.c_str());
   }
   const StaSearchSummary summary = write_sta_mask_strategy(runs, f.skip_time_steps, f.output);
-  std::printf("wrote %s: %d steps x %d layers x %d heads, full window [%d, %d, %d] for the first %d "
-              "steps; overall sparsity %.4f\n",
-              f.output.c_str(), runs[0].steps, runs[0].layers, runs[0].heads,
-              runs[0].full_window[0], runs[0].full_window[1], runs[0].full_window[2],
-              f.skip_time_steps, summary.sparsity);
+  std::printf(
+      "wrote %s: %d steps x %d layers x %d heads, full window [%d, %d, %d] for the first %d "
+      "steps; overall sparsity %.4f\n",
+      f.output.c_str(), runs[0].steps, runs[0].layers, runs[0].heads, runs[0].full_window[0],
+      runs[0].full_window[1], runs[0].full_window[2], f.skip_time_steps, summary.sparsity);
   for (const auto& [window, count] : summary.window_counts)
     std::printf("  %-14s %d heads\n", window.c_str(), count);
   return 0;
@@ -97,6 +116,7 @@ Action add_sta_search_command(CLI::App& app) {
   cmd->add_option("--prompt", f->prompts, "a calibration prompt (repeatable)");
   cmd->add_option("--prompt-file", f->prompt_file, "one calibration prompt per line");
   cmd->add_option("--output", f->output, "the mask-strategy JSON to write")->required();
+  cmd->add_flag("--overwrite", f->overwrite, "replace an existing --output");
   cmd->add_option("--candidates", f->candidates,
                   "windows in tiles, \"t,h,w t,h,w ...\" (default \"3,3,3 1,6,10 3,6,1 1,3,3\")");
   cmd->add_option("--skip-time-steps", f->skip_time_steps,
@@ -106,7 +126,7 @@ Action add_sta_search_command(CLI::App& app) {
   cmd->add_option("--width", f->width, "as generate's");
   cmd->add_option("--num-frames", f->num_frames, "as generate's");
   cmd->add_option("--num-inference-steps", f->num_inference_steps, "as generate's");
-  cmd->add_option("--seed", f->seed, "as generate's");
+  cmd->add_option("--seed", f->seed, "as generate's")->check(seed_range());
   return [f] { return run_sta_search(*f); };
 }
 
