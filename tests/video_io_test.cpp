@@ -1,10 +1,12 @@
 // Saving and loading videos: MP4 (H.264), PNG frame folders and Y4M; metadata; atomic,
 // non-clobbering writes (DESIGN §7, fastvideo.md §1.1).
 #include <gtest/gtest.h>
+#include <png.h>
 #include <sched.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <random>
 
@@ -266,6 +268,46 @@ TEST(VideoIo, Mp4NeedsEvenFrameSize) {
       error_of([&] { write_video(noise_video(1, 33, 48), dir / "odd.mp4", {}, false); });
   EXPECT_TRUE(contains(message, "even") && contains(message, "48x33")) << message;
   EXPECT_TRUE(dir.entries().empty());
+}
+
+// A 16-bit RGB PNG of `rgb` (8-bit values x 257), without a gAMA or sRGB chunk, as NumPy/PIL
+// tools write them; through libpng's own writer.
+void write_png16(const fs::path& file, int height, int width, const uint8_t* rgb) {
+  FILE* out = std::fopen(file.c_str(), "wb");
+  ASSERT_NE(out, nullptr);
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  png_init_io(png, out);
+  png_set_IHDR(png, info, png_uint_32(width), png_uint_32(height), 16, PNG_COLOR_TYPE_RGB,
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  std::vector<uint8_t> row(size_t(width) * 6);
+  for (int y = 0; y < height; ++y) {
+    for (int i = 0; i < width * 3; ++i) {
+      row[size_t(2 * i)] = rgb[size_t(y * width * 3 + i)];  // big-endian v * 257: both bytes v
+      row[size_t(2 * i + 1)] = rgb[size_t(y * width * 3 + i)];
+    }
+    png_write_row(png, row.data());
+  }
+  png_write_end(png, nullptr);
+  png_destroy_write_struct(&png, &info);
+  std::fclose(out);
+}
+
+// QA audit: libpng's simplified reader took such 16-bit samples for linear light, so the same
+// picture at 16 bits compared at 13.7 dB against its 8-bit self.
+TEST(VideoIo, SixteenBitPngFramesReadAsTheirEightBitValues) {
+  ScratchDir dir;
+  const Video original = noise_video(2, 9, 7, 16.0);
+  fs::create_directories(dir / "deep");
+  for (int f = 0; f < original.frames; ++f) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "frame_%05d.png", f);
+    write_png16(dir / "deep" / name, original.height, original.width, original.frame(f));
+  }
+  const Video back = read_video(dir / "deep");
+  EXPECT_EQ(back.frames, 2);
+  EXPECT_TRUE(back.rgb == original.rgb) << "16-bit samples were not read as sRGB";
 }
 
 TEST(VideoIo, PngFolderRoundTripIsLossless) {

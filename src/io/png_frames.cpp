@@ -57,6 +57,9 @@ std::pair<int, int> read_png(const std::filesystem::path& file, std::vector<uint
   if (!png_image_begin_read_from_file(&image, file.c_str()))
     fail(file.string(), ": cannot read PNG: ", image.message);
   image.format = PNG_FORMAT_RGB;
+  // 16-bit samples without a gAMA or sRGB chunk are sRGB like 8-bit ones, not linear light (the
+  // simplified API's default: value x 257 read back far too bright, 13.7 dB against itself).
+  image.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
   rgb.resize(PNG_IMAGE_SIZE(image));
   if (!png_image_finish_read(&image, nullptr, rgb.data(), 0, nullptr)) {
     png_image_free(&image);
