@@ -305,6 +305,10 @@ void receive_frames(Decoder& d, AVFrame* frame, Video& video, RgbConversion& to_
     const int rc = avcodec_receive_frame(d.codec.get(), frame);
     if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
     check_av(rc, file, "decoding");
+    // A damaged stream decodes with the errors concealed: such a frame is not the video's.
+    FV_CHECK(frame->decode_error_flags == 0 && !(frame->flags & AV_FRAME_FLAG_CORRUPT),
+             file.string(), ": frame ", video.frames,
+             " is damaged (the decoder had to conceal errors in it); the file is corrupt");
     append_rgb(frame, video, to_rgb, file);
     av_frame_unref(frame);
   }
