@@ -399,6 +399,21 @@ TEST(VideoIo, Y4mMetadataIsBesideTheVideoAndTheHeaderStaysShort) {
   EXPECT_EQ(read_video_metadata(dir / "old.y4m").entries.at("prompt"), "a fox");
 }
 
+// Header fields this reader would misread are refused by name (QA audit): interlaced frames, a
+// field given twice, a frame rate past any video's.
+TEST(VideoIo, Y4mHeadersItWouldMisreadAreRefused) {
+  ScratchDir dir;
+  for (const auto& [header, message] : std::vector<std::pair<std::string, std::string>>{
+           {"YUV4MPEG2 W2 H2 F16:1 It C444", "interlaced frames (It) are not supported"},
+           {"YUV4MPEG2 W2 W4 H2 F16:1 C444", "gives the W field twice"},
+           {"YUV4MPEG2 W2 H2 F99999999999999999999:1 C444", "bad frame rate field"}}) {
+    std::ofstream(dir / "h.y4m", std::ios::binary) << header << "\nFRAME\n"
+                                                   << std::string(12, '\0');
+    const std::string e = error_of([&] { read_video(dir / "h.y4m"); });
+    EXPECT_TRUE(contains(e, "h.y4m") && contains(e, message)) << header << ": " << e;
+  }
+}
+
 TEST(VideoIo, ExistingFileIsKeptWithoutOverwriteAndReplacedWithIt) {
   ScratchDir dir;
   const fs::path out = dir / "clip.y4m";

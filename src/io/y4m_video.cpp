@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -85,17 +86,29 @@ Y4mHeader read_header(std::istream& in, const std::filesystem::path& file) {
   FV_CHECK(field == "YUV4MPEG2", file.string(),
            ": not a Y4M file (expected the header to start with 'YUV4MPEG2')");
   Y4mHeader h;
+  std::string seen;  // the tags read so far: one of each
   while (fields >> field) {
     const char tag = field[0];
     const std::string value = field.substr(1);
-    if (tag == 'W' || tag == 'H') {
+    if (std::strchr("WHFCI", tag) != nullptr) {
+      FV_CHECK(seen.find(tag) == std::string::npos, file.string(), ": the header gives the ", tag,
+               " field twice");
+      seen += tag;
+    }
+    if (tag == 'I') {
+      // Fields of interlaced frames read as progressive rows would be a different picture.
+      FV_CHECK(value == "p" || value == "?", file.string(), ": interlaced frames (I", value,
+               ") are not supported; expected Ip (progressive)");
+    } else if (tag == 'W' || tag == 'H') {
       const auto n = parse_int(value);
       FV_CHECK(n && *n > 0 && *n <= 65536, file.string(), ": bad size field '", field, "'");
       (tag == 'W' ? h.width : h.height) = int(*n);
     } else if (tag == 'F') {
       long long num = 0, den = 0;
-      FV_CHECK(std::sscanf(value.c_str(), "%lld:%lld", &num, &den) == 2 && num > 0 && den > 0,
-               file.string(), ": bad frame rate field 'F", value, "'");
+      FV_CHECK(std::sscanf(value.c_str(), "%lld:%lld", &num, &den) == 2 && num > 0 && den > 0 &&
+                   num <= 1000000000 && den <= 1000000000 && double(num) / double(den) <= 1000,
+               file.string(), ": bad frame rate field 'F", value,
+               "' (expected num:den, each at most 10^9, at most 1000 frames per second)");
       h.fps = double(num) / double(den);
     } else if (tag == 'C') {
       h.colorspace = value;
