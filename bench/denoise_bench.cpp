@@ -10,6 +10,7 @@
 // FASTVIDEO_ATTENTION_BACKEND, else automatic; --fastwan defaults to VIDEO_SPARSE_ATTN).
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -365,6 +366,16 @@ Action add_denoise_bench(CLI::App& bench) {
              "bench denoise: --VSA-sparsity applies with --fastwan only");
     FV_CHECK(f->cfg_batch_tokens >= -1, "bench denoise: --cfg-batch-tokens ", f->cfg_batch_tokens,
              " is below -1 (-1: the default limit, 0: never batch)");
+    // As generate refuses them (QA audit: NaN or -1 ran without CFG, --steps 0 ran all steps, a
+    // --config beside --model was ignored).
+    FV_CHECK(std::isfinite(f->guidance_scale) && f->guidance_scale >= 0,
+             "bench denoise: --guidance-scale ", f->guidance_scale,
+             " is not a finite number >= 0 (<= 1: one pass per step)");
+    FV_CHECK(cmd->count("--steps") == 0 || f->steps >= 1, "bench denoise: --steps ", f->steps,
+             " is not in 1..", f->num_inference_steps);
+    FV_CHECK(cmd->count("--config") == 0 || cmd->count("--model") == 0,
+             "bench denoise: --config (random weights of a size) and --model (a checkpoint's) "
+             "both name the weights; give one");
     return run_bench_denoise(*f);
   };
 }

@@ -250,7 +250,9 @@ TEST(StaMaskSearch, TheSearchCommandWritesAStrategyGenerateLoads) {
            {" --output " + (dir / "nodir" / "m.json").string(),
             "does not exist or is not writable"},
            {" --overwrite --skip-time-steps -1 --output " + mask,
-            "--skip-time-steps -1 is negative"}}) {
+            "--skip-time-steps -1 is negative"},
+           {" --overwrite --skip-time-steps 3 --output " + mask,
+            "--skip-time-steps 3 is more than the 2 denoising steps"}}) {
     const testing::CliRun r = testing::run(search_args + args);
     EXPECT_EQ(r.status, 1) << args << "\n" << r.output;
     EXPECT_TRUE(contains(r.output, message)) << args << "\n" << r.output;

@@ -40,9 +40,9 @@ int run_bench(const std::vector<std::string>& args) {
 }  // namespace
 
 Action add_bench_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand(
-      "bench",
-      "Benchmarks: cpu, gemm, attention, dit, vae, umt5, denoise, load (runs fastvideo-bench)");
+  auto* cmd = app.add_subcommand("bench",
+                                 "Benchmarks: cpu, gemm, attention, dit, vae, conv, umt5, denoise, "
+                                 "load (runs fastvideo-bench)");
   // Everything after `bench`, --help included, belongs to fastvideo-bench.
   cmd->prefix_command();
   cmd->set_help_flag();

@@ -4,6 +4,7 @@
 // FASTVIDEO_ATTENTION_CONFIG hands to SLIDING_TILE_ATTN (fastvideo/sta_search.h).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <sstream>
@@ -25,7 +26,7 @@ struct StaSearchFlags {
   std::string model, output, prompt_file, device = "auto";
   std::vector<std::string> prompts;
   std::string candidates = "3,3,3 1,6,10 3,6,1 1,3,3";
-  int skip_time_steps = 12;
+  std::optional<int> skip_time_steps;  // FastVideo's default 12, at most the steps run
   bool overwrite = false;
   std::optional<int> height, width, num_frames, num_inference_steps;
   std::optional<uint64_t> seed;
@@ -61,7 +62,7 @@ int run_sta_search(const StaSearchFlags& f) {
   options.attention_backend = "SLIDING_TILE_ATTN";
   options.sta_search_candidates = parse_candidates(f.candidates);
   // What would fail after a search of hours fails now, before it.
-  FV_CHECK(f.skip_time_steps >= 0, "--skip-time-steps ", f.skip_time_steps,
+  FV_CHECK(f.skip_time_steps.value_or(0) >= 0, "--skip-time-steps ", *f.skip_time_steps,
            " is negative; expected 0 or more steps kept at the full window");
   {
     namespace fs = std::filesystem;
@@ -78,8 +79,7 @@ int run_sta_search(const StaSearchFlags& f) {
   const std::filesystem::path model =
       f.model.empty() ? ensure_default_tiny_model() : std::filesystem::path(f.model);
   VideoGenerator generator = VideoGenerator::from_pretrained(model, options);
-  std::vector<StaSearchLosses> runs;
-  for (const std::string& prompt : prompts) {
+  const auto request_for = [&f](const std::string& prompt) {
     GenerationRequest r;
     r.prompt = prompt;
     r.seed = f.seed;
@@ -87,17 +87,31 @@ int run_sta_search(const StaSearchFlags& f) {
     r.width = f.width;
     r.num_frames = f.num_frames;
     r.num_inference_steps = f.num_inference_steps;
-    GenerationResult result = generator.generate(r);
+    return r;
+  };
+  // The step count the search will run (the model's preset unless given), known before it runs:
+  // a --skip-time-steps past it is refused, the default 12 is cut to it.
+  int skip_time_steps = f.skip_time_steps.value_or(12);
+  for (const auto& [key, value] : generator.resolve(request_for(prompts.front()))) {
+    if (key != "num_inference_steps") continue;
+    const int steps = std::stoi(value);
+    FV_CHECK(!f.skip_time_steps || *f.skip_time_steps <= steps, "--skip-time-steps ",
+             skip_time_steps, " is more than the ", value, " denoising steps the search runs");
+    skip_time_steps = std::min(skip_time_steps, steps);
+  }
+  std::vector<StaSearchLosses> runs;
+  for (const std::string& prompt : prompts) {
+    GenerationResult result = generator.generate(request_for(prompt));
     FV_CHECK(result.sta_search.has_value(), "sta-search: the generation recorded no search");
     runs.push_back(std::move(*result.sta_search));
     std::printf("searched: %s\n", prompt.c_str());
   }
-  const StaSearchSummary summary = write_sta_mask_strategy(runs, f.skip_time_steps, f.output);
+  const StaSearchSummary summary = write_sta_mask_strategy(runs, skip_time_steps, f.output);
   std::printf(
       "wrote %s: %d steps x %d layers x %d heads, full window [%d, %d, %d] for the first %d "
       "steps; overall sparsity %.4f\n",
       f.output.c_str(), runs[0].steps, runs[0].layers, runs[0].heads, runs[0].full_window[0],
-      runs[0].full_window[1], runs[0].full_window[2], f.skip_time_steps, summary.sparsity);
+      runs[0].full_window[1], runs[0].full_window[2], skip_time_steps, summary.sparsity);
   for (const auto& [window, count] : summary.window_counts)
     std::printf("  %-14s %d heads\n", window.c_str(), count);
   return 0;
@@ -120,7 +134,8 @@ Action add_sta_search_command(CLI::App& app) {
   cmd->add_option("--candidates", f->candidates,
                   "windows in tiles, \"t,h,w t,h,w ...\" (default \"3,3,3 1,6,10 3,6,1 1,3,3\")");
   cmd->add_option("--skip-time-steps", f->skip_time_steps,
-                  "steps kept at the full window (FastVideo's skip_time_steps, default 12)");
+                  "steps kept at the full window (FastVideo's skip_time_steps, default 12 or "
+                  "every step when there are fewer)");
   cmd->add_option("--device", f->device, "auto, cpu, cuda or cuda:N");
   cmd->add_option("--height", f->height, "as generate's (default: the model's preset)");
   cmd->add_option("--width", f->width, "as generate's");
