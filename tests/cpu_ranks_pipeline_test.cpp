@@ -16,16 +16,11 @@
 namespace fastvideo {
 namespace {
 
-GenerationRequest fox() {
-  GenerationRequest r;
-  r.prompt = "A red fox runs through fresh snow at dawn.";
-  r.seed = 7;
-  return r;
-}
+using testing::fox_request;
 
 GenerationResult generate(const std::filesystem::path& model, int num_gpus, int sp_size,
-                          const std::string& backend = "", const GenerationRequest& request = fox(),
-                          bool sharded = false) {
+                          const std::string& backend = "",
+                          const GenerationRequest& request = fox_request(), bool sharded = false) {
   GeneratorOptions options;
   options.device = "cpu";
   options.num_gpus = num_gpus;
@@ -98,7 +93,7 @@ TEST_F(CpuRanksPipeline, EverySplitGivesTheOneRankVideo) {
 // SLA and SageSLA keep half their key blocks, VMoBA picks chunks): each rank attends over all
 // tokens of its heads, so the one-rank video comes back.
 TEST_F(CpuRanksPipeline, EveryBackendOverTwoRanksGivesTheOneRankVideo) {
-  GenerationRequest request = fox();
+  GenerationRequest request = fox_request();
   request.height = 224;
   request.width = 224;
   request.num_frames = 1;  // one latent frame: the decode, the same for every backend, is short
@@ -119,7 +114,7 @@ TEST_F(CpuRanksPipeline, ShardedWeightsGiveTheOneRankVideo) {
   const GenerationResult one = generate(testing::tiny_model_dir(), 1, -1);
   for (const auto [num_gpus, sp_size] : {std::pair{1, 1}, std::pair{2, 2}, std::pair{4, 2}}) {
     const GenerationResult sharded =
-        generate(testing::tiny_model_dir(), num_gpus, sp_size, "", fox(), /*sharded=*/true);
+        generate(testing::tiny_model_dir(), num_gpus, sp_size, "", fox_request(), /*sharded=*/true);
     expect_same_video(sharded, one, str_cat("sharded over ", num_gpus));
     EXPECT_EQ(parameter(sharded, "use_fsdp_inference"), "true");
   }

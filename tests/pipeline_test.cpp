@@ -15,12 +15,7 @@
 namespace fastvideo {
 namespace {
 
-GenerationRequest fox() {
-  GenerationRequest r;
-  r.prompt = "A red fox runs through fresh snow at dawn.";
-  r.seed = 7;
-  return r;
-}
+using testing::fox_request;
 
 class Pipeline : public ::testing::Test {
  protected:
@@ -38,23 +33,23 @@ class Pipeline : public ::testing::Test {
 VideoGenerator* Pipeline::generator_ = nullptr;
 
 TEST_F(Pipeline, SameSeedAndRequestGiveByteIdenticalFrames) {
-  GenerationResult a = generator_->generate(fox());
-  GenerationResult b = generator_->generate(fox());
+  GenerationResult a = generator_->generate(fox_request());
+  GenerationResult b = generator_->generate(fox_request());
   EXPECT_EQ(a.frames, 9);
   EXPECT_EQ(a.height, 64);
   EXPECT_EQ(a.width, 64);
   ASSERT_EQ(a.rgb.size(), size_t(9 * 64 * 64 * 3));
   EXPECT_TRUE(a.rgb == b.rgb) << "two runs of the same request differ";
   EXPECT_TRUE(a.final_latents == b.final_latents);
-  GenerationRequest other = fox();
+  GenerationRequest other = fox_request();
   other.seed = 8;
   EXPECT_FALSE(generator_->generate(other).rgb == a.rgb) << "the seed does not reach the noise";
 }
 
 TEST_F(Pipeline, CfgGateOneIsBitIdenticalToPlainCfg) {
-  GenerationResult plain = generator_->generate(fox());
+  GenerationResult plain = generator_->generate(fox_request());
   ::setenv("FASTVIDEO_CFG_GATE_STEP", "1.0", 1);
-  GenerationResult gated = generator_->generate(fox());
+  GenerationResult gated = generator_->generate(fox_request());
   EXPECT_TRUE(plain.final_latents == gated.final_latents);
   EXPECT_TRUE(plain.rgb == gated.rgb);
   EXPECT_EQ(gated.uncond_fresh, 4);
@@ -63,14 +58,14 @@ TEST_F(Pipeline, CfgGateOneIsBitIdenticalToPlainCfg) {
 }
 
 TEST_F(Pipeline, CfgGateHalfSkipsTheUnconditionalPassOnTheSecondHalf) {
-  GenerationResult plain = generator_->generate(fox());
+  GenerationResult plain = generator_->generate(fox_request());
   ::setenv("FASTVIDEO_CFG_GATE_STEP", "0.5", 1);
-  GenerationResult gated = generator_->generate(fox());
+  GenerationResult gated = generator_->generate(fox_request());
   EXPECT_EQ(gated.uncond_fresh, 2);
   EXPECT_EQ(gated.uncond_reused, 2);
   EXPECT_EQ(gated.transformer_forwards, 6);
   EXPECT_FALSE(plain.final_latents == gated.final_latents) << "reused deltas changed nothing";
-  GenerationRequest zero = fox();
+  GenerationRequest zero = fox_request();
   zero.cfg_gate_step = 0.0;  // step 0 still computes uncond (nothing cached yet)
   GenerationResult z = generator_->generate(zero);
   EXPECT_EQ(z.uncond_fresh, 1);
@@ -81,7 +76,7 @@ TEST_F(Pipeline, InvalidCfgGateValueIsAnErrorNamingTheVariable) {
   for (const char* bad : {"abc", "1.5", "-0.1", "0.5x"}) {
     ::setenv("FASTVIDEO_CFG_GATE_STEP", bad, 1);
     try {
-      generator_->generate(fox());
+      generator_->generate(fox_request());
       ADD_FAILURE() << "accepted FASTVIDEO_CFG_GATE_STEP=" << bad;
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("FASTVIDEO_CFG_GATE_STEP"), std::string::npos)
@@ -124,7 +119,7 @@ TEST(PipelineVaeTiling, TiledDecodeMatchesTheUntiledFrames) {
   tiled.vae_tiling = true;
   tiled.vae_tile_size = 128;
   tiled.vae_tile_stride = 96;
-  GenerationRequest r = fox();
+  GenerationRequest r = fox_request();
   r.height = 176;
   r.width = 176;
   const GenerationResult a =
@@ -350,7 +345,7 @@ TEST(PipelineCompile, SettingsAreCheckedAndNeverIgnored) {
 }
 
 TEST_F(Pipeline, GuidanceAtMostOneRunsOnePassPerStep) {
-  GenerationRequest r = fox();
+  GenerationRequest r = fox_request();
   r.guidance_scale = 1.0;
   GenerationResult g = generator_->generate(r);
   EXPECT_EQ(g.transformer_forwards, 4);
@@ -373,30 +368,31 @@ TEST_F(Pipeline, InvalidSizesAndFrameCountsNameTheValueAndWhatWouldWork) {
     }
     return "no error";
   };
-  GenerationRequest r = fox();
+  GenerationRequest r = fox_request();
   r.height = 70;
   EXPECT_NE(message(r).find("height=70 must be a positive multiple of 16 (try 64 or 80)"),
             std::string::npos)
       << message(r);
-  r = fox();
+  r = fox_request();
   r.width = 8;
   EXPECT_NE(message(r).find("width=8"), std::string::npos);
-  r = fox();
+  r = fox_request();
   r.num_frames = 10;
-  EXPECT_NE(message(r).find("num_frames=10 must be 4n+1 with n >= 0 (try 9 or 13)"), std::string::npos)
+  EXPECT_NE(message(r).find("num_frames=10 must be 4n+1 with n >= 0 (try 9 or 13)"),
+            std::string::npos)
       << message(r);
   // Bounded by the transformer's RoPE positions (1024 per axis), before any work.
-  r = fox();
+  r = fox_request();
   r.height = 16400;
   EXPECT_NE(message(r).find("height=16400 is more than the transformer's 1024 positions per axis "
                             "allow (at most 16384)"),
             std::string::npos)
       << message(r);
   // A rate the writers cannot express is refused before the work, not after it.
-  r = fox();
+  r = fox_request();
   r.fps = 1e-7;
   EXPECT_NE(message(r).find("fps=1e-07 must be in [0.01, 240]"), std::string::npos) << message(r);
-  r = fox();
+  r = fox_request();
   r.width = -64;
   EXPECT_NE(message(r).find("width=-64 must be a positive multiple of 16 (try 16)"),
             std::string::npos)
@@ -406,7 +402,7 @@ TEST_F(Pipeline, InvalidSizesAndFrameCountsNameTheValueAndWhatWouldWork) {
 // Given latents are checked by resolve() as by generate(), before any work (QA audit: resolve()
 // passed a wrong size, and NaN latents failed later as a NaN in the transformer's output).
 TEST_F(Pipeline, GivenLatentsOfTheWrongSizeOrNotFiniteAreRefusedByResolve) {
-  GenerationRequest r = fox();
+  GenerationRequest r = fox_request();
   r.initial_latents.assign(7, 0.0f);
   for (auto call : {+[](VideoGenerator&g, const GenerationRequest&q) { g.resolve(q); },
                     +[](VideoGenerator&g, const GenerationRequest&q) { g.generate(q); }}) {
@@ -414,7 +410,7 @@ TEST_F(Pipeline, GivenLatentsOfTheWrongSizeOrNotFiniteAreRefusedByResolve) {
     EXPECT_TRUE(testing::contains(m, "initial_latents has 7 values; the request needs [1,16,"))
         << m;
   }
-  r = fox();
+  r = fox_request();
   const GenerationResult ok = generator_->generate(r);
   r.initial_latents.assign(ok.final_latents.size(), 0.5f);
   r.initial_latents[3] = std::nanf("");
@@ -432,26 +428,26 @@ TEST_F(Pipeline, PromptsWithANulByteOrInvalidUtf8AreRefusedByField) {
     }
     return "no error";
   };
-  GenerationRequest r = fox();
+  GenerationRequest r = fox_request();
   r.prompt = " \t ";  // as empty as "", which is refused
   EXPECT_NE(message(r).find("prompt holds only whitespace"), std::string::npos) << message(r);
-  r = fox();
+  r = fox_request();
   r.negative_prompt = std::string("blurry\0 static", 14);
   EXPECT_NE(message(r).find("negative_prompt holds a NUL byte at offset 6"), std::string::npos)
       << message(r);
-  r = fox();
+  r = fox_request();
   r.prompt = "a fox \xC3";
   EXPECT_NE(message(r).find("prompt is not valid UTF-8: truncated sequence at offset 6"),
             std::string::npos)
       << message(r);
-  r = fox();
+  r = fox_request();
   r.guidance_scale = 1e9;
   EXPECT_NE(message(r).find("guidance_scale=1e+09 must be in [0, 100]"), std::string::npos)
       << message(r);
 }
 
 TEST_F(Pipeline, ReportsEveryStageWithTimeAndPeakMemory) {
-  GenerationResult g = generator_->generate(fox());
+  GenerationResult g = generator_->generate(fox_request());
   std::vector<std::string> names;
   for (auto& s : g.stages) {
     names.push_back(s.name);
@@ -476,7 +472,7 @@ TEST_F(Pipeline, AStopRequestEndsTheGenerationAfterTheStepAndLeavesNoOutput) {
         if (step == 2) w->generator->request_stop();
       },
       &watch);
-  GenerationRequest r = fox();
+  GenerationRequest r = fox_request();
   r.output_path = testing::temp_dir("stop") / "fox.y4m";
   try {
     generator_->generate(r);
@@ -496,7 +492,7 @@ TEST_F(Pipeline, AStopRequestEndsTheGenerationAfterTheStepAndLeavesNoOutput) {
 // the frames a lone call gives (before, the text encoder's release in one run freed it under
 // another: crashes or garbage errors).
 TEST_F(Pipeline, CallsFromSeveralThreadsRunOneAtATime) {
-  const GenerationRequest r = fox();
+  const GenerationRequest r = fox_request();
   const std::vector<uint8_t> want = generator_->generate(r).rgb;
   std::vector<std::vector<uint8_t>> got(3);
   std::vector<std::string> errors(3);
@@ -528,13 +524,13 @@ TEST_F(Pipeline, ACallFromItsOwnProgressCallbackIsRefused) {
         auto* w = static_cast<Watch*>(user);
         if (step != 1) return;
         try {
-          w->generator->generate(fox());
+          w->generator->generate(fox_request());
         } catch (const Error& e) {
           w->error = e.what();
         }
       },
       &watch);
-  const GenerationResult result = generator_->generate(fox());
+  const GenerationResult result = generator_->generate(fox_request());
   generator_->set_progress(nullptr, nullptr);
   EXPECT_NE(watch.error.find("called from its own progress callback"), std::string::npos)
       << watch.error;

@@ -23,9 +23,7 @@ VideoGenerator cpu_generator() {
 }
 
 GenerationRequest fox(int steps) {
-  GenerationRequest r;
-  r.prompt = "A red fox runs through fresh snow at dawn.";
-  r.seed = 7;
+  GenerationRequest r = testing::fox_request();
   r.num_inference_steps = steps;
   return r;
 }
