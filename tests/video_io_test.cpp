@@ -4,6 +4,7 @@
 #include <png.h>
 #include <sched.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <cstdio>
@@ -406,12 +407,43 @@ TEST(VideoIo, Y4mHeadersItWouldMisreadAreRefused) {
   for (const auto& [header, message] : std::vector<std::pair<std::string, std::string>>{
            {"YUV4MPEG2 W2 H2 F16:1 It C444", "interlaced frames (It) are not supported"},
            {"YUV4MPEG2 W2 W4 H2 F16:1 C444", "gives the W field twice"},
-           {"YUV4MPEG2 W2 H2 F99999999999999999999:1 C444", "bad frame rate field"}}) {
+           {"YUV4MPEG2 W2 H2 F99999999999999999999:1 C444", "bad frame rate field"},
+           {"YUV4MPEG2 W2 H2 F16:1junk C444", "bad frame rate field 'F16:1junk'"}}) {
     std::ofstream(dir / "h.y4m", std::ios::binary) << header << "\nFRAME\n"
                                                    << std::string(12, '\0');
     const std::string e = error_of([&] { read_video(dir / "h.y4m"); });
     EXPECT_TRUE(contains(e, "h.y4m") && contains(e, message)) << header << ": " << e;
   }
+  std::ofstream(dir / "f.y4m", std::ios::binary) << "YUV4MPEG2 W2 H2 F16:1 C444\nFRAMEX\n"
+                                                 << std::string(12, '\0');
+  EXPECT_TRUE(contains(error_of([&] { read_video(dir / "f.y4m"); }),
+                       "frame 0 does not start with 'FRAME'"));
+  // A line is read up to 4096 bytes, not to the end of a file without newlines.
+  std::ofstream(dir / "z.y4m", std::ios::binary) << std::string(10000, '\0');
+  EXPECT_TRUE(contains(error_of([&] { read_video(dir / "z.y4m"); }),
+                       "the YUV4MPEG2 header runs past 4096 bytes without a line end"));
+}
+
+// A header that claims a frame the file cannot hold is refused before the frame is allocated (QA
+// fuzzing: 37 bytes of Y4M claiming 16384x16384 took 1 GB, 68 bytes of PNG claiming 1000000x1400
+// took 4.3 GB).
+TEST(VideoIo, AHeaderClaimingMoreThanTheFileHoldsIsRefused) {
+  ScratchDir dir;
+  std::ofstream(dir / "big.y4m", std::ios::binary) << "YUV4MPEG2 W16384 H16384 C444\nFRAME\nxx";
+  const std::string y4m = error_of([&] { read_video(dir / "big.y4m"); });
+  EXPECT_TRUE(contains(y4m, "big.y4m: frame 0 is truncated (a 16384x16384 frame needs")) << y4m;
+  // A valid 8x8 PNG whose IHDR then claims a width of 1,000,000 (CRC fixed, so libpng reads it).
+  write_video(noise_video(1, 8, 8), dir / "frames", {}, false);
+  const fs::path png = dir / "frames" / "frame_00000.png";
+  std::string bytes = read_bytes(png);
+  ASSERT_EQ(bytes.substr(12, 4), "IHDR");
+  const uint32_t width = 1000000;
+  for (int i = 0; i < 4; ++i) bytes[size_t(16 + i)] = char(width >> (24 - 8 * i));
+  const uint32_t crc = uint32_t(::crc32(0, reinterpret_cast<const Bytef*>(bytes.data() + 12), 17));
+  for (int i = 0; i < 4; ++i) bytes[size_t(29 + i)] = char(crc >> (24 - 8 * i));
+  std::ofstream(png, std::ios::binary | std::ios::trunc) << bytes;
+  const std::string e = error_of([&] { read_video(dir / "frames"); });
+  EXPECT_TRUE(contains(e, "frame_00000.png: its header claims a 1000000x8 frame")) << e;
 }
 
 TEST(VideoIo, ExistingFileIsKeptWithoutOverwriteAndReplacedWithIt) {
@@ -487,6 +519,15 @@ TEST(VideoIo, ReadErrorsNameTheFile) {
     std::ofstream(dir / "garbage.mp4") << "definitely not an mp4 file";
     EXPECT_TRUE(contains(error_of([&] { read_video(dir / "garbage.mp4"); }), "garbage.mp4"));
   }
+  // Reading, not writing: a .mkv is a file this reader cannot read (it said "output extension"),
+  // and a symlink loop is one, not a missing file (QA audit).
+  std::ofstream(dir / "clip.mkv") << "x";
+  EXPECT_TRUE(contains(error_of([&] { read_video(dir / "clip.mkv"); }),
+                       "clip.mkv: cannot read '.mkv' files; expected .mp4, .y4m or a folder"));
+  std::filesystem::create_symlink("loop_b", dir / "loop_a");
+  std::filesystem::create_symlink("loop_a", dir / "loop_b");
+  const std::string loop = error_of([&] { read_video(dir / "loop_a"); });
+  EXPECT_TRUE(contains(loop, "loop_a") && !contains(loop, "no such file")) << loop;
 }
 
 }  // namespace

@@ -191,6 +191,16 @@ TEST(VideoMetrics, ComparesOnlyTheShorterClip) {
   EXPECT_EQ(r.ssim.size(), 2u);
 }
 
+TEST(VideoMetrics, ReportsEachClipsFrameRate) {
+  std::mt19937 rng(std::random_device{}());
+  const Video a = random_video(2, 32, 48, rng);
+  Video b = a;
+  b.fps = 24.0;
+  const VideoComparison r = compare_videos(a, b);
+  EXPECT_EQ(r.fps_a, a.fps);
+  EXPECT_EQ(r.fps_b, 24.0);
+}
+
 TEST(VideoMetrics, DifferentFrameSizesAreAnError) {
   std::mt19937 rng(std::random_device{}());
   const Video a = random_video(1, 32, 48, rng), b = random_video(1, 48, 32, rng);

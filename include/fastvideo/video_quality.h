@@ -18,6 +18,7 @@ struct VideoComparison {
 
   int frames = 0;                  // frames compared: the shorter clip's count
   int frames_a = 0, frames_b = 0;  // each clip's own count
+  double fps_a = 0, fps_b = 0;     // each clip's frame rate; frames are compared by index anyway
   std::vector<double> psnr, ssim, ms_ssim;
   // Over all compared frames. mean_psnr is 10·log10(255² / mean MSE), so an identical frame cannot
   // hide a damaged one: +inf only when every frame is identical. SSIM and MS-SSIM: plain means.

@@ -7,6 +7,7 @@
 
 #include "fastvideo/error.h"
 #include "io/json_parse.h"
+#include "io/text_file.h"
 
 namespace fastvideo {
 
@@ -60,12 +61,8 @@ StaMaskStrategy StaMaskStrategy::from_json_text(const std::string& text,
 }
 
 StaMaskStrategy StaMaskStrategy::from_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  FV_CHECK(in.good(), path.string(), ": cannot read the STA mask strategy (", kAttentionConfigEnv,
-           ")");
-  std::stringstream text;
-  text << in.rdbuf();
-  return from_json_text(text.str(), path.string());
+  return from_json_text(
+      read_text_file(path, str_cat("the STA mask strategy, ", kAttentionConfigEnv)), path.string());
 }
 
 const StaWindow& StaMaskStrategy::window(int step, int layer, int head) const {

@@ -1,14 +1,13 @@
 #include "attention/vmoba_config.h"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "fastvideo/error.h"
 #include "io/json_parse.h"
+#include "io/text_file.h"
 
 namespace fastvideo {
 
@@ -47,11 +46,7 @@ std::string text(const Json& j, const std::string& key, const std::string& sourc
 }  // namespace
 
 VmobaConfig VmobaConfig::from_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  FV_CHECK(in, path.string(), ": cannot open the VMoBA config (moba_config_path)");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return from_json_text(buffer.str(), path.string());
+  return from_json_text(read_text_file(path, "the VMoBA config, moba_config_path"), path.string());
 }
 
 VmobaConfig VmobaConfig::from_json_text(const std::string& content, const std::string& source) {

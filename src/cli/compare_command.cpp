@@ -1,6 +1,7 @@
 // fastvideo compare A B: PSNR, SSIM and MS-SSIM per frame, over all frames and of the worst frame
 // (MP4, PNG folder or Y4M); with --min-mean-psnr / --min-worst-psnr, a gate with exit status 1.
 // Videos of different lengths always exit 1.
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -38,6 +39,11 @@ int run_compare(const CompareFlags& flags) {
   std::printf("%-8s %10d %10d %10s\n", "at frame", c.worst_psnr.frame, c.worst_ssim.frame,
               ms_cell(c.worst_ms_ssim.frame).c_str());
   if (!ms) std::printf("MS-SSIM not computed: %s\n", c.ms_ssim_skipped.c_str());
+  // Frame i is compared with frame i whatever the rates: two rates mean two different clocks.
+  if (std::abs(c.fps_a - c.fps_b) > 1e-9 * std::max(c.fps_a, c.fps_b)) {
+    std::printf("note: %s plays at %g fps and %s at %g fps; frames were compared by index\n",
+                flags.a.c_str(), c.fps_a, flags.b.c_str(), c.fps_b);
+  }
   // Scores of the first frames say nothing of the frames one video lacks: a truncated video is a
   // failure, also for the gates that read the mean line (gpu-check's MS-SSIM gates).
   if (c.frames_a != c.frames_b) {

@@ -60,6 +60,17 @@ std::pair<int, int> read_png(const std::filesystem::path& file, std::vector<uint
   // 16-bit samples without a gAMA or sRGB chunk are sRGB like 8-bit ones, not linear light (the
   // simplified API's default: value x 257 read back far too bright, 13.7 dB against itself).
   image.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
+  // The header's size is checked against the file's before the frame is allocated: deflate
+  // expands at most 1032:1, and a 1-bit pixel becomes 24 bits, so a larger frame cannot be in the
+  // file (QA fuzzing: a 68-byte file claiming 1000000x1400 took 4.3 GB, then failed to decode).
+  std::error_code ec;
+  const uintmax_t file_bytes = std::filesystem::file_size(file, ec);
+  const uintmax_t frame_bytes = uintmax_t(image.width) * image.height * 3;
+  if (ec || frame_bytes > file_bytes * 1032 * 24) {
+    png_image_free(&image);
+    fail(file.string(), ": its header claims a ", image.width, "x", image.height, " frame, which ",
+         file_bytes, " bytes of PNG cannot hold; the file is damaged");
+  }
   rgb.resize(PNG_IMAGE_SIZE(image));
   if (!png_image_finish_read(&image, nullptr, rgb.data(), 0, nullptr)) {
     png_image_free(&image);
@@ -145,14 +156,16 @@ VideoMetadata read_png_frames_metadata(const std::filesystem::path& folder) {
   return VideoMetadata::from_json(info.json()["metadata"].dump(), info_file.string());
 }
 
-bool is_png_frame_folder(const std::filesystem::path& folder) {
+bool is_png_frame_folder(const std::filesystem::path& folder, bool need_frames) {
   std::error_code ec;
   if (!std::filesystem::is_directory(folder, ec)) return false;
+  bool frames = false;
   for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
     const std::string name = entry.path().filename().string();
-    if (!entry.is_regular_file() || (name != kMetadataFile && !frame_number(name))) return false;
+    if (!entry.is_regular_file(ec) || (name != kMetadataFile && !frame_number(name))) return false;
+    frames = frames || name != kMetadataFile;
   }
-  return !ec;
+  return !ec && (frames || !need_frames);
 }
 
 }  // namespace fastvideo

@@ -20,7 +20,8 @@ Video read_png_frames(const std::filesystem::path& folder);
 VideoMetadata read_png_frames_metadata(const std::filesystem::path& folder);
 
 // Whether `folder` holds nothing but what write_png_frames writes: the guard against
-// --overwrite deleting a folder of unrelated files.
-bool is_png_frame_folder(const std::filesystem::path& folder);
+// --overwrite deleting a folder of unrelated files. With `need_frames`, also at least one frame
+// (an empty folder, or one whose only file vanished while it was read, is no video).
+bool is_png_frame_folder(const std::filesystem::path& folder, bool need_frames = false);
 
 }  // namespace fastvideo

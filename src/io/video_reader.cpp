@@ -1,6 +1,7 @@
 #include "io/video_reader.h"
 
 #include "fastvideo/error.h"
+#include "io/file_kind.h"
 #include "io/mp4_video.h"
 #include "io/png_frames.h"
 #include "io/video_writer.h"
@@ -14,12 +15,18 @@ namespace {
 // extension decides, as for writing.
 VideoFormat format_of(const fs::path& path) {
   std::error_code ec;
-  FV_CHECK(fs::exists(path, ec), path.string(), ": no such file or folder");
+  // exists() sets ec for what cannot be looked at (a symlink loop, a folder without search
+  // permission); a plain absence leaves it clear.
+  FV_CHECK(fs::exists(path, ec), path.string(), ": ", ec ? ec.message() : "no such file or folder");
   if (fs::is_directory(path, ec)) return VideoFormat::PngFolder;
-  const VideoFormat format = video_format_for(path);
-  FV_CHECK(format != VideoFormat::PngFolder, path.string(),
-           ": is a file without an extension; expected .mp4, .y4m or a folder of PNG frames");
-  return format;
+  // A FIFO or a device would block or never end.
+  if (const std::string why = why_not_a_file(path); !why.empty()) fail(path.string(), ": ", why);
+  FV_CHECK(names_a_video_file(path), path.string(),
+           path.extension().empty()
+               ? std::string(": is a file without an extension")
+               : str_cat(": cannot read '", path.extension().string(), "' files"),
+           "; expected .mp4, .y4m or a folder of PNG frames");
+  return video_format_for(path);
 }
 
 }  // namespace

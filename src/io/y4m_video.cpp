@@ -1,6 +1,7 @@
 #include "io/y4m_video.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -9,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "core/excerpt.h"
 #include "core/parse_number.h"
 #include "fastvideo/error.h"
+#include "io/text_file.h"
 
 namespace fastvideo {
 namespace {
@@ -72,9 +75,28 @@ struct Y4mHeader {
   std::string metadata_json;
 };
 
+// The next line into `line` (false at the end of the file), at most 4096 bytes: a header or a
+// frame line is short, and getline would hold a whole file without a newline (QA fuzzing: a 1 GiB
+// file of zeros took 3.4 GB to be called "not a Y4M file").
+bool next_line(std::istream& in, const std::filesystem::path& file, const char* what,
+               std::string& line) {
+  constexpr size_t kMaxLine = 4096;
+  line.clear();
+  char c = 0;
+  bool any = false;
+  while (in.get(c)) {
+    any = true;
+    if (c == '\n') return true;
+    FV_CHECK(line.size() < kMaxLine, file.string(), ": ", what, " runs past ", kMaxLine,
+             " bytes without a line end (not a Y4M file?)");
+    line += c;
+  }
+  return any;
+}
+
 std::string read_line(std::istream& in, const std::filesystem::path& file, const char* what) {
   std::string line;
-  if (!std::getline(in, line)) fail(file.string(), ": truncated: missing ", what);
+  if (!next_line(in, file, what, line)) fail(file.string(), ": truncated: missing ", what);
   return line;
 }
 
@@ -97,17 +119,24 @@ Y4mHeader read_header(std::istream& in, const std::filesystem::path& file) {
     }
     if (tag == 'I') {
       // Fields of interlaced frames read as progressive rows would be a different picture.
-      FV_CHECK(value == "p" || value == "?", file.string(), ": interlaced frames (I", value,
-               ") are not supported; expected Ip (progressive)");
+      FV_CHECK(value == "p" || value == "?", file.string(), ": interlaced frames (I",
+               excerpt(value), ") are not supported; expected Ip (progressive)");
     } else if (tag == 'W' || tag == 'H') {
       const auto n = parse_int(value);
-      FV_CHECK(n && *n > 0 && *n <= 65536, file.string(), ": bad size field '", field, "'");
+      FV_CHECK(n && *n > 0 && *n <= 65536, file.string(), ": bad size field '", excerpt(field),
+               "'");
       (tag == 'W' ? h.width : h.height) = int(*n);
     } else if (tag == 'F') {
       long long num = 0, den = 0;
-      FV_CHECK(std::sscanf(value.c_str(), "%lld:%lld", &num, &den) == 2 && num > 0 && den > 0 &&
+      const size_t colon = value.find(':');
+      const auto whole = [](std::string_view text, long long& out) {
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+        return ec == std::errc() && end == text.data() + text.size();
+      };
+      FV_CHECK(colon != std::string::npos && whole(std::string_view(value).substr(0, colon), num) &&
+                   whole(std::string_view(value).substr(colon + 1), den) && num > 0 && den > 0 &&
                    num <= 1000000000 && den <= 1000000000 && double(num) / double(den) <= 1000,
-               file.string(), ": bad frame rate field 'F", value,
+               file.string(), ": bad frame rate field 'F", excerpt(value),
                "' (expected num:den, each at most 10^9, at most 1000 frames per second)");
       h.fps = double(num) / double(den);
     } else if (tag == 'C') {
@@ -123,7 +152,7 @@ Y4mHeader read_header(std::istream& in, const std::filesystem::path& file) {
   const bool supported = h.colorspace == "444" || h.colorspace == "420jpeg" ||
                          h.colorspace == "420mpeg2" || h.colorspace == "420paldv" ||
                          h.colorspace == "420";
-  FV_CHECK(supported, file.string(), ": colour space C", h.colorspace,
+  FV_CHECK(supported, file.string(), ": colour space C", excerpt(h.colorspace),
            " is not supported (expected C444 or a C420 variant, 8-bit)");
   return h;
 }
@@ -170,6 +199,16 @@ Video read_y4m(const std::filesystem::path& file) {
   const int cw = is444 ? h.width : (h.width + 1) / 2;
   const int ch = is444 ? h.height : (h.height + 1) / 2;
   const size_t luma = size_t(h.width) * h.height, chroma = size_t(cw) * ch;
+  // A frame the file is too short to hold is refused before it is allocated (QA fuzzing: a
+  // 37-byte file claiming 16384x16384 took 1 GB to say so).
+  std::error_code ec;
+  const uintmax_t file_bytes = std::filesystem::file_size(file, ec);
+  const std::streamoff at = in.tellg();
+  const uintmax_t left =
+      ec || at < 0 || uintmax_t(at) > file_bytes ? 0 : file_bytes - uintmax_t(at);
+  FV_CHECK(left > 0, file.string(), ": no frames after the header");
+  FV_CHECK(luma + 2 * chroma + 6 <= left, file.string(), ": frame 0 is truncated (a ", h.width, "x",
+           h.height, " frame needs ", luma + 2 * chroma, " bytes, ", left, " follow the header)");
   std::vector<uint8_t> planes(luma + 2 * chroma);
 
   Video video;
@@ -177,9 +216,10 @@ Video read_y4m(const std::filesystem::path& file) {
   video.height = h.height;
   video.fps = h.fps;
   std::string frame_line;
-  while (std::getline(in, frame_line)) {
-    FV_CHECK(frame_line.starts_with("FRAME"), file.string(), ": frame ", video.frames,
-             " does not start with 'FRAME'");
+  while (next_line(in, file, "a frame line", frame_line)) {
+    // "FRAME", or "FRAME" and parameters after a space (QA fuzzing: "FRAMEX" passed).
+    FV_CHECK(frame_line.starts_with("FRAME") && (frame_line.size() == 5 || frame_line[5] == ' '),
+             file.string(), ": frame ", video.frames, " does not start with 'FRAME'");
     in.read(reinterpret_cast<char*>(planes.data()), std::streamsize(planes.size()));
     FV_CHECK(size_t(in.gcount()) == planes.size(), file.string(), ": frame ", video.frames,
              " is truncated (", in.gcount(), " of ", planes.size(), " bytes)");
@@ -194,7 +234,6 @@ Video read_y4m(const std::filesystem::path& file) {
     }
     ++video.frames;
   }
-  FV_CHECK(video.frames > 0, file.string(), ": no frames after the header");
   return video;
 }
 
@@ -203,10 +242,10 @@ VideoMetadata read_y4m_metadata(const std::filesystem::path& file) {
   FV_CHECK(in.is_open(), file.string(), ": cannot open (missing or unreadable)");
   const Y4mHeader h = read_header(in, file);
   const std::filesystem::path json = y4m_metadata_path(file);
-  if (std::ifstream side(json, std::ios::binary); side.is_open()) {
-    std::ostringstream text;
-    text << side.rdbuf();
-    return VideoMetadata::from_json(text.str(), json.string());
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::symlink_status(json, ec))) {
+    return VideoMetadata::from_json(read_text_file(json, "the video's metadata file"),
+                                    json.string());
   }
   if (h.metadata_json.empty()) return {};
   return VideoMetadata::from_json(h.metadata_json, file.string());

@@ -199,6 +199,8 @@ VideoComparison compare_videos(const Video& a, const Video& b) {
   r.frames = std::min(a.frames, b.frames);
   r.frames_a = a.frames;
   r.frames_b = b.frames;
+  r.fps_a = a.fps;
+  r.fps_b = b.fps;
   if (a.frames != b.frames)
     log::warning("comparing the first ", r.frames, " frames: the videos have ", a.frames, " and ",
                  b.frames, " frames");

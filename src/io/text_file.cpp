@@ -1,0 +1,58 @@
+#include "io/text_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "fastvideo/error.h"
+#include "io/file_kind.h"
+
+namespace fastvideo {
+
+namespace {
+
+std::string size_text(size_t bytes) {
+  return bytes >= (size_t(1) << 20) ? str_cat(bytes >> 20, " MiB") : str_cat(bytes, " bytes");
+}
+
+}  // namespace
+
+std::string read_text_file(const std::filesystem::path& path, const std::string& what,
+                           size_t max_bytes) {
+  FV_CHECK(!path.empty(), what, ": the path is empty; name a file");
+  if (const std::string why = why_not_a_file(path); !why.empty()) {
+    fail(path.string(), ": ", why, " (", what, ")");
+  }
+  // Opened without blocking and checked again on the descriptor: a path swapped for a FIFO after
+  // the check above must not block the open or the reads.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  FV_CHECK(fd >= 0, path.string(), ": cannot open ", what, " (", std::strerror(errno), ")");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail(path.string(), ": is not a regular file (", what, ")");
+  }
+  std::string text;
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int error = n < 0 ? errno : 0;
+      ::close(fd);
+      FV_CHECK(n == 0, path.string(), ": cannot read ", what, " (", std::strerror(error), ")");
+      return text;
+    }
+    // At most one buffer past the bound is ever held.
+    if (text.size() + size_t(n) > max_bytes) {
+      ::close(fd);
+      fail(path.string(), ": more than ", size_text(max_bytes), "; ", what, " is at most that");
+    }
+    text.append(buffer, size_t(n));
+  }
+}
+
+}  // namespace fastvideo
