@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <set>
@@ -48,11 +49,17 @@ TEST(CudaWeights, UploadInSmallChunksEqualsTheHostConversionBitForBit) {
   for (DType from : {DType::F32, DType::BF16}) {
     const Tensor src = source.to(from);
     for (DType to : {DType::F32, DType::BF16, DType::F16}) {
-      Tensor on_gpu = uploader.upload(src, to);
+      Tensor on_gpu = uploader.upload(src, to, "source");
       EXPECT_EQ(on_gpu.device(), kGpu);
       EXPECT_TRUE(same_bytes(on_gpu, src.to(to))) << dtype_name(from) << " -> " << dtype_name(to);
     }
   }
+  // A NaN past the first chunks is named with its element (a damaged checkpoint's weight).
+  Tensor damaged = source.clone();
+  damaged.data<float>()[50000] = std::nanf("");
+  EXPECT_TRUE(
+      testing::contains(testing::error_of([&] { uploader.upload(damaged, DType::BF16, "w.x"); }),
+                        "w.x holds NaN or Inf (element 50000 of 100079)"));
 }
 
 TEST(CudaWeights, TransformerLoadsBf16OnTheGpuWithTheFp32KeepList) {

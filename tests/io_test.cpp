@@ -1,8 +1,10 @@
 // Checkpoint loading (wan21.md §5): safetensors round trips in every stored dtype, the diffusers
 // sharded layout, and one test per kind of bad input whose error must name the culprit.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -12,8 +14,10 @@
 
 #include "core/excerpt.h"
 #include "io/checkpoint.h"
+#include "io/float_conversion.h"
 #include "io/json_parse.h"
 #include "io/safetensors.h"
+#include "io/text_file.h"
 #include "models/umt5/umt5_config.h"
 #include "models/wan/dit/wan_transformer_config.h"
 #include "models/wan/vae/wan_vae_config.h"
@@ -25,6 +29,8 @@ namespace fastvideo {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::contains;
+using testing::error_of;
 using testing::randn;
 using testing::rel_l2;
 
@@ -109,6 +115,57 @@ class IoTest : public ::testing::Test {
   fs::path dir_;
 };
 
+// convert_floats finds the first value that is NaN or Inf once converted, across the pieces and
+// threads it works in: each non-finite kind in each dtype, the earliest of several, none at all,
+// and a finite f32 past F16's range (it becomes Inf, which no F16 weight can use either).
+TEST(FloatConversion, FindsTheFirstNonFiniteValueOnceConverted) {
+  const size_t n = 300001;  // several pieces per thread, the last one short
+  std::vector<float> src(n);
+  std::mt19937 rng(std::random_device{}());
+  std::normal_distribution<float> normal;
+  for (float& x : src) x = normal(rng);
+  std::vector<uint8_t> dst(n * 4);
+  for (DType to : {DType::F32, DType::BF16, DType::F16}) {
+    EXPECT_EQ(convert_floats(src.data(), DType::F32, dst.data(), to, n), n) << dtype_name(to);
+    for (float bad : {NAN, INFINITY, -INFINITY}) {
+      std::vector<float> damaged = src;
+      damaged[n - 5] = bad;
+      damaged[200003] = bad;
+      damaged[70001] = bad;
+      EXPECT_EQ(convert_floats(damaged.data(), DType::F32, dst.data(), to, n), 70001u)
+          << dtype_name(to) << " " << bad;
+      // The same from a BF16 source.
+      std::vector<uint16_t> bf16(n);
+      convert_from_f32(damaged.data(), bf16.data(), DType::BF16, n);
+      EXPECT_EQ(convert_floats(bf16.data(), DType::BF16, dst.data(), to, n), 70001u)
+          << "bf16 -> " << dtype_name(to) << " " << bad;
+    }
+  }
+  std::vector<float> large = src;
+  large[9] = 1e6f;
+  EXPECT_EQ(convert_floats(large.data(), DType::F32, dst.data(), DType::F16, n), 9u);
+  EXPECT_EQ(convert_floats(large.data(), DType::F32, dst.data(), DType::BF16, n), n);
+}
+
+// A text file a user names is read only when it is a regular file of sane size (QA fuzzing: a
+// FIFO as the prompt file blocked the run past SIGTERM, /dev/zero filled memory).
+TEST(TextFile, OnlyARegularFileWithinTheBoundIsRead) {
+  const std::filesystem::path dir = testing::temp_dir("text-file");
+  std::ofstream(dir / "ok.txt") << "a fox\n";
+  EXPECT_EQ(read_text_file(dir / "ok.txt", "a prompt file"), "a fox\n");
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
+  for (const auto& [path, why] : std::vector<std::pair<std::filesystem::path, std::string>>{
+           {dir / "fifo", "fifo: is not a regular file (a prompt file)"},
+           {"/dev/zero", "/dev/zero: is not a regular file"},
+           {dir, "is a directory"},
+           {dir / "missing", "missing: does not exist"},
+           {"", "a prompt file: the path is empty"}}) {
+    EXPECT_TRUE(contains(error_of([&] { read_text_file(path, "a prompt file"); }), why)) << why;
+  }
+  EXPECT_TRUE(contains(error_of([&] { read_text_file(dir / "ok.txt", "x", 4); }),
+                       "ok.txt: more than 4 bytes; x is at most that"));
+}
+
 TEST(Excerpt, ShortTextIsQuotedWholeAndLongTextByItsStartAndSize) {
   EXPECT_EQ(excerpt("WanPipeline"), "WanPipeline");
   EXPECT_EQ(excerpt(std::string(kExcerptChars, 'a')), std::string(kExcerptChars, 'a'));
@@ -118,6 +175,14 @@ TEST(Excerpt, ShortTextIsQuotedWholeAndLongTextByItsStartAndSize) {
   const std::string accents = std::string(kExcerptChars - 1, 'a') + "\xc3\xa9" + "tail";
   EXPECT_EQ(excerpt(accents),
             std::string(kExcerptChars - 1, 'a') + str_cat("... (", accents.size(), " bytes)"));
+  // Control bytes are shown escaped: a NUL cut a message short, ESC reached the terminal.
+  EXPECT_EQ(excerpt(std::string("H64\0 \x1b[2J\x7f", 10)), "H64\\x00 \\x1b[2J\\x7f");
+  EXPECT_EQ(excerpt("a:\n\tb"), "a:\\n\\tb");
+  // UTF-8 stays as it is; bytes that are not UTF-8, and C1 controls, are escaped.
+  EXPECT_EQ(excerpt("r\xc3\xa9sum\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\xa6\x8a"),
+            "r\xc3\xa9sum\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\xa6\x8a");
+  EXPECT_EQ(excerpt("C\xff\xfe \xc2\x9b \xed\xa0\x80 \xf8\x80\x80\x80"),
+            "C\\xff\\xfe \\xc2\\x9b \\xed\\xa0\\x80 \\xf8\\x80\\x80\\x80");
 }
 
 JsonFile json_file(const std::string& text) {
@@ -558,6 +623,33 @@ TEST_F(IoTest, IndexMappingATensorAbsentFromItsShardIsRejected) {
   write_text(dir_ / "t/model.safetensors.index.json", index.dump());
   expect_error([&] { load_component(dir_ / "t", specs_of(tensors)); },
                {"model-00002-of-00002.safetensors", "ghost.weight", "absent"});
+}
+
+// A tensor stored in two shards is refused naming both (QA fuzzing: the index's copy was taken
+// silently; diffusers would take the last shard's).
+TEST_F(IoTest, ATensorStoredInTwoShardsIsRejected) {
+  const auto tensors = sample_tensors();
+  write_component(dir_ / "t", "model", tensors, 2, DType::F32);
+  const auto index =
+      nlohmann::json::parse(testing::file_bytes(dir_ / "t/model.safetensors.index.json"));
+  std::string in_first;
+  for (const auto& [name, shard] : index["weight_map"].items()) {
+    if (shard == "model-00001-of-00002.safetensors") in_first = name;
+  }
+  ASSERT_FALSE(in_first.empty());
+  const fs::path second = dir_ / "t/model-00002-of-00002.safetensors";
+  std::vector<std::pair<std::string, Tensor>> held;
+  {
+    auto file = SafetensorsFile::open(second);
+    for (const auto& name : file.names()) held.emplace_back(name, file.tensor(name).clone());
+    auto first = SafetensorsFile::open(dir_ / "t/model-00001-of-00002.safetensors");
+    held.emplace_back(in_first, first.tensor(in_first).clone());
+  }
+  fs::remove(second);
+  write_safetensors(second, held);
+  expect_error([&] { load_component(dir_ / "t", specs_of(tensors)); },
+               {"model-00001-of-00002.safetensors and ", "model-00002-of-00002.safetensors",
+                "both hold tensor " + in_first});
 }
 
 TEST_F(IoTest, IndexNamingAMissingShardIsRejected) {

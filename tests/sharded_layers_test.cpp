@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <mutex>
 
@@ -32,7 +33,7 @@ TEST(LayerLayout, PacksEachMemberInItsDtypeAtAnAlignedOffset) {
   EXPECT_EQ(layout.bytes(), 256u + 256u + 256u);
   const std::vector<Tensor> layer = mixed_layer();
   Tensor string = Tensor::zeros({int64_t(layout.bytes())}, DType::U8);
-  layout.pack(layer, static_cast<char*>(string.raw_data()));
+  layout.pack(layer, static_cast<char*>(string.raw_data()), "layer 0");
   const std::vector<Tensor> views = layout.views(string);
   ASSERT_EQ(views.size(), 3u);
   for (size_t k = 0; k < 3; ++k) {
@@ -45,25 +46,46 @@ TEST(LayerLayout, PacksEachMemberInItsDtypeAtAnAlignedOffset) {
   // A byte range: the second member only, the rest of the range (its alignment gap) zero.
   Tensor part = Tensor::empty({256}, DType::U8);
   std::memset(part.raw_data(), 1, 256);
-  layout.pack(layer, static_cast<char*>(part.raw_data()), 256, 512);
+  layout.pack(layer, static_cast<char*>(part.raw_data()), 256, 512, "layer 0");
   for (int64_t b = 33 * 2; b < 256; ++b)
     ASSERT_EQ(part.data<uint8_t>()[b], 0) << "byte " << b << " of the gap after member 1";
   // And in a whole string written over ones: every gap zero.
   std::memset(string.raw_data(), 1, layout.bytes());
-  layout.pack(layer, static_cast<char*>(string.raw_data()));
+  layout.pack(layer, static_cast<char*>(string.raw_data()), "layer 0");
   for (const auto& [from, to] :
        {std::pair<int64_t, int64_t>{6 * 7 * 4, 256}, {256 + 66, 512}, {512 + 60, 768}})
     for (int64_t b = from; b < to; ++b) ASSERT_EQ(string.data<uint8_t>()[b], 0) << "byte " << b;
   Tensor whole = Tensor::zeros({int64_t(layout.bytes())}, DType::U8);
   std::memcpy(static_cast<char*>(whole.raw_data()) + 256, part.raw_data(), 256);
   EXPECT_EQ(testing::rel_l2(layout.views(whole)[1].to(DType::F32), views[1].to(DType::F32)), 0.0);
-  EXPECT_TRUE(
-      contains(error_of([&] { layout.pack(layer, static_cast<char*>(part.raw_data()), 100, 300); }),
-               "do not start and end on member elements"));
+  EXPECT_TRUE(contains(error_of([&] {
+                         layout.pack(layer, static_cast<char*>(part.raw_data()), 100, 300,
+                                     "layer 0");
+                       }),
+                       "do not start and end on member elements"));
   EXPECT_TRUE(contains(error_of([&] {
                          layout.check({layer[0], layer[2], layer[1]}, "layer 4");
                        }),
                        "layer 4 tensor 1 is"));
+  // A NaN in a member (a damaged checkpoint's mapped block) is named, with its element.
+  std::vector<Tensor> damaged = mixed_layer();
+  damaged[2].data<float>()[17] = std::nanf("");
+  const std::string nan =
+      error_of([&] { layout.pack(damaged, static_cast<char*>(string.raw_data()), "layer 4"); });
+  EXPECT_TRUE(contains(nan, "layer 4, tensor 2 holds") &&
+              contains(nan, "holds NaN or Inf (element 17 of 30)"))
+      << nan;
+  // Named members are named; check_finite finds the same without packing (tensors kept to be
+  // streamed later are checked when they are set, not at the first step).
+  const LayerLayout named({{{6, 7}, DType::F32, "norm.weight"},
+                           {{33}, DType::BF16, "proj.bias"},
+                           {{5, 3, 2}, DType::BF16, "proj.weight"}});
+  EXPECT_TRUE(contains(
+      error_of([&] { named.pack(damaged, static_cast<char*>(string.raw_data()), "layer 4"); }),
+      "layer 4, proj.weight holds NaN or Inf (element 17 of 30)"));
+  EXPECT_TRUE(contains(error_of([&] { named.check_finite(damaged, "layer 4"); }),
+                       "layer 4, proj.weight holds NaN or Inf (element 17 of 30)"));
+  EXPECT_NO_THROW(named.check_finite(mixed_layer(), "layer 4"));
 }
 
 TEST(ShardedLayers, EveryRankGathersTheWholeLayerFromThePieces) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -15,6 +16,7 @@
 #include "models/wan/wan_geometry.h"
 #include "random_checkpoint/tiny_tokenizer.h"
 #include "test_util.h"
+#include "tokenizer/charsmap_check.h"
 #include "tokenizer/prompt_cleaning.h"
 #include "tokenizer/t5_tokenizer.h"
 
@@ -63,7 +65,6 @@ const JsonFile& vectors() {
   return file;
 }
 
-
 TEST(TinyTokenizer, WritingTwiceGivesByteIdenticalFiles) {
   TempDir a, b;
   write_tiny_tokenizer(a.path());
@@ -94,6 +95,40 @@ TEST(TinyTokenizer, HasT5LayoutAndVocab384) {
   EXPECT_EQ(special.get<std::string>("eos_token"), "</s>");
   EXPECT_EQ(vectors().get<int>("vocab_size"), kTinyTokenizerVocabSize)
       << "the vectors were made from another tokenizer";
+}
+
+// A damaged character map is refused at load (QA fuzzing: 4 bytes at its trie's root crashed the
+// first prompt's encoding inside SentencePiece): the root, a unit in the middle, and a leaf's
+// string offset past the strings. The intact map passes.
+TEST(T5Tokenizer, ADamagedCharacterMapIsRefusedAtLoad) {
+  TempDir dir;
+  write_tiny_tokenizer(dir.path());
+  const std::string model = read_bytes(dir.path() / "spiece.model");
+  const auto map = find_precompiled_charsmap(model);
+  ASSERT_TRUE(map.has_value()) << "the tiny tokenizer has T5's character map";
+  EXPECT_EQ(precompiled_charsmap_problem(model), "");
+  uint32_t trie_bytes = 0;
+  std::memcpy(&trie_bytes, model.data() + map->offset, 4);
+  const size_t trie = map->offset + 4;
+  // Every unit of the trie set to all ones, in turn at the root and everywhere.
+  for (const size_t count : {size_t(4), size_t(trie_bytes)}) {
+    std::string damaged = model;
+    std::fill_n(damaged.begin() + std::ptrdiff_t(trie), count, '\xff');
+    std::ofstream(dir.path() / "spiece.model", std::ios::binary | std::ios::trunc) << damaged;
+    std::string e;
+    try {
+      T5Tokenizer::load(dir.path());
+    } catch (const Error& error) {
+      e = error.what();
+    }
+    EXPECT_NE(e.find("spiece.model: the normalizer's character map is damaged"), std::string::npos)
+        << count << " bytes: " << e;
+  }
+  // The trie size in the map's header past the map.
+  std::string damaged = model;
+  const uint32_t huge = 0x7FFFFFFC;
+  std::memcpy(damaged.data() + map->offset, &huge, 4);
+  EXPECT_NE(precompiled_charsmap_problem(damaged), "");
 }
 
 TEST(T5Tokenizer, MatchesHuggingFaceOnEveryVector) {

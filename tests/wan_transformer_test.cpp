@@ -578,6 +578,18 @@ TEST(WanTransformer, SequenceParallelModeRunsEveryRankBehindOneForward) {
             std::string::npos);
 }
 
+// Compile mode and GEMM autotuning work on CUDA graphs and cuBLASLt: on the CPU each is refused by
+// name (bench denoise --autotune ran on the CPU doing nothing).
+TEST(WanTransformer, CompileModeAndGemmAutotuneNeedAGpu) {
+  const WanTransformerConfig config = ranks_config();
+  WanTransformer model{config, random_weights(config)};
+  EXPECT_TRUE(testing::contains(error_of([&] { model.enable_compile(); }), "needs a GPU"));
+  EXPECT_TRUE(testing::contains(error_of([&] { model.set_gemm_autotune(true); }),
+                                "GEMM autotuning (compile mode max-autotune) times cuBLASLt's "
+                                "GEMMs; the transformer is on cpu, so it needs a GPU"));
+  model.set_gemm_autotune(false);
+}
+
 // CFG-parallel: forward_cfg runs the conditional pass on this model and the unconditional one on
 // the partner at once (each itself sequence-parallel over two ranks here) and gives the two plain
 // forwards; a context prepared before the pairing is refused by name.
@@ -658,6 +670,16 @@ TEST(WanTransformer, ShardedWeightsGiveTheWholeWeightsForward) {
                    WanLayerwiseOffload{}, WanWeightSharding{Device::cpu(), 0, 1});
   });
   EXPECT_TRUE(testing::contains(m, "layerwise offload and sharded weights do not go together"))
+      << m;
+  // A NaN in a block is named by its tensor when the block is packed into this rank's piece.
+  Weights damaged("transformer");
+  for (const auto& [name, tensor] : weights.all()) damaged.insert(name, tensor.clone());
+  damaged.get("blocks.1.attn1.to_q.weight").f32()[3] = std::nanf("");
+  m = error_of([&] {
+    WanTransformer(config, damaged, torch_sdpa_backend(), torch_sdpa_backend(), std::nullopt,
+                   WanWeightSharding{Device::cpu(), 0, 2});
+  });
+  EXPECT_TRUE(testing::contains(m, "sharded weights: layer 1, attn1.to_q.weight holds NaN or Inf"))
       << m;
 }
 

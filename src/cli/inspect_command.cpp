@@ -1,4 +1,5 @@
-// fastvideo inspect MODEL_DIR: components, configs, parameter counts and dtypes.
+// fastvideo inspect MODEL_DIR: components, configs, parameter counts and dtypes; with --check,
+// every tensor against the model and every value finite, as loading would find them.
 #include <cstdio>
 
 #include "commands.h"
@@ -21,7 +22,7 @@ std::string human(int64_t n) {
   return buf;
 }
 
-int run_inspect(const std::string& dir) {
+int run_inspect(const std::string& dir, bool check) {
   const CheckpointSummary checkpoint = inspect_checkpoint(dir);
   std::printf("%s: %s\n", dir.c_str(), checkpoint.class_name.c_str());
   for (const ComponentSummary& s : checkpoint.components) {
@@ -35,6 +36,15 @@ int run_inspect(const std::string& dir) {
   }
   std::printf("\ntokenizer: SentencePiece, vocab %d\n", checkpoint.tokenizer_vocab_size);
   std::printf("\nscheduler: %s\n", checkpoint.scheduler_config.c_str());
+  if (!check) return 0;
+  std::printf("\ncheck: every tensor against the model, every value read once\n");
+  std::fflush(stdout);
+  check_checkpoint(dir, [](const std::string& component, int64_t values) {
+    std::printf("  %s: %s values (%lld), shapes as the model expects, all finite\n",
+                component.c_str(), human(values).c_str(), static_cast<long long>(values));
+    std::fflush(stdout);
+  });
+  std::printf("check passed\n");
   return 0;
 }
 
@@ -44,8 +54,12 @@ Action add_inspect_command(CLI::App& app) {
   auto* cmd =
       app.add_subcommand("inspect", "Show a checkpoint's components, configs and parameters");
   auto dir = std::make_shared<std::string>();
+  auto check = std::make_shared<bool>(false);
   cmd->add_option("MODEL_DIR", *dir, "diffusers checkpoint folder")->required();
-  return [dir] { return run_inspect(*dir); };
+  cmd->add_flag("--check", *check,
+                "also check every tensor against the model (names, shapes, dtypes) and every "
+                "value finite, reading the whole checkpoint once; exit 1 at the first problem");
+  return [dir, check] { return run_inspect(*dir, *check); };
 }
 
 }  // namespace fastvideo::cli

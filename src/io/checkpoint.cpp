@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <regex>
 #include <set>
@@ -128,6 +129,19 @@ WeightFiles find_weight_files(const fs::path& dir, bool required) {
       }
       w.files.push_back(dir / shard);
     }
+    // A shard the index leaves out is not read (as in diffusers); say so, since what it holds
+    // would otherwise show up only as missing tensors. Once per file: a component is opened
+    // several times while a model loads.
+    static std::mutex warned_mutex;
+    static std::set<std::string> warned;
+    for (const fs::path& file : list_with_suffix(dir, ".safetensors")) {
+      if (shards.count(file.filename().string())) continue;
+      const std::lock_guard lock(warned_mutex);
+      if (warned.insert(file.string()).second) {
+        log::warning(index.origin(), ": weight_map maps no tensor to ", file.filename().string(),
+                     ", which is in the folder; it is not read");
+      }
+    }
     return w;
   }
   w.files = list_with_suffix(dir, ".safetensors");
@@ -164,23 +178,41 @@ WeightLocations locate_weights(const WeightFiles& w) {
     }
     loc.file_of[tensor] = i;
   }
-  // Tensors a shard holds beyond its index still count (as extras, if no spec names them).
+  // Tensors a shard holds beyond its index still count (as extras, if no spec names them). A
+  // tensor stored in two shards is refused: which copy a loader takes differs (diffusers reads
+  // every shard, so the last one wins there; QA fuzzing found it taken silently here).
+  std::map<std::string, size_t> stored_in;
   for (size_t i = 0; i < loc.files.size(); ++i) {
-    for (const auto& name : loc.files[i].names()) loc.file_of.emplace(name, i);
+    for (const auto& name : loc.files[i].names()) {
+      const auto [it, first] = stored_in.emplace(name, i);
+      if (!first) {
+        fail(loc.files[it->second].path().string(), " and ", loc.files[i].path().string(),
+             " both hold tensor ", excerpt(name), "; a checkpoint stores each tensor once");
+      }
+      loc.file_of.emplace(name, i);
+    }
   }
   return loc;
 }
 
-// Converts a float tensor viewed in the mapping into freshly allocated `dtype` host memory.
-Tensor convert_from_mapping(const Tensor& src, DType dtype) {
+// Converts a float tensor viewed in the mapping into freshly allocated `dtype` host memory; a value
+// that is NaN or Inf is an error naming `what`.
+Tensor convert_from_mapping(const Tensor& src, DType dtype, const std::string& what) {
   Tensor out = Tensor::empty(src.shape(), dtype);
-  convert_floats(src.raw_data(), src.dtype(), out.raw_data(), dtype, size_t(src.numel()));
+  const size_t n = size_t(src.numel());
+  const size_t bad = convert_floats(src.raw_data(), src.dtype(), out.raw_data(), dtype, n);
+  if (bad < n) fail_non_finite_weight(what, bad, n);
   return out;
+}
+
+std::string weight_name(const SafetensorsFile& file, const std::string& tensor) {
+  return str_cat(file.path().string(), ": tensor ", tensor);
 }
 
 }  // namespace
 
 CheckpointFolder CheckpointFolder::open(const fs::path& dir) {
+  FV_CHECK(!dir.empty(), "the model path is empty; name a diffusers checkpoint folder");
   if (const std::string why = why_not_a_folder(dir); !why.empty()) {
     fail(dir.string(), ": ", why,
          "; a diffusers checkpoint is the folder holding model_index.json");
@@ -199,8 +231,14 @@ CheckpointFolder CheckpointFolder::open(const fs::path& dir) {
   c.class_name_ = index.get<std::string>("_class_name");
   for (const auto& [key, value] : index.json().items()) {
     // Components are ["library", "Class"] pairs; [null, null] marks an absent optional one and
-    // other keys are pipeline settings.
-    if (key.starts_with("_") || !value.is_array() || value.size() != 2) continue;
+    // other keys are pipeline settings. A list that starts as a pair would is a broken one.
+    if (key.starts_with("_") || !value.is_array()) continue;
+    const bool pair_like = !value.empty() && (value[0].is_string() || value[0].is_null());
+    if (!pair_like) continue;
+    if (value.size() != 2) {
+      fail(index.origin(), ": component ", excerpt(key), " is ", excerpt(value.dump()),
+           ", expected [library, class]");
+    }
     if (value[0].is_null() && value[1].is_null()) continue;
     if (!value[0].is_string() || !value[1].is_string()) {
       fail(index.origin(), ": component ", excerpt(key), " is ", excerpt(value.dump()),
@@ -323,6 +361,22 @@ WeightLocations open_component(const fs::path& component_dir,
 
 }  // namespace
 
+int64_t check_component_values(const fs::path& component_dir,
+                               const std::vector<TensorSpec>& specs) {
+  const WeightLocations loc = open_component(component_dir, specs);
+  int64_t values = 0;
+  for (const auto& spec : specs) {
+    const SafetensorsFile& f = loc.files[loc.file_of.at(spec.name)];
+    const Tensor stored = f.tensor(spec.name);
+    const size_t n = size_t(stored.numel());
+    const size_t bad = first_non_finite(stored.raw_data(), stored.dtype(), n);
+    if (bad < n) fail_non_finite_weight(weight_name(f, spec.name), bad, n);
+    release_mapped_pages(stored);
+    values += int64_t(n);
+  }
+  return values;
+}
+
 Weights load_component(const fs::path& component_dir, const std::vector<TensorSpec>& specs,
                        DType compute_dtype, Device device, const std::set<std::string>* keep_f32,
                        std::string_view mapped_prefix) {
@@ -346,7 +400,8 @@ Weights load_component(const fs::path& component_dir, const std::vector<TensorSp
       if (!spec.used || left_mapped(spec.name)) continue;
       const SafetensorsFile& f = loc.files[loc.file_of.at(spec.name)];
       const Tensor stored = f.tensor(spec.name);
-      weights.insert(spec.name, convert_from_mapping(stored, dtype_of(spec.name)));
+      weights.insert(spec.name,
+                     convert_from_mapping(stored, dtype_of(spec.name), weight_name(f, spec.name)));
       release_mapped_pages(stored);
     }
     return weights;
@@ -357,7 +412,8 @@ Weights load_component(const fs::path& component_dir, const std::vector<TensorSp
     if (!spec.used || left_mapped(spec.name)) continue;
     const SafetensorsFile& f = loc.files[loc.file_of.at(spec.name)];
     const Tensor stored = f.tensor(spec.name);
-    weights.insert(spec.name, uploader.upload(stored, dtype_of(spec.name)));
+    weights.insert(spec.name,
+                   uploader.upload(stored, dtype_of(spec.name), weight_name(f, spec.name)));
     release_mapped_pages(stored);  // upload() has read it into a staging buffer
   }
   uploader.finish();
@@ -377,8 +433,7 @@ struct MappedComponent::Files {
 
 MappedComponent::MappedComponent(const fs::path& component_dir,
                                  const std::vector<TensorSpec>& specs)
-    : name_(folder_name(component_dir)),
-      files_(std::make_unique<Files>()) {
+    : name_(folder_name(component_dir)), files_(std::make_unique<Files>()) {
   files_->loc = open_component(component_dir, specs);
 }
 
@@ -387,7 +442,7 @@ MappedComponent::~MappedComponent() = default;
 Tensor MappedComponent::load(const std::string& name, DType dtype, Device device) const {
   const SafetensorsFile& f = files_->loc.files[files_->loc.file_of.at(name)];
   const Tensor stored = f.tensor(name);
-  Tensor t = to_device(stored, dtype, device);
+  Tensor t = to_device(stored, dtype, device, weight_name(f, name));
   release_mapped_pages(stored);
   return t;
 }
@@ -409,15 +464,16 @@ Tensor MappedComponent::load_rows(const std::string& name, std::span<const int32
                 row_bytes);
   }
   release_mapped_pages(table);
-  return to_device(picked, dtype, device);
+  return to_device(picked, dtype, device, str_cat(weight_name(f, name), " (rows looked up)"));
 }
 
-Tensor MappedComponent::to_device(const Tensor& host, DType dtype, Device device) const {
-  if (device.is_cpu()) return convert_from_mapping(host, dtype);
+Tensor MappedComponent::to_device(const Tensor& host, DType dtype, Device device,
+                                  const std::string& what) const {
+  if (device.is_cpu()) return convert_from_mapping(host, dtype, what);
 #ifdef FASTVIDEO_HAVE_CUDA
   auto& uploader = files_->uploaders[device.index];
   if (!uploader) uploader = std::make_unique<DeviceWeightUploader>(device);
-  return uploader->upload(host, dtype);
+  return uploader->upload(host, dtype, what);
 #else
   fail(name_, ": cannot load onto ", device.name(), ": this build has no CUDA backend");
 #endif

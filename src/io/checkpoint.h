@@ -74,6 +74,13 @@ Weights load_component(const std::filesystem::path& component_dir,
                        const std::set<std::string>* keep_f32 = nullptr,
                        std::string_view mapped_prefix = {});
 
+// Checks the component as load_component would load it, without keeping anything: validated
+// against `specs`, then every value of every tensor the specs name read once from the mapping
+// (each tensor's pages dropped after) and found finite (an error names the file, tensor and
+// element otherwise). Returns the values checked. For `fastvideo inspect --check`.
+int64_t check_component_values(const std::filesystem::path& component_dir,
+                               const std::vector<TensorSpec>& specs);
+
 // A component read a tensor at a time, for weights that are used once per run and need not stay
 // anywhere (text_encoder_cpu_offload streams UMT5's layers so): validated as load_component
 // validates, then each load() converts one tensor from the mapping onto a device (through pinned
@@ -96,7 +103,8 @@ class MappedComponent {
 
  private:
   struct Files;
-  Tensor to_device(const Tensor& host, DType dtype, Device device) const;
+  // `what` names the tensor in an error (a value that is NaN or Inf).
+  Tensor to_device(const Tensor& host, DType dtype, Device device, const std::string& what) const;
   std::string name_;
   std::unique_ptr<Files> files_;
 };

@@ -92,7 +92,11 @@ nlohmann::json parse_header(const std::string& file, const char* first, const ch
   try {
     return parse_json(std::string_view(first, size_t(last - first)), refuse_duplicates);
   } catch (const nlohmann::json::exception& e) {  // also out_of_range: a number beyond double
-    fail(file, ": header is not valid JSON: ", e.what());
+    // A length prefix off by a few bytes cuts the JSON short or runs it into the data: say which
+    // length was read, since the JSON itself may be fine (QA fuzzing).
+    fail(file, ": the ", last - first,
+         "-byte header its first 8 bytes announce is not valid JSON (is the file damaged?): ",
+         e.what());
   }
 }
 
@@ -402,7 +406,11 @@ void write_safetensors_streamed(const std::filesystem::path& path,
         out.write(values.data(), count * sizeof(float));
       } else {
         stored.resize(count * element_bytes);
-        convert_floats(values.data(), DType::F32, stored.data(), stored_dtype, count);
+        const size_t bad =
+            convert_floats(values.data(), DType::F32, stored.data(), stored_dtype, count);
+        if (bad < count)
+          fail_non_finite_weight(str_cat(path.string(), ": tensor ", spec.name),
+                                 size_t(first) + bad, size_t(n));
         out.write(stored.data(), stored.size());
       }
     }

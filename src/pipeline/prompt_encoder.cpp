@@ -2,6 +2,15 @@
 
 namespace fastvideo {
 
+void check_tokenizer_fits(const T5Tokenizer& tokenizer, const Umt5Config& config,
+                          const CheckpointFolder& checkpoint) {
+  FV_CHECK(tokenizer.vocab_size() <= config.vocab_size,
+           (checkpoint.path("tokenizer") / "spiece.model").string(), ": ", tokenizer.vocab_size(),
+           " pieces, but ", (checkpoint.path("text_encoder") / "config.json").string(),
+           " has vocab_size ", config.vocab_size,
+           ": the text encoder has no embedding for the pieces past it");
+}
+
 PromptEncoder::PromptEncoder(const CheckpointFolder& checkpoint, Umt5Config config, Device device,
                              DType dtype, bool keep, bool stream, bool compile)
     : checkpoint_(checkpoint),
@@ -12,6 +21,7 @@ PromptEncoder::PromptEncoder(const CheckpointFolder& checkpoint, Umt5Config conf
       stream_(stream),
       compile_(compile),
       tokenizer_(T5Tokenizer::load(checkpoint.path("tokenizer"))) {
+  check_tokenizer_fits(tokenizer_, config_, checkpoint);
   if (keep_) load();
 }
 

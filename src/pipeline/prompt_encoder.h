@@ -16,6 +16,12 @@
 
 namespace fastvideo {
 
+// The checkpoint's tokenizer gives no id past the text encoder's embedding rows: a piece past them
+// would fail only for the prompts that use it (QA fuzzing: one extra piece let "a cat" run and "a
+// fox" fail naming no file). The error names both files.
+void check_tokenizer_fits(const T5Tokenizer& tokenizer, const Umt5Config& config,
+                          const CheckpointFolder& checkpoint);
+
 class PromptEncoder {
  public:
   // config: the text encoder's, checked against its weights. dtype: the UMT5 weights' (f32 on the

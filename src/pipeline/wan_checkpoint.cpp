@@ -60,11 +60,16 @@ bool accepted(const std::vector<std::string_view>& classes, const std::string& n
 // one model_index.json lists).
 void check_own_config(const CheckpointFolder& checkpoint, const WanComponent& c) {
   const JsonFile config = checkpoint.config(c.name);
+  FV_CHECK(config.json().is_object(), config.origin(), ": expected a JSON object, got ",
+           excerpt(config.json().dump()));
   if (!c.class_key_required && !config.has(c.class_key)) return;
-  const bool listed = config.has(c.class_key) && config.json()[c.class_key].is_array();
-  // "architectures" is a list of names; the others one name.
+  // "architectures" (a transformers config's) is a list of names; the others one name (QA
+  // fuzzing: '_class_name: []' crashed, and a one-name list passed for a name).
+  const bool listed = std::string_view(c.class_key) == "architectures";
   const std::vector<std::string> names = listed ? config.get<std::vector<std::string>>(c.class_key)
                                                 : std::vector{config.get<std::string>(c.class_key)};
+  FV_CHECK(!names.empty(), config.origin(), ": key '", c.class_key,
+           "' is an empty list; expected the class name, ", one_of(c.classes));
   for (size_t i = 0; i < names.size(); ++i) {
     const std::string key = listed ? str_cat(c.class_key, "[", i, "]") : c.class_key;
     if (!accepted(c.classes, names[i])) {
@@ -114,6 +119,12 @@ CheckpointFolder open_wan_checkpoint(const std::filesystem::path& dir) {
   }
   for (const WanComponent& c : wan_components()) {
     if (!checkpoint.has(c.name)) {
+      // A value that is no [library, class] pair reads as a pipeline setting: say so.
+      const JsonFile model_index = JsonFile::load(dir / "model_index.json");
+      if (model_index.has(c.name)) {
+        fail(index, ": ", pipeline, " needs component ", c.name, ", which is ",
+             excerpt(model_index.json()[c.name].dump()), "; expected [library, class]");
+      }
       fail(index, ": ", pipeline, " needs component ", c.name, ", which is not listed");
     }
     if (!accepted(c.classes, checkpoint.component_class(c.name))) {

@@ -29,8 +29,24 @@ void LayerLayout::check(const std::vector<Tensor>& tensors, const std::string& w
   }
 }
 
-void LayerLayout::pack(const std::vector<Tensor>& tensors, char* out, size_t begin,
-                       size_t end) const {
+namespace {
+
+std::string member_name(const LayerLayout::Member& m, size_t k) {
+  return m.name.empty() ? str_cat("tensor ", k) : m.name;
+}
+
+}  // namespace
+
+void LayerLayout::check_finite(const std::vector<Tensor>& tensors, const std::string& what) const {
+  for (size_t k = 0; k < tensors.size() && k < members_.size(); ++k) {
+    const size_t n = size_t(tensors[k].numel());
+    const size_t bad = first_non_finite(tensors[k].raw_data(), tensors[k].dtype(), n);
+    if (bad < n) fail_non_finite_weight(str_cat(what, ", ", member_name(members_[k], k)), bad, n);
+  }
+}
+
+void LayerLayout::pack(const std::vector<Tensor>& tensors, char* out, size_t begin, size_t end,
+                       const std::string& what) const {
   FV_CHECK(
       begin <= end && begin % kLayerAlignment == 0 && (end % kLayerAlignment == 0 || end == bytes_),
       "a layer's bytes [", begin, ", ", end, ") do not start and end on member elements");
@@ -46,8 +62,14 @@ void LayerLayout::pack(const std::vector<Tensor>& tensors, char* out, size_t beg
     if (gap_begin < gap_end) std::memset(out + (gap_begin - begin), 0, gap_end - gap_begin);
     if (lo < hi) {
       const size_t first = (lo - offsets_[k]) / size;
-      convert_floats(static_cast<const char*>(t.raw_data()) + first * dtype_size(t.dtype()),
-                     t.dtype(), out + (lo - begin), members_[k].dtype, (hi - lo) / size);
+      const size_t count = (hi - lo) / size;
+      const size_t bad =
+          convert_floats(static_cast<const char*>(t.raw_data()) + first * dtype_size(t.dtype()),
+                         t.dtype(), out + (lo - begin), members_[k].dtype, count);
+      if (bad < count) {
+        fail_non_finite_weight(str_cat(what, ", ", member_name(members_[k], k)), first + bad,
+                               size_t(t.numel()));
+      }
     }
     release_mapped_pages(t);
   }

@@ -21,7 +21,8 @@ void ShardedLayers::set_layer(int i, const std::vector<Tensor>& tensors) {
   const size_t begin = std::min(layout_.bytes(), size_t(rank_) * piece_bytes_);
   const size_t end = std::min(layout_.bytes(), begin + piece_bytes_);
   Tensor piece = Tensor::zeros({int64_t(piece_bytes_)}, DType::U8);
-  layout_.pack(tensors, static_cast<char*>(piece.raw_data()), begin, end);
+  layout_.pack(tensors, static_cast<char*>(piece.raw_data()), begin, end,
+               str_cat("sharded weights: layer ", i));
   pieces_[size_t(i)] = device_.is_cpu() ? std::move(piece) : piece.to(device_);
 }
 

@@ -4,6 +4,7 @@
 
 #include "fastvideo/error.h"
 #include "io/file_kind.h"
+#include "tokenizer/charsmap_check.h"
 #include "tokenizer/prompt_cleaning.h"
 
 namespace fastvideo {
@@ -17,6 +18,9 @@ T5Tokenizer T5Tokenizer::load(const std::filesystem::path& tokenizer_dir) {
   const auto status = processor->Load(model_path.string());
   FV_CHECK(status.ok(), model_path.string(), ": cannot load as a SentencePiece model (",
            status.ToString(), ")");
+  const std::string damaged = precompiled_charsmap_problem(processor->serialized_model_proto());
+  FV_CHECK(damaged.empty(), model_path.string(), ": the normalizer's character map is damaged (",
+           damaged, "); SentencePiece would read past it");
   // wan21.md §3.3: the pipeline appends id 1 and pads with id 0; a model with another layout
   // would give the text encoder wrong ids silently.
   FV_CHECK(processor->PieceToId("</s>") == kEosId && processor->PieceToId("<pad>") == kPadId,

@@ -200,6 +200,16 @@ fs::path default_tiny_model_dir() {
 
 fs::path ensure_default_tiny_model() {
   auto dir = default_tiny_model_dir();
+  // Only a missing or empty folder is written into: anything else there is the user's, and the
+  // writer's own refusal would speak of a --overwrite no one passed (QA fuzzing).
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(dir, ec)) && !fs::exists(dir / "model_index.json", ec) &&
+      !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec))) {
+    fail(env_string("FASTVIDEO_TINY_MODEL") ? "FASTVIDEO_TINY_MODEL=" : "the tiny model's folder ",
+         dir.string(),
+         " exists and holds no checkpoint (no model_index.json); name a new or empty folder, or "
+         "pass --model");
+  }
   if (!fs::exists(dir / "model_index.json")) {
     log::info("no model given: writing the tiny test model to ", dir.string());
     write_tiny_model(dir, 0, /*overwrite=*/true);

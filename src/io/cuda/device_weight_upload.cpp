@@ -58,7 +58,7 @@ DeviceWeightUploader::~DeviceWeightUploader() {
   }
 }
 
-Tensor DeviceWeightUploader::upload(const Tensor& host, DType dtype) {
+Tensor DeviceWeightUploader::upload(const Tensor& host, DType dtype, const std::string& what) {
   FV_CHECK(host.device().is_cpu() && host.is_contiguous(),
            "weight upload needs a contiguous CPU tensor, got ", host.describe());
   for (DType d : {host.dtype(), dtype}) {
@@ -78,7 +78,9 @@ Tensor DeviceWeightUploader::upload(const Tensor& host, DType dtype) {
     next_ ^= 1;
     // The other buffer's copy overlaps this conversion; this one's previous copy must be done.
     buffer.wait_until_free();
-    convert_floats(src + begin * in_size, host.dtype(), buffer.data(), dtype, count);
+    const size_t bad =
+        convert_floats(src + begin * in_size, host.dtype(), buffer.data(), dtype, count);
+    if (bad < count) fail_non_finite_weight(what, begin + bad, n);
     FV_CUDA_CHECK(cudaMemcpyAsync(dst + begin * out_size, buffer.data(), count * out_size,
                                   cudaMemcpyHostToDevice, ctx.stream()));
     buffer.mark_in_flight(ctx.stream());

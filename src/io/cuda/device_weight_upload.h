@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <string>
 
 #include "core/tensor.h"
 
@@ -42,8 +43,9 @@ class DeviceWeightUploader {
 
   // A new device tensor of `dtype` (F32, BF16 or F16) holding `host`, a contiguous float CPU
   // tensor such as a view into a safetensors mapping. The copy is queued on the device's compute
-  // stream, so kernels that read the result run after it; `host` may be released on return.
-  Tensor upload(const Tensor& host, DType dtype);
+  // stream, so kernels that read the result run after it; `host` may be released on return. A
+  // value that is NaN or Inf is an error naming `what` (the file and tensor).
+  Tensor upload(const Tensor& host, DType dtype, const std::string& what);
   // Blocks until every queued copy has finished.
   void finish();
 

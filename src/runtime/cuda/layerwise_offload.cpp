@@ -69,11 +69,14 @@ void LayerwiseOffload::set_layer(int i, std::vector<Tensor> tensors) {
     if (slot.layer == i) slot.layer = -1;  // the next acquire copies again
   }
   if (!pinned_) {
+    // Streamed from here at every step: a NaN is found now, not at the first step.
+    layout_.check_finite(tensors, str_cat("layerwise offload: layer ", i));
     sources_[size_t(i)] = std::move(tensors);
     return;
   }
   if (!host_[size_t(i)]) host_[size_t(i)] = pinned_memory(layout_.bytes());
-  layout_.pack(tensors, static_cast<char*>(host_[size_t(i)].get()));
+  layout_.pack(tensors, static_cast<char*>(host_[size_t(i)].get()),
+               str_cat("layerwise offload: layer ", i));
 }
 
 void LayerwiseOffload::load(int layer) {
@@ -85,7 +88,8 @@ void LayerwiseOffload::load(int layer) {
              " was never set");
     // The staging buffer's last copy must be over before it is written again.
     FV_CUDA_CHECK(cudaEventSynchronize(slot.loaded));
-    layout_.pack(sources_[size_t(layer)], static_cast<char*>(slot.staging.get()));
+    layout_.pack(sources_[size_t(layer)], static_cast<char*>(slot.staging.get()),
+                 str_cat("layerwise offload: layer ", layer));
     from = slot.staging.get();
   }
   FV_CHECK(from, "layerwise offload: layer ", layer, " was never set");

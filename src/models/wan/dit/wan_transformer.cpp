@@ -296,8 +296,12 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
   const std::set<std::string> block_f32 =
       wan_transformer_fp32_names(config_, {.gate = gate_layout, .proj_l = proj_l});
   const DType block_dtype = weights.get("patch_embedding.weight").dtype();
+  // Each such tensor's size is its index in block_member_names_ (the name past "blocks.0."), so
+  // the layout can name its members in messages.
   auto streamed_dtype = [&](const std::string& name) {
-    return Tensor::empty({0}, block_f32.count(name) ? DType::F32 : block_dtype);
+    block_member_names_.push_back(name.substr(name.find('.', std::string("blocks.").size()) + 1));
+    return Tensor::empty({int64_t(block_member_names_.size() - 1)},
+                         block_f32.count(name) ? DType::F32 : block_dtype);
   };
   const int64_t D = config_.inner_dim();
 
@@ -426,7 +430,10 @@ LayerLayout WanTransformer::block_layout(Block& block, const Block& dtypes) {
   std::vector<LayerLayout::Member> members;
   Block template_block = dtypes;
   const std::vector<Tensor*> from = block_tensors(block), to = block_tensors(template_block);
-  for (size_t k = 0; k < from.size(); ++k) members.push_back({from[k]->shape(), to[k]->dtype()});
+  for (size_t k = 0; k < from.size(); ++k) {
+    members.push_back(
+        {from[k]->shape(), to[k]->dtype(), block_member_names_.at(size_t(to[k]->numel()))});
+  }
   // Only which members are defined matters here: for_each_block fills in the block's tensors.
   block_template_ = std::move(template_block);
   return LayerLayout(std::move(members));
@@ -978,6 +985,10 @@ void WanTransformer::enable_compile() {
 }
 
 void WanTransformer::set_gemm_autotune(bool on) {
+  FV_CHECK(!on || !device().is_cpu(),
+           "GEMM autotuning (compile mode max-autotune) times cuBLASLt's GEMMs; the transformer is "
+           "on ",
+           device().name(), ", so it needs a GPU (device=cuda, --device cuda)");
   FV_CHECK(!on || (!sequence_parallel_ && !partner_),
            "GEMM autotuning (compile mode max-autotune) times each new GEMM on a device that must "
            "not wait for another GPU meanwhile: not with sequence parallelism or CFG-parallel in "

@@ -316,6 +316,7 @@ class WanTransformer {
   std::shared_ptr<LayerwiseOffload> offload_;
   std::shared_ptr<ShardedLayers> sharded_;
   Block block_template_;
+  std::vector<std::string> block_member_names_;  // a streamed or sharded block's, for messages
   mutable std::mutex rope_mutex_;
   mutable std::map<std::array<int64_t, 3>, RopeCache> rope_cache_;
   std::shared_ptr<WanForwardGraphs> graphs_;                         // compile mode; null: eager
