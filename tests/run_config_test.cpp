@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 
 #include "core/parse_number.h"
@@ -32,6 +33,98 @@ std::string yaml_error(const std::string& text) {
 }
 
 using testing::contains;
+
+// A key is set once per source, whatever its spelling: a dotted key beside its mapping, FastVideo's
+// other name beside the current one, a key twice inside a value's own mapping (QA fuzzing: the
+// later one won without a word each time).
+TEST(RunConfig, AKeySetTwiceUnderAnySpellingIsRefused) {
+  for (const auto& [text, message] : std::vector<std::pair<std::string, std::string>>{
+           {"request:\n  prompt: x\n  sampling: {seed: 1}\n  sampling.seed: 2\n",
+            "key 'request.sampling.seed' appears twice"},
+           {"request.sampling.seed: 5\nrequest:\n  prompt: x\n  sampling:\n    seed: 6\n",
+            "request.sampling.seed"},
+           {"generator:\n  pipeline:\n    flow_shift: 7\n    experimental:\n      flow_shift: 3\n",
+            "keys 'generator.pipeline.flow_shift' and 'generator.pipeline.experimental.flow_shift' "
+            "both set generator.pipeline.experimental.flow_shift"},
+           {"generator:\n  engine:\n    compile:\n      dit_kwargs: {mode: default, mode: "
+            "max-autotune}\n",
+            "key 'generator.engine.compile.dit_kwargs.mode' appears twice"},
+           {"request:\n  prompt: a\n  prompt: b\n", "key 'request.prompt' appears twice"}}) {
+    const std::string e = yaml_error(text);
+    EXPECT_TRUE(contains(e, message)) << text << " -> " << e;
+  }
+  EXPECT_EQ(run_config_key("generator.pipeline.flow_shift"),
+            "generator.pipeline.experimental.flow_shift");
+  EXPECT_EQ(run_config_key("request.sampling.seed"), "request.sampling.seed");
+  // FastVideo's two places for one setting (review).
+  EXPECT_TRUE(contains(yaml_error("generator:\n  pipeline:\n    vae_tiling: true\n    "
+                                  "experimental:\n      vae_tiling: false\n"),
+                       "both set generator.pipeline.vae_tiling"));
+  EXPECT_EQ(run_config_key("generator.pipeline.experimental.transformer_quant"),
+            "generator.engine.quantization.transformer_quant");
+}
+
+// A quoted string that never closes is refused where it starts; yaml-cpp took the rest of the file
+// into it (QA fuzzing: the prompt swallowed the sampling section, and the run went on with the
+// defaults). Closed ones, with escapes, '' and line breaks inside, read as before.
+TEST(RunConfig, AQuotedStringThatNeverClosesIsRefused) {
+  const std::string e =
+      yaml_error("request:\n  prompt: \"A red fox\n  sampling:\n    num_frames: 5\n");
+  EXPECT_TRUE(contains(e,
+                       "line 2, column 11: the double-quoted string that starts here never "
+                       "closes"))
+      << e;
+  EXPECT_TRUE(contains(yaml_error("request:\n  prompt: 'it''s a fox\n"),
+                       "single-quoted string that starts here never closes"));
+  EXPECT_EQ(from_yaml("request:\n  prompt: \"a \\\"quoted\\\" fox\"\n").request.prompt,
+            "a \"quoted\" fox");
+  EXPECT_EQ(from_yaml("request:\n  prompt: 'it''s a\n    fox'\n").request.prompt, "it's a fox");
+  EXPECT_EQ(from_yaml("{\"request\": {\"prompt\": \"a fox\"}}").request.prompt, "a fox");
+  // A quote behind an anchor or a tag is checked too; a byte-order mark (yaml-cpp does not count
+  // it in its positions) and CRLF lines leave closed quotes alone (review).
+  EXPECT_TRUE(
+      contains(yaml_error("request:\n  prompt: &p \"A red fox\n  seed: 1\n"), "never closes"));
+  EXPECT_TRUE(
+      contains(yaml_error("request:\n  prompt: !!str \"A red fox\n  seed: 1\n"), "never closes"));
+  EXPECT_EQ(from_yaml("\xEF\xBB\xBF{\"request\": {\"prompt\": \"a fox\", \"sampling\": "
+                      "{\"seed\": 42}}}")
+                .request.prompt,
+            "a fox");
+  EXPECT_EQ(from_yaml("\xEF\xBB\xBFrequest:\r\n  prompt: \"a fox\"\r\n  sampling:\r\n    "
+                      "seed: 3\r\n")
+                .request.seed,
+            std::optional<uint64_t>(3));
+  // An alias into its own node nests without end, and nine aliases a level for ten levels name
+  // 9^10 nodes: each node is checked once, so both are refused by the key table at once (review:
+  // the first crashed, the second took about an hour).
+  EXPECT_TRUE(contains(yaml_error("request: &x {prompt: a, sampling: *x}\n"),
+                       "unknown key 'request.sampling.prompt'"));
+  EXPECT_TRUE(contains(yaml_error("generator: &x [*x]\n"), "expects a mapping"));
+  std::string laughs = "x_defs:\n  l0: &l0 [\"lol\"]\n";
+  for (int level = 1; level <= 10; ++level) {
+    laughs += str_cat("  l", level, ": &l", level, " [");
+    for (int i = 0; i < 9; ++i) laughs += str_cat(i ? ", " : "", "*l", level - 1);
+    laughs += "]\n";
+  }
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(contains(yaml_error(laughs), "unknown key 'x_defs'"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30)) << "a hang";
+}
+
+// A quoted or tagged scalar is not read as a number or a boolean (QA fuzzing: seed: "12" ran as
+// 12, --torch-compile-kwargs '{"fullgraph": "yes"}' as true); a string key still takes one.
+TEST(RunConfig, QuotedOrTaggedValuesAreNotNumbersOrBooleans) {
+  for (const auto& [text, message] : std::vector<std::pair<std::string, std::string>>{
+           {"request:\n  sampling:\n    seed: \"12\"\n", "'12', written as a string"},
+           {"request:\n  sampling:\n    seed: !!float 1024\n", "tagged tag:yaml.org,2002:float"},
+           {"request:\n  sampling:\n    guidance_scale: '5.0'\n", "'5.0', written as a string"},
+           {"generator:\n  engine:\n    compile:\n      enabled: \"true\"\n",
+            "write true or false without quotes"}}) {
+    const std::string e = yaml_error(text);
+    EXPECT_TRUE(contains(e, message)) << text << " -> " << e;
+  }
+  EXPECT_EQ(from_yaml("request:\n  prompt: \"12\"\n").request.prompt, "12");
+}
 
 // Bug 5: an explicit empty negative prompt means "none" on every surface.
 TEST(RunConfig, AnEmptyNegativePromptStaysEmptyFromYamlFlagAndOverride) {
@@ -96,6 +189,33 @@ TEST(RunConfig, OverridesTakeNullAndTheEmptyMapping) {
   EXPECT_EQ(prompt.request.prompt, "fox: a story [draft]");
   apply_override("request.prompt", "{a: b}", prompt);
   EXPECT_EQ(prompt.request.prompt, "{a: b}");
+  // What YAML would cut (a comment, an anchor, a tag) or refuse (an alias, '@', '`') or read as
+  // null (a comment alone, a document marker) is the text as written (QA fuzzing: "Scene #2: a
+  // fox runs" ran as the prompt "Scene").
+  for (const char* text :
+       {"Scene #2: a fox runs", "A fox #nofilter", "&a foo", "!tag x", "*sparkles* a fox", "@home",
+        "`ticks`", "?", "#c", "---", "...", "%YAML 1.2", "a\nb"}) {
+    RunConfig c;
+    apply_override("request.prompt", text, c);
+    EXPECT_EQ(c.request.prompt, text);
+  }
+  // A quoted string is YAML's; numbers and booleans stay what they are. Quotes that close before
+  // the end do not make a quoted string (review: '"Hello" #2 says the "robot"' gave Hello).
+  apply_override("request.prompt", "'a #b'", prompt);
+  EXPECT_EQ(prompt.request.prompt, "a #b");
+  apply_override("request.prompt", "\"Hello\" #2 says the \"robot\"", prompt);
+  EXPECT_EQ(prompt.request.prompt, "\"Hello\" #2 says the \"robot\"");
+  RunConfig spaced;
+  apply_override("generator.engine.compile.dit_kwargs", "{ }", spaced);
+  EXPECT_FALSE(spaced.dit_compile_kwargs);
+  RunConfig seed;
+  apply_override("request.sampling.seed", " 42 ", seed);
+  EXPECT_EQ(seed.request.seed, std::optional<uint64_t>(42));
+  EXPECT_TRUE(contains(error_of([] {
+                         RunConfig c;
+                         apply_override("request.sampling.seed", "42 # the answer", c);
+                       }),
+                       "request.sampling.seed"));
 }
 
 // An unknown key is refused whatever its value, an empty mapping included (QA audit: 'generator:

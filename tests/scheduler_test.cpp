@@ -257,6 +257,20 @@ TEST(UniPCSolver, StepZeroRestartsAndStepsMustComeInOrder) {
   EXPECT_THROW(s->step(vs[2], 2, x0), Error);
 }
 
+// A flow_shift so small that the float32 noise levels collapse is refused naming it, for each
+// scheduler (QA fuzzing: 1e-30 ran to "denoising step 1 produced NaN"); 1e-12 still works.
+TEST(Schedulers, AFlowShiftThatCollapsesTheNoiseLevelsIsNamed) {
+  for (const char* name : {"flow_unipc", "euler", "checkpoint"}) {
+    auto ok = make(name, 1e-12);
+    EXPECT_NO_THROW(ok->set_timesteps(50)) << name;
+    auto s = make(name, 1e-30);
+    const std::string e = testing::error_of([&] { s->set_timesteps(50); });
+    EXPECT_TRUE(testing::contains(e, "flow_shift=1e-30 leaves") &&
+                testing::contains(e, "without distinct noise levels"))
+        << name << ": " << e;
+  }
+}
+
 TEST(UniPCSolver, Bf16ModelOutputIsReadAsItsF32Value) {
   auto s = make("flow_unipc", 3.0);
   auto t = make("flow_unipc", 3.0);

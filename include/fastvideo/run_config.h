@@ -44,8 +44,14 @@ void apply_config_file(const std::filesystem::path& path, RunConfig& config);
 // request mappings); `origin` prefixes its errors as the file name does for apply_config_file.
 void apply_config_text(const std::string& text, const std::string& origin, RunConfig& config);
 
-// A dotted override, e.g. ("request.sampling.seed", "42"): the value is parsed as YAML, and
-// anything that is not a plain scalar ("a: b", "[x]") is taken as the literal string.
+// The key `dotted_key` sets: itself, or for a name of FastVideo's other layout
+// (generator.pipeline.flow_shift) the key it stands for
+// (generator.pipeline.experimental.flow_shift).
+std::string run_config_key(const std::string& dotted_key);
+
+// A dotted override, e.g. ("request.sampling.seed", "42"): YAML reads the value where it keeps it
+// whole (a plain scalar, a quoted string, null or ~, {}); anything else ("a: b", "[x]", text with
+// " #", an anchor, a tag, an alias) is taken as the literal string.
 void apply_override(const std::string& dotted_key, const std::string& value, RunConfig& config);
 
 // A direct flag's value for a dotted key, taken literally (`--prompt "'x'"` keeps its quotes, an

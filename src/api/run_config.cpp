@@ -5,7 +5,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
@@ -16,6 +15,7 @@
 #include "core/excerpt.h"
 #include "core/parse_number.h"
 #include "fastvideo/log.h"
+#include "io/text_file.h"
 #include "io/video_writer.h"
 #include "pipeline/compile_settings.h"
 #include "pipeline/transformer_quant.h"
@@ -56,6 +56,17 @@ T scalar(const YAML::Node& node, const std::string& key) {
     // A NUL would cut the value short wherever it is used as a C string (paths, tags).
     const size_t nul = node.Scalar().find('\0');
     FV_CHECK(nul == std::string::npos, "key '", key, "' holds a NUL byte at offset ", nul);
+  }
+  if constexpr (!std::is_same_v<T, std::string>) {
+    // A quoted "12" or "yes" is a string in YAML (and in PyYAML, so in FastVideo), and a tag such
+    // as !!float 1024 makes a number of another kind: neither is read as this key's type (QA
+    // fuzzing: seed "12" ran as 12, fullgraph "yes" as true).
+    const std::string& tag = node.Tag();
+    FV_CHECK(tag == "?" || tag.empty() || tag == kLiteralTag, "key '", key, "' has value ",
+             quoted(node.Scalar()),
+             tag == "!" ? ", written as a string (quoted, or a | or > block)" : ", tagged " + tag,
+             "; write ", std::is_same_v<T, bool> ? "true or false" : "the number",
+             " without quotes or tags");
   }
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
     // 010 is 8 to yaml-cpp and PyYAML (YAML 1.1 octal) but 10 to --seed and to Python's int();
@@ -520,6 +531,17 @@ const std::map<std::string, std::string>& other_layout_keys() {
   return keys;
 }
 
+// Keys FastVideo has two places for, both read here for one setting: each is the setting's name
+// first listed (so a file giving both is refused as giving it twice).
+const std::map<std::string, std::string>& same_setting_keys() {
+  static const std::map<std::string, std::string> keys = {
+      {"generator.pipeline.experimental.vae_tiling", "generator.pipeline.vae_tiling"},
+      {"generator.pipeline.experimental.transformer_quant",
+       "generator.engine.quantization.transformer_quant"},
+  };
+  return keys;
+}
+
 std::vector<std::string> known_children(const std::string& prefix) {
   std::set<std::string> names;
   auto add = [&](const std::string& key) {
@@ -539,7 +561,7 @@ std::vector<std::string> known_children(const std::string& prefix) {
       key.find('.') == std::string::npos ? "" : key.substr(0, key.rfind('.') + 1);
   std::string valid;
   for (auto& c : known_children(parent)) valid += (valid.empty() ? "" : ", ") + c;
-  fail("unknown key '", key, "'",
+  fail("unknown key '", excerpt(key), "'",
        valid.empty()
            ? ""
            : str_cat(" (valid keys",
@@ -547,31 +569,52 @@ std::vector<std::string> known_children(const std::string& prefix) {
                      valid, ")"));
 }
 
-void apply_key(const std::string& key, const YAML::Node& node, RunConfig& config) {
+// The keys one source (a run file) has set: key -> as written there. A key may be set once, also
+// under another spelling: "sampling.seed" inside request beside sampling: {seed}, or FastVideo's
+// other name for it (QA fuzzing: the later one won without a word).
+using AppliedKeys = std::map<std::string, std::string>;
+
+void note_applied(const std::string& key, const std::string& written, AppliedKeys* applied) {
+  if (!applied) return;
+  const std::string setting = run_config_key(key);
+  const auto [it, first] = applied->emplace(setting, written);
+  FV_CHECK(first, it->second == written
+                      ? str_cat("key '", excerpt(written), "' appears twice")
+                      : str_cat("keys '", excerpt(it->second), "' and '", excerpt(written),
+                                "' both set ", setting, "; give one of them"));
+}
+
+void apply_key(const std::string& key, const YAML::Node& node, RunConfig& config,
+               AppliedKeys* applied = nullptr, const std::string& written = "") {
   if (auto it = other_layout_keys().find(key); it != other_layout_keys().end()) {
     try {
-      apply_key(it->second, node, config);
+      apply_key(it->second, node, config, applied, key);
     } catch (const Error& e) {
       fail(key, " (FastVideo's other name for ", it->second, "): ", e.what());
     }
     return;
   }
+  const std::string& as_written = written.empty() ? key : written;
   if (auto it = setters().find(key); it != setters().end()) {
+    note_applied(key, as_written, applied);
     it->second(node, config);
     return;
   }
   if (auto it = rules().find(key); it != rules().end()) {
+    note_applied(key, as_written, applied);
     bool accepted = false;
+    bool wrong_type = false;
     try {
       accepted = it->second.accepts(node);
     } catch (const Error&) {
-      // A value of the wrong type is refused below like any other.
+      wrong_type = true;  // a value of the wrong type ("false" for false): said as such
     }
     FV_CHECK(accepted, key, "=", describe(node), ": ", it->second.why, " (expected ",
-             it->second.expected, ")");
+             it->second.expected, wrong_type ? ", without quotes or tags" : "", ")");
     return;
   }
   if (without_effect().count(key)) {
+    note_applied(key, as_written, applied);
     log::info("config key '", key, "' has no effect on this engine; ignored");
     return;
   }
@@ -582,22 +625,65 @@ void apply_key(const std::string& key, const YAML::Node& node, RunConfig& config
   }
   // A mapping under a key that is no section is as unknown as the key (an empty one used to pass).
   if (node.IsMap() && (section || key.empty())) {
-    std::set<std::string> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
       const std::string child = it->first.Scalar();
-      const std::string path = key.empty() ? child : key + "." + child;
-      FV_CHECK(seen.insert(child).second, "key '", path, "' appears twice");
-      apply_key(path, it->second, config);
+      apply_key(key.empty() ? child : key + "." + child, it->second, config, applied);
     }
     return;
   }
   unknown_key(key);
 }
 
+// Nothing in a run file nests this deep; an alias that refers back into its own node (`a: &x
+// {b: *x}`) nests without end, and a walk of the tree must stop there.
+constexpr int kMaxYamlDepth = 64;
+
+void check_depth(int depth) {
+  FV_CHECK(depth <= kMaxYamlDepth, "the document nests deeper than ", kMaxYamlDepth,
+           " levels (an alias that refers back into its own node?)");
+}
+
+// The nodes a walk of the document has seen, by where they start and what they are: an alias is
+// the node it names, so each is walked once (QA fuzzing: ten levels of nine aliases each, a 1 KB
+// file, walked as 9^10 nodes took about an hour).
+class SeenNodes {
+ public:
+  bool first_visit(const YAML::Node& node) {
+    return seen_.emplace(node.Mark().pos, int(node.Type())).second;
+  }
+
+ private:
+  std::set<std::pair<int, int>> seen_;
+};
+
+// A mapping anywhere in the document that holds one key twice (dit_kwargs: {mode: a, mode: b}),
+// which yaml-cpp keeps as two entries.
+void check_keys_unique(const YAML::Node& node, const std::string& path, SeenNodes& seen_nodes,
+                       int depth = 0) {
+  check_depth(depth);
+  if (!seen_nodes.first_visit(node)) return;
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i) {
+      check_keys_unique(node[i], str_cat(path, "[", i, "]"), seen_nodes, depth + 1);
+    }
+  }
+  if (!node.IsMap()) return;
+  std::set<std::string> seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string child = it->first.IsScalar() ? it->first.Scalar() : describe(it->first);
+    const std::string at = path.empty() ? child : path + "." + child;
+    FV_CHECK(seen.insert(child).second, "key '", excerpt(at), "' appears twice");
+    check_keys_unique(it->second, at, seen_nodes, depth + 1);
+  }
+}
+
 void apply_config_root(const YAML::Node& root, const std::string& origin, RunConfig& config) {
   if (!root.IsMap()) fail(origin, ": expected a mapping with 'generator' and 'request'");
   try {
-    apply_key("", root, config);
+    SeenNodes seen;
+    check_keys_unique(root, "", seen);
+    AppliedKeys applied;
+    apply_key("", root, config, &applied);
   } catch (const Error& e) {
     e.rethrow_with_context(origin);
   }
@@ -635,6 +721,54 @@ std::filesystem::path RunConfig::output() const {
 
 namespace {
 
+// Where the quoted scalar whose opening quote is at text[open] closes; npos when it never does.
+size_t closing_quote(std::string_view text, size_t open) {
+  const char quote = text[open];
+  for (size_t i = open + 1; i < text.size(); ++i) {
+    if (quote == '"' && text[i] == '\\') {
+      ++i;  // an escape: the next character is taken whatever it is
+    } else if (text[i] == quote) {
+      if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+        ++i;  // '' is a quote inside single quotes
+      } else {
+        return i;
+      }
+    }
+  }
+  return std::string_view::npos;
+}
+
+// yaml-cpp 0.7 reads a quoted string that never closes as running to the end of the text, where
+// PyYAML (FastVideo's reader) refuses it (QA fuzzing: 'prompt: "A red fox' took the rest of the
+// file, its settings too, into the prompt): every quoted key and value must close. A node's mark
+// is where its properties start (&anchor, !tag), so those are stepped over to the quote.
+void check_quotes_close(const YAML::Node& node, const std::string& text, const std::string& origin,
+                        SeenNodes& seen, int depth = 0) {
+  check_depth(depth);
+  if (!seen.first_visit(node)) return;
+  if (node.IsScalar()) {
+    const YAML::Mark mark = node.Mark();
+    size_t at = mark.pos < 0 ? text.size() : size_t(mark.pos);
+    while (at < text.size() && (text[at] == '&' || text[at] == '!')) {
+      at = text.find_first_of(" \t\r\n", at);
+      at = at == std::string::npos ? text.size() : text.find_first_not_of(" \t\r\n", at);
+      if (at == std::string::npos) at = text.size();
+    }
+    if (at < text.size() && (text[at] == '"' || text[at] == '\'') &&
+        closing_quote(text, at) == std::string_view::npos) {
+      fail(origin, ": line ", mark.line + 1, ", column ", mark.column + 1, ": the ",
+           text[at] == '"' ? "double" : "single", "-quoted string that starts here never closes");
+    }
+  } else if (node.IsSequence()) {
+    for (const YAML::Node& item : node) check_quotes_close(item, text, origin, seen, depth + 1);
+  } else if (node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      check_quotes_close(it->first, text, origin, seen, depth + 1);
+      check_quotes_close(it->second, text, origin, seen, depth + 1);
+    }
+  }
+}
+
 // A run file is one YAML document: the later ones of a "---"-separated file were silently
 // dropped. An empty file is the empty document.
 YAML::Node single_document(const std::vector<YAML::Node>& documents, const std::string& origin) {
@@ -649,42 +783,70 @@ void apply_config_file(const std::filesystem::path& path, RunConfig& config) {
   std::error_code ec;
   FV_CHECK(!std::filesystem::is_directory(path, ec), path.string(),
            ": is a folder; --config expects a YAML or JSON file");
-  std::vector<YAML::Node> documents;
-  try {
-    documents = YAML::LoadAllFromFile(path.string());
-  } catch (const YAML::BadFile&) {
-    fail(path.string(), ": cannot open (missing or unreadable)");
-  } catch (const YAML::Exception& e) {
-    fail(path.string(), ": malformed YAML: ", e.what());
-  }
-  apply_config_root(single_document(documents, path.string()), path.string(), config);
+  apply_config_text(read_text_file(path, "a run file, --config"), path.string(), config);
 }
 
-void apply_config_text(const std::string& text, const std::string& origin, RunConfig& config) {
+void apply_config_text(const std::string& given, const std::string& origin, RunConfig& config) {
+  // Without a UTF-8 byte-order mark, which yaml-cpp skips but does not count in its marks.
+  const std::string_view bom = "\xEF\xBB\xBF";
+  const std::string text = given.starts_with(bom) ? given.substr(bom.size()) : given;
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     fail(origin, ": malformed YAML: ", e.what());
   }
+  try {
+    // Marks count UTF-8 bytes: a UTF-16 file (yaml-cpp reads those too) is not checked for them.
+    const bool utf16 = text.starts_with("\xFF\xFE") || text.starts_with("\xFE\xFF");
+    SeenNodes seen;
+    for (const YAML::Node& document : documents) {
+      if (!utf16) check_quotes_close(document, text, origin, seen);
+    }
+  } catch (const Error& e) {
+    e.rethrow_with_context(origin);
+  }
   apply_config_root(single_document(documents, origin), origin, config);
 }
 
+std::string run_config_key(const std::string& dotted_key) {
+  const auto other = other_layout_keys().find(dotted_key);
+  const std::string key = other == other_layout_keys().end() ? dotted_key : other->second;
+  const auto same = same_setting_keys().find(key);
+  return same == same_setting_keys().end() ? key : same->second;
+}
+
 void apply_override(const std::string& dotted_key, const std::string& value, RunConfig& config) {
+  // YAML reads the value only where it means what was written: a plain scalar it keeps whole (a
+  // number, true/false, text), a quoted string, null or ~, and {} (an empty mapping, which some
+  // keys take and a string cannot stand for). Anything else is the literal text: a mapping or a
+  // list ("a: b", "[x]"), and what YAML would cut or refuse: "Scene #2: a fox" lost all but
+  // "Scene" to a comment, "&a b" and "!t b" an anchor or tag, "*sparkles* a fox" was refused.
+  const size_t first = value.find_first_not_of(" \t");
+  const std::string trimmed = first == std::string::npos
+                                  ? ""
+                                  : value.substr(first, value.find_last_not_of(" \t") - first + 1);
   YAML::Node node;
+  bool read = true;
   try {
     node = YAML::Load(value);
-  } catch (const YAML::Exception& e) {
-    fail("override --", dotted_key, ": value ", quoted(value), " is not valid YAML: ", e.what());
+  } catch (const YAML::Exception&) {
+    read = false;
   }
-  // Anything that is not a plain scalar ("a: b", "[x]", "") is taken as the literal string, but
-  // for YAML's null written out (null, ~) and the empty mapping {}, which some keys take and a
-  // string cannot stand for.
-  const bool written_null =
-      node.IsNull() && !value.empty() && value.find_first_not_of(" \t") != std::string::npos;
-  const bool empty_mapping = node.IsMap() && node.size() == 0;
-  if (!node.IsDefined() || (!node.IsScalar() && !written_null && !empty_mapping))
+  // Quoted as a whole: the quote that closes the opening one is the last character ('"a" # b "c"'
+  // lost everything after "a" to a comment).
+  const bool quoted_string = trimmed.size() >= 2 && (trimmed[0] == '\'' || trimmed[0] == '"') &&
+                             closing_quote(trimmed, 0) == trimmed.size() - 1;
+  const bool as_written =
+      read && node.IsScalar() &&
+      ((node.Tag() == "?" && node.Scalar() == trimmed) || (node.Tag() == "!" && quoted_string));
+  if (trimmed == "null" || trimmed == "Null" || trimmed == "NULL" || trimmed == "~") {
+    node = YAML::Node(YAML::NodeType::Null);
+  } else if (read && node.IsMap() && node.size() == 0) {  // {} or { }
+    node = YAML::Node(YAML::NodeType::Map);
+  } else if (!as_written) {
     node = YAML::Node(value);
+  }
   apply_key(dotted_key, node, config);
 }
 
@@ -698,9 +860,7 @@ std::vector<std::string> read_prompt_file(const std::filesystem::path& path) {
   std::error_code ec;
   FV_CHECK(!std::filesystem::is_directory(path, ec), path.string(),
            ": is a folder; request.inputs.prompt_path expects a text file of prompts");
-  std::ifstream in(path, std::ios::binary);
-  FV_CHECK(in.good(), path.string(), ": cannot open the prompt file (missing or unreadable)");
-  std::string text((std::istreambuf_iterator<char>(in)), {});
+  std::string text = read_text_file(path, "a prompt file, request.inputs.prompt_path");
   if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a UTF-8 byte-order mark
   std::vector<std::string> prompts;
   // Python's universal newlines: \n, \r\n and a lone \r each end a line.

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/env.h"
+#include "core/format_number.h"
 #include "schedulers/dmd_schedule.h"
 #include "tokenizer/utf8.h"
 
@@ -93,7 +94,7 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
                r.guidance_scale <= kMaxGuidanceScale,
            "guidance_scale=", r.guidance_scale, " must be in [0, ", kMaxGuidanceScale, "]");
   FV_CHECK(std::isfinite(r.flow_shift) && r.flow_shift > 0 && r.flow_shift <= kMaxFlowShift,
-           "flow_shift=", r.flow_shift, " must be in (0, ", kMaxFlowShift, "]");
+           "flow_shift=", shortest(r.flow_shift), " must be in (0, ", kMaxFlowShift, "]");
   // Below 0.01 the writers cannot express the rate: Y4M's F<num>:<den> rounds it to 0 and
   // libx264 refuses the time base, both only after the whole generation.
   FV_CHECK(std::isfinite(r.fps) && r.fps >= 0.01 && r.fps <= 240, "fps=", r.fps,

@@ -1,13 +1,13 @@
 #include "pipeline/text_to_video_pipeline.h"
 
 #include <set>
-#include <sstream>
 
 #include "attention/attention_device.h"
 #include "attention/sliding_tile_attn_backend.h"
 #include "attention/vmoba_attn_backend.h"
 #include "core/compute_device.h"
 #include "core/env.h"
+#include "core/format_number.h"
 #include "fastvideo/log.h"
 #include "ops/gemm_autotune.h"
 #include "parallel/rank_group.h"
@@ -39,12 +39,6 @@ DType text_encoder_dtype(const std::string& precision, Device device) {
 
 std::string model_name(const std::filesystem::path& dir) {
   return dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
-}
-
-std::string format_double(double v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
 }
 
 // The DMD stage's timesteps: dmd_denoising_steps when given (WanDMDPipeline only), else the
@@ -286,6 +280,14 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     sparse.moba_config =
         std::make_shared<const VmobaConfig>(VmobaConfig::from_file(options.moba_config_path));
   }
+  // Unlike moba_config_path, a variable may be exported for other runs: a warning, not an error
+  // (QA fuzzing: it was ignored without a word).
+  if (const auto strategy = env_string(kAttentionConfigEnv);
+      strategy && !strategy->empty() && attention_.self->name() != "SLIDING_TILE_ATTN") {
+    log::warning(kAttentionConfigEnv, "=", *strategy, " is set, but the self-attention backend is ",
+                 attention_.self->name(), " (", attention_.source,
+                 "); only SLIDING_TILE_ATTN reads it, so it is ignored");
+  }
   if (!options.sta_search_candidates.empty()) {
     FV_CHECK(attention_.self->name() == "SLIDING_TILE_ATTN",
              "sta_search_candidates are set, but "
@@ -439,11 +441,11 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       {"model", model_name(model_dir)},
       {"engine", "fastvideo-cpp 0.1.0"}};
   if (attention_.self->name() == kVsaBackendName) {
-    engine_parameters.emplace_back("VSA_sparsity", format_double(sparse.vsa_sparsity));
+    engine_parameters.emplace_back("VSA_sparsity", shortest(sparse.vsa_sparsity));
   }
   if (attention_.self->name() == kSlaBackendName ||
       attention_.self->name() == kSageSlaBackendName) {
-    engine_parameters.emplace_back("SLA_topk_ratio", format_double(sparse.sla_topk_ratio));
+    engine_parameters.emplace_back("SLA_topk_ratio", shortest(sparse.sla_topk_ratio));
   }
   if (attention_.self->name() == "SLIDING_TILE_ATTN") {
     const auto strategy = env_string(kAttentionConfigEnv);

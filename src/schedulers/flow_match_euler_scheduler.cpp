@@ -31,6 +31,7 @@ void FlowMatchEulerScheduler::set_timesteps(int num_steps) {
     timesteps_.push_back(double(sigma * float(num_train_timesteps_)));
   }
   sigmas_.push_back(0.0);
+  check_noise_levels(sigmas_, shift_, "euler");
 }
 
 Scheduler::Ref FlowMatchEulerScheduler::add_step(ops::LinearChain& chain, Ref v, int step_index,

@@ -32,6 +32,7 @@ void FlowUniPCScheduler::set_timesteps(int num_steps) {
     sigmas_.push_back(double(float(s)));
   }
   sigmas_.push_back(0.0);
+  check_noise_levels(sigmas_, shift_, "flow_unipc");
   solver_.reset(sigmas_);
 }
 

@@ -55,6 +55,12 @@ inline float shift_sigma_f32(float sigma, double shift) {
   return (s * sigma) / (1.0f + s_minus_1 * sigma);
 }
 
+// A schedule's noise levels σ_0 > σ_1 > ... > σ_N = 0 must be distinct: a flow_shift so small that
+// the float32 σ underflow gives a solver dividing by log σ differences NaN, and Euler steps of 0
+// (QA fuzzing: flow_shift 1e-30 ran to "step 1 produced NaN", naming no setting). The error names
+// flow_shift (`shift`) and the scheduler.
+void check_noise_levels(const std::vector<double>& sigmas, double shift, const char* scheduler);
+
 // numpy.linspace(start, stop, num) element i (endpoint included): i·step + start, step = Δ/(num−1),
 // with the last point exactly `stop`. Reproduced so truncated timesteps land exactly where the
 // references put them.

@@ -93,6 +93,7 @@ void UniPCMultistepScheduler::set_timesteps(int num_steps) {
     sigmas_.push_back(double(float(s)));
   }
   sigmas_.push_back(0.0);
+  check_noise_levels(sigmas_, config_.flow_shift, "unipc");
   solver_.reset(sigmas_);
 }
 

@@ -1,18 +1,8 @@
 #include "pipeline/stages/validate_stage.h"
 
-#include <sstream>
+#include "core/format_number.h"
 
 namespace fastvideo {
-
-namespace {
-
-std::string format_double(double v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
-}
-
-}  // namespace
 
 ValidateStage::ValidateStage(const SamplingPreset& preset, const WanGeometry& geometry,
                              std::vector<std::pair<std::string, std::string>> engine_parameters)
@@ -33,10 +23,10 @@ void ValidateStage::run(RequestState& state) {
                              {"height", std::to_string(r.height)},
                              {"width", std::to_string(r.width)},
                              {"num_inference_steps", std::to_string(r.num_inference_steps)},
-                             {"guidance_scale", format_double(r.guidance_scale)},
-                             {"flow_shift", format_double(r.flow_shift)},
-                             {"cfg_gate_step", format_double(r.cfg_gate_step)},
-                             {"fps", format_double(r.fps)},
+                             {"guidance_scale", shortest(r.guidance_scale)},
+                             {"flow_shift", shortest(r.flow_shift)},
+                             {"cfg_gate_step", shortest(r.cfg_gate_step)},
+                             {"fps", shortest(r.fps)},
                              {"preset", r.preset}};
   state.result.parameters.insert(state.result.parameters.end(), engine_parameters_.begin(),
                                  engine_parameters_.end());
