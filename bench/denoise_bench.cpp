@@ -150,6 +150,10 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   FV_CHECK(steps >= 1 && steps <= f.num_inference_steps, "bench denoise: --steps ", f.steps,
            " is not in 1..", f.num_inference_steps);
   const Device device = parse_compute_device(f.device);
+  // Before any weights load: the transformer would refuse these on the CPU, only later.
+  FV_CHECK(!device.is_cpu() || (!f.compile && !f.autotune), "bench denoise: ",
+           f.compile ? "--compile (CUDA graphs)" : "--autotune (cuBLASLt's GEMMs)",
+           " needs a GPU; the device is cpu");
   const DType dtype = device.is_cpu() ? DType::F32 : DType::BF16;
   std::string card = "cpu";
 #ifdef FASTVIDEO_HAVE_CUDA
@@ -237,8 +241,8 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   Tensor latents = noise;
   std::vector<double> step_seconds;
   const auto t_loop = Clock::now();
-  // The pipeline's own loop (pipeline/denoise_loop.h): it waits for step i only once step i+1 is
-  // queued, so the steps are timed from one finish to the next.
+  // The pipeline's own loop (pipeline/denoise_loop.h): on a GPU it waits for step i only once step
+  // i+1 is queued, so the steps are timed from one finish to the next.
   const int forwards =
       run_denoise_loop({dit, geometry, *scheduler, cond_text, uncond_text, gate, {}}, latents,
                        steps, [&](int i, double seconds) {

@@ -233,6 +233,11 @@ TEST(CliGenerate, LogJsonReplacesOnlyARegularFileWithOverwriteAndNeverTheVideo) 
   EXPECT_TRUE(fs::is_fifo(dir / "fifo"));
   EXPECT_TRUE(fs::is_symlink(dir / "link.json"));
   EXPECT_FALSE(fs::exists(dir / "w.y4m")) << "refused before any work";
+  // A folder that takes no files (root may write /proc by its permissions, yet cannot create).
+  const CliRun proc = generate(dir / "w.y4m", "/proc/fastvideo-log.json");
+  EXPECT_EQ(proc.status, 1) << proc.output;
+  EXPECT_TRUE(contains(proc.output, "folder /proc takes no new files")) << proc.output;
+  EXPECT_FALSE(fs::exists(dir / "w.y4m")) << "refused before any work";
   // A regular file with --overwrite is replaced.
   const CliRun replaced = generate(dir / "w.y4m", dir / "log.json", " --overwrite");
   ASSERT_EQ(replaced.status, 0) << replaced.output;

@@ -8,11 +8,13 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <tuple>
 
 #include "cli_runner.h"
 #include "io/checkpoint.h"
@@ -90,7 +92,9 @@ TEST(Cli, AnUnparsableCommandLineExitsOneWithAnErrorLineNamingTheFlag) {
            {"make-tiny-model x --seed abc", "--seed"},
            {"make-tiny-model x --seed -1", "--seed: is not a whole number in 0 .."},
            {"make-tiny-model x --seed 18446744073709551616", "--seed: is not a whole number"},
-           {"generate --prompt a --prompt b", "--prompt"}}) {
+           {"generate --prompt a --prompt b", "--prompt"},
+           {"nosuch", "'nosuch' is not a command; the commands are generate, inspect"},
+           {"--nosuch", "'--nosuch' is not an option here (options follow the command)"}}) {
     const CliRun r = run(args);
     EXPECT_EQ(r.status, 1) << args << ": " << r.output;
     EXPECT_EQ(r.output.rfind("fastvideo: error: ", 0), 0u) << args << ": " << r.output;
@@ -142,6 +146,55 @@ TEST(Cli, TensorWithAWrongShapeIsNamedWithGotAndExpected) {
   CliRun r = run(generate_args(model, out / "x.y4m"));
   expect_clean_failure(r, "decoder.conv_in.bias", out);
   EXPECT_NE(r.output.find("expected"), std::string::npos) << r.output;
+}
+
+// A damaged checkpoint's NaN or Inf weight is named where it loads (the run failed at the first
+// denoising step's NaN check, or in the VAE's frames, naming neither file nor tensor).
+TEST(Cli, NonFiniteWeightIsNamedWithItsElement) {
+  fs::path model = copy_of_tiny_model("nan-weight");
+  rewrite_vae(model, [](auto& tensors) {
+    for (auto& [name, t] : tensors) {
+      if (name == "decoder.conv_in.bias") t.template data<float>()[3] = -INFINITY;
+    }
+  });
+  fs::path out = testing::temp_dir("nan-weight-out");
+  CliRun r = run(generate_args(model, out / "x.y4m"));
+  expect_clean_failure(r, "diffusion_pytorch_model.safetensors: tensor decoder.conv_in.bias", out);
+  EXPECT_NE(r.output.find("holds NaN or Inf (element 3 of "), std::string::npos) << r.output;
+}
+
+// inspect --check finds what loading would, without generating: a wrong shape and a NaN weight,
+// each named (plain inspect reads configs and headers only, and passes both).
+TEST(Cli, InspectCheckFindsWhatLoadingWould) {
+  const CliRun good = run("inspect --check " + testing::tiny_model_dir().string());
+  ASSERT_EQ(good.status, 0) << good.output;
+  EXPECT_NE(good.output.find("transformer: "), std::string::npos) << good.output;
+  EXPECT_NE(good.output.find("check passed"), std::string::npos) << good.output;
+
+  fs::path shape = copy_of_tiny_model("check-shape");
+  rewrite_vae(shape, [](auto& tensors) {
+    for (auto& [name, t] : tensors) {
+      if (name == "decoder.conv_in.bias") t = Tensor::zeros({t.size(0) + 1}, DType::F32);
+    }
+  });
+  EXPECT_EQ(run("inspect " + shape.string()).status, 0);
+  const CliRun wrong = run("inspect --check " + shape.string());
+  EXPECT_EQ(wrong.status, 1) << wrong.output;
+  EXPECT_NE(wrong.output.find("tensor decoder.conv_in.bias has shape"), std::string::npos)
+      << wrong.output;
+
+  fs::path nan = copy_of_tiny_model("check-nan");
+  rewrite_vae(nan, [](auto& tensors) {
+    for (auto& [name, t] : tensors) {
+      if (name == "decoder.conv_out.weight") t.template data<float>()[7] = NAN;
+    }
+  });
+  const CliRun bad = run("inspect --check " + nan.string());
+  EXPECT_EQ(bad.status, 1) << bad.output;
+  EXPECT_NE(bad.output.find("tensor decoder.conv_out.weight holds NaN or Inf (element 7 of"),
+            std::string::npos)
+      << bad.output;
+  EXPECT_EQ(bad.output.find("check passed"), std::string::npos) << bad.output;
 }
 
 TEST(Cli, MissingTensorIsNamed) {
@@ -329,6 +382,17 @@ TEST(Cli, CompareReportsTheWorstFrameAndGatesOnIt) {
   EXPECT_NE(same.output.find("PSNR PASS: mean inf dB (min 35), worst frame 0 at inf dB (min 30)"),
             std::string::npos)
       << same.output;
+  EXPECT_EQ(same.output.find("note: "), std::string::npos) << same.output;
+
+  // Another frame rate is a note, not a failure: the frames are still compared by index.
+  Video faster = a;
+  faster.fps = 24.0;
+  write_video(faster, dir / "faster", {}, false);
+  const CliRun rates = run("compare " + (dir / "a").string() + " " + (dir / "faster").string());
+  EXPECT_EQ(rates.status, 0) << rates.output;
+  EXPECT_NE(rates.output.find("plays at 16 fps and " + (dir / "faster").string() + " at 24 fps"),
+            std::string::npos)
+      << rates.output;
 }
 
 // A video that lacks frames fails, with or without gates (QA audit: 9 frames against 1 passed a
@@ -396,6 +460,54 @@ TEST(Cli, AClassThisEngineDoesNotLoadIsNamedByInspectAndGenerate) {
   EXPECT_NE(i.output.find(expected), std::string::npos) << i.output;
   fs::path out = testing::temp_dir("wrong-class-out");
   expect_clean_failure(run(generate_args(model, out / "x.y4m")), expected, out);
+  // Class names of the wrong JSON type, and components that are no [library, class] pair (QA
+  // fuzzing: '_class_name: []' crashed inspect and generate).
+  const auto edit = [&](const fs::path& file, const std::string& key, const nlohmann::json& value) {
+    fs::path copy = copy_of_tiny_model("wrong-class-type");
+    auto json = nlohmann::json::parse(std::ifstream(copy / file));
+    json[key] = value;
+    std::ofstream(copy / file) << json.dump();
+    return run("inspect " + copy.string());
+  };
+  for (const auto& [file, key, value, message] :
+       std::vector<std::tuple<std::string, std::string, nlohmann::json, std::string>>{
+           {"transformer/config.json", "_class_name", nlohmann::json::array(),
+            "key '_class_name' has value [], expected a string"},
+           {"scheduler/scheduler_config.json",
+            "_class_name",
+            {"UniPCMultistepScheduler"},
+            "expected a string"},
+           {"text_encoder/config.json", "architectures", nlohmann::json::array(),
+            "key 'architectures' is an empty list"},
+           {"model_index.json",
+            "vae",
+            {"diffusers"},
+            "component vae is [\"diffusers\"], expected [library, class]"},
+           {"model_index.json", "vae", "AutoencoderKLWan",
+            "needs component vae, which is \"AutoencoderKLWan\"; expected [library, class]"}}) {
+    const CliRun r = edit(file, key, value);
+    EXPECT_EQ(r.status, 1) << file << " " << key << ": " << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << file << " " << key << ": " << r.output;
+  }
+  fs::path copy = copy_of_tiny_model("tokenizer-config-list");
+  std::ofstream(copy / "tokenizer" / "tokenizer_config.json") << "[]";
+  const CliRun list = run("inspect " + copy.string());
+  EXPECT_NE(list.output.find("tokenizer_config.json: expected a JSON object, got []"),
+            std::string::npos)
+      << list.output;
+}
+
+// A tokenizer with pieces past the text encoder's embedding rows is refused before any prompt
+// meets one (QA fuzzing: "a cat" ran, "a fox" failed naming no file).
+TEST(Cli, ATokenizerLargerThanTheTextEncodersVocabularyIsNamed) {
+  fs::path model = copy_of_tiny_model("tokenizer-vocab");
+  const fs::path config = model / "text_encoder" / "config.json";
+  auto json = nlohmann::json::parse(std::ifstream(config));
+  json["vocab_size"] = 300;
+  std::ofstream(config) << json.dump();
+  fs::path out = testing::temp_dir("tokenizer-vocab-out");
+  expect_clean_failure(run(generate_args(model, out / "x.y4m")), "spiece.model: 384 pieces, but ",
+                       out);
 }
 
 TEST(Cli, BackendsListsEveryAttentionBackendWithItsStatusAndWhy) {
@@ -450,9 +562,15 @@ TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {
                        "VMOBA_ATTN needs its config", out);
 
   // The flag beats the variable; the resolved names land in the file's metadata.
+  // FASTVIDEO_ATTENTION_CONFIG, read by SLIDING_TILE_ATTN only, is named as ignored.
   CliRun ok = run(base + " --attention-backend torch_sdpa",
-                  "FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN");
+                  "FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN "
+                  "FASTVIDEO_ATTENTION_CONFIG=/nonexistent/mask.json");
   ASSERT_EQ(ok.status, 0) << ok.output;
+  EXPECT_NE(ok.output.find("FASTVIDEO_ATTENTION_CONFIG=/nonexistent/mask.json is set, but the "
+                           "self-attention backend is TORCH_SDPA"),
+            std::string::npos)
+      << ok.output;
   EXPECT_NE(ok.output.find("attention backends: self TORCH_SDPA"), std::string::npos)
       << "the resolved backends are logged:\n"
       << ok.output;

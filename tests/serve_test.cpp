@@ -300,7 +300,10 @@ TEST(Serve, ConfigTakesTheGeneratorSectionAndRefusesARequestSection) {
                                   << "\n  pipeline:\n    experimental:\n      flow_shift: 5.0\n";
   ServeProcess server("config", {"--config", (dir / "run.yaml").string()});
   auto c = server.client();
-  const std::string id = submit(c, kSmallJob)["id"];
+  // The backend's name matches in any case, as --attention-backend and the variable do.
+  json any_case = kSmallJob;
+  any_case["attention_backend"] = "torch_sdpa";
+  const std::string id = submit(c, any_case)["id"];
   ASSERT_EQ(wait_for_end(c, id)["status"], "completed");
   const fs::path copy = dir / "video.mp4";
   std::ofstream(copy, std::ios::binary) << c.Get("/v1/videos/" + id + "/content")->body;
@@ -435,6 +438,7 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
       "guidance_scale");
   add("size not WxH", post(with(kSmallJob, "size", "32by32")), 400, "size");
   add("size with a sign", post(with(kSmallJob, "size", "-32x32")), 400, "size");
+  add("size with a leading zero", post(with(kSmallJob, "size", "032x32")), 400, "size");
   add("size not a multiple of 16", post(with(kSmallJob, "size", "30x32")), 400, "size");
   add("size as a number", post(with(kSmallJob, "size", 32)), 400, "size");
   add("seconds not a number", post(with(kSmallJob, "seconds", "four")), 400, "seconds");
@@ -662,19 +666,23 @@ TEST(Serve, SigtermAndSighupCancelTheRunningJobLeaveNoFileAndExitZero) {
 
 // httplib's default socket options set SO_REUSEPORT, with which a second server bound the same
 // port and took a share of the first one's connections. The port is refused before the model
-// loads (a real model takes minutes): the second server's model folder does not even exist.
+// loads (a real model takes minutes): the second server's model folder does not even exist. The
+// --output-dir folders it made for itself go again.
 TEST(Serve, ASecondServerOnTheSamePortIsRefusedBeforeItLoadsAModel) {
   ServeProcess first("port-first");
   const std::string port = std::to_string(first.port());
+  const fs::path parent = testing::temp_dir("serve-port-second");
   // Bounded: a second server that did start would otherwise never return.
   const testing::CliRun second = testing::run(
       "serve --model " + testing::temp_dir("serve-port-no-model").string() + "/missing --port " +
-          port + " --output-dir " + testing::temp_dir("serve-port-second").string(),
+          port + " --output-dir " + (parent / "new" / "videos").string(),
       "timeout 60");
   EXPECT_EQ(second.status, 1) << second.output;
   EXPECT_NE(second.output.find("cannot listen on 127.0.0.1:" + port + " (address in use)"),
             std::string::npos)
       << second.output;
+  EXPECT_FALSE(fs::exists(parent / "new")) << "the folders made for --output-dir stayed";
+  EXPECT_TRUE(fs::exists(parent));
   auto health = first.client().Get("/health");
   ASSERT_TRUE(health && health->status == 200);
 }

@@ -31,6 +31,7 @@
 #include "commands.h"
 #include "fastvideo/json_depth.h"
 #include "fastvideo/log.h"
+#include "fastvideo/made_folders.h"
 #include "fastvideo/run_config.h"
 #include "fastvideo/video_generator.h"
 #include "serve_signals.h"
@@ -722,13 +723,14 @@ int run_serve(const ServeFlags& f) {
   const RunConfig config = run_config_from(f);
 
   OutputDir output;
+  MadeFolders made;  // --output-dir's missing folders, gone again if the server fails to start
   if (f.output_dir) {
     // Absolute, without a trailing '/': failed jobs' errors hide it (VideoJobQueue::finish).
     output.path = fs::absolute(*f.output_dir).lexically_normal();
     if (!output.path.has_filename()) output.path = output.path.parent_path();
-    fs::create_directories(output.path);
-    FV_CHECK(::access(output.path.c_str(), W_OK) == 0, output.path.string(),
-             ": --output-dir is not writable");
+    made = MadeFolders(output.path, "--output-dir");
+    const std::string why = why_no_new_files(output.path);
+    FV_CHECK(why.empty(), output.path.string(), ": --output-dir takes no new files (", why, ")");
   } else {
     for (const fs::path& left :
          remove_abandoned_serve_folders(fs::temp_directory_path(), std::chrono::minutes(1))) {
@@ -801,6 +803,7 @@ int run_serve(const ServeFlags& f) {
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
   serve_routes(server, queue, model, generator, f, started_at);
+  made.keep();
   server.new_task_queue = [port] { return new ConnectionThreads(port); };
   if (!signals.received()) {
     // An IPv6 address goes in brackets in a URL (RFC 3986 §3.2.2).

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <new>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -37,7 +38,20 @@ inline int run_subcommand_program(const char* program, const char* description,
   } catch (const CLI::Success& e) {  // --help
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    // As every other user error, not CLI11's own exit codes (104, 109, ...) and raw message.
+    // As every other user error, not CLI11's own exit codes (104, 109, ...) and raw message. A
+    // first word that names no command gets its own line (CLI11 says only that one is required).
+    std::string names;
+    bool known = false;
+    for (const auto& [sub, action] : actions) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+      known = known || (argc > 1 && sub->check_name(argv[1]));
+    }
+    if (argc > 1 && !known) {
+      std::fprintf(stderr, "%s: error: '%s' is not %s; the commands are %s\n", program, argv[1],
+                   argv[1][0] == '-' ? "an option here (options follow the command)" : "a command",
+                   names.c_str());
+      return 1;
+    }
     std::fprintf(stderr, "%s: error: %s (--help lists the options)\n", program, e.what());
     return 1;
   }

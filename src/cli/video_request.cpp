@@ -1,5 +1,7 @@
 #include "video_request.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -130,12 +132,13 @@ class Fields {
   bool text_form_;
 };
 
-// "832x480" → (width 832, height 480), each a positive integer without sign or spaces.
+// "832x480" → (width 832, height 480), each a positive integer without sign, spaces or leading
+// zeros (run files refuse 064 too: YAML 1.1 reads it as octal).
 std::pair<int, int> parse_size(const std::string& size) {
   const size_t x = size.find('x');
   auto number = [](std::string_view s, int& out) {
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return !s.empty() && s[0] != '-' && s[0] != '+' && ec == std::errc() &&
+    return !s.empty() && s[0] != '-' && s[0] != '+' && s[0] != '0' && ec == std::errc() &&
            end == s.data() + s.size() && out > 0;
   };
   int width = 0, height = 0;
@@ -212,8 +215,15 @@ VideoRequest parse_video_request(const json& body, bool text_form, const ServedM
                 model.id, "' (GET /v1/models)"),
         "model_not_found");
   }
+  // Backend names are matched without regard to case, as the flag and the variable match them.
+  const auto same_name = [](std::string_view a, std::string_view b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+      return std::toupper(static_cast<unsigned char>(x)) ==
+             std::toupper(static_cast<unsigned char>(y));
+    });
+  };
   if (fields.has("attention_backend") &&
-      fields.text("attention_backend") != model.attention_backend) {
+      !same_name(fields.text("attention_backend"), model.attention_backend)) {
     throw invalid_field(
         "attention_backend",
         str_cat("attention_backend '", shown(body["attention_backend"]), "': this server runs ",

@@ -114,10 +114,14 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   }
   const int64_t per = (n + chunks - 1) / chunks;
   pool().run(chunks, [&](int c) {
-    in_parallel_region = true;
+    // Reset however fn leaves: a throw on the calling thread left every later parallel_for from
+    // it running on one thread.
+    struct Region {
+      Region() { in_parallel_region = true; }
+      ~Region() { in_parallel_region = false; }
+    } region;
     int64_t b = c * per, e = std::min(n, b + per);
     if (b < e) fn(b, e);
-    in_parallel_region = false;
   });
 }
 

@@ -34,9 +34,9 @@ size_t name_max(const fs::path& dir) {
 bool names_a_folder(const fs::path& requested) {
   std::error_code ec;
   const fs::path target = requested.has_filename() ? requested : requested.parent_path();
-  if (fs::is_directory(target, ec) && !fs::is_empty(target, ec) && is_png_frame_folder(target)) {
-    return false;
-  }
+  // With frames in it, not merely not empty: another run's file that comes and goes (the folder
+  // check's probe) read as an empty frame folder, so a run took the folder for its output.
+  if (is_png_frame_folder(target, /*need_frames=*/true)) return false;
   if (!requested.has_filename()) return true;
   if (names_a_video_file(requested)) return false;
   return fs::is_directory(requested, ec);
@@ -47,8 +47,10 @@ void check_folder(const fs::path& out, const fs::path& dir) {
   FV_CHECK(!fs::exists(dir, ec) || fs::is_directory(dir, ec), out.string(), ": ", dir.string(),
            " is a file, not a folder to write into");
   FV_CHECK(fs::is_directory(dir, ec), out.string(), ": folder ", dir.string(), " does not exist");
-  FV_CHECK(::access(dir.c_str(), W_OK) == 0, out.string(), ": folder ", dir.string(),
-           " is not writable");
+  // QA fuzzing: --output /proc/x.mp4 passed access(W_OK) as root and failed only after the whole
+  // generation.
+  const std::string why = why_no_new_files(dir);
+  FV_CHECK(why.empty(), out.string(), ": folder ", dir.string(), " takes no new files (", why, ")");
 }
 
 // Before any work, not after the generation: a build without FFmpeg cannot write MP4.
@@ -74,23 +76,6 @@ int take_abandoned_placeholder(const fs::path& path) {
   }
   ::close(fd);
   return -1;
-}
-
-// Makes `dir` and any missing folder above it; returns those it made, outermost first (an error
-// names `out`, the output asked for).
-std::vector<fs::path> make_folders(const fs::path& dir, const fs::path& out) {
-  std::vector<fs::path> missing;
-  std::error_code ec;
-  for (fs::path p = dir; !p.empty() && !fs::exists(fs::symlink_status(p, ec));
-       p = p.parent_path()) {
-    missing.insert(missing.begin(), p);
-    if (p == p.parent_path()) break;
-  }
-  if (missing.empty()) return {};
-  fs::create_directories(dir, ec);
-  FV_CHECK(!ec, out.string(), ": cannot create the output folder ", dir.string(), ": ",
-           ec.message());
-  return missing;
 }
 
 }  // namespace
@@ -134,7 +119,7 @@ OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt,
   if (names_a_folder(requested)) {
     check_mp4_supported(requested);
     const fs::path dir = requested.has_filename() ? requested : requested.parent_path();
-    created_folders_ = make_folders(dir, requested);
+    created_folders_ = MadeFolders(dir, requested);
     check_folder(requested, dir);
     const std::string base = file_name_for_prompt(prompt);
     for (int i = 0;; ++i) {
@@ -180,7 +165,7 @@ OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt,
   }
   // A missing folder is made, as FastVideo makes output_path's (output_path: outputs/ with
   // output_video_name: fox.mp4 failed in a fresh folder), and goes again if the video never comes.
-  created_folders_ = make_folders(dir, path_);
+  created_folders_ = MadeFolders(dir, path_);
   check_folder(path_, dir);
   std::error_code ec;
   const fs::path target = path_.has_filename() ? path_ : path_.parent_path();
@@ -204,11 +189,7 @@ OutputTarget::~OutputTarget() {
   if (reserved_) fs::remove(path_, ec);
   // After the removal: until then the lock tells other runs the placeholder is taken.
   if (placeholder_fd_ >= 0) ::close(placeholder_fd_);
-  // The folders this run made for a video that never came are not left behind, innermost first.
-  if (committed_) return;
-  for (auto it = created_folders_.rbegin(); it != created_folders_.rend(); ++it) {
-    if (!fs::is_empty(*it, ec) || !fs::remove(*it, ec)) break;
-  }
+  // The folders this run made for a video that never came go with created_folders_.
 }
 
 }  // namespace fastvideo

@@ -12,7 +12,8 @@
 
 #include <filesystem>
 #include <string>
-#include <vector>
+
+#include "fastvideo/made_folders.h"
 
 namespace fastvideo {
 
@@ -39,16 +40,15 @@ class OutputTarget {
   // The video is in place: the placeholder is gone for good.
   void committed() {
     reserved_ = false;
-    committed_ = true;
+    created_folders_.keep();
   }
 
  private:
   std::filesystem::path path_;
   bool overwrite_ = false;
-  bool reserved_ = false;  // path_ is this run's placeholder
-  bool committed_ = false;
-  int placeholder_fd_ = -1;  // open and flock'ed while path_ is this run's placeholder
-  std::vector<std::filesystem::path> created_folders_;  // made for the video, outermost first
+  bool reserved_ = false;        // path_ is this run's placeholder
+  int placeholder_fd_ = -1;      // open and flock'ed while path_ is this run's placeholder
+  MadeFolders created_folders_;  // made for the video; they go again if it never comes
 };
 
 }  // namespace fastvideo

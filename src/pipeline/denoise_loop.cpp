@@ -19,7 +19,10 @@ int run_denoise_loop(const DenoiseLoop& loop, Tensor& latents, int steps,
   const AttentionBackend& attention = loop.transformer.self_attention();
   DeviceStepFlags non_finite(latents.device(), n);
   auto done_at = std::chrono::steady_clock::now();
-  // Step i's NaN check and report, once step i+1 is queued behind it (or i is the last).
+  // Step i's NaN check and report, once step i+1 is queued behind it (or i is the last). The CPU
+  // has finished a step when it is queued, so there the step is reported at once: its time is
+  // its own, and a stop comes before the next step instead of after it.
+  const bool queued = !latents.device().is_cpu();
   const auto finish = [&](int i) {
     FV_CHECK(non_finite.value(i) == 0, "denoising step ", i, " (t=", timesteps[size_t(i)],
              ") produced NaN or Inf in the transformer output");
@@ -60,9 +63,13 @@ int run_denoise_loop(const DenoiseLoop& loop, Tensor& latents, int steps,
     chain.run();
     latents = chain.result(next);
     non_finite.mark(i);
-    if (i > 0) finish(i - 1);
+    if (!queued) {
+      finish(i);
+    } else if (i > 0) {
+      finish(i - 1);
+    }
   }
-  if (n > 0) finish(n - 1);
+  if (queued && n > 0) finish(n - 1);
   return forwards;
 }
 

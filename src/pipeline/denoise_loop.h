@@ -4,8 +4,9 @@
 // unconditional one when CFG and its gate ask for it, then the guided velocity, its NaN check and
 // the scheduler update as one LinearChain. The latents stay on the model's device, and the loop
 // never waits inside a step (issue 11): step i's NaN flag is read, and step i reported, once step
-// i+1 is queued behind it. So an error or a stop after step i comes once step i+1 is queued; the
-// host does not wait for that step (core/device_step_flags.h), the device finishes it on its own.
+// i+1 is queued behind it. So on a GPU an error or a stop after step i comes once step i+1 is
+// queued; the host does not wait for that step (core/device_step_flags.h), the device finishes it
+// on its own. On the CPU a step is done when queued and is reported at once.
 // (Sequence parallelism still waits for its collectives at the end of each forward.)
 #pragma once
 
@@ -31,8 +32,8 @@ struct DenoiseLoop {
 };
 
 // After step `step` (0-based) finished, `seconds` after the previous one did (the first: after the
-// loop began): progress reports, per-step timing, a stop check (it may throw). Step i+1 is queued
-// by then.
+// loop began): progress reports, per-step timing, a stop check (it may throw). On a GPU step i+1
+// is queued by then.
 using DenoiseStepDone = std::function<void(int step, double seconds)>;
 
 // Runs the first `steps` steps of the scheduler's schedule (all of them when steps < 0) on
