@@ -259,21 +259,22 @@ std::optional<VideoJob> VideoJobQueue::remove(const std::string& id) {
   switch (before.status) {
     case JobStatus::queued:
       std::erase(waiting_, id);
-      finish(it->second, JobStatus::cancelled, "cancelled by a DELETE request before it started");
       break;
     case JobStatus::in_progress:
       cancel_running_ = true;
       stop_();
-      // The generator stops at its next step; then the worker has removed the partial file.
+      // The generator stops at its next step; then the worker has removed the partial file and
+      // holds the job no more.
       job_ended_.wait(lock, [&] { return running_ != id; });
       break;
     case JobStatus::completed:
     case JobStatus::failed:
     case JobStatus::cancelled:
-      remove_quietly(final_path(id));
-      jobs_.erase(it);
       break;
   }
+  // Gone, as the reply says ("deleted": true): a GET finds no job left as "cancelled".
+  remove_quietly(final_path(id));
+  jobs_.erase(id);
   return before;
 }
 

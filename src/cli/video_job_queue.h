@@ -99,10 +99,9 @@ class VideoJobQueue {
   // The finished video of a completed job (empty otherwise).
   std::filesystem::path video_path(const std::string& id) const;
 
-  // A queued job is taken off the queue and a running one stopped (it waits until the worker let
-  // go of it): both end as cancelled, with no file, and stay visible until they expire. A job that
-  // had ended is forgotten at once, with its file. Returns the job as it was before, or nothing
-  // when the id is unknown.
+  // Forgets the job at once, with its file: a queued job is taken off the queue, a running one
+  // stopped first (it waits until the worker let go of it). Returns the job as it was before, or
+  // nothing when the id is unknown.
   std::optional<VideoJob> remove(const std::string& id);
 
   // Seconds a refused client should wait: until the running job ends and frees a place, estimated
