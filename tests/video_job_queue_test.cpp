@@ -149,8 +149,8 @@ TEST_F(QueueTest, AFullQueueRefusesAndTheRunningJobDoesNotCount) {
   EXPECT_FALSE(job);
   EXPECT_EQ(refusal, VideoJobQueue::Refusal::full);
   EXPECT_GE(queue->retry_after_seconds(), 1);
-  queue->remove(running);
-  EXPECT_EQ(queue->find(running)->status, JobStatus::cancelled);
+  EXPECT_EQ(queue->remove(running)->status, JobStatus::in_progress);
+  EXPECT_FALSE(queue->find(running));
 }
 
 // Retry-After said 1 s until a job had completed, whatever the queue held (QA audit): it is now
@@ -181,7 +181,7 @@ TEST_F(QueueTest, CancellingAQueuedJobNeverRunsIt) {
   const auto before = queue->remove(waiting);
   ASSERT_TRUE(before);
   EXPECT_EQ(before->status, JobStatus::queued);
-  EXPECT_EQ(queue->find(waiting)->status, JobStatus::cancelled);
+  EXPECT_FALSE(queue->find(waiting)) << "deleted: forgotten at once";
   queue->remove(running);
   queue->shutdown();
   EXPECT_EQ(engine.order, std::vector<std::string>{"slow"});
@@ -196,16 +196,17 @@ TEST_F(QueueTest, CancellingTheRunningJobWaitsForItAndLeavesNoFile) {
   for (int i = 0; i < 5000 && files_in(work).empty(); ++i) std::this_thread::sleep_for(2ms);
   ASSERT_EQ(files_in(work).size(), 1u) << "the partial file is being written";
   EXPECT_TRUE(files_in(dir).empty()) << "nothing under a final name";
-  queue->remove(id);
-  const auto job = queue->find(id);
-  EXPECT_EQ(job->status, JobStatus::cancelled);
+  // It returns once the job stopped, and the job is forgotten with its partial file.
+  const auto before = queue->remove(id);
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before->status, JobStatus::in_progress);
+  EXPECT_FALSE(queue->find(id));
   EXPECT_TRUE(files_in(dir).empty());
   EXPECT_TRUE(files_in(work).empty());
   EXPECT_TRUE(queue->video_path(id).empty());
-  // A second DELETE forgets it.
-  EXPECT_TRUE(queue->remove(id));
-  EXPECT_FALSE(queue->find(id));
   EXPECT_FALSE(queue->remove(id));
+  // The worker is free: the next job runs and completes.
+  EXPECT_EQ(wait_for_end(*queue, submit("after")).status, JobStatus::completed);
 }
 
 TEST_F(QueueTest, AFailedJobSaysWhyAndLeavesNoFile) {
