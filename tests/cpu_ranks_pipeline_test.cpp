@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <string_view>
 
 #include "fastvideo/video_generator.h"
 #include "pipeline/parallel_settings.h"
@@ -45,9 +46,9 @@ std::string parameter(const GenerationResult& r, const std::string& key) {
 }
 
 // Ranks add their shares in another order than one rank does: the latents agree to float
-// rounding, the frames to a level or two.
+// rounding (to `latent_tolerance`), the frames to a level or two.
 void expect_same_video(const GenerationResult& ranks, const GenerationResult& one,
-                       const std::string& what) {
+                       const std::string& what, double latent_tolerance = 1e-4) {
   ASSERT_EQ(ranks.final_latents.size(), one.final_latents.size()) << what;
   double worst_latent = 0;
   for (size_t i = 0; i < one.final_latents.size(); ++i) {
@@ -55,7 +56,7 @@ void expect_same_video(const GenerationResult& ranks, const GenerationResult& on
     worst_latent =
         std::max(worst_latent, double(std::abs(ranks.final_latents[i] - one.final_latents[i])));
   }
-  EXPECT_LT(worst_latent, 1e-4) << what;
+  EXPECT_LT(worst_latent, latent_tolerance) << what;
   ASSERT_EQ(ranks.rgb.size(), one.rgb.size()) << what;
   int worst_level = 0;
   for (size_t i = 0; i < one.rgb.size(); ++i)
@@ -102,7 +103,12 @@ TEST_F(CpuRanksPipeline, EveryBackendOverTwoRanksGivesTheOneRankVideo) {
                               "SAGE_SLA_ATTN", "SLIDING_TILE_ATTN", "VMOBA_ATTN"}) {
     const GenerationResult one = generate(testing::tiny_model_dir(), 1, -1, backend, request);
     const GenerationResult two = generate(testing::tiny_model_dir(), 2, -1, backend, request);
-    expect_same_video(two, one, backend);
+    // The quantized backends turn a last-bit difference into an INT8 or E4M3 step where the BLAS
+    // rounds a rank's rows apart from the whole's (wan_transformer_test, the sparse backends over
+    // ranks): SAGE_SLA_ATTN's latents moved 7e-3 on a 16-core H100 host (under 1e-4 on the 2-core
+    // CI machine); a wrong exchange moves them by tenths, and the frames still agree to 2 levels.
+    const bool quantized = std::string_view(backend).starts_with("SAGE");
+    expect_same_video(two, one, backend, quantized ? 3e-2 : 1e-4);
     EXPECT_EQ(parameter(two, "attention_backend_self"), backend);
   }
 }

@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <vector>
 
 #include "attention/attention_registry.h"
@@ -544,7 +545,11 @@ TEST(WanTransformer, SequenceParallelForwardEqualsOneRankWithTheSparseBackends) 
         std::lock_guard lock(mutex);
         worst = std::max(worst, rel_l2(got, want));
       });
-      EXPECT_LE(worst, 1e-5) << P << " ranks";
+      // SAGE_ATTN quantizes: each rank projects its own rows, the BLAS may round a shard's rows
+      // apart from the whole's in the last bit, and that can flip an INT8 or E4M3 rounding: 6e-5
+      // on a 16-core H100 host (under 1e-5 on the 2-core CI machine). K smoothed over one rank's
+      // tokens only would cost ~1e-2 (the quantization error), so 5e-4 still sees it.
+      EXPECT_LE(worst, std::string_view(c.backend) == "SAGE_ATTN" ? 5e-4 : 1e-5) << P << " ranks";
     }
   }
 }
