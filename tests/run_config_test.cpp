@@ -393,8 +393,10 @@ TEST(RunConfig, OffloadSwitchesAndTheDeviceMemoryBudget) {
   EXPECT_TRUE(contains(e, "generator.engine.max_device_memory") && contains(e, "'8 gigs'") &&
               contains(e, "24GiB"))
       << e;
-  EXPECT_TRUE(contains(yaml_error("generator:\n  engine:\n    offload:\n      dit: maybe\n"),
-                       "generator.engine.offload.dit"));
+  const std::string maybe = yaml_error("generator:\n  engine:\n    offload:\n      dit: maybe\n");
+  EXPECT_TRUE(contains(maybe, "generator.engine.offload.dit") &&
+              contains(maybe, "not true, false or auto"))
+      << maybe;
   // keep_text_encoder: true, false, or auto (unset) for the memory plan.
   EXPECT_EQ(c.options.keep_text_encoder, std::nullopt);
   EXPECT_EQ(
@@ -403,6 +405,12 @@ TEST(RunConfig, OffloadSwitchesAndTheDeviceMemoryBudget) {
   EXPECT_EQ(
       from_yaml("generator:\n  engine:\n    keep_text_encoder: auto\n").options.keep_text_encoder,
       std::nullopt);
+  // "auto" in the cases YAML gives true and false (True, TRUE); a quoted false stays refused.
+  EXPECT_EQ(
+      from_yaml("generator:\n  engine:\n    keep_text_encoder: AUTO\n").options.keep_text_encoder,
+      std::nullopt);
+  EXPECT_TRUE(contains(yaml_error("generator:\n  engine:\n    keep_text_encoder: 'false'\n"),
+                       "written as a string"));
 }
 
 TEST(ParseByteSize, UnitsAreBinaryOrDecimalAndNothingElse) {

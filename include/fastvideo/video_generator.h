@@ -50,9 +50,9 @@ struct GeneratorOptions {
   // the model's preset (0.8 for FastWan, 0 for Wan2.1). Setting it while the self-attention
   // backend is not VIDEO_SPARSE_ATTN is an error, not a no-op.
   std::optional<double> vsa_sparsity;
-  // SLA's topk_ratio: the fraction of key blocks SLA_ATTN attends to exactly, in (0, 1]. Unset:
-  // 0.1, FastVideo's SLAAttentionImpl default. Setting it while the self-attention backend is not
-  // SLA_ATTN is an error, not a no-op.
+  // SLA's topk_ratio: the fraction of key blocks SLA_ATTN or SAGE_SLA_ATTN attends to exactly, in
+  // (0, 1]. Unset: 0.1 for SLA_ATTN (FastVideo's SLAAttentionImpl default), 0.5 for SAGE_SLA_ATTN.
+  // Setting it while the self-attention backend is neither is an error, not a no-op.
   std::optional<double> sla_topk_ratio;
   // FastVideo's dmd_denoising_steps, for a WanDMDPipeline checkpoint (FastWan) only: the timesteps
   // of its steps, each in [0, 1000], strictly decreasing. Unset: the preset's, [1000, 757, 522].

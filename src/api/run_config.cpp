@@ -203,8 +203,15 @@ Setter compile_kwarg_setter(const std::string& prefix, const std::string& name) 
 // plan to decide.
 std::optional<bool> offload_switch(const YAML::Node& n, const std::string& key) {
   if (is_null(n)) return std::nullopt;
-  if (n.IsScalar() && n.Scalar() == "auto") return std::nullopt;
-  return scalar<bool>(n, key);
+  if (!n.IsScalar()) return scalar<bool>(n, key);  // refused, naming the node
+  const std::string& text = n.Scalar();
+  if (text == "auto" || text == "Auto" || text == "AUTO") return std::nullopt;  // as YAML's True
+  bool value = false;
+  const bool plain = n.Tag() == "?" || n.Tag().empty() || n.Tag() == kLiteralTag;
+  if (plain && !YAML::convert<bool>::decode(n, value)) {
+    fail("key '", key, "' has value ", quoted(text), ", which is not true, false or auto");
+  }
+  return scalar<bool>(n, key);  // quoted or tagged values are refused there, by name
 }
 
 Setter offload_setter(const std::string& key, std::optional<bool> GeneratorOptions::*field) {

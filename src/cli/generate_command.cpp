@@ -56,8 +56,8 @@ constexpr ValueFlag kValueFlags[] = {
      "VIDEO_SPARSE_ATTN sparsity in [0, 1) (default: the model's, 0.8 for FastWan, 0 for Wan2.1); "
      "an error with any other self-attention backend"},
     {"--SLA-topk-ratio", "generator.pipeline.experimental.SLA_topk_ratio",
-     "SLA_ATTN's fraction of key blocks attended exactly, in (0, 1] (default 0.1); an error with "
-     "any other self-attention backend"},
+     "SLA_ATTN's and SAGE_SLA_ATTN's fraction of key blocks attended exactly, in (0, 1] (default "
+     "0.1 for SLA_ATTN, 0.5 for SAGE_SLA_ATTN); an error with any other self-attention backend"},
     {"--moba-config-path", "generator.pipeline.experimental.moba_config_path",
      "VMOBA_ATTN's JSON config (FastVideo's moba_config_path); an error with any other "
      "self-attention backend"},

@@ -30,7 +30,8 @@ double resolve_sla_topk_ratio(std::optional<double> explicit_value, const Attent
   if (!explicit_value) return sage_sla ? kSageSlaDefaultTopkRatio : kSlaDefaultTopkRatio;
   const double r = *explicit_value;
   FV_CHECK(std::isfinite(r) && r > 0.0 && r <= 1.0, "SLA_topk_ratio=", r,
-           " is outside (0, 1] (the fraction of key blocks SLA_ATTN attends to exactly)");
+           " is outside (0, 1] (the fraction of key blocks SLA_ATTN or SAGE_SLA_ATTN attends to "
+           "exactly)");
   FV_CHECK(self.name() == kSlaBackendName || sage_sla, "SLA_topk_ratio=", r,
            " is set, but the self-attention backend is ", self.name(), " (", self_source,
            "); SLA_topk_ratio applies only to ", kSlaBackendName, " and ", kSageSlaBackendName,
