@@ -290,8 +290,16 @@ class VideoGenerator:
         # fix), and the generator must not be used until the engine has stopped.
         done = threading.Lock()
         done.acquire()
+        # The worker generates only once `go` is set. A Ctrl-C inside Thread.start() cannot tell
+        # whether the thread began; so `go` is set only after start() returned, and a Ctrl-C
+        # before that marks the call abandoned: a worker that did start then ends at once.
+        go = threading.Event()
+        abandoned = False
 
         def work() -> None:
+            go.wait()
+            if abandoned:
+                return
             try:
                 outcome["result"] = self._engine.generate(config, on_step)
             except BaseException as e:  # re-raised on the calling thread
@@ -303,13 +311,18 @@ class VideoGenerator:
         with self._busy:
             self._worker = threading.Thread(target=work, name="fastvideo_cpp-generate",
                                             daemon=True)
-            self._worker.start()
             try:
+                self._worker.start()
+                go.set()
                 done.acquire()
             except KeyboardInterrupt:
+                if not go.is_set():  # nothing generated: no file, nothing to wait for
+                    abandoned = True
+                    go.set()
+                    raise
                 # Ctrl-C: stop at the next step, wait for the engine to clean up (at most one
                 # step; a second Ctrl-C does not leave the engine running under a new request),
-                # then raise it.
+                # then raise it. A stop asked before the engine began is kept for this generation.
                 self._engine.request_stop()
                 while True:
                     try:

@@ -163,6 +163,38 @@ def test_ctrl_c_stops_between_steps_and_leaves_no_file(generator, tmp_path):
     assert video["video_path"] == str(out) and out.is_file()
 
 
+@pytest.mark.parametrize("thread_began", [False, True])
+def test_ctrl_c_inside_thread_start_generates_nothing(generator, tmp_path, monkeypatch,
+                                                      thread_began):
+    # A Ctrl-C while Thread.start() waits for the new thread (it came in the first milliseconds
+    # of a call) used to leave the worker generating unseen, its output file behind. Either way
+    # round (the thread began or not) nothing is generated now, and the generator stays usable.
+    real_start = threading.Thread.start
+    calls = []
+
+    def interrupted_start(thread):
+        if thread.name == "fastvideo_cpp-generate" and not calls:
+            calls.append(thread)
+            if thread_began:
+                real_start(thread)
+            raise KeyboardInterrupt
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", interrupted_start)
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        generator.generate_video("a fox", num_inference_steps=2, output_path=str(tmp_path) + "/",
+                                 callback=lambda step, total, sps: steps.append(step))
+    if thread_began:
+        calls[0].join(timeout=10)
+        assert not calls[0].is_alive()
+    assert steps == [] and list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    video = generator.generate_video("a fox", num_inference_steps=1, num_frames=1,
+                                     output_path=str(tmp_path / "next.mp4"))
+    assert (tmp_path / "next.mp4").is_file(), video
+
+
 def test_other_python_threads_run_while_the_engine_works(generator):
     # The engine runs with the GIL released: a pure-Python counter advances between two steps.
     # (With the GIL held, nothing could run between the callbacks of consecutive steps.)
