@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -190,6 +191,21 @@ TEST(CliGenerate, FoldersForFilesNulPromptsAndDuplicateKeysAreNamedUpFront) {
                        "--request.sampling.seed and --seed both set request.sampling.seed", out);
   expect_clean_failure(run("generate --prompt fox --request.prompt cat"),
                        "--request.prompt and --prompt both set request.prompt", out);
+}
+
+// A path need not be UTF-8: --log-json's record used to fail (an internal error after the video
+// was made) on an output named with a Latin-1 byte; now that byte is U+FFFD in valid JSON.
+TEST(CliGenerate, AnOutputPathThatIsNotUtf8IsRecordedInValidJson) {
+  const fs::path dir = testing::temp_dir("not-utf8-path");
+  const fs::path out = dir / "fox\xff.y4m";
+  CliRun r = run(generate_args(testing::tiny_model_dir(), out) + kSmall + " --log-json " +
+                 (dir / "log.json").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(fs::is_regular_file(out));
+  std::ifstream in(dir / "log.json");
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  const nlohmann::json log = nlohmann::json::parse(text);
+  EXPECT_EQ(log.at("output_path"), (dir / "fox\xEF\xBF\xBD.y4m").string()) << text;
 }
 
 // --log-json used to rename its file over whatever was at its path: the video itself, a file

@@ -134,7 +134,9 @@ std::string GenerationResult::summary_json() const {
   j["height"] = height;
   j["width"] = width;
   if (!output_path.empty()) j["output_path"] = output_path.string();
-  return j.dump(2);
+  // A path need not be UTF-8 (a folder named in Latin-1): its stray bytes are written as U+FFFD
+  // instead of failing after the video was made (API audit).
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace fastvideo

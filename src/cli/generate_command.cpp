@@ -385,7 +385,7 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
                                       {"peak_device_bytes", load.peak_device_bytes}}}};
     const nlohmann::ordered_json video = nlohmann::ordered_json::parse(summaries.front());
     for (const auto& [key, value] : video.items()) first[key] = value;
-    summaries.front() = first.dump(2);
+    summaries.front() = first.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
     std::string text = summaries.front();
     if (summaries.size() > 1) {
       text = "[\n";
