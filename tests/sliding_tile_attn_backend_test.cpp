@@ -59,7 +59,7 @@ TEST(StaMaskStrategy, WrittenFilesReadBackTheSame) {
   s.set(3, 1, 0, {2, 2, 2});
   const fs::path path = testing::temp_dir("sta-strategy") / "mask.json";
   s.write(path);
-  EXPECT_FALSE(fs::exists(path.string() + ".partial"));
+  EXPECT_FALSE(fs::exists(path.string() + ".tmp"));
   const StaMaskStrategy back = StaMaskStrategy::from_file(path);
   EXPECT_EQ(back.size(), 2u);
   EXPECT_EQ(back.window(0, 0, 0), (StaWindow{1, 2, 3}));
@@ -202,6 +202,22 @@ TEST(StaMaskSearch, ChoosesTheLeastMeanLossAfterTheSkippedSteps) {
   other.steps = 3;
   const std::string m = error_of([&] { write_sta_mask_strategy({a, other}, 1, path); });
   EXPECT_TRUE(contains(m, "the runs differ")) << m;
+  // Losses that do not fill the table, and windows of no tiles, are refused (API audit: a short
+  // table was read past its end, a 0x0x0 window gave a NaN sparsity).
+  StaSearchLosses short_table = a;
+  short_table.l2.pop_back();
+  EXPECT_TRUE(contains(error_of([&] { write_sta_mask_strategy({short_table}, 1, path); }),
+                       "a run holds 7 losses for 2 steps x 1 layers x 2 heads x 2 candidates"));
+  StaSearchLosses empty_window = a;
+  empty_window.full_window = {0, 0, 0};
+  EXPECT_TRUE(contains(error_of([&] { write_sta_mask_strategy({empty_window}, 1, path); }),
+                       "the full window 0x0x0 is not a positive number of tiles"));
+  // A folder where the strategy goes: an Error naming it, and no temporary file left.
+  const fs::path folder = testing::temp_dir("sta-select") / "folder.json";
+  fs::create_directories(folder);
+  EXPECT_TRUE(contains(error_of([&] { write_sta_mask_strategy({a}, 1, folder); }),
+                       folder.string() + ": cannot rename"));
+  EXPECT_FALSE(fs::exists(folder.string() + ".tmp"));
 }
 
 TEST(StaMaskSearch, CandidatesWithAnotherBackendAreRefused) {

@@ -1,7 +1,5 @@
 #include "attention/sta_mask_strategy.h"
 
-#include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -80,14 +78,7 @@ void StaMaskStrategy::write(const std::filesystem::path& path) const {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
   for (const auto& [at, w] : windows_)
     j[str_cat(at[0], "_", at[1], "_", at[2])] = {w[0], w[1], w[2]};
-  const std::filesystem::path partial = path.string() + ".partial";
-  {
-    std::ofstream out(partial);
-    FV_CHECK(out.good(), partial.string(), ": cannot write the STA mask strategy");
-    out << j.dump(4) << "\n";
-    FV_CHECK(out.good(), partial.string(), ": writing the STA mask strategy failed");
-  }
-  std::filesystem::rename(partial, path);
+  write_text_file(path, j.dump(4) + "\n");
 }
 
 }  // namespace fastvideo

@@ -102,6 +102,20 @@ StaSearchSummary write_sta_mask_strategy(const std::vector<StaSearchLosses>& run
              "every prompt at one size and step count");
   }
   const size_t C = first.candidates.size();
+  const size_t losses = size_t(first.steps) * size_t(first.layers) * size_t(first.heads) * C;
+  for (const StaSearchLosses& r : runs) {
+    FV_CHECK(r.layers > 0 && r.heads > 0 && r.l2.size() == losses, "STA mask search: a run holds ",
+             r.l2.size(), " losses for ", r.steps, " steps x ", r.layers, " layers x ", r.heads,
+             " heads x ", C, " candidates; expected one per (step, layer, head, candidate)");
+  }
+  const auto whole_tiles = [](const StaTiles& w) { return w[0] > 0 && w[1] > 0 && w[2] > 0; };
+  FV_CHECK(whole_tiles(first.full_window), "STA mask search: the full window ",
+           first.full_window[0], "x", first.full_window[1], "x", first.full_window[2],
+           " is not a positive number of tiles on every axis");
+  for (const StaTiles& c : first.candidates) {
+    FV_CHECK(whole_tiles(c), "STA mask search: candidate window ", c[0], "x", c[1], "x", c[2],
+             " is not a positive number of tiles on every axis");
+  }
   const StaTiles& full = first.full_window;
   auto volume = [](const StaTiles& w) { return double(w[0]) * w[1] * w[2]; };
   StaMaskStrategy strategy;

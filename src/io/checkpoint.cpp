@@ -15,6 +15,7 @@
 #include "io/file_kind.h"
 #include "io/float_conversion.h"
 #include "io/safetensors.h"
+#include "io/text_file.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "io/cuda/device_weight_upload.h"
@@ -480,28 +481,6 @@ Tensor MappedComponent::to_device(const Tensor& host, DType dtype, Device device
 }
 
 namespace {
-
-void write_text_file(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) fail(tmp.string(), ": cannot create");
-    out << text;
-    out.close();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      fail(tmp.string(), ": write failed");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    fail(path.string(), ": cannot rename from ", tmp.string(), ": ", ec.message());
-  }
-}
 
 // Removes the files a previous write of another layout left under the same basename, so the
 // folder holds exactly one layout.

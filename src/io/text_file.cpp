@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 #include "fastvideo/error.h"
 #include "io/file_kind.h"
@@ -52,6 +53,28 @@ std::string read_text_file(const std::filesystem::path& path, const std::string&
       fail(path.string(), ": more than ", size_text(max_bytes), "; ", what, " is at most that");
     }
     text.append(buffer, size_t(n));
+  }
+}
+
+void write_text_file(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) fail(tmp.string(), ": cannot create");
+    out << text;
+    out.close();
+    if (!out) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      fail(tmp.string(), ": write failed");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    fail(path.string(), ": cannot rename from ", tmp.string(), ": ", ec.message());
   }
 }
 
