@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/stop_flag.h"
+#include "fastvideo/made_folders.h"
 #include "io/mp4_video.h"
 #include "io/png_frames.h"
 #include "io/video_writer.h"
@@ -162,6 +163,30 @@ TEST(OutputPath, AFileInAMissingFolderGetsItAndTheFolderGoesWithoutAVideo) {
 }
 
 // Bug 6: an existing PNG-frame output is the target itself, replaced with overwrite.
+// The folders a failed run made go again however the path was written: with "." parts or a
+// trailing separator (they stayed: rmdir cannot take "m/."), and through ".." without ever
+// removing a folder that was there before.
+TEST(OutputPath, MadeFoldersGoAgainHoweverThePathIsWritten) {
+  const fs::path root = testing::temp_dir("made-folders");
+  for (const std::string& written : {"m1/m2/.", "k1/k2/./", "a/b/c/", "a//b/c"}) {
+    {
+      MadeFolders made(root / written, "v.mp4");
+      EXPECT_TRUE(fs::is_directory(root / written)) << written;
+      EXPECT_EQ(made.made().size(),
+                std::set<fs::path>(made.made().begin(), made.made().end()).size())
+          << written << ": a folder listed twice";
+    }
+    EXPECT_TRUE(fs::is_empty(root)) << written << " left folders behind";
+  }
+  fs::create_directory(root / "old");
+  {
+    MadeFolders made(root / "x/../old/new", "v.mp4");
+    EXPECT_TRUE(fs::is_directory(root / "old/new"));
+  }
+  EXPECT_TRUE(fs::is_directory(root / "old")) << "a folder that was there stays";
+  EXPECT_FALSE(fs::exists(root / "x"));
+}
+
 TEST(OutputPath, AnExistingPngFrameFolderIsReplacedNotWrittenInto) {
   const fs::path frames = testing::temp_dir("png-target") / "frames";
   write_video(small_video(), frames, {}, false);

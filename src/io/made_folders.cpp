@@ -12,15 +12,32 @@ namespace fastvideo {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+bool has_parent_step(const fs::path& p) {
+  for (const fs::path& part : p)
+    if (part == "..") return true;
+  return false;
+}
+
+}  // namespace
+
 MadeFolders::MadeFolders(const fs::path& dir, const fs::path& what_for) {
+  // Without "." parts and a trailing separator: rmdir cannot remove "m/." (API audit: "m1/m2/."
+  // and "a/b/c/" left their folders behind).
+  fs::path clean;
+  for (const fs::path& part : dir)
+    if (!part.empty() && part != ".") clean /= part;
   std::error_code ec;
-  for (fs::path p = dir; !p.empty() && !fs::exists(fs::symlink_status(p, ec));
+  for (fs::path p = clean; !p.empty() && !fs::exists(fs::symlink_status(p, ec));
        p = p.parent_path()) {
-    made_.insert(made_.begin(), p);
+    // Below a "..", the folder made may be one that existed ("x/../old" once x is made): such
+    // paths are not removed again, so no folder of the user's ever is.
+    if (!has_parent_step(p)) made_.insert(made_.begin(), p);
     if (p == p.parent_path()) break;
   }
   if (made_.empty()) return;
-  fs::create_directories(dir, ec);
+  fs::create_directories(clean, ec);
   if (ec) {
     remove_empty();  // create_directories may have made the outer ones
     fail(what_for.string(), ": cannot create the output folder ", dir.string(), ": ", ec.message());
