@@ -431,6 +431,9 @@ TEST_F(Pipeline, PromptsWithANulByteOrInvalidUtf8AreRefusedByField) {
   GenerationRequest r = fox_request();
   r.prompt = " \t ";  // as empty as "", which is refused
   EXPECT_NE(message(r).find("prompt holds only whitespace"), std::string::npos) << message(r);
+  r.prompt =
+      "\u3000\u2003";  // Python's whitespace, as a prompt list in the Python package reads it
+  EXPECT_NE(message(r).find("prompt holds only whitespace"), std::string::npos) << message(r);
   r = fox_request();
   r.negative_prompt = std::string("blurry\0 static", 14);
   EXPECT_NE(message(r).find("negative_prompt holds a NUL byte at offset 6"), std::string::npos)

@@ -46,6 +46,8 @@ def _check_prompts(prompt: Any, where: str) -> None:
         # (one prompt: the engine's own check names it).
         if listed and not p.strip():
             raise ValueError(f"{where}: prompt {i} is empty or only whitespace; give a prompt")
+        if listed and "\0" in p:
+            raise ValueError(f"{where}: prompt {i} holds a NUL byte at offset {p.index(chr(0))}")
 
 
 def _check_progress_keywords(function: str, callback: Any, progress_bar: Any) -> None:

@@ -352,7 +352,8 @@ def test_sampling_param_holds_the_model_preset(tiny_model):
 
 @pytest.mark.parametrize("bad, message", [("", "prompt 1 is empty or only whitespace"),
                                           (" \n", "prompt 1 is empty or only whitespace"),
-                                          ("\ud800", "prompt 1 is not valid Unicode text")])
+                                          ("\ud800", "prompt 1 is not valid Unicode text"),
+                                          ("a\0b", "prompt 1 holds a NUL byte at offset 1")])
 def test_a_prompt_list_is_checked_whole_before_its_first_video(tiny_model, tmp_path, bad,
                                                                 message):
     # QA audit: ["ok", ""] wrote ok.mp4 and then failed; a lone surrogate failed inside YAML.

@@ -80,10 +80,12 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
            " is not a number in [0, 1]");
 
   FV_CHECK(!r.prompt.empty(), "prompt is empty; give a prompt (--prompt \"...\")");
-  FV_CHECK(r.prompt.find_first_not_of(" \t\r\n\v\f") != std::string::npos,
-           "prompt holds only whitespace; give a prompt (--prompt \"...\")");
   check_text("prompt", r.prompt);
   check_text("negative_prompt", r.negative_prompt);
+  // Python's whitespace, as a prompt list's check in the Python package and prompt files read it
+  // (an ideographic space alone ran here but was refused in a list).
+  FV_CHECK(!strip_python_space(r.prompt).empty(),
+           "prompt holds only whitespace; give a prompt (--prompt \"...\")");
   const std::string bad_size = geometry.invalid_size(r.num_frames, r.height, r.width);
   FV_CHECK(bad_size.empty(), bad_size);
   FV_CHECK(r.num_inference_steps >= 1 && r.num_inference_steps <= 1000,
