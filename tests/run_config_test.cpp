@@ -53,6 +53,9 @@ TEST(RunConfig, AKeySetTwiceUnderAnySpellingIsRefused) {
     const std::string e = yaml_error(text);
     EXPECT_TRUE(contains(e, message)) << text << " -> " << e;
   }
+  // The generator's default flow_shift is checked when read, before any model loads.
+  EXPECT_TRUE(contains(yaml_error("generator:\n  pipeline:\n    flow_shift: -1\n"),
+                       "has value '-1', which is not in (0, 100]"));
   EXPECT_EQ(run_config_key("generator.pipeline.flow_shift"),
             "generator.pipeline.experimental.flow_shift");
   EXPECT_EQ(run_config_key("request.sampling.seed"), "request.sampling.seed");

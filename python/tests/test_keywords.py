@@ -256,6 +256,14 @@ def test_a_float_that_is_not_finite_is_a_value_error(generator, tiny_model, valu
         VideoGenerator.from_pretrained(tiny_model, flow_shift=value)
 
 
+@pytest.mark.parametrize("value", [-1, 0, 1e9])
+def test_a_generator_flow_shift_out_of_range_is_refused_before_loading(tiny_model, value):
+    # API audit: it loaded, and then every generation failed without naming from_pretrained.
+    with pytest.raises(FastVideoError,
+                       match=r"flow_shift=.*experimental\.flow_shift.*not in \(0, 100\]"):
+        VideoGenerator.from_pretrained(tiny_model, flow_shift=value)
+
+
 def test_numpy_numbers_and_paths_are_taken(generator, tmp_path):
     # NumPy scalars are the numbers they hold; a pathlib.Path is its string.
     video = generator.generate_video("a fox", seed=np.int64(3), num_frames=np.int32(1),

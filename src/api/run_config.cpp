@@ -18,6 +18,7 @@
 #include "io/text_file.h"
 #include "io/video_writer.h"
 #include "pipeline/compile_settings.h"
+#include "pipeline/sampling_preset.h"
 #include "pipeline/transformer_quant.h"
 #include "schedulers/dmd_schedule.h"
 #include "tokenizer/utf8.h"
@@ -339,7 +340,14 @@ const std::map<std::string, Setter>& setters() {
        }},
       {"generator.pipeline.experimental.flow_shift",
        [](auto& n, auto& c) {
-         c.request.flow_shift = scalar<double>(n, "generator.pipeline.experimental.flow_shift");
+         // The generator's default for every request: checked now, before the model loads, not
+         // at each generation (API audit: from_pretrained(flow_shift=-1) loaded, then every call
+         // failed without naming it).
+         const char* key = "generator.pipeline.experimental.flow_shift";
+         const double shift = scalar<double>(n, key);
+         FV_CHECK(shift > 0 && shift <= kMaxFlowShift, "key '", key, "' has value ",
+                  quoted(n.Scalar()), ", which is not in (0, ", kMaxFlowShift, "]");
+         c.request.flow_shift = shift;
        }},
       {"generator.pipeline.experimental.attention_backend",
        [](auto& n, auto& c) {
