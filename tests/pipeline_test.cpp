@@ -418,6 +418,29 @@ TEST_F(Pipeline, GivenLatentsOfTheWrongSizeOrNotFiniteAreRefusedByResolve) {
   EXPECT_TRUE(testing::contains(m, "initial_latents[3] is nan; latents must be finite")) << m;
 }
 
+// The self-attention's settings against the request's grid are checked by resolve() as by
+// generate(), before any work (API audit: resolve() passed both; generate() failed after the text
+// encoding): SLA's default topk_ratio 0.1 keeps no block of the tiny video's one, and no STA
+// search candidate is smaller than its one-tile grid.
+TEST(PipelineSettings, ASelfAttentionThatCannotRunOnTheGridIsRefusedByResolve) {
+  GeneratorOptions sla;
+  sla.device = "cpu";
+  sla.attention_backend = "SLA_ATTN";
+  GeneratorOptions sta = sla;
+  sta.attention_backend = "SLIDING_TILE_ATTN";
+  sta.sta_search_candidates = {{1, 1, 1}};
+  for (const auto& [options, culprit] :
+       {std::pair{sla, "SLA topk_ratio 0.1 keeps no key block of 1"},
+        std::pair{sta, "no candidate window is smaller than the grid of [1, 1, 1] tiles"}}) {
+    VideoGenerator generator = VideoGenerator::from_pretrained(testing::tiny_model_dir(), options);
+    for (auto call : {+[](VideoGenerator&g, const GenerationRequest&q) { g.resolve(q); },
+                      +[](VideoGenerator&g, const GenerationRequest&q) { g.generate(q); }}) {
+      const std::string m = testing::error_of([&] { call(generator, fox_request()); });
+      EXPECT_TRUE(testing::contains(m, culprit)) << m;
+    }
+  }
+}
+
 // Prompts reach the tokenizer, the metadata and file names: each is checked by its own name.
 TEST_F(Pipeline, PromptsWithANulByteOrInvalidUtf8AreRefusedByField) {
   auto message = [&](GenerationRequest r) -> std::string {

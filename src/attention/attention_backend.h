@@ -98,6 +98,11 @@ class AttentionBackend {
   // Once per denoising step, shared by every layer of the step. Dense backends need none.
   virtual std::unique_ptr<AttentionMetadata> build_metadata(const AttentionStepInfo& step) const;
 
+  // Refuses, before any work, a step this backend could not run on the step's token grid (SLA's
+  // topk_ratio keeping no key block; an STA search whose every candidate covers the grid). The
+  // validate stage asks it of each request, so resolve() and generate() refuse alike.
+  virtual void check_step(const AttentionStepInfo&) const {}
+
   // softmax(q·kᵀ·scale)·v. q [B, Sq, H, D], k [B, Sk, H, D], v [B, Sk, H, Dv] -> [B, Sq, H, Dv];
   // metadata from build_metadata for this step (null for dense backends). extras: VSA's gate
   // (undefined: G = 0) for a backend whose extra_weights name to_gate_compress, SLA's proj_l

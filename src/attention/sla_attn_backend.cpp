@@ -82,6 +82,18 @@ std::unique_ptr<AttentionMetadata> SlaAttnBackend::build_metadata(
   return md;
 }
 
+void SlaAttnBackend::check_step(const AttentionStepInfo& step) const {
+  const auto md = build_metadata(step);
+  const SlaConfig& config = static_cast<const SlaMetadata&>(*md).config;
+  const int64_t tokens = step.grid[0] * step.grid[1] * step.grid[2];
+  try {
+    sla_topk(config.topk_ratio, (tokens + config.block_k - 1) / config.block_k);
+  } catch (const Error& e) {
+    e.rethrow_with_context(str_cat("attention backend ", name(), " on ", step.grid[0], "x",
+                                   step.grid[1], "x", step.grid[2], " tokens"));
+  }
+}
+
 Tensor SlaAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
                                const AttentionMetadata* metadata,
                                const AttentionExtras& extras) const {

@@ -35,6 +35,7 @@ class SlaAttnBackend final : public AttentionBackend {
   // FastVideo's SLA defaults (BLKQ 128, BLKK 64, softmax feature map), or SageSLA's
   // (sage_sla_config), with step.topk_ratio.
   std::unique_ptr<AttentionMetadata> build_metadata(const AttentionStepInfo& step) const override;
+  void check_step(const AttentionStepInfo& step) const override;
 
  protected:
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,

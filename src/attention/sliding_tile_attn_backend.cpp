@@ -93,6 +93,12 @@ std::unique_ptr<AttentionMetadata> SlidingTileAttnBackend::build_metadata(
   return md;
 }
 
+void SlidingTileAttnBackend::check_step(const AttentionStepInfo& step) const {
+  if (!step.sta_search) return;
+  const StaWindow f = sta_full_window(*sta_tiling_for(step.grid));
+  step.sta_search->check_fits({int(f[0]), int(f[1]), int(f[2])});
+}
+
 Tensor SlidingTileAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor& v,
                                        float scale, const AttentionMetadata* metadata,
                                        const AttentionExtras& extras) const {

@@ -38,6 +38,7 @@ class SlidingTileAttnBackend final : public AttentionBackend {
   // The step's tiling and index, and the mask strategy of FASTVIDEO_ATTENTION_CONFIG (read once
   // per path and kept).
   std::unique_ptr<AttentionMetadata> build_metadata(const AttentionStepInfo& step) const override;
+  void check_step(const AttentionStepInfo& step) const override;
 
  protected:
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,

@@ -17,27 +17,29 @@ std::string window_text(const StaTiles& w) {
 
 }  // namespace
 
-std::vector<StaTiles> StaSearchRecorder::candidates_for(const StaTiles& grid_tiles) {
-  std::lock_guard lock(mutex_);
-  if (grid_) {
-    FV_CHECK(*grid_ == grid_tiles, "STA mask search: this generation's grid has ",
-             window_text(grid_tiles), " tiles, an earlier one's ", window_text(*grid_),
-             "; search each size on its own");
-    return candidates_;
-  }
+namespace {
+
+// The candidates cut to the grid, without those that cover it or repeat another (each change
+// logged when `log_changes`); throws when none is left.
+std::vector<StaTiles> fit_candidates(const std::vector<StaTiles>& candidates,
+                                     const StaTiles& grid_tiles, bool log_changes) {
   std::vector<StaTiles> fitted;
-  for (const StaTiles& c : candidates_) {
+  for (const StaTiles& c : candidates) {
     StaTiles cut = c;
     for (int a = 0; a < 3; ++a) cut[a] = std::min(cut[a], grid_tiles[a]);
     if (cut == grid_tiles) {
-      log::info("STA mask search: candidate ", window_text(c), " covers the whole grid of ",
-                window_text(grid_tiles), " tiles (it would always win); dropped");
+      if (log_changes) {
+        log::info("STA mask search: candidate ", window_text(c), " covers the whole grid of ",
+                  window_text(grid_tiles), " tiles (it would always win); dropped");
+      }
     } else if (std::find(fitted.begin(), fitted.end(), cut) != fitted.end()) {
-      log::info("STA mask search: candidate ", window_text(c), " cut to the grid of ",
-                window_text(grid_tiles), " tiles is ", window_text(cut),
-                ", already a candidate; dropped");
+      if (log_changes) {
+        log::info("STA mask search: candidate ", window_text(c), " cut to the grid of ",
+                  window_text(grid_tiles), " tiles is ", window_text(cut),
+                  ", already a candidate; dropped");
+      }
     } else {
-      if (cut != c) {
+      if (cut != c && log_changes) {
         log::info("STA mask search: candidate ", window_text(c), " cut to ", window_text(cut),
                   " (the grid has ", window_text(grid_tiles), " tiles)");
       }
@@ -46,9 +48,35 @@ std::vector<StaTiles> StaSearchRecorder::candidates_for(const StaTiles& grid_til
   }
   FV_CHECK(!fitted.empty(), "STA mask search: no candidate window is smaller than the grid of ",
            window_text(grid_tiles), " tiles of 6x8x8; give smaller --candidates");
-  candidates_ = fitted;
+  return fitted;
+}
+
+void check_same_grid(const StaTiles& searched, const StaTiles& grid_tiles) {
+  FV_CHECK(searched == grid_tiles, "STA mask search: this generation's grid has ",
+           window_text(grid_tiles), " tiles, an earlier one's ", window_text(searched),
+           "; search each size on its own");
+}
+
+}  // namespace
+
+std::vector<StaTiles> StaSearchRecorder::candidates_for(const StaTiles& grid_tiles) {
+  std::lock_guard lock(mutex_);
+  if (grid_) {
+    check_same_grid(*grid_, grid_tiles);
+    return candidates_;
+  }
+  candidates_ = fit_candidates(candidates_, grid_tiles, true);
   grid_ = grid_tiles;
   return candidates_;
+}
+
+void StaSearchRecorder::check_fits(const StaTiles& grid_tiles) const {
+  std::lock_guard lock(mutex_);
+  if (grid_) {
+    check_same_grid(*grid_, grid_tiles);
+    return;
+  }
+  fit_candidates(candidates_, grid_tiles, false);
 }
 
 void StaSearchRecorder::add(int step, int layer, int head, const std::vector<double>& l2,

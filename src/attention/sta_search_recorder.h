@@ -22,6 +22,9 @@ class StaSearchRecorder {
   // and those that would then be the full window (always the least loss) or repeat another
   // dropped, each change logged. Throws when none is left, or when a later grid differs.
   std::vector<StaTiles> candidates_for(const StaTiles& grid_tiles);
+  // Throws as candidates_for would for this grid, without fixing it or logging: the check before
+  // any work (SlidingTileAttnBackend::check_step).
+  void check_fits(const StaTiles& grid_tiles) const;
   // l2: one per candidate, for (step, layer, head); full: the grid's full window.
   void add(int step, int layer, int head, const std::vector<double>& l2, const StaTiles& full);
   void clear();

@@ -485,8 +485,13 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     engine_parameters.emplace_back("dmd_denoising_steps",
                                    format_dmd_timesteps(preset_.dmd_timesteps));
   }
-  stages_.push_back(
-      std::make_unique<ValidateStage>(preset_, *geometry_, std::move(engine_parameters)));
+  // The self-attention's settings against the request's grid, before any work (step 0 stands for
+  // every step: the settings are the same at each).
+  auto check_attention = [self = attention_.self, sparse](const std::array<int64_t, 3>& grid) {
+    self->check_step(sparse.step(0, 1000.0, grid));
+  };
+  stages_.push_back(std::make_unique<ValidateStage>(
+      preset_, *geometry_, std::move(engine_parameters), std::move(check_attention)));
   stages_.push_back(std::make_unique<EncodeTextStage>(*prompt_encoder_, *transformer_));
   if (prepare_timesteps) stages_.push_back(std::move(prepare_timesteps));
   stages_.push_back(std::make_unique<PrepareLatentsStage>(*geometry_, device_, pipeline));

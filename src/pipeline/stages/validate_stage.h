@@ -3,6 +3,9 @@
 // (io/output_path.h), so a generation is never wasted on a path it cannot write.
 #pragma once
 
+#include <array>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,9 +19,11 @@ namespace fastvideo {
 class ValidateStage final : public PipelineStage {
  public:
   // engine_parameters: what the engine records beside the request in the output's metadata
-  // (backend, attention backends, model, engine version).
+  // (backend, attention backends, model, engine version). check_attention: refuses a token grid
+  // the self-attention cannot run with its settings (AttentionBackend::check_step); may be empty.
   ValidateStage(const SamplingPreset& preset, const WanGeometry& geometry,
-                std::vector<std::pair<std::string, std::string>> engine_parameters);
+                std::vector<std::pair<std::string, std::string>> engine_parameters,
+                std::function<void(const std::array<int64_t, 3>& token_grid)> check_attention = {});
   std::string_view name() const override { return "validate"; }
   void run(RequestState& state) override;
 
@@ -26,6 +31,7 @@ class ValidateStage final : public PipelineStage {
   const SamplingPreset& preset_;
   const WanGeometry& geometry_;
   std::vector<std::pair<std::string, std::string>> engine_parameters_;
+  std::function<void(const std::array<int64_t, 3>&)> check_attention_;
 };
 
 }  // namespace fastvideo
