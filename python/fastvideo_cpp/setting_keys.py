@@ -271,8 +271,27 @@ def nested(dotted_key: str, value: Any) -> dict:
     return root
 
 
+def _check_unicode(value: Any, where: str) -> None:
+    """Text YAML cannot carry (a lone surrogate: os.listdir's name for a byte that is not UTF-8)
+    is named here, not in a YAML parser's error."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError(f"{where}: not valid Unicode text ({e.reason} at character "
+                             f"{e.start}: {value[e.start]!r}; a file name that is not UTF-8 "
+                             f"cannot be passed)") from None
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _check_unicode(item, where)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_unicode(item, where)
+
+
 def as_yaml(mapping: Mapping[str, Any], where: str) -> str:
     """The mapping as JSON (which is YAML) for RunConfig.apply_yaml."""
+    _check_unicode(mapping, where)
     try:
         return json.dumps(mapping, allow_nan=False)
     except (TypeError, ValueError) as e:

@@ -372,6 +372,16 @@ def test_a_prompt_list_is_checked_whole_before_its_first_video(tiny_model, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
+def test_other_text_that_is_not_unicode_is_named_by_its_keyword(tiny_model, tmp_path):
+    # API audit: a lone surrogate outside the prompt failed inside the YAML parser.
+    gen = VideoGenerator.from_pretrained(tiny_model, device="cpu")
+    with pytest.raises(ValueError, match=r"negative_prompt=.*not valid Unicode text"):
+        gen.generate_video("a fox", negative_prompt="x\ud800", save_video=False)
+    with pytest.raises(ValueError, match=r"output_path=.*a file name that is not UTF-8"):
+        gen.generate_video("a fox", output_path=str(tmp_path) + "/bad\udcff.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_prompt_that_is_not_unicode_text_is_named(tiny_model):
     gen = VideoGenerator.from_pretrained(tiny_model, device="cpu")
     with pytest.raises(ValueError, match="the prompt is not valid Unicode text"):
