@@ -108,6 +108,7 @@ class VideoGenerator:
         sp_size, ...; FASTVIDEO_ATTENTION_BACKEND is read here when no backend is given),
         defaults that describe what it does anyway are accepted (tp_size=-1), anything else
         raises FastVideoError naming the keyword and why; an unknown keyword raises TypeError.
+        A keyword given as None is not given (its default), as in generate_video.
         """
         if isinstance(model_path, Mapping) or "config" in kwargs:
             # FastVideo: a mapping (or config=) is a generator config, with no other keywords.
@@ -118,7 +119,10 @@ class VideoGenerator:
         check_keywords("from_pretrained", kwargs, {**GENERATOR_KEYWORDS, "nvfp4_fa4": ""})
         nvfp4_fa4 = kwargs.pop("nvfp4_fa4", False)
         config = _fastvideo_cpp.RunConfig()
-        apply_keywords(config, "from_pretrained", kwargs, GENERATOR_KEYWORDS)
+        # None is "not given" (API audit: half the keywords took None as their default, the other
+        # half refused it, tp_size=None as "not in this version").
+        given = {name: value for name, value in kwargs.items() if value is not None}
+        apply_keywords(config, "from_pretrained", given, GENERATOR_KEYWORDS)
         if model_path is not None:
             where = f"from_pretrained(model_path={model_path!r})"
             model_path = checked_model_path(model_path, where)

@@ -372,6 +372,15 @@ def test_a_prompt_list_is_checked_whole_before_its_first_video(tiny_model, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_generator_keyword_given_as_none_is_its_default(tiny_model):
+    # API audit: device=None and num_gpus=None were refused, tp_size=None named as unsupported.
+    gen = VideoGenerator.from_pretrained(tiny_model, device=None, num_gpus=None, tp_size=None,
+                                         attention_backend=None, vae_tiling=None,
+                                         keep_text_encoder=None)
+    video = gen.generate_video("a fox", num_frames=1, num_inference_steps=1, save_video=False)
+    assert video["frames"].shape == (1, 64, 64, 3)
+
+
 def test_other_text_that_is_not_unicode_is_named_by_its_keyword(tiny_model, tmp_path):
     # API audit: a lone surrogate outside the prompt failed inside the YAML parser.
     gen = VideoGenerator.from_pretrained(tiny_model, device="cpu")
