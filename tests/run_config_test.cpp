@@ -481,6 +481,14 @@ TEST(RunConfig, OutputIsTheFolderJoinedWithTheVideoNameUnlessSavingIsOff) {
     });
     EXPECT_TRUE(contains(e, "output_video_name '") && contains(e, bad)) << bad << ": " << e;
   }
+  // ".mp4" ends in .mp4 but names no file: the message says what a name needs.
+  EXPECT_TRUE(contains(error_of([] {
+                         from_yaml(
+                             "request:\n  output:\n    output_path: out\n    "
+                             "output_video_name: .mp4\n")
+                             .output();
+                       }),
+                       "expected a file name such as fox.mp4 (a name, then .mp4 or .y4m)"));
   EXPECT_TRUE(from_yaml("request:\n  output:\n    save_video: false\n").output().empty());
 }
 

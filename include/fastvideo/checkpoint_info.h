@@ -33,8 +33,8 @@ CheckpointSummary inspect_checkpoint(const std::filesystem::path& dir);
 // What `fastvideo inspect --check` does, and everything loading would find, without loading: each
 // component against the model its config describes (every tensor's name, shape and dtype, the
 // tokenizer against the text encoder's vocabulary), then every weight read once and found finite.
-// Reads the whole checkpoint (minutes for 14B from disk); `checked` hears of each component as it
-// passes, with its value count. The first problem is an Error naming the file and tensor.
+// Reads the whole checkpoint (minutes for 14B from disk); `checked` (may be empty) hears of each
+// component as it passes, with its value count. The first problem is an Error naming the file and tensor.
 void check_checkpoint(
     const std::filesystem::path& dir,
     const std::function<void(const std::string& component, int64_t values)>& checked);

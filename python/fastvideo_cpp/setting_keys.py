@@ -200,13 +200,22 @@ def _steps(v: Any) -> Any:  # a list of timesteps, or FastVideo's CLI string "10
     return _WRONG
 
 
+def _boolean(v: Any) -> Any:
+    """True or False, a NumPy bool as the bool it holds (NumPy integers are taken as ints)."""
+    if isinstance(v, bool):
+        return v
+    if getattr(v, "shape", None) == () and getattr(getattr(v, "dtype", None), "kind", "") == "b":
+        return bool(v)
+    return _WRONG
+
+
 # kind -> (what it expects, in messages; the value as JSON takes it, or _WRONG)
 _KINDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "int": ("an integer (int or NumPy integer)", _integer),
     "real": ("a number (int or float)", _real),
-    "bool": ("True or False", lambda v: v if isinstance(v, bool) else _WRONG),
+    "bool": ("True or False", _boolean),
     "switch": ("True, False or 'auto'",
-               lambda v: v if isinstance(v, bool) or v == "auto" else _WRONG),
+               lambda v: "auto" if isinstance(v, str) and v == "auto" else _boolean(v)),
     "str": ("a string", lambda v: v if isinstance(v, str) else _WRONG),
     "path": ("a path (str or os.PathLike)", _path),
     "size": ("a memory size such as '24GiB', or a number of bytes",

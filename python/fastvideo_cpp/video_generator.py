@@ -219,6 +219,10 @@ class VideoGenerator:
         _check_progress_keywords("generate_video", callback, progress_bar)
         check_keywords("generate_video", kwargs, {**REQUEST_KEYWORDS, **_GENERATE_VIDEO_OWN})
         check_aliases("generate_video", kwargs, REQUEST_KEYWORDS)
+        if sampling_param is not None and not isinstance(sampling_param, SamplingParam):
+            raise TypeError(f"generate_video(sampling_param=...): expected a SamplingParam "
+                            f"(SamplingParam.from_pretrained(model)), got "
+                            f"{type(sampling_param).__name__}")
         keywords = sampling_param.as_keywords() if sampling_param is not None else {}
         if prompt is not None:
             keywords["prompt"] = prompt

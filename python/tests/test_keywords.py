@@ -372,6 +372,16 @@ def test_a_prompt_list_is_checked_whole_before_its_first_video(tiny_model, tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
+def test_numpy_bools_are_bools_and_a_sampling_param_must_be_one(generator, tmp_path):
+    # API audit: np.bool_(False) was "expected True or False, got bool"; a dict for
+    # sampling_param raised AttributeError.
+    video = generator.generate_video("a fox", num_frames=1, num_inference_steps=1,
+                                     save_video=np.bool_(False), output_path=str(tmp_path) + "/")
+    assert video["frames"].shape == (1, 64, 64, 3) and list(tmp_path.iterdir()) == []
+    with pytest.raises(TypeError, match=r"sampling_param=.*expected a SamplingParam.*got dict"):
+        generator.generate_video("a fox", sampling_param={"seed": 1})
+
+
 def test_a_generator_keyword_given_as_none_is_its_default(tiny_model):
     # API audit: device=None and num_gpus=None were refused, tp_size=None named as unsupported.
     gen = VideoGenerator.from_pretrained(tiny_model, device=None, num_gpus=None, tp_size=None,

@@ -24,6 +24,9 @@ CheckpointSummary inspect_checkpoint(const std::filesystem::path& dir) {
 
 void check_checkpoint(const std::filesystem::path& dir,
                       const std::function<void(const std::string&, int64_t)>& checked) {
+  const auto report = [&](const std::string& component, int64_t values) {
+    if (checked) checked(component, values);
+  };
   const CheckpointFolder checkpoint = open_wan_checkpoint(dir);
   // The transformer with whatever per-block extras it carries (VSA gates, SLA proj_l): every
   // tensor the checkpoint holds for some backend is checked, read or not by the one chosen later.
@@ -31,14 +34,14 @@ void check_checkpoint(const std::filesystem::path& dir,
   const std::set<std::string> names = component_tensor_names(checkpoint.path("transformer"));
   const WanBlockExtras extras{.gate = find_vsa_gate_layout(names, dit.num_layers),
                               .proj_l = find_sla_proj_l(names, dit.num_layers)};
-  checked("transformer", check_component_values(checkpoint.path("transformer"),
-                                                wan_transformer_specs(dit, extras)));
+  report("transformer", check_component_values(checkpoint.path("transformer"),
+                                               wan_transformer_specs(dit, extras)));
   const Umt5Config umt5 = Umt5Config::from_checkpoint(checkpoint);
   check_tokenizer_fits(T5Tokenizer::load(checkpoint.path("tokenizer")), umt5, checkpoint);
-  checked("text_encoder",
-          check_component_values(checkpoint.path("text_encoder"), umt5_encoder_specs(umt5)));
-  checked("vae", check_component_values(checkpoint.path("vae"),
-                                        wan_vae_specs(WanVaeConfig::from_checkpoint(checkpoint))));
+  report("text_encoder",
+         check_component_values(checkpoint.path("text_encoder"), umt5_encoder_specs(umt5)));
+  report("vae", check_component_values(checkpoint.path("vae"),
+                                       wan_vae_specs(WanVaeConfig::from_checkpoint(checkpoint))));
 }
 
 }  // namespace fastvideo

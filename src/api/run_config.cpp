@@ -719,7 +719,7 @@ std::filesystem::path RunConfig::output() const {
              "request.output.output_video_name '", *output_video_name,
              "': expected a file name (no folder parts) inside request.output.output_path");
     FV_CHECK(names_a_video_file(name), "request.output.output_video_name '", *output_video_name,
-             "': expected a name ending in .mp4 or .y4m");
+             "': expected a file name such as fox.mp4 (a name, then .mp4 or .y4m)");
     out /= name;
   }
   const bool video_file = names_a_video_file(out);
