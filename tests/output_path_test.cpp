@@ -185,6 +185,14 @@ TEST(OutputPath, MadeFoldersGoAgainHoweverThePathIsWritten) {
   }
   EXPECT_TRUE(fs::is_directory(root / "old")) << "a folder that was there stays";
   EXPECT_FALSE(fs::exists(root / "x"));
+  // A ".." over folders that exist is an ordinary path: its new folder is made and goes again.
+  for (const std::string& written : {"old/../new", "old/../new/deeper"}) {
+    {
+      MadeFolders made(root / written, "v.mp4");
+      EXPECT_TRUE(fs::is_directory(root / written)) << written;
+    }
+    EXPECT_FALSE(fs::exists(root / "new")) << written;
+  }
 }
 
 TEST(OutputPath, AnExistingPngFrameFolderIsReplacedNotWrittenInto) {

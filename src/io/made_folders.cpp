@@ -12,16 +12,6 @@ namespace fastvideo {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-bool has_parent_step(const fs::path& p) {
-  for (const fs::path& part : p)
-    if (part == "..") return true;
-  return false;
-}
-
-}  // namespace
-
 MadeFolders::MadeFolders(const fs::path& dir, const fs::path& what_for) {
   // Without "." parts and a trailing separator: rmdir cannot remove "m/." (API audit: "m1/m2/."
   // and "a/b/c/" left their folders behind).
@@ -29,14 +19,19 @@ MadeFolders::MadeFolders(const fs::path& dir, const fs::path& what_for) {
   for (const fs::path& part : dir)
     if (!part.empty() && part != ".") clean /= part;
   std::error_code ec;
+  std::vector<fs::path> missing;  // outermost first
   for (fs::path p = clean; !p.empty() && !fs::exists(fs::symlink_status(p, ec));
        p = p.parent_path()) {
-    // Below a "..", the folder made may be one that existed ("x/../old" once x is made): such
-    // paths are not removed again, so no folder of the user's ever is.
-    if (!has_parent_step(p)) made_.insert(made_.begin(), p);
+    missing.insert(missing.begin(), p);
     if (p == p.parent_path()) break;
   }
-  if (made_.empty()) return;
+  if (missing.empty()) return;
+  // A ".." after a missing folder steps back out of it ("x/../old" once x is made): what follows
+  // may be a folder the user had, so the record stops there and no such folder is ever removed.
+  for (const fs::path& p : missing) {
+    if (p.filename() == "..") break;
+    made_.push_back(p);
+  }
   fs::create_directories(clean, ec);
   if (ec) {
     remove_empty();  // create_directories may have made the outer ones
