@@ -295,27 +295,29 @@ class VideoGenerator:
                 if callback is not None:
                     callback(step, total, seconds_per_step)
         outcome: dict[str, Any] = {}
-        # Released by the worker when it is done. A plain lock, not Thread.join: a join that
-        # Ctrl-C interrupts can mark the thread finished while it still runs (CPython bpo-45274's
-        # fix), and the generator must not be used until the engine has stopped.
-        done = threading.Lock()
-        done.acquire()
+        # Set by the worker when it is done. An Event, not Thread.join: a join that Ctrl-C
+        # interrupts can mark the thread finished while it still runs (CPython bpo-45274's fix),
+        # and the generator must not be used until the engine has stopped. Waiting on it again is
+        # harmless, so a Ctrl-C at any point of the wait is taken.
+        finished = threading.Event()
         # The worker generates only once `go` is set. A Ctrl-C inside Thread.start() cannot tell
         # whether the thread began; so `go` is set only after start() returned, and a Ctrl-C
         # before that marks the call abandoned: a worker that did start then ends at once.
         go = threading.Event()
         abandoned = False
+        stop_wanted = False  # Ctrl-C came: a worker that has not called the engine yet does not
 
         def work() -> None:
             go.wait()
             if abandoned:
                 return
             try:
-                outcome["result"] = self._engine.generate(config, on_step)
+                if not stop_wanted:
+                    outcome["result"] = self._engine.generate(config, on_step)
             except BaseException as e:  # re-raised on the calling thread
                 outcome["error"] = e
             finally:
-                done.release()
+                finished.set()
 
         start = time.perf_counter()
         with self._busy:
@@ -324,20 +326,25 @@ class VideoGenerator:
             try:
                 self._worker.start()
                 go.set()
-                done.acquire()
+                finished.wait()
             except KeyboardInterrupt:
-                if not go.is_set():  # nothing generated: no file, nothing to wait for
-                    abandoned = True
-                    go.set()
+                abandoned = not go.is_set()
+                # Again: a Ctrl-C inside go.set() can come after its flag and before it woke the
+                # worker, which would then wait for good.
+                go.set()
+                if abandoned:  # nothing generated: no file, nothing to wait for
                     raise
                 # Ctrl-C: stop at the next step, wait for the engine to clean up (at most one
                 # step; a second Ctrl-C does not leave the engine running under a new request),
-                # then raise it. A stop asked before the engine began is kept for this generation.
-                self._engine.request_stop()
+                # then raise it. The engine takes a stop only while it runs (module.cpp), so the
+                # stop is asked again until the worker is done: one asked just before the worker
+                # entered the engine would be dropped, and the video finished regardless.
+                stop_wanted = True
                 while True:
                     try:
-                        done.acquire()
-                        break
+                        if finished.wait(0.05):
+                            break
+                        self._engine.request_stop()
                     except KeyboardInterrupt:
                         continue
                 raise

@@ -195,6 +195,37 @@ def test_ctrl_c_inside_thread_start_generates_nothing(generator, tmp_path, monke
     assert (tmp_path / "next.mp4").is_file(), video
 
 
+def test_ctrl_c_inside_the_go_signal_still_stops_the_engine(generator, tmp_path, monkeypatch):
+    # Review: a Ctrl-C inside Event.set() after its flag and before it woke the waiting worker
+    # left both threads waiting for good. The handler now wakes the worker again and stops it.
+    import faulthandler
+    real_set = threading.Event.set
+    interrupted = []
+    main = threading.get_ident()  # not current_thread(): a new thread is not registered yet
+
+    def set_then_interrupt(event):
+        if threading.get_ident() == main and not interrupted:
+            interrupted.append(event)
+            with event._cond:  # the flag, without the notify (CPython's Event internals)
+                event._flag = True
+            raise KeyboardInterrupt
+        real_set(event)
+
+    monkeypatch.setattr(threading.Event, "set", set_then_interrupt)
+    faulthandler.dump_traceback_later(120, exit=True)  # a hang fails the run, not the CI clock
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            generator.generate_video("a fox", num_inference_steps=2,
+                                     output_path=str(tmp_path) + "/")
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    monkeypatch.undo()
+    assert interrupted and list(tmp_path.iterdir()) == []
+    video = generator.generate_video("a fox", num_inference_steps=1, num_frames=1,
+                                     output_path=str(tmp_path / "next.mp4"))
+    assert (tmp_path / "next.mp4").is_file(), video
+
+
 def test_other_python_threads_run_while_the_engine_works(generator):
     # The engine runs with the GIL released: a pure-Python counter advances between two steps.
     # (With the GIL held, nothing could run between the callbacks of consecutive steps.)
