@@ -425,6 +425,8 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
   add("empty prompt", post(with(kSmallJob, "prompt", "")), 400, "prompt");
   add("prompt of the wrong type", post(with(kSmallJob, "prompt", 5)), 400, "prompt");
   add("prompt of whitespace", post(with(kSmallJob, "prompt", " \n\t")), 400, "prompt");
+  add("prompt of ideographic spaces", post(with(kSmallJob, "prompt", "\u3000\u3000")), 400,
+      "prompt");
   add("seed past 64 bits", post(R"({"prompt": "x", "seed": 18446744073709551616})"), 400, "seed");
   add("seed of the wrong type", post(with(kSmallJob, "seed", "seven")), 400, "seed");
   add("negative seed", post(with(kSmallJob, "seed", -1)), 400, "seed");
@@ -488,7 +490,7 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
     }
     return std::string();
   };
-  EXPECT_EQ(message("prompt of whitespace"), "prompt is only whitespace");
+  EXPECT_EQ(message("prompt of whitespace"), "prompt holds only whitespace; give a prompt");
   EXPECT_NE(message("nested 30,000 deep").find("deeper than 64 levels (at byte 75)"),
             std::string::npos)
       << message("nested 30,000 deep");

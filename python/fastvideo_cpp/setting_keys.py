@@ -215,7 +215,7 @@ _KINDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "real": ("a number (int or float)", _real),
     "bool": ("True or False", _boolean),
     "switch": ("True, False or 'auto'",
-               lambda v: "auto" if isinstance(v, str) and v == "auto" else _boolean(v)),
+               lambda v: "auto" if v in ("auto", "Auto", "AUTO") else _boolean(v)),
     "str": ("a string", lambda v: v if isinstance(v, str) else _WRONG),
     "path": ("a path (str or os.PathLike)", _path),
     "size": ("a memory size such as '24GiB', or a number of bytes",

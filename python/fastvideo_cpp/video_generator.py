@@ -110,6 +110,8 @@ class VideoGenerator:
         raises FastVideoError naming the keyword and why; an unknown keyword raises TypeError.
         A keyword given as None is not given (its default), as in generate_video.
         """
+        if "config" in kwargs and kwargs["config"] is None:
+            del kwargs["config"]  # None is not given, as for every keyword
         if isinstance(model_path, Mapping) or "config" in kwargs:
             # FastVideo: a mapping (or config=) is a generator config, with no other keywords.
             mapping = model_path if isinstance(model_path, Mapping) else kwargs.pop("config")
@@ -118,6 +120,8 @@ class VideoGenerator:
             return cls.from_config(mapping)
         check_keywords("from_pretrained", kwargs, {**GENERATOR_KEYWORDS, "nvfp4_fa4": ""})
         nvfp4_fa4 = kwargs.pop("nvfp4_fa4", False)
+        if nvfp4_fa4 is None:  # not given
+            nvfp4_fa4 = False
         config = _fastvideo_cpp.RunConfig()
         # None is "not given" (API audit: half the keywords took None as their default, the other
         # half refused it, tp_size=None as "not in this version").

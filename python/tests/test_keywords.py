@@ -386,7 +386,7 @@ def test_a_generator_keyword_given_as_none_is_its_default(tiny_model):
     # API audit: device=None and num_gpus=None were refused, tp_size=None named as unsupported.
     gen = VideoGenerator.from_pretrained(tiny_model, device=None, num_gpus=None, tp_size=None,
                                          attention_backend=None, vae_tiling=None,
-                                         keep_text_encoder=None)
+                                         keep_text_encoder=None, nvfp4_fa4=None, config=None)
     video = gen.generate_video("a fox", num_frames=1, num_inference_steps=1, save_video=False)
     assert video["frames"].shape == (1, 64, 64, 3)
 

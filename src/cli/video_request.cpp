@@ -242,14 +242,16 @@ VideoRequest parse_video_request(const json& body, bool text_form, const ServedM
     try {
       return generator.resolve(g);
     } catch (const Error& e) {
-      throw invalid_field(param, context + e.what());
+      // The engine's messages name the CLI's flags; a client sends fields.
+      std::string message = e.what();
+      const std::string flag = " (--prompt \"...\")";
+      for (size_t at; (at = message.find(flag)) != std::string::npos;)
+        message.erase(at, flag.size());
+      throw invalid_field(param, context + message);
     }
   };
+  // Empty, or only whitespace (Unicode's too), is the engine's to say, as for every front end.
   g.prompt = fields.text("prompt");
-  if (g.prompt.find_first_not_of(" \t\r\n\f\v") == std::string::npos) {
-    throw invalid_field("prompt",
-                        g.prompt.empty() ? "prompt is empty" : "prompt is only whitespace");
-  }
   check("prompt");
   if (fields.has("negative_prompt")) {
     g.negative_prompt = fields.text("negative_prompt");
