@@ -85,8 +85,11 @@ TEST(SlidingTileAttnBackend, RunsOnTheCpuAndOnSm80GpusWhenAskedFor) {
 // A tiny generation at 176×176, 5 frames (token grid 2×11×11: 1×2×2 tiles) with SLIDING_TILE_ATTN
 // and the mask strategy `json` (written to a new file FASTVIDEO_ATTENTION_CONFIG names; empty:
 // none).
+// With `resolve_only`, VideoGenerator::resolve() instead, which checks the request as generate()
+// does before any work (an empty result).
 GenerationResult generate_sta(const std::string& json,
-                              const std::string& backend = "SLIDING_TILE_ATTN") {
+                              const std::string& backend = "SLIDING_TILE_ATTN",
+                              bool resolve_only = false) {
   static int files = 0;
   ::unsetenv(kAttentionConfigEnv);
   if (!json.empty()) {
@@ -103,8 +106,13 @@ GenerationResult generate_sta(const std::string& json,
   r.height = 176;
   r.width = 176;
   r.num_frames = 5;
-  GenerationResult result =
-      VideoGenerator::from_pretrained(testing::tiny_model_dir(), options).generate(r);
+  VideoGenerator generator = VideoGenerator::from_pretrained(testing::tiny_model_dir(), options);
+  GenerationResult result;
+  if (resolve_only) {
+    generator.resolve(r);
+  } else {
+    result = generator.generate(r);
+  }
   ::unsetenv(kAttentionConfigEnv);
   return result;
 }
@@ -166,14 +174,20 @@ TEST(SlidingTileAttnBackend, WithoutAStrategyEveryHeadGetsTheDefaultWindowCutToT
   EXPECT_EQ(dynamic_cast<const StaMetadata*>(narrow.get())->default_window, (StaWindow{1, 2, 2}));
 }
 
+// Refused before any work, by resolve() as by generate() (review: resolve() passed both).
 TEST(SlidingTileAttnBackend, AMissingEntryOrAWindowOffTheGridNamesStepLayerAndHead) {
-  std::string m = error_of([] { generate_sta(R"({"0_0_0": [1, 1, 1]})"); });
-  EXPECT_TRUE(contains(m, "no window for step 0, layer 0, head 1 (key '0_0_1')")) << m;
-  m = error_of([] { generate_sta(uniform_strategy("[1, 3, 2]")); });
-  EXPECT_TRUE(contains(m,
-                       "step 0, layer 0, head 0: window [1, 3, 2] has 3 tiles along h, outside "
-                       "1 .. 2"))
-      << m;
+  for (const bool resolve_only : {false, true}) {
+    std::string m = error_of(
+        [&] { generate_sta(R"({"0_0_0": [1, 1, 1]})", "SLIDING_TILE_ATTN", resolve_only); });
+    EXPECT_TRUE(contains(m, "no window for step 0, layer 0, head 1 (key '0_0_1')")) << m;
+    m = error_of(
+        [&] { generate_sta(uniform_strategy("[1, 3, 2]"), "SLIDING_TILE_ATTN", resolve_only); });
+    EXPECT_TRUE(contains(m,
+                         "step 0, layer 0, head 0: window [1, 3, 2] has 3 tiles along h, outside "
+                         "1 .. 2"))
+        << m;
+  }
+  EXPECT_NO_THROW(generate_sta(uniform_strategy("[1, 2, 2]"), "SLIDING_TILE_ATTN", true));
 }
 
 // FastVideo's select_best_mask_strategy on hand-made losses: the prompts' mean, the least-loss

@@ -59,6 +59,8 @@ struct AttentionStepInfo {
   StaSearchRecorder* sta_search = nullptr;  // STA's mask search, when one runs (sta_search.h)
   std::shared_ptr<const VmobaConfig> moba_config =
       nullptr;  // VMOBA_ATTN's moba_config_path, when given
+  // The run's extent, for check_step (0: not known): denoising steps, blocks, attention heads.
+  int steps = 0, layers = 0, heads = 0;
 };
 
 // What a layer hands its backend beyond q, k, v, computed from the weights the backend's
@@ -98,9 +100,10 @@ class AttentionBackend {
   // Once per denoising step, shared by every layer of the step. Dense backends need none.
   virtual std::unique_ptr<AttentionMetadata> build_metadata(const AttentionStepInfo& step) const;
 
-  // Refuses, before any work, a step this backend could not run on the step's token grid (SLA's
-  // topk_ratio keeping no key block; an STA search whose every candidate covers the grid). The
-  // validate stage asks it of each request, so resolve() and generate() refuse alike.
+  // Refuses, before any work, a run this backend could not make on the step's token grid (SLA's
+  // topk_ratio keeping no key block; an STA search whose every candidate covers the grid; an STA
+  // mask strategy missing a step, layer or head of the run, or a window larger than the grid).
+  // The validate stage asks it of each request, so resolve() and generate() refuse alike.
   virtual void check_step(const AttentionStepInfo&) const {}
 
   // softmax(q·kᵀ·scale)·v. q [B, Sq, H, D], k [B, Sk, H, D], v [B, Sk, H, Dv] -> [B, Sq, H, Dv];

@@ -94,9 +94,26 @@ std::unique_ptr<AttentionMetadata> SlidingTileAttnBackend::build_metadata(
 }
 
 void SlidingTileAttnBackend::check_step(const AttentionStepInfo& step) const {
-  if (!step.sta_search) return;
-  const StaWindow f = sta_full_window(*sta_tiling_for(step.grid));
-  step.sta_search->check_fits({int(f[0]), int(f[1]), int(f[2])});
+  const auto tiling = sta_tiling_for(step.grid);
+  if (step.sta_search) {  // the search's windows, not the strategy's
+    const StaWindow f = sta_full_window(*tiling);
+    step.sta_search->check_fits({int(f[0]), int(f[1]), int(f[2])});
+    return;
+  }
+  const auto path = env_string(kAttentionConfigEnv);
+  if (!path || path->empty()) return;  // the default window, cut to the grid: always fits
+  const auto strategy = strategy_at(*path);
+  try {
+    // Every window the run will look up, as forward() looks them up.
+    for (int s = 0; s < step.steps; ++s)
+      for (int l = 0; l < step.layers; ++l)
+        for (int h = 0; h < step.heads; ++h) {
+          const std::string problem = sta_window_problem(*tiling, strategy->window(s, l, h));
+          FV_CHECK(problem.empty(), "step ", s, ", layer ", l, ", head ", h, ": ", problem);
+        }
+  } catch (const Error& e) {
+    e.rethrow_with_context("attention backend SLIDING_TILE_ATTN");
+  }
 }
 
 Tensor SlidingTileAttnBackend::forward(const Tensor& q, const Tensor& k, const Tensor& v,

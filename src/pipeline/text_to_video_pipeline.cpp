@@ -485,11 +485,18 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     engine_parameters.emplace_back("dmd_denoising_steps",
                                    format_dmd_timesteps(preset_.dmd_timesteps));
   }
-  // The self-attention's settings against the request's grid, before any work (step 0 stands for
-  // every step: the settings are the same at each).
-  auto check_attention = [self = attention_.self, sparse](const std::array<int64_t, 3>& grid) {
-    self->check_step(sparse.step(0, 1000.0, grid));
-  };
+  // The self-attention's settings against the request's grid and extent, before any work (step 0
+  // stands for every step: the settings are the same at each). FastWan runs its DMD timesteps.
+  const int dmd_steps = pipeline == WanPipelineKind::Dmd ? int(preset_.dmd_timesteps.size()) : 0;
+  auto check_attention =
+      [self = attention_.self, sparse, dmd_steps, layers = int(dit_config.num_layers),
+       heads = int(dit_config.num_attention_heads)](const std::array<int64_t, 3>& grid, int steps) {
+        AttentionStepInfo step = sparse.step(0, 1000.0, grid);
+        step.steps = dmd_steps > 0 ? dmd_steps : steps;
+        step.layers = layers;
+        step.heads = heads;
+        self->check_step(step);
+      };
   stages_.push_back(std::make_unique<ValidateStage>(
       preset_, *geometry_, std::move(engine_parameters), std::move(check_attention)));
   stages_.push_back(std::make_unique<EncodeTextStage>(*prompt_encoder_, *transformer_));

@@ -4,10 +4,9 @@
 
 namespace fastvideo {
 
-ValidateStage::ValidateStage(
-    const SamplingPreset& preset, const WanGeometry& geometry,
-    std::vector<std::pair<std::string, std::string>> engine_parameters,
-    std::function<void(const std::array<int64_t, 3>& token_grid)> check_attention)
+ValidateStage::ValidateStage(const SamplingPreset& preset, const WanGeometry& geometry,
+                             std::vector<std::pair<std::string, std::string>> engine_parameters,
+                             CheckAttention check_attention)
     : preset_(preset),
       geometry_(geometry),
       engine_parameters_(std::move(engine_parameters)),
@@ -16,7 +15,8 @@ ValidateStage::ValidateStage(
 void ValidateStage::run(RequestState& state) {
   const ResolvedRequest& r = state.resolved = resolve_request(state.request, preset_, geometry_);
   if (check_attention_) {
-    check_attention_(geometry_.token_grid(geometry_.latent_shape(r.num_frames, r.height, r.width)));
+    check_attention_(geometry_.token_grid(geometry_.latent_shape(r.num_frames, r.height, r.width)),
+                     r.num_inference_steps);
   }
   // The output is checked (and an automatic name reserved) before any work: no generation is
   // wasted on a path it cannot write.

@@ -20,10 +20,12 @@ class ValidateStage final : public PipelineStage {
  public:
   // engine_parameters: what the engine records beside the request in the output's metadata
   // (backend, attention backends, model, engine version). check_attention: refuses a token grid
-  // the self-attention cannot run with its settings (AttentionBackend::check_step); may be empty.
+  // and step count the self-attention cannot run with its settings (AttentionBackend::check_step);
+  // may be empty.
+  using CheckAttention = std::function<void(const std::array<int64_t, 3>& token_grid, int steps)>;
   ValidateStage(const SamplingPreset& preset, const WanGeometry& geometry,
                 std::vector<std::pair<std::string, std::string>> engine_parameters,
-                std::function<void(const std::array<int64_t, 3>& token_grid)> check_attention = {});
+                CheckAttention check_attention = {});
   std::string_view name() const override { return "validate"; }
   void run(RequestState& state) override;
 
@@ -31,7 +33,7 @@ class ValidateStage final : public PipelineStage {
   const SamplingPreset& preset_;
   const WanGeometry& geometry_;
   std::vector<std::pair<std::string, std::string>> engine_parameters_;
-  std::function<void(const std::array<int64_t, 3>&)> check_attention_;
+  CheckAttention check_attention_;
 };
 
 }  // namespace fastvideo
