@@ -21,7 +21,7 @@
 #include "pipeline/sampling_preset.h"
 #include "pipeline/transformer_quant.h"
 #include "schedulers/dmd_schedule.h"
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 
 namespace fastvideo {
 

@@ -94,15 +94,15 @@ std::unique_ptr<AttentionMetadata> SlidingTileAttnBackend::build_metadata(
 }
 
 void SlidingTileAttnBackend::check_step(const AttentionStepInfo& step) const {
-  const auto tiling = sta_tiling_for(step.grid);
   if (step.sta_search) {  // the search's windows, not the strategy's
-    const StaWindow f = sta_full_window(*tiling);
+    const StaWindow f = sta_full_window(*sta_tiling_for(step.grid));
     step.sta_search->check_fits({int(f[0]), int(f[1]), int(f[2])});
     return;
   }
   const auto path = env_string(kAttentionConfigEnv);
   if (!path || path->empty()) return;  // the default window, cut to the grid: always fits
   const auto strategy = strategy_at(*path);
+  const auto tiling = sta_tiling_for(step.grid);
   try {
     // Every window the run will look up, as forward() looks them up.
     for (int s = 0; s < step.steps; ++s)

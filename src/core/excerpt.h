@@ -6,30 +6,12 @@
 #include <string>
 #include <string_view>
 
+#include "core/utf8.h"
 #include "fastvideo/error.h"
 
 namespace fastvideo {
 
 inline constexpr size_t kExcerptChars = 80;
-
-// The length of the well-formed UTF-8 sequence at text[i] that is no C1 control (U+0080..U+009F,
-// which some terminals obey as escapes), 0 when there is none.
-inline size_t utf8_printable_length(std::string_view text, size_t i) {
-  const auto at = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = at(i);
-  const size_t n = lead < 0xC2 ? 0 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : lead < 0xF5 ? 4 : 0;
-  if (n == 0 || i + n > text.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((at(i + k) & 0xC0) != 0x80) return 0;
-  }
-  // Overlong or surrogate forms, code points past U+10FFFF, and the C1 controls.
-  if ((lead == 0xE0 && at(i + 1) < 0xA0) || (lead == 0xED && at(i + 1) >= 0xA0) ||
-      (lead == 0xF0 && at(i + 1) < 0x90) || (lead == 0xF4 && at(i + 1) >= 0x90) ||
-      (lead == 0xC2 && at(i + 1) < 0xA0)) {
-    return 0;
-  }
-  return n;
-}
 
 // `text` with control bytes and bytes that are not UTF-8 written as \n, \t or \xNN: a NUL cut
 // the message short, and an escape sequence would reach the terminal.
@@ -41,7 +23,10 @@ inline std::string printable(std::string_view text) {
       out += text[i++];
       continue;
     }
-    if (const size_t n = byte >= 0x80 ? utf8_printable_length(text, i) : 0; n > 0) {
+    // A UTF-8 sequence as it is, but the C1 controls (U+0080..U+009F, C2 80..C2 9F), which some
+    // terminals obey as escapes.
+    const size_t n = byte >= 0x80 ? utf8_sequence_length(text, i) : 0;
+    if (n > 0 && !(byte == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0)) {
       out.append(text.substr(i, n));
       i += n;
       continue;

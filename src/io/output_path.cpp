@@ -14,7 +14,7 @@
 #include "io/png_frames.h"
 #include "io/video_writer.h"
 #include "io/y4m_video.h"
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 
 namespace fastvideo {
 

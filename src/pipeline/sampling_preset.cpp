@@ -5,7 +5,7 @@
 #include "core/env.h"
 #include "core/format_number.h"
 #include "schedulers/dmd_schedule.h"
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 
 namespace fastvideo {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "fastvideo/error.h"
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 
 namespace fastvideo {
 namespace {

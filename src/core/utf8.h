@@ -10,6 +10,9 @@ namespace fastvideo {
 // Why `s` is not valid UTF-8 ("byte 0xff at offset 3"); empty when it is.
 std::string utf8_violation(std::string_view s);
 
+// The length of the valid UTF-8 sequence at s[i], 0 when there is none there.
+size_t utf8_sequence_length(std::string_view s, size_t i);
+
 // Decodes the code point at s[i] and advances i past it. Throws Error ("not valid UTF-8: ...")
 // where utf8_violation would report.
 char32_t next_code_point(std::string_view s, size_t& i);

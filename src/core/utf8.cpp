@@ -1,4 +1,4 @@
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -47,6 +47,13 @@ std::string utf8_violation(std::string_view s) {
   std::string why;
   for (size_t i = 0; i < s.size() && why.empty();) decode(s, i, why);
   return why;
+}
+
+size_t utf8_sequence_length(std::string_view s, size_t i) {
+  std::string why;
+  size_t end = i;
+  decode(s, end, why);
+  return why.empty() ? end - i : 0;
 }
 
 char32_t next_code_point(std::string_view s, size_t& i) {
