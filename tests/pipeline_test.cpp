@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <thread>
 
+#include "attention/attention_registry.h"
 #include "fastvideo/video_generator.h"
+#include "pipeline/compile_settings.h"
 #include "pipeline/parallel_settings.h"
 #include "quality/video_metrics.h"
 #include "test_util.h"
@@ -341,6 +343,23 @@ TEST(PipelineCompile, SettingsAreCheckedAndNeverIgnored) {
   for (const auto& [set, expected] : cases) {
     const std::string m = message(set);
     EXPECT_NE(m.find(expected), std::string::npos) << m;
+  }
+}
+
+TEST(PipelineCompile, BackendsWhoseStepsCannotBeReplayedAreRefusedByName) {
+  const AttentionBackendRegistry& registry = AttentionBackendRegistry::builtin();
+  for (const char* name : {"SLIDING_TILE_ATTN", "VMOBA_ATTN"}) {
+    const std::string m =
+        testing::error_of([&] { check_compile_backend(registry.get(name, "test")); });
+    EXPECT_TRUE(testing::contains(m, str_cat("enable_torch_compile (generator.engine.compile."
+                                             "enabled, --enable-torch-compile) with ",
+                                             name, ": compile mode replays")))
+        << m;
+    EXPECT_TRUE(testing::contains(m, "turn compile mode off or choose another")) << m;
+  }
+  for (const char* name : {"TORCH_SDPA", "FLASH_ATTN", "SAGE_ATTN", "VIDEO_SPARSE_ATTN", "SLA_ATTN",
+                           "SAGE_SLA_ATTN"}) {
+    EXPECT_NO_THROW(check_compile_backend(registry.get(name, "test"))) << name;
   }
 }
 

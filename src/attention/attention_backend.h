@@ -106,6 +106,10 @@ class AttentionBackend {
   // The validate stage asks it of each request, so resolve() and generate() refuse alike.
   virtual void check_step(const AttentionStepInfo&) const {}
 
+  // Why compile mode cannot replay this backend's steps in CUDA graphs (host work in every call),
+  // or empty when it can. The pipeline refuses compile mode with such a backend before loading.
+  virtual std::string_view why_not_replayable() const { return {}; }
+
   // softmax(q·kᵀ·scale)·v. q [B, Sq, H, D], k [B, Sk, H, D], v [B, Sk, H, Dv] -> [B, Sq, H, Dv];
   // metadata from build_metadata for this step (null for dense backends). extras: VSA's gate
   // (undefined: G = 0) for a backend whose extra_weights name to_gate_compress, SLA's proj_l

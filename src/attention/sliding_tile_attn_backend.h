@@ -34,6 +34,9 @@ class SlidingTileAttnBackend final : public AttentionBackend {
   AttentionBackendStatus status(const AttentionDevice& device) const override;
   // Sparse attention changes the result: it runs only when asked for by name.
   bool chosen_automatically_on(const AttentionDevice&) const override { return false; }
+  std::string_view why_not_replayable() const override {
+    return "its tile lists are built on the host for every step's windows";
+  }
 
   // The step's tiling and index, and the mask strategy of FASTVIDEO_ATTENTION_CONFIG (read once
   // per path and kept).

@@ -32,6 +32,9 @@ class VmobaAttnBackend final : public AttentionBackend {
   AttentionBackendStatus status(const AttentionDevice& device) const override;
   // Sparse attention changes the result: it runs only when asked for by name.
   bool chosen_automatically_on(const AttentionDevice&) const override { return false; }
+  std::string_view why_not_replayable() const override {
+    return "its chunk selection runs on the host in every step";
+  }
 
   // Needs the step's moba_config (generator.pipeline.experimental.moba_config_path); without one,
   // an error saying so.

@@ -59,6 +59,15 @@ std::optional<std::string> check_compile_settings(const GeneratorOptions& option
          (options.compile_vae ? ", VAE too" : "");
 }
 
+void check_compile_backend(const AttentionBackend& self_attention) {
+  const std::string_view why = self_attention.why_not_replayable();
+  FV_CHECK(why.empty(), "enable_torch_compile (generator.engine.compile.enabled, ",
+           "--enable-torch-compile) with ", self_attention.name(),
+           ": compile mode replays each denoising step as a CUDA graph, and ",
+           self_attention.name(), " cannot be replayed (", why,
+           ") in this version; turn compile mode off or choose another self-attention backend");
+}
+
 std::string torch_compile_kwarg_problem(std::string_view name, const std::string& value) {
   if (value.empty()) return "";
   if (name == "mode" && !one_of(value, kModes)) {

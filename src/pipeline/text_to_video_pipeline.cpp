@@ -262,6 +262,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       options.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device_),
       {dit_config.attention_head_dim, weight_dtype});
   log::info("attention backends: ", attention_.describe());
+  if (compile) check_compile_backend(*attention_.self);
   SparseAttentionSettings sparse{
       resolve_vsa_sparsity(options.vsa_sparsity, preset_.defaults.vsa_sparsity, *attention_.self,
                            attention_.source),
