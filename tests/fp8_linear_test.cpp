@@ -13,6 +13,7 @@
 #include "fastvideo/video_generator.h"
 #include "ops/elementwise.h"
 #include "ops/linear.h"
+#include "pipeline/transformer_quant.h"
 #include "quality/video_metrics.h"
 #include "test_util.h"
 #include "tiny_model_fixture.h"
@@ -99,6 +100,19 @@ TEST(Fp8Linear, BadInputsNameWhatWasExpected) {
 
 // Tiny generations on the CPU at 176×176 (MS-SSIM needs over 160 px): transformer_quant FP8
 // against full precision, and the setting recorded; other values refused by name.
+TEST(Fp8Linear, GpusWithoutFp8TensorCoresAreRefusedBeforeLoading) {
+  const std::string a100 = testing::error_of([] {
+    check_transformer_quant_device("FP8", AttentionDevice::gpu(0, "NVIDIA A100-SXM4-80GB", {8, 0}));
+  });
+  EXPECT_TRUE(testing::contains(a100, "transformer_quant FP8: FP8 linears need FP8 tensor cores") &&
+              testing::contains(a100, "NVIDIA A100-SXM4-80GB (cuda:0, sm_80) has none"))
+      << a100;
+  EXPECT_NO_THROW(check_transformer_quant_device("FP8", AttentionDevice::gpu(0, "L40S", {8, 9})));
+  EXPECT_NO_THROW(check_transformer_quant_device("FP8", AttentionDevice::gpu(0, "H200", {9, 0})));
+  EXPECT_NO_THROW(check_transformer_quant_device("FP8", AttentionDevice::cpu()));
+  EXPECT_NO_THROW(check_transformer_quant_device("", AttentionDevice::gpu(0, "A100", {8, 0})));
+}
+
 TEST(Fp8Linear, TinyGenerationWithFp8LinearsMatchesFullPrecision) {
   GenerationRequest request;
   request.prompt = "A red fox runs through fresh snow at dawn.";

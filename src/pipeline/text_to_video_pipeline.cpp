@@ -236,6 +236,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   const std::optional<std::string> compile = check_compile_settings(options, device_);
   const std::string transformer_quant =
       checked_transformer_quant(options.transformer_quant, "transformer_quant");
+  check_transformer_quant_device(transformer_quant, attention_device_for(device_));
   const ParallelPlan parallel =
       check_parallel_settings(options, device_,
                               {.heads = dit_config.num_attention_heads,

@@ -21,4 +21,12 @@ std::string checked_transformer_quant(std::string_view value, std::string_view k
                                   : "");
 }
 
+void check_transformer_quant_device(const std::string& quant, const AttentionDevice& device) {
+  constexpr ComputeCapability kFp8{8, 9};
+  FV_CHECK(quant.empty() || !device.is_gpu() || device.capability >= kFp8, "transformer_quant ",
+           quant, ": FP8 linears need FP8 tensor cores (compute capability ",
+           "8.9 or newer: L40S, RTX 40xx, H100/H200); ", device.describe(),
+           " has none; leave transformer_quant unset on this GPU");
+}
+
 }  // namespace fastvideo
