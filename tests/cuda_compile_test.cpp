@@ -142,6 +142,12 @@ TEST(CudaCompileMode, GenerationMatchesEagerAndReportsItsOneTimeCost) {
     if (k == "compile") recorded = v == "cuda-graphs (mode reduce-overhead), text encoder too";
   EXPECT_TRUE(recorded) << "the output's metadata does not record compile mode";
   EXPECT_EQ(second.final_latents, first.final_latents) << "replays are deterministic";
+  // A prompt of another token count: the transformer replays its graph, UMT5 captures one for the
+  // new count, and that capture is this generation's one-time cost.
+  request.prompt = "A fox.";
+  const GenerationResult third = generator.generate(request);
+  EXPECT_GT(third.compile_seconds, 0) << "UMT5's capture is not in compile_seconds";
+  EXPECT_EQ(third.graph_replays, steps);
 }
 
 // compile.vae_enabled: within a decode the first four chunks fill the causal caches eagerly, the

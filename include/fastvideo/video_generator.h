@@ -175,7 +175,8 @@ struct GenerationResult {
   // Compile mode: the capture cost paid in this generation (the transformer's and text encoder's
   // graphs of shapes seen for the first time, 0 once they exist; with compile_vae also the VAE's,
   // captured anew in every decode; with mode max-autotune also the GEMM algorithm timing of new
-  // shapes) and the transformer forwards and VAE chunks that replayed a graph.
+  // shapes) and the transformer forwards and VAE chunks that replayed a graph (the text
+  // encoder's replays are logged, not counted here).
   double compile_seconds = 0;
   int graph_replays = 0;
   std::string summary_json() const;  // parameters, stages, counts

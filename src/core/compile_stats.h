@@ -1,5 +1,5 @@
 // What compile mode (CUDA graphs, issue 11) has cost and done so far, for a model that captures
-// its forwards: the transformer (WanForwardGraphs) and the text encoder (Umt5Graphs).
+// its forwards: the transformer (WanForwardGraphs), the text encoder (Umt5Graphs) and the VAE.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +16,13 @@ struct CompileStats {
     graphs += 1;
     capture_seconds += seconds;
     graph_memory_bytes += graph_bytes;
+  }
+  CompileStats& operator+=(const CompileStats& other) {
+    graphs += other.graphs;
+    replays += other.replays;
+    capture_seconds += other.capture_seconds;
+    graph_memory_bytes += other.graph_memory_bytes;
+    return *this;
   }
 };
 

@@ -45,7 +45,15 @@ Tensor PromptEncoder::encode(const std::string& prompt, int max_tokens, int64_t 
 }
 
 void PromptEncoder::release_unless_kept() {
-  if (!keep_) encoder_.reset();
+  if (keep_ || !encoder_) return;
+  released_stats_ += encoder_->compile_stats();
+  encoder_.reset();
+}
+
+CompileStats PromptEncoder::compile_stats() const {
+  CompileStats total = released_stats_;
+  if (encoder_) total += encoder_->compile_stats();
+  return total;
 }
 
 }  // namespace fastvideo

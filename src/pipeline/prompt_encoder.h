@@ -41,6 +41,10 @@ class PromptEncoder {
   // Gives the encoder's memory back unless it is kept.
   void release_unless_kept();
 
+  // Compile mode's cost and replays over every encoder this object has held (a released encoder's
+  // graphs go with it, and the next one captures anew).
+  CompileStats compile_stats() const;
+
  private:
   void load();
 
@@ -53,6 +57,7 @@ class PromptEncoder {
   bool compile_;
   T5Tokenizer tokenizer_;
   std::unique_ptr<Umt5Encoder> encoder_;
+  CompileStats released_stats_;  // of the encoders released so far
 };
 
 }  // namespace fastvideo

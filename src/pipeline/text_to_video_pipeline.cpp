@@ -541,6 +541,7 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request) {
   if (sta_search_) sta_search_->clear();
   const WanTransformer::CompileStats compile_before = transformer_->compile_stats();
   const CompileStats vae_before = vae_->compile_stats();
+  const CompileStats umt5_before = prompt_encoder_->compile_stats();
   const double tuning_before = ops::gemm_autotune_seconds();
   try {
     run_stages(stages_, state, device_, stop_);
@@ -561,6 +562,13 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request) {
               tuning > 0 ? str_cat(", of which GEMM autotuning ", tuning, " s") : std::string(),
               "), ", result.graph_replays, " forwards replayed a graph; ",
               after.graph_memory_bytes >> 20, " MiB of graph memory held");
+  }
+  if (const CompileStats umt5 = prompt_encoder_->compile_stats(); umt5.graphs > 0) {
+    const double seconds = umt5.capture_seconds - umt5_before.capture_seconds;
+    result.compile_seconds += seconds;
+    log::info("compile mode: the text encoder captured ", umt5.graphs - umt5_before.graphs,
+              " graph(s) (", seconds, " s one-time) and replayed one for ",
+              umt5.replays - umt5_before.replays, " prompts");
   }
   if (vae_->compiled()) {
     // The VAE captures anew in every decode (its graphs go with the decode's caches).

@@ -202,9 +202,9 @@ def main():
         info("  total", gen.get("total_seconds"), "s",
              f"compile (one-time) {gen.get('compile_seconds', 0):.2f} s")
         if gen.get("total_seconds") is not None:
-            # compile_seconds: the transformer's graph captures and GEMM autotuning, one-time (a
-            # compiled UMT5's capture is not in it); also the VAE's captures, which recur each
-            # decode when compile.vae_enabled (fullgen leaves it off).
+            # compile_seconds: the transformer's and a compiled UMT5's graph captures and GEMM
+            # autotuning, one-time; also the VAE's captures, which recur each decode when
+            # compile.vae_enabled (fullgen leaves it off).
             info("  steady state", gen["total_seconds"] - gen.get("compile_seconds", 0), "s",
                  "total less the one-time compile (the seed page's benchmarking discipline)")
 
