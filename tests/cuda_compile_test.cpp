@@ -16,6 +16,7 @@
 #include "fastvideo/video_generator.h"
 #include "io/checkpoint.h"
 #include "models/umt5/umt5_encoder.h"
+#include "models/wan/dit/cuda/wan_forward_graphs.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/vae/wan_vae_decoder.h"
 #include "ops/elementwise.h"
@@ -96,6 +97,40 @@ TEST(CudaCompileMode, ReplaysGiveTheEagerForwardForEveryBackendThisGpuRuns) {
     EXPECT_EQ(stats.replays, 4) << name;
   }
   EXPECT_GE(backends_run, 2) << "TORCH_SDPA and FLASH_ATTN run on every sm_80+ GPU";
+}
+
+TEST(CudaCompileMode, OnlyTheMostRecentlyUsedGraphsAreKept) {
+  REQUIRE_GPU();
+  const CheckpointFolder c = CheckpointFolder::open(testing::tiny_model_dir());
+  const auto config = WanTransformerConfig::from_json(c.config("transformer"));
+  WanTransformer compiled(config, tiny_transformer_weights(config),
+                          AttentionBackendRegistry::builtin().get("TORCH_SDPA", "test"));
+  compiled.enable_compile();
+  const WanTransformer::TextContext text =
+      compiled.prepare_text(testing::randn({1, 512, config.text_dim}, 0.3f).to(kGpu));
+  const double t[] = {500.0};
+  // Latent shapes of one token count (64), so that their graphs hold about the same memory.
+  const int64_t sizes[][2] = {{16, 16}, {8, 32}, {32, 8}, {4, 64}, {64, 4}};
+  const auto forward_shape = [&](int i) {
+    compiled.forward(testing::randn({1, 16, 1, sizes[i][0], sizes[i][1]}).to(kGpu), t, text);
+  };
+  // One graph per latent shape; one shape more than are kept evicts the least recently used.
+  const int kept = int(WanForwardGraphs::kMaxGraphs);
+  ASSERT_LT(kept, 5);
+  for (int i = 0; i < kept; ++i) forward_shape(i);
+  const int64_t kept_bytes = compiled.compile_stats().graph_memory_bytes;
+  forward_shape(0);     // a replay: shape 0 is now the most recently used
+  forward_shape(kept);  // evicts shape 1
+  WanTransformer::CompileStats stats = compiled.compile_stats();
+  EXPECT_EQ(stats.graphs, kept + 1);
+  EXPECT_EQ(stats.replays, 1);
+  EXPECT_LT(stats.graph_memory_bytes, kept_bytes + kept_bytes / (2 * kept))
+      << "an evicted graph's memory is still counted";
+  forward_shape(0);  // still kept: replayed
+  forward_shape(1);  // evicted: captured again
+  stats = compiled.compile_stats();
+  EXPECT_EQ(stats.replays, 2);
+  EXPECT_EQ(stats.graphs, kept + 2);
 }
 
 TEST(CudaCompileMode, GenerationMatchesEagerAndReportsItsOneTimeCost) {

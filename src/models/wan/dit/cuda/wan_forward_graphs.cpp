@@ -1,5 +1,7 @@
 #include "models/wan/dit/cuda/wan_forward_graphs.h"
 
+#include <algorithm>
+
 namespace fastvideo {
 
 namespace {
@@ -46,13 +48,22 @@ Tensor WanForwardGraphs::forward(const Tensor& latents, const Tensor& sinusoid,
     // The first forward of this shape runs eagerly: it is the warm-up that builds every plan,
     // table and cache the capture relies on, and its result is this call's.
     Tensor out = eager(latents, sinusoid, text);
+    if (entries_.size() >= kMaxGraphs) {
+      auto oldest = std::min_element(
+          entries_.begin(), entries_.end(),
+          [](const auto& a, const auto& b) { return a.second.last_use < b.second.last_use; });
+      stats_.graph_memory_bytes -= oldest->second.graph->pool_bytes();
+      entries_.erase(oldest);
+    }
     Entry entry = capture(latents, sinusoid, text,
                           "the transformer forward on latents " + latents.describe(), eager);
     stats_.captured(entry.graph->capture_seconds(), entry.graph->pool_bytes());
+    entry.last_use = ++uses_;
     entries_.emplace(full_key, std::move(entry));
     return out;
   }
   Entry& e = it->second;
+  e.last_use = ++uses_;
   e.latents.copy_from(latents);
   e.sinusoid.copy_from(sinusoid);
   // id 0: a context not from prepare_text, whose contents nothing vouches for.

@@ -23,6 +23,12 @@ class WanForwardGraphs {
   using Eager = std::function<Tensor(const Tensor& latents, const Tensor& sinusoid,
                                      const WanTransformer::TextContext& text)>;
 
+  // Graphs kept at once: each holds one forward's activations (1.40 GiB at 480x832x81 for the
+  // 1.3B model) and its copy of a prompt's cross-attention K/V. A generation uses one or two
+  // (batch 2 for CFG's pair, batch 1 for a gated step); a server taking several sizes keeps the
+  // most recently used.
+  static constexpr size_t kMaxGraphs = 4;
+
   // `key` names what the shapes do not: the attention metadata's launches.
   Tensor forward(const Tensor& latents, const Tensor& sinusoid,
                  const WanTransformer::TextContext& text, const std::string& key,
@@ -35,6 +41,7 @@ class WanForwardGraphs {
     WanTransformer::TextContext text;  // the graph's copy of a prompt's context (its id: whose)
     Tensor output;                     // in the graph's pool: each replay overwrites it
     std::unique_ptr<CudaGraph> graph;
+    uint64_t last_use = 0;
   };
   Entry capture(const Tensor& latents, const Tensor& sinusoid,
                 const WanTransformer::TextContext& text, const std::string& what,
@@ -42,7 +49,8 @@ class WanForwardGraphs {
 
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;
-  WanTransformer::CompileStats stats_;
+  uint64_t uses_ = 0;
+  WanTransformer::CompileStats stats_;  // graph_memory_bytes: of the graphs kept now
 };
 
 }  // namespace fastvideo
