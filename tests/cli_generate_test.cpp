@@ -194,6 +194,18 @@ TEST(CliGenerate, FoldersForFilesNulPromptsAndDuplicateKeysAreNamedUpFront) {
                        "--request.sampling.seed and --seed both set request.sampling.seed", out);
   expect_clean_failure(run("generate --prompt fox --request.prompt cat"),
                        "--request.prompt and --prompt both set request.prompt", out);
+  // The switch flags too (audit: --enable-torch-compile won over compile.enabled false silently).
+  expect_clean_failure(
+      run("generate --generator.engine.compile.enabled false --enable-torch-compile"),
+      "--generator.engine.compile.enabled and --enable-torch-compile both set "
+      "generator.engine.compile.enabled",
+      out);
+  expect_clean_failure(
+      run("generate --generator.engine.quantization.transformer_quant null --transformer-quant "
+          "FP8"),
+      "--generator.engine.quantization.transformer_quant and --transformer-quant both set", out);
+  expect_clean_failure(run("generate --request.output.overwrite false --overwrite"),
+                       "--request.output.overwrite and --overwrite both set", out);
 }
 
 // A path need not be UTF-8: --log-json's record used to fail (an internal error after the video

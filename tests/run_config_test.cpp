@@ -360,6 +360,14 @@ TEST(RunConfig, CompileKeysSetTheCompileOptions) {
   EXPECT_EQ(c.options.torch_compile_kwargs.fullgraph, std::optional<bool>(true));
   EXPECT_EQ(c.options.torch_compile_kwargs.backend, "");
   EXPECT_FALSE(c.options.torch_compile_kwargs.dynamic.has_value());
+  // FastVideo's CompileConfig leaves the component switches null: not compiled.
+  const RunConfig nulls = from_yaml(
+      "generator:\n  engine:\n    compile:\n      enabled: true\n"
+      "      text_encoder_enabled: null\n      vae_enabled: null\n");
+  EXPECT_FALSE(nulls.options.compile_text_encoder);
+  EXPECT_FALSE(nulls.options.compile_vae);
+  EXPECT_TRUE(from_yaml("generator:\n  engine:\n    compile:\n      vae_enabled: true\n")
+                  .options.compile_vae);
   for (const char* yaml :
        {"generator:\n  engine:\n    compile:\n      dit_kwargs: {mode: max-autotune}\n"
         "      mode: default\n",

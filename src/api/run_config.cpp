@@ -14,6 +14,7 @@
 
 #include "core/excerpt.h"
 #include "core/parse_number.h"
+#include "core/utf8.h"
 #include "fastvideo/log.h"
 #include "io/text_file.h"
 #include "io/video_writer.h"
@@ -21,7 +22,6 @@
 #include "pipeline/sampling_preset.h"
 #include "pipeline/transformer_quant.h"
 #include "schedulers/dmd_schedule.h"
-#include "core/utf8.h"
 
 namespace fastvideo {
 
@@ -291,14 +291,16 @@ const std::map<std::string, Setter>& setters() {
        [](auto& n, auto& c) {
          c.options.enable_torch_compile = scalar<bool>(n, "generator.engine.compile.enabled");
        }},
+      // null, FastVideo's CompileConfig default: not compiled, as false.
       {"generator.engine.compile.text_encoder_enabled",
        [](auto& n, auto& c) {
          c.options.compile_text_encoder =
-             scalar<bool>(n, "generator.engine.compile.text_encoder_enabled");
+             !is_null(n) && scalar<bool>(n, "generator.engine.compile.text_encoder_enabled");
        }},
       {"generator.engine.compile.vae_enabled",
        [](auto& n, auto& c) {
-         c.options.compile_vae = scalar<bool>(n, "generator.engine.compile.vae_enabled");
+         c.options.compile_vae =
+             !is_null(n) && scalar<bool>(n, "generator.engine.compile.vae_enabled");
        }},
       // torch_compile_kwargs: the master keys, unless dit_kwargs (which replace them for the
       // transformer, the one model compiled here) are given.

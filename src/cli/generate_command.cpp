@@ -159,6 +159,17 @@ RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>
     config.output_path = *f.output;
     config.output_path_as_written = true;
   }
+  // The switches with a run-config key conflict with a dotted override of it like any flag.
+  const std::pair<bool, std::pair<const char*, const char*>> switches[] = {
+      {f.overwrite, {"request.output.overwrite", "--overwrite"}},
+      {f.vae_tiling, {"generator.pipeline.vae_tiling", "--vae-tiling"}},
+      {f.enable_torch_compile, {"generator.engine.compile.enabled", "--enable-torch-compile"}},
+      {!f.transformer_quant.empty(),
+       {"generator.engine.quantization.transformer_quant", "--transformer-quant"}},
+      {f.torch_compile_kwargs.has_value(),
+       {"generator.engine.compile.dit_kwargs", "--torch-compile-kwargs"}}};
+  for (const auto& [given_here, names] : switches)
+    if (given_here) set_once(names.first, names.second);
   if (f.overwrite) config.request.overwrite = true;
   if (f.vae_tiling) config.options.vae_tiling = true;
   if (f.vae_tile_size) config.options.vae_tile_size = *f.vae_tile_size;
