@@ -171,8 +171,9 @@ std::vector<AccuracyRow> accuracy_rows(const std::vector<const AttentionBackend*
   for (const AttentionBackend* b : AttentionBackendRegistry::builtin().backends()) {
     const AttentionCapabilities& caps = b->capabilities();
     if ((!wanted.empty() && std::find(wanted.begin(), wanted.end(), b) == wanted.end()) ||
-        !b->status(attention_device).available() || !caps.supports_dtype(DType::BF16) ||
-        !caps.supports_head_dim(q.size(3)) || !caps.self_attention)
+        !b->status(attention_device).available() ||
+        !caps.supports_dtype(DType::BF16, attention_device) ||
+        !caps.supports_head_dim(q.size(3), attention_device) || !caps.self_attention)
       continue;
     std::string path(b->name());
     std::shared_ptr<const AttentionMetadata> md;

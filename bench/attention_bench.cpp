@@ -352,8 +352,10 @@ int run_bench_attention(const AttentionBenchFlags& f) {
     for (const AttentionBackend* b : AttentionBackendRegistry::builtin().backends()) {
       const AttentionCapabilities& caps = b->capabilities();
       if ((!wanted.empty() && std::find(wanted.begin(), wanted.end(), b) == wanted.end()) ||
-          !b->status(attention_device).available() || !caps.supports_dtype(DType::BF16) ||
-          !caps.supports_head_dim(s.D) || !(cross ? caps.cross_attention : caps.self_attention))
+          !b->status(attention_device).available() ||
+          !caps.supports_dtype(DType::BF16, attention_device) ||
+          !caps.supports_head_dim(s.D, attention_device) ||
+          !(cross ? caps.cross_attention : caps.self_attention))
         continue;
       std::string path(b->name());
       if (path == "VIDEO_SPARSE_ATTN") {

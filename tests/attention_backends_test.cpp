@@ -57,6 +57,8 @@ class FakeBackend final : public AttentionBackend {
              .gpu_requirement = "any GPU",
              .dtypes = {DType::F32, DType::BF16},
              .head_dims = std::move(head_dims),
+             .gpu_dtypes = {},
+             .gpu_head_dims = {},
              .self_attention = true,
              .cross_attention = dense,
              .extra_weights = {}};
@@ -125,7 +127,42 @@ TEST(AttentionRegistry, DescribesWhatEachBackendNeeds) {
   EXPECT_EQ(builtin().find("SAGE_ATTN_THREE")->capabilities().min_compute,
             (ComputeCapability{10, 0}));
   EXPECT_EQ(builtin().find("nvfp4_fa4")->capabilities().max_compute, (ComputeCapability{10, 3}));
-  EXPECT_FALSE(builtin().find("FLASH_ATTN")->capabilities().supports_dtype(DType::F32));
+  EXPECT_FALSE(builtin().find("FLASH_ATTN")->capabilities().supports_dtype(DType::F32, kH200));
+}
+
+// The GPU kernels of the quantized and sparse backends take BF16 with head_dim 128 where their
+// CPU paths take more (audit: head_dim 64 passed selection on a GPU and failed in the first
+// forward, after loading). Selection refuses the rest on a GPU by name; the CPU still runs them.
+TEST(AttentionSelection, LimitsOfTheGpuKernelsAreRefusedBeforeAnyWork) {
+  for (const char* name : {"SAGE_ATTN", "SLA_ATTN", "SAGE_SLA_ATTN", "VIDEO_SPARSE_ATTN"}) {
+    const AttentionBackend& b = *builtin().find(name);
+    const AttentionCapabilities& caps = b.capabilities();
+    EXPECT_TRUE(caps.supports_head_dim(64, kCpu)) << name;
+    EXPECT_TRUE(caps.supports_dtype(DType::F32, kCpu)) << name;
+    for (const AttentionDevice& gpu : {kA100, kL40S, kH200}) {
+      EXPECT_FALSE(caps.supports_head_dim(64, gpu)) << name << " on " << gpu.describe();
+      EXPECT_FALSE(caps.supports_dtype(DType::F32, gpu)) << name << " on " << gpu.describe();
+      EXPECT_FALSE(caps.supports_dtype(DType::F16, gpu)) << name << " on " << gpu.describe();
+      EXPECT_TRUE(caps.supports_head_dim(128, gpu) && caps.supports_dtype(DType::BF16, gpu));
+    }
+    EXPECT_TRUE(contains(caps.describe(), "on GPUs bf16, head_dim 128")) << caps.describe();
+    EXPECT_NO_THROW(select_attention_backends(name, std::nullopt, kCpu, {64, DType::F32}));
+    if (!b.status(kH200).available()) continue;  // a build without CUDA refuses every GPU first
+    const std::string m = error_of([&] {
+      select_attention_backends(name, std::nullopt, kH200, {64, DType::BF16});
+    });
+    EXPECT_TRUE(contains(m, str_cat(name,
+                                    " (from the attention_backend option) does not support "
+                                    "head_dim 64 on a GPU")))
+        << m;
+    const std::string f16 = error_of([&] {
+      select_attention_backends(name, std::nullopt, kH200, {128, DType::F16});
+    });
+    EXPECT_TRUE(contains(f16, str_cat(name,
+                                      " (from the attention_backend option) does not "
+                                      "support F16 on a GPU")))
+        << f16;
+  }
 }
 
 TEST(AttentionSelection, AutomaticPicksTheFastestAvailableSelfAttentionAndDenseCross) {

@@ -27,13 +27,19 @@ std::string lower(std::string_view s) {
 
 }  // namespace
 
-bool AttentionCapabilities::supports_dtype(DType dtype) const {
-  return std::find(dtypes.begin(), dtypes.end(), dtype) != dtypes.end();
+bool AttentionCapabilities::supports_dtype(DType dtype, const AttentionDevice& device) const {
+  const auto listed = [dtype](const std::vector<DType>& l) {
+    return std::find(l.begin(), l.end(), dtype) != l.end();
+  };
+  return listed(dtypes) && (!device.is_gpu() || gpu_dtypes.empty() || listed(gpu_dtypes));
 }
 
-bool AttentionCapabilities::supports_head_dim(int64_t head_dim) const {
-  return head_dims.empty() ||
-         std::find(head_dims.begin(), head_dims.end(), head_dim) != head_dims.end();
+bool AttentionCapabilities::supports_head_dim(int64_t head_dim,
+                                              const AttentionDevice& device) const {
+  const auto listed = [head_dim](const std::vector<int64_t>& l) {
+    return l.empty() || std::find(l.begin(), l.end(), head_dim) != l.end();
+  };
+  return listed(head_dims) && (!device.is_gpu() || listed(gpu_head_dims));
 }
 
 std::string AttentionCapabilities::describe() const {
@@ -41,8 +47,10 @@ std::string AttentionCapabilities::describe() const {
   if (cpu) where = "cpu";
   if (gpu) {
     if (!where.empty()) where += "+";
-    where +=
-        min_compute.sm() + (max_compute < ComputeCapability{99, 9} ? "-" + max_compute.sm() : "+");
+    where += min_compute == max_compute
+                 ? min_compute.sm()
+                 : min_compute.sm() +
+                       (max_compute < ComputeCapability{99, 9} ? "-" + max_compute.sm() : "+");
   }
   std::string layers = self_attention && cross_attention ? "self+cross"
                        : self_attention                  ? "self"
@@ -52,6 +60,15 @@ std::string AttentionCapabilities::describe() const {
       head_dims.empty() ? std::string("any")
                         : joined(head_dims, [](int64_t d) { return std::to_string(d); }),
       "; ", layers);
+  if (!gpu_dtypes.empty() || !gpu_head_dims.empty()) {
+    out += "; on GPUs " +
+           (gpu_dtypes.empty() ? std::string()
+                               : joined(gpu_dtypes, [](DType d) { return lower(dtype_name(d)); }) +
+                                     (gpu_head_dims.empty() ? "" : ", ")) +
+           (gpu_head_dims.empty()
+                ? std::string()
+                : "head_dim " + joined(gpu_head_dims, [](int64_t d) { return std::to_string(d); }));
+  }
   if (!extra_weights.empty())
     out += "; needs " + joined(extra_weights, [](const std::string& s) { return s; });
   return out;
@@ -131,6 +148,8 @@ const AttentionCapabilities& tile_list_capabilities() {
       .gpu_requirement = "an NVIDIA GPU of compute capability 8.0 or newer (A100, L40S, H100, ...)",
       .dtypes = {DType::BF16, DType::F32},
       .head_dims = {128},
+      .gpu_dtypes = {},
+      .gpu_head_dims = {},
       .self_attention = true,
       .cross_attention = false,
       .extra_weights = {},

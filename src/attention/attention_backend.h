@@ -27,12 +27,16 @@ struct AttentionCapabilities {
   std::string gpu_requirement;     // in words, for messages: "a Blackwell GPU (sm_100 or sm_103)"
   std::vector<DType> dtypes;       // of q, k, v
   std::vector<int64_t> head_dims;  // empty: any head dim
+  // Narrower on GPUs, where the kernels run (empty: as above): selection refuses the rest there
+  // by name, before any work, and `fastvideo backends` lists them.
+  std::vector<DType> gpu_dtypes;
+  std::vector<int64_t> gpu_head_dims;
   bool self_attention = true;
   bool cross_attention = false;            // FastVideo runs cross-attention dense only (§2.4)
   std::vector<std::string> extra_weights;  // per attention layer, e.g. VSA's to_gate_compress
 
-  bool supports_dtype(DType dtype) const;
-  bool supports_head_dim(int64_t head_dim) const;
+  bool supports_dtype(DType dtype, const AttentionDevice& device) const;
+  bool supports_head_dim(int64_t head_dim, const AttentionDevice& device) const;
   std::string describe() const;  // one line for `fastvideo backends`
 };
 

@@ -37,6 +37,8 @@ AttentionCapabilities later_capabilities(ComputeCapability min, ComputeCapabilit
       .gpu_requirement = std::move(requirement),
       .dtypes = {DType::BF16, DType::F16},
       .head_dims = std::move(head_dims),
+      .gpu_dtypes = {},
+      .gpu_head_dims = {},
       .self_attention = true,
       .cross_attention = false,
       .extra_weights = std::move(extra_weights),

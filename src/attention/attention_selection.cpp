@@ -12,9 +12,10 @@ namespace {
 // change the result, so they run only when asked for (as in FastVideo, fastvideo.md §2.3).
 constexpr std::array<std::string_view, 2> kAutomaticOrder = {"FLASH_ATTN", "TORCH_SDPA"};
 
-bool fits(const AttentionBackend& b, const AttentionLayerShape& shape) {
-  return b.capabilities().supports_dtype(shape.dtype) &&
-         b.capabilities().supports_head_dim(shape.head_dim);
+bool fits(const AttentionBackend& b, const AttentionLayerShape& shape,
+          const AttentionDevice& device) {
+  return b.capabilities().supports_dtype(shape.dtype, device) &&
+         b.capabilities().supports_head_dim(shape.head_dim, device);
 }
 
 std::string available_names(const AttentionDevice& device,
@@ -42,10 +43,13 @@ const AttentionBackend& requested_backend(std::string_view name, std::string_vie
   const AttentionCapabilities& caps = b.capabilities();
   FV_CHECK(caps.self_attention, "attention backend ", b.name(), " (from ", source,
            ") cannot run self-attention");
-  FV_CHECK(caps.supports_head_dim(shape.head_dim), "attention backend ", b.name(), " (from ",
-           source, ") does not support head_dim ", shape.head_dim, " (", caps.describe(), ")");
-  FV_CHECK(caps.supports_dtype(shape.dtype), "attention backend ", b.name(), " (from ", source,
-           ") does not support ", dtype_name(shape.dtype), " (", caps.describe(), ")");
+  const char* where = device.is_gpu() ? " on a GPU" : "";
+  FV_CHECK(caps.supports_head_dim(shape.head_dim, device), "attention backend ", b.name(),
+           " (from ", source, ") does not support head_dim ", shape.head_dim, where, " (",
+           caps.describe(), ")");
+  FV_CHECK(caps.supports_dtype(shape.dtype, device), "attention backend ", b.name(), " (from ",
+           source, ") does not support ", dtype_name(shape.dtype), where, " (", caps.describe(),
+           ")");
   return b;
 }
 
@@ -61,7 +65,8 @@ const AttentionBackend& automatic_dense_backend(const AttentionDevice& device,
                                                 const AttentionBackendRegistry& registry) {
   for (std::string_view name : kAutomaticOrder) {
     const AttentionBackend* b = registry.find(name);
-    if (b && b->status(device).available() && b->chosen_automatically_on(device) && fits(*b, shape))
+    if (b && b->status(device).available() && b->chosen_automatically_on(device) &&
+        fits(*b, shape, device))
       return *b;
   }
   fail("no dense attention backend runs on ", device.describe(), " with head_dim ", shape.head_dim,

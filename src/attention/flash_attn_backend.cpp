@@ -32,6 +32,8 @@ const AttentionCapabilities& FlashAttnBackend::capabilities() const {
       .gpu_requirement = "an NVIDIA GPU of compute capability 8.0 or newer (A100, L40S, H100, ...)",
       .dtypes = {DType::BF16},
       .head_dims = {128},
+      .gpu_dtypes = {},
+      .gpu_head_dims = {},
       .self_attention = true,
       .cross_attention = true,
       .extra_weights = {},

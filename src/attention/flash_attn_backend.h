@@ -17,8 +17,7 @@ class FlashAttnBackend final : public AttentionBackend {
 
  protected:
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                 const AttentionMetadata* metadata,
-                 const AttentionExtras& extras) const override;
+                 const AttentionMetadata* metadata, const AttentionExtras& extras) const override;
 };
 
 }  // namespace fastvideo

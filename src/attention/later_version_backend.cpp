@@ -26,8 +26,7 @@ AttentionBackendStatus LaterVersionBackend::status(const AttentionDevice& device
 }
 
 Tensor LaterVersionBackend::forward(const Tensor&, const Tensor&, const Tensor&, float,
-                                    const AttentionMetadata*,
-                                 const AttentionExtras&) const {
+                                    const AttentionMetadata*, const AttentionExtras&) const {
   fail("attention backend ", not_in_this_version());
 }
 

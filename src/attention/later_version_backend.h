@@ -1,6 +1,6 @@
-// A backend FastVideo has and a later issue of this project builds (Sage3, VMoBA, SageSLA, STA,
-// NVFP4 FA4): registered with its capabilities so that `fastvideo backends` lists it and asking
-// for it is a clear error, never a silent fallback (DESIGN §4).
+// A backend FastVideo has and this version does not build (SAGE_ATTN_THREE, nvfp4_fa4: both
+// Blackwell-only): registered with its capabilities so that `fastvideo backends` lists it and
+// asking for it is a clear error, never a silent fallback (DESIGN §4).
 #pragma once
 
 #include <string>
@@ -22,8 +22,7 @@ class LaterVersionBackend final : public AttentionBackend {
 
  protected:
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                 const AttentionMetadata* metadata,
-                 const AttentionExtras& extras) const override;
+                 const AttentionMetadata* metadata, const AttentionExtras& extras) const override;
 
  private:
   std::string not_in_this_version() const;

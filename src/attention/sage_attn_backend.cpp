@@ -10,9 +10,12 @@ const AttentionCapabilities& SageAttnBackend::capabilities() const {
       .cpu = true,
       .gpu = true,
       .min_compute = {8, 0},
+      .max_compute = {9, 0},
       .gpu_requirement = "an sm_80 .. sm_90 GPU (A100, RTX 30xx/40xx, L40S, H100, H200)",
       .dtypes = {DType::F32, DType::BF16},
       .head_dims = {64, 128},
+      .gpu_dtypes = {DType::BF16},  // its pre-pass reads BF16 (ops/cuda/sage_attention.cpp)
+      .gpu_head_dims = {128},       // its kernels' fragment loops
       .self_attention = true,
       .cross_attention = false,
       .extra_weights = {},

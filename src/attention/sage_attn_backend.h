@@ -2,9 +2,9 @@
 // scales, FP8 E4M3 P̃·V; ops/sage_attention.h, attention-algorithms.md §5.2–5.3), for the DiT's
 // self-attention only: cross-attention, the text encoder and the VAE stay dense (fastvideo.md
 // §4.5). It is lossy, so automatic selection never picks it. No per-step metadata: the scales
-// come from each call's q, k, v. It runs on the CPU (the contract, f32) and on Hopper GPUs (sm_90,
-// BF16, head_dim 128: ops/cuda/sage_attention.cpp); other GPUs are refused until the portable
-// kernel exists.
+// come from each call's q, k, v. It runs on the CPU (the contract, f32) and on sm_80 .. sm_90
+// GPUs in BF16 with head_dim 128 (ops/cuda/sage_attention.cpp: the Hopper kernel on sm_90, the
+// portable one below); Blackwell is refused, naming SAGE_ATTN_THREE.
 #pragma once
 
 #include "attention/attention_backend.h"

@@ -12,11 +12,14 @@ const AttentionCapabilities& SlaAttnBackend::capabilities() const {
       .cpu = true,
       .gpu = true,
       .min_compute = {9, 0},
+      .max_compute = {9, 0},
       .gpu_requirement =
           "a Hopper GPU (sm_90: H100, H200) in this version: its sparse branch is "
           "SAGE_ATTN's Hopper kernel",
       .dtypes = {DType::F32, DType::BF16},
       .head_dims = {64, 128},
+      .gpu_dtypes = {DType::BF16},
+      .gpu_head_dims = {128},
       .self_attention = true,
       .cross_attention = false,
       .extra_weights = {"proj_l"},
@@ -28,7 +31,9 @@ const AttentionCapabilities& SlaAttnBackend::capabilities() const {
       .min_compute = {8, 0},
       .gpu_requirement = "an NVIDIA GPU of compute capability 8.0 or newer (A100, L40S, H100, ...)",
       .dtypes = {DType::F32, DType::BF16},
-      .head_dims = {64, 128},  // on GPUs 128 only: the op refuses 64 there, naming it
+      .head_dims = {64, 128},
+      .gpu_dtypes = {DType::BF16},
+      .gpu_head_dims = {128},
       .self_attention = true,
       .cross_attention = false,
       .extra_weights = {"proj_l"},

@@ -12,6 +12,8 @@ const AttentionCapabilities& TorchSdpaBackend::capabilities() const {
       .gpu_requirement = "an NVIDIA GPU with compute capability 8.0 or newer",
       .dtypes = {DType::F32, DType::BF16, DType::F16},
       .head_dims = {},
+      .gpu_dtypes = {},
+      .gpu_head_dims = {},
       .self_attention = true,
       .cross_attention = true,
       .extra_weights = {},
@@ -31,8 +33,7 @@ AttentionBackendStatus TorchSdpaBackend::status(const AttentionDevice& device) c
 }
 
 Tensor TorchSdpaBackend::forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                                 const AttentionMetadata*,
-                                 const AttentionExtras&) const {
+                                 const AttentionMetadata*, const AttentionExtras&) const {
   return ops::attention(q, k, v, scale);
 }
 

@@ -16,8 +16,7 @@ class TorchSdpaBackend final : public AttentionBackend {
 
  protected:
   Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                 const AttentionMetadata* metadata,
-                 const AttentionExtras& extras) const override;
+                 const AttentionMetadata* metadata, const AttentionExtras& extras) const override;
 };
 
 }  // namespace fastvideo

@@ -11,7 +11,9 @@ const AttentionCapabilities& VideoSparseAttnBackend::capabilities() const {
       .min_compute = {8, 0},
       .gpu_requirement = "an NVIDIA GPU of compute capability 8.0 or newer (A100, L40S, H100, ...)",
       .dtypes = {DType::BF16, DType::F32},
-      .head_dims = {128},
+      .head_dims = {},  // the CPU's f32 path takes any
+      .gpu_dtypes = {DType::BF16},
+      .gpu_head_dims = {128},  // the block-sparse kernels' (ops/cuda/vsa_fine_stage.h)
       .self_attention = true,
       .cross_attention = false,
       .extra_weights = {"to_gate_compress"},
