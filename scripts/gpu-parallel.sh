@@ -106,7 +106,7 @@ speedup() {
 }
 
 mode_check() {
-  [ -n "$rehearsal" ] || step cuda_nccl_test gtest_skip_is_failure build-gpu/tests/cuda_nccl_test
+  [ -n "$rehearsal" ] || nccl_test_step cuda_nccl_test build-gpu/tests/cuda_nccl_test "$gpus"
   local tiny="$scratch/tiny" fastwan="$scratch/tiny-fastwan"
   rm -rf "$tiny" "$fastwan"
   step tiny-model "$fv_bin/fastvideo" make-tiny-model "$tiny" --seed 0

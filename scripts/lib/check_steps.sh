@@ -35,6 +35,32 @@ gtest_skip_is_failure() {
   fi
 }
 
+# cuda_nccl_test's several-GPU suites and the GPUs each needs ("SUITE:K"); their tests skip on
+# fewer, so nccl_test_step leaves such a suite out instead. A new suite that needs more than one GPU
+# goes here (unlisted, it skips on a smaller machine, and gtest_skip_is_failure fails the step).
+nccl_test_suites=(CudaNcclMultiGpu:2 CudaNcclThreeGpus:3)
+
+# nccl_test_step NAME BINARY GPUS: runs cuda_nccl_test as a step, without the suites that need
+# more than GPUS GPUs (a --gtest_filter), so the tests it runs are exactly those GPUS allows and
+# none may skip; each suite left out gets a "NOT RUN" line in the summary.
+nccl_test_step() {
+  local name=$1 bin=$2 gpus=$3 entry left_out=() notes=() filter
+  for entry in "${nccl_test_suites[@]}"; do
+    if [ "$gpus" -lt "${entry#*:}" ]; then
+      left_out+=("${entry%:*}.*")
+      notes+=("NOT RUN ${entry%:*}.* (needs ${entry#*:} GPUs or more; this machine has $gpus)")
+    fi
+  done
+  if [ ${#left_out[@]} -eq 0 ]; then
+    step "$name" gtest_skip_is_failure "$bin"
+  else
+    filter=$(IFS=:; echo "-${left_out[*]}")
+    step "$name" gtest_skip_is_failure "$bin" --gtest_filter="$filter"
+  fi
+  summary+=("${notes[@]}")
+  [ ${#notes[@]} -eq 0 ] || printf '%s\n' "${notes[@]}"
+}
+
 # ms_ssim_at_least A B MIN [MIN_PSNR]: compare, then gate on the mean MS-SSIM, which must be a
 # number (frames under 161 pixels a side give "n/a": a failure, not a pass), and, when given, on the
 # PSNR over all frames. MS-SSIM alone barely sees the tiny model's attention (VSA keeping 1 of 9
