@@ -4,7 +4,7 @@
 # failure), the tiny model on both devices, and print a summary. Logs go to $OUT (or out/).
 # Usage: scripts/gpu-check.sh
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 source scripts/lib/check_steps.sh
 
 {

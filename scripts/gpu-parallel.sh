@@ -30,7 +30,7 @@
 # makes): it checks the script and the layouts before a several-GPU machine is lent. It skips
 # cuda_nccl_test and FLASH_ATTN (GPU only; the sharded run uses TORCH_SDPA there).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 rehearsal="${PARALLEL_REHEARSAL:-}"
 case "$rehearsal" in
   "") ;;
