@@ -28,7 +28,7 @@
 # PARALLEL_REHEARSAL=cpu runs the check mode's steps on this machine's CPU instead, as if it had 4
 # GPUs (FASTVIDEO_CPU_RANKS=1: each rank a thread), with the CPU build in build/ (what .ci/run
 # makes): it checks the script and the layouts before a several-GPU machine is lent. It skips
-# cuda_nccl_test and FLASH_ATTN (GPU only; the sharded run uses TORCH_SDPA there).
+# cuda_nccl_test, FLASH_ATTN and mode real (GPU only; the sharded run uses TORCH_SDPA there).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 rehearsal="${PARALLEL_REHEARSAL:-}"
