@@ -21,6 +21,7 @@
 #include "pipeline/denoise_loop.h"
 #include "pipeline/dmd_denoise_loop.h"
 #include "pipeline/latent_noise.h"
+#include "pipeline/sampling_preset.h"
 #include "pipeline/wan_checkpoint.h"
 #include "schedulers/dmd_schedule.h"
 #include "schedulers/flow_unipc_scheduler.h"
@@ -358,6 +359,41 @@ TEST(FastWanPipeline, IsDetectedFromModelIndexAndRunsThreeDmdSteps) {
   EXPECT_EQ(c.transformer_forwards, 2);
   EXPECT_EQ(parameter(c, "dmd_denoising_steps"), "[1000, 500]");
   EXPECT_FALSE(c.final_latents == a.final_latents);
+}
+
+// VSA's sparsity defaults to the preset's: FastWan's 0.8, Wan2.1's 0 (fastvideo.md §3); FastWan
+// at 0.8 stays finite and deterministic (issue 9).
+TEST(FastWanPipeline, VsaTakesThePresetsSparsityAndRunsDeterministically) {
+  GeneratorOptions vsa = on_cpu();
+  vsa.attention_backend = "VIDEO_SPARSE_ATTN";
+  VideoGenerator generator = VideoGenerator::from_pretrained(tiny_fastwan_dir(), vsa);
+  const GenerationResult a = generator.generate(fox());
+  const GenerationResult b = generator.generate(fox());
+  EXPECT_EQ(parameter(a, "VSA_sparsity"), "0.8");
+  EXPECT_TRUE(a.rgb == b.rgb && a.final_latents == b.final_latents) << "not deterministic";
+  for (float v : a.final_latents) ASSERT_TRUE(std::isfinite(v));
+  const GenerationResult wan =
+      VideoGenerator::from_pretrained(testing::tiny_model_dir(), vsa).generate(fox());
+  EXPECT_EQ(parameter(wan, "VSA_sparsity"), "0");
+}
+
+// A real model of no preset's size (FastWan2.1's 14B, 40 layers and 40 heads) gets the tiny
+// defaults, and says so (audit: a 64x64 video came without a word).
+TEST(FastWanPipeline, AModelOfNoPresetsSizeIsToldItGetsTheTinyDefaults) {
+  WanTransformerConfig fourteen;
+  fourteen.num_layers = 40;
+  fourteen.num_attention_heads = 40;
+  ::testing::internal::CaptureStderr();
+  const SamplingPreset preset = sampling_preset_for(fourteen, WanPipelineKind::Dmd);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(preset.defaults.height, 64);
+  EXPECT_TRUE(testing::contains(log,
+                                "no WanDMDPipeline preset has a transformer of 40 layers and "
+                                "40 heads, so the defaults are the tiny test model's"))
+      << log;
+  ::testing::internal::CaptureStderr();
+  sampling_preset_for(fourteen, WanPipelineKind::Wan);  // Wan2.1 14B: its own preset, no word
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
 
 TEST(FastWanPipeline, RequestsItWouldIgnoreAreRefusedByName) {

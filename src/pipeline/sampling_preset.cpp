@@ -4,8 +4,9 @@
 
 #include "core/env.h"
 #include "core/format_number.h"
-#include "schedulers/dmd_schedule.h"
 #include "core/utf8.h"
+#include "fastvideo/log.h"
+#include "schedulers/dmd_schedule.h"
 
 namespace fastvideo {
 
@@ -19,6 +20,19 @@ const char* const kWanNegativePrompt =
 SamplingPreset sampling_preset_for(const WanTransformerConfig& transformer_config,
                                    WanPipelineKind pipeline) {
   const WanModelPreset& preset = wan_preset_for(transformer_config, pipeline);
+  // A real model of no preset's size (FastWan2.1 14B, say) gets the tiny test model's defaults:
+  // said, so that a 64x64 video is not a surprise (audit).
+  if (preset.text_encoder.vocab == 0 &&
+      (transformer_config.num_layers > preset.transformer.layers ||
+       transformer_config.num_attention_heads > preset.transformer.heads)) {
+    const SamplingDefaults& d = preset.sampling;
+    log::warning("no ", wan_pipeline_class_name(pipeline), " preset has a transformer of ",
+                 transformer_config.num_layers, " layers and ",
+                 transformer_config.num_attention_heads,
+                 " heads, so the defaults are the tiny test model's (", d.height, "x", d.width,
+                 ", ", d.num_frames, " frames, ", d.num_inference_steps,
+                 " steps); set height, width, num_frames and num_inference_steps for this model");
+  }
   const std::span<const int> dmd = preset.sampling.dmd_timesteps;
   return {std::string(preset.preset_name), preset.sampling, kWanNegativePrompt, pipeline,
           std::vector<int>(dmd.begin(), dmd.end())};
