@@ -327,6 +327,15 @@ TEST(RunConfig, NumGpusAndSpSizeAreTakenAndCheckedByName) {
                        "'generator.engine.num_gpus' has value 0"));
   EXPECT_TRUE(contains(yaml_error("generator:\n  engine:\n    parallelism:\n      sp_size: 0\n"),
                        "'generator.engine.parallelism.sp_size' has value 0"));
+  // dist_timeout: the seconds a collective may take (audit: it was accepted and ignored).
+  EXPECT_EQ(from_yaml("generator:\n  engine:\n    parallelism:\n      dist_timeout: 30\n")
+                .options.dist_timeout,
+            std::optional<int>(30));
+  EXPECT_FALSE(from_yaml("generator:\n  engine:\n    parallelism:\n      dist_timeout: null\n")
+                   .options.dist_timeout.has_value());
+  EXPECT_TRUE(
+      contains(yaml_error("generator:\n  engine:\n    parallelism:\n      dist_timeout: 0\n"),
+               "'generator.engine.parallelism.dist_timeout' has value 0; expected seconds"));
 }
 
 // transformer_quant (FastVideo's engine key, or the experimental one its kwargs land in): FP8 in

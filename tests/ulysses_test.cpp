@@ -116,6 +116,26 @@ TEST(Ulysses, AFailingRankStopsTheGroupAndIsNamed) {
   EXPECT_TRUE(testing::contains(m, "rank 1: out of device memory in the FFN")) << m;
 }
 
+// The failed rank's error keeps its type through the group (audit: an out-of-memory on one rank
+// came out as a plain Error, so the pipeline's out-of-memory advice and Python's OutOfDeviceMemory
+// never applied with several ranks).
+TEST(Ulysses, AFailingRanksErrorKeepsItsType) {
+  const Tensor x = testing::randn({1, 12, 6, 8});
+  try {
+    run_local_group(3, [&](Communicator& comm) {
+      if (comm.rank() == 2) throw OutOfDeviceMemory("cudaMalloc of 2 GiB failed");
+      sequence_to_heads(shard_sequence(x, SequenceShard::of(12, comm.rank(), 3)), comm);
+    });
+    ADD_FAILURE() << "no error";
+  } catch (const OutOfDeviceMemory& e) {
+    EXPECT_STREQ(e.what(), "rank 2: cudaMalloc of 2 GiB failed");
+  }
+  EXPECT_THROW(run_local_group(2, [](Communicator& comm) {
+                 if (comm.rank() == 0) throw Cancelled("stopped on request");
+               }),
+               Cancelled);
+}
+
 // A rank that aborts the group without throwing (as a watchdog does for a collective that never
 // finished): the others' errors are the group's stop, which names rank 2 and its cause, and none
 // of them is blamed in its place.

@@ -83,6 +83,10 @@ struct GeneratorOptions {
   // refused by name.
   int num_gpus = 1;
   int sp_size = -1;
+  // FastVideo's dist_timeout: seconds a collective between GPUs may take before the run is
+  // declared hung and ends naming the rank (1 .. 86400). Unset: FASTVIDEO_NCCL_TIMEOUT_S, else
+  // 300. Only several GPUs have collectives to time.
+  std::optional<int> dist_timeout;
   // FastVideo's use_fsdp_inference (issue 15): each of the sequence-parallel GPUs keeps a
   // 1/sp_size piece of every transformer block and gathers a block from the others just before
   // it runs, so the transformer takes about 1/sp_size of its size per GPU (docs/parallel.md).

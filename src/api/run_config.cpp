@@ -274,6 +274,17 @@ const std::map<std::string, Setter>& setters() {
                   "; expected a GPU count from 1 to 1024");
          c.options.num_gpus = int(v);
        }},
+      {"generator.engine.parallelism.dist_timeout",
+       [](auto& n, auto& c) {
+         if (is_null(n)) {
+           c.options.dist_timeout.reset();
+           return;
+         }
+         const int64_t v = scalar<int64_t>(n, "generator.engine.parallelism.dist_timeout");
+         FV_CHECK(v >= 1 && v <= 86400, "key 'generator.engine.parallelism.dist_timeout' has value ",
+                  v, "; expected seconds from 1 to 86400");
+         c.options.dist_timeout = int(v);
+       }},
       {"generator.engine.use_fsdp_inference",
        [](auto& n, auto& c) {
          c.options.use_fsdp_inference = scalar<bool>(n, "generator.engine.use_fsdp_inference");
@@ -526,7 +537,6 @@ const std::set<std::string>& without_effect() {
   static const std::set<std::string> keys = {
       "generator.trust_remote_code",                 // local folders only
       "generator.engine.enable_stage_verification",  // every stage validates its inputs
-      "generator.engine.parallelism.dist_timeout",   // one GPU
       "generator.engine.offload.image_encoder",      // text-to-video has no image encoder
       "request.output.return_frames",                // the result always holds the frames
   };

@@ -68,6 +68,9 @@ constexpr ValueFlag kValueFlags[] = {
      "transformer's tokens split across them, Ulysses over NCCL"},
     {"--sp-size", "generator.engine.parallelism.sp_size",
      "sequence-parallel ranks: -1 (default) for num_gpus"},
+    {"--dist-timeout", "generator.engine.parallelism.dist_timeout",
+     "seconds a collective between GPUs may take before the run ends as hung, naming the rank "
+     "(FastVideo's dist_timeout; default 300, or FASTVIDEO_NCCL_TIMEOUT_S)"},
     {"--use-fsdp-inference", "generator.engine.use_fsdp_inference",
      "true or false (default): each sequence-parallel GPU keeps 1/sp_size of every transformer "
      "block and gathers a block just before it runs (FastVideo's use_fsdp_inference)"},

@@ -1,6 +1,7 @@
 #include "parallel/communicator.h"
 
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <thread>
 
@@ -153,12 +154,16 @@ void run_ranks(const std::vector<std::unique_ptr<Communicator>>& ranks,
                const std::function<void(Communicator&)>& fn) {
   const int size = int(ranks.size());
   std::vector<std::string> errors(static_cast<size_t>(size));
+  // Each rank's exception itself, so that the failed rank's comes out with its type (an
+  // OutOfDeviceMemory keeps the pipeline's stage and advice; a Cancelled stays a stop).
+  std::vector<std::exception_ptr> thrown(static_cast<size_t>(size));
   std::vector<std::thread> threads;
   auto run = [&](int r) {
     try {
       fn(*ranks[size_t(r)]);
     } catch (const std::exception& e) {
       errors[size_t(r)] = e.what();
+      thrown[size_t(r)] = std::current_exception();
       ranks[size_t(r)]->abort(e.what());
     } catch (...) {
       errors[size_t(r)] = "an exception that is not a std::exception";
@@ -178,7 +183,16 @@ void run_ranks(const std::vector<std::unique_ptr<Communicator>>& ranks,
   int failed = -1;
   for (int r = 0; r < size && failed < 0; ++r)
     if (!errors[size_t(r)].empty() && !errors[size_t(r)].starts_with(kGroupStopped)) failed = r;
-  if (failed >= 0) fail(ranks[size_t(failed)]->name(), ": ", errors[size_t(failed)]);
+  if (failed >= 0) {
+    const std::string name = ranks[size_t(failed)]->name();
+    try {
+      if (thrown[size_t(failed)]) std::rethrow_exception(thrown[size_t(failed)]);
+    } catch (const Error& e) {
+      e.rethrow_with_context(name);
+    } catch (const std::exception&) {
+    }
+    fail(name, ": ", errors[size_t(failed)]);
+  }
   // Every error is the group's stop (a rank aborted it without throwing, or a watchdog did): that
   // error already names the rank and cause, and the rank that saw it is not the one to blame.
   for (int r = 0; r < size; ++r)

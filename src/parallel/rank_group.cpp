@@ -5,7 +5,8 @@
 
 namespace fastvideo {
 
-std::vector<std::unique_ptr<Communicator>> make_rank_group(const std::vector<Device>& devices) {
+std::vector<std::unique_ptr<Communicator>> make_rank_group(const std::vector<Device>& devices,
+                                                           std::optional<int> timeout_seconds) {
   FV_CHECK(!devices.empty(), "a rank group needs at least one device");
   if (devices.front().is_cpu()) {
     for (const Device& d : devices)
@@ -18,7 +19,8 @@ std::vector<std::unique_ptr<Communicator>> make_rank_group(const std::vector<Dev
              " and cpu");
     gpus.push_back(d.index);
   }
-  return make_nccl_group(gpus);
+  return make_nccl_group(gpus, timeout_seconds ? std::chrono::seconds(*timeout_seconds)
+                                               : nccl_timeout());
 }
 
 std::string describe_ranks(const std::vector<Device>& devices) {

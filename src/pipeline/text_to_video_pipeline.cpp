@@ -382,7 +382,8 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     std::vector<std::unique_ptr<WanTransformer>> replicas;
     for (size_t r = 1; r < ranks.size() && (!ranks[r].is_cpu() || parallel.sharded); ++r)
       replicas.push_back(load_on(ranks[r], int(r)));
-    model.enable_sequence_parallel(std::move(replicas), make_rank_group(ranks));
+    model.enable_sequence_parallel(std::move(replicas),
+                                   make_rank_group(ranks, options.dist_timeout));
     log::info("transformer: sequence parallelism over ", describe_ranks(ranks), ", Ulysses",
               ranks.front().is_cpu() ? " through shared memory" : " over NCCL",
               parallel.sharded ? "; weights sharded (use_fsdp_inference)" : "");
@@ -431,7 +432,8 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     std::vector<std::unique_ptr<WanVaeDecoder>> replicas;
     for (size_t r = 1; r < vae_ranks.size() && !vae_ranks[r].is_cpu(); ++r)
       replicas.push_back(load_vae(vae_ranks[r]));
-    vae_->enable_height_split(std::move(replicas), make_rank_group(vae_ranks));
+    vae_->enable_height_split(std::move(replicas),
+                              make_rank_group(vae_ranks, options.dist_timeout));
     log::info("VAE: decode split along the height across ", describe_ranks(vae_ranks));
   }
 
