@@ -25,6 +25,7 @@
 #include "ops/elementwise.h"
 #include "ops/linear.h"
 #include "parallel/nccl_group.h"
+#include "parallel/replica_group.h"
 #include "require_gpu.h"
 #include "test_util.h"
 #include "tiny_model_fixture.h"
@@ -244,6 +245,23 @@ TEST(CudaNccl, AnAbortedGroupStopsEveryLaterCollectiveNamingTheRankAndCause) {
   });
   EXPECT_NE(m.find("rank 0 (cuda:0): "), std::string::npos) << m;
   EXPECT_NE(m.find("out of device memory in the FFN"), std::string::npos) << m;
+}
+
+// After a failed call the replica group runs the next one on a fresh NCCL group of the same GPUs
+// (an aborted communicator stays aborted).
+TEST(CudaNccl, TheCallAfterAFailureRunsOnAFreshGroup) {
+  REQUIRE_GPU();
+  struct Model {};
+  const Model model;
+  ReplicaGroup<Model> group({}, make_nccl_group({0}), "sequence parallelism", "model");
+  const std::string m = error_of([&] {
+    group.run(model, [](const Model&, Communicator&) { throw OutOfDeviceMemory("no memory"); });
+  });
+  EXPECT_NE(m.find("rank 0 (cuda:0): no memory"), std::string::npos) << m;
+  const Tensor t = testing::randn({4, 8}).to(Device::cuda(0));
+  Tensor gathered;
+  group.run(model, [&](const Model&, Communicator& comm) { gathered = comm.all_gather(t); });
+  EXPECT_EQ(testing::rel_l2(gathered.select(0, 0), t), 0.0);
 }
 
 TEST(CudaNccl, GroupsThatCannotBeAreRefusedNamingTheGpu) {

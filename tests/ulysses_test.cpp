@@ -13,6 +13,7 @@
 
 #include "ops/attention.h"
 #include "parallel/nccl_group.h"
+#include "parallel/replica_group.h"
 #include "test_util.h"
 
 namespace fastvideo {
@@ -130,10 +131,32 @@ TEST(Ulysses, AFailingRanksErrorKeepsItsType) {
   } catch (const OutOfDeviceMemory& e) {
     EXPECT_STREQ(e.what(), "rank 2: cudaMalloc of 2 GiB failed");
   }
-  EXPECT_THROW(run_local_group(2, [](Communicator& comm) {
-                 if (comm.rank() == 0) throw Cancelled("stopped on request");
-               }),
+  EXPECT_THROW(run_local_group(2,
+                               [](Communicator& comm) {
+                                 if (comm.rank() == 0) throw Cancelled("stopped on request");
+                               }),
                Cancelled);
+}
+
+// A call whose rank failed stops the group for good; the model's next call runs on a fresh group
+// of the same ranks (audit: one failure left every later generation failing).
+TEST(Ulysses, TheCallAfterAFailureRunsOnAFreshGroup) {
+  struct Model {};
+  const Model model;
+  ReplicaGroup<Model> group({}, make_local_group(3), "sequence parallelism", "model");
+  const Tensor x = testing::randn({1, 12, 6, 8});
+  const auto exchange = [&](const Model&, Communicator& comm) {
+    sequence_to_heads(shard_sequence(x, SequenceShard::of(12, comm.rank(), 3)), comm);
+  };
+  const std::string m = testing::error_of([&] {
+    group.run(model, [&](const Model& mdl, Communicator& comm) {
+      if (comm.rank() == 1) throw OutOfDeviceMemory("cudaMalloc failed");
+      exchange(mdl, comm);
+    });
+  });
+  EXPECT_TRUE(testing::contains(m, "rank 1: cudaMalloc failed")) << m;
+  EXPECT_NO_THROW(group.run(model, exchange));
+  EXPECT_NO_THROW(group.run(model, exchange));
 }
 
 // A rank that aborts the group without throwing (as a watchdog does for a collective that never

@@ -281,8 +281,9 @@ const std::map<std::string, Setter>& setters() {
            return;
          }
          const int64_t v = scalar<int64_t>(n, "generator.engine.parallelism.dist_timeout");
-         FV_CHECK(v >= 1 && v <= 86400, "key 'generator.engine.parallelism.dist_timeout' has value ",
-                  v, "; expected seconds from 1 to 86400");
+         FV_CHECK(v >= 1 && v <= 86400,
+                  "key 'generator.engine.parallelism.dist_timeout' has value ", v,
+                  "; expected seconds from 1 to 86400");
          c.options.dist_timeout = int(v);
        }},
       {"generator.engine.use_fsdp_inference",

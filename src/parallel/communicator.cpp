@@ -88,6 +88,10 @@ class LocalCommunicator final : public Communicator {
     shared_->check(lock);
   }
 
+  std::vector<std::unique_ptr<Communicator>> fresh_group() const override {
+    return make_local_group(size());
+  }
+
   void abort(const std::string& cause) override {
     LocalShared& s = *shared_;
     std::lock_guard lock(s.mutex);
@@ -145,6 +149,10 @@ void check_uniform_chunks(const std::vector<Tensor>& chunks, int rank, int size,
 }
 
 std::string Communicator::name() const { return str_cat("rank ", rank()); }
+
+std::vector<std::unique_ptr<Communicator>> Communicator::fresh_group() const {
+  fail(name(), "'s group cannot be made anew");
+}
 
 void run_local_group(int size, const std::function<void(Communicator&)>& fn) {
   run_ranks(make_local_group(size), fn);

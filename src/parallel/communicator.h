@@ -50,6 +50,10 @@ class Communicator {
   // Waits until this rank's collectives so far have finished, and throws if the group has failed
   // meanwhile: a rank's last collective may fail after it returned (its work is queued).
   virtual void wait_collectives() = 0;
+  // A new group of the same ranks (devices, timeout): a failed group stays stopped, so whoever
+  // holds one makes a fresh one before the next call (ReplicaGroup). Called on one rank, not
+  // while the ranks run.
+  virtual std::vector<std::unique_ptr<Communicator>> fresh_group() const;
 };
 
 // `size` ranks in one process, rank i the i-th communicator; each is used by one thread. Tensors

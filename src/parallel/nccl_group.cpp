@@ -382,6 +382,10 @@ class NcclCommunicator final : public Communicator {
     shared_->fail_group(str_cat(shared_->who(rank_), ": ", cause));
   }
 
+  std::vector<std::unique_ptr<Communicator>> fresh_group() const override {
+    return make_nccl_group(shared_->devices, shared_->timeout);
+  }
+
  private:
   int device() const { return shared_->devices[size_t(rank_)]; }
 

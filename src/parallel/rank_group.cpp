@@ -19,8 +19,8 @@ std::vector<std::unique_ptr<Communicator>> make_rank_group(const std::vector<Dev
              " and cpu");
     gpus.push_back(d.index);
   }
-  return make_nccl_group(gpus, timeout_seconds ? std::chrono::seconds(*timeout_seconds)
-                                               : nccl_timeout());
+  return make_nccl_group(gpus,
+                         timeout_seconds ? std::chrono::seconds(*timeout_seconds) : nccl_timeout());
 }
 
 std::string describe_ranks(const std::vector<Device>& devices) {

@@ -11,6 +11,7 @@
 
 #include "core/tensor.h"
 #include "fastvideo/error.h"
+#include "fastvideo/log.h"
 #include "parallel/communicator.h"
 
 namespace fastvideo {
@@ -23,7 +24,7 @@ class ReplicaGroup {
   ReplicaGroup(std::vector<std::unique_ptr<Model>> replicas,
                std::vector<std::unique_ptr<Communicator>> comms, const char* what,
                const char* model)
-      : replicas_(std::move(replicas)), comms_(std::move(comms)) {
+      : replicas_(std::move(replicas)), comms_(std::move(comms)), what_(what) {
     const int P = size();
     FV_CHECK(P >= 1, what, " needs at least one rank");
     FV_CHECK(replicas_.empty() || int(replicas_.size()) == P - 1, what, " over ", P,
@@ -51,17 +52,32 @@ class ReplicaGroup {
   // fn(rank's model, its communicator) on every rank at once (run_ranks), one call at a time.
   // Each rank then waits for its collectives: one that fails after its call returned (its work
   // was queued) fails this call, not a later one.
+  // A call that failed stopped the group (every failing rank aborts it), so the next call first
+  // makes a fresh group of the same ranks (audit: one failure, an out-of-memory say, left every
+  // later generation of the generator failing, and `fastvideo serve` with it).
   void run(const Model& self, const std::function<void(const Model&, Communicator&)>& fn) {
     std::lock_guard lock(mutex_);
-    run_ranks(comms_, [&](Communicator& comm) {
-      fn(model(self, comm.rank()), comm);
-      comm.wait_collectives();
-    });
+    if (stopped_) {
+      comms_ = comms_.front()->fresh_group();
+      stopped_ = false;
+      log::info(what_, ": a new rank group after the last call's failure");
+    }
+    try {
+      run_ranks(comms_, [&](Communicator& comm) {
+        fn(model(self, comm.rank()), comm);
+        comm.wait_collectives();
+      });
+    } catch (...) {
+      stopped_ = true;
+      throw;
+    }
   }
 
  private:
   std::vector<std::unique_ptr<Model>> replicas_;  // ranks 1..; empty: the model itself
   std::vector<std::unique_ptr<Communicator>> comms_;
+  const char* what_;
+  bool stopped_ = false;  // the last call failed: comms_ is stopped for good
   std::mutex mutex_;
 };
 
