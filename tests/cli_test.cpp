@@ -602,6 +602,17 @@ TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {
   CliRun sla = run(base + " --device cpu --attention-backend SLA_ATTN --SLA-topk-ratio 1");
   ASSERT_EQ(sla.status, 0) << sla.output;
   EXPECT_NE(sla.output.find("SLA_ATTN runs with proj_l = 0"), std::string::npos) << sla.output;
+  // Said once, however many models load (audit: each rank's and the CFG partner's said it again).
+  fs::remove(out / "x.y4m");
+  fs::remove(out / "x.y4m.json");
+  CliRun ranks = run(base + " --device cpu --attention-backend SLA_ATTN --SLA-topk-ratio 1 " +
+                         "--num-gpus 4 --sp-size 2 --use-fsdp-inference true",
+                     "FASTVIDEO_CPU_RANKS=1");
+  ASSERT_EQ(ranks.status, 0) << ranks.output;
+  const size_t first = ranks.output.find("runs with proj_l = 0");
+  EXPECT_TRUE(first != std::string::npos &&
+              ranks.output.find("runs with proj_l = 0", first + 1) == std::string::npos)
+      << ranks.output;
   const VideoMetadata sla_metadata = read_video_metadata(out / "x.y4m");
   EXPECT_EQ(sla_metadata.entries.at("attention_backend_self"), "SLA_ATTN");
   EXPECT_EQ(sla_metadata.entries.at("SLA_topk_ratio"), "1");

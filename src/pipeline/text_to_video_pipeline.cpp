@@ -320,6 +320,25 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     log::info("transformer: the checkpoint's SLA proj_l (blocks.N.", kSlaProjLPrefix,
               ") is unused: self-attention runs ", attention_.self->name());
   }
+  // What the backend's extra weights are, said here once (every rank's and CFG partner's model
+  // loads the same).
+  const std::string_view self_name = attention_.self->name();
+  if (extras.load_proj_l) {
+    log::info("transformer: ", self_name,
+              extras.proj_l ? str_cat(" proj_l from blocks.N.", kSlaProjLPrefix, " (",
+                                      dit_config.num_layers, " blocks)")
+                            : std::string(" runs with proj_l = 0 (no proj_l weights: pure sparse "
+                                          "attention, as FastVideo zero-initialises them)"));
+  }
+  if (extras.load_gate) {
+    if (extras.gate == VsaGateLayout::Absent) {
+      log::info("transformer: no to_gate_compress weights, so ", self_name,
+                " runs with G = 0 (sparse attention only, as FastVideo zero-initialises them)");
+    } else {
+      log::info("transformer: ", self_name, " gate from blocks.N.", vsa_gate_prefix(extras.gate),
+                " (", dit_config.num_layers, " blocks)");
+    }
+  }
   const std::set<std::string> dit_fp32 = wan_transformer_fp32_names(dit_config, extras);
   const PlannedMemory planned =
       plan_offload(options, device_, preset_, *geometry_, dit_config, extras, dit_fp32, umt5_config,

@@ -392,22 +392,6 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
     }
     blocks_.push_back(std::move(block));
   }
-  if (self_attention.takes("proj_l")) {
-    log::info(component, ": ", self_attention.name(),
-              proj_l ? str_cat(" proj_l from blocks.N.", kSlaProjLPrefix, " (", config_.num_layers,
-                               " blocks)")
-                     : std::string(" runs with proj_l = 0 (no proj_l weights: pure sparse "
-                                   "attention, as FastVideo zero-initialises them)"));
-  }
-  if (self_attention.takes_gate()) {
-    if (gate_layout == VsaGateLayout::Absent) {
-      log::info(component, ": no to_gate_compress weights, so ", self_attention.name(),
-                " runs with G = 0 (sparse attention only, as FastVideo zero-initialises them)");
-    } else {
-      log::info(component, ": ", self_attention.name(), " gate from blocks.N.",
-                vsa_gate_prefix(gate_layout), " (", config_.num_layers, " blocks)");
-    }
-  }
 }
 
 WanTransformer::~WanTransformer() = default;
