@@ -42,6 +42,13 @@ GENERATOR_KEYWORDS = {
     "torch_compile_kwargs": "generator.engine.compile.dit_kwargs",
     "enable_torch_compile_text_encoder": "generator.engine.compile.text_encoder_enabled",
     "enable_torch_compile_vae": "generator.engine.compile.vae_enabled",
+    "enable_torch_compile_audio_vae": "generator.engine.compile.audio_vae_enabled",
+    # FastVideoArgs' per-component kwargs (fastvideo.md §1.2); the engine takes the DiT's and refuses
+    # the others with its reason, as for the YAML keys they name.
+    "torch_compile_kwargs_dit": "generator.engine.compile.dit_kwargs",
+    "torch_compile_kwargs_text_encoder": "generator.engine.compile.text_encoder_kwargs",
+    "torch_compile_kwargs_vae": "generator.engine.compile.vae_kwargs",
+    "torch_compile_kwargs_audio_vae": "generator.engine.compile.audio_vae_kwargs",
     "text_encoder_quant": "generator.engine.quantization.text_encoder_quant",
     "transformer_quant": "generator.engine.quantization.transformer_quant",
     "workload_type": "generator.pipeline.workload_type",

@@ -78,6 +78,19 @@ def test_compile_keywords_reach_the_engine(tiny_model):
                        match=r"dit_kwargs\.options.*mode, backend, fullgraph and dynamic"):
         VideoGenerator.from_pretrained(tiny_model, enable_torch_compile=True,
                                        torch_compile_kwargs={"options": {}})
+    # FastVideoArgs' per-component keywords: the DiT's are dit_kwargs, the others refused with the
+    # engine's reason; given with torch_compile_kwargs, which one wins would be a guess.
+    with pytest.raises(FastVideoError, match=r"dit_kwargs\.options"):
+        VideoGenerator.from_pretrained(tiny_model, enable_torch_compile=True,
+                                       torch_compile_kwargs_dit={"options": {}})
+    with pytest.raises(FastVideoError, match=r"text_encoder_kwargs.*no per-component"):
+        VideoGenerator.from_pretrained(tiny_model, torch_compile_kwargs_text_encoder={"mode": "x"})
+    with pytest.raises(TypeError, match=r"torch_compile_kwargs=.*torch_compile_kwargs_dit=.*both"):
+        VideoGenerator.from_pretrained(tiny_model, torch_compile_kwargs={},
+                                       torch_compile_kwargs_dit={})
+    VideoGenerator.from_pretrained(tiny_model, device="cpu", torch_compile_kwargs_vae={},
+                                   torch_compile_kwargs_audio_vae={},
+                                   enable_torch_compile_audio_vae=False)
 
 
 def _frames(gen, sampling=None):
