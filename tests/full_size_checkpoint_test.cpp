@@ -243,6 +243,9 @@ TEST(RandomWeights, ValuesFollowTheTinyModelScales) {
       {{"blocks.0.attn1.to_q.bias", {200000}}, 0.0, 0.02},
       {{"blocks.0.norm2.weight", {200000}}, 1.0, 0.1},
       {{"encoder.block.0.layer.0.SelfAttention.q.weight", {64, 4096}}, 0.0, 0.125 / 64.0},
+      // FastWan's VSA gate at a tenth of the rule: FastVideo zero-initialises it.
+      {{"blocks.0.to_gate_compress.weight", {256, 1024}}, 0.0, 0.1 / 32.0},
+      {{"blocks.0.to_gate_compress.bias", {200000}}, 0.0, 0.002},
   };
   for (const auto& c : cases) {
     std::vector<float> v(size_t(shape_numel(c.spec.shape)));

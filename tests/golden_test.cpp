@@ -109,10 +109,14 @@ TEST(Golden, WanTransformerVsaForwardWithGatesMatchesReference) {
         reported_rel_l2(str_cat("dit VSA forward, sparsity ", sparsity).c_str(), out, expected),
         1e-5);
     // The gated coarse branch moves the output far beyond the bound, so the golden tells a gate
-    // from none (and, through it, a gate fed from the wrong tensor).
+    // from none (and, through it, a gate fed from the wrong tensor). The tiny FastWan's gates are
+    // a tenth of the usual scale (docs/tiny-model.md): about 0.0095 here.
     Tensor no_gate =
         ungated.forward(latents, t, ungated.prepare_text(f32(g, "context")), metadata.get());
-    EXPECT_GT(testing::rel_l2(no_gate, expected), 1e-3) << "sparsity " << sparsity;
+    const double gate_effect = testing::rel_l2(no_gate, expected);
+    std::printf("[golden] dit VSA forward, sparsity %g: gated vs ungated rel_l2 = %.3g\n", sparsity,
+                gate_effect);
+    EXPECT_GT(gate_effect, 1e-3) << "sparsity " << sparsity;
   }
 }
 

@@ -14,7 +14,9 @@ namespace fastvideo {
 
 // Mean and standard deviation of a tensor's values, from its name and shape: biases 0.02, norm
 // gains (and VAE .gamma) 1 ± 0.1, scale_shift_table 0.1, token embeddings 1, relative attention
-// bias 0.5, every other weight 1/√fan_in (T5's q additionally × 1/8, the 1/√d_kv T5 folds in).
+// bias 0.5, every other weight 1/√fan_in (T5's q additionally × 1/8, the 1/√d_kv T5 folds in);
+// FastWan's VSA gates (to_gate_compress weight and bias) at a tenth of their rule, as FastVideo's
+// zero-initialised gate leaves trained checkpoints with small ones.
 // The per-tensor stream of a checkpoint's seed: a pure function of (seed, name), so adding a
 // tensor changes no other.
 uint64_t tensor_stream_seed(uint64_t seed, const std::string& name);
