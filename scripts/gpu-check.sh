@@ -153,6 +153,20 @@ step tiny-fastwan-compile env FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN buil
 step tiny-fastwan-compile-compare ms_ssim_at_least "$out/tiny-fastwan-1.y4m" \
   "$out/tiny-fastwan-compile.y4m" 0.99 40
 note_ms_ssim tiny-fastwan-compile-compare
+# VSA at sparsity 0 keeps every key tile: only the gated coarse branch sets it apart from dense
+# FLASH_ATTN, and the tiny FastWan's gates are small as a trained FastWan's are (docs/tiny-model.md),
+# so the frames match at MS-SSIM >= 0.99 (issue 9). On the CPU against TORCH_SDPA: 0.9998 and 46 dB;
+# gates at full scale gave 0.988 and 29 dB, which the 35 dB floor also refuses.
+for b in FLASH_ATTN VIDEO_SPARSE_ATTN; do
+  extra=()
+  [ "$b" = VIDEO_SPARSE_ATTN ] && extra=(--VSA-sparsity 0)
+  step "tiny-fastwan-$b" build-gpu/fastvideo generate --model "$fastwan" --device cuda \
+    --height 176 --width 176 --num-frames 9 --attention-backend "$b" "${extra[@]}" \
+    --prompt "A red fox runs through fresh snow at dawn." --output "$out/tiny-fastwan-$b.y4m" --overwrite
+done
+step tiny-fastwan-vsa-0-compare ms_ssim_at_least "$out/tiny-fastwan-FLASH_ATTN.y4m" \
+  "$out/tiny-fastwan-VIDEO_SPARSE_ATTN.y4m" 0.99 35
+note_ms_ssim tiny-fastwan-vsa-0-compare
 rm -rf "$fastwan"
 
 printf '\n== gpu-check summary ==\n'
