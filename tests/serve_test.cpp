@@ -295,6 +295,12 @@ TEST(Serve, ConfigTakesTheGeneratorSectionAndRefusesARequestSection) {
   EXPECT_EQ(compile.status, 1) << compile.output;
   EXPECT_NE(compile.output.find("compile mode captures CUDA graphs"), std::string::npos)
       << compile.output;
+  // So do the several-GPU flags (the tiny model's 2 heads cannot split 3 ways).
+  const testing::CliRun gpus = testing::run(
+      "serve --port 0 --model " + model + " --device cpu --num-gpus 3 --dist-timeout 60",
+      "FASTVIDEO_CPU_RANKS=1");
+  EXPECT_EQ(gpus.status, 1) << gpus.output;
+  EXPECT_NE(gpus.output.find("do not divide among sp_size = 3"), std::string::npos) << gpus.output;
 
   std::ofstream(dir / "run.yaml") << "generator:\n  model_path: " << model
                                   << "\n  pipeline:\n    experimental:\n      flow_shift: 5.0\n";

@@ -175,6 +175,8 @@ struct ServeFlags {
   JobCaps caps;
   bool enable_torch_compile = false;
   std::string transformer_quant;
+  // Several GPUs for every job (issue 15), as generate's flags of the same names.
+  std::optional<std::string> num_gpus, sp_size, use_fsdp_inference, dist_timeout;
 };
 
 // serve takes each video's request from its POST; a request section in --config would be ignored,
@@ -212,7 +214,11 @@ RunConfig run_config_from(const ServeFlags& f) {
   const std::pair<const char*, const std::optional<std::string>*> flags[] = {
       {"generator.model_path", &f.model},
       {"generator.pipeline.experimental.attention_backend", &f.attention_backend},
-      {"generator.engine.device", &f.device}};
+      {"generator.engine.device", &f.device},
+      {"generator.engine.num_gpus", &f.num_gpus},
+      {"generator.engine.parallelism.sp_size", &f.sp_size},
+      {"generator.engine.use_fsdp_inference", &f.use_fsdp_inference},
+      {"generator.engine.parallelism.dist_timeout", &f.dist_timeout}};
   for (const auto& [key, value] : flags) {
     if (*value) apply_setting(key, **value, config);
   }
@@ -878,6 +884,14 @@ Action add_serve_command(CLI::App& app) {
                   "else automatic)")
       ->check(non_empty("name a backend (`fastvideo backends`), or leave the flag out"));
   cmd->add_option("--device", f->device, "auto (default), cpu, cuda or cuda:N");
+  cmd->add_option("--num-gpus", f->num_gpus,
+                  "GPUs for each job from --device's index on (FastVideo's num_gpus; default 1)");
+  cmd->add_option("--sp-size", f->sp_size, "sequence-parallel ranks: -1 (default) for num_gpus");
+  cmd->add_option("--use-fsdp-inference", f->use_fsdp_inference,
+                  "true or false (default): each GPU keeps 1/sp_size of every transformer block");
+  cmd->add_option("--dist-timeout", f->dist_timeout,
+                  "seconds a collective between GPUs may take before the job ends as hung "
+                  "(default 300)");
   add_enable_torch_compile_flag(*cmd, f->enable_torch_compile);
   add_transformer_quant_option(*cmd, f->transformer_quant);
   return [f] { return run_serve(*f); };
