@@ -47,7 +47,8 @@ TEST(MemoryPlan, EstimatesMatchTheMeasurementsTheyCameFrom) {
   EXPECT_GT(two, one / 2);
 }
 
-// use_fsdp_inference: the top level whole, 1/shards of the blocks (rounded up), two blocks gathered.
+// use_fsdp_inference: the top level whole, 1/shards of the blocks (rounded up), two blocks
+// gathered.
 TEST(MemoryPlan, ShardedWeightsKeepThisGpusPieceAndTwoGatheredBlocks) {
   MemoryNeeds n;
   n.dit_blocks = 40;
@@ -94,6 +95,25 @@ TEST(MemoryPlan, OffloadsOnlyWhatDoesNotFitCheapestFirst) {
   const MemoryPlan four = plan_memory(n, {}, 4 * GiB);
   EXPECT_TRUE(four.fits && four.choice.dit_layerwise) << four.summary;
   EXPECT_LE(four.peak, 4 * GiB);
+}
+
+// Compile mode (or FP8 linears, several GPUs) keeps the blocks resident; where only layerwise
+// offload would fit, the run is refused naming the setting (audit: a warning, then a likely
+// out-of-memory in the middle of denoising).
+TEST(MemoryPlan, ASettingThatKeepsTheBlocksResidentIsNamedWhereOffloadWouldFit) {
+  const MemoryNeeds n = wan_1_3b_480p();
+  OffloadSettings resident;
+  resident.dit_layerwise = false;
+  const std::string why = "compile mode (enable_torch_compile)";
+  const std::string m = resident_blocks_refusal(n, resident, 4 * GiB, why);
+  EXPECT_TRUE(contains(m,
+                       "compile mode (enable_torch_compile) keeps the transformer's blocks on "
+                       "the device, and then this run needs about") &&
+              contains(m, "of the 4.00 GiB available; layerwise offload would fit it in"))
+      << m;
+  EXPECT_EQ(resident_blocks_refusal(n, resident, 80 * GiB, why), "") << "it fits";
+  EXPECT_EQ(resident_blocks_refusal(n, resident, 4 * GiB, ""), "") << "nothing keeps them";
+  EXPECT_EQ(resident_blocks_refusal(n, resident, 1 << 20, why), "") << "nothing would fit";
 }
 
 TEST(MemoryPlan, SettingsAreKeptAndTooSmallABudgetNamesTheLeastThatWorks) {

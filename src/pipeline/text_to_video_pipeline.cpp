@@ -178,6 +178,13 @@ PlannedMemory plan_offload(const GeneratorOptions& options, Device device,
   if (tiling_asked) settings.vae_tiling = true;
   const DeviceMemory memory = device_memory(device);
   const MemoryPlan plan = plan_memory(needs, settings, memory.available());
+  if (const std::string why =
+          resident_blocks_refusal(needs, settings, memory.available(), dit_resident_because);
+      !why.empty()) {
+    throw OutOfDeviceMemory(str_cat(
+        memory.budget > 0 ? "max_device_memory=" + format_gib(memory.budget) + ": " : std::string(),
+        why));
+  }
   if (!plan.fits && memory.budget > 0) {
     throw OutOfDeviceMemory(str_cat(
         "max_device_memory=", format_gib(memory.budget), " is too small: at its preset size (",
