@@ -141,6 +141,18 @@ def test_vsa_sparsity_without_vsa_backend_is_an_error(tiny_model):
                                        VSA_sparsity=0.5)
 
 
+def test_sla_topk_ratio_reaches_the_engine(tiny_model):
+    # The default 0.1 keeps no key block of the tiny video's one (refused by name); 1.0 runs and is
+    # recorded.
+    default = VideoGenerator.from_pretrained(tiny_model, device="cpu", attention_backend="SLA_ATTN")
+    with pytest.raises(FastVideoError, match="keeps no key block"):
+        _frames(default)
+    gen = VideoGenerator.from_pretrained(tiny_model, device="cpu", attention_backend="SLA_ATTN",
+                                         SLA_topk_ratio=1.0)
+    result, _ = _frames(gen)
+    assert result.extra["parameters"].get("SLA_topk_ratio") == "1", result.extra
+
+
 def test_unknown_keyword_is_a_type_error_naming_it(tiny_model):
     with pytest.raises(TypeError, match="'enable_magic'"):
         VideoGenerator.from_pretrained(tiny_model, enable_magic=True)
