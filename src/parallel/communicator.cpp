@@ -88,8 +88,8 @@ class LocalCommunicator final : public Communicator {
     shared_->check(lock);
   }
 
-  std::vector<std::unique_ptr<Communicator>> fresh_group() const override {
-    return make_local_group(size());
+  GroupMaker fresh_group_maker() const override {
+    return [size = size()] { return make_local_group(size); };
   }
 
   void abort(const std::string& cause) override {
@@ -150,7 +150,7 @@ void check_uniform_chunks(const std::vector<Tensor>& chunks, int rank, int size,
 
 std::string Communicator::name() const { return str_cat("rank ", rank()); }
 
-std::vector<std::unique_ptr<Communicator>> Communicator::fresh_group() const {
+Communicator::GroupMaker Communicator::fresh_group_maker() const {
   fail(name(), "'s group cannot be made anew");
 }
 

@@ -50,10 +50,11 @@ class Communicator {
   // Waits until this rank's collectives so far have finished, and throws if the group has failed
   // meanwhile: a rank's last collective may fail after it returned (its work is queued).
   virtual void wait_collectives() = 0;
-  // A new group of the same ranks (devices, timeout): a failed group stays stopped, so whoever
-  // holds one makes a fresh one before the next call (ReplicaGroup). Called on one rank, not
-  // while the ranks run.
-  virtual std::vector<std::unique_ptr<Communicator>> fresh_group() const;
+  // What makes a new group of the same ranks (devices, timeout), holding nothing of this one: a
+  // failed group stays stopped, so whoever holds one frees it and makes a fresh one before the
+  // next call (ReplicaGroup). Asked of one rank, not while the ranks run.
+  using GroupMaker = std::function<std::vector<std::unique_ptr<Communicator>>()>;
+  virtual GroupMaker fresh_group_maker() const;
 };
 
 // `size` ranks in one process, rank i the i-th communicator; each is used by one thread. Tensors

@@ -20,6 +20,7 @@
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "core/cuda/device_allocator.h"
 #endif
 
 namespace fastvideo {
@@ -382,8 +383,14 @@ class NcclCommunicator final : public Communicator {
     shared_->fail_group(str_cat(shared_->who(rank_), ": ", cause));
   }
 
-  std::vector<std::unique_ptr<Communicator>> fresh_group() const override {
-    return make_nccl_group(shared_->devices, shared_->timeout);
+  // The old group is gone by the time it runs (its buffers freed); the allocator's cache goes back
+  // to the driver first, as NCCL's own cudaMalloc cannot take it (the failure was likely an
+  // out-of-memory).
+  GroupMaker fresh_group_maker() const override {
+    return [devices = shared_->devices, timeout = shared_->timeout] {
+      for (int d : devices) DeviceAllocator::get(d).release_cached();
+      return make_nccl_group(devices, timeout);
+    };
   }
 
  private:

@@ -57,8 +57,9 @@ class ReplicaGroup {
   // later generation of the generator failing, and `fastvideo serve` with it).
   void run(const Model& self, const std::function<void(const Model&, Communicator&)>& fn) {
     std::lock_guard lock(mutex_);
-    if (stopped_) {
-      comms_ = comms_.front()->fresh_group();
+    if (stopped_ && remake_) {
+      comms_.clear();      // the failed group's buffers go before the new one's are made
+      comms_ = remake_();  // throws, leaving the group stopped, where it cannot be made
       stopped_ = false;
       log::info(what_, ": a new rank group after the last call's failure");
     }
@@ -68,7 +69,14 @@ class ReplicaGroup {
         comm.wait_collectives();
       });
     } catch (...) {
-      stopped_ = true;
+      if (!stopped_) {
+        stopped_ = true;
+        try {
+          remake_ = comms_.front()->fresh_group_maker();
+        } catch (const Error&) {
+          remake_ = nullptr;  // a group that cannot be made anew stays stopped, as it says
+        }
+      }
       throw;
     }
   }
@@ -77,7 +85,8 @@ class ReplicaGroup {
   std::vector<std::unique_ptr<Model>> replicas_;  // ranks 1..; empty: the model itself
   std::vector<std::unique_ptr<Communicator>> comms_;
   const char* what_;
-  bool stopped_ = false;  // the last call failed: comms_ is stopped for good
+  bool stopped_ = false;             // a call failed: comms_ is stopped for good
+  Communicator::GroupMaker remake_;  // a fresh group of the same ranks, once stopped
   std::mutex mutex_;
 };
 

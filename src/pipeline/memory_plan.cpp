@@ -155,7 +155,7 @@ MemoryPlan plan_memory(const MemoryNeeds& needs, const OffloadSettings& settings
   return plan;
 }
 
-std::string resident_blocks_refusal(const MemoryNeeds& needs, const OffloadSettings& settings,
+std::string resident_blocks_problem(const MemoryNeeds& needs, const OffloadSettings& settings,
                                     int64_t available, std::string_view resident_because) {
   if (resident_because.empty()) return "";
   const MemoryPlan kept = plan_memory(needs, settings, available);
@@ -164,8 +164,9 @@ std::string resident_blocks_refusal(const MemoryNeeds& needs, const OffloadSetti
   const MemoryPlan offloaded = plan_memory(needs, streamed, available);
   if (kept.fits || !offloaded.fits) return "";
   return str_cat(resident_because, " keeps the transformer's blocks on the device, and then this ",
-                 "run needs about ", format_gib(kept.smallest), " of the ", format_gib(available),
-                 " available; layerwise offload would fit it in ", format_gib(offloaded.peak),
+                 "run needs about ", format_gib(budget_for(kept.smallest, 0)), " of the ",
+                 format_gib(available), " available (a 5 % margin included); layerwise offload ",
+                 "would fit it in ", format_gib(budget_for(offloaded.peak, 0)),
                  ", but does not go together with that setting: turn it off, or use a larger GPU");
 }
 

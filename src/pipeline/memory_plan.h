@@ -89,11 +89,12 @@ int64_t cfg_batch_limit(const MemoryNeeds& needs, const OffloadChoice& choice, i
 
 std::string format_gib(int64_t bytes);  // "7.25 GiB"
 
-// When a setting keeps the transformer's blocks on the device (`resident_because`: compile mode,
-// FP8 linears, several GPUs) and so the plan does not fit `available`, but layerwise offload would
-// have: the refusal naming that setting and both figures. Empty otherwise (it fits, or nothing the
-// plan may choose would fit anyway).
-std::string resident_blocks_refusal(const MemoryNeeds& needs, const OffloadSettings& settings,
+// When a setting keeps one GPU's transformer blocks resident (`resident_because`: compile mode, FP8
+// linears) and so the plan does not fit `available`, but layerwise offload would have: why,
+// naming that setting and both figures (margins included). Empty otherwise (it fits, or nothing
+// the plan may choose would fit anyway). For one GPU and unsharded weights, where layerwise
+// offload exists.
+std::string resident_blocks_problem(const MemoryNeeds& needs, const OffloadSettings& settings,
                                     int64_t available, std::string_view resident_because);
 
 }  // namespace fastvideo

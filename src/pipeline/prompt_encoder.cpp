@@ -47,6 +47,7 @@ Tensor PromptEncoder::encode(const std::string& prompt, int max_tokens, int64_t 
 void PromptEncoder::release_unless_kept() {
   if (keep_ || !encoder_) return;
   released_stats_ += encoder_->compile_stats();
+  released_stats_.graph_memory_bytes = 0;  // freed with the encoder
   encoder_.reset();
 }
 

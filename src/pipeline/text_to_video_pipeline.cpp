@@ -178,12 +178,17 @@ PlannedMemory plan_offload(const GeneratorOptions& options, Device device,
   if (tiling_asked) settings.vae_tiling = true;
   const DeviceMemory memory = device_memory(device);
   const MemoryPlan plan = plan_memory(needs, settings, memory.available());
-  if (const std::string why =
-          resident_blocks_refusal(needs, settings, memory.available(), dit_resident_because);
-      !why.empty()) {
-    throw OutOfDeviceMemory(str_cat(
-        memory.budget > 0 ? "max_device_memory=" + format_gib(memory.budget) + ": " : std::string(),
-        why));
+  // One GPU whose blocks a setting keeps resident: where only layerwise offload would fit, the
+  // setting is named (layerwise offload is one GPU's, unsharded, so the comparison means nothing
+  // for several or sharded ranks). At the preset size: refused under a budget, else a warning,
+  // as a smaller request may fit.
+  const std::string resident_problem =
+      dit_shards == 0 && sequence_ranks <= 1 && vae_gpus <= 1
+          ? resident_blocks_problem(needs, settings, memory.available(), dit_resident_because)
+          : std::string();
+  if (!resident_problem.empty() && memory.budget > 0) {
+    throw OutOfDeviceMemory(
+        str_cat("max_device_memory=", format_gib(memory.budget), ": ", resident_problem));
   }
   if (!plan.fits && memory.budget > 0) {
     throw OutOfDeviceMemory(str_cat(
@@ -193,7 +198,9 @@ PlannedMemory plan_offload(const GeneratorOptions& options, Device device,
         plan.summary.substr(plan.summary.find(':') + 2), "); the smallest budget that would do is ",
         format_gib(budget_for(plan.smallest, memory.in_use))));
   }
-  if (!plan.fits) {
+  if (!resident_problem.empty()) {
+    log::warning(resident_problem, " (at the preset size; a smaller request may fit)");
+  } else if (!plan.fits) {
     log::warning(plan.summary, "; it may not fit: set max_device_memory or offload switches");
   } else {
     log::info(plan.summary);
