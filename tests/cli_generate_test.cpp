@@ -617,8 +617,6 @@ TEST(CliFastWan, BadDmdDenoisingStepsAreRefusedByKey) {
   EXPECT_EQ(read_video_metadata(out / "v.y4m").entries.at("num_inference_steps"), "2");
 }
 
-// The FastWan run file sets compile.enabled: true, and compile mode captures CUDA graphs: on the
-// CPU it is refused by that key before any work.
 // --torch-compile-kwargs takes one JSON object: text that would close it and set other keys is
 // refused, and its keywords are checked as dit_kwargs' are.
 TEST(CliCompile, TorchCompileKwargsAreOneJsonObjectCheckedByKeyword) {
@@ -632,6 +630,8 @@ TEST(CliCompile, TorchCompileKwargsAreOneJsonObjectCheckedByKeyword) {
                        "generator.engine.compile.dit_kwargs.mode", out);
 }
 
+// The FastWan run file sets compile.enabled: true, and compile mode captures CUDA graphs: on the
+// CPU it is refused by that key before any work.
 TEST(CliFastWan, FastVideosVsaDmdRunFileOnTheCpuIsRefusedForItsCompileKey) {
   const fs::path dir = fastvideo_run_folder("vsa-dmd-file", kVsaDmdRunFile, tiny_fastwan_model());
   CliRun r = run("generate --config run.yaml --device cpu",
