@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "fastvideo/video_generator.h"
+#include "parallel/rank_fault.h"
 #include "pipeline/parallel_settings.h"
 #include "test_util.h"
 #include "tiny_model_fixture.h"
@@ -133,6 +134,35 @@ TEST_F(CpuRanksPipeline, FastWanWithVideoSparseAttentionOverTwoRanks) {
   const GenerationResult two = generate(testing::tiny_fastwan_dir(), 2, -1, "VIDEO_SPARSE_ATTN");
   expect_same_video(two, one, "FastWan over 2 ranks");
   EXPECT_EQ(parameter(two, "attention_backend_self"), "VIDEO_SPARSE_ATTN");
+}
+
+// One rank failing (an out-of-memory, injected) ends the generation with an error of that type
+// naming the stage, the rank and the cause, and no file; the generator's next generation runs on a
+// fresh rank group and gives the one-rank video (issue 15; audit: the group stayed stopped).
+TEST_F(CpuRanksPipeline, ARankFailureEndsTheRunNamingItAndTheNextRunWorks) {
+  const GenerationResult one = generate(testing::tiny_model_dir(), 1, -1);
+  GeneratorOptions options;
+  options.device = "cpu";
+  options.num_gpus = 2;
+  VideoGenerator generator = VideoGenerator::from_pretrained(testing::tiny_model_dir(), options);
+  GenerationRequest request = fox_request();
+  request.output_path = testing::temp_dir("rank-failure") / "v.y4m";
+  ::setenv(kTestFailRankEnv, "1", 1);
+  try {
+    generator.generate(request);
+    ADD_FAILURE() << "the injected failure did not end the run";
+  } catch (const OutOfDeviceMemory& e) {
+    const std::string m = e.what();
+    EXPECT_TRUE(testing::contains(m,
+                                  "stage ran out of device memory: rank 1: a failure injected "
+                                  "by FASTVIDEO_TEST_FAIL_RANK=1"))
+        << m;
+  }
+  EXPECT_FALSE(std::filesystem::exists(request.output_path));
+  const GenerationResult again = generator.generate(request);
+  ::unsetenv(kTestFailRankEnv);
+  expect_same_video(again, one, "the generation after a rank's failure");
+  EXPECT_TRUE(std::filesystem::exists(request.output_path));
 }
 
 // Without the switch the CPU refuses several ranks (pipeline_test); a value other than 0 or 1 is

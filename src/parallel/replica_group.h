@@ -13,6 +13,7 @@
 #include "fastvideo/error.h"
 #include "fastvideo/log.h"
 #include "parallel/communicator.h"
+#include "parallel/rank_fault.h"
 
 namespace fastvideo {
 
@@ -65,6 +66,7 @@ class ReplicaGroup {
     }
     try {
       run_ranks(comms_, [&](Communicator& comm) {
+        fail_if_injected(comm.rank());
         fn(model(self, comm.rank()), comm);
         comm.wait_collectives();
       });
