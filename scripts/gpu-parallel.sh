@@ -90,6 +90,23 @@ generate() {
     --log-json "$out/$name.json" "$@"
 }
 
+# rank_failure_ends_the_run MODEL VIDEO [FLAGS...]: a generation whose rank 1 fails (injected) exits
+# 1 within $PARALLEL_RUN_TIMEOUT (no hang), its error names rank 1 and the cause, and VIDEO is not
+# left behind.
+rank_failure_ends_the_run() {
+  local model=$1 video=$2 log rc
+  shift 2
+  rm -f "$video"
+  log=$(FASTVIDEO_TEST_FAIL_RANK=1 timeout "${PARALLEL_RUN_TIMEOUT:-300}" "$fv_bin/fastvideo" \
+    generate --model "$model" --device "$device" --prompt "$prompt" --output "$video" "$@" 2>&1)
+  rc=$?
+  tail -3 <<<"$log"
+  [ "$rc" -eq 1 ] || { echo "exit status $rc, expected 1 (124: it hung)"; return 1; }
+  grep -q "rank 1.*a failure injected by FASTVIDEO_TEST_FAIL_RANK=1" <<<"$log" ||
+    { echo "the error does not name rank 1 and the cause"; return 1; }
+  [ ! -e "$video" ] || { echo "$video was left behind"; return 1; }
+}
+
 # seconds JSON STAGE: a stage's seconds from a --log-json file ("total" for the whole).
 seconds() {
   python3 - "$1" "$2" <<'PY'
@@ -185,6 +202,10 @@ mode_check() {
   step tiny-fastwan-2gpu-compare ms_ssim_at_least "$scratch/tiny-fastwan-1.y4m" \
     "$scratch/tiny-fastwan-2.y4m" 0.99 "$tiny_psnr"
   note_ms_ssim tiny-fastwan-2gpu-compare
+  # One rank failing (issue 15): rank 1 fails once as an out-of-memory would
+  # (FASTVIDEO_TEST_FAIL_RANK); the run must end at once, naming the rank and the cause, with no video.
+  step tiny-rank-failure rank_failure_ends_the_run "$tiny" "$scratch/tiny-fail.y4m" "${size[@]}" \
+    --attention-backend "$dense" --num-gpus 2
   rm -rf "$tiny" "$fastwan"
   if [ -n "$rehearsal" ]; then
     summary+=("NOT RUN real-size comparisons (mode real: a GPU's work, hours on the CPU)")

@@ -629,7 +629,9 @@ std::string TextToVideoPipeline::memory_advice(const std::string& stage) const {
   if (stage == "encode_text" && !offload_.text_encoder) {
     return str_cat("turn on text_encoder_cpu_offload (--text-encoder-cpu-offload true) ", smaller);
   }
-  if (stage == "denoise" && !offload_.dit_layerwise && !transformer_->compiled()) {
+  // Layerwise offload is one GPU's: not with compile mode or several ranks.
+  if (stage == "denoise" && !offload_.dit_layerwise && !transformer_->compiled() &&
+      transformer_->sequence_parallel_size() <= 1 && !transformer_->cfg_parallel()) {
     return str_cat("turn on dit_layerwise_offload (--dit-layerwise-offload true) ", smaller);
   }
   if (stage == "decode" && !offload_.vae_tiling) {
