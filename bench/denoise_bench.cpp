@@ -34,6 +34,7 @@
 #include "pipeline/dmd_denoise_loop.h"
 #include "pipeline/latent_noise.h"
 #include "pipeline/memory_plan.h"
+#include "pipeline/transformer_quant.h"
 #include "pipeline/wan_checkpoint.h"
 #include "random_checkpoint/random_weights.h"
 #include "sample_stats.h"
@@ -58,6 +59,7 @@ struct BenchDenoiseFlags {
   int64_t cfg_batch_tokens = -1;   // forward_cfg batches up to this many tokens; -1: the default
   std::string config = "1.3b";     // random weights of this preset's size
   bool layerwise_offload = false;  // dit_layerwise_offload: blocks streamed from pinned memory
+  std::string transformer_quant;   // "FP8": the blocks' linears in FP8 (transformer_quant)
   std::string max_device_memory;   // a budget, e.g. 24GiB
   double vsa_sparsity = 0.8;       // --fastwan only
   int height = 480, width = 832, num_frames = 81;
@@ -65,6 +67,18 @@ struct BenchDenoiseFlags {
   double guidance_scale = 5.0, flow_shift = 3.0;
   uint64_t seed = 0;
 };
+
+// --transformer-quant FP8: the blocks' linears to FP8 at load, as the pipeline does (not with
+// --layerwise-offload, which it refuses too).
+void quantize_if_asked(WanTransformer& dit, const BenchDenoiseFlags& f) {
+  if (checked_transformer_quant(f.transformer_quant, "bench denoise --transformer-quant").empty())
+    return;
+  FV_CHECK(!f.layerwise_offload,
+           "bench denoise: --transformer-quant FP8 and --layerwise-offload do not go together");
+  dit.quantize_linears_fp8();
+  std::printf(
+      "transformer linears: FP8 (E4M3 weights per output channel, activations per token)\n");
+}
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -102,6 +116,7 @@ int run_bench_fastwan(const BenchDenoiseFlags& f, Device device, const std::stri
   WanTransformer dit(config,
                      random_transformer(config, VsaGateLayout::InBlock, f.seed, dtype, device),
                      *attention.self, *attention.cross);
+  quantize_if_asked(dit, f);
   if (f.compile) dit.enable_compile();  // the untimed loop below captures the graphs
   const Shape latent_shape = geometry.latent_shape(d.num_frames, d.height, d.width);
   const Shape text_shape = {1, WanGeometry::kTextLength, config.text_dim};
@@ -137,6 +152,7 @@ int run_bench_fastwan(const BenchDenoiseFlags& f, Device device, const std::stri
     out["latent_shape"] = latent_shape;
     out["attention"] = attention.describe();
     out["vsa_sparsity"] = f.vsa_sparsity;
+    out["transformer_quant"] = f.transformer_quant;
     out["step_seconds"] = step_seconds;
     out["seconds"] = total;
     write_json_results(f.json, out);
@@ -209,6 +225,7 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   std::printf("transformer weights: %s; device memory budget: %s\n",
               offload ? "blocks in pinned host memory, streamed (2 resident)" : "resident",
               *budget_bytes ? format_gib(*budget_bytes).c_str() : "none");
+  quantize_if_asked(dit, f);
   if (f.compile) dit.enable_compile();
   dit.set_gemm_autotune(f.autotune);
   if (f.cfg_batch_tokens >= 0) dit.set_cfg_batch_tokens(f.cfg_batch_tokens);
@@ -303,6 +320,7 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
     }
     out["peak_device_bytes"] = peak;
     out["compile"] = f.compile;
+    out["transformer_quant"] = f.transformer_quant;
     out["gemm_autotune"] = f.autotune;
     if (f.autotune) out["gemm_autotune_seconds"] = ops::gemm_autotune_seconds();
     out["layerwise_offload"] = f.layerwise_offload;
@@ -346,6 +364,9 @@ Action add_denoise_bench(CLI::App& bench) {
                   "engine's)");
   cmd->add_flag("--compile", f->compile,
                 "compile mode: every forward replayed from a CUDA graph captured in the warm-up");
+  cmd->add_option("--transformer-quant", f->transformer_quant,
+                  "FP8: the transformer blocks' linears in FP8, as transformer_quant (default: "
+                  "full precision)");
   cmd->add_flag("--autotune", f->autotune,
                 "GEMM autotuning (compile mode max-autotune, ops/gemm_autotune.h): new GEMM "
                 "shapes time cuBLASLt's candidates in the warm-up (one-time, reported apart)");
