@@ -152,7 +152,8 @@ int run_bench_fastwan(const BenchDenoiseFlags& f, Device device, const std::stri
     out["latent_shape"] = latent_shape;
     out["attention"] = attention.describe();
     out["vsa_sparsity"] = f.vsa_sparsity;
-    out["transformer_quant"] = f.transformer_quant;
+    out["transformer_quant"] =
+        checked_transformer_quant(f.transformer_quant, "--transformer-quant");
     out["step_seconds"] = step_seconds;
     out["seconds"] = total;
     write_json_results(f.json, out);
@@ -320,7 +321,8 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
     }
     out["peak_device_bytes"] = peak;
     out["compile"] = f.compile;
-    out["transformer_quant"] = f.transformer_quant;
+    out["transformer_quant"] =
+        checked_transformer_quant(f.transformer_quant, "--transformer-quant");
     out["gemm_autotune"] = f.autotune;
     if (f.autotune) out["gemm_autotune_seconds"] = ops::gemm_autotune_seconds();
     out["layerwise_offload"] = f.layerwise_offload;

@@ -25,7 +25,10 @@ class ReplicaGroup {
   ReplicaGroup(std::vector<std::unique_ptr<Model>> replicas,
                std::vector<std::unique_ptr<Communicator>> comms, const char* what,
                const char* model)
-      : replicas_(std::move(replicas)), comms_(std::move(comms)), what_(what) {
+      : replicas_(std::move(replicas)),
+        comms_(std::move(comms)),
+        size_(int(comms_.size())),
+        what_(what) {
     const int P = size();
     FV_CHECK(P >= 1, what, " needs at least one rank");
     FV_CHECK(replicas_.empty() || int(replicas_.size()) == P - 1, what, " over ", P,
@@ -33,7 +36,8 @@ class ReplicaGroup {
              replicas_.size());
   }
 
-  int size() const { return int(comms_.size()); }
+  // The rank count, fixed (comms_ is empty while a fresh group cannot be made).
+  int size() const { return size_; }
   const std::vector<std::unique_ptr<Model>>& replicas() const { return replicas_; }
 
   // Rank r's model, `self` being rank 0's.
@@ -75,7 +79,7 @@ class ReplicaGroup {
         stopped_ = true;
         try {
           remake_ = comms_.front()->fresh_group_maker();
-        } catch (const Error&) {
+        } catch (...) {
           remake_ = nullptr;  // a group that cannot be made anew stays stopped, as it says
         }
       }
@@ -86,6 +90,7 @@ class ReplicaGroup {
  private:
   std::vector<std::unique_ptr<Model>> replicas_;  // ranks 1..; empty: the model itself
   std::vector<std::unique_ptr<Communicator>> comms_;
+  const int size_;
   const char* what_;
   bool stopped_ = false;             // a call failed: comms_ is stopped for good
   Communicator::GroupMaker remake_;  // a fresh group of the same ranks, once stopped

@@ -260,17 +260,16 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
                                .fp8 = !transformer_quant.empty(),
                                .cpu_ranks = device_.is_cpu() && cpu_ranks_from_env()});
   // What keeps the transformer's blocks on the device (no layerwise offload), if anything.
-  std::string dit_resident_because;
   if (parallel.sharded) {
-    dit_resident_because = "use_fsdp_inference (each GPU holds its piece of every block)";
+    dit_resident_because_ = "use_fsdp_inference (each GPU holds its piece of every block)";
   } else if (options.num_gpus > 1) {
-    dit_resident_because = "num_gpus > 1 (each GPU holds a replica of the transformer)";
+    dit_resident_because_ = "num_gpus > 1 (each GPU holds a replica of the transformer)";
   } else if (compile) {
-    dit_resident_because =
+    dit_resident_because_ =
         "compile mode (enable_torch_compile: a CUDA graph cannot wait on the weight copies' "
         "stream)";
   } else if (!transformer_quant.empty()) {
-    dit_resident_because =
+    dit_resident_because_ =
         "transformer_quant FP8 (the streamed blocks would need FP8 copies made on the host)";
   }
   attention_ = select_attention_backends(
@@ -356,7 +355,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   const std::set<std::string> dit_fp32 = wan_transformer_fp32_names(dit_config, extras);
   const PlannedMemory planned =
       plan_offload(options, device_, preset_, *geometry_, dit_config, extras, dit_fp32, umt5_config,
-                   umt5_dtype, vae_config, vae_tiling.has_value(), dit_resident_because,
+                   umt5_dtype, vae_config, vae_tiling.has_value(), dit_resident_because_,
                    parallel.sharded ? parallel.sp_size : 0,
                    int(parallel.devices.size() + parallel.uncond_devices.size()), parallel.sp_size);
   // max_device_memory caps every GPU of the run, not only the first.
@@ -629,9 +628,8 @@ std::string TextToVideoPipeline::memory_advice(const std::string& stage) const {
   if (stage == "encode_text" && !offload_.text_encoder) {
     return str_cat("turn on text_encoder_cpu_offload (--text-encoder-cpu-offload true) ", smaller);
   }
-  // Layerwise offload is one GPU's: not with compile mode or several ranks.
-  if (stage == "denoise" && !offload_.dit_layerwise && !transformer_->compiled() &&
-      transformer_->sequence_parallel_size() <= 1 && !transformer_->cfg_parallel()) {
+  // Not where a setting keeps the blocks resident (compile mode, FP8, sharded or several GPUs).
+  if (stage == "denoise" && !offload_.dit_layerwise && dit_resident_because_.empty()) {
     return str_cat("turn on dit_layerwise_offload (--dit-layerwise-offload true) ", smaller);
   }
   if (stage == "decode" && !offload_.vae_tiling) {

@@ -60,6 +60,9 @@ class TextToVideoPipeline {
   std::shared_ptr<StaSearchRecorder> sta_search_;  // GeneratorOptions::sta_search_candidates
   std::vector<std::unique_ptr<PipelineStage>> stages_;
   OffloadChoice offload_;  // what the memory plan offloads
+  // What keeps the transformer's blocks on the device (compile mode, FP8, sharded or several
+  // GPUs), for messages; empty: nothing, layerwise offload is open.
+  std::string dit_resident_because_;
   // The switch that would help `stage` after it ran out of device memory.
   std::string memory_advice(const std::string& stage) const;
 };
