@@ -105,7 +105,11 @@ TEST(MemoryPlan, ASettingThatKeepsTheBlocksResidentIsNamedWhereOffloadWouldFit) 
   OffloadSettings resident;
   resident.dit_layerwise = false;
   const std::string why = "compile mode (enable_torch_compile)";
-  const std::string m = resident_blocks_problem(n, resident, 4 * GiB, why);
+  const auto problem = [&](int64_t available, const std::string& because) {
+    return resident_blocks_problem(n, resident, plan_memory(n, resident, available), available,
+                                   because);
+  };
+  const std::string m = problem(4 * GiB, why);
   EXPECT_TRUE(contains(m,
                        "compile mode (enable_torch_compile) keeps the transformer's blocks on "
                        "the device, and then this run needs about") &&
@@ -113,9 +117,9 @@ TEST(MemoryPlan, ASettingThatKeepsTheBlocksResidentIsNamedWhereOffloadWouldFit) 
                        "of the 4.00 GiB available (a 5 % margin included); layerwise offload "
                        "would fit it in"))
       << m;
-  EXPECT_EQ(resident_blocks_problem(n, resident, 80 * GiB, why), "") << "it fits";
-  EXPECT_EQ(resident_blocks_problem(n, resident, 4 * GiB, ""), "") << "nothing keeps them";
-  EXPECT_EQ(resident_blocks_problem(n, resident, 1 << 20, why), "") << "nothing would fit";
+  EXPECT_EQ(problem(80 * GiB, why), "") << "it fits";
+  EXPECT_EQ(problem(4 * GiB, ""), "") << "nothing keeps them";
+  EXPECT_EQ(problem(1 << 20, why), "") << "nothing would fit";
 }
 
 TEST(MemoryPlan, SettingsAreKeptAndTooSmallABudgetNamesTheLeastThatWorks) {

@@ -62,10 +62,10 @@ class ReplicaGroup {
   // later generation of the generator failing, and `fastvideo serve` with it).
   void run(const Model& self, const std::function<void(const Model&, Communicator&)>& fn) {
     std::lock_guard lock(mutex_);
-    if (stopped_ && remake_) {
+    if (remake_) {
       comms_.clear();      // the failed group's buffers go before the new one's are made
-      comms_ = remake_();  // throws, leaving the group stopped, where it cannot be made
-      stopped_ = false;
+      comms_ = remake_();  // throws, keeping remake_ for the next call, where it cannot be made
+      remake_ = nullptr;
       log::info(what_, ": a new rank group after the last call's failure");
     }
     try {
@@ -75,13 +75,10 @@ class ReplicaGroup {
         comm.wait_collectives();
       });
     } catch (...) {
-      if (!stopped_) {
-        stopped_ = true;
-        try {
-          remake_ = comms_.front()->fresh_group_maker();
-        } catch (...) {
-          remake_ = nullptr;  // a group that cannot be made anew stays stopped, as it says
-        }
+      try {
+        remake_ = comms_.front()->fresh_group_maker();
+      } catch (...) {
+        // A group that cannot be made anew stays stopped, and its next call says so.
       }
       throw;
     }
@@ -92,8 +89,9 @@ class ReplicaGroup {
   std::vector<std::unique_ptr<Communicator>> comms_;
   const int size_;
   const char* what_;
-  bool stopped_ = false;             // a call failed: comms_ is stopped for good
-  Communicator::GroupMaker remake_;  // a fresh group of the same ranks, once stopped
+  // Set once a call failed (comms_ is then stopped for good): makes a fresh group of the same
+  // ranks.
+  Communicator::GroupMaker remake_;
   std::mutex mutex_;
 };
 

@@ -156,13 +156,13 @@ MemoryPlan plan_memory(const MemoryNeeds& needs, const OffloadSettings& settings
 }
 
 std::string resident_blocks_problem(const MemoryNeeds& needs, const OffloadSettings& settings,
-                                    int64_t available, std::string_view resident_because) {
-  if (resident_because.empty()) return "";
-  const MemoryPlan kept = plan_memory(needs, settings, available);
+                                    const MemoryPlan& kept, int64_t available,
+                                    std::string_view resident_because) {
+  if (resident_because.empty() || kept.fits) return "";
   OffloadSettings streamed = settings;
   streamed.dit_layerwise = true;
   const MemoryPlan offloaded = plan_memory(needs, streamed, available);
-  if (kept.fits || !offloaded.fits) return "";
+  if (!offloaded.fits) return "";
   return str_cat(resident_because, " keeps the transformer's blocks on the device, and then this ",
                  "run needs about ", format_gib(budget_for(kept.smallest, 0)), " of the ",
                  format_gib(available), " available (a 5 % margin included); layerwise offload ",

@@ -90,11 +90,12 @@ int64_t cfg_batch_limit(const MemoryNeeds& needs, const OffloadChoice& choice, i
 std::string format_gib(int64_t bytes);  // "7.25 GiB"
 
 // When a setting keeps one GPU's transformer blocks resident (`resident_because`: compile mode, FP8
-// linears) and so the plan does not fit `available`, but layerwise offload would have: why,
-// naming that setting and both figures (margins included). Empty otherwise (it fits, or nothing
-// the plan may choose would fit anyway). For one GPU and unsharded weights, where layerwise
-// offload exists.
+// linears) and so `plan` (plan_memory's for these needs, settings and `available`) does not fit,
+// but layerwise offload would have: why, naming that setting and both figures (margins included).
+// Empty otherwise (it fits, or nothing the plan may choose would fit anyway). For one GPU and
+// unsharded weights, where layerwise offload exists.
 std::string resident_blocks_problem(const MemoryNeeds& needs, const OffloadSettings& settings,
-                                    int64_t available, std::string_view resident_because);
+                                    const MemoryPlan& plan, int64_t available,
+                                    std::string_view resident_because);
 
 }  // namespace fastvideo

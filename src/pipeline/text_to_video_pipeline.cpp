@@ -184,7 +184,7 @@ PlannedMemory plan_offload(const GeneratorOptions& options, Device device,
   // as a smaller request may fit.
   const std::string resident_problem =
       dit_shards == 0 && sequence_ranks <= 1 && vae_gpus <= 1
-          ? resident_blocks_problem(needs, settings, memory.available(), dit_resident_because)
+          ? resident_blocks_problem(needs, settings, plan, memory.available(), dit_resident_because)
           : std::string();
   if (!resident_problem.empty() && memory.budget > 0) {
     throw OutOfDeviceMemory(
@@ -250,7 +250,8 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   const std::optional<std::string> compile = check_compile_settings(options, device_);
   const std::string transformer_quant =
       checked_transformer_quant(options.transformer_quant, "transformer_quant");
-  check_transformer_quant_device(transformer_quant, attention_device_for(device_));
+  const AttentionDevice attention_device = attention_device_for(device_);
+  check_transformer_quant_device(transformer_quant, attention_device);
   const ParallelPlan parallel =
       check_parallel_settings(options, device_,
                               {.heads = dit_config.num_attention_heads,
@@ -272,9 +273,9 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     dit_resident_because_ =
         "transformer_quant FP8 (the streamed blocks would need FP8 copies made on the host)";
   }
-  attention_ = select_attention_backends(
-      options.attention_backend, env_string(kAttentionBackendEnv), attention_device_for(device_),
-      {dit_config.attention_head_dim, weight_dtype});
+  attention_ =
+      select_attention_backends(options.attention_backend, env_string(kAttentionBackendEnv),
+                                attention_device, {dit_config.attention_head_dim, weight_dtype});
   log::info("attention backends: ", attention_.describe());
   if (compile) check_compile_backend(*attention_.self);
   SparseAttentionSettings sparse{

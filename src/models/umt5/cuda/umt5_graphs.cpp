@@ -1,7 +1,8 @@
 #include "models/umt5/cuda/umt5_graphs.h"
 
-#include <algorithm>
 #include <string>
+
+#include "core/graph_cache_eviction.h"
 
 namespace fastvideo {
 
@@ -20,13 +21,7 @@ Tensor Umt5Graphs::run(const Tensor& x, const std::function<Tensor()>& offset_bu
   // its result is this call's.
   const Tensor buckets = offset_buckets();
   Tensor out = eager(x, buckets);
-  if (entries_.size() >= kMaxGraphs) {
-    auto oldest = std::min_element(
-        entries_.begin(), entries_.end(),
-        [](const auto& a, const auto& b) { return a.second.last_use < b.second.last_use; });
-    stats_.graph_memory_bytes -= oldest->second.graph->pool_bytes();
-    entries_.erase(oldest);
-  }
+  make_room_for_a_graph(entries_, kMaxGraphs, stats_);
   Entry e;
   e.offset_buckets = buckets;
   e.graph = std::make_unique<CapturedFunction>(

@@ -1,6 +1,6 @@
 #include "models/wan/dit/cuda/wan_forward_graphs.h"
 
-#include <algorithm>
+#include "core/graph_cache_eviction.h"
 
 namespace fastvideo {
 
@@ -48,13 +48,7 @@ Tensor WanForwardGraphs::forward(const Tensor& latents, const Tensor& sinusoid,
     // The first forward of this shape runs eagerly: it is the warm-up that builds every plan,
     // table and cache the capture relies on, and its result is this call's.
     Tensor out = eager(latents, sinusoid, text);
-    if (entries_.size() >= kMaxGraphs) {
-      auto oldest = std::min_element(
-          entries_.begin(), entries_.end(),
-          [](const auto& a, const auto& b) { return a.second.last_use < b.second.last_use; });
-      stats_.graph_memory_bytes -= oldest->second.graph->pool_bytes();
-      entries_.erase(oldest);
-    }
+    make_room_for_a_graph(entries_, kMaxGraphs, stats_);
     Entry entry = capture(latents, sinusoid, text,
                           "the transformer forward on latents " + latents.describe(), eager);
     stats_.captured(entry.graph->capture_seconds(), entry.graph->pool_bytes());
