@@ -130,30 +130,41 @@ TEST(AttentionRegistry, DescribesWhatEachBackendNeeds) {
   EXPECT_FALSE(builtin().find("FLASH_ATTN")->capabilities().supports_dtype(DType::F32, kH200));
 }
 
-// The GPU kernels of the quantized and sparse backends take BF16 with head_dim 128 where their
-// CPU paths take more (audit: head_dim 64 passed selection on a GPU and failed in the first
+// The GPU kernels of the quantized and sparse backends take BF16 where their CPU paths take more,
+// and SLA's and SageSLA's head_dim 128 only; SAGE_ATTN and VSA run head_dim 64 on their 128-channel
+// kernels zero-padded (audit: head_dim 64 passed selection on a GPU and failed in the first
 // forward, after loading). Selection refuses the rest on a GPU by name; the CPU still runs them.
 TEST(AttentionSelection, LimitsOfTheGpuKernelsAreRefusedBeforeAnyWork) {
   for (const char* name : {"SAGE_ATTN", "SLA_ATTN", "SAGE_SLA_ATTN", "VIDEO_SPARSE_ATTN"}) {
     const AttentionBackend& b = *builtin().find(name);
     const AttentionCapabilities& caps = b.capabilities();
+    const bool padded_64 =
+        std::string(name) == "SAGE_ATTN" || std::string(name) == "VIDEO_SPARSE_ATTN";
+    // A head dim the GPU path lacks: 64 where nothing pads it, else one no kernel has.
+    const int64_t lacking = padded_64 ? 96 : 64;
     EXPECT_TRUE(caps.supports_head_dim(64, kCpu)) << name;
     EXPECT_TRUE(caps.supports_dtype(DType::F32, kCpu)) << name;
     for (const AttentionDevice& gpu : {kA100, kL40S, kH200}) {
-      EXPECT_FALSE(caps.supports_head_dim(64, gpu)) << name << " on " << gpu.describe();
+      EXPECT_EQ(caps.supports_head_dim(64, gpu), padded_64) << name << " on " << gpu.describe();
+      EXPECT_FALSE(caps.supports_head_dim(lacking, gpu)) << name << " on " << gpu.describe();
       EXPECT_FALSE(caps.supports_dtype(DType::F32, gpu)) << name << " on " << gpu.describe();
       EXPECT_FALSE(caps.supports_dtype(DType::F16, gpu)) << name << " on " << gpu.describe();
       EXPECT_TRUE(caps.supports_head_dim(128, gpu) && caps.supports_dtype(DType::BF16, gpu));
     }
-    EXPECT_TRUE(contains(caps.describe(), "on GPUs bf16, head_dim 128")) << caps.describe();
+    EXPECT_TRUE(contains(caps.describe(), padded_64 && std::string(name) == "VIDEO_SPARSE_ATTN"
+                                              ? "on GPUs bf16, head_dim 64,128"
+                                          : padded_64 ? "on GPUs bf16"
+                                                      : "on GPUs bf16, head_dim 128"))
+        << caps.describe();
     EXPECT_NO_THROW(select_attention_backends(name, std::nullopt, kCpu, {64, DType::F32}));
     if (!b.status(kH200).available()) continue;  // a build without CUDA refuses every GPU first
+    if (padded_64)
+      EXPECT_NO_THROW(select_attention_backends(name, std::nullopt, kH200, {64, DType::BF16}));
     const std::string m = error_of([&] {
-      select_attention_backends(name, std::nullopt, kH200, {64, DType::BF16});
+      select_attention_backends(name, std::nullopt, kH200, {lacking, DType::BF16});
     });
-    EXPECT_TRUE(contains(m, str_cat(name,
-                                    " (from the attention_backend option) does not support "
-                                    "head_dim 64 on a GPU")))
+    EXPECT_TRUE(contains(m, str_cat(name, " (from the attention_backend option) does not support ",
+                                    "head_dim ", lacking)))
         << m;
     const std::string f16 = error_of([&] {
       select_attention_backends(name, std::nullopt, kH200, {128, DType::F16});

@@ -168,6 +168,7 @@ TEST(CudaSageQuantization, F16LayoutHoldsTheSameE4m3ValuesInKeyOrder) {
 
 struct Case {
   int64_t batch, seq, heads;
+  int64_t head_dim = 128;
 };
 
 // Every kernel here against the contract and dense attention; on Hopper the portable ones also
@@ -179,11 +180,13 @@ TEST(CudaSageAttention, EveryKernelHereMatchesTheCpuContractDenseAttentionAndThe
   // B 1, S 2200, H 12 on a 132-SM H200: 144 tiles of 192 rows; the last 12 (head 11's, the one
   // of 88 rows among them) run as 4 key ranges each, the last with a partial key block
   // (sage_tail_splits), and are merged.
-  for (const Case& c : {Case{2, 333, 3}, Case{1, 2200, 12}, Case{1, 128, 2}, Case{2, 77, 3}}) {
-    SCOPED_TRACE(str_cat("B ", c.batch, " S ", c.seq, " H ", c.heads));
-    const Shape shape{c.batch, c.seq, c.heads, 128};
+  // The last case at head_dim 64: the kernels' 128 channels, zero-padded.
+  for (const Case& c :
+       {Case{2, 333, 3}, Case{1, 2200, 12}, Case{1, 128, 2}, Case{2, 77, 3}, Case{2, 333, 3, 64}}) {
+    SCOPED_TRACE(str_cat("B ", c.batch, " S ", c.seq, " H ", c.heads, " D ", c.head_dim));
+    const Shape shape{c.batch, c.seq, c.heads, c.head_dim};
     const Input q = dit_like(shape), k = dit_like(shape), v = dit_like(shape);
-    const float scale = 1.f / std::sqrt(128.f);
+    const float scale = 1.f / std::sqrt(float(c.head_dim));
     const Tensor contract = ops::cpu::sage_attention(q.cpu, k.cpu, v.cpu, scale);
     const Tensor dense = testing::reference_attention(q.cpu, k.cpu, v.cpu, scale);
     Tensor hopper;
@@ -364,9 +367,9 @@ TEST(CudaSageAttention, TailSplitsFillTheLastWave) {
 
 TEST(CudaSageAttention, RefusesWhatItLacksNamingIt) {
   REQUIRE_GPU();
-  const Tensor q64 = testing::randn({1, 64, 2, 64}).to(DType::BF16).to(kGpu);
-  std::string m = testing::error_of([&] { ops::sage_attention(q64, q64, q64, 0.125f); });
-  EXPECT_NE(m.find("head_dim 64"), std::string::npos) << m;
+  const Tensor q96 = testing::randn({1, 64, 2, 96}).to(DType::BF16).to(kGpu);
+  std::string m = testing::error_of([&] { ops::sage_attention(q96, q96, q96, 0.125f); });
+  EXPECT_NE(m.find("supports head_dim 64 and 128, got head_dim 96"), std::string::npos) << m;
   // The pre-pass's grids put batch items and heads in y and z.
   const Tensor many = Tensor::zeros({65536, 1, 1, 128}, DType::BF16, kGpu);
   m = testing::error_of([&] { ops::sage_attention(many, many, many, 0.125f); });

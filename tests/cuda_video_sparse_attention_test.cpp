@@ -46,23 +46,27 @@ struct Case {
   int64_t batch, heads;
   double sparsity;
   bool gate;
+  int64_t head_dim = 128;  // 64 runs on the 128-channel kernels zero-padded
 };
 
 std::string name(const Case& c) {
   return str_cat("grid [", c.grid[0], ",", c.grid[1], ",", c.grid[2], "] B=", c.batch,
-                 " H=", c.heads, " sparsity ", c.sparsity, c.gate ? " gated" : " no gate");
+                 " H=", c.heads, " D=", c.head_dim, " sparsity ", c.sparsity,
+                 c.gate ? " gated" : " no gate");
 }
 
 void expect_matches_reference(const Case& c) {
   SCOPED_TRACE(name(c));
   const auto tiling = vsa_tiling_for(c.grid);
-  const Shape shape{c.batch, tiling->tokens, c.heads, 128};
+  const Shape shape{c.batch, tiling->tokens, c.heads, c.head_dim};
   const Input q = random_input(shape), k = random_input(shape), v = random_input(shape);
   const Input g = c.gate ? random_input(shape) : Input{};
   const int64_t topk = vsa_topk(c.sparsity, tiling->num_tiles);
-  const float scale = 1.f / std::sqrt(128.f);
+  const float scale = 1.f / std::sqrt(float(c.head_dim));
   VsaSelection sel;
   testing::poison_next_outputs(shape, kGpu);
+  if (c.head_dim != 128)
+    testing::poison_next_outputs({c.batch, tiling->tokens, c.heads, 128}, kGpu);
   const Tensor out =
       ops::video_sparse_attention(q.gpu, k.gpu, v.gpu, g.gpu, *tiling, topk, scale, &sel);
   const std::vector<int32_t> gpu_tiles = selected_tiles(sel);
@@ -95,6 +99,8 @@ TEST(CudaVideoSparseAttention, MatchesTheReferenceOnOddGrids) {
   expect_matches_reference({{9, 10, 11}, 1, 12, 0.8, false});
   expect_matches_reference({{6, 5, 9}, 1, 40, 0.9, true});
   expect_matches_reference({{8, 8, 8}, 2, 12, 0.5, true});  // whole tiles only
+  expect_matches_reference({{5, 6, 7}, 2, 12, 0.8, true, 64});
+  expect_matches_reference({{9, 10, 11}, 1, 3, 0.0, false, 64});
 }
 
 TEST(CudaVideoSparseAttention, SelectsTheLowestTilesAmongEqualScores) {
@@ -126,10 +132,10 @@ TEST(CudaVideoSparseAttention, WithoutSparsityOrGateIsDenseAttention) {
 TEST(CudaVideoSparseAttention, RefusesHeadDimsItLacks) {
   REQUIRE_GPU();
   const auto tiling = vsa_tiling_for({4, 4, 4});
-  const Tensor x = testing::randn({1, 64, 2, 64}).to(DType::BF16).to(kGpu);
+  const Tensor x = testing::randn({1, 64, 2, 96}).to(DType::BF16).to(kGpu);
   const std::string m =
       testing::error_of([&] { ops::video_sparse_attention(x, x, x, {}, *tiling, 1, 0.1f); });
-  EXPECT_NE(m.find("needs head_dim 128, got 64"), std::string::npos) << m;
+  EXPECT_NE(m.find("needs head_dim 64 or 128, got 96"), std::string::npos) << m;
 }
 
 // Both fine stages through the whole forward on the tiled copies: the Hopper kernel (sm_90 only;
@@ -139,11 +145,15 @@ TEST(CudaVideoSparseAttention, HopperAndPortableFineStagesAgreeOnOddGrids) {
   REQUIRE_GPU();
   if (CudaContext::get(0).info().major != 9) GTEST_SKIP() << "the Hopper kernel needs sm_90";
   using ops::cuda::BlockSparseKernel;
-  for (const std::array<int64_t, 3> grid :
-       {std::array<int64_t, 3>{5, 6, 7}, {9, 10, 11}, {4, 4, 12}, {3, 9, 5}}) {
-    SCOPED_TRACE(str_cat("grid ", grid[0], "x", grid[1], "x", grid[2]));
+  // The last grid again at head_dim 64 (zero-padded to the kernels' 128).
+  for (const auto& [grid, head_dim] : {std::pair{std::array<int64_t, 3>{5, 6, 7}, 128},
+                                       {{9, 10, 11}, 128},
+                                       {{4, 4, 12}, 128},
+                                       {{3, 9, 5}, 128},
+                                       {{3, 9, 5}, 64}}) {
+    SCOPED_TRACE(str_cat("grid ", grid[0], "x", grid[1], "x", grid[2], " head_dim ", head_dim));
     const auto tiling = vsa_tiling_for(grid);
-    const Shape shape{2, tiling->tokens, 12, 128};
+    const Shape shape{2, tiling->tokens, 12, head_dim};
     const Input q = random_input(shape), k = random_input(shape), v = random_input(shape);
     const Input g = random_input(shape);
     const int64_t topk = vsa_topk(0.5, tiling->num_tiles);

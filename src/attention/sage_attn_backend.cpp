@@ -15,7 +15,7 @@ const AttentionCapabilities& SageAttnBackend::capabilities() const {
       .dtypes = {DType::F32, DType::BF16},
       .head_dims = {64, 128},
       .gpu_dtypes = {DType::BF16},  // its pre-pass reads BF16 (ops/cuda/sage_attention.cpp)
-      .gpu_head_dims = {128},       // its kernels' fragment loops
+      .gpu_head_dims = {},  // 128 its kernels', 64 on them padded (ops/cuda/head_dim_padding.h)
       .self_attention = true,
       .cross_attention = false,
       .extra_weights = {},
@@ -48,7 +48,7 @@ AttentionBackendStatus SageAttnBackend::status(const AttentionDevice& device) co
               " with its portable kernel (INT8 mma.sync Q·K, FP16 mma.sync P·V on E4M3 values";
           break;
       }
-      s.reason += "; BF16, head_dim 128)";
+      s.reason += "; BF16, head_dim 128, or 64 zero-padded to 128)";
     }
     s.reason += "; used when asked for, never automatically (it changes the result)";
   }

@@ -13,7 +13,8 @@ const AttentionCapabilities& VideoSparseAttnBackend::capabilities() const {
       .dtypes = {DType::BF16, DType::F32},
       .head_dims = {},  // the CPU's f32 path takes any
       .gpu_dtypes = {DType::BF16},
-      .gpu_head_dims = {128},  // the block-sparse kernels' (ops/cuda/vsa_fine_stage.h)
+      .gpu_head_dims = {64,
+                        128},  // 128 the kernels', 64 on them padded (ops/cuda/head_dim_padding.h)
       .self_attention = true,
       .cross_attention = false,
       .extra_weights = {"to_gate_compress"},

@@ -1,9 +1,11 @@
 // SAGE_ATTN on a GPU (ops/sage_attention.h): the quantization pre-pass, then the kernel
 // sage_kernel_for picks for this GPU (ops/cuda/sage_kernels.h): Hopper's on sm_90, the portable one
-// on sm_80 .. sm_89 (FP8 P̃·V on sm_89, FP16 P̃·V below). head_dim 128 only in this version.
+// on sm_80 .. sm_89 (FP8 P̃·V on sm_89, FP16 P̃·V below). The kernels take head_dim 128; head_dim 64
+// runs on them zero-padded (ops/cuda/head_dim_padding.h), which gives the contract's result.
 #include "ops/sage_attention.h"
 
 #include "core/cuda/cuda_context.h"
+#include "ops/cuda/head_dim_padding.h"
 #include "ops/cuda/sage_kernels.h"
 
 namespace fastvideo::ops::cuda {
@@ -30,11 +32,17 @@ Tensor sage_attention_with(SageKernel kernel, const Tensor& q, const Tensor& k, 
            "SAGE_ATTN on CUDA takes at most 65535 "
            "batch items and heads (grid dimensions), got q ",
            q.describe());
-  FV_CHECK(q.size(3) == kSageHeadDim, "SAGE_ATTN on CUDA supports head_dim ", kSageHeadDim,
-           " in this version, got head_dim ", q.size(3), " (q ", q.describe(), ")");
+  FV_CHECK(q.size(3) == kSageHeadDim || q.size(3) == 64,
+           "SAGE_ATTN on CUDA supports head_dim 64 and ", kSageHeadDim, ", got head_dim ",
+           q.size(3), " (q ", q.describe(), ")");
   for (const Tensor* t : {&q, &k, &v}) {
     FV_CHECK(t->dtype() == DType::BF16 && t->is_contiguous(),
              "SAGE_ATTN on CUDA takes contiguous BF16 q, k, v, got ", t->describe());
+  }
+  if (q.size(3) < kPaddedHeadDim) {
+    return unpad_head_dim(
+        sage_attention_with(kernel, pad_head_dim(q), pad_head_dim(k), pad_head_dim(v), scale),
+        q.size(3));
   }
   const SageVLayout v_layout =
       kernel == SageKernel::PortableF16 ? SageVLayout::F16Keys : SageVLayout::E4m3Slots;

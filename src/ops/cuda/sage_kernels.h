@@ -1,5 +1,5 @@
-// SAGE_ATTN's GPU pieces (ops/sage_attention.h is the contract): the quantization pre-pass (steps 1,
-// 2 and 5, with the groups, scales and rounding of the CPU pieces ops::cpu::sage_smooth_k,
+// SAGE_ATTN's GPU pieces (ops/sage_attention.h is the contract): the quantization pre-pass (steps
+// 1, 2 and 5, with the groups, scales and rounding of the CPU pieces ops::cpu::sage_smooth_k,
 // sage_quantize_int8 and sage_quantize_v; sage_quantize.cu) writing the layouts the kernels read,
 // and the kernels (steps 3, 4 and 6): Hopper's (sage_attention_hopper.cu, and for block lists
 // sage_sparse_attention_hopper.cu; what they share in sage_hopper.cuh) and the portable one
@@ -11,7 +11,7 @@
 
 namespace fastvideo::ops::cuda {
 
-inline constexpr int64_t kSageHeadDim = 128;  // the one head dim the GPU path has
+inline constexpr int64_t kSageHeadDim = 128;  // the kernels' (64 runs on them padded)
 
 // How the pre-pass writes V (step 5's E4M3 values either way):
 //   E4m3Slots: E4M3 bytes, each 16 keys in sage_v_slot order (the 8-bit MMAs' k order: the Hopper

@@ -7,8 +7,9 @@
 //   5. the fine stage over the selected tiles of the tiled copies, plus G ⊙ Ō: on Hopper one kernel
 //      that writes raster rows; elsewhere the portable kernel, then untiling by one gather with
 //      G ⊙ Ō added.
-// The coarse GEMMs stay on cuBLASLt (DESIGN §8): at N ≤ 1,440 tiles they are microseconds, and a
-// fused kernel would re-read the means once per query tile.
+// head_dim 64 runs on the same kernels with q, k, v and G zero-padded to 128 channels
+// (ops/cuda/head_dim_padding.h). The coarse GEMMs stay on cuBLASLt (DESIGN §8): at N ≤ 1,440 tiles
+// they are microseconds, and a fused kernel would re-read the means once per query tile.
 #include "ops/video_sparse_attention.h"
 
 #include <cstring>
@@ -19,6 +20,7 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "ops/cuda/head_batched_gemm.h"
+#include "ops/cuda/head_dim_padding.h"
 #include "ops/cuda/vsa_fine_stage.h"
 #include "ops/cuda/vsa_kernels.h"
 
@@ -56,8 +58,15 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
                                    int64_t topk, float scale, VsaSelection* selection) {
   FV_CHECK(q.dtype() == DType::BF16, "VIDEO_SPARSE_ATTN on a GPU takes BF16 q, k, v; got ",
            q.describe());
-  FV_CHECK(q.size(3) == 128, "VIDEO_SPARSE_ATTN on a GPU needs head_dim 128, got ", q.size(3),
-           " (q ", q.describe(), ")");
+  FV_CHECK(q.size(3) == 128 || q.size(3) == 64,
+           "VIDEO_SPARSE_ATTN on a GPU needs head_dim 64 or 128, got ", q.size(3), " (q ",
+           q.describe(), ")");
+  if (q.size(3) < kPaddedHeadDim) {
+    return unpad_head_dim(
+        video_sparse_attention_with(kernel, pad_head_dim(q), pad_head_dim(k), pad_head_dim(v),
+                                    pad_head_dim(gate), tiling, topk, scale, selection),
+        q.size(3));
+  }
   FV_CHECK(q.size(0) <= 65535,
            "VIDEO_SPARSE_ATTN on a GPU takes at most 65535 batch items (a grid "
            "dimension), got ",
