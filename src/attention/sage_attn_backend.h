@@ -3,8 +3,8 @@
 // self-attention only: cross-attention, the text encoder and the VAE stay dense (fastvideo.md
 // §4.5). It is lossy, so automatic selection never picks it. No per-step metadata: the scales
 // come from each call's q, k, v. It runs on the CPU (the contract, f32) and on sm_80 .. sm_90
-// GPUs in BF16 with head_dim 128 (ops/cuda/sage_attention.cpp: the Hopper kernel on sm_90, the
-// portable one below); Blackwell is refused, naming SAGE_ATTN_THREE.
+// GPUs in BF16 with head_dim 64 or 128 (ops/cuda/sage_attention.cpp: the Hopper kernel on sm_90,
+// the portable one below); Blackwell is refused, naming SAGE_ATTN_THREE.
 #pragma once
 
 #include "attention/attention_backend.h"

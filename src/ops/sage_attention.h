@@ -121,8 +121,8 @@ SageKernel sage_kernel_for(int major, int minor, SageKernel wanted = SageKernel:
 namespace ops {
 
 // Softmax attention on q, k, v (F32 or BF16, [B, S, H, D]) through steps 1–6 above.
-// -> [B, Sq, H, D] in q's dtype. On CUDA: sm_80 .. sm_90 (sage_kernel_for), head_dim 128, BF16
-// (ops/cuda/sage_attention.cpp).
+// -> [B, Sq, H, D] in q's dtype. On CUDA: sm_80 .. sm_90 (sage_kernel_for), head_dim 64 or 128,
+// BF16 (ops/cuda/sage_attention.cpp).
 Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale);
 
 namespace cpu {

@@ -1,7 +1,7 @@
-// Video Sparse Attention (VSA), FastVideo's semantics (fastvideo.md §3, attention-algorithms.md §3):
-// the (T, H, W) token grid is cut into 4×4×4 tiles of 64 tokens (smaller tiles at the far edge of
-// an axis); a coarse attention over per-tile means picks, for every query tile, the top-k key tiles;
-// the fine attention then runs over those tiles only; out = fine + G ⊙ coarse.
+// Video Sparse Attention (VSA), FastVideo's semantics (fastvideo.md §3, attention-algorithms.md
+// §3): the (T, H, W) token grid is cut into 4×4×4 tiles of 64 tokens (smaller tiles at the far edge
+// of an axis); a coarse attention over per-tile means picks, for every query tile, the top-k key
+// tiles; the fine attention then runs over those tiles only; out = fine + G ⊙ coarse.
 //
 // Tensors are in the engine's layout [B, S, H, D] with S = T·H·W tokens in raster (t, h, w) order.
 #pragma once
@@ -17,7 +17,7 @@
 
 namespace fastvideo {
 
-inline constexpr int64_t kVsaTileEdge = 4;    // VSA_TILE_SIZE = (4, 4, 4)
+inline constexpr int64_t kVsaTileEdge = 4;  // VSA_TILE_SIZE = (4, 4, 4)
 inline constexpr int64_t kVsaTileTokens = 64;
 
 // VSA's tiling of a token grid (ops/token_tiling.h) in 4×4×4 boxes, cached per grid.
@@ -39,26 +39,26 @@ namespace ops {
 
 // VSA self-attention. q, k, v [B, S, H, D] with S = tiling.tokens; gate [B, S, H, D] or undefined
 // (G = 0: the coarse branch only selects). -> [B, S, H, D] in q's dtype. CPU: f32 throughout.
-// CUDA: BF16, head dim 128; tile means, coarse attention and selection in fp32, fine attention bf16
-// with fp32 accumulation. When `selection` is given it receives the scores and selection.
-Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                              const Tensor& gate, const VsaTiling& tiling, int64_t topk,
-                              float scale, VsaSelection* selection = nullptr);
+// CUDA: BF16, head dim 64 or 128; tile means, coarse attention and selection in fp32, fine
+// attention bf16 with fp32 accumulation. When `selection` is given it receives the scores and
+// selection.
+Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& gate,
+                              const VsaTiling& tiling, int64_t topk, float scale,
+                              VsaSelection* selection = nullptr);
 
 // Shape checks both implementations share; errors name the tensor and what was expected.
 void check_video_sparse_attention_inputs(const Tensor& q, const Tensor& k, const Tensor& v,
-                                         const Tensor& gate, const VsaTiling& tiling,
-                                         int64_t topk);
+                                         const Tensor& gate, const VsaTiling& tiling, int64_t topk);
 
 namespace cpu {
-Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                              const Tensor& gate, const VsaTiling& tiling, int64_t topk,
-                              float scale, VsaSelection* selection);
+Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& gate,
+                              const VsaTiling& tiling, int64_t topk, float scale,
+                              VsaSelection* selection);
 }  // namespace cpu
 namespace cuda {
-Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                              const Tensor& gate, const VsaTiling& tiling, int64_t topk,
-                              float scale, VsaSelection* selection);
+Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& gate,
+                              const VsaTiling& tiling, int64_t topk, float scale,
+                              VsaSelection* selection);
 }  // namespace cuda
 
 }  // namespace ops
