@@ -245,6 +245,14 @@ TEST(CliGenerate, LogJsonReplacesOnlyARegularFileWithOverwriteAndNeverTheVideo) 
   same = generate(video, dir / "v.y4m.json", " --overwrite");
   EXPECT_EQ(same.status, 1) << same.output;
   EXPECT_TRUE(contains(same.output, "is the name of the video's metadata file")) << same.output;
+  // Inside a PNG-frame output (which the run replaces whole), before any work.
+  ASSERT_EQ(run(generate_args(testing::tiny_model_dir(), dir / "frames") + kSmall).status, 0);
+  same = generate(dir / "frames", dir / "frames" / "log.json", " --overwrite");
+  EXPECT_EQ(same.status, 1) << same.output;
+  EXPECT_TRUE(contains(same.output, "is inside " + (dir / "frames").string() +
+                                        ", the folder of PNG frames this run writes"))
+      << same.output;
+  EXPECT_FALSE(contains(same.output, "denois")) << "refused after the generation";
   // An existing file without --overwrite: kept, and nothing generated.
   std::ofstream(dir / "log.json") << "keep";
   const CliRun kept = generate(dir / "w.y4m", dir / "log.json");

@@ -240,6 +240,30 @@ TEST(OutputPath, APngFolderOutputOverAFileIsRefusedUpFrontEvenWithOverwrite) {
   EXPECT_EQ(kept, "not frames");
 }
 
+// A .y4m's metadata file already there (anyone's, even without its video) is replaced only with
+// overwrite, and a folder in its place never: both refused up front, not after the generation.
+TEST(OutputPath, AY4msMetadataFileIsReplacedOnlyWithOverwriteAndNeverAFolder) {
+  const fs::path dir = testing::temp_dir("y4m-metadata-target");
+  std::ofstream(dir / "a.y4m.json") << "user data";
+  std::string e = error_of([&] { OutputTarget t(dir / "a.y4m", "a fox", false); });
+  EXPECT_NE(e.find("a.y4m.json (the .y4m's metadata file) exists; set overwrite"),
+            std::string::npos)
+      << e;
+  EXPECT_NO_THROW(OutputTarget(dir / "a.y4m", "a fox", true));
+  fs::create_directory(dir / "b.y4m.json");
+  e = error_of([&] { OutputTarget t(dir / "b.y4m", "a fox", true); });
+  EXPECT_NE(e.find("b.y4m.json (the .y4m's metadata file) exists and is a folder"),
+            std::string::npos)
+      << e;
+  // write_video checks the same before writing (the Python and C++ APIs' path too).
+  e = error_of([&] { write_video(small_video(), dir / "a.y4m", {}, false); });
+  EXPECT_NE(e.find("a.y4m.json (the .y4m's metadata file) exists; set overwrite"),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(testing::file_bytes(dir / "a.y4m.json"), "user data");
+  EXPECT_FALSE(fs::exists(dir / "a.y4m"));
+}
+
 // Bug 4 (the write stage's part): a stop requested while writing removes the temporary.
 TEST(OutputPath, AStopWhileWritingLeavesNothingBehind) {
   const fs::path dir = testing::temp_dir("stop-writing");

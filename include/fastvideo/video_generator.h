@@ -247,4 +247,8 @@ class VideoGenerator {
 // header FFmpeg limits to 96 bytes); empty for the other formats, which hold their own.
 std::filesystem::path metadata_file_beside(const std::filesystem::path& output);
 
+// The folder of PNG frames a run with `output` writes (GenerateRequest::output_path's rules);
+// empty where `output` names a video file or a folder the video is named in.
+std::filesystem::path frame_folder_written_for(const std::filesystem::path& output);
+
 }  // namespace fastvideo

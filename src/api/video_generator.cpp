@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/compute_device.h"
+#include "io/output_path.h"
 #include "io/video_writer.h"
 #include "io/y4m_video.h"
 #include "pipeline/stage_clock.h"
@@ -111,6 +112,13 @@ void VideoGenerator::request_stop() noexcept {
 std::filesystem::path metadata_file_beside(const std::filesystem::path& output) {
   if (!names_a_video_file(output) || video_format_for(output) != VideoFormat::Y4m) return {};
   return y4m_metadata_path(output);
+}
+
+std::filesystem::path frame_folder_written_for(const std::filesystem::path& output) {
+  if (output.empty() || names_a_folder(output) ||
+      video_format_for(output) != VideoFormat::PngFolder)
+    return {};
+  return output.has_filename() ? output : output.parent_path();
 }
 
 std::string GenerationResult::summary_json() const {

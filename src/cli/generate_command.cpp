@@ -252,6 +252,10 @@ void check_log_path(const std::filesystem::path& path, const std::filesystem::pa
            ": is a folder; --log-json expects a file name");
   FV_CHECK(output.empty() || !same_file(path, output), path.string(),
            ": is the video's output; give --log-json another file");
+  const std::filesystem::path frames = frame_folder_written_for(output);
+  FV_CHECK(frames.empty() || !within(path, frames), path.string(), ": is inside ", frames.string(),
+           ", the folder of PNG frames this run writes (and replaces whole); give --log-json a "
+           "file elsewhere");
   const std::filesystem::path beside = metadata_file_beside(output);
   FV_CHECK(beside.empty() || !same_file(path, beside), path.string(),
            ": is the name of the video's metadata file (beside a .y4m); give --log-json another "

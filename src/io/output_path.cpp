@@ -8,13 +8,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/utf8.h"
 #include "fastvideo/error.h"
 #include "fastvideo/log.h"
 #include "io/mp4_video.h"
 #include "io/png_frames.h"
 #include "io/video_writer.h"
 #include "io/y4m_video.h"
-#include "core/utf8.h"
 
 namespace fastvideo {
 
@@ -26,20 +26,6 @@ namespace {
 size_t name_max(const fs::path& dir) {
   const long n = ::pathconf(dir.empty() ? "." : dir.c_str(), _PC_NAME_MAX);
   return n > 0 ? size_t(n) : 255;
-}
-
-// A folder the video is named in: an existing folder that is not a previous PNG-frame output, or
-// a path written with a trailing slash; never a path with a video extension (that names a file)
-// nor an existing PNG-frame output, with or without the slash (that is replaced in place).
-bool names_a_folder(const fs::path& requested) {
-  std::error_code ec;
-  const fs::path target = requested.has_filename() ? requested : requested.parent_path();
-  // With frames in it, not merely not empty: another run's file that comes and goes (the folder
-  // check's probe) read as an empty frame folder, so a run took the folder for its output.
-  if (is_png_frame_folder(target, /*need_frames=*/true)) return false;
-  if (!requested.has_filename()) return true;
-  if (names_a_video_file(requested)) return false;
-  return fs::is_directory(requested, ec);
 }
 
 void check_folder(const fs::path& out, const fs::path& dir) {
@@ -79,6 +65,19 @@ int take_abandoned_placeholder(const fs::path& path) {
 }
 
 }  // namespace
+
+// Never a path with a video extension (that names a file) nor an existing PNG-frame output, with
+// or without the slash (that is replaced in place).
+bool names_a_folder(const fs::path& requested) {
+  std::error_code ec;
+  const fs::path target = requested.has_filename() ? requested : requested.parent_path();
+  // With frames in it, not merely not empty: another run's file that comes and goes (the folder
+  // check's probe) read as an empty frame folder, so a run took the folder for its output.
+  if (is_png_frame_folder(target, /*need_frames=*/true)) return false;
+  if (!requested.has_filename()) return true;
+  if (names_a_video_file(requested)) return false;
+  return fs::is_directory(requested, ec);
+}
 
 std::string file_name_for_prompt(const std::string& prompt) {
   // FastVideo: the first 100 characters, without \ / : * ? " < > |, stripped of whitespace then
@@ -169,6 +168,7 @@ OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt,
   check_folder(path_, dir);
   std::error_code ec;
   const fs::path target = path_.has_filename() ? path_ : path_.parent_path();
+  if (video_format_for(path_) == VideoFormat::Y4m) check_y4m_metadata_target(target, overwrite);
   const fs::file_status status = fs::symlink_status(target, ec);
   if (!fs::exists(status)) return;
   FV_CHECK(overwrite, path_.string(), " exists; set overwrite (--overwrite) to replace it");

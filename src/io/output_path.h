@@ -21,6 +21,10 @@ namespace fastvideo {
 // at a character boundary so that the name and a "_NNN.mp4" suffix fit a file name (255 bytes).
 std::string file_name_for_prompt(const std::string& prompt);
 
+// Whether `requested` names a folder the video is named in (rather than a file or a PNG-frame
+// folder): an existing folder that is not a previous PNG-frame output, or a path ending in '/'.
+bool names_a_folder(const std::filesystem::path& requested);
+
 class OutputTarget {
  public:
   // Resolves `requested` for `prompt`: checks the extension, the name's length against the

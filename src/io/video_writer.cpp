@@ -134,6 +134,17 @@ VideoFormat video_format_for(const fs::path& out) {
        "(a folder of PNG frames)");
 }
 
+void check_y4m_metadata_target(const fs::path& video_target, bool overwrite) {
+  const fs::path metadata = y4m_metadata_path(video_target);
+  std::error_code ec;
+  const fs::file_status status = fs::symlink_status(metadata, ec);
+  if (!fs::exists(status)) return;
+  FV_CHECK(!fs::is_directory(status), metadata.string(),
+           " (the .y4m's metadata file) exists and is a folder; refusing to replace it");
+  FV_CHECK(overwrite, metadata.string(),
+           " (the .y4m's metadata file) exists; set overwrite (--overwrite) to replace it");
+}
+
 void write_video(const Video& video, const fs::path& out, const VideoMetadata& metadata,
                  bool overwrite, const StopFlag* stop) {
   const VideoFormat format = video_format_for(out);
@@ -156,6 +167,7 @@ void write_video(const Video& video, const fs::path& out, const VideoMetadata& m
       FV_CHECK(!fs::is_directory(status), target.string(),
                " exists and is a folder; refusing to replace a folder with a file");
   }
+  if (format == VideoFormat::Y4m) check_y4m_metadata_target(target, overwrite);
 
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
   ec.clear();
@@ -188,10 +200,10 @@ void write_video(const Video& video, const fs::path& out, const VideoMetadata& m
     return;
   }
   // Y4M's metadata file goes first, and again if the video cannot follow it: no video is ever in
-  // place without its metadata, nor metadata without its video. A metadata file without its
-  // video (the video deleted alone) belongs to nothing and is replaced.
+  // place without its metadata, nor metadata without its video. One already there is replaced
+  // only with `overwrite`, even without its video: it may be anyone's file.
   const fs::path metadata_target = y4m_metadata_path(target);
-  commit(y4m_metadata_path(finished), metadata_target, overwrite || !exists, false, temp);
+  commit(y4m_metadata_path(finished), metadata_target, overwrite, false, temp);
   try {
     commit(finished, target, overwrite, false, temp);
   } catch (...) {

@@ -19,10 +19,15 @@ VideoFormat video_format_for(const std::filesystem::path& out);
 // Whether `out` ends in a video file's extension (.mp4, .y4m, any letter case).
 bool names_a_video_file(const std::filesystem::path& out);
 
+// A .y4m output's metadata file (y4m_metadata_path): where it exists already, an Error naming it
+// unless `overwrite`, and always where it is a folder. Checked before any work, as for the video.
+void check_y4m_metadata_target(const std::filesystem::path& video_target, bool overwrite);
+
 // Writes `video` to `out` in the format video_format_for(out) picks, with `metadata` inside.
 // Atomic: the data goes to a hidden temporary next to `out` and is renamed over it only when
 // complete; on any error the temporary is removed and `out` is untouched. Missing parent folders
-// are created. An existing `out` is an Error unless `overwrite` (checked before any work); an
+// are created. An existing `out` (or a .y4m's metadata file) is an Error unless `overwrite`
+// (checked before any work); an
 // existing folder is replaced only if it holds nothing but a previous PNG-frame output. A stop
 // requested on `stop` while writing discards the temporary and throws Cancelled.
 void write_video(const Video& video, const std::filesystem::path& out,
