@@ -46,8 +46,14 @@ std::vector<StaTiles> fit_candidates(const std::vector<StaTiles>& candidates,
       fitted.push_back(cut);
     }
   }
+  // One tile on every axis leaves no window to search: only a larger video helps.
+  const bool one_tile =
+      std::all_of(grid_tiles.begin(), grid_tiles.end(), [](int64_t t) { return t == 1; });
   FV_CHECK(!fitted.empty(), "STA mask search: no candidate window is smaller than the grid of ",
-           window_text(grid_tiles), " tiles of 6x8x8; give smaller --candidates");
+           window_text(grid_tiles), " tiles of 6x8x8",
+           one_tile ? "; a grid of one tile has no smaller window: search a larger video (more "
+                      "--num-frames, --height or --width)"
+                    : "; give smaller --candidates, or search a larger video");
   return fitted;
 }
 

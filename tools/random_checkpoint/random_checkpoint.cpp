@@ -124,7 +124,26 @@ fs::path checkpoint_folder(const fs::path& asked, bool overwrite) {
 
 }  // namespace
 
+namespace {
+
+void write_checkpoint_folder(const fs::path& asked, const RandomCheckpointOptions& options);
+
+}  // namespace
+
+// The folder work's filesystem errors (a file where a folder must go, no permission) name the
+// checkpoint's folder and the path at fault, not only the library's words.
 void write_random_checkpoint(const fs::path& asked, const RandomCheckpointOptions& options) {
+  try {
+    write_checkpoint_folder(asked, options);
+  } catch (const fs::filesystem_error& e) {
+    fail(asked.string(), ": cannot write the checkpoint there: ", e.code().message(),
+         e.path1().empty() ? std::string() : " (" + e.path1().string() + ")");
+  }
+}
+
+namespace {
+
+void write_checkpoint_folder(const fs::path& asked, const RandomCheckpointOptions& options) {
   const WanModelPreset& preset = wan_model_preset(options.size);
   const bool tiny = preset.text_encoder.vocab == 0;
   const DType text_encoder_dtype = parse_text_encoder_dtype(options.text_encoder_dtype, tiny);
@@ -178,6 +197,8 @@ void write_random_checkpoint(const fs::path& asked, const RandomCheckpointOption
   }
 }
 
+}  // namespace
+
 void write_tiny_model(const fs::path& dir, uint64_t seed, bool overwrite) {
   RandomCheckpointOptions options;
   options.seed = seed;
@@ -210,9 +231,20 @@ fs::path ensure_default_tiny_model() {
          " exists and holds no checkpoint (no model_index.json); name a new or empty folder, or "
          "pass --model");
   }
-  if (!fs::exists(dir / "model_index.json")) {
+  if (!fs::exists(dir / "model_index.json", ec)) {
     log::info("no model given: writing the tiny test model to ", dir.string());
-    write_tiny_model(dir, 0, /*overwrite=*/true);
+    try {
+      write_tiny_model(dir, 0, /*overwrite=*/true);
+    } catch (const Cancelled&) {
+      throw;
+    } catch (const Error& e) {
+      e.rethrow_with_context(str_cat(
+          "no model given, and the tiny test model cannot be written to its folder (",
+          env_string("FASTVIDEO_TINY_MODEL")
+              ? "FASTVIDEO_TINY_MODEL"
+              : (env_string("XDG_CACHE_HOME") ? "under XDG_CACHE_HOME" : "under HOME/.cache"),
+          "); pass --model, or set FASTVIDEO_TINY_MODEL to a writable folder"));
+    }
   }
   return dir;
 }
