@@ -450,7 +450,9 @@ TEST(PipelineSettings, ASelfAttentionThatCannotRunOnTheGridIsRefusedByResolve) {
   sta.sta_search_candidates = {{1, 1, 1}};
   for (const auto& [options, culprit] :
        {std::pair{sla, "SLA topk_ratio 0.1 keeps no key block of 1"},
-        std::pair{sta, "no candidate window is smaller than the grid of [1, 1, 1] tiles"}}) {
+        std::pair{sta,
+                  "no candidate window is smaller than the grid of [1, 1, 1] tiles of 6x8x8; "
+                  "a grid of one tile has no smaller window: search a larger video"}}) {
     VideoGenerator generator = VideoGenerator::from_pretrained(testing::tiny_model_dir(), options);
     for (auto call : {+[](VideoGenerator&g, const GenerationRequest&q) { g.resolve(q); },
                       +[](VideoGenerator&g, const GenerationRequest&q) { g.generate(q); }}) {

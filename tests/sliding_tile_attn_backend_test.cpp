@@ -317,7 +317,8 @@ TEST(StaMaskSearch, CandidatesAreCutToTheGridAndFullWindowsDropped) {
       sizes);
   EXPECT_NE(none.status, 0);
   EXPECT_TRUE(contains(none.output,
-                       "no candidate window is smaller than the grid of [1, 2, 2] tiles of 6x8x8"))
+                       "no candidate window is smaller than the grid of [1, 2, 2] tiles of "
+                       "6x8x8; give smaller --candidates, or search a larger video"))
       << none.output;
 }
 

@@ -57,6 +57,13 @@ TEST(TinyModelWriter, OverwriteReplacesACheckpointOrAnEmptyFolderAndNothingElse)
   fs::create_directories(root / "empty");
   write_tiny_model(root / "empty", 0, /*overwrite=*/true);
   EXPECT_TRUE(fs::exists(root / "empty" / "model_index.json"));
+  // Below a file: the library's words, with the folder asked for and the path at fault.
+  const std::string below = testing::error_of([&] { write_tiny_model(root / "file" / "sub", 0); });
+  EXPECT_TRUE(
+      testing::contains(below, (root / "file" / "sub").string() +
+                                   ": cannot write the checkpoint there: Not a directory (" +
+                                   (root / "file").string() + ")"))
+      << below;
 }
 
 }  // namespace
