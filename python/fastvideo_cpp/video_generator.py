@@ -87,6 +87,32 @@ def _raise_in_python_terms(error: _fastvideo_cpp.FastVideoError, function: str) 
         raise type(error)(message) from None
 
 
+def _check_output_type(value: Any) -> None:
+    """FastVideo's from_pretrained(output_type=...): what generate_video hands back. Here frames
+    are always uint8 NumPy arrays, FastVideo's "np"; any other type is refused by name."""
+    if value is not None and value != "np":
+        raise _fastvideo_cpp.FastVideoError(
+            f"from_pretrained(output_type={value!r}): this engine returns frames as uint8 NumPy "
+            f"arrays (output_type 'np'); no other output type is implemented")
+
+
+def _one_text_encoder_precision(precisions: Any, single: Any) -> Any:
+    """FastVideo's text_encoder_precisions: one entry per text encoder; Wan2.1 has one (UMT5),
+    so a sequence of one precision, which becomes text_encoder_precision."""
+    where = f"from_pretrained(text_encoder_precisions={precisions!r})"
+    if isinstance(precisions, str) or not isinstance(precisions, (list, tuple)):
+        raise TypeError(f"{where}: expected a tuple with one precision per text encoder, "
+                        f"got {type(precisions).__name__}")
+    if len(precisions) != 1:
+        raise _fastvideo_cpp.FastVideoError(
+            f"{where}: Wan2.1 has one text encoder (UMT5), so one precision, got "
+            f"{len(precisions)}")
+    if single is not None and single != precisions[0]:
+        raise TypeError(f"from_pretrained() got text_encoder_precisions={precisions!r} and "
+                        f"text_encoder_precision={single!r}; they set the same thing")
+    return precisions[0]
+
+
 class VideoGenerator:
     def __init__(self, model_path: str, config: _fastvideo_cpp.RunConfig):
         """Use from_pretrained or from_config."""
@@ -118,10 +144,17 @@ class VideoGenerator:
             if kwargs or (model_path is not None and not isinstance(model_path, Mapping)):
                 raise TypeError("from_pretrained(): a generator config takes no other arguments")
             return cls.from_config(mapping)
-        check_keywords("from_pretrained", kwargs, {**GENERATOR_KEYWORDS, "nvfp4_fa4": ""})
+        check_keywords("from_pretrained", kwargs,
+                       {**GENERATOR_KEYWORDS, "nvfp4_fa4": "", "output_type": "",
+                        "text_encoder_precisions": ""})
         nvfp4_fa4 = kwargs.pop("nvfp4_fa4", False)
         if nvfp4_fa4 is None:  # not given
             nvfp4_fa4 = False
+        _check_output_type(kwargs.pop("output_type", None))
+        precisions = kwargs.pop("text_encoder_precisions", None)
+        if precisions is not None:
+            kwargs["text_encoder_precision"] = _one_text_encoder_precision(
+                precisions, kwargs.get("text_encoder_precision"))
         config = _fastvideo_cpp.RunConfig()
         # None is "not given" (API audit: half the keywords took None as their default, the other
         # half refused it, tp_size=None as "not in this version").

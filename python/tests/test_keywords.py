@@ -68,6 +68,25 @@ def test_default_valued_keywords_are_accepted(tiny_model):
     assert gen.model_path == tiny_model
 
 
+def test_fastvideos_output_type_and_text_encoder_precisions_are_taken(tiny_model):
+    # Stable FastVideo keywords: output_type 'np' is what generate_video returns here, and
+    # text_encoder_precisions holds one precision for Wan's one text encoder.
+    gen = VideoGenerator.from_pretrained(tiny_model, output_type="np",
+                                         text_encoder_precisions=("fp32",))
+    assert gen.model_path == tiny_model
+    with pytest.raises(FastVideoError, match="output_type='pil'.*NumPy"):
+        VideoGenerator.from_pretrained(tiny_model, output_type="pil")
+    with pytest.raises(FastVideoError, match="one text encoder.*got 2"):
+        VideoGenerator.from_pretrained(tiny_model, text_encoder_precisions=("fp32", "bf16"))
+    with pytest.raises(TypeError, match="one precision per text encoder"):
+        VideoGenerator.from_pretrained(tiny_model, text_encoder_precisions="fp32")
+    with pytest.raises(TypeError, match="set the same thing"):
+        VideoGenerator.from_pretrained(tiny_model, text_encoder_precisions=("fp32",),
+                                       text_encoder_precision="bf16")
+    with pytest.raises(FastVideoError, match="fp16"):
+        VideoGenerator.from_pretrained(tiny_model, text_encoder_precisions=("fp16",))
+
+
 def test_compile_keywords_reach_the_engine(tiny_model):
     # enable_torch_compile is compile mode (CUDA graphs): on the CPU it is refused naming the
     # device; torch_compile_kwargs are read as the engine reads them, unknown keywords refused.
