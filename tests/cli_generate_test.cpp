@@ -457,6 +457,22 @@ TEST(CliGenerate, FastVideosPromptFileRunConfigurationRuns) {
   EXPECT_TRUE(contains(
       run("generate --config " + (dir / "inference_wan.yaml").string() + " --prompt x").output,
       "both set"));
+  // FastVideo's request.prompt as a list does the same, without a file; --prompt replaces it.
+  std::ofstream(dir / "listed.yaml") << "request:\n  prompt: [a fox, a bird]\n  output:\n"
+                                        "    output_path: "
+                                     << (dir / "listed").string() << "\n";
+  const std::string small =
+      " --request.sampling.num_frames 5 --request.sampling.height 32"
+      " --request.sampling.width 32 --request.sampling.num_inference_steps 2 --device cpu "
+      "--model " +
+      testing::tiny_model_dir().string();
+  r = run("generate --config " + (dir / "listed.yaml").string() + small);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(names_in(dir / "listed"), (std::vector<std::string>{"a bird.mp4", "a fox.mp4"}));
+  r = run("generate --config " + (dir / "listed.yaml").string() + small + " --prompt 'a cat'");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(names_in(dir / "listed"),
+            (std::vector<std::string>{"a bird.mp4", "a cat.mp4", "a fox.mp4"}));
 }
 
 // FastVideo's scripts/inference/inference_wan_VSA_DMD_1_3B.yaml and inference_wan_VSA.yaml at

@@ -481,6 +481,23 @@ TEST(RunConfig, OutputIsTheFolderJoinedWithTheVideoNameUnlessSavingIsOff) {
         .output();
   });
   EXPECT_TRUE(contains(e, "must be a folder")) << e;
+  // So with FastVideo's list of prompts (prompt: str | list[str]), one video each.
+  const RunConfig listed =
+      from_yaml("request:\n  prompt: [a fox, a bird]\n  output:\n    output_path: out\n");
+  EXPECT_EQ(listed.prompt_list, (std::vector<std::string>{"a fox", "a bird"}));
+  EXPECT_TRUE(listed.request.prompt.empty());
+  EXPECT_EQ(listed.output(), fs::path("out/"));
+  const std::string list_into_file = error_of([] {
+    from_yaml("request:\n  prompt: [a fox, a bird]\n  output:\n    output_path: fox.mp4\n")
+        .output();
+  });
+  EXPECT_TRUE(
+      contains(list_into_file, "with a list of prompts each video is named from its prompt"))
+      << list_into_file;
+  EXPECT_TRUE(contains(error_of([] { from_yaml("request:\n  prompt: []\n"); }),
+                       "'request.prompt' is an empty list"));
+  EXPECT_TRUE(contains(error_of([] { from_yaml("request:\n  prompt: [a, [b]]\n"); }),
+                       "'request.prompt[1]' expects a single value"));
   EXPECT_TRUE(
       contains(error_of([] { from_yaml("request:\n  output:\n    output_path: \"\"\n").output(); }),
                "is empty"));

@@ -27,13 +27,17 @@ struct RunConfig {
   bool output_path_as_written = false;
   // request.inputs.prompt_path: a text file of prompts, one video each (read_prompt_file).
   std::optional<std::filesystem::path> prompt_path;
+  // request.prompt given as a list (FastVideo's `prompt: str | list[str]`): one video each, as
+  // for a prompt file; request.prompt is then empty. A single prompt leaves it empty.
+  std::vector<std::string> prompt_list;
   // generator.engine.compile.dit_kwargs was given (non-empty): it replaces the master keys
   // (compile.mode, ...) for the transformer, whichever comes first in the file.
   bool dit_compile_kwargs = false;
 
   // Where the videos go (GenerationRequest::output_path): output_path (FastVideo's default
   // "outputs/") joined with output_video_name; empty when save_video is false. With a prompt
-  // file, the folder every video is named in (a video file name there is an error).
+  // file or a prompt list, the folder every video is named in (a video file name there is an
+  // error).
   std::filesystem::path output() const;
 };
 

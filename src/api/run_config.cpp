@@ -391,7 +391,18 @@ const std::map<std::string, Setter>& setters() {
          c.options.scheduler = scalar<std::string>(n, "generator.pipeline.experimental.scheduler");
        }},
       {"request.prompt",
-       [](auto& n, auto& c) { c.request.prompt = scalar<std::string>(n, "request.prompt"); }},
+       [](auto& n, auto& c) {
+         c.prompt_list.clear();
+         if (!n.IsSequence()) {
+           c.request.prompt = scalar<std::string>(n, "request.prompt");
+           return;
+         }
+         // FastVideo's list of prompts: one video each.
+         FV_CHECK(n.size() > 0, "key 'request.prompt' is an empty list; give one prompt or more");
+         for (size_t i = 0; i < n.size(); ++i)
+           c.prompt_list.push_back(scalar<std::string>(n[i], str_cat("request.prompt[", i, "]")));
+         c.request.prompt.clear();
+       }},
       {"request.negative_prompt",
        [](auto& n, auto& c) {
          c.request.negative_prompt = scalar<std::string>(n, "request.negative_prompt");
@@ -736,10 +747,11 @@ std::filesystem::path RunConfig::output() const {
     out /= name;
   }
   const bool video_file = names_a_video_file(out);
-  if (prompt_path) {
-    FV_CHECK(!video_file && !output_video_name, out.string(),
-             ": with request.inputs.prompt_path each video is named from its prompt, so "
-             "request.output.output_path must be a folder (and output_video_name unset)");
+  if (prompt_path || prompt_list.size() > 1) {
+    const char* source = prompt_path ? "request.inputs.prompt_path" : "a list of prompts";
+    FV_CHECK(!video_file && !output_video_name, out.string(), ": with ", source,
+             " each video is named from its prompt, so request.output.output_path must be a "
+             "folder (and output_video_name unset)");
     return out / "";
   }
   // FastVideo: a path that does not name a video file is a folder to name the video in.

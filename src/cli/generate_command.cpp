@@ -336,10 +336,12 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
   std::vector<std::string> prompts;
   const std::filesystem::path output = config.output();
   if (config.prompt_path) {
-    FV_CHECK(config.request.prompt.empty(),
+    FV_CHECK(config.request.prompt.empty() && config.prompt_list.empty(),
              "request.prompt and request.inputs.prompt_path are both set; give one of them");
     prompts = read_prompt_file(*config.prompt_path);
     log::info("found ", prompts.size(), " prompts in ", config.prompt_path->string());
+  } else if (!config.prompt_list.empty()) {
+    prompts = config.prompt_list;
   } else {
     FV_CHECK(!config.request.prompt.empty(),
              "no prompt: pass --prompt \"...\", request.prompt or request.inputs.prompt_path in "

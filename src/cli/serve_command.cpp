@@ -184,12 +184,12 @@ struct ServeFlags {
 void refuse_request_section(const RunConfig& config) {
   const GenerationRequest& r = config.request;
   const GenerationRequest unset;
-  const char* key = !r.prompt.empty()       ? "request.prompt"
-                    : r.negative_prompt     ? "request.negative_prompt"
-                    : r.seed                ? "request.sampling.seed"
-                    : r.num_frames          ? "request.sampling.num_frames"
-                    : r.height              ? "request.sampling.height"
-                    : r.width               ? "request.sampling.width"
+  const char* key = !r.prompt.empty() || !config.prompt_list.empty() ? "request.prompt"
+                    : r.negative_prompt                              ? "request.negative_prompt"
+                    : r.seed                                         ? "request.sampling.seed"
+                    : r.num_frames                                   ? "request.sampling.num_frames"
+                    : r.height                                       ? "request.sampling.height"
+                    : r.width                                        ? "request.sampling.width"
                     : r.num_inference_steps ? "request.sampling.num_inference_steps"
                     : r.guidance_scale      ? "request.sampling.guidance_scale"
                     : r.fps                 ? "request.sampling.fps"
