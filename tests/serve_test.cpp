@@ -45,15 +45,15 @@ const json kSmallJob = {{"prompt", "A red fox runs through fresh snow at dawn."}
 // One that runs until it is stopped, as far as a test is concerned.
 const json kLongJob = {{"prompt", "A long one."}, {"size", "64x64"}, {"num_inference_steps", 1000}};
 
-// `fastvideo serve` on the tiny model, on a port the system picks, videos in a fresh folder.
+// `fastvideo serve` on the tiny model (or `model`), on a port the system picks, videos in a fresh
+// folder.
 class ServeProcess {
  public:
   explicit ServeProcess(const std::string& name, std::vector<std::string> extra = {},
-                        fs::path output_dir = {})
+                        fs::path output_dir = {}, const fs::path& model = testing::tiny_model_dir())
       : output_dir_(output_dir.empty() ? testing::temp_dir("serve-" + name) : output_dir) {
-    std::vector<std::string> args = {
-        testing::cli(), "serve", "--model",      testing::tiny_model_dir().string(),
-        "--port",       "0",     "--output-dir", output_dir_.string()};
+    std::vector<std::string> args = {testing::cli(), "serve", "--model",      model.string(),
+                                     "--port",       "0",     "--output-dir", output_dir_.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -461,6 +461,10 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
   add("form-urlencoded", post(kSmallJob.dump(), "application/x-www-form-urlencoded"), 415, nullptr);
   add("a number past a double", post(R"({"prompt": "fox", "guidance_scale": 1e999})"), 400,
       "guidance_scale");
+  // Without CFG the engine only warns on the server's stderr; the client is answered.
+  add("a negative prompt without CFG",
+      post(R"({"prompt": "fox", "negative_prompt": "bad", "guidance_scale": 1})"), 400,
+      "negative_prompt");
   add("a seed past a double", post(R"({"prompt": "fox", "seed": -1e999})"), 400, "seed");
   add("PUT on the videos", c.Put("/v1/videos", kSmallJob.dump(), "application/json"), 405, nullptr);
   add("POST on /health", c.Post("/health", "", "application/json"), 405, nullptr);
@@ -503,6 +507,9 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
   EXPECT_NE(message("seed past 64 bits").find("must be in [0, 18446744073709551615]"),
             std::string::npos)
       << message("seed past 64 bits");
+  EXPECT_EQ(message("a negative prompt without CFG"),
+            "negative_prompt is not used: guidance_scale=1 runs one pass per step, without "
+            "classifier-free guidance; leave negative_prompt out or set guidance_scale above 1");
   // A form: a file upload and a field given twice are refused by name.
   httplib::MultipartFormDataItems file = {{"prompt", "x", "", ""},
                                           {"input_reference", "PNG", "x.png", "image/png"}};
@@ -521,6 +528,28 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
   if (!id.empty()) wait_for_end(c, id);
   c.Delete("/v1/videos/" + id);
   EXPECT_TRUE(files_in(server.output_dir()).empty());
+  EXPECT_EQ(server.terminate(), 0);
+}
+
+// FastWan runs no classifier-free guidance: a negative prompt, which it would never encode, is
+// refused naming the field and why, as guidance_scale > 1 is (the engine only warns, on the
+// server's stderr); a job without one runs.
+TEST(Serve, ANegativePromptOnFastWanIsRefusedNamingWhy) {
+  ServeProcess server("fastwan", {}, {}, testing::tiny_fastwan_dir());
+  auto c = server.client();
+  const json job = {{"prompt", "A fox."}, {"size", "32x32"}, {"seconds", "0.25"}, {"seed", 7}};
+  json negative = job;
+  negative["negative_prompt"] = "blurry";
+  const auto refused = c.Post("/v1/videos", negative.dump(), "application/json");
+  expect_error(refused, 400, "negative_prompt", "a negative prompt on FastWan");
+  EXPECT_EQ(body_of(refused)["error"].value("message", ""),
+            "negative_prompt is not used: the WanDMDPipeline (FastWan) runs one conditional "
+            "transformer pass per step and no classifier-free guidance; leave negative_prompt out");
+  json guided = job;
+  guided["guidance_scale"] = 3;
+  expect_error(c.Post("/v1/videos", guided.dump(), "application/json"), 400, "guidance_scale",
+               "guidance on FastWan");
+  EXPECT_EQ(wait_for_end(c, submit(c, job).value("id", ""))["status"], "completed");
   EXPECT_EQ(server.terminate(), 0);
 }
 

@@ -290,6 +290,22 @@ VideoRequest parse_video_request(const json& body, bool text_form, const ServedM
     g.seed = draw() >> 32;
   }
   const auto resolved = check("prompt");
+  // Without classifier-free guidance a negative prompt is never encoded. The engine only warns
+  // (FastVideo's FastWan run files set one), on the server's stderr, which a client never sees: a
+  // request is answered instead, as guidance_scale > 1 on FastWan is. After every field, so that
+  // the answer does not depend on the order of negative_prompt and guidance_scale.
+  if (fields.has("negative_prompt") && std::stod(parameter(resolved, "guidance_scale")) <= 1.0) {
+    const bool dmd = parameter(resolved, "pipeline") == "WanDMDPipeline";
+    throw invalid_field(
+        "negative_prompt",
+        dmd ? "negative_prompt is not used: the WanDMDPipeline (FastWan) runs one conditional "
+              "transformer pass per step and no classifier-free guidance; leave negative_prompt out"
+            : str_cat("negative_prompt is not used: guidance_scale=",
+                      parameter(resolved, "guidance_scale"),
+                      " runs one pass per step, without classifier-free guidance; leave "
+                      "negative_prompt out or set guidance_scale above 1"),
+        "unsupported_parameter");
+  }
   // serve refuses to start with caps below the model's defaults, so a field the request left out
   // is never the one over a cap.
   if (const auto over = exceeded_cap(resolved, model.caps)) {

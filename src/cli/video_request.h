@@ -3,7 +3,8 @@
 // or from multipart/form-data (where every value is text, so numbers are read from text), checked
 // one by one against the served model before the job is queued. An unknown field, a value of the
 // wrong type, a size or duration the model cannot make or the server's caps (JobCaps) do not
-// allow is an ApiError (400) naming the field.
+// allow, a negative_prompt the job would not use (no classifier-free guidance: guidance_scale <= 1,
+// or FastWan) is an ApiError (400) naming the field.
 //
 // Without a seed a job gets a random one (32 bits), which its job object reports.
 //
