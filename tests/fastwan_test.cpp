@@ -450,11 +450,28 @@ TEST(FastWanPipeline, RequestsItWouldIgnoreAreRefusedByName) {
   EXPECT_TRUE(contains(message, "num_inference_steps=50") &&
               contains(message, "dmd_denoising_steps"))
       << message;
-  // Values that change nothing are accepted: guidance 1, shift 8, three steps.
+  // CFG gating has no unconditional pass to skip: the request's value is refused, the global
+  // variable's warned about.
+  GenerationRequest gate = fox();
+  gate.cfg_gate_step = 0.5;
+  const std::string gated = error_of([&] { generator.generate(gate); });
+  EXPECT_TRUE(contains(gated, "cfg_gate_step=0.5 is not used: the WanDMDPipeline (FastWan)") &&
+              !contains(gated, "guidance_scale above 1"))
+      << gated;
+  ::setenv("FASTVIDEO_CFG_GATE_STEP", "0.5", 1);
+  ::testing::internal::CaptureStderr();
+  const int forwards = generator.generate(fox()).transformer_forwards;
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ::unsetenv("FASTVIDEO_CFG_GATE_STEP");
+  EXPECT_EQ(forwards, 3);
+  EXPECT_TRUE(contains(log, "FASTVIDEO_CFG_GATE_STEP=0.5 is ignored: the WanDMDPipeline (FastWan)"))
+      << log;
+  // Values that change nothing are accepted: guidance 1, shift 8, three steps, no CFG gating.
   GenerationRequest same = fox();
   same.guidance_scale = 1.0;
   same.flow_shift = 8.0;
   same.num_inference_steps = 3;
+  same.cfg_gate_step = 1.0;
   EXPECT_EQ(generator.generate(same).transformer_forwards, 3);
 }
 

@@ -378,6 +378,45 @@ TEST_F(Pipeline, GuidanceAtMostOneRunsOnePassPerStep) {
   EXPECT_NE(log.find("negative_prompt is not used"), std::string::npos) << log;
 }
 
+// CFG gating skips the unconditional pass, which a request without CFG never runs (audit: both
+// were silently ignored). A cfg_gate_step below 1 in the request is refused by name, by resolve()
+// as by generate(); 1 (no gating) changes nothing and is taken. FASTVIDEO_CFG_GATE_STEP is global
+// and may be meant for other runs: one warning line per generation instead.
+TEST_F(Pipeline, CfgGateStepWithoutCfgIsRefusedAndTheVariableIsWarnedAbout) {
+  GenerationRequest r = fox_request();
+  r.guidance_scale = 1.0;
+  r.cfg_gate_step = 0.5;
+  for (auto call : {+[](VideoGenerator&g, const GenerationRequest&q) { g.resolve(q); },
+                    +[](VideoGenerator&g, const GenerationRequest&q) { g.generate(q); }}) {
+    const std::string m = testing::error_of([&] { call(*generator_, r); });
+    EXPECT_TRUE(testing::contains(m,
+                                  "cfg_gate_step=0.5 is not used: guidance_scale=1 runs one "
+                                  "pass per step, without classifier-free guidance") &&
+                testing::contains(m, "set guidance_scale above 1"))
+        << m;
+  }
+  r.cfg_gate_step = 1.0;
+  EXPECT_EQ(generator_->generate(r).transformer_forwards, 4);
+
+  r.cfg_gate_step.reset();
+  ::setenv("FASTVIDEO_CFG_GATE_STEP", "0.5", 1);
+  ::testing::internal::CaptureStderr();
+  const GenerationResult g = generator_->generate(r);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(g.transformer_forwards, 4);
+  const std::string warning =
+      "FASTVIDEO_CFG_GATE_STEP=0.5 is ignored: guidance_scale=1 runs one pass per step, without "
+      "classifier-free guidance\n";
+  const size_t at = log.find(warning);
+  EXPECT_TRUE(at != std::string::npos && log.find(warning, at + 1) == std::string::npos)
+      << "not one warning line:\n"
+      << log;
+  // With CFG the variable gates and nothing is said.
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(generator_->generate(fox_request()).uncond_reused, 2);
+  EXPECT_FALSE(testing::contains(::testing::internal::GetCapturedStderr(), "is ignored"));
+}
+
 TEST_F(Pipeline, InvalidSizesAndFrameCountsNameTheValueAndWhatWouldWork) {
   auto message = [&](GenerationRequest r) -> std::string {
     try {

@@ -38,6 +38,16 @@ SamplingPreset sampling_preset_for(const WanTransformerConfig& transformer_confi
           std::vector<int>(dmd.begin(), dmd.end())};
 }
 
+std::string ResolvedRequest::no_cfg_reason() const {
+  if (do_cfg()) return "";
+  if (pipeline == WanPipelineKind::Dmd) {
+    return "the WanDMDPipeline (FastWan) runs one conditional transformer pass per step and no "
+           "classifier-free guidance";
+  }
+  return str_cat("guidance_scale=", shortest(guidance_scale),
+                 " runs one pass per step, without classifier-free guidance");
+}
+
 namespace {
 
 // Prompts reach the tokenizer, the metadata and file names: valid UTF-8 without NUL bytes.
@@ -86,6 +96,7 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
   r.fps = q.fps.value_or(p.fps);
   r.max_sequence_length = q.max_sequence_length;
   r.preset = preset.name;
+  r.pipeline = preset.pipeline;
 
   // fastvideo.md §5: FASTVIDEO_CFG_GATE_STEP must be a number in [0, 1]; 1.0 disables gating.
   r.cfg_gate_step =
@@ -119,6 +130,12 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
            "max_sequence_length=", r.max_sequence_length, " must be in [1, ",
            WanGeometry::kTextLength, "]");
   if (preset.pipeline == WanPipelineKind::Dmd) check_dmd_request(r, preset);
+  // fastvideo.md §5: the gate skips the unconditional pass, which a request without CFG never runs.
+  // 1 (no gating) changes nothing and is accepted, as in the full run file of docs/config.md.
+  FV_CHECK(!q.cfg_gate_step || *q.cfg_gate_step >= 1.0 || r.do_cfg(),
+           "cfg_gate_step=", shortest(*q.cfg_gate_step), " is not used: ", r.no_cfg_reason(),
+           "; leave cfg_gate_step unset or at 1",
+           r.pipeline == WanPipelineKind::Dmd ? "" : ", or set guidance_scale above 1");
   // Given latents: checked here, so that resolve() refuses what generate() would, before any work.
   if (!q.initial_latents.empty()) {
     const Shape shape = geometry.latent_shape(r.num_frames, r.height, r.width);

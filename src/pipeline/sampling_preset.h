@@ -37,8 +37,12 @@ struct ResolvedRequest {
   int num_frames, height, width, num_inference_steps, max_sequence_length;
   double guidance_scale, flow_shift, fps, cfg_gate_step;
   std::string preset;
+  WanPipelineKind pipeline = WanPipelineKind::Wan;
 
   bool do_cfg() const { return guidance_scale > 1.0; }
+  // Why this request runs without classifier-free guidance, for a message about a setting only CFG
+  // uses (negative_prompt, cfg_gate_step); empty when it runs CFG.
+  std::string no_cfg_reason() const;
 };
 
 inline constexpr double kMaxGuidanceScale = 100;
@@ -48,7 +52,9 @@ inline constexpr double kMaxFlowShift = 100;
 // every value, sizes against the models' geometry; errors name the field, the value and what would
 // work (wan21.md §4.1). For a WanDMDPipeline, whose DMD stage has no CFG, a fixed shift and one
 // step per DMD timestep, guidance_scale > 1, a flow_shift other than 8 and a num_inference_steps
-// other than the timestep count are refused rather than ignored as FastVideo ignores them.
+// other than the timestep count are refused rather than ignored as FastVideo ignores them. So is a
+// cfg_gate_step below 1 in a request without CFG; FASTVIDEO_CFG_GATE_STEP, which is global, is
+// only warned about then (EncodeTextStage), as a negative prompt without CFG is.
 ResolvedRequest resolve_request(const GenerationRequest& request, const SamplingPreset& preset,
                                 const WanGeometry& geometry);
 

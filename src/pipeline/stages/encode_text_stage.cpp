@@ -1,5 +1,6 @@
 #include "pipeline/stages/encode_text_stage.h"
 
+#include "core/format_number.h"
 #include "fastvideo/log.h"
 #include "models/wan/wan_geometry.h"
 
@@ -15,9 +16,18 @@ void EncodeTextStage::run(RequestState& state) {
   if (r.do_cfg()) {
     state.uncond_text = transformer_.prepare_text(
         encoder_.encode(r.negative_prompt, r.max_sequence_length, WanGeometry::kTextLength));
-  } else if (state.request.negative_prompt) {
-    log::warning("negative_prompt is not used: guidance_scale=", r.guidance_scale,
-                 " runs one pass per step, without classifier-free guidance");
+  } else {
+    // Said once per generation, here rather than in resolve_request, which a server runs for every
+    // field of a request. A negative prompt is not refused: FastVideo's own FastWan run file sets
+    // one for its CFG-free DMD (fastvideo serve refuses it, video_request.cpp). The variable is
+    // global and may be meant for other runs; an explicit cfg_gate_step was refused already.
+    if (state.request.negative_prompt) {
+      log::warning("negative_prompt is not used: ", r.no_cfg_reason());
+    }
+    if (!state.request.cfg_gate_step && r.cfg_gate_step < 1.0) {
+      log::warning("FASTVIDEO_CFG_GATE_STEP=", shortest(r.cfg_gate_step),
+                   " is ignored: ", r.no_cfg_reason());
+    }
   }
   encoder_.release_unless_kept();  // its memory goes back before the DiT's activations need it
 }
