@@ -553,6 +553,50 @@ TEST(Serve, ANegativePromptOnFastWanIsRefusedNamingWhy) {
   EXPECT_EQ(server.terminate(), 0);
 }
 
+// A video's content in byte ranges (RFC 7233): httplib's own handling wrote a last byte past the
+// end into Content-Range as asked, and answered a range past the end with a 416 naming that range
+// instead of "bytes */SIZE".
+TEST(Serve, ContentRangesAreCheckedAgainstTheVideosSize) {
+  ServeProcess server("ranges");
+  auto c = server.client();
+  const std::string id = submit(c, kSmallJob).value("id", "");
+  ASSERT_EQ(wait_for_end(c, id)["status"], "completed");
+  const std::string path = "/v1/videos/" + id + "/content";
+  const std::string video = c.Get(path)->body;
+  const size_t size = video.size();
+  ASSERT_GT(size, 20u);
+  auto ranged = [&](const std::string& range) {
+    return c.Get(path, httplib::Headers{{"Range", "bytes=" + range}});
+  };
+  for (const std::string& range : {str_cat(size, "-"), std::string("999999-"),
+                                   std::string("999999-9999999"), std::string("-0")}) {
+    const auto r = ranged(range);
+    expect_error(r, 416, nullptr, range);
+    if (!r) continue;
+    EXPECT_EQ(r->get_header_value_count("Content-Range"), 1u) << range;
+    EXPECT_EQ(r->get_header_value("Content-Range"), str_cat("bytes */", size)) << range;
+    EXPECT_NE(r->body.find("asks for no byte of video"), std::string::npos) << r->body;
+  }
+  // first-last, a last byte past the end, a suffix, and a set of which one range is satisfiable.
+  for (const auto& [range, first, last] : std::vector<std::tuple<std::string, size_t, size_t>>{
+           {"10-19", 10, 19},
+           {"0-999999", 0, size - 1},
+           {"-5", size - 5, size - 1},
+           {str_cat("3-,", size + 10, "-"), 3, size - 1}}) {
+    const auto r = ranged(range);
+    ASSERT_TRUE(r) << range;
+    EXPECT_EQ(r->status, 206) << range;
+    EXPECT_EQ(r->get_header_value("Content-Range"), str_cat("bytes ", first, "-", last, "/", size))
+        << range;
+    EXPECT_EQ(r->body, video.substr(first, last - first + 1)) << range;
+  }
+  // An error answer goes out whole, not cut to the range.
+  const auto unknown = c.Get("/v1/videos/video_0123456789abcdef0123456789abcdef/content",
+                             httplib::Headers{{"Range", "bytes=5-"}});
+  expect_error(unknown, 404, "video_id", "an unknown video's content in a range");
+  if (unknown) EXPECT_FALSE(unknown->has_header("Content-Range"));
+}
+
 TEST(Serve, ApiKeyIsRequiredOnEveryRouteButHealth) {
   ::setenv("FASTVIDEO_API_KEY", "sk-test", 1);  // as --api-key, kept out of the process list
   ServeProcess server("api-key");

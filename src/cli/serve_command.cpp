@@ -26,6 +26,7 @@
 #include <optional>
 #include <regex>
 #include <set>
+#include <utility>
 
 #include "api_error.h"
 #include "commands.h"
@@ -304,6 +305,27 @@ std::string video_id(const httplib::Request& req) {
 ApiError unknown_video(const std::string& id) {
   return ApiError(404, "not_found", str_cat("no video '", id, "' (unknown, deleted or expired)"),
                   "video_id");
+}
+
+// A Range header's ranges (httplib's parse: -1 where a number is absent) against a body of `size`
+// bytes, by RFC 7233 §2.1: each as first and last byte within the body (a suffix range counts
+// from the end, a last byte past the end is the end), without those that start past the end or
+// ask for the last 0 bytes. Empty when no range is satisfiable.
+httplib::Ranges satisfiable_ranges(const httplib::Ranges& asked, size_t size) {
+  const auto end = static_cast<ssize_t>(size);
+  httplib::Ranges ranges;
+  for (auto [first, last] : asked) {
+    if (first == -1 && last == -1) {  // "bytes=-", which httplib takes for the whole body
+      first = 0;
+    } else if (first == -1) {  // the last `last` bytes
+      if (last == 0) continue;
+      first = std::max<ssize_t>(0, end - last);
+      last = -1;
+    }
+    if (first >= end) continue;
+    ranges.emplace_back(first, last == -1 ? end - 1 : std::min(last, end - 1));
+  }
+  return ranges;
 }
 
 std::string lowercase(std::string s) {
@@ -682,6 +704,14 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
              }));
   server.Get(R"(/v1/videos/([^/]+)/content)",
              route([&](const httplib::Request& req, httplib::Response& res) {
+               // httplib (0.11.4) cuts whatever a route answers to the request's Range, error
+               // answers included, and trusts the numbers: a last byte past the end went into
+               // Content-Range as asked, and a range past the end became a 416 naming that range,
+               // where RFC 7233 §4.4 wants "bytes */SIZE". So this route takes the ranges over,
+               // and hands httplib only those it checked against the video. (The Request is
+               // httplib's own, not const; routes are given it const.)
+               httplib::Ranges& ranges = const_cast<httplib::Request&>(req).ranges;
+               const httplib::Ranges asked = std::exchange(ranges, {});
                check_query(req, {"variant"});
                const std::string id = video_id(req);
                if (req.has_param("variant") && req.get_param_value("variant") != "video") {
@@ -704,6 +734,14 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
                                 "video_id");
                }
                std::string bytes((std::istreambuf_iterator<char>(file)), {});
+               ranges = satisfiable_ranges(asked, bytes.size());
+               if (!asked.empty() && ranges.empty()) {
+                 res.set_header("Content-Range", str_cat("bytes */", bytes.size()));
+                 throw ApiError(416, "range_not_satisfiable",
+                                str_cat("Range '", req.get_header_value("Range").substr(0, 80),
+                                        "' asks for no byte of video '", id, "', which has ",
+                                        bytes.size(), " bytes"));
+               }
                res.set_content(std::move(bytes), "video/mp4");
              }));
   server.Delete(R"(/v1/videos/([^/]+))",
