@@ -25,6 +25,7 @@
 #include "core/parse_number.h"
 #include "core/torch_random.h"
 #include "io/checkpoint.h"
+#include "json_output.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/wan_presets.h"
 #include "ops/elementwise.h"
@@ -42,7 +43,6 @@
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
-#include "json_output.h"
 #endif
 
 namespace fastvideo::bench {

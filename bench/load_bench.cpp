@@ -20,6 +20,7 @@
 #include "fastvideo/video_generator.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "json_output.h"
 #include "models/umt5/umt5_encoder.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/vae/wan_vae_specs.h"
@@ -27,7 +28,6 @@
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
-#include "json_output.h"
 #endif
 
 namespace fastvideo::bench {

@@ -12,6 +12,7 @@
 #include "bench_commands.h"
 #include "core/compute_device.h"
 #include "io/checkpoint.h"
+#include "json_output.h"
 #include "models/umt5/umt5_encoder.h"
 #include "models/wan/wan_geometry.h"
 #include "pipeline/wan_checkpoint.h"
@@ -21,7 +22,6 @@
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
-#include "json_output.h"
 #endif
 
 namespace fastvideo::bench {
