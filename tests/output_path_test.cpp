@@ -13,6 +13,7 @@
 
 #include "core/stop_flag.h"
 #include "fastvideo/made_folders.h"
+#include "fastvideo/run_config.h"
 #include "io/mp4_video.h"
 #include "io/png_frames.h"
 #include "io/video_writer.h"
@@ -262,6 +263,33 @@ TEST(OutputPath, AY4msMetadataFileIsReplacedOnlyWithOverwriteAndNeverAFolder) {
       << e;
   EXPECT_EQ(testing::file_bytes(dir / "a.y4m.json"), "user data");
   EXPECT_FALSE(fs::exists(dir / "a.y4m"));
+  // With the video there too, the refusal names the video.
+  write_video(small_video(), dir / "c.y4m", {}, false);
+  e = error_of([&] { OutputTarget t(dir / "c.y4m", "a fox", false); });
+  EXPECT_NE(e.find((dir / "c.y4m").string() + " exists; set overwrite"), std::string::npos) << e;
+}
+
+// A list of prompts (or a prompt file) names its videos in a folder; an earlier run's PNG frames
+// there are an output each video would replace, so they are refused before any work.
+TEST(OutputPath, APromptListIntoAPngFrameOutputIsRefused) {
+  const fs::path dir = testing::temp_dir("prompt-list-frames");
+  write_video(small_video(), dir / "fr", {}, false);
+  for (const std::string& out : {(dir / "fr").string(), (dir / "fr").string() + "/"}) {
+    RunConfig config;
+    apply_config_text(
+        str_cat("request:\n  prompt: [a fox, a cat]\n  output:\n    output_path: ", out, "\n"),
+        "test", config);
+    const std::string e = error_of([&] { (void)config.output(); });
+    EXPECT_NE(e.find("holds an earlier run's PNG frames, which every video of a list of prompts "
+                     "would replace"),
+              std::string::npos)
+        << out << ": " << e;
+  }
+  RunConfig fresh;
+  apply_config_text(str_cat("request:\n  prompt: [a fox, a cat]\n  output:\n    output_path: ",
+                            (dir / "new").string(), "\n"),
+                    "test", fresh);
+  EXPECT_EQ(fresh.output(), dir / "new" / "");
 }
 
 // Bug 4 (the write stage's part): a stop requested while writing removes the temporary.

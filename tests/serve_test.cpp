@@ -617,6 +617,10 @@ TEST(Serve, ApiKeyIsRequiredOnEveryRouteButHealth) {
   const auto basic = server.client().Get("/v1/models", {{"Authorization", "Basic sk-test"}});
   expect_error(basic, 401, nullptr, "another scheme");
   EXPECT_EQ(basic->get_header_value("WWW-Authenticate"), "Bearer");
+  // A refusal goes out whole, whatever Range the request names (it went out as 4 bytes).
+  const auto ranged = server.client().Get("/v1/videos/video_abc/content", {{"Range", "bytes=0-3"}});
+  expect_error(ranged, 401, nullptr, "no key, in a range");
+  if (ranged) EXPECT_FALSE(ranged->has_header("Content-Range")) << ranged->body;
   EXPECT_EQ(body_of(models)["data"][0]["id"], "tiny-model");
   auto health = server.client().Get("/health");
   ASSERT_TRUE(health && health->status == 200);

@@ -16,6 +16,7 @@
 #include "core/parse_number.h"
 #include "core/utf8.h"
 #include "fastvideo/log.h"
+#include "fastvideo/video_generator.h"
 #include "io/text_file.h"
 #include "io/video_writer.h"
 #include "pipeline/compile_settings.h"
@@ -752,6 +753,11 @@ std::filesystem::path RunConfig::output() const {
     FV_CHECK(!video_file && !output_video_name, out.string(), ": with ", source,
              " each video is named from its prompt, so request.output.output_path must be a "
              "folder (and output_video_name unset)");
+    // An earlier run's PNG frames there are an output of their own, which each video would
+    // replace: not a folder to name videos in.
+    FV_CHECK(frame_folder_written_for(out / "").empty(), out.string(),
+             " holds an earlier run's PNG frames, which every video of ", source,
+             " would replace; give request.output.output_path a folder to name the videos in");
     return out / "";
   }
   // FastVideo: a path that does not name a video file is a folder to name the video in.

@@ -328,6 +328,12 @@ httplib::Ranges satisfiable_ranges(const httplib::Ranges& asked, size_t size) {
   return ranges;
 }
 
+// httplib cuts every answer to the request's Range, error answers included (a 401 went out as 4
+// bytes of its JSON). Only a video's content is served in ranges; an error goes out whole.
+void answer_whole(const httplib::Request& req) {
+  const_cast<httplib::Request&>(req).ranges.clear();  // httplib's own Request, not const
+}
+
 std::string lowercase(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
@@ -597,6 +603,7 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
   // bounded by --max-body-bytes), so that the connection can stay open and the answer arrives.
   server.set_pre_routing_handler([&f](const httplib::Request& req, httplib::Response& res) {
     if (auto refusal = refuse_body_framing(req)) {
+      answer_whole(req);
       answer_and_close(res, *refusal);
       return httplib::Server::HandlerResponse::Handled;
     }
@@ -604,6 +611,7 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
     const bool body =
         req.has_header("Content-Length") && std::stoull(req.get_header_value("Content-Length")) > 0;
     if (auto refusal = refuse_key(req, f.api_key); refusal && !body) {
+      answer_whole(req);
       reply_refusal(res, *refusal);
       return httplib::Server::HandlerResponse::Handled;
     }
@@ -617,6 +625,7 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
     return refusal->status();
   });
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    answer_whole(req);
     if (!res.body.empty() || res.content_length_ > 0) return;  // answered already
     // httplib answers a known path asked with another method as an unknown route.
     if (res.status == 404 || res.status == 400) {
@@ -637,7 +646,8 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
                         default_message(status)));
   });
   server.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        answer_whole(req);
         std::string what = "unknown error";
         try {
           std::rethrow_exception(ep);
@@ -650,10 +660,14 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
   // Every route answers an ApiError as OpenAI's error object.
   auto route = [&f](auto handler) {
     return [handler, &f](const httplib::Request& req, httplib::Response& res) {
-      if (auto refusal = refuse_key(req, f.api_key)) return reply_refusal(res, *refusal);
+      if (auto refusal = refuse_key(req, f.api_key)) {
+        answer_whole(req);
+        return reply_refusal(res, *refusal);
+      }
       try {
         handler(req, res);
       } catch (const ApiError& e) {
+        answer_whole(req);
         reply(res, e);
       }
     };

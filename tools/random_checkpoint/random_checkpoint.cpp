@@ -214,7 +214,14 @@ fs::path default_tiny_model_dir() {
   } else if (auto h = env_string("HOME")) {
     cache = fs::path(*h) / ".cache";
   } else {
-    cache = fs::temp_directory_path();
+    std::error_code ec;
+    cache = fs::temp_directory_path(ec);
+    if (ec) {
+      fail(
+          "no folder for the tiny test model: HOME and XDG_CACHE_HOME are unset, and the "
+          "temporary folder (TMPDIR) is unusable: ",
+          ec.message(), "; pass --model, or set FASTVIDEO_TINY_MODEL to a writable folder");
+    }
   }
   return cache / "fastvideo" / "tiny-model-seed0";
 }
@@ -238,12 +245,14 @@ fs::path ensure_default_tiny_model() {
     } catch (const Cancelled&) {
       throw;
     } catch (const Error& e) {
-      e.rethrow_with_context(str_cat(
-          "no model given, and the tiny test model cannot be written to its folder (",
-          env_string("FASTVIDEO_TINY_MODEL")
-              ? "FASTVIDEO_TINY_MODEL"
-              : (env_string("XDG_CACHE_HOME") ? "under XDG_CACHE_HOME" : "under HOME/.cache"),
-          "); pass --model, or set FASTVIDEO_TINY_MODEL to a writable folder"));
+      // The setting that chose the folder, in default_tiny_model_dir's order.
+      const char* chosen_by = env_string("FASTVIDEO_TINY_MODEL") ? "FASTVIDEO_TINY_MODEL"
+                              : env_string("XDG_CACHE_HOME")     ? "under XDG_CACHE_HOME"
+                              : env_string("HOME")               ? "under HOME/.cache"
+                                                   : "under the temporary folder: no HOME is set";
+      e.rethrow_with_context(
+          str_cat("no model given, and the tiny test model cannot be written to its folder (",
+                  chosen_by, "); pass --model, or set FASTVIDEO_TINY_MODEL to a writable folder"));
     }
   }
   return dir;
