@@ -68,6 +68,11 @@ def _check_output_for_prompts(config: _fastvideo_cpp.RunConfig, output_path: str
         raise _fastvideo_cpp.FastVideoError(
             f"{out}: with a list of prompts each video is named from its prompt, so "
             f"{output_path} must be a folder (and output_video_name unset)")
+    # An earlier run's PNG frames there are an output each video would replace.
+    if out and _fastvideo_cpp.frame_folder_written_for(out):
+        raise _fastvideo_cpp.FastVideoError(
+            f"{out}: holds an earlier run's PNG frames, which every video of a list of prompts "
+            f"would replace; give {output_path} a folder to name the videos in")
 
 
 # The engine's messages name the CLI's flags; from Python, the keyword or request key instead.

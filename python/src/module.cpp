@@ -221,6 +221,10 @@ NB_MODULE(_fastvideo_cpp, m) {
       .def_ro("dmd_denoising_steps", &ModelSamplingPreset::dmd_denoising_steps);
   m.def("model_sampling_preset", &model_sampling_preset, "model_path"_a);
   m.def("read_prompt_file", &read_prompt_file, "path"_a);
+  m.def(
+      "frame_folder_written_for",
+      [](const std::string& output) { return frame_folder_written_for(output).string(); },
+      "output"_a, "The PNG-frame folder a run with this output writes ('' for none).");
 
   // The tiny Wan2.1 model the CLI generates with when no model is given (docs/tiny-model.md).
   m.def("default_tiny_model", [] { return ensure_default_tiny_model().string(); });

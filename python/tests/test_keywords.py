@@ -449,3 +449,17 @@ def test_a_prompt_that_is_not_unicode_text_is_named(tiny_model):
     gen = VideoGenerator.from_pretrained(tiny_model, device="cpu")
     with pytest.raises(ValueError, match="the prompt is not valid Unicode text"):
         gen.generate_video("a fox \ud800", save_video=False)
+
+
+
+def test_a_prompt_list_into_an_earlier_png_frame_output_is_refused(generator, tmp_path):
+    # Each video would replace the last there (RunConfig::output refuses the same for run files).
+    # An earlier `fastvideo generate --output png` left frames and their metadata.
+    png = tmp_path / "png"
+    png.mkdir()
+    (png / "frame_00000.png").write_bytes(b"")
+    (png / "metadata.json").write_text("{}")
+    with pytest.raises(FastVideoError, match="earlier run's PNG frames"):
+        generator.generate_video(["a fox", "a cat"], output_path=str(png), overwrite=True,
+                                 num_frames=9, height=64, width=64, num_inference_steps=1)
+    assert sorted(p.name for p in png.iterdir()) == ["frame_00000.png", "metadata.json"]
