@@ -166,24 +166,10 @@ OutputTarget::OutputTarget(const fs::path& requested, const std::string& prompt,
   // output_video_name: fox.mp4 failed in a fresh folder), and goes again if the video never comes.
   created_folders_ = MadeFolders(dir, path_);
   check_folder(path_, dir);
-  std::error_code ec;
-  const fs::path target = path_.has_filename() ? path_ : path_.parent_path();
-  const fs::file_status status = fs::symlink_status(target, ec);
-  if (fs::exists(status)) {
-    FV_CHECK(overwrite, path_.string(), " exists; set overwrite (--overwrite) to replace it");
-    // What --overwrite cannot replace is refused now, not after the whole generation
-    // (write_video checks the same when it writes).
-    if (video_format_for(path_) == VideoFormat::PngFolder) {
-      FV_CHECK(is_png_frame_folder(target), target.string(),
-               " exists and is not a previous PNG-frame output (it holds other files or is not a "
-               "folder); refusing to replace it");
-    } else {
-      FV_CHECK(!fs::is_directory(status), target.string(),
-               " exists and is a folder; refusing to replace a folder with a file");
-    }
-  }
-  // After the video's own: a second run into the same .y4m names the video, not its metadata.
-  if (video_format_for(path_) == VideoFormat::Y4m) check_y4m_metadata_target(target, overwrite);
+  // What --overwrite cannot replace is refused now, not after the whole generation (write_video
+  // checks the same when it writes).
+  check_output_replaceable(path_.has_filename() ? path_ : path_.parent_path(),
+                           video_format_for(path_), overwrite, path_);
 }
 
 OutputTarget::~OutputTarget() {

@@ -134,6 +134,10 @@ VideoFormat video_format_for(const fs::path& out) {
        "(a folder of PNG frames)");
 }
 
+namespace {
+
+// A .y4m's metadata file (y4m_metadata_path) already there: replaced only with `overwrite`, and
+// never a folder. It may be anyone's file, even without its video.
 void check_y4m_metadata_target(const fs::path& video_target, bool overwrite) {
   const fs::path metadata = y4m_metadata_path(video_target);
   std::error_code ec;
@@ -145,6 +149,27 @@ void check_y4m_metadata_target(const fs::path& video_target, bool overwrite) {
            " (the .y4m's metadata file) exists; set overwrite (--overwrite) to replace it");
 }
 
+}  // namespace
+
+void check_output_replaceable(const fs::path& target, VideoFormat format, bool overwrite,
+                              const fs::path& named) {
+  std::error_code ec;
+  const fs::file_status status = fs::symlink_status(target, ec);
+  if (fs::exists(status)) {
+    FV_CHECK(overwrite, named.string(), " exists; set overwrite (--overwrite) to replace it");
+    if (format == VideoFormat::PngFolder) {
+      FV_CHECK(is_png_frame_folder(target), target.string(),
+               " exists and is not a previous PNG-frame output (it holds other files or is not a "
+               "folder); refusing to replace it");
+    } else {
+      FV_CHECK(!fs::is_directory(status), target.string(),
+               " exists and is a folder; refusing to replace a folder with a file");
+    }
+  }
+  // After the video's own: a second run into the same .y4m names the video, not its metadata.
+  if (format == VideoFormat::Y4m) check_y4m_metadata_target(target, overwrite);
+}
+
 void write_video(const Video& video, const fs::path& out, const VideoMetadata& metadata,
                  bool overwrite, const StopFlag* stop) {
   const VideoFormat format = video_format_for(out);
@@ -154,23 +179,10 @@ void write_video(const Video& video, const fs::path& out, const VideoMetadata& m
   check_video(video, target);
   check_format(video, format, target);
 
-  std::error_code ec;
-  const fs::file_status status = fs::symlink_status(target, ec);
-  const bool exists = fs::exists(status);
-  if (exists) {
-    FV_CHECK(overwrite, target.string(), " exists; set overwrite (--overwrite) to replace it");
-    if (format == VideoFormat::PngFolder)
-      FV_CHECK(is_png_frame_folder(target), target.string(),
-               " exists and is not a previous PNG-frame output (it holds other files or is not a "
-               "folder); refusing to replace it");
-    else
-      FV_CHECK(!fs::is_directory(status), target.string(),
-               " exists and is a folder; refusing to replace a folder with a file");
-  }
-  if (format == VideoFormat::Y4m) check_y4m_metadata_target(target, overwrite);
+  check_output_replaceable(target, format, overwrite, target);
 
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  ec.clear();
+  std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec)
     fail(target.string(), ": cannot create the output folder ", dir.string(), ": ", ec.message());

@@ -19,9 +19,12 @@ VideoFormat video_format_for(const std::filesystem::path& out);
 // Whether `out` ends in a video file's extension (.mp4, .y4m, any letter case).
 bool names_a_video_file(const std::filesystem::path& out);
 
-// A .y4m output's metadata file (y4m_metadata_path): where it exists already, an Error naming it
-// unless `overwrite`, and always where it is a folder. Checked before any work, as for the video.
-void check_y4m_metadata_target(const std::filesystem::path& video_target, bool overwrite);
+// Whether an output at `target` in `format` may be written, checked before any work (and again by
+// write_video): an existing one only with `overwrite` (the error names it as `named`), a folder
+// only by a previous PNG-frame output, a file never by a folder; and for a .y4m, its metadata file
+// (y4m_metadata_path) already there only with `overwrite`, never a folder.
+void check_output_replaceable(const std::filesystem::path& target, VideoFormat format,
+                              bool overwrite, const std::filesystem::path& named);
 
 // Writes `video` to `out` in the format video_format_for(out) picks, with `metadata` inside.
 // Atomic: the data goes to a hidden temporary next to `out` and is renamed over it only when

@@ -206,34 +206,44 @@ void write_tiny_model(const fs::path& dir, uint64_t seed, bool overwrite) {
   write_random_checkpoint(dir, options);
 }
 
-fs::path default_tiny_model_dir() {
-  if (auto v = env_string("FASTVIDEO_TINY_MODEL")) return *v;
-  fs::path cache;
-  if (auto x = env_string("XDG_CACHE_HOME")) {
-    cache = *x;
-  } else if (auto h = env_string("HOME")) {
-    cache = fs::path(*h) / ".cache";
-  } else {
-    std::error_code ec;
-    cache = fs::temp_directory_path(ec);
-    if (ec) {
-      fail(
-          "no folder for the tiny test model: HOME and XDG_CACHE_HOME are unset, and the "
-          "temporary folder (TMPDIR) is unusable: ",
-          ec.message(), "; pass --model, or set FASTVIDEO_TINY_MODEL to a writable folder");
-    }
+namespace {
+
+// The tiny model's default folder and the setting that chose it (for messages about it).
+struct TinyModelFolder {
+  fs::path dir;
+  const char* chosen_by;
+};
+
+TinyModelFolder tiny_model_folder() {
+  if (auto v = env_string("FASTVIDEO_TINY_MODEL")) return {*v, "FASTVIDEO_TINY_MODEL"};
+  const fs::path name = fs::path("fastvideo") / "tiny-model-seed0";
+  if (auto x = env_string("XDG_CACHE_HOME")) return {fs::path(*x) / name, "under XDG_CACHE_HOME"};
+  if (auto h = env_string("HOME")) return {fs::path(*h) / ".cache" / name, "under HOME/.cache"};
+  std::error_code ec;
+  const fs::path temp = fs::temp_directory_path(ec);
+  if (ec) {
+    fail(
+        "no folder for the tiny test model: HOME and XDG_CACHE_HOME are unset, and the "
+        "temporary folder (TMPDIR) is unusable: ",
+        ec.message(), "; pass --model, or set FASTVIDEO_TINY_MODEL to a writable folder");
   }
-  return cache / "fastvideo" / "tiny-model-seed0";
+  return {temp / name, "under the temporary folder: no HOME is set"};
 }
 
+}  // namespace
+
+fs::path default_tiny_model_dir() { return tiny_model_folder().dir; }
+
 fs::path ensure_default_tiny_model() {
-  auto dir = default_tiny_model_dir();
+  const TinyModelFolder folder = tiny_model_folder();
+  const fs::path& dir = folder.dir;
   // Only a missing or empty folder is written into: anything else there is the user's, and the
   // writer's own refusal would speak of a --overwrite no one passed (QA fuzzing).
   std::error_code ec;
   if (fs::exists(fs::symlink_status(dir, ec)) && !fs::exists(dir / "model_index.json", ec) &&
       !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec))) {
-    fail(env_string("FASTVIDEO_TINY_MODEL") ? "FASTVIDEO_TINY_MODEL=" : "the tiny model's folder ",
+    fail(folder.chosen_by == std::string_view("FASTVIDEO_TINY_MODEL") ? "FASTVIDEO_TINY_MODEL="
+                                                                      : "the tiny model's folder ",
          dir.string(),
          " exists and holds no checkpoint (no model_index.json); name a new or empty folder, or "
          "pass --model");
@@ -245,14 +255,9 @@ fs::path ensure_default_tiny_model() {
     } catch (const Cancelled&) {
       throw;
     } catch (const Error& e) {
-      // The setting that chose the folder, in default_tiny_model_dir's order.
-      const char* chosen_by = env_string("FASTVIDEO_TINY_MODEL") ? "FASTVIDEO_TINY_MODEL"
-                              : env_string("XDG_CACHE_HOME")     ? "under XDG_CACHE_HOME"
-                              : env_string("HOME")               ? "under HOME/.cache"
-                                                   : "under the temporary folder: no HOME is set";
-      e.rethrow_with_context(
-          str_cat("no model given, and the tiny test model cannot be written to its folder (",
-                  chosen_by, "); pass --model, or set FASTVIDEO_TINY_MODEL to a writable folder"));
+      e.rethrow_with_context(str_cat(
+          "no model given, and the tiny test model cannot be written to its folder (",
+          folder.chosen_by, "); pass --model, or set FASTVIDEO_TINY_MODEL to a writable folder"));
     }
   }
   return dir;
