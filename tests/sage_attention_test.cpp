@@ -2,7 +2,6 @@
 // every code's rounding interval, the INT8 scale groups of the wgmma fragments, K smoothing, the
 // accuracy of the whole against dense attention computed in double, and the backend: chosen by
 // name only, self-attention only, head_dim 64/128, refused on GPUs, a tiny generation on the CPU.
-#include "ops/elementwise.h"
 #include "ops/sage_attention.h"
 
 #include <gtest/gtest.h>
@@ -10,23 +9,25 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "attention/attention_registry.h"
 #include "attention/attention_selection.h"
 #include "fastvideo/video_generator.h"
+#include "ops/elementwise.h"
 #include "test_util.h"
 #include "tiny_model_fixture.h"
 
 namespace fastvideo {
 namespace {
 
-using testing::error_of;
 using testing::cosine;
+using testing::error_of;
 using testing::rel_l2;
 
 using testing::contains;
-
 
 // Dense attention in double (test_util's definition-level reference), f32 in and out.
 Tensor dense(const Tensor& q, const Tensor& k, const Tensor& v, float scale) {
@@ -288,6 +289,70 @@ TEST(SageAttention, RowSumTakesTheUnroundedPAndPvTheRoundedOnes) {
   EXPECT_LT(out.data<float>()[1], 448.0 * 0.995) << "l summed the rounded P̃";
 }
 
+// The softmax block is part of the contract: one query row, keys 0..127 at one logit and key 64
+// 7.085 base-2 units above them. V channel 0 is 448 on key 0 only, channel 1 448 on key 64 only,
+// so O[0] / O[1] = (key 0's weight in P̃·V) / 448. With blocks of 128, key 0's P̃ is x = 448 ·
+// 2^-7.085 ≈ 3.2996 against the block's max, rounded to E4M3's 3.25. With the portable kernel's
+// blocks of 64, key 0 is the max of its block (P̃ = 448, exact), scaled by 2^-7.085 in f32 when
+// key 64 raises the max: x unrounded. (K's INT8 keeps the gap exact: key 0 and key 64 share a
+// group, and after smoothing they sit at −1 and 127 steps of max / 127.)
+TEST(SageAttention, TheSoftmaxBlockDecidesWhichMaxPIsRoundedAgainst) {
+  const int64_t D = 64, S = 128;
+  const float gap = 7.085f;
+  Tensor q = Tensor::zeros({1, 1, 1, D}, DType::F32), k = Tensor::zeros({1, S, 1, D}, DType::F32),
+         v = Tensor::zeros({1, S, 1, D}, DType::F32);
+  q.data<float>()[0] = 1.f;
+  k.data<float>()[64 * D] = gap / 1.4426950f;  // the base-2 gap with scale 1
+  v.data<float>()[0] = 448.f;
+  v.data<float>()[64 * D + 1] = 448.f;
+  const double x = 448.0 * std::exp2(-double(gap));
+  ASSERT_GT(std::fabs(x - e4m3_to_f32(f32_to_e4m3(float(x)))), 0.01 * x) << "x is an E4M3 value";
+  const auto key0_weight = [&](int64_t block) {
+    const Tensor out = ops::cpu::sage_attention(q, k, v, 1.f, block);
+    return 448.0 * out.data<float>()[0] / out.data<float>()[1];
+  };
+  EXPECT_NEAR(key0_weight(kSageKeyBlock), e4m3_to_f32(f32_to_e4m3(float(x))), 1e-4);
+  EXPECT_NEAR(key0_weight(kSagePortableSoftmaxBlock), x, 1e-4 * x);
+}
+
+// With at most 64 keys the two blocks are one and the same; on DiT-like inputs the two contracts
+// differ in P̃'s roundings only, and both stay as close to dense attention as the issue asks.
+TEST(SageAttention, PortableSoftmaxBlocksGiveTheSameAccuracy) {
+  for (int64_t S : {50, 333}) {
+    const Inputs in = dit_like(2, S, 3, 128);
+    const float scale = 1.f / std::sqrt(128.f);
+    const Tensor wide = ops::cpu::sage_attention(in.q, in.k, in.v, scale);
+    const Tensor half =
+        ops::cpu::sage_attention(in.q, in.k, in.v, scale, kSagePortableSoftmaxBlock);
+    if (S <= kSagePortableSoftmaxBlock) {
+      EXPECT_EQ(std::memcmp(wide.data<float>(), half.data<float>(), size_t(wide.numel()) * 4), 0);
+      continue;
+    }
+    EXPECT_GT(rel_l2(half, wide), 0.0) << "S " << S << ": the blocks of 64 changed nothing";
+    EXPECT_LE(rel_l2(half, wide), 1e-2) << "S " << S;
+    const Accuracy a = accuracy(half, dense(in.q, in.k, in.v, scale));
+    EXPECT_GE(a.cosine, 0.999) << "S " << S << ": " << a;
+    EXPECT_LE(a.rel_l2, 3e-2) << "S " << S << ": " << a;
+  }
+}
+
+TEST(SageAttention, RefusesOtherSoftmaxBlocksNamingThem) {
+  const Inputs in = dit_like(1, 70, 1, 64);
+  try {
+    ops::cpu::sage_attention(in.q, in.k, in.v, 0.125f, 32);
+    FAIL() << "a softmax block of 32 was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("softmax block must be 128 keys, or 64"),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("got 32"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(sage_softmax_block(SageKernel::Hopper), kSageKeyBlock);
+  EXPECT_EQ(sage_softmax_block(SageKernel::PortableF16), kSagePortableSoftmaxBlock);
+  EXPECT_EQ(sage_softmax_block(SageKernel::PortableFp8), kSagePortableSoftmaxBlock);
+  EXPECT_THROW(sage_softmax_block(SageKernel::Automatic), Error);
+}
+
 TEST(SageAttention, ZeroMeanNoiseStaysWithinE4m3sStep) {
   // Pure N(0, 1) q, k, v: no structure for the averaging to keep, so the output's error is E4M3's
   // relative rounding of P̃ and of v (≈2.6% rms each). Still well correlated.
@@ -435,12 +500,13 @@ TEST(SageAttnBackend, RunsOnTheCpuAndSm80ToSm90AndRefusesOtherGpusNamingThem) {
   EXPECT_TRUE(a100.available()) << a100.reason;
   EXPECT_TRUE(contains(a100.reason, "FP16 mma.sync P·V")) << a100.reason;
   const std::string t4 = error_of([&] {
-    select_attention_backends("SAGE_ATTN", std::nullopt, AttentionDevice::gpu(0, "Tesla T4", {7, 5}),
-                              {128, DType::BF16});
+    select_attention_backends("SAGE_ATTN", std::nullopt,
+                              AttentionDevice::gpu(0, "Tesla T4", {7, 5}), {128, DType::BF16});
   });
   EXPECT_TRUE(contains(t4, "Tesla T4")) << t4;
   EXPECT_TRUE(contains(t4, "sm_80 .. sm_90")) << t4;
-  const AttentionBackendStatus b200 = sage().status(AttentionDevice::gpu(0, "NVIDIA B200", {10, 0}));
+  const AttentionBackendStatus b200 =
+      sage().status(AttentionDevice::gpu(0, "NVIDIA B200", {10, 0}));
   EXPECT_EQ(b200.kind, AttentionBackendStatus::Kind::NotInThisVersion);
   EXPECT_TRUE(contains(b200.reason, "NVIDIA B200")) << b200.reason;
   EXPECT_TRUE(contains(b200.reason, "SAGE_ATTN_THREE")) << b200.reason;

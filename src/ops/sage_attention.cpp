@@ -56,6 +56,14 @@ SageKernel sage_kernel_for(int major, int minor, SageKernel wanted, std::string_
   fail("SAGE_ATTN: unknown kernel ", int(wanted));
 }
 
+int64_t sage_softmax_block(SageKernel kernel) {
+  FV_CHECK(kernel != SageKernel::Automatic,
+           "sage_softmax_block: name the kernel (sage_kernel_for chooses it)");
+  return kernel == SageKernel::PortableFp8 || kernel == SageKernel::PortableF16
+             ? kSagePortableSoftmaxBlock
+             : kSageKeyBlock;
+}
+
 namespace ops {
 
 Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale) {

@@ -33,7 +33,11 @@
 //      O ← O + T                                                  (the f32 accumulator)
 //      m ← m_new
 //    The block of 128 is part of the contract: P̃ is rounded to E4M3 against the running max of
-//    its block, so another block size gives other roundings. Why l takes the unrounded P̃: the
+//    its block, so another block size gives other roundings. The portable kernel's contract is the
+//    same with softmax blocks of 64 (each block of 128 in two halves, the same keys and K groups):
+//    its warps hold 32 query rows, so that each K and Vᵀ fragment read from shared memory feeds
+//    two MMAs, and S for 32 rows x 128 keys would not fit beside O in its registers
+//    (sage_softmax_block). Why l takes the unrounded P̃: the
 //    kernel has them in f32 registers just before packing them to FP8, so the sum costs a few adds
 //    and no unpack on the softmax path that bounds a Hopper attention kernel, and it is what
 //    SageAttention's sm90 kernel does (its row sum adds the f32 P̃ before the FP8 conversion), so
@@ -72,10 +76,11 @@
 
 namespace fastvideo {
 
-inline constexpr int64_t kSageQueryBlock = 64;           // rows of one wgmma M tile (CTA_Q)
-inline constexpr int64_t kSageKeyBlock = 128;            // keys per main-loop iteration (CTA_K)
-inline constexpr int64_t kSageQueryScalesPerBlock = 32;  // 4 warps × 8 row pairs
-inline constexpr int64_t kSageKeyScalesPerBlock = 4;     // one per lane % 4
+inline constexpr int64_t kSageQueryBlock = 64;            // rows of one wgmma M tile (CTA_Q)
+inline constexpr int64_t kSageKeyBlock = 128;             // keys per main-loop iteration (CTA_K)
+inline constexpr int64_t kSagePortableSoftmaxBlock = 64;  // the portable kernel's step 4 block
+inline constexpr int64_t kSageQueryScalesPerBlock = 32;   // 4 warps × 8 row pairs
+inline constexpr int64_t kSageKeyScalesPerBlock = 4;      // one per lane % 4
 inline constexpr float kSagePMax = kE4m3Max;
 inline constexpr float kSageLog2PMax = 8.80735492f;  // f32(log2 448), step 4's offset
 
@@ -118,6 +123,10 @@ enum class SageKernel { Automatic, Hopper, PortableFp8, PortableF16 };
 SageKernel sage_kernel_for(int major, int minor, SageKernel wanted = SageKernel::Automatic,
                            std::string_view gpu = "this GPU");
 
+// Step 4's key block in `kernel`'s contract (a kernel sage_kernel_for chose, not Automatic):
+// kSageKeyBlock for Hopper's, kSagePortableSoftmaxBlock for the portable ones.
+int64_t sage_softmax_block(SageKernel kernel);
+
 namespace ops {
 
 // Softmax attention on q, k, v (F32 or BF16, [B, S, H, D]) through steps 1–6 above.
@@ -127,7 +136,10 @@ Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float s
 
 namespace cpu {
 
-Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale);
+// `softmax_block`: step 4's key block, kSageKeyBlock or kSagePortableSoftmaxBlock
+// (sage_softmax_block of the kernel to compare with).
+Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                      int64_t softmax_block = kSageKeyBlock);
 
 // The pieces of sage_attention, for tests and for checking a kernel's quantization pre-pass.
 // Inputs F32 or BF16 CPU tensors [B, S, H, D].
@@ -142,9 +154,10 @@ SageFp8 sage_quantize_v(const Tensor& v);
 // Steps 3, 4 and 6 on quantized inputs (q from Query groups with the multiplier folded, k from Key
 // groups): -> F32 [B, Sq, H, D]. `selected` (SageSLA's sparse branch): I32 [B, H, ceil(Sq / 64),
 // topk], the 128-key blocks each 64-row query block attends to, ascending; step 4 walks those
-// blocks in that order. Undefined: every block.
+// blocks in that order. Undefined: every block. `softmax_block` as for sage_attention (64 only
+// without `selected`).
 Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const SageFp8& v,
-                                const Tensor& selected = {});
+                                const Tensor& selected = {}, int64_t softmax_block = kSageKeyBlock);
 
 }  // namespace cpu
 

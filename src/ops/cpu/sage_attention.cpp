@@ -1,6 +1,7 @@
 // SageAttention2 on the CPU (ops/sage_attention.h, steps 1–6): the quantization pre-pass per
-// (batch, head), then one query row at a time through the key blocks of 128 with the online
-// base-2 softmax, P̃ and V in E4M3, a per-block f32 temporary added into the f32 accumulator.
+// (batch, head), then one query row at a time through the key blocks of 128 (or the softmax
+// blocks of 64 they split into for the portable kernel's contract) with the online base-2 softmax,
+// P̃ and V in E4M3, a per-block f32 temporary added into the f32 accumulator.
 #include "ops/sage_attention.h"
 
 #include <algorithm>
@@ -115,7 +116,11 @@ SageFp8 sage_quantize_v(const Tensor& v) {
 }
 
 Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const SageFp8& v,
-                                const Tensor& selected) {
+                                const Tensor& selected, int64_t softmax_block) {
+  FV_CHECK(softmax_block == kSageKeyBlock ||
+               (softmax_block == kSagePortableSoftmaxBlock && !selected.defined()),
+           "SAGE_ATTN: the softmax block must be ", kSageKeyBlock, " keys, or ",
+           kSagePortableSoftmaxBlock, " without a block selection; got ", softmax_block);
   FV_CHECK(q.values.ndim() == 4 && q.values.dtype() == DType::I8 && k.values.ndim() == 4 &&
                k.values.dtype() == DType::I8,
            "SAGE_ATTN: quantized q and k must be I8 [B, S, H, D], got ", q.values.describe(),
@@ -162,41 +167,45 @@ Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const Sage
       float m = -INFINITY, l = 0;
       std::fill(o.begin(), o.end(), 0.f);
       const int32_t* blocks =
-          sel.defined() ? sel.data<int32_t>() + ((b * H + h) * query_blocks + i / kSageQueryBlock) * topk
-                        : nullptr;
+          sel.defined()
+              ? sel.data<int32_t>() + ((b * H + h) * query_blocks + i / kSageQueryBlock) * topk
+              : nullptr;
       for (int64_t n = 0; n < topk; ++n) {
         const int64_t block = blocks ? blocks[n] : n;
         FV_CHECK(block >= 0 && block < key_blocks, "SAGE_ATTN: selected key block ", block,
                  " is outside 0..", key_blocks - 1);
-        const int64_t n0 = block * kSageKeyBlock, keys = std::min(kSageKeyBlock, Sk - n0);
-        // Step 3: exact int32 dot products, dequantized by the product of the two scales.
-        float block_max = -INFINITY;
-        for (int64_t j = 0; j < keys; ++j) {
-          const int8_t* krow = ki + ((b * Sk + n0 + j) * H + h) * D;
-          int32_t dot = 0;
-          for (int64_t d = 0; d < D; ++d) dot += int32_t(qrow[d]) * int32_t(krow[d]);
-          s[size_t(j)] = float(dot) * (q_scale * k_scales[sage_key_scale_index(n0 + j)]);
-          block_max = std::max(block_max, s[size_t(j)]);
+        const int64_t block_end = std::min(block * kSageKeyBlock + kSageKeyBlock, Sk);
+        for (int64_t n0 = block * kSageKeyBlock; n0 < block_end; n0 += softmax_block) {
+          const int64_t keys = std::min(softmax_block, block_end - n0);
+          // Step 3: exact int32 dot products, dequantized by the product of the two scales.
+          float block_max = -INFINITY;
+          for (int64_t j = 0; j < keys; ++j) {
+            const int8_t* krow = ki + ((b * Sk + n0 + j) * H + h) * D;
+            int32_t dot = 0;
+            for (int64_t d = 0; d < D; ++d) dot += int32_t(qrow[d]) * int32_t(krow[d]);
+            s[size_t(j)] = float(dot) * (q_scale * k_scales[sage_key_scale_index(n0 + j)]);
+            block_max = std::max(block_max, s[size_t(j)]);
+          }
+          // Step 4: rescale by the change of the running max, then P̃ against the new max.
+          const float m_new = std::max(m, block_max);
+          const float rescale = std::exp2(m - m_new);  // 0 on the first block (m = −∞)
+          l *= rescale;
+          for (float& x : o) x *= rescale;
+          const float offset = m_new - kSageLog2PMax;
+          for (int64_t j = 0; j < keys; ++j) {
+            const float p = std::exp2(s[size_t(j)] - offset);
+            l += p;  // the unrounded P̃
+            p8[size_t(j)] = e4m3[f32_to_e4m3(p)];
+          }
+          // Two-level accumulation: the block's P̃·V in a temporary, then into the accumulator.
+          std::fill(t.begin(), t.end(), 0.f);
+          for (int64_t j = 0; j < keys; ++j) {
+            const uint8_t* vrow = v8 + ((b * Sk + n0 + j) * H + h) * D;
+            for (int64_t d = 0; d < D; ++d) t[size_t(d)] += p8[size_t(j)] * e4m3[vrow[d]];
+          }
+          for (int64_t d = 0; d < D; ++d) o[size_t(d)] += t[size_t(d)];
+          m = m_new;
         }
-        // Step 4: rescale by the change of the running max, then P̃ against the new max.
-        const float m_new = std::max(m, block_max);
-        const float rescale = std::exp2(m - m_new);  // 0 on the first block (m = −∞)
-        l *= rescale;
-        for (float& x : o) x *= rescale;
-        const float offset = m_new - kSageLog2PMax;
-        for (int64_t j = 0; j < keys; ++j) {
-          const float p = std::exp2(s[size_t(j)] - offset);
-          l += p;  // the unrounded P̃
-          p8[size_t(j)] = e4m3[f32_to_e4m3(p)];
-        }
-        // Two-level accumulation: the block's P̃·V in a temporary, then into the accumulator.
-        std::fill(t.begin(), t.end(), 0.f);
-        for (int64_t j = 0; j < keys; ++j) {
-          const uint8_t* vrow = v8 + ((b * Sk + n0 + j) * H + h) * D;
-          for (int64_t d = 0; d < D; ++d) t[size_t(d)] += p8[size_t(j)] * e4m3[vrow[d]];
-        }
-        for (int64_t d = 0; d < D; ++d) o[size_t(d)] += t[size_t(d)];
-        m = m_new;
       }
       // Step 6: V's per-channel scale, then the row sum.
       const float* v_scales = vs.data<float>() + (b * H + h) * D;
@@ -207,10 +216,11 @@ Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const Sage
   return out;
 }
 
-Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale) {
+Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
+                      int64_t softmax_block) {
   const SageInt8 qq = sage_quantize_int8(q, SageInt8Grouping::Query, sage_q_multiplier(scale));
   const SageInt8 kq = sage_quantize_int8(sage_smooth_k(k), SageInt8Grouping::Key);
-  const Tensor out = sage_attention_quantized(qq, kq, sage_quantize_v(v));
+  const Tensor out = sage_attention_quantized(qq, kq, sage_quantize_v(v), {}, softmax_block);
   return q.dtype() == DType::F32 ? out : out.to(q.dtype());
 }
 

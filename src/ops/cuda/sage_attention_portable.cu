@@ -1,39 +1,41 @@
 // SAGE_ATTN's portable kernel (any sm_80+: A100, L40S, RTX 30xx/40xx; on H100/H200 only when asked
-// for): the contract of ops/sage_attention.h (steps 3, 4 and 6) on warp-level mma.sync, reading the
-// pre-pass's INT8 Q and K and Vᵀ (ops/cuda/sage_kernels.h), with cp.async double-buffering as in
-// the portable FLASH_ATTN kernel (flash_attention_portable.cu).
+// for): the contract of ops/sage_attention.h (steps 3, 4 and 6) with its softmax blocks of 64 keys
+// (kSagePortableSoftmaxBlock), on warp-level mma.sync, reading the pre-pass's INT8 Q and K and Vᵀ
+// (ops/cuda/sage_kernels.h), with cp.async double-buffering as in the portable FLASH_ATTN kernel
+// (flash_attention_portable.cu), whose warp shape it shares.
 //
-// Tile shape: 128 query rows x 128 keys per step (the contract's key block), head dim 128.
-// CTA:        8 warps; warp w owns query rows 16w .. 16w + 15, which are one 16-row slab of the
-//             contract's Query groups (rows i and i + 8 share a scale, as lane l holds rows l/4 and
-//             l/4 + 8 of the m16n8 accumulators), for the whole key loop: no cross-warp reduction.
-//             Eight warps rather than four: the CTA's shared memory (96 KiB with FP16 V) allows one
-//             CTA per SM on A100 and sm_86/89, and two warps per scheduler let one warp's softmax
-//             overlap another's MMAs; the K and V tiles are also read once per 128 query rows.
-// Shared:     K (128 keys x 128 int8, 16 KiB) and Vᵀ (128 channels x 128 keys: 32 KiB in FP16,
-//             16 KiB in E4M3) per stage, 2 stages: 96 KiB (FP16 P̃·V) or 64 KiB (FP8 P̃·V). Rows
-//             are 16-byte chunks, chunk c of row r stored at c ^ (r % 8): the 8 row addresses of
-//             an ldmatrix matrix and the chunks a quarter-warp copies with cp.async hit distinct
-//             bank groups. Q is read once from global memory straight into A fragments (16
-//             registers per thread): it never goes through shared memory.
-// Registers:  Q fragments 16, S / P̃ 64 (s32, then f32), O 64 (f32), plus for the FP8 P̃·V the
-//             block's temporary T (32: one half of the channels at a time). ptxas (CUDA 13.0):
-//             FP16 variant 234 registers, no spills (sm_80, sm_89, sm_90a); FP8 variant 255, no
-//             spills on sm_89, 28 bytes spilled on sm_90a, where FP8 mma.sync is emulated with
-//             FP16 MMAs (it exists there for tests only: Hopper runs its own kernel).
+// Tile shape: 128 query rows x 64 keys per softmax step, head dim 128.
+// CTA:        4 warps; warp w owns query rows 32w .. 32w + 31, two m16 row blocks, each one 16-row
+//             slab of the contract's Query groups (rows i and i + 8 share a scale, as lane l holds
+//             rows l/4 and l/4 + 8 of the m16n8 accumulators), for the whole key loop: no
+//             cross-warp reduction. Two row blocks per warp make each K and Vᵀ fragment read from
+//             shared memory feed two MMAs; with 16-row warps (this kernel's first shape) the
+//             ldmatrix reads took about as many cycles as the MMAs (docs/perf.md). 32 rows x 128
+//             keys of S would not fit beside O in the registers, hence the 64-key softmax blocks.
+// Stages:     FP16 P̃·V: 64 keys, K 8 KiB + Vᵀ 16 KiB (128 channels x 64 keys); FP8 P̃·V: 128 keys
+//             (two softmax steps), K 16 KiB + Vᵀ 16 KiB. Vᵀ rows are 128 bytes either way. Two
+//             stages: 48 KiB (FP16) or 64 KiB (FP8) of shared memory, so two CTAs (8 warps) share
+//             an SM on A100, sm_86/89 and H100/H200, where registers allow two. Rows are 16-byte
+//             chunks, chunk c of row r stored at c ^ (r % 8): the 8 row addresses of an ldmatrix
+//             matrix and the chunks a quarter-warp copies with cp.async hit distinct bank groups.
+//             Q is read once from global memory straight into A fragments (32 registers per
+//             thread): it never goes through shared memory.
+// Registers:  Q fragments 32, S / P̃ 64 (s32, then f32), O 128 (f32), plus for the FP8 P̃·V the
+//             temporary T of a quarter of the channels (32).
 //
-// Per key block j (n = ceil(Sk / 128); one cp.async group per thread and step: {K_0, Vᵀ_0} before
-// the loop, then {K_{j+1}, Vᵀ_{j+1}}, empty past the end):
+// Per stage j (n = ceil(Sk / stage keys); one cp.async group per thread and stage: {K_0, Vᵀ_0}
+// before the loop, then {K_{j+1}, Vᵀ_{j+1}}, empty past the end):
 //   wait for this thread's copies; __syncthreads  (K_j and Vᵀ_j visible; every warp is done with
-//                                                 the other stage, read in step j - 1)
-//   issue K_{j+1}, Vᵀ_{j+1} into the other stage  (they land during this step's math)
-//   S = Q·K_jᵀ by mma.sync m16n8k32 s8·s8 -> s32: exact;
+//                                                 the other stage, read in stage j - 1)
+//   issue K_{j+1}, Vᵀ_{j+1} into the other stage  (they land during this stage's math)
+//   per softmax step of 64 keys (one for FP16, two for FP8; none past Sk):
+//   S = Q·Kᵀ by mma.sync m16n8k32 s8·s8 -> s32: exact;
 //   S to f32 exactly (|S| <= 128·127² < 2^22, so int + 0x4B400000 read as a float is 12582912 + S);
-//   the thread's q_scale·k_scale is one number (its rows share a Query group, its columns
-//   8nb + 2t, 8nb + 2t + 1 a Key group: t = lane % 4), so the row max of S is the max of the
-//   integer dots times that factor, reduced over the quad;
-//   keys past Sk (last block only) masked as −∞;
-//   online softmax in base 2 against the block's new running max m (the contract's step 4, no
+//   the thread's q_scale·k_scale is one number per row block (its rows share a Query group, its
+//   columns 8nb + 2t, 8nb + 2t + 1 a Key group of the 128-key block: t = lane % 4), so the row max
+//   of S is the max of the integer dots times that factor, reduced over the quad;
+//   keys past Sk (last step only) masked as −∞;
+//   online softmax in base 2 against the step's new running max m (the contract's step 4, no
 //   threshold: P̃'s E4M3 rounding depends on the exact base): P̃ = exp2(dot·qk − m + log2 448)
 //   (one FFMA: S·1 − base rounded once instead of twice, a difference far below ex2.approx's own
 //   error); l = l·corr + Σ f32 P̃; O rescaled by corr only when a row of the warp moved its max;
@@ -47,11 +49,11 @@
 //     (four consecutive k per register: keys 2t, 2t+1, 8+2t, 9+2t of each 16, the sage_v_slot
 //     order the pre-pass stored Vᵀ in, as for the Hopper kernel's wgmma), mma.sync m16n8k32
 //     e4m3·e4m3 -> f32 into a zeroed temporary T, then O = O·corr + T (two-level accumulation:
-//     Ada's FP8 MMA accumulates with fewer than f32's bits).
+//     Ada's FP8 MMA accumulates with fewer than f32's bits), a quarter of the channels at a time.
 // Epilogue: O · v_scale[channel] / l (f32, as the contract's step 6), bf16 pairs, rows < Sq only.
 //
-// Tested by tests/cuda_sage_attention_test.cpp against the CPU contract (ops::cpu::sage_attention),
-// dense attention and the Hopper kernel.
+// Tested by tests/cuda_sage_attention_test.cpp against the CPU contract (ops::cpu::sage_attention
+// with 64-key softmax blocks), dense attention and the Hopper kernel.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -75,28 +77,37 @@ using namespace ampere;
 enum class PvMma { F16, E4m3 };
 
 constexpr int kD = int(kSageHeadDim);
-constexpr int kBlockN = int(kSageKeyBlock);  // 128 keys per step: the contract's block
-constexpr int kWarps = 8;
+constexpr int kStepKeys = int(kSagePortableSoftmaxBlock);  // 64 keys per softmax step
+constexpr int kWarps = 4;
 constexpr int kThreads = 32 * kWarps;
-constexpr int kBlockM = 16 * kWarps;     // query rows per CTA, 16 per warp
-constexpr int kKeyBlocks = kBlockN / 8;  // n8 column blocks of S
-constexpr int kDimBlocks = kD / 8;       // n8 column blocks of O
-constexpr int kQkSteps = kD / 32;        // k32 steps of Q·Kᵀ
-constexpr uint32_t kKRowBytes = kD;      // one key's 128 int8 channels
-constexpr uint32_t kKTileBytes = kBlockN * kKRowBytes;
+constexpr int kRowBlocks = 2;                // m16 row blocks per warp
+constexpr int kWarpRows = 16 * kRowBlocks;   // 32
+constexpr int kBlockM = kWarpRows * kWarps;  // query rows per CTA
+constexpr int kKeyBlocks = kStepKeys / 8;    // n8 column blocks of S
+constexpr int kDimBlocks = kD / 8;           // n8 column blocks of O
+constexpr int kQkSteps = kD / 32;            // k32 steps of Q·Kᵀ
+constexpr uint32_t kKRowBytes = kD;          // one key's (or query's) 128 int8 channels
+constexpr uint32_t kQTileBytes = kBlockM * kKRowBytes;
 constexpr uint32_t kAlign = 256;  // tiles start 256-byte aligned (see chunk_step)
-static_assert(kD == 128 && kBlockN == 128, "the fragment loops assume 128 channels and keys");
+static_assert(kD == 128 && kStepKeys == 64, "the fragment loops assume 128 channels, 64 keys");
 static_assert(kBlockM % int(kSageQueryBlock) == 0, "a CTA holds whole Query-group blocks");
 
 template <PvMma kPv>
 struct PvShape {
+  static constexpr int kStageKeys = kPv == PvMma::F16 ? 64 : 128;
+  static constexpr int kSteps = kStageKeys / kStepKeys;  // softmax steps per stage
   static constexpr uint32_t kElementBytes = kPv == PvMma::F16 ? 2 : 1;
-  static constexpr uint32_t kVRowBytes = kBlockN * kElementBytes;  // one channel's 128 keys
+  static constexpr uint32_t kKTileBytes = kStageKeys * kKRowBytes;
+  static constexpr uint32_t kVRowBytes = kStageKeys * kElementBytes;  // one channel's keys
   static constexpr uint32_t kVTileBytes = kD * kVRowBytes;
-  // K and Vᵀ, two stages each, and the alignment slack.
-  static constexpr size_t kSmemBytes = kAlign + 2 * (kKTileBytes + kVTileBytes);
+  // Q, K and Vᵀ (two stages each), and the alignment slack.
+  static constexpr size_t kSmemBytes = kAlign + kQTileBytes + 2 * (kKTileBytes + kVTileBytes);
+  static_assert(kVRowBytes == 128, "Vᵀ rows are 8 chunks (chunk_step's x <= 3)");
+  static_assert(int(kSageKeyBlock) % kStageKeys == 0, "a stage lies in one Key-group block");
 };
-static_assert(PvShape<PvMma::F16>::kSmemBytes <= 99 * 1024, "fits sm_86/89's 99 KiB per block");
+static_assert(2 * PvShape<PvMma::F16>::kSmemBytes <= 164 * 1024, "two CTAs per A100 SM");
+static_assert(PvShape<PvMma::E4m3>::kSmemBytes <= 99 * 1024, "fits sm_89's 99 KiB per block");
+static_assert(2 * PvShape<PvMma::E4m3>::kSmemBytes <= 228 * 1024, "two CTAs per H100 SM");
 
 struct PortableSageParams {
   const int8_t* q;        // [B, Sq, H, 128]
@@ -140,51 +151,50 @@ __device__ __forceinline__ void load_tile(uint32_t tile, const uint8_t* src, int
 // the B fragments b0, b1 of the n8 block of rows 0-7 and b0, b1 of rows 8-15 (rows are K's keys or
 // Vᵀ's channels; each row is contiguous in k). Every row a lane addresses is congruent to l % 8
 // mod 8, and tiles start 256-byte aligned, so logical chunk 2x + c0 sits at physical chunk
-// (c0 ^ (l % 8)) ^ 2x: chunk_step reaches step x from the lane's address of step 0 with one XOR
-// (x <= 7; x <= 3 in 128-byte rows).
-template <uint32_t kRowBytes>
+// (c0 ^ (l % 8)) ^ 2x: chunk_step reaches step x <= 3 from the lane's address of step 0 with one
+// XOR (128-byte rows).
 __device__ __forceinline__ uint32_t lane_address(uint32_t tile, int lane) {
-  return tile + swizzled<kRowBytes>((lane % 8) + 8 * (lane / 16), (lane / 8) % 2);
+  return tile + swizzled<128>((lane % 8) + 8 * (lane / 16), (lane / 8) % 2);
 }
 __device__ __forceinline__ uint32_t chunk_step(uint32_t address, int x) {
   return address ^ uint32_t(x << 5);
 }
 
-// The warp's Q rows as A fragments of the k32 steps, read straight from global memory: lane
-// (g, t) = (l / 4, l % 4) holds bytes 32kk + 4t .. + 3 (registers 0, 1: rows g, g + 8) and
-// 32kk + 16 + 4t .. + 3 (registers 2, 3). Rows past the sequence are zero.
-__device__ __forceinline__ void load_q(uint32_t (&qa)[kQkSteps][4], const PortableSageParams& p,
-                                       int batch, int head, int row0, int lane) {
-  const int g = lane / 4, t = lane % 4;
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int row = row0 + g + 8 * r;
-    const uint32_t* src = reinterpret_cast<const uint32_t*>(
-        p.q + ((int64_t(batch) * p.seq_q + row) * p.heads + head) * kD + 4 * t);
-#pragma unroll
-    for (int kk = 0; kk < kQkSteps; ++kk) {
-      qa[kk][r] = row < p.seq_q ? __ldg(src + 8 * kk) : 0u;
-      qa[kk][2 + r] = row < p.seq_q ? __ldg(src + 8 * kk + 4) : 0u;
-    }
-  }
+// The lane's ldmatrix address for the A fragments of the warp's first row block: an x4 load of k32
+// step x (chunk_step) gives matrices (rows 0-7, chunk 2x), (rows 8-15, chunk 2x), (rows 0-7,
+// chunk 2x + 1), (rows 8-15, chunk 2x + 1), which are registers a0..a3 of m16n8k32: lane (g, t)
+// holds bytes 4t.. of rows g and g + 8 in each 16-byte half. Row l % 8 mod 8, as lane_address.
+__device__ __forceinline__ uint32_t q_lane_address(uint32_t q_tile, int warp, int lane) {
+  return q_tile + swizzled<128>(kWarpRows * warp + (lane % 8) + 8 * ((lane / 8) % 2), lane / 16);
 }
 
-// S[16 x 128] = Q[this warp's rows] · K_tileᵀ in s32 (exact).
-__device__ __forceinline__ void qk_gemm(int (&s)[kKeyBlocks][4], const uint32_t (&qa)[kQkSteps][4],
+// S[32 x 64] = Q[this warp's rows] · K[64 keys from k_lane's]ᵀ in s32 (exact). Q's fragments come
+// from shared memory each step: in registers (32 of them) they made ptxas spill.
+__device__ __forceinline__ void qk_gemm(int (&s)[kRowBlocks][kKeyBlocks][4], uint32_t q_lane,
                                         uint32_t k_lane) {
 #pragma unroll
-  for (int nb = 0; nb < kKeyBlocks; ++nb)
+  for (int rb = 0; rb < kRowBlocks; ++rb)
 #pragma unroll
-    for (int e = 0; e < 4; ++e) s[nb][e] = 0;
+    for (int nb = 0; nb < kKeyBlocks; ++nb)
 #pragma unroll
-  for (int kk = 0; kk < kQkSteps; ++kk)
+      for (int e = 0; e < 4; ++e) s[rb][nb][e] = 0;
+#pragma unroll
+  for (int kk = 0; kk < kQkSteps; ++kk) {
+    uint32_t qa[kRowBlocks][4];
+#pragma unroll
+    for (int rb = 0; rb < kRowBlocks; ++rb)
+      ldmatrix_x4(qa[rb], chunk_step(q_lane, kk) + rb * 16 * kKRowBytes);
 #pragma unroll
     for (int np = 0; np < kKeyBlocks / 2; ++np) {
       uint32_t b[4];
       ldmatrix_x4(b, chunk_step(k_lane, kk) + np * 16 * kKRowBytes);
-      mma_m16n8k32_s8(s[2 * np], qa[kk], b[0], b[1]);
-      mma_m16n8k32_s8(s[2 * np + 1], qa[kk], b[2], b[3]);
+#pragma unroll
+      for (int rb = 0; rb < kRowBlocks; ++rb) {
+        mma_m16n8k32_s8(s[rb][2 * np], qa[rb], b[0], b[1]);
+        mma_m16n8k32_s8(s[rb][2 * np + 1], qa[rb], b[2], b[3]);
+      }
     }
+  }
 }
 
 // P̃ (>= 0; at most ~448) rounded to the nearest E4M3 value, ties to even, as an f32: the contract's
@@ -202,182 +212,227 @@ __device__ __forceinline__ uint32_t pack_f16x2(float lo, float hi) {
   return *reinterpret_cast<uint32_t*>(&v);
 }
 
+// Step 4 for one row block's 16 x 64 scores s (dots as f32; −∞ where masked), dequantized by the
+// thread's factor qk: the running max m and sum l of its rows g, g + 8, the rescale corr of O, and
+// P̃ in place of s. Returns whether a row moved its max.
+__device__ __forceinline__ bool softmax_step(float (&s)[kKeyBlocks][4], float qk, float (&m)[2],
+                                             float (&l)[2], float (&corr)[2]) {
+  bool grows = false;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float mx = -INFINITY;
+#pragma unroll
+    for (int nb = 0; nb < kKeyBlocks; ++nb) mx = fmaxf(mx, fmaxf(s[nb][2 * r], s[nb][2 * r + 1]));
+    mx = fmaxf(m[r], quad_max(mx * qk));
+    const bool row_grows = mx > m[r];
+    corr[r] = row_grows ? exp2_approx(m[r] - mx) : 1.f;  // 0 on the first step (m = −∞)
+    grows |= row_grows;
+    m[r] = mx;
+    const float neg_base = kSageLog2PMax - mx;
+    float sum = 0.f;
+#pragma unroll
+    for (int nb = 0; nb < kKeyBlocks; ++nb)
+#pragma unroll
+      for (int e = 2 * r; e < 2 * r + 2; ++e) {
+        s[nb][e] = exp2_approx(fmaf(s[nb][e], qk, neg_base));
+        sum += s[nb][e];
+      }
+    l[r] = l[r] * corr[r] + sum;  // the unrounded P̃
+  }
+  return grows;
+}
+
 // One CTA: query tile (128 rows) of one (batch, head), the key loop and the epilogue.
 template <PvMma kPv>
 __device__ __forceinline__ void attend(const PortableSageParams& p, uint8_t* smem_raw) {
   using Shape = PvShape<kPv>;
-  const uint32_t k_tile = (smem_u32(smem_raw) + kAlign - 1) & ~(kAlign - 1);
-  const uint32_t v_tile = k_tile + 2 * kKTileBytes;
+  const uint32_t q_tile = (smem_u32(smem_raw) + kAlign - 1) & ~(kAlign - 1);
+  const uint32_t k_tile = q_tile + kQTileBytes;
+  const uint32_t v_tile = k_tile + 2 * Shape::kKTileBytes;
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int q_tiles = (p.seq_q + kBlockM - 1) / kBlockM;
   const int q_index = int(blockIdx.x % q_tiles), q0 = q_index * kBlockM;
   const int bh = int(blockIdx.x / q_tiles), head = bh % p.heads, batch = bh / p.heads;
-  const int kv_steps = (p.seq_k + kBlockN - 1) / kBlockN;
+  const int stages = (p.seq_k + Shape::kStageKeys - 1) / Shape::kStageKeys;
   const int64_t k_stride = int64_t(p.heads) * kD;  // bytes between keys
   const uint8_t* k_rows =
       reinterpret_cast<const uint8_t*>(p.k) + int64_t(batch) * p.seq_k * k_stride + head * kD;
   const int64_t v_stride = int64_t(p.s_pad) * Shape::kElementBytes;  // bytes between channels
   const uint8_t* v_rows = p.v + int64_t(bh) * kD * v_stride;
-  // Key block j: its K rows (zero past Sk) and its 128 keys of every Vᵀ row (the pre-pass pads Vᵀ
-  // to whole blocks with zeros).
-  const auto load_block = [&](int j, int stage) {
-    load_tile<kBlockN, kKRowBytes>(k_tile + stage * kKTileBytes, k_rows + j * kBlockN * k_stride,
-                                   k_stride, p.seq_k - j * kBlockN, tid);
-    load_tile<kD, Shape::kVRowBytes>(v_tile + stage * Shape::kVTileBytes,
+  // Stage j: its K rows (zero past Sk) and its keys of every Vᵀ row (the pre-pass pads Vᵀ to whole
+  // 128-key blocks with zeros).
+  const auto load_stage = [&](int j, int buffer) {
+    load_tile<Shape::kStageKeys, kKRowBytes>(k_tile + buffer * Shape::kKTileBytes,
+                                             k_rows + j * Shape::kStageKeys * k_stride, k_stride,
+                                             p.seq_k - j * Shape::kStageKeys, tid);
+    load_tile<kD, Shape::kVRowBytes>(v_tile + buffer * Shape::kVTileBytes,
                                      v_rows + j * Shape::kVRowBytes, v_stride, kD, tid);
   };
-  load_block(0, 0);
+  // Q's rows (zero past Sq) go with the first stage.
+  load_tile<kBlockM, kKRowBytes>(q_tile,
+                                 reinterpret_cast<const uint8_t*>(p.q) +
+                                     (int64_t(batch) * p.seq_q + q0) * k_stride + head * kD,
+                                 k_stride, p.seq_q - q0, tid);
+  load_stage(0, 0);
   cp_async_commit();
 
-  uint32_t qa[kQkSteps][4];
-  load_q(qa, p, batch, head, q0 + 16 * warp, lane);
-  // The thread's Query group (rows g, g + 8 of the warp's slab: sage_query_scale_index; a slab
-  // wholly past the sequence may lie past the last 64-row block's scales, and its rows are zero)
-  // and the start of its Key groups (t = lane % 4 of each block: sage_key_scale_index).
-  const float q_scale =
-      q0 + 16 * warp < p.seq_q
-          ? p.q_scales[int64_t(bh) * p.q_scale_count + (q0 / 16 + warp) * 8 + lane / 4]
-          : 1.f;
+  const int row0 = q0 + kWarpRows * warp;
+  // The thread's Query groups (rows g, g + 8 of each row block's slab: sage_query_scale_index; a
+  // slab wholly past the sequence may lie past the last 64-row block's scales, and its rows are
+  // zero) and the start of its Key groups (t = lane % 4 of each block: sage_key_scale_index).
+  float q_scale[kRowBlocks];
+#pragma unroll
+  for (int rb = 0; rb < kRowBlocks; ++rb)
+    q_scale[rb] = row0 + 16 * rb < p.seq_q
+                      ? p.q_scales[int64_t(bh) * p.q_scale_count + (row0 / 16 + rb) * 8 + lane / 4]
+                      : 1.f;
   const float* k_scales = p.k_scales + int64_t(bh) * p.k_scale_count + lane % 4;
 
-  float o[kDimBlocks][4];
+  float o[kRowBlocks][kDimBlocks][4];
 #pragma unroll
-  for (int db = 0; db < kDimBlocks; ++db)
+  for (int rb = 0; rb < kRowBlocks; ++rb)
 #pragma unroll
-    for (int e = 0; e < 4; ++e) o[db][e] = 0.f;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
-  const uint32_t k_lane = lane_address<kKRowBytes>(k_tile, lane);
-  const uint32_t v_lane = lane_address<Shape::kVRowBytes>(v_tile, lane);
+    for (int db = 0; db < kDimBlocks; ++db)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) o[rb][db][e] = 0.f;
+  float m[kRowBlocks][2], l[kRowBlocks][2];
+#pragma unroll
+  for (int rb = 0; rb < kRowBlocks; ++rb)
+    m[rb][0] = m[rb][1] = -INFINITY, l[rb][0] = l[rb][1] = 0.f;
+  const uint32_t q_lane = q_lane_address(q_tile, warp, lane);
+  const uint32_t k_lane = lane_address(k_tile, lane);
+  const uint32_t v_lane = lane_address(v_tile, lane);
 
-  for (int j = 0; j < kv_steps; ++j) {
-    const int stage = j % 2;
+  for (int j = 0; j < stages; ++j) {
+    const int buffer = j % 2;
     cp_async_wait<0>();  // K_j and Vᵀ_j have landed (this thread's copies) ...
-    __syncthreads();     // ... and everyone's; every warp is done with stage `stage ^ 1`
-    if (j + 1 < kv_steps) load_block(j + 1, stage ^ 1);
+    __syncthreads();     // ... and everyone's; every warp is done with the other buffer
+    if (j + 1 < stages) load_stage(j + 1, buffer ^ 1);
     cp_async_commit();
+    const float k_scale = k_scales[4 * (j * Shape::kStageKeys / int(kSageKeyBlock))];
 
-    // Step 3: exact integer dot products, as f32.
-    int acc[kKeyBlocks][4];
-    qk_gemm(acc, qa, k_lane + stage * kKTileBytes);
-    float s[kKeyBlocks][4];
-    const int valid = p.seq_k - j * kBlockN;  // keys of this block inside the sequence
 #pragma unroll
-    for (int nb = 0; nb < kKeyBlocks; ++nb)
+    for (int step = 0; step < Shape::kSteps; ++step) {
+      const int key0 = j * Shape::kStageKeys + step * kStepKeys;
+      if (key0 >= p.seq_k) break;  // the stage's second step lies past Sk
+      // Step 3: exact integer dot products, as f32.
+      int acc[kRowBlocks][kKeyBlocks][4];
+      qk_gemm(acc, q_lane, k_lane + buffer * Shape::kKTileBytes + step * kStepKeys * kKRowBytes);
+      float s[kRowBlocks][kKeyBlocks][4];
 #pragma unroll
-      for (int e = 0; e < 4; ++e) s[nb][e] = __int_as_float(acc[nb][e] + 0x4B400000) - 12582912.f;
-    if (valid < kBlockN) {
+      for (int rb = 0; rb < kRowBlocks; ++rb)
 #pragma unroll
-      for (int nb = 0; nb < kKeyBlocks; ++nb)
+        for (int nb = 0; nb < kKeyBlocks; ++nb)
 #pragma unroll
-        for (int e = 0; e < 4; ++e)
-          if (accumulator_column(nb, lane, e) >= valid) s[nb][e] = -INFINITY;
-    }
+          for (int e = 0; e < 4; ++e)
+            s[rb][nb][e] = __int_as_float(acc[rb][nb][e] + 0x4B400000) - 12582912.f;
+      const int valid = p.seq_k - key0;  // keys of this step inside the sequence
+      if (valid < kStepKeys) {
+#pragma unroll
+        for (int rb = 0; rb < kRowBlocks; ++rb)
+#pragma unroll
+          for (int nb = 0; nb < kKeyBlocks; ++nb)
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+              if (accumulator_column(nb, lane, e) >= valid) s[rb][nb][e] = -INFINITY;
+      }
 
-    // Step 4: the block's max (dots times the thread's positive factor qk keep their order), the
-    // rescale, and P̃ against the new max.
-    const float qk = q_scale * k_scales[4 * j];
-    float corr[2];
-    bool grows = false;
+      // Step 4: the step's max (dots times the thread's positive factor keep their order), the
+      // rescale, and P̃ against the new max.
+      float corr[kRowBlocks][2];
+      bool grows = false;
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float mx = -INFINITY;
+      for (int rb = 0; rb < kRowBlocks; ++rb)
+        grows |= softmax_step(s[rb], q_scale[rb] * k_scale, m[rb], l[rb], corr[rb]);
+
+      if constexpr (kPv == PvMma::F16) {
+        // P̃ rounded to E4M3, as f16 A fragments of the k16 steps (keys in order).
+        constexpr int kSteps = kStepKeys / 16;
+        uint32_t pf[kRowBlocks][kSteps][4];
 #pragma unroll
-      for (int nb = 0; nb < kKeyBlocks; ++nb) mx = fmaxf(mx, fmaxf(s[nb][2 * r], s[nb][2 * r + 1]));
-      mx = fmaxf(m[r], quad_max(mx * qk));
-      const bool row_grows = mx > m[r];
-      corr[r] = row_grows ? exp2_approx(m[r] - mx) : 1.f;  // 0 on the first block (m = −∞)
-      grows |= row_grows;
-      m[r] = mx;
-      const float neg_base = kSageLog2PMax - mx;
-      float sum = 0.f;
+        for (int rb = 0; rb < kRowBlocks; ++rb)
 #pragma unroll
-      for (int nb = 0; nb < kKeyBlocks; ++nb)
+          for (int kk = 0; kk < kSteps; ++kk) {
+            const float(&b0)[4] = s[rb][2 * kk];
+            const float(&b1)[4] = s[rb][2 * kk + 1];
+            pf[rb][kk][0] = pack_f16x2(round_to_e4m3(b0[0]), round_to_e4m3(b0[1]));
+            pf[rb][kk][1] = pack_f16x2(round_to_e4m3(b0[2]), round_to_e4m3(b0[3]));
+            pf[rb][kk][2] = pack_f16x2(round_to_e4m3(b1[0]), round_to_e4m3(b1[1]));
+            pf[rb][kk][3] = pack_f16x2(round_to_e4m3(b1[2]), round_to_e4m3(b1[3]));
+          }
+        if (__any_sync(0xffffffffu, grows)) {
 #pragma unroll
-        for (int e = 2 * r; e < 2 * r + 2; ++e) {
-          s[nb][e] = exp2_approx(fmaf(s[nb][e], qk, neg_base));
-          sum += s[nb][e];
+          for (int rb = 0; rb < kRowBlocks; ++rb)
+#pragma unroll
+            for (int db = 0; db < kDimBlocks; ++db)
+#pragma unroll
+              for (int e = 0; e < 4; ++e) o[rb][db][e] *= corr[rb][e / 2];
         }
-      l[r] = l[r] * corr[r] + sum;  // the unrounded P̃
-    }
-
-    if constexpr (kPv == PvMma::F16) {
-      // P̃ rounded to E4M3, as f16 A fragments of the k16 steps (keys in order).
-      constexpr int kSteps = kBlockN / 16;
-      uint32_t pf[kSteps][4];
-#pragma unroll
-      for (int kk = 0; kk < kSteps; ++kk) {
-        const float(&b0)[4] = s[2 * kk];
-        const float(&b1)[4] = s[2 * kk + 1];
-        pf[kk][0] = pack_f16x2(round_to_e4m3(b0[0]), round_to_e4m3(b0[1]));
-        pf[kk][1] = pack_f16x2(round_to_e4m3(b0[2]), round_to_e4m3(b0[3]));
-        pf[kk][2] = pack_f16x2(round_to_e4m3(b1[0]), round_to_e4m3(b1[1]));
-        pf[kk][3] = pack_f16x2(round_to_e4m3(b1[2]), round_to_e4m3(b1[3]));
-      }
-      if (__any_sync(0xffffffffu, grows)) {
-#pragma unroll
-        for (int db = 0; db < kDimBlocks; ++db)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) o[db][e] *= corr[e / 2];
-      }
-      // O += P̃·V: B fragments (keys 16kk + 2t.., channel g of n8 blocks 2dp, 2dp + 1) by ldmatrix
-      // of Vᵀ's channel rows.
-      const uint32_t v_stage = v_lane + stage * Shape::kVTileBytes;
-#pragma unroll
-      for (int kk = 0; kk < kSteps; ++kk)
-#pragma unroll
-        for (int dp = 0; dp < kDimBlocks / 2; ++dp) {
-          uint32_t b[4];
-          ldmatrix_x4(b, chunk_step(v_stage, kk) + dp * 16 * Shape::kVRowBytes);
-          mma_m16n8k16_f16(o[2 * dp], pf[kk], b[0], b[1]);
-          mma_m16n8k16_f16(o[2 * dp + 1], pf[kk], b[2], b[3]);
-        }
-    } else {
-      // P̃ to E4M3 in the A layout of the k32 steps: step kk covers n8 blocks 4kk .. 4kk + 3;
-      // registers 0/1 (rows g, g + 8) take blocks 4kk, 4kk + 1, registers 2/3 blocks 4kk + 2,
-      // 4kk + 3, so a register's four keys are 2t, 2t + 1, 8 + 2t, 9 + 2t of a 16 (sage_v_slot).
-      constexpr int kSteps = kBlockN / 32;
-      uint32_t pf[kSteps][4];
-#pragma unroll
-      for (int kk = 0; kk < kSteps; ++kk) {
-        const float(&b0)[4] = s[4 * kk];
-        const float(&b1)[4] = s[4 * kk + 1];
-        const float(&b2)[4] = s[4 * kk + 2];
-        const float(&b3)[4] = s[4 * kk + 3];
-        pf[kk][0] = pack_e4m3x4(b0[0], b0[1], b1[0], b1[1]);
-        pf[kk][1] = pack_e4m3x4(b0[2], b0[3], b1[2], b1[3]);
-        pf[kk][2] = pack_e4m3x4(b2[0], b2[1], b3[0], b3[1]);
-        pf[kk][3] = pack_e4m3x4(b2[2], b2[3], b3[2], b3[3]);
-      }
-      // T = P̃·V in a zeroed temporary (B fragments: slots 32kk + 4t.., channel g), then
-      // O = O·corr + T (corr = 1 for rows whose max stayed). One half of the channels at a time:
-      // a whole-width T (64 more registers) made ptxas spill on sm_90a.
-      const uint32_t v_stage = v_lane + stage * Shape::kVTileBytes;
-      constexpr int kHalf = kDimBlocks / 2;
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        float tmp[kHalf][4];
-#pragma unroll
-        for (int db = 0; db < kHalf; ++db)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) tmp[db][e] = 0.f;
+        // O += P̃·V: B fragments (keys 16kk + 2t.., channel g of n8 blocks 2dp, 2dp + 1) by
+        // ldmatrix of Vᵀ's channel rows, each feeding both row blocks.
+        const uint32_t v_stage = v_lane + buffer * Shape::kVTileBytes;
 #pragma unroll
         for (int kk = 0; kk < kSteps; ++kk)
 #pragma unroll
-          for (int dp = 0; dp < kHalf / 2; ++dp) {
+          for (int dp = 0; dp < kDimBlocks / 2; ++dp) {
             uint32_t b[4];
-            ldmatrix_x4(b,
-                        chunk_step(v_stage, kk) + (half * kHalf / 2 + dp) * 16 * Shape::kVRowBytes);
-            mma_m16n8k32_e4m3(tmp[2 * dp], pf[kk], b[0], b[1]);
-            mma_m16n8k32_e4m3(tmp[2 * dp + 1], pf[kk], b[2], b[3]);
+            ldmatrix_x4(b, chunk_step(v_stage, kk) + dp * 16 * Shape::kVRowBytes);
+#pragma unroll
+            for (int rb = 0; rb < kRowBlocks; ++rb) {
+              mma_m16n8k16_f16(o[rb][2 * dp], pf[rb][kk], b[0], b[1]);
+              mma_m16n8k16_f16(o[rb][2 * dp + 1], pf[rb][kk], b[2], b[3]);
+            }
+          }
+      } else {
+        // P̃ to E4M3 in the A layout of the k32 steps: step kk covers n8 blocks 4kk .. 4kk + 3;
+        // registers 0/1 (rows g, g + 8) take blocks 4kk, 4kk + 1, registers 2/3 blocks 4kk + 2,
+        // 4kk + 3, so a register's four keys are 2t, 2t + 1, 8 + 2t, 9 + 2t of a 16 (sage_v_slot).
+        constexpr int kSteps = kStepKeys / 32;
+        uint32_t pf[kRowBlocks][kSteps][4];
+#pragma unroll
+        for (int rb = 0; rb < kRowBlocks; ++rb)
+#pragma unroll
+          for (int kk = 0; kk < kSteps; ++kk) {
+            const float(&b0)[4] = s[rb][4 * kk];
+            const float(&b1)[4] = s[rb][4 * kk + 1];
+            const float(&b2)[4] = s[rb][4 * kk + 2];
+            const float(&b3)[4] = s[rb][4 * kk + 3];
+            pf[rb][kk][0] = pack_e4m3x4(b0[0], b0[1], b1[0], b1[1]);
+            pf[rb][kk][1] = pack_e4m3x4(b0[2], b0[3], b1[2], b1[3]);
+            pf[rb][kk][2] = pack_e4m3x4(b2[0], b2[1], b3[0], b3[1]);
+            pf[rb][kk][3] = pack_e4m3x4(b2[2], b2[3], b3[2], b3[3]);
+          }
+        // T = P̃·V in a zeroed temporary (B fragments: slots 32kk + 4t.., channel g, from the
+        // step's 64-key half of the Vᵀ rows), then O = O·corr + T (corr = 1 for rows whose max
+        // stayed). Sixteen channels (two n8 blocks) at a time, both row blocks on each fragment:
+        // a wider T made ptxas spill.
+        const uint32_t v_stage = v_lane + buffer * Shape::kVTileBytes;
+#pragma unroll
+        for (int dp = 0; dp < kDimBlocks / 2; ++dp) {
+          float tmp[kRowBlocks][2][4];
+#pragma unroll
+          for (int rb = 0; rb < kRowBlocks; ++rb)
+#pragma unroll
+            for (int e = 0; e < 8; ++e) tmp[rb][e / 4][e % 4] = 0.f;
+#pragma unroll
+          for (int kk = 0; kk < kSteps; ++kk) {
+            uint32_t b[4];
+            ldmatrix_x4(b, chunk_step(v_stage, 2 * step + kk) + dp * 16 * Shape::kVRowBytes);
+#pragma unroll
+            for (int rb = 0; rb < kRowBlocks; ++rb) {
+              mma_m16n8k32_e4m3(tmp[rb][0], pf[rb][kk], b[0], b[1]);
+              mma_m16n8k32_e4m3(tmp[rb][1], pf[rb][kk], b[2], b[3]);
+            }
           }
 #pragma unroll
-        for (int db = 0; db < kHalf; ++db)
+          for (int rb = 0; rb < kRowBlocks; ++rb)
 #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            float& out = o[half * kHalf + db][e];
-            out = fmaf(out, corr[e / 2], tmp[db][e]);
-          }
+            for (int e = 0; e < 8; ++e) {
+              float& out = o[rb][2 * dp + e / 4][e % 4];
+              out = fmaf(out, corr[rb][e % 4 / 2], tmp[rb][e / 4][e % 4]);
+            }
+        }
       }
     }
   }
@@ -385,19 +440,21 @@ __device__ __forceinline__ void attend(const PortableSageParams& p, uint8_t* sme
   // Step 6: O · v_scale / l in f32, bf16 pairs (4 lanes cover 8 channels of a row).
   const float* v_scales = p.v_scales + int64_t(bh) * kD + 2 * (lane % 4);
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const float sum = quad_sum(l[r]);
-    const int q = q0 + 16 * warp + lane / 4 + 8 * r;
-    if (q >= p.seq_q) continue;
-    __nv_bfloat16* out =
-        p.out + ((int64_t(batch) * p.seq_q + q) * p.heads + head) * kD + 2 * (lane % 4);
+  for (int rb = 0; rb < kRowBlocks; ++rb)
 #pragma unroll
-    for (int db = 0; db < kDimBlocks; ++db) {
-      const float2 vs = *reinterpret_cast<const float2*>(v_scales + 8 * db);
-      *reinterpret_cast<uint32_t*>(out + 8 * db) =
-          pack_bf16x2(o[db][2 * r] * vs.x / sum, o[db][2 * r + 1] * vs.y / sum);
+    for (int r = 0; r < 2; ++r) {
+      const float sum = quad_sum(l[rb][r]);
+      const int q = row0 + 16 * rb + lane / 4 + 8 * r;
+      if (q >= p.seq_q) continue;
+      __nv_bfloat16* out =
+          p.out + ((int64_t(batch) * p.seq_q + q) * p.heads + head) * kD + 2 * (lane % 4);
+#pragma unroll
+      for (int db = 0; db < kDimBlocks; ++db) {
+        const float2 vs = *reinterpret_cast<const float2*>(v_scales + 8 * db);
+        *reinterpret_cast<uint32_t*>(out + 8 * db) =
+            pack_bf16x2(o[rb][db][2 * r] * vs.x / sum, o[rb][db][2 * r + 1] * vs.y / sum);
+      }
     }
-  }
 }
 
 // The FP8 variant exists only where its instructions do (sm_89+ passes); elsewhere its body is
@@ -408,10 +465,10 @@ constexpr bool kHaveFp8Mma = true;
 constexpr bool kHaveFp8Mma = false;
 #endif
 
-// One CTA per 128-row query tile of every (batch, head), query tile fastest (CTAs running together
-// share K and Vᵀ in L2; no 65,535 limit on heads or batch).
+// One CTA per 128-row query tile of every (batch, head), two per SM, query tile fastest (CTAs
+// running together share K and Vᵀ in L2; no 65,535 limit on heads or batch).
 template <PvMma kPv>
-__global__ void __launch_bounds__(kThreads, 1)
+__global__ void __launch_bounds__(kThreads, 2)
     sage_attention_portable_kernel(const PortableSageParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   extern __shared__ __align__(128) uint8_t smem_raw[];
