@@ -2,9 +2,10 @@
 // on bf16-rounded random inputs: the quantization pre-pass piece by piece against the CPU pieces
 // (same groups, scales and bytes, in both V layouts), and every kernel this GPU can run (Hopper's
 // and the portable ones on an H100/H200, the portable ones on an L40S, FP16 P̃·V on an A100)
-// against ops::cpu::sage_attention (rel-L2 ≤ 1e-2: the GPU's exp2 is approximate and FP8 MMAs
-// accumulate in ~22 bits), against dense attention in double on DiT-like inputs (cosine ≥ 0.999,
-// rel-L2 ≤ 3e-2, the bound) and against each other (≤ 1e-2), also with zero-mean V (no
+// against ops::cpu::sage_attention with the kernel's recipe (rel-L2 ≤ 1e-2: the GPU's exp2 is
+// approximate and FP8 MMAs accumulate in ~22 bits), against dense attention in double on DiT-like
+// inputs (cosine ≥ 0.999, rel-L2 ≤ 3e-2, the bound) and the E4M3 ones against each other
+// (≤ 2e-2: their softmax blocks differ), also with zero-mean V (no
 // channel offset to dilute the error), at odd sequence lengths
 // (partial key and query blocks), batch 2, heads 3 and 12, the Hopper kernel's last wave cut into
 // key ranges; outputs poisoned with NaN where a
@@ -62,10 +63,19 @@ const char* kernel_name(SageKernel k) {
   return "?";
 }
 
-// The CPU contract `kernel` follows: 128-key softmax blocks for Hopper's, 64 for the portable ones.
+// The CPU contract `kernel` follows, with its recipe.
 Tensor contract_of(SageKernel kernel, const Tensor& q, const Tensor& k, const Tensor& v,
                    float scale) {
-  return ops::cpu::sage_attention(q, k, v, scale, sage_softmax_block(kernel));
+  return ops::cpu::sage_attention(q, k, v, scale, sage_recipe(kernel));
+}
+
+// The portable FP8 kernel against the Hopper one: the same E4M3 recipe but for the softmax block,
+// whose other P̃ roundings move a few tenths of a percent. (The FP16 recipe differs from both by
+// E4M3's step: ~3.6% rel-L2 on zero-mean V; it is checked against its own contract and dense
+// attention only.)
+void expect_close_to_hopper(SageKernel kernel, const Tensor& got, const Tensor& hopper) {
+  if (kernel == SageKernel::PortableFp8 && hopper.defined())
+    EXPECT_LE(rel_l2(got, hopper), 2e-2) << "against the Hopper kernel";
 }
 
 // N(0, 1) around a per-(head, channel) offset shared by every token (sage_attention_test's
@@ -122,7 +132,7 @@ TEST(CudaSageQuantization, MatchesTheCpuPiecesByteForByte) {
   for (size_t i = 0; i < ksg.size(); ++i) EXPECT_NEAR(ksg[i], ksc[i], 1e-5f * ksc[i]) << i;
 
   // V: per-channel scales exactly; Vᵀ's bytes at their sage_v_slot positions, padding zero.
-  const SageFp8 v_cpu = ops::cpu::sage_quantize_v(v.cpu);
+  const SageV v_cpu = ops::cpu::sage_quantize_v(v.cpu);
   EXPECT_EQ(floats(gpu.v_scales), floats(v_cpu.scales)) << "V's scales";
   const std::vector<uint8_t> vt = bytes(gpu.v_fp8_t), vc = bytes(v_cpu.values);
   const int64_t S_pad = gpu.v_fp8_t.size(3);
@@ -138,9 +148,9 @@ TEST(CudaSageQuantization, MatchesTheCpuPiecesByteForByte) {
         }
 }
 
-// The portable kernel's FP16 P̃·V reads V as F16Keys: the CPU's E4M3 values exactly, widened, keys
-// in sequence order, padding zero; Q and K as in the E4M3 layout.
-TEST(CudaSageQuantization, F16LayoutHoldsTheSameE4m3ValuesInKeyOrder) {
+// The portable kernel's FP16 P̃·V reads V as F16Keys: the CPU's FP16 recipe values exactly
+// (f16(v / scale)), keys in sequence order, padding zero; Q and K as in the E4M3 layout.
+TEST(CudaSageQuantization, F16LayoutHoldsTheFp16RecipesValuesInKeyOrder) {
   REQUIRE_GPU();
   const int64_t B = 2, S = 333, H = 3, D = 128;
   const Input q = dit_like({B, S, H, D}), k = dit_like({B, S, H, D}), v = dit_like({B, S, H, D});
@@ -156,18 +166,17 @@ TEST(CudaSageQuantization, F16LayoutHoldsTheSameE4m3ValuesInKeyOrder) {
   EXPECT_EQ(bytes(f16.k_int8), bytes(e4m3.k_int8));
   EXPECT_EQ(floats(f16.k_scales), floats(e4m3.k_scales));
 
-  const SageFp8 v_cpu = ops::cpu::sage_quantize_v(v.cpu);
+  const SageV v_cpu = ops::cpu::sage_quantize_v(v.cpu, SagePvFormat::F16);
   EXPECT_EQ(floats(f16.v_scales), floats(v_cpu.scales)) << "V's scales";
   ASSERT_EQ(f16.v_f16_t.dtype(), DType::F16);
   ASSERT_EQ(f16.v_f16_t.shape(), (Shape{B, H, D, 384}));
-  const std::vector<float> vt = floats(f16.v_f16_t);
-  const std::vector<uint8_t> vc = bytes(v_cpu.values);
+  const std::vector<float> vt = floats(f16.v_f16_t), vc = floats(v_cpu.values);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h)
       for (int64_t c = 0; c < D; ++c)
         for (int64_t n = 0; n < 384; ++n) {
           const float got = vt[size_t(((b * H + h) * D + c) * 384 + n)];
-          const float want = n < S ? e4m3_to_f32(vc[size_t(((b * S + n) * H + h) * D + c)]) : 0.f;
+          const float want = n < S ? vc[size_t(((b * S + n) * H + h) * D + c)] : 0.f;
           ASSERT_EQ(got, want) << "b " << b << " h " << h << " channel " << c << " key " << n;
         }
 }
@@ -207,8 +216,8 @@ TEST(CudaSageAttention, EveryKernelHereMatchesTheCpuContractDenseAttentionAndThe
       EXPECT_LE(rel_l2(got, dense), 3e-2) << "against dense attention";
       if (kernel == SageKernel::Hopper)
         hopper = got;
-      else if (hopper.defined())
-        EXPECT_LE(rel_l2(got, hopper), 1e-2) << "against the Hopper kernel";
+      else
+        expect_close_to_hopper(kernel, got, hopper);
       if (kernel == automatic)
         EXPECT_EQ(bytes(ops::sage_attention(q.gpu, k.gpu, v.gpu, scale)), bytes(out))
             << "ops::sage_attention did not run the automatic choice";
@@ -219,7 +228,7 @@ TEST(CudaSageAttention, EveryKernelHereMatchesTheCpuContractDenseAttentionAndThe
 // V without channel offsets: with them every output row is mostly the offset, which the
 // attention weights cannot change, so an error in P̃ or the P̃·V accumulation shrinks in the
 // rel-L2 above. Zero-mean V leaves the weighted sum alone in the norm: each kernel against the
-// contract (the same quantization), and the portable ones against Hopper's, at 1e-2.
+// contract (the same quantization) at 1e-2, and the portable FP8 one against Hopper's.
 TEST(CudaSageAttention, EveryKernelHereMatchesTheContractWithZeroMeanValues) {
   REQUIRE_GPU();
   for (const Case& c : {Case{2, 333, 3}, Case{1, 2200, 12}}) {
@@ -247,8 +256,8 @@ TEST(CudaSageAttention, EveryKernelHereMatchesTheContractWithZeroMeanValues) {
       EXPECT_LE(to_contract, 1e-2) << "against the CPU contract";
       if (kernel == SageKernel::Hopper)
         hopper = got;
-      else if (hopper.defined())
-        EXPECT_LE(rel_l2(got, hopper), 1e-2) << "against the Hopper kernel";
+      else
+        expect_close_to_hopper(kernel, got, hopper);
     }
   }
 }
@@ -266,11 +275,10 @@ TEST(CudaSageAttention, PortableKernelsWriteEveryRowOfAPoisonedOutput) {
     const Input q = dit_like({B, sq, H, D}), k = dit_like({B, sk, H, D}),
                 v = dit_like({B, sk, H, D});
     const float scale = 1.f / std::sqrt(float(D));
-    const Tensor contract =
-        ops::cpu::sage_attention(q.cpu, k.cpu, v.cpu, scale, kSagePortableSoftmaxBlock);
     for (SageKernel kernel : kernels_here()) {
       if (kernel == SageKernel::Hopper) continue;
       SCOPED_TRACE(kernel_name(kernel));
+      const Tensor contract = contract_of(kernel, q.cpu, k.cpu, v.cpu, scale);
       const ops::cuda::SageDeviceInputs in = ops::cuda::sage_quantize(
           q.gpu, k.gpu, v.gpu, sage_q_multiplier(scale),
           kernel == SageKernel::PortableF16 ? ops::cuda::SageVLayout::F16Keys

@@ -56,12 +56,18 @@ SageKernel sage_kernel_for(int major, int minor, SageKernel wanted, std::string_
   fail("SAGE_ATTN: unknown kernel ", int(wanted));
 }
 
-int64_t sage_softmax_block(SageKernel kernel) {
-  FV_CHECK(kernel != SageKernel::Automatic,
-           "sage_softmax_block: name the kernel (sage_kernel_for chooses it)");
-  return kernel == SageKernel::PortableFp8 || kernel == SageKernel::PortableF16
-             ? kSagePortableSoftmaxBlock
-             : kSageKeyBlock;
+SageRecipe sage_recipe(SageKernel kernel) {
+  switch (kernel) {
+    case SageKernel::Hopper:
+      return {};
+    case SageKernel::PortableFp8:
+      return {kSagePortableSoftmaxBlock, SagePvFormat::E4m3};
+    case SageKernel::PortableF16:
+      return {kSagePortableSoftmaxBlock, SagePvFormat::F16};
+    case SageKernel::Automatic:
+      break;
+  }
+  fail("sage_recipe: name the kernel (sage_kernel_for chooses it), got ", int(kernel));
 }
 
 namespace ops {

@@ -33,37 +33,43 @@
 //      O ← O + T                                                  (the f32 accumulator)
 //      m ← m_new
 //    The block of 128 is part of the contract: P̃ is rounded to E4M3 against the running max of
-//    its block, so another block size gives other roundings. The portable kernel's contract is the
-//    same with softmax blocks of 64 (each block of 128 in two halves, the same keys and K groups):
-//    its warps hold 32 query rows, so that each K and Vᵀ fragment read from shared memory feeds
-//    two MMAs, and S for 32 rows x 128 keys would not fit beside O in its registers
-//    (sage_softmax_block). Why l takes the unrounded P̃: the
-//    kernel has them in f32 registers just before packing them to FP8, so the sum costs a few adds
-//    and no unpack on the softmax path that bounds a Hopper attention kernel, and it is what
-//    SageAttention's sm90 kernel does (its row sum adds the f32 P̃ before the FP8 conversion), so
-//    the published accuracy figures hold for this rule. The price, measured on the CPU: with
-//    channel-offset q/k/v (B 2, S 200, H 3, D 128) rel-L2 against dense is 0.81% here and 0.74%
-//    with l summing the rounded P̃ (whose weights then sum to exactly 1); on zero-mean noise the
-//    two are equal (3.66% vs 3.64%).
-//    The one choice left to a kernel: l may instead sum the block's rounded e4m3(P̃_j) (in f32
-//    across blocks). Both Hopper kernels (dense and block lists) do, reading the row sums off
-//    the tensor cores (sage_hopper.cuh accumulate_pv), which took 64 adds a step off the dense
-//    one's bounding issue rate (docs/perf.md); the CPU twin and the portable kernel sum the f32
-//    P̃. The two rules differ by 0.2-0.5% rel-L2 at the test shapes (simulated), well inside the
-//    kernels' 1e-2 bar.
-//    A kernel may also cut a row's key blocks into contiguous ranges of whole blocks, run each
-//    range through this step from m = −∞, l = 0, O = 0 (its P̃ then rounded against the range's
-//    running max), and merge them in f32: M = max m_r, O = Σ_r O_r · exp2(m_r − M), l = Σ_r l_r ·
-//    exp2(m_r − M). The dense Hopper kernel does so for the tiles of its last, partial wave
-//    (sage_tail_splits in ops/cuda/sage_kernels.h).
-//    Two-level accumulation: on Hopper the e4m3 wgmma accumulates in ~22-bit precision, so each
-//    block's P̃·V goes into a zeroed temporary fragment and is added to the f32 accumulator once
-//    per block. On the CPU both levels are plain f32, summed in key order.
+//    its block, so another block size gives other roundings. The portable kernels' contract runs
+//    this step over softmax blocks of 64 (each block of 128 in two halves, the same keys and K
+//    groups): their warps hold 32 query rows, so that each K and Vᵀ fragment read from shared
+//    memory feeds two MMAs, and S for 32 rows x 128 keys would not fit beside O in registers. Why l
+//    takes the unrounded P̃: the kernel has them in f32 registers just before packing them to FP8,
+//    so the sum costs a few adds and no unpack on the softmax path that bounds a Hopper attention
+//    kernel, and it is what SageAttention's sm90 kernel does (its row sum adds the f32 P̃ before the
+//    FP8 conversion), so the published accuracy figures hold for this rule. The price, measured on
+//    the CPU: with channel-offset q/k/v (B 2, S 200, H 3, D 128) rel-L2 against dense is 0.81% here
+//    and 0.74% with l summing the rounded P̃ (whose weights then sum to exactly 1); on zero-mean
+//    noise the two are equal (3.66% vs 3.64%). The one choice left to a kernel: l may instead sum
+//    the block's rounded e4m3(P̃_j) (in f32 across blocks). Both Hopper kernels (dense and block
+//    lists) do, reading the row sums off the tensor cores (sage_hopper.cuh accumulate_pv), which
+//    took 64 adds a step off the dense one's bounding issue rate (docs/perf.md); the CPU twin and
+//    the portable kernel sum the f32 P̃. The two rules differ by 0.2-0.5% rel-L2 at the test shapes
+//    (simulated), well inside the kernels' 1e-2 bar. A kernel may also cut a row's key blocks into
+//    contiguous ranges of whole blocks, run each range through this step from m = −∞, l = 0, O = 0
+//    (its P̃ then rounded against the range's running max), and merge them in f32: M = max m_r, O =
+//    Σ_r O_r · exp2(m_r − M), l = Σ_r l_r · exp2(m_r − M). The dense Hopper kernel does so for the
+//    tiles of its last, partial wave (sage_tail_splits in ops/cuda/sage_kernels.h). Two-level
+//    accumulation: on Hopper the e4m3 wgmma accumulates in ~22-bit precision, so each block's P̃·V
+//    goes into a zeroed temporary fragment and is added to the f32 accumulator once per block. On
+//    the CPU both levels are plain f32, summed in key order.
 // 5. V to FP8 E4M3: per (b, h, channel c) v_scale[c] = max over all Sk tokens of |v[·, c]| / 448
 //    (1 where the channel is all zero), v_fp8 = e4m3(v / v_scale) (f32 division). No V smoothing.
+//    FP16 P̃·V (SageAttention2's sm80 recipe, the portable kernel without FP8 MMAs): V to FP16
+//    instead, v_f16 = f16(v / v_scale) (the same scales; f32 division, round to nearest even),
+//    and in step 4 P̃ rounded to FP16 (round to nearest even) where the E4M3 recipe rounds it to
+//    E4M3; nothing else changes. FP16 keeps 11 bits where E4M3 keeps 4, so this recipe is the
+//    more accurate one, and an A100 converts P̃ to FP16 in one instruction per pair where an exact
+//    E4M3 rounding took six per value.
 // 6. Epilogue: O[i, c] = (O[i, c] · v_scale[c]) / l[i] in f32 (the 448 of P̃ cancels in O / l).
 //
-// E4M3: core/dtype.h (f32_to_e4m3, e4m3_to_f32).
+// E4M3 and FP16: core/dtype.h (f32_to_e4m3, e4m3_to_f32, f32_to_f16, f16_to_f32).
+//
+// Which kernel follows which recipe (sage_recipe): Hopper's, 128-key softmax blocks and E4M3;
+// the portable one with FP8 P̃·V, 64-key blocks and E4M3; with FP16 P̃·V, 64-key blocks and FP16.
 //
 // Layout: q, k, v [B, S, H, D] (ops/attention.h), D ∈ {64, 128} (the Hopper kernel's head dims),
 // v's head dim equal to q's; Sq and Sk may differ (the backend runs self-attention only).
@@ -101,18 +107,21 @@ struct SageInt8 {
   Tensor scales;  // F32 [B, H, sage_query_scale_count(S)] or [B, H, sage_key_scale_count(S)]
 };
 
-// FP8 E4M3 values of v with their per-channel scales.
-struct SageFp8 {
-  Tensor values;  // F8E4M3 [B, S, H, D], one byte each (f32_to_e4m3's encoding)
+// How P̃ and V are rounded for P̃·V (step 5).
+enum class SagePvFormat { E4m3, F16 };
+
+// V's values in a P̃·V format with their per-channel scales.
+struct SageV {
+  Tensor values;  // [B, S, H, D]: F8E4M3 (f32_to_e4m3's bytes) or F16 (f32_to_f16's bits)
   Tensor scales;  // F32 [B, H, D]
 };
 
 enum class SageInt8Grouping { Query, Key };
 
-// The GPU kernels of SAGE_ATTN (ops/cuda/sage_kernels.h), all on the same contract: Hopper (wgmma,
-// sm_90 only), and the portable kernel (mma.sync) with P̃·V on FP8 E4M3 MMAs (sm_89+: L40S, RTX
-// 40xx, and H100/H200 when asked for) or on FP16 MMAs (any sm_80+: A100, RTX 30xx), whose operands
-// hold the same E4M3 values widened to FP16, so the products are the contract's.
+// The GPU kernels of SAGE_ATTN (ops/cuda/sage_kernels.h), each on the contract above with its
+// recipe (sage_recipe): Hopper (wgmma, sm_90 only), and the portable kernel (mma.sync) with P̃·V
+// on FP8 E4M3 MMAs (sm_89+: L40S, RTX 40xx, and H100/H200 when asked for) or on FP16 MMAs (any
+// sm_80+: A100, RTX 30xx).
 enum class SageKernel { Automatic, Hopper, PortableFp8, PortableF16 };
 
 // The kernel ops::sage_attention runs on a GPU of compute capability major.minor (`gpu` names it in
@@ -123,9 +132,14 @@ enum class SageKernel { Automatic, Hopper, PortableFp8, PortableF16 };
 SageKernel sage_kernel_for(int major, int minor, SageKernel wanted = SageKernel::Automatic,
                            std::string_view gpu = "this GPU");
 
-// Step 4's key block in `kernel`'s contract (a kernel sage_kernel_for chose, not Automatic):
-// kSageKeyBlock for Hopper's, kSagePortableSoftmaxBlock for the portable ones.
-int64_t sage_softmax_block(SageKernel kernel);
+// A kernel's contract: step 4's key block and the P̃·V format.
+struct SageRecipe {
+  int64_t softmax_block = kSageKeyBlock;  // kSageKeyBlock or kSagePortableSoftmaxBlock
+  SagePvFormat pv = SagePvFormat::E4m3;
+};
+
+// The recipe `kernel` follows (a kernel sage_kernel_for chose, not Automatic).
+SageRecipe sage_recipe(SageKernel kernel);
 
 namespace ops {
 
@@ -136,10 +150,9 @@ Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float s
 
 namespace cpu {
 
-// `softmax_block`: step 4's key block, kSageKeyBlock or kSagePortableSoftmaxBlock
-// (sage_softmax_block of the kernel to compare with).
+// `recipe`: the Hopper kernel's by default; sage_recipe(kernel) for the one to compare with.
 Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                      int64_t softmax_block = kSageKeyBlock);
+                      const SageRecipe& recipe = {});
 
 // The pieces of sage_attention, for tests and for checking a kernel's quantization pre-pass.
 // Inputs F32 or BF16 CPU tensors [B, S, H, D].
@@ -149,14 +162,14 @@ Tensor sage_smooth_k(const Tensor& k);
 // Step 2: x · multiplier quantized in Query (64-row blocks, rows i and i + 8 of 16 paired) or Key
 // (128-key blocks, 4 groups by (n % 8) / 2) groups.
 SageInt8 sage_quantize_int8(const Tensor& x, SageInt8Grouping grouping, float multiplier = 1.f);
-// Step 5: v to E4M3 with per-(batch, head, channel) scales max|v| / 448.
-SageFp8 sage_quantize_v(const Tensor& v);
+// Step 5: v / scale to E4M3 or FP16 with per-(batch, head, channel) scales max|v| / 448.
+SageV sage_quantize_v(const Tensor& v, SagePvFormat format = SagePvFormat::E4m3);
 // Steps 3, 4 and 6 on quantized inputs (q from Query groups with the multiplier folded, k from Key
 // groups): -> F32 [B, Sq, H, D]. `selected` (SageSLA's sparse branch): I32 [B, H, ceil(Sq / 64),
 // topk], the 128-key blocks each 64-row query block attends to, ascending; step 4 walks those
-// blocks in that order. Undefined: every block. `softmax_block` as for sage_attention (64 only
-// without `selected`).
-Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const SageFp8& v,
+// blocks in that order. Undefined: every block. `softmax_block` as SageRecipe's (64 only without
+// `selected`); P̃ is rounded to v's format.
+Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const SageV& v,
                                 const Tensor& selected = {}, int64_t softmax_block = kSageKeyBlock);
 
 }  // namespace cpu

@@ -1,7 +1,7 @@
 // SageAttention2 on the CPU (ops/sage_attention.h, steps 1–6): the quantization pre-pass per
 // (batch, head), then one query row at a time through the key blocks of 128 (or the softmax
-// blocks of 64 they split into for the portable kernel's contract) with the online base-2 softmax,
-// P̃ and V in E4M3, a per-block f32 temporary added into the f32 accumulator.
+// blocks of 64 they split into for the portable kernels' recipes) with the online base-2 softmax,
+// P̃ and V in E4M3 (or FP16), a per-block f32 temporary added into the f32 accumulator.
 #include "ops/sage_attention.h"
 
 #include <algorithm>
@@ -91,13 +91,16 @@ SageInt8 sage_quantize_int8(const Tensor& x, SageInt8Grouping grouping, float mu
   return out;
 }
 
-SageFp8 sage_quantize_v(const Tensor& v) {
+SageV sage_quantize_v(const Tensor& v, SagePvFormat format) {
   FV_CHECK(v.ndim() == 4, "SAGE_ATTN: v must be [B, S, H, D], got ", v.describe());
   const Tensor vc = f32_contiguous(v);
   const int64_t B = v.size(0), S = v.size(1), H = v.size(2), D = v.size(3);
-  SageFp8 out{Tensor::empty({B, S, H, D}, DType::F8E4M3), Tensor::empty({B, H, D}, DType::F32)};
+  const bool f16 = format == SagePvFormat::F16;
+  SageV out{Tensor::empty({B, S, H, D}, f16 ? DType::F16 : DType::F8E4M3),
+            Tensor::empty({B, H, D}, DType::F32)};
   const float* src = vc.data<float>();
-  uint8_t* values = out.values.data<uint8_t>();
+  uint16_t* values_f16 = f16 ? out.values.data<uint16_t>() : nullptr;
+  uint8_t* values_e4m3 = f16 ? nullptr : out.values.data<uint8_t>();
   float* scales = out.scales.data<float>();
   for (int64_t b = 0; b < B; ++b) {
     float* sc = scales + b * H * D;  // [H, D] of this batch: the same order as a token's row
@@ -109,13 +112,16 @@ SageFp8 sage_quantize_v(const Tensor& v) {
     for (int64_t s = 0; s < S; ++s)
       for (int64_t i = 0; i < H * D; ++i) {
         const int64_t at = (b * S + s) * H * D + i;
-        values[at] = f32_to_e4m3(src[at] / sc[i]);
+        if (f16)
+          values_f16[at] = f32_to_f16(src[at] / sc[i]);
+        else
+          values_e4m3[at] = f32_to_e4m3(src[at] / sc[i]);
       }
   }
   return out;
 }
 
-Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const SageFp8& v,
+Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const SageV& v,
                                 const Tensor& selected, int64_t softmax_block) {
   FV_CHECK(softmax_block == kSageKeyBlock ||
                (softmax_block == kSagePortableSoftmaxBlock && !selected.defined()),
@@ -125,8 +131,9 @@ Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const Sage
                k.values.dtype() == DType::I8,
            "SAGE_ATTN: quantized q and k must be I8 [B, S, H, D], got ", q.values.describe(),
            " and ", k.values.describe());
-  FV_CHECK(v.values.dtype() == DType::F8E4M3, "SAGE_ATTN: quantized v must be F8E4M3, got ",
-           v.values.describe());
+  FV_CHECK(v.values.dtype() == DType::F8E4M3 || v.values.dtype() == DType::F16,
+           "SAGE_ATTN: quantized v must be F8E4M3 or F16, got ", v.values.describe());
+  const bool f16 = v.values.dtype() == DType::F16;
   const int64_t B = q.values.size(0), Sq = q.values.size(1), H = q.values.size(2),
                 D = q.values.size(3), Sk = k.values.size(1);
   check_shape(k.values, Shape{B, Sk, H, D}, "SAGE_ATTN: quantized k");
@@ -151,14 +158,25 @@ Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const Sage
   }
   const int8_t* qi = qv.data<int8_t>();
   const int8_t* ki = kv.data<int8_t>();
-  const uint8_t* v8 = vv.data<uint8_t>();
+  // V's values as f32, and P̃ rounded to V's format.
   const std::array<float, 256>& e4m3 = e4m3_table();
+  std::vector<float> vf(static_cast<size_t>(vv.numel()));
+  if (f16) {
+    const uint16_t* bits = vv.data<uint16_t>();
+    for (size_t i = 0; i < vf.size(); ++i) vf[i] = f16_to_f32(bits[i]);
+  } else {
+    const uint8_t* bytes = vv.data<uint8_t>();
+    for (size_t i = 0; i < vf.size(); ++i) vf[i] = e4m3[bytes[i]];
+  }
+  const auto round_p = [&](float p) {
+    return f16 ? f16_to_f32(f32_to_f16(p)) : e4m3[f32_to_e4m3(p)];
+  };
   Tensor out = Tensor::empty({B, Sq, H, D}, DType::F32);
   float* po = out.data<float>();
 
   parallel_for(B * H * Sq, 8, [&](int64_t r0, int64_t r1) {
     std::vector<float> o(static_cast<size_t>(D)), t(static_cast<size_t>(D));
-    std::array<float, kSageKeyBlock> s{}, p8{};
+    std::array<float, kSageKeyBlock> s{}, p_rounded{};
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / (H * Sq), h = r / Sq % H, i = r % Sq;
       const int8_t* qrow = qi + ((b * Sq + i) * H + h) * D;
@@ -195,13 +213,13 @@ Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const Sage
           for (int64_t j = 0; j < keys; ++j) {
             const float p = std::exp2(s[size_t(j)] - offset);
             l += p;  // the unrounded P̃
-            p8[size_t(j)] = e4m3[f32_to_e4m3(p)];
+            p_rounded[size_t(j)] = round_p(p);
           }
           // Two-level accumulation: the block's P̃·V in a temporary, then into the accumulator.
           std::fill(t.begin(), t.end(), 0.f);
           for (int64_t j = 0; j < keys; ++j) {
-            const uint8_t* vrow = v8 + ((b * Sk + n0 + j) * H + h) * D;
-            for (int64_t d = 0; d < D; ++d) t[size_t(d)] += p8[size_t(j)] * e4m3[vrow[d]];
+            const float* vrow = vf.data() + ((b * Sk + n0 + j) * H + h) * D;
+            for (int64_t d = 0; d < D; ++d) t[size_t(d)] += p_rounded[size_t(j)] * vrow[d];
           }
           for (int64_t d = 0; d < D; ++d) o[size_t(d)] += t[size_t(d)];
           m = m_new;
@@ -217,10 +235,11 @@ Tensor sage_attention_quantized(const SageInt8& q, const SageInt8& k, const Sage
 }
 
 Tensor sage_attention(const Tensor& q, const Tensor& k, const Tensor& v, float scale,
-                      int64_t softmax_block) {
+                      const SageRecipe& recipe) {
   const SageInt8 qq = sage_quantize_int8(q, SageInt8Grouping::Query, sage_q_multiplier(scale));
   const SageInt8 kq = sage_quantize_int8(sage_smooth_k(k), SageInt8Grouping::Key);
-  const Tensor out = sage_attention_quantized(qq, kq, sage_quantize_v(v), {}, softmax_block);
+  const Tensor out =
+      sage_attention_quantized(qq, kq, sage_quantize_v(v, recipe.pv), {}, recipe.softmax_block);
   return q.dtype() == DType::F32 ? out : out.to(q.dtype());
 }
 

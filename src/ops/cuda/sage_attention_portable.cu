@@ -1,8 +1,8 @@
 // SAGE_ATTN's portable kernel (any sm_80+: A100, L40S, RTX 30xx/40xx; on H100/H200 only when asked
-// for): the contract of ops/sage_attention.h (steps 3, 4 and 6) with its softmax blocks of 64 keys
-// (kSagePortableSoftmaxBlock), on warp-level mma.sync, reading the pre-pass's INT8 Q and K and Vᵀ
-// (ops/cuda/sage_kernels.h), with cp.async double-buffering as in the portable FLASH_ATTN kernel
-// (flash_attention_portable.cu), whose warp shape it shares.
+// for): the contract of ops/sage_attention.h (steps 3, 4 and 6) with the portable recipes (softmax
+// blocks of 64 keys; P̃ and V in E4M3 or FP16: sage_recipe), on warp-level mma.sync, reading the
+// pre-pass's INT8 Q and K and Vᵀ (ops/cuda/sage_kernels.h), with cp.async double-buffering as in
+// the portable FLASH_ATTN kernel (flash_attention_portable.cu), whose warp shape it shares.
 //
 // Tile shape: 128 query rows x 64 keys per softmax step, head dim 128.
 // CTA:        4 warps; warp w owns query rows 32w .. 32w + 31, two m16 row blocks, each one 16-row
@@ -39,12 +39,14 @@
 //   threshold: P̃'s E4M3 rounding depends on the exact base): P̃ = exp2(dot·qk − m + log2 448)
 //   (one FFMA: S·1 − base rounded once instead of twice, a difference far below ex2.approx's own
 //   error); l = l·corr + Σ f32 P̃; O rescaled by corr only when a row of the warp moved its max;
-//   FP16 P̃·V (PvMma::F16, any sm_80+): P̃ rounded to E4M3 in f32 arithmetic (round_to_e4m3),
-//     packed to f16 (exact); the accumulators of n8 blocks 2kk, 2kk + 1 are the A fragment of k16
-//     step kk in key order; V's FP16 Vᵀ (E4M3 values widened, keys in order) gives the B
-//     fragments by plain ldmatrix. mma.sync m16n8k16 f16·f16 -> f32 straight into O: every
-//     product is the contract's e4m3(P̃)·e4m3(v) exactly and the f32 accumulation needs no
-//     second level (it differs from the contract's two-level sum only in the order of f32 adds);
+//   FP16 P̃·V (PvMma::F16, any sm_80+; the contract's FP16 recipe): P̃ packed to f16 pairs (one
+//     cvt.rn per pair); the accumulators of n8 blocks 2kk, 2kk + 1 are the A fragment of k16
+//     step kk in key order; the FP16 Vᵀ (f16(v / v_scale), keys in order) gives the B fragments
+//     by plain ldmatrix. mma.sync m16n8k16 f16·f16 -> f32 straight into O: every product is the
+//     recipe's f16(P̃)·f16(v) exactly and the f32 accumulation needs no second level (it differs
+//     from the contract's two-level sum only in the order of f32 adds). Its first version rounded
+//     P̃ to E4M3 here (the FP8 recipe's products on FP16 MMAs), which took six instructions per
+//     value, a third of the loop's;
 //   FP8 P̃·V (PvMma::E4m3, sm_89+): P̃ to E4M3 by cvt.rn.satfinite in the A layout of k32 steps
 //     (four consecutive k per register: keys 2t, 2t+1, 8+2t, 9+2t of each 16, the sage_v_slot
 //     order the pre-pass stored Vᵀ in, as for the Hopper kernel's wgmma), mma.sync m16n8k32
@@ -53,7 +55,7 @@
 // Epilogue: O · v_scale[channel] / l (f32, as the contract's step 6), bf16 pairs, rows < Sq only.
 //
 // Tested by tests/cuda_sage_attention_test.cpp against the CPU contract (ops::cpu::sage_attention
-// with 64-key softmax blocks), dense attention and the Hopper kernel.
+// with the kernel's recipe), dense attention and the Hopper kernel.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -95,7 +97,7 @@ static_assert(kBlockM % int(kSageQueryBlock) == 0, "a CTA holds whole Query-grou
 template <PvMma kPv>
 struct PvShape {
   static constexpr int kStageKeys = kPv == PvMma::F16 ? 64 : 128;
-  static constexpr int kSteps = kStageKeys / kStepKeys;  // softmax steps per stage
+  static constexpr int kSoftmaxSteps = kStageKeys / kStepKeys;  // softmax steps per stage
   static constexpr uint32_t kElementBytes = kPv == PvMma::F16 ? 2 : 1;
   static constexpr uint32_t kKTileBytes = kStageKeys * kKRowBytes;
   static constexpr uint32_t kVRowBytes = kStageKeys * kElementBytes;  // one channel's keys
@@ -195,16 +197,6 @@ __device__ __forceinline__ void qk_gemm(int (&s)[kRowBlocks][kKeyBlocks][4], uin
       }
     }
   }
-}
-
-// P̃ (>= 0; at most ~448) rounded to the nearest E4M3 value, ties to even, as an f32: the contract's
-// f32_to_e4m3 (ops/sage_attention.h) without the byte. Adding and subtracting 1.5·2^(e + 20), e the
-// exponent of P̃ floored at −6 (below 2^-6 E4M3's step is the subnormal 2^-9), leaves P̃'s bits
-// from 2^(e − 3) up: one round-to-nearest-even f32 addition. fminf: E4M3 saturates at 448.
-__device__ __forceinline__ float round_to_e4m3(float x) {
-  const uint32_t exponent = max(__float_as_uint(x) & 0x7f800000u, 0x3c800000u);  // 2^-6
-  const float big = __uint_as_float(exponent + 0x0a400000u);  // exponent + 20, mantissa 1.5
-  return fminf(__fsub_rn(__fadd_rn(x, big), big), kSagePMax);
 }
 
 __device__ __forceinline__ uint32_t pack_f16x2(float lo, float hi) {
@@ -313,7 +305,7 @@ __device__ __forceinline__ void attend(const PortableSageParams& p, uint8_t* sme
     const float k_scale = k_scales[4 * (j * Shape::kStageKeys / int(kSageKeyBlock))];
 
 #pragma unroll
-    for (int step = 0; step < Shape::kSteps; ++step) {
+    for (int step = 0; step < Shape::kSoftmaxSteps; ++step) {
       const int key0 = j * Shape::kStageKeys + step * kStepKeys;
       if (key0 >= p.seq_k) break;  // the stage's second step lies past Sk
       // Step 3: exact integer dot products, as f32.
@@ -347,19 +339,19 @@ __device__ __forceinline__ void attend(const PortableSageParams& p, uint8_t* sme
         grows |= softmax_step(s[rb], q_scale[rb] * k_scale, m[rb], l[rb], corr[rb]);
 
       if constexpr (kPv == PvMma::F16) {
-        // P̃ rounded to E4M3, as f16 A fragments of the k16 steps (keys in order).
-        constexpr int kSteps = kStepKeys / 16;
-        uint32_t pf[kRowBlocks][kSteps][4];
+        // P̃ rounded to f16 (the FP16 recipe), as A fragments of the k16 steps (keys in order).
+        constexpr int kPvSteps = kStepKeys / 16;
+        uint32_t pf[kRowBlocks][kPvSteps][4];
 #pragma unroll
         for (int rb = 0; rb < kRowBlocks; ++rb)
 #pragma unroll
-          for (int kk = 0; kk < kSteps; ++kk) {
+          for (int kk = 0; kk < kPvSteps; ++kk) {
             const float(&b0)[4] = s[rb][2 * kk];
             const float(&b1)[4] = s[rb][2 * kk + 1];
-            pf[rb][kk][0] = pack_f16x2(round_to_e4m3(b0[0]), round_to_e4m3(b0[1]));
-            pf[rb][kk][1] = pack_f16x2(round_to_e4m3(b0[2]), round_to_e4m3(b0[3]));
-            pf[rb][kk][2] = pack_f16x2(round_to_e4m3(b1[0]), round_to_e4m3(b1[1]));
-            pf[rb][kk][3] = pack_f16x2(round_to_e4m3(b1[2]), round_to_e4m3(b1[3]));
+            pf[rb][kk][0] = pack_f16x2(b0[0], b0[1]);
+            pf[rb][kk][1] = pack_f16x2(b0[2], b0[3]);
+            pf[rb][kk][2] = pack_f16x2(b1[0], b1[1]);
+            pf[rb][kk][3] = pack_f16x2(b1[2], b1[3]);
           }
         if (__any_sync(0xffffffffu, grows)) {
 #pragma unroll
@@ -373,7 +365,7 @@ __device__ __forceinline__ void attend(const PortableSageParams& p, uint8_t* sme
         // ldmatrix of Vᵀ's channel rows, each feeding both row blocks.
         const uint32_t v_stage = v_lane + buffer * Shape::kVTileBytes;
 #pragma unroll
-        for (int kk = 0; kk < kSteps; ++kk)
+        for (int kk = 0; kk < kPvSteps; ++kk)
 #pragma unroll
           for (int dp = 0; dp < kDimBlocks / 2; ++dp) {
             uint32_t b[4];
@@ -388,12 +380,12 @@ __device__ __forceinline__ void attend(const PortableSageParams& p, uint8_t* sme
         // P̃ to E4M3 in the A layout of the k32 steps: step kk covers n8 blocks 4kk .. 4kk + 3;
         // registers 0/1 (rows g, g + 8) take blocks 4kk, 4kk + 1, registers 2/3 blocks 4kk + 2,
         // 4kk + 3, so a register's four keys are 2t, 2t + 1, 8 + 2t, 9 + 2t of a 16 (sage_v_slot).
-        constexpr int kSteps = kStepKeys / 32;
-        uint32_t pf[kRowBlocks][kSteps][4];
+        constexpr int kPvSteps = kStepKeys / 32;
+        uint32_t pf[kRowBlocks][kPvSteps][4];
 #pragma unroll
         for (int rb = 0; rb < kRowBlocks; ++rb)
 #pragma unroll
-          for (int kk = 0; kk < kSteps; ++kk) {
+          for (int kk = 0; kk < kPvSteps; ++kk) {
             const float(&b0)[4] = s[rb][4 * kk];
             const float(&b1)[4] = s[rb][4 * kk + 1];
             const float(&b2)[4] = s[rb][4 * kk + 2];
@@ -416,7 +408,7 @@ __device__ __forceinline__ void attend(const PortableSageParams& p, uint8_t* sme
 #pragma unroll
             for (int e = 0; e < 8; ++e) tmp[rb][e / 4][e % 4] = 0.f;
 #pragma unroll
-          for (int kk = 0; kk < kSteps; ++kk) {
+          for (int kk = 0; kk < kPvSteps; ++kk) {
             uint32_t b[4];
             ldmatrix_x4(b, chunk_step(v_stage, 2 * step + kk) + dp * 16 * Shape::kVRowBytes);
 #pragma unroll

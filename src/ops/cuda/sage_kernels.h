@@ -16,8 +16,9 @@ inline constexpr int64_t kSageHeadDim = 128;  // the kernels' (64 runs on them p
 // How the pre-pass writes V (step 5's E4M3 values either way):
 //   E4m3Slots: E4M3 bytes, each 16 keys in sage_v_slot order (the 8-bit MMAs' k order: the Hopper
 //              kernel and the portable kernel's FP8 P̃·V);
-//   F16Keys:   the same values widened to FP16 (exact), keys in sequence order (the portable
-//              kernel's FP16 P̃·V, whose k16 fragments take keys in order).
+//   F16Keys:   FP16 values of v / scale (the FP16 recipe, ops/sage_attention.h step 5), keys in
+//              sequence order (the portable kernel's FP16 P̃·V, whose k16 fragments take keys in
+//              order).
 enum class SageVLayout { E4m3Slots, F16Keys };
 
 struct SageDeviceInputs {

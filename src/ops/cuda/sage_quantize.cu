@@ -272,7 +272,8 @@ __device__ __forceinline__ void quantize_k(const __nv_bfloat16* k, const float* 
 // and channels 8·octet .. + 7 and writes the 4 slots 4·quad .. + 3 of those 8 channels' rows of a
 // [channel][slot] shared tile, which then goes out as rows of 64 keys of Vᵀ. E4m3Slots: bytes,
 // slots in sage_v_slot order (slots 4s .. 4s + 3 of each 16 hold keys 2s, 2s + 1, 2s + 8, 2s + 9);
-// F16Keys: the E4M3 values widened to f16 (exact), keys in order. Padding keys (>= S) are zero.
+// F16Keys: f16 values of v / scale (the FP16 recipe's: an IEEE division, then round to nearest
+// even), keys in order. Padding keys (>= S) are zero.
 // Also writes v_scales.
 template <SageVLayout kLayout>
 __device__ __forceinline__ void quantize_v(const __nv_bfloat16* v, const unsigned* vmax, int S,
@@ -302,16 +303,15 @@ __device__ __forceinline__ void quantize_v(const __nv_bfloat16* v, const unsigne
 #pragma unroll
   for (int c = 0; c < 8; ++c) {
     float xc[4] = {x[0][c], x[1][c], x[2][c], x[3][c]};
-    const uint32_t bytes = e4m3x4(xc, divisor(scale[8 * octet + c]));
     Element e[4];
+    if constexpr (kF16) {
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const uint8_t e4m3 = uint8_t(bytes >> (8 * j));
-      if constexpr (kF16)
-        e[j] =
-            __half_as_ushort(__half(__nv_cvt_fp8_to_halfraw(__nv_fp8_storage_t(e4m3), __NV_E4M3)));
-      else
-        e[j] = e4m3;
+      for (int j = 0; j < 4; ++j)
+        e[j] = __half_as_ushort(__float2half_rn(__fdiv_rn(xc[j], scale[8 * octet + c])));
+    } else {
+      const uint32_t bytes = e4m3x4(xc, divisor(scale[8 * octet + c]));
+#pragma unroll
+      for (int j = 0; j < 4; ++j) e[j] = uint8_t(bytes >> (8 * j));
     }
     Element* slot = &tile[8 * octet + c][4 * quad];
     if constexpr (kF16)
