@@ -30,16 +30,20 @@
 //   issue K_{j+1}, Vᵀ_{j+1} into the other stage  (they land during this stage's math)
 //   per softmax step of 64 keys (one for FP16, two for FP8; none past Sk):
 //   S = Q·Kᵀ by mma.sync m16n8k32 s8·s8 -> s32: exact;
-//   S to f32 exactly (|S| <= 128·127² < 2^22, so int + 0x4B400000 read as a float is 12582912 + S);
+//   S to f32 as 12582912 + S, exactly (|S| <= 128·127² < 2^22, so int + 0x4B400000 read as a float
+//   is that: one integer add), the bias left in (kDotBias);
 //   the thread's q_scale·k_scale is one number per row block (its rows share a Query group, its
 //   columns 8nb + 2t, 8nb + 2t + 1 a Key group of the 128-key block: t = lane % 4), so the row max
 //   of S is the max of the integer dots times that factor, reduced over the quad;
 //   keys past Sk (last step only) masked as −∞;
 //   online softmax in base 2 against the step's new running max m (the contract's step 4, no
 //   threshold: P̃'s E4M3 rounding depends on the exact base): P̃ = exp2(dot·qk − m + log2 448)
-//   (one FFMA: S·1 − base rounded once instead of twice, a difference far below ex2.approx's own
-//   error); l = l·corr + Σ f32 P̃; O rescaled by corr only when a row of the warp moved its max;
-//   FP16 P̃·V (PvMma::F16, any sm_80+; the contract's FP16 recipe): P̃ packed to f16 pairs (one
+//   as one FFMA of the biased S with the addend f32(log2 448 − m − 12582912·qk), which takes the
+//   bias out: that addend's rounding moves every logit of the row by at most about qk, one unit of
+//   the integer dot (~1e-4 base-2 units on DiT inputs, P̃ ×(1 ± 1e-4); INT8's own rounding moves a
+//   logit by tens of units), where subtracting the bias from each S took one FADD per score; l =
+//   l·corr + Σ f32 P̃; O rescaled by corr only when a row of the warp moved its max; FP16 P̃·V
+//   (PvMma::F16, any sm_80+; the contract's FP16 recipe): P̃ packed to f16 pairs (one
 //     cvt.rn per pair); the accumulators of n8 blocks 2kk, 2kk + 1 are the A fragment of k16
 //     step kk in key order; the FP16 Vᵀ (f16(v / v_scale), keys in order) gives the B fragments
 //     by plain ldmatrix. mma.sync m16n8k16 f16·f16 -> f32 straight into O: every product is the
@@ -204,9 +208,12 @@ __device__ __forceinline__ uint32_t pack_f16x2(float lo, float hi) {
   return *reinterpret_cast<uint32_t*>(&v);
 }
 
-// Step 4 for one row block's 16 x 64 scores s (dots as f32; −∞ where masked), dequantized by the
-// thread's factor qk: the running max m and sum l of its rows g, g + 8, the rescale corr of O, and
-// P̃ in place of s. Returns whether a row moved its max.
+// The f32 value of integer dot S read from the bits of S + 0x4B400000 is kDotBias + S.
+constexpr float kDotBias = 12582912.f;  // 1.5 · 2^23
+
+// Step 4 for one row block's 16 x 64 scores s (kDotBias + dot as f32; −∞ where masked),
+// dequantized by the thread's factor qk: the running max m and sum l of its rows g, g + 8, the
+// rescale corr of O, and P̃ in place of s. Returns whether a row moved its max.
 __device__ __forceinline__ bool softmax_step(float (&s)[kKeyBlocks][4], float qk, float (&m)[2],
                                              float (&l)[2], float (&corr)[2]) {
   bool grows = false;
@@ -215,18 +222,18 @@ __device__ __forceinline__ bool softmax_step(float (&s)[kKeyBlocks][4], float qk
     float mx = -INFINITY;
 #pragma unroll
     for (int nb = 0; nb < kKeyBlocks; ++nb) mx = fmaxf(mx, fmaxf(s[nb][2 * r], s[nb][2 * r + 1]));
-    mx = fmaxf(m[r], quad_max(mx * qk));
+    mx = fmaxf(m[r], quad_max((mx - kDotBias) * qk));  // the exact dot, then scaled
     const bool row_grows = mx > m[r];
     corr[r] = row_grows ? exp2_approx(m[r] - mx) : 1.f;  // 0 on the first step (m = −∞)
     grows |= row_grows;
     m[r] = mx;
-    const float neg_base = kSageLog2PMax - mx;
+    const float addend = fmaf(-kDotBias, qk, kSageLog2PMax - mx);
     float sum = 0.f;
 #pragma unroll
     for (int nb = 0; nb < kKeyBlocks; ++nb)
 #pragma unroll
       for (int e = 2 * r; e < 2 * r + 2; ++e) {
-        s[nb][e] = exp2_approx(fmaf(s[nb][e], qk, neg_base));
+        s[nb][e] = exp2_approx(fmaf(s[nb][e], qk, addend));
         sum += s[nb][e];
       }
     l[r] = l[r] * corr[r] + sum;  // the unrounded P̃
@@ -308,7 +315,7 @@ __device__ __forceinline__ void attend(const PortableSageParams& p, uint8_t* sme
     for (int step = 0; step < Shape::kSoftmaxSteps; ++step) {
       const int key0 = j * Shape::kStageKeys + step * kStepKeys;
       if (key0 >= p.seq_k) break;  // the stage's second step lies past Sk
-      // Step 3: exact integer dot products, as f32.
+      // Step 3: exact integer dot products, as f32 with kDotBias added.
       int acc[kRowBlocks][kKeyBlocks][4];
       qk_gemm(acc, q_lane, k_lane + buffer * Shape::kKTileBytes + step * kStepKeys * kKRowBytes);
       float s[kRowBlocks][kKeyBlocks][4];
@@ -318,7 +325,7 @@ __device__ __forceinline__ void attend(const PortableSageParams& p, uint8_t* sme
         for (int nb = 0; nb < kKeyBlocks; ++nb)
 #pragma unroll
           for (int e = 0; e < 4; ++e)
-            s[rb][nb][e] = __int_as_float(acc[rb][nb][e] + 0x4B400000) - 12582912.f;
+            s[rb][nb][e] = __int_as_float(acc[rb][nb][e] + 0x4B400000);  // kDotBias + dot
       const int valid = p.seq_k - key0;  // keys of this step inside the sequence
       if (valid < kStepKeys) {
 #pragma unroll
