@@ -27,6 +27,7 @@
 #include "models/wan/wan_presets.h"
 #include "ops/cuda/attention_backend.h"
 #include "ops/cuda/flash_attention.h"
+#include "ops/cuda/sage_kernels.h"
 #include "random_dit.h"
 
 namespace fastvideo::bench {
@@ -158,10 +159,11 @@ struct AccuracyRow {
 // The timing table's self-attention rows on these shapes, where they mean something against dense
 // attention: every registry backend available here that runs BF16 self-attention at this head
 // dim, through the interface the models use (SAGE_ATTN among them on Hopper); FLASH_ATTN/portable
-// beside FLASH_ATTN/hopper, as there. Every backend gets the step metadata of a step that keeps
-// every block (dense backends build none), so the sparse rows check their kernels' numerics, not
-// their sparsity's approximation: VIDEO_SPARSE_ATTN at sparsity 0 (every tile; G = 0, so no coarse
-// branch) and SLA_ATTN at topk_ratio 1.0 without proj_l (every block, no linear branch).
+// beside FLASH_ATTN/hopper and SAGE_ATTN's portable kernels beside SAGE_ATTN, as there. Every
+// backend gets the step metadata of a step that keeps every block (dense backends build none), so
+// the sparse rows check their kernels' numerics, not their sparsity's approximation:
+// VIDEO_SPARSE_ATTN at sparsity 0 (every tile; G = 0, so no coarse branch) and SLA_ATTN at
+// topk_ratio 1.0 without proj_l (every block, no linear branch).
 std::vector<AccuracyRow> accuracy_rows(const std::vector<const AttentionBackend*>& wanted,
                                        const AttentionDevice& attention_device, const Tensor& q,
                                        const Tensor& k, const Tensor& v, float scale,
@@ -213,6 +215,15 @@ std::vector<AccuracyRow> accuracy_rows(const std::vector<const AttentionBackend*
                         return ops::cuda::flash_attention(
                             q, k, v, scale, nullptr, ops::cuda::FlashAttentionKernel::Portable);
                       }});
+    }
+    if (path == "SAGE_ATTN" &&
+        ops::cuda::flash_attention_supported(q, k, v, ops::cuda::FlashAttentionKernel::Hopper)) {
+      for (const auto& [kernel, label] : kSagePortableRows) {
+        rows.push_back(
+            {label, [kernel](const Tensor& q, const Tensor& k, const Tensor& v, float scale) {
+               return ops::cuda::sage_attention_with(kernel, q, k, v, scale);
+             }});
+      }
     }
   }
   return rows;

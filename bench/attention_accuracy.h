@@ -8,16 +8,25 @@
 // attention_accuracy_math.h.
 #pragma once
 
+#include <array>
 #include <nlohmann/json.hpp>
+#include <utility>
 #include <vector>
 
 #include "attention/attention_backend.h"
+#include "ops/sage_attention.h"
 
 namespace fastvideo::bench {
 
+// SAGE_ATTN's portable kernels (A100's FP16 P̃·V, L40S's FP8 P̃·V) as both tables name them: they
+// follow SAGE_ATTN on Hopper, where all three kernels run.
+inline constexpr std::array<std::pair<SageKernel, const char*>, 2> kSagePortableRows{
+    {{SageKernel::PortableFp8, "SAGE_ATTN/portable-fp8"},
+     {SageKernel::PortableF16, "SAGE_ATTN/portable-f16"}}};
+
 // `wanted`: only these registry backends (empty: every available one). The rows outside the
-// registry follow FLASH_ATTN as in the timing table: FLASH_ATTN/portable and SAGE_ATTN's op where
-// FLASH_ATTN's Hopper kernel runs (sm_90).
+// registry follow their backends as in the timing table where FLASH_ATTN's Hopper kernel runs
+// (sm_90): FLASH_ATTN/portable, and SAGE_ATTN's portable kernels (kSagePortableRows).
 nlohmann::ordered_json run_attention_accuracy(int device,
                                               const std::vector<const AttentionBackend*>& wanted);
 

@@ -390,9 +390,7 @@ int run_bench_attention(const AttentionBenchFlags& f) {
       }
       // SAGE_ATTN's portable kernels (A100's FP16 P·V, L40S's FP8 P·V) also run on Hopper.
       if (path == "SAGE_ATTN" && ctx.info().major == 9) {
-        for (const auto& [kernel, label] :
-             {std::pair{SageKernel::PortableFp8, "SAGE_ATTN/portable-fp8"},
-              std::pair{SageKernel::PortableF16, "SAGE_ATTN/portable-f16"}}) {
+        for (const auto& [kernel, label] : kSagePortableRows) {
           report(label,
                  time_ms([&] { return ops::cuda::sage_attention_with(kernel, q, k, v, scale); }));
         }
