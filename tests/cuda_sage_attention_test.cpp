@@ -74,8 +74,9 @@ Tensor contract_of(SageKernel kernel, const Tensor& q, const Tensor& k, const Te
 // E4M3's step: ~3.6% rel-L2 on zero-mean V; it is checked against its own contract and dense
 // attention only.)
 void expect_close_to_hopper(SageKernel kernel, const Tensor& got, const Tensor& hopper) {
-  if (kernel == SageKernel::PortableFp8 && hopper.defined())
+  if (kernel == SageKernel::PortableFp8 && hopper.defined()) {
     EXPECT_LE(rel_l2(got, hopper), 2e-2) << "against the Hopper kernel";
+  }
 }
 
 // N(0, 1) around a per-(head, channel) offset shared by every token (sage_attention_test's
@@ -291,6 +292,43 @@ TEST(CudaSageAttention, PortableKernelsWriteEveryRowOfAPoisonedOutput) {
       for (float x : floats(got)) ASSERT_TRUE(std::isfinite(x)) << "a row was not written";
       EXPECT_LE(rel_l2(got, contract), 1e-2) << "against the CPU contract";
     }
+  }
+}
+
+// Each kernel rounds P̃ as its recipe says (sage_attention_test's
+// TheSoftmaxBlockDecidesWhichMaxPIsRoundedAgainst, on the GPU): one query, 128 keys at one logit
+// and key 64 about 7.08 base-2 units above them; V channel 0 is 448 on key 0 only, channel 1 448
+// on key 64 only, so 448·O[0] / O[1] is key 0's weight in P̃·V. Hopper's 128-key blocks round it
+// to E4M3 against key 64's max (3.25); the portable kernels' 64-key blocks hold key 0 as their max
+// (P̃ = 448, exact in E4M3 and FP16) and scale it by the step's rescale in f32 (≈3.32). The
+// contract's rel-L2 bar cannot tell these apart; this probe can, at the bf16 output's 0.4%.
+TEST(CudaSageAttention, EachKernelRoundsPAgainstItsOwnSoftmaxBlock) {
+  REQUIRE_GPU();
+  const int64_t D = 64, S = 128;
+  Tensor q = Tensor::zeros({1, 1, 1, D}, DType::F32), k = Tensor::zeros({1, S, 1, D}, DType::F32),
+         v = Tensor::zeros({1, S, 1, D}, DType::F32);
+  q.data<float>()[0] = 1.f;
+  k.data<float>()[64 * D] = 7.085f / 1.4426950f;
+  v.data<float>()[0] = 448.f;
+  v.data<float>()[64 * D + 1] = 448.f;
+  const auto bf16 = [](const Tensor& t) { return t.to(DType::BF16).to(DType::F32); };
+  q = bf16(q), k = bf16(k), v = bf16(v);
+  const auto key0_weight = [](const Tensor& out) {
+    const std::vector<float> o = floats(out.to(Device::cpu()).to(DType::F32));
+    return 448.0 * o[0] / o[1];
+  };
+  const double hopper_recipe = key0_weight(ops::cpu::sage_attention(q, k, v, 1.f));
+  const double portable_recipe =
+      key0_weight(ops::cpu::sage_attention(q, k, v, 1.f, sage_recipe(SageKernel::PortableFp8)));
+  ASSERT_NEAR(hopper_recipe, 3.25, 1e-4) << "the probe did not come out as built";
+  ASSERT_GT(portable_recipe, 3.25 * 1.015) << "the probe cannot tell the blocks apart";
+  for (SageKernel kernel : kernels_here()) {
+    SCOPED_TRACE(kernel_name(kernel));
+    const double want = key0_weight(ops::cpu::sage_attention(q, k, v, 1.f, sage_recipe(kernel)));
+    const double got = key0_weight(ops::cuda::sage_attention_with(
+        kernel, q.to(DType::BF16).to(kGpu), k.to(DType::BF16).to(kGpu), v.to(DType::BF16).to(kGpu),
+        1.f));
+    EXPECT_NEAR(got, want, 0.006 * want);
   }
 }
 

@@ -315,15 +315,17 @@ TEST(SageAttention, TheSoftmaxBlockDecidesWhichMaxPIsRoundedAgainst) {
   EXPECT_NEAR(key0_weight({kSageKeyBlock, SagePvFormat::E4m3}), e4m3_to_f32(f32_to_e4m3(float(x))),
               1e-4);
   EXPECT_NEAR(key0_weight({kSagePortableSoftmaxBlock, SagePvFormat::E4m3}), x, 1e-4 * x);
-  // The FP16 recipe rounds the same P̃ to FP16: 3.2996 to a step of 2^-9, not E4M3's 0.25.
+  // The FP16 recipe rounds the same P̃ to FP16: 3.2996 to a step of 2^-9, not E4M3's 0.25; in
+  // the portable kernel's blocks of 64, key 0's P̃ is 448 (an FP16 value) scaled in f32: x.
   const double x_f16 = f16_to_f32(f32_to_f16(float(x)));
   ASSERT_GT(std::fabs(x_f16 - x), 1e-5) << "x is an FP16 value";
   EXPECT_NEAR(key0_weight({kSageKeyBlock, SagePvFormat::F16}), x_f16, 1e-6 * x);
+  EXPECT_NEAR(key0_weight(sage_recipe(SageKernel::PortableF16)), x, 1e-6 * x);
 }
 
 // With at most 64 keys the two blocks are one and the same; on DiT-like inputs the two contracts
 // differ in P̃'s roundings only, and both stay as close to dense attention as the issue asks.
-TEST(SageAttention, PortableSoftmaxBlocksGiveTheSameAccuracy) {
+TEST(SageAttention, PortableSoftmaxBlocksMoveOnlyRoundings) {
   for (int64_t S : {50, 333}) {
     const Inputs in = dit_like(2, S, 3, 128);
     const float scale = 1.f / std::sqrt(128.f);

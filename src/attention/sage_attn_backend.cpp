@@ -44,8 +44,7 @@ AttentionBackendStatus SageAttnBackend::status(const AttentionDevice& device) co
           s.reason += " with its portable kernel (INT8 mma.sync Q·K, E4M3 mma.sync P·V";
           break;
         default:
-          s.reason +=
-              " with its portable kernel (INT8 mma.sync Q·K, FP16 mma.sync P·V on E4M3 values";
+          s.reason += " with its portable kernel (INT8 mma.sync Q·K, FP16 mma.sync P·V";
           break;
       }
       s.reason += "; BF16, head_dim 128, or 64 zero-padded to 128)";

@@ -12,18 +12,22 @@
 //             shared memory feed two MMAs; with 16-row warps (this kernel's first shape) the
 //             ldmatrix reads took about as many cycles as the MMAs (docs/perf.md). 32 rows x 128
 //             keys of S would not fit beside O in the registers, hence the 64-key softmax blocks.
-// Stages:     FP16 P̃·V: 64 keys, K 8 KiB + Vᵀ 16 KiB (128 channels x 64 keys); FP8 P̃·V: 128 keys
-//             (two softmax steps), K 16 KiB + Vᵀ 16 KiB. Vᵀ rows are 128 bytes either way. Two
-//             stages: 48 KiB (FP16) or 64 KiB (FP8) of shared memory, so two CTAs (8 warps) share
-//             an SM on A100, sm_86/89 and H100/H200, where registers allow two. Rows are 16-byte
-//             chunks, chunk c of row r stored at c ^ (r % 8): the 8 row addresses of an ldmatrix
-//             matrix and the chunks a quarter-warp copies with cp.async hit distinct bank groups.
-//             Q is read once from global memory straight into A fragments (32 registers per
-//             thread): it never goes through shared memory.
-// Registers:  Q fragments 32, S / P̃ 64 (s32, then f32), O 128 (f32), plus for the FP8 P̃·V the
-//             temporary T of a quarter of the channels (32).
+// Shared:     Q (128 rows x 128 int8, 16 KiB, loaded once: in registers, 32 of them, it made
+//             ptxas spill), and per stage FP16 P̃·V: 64 keys, K 8 KiB + Vᵀ 16 KiB (128 channels x
+//             64 keys); FP8 P̃·V: 128 keys (two softmax steps), K 16 KiB + Vᵀ 16 KiB. Vᵀ rows are
+//             128 bytes either way. Rows are 16-byte chunks, chunk c of row r stored at c ^ (r %
+//             8): the 8 row addresses of an ldmatrix matrix and the chunks a quarter-warp copies
+//             with cp.async hit distinct bank groups. Q and two stages: 64 KiB (FP16) or 80 KiB
+//             (FP8), so two CTAs (8 warps, what the registers allow) share an SM on A100 and
+//             H100/H200, but only one fits sm_86/89's 100 KiB: L40S runs 4 warps per SM (the
+//             first shape ran 8). Branch exp/sage-fp8-64 cuts the FP8 stage to 64 keys (48 KiB,
+//             two CTAs there); it has not run on a GPU yet.
+// Registers:  S / P̃ 64 (s32, then f32), O 128 (f32), Q's fragments of one k32 step 8, plus for
+//             the FP8 P̃·V the temporary T of sixteen channels (16). ptxas (CUDA 13.0): 255 per
+//             thread; FP16 variant 36 bytes spilled, FP8 variant 20 (sm_89), loop-invariant
+//             values reloaded once per stage.
 //
-// Per stage j (n = ceil(Sk / stage keys); one cp.async group per thread and stage: {K_0, Vᵀ_0}
+// Per stage j (n = ceil(Sk / stage keys); one cp.async group per thread and stage: {Q, K_0, Vᵀ_0}
 // before the loop, then {K_{j+1}, Vᵀ_{j+1}}, empty past the end):
 //   wait for this thread's copies; __syncthreads  (K_j and Vᵀ_j visible; every warp is done with
 //                                                 the other stage, read in stage j - 1)
@@ -55,7 +59,7 @@
 //     (four consecutive k per register: keys 2t, 2t+1, 8+2t, 9+2t of each 16, the sage_v_slot
 //     order the pre-pass stored Vᵀ in, as for the Hopper kernel's wgmma), mma.sync m16n8k32
 //     e4m3·e4m3 -> f32 into a zeroed temporary T, then O = O·corr + T (two-level accumulation:
-//     Ada's FP8 MMA accumulates with fewer than f32's bits), a quarter of the channels at a time.
+//     Ada's FP8 MMA accumulates with fewer than f32's bits), sixteen channels at a time.
 // Epilogue: O · v_scale[channel] / l (f32, as the contract's step 6), bf16 pairs, rows < Sq only.
 //
 // Tested by tests/cuda_sage_attention_test.cpp against the CPU contract (ops::cpu::sage_attention

@@ -13,7 +13,7 @@ namespace fastvideo::ops::cuda {
 
 inline constexpr int64_t kSageHeadDim = 128;  // the kernels' (64 runs on them padded)
 
-// How the pre-pass writes V (step 5's E4M3 values either way):
+// How the pre-pass writes V (step 5's values, in the kernel's recipe):
 //   E4m3Slots: E4M3 bytes, each 16 keys in sage_v_slot order (the 8-bit MMAs' k order: the Hopper
 //              kernel and the portable kernel's FP8 P̃·V);
 //   F16Keys:   FP16 values of v / scale (the FP16 recipe, ops/sage_attention.h step 5), keys in
