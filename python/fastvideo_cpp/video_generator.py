@@ -3,12 +3,17 @@
 The model loads once, in from_pretrained/from_config; each generate/generate_video call runs one
 request on a worker thread with the GIL released, while the calling thread waits where Python can
 deliver Ctrl-C: a KeyboardInterrupt stops the generation at its next step (the engine removes
-anything it was writing) and is raised again once the engine has stopped.
+anything it was writing) and is raised again once the engine has stopped. SIGTERM and SIGHUP (a
+`timeout`, `docker stop`, a scheduler, a closed terminal) stop it the same way when the call runs
+on the main thread, and are then delivered again: the program's own handler runs, or the process
+ends by the signal as it would have, with nothing half-written left behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -27,10 +32,53 @@ ProgressCallback = Callable[[int, int, float], Any]  # (step, total, seconds per
 _GENERATE_VIDEO_OWN = {"return_frames": "", "callback": "", "progress_bar": ""}
 
 
+class _StopSignal(BaseException):
+    """SIGTERM or SIGHUP during a generation: it stops the engine as Ctrl-C does."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                      if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _stop_signals_raise():
+    """On the main thread (the only one Python delivers signals to), SIGTERM and SIGHUP raise
+    _StopSignal while the block runs, unless the program ignores them or a C library set their
+    handler; the previous handlers are back afterwards."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        def raise_stop(signum, frame):
+            raise _StopSignal(signum)
+
+        for signum in _STOP_SIGNALS:
+            handler = signal.getsignal(signum)
+            if handler is not signal.SIG_IGN and handler is not None:
+                previous[signum] = signal.signal(signum, raise_stop)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _deliver_again(stop: _StopSignal) -> None:
+    """After the engine stopped: the signal as the program meant it (by default the process ends
+    by it); where the program's handler returns, the call fails."""
+    signal.raise_signal(stop.signum)
+    raise InterruptedError(f"the generation was stopped by {signal.Signals(stop.signum).name}; "
+                           "nothing of it was written")
+
+
 def _check_prompts(prompt: Any, where: str) -> None:
     """A prompt is a string (None: not given); a list of them is checked whole, before the first
     generation."""
     listed = isinstance(prompt, (list, tuple))
+    if listed and not prompt:
+        raise ValueError(f"{where}: the prompt list is empty; give at least one prompt")
     for i, p in enumerate(prompt if listed else ([] if prompt is None else [prompt])):
         if not isinstance(p, str):
             got = f"a {type(prompt).__name__} holding {type(p).__name__}" if listed else \
@@ -362,37 +410,41 @@ class VideoGenerator:
                 finished.set()
 
         start = time.perf_counter()
-        with self._busy:
-            self._worker = threading.Thread(target=work, name="fastvideo_cpp-generate",
-                                            daemon=True)
-            try:
-                self._worker.start()
-                go.set()
-                finished.wait()
-            except KeyboardInterrupt:
-                abandoned = not go.is_set()
-                # Again: a Ctrl-C inside go.set() can come after its flag and before it woke the
-                # worker, which would then wait for good.
-                go.set()
-                if abandoned:  # nothing generated: no file, nothing to wait for
+        try:
+            with self._busy, _stop_signals_raise():
+                self._worker = threading.Thread(target=work, name="fastvideo_cpp-generate",
+                                                daemon=True)
+                try:
+                    self._worker.start()
+                    go.set()
+                    finished.wait()
+                except (KeyboardInterrupt, _StopSignal):
+                    abandoned = not go.is_set()
+                    # Again: a Ctrl-C inside go.set() can come after its flag and before it woke
+                    # the worker, which would then wait for good.
+                    go.set()
+                    if abandoned:  # nothing generated: no file, nothing to wait for
+                        raise
+                    # Stop at the next step, wait for the engine to clean up (at most one step; a
+                    # second Ctrl-C or signal does not leave the engine running under a new
+                    # request), then raise it. The engine takes a stop only while it runs
+                    # (module.cpp), so the stop is asked again until the worker is done: one asked
+                    # just before the worker entered the engine would be dropped, and the video
+                    # finished regardless.
+                    stop_wanted = True
+                    while True:
+                        try:
+                            if finished.wait(0.05):
+                                break
+                            self._engine.request_stop()
+                        except (KeyboardInterrupt, _StopSignal):
+                            continue
                     raise
-                # Ctrl-C: stop at the next step, wait for the engine to clean up (at most one
-                # step; a second Ctrl-C does not leave the engine running under a new request),
-                # then raise it. The engine takes a stop only while it runs (module.cpp), so the
-                # stop is asked again until the worker is done: one asked just before the worker
-                # entered the engine would be dropped, and the video finished regardless.
-                stop_wanted = True
-                while True:
-                    try:
-                        if finished.wait(0.05):
-                            break
-                        self._engine.request_stop()
-                    except KeyboardInterrupt:
-                        continue
-                raise
-            finally:
-                if bar is not None:
-                    bar.close()
+                finally:
+                    if bar is not None:
+                        bar.close()
+        except _StopSignal as stop:  # the handlers are the program's again
+            _deliver_again(stop)
         if "error" in outcome:
             error = outcome["error"]
             if isinstance(error, _fastvideo_cpp.FastVideoError):

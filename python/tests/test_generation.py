@@ -5,6 +5,8 @@ stopping a generation between steps with nothing left behind."""
 import io
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -161,6 +163,67 @@ def test_ctrl_c_stops_between_steps_and_leaves_no_file(generator, tmp_path):
     # The stop ended with that generation: the next one runs to the end.
     video = generator.generate_video("a fox", num_inference_steps=2, output_path=str(out))
     assert video["video_path"] == str(out) and out.is_file()
+
+
+def test_sigterm_stops_between_steps_leaves_no_file_then_reaches_the_programs_handler(
+        generator, tmp_path):
+    # A `timeout`, `docker stop` or a scheduler sends SIGTERM: the generation stops as for
+    # Ctrl-C, its file is removed, and then the program's own handler runs (here one that
+    # returns, so the call fails naming the signal).
+    out = tmp_path / "fox.mp4"
+    handled = []
+
+    def handler(signum, frame):
+        handled.append(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        def send_sigterm(step, total, sps):
+            if step == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.5)  # a slow step: the main thread takes the signal meanwhile
+
+        with pytest.raises(InterruptedError, match="stopped by SIGTERM"):
+            generator.generate_video("a fox", num_inference_steps=4, output_path=str(out),
+                                     callback=send_sigterm)
+        assert handled == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGTERM) is handler  # the program's own again
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    video = generator.generate_video("a fox", num_inference_steps=1, num_frames=1,
+                                     output_path=str(out))
+    assert video["video_path"] == str(out) and out.is_file()
+
+
+def test_sigterm_with_the_default_handler_ends_the_process_with_nothing_left(tiny_model,
+                                                                              tmp_path):
+    # The default disposition: the process ends by the signal, after the engine removed its file.
+    script = (
+        "import os, signal, sys, time\n"
+        "from fastvideo_cpp import VideoGenerator\n"
+        "g = VideoGenerator.from_pretrained(sys.argv[1])\n"
+        "def cb(step, total, sps):\n"
+        "    if step == 1:\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        time.sleep(0.5)\n"
+        "g.generate_video('a fox', num_inference_steps=4, output_path=sys.argv[2], callback=cb)\n"
+        "print('not stopped')\n")
+    out = tmp_path / "videos" / "fox.mp4"
+    out.parent.mkdir()
+    done = subprocess.run([sys.executable, "-c", script, tiny_model, str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == -signal.SIGTERM, (done.returncode, done.stdout, done.stderr)
+    assert "not stopped" not in done.stdout
+    assert list(out.parent.iterdir()) == []
+
+
+def test_an_empty_prompt_list_is_refused(generator):
+    for prompts in ([], ()):
+        with pytest.raises(ValueError, match="the prompt list is empty"):
+            generator.generate_video(prompts, save_video=False)
+    with pytest.raises(ValueError, match="the prompt list is empty"):
+        generator.generate({"prompt": [], "output": {"save_video": False}})
 
 
 @pytest.mark.parametrize("thread_began", [False, True])
