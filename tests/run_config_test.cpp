@@ -6,9 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "core/parse_number.h"
+#include "fastvideo/log.h"
 #include "test_util.h"
 #include "tiny_model_fixture.h"
 
@@ -524,6 +528,24 @@ TEST(RunConfig, OutputIsTheFolderJoinedWithTheVideoNameUnlessSavingIsOff) {
                        }),
                        "expected a file name such as fox.mp4 (a name, then .mp4 or .y4m)"));
   EXPECT_TRUE(from_yaml("request:\n  output:\n    save_video: false\n").output().empty());
+  // With no file written, an output path or name goes unused (FastVideo ignores it too): taken,
+  // with a warning naming it.
+  for (const auto& [key, value] :
+       {std::pair{"output_path", "/nonexistent/dir/"}, std::pair{"output_video_name", "x.mp4"}}) {
+    std::vector<std::string> lines;
+    log::set_sink([](log::Level, const std::string& line,
+                     void* to) { static_cast<std::vector<std::string>*>(to)->push_back(line); },
+                  &lines);
+    const std::filesystem::path out =
+        from_yaml(
+            str_cat("request:\n  output:\n    save_video: false\n    ", key, ": ", value, "\n"))
+            .output();
+    log::set_sink(nullptr, nullptr);
+    EXPECT_TRUE(out.empty());
+    ASSERT_EQ(lines.size(), 1u) << key;
+    EXPECT_TRUE(contains(lines[0], str_cat("request.output.", key, " '", value, "' is not used")))
+        << lines[0];
+  }
 }
 
 // A run file is one YAML document; the documents after a "---" were silently dropped.

@@ -85,7 +85,7 @@ T scalar(const YAML::Node& node, const std::string& key) {
       if (auto v = literal_integer<T>(node.Scalar())) return *v;
       fail("key '", key, "' has value ", quoted(node.Scalar()),
            ", which is not a whole number in [", std::numeric_limits<T>::min(), ", ",
-           std::numeric_limits<T>::max(), "]");
+           std::numeric_limits<T>::max(), "] written in digits (no decimal point or exponent)");
     }
   }
   try {
@@ -101,7 +101,7 @@ T scalar(const YAML::Node& node, const std::string& key) {
     } else if constexpr (std::is_integral_v<T>) {
       fail("key '", key, "' has value ", quoted(node.Scalar()),
            ", which is not a whole number in [", std::numeric_limits<T>::min(), ", ",
-           std::numeric_limits<T>::max(), "]");
+           std::numeric_limits<T>::max(), "] written in digits (no decimal point or exponent)");
     } else if constexpr (std::is_floating_point_v<T>) {
       fail("key '", key, "' has value ", quoted(node.Scalar()), ", which is not a number");
     } else {
@@ -732,7 +732,16 @@ void apply_config_root(const YAML::Node& root, const std::string& origin, RunCon
 }  // namespace
 
 std::filesystem::path RunConfig::output() const {
-  if (!save_video) return {};
+  if (!save_video) {
+    // No file is written. FastVideo ignores a path or name given beside it, so its scripts may
+    // pass one: taken, but not silently.
+    if (output_path || output_video_name) {
+      log::warning("request.output.", output_path ? "output_path" : "output_video_name", " '",
+                   output_path ? output_path->string() : *output_video_name,
+                   "' is not used: request.output.save_video is false, so no file is written");
+    }
+    return {};
+  }
   std::filesystem::path out = output_path.value_or("outputs/");
   FV_CHECK(!out.empty(),
            "request.output.output_path is empty; name a file or folder, or set "
