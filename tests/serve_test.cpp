@@ -455,6 +455,15 @@ TEST(Serve, BadInputGetsAJsonErrorNamingTheFieldAndTheServerStaysUp) {
   add("another model", post(with(kSmallJob, "model", "sora-2")), 400, "model");
   add("another attention backend", post(with(kSmallJob, "attention_backend", "FLASH_ATTN")), 400,
       "attention_backend");
+  add("an unknown attention backend", post(with(kSmallJob, "attention_backend", "FOO")), 400,
+      "attention_backend");
+  {
+    const auto unknown_backend = post(with(kSmallJob, "attention_backend", "FOO"));
+    ASSERT_TRUE(unknown_backend);
+    EXPECT_NE(unknown_backend->body.find("'FOO' is not an attention backend (TORCH_SDPA"),
+              std::string::npos)
+        << unknown_backend->body;
+  }
   add("null value", post(with(kSmallJob, "seed", nullptr)), 400, "seed");
   add("unsupported content type", post("prompt=x", "text/plain"), 415, nullptr);
   // curl -d's default type: its body fills the query parameters, still a 415 and not a 400.
@@ -595,6 +604,14 @@ TEST(Serve, ContentRangesAreCheckedAgainstTheVideosSize) {
                              httplib::Headers{{"Range", "bytes=5-"}});
   expect_error(unknown, 404, "video_id", "an unknown video's content in a range");
   if (unknown) EXPECT_FALSE(unknown->has_header("Content-Range"));
+  // A completed video whose file went (a temp cleaner, a user) can never be ready: 410 naming
+  // the file, where 409 "not ready" kept a polling client waiting.
+  ASSERT_TRUE(fs::remove(server.output_dir() / (id + ".mp4")));
+  const auto gone = c.Get(path);
+  expect_error(gone, 410, "video_id", "a completed video whose file was removed");
+  if (gone) {
+    EXPECT_NE(gone->body.find("is gone from the server's folder"), std::string::npos) << gone->body;
+  }
 }
 
 TEST(Serve, ApiKeyIsRequiredOnEveryRouteButHealth) {

@@ -31,4 +31,9 @@ struct AttentionBackendsOverview {
 AttentionBackendsOverview describe_attention_backends(const std::string& device,
                                                       const std::string& attention_backend);
 
+// Every attention backend's FastVideo name, comma-separated ("TORCH_SDPA, FLASH_ATTN, ..."), and
+// whether `name` is one of them (exactly as written: the names are upper case).
+std::string attention_backend_names();
+bool is_attention_backend_name(const std::string& name);
+
 }  // namespace fastvideo

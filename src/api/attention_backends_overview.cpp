@@ -1,3 +1,4 @@
+#include "attention/attention_registry.h"
 #include "attention/attention_selection.h"
 #include "core/compute_device.h"
 #include "core/env.h"
@@ -31,6 +32,12 @@ AttentionBackendsOverview describe_attention_backends(const std::string& device_
     o.wan_selection = str_cat("error: ", e.what());
   }
   return o;
+}
+
+std::string attention_backend_names() { return AttentionBackendRegistry::builtin().valid_names(); }
+
+bool is_attention_backend_name(const std::string& name) {
+  return AttentionBackendRegistry::builtin().find(name) != nullptr;
 }
 
 }  // namespace fastvideo

@@ -182,7 +182,7 @@ struct ServeFlags {
 
 // serve takes each video's request from its POST; a request section in --config would be ignored,
 // so it is refused.
-void refuse_request_section(const RunConfig& config) {
+void refuse_request_section(const RunConfig& config, const std::string& config_path) {
   const GenerationRequest& r = config.request;
   const GenerationRequest unset;
   const char* key = !r.prompt.empty() || !config.prompt_list.empty() ? "request.prompt"
@@ -203,7 +203,7 @@ void refuse_request_section(const RunConfig& config) {
                     : !config.save_video       ? "request.output.save_video"
                     : r.overwrite              ? "request.output.overwrite"
                                                : nullptr;
-  FV_CHECK(key == nullptr, key,
+  FV_CHECK(key == nullptr, config_path, ": ", key,
            " is set in --config; fastvideo serve takes every video's request from POST /v1/videos "
            "(keep only the generator section)");
 }
@@ -211,7 +211,7 @@ void refuse_request_section(const RunConfig& config) {
 RunConfig run_config_from(const ServeFlags& f) {
   RunConfig config;
   if (!f.config_path.empty()) apply_config_file(f.config_path, config);
-  refuse_request_section(config);
+  refuse_request_section(config, f.config_path);
   const std::pair<const char*, const std::optional<std::string>*> flags[] = {
       {"generator.model_path", &f.model},
       {"generator.pipeline.experimental.attention_backend", &f.attention_backend},
@@ -716,48 +716,56 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
                if (!job) throw unknown_video(id);
                reply(res, video_object(*job, model.id));
              }));
-  server.Get(R"(/v1/videos/([^/]+)/content)",
-             route([&](const httplib::Request& req, httplib::Response& res) {
-               // httplib (0.11.4) cuts whatever a route answers to the request's Range, error
-               // answers included, and trusts the numbers: a last byte past the end went into
-               // Content-Range as asked, and a range past the end became a 416 naming that range,
-               // where RFC 7233 §4.4 wants "bytes */SIZE". So this route takes the ranges over,
-               // and hands httplib only those it checked against the video. (The Request is
-               // httplib's own, not const; routes are given it const.)
-               httplib::Ranges& ranges = const_cast<httplib::Request&>(req).ranges;
-               const httplib::Ranges asked = std::exchange(ranges, {});
-               check_query(req, {"variant"});
-               const std::string id = video_id(req);
-               if (req.has_param("variant") && req.get_param_value("variant") != "video") {
-                 throw invalid_field(
-                     "variant", str_cat("variant '", req.get_param_value("variant").substr(0, 80),
-                                        "' is not made here; only 'video' (the MP4) is"));
-               }
-               const std::optional<VideoJob> job = queue.find(id);
-               if (!job) throw unknown_video(id);
-               const fs::path path = queue.video_path(id);
-               // An open file stays readable if the video expires or is deleted meanwhile.
-               std::ifstream file(path, std::ios::binary);
-               if (path.empty() || !file) {
-                 throw ApiError(409, "video_not_ready",
-                                str_cat("video '", id, "' is ", status_name(job->status),
-                                        job->status == JobStatus::queued ||
-                                                job->status == JobStatus::in_progress
-                                            ? "; its content exists once it is completed"
-                                            : "; it has no content"),
-                                "video_id");
-               }
-               std::string bytes((std::istreambuf_iterator<char>(file)), {});
-               ranges = satisfiable_ranges(asked, bytes.size());
-               if (!asked.empty() && ranges.empty()) {
-                 res.set_header("Content-Range", str_cat("bytes */", bytes.size()));
-                 throw ApiError(416, "range_not_satisfiable",
-                                str_cat("Range '", req.get_header_value("Range").substr(0, 80),
-                                        "' asks for no byte of video '", id, "', which has ",
-                                        bytes.size(), " bytes"));
-               }
-               res.set_content(std::move(bytes), "video/mp4");
-             }));
+  server.Get(
+      R"(/v1/videos/([^/]+)/content)",
+      route([&](const httplib::Request& req, httplib::Response& res) {
+        // httplib (0.11.4) cuts whatever a route answers to the request's Range, error
+        // answers included, and trusts the numbers: a last byte past the end went into
+        // Content-Range as asked, and a range past the end became a 416 naming that range,
+        // where RFC 7233 §4.4 wants "bytes */SIZE". So this route takes the ranges over,
+        // and hands httplib only those it checked against the video. (The Request is
+        // httplib's own, not const; routes are given it const.)
+        httplib::Ranges& ranges = const_cast<httplib::Request&>(req).ranges;
+        const httplib::Ranges asked = std::exchange(ranges, {});
+        check_query(req, {"variant"});
+        const std::string id = video_id(req);
+        if (req.has_param("variant") && req.get_param_value("variant") != "video") {
+          throw invalid_field("variant",
+                              str_cat("variant '", req.get_param_value("variant").substr(0, 80),
+                                      "' is not made here; only 'video' (the MP4) is"));
+        }
+        const std::optional<VideoJob> job = queue.find(id);
+        if (!job) throw unknown_video(id);
+        const fs::path path = queue.video_path(id);
+        // An open file stays readable if the video expires or is deleted meanwhile.
+        std::ifstream file(path, std::ios::binary);
+        if (job->status == JobStatus::completed && !path.empty() && !file) {
+          throw ApiError(410, "video_gone",
+                         str_cat("video '", id, "' was completed, but its file ", path.string(),
+                                 " is gone from the server's folder (removed outside the "
+                                 "server); generate it again"),
+                         "video_id");
+        }
+        if (path.empty() || !file) {
+          throw ApiError(
+              409, "video_not_ready",
+              str_cat("video '", id, "' is ", status_name(job->status),
+                      job->status == JobStatus::queued || job->status == JobStatus::in_progress
+                          ? "; its content exists once it is completed"
+                          : "; it has no content"),
+              "video_id");
+        }
+        std::string bytes((std::istreambuf_iterator<char>(file)), {});
+        ranges = satisfiable_ranges(asked, bytes.size());
+        if (!asked.empty() && ranges.empty()) {
+          res.set_header("Content-Range", str_cat("bytes */", bytes.size()));
+          throw ApiError(416, "range_not_satisfiable",
+                         str_cat("Range '", req.get_header_value("Range").substr(0, 80),
+                                 "' asks for no byte of video '", id, "', which has ", bytes.size(),
+                                 " bytes"));
+        }
+        res.set_content(std::move(bytes), "video/mp4");
+      }));
   server.Delete(R"(/v1/videos/([^/]+))",
                 route([&](const httplib::Request& req, httplib::Response& res) {
                   check_query(req, {});
@@ -916,7 +924,9 @@ Action add_serve_command(CLI::App& app) {
                   "seconds a finished job and its video are kept (default 3600; at most 10 years)")
       ->check(integer_in(1, 315360000));
   cmd->add_option("--output-dir", f->output_dir,
-                  "folder for the videos (default: a temporary folder removed at exit)")
+                  "folder for the videos (default: a temporary folder removed at exit); files "
+                  "named video_<32 hex>.mp4 in it are the server's: removed at exit, and at "
+                  "start as a killed server's leftovers")
       ->check(non_empty("name a folder, or leave the flag out for a temporary one"));
   cmd->add_option("--max-body-bytes", f->max_body_bytes,
                   "largest request body accepted, in bytes (default 1 MiB, 1024 .. 1 GiB); larger "
