@@ -104,6 +104,8 @@ TEST(WanTransformerConfig, UnsupportedValuesAreErrorsNamingFileKeyAndValue) {
       {"image_dim", 1280, "1280"},
       {"added_kv_proj_dim", 5120, "5120"},
       {"qk_norm", "rms_norm", "\"rms_norm\""},
+      // diffusers' "no QK norm", which used to read as the default.
+      {"qk_norm", nullptr, "null, no QK norm, is not"},
       {"patch_size", {1, 4, 4}, "[1,4,4]"},
       {"attention_head_dim", 127, "127"},
       {"attention_head_dim", 4, "4"},

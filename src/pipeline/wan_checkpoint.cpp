@@ -108,6 +108,21 @@ CheckpointFolder open_wan_checkpoint(const std::filesystem::path& dir) {
          "; the pipelines this engine runs are WanPipeline and WanDMDPipeline");
   }
   const std::string& pipeline = checkpoint.class_name();
+  // Wan2.2's pipeline settings (two transformers switched by timestep; per-token timesteps): a
+  // Wan2.1 or FastWan folder leaves them out or null. Set, they would be ignored here: refused.
+  {
+    const JsonFile model_index = JsonFile::load(dir / "model_index.json");
+    for (const auto& [key, what] :
+         {std::pair{"boundary_ratio", "Wan2.2's switch between two transformers by timestep"},
+          std::pair{"expand_timesteps", "Wan2.2's per-token timesteps"}}) {
+      const nlohmann::json& value = model_index.json().value(key, nlohmann::json());
+      if (!value.is_null() && value != false) {
+        fail(index, ": key '", key, "' has value ", excerpt(value.dump()), ": ", what,
+             ", which this engine does not implement (Wan2.1 and FastWan checkpoints leave it out "
+             "or null)");
+      }
+    }
+  }
   std::vector<std::string_view> names;
   for (const WanComponent& c : wan_components()) names.push_back(c.name);
   for (const std::string& listed : checkpoint.components()) {

@@ -50,6 +50,10 @@ WanTransformerConfig WanTransformerConfig::from_json(const JsonFile& json) {
   c.cross_attn_norm = json.get_or("cross_attn_norm", c.cross_attn_norm);
   // wan21.md §1.5: cross-attention always takes the affine norm2 in Wan2.1.
   if (!c.cross_attn_norm) unsupported(json, "cross_attn_norm", "only true");
+  // null is diffusers' "no QK norm", not the default: refused by name like other values.
+  if (json.json().contains("qk_norm") && json.json()["qk_norm"].is_null()) {
+    unsupported(json, "qk_norm", "only \"rms_norm_across_heads\" (null, no QK norm, is not)");
+  }
   c.qk_norm = json.get_or("qk_norm", c.qk_norm);
   if (c.qk_norm != "rms_norm_across_heads") {
     unsupported(json, "qk_norm", "only \"rms_norm_across_heads\"");
