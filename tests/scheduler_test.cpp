@@ -346,6 +346,15 @@ TEST(UniPCMultistepScheduler, FlowShiftArgumentOverridesTheJson) {
   auto direct = make("checkpoint", 8.0);
   direct->set_timesteps(20);
   EXPECT_EQ(overridden.timesteps(), direct->timesteps());
+  // The file's own value is still checked when the argument replaces it (audit: -3, 0 and "3"
+  // passed unseen).
+  for (const nlohmann::json& bad : {nlohmann::json(-3.0), nlohmann::json(0), nlohmann::json("3")}) {
+    nlohmann::json j = wan_config_json();
+    j["flow_shift"] = bad;
+    const std::string e =
+        testing::error_of([&] { UniPCMultistepScheduler::from_config(wan_config(j), 8.0); });
+    EXPECT_NE(e.find("flow_shift"), std::string::npos) << bad.dump() << ": " << e;
+  }
 }
 
 TEST(UniPCMultistepScheduler, Bh1AndDisabledCorrectorAreHonoured) {

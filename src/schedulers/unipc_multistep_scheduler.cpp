@@ -53,6 +53,12 @@ UniPCMultistepScheduler UniPCMultistepScheduler::from_config(const JsonFile& cfg
     fail(cfg.origin(), ": unsupported solver_p = ", cfg.quote("solver_p"), " (only null)");
   }
 
+  // The request's flow_shift (the preset's or the one asked for) replaces the file's, as FastVideo
+  // does; the file's is still checked, so a broken value is not passed over in silence.
+  if (cfg.has("flow_shift") && !(cfg.get<double>("flow_shift") > 0)) {
+    fail(cfg.origin(), ": unsupported flow_shift = ", cfg.quote("flow_shift"),
+         " (a positive number; the request's flow_shift replaces it when one is given)");
+  }
   UniPCMultistepConfig c;
   c.num_train_timesteps = cfg.get_or<int>("num_train_timesteps", 1000);
   c.flow_shift = flow_shift ? *flow_shift : cfg.get_or<double>("flow_shift", 1.0);
