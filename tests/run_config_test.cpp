@@ -608,6 +608,8 @@ TEST(RunConfig, DmdDenoisingStepsAreAListOrFastVideosCommaForm) {
       {"[1000, 757, 757]", "strictly decreasing"},
       {"[1000, 7.5]", "[1]' has value '7.5', which is not a whole number"},
       {"abc", "not a list of whole numbers"},
+      {"'1000, 757,'", "ends with a comma"},
+      {"'1000,,757'", "not a list of whole numbers"},
   };
   for (const auto& [value, message] : bad) {
     const std::string m = yaml_error(

@@ -145,6 +145,10 @@ std::vector<int> dmd_denoising_steps(const YAML::Node& node, const std::string& 
     if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
       text = text.substr(1, text.size() - 2);
     }
+    // getline gives no empty last item: a trailing comma would be dropped unseen.
+    FV_CHECK(text.empty() || text.back() != ',', "key '", key, "' has value ",
+             quoted(node.Scalar()),
+             ", which ends with a comma; expected a list of whole numbers (e.g. [1000, 757, 522])");
     std::stringstream items(text);
     for (std::string item; std::getline(items, item, ',');) {
       const size_t b = item.find_first_not_of(" \t");
