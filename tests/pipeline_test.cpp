@@ -2,12 +2,16 @@
 // (fastvideo.md §5), request validation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "attention/attention_registry.h"
+#include "core/tensor.h"
 #include "fastvideo/video_generator.h"
+#include "io/safetensors.h"
 #include "pipeline/compile_settings.h"
 #include "pipeline/parallel_settings.h"
 #include "quality/video_metrics.h"
@@ -621,6 +625,40 @@ TEST_F(Pipeline, ACallFromItsOwnProgressCallbackIsRefused) {
   EXPECT_NE(watch.error.find("called from its own progress callback"), std::string::npos)
       << watch.error;
   EXPECT_FALSE(result.rgb.empty());
+}
+
+// Weights out of range in the text encoder made the first sign of it the transformer's NaN at
+// denoising step 0; the error now names the text encoder (checkpoint audit). Its final norm's
+// weight at 3e38 overflows every hidden value above 1.13 in magnitude.
+TEST(PipelineWeights, AnOverflowingTextEncoderIsNamedAsSuch) {
+  namespace fs = std::filesystem;
+  const fs::path dir = testing::temp_dir("text-encoder-overflow") / "model";
+  fs::copy(testing::tiny_model_dir(), dir, fs::copy_options::recursive);
+  const fs::path shard = dir / "text_encoder/model-00002-of-00002.safetensors";
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  {
+    const SafetensorsFile file = SafetensorsFile::open(shard);
+    for (const std::string& name : file.names()) {
+      Tensor t = file.tensor(name).to(DType::F32).contiguous();
+      if (name == "encoder.final_layer_norm.weight") {
+        for (float& x : t.f32()) x = 3e38f;
+      }
+      tensors.emplace_back(name, t.to(file.info(name).dtype));
+    }
+  }
+  ASSERT_TRUE(std::any_of(tensors.begin(), tensors.end(), [](const auto& t) {
+    return t.first == "encoder.final_layer_norm.weight";
+  })) << "the tiny model's shards moved";
+  write_safetensors(shard, tensors);
+  GeneratorOptions on_cpu;
+  on_cpu.device = "cpu";
+  VideoGenerator generator = VideoGenerator::from_pretrained(dir, on_cpu);
+  GenerationRequest r = fox_request();
+  r.num_inference_steps = 1;
+  const std::string e = testing::error_of([&] { generator.generate(r); });
+  EXPECT_NE(e.find("the text encoder's output for the prompt contains NaN or Inf"),
+            std::string::npos)
+      << e;
 }
 
 }  // namespace

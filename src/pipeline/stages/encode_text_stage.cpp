@@ -3,6 +3,7 @@
 #include "core/format_number.h"
 #include "fastvideo/log.h"
 #include "models/wan/wan_geometry.h"
+#include "ops/elementwise.h"
 
 namespace fastvideo {
 
@@ -11,11 +12,18 @@ EncodeTextStage::EncodeTextStage(PromptEncoder& encoder, const WanTransformer& t
 
 void EncodeTextStage::run(RequestState& state) {
   const ResolvedRequest& r = state.resolved;
-  state.cond_text = transformer_.prepare_text(
-      encoder_.encode(r.prompt, r.max_sequence_length, WanGeometry::kTextLength));
+  // An overflow in the text encoder (weights out of its dtype's range) used to surface as the
+  // transformer's NaN at denoising step 0: named here, where it happens.
+  const auto encode = [&](const std::string& prompt, const char* which) {
+    Tensor embeddings = encoder_.encode(prompt, r.max_sequence_length, WanGeometry::kTextLength);
+    FV_CHECK(ops::all_finite(embeddings), "the text encoder's output for the ", which,
+             " contains NaN or Inf (are the text_encoder weights finite and within ",
+             dtype_name(embeddings.dtype()), "'s range?)");
+    return embeddings;
+  };
+  state.cond_text = transformer_.prepare_text(encode(r.prompt, "prompt"));
   if (r.do_cfg()) {
-    state.uncond_text = transformer_.prepare_text(
-        encoder_.encode(r.negative_prompt, r.max_sequence_length, WanGeometry::kTextLength));
+    state.uncond_text = transformer_.prepare_text(encode(r.negative_prompt, "negative prompt"));
   } else {
     // Said once per generation, here rather than in resolve_request, which a server runs for every
     // field of a request. A negative prompt is not refused: FastVideo's own FastWan run file sets

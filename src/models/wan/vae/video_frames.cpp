@@ -8,8 +8,8 @@ namespace fastvideo {
 Video frames_from_decoder(const Tensor& video, double fps) {
   FV_CHECK(video.ndim() == 5 && video.size(0) == 1 && video.size(1) == 3,
            "frames_from_decoder: expected video [1,3,F,H,W], got ", video.describe());
-  FV_CHECK(ops::all_finite(video), "frames_from_decoder: video ", video.describe(),
-           " contains NaN or Inf");
+  FV_CHECK(ops::all_finite(video), "the VAE decoder's output ", video.describe(),
+           " contains NaN or Inf (are the vae weights finite and within range, and the latents?)");
   // The bytes are made where the video is; only they cross to the host (a GPU video of 81 frames
   // at 480×832 is 97 MB of bytes instead of 194 MB of BF16 to convert on the host).
   const Tensor bytes = ops::rgb8_frames(video);
