@@ -888,6 +888,10 @@ TEST_F(IoTest, MalformedConfigJsonIsRejected) {
   const CheckpointFolder c = CheckpointFolder::open(dir_);
   expect_error([&] { c.config("transformer"); },
                {(dir_ / "transformer/config.json").string(), "malformed JSON"});
+  // A byte-order mark: named, where the parser said "unexpected end of input" at column 4.
+  write_text(dir_ / "transformer/config.json", "\xEF\xBB\xBF{\"num_layers\": 2}");
+  expect_error([&] { c.config("transformer"); },
+               {(dir_ / "transformer/config.json").string(), "UTF-8 byte-order mark"});
 }
 
 TEST_F(IoTest, ConfigsMustAgreeWithTheBlocksTheirWeightsHold) {
