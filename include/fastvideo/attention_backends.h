@@ -32,7 +32,7 @@ AttentionBackendsOverview describe_attention_backends(const std::string& device,
                                                       const std::string& attention_backend);
 
 // Every attention backend's FastVideo name, comma-separated ("TORCH_SDPA, FLASH_ATTN, ..."), and
-// whether `name` is one of them (exactly as written: the names are upper case).
+// whether `name` is one of them (in any case, as --attention-backend matches them).
 std::string attention_backend_names();
 bool is_attention_backend_name(const std::string& name);
 

@@ -225,9 +225,7 @@ VideoRequest parse_video_request(const json& body, bool text_form, const ServedM
   };
   if (fields.has("attention_backend") &&
       !same_name(fields.text("attention_backend"), model.attention_backend)) {
-    std::string upper(fields.text("attention_backend"));
-    for (char& c : upper) c = char(std::toupper(static_cast<unsigned char>(c)));
-    if (!is_attention_backend_name(upper)) {
+    if (!is_attention_backend_name(fields.text("attention_backend"))) {
       throw invalid_field("attention_backend",
                           str_cat("attention_backend '", shown(body["attention_backend"]),
                                   "' is not an attention backend (", attention_backend_names(),

@@ -233,9 +233,13 @@ CheckpointFolder CheckpointFolder::open(const fs::path& dir) {
   for (const auto& [key, value] : index.json().items()) {
     // Components are ["library", "Class"] pairs; [null, null] marks an absent optional one and
     // other keys are pipeline settings. A list that starts as a pair would is a broken one.
-    if (key.starts_with("_") || !value.is_array()) continue;
-    const bool pair_like = !value.empty() && (value[0].is_string() || value[0].is_null());
-    if (!pair_like) continue;
+    if (key.starts_with("_")) continue;
+    const bool pair_like =
+        value.is_array() && !value.empty() && (value[0].is_string() || value[0].is_null());
+    if (!pair_like) {
+      c.settings_[key] = value;
+      continue;
+    }
     if (value.size() != 2) {
       fail(index.origin(), ": component ", excerpt(key), " is ", excerpt(value.dump()),
            ", expected [library, class]");
@@ -261,6 +265,11 @@ CheckpointFolder CheckpointFolder::open(const fs::path& dir) {
     }
   }
   return c;
+}
+
+nlohmann::json CheckpointFolder::setting(const std::string& key) const {
+  const auto it = settings_.find(key);
+  return it == settings_.end() ? nlohmann::json() : *it;
 }
 
 std::vector<std::string> CheckpointFolder::components() const {

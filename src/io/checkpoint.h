@@ -28,6 +28,10 @@ class CheckpointFolder {
   static CheckpointFolder open(const std::filesystem::path& dir);
 
   const std::string& class_name() const { return class_name_; }  // "WanPipeline"
+  // A model_index.json key that is neither a component nor "_"-prefixed: a pipeline setting such
+  // as Wan2.2's boundary_ratio (or a component written as no [library, class] pair). Null when
+  // absent.
+  nlohmann::json setting(const std::string& key) const;
   std::vector<std::string> components() const;
   bool has(const std::string& component) const { return components_.count(component) != 0; }
   // Throws naming model_index.json and the component when it is not listed.
@@ -53,6 +57,7 @@ class CheckpointFolder {
   std::filesystem::path root_;
   std::string class_name_;
   std::map<std::string, Component> components_;
+  nlohmann::json settings_ = nlohmann::json::object();
 };
 
 // The names of every tensor in the component's safetensors (single file or sharded), from the

@@ -110,17 +110,14 @@ CheckpointFolder open_wan_checkpoint(const std::filesystem::path& dir) {
   const std::string& pipeline = checkpoint.class_name();
   // Wan2.2's pipeline settings (two transformers switched by timestep; per-token timesteps): a
   // Wan2.1 or FastWan folder leaves them out or null. Set, they would be ignored here: refused.
-  {
-    const JsonFile model_index = JsonFile::load(dir / "model_index.json");
-    for (const auto& [key, what] :
-         {std::pair{"boundary_ratio", "Wan2.2's switch between two transformers by timestep"},
-          std::pair{"expand_timesteps", "Wan2.2's per-token timesteps"}}) {
-      const nlohmann::json& value = model_index.json().value(key, nlohmann::json());
-      if (!value.is_null() && value != false) {
-        fail(index, ": key '", key, "' has value ", excerpt(value.dump()), ": ", what,
-             ", which this engine does not implement (Wan2.1 and FastWan checkpoints leave it out "
-             "or null)");
-      }
+  for (const auto& [key, what] :
+       {std::pair{"boundary_ratio", "Wan2.2's switch between two transformers by timestep"},
+        std::pair{"expand_timesteps", "Wan2.2's per-token timesteps"}}) {
+    const nlohmann::json value = checkpoint.setting(key);
+    if (!value.is_null() && value != false) {
+      fail(index, ": key '", key, "' has value ", excerpt(value.dump()), ": ", what,
+           ", which this engine does not implement (Wan2.1 and FastWan checkpoints leave it out "
+           "or null)");
     }
   }
   std::vector<std::string_view> names;
@@ -135,10 +132,9 @@ CheckpointFolder open_wan_checkpoint(const std::filesystem::path& dir) {
   for (const WanComponent& c : wan_components()) {
     if (!checkpoint.has(c.name)) {
       // A value that is no [library, class] pair reads as a pipeline setting: say so.
-      const JsonFile model_index = JsonFile::load(dir / "model_index.json");
-      if (model_index.has(c.name)) {
+      if (const nlohmann::json value = checkpoint.setting(c.name); !value.is_null()) {
         fail(index, ": ", pipeline, " needs component ", c.name, ", which is ",
-             excerpt(model_index.json()[c.name].dump()), "; expected [library, class]");
+             excerpt(value.dump()), "; expected [library, class]");
       }
       fail(index, ": ", pipeline, " needs component ", c.name, ", which is not listed");
     }
