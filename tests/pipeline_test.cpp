@@ -578,6 +578,30 @@ TEST_F(Pipeline, AStopRequestEndsTheGenerationAfterTheStepAndLeavesNoOutput) {
   EXPECT_EQ(generator_->generate(r).output_path, r.output_path);
 }
 
+// GeneratorOptions::stop_requested is polled between the tensors being loaded: a stop during
+// loading ends from_pretrained with Cancelled naming the component, and the poll goes quiet once
+// loading is over (generations are stopped by request_stop()).
+TEST(PipelineLoading, AStopRequestedWhileLoadingEndsItWithCancelled) {
+  GeneratorOptions options;
+  options.device = "cpu";
+  int polls = 0;
+  options.stop_requested = [&polls] { return ++polls == 3; };
+  try {
+    VideoGenerator::from_pretrained(testing::tiny_model_dir(), options);
+    ADD_FAILURE() << "the stop request was ignored";
+  } catch (const Cancelled& e) {
+    EXPECT_TRUE(std::string(e.what()).starts_with("stopped during loading ")) << e.what();
+  }
+  EXPECT_EQ(polls, 3);
+  polls = 0;
+  options.stop_requested = [&polls] { return ++polls < 0; };
+  VideoGenerator loaded = VideoGenerator::from_pretrained(testing::tiny_model_dir(), options);
+  const int loading_polls = polls;
+  EXPECT_GT(loading_polls, 3);  // one per tensor
+  loaded.generate(fox_request());
+  EXPECT_EQ(polls, loading_polls);
+}
+
 // generate() from several threads on one generator: the calls run one after another, each with
 // the frames a lone call gives (before, the text encoder's release in one run freed it under
 // another: crashes or garbage errors).

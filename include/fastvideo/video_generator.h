@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -132,6 +133,10 @@ struct GeneratorOptions {
   // that runs out anyway says in which stage and which switch would help. The CUDA context and
   // the libraries' own handles (not counted by the allocator) are outside it.
   int64_t max_device_memory = 0;
+
+  // Polled while from_pretrained loads, between tensors: returning true stops the loading, which
+  // throws Cancelled and frees what was loaded. (A generation is stopped by request_stop().)
+  std::function<bool()> stop_requested;
 };
 
 struct GenerationRequest {

@@ -51,12 +51,29 @@ void forward_progress(int step, int total, double seconds_per_step, void* user) 
 // A generator loaded once; generate() may be called from any Python thread, request_stop() from
 // any other while it runs.
 class Generator {
+  // Loads without the GIL (real checkpoints are gigabytes), taking it between tensors to run
+  // Python's signal handlers: Ctrl-C raises KeyboardInterrupt while loading, not after it.
+  static VideoGenerator load(const std::filesystem::path& model, const RunConfig& config) {
+    std::optional<nb::python_error> raised;
+    GeneratorOptions options = config.options;
+    options.stop_requested = [&raised] {
+      nb::gil_scoped_acquire gil;
+      if (PyErr_CheckSignals() == 0) return false;
+      raised.emplace();  // takes the handler's exception
+      return true;
+    };
+    try {
+      nb::gil_scoped_release release;
+      return VideoGenerator::from_pretrained(model, options);
+    } catch (const Cancelled&) {
+      if (raised) throw std::move(*raised);
+      throw;
+    }
+  }
+
  public:
   Generator(const std::filesystem::path& model, const RunConfig& config)
-      : generator_([&] {
-          nb::gil_scoped_release release;  // loading reads gigabytes on real checkpoints
-          return VideoGenerator::from_pretrained(model, config.options);
-        }()) {}
+      : generator_(load(model, config)) {}
 
   GenerationResult generate(const RunConfig& config, nb::object callback) {
     GenerationRequest request = config.request;

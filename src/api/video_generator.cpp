@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/compute_device.h"
+#include "io/load_stop.h"
 #include "io/output_path.h"
 #include "io/video_writer.h"
 #include "io/y4m_video.h"
@@ -67,6 +68,7 @@ VideoGenerator VideoGenerator::from_pretrained(const std::filesystem::path& path
   auto impl = std::make_unique<Impl>();
   reset_peak_resident();
   const auto start = std::chrono::steady_clock::now();
+  const LoadStopScope stop_scope(options.stop_requested);
   impl->pipeline = std::make_unique<TextToVideoPipeline>(path, options);
   const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
   impl->load = {"load", seconds.count(), peak_resident_bytes(),

@@ -352,8 +352,14 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
 
   const std::filesystem::path model =
       config.model_path ? *config.model_path : ensure_default_tiny_model();
+  GeneratorOptions options = config.options;
+  options.stop_requested = [&stop] { return stop.signal() != 0; };
   std::optional<VideoGenerator> generator;
-  if (!stop.signal()) generator.emplace(VideoGenerator::from_pretrained(model, config.options));
+  try {
+    if (!stop.signal()) generator.emplace(VideoGenerator::from_pretrained(model, options));
+  } catch (const Cancelled&) {
+    if (!stop.signal()) throw;  // said below as a stop before generating
+  }
   stop.watch(generator ? &*generator : nullptr);
   struct Unwatch {
     StopOnSignal& stop;

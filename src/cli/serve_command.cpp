@@ -842,7 +842,18 @@ int run_serve(const ServeFlags& f) {
   FV_CHECK(port > 0, "cannot listen on ", f.host, ":", f.port, " (", why_not_listening(errno), ")");
   server.deepen_listen_backlog();
 
-  VideoGenerator generator = VideoGenerator::from_pretrained(*config.model_path, config.options);
+  GeneratorOptions options = config.options;
+  options.stop_requested = [&signals] { return signals.received(); };
+  std::optional<VideoGenerator> loaded;
+  try {
+    loaded.emplace(VideoGenerator::from_pretrained(*config.model_path, options));
+  } catch (const Cancelled&) {
+    if (!signals.received()) throw;
+    signals.finished();
+    log::info("fastvideo serve: stopped while loading the model; nothing served");
+    return 0;
+  }
+  VideoGenerator& generator = *loaded;
   GenerationRequest probe;
   probe.prompt = "probe";
   const auto parameters = generator.resolve(probe);

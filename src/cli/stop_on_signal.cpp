@@ -46,10 +46,10 @@ struct StopOnSignal::Watcher {
   void run() {
     char byte = 0;
     while (::read(pipe_fds[0], &byte, 1) == 1 && byte == 1) {
-      std::fprintf(stderr,
-                   "\nfastvideo: stopping after the current step (send the signal again to quit "
-                   "at once)\n");
       std::lock_guard lock(mutex);
+      // No generator yet: the model is loading, which polls the signal itself.
+      std::fprintf(stderr, "\nfastvideo: stopping %s(send the signal again to quit at once)\n",
+                   generator != nullptr ? "after the current step " : "");
       if (generator != nullptr) generator->request_stop();
     }
   }

@@ -14,6 +14,7 @@
 #include "fastvideo/log.h"
 #include "io/file_kind.h"
 #include "io/float_conversion.h"
+#include "io/load_stop.h"
 #include "io/safetensors.h"
 #include "io/text_file.h"
 
@@ -405,9 +406,11 @@ Weights load_component(const fs::path& component_dir, const std::vector<TensorSp
     if (spec.used && left_mapped(spec.name))
       weights.insert(spec.name, loc.files[loc.file_of.at(spec.name)].tensor(spec.name));
   }
+  const std::string component = folder_name(component_dir);
   if (device.is_cpu()) {
     for (const auto& spec : specs) {
       if (!spec.used || left_mapped(spec.name)) continue;
+      check_load_stop(component);
       const SafetensorsFile& f = loc.files[loc.file_of.at(spec.name)];
       const Tensor stored = f.tensor(spec.name);
       weights.insert(spec.name,
@@ -420,6 +423,7 @@ Weights load_component(const fs::path& component_dir, const std::vector<TensorSp
   DeviceWeightUploader uploader(device);
   for (const auto& spec : specs) {
     if (!spec.used || left_mapped(spec.name)) continue;
+    check_load_stop(component);
     const SafetensorsFile& f = loc.files[loc.file_of.at(spec.name)];
     const Tensor stored = f.tensor(spec.name);
     weights.insert(spec.name,

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "fastvideo/log.h"
+#include "io/load_stop.h"
 #include "models/wan/dit/wan_rope.h"
 #include "ops/elementwise.h"
 #include "ops/fp8_linear.h"
@@ -374,6 +375,7 @@ WanTransformer::WanTransformer(WanTransformerConfig config, Weights weights,
   // Every block has the same layout: block 0's names give the dtypes each member streams in.
   const Block streamed_dtypes = blocks_on_host ? make_block(0, streamed_dtype) : Block{};
   for (int i = 0; i < config_.num_layers; ++i) {
+    if (blocks_on_host) check_load_stop(str_cat("transformer block ", i + 1));  // a copy each
     Block block = make_block(i, get_block);
     block.modulation = block.modulation.reshape({6, D});
     if (offload) {  // converted on their way to the GPU
