@@ -197,6 +197,21 @@ TEST(Cli, InspectCheckFindsWhatLoadingWould) {
   EXPECT_EQ(bad.output.find("check passed"), std::string::npos) << bad.output;
 }
 
+// Plain inspect still shows a checkpoint loading would refuse (an image branch here), then says
+// why and exits 1 (it exited 0, and only generate found out).
+TEST(Cli, InspectNamesAConfigLoadingWouldRefuse) {
+  fs::path model = copy_of_tiny_model("inspect-i2v");
+  const fs::path config = model / "transformer" / "config.json";
+  auto j = nlohmann::json::parse(std::ifstream(config));
+  j["image_dim"] = 1280;
+  std::ofstream(config) << j.dump();
+  const CliRun r = run("inspect " + model.string());
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("WanTransformer3DModel"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cannot be loaded by this engine"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("'image_dim'"), std::string::npos) << r.output;
+}
+
 TEST(Cli, MissingTensorIsNamed) {
   fs::path model = copy_of_tiny_model("missing-tensor");
   rewrite_vae(model, [](auto& tensors) {

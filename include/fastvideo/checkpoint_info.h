@@ -25,6 +25,9 @@ struct CheckpointSummary {
   std::vector<ComponentSummary> components;  // transformer, text_encoder, vae
   int tokenizer_vocab_size = 0;
   std::string scheduler_config;  // compact JSON
+  // Why this engine would refuse to load it, from its configs and headers (an image branch, a
+  // layout it does not run); empty when they pass. The weights' values are for check_checkpoint.
+  std::string refused;
 };
 
 // Errors name the folder or file and what is wrong with it.

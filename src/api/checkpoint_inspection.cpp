@@ -19,6 +19,14 @@ CheckpointSummary inspect_checkpoint(const std::filesystem::path& dir) {
   }
   s.tokenizer_vocab_size = T5Tokenizer::load(checkpoint.path("tokenizer")).vocab_size();
   s.scheduler_config = checkpoint.config("scheduler").json().dump();
+  try {
+    const Umt5Config umt5 = Umt5Config::from_checkpoint(checkpoint);
+    check_tokenizer_fits(T5Tokenizer::load(checkpoint.path("tokenizer")), umt5, checkpoint);
+    WanTransformerConfig::from_checkpoint(checkpoint);
+    WanVaeConfig::from_checkpoint(checkpoint);
+  } catch (const Error& e) {
+    s.refused = e.what();
+  }
   return s;
 }
 

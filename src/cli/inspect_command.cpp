@@ -1,5 +1,6 @@
-// fastvideo inspect MODEL_DIR: components, configs, parameter counts and dtypes; with --check,
-// every tensor against the model and every value finite, as loading would find them.
+// fastvideo inspect MODEL_DIR: components, configs, parameter counts and dtypes, then exit 1 if
+// the configs are ones loading refuses; with --check, every tensor against the model and every
+// value finite, as loading would find them.
 #include <cstdio>
 
 #include "commands.h"
@@ -36,6 +37,12 @@ int run_inspect(const std::string& dir, bool check) {
   }
   std::printf("\ntokenizer: SentencePiece, vocab %d\n", checkpoint.tokenizer_vocab_size);
   std::printf("\nscheduler: %s\n", checkpoint.scheduler_config.c_str());
+  std::fflush(stdout);
+  if (!checkpoint.refused.empty()) {
+    std::fprintf(stderr, "fastvideo: %s cannot be loaded by this engine: %s\n", dir.c_str(),
+                 checkpoint.refused.c_str());
+    return 1;
+  }
   if (!check) return 0;
   std::printf("\ncheck: every tensor against the model, every value read once\n");
   std::fflush(stdout);
