@@ -34,10 +34,12 @@ const Device kGpu = Device::cuda(0);
 
 TEST(CudaFp8Rows, TheKernelRoundsAsTheCpuDoes) {
   REQUIRE_GPU();
-  // Rows of 4096 (and one of 16) bf16 values: plain, eight decades apart (subnormal codes), all
-  // zero, a NaN, an infinity, huge.
-  for (const int64_t K : {int64_t(4096), int64_t(16)}) {
-    Tensor x = testing::randn({7, K});
+  // Rows of bf16 values: plain, eight decades apart (subnormal codes), all zero, a NaN, an
+  // infinity, huge; 11 rows, so the warp-a-row kernel's last CTA is partly empty. The widths reach
+  // each kernel and both ends of each: a warp a row (16, 1536, 2048), a CTA a row (2064, 8960,
+  // 14336) and the two-pass kernel beyond (14352).
+  for (const int64_t K : {16, 1536, 2048, 2064, 8960, 14336, 14352}) {
+    Tensor x = testing::randn({11, K});
     float* v = x.data<float>();
     for (int64_t k = 0; k < K; ++k) {
       v[K + k] *= std::pow(10.f, float(k % 8) - 6.f);
@@ -53,14 +55,14 @@ TEST(CudaFp8Rows, TheKernelRoundsAsTheCpuDoes) {
     const auto* a = static_cast<const uint8_t*>(codes.raw_data());
     const auto* b = static_cast<const uint8_t*>(want.values.raw_data());
     int64_t differ = 0, nans = 0;
-    for (int64_t i = 0; i < 7 * K; ++i) {
+    for (int64_t i = 0; i < 11 * K; ++i) {
       const bool nan = (a[i] & 0x7f) == 0x7f && (b[i] & 0x7f) == 0x7f;  // either sign is NaN
       nans += nan;
       differ += a[i] != b[i] && !nan;
     }
     EXPECT_EQ(differ, 0) << "K " << K << ": E4M3 bytes differ";
     EXPECT_GE(nans, 2) << "the NaN row and -inf / inf's NaN";
-    for (int64_t r = 0; r < 7; ++r) {
+    for (int64_t r = 0; r < 11; ++r) {
       const float a = scales.data<float>()[r], b = want.scales.data<float>()[r];
       EXPECT_TRUE(a == b || (std::isnan(a) && std::isnan(b)))
           << "row " << r << ": " << a << " vs " << b;
