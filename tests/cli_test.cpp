@@ -282,6 +282,9 @@ TEST(Cli, InvalidGateValueSizeAndFrameCountAreNamed) {
   fs::path out = testing::temp_dir("invalid-out");
   const std::string base = generate_args(testing::tiny_model_dir(), out / "x.y4m");
   expect_clean_failure(run(base, "FASTVIDEO_CFG_GATE_STEP=2"), "FASTVIDEO_CFG_GATE_STEP", out);
+  // Numbers as written in full, as everywhere else: no leading blank, no hex float.
+  expect_clean_failure(run(base, "FASTVIDEO_CFG_GATE_STEP=' 0.5'"), "FASTVIDEO_CFG_GATE_STEP", out);
+  expect_clean_failure(run(base, "FASTVIDEO_CFG_GATE_STEP=0x1p-1"), "FASTVIDEO_CFG_GATE_STEP", out);
   expect_clean_failure(run(base + " --height 50"), "height=50", out);
   expect_clean_failure(run(base + " --num-frames 8"), "num_frames=8", out);
 }

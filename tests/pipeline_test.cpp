@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "attention/attention_registry.h"
@@ -450,6 +451,17 @@ TEST_F(Pipeline, InvalidSizesAndFrameCountsNameTheValueAndWhatWouldWork) {
                             "allow (at most 16384)"),
             std::string::npos)
       << message(r);
+  // The sizes suggested are ones the model takes (16400 and 4097 were suggested, then refused).
+  r = fox_request();
+  r.height = 16390;
+  EXPECT_NE(message(r).find("(try 16384)"), std::string::npos) << message(r);
+  r = fox_request();
+  r.num_frames = 4095;
+  EXPECT_NE(message(r).find("(try 4093)"), std::string::npos) << message(r);
+  // A value just past a bound is printed as given, not rounded onto it ("100 must be in [0, 100]").
+  r = fox_request();
+  r.guidance_scale = 100.0001;
+  EXPECT_NE(message(r).find("guidance_scale=100.0001 must be"), std::string::npos) << message(r);
   // A rate the writers cannot express is refused before the work, not after it.
   r = fox_request();
   r.fps = 1e-7;
@@ -546,6 +558,26 @@ TEST_F(Pipeline, ReportsEveryStageWithTimeAndPeakMemory) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"validate", "encode_text", "prepare_timesteps",
                                              "prepare_latents", "denoise", "decode"}));
+}
+
+// The recorded parameters are what the run applied: without CFG no negative prompt and no gating
+// (both were recorded as given, beside a warning that they went unused), and max_sequence_length,
+// which changes the video.
+TEST_F(Pipeline, TheParametersRecordWhatTheRunApplied) {
+  GenerationRequest r = fox_request();
+  r.guidance_scale = 1.0;
+  r.negative_prompt = "blurry";
+  r.cfg_gate_step = 1.0;
+  r.max_sequence_length = 10;
+  std::map<std::string, std::string> p;
+  for (const auto& [k, v] : generator_->resolve(r)) p[k] = v;
+  EXPECT_EQ(p.at("negative_prompt"), "");
+  EXPECT_EQ(p.at("cfg_gate_step"), "1");
+  EXPECT_EQ(p.at("max_sequence_length"), "10");
+  r.guidance_scale = 3.0;
+  p.clear();
+  for (const auto& [k, v] : generator_->resolve(r)) p[k] = v;
+  EXPECT_EQ(p.at("negative_prompt"), "blurry");
 }
 
 // request_stop from the progress callback (as a signal handler or another thread would ask): the

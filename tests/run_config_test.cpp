@@ -247,7 +247,10 @@ TEST(RunConfig, SeedsOutsideSixtyFourBitsAreRefusedOnEverySurface) {
   RunConfig c;
   apply_setting("request.sampling.seed", "18446744073709551615", c);
   EXPECT_EQ(c.request.seed, 18446744073709551615ull);
-  for (const char* bad : {"18446744073709551616", "-1", "1.5", "1e3", "seven"}) {
+  // A leading + as YAML and Python read it: --seed +5 is 5, as seed: +5 in a run file is.
+  apply_setting("request.sampling.seed", "+5", c);
+  EXPECT_EQ(c.request.seed, 5u);
+  for (const char* bad : {"18446744073709551616", "-1", "1.5", "1e3", "seven", "+-1", "++5"}) {
     const std::string flag = error_of([&] { apply_setting("request.sampling.seed", bad, c); });
     EXPECT_TRUE(contains(flag, "request.sampling.seed") && contains(flag, bad)) << flag;
     const std::string yaml = yaml_error(std::string("request:\n  sampling:\n    seed: ") + bad);
@@ -502,6 +505,11 @@ TEST(RunConfig, OutputIsTheFolderJoinedWithTheVideoNameUnlessSavingIsOff) {
                        "'request.prompt' is an empty list"));
   EXPECT_TRUE(contains(error_of([] { from_yaml("request:\n  prompt: [a, [b]]\n"); }),
                        "'request.prompt[1]' expects a single value"));
+  // An entry without text is named before any video is made.
+  EXPECT_TRUE(contains(error_of([] { from_yaml("request:\n  prompt: [a fox, \"\"]\n"); }),
+                       "key 'request.prompt[1]' is empty"));
+  EXPECT_TRUE(contains(error_of([] { from_yaml("request:\n  prompt: [a fox, \"   \"]\n"); }),
+                       "key 'request.prompt[1]' is only whitespace"));
   EXPECT_TRUE(
       contains(error_of([] { from_yaml("request:\n  output:\n    output_path: \"\"\n").output(); }),
                "is empty"));

@@ -38,7 +38,10 @@ constexpr const char* kLiteralTag = "!fastvideo-literal";
 template <class T>
 std::optional<T> literal_integer(const std::string& text) {
   T value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  // A leading + as YAML and Python's int() read it (QA audit: --seed +5 was refused, its dotted
+  // override and the run file's seed: +5 taken).
+  const char* begin = text.data() + (text.size() > 1 && text[0] == '+' && text[1] != '-');
+  const auto [end, ec] = std::from_chars(begin, text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return value;
 }
@@ -404,8 +407,15 @@ const std::map<std::string, Setter>& setters() {
          }
          // FastVideo's list of prompts: one video each.
          FV_CHECK(n.size() > 0, "key 'request.prompt' is an empty list; give one prompt or more");
-         for (size_t i = 0; i < n.size(); ++i)
-           c.prompt_list.push_back(scalar<std::string>(n[i], str_cat("request.prompt[", i, "]")));
+         // Each entry checked here, before loading: an empty one failed only when its turn came,
+         // after every video before it (QA audit).
+         for (size_t i = 0; i < n.size(); ++i) {
+           const std::string key = str_cat("request.prompt[", i, "]");
+           c.prompt_list.push_back(scalar<std::string>(n[i], key));
+           FV_CHECK(!strip_python_space(c.prompt_list.back()).empty(), "key '", key, "' is ",
+                    c.prompt_list.back().empty() ? "empty" : "only whitespace",
+                    "; every prompt of the list needs text");
+         }
          c.request.prompt.clear();
        }},
       {"request.negative_prompt",
@@ -764,8 +774,8 @@ std::filesystem::path RunConfig::output() const {
   if (prompt_path || prompt_list.size() > 1) {
     const char* source = prompt_path ? "request.inputs.prompt_path" : "a list of prompts";
     FV_CHECK(!video_file && !output_video_name, out.string(), ": with ", source,
-             " each video is named from its prompt, so request.output.output_path must be a "
-             "folder (and output_video_name unset)");
+             " each video is named from its prompt, so the output (--output or "
+             "request.output.output_path) must be a folder, and output_video_name unset");
     // An earlier run's PNG frames there are an output of their own, which each video would
     // replace: not a folder to name videos in.
     FV_CHECK(frame_folder_written_for(out / "").empty(), out.string(),

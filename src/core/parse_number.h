@@ -1,6 +1,7 @@
 // Whole-string number parsing: "3x" or "" is not a number.
 #pragma once
 
+#include <cctype>
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>
@@ -17,8 +18,12 @@ inline std::optional<int64_t> parse_int(const std::string& s) {
   return v;
 }
 
+// Decimal only, as written in full: strtod's leading blanks and hex floats ("0x1p-1") are refused
+// (QA audit: " 0.5" was taken where "0.5 " was not).
 inline std::optional<double> parse_double(const std::string& s) {
-  if (s.empty()) return std::nullopt;
+  if (s.empty() || std::isspace(static_cast<unsigned char>(s[0])) ||
+      s.find_first_of("xX") != std::string::npos)
+    return std::nullopt;
   char* end = nullptr;
   double v = std::strtod(s.c_str(), &end);
   if (end != s.c_str() + s.size()) return std::nullopt;

@@ -1,5 +1,7 @@
 #include "pipeline/prompt_encoder.h"
 
+#include "fastvideo/log.h"
+
 namespace fastvideo {
 
 void check_tokenizer_fits(const T5Tokenizer& tokenizer, const Umt5Config& config,
@@ -38,9 +40,18 @@ void PromptEncoder::load() {
   if (compile_) encoder_->enable_compile();
 }
 
-Tensor PromptEncoder::encode(const std::string& prompt, int max_tokens, int64_t text_length) {
+Tensor PromptEncoder::encode(const std::string& prompt, int max_tokens, int64_t text_length,
+                             std::string_view what) {
   load();
-  const std::vector<int32_t> ids = tokenizer_.encode(prompt, max_tokens);
+  size_t tokens = 0;
+  const std::vector<int32_t> ids = tokenizer_.encode(prompt, max_tokens, &tokens);
+  // As the HF tokenizer cuts it (truncation=True), which says nothing either (QA audit: the
+  // tail of a long prompt changed nothing, without a word).
+  if (tokens > ids.size()) {
+    log::warning("the ", what, " is ", tokens, " tokens; max_sequence_length ", max_tokens,
+                 " keeps its first ", ids.size() - 1, " and the end token, so its last ",
+                 tokens - ids.size(), " do not reach the model");
+  }
   return encoder_->encode_padded(ids, text_length);
 }
 

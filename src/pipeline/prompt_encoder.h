@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/device.h"
 #include "core/dtype.h"
@@ -35,8 +36,10 @@ class PromptEncoder {
   ~PromptEncoder();
 
   // [1, text_length, d_model]: the encoder's output on the real tokens (at most max_tokens of
-  // them, EOS included), zero rows up to text_length.
-  Tensor encode(const std::string& prompt, int max_tokens, int64_t text_length);
+  // them, EOS included), zero rows up to text_length. A longer prompt is cut, with a warning that
+  // names it as `what` ("prompt", "negative prompt").
+  Tensor encode(const std::string& prompt, int max_tokens, int64_t text_length,
+                std::string_view what = "prompt");
 
   // Gives the encoder's memory back unless it is kept.
   void release_unless_kept();

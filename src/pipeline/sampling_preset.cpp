@@ -101,8 +101,8 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
   // fastvideo.md §5: FASTVIDEO_CFG_GATE_STEP must be a number in [0, 1]; 1.0 disables gating.
   r.cfg_gate_step =
       q.cfg_gate_step ? *q.cfg_gate_step : env_double("FASTVIDEO_CFG_GATE_STEP", 1.0, 0.0, 1.0);
-  FV_CHECK(r.cfg_gate_step >= 0.0 && r.cfg_gate_step <= 1.0, "cfg_gate_step=", r.cfg_gate_step,
-           " is not a number in [0, 1]");
+  FV_CHECK(r.cfg_gate_step >= 0.0 && r.cfg_gate_step <= 1.0,
+           "cfg_gate_step=", shortest(r.cfg_gate_step), " is not a number in [0, 1]");
 
   FV_CHECK(!r.prompt.empty(), "prompt is empty; give a prompt (--prompt \"...\")");
   check_text("prompt", r.prompt);
@@ -119,12 +119,13 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
   // the failure would surface in the transformer, far from its cause.
   FV_CHECK(std::isfinite(r.guidance_scale) && r.guidance_scale >= 0 &&
                r.guidance_scale <= kMaxGuidanceScale,
-           "guidance_scale=", r.guidance_scale, " must be in [0, ", kMaxGuidanceScale, "]");
+           "guidance_scale=", shortest(r.guidance_scale), " must be in [0, ", kMaxGuidanceScale,
+           "]");
   FV_CHECK(std::isfinite(r.flow_shift) && r.flow_shift > 0 && r.flow_shift <= kMaxFlowShift,
            "flow_shift=", shortest(r.flow_shift), " must be in (0, ", kMaxFlowShift, "]");
   // Below 0.01 the writers cannot express the rate: Y4M's F<num>:<den> rounds it to 0 and
   // libx264 refuses the time base, both only after the whole generation.
-  FV_CHECK(std::isfinite(r.fps) && r.fps >= 0.01 && r.fps <= 240, "fps=", r.fps,
+  FV_CHECK(std::isfinite(r.fps) && r.fps >= 0.01 && r.fps <= 240, "fps=", shortest(r.fps),
            " must be in [0.01, 240]");
   FV_CHECK(r.max_sequence_length >= 1 && r.max_sequence_length <= WanGeometry::kTextLength,
            "max_sequence_length=", r.max_sequence_length, " must be in [1, ",

@@ -37,8 +37,14 @@ DType text_encoder_dtype(const std::string& precision, Device device) {
   return device.is_cpu() || precision == "fp32" ? DType::F32 : DType::BF16;
 }
 
+// The folder's own name, also when it is given as "." or "a/b/.." (QA audit: recorded as "..").
 std::string model_name(const std::filesystem::path& dir) {
-  return dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
+  std::error_code ec;
+  std::filesystem::path real =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(dir), ec);
+  if (ec) real = dir.lexically_normal();
+  return real.filename().empty() ? real.parent_path().filename().string()
+                                 : real.filename().string();
 }
 
 // The DMD stage's timesteps: dmd_denoising_steps when given (WanDMDPipeline only), else the
@@ -106,6 +112,10 @@ void log_offload_on_cpu(const GeneratorOptions& options) {
   if (!options.pin_cpu_memory) on.push_back("pin_cpu_memory=false");  // no offloaded copies to pin
   for (const std::string& name : on)
     log::info(name, " has no effect on the CPU device: the weights are in host memory already");
+  if (options.text_encoder_precision != GeneratorOptions{}.text_encoder_precision) {
+    log::info("text_encoder_precision=", options.text_encoder_precision,
+              " has no effect on the CPU device: it computes in f32");
+  }
 }
 
 // The offloads this run uses (issue 12): those the options fix, and for the rest (auto) the
@@ -477,6 +487,8 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
       {"attention_backend_cross", std::string(attention_.cross->name())},
       {"model", model_name(model_dir)},
       {"engine", "fastvideo-cpp 0.1.0"}};
+  if (!device_.is_cpu())
+    engine_parameters.emplace_back("text_encoder_precision", options.text_encoder_precision);
   if (attention_.self->name() == kVsaBackendName) {
     engine_parameters.emplace_back("VSA_sparsity", shortest(sparse.vsa_sparsity));
   }

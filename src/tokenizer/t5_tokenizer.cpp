@@ -35,7 +35,8 @@ T5Tokenizer::T5Tokenizer(T5Tokenizer&&) noexcept = default;
 T5Tokenizer& T5Tokenizer::operator=(T5Tokenizer&&) noexcept = default;
 T5Tokenizer::~T5Tokenizer() = default;
 
-std::vector<int32_t> T5Tokenizer::encode(std::string_view prompt, int max_length) const {
+std::vector<int32_t> T5Tokenizer::encode(std::string_view prompt, int max_length,
+                                         size_t* untruncated) const {
   FV_CHECK(max_length >= 1, "T5Tokenizer::encode: max_length is ", max_length,
            ", expected at least 1 (room for </s>)");
   const std::string text = clean_prompt(prompt);
@@ -43,6 +44,7 @@ std::vector<int32_t> T5Tokenizer::encode(std::string_view prompt, int max_length
   const auto status = processor_->Encode(text, &pieces);
   FV_CHECK(status.ok(), "T5Tokenizer::encode: SentencePiece failed on the prompt (",
            status.ToString(), ")");
+  if (untruncated) *untruncated = pieces.size() + 1;
   if (pieces.size() > size_t(max_length - 1)) pieces.resize(max_length - 1);
   std::vector<int32_t> ids(pieces.begin(), pieces.end());
   ids.push_back(kEosId);

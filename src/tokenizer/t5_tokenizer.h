@@ -29,8 +29,10 @@ class T5Tokenizer {
 
   // clean_prompt, SentencePiece ids, then EOS; at most max_length ids with EOS always last, as
   // HF truncation=True gives (ids[:max_length-1] + [1]). The empty prompt is [1]. No padding:
-  // the text encoder zero-pads its output rows instead (wan21.md §3.3).
-  std::vector<int32_t> encode(std::string_view prompt, int max_length) const;
+  // the text encoder zero-pads its output rows instead (wan21.md §3.3). `untruncated`, when given,
+  // gets the id count before the cut (EOS included).
+  std::vector<int32_t> encode(std::string_view prompt, int max_length,
+                              size_t* untruncated = nullptr) const;
 
   int vocab_size() const;
 

@@ -15,7 +15,8 @@ void EncodeTextStage::run(RequestState& state) {
   // An overflow in the text encoder (weights out of its dtype's range) used to surface as the
   // transformer's NaN at denoising step 0: named here, where it happens.
   const auto encode = [&](const std::string& prompt, const char* which) {
-    Tensor embeddings = encoder_.encode(prompt, r.max_sequence_length, WanGeometry::kTextLength);
+    Tensor embeddings =
+        encoder_.encode(prompt, r.max_sequence_length, WanGeometry::kTextLength, which);
     FV_CHECK(ops::all_finite(embeddings), "the text encoder's output for the ", which,
              " contains NaN or Inf (are the text_encoder weights finite and within ",
              dtype_name(embeddings.dtype()), "'s range?)");

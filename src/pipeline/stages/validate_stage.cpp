@@ -24,8 +24,10 @@ void ValidateStage::run(RequestState& state) {
     state.output = std::make_unique<OutputTarget>(state.request.output_path, r.prompt,
                                                   state.request.overwrite);
   }
+  // What the run applies: without CFG no negative prompt is encoded and no gating happens, so
+  // neither is recorded as given (QA audit: a warned-about, unused value was recorded as used).
   state.result.parameters = {{"prompt", r.prompt},
-                             {"negative_prompt", r.negative_prompt},
+                             {"negative_prompt", r.do_cfg() ? r.negative_prompt : ""},
                              {"seed", std::to_string(r.seed)},
                              {"num_frames", std::to_string(r.num_frames)},
                              {"height", std::to_string(r.height)},
@@ -33,8 +35,9 @@ void ValidateStage::run(RequestState& state) {
                              {"num_inference_steps", std::to_string(r.num_inference_steps)},
                              {"guidance_scale", shortest(r.guidance_scale)},
                              {"flow_shift", shortest(r.flow_shift)},
-                             {"cfg_gate_step", shortest(r.cfg_gate_step)},
+                             {"cfg_gate_step", shortest(r.do_cfg() ? r.cfg_gate_step : 1.0)},
                              {"fps", shortest(r.fps)},
+                             {"max_sequence_length", std::to_string(r.max_sequence_length)},
                              {"preset", r.preset}};
   state.result.parameters.insert(state.result.parameters.end(), engine_parameters_.begin(),
                                  engine_parameters_.end());
