@@ -22,6 +22,7 @@ void on_signal(int sig) {
   int none = 0;
   char wake = kStop;
   if (!g_received.compare_exchange_strong(none, sig)) {
+    if (echoes_first_stop_signal(sig, none)) return;
     // The second: the thread removes the files and raises it again; a third kills at once.
     std::signal(sig, SIG_DFL);
     int no_second = 0;
@@ -30,6 +31,8 @@ void on_signal(int sig) {
       return;
     }
     wake = kQuit;
+  } else {
+    first_stop_signal();
   }
   [[maybe_unused]] const ssize_t n = ::write(g_wake, &wake, 1);
 }

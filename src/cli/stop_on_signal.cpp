@@ -24,10 +24,12 @@ int g_wake_fd = -1;
 void on_signal(int sig) {
   int expected = 0;
   if (!g_signal.compare_exchange_strong(expected, sig)) {  // the second: quit at once
+    if (echoes_first_stop_signal(sig, expected)) return;
     std::signal(sig, SIG_DFL);
     std::raise(sig);
     return;
   }
+  first_stop_signal();
   const char byte = 1;
   [[maybe_unused]] const ssize_t n = ::write(g_wake_fd, &byte, 1);
 }

@@ -1,6 +1,33 @@
 #include "stop_signals.h"
 
+#include <atomic>
+#include <cstdint>
+#include <ctime>
+
 namespace fastvideo::cli {
+
+namespace {
+
+// When the first stop signal came (CLOCK_MONOTONIC ns); 0 while none has, or while its handler
+// has not stored it yet.
+std::atomic<int64_t> g_first_ns{0};
+static_assert(std::atomic<int64_t>::is_always_lock_free);
+
+int64_t monotonic_ns() {
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+}  // namespace
+
+void first_stop_signal() { g_first_ns.store(monotonic_ns()); }
+
+bool echoes_first_stop_signal(int sig, int first) {
+  const int64_t first_ns = g_first_ns.load();
+  // 0: the first's handler is running on another thread right now.
+  return sig == first && (first_ns == 0 || monotonic_ns() - first_ns < 200'000'000);
+}
 
 const char* stop_signal_name(int sig) {
   switch (sig) {
@@ -16,6 +43,7 @@ const char* stop_signal_name(int sig) {
 }
 
 StopSignalHandlers::StopSignalHandlers(void (*handler)(int)) {
+  g_first_ns.store(0);
   struct sigaction action {};
   action.sa_handler = handler;
   sigemptyset(&action.sa_mask);

@@ -13,6 +13,14 @@ inline constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
 // "SIGINT", "SIGTERM" or "SIGHUP".
 const char* stop_signal_name(int sig);
 
+// For the handlers, async-signal-safe. A second stop signal means "quit at once", but one sender
+// may deliver its signal twice: GNU timeout signals the process and then its process group,
+// microseconds apart (QA audit: `timeout -s INT` sometimes quit at once and left its work). Call
+// first_stop_signal() when the first arrives; echoes_first_stop_signal(sig, first) then says
+// whether `sig` is that one again within 200 ms, to be taken as the first.
+void first_stop_signal();
+bool echoes_first_stop_signal(int sig, int first);
+
 // `handler` on every stop signal the process does not ignore, while this object lives.
 class StopSignalHandlers {
  public:
