@@ -53,6 +53,29 @@ TEST(CliGenerate, AnEmptyNegativePromptFlagIsHonoured) {
   EXPECT_EQ(read_video_metadata(out).entries.at("negative_prompt"), "");
 }
 
+// A prompt past max_sequence_length is cut as the HF tokenizer cuts it, and now says so; the model
+// is recorded by its folder's name also when given as "dir/transformer/.."; --output - is refused
+// (it made a PNG folder named "-").
+TEST(CliGenerate, ALongPromptIsSaidToBeCutAndTheModelIsNamedByItsFolder) {
+  const fs::path dir = testing::temp_dir("long-prompt");
+  const fs::path out = dir / "v.y4m";
+  std::string prompt;
+  for (int i = 0; i < 30; ++i) prompt += "fox ";
+  CliRun r = run("generate --model " + (testing::tiny_model_dir() / "transformer" / "..").string() +
+                 " --prompt '" + prompt + "' --output " + out.string() + kSmall +
+                 " --request.sampling.max_sequence_length 8");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "max_sequence_length 8 keeps its first 7 and the end token"))
+      << r.output;
+  const auto meta = read_video_metadata(out).entries;
+  EXPECT_EQ(meta.at("model"), testing::tiny_model_dir().filename().string());
+  EXPECT_EQ(meta.at("max_sequence_length"), "8");
+  const CliRun dash = run(generate_args(testing::tiny_model_dir(), "-") + kSmall);
+  EXPECT_EQ(dash.status, 1) << dash.output;
+  EXPECT_TRUE(contains(dash.output, "--output -: writing the video to standard output"))
+      << dash.output;
+}
+
 // Bug 6: --output FRAMES --overwrite on a PNG-frame output replaces it.
 TEST(CliGenerate, OverwritingAPngFrameOutputReplacesTheFrames) {
   const fs::path frames = testing::temp_dir("png-overwrite") / "frames";
@@ -406,6 +429,78 @@ TEST(CliGenerate, StopSignalsStopCleanlyAndLeaveNothing) {
         << log;
     EXPECT_TRUE(fs::is_empty(out)) << "left behind in " << out;
   }
+}
+
+// A stop during the second video of a batch keeps the first: its file and its record in the JSON
+// log (the log was written only after the last video, so a stop lost every record).
+TEST(CliGenerate, AStoppedBatchKeepsTheLogOfTheVideosWritten) {
+  if (!mp4_supported()) GTEST_SKIP() << "built without FFmpeg: automatic names are MP4";
+  const fs::path dir = testing::temp_dir("batch-stop");
+  const fs::path out = dir / "out";
+  std::ofstream(dir / "prompts.txt") << "a fox\na bird\n";
+  std::ofstream(dir / "run.yaml") << "request:\n  inputs:\n    prompt_path: "
+                                  << (dir / "prompts.txt").string()
+                                  << "\n  output:\n    output_path: " << out.string() << "/\n";
+  const pid_t pid = start(
+      {"generate", "--model", testing::tiny_model_dir().string(), "--config",
+       (dir / "run.yaml").string(), "--num-inference-steps", "300", "--height", "32", "--width",
+       "32", "--num-frames", "5", "--device", "cpu", "--log-json", (dir / "log.json").string()},
+      dir / "log");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  const auto second_video_denoising = [&] {
+    const std::string log = read_file(dir / "log");
+    const size_t second = log.find("video 2/2");
+    return second != std::string::npos &&
+           log.find("denoise step 2/300", second) != std::string::npos;
+  };
+  while (!second_video_denoising() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const std::string log = read_file(dir / "log");
+  ASSERT_TRUE(WIFEXITED(status)) << log;
+  EXPECT_EQ(WEXITSTATUS(status), 130) << log;
+  EXPECT_TRUE(contains(log, "1 of 2 videos written")) << log;
+  const nlohmann::json records = nlohmann::json::parse(read_file(dir / "log.json"));
+  ASSERT_TRUE(records.is_array()) << records.dump();
+  ASSERT_EQ(records.size(), 1u) << records.dump();
+  EXPECT_TRUE(records[0].contains("load")) << records.dump();
+}
+
+// One signal delivered twice at once (GNU timeout signals the process, then its process group) is
+// one stop, not the "quit at once" of a second: the run still stops cleanly and says so.
+TEST(CliGenerate, ASignalDeliveredTwiceAtOnceIsOneStop) {
+  const fs::path dir = testing::temp_dir("signal-echo");
+  const fs::path out = dir / "out";
+  fs::create_directories(out);
+  const pid_t pid =
+      start({"generate", "--model", testing::tiny_model_dir().string(), "--prompt", "a fox",
+             "--num-inference-steps", "1000", "--height", "128", "--width", "128", "--num-frames",
+             "17", "--device", "cpu", "--output", (out / "v.y4m").string()},
+            dir / "log");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!contains(read_file(dir / "log"), "denoise step 2/1000") &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid, SIGINT);
+  // The second copy once the first was handled (at once, pending copies merge into one), while
+  // the run still goes on: it stops within the current transformer block, tens of milliseconds.
+  const auto said = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!contains(read_file(dir / "log"), "stopping after the current step") &&
+         std::chrono::steady_clock::now() < said) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const std::string log = read_file(dir / "log");
+  ASSERT_TRUE(WIFEXITED(status)) << "ended by the signal: the echo was taken as a second one\n"
+                                 << log;
+  EXPECT_EQ(WEXITSTATUS(status), 130) << log;
+  EXPECT_TRUE(contains(log, "stopped during denoising")) << log;
+  EXPECT_TRUE(fs::is_empty(out)) << "left behind in " << out;
 }
 
 // FastVideo's scripts/inference/inference_wan.yaml layout (its keys and values as FastVideo ships

@@ -257,4 +257,8 @@ std::filesystem::path metadata_file_beside(const std::filesystem::path& output);
 // empty where `output` names a video file or a folder the video is named in.
 std::filesystem::path frame_folder_written_for(const std::filesystem::path& output);
 
+// Whether a run with `output` names its video in that folder from the prompt (a path ending in '/',
+// or an existing folder that is no earlier PNG-frame output).
+bool output_is_a_folder_to_name_in(const std::filesystem::path& output);
+
 }  // namespace fastvideo

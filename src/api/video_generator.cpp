@@ -116,6 +116,10 @@ std::filesystem::path metadata_file_beside(const std::filesystem::path& output) 
   return y4m_metadata_path(output);
 }
 
+bool output_is_a_folder_to_name_in(const std::filesystem::path& output) {
+  return !output.empty() && names_a_folder(output);
+}
+
 std::filesystem::path frame_folder_written_for(const std::filesystem::path& output) {
   if (output.empty() || names_a_folder(output) ||
       video_format_for(output) != VideoFormat::PngFolder)

@@ -149,6 +149,10 @@ RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>
   }
   if (f.output) {  // the whole output: this path, as written
     FV_CHECK(!f.output->empty(), "--output is empty; name a file or a folder");
+    // Not a PNG folder named "-" (QA audit), and not standard output, which the writers lack.
+    FV_CHECK(*f.output != "-",
+             "--output -: writing the video to standard output is not supported; name a file "
+             "(.mp4, .y4m) or a folder");
     // What --output would override is refused rather than dropped without a word.
     if (config.output_video_name) {
       fail("--output ", *f.output,
@@ -264,7 +268,9 @@ void check_log_path(const std::filesystem::path& path, const std::filesystem::pa
   // the log's; known only once the video is made, so any video name there is refused now.
   std::string extension = path.extension().string();
   for (char& c : extension) c = char(std::tolower(static_cast<unsigned char>(c)));
-  const bool named_folder = !output.empty() && !output.has_filename();
+  // "d/", and also d when it exists (QA audit: --output d --log-json d/fox.mp4 made the video, then
+  // found the log's name taken).
+  const bool named_folder = output_is_a_folder_to_name_in(output);
   FV_CHECK(!named_folder || (extension != ".mp4" && extension != ".y4m") ||
                !same_file(path.has_parent_path() ? path.parent_path() : ".", output),
            path.string(), ": a video's name in ", output.string(),
@@ -337,7 +343,8 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
   const std::filesystem::path output = config.output();
   if (config.prompt_path) {
     FV_CHECK(config.request.prompt.empty() && config.prompt_list.empty(),
-             "request.prompt and request.inputs.prompt_path are both set; give one of them");
+             "request.prompt (or --prompt) and request.inputs.prompt_path are both set; give one "
+             "of them");
     prompts = read_prompt_file(*config.prompt_path);
     log::info("found ", prompts.size(), " prompts in ", config.prompt_path->string());
   } else if (!config.prompt_list.empty()) {
@@ -374,6 +381,36 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
 
   std::vector<std::string> summaries;
   std::vector<std::filesystem::path> videos;
+  // The JSON log of the videos made: at the end, and when a later one of a batch stops or fails,
+  // so that the finished ones keep their records (QA audit: a stop at video 5 of 1000 lost all).
+  const auto write_json_log = [&] {
+    if (f.log_json.empty() || summaries.empty()) return;
+    // The loading's cost heads the first video's record: it was paid once, before it.
+    const StageReport& load = generator->load_report();
+    nlohmann::ordered_json first = {{"load",
+                                     {{"seconds", load.seconds},
+                                      {"peak_bytes", load.peak_bytes},
+                                      {"peak_device_bytes", load.peak_device_bytes}}}};
+    const nlohmann::ordered_json video = nlohmann::ordered_json::parse(summaries.front());
+    for (const auto& [key, value] : video.items()) first[key] = value;
+    summaries.front() = first.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string text = summaries.front();
+    if (prompts.size() > 1) {
+      text = "[\n";
+      for (size_t i = 0; i < summaries.size(); ++i) text += (i ? ",\n" : "") + summaries[i];
+      text += "\n]";
+    }
+    write_log(f.log_json, text, config.request.overwrite, videos);
+  };
+  const auto write_partial_json_log = [&] {
+    if (f.log_json.empty() || summaries.empty()) return;
+    try {
+      write_json_log();
+      log::info(f.log_json, " holds the ", summaries.size(), " videos written");
+    } catch (const Error& e) {
+      log::warning("the JSON log of the videos written was not written: ", e.what());
+    }
+  };
   for (size_t i = 0; i < prompts.size(); ++i) {
     const std::string video = str_cat("video ", i + 1, "/", prompts.size());
     if (prompts.size() > 1) log::info(video, ": ", first_characters(prompts[i], 100));
@@ -386,7 +423,12 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
     } catch (const Cancelled& e) {
       std::fprintf(stderr, "fastvideo: %s, on %s; %zu of %zu videos written, nothing of this one\n",
                    e.what(), stop.signal_name(), i, prompts.size());
+      write_partial_json_log();
       return 128 + stop.signal();
+    } catch (const Error&) {
+      if (i > 0) log::error(i, " of ", prompts.size(), " videos were written before this one");
+      write_partial_json_log();
+      throw;
     }
     double total = 0;
     for (auto& s : result.stages) total += s.seconds;
@@ -402,24 +444,7 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
     if (!result.output_path.empty()) std::printf("%s\n", result.output_path.c_str());
     std::fflush(stdout);
   }
-  if (!f.log_json.empty()) {
-    // The loading's cost heads the first video's record: it was paid once, before it.
-    const StageReport& load = generator->load_report();
-    nlohmann::ordered_json first = {{"load",
-                                     {{"seconds", load.seconds},
-                                      {"peak_bytes", load.peak_bytes},
-                                      {"peak_device_bytes", load.peak_device_bytes}}}};
-    const nlohmann::ordered_json video = nlohmann::ordered_json::parse(summaries.front());
-    for (const auto& [key, value] : video.items()) first[key] = value;
-    summaries.front() = first.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
-    std::string text = summaries.front();
-    if (summaries.size() > 1) {
-      text = "[\n";
-      for (size_t i = 0; i < summaries.size(); ++i) text += (i ? ",\n" : "") + summaries[i];
-      text += "\n]";
-    }
-    write_log(f.log_json, text, config.request.overwrite, videos);
-  }
+  write_json_log();
   return 0;
 }
 

@@ -156,7 +156,7 @@ void check_output_replaceable(const fs::path& target, VideoFormat format, bool o
   std::error_code ec;
   const fs::file_status status = fs::symlink_status(target, ec);
   if (fs::exists(status)) {
-    FV_CHECK(overwrite, named.string(), " exists; set overwrite (--overwrite) to replace it");
+    // What overwrite cannot replace is said first: "set overwrite" led to this refusal next.
     if (format == VideoFormat::PngFolder) {
       FV_CHECK(is_png_frame_folder(target), target.string(),
                " exists and is not a previous PNG-frame output (it holds other files or is not a "
@@ -165,6 +165,7 @@ void check_output_replaceable(const fs::path& target, VideoFormat format, bool o
       FV_CHECK(!fs::is_directory(status), target.string(),
                " exists and is a folder; refusing to replace a folder with a file");
     }
+    FV_CHECK(overwrite, named.string(), " exists; set overwrite (--overwrite) to replace it");
   }
   // After the video's own: a second run into the same .y4m names the video, not its metadata.
   if (format == VideoFormat::Y4m) check_y4m_metadata_target(target, overwrite);
