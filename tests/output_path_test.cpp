@@ -3,9 +3,13 @@
 // any work, existing PNG-frame outputs replaced in place, and a stop while writing leaving nothing.
 #include "io/output_path.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <memory>
 #include <set>
@@ -124,6 +128,33 @@ TEST(OutputPath, APlaceholderAKilledRunLeftIsTakenByTheNextRun) {
   EXPECT_FALSE(fs::exists(dir / "a fox_1.mp4")) << "the unused reservation is given back";
   OutputTarget after(dir, "a fox", false);
   EXPECT_EQ(after.path(), dir / "a fox_1.mp4") << "a finished video is not a placeholder";
+}
+
+// The temporary folder a run killed while writing left (a second signal, kill -9) goes with the
+// next write into that folder: unlocked and older than 10 s. A live run's (locked), a fresh one and
+// anything not named as ours stay.
+TEST(OutputPath, TemporariesAKilledRunLeftGoWithTheNextWrite) {
+  const fs::path dir = testing::temp_dir("abandoned-temporaries");
+  const auto make = [&](const std::string& name, bool old) {
+    fs::create_directories(dir / name / "output");
+    std::ofstream(dir / name / "output" / "frame_00000.png") << "x";
+    if (old)
+      fs::last_write_time(dir / name, fs::file_time_type::clock::now() - std::chrono::minutes(1));
+  };
+  make(".fastvideo-Ab3xYz", true);   // abandoned
+  make(".fastvideo-Live01", true);   // a live run's: locked below
+  make(".fastvideo-Fresh1", false);  // just made: its run may not have locked it yet
+  make(".fastvideo-serve", true);    // not a write's temporary
+  make("mine", true);
+  const int live = ::open((dir / ".fastvideo-Live01").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(live, 0);
+  ASSERT_EQ(::flock(live, LOCK_EX), 0);
+  write_video(small_video(), dir / "v.y4m", {}, false);
+  ::close(live);
+  EXPECT_FALSE(fs::exists(dir / ".fastvideo-Ab3xYz"));
+  for (const char* kept : {".fastvideo-Live01", ".fastvideo-Fresh1", ".fastvideo-serve", "mine"})
+    EXPECT_TRUE(fs::exists(dir / kept / "output" / "frame_00000.png")) << kept;
+  EXPECT_TRUE(fs::exists(dir / "v.y4m"));
 }
 
 // Bug 11: a legal long name works; an illegal one is refused before any work.
