@@ -300,6 +300,13 @@ TEST(CliGenerate, LogJsonReplacesOnlyARegularFileWithOverwriteAndNeverTheVideo) 
   EXPECT_EQ(proc.status, 1) << proc.output;
   EXPECT_TRUE(contains(proc.output, "folder /proc takes no new files")) << proc.output;
   EXPECT_FALSE(fs::exists(dir / "w.y4m")) << "refused before any work";
+  // A missing folder is made for the log as for the video, and goes again when the run fails.
+  const CliRun made = generate(dir / "m.y4m", dir / "new" / "deeper" / "log.json");
+  ASSERT_EQ(made.status, 0) << made.output;
+  EXPECT_TRUE(fs::is_regular_file(dir / "new" / "deeper" / "log.json"));
+  const CliRun failed = generate(dir / "f.y4m", dir / "gone" / "log.json", " --height 50");
+  EXPECT_EQ(failed.status, 1) << failed.output;
+  EXPECT_FALSE(fs::exists(dir / "gone")) << "the log's folder stayed after the failure";
   // A regular file with --overwrite is replaced.
   const CliRun replaced = generate(dir / "w.y4m", dir / "log.json", " --overwrite");
   ASSERT_EQ(replaced.status, 0) << replaced.output;

@@ -355,7 +355,16 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
              "--config");
     prompts = {config.request.prompt};
   }
-  if (!f.log_json.empty()) check_log_path(f.log_json, output, config.request.overwrite);
+  // The log's folder is made as the video's is, and goes again if no log is written (QA audit:
+  // --log-json outputs/run.json was refused where the run itself makes outputs/).
+  MadeFolders log_folder;
+  if (!f.log_json.empty()) {
+    const std::filesystem::path log = f.log_json;
+    std::error_code ec;
+    if (log.has_parent_path() && !std::filesystem::exists(log.parent_path(), ec))
+      log_folder = MadeFolders(log.parent_path(), log);
+    check_log_path(f.log_json, output, config.request.overwrite);
+  }
 
   const std::filesystem::path model =
       config.model_path ? *config.model_path : ensure_default_tiny_model();
@@ -401,6 +410,7 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
       text += "\n]";
     }
     write_log(f.log_json, text, config.request.overwrite, videos);
+    log_folder.keep();
   };
   const auto write_partial_json_log = [&] {
     if (f.log_json.empty() || summaries.empty()) return;
