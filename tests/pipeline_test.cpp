@@ -608,6 +608,12 @@ TEST_F(Pipeline, AStopRequestEndsTheGenerationAfterTheStepAndLeavesNoOutput) {
   EXPECT_TRUE(std::filesystem::is_empty(r.output_path.parent_path())) << "a temporary was left";
   // The request was consumed: the next generation runs to the end.
   EXPECT_EQ(generator_->generate(r).output_path, r.output_path);
+  // One asked for between generations applies to the next, unless dropped.
+  generator_->request_stop();
+  EXPECT_THROW(generator_->generate(fox_request()), Cancelled);
+  generator_->request_stop();
+  generator_->drop_pending_stop();
+  EXPECT_NO_THROW(generator_->generate(fox_request()));
 }
 
 // GeneratorOptions::stop_requested is polled between the tensors being loaded: a stop during

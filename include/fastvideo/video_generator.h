@@ -232,6 +232,10 @@ class VideoGenerator {
   // lock-free atomic). A stop asked for during a generation ends with it, however it ends; one
   // asked for between generations applies to the next.
   void request_stop() noexcept;
+  // Drops a stop asked for while no generation runs, which would otherwise stop the next one: for
+  // a caller that asks for stops only while its own generation runs and must not have one that
+  // landed as that generation ended stop the next (the Python package).
+  void drop_pending_stop() noexcept;
 
   // A moved-from generator throws Error from every call but request_stop (which does nothing).
   VideoGenerator(VideoGenerator&&) noexcept;

@@ -119,8 +119,11 @@ class Generator {
   }
 
  private:
+  // Starting, a stop left set is one asked for as the last generation ended (its end had cleared
+  // the flag, running_ was still true): it would stop this one at once (a flaky test found it).
   void set_running(bool running) {
     std::lock_guard lock(running_mutex_);
+    if (running) generator_.drop_pending_stop();
     running_ = running;
   }
 

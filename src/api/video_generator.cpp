@@ -111,6 +111,10 @@ void VideoGenerator::request_stop() noexcept {
   if (impl_) impl_->pipeline->stop().request();
 }
 
+void VideoGenerator::drop_pending_stop() noexcept {
+  if (impl_) impl_->pipeline->stop().clear();
+}
+
 std::filesystem::path metadata_file_beside(const std::filesystem::path& output) {
   if (!names_a_video_file(output) || video_format_for(output) != VideoFormat::Y4m) return {};
   return y4m_metadata_path(output);
