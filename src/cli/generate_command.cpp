@@ -248,7 +248,8 @@ void check_log_target(const std::filesystem::path& path, bool overwrite) {
 }
 
 // --log-json's file, checked before any work: not a folder, not the video's output, nothing it
-// may not replace (check_log_target), in a folder that exists and is writable.
+// may not replace (check_log_target), in a folder that is writable, or that can be made (it is
+// made when the log is written: made now, it would change what --output names).
 void check_log_path(const std::filesystem::path& path, const std::filesystem::path& output,
                     bool overwrite) {
   std::error_code ec;
@@ -277,9 +278,11 @@ void check_log_path(const std::filesystem::path& path, const std::filesystem::pa
            ", where the videos are named from their prompts; give --log-json a .json name or "
            "another folder");
   check_log_target(path, overwrite);
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
-  FV_CHECK(std::filesystem::is_directory(dir, ec), path.string(), ": folder ", dir.string(),
-           " does not exist");
+  std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
+  while (!std::filesystem::exists(dir, ec) && dir.has_parent_path() && dir.parent_path() != dir)
+    dir = dir.parent_path();  // the folder the missing ones will be made in
+  FV_CHECK(std::filesystem::is_directory(dir, ec), path.string(), ": ", dir.string(),
+           " is not a folder");
   // A file made and removed, not access(W_OK), which root passes in /proc (QA re-run: the video
   // was made, then the log failed).
   const std::string why = why_no_new_files(dir);
@@ -355,16 +358,7 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
              "--config");
     prompts = {config.request.prompt};
   }
-  // The log's folder is made as the video's is, and goes again if no log is written (QA audit:
-  // --log-json outputs/run.json was refused where the run itself makes outputs/).
-  MadeFolders log_folder;
-  if (!f.log_json.empty()) {
-    const std::filesystem::path log = f.log_json;
-    std::error_code ec;
-    if (log.has_parent_path() && !std::filesystem::exists(log.parent_path(), ec))
-      log_folder = MadeFolders(log.parent_path(), log);
-    check_log_path(f.log_json, output, config.request.overwrite);
-  }
+  if (!f.log_json.empty()) check_log_path(f.log_json, output, config.request.overwrite);
 
   const std::filesystem::path model =
       config.model_path ? *config.model_path : ensure_default_tiny_model();
@@ -409,7 +403,14 @@ int run_generate(const GenerateFlags& f, const std::vector<std::string>& extras)
       for (size_t i = 0; i < summaries.size(); ++i) text += (i ? ",\n" : "") + summaries[i];
       text += "\n]";
     }
-    write_log(f.log_json, text, config.request.overwrite, videos);
+    // A missing folder is made as the video's is (QA audit: --log-json outputs/run.json was
+    // refused where the run itself makes outputs/).
+    const std::filesystem::path log = f.log_json;
+    std::error_code ec;
+    MadeFolders log_folder;
+    if (log.has_parent_path() && !std::filesystem::exists(log.parent_path(), ec))
+      log_folder = MadeFolders(log.parent_path(), log);
+    write_log(log, text, config.request.overwrite, videos);
     log_folder.keep();
   };
   const auto write_partial_json_log = [&] {

@@ -13,7 +13,9 @@ namespace fastvideo {
 
 inline std::optional<int64_t> parse_int(const std::string& s) {
   int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  // A leading + as Python's int() and YAML read it; not "+-1".
+  const char* begin = s.data() + (s.size() > 1 && s[0] == '+' && s[1] != '-');
+  auto [p, ec] = std::from_chars(begin, s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
   return v;
 }

@@ -61,8 +61,16 @@ class TemporaryFolder {
     FV_CHECK(::mkdtemp(name.data()) != nullptr, dir.string(),
              ": cannot create a temporary folder for the output: ", std::strerror(errno));
     path_ = name;
+    // Unlocked, a later write into the folder would take it for one a killed run left.
     lock_ = ::open(name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (lock_ >= 0) ::flock(lock_, LOCK_EX);
+    if (lock_ < 0 || ::flock(lock_, LOCK_EX) != 0) {
+      const int error = errno;
+      std::error_code ec;
+      fs::remove_all(path_, ec);
+      if (lock_ >= 0) ::close(lock_);
+      fail(dir.string(),
+           ": cannot lock the temporary folder for the output: ", std::strerror(error));
+    }
   }
   ~TemporaryFolder() {
     std::error_code ec;

@@ -1,5 +1,6 @@
 #include "pipeline/text_to_video_pipeline.h"
 
+#include <functional>
 #include <set>
 
 #include "attention/attention_device.h"
@@ -9,6 +10,7 @@
 #include "core/env.h"
 #include "core/format_number.h"
 #include "fastvideo/log.h"
+#include "io/load_stop.h"
 #include "ops/gemm_autotune.h"
 #include "parallel/rank_group.h"
 #include "pipeline/compile_settings.h"
@@ -37,14 +39,14 @@ DType text_encoder_dtype(const std::string& precision, Device device) {
   return device.is_cpu() || precision == "fp32" ? DType::F32 : DType::BF16;
 }
 
-// The folder's own name, also when it is given as "." or "a/b/.." (QA audit: recorded as "..").
+// The folder's name as given, also when it is given as "." or "a/b/.." (QA audit: recorded as
+// ".."); a symbolic link keeps its own name, which serve's clients send as the model.
 std::string model_name(const std::filesystem::path& dir) {
   std::error_code ec;
-  std::filesystem::path real =
-      std::filesystem::weakly_canonical(std::filesystem::absolute(dir), ec);
-  if (ec) real = dir.lexically_normal();
-  return real.filename().empty() ? real.parent_path().filename().string()
-                                 : real.filename().string();
+  std::filesystem::path named = std::filesystem::absolute(dir, ec);
+  named = (ec ? dir : named).lexically_normal();
+  return named.filename().empty() ? named.parent_path().filename().string()
+                                  : named.filename().string();
 }
 
 // The DMD stage's timesteps: dmd_denoising_steps when given (WanDMDPipeline only), else the
@@ -585,6 +587,9 @@ GenerationResult TextToVideoPipeline::run(const GenerationRequest& request) {
     StopFlag& stop;
     ~ConsumeStop() { stop.clear(); }
   } consume{stop_};
+  // UMT5 loaded for this generation (keep_text_encoder false) polls its stop between tensors.
+  const std::function<bool()> stop_requested = [this] { return stop_.requested(); };
+  const LoadStopScope load_stop(stop_requested);
   if (sta_search_) sta_search_->clear();
   const WanTransformer::CompileStats compile_before = transformer_->compile_stats();
   const CompileStats vae_before = vae_->compile_stats();
