@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -405,6 +406,20 @@ std::string read_file(const fs::path& path) {
   return s.str();
 }
 
+// Polls the log at `path` every `poll` until `seen(log)` or `limit` has passed.
+void wait_for_log(const fs::path& path, const std::function<bool(const std::string&)>& seen,
+                  std::chrono::seconds limit,
+                  std::chrono::microseconds poll = std::chrono::milliseconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!seen(read_file(path)) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(poll);
+}
+
+// A predicate for wait_for_log: the log holds `text`.
+std::function<bool(const std::string&)> holds(std::string text) {
+  return [text = std::move(text)](const std::string& log) { return contains(log, text); };
+}
+
 // Bug 4: a signal during denoising stops the generation after the current step: exit 128 +
 // signal, a message, and no video, temporary or reserved name left. SIGHUP (a closed terminal)
 // used to kill the process and leave its placeholder.
@@ -421,11 +436,7 @@ TEST(CliGenerate, StopSignalsStopCleanlyAndLeaveNothing) {
                "--num-inference-steps", "1000", "--device", "cpu", "--output", target},
               dir / "log");
     // Wait until denoising has started, so the stop lands between its steps.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!contains(read_file(dir / "log"), "denoise step 2/1000") &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    wait_for_log(dir / "log", holds("denoise step 2/1000"), std::chrono::seconds(60));
     ::kill(pid, sig);
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -459,15 +470,12 @@ TEST(CliGenerate, AStoppedBatchKeepsTheLogOfTheVideosWritten) {
        (dir / "run.yaml").string(), "--num-inference-steps", "300", "--height", "32", "--width",
        "32", "--num-frames", "5", "--device", "cpu", "--log-json", (dir / "log.json").string()},
       dir / "log");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  const auto second_video_denoising = [&] {
-    const std::string log = read_file(dir / "log");
+  const auto second_video_denoising = [](const std::string& log) {
     const size_t second = log.find("video 2/2");
     return second != std::string::npos &&
            log.find("denoise step 2/300", second) != std::string::npos;
   };
-  while (!second_video_denoising() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  wait_for_log(dir / "log", second_video_denoising, std::chrono::seconds(120));
   ::kill(pid, SIGINT);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -492,20 +500,13 @@ TEST(CliGenerate, ASignalDeliveredTwiceAtOnceIsOneStop) {
              "--num-inference-steps", "1000", "--height", "128", "--width", "128", "--num-frames",
              "17", "--device", "cpu", "--output", (out / "v.y4m").string()},
             dir / "log");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!contains(read_file(dir / "log"), "denoise step 2/1000") &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  wait_for_log(dir / "log", holds("denoise step 2/1000"), std::chrono::seconds(60));
   const auto first = std::chrono::steady_clock::now();
   ::kill(pid, SIGINT);
   // The second copy once the first was handled (at once, pending copies merge into one), while
   // the run still goes on: it stops within the current transformer block, tens of milliseconds.
-  const auto said = first + std::chrono::seconds(5);
-  while (!contains(read_file(dir / "log"), "stopping after the current step") &&
-         std::chrono::steady_clock::now() < said) {
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
+  wait_for_log(dir / "log", holds("stopping after the current step"), std::chrono::seconds(5),
+               std::chrono::microseconds(200));
   int status = 0;
   const bool running = ::waitpid(pid, &status, WNOHANG) == 0;
   const bool in_time = std::chrono::steady_clock::now() - first < std::chrono::milliseconds(150);

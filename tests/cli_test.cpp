@@ -36,6 +36,13 @@ using testing::generate_args;
 using testing::kPrompt;
 using testing::run;
 
+// Sets `key` of the JSON file `path` (in a copy of the tiny model) to `value`.
+void set_json_key(const fs::path& path, const std::string& key, const nlohmann::json& value) {
+  auto json = nlohmann::json::parse(std::ifstream(path));
+  json[key] = value;
+  std::ofstream(path) << json.dump();
+}
+
 TEST(Cli, GenerateWritesAVideoWithTheRequestedFramesAndSize) {
   fs::path out = testing::temp_dir("gen");
   CliRun r = run(generate_args(testing::tiny_model_dir(), out / "fox.y4m") +
@@ -201,10 +208,7 @@ TEST(Cli, InspectCheckFindsWhatLoadingWould) {
 // why and exits 1 (it exited 0, and only generate found out).
 TEST(Cli, InspectNamesAConfigLoadingWouldRefuse) {
   fs::path model = copy_of_tiny_model("inspect-i2v");
-  const fs::path config = model / "transformer" / "config.json";
-  auto j = nlohmann::json::parse(std::ifstream(config));
-  j["image_dim"] = 1280;
-  std::ofstream(config) << j.dump();
+  set_json_key(model / "transformer" / "config.json", "image_dim", 1280);
   const CliRun r = run("inspect " + model.string());
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("WanTransformer3DModel"), std::string::npos) << r.output;
@@ -233,14 +237,11 @@ TEST(Cli, ConfigSizeBeyondItsBoundOrItsWeightsIsNamed) {
   fs::path model = copy_of_tiny_model("huge-layers");
   fs::path out = testing::temp_dir("huge-layers-out");
   const fs::path config = model / "transformer" / "config.json";
-  auto j = nlohmann::json::parse(std::ifstream(config));
-  j["num_layers"] = 1'000'000'000;
-  std::ofstream(config) << j.dump();
+  set_json_key(config, "num_layers", 1'000'000'000);
   CliRun r = run(generate_args(model, out / "x.y4m"));
   expect_clean_failure(r, "key 'num_layers' has value 1000000000, expected 1 to ", out);
   EXPECT_EQ(r.status, 1) << r.output;
-  j["num_layers"] = 30;
-  std::ofstream(config) << j.dump();
+  set_json_key(config, "num_layers", 30);
   r = run(generate_args(model, out / "x.y4m"));
   expect_clean_failure(r, "the weights should hold 30 blocks blocks.N.", out);
   EXPECT_EQ(r.status, 1) << r.output;
@@ -468,10 +469,7 @@ TEST(Cli, InspectOrGenerateOnAFileOrASymlinkLoopIsAUserError) {
 
 TEST(Cli, AClassThisEngineDoesNotLoadIsNamedByInspectAndGenerate) {
   fs::path model = copy_of_tiny_model("wrong-class");
-  const fs::path index = model / "model_index.json";
-  auto j = nlohmann::json::parse(std::ifstream(index));
-  j["vae"] = {"diffusers", "AutoencoderKLLTXVideo"};
-  std::ofstream(index) << j.dump();
+  set_json_key(model / "model_index.json", "vae", {"diffusers", "AutoencoderKLLTXVideo"});
   const std::string expected = "key 'vae' has class \"AutoencoderKLLTXVideo\"";
   CliRun i = run("inspect " + model.string());
   EXPECT_EQ(i.status, 1) << i.output;
@@ -482,9 +480,7 @@ TEST(Cli, AClassThisEngineDoesNotLoadIsNamedByInspectAndGenerate) {
   // fuzzing: '_class_name: []' crashed inspect and generate).
   const auto edit = [&](const fs::path& file, const std::string& key, const nlohmann::json& value) {
     fs::path copy = copy_of_tiny_model("wrong-class-type");
-    auto json = nlohmann::json::parse(std::ifstream(copy / file));
-    json[key] = value;
-    std::ofstream(copy / file) << json.dump();
+    set_json_key(copy / file, key, value);
     return run("inspect " + copy.string());
   };
   for (const auto& [file, key, value, message] :
@@ -519,10 +515,7 @@ TEST(Cli, AClassThisEngineDoesNotLoadIsNamedByInspectAndGenerate) {
 // meets one (QA fuzzing: "a cat" ran, "a fox" failed naming no file).
 TEST(Cli, ATokenizerLargerThanTheTextEncodersVocabularyIsNamed) {
   fs::path model = copy_of_tiny_model("tokenizer-vocab");
-  const fs::path config = model / "text_encoder" / "config.json";
-  auto json = nlohmann::json::parse(std::ifstream(config));
-  json["vocab_size"] = 300;
-  std::ofstream(config) << json.dump();
+  set_json_key(model / "text_encoder" / "config.json", "vocab_size", 300);
   fs::path out = testing::temp_dir("tokenizer-vocab-out");
   expect_clean_failure(run(generate_args(model, out / "x.y4m")), "spiece.model: 384 pieces, but ",
                        out);

@@ -17,11 +17,12 @@ CheckpointSummary inspect_checkpoint(const std::filesystem::path& dir) {
   for (const char* component : {"transformer", "text_encoder", "vae"}) {
     s.components.push_back(summarize_component(checkpoint.path(component)));
   }
-  s.tokenizer_vocab_size = T5Tokenizer::load(checkpoint.path("tokenizer")).vocab_size();
+  const T5Tokenizer tokenizer = T5Tokenizer::load(checkpoint.path("tokenizer"));
+  s.tokenizer_vocab_size = tokenizer.vocab_size();
   s.scheduler_config = checkpoint.config("scheduler").json().dump();
   try {
     const Umt5Config umt5 = Umt5Config::from_checkpoint(checkpoint);
-    check_tokenizer_fits(T5Tokenizer::load(checkpoint.path("tokenizer")), umt5, checkpoint);
+    check_tokenizer_fits(tokenizer, umt5, checkpoint);
     WanTransformerConfig::from_checkpoint(checkpoint);
     WanVaeConfig::from_checkpoint(checkpoint);
   } catch (const Error& e) {

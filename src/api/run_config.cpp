@@ -34,18 +34,6 @@ std::string quoted(const std::string& value) { return str_cat("'", excerpt(value
 // The tag apply_setting gives a direct flag's value: taken literally, whole numbers in decimal.
 constexpr const char* kLiteralTag = "!fastvideo-literal";
 
-// A direct flag's whole number: decimal digits only (yaml-cpp would read "010" as octal).
-template <class T>
-std::optional<T> literal_integer(const std::string& text) {
-  T value{};
-  // A leading + as YAML and Python's int() read it (QA audit: --seed +5 was refused, its dotted
-  // override and the run file's seed: +5 taken).
-  const char* begin = text.data() + (text.size() > 1 && text[0] == '+' && text[1] != '-');
-  const auto [end, ec] = std::from_chars(begin, text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
 std::string describe(const YAML::Node& node) {
   if (!node.IsDefined() || node.IsNull()) return "null";
   if (node.IsScalar()) return quoted(node.Scalar());
@@ -85,7 +73,7 @@ T scalar(const YAML::Node& node, const std::string& key) {
              ": a leading 0 (octal in YAML 1.1) or 0x / 0o reads as a different number in YAML, "
              "Python and the command line; write it in plain decimal");
     if (node.Tag() == kLiteralTag) {
-      if (auto v = literal_integer<T>(node.Scalar())) return *v;
+      if (auto v = parse_whole<T>(node.Scalar())) return *v;
       fail("key '", key, "' has value ", quoted(node.Scalar()),
            ", which is not a whole number in [", std::numeric_limits<T>::min(), ", ",
            std::numeric_limits<T>::max(), "] written in digits (no decimal point or exponent)");
@@ -157,7 +145,7 @@ std::vector<int> dmd_denoising_steps(const YAML::Node& node, const std::string& 
       const size_t b = item.find_first_not_of(" \t");
       const size_t e = item.find_last_not_of(" \t");
       const auto v =
-          b == std::string::npos ? std::nullopt : literal_integer<int>(item.substr(b, e - b + 1));
+          b == std::string::npos ? std::nullopt : parse_whole<int>(item.substr(b, e - b + 1));
       FV_CHECK(v.has_value(), "key '", key, "' has value ", quoted(node.Scalar()),
                ", which is not a list of whole numbers (e.g. [1000, 757, 522])");
       steps.push_back(*v);

@@ -11,14 +11,18 @@
 
 namespace fastvideo {
 
-inline std::optional<int64_t> parse_int(const std::string& s) {
-  int64_t v = 0;
-  // A leading + as Python's int() and YAML read it; not "+-1".
+// A whole number of type T in decimal digits, with a leading + as Python's int() and YAML read it
+// (not "+-1"); nothing past T's range.
+template <class T>
+std::optional<T> parse_whole(const std::string& s) {
+  T v{};
   const char* begin = s.data() + (s.size() > 1 && s[0] == '+' && s[1] != '-');
   auto [p, ec] = std::from_chars(begin, s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
   return v;
 }
+
+inline std::optional<int64_t> parse_int(const std::string& s) { return parse_whole<int64_t>(s); }
 
 // Decimal only, as written in full: strtod's leading blanks and hex floats ("0x1p-1") are refused
 // (QA audit: " 0.5" was taken where "0.5 " was not).

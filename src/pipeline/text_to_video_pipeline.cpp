@@ -104,8 +104,9 @@ int64_t weight_bytes(const std::vector<TensorSpec>& specs, DType dtype,
   return bytes;
 }
 
-// On the CPU the weights are in host memory already: an offload switch asked for changes nothing.
-void log_offload_on_cpu(const GeneratorOptions& options) {
+// On the CPU the weights are in host memory already and UMT5 computes in f32: an offload switch or
+// a text encoder precision asked for changes nothing.
+void log_settings_idle_on_cpu(const GeneratorOptions& options) {
   std::vector<std::string> on;
   if (options.dit_layerwise_offload.value_or(false)) on.push_back("dit_layerwise_offload");
   if (options.dit_cpu_offload.value_or(false)) on.push_back("dit_cpu_offload");
@@ -144,7 +145,7 @@ PlannedMemory plan_offload(const GeneratorOptions& options, Device device,
            "dit_layerwise_offload=false and dit_cpu_offload=true contradict each other here: on "
            "one GPU both mean streaming the transformer's blocks from host memory; set one");
   if (device.is_cpu()) {
-    log_offload_on_cpu(options);
+    log_settings_idle_on_cpu(options);
     return {.offload = {.vae_tiling = tiling_asked,
                         .text_encoder_released = !options.keep_text_encoder.value_or(false)}};
   }
