@@ -8,8 +8,8 @@
 // (≤ 2e-2: their softmax blocks differ), also with zero-mean V (no
 // channel offset to dilute the error), at odd sequence lengths
 // (partial key and query blocks), batch 2, heads 3 and 12, the Hopper kernel's last wave cut into
-// key ranges; outputs poisoned with NaN where a
-// kernel writes into a given tensor; NaN is a failure. Skips where no GPU exists.
+// key ranges; q and k near 1e-22, where the scales' product underflows to 0; outputs poisoned
+// with NaN where a kernel writes into a given tensor; NaN is a failure. Skips where no GPU exists.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -354,6 +354,26 @@ TEST(CudaSageAttention, EveryKernelHereStaysFiniteAndBoundedAtTwentyTimesTheMagn
       const float bound = vmax[size_t(int64_t(i) / (S * H * D) * H * D + int64_t(i) % (H * D))];
       ASSERT_LE(std::fabs(out[i]), bound * (1 + 1.f / 16) * 1.01f) << "element " << i;
     }
+  }
+}
+
+// q and k near 1e-22: the product of their scales underflows to 0, the logits are all ~0 and
+// attention is V's mean over the keys. S 200 leaves a partial last key step, whose masked keys
+// must stay out of the sum rather than turn into NaN.
+TEST(CudaSageAttention, EveryKernelHereStaysFiniteWhereTheScalesUnderflow) {
+  REQUIRE_GPU();
+  const int64_t B = 1, S = 200, H = 2, D = 128;
+  const Input q = dit_like({B, S, H, D}, 1e-22f), k = dit_like({B, S, H, D}, 1e-22f),
+              v = dit_like({B, S, H, D});
+  const float scale = 1.f / std::sqrt(float(D));
+  const Tensor dense = testing::reference_attention(q.cpu, k.cpu, v.cpu, scale);
+  for (SageKernel kernel : kernels_here()) {
+    SCOPED_TRACE(kernel_name(kernel));
+    const Tensor got = ops::cuda::sage_attention_with(kernel, q.gpu, k.gpu, v.gpu, scale)
+                           .to(Device::cpu())
+                           .to(DType::F32);
+    for (float x : floats(got)) ASSERT_TRUE(std::isfinite(x)) << "NaN or Inf in the output";
+    EXPECT_LE(rel_l2(got, dense), 3e-2) << "against dense attention (V's mean)";
   }
 }
 

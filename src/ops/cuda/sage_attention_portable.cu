@@ -68,6 +68,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <cfloat>
 #include <cmath>
 
 #include "core/cuda/cuda_check.h"
@@ -343,11 +344,14 @@ __device__ __forceinline__ void attend(const PortableSageParams& p, uint8_t* sme
 
       // Step 4: the step's max (dots times the thread's positive factor keep their order), the
       // rescale, and P̃ against the new max.
+      // The factor at least FLT_MIN: a product that underflows to 0 (q and k near 1e-22) would
+      // turn a masked key's −∞ into −∞ · 0 = NaN; at FLT_MIN every scaled dot is below 1e-31,
+      // the same uniform P̃ as 0 gives.
       float corr[kRowBlocks][2];
       bool grows = false;
 #pragma unroll
       for (int rb = 0; rb < kRowBlocks; ++rb)
-        grows |= softmax_step(s[rb], q_scale[rb] * k_scale, m[rb], l[rb], corr[rb]);
+        grows |= softmax_step(s[rb], fmaxf(q_scale[rb] * k_scale, FLT_MIN), m[rb], l[rb], corr[rb]);
 
       if constexpr (kPv == PvMma::F16) {
         // P̃ rounded to f16 (the FP16 recipe), as A fragments of the k16 steps (keys in order).
