@@ -33,7 +33,6 @@ using testing::CliRun;
 using testing::copy_of_tiny_model;
 using testing::expect_clean_failure;
 using testing::generate_args;
-using testing::kPrompt;
 using testing::run;
 
 // Sets `key` of the JSON file `path` (in a copy of the tiny model) to `value`.

@@ -19,7 +19,6 @@
 #include "models/wan/vae/wan_vae_decoder.h"
 #include "models/wan/vae/wan_vae_specs.h"
 #include "models/wan/wan_geometry.h"
-#include "ops/elementwise.h"
 #include "quality/video_metrics.h"
 #include "require_gpu.h"
 #include "test_util.h"

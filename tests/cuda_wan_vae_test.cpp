@@ -6,13 +6,10 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <optional>
-#include <string>
 
 #include "models/wan/vae/video_frames.h"
 #include "models/wan/vae/wan_vae_decoder.h"
-#include "models/wan/vae/wan_vae_specs.h"
 #include "ops/elementwise.h"
 #include "random_vae_weights.h"
 #include "require_gpu.h"

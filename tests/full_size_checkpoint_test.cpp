@@ -6,11 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <map>
 #include <nlohmann/json.hpp>
-#include <numeric>
-#include <random>
-#include <set>
 
 #include "io/checkpoint.h"
 #include "io/safetensors.h"

@@ -3,7 +3,6 @@
 // structural properties: affine updates, x0 prediction at the last step, ordered steps.
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <cstring>
 
 #include "io/json_file.h"

@@ -2,8 +2,6 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
-
 #include "random_checkpoint/random_checkpoint.h"
 
 namespace fastvideo::testing {

@@ -7,7 +7,6 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
-#include <vector>
 
 #include "fastvideo/video_generator.h"
 #include "test_util.h"
@@ -39,7 +38,7 @@ TEST(VideoGeneratorThreads, DestroyingItDuringAnotherThreadsRunStopsAndWaitsForI
   std::atomic<int> steps{0};
   generator->set_progress(count_step, &steps);
   std::atomic<bool> cancelled{false}, finished{false};
-  std::thread run([&steps, &cancelled, &finished, generator] {
+  std::thread run([&cancelled, &finished, generator] {
     try {
       generator->generate(fox(200));
       finished = true;

@@ -36,7 +36,6 @@ class ScratchDir {
     std::error_code ec;
     fs::remove_all(path_, ec);
   }
-  const fs::path& path() const { return path_; }
   fs::path operator/(const std::string& name) const { return path_ / name; }
 
   std::vector<std::string> entries() const {

@@ -6,7 +6,6 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <fstream>
 
 #include "attention/attention_registry.h"
@@ -19,7 +18,6 @@
 namespace fastvideo {
 namespace {
 
-namespace fs = std::filesystem;
 using testing::contains;
 using testing::error_of;
 

@@ -1,6 +1,5 @@
 // The STA mask search: the recorder SLIDING_TILE_ATTN fills, and FastVideo's selection rule.
 #include <algorithm>
-#include <cstdio>
 
 #include "attention/sta_mask_strategy.h"
 #include "attention/sta_search_recorder.h"

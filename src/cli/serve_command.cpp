@@ -21,7 +21,6 @@
 #include <deque>
 #include <fstream>
 #include <iterator>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>

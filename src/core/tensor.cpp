@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <numeric>
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/device_copy.h"

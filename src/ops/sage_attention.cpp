@@ -1,9 +1,5 @@
 #include "ops/sage_attention.h"
 
-#include <cmath>
-#include <cstring>
-#include <limits>
-
 #include "fastvideo/error.h"
 #include "ops/dispatch.h"
 

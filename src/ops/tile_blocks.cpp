@@ -5,7 +5,6 @@
 #include <mutex>
 #include <utility>
 
-#include "fastvideo/error.h"
 #include "ops/tile_lists.h"
 
 namespace fastvideo {

@@ -232,8 +232,6 @@ TinyModelFolder tiny_model_folder() {
 
 }  // namespace
 
-fs::path default_tiny_model_dir() { return tiny_model_folder().dir; }
-
 fs::path ensure_default_tiny_model() {
   const TinyModelFolder folder = tiny_model_folder();
   const fs::path& dir = folder.dir;

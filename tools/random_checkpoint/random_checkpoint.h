@@ -43,7 +43,6 @@ void write_tiny_model(const std::filesystem::path& dir, uint64_t seed, bool over
 
 // The folder `generate` uses when no model is given: $FASTVIDEO_TINY_MODEL, else
 // $XDG_CACHE_HOME/fastvideo/tiny-model-seed0 (~/.cache/...). Created on first use.
-std::filesystem::path default_tiny_model_dir();
 std::filesystem::path ensure_default_tiny_model();
 
 }  // namespace fastvideo

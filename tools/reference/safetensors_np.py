@@ -118,20 +118,3 @@ def write_file(path, tensors, metadata=None, bf16=()):
         f.write(text)
         for blob in blobs:
             f.write(blob)
-
-
-def write_sharded(directory, stem, tensors, num_shards, bf16=()):
-    """Splits tensors (sorted by name) into shards plus `<stem>.safetensors.index.json`."""
-    names = sorted(tensors)
-    weight_map = {}
-    per = (len(names) + num_shards - 1) // num_shards
-    total = 0
-    for s in range(num_shards):
-        shard = f"{stem}-{s + 1:05d}-of-{num_shards:05d}.safetensors"
-        part = {n: tensors[n] for n in names[s * per:(s + 1) * per]}
-        write_file(os.path.join(directory, shard), part, bf16=bf16)
-        for n, a in part.items():
-            weight_map[n] = shard
-            total += a.size * (2 if n in bf16 else a.itemsize)
-    with open(os.path.join(directory, stem + ".safetensors.index.json"), "w") as f:
-        json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)

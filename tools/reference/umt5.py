@@ -44,10 +44,8 @@ class UMT5Encoder:
     def __init__(self, text_encoder_dir):
         with open(os.path.join(text_encoder_dir, "config.json")) as f:
             cfg = json.load(f)
-        self.d_model = cfg["d_model"]
         self.d_kv = cfg["d_kv"]
         self.heads = cfg["num_heads"]
-        self.d_ff = cfg["d_ff"]
         self.layers = cfg["num_layers"]
         self.num_buckets = cfg["relative_attention_num_buckets"]
         self.max_distance = cfg["relative_attention_max_distance"]

@@ -2,9 +2,7 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdint>
-#include <cstring>
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"

@@ -1,8 +1,6 @@
 // CPU twin of src/ops/rgb8_frames.h: a row of the frames per task.
 #include "ops/rgb8_frames.h"
 
-#include <cmath>
-
 #include "core/parallel.h"
 
 namespace fastvideo::ops::cpu {

@@ -4,8 +4,6 @@
 #include "ops/video_sparse_attention.h"
 
 #include <algorithm>
-#include <cmath>
-#include <vector>
 
 #include "ops/attention.h"
 #include "ops/cpu/sgemm.h"

@@ -32,7 +32,6 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <array>
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"

@@ -16,7 +16,6 @@
 #include <cmath>
 
 #include "core/cuda/cuda_check.h"
-#include "fastvideo/error.h"
 #include "ops/cuda/bf16_vectors.cuh"
 #include "ops/cuda/ptx_common.cuh"
 

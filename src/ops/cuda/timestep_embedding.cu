@@ -3,14 +3,13 @@
 // twin, with exp/cos/sin in double rounded once to f32.
 #include <cmath>
 
-#include "ops/cuda/memory_bound.cuh"
+#include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
 #include "ops/timestep_embedding.h"
 
 namespace fastvideo::ops::cuda {
 
 namespace {
-
-namespace k = cuda_kernels;
 
 constexpr int kMaxBatch = 16;
 

@@ -6,7 +6,6 @@
 #include <exception>
 #include <thread>
 
-#include "fastvideo/log.h"
 #include "io/load_stop.h"
 #include "models/wan/dit/wan_rope.h"
 #include "ops/elementwise.h"
@@ -1032,7 +1031,7 @@ WanTransformer::RopeCache WanTransformer::rope_for(std::array<int64_t, 3> grid) 
   if (!entry.cos.defined()) {
     WanRopeTables tables =
         wan_rope_tables(grid, config_.attention_head_dim, config_.rope_max_seq_len, device());
-    entry = {grid, std::move(tables.cos), std::move(tables.sin)};
+    entry = {std::move(tables.cos), std::move(tables.sin)};
   }
   return entry;
 }

@@ -252,7 +252,6 @@ class WanTransformer {
   };
 
   struct RopeCache {
-    std::array<int64_t, 3> grid{};
     Tensor cos, sin;  // on the model's device
   };
 
