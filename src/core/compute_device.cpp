@@ -54,7 +54,7 @@ Device parse_compute_device(const std::string& value) {
   if (value == "cuda") {
     index = 0;
   } else if (value.starts_with("cuda:")) {
-    index = parse_int(value.substr(5)).value_or(-1);
+    index = parse_whole<int64_t>(value.substr(5)).value_or(-1);
   }
   if (index < 0 || index > 1024) {
     fail("device '", value,

@@ -16,7 +16,7 @@ std::optional<std::string> env_string(const char* name) {
 int64_t env_int(const char* name, int64_t fallback, int64_t min, int64_t max) {
   auto v = env_string(name);
   if (!v) return fallback;
-  auto parsed = parse_int(*v);
+  auto parsed = parse_whole<int64_t>(*v);
   if (!parsed || *parsed < min || *parsed > max) {
     fail("environment variable ", name, "='", *v, "' is not a whole number in [", min, ", ", max,
          "]");

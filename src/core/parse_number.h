@@ -22,8 +22,6 @@ std::optional<T> parse_whole(const std::string& s) {
   return v;
 }
 
-inline std::optional<int64_t> parse_int(const std::string& s) { return parse_whole<int64_t>(s); }
-
 // Decimal only, as written in full: strtod's leading blanks and hex floats ("0x1p-1") are refused
 // (QA audit: " 0.5" was taken where "0.5 " was not).
 inline std::optional<double> parse_double(const std::string& s) {
@@ -39,7 +37,7 @@ inline std::optional<double> parse_double(const std::string& s) {
 // A memory size: whole bytes ("25769803776") or a number with a unit, binary (KiB, MiB, GiB, TiB,
 // or K, M, G, T) or decimal (KB, MB, GB, TB): "24GiB", "7.5G", "8000MB". Nothing else.
 inline std::optional<int64_t> parse_byte_size(const std::string& s) {
-  if (auto bytes = parse_int(s)) return bytes;
+  if (auto bytes = parse_whole<int64_t>(s)) return bytes;
   static const std::pair<const char*, double> units[] = {
       {"KiB", 0x1p10}, {"MiB", 0x1p20}, {"GiB", 0x1p30}, {"TiB", 0x1p40},
       {"KB", 1e3},     {"MB", 1e6},     {"GB", 1e9},     {"TB", 1e12},

@@ -121,7 +121,7 @@ Y4mHeader read_header(std::istream& in, const std::filesystem::path& file) {
       FV_CHECK(value == "p" || value == "?", file.string(), ": interlaced frames (I",
                excerpt(value), ") are not supported; expected Ip (progressive)");
     } else if (tag == 'W' || tag == 'H') {
-      const auto n = parse_int(value);
+      const auto n = parse_whole<int64_t>(value);
       FV_CHECK(n && *n > 0 && *n <= 65536, file.string(), ": bad size field '", excerpt(field),
                "'");
       (tag == 'W' ? h.width : h.height) = int(*n);

@@ -8,19 +8,12 @@ namespace fastvideo {
 
 namespace {
 
-// "9 or 13" around a value that is not k·m + 1, "1" below the first; none above `max` (itself
-// k·m + 1), whose size would be refused next (QA audit: 4095 frames suggested 4097).
-std::string nearest_frame_counts(int64_t value, int64_t m, int64_t max) {
-  if (value <= 1) return "1";
-  const int64_t lo = std::min((value - 1) / m * m + 1, max);
-  return lo + m <= max ? str_cat(lo, " or ", lo + m) : str_cat(lo);
-}
-
-// "48 or 64" around a value that is not a multiple of m, the first multiple below it; none above
-// `max` (a multiple of m).
-std::string nearest_multiples(int64_t value, int64_t m, int64_t max) {
-  if (value < m) return str_cat(m);
-  const int64_t lo = std::min(value / m * m, max);
+// "lo or hi": the values first + k·m (k >= 0) either side of `value`, none above `max` (itself
+// one of them: a larger size would be refused next; QA audit: 4095 frames suggested 4097); `first`
+// alone below it.
+std::string nearest_on_grid(int64_t value, int64_t first, int64_t m, int64_t max) {
+  if (value <= first) return str_cat(first);
+  const int64_t lo = std::min((value - first) / m * m + first, max);
   return lo + m <= max ? str_cat(lo, " or ", lo + m) : str_cat(lo);
 }
 
@@ -49,15 +42,15 @@ std::string WanGeometry::invalid_size(int64_t num_frames, int64_t height, int64_
       int64_t(max_positions_) * patch_[0] * temporal_stride_ - temporal_stride_ + 1;
   if (height <= 0 || height % m != 0)
     return str_cat("height=", height, " must be a positive multiple of ", m, " (try ",
-                   nearest_multiples(height, m, max_height), ")");
+                   nearest_on_grid(height, m, m, max_height), ")");
   if (width <= 0 || width % m != 0)
     return str_cat("width=", width, " must be a positive multiple of ", m, " (try ",
-                   nearest_multiples(width, m, max_width), ")");
+                   nearest_on_grid(width, m, m, max_width), ")");
   if (num_frames < 1 || (num_frames - 1) % temporal_stride_ != 0 ||
       latent_frames(num_frames) % patch_[0] != 0)
     return str_cat("num_frames=", num_frames, " must be ", temporal_stride_,
                    "n+1 with n >= 0 (try ",
-                   nearest_frame_counts(num_frames, temporal_stride_, max_frames), ")");
+                   nearest_on_grid(num_frames, 1, temporal_stride_, max_frames), ")");
   if (height > max_height)
     return str_cat("height=", height, " is more than the transformer's ", max_positions_,
                    " positions per axis allow (at most ", max_height, ")");
