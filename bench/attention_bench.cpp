@@ -103,26 +103,50 @@ Tensor random_device_tensor(int64_t B, int64_t L, int64_t H, int64_t D, Device d
   return out;
 }
 
+// The 64×64 blocks VSA's fine stage computes for a selection: packed, each query tile's selected
+// key tiles in 64-key stages (a tile's valid count rounded up to 8, 16, 32 or 64 rows, as the
+// Hopper kernel packs them where vsa_packs_key_tiles), else 64 keys per selected tile.
+double vsa_blocks_computed(const VsaTiling& tiling, const Tensor& selected, bool packed) {
+  const Tensor host = selected.to(Device::cpu());
+  const int64_t topk = host.size(3), rows = host.numel() / topk;
+  if (!packed) return double(rows * topk);
+  const int32_t* tiles = host.data<int32_t>();
+  double blocks = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t key_rows = 0;
+    for (int64_t j = 0; j < topk; ++j) {
+      const int32_t count = tiling.tile_sizes[tiles[r * topk + j]];
+      key_rows += count > 32 ? 64 : count > 16 ? 32 : count > 8 ? 16 : 8;
+    }
+    blocks += double((key_rows + 63) / 64);
+  }
+  return blocks;
+}
+
 // VSA rows at sparsity 0.8 and 0.9: the whole forward (tiling, coarse stage, selection, fine stage,
 // untiling) and its fine-stage kernel alone on tiled inputs, TFLOP/s over the 64×64 blocks
-// the fine stage computes (4·B·H·D·N·topk·64·64).
+// the fine stage computes (4·D·64·64 each, over every batch item, head and query tile;
+// vsa_blocks_computed).
 template <class Report, class Time>
 void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tensor& q,
                 const Tensor& k, const Tensor& v, float scale, Report&& report, Time&& time_ms) {
+  const bool hopper = CudaContext::get(q.device().index).info().major == 9;
   for (double sparsity : {0.8, 0.9}) {
     const auto md = vsa.build_metadata({.grid = s.grid, .sparsity = sparsity});
     const VsaTiling& tiling = *vsa_tiling_for(s.grid);
     const int64_t topk = vsa_topk(sparsity, tiling.num_tiles);
-    const double blocks_flop = 4.0 * double(s.B * s.H * s.D) * double(tiling.num_tiles * topk) *
+    // The selection of a real call, for the block count and the fine stage alone.
+    VsaSelection selection;
+    ops::video_sparse_attention(q, k, v, {}, tiling, topk, scale, &selection);
+    const bool packed = hopper && ops::cuda::vsa_packs_key_tiles(s.Lq, tiling.padded_len);
+    const double blocks_flop = 4.0 * double(s.D) *
+                               vsa_blocks_computed(tiling, selection.selected, packed) *
                                double(kVsaTileTokens * kVsaTileTokens);
     const std::string tag = sparsity == 0.8 ? "@0.8" : "@0.9";
     report("VSA" + tag, time_ms([&] { return vsa.run(q, k, v, scale, md.get()); }), blocks_flop);
     // The fine stage alone on tiled copies (the Hopper kernel with the untiling fused, or the
-    // portable kernel), on the selection of a real call.
-    VsaSelection selection;
-    ops::video_sparse_attention(q, k, v, {}, tiling, topk, scale, &selection);
+    // portable kernel).
     const Tensor coarse = Tensor::zeros({s.B, tiling.num_tiles, s.H, s.D}, DType::F32, q.device());
-    const bool hopper = CudaContext::get(q.device().index).info().major == 9;
     auto upload = [&](const std::vector<int32_t>& values) {
       Tensor t = Tensor::empty({int64_t(values.size())}, DType::I32);
       std::copy(values.begin(), values.end(), t.data<int32_t>());

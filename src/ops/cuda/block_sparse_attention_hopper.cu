@@ -22,8 +22,20 @@
 // Per step:   S = Q·Kᵀ by wgmma m64n64k16 (both from shared memory); online softmax in base 2
 //             with conditional rescale (keys outside the tokens masked); O += P·V by wgmma
 //             m64n128k16 with P from registers.
-// Lists:      read 32 entries at a time per warp and handed out by shuffle (no global load or
-//             division per step).
+// Two ways to walk a list (the launch picks one, vsa_packs_key_tiles):
+//   tiles:    a step's 64 keys are one selected tile, padding rows of a partial tile included.
+//             The list is read 32 entries at a time per warp and handed out by shuffle (no global
+//             load or division per step). SLA's blocks and grids of whole tiles (FastWan's
+//             448×832×61) take it.
+//   stages:   a step's 64 keys are one stage: a whole key tile, or partial tiles packed together.
+//             Each selected tile takes a box of 8, 16, 32 or 64 rows (its valid count rounded up
+//             to a power of two), and a list ordered by box size, largest first
+//             (order_by_box_kernel), fills each stage exactly, every box at a multiple of its own
+//             size; rows past the list's last box are zeros (out-of-bounds loads). Each warp
+//             reads the 32 entries from a stage's first a step ahead, and a warp scan of their box
+//             sizes places them. At 480×832×81, where a quarter of the tiles hold 8, 16 or 32
+//             tokens, this cut the fine stage by 20-24 %; on whole tiles the per-step placing cost
+//             6 % (docs/perf.md, session 46).
 // Epilogue:   each valid query row of O / l to its token, plus G ⊙ coarse (VSA).
 //
 // Tested by tests/cuda_video_sparse_attention_test.cpp (both kernels) against the VSA reference.
@@ -58,7 +70,8 @@ static_assert(kCtasPerSm * (kSmemBytes + 1024) <= 228 * 1024, "four CTAs must fi
 
 struct SparseParams {
   __nv_bfloat16* out;             // [B, out_tokens, heads, D]
-  const int32_t* selected;        // [B, heads, N / q_tiles_per_row, topk]
+  const int32_t* selected;        // [B, heads, N / q_tiles_per_row, topk] tile indices (tiles)
+  const int32_t* ordered;         // the same lists packed and ordered by box size (stages)
   const float* coarse;            // [B, N, heads, D] (VSA)
   const __nv_bfloat16* gate;      // [B, out_tokens, heads, D] or null (G = 0)
   const int32_t* tile_sizes;      // [N] valid rows of each tile (VSA), or null: 64 but the last
@@ -68,6 +81,12 @@ struct SparseParams {
   int q_tiles_per_row;  // query tiles sharing one selection row (SLA: 2)
   float scale_log2;
 };
+
+// The rows of shared memory a tile's keys take in a stage: its valid count rounded up to a power of
+// two, at least 8 (one 1,024-byte swizzle atom per 64-column half).
+__device__ __forceinline__ int box_rows(int count) {
+  return count > 32 ? 64 : count > 16 ? 32 : count > 8 ? 16 : 8;
+}
 
 #if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
@@ -86,9 +105,10 @@ __device__ __forceinline__ WorkTile this_tile(const SparseParams& p) {
   return {t % p.num_tiles, rest % p.heads, rest / p.heads};
 }
 
-__device__ __forceinline__ const int32_t* tile_list(const SparseParams& p, const WorkTile& w) {
+__device__ __forceinline__ const int32_t* tile_list(const SparseParams& p, const int32_t* lists,
+                                                    const WorkTile& w) {
   const int rows = (p.num_tiles + p.q_tiles_per_row - 1) / p.q_tiles_per_row;
-  return p.selected +
+  return lists +
          ((int64_t(w.batch) * p.heads + w.head) * rows + w.tile / p.q_tiles_per_row) * p.topk;
 }
 
@@ -125,6 +145,60 @@ __device__ __forceinline__ int list_window(const SparseParams& p, const int32_t*
 __device__ __forceinline__ TileBox window_entry(int window, int j) {
   return unpack_box(__shfl_sync(0xffffffffu, window, j % kWindow));
 }
+
+// One stage of a list ordered by box size (largest first), seen by one warp: lane l holds entry
+// first + l (its packed coordinates, box and row in the stage, `mine` when the stage holds it), and
+// every lane the stage's valid-key mask, its entry count and the rows its boxes fill. Boxes of
+// powers of two in falling order sit at multiples of their size and fill 64 rows exactly, but for
+// the list's last stage.
+struct Stage {
+  int packed, box, row;
+  bool mine;
+  int entries, filled;
+  uint32_t valid_lo, valid_hi;  // key rows 0-31 and 32-63
+  __device__ bool full() const { return (valid_lo & valid_hi) == 0xffffffffu; }
+  __device__ bool holds(int key) const {
+    return ((key < 32 ? valid_lo : valid_hi) >> (key % 32)) & 1u;
+  }
+};
+
+// Entry first + lane of a list, or -1 past its end (one coalesced load per warp).
+__device__ __forceinline__ int list_entry(const int32_t* list, int first, int topk, int lane) {
+  return first + lane < topk ? list[first + lane] : -1;
+}
+
+__device__ __forceinline__ Stage make_stage(int packed, int lane) {
+  Stage st{};
+  st.packed = packed;
+  const int count = packed < 0 ? 0 : packed >> 24;
+  st.box = count > 0 ? box_rows(count) : 0;
+  int end = st.box;  // inclusive scan of the boxes
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const int x = __shfl_up_sync(0xffffffffu, end, o);
+    if (lane >= o) end += x;
+  }
+  st.row = end - st.box;
+  st.mine = st.box > 0 && st.row < 64;
+  const uint64_t bits =
+      st.mine ? (count == 64 ? ~uint64_t(0) : ((uint64_t(1) << count) - 1)) << st.row : 0;
+  st.valid_lo = __reduce_or_sync(0xffffffffu, uint32_t(bits));
+  st.valid_hi = __reduce_or_sync(0xffffffffu, uint32_t(bits >> 32));
+  st.entries = __popc(__ballot_sync(0xffffffffu, st.mine));
+  st.filled = int(__reduce_add_sync(0xffffffffu, st.mine ? uint32_t(st.box) : 0u));
+  return st;
+}
+
+// A tensor's four TMA maps, boxes of 64, 32, 16 and 8 rows.
+struct BoxMaps {
+  const CUtensorMap* rows64;
+  const CUtensorMap* rows32;
+  const CUtensorMap* rows16;
+  const CUtensorMap* rows8;
+  __device__ const CUtensorMap* of(int rows) const {
+    return rows == 64 ? rows64 : rows == 32 ? rows32 : rows == 16 ? rows16 : rows8;
+  }
+};
 
 // [Q][K][V][barriers], tiles 1024-byte aligned, each two 64-column halves of 128-byte rows.
 struct SmemMap {
@@ -165,24 +239,81 @@ __device__ __forceinline__ void load_tile(uint32_t dst, const CUtensorMap* map, 
     tma_load_4d(dst + half * kHalfBytes, map, bar, 64 * half, w.head, box.first, w.batch);
 }
 
-// Softmax of one step's scores; keys past the tile's valid count masked when it is partial.
+// A stage's boxes into `dst` (warp 0, every lane: each lane loads its own entry's box), rows past
+// the last box zero-filled by loads past the tensor's end, completing on `bar`.
+__device__ __forceinline__ void load_stage(uint32_t dst, const BoxMaps& maps, uint32_t bar,
+                                           const WorkTile& w, const Stage& st, int lane,
+                                           int num_tiles) {
+  if (lane == 0) mbarrier_arrive_expect_tx(bar, kTileBytes);
+  __syncwarp();
+  if (st.mine) {
+    const CUtensorMap* map = maps.of(st.box);
+    for (int half = 0; half < 2; ++half)
+      tma_load_4d(dst + half * kHalfBytes + st.row * 128, map, bar, 64 * half, w.head,
+                  64 * (st.packed & 0xffffff), w.batch);
+  }
+  if (lane == 0) {
+    for (int row = st.filled; row < 64; row += row & -row) {  // the largest aligned box each
+      const int rows = row & -row;
+      for (int half = 0; half < 2; ++half)
+        tma_load_4d(dst + half * kHalfBytes + row * 128, maps.of(rows), bar, 64 * half, w.head,
+                    64 * num_tiles, w.batch);
+    }
+  }
+}
+
+// Softmax of one step's scores; keys outside the step's valid rows (a TileBox's or a Stage's)
+// masked unless it has none.
+template <class Keys>
 __device__ __forceinline__ bool step_softmax(float (&s)[kScoreRegs], float (&m)[2], float (&l)[2],
                                              float (&corr)[2], float scale_log2, int lane,
-                                             const TileBox& keys) {
+                                             const Keys& keys) {
   const auto valid = [&](int column) { return keys.holds(column); };
   return keys.full() ? online_softmax_where<false>(s, m, l, corr, scale_log2, lane, valid)
                      : online_softmax_where<true>(s, m, l, corr, scale_log2, lane, valid);
 }
 
-// One CTA: one query tile over its topk selected key tiles, K and V single-buffered as FastVideo's
-// ThunderKittens kernel does (attention-algorithms.md §3.2): K_{j+1} loads while step j's softmax
-// and P·V run, V_{j+1} while step j+1's Q·Kᵀ and softmax run; the other CTAs on the SM fill the
-// gaps. Thread 0 issues the loads once the whole warpgroup is past the buffer.
-__device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const CUtensorMap* tm_v,
-                       const SparseParams& p, const SmemMap& sm) {
+// Epilogue: each valid row of O / l to its output row, plus G ⊙ coarse.
+__device__ __forceinline__ void write_rows(const float (&o)[64], const float (&l)[2],
+                                           const SparseParams& p, const WorkTile& w,
+                                           const TileBox& query_box) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int col = 2 * (lane % 4);
+  const float* coarse =
+      p.coarse + ((int64_t(w.batch) * p.num_tiles + w.tile) * p.heads + w.head) * kHeadDim + col;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int in_tile = warp * 16 + lane / 4 + 8 * r;  // row in the query tile
+    const float inv = 1.f / quad_sum(l[r]);            // a warp-wide shuffle: before any lane skips
+    if (!query_box.holds(in_tile)) continue;
+    const int slot = query_box.first + in_tile;
+    const int row = p.token_of_slot ? p.token_of_slot[slot] : slot;
+    const int64_t at =
+        ((int64_t(w.batch) * p.out_tokens + row) * p.heads + w.head) * kHeadDim + col;
+#pragma unroll
+    for (int i = 0; i < 16; ++i) {
+      float x = o[4 * i + 2 * r] * inv, y = o[4 * i + 2 * r + 1] * inv;
+      if (p.gate != nullptr) {
+        const float2 g =
+            __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p.gate + at + 8 * i));
+        const float2 c = *reinterpret_cast<const float2*>(coarse + 8 * i);
+        x += g.x * c.x;
+        y += g.y * c.y;
+      }
+      *reinterpret_cast<uint32_t*>(p.out + at + 8 * i) = pack_bf16x2(x, y);
+    }
+  }
+}
+
+// The tile walk: one CTA, one query tile over its topk selected key tiles, K and V single-buffered
+// as FastVideo's ThunderKittens kernel does (attention-algorithms.md §3.2): K_{j+1} loads while
+// step j's softmax and P·V run, V_{j+1} while step j+1's Q·Kᵀ and softmax run; the other CTAs on
+// the SM fill the gaps. Thread 0 issues the loads once the whole warpgroup is past the buffer.
+__device__ void attend_tiles(const CUtensorMap* tm_q, const CUtensorMap* tm_k,
+                             const CUtensorMap* tm_v, const SparseParams& p, const SmemMap& sm) {
   const WorkTile w = this_tile(p);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int32_t* list = tile_list(p, w);
+  const int32_t* list = tile_list(p, p.selected, w);
   const int last = p.topk - 1;
   const TileBox query_box = tile_box(p, w.tile);
   // Warp 0 keeps a window for the loads (entry j + 1) besides every warp's for the masking (j).
@@ -233,33 +364,87 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
     named_barrier_sync(1, kThreads);  // every warp's P·V_j is done with V
     if (threadIdx.x == 0 && j < last) load_tile(sm.v(), tm_v, sm.v_full(), w, next);
   }
+  write_rows(o, l, p, w, query_box);
+}
 
-  // Epilogue: each valid row of O / l to its output row, plus G ⊙ coarse.
-  const int col = 2 * (lane % 4);
-  const float* coarse =
-      p.coarse + ((int64_t(w.batch) * p.num_tiles + w.tile) * p.heads + w.head) * kHeadDim + col;
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int in_tile = warp * 16 + lane / 4 + 8 * r;  // row in the query tile
-    const float inv = 1.f / quad_sum(l[r]);            // a warp-wide shuffle: before any lane skips
-    if (!query_box.holds(in_tile)) continue;
-    const int slot = query_box.first + in_tile;
-    const int row = p.token_of_slot ? p.token_of_slot[slot] : slot;
-    const int64_t at =
-        ((int64_t(w.batch) * p.out_tokens + row) * p.heads + w.head) * kHeadDim + col;
-#pragma unroll
-    for (int i = 0; i < 16; ++i) {
-      float x = o[4 * i + 2 * r] * inv, y = o[4 * i + 2 * r + 1] * inv;
-      if (p.gate != nullptr) {
-        const float2 g =
-            __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p.gate + at + 8 * i));
-        const float2 c = *reinterpret_cast<const float2*>(coarse + 8 * i);
-        x += g.x * c.x;
-        y += g.y * c.y;
-      }
-      *reinterpret_cast<uint32_t*>(p.out + at + 8 * i) = pack_bf16x2(x, y);
-    }
+// The stage walk: one CTA, one query tile over the stages of its ordered list, K and V
+// single-buffered as FastVideo's ThunderKittens kernel does (attention-algorithms.md §3.2): K_{j+1}
+// loads while step j's softmax and P·V run, V_{j+1} while step j+1's Q·Kᵀ and softmax run; the
+// other CTAs on the SM fill the gaps. Warp 0 issues the loads once the whole warpgroup is past the
+// buffer.
+__device__ void attend_stages(const CUtensorMap* tm_q, const BoxMaps& k_maps, const BoxMaps& v_maps,
+                              const SparseParams& p, const SmemMap& sm) {
+  const WorkTile w = this_tile(p);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int32_t* list = tile_list(p, p.ordered, w);
+  const TileBox query_box = tile_box(p, w.tile);
+  // Every warp places stage j + 1 during step j, from entries loaded during step j - 1.
+  Stage keys = make_stage(list_entry(list, 0, p.topk, lane), lane);
+  int next_first = keys.entries;
+  int next_entry = list_entry(list, next_first, p.topk, lane);
+  if (warp == 0) {
+    if (lane == 0) load_tile(sm.q(), tm_q, sm.q_full(), w, query_box);
+    load_stage(sm.k(), k_maps, sm.k_full(), w, keys, lane, p.num_tiles);
+    load_stage(sm.v(), v_maps, sm.v_full(), w, keys, lane, p.num_tiles);
   }
+  float o[64], s[kScoreRegs], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, corr[2];
+  uint32_t pf[kPSteps][4];
+#pragma unroll
+  for (int i = 0; i < 64; ++i) o[i] = 0.f;
+  mbarrier_wait(sm.q_full(), 0);
+
+  for (int j = 0;; ++j) {
+    const uint32_t phase = j & 1;
+    const bool more = next_first < p.topk;
+    const Stage next = make_stage(next_entry, lane);
+    const int after_first = next_first + next.entries;
+    next_entry = list_entry(list, after_first, p.topk, lane);  // used in the next step
+    mbarrier_wait(sm.k_full(), phase);
+    fence_operands(s);
+    wgmma_fence();
+    issue_qk(s, sm.q(), sm.k());
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_operands(s);
+    named_barrier_sync(1, kThreads);  // every warp's Q·K_jᵀ is done with K
+    if (warp == 0 && more) load_stage(sm.k(), k_maps, sm.k_full(), w, next, lane, p.num_tiles);
+    const bool rebased = step_softmax(s, m, l, corr, p.scale_log2, lane, keys);
+    scores_to_operand(s, pf);
+
+    mbarrier_wait(sm.v_full(), phase);
+    fence_operands(o);
+    fence_operands(pf);
+    if (rebased) rescale(o, corr);
+    wgmma_fence();
+    issue_pv(o, pf, sm.v());
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_operands(o);
+    fence_operands(pf);
+    named_barrier_sync(1, kThreads);  // every warp's P·V_j is done with V
+    if (!more) break;
+    if (warp == 0) load_stage(sm.v(), v_maps, sm.v_full(), w, next, lane, p.num_tiles);
+    keys = next;
+    next_first = after_first;
+  }
+  write_rows(o, l, p, w, query_box);
+}
+
+// The kernels' shared prologue: the shared-memory map, the tensor maps prefetched, the barriers.
+__device__ __forceinline__ SmemMap start_cta(uint8_t* smem_raw, const CUtensorMap* tm_q,
+                                             const CUtensorMap* tm_k, const CUtensorMap* tm_v) {
+  const SmemMap sm{(smem_u32(smem_raw) + 1023u) & ~1023u};
+  if (threadIdx.x == 0) {
+    prefetch_tensor_map(tm_q);
+    prefetch_tensor_map(tm_k);
+    prefetch_tensor_map(tm_v);
+    mbarrier_init(sm.q_full(), 1);
+    mbarrier_init(sm.k_full(), 1);
+    mbarrier_init(sm.v_full(), 1);
+    fence_barrier_init();
+  }
+  __syncthreads();
+  return sm;
 }
 
 #endif  // sm_90a or host pass
@@ -271,34 +456,68 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm)
                                          const SparseParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ uint8_t smem_raw[];
-  const SmemMap sm{(smem_u32(smem_raw) + 1023u) & ~1023u};
-  if (threadIdx.x == 0) {
-    prefetch_tensor_map(&tm_q);
-    prefetch_tensor_map(&tm_k);
-    prefetch_tensor_map(&tm_v);
-    mbarrier_init(sm.q_full(), 1);
-    mbarrier_init(sm.k_full(), 1);
-    mbarrier_init(sm.v_full(), 1);
-    fence_barrier_init();
-  }
-  __syncthreads();
-  attend(&tm_q, &tm_k, &tm_v, p, sm);
+  attend_tiles(&tm_q, &tm_k, &tm_v, p, start_cta(smem_raw, &tm_q, &tm_k, &tm_v));
 #endif
 }
 
-// The kernel over q, k, v with their TMA maps; p's geometry fields set by the caller.
+// The stage walk: K and V each through maps of 64-, 32-, 16- and 8-row boxes.
+__global__ void __launch_bounds__(kThreads, kCtasPerSm) packed_stage_attention_hopper_kernel(
+    const __grid_constant__ CUtensorMap tm_q, const __grid_constant__ CUtensorMap tm_k64,
+    const __grid_constant__ CUtensorMap tm_k32, const __grid_constant__ CUtensorMap tm_k16,
+    const __grid_constant__ CUtensorMap tm_k8, const __grid_constant__ CUtensorMap tm_v64,
+    const __grid_constant__ CUtensorMap tm_v32, const __grid_constant__ CUtensorMap tm_v16,
+    const __grid_constant__ CUtensorMap tm_v8, const SparseParams p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  extern __shared__ uint8_t smem_raw[];
+  attend_stages(&tm_q, BoxMaps{&tm_k64, &tm_k32, &tm_k16, &tm_k8},
+                BoxMaps{&tm_v64, &tm_v32, &tm_v16, &tm_v8}, p,
+                start_cta(smem_raw, &tm_q, &tm_k64, &tm_v64));
+#endif
+}
+
+// Each selection row's tiles as packed coordinates (tile | valid count << 24), ordered by box size,
+// largest first, index order within a size (one warp a row, a pass per size), so the attention
+// kernel's stages fill exactly.
+constexpr int kOrderWarps = 8;
+__global__ void __launch_bounds__(32 * kOrderWarps)
+    order_by_box_kernel(const int32_t* selected, int64_t rows, int topk, const int32_t* tile_sizes,
+                        int tokens, int32_t* ordered) {
+  const int64_t row = int64_t(blockIdx.x) * kOrderWarps + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (row >= rows) return;
+  const int32_t* in = selected + row * topk;
+  int32_t* out = ordered + row * topk;
+  int written = 0;
+  for (int box = 64; box >= 8; box /= 2) {
+    for (int first = 0; first < topk; first += 32) {
+      int packed = -1;
+      if (first + lane < topk) {
+        const int tile = in[first + lane];
+        const int count = tile_sizes ? tile_sizes[tile] : min(64, tokens - 64 * tile);
+        if (box_rows(count) == box) packed = tile | count << 24;
+      }
+      const uint32_t taken = __ballot_sync(0xffffffffu, packed >= 0);
+      if (packed >= 0) out[written + __popc(taken & ((1u << lane) - 1))] = packed;
+      written += __popc(taken);
+    }
+  }
+}
+
+// Either kernel over q, k, v with their TMA maps; p's geometry fields set by the caller.
 void launch(SparseParams& p, const Tensor& q, const Tensor& k, const Tensor& v,
-            const Tensor& selected, const Tensor& out, float scale) {
+            const Tensor& selected, const Tensor& out, float scale, bool packed) {
   CudaContext& ctx = CudaContext::get(q.device().index);
   static PerDeviceOnce prepared;
   prepared(q.device().index, [] {
-    FV_CUDA_CHECK(cudaFuncSetAttribute(block_sparse_attention_hopper_kernel,
-                                       cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       int(kSmemBytes)));
-    // All of the SM's unified L1/shared memory as shared, so four CTAs fit.
-    FV_CUDA_CHECK(cudaFuncSetAttribute(block_sparse_attention_hopper_kernel,
-                                       cudaFuncAttributePreferredSharedMemoryCarveout,
-                                       int(cudaSharedmemCarveoutMaxShared)));
+    for (const void* kernel :
+         {reinterpret_cast<const void*>(block_sparse_attention_hopper_kernel),
+          reinterpret_cast<const void*>(packed_stage_attention_hopper_kernel)}) {
+      FV_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         int(kSmemBytes)));
+      // All of the SM's unified L1/shared memory as shared, so four CTAs fit.
+      FV_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                         int(cudaSharedmemCarveoutMaxShared)));
+    }
   });
   p.out = out.data<__nv_bfloat16>();
   p.selected = selected.data<int32_t>();
@@ -306,13 +525,28 @@ void launch(SparseParams& p, const Tensor& q, const Tensor& k, const Tensor& v,
   p.tokens = int(q.size(1));
   p.out_tokens = int(out.size(1));
   p.topk = int(selected.size(3));
-  FV_CHECK(p.num_tiles < (1 << 24), "block-sparse attention on Hopper: ", p.num_tiles,
-           " tiles are too many (at most 2^24 - 1)");
+  FV_CHECK(p.num_tiles < (1 << 24) - 1, "block-sparse attention on Hopper: ", p.num_tiles,
+           " tiles are too many (at most 2^24 - 2)");
   p.scale_log2 = scale * kLog2e;
   const int64_t ctas = int64_t(q.size(0)) * p.heads * p.num_tiles;
   FV_CHECK(ctas < (int64_t(1) << 31), "block-sparse attention: ", ctas, " tiles are too many");
-  block_sparse_attention_hopper_kernel<<<unsigned(ctas), kThreads, kSmemBytes, ctx.stream()>>>(
-      bshd_tensor_map(q, 64), bshd_tensor_map(k, 64), bshd_tensor_map(v, 64), p);
+  if (!packed) {
+    block_sparse_attention_hopper_kernel<<<unsigned(ctas), kThreads, kSmemBytes, ctx.stream()>>>(
+        bshd_tensor_map(q, 64), bshd_tensor_map(k, 64), bshd_tensor_map(v, 64), p);
+    FV_CUDA_CHECK_LAUNCH();
+    return;
+  }
+  const Tensor ordered = Tensor::empty(selected.shape(), DType::I32, q.device());
+  const int64_t rows = selected.numel() / std::max<int64_t>(p.topk, 1);
+  order_by_box_kernel<<<unsigned((rows + kOrderWarps - 1) / kOrderWarps), 32 * kOrderWarps, 0,
+                        ctx.stream()>>>(p.selected, rows, p.topk, p.tile_sizes, p.tokens,
+                                        ordered.data<int32_t>());
+  FV_CUDA_CHECK_LAUNCH();
+  p.ordered = ordered.data<int32_t>();
+  packed_stage_attention_hopper_kernel<<<unsigned(ctas), kThreads, kSmemBytes, ctx.stream()>>>(
+      bshd_tensor_map(q, 64), bshd_tensor_map(k, 64), bshd_tensor_map(k, 32),
+      bshd_tensor_map(k, 16), bshd_tensor_map(k, 8), bshd_tensor_map(v, 64), bshd_tensor_map(v, 32),
+      bshd_tensor_map(v, 16), bshd_tensor_map(v, 8), p);
   FV_CUDA_CHECK_LAUNCH();
 }
 
@@ -334,7 +568,7 @@ void hopper_video_sparse_fine(const Tensor& q, const Tensor& k, const Tensor& v,
   p.tile_sizes = tile_sizes.data<int32_t>();
   p.token_of_slot = token_of_slot.data<int32_t>();
   p.q_tiles_per_row = 1;
-  launch(p, q, k, v, selected, out, scale);
+  launch(p, q, k, v, selected, out, scale, vsa_packs_key_tiles(out.size(1), q.size(1)));
 }
 
 void hopper_block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
@@ -347,7 +581,7 @@ void hopper_block_sparse_attention(const Tensor& q, const Tensor& k, const Tenso
            "block-sparse attention on Hopper: ", selected.size(2), " selection rows for ",
            p.num_tiles, " query tiles at ", q_tiles_per_row, " per row");
   p.q_tiles_per_row = q_tiles_per_row;
-  launch(p, q, k, v, selected, out, scale);
+  launch(p, q, k, v, selected, out, scale, false);
 }
 
 }  // namespace fastvideo::ops::cuda

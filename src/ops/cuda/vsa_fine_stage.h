@@ -33,6 +33,14 @@ void hopper_video_sparse_fine(const Tensor& q, const Tensor& k, const Tensor& v,
                               const Tensor& selected, const Tensor& coarse, const Tensor& gate,
                               float scale, const Tensor& out);
 
+// Whether the Hopper kernel packs VSA's partial key tiles into shared 64-key steps ("stages")
+// rather than one step per selected tile: where padding is more than an eighth of the tiled
+// length. Packing cut the fine stage by 20-24 % at 480×832×81 (18 % padding) and placing the
+// stages cost 6 % on whole tiles (H100, docs/perf.md, session 46).
+inline bool vsa_packs_key_tiles(int64_t tokens, int64_t padded_len) {
+  return 8 * (padded_len - tokens) > padded_len;
+}
+
 // The same Hopper kernel over 64-token blocks in sequence order (SLA's sparse branch): q, k, v
 // [B, S, H, 128] BF16, the last block partial; query block i attends to the key blocks
 // selected[b, h, i / q_tiles_per_row, 0 .. topk) -> out [B, S, H, 128]. sm_90 only.
