@@ -38,7 +38,9 @@
 //             6 % (docs/perf.md, session 46).
 // Epilogue:   each valid query row of O / l to its token, plus G ⊙ coarse (VSA).
 //
-// Tested by tests/cuda_video_sparse_attention_test.cpp (both kernels) against the VSA reference.
+// Tested by tests/cuda_video_sparse_attention_test.cpp against the VSA reference and the portable
+// kernel (its odd grids take the stage walk, its whole-tile grids 8×8×8 and 4×4×12 the tile walk)
+// and by SLA's tests (the tile walk over raster blocks).
 #include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
