@@ -145,14 +145,20 @@ TEST(CudaVideoSparseAttention, HopperAndPortableFineStagesAgreeOnOddGrids) {
   REQUIRE_GPU();
   if (CudaContext::get(0).info().major != 9) GTEST_SKIP() << "the Hopper kernel needs sm_90";
   using ops::cuda::BlockSparseKernel;
-  // The last grid again at head_dim 64 (zero-padded to the kernels' 128).
-  for (const auto& [grid, head_dim] : {std::pair{std::array<int64_t, 3>{5, 6, 7}, 128},
-                                       {{9, 10, 11}, 128},
-                                       {{4, 4, 12}, 128},
-                                       {{3, 9, 5}, 128},
-                                       {{3, 9, 5}, 64}}) {
+  // Grids with over an eighth padding take the Hopper kernel's packed walk, the others one step
+  // per tile (vsa_packs_key_tiles): 8x8x7 has partial tiles at exactly an eighth. The last grid
+  // again at head_dim 64 (zero-padded to the kernels' 128).
+  struct Case {
+    std::array<int64_t, 3> grid;
+    int64_t head_dim;
+    bool packed;
+  };
+  for (const auto& [grid, head_dim, packed] :
+       {Case{{5, 6, 7}, 128, true}, Case{{9, 10, 11}, 128, true}, Case{{4, 4, 12}, 128, false},
+        Case{{8, 8, 7}, 128, false}, Case{{3, 9, 5}, 128, true}, Case{{3, 9, 5}, 64, true}}) {
     SCOPED_TRACE(str_cat("grid ", grid[0], "x", grid[1], "x", grid[2], " head_dim ", head_dim));
     const auto tiling = vsa_tiling_for(grid);
+    ASSERT_EQ(ops::cuda::vsa_packs_key_tiles(tiling->tokens, tiling->padded_len), packed);
     const Shape shape{2, tiling->tokens, 12, head_dim};
     const Input q = random_input(shape), k = random_input(shape), v = random_input(shape);
     const Input g = random_input(shape);

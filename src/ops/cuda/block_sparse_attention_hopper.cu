@@ -527,6 +527,8 @@ void launch(SparseParams& p, const Tensor& q, const Tensor& k, const Tensor& v,
   p.tokens = int(q.size(1));
   p.out_tokens = int(out.size(1));
   p.topk = int(selected.size(3));
+  FV_CHECK(p.topk >= 1, "block-sparse attention on Hopper: selection lists of ", p.topk,
+           " tiles (at least 1)");
   FV_CHECK(p.num_tiles < (1 << 24) - 1, "block-sparse attention on Hopper: ", p.num_tiles,
            " tiles are too many (at most 2^24 - 2)");
   p.scale_log2 = scale * kLog2e;
