@@ -116,7 +116,7 @@ double vsa_blocks_computed(const VsaTiling& tiling, const Tensor& selected, bool
     int64_t key_rows = 0;
     for (int64_t j = 0; j < topk; ++j) {
       const int32_t count = tiling.tile_sizes[tiles[r * topk + j]];
-      key_rows += count > 32 ? 64 : count > 16 ? 32 : count > 8 ? 16 : 8;
+      key_rows += ops::cuda::vsa_key_box_rows(count);
     }
     blocks += double((key_rows + 63) / 64);
   }

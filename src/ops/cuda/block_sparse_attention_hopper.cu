@@ -84,12 +84,6 @@ struct SparseParams {
   float scale_log2;
 };
 
-// The rows of shared memory a tile's keys take in a stage: its valid count rounded up to a power of
-// two, at least 8 (one 1,024-byte swizzle atom per 64-column half).
-__device__ __forceinline__ int box_rows(int count) {
-  return count > 32 ? 64 : count > 16 ? 32 : count > 8 ? 16 : 8;
-}
-
 #if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
 constexpr int kScoreRegs = kTileRows / 2;  // S accumulators per thread (64 x 64 / 128)
@@ -173,7 +167,7 @@ __device__ __forceinline__ Stage make_stage(int packed, int lane) {
   Stage st{};
   st.packed = packed;
   const int count = packed < 0 ? 0 : packed >> 24;
-  st.box = count > 0 ? box_rows(count) : 0;
+  st.box = count > 0 ? vsa_key_box_rows(count) : 0;
   int end = st.box;  // inclusive scan of the boxes
 #pragma unroll
   for (int o = 1; o < 32; o <<= 1) {
@@ -307,6 +301,40 @@ __device__ __forceinline__ void write_rows(const float (&o)[64], const float (&l
   }
 }
 
+// One 64-key step over the K and V in shared memory: S = Q·Kᵀ, the softmax masked by `keys` (a
+// TileBox or a Stage), O += P·V. after_qk runs once every warp is done with K (the next K's load);
+// on return every warp is done with V.
+template <class Keys, class AfterQk>
+__device__ __forceinline__ void attend_step(float (&o)[64], float (&s)[kScoreRegs],
+                                            uint32_t (&pf)[kPSteps][4], float (&m)[2],
+                                            float (&l)[2], float (&corr)[2], const SmemMap& sm,
+                                            uint32_t phase, float scale_log2, int lane,
+                                            const Keys& keys, AfterQk&& after_qk) {
+  mbarrier_wait(sm.k_full(), phase);
+  fence_operands(s);
+  wgmma_fence();
+  issue_qk(s, sm.q(), sm.k());
+  wgmma_commit();
+  wgmma_wait<0>();
+  fence_operands(s);
+  named_barrier_sync(1, kThreads);  // every warp's Q·K_jᵀ is done with K
+  after_qk();
+  const bool rebased = step_softmax(s, m, l, corr, scale_log2, lane, keys);
+  scores_to_operand(s, pf);
+
+  mbarrier_wait(sm.v_full(), phase);
+  fence_operands(o);
+  fence_operands(pf);
+  if (rebased) rescale(o, corr);
+  wgmma_fence();
+  issue_pv(o, pf, sm.v());
+  wgmma_commit();
+  wgmma_wait<0>();
+  fence_operands(o);
+  fence_operands(pf);
+  named_barrier_sync(1, kThreads);  // every warp's P·V_j is done with V
+}
+
 // The tile walk: one CTA, one query tile over its topk selected key tiles, K and V single-buffered
 // as FastVideo's ThunderKittens kernel does (attention-algorithms.md §3.2): K_{j+1} loads while
 // step j's softmax and P·V run, V_{j+1} while step j+1's Q·Kᵀ and softmax run; the other CTAs on
@@ -341,29 +369,9 @@ __device__ void attend_tiles(const CUtensorMap* tm_q, const CUtensorMap* tm_k,
       if ((j + 1) % kWindow == 0) load_window = list_window(p, list, j + 1, lane);
       next = window_entry(load_window, j + 1);
     }
-    mbarrier_wait(sm.k_full(), phase);
-    fence_operands(s);
-    wgmma_fence();
-    issue_qk(s, sm.q(), sm.k());
-    wgmma_commit();
-    wgmma_wait<0>();
-    fence_operands(s);
-    named_barrier_sync(1, kThreads);  // every warp's Q·K_jᵀ is done with K
-    if (threadIdx.x == 0 && j < last) load_tile(sm.k(), tm_k, sm.k_full(), w, next);
-    const bool rebased = step_softmax(s, m, l, corr, p.scale_log2, lane, keys);
-    scores_to_operand(s, pf);
-
-    mbarrier_wait(sm.v_full(), phase);
-    fence_operands(o);
-    fence_operands(pf);
-    if (rebased) rescale(o, corr);
-    wgmma_fence();
-    issue_pv(o, pf, sm.v());
-    wgmma_commit();
-    wgmma_wait<0>();
-    fence_operands(o);
-    fence_operands(pf);
-    named_barrier_sync(1, kThreads);  // every warp's P·V_j is done with V
+    attend_step(o, s, pf, m, l, corr, sm, phase, p.scale_log2, lane, keys, [&] {
+      if (threadIdx.x == 0 && j < last) load_tile(sm.k(), tm_k, sm.k_full(), w, next);
+    });
     if (threadIdx.x == 0 && j < last) load_tile(sm.v(), tm_v, sm.v_full(), w, next);
   }
   write_rows(o, l, p, w, query_box);
@@ -401,29 +409,9 @@ __device__ void attend_stages(const CUtensorMap* tm_q, const BoxMaps& k_maps, co
     const Stage next = make_stage(next_entry, lane);
     const int after_first = next_first + next.entries;
     next_entry = list_entry(list, after_first, p.topk, lane);  // used in the next step
-    mbarrier_wait(sm.k_full(), phase);
-    fence_operands(s);
-    wgmma_fence();
-    issue_qk(s, sm.q(), sm.k());
-    wgmma_commit();
-    wgmma_wait<0>();
-    fence_operands(s);
-    named_barrier_sync(1, kThreads);  // every warp's Q·K_jᵀ is done with K
-    if (warp == 0 && more) load_stage(sm.k(), k_maps, sm.k_full(), w, next, lane, p.num_tiles);
-    const bool rebased = step_softmax(s, m, l, corr, p.scale_log2, lane, keys);
-    scores_to_operand(s, pf);
-
-    mbarrier_wait(sm.v_full(), phase);
-    fence_operands(o);
-    fence_operands(pf);
-    if (rebased) rescale(o, corr);
-    wgmma_fence();
-    issue_pv(o, pf, sm.v());
-    wgmma_commit();
-    wgmma_wait<0>();
-    fence_operands(o);
-    fence_operands(pf);
-    named_barrier_sync(1, kThreads);  // every warp's P·V_j is done with V
+    attend_step(o, s, pf, m, l, corr, sm, phase, p.scale_log2, lane, keys, [&] {
+      if (warp == 0 && more) load_stage(sm.k(), k_maps, sm.k_full(), w, next, lane, p.num_tiles);
+    });
     if (!more) break;
     if (warp == 0) load_stage(sm.v(), v_maps, sm.v_full(), w, next, lane, p.num_tiles);
     keys = next;
@@ -496,7 +484,7 @@ __global__ void __launch_bounds__(32 * kOrderWarps)
       if (first + lane < topk) {
         const int tile = in[first + lane];
         const int count = tile_sizes ? tile_sizes[tile] : min(64, tokens - 64 * tile);
-        if (box_rows(count) == box) packed = tile | count << 24;
+        if (vsa_key_box_rows(count) == box) packed = tile | count << 24;
       }
       const uint32_t taken = __ballot_sync(0xffffffffu, packed >= 0);
       if (packed >= 0) out[written + __popc(taken & ((1u << lane) - 1))] = packed;

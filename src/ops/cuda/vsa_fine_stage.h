@@ -41,6 +41,13 @@ inline bool vsa_packs_key_tiles(int64_t tokens, int64_t padded_len) {
   return 8 * (padded_len - tokens) > padded_len;
 }
 
+// The rows of shared memory a key tile of `count` valid tokens takes in a packed step: the count
+// rounded up to a power of two, at least 8 (one 1,024-byte swizzle atom per 64-column half).
+// constexpr, so the kernels call it too.
+constexpr int vsa_key_box_rows(int count) {
+  return count > 32 ? 64 : count > 16 ? 32 : count > 8 ? 16 : 8;
+}
+
 // The same Hopper kernel over 64-token blocks in sequence order (SLA's sparse branch): q, k, v
 // [B, S, H, 128] BF16, the last block partial; query block i attends to the key blocks
 // selected[b, h, i / q_tiles_per_row, 0 .. topk) -> out [B, S, H, 128]. sm_90 only.
