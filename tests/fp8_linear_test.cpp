@@ -98,6 +98,94 @@ TEST(Fp8Linear, BadInputsNameWhatWasExpected) {
   EXPECT_TRUE(contains(m, "float tensor")) << m;
 }
 
+// 128-wide groups of a row: each group's scale is its own maximum / 448, stored group-major
+// ([K / 128, rows], as cuBLASLt reads them), and each value rounds as a row's would.
+TEST(Fp8Groups, EachGroupScaledToItsOwnMaximumGroupMajor) {
+  Tensor x = randn({3, 384});
+  float* v = x.data<float>();
+  for (int64_t k = 128; k < 256; ++k) v[k] *= 1000.f;  // row 0, group 1: large
+  for (int64_t k = 0; k < 128; ++k) v[384 + k] = 0.f;  // row 1, group 0: all zero
+  const ops::Fp8Groups q = ops::quantize_groups_fp8(x);
+  ASSERT_EQ(q.values.shape(), x.shape());
+  ASSERT_EQ(q.scales.shape(), Shape({3, 3}));
+  const auto* codes = static_cast<const uint8_t*>(q.values.raw_data());
+  for (int64_t r = 0; r < 3; ++r) {
+    for (int64_t g = 0; g < 3; ++g) {
+      float amax = 0.f;
+      for (int64_t k = g * 128; k < g * 128 + 128; ++k) amax = std::max(amax, std::fabs(v[r * 384 + k]));
+      const float s = q.scales.data<float>()[g * 3 + r];
+      EXPECT_EQ(s, amax > 0 ? amax / 448.f : 1.f) << "row " << r << ", group " << g;
+      for (int64_t k = g * 128; k < g * 128 + 128; ++k)
+        ASSERT_EQ(codes[r * 384 + k], f32_to_e4m3(v[r * 384 + k] / s)) << r << ", " << k;
+    }
+  }
+}
+
+// 128×128 blocks of a weight: one scale per block, [out / 128, in / 128 rounded up to 4] with the
+// padding zero, each value rounded against its block's scale.
+TEST(Fp8Blocks, EachBlockScaledToItsOwnMaximumScalesPaddedToFour) {
+  Tensor w = randn({256, 384});
+  float* v = w.data<float>();
+  v[130 * 384 + 300] = 77.f;  // block (1, 2)'s maximum
+  const ops::Fp8Blocks q = ops::quantize_blocks_fp8(w);
+  ASSERT_EQ(q.values.shape(), w.shape());
+  ASSERT_EQ(q.scales.shape(), Shape({2, 4}));
+  const float* s = q.scales.data<float>();
+  EXPECT_EQ(s[1 * 4 + 2], 77.f / 448.f);
+  EXPECT_EQ(s[3], 0.f);
+  EXPECT_EQ(s[7], 0.f);
+  const auto* codes = static_cast<const uint8_t*>(q.values.raw_data());
+  for (int64_t bo = 0; bo < 2; ++bo) {
+    for (int64_t bi = 0; bi < 3; ++bi) {
+      float amax = 0.f;
+      for (int64_t o = bo * 128; o < bo * 128 + 128; ++o)
+        for (int64_t i = bi * 128; i < bi * 128 + 128; ++i) amax = std::max(amax, std::fabs(v[o * 384 + i]));
+      EXPECT_EQ(s[bo * 4 + bi], amax / 448.f) << "block " << bo << ", " << bi;
+      EXPECT_EQ(codes[(bo * 128 + 5) * 384 + bi * 128 + 7],
+                f32_to_e4m3(v[(bo * 128 + 5) * 384 + bi * 128 + 7] / s[bo * 4 + bi]));
+    }
+  }
+}
+
+// The block-scaled linear: close to f32, closer where one block's range would cost a whole row's
+// precision (a column of outliers in the input), and the shapes it cannot serve named.
+TEST(Fp8BlockLinear, CloseToTheF32LinearAndRefusesWhatItCannotServe) {
+  Tensor x = randn({2, 37, 256});
+  const Tensor w = ops::scale(randn({128, 256}), 1.f / 16.f), b = randn({128});
+  const ops::Fp8Blocks qw = ops::quantize_blocks_fp8(w);
+  const Tensor want = ops::linear(x, w, b);
+  const Tensor y = ops::fp8_block_linear(x, qw, b);
+  ASSERT_EQ(y.shape(), Shape({2, 37, 128}));
+  const double err = rel_l2(y, want);
+  std::printf("[fp8 block linear cpu] rel-L2 against f32: %.3g\n", err);
+  EXPECT_LE(err, 0.05);
+  EXPECT_GE(err, 1e-3) << "no quantization error at all: were the operands rounded?";
+  EXPECT_LE(rel_l2(ops::fp8_block_linear(x, qw, b, /*gelu=*/true), ops::gelu_tanh(y)), 1e-6);
+  // An outlier in the first column of every row, which the weight ignores: per-row scales flush
+  // the row's other values towards zero, 128-wide groups keep those of the second group.
+  float* v = x.data<float>();
+  for (int64_t r = 0; r < 74; ++r) v[r * 256] = 1e6f;
+  Tensor w0 = w.contiguous().clone();
+  for (int64_t o = 0; o < 128; ++o) w0.data<float>()[o * 256] = 0.f;
+  const Tensor outliers = ops::linear(x, w0, b);
+  const double rows_err = rel_l2(ops::fp8_linear(x, ops::quantize_rows_fp8(w0), b), outliers);
+  const double groups_err = rel_l2(ops::fp8_block_linear(x, ops::quantize_blocks_fp8(w0), b), outliers);
+  std::printf("[fp8 block linear cpu] with outliers: rel-L2 %.3g (row scales %.3g)\n", groups_err,
+              rows_err);
+  EXPECT_LT(groups_err, 0.8 * rows_err);
+
+  EXPECT_TRUE(ops::fp8_blocks_supported(Device::cpu(), 1536, 8960));
+  EXPECT_FALSE(ops::fp8_blocks_supported(Device::cpu(), 96, 256));
+  std::string m = error_of([&] { ops::quantize_blocks_fp8(randn({96, 256})); });
+  EXPECT_TRUE(contains(m, "out and in multiples of 128")) << m;
+  m = error_of([&] { ops::quantize_groups_fp8(randn({4, 96})); });
+  EXPECT_TRUE(contains(m, "K a multiple of 128")) << m;
+  m = error_of([&] { ops::fp8_block_linear(randn({4, 384}), qw, b); });
+  EXPECT_TRUE(contains(m, "[..., 256]")) << m;
+  m = error_of([&] { ops::fp8_block_linear(x, {qw.values, randn({1, 2})}, b); });
+  EXPECT_TRUE(contains(m, "scales [out / 128, in / 128 rounded up to a multiple of 4]")) << m;
+}
+
 // Tiny generations on the CPU at 176×176 (MS-SSIM needs over 160 px): transformer_quant FP8
 // against full precision, and the setting recorded; other values refused by name.
 TEST(Fp8Linear, GpusWithoutFp8TensorCoresAreRefusedBeforeLoading) {

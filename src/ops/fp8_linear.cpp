@@ -57,4 +57,59 @@ Tensor fp8_linear(const Fp8Rows& xq, DType out, const Fp8Rows& weight, const Ten
   return FV_DISPATCH(x.device(), fp8_linear(xq, out, weight, bias, gelu));
 }
 
+bool fp8_blocks_supported(const Device& device, int64_t out, int64_t in) {
+  if (out % 128 != 0 || in % 128 != 0) return false;
+  if (device.is_cpu()) return true;
+#ifdef FASTVIDEO_HAVE_CUDA
+  return cuda::fp8_blocks_supported(device);
+#else
+  return false;
+#endif
+}
+
+namespace {
+
+DType activation_dtype(const Device& device) { return device.is_cpu() ? DType::F32 : DType::BF16; }
+
+}  // namespace
+
+Fp8Blocks quantize_blocks_fp8(const Tensor& w) {
+  FV_CHECK(w.ndim() == 2 && w.dtype() == activation_dtype(w.device()) && w.size(0) % 128 == 0 &&
+               w.size(1) % 128 == 0,
+           "quantize_blocks_fp8: the weight must be ", dtype_name(activation_dtype(w.device())),
+           " [out, in] with out and in multiples of 128, got ", w.describe());
+  return FV_DISPATCH(w.device(), quantize_blocks_fp8(w));
+}
+
+Fp8Groups quantize_groups_fp8(const Tensor& x) {
+  FV_CHECK(x.ndim() >= 1 && x.dtype() == activation_dtype(x.device()) && x.size(-1) % 128 == 0,
+           "quantize_groups_fp8: x must be ", dtype_name(activation_dtype(x.device())),
+           " [..., K] with K a multiple of 128, got ", x.describe());
+  return FV_DISPATCH(x.device(), quantize_groups_fp8(x));
+}
+
+Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& bias, bool gelu) {
+  const Tensor& w = weight.values;
+  FV_CHECK(w.ndim() == 2 && w.dtype() == DType::F8E4M3 && weight.scales.dtype() == DType::F32 &&
+               w.size(0) % 128 == 0 && w.size(1) % 128 == 0 &&
+               weight.scales.shape() ==
+                   Shape({w.size(0) / 128, (w.size(1) / 128 + 3) / 4 * 4}),
+           "fp8_block_linear: the weight must be F8E4M3 [out, in] (multiples of 128) with F32 "
+           "scales [out / 128, in / 128 rounded up to a multiple of 4], got ",
+           w.describe(), " and ", weight.scales.describe());
+  FV_CHECK(w.device() == x.device() && weight.scales.device() == x.device() &&
+               (!bias.defined() || bias.device() == x.device()),
+           "fp8_block_linear: weight ", w.describe(), ", scales and bias must be on ",
+           x.device().name(), " with the input");
+  FV_CHECK(!bias.defined() || bias.shape() == Shape({w.size(0)}), "fp8_block_linear: bias ",
+           bias.describe(), " must be [", w.size(0), "]");
+  FV_CHECK(x.ndim() >= 1 && x.size(-1) == w.size(1) && x.dtype() == activation_dtype(x.device()),
+           "fp8_block_linear: input ", x.describe(), " must be ",
+           dtype_name(activation_dtype(x.device())), " [..., ", w.size(1), "] for the weight ",
+           w.describe());
+  FV_CHECK(fp8_blocks_supported(x.device(), w.size(0), w.size(1)), "fp8_block_linear: ",
+           x.device().name(), " has no GEMM with 128-wide FP8 scales (a Hopper GPU, sm_90, has)");
+  return FV_DISPATCH(x.device(), fp8_block_linear(x, weight, bias, gelu));
+}
+
 }  // namespace fastvideo::ops

@@ -32,12 +32,46 @@ Tensor fp8_linear(const Tensor& x, const Fp8Rows& weight, const Tensor& bias, bo
 Tensor fp8_linear(const Fp8Rows& x, DType out, const Fp8Rows& weight, const Tensor& bias,
                   bool gelu = false);
 
+// FP8 with 128-wide scales (DeepSeek-V3's recipe; cuBLASLt's VEC128 × BLK128x128 scaling on
+// Hopper, where the 1.3B FFN's down projection ran 15 % faster than with row scales, docs/perf.md
+// session 46): a weight [out, in] quantized once in 128×128 blocks, the input per row in groups
+// of 128 columns at each call, each block or group quantized as a row is above:
+//   y[t, o] = act(Σ_g (Σ_{k in g} qx[t, k]·qw[o, k]) · sx[g, t] · sw[o / 128, g] + b[o]).
+// The scales are laid out as cuBLASLt reads them: the input's group-major, F32 [in / 128, rows];
+// the weight's F32 [out / 128, in / 128 rounded up to a multiple of 4] (the padding unused).
+struct Fp8Groups {
+  Tensor values, scales;
+};
+struct Fp8Blocks {
+  Tensor values, scales;
+};
+
+// Whether fp8_block_linear serves a weight [out, in] on this device: out and in multiples of 128,
+// on the CPU (the twin) or a Hopper GPU (sm_90; cuBLASLt has these scales nowhere else).
+bool fp8_blocks_supported(const Device& device, int64_t out, int64_t in);
+// w [out, in] (F32 on the CPU, BF16 on a GPU; out and in multiples of 128).
+Fp8Blocks quantize_blocks_fp8(const Tensor& w);
+// x [..., K] (F32 on the CPU, BF16 on a GPU; K a multiple of 128) -> values [..., K], scales
+// [K / 128, rows].
+Fp8Groups quantize_groups_fp8(const Tensor& x);
+// act(x·Wᵀ + b) as above: x [..., in] in the activation dtype (F32 on the CPU, BF16 on a GPU),
+// bias [out] or undefined -> [..., out] in x's dtype.
+Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& bias,
+                        bool gelu = false);
+
 namespace cpu {
+Fp8Blocks quantize_blocks_fp8(const Tensor& w);
+Fp8Groups quantize_groups_fp8(const Tensor& x);
+Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& bias, bool gelu);
 Fp8Rows quantize_rows_fp8(const Tensor& x);
 Tensor fp8_linear(const Fp8Rows& x, DType out, const Fp8Rows& weight, const Tensor& bias,
                   bool gelu);
 }  // namespace cpu
 namespace cuda {
+bool fp8_blocks_supported(const Device& device);
+Fp8Blocks quantize_blocks_fp8(const Tensor& w);
+Fp8Groups quantize_groups_fp8(const Tensor& x);
+Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& bias, bool gelu);
 Fp8Rows quantize_rows_fp8(const Tensor& x);
 Tensor fp8_linear(const Fp8Rows& x, DType out, const Fp8Rows& weight, const Tensor& bias,
                   bool gelu);

@@ -1,5 +1,6 @@
-// The CPU twin of the FP8 linear (ops/fp8_linear.h): the same per-row E4M3 quantization, then the
-// dequantized operands through the f32 linear, so a CPU run shows what FP8 does to the output.
+// The CPU twin of the FP8 linears (ops/fp8_linear.h): the same E4M3 quantization (per row, or in
+// 128-wide groups and 128×128 blocks), then the dequantized operands through the f32 linear, so a
+// CPU run shows what FP8 does to the output.
 #include "ops/fp8_linear.h"
 
 #include <algorithm>
@@ -11,6 +12,18 @@
 namespace fastvideo::ops::cpu {
 
 namespace {
+
+// One scale for a patch of `rows` runs of `cols` values, `ld` apart: s = max |x| / 448 (1 when all
+// zero), each value e4m3(x / s) at the same offset of `out`. A row, a group of a row or a block.
+float quantize_patch(const float* in, uint8_t* out, int64_t rows, int64_t cols, int64_t ld) {
+  float amax = 0.f;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) amax = std::max(amax, std::fabs(in[r * ld + c]));
+  const float s = amax > 0.f ? amax / kE4m3Max : 1.f;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) out[r * ld + c] = f32_to_e4m3(in[r * ld + c] / s);
+  return s;
+}
 
 // values · scale per row, as F32 of the values' shape.
 Tensor dequantize(const Fp8Rows& rows) {
@@ -32,14 +45,59 @@ Fp8Rows quantize_rows_fp8(const Tensor& x) {
   const float* in = xf.data<float>();
   uint8_t* values = static_cast<uint8_t*>(q.values.raw_data());
   float* scales = q.scales.data<float>();
+  for (int64_t r = 0; r < rows; ++r) scales[r] = quantize_patch(in + r * K, values + r * K, 1, K, K);
+  return q;
+}
+
+Fp8Groups quantize_groups_fp8(const Tensor& x) {
+  const Tensor xf = x.contiguous();
+  const int64_t K = x.size(-1), groups = K / 128, rows = K == 0 ? 0 : x.numel() / K;
+  Fp8Groups q{Tensor::empty(x.shape(), DType::F8E4M3), Tensor::empty({groups, rows}, DType::F32)};
+  const float* in = xf.data<float>();
+  auto* values = static_cast<uint8_t*>(q.values.raw_data());
+  float* scales = q.scales.data<float>();
   for (int64_t r = 0; r < rows; ++r) {
-    float amax = 0.f;
-    for (int64_t k = 0; k < K; ++k) amax = std::max(amax, std::fabs(in[r * K + k]));
-    const float s = amax > 0.f ? amax / kE4m3Max : 1.f;
-    scales[r] = s;
-    for (int64_t k = 0; k < K; ++k) values[r * K + k] = f32_to_e4m3(in[r * K + k] / s);
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t at = r * K + g * 128;
+      scales[g * rows + r] = quantize_patch(in + at, values + at, 1, 128, K);
+    }
   }
   return q;
+}
+
+Fp8Blocks quantize_blocks_fp8(const Tensor& w) {
+  const Tensor wf = w.contiguous();
+  const int64_t out = w.size(0), in = w.size(1), padded = (in / 128 + 3) / 4 * 4;
+  Fp8Blocks q{Tensor::empty(w.shape(), DType::F8E4M3),
+              Tensor::zeros({out / 128, padded}, DType::F32)};
+  const float* src = wf.data<float>();
+  auto* values = static_cast<uint8_t*>(q.values.raw_data());
+  float* scales = q.scales.data<float>();
+  for (int64_t bo = 0; bo < out / 128; ++bo) {
+    for (int64_t bi = 0; bi < in / 128; ++bi) {
+      const int64_t at = bo * 128 * in + bi * 128;
+      scales[bo * padded + bi] = quantize_patch(src + at, values + at, 128, 128, in);
+    }
+  }
+  return q;
+}
+
+Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& bias, bool gelu) {
+  const Fp8Groups xq = quantize_groups_fp8(x);
+  // Both operands dequantized: each value times its group's or block's scale.
+  Tensor xd = xq.values.to(DType::F32), wd = weight.values.contiguous().to(DType::F32);
+  const int64_t K = x.size(-1), rows = xq.scales.size(1), out = wd.size(0);
+  const int64_t padded = weight.scales.size(1);
+  float* xv = xd.data<float>();
+  const float* xs = xq.scales.data<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < K; ++k) xv[r * K + k] *= xs[(k / 128) * rows + r];
+  float* wv = wd.data<float>();
+  const float* ws = weight.scales.contiguous().data<float>();
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t k = 0; k < K; ++k) wv[o * K + k] *= ws[(o / 128) * padded + k / 128];
+  const Tensor y = linear(xd, wd, bias);
+  return gelu ? gelu_tanh(y) : y;
 }
 
 Tensor fp8_linear(const Fp8Rows& x, DType /*out: F32*/, const Fp8Rows& weight, const Tensor& bias,

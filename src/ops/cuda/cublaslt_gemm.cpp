@@ -63,6 +63,7 @@ struct PlanKey {
   bool transpose_b;
   DType dtype;          // d's (and bias's)
   DType operand_dtype;  // a's and b's: d's, or F8E4M3 with row scales
+  bool block_scales;    // FP8 with 128-wide scales (GemmRowScales::blocks)
   bool bias;
   GemmActivation activation;
   uint32_t align_a, align_b, align_d, align_bias;
@@ -108,6 +109,9 @@ class Plan {
       // Without the bias attributes: an FP8 GEMM given them unused fails at run time (measured).
       create_desc(fp8 ? row_scales : nullptr);
       planned = try_plan(CUBLASLT_EPILOGUE_DEFAULT, nullptr, handle, workspace_bytes);
+    }
+    if (!planned && key.block_scales) {
+      fail("cuBLASLt has no GEMM algorithm with 128-wide FP8 scales for ", describe());
     }
     if (!planned && fp8) {
       // A plain FP8 GEMM (unit scales); the row and column scales, bias and activation after it.
@@ -259,9 +263,14 @@ class Plan {
     set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, key_.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N);
     set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
     if (row_scales) {
-      const auto mode = int32_t(CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F);
-      set_attribute(desc_, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, mode);
-      set_attribute(desc_, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, mode);
+      // cuBLASLt's A is our weight b: 128×128 blocks; its B our a: 128-wide groups per row.
+      const bool blocks = row_scales->blocks;
+      set_attribute(desc_, CUBLASLT_MATMUL_DESC_A_SCALE_MODE,
+                    int32_t(blocks ? CUBLASLT_MATMUL_MATRIX_SCALE_BLK128x128_32F
+                                   : CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F));
+      set_attribute(desc_, CUBLASLT_MATMUL_DESC_B_SCALE_MODE,
+                    int32_t(blocks ? CUBLASLT_MATMUL_MATRIX_SCALE_VEC128_32F
+                                   : CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F));
       set_scale_pointers(*row_scales);
     }
   }
@@ -276,7 +285,8 @@ class Plan {
   std::string describe() const {
     return str_cat("[", key_.m, ",", key_.k, "]·[", key_.transpose_b ? key_.n : key_.k, ",",
                    key_.transpose_b ? key_.k : key_.n, "]", key_.transpose_b ? "ᵀ" : "", " ",
-                   dtype_name(key_.operand_dtype), " -> ", dtype_name(key_.dtype),
+                   dtype_name(key_.operand_dtype), key_.block_scales ? " (128-wide scales)" : "",
+                   " -> ", dtype_name(key_.dtype),
                    key_.bias ? " +bias" : "",
                    key_.activation == GemmActivation::GeluTanh ? " gelu" : "", " (alignments ",
                    key_.align_a, "/", key_.align_b, "/", key_.align_d, " bytes)");
@@ -325,12 +335,18 @@ PlanKey key_of(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose
     FV_CHECK(dtype == DType::BF16 && transpose_b && k % 16 == 0,
              "cuBLASLt FP8 GEMM: d must be BF16, b transposed and k a multiple of 16; got d ",
              d.describe(), ", k ", k);
-    for (const auto& [scales, rows] :
-         {std::pair{&row_scales->a, m}, std::pair{&row_scales->b, n}}) {
+    const bool blocks = row_scales->blocks;
+    FV_CHECK(!blocks || (n % 128 == 0 && k % 128 == 0),
+             "cuBLASLt FP8 GEMM with 128-wide scales: n ", n, " and k ", k,
+             " must be multiples of 128");
+    const Shape a_shape = blocks ? Shape({k / 128, m}) : Shape({m});
+    const Shape b_shape = blocks ? Shape({n / 128, (k / 128 + 3) / 4 * 4}) : Shape({n});
+    for (const auto& [scales, shape] :
+         {std::pair{&row_scales->a, a_shape}, std::pair{&row_scales->b, b_shape}}) {
       FV_CHECK(scales->dtype() == DType::F32 && scales->device() == device &&
-                   scales->is_contiguous() && scales->numel() == rows,
-               "cuBLASLt FP8 GEMM: row scales ", scales->describe(), " must be contiguous F32 [",
-               rows, "] on ", device.name());
+                   scales->is_contiguous() && scales->shape() == shape,
+               "cuBLASLt FP8 GEMM: scales ", scales->describe(), " must be contiguous F32 ",
+               shape_str(shape), " on ", device.name());
     }
   }
   if (bias.defined()) {
@@ -346,6 +362,7 @@ PlanKey key_of(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose
                  transpose_b,
                  dtype,
                  operand_dtype,
+                 row_scales && row_scales->blocks,
                  bias.defined(),
                  activation,
                  alignment(a.raw_data()),

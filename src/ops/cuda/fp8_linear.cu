@@ -1,8 +1,9 @@
-// ops::cuda::quantize_rows_fp8 and fp8_linear (ops/fp8_linear.h): a warp or a CTA quantizes a row
-// (its absolute maximum, then each element divided by the scale and rounded by the hardware's
-// satfinite E4M3 conversion, as the CPU twin rounds), and cuBLASLt's FP8 GEMM writes bf16: with
-// both operands' row scales as outer vectors where it plans them, else with unit scales and the
-// scales, bias and GELU applied by one kernel after it (cublaslt_gemm.h).
+// ops::cuda's FP8 linears (ops/fp8_linear.h): a warp or a CTA quantizes a row (its absolute maximum,
+// then each element divided by the scale and rounded by the hardware's satfinite E4M3 conversion,
+// as the CPU twin rounds), a half-warp a 128-wide group, a CTA a 128×128 weight block; cuBLASLt's
+// FP8 GEMM writes bf16: with both operands' row scales as outer vectors where it plans them, else
+// with unit scales and the scales, bias and GELU applied by one kernel after it; with block scales
+// on Hopper (cublaslt_gemm.h).
 #include <cuda_bf16.h>
 #include <cuda_fp8.h>
 
@@ -113,6 +114,76 @@ __global__ void __launch_bounds__(kThreads)
   for (int c = threadIdx.x; c < chunks; c += kThreads) out[c] = quantize_chunk(in[c], s);
 }
 
+// A half-warp per 128-column group of a row: each lane's 8 values in one 16-byte load, the group's
+// maximum by four shuffles within the half-warp. Rows from `rows` to `padded_rows` (the GEMM's
+// padding) are written as zeros with scale 1. Scales group-major: scales[g * padded_rows + row].
+constexpr int kGroupThreads = 256;
+__global__ void __launch_bounds__(kGroupThreads)
+    quantize_groups_kernel(const __nv_bfloat16* x, int64_t rows, int64_t padded_rows, int groups,
+                           uint8_t* q, float* scales) {
+  const int64_t half = (int64_t(blockIdx.x) * kGroupThreads + threadIdx.x) / 16;
+  const int64_t row = half / groups;
+  const int g = int(half % groups), lane = int(threadIdx.x % 16);
+  if (row >= padded_rows) return;  // the whole half-warp: its shuffles name only its own lanes
+  const unsigned mask = 0xffffu << (threadIdx.x & 16);
+  const int64_t at = row * groups * 128 + g * 128;
+  uint4 v = make_uint4(0, 0, 0, 0);
+  if (row < rows) v = reinterpret_cast<const uint4*>(x + at)[lane];
+  float amax = chunk_amax(v, 0.f);
+  for (int o = 8; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(mask, amax, o));
+  const float s = amax > 0.f ? __fdiv_rn(amax, kE4m3Max) : 1.f;
+  if (lane == 0) scales[g * padded_rows + row] = s;
+  reinterpret_cast<uint2*>(q + at)[lane] = quantize_chunk(v, s);
+}
+
+// A CTA per 128×128 block of a weight [out, in] (at load): its 2,048 chunks of 8 in registers,
+// the block's maximum, then its codes; the scale at scales[block row * padded + block column].
+constexpr int kBlockThreads = 256, kBlockChunksPerThread = 128 * 16 / kBlockThreads;
+__global__ void __launch_bounds__(kBlockThreads)
+    quantize_blocks_kernel(const __nv_bfloat16* w, int64_t in, int64_t padded, uint8_t* q,
+                           float* scales) {
+  const int64_t bo = blockIdx.y, bi = blockIdx.x;
+  const int64_t origin = bo * 128 * in + bi * 128;
+  uint4 v[kBlockChunksPerThread];
+  float amax = 0.f;
+#pragma unroll
+  for (int i = 0; i < kBlockChunksPerThread; ++i) {
+    const int c = int(threadIdx.x) + i * kBlockThreads;  // row c / 16, chunk c % 16
+    v[i] = reinterpret_cast<const uint4*>(w + origin + (c / 16) * in)[c % 16];
+    amax = chunk_amax(v[i], amax);
+  }
+  for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+  __shared__ float warp_max[kBlockThreads / 32];
+  if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = amax;
+  __syncthreads();
+  amax = warp_max[0];
+#pragma unroll
+  for (int i = 1; i < kBlockThreads / 32; ++i) amax = fmaxf(amax, warp_max[i]);
+  const float s = amax > 0.f ? __fdiv_rn(amax, kE4m3Max) : 1.f;
+  if (threadIdx.x == 0) scales[bo * padded + bi] = s;
+#pragma unroll
+  for (int i = 0; i < kBlockChunksPerThread; ++i) {
+    const int c = int(threadIdx.x) + i * kBlockThreads;
+    reinterpret_cast<uint2*>(q + origin + (c / 16) * in)[c % 16] = quantize_chunk(v[i], s);
+  }
+}
+
+// x's rows quantized in groups into `values` [padded_rows, K] and `scales` [K / 128, padded_rows].
+void quantize_groups_into(const Tensor& x, int64_t padded_rows, const Tensor& values,
+                          const Tensor& scales) {
+  const int64_t K = x.size(-1), rows = x.numel() / K, groups = K / 128;
+  const int64_t threads = padded_rows * groups * 16;
+  if (threads == 0) return;
+  FV_CHECK(threads / kGroupThreads < (int64_t(1) << 31), "quantize_groups_fp8: ", rows,
+           " rows is too many");
+  const Tensor xc = x.contiguous();
+  quantize_groups_kernel<<<unsigned((threads + kGroupThreads - 1) / kGroupThreads), kGroupThreads,
+                           0, use_cuda_device(x.device().index).stream()>>>(
+      static_cast<const __nv_bfloat16*>(xc.raw_data()), rows, padded_rows, int(groups),
+      static_cast<uint8_t*>(values.raw_data()), scales.data<float>());
+  FV_CUDA_CHECK_LAUNCH();
+}
+
 void check_fp8_gpu(const Device& device) {
   const CudaDeviceInfo& info = CudaContext::get(device.index).info();
   FV_CHECK(info.major * 10 + info.minor >= 89,
@@ -169,6 +240,54 @@ Tensor fp8_linear(const Fp8Rows& xq, DType /*out: BF16*/, const Fp8Rows& weight,
       /*transpose_b=*/true, bias.defined() ? bias.to(DType::BF16).contiguous() : Tensor(),
       gelu ? cuda_detail::GemmActivation::GeluTanh : cuda_detail::GemmActivation::None, &scales);
   return y;
+}
+
+bool fp8_blocks_supported(const Device& device) {
+  const CudaDeviceInfo& info = CudaContext::get(device.index).info();
+  return info.major == 9 && info.minor == 0;
+}
+
+Fp8Groups quantize_groups_fp8(const Tensor& x) {
+  const int64_t K = x.size(-1), rows = K == 0 ? 0 : x.numel() / K;
+  Fp8Groups q{Tensor::empty(x.shape(), DType::F8E4M3, x.device()),
+              Tensor::empty({K / 128, rows}, DType::F32, x.device())};
+  quantize_groups_into(x, rows, q.values, q.scales);
+  return q;
+}
+
+Fp8Blocks quantize_blocks_fp8(const Tensor& w) {
+  const int64_t out = w.size(0), in = w.size(1), padded = (in / 128 + 3) / 4 * 4;
+  Fp8Blocks q{Tensor::empty(w.shape(), DType::F8E4M3, w.device()),
+              Tensor::zeros({out / 128, padded}, DType::F32, w.device())};
+  if (out == 0 || in == 0) return q;
+  const Tensor wc = w.contiguous();
+  quantize_blocks_kernel<<<dim3(unsigned(in / 128), unsigned(out / 128)), kBlockThreads, 0,
+                           use_cuda_device(w.device().index).stream()>>>(
+      static_cast<const __nv_bfloat16*>(wc.raw_data()), in, padded,
+      static_cast<uint8_t*>(q.values.raw_data()), q.scales.data<float>());
+  FV_CUDA_CHECK_LAUNCH();
+  return q;
+}
+
+Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& bias, bool gelu) {
+  const int64_t in = weight.values.size(1), out = weight.values.size(0);
+  const int64_t rows = x.numel() / in;
+  // The token rows padded to a multiple of 16 (zeros, scale 1) so the group scales' rows stay
+  // 16-byte aligned whatever the token count; the padding's outputs are sliced off.
+  const int64_t padded = (rows + 15) / 16 * 16;
+  const Tensor values = Tensor::empty({padded, in}, DType::F8E4M3, x.device());
+  const Tensor scales = Tensor::empty({in / 128, padded}, DType::F32, x.device());
+  quantize_groups_into(x, padded, values, scales);
+  Tensor y = Tensor::empty({padded, out}, DType::BF16, x.device());
+  const cuda_detail::GemmRowScales block_scales{scales, weight.scales.contiguous(), true};
+  cuda_detail::cublaslt_gemm(
+      y, values, weight.values.contiguous(), /*transpose_b=*/true,
+      bias.defined() ? bias.to(DType::BF16).contiguous() : Tensor(),
+      gelu ? cuda_detail::GemmActivation::GeluTanh : cuda_detail::GemmActivation::None,
+      &block_scales);
+  Shape out_shape = x.shape();
+  out_shape.back() = out;
+  return (padded == rows ? y : y.slice(0, 0, rows)).reshape(out_shape);
 }
 
 }  // namespace fastvideo::ops::cuda
