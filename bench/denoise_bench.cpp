@@ -76,7 +76,8 @@ void quantize_if_asked(WanTransformer& dit, const BenchDenoiseFlags& f) {
            "bench denoise: --transformer-quant FP8 and --layerwise-offload do not go together");
   dit.quantize_linears_fp8();
   std::printf(
-      "transformer linears: FP8 (E4M3 weights per output channel, activations per token)\n");
+      "transformer linears: FP8 (E4M3 weights per output channel, activations per token; the "
+      "FFN's down projection in 128-wide scales where served)\n");
 }
 
 double seconds_since(Clock::time_point t0) {

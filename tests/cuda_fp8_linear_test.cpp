@@ -3,8 +3,8 @@
 // quantize as they write (norm_fp8.h) against the norm and the quantizer, bad inputs are refused by
 // name, and tiny generations with FP8 linears stay within the bars: MS-SSIM >= 0.95 against
 // bf16, compile mode's replays equal to FP8 eager (>= 0.99), layerwise offload refused. The linear
-// itself against its CPU twin is in the op table (cuda_ops/op_cases.cpp). Skips where no GPU
-// exists.
+// itself against its CPU twin is in the op table (cuda_ops/op_cases.cpp), the block-scaled one
+// below. Skips where no GPU exists.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -154,7 +154,8 @@ Tensor skewed_groups(int64_t rows, int64_t K) {
   Tensor x = testing::randn({rows, K});
   float* v = x.data<float>();
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t k = 0; k < K; ++k) v[r * K + k] *= std::ldexp(1.f, int((r + 3 * (k / 128)) % 9) - 4);
+    for (int64_t k = 0; k < K; ++k)
+      v[r * K + k] *= std::ldexp(1.f, int((r + 3 * (k / 128)) % 9) - 4);
   return x.to(DType::BF16);
 }
 
@@ -182,7 +183,8 @@ TEST(CudaFp8Groups, TheKernelsRoundAsTheCpuDoes) {
   EXPECT_EQ(differing_codes(got.values, want.values), 0);
   const Tensor scales = got.scales.to(Device::cpu());
   ASSERT_EQ(scales.shape(), Shape({2, 4}));
-  for (int64_t i = 0; i < 8; ++i) EXPECT_EQ(scales.data<float>()[i], want.scales.data<float>()[i]) << i;
+  for (int64_t i = 0; i < 8; ++i)
+    EXPECT_EQ(scales.data<float>()[i], want.scales.data<float>()[i]) << i;
 }
 
 // The block-scaled linear against its CPU twin (the same bytes and scales, so what differs is the
@@ -191,7 +193,12 @@ TEST(CudaFp8Groups, TheKernelsRoundAsTheCpuDoes) {
 // shows. Elsewhere it is refused by name.
 TEST(CudaFp8BlockLinear, MatchesItsCpuTwinOnHopper) {
   REQUIRE_GPU();
-  const Tensor w = skewed_groups(256, 384), b = testing::randn({256}).to(DType::BF16);
+  // The weight's 128×128 blocks each scaled differently too (2^(3·row block + column block)).
+  Tensor wf = testing::randn({256, 384});
+  for (int64_t o = 0; o < 256; ++o)
+    for (int64_t i = 0; i < 384; ++i)
+      wf.data<float>()[o * 384 + i] *= std::ldexp(1.f, int(3 * (o / 128) + i / 128) - 3);
+  const Tensor w = wf.to(DType::BF16), b = testing::randn({256}).to(DType::BF16);
   if (!ops::fp8_blocks_supported(kGpu, 256, 384)) {
     const std::string m = error_of([&] {
       ops::fp8_block_linear(skewed_groups(16, 384).to(kGpu), ops::quantize_blocks_fp8(w.to(kGpu)),

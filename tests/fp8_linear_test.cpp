@@ -112,7 +112,8 @@ TEST(Fp8Groups, EachGroupScaledToItsOwnMaximumGroupMajor) {
   for (int64_t r = 0; r < 3; ++r) {
     for (int64_t g = 0; g < 3; ++g) {
       float amax = 0.f;
-      for (int64_t k = g * 128; k < g * 128 + 128; ++k) amax = std::max(amax, std::fabs(v[r * 384 + k]));
+      for (int64_t k = g * 128; k < g * 128 + 128; ++k)
+        amax = std::max(amax, std::fabs(v[r * 384 + k]));
       const float s = q.scales.data<float>()[g * 3 + r];
       EXPECT_EQ(s, amax > 0 ? amax / 448.f : 1.f) << "row " << r << ", group " << g;
       for (int64_t k = g * 128; k < g * 128 + 128; ++k)
@@ -139,7 +140,8 @@ TEST(Fp8Blocks, EachBlockScaledToItsOwnMaximumScalesPaddedToFour) {
     for (int64_t bi = 0; bi < 3; ++bi) {
       float amax = 0.f;
       for (int64_t o = bo * 128; o < bo * 128 + 128; ++o)
-        for (int64_t i = bi * 128; i < bi * 128 + 128; ++i) amax = std::max(amax, std::fabs(v[o * 384 + i]));
+        for (int64_t i = bi * 128; i < bi * 128 + 128; ++i)
+          amax = std::max(amax, std::fabs(v[o * 384 + i]));
       EXPECT_EQ(s[bo * 4 + bi], amax / 448.f) << "block " << bo << ", " << bi;
       EXPECT_EQ(codes[(bo * 128 + 5) * 384 + bi * 128 + 7],
                 f32_to_e4m3(v[(bo * 128 + 5) * 384 + bi * 128 + 7] / s[bo * 4 + bi]));
@@ -169,7 +171,8 @@ TEST(Fp8BlockLinear, CloseToTheF32LinearAndRefusesWhatItCannotServe) {
   for (int64_t o = 0; o < 128; ++o) w0.data<float>()[o * 256] = 0.f;
   const Tensor outliers = ops::linear(x, w0, b);
   const double rows_err = rel_l2(ops::fp8_linear(x, ops::quantize_rows_fp8(w0), b), outliers);
-  const double groups_err = rel_l2(ops::fp8_block_linear(x, ops::quantize_blocks_fp8(w0), b), outliers);
+  const double groups_err =
+      rel_l2(ops::fp8_block_linear(x, ops::quantize_blocks_fp8(w0), b), outliers);
   std::printf("[fp8 block linear cpu] with outliers: rel-L2 %.3g (row scales %.3g)\n", groups_err,
               rows_err);
   EXPECT_LT(groups_err, 0.8 * rows_err);

@@ -92,8 +92,7 @@ Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& 
   const Tensor& w = weight.values;
   FV_CHECK(w.ndim() == 2 && w.dtype() == DType::F8E4M3 && weight.scales.dtype() == DType::F32 &&
                w.size(0) % 128 == 0 && w.size(1) % 128 == 0 &&
-               weight.scales.shape() ==
-                   Shape({w.size(0) / 128, (w.size(1) / 128 + 3) / 4 * 4}),
+               weight.scales.shape() == Shape({w.size(0) / 128, (w.size(1) / 128 + 3) / 4 * 4}),
            "fp8_block_linear: the weight must be F8E4M3 [out, in] (multiples of 128) with F32 "
            "scales [out / 128, in / 128 rounded up to a multiple of 4], got ",
            w.describe(), " and ", weight.scales.describe());
@@ -107,8 +106,9 @@ Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& 
            "fp8_block_linear: input ", x.describe(), " must be ",
            dtype_name(activation_dtype(x.device())), " [..., ", w.size(1), "] for the weight ",
            w.describe());
-  FV_CHECK(fp8_blocks_supported(x.device(), w.size(0), w.size(1)), "fp8_block_linear: ",
-           x.device().name(), " has no GEMM with 128-wide FP8 scales (a Hopper GPU, sm_90, has)");
+  FV_CHECK(fp8_blocks_supported(x.device(), w.size(0), w.size(1)),
+           "fp8_block_linear: ", x.device().name(),
+           " has no GEMM with 128-wide FP8 scales (a Hopper GPU, sm_90, has)");
   return FV_DISPATCH(x.device(), fp8_block_linear(x, weight, bias, gelu));
 }
 

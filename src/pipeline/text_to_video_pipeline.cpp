@@ -446,7 +446,7 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
     if (uncond_model) uncond_model->quantize_linears_fp8();
     log::info(
         "transformer: blocks' linears in FP8 (E4M3 weights, per-channel and per-token "
-        "scales)",
+        "scales, or 128-wide ones where served)",
         device_.is_cpu() ? "; emulated in f32 on the CPU" : "");
   }
   if (uncond_model) {

@@ -30,7 +30,8 @@ Tensor dequantize(const Fp8Rows& rows) {
   Tensor out = rows.values.contiguous().to(DType::F32);
   const int64_t n = rows.scales.numel(), K = n == 0 ? 0 : out.numel() / n;
   float* o = out.data<float>();
-  const float* s = rows.scales.contiguous().data<float>();
+  const Tensor scales = rows.scales.contiguous();
+  const float* s = scales.data<float>();
   for (int64_t r = 0; r < n; ++r)
     for (int64_t k = 0; k < K; ++k) o[r * K + k] *= s[r];
   return out;
@@ -45,7 +46,8 @@ Fp8Rows quantize_rows_fp8(const Tensor& x) {
   const float* in = xf.data<float>();
   uint8_t* values = static_cast<uint8_t*>(q.values.raw_data());
   float* scales = q.scales.data<float>();
-  for (int64_t r = 0; r < rows; ++r) scales[r] = quantize_patch(in + r * K, values + r * K, 1, K, K);
+  for (int64_t r = 0; r < rows; ++r)
+    scales[r] = quantize_patch(in + r * K, values + r * K, 1, K, K);
   return q;
 }
 
@@ -93,7 +95,8 @@ Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& 
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t k = 0; k < K; ++k) xv[r * K + k] *= xs[(k / 128) * rows + r];
   float* wv = wd.data<float>();
-  const float* ws = weight.scales.contiguous().data<float>();
+  const Tensor w_scales = weight.scales.contiguous();
+  const float* ws = w_scales.data<float>();
   for (int64_t o = 0; o < out; ++o)
     for (int64_t k = 0; k < K; ++k) wv[o * K + k] *= ws[(o / 128) * padded + k / 128];
   const Tensor y = linear(xd, wd, bias);

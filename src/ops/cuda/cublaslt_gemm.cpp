@@ -286,8 +286,7 @@ class Plan {
     return str_cat("[", key_.m, ",", key_.k, "]·[", key_.transpose_b ? key_.n : key_.k, ",",
                    key_.transpose_b ? key_.k : key_.n, "]", key_.transpose_b ? "ᵀ" : "", " ",
                    dtype_name(key_.operand_dtype), key_.block_scales ? " (128-wide scales)" : "",
-                   " -> ", dtype_name(key_.dtype),
-                   key_.bias ? " +bias" : "",
+                   " -> ", dtype_name(key_.dtype), key_.bias ? " +bias" : "",
                    key_.activation == GemmActivation::GeluTanh ? " gelu" : "", " (alignments ",
                    key_.align_a, "/", key_.align_b, "/", key_.align_d, " bytes)");
   }

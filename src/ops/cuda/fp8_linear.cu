@@ -1,9 +1,9 @@
-// ops::cuda's FP8 linears (ops/fp8_linear.h): a warp or a CTA quantizes a row (its absolute maximum,
-// then each element divided by the scale and rounded by the hardware's satfinite E4M3 conversion,
-// as the CPU twin rounds), a half-warp a 128-wide group, a CTA a 128×128 weight block; cuBLASLt's
-// FP8 GEMM writes bf16: with both operands' row scales as outer vectors where it plans them, else
-// with unit scales and the scales, bias and GELU applied by one kernel after it; with block scales
-// on Hopper (cublaslt_gemm.h).
+// ops::cuda's FP8 linears (ops/fp8_linear.h): a warp or a CTA quantizes a row (its absolute
+// maximum, then each element divided by the scale and rounded by the hardware's satfinite E4M3
+// conversion, as the CPU twin rounds), a half-warp a 128-wide group, a CTA a 128×128 weight block;
+// cuBLASLt's FP8 GEMM writes bf16: with both operands' row scales as outer vectors where it plans
+// them, else with unit scales and the scales, bias and GELU applied by one kernel after it; with
+// block scales on Hopper (cublaslt_gemm.h).
 #include <cuda_bf16.h>
 #include <cuda_fp8.h>
 
@@ -171,11 +171,12 @@ __global__ void __launch_bounds__(kBlockThreads)
 // x's rows quantized in groups into `values` [padded_rows, K] and `scales` [K / 128, padded_rows].
 void quantize_groups_into(const Tensor& x, int64_t padded_rows, const Tensor& values,
                           const Tensor& scales) {
-  const int64_t K = x.size(-1), rows = x.numel() / K, groups = K / 128;
+  const int64_t K = x.size(-1), groups = K / 128;
   const int64_t threads = padded_rows * groups * 16;
   if (threads == 0) return;
-  FV_CHECK(threads / kGroupThreads < (int64_t(1) << 31), "quantize_groups_fp8: ", rows,
-           " rows is too many");
+  const int64_t rows = x.numel() / K;
+  FV_CHECK((threads + kGroupThreads - 1) / kGroupThreads < (int64_t(1) << 31),
+           "quantize_groups_fp8: ", rows, " rows of ", K, " are too many");
   const Tensor xc = x.contiguous();
   quantize_groups_kernel<<<unsigned((threads + kGroupThreads - 1) / kGroupThreads), kGroupThreads,
                            0, use_cuda_device(x.device().index).stream()>>>(
@@ -271,7 +272,7 @@ Fp8Blocks quantize_blocks_fp8(const Tensor& w) {
 
 Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& bias, bool gelu) {
   const int64_t in = weight.values.size(1), out = weight.values.size(0);
-  const int64_t rows = x.numel() / in;
+  const int64_t rows = in == 0 ? 0 : x.numel() / in;
   // The token rows padded to a multiple of 16 (zeros, scale 1) so the group scales' rows stay
   // 16-byte aligned whatever the token count; the padding's outputs are sliced off.
   const int64_t padded = (rows + 15) / 16 * 16;

@@ -4,8 +4,10 @@
 #include <atomic>
 #include <cmath>
 #include <exception>
+#include <optional>
 #include <thread>
 
+#include "fastvideo/log.h"
 #include "io/load_stop.h"
 #include "models/wan/dit/wan_rope.h"
 #include "ops/elementwise.h"
@@ -1010,11 +1012,26 @@ void WanTransformer::quantize_linears_fp8() {
   // FFN down in 128×128 blocks where the device serves them: its input, the GELU output, has no
   // norm that quantizes it per row anyway, and on Hopper this GEMM ran 15 % faster so (the
   // fp8_linear.h note). The other linears keep row scales: their norms quantize per row.
+  // cuBLASLt is asked once, with a few rows of zeros, whether it plans that GEMM (a cuBLAS older
+  // than 12.9 has no such scales): if not, row scales, said once.
+  std::optional<bool> blocks_planned;
   const auto quantize_blocks_where_served = [&](Tensor& weight, Tensor& scales) {
     if (!ops::fp8_blocks_supported(weight.device(), weight.size(0), weight.size(1))) {
       return quantize(weight, scales);
     }
     ops::Fp8Blocks q = ops::quantize_blocks_fp8(weight);
+    if (!blocks_planned) {
+      try {
+        ops::fp8_block_linear(Tensor::zeros({16, weight.size(1)}, weight.dtype(), weight.device()),
+                              q, Tensor());
+        blocks_planned = true;
+      } catch (const Error& e) {
+        log::warning("transformer_quant FP8: the FFN's down projection keeps row scales: ",
+                     e.what());
+        blocks_planned = false;
+      }
+    }
+    if (!*blocks_planned) return quantize(weight, scales);
     weight = std::move(q.values);
     scales = std::move(q.scales);
   };
@@ -1027,6 +1044,11 @@ void WanTransformer::quantize_linears_fp8() {
     }
     quantize(block.ffn_in_w, block.ffn_in_s);
     quantize_blocks_where_served(block.ffn_out_w, block.ffn_out_s);
+  }
+  if (blocks_planned.value_or(false)) {
+    log::info(
+        "transformer_quant FP8: the FFN's down projection in 128×128-block and 128-wide "
+        "token scales");
   }
   fp8_linears_ = true;
 }
