@@ -33,7 +33,8 @@
 //             (order_by_box_kernel), fills each stage exactly, every box at a multiple of its own
 //             size; rows past the list's last box are zeros (out-of-bounds loads). Each warp
 //             reads the 32 entries from a stage's first a step ahead, and a warp scan of their box
-//             sizes places them. At 480×832×81, where a quarter of the tiles hold 8, 16 or 32
+//             sizes places them while the step before runs its Q·Kᵀ (3-4 % faster than before
+//             it, docs/perf.md session 47). At 480×832×81, where a quarter of the tiles hold 8, 16 or 32
 //             tokens, this cut the fine stage by 20-24 %; on whole tiles the per-step placing cost
 //             6 % (docs/perf.md, session 46).
 // Epilogue:   each valid query row of O / l to its token, plus G ⊙ coarse (VSA).
@@ -302,19 +303,22 @@ __device__ __forceinline__ void write_rows(const float (&o)[64], const float (&l
 }
 
 // One 64-key step over the K and V in shared memory: S = Q·Kᵀ, the softmax masked by `keys` (a
-// TileBox or a Stage), O += P·V. after_qk runs once every warp is done with K (the next K's load);
-// on return every warp is done with V.
-template <class Keys, class AfterQk>
+// TileBox or a Stage), O += P·V. while_qk runs while the tensor cores compute Q·Kᵀ (work that
+// needs no accumulator: the stage walk places its next stage there), after_qk once every warp is
+// done with K (the next K's load); on return every warp is done with V.
+template <class Keys, class WhileQk, class AfterQk>
 __device__ __forceinline__ void attend_step(float (&o)[64], float (&s)[kScoreRegs],
                                             uint32_t (&pf)[kPSteps][4], float (&m)[2],
                                             float (&l)[2], float (&corr)[2], const SmemMap& sm,
                                             uint32_t phase, float scale_log2, int lane,
-                                            const Keys& keys, AfterQk&& after_qk) {
+                                            const Keys& keys, WhileQk&& while_qk,
+                                            AfterQk&& after_qk) {
   mbarrier_wait(sm.k_full(), phase);
   fence_operands(s);
   wgmma_fence();
   issue_qk(s, sm.q(), sm.k());
   wgmma_commit();
+  while_qk();  // work that needs no accumulator, while the tensor cores run
   wgmma_wait<0>();
   fence_operands(s);
   named_barrier_sync(1, kThreads);  // every warp's Q·K_jᵀ is done with K
@@ -369,9 +373,11 @@ __device__ void attend_tiles(const CUtensorMap* tm_q, const CUtensorMap* tm_k,
       if ((j + 1) % kWindow == 0) load_window = list_window(p, list, j + 1, lane);
       next = window_entry(load_window, j + 1);
     }
-    attend_step(o, s, pf, m, l, corr, sm, phase, p.scale_log2, lane, keys, [&] {
-      if (threadIdx.x == 0 && j < last) load_tile(sm.k(), tm_k, sm.k_full(), w, next);
-    });
+    attend_step(
+        o, s, pf, m, l, corr, sm, phase, p.scale_log2, lane, keys, [] {},
+        [&] {
+          if (threadIdx.x == 0 && j < last) load_tile(sm.k(), tm_k, sm.k_full(), w, next);
+        });
     if (threadIdx.x == 0 && j < last) load_tile(sm.v(), tm_v, sm.v_full(), w, next);
   }
   write_rows(o, l, p, w, query_box);
@@ -406,10 +412,14 @@ __device__ void attend_stages(const CUtensorMap* tm_q, const BoxMaps& k_maps, co
   for (int j = 0;; ++j) {
     const uint32_t phase = j & 1;
     const bool more = next_first < p.topk;
-    const Stage next = make_stage(next_entry, lane);
-    const int after_first = next_first + next.entries;
-    next_entry = list_entry(list, after_first, p.topk, lane);  // used in the next step
-    attend_step(o, s, pf, m, l, corr, sm, phase, p.scale_log2, lane, keys, [&] {
+    Stage next;
+    int after_first = 0;
+    const auto place_next = [&] {  // stage j + 1, and the entries of the one after
+      next = make_stage(next_entry, lane);
+      after_first = next_first + next.entries;
+      next_entry = list_entry(list, after_first, p.topk, lane);  // used in the next step
+    };
+    attend_step(o, s, pf, m, l, corr, sm, phase, p.scale_log2, lane, keys, place_next, [&] {
       if (warp == 0 && more) load_stage(sm.k(), k_maps, sm.k_full(), w, next, lane, p.num_tiles);
     });
     if (!more) break;
