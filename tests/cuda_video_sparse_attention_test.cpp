@@ -2,16 +2,22 @@
 // from the text (vsa_reference.h) on bf16-rounded random inputs: odd grids (partial tiles on every
 // axis), sparsity 0 / 0.5 / 0.8 / 0.9, batch 2, heads 12 and 40, with and without the gate
 // (rel-L2 ≤ 1e-2); the selection compared exactly with the CPU rule applied to the GPU's own
-// scores, ties included; sparsity 0 without a gate against dense attention; the refusals. Outputs
-// land in NaN-poisoned memory, so a row left unwritten fails. Skips where no GPU exists.
+// scores, ties included, and the selection kernel alone on long rows with NaN, ±inf and ±0;
+// sparsity 0 without a gate against dense attention; the refusals. Outputs land in NaN-poisoned
+// memory, so a row left unwritten fails. Skips where no GPU exists.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "attention/attention_registry.h"
 #include "core/cuda/cuda_context.h"
 #include "device_poison.h"
+#include "ops/block_selection.h"
 #include "ops/cuda/vsa_fine_stage.h"
+#include "ops/cuda/vsa_kernels.h"
 #include "ops/elementwise.h"
 #include "ops/video_sparse_attention.h"
 #include "require_gpu.h"
@@ -115,6 +121,55 @@ TEST(CudaVideoSparseAttention, SelectsTheLowestTilesAmongEqualScores) {
   for (int64_t row = 0; row < 12 * tiling->num_tiles; ++row)
     for (int n = 0; n < 3; ++n)
       ASSERT_EQ(selected.data<int32_t>()[row * 3 + n], n) << "row " << row;
+}
+
+// The selection kernel alone against the CPU rule on rows as long as the 1.3B's (624 tiles), the
+// 14B 720p's (1,440) and beyond (2,000), and short: equal scores everywhere, three values (ties
+// straddling every 32-wide chunk), NaN, ±inf and ±0, topk from 1 to n; then the row softmax where
+// the row is finite.
+TEST(CudaVideoSparseAttention, SelectionMatchesTheCpuRuleOnLongRowsAndOddValues) {
+  REQUIRE_GPU();
+  const cudaStream_t stream = use_cuda_device(kGpu.index).stream();
+  constexpr int64_t kRows = 5;
+  for (const int64_t n : {37, 624, 1440, 2000}) {
+    const int64_t ld = (n + 3) / 4 * 4;
+    Tensor host = Tensor::zeros({kRows, ld}, DType::F32);
+    float* v = host.data<float>();
+    const Tensor noise = testing::randn({kRows, n});
+    for (int64_t j = 0; j < n; ++j) {
+      v[j] = noise.data<float>()[j];                   // row 0: random
+      v[ld + j] = 0.5f;                                // row 1: all equal
+      v[2 * ld + j] = float((j * 7) % 3);              // row 2: three values
+      v[3 * ld + j] = noise.data<float>()[3 * n + j];  // row 3: odd values among random ones
+      v[4 * ld + j] = -std::fabs(noise.data<float>()[4 * n + j]);  // row 4: all negative
+    }
+    const float odd[] = {
+        std::numeric_limits<float>::quiet_NaN(), INFINITY, -INFINITY, -0.f, 0.f, INFINITY, 0.f};
+    for (int i = 0; i < 7; ++i) v[3 * ld + (i * 11) % n] = odd[i];
+    for (const int64_t topk : {int64_t(1), int64_t(7), n / 10 + 1, n - 1, n}) {
+      if (topk > n || topk < 1) continue;
+      Tensor scores = host.to(kGpu);
+      Tensor selected = Tensor::empty({kRows, topk}, DType::I32, kGpu);
+      ops::cuda::vsa_select_and_softmax(scores.data<float>(), kRows, n, ld, topk,
+                                        selected.data<int32_t>(), stream);
+      const Tensor got = selected.to(Device::cpu()), soft = scores.to(Device::cpu());
+      std::vector<int32_t> want(static_cast<size_t>(topk));
+      for (int64_t r = 0; r < kRows; ++r) {
+        select_top_blocks(v + r * ld, n, topk, want.data());
+        ASSERT_TRUE(std::equal(want.begin(), want.end(), got.data<int32_t>() + r * topk))
+            << "n " << n << ", topk " << topk << ", row " << r;
+        if (r == 3) continue;  // its NaN makes the softmax NaN
+        double max = -INFINITY, sum = 0;
+        for (int64_t j = 0; j < n; ++j) max = std::max(max, double(v[r * ld + j]));
+        for (int64_t j = 0; j < n; ++j) sum += std::exp(double(v[r * ld + j]) - max);
+        for (int64_t j = 0; j < n; ++j) {
+          const double p = std::exp(double(v[r * ld + j]) - max) / sum;
+          ASSERT_NEAR(soft.data<float>()[r * ld + j], p, 1e-6 + 1e-5 * p)
+              << "n " << n << ", row " << r << ", column " << j;
+        }
+      }
+    }
+  }
 }
 
 TEST(CudaVideoSparseAttention, WithoutSparsityOrGateIsDenseAttention) {
