@@ -248,7 +248,7 @@ class WanTransformer {
     Tensor gate_w, gate_b;       // VSA's to_gate_compress; undefined: G = 0
     Tensor proj_l_w, proj_l_b;   // SLA's proj_l (f32); undefined: zero
     int index = 0;               // blocks.N: which backends with per-layer settings read (STA)
-    Tensor ffn_in_s, ffn_out_s;  // FP8 weights' scales (quantize_linears_fp8; ffn_out_s 2-D: blocks)
+    Tensor ffn_in_s, ffn_out_s;  // FP8 scales (quantize_linears_fp8; ffn_out_s 2-D: blocks)
   };
 
   struct RopeCache {
