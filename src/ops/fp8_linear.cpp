@@ -13,6 +13,9 @@ Fp8Rows quantize_rows_fp8(const Tensor& x) {
 
 namespace {
 
+// The linears' activation dtype: f32 on the CPU, bf16 on a GPU.
+DType activation_dtype(const Device& device) { return device.is_cpu() ? DType::F32 : DType::BF16; }
+
 void check_weight(const Device& device, const Fp8Rows& weight, const Tensor& bias) {
   const Tensor& w = weight.values;
   FV_CHECK(w.ndim() == 2 && w.dtype() == DType::F8E4M3 && weight.scales.dtype() == DType::F32 &&
@@ -33,7 +36,7 @@ Tensor fp8_linear(const Tensor& x, const Fp8Rows& weight, const Tensor& bias, bo
   check_weight(x.device(), weight, bias);
   FV_CHECK(x.ndim() >= 1 && x.size(-1) == weight.values.size(1), "fp8_linear: input ", x.describe(),
            " does not match the weight ", weight.values.describe());
-  const DType want = x.device().is_cpu() ? DType::F32 : DType::BF16;
+  const DType want = activation_dtype(x.device());
   FV_CHECK(x.dtype() == want, "fp8_linear on ", x.device().name(), " takes ", dtype_name(want),
            " input, got ", x.describe());
   return fp8_linear(quantize_rows_fp8(x), x.dtype(), weight, bias, gelu);
@@ -51,7 +54,7 @@ Tensor fp8_linear(const Fp8Rows& xq, DType out, const Fp8Rows& weight, const Ten
                xq.scales.numel() == (x.size(-1) == 0 ? 0 : x.numel() / x.size(-1)),
            "fp8_linear: quantized input ", x.describe(), " with scales ", xq.scales.describe(),
            " does not match the weight ", w.describe());
-  const DType want = x.device().is_cpu() ? DType::F32 : DType::BF16;
+  const DType want = activation_dtype(x.device());
   FV_CHECK(out == want, "fp8_linear on ", x.device().name(), " writes ", dtype_name(want), ", not ",
            dtype_name(out));
   return FV_DISPATCH(x.device(), fp8_linear(xq, out, weight, bias, gelu));
@@ -66,12 +69,6 @@ bool fp8_blocks_supported(const Device& device, int64_t out, int64_t in) {
   return false;
 #endif
 }
-
-namespace {
-
-DType activation_dtype(const Device& device) { return device.is_cpu() ? DType::F32 : DType::BF16; }
-
-}  // namespace
 
 Fp8Blocks quantize_blocks_fp8(const Tensor& w) {
   FV_CHECK(w.ndim() == 2 && w.dtype() == activation_dtype(w.device()) && w.size(0) % 128 == 0 &&
@@ -90,12 +87,13 @@ Fp8Groups quantize_groups_fp8(const Tensor& x) {
 
 Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& bias, bool gelu) {
   const Tensor& w = weight.values;
-  FV_CHECK(w.ndim() == 2 && w.dtype() == DType::F8E4M3 && weight.scales.dtype() == DType::F32 &&
-               w.size(0) % 128 == 0 && w.size(1) % 128 == 0 &&
-               weight.scales.shape() == Shape({w.size(0) / 128, (w.size(1) / 128 + 3) / 4 * 4}),
-           "fp8_block_linear: the weight must be F8E4M3 [out, in] (multiples of 128) with F32 "
-           "scales [out / 128, in / 128 rounded up to a multiple of 4], got ",
-           w.describe(), " and ", weight.scales.describe());
+  FV_CHECK(
+      w.ndim() == 2 && w.dtype() == DType::F8E4M3 && weight.scales.dtype() == DType::F32 &&
+          w.size(0) % 128 == 0 && w.size(1) % 128 == 0 &&
+          weight.scales.shape() == Shape({w.size(0) / 128, fp8_block_scale_columns(w.size(1))}),
+      "fp8_block_linear: the weight must be F8E4M3 [out, in] (multiples of 128) with F32 "
+      "scales [out / 128, in / 128 rounded up to a multiple of 4], got ",
+      w.describe(), " and ", weight.scales.describe());
   FV_CHECK(w.device() == x.device() && weight.scales.device() == x.device() &&
                (!bias.defined() || bias.device() == x.device()),
            "fp8_block_linear: weight ", w.describe(), ", scales and bias must be on ",

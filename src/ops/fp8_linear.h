@@ -45,6 +45,9 @@ struct Fp8Groups {
 struct Fp8Blocks {
   Tensor values, scales;
 };
+// Columns of a block-scaled weight's scales for `in` input features: in / 128 rounded up to a
+// multiple of 4 (cuBLASLt's stride rule).
+constexpr int64_t fp8_block_scale_columns(int64_t in) { return (in / 128 + 3) / 4 * 4; }
 
 // Whether fp8_block_linear serves a weight [out, in] on this device: out and in multiples of 128,
 // on the CPU (the twin) or a Hopper GPU (sm_90; cuBLASLt has these scales nowhere else).

@@ -69,7 +69,7 @@ Fp8Groups quantize_groups_fp8(const Tensor& x) {
 
 Fp8Blocks quantize_blocks_fp8(const Tensor& w) {
   const Tensor wf = w.contiguous();
-  const int64_t out = w.size(0), in = w.size(1), padded = (in / 128 + 3) / 4 * 4;
+  const int64_t out = w.size(0), in = w.size(1), padded = fp8_block_scale_columns(in);
   Fp8Blocks q{Tensor::empty(w.shape(), DType::F8E4M3),
               Tensor::zeros({out / 128, padded}, DType::F32)};
   const float* src = wf.data<float>();

@@ -15,6 +15,7 @@
 #include "core/cuda/cuda_context.h"
 #include "fastvideo/log.h"
 #include "ops/cuda/bias_activation.h"
+#include "ops/fp8_linear.h"
 #include "ops/gemm_autotune.h"
 
 namespace fastvideo::ops::cuda_detail {
@@ -63,7 +64,7 @@ struct PlanKey {
   bool transpose_b;
   DType dtype;          // d's (and bias's)
   DType operand_dtype;  // a's and b's: d's, or F8E4M3 with row scales
-  bool block_scales;    // FP8 with 128-wide scales (GemmRowScales::blocks)
+  bool block_scales;    // FP8 with 128-wide scales (GemmScales::blocks)
   bool bias;
   GemmActivation activation;
   uint32_t align_a, align_b, align_d, align_bias;
@@ -88,8 +89,8 @@ void set_attribute(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t att
 // Descriptors and the chosen algorithm for one PlanKey. Owned by the plan cache for the process.
 class Plan {
  public:
-  Plan(const PlanKey& key, const void* bias, const GemmRowScales* row_scales,
-       cublasLtHandle_t handle, size_t workspace_bytes)
+  Plan(const PlanKey& key, const void* bias, const GemmScales* row_scales, cublasLtHandle_t handle,
+       size_t workspace_bytes)
       : key_(key) {
     const cudaDataType_t type = cuda_type(key.operand_dtype), d_type = cuda_type(key.dtype);
     const bool fp8 = key.operand_dtype == DType::F8E4M3;
@@ -138,7 +139,7 @@ class Plan {
 
   // Callers hold the cache's mutex: the bias pointer lives in the shared descriptor.
   void run(const Tensor& d, const Tensor& a, const Tensor& b, const Tensor& bias,
-           const GemmRowScales* row_scales, cublasLtHandle_t handle, void* workspace,
+           const GemmScales* row_scales, cublasLtHandle_t handle, void* workspace,
            size_t workspace_bytes, cudaStream_t stream) {
     if (fused_ && bias.defined()) {
       set_attribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias.raw_data());
@@ -254,7 +255,7 @@ class Plan {
   // A fresh descriptor: our layout's transposes and, with row_scales, one scale per row of each
   // operand (cuBLASLt's A is our b, n rows; its B our a, m rows) at these pointers, which each run
   // then replaces.
-  void create_desc(const GemmRowScales* row_scales) {
+  void create_desc(const GemmScales* row_scales) {
     if (desc_) cublasLtMatmulDescDestroy(desc_);
     desc_ = nullptr;
     // CUBLAS_COMPUTE_32F: fp32 accumulation for 16-bit and 8-bit inputs and true fp32 (not TF32)
@@ -275,7 +276,7 @@ class Plan {
     }
   }
 
-  void set_scale_pointers(const GemmRowScales& row_scales) {
+  void set_scale_pointers(const GemmScales& row_scales) {
     set_attribute(desc_, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
                   static_cast<const void*>(row_scales.b.raw_data()));
     set_attribute(desc_, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
@@ -312,7 +313,7 @@ PlanCache& plan_cache() {
 }
 
 PlanKey key_of(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose_b,
-               const Tensor& bias, GemmActivation activation, const GemmRowScales* row_scales) {
+               const Tensor& bias, GemmActivation activation, const GemmScales* row_scales) {
   const DType dtype = d.dtype(), operand_dtype = row_scales ? DType::F8E4M3 : dtype;
   const Device device = d.device();
   FV_CHECK(!device.is_cpu(), "cuBLASLt GEMM: output ", d.describe(), " is not on a GPU");
@@ -339,7 +340,7 @@ PlanKey key_of(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose
              "cuBLASLt FP8 GEMM with 128-wide scales: n ", n, " and k ", k,
              " must be multiples of 128");
     const Shape a_shape = blocks ? Shape({k / 128, m}) : Shape({m});
-    const Shape b_shape = blocks ? Shape({n / 128, (k / 128 + 3) / 4 * 4}) : Shape({n});
+    const Shape b_shape = blocks ? Shape({n / 128, fp8_block_scale_columns(k)}) : Shape({n});
     for (const auto& [scales, shape] :
          {std::pair{&row_scales->a, a_shape}, std::pair{&row_scales->b, b_shape}}) {
       FV_CHECK(scales->dtype() == DType::F32 && scales->device() == device &&
@@ -374,7 +375,7 @@ PlanKey key_of(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose
 }  // namespace
 
 void cublaslt_gemm(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose_b,
-                   const Tensor& bias, GemmActivation activation, const GemmRowScales* row_scales) {
+                   const Tensor& bias, GemmActivation activation, const GemmScales* row_scales) {
   const PlanKey key = key_of(d, a, b, transpose_b, bias, activation, row_scales);
   if (key.m == 0 || key.n == 0) return;
   CudaContext& ctx = use_cuda_device(key.device);

@@ -13,7 +13,7 @@ enum class GemmActivation { None, GeluTanh };
 // FP8 operands' scales. Outer vectors: F32 [m] for a's rows, [n] for b's. Blocks (Hopper,
 // ops/fp8_linear.h): a's per row in groups of 128 along k, F32 [k / 128, m]; b's per 128×128
 // block, F32 [n / 128, k / 128 rounded up to a multiple of 4].
-struct GemmRowScales {
+struct GemmScales {
   Tensor a, b;
   bool blocks = false;
 };
@@ -27,6 +27,6 @@ struct GemmRowScales {
 // scales instead, and there is no fallback: a shape cuBLASLt cannot plan is an error.
 void cublaslt_gemm(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose_b,
                    const Tensor& bias, GemmActivation activation,
-                   const GemmRowScales* row_scales = nullptr);
+                   const GemmScales* row_scales = nullptr);
 
 }  // namespace fastvideo::ops::cuda_detail

@@ -44,6 +44,27 @@ __device__ float chunk_amax(const uint4& v, float amax) {
   return amax;
 }
 
+// The maximum of `amax` over a CTA of kThreads threads, every one calling: a warp shuffle, then
+// (more than one warp) the warps' maxima through shared memory.
+template <int kThreads>
+__device__ __forceinline__ float cta_max(float amax) {
+  for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+  if constexpr (kThreads > 32) {
+    __shared__ float warp_max[kThreads / 32];
+    if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = amax;
+    __syncthreads();
+    amax = warp_max[0];
+#pragma unroll
+    for (int w = 1; w < kThreads / 32; ++w) amax = fmaxf(amax, warp_max[w]);
+  }
+  return amax;
+}
+
+// A row's, group's or block's scale from its largest magnitude: amax / 448, 1 when all zero.
+__device__ __forceinline__ float e4m3_scale(float amax) {
+  return amax > 0.f ? __fdiv_rn(amax, kE4m3Max) : 1.f;
+}
+
 // Rows of up to kRowThreads * kChunks chunks of 8, read once: each of a row's kRowThreads threads
 // (a warp, or the whole CTA) loads its chunks into registers before it needs any, so a row is one
 // DRAM read and a short warp for a 1536-wide row rather than a CTA (the two-pass kernel below read
@@ -69,17 +90,9 @@ __global__ void __launch_bounds__(kRegisterThreads)
   for (int i = 0; i < kChunks; ++i) {
     if (live && t + i * kRowThreads < chunks) amax = chunk_amax(v[i], amax);
   }
-  for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-  if constexpr (kRowThreads > 32) {
-    __shared__ float warp_max[kRowThreads / 32];
-    if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = amax;
-    __syncthreads();
-    amax = warp_max[0];
-#pragma unroll
-    for (int w = 1; w < kRowThreads / 32; ++w) amax = fmaxf(amax, warp_max[w]);
-  }
+  amax = cta_max<kRowThreads>(amax);  // a warp's row: its lanes only
   if (!live) return;
-  const float s = amax > 0.f ? __fdiv_rn(amax, kE4m3Max) : 1.f;
+  const float s = e4m3_scale(amax);
   if (t == 0) scales[row] = s;
   uint2* out = reinterpret_cast<uint2*>(q + row * K);
 #pragma unroll
@@ -101,14 +114,7 @@ __global__ void __launch_bounds__(kThreads)
   const int chunks = int(K / 8);
   float amax = 0.f;
   for (int c = threadIdx.x; c < chunks; c += kThreads) amax = chunk_amax(in[c], amax);
-  __shared__ float warp_max[kThreads / 32];
-  for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-  if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = amax;
-  __syncthreads();
-  amax = warp_max[0];
-#pragma unroll
-  for (int w = 1; w < kThreads / 32; ++w) amax = fmaxf(amax, warp_max[w]);
-  const float s = amax > 0.f ? __fdiv_rn(amax, kE4m3Max) : 1.f;
+  const float s = e4m3_scale(cta_max<kThreads>(amax));
   if (threadIdx.x == 0) scales[row] = s;
   uint2* out = reinterpret_cast<uint2*>(q + row * K);
   for (int c = threadIdx.x; c < chunks; c += kThreads) out[c] = quantize_chunk(in[c], s);
@@ -131,7 +137,7 @@ __global__ void __launch_bounds__(kGroupThreads)
   if (row < rows) v = reinterpret_cast<const uint4*>(x + at)[lane];
   float amax = chunk_amax(v, 0.f);
   for (int o = 8; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(mask, amax, o));
-  const float s = amax > 0.f ? __fdiv_rn(amax, kE4m3Max) : 1.f;
+  const float s = e4m3_scale(amax);
   if (lane == 0) scales[g * padded_rows + row] = s;
   reinterpret_cast<uint2*>(q + at)[lane] = quantize_chunk(v, s);
 }
@@ -152,14 +158,7 @@ __global__ void __launch_bounds__(kBlockThreads)
     v[i] = reinterpret_cast<const uint4*>(w + origin + (c / 16) * in)[c % 16];
     amax = chunk_amax(v[i], amax);
   }
-  for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-  __shared__ float warp_max[kBlockThreads / 32];
-  if (threadIdx.x % 32 == 0) warp_max[threadIdx.x / 32] = amax;
-  __syncthreads();
-  amax = warp_max[0];
-#pragma unroll
-  for (int i = 1; i < kBlockThreads / 32; ++i) amax = fmaxf(amax, warp_max[i]);
-  const float s = amax > 0.f ? __fdiv_rn(amax, kE4m3Max) : 1.f;
+  const float s = e4m3_scale(cta_max<kBlockThreads>(amax));
   if (threadIdx.x == 0) scales[bo * padded + bi] = s;
 #pragma unroll
   for (int i = 0; i < kBlockChunksPerThread; ++i) {
@@ -235,7 +234,7 @@ Tensor fp8_linear(const Fp8Rows& xq, DType /*out: BF16*/, const Fp8Rows& weight,
   Shape out_shape = x.shape();
   out_shape.back() = out;
   Tensor y = Tensor::empty(out_shape, DType::BF16, x.device());
-  const cuda_detail::GemmRowScales scales{xq.scales.contiguous(), weight.scales.contiguous()};
+  const cuda_detail::GemmScales scales{xq.scales.contiguous(), weight.scales.contiguous()};
   cuda_detail::cublaslt_gemm(
       y.reshape({rows, out}), x.contiguous().reshape({rows, in}), weight.values.contiguous(),
       /*transpose_b=*/true, bias.defined() ? bias.to(DType::BF16).contiguous() : Tensor(),
@@ -257,7 +256,7 @@ Fp8Groups quantize_groups_fp8(const Tensor& x) {
 }
 
 Fp8Blocks quantize_blocks_fp8(const Tensor& w) {
-  const int64_t out = w.size(0), in = w.size(1), padded = (in / 128 + 3) / 4 * 4;
+  const int64_t out = w.size(0), in = w.size(1), padded = fp8_block_scale_columns(in);
   Fp8Blocks q{Tensor::empty(w.shape(), DType::F8E4M3, w.device()),
               Tensor::zeros({out / 128, padded}, DType::F32, w.device())};
   if (out == 0 || in == 0) return q;
@@ -280,7 +279,7 @@ Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& 
   const Tensor scales = Tensor::empty({in / 128, padded}, DType::F32, x.device());
   quantize_groups_into(x, padded, values, scales);
   Tensor y = Tensor::empty({padded, out}, DType::BF16, x.device());
-  const cuda_detail::GemmRowScales block_scales{scales, weight.scales.contiguous(), true};
+  const cuda_detail::GemmScales block_scales{scales, weight.scales.contiguous(), true};
   cuda_detail::cublaslt_gemm(
       y, values, weight.values.contiguous(), /*transpose_b=*/true,
       bias.defined() ? bias.to(DType::BF16).contiguous() : Tensor(),
