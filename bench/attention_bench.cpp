@@ -153,14 +153,17 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
       return t.to(q.device());
     };
     const Tensor sizes = upload(tiling.tile_sizes), token_of_slot = upload(tiling.token_of_slot);
-    const Tensor tq = random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device());
+    // Three tensors, as a real call reads: one tensor as q, k and v would serve K and V from L2.
+    const Tensor tq = random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device()),
+                 tk = random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device()),
+                 tv = random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device());
     const Tensor out = Tensor::empty(hopper ? q.shape() : tq.shape(), DType::BF16, q.device());
     report(std::string(hopper ? "VSA fine (hopper)" : "VSA fine (portable)") + tag, time_ms([&] {
              if (hopper)
-               ops::cuda::hopper_video_sparse_fine(tq, tq, tq, sizes, token_of_slot,
+               ops::cuda::hopper_video_sparse_fine(tq, tk, tv, sizes, token_of_slot,
                                                    selection.selected, coarse, {}, scale, out);
              else
-               ops::cuda::portable_block_sparse_attention(tq, tq, tq, selection.selected, sizes,
+               ops::cuda::portable_block_sparse_attention(tq, tk, tv, selection.selected, sizes,
                                                           scale, out);
              return out;
            }),
