@@ -34,9 +34,9 @@
 //             size; rows past the list's last box are zeros (out-of-bounds loads). Each warp
 //             reads the 32 entries from a stage's first a step ahead, and a warp scan of their box
 //             sizes places them while the step before runs its Q·Kᵀ (3-4 % faster than before
-//             it, docs/perf.md session 47). At 480×832×81, where a quarter of the tiles hold 8, 16 or 32
-//             tokens, this cut the fine stage by 20-24 %; on whole tiles the per-step placing cost
-//             6 % (docs/perf.md, session 46).
+//             it, docs/perf.md session 47). At 480×832×81, where a quarter of the tiles hold 8, 16
+//             or 32 tokens, this cut the fine stage by 20-24 %; on whole tiles the per-step placing
+//             cost 6 % (docs/perf.md, session 46).
 // Epilogue:   each valid query row of O / l to its token, plus G ⊙ coarse (VSA).
 //
 // Tested by tests/cuda_video_sparse_attention_test.cpp against the VSA reference and the portable

@@ -63,7 +63,7 @@ struct PlanKey {
   int64_t m, n, k;
   bool transpose_b;
   DType dtype;          // d's (and bias's)
-  DType operand_dtype;  // a's and b's: d's, or F8E4M3 with row scales
+  DType operand_dtype;  // a's and b's: d's, or F8E4M3 with fp8_scales
   bool block_scales;    // FP8 with 128-wide scales (GemmScales::blocks)
   bool bias;
   GemmActivation activation;
@@ -89,14 +89,14 @@ void set_attribute(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t att
 // Descriptors and the chosen algorithm for one PlanKey. Owned by the plan cache for the process.
 class Plan {
  public:
-  Plan(const PlanKey& key, const void* bias, const GemmScales* row_scales, cublasLtHandle_t handle,
+  Plan(const PlanKey& key, const void* bias, const GemmScales* fp8_scales, cublasLtHandle_t handle,
        size_t workspace_bytes)
       : key_(key) {
     const cudaDataType_t type = cuda_type(key.operand_dtype), d_type = cuda_type(key.dtype);
     const bool fp8 = key.operand_dtype == DType::F8E4M3;
     // FP8: one scale per row of each operand as outer vectors in the GEMM, where cuBLASLt has an
     // algorithm for that (Hopper has, with the scale pointers set before the heuristic is asked).
-    create_desc(fp8 ? row_scales : nullptr);
+    create_desc(fp8 ? fp8_scales : nullptr);
     const uint64_t b_rows = key.transpose_b ? key.k : key.n;
     const uint64_t b_cols = key.transpose_b ? key.n : key.k;
     FV_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lt_a_, type, b_rows, b_cols, int64_t(b_rows)));
@@ -108,7 +108,7 @@ class Plan {
     bool planned = fused_;
     if (!planned && fused != CUBLASLT_EPILOGUE_DEFAULT) {
       // Without the bias attributes: an FP8 GEMM given them unused fails at run time (measured).
-      create_desc(fp8 ? row_scales : nullptr);
+      create_desc(fp8 ? fp8_scales : nullptr);
       planned = try_plan(CUBLASLT_EPILOGUE_DEFAULT, nullptr, handle, workspace_bytes);
     }
     if (!planned && key.block_scales) {
@@ -139,12 +139,12 @@ class Plan {
 
   // Callers hold the cache's mutex: the bias pointer lives in the shared descriptor.
   void run(const Tensor& d, const Tensor& a, const Tensor& b, const Tensor& bias,
-           const GemmScales* row_scales, cublasLtHandle_t handle, void* workspace,
+           const GemmScales* fp8_scales, cublasLtHandle_t handle, void* workspace,
            size_t workspace_bytes, cudaStream_t stream) {
     if (fused_ && bias.defined()) {
       set_attribute(desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias.raw_data());
     }
-    if (row_scales && scales_in_gemm_) set_scale_pointers(*row_scales);
+    if (fp8_scales && scales_in_gemm_) set_scale_pointers(*fp8_scales);
     const auto matmul = [&](const cublasLtMatmulAlgo_t& algo) {
       const float alpha = 1.0f, beta = 0.0f;  // beta 0: running it again gives the same d
       return cublasLtMatmul(handle, desc_, &alpha, b.raw_data(), lt_a_, a.raw_data(), lt_b_, &beta,
@@ -154,8 +154,8 @@ class Plan {
     if (candidates_.size() > 1) tune(matmul, stream);
     FV_CUBLAS_CHECK(matmul(algo_));
     const bool gelu = key_.activation == GemmActivation::GeluTanh;
-    if (row_scales && !scales_in_gemm_) {
-      scale_bias_activation_inplace(d, row_scales->a, row_scales->b, bias, gelu, stream);
+    if (fp8_scales && !scales_in_gemm_) {
+      scale_bias_activation_inplace(d, fp8_scales->a, fp8_scales->b, bias, gelu, stream);
     } else if (!fused_ && (bias.defined() || gelu)) {
       bias_activation_inplace(d, bias, gelu, stream);
     }
@@ -252,10 +252,10 @@ class Plan {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
 
-  // A fresh descriptor: our layout's transposes and, with row_scales, one scale per row of each
-  // operand (cuBLASLt's A is our b, n rows; its B our a, m rows) at these pointers, which each run
-  // then replaces.
-  void create_desc(const GemmScales* row_scales) {
+  // A fresh descriptor: our layout's transposes and, with fp8_scales, their scale modes (outer
+  // vectors, or 128-wide groups and 128×128 blocks; cuBLASLt's A is our b, its B our a) and
+  // pointers, which each run then replaces.
+  void create_desc(const GemmScales* fp8_scales) {
     if (desc_) cublasLtMatmulDescDestroy(desc_);
     desc_ = nullptr;
     // CUBLAS_COMPUTE_32F: fp32 accumulation for 16-bit and 8-bit inputs and true fp32 (not TF32)
@@ -263,24 +263,24 @@ class Plan {
     FV_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSA, key_.transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N);
     set_attribute(desc_, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
-    if (row_scales) {
+    if (fp8_scales) {
       // cuBLASLt's A is our weight b: 128×128 blocks; its B our a: 128-wide groups per row.
-      const bool blocks = row_scales->blocks;
+      const bool blocks = fp8_scales->blocks;
       set_attribute(desc_, CUBLASLT_MATMUL_DESC_A_SCALE_MODE,
                     int32_t(blocks ? CUBLASLT_MATMUL_MATRIX_SCALE_BLK128x128_32F
                                    : CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F));
       set_attribute(desc_, CUBLASLT_MATMUL_DESC_B_SCALE_MODE,
                     int32_t(blocks ? CUBLASLT_MATMUL_MATRIX_SCALE_VEC128_32F
                                    : CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F));
-      set_scale_pointers(*row_scales);
+      set_scale_pointers(*fp8_scales);
     }
   }
 
-  void set_scale_pointers(const GemmScales& row_scales) {
+  void set_scale_pointers(const GemmScales& fp8_scales) {
     set_attribute(desc_, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER,
-                  static_cast<const void*>(row_scales.b.raw_data()));
+                  static_cast<const void*>(fp8_scales.b.raw_data()));
     set_attribute(desc_, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
-                  static_cast<const void*>(row_scales.a.raw_data()));
+                  static_cast<const void*>(fp8_scales.a.raw_data()));
   }
 
   std::string describe() const {
@@ -313,8 +313,8 @@ PlanCache& plan_cache() {
 }
 
 PlanKey key_of(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose_b,
-               const Tensor& bias, GemmActivation activation, const GemmScales* row_scales) {
-  const DType dtype = d.dtype(), operand_dtype = row_scales ? DType::F8E4M3 : dtype;
+               const Tensor& bias, GemmActivation activation, const GemmScales* fp8_scales) {
+  const DType dtype = d.dtype(), operand_dtype = fp8_scales ? DType::F8E4M3 : dtype;
   const Device device = d.device();
   FV_CHECK(!device.is_cpu(), "cuBLASLt GEMM: output ", d.describe(), " is not on a GPU");
   FV_CHECK(a.ndim() == 2 && b.ndim() == 2 && d.ndim() == 2,
@@ -331,18 +331,18 @@ PlanKey key_of(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose
              "cuBLASLt GEMM: operand ", t->describe(), " must be contiguous ", dtype_name(want),
              " on ", device.name());
   }
-  if (row_scales) {
+  if (fp8_scales) {
     FV_CHECK(dtype == DType::BF16 && transpose_b && k % 16 == 0,
              "cuBLASLt FP8 GEMM: d must be BF16, b transposed and k a multiple of 16; got d ",
              d.describe(), ", k ", k);
-    const bool blocks = row_scales->blocks;
+    const bool blocks = fp8_scales->blocks;
     FV_CHECK(!blocks || (n % 128 == 0 && k % 128 == 0),
              "cuBLASLt FP8 GEMM with 128-wide scales: n ", n, " and k ", k,
              " must be multiples of 128");
     const Shape a_shape = blocks ? Shape({k / 128, m}) : Shape({m});
     const Shape b_shape = blocks ? Shape({n / 128, fp8_block_scale_columns(k)}) : Shape({n});
     for (const auto& [scales, shape] :
-         {std::pair{&row_scales->a, a_shape}, std::pair{&row_scales->b, b_shape}}) {
+         {std::pair{&fp8_scales->a, a_shape}, std::pair{&fp8_scales->b, b_shape}}) {
       FV_CHECK(scales->dtype() == DType::F32 && scales->device() == device &&
                    scales->is_contiguous() && scales->shape() == shape,
                "cuBLASLt FP8 GEMM: scales ", scales->describe(), " must be contiguous F32 ",
@@ -362,7 +362,7 @@ PlanKey key_of(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose
                  transpose_b,
                  dtype,
                  operand_dtype,
-                 row_scales && row_scales->blocks,
+                 fp8_scales && fp8_scales->blocks,
                  bias.defined(),
                  activation,
                  alignment(a.raw_data()),
@@ -375,8 +375,8 @@ PlanKey key_of(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose
 }  // namespace
 
 void cublaslt_gemm(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose_b,
-                   const Tensor& bias, GemmActivation activation, const GemmScales* row_scales) {
-  const PlanKey key = key_of(d, a, b, transpose_b, bias, activation, row_scales);
+                   const Tensor& bias, GemmActivation activation, const GemmScales* fp8_scales) {
+  const PlanKey key = key_of(d, a, b, transpose_b, bias, activation, fp8_scales);
   if (key.m == 0 || key.n == 0) return;
   CudaContext& ctx = use_cuda_device(key.device);
   if (key.k == 0) {
@@ -391,10 +391,10 @@ void cublaslt_gemm(const Tensor& d, const Tensor& a, const Tensor& b, bool trans
   std::lock_guard lock(cache.mu);
   auto& plan = cache.plans[key];
   if (!plan) {
-    plan = std::make_unique<Plan>(key, bias.defined() ? bias.raw_data() : nullptr, row_scales,
+    plan = std::make_unique<Plan>(key, bias.defined() ? bias.raw_data() : nullptr, fp8_scales,
                                   ctx.cublaslt(), workspace_bytes);
   }
-  plan->run(d, a, b, bias, row_scales, ctx.cublaslt(), workspace, workspace_bytes, ctx.stream());
+  plan->run(d, a, b, bias, fp8_scales, ctx.cublaslt(), workspace, workspace_bytes, ctx.stream());
 }
 
 }  // namespace fastvideo::ops::cuda_detail

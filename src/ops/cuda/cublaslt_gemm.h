@@ -21,12 +21,12 @@ struct GemmScales {
 // d [m, n] = act(a [m, k] · (transpose_b ? bᵀ with b [n, k] : b [k, n]) + bias [n]).
 // All on one device, contiguous, one dtype (F32, BF16 or F16); bias undefined or of d's dtype.
 // F32 runs full fp32 math (no TF32); 16-bit dtypes accumulate in fp32. Stream-ordered, no sync.
-// With row_scales: a and b F8E4M3 (transpose_b, k a multiple of 16), d BF16, and
-// d[i, j] = act(row_scales.a[i] · row_scales.b[j] · Σ_k a[i, k]·b[j, k] + bias[j]); with block
+// With fp8_scales: a and b F8E4M3 (transpose_b, k a multiple of 16), d BF16, and
+// d[i, j] = act(fp8_scales.a[i] · fp8_scales.b[j] · Σ_k a[i, k]·b[j, k] + bias[j]); with block
 // scales (n and k multiples of 128) each 128-wide part of the sum takes its group's and block's
 // scales instead, and there is no fallback: a shape cuBLASLt cannot plan is an error.
 void cublaslt_gemm(const Tensor& d, const Tensor& a, const Tensor& b, bool transpose_b,
                    const Tensor& bias, GemmActivation activation,
-                   const GemmScales* row_scales = nullptr);
+                   const GemmScales* fp8_scales = nullptr);
 
 }  // namespace fastvideo::ops::cuda_detail
