@@ -133,7 +133,8 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
   const bool hopper = CudaContext::get(q.device().index).info().major == 9;
   for (double sparsity : {0.8, 0.9}) {
     const auto md = vsa.build_metadata({.grid = s.grid, .sparsity = sparsity});
-    const VsaTiling& tiling = *vsa_tiling_for(s.grid);
+    // The backend's tiling: rows in tile order (the transformer's under VSA).
+    const VsaTiling& tiling = *vsa_tiling_for(s.grid, /*tile_order=*/true);
     const int64_t topk = vsa_topk(sparsity, tiling.num_tiles);
     // The selection of a real call, for the block count and the fine stage alone.
     VsaSelection selection;
@@ -160,11 +161,23 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
     const Tensor out = Tensor::empty(hopper ? q.shape() : tq.shape(), DType::BF16, q.device());
     report(std::string(hopper ? "VSA fine (hopper)" : "VSA fine (portable)") + tag, time_ms([&] {
              if (hopper)
-               ops::cuda::hopper_video_sparse_fine(tq, tk, tv, sizes, token_of_slot,
+               ops::cuda::hopper_video_sparse_fine(tq, tk, tv, sizes, {}, token_of_slot,
                                                    selection.selected, coarse, {}, scale, out);
              else
                ops::cuda::portable_block_sparse_attention(tq, tk, tv, selection.selected, sizes,
                                                           scale, out);
+             return out;
+           }),
+           blocks_flop);
+    if (!hopper) continue;
+    // The same on the rows in tile order where they lie (what the backend runs: the transformer
+    // keeps its rows so under VSA), each tile from its first row.
+    std::vector<int32_t> first(tiling.tile_sizes.size());
+    for (size_t i = 1; i < first.size(); ++i) first[i] = first[i - 1] + tiling.tile_sizes[i - 1];
+    const Tensor starts = upload(first);
+    report("VSA fine (hopper, in place)" + tag, time_ms([&] {
+             ops::cuda::hopper_video_sparse_fine(q, k, v, sizes, starts, {}, selection.selected,
+                                                 coarse, {}, scale, out);
              return out;
            }),
            blocks_flop);

@@ -1,14 +1,18 @@
 // VIDEO_SPARSE_ATTN on the CPU against the reference written from the text (vsa_reference.h): the
 // tiling's worked examples (fastvideo.md §3.2), the top-k rule with ties, the whole forward on odd
 // grids (partial tiles on every axis) and its refusals.
+#include "ops/video_sparse_attention.h"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "attention/attention_registry.h"
 #include "attention/video_sparse_attn_backend.h"
 #include "ops/attention.h"
-#include "ops/video_sparse_attention.h"
+#include "ops/embedding.h"
 #include "test_util.h"
 #include "vsa_reference.h"
 
@@ -60,9 +64,11 @@ TEST(VsaTiling, PacksEachTilesTokensAtTheFrontInRasterOrder) {
   EXPECT_EQ(total, 5 * 6 * 7);
   EXPECT_EQ(odd->tile_sizes[1], 4 * 4 * 3);
   EXPECT_EQ(odd->tile_sizes[7], 1 * 2 * 3);
-  for (int64_t s = 0; s < odd->tokens; ++s) EXPECT_EQ(odd->token_of_slot[size_t(odd->slot_of_token[size_t(s)])], s);
-  EXPECT_EQ((std::vector<int32_t>(odd->token_of_slot.begin() + 64, odd->token_of_slot.begin() + 68)),
-            (std::vector<int32_t>{4, 5, 6, 7 + 4}));
+  for (int64_t s = 0; s < odd->tokens; ++s)
+    EXPECT_EQ(odd->token_of_slot[size_t(odd->slot_of_token[size_t(s)])], s);
+  EXPECT_EQ(
+      (std::vector<int32_t>(odd->token_of_slot.begin() + 64, odd->token_of_slot.begin() + 68)),
+      (std::vector<int32_t>{4, 5, 6, 7 + 4}));
 }
 
 TEST(VsaTopk, FollowsComputeTopkAndRefusesSparsityOutsideItsRange) {
@@ -121,8 +127,9 @@ void expect_matches_reference(const VsaCase& c) {
   const testing::VsaReference ref = testing::reference_vsa(q, k, v, gate, c.grid, topk, scale);
   EXPECT_LT(rel_l2(out, ref.out), 1e-5) << "sparsity " << c.sparsity;
   EXPECT_LT(rel_l2(selection.scores, ref.scores), 1e-5);
-  const std::vector<int32_t> selected(selection.selected.data<int32_t>(),
-                                      selection.selected.data<int32_t>() + selection.selected.numel());
+  const std::vector<int32_t> selected(
+      selection.selected.data<int32_t>(),
+      selection.selected.data<int32_t>() + selection.selected.numel());
   EXPECT_EQ(selected, ref.selected) << "sparsity " << c.sparsity;
 }
 
@@ -153,16 +160,81 @@ TEST(VideoSparseAttentionCpu, WithoutSparsityOrGateIsDenseAttention) {
   EXPECT_LT(rel_l2(out, testing::reference_attention(q, k, v, 0.2f)), 1e-5);
 }
 
+// The tile order: each tile's valid tokens on consecutive rows, tile after tile; the slot maps name
+// those rows, token_of_row and row_of_token are inverse permutations; the same tiles and sizes.
+TEST(VsaTiling, TileOrderPutsEachTilesTokensOnConsecutiveRows) {
+  const auto raster = vsa_tiling_for({5, 6, 7});
+  const auto ordered = vsa_tiling_for({5, 6, 7}, /*tile_order=*/true);
+  ASSERT_TRUE(ordered->tile_order);
+  EXPECT_FALSE(raster->tile_order);
+  EXPECT_EQ(ordered->tile_sizes, raster->tile_sizes);
+  EXPECT_EQ(ordered, vsa_tiling_for({5, 6, 7}, true)) << "cached";
+  int32_t row = 0;
+  for (int64_t i = 0; i < ordered->num_tiles; ++i) {
+    for (int64_t r = 0; r < 64; ++r) {
+      const int32_t slot = int32_t(i * 64 + r);
+      const int32_t raster_token = raster->token_of_slot[size_t(slot)];
+      if (r >= ordered->tile_sizes[size_t(i)]) {
+        EXPECT_EQ(ordered->token_of_slot[size_t(slot)], -1);
+        continue;
+      }
+      ASSERT_EQ(ordered->token_of_slot[size_t(slot)], row) << "tile " << i << ", slot " << r;
+      EXPECT_EQ(ordered->slot_of_token[size_t(row)], slot);
+      EXPECT_EQ(ordered->token_of_row[size_t(row)], raster_token);
+      EXPECT_EQ(ordered->row_of_token[size_t(raster_token)], row);
+      ++row;
+    }
+  }
+  EXPECT_EQ(row, ordered->tokens);
+}
+
+// ops::gather_rows on the CPU: rows picked per batch item, any dtype, out-of-range rows named.
+TEST(GatherRows, PicksRowsPerBatchItemAndNamesARowOutOfRange) {
+  const Tensor x = randn({2, 5, 3});
+  Tensor rows = Tensor::empty({3}, DType::I32);
+  rows.data<int32_t>()[0] = 4;
+  rows.data<int32_t>()[1] = 0;
+  rows.data<int32_t>()[2] = 4;
+  const Tensor y = ops::gather_rows(x, rows);
+  ASSERT_EQ(y.shape(), Shape({2, 3, 3}));
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t c = 0; c < 3; ++c)
+        EXPECT_EQ(y.data<float>()[(b * 3 + i) * 3 + c],
+                  x.data<float>()[(b * 5 + rows.data<int32_t>()[i]) * 3 + c]);
+  rows.data<int32_t>()[1] = 5;
+  const std::string m = error_of([&] { ops::gather_rows(x, rows); });
+  EXPECT_TRUE(contains(m, "row 5 at position 1 is outside x's 5 rows")) << m;
+}
+
 TEST(VideoSparseAttnBackend, RunsFromItsStepMetadataAndRefusesWhatItCannotDo) {
-  const AttentionBackend& vsa = AttentionBackendRegistry::builtin().get("VIDEO_SPARSE_ATTN", "test");
+  const AttentionBackend& vsa =
+      AttentionBackendRegistry::builtin().get("VIDEO_SPARSE_ATTN", "test");
   EXPECT_TRUE(vsa.status(AttentionDevice::cpu()).available());
   EXPECT_TRUE(vsa.takes_gate());
-  const auto md = vsa.build_metadata({.step = 0, .timestep = 999, .grid = {5, 6, 7}, .sparsity = 0.5});
+  const auto md =
+      vsa.build_metadata({.step = 0, .timestep = 999, .grid = {5, 6, 7}, .sparsity = 0.5});
   const auto& vmd = dynamic_cast<const VsaMetadata&>(*md);
   EXPECT_EQ(vmd.topk, 4);
   const Shape shape{1, 5 * 6 * 7, 2, 128};
   const Tensor q = randn(shape), k = randn(shape), v = randn(shape), g = randn(shape);
-  const Tensor out = vsa.run(q, k, v, 0.1f, md.get(), {.gate = g});
+  // The metadata's tiling reads rows in tile order, as the transformer keeps them under VSA: the
+  // raster inputs go in gathered into it and the output comes back out of it.
+  ASSERT_NE(md->row_order(), nullptr);
+  const auto index = [](const std::vector<int32_t>& rows) {
+    Tensor t = Tensor::empty({int64_t(rows.size())}, DType::I32);
+    std::copy(rows.begin(), rows.end(), t.data<int32_t>());
+    return t;
+  };
+  const Tensor to_tiles = index(md->row_order()->token_of_row);
+  const Tensor to_raster = index(md->row_order()->row_of_token);
+  const auto reorder = [&](const Tensor& x, const Tensor& rows) {
+    return ops::gather_rows(x.reshape({1, shape[1], 2 * 128}), rows).reshape(shape);
+  };
+  const Tensor out =
+      reorder(vsa.run(reorder(q, to_tiles), reorder(k, to_tiles), reorder(v, to_tiles), 0.1f,
+                      md.get(), {.gate = reorder(g, to_tiles)}),
+              to_raster);
   EXPECT_LT(rel_l2(out, testing::reference_vsa(q, k, v, g, {5, 6, 7}, 4, 0.1f).out), 1e-5);
 
   std::string m = error_of([&] { vsa.build_metadata({.grid = {5, 6, 7}, .sparsity = 1.0}); });

@@ -16,6 +16,7 @@
 #include "attention/attention_device.h"
 #include "core/dtype.h"
 #include "core/tensor.h"
+#include "ops/token_tiling.h"
 
 namespace fastvideo {
 
@@ -86,6 +87,9 @@ struct AttentionMetadata {
   // any device memory the metadata's launches read must outlive the graph. Nothing: steps that
   // cannot be replayed (host work per call), which compile mode runs eagerly.
   virtual std::optional<std::string> graph_key() const = 0;
+  // The order the transformer keeps its rows in through the blocks, for backends that read them
+  // in tiles (VSA: ops/token_tiling.h, tile_order): null for raster order.
+  virtual const TokenTiling* row_order() const { return nullptr; }
 };
 
 class AttentionBackend {

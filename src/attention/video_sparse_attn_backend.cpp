@@ -37,7 +37,7 @@ AttentionBackendStatus VideoSparseAttnBackend::status(const AttentionDevice& dev
 std::unique_ptr<AttentionMetadata> VideoSparseAttnBackend::build_metadata(
     const AttentionStepInfo& step) const {
   auto md = std::make_unique<VsaMetadata>();
-  md->tiling = vsa_tiling_for(step.grid);
+  md->tiling = vsa_tiling_for(step.grid, /*tile_order=*/true);
   md->sparsity = step.sparsity;
   md->topk = vsa_topk(step.sparsity, md->tiling->num_tiles);
   return md;

@@ -12,12 +12,15 @@
 
 namespace fastvideo {
 
+// The transformer keeps its rows in VSA's tile order through the blocks (tiling: tile_order), so
+// q, k and v arrive with each tile's tokens on consecutive rows.
 struct VsaMetadata final : AttentionMetadata {
   std::shared_ptr<const VsaTiling> tiling;
   double sparsity = 0;
   int64_t topk = 0;
   // The tiling follows the shape, which compile mode keys on already.
   std::optional<std::string> graph_key() const override { return str_cat("VSA topk ", topk); }
+  const TokenTiling* row_order() const override { return tiling.get(); }
 };
 
 class VideoSparseAttnBackend final : public AttentionBackend {

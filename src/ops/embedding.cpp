@@ -29,6 +29,13 @@ Tensor embedding(const Tensor& table, std::span<const int32_t> ids) {
   return FV_DISPATCH(table.device(), embedding(table, ids));
 }
 
+Tensor gather_rows(const Tensor& x, const Tensor& rows) {
+  FV_CHECK(x.ndim() == 3, "gather_rows: expected x [B, S, C], got ", x.describe());
+  FV_CHECK(rows.dtype() == DType::I32 && rows.ndim() == 1 && rows.device() == x.device(),
+           "gather_rows: expected rows I32 [R] on ", x.device().name(), ", got ", rows.describe());
+  return FV_DISPATCH(x.device(), gather_rows(x, rows));
+}
+
 Tensor relative_position_bias(const Tensor& table, const Tensor& offset_buckets, int64_t q_len,
                               int64_t k_len) {
   check_relative_position_bias(table, offset_buckets, q_len, k_len);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <tuple>
 #include <utility>
 
 #include "ops/tile_lists.h"
@@ -41,11 +42,11 @@ std::shared_ptr<const TileBlocks> build_blocks(const TokenTiling& tiling) {
 
 std::shared_ptr<const TileBlocks> TileBlocks::for_tiling(const TokenTiling& tiling) {
   static std::mutex mutex;
-  static std::map<std::pair<std::array<int64_t, 3>, std::array<int64_t, 3>>,
+  static std::map<std::tuple<std::array<int64_t, 3>, std::array<int64_t, 3>, bool>,
                   std::shared_ptr<const TileBlocks>>
       cache;
   std::lock_guard lock(mutex);
-  auto& entry = cache[{tiling.grid, tiling.box}];
+  auto& entry = cache[{tiling.grid, tiling.box, tiling.tile_order}];
   if (!entry) entry = build_blocks(tiling);
   return entry;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <tuple>
 #include <utility>
 
 #include "fastvideo/error.h"
@@ -44,6 +45,26 @@ std::shared_ptr<const TokenTiling> build_tiling(std::array<int64_t, 3> grid,
   return t;
 }
 
+// The same tiling over the sequence in tile order: each tile's valid tokens, in slot order, on
+// consecutive rows.
+std::shared_ptr<const TokenTiling> in_tile_order(const TokenTiling& raster) {
+  auto t = std::make_shared<TokenTiling>(raster);
+  t->tile_order = true;
+  t->token_of_row.resize(size_t(t->tokens));
+  t->row_of_token.resize(size_t(t->tokens));
+  int32_t row = 0;
+  for (int64_t slot = 0; slot < t->padded_len; ++slot) {
+    const int32_t token = raster.token_of_slot[size_t(slot)];
+    if (token < 0) continue;
+    t->token_of_row[size_t(row)] = token;
+    t->row_of_token[size_t(token)] = row;
+    t->token_of_slot[size_t(slot)] = row;
+    t->slot_of_token[size_t(row)] = int32_t(slot);
+    ++row;
+  }
+  return t;
+}
+
 }  // namespace
 
 std::array<int64_t, 3> TokenTiling::coords(int64_t tile) const {
@@ -52,20 +73,23 @@ std::array<int64_t, 3> TokenTiling::coords(int64_t tile) const {
 
 std::shared_ptr<const TokenTiling> TokenTiling::for_grid(std::array<int64_t, 3> grid,
                                                          std::array<int64_t, 3> box,
-                                                         const char* what) {
+                                                         const char* what, bool tile_order) {
   for (int a = 0; a < 3; ++a)
     FV_CHECK(grid[a] > 0, what, ": token grid [", grid[0], ", ", grid[1], ", ", grid[2],
              "] has an empty axis");
-  FV_CHECK(grid[0] * grid[1] * grid[2] < (int64_t(1) << 30), what, ": token grid [", grid[0],
-           ", ", grid[1], ", ", grid[2], "] has more than 2^30 tokens");
+  FV_CHECK(grid[0] * grid[1] * grid[2] < (int64_t(1) << 30), what, ": token grid [", grid[0], ", ",
+           grid[1], ", ", grid[2], "] has more than 2^30 tokens");
   static std::mutex mutex;
-  static std::map<std::pair<std::array<int64_t, 3>, std::array<int64_t, 3>>,
+  static std::map<std::tuple<std::array<int64_t, 3>, std::array<int64_t, 3>, bool>,
                   std::shared_ptr<const TokenTiling>>
       cache;
   std::lock_guard lock(mutex);
-  auto& entry = cache[{grid, box}];
-  if (!entry) entry = build_tiling(grid, box);
-  return entry;
+  auto& raster = cache[{grid, box, false}];
+  if (!raster) raster = build_tiling(grid, box);
+  if (!tile_order) return raster;
+  auto& ordered = cache[{grid, box, true}];
+  if (!ordered) ordered = in_tile_order(*raster);
+  return ordered;
 }
 
 }  // namespace fastvideo

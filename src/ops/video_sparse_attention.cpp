@@ -8,9 +8,9 @@
 
 namespace fastvideo {
 
-std::shared_ptr<const VsaTiling> vsa_tiling_for(std::array<int64_t, 3> grid) {
+std::shared_ptr<const VsaTiling> vsa_tiling_for(std::array<int64_t, 3> grid, bool tile_order) {
   return TokenTiling::for_grid(grid, {kVsaTileEdge, kVsaTileEdge, kVsaTileEdge},
-                               "VIDEO_SPARSE_ATTN");
+                               "VIDEO_SPARSE_ATTN", tile_order);
 }
 
 int64_t vsa_topk(double sparsity, int64_t num_tiles) {
@@ -42,9 +42,9 @@ void check_video_sparse_attention_inputs(const Tensor& q, const Tensor& k, const
   }
 }
 
-Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                              const Tensor& gate, const VsaTiling& tiling, int64_t topk,
-                              float scale, VsaSelection* selection) {
+Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& gate,
+                              const VsaTiling& tiling, int64_t topk, float scale,
+                              VsaSelection* selection) {
   check_video_sparse_attention_inputs(q, k, v, gate, tiling, topk);
   if (q.numel() == 0) {
     // No batch items or heads: nothing to attend to, and no GPU kernel takes an empty grid.

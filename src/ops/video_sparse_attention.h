@@ -3,7 +3,8 @@
 // of an axis); a coarse attention over per-tile means picks, for every query tile, the top-k key
 // tiles; the fine attention then runs over those tiles only; out = fine + G ⊙ coarse.
 //
-// Tensors are in the engine's layout [B, S, H, D] with S = T·H·W tokens in raster (t, h, w) order.
+// Tensors are in the engine's layout [B, S, H, D] with S = T·H·W tokens in raster (t, h, w) order,
+// or in tile order where the tiling says so (the transformer keeps its rows so under VSA).
 #pragma once
 
 #include <array>
@@ -20,9 +21,11 @@ namespace fastvideo {
 inline constexpr int64_t kVsaTileEdge = 4;  // VSA_TILE_SIZE = (4, 4, 4)
 inline constexpr int64_t kVsaTileTokens = 64;
 
-// VSA's tiling of a token grid (ops/token_tiling.h) in 4×4×4 boxes, cached per grid.
+// VSA's tiling of a token grid (ops/token_tiling.h) in 4×4×4 boxes, cached per grid; with
+// tile_order, over a sequence whose rows are in tile order (TokenTiling::tile_order).
 using VsaTiling = TokenTiling;
-std::shared_ptr<const VsaTiling> vsa_tiling_for(std::array<int64_t, 3> grid);
+std::shared_ptr<const VsaTiling> vsa_tiling_for(std::array<int64_t, 3> grid,
+                                                bool tile_order = false);
 
 // FastVideo's compute_topk: max(1, min(ceil((1 - sparsity)·N), N)). sparsity in [0, 1).
 int64_t vsa_topk(double sparsity, int64_t num_tiles);

@@ -4,10 +4,12 @@
 // parameter dtypes, batch dims, and the Wan shapes. Bounds (DESIGN §3, rel L2 against the CPU
 // twin): BF16 elementwise/norm 4e-3, BF16 matmul/attention/conv 1e-2, F32 1e-5, data movement
 // exact; the few looser F32 bounds say why.
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <utility>
 
 #include "core/cuda/cuda_context.h"
@@ -338,6 +340,15 @@ void data_movement_cases(Table& t) {
       t.add("embedding", d, "ids_of_" + dims({11, D}), {{{11, D}, d}}, kExact, [](OpInputs in) {
         const std::vector<int32_t> ids = {3, 0, 10, 3, 7};
         return ops::embedding(in[0], ids);
+      });
+    }
+    // Rows reordered per batch item (VSA's tile order): 16-byte rows and 3-element ones.
+    for (int64_t C : {3, 64}) {
+      t.add("gather_rows", d, dims({2, 9, C}), {{{2, 9, C}, d}}, kExact, [](OpInputs in) {
+        Tensor rows = Tensor::empty({7}, DType::I32);
+        const int32_t order[] = {8, 0, 4, 4, 2, 7, 1};
+        std::copy(std::begin(order), std::end(order), rows.data<int32_t>());
+        return ops::gather_rows(in[0], rows.to(in[0].device()));
       });
     }
     // UMT5's bias: 32 buckets, 5 heads, as many keys as queries and not; buckets scattered.

@@ -28,6 +28,25 @@ Tensor embedding(const Tensor& table, std::span<const int32_t> ids) {
   return out;
 }
 
+Tensor gather_rows(const Tensor& x, const Tensor& rows) {
+  const int64_t B = x.size(0), S = x.size(1), C = x.size(2), R = rows.size(0);
+  const Tensor rc = rows.contiguous();
+  const int32_t* index = rc.data<int32_t>();
+  for (int64_t i = 0; i < R; ++i) {
+    FV_CHECK(index[i] >= 0 && index[i] < S, "gather_rows: row ", index[i], " at position ", i,
+             " is outside x's ", S, " rows");
+  }
+  const Tensor xc = x.contiguous();
+  Tensor out = Tensor::empty({B, R, C}, x.dtype());
+  const size_t row_bytes = size_t(C) * dtype_size(x.dtype());
+  const auto* src = static_cast<const char*>(xc.raw_data());
+  auto* dst = static_cast<char*>(out.raw_data());
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < R; ++i)
+      std::memcpy(dst + (b * R + i) * row_bytes, src + (b * S + index[i]) * row_bytes, row_bytes);
+  return out;
+}
+
 Tensor relative_position_bias(const Tensor& table, const Tensor& offset_buckets, int64_t q_len,
                               int64_t k_len) {
   const int64_t NB = table.size(0), H = table.size(1);

@@ -1,12 +1,14 @@
-// Block-sparse attention on Hopper (sm_90a; vsa_fine_stage.h) over 64-row tiles in sequence order:
-// VSA's fine stage on the tiled copies (each tile's valid tokens first, tile_sizes of them) with
-// its untiling fused into the epilogue, and SLA's sparse branch on the raster tensors (only the
-// last block partial). Its softmax and operand helpers are the FLASH_ATTN Hopper kernel's
-// (hopper_attention.cuh). Keys past a tile's valid count are masked; the epilogue writes each valid
-// query row to its token (VSA: token_of_slot), adding the gated coarse output. (VSA's tiles once
-// loaded straight from the raster tensors as 5-D TMA boxes of 4×4×4 tokens, with no tiled copy:
-// on an H100 that ran at 387–424 TFLOP/s on its blocks against 505–523 for the same blocks as
-// 64 consecutive rows, which pays for the copies many times over; docs/perf.md, session 37.)
+// Block-sparse attention on Hopper (sm_90a; vsa_fine_stage.h) over tiles of up to 64 rows: VSA's
+// fine stage on the tiled copies (each tile's valid tokens first, tile_sizes of them) with its
+// untiling fused into the epilogue, or on rows in tile order where they lie (tile i from row
+// tile_starts[i]; rows a box reads past a tile's count are masked or dropped as padding is), and
+// SLA's sparse branch on the raster tensors (only the last block partial). Its softmax and operand
+// helpers are the FLASH_ATTN Hopper kernel's (hopper_attention.cuh). Keys past a tile's valid count
+// are masked; the epilogue writes each valid query row to its token (VSA: token_of_slot), adding
+// the gated coarse output. (VSA's tiles once loaded straight from the raster tensors as 5-D TMA
+// boxes of 4×4×4 tokens, with no tiled copy: on an H100 that ran at 387–424 TFLOP/s on its blocks
+// against 505–523 for the same blocks as 64 consecutive rows, which pays for the copies many times
+// over; docs/perf.md, session 37.)
 //
 // Shape (FastVideo's ThunderKittens VSA kernel's, attention-algorithms.md §3.2): one warpgroup
 //             per CTA on one 64-row query tile, walking that tile's list of `topk` selected key
@@ -78,6 +80,8 @@ struct SparseParams {
   const float* coarse;            // [B, N, heads, D] (VSA)
   const __nv_bfloat16* gate;      // [B, out_tokens, heads, D] or null (G = 0)
   const int32_t* tile_sizes;      // [N] valid rows of each tile (VSA), or null: 64 but the last
+  const int32_t* tile_starts;     // [N] first row of each tile (VSA on rows in tile order), or
+                                  // null: 64·tile
   const int32_t* token_of_slot;   // [64·N] output row of each input row (VSA), or null: the same
   int heads, tokens, out_tokens;  // rows of q, k, v and of out
   int num_tiles, topk;
@@ -109,21 +113,25 @@ __device__ __forceinline__ const int32_t* tile_list(const SparseParams& p, const
          ((int64_t(w.batch) * p.heads + w.head) * rows + w.tile / p.q_tiles_per_row) * p.topk;
 }
 
-// Where a tile lies: its first row and how many of its 64 rows are valid (1..64).
+// Where a tile lies: its first row and how many of its rows are valid (1..64).
 struct TileBox {
   int first, count;
   __device__ bool full() const { return count == 64; }
   __device__ bool holds(int r) const { return r < count; }  // row or key r (0..63) of the tile
 };
 
-// A tile in one int, its index and valid count: tile | count << 24 (the host checks N < 2^24).
+// A tile in one int, its first row and valid count: first | count << 24 (the host checks that
+// every row index is below 2^24).
+__device__ __forceinline__ int tile_first_row(const SparseParams& p, int tile) {
+  return p.tile_starts ? p.tile_starts[tile] : 64 * tile;
+}
 __device__ __forceinline__ int packed_tile_coords(const SparseParams& p, int tile) {
   const int count = p.tile_sizes ? p.tile_sizes[tile] : min(64, p.tokens - 64 * tile);
-  return tile | count << 24;
+  return tile_first_row(p, tile) | count << 24;
 }
 
 __device__ __forceinline__ TileBox unpack_box(int packed) {
-  return {64 * (packed & 0xffffff), packed >> 24};
+  return {packed & 0xffffff, packed >> 24};
 }
 
 __device__ __forceinline__ TileBox tile_box(const SparseParams& p, int tile) {
@@ -237,24 +245,24 @@ __device__ __forceinline__ void load_tile(uint32_t dst, const CUtensorMap* map, 
 }
 
 // A stage's boxes into `dst` (warp 0, every lane: each lane loads its own entry's box), rows past
-// the last box zero-filled by loads past the tensor's end, completing on `bar`.
+// the last box zero-filled by loads past the tensor's end (row `rows_end`), completing on `bar`.
 __device__ __forceinline__ void load_stage(uint32_t dst, const BoxMaps& maps, uint32_t bar,
                                            const WorkTile& w, const Stage& st, int lane,
-                                           int num_tiles) {
+                                           int rows_end) {
   if (lane == 0) mbarrier_arrive_expect_tx(bar, kTileBytes);
   __syncwarp();
   if (st.mine) {
     const CUtensorMap* map = maps.of(st.box);
     for (int half = 0; half < 2; ++half)
       tma_load_4d(dst + half * kHalfBytes + st.row * 128, map, bar, 64 * half, w.head,
-                  64 * (st.packed & 0xffffff), w.batch);
+                  st.packed & 0xffffff, w.batch);
   }
   if (lane == 0) {
     for (int row = st.filled; row < 64; row += row & -row) {  // the largest aligned box each
       const int rows = row & -row;
       for (int half = 0; half < 2; ++half)
         tma_load_4d(dst + half * kHalfBytes + row * 128, maps.of(rows), bar, 64 * half, w.head,
-                    64 * num_tiles, w.batch);
+                    rows_end, w.batch);
     }
   }
 }
@@ -393,15 +401,14 @@ __device__ void attend_stages(const CUtensorMap* tm_q, const BoxMaps& k_maps, co
   const WorkTile w = this_tile(p);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int32_t* list = tile_list(p, p.ordered, w);
-  const TileBox query_box = tile_box(p, w.tile);
   // Every warp places stage j + 1 during step j, from entries loaded during step j - 1.
   Stage keys = make_stage(list_entry(list, 0, p.topk, lane), lane);
   int next_first = keys.entries;
   int next_entry = list_entry(list, next_first, p.topk, lane);
   if (warp == 0) {
-    if (lane == 0) load_tile(sm.q(), tm_q, sm.q_full(), w, query_box);
-    load_stage(sm.k(), k_maps, sm.k_full(), w, keys, lane, p.num_tiles);
-    load_stage(sm.v(), v_maps, sm.v_full(), w, keys, lane, p.num_tiles);
+    if (lane == 0) load_tile(sm.q(), tm_q, sm.q_full(), w, tile_box(p, w.tile));
+    load_stage(sm.k(), k_maps, sm.k_full(), w, keys, lane, p.tokens);
+    load_stage(sm.v(), v_maps, sm.v_full(), w, keys, lane, p.tokens);
   }
   float o[64], s[kScoreRegs], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, corr[2];
   uint32_t pf[kPSteps][4];
@@ -420,14 +427,14 @@ __device__ void attend_stages(const CUtensorMap* tm_q, const BoxMaps& k_maps, co
       next_entry = list_entry(list, after_first, p.topk, lane);  // used in the next step
     };
     attend_step(o, s, pf, m, l, corr, sm, phase, p.scale_log2, lane, keys, place_next, [&] {
-      if (warp == 0 && more) load_stage(sm.k(), k_maps, sm.k_full(), w, next, lane, p.num_tiles);
+      if (warp == 0 && more) load_stage(sm.k(), k_maps, sm.k_full(), w, next, lane, p.tokens);
     });
     if (!more) break;
-    if (warp == 0) load_stage(sm.v(), v_maps, sm.v_full(), w, next, lane, p.num_tiles);
+    if (warp == 0) load_stage(sm.v(), v_maps, sm.v_full(), w, next, lane, p.tokens);
     keys = next;
     next_first = after_first;
   }
-  write_rows(o, l, p, w, query_box);
+  write_rows(o, l, p, w, tile_box(p, w.tile));  // looked up again: no register held over the loop
 }
 
 // The kernels' shared prologue: the shared-memory map, the tensor maps prefetched, the barriers.
@@ -475,13 +482,13 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm) packed_stage_attention_h
 #endif
 }
 
-// Each selection row's tiles as packed coordinates (tile | valid count << 24), ordered by box size,
-// largest first, index order within a size (one warp a row, a pass per size), so the attention
-// kernel's stages fill exactly.
+// Each selection row's tiles as packed coordinates (first row | valid count << 24), ordered by box
+// size, largest first, index order within a size (one warp a row, a pass per size), so the
+// attention kernel's stages fill exactly.
 constexpr int kOrderWarps = 8;
 __global__ void __launch_bounds__(32 * kOrderWarps)
     order_by_box_kernel(const int32_t* selected, int64_t rows, int topk, const int32_t* tile_sizes,
-                        int tokens, int32_t* ordered) {
+                        const int32_t* tile_starts, int tokens, int32_t* ordered) {
   const int64_t row = int64_t(blockIdx.x) * kOrderWarps + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= rows) return;
@@ -494,7 +501,8 @@ __global__ void __launch_bounds__(32 * kOrderWarps)
       if (first + lane < topk) {
         const int tile = in[first + lane];
         const int count = tile_sizes ? tile_sizes[tile] : min(64, tokens - 64 * tile);
-        if (vsa_key_box_rows(count) == box) packed = tile | count << 24;
+        const int row0 = tile_starts ? tile_starts[tile] : 64 * tile;
+        if (vsa_key_box_rows(count) == box) packed = row0 | count << 24;
       }
       const uint32_t taken = __ballot_sync(0xffffffffu, packed >= 0);
       if (packed >= 0) out[written + __popc(taken & ((1u << lane) - 1))] = packed;
@@ -527,8 +535,9 @@ void launch(SparseParams& p, const Tensor& q, const Tensor& k, const Tensor& v,
   p.topk = int(selected.size(3));
   FV_CHECK(p.topk >= 1, "block-sparse attention on Hopper: selection lists of ", p.topk,
            " tiles (at least 1)");
-  FV_CHECK(p.num_tiles < (1 << 24) - 1, "block-sparse attention on Hopper: ", p.num_tiles,
-           " tiles are too many (at most 2^24 - 2)");
+  FV_CHECK(q.size(1) < (1 << 24) && 64 * int64_t(p.num_tiles) < (1 << 24),
+           "block-sparse attention on Hopper: ", q.size(1), " rows in ", p.num_tiles,
+           " tiles are too many (row indices must stay below 2^24)");
   p.scale_log2 = scale * kLog2e;
   const int64_t ctas = int64_t(q.size(0)) * p.heads * p.num_tiles;
   FV_CHECK(ctas < (int64_t(1) << 31), "block-sparse attention: ", ctas, " tiles are too many");
@@ -541,8 +550,8 @@ void launch(SparseParams& p, const Tensor& q, const Tensor& k, const Tensor& v,
   const Tensor ordered = Tensor::empty(selected.shape(), DType::I32, q.device());
   const int64_t rows = selected.numel() / std::max<int64_t>(p.topk, 1);
   order_by_box_kernel<<<unsigned((rows + kOrderWarps - 1) / kOrderWarps), 32 * kOrderWarps, 0,
-                        ctx.stream()>>>(p.selected, rows, p.topk, p.tile_sizes, p.tokens,
-                                        ordered.data<int32_t>());
+                        ctx.stream()>>>(p.selected, rows, p.topk, p.tile_sizes, p.tile_starts,
+                                        p.tokens, ordered.data<int32_t>());
   FV_CUDA_CHECK_LAUNCH();
   p.ordered = ordered.data<int32_t>();
   packed_stage_attention_hopper_kernel<<<unsigned(ctas), kThreads, kSmemBytes, ctx.stream()>>>(
@@ -555,22 +564,29 @@ void launch(SparseParams& p, const Tensor& q, const Tensor& k, const Tensor& v,
 }  // namespace
 
 void hopper_video_sparse_fine(const Tensor& q, const Tensor& k, const Tensor& v,
-                              const Tensor& tile_sizes, const Tensor& token_of_slot,
-                              const Tensor& selected, const Tensor& coarse, const Tensor& gate,
-                              float scale, const Tensor& out) {
+                              const Tensor& tile_sizes, const Tensor& tile_starts,
+                              const Tensor& token_of_slot, const Tensor& selected,
+                              const Tensor& coarse, const Tensor& gate, float scale,
+                              const Tensor& out) {
   SparseParams p{};
   p.num_tiles = int(selected.size(2));
-  FV_CHECK(q.size(1) == 64 * int64_t(p.num_tiles) && tile_sizes.numel() == p.num_tiles &&
-               token_of_slot.numel() == q.size(1),
-           "VIDEO_SPARSE_ATTN's fine stage on Hopper: tiled q ", q.describe(), " for ", p.num_tiles,
-           " tiles, tile sizes ", tile_sizes.describe(), ", token_of_slot ",
-           token_of_slot.describe());
+  const bool rows = tile_starts.defined();  // q, k, v the tile-ordered rows themselves
+  FV_CHECK(
+      tile_sizes.numel() == p.num_tiles &&
+          (rows ? tile_starts.numel() == p.num_tiles && !token_of_slot.defined() &&
+                      q.size(1) == out.size(1)
+                : q.size(1) == 64 * int64_t(p.num_tiles) && token_of_slot.numel() == q.size(1)),
+      "VIDEO_SPARSE_ATTN's fine stage on Hopper: q ", q.describe(), " for ", p.num_tiles,
+      " tiles, tile sizes ", tile_sizes.describe(), ", tile starts ", tile_starts.describe(),
+      ", token_of_slot ", token_of_slot.describe(), ", out ", out.describe());
   p.coarse = coarse.data<float>();
   p.gate = gate.defined() ? gate.data<__nv_bfloat16>() : nullptr;
   p.tile_sizes = tile_sizes.data<int32_t>();
-  p.token_of_slot = token_of_slot.data<int32_t>();
+  p.tile_starts = rows ? tile_starts.data<int32_t>() : nullptr;
+  p.token_of_slot = rows ? nullptr : token_of_slot.data<int32_t>();
   p.q_tiles_per_row = 1;
-  launch(p, q, k, v, selected, out, scale, vsa_packs_key_tiles(out.size(1), q.size(1)));
+  launch(p, q, k, v, selected, out, scale,
+         vsa_packs_key_tiles(out.size(1), 64 * int64_t(p.num_tiles)));
 }
 
 void hopper_block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,

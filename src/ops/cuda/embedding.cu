@@ -1,7 +1,7 @@
 // CUDA twin of src/ops/cpu/embedding.cpp: ids are checked on the host (the same error as the CPU
 // twin), copied to the device, and rows are gathered with 16-byte copies where the row allows.
-// The relative-position bias reads its buckets on the device, so a text encoder's layers queue
-// without a host round trip each.
+// gather_rows reads its row indices on the device, and so does the relative-position bias, so a
+// text encoder's layers queue without a host round trip each.
 #include <cstring>
 
 #include "ops/cuda/memory_bound.cuh"
@@ -63,6 +63,25 @@ Tensor relative_position_bias(const Tensor& table, const Tensor& offset_buckets,
         t.data<T>(), offset_buckets.data<int32_t>(), out.data<T>(), H, q_len, k_len);
     FV_CUDA_CHECK_LAUNCH();
   });
+  return out;
+}
+
+Tensor gather_rows(const Tensor& x, const Tensor& rows) {
+  const int64_t B = x.size(0), S = x.size(1), C = x.size(2), R = rows.size(0);
+  Tensor out = Tensor::empty({B, R, C}, x.dtype(), x.device());
+  if (out.numel() == 0) return out;
+  const Tensor xc = x.contiguous(), rc = rows.contiguous();
+  CudaContext& ctx = k::context_of(x);
+  const int64_t row_bytes = C * int64_t(dtype_size(x.dtype()));
+  for (int64_t b = 0; b < B; ++b) {  // B is 1 or 2 (CFG) in the transformer
+    const char* src = static_cast<const char*>(xc.raw_data()) + b * S * row_bytes;
+    char* dst = static_cast<char*>(out.raw_data()) + b * R * row_bytes;
+    if (row_bytes % 16 == 0 && k::aligned16(src) && k::aligned16(dst)) {
+      gather<uint4>(ctx, src, rc.data<int32_t>(), dst, R, row_bytes);
+    } else {
+      gather<uint8_t>(ctx, src, rc.data<int32_t>(), dst, R, row_bytes);
+    }
+  }
   return out;
 }
 

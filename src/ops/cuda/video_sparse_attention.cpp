@@ -1,6 +1,7 @@
 // VSA on a GPU (ops/video_sparse_attention.h), per call:
 //   1. the tile means [B, N, H, D] f32 of q, k, v and their tiled copies [B, 64·N, H, D] (one
-//      kernel each);
+//      kernel each); on Hopper with the rows in tile order (the transformer's under VSA) the
+//      means alone, the fine stage reading each tile where it lies;
 //   2. coarse scores S = scale·q̄·k̄ᵀ per (batch, head): one head-batched fp32 cuBLASLt GEMM;
 //   3. per score row the top-k key tiles and the row softmax (one fused kernel);
 //   4. coarse output Ō = softmax(S)·v̄: the second fp32 GEMM;
@@ -31,6 +32,7 @@ namespace {
 // A tiling's index maps on one device, uploaded once.
 struct DeviceTiling {
   Tensor token_of_slot, slot_of_token, tile_sizes;
+  Tensor tile_starts;  // in tile order: each tile's first row
 };
 
 Tensor upload(const std::vector<int32_t>& values, Device device) {
@@ -41,12 +43,18 @@ Tensor upload(const std::vector<int32_t>& values, Device device) {
 
 const DeviceTiling& device_tiling(const VsaTiling& tiling, Device device) {
   static std::mutex mutex;
-  static std::map<std::tuple<std::array<int64_t, 3>, int>, DeviceTiling> cache;
+  static std::map<std::tuple<std::array<int64_t, 3>, bool, int>, DeviceTiling> cache;
   std::lock_guard lock(mutex);
-  DeviceTiling& entry = cache[{tiling.grid, device.index}];
+  DeviceTiling& entry = cache[{tiling.grid, tiling.tile_order, device.index}];
   if (!entry.tile_sizes.defined()) {
+    std::vector<int32_t> starts(tiling.tile_sizes.size());
+    int32_t row = 0;
+    for (size_t i = 0; i < starts.size(); ++i) {
+      starts[i] = row;
+      row += tiling.tile_sizes[i];
+    }
     entry = {upload(tiling.token_of_slot, device), upload(tiling.slot_of_token, device),
-             upload(tiling.tile_sizes, device)};
+             upload(tiling.tile_sizes, device), upload(starts, device)};
   }
   return entry;
 }
@@ -84,15 +92,16 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
   const Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
   const Tensor gc = gate.defined() ? gate.contiguous() : Tensor();
 
-  // 1. Tile means and tiled copies.
+  // 1. Tile means, and tiled copies unless the Hopper kernel reads rows in tile order in place.
+  const bool in_place = kernel == BlockSparseKernel::Hopper && tiling.tile_order;
   Tensor tiled[3], means[3];
   const Tensor* inputs[3] = {&qc, &kc, &vc};
   for (int x = 0; x < 3; ++x) {
-    tiled[x] = Tensor::empty({B, L, H, D}, DType::BF16, q.device());
+    if (!in_place) tiled[x] = Tensor::empty({B, L, H, D}, DType::BF16, q.device());
     means[x] = Tensor::empty({B, N, H, D}, DType::F32, q.device());
     vsa_tile_with_means(inputs[x]->raw_data(), B, S, H, D, N, dt.token_of_slot.data<int32_t>(),
-                        dt.tile_sizes.data<int32_t>(), tiled[x].raw_data(), means[x].data<float>(),
-                        stream);
+                        dt.tile_sizes.data<int32_t>(), in_place ? nullptr : tiled[x].raw_data(),
+                        means[x].data<float>(), stream);
   }
 
   // 2-4. Coarse attention and selection. Score rows padded to 4 floats keep them 16-byte aligned.
@@ -127,9 +136,14 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
 
   // 5. Fine stage with the gated coarse output.
   Tensor out = Tensor::empty({B, S, H, D}, DType::BF16, q.device());
+  if (in_place) {
+    hopper_video_sparse_fine(qc, kc, vc, dt.tile_sizes, dt.tile_starts, Tensor(), selected, coarse,
+                             gc, scale, out);
+    return out;
+  }
   if (kernel == BlockSparseKernel::Hopper) {
-    hopper_video_sparse_fine(tiled[0], tiled[1], tiled[2], dt.tile_sizes, dt.token_of_slot,
-                             selected, coarse, gc, scale, out);
+    hopper_video_sparse_fine(tiled[0], tiled[1], tiled[2], dt.tile_sizes, Tensor(),
+                             dt.token_of_slot, selected, coarse, gc, scale, out);
     return out;
   }
   Tensor fine = Tensor::empty({B, L, H, D}, DType::BF16, q.device());

@@ -25,13 +25,16 @@ void portable_block_sparse_attention(const Tensor& q, const Tensor& k, const Ten
 
 // The Hopper kernel (TMA + wgmma; sm_90 only, block_sparse_attention_hopper.cu), fused with
 // untiling: q, k, v the tiled copies [B, 64·N, H, 128] BF16 (tile i's tile_sizes[i] valid tokens
-// first); the key tiles selected[b, h, i, 0 .. topk) of each query tile; coarse [B, N, H, 128] F32
-// and gate [B, S, H, 128] BF16 (undefined: G = 0) -> out [B, S, H, 128] = fine + G ⊙ coarse, each
-// valid slot's row written to token_of_slot[slot] (I32 [64·N]).
+// first), each valid slot's row written to token_of_slot[slot] (I32 [64·N]); or, with tile_starts
+// (I32 [N]) and no token_of_slot, q, k, v [B, S, H, 128] in tile order (tile i's tokens on rows
+// tile_starts[i] ..), read where they are and written to the same rows. The key tiles
+// selected[b, h, i, 0 .. topk) of each query tile; coarse [B, N, H, 128] F32 and gate
+// [B, S, H, 128] BF16 (undefined: G = 0) -> out [B, S, H, 128] = fine + G ⊙ coarse.
 void hopper_video_sparse_fine(const Tensor& q, const Tensor& k, const Tensor& v,
-                              const Tensor& tile_sizes, const Tensor& token_of_slot,
-                              const Tensor& selected, const Tensor& coarse, const Tensor& gate,
-                              float scale, const Tensor& out);
+                              const Tensor& tile_sizes, const Tensor& tile_starts,
+                              const Tensor& token_of_slot, const Tensor& selected,
+                              const Tensor& coarse, const Tensor& gate, float scale,
+                              const Tensor& out);
 
 // Whether the Hopper kernel packs VSA's partial key tiles into shared 64-key steps ("stages")
 // rather than one step per selected tile: where padding is more than an eighth of the tiled

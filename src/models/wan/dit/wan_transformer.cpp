@@ -11,6 +11,7 @@
 #include "io/load_stop.h"
 #include "models/wan/dit/wan_rope.h"
 #include "ops/elementwise.h"
+#include "ops/embedding.h"
 #include "ops/fp8_linear.h"
 #include "ops/gemm_autotune.h"
 #include "ops/linear.h"
@@ -896,7 +897,18 @@ Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sin
   const std::array<int64_t, 3> grid = token_grid(latents);
   const int64_t D = config_.inner_dim();
   const DType act = activation_dtype();
-  const RopeCache rope = rope_for(grid);
+  // VSA reads each tile as consecutive rows: the rows then go through the blocks in its tile
+  // order (gathered after the patch embedding, put back before the head), every op but the
+  // self-attention being per row and RoPE's tables gathered alike.
+  const TokenTiling* order =
+      self_attention_metadata ? self_attention_metadata->row_order() : nullptr;
+  FV_CHECK(!order || order->grid == grid,
+           "WanTransformer: the attention metadata's tile order is "
+           "for token grid [",
+           order ? order->grid[0] : 0, ", ", order ? order->grid[1] : 0, ", ",
+           order ? order->grid[2] : 0, "], the latents give [", grid[0], ", ", grid[1], ", ",
+           grid[2], "]");
+  const RopeCache rope = rope_for(grid, order);
 
   // wan21.md §1.3: temb = MLP(sinusoid(t)); tproj = time_proj(SiLU(temb)) as [B, 6, D]. §1.2: the
   // MLP runs in f32 (the time embedder's dtype), and temb is cast to the activation dtype before
@@ -908,10 +920,15 @@ Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sin
       ops::linear(ops::silu(temb), time_proj_w_, time_proj_b_).reshape({B, 6, D}).to(DType::F32);
 
   Tensor x = ops::linear(ops::patchify(latents, patch), patch_w_, patch_b_);  // [B, S, D]
+  Tensor rope_cos = rope.cos, rope_sin = rope.sin;
+  if (order) {
+    x = ops::gather_rows(x, rope.to_tile_order);
+    rope_cos = rope.tiled_cos;
+    rope_sin = rope.tiled_sin;
+  }
 
   // Sequence parallelism: this rank's tokens (and their RoPE rows) through the blocks.
   std::optional<SequenceRank> rank;
-  Tensor rope_cos = rope.cos, rope_sin = rope.sin;
   if (sequence_parallel) {
     rank = SequenceRank{sequence_parallel, SequenceShard::of(x.size(1), sequence_parallel->rank(),
                                                              sequence_parallel->size())};
@@ -919,8 +936,8 @@ Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sin
     const auto local_rows = [&](const Tensor& table) {
       return shard_sequence(table.unsqueeze(0), rank->shard).select(0, 0);
     };
-    rope_cos = local_rows(rope.cos);
-    rope_sin = local_rows(rope.sin);
+    rope_cos = local_rows(rope_cos);
+    rope_sin = local_rows(rope_sin);
   }
   for_each_block(
       [&](const Block& block, const StartNextBlock& start_next) {
@@ -938,6 +955,7 @@ Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sin
       },
       sequence_parallel);
   if (rank) x = gather_sequence(x, rank->shard, *sequence_parallel);
+  if (order) x = ops::gather_rows(x, rope.to_raster);
 
   // wan21.md §1.6: the head modulates with temb itself (not tproj), rows (shift, scale).
   Tensor head =
@@ -1060,14 +1078,30 @@ WanTransformer::CompileStats WanTransformer::compile_stats() const {
   return {};
 }
 
-WanTransformer::RopeCache WanTransformer::rope_for(std::array<int64_t, 3> grid) const {
+WanTransformer::RopeCache WanTransformer::rope_for(std::array<int64_t, 3> grid,
+                                                   const TokenTiling* order) const {
   std::lock_guard lock(rope_mutex_);
   if (!graphs_ && !rope_cache_.count(grid)) rope_cache_.clear();  // eager: the latest grid only
   RopeCache& entry = rope_cache_[grid];
   if (!entry.cos.defined()) {
     WanRopeTables tables =
         wan_rope_tables(grid, config_.attention_head_dim, config_.rope_max_seq_len, device());
-    entry = {std::move(tables.cos), std::move(tables.sin)};
+    entry.cos = std::move(tables.cos);
+    entry.sin = std::move(tables.sin);
+  }
+  if (order && !entry.to_tile_order.defined()) {
+    const auto upload = [&](const std::vector<int32_t>& rows) {
+      Tensor host = Tensor::empty({int64_t(rows.size())}, DType::I32);
+      std::copy(rows.begin(), rows.end(), host.data<int32_t>());
+      return host.to(device());
+    };
+    entry.to_tile_order = upload(order->token_of_row);
+    entry.to_raster = upload(order->row_of_token);
+    const auto tiled = [&](const Tensor& table) {
+      return ops::gather_rows(table.unsqueeze(0), entry.to_tile_order).select(0, 0).contiguous();
+    };
+    entry.tiled_cos = tiled(entry.cos);
+    entry.tiled_sin = tiled(entry.sin);
   }
   return entry;
 }

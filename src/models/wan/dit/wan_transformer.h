@@ -216,7 +216,8 @@ class WanTransformer {
   void quantize_linears_fp8();
   bool fp8_linears() const { return fp8_linears_; }
   // For tests and benchmarks that compare layers: probe(block index, its output [B, S, D]) after
-  // every block of each eager forward; empty: none. Not in compile mode (refused).
+  // every block of each eager forward (under VSA the rows in its tile order); empty: none. Not in
+  // compile mode (refused).
   void set_block_probe(std::function<void(int, const Tensor&)> probe);
   // From now on a forward on the CPU polls `stop` before each block: a stop request ends it with
   // Cancelled within a block rather than after the whole step, which on the CPU takes minutes at
@@ -253,6 +254,9 @@ class WanTransformer {
 
   struct RopeCache {
     Tensor cos, sin;  // on the model's device
+    // VSA's tile order (AttentionMetadata::row_order), made at its first use: the row gathers
+    // into it and back (I32 [S]) and the tables' rows in it.
+    Tensor to_tile_order, to_raster, tiled_cos, tiled_sin;
   };
 
   // A block's defined weights in one fixed order: layerwise offload streams them as one layer,
@@ -299,7 +303,7 @@ class WanTransformer {
                        const StartNextBlock& start_next = {}) const;
   // The RoPE tables for `grid`, built once per grid on the model's device (§1.4: f32, not cast)
   // and, in compile mode, kept for every grid: a captured graph reads them where they were.
-  RopeCache rope_for(std::array<int64_t, 3> grid) const;
+  RopeCache rope_for(std::array<int64_t, 3> grid, const TokenTiling* order = nullptr) const;
 
   WanTransformerConfig config_;
   const AttentionBackend* self_attention_;
