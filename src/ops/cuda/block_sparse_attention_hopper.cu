@@ -20,7 +20,11 @@
 // Shared:     Q, K and V one 16 KiB tile each (TMA with 128-byte swizzle, two 64-column boxes per
 //             tile), K and V single-buffered: thread 0 loads K_{j+1} once every warp's Q·K_jᵀ is
 //             done (it lands during step j's softmax and P·V) and V_{j+1} once every warp's
-//             P·V_j is done (it lands during step j+1's Q·Kᵀ and softmax).
+//             P·V_j is done (it lands during step j+1's Q·Kᵀ and softmax). Occupancy matters
+//             more than buffering here: K double-buffered at three CTAs per SM ran the fine stage
+//             5-10 % slower, and K and V double-buffered at two CTAs with FlashAttention-3's order
+//             (Q·K_jᵀ and P_{j-1}·V_{j-1} issued together) 35 % slower (H100, docs/perf.md
+//             session 49).
 // Per step:   S = Q·Kᵀ by wgmma m64n64k16 (both from shared memory); online softmax in base 2
 //             with conditional rescale (keys outside the tokens masked); O += P·V by wgmma
 //             m64n128k16 with P from registers.
