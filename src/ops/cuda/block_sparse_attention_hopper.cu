@@ -23,7 +23,7 @@
 //             P·V_j is done (it lands during step j+1's Q·Kᵀ and softmax). Occupancy matters
 //             more than buffering here: K double-buffered at three CTAs per SM ran the fine stage
 //             5-10 % slower, and K and V double-buffered at two CTAs with FlashAttention-3's order
-//             (Q·K_jᵀ and P_{j-1}·V_{j-1} issued together) 35 % slower (H100, docs/perf.md
+//             (Q·K_jᵀ and P_{j-1}·V_{j-1} issued together) 30-35 % slower (H100, docs/perf.md
 //             session 49).
 // Per step:   S = Q·Kᵀ by wgmma m64n64k16 (both from shared memory); online softmax in base 2
 //             with conditional rescale (keys outside the tokens masked); O += P·V by wgmma
