@@ -149,9 +149,7 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
     // portable kernel).
     const Tensor coarse = Tensor::zeros({s.B, tiling.num_tiles, s.H, s.D}, DType::F32, q.device());
     auto upload = [&](const std::vector<int32_t>& values) {
-      Tensor t = Tensor::empty({int64_t(values.size())}, DType::I32);
-      std::copy(values.begin(), values.end(), t.data<int32_t>());
-      return t.to(q.device());
+      return Tensor::from_vector_i32(values, {int64_t(values.size())}).to(q.device());
     };
     const Tensor sizes = upload(tiling.tile_sizes), token_of_slot = upload(tiling.token_of_slot);
     // Three tensors, as a real call reads: one tensor as q, k and v would serve K and V from L2.
@@ -172,9 +170,7 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
     if (!hopper) continue;
     // The same on the rows in tile order where they lie (what the backend runs: the transformer
     // keeps its rows so under VSA), each tile from its first row.
-    std::vector<int32_t> first(tiling.tile_sizes.size());
-    for (size_t i = 1; i < first.size(); ++i) first[i] = first[i - 1] + tiling.tile_sizes[i - 1];
-    const Tensor starts = upload(first);
+    const Tensor starts = upload(tiling.tile_starts);
     report("VSA fine (hopper, in place)" + tag, time_ms([&] {
              ops::cuda::hopper_video_sparse_fine(q, k, v, sizes, starts, {}, selection.selected,
                                                  coarse, {}, scale, out);

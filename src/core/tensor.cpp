@@ -108,12 +108,26 @@ Tensor Tensor::borrow(void* data, Shape shape, DType dtype, std::shared_ptr<void
   return t;
 }
 
-Tensor Tensor::from_vector(const std::vector<float>& values, Shape shape) {
-  FV_CHECK(shape_numel(shape) == int64_t(values.size()), "from_vector: ", values.size(),
+namespace {
+
+// A CPU tensor holding `values` in `shape` (what: the caller's name for the error).
+template <class T>
+Tensor tensor_of(const std::vector<T>& values, Shape shape, DType dtype, const char* what) {
+  FV_CHECK(shape_numel(shape) == int64_t(values.size()), what, ": ", values.size(),
            " values do not fill shape ", shape_str(shape));
-  Tensor t = empty(std::move(shape), DType::F32);
-  std::copy(values.begin(), values.end(), t.data<float>());
+  Tensor t = Tensor::empty(std::move(shape), dtype);
+  std::copy(values.begin(), values.end(), t.data<T>());
   return t;
+}
+
+}  // namespace
+
+Tensor Tensor::from_vector(const std::vector<float>& values, Shape shape) {
+  return tensor_of(values, std::move(shape), DType::F32, "from_vector");
+}
+
+Tensor Tensor::from_vector_i32(const std::vector<int32_t>& values, Shape shape) {
+  return tensor_of(values, std::move(shape), DType::I32, "from_vector_i32");
 }
 
 int Tensor::wrap_dim(int dim) const {

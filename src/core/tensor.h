@@ -38,6 +38,7 @@ class Tensor {
   static Tensor borrow(void* data, Shape shape, DType dtype, std::shared_ptr<void> owner,
                        Device device = Device::cpu());
   static Tensor from_vector(const std::vector<float>& values, Shape shape);  // f32 CPU copy
+  static Tensor from_vector_i32(const std::vector<int32_t>& values, Shape shape);  // i32 CPU copy
 
   bool defined() const { return storage_ != nullptr; }
   DType dtype() const { return dtype_; }

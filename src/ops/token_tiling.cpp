@@ -52,8 +52,10 @@ std::shared_ptr<const TokenTiling> in_tile_order(const TokenTiling& raster) {
   t->tile_order = true;
   t->token_of_row.resize(size_t(t->tokens));
   t->row_of_token.resize(size_t(t->tokens));
+  t->tile_starts.resize(size_t(t->num_tiles));
   int32_t row = 0;
   for (int64_t slot = 0; slot < t->padded_len; ++slot) {
+    if (slot % t->tile_slots == 0) t->tile_starts[size_t(slot / t->tile_slots)] = row;
     const int32_t token = raster.token_of_slot[size_t(slot)];
     if (token < 0) continue;
     t->token_of_row[size_t(row)] = token;

@@ -26,9 +26,10 @@ struct TokenTiling {
   // Tile order (for_grid's tile_order): the sequence holds tile 0's valid tokens, then tile 1's,
   // and so on, so token_of_slot and slot_of_token above name its rows, not raster tokens (the
   // same VSA code then runs on rows in tile order). token_of_row [S]: each row's raster token;
-  // row_of_token [S]: its inverse. Both empty in raster order.
+  // row_of_token [S]: its inverse; tile_starts [N]: each tile's first row. All three empty in
+  // raster order.
   bool tile_order = false;
-  std::vector<int32_t> token_of_row, row_of_token;
+  std::vector<int32_t> token_of_row, row_of_token, tile_starts;
 
   // A tile's (t, h, w) coordinates in tiles.
   std::array<int64_t, 3> coords(int64_t tile) const;

@@ -13,7 +13,6 @@
 // they are microseconds, and a fused kernel would re-read the means once per query tile.
 #include "ops/video_sparse_attention.h"
 
-#include <cstring>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -36,9 +35,7 @@ struct DeviceTiling {
 };
 
 Tensor upload(const std::vector<int32_t>& values, Device device) {
-  Tensor host = Tensor::empty({int64_t(values.size())}, DType::I32);
-  std::memcpy(host.raw_data(), values.data(), values.size() * sizeof(int32_t));
-  return host.to(device);
+  return Tensor::from_vector_i32(values, {int64_t(values.size())}).to(device);
 }
 
 const DeviceTiling& device_tiling(const VsaTiling& tiling, Device device) {
@@ -47,14 +44,9 @@ const DeviceTiling& device_tiling(const VsaTiling& tiling, Device device) {
   std::lock_guard lock(mutex);
   DeviceTiling& entry = cache[{tiling.grid, tiling.tile_order, device.index}];
   if (!entry.tile_sizes.defined()) {
-    std::vector<int32_t> starts(tiling.tile_sizes.size());
-    int32_t row = 0;
-    for (size_t i = 0; i < starts.size(); ++i) {
-      starts[i] = row;
-      row += tiling.tile_sizes[i];
-    }
     entry = {upload(tiling.token_of_slot, device), upload(tiling.slot_of_token, device),
-             upload(tiling.tile_sizes, device), upload(starts, device)};
+             upload(tiling.tile_sizes, device),
+             tiling.tile_order ? upload(tiling.tile_starts, device) : Tensor()};
   }
   return entry;
 }

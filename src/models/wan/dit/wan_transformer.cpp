@@ -1090,13 +1090,9 @@ WanTransformer::RopeCache WanTransformer::rope_for(std::array<int64_t, 3> grid,
     entry.sin = std::move(tables.sin);
   }
   if (order && !entry.to_tile_order.defined()) {
-    const auto upload = [&](const std::vector<int32_t>& rows) {
-      Tensor host = Tensor::empty({int64_t(rows.size())}, DType::I32);
-      std::copy(rows.begin(), rows.end(), host.data<int32_t>());
-      return host.to(device());
-    };
-    entry.to_tile_order = upload(order->token_of_row);
-    entry.to_raster = upload(order->row_of_token);
+    const int64_t S = order->tokens;
+    entry.to_tile_order = Tensor::from_vector_i32(order->token_of_row, {S}).to(device());
+    entry.to_raster = Tensor::from_vector_i32(order->row_of_token, {S}).to(device());
     const auto tiled = [&](const Tensor& table) {
       return ops::gather_rows(table.unsqueeze(0), entry.to_tile_order).select(0, 0).contiguous();
     };
