@@ -21,14 +21,15 @@ std::vector<int32_t> reference_select(const float* scores, int64_t n, int64_t to
 namespace {
 
 // Whether `given` (ascending) is a top-k of `scores` up to a near-tie at the boundary: every tile
-// it keeps scores at least the k-th largest score minus rounding.
-bool top_k_up_to_ties(const float* scores, int64_t n, int64_t topk, const int32_t* given) {
+// it keeps scores at least the k-th largest score minus near_tie of the row's largest |score|.
+bool top_k_up_to_ties(const float* scores, int64_t n, int64_t topk, const int32_t* given,
+                      float near_tie) {
   std::vector<float> sorted(scores, scores + n);
   std::nth_element(sorted.begin(), sorted.begin() + (topk - 1), sorted.end(), std::greater<>());
   const float kth = sorted[size_t(topk - 1)];
   float largest = 0;
   for (int64_t j = 0; j < n; ++j) largest = std::max(largest, std::fabs(scores[j]));
-  const float slack = 1e-4f * largest + 1e-6f;
+  const float slack = near_tie * largest + 1e-6f;
   for (int64_t i = 0; i < topk; ++i) {
     if (given[i] < 0 || given[i] >= n || (i > 0 && given[i] <= given[i - 1])) return false;
     if (scores[given[i]] < kth - slack) return false;
@@ -40,7 +41,7 @@ bool top_k_up_to_ties(const float* scores, int64_t n, int64_t topk, const int32_
 
 VsaReference reference_vsa(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& gate,
                            std::array<int64_t, 3> grid, int64_t topk, float scale,
-                           const std::vector<int32_t>* selection) {
+                           const std::vector<int32_t>* selection, float near_tie) {
   const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
   const int64_t nt = (grid[0] + 3) / 4, nh = (grid[1] + 3) / 4, nw = (grid[2] + 3) / 4;
   const int64_t N = nt * nh * nw;
@@ -91,7 +92,7 @@ VsaReference reference_vsa(const Tensor& q, const Tensor& k, const Tensor& v, co
         const int64_t at_row = ((b * H + h) * N + i) * topk;
         if (selection) {
           const int32_t* given = selection->data() + at_row;
-          if (!top_k_up_to_ties(sc + i * N, N, topk, given)) {
+          if (!top_k_up_to_ties(sc + i * N, N, topk, given, near_tie)) {
             ++ref.invalid_rows;
           } else if (!std::equal(sel.begin(), sel.end(), given)) {
             ++ref.near_tie_rows;

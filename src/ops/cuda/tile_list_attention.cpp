@@ -115,7 +115,7 @@ Tensor portable_route(const Tensor& q, const Tensor& k, const Tensor& v, const T
       vsa_tile_with_means(
           static_cast<const char*>(inputs[x].raw_data()) + size_t(b * S) * row_bytes, 1, S, H, D,
           real, db.token_of_slot.data<int32_t>(), db.block_sizes.data<int32_t>(), batch_rows,
-          means.data<float>(), stream);
+          means.data<float>(), DType::F32, stream);
       FV_CUDA_CHECK(cudaMemsetAsync(batch_rows + size_t(TileBlocks::kBlock * real) * row_bytes, 0,
                                     size_t(TileBlocks::kBlock) * row_bytes, stream));
     }

@@ -1,10 +1,11 @@
 // VSA on a GPU (ops/video_sparse_attention.h), per call:
-//   1. the tile means [B, N, H, D] f32 of q, k, v and their tiled copies [B, 64·N, H, D] (one
-//      kernel each); on Hopper with the rows in tile order (the transformer's under VSA) the
-//      means alone, the fine stage reading each tile where it lies;
-//   2. coarse scores S = scale·q̄·k̄ᵀ per (batch, head): one head-batched fp32 cuBLASLt GEMM;
-//   3. per score row the top-k key tiles and the row softmax (one fused kernel);
-//   4. coarse output Ō = softmax(S)·v̄: the second fp32 GEMM;
+//   1. the tile means [B, N, H, D] of q, k, v (f32 sums stored BF16) and their tiled copies
+//      [B, 64·N, H, D] (one kernel each); on Hopper with the rows in tile order (the
+//      transformer's under VSA) the means alone, the fine stage reading each tile where it lies;
+//   2. coarse scores S = scale·q̄·k̄ᵀ per (batch, head): one head-batched BF16 cuBLASLt GEMM with
+//      f32 accumulation and output;
+//   3. per score row the top-k key tiles and the row softmax as BF16 probabilities (one kernel);
+//   4. coarse output Ō = softmax(S)·v̄: the second BF16 GEMM, f32 out;
 //   5. the fine stage over the selected tiles of the tiled copies, plus G ⊙ Ō: on Hopper one kernel
 //      that writes raster rows; elsewhere the portable kernel, then untiling by one gather with
 //      G ⊙ Ō added.
@@ -85,27 +86,32 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
   const Tensor gc = gate.defined() ? gate.contiguous() : Tensor();
 
   // 1. Tile means, and tiled copies unless the Hopper kernel reads rows in tile order in place.
+  // The means are summed in f32 and stored in BF16, and the coarse stage's two GEMMs run on the
+  // tensor cores with f32 accumulation and f32 outputs (FastVideo's fused_block_mean writes BF16
+  // means and multiplies them in BF16; the CPU reference stays f32).
   const bool in_place = kernel == BlockSparseKernel::Hopper && tiling.tile_order;
   Tensor tiled[3], means[3];
   const Tensor* inputs[3] = {&qc, &kc, &vc};
   for (int x = 0; x < 3; ++x) {
     if (!in_place) tiled[x] = Tensor::empty({B, L, H, D}, DType::BF16, q.device());
-    means[x] = Tensor::empty({B, N, H, D}, DType::F32, q.device());
+    means[x] = Tensor::empty({B, N, H, D}, DType::BF16, q.device());
     vsa_tile_with_means(inputs[x]->raw_data(), B, S, H, D, N, dt.token_of_slot.data<int32_t>(),
                         dt.tile_sizes.data<int32_t>(), in_place ? nullptr : tiled[x].raw_data(),
-                        means[x].data<float>(), stream);
+                        means[x].raw_data(), DType::BF16, stream);
   }
 
-  // 2-4. Coarse attention and selection. Score rows padded to 4 floats keep them 16-byte aligned.
-  const int64_t ld = (N + 3) / 4 * 4;
+  // 2-4. Coarse attention and selection. Score rows padded to 8 elements keep the f32 scores and
+  // the BF16 probabilities 16-byte aligned.
+  const int64_t ld = (N + 7) / 8 * 8;
   Tensor scores = Tensor::empty({B, H, N, ld}, DType::F32, q.device());
+  Tensor probs = Tensor::empty({B, H, N, ld}, DType::BF16, q.device());
   Tensor selected = Tensor::empty({B, H, N, topk}, DType::I32, q.device());
   Tensor coarse = Tensor::empty({B, N, H, D}, DType::F32, q.device());
   for (int64_t b = 0; b < B; ++b) {
     // Row-major S[h] (N×N) = Q̄[h]·K̄[h]ᵀ is column-major Sᵀ = K̄[h]·Q̄[h]ᵀ (as in the general
     // attention path): heads D elements apart, tiles H·D apart.
-    const Operand k_op{operand_at(means[1], b * N * H * D), DType::F32, D, N, H * D, D};
-    const Operand q_op{operand_at(means[0], b * N * H * D), DType::F32, D, N, H * D, D};
+    const Operand k_op{operand_at(means[1], b * N * H * D), DType::BF16, D, N, H * D, D};
+    const Operand q_op{operand_at(means[0], b * N * H * D), DType::BF16, D, N, H * D, D};
     const Operand s_op{operand_at(scores, b * H * N * ld), DType::F32, N, N, ld, N * ld};
     batched_gemm(ctx, true, k_op, q_op, s_op, scale, int(H));
   }
@@ -116,12 +122,12 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
                                     B * H * N, cudaMemcpyDeviceToDevice, stream));
   }
   vsa_select_and_softmax(scores.data<float>(), B * H * N, N, ld, topk, selected.data<int32_t>(),
-                         stream);
+                         stream, probs.raw_data());
   if (selection) selection->selected = selected;
   for (int64_t b = 0; b < B; ++b) {
     // Row-major Ō[h] (N×D) = P[h]·V̄[h] is column-major Ōᵀ = V̄[h]ᵀ·P[h]ᵀ.
-    const Operand v_op{operand_at(means[2], b * N * H * D), DType::F32, D, N, H * D, D};
-    const Operand p_op{operand_at(scores, b * H * N * ld), DType::F32, N, N, ld, N * ld};
+    const Operand v_op{operand_at(means[2], b * N * H * D), DType::BF16, D, N, H * D, D};
+    const Operand p_op{operand_at(probs, b * H * N * ld), DType::BF16, N, N, ld, N * ld};
     const Operand o_op{operand_at(coarse, b * N * H * D), DType::F32, D, N, H * D, D};
     batched_gemm(ctx, false, v_op, p_op, o_op, 1.0f, int(H));
   }

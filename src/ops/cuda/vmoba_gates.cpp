@@ -33,7 +33,8 @@ Tensor vmoba_device_gates(const Tensor& q, const Tensor& k, const TokenTiling& t
   for (int x = 0; x < 2; ++x) {
     Tensor block_means = Tensor::empty({B, real, H, D}, DType::F32, q.device());
     vsa_tile_with_means(inputs[x].raw_data(), B, S, H, D, real, db.token_of_slot.data<int32_t>(),
-                        db.block_sizes.data<int32_t>(), nullptr, block_means.data<float>(), stream);
+                        db.block_sizes.data<int32_t>(), nullptr, block_means.data<float>(),
+                        DType::F32, stream);
     chunk_means[x] = Tensor::empty({B, N, H, D}, DType::F32, q.device());
     for (int64_t b = 0; b < B; ++b) {
       // Row-major C (N × HD) = W (N × real) · M (real × HD) is column-major Cᵀ = Mᵀ · Wᵀ.

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <type_traits>
 
 #include "core/cuda/cuda_check.h"
 #include "fastvideo/error.h"
@@ -23,9 +24,10 @@ constexpr int kThreads = 256;
 // One CTA per (tile, batch item): every (head, 8-channel group) of the tile's 64 slots, copied in
 // slot order (consecutive threads take consecutive 16-byte chunks of a token's row) and summed in
 // f32 for the mean.
+template <class Means>
 __global__ void tile_with_means_kernel(const Bf16x8* x, int64_t tokens, int64_t row_chunks,
                                        int64_t num_tiles, const int32_t* token_of_slot,
-                                       const int32_t* tile_sizes, Bf16x8* tiled, float4* means) {
+                                       const int32_t* tile_sizes, Bf16x8* tiled, Means* means) {
   const int64_t tile = blockIdx.x, b = blockIdx.y;
   __shared__ int32_t slot_token[kTileTokens];
   if (threadIdx.x < kTileTokens)
@@ -52,9 +54,17 @@ __global__ void tile_with_means_kernel(const Bf16x8* x, int64_t tokens, int64_t 
       if (tiled != nullptr)
         store(tiled + ((b * num_tiles + tile) * kTileTokens + r) * row_chunks + c, value);
     }
-    float4* m = means + ((b * num_tiles + tile) * row_chunks + c) * 2;
-    m[0] = make_float4(sum[0] * inv, sum[1] * inv, sum[2] * inv, sum[3] * inv);
-    m[1] = make_float4(sum[4] * inv, sum[5] * inv, sum[6] * inv, sum[7] * inv);
+    if constexpr (std::is_same_v<Means, float4>) {
+      float4* m = means + ((b * num_tiles + tile) * row_chunks + c) * 2;
+      m[0] = make_float4(sum[0] * inv, sum[1] * inv, sum[2] * inv, sum[3] * inv);
+      m[1] = make_float4(sum[4] * inv, sum[5] * inv, sum[6] * inv, sum[7] * inv);
+    } else {  // BF16 means, rounded once from the f32 sums (FastVideo's fused_block_mean)
+      Bf16x8 m;
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+        m.v[i] = __floats2bfloat162_rn(sum[2 * i] * inv, sum[2 * i + 1] * inv);
+      store(means + (b * num_tiles + tile) * row_chunks + c, m);
+    }
   }
 }
 
@@ -69,9 +79,9 @@ __device__ __forceinline__ uint32_t order_key(float x) {
 
 // One CTA per row; the row's order keys in shared memory. The k-th largest key by four 8-bit
 // radix passes (most significant first), then the selection compacted in index order with block
-// scans, then the softmax written over the scores.
+// scans, then the softmax written over the scores or, given bf16_probs, to them.
 __global__ void select_and_softmax_kernel(float* scores, int64_t n, int64_t ld, int64_t topk,
-                                          int32_t* selected) {
+                                          int32_t* selected, __nv_bfloat16* probs) {
   using Scan = cub::BlockScan<int, kThreads>;
   using Reduce = cub::BlockReduce<float, kThreads>;
   __shared__ union {
@@ -160,7 +170,13 @@ __global__ void select_and_softmax_kernel(float* scores, int64_t n, int64_t ld, 
   if (threadIdx.x == 0) broadcast = sum;
   __syncthreads();
   const float inv = 1.f / broadcast;
-  for (int64_t j = threadIdx.x; j < n; j += kThreads) row[j] = expf(row[j] - mx) * inv;
+  if (probs == nullptr) {
+    for (int64_t j = threadIdx.x; j < n; j += kThreads) row[j] = expf(row[j] - mx) * inv;
+    return;
+  }
+  __nv_bfloat16* out_row = probs + int64_t(blockIdx.x) * ld;
+  for (int64_t j = threadIdx.x; j < n; j += kThreads)
+    out_row[j] = __float2bfloat16_rn(expf(row[j] - mx) * inv);
 }
 
 // One thread per 8 channels of one (batch, token, head).
@@ -193,13 +209,23 @@ __global__ void untile_combine_kernel(const Bf16x8* fine, const float4* coarse, 
 
 void vsa_tile_with_means(const void* x, int64_t batch, int64_t tokens, int64_t heads,
                          int64_t head_dim, int64_t num_tiles, const int32_t* token_of_slot,
-                         const int32_t* tile_sizes, void* tiled, float* means,
+                         const int32_t* tile_sizes, void* tiled, void* means, DType means_dtype,
                          cudaStream_t stream) {
-  check_chunk_aligned("VSA tiling", 16, {x, tiled});
+  check_chunk_aligned("VSA tiling", 16, {x, tiled, means});
+  FV_CHECK(means_dtype == DType::F32 || means_dtype == DType::BF16,
+           "VSA tiling: tile means in F32 or BF16, not ", dtype_name(means_dtype));
   const dim3 grid{unsigned(num_tiles), unsigned(batch)};
-  tile_with_means_kernel<<<grid, kThreads, 0, stream>>>(
-      static_cast<const Bf16x8*>(x), tokens, heads * head_dim / 8, num_tiles, token_of_slot,
-      tile_sizes, static_cast<Bf16x8*>(tiled), reinterpret_cast<float4*>(means));
+  const auto* in = static_cast<const Bf16x8*>(x);
+  auto* out = static_cast<Bf16x8*>(tiled);
+  const int64_t row_chunks = heads * head_dim / 8;
+  if (means_dtype == DType::F32)
+    tile_with_means_kernel<<<grid, kThreads, 0, stream>>>(in, tokens, row_chunks, num_tiles,
+                                                          token_of_slot, tile_sizes, out,
+                                                          static_cast<float4*>(means));
+  else
+    tile_with_means_kernel<<<grid, kThreads, 0, stream>>>(in, tokens, row_chunks, num_tiles,
+                                                          token_of_slot, tile_sizes, out,
+                                                          static_cast<Bf16x8*>(means));
   FV_CUDA_CHECK_LAUNCH();
 }
 
@@ -229,13 +255,13 @@ int64_t vsa_select_max_row() {
 }
 
 void vsa_select_and_softmax(float* scores, int64_t rows, int64_t n, int64_t ld, int64_t topk,
-                            int32_t* selected, cudaStream_t stream) {
+                            int32_t* selected, cudaStream_t stream, void* bf16_probs) {
   const size_t smem = size_t(n) * sizeof(uint32_t);
   FV_CHECK(n <= vsa_select_max_row(), "block selection: rows of ", n,
            " scores are more than its kernel holds in shared memory on this GPU (",
            vsa_select_max_row(), ")");
-  select_and_softmax_kernel<<<unsigned(rows), kThreads, smem, stream>>>(scores, n, ld, topk,
-                                                                        selected);
+  select_and_softmax_kernel<<<unsigned(rows), kThreads, smem, stream>>>(
+      scores, n, ld, topk, selected, static_cast<__nv_bfloat16*>(bf16_probs));
   FV_CUDA_CHECK_LAUNCH();
 }
 

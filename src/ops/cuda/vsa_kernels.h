@@ -1,28 +1,31 @@
 // The memory-bound and per-row kernels around VSA's GEMMs (ops/cuda/video_sparse_attention.cpp):
 // tiling with the tile means, top-k selection with the row softmax, and untiling with the gated
-// coarse output. All launch on `stream`; BF16 activations, f32 means and scores.
+// coarse output. All launch on `stream`; BF16 activations, f32 scores, f32 or BF16 means.
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
+#include "core/dtype.h"
+
 namespace fastvideo::ops::cuda {
 
 // x [B, S, H, D] (raster) -> tiled [B, 64·N, H, D] (slot r of tile i holds token_of_slot[64i + r],
-// zeros for -1; skipped when tiled is null) and means [B, N, H, D] f32 over each tile's
-// tile_sizes[i] valid tokens. D % 8 == 0.
+// zeros for -1; skipped when tiled is null) and means [B, N, H, D] over each tile's tile_sizes[i]
+// valid tokens, summed in f32 and stored as means_dtype (F32 or BF16). D % 8 == 0.
 void vsa_tile_with_means(const void* x, int64_t batch, int64_t tokens, int64_t heads,
                          int64_t head_dim, int64_t num_tiles, const int32_t* token_of_slot,
-                         const int32_t* tile_sizes, void* tiled, float* means,
-                         cudaStream_t stream);
+                         const int32_t* tile_sizes, void* tiled, void* means,
+                         DType means_dtype, cudaStream_t stream);
 
 // For each of `rows` rows of `n` scores (rows `ld` floats apart): writes the indices of its `topk`
 // largest (ties at the k-th value towards the lowest index; scores ordered by their IEEE bits as
 // select_top_blocks does) in ascending order to selected[row·topk ..], then replaces the row by its
-// softmax.
+// softmax, or with bf16_probs writes the softmax there in BF16 instead (rows `ld` elements apart)
+// and leaves the scores.
 void vsa_select_and_softmax(float* scores, int64_t rows, int64_t n, int64_t ld, int64_t topk,
-                            int32_t* selected, cudaStream_t stream);
+                            int32_t* selected, cudaStream_t stream, void* bf16_probs = nullptr);
 
 // The longest row vsa_select_and_softmax takes (its keys live in shared memory): 40,960 scores, or
 // fewer where the current device gives a CTA less shared memory (about 25,000 on sm_86/89).
