@@ -124,9 +124,9 @@ double vsa_blocks_computed(const VsaTiling& tiling, const Tensor& selected, bool
 }
 
 // VSA rows at sparsity 0.8 and 0.9: the whole forward (tiling, coarse stage, selection, fine stage,
-// untiling) and its fine-stage kernel alone on tiled inputs, TFLOP/s over the 64×64 blocks
-// the fine stage computes (4·D·64·64 each, over every batch item, head and query tile;
-// vsa_blocks_computed).
+// untiling) without and with a gate, and its fine-stage kernel alone on tiled inputs, TFLOP/s
+// over the 64×64 blocks the fine stage computes (4·D·64·64 each, over every batch item, head and
+// query tile; vsa_blocks_computed).
 template <class Report, class Time>
 void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tensor& q,
                 const Tensor& k, const Tensor& v, float scale, Report&& report, Time&& time_ms) {
@@ -145,6 +145,12 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
                                double(kVsaTileTokens * kVsaTileTokens);
     const std::string tag = sparsity == 0.8 ? "@0.8" : "@0.9";
     report("VSA" + tag, time_ms([&] { return vsa.run(q, k, v, scale, md.get()); }), blocks_flop);
+    // With a gate (FastWan's checkpoints have one; without, G = 0 and the coarse output is
+    // skipped).
+    AttentionExtras gated;
+    gated.gate = random_device_tensor(s.B, s.Lq, s.H, s.D, q.device());
+    report("VSA gated" + tag, time_ms([&] { return vsa.run(q, k, v, scale, md.get(), gated); }),
+           blocks_flop);
     // The fine stage alone on tiled copies (the Hopper kernel with the untiling fused, or the
     // portable kernel).
     const Tensor coarse = Tensor::zeros({s.B, tiling.num_tiles, s.H, s.D}, DType::F32, q.device());

@@ -134,7 +134,8 @@ TEST(CudaVideoSparseAttention, SelectsTheLowestTilesAmongEqualScores) {
 // The selection kernel alone against the CPU rule on rows as long as the 1.3B's (624 tiles), the
 // 14B 720p's (1,440) and beyond (2,000), and short: equal scores everywhere, three values (ties
 // straddling every 32-wide chunk), NaN, ±inf and ±0, topk from 1 to n; then the row softmax where
-// the row is finite, in place in f32 and, from another call, as BF16 probabilities.
+// the row is finite, in place in f32 and, from another call, as BF16 probabilities; a call without
+// the softmax selects the same and leaves the scores.
 TEST(CudaVideoSparseAttention, SelectionMatchesTheCpuRuleOnLongRowsAndOddValues) {
   REQUIRE_GPU();
   const cudaStream_t stream = use_cuda_device(kGpu.index).stream();
@@ -161,17 +162,24 @@ TEST(CudaVideoSparseAttention, SelectionMatchesTheCpuRuleOnLongRowsAndOddValues)
       ops::cuda::vsa_select_and_softmax(scores.data<float>(), kRows, n, ld, topk,
                                         selected.data<int32_t>(), stream);
       const Tensor got = selected.to(Device::cpu()), soft = scores.to(Device::cpu());
-      // The same with the softmax written to BF16 probabilities instead (VSA's coarse stage):
-      // the same selection, the scores left as they were.
-      Tensor kept = host.to(kGpu), again = Tensor::empty({kRows, topk}, DType::I32, kGpu);
+      // The same with the softmax written to BF16 probabilities instead (VSA's gated coarse
+      // stage), and with no softmax (VSA without a gate): the same selection, the scores left as
+      // they were.
       Tensor probs = Tensor::empty({kRows, ld}, DType::BF16, kGpu);
-      ops::cuda::vsa_select_and_softmax(kept.data<float>(), kRows, n, ld, topk,
-                                        again.data<int32_t>(), stream, probs.raw_data());
-      const Tensor got_again = again.to(Device::cpu()), kept_host = kept.to(Device::cpu());
+      for (const auto mode : {ops::cuda::SelectSoftmax::ToBf16, ops::cuda::SelectSoftmax::None}) {
+        const bool bf16 = mode == ops::cuda::SelectSoftmax::ToBf16;
+        Tensor kept = host.to(kGpu), again = Tensor::empty({kRows, topk}, DType::I32, kGpu);
+        ops::cuda::vsa_select_and_softmax(kept.data<float>(), kRows, n, ld, topk,
+                                          again.data<int32_t>(), stream, mode,
+                                          bf16 ? probs.raw_data() : nullptr);
+        const Tensor got_again = again.to(Device::cpu()), kept_host = kept.to(Device::cpu());
+        ASSERT_TRUE(std::equal(got.data<int32_t>(), got.data<int32_t>() + kRows * topk,
+                               got_again.data<int32_t>()))
+            << (bf16 ? "BF16" : "no softmax");
+        ASSERT_EQ(std::memcmp(kept_host.raw_data(), host.raw_data(), size_t(kRows * ld) * 4), 0)
+            << (bf16 ? "BF16" : "no softmax");
+      }
       const Tensor probs_host = probs.to(Device::cpu()).to(DType::F32);
-      ASSERT_TRUE(std::equal(got.data<int32_t>(), got.data<int32_t>() + kRows * topk,
-                             got_again.data<int32_t>()));
-      ASSERT_EQ(std::memcmp(kept_host.raw_data(), host.raw_data(), size_t(kRows * ld) * 4), 0);
       std::vector<int32_t> want(static_cast<size_t>(topk));
       for (int64_t r = 0; r < kRows; ++r) {
         select_top_blocks(v + r * ld, n, topk, want.data());

@@ -583,7 +583,9 @@ void hopper_video_sparse_fine(const Tensor& q, const Tensor& k, const Tensor& v,
       "VIDEO_SPARSE_ATTN's fine stage on Hopper: q ", q.describe(), " for ", p.num_tiles,
       " tiles, tile sizes ", tile_sizes.describe(), ", tile starts ", tile_starts.describe(),
       ", token_of_slot ", token_of_slot.describe(), ", out ", out.describe());
-  p.coarse = coarse.data<float>();
+  FV_CHECK(!gate.defined() || coarse.defined(),
+           "VIDEO_SPARSE_ATTN's fine stage on Hopper: a gate needs the coarse output");
+  p.coarse = coarse.defined() ? coarse.data<float>() : nullptr;  // read only with a gate
   p.gate = gate.defined() ? gate.data<__nv_bfloat16>() : nullptr;
   p.tile_sizes = tile_sizes.data<int32_t>();
   p.tile_starts = rows ? tile_starts.data<int32_t>() : nullptr;

@@ -89,11 +89,17 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
   // The means are summed in f32 and stored in BF16, and the coarse stage's two GEMMs run on the
   // tensor cores with f32 accumulation and f32 outputs (FastVideo's fused_block_mean writes BF16
   // means and multiplies them in BF16; the CPU reference stays f32).
+  // Without a gate (G = 0, a checkpoint with no to_gate_compress) the coarse output is multiplied
+  // by zero, so V's means, the score rows' softmax and the coarse output GEMM are skipped: the
+  // coarse stage is the scores the selection needs. (FastVideo computes O_c and multiplies it by
+  // its zero gate; the two differ only where O_c is not finite.)
+  const bool coarse_output = gc.defined();
   const bool in_place = kernel == BlockSparseKernel::Hopper && tiling.tile_order;
   Tensor tiled[3], means[3];
   const Tensor* inputs[3] = {&qc, &kc, &vc};
   for (int x = 0; x < 3; ++x) {
     if (!in_place) tiled[x] = Tensor::empty({B, L, H, D}, DType::BF16, q.device());
+    if (x == 2 && !coarse_output && in_place) continue;
     means[x] = Tensor::empty({B, N, H, D}, DType::BF16, q.device());
     vsa_tile_with_means(inputs[x]->raw_data(), B, S, H, D, N, dt.token_of_slot.data<int32_t>(),
                         dt.tile_sizes.data<int32_t>(), in_place ? nullptr : tiled[x].raw_data(),
@@ -104,9 +110,9 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
   // the BF16 probabilities 16-byte aligned.
   const int64_t ld = (N + 7) / 8 * 8;
   Tensor scores = Tensor::empty({B, H, N, ld}, DType::F32, q.device());
-  Tensor probs = Tensor::empty({B, H, N, ld}, DType::BF16, q.device());
+  Tensor probs;
+  if (coarse_output) probs = Tensor::empty({B, H, N, ld}, DType::BF16, q.device());
   Tensor selected = Tensor::empty({B, H, N, topk}, DType::I32, q.device());
-  Tensor coarse = Tensor::empty({B, N, H, D}, DType::F32, q.device());
   for (int64_t b = 0; b < B; ++b) {
     // Row-major S[h] (N×N) = Q̄[h]·K̄[h]ᵀ is column-major Sᵀ = K̄[h]·Q̄[h]ᵀ (as in the general
     // attention path): heads D elements apart, tiles H·D apart.
@@ -122,9 +128,12 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
                                     B * H * N, cudaMemcpyDeviceToDevice, stream));
   }
   vsa_select_and_softmax(scores.data<float>(), B * H * N, N, ld, topk, selected.data<int32_t>(),
-                         stream, probs.raw_data());
+                         stream, coarse_output ? SelectSoftmax::ToBf16 : SelectSoftmax::None,
+                         coarse_output ? probs.raw_data() : nullptr);
   if (selection) selection->selected = selected;
-  for (int64_t b = 0; b < B; ++b) {
+  Tensor coarse;
+  if (coarse_output) coarse = Tensor::empty({B, N, H, D}, DType::F32, q.device());
+  for (int64_t b = 0; coarse_output && b < B; ++b) {
     // Row-major Ō[h] (N×D) = P[h]·V̄[h] is column-major Ōᵀ = V̄[h]ᵀ·P[h]ᵀ.
     const Operand v_op{operand_at(means[2], b * N * H * D), DType::BF16, D, N, H * D, D};
     const Operand p_op{operand_at(probs, b * H * N * ld), DType::BF16, N, N, ld, N * ld};
@@ -147,8 +156,9 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
   Tensor fine = Tensor::empty({B, L, H, D}, DType::BF16, q.device());
   portable_block_sparse_attention(tiled[0], tiled[1], tiled[2], selected, dt.tile_sizes, scale,
                                   fine);
-  vsa_untile_combine(fine.raw_data(), coarse.data<float>(), gc.defined() ? gc.raw_data() : nullptr,
-                     dt.slot_of_token.data<int32_t>(), B, S, H, D, N, out.raw_data(), stream);
+  vsa_untile_combine(fine.raw_data(), coarse_output ? coarse.data<float>() : nullptr,
+                     coarse_output ? gc.raw_data() : nullptr, dt.slot_of_token.data<int32_t>(), B,
+                     S, H, D, N, out.raw_data(), stream);
   return out;
 }
 

@@ -29,7 +29,7 @@ void portable_block_sparse_attention(const Tensor& q, const Tensor& k, const Ten
 // (I32 [N]) and no token_of_slot, q, k, v [B, S, H, 128] in tile order (tile i's tokens on rows
 // tile_starts[i] ..), read where they are and written to the same rows. The key tiles
 // selected[b, h, i, 0 .. topk) of each query tile; coarse [B, N, H, 128] F32 and gate
-// [B, S, H, 128] BF16 (undefined: G = 0) -> out [B, S, H, 128] = fine + G ⊙ coarse.
+// [B, S, H, 128] BF16 (both undefined: G = 0) -> out [B, S, H, 128] = fine + G ⊙ coarse.
 void hopper_video_sparse_fine(const Tensor& q, const Tensor& k, const Tensor& v,
                               const Tensor& tile_sizes, const Tensor& tile_starts,
                               const Tensor& token_of_slot, const Tensor& selected,

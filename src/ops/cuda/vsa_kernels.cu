@@ -79,9 +79,11 @@ __device__ __forceinline__ uint32_t order_key(float x) {
 
 // One CTA per row; the row's order keys in shared memory. The k-th largest key by four 8-bit
 // radix passes (most significant first), then the selection compacted in index order with block
-// scans, then the softmax written over the scores or, given bf16_probs, to them.
+// scans, then (unless the caller needs no softmax) the softmax written over the scores or, given
+// probs, to them in BF16.
 __global__ void select_and_softmax_kernel(float* scores, int64_t n, int64_t ld, int64_t topk,
-                                          int32_t* selected, __nv_bfloat16* probs) {
+                                          int32_t* selected, bool softmax,
+                                          __nv_bfloat16* probs) {
   using Scan = cub::BlockScan<int, kThreads>;
   using Reduce = cub::BlockReduce<float, kThreads>;
   __shared__ union {
@@ -159,6 +161,7 @@ __global__ void select_and_softmax_kernel(float* scores, int64_t n, int64_t ld, 
     ties_before += equal_total;
     taken_before += taken_total;
   }
+  if (!softmax) return;  // uniform over the CTA: no barrier below is left half-reached
 
   const float row_max = Reduce(temp.reduce).Reduce(local_max, MaxOf());
   if (threadIdx.x == 0) broadcast = row_max;
@@ -255,13 +258,17 @@ int64_t vsa_select_max_row() {
 }
 
 void vsa_select_and_softmax(float* scores, int64_t rows, int64_t n, int64_t ld, int64_t topk,
-                            int32_t* selected, cudaStream_t stream, void* bf16_probs) {
+                            int32_t* selected, cudaStream_t stream, SelectSoftmax softmax,
+                            void* bf16_probs) {
   const size_t smem = size_t(n) * sizeof(uint32_t);
   FV_CHECK(n <= vsa_select_max_row(), "block selection: rows of ", n,
            " scores are more than its kernel holds in shared memory on this GPU (",
            vsa_select_max_row(), ")");
+  FV_CHECK((softmax == SelectSoftmax::ToBf16) == (bf16_probs != nullptr),
+           "block selection: BF16 probabilities need their buffer, and only they");
   select_and_softmax_kernel<<<unsigned(rows), kThreads, smem, stream>>>(
-      scores, n, ld, topk, selected, static_cast<__nv_bfloat16*>(bf16_probs));
+      scores, n, ld, topk, selected, softmax != SelectSoftmax::None,
+      static_cast<__nv_bfloat16*>(bf16_probs));
   FV_CUDA_CHECK_LAUNCH();
 }
 

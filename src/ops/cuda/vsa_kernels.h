@@ -19,13 +19,18 @@ void vsa_tile_with_means(const void* x, int64_t batch, int64_t tokens, int64_t h
                          const int32_t* tile_sizes, void* tiled, void* means,
                          DType means_dtype, cudaStream_t stream);
 
+// Where vsa_select_and_softmax writes the selected rows' softmax: over the scores (f32), to a
+// separate BF16 buffer (rows `ld` elements apart; the scores stay), or nowhere (selection only).
+enum class SelectSoftmax { InPlace, ToBf16, None };
+
 // For each of `rows` rows of `n` scores (rows `ld` floats apart): writes the indices of its `topk`
 // largest (ties at the k-th value towards the lowest index; scores ordered by their IEEE bits as
-// select_top_blocks does) in ascending order to selected[row·topk ..], then replaces the row by its
-// softmax, or with bf16_probs writes the softmax there in BF16 instead (rows `ld` elements apart)
-// and leaves the scores.
+// select_top_blocks does) in ascending order to selected[row·topk ..], then the row's softmax
+// where `softmax` says (bf16_probs given exactly for ToBf16).
 void vsa_select_and_softmax(float* scores, int64_t rows, int64_t n, int64_t ld, int64_t topk,
-                            int32_t* selected, cudaStream_t stream, void* bf16_probs = nullptr);
+                            int32_t* selected, cudaStream_t stream,
+                            SelectSoftmax softmax = SelectSoftmax::InPlace,
+                            void* bf16_probs = nullptr);
 
 // The longest row vsa_select_and_softmax takes (its keys live in shared memory): 40,960 scores, or
 // fewer where the current device gives a CTA less shared memory (about 25,000 on sm_86/89).
