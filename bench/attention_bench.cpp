@@ -153,7 +153,6 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
            blocks_flop);
     // The fine stage alone on tiled copies (the Hopper kernel with the untiling fused, or the
     // portable kernel).
-    const Tensor coarse = Tensor::zeros({s.B, tiling.num_tiles, s.H, s.D}, DType::F32, q.device());
     auto upload = [&](const std::vector<int32_t>& values) {
       return Tensor::from_vector_i32(values, {int64_t(values.size())}).to(q.device());
     };
@@ -166,7 +165,7 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
     report(std::string(hopper ? "VSA fine (hopper)" : "VSA fine (portable)") + tag, time_ms([&] {
              if (hopper)
                ops::cuda::hopper_video_sparse_fine(tq, tk, tv, sizes, {}, token_of_slot,
-                                                   selection.selected, coarse, {}, scale, out);
+                                                   selection.selected, {}, {}, scale, out);
              else
                ops::cuda::portable_block_sparse_attention(tq, tk, tv, selection.selected, sizes,
                                                           scale, out);
@@ -179,7 +178,7 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
     const Tensor starts = upload(tiling.tile_starts);
     report("VSA fine (hopper, in place)" + tag, time_ms([&] {
              ops::cuda::hopper_video_sparse_fine(q, k, v, sizes, starts, {}, selection.selected,
-                                                 coarse, {}, scale, out);
+                                                 {}, {}, scale, out);
              return out;
            }),
            blocks_flop);

@@ -26,11 +26,10 @@ struct VsaReference {
 // ascending per row, e.g. the GPU's): the fine branch attends to it instead of the rule's choice,
 // so that two scores within rounding of each other (the GPU's, f64 here) picking different
 // tiles does not fail an output comparison; rows it gets wrong by more than near_tie (relative to
-// the row's largest |score|) are counted.
+// the row's largest |score|; the caller sizes it for its scores' rounding) are counted.
 VsaReference reference_vsa(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& gate,
                            std::array<int64_t, 3> grid, int64_t topk, float scale,
-                           const std::vector<int32_t>* selection = nullptr,
-                           float near_tie = 1e-4f);
+                           const std::vector<int32_t>* selection = nullptr, float near_tie = 0.f);
 
 // The tiles a row of scores selects by the rule "the topk largest; equal scores in index order":
 // a stable sort on descending score, its first topk, in ascending index order.

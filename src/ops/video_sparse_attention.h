@@ -43,8 +43,8 @@ namespace ops {
 // VSA self-attention. q, k, v [B, S, H, D] with S = tiling.tokens; gate [B, S, H, D] or undefined
 // (G = 0: the coarse branch only selects). -> [B, S, H, D] in q's dtype. CPU: f32 throughout.
 // CUDA: BF16, head dim 64 or 128; tile means summed in fp32 and stored BF16, coarse attention in
-// BF16 with fp32 accumulation and scores, fine attention bf16 with fp32 accumulation. When `selection` is given it receives the scores and
-// selection.
+// BF16 with fp32 accumulation and scores, fine attention bf16 with fp32 accumulation. When
+// `selection` is given it receives the scores and selection.
 Tensor video_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& gate,
                               const VsaTiling& tiling, int64_t topk, float scale,
                               VsaSelection* selection = nullptr);

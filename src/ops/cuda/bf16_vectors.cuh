@@ -54,7 +54,7 @@ inline void check_chunk_aligned(const char* what, size_t bytes,
                                 std::initializer_list<const void*> pointers) {
   for (const void* p : pointers) {
     FV_CHECK(p == nullptr || reinterpret_cast<uintptr_t>(p) % bytes == 0, what,
-             ": a bf16 tensor is not ", bytes, "-byte aligned (address ", p, ")");
+             ": a tensor is not ", bytes, "-byte aligned (address ", p, ")");
   }
 }
 

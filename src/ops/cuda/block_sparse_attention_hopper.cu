@@ -81,7 +81,7 @@ struct SparseParams {
   __nv_bfloat16* out;             // [B, out_tokens, heads, D]
   const int32_t* selected;        // [B, heads, N / q_tiles_per_row, topk] tile indices (tiles)
   const int32_t* ordered;         // the same lists packed and ordered by box size (stages)
-  const float* coarse;            // [B, N, heads, D] (VSA)
+  const float* coarse;            // [B, N, heads, D] (VSA with a gate), or null
   const __nv_bfloat16* gate;      // [B, out_tokens, heads, D] or null (G = 0)
   const int32_t* tile_sizes;      // [N] valid rows of each tile (VSA), or null: 64 but the last
   const int32_t* tile_starts;     // [N] first row of each tile (VSA on rows in tile order), or
@@ -288,8 +288,11 @@ __device__ __forceinline__ void write_rows(const float (&o)[64], const float (&l
                                            const TileBox& query_box) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int col = 2 * (lane % 4);
-  const float* coarse =
-      p.coarse + ((int64_t(w.batch) * p.num_tiles + w.tile) * p.heads + w.head) * kHeadDim + col;
+  const float* coarse =  // read only with a gate (null without one)
+      p.gate == nullptr
+          ? nullptr
+          : p.coarse + ((int64_t(w.batch) * p.num_tiles + w.tile) * p.heads + w.head) * kHeadDim +
+                col;
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const int in_tile = warp * 16 + lane / 4 + 8 * r;  // row in the query tile

@@ -2,8 +2,7 @@
 //   1. block map: q means over BLKQ-token blocks and k means over BLKK = 64-token blocks,
 //      [B, H, N, D] f32 (one kernel each), the k means centred (smooth-k); scores q̄·k̄ᵀ for every
 //      (batch, head) by one fp32 cuBLASLt GEMM; per query block its top-k key blocks by VSA's
-//      selection kernel (select_top_blocks' rule; it also leaves the row softmax in the scores,
-//      unused here).
+//      selection kernel (select_top_blocks' rule, no softmax).
 //   2. sparse branch (SageSLA: SAGE_ATTN's pre-pass and Hopper kernel over the selected 128-key
 //      blocks of each 64-row query block); otherwise a block-sparse kernel straight on q, k, v
 //      (vsa_fine_stage.h; on Hopper the TMA + wgmma one in its sequence-order mode, elsewhere the
@@ -160,7 +159,7 @@ Tensor sparse_linear_attention_with(BlockSparseKernel kernel, const Tensor& q, c
   }
   const Tensor selected = Tensor::empty({B, H, Nq, topk}, DType::I32, q.device());
   vsa_select_and_softmax(scores.data<float>(), B * H * Nq, Nk, ld, topk, selected.data<int32_t>(),
-                         stream);
+                         /*bf16_probs=*/nullptr, stream);
   if (selection) selection->selected = selected;
 
   // 2. Sparse branch, into the output.

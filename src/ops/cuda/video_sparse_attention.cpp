@@ -5,7 +5,8 @@
 //   2. coarse scores S = scale·q̄·k̄ᵀ per (batch, head): one head-batched BF16 cuBLASLt GEMM with
 //      f32 accumulation and output;
 //   3. per score row the top-k key tiles and the row softmax as BF16 probabilities (one kernel);
-//   4. coarse output Ō = softmax(S)·v̄: the second BF16 GEMM, f32 out;
+//   4. coarse output Ō = softmax(S)·v̄: the second BF16 GEMM, f32 out. Without a gate (G = 0)
+//      the softmax and this GEMM are skipped, and so are V's means on the in-place Hopper route;
 //   5. the fine stage over the selected tiles of the tiled copies, plus G ⊙ Ō: on Hopper one kernel
 //      that writes raster rows; elsewhere the portable kernel, then untiling by one gather with
 //      G ⊙ Ō added.
@@ -90,8 +91,9 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
   // tensor cores with f32 accumulation and f32 outputs (FastVideo's fused_block_mean writes BF16
   // means and multiplies them in BF16; the CPU reference stays f32).
   // Without a gate (G = 0, a checkpoint with no to_gate_compress) the coarse output is multiplied
-  // by zero, so V's means, the score rows' softmax and the coarse output GEMM are skipped: the
-  // coarse stage is the scores the selection needs. (FastVideo computes O_c and multiplies it by
+  // by zero, so the score rows' softmax, the coarse output GEMM and (in place on Hopper, where
+  // no tiled copy of V is written either) V's means are skipped: the coarse stage is the scores
+  // the selection needs. (FastVideo computes O_c and multiplies it by
   // its zero gate; the two differ only where O_c is not finite.)
   const bool coarse_output = gc.defined();
   const bool in_place = kernel == BlockSparseKernel::Hopper && tiling.tile_order;
@@ -128,8 +130,7 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
                                     B * H * N, cudaMemcpyDeviceToDevice, stream));
   }
   vsa_select_and_softmax(scores.data<float>(), B * H * N, N, ld, topk, selected.data<int32_t>(),
-                         stream, coarse_output ? SelectSoftmax::ToBf16 : SelectSoftmax::None,
-                         coarse_output ? probs.raw_data() : nullptr);
+                         coarse_output ? probs.raw_data() : nullptr, stream);
   if (selection) selection->selected = selected;
   Tensor coarse;
   if (coarse_output) coarse = Tensor::empty({B, N, H, D}, DType::F32, q.device());

@@ -79,10 +79,9 @@ __device__ __forceinline__ uint32_t order_key(float x) {
 
 // One CTA per row; the row's order keys in shared memory. The k-th largest key by four 8-bit
 // radix passes (most significant first), then the selection compacted in index order with block
-// scans, then (unless the caller needs no softmax) the softmax written over the scores or, given
-// probs, to them in BF16.
-__global__ void select_and_softmax_kernel(float* scores, int64_t n, int64_t ld, int64_t topk,
-                                          int32_t* selected, bool softmax,
+// scans, then, given probs, the row's softmax written there in BF16.
+__global__ void select_and_softmax_kernel(const float* scores, int64_t n, int64_t ld,
+                                          int64_t topk, int32_t* selected,
                                           __nv_bfloat16* probs) {
   using Scan = cub::BlockScan<int, kThreads>;
   using Reduce = cub::BlockReduce<float, kThreads>;
@@ -96,7 +95,7 @@ __global__ void select_and_softmax_kernel(float* scores, int64_t n, int64_t ld, 
   __shared__ float broadcast;
   extern __shared__ uint32_t keys[];
 
-  float* row = scores + int64_t(blockIdx.x) * ld;
+  const float* row = scores + int64_t(blockIdx.x) * ld;
   int32_t* out = selected + int64_t(blockIdx.x) * topk;
   float local_max = -INFINITY;
   for (int64_t j = threadIdx.x; j < n; j += kThreads) {
@@ -161,7 +160,7 @@ __global__ void select_and_softmax_kernel(float* scores, int64_t n, int64_t ld, 
     ties_before += equal_total;
     taken_before += taken_total;
   }
-  if (!softmax) return;  // uniform over the CTA: no barrier below is left half-reached
+  if (probs == nullptr) return;  // uniform over the CTA: no barrier below is left half-reached
 
   const float row_max = Reduce(temp.reduce).Reduce(local_max, MaxOf());
   if (threadIdx.x == 0) broadcast = row_max;
@@ -173,10 +172,6 @@ __global__ void select_and_softmax_kernel(float* scores, int64_t n, int64_t ld, 
   if (threadIdx.x == 0) broadcast = sum;
   __syncthreads();
   const float inv = 1.f / broadcast;
-  if (probs == nullptr) {
-    for (int64_t j = threadIdx.x; j < n; j += kThreads) row[j] = expf(row[j] - mx) * inv;
-    return;
-  }
   __nv_bfloat16* out_row = probs + int64_t(blockIdx.x) * ld;
   for (int64_t j = threadIdx.x; j < n; j += kThreads)
     out_row[j] = __float2bfloat16_rn(expf(row[j] - mx) * inv);
@@ -257,24 +252,22 @@ int64_t vsa_select_max_row() {
   return max_row;
 }
 
-void vsa_select_and_softmax(float* scores, int64_t rows, int64_t n, int64_t ld, int64_t topk,
-                            int32_t* selected, cudaStream_t stream, SelectSoftmax softmax,
-                            void* bf16_probs) {
+void vsa_select_and_softmax(const float* scores, int64_t rows, int64_t n, int64_t ld,
+                            int64_t topk, int32_t* selected, void* bf16_probs,
+                            cudaStream_t stream) {
   const size_t smem = size_t(n) * sizeof(uint32_t);
   FV_CHECK(n <= vsa_select_max_row(), "block selection: rows of ", n,
            " scores are more than its kernel holds in shared memory on this GPU (",
            vsa_select_max_row(), ")");
-  FV_CHECK((softmax == SelectSoftmax::ToBf16) == (bf16_probs != nullptr),
-           "block selection: BF16 probabilities need their buffer, and only they");
   select_and_softmax_kernel<<<unsigned(rows), kThreads, smem, stream>>>(
-      scores, n, ld, topk, selected, softmax != SelectSoftmax::None,
-      static_cast<__nv_bfloat16*>(bf16_probs));
+      scores, n, ld, topk, selected, static_cast<__nv_bfloat16*>(bf16_probs));
   FV_CUDA_CHECK_LAUNCH();
 }
 
 void vsa_untile_combine(const void* fine, const float* coarse, const void* gate,
                         const int32_t* slot_of_token, int64_t batch, int64_t tokens, int64_t heads,
                         int64_t head_dim, int64_t num_tiles, void* out, cudaStream_t stream) {
+  FV_CHECK(gate == nullptr || coarse != nullptr, "VSA untiling: a gate needs the coarse output");
   check_chunk_aligned("VSA untiling", 16, {fine, gate, out});
   const int64_t row_chunks = heads * head_dim / 8, total = batch * tokens * row_chunks;
   untile_combine_kernel<<<unsigned((total + kThreads - 1) / kThreads), kThreads, 0, stream>>>(

@@ -19,18 +19,13 @@ void vsa_tile_with_means(const void* x, int64_t batch, int64_t tokens, int64_t h
                          const int32_t* tile_sizes, void* tiled, void* means,
                          DType means_dtype, cudaStream_t stream);
 
-// Where vsa_select_and_softmax writes the selected rows' softmax: over the scores (f32), to a
-// separate BF16 buffer (rows `ld` elements apart; the scores stay), or nowhere (selection only).
-enum class SelectSoftmax { InPlace, ToBf16, None };
-
 // For each of `rows` rows of `n` scores (rows `ld` floats apart): writes the indices of its `topk`
 // largest (ties at the k-th value towards the lowest index; scores ordered by their IEEE bits as
-// select_top_blocks does) in ascending order to selected[row·topk ..], then the row's softmax
-// where `softmax` says (bf16_probs given exactly for ToBf16).
-void vsa_select_and_softmax(float* scores, int64_t rows, int64_t n, int64_t ld, int64_t topk,
-                            int32_t* selected, cudaStream_t stream,
-                            SelectSoftmax softmax = SelectSoftmax::InPlace,
-                            void* bf16_probs = nullptr);
+// select_top_blocks does) in ascending order to selected[row·topk ..], and, unless bf16_probs is
+// null, the softmax of the whole row (all n scores) there in BF16, rows `ld` elements apart.
+void vsa_select_and_softmax(const float* scores, int64_t rows, int64_t n, int64_t ld,
+                            int64_t topk, int32_t* selected, void* bf16_probs,
+                            cudaStream_t stream);
 
 // The longest row vsa_select_and_softmax takes (its keys live in shared memory): 40,960 scores, or
 // fewer where the current device gives a CTA less shared memory (about 25,000 on sm_86/89).
@@ -38,7 +33,7 @@ int64_t vsa_select_max_row();
 
 // out[b, s, h, :] = fine[b, slot_of_token[s], h, :] + gate[b, s, h, :] ⊙ coarse[b, tile, h, :]
 // (tile = slot / 64; no gate term when gate is null). out and gate BF16 [B, S, H, D], fine BF16
-// [B, 64·N, H, D], coarse f32 [B, N, H, D].
+// [B, 64·N, H, D], coarse f32 [B, N, H, D] (may be null without a gate).
 void vsa_untile_combine(const void* fine, const float* coarse, const void* gate,
                         const int32_t* slot_of_token, int64_t batch, int64_t tokens,
                         int64_t heads, int64_t head_dim, int64_t num_tiles, void* out,
