@@ -17,10 +17,10 @@
 //             producer warpgroup and two consumers on a pair of query tiles taking turns, ran the
 //             fine stage at 63 % of the dense kernel's rate: a 64-key step is too short for one
 //             consumer's softmax to hide behind the other's GEMMs.) Each 32 KiB K/V step serves
-//             64 query rows, twice the dense kernel's bytes per FLOP, and the walk is L2-bound (ncu,
-//             H100: L2 87 %, tensor pipe 53 %; the dense kernel 59 % and 82 %). Four query tiles
-//             walking the union of their selections in one CTA read 25 % fewer bytes but ran
-//             53-74 % slower (docs/perf.md, session 50; branch exp/vsa-shared-stages).
+//             64 query rows, twice the dense kernel's bytes per FLOP, and the walk is L2-bound
+//             (ncu, H100: L2 87 %, tensor pipe 53 %; the dense kernel 59 % and 82 %). Four query
+//             tiles walking the union of their selections in one CTA read 25 % fewer bytes but
+//             ran 53-74 % slower (docs/perf.md, session 50; branch exp/vsa-shared-stages).
 // Shared:     Q, K and V one 16 KiB tile each (TMA with 128-byte swizzle, two 64-column boxes per
 //             tile), K and V single-buffered: thread 0 loads K_{j+1} once every warp's Q·K_jᵀ is
 //             done (it lands during step j's softmax and P·V) and V_{j+1} once every warp's
