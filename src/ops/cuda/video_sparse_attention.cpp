@@ -93,8 +93,8 @@ Tensor video_sparse_attention_with(BlockSparseKernel kernel, const Tensor& q, co
   // Without a gate (G = 0, a checkpoint with no to_gate_compress) the coarse output is multiplied
   // by zero, so the score rows' softmax, the coarse output GEMM and (in place on Hopper, where
   // no tiled copy of V is written either) V's means are skipped: the coarse stage is the scores
-  // the selection needs. (FastVideo computes O_c and multiplies it by
-  // its zero gate; the two differ only where O_c is not finite.)
+  // the selection needs. (FastVideo computes O_c and multiplies it by its zero gate; the two
+  // differ only where O_c is not finite.)
   const bool coarse_output = gc.defined();
   const bool in_place = kernel == BlockSparseKernel::Hopper && tiling.tile_order;
   Tensor tiled[3], means[3];

@@ -213,17 +213,15 @@ void vsa_tile_with_means(const void* x, int64_t batch, int64_t tokens, int64_t h
   FV_CHECK(means_dtype == DType::F32 || means_dtype == DType::BF16,
            "VSA tiling: tile means in F32 or BF16, not ", dtype_name(means_dtype));
   const dim3 grid{unsigned(num_tiles), unsigned(batch)};
-  const auto* in = static_cast<const Bf16x8*>(x);
-  auto* out = static_cast<Bf16x8*>(tiled);
-  const int64_t row_chunks = heads * head_dim / 8;
+  const auto launch = [&](auto* typed_means) {
+    tile_with_means_kernel<<<grid, kThreads, 0, stream>>>(
+        static_cast<const Bf16x8*>(x), tokens, heads * head_dim / 8, num_tiles, token_of_slot,
+        tile_sizes, static_cast<Bf16x8*>(tiled), typed_means);
+  };
   if (means_dtype == DType::F32)
-    tile_with_means_kernel<<<grid, kThreads, 0, stream>>>(in, tokens, row_chunks, num_tiles,
-                                                          token_of_slot, tile_sizes, out,
-                                                          static_cast<float4*>(means));
+    launch(static_cast<float4*>(means));
   else
-    tile_with_means_kernel<<<grid, kThreads, 0, stream>>>(in, tokens, row_chunks, num_tiles,
-                                                          token_of_slot, tile_sizes, out,
-                                                          static_cast<Bf16x8*>(means));
+    launch(static_cast<Bf16x8*>(means));
   FV_CUDA_CHECK_LAUNCH();
 }
 

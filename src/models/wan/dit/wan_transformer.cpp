@@ -903,8 +903,7 @@ Tensor WanTransformer::forward_embedded(const Tensor& latents, const Tensor& sin
   const TokenTiling* order =
       self_attention_metadata ? self_attention_metadata->row_order() : nullptr;
   FV_CHECK(!order || order->grid == grid,
-           "WanTransformer: the attention metadata's tile order is "
-           "for token grid [",
+           "WanTransformer: the attention metadata's tile order is for token grid [",
            order ? order->grid[0] : 0, ", ", order ? order->grid[1] : 0, ", ",
            order ? order->grid[2] : 0, "], the latents give [", grid[0], ", ", grid[1], ", ",
            grid[2], "]");
