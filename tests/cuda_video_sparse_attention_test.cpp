@@ -132,8 +132,9 @@ TEST(CudaVideoSparseAttention, SelectsTheLowestTilesAmongEqualScores) {
       ASSERT_EQ(selected.data<int32_t>()[row * 3 + n], n) << "row " << row;
 }
 
-// The selection kernel alone against the CPU rule on rows as long as the 1.3B's (624 tiles), the
-// 14B 720p's (1,440) and beyond (2,000), and short: equal scores everywhere, three values (ties
+// The selection kernels alone against the CPU rule on rows as long as the 1.3B's (624 tiles), both
+// sides of the warp-per-row kernel's limit (768; longer rows take the CTA-per-row kernel), the 14B
+// 720p's (1,440) and beyond (2,000), and short: equal scores everywhere, three values (ties
 // straddling every 32-wide chunk), NaN, ±inf and ±0, topk from 1 to n; then the row softmax as BF16
 // probabilities where the row is finite; a call without the softmax selects the same, and neither
 // changes the scores.
@@ -141,7 +142,7 @@ TEST(CudaVideoSparseAttention, SelectionMatchesTheCpuRuleOnLongRowsAndOddValues)
   REQUIRE_GPU();
   const cudaStream_t stream = use_cuda_device(kGpu.index).stream();
   constexpr int64_t kRows = 5;
-  for (const int64_t n : {37, 624, 1440, 2000}) {
+  for (const int64_t n : {37, 624, 768, 769, 1440, 2000}) {
     const int64_t ld = (n + 3) / 4 * 4;
     Tensor host = Tensor::zeros({kRows, ld}, DType::F32);
     float* v = host.data<float>();
