@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -114,6 +115,9 @@ TEST(CudaVideoSparseAttention, MatchesTheReferenceOnOddGrids) {
   expect_matches_reference({{9, 10, 11}, 1, 12, 0.8, false});
   expect_matches_reference({{6, 5, 9}, 1, 40, 0.9, true});
   expect_matches_reference({{8, 8, 8}, 2, 12, 0.5, true});  // whole tiles only
+  // The packed walk with lists longer than a warp's 32 entries (40 tiles, topk 36), so the
+  // ordering by box size carries its counts from one 32-entry chunk to the next.
+  expect_matches_reference({{5, 14, 18}, 1, 12, 0.1, true});
   expect_matches_reference({{5, 6, 7}, 2, 12, 0.8, true, 64});
   expect_matches_reference({{9, 10, 11}, 1, 3, 0.0, false, 64});
 }
@@ -154,9 +158,19 @@ TEST(CudaVideoSparseAttention, SelectionMatchesTheCpuRuleOnLongRowsAndOddValues)
       v[3 * ld + j] = noise.data<float>()[3 * n + j];  // row 3: odd values among random ones
       v[4 * ld + j] = -std::fabs(noise.data<float>()[4 * n + j]);  // row 4: all negative
     }
-    const float odd[] = {
-        std::numeric_limits<float>::quiet_NaN(), INFINITY, -INFINITY, -0.f, 0.f, INFINITY, 0.f};
-    for (int i = 0; i < 7; ++i) v[3 * ld + (i * 11) % n] = odd[i];
+    // Both NaNs: the all-ones one orders below every other score (its key is 0, the warp
+    // kernel's padding), so at topk = n it is the k-th key itself.
+    const float all_ones_nan = std::bit_cast<float>(0xffffffffu);
+    const float odd[] = {std::numeric_limits<float>::quiet_NaN(),
+                         INFINITY,
+                         -INFINITY,
+                         -0.f,
+                         0.f,
+                         INFINITY,
+                         0.f,
+                         all_ones_nan,
+                         all_ones_nan};
+    for (int i = 0; i < 9; ++i) v[3 * ld + (i * 11) % n] = odd[i];
     for (const int64_t topk : {int64_t(1), int64_t(7), n / 10 + 1, n - 1, n}) {
       if (topk > n || topk < 1) continue;
       // With the softmax as BF16 probabilities (VSA's gated coarse stage), then without one (VSA
@@ -166,6 +180,10 @@ TEST(CudaVideoSparseAttention, SelectionMatchesTheCpuRuleOnLongRowsAndOddValues)
       for (const bool with_probs : {true, false}) {
         const Tensor scores = host.to(kGpu);
         Tensor selected = Tensor::empty({kRows, topk}, DType::I32, kGpu);
+        // -1 everywhere first, so an entry a kernel leaves unwritten fails (a cached block may
+        // hold the previous call's answer).
+        ASSERT_EQ(cudaMemsetAsync(selected.raw_data(), 0xff, size_t(kRows * topk) * 4, stream),
+                  cudaSuccess);
         ops::cuda::vsa_select_and_softmax(scores.data<float>(), kRows, n, ld, topk,
                                           selected.data<int32_t>(),
                                           with_probs ? probs.raw_data() : nullptr, stream);

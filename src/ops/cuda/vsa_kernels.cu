@@ -104,7 +104,7 @@ __global__ void __launch_bounds__(32 * kSelectWarps, 6)
   if (row >= rows) return;  // whole warps leave: every sync below is warp-wide
   const int lane = threadIdx.x % 32, chunks = (n + 31) / 32;
   const float* in = scores + row * ld;
-  uint32_t key[kWarpRowChunks];  // 0 past the row: below every score's key but -NaN's all-ones
+  uint32_t key[kWarpRowChunks];  // 0 past the row: the all-ones -NaN's key, below every other
   float local_max = -INFINITY;
 #pragma unroll
   for (int i = 0; i < kWarpRowChunks; ++i) {
@@ -342,6 +342,8 @@ void vsa_select_and_softmax(const float* scores, int64_t rows, int64_t n, int64_
                             int64_t topk, int32_t* selected, void* bf16_probs,
                             cudaStream_t stream) {
   const size_t smem = size_t(n) * sizeof(uint32_t);
+  FV_CHECK(topk >= 1 && topk <= n, "block selection: top ", topk, " of rows of ", n,
+           " scores (1 to the row's length)");
   FV_CHECK(n <= vsa_select_max_row(), "block selection: rows of ", n,
            " scores are more than its kernel holds in shared memory on this GPU (",
            vsa_select_max_row(), ")");
