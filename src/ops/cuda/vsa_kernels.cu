@@ -341,7 +341,6 @@ int64_t vsa_select_max_row() {
 void vsa_select_and_softmax(const float* scores, int64_t rows, int64_t n, int64_t ld,
                             int64_t topk, int32_t* selected, void* bf16_probs,
                             cudaStream_t stream) {
-  const size_t smem = size_t(n) * sizeof(uint32_t);
   FV_CHECK(topk >= 1 && topk <= n, "block selection: top ", topk, " of rows of ", n,
            " scores (1 to the row's length)");
   FV_CHECK(n <= vsa_select_max_row(), "block selection: rows of ", n,
@@ -351,7 +350,8 @@ void vsa_select_and_softmax(const float* scores, int64_t rows, int64_t n, int64_
     select_by_warp_kernel<<<unsigned((rows + kSelectWarps - 1) / kSelectWarps),
                             32 * kSelectWarps, 0, stream>>>(
         scores, rows, int(n), ld, int(topk), selected, static_cast<__nv_bfloat16*>(bf16_probs));
-  } else {
+  } else {  // the row's keys in shared memory
+    const size_t smem = size_t(n) * sizeof(uint32_t);
     select_and_softmax_kernel<<<unsigned(rows), kThreads, smem, stream>>>(
         scores, n, ld, topk, selected, static_cast<__nv_bfloat16*>(bf16_probs));
   }
