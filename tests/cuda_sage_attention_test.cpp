@@ -398,6 +398,9 @@ TEST(CudaSageAttention, SageSlaMatchesTheCpuOp) {
       const Tensor want =
           ops::sparse_linear_attention(q.cpu, k.cpu, v.cpu, sage_sla_config(ratio), scale,
                                        proj ? w : Tensor(), proj ? b : Tensor(), &cpu_sel);
+      // The block map's scores come from the pre-pass's block means (sage_quantize).
+      EXPECT_LT(rel_l2(gpu_sel.scores.to(Device::cpu()), cpu_sel.scores), 1e-5)
+          << "the block scores";
       EXPECT_EQ(bytes(gpu_sel.selected), bytes(cpu_sel.selected)) << "the selected blocks";
       const std::vector<float> out = floats(got);
       for (float x : out) ASSERT_TRUE(std::isfinite(x)) << "NaN or Inf in the output";

@@ -41,10 +41,19 @@ constexpr int sage_v_slot(int key_in_16) {
                        : ((key_in_16 - 8) / 2) * 4 + 2 + key_in_16 % 2;
 }
 
+// SageSLA's block map inputs, which the pre-pass gives for little more than it reads anyway (the
+// block map would read every q and k token again): the pooled q and smooth-k of
+// ops/sparse_linear_attention.h at SageSLA's blocks, up to f32 summation order.
+struct SageBlockMeans {
+  Tensor q;  // F32 [B, H, ceil(Sq / 64), 128]: q's mean over each 64-row block's rows
+  Tensor k;  // F32 [B, H, ceil(Sk / 128), 128]: the mean of k − mean_seq(k) over each 128-key block
+};
+
 // q, k, v BF16 [B, S, H, 128] on one CUDA device (k and v one shape); q_multiplier =
-// sage_q_multiplier(scale). Everything on the device's stream.
+// sage_q_multiplier(scale). With `block_means`, fills it too. Everything on the device's stream.
 SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v,
-                               float q_multiplier, SageVLayout v_layout = SageVLayout::E4m3Slots);
+                               float q_multiplier, SageVLayout v_layout = SageVLayout::E4m3Slots,
+                               SageBlockMeans* block_means = nullptr);
 
 // The attention on the pre-pass's output -> out BF16 [B, Sq, H, 128] (allocated by the caller).
 // `selected` (SageSLA): I32 [B, H, ceil(Sq / 64), topk], the 128-key blocks of each 64-row query

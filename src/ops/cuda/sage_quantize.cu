@@ -187,12 +187,47 @@ __global__ void k_mean_kernel(const float* k_partial, int chunks, int S, int HD,
   mean[int64_t(b) * HD + c] = float(sum / S);
 }
 
+// SageSLA's smooth-k block means, [B, H, chunks, 128]: each statistics chunk (a 128-key block) of
+// k's sums over its keys, less k's token mean. Thread per (channel of H·128, chunk, batch item).
+__global__ void k_block_means_kernel(const float* k_partial, const float* mean, int chunks, int S,
+                                     int H, float* out) {
+  const int HD = H * kD, c = blockIdx.x * blockDim.x + threadIdx.x, chunk = blockIdx.y;
+  const int b = blockIdx.z;
+  if (c >= HD) return;
+  const float count = float(min(kStatRows, S - chunk * kStatRows));
+  const float block_sum = k_partial[(int64_t(b) * chunks + chunk) * HD + c];
+  const int h = c / kD, d = c % kD;
+  out[((int64_t(b) * H + h) * chunks + chunk) * kD + d] =
+      block_sum / count - mean[int64_t(b) * HD + c];
+}
+
+// The block's mean of q per channel (its valid rows), for SageSLA's block map: each thread's four
+// rows, then the other half-warp's, then the eight warps' in order.
+__device__ __forceinline__ void q_block_mean(const float (&x)[4][8], int rows, float* mean) {
+  const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
+  __shared__ float warp_sums[kThreads / 32][kD];
+  float sum[8];
+#pragma unroll
+  for (int c = 0; c < 8; ++c) {
+    sum[c] = (x[0][c] + x[1][c]) + (x[2][c] + x[3][c]);
+    sum[c] += __shfl_xor_sync(0xFFFFFFFFu, sum[c], 16);
+    if (lane < 16) warp_sums[w][8 * lane + c] = sum[c];
+  }
+  __syncthreads();
+  if (threadIdx.x >= kD) return;
+  float total = 0.f;
+#pragma unroll
+  for (int i = 0; i < kThreads / 32; ++i) total += warp_sums[i][threadIdx.x];
+  mean[threadIdx.x] = total / float(rows);
+}
+
 // Q in Query groups: CTA per (64-row block, head, batch item). Group g = 8·slab + w of the block
 // is rows 16·slab + w and + 8 (one scale); warp w takes groups w, 8 + w, 16 + w, 24 + w, lane l
-// row + 8·(l / 16) of each, channels 8·(l % 16) .. + 7. All four loads are issued first.
+// row + 8·(l / 16) of each, channels 8·(l % 16) .. + 7. All four loads are issued first. With
+// `means` (SageSLA), also the block's mean of q, [B, H, blocks, 128].
 __device__ __forceinline__ void quantize_q(const __nv_bfloat16* q, int S, int H, float multiplier,
                                            int block, int h, int b, int8_t* out, float* scales,
-                                           int scale_count) {
+                                           int scale_count, float* means) {
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
   float x[4][8] = {};
   int rows[4];
@@ -201,6 +236,10 @@ __device__ __forceinline__ void quantize_q(const __nv_bfloat16* q, int S, int H,
     rows[slab] = 64 * block + 16 * slab + w + 8 * (lane / 16);
     if (rows[slab] < S)
       load<8>(q + ((int64_t(b) * S + rows[slab]) * H + h) * kD + 8 * (lane % 16), x[slab]);
+  }
+  if (means) {
+    const int blocks = (S + 63) / 64;
+    q_block_mean(x, min(64, S - 64 * block), means + ((int64_t(b) * H + h) * blocks + block) * kD);
   }
 #pragma unroll
   for (int slab = 0; slab < 4; ++slab) {
@@ -339,13 +378,13 @@ __global__ void __launch_bounds__(kThreads)
     stats_and_q_kernel(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v,
                        int Sq, int Sk, int H, float multiplier, int chunks, int groups,
                        float* k_partial, unsigned* vmax, int8_t* q_out, float* q_scales,
-                       int q_scale_count) {
+                       int q_scale_count, float* q_means) {
   const int i = blockIdx.x, b = blockIdx.y, stats = chunks * groups;
   if (i < stats)
     kv_stats(k, v, Sk, H, i / groups, chunks, i % groups, b, k_partial, vmax);
   else
     quantize_q(q, Sq, H, multiplier, (i - stats) / H, (i - stats) % H, b, q_out, q_scales,
-               q_scale_count);
+               q_scale_count, q_means);
 }
 
 template <SageVLayout kLayout>
@@ -363,7 +402,8 @@ __global__ void __launch_bounds__(kThreads, 4)
 }  // namespace
 
 SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v,
-                               float q_multiplier, SageVLayout v_layout) {
+                               float q_multiplier, SageVLayout v_layout,
+                               SageBlockMeans* block_means) {
   const Device device = q.device();
   CudaContext& ctx = CudaContext::get(device.index);
   cudaStream_t stream = ctx.stream();
@@ -397,14 +437,25 @@ SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v
   const int groups = (H * kOctets + kStatOctets - 1) / kStatOctets;
   // Every 64-row block whole, so empty groups get their scale 1 as on the CPU.
   const int q_blocks = (Sq + 63) / 64;
+  if (block_means) {
+    block_means->q = Tensor::empty({B, H, q_blocks, kD}, DType::F32, device);
+    block_means->k = Tensor::empty({B, H, chunks, kD}, DType::F32, device);
+  }
   stats_and_q_kernel<<<dim3(chunks * groups + q_blocks * H, B), kThreads, 0, stream>>>(
       qd, kd, vd, Sq, Sk, H, q_multiplier, chunks, groups, k_partial.data<float>(),
       static_cast<unsigned*>(vmax.raw_data()), static_cast<int8_t*>(r.q_int8.raw_data()),
-      r.q_scales.data<float>(), q_scale_count);
+      r.q_scales.data<float>(), q_scale_count,
+      block_means ? block_means->q.data<float>() : nullptr);
   FV_CUDA_CHECK_LAUNCH();
   k_mean_kernel<<<dim3((HD + 31) / 32, B), 32 * kMeanParts, 0, stream>>>(
       k_partial.data<float>(), chunks, Sk, HD, k_mean.data<float>());
   FV_CUDA_CHECK_LAUNCH();
+  if (block_means) {
+    k_block_means_kernel<<<dim3((HD + 127) / 128, chunks, B), 128, 0, stream>>>(
+        k_partial.data<float>(), k_mean.data<float>(), chunks, Sk, H,
+        block_means->k.data<float>());
+    FV_CUDA_CHECK_LAUNCH();
+  }
   const auto quantize_kv = v_layout == SageVLayout::F16Keys
                                ? quantize_kv_kernel<SageVLayout::F16Keys>
                                : quantize_kv_kernel<SageVLayout::E4m3Slots>;

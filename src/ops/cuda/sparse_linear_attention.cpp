@@ -1,9 +1,10 @@
 // SLA on a GPU (ops/sparse_linear_attention.h), per call, everything on the context's stream:
-//   1. block map: q means over BLKQ-token blocks and k means over BLKK = 64-token blocks,
-//      [B, H, N, D] f32 (one kernel each), the k means centred (smooth-k); scores q̄·k̄ᵀ for every
-//      (batch, head) by one fp32 cuBLASLt GEMM; per query block its top-k key blocks by VSA's
-//      selection kernel (select_top_blocks' rule, no softmax).
-//   2. sparse branch (SageSLA: SAGE_ATTN's pre-pass and Hopper kernel over the selected 128-key
+//   1. block map: q means over BLKQ-token blocks and k means over BLKK-token blocks,
+//      [B, H, N, D] f32 (one kernel each), the k means centred (smooth-k); SageSLA takes both
+//      from SAGE_ATTN's pre-pass, run first. Scores q̄·k̄ᵀ for every (batch, head) by one fp32
+//      cuBLASLt GEMM; per query block its top-k key blocks by VSA's selection kernel
+//      (select_top_blocks' rule, no softmax).
+//   2. sparse branch (SageSLA: SAGE_ATTN's Hopper kernel over the selected 128-key
 //      blocks of each 64-row query block); otherwise a block-sparse kernel straight on q, k, v
 //      (vsa_fine_stage.h; on Hopper the TMA + wgmma one in its sequence-order mode, elsewhere the
 //      portable one): SLA's 64-key blocks in sequence order are its key tiles (the last one
@@ -137,12 +138,23 @@ Tensor sparse_linear_attention_with(BlockSparseKernel kernel, const Tensor& q, c
     FV_CHECK(aligned16(*t), "SLA_ATTN: ", t->describe(), " does not start 16-byte aligned");
   }
 
-  // 1. Block map. Score rows padded to 4 floats keep them 16-byte aligned.
-  const Tensor q_means = Tensor::empty({B, H, Nq, D}, DType::F32, q.device());
-  const Tensor k_means = Tensor::empty({B, H, Nk, D}, DType::F32, q.device());
-  sla_block_means(qc.raw_data(), B, S, H, BQ, q_means.data<float>(), stream);
-  sla_block_means(kc.raw_data(), B, S, H, BK, k_means.data<float>(), stream);
-  sla_center_block_means(k_means.data<float>(), B * H, Nk, BK, S, stream);
+  // 1. Block map. SageSLA takes its pooled q and smooth-k from SAGE_ATTN's pre-pass, which reads
+  // every q, k and v token for the sparse branch anyway. Score rows padded to 4 floats keep them
+  // 16-byte aligned.
+  Tensor q_means, k_means;
+  SageDeviceInputs quantized;
+  if (config.quantized) {
+    SageBlockMeans means;
+    quantized = sage_quantize(qc, kc, vc, sage_q_multiplier(scale), SageVLayout::E4m3Slots, &means);
+    q_means = means.q;
+    k_means = means.k;
+  } else {
+    q_means = Tensor::empty({B, H, Nq, D}, DType::F32, q.device());
+    k_means = Tensor::empty({B, H, Nk, D}, DType::F32, q.device());
+    sla_block_means(qc.raw_data(), B, S, H, BQ, q_means.data<float>(), stream);
+    sla_block_means(kc.raw_data(), B, S, H, BK, k_means.data<float>(), stream);
+    sla_center_block_means(k_means.data<float>(), B * H, Nk, BK, S, stream);
+  }
   const int64_t ld = (Nk + 3) / 4 * 4;
   const Tensor scores = Tensor::empty({B, H, Nq, ld}, DType::F32, q.device());
   // Row-major S[b, h] (Nq×Nk) = Q̄·K̄ᵀ is column-major Sᵀ = K̄·Q̄ᵀ: A = K̄ stored D×Nk (transposed),
@@ -165,8 +177,8 @@ Tensor sparse_linear_attention_with(BlockSparseKernel kernel, const Tensor& q, c
   // 2. Sparse branch, into the output.
   const Tensor out = Tensor::empty({B, S, H, D}, DType::BF16, q.device());
   if (config.quantized) {
-    // SageSLA: SAGE_ATTN's pre-pass over every token, then its kernel over the selected blocks.
-    hopper_sage_attention(sage_quantize(qc, kc, vc, sage_q_multiplier(scale)), out, selected);
+    // SageSLA: SAGE_ATTN's kernel on the pre-pass's output, over the selected blocks.
+    hopper_sage_attention(quantized, out, selected);
   } else {
     // On Hopper the TMA + wgmma block-sparse kernel (VSA's, in sequence-order mode), else the
     // portable one.
