@@ -188,17 +188,15 @@ __global__ void k_mean_kernel(const float* k_partial, int chunks, int S, int HD,
 }
 
 // SageSLA's smooth-k block means, [B, H, chunks, 128]: each statistics chunk (a 128-key block) of
-// k's sums over its keys, less k's token mean. Thread per (channel of H·128, chunk, batch item).
+// k's sums over its keys, less k's token mean. CTA per (chunk, head, batch item), thread per
+// channel.
 __global__ void k_block_means_kernel(const float* k_partial, const float* mean, int chunks, int S,
                                      int H, float* out) {
-  const int HD = H * kD, c = blockIdx.x * blockDim.x + threadIdx.x, chunk = blockIdx.y;
-  const int b = blockIdx.z;
-  if (c >= HD) return;
+  const int chunk = blockIdx.x, h = blockIdx.y, b = blockIdx.z, d = threadIdx.x;
+  const int64_t c = int64_t(h) * kD + d, HD = int64_t(H) * kD;
   const float count = float(min(kStatRows, S - chunk * kStatRows));
-  const float block_sum = k_partial[(int64_t(b) * chunks + chunk) * HD + c];
-  const int h = c / kD, d = c % kD;
   out[((int64_t(b) * H + h) * chunks + chunk) * kD + d] =
-      block_sum / count - mean[int64_t(b) * HD + c];
+      k_partial[(int64_t(b) * chunks + chunk) * HD + c] / count - mean[b * HD + c];
 }
 
 // The block's mean of q per channel (its valid rows), for SageSLA's block map: each thread's four
@@ -451,7 +449,7 @@ SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v
       k_partial.data<float>(), chunks, Sk, HD, k_mean.data<float>());
   FV_CUDA_CHECK_LAUNCH();
   if (block_means) {
-    k_block_means_kernel<<<dim3((HD + 127) / 128, chunks, B), 128, 0, stream>>>(
+    k_block_means_kernel<<<dim3(chunks, H, B), kD, 0, stream>>>(
         k_partial.data<float>(), k_mean.data<float>(), chunks, Sk, H,
         block_means->k.data<float>());
     FV_CUDA_CHECK_LAUNCH();
