@@ -1,4 +1,5 @@
-// SLA's memory-bound kernels (sla_kernels.h). Layouts: a token row of one head is D = 128 BF16,
+// SLA's memory-bound kernels (sla_kernels.h; the linear branch's query side is
+// sla_linear_output.cu). Layouts: a token row of one head is D = 128 BF16,
 // 256 contiguous bytes; rows of one head are H·D elements apart.
 //  - block means: one CTA per (block, batch item); each thread owns 8 channels of one head (a
 //    16-byte chunk of the token row) and sums them over the block's rows in sequence order, so a
@@ -8,7 +9,6 @@
 //    the softmax map reduces over the row by shuffles. A CTA of 8 warps covers 128 consecutive
 //    tokens of one (batch, head), so the key sums leave each CTA as one row of partial sums,
 //    reduced in a fixed order by a second kernel (no atomics: the same bits every run).
-//  - the final sum: one thread per 8 channels.
 #include "ops/cuda/sla_kernels.h"
 
 #include <cuda_bf16.h>
@@ -155,45 +155,6 @@ __global__ void key_sums_kernel(const float* partial, int64_t batch_heads, int64
   ksum[i] = sum;
 }
 
-__global__ void query_features_kernel(const Bf16x4* q, const float4* ksum, int64_t tokens,
-                                      int64_t heads, int64_t chunks, SlaFeatureMap map,
-                                      Bf16x4* phi) {
-  const int64_t bh = blockIdx.x / chunks, chunk = blockIdx.x % chunks;
-  const int64_t b = bh / heads, h = bh % heads;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const float4 ks = ksum[bh * (kDim / 4) + lane];
-  for (int r = warp; r < kRowsPerCta; r += kWarps) {
-    const int64_t s = chunk * kRowsPerCta + r;
-    if (s >= tokens) break;  // uniform over the warp
-    const int64_t at = ((b * tokens + s) * heads + h) * (kDim / 4) + lane;
-    float x[4];
-    unpack(load(q + at), x);
-    feature_map(x, map);
-    const float norm = 1e-5f + warp_sum(x[0] * ks.x + x[1] * ks.y + x[2] * ks.z + x[3] * ks.w);
-    const float inv = 1.f / norm;
-#pragma unroll
-    for (int i = 0; i < 4; ++i) x[i] *= inv;
-    store(phi + at, pack(x));
-  }
-}
-
-__global__ void add_linear_kernel(Bf16x8* out, const Bf16x8* linear, const float4* bias,
-                                  int64_t total) {
-  const int64_t i = int64_t(blockIdx.x) * kThreads + threadIdx.x;
-  if (i >= total) return;
-  const int chunk = int(i % kDimChunks);
-  const float4 b0 = bias[2 * chunk], b1 = bias[2 * chunk + 1];
-  const float bs[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
-  Bf16x8 o = load(out + i);
-  const Bf16x8 l = load(linear + i);
-#pragma unroll
-  for (int k = 0; k < 4; ++k) {
-    const float2 of = __bfloat1622float2(o.v[k]), lf = __bfloat1622float2(l.v[k]);
-    o.v[k] = __floats2bfloat162_rn(of.x + lf.x + bs[2 * k], of.y + lf.y + bs[2 * k + 1]);
-  }
-  store(out + i, o);
-}
-
 unsigned blocks_for(int64_t threads) { return unsigned((threads + kThreads - 1) / kThreads); }
 
 int64_t feature_chunks(int64_t tokens) { return (tokens + kRowsPerCta - 1) / kRowsPerCta; }
@@ -231,26 +192,6 @@ void sla_key_features(const void* k, int64_t batch, int64_t tokens, int64_t head
   FV_CUDA_CHECK_LAUNCH();
   key_sums_kernel<<<blocks_for(batch_heads * kDim), kThreads, 0, stream>>>(partial, batch_heads,
                                                                            chunks, ksum);
-  FV_CUDA_CHECK_LAUNCH();
-}
-
-void sla_query_features(const void* q, const float* ksum, int64_t batch, int64_t tokens,
-                        int64_t heads, SlaFeatureMap map, void* phi_q, cudaStream_t stream) {
-  check_chunk_aligned("SLA query features", 8, {q, phi_q});
-  const int64_t chunks = feature_chunks(tokens);
-  query_features_kernel<<<unsigned(batch * heads * chunks), kThreads, 0, stream>>>(
-      static_cast<const Bf16x4*>(q), reinterpret_cast<const float4*>(ksum), tokens, heads, chunks,
-      map, static_cast<Bf16x4*>(phi_q));
-  FV_CUDA_CHECK_LAUNCH();
-}
-
-void sla_add_linear(void* out, const void* linear, const float* bias, int64_t rows,
-                    cudaStream_t stream) {
-  check_chunk_aligned("SLA linear branch", 16, {out, linear});
-  const int64_t total = rows * kDimChunks;
-  add_linear_kernel<<<blocks_for(total), kThreads, 0, stream>>>(
-      static_cast<Bf16x8*>(out), static_cast<const Bf16x8*>(linear),
-      reinterpret_cast<const float4*>(bias), total);
   FV_CUDA_CHECK_LAUNCH();
 }
 

@@ -1,7 +1,7 @@
-// The memory-bound kernels around SLA's GEMMs (ops/cuda/sparse_linear_attention.cpp): the block
-// map's pooling (block means, smooth-k), the linear branch's feature map with its normaliser, and
-// the final sum. Activations BF16 [B, S, H, D] with D = kSlaHeadDim; means, sums f32. All launch
-// on `stream`.
+// The kernels around SLA's GEMMs (ops/cuda/sparse_linear_attention.cpp): the block map's pooling
+// (block means, smooth-k), the linear branch's key features, and its query side fused with the
+// product by the folded state and the final sum. Activations BF16 [B, S, H, D] with
+// D = kSlaHeadDim; means, sums f32. All launch on `stream`.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -36,13 +36,12 @@ void sla_key_features(const void* k, int64_t batch, int64_t tokens, int64_t head
                       SlaFeatureMap map, void* phi_k, float* partial, float* ksum,
                       cudaStream_t stream);
 
-// phi_q [B, S, H, D] BF16 = φ(q) / (1e-5 + φ(q)·ksum[b, h]) per token row: the linear branch's
-// normaliser folded into its query features.
-void sla_query_features(const void* q, const float* ksum, int64_t batch, int64_t tokens,
-                        int64_t heads, SlaFeatureMap map, void* phi_q, cudaStream_t stream);
-
-// out += linear + bias over `rows` rows of D (out, linear BF16; bias f32 [D]), summed in f32.
-void sla_add_linear(void* out, const void* linear, const float* bias, int64_t rows,
-                    cudaStream_t stream);
+// The linear branch's query side (sla_linear_output.cu), per token row of q [B, S, H, D]:
+// out += φ̃·M[b, h] + bias, with φ̃ = φ(q) / (1e-5 + φ(q)·ksum[b, h]) rounded to BF16 (the GEMM
+// operand it was), M [B, H, D, D] BF16 (proj_l's weight folded into the state), bias f32 [D], and
+// out BF16 [B, S, H, D] rounded once from the f32 sum. On the current device, any sm_80+.
+void sla_linear_output(const void* q, const float* ksum, const void* m, const float* bias,
+                       int64_t batch, int64_t tokens, int64_t heads, SlaFeatureMap map, void* out,
+                       cudaStream_t stream);
 
 }  // namespace fastvideo::ops::cuda

@@ -13,8 +13,8 @@
 //   3. linear branch, only with proj_l (absent, it is zero): φ(k) with Σφ(k); the state
 //      kv = φ(k)ᵀ·v per (batch, head) (BF16 GEMM into f32); proj_l's weight folded into it,
 //      M = kv·Wᵀ (one f32 GEMM over every (batch, head, row)), since proj_l(φ(q)·kv / n) =
-//      (φ(q) / n)·M + bias with n = 1e-5 + φ(q)·Σφ(k) per row; φ(q) / n;
-//      lin = (φ(q) / n)·M (BF16 GEMM); out += lin + bias.
+//      (φ(q) / n)·M + bias with n = 1e-5 + φ(q)·Σφ(k) per row; then one kernel per 64 rows
+//      forms φ(q) / n and adds (φ(q) / n)·M + bias into out (sla_linear_output).
 // The GEMMs are cuBLASLt (DESIGN §8); the kernels around them are sla_kernels.cu.
 #include "ops/sage_attention.h"
 #include "ops/sparse_linear_attention.h"
@@ -65,19 +65,8 @@ void add_linear_branch(CudaContext& ctx, const Tensor& q, const Tensor& k, const
   cuda_detail::cublaslt_gemm(folded, state.reshape({B * H * D, D}), proj_w, true, Tensor(),
                              cuda_detail::GemmActivation::None);
   const Tensor folded_bf16 = folded.to(DType::BF16);
-  const Tensor phi_q = Tensor::empty({B, S, H, D}, DType::BF16, device);
-  sla_query_features(q.raw_data(), ksum.data<float>(), B, S, H, map, phi_q.raw_data(), stream);
-  const Tensor linear = Tensor::empty({B, S, H, D}, DType::BF16, device);
-  for (int64_t b = 0; b < B; ++b) {
-    // Row-major lin[h] = (φ(q)[h] / n)·M[h] (S×D, [s][f]) is column-major
-    // C(f, s) = Σ_d M(f, d)·Φ(d, s): A = M[h] ([d][f] row-major is column-major (f, d)),
-    // B = φ(q)[h] stored D×S, C the rows of `linear`, H·D apart.
-    const Operand m_op{operand_at(folded_bf16, b * H * D * D), DType::BF16, D, D, D, D * D};
-    const Operand phi_op{operand_at(phi_q, b * S * H * D), DType::BF16, D, S, H * D, D};
-    const Operand lin_op{operand_at(linear, b * S * H * D), DType::BF16, D, S, H * D, D};
-    batched_gemm(ctx, false, m_op, phi_op, lin_op, 1.0f, int(H));
-  }
-  sla_add_linear(out.raw_data(), linear.raw_data(), proj_b.data<float>(), B * S * H, stream);
+  sla_linear_output(q.raw_data(), ksum.data<float>(), folded_bf16.raw_data(), proj_b.data<float>(),
+                    B, S, H, map, out.raw_data(), stream);
 }
 
 bool aligned16(const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data()) % 16 == 0; }
