@@ -1,7 +1,7 @@
 // The kernels around SLA's GEMMs (ops/cuda/sparse_linear_attention.cpp): the block map's pooling
-// (block means, smooth-k), the linear branch's key features, and its query side fused with the
-// product by the folded state and the final sum. Activations BF16 [B, S, H, D] with
-// D = kSlaHeadDim; means, sums f32. All launch on `stream`.
+// (block means, smooth-k), and the linear branch's two sides, each one kernel around the feature
+// map and its tensor-core product. Activations BF16 [B, S, H, D] with D = kSlaHeadDim; means,
+// sums f32. All launch on `stream`.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -25,16 +25,14 @@ void sla_block_means(const void* x, int64_t batch, int64_t tokens, int64_t heads
 void sla_center_block_means(float* means, int64_t batch_heads, int64_t num_blocks, int64_t block,
                             int64_t tokens, cudaStream_t stream);
 
-// Rows of `sla_key_sum_chunks(tokens)` partial key sums per (batch, head), the workspace of
-// sla_key_features.
-int64_t sla_key_sum_chunks(int64_t tokens);
-
-// phi_k [B, S, H, D] BF16 = φ(k) per token row, and ksum [B, H, D] f32 = Σ_s φ(k) (of the BF16
-// values written, the ones the GEMM reads), summed in a fixed order through `partial` [B·H,
-// sla_key_sum_chunks(S), D] f32.
-void sla_key_features(const void* k, int64_t batch, int64_t tokens, int64_t heads,
-                      SlaFeatureMap map, void* phi_k, float* partial, float* ksum,
-                      cudaStream_t stream);
+// The linear branch's key side (sla_key_state.cu) of k, v [B, S, H, D]: state [B, H, D, D] f32
+// = φ(k)ᵀ·v (row d, column e) with φ(k) rounded to BF16 (the GEMM operand it was), and ksum
+// [B, H, D] f32 = Σ_s of those BF16 values; both summed in a fixed order through `workspace`
+// (sla_key_state_workspace floats). On the current device, any sm_80+.
+int64_t sla_key_state_workspace(int64_t batch, int64_t tokens, int64_t heads);
+void sla_key_state(const void* k, const void* v, int64_t batch, int64_t tokens, int64_t heads,
+                   SlaFeatureMap map, float* workspace, float* state, float* ksum,
+                   cudaStream_t stream);
 
 // The linear branch's query side (sla_linear_output.cu), per token row of q [B, S, H, D]:
 // out += φ̃·M[b, h] + bias, with φ̃ = φ(q) / (1e-5 + φ(q)·ksum[b, h]) rounded to BF16 (the GEMM

@@ -10,12 +10,14 @@
 //      portable one): SLA's 64-key blocks in sequence order are its key tiles (the last one
 //      partial), and each BLKQ-row query block is BLKQ / 64 of its 64-row query tiles sharing one
 //      row of the selection. It writes the output.
-//   3. linear branch, only with proj_l (absent, it is zero): φ(k) with Σφ(k); the state
-//      kv = φ(k)ᵀ·v per (batch, head) (BF16 GEMM into f32); proj_l's weight folded into it,
+//   3. linear branch, only with proj_l (absent, it is zero): the state kv = φ(k)ᵀ·v per
+//      (batch, head) and Σφ(k) in one kernel (sla_key_state); proj_l's weight folded into it,
 //      M = kv·Wᵀ (one f32 GEMM over every (batch, head, row)), since proj_l(φ(q)·kv / n) =
 //      (φ(q) / n)·M + bias with n = 1e-5 + φ(q)·Σφ(k) per row; then one kernel per 64 rows
 //      forms φ(q) / n and adds (φ(q) / n)·M + bias into out (sla_linear_output).
-// The GEMMs are cuBLASLt (DESIGN §8); the kernels around them are sla_kernels.cu.
+// The block scores and the fold are cuBLASLt GEMMs (DESIGN §8); the linear branch's two products
+// are our own kernels around their feature maps, which cuBLASLt cannot take as a prologue
+// (sla_kernels.h).
 #include "ops/sage_attention.h"
 #include "ops/sparse_linear_attention.h"
 
@@ -43,22 +45,13 @@ void add_linear_branch(CudaContext& ctx, const Tensor& q, const Tensor& k, const
   const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
   const cudaStream_t stream = ctx.stream();
   const Device device = q.device();
-  Tensor state = Tensor::empty({B, H, D, D}, DType::F32, device);  // kv[b, h] row-major [d][e]
-  Tensor ksum = Tensor::empty({B, H, D}, DType::F32, device);
+  const Tensor state = Tensor::empty({B, H, D, D}, DType::F32, device);  // kv[b, h], [d][e]
+  const Tensor ksum = Tensor::empty({B, H, D}, DType::F32, device);
   {
-    const Tensor phi_k = Tensor::empty({B, S, H, D}, DType::BF16, device);
-    const Tensor partial = Tensor::empty({B * H, sla_key_sum_chunks(S), D}, DType::F32, device);
-    sla_key_features(k.raw_data(), B, S, H, map, phi_k.raw_data(), partial.data<float>(),
-                     ksum.data<float>(), stream);
-    for (int64_t b = 0; b < B; ++b) {
-      // Row-major kv[h] = φ(k)[h]ᵀ·V[h] (D×D, [d][e]) is column-major
-      // C(e, d) = Σ_s V(e, s)·Φ(d, s): A = V[h] stored D×S, B = φ(k)[h] stored D×S and
-      // transposed; rows H·D apart, heads D apart.
-      const Operand v_op{operand_at(v, b * S * H * D), DType::BF16, D, S, H * D, D};
-      const Operand phi_op{operand_at(phi_k, b * S * H * D), DType::BF16, D, S, H * D, D};
-      const Operand kv_op{operand_at(state, b * H * D * D), DType::F32, D, D, D, D * D};
-      batched_gemm(ctx, false, true, v_op, phi_op, kv_op, 1.0f, int(H));
-    }
+    const Tensor workspace =
+        Tensor::empty({sla_key_state_workspace(B, S, H)}, DType::F32, device);
+    sla_key_state(k.raw_data(), v.raw_data(), B, S, H, map, workspace.data<float>(),
+                  state.data<float>(), ksum.data<float>(), stream);
   }
   // M[b, h] = kv[b, h]·Wᵀ: every (b, h, d) row through proj_l's weight, as nn.Linear without bias.
   const Tensor folded = Tensor::empty({B * H * D, D}, DType::F32, device);
