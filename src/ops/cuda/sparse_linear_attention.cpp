@@ -73,10 +73,9 @@ Tensor sparse_linear_attention_with(BlockSparseKernel kernel, const Tensor& q, c
   FV_CHECK(q.dtype() == DType::BF16 && k.dtype() == DType::BF16 && v.dtype() == DType::BF16,
            "SLA_ATTN on a GPU takes BF16 q, k, v; got q ", q.describe(), ", k ", k.describe(),
            ", v ", v.describe());
-  FV_CHECK(q.size(0) <= 65535,
-           "SLA_ATTN on a GPU takes at most 65535 batch items (a grid "
-           "dimension), got ",
-           q.size(0));
+  FV_CHECK(q.size(0) <= 65535 && q.size(2) <= 65535,
+           "SLA_ATTN on a GPU takes at most 65535 batch items and heads (grid dimensions), got ",
+           q.size(0), " and ", q.size(2));
   FV_CHECK(k.device() == q.device() && v.device() == q.device(),
            "SLA_ATTN: q, k and v must be on one device, got q ", q.describe(), ", k ", k.describe(),
            ", v ", v.describe());
