@@ -6,10 +6,9 @@
 // it back.
 //
 // CTA: 8 warps. Tiles of 64 tokens are double-buffered (cp.async): while one is used, the next
-// loads. On a tile, warp w first maps rows w, w + 8, ... in place (lane l channels 4l .. 4l + 3,
-// the layout sla_key_features used, so φ(k) rounds to the same BF16 values), then computes state
-// rows 16w .. 16w + 15 (channels of φ(k)) over every value channel. Shared rows are padded to 272
-// bytes so that ldmatrix's eight 16-byte rows fall in different banks.
+// loads. On a tile, warp w first maps rows w, w + 8, ... in place (lane l channels 4l .. 4l + 3),
+// then computes state rows 16w .. 16w + 15 (channels of φ(k)) over every value channel. Shared
+// rows are padded to 272 bytes so that ldmatrix's eight 16-byte rows fall in different banks.
 #include <cuda_bf16.h>
 
 #include "core/cuda/cuda_check.h"

@@ -52,7 +52,7 @@ __device__ __forceinline__ void load_rows(__nv_bfloat16* dst, const __nv_bfloat1
 }
 
 // φ over the 32 values of one row this lane holds (the quad holds the row), then divided by
-// 1e-5 + φ·ksum, as sla_query_features did before this kernel replaced it.
+// 1e-5 + φ·ksum.
 __device__ __forceinline__ void normalised_features(float (&x)[32], const float (&ks)[32],
                                                     SlaFeatureMap map) {
   switch (map) {
