@@ -450,8 +450,7 @@ SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v
   FV_CUDA_CHECK_LAUNCH();
   if (block_means) {
     k_block_means_kernel<<<dim3(chunks, H, B), kD, 0, stream>>>(
-        k_partial.data<float>(), k_mean.data<float>(), chunks, Sk, H,
-        block_means->k.data<float>());
+        k_partial.data<float>(), k_mean.data<float>(), chunks, Sk, H, block_means->k.data<float>());
     FV_CUDA_CHECK_LAUNCH();
   }
   const auto quantize_kv = v_layout == SageVLayout::F16Keys

@@ -29,11 +29,11 @@ using ampere::ldmatrix_x4_trans;
 using ampere::mma_m16n8k16_bf16;
 
 constexpr int kDim = int(kSlaHeadDim);
-constexpr int kTileRows = 64;      // tokens per pipeline tile
-constexpr int kChunkRows = 2048;   // tokens per CTA
-constexpr int kThreads = 256;      // 8 warps of 16 state rows
+constexpr int kTileRows = 64;     // tokens per pipeline tile
+constexpr int kChunkRows = 2048;  // tokens per CTA
+constexpr int kThreads = 256;     // 8 warps of 16 state rows
 constexpr int kWarps = kThreads / 32;
-constexpr int kPitch = kDim + 8;   // bf16 elements per shared row (272 bytes)
+constexpr int kPitch = kDim + 8;        // bf16 elements per shared row (272 bytes)
 constexpr int kChunks = kDim * 2 / 16;  // 16-byte chunks of a row
 constexpr int kTiles = kDim / 8;        // n8 column tiles of a state row block
 constexpr int kTileElems = kTileRows * kPitch;
@@ -82,11 +82,9 @@ __device__ __forceinline__ void feature_map(float (&x)[4], SlaFeatureMap map) {
 
 // Grid (chunks, H, B). partial_state [B·H, chunks, D, D] f32 (row d, column e), partial_sum
 // [B·H, chunks, D] f32.
-__global__ void __launch_bounds__(kThreads) key_state_kernel(const __nv_bfloat16* k,
-                                                             const __nv_bfloat16* v, int tokens,
-                                                             int heads, SlaFeatureMap map,
-                                                             float* partial_state,
-                                                             float* partial_sum) {
+__global__ void __launch_bounds__(kThreads)
+    key_state_kernel(const __nv_bfloat16* k, const __nv_bfloat16* v, int tokens, int heads,
+                     SlaFeatureMap map, float* partial_state, float* partial_sum) {
   extern __shared__ __align__(16) __nv_bfloat16 smem[];
   __shared__ float warp_sums[kWarps][kDim];
   const int chunk = blockIdx.x, h = blockIdx.y, b = blockIdx.z;

@@ -29,12 +29,12 @@ using ampere::ldmatrix_x4_trans;
 using ampere::mma_m16n8k16_bf16;
 
 constexpr int kDim = int(kSlaHeadDim);
-constexpr int kRows = 64;                // token rows per CTA
-constexpr int kThreads = 128;            // 4 warps of 16 rows
-constexpr int kPitch = kDim + 8;         // bf16 elements per shared row (272 bytes)
-constexpr int kChunks = kDim * 2 / 16;   // 16-byte chunks of a row
-constexpr int kSteps = kDim / 16;        // k16 steps over the head dim
-constexpr int kTiles = kDim / 8;         // n8 column tiles of the output
+constexpr int kRows = 64;               // token rows per CTA
+constexpr int kThreads = 128;           // 4 warps of 16 rows
+constexpr int kPitch = kDim + 8;        // bf16 elements per shared row (272 bytes)
+constexpr int kChunks = kDim * 2 / 16;  // 16-byte chunks of a row
+constexpr int kSteps = kDim / 16;       // k16 steps over the head dim
+constexpr int kTiles = kDim / 8;        // n8 column tiles of the output
 constexpr int kSmemBytes = (2 * kRows + kDim) * kPitch * 2;
 static_assert(kRows == 16 * (kThreads / 32), "a warp holds 16 rows");
 static_assert(kThreads == kDim, "a thread per channel loads ksum and the bias");
@@ -87,9 +87,10 @@ __device__ __forceinline__ void normalised_features(float (&x)[32], const float 
 }
 
 // Grid (row blocks, H, B).
-__global__ void __launch_bounds__(kThreads) linear_output_kernel(
-    const __nv_bfloat16* q, const float* ksum, const __nv_bfloat16* m, const float* bias,
-    int tokens, int heads, SlaFeatureMap map, __nv_bfloat16* out) {
+__global__ void __launch_bounds__(kThreads)
+    linear_output_kernel(const __nv_bfloat16* q, const float* ksum, const __nv_bfloat16* m,
+                         const float* bias, int tokens, int heads, SlaFeatureMap map,
+                         __nv_bfloat16* out) {
   extern __shared__ __align__(16) __nv_bfloat16 smem[];
   __nv_bfloat16* q_rows = smem;
   __nv_bfloat16* m_rows = smem + kRows * kPitch;

@@ -48,8 +48,7 @@ void add_linear_branch(CudaContext& ctx, const Tensor& q, const Tensor& k, const
   const Tensor state = Tensor::empty({B, H, D, D}, DType::F32, device);  // kv[b, h], [d][e]
   const Tensor ksum = Tensor::empty({B, H, D}, DType::F32, device);
   {
-    const Tensor workspace =
-        Tensor::empty({sla_key_state_workspace(B, S, H)}, DType::F32, device);
+    const Tensor workspace = Tensor::empty({sla_key_state_workspace(B, S, H)}, DType::F32, device);
     sla_key_state(k.raw_data(), v.raw_data(), B, S, H, map, workspace.data<float>(),
                   state.data<float>(), ksum.data<float>(), stream);
   }
