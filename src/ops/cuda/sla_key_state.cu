@@ -16,6 +16,7 @@
 #include "ops/cuda/ampere_ptx.cuh"
 #include "ops/cuda/bf16_vectors.cuh"
 #include "ops/cuda/ptx_common.cuh"
+#include "ops/cuda/sla_feature_map.cuh"
 #include "ops/cuda/sla_kernels.h"
 
 namespace fastvideo::ops::cuda {
@@ -53,30 +54,6 @@ __device__ __forceinline__ void load_tile(__nv_bfloat16* k_dst, __nv_bfloat16* v
     const int64_t at = in ? r * stride + 8 * part : 0;
     cp_async_cg_16(smem_u32(k_dst + r * kPitch + 8 * part), k + at, in ? 16 : 0);
     cp_async_cg_16(smem_u32(v_dst + r * kPitch + 8 * part), v + at, in ? 16 : 0);
-  }
-}
-
-// φ of one row held by the warp, four channels a lane (every lane calls it: softmax shuffles).
-__device__ __forceinline__ void feature_map(float (&x)[4], SlaFeatureMap map) {
-  switch (map) {
-    case SlaFeatureMap::Softmax: {
-      const float mx = warp_max(fmaxf(fmaxf(x[0], x[1]), fmaxf(x[2], x[3])));
-      float sum = 0.f;
-#pragma unroll
-      for (int i = 0; i < 4; ++i) sum += (x[i] = expf(x[i] - mx));
-      const float inv = 1.f / warp_sum(sum);
-#pragma unroll
-      for (int i = 0; i < 4; ++i) x[i] *= inv;
-      return;
-    }
-    case SlaFeatureMap::EluPlusOne:
-#pragma unroll
-      for (int i = 0; i < 4; ++i) x[i] = x[i] > 0.f ? x[i] + 1.f : expf(x[i]);
-      return;
-    case SlaFeatureMap::Relu:
-#pragma unroll
-      for (int i = 0; i < 4; ++i) x[i] = fmaxf(x[i], 0.f);
-      return;
   }
 }
 
@@ -129,7 +106,8 @@ __global__ void __launch_bounds__(kThreads)
       const Bf16x4 in = load(p);
       const float2 lo = __bfloat1622float2(in.v[0]), hi = __bfloat1622float2(in.v[1]);
       float x[4] = {lo.x, lo.y, hi.x, hi.y};
-      feature_map(x, map);
+      sla_feature_map(
+          x, map, [](float m) { return warp_max(m); }, [](float t) { return warp_sum(t); });
       const Bf16x4 rounded{{__floats2bfloat162_rn(x[0], x[1]), __floats2bfloat162_rn(x[2], x[3])}};
       store(p, rounded);
       const float2 rlo = __bfloat1622float2(rounded.v[0]), rhi = __bfloat1622float2(rounded.v[1]);

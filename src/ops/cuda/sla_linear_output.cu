@@ -15,6 +15,7 @@
 #include "ops/cuda/ampere_ptx.cuh"
 #include "ops/cuda/bf16_vectors.cuh"
 #include "ops/cuda/ptx_common.cuh"
+#include "ops/cuda/sla_feature_map.cuh"
 #include "ops/cuda/sla_kernels.h"
 
 namespace fastvideo::ops::cuda {
@@ -55,29 +56,8 @@ __device__ __forceinline__ void load_rows(__nv_bfloat16* dst, const __nv_bfloat1
 // 1e-5 + φ·ksum.
 __device__ __forceinline__ void normalised_features(float (&x)[32], const float (&ks)[32],
                                                     SlaFeatureMap map) {
-  switch (map) {
-    case SlaFeatureMap::Softmax: {
-      float mx = x[0];
-#pragma unroll
-      for (int i = 1; i < 32; ++i) mx = fmaxf(mx, x[i]);
-      mx = quad_max(mx);
-      float sum = 0.f;
-#pragma unroll
-      for (int i = 0; i < 32; ++i) sum += (x[i] = expf(x[i] - mx));
-      const float inv = 1.f / quad_sum(sum);
-#pragma unroll
-      for (int i = 0; i < 32; ++i) x[i] *= inv;
-      break;
-    }
-    case SlaFeatureMap::EluPlusOne:
-#pragma unroll
-      for (int i = 0; i < 32; ++i) x[i] = x[i] > 0.f ? x[i] + 1.f : expf(x[i]);
-      break;
-    case SlaFeatureMap::Relu:
-#pragma unroll
-      for (int i = 0; i < 32; ++i) x[i] = fmaxf(x[i], 0.f);
-      break;
-  }
+  sla_feature_map(
+      x, map, [](float m) { return quad_max(m); }, [](float t) { return quad_sum(t); });
   float dot = 0.f;
 #pragma unroll
   for (int i = 0; i < 32; ++i) dot += x[i] * ks[i];

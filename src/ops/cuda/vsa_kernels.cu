@@ -13,6 +13,7 @@
 #include "core/cuda/cuda_check.h"
 #include "fastvideo/error.h"
 #include "ops/cuda/bf16_vectors.cuh"
+#include "ops/cuda/ptx_common.cuh"
 
 namespace fastvideo::ops::cuda {
 
@@ -149,15 +150,12 @@ __global__ void __launch_bounds__(32 * kSelectWarps, 6)
   }
   if (probs == nullptr) return;
 
-  float mx = local_max;
-  for (int offset = 16; offset > 0; offset /= 2)
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, offset));
+  const float mx = warp_max(local_max);
   float sum = 0.f;
 #pragma unroll
   for (int i = 0; i < kWarpRowChunks; ++i)
     if (i < chunks && i * 32 + lane < n) sum += expf(score_of_key(key[i]) - mx);
-  for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
-  const float inv = 1.f / sum;
+  const float inv = 1.f / warp_sum(sum);
   __nv_bfloat16* out_row = probs + row * ld;
 #pragma unroll
   for (int i = 0; i < kWarpRowChunks; ++i)
@@ -165,9 +163,9 @@ __global__ void __launch_bounds__(32 * kSelectWarps, 6)
       out_row[i * 32 + lane] = __float2bfloat16_rn(expf(score_of_key(key[i]) - mx) * inv);
 }
 
-// Longer rows: one CTA per row; the row's order keys in shared memory. The k-th largest key by four 8-bit
-// radix passes (most significant first), then the selection compacted in index order with block
-// scans, then, given probs, the row's softmax written there in BF16.
+// Longer rows: one CTA per row; the row's order keys in shared memory. The k-th largest key by
+// four 8-bit radix passes (most significant first), then the selection compacted in index order
+// with block scans, then, given probs, the row's softmax written there in BF16.
 __global__ void select_and_softmax_kernel(const float* scores, int64_t n, int64_t ld,
                                           int64_t topk, int32_t* selected,
                                           __nv_bfloat16* probs) {
