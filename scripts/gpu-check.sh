@@ -15,6 +15,9 @@ source scripts/lib/check_steps.sh
 } >"$out/machine.txt" 2>&1
 cat "$out/machine.txt"
 
+# A fresh build: on a warm machine build-gpu can hold objects newer than the copied tree's files
+# (an A/B call copied other versions in and out), which ninja would not rebuild (session 53).
+rm -rf build-gpu
 step configure cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a
 step build cmake --build build-gpu --parallel "$(nproc)"
 # The CPU tests through ctest; the CUDA ones below, directly and one at a time.
