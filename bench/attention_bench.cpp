@@ -177,8 +177,8 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
     // keeps its rows so under VSA), each tile from its first row.
     const Tensor starts = upload(tiling.tile_starts);
     report("VSA fine (hopper, in place)" + tag, time_ms([&] {
-             ops::cuda::hopper_video_sparse_fine(q, k, v, sizes, starts, {}, selection.selected,
-                                                 {}, {}, scale, out);
+             ops::cuda::hopper_video_sparse_fine(q, k, v, sizes, starts, {}, selection.selected, {},
+                                                 {}, scale, out);
              return out;
            }),
            blocks_flop);
@@ -254,6 +254,13 @@ void report_vmoba(const AttentionBackend& vmoba, const AttentionShape& s, const 
     report(str_cat("VMoBA ", vmoba_partition_name(config->partition(layer))),
            time_ms([&] { return vmoba.run(q, k, v, scale, md.get(), extras); }));
   }
+}
+
+// The registry's backends with FLASH_ATTN first: each shape's rows are compared with its time.
+std::vector<const AttentionBackend*> anchor_first(std::vector<const AttentionBackend*> backends) {
+  std::stable_partition(backends.begin(), backends.end(),
+                        [](const AttentionBackend* b) { return b->name() == "FLASH_ATTN"; });
+  return backends;
 }
 
 // The median and the minimum of timed samples (ms), as every row reports them.
@@ -336,8 +343,10 @@ int run_bench_attention(const AttentionBenchFlags& f) {
   out["repeats"] = f.repeats;
   std::printf("fastvideo bench attention on %s (BF16, median of %d after %d warm-up)\n\n",
               ctx.info().name.c_str(), f.repeats, f.warmup);
-  std::printf("%-20s %3s %3s %7s %7s %4s  %-20s %10s %10s %9s\n", "shape", "B", "H", "Lq", "Lk",
-              "D", "backend/kernel", "median ms", "min ms", "TFLOP/s");
+  // "vs FLASH": this shape's FLASH_ATTN median over the row's (above 1: the row is faster), the
+  // anchor timed first in the same run; "-" where FLASH_ATTN was not among --backends.
+  std::printf("%-20s %3s %3s %7s %7s %4s  %-20s %10s %10s %9s %9s\n", "shape", "B", "H", "Lq", "Lk",
+              "D", "backend/kernel", "median ms", "min ms", "TFLOP/s", "vs FLASH");
 
   cudaEvent_t start = nullptr, stop = nullptr;
   FV_CUDA_CHECK(cudaEventCreate(&start));
@@ -368,28 +377,28 @@ int run_bench_attention(const AttentionBenchFlags& f) {
     };
     // TFLOP/s over `work` FLOP (default: the dense attention's; sparse rows count the blocks they
     // compute).
+    double anchor_ms = 0;  // this shape's FLASH_ATTN median, once timed
     auto report = [&](const std::string& path, std::pair<double, double> t, double work = 0) {
       const auto [median, fastest] = t;
       const double tflops = (work > 0 ? work : flop) / (median * 1e-3) / 1e12;
-      std::printf("%-20s %3lld %3lld %7lld %7lld %4lld  %-20s %10.3f %10.3f %9.1f\n", s.label,
+      if (anchor_ms == 0 && path.rfind("FLASH_ATTN", 0) == 0) anchor_ms = median;
+      char vs[32] = "-";
+      if (anchor_ms > 0) std::snprintf(vs, sizeof vs, "%.2fx", anchor_ms / median);
+      std::printf("%-20s %3lld %3lld %7lld %7lld %4lld  %-20s %10.3f %10.3f %9.1f %9s\n", s.label,
                   static_cast<long long>(s.B), static_cast<long long>(s.H),
                   static_cast<long long>(s.Lq), static_cast<long long>(s.Lk),
-                  static_cast<long long>(s.D), path.c_str(), median, fastest, tflops);
-      out["shapes"].push_back({{"label", s.label},
-                               {"B", s.B},
-                               {"H", s.H},
-                               {"Lq", s.Lq},
-                               {"Lk", s.Lk},
-                               {"D", s.D},
-                               {"path", path},
-                               {"median_ms", median},
-                               {"min_ms", fastest},
-                               {"tflops", tflops}});
+                  static_cast<long long>(s.D), path.c_str(), median, fastest, tflops, vs);
+      nlohmann::ordered_json row{
+          {"label", s.label},  {"B", s.B},        {"H", s.H},     {"Lq", s.Lq},
+          {"Lk", s.Lk},        {"D", s.D},        {"path", path}, {"median_ms", median},
+          {"min_ms", fastest}, {"tflops", tflops}};
+      if (anchor_ms > 0) row["flash_attn_median_over_this"] = anchor_ms / median;
+      out["shapes"].push_back(std::move(row));
     };
     // Every backend available here that runs this kind of layer, through the interface the
     // models use; FLASH_ATTN's portable kernel also where the Hopper one is the default.
     const bool cross = s.Lq != s.Lk;
-    for (const AttentionBackend* b : AttentionBackendRegistry::builtin().backends()) {
+    for (const AttentionBackend* b : anchor_first(AttentionBackendRegistry::builtin().backends())) {
       const AttentionCapabilities& caps = b->capabilities();
       if ((!wanted.empty() && std::find(wanted.begin(), wanted.end(), b) == wanted.end()) ||
           !b->status(attention_device).available() ||
