@@ -52,7 +52,7 @@ class LayoutDesc {
 
 }  // namespace
 
-void batched_gemm(CudaContext& ctx, bool trans_a, bool trans_b, const Operand& a, const Operand& b,
+void batched_gemm(CudaContext& ctx, bool trans_a, const Operand& a, const Operand& b,
                   const Operand& c, float alpha, int batch) {
   cublasLtMatmulDesc_t op = nullptr;
   FV_CUBLAS_CHECK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
@@ -61,9 +61,7 @@ void batched_gemm(CudaContext& ctx, bool trans_a, bool trans_b, const Operand& a
     ~OpGuard() { cublasLtMatmulDescDestroy(d); }
   } op_guard{op};
   const cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  const cublasOperation_t tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   FV_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
-  FV_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
   const LayoutDesc la(a, batch), lb(b, batch), lc(c, batch);
 
   size_t workspace_bytes = 0;
@@ -92,8 +90,7 @@ void batched_gemm(CudaContext& ctx, bool trans_a, bool trans_b, const Operand& a
   FV_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(ctx.cublaslt(), op, la.get(), lb.get(), lc.get(),
                                                  lc.get(), pref, 1, &heuristic, &found));
   FV_CHECK(found > 0, "attention: cuBLASLt has no algorithm for a ", batch, "x ",
-           trans_a ? a.cols : a.rows, "x", trans_b ? b.rows : b.cols, "x",
-           trans_a ? a.rows : a.cols, " GEMM (",
+           trans_a ? a.cols : a.rows, "x", b.cols, "x", trans_a ? a.rows : a.cols, " GEMM (",
            dtype_name(a.dtype), " -> ", dtype_name(c.dtype), ")");
   const float beta = 0.0f;
   void* c_data = const_cast<void*>(c.data);
@@ -101,6 +98,5 @@ void batched_gemm(CudaContext& ctx, bool trans_a, bool trans_b, const Operand& a
                                  &beta, c_data, lc.get(), c_data, lc.get(), &heuristic.algo,
                                  workspace, workspace_bytes, ctx.stream()));
 }
-
 
 }  // namespace fastvideo::ops::cuda

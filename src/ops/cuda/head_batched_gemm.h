@@ -24,15 +24,9 @@ inline const char* operand_at(const Tensor& t, int64_t elements) {
   return static_cast<const char*>(t.raw_data()) + elements * int64_t(dtype_size(t.dtype()));
 }
 
-// C = alpha·op(A)·op(B) for `batch` independent problems (op(X) = Xᵀ when trans_x), on ctx's
-// stream. A and B share a dtype; C may differ (BF16 operands into an F32 C).
-void batched_gemm(CudaContext& ctx, bool trans_a, bool trans_b, const Operand& a, const Operand& b,
+// C = alpha·op(A)·B for `batch` independent problems (op(A) = Aᵀ when trans_a), on ctx's stream.
+// A and B share a dtype; C may differ (BF16 operands into an F32 C).
+void batched_gemm(CudaContext& ctx, bool trans_a, const Operand& a, const Operand& b,
                   const Operand& c, float alpha, int batch);
-
-// C = alpha·op(A)·B.
-inline void batched_gemm(CudaContext& ctx, bool trans_a, const Operand& a, const Operand& b,
-                         const Operand& c, float alpha, int batch) {
-  batched_gemm(ctx, trans_a, false, a, b, c, alpha, batch);
-}
 
 }  // namespace fastvideo::ops::cuda
