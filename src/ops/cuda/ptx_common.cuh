@@ -36,15 +36,23 @@ __device__ __forceinline__ int accumulator_column(int block, int lane, int e) {
   return 8 * block + 2 * (lane % 4) + (e & 1);
 }
 
-// Reductions over the 4 lanes (a quad) that share an accumulator row.
-__device__ __forceinline__ float quad_max(float x) {
-  x = fmaxf(x, __shfl_xor_sync(0xffffffff, x, 1));
-  return fmaxf(x, __shfl_xor_sync(0xffffffff, x, 2));
+// Reductions over aligned groups of `Lanes` consecutive lanes (a power of two below 32), every
+// lane getting its group's result; a quad is the four lanes that share an accumulator row.
+template <int Lanes>
+__device__ __forceinline__ float group_max(float x) {
+#pragma unroll
+  for (int offset = 1; offset < Lanes; offset *= 2)
+    x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, offset));
+  return x;
 }
-__device__ __forceinline__ float quad_sum(float x) {
-  x += __shfl_xor_sync(0xffffffff, x, 1);
-  return x + __shfl_xor_sync(0xffffffff, x, 2);
+template <int Lanes>
+__device__ __forceinline__ float group_sum(float x) {
+#pragma unroll
+  for (int offset = 1; offset < Lanes; offset *= 2) x += __shfl_xor_sync(0xffffffffu, x, offset);
+  return x;
 }
+__device__ __forceinline__ float quad_max(float x) { return group_max<4>(x); }
+__device__ __forceinline__ float quad_sum(float x) { return group_sum<4>(x); }
 
 // Reductions over a whole warp (every lane gets the result).
 __device__ __forceinline__ float warp_max(float x) {

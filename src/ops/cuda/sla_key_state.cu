@@ -1,12 +1,16 @@
 // SLA's linear branch on its key side in one pass (sla_kernels.h, sla_key_state): per chunk of
-// kChunkRows tokens of one (batch, head), φ(k) row by row in shared memory, then the chunk's part
-// of the state φ(k)ᵀ·v on the tensor cores (mma.sync, so every sm_80+ GPU runs it) and of Σφ(k);
-// a second kernel adds the chunks' parts in order (no atomics: the same bits every run). cuBLASLt
-// cannot take the feature map as a prologue, and apart these steps wrote φ(k) to memory and read
-// it back.
+// kChunkRows tokens of one (batch, head), φ(k) in shared memory, then the chunk's part of the
+// state φ(k)ᵀ·v and of Σφ(k) on the tensor cores (mma.sync, so every sm_80+ GPU runs it; Σφ(k) is
+// φ(k)ᵀ·1, an extra n8 tile whose B fragment is ones); a second kernel adds the chunks' parts in
+// order (no atomics: the same bits every run). cuBLASLt cannot take the feature map as a prologue,
+// and apart these steps wrote φ(k) to memory and read it back.
 //
-// CTA: 8 warps. Tiles of 64 tokens are double-buffered (cp.async): while one is used, the next
-// loads. On a tile, warp w first maps rows w, w + 8, ... in place (lane l channels 4l .. 4l + 3),
+// The pass has to stream k and v at memory speed: 2 CTAs of 8 warps on every SM (1,536-token
+// chunks give the 1.3B shape's 12 heads 264 CTAs, two per SM of a 132-SM card; the size is fixed,
+// not taken from the grid, so the sums' grouping and bits do not depend on batch or heads), tiles
+// of 64 tokens in a 3-stage cp.async ring, and φ on eight lanes a row, so a warp maps four rows
+// with one chain of 3 + 3 shuffles; a whole warp to a row, one row after another, the chains of
+// 5 + 5 held the pass to a third of the bandwidth (docs/perf.md, session 53). On a tile, warp w
 // then computes state rows 16w .. 16w + 15 (channels of φ(k)) over every value channel. Shared
 // rows are padded to 272 bytes so that ldmatrix's eight 16-byte rows fall in different banks.
 #include <cuda_bf16.h>
@@ -31,16 +35,27 @@ using ampere::mma_m16n8k16_bf16;
 
 constexpr int kDim = int(kSlaHeadDim);
 constexpr int kTileRows = 64;     // tokens per pipeline tile
-constexpr int kChunkRows = 2048;  // tokens per CTA
+constexpr int kChunkRows = 1536;  // tokens per CTA
+constexpr int kStages = 3;        // tiles in flight
 constexpr int kThreads = 256;     // 8 warps of 16 state rows
 constexpr int kWarps = kThreads / 32;
+constexpr int kCtasPerSm = 2;
 constexpr int kPitch = kDim + 8;        // bf16 elements per shared row (272 bytes)
 constexpr int kChunks = kDim * 2 / 16;  // 16-byte chunks of a row
 constexpr int kTiles = kDim / 8;        // n8 column tiles of a state row block
 constexpr int kTileElems = kTileRows * kPitch;
-constexpr int kSmemBytes = 2 * 2 * kTileElems * 2;  // k and v, two buffers each
+constexpr int kSmemBytes = kStages * 2 * kTileElems * 2;  // k and v per stage
+// The feature map's layout: eight lanes to a row, each with two 16-byte chunks (16 channels) of
+// it, so a warp maps four rows at once, its 8 rows of a tile in two rounds.
+constexpr int kRowLanes = 8;
+constexpr int kRounds = 2;
+constexpr int kLaneValues = kDim / kRowLanes;
+constexpr uint32_t kBf16OnesX2 = 0x3F803F80u;  // two bf16 1.0
 static_assert(kDim == 16 * kWarps, "a warp holds 16 state rows");
-static_assert(kDim == 4 * 32, "a lane maps four channels of a row");
+static_assert(kTileRows == kWarps * (32 / kRowLanes) * kRounds, "a warp maps 8 rows a tile");
+static_assert(kLaneValues == 16, "a lane maps chunks p and p + 8 of a row");
+static_assert(kChunkRows % kTileRows == 0);
+static_assert(kCtasPerSm * (kSmemBytes + 1024) <= 228 * 1024, "two CTAs must fit an SM");
 
 int64_t chunk_count(int64_t tokens) { return (tokens + kChunkRows - 1) / kChunkRows; }
 
@@ -57,13 +72,52 @@ __device__ __forceinline__ void load_tile(__nv_bfloat16* k_dst, __nv_bfloat16* v
   }
 }
 
+// φ(k) in place on a tile, rounded to BF16: warp w's rows 8w .. 8w + 7, four at once: in round
+// r, lane group g (lane / 8) maps row 8w + 4r + g, lane p (lane % 8) of the group chunks p and
+// p + 8 of it, so a quarter warp reads one row's 128 contiguous bytes (no bank conflict). Rows
+// from `valid` on become zero (their k was zero-filled, whose softmax would not be).
+__device__ __forceinline__ void map_tile(__nv_bfloat16* tile, int valid, SlaFeatureMap map,
+                                         int warp, int lane) {
+  const int group = lane / kRowLanes, part = lane % kRowLanes;
+#pragma unroll 1
+  for (int round = 0; round < kRounds; ++round) {
+    const int row = 8 * warp + 4 * round + group;
+    auto chunk = [&](int c) {
+      return reinterpret_cast<Bf16x8*>(tile + row * kPitch + 8 * (part + 8 * c));
+    };
+    float x[1][kLaneValues];
+#pragma unroll
+    for (int c = 0; c < 2; ++c) {
+      const Bf16x8 in = load(chunk(c));
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float2 f = __bfloat1622float2(in.v[e]);
+        x[0][8 * c + 2 * e] = f.x;
+        x[0][8 * c + 2 * e + 1] = f.y;
+      }
+    }
+    sla_feature_map(
+        x, map, [](float m) { return group_max<kRowLanes>(m); },
+        [](float t) { return group_sum<kRowLanes>(t); });
+    const bool in = row < valid;
+#pragma unroll
+    for (int c = 0; c < 2; ++c) {
+      Bf16x8 out;
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        out.v[e] = in ? __floats2bfloat162_rn(x[0][8 * c + 2 * e], x[0][8 * c + 2 * e + 1])
+                      : __floats2bfloat162_rn(0.f, 0.f);
+      store(chunk(c), out);
+    }
+  }
+}
+
 // Grid (chunks, H, B). partial_state [B·H, chunks, D, D] f32 (row d, column e), partial_sum
 // [B·H, chunks, D] f32.
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, kCtasPerSm)
     key_state_kernel(const __nv_bfloat16* k, const __nv_bfloat16* v, int tokens, int heads,
                      SlaFeatureMap map, float* partial_state, float* partial_sum) {
   extern __shared__ __align__(16) __nv_bfloat16 smem[];
-  __shared__ float warp_sums[kWarps][kDim];
   const int chunk = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int chunks = gridDim.x;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -71,53 +125,34 @@ __global__ void __launch_bounds__(kThreads)
   const int tiles = (rows + kTileRows - 1) / kTileRows;
   const int64_t stride = int64_t(heads) * kDim;
   const int64_t first = ((int64_t(b) * tokens + s0) * heads + h) * kDim;
-  auto k_tile = [&](int buf) { return smem + buf * kTileElems; };
-  auto v_tile = [&](int buf) { return smem + (2 + buf) * kTileElems; };
+  auto k_tile = [&](int tile) { return smem + (tile % kStages) * kTileElems; };
+  auto v_tile = [&](int tile) { return smem + (kStages + tile % kStages) * kTileElems; };
+  auto fetch = [&](int tile) {
+    if (tile < tiles) {
+      const int64_t at = first + int64_t(tile) * kTileRows * stride;
+      load_tile(k_tile(tile), v_tile(tile), k + at, v + at, stride, rows - tile * kTileRows);
+    }
+    cp_async_commit();  // an empty group past the end keeps the wait count below uniform
+  };
 
-  load_tile(k_tile(0), v_tile(0), k + first, v + first, stride, rows);
-  cp_async_commit();
-  float acc[kTiles][4] = {};
-  float sum[4] = {};
+  for (int tile = 0; tile < kStages - 1; ++tile) fetch(tile);
+  // acc[kTiles]: Σφ(k), the product with a column of ones.
+  float acc[kTiles + 1][4] = {};
   // ldmatrix_x4_trans lane addresses: A (φᵀ: state rows d, k = tokens s) takes token row
   // 8·(lane / 16) + lane % 8 and channel + 8·((lane / 8) % 2) of a 16x16 block; B (v: k = s,
   // n = value channel e) token row lane % 8 + 8·((lane / 8) % 2) and channel + 8·(lane / 16).
   const int a_row = 8 * (lane / 16) + lane % 8, a_col = 16 * warp + 8 * ((lane / 8) % 2);
   const int b_row = lane % 8 + 8 * ((lane / 8) % 2), b_col = 8 * (lane / 16);
   for (int tile = 0; tile < tiles; ++tile) {
-    const int buf = tile % 2;
-    if (tile + 1 < tiles) {
-      const int next = (tile + 1) * kTileRows;
-      load_tile(k_tile(1 - buf), v_tile(1 - buf), k + first + next * stride,
-                v + first + next * stride, stride, rows - next);
-    }
-    cp_async_commit();
-    cp_async_wait<1>();
+    cp_async_wait<kStages - 2>();
+    // Tile `tile` is in, and every warp is past the previous tile: its stage takes the tile
+    // kStages - 1 on.
     __syncthreads();
-    // φ(k) in place, rounded to BF16; rows past the sequence become zero (their k was zero-filled,
-    // whose softmax would not be).
-    __nv_bfloat16* kt = k_tile(buf);
-    const int tile_valid = rows - tile * kTileRows;
-    for (int r = warp; r < kTileRows; r += kWarps) {
-      auto* p = reinterpret_cast<Bf16x4*>(kt + r * kPitch + 4 * lane);
-      if (r >= tile_valid) {
-        store(p, Bf16x4{{__floats2bfloat162_rn(0.f, 0.f), __floats2bfloat162_rn(0.f, 0.f)}});
-        continue;
-      }
-      const Bf16x4 in = load(p);
-      const float2 lo = __bfloat1622float2(in.v[0]), hi = __bfloat1622float2(in.v[1]);
-      float x[4] = {lo.x, lo.y, hi.x, hi.y};
-      sla_feature_map(
-          x, map, [](float m) { return warp_max(m); }, [](float t) { return warp_sum(t); });
-      const Bf16x4 rounded{{__floats2bfloat162_rn(x[0], x[1]), __floats2bfloat162_rn(x[2], x[3])}};
-      store(p, rounded);
-      const float2 rlo = __bfloat1622float2(rounded.v[0]), rhi = __bfloat1622float2(rounded.v[1]);
-      sum[0] += rlo.x;
-      sum[1] += rlo.y;
-      sum[2] += rhi.x;
-      sum[3] += rhi.y;
-    }
+    fetch(tile + kStages - 1);
+    __nv_bfloat16* kt = k_tile(tile);
+    map_tile(kt, rows - tile * kTileRows, map, warp, lane);
     __syncthreads();
-    const __nv_bfloat16* vt = v_tile(buf);
+    const __nv_bfloat16* vt = v_tile(tile);
 #pragma unroll
     for (int kk = 0; kk < kTileRows / 16; ++kk) {
       uint32_t a[4];
@@ -129,8 +164,8 @@ __global__ void __launch_bounds__(kThreads)
         mma_m16n8k16_bf16(acc[j], a, bf[0], bf[1]);
         mma_m16n8k16_bf16(acc[j + 1], a, bf[2], bf[3]);
       }
+      mma_m16n8k16_bf16(acc[kTiles], a, kBf16OnesX2, kBf16OnesX2);
     }
-    __syncthreads();  // this buffer is loaded again two tiles on
   }
 
   const int64_t part = (int64_t(b) * heads + h) * chunks + chunk;
@@ -143,15 +178,11 @@ __global__ void __launch_bounds__(kThreads)
       *reinterpret_cast<float2*>(state + d * kDim + e) =
           make_float2(acc[j][2 * half], acc[j][2 * half + 1]);
     }
+  // Every column of the ones tile holds the row's sum: the quad's first lane writes it.
+  if (lane % 4 == 0)
 #pragma unroll
-  for (int i = 0; i < 4; ++i) warp_sums[warp][4 * lane + i] = sum[i];
-  __syncthreads();
-  if (threadIdx.x < kDim) {
-    float total = 0.f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) total += warp_sums[w][threadIdx.x];
-    partial_sum[part * kDim + threadIdx.x] = total;
-  }
+    for (int half = 0; half < 2; ++half)
+      partial_sum[part * kDim + 16 * warp + lane / 4 + 8 * half] = acc[kTiles][2 * half];
 }
 
 // Thread per element of state [B·H, D, D] and then of ksum [B·H, D]: the chunks' parts in order.

@@ -52,18 +52,26 @@ __device__ __forceinline__ void load_rows(__nv_bfloat16* dst, const __nv_bfloat1
   }
 }
 
-// φ over the 32 values of one row this lane holds (the quad holds the row), then divided by
-// 1e-5 + φ·ksum.
-__device__ __forceinline__ void normalised_features(float (&x)[32], const float (&ks)[32],
+// φ over the lane's 32 values of each of its two rows (the quads hold the rows; the rows' shuffles
+// interleave), then each row divided by 1e-5 + φ·ksum.
+__device__ __forceinline__ void normalised_features(float (&x)[2][32], const float (&ks)[32],
                                                     SlaFeatureMap map) {
   sla_feature_map(
       x, map, [](float m) { return quad_max(m); }, [](float t) { return quad_sum(t); });
-  float dot = 0.f;
+  float inv[2];
 #pragma unroll
-  for (int i = 0; i < 32; ++i) dot += x[i] * ks[i];
-  const float inv = 1.f / (1e-5f + quad_sum(dot));
+  for (int r = 0; r < 2; ++r) {
+    float dot = 0.f;
 #pragma unroll
-  for (int i = 0; i < 32; ++i) x[i] *= inv;
+    for (int i = 0; i < 32; ++i) dot += x[r][i] * ks[i];
+    inv[r] = dot;
+  }
+#pragma unroll
+  for (int r = 0; r < 2; ++r) inv[r] = 1.f / (1e-5f + quad_sum(inv[r]));
+#pragma unroll
+  for (int r = 0; r < 2; ++r)
+#pragma unroll
+    for (int i = 0; i < 32; ++i) x[r][i] *= inv[r];
 }
 
 // Grid (row blocks, H, B).
@@ -113,8 +121,7 @@ __global__ void __launch_bounds__(kThreads)
       ks[4 * kk + 2 * (p / 2) + 1] = ks_shared[16 * kk + 8 * (p / 2) + 2 * t + 1];
     }
   }
-  normalised_features(x[0], ks, map);
-  normalised_features(x[1], ks, map);
+  normalised_features(x, ks, map);
   uint32_t a[kSteps][4];
 #pragma unroll
   for (int kk = 0; kk < kSteps; ++kk)
