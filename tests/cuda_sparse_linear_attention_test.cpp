@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <iterator>
 #include <optional>
@@ -23,6 +24,7 @@
 #include "core/cuda/cuda_context.h"
 #include "device_poison.h"
 #include "ops/block_selection.h"
+#include "ops/cuda/sla_kernels.h"
 #include "ops/cuda/vsa_fine_stage.h"
 #include "ops/elementwise.h"
 #include "ops/sparse_linear_attention.h"
@@ -178,6 +180,44 @@ TEST(CudaSparseLinearAttention, MatchesTheCpuOpWithEveryFeatureMap) {
   expect_matches_cpu({777, 3, 0.5, SlaFeatureMap::EluPlusOne});
   expect_matches_cpu({777, 3, 0.5, SlaFeatureMap::Relu});
   expect_matches_cpu({4099, 12, 0.1});  // 65 key blocks: a longer selection row
+  // The linear branch's key pass in 1,536-token chunks: a last chunk of one partial tile, and a
+  // length of whole chunks.
+  expect_matches_cpu({1576, 3, 0.5});
+  expect_matches_cpu({3072, 3, 0.1});
+}
+
+// The key pass's tile ring at 2 stages (what sm_86 / sm_89 run) and at the device's own depth (3
+// on a Hopper or an A100) gives the same state and Σφ(k), bit for bit: the depth does not touch
+// the sums' order.
+TEST(CudaSparseLinearAttention, KeyPassGivesTheSameBitsAtEveryRingDepth) {
+  REQUIRE_GPU();
+  const cudaStream_t stream = use_cuda_device(kGpu.index).stream();
+  for (int64_t S : {1576, 3072, 777}) {
+    for (SlaFeatureMap map : {SlaFeatureMap::Softmax, SlaFeatureMap::EluPlusOne}) {
+      SCOPED_TRACE(str_cat("S=", S, " feature map ", int(map)));
+      const int64_t B = 2, H = 3;
+      const Input k = random_input({B, S, H, kD}), v = random_input({B, S, H, kD});
+      std::vector<Tensor> results;
+      for (int stages : {2, 0}) {
+        const Tensor workspace =
+            Tensor::empty({ops::cuda::sla_key_state_workspace(B, S, H)}, DType::F32, kGpu);
+        const Tensor state = Tensor::empty({B, H, kD, kD}, DType::F32, kGpu);
+        const Tensor ksum = Tensor::empty({B, H, kD}, DType::F32, kGpu);
+        ops::cuda::sla_key_state(k.gpu.raw_data(), v.gpu.raw_data(), B, S, H, map,
+                                 workspace.data<float>(), state.data<float>(), ksum.data<float>(),
+                                 stream, stages);
+        results.push_back(state.to(Device::cpu()));
+        results.push_back(ksum.to(Device::cpu()));
+      }
+      for (int i = 0; i < 2; ++i) {
+        const Tensor& a = results[size_t(i)];
+        const Tensor& b = results[size_t(i + 2)];
+        EXPECT_TRUE(ops::all_finite(a)) << (i ? "ksum" : "state");
+        EXPECT_EQ(std::memcmp(a.data<float>(), b.data<float>(), size_t(a.numel()) * 4), 0)
+            << (i ? "ksum" : "state") << " differs between 2 stages and the device's depth";
+      }
+    }
+  }
 }
 
 // The sparse branch on the Hopper kernel (the default there) and on the portable one agree (one

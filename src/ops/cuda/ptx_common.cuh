@@ -1,7 +1,7 @@
 // What the attention kernels share, valid on every sm_80+ device: inline-PTX helpers
-// (shared-memory addresses, the MUFU exp2, bf16 packing), the accumulator layout, quad and warp
-// reductions, and the online softmax's constants and per-row steps. Device code only, but for the
-// constants.
+// (shared-memory addresses, the MUFU exp2, bf16 packing), the accumulator layout, lane-group and
+// warp reductions, and the online softmax's constants and per-row steps. Device code only, but
+// for the constants.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -40,6 +40,7 @@ __device__ __forceinline__ int accumulator_column(int block, int lane, int e) {
 // lane getting its group's result; a quad is the four lanes that share an accumulator row.
 template <int Lanes>
 __device__ __forceinline__ float group_max(float x) {
+  static_assert(Lanes > 1 && Lanes < 32 && (Lanes & (Lanes - 1)) == 0, "a power of two below 32");
 #pragma unroll
   for (int offset = 1; offset < Lanes; offset *= 2)
     x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, offset));
@@ -47,6 +48,7 @@ __device__ __forceinline__ float group_max(float x) {
 }
 template <int Lanes>
 __device__ __forceinline__ float group_sum(float x) {
+  static_assert(Lanes > 1 && Lanes < 32 && (Lanes & (Lanes - 1)) == 0, "a power of two below 32");
 #pragma unroll
   for (int offset = 1; offset < Lanes; offset *= 2) x += __shfl_xor_sync(0xffffffffu, x, offset);
   return x;

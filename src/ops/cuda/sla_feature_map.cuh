@@ -1,9 +1,9 @@
-// SLA's feature map φ (ops/sparse_linear_attention.h) over R token rows at once, each spread
-// across a group of lanes (eight lanes in the key-state kernel, the quad of an mma fragment row in
-// the output kernel): each lane holds N of a row's values, and row_max / row_sum reduce a lane's
-// value over its group (every lane of the group calls them: the softmax map shuffles). The R rows'
-// shuffle chains are independent, so they interleave instead of waiting on one another. The
-// linear branch's two kernels share it (sla_key_state.cu, sla_linear_output.cu). Device code only.
+// SLA's feature map φ (ops/sparse_linear_attention.h) over R token rows, each spread across a
+// group of lanes: each lane holds N of a row's values, and row_max / row_sum reduce a lane's value
+// over its group (every lane of the group calls them: the softmax map shuffles). The output kernel
+// (sla_linear_output.cu) passes a lane's two rows (R = 2, on the quads of its mma fragment rows),
+// whose independent shuffle chains then interleave; the key pass (sla_key_state.cu) passes one (R =
+// 1) on groups of eight lanes, four rows to a warp. Device code only.
 #pragma once
 
 #include <cmath>

@@ -49,10 +49,10 @@ __global__ void block_means_kernel(const Bf16x8* x, int64_t tokens, int64_t head
   }
 }
 
-// One CTA per (batch, head) on 1,024 threads, eight to a channel: group g sums blocks g, g + 8,
-// ... in that order, eight loads issued before the adds, and the groups are added in order, so
-// the sum is the same every run. With 256 threads, one load in flight each, the 1.3B shape's
-// call took 29 µs under ncu; now 22 µs, bounded by the 12 CTAs' SMs.
+// One CTA per (batch, head), 1,024 threads, eight to a channel: group g sums blocks g, g + 8, ...
+// in that order with eight loads in flight, and the groups are added in order, so the sum is the
+// same every run. Few CTAs (12 at the 1.3B shape), so it is latency-bound: the loads in flight are
+// what keeps it short (docs/perf.md, session 55).
 __global__ void __launch_bounds__(kCenterThreads)
     center_block_means_kernel(float* means, int64_t num_blocks, int64_t block, int64_t tokens) {
   constexpr int kGroups = kCenterThreads / kDim;

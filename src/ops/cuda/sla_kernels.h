@@ -28,11 +28,13 @@ void sla_center_block_means(float* means, int64_t batch_heads, int64_t num_block
 // The linear branch's key side (sla_key_state.cu) of k, v [B, S, H, D]: state [B, H, D, D] f32
 // = φ(k)ᵀ·v (row d, column e) with φ(k) rounded to BF16 (the GEMM operand it was), and ksum
 // [B, H, D] f32 = Σ_s of those BF16 values; both summed in a fixed order through `workspace`
-// (sla_key_state_workspace floats). On the current device, any sm_80+.
+// (sla_key_state_workspace floats). On the current device, any sm_80+. `stages` is the depth of
+// its tile ring: 0 picks the deepest the device's shared memory holds (3, or 2 on sm_86 / sm_89);
+// tests force 2 to run that path on a Hopper. The bits do not depend on it.
 int64_t sla_key_state_workspace(int64_t batch, int64_t tokens, int64_t heads);
 void sla_key_state(const void* k, const void* v, int64_t batch, int64_t tokens, int64_t heads,
                    SlaFeatureMap map, float* workspace, float* state, float* ksum,
-                   cudaStream_t stream);
+                   cudaStream_t stream, int stages = 0);
 
 // The linear branch's query side (sla_linear_output.cu), per token row of q [B, S, H, D]:
 // out += φ̃·M[b, h] + bias, with φ̃ = φ(q) / (1e-5 + φ(q)·ksum[b, h]) rounded to BF16 (the GEMM

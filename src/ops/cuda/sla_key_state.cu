@@ -5,14 +5,16 @@
 // order (no atomics: the same bits every run). cuBLASLt cannot take the feature map as a prologue,
 // and apart these steps wrote φ(k) to memory and read it back.
 //
-// The pass has to stream k and v at memory speed: 2 CTAs of 8 warps on every SM (1,536-token
-// chunks give the 1.3B shape's 12 heads 264 CTAs, two per SM of a 132-SM card; the size is fixed,
-// not taken from the grid, so the sums' grouping and bits do not depend on batch or heads), tiles
-// of 64 tokens in a 3-stage cp.async ring, and φ on eight lanes a row, so a warp maps four rows
-// with one chain of 3 + 3 shuffles; a whole warp to a row, one row after another, the chains of
-// 5 + 5 held the pass to a third of the bandwidth (docs/perf.md, session 53). On a tile, warp w
-// then computes state rows 16w .. 16w + 15 (channels of φ(k)) over every value channel. Shared
-// rows are padded to 272 bytes so that ldmatrix's eight 16-byte rows fall in different banks.
+// The pass has to stream k and v at memory speed: CTAs of 8 warps, two on every SM of a Hopper
+// (1,536-token chunks give the 1.3B shape's 12 heads 264 CTAs, two per SM of a 132-SM card; the
+// size is fixed, not taken from the grid, so the sums' grouping and bits do not depend on batch or
+// heads), tiles of 64 tokens in a cp.async ring of 3 stages (2 where a block's shared memory is
+// under 102 KiB: sm_86, sm_89; the bits are the same), and φ on eight lanes a row, so a warp maps
+// four rows with one chain of 3 + 3 shuffles; a whole warp to a row, one row after another, the
+// chains of 5 + 5 held the pass to a third of the bandwidth (docs/perf.md, session 53). The mma
+// stage: warp w computes state rows 16w .. 16w + 15 (channels of φ(k)) over every value channel.
+// Shared rows are padded to 272 bytes so that ldmatrix's eight 16-byte rows fall in different
+// banks.
 #include <cuda_bf16.h>
 
 #include "core/cuda/cuda_check.h"
@@ -36,7 +38,6 @@ using ampere::mma_m16n8k16_bf16;
 constexpr int kDim = int(kSlaHeadDim);
 constexpr int kTileRows = 64;     // tokens per pipeline tile
 constexpr int kChunkRows = 1536;  // tokens per CTA
-constexpr int kStages = 3;        // tiles in flight
 constexpr int kThreads = 256;     // 8 warps of 16 state rows
 constexpr int kWarps = kThreads / 32;
 constexpr int kCtasPerSm = 2;
@@ -44,7 +45,8 @@ constexpr int kPitch = kDim + 8;        // bf16 elements per shared row (272 byt
 constexpr int kChunks = kDim * 2 / 16;  // 16-byte chunks of a row
 constexpr int kTiles = kDim / 8;        // n8 column tiles of a state row block
 constexpr int kTileElems = kTileRows * kPitch;
-constexpr int kSmemBytes = kStages * 2 * kTileElems * 2;  // k and v per stage
+// k and v per stage.
+constexpr int smem_bytes(int stages) { return stages * 2 * kTileElems * 2; }
 // The feature map's layout: eight lanes to a row, each with two 16-byte chunks (16 channels) of
 // it, so a warp maps four rows at once, its 8 rows of a tile in two rounds.
 constexpr int kRowLanes = 8;
@@ -55,7 +57,7 @@ static_assert(kDim == 16 * kWarps, "a warp holds 16 state rows");
 static_assert(kTileRows == kWarps * (32 / kRowLanes) * kRounds, "a warp maps 8 rows a tile");
 static_assert(kLaneValues == 16, "a lane maps chunks p and p + 8 of a row");
 static_assert(kChunkRows % kTileRows == 0);
-static_assert(kCtasPerSm * (kSmemBytes + 1024) <= 228 * 1024, "two CTAs must fit an SM");
+static_assert(kCtasPerSm * (smem_bytes(3) + 1024) <= 228 * 1024, "two CTAs fit a Hopper SM");
 
 int64_t chunk_count(int64_t tokens) { return (tokens + kChunkRows - 1) / kChunkRows; }
 
@@ -114,6 +116,7 @@ __device__ __forceinline__ void map_tile(__nv_bfloat16* tile, int valid, SlaFeat
 
 // Grid (chunks, H, B). partial_state [B·H, chunks, D, D] f32 (row d, column e), partial_sum
 // [B·H, chunks, D] f32.
+template <int kStages>
 __global__ void __launch_bounds__(kThreads, kCtasPerSm)
     key_state_kernel(const __nv_bfloat16* k, const __nv_bfloat16* v, int tokens, int heads,
                      SlaFeatureMap map, float* partial_state, float* partial_sum) {
@@ -205,6 +208,26 @@ __global__ void key_state_sum_kernel(const float* partial_state, const float* pa
   }
 }
 
+template <int kStages>
+void launch_key_state(const void* k, const void* v, int64_t batch, int64_t tokens, int64_t heads,
+                      SlaFeatureMap map, float* partial_state, float* partial_sum, int device,
+                      cudaStream_t stream) {
+  static PerDeviceOnce prepared;
+  prepared(device, [] {
+    FV_CUDA_CHECK(cudaFuncSetAttribute(key_state_kernel<kStages>,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       smem_bytes(kStages)));
+    FV_CUDA_CHECK(cudaFuncSetAttribute(key_state_kernel<kStages>,
+                                       cudaFuncAttributePreferredSharedMemoryCarveout,
+                                       int(cudaSharedmemCarveoutMaxShared)));
+  });
+  const dim3 grid{unsigned(chunk_count(tokens)), unsigned(heads), unsigned(batch)};
+  key_state_kernel<kStages><<<grid, kThreads, smem_bytes(kStages), stream>>>(
+      static_cast<const __nv_bfloat16*>(k), static_cast<const __nv_bfloat16*>(v), int(tokens),
+      int(heads), map, partial_state, partial_sum);
+  FV_CUDA_CHECK_LAUNCH();
+}
+
 }  // namespace
 
 int64_t sla_key_state_workspace(int64_t batch, int64_t tokens, int64_t heads) {
@@ -213,26 +236,25 @@ int64_t sla_key_state_workspace(int64_t batch, int64_t tokens, int64_t heads) {
 
 void sla_key_state(const void* k, const void* v, int64_t batch, int64_t tokens, int64_t heads,
                    SlaFeatureMap map, float* workspace, float* state, float* ksum,
-                   cudaStream_t stream) {
+                   cudaStream_t stream, int stages) {
   check_chunk_aligned("SLA key state", 16, {k, v});
   int device = 0;
   FV_CUDA_CHECK(cudaGetDevice(&device));  // the caller's, whose stream this is
-  static PerDeviceOnce prepared;
-  prepared(device, [] {
-    FV_CUDA_CHECK(cudaFuncSetAttribute(key_state_kernel,
-                                       cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
-    FV_CUDA_CHECK(cudaFuncSetAttribute(key_state_kernel,
-                                       cudaFuncAttributePreferredSharedMemoryCarveout,
-                                       int(cudaSharedmemCarveoutMaxShared)));
-  });
+  int optin = 0;
+  FV_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  if (stages == 0) stages = optin >= smem_bytes(3) ? 3 : 2;
+  FV_CHECK(stages == 2 || stages == 3, "SLA key state: ", stages, " stages asked, it runs 2 or 3");
+  FV_CHECK(smem_bytes(stages) <= optin, "SLA key state: ", stages, " stages need ",
+           smem_bytes(stages), " bytes of shared memory a block; GPU ", device, " allows ", optin);
   const int64_t chunks = chunk_count(tokens), batch_heads = batch * heads;
   float* partial_state = workspace;
   float* partial_sum = workspace + batch_heads * chunks * kDim * kDim;
-  const dim3 grid{unsigned(chunks), unsigned(heads), unsigned(batch)};
-  key_state_kernel<<<grid, kThreads, kSmemBytes, stream>>>(
-      static_cast<const __nv_bfloat16*>(k), static_cast<const __nv_bfloat16*>(v), int(tokens),
-      int(heads), map, partial_state, partial_sum);
-  FV_CUDA_CHECK_LAUNCH();
+  if (stages == 3)
+    launch_key_state<3>(k, v, batch, tokens, heads, map, partial_state, partial_sum, device,
+                        stream);
+  else
+    launch_key_state<2>(k, v, batch, tokens, heads, map, partial_state, partial_sum, device,
+                        stream);
   const int64_t total = batch_heads * (kDim * kDim + kDim);
   key_state_sum_kernel<<<unsigned((total + 255) / 256), 256, 0, stream>>>(
       partial_state, partial_sum, batch_heads, int(chunks), state, ksum);
