@@ -18,6 +18,7 @@
 #include <cuda_bf16.h>
 
 #include "core/cuda/cuda_check.h"
+#include "core/cuda/cuda_context.h"
 #include "core/cuda/per_device_once.h"
 #include "ops/cuda/ampere_ptx.cuh"
 #include "ops/cuda/bf16_vectors.cuh"
@@ -240,8 +241,8 @@ void sla_key_state(const void* k, const void* v, int64_t batch, int64_t tokens, 
   check_chunk_aligned("SLA key state", 16, {k, v});
   int device = 0;
   FV_CUDA_CHECK(cudaGetDevice(&device));  // the caller's, whose stream this is
-  int optin = 0;
-  FV_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  // The device's limit as CudaContext read it once, not a driver query on every call.
+  const int optin = int(CudaContext::get(device).info().shared_memory_per_block_optin);
   if (stages == 0) stages = optin >= smem_bytes(3) ? 3 : 2;
   FV_CHECK(stages == 2 || stages == 3, "SLA key state: ", stages, " stages asked, it runs 2 or 3");
   FV_CHECK(smem_bytes(stages) <= optin, "SLA key state: ", stages, " stages need ",
