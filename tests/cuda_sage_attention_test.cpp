@@ -21,6 +21,7 @@
 
 #include "core/cuda/cuda_context.h"
 #include "ops/cuda/sage_kernels.h"
+#include "ops/elementwise.h"
 #include "ops/sage_attention.h"
 #include "ops/sparse_linear_attention.h"
 #include "require_gpu.h"
@@ -378,33 +379,43 @@ TEST(CudaSageAttention, EveryKernelHereStaysFiniteWhereTheScalesUnderflow) {
 }
 
 // SageSLA on the GPU (SAGE_ATTN's kernel over the selected blocks, SLA's block map and linear
-// branch) against its CPU twin on the same bf16-rounded inputs: the same blocks, outputs within
-// 1e-2, with and without proj_l.
+// branch, which the kernel adds to its output rows) against its CPU twin on the same bf16-rounded
+// inputs: the same blocks, outputs within 1e-2, with and without proj_l, every feature map; and
+// the projected linear branch alone (the difference of the two runs) within 1e-2 too.
 TEST(CudaSageAttention, SageSlaMatchesTheCpuOp) {
   REQUIRE_GPU();
   if (!is_hopper()) GTEST_SKIP() << "SAGE_SLA_ATTN's kernel needs sm_90";
   for (const auto& [S, ratio] : {std::pair<int64_t, double>{333, 0.5}, {1000, 0.3}}) {
-    SCOPED_TRACE(str_cat("S ", S, " topk_ratio ", ratio));
     const Shape shape{2, S, 3, 128};
     const Input q = dit_like(shape), k = dit_like(shape), v = dit_like(shape);
-    const Tensor w = testing::randn({128, 128}, 0.05f), b = testing::randn({128}, 0.05f);
+    const Tensor w = testing::randn({128, 128}, 0.5f), b = testing::randn({128}, 0.1f);
     const float scale = 1.f / std::sqrt(128.f);
-    for (bool proj : {false, true}) {
-      SCOPED_TRACE(proj ? "with proj_l" : "without proj_l");
-      SlaSelection gpu_sel, cpu_sel;
-      const Tensor got = ops::sparse_linear_attention(q.gpu, k.gpu, v.gpu, sage_sla_config(ratio),
-                                                      scale, proj ? w.to(kGpu) : Tensor(),
-                                                      proj ? b.to(kGpu) : Tensor(), &gpu_sel);
-      const Tensor want =
-          ops::sparse_linear_attention(q.cpu, k.cpu, v.cpu, sage_sla_config(ratio), scale,
-                                       proj ? w : Tensor(), proj ? b : Tensor(), &cpu_sel);
-      // The block map's scores come from the pre-pass's block means (sage_quantize).
-      EXPECT_LT(rel_l2(gpu_sel.scores.to(Device::cpu()), cpu_sel.scores), 1e-5)
-          << "the block scores";
-      EXPECT_EQ(bytes(gpu_sel.selected), bytes(cpu_sel.selected)) << "the selected blocks";
-      const std::vector<float> out = floats(got);
-      for (float x : out) ASSERT_TRUE(std::isfinite(x)) << "NaN or Inf in the output";
-      EXPECT_LE(rel_l2(got.to(Device::cpu()).to(DType::F32), want), 1e-2);
+    for (SlaFeatureMap map :
+         {SlaFeatureMap::Softmax, SlaFeatureMap::EluPlusOne, SlaFeatureMap::Relu}) {
+      SCOPED_TRACE(str_cat("S ", S, " topk_ratio ", ratio, " feature map ", int(map)));
+      SlaConfig config = sage_sla_config(ratio);
+      config.feature_map = map;
+      Tensor got[2], want[2];
+      for (bool proj : {false, true}) {
+        SCOPED_TRACE(proj ? "with proj_l" : "without proj_l");
+        SlaSelection gpu_sel, cpu_sel;
+        got[proj] = ops::sparse_linear_attention(q.gpu, k.gpu, v.gpu, config, scale,
+                                                 proj ? w.to(kGpu) : Tensor(),
+                                                 proj ? b.to(kGpu) : Tensor(), &gpu_sel)
+                        .to(Device::cpu())
+                        .to(DType::F32);
+        want[proj] = ops::sparse_linear_attention(
+            q.cpu, k.cpu, v.cpu, config, scale, proj ? w : Tensor(), proj ? b : Tensor(), &cpu_sel);
+        // The block map's scores come from the pre-pass's block means (sage_quantize).
+        EXPECT_LT(rel_l2(gpu_sel.scores.to(Device::cpu()), cpu_sel.scores), 1e-5)
+            << "the block scores";
+        EXPECT_EQ(bytes(gpu_sel.selected), bytes(cpu_sel.selected)) << "the selected blocks";
+        EXPECT_TRUE(ops::all_finite(got[proj])) << "NaN or Inf in the output";
+        EXPECT_LE(rel_l2(got[proj], want[proj]), 1e-2);
+      }
+      const Tensor projected = ops::add(got[1], ops::scale(got[0], -1.f));
+      const Tensor projected_ref = ops::add(want[1], ops::scale(want[0], -1.f));
+      EXPECT_LE(rel_l2(projected, projected_ref), 1e-2) << "the projected linear branch";
     }
   }
 }

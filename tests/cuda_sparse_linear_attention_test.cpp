@@ -6,7 +6,9 @@
 // the CPU's row by row (a row may differ only at an fp32 tie, reported, and its query block is left
 // out of the output's comparison); output rel-L2 ≤ 1e-2, and
 // the projected linear branch alone (the difference of the two runs) too; NaN-free with the
-// output's memory poisoned first. The op refuses what the GPU path lacks; the SLA_ATTN backend is
+// output's memory poisoned first. The linear branch's key pass: the same bits at every ring depth
+// and with SAGE's k and v statistics filled on the way, which match the CPU's, and SAGE's pre-pass
+// on them quantizes as on its own. The op refuses what the GPU path lacks; the SLA_ATTN backend is
 // available on this GPU and runs the op. Skips where no GPU exists.
 #include <gtest/gtest.h>
 
@@ -24,9 +26,11 @@
 #include "core/cuda/cuda_context.h"
 #include "device_poison.h"
 #include "ops/block_selection.h"
+#include "ops/cuda/sage_kernels.h"
 #include "ops/cuda/sla_kernels.h"
 #include "ops/cuda/vsa_fine_stage.h"
 #include "ops/elementwise.h"
+#include "ops/sage_attention.h"
 #include "ops/sparse_linear_attention.h"
 #include "require_gpu.h"
 #include "test_util.h"
@@ -186,38 +190,127 @@ TEST(CudaSparseLinearAttention, MatchesTheCpuOpWithEveryFeatureMap) {
   expect_matches_cpu({3072, 3, 0.1});
 }
 
+// One run of the key pass -> state, ksum and, with `stats`, SAGE's statistics, on the CPU.
+struct KeyPassRun {
+  Tensor state, ksum, k_sums, v_absmax;
+};
+KeyPassRun run_key_pass(const Input& k, const Input& v, SlaFeatureMap map, int stages, bool stats) {
+  const int64_t B = k.gpu.size(0), S = k.gpu.size(1), H = k.gpu.size(2);
+  const cudaStream_t stream = use_cuda_device(kGpu.index).stream();
+  const Tensor workspace =
+      Tensor::empty({ops::cuda::sla_key_state_workspace(B, S, H)}, DType::F32, kGpu);
+  const Tensor state = Tensor::empty({B, H, kD, kD}, DType::F32, kGpu);
+  const Tensor ksum = Tensor::empty({B, H, kD}, DType::F32, kGpu);
+  ops::cuda::SageKvStats buffers;
+  ops::cuda::SageStatistics pointers;
+  if (stats) {
+    buffers = ops::cuda::sage_kv_stats_buffers(B, S, H, kGpu);
+    pointers = {buffers.k_sums.data<float>(), static_cast<unsigned*>(buffers.v_absmax.raw_data())};
+  }
+  ops::cuda::sla_key_state(k.gpu.raw_data(), v.gpu.raw_data(), B, S, H, map,
+                           workspace.data<float>(), state.data<float>(), ksum.data<float>(), stream,
+                           pointers, stages);
+  KeyPassRun r{state.to(Device::cpu()), ksum.to(Device::cpu()), {}, {}};
+  if (stats) {
+    r.k_sums = buffers.k_sums.to(Device::cpu());
+    r.v_absmax = buffers.v_absmax.to(Device::cpu());
+  }
+  return r;
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
+         std::memcmp(a.raw_data(), b.raw_data(), size_t(a.nbytes())) == 0;
+}
+
 // The key pass's tile ring at 2 stages (what sm_86 / sm_89 run) and at the device's own depth (3
 // on a Hopper or an A100) gives the same state and Σφ(k), bit for bit: the depth does not touch
-// the sums' order.
+// the sums' order. Filling SAGE's statistics on the way changes neither, at either depth, and
+// they match the CPU's: k's sums over each 128 tokens within f32 rounding of the double sums,
+// max|v| exactly.
 TEST(CudaSparseLinearAttention, KeyPassGivesTheSameBitsAtEveryRingDepth) {
   REQUIRE_GPU();
-  const cudaStream_t stream = use_cuda_device(kGpu.index).stream();
-  for (int64_t S : {1576, 3072, 777}) {
+  // 1,576: a last chunk of one partial tile; 1,636: of an even and an odd, partial tile.
+  for (int64_t S : {1576, 1636, 3072, 777}) {
     for (SlaFeatureMap map : {SlaFeatureMap::Softmax, SlaFeatureMap::EluPlusOne}) {
       SCOPED_TRACE(str_cat("S=", S, " feature map ", int(map)));
       const int64_t B = 2, H = 3;
       const Input k = random_input({B, S, H, kD}), v = random_input({B, S, H, kD});
-      std::vector<Tensor> results;
-      for (int stages : {2, 0}) {
-        const Tensor workspace =
-            Tensor::empty({ops::cuda::sla_key_state_workspace(B, S, H)}, DType::F32, kGpu);
-        const Tensor state = Tensor::empty({B, H, kD, kD}, DType::F32, kGpu);
-        const Tensor ksum = Tensor::empty({B, H, kD}, DType::F32, kGpu);
-        ops::cuda::sla_key_state(k.gpu.raw_data(), v.gpu.raw_data(), B, S, H, map,
-                                 workspace.data<float>(), state.data<float>(), ksum.data<float>(),
-                                 stream, stages);
-        results.push_back(state.to(Device::cpu()));
-        results.push_back(ksum.to(Device::cpu()));
-      }
-      for (int i = 0; i < 2; ++i) {
-        const Tensor& a = results[size_t(i)];
-        const Tensor& b = results[size_t(i + 2)];
-        EXPECT_TRUE(ops::all_finite(a)) << (i ? "ksum" : "state");
-        EXPECT_EQ(std::memcmp(a.data<float>(), b.data<float>(), size_t(a.numel()) * 4), 0)
-            << (i ? "ksum" : "state") << " differs between 2 stages and the device's depth";
+      const KeyPassRun base = run_key_pass(k, v, map, 2, false);
+      EXPECT_TRUE(ops::all_finite(base.state) && ops::all_finite(base.ksum));
+      for (const auto& [stages, stats] : {std::pair{0, false}, {0, true}, {2, true}}) {
+        SCOPED_TRACE(str_cat("stages ", stages, stats ? " with SAGE's statistics" : ""));
+        const KeyPassRun run = run_key_pass(k, v, map, stages, stats);
+        EXPECT_TRUE(same_bits(run.state, base.state)) << "the state differs from 2 stages'";
+        EXPECT_TRUE(same_bits(run.ksum, base.ksum)) << "Σφ(k) differs from 2 stages'";
+        if (!stats) continue;
+        const int64_t blocks = (S + 127) / 128;
+        ASSERT_EQ(run.k_sums.shape(), Shape({B, blocks, H * kD}));
+        const float* kx = k.cpu.data<float>();
+        const float* vx = v.cpu.data<float>();
+        int64_t sum_errors = 0, max_errors = 0;
+        for (int64_t b = 0; b < B; ++b)
+          for (int64_t c = 0; c < H * kD; ++c) {
+            float vmax = 0.f;
+            for (int64_t blk = 0; blk < blocks; ++blk) {
+              double sum = 0, magnitude = 0;
+              for (int64_t s = 128 * blk; s < std::min(S, 128 * (blk + 1)); ++s) {
+                const float x = kx[(b * S + s) * H * kD + c];
+                sum += x, magnitude += std::abs(x);
+                vmax = std::max(vmax, std::abs(vx[(b * S + s) * H * kD + c]));
+              }
+              const float got = run.k_sums.data<float>()[(b * blocks + blk) * H * kD + c];
+              sum_errors += !(std::abs(got - sum) <= 1e-5 * magnitude);
+            }
+            max_errors += run.v_absmax.data<float>()[b * H * kD + c] != vmax;
+          }
+        EXPECT_EQ(sum_errors, 0) << "128-token sums of k off the CPU's by more than f32 rounding";
+        EXPECT_EQ(max_errors, 0) << "channels whose max|v| differs from the CPU's";
       }
     }
   }
+}
+
+// SageSLA's pre-pass on the key pass's statistics quantizes as on its own: Q, V and V's scales
+// the same bytes (the statistics agree exactly there), K within one step at rounding ties of its
+// token mean (summed in another order) and its scales and the block means within f32 rounding.
+TEST(CudaSparseLinearAttention, SagePrePassOnTheKeyPassStatisticsQuantizesAsOnItsOwn) {
+  REQUIRE_GPU();
+  const int64_t B = 2, S = 1576, H = 3;
+  const Input q = random_input({B, S, H, kD}), k = random_input({B, S, H, kD}),
+              v = random_input({B, S, H, kD});
+  const ops::cuda::SageKvStats stats = ops::cuda::sage_kv_stats_buffers(B, S, H, kGpu);
+  const Tensor workspace =
+      Tensor::empty({ops::cuda::sla_key_state_workspace(B, S, H)}, DType::F32, kGpu);
+  const Tensor state = Tensor::empty({B, H, kD, kD}, DType::F32, kGpu);
+  const Tensor ksum = Tensor::empty({B, H, kD}, DType::F32, kGpu);
+  ops::cuda::sla_key_state(
+      k.gpu.raw_data(), v.gpu.raw_data(), B, S, H, SlaFeatureMap::Softmax, workspace.data<float>(),
+      state.data<float>(), ksum.data<float>(), use_cuda_device(kGpu.index).stream(),
+      {stats.k_sums.data<float>(), static_cast<unsigned*>(stats.v_absmax.raw_data())});
+  const float multiplier = sage_q_multiplier(1.f / std::sqrt(float(kD)));
+  ops::cuda::SageBlockMeans own_means, given_means;
+  const ops::cuda::SageDeviceInputs own = ops::cuda::sage_quantize(
+      q.gpu, k.gpu, v.gpu, multiplier, ops::cuda::SageVLayout::E4m3Slots, &own_means);
+  const ops::cuda::SageDeviceInputs given = ops::cuda::sage_quantize(
+      q.gpu, k.gpu, v.gpu, multiplier, ops::cuda::SageVLayout::E4m3Slots, &given_means, &stats);
+  auto host = [](const Tensor& t) { return t.to(Device::cpu()); };
+  EXPECT_TRUE(same_bits(host(given.q_int8), host(own.q_int8))) << "Q's INT8 values";
+  EXPECT_TRUE(same_bits(host(given.q_scales), host(own.q_scales))) << "Q's scales";
+  EXPECT_TRUE(same_bits(host(given.v_scales), host(own.v_scales))) << "V's scales";
+  EXPECT_TRUE(same_bits(host(given.v_fp8_t), host(own.v_fp8_t))) << "Vᵀ's bytes";
+  const Tensor gk = host(given.k_int8), ok = host(own.k_int8);
+  const int8_t* a = static_cast<const int8_t*>(gk.raw_data());
+  const int8_t* c = static_cast<const int8_t*>(ok.raw_data());
+  int64_t off_by_one = 0;
+  for (int64_t i = 0; i < gk.numel(); ++i) {
+    ASSERT_LE(std::abs(int(a[i]) - int(c[i])), 1) << "K value " << i;
+    off_by_one += a[i] != c[i];
+  }
+  EXPECT_LE(off_by_one, gk.numel() / 1000) << "K values one step apart";
+  EXPECT_LT(rel_l2(host(given.k_scales), host(own.k_scales)), 1e-6);
+  EXPECT_TRUE(same_bits(host(given_means.q), host(own_means.q))) << "q's block means";
+  EXPECT_LT(rel_l2(host(given_means.k), host(own_means.k)), 1e-5);
 }
 
 // The sparse branch on the Hopper kernel (the default there) and on the portable one agree (one

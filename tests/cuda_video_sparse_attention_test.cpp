@@ -137,16 +137,16 @@ TEST(CudaVideoSparseAttention, SelectsTheLowestTilesAmongEqualScores) {
 }
 
 // The selection kernels alone against the CPU rule on rows as long as the 1.3B's (624 tiles), both
-// sides of the warp-per-row kernel's limit (768; longer rows take the CTA-per-row kernel), the 14B
-// 720p's (1,440) and beyond (2,000), and short: equal scores everywhere, three values (ties
-// straddling every 32-wide chunk), NaN, ±inf and ±0, topk from 1 to n; then the row softmax as BF16
-// probabilities where the row is finite; a call without the softmax selects the same, and neither
-// changes the scores.
+// sides of the warp-per-row kernel's limit (768; longer rows take the CTA-per-row kernel) and of
+// its builds for 8 and 16 chunks (256, 257, 512, 513), the 14B 720p's (1,440) and beyond (2,000),
+// and short: equal scores everywhere, three values (ties straddling every 32-wide chunk), NaN,
+// ±inf and ±0, topk from 1 to n; then the row softmax as BF16 probabilities where the row is
+// finite; a call without the softmax selects the same, and neither changes the scores.
 TEST(CudaVideoSparseAttention, SelectionMatchesTheCpuRuleOnLongRowsAndOddValues) {
   REQUIRE_GPU();
   const cudaStream_t stream = use_cuda_device(kGpu.index).stream();
   constexpr int64_t kRows = 5;
-  for (const int64_t n : {37, 624, 768, 769, 1440, 2000}) {
+  for (const int64_t n : {37, 256, 257, 512, 513, 624, 768, 769, 1440, 2000}) {
     const int64_t ld = (n + 3) / 4 * 4;
     Tensor host = Tensor::zeros({kRows, ld}, DType::F32);
     float* v = host.data<float>();

@@ -8,6 +8,7 @@
 
 #include "core/tensor.h"
 #include "ops/sage_attention.h"
+#include "ops/sparse_linear_attention.h"
 
 namespace fastvideo::ops::cuda {
 
@@ -49,11 +50,22 @@ struct SageBlockMeans {
   Tensor k;  // F32 [B, H, ceil(Sk / 128), 128]: the mean of k − mean_seq(k) over each 128-key block
 };
 
+// What the pre-pass's second pass needs from every k and v token: k's f32 sums over each 128
+// keys (for k's token mean and SageSLA's block means) and max|v| per channel (V's scales).
+struct SageKvStats {
+  Tensor k_sums;    // F32 [B, ceil(Sk / 128), H·128]
+  Tensor v_absmax;  // F32 [B, H, 128], raised by atomicMax on the bits: zeros when made
+};
+SageKvStats sage_kv_stats_buffers(int64_t batch, int64_t keys, int64_t heads, Device device);
+
 // q, k, v BF16 [B, S, H, 128] on one CUDA device (k and v one shape); q_multiplier =
-// sage_q_multiplier(scale). With `block_means`, fills it too. Everything on the device's stream.
+// sage_q_multiplier(scale). With `block_means`, fills it too. With `kv_stats` (filled on the
+// stream by a pass that reads k and v anyway: SageSLA's key pass, sla_kernels.h), the pre-pass
+// takes them and reads k and v once, not twice. Everything on the device's stream.
 SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v,
                                float q_multiplier, SageVLayout v_layout = SageVLayout::E4m3Slots,
-                               SageBlockMeans* block_means = nullptr);
+                               SageBlockMeans* block_means = nullptr,
+                               const SageKvStats* kv_stats = nullptr);
 
 // The attention on the pre-pass's output -> out BF16 [B, Sq, H, 128] (allocated by the caller).
 // `selected` (SageSLA): I32 [B, H, ceil(Sq / 64), topk], the 128-key blocks of each 64-row query
@@ -70,9 +82,22 @@ void hopper_sage_attention(const SageDeviceInputs& in, const Tensor& out,
 // at least 4 blocks.
 int sage_tail_splits(int64_t tiles, int64_t key_blocks, int ctas);
 
+// SageSLA's linear branch (sla_kernels.h, sla_linear_output's sums), which the block-list kernel
+// can add to its output rows before their one rounding to BF16 instead of a pass of its own that
+// reads them back: q BF16 [B, Sq, H, 128], ksum = Σφ(k) F32 [B, H, 128], m BF16 [B, H, 128, 128]
+// (proj_l's weight folded into the state), bias F32 [128].
+struct SageLinearTerm {
+  const void* q = nullptr;
+  const float* ksum = nullptr;
+  const void* m = nullptr;
+  const float* bias = nullptr;
+  SlaFeatureMap map = SlaFeatureMap::Softmax;
+};
+
 // hopper_sage_attention's block-list case (sage_sparse_attention_hopper.cu); `selected` defined.
+// With `linear`, out = the attention + φ̃·M + bias.
 void hopper_sage_sparse_attention(const SageDeviceInputs& in, const Tensor& out,
-                                  const Tensor& selected);
+                                  const Tensor& selected, const SageLinearTerm* linear = nullptr);
 
 // The same on mma.sync (any sm_80+): P̃·V on FP16 MMAs when in.v_f16_t is defined (F16Keys), on
 // FP8 E4M3 MMAs from in.v_fp8_t otherwise (E4m3Slots; sm_89+, refused below naming the GPU).

@@ -1,7 +1,8 @@
 // The kernels of ops/cuda/sage_kernels.h. Reductions are deterministic (partial sums in a fixed
 // order, maxima by atomicMax on non-negative floats), so a call's bytes do not vary run to run.
-// The pre-pass is memory-bound (it reads k and v twice, q once): every thread moves 16-byte
-// vectors and keeps several in flight, so the passes run near the card's bandwidth.
+// The pre-pass is memory-bound (it reads k and v twice, q once; k and v once where another pass
+// gave their statistics, SageKvStats): every thread moves 16-byte vectors and keeps several in
+// flight, so the passes run near the card's bandwidth.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
@@ -370,8 +371,9 @@ __device__ __forceinline__ void quantize_v(const __nv_bfloat16* v, const unsigne
 // The pre-pass's two passes, each one launch of kThreads-thread CTAs that mixes two jobs, so
 // neither job's start and tail leaves the memory system idle and a compute-heavy CTA shares its SM
 // with a memory-heavy one. Pass 1 (needs nothing): grid (stats CTAs + Q CTAs, B), the statistics
-// first. Pass 2 (needs k's mean and max|v|): grid (3 per 128-key block, H, B), each block's K CTA
-// beside its two 64-key V CTAs.
+// first; only Q's where the caller gave the statistics (pass 2 taking Q's CTAs instead was
+// measured no faster: docs/perf.md, session 56). Pass 2 (needs k's mean and max|v|): grid (3 per
+// 128-key block, H, B), each block's K CTA beside its two 64-key V CTAs.
 __global__ void __launch_bounds__(kThreads)
     stats_and_q_kernel(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v,
                        int Sq, int Sk, int H, float multiplier, int chunks, int groups,
@@ -399,9 +401,15 @@ __global__ void __launch_bounds__(kThreads, 4)
 
 }  // namespace
 
+SageKvStats sage_kv_stats_buffers(int64_t batch, int64_t keys, int64_t heads, Device device) {
+  const int64_t chunks = (keys + kStatRows - 1) / kStatRows;
+  return {Tensor::empty({batch, chunks, heads * kD}, DType::F32, device),
+          Tensor::zeros({batch, heads, kD}, DType::F32, device)};
+}
+
 SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v,
                                float q_multiplier, SageVLayout v_layout,
-                               SageBlockMeans* block_means) {
+                               SageBlockMeans* block_means, const SageKvStats* kv_stats) {
   const Device device = q.device();
   CudaContext& ctx = CudaContext::get(device.index);
   cudaStream_t stream = ctx.stream();
@@ -426,13 +434,27 @@ SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v
   r.v_scales = Tensor::empty({B, H, kD}, DType::F32, device);
 
   const int chunks = (Sk + kStatRows - 1) / kStatRows;
-  const Tensor k_partial = Tensor::empty({B, chunks, HD}, DType::F32, device);
+  if (kv_stats) {
+    for (const Tensor* t : {&kv_stats->k_sums, &kv_stats->v_absmax}) {
+      FV_CHECK(t->dtype() == DType::F32 && t->device() == device && t->is_contiguous(),
+               "SAGE_ATTN: the given k and v statistics must be contiguous F32 on ", device.name(),
+               ", got ", t->describe());
+    }
+    FV_CHECK(kv_stats->k_sums.shape() == Shape({B, chunks, HD}) &&
+                 kv_stats->v_absmax.shape() == Shape({B, H, kD}),
+             "SAGE_ATTN: the given k and v statistics are ", kv_stats->k_sums.describe(), " and ",
+             kv_stats->v_absmax.describe(), ", expected [", B, ", ", chunks, ", ", HD, "] and [", B,
+             ", ", H, ", ", kD, "]");
+  }
+  const SageKvStats stats = kv_stats ? *kv_stats : sage_kv_stats_buffers(B, Sk, H, device);
+  const Tensor& k_partial = stats.k_sums;
+  const Tensor& vmax = stats.v_absmax;
   const Tensor k_mean = Tensor::empty({B, H, kD}, DType::F32, device);
-  const Tensor vmax = Tensor::zeros({B, H, kD}, DType::F32, device);
   const auto* qd = q.data<__nv_bfloat16>();
   const auto* kd = k.data<__nv_bfloat16>();
   const auto* vd = v.data<__nv_bfloat16>();
-  const int groups = (H * kOctets + kStatOctets - 1) / kStatOctets;
+  // No statistics CTAs where they are given.
+  const int groups = kv_stats ? 0 : (H * kOctets + kStatOctets - 1) / kStatOctets;
   // Every 64-row block whole, so empty groups get their scale 1 as on the CPU.
   const int q_blocks = (Sq + 63) / 64;
   if (block_means) {

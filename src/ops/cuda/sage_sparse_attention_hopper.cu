@@ -13,6 +13,10 @@
 //             refilled once the whole warpgroup is past the step that read it. Three CTAs then
 //             fill the SM's 228 KiB exactly, with the barriers in the alignment slack (SmemMap).
 //
+// With SageSLA's linear branch (SageLinearTerm) the epilogue adds it to the output rows before
+// their one rounding (sla_linear_rows.cuh, in the freed stages), where a kernel of its own read the
+// rows back and wrote them again (200 MB at the 1.3B shape).
+//
 // Tested by tests/cuda_sage_attention_test.cpp (SageSLA against the CPU op over the same blocks).
 #include <cuda.h>
 #include <cuda_bf16.h>
@@ -21,7 +25,9 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/cuda/per_device_once.h"
+#include "ops/cuda/bf16_vectors.cuh"
 #include "ops/cuda/sage_hopper.cuh"
+#include "ops/cuda/sla_linear_rows.cuh"
 
 namespace fastvideo::ops::cuda {
 
@@ -45,7 +51,15 @@ static_assert(kCtasPerSm * (kSmemBytes + 1024) <= 228 * 1024, "three CTAs must f
 struct SparseParams : SageCommon {
   const int32_t* selected;  // [B, H, q_tiles, steps] key blocks
   int q_tiles, steps;
+  SageLinearTerm linear;  // m == nullptr: none
 };
+
+// The linear branch's operands in the stages' shared memory once the last step is done: q's 64
+// rows and M[b, h]'s 128 (bf16, pitch kSlaRowPitch), then Σφ(k) and the bias (f32).
+constexpr uint32_t kLinearQBytes = kBlockM * kSlaRowPitch * 2;
+constexpr uint32_t kLinearMBytes = kD * kSlaRowPitch * 2;
+static_assert(kLinearQBytes + kLinearMBytes + 2 * kD * 4 <= kStages * (kKTileBytes + kVStageBytes),
+              "the linear branch's operands fit the freed stages");
 
 #if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
@@ -79,9 +93,70 @@ __device__ __forceinline__ void load_kv(const CUtensorMap* tm_k, const CUtensorM
   tma_load_4d(sm.v(stage), tm_v, sm.v_full(stage), block * kBlockN, 0, head, batch);
 }
 
+// The output rows with SageSLA's linear branch added (SageLinearTerm) before their one rounding:
+// O · v_scale / l (store_output's values) + φ̃·M + bias. Every warp must be past its last step:
+// the stages then take the linear branch's operands (cp.async, then ldmatrix).
+__device__ __forceinline__ void store_with_linear(float (&o)[64], const float (&l)[2],
+                                                  const SparseParams& p, const SmemMap& sm,
+                                                  uint8_t* smem_raw, int q0, int head, int batch,
+                                                  int warp, int lane) {
+  using namespace ampere;
+  constexpr int kRowChunks = kD * 2 / 16;  // 16-byte chunks of a bf16 row
+  auto at = [&](uint32_t addr) { return smem_raw + (addr - smem_u32(smem_raw)); };
+  auto* q_rows = reinterpret_cast<__nv_bfloat16*>(at(sm.k(0)));
+  auto* m_rows = reinterpret_cast<__nv_bfloat16*>(at(sm.k(0) + kLinearQBytes));
+  auto* ksum = reinterpret_cast<float*>(at(sm.k(0) + kLinearQBytes + kLinearMBytes));
+  float* bias = ksum + kD;
+  const int64_t bh = int64_t(batch) * p.heads + head;
+  const int valid = min(kBlockM, p.seq_q - q0);
+  const auto* q = static_cast<const __nv_bfloat16*>(p.linear.q) +
+                  ((int64_t(batch) * p.seq_q + q0) * p.heads + head) * kD;
+  const auto* m = static_cast<const __nv_bfloat16*>(p.linear.m) + bh * kD * kD;
+  for (int c = threadIdx.x; c < (kBlockM + kD) * kRowChunks; c += kThreads) {
+    const int r = c / kRowChunks, part = c % kRowChunks;
+    if (r < kBlockM) {
+      const bool in = r < valid;
+      cp_async_cg_16(smem_u32(q_rows + r * kSlaRowPitch + 8 * part),
+                     q + (in ? int64_t(r) * p.heads * kD + 8 * part : 0), in ? 16 : 0);
+    } else {
+      const int mr = r - kBlockM;
+      cp_async_cg_16(smem_u32(m_rows + mr * kSlaRowPitch + 8 * part), m + mr * kD + 8 * part, 16);
+    }
+  }
+  cp_async_commit();
+  ksum[threadIdx.x] = p.linear.ksum[bh * kD + threadIdx.x];
+  bias[threadIdx.x] = p.linear.bias[threadIdx.x];
+  const float* v_scales = p.v_scales + bh * kD + 2 * (lane % 4);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const float inv = 1.f / l[r];
+#pragma unroll
+    for (int i = 0; i < 16; ++i) {
+      const float2 vs = *reinterpret_cast<const float2*>(v_scales + 8 * i);
+      o[4 * i + 2 * r] = o[4 * i + 2 * r] * vs.x * inv;
+      o[4 * i + 2 * r + 1] = o[4 * i + 2 * r + 1] * vs.y * inv;
+    }
+  }
+  cp_async_wait<0>();
+  __syncthreads();
+  sla_add_linear_rows(o, q_rows + 16 * warp * kSlaRowPitch, m_rows, ksum, p.linear.map, lane);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int row = 16 * warp + lane / 4 + 8 * r;
+    if (row >= valid) continue;
+    __nv_bfloat16* out = p.out + ((int64_t(batch) * p.seq_q + q0 + row) * p.heads + head) * kD;
+#pragma unroll
+    for (int i = 0; i < 16; ++i) {
+      const int col = 8 * i + 2 * (lane % 4);
+      *reinterpret_cast<uint32_t*>(out + col) =
+          pack_bf16x2(o[4 * i + 2 * r] + bias[col], o[4 * i + 2 * r + 1] + bias[col + 1]);
+    }
+  }
+}
+
 // One CTA: query block blockIdx.x (64 rows) of head blockIdx.y, batch item blockIdx.z.
 __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const CUtensorMap* tm_v,
-                       const SparseParams& p, const SmemMap& sm) {
+                       const SparseParams& p, const SmemMap& sm, uint8_t* smem_raw) {
   const int q0 = blockIdx.x * kBlockM, head = blockIdx.y, batch = blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int last = p.steps - 1;
@@ -131,6 +206,12 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
       if (threadIdx.x == 0) load_kv(tm_k, tm_v, sm, j + kStages, list[j + kStages], head, batch);
     }
   }
+  if (p.linear.m != nullptr) {
+    // Every warp is past its last step (the last P̃·V wgmma waited), so the stages are free.
+    named_barrier_sync(1, kThreads);
+    store_with_linear(o, l, p, sm, smem_raw, q0, head, batch, warp, lane);
+    return;
+  }
   store_output(o, l, p.v_scales, p.out, q0 + warp * 16 + lane / 4, p.seq_q, p.heads, head, batch,
                lane);
 }
@@ -158,14 +239,14 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm)
   }
   write_ones(smem_raw, kStages, kThreads, [&](int s) { return sm.v(s); });
   __syncthreads();
-  attend(&tm_q, &tm_k, &tm_v, p, sm);
+  attend(&tm_q, &tm_k, &tm_v, p, sm, smem_raw);
 #endif
 }
 
 }  // namespace
 
 void hopper_sage_sparse_attention(const SageDeviceInputs& in, const Tensor& out,
-                                  const Tensor& selected) {
+                                  const Tensor& selected, const SageLinearTerm* linear) {
   CudaContext& ctx = CudaContext::get(out.device().index);
   static PerDeviceOnce prepared;
   prepared(out.device().index, [] {
@@ -177,7 +258,11 @@ void hopper_sage_sparse_attention(const SageDeviceInputs& in, const Tensor& out,
                                        cudaFuncAttributePreferredSharedMemoryCarveout,
                                        int(cudaSharedmemCarveoutMaxShared)));
   });
-  SparseParams p{sage_common(in, out), nullptr, 0, 0};
+  SparseParams p{sage_common(in, out), nullptr, 0, 0, linear ? *linear : SageLinearTerm{}};
+  if (linear) {
+    check_chunk_aligned("SageSLA's linear branch", 16, {linear->q, linear->m});
+    FV_CHECK(linear->ksum && linear->bias, "SageSLA's linear branch needs Σφ(k) and the bias");
+  }
   p.q_tiles = (p.seq_q + kBlockM - 1) / kBlockM;
   const int kv_tiles = (p.seq_k + kBlockN - 1) / kBlockN;
   FV_CHECK(selected.dtype() == DType::I32 && selected.ndim() == 4 &&

@@ -31,10 +31,21 @@ void sla_center_block_means(float* means, int64_t batch_heads, int64_t num_block
 // (sla_key_state_workspace floats). On the current device, any sm_80+. `stages` is the depth of
 // its tile ring: 0 picks the deepest the device's shared memory holds (3, or 2 on sm_86 / sm_89);
 // tests force 2 to run that path on a Hopper. The bits do not depend on it.
+//
+// SageSLA's pre-pass needs statistics over every k and v token (sage_kernels.h, SageKvStats),
+// which it would read both again for; the key pass gives them for almost nothing where `stats`
+// points at them: k_sums [B, ceil(S / 128), H·D] f32, k's sums over each 128 tokens (on the
+// tensor cores: not SAGE's own pass's order, so the last bits may differ), and v_absmax
+// [B, H, D], max|v| per channel as the bits of a non-negative float, raised by atomicMax (zero it
+// first). The state's bits do not depend on it.
+struct SageStatistics {
+  float* k_sums = nullptr;
+  unsigned* v_absmax = nullptr;
+};
 int64_t sla_key_state_workspace(int64_t batch, int64_t tokens, int64_t heads);
 void sla_key_state(const void* k, const void* v, int64_t batch, int64_t tokens, int64_t heads,
                    SlaFeatureMap map, float* workspace, float* state, float* ksum,
-                   cudaStream_t stream, int stages = 0);
+                   cudaStream_t stream, const SageStatistics& stats = {}, int stages = 0);
 
 // The linear branch's query side (sla_linear_output.cu), per token row of q [B, S, H, D]:
 // out += φ̃·M[b, h] + bias, with φ̃ = φ(q) / (1e-5 + φ(q)·ksum[b, h]) rounded to BF16 (the GEMM

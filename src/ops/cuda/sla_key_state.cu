@@ -48,6 +48,10 @@ constexpr int kTiles = kDim / 8;        // n8 column tiles of a state row block
 constexpr int kTileElems = kTileRows * kPitch;
 // k and v per stage.
 constexpr int smem_bytes(int stages) { return stages * 2 * kTileElems * 2; }
+// The static part: a 128-token block's first Σk (SAGE's statistics).
+constexpr int kStaticSmemBytes = kDim * 4;
+constexpr int kStatBlock = 128;  // SAGE's statistics sum k over 128 keys (sage_kernels.h)
+static_assert(kStatBlock == 2 * kTileRows && kChunkRows % kStatBlock == 0);
 // The feature map's layout: eight lanes to a row, each with two 16-byte chunks (16 channels) of
 // it, so a warp maps four rows at once, its 8 rows of a tile in two rounds.
 constexpr int kRowLanes = 8;
@@ -58,7 +62,8 @@ static_assert(kDim == 16 * kWarps, "a warp holds 16 state rows");
 static_assert(kTileRows == kWarps * (32 / kRowLanes) * kRounds, "a warp maps 8 rows a tile");
 static_assert(kLaneValues == 16, "a lane maps chunks p and p + 8 of a row");
 static_assert(kChunkRows % kTileRows == 0);
-static_assert(kCtasPerSm * (smem_bytes(3) + 1024) <= 228 * 1024, "two CTAs fit a Hopper SM");
+static_assert(kCtasPerSm * (smem_bytes(3) + kStaticSmemBytes + 1024) <= 228 * 1024,
+              "two CTAs fit a Hopper SM");
 
 int64_t chunk_count(int64_t tokens) { return (tokens + kChunkRows - 1) / kChunkRows; }
 
@@ -116,11 +121,14 @@ __device__ __forceinline__ void map_tile(__nv_bfloat16* tile, int valid, SlaFeat
 }
 
 // Grid (chunks, H, B). partial_state [B·H, chunks, D, D] f32 (row d, column e), partial_sum
-// [B·H, chunks, D] f32.
+// [B·H, chunks, D] f32. With stats.k_sums, also SAGE's statistics (sla_kernels.h): warp w's
+// 16 channels of k summed over each 128 tokens as kᵀ·1 on the raw tile before map_tile overwrites
+// it, and of max|v| from the v fragments its mma loads anyway.
 template <int kStages>
 __global__ void __launch_bounds__(kThreads, kCtasPerSm)
     key_state_kernel(const __nv_bfloat16* k, const __nv_bfloat16* v, int tokens, int heads,
-                     SlaFeatureMap map, float* partial_state, float* partial_sum) {
+                     SlaFeatureMap map, float* partial_state, float* partial_sum,
+                     SageStatistics stats) {
   extern __shared__ __align__(16) __nv_bfloat16 smem[];
   const int chunk = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   const int chunks = gridDim.x;
@@ -142,6 +150,9 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm)
   for (int tile = 0; tile < kStages - 1; ++tile) fetch(tile);
   // acc[kTiles]: Σφ(k), the product with a column of ones.
   float acc[kTiles + 1][4] = {};
+  const bool with_stats = stats.k_sums != nullptr;
+  __shared__ float first_tile_k_sum[kStaticSmemBytes / 4];  // a 128-token block's first tile's Σk
+  __nv_bfloat162 v_max[2] = {};  // max|v| of channels 16w + lane / 4 and + 8, over token pairs
   // ldmatrix_x4_trans lane addresses: A (φᵀ: state rows d, k = tokens s) takes token row
   // 8·(lane / 16) + lane % 8 and channel + 8·((lane / 8) % 2) of a 16x16 block; B (v: k = s,
   // n = value channel e) token row lane % 8 + 8·((lane / 8) % 2) and channel + 8·(lane / 16).
@@ -154,6 +165,34 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm)
     __syncthreads();
     fetch(tile + kStages - 1);
     __nv_bfloat16* kt = k_tile(tile);
+    if (with_stats) {
+      // The tile's Σk (zero-filled rows add nothing); every column of the ones tile holds it.
+      float k_sum[4] = {};
+#pragma unroll
+      for (int kk = 0; kk < kTileRows / 16; ++kk) {
+        uint32_t a[4];
+        ldmatrix_x4_trans(a, smem_u32(kt + (16 * kk + a_row) * kPitch + a_col));
+        mma_m16n8k16_bf16(k_sum, a, kBf16OnesX2, kBf16OnesX2);
+      }
+      // A 128-token block's first tile waits in shared memory (the same lane adds it back), so
+      // no registers stay held across tiles.
+      if (lane % 4 == 0) {
+        float* kept = first_tile_k_sum + 16 * warp + lane / 4;
+        if (tile % 2 == 1) k_sum[0] += kept[0], k_sum[2] += kept[8];
+        if (tile % 2 == 1 || tile == tiles - 1) {
+          const int64_t block = (s0 + tile * kTileRows) / kStatBlock;
+          const int blocks = (tokens + kStatBlock - 1) / kStatBlock;
+          float* out = stats.k_sums + (int64_t(b) * blocks + block) * stride + h * kDim +
+                       16 * warp + lane / 4;
+          out[0] = k_sum[0];
+          out[8] = k_sum[2];
+        } else {
+          kept[0] = k_sum[0];
+          kept[8] = k_sum[2];
+        }
+      }
+      __syncthreads();  // every warp has read the raw rows before any maps them
+    }
     map_tile(kt, rows - tile * kTileRows, map, warp, lane);
     __syncthreads();
     const __nv_bfloat16* vt = v_tile(tile);
@@ -167,6 +206,13 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm)
         ldmatrix_x4_trans(bf, smem_u32(vt + (16 * kk + b_row) * kPitch + 8 * j + b_col));
         mma_m16n8k16_bf16(acc[j], a, bf[0], bf[1]);
         mma_m16n8k16_bf16(acc[j + 1], a, bf[2], bf[3]);
+        // Warp w's share of max|v|: bf[0..1] hold tokens 2t, 2t + 1 (+ 8) of channel
+        // 8j + lane / 4, bf[2..3] of channel 8j + 8 + lane / 4 (zero-filled rows are 0).
+        if (with_stats && j == 2 * warp)
+#pragma unroll
+          for (int i = 0; i < 4; ++i)
+            v_max[i / 2] =
+                __hmax2(v_max[i / 2], __habs2(*reinterpret_cast<const __nv_bfloat162*>(&bf[i])));
       }
       mma_m16n8k16_bf16(acc[kTiles], a, kBf16OnesX2, kBf16OnesX2);
     }
@@ -187,6 +233,17 @@ __global__ void __launch_bounds__(kThreads, kCtasPerSm)
 #pragma unroll
     for (int half = 0; half < 2; ++half)
       partial_sum[part * kDim + 16 * warp + lane / 4 + 8 * half] = acc[kTiles][2 * half];
+  if (with_stats) {
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const float m = quad_max(fmaxf(__low2float(v_max[half]), __high2float(v_max[half])));
+      // Non-negative floats order as their bits do.
+      if (lane % 4 == 0)
+        atomicMax(
+            stats.v_absmax + (int64_t(b) * heads + h) * kDim + 16 * warp + lane / 4 + 8 * half,
+            __float_as_uint(m));
+    }
+  }
 }
 
 // Thread per element of state [B·H, D, D] and then of ksum [B·H, D]: the chunks' parts in order.
@@ -211,8 +268,8 @@ __global__ void key_state_sum_kernel(const float* partial_state, const float* pa
 
 template <int kStages>
 void launch_key_state(const void* k, const void* v, int64_t batch, int64_t tokens, int64_t heads,
-                      SlaFeatureMap map, float* partial_state, float* partial_sum, int device,
-                      cudaStream_t stream) {
+                      SlaFeatureMap map, float* partial_state, float* partial_sum,
+                      const SageStatistics& stats, int device, cudaStream_t stream) {
   static PerDeviceOnce prepared;
   prepared(device, [] {
     FV_CUDA_CHECK(cudaFuncSetAttribute(key_state_kernel<kStages>,
@@ -225,7 +282,7 @@ void launch_key_state(const void* k, const void* v, int64_t batch, int64_t token
   const dim3 grid{unsigned(chunk_count(tokens)), unsigned(heads), unsigned(batch)};
   key_state_kernel<kStages><<<grid, kThreads, smem_bytes(kStages), stream>>>(
       static_cast<const __nv_bfloat16*>(k), static_cast<const __nv_bfloat16*>(v), int(tokens),
-      int(heads), map, partial_state, partial_sum);
+      int(heads), map, partial_state, partial_sum, stats);
   FV_CUDA_CHECK_LAUNCH();
 }
 
@@ -237,24 +294,27 @@ int64_t sla_key_state_workspace(int64_t batch, int64_t tokens, int64_t heads) {
 
 void sla_key_state(const void* k, const void* v, int64_t batch, int64_t tokens, int64_t heads,
                    SlaFeatureMap map, float* workspace, float* state, float* ksum,
-                   cudaStream_t stream, int stages) {
+                   cudaStream_t stream, const SageStatistics& stats, int stages) {
   check_chunk_aligned("SLA key state", 16, {k, v});
   int device = 0;
   FV_CUDA_CHECK(cudaGetDevice(&device));  // the caller's, whose stream this is
   // The device's limit as CudaContext read it once, not a driver query on every call.
   const int optin = int(CudaContext::get(device).info().shared_memory_per_block_optin);
-  if (stages == 0) stages = optin >= smem_bytes(3) ? 3 : 2;
+  if (stages == 0) stages = optin >= smem_bytes(3) + kStaticSmemBytes ? 3 : 2;
   FV_CHECK(stages == 2 || stages == 3, "SLA key state: ", stages, " stages asked, it runs 2 or 3");
-  FV_CHECK(smem_bytes(stages) <= optin, "SLA key state: ", stages, " stages need ",
-           smem_bytes(stages), " bytes of shared memory a block; GPU ", device, " allows ", optin);
+  FV_CHECK(smem_bytes(stages) + kStaticSmemBytes <= optin, "SLA key state: ", stages,
+           " stages need ", smem_bytes(stages) + kStaticSmemBytes,
+           " bytes of shared memory a block; GPU ", device, " allows ", optin);
   const int64_t chunks = chunk_count(tokens), batch_heads = batch * heads;
   float* partial_state = workspace;
   float* partial_sum = workspace + batch_heads * chunks * kDim * kDim;
+  FV_CHECK((stats.k_sums == nullptr) == (stats.v_absmax == nullptr),
+           "SLA key state: SAGE's statistics need both k_sums and v_absmax");
   if (stages == 3)
-    launch_key_state<3>(k, v, batch, tokens, heads, map, partial_state, partial_sum, device,
+    launch_key_state<3>(k, v, batch, tokens, heads, map, partial_state, partial_sum, stats, device,
                         stream);
   else
-    launch_key_state<2>(k, v, batch, tokens, heads, map, partial_state, partial_sum, device,
+    launch_key_state<2>(k, v, batch, tokens, heads, map, partial_state, partial_sum, stats, device,
                         stream);
   const int64_t total = batch_heads * (kDim * kDim + kDim);
   key_state_sum_kernel<<<unsigned((total + 255) / 256), 256, 0, stream>>>(

@@ -1,8 +1,10 @@
 // SLA on a GPU (ops/sparse_linear_attention.h), per call, everything on the context's stream:
 //   1. block map: q means over BLKQ-token blocks and k means over BLKK-token blocks,
 //      [B, H, N, D] f32 (one kernel each), the k means centred (smooth-k); SageSLA takes both
-//      from SAGE_ATTN's pre-pass, run first. Scores q̄·k̄ᵀ for every (batch, head) by one fp32
-//      cuBLASLt GEMM; per query block its top-k key blocks by VSA's selection kernel
+//      from SAGE_ATTN's pre-pass, run first (after step 3's key pass where there is proj_l: that
+//      pass reads every k and v token anyway and gives the pre-pass its k and v statistics, so
+//      the pre-pass reads them once instead of twice). Scores q̄·k̄ᵀ for every (batch, head) by one
+//      fp32 cuBLASLt GEMM; per query block its top-k key blocks by VSA's selection kernel
 //      (select_top_blocks' rule, no softmax).
 //   2. sparse branch (SageSLA: SAGE_ATTN's Hopper kernel over the selected 128-key
 //      blocks of each 64-row query block); otherwise a block-sparse kernel straight on q, k, v
@@ -14,14 +16,15 @@
 //      (batch, head) and Σφ(k) in one kernel (sla_key_state); proj_l's weight folded into it,
 //      M = kv·Wᵀ (one f32 GEMM over every (batch, head, row)), since proj_l(φ(q)·kv / n) =
 //      (φ(q) / n)·M + bias with n = 1e-5 + φ(q)·Σφ(k) per row; then one kernel per 64 rows
-//      forms φ(q) / n and adds (φ(q) / n)·M + bias into out (sla_linear_output).
+//      forms φ(q) / n and adds (φ(q) / n)·M + bias into out (sla_linear_output). SageSLA's
+//      kernel adds that to its output rows itself, before they are written (SageLinearTerm).
 // The block scores and the fold are cuBLASLt GEMMs (DESIGN §8); the linear branch's two products
 // are our own kernels around their feature maps, which cuBLASLt cannot take as a prologue
 // (sla_kernels.h).
-#include "ops/sage_attention.h"
 #include "ops/sparse_linear_attention.h"
 
 #include <cstdint>
+#include <optional>
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
@@ -31,6 +34,7 @@
 #include "ops/cuda/sla_kernels.h"
 #include "ops/cuda/vsa_fine_stage.h"
 #include "ops/cuda/vsa_kernels.h"
+#include "ops/sage_attention.h"
 
 namespace fastvideo::ops::cuda {
 
@@ -38,27 +42,36 @@ namespace {
 
 constexpr int64_t kKeyTile = 64;  // the block-sparse kernel's key and query tiles
 
-// The linear branch added to `out`: out += proj_l(φ(q)·kv / n) (see the top of the file).
-void add_linear_branch(CudaContext& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
-                       SlaFeatureMap map, const Tensor& proj_w, const Tensor& proj_b,
-                       const Tensor& out) {
-  const int64_t B = q.size(0), S = q.size(1), H = q.size(2), D = q.size(3);
-  const cudaStream_t stream = ctx.stream();
-  const Device device = q.device();
-  const Tensor state = Tensor::empty({B, H, D, D}, DType::F32, device);  // kv[b, h], [d][e]
-  const Tensor ksum = Tensor::empty({B, H, D}, DType::F32, device);
-  {
-    const Tensor workspace = Tensor::empty({sla_key_state_workspace(B, S, H)}, DType::F32, device);
-    sla_key_state(k.raw_data(), v.raw_data(), B, S, H, map, workspace.data<float>(),
-                  state.data<float>(), ksum.data<float>(), stream);
+// The linear branch's key side: the state kv = φ(k)ᵀ·v per (batch, head) and Σφ(k). With
+// `sage_stats`, the same pass fills SageSLA's pre-pass statistics (sla_kernels.h).
+struct LinearKeySide {
+  Tensor state, ksum;  // F32 [B, H, D, D] (kv[b, h], [d][e]) and [B, H, D]
+};
+LinearKeySide linear_key_side(CudaContext& ctx, const Tensor& k, const Tensor& v, SlaFeatureMap map,
+                              const SageKvStats* sage_stats) {
+  const int64_t B = k.size(0), S = k.size(1), H = k.size(2), D = k.size(3);
+  const Device device = k.device();
+  LinearKeySide r{Tensor::empty({B, H, D, D}, DType::F32, device),
+                  Tensor::empty({B, H, D}, DType::F32, device)};
+  SageStatistics stats;
+  if (sage_stats) {
+    stats.k_sums = sage_stats->k_sums.data<float>();
+    stats.v_absmax = static_cast<unsigned*>(sage_stats->v_absmax.raw_data());
   }
-  // M[b, h] = kv[b, h]·Wᵀ: every (b, h, d) row through proj_l's weight, as nn.Linear without bias.
-  const Tensor folded = Tensor::empty({B * H * D, D}, DType::F32, device);
-  cuda_detail::cublaslt_gemm(folded, state.reshape({B * H * D, D}), proj_w, true, Tensor(),
-                             cuda_detail::GemmActivation::None);
-  const Tensor folded_bf16 = folded.to(DType::BF16);
-  sla_linear_output(q.raw_data(), ksum.data<float>(), folded_bf16.raw_data(), proj_b.data<float>(),
-                    B, S, H, map, out.raw_data(), stream);
+  const Tensor workspace = Tensor::empty({sla_key_state_workspace(B, S, H)}, DType::F32, device);
+  sla_key_state(k.raw_data(), v.raw_data(), B, S, H, map, workspace.data<float>(),
+                r.state.data<float>(), r.ksum.data<float>(), ctx.stream(), stats);
+  return r;
+}
+
+// M[b, h] = kv[b, h]·Wᵀ in BF16: every (b, h, d) row through proj_l's weight, as nn.Linear
+// without bias.
+Tensor fold_state(const LinearKeySide& key_side, const Tensor& proj_w) {
+  const int64_t rows = key_side.state.numel() / proj_w.size(1);
+  const Tensor folded = Tensor::empty({rows, proj_w.size(0)}, DType::F32, proj_w.device());
+  cuda_detail::cublaslt_gemm(folded, key_side.state.reshape({rows, proj_w.size(1)}), proj_w, true,
+                             Tensor(), cuda_detail::GemmActivation::None);
+  return folded.to(DType::BF16);
 }
 
 bool aligned16(const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data()) % 16 == 0; }
@@ -123,9 +136,18 @@ Tensor sparse_linear_attention_with(BlockSparseKernel kernel, const Tensor& q, c
   // 16-byte aligned.
   Tensor q_means, k_means;
   SageDeviceInputs quantized;
+  std::optional<LinearKeySide> key_side;
   if (config.quantized) {
+    // With a linear branch its key pass runs first and gives the pre-pass its k and v statistics,
+    // which the pre-pass would otherwise read every k and v token once more for.
+    std::optional<SageKvStats> stats;
+    if (linear_branch) {
+      stats = sage_kv_stats_buffers(B, S, H, q.device());
+      key_side = linear_key_side(ctx, kc, vc, config.feature_map, &*stats);
+    }
     SageBlockMeans means;
-    quantized = sage_quantize(qc, kc, vc, sage_q_multiplier(scale), SageVLayout::E4m3Slots, &means);
+    quantized = sage_quantize(qc, kc, vc, sage_q_multiplier(scale), SageVLayout::E4m3Slots, &means,
+                              stats ? &*stats : nullptr);
     q_means = means.q;
     k_means = means.k;
   } else {
@@ -157,8 +179,16 @@ Tensor sparse_linear_attention_with(BlockSparseKernel kernel, const Tensor& q, c
   // 2. Sparse branch, into the output.
   const Tensor out = Tensor::empty({B, S, H, D}, DType::BF16, q.device());
   if (config.quantized) {
-    // SageSLA: SAGE_ATTN's kernel on the pre-pass's output, over the selected blocks.
-    hopper_sage_attention(quantized, out, selected);
+    // SageSLA: SAGE_ATTN's kernel on the pre-pass's output, over the selected blocks, with the
+    // linear branch added to its output rows before they are written.
+    SageLinearTerm term;
+    Tensor folded;
+    if (linear_branch) {
+      folded = fold_state(*key_side, pw);
+      term = {qc.raw_data(), key_side->ksum.data<float>(), folded.raw_data(), pb.data<float>(),
+              config.feature_map};
+    }
+    hopper_sage_sparse_attention(quantized, out, selected, linear_branch ? &term : nullptr);
   } else {
     // On Hopper the TMA + wgmma block-sparse kernel (VSA's, in sequence-order mode), else the
     // portable one.
@@ -175,8 +205,13 @@ Tensor sparse_linear_attention_with(BlockSparseKernel kernel, const Tensor& q, c
                                       int(BQ / kKeyTile));
   }
 
-  // 3. Linear branch.
-  if (linear_branch) add_linear_branch(ctx, qc, kc, vc, config.feature_map, pw, pb, out);
+  // 3. Linear branch (SageSLA's is in step 2).
+  if (linear_branch && !config.quantized) {
+    key_side = linear_key_side(ctx, kc, vc, config.feature_map, nullptr);
+    const Tensor folded = fold_state(*key_side, pw);
+    sla_linear_output(qc.raw_data(), key_side->ksum.data<float>(), folded.raw_data(),
+                      pb.data<float>(), B, S, H, config.feature_map, out.raw_data(), stream);
+  }
   return out;
 }
 

@@ -89,26 +89,30 @@ __device__ __forceinline__ float score_of_key(uint32_t key) {
 }
 
 // Rows of up to kWarpRowKeys scores (VSA's 624 tiles at 480p, FastWan's 364, SLA's 512 key
-// blocks at 1.3B), one warp each, the row in registers (lane l holds scores l, l + 32, ...): the
-// k-th largest key bit by bit from the top (32 warp-wide counts), then the selection compacted in
-// index order by ballots, then, given probs, the row's softmax in BF16. For the 1.3B's 7,488 rows
-// this takes 72 µs against the CTA-per-row kernel's 90 (H100, ncu, session 51). 24 chunks and six
-// CTAs of four warps per SM keep it at 80 registers.
-constexpr int kWarpRowChunks = 24;  // 32-score chunks a lane holds
+// blocks at 1.3B, SageSLA's 256), one warp each, the row in registers (lane l holds scores l,
+// l + 32, ...): the k-th largest key bit by bit from the top (32 warp-wide counts), then the
+// selection compacted in index order by ballots, then, given probs, the row's softmax in BF16. For
+// the 1.3B's 7,488 rows this takes 72 µs against the CTA-per-row kernel's 90 (H100, ncu, session
+// 51). 24 chunks and six CTAs of four warps per SM keep it at 80 registers. Every count walks all
+// kChunks chunks a lane may hold, so shorter rows take a kernel built for fewer (8 or 16): at 24,
+// SageSLA's 6,144 rows of 256 took 36 µs against SLA's 3,072 rows of 512 at 23.
+constexpr int kWarpRowChunks = 24;  // 32-score chunks a lane holds, at most
 constexpr int kWarpRowKeys = 32 * kWarpRowChunks;
 constexpr int kSelectWarps = 4;     // rows per CTA
 
+template <int kChunks>
 __global__ void __launch_bounds__(32 * kSelectWarps, 6)
     select_by_warp_kernel(const float* scores, int64_t rows, int n, int64_t ld, int topk,
                           int32_t* selected, __nv_bfloat16* probs) {
+  static_assert(kChunks <= kWarpRowChunks);
   const int64_t row = int64_t(blockIdx.x) * kSelectWarps + threadIdx.x / 32;
   if (row >= rows) return;  // whole warps leave: every sync below is warp-wide
   const int lane = threadIdx.x % 32, chunks = (n + 31) / 32;
   const float* in = scores + row * ld;
-  uint32_t key[kWarpRowChunks];  // 0 past the row: the all-ones -NaN's key, below every other
+  uint32_t key[kChunks];  // 0 past the row: the all-ones -NaN's key, below every other
   float local_max = -INFINITY;
 #pragma unroll
-  for (int i = 0; i < kWarpRowChunks; ++i) {
+  for (int i = 0; i < kChunks; ++i) {
     key[i] = 0u;
     if (i < chunks && i * 32 + lane < n) {
       const float s = in[i * 32 + lane];
@@ -122,13 +126,13 @@ __global__ void __launch_bounds__(32 * kSelectWarps, 6)
     const uint32_t candidate = kth | (1u << bit);
     unsigned count = 0;
 #pragma unroll
-    for (int i = 0; i < kWarpRowChunks; ++i)
+    for (int i = 0; i < kChunks; ++i)
       if (i < chunks) count += key[i] >= candidate;
     if (__reduce_add_sync(0xffffffffu, count) >= unsigned(topk)) kth = candidate;
   }
   unsigned greater = 0;
 #pragma unroll
-  for (int i = 0; i < kWarpRowChunks; ++i)
+  for (int i = 0; i < kChunks; ++i)
     if (i < chunks) greater += key[i] > kth;
   const int ties = topk - int(__reduce_add_sync(0xffffffffu, greater));  // equal keys to keep
 
@@ -136,7 +140,7 @@ __global__ void __launch_bounds__(32 * kSelectWarps, 6)
   const uint32_t below = (1u << lane) - 1u;
   int taken = 0, ties_seen = 0;
 #pragma unroll
-  for (int i = 0; i < kWarpRowChunks; ++i) {
+  for (int i = 0; i < kChunks; ++i) {
     if (i >= chunks) break;
     const int j = i * 32 + lane;
     const bool equal = j < n && key[i] == kth;
@@ -153,12 +157,12 @@ __global__ void __launch_bounds__(32 * kSelectWarps, 6)
   const float mx = warp_max(local_max);
   float sum = 0.f;
 #pragma unroll
-  for (int i = 0; i < kWarpRowChunks; ++i)
+  for (int i = 0; i < kChunks; ++i)
     if (i < chunks && i * 32 + lane < n) sum += expf(score_of_key(key[i]) - mx);
   const float inv = 1.f / warp_sum(sum);
   __nv_bfloat16* out_row = probs + row * ld;
 #pragma unroll
-  for (int i = 0; i < kWarpRowChunks; ++i)
+  for (int i = 0; i < kChunks; ++i)
     if (i < chunks && i * 32 + lane < n)
       out_row[i * 32 + lane] = __float2bfloat16_rn(expf(score_of_key(key[i]) - mx) * inv);
 }
@@ -345,8 +349,10 @@ void vsa_select_and_softmax(const float* scores, int64_t rows, int64_t n, int64_
            " scores are more than its kernel holds in shared memory on this GPU (",
            vsa_select_max_row(), ")");
   if (n <= kWarpRowKeys) {
-    select_by_warp_kernel<<<unsigned((rows + kSelectWarps - 1) / kSelectWarps),
-                            32 * kSelectWarps, 0, stream>>>(
+    const auto kernel = n <= 32 * 8    ? select_by_warp_kernel<8>
+                        : n <= 32 * 16 ? select_by_warp_kernel<16>
+                                       : select_by_warp_kernel<kWarpRowChunks>;
+    kernel<<<unsigned((rows + kSelectWarps - 1) / kSelectWarps), 32 * kSelectWarps, 0, stream>>>(
         scores, rows, int(n), ld, int(topk), selected, static_cast<__nv_bfloat16*>(bf16_probs));
   } else {  // the row's keys in shared memory
     const size_t smem = size_t(n) * sizeof(uint32_t);
