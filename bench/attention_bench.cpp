@@ -52,6 +52,10 @@ struct AttentionBenchFlags {
   std::vector<std::string> shapes;           // keys of kShapes; empty: all of them
   std::vector<double> sla_ratios{0.1, 0.5};  // SLA_ATTN's and SAGE_SLA_ATTN's topk_ratio rows
   bool paired = false;  // also time the two --backends call by call, alternating (paired_rows)
+  // Each timed call queued behind an untimed one of the same, so that the host's launches overlap
+  // the GPU's work as they do inside a forward; by default a call starts on an idle GPU and its
+  // time includes the host's work before the first launch and any launch that falls behind.
+  bool back_to_back = false;
 };
 
 struct AttentionShape {
@@ -341,8 +345,10 @@ int run_bench_attention(const AttentionBenchFlags& f) {
   nlohmann::ordered_json out;
   out["device"] = ctx.info().name;
   out["repeats"] = f.repeats;
-  std::printf("fastvideo bench attention on %s (BF16, median of %d after %d warm-up)\n\n",
-              ctx.info().name.c_str(), f.repeats, f.warmup);
+  out["back_to_back"] = f.back_to_back;
+  std::printf("fastvideo bench attention on %s (BF16, median of %d after %d warm-up%s)\n\n",
+              ctx.info().name.c_str(), f.repeats, f.warmup,
+              f.back_to_back ? ", each call queued behind an untimed one" : "");
   // "vs FLASH": this shape's FLASH_ATTN median over the row's (above 1: the row is faster), the
   // anchor timed first in the same run; "-" where FLASH_ATTN was not among --backends.
   std::printf("%-20s %3s %3s %7s %7s %4s  %-20s %10s %10s %9s %9s\n", "shape", "B", "H", "Lq", "Lk",
@@ -365,6 +371,7 @@ int run_bench_attention(const AttentionBenchFlags& f) {
       for (int i = 0; i < f.warmup; ++i) call();
       std::vector<double> ms;
       for (int i = 0; i < f.repeats; ++i) {
+        if (f.back_to_back) call();
         FV_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
         call();
         FV_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
@@ -499,6 +506,9 @@ Action add_attention_bench(CLI::App& bench) {
   cmd->add_flag("--paired", f->paired,
                 "also time the two --backends call by call, alternating, and print the median of "
                 "the per-pair ratios (both see the same stretch of the card's clock)");
+  cmd->add_flag("--back-to-back", f->back_to_back,
+                "queue each timed call behind an untimed one, so the host's launches overlap the "
+                "GPU's work as inside a forward (default: each call starts on an idle GPU)");
   cmd->add_option("--sla-ratios", f->sla_ratios,
                   "SLA_ATTN's and SAGE_SLA_ATTN's topk_ratio rows (default: 0.1,0.5)")
       ->delimiter(',');
