@@ -14,7 +14,8 @@
 // chains of 5 + 5 held the pass to a third of the bandwidth (docs/perf.md, session 53). The mma
 // stage: warp w computes state rows 16w .. 16w + 15 (channels of φ(k)) over every value channel.
 // Shared rows are padded to 272 bytes so that ldmatrix's eight 16-byte rows fall in different
-// banks.
+// banks. For SageSLA the same pass can fill SAGE's k and v statistics (SageStatistics), which
+// spares SAGE's pre-pass a read of every k and v token (docs/perf.md, session 56).
 #include <cuda_bf16.h>
 
 #include "core/cuda/cuda_check.h"
