@@ -202,14 +202,10 @@ KeyPassRun run_key_pass(const Input& k, const Input& v, SlaFeatureMap map, int s
   const Tensor state = Tensor::empty({B, H, kD, kD}, DType::F32, kGpu);
   const Tensor ksum = Tensor::empty({B, H, kD}, DType::F32, kGpu);
   ops::cuda::SageKvStats buffers;
-  ops::cuda::SageStatistics pointers;
-  if (stats) {
-    buffers = ops::cuda::sage_kv_stats_buffers(B, S, H, kGpu);
-    pointers = {buffers.k_sums.data<float>(), static_cast<unsigned*>(buffers.v_absmax.raw_data())};
-  }
+  if (stats) buffers = ops::cuda::sage_kv_stats_buffers(B, S, H, kGpu);
   ops::cuda::sla_key_state(k.gpu.raw_data(), v.gpu.raw_data(), B, S, H, map,
                            workspace.data<float>(), state.data<float>(), ksum.data<float>(), stream,
-                           pointers, stages);
+                           stats ? buffers.pointers() : ops::cuda::SageStatistics{}, stages);
   KeyPassRun r{state.to(Device::cpu()), ksum.to(Device::cpu()), {}, {}};
   if (stats) {
     r.k_sums = buffers.k_sums.to(Device::cpu());
@@ -284,10 +280,9 @@ TEST(CudaSparseLinearAttention, SagePrePassOnTheKeyPassStatisticsQuantizesAsOnIt
       Tensor::empty({ops::cuda::sla_key_state_workspace(B, S, H)}, DType::F32, kGpu);
   const Tensor state = Tensor::empty({B, H, kD, kD}, DType::F32, kGpu);
   const Tensor ksum = Tensor::empty({B, H, kD}, DType::F32, kGpu);
-  ops::cuda::sla_key_state(
-      k.gpu.raw_data(), v.gpu.raw_data(), B, S, H, SlaFeatureMap::Softmax, workspace.data<float>(),
-      state.data<float>(), ksum.data<float>(), use_cuda_device(kGpu.index).stream(),
-      {stats.k_sums.data<float>(), static_cast<unsigned*>(stats.v_absmax.raw_data())});
+  ops::cuda::sla_key_state(k.gpu.raw_data(), v.gpu.raw_data(), B, S, H, SlaFeatureMap::Softmax,
+                           workspace.data<float>(), state.data<float>(), ksum.data<float>(),
+                           use_cuda_device(kGpu.index).stream(), stats.pointers());
   const float multiplier = sage_q_multiplier(1.f / std::sqrt(float(kD)));
   ops::cuda::SageBlockMeans own_means, given_means;
   const ops::cuda::SageDeviceInputs own = ops::cuda::sage_quantize(

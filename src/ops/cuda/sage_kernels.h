@@ -7,6 +7,7 @@
 #pragma once
 
 #include "core/tensor.h"
+#include "ops/cuda/sla_kernels.h"
 #include "ops/sage_attention.h"
 #include "ops/sparse_linear_attention.h"
 
@@ -55,6 +56,11 @@ struct SageBlockMeans {
 struct SageKvStats {
   Tensor k_sums;    // F32 [B, ceil(Sk / 128), H·128]
   Tensor v_absmax;  // F32 [B, H, 128], raised by atomicMax on the bits: zeros when made
+
+  // The pointers SLA's key pass fills them through (sla_key_state).
+  SageStatistics pointers() const {
+    return {k_sums.data<float>(), static_cast<unsigned*>(v_absmax.raw_data())};
+  }
 };
 SageKvStats sage_kv_stats_buffers(int64_t batch, int64_t keys, int64_t heads, Device device);
 

@@ -53,11 +53,7 @@ LinearKeySide linear_key_side(CudaContext& ctx, const Tensor& k, const Tensor& v
   const Device device = k.device();
   LinearKeySide r{Tensor::empty({B, H, D, D}, DType::F32, device),
                   Tensor::empty({B, H, D}, DType::F32, device)};
-  SageStatistics stats;
-  if (sage_stats) {
-    stats.k_sums = sage_stats->k_sums.data<float>();
-    stats.v_absmax = static_cast<unsigned*>(sage_stats->v_absmax.raw_data());
-  }
+  const SageStatistics stats = sage_stats ? sage_stats->pointers() : SageStatistics{};
   const Tensor workspace = Tensor::empty({sla_key_state_workspace(B, S, H)}, DType::F32, device);
   sla_key_state(k.raw_data(), v.raw_data(), B, S, H, map, workspace.data<float>(),
                 r.state.data<float>(), r.ksum.data<float>(), ctx.stream(), stats);
