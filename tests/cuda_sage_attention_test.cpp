@@ -385,7 +385,9 @@ TEST(CudaSageAttention, EveryKernelHereStaysFiniteWhereTheScalesUnderflow) {
 TEST(CudaSageAttention, SageSlaMatchesTheCpuOp) {
   REQUIRE_GPU();
   if (!is_hopper()) GTEST_SKIP() << "SAGE_SLA_ATTN's kernel needs sm_90";
-  for (const auto& [S, ratio] : {std::pair<int64_t, double>{333, 0.5}, {1000, 0.3}}) {
+  // One step (q's rows for the linear branch fetched after it), two, and five (fetched as the
+  // last step begins, after the stages' refills).
+  for (const auto& [S, ratio] : {std::pair<int64_t, double>{333, 0.5}, {1000, 0.3}, {1300, 0.5}}) {
     const Shape shape{2, S, 3, 128};
     const Input q = dit_like(shape), k = dit_like(shape), v = dit_like(shape);
     const Tensor w = testing::randn({128, 128}, 0.5f), b = testing::randn({128}, 0.1f);

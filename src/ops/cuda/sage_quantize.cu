@@ -7,10 +7,13 @@
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "core/cuda/per_device_once.h"
+#include "ops/cuda/ampere_ptx.cuh"
 #include "ops/cuda/memory_bound.cuh"
 #include "ops/cuda/ptx_common.cuh"
 #include "ops/cuda/sage_kernels.h"
@@ -188,23 +191,12 @@ __global__ void k_mean_kernel(const float* k_partial, int chunks, int S, int HD,
   mean[int64_t(b) * HD + c] = float(sum / S);
 }
 
-// SageSLA's smooth-k block means, [B, H, chunks, 128]: each statistics chunk (a 128-key block) of
-// k's sums over its keys, less k's token mean. CTA per (chunk, head, batch item), thread per
-// channel.
-__global__ void k_block_means_kernel(const float* k_partial, const float* mean, int chunks, int S,
-                                     int H, float* out) {
-  const int chunk = blockIdx.x, h = blockIdx.y, b = blockIdx.z, d = threadIdx.x;
-  const int64_t c = int64_t(h) * kD + d, HD = int64_t(H) * kD;
-  const float count = float(min(kStatRows, S - chunk * kStatRows));
-  out[((int64_t(b) * H + h) * chunks + chunk) * kD + d] =
-      k_partial[(int64_t(b) * chunks + chunk) * HD + c] / count - mean[b * HD + c];
-}
-
 // The block's mean of q per channel (its valid rows), for SageSLA's block map: each thread's four
 // rows, then the other half-warp's, then the eight warps' in order.
-__device__ __forceinline__ void q_block_mean(const float (&x)[4][8], int rows, float* mean) {
+// warp_sums is the CTA's shared [kThreads / 32][kD] floats.
+__device__ __forceinline__ void q_block_mean(const float (&x)[4][8], int rows, float* mean,
+                                             float (*warp_sums)[kD]) {
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
-  __shared__ float warp_sums[kThreads / 32][kD];
   float sum[8];
 #pragma unroll
   for (int c = 0; c < 8; ++c) {
@@ -220,26 +212,27 @@ __device__ __forceinline__ void q_block_mean(const float (&x)[4][8], int rows, f
   mean[threadIdx.x] = total / float(rows);
 }
 
-// Q in Query groups: CTA per (64-row block, head, batch item). Group g = 8·slab + w of the block
-// is rows 16·slab + w and + 8 (one scale); warp w takes groups w, 8 + w, 16 + w, 24 + w, lane l
-// row + 8·(l / 16) of each, channels 8·(l % 16) .. + 7. All four loads are issued first. With
-// `means` (SageSLA), also the block's mean of q, [B, H, blocks, 128].
-__device__ __forceinline__ void quantize_q(const __nv_bfloat16* q, int S, int H, float multiplier,
-                                           int block, int h, int b, int8_t* out, float* scales,
-                                           int scale_count, float* means) {
+// Q in Query groups, one (64-row block, head, batch item) a CTA at a time. Group g = 8·slab + w of
+// the block is rows 16·slab + w and + 8 (one scale); warp w takes groups w, 8 + w, 16 + w, 24 + w,
+// lane l row + 8·(l / 16) of each, channels 8·(l % 16) .. + 7 (q_row). x holds those rows (zero
+// past S). With `means` (SageSLA), also the block's mean of q, [B, H, blocks, 128].
+__device__ __forceinline__ int q_row(int block, int slab) {
+  return 64 * block + 16 * slab + threadIdx.x / 32 + 8 * (threadIdx.x % 32 / 16);
+}
+
+__device__ __forceinline__ void quantize_q_rows(float (&x)[4][8], int S, int H, float multiplier,
+                                                int block, int h, int b, int8_t* out, float* scales,
+                                                int scale_count, float* means,
+                                                float (*warp_sums)[kD]) {
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32;
-  float x[4][8] = {};
-  int rows[4];
-#pragma unroll
-  for (int slab = 0; slab < 4; ++slab) {
-    rows[slab] = 64 * block + 16 * slab + w + 8 * (lane / 16);
-    if (rows[slab] < S)
-      load<8>(q + ((int64_t(b) * S + rows[slab]) * H + h) * kD + 8 * (lane % 16), x[slab]);
-  }
   if (means) {
     const int blocks = (S + 63) / 64;
-    q_block_mean(x, min(64, S - 64 * block), means + ((int64_t(b) * H + h) * blocks + block) * kD);
+    q_block_mean(x, min(64, S - 64 * block), means + ((int64_t(b) * H + h) * blocks + block) * kD,
+                 warp_sums);
   }
+  int rows[4];
+#pragma unroll
+  for (int slab = 0; slab < 4; ++slab) rows[slab] = q_row(block, slab);
 #pragma unroll
   for (int slab = 0; slab < 4; ++slab) {
     float amax = 0.f;
@@ -256,14 +249,39 @@ __device__ __forceinline__ void quantize_q(const __nv_bfloat16* q, int S, int H,
   }
 }
 
+// One job's rows loaded straight into registers (pass 1 beside the statistics), all four loads
+// issued first.
+__device__ __forceinline__ void quantize_q(const __nv_bfloat16* q, int S, int H, float multiplier,
+                                           int block, int h, int b, int8_t* out, float* scales,
+                                           int scale_count, float* means) {
+  __shared__ float warp_sums[kThreads / 32][kD];
+  float x[4][8] = {};
+#pragma unroll
+  for (int slab = 0; slab < 4; ++slab) {
+    const int row = q_row(block, slab);
+    if (row < S)
+      load<8>(q + ((int64_t(b) * S + row) * H + h) * kD + 8 * (threadIdx.x % 16), x[slab]);
+  }
+  quantize_q_rows(x, S, H, multiplier, block, h, b, out, scales, scale_count, means, warp_sums);
+}
+
 // Smoothed K in Key groups: CTA per (128-key block, head, batch item). Group g (one scale) is the
 // 32 keys 8j + 2g + {0, 1}; warps 2g and 2g + 1 take j < 8 and j >= 8, lane l the keys with
 // e = l / 16, channels 8·(l % 16) .. + 7. The eight rows stay in registers as bf16 between the
-// maximum and the quantization.
+// maximum and the quantization. With `block_means` (SageSLA), also the block's smooth-k mean,
+// [B, H, blocks, 128]: k's sum over the block (a statistics chunk) less k's token mean.
 __device__ __forceinline__ void quantize_k(const __nv_bfloat16* k, const float* mean, int S, int H,
                                            int block, int h, int b, int8_t* out, float* scales,
-                                           int scale_count) {
+                                           int scale_count, const float* k_partial,
+                                           float* block_means) {
   const int w = threadIdx.x / 32, lane = threadIdx.x % 32, g = w / 2;
+  if (block_means && threadIdx.x < kD) {
+    const int blocks = (S + kStatRows - 1) / kStatRows;
+    const int64_t c = int64_t(h) * kD + threadIdx.x, HD = int64_t(H) * kD;
+    const float count = float(min(kStatRows, S - block * kStatRows));
+    block_means[((int64_t(b) * H + h) * blocks + block) * kD + threadIdx.x] =
+        k_partial[(int64_t(b) * blocks + block) * HD + c] / count - mean[b * HD + c];
+  }
   const int c0 = 8 * (lane % 16);
   float mu[8];
   load<8>(mean + (int64_t(b) * H + h) * kD + c0, mu);
@@ -371,9 +389,9 @@ __device__ __forceinline__ void quantize_v(const __nv_bfloat16* v, const unsigne
 // The pre-pass's two passes, each one launch of kThreads-thread CTAs that mixes two jobs, so
 // neither job's start and tail leaves the memory system idle and a compute-heavy CTA shares its SM
 // with a memory-heavy one. Pass 1 (needs nothing): grid (stats CTAs + Q CTAs, B), the statistics
-// first; only Q's where the caller gave the statistics (pass 2 taking Q's CTAs instead was
-// measured no faster: docs/perf.md, session 56). Pass 2 (needs k's mean and max|v|): grid (3 per
-// 128-key block, H, B), each block's K CTA beside its two 64-key V CTAs.
+// first; where the caller gave the statistics, quantize_q_kernel below is pass 1 (pass 2 taking
+// Q's CTAs was measured no faster: docs/perf.md, session 56). Pass 2 (needs k's mean and max|v|):
+// grid (3 per 128-key block, H, B), each block's K CTA beside its two 64-key V CTAs.
 __global__ void __launch_bounds__(kThreads)
     stats_and_q_kernel(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v,
                        int Sq, int Sk, int H, float multiplier, int chunks, int groups,
@@ -391,12 +409,67 @@ template <SageVLayout kLayout>
 __global__ void __launch_bounds__(kThreads, 4)
     quantize_kv_kernel(const __nv_bfloat16* k, const __nv_bfloat16* v, const float* mean,
                        const unsigned* vmax, int S, int H, int S_pad, int8_t* k_out,
-                       float* k_scales, int k_scale_count, void* v_out, float* v_scales) {
+                       float* k_scales, int k_scale_count, void* v_out, float* v_scales,
+                       const float* k_partial, float* k_block_means) {
   const int block = blockIdx.x / 3, part = blockIdx.x % 3, h = blockIdx.y, b = blockIdx.z;
   if (part == 0)
-    quantize_k(k, mean, S, H, block, h, b, k_out, k_scales, k_scale_count);
+    quantize_k(k, mean, S, H, block, h, b, k_out, k_scales, k_scale_count, k_partial,
+               k_block_means);
   else
     quantize_v<kLayout>(v, vmax, S, H, S_pad, 2 * block + part - 1, h, b, v_out, v_scales);
+}
+
+// Q alone, where the caller gave the statistics (SageSLA): kQCtasPerSm CTAs an SM loop over the
+// (64-row block, head, batch item) jobs in pass 1's order, and each thread streams its own rows
+// through a cp.async ring kQDepth jobs deep, so no barrier guards the ring and an SM keeps about
+// 144 KiB of q in flight. As one-job CTAs (pass 1 without statistics jobs) Q ran at 1.6 TB/s
+// (docs/perf.md, session 56). The same rows, order of sums and bytes as quantize_q.
+constexpr int kQDepth = 4;
+constexpr int kQCtasPerSm = 3;
+constexpr int kQRingBytes = kQDepth * 4 * kThreads * 16;
+constexpr int kQSmemBytes = kQRingBytes + 2 * (kThreads / 32) * kD * 4;  // + two warp_sums
+
+__global__ void __launch_bounds__(kThreads, kQCtasPerSm)
+    quantize_q_kernel(const __nv_bfloat16* q, int B, int S, int H, float multiplier, int8_t* out,
+                      float* scales, int scale_count, float* means) {
+  extern __shared__ __align__(16) uint4 q_smem[];
+  uint4* ring = q_smem;  // [kQDepth][4 slabs][kThreads]
+  auto* warp_sums = reinterpret_cast<float(*)[kThreads / 32][kD]>(ring + kQDepth * 4 * kThreads);
+  const int blocks = (S + 63) / 64, jobs = B * blocks * H;
+  const int channel = 8 * (threadIdx.x % 16);
+  // The CTA's n-th job's rows into ring stage n % kQDepth (nothing past the last job; the empty
+  // group keeps the wait count uniform).
+  auto fetch = [&](int n) {
+    const int job = blockIdx.x + n * gridDim.x;
+    if (job < jobs) {
+      const int h = job % H, block = job / H % blocks, b = job / H / blocks;
+#pragma unroll
+      for (int slab = 0; slab < 4; ++slab) {
+        const int row = q_row(block, slab);
+        const bool in = row < S;
+        ampere::cp_async_cg_16(smem_u32(ring + (n % kQDepth * 4 + slab) * kThreads + threadIdx.x),
+                               q + (in ? ((int64_t(b) * S + row) * H + h) * kD + channel : 0),
+                               in ? 16 : 0);
+      }
+    }
+    ampere::cp_async_commit();
+  };
+  for (int n = 0; n < kQDepth - 1; ++n) fetch(n);
+  for (int n = 0; blockIdx.x + n * gridDim.x < jobs; ++n) {
+    // Job n + kQDepth - 1 goes into the stage this thread read for job n - 1 (the last stage
+    // for n = 0, not yet used).
+    fetch(n + kQDepth - 1);
+    ampere::cp_async_wait<kQDepth - 1>();
+    const int job = blockIdx.x + n * gridDim.x;
+    const int h = job % H, block = job / H % blocks, b = job / H / blocks;
+    float x[4][8];
+#pragma unroll
+    for (int slab = 0; slab < 4; ++slab)
+      unpack_bf16x8(ring[(n % kQDepth * 4 + slab) * kThreads + threadIdx.x], x[slab]);
+    // Two warp_sums alternate, so one barrier a job keeps a job's sums from the next's.
+    quantize_q_rows(x, S, H, multiplier, block, h, b, out, scales, scale_count, means,
+                    warp_sums[n % 2]);
+  }
 }
 
 }  // namespace
@@ -453,35 +526,56 @@ SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v
   const auto* qd = q.data<__nv_bfloat16>();
   const auto* kd = k.data<__nv_bfloat16>();
   const auto* vd = v.data<__nv_bfloat16>();
-  // No statistics CTAs where they are given.
-  const int groups = kv_stats ? 0 : (H * kOctets + kStatOctets - 1) / kStatOctets;
+  const int groups = (H * kOctets + kStatOctets - 1) / kStatOctets;
   // Every 64-row block whole, so empty groups get their scale 1 as on the CPU.
   const int q_blocks = (Sq + 63) / 64;
   if (block_means) {
     block_means->q = Tensor::empty({B, H, q_blocks, kD}, DType::F32, device);
     block_means->k = Tensor::empty({B, H, chunks, kD}, DType::F32, device);
   }
-  stats_and_q_kernel<<<dim3(chunks * groups + q_blocks * H, B), kThreads, 0, stream>>>(
-      qd, kd, vd, Sq, Sk, H, q_multiplier, chunks, groups, k_partial.data<float>(),
-      static_cast<unsigned*>(vmax.raw_data()), static_cast<int8_t*>(r.q_int8.raw_data()),
-      r.q_scales.data<float>(), q_scale_count,
-      block_means ? block_means->q.data<float>() : nullptr);
+  float* q_means = block_means ? block_means->q.data<float>() : nullptr;
+  auto* q_out = static_cast<int8_t*>(r.q_int8.raw_data());
+  if (kv_stats) {
+    // The CTAs that fit the device at once (kQCtasPerSm on Hopper; fewer where an SM has less
+    // shared memory), read once per device.
+    static PerDeviceOnce prepared;
+    static int resident[64] = {};
+    FV_CHECK(device.index < 64, "SAGE_ATTN: device index ", device.index, " above 63");
+    prepared(device.index, [&] {
+      FV_CUDA_CHECK(cudaFuncSetAttribute(quantize_q_kernel,
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize, kQSmemBytes));
+      FV_CUDA_CHECK(cudaFuncSetAttribute(quantize_q_kernel,
+                                         cudaFuncAttributePreferredSharedMemoryCarveout,
+                                         int(cudaSharedmemCarveoutMaxShared)));
+      int per_sm = 0;
+      FV_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, quantize_q_kernel,
+                                                                  kThreads, kQSmemBytes));
+      FV_CHECK(per_sm >= 1, "SAGE_ATTN: ", ctx.info().name, " cannot hold a ", kQSmemBytes,
+               "-byte CTA of the q quantization kernel");
+      resident[device.index] = per_sm * ctx.info().sm_count;
+    });
+    const int jobs = B * q_blocks * H;
+    const int grid = std::min(jobs, resident[device.index]);
+    quantize_q_kernel<<<grid, kThreads, kQSmemBytes, stream>>>(
+        qd, B, Sq, H, q_multiplier, q_out, r.q_scales.data<float>(), q_scale_count, q_means);
+  } else {
+    stats_and_q_kernel<<<dim3(chunks * groups + q_blocks * H, B), kThreads, 0, stream>>>(
+        qd, kd, vd, Sq, Sk, H, q_multiplier, chunks, groups, k_partial.data<float>(),
+        static_cast<unsigned*>(vmax.raw_data()), q_out, r.q_scales.data<float>(), q_scale_count,
+        q_means);
+  }
   FV_CUDA_CHECK_LAUNCH();
   k_mean_kernel<<<dim3((HD + 31) / 32, B), 32 * kMeanParts, 0, stream>>>(
       k_partial.data<float>(), chunks, Sk, HD, k_mean.data<float>());
   FV_CUDA_CHECK_LAUNCH();
-  if (block_means) {
-    k_block_means_kernel<<<dim3(chunks, H, B), kD, 0, stream>>>(
-        k_partial.data<float>(), k_mean.data<float>(), chunks, Sk, H, block_means->k.data<float>());
-    FV_CUDA_CHECK_LAUNCH();
-  }
   const auto quantize_kv = v_layout == SageVLayout::F16Keys
                                ? quantize_kv_kernel<SageVLayout::F16Keys>
                                : quantize_kv_kernel<SageVLayout::E4m3Slots>;
   quantize_kv<<<dim3(3 * (S_pad / 128), H, B), kThreads, 0, stream>>>(
       kd, vd, k_mean.data<float>(), static_cast<const unsigned*>(vmax.raw_data()), Sk, H, S_pad,
       static_cast<int8_t*>(r.k_int8.raw_data()), r.k_scales.data<float>(), k_scale_count,
-      vt.raw_data(), r.v_scales.data<float>());
+      vt.raw_data(), r.v_scales.data<float>(), k_partial.data<float>(),
+      block_means ? block_means->k.data<float>() : nullptr);
   FV_CUDA_CHECK_LAUNCH();
   return r;
 }

@@ -14,8 +14,10 @@
 //             fill the SM's 228 KiB exactly, with the barriers in the alignment slack (SmemMap).
 //
 // With SageSLA's linear branch (SageLinearTerm) the epilogue adds it to the output rows before
-// their one rounding (sla_linear_rows.cuh, in the freed stages), where a kernel of its own read the
-// rows back and wrote them again (200 MB at the 1.3B shape).
+// their one rounding (sla_linear_rows.cuh), where a kernel of its own read the rows back and wrote
+// them again (200 MB at the 1.3B shape). Its operands take shared memory that the steps are done
+// with: q's rows the Vᵀ stage the last step does not read, as that step begins; M the Q tile and
+// the K stages after it.
 //
 // Tested by tests/cuda_sage_attention_test.cpp (SageSLA against the CPU op over the same blocks).
 #include <cuda.h>
@@ -54,12 +56,16 @@ struct SparseParams : SageCommon {
   SageLinearTerm linear;  // m == nullptr: none
 };
 
-// The linear branch's operands in the stages' shared memory once the last step is done: q's 64
-// rows and M[b, h]'s 128 (bf16, pitch kSlaRowPitch), then Σφ(k) and the bias (f32).
+// The linear branch's operands in shared memory: q's 64 rows (bf16, pitch kSlaRowPitch) in the Vᵀ
+// stage that the last step does not use, fetched as the last step begins so that their DRAM
+// latency overlaps it; once the last step is done, M[b, h]'s 128 rows (the same layout), Σφ(k) and
+// the bias (f32) from the Q tile on, over both K stages.
+static_assert(kStages == 2, "the stage of step last - 1 is the one the last step does not read");
 constexpr uint32_t kLinearQBytes = kBlockM * kSlaRowPitch * 2;
 constexpr uint32_t kLinearMBytes = kD * kSlaRowPitch * 2;
-static_assert(kLinearQBytes + kLinearMBytes + 2 * kD * 4 <= kStages * (kKTileBytes + kVStageBytes),
-              "the linear branch's operands fit the freed stages");
+static_assert(kLinearQBytes <= kVStageBytes, "q's rows fit a Vᵀ stage");
+static_assert(kLinearMBytes + 2 * kD * 4 <= kQTileBytes + kStages * kKTileBytes,
+              "M, Σφ(k) and the bias fit the Q tile and the K stages");
 
 #if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
@@ -93,35 +99,52 @@ __device__ __forceinline__ void load_kv(const CUtensorMap* tm_k, const CUtensorM
   tma_load_4d(sm.v(stage), tm_v, sm.v_full(stage), block * kBlockN, 0, head, batch);
 }
 
-// The output rows with SageSLA's linear branch added (SageLinearTerm) before their one rounding:
-// O · v_scale / l (store_output's values) + φ̃·M + bias. Every warp must be past its last step:
-// the stages then take the linear branch's operands (cp.async, then ldmatrix).
-__device__ __forceinline__ void store_with_linear(float (&o)[64], const float (&l)[2],
-                                                  const SparseParams& p, const SmemMap& sm,
-                                                  uint8_t* smem_raw, int q0, int head, int batch,
-                                                  int warp, int lane) {
-  using namespace ampere;
+// q's rows q0 .. q0 + 63 of (batch, head) into `rows` (bf16, pitch kSlaRowPitch; rows past seq_q
+// zero) by cp.async, committed as one group.
+__device__ __forceinline__ void fetch_linear_q(const SparseParams& p, __nv_bfloat16* rows, int q0,
+                                               int head, int batch) {
   constexpr int kRowChunks = kD * 2 / 16;  // 16-byte chunks of a bf16 row
-  auto at = [&](uint32_t addr) { return smem_raw + (addr - smem_u32(smem_raw)); };
-  auto* q_rows = reinterpret_cast<__nv_bfloat16*>(at(sm.k(0)));
-  auto* m_rows = reinterpret_cast<__nv_bfloat16*>(at(sm.k(0) + kLinearQBytes));
-  auto* ksum = reinterpret_cast<float*>(at(sm.k(0) + kLinearQBytes + kLinearMBytes));
-  float* bias = ksum + kD;
-  const int64_t bh = int64_t(batch) * p.heads + head;
   const int valid = min(kBlockM, p.seq_q - q0);
   const auto* q = static_cast<const __nv_bfloat16*>(p.linear.q) +
                   ((int64_t(batch) * p.seq_q + q0) * p.heads + head) * kD;
-  const auto* m = static_cast<const __nv_bfloat16*>(p.linear.m) + bh * kD * kD;
-  for (int c = threadIdx.x; c < (kBlockM + kD) * kRowChunks; c += kThreads) {
+#pragma unroll 1
+  for (int c = threadIdx.x; c < kBlockM * kRowChunks; c += kThreads) {
     const int r = c / kRowChunks, part = c % kRowChunks;
-    if (r < kBlockM) {
-      const bool in = r < valid;
-      cp_async_cg_16(smem_u32(q_rows + r * kSlaRowPitch + 8 * part),
-                     q + (in ? int64_t(r) * p.heads * kD + 8 * part : 0), in ? 16 : 0);
-    } else {
-      const int mr = r - kBlockM;
-      cp_async_cg_16(smem_u32(m_rows + mr * kSlaRowPitch + 8 * part), m + mr * kD + 8 * part, 16);
-    }
+    const bool in = r < valid;
+    ampere::cp_async_cg_16(smem_u32(rows + r * kSlaRowPitch + 8 * part),
+                           q + (in ? int64_t(r) * p.heads * kD + 8 * part : 0), in ? 16 : 0);
+  }
+  ampere::cp_async_commit();
+}
+
+__device__ __forceinline__ __nv_bfloat16* linear_q_rows(const SmemMap& sm, uint8_t* smem_raw,
+                                                        int last) {
+  return reinterpret_cast<__nv_bfloat16*>(smem_raw +
+                                          (sm.v((last + 1) % kStages) - smem_u32(smem_raw)));
+}
+
+// The output rows with SageSLA's linear branch added (SageLinearTerm) before their one rounding:
+// O · v_scale / l (store_output's values) + φ̃·M + bias. Every warp must be past its last step:
+// the Q tile and the K stages then take M, Σφ(k) and the bias (cp.async, then ldmatrix); q's rows
+// are in linear_q_rows, fetched during the last step (or now, where there was one step only).
+__device__ __forceinline__ void store_with_linear(float (&o)[64], const float (&l)[2],
+                                                  const SparseParams& p, const SmemMap& sm,
+                                                  uint8_t* smem_raw, int q0, int head, int batch,
+                                                  int warp, int lane, int last) {
+  using namespace ampere;
+  constexpr int kRowChunks = kD * 2 / 16;  // 16-byte chunks of a bf16 row
+  auto at = [&](uint32_t addr) { return smem_raw + (addr - smem_u32(smem_raw)); };
+  __nv_bfloat16* q_rows = linear_q_rows(sm, smem_raw, last);
+  if (last == 0) fetch_linear_q(p, q_rows, q0, head, batch);
+  auto* m_rows = reinterpret_cast<__nv_bfloat16*>(at(sm.q()));
+  auto* ksum = reinterpret_cast<float*>(at(sm.q() + kLinearMBytes));
+  float* bias = ksum + kD;
+  const int64_t bh = int64_t(batch) * p.heads + head;
+  const int valid = min(kBlockM, p.seq_q - q0);
+  const auto* m = static_cast<const __nv_bfloat16*>(p.linear.m) + bh * kD * kD;
+  for (int c = threadIdx.x; c < kD * kRowChunks; c += kThreads) {
+    const int r = c / kRowChunks, part = c % kRowChunks;
+    cp_async_cg_16(smem_u32(m_rows + r * kSlaRowPitch + 8 * part), m + r * kD + 8 * part, 16);
   }
   cp_async_commit();
   ksum[threadIdx.x] = p.linear.ksum[bh * kD + threadIdx.x];
@@ -204,12 +227,17 @@ __device__ void attend(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const C
     if (j + kStages <= last) {
       named_barrier_sync(1, kThreads);
       if (threadIdx.x == 0) load_kv(tm_k, tm_v, sm, j + kStages, list[j + kStages], head, batch);
+    } else if (j + 1 == last && p.linear.m != nullptr) {
+      // The last step is next and reads the other stage (two stages): this one's Vᵀ stage takes
+      // the linear branch's q rows once every warp is past it.
+      named_barrier_sync(1, kThreads);
+      fetch_linear_q(p, linear_q_rows(sm, smem_raw, last), q0, head, batch);
     }
   }
   if (p.linear.m != nullptr) {
     // Every warp is past its last step (the last P̃·V wgmma waited), so the stages are free.
     named_barrier_sync(1, kThreads);
-    store_with_linear(o, l, p, sm, smem_raw, q0, head, batch, warp, lane);
+    store_with_linear(o, l, p, sm, smem_raw, q0, head, batch, warp, lane, last);
     return;
   }
   store_output(o, l, p.v_scales, p.out, q0 + warp * 16 + lane / 4, p.seq_q, p.heads, head, batch,
