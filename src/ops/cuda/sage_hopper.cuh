@@ -182,26 +182,50 @@ __device__ __forceinline__ void write_ones(uint8_t* smem_raw, int stages, int th
   fence_proxy_async_shared();
 }
 
-// O · v_scale / l for the thread's rows q_first and q_first + 8 of (batch, head), bf16 pairs
-// (4 threads cover 8 channels of a row); rows at or past seq_q are not written.
+// O · v_scale / l in place for the thread's rows (4 threads cover 8 channels of a row).
 // l holds whole rows (accumulate_pv), not the thread's quarter.
-__device__ __forceinline__ void store_output(const float (&o)[64], const float (&l)[2],
-                                             const float* v_scales, __nv_bfloat16* out, int q_first,
-                                             int seq_q, int heads, int head, int batch, int lane) {
+__device__ __forceinline__ void scale_output(float (&o)[64], const float (&l)[2],
+                                             const float* v_scales, int heads, int head, int batch,
+                                             int lane) {
   v_scales += (int64_t(batch) * heads + head) * kD + 2 * (lane % 4);
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const float inv = 1.f / l[r];
-    const int q = q_first + 8 * r;
-    if (q >= seq_q) continue;
-    __nv_bfloat16* row = out + ((int64_t(batch) * seq_q + q) * heads + head) * kD + 2 * (lane % 4);
 #pragma unroll
     for (int i = 0; i < 16; ++i) {
       const float2 vs = *reinterpret_cast<const float2*>(v_scales + 8 * i);
-      *reinterpret_cast<uint32_t*>(row + 8 * i) =
-          pack_bf16x2(o[4 * i + 2 * r] * vs.x * inv, o[4 * i + 2 * r + 1] * vs.y * inv);
+      o[4 * i + 2 * r] = o[4 * i + 2 * r] * vs.x * inv;
+      o[4 * i + 2 * r + 1] = o[4 * i + 2 * r + 1] * vs.y * inv;
     }
   }
+}
+
+// The thread's rows q_first and q_first + 8 of (batch, head) as bf16 pairs, plus bias[channel]
+// where `bias` is given; rows at or past seq_q are not written.
+__device__ __forceinline__ void store_rows(const float (&o)[64], const float* bias,
+                                           __nv_bfloat16* out, int q_first, int seq_q, int heads,
+                                           int head, int batch, int lane) {
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int q = q_first + 8 * r;
+    if (q >= seq_q) continue;
+    __nv_bfloat16* row = out + ((int64_t(batch) * seq_q + q) * heads + head) * kD;
+#pragma unroll
+    for (int i = 0; i < 16; ++i) {
+      const int col = 8 * i + 2 * (lane % 4);
+      float x = o[4 * i + 2 * r], y = o[4 * i + 2 * r + 1];
+      if (bias) x += bias[col], y += bias[col + 1];
+      *reinterpret_cast<uint32_t*>(row + col) = pack_bf16x2(x, y);
+    }
+  }
+}
+
+// The epilogue: O · v_scale / l for the thread's rows q_first and q_first + 8, as bf16.
+__device__ __forceinline__ void store_output(float (&o)[64], const float (&l)[2],
+                                             const float* v_scales, __nv_bfloat16* out, int q_first,
+                                             int seq_q, int heads, int head, int batch, int lane) {
+  scale_output(o, l, v_scales, heads, head, batch, lane);
+  store_rows(o, nullptr, out, q_first, seq_q, heads, head, batch, lane);
 }
 
 #endif  // sm_90a or host pass

@@ -140,7 +140,6 @@ __device__ __forceinline__ void store_with_linear(float (&o)[64], const float (&
   auto* ksum = reinterpret_cast<float*>(at(sm.q() + kLinearMBytes));
   float* bias = ksum + kD;
   const int64_t bh = int64_t(batch) * p.heads + head;
-  const int valid = min(kBlockM, p.seq_q - q0);
   const auto* m = static_cast<const __nv_bfloat16*>(p.linear.m) + bh * kD * kD;
   for (int c = threadIdx.x; c < kD * kRowChunks; c += kThreads) {
     const int r = c / kRowChunks, part = c % kRowChunks;
@@ -149,32 +148,11 @@ __device__ __forceinline__ void store_with_linear(float (&o)[64], const float (&
   cp_async_commit();
   ksum[threadIdx.x] = p.linear.ksum[bh * kD + threadIdx.x];
   bias[threadIdx.x] = p.linear.bias[threadIdx.x];
-  const float* v_scales = p.v_scales + bh * kD + 2 * (lane % 4);
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const float inv = 1.f / l[r];
-#pragma unroll
-    for (int i = 0; i < 16; ++i) {
-      const float2 vs = *reinterpret_cast<const float2*>(v_scales + 8 * i);
-      o[4 * i + 2 * r] = o[4 * i + 2 * r] * vs.x * inv;
-      o[4 * i + 2 * r + 1] = o[4 * i + 2 * r + 1] * vs.y * inv;
-    }
-  }
+  scale_output(o, l, p.v_scales, p.heads, head, batch, lane);
   cp_async_wait<0>();
   __syncthreads();
   sla_add_linear_rows(o, q_rows + 16 * warp * kSlaRowPitch, m_rows, ksum, p.linear.map, lane);
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const int row = 16 * warp + lane / 4 + 8 * r;
-    if (row >= valid) continue;
-    __nv_bfloat16* out = p.out + ((int64_t(batch) * p.seq_q + q0 + row) * p.heads + head) * kD;
-#pragma unroll
-    for (int i = 0; i < 16; ++i) {
-      const int col = 8 * i + 2 * (lane % 4);
-      *reinterpret_cast<uint32_t*>(out + col) =
-          pack_bf16x2(o[4 * i + 2 * r] + bias[col], o[4 * i + 2 * r + 1] + bias[col + 1]);
-    }
-  }
+  store_rows(o, bias, p.out, q0 + 16 * warp + lane / 4, p.seq_q, p.heads, head, batch, lane);
 }
 
 // One CTA: query block blockIdx.x (64 rows) of head blockIdx.y, batch item blockIdx.z.
