@@ -191,9 +191,11 @@ TEST(CudaSparseLinearAttention, MatchesTheCpuOpWithEveryFeatureMap) {
   expect_matches_cpu({3072, 3, 0.1});
 }
 
-// One run of the key pass -> state, ksum and, with `stats`, SAGE's statistics, on the CPU.
+// One run of the key pass -> state, ksum and, with `stats`, SAGE's statistics, on the CPU (the
+// statistics also as the GPU buffers the pass filled).
 struct KeyPassRun {
   Tensor state, ksum, k_sums, v_absmax;
+  ops::cuda::SageKvStats gpu_stats;
 };
 KeyPassRun run_key_pass(const Input& k, const Input& v, SlaFeatureMap map, int stages, bool stats) {
   const int64_t B = k.gpu.size(0), S = k.gpu.size(1), H = k.gpu.size(2);
@@ -207,7 +209,7 @@ KeyPassRun run_key_pass(const Input& k, const Input& v, SlaFeatureMap map, int s
   ops::cuda::sla_key_state(k.gpu.raw_data(), v.gpu.raw_data(), B, S, H, map,
                            workspace.data<float>(), state.data<float>(), ksum.data<float>(), stream,
                            stats ? buffers.pointers() : ops::cuda::SageStatistics{}, stages);
-  KeyPassRun r{state.to(Device::cpu()), ksum.to(Device::cpu()), {}, {}};
+  KeyPassRun r{state.to(Device::cpu()), ksum.to(Device::cpu()), {}, {}, buffers};
   if (stats) {
     r.k_sums = buffers.k_sums.to(Device::cpu());
     r.v_absmax = buffers.v_absmax.to(Device::cpu());
@@ -280,14 +282,8 @@ TEST(CudaSparseLinearAttention, SagePrePassOnTheKeyPassStatisticsQuantizesAsOnIt
     SCOPED_TRACE(str_cat("B=", B, " S=", S, " H=", H));
     const Input q = random_input({B, S, H, kD}), k = random_input({B, S, H, kD}),
                 v = random_input({B, S, H, kD});
-    const ops::cuda::SageKvStats stats = ops::cuda::sage_kv_stats_buffers(B, S, H, kGpu);
-    const Tensor workspace =
-        Tensor::empty({ops::cuda::sla_key_state_workspace(B, S, H)}, DType::F32, kGpu);
-    const Tensor state = Tensor::empty({B, H, kD, kD}, DType::F32, kGpu);
-    const Tensor ksum = Tensor::empty({B, H, kD}, DType::F32, kGpu);
-    ops::cuda::sla_key_state(k.gpu.raw_data(), v.gpu.raw_data(), B, S, H, SlaFeatureMap::Softmax,
-                             workspace.data<float>(), state.data<float>(), ksum.data<float>(),
-                             use_cuda_device(kGpu.index).stream(), stats.pointers());
+    const ops::cuda::SageKvStats stats =
+        run_key_pass(k, v, SlaFeatureMap::Softmax, /*stages=*/0, /*stats=*/true).gpu_stats;
     const float multiplier = sage_q_multiplier(1.f / std::sqrt(float(kD)));
     ops::cuda::SageBlockMeans own_means, given_means;
     const ops::cuda::SageDeviceInputs own = ops::cuda::sage_quantize(
