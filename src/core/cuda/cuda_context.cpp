@@ -28,6 +28,7 @@ CudaContext::CudaContext(int device) : device_(device) {
   info_.total_memory = prop.totalGlobalMem;
   info_.l2_bytes = size_t(prop.l2CacheSize);
   info_.shared_memory_per_block_optin = prop.sharedMemPerBlockOptin;
+  info_.shared_memory_per_sm = prop.sharedMemPerMultiprocessor;
   check_compute_capability(info_, device);
   FV_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
 }

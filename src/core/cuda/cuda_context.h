@@ -18,6 +18,7 @@ struct CudaDeviceInfo {
   size_t total_memory = 0;
   size_t l2_bytes = 0;
   size_t shared_memory_per_block_optin = 0;
+  size_t shared_memory_per_sm = 0;
 };
 
 // Throws naming the GPU, its compute capability and the minimum, sm_80, when `info` is older (the

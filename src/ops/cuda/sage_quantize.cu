@@ -536,26 +536,24 @@ SageDeviceInputs sage_quantize(const Tensor& q, const Tensor& k, const Tensor& v
   float* q_means = block_means ? block_means->q.data<float>() : nullptr;
   auto* q_out = static_cast<int8_t*>(r.q_int8.raw_data());
   if (kv_stats) {
-    // The CTAs that fit the device at once (kQCtasPerSm on Hopper; fewer where an SM has less
-    // shared memory), read once per device.
+    // The CTAs that fit the device at once: kQCtasPerSm on Hopper, fewer where an SM has less
+    // shared memory (registers allow kQCtasPerSm on every sm_80+: __launch_bounds__). Each CTA
+    // also takes 1 KiB of the system's.
+    const int per_sm =
+        std::min<int>(kQCtasPerSm, ctx.info().shared_memory_per_sm / (kQSmemBytes + 1024));
+    FV_CHECK(per_sm >= 1 && size_t(kQSmemBytes) <= ctx.info().shared_memory_per_block_optin,
+             "SAGE_ATTN: ", ctx.info().name, " cannot hold a ", kQSmemBytes,
+             "-byte CTA of the q quantization kernel");
     static PerDeviceOnce prepared;
-    static int resident[64] = {};
-    FV_CHECK(device.index < 64, "SAGE_ATTN: device index ", device.index, " above 63");
-    prepared(device.index, [&] {
+    prepared(device.index, [] {
       FV_CUDA_CHECK(cudaFuncSetAttribute(quantize_q_kernel,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize, kQSmemBytes));
       FV_CUDA_CHECK(cudaFuncSetAttribute(quantize_q_kernel,
                                          cudaFuncAttributePreferredSharedMemoryCarveout,
                                          int(cudaSharedmemCarveoutMaxShared)));
-      int per_sm = 0;
-      FV_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, quantize_q_kernel,
-                                                                  kThreads, kQSmemBytes));
-      FV_CHECK(per_sm >= 1, "SAGE_ATTN: ", ctx.info().name, " cannot hold a ", kQSmemBytes,
-               "-byte CTA of the q quantization kernel");
-      resident[device.index] = per_sm * ctx.info().sm_count;
     });
     const int jobs = B * q_blocks * H;
-    const int grid = std::min(jobs, resident[device.index]);
+    const int grid = std::min(jobs, per_sm * ctx.info().sm_count);
     quantize_q_kernel<<<grid, kThreads, kQSmemBytes, stream>>>(
         qd, B, Sq, H, q_multiplier, q_out, r.q_scales.data<float>(), q_scale_count, q_means);
   } else {

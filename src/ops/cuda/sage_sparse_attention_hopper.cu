@@ -103,17 +103,9 @@ __device__ __forceinline__ void load_kv(const CUtensorMap* tm_k, const CUtensorM
 // zero) by cp.async, committed as one group.
 __device__ __forceinline__ void fetch_linear_q(const SparseParams& p, __nv_bfloat16* rows, int q0,
                                                int head, int batch) {
-  constexpr int kRowChunks = kD * 2 / 16;  // 16-byte chunks of a bf16 row
-  const int valid = min(kBlockM, p.seq_q - q0);
   const auto* q = static_cast<const __nv_bfloat16*>(p.linear.q) +
                   ((int64_t(batch) * p.seq_q + q0) * p.heads + head) * kD;
-#pragma unroll 1
-  for (int c = threadIdx.x; c < kBlockM * kRowChunks; c += kThreads) {
-    const int r = c / kRowChunks, part = c % kRowChunks;
-    const bool in = r < valid;
-    ampere::cp_async_cg_16(smem_u32(rows + r * kSlaRowPitch + 8 * part),
-                           q + (in ? int64_t(r) * p.heads * kD + 8 * part : 0), in ? 16 : 0);
-  }
+  sla_load_rows<kThreads>(rows, q, int64_t(p.heads) * kD, kBlockM, min(kBlockM, p.seq_q - q0));
   ampere::cp_async_commit();
 }
 
@@ -132,7 +124,6 @@ __device__ __forceinline__ void store_with_linear(float (&o)[64], const float (&
                                                   uint8_t* smem_raw, int q0, int head, int batch,
                                                   int warp, int lane, int last) {
   using namespace ampere;
-  constexpr int kRowChunks = kD * 2 / 16;  // 16-byte chunks of a bf16 row
   auto at = [&](uint32_t addr) { return smem_raw + (addr - smem_u32(smem_raw)); };
   __nv_bfloat16* q_rows = linear_q_rows(sm, smem_raw, last);
   if (last == 0) fetch_linear_q(p, q_rows, q0, head, batch);
@@ -140,11 +131,8 @@ __device__ __forceinline__ void store_with_linear(float (&o)[64], const float (&
   auto* ksum = reinterpret_cast<float*>(at(sm.q() + kLinearMBytes));
   float* bias = ksum + kD;
   const int64_t bh = int64_t(batch) * p.heads + head;
-  const auto* m = static_cast<const __nv_bfloat16*>(p.linear.m) + bh * kD * kD;
-  for (int c = threadIdx.x; c < kD * kRowChunks; c += kThreads) {
-    const int r = c / kRowChunks, part = c % kRowChunks;
-    cp_async_cg_16(smem_u32(m_rows + r * kSlaRowPitch + 8 * part), m + r * kD + 8 * part, 16);
-  }
+  sla_load_rows<kThreads>(m_rows, static_cast<const __nv_bfloat16*>(p.linear.m) + bh * kD * kD, kD,
+                          kD, kD);
   cp_async_commit();
   ksum[threadIdx.x] = p.linear.ksum[bh * kD + threadIdx.x];
   bias[threadIdx.x] = p.linear.bias[threadIdx.x];

@@ -22,7 +22,6 @@ namespace fastvideo::ops::cuda {
 
 namespace {
 
-using ampere::cp_async_cg_16;
 using ampere::cp_async_commit;
 using ampere::cp_async_wait;
 
@@ -35,18 +34,6 @@ constexpr int kTiles = kDim / 8;        // n8 column tiles of the output
 constexpr int kSmemBytes = (2 * kRows + kDim) * kPitch * 2;
 static_assert(kRows == 16 * (kThreads / 32), "a warp holds 16 rows");
 static_assert(kThreads == kDim, "a thread per channel loads ksum and the bias");
-
-// `rows` rows of 256 bytes from global (row r at src + r·stride elements) into shared rows of
-// kPitch, the rows from `valid` on zero-filled.
-__device__ __forceinline__ void load_rows(__nv_bfloat16* dst, const __nv_bfloat16* src,
-                                          int64_t stride, int rows, int valid) {
-  for (int c = threadIdx.x; c < rows * kChunks; c += kThreads) {
-    const int r = c / kChunks, part = c % kChunks;
-    const bool in = r < valid;
-    cp_async_cg_16(smem_u32(dst + r * kPitch + 8 * part), src + (in ? r * stride + 8 * part : 0),
-                   in ? 16 : 0);
-  }
-}
 
 // Grid (row blocks, H, B).
 __global__ void __launch_bounds__(kThreads)
@@ -64,10 +51,10 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t first = ((int64_t(b) * tokens + s0) * heads + h) * kDim;
   const int64_t bh = int64_t(b) * heads + h;
 
-  load_rows(q_rows, q + first, row_stride, kRows, valid);
-  load_rows(m_rows, m + bh * kDim * kDim, kDim, kDim, kDim);
+  sla_load_rows<kThreads>(q_rows, q + first, row_stride, kRows, valid);
+  sla_load_rows<kThreads>(m_rows, m + bh * kDim * kDim, kDim, kDim, kDim);
   cp_async_commit();
-  load_rows(out_rows, out + first, row_stride, kRows, valid);
+  sla_load_rows<kThreads>(out_rows, out + first, row_stride, kRows, valid);
   cp_async_commit();
   ks_shared[threadIdx.x] = ksum[bh * kDim + threadIdx.x];
   bias_shared[threadIdx.x] = bias[threadIdx.x];

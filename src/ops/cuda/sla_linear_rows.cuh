@@ -21,6 +21,24 @@ namespace fastvideo::ops::cuda {
 // different banks.
 inline constexpr int kSlaRowPitch = 128 + 8;
 
+// `rows` rows of 128 bf16 from global (row r at src + r·stride elements) into shared rows of
+// kSlaRowPitch by cp.async, the rows from `valid` on zero-filled; the CTA's kThreads threads share
+// the 16-byte chunks. The caller commits the group. Not unrolled: inside a kernel's main loop
+// (SageSLA's block-list kernel) an unrolled copy had its addresses formed before the loop, where
+// they spilled.
+template <int kThreads>
+__device__ __forceinline__ void sla_load_rows(__nv_bfloat16* dst, const __nv_bfloat16* src,
+                                              int64_t stride, int rows, int valid) {
+  constexpr int kChunks = 128 * 2 / 16;  // 16-byte chunks of a row
+#pragma unroll 1
+  for (int c = threadIdx.x; c < rows * kChunks; c += kThreads) {
+    const int r = c / kChunks, part = c % kChunks;
+    const bool in = r < valid;
+    ampere::cp_async_cg_16(smem_u32(dst + r * kSlaRowPitch + 8 * part),
+                           src + (in ? r * stride + 8 * part : 0), in ? 16 : 0);
+  }
+}
+
 // acc += φ̃·M for the warp's rows: q_rows points at the warp's 16 rows of q and m_rows at M's 128
 // rows (both bf16, pitch kSlaRowPitch), ksum at Σφ(k)'s 128 floats, all in shared memory;
 // φ̃ = φ(q) / (1e-5 + φ(q)·Σφ(k)) rounded to BF16 (the GEMM operand it was).
