@@ -19,6 +19,7 @@
 #ifdef FASTVIDEO_HAVE_CUDA
 #include <cuda_runtime.h>
 
+#include <chrono>
 #include <cmath>
 
 #include "attention/attention_registry.h"
@@ -56,6 +57,11 @@ struct AttentionBenchFlags {
   // the GPU's work as they do inside a forward; by default a call starts on an idle GPU and its
   // time includes the host's work before the first launch and any launch that falls behind.
   bool back_to_back = false;
+  // After the --warmup calls, each row's calls go on untimed for this long, so that its times are
+  // the card's steady state under its power cap: on an H100 (700 W) the SM clock settles within a
+  // few hundred ms to a level that depends on the kernel, and a row timed right after another
+  // backend's inherits that one's clock (docs/perf.md, session 58).
+  int warmup_ms = 500;
 };
 
 struct AttentionShape {
@@ -273,6 +279,24 @@ std::pair<double, double> median_and_min(std::vector<double> x) {
   return {s.median, s.min};
 }
 
+// `calls` untimed calls, then more for at least `ms` milliseconds of wall time (--warmup-ms), one
+// queued behind the other as the host launches the next, so the GPU stays busy as when timed.
+template <class Call>
+void warm_up(int calls, int ms, cudaStream_t stream, Call&& call) {
+  for (int i = 0; i < calls; ++i) call();
+  if (ms <= 0) return;
+  cudaEvent_t done[2];
+  for (cudaEvent_t& e : done) FV_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  for (int i = 0; std::chrono::steady_clock::now() < until; ++i) {
+    call();
+    FV_CUDA_CHECK(cudaEventRecord(done[i % 2], stream));
+    if (i > 0) FV_CUDA_CHECK(cudaEventSynchronize(done[(i + 1) % 2]));
+  }
+  FV_CUDA_CHECK(cudaStreamSynchronize(stream));
+  for (cudaEvent_t e : done) FV_CUDA_CHECK(cudaEventDestroy(e));
+}
+
 // --paired: the two backends' calls timed in pairs, A B then B A and so on, so that both see the
 // same stretch of the card's clock (on an H200 under its 700 W cap the clock moves from row to
 // row, which moves the ratio of two rows' medians as much as the kernels do: docs/perf.md), and
@@ -281,14 +305,14 @@ std::pair<double, double> median_and_min(std::vector<double> x) {
 // (above 1: B is faster).
 template <class Report>
 void paired_rows(const AttentionBackend& a, const AttentionBackend& b, const Tensor& q,
-                 const Tensor& k, const Tensor& v, float scale, int warmup, int repeats,
-                 cudaStream_t stream, Report&& report) {
+                 const Tensor& k, const Tensor& v, float scale, int warmup, int warmup_ms,
+                 int repeats, cudaStream_t stream, Report&& report) {
   cudaEvent_t marks[3];
   for (cudaEvent_t& e : marks) FV_CUDA_CHECK(cudaEventCreate(&e));
-  for (int i = 0; i < warmup; ++i) {
+  warm_up(warmup, warmup_ms, stream, [&] {
     a.run(q, k, v, scale);
     b.run(q, k, v, scale);
-  }
+  });
   std::vector<double> ms_a, ms_b, ratio;
   for (int i = 0; i < repeats; ++i) {
     const bool a_first = i % 2 == 0;
@@ -320,6 +344,7 @@ void paired_rows(const AttentionBackend& a, const AttentionBackend& b, const Ten
 
 int run_bench_attention(const AttentionBenchFlags& f) {
   FV_CHECK(f.repeats >= 1 && f.warmup >= 1, "bench attention: --repeats and --warmup must be >= 1");
+  FV_CHECK(f.warmup_ms >= 0, "bench attention: --warmup-ms must be >= 0, got ", f.warmup_ms);
   FV_CHECK(!f.paired || f.backends.size() == 2,
            "bench attention: --paired needs exactly two --backends (A,B: A's time over B's), got ",
            f.backends.size());
@@ -346,9 +371,11 @@ int run_bench_attention(const AttentionBenchFlags& f) {
   out["device"] = ctx.info().name;
   out["repeats"] = f.repeats;
   out["back_to_back"] = f.back_to_back;
-  std::printf("fastvideo bench attention on %s (BF16, median of %d after %d warm-up%s)\n\n",
-              ctx.info().name.c_str(), f.repeats, f.warmup,
-              f.back_to_back ? ", each call queued behind an untimed one" : "");
+  out["warmup_ms"] = f.warmup_ms;
+  std::printf(
+      "fastvideo bench attention on %s (BF16, median of %d after %d warm-up calls and %d ms%s)\n\n",
+      ctx.info().name.c_str(), f.repeats, f.warmup, f.warmup_ms,
+      f.back_to_back ? ", each call queued behind an untimed one" : "");
   // "vs FLASH": this shape's FLASH_ATTN median over the row's (above 1: the row is faster), the
   // anchor timed first in the same run; "-" where FLASH_ATTN was not among --backends.
   std::printf("%-20s %3s %3s %7s %7s %4s  %-20s %10s %10s %9s %9s\n", "shape", "B", "H", "Lq", "Lk",
@@ -368,7 +395,7 @@ int run_bench_attention(const AttentionBenchFlags& f) {
     const double flop = 4.0 * double(s.B) * double(s.H) * double(s.Lq) * double(s.Lk) * double(s.D);
     // Median and minimum ms of `call` over the timed repeats, after the warm-up calls.
     auto time_ms = [&](auto&& call) {
-      for (int i = 0; i < f.warmup; ++i) call();
+      warm_up(f.warmup, f.warmup_ms, ctx.stream(), call);
       std::vector<double> ms;
       for (int i = 0; i < f.repeats; ++i) {
         if (f.back_to_back) call();
@@ -465,8 +492,8 @@ int run_bench_attention(const AttentionBenchFlags& f) {
       }
     }
     if (f.paired && !cross)
-      paired_rows(*wanted[0], *wanted[1], q, k, v, scale, f.warmup, f.repeats, ctx.stream(),
-                  report);
+      paired_rows(*wanted[0], *wanted[1], q, k, v, scale, f.warmup, f.warmup_ms, f.repeats,
+                  ctx.stream(), report);
   }
   FV_CUDA_CHECK(cudaEventDestroy(start));
   FV_CUDA_CHECK(cudaEventDestroy(stop));
@@ -492,6 +519,9 @@ Action add_attention_bench(CLI::App& bench) {
   auto f = std::make_shared<AttentionBenchFlags>();
   cmd->add_option("--repeats", f->repeats, "timed repeats (median; at least 10 recommended)");
   cmd->add_option("--warmup", f->warmup, "untimed calls first (the first builds the plan)");
+  cmd->add_option("--warmup-ms", f->warmup_ms,
+                  "then untimed calls for this long per row, so each row is timed in the card's "
+                  "steady state under its power cap (default 500; 0: none)");
   cmd->add_option("--device", f->device, "CUDA device index");
   cmd->add_option("--json", f->json, "write results as JSON");
   cmd->add_flag("--accuracy", f->accuracy,
