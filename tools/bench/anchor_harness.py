@@ -8,12 +8,25 @@ import time
 import torch
 
 
-def time_runs(fn, warmup, repeats, on_gpu=True):
+def time_runs(fn, warmup, repeats, on_gpu=True, warmup_ms=0):
     """Seconds of each of `repeats` calls of fn after `warmup` untimed ones, under inference_mode.
-    On the GPU each call is timed with CUDA events on the current stream; else wall clock."""
+    On the GPU each call is timed with CUDA events on the current stream; else wall clock. With
+    warmup_ms, untimed calls go on for that long after the `warmup` ones, each queued behind the
+    last, so the timed calls see the card's steady clock under its power cap (`fastvideo bench
+    attention --warmup-ms`, which does the same)."""
     with torch.inference_mode():
         for _ in range(warmup):
             fn()
+        if on_gpu and warmup_ms > 0:
+            until = time.perf_counter() + warmup_ms / 1e3
+            previous = None
+            while time.perf_counter() < until:
+                fn()
+                done = torch.cuda.Event()
+                done.record()
+                if previous is not None:
+                    previous.synchronize()
+                previous = done
         if on_gpu:
             torch.cuda.synchronize()
         seconds = []
@@ -61,9 +74,16 @@ def build_extension(name, sources, include_dirs=(), cuda_flags=(), cxx_flags=(),
                 extra_cflags=list(cxx_flags), extra_ldflags=list(ldflags), verbose=False)
 
 
+def add_warmup_ms_arg(parser):
+    """--warmup-ms as `fastvideo bench attention` takes it, with the same default."""
+    parser.add_argument("--warmup-ms", type=int, default=500,
+                        help="untimed calls for this long after --warmup, per row (0: none)")
+
+
 def add_run_args(parser):
     """The timing and report arguments every upstream anchor takes."""
     parser.add_argument("--warmup", type=int, default=3)
+    add_warmup_ms_arg(parser)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--json", help="also write the JSON report here")
     parser.add_argument("--build-only", action="store_true",

@@ -146,7 +146,7 @@ def main():
             topk = max(1, min(math.ceil((1 - sparsity) * tiles), tiles))
             index, num = random_selection(heads, tiles, topk, device, generator)
             seconds = time_runs(lambda: ops.block_sparse_fwd(q, k, v, index, num, block_size),
-                                args.warmup, args.repeats)
+                                args.warmup, args.repeats, warmup_ms=args.warmup_ms)
             median = statistics.median(seconds)
             flop = 4.0 * heads * 128 * tiles * topk * 64 * 64
             rows.append({"shape": name, "heads": heads, "grid": list(grid), "tiles": tiles,

@@ -88,7 +88,8 @@ def main():
     rows = []
     for name, B, H, L, D in SHAPES:
         q, k, v = (torch.randn(B, L, H, D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
-        seconds = time_runs(lambda: run(q, k, v), args.warmup, args.repeats)
+        seconds = time_runs(lambda: run(q, k, v), args.warmup, args.repeats,
+                            warmup_ms=args.warmup_ms)
         median = statistics.median(seconds)
         flop = 4.0 * B * H * L * L * D
         rows.append({"shape": name, "B": B, "H": H, "L": L, "D": D, "median_ms": median * 1e3,

@@ -15,7 +15,7 @@ import math
 import sys
 
 import torch
-from anchor_harness import report_json, time_runs
+from anchor_harness import add_warmup_ms_arg, report_json, time_runs
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -30,7 +30,7 @@ SHAPES = [
 BACKENDS = {"cudnn": SDPBackend.CUDNN_ATTENTION, "flash": SDPBackend.FLASH_ATTENTION}
 
 
-def bench_one(backend, B, H, Lq, Lk, D, warmup, repeats):
+def bench_one(backend, B, H, Lq, Lk, D, warmup, repeats, warmup_ms):
     gen = torch.Generator(device="cuda").manual_seed(0)
 
     def rand(L):
@@ -40,7 +40,8 @@ def bench_one(backend, B, H, Lq, Lk, D, warmup, repeats):
     scale = 1.0 / math.sqrt(D)
     with sdpa_kernel([backend]):
         times = [t * 1e3 for t in time_runs(
-            lambda: F.scaled_dot_product_attention(q, k, v, scale=scale), warmup, repeats)]
+            lambda: F.scaled_dot_product_attention(q, k, v, scale=scale), warmup, repeats,
+            warmup_ms=warmup_ms)]
     times.sort()
     return times[len(times) // 2], times[0]
 
@@ -49,6 +50,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
+    add_warmup_ms_arg(parser)
     parser.add_argument("--backends", default="cudnn,flash", help="comma-separated: cudnn, flash")
     parser.add_argument("--json", help="also write the JSON here")
     args = parser.parse_args()
@@ -58,13 +60,15 @@ def main():
         "torch": torch.__version__,
         "cudnn": torch.backends.cudnn.version(),
         "repeats": args.repeats,
+        "warmup_ms": args.warmup_ms,
         "shapes": [],
     }
     for label, B, H, Lq, Lk, D in SHAPES:
         for name in args.backends.split(","):
             row = {"label": label, "B": B, "H": H, "Lq": Lq, "Lk": Lk, "D": D, "backend": name}
             try:
-                median, best = bench_one(BACKENDS[name], B, H, Lq, Lk, D, args.warmup, args.repeats)
+                median, best = bench_one(BACKENDS[name], B, H, Lq, Lk, D, args.warmup,
+                                         args.repeats, args.warmup_ms)
                 flop = 4.0 * B * H * Lq * Lk * D
                 row.update(median_ms=median, min_ms=best, tflops=flop / (median * 1e-3) / 1e12)
             except RuntimeError as e:  # a backend that does not take the shape says so
