@@ -19,7 +19,6 @@
 #ifdef FASTVIDEO_HAVE_CUDA
 #include <cuda_runtime.h>
 
-#include <chrono>
 #include <cmath>
 
 #include "attention/attention_registry.h"
@@ -29,6 +28,7 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/tensor.h"
+#include "cuda_timer.h"
 #include "json_output.h"
 #include "ops/attention.h"
 #include "ops/cuda/attention_backend.h"
@@ -57,10 +57,9 @@ struct AttentionBenchFlags {
   // the GPU's work as they do inside a forward; by default a call starts on an idle GPU and its
   // time includes the host's work before the first launch and any launch that falls behind.
   bool back_to_back = false;
-  // After the --warmup calls, each row's calls go on untimed for this long, so that its times are
-  // the card's steady state under its power cap: on an H100 (700 W) the SM clock settles within a
-  // few hundred ms to a level that depends on the kernel, and a row timed right after another
-  // backend's inherits that one's clock (docs/perf.md, session 58).
+  // After the --warmup calls, each row's calls go on untimed for this long (warm_up_gpu), so that
+  // it is timed at the clock the card settles to under the row's own calls in a loop, not at the
+  // one the previous row left (docs/perf.md, session 58).
   int warmup_ms = 500;
 };
 
@@ -279,24 +278,6 @@ std::pair<double, double> median_and_min(std::vector<double> x) {
   return {s.median, s.min};
 }
 
-// `calls` untimed calls, then more for at least `ms` milliseconds of wall time (--warmup-ms), one
-// queued behind the other as the host launches the next, so the GPU stays busy as when timed.
-template <class Call>
-void warm_up(int calls, int ms, cudaStream_t stream, Call&& call) {
-  for (int i = 0; i < calls; ++i) call();
-  if (ms <= 0) return;
-  cudaEvent_t done[2];
-  for (cudaEvent_t& e : done) FV_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  for (int i = 0; std::chrono::steady_clock::now() < until; ++i) {
-    call();
-    FV_CUDA_CHECK(cudaEventRecord(done[i % 2], stream));
-    if (i > 0) FV_CUDA_CHECK(cudaEventSynchronize(done[(i + 1) % 2]));
-  }
-  FV_CUDA_CHECK(cudaStreamSynchronize(stream));
-  for (cudaEvent_t e : done) FV_CUDA_CHECK(cudaEventDestroy(e));
-}
-
 // --paired: the two backends' calls timed in pairs, A B then B A and so on, so that both see the
 // same stretch of the card's clock (on an H200 under its 700 W cap the clock moves from row to
 // row, which moves the ratio of two rows' medians as much as the kernels do: docs/perf.md), and
@@ -309,7 +290,7 @@ void paired_rows(const AttentionBackend& a, const AttentionBackend& b, const Ten
                  int repeats, cudaStream_t stream, Report&& report) {
   cudaEvent_t marks[3];
   for (cudaEvent_t& e : marks) FV_CUDA_CHECK(cudaEventCreate(&e));
-  warm_up(warmup, warmup_ms, stream, [&] {
+  warm_up_gpu(stream, warmup, warmup_ms, [&] {
     a.run(q, k, v, scale);
     b.run(q, k, v, scale);
   });
@@ -370,6 +351,7 @@ int run_bench_attention(const AttentionBenchFlags& f) {
   nlohmann::ordered_json out;
   out["device"] = ctx.info().name;
   out["repeats"] = f.repeats;
+  out["warmup"] = f.warmup;
   out["back_to_back"] = f.back_to_back;
   out["warmup_ms"] = f.warmup_ms;
   std::printf(
@@ -395,7 +377,7 @@ int run_bench_attention(const AttentionBenchFlags& f) {
     const double flop = 4.0 * double(s.B) * double(s.H) * double(s.Lq) * double(s.Lk) * double(s.D);
     // Median and minimum ms of `call` over the timed repeats, after the warm-up calls.
     auto time_ms = [&](auto&& call) {
-      warm_up(f.warmup, f.warmup_ms, ctx.stream(), call);
+      warm_up_gpu(ctx.stream(), f.warmup, f.warmup_ms, call);
       std::vector<double> ms;
       for (int i = 0; i < f.repeats; ++i) {
         if (f.back_to_back) call();

@@ -12,8 +12,8 @@ def time_runs(fn, warmup, repeats, on_gpu=True, warmup_ms=0):
     """Seconds of each of `repeats` calls of fn after `warmup` untimed ones, under inference_mode.
     On the GPU each call is timed with CUDA events on the current stream; else wall clock. With
     warmup_ms, untimed calls go on for that long after the `warmup` ones, each queued behind the
-    last, so the timed calls see the card's steady clock under its power cap (`fastvideo bench
-    attention --warmup-ms`, which does the same)."""
+    last, so the timed calls run at the clock the card settles to under fn in a loop (its power
+    cap), as `fastvideo bench attention --warmup-ms` does."""
     with torch.inference_mode():
         for _ in range(warmup):
             fn()
@@ -76,7 +76,13 @@ def build_extension(name, sources, include_dirs=(), cuda_flags=(), cxx_flags=(),
 
 def add_warmup_ms_arg(parser):
     """--warmup-ms as `fastvideo bench attention` takes it, with the same default."""
-    parser.add_argument("--warmup-ms", type=int, default=500,
+    def milliseconds(text):
+        value = int(text)
+        if value < 0:
+            raise ValueError(text)
+        return value
+    milliseconds.__name__ = "milliseconds >= 0"  # argparse's message names the type
+    parser.add_argument("--warmup-ms", type=milliseconds, default=500,
                         help="untimed calls for this long after --warmup, per row (0: none)")
 
 

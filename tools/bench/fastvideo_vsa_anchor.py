@@ -156,6 +156,7 @@ def main():
                   f"{median * 1e3:8.3f} ms ({flop / median / 1e12:6.1f} TFLOP/s on its blocks)")
     report_json({"anchor": "FastVideo block_sparse_h100 (ThunderKittens)",
                  "device": torch.cuda.get_device_name(), "check_max_error": error,
+                 "warmup": args.warmup, "warmup_ms": args.warmup_ms, "repeats": args.repeats,
                  "rows": rows}, args.json)
 
 

@@ -97,7 +97,9 @@ def main():
         print(f"{name:22s} ({B},{H},{L},{D}): {median * 1e3:8.3f} ms "
               f"({flop / median / 1e12:6.1f} bf16-equivalent TFLOP/s)")
     report_json({"anchor": "SageAttention sageattn_qk_int8_pv_fp8_cuda_sm90",
-                 "device": torch.cuda.get_device_name(), "check_cosine": check, "rows": rows},
+                 "device": torch.cuda.get_device_name(), "check_cosine": check,
+                 "warmup": args.warmup, "warmup_ms": args.warmup_ms, "repeats": args.repeats,
+                 "rows": rows},
                 args.json)
 
 

@@ -59,6 +59,7 @@ def main():
         "device": torch.cuda.get_device_name(),
         "torch": torch.__version__,
         "cudnn": torch.backends.cudnn.version(),
+        "warmup": args.warmup,
         "repeats": args.repeats,
         "warmup_ms": args.warmup_ms,
         "shapes": [],
