@@ -63,11 +63,14 @@ if ! cmake --build build-gpu --parallel "$(nproc)" --target fastvideo_cli fastvi
 fi
 
 failed=0  # a step failed: the exit status says so after the table
-# run LOG COMMAND...: stdout+stderr to $work/LOG.log, its tail shown on failure, wall time logged.
+# run LOG COMMAND...: stdout+stderr to $work/LOG.log, its tail shown on failure, wall time logged,
+# and the SM clock and power through the run (tools/bench/sample_clocks.sh; its samples in
+# $work/LOG.clocks.csv): under the power cap the clock a number was timed at depends on the kernel.
 run() {
   local log=$1 t0=$SECONDS
   shift
-  "$@" >"$work/$log.log" 2>&1 || { echo "FAILED: $*"; tail -20 "$work/$log.log"; failed=1; }
+  tools/bench/sample_clocks.sh "$work/$log.clocks.csv" "$@" >"$work/$log.log" 2>&1 ||
+    { echo "FAILED: $*"; tail -20 "$work/$log.log"; failed=1; }
   echo "wall $((SECONDS - t0)) s: $*" >>"$work/$log.log"
 }
 
