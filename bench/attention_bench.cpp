@@ -84,15 +84,21 @@ constexpr AttentionShape kShapes[] = {
 
 #ifdef FASTVIDEO_HAVE_CUDA
 
+// random_device_tensor's seeds: q, k, v (also in VSA's tile order), VSA's gate, SLA's proj_l.
+constexpr uint64_t kQSeed = 1, kKSeed = 2, kVSeed = 3, kGateSeed = 4, kProjSeed = 5;
+
 // A [B, L, H, D] BF16 device tensor of N(0, 1) values: one random block of rows repeated along L
-// (drawing billions on the CPU would take minutes). The times depend on the values only through
-// FLASH_ATTN's conditional rescale: with repeated rows the exponent base settles after the first
-// block, slightly fewer rescales than real activations would cause.
-Tensor random_device_tensor(int64_t B, int64_t L, int64_t H, int64_t D, Device device) {
+// (drawing billions on the CPU would take minutes). The dense times depend on the values only
+// through FLASH_ATTN's conditional rescale: with repeated rows the exponent base settles after the
+// first block, slightly fewer rescales than real activations would cause. The sparse backends'
+// selections depend on them: each tensor its own `seed`, since with one stream for all q = k = v
+// and every query block scored highest against its own keys (until session 58).
+Tensor random_device_tensor(int64_t B, int64_t L, int64_t H, int64_t D, Device device,
+                            uint64_t seed) {
   constexpr int64_t kBlockRows = 2048;
   const int64_t rows = std::min(L, kBlockRows);
   std::vector<float> values(size_t(B * rows * H * D));
-  uint64_t state = 0x9E3779B97F4A7C15ull;
+  uint64_t state = 0x9E3779B97F4A7C15ull * (2 * seed + 1);
   for (size_t i = 0; i < values.size(); i += 2) {
     // Box-Muller on a 64-bit LCG: no dependence on test helpers from the CLI.
     auto uniform = [&] {
@@ -157,7 +163,7 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
     // With a gate (FastWan's checkpoints have one; without, G = 0 and the coarse output is
     // skipped).
     AttentionExtras gated;
-    gated.gate = random_device_tensor(s.B, s.Lq, s.H, s.D, q.device());
+    gated.gate = random_device_tensor(s.B, s.Lq, s.H, s.D, q.device(), kGateSeed);
     report("VSA gated" + tag, time_ms([&] { return vsa.run(q, k, v, scale, md.get(), gated); }),
            blocks_flop);
     // The fine stage alone on tiled copies (the Hopper kernel with the untiling fused, or the
@@ -167,9 +173,9 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
     };
     const Tensor sizes = upload(tiling.tile_sizes), token_of_slot = upload(tiling.token_of_slot);
     // Three tensors, as a real call reads: one tensor as q, k and v would serve K and V from L2.
-    const Tensor tq = random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device()),
-                 tk = random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device()),
-                 tv = random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device());
+    const Tensor tq = random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device(), kQSeed),
+                 tk = random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device(), kKSeed),
+                 tv = random_device_tensor(s.B, tiling.padded_len, s.H, s.D, q.device(), kVSeed);
     const Tensor out = Tensor::empty(hopper ? q.shape() : tq.shape(), DType::BF16, q.device());
     report(std::string(hopper ? "VSA fine (hopper)" : "VSA fine (portable)") + tag, time_ms([&] {
              if (hopper)
@@ -203,8 +209,9 @@ template <class Report, class Time>
 void report_sla(const std::string& label, const std::vector<double>& ratios,
                 const AttentionBackend& sla, const AttentionShape& s, const Tensor& q,
                 const Tensor& k, const Tensor& v, float scale, Report&& report, Time&& time_ms) {
-  const Tensor w =
-      random_device_tensor(1, s.D, 1, s.D, q.device()).reshape({s.D, s.D}).to(DType::F32);
+  const Tensor w = random_device_tensor(1, s.D, 1, s.D, q.device(), kProjSeed)
+                       .reshape({s.D, s.D})
+                       .to(DType::F32);
   AttentionExtras proj_l;
   proj_l.proj_l_weight = w;
   proj_l.proj_l_bias = Tensor::zeros({s.D}, DType::F32, q.device());
@@ -369,9 +376,9 @@ int run_bench_attention(const AttentionBenchFlags& f) {
   for (const AttentionShape& s : kShapes) {
     if (!f.shapes.empty() && std::find(f.shapes.begin(), f.shapes.end(), s.key) == f.shapes.end())
       continue;
-    const Tensor q = random_device_tensor(s.B, s.Lq, s.H, s.D, device);
-    const Tensor k = random_device_tensor(s.B, s.Lk, s.H, s.D, device);
-    const Tensor v = random_device_tensor(s.B, s.Lk, s.H, s.D, device);
+    const Tensor q = random_device_tensor(s.B, s.Lq, s.H, s.D, device, kQSeed);
+    const Tensor k = random_device_tensor(s.B, s.Lk, s.H, s.D, device, kKSeed);
+    const Tensor v = random_device_tensor(s.B, s.Lk, s.H, s.D, device, kVSeed);
     const float scale = 1.0f / std::sqrt(float(s.D));
     const bool cudnn = ops::cuda::attention_uses_cudnn(q, k, v, scale);
     const double flop = 4.0 * double(s.B) * double(s.H) * double(s.Lq) * double(s.Lk) * double(s.D);
