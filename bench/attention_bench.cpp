@@ -27,6 +27,7 @@
 #include "attention_accuracy.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
+#include "core/parallel.h"
 #include "core/tensor.h"
 #include "cuda_timer.h"
 #include "json_output.h"
@@ -87,35 +88,40 @@ constexpr AttentionShape kShapes[] = {
 // random_device_tensor's seeds: q, k, v (also in VSA's tile order), VSA's gate, SLA's proj_l.
 constexpr uint64_t kQSeed = 1, kKSeed = 2, kVSeed = 3, kGateSeed = 4, kProjSeed = 5;
 
-// A [B, L, H, D] BF16 device tensor of N(0, 1) values: one random block of rows repeated along L
-// (drawing billions on the CPU would take minutes). The dense times depend on the values only
-// through FLASH_ATTN's conditional rescale: with repeated rows the exponent base settles after the
-// first block, slightly fewer rescales than real activations would cause. The sparse backends'
-// selections depend on them: each tensor its own `seed`, since with one stream for all q = k = v
-// and every query block scored highest against its own keys (until session 58).
+// A counter-based 64-bit draw (splitmix64 of `x`): any split of a tensor over threads fills it with
+// the same values.
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// A [B, L, H, D] BF16 device tensor of independent N(0, 1) values (Box-Muller on counter-based
+// draws, on every core), each tensor its own `seed`. Until session 58 the tensors were one random
+// 2,048-row block repeated along L, and one stream for all made q = k = v: only a third of VSA's
+// tiles differed, ties decided most selections, and every query block scored highest against its
+// own keys (docs/perf.md).
 Tensor random_device_tensor(int64_t B, int64_t L, int64_t H, int64_t D, Device device,
                             uint64_t seed) {
-  constexpr int64_t kBlockRows = 2048;
-  const int64_t rows = std::min(L, kBlockRows);
-  std::vector<float> values(size_t(B * rows * H * D));
-  uint64_t state = 0x9E3779B97F4A7C15ull * (2 * seed + 1);
-  for (size_t i = 0; i < values.size(); i += 2) {
-    // Box-Muller on a 64-bit LCG: no dependence on test helpers from the CLI.
-    auto uniform = [&] {
-      state = state * 6364136223846793005ull + 1442695040888963407ull;
-      return (double((state >> 11) + 1)) / 9007199254740993.0;
-    };
-    const double r = std::sqrt(-2.0 * std::log(uniform())), t = 6.283185307179586 * uniform();
-    values[i] = float(r * std::cos(t));
-    if (i + 1 < values.size()) values[i + 1] = float(r * std::sin(t));
-  }
-  Tensor block = Tensor::from_vector(values, {B, rows, H, D}).to(DType::BF16);
-  Tensor out = Tensor::empty({B, L, H, D}, DType::BF16, device);
-  for (int64_t l0 = 0; l0 < L; l0 += rows) {
-    const int64_t n = std::min(rows, L - l0);
-    out.slice(1, l0, l0 + n).copy_from(block.slice(1, 0, n));
-  }
-  return out;
+  const int64_t n = B * L * H * D;
+  Tensor host = Tensor::empty({B, L, H, D}, DType::F32);
+  float* x = host.data<float>();
+  const uint64_t base = splitmix64(seed);
+  parallel_for((n + 1) / 2, int64_t(1) << 16, [&](int64_t begin, int64_t end) {
+    for (int64_t pair = begin; pair < end; ++pair) {
+      const uint64_t a = splitmix64(base + 2 * uint64_t(pair));
+      const uint64_t b = splitmix64(base + 2 * uint64_t(pair) + 1);
+      const float u1 = float((a >> 40) + 1) * 0x1p-24f;  // (0, 1]: the log stays finite
+      const float u2 = float(b >> 40) * 0x1p-24f;
+      const float r = std::sqrt(-2.f * std::log(u1));
+      float sin_t = 0.f, cos_t = 0.f;
+      sincosf(6.2831853f * u2, &sin_t, &cos_t);
+      x[2 * pair] = r * cos_t;
+      if (2 * pair + 1 < n) x[2 * pair + 1] = r * sin_t;
+    }
+  });
+  return host.to(device).to(DType::BF16);
 }
 
 // The 64×64 blocks VSA's fine stage computes for a selection: packed, each query tile's selected
