@@ -98,10 +98,9 @@ uint64_t splitmix64(uint64_t x) {
 }
 
 // A [B, L, H, D] BF16 device tensor of independent N(0, 1) values (Box-Muller on counter-based
-// draws, on every core), each tensor its own `seed`. Until session 58 the tensors were one random
-// 2,048-row block repeated along L, and one stream for all made q = k = v: only a third of VSA's
-// tiles differed, ties decided most selections, and every query block scored highest against its
-// own keys (docs/perf.md).
+// draws, on every core), each tensor its own `seed`. Until session 58 each was one random 2,048-row
+// block repeated along L, from one stream for all, so q = k = v and only a third of VSA's tiles
+// differed: the sparse backends selected on inputs unlike any activations (docs/perf.md).
 Tensor random_device_tensor(int64_t B, int64_t L, int64_t H, int64_t D, Device device,
                             uint64_t seed) {
   const int64_t n = B * L * H * D;
