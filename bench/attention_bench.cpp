@@ -143,6 +143,28 @@ double vsa_blocks_computed(const VsaTiling& tiling, const Tensor& selected, bool
   return blocks;
 }
 
+// The mean share of key tiles that query tiles 2m and 2m + 1 (neighbours in tile order) both
+// selected, over every batch item and head: what loading a pair's shared key tiles once would save
+// is half of it (docs/perf.md, session 58).
+double vsa_pair_overlap(const Tensor& selected) {
+  const Tensor host = selected.to(Device::cpu());
+  const int64_t n = host.size(2), topk = host.size(3), heads = host.size(0) * host.size(1);
+  const int32_t* tiles = host.data<int32_t>();
+  std::vector<char> in_first;
+  double shared = 0, pairs = 0;
+  for (int64_t bh = 0; bh < heads; ++bh) {
+    for (int64_t m = 0; m + 1 < n; m += 2) {
+      const int32_t* a = tiles + (bh * n + m) * topk;
+      const int32_t* b = a + topk;
+      in_first.assign(size_t(n), 0);
+      for (int64_t j = 0; j < topk; ++j) in_first[size_t(a[j])] = 1;
+      for (int64_t j = 0; j < topk; ++j) shared += in_first[size_t(b[j])];
+      pairs += 1;
+    }
+  }
+  return pairs > 0 ? shared / (pairs * double(topk)) : 0.0;
+}
+
 // VSA rows at sparsity 0.8 and 0.9: the whole forward (tiling, coarse stage, selection, fine stage,
 // untiling) without and with a gate, and its fine-stage kernel alone on tiled inputs, TFLOP/s
 // over the 64×64 blocks the fine stage computes (4·D·64·64 each, over every batch item, head and
@@ -164,6 +186,9 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
                                vsa_blocks_computed(tiling, selection.selected, packed) *
                                double(kVsaTileTokens * kVsaTileTokens);
     const std::string tag = sparsity == 0.8 ? "@0.8" : "@0.9";
+    std::printf("%-20s VSA%s: query tiles 2m and 2m + 1 share %.1f %% of their %lld key tiles\n",
+                "", tag.c_str(), 100.0 * vsa_pair_overlap(selection.selected),
+                static_cast<long long>(topk));
     report("VSA" + tag, time_ms([&] { return vsa.run(q, k, v, scale, md.get()); }), blocks_flop);
     // With a gate (FastWan's checkpoints have one; without, G = 0 and the coarse output is
     // skipped).
