@@ -126,8 +126,8 @@ Tensor random_device_tensor(int64_t B, int64_t L, int64_t H, int64_t D, Device d
 // The 64×64 blocks VSA's fine stage computes for a selection: packed, each query tile's selected
 // key tiles in 64-key stages (a tile's valid count rounded up to 8, 16, 32 or 64 rows, as the
 // Hopper kernel packs them where vsa_packs_key_tiles), else 64 keys per selected tile.
-double vsa_blocks_computed(const VsaTiling& tiling, const Tensor& selected, bool packed) {
-  const Tensor host = selected.to(Device::cpu());
+// `host`: the selection on the CPU.
+double vsa_blocks_computed(const VsaTiling& tiling, const Tensor& host, bool packed) {
   const int64_t topk = host.size(3), rows = host.numel() / topk;
   if (!packed) return double(rows * topk);
   const int32_t* tiles = host.data<int32_t>();
@@ -146,8 +146,8 @@ double vsa_blocks_computed(const VsaTiling& tiling, const Tensor& selected, bool
 // The mean share of key tiles that query tiles 2m and 2m + 1 (neighbours in tile order) both
 // selected, over every batch item and head: what loading a pair's shared key tiles once would save
 // is half of it (docs/perf.md, session 58).
-double vsa_pair_overlap(const Tensor& selected) {
-  const Tensor host = selected.to(Device::cpu());
+// `host`: the selection on the CPU, [B, H, N, topk].
+double vsa_pair_overlap(const Tensor& host) {
   const int64_t n = host.size(2), topk = host.size(3), heads = host.size(0) * host.size(1);
   const int32_t* tiles = host.data<int32_t>();
   std::vector<char> in_first;
@@ -181,13 +181,14 @@ void report_vsa(const AttentionBackend& vsa, const AttentionShape& s, const Tens
     // The selection of a real call, for the block count and the fine stage alone.
     VsaSelection selection;
     ops::video_sparse_attention(q, k, v, {}, tiling, topk, scale, &selection);
+    const Tensor selected_host = selection.selected.to(Device::cpu());
     const bool packed = hopper && ops::cuda::vsa_packs_key_tiles(s.Lq, tiling.padded_len);
     const double blocks_flop = 4.0 * double(s.D) *
-                               vsa_blocks_computed(tiling, selection.selected, packed) *
+                               vsa_blocks_computed(tiling, selected_host, packed) *
                                double(kVsaTileTokens * kVsaTileTokens);
     const std::string tag = sparsity == 0.8 ? "@0.8" : "@0.9";
     std::printf("%-20s VSA%s: query tiles 2m and 2m + 1 share %.1f %% of their %lld key tiles\n",
-                "", tag.c_str(), 100.0 * vsa_pair_overlap(selection.selected),
+                "", tag.c_str(), 100.0 * vsa_pair_overlap(selected_host),
                 static_cast<long long>(topk));
     report("VSA" + tag, time_ms([&] { return vsa.run(q, k, v, scale, md.get()); }), blocks_flop);
     // With a gate (FastWan's checkpoints have one; without, G = 0 and the coarse output is

@@ -86,6 +86,11 @@ def add_warmup_ms_arg(parser):
                         help="untimed calls for this long after --warmup, per row (0: none)")
 
 
+def run_settings(args):
+    """The warm-up and repeats an anchor ran with (add_run_args'), for its JSON report."""
+    return {"warmup": args.warmup, "warmup_ms": args.warmup_ms, "repeats": args.repeats}
+
+
 def add_run_args(parser):
     """The timing and report arguments every upstream anchor takes."""
     parser.add_argument("--warmup", type=int, default=3)

@@ -24,7 +24,7 @@ import tempfile
 
 import torch
 from anchor_harness import (add_run_args, build_extension, refuse_lost_build, report_json,
-                            require_hopper, time_runs)
+                            require_hopper, run_settings, time_runs)
 
 # (name, heads, token grid T x H x W): bench/attention_bench.cpp's VSA shapes with batch 1 (the
 # kernel takes batch 1 only), named as its rows are; the last is FastVideo#1034's whole-tile case
@@ -156,7 +156,7 @@ def main():
                   f"{median * 1e3:8.3f} ms ({flop / median / 1e12:6.1f} TFLOP/s on its blocks)")
     report_json({"anchor": "FastVideo block_sparse_h100 (ThunderKittens)",
                  "device": torch.cuda.get_device_name(), "check_max_error": error,
-                 "warmup": args.warmup, "warmup_ms": args.warmup_ms, "repeats": args.repeats,
+                 **run_settings(args),
                  "rows": rows}, args.json)
 
 

@@ -23,7 +23,7 @@ import sys
 import torch
 import torch.nn.functional as F
 from anchor_harness import (add_run_args, build_extension, refuse_lost_build, report_json,
-                            require_hopper, time_runs)
+                            require_hopper, run_settings, time_runs)
 
 # Keep in step with kShapes in bench/attention_bench.cpp (self-attention rows).
 SHAPES = [
@@ -98,7 +98,7 @@ def main():
               f"({flop / median / 1e12:6.1f} bf16-equivalent TFLOP/s)")
     report_json({"anchor": "SageAttention sageattn_qk_int8_pv_fp8_cuda_sm90",
                  "device": torch.cuda.get_device_name(), "check_cosine": check,
-                 "warmup": args.warmup, "warmup_ms": args.warmup_ms, "repeats": args.repeats,
+                 **run_settings(args),
                  "rows": rows},
                 args.json)
 
