@@ -30,6 +30,7 @@
 #include "core/parallel.h"
 #include "core/tensor.h"
 #include "cuda_timer.h"
+#include "gpu_clock_sampler.h"
 #include "json_output.h"
 #include "ops/attention.h"
 #include "ops/cuda/attention_backend.h"
@@ -310,10 +311,16 @@ std::vector<const AttentionBackend*> anchor_first(std::vector<const AttentionBac
   return backends;
 }
 
-// The median and the minimum of timed samples (ms), as every row reports them.
-std::pair<double, double> median_and_min(std::vector<double> x) {
-  const SampleStats s = sample_stats(std::move(x));
-  return {s.median, s.min};
+// What every row reports: the median and the minimum of its timed samples (ms), and the clock
+// they ran at (empty for --paired's rows, whose calls alternate two backends).
+struct RowTime {
+  double median, min;
+  ClockSummary clock;
+};
+
+RowTime row_time(std::vector<double> ms, ClockSummary clock = {}) {
+  const SampleStats s = sample_stats(std::move(ms));
+  return {s.median, s.min, clock};
 }
 
 // --paired: the two backends' calls timed in pairs, A B then B A and so on, so that both see the
@@ -352,12 +359,12 @@ void paired_rows(const AttentionBackend& a, const AttentionBackend& b, const Ten
     ratio.push_back(double(ta) / double(tb));
   }
   for (cudaEvent_t e : marks) FV_CUDA_CHECK(cudaEventDestroy(e));
-  report(str_cat(a.name(), " (paired)"), median_and_min(ms_a));
-  report(str_cat(b.name(), " (paired)"), median_and_min(ms_b));
+  report(str_cat(a.name(), " (paired)"), row_time(ms_a));
+  report(str_cat(b.name(), " (paired)"), row_time(ms_b));
   std::printf(
       "%-20s paired (each first in half of them): %s / %s time per pair, median %.3fx over %d "
       "pairs\n",
-      "", std::string(a.name()).c_str(), std::string(b.name()).c_str(), median_and_min(ratio).first,
+      "", std::string(a.name()).c_str(), std::string(b.name()).c_str(), sample_stats(ratio).median,
       repeats);
 }
 
@@ -398,8 +405,12 @@ int run_bench_attention(const AttentionBenchFlags& f) {
       f.back_to_back ? ", each call queued behind an untimed one" : "");
   // "vs FLASH": this shape's FLASH_ATTN median over the row's (above 1: the row is faster), the
   // anchor timed first in the same run; "-" where FLASH_ATTN was not among --backends.
-  std::printf("%-20s %3s %3s %7s %7s %4s  %-20s %10s %10s %9s %9s\n", "shape", "B", "H", "Lq", "Lk",
-              "D", "backend/kernel", "median ms", "min ms", "TFLOP/s", "vs FLASH");
+  // "SM MHz": the mean SM clock over the row's timed calls (NVML, gpu_clock_sampler.h); "-"
+  // without NVML.
+  GpuClockSampler clocks(f.device);
+  out["clock_sampled"] = clocks.available();
+  std::printf("%-20s %3s %3s %7s %7s %4s  %-20s %10s %10s %9s %9s %7s\n", "shape", "B", "H", "Lq",
+              "Lk", "D", "backend/kernel", "median ms", "min ms", "TFLOP/s", "vs FLASH", "SM MHz");
 
   cudaEvent_t start = nullptr, stop = nullptr;
   FV_CUDA_CHECK(cudaEventCreate(&start));
@@ -417,6 +428,7 @@ int run_bench_attention(const AttentionBenchFlags& f) {
     auto time_ms = [&](auto&& call) {
       warm_up_gpu(ctx.stream(), f.warmup, f.warmup_ms, call);
       std::vector<double> ms;
+      clocks.start();
       for (int i = 0; i < f.repeats; ++i) {
         if (f.back_to_back) call();
         FV_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
@@ -427,26 +439,33 @@ int run_bench_attention(const AttentionBenchFlags& f) {
         FV_CUDA_CHECK(cudaEventElapsedTime(&elapsed, start, stop));
         ms.push_back(elapsed);
       }
-      return median_and_min(std::move(ms));
+      return row_time(std::move(ms), clocks.stop());
     };
     // TFLOP/s over `work` FLOP (default: the dense attention's; sparse rows count the blocks they
     // compute).
     double anchor_ms = 0;  // this shape's FLASH_ATTN median, once timed
-    auto report = [&](const std::string& path, std::pair<double, double> t, double work = 0) {
-      const auto [median, fastest] = t;
+    auto report = [&](const std::string& path, const RowTime& t, double work = 0) {
+      const double median = t.median, fastest = t.min;
       const double tflops = (work > 0 ? work : flop) / (median * 1e-3) / 1e12;
       if (anchor_ms == 0 && path.rfind("FLASH_ATTN", 0) == 0) anchor_ms = median;
-      char vs[32] = "-";
+      char vs[32] = "-", mhz[32] = "-";
       if (anchor_ms > 0) std::snprintf(vs, sizeof vs, "%.2fx", anchor_ms / median);
-      std::printf("%-20s %3lld %3lld %7lld %7lld %4lld  %-20s %10.3f %10.3f %9.1f %9s\n", s.label,
-                  static_cast<long long>(s.B), static_cast<long long>(s.H),
+      if (t.clock.samples > 0) std::snprintf(mhz, sizeof mhz, "%.0f", t.clock.mean_mhz);
+      std::printf("%-20s %3lld %3lld %7lld %7lld %4lld  %-20s %10.3f %10.3f %9.1f %9s %7s\n",
+                  s.label, static_cast<long long>(s.B), static_cast<long long>(s.H),
                   static_cast<long long>(s.Lq), static_cast<long long>(s.Lk),
-                  static_cast<long long>(s.D), path.c_str(), median, fastest, tflops, vs);
+                  static_cast<long long>(s.D), path.c_str(), median, fastest, tflops, vs, mhz);
       nlohmann::ordered_json row{
           {"label", s.label},  {"B", s.B},        {"H", s.H},     {"Lq", s.Lq},
           {"Lk", s.Lk},        {"D", s.D},        {"path", path}, {"median_ms", median},
           {"min_ms", fastest}, {"tflops", tflops}};
       if (anchor_ms > 0) row["flash_attn_median_over_this"] = anchor_ms / median;
+      if (t.clock.samples > 0) {
+        row["sm_mhz_mean"] = t.clock.mean_mhz;
+        row["sm_mhz_min"] = t.clock.min_mhz;
+        row["power_w_mean"] = t.clock.mean_watts;  // NVML's reading: a 1 s average on Hopper
+        row["clock_samples"] = t.clock.samples;
+      }
       out["shapes"].push_back(std::move(row));
     };
     // Every backend available here that runs this kind of layer, through the interface the
