@@ -63,6 +63,7 @@ struct AttentionBenchFlags {
   // it is timed at the clock the card settles to under the row's own calls in a loop, not at the
   // one the previous row left (docs/perf.md, session 58).
   int warmup_ms = 500;
+  int clock_ms = 20;  // the SM clock read this often during a row's timed calls; 0: not read
 };
 
 struct AttentionShape {
@@ -371,6 +372,7 @@ void paired_rows(const AttentionBackend& a, const AttentionBackend& b, const Ten
 int run_bench_attention(const AttentionBenchFlags& f) {
   FV_CHECK(f.repeats >= 1 && f.warmup >= 1, "bench attention: --repeats and --warmup must be >= 1");
   FV_CHECK(f.warmup_ms >= 0, "bench attention: --warmup-ms must be >= 0, got ", f.warmup_ms);
+  FV_CHECK(f.clock_ms >= 0, "bench attention: --clock-ms must be >= 0, got ", f.clock_ms);
   FV_CHECK(!f.paired || f.backends.size() == 2,
            "bench attention: --paired needs exactly two --backends (A,B: A's time over B's), got ",
            f.backends.size());
@@ -406,9 +408,9 @@ int run_bench_attention(const AttentionBenchFlags& f) {
   // "vs FLASH": this shape's FLASH_ATTN median over the row's (above 1: the row is faster), the
   // anchor timed first in the same run; "-" where FLASH_ATTN was not among --backends.
   // "SM MHz": the mean SM clock over the row's timed calls (NVML, gpu_clock_sampler.h); "-"
-  // without NVML.
-  GpuClockSampler clocks(f.device);
-  out["clock_sampled"] = clocks.available();
+  // without NVML, with --clock-ms 0, and for --paired's rows.
+  GpuClockSampler clocks(f.device, f.clock_ms);
+  out["clock_ms"] = clocks.available() ? f.clock_ms : 0;
   std::printf("%-20s %3s %3s %7s %7s %4s  %-20s %10s %10s %9s %9s %7s\n", "shape", "B", "H", "Lq",
               "Lk", "D", "backend/kernel", "median ms", "min ms", "TFLOP/s", "vs FLASH", "SM MHz");
 
@@ -463,9 +465,9 @@ int run_bench_attention(const AttentionBenchFlags& f) {
       if (t.clock.samples > 0) {
         row["sm_mhz_mean"] = t.clock.mean_mhz;
         row["sm_mhz_min"] = t.clock.min_mhz;
-        row["power_w_mean"] = t.clock.mean_watts;  // NVML's reading: a 1 s average on Hopper
         row["clock_samples"] = t.clock.samples;
       }
+      if (t.clock.watts >= 0) row["power_w_at_end"] = t.clock.watts;
       out["shapes"].push_back(std::move(row));
     };
     // Every backend available here that runs this kind of layer, through the interface the
@@ -561,6 +563,9 @@ Action add_attention_bench(CLI::App& bench) {
   cmd->add_option("--warmup-ms", f->warmup_ms,
                   "then untimed calls for this long per row, so each row is timed in the card's "
                   "steady state under its power cap (default 500; 0: none)");
+  cmd->add_option("--clock-ms", f->clock_ms,
+                  "read the SM clock this often (ms) during each row's timed calls, through NVML, "
+                  "for the SM MHz column (default 20; 0: not at all)");
   cmd->add_option("--device", f->device, "CUDA device index");
   cmd->add_option("--json", f->json, "write results as JSON");
   cmd->add_flag("--accuracy", f->accuracy,

@@ -44,50 +44,57 @@ const Nvml& nvml() {
 
 }  // namespace
 
-GpuClockSampler::GpuClockSampler(int cuda_device) {
-  const Nvml& api = nvml();
-  char bus_id[32] = {};
-  if (!api.loaded || cudaDeviceGetPCIBusId(bus_id, sizeof bus_id, cuda_device) != cudaSuccess)
+GpuClockSampler::GpuClockSampler(int cuda_device, int period_ms) : period_ms_(period_ms) {
+  char bus_id[32] = {};  // "domain:bus:device.function", which NVML takes as it is
+  if (period_ms <= 0 || !nvml().loaded ||
+      cudaDeviceGetPCIBusId(bus_id, sizeof bus_id, cuda_device) != cudaSuccess)
     return;
   NvmlDevice device = nullptr;
-  if (api.by_pci_bus_id(bus_id, &device) == 0) device_ = device;
+  if (nvml().by_pci_bus_id(bus_id, &device) == 0) device_ = device;
 }
 
 GpuClockSampler::~GpuClockSampler() {
-  if (thread_.joinable()) stop();
+  running_ = false;
+  if (thread_.joinable()) thread_.join();
+}
+
+void GpuClockSampler::read_clock(ClockSummary& s, double& mhz_sum) const {
+  unsigned mhz = 0;
+  if (nvml().clock_info(device_, kNvmlClockSm, &mhz) != 0) return;
+  s.min_mhz = s.samples == 0 ? mhz : std::min(s.min_mhz, double(mhz));
+  mhz_sum += mhz;
+  ++s.samples;
 }
 
 void GpuClockSampler::start() {
-  if (thread_.joinable()) stop();
+  running_ = false;
+  if (thread_.joinable()) thread_.join();
   summary_ = {};
+  mhz_sum_ = 0;
   if (!available()) return;
+  read_clock(summary_, mhz_sum_);  // here, before the row's first call: so even a short row has one
   running_ = true;
   thread_ = std::thread([this] {
-    const Nvml& api = nvml();
-    double mhz_sum = 0, watts_sum = 0;
-    int watt_samples = 0;
-    ClockSummary s;
     while (running_) {
-      unsigned mhz = 0, milliwatts = 0;
-      if (api.clock_info(device_, kNvmlClockSm, &mhz) == 0) {
-        mhz_sum += mhz;
-        s.min_mhz = s.samples == 0 ? mhz : std::min(s.min_mhz, double(mhz));
-        ++s.samples;
-      }
-      if (api.power_usage(device_, &milliwatts) == 0)
-        watts_sum += milliwatts / 1000.0, ++watt_samples;
-      std::this_thread::sleep_for(std::chrono::milliseconds(kPeriodMs));
+      std::this_thread::sleep_for(std::chrono::milliseconds(period_ms_));
+      if (running_) read_clock(summary_, mhz_sum_);
     }
-    if (s.samples > 0) s.mean_mhz = mhz_sum / s.samples;
-    if (watt_samples > 0) s.mean_watts = watts_sum / watt_samples;
-    summary_ = s;  // published by the join in stop()
   });
 }
 
 ClockSummary GpuClockSampler::stop() {
   running_ = false;
-  if (thread_.joinable()) thread_.join();
-  return summary_;
+  if (thread_.joinable()) thread_.join();  // after which summary_ is this thread's again
+  if (available()) {
+    read_clock(summary_, mhz_sum_);
+    unsigned milliwatts = 0;
+    if (nvml().power_usage(device_, &milliwatts) == 0) summary_.watts = milliwatts / 1000.0;
+  }
+  if (summary_.samples > 0) summary_.mean_mhz = mhz_sum_ / summary_.samples;
+  ClockSummary s = summary_;
+  summary_ = {};  // a second stop() reports nothing rather than this row again
+  mhz_sum_ = 0;
+  return s;
 }
 
 }  // namespace fastvideo::bench
