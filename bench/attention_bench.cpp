@@ -40,6 +40,7 @@
 #include "ops/sliding_tile_attention.h"
 #include "ops/sparse_linear_attention.h"
 #include "ops/video_sparse_attention.h"
+#include "random_checkpoint/random_weights.h"
 #include "sample_stats.h"
 #endif
 
@@ -90,19 +91,11 @@ constexpr AttentionShape kShapes[] = {
 // random_device_tensor's seeds: q, k, v (also in VSA's tile order), VSA's gate, SLA's proj_l.
 constexpr uint64_t kQSeed = 1, kKSeed = 2, kVSeed = 3, kGateSeed = 4, kProjSeed = 5;
 
-// A counter-based 64-bit draw (splitmix64 of `x`): any split of a tensor over threads fills it with
-// the same values.
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 // A [B, L, H, D] BF16 device tensor of independent N(0, 1) values (Box-Muller on counter-based
-// draws, on every core), each tensor its own `seed`. Until session 58 each was one random 2,048-row
-// block repeated along L, from one stream for all, so q = k = v and only a third of VSA's tiles
-// differed: the sparse backends selected on inputs unlike any activations (docs/perf.md).
+// draws: splitmix64, random_weights.h; on every core), each tensor its own `seed`. Until session 58
+// each was one random 2,048-row block repeated along L, from one stream for all, so q = k = v and
+// only a third of VSA's tiles differed: the sparse backends selected on inputs unlike any
+// activations (docs/perf.md).
 Tensor random_device_tensor(int64_t B, int64_t L, int64_t H, int64_t D, Device device,
                             uint64_t seed) {
   const int64_t n = B * L * H * D;

@@ -15,13 +15,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 // Calls store(i, value) for elements [first, first + n) of the tensor, in parallel.
 template <class Store>
 void generate(const TensorSpec& spec, uint64_t seed, int64_t first, int64_t n, Store store) {
@@ -44,6 +37,13 @@ uint64_t fnv1a(const std::string& s) {
 }
 
 }  // namespace
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
 
 uint64_t tensor_stream_seed(uint64_t seed, const std::string& name) {
   return (seed * 0x9E3779B97F4A7C15ull) ^ fnv1a(name);

@@ -12,6 +12,10 @@
 
 namespace fastvideo {
 
+// The counter-based 64-bit draw behind every value here: splitmix64's finaliser of `x`, so element
+// i of a stream s is splitmix64(s + i) whichever thread fills it.
+uint64_t splitmix64(uint64_t x);
+
 // Mean and standard deviation of a tensor's values, from its name and shape: biases 0.02, norm
 // gains (and VAE .gamma) 1 ± 0.1, scale_shift_table 0.1, token embeddings 1, relative attention
 // bias 0.5, every other weight 1/√fan_in (T5's q additionally × 1/8, the 1/√d_kv T5 folds in);
