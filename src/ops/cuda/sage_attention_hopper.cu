@@ -15,7 +15,8 @@
 // 1.11x at (1,40,75600,128) (docs/perf.md).
 // Shared:     Q 24 KiB (int8, one 128-byte row per query: the 128-byte swizzle's row); per stage K
 //             16 KiB (int8) and Vᵀ 16 KiB (E4M3, 128 channel rows of 128 keys) followed by 1 KiB
-//             of E4M3 ones (P̃·V's row sums, sage_hopper.cuh); 4 stages: 157 KiB. A stage's K
+//             of E4M3 ones (P̃·V's row sums, sage_hopper.cuh), and its key block's 4 key scales
+//             (16 bytes, bulk-copied with K); 4 stages: 157 KiB. A stage's K
 //             (Vᵀ) is refilled once all 12 consumer warps have released it.
 //
 // Tested by tests/cuda_sage_attention_test.cpp against the CPU contract (ops::cpu::sage_attention).
@@ -24,6 +25,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
@@ -87,7 +89,8 @@ __device__ __forceinline__ int unit_count(const SageParams& p) {
   return kParts ? p.parts : p.whole_tiles;
 }
 
-// [Q][K stages][Vᵀ stage + ones, per stage][barriers], tiles 1024-byte aligned.
+// [Q][K stages][Vᵀ stage + ones, per stage][barriers, each stage's 4 key scales], tiles
+// 1024-byte aligned.
 struct SmemMap {
   uint32_t base;
   __device__ uint32_t q() const { return base; }
@@ -104,8 +107,10 @@ struct SmemMap {
   __device__ uint32_t k_empty(int s) const { return bar(2 + kStages + s); }
   __device__ uint32_t v_full(int s) const { return bar(2 + 2 * kStages + s); }
   __device__ uint32_t v_empty(int s) const { return bar(2 + 3 * kStages + s); }
+  // Stage s's four key scales (its key block's Key groups), loaded with its K tile.
+  __device__ uint32_t k_scales(int s) const { return bar(2 + 4 * kStages) + 16 * s; }
 };
-static_assert((2 + 4 * kStages) * 8 <= int(kBarrierBytes));
+static_assert((2 + 4 * kStages) * 8 + 16 * kStages <= int(kBarrierBytes));
 
 __device__ __forceinline__ int ring_stage(uint32_t it) { return int(it % kStages); }
 __device__ __forceinline__ uint32_t ring_phase(uint32_t it) { return (it / kStages) & 1; }
@@ -117,6 +122,7 @@ __device__ void producer(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const
   for (int u = blockIdx.x; u < unit_count<kParts>(p); u += gridDim.x, ++tc) {
     const WorkUnit wu = decode_unit<kParts>(p, u);
     const WorkTile& w = wu.tile;
+    const float* k_scales = p.k_scales + (int64_t(w.batch) * p.heads + w.head) * p.k_scale_count;
     mbarrier_wait(sm.q_empty(), (tc & 1) ^ 1);
     mbarrier_arrive_expect_tx(sm.q_full(), kQTileBytes);
     tma_load_4d(sm.q(), tm_q, sm.q_full(), 0, w.head, w.q0, w.batch);
@@ -124,8 +130,9 @@ __device__ void producer(const CUtensorMap* tm_q, const CUtensorMap* tm_k, const
       const int s = ring_stage(it);
       const uint32_t ph = ring_phase(it);
       mbarrier_wait(sm.k_empty(s), ph ^ 1);
-      mbarrier_arrive_expect_tx(sm.k_full(s), kKTileBytes);
+      mbarrier_arrive_expect_tx(sm.k_full(s), kKTileBytes + 16);
       tma_load_4d(sm.k(s), tm_k, sm.k_full(s), 0, w.head, j * kBlockN, w.batch);
+      bulk_load(sm.k_scales(s), k_scales + 4 * j, 16, sm.k_full(s));
       mbarrier_wait(sm.v_empty(s), ph ^ 1);
       mbarrier_arrive_expect_tx(sm.v_full(s), kVTileBytes);
       tma_load_4d(sm.v(s), tm_v, sm.v_full(s), j * kBlockN, 0, w.head, w.batch);
@@ -175,13 +182,11 @@ __device__ void consumer(const SageParams& p, const SmemMap& sm, int wg, int thr
         q_block * 64 < p.seq_q
             ? p.q_scales[bh * p.q_scale_count + q_block * 32 + warp * 8 + lane / 4]
             : 1.f;
-    const float* k_scales = p.k_scales + bh * p.k_scale_count + lane % 4;
     float o[64], m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
 #pragma unroll
     for (int i = 0; i < 64; ++i) o[i] = 0.f;
     mbarrier_wait(sm.q_full(), tc & 1);
 
-    float k_scale = k_scales[4 * wu.kv_begin];
     for (int j = wu.kv_begin; j <= last; ++j, ++it) {
       const int stage = ring_stage(it);
       const uint32_t phase = ring_phase(it);
@@ -191,8 +196,8 @@ __device__ void consumer(const SageParams& p, const SmemMap& sm, int wg, int thr
       wgmma_fence();
       issue_qk(acc, q_desc, k_desc0 + stage * uint64_t(kKTileBytes >> 4));
       wgmma_commit();
-      // The next step's key scale, loaded while the tensor cores work (not after, on the path).
-      const float next_k_scale = j < last ? k_scales[4 * (j + 1)] : 0.f;
+      // The thread's key scale came with the K tile (read while the tensor cores work).
+      const float k_scale = ld_shared_f32(sm.k_scales(stage) + 4 * (lane % 4));
       wgmma_wait<0>();
       fence_operands(acc);
       release(sm.k_empty(stage), lane);
@@ -202,7 +207,6 @@ __device__ void consumer(const SageParams& p, const SmemMap& sm, int wg, int thr
       float corr[2];
       const bool grows =
           softmax_step(acc, q_scale * k_scale, p.seq_k - j * kBlockN, lane, m, pf, corr);
-      k_scale = next_k_scale;
       mbarrier_wait(sm.v_full(stage), phase);
       accumulate_pv(o, l, pf, corr, grows, v_desc0 + stage * uint64_t(kVStageBytes >> 4),
                     [&] { release(sm.v_empty(stage), lane); });
@@ -305,6 +309,10 @@ void hopper_sage_attention(const SageDeviceInputs& in, const Tensor& out, const 
                                          int(kSmemBytes)));
   });
   SageParams p{sage_common(in, out)};
+  // Each key block's 4 scales reach shared memory in one 16-byte bulk copy.
+  FV_CHECK(reinterpret_cast<uintptr_t>(p.k_scales) % 16 == 0 && p.k_scale_count % 4 == 0,
+           "SAGE_ATTN: the pre-pass's key scales must start 16-byte aligned, 4 per key block (got ",
+           p.k_scale_count, " per head)");
   p.q_tiles = (p.seq_q + kBlockM - 1) / kBlockM;
   p.kv_tiles = (p.seq_k + kBlockN - 1) / kBlockN;
   const int tiles = int(in.q_int8.size(0)) * p.heads * p.q_tiles, sms = ctx.info().sm_count;
