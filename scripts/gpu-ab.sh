@@ -11,8 +11,9 @@
 #   (several benchmarks per variant: "conv; vae --repeats 5")
 # Variant folders must be untracked by git on the device (put them under an ignored folder and name
 # it in the device call's carry list); scripts/ab-from-branches.sh makes them from git branches.
+# AB_NO_REBUILD=1: leave build-gpu as the last variant built (see the end).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 out="${OUT:-out}"
 mkdir -p "$out"
 bench_args=$1
@@ -53,6 +54,9 @@ for variant in "$@"; do
   done
 done
 rm -rf "$backup"
+# AB_NO_REBUILD=1 skips this last build when nothing after the A/B uses build-gpu (it then holds
+# the last variant's code): a minute of device time.
+[ "${AB_NO_REBUILD:-0}" = 1 ] && exit 0
 # shellcheck disable=SC2086
 cmake --build build-gpu --parallel "$(nproc)" --target fastvideo-bench $tests >"$out/rebuild-base.log" 2>&1 ||
   tail -20 "$out/rebuild-base.log"
