@@ -560,7 +560,7 @@ Action add_attention_bench(CLI::App& bench) {
                   "read the SM clock this often (ms) during each row's timed calls, through NVML, "
                   "for the SM MHz column (default 20; 0: not at all)");
   cmd->add_option("--device", f->device, "CUDA device index");
-  cmd->add_option("--json", f->json, "write results as JSON");
+  add_json_option(*cmd, f->json);
   cmd->add_flag("--accuracy", f->accuracy,
                 "after the timings, each self-attention backend's cosine similarity and rel-L2 "
                 "against attention in double, on q/k/v of a random-weights 1.3B forward at 480p "

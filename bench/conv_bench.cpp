@@ -136,7 +136,7 @@ Action add_conv_bench(CLI::App& bench) {
   auto f = std::make_shared<ConvBenchFlags>();
   cmd->add_option("--repeats", f->repeats, "timed repeats per shape (median)");
   cmd->add_option("--warmup", f->warmup, "untimed runs per shape before timing");
-  cmd->add_option("--json", f->json, "write results as JSON");
+  add_json_option(*cmd, f->json);
   return [f] { return run_conv_bench(*f); };
 }
 

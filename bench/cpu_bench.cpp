@@ -132,7 +132,7 @@ Action add_cpu_bench(CLI::App& bench) {
   cpu->add_option("--width", f->width, "DiT forward width");
   cpu->add_option("--num-frames", f->num_frames, "DiT forward frames (4n+1)");
   cpu->add_option("--repeats", f->repeats, "timed repeats (median)");
-  cpu->add_option("--json", f->json, "write results as JSON");
+  add_json_option(*cpu, f->json);
   return [f] { return run_bench(*f); };
 }
 

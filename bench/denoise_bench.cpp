@@ -21,6 +21,7 @@
 #include "bench_commands.h"
 #include "core/compute_device.h"
 #include "core/env.h"
+#include "core/format_number.h"
 #include "core/parse_number.h"
 #include "core/torch_random.h"
 #include "io/checkpoint.h"
@@ -34,6 +35,7 @@
 #include "pipeline/dmd_denoise_loop.h"
 #include "pipeline/latent_noise.h"
 #include "pipeline/memory_plan.h"
+#include "pipeline/sparse_attention_settings.h"
 #include "pipeline/transformer_quant.h"
 #include "pipeline/wan_checkpoint.h"
 #include "random_checkpoint/random_weights.h"
@@ -60,7 +62,7 @@ struct BenchDenoiseFlags {
   bool layerwise_offload = false;  // dit_layerwise_offload: blocks streamed from pinned memory
   std::string transformer_quant;   // "FP8": the blocks' linears in FP8 (transformer_quant)
   std::string max_device_memory;   // a budget, e.g. 24GiB
-  double vsa_sparsity = 0.8;       // --fastwan only
+  std::optional<double> vsa_sparsity;  // --fastwan only; unset: the preset's
   int height = 480, width = 832, num_frames = 81;
   int num_inference_steps = 50, steps = 0;  // steps 0: all of them
   double guidance_scale = 5.0, flow_shift = 3.0;
@@ -104,14 +106,23 @@ int run_bench_fastwan(const BenchDenoiseFlags& f, Device device, const std::stri
   const WanGeometry geometry(WanVaeConfig{}, config);
   const SamplingDefaults& d = preset.sampling;
   const DType dtype = device.is_cpu() ? DType::F32 : DType::BF16;
-  const AttentionSelection attention = select_attention_backends(
-      f.attention_backend.empty() ? "VIDEO_SPARSE_ATTN" : f.attention_backend, std::nullopt,
-      attention_device_for(device), {config.attention_head_dim, dtype});
+  // --attention-backend, else FASTVIDEO_ATTENTION_BACKEND, else VIDEO_SPARSE_ATTN (FastWan's).
+  const std::optional<std::string> env = env_string(kAttentionBackendEnv);
+  const bool chosen = !f.attention_backend.empty() || (env && !env->empty());
+  const AttentionSelection attention =
+      select_attention_backends(chosen ? f.attention_backend : std::string(kVsaBackendName), env,
+                                attention_device_for(device), {config.attention_head_dim, dtype});
+  // Checked as generate checks it: in [0, 1), and only with VIDEO_SPARSE_ATTN.
+  const double vsa_sparsity =
+      resolve_vsa_sparsity(f.vsa_sparsity, d.vsa_sparsity, *attention.self, attention.source);
+  const std::string sparsity = attention.self->name() == kVsaBackendName
+                                   ? str_cat(", VSA_sparsity ", shortest(vsa_sparsity))
+                                   : std::string();
   std::printf(
       "fastvideo bench denoise --fastwan: FastWan 1.3B (%d blocks), random weights with gates, "
-      "%dx%dx%d, %zu DMD steps, attention %s, VSA_sparsity %.2f, on %s (%s)\n",
+      "%dx%dx%d, %zu DMD steps, attention %s%s, on %s (%s)\n",
       config.num_layers, d.height, d.width, d.num_frames, d.dmd_timesteps.size(),
-      attention.describe().c_str(), f.vsa_sparsity, device.name().c_str(), card.c_str());
+      attention.describe().c_str(), sparsity.c_str(), device.name().c_str(), card.c_str());
   std::fflush(stdout);
   WanTransformer dit(config,
                      random_transformer(config, VsaGateLayout::InBlock, f.seed, dtype, device),
@@ -135,8 +146,8 @@ int run_bench_fastwan(const BenchDenoiseFlags& f, Device device, const std::stri
     synchronize_device(device);
     const auto t0 = Clock::now();
     forwards = run_dmd_denoise_loop(
-        {dit, geometry, text, d.dmd_timesteps, {.vsa_sparsity = f.vsa_sparsity}, generator},
-        latents, [&](int, double seconds) { step_seconds.push_back(seconds); });
+        {dit, geometry, text, d.dmd_timesteps, {.vsa_sparsity = vsa_sparsity}, generator}, latents,
+        [&](int, double seconds) { step_seconds.push_back(seconds); });
     synchronize_device(device);
     total = seconds_since(t0);
   }
@@ -151,7 +162,7 @@ int run_bench_fastwan(const BenchDenoiseFlags& f, Device device, const std::stri
     out["card"] = card;
     out["latent_shape"] = latent_shape;
     out["attention"] = attention.describe();
-    out["vsa_sparsity"] = f.vsa_sparsity;
+    out["vsa_sparsity"] = vsa_sparsity;
     out["transformer_quant"] =
         checked_transformer_quant(f.transformer_quant, "--transformer-quant");
     out["step_seconds"] = step_seconds;
@@ -360,7 +371,8 @@ Action add_denoise_bench(CLI::App& bench) {
                   "VIDEO_SPARSE_ATTN with --fastwan)");
   cmd->add_flag("--fastwan", f->fastwan,
                 "FastWan's 3-step DMD loop at 448x832x61 (random 1.3B weights with VSA gates)");
-  cmd->add_option("--VSA-sparsity", f->vsa_sparsity, "with --fastwan: VSA_sparsity (default 0.8)");
+  cmd->add_option("--VSA-sparsity", f->vsa_sparsity,
+                  "with --fastwan: VSA_sparsity in [0, 1) (default: the preset's, 0.8)");
   cmd->add_option("--cfg-batch-tokens", f->cfg_batch_tokens,
                   "batch the two CFG passes up to this many latent tokens (0: never; default: the "
                   "engine's)");
@@ -378,7 +390,7 @@ Action add_denoise_bench(CLI::App& bench) {
                 "dit_layerwise_offload: block weights in pinned host memory, streamed to the GPU");
   cmd->add_option("--max-device-memory", f->max_device_memory,
                   "a hard device-memory budget for the run, e.g. 24GiB");
-  cmd->add_option("--json", f->json, "write results as JSON");
+  add_json_option(*cmd, f->json);
   return [cmd, f] {
     // --fastwan times FastWan's preset loop (448x832x61, 3 DMD steps, random weights): the 1.3B
     // loop's settings would be ignored there, so they are refused, and VSA_sparsity is its alone.

@@ -65,7 +65,7 @@ void add_bench_dit_options(CLI::App& dit, BenchDitFlags& f) {
                  "run only the first N blocks; the full forward is extrapolated per layer");
   dit.add_option("--warmup", f.warmup, "untimed forwards first");
   dit.add_option("--repeats", f.repeats, "timed forwards (median; at least 5)");
-  dit.add_option("--json", f.json, "write results as JSON");
+  add_json_option(dit, f.json);
   dit.add_flag("--compile", f.compile,
                "then time compile mode (the forward replayed from a CUDA graph) on the same "
                "model; its one-time capture is reported apart and not timed");

@@ -114,7 +114,7 @@ Action add_gemm_bench(CLI::App& bench) {
   auto f = std::make_shared<GemmBenchFlags>();
   cmd->add_option("--repeats", f->repeats, "timed repeats per shape (median; at least 20)");
   cmd->add_option("--warmup", f->warmup, "untimed runs per shape before timing");
-  cmd->add_option("--json", f->json, "write results as JSON");
+  add_json_option(*cmd, f->json);
   return [f] { return run_gemm_bench(*f); };
 }
 

@@ -1,21 +1,22 @@
-// A benchmark's results written as JSON (--json FILE): a file that cannot be written is an error
-// naming it, not results lost with exit status 0.
+// A benchmark's results written as JSON (--json FILE): the path checked as the command line is
+// read, before any timing, and the file written whole or not at all.
 #pragma once
 
-#include <fstream>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "fastvideo/error.h"
-
 namespace fastvideo::bench {
 
-inline void write_json_results(const std::string& path, const nlohmann::json& results) {
-  std::ofstream out(path);
-  out << results.dump(2) << "\n";
-  out.close();
-  FV_CHECK(out.good(), "--json ", path,
-           ": cannot write the results there (a missing folder, a folder, or no permission)");
-}
+// Registers --json on `cmd`, its value checked at once (json_path_problem).
+void add_json_option(CLI::App& cmd, std::string& path);
+
+// Empty when `path` can take the results, else why not: a folder there, something other than a
+// regular file, or a folder that is missing or takes no new files.
+std::string json_path_problem(const std::string& path);
+
+// Writes the results to PATH.tmp and renames it over `path` (an existing file is replaced); an
+// error names the path and the system's reason, and leaves nothing behind.
+void write_json_results(const std::string& path, const nlohmann::json& results);
 
 }  // namespace fastvideo::bench

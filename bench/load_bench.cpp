@@ -212,7 +212,7 @@ Action add_load_bench(CLI::App& bench) {
   load->add_option("--rounds", f->rounds, "load rounds (default 2: first, then warm)");
   load->add_flag("--evict", f->evict,
                  "drop the weight files from the page cache before each first-round load");
-  load->add_option("--json", f->json, "write results as JSON");
+  add_json_option(*load, f->json);
   return [f] { return run_bench_load(*f); };
 }
 

@@ -174,7 +174,7 @@ Action add_umt5_bench(CLI::App& bench) {
   cmd->add_option("--warmup", f->warmup, "untimed runs first");
   cmd->add_option("--repeats", f->repeats, "timed runs (median; at least 5)");
   cmd->add_option("--seed", f->seed, "random weight seed");
-  cmd->add_option("--json", f->json, "write results as JSON");
+  add_json_option(*cmd, f->json);
   cmd->add_flag("--compile", f->compile,
                 "then time compile mode (compile.text_encoder_enabled: the layers replayed from a "
                 "CUDA graph) on the same weights; its one-time capture is reported apart");

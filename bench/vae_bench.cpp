@@ -150,7 +150,7 @@ Action add_vae_bench(CLI::App& bench) {
   cmd->add_option("--num-frames", f->num_frames, "video frames, 4n+1 (latents: n+1)");
   cmd->add_option("--repeats", f->repeats, "timed decodes after one warm-up (median)");
   cmd->add_option("--seed", f->seed, "seed of the random weights and latents");
-  cmd->add_option("--json", f->json, "write results as JSON");
+  add_json_option(*cmd, f->json);
   cmd->add_flag("--compile", f->compile,
                 "compile mode (compile.vae_enabled): chunks replayed from a graph captured in each "
                 "decode");

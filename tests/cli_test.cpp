@@ -285,6 +285,18 @@ TEST(Cli, InvalidGateValueSizeAndFrameCountAreNamed) {
   // Numbers as written in full, as everywhere else: no leading blank, no hex float.
   expect_clean_failure(run(base, "FASTVIDEO_CFG_GATE_STEP=' 0.5'"), "FASTVIDEO_CFG_GATE_STEP", out);
   expect_clean_failure(run(base, "FASTVIDEO_CFG_GATE_STEP=0x1p-1"), "FASTVIDEO_CFG_GATE_STEP", out);
+  // The request's cfg_gate_step wins over the variable, which is then named as not used.
+  const CliRun over = run(base +
+                              " --num-frames 5 --height 32 --width 32 --num-inference-steps 2 "
+                              "--request.sampling.cfg_gate_step 1",
+                          "FASTVIDEO_CFG_GATE_STEP=0.5");
+  ASSERT_EQ(over.status, 0) << over.output;
+  EXPECT_NE(over.output.find("FASTVIDEO_CFG_GATE_STEP=0.5 is set, but cfg_gate_step=1 takes "
+                             "precedence; the variable is not used"),
+            std::string::npos)
+      << over.output;
+  fs::remove(out / "x.y4m");
+  fs::remove(out / "x.y4m.json");
   expect_clean_failure(run(base + " --height 50"), "height=50", out);
   expect_clean_failure(run(base + " --num-frames 8"), "num_frames=8", out);
 }
@@ -581,6 +593,10 @@ TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {
                            "self-attention backend is TORCH_SDPA"),
             std::string::npos)
       << ok.output;
+  EXPECT_NE(ok.output.find("FASTVIDEO_ATTENTION_BACKEND=VIDEO_SPARSE_ATTN is set, but the "
+                           "attention_backend option (TORCH_SDPA) takes precedence"),
+            std::string::npos)
+      << ok.output;
   EXPECT_NE(ok.output.find("attention backends: self TORCH_SDPA"), std::string::npos)
       << "the resolved backends are logged:\n"
       << ok.output;
@@ -640,6 +656,43 @@ TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {
   const VideoMetadata sage_sla_metadata = read_video_metadata(out / "x.y4m");
   EXPECT_EQ(sage_sla_metadata.entries.at("attention_backend_self"), "SAGE_SLA_ATTN");
   EXPECT_EQ(sage_sla_metadata.entries.at("SLA_topk_ratio"), "1");
+}
+
+// `fastvideo bench`: --json is checked as the command line is read, before any timing, and written
+// whole (a helper's audit: a missing folder was found only after the benchmark, and a full disk
+// left an empty file); --fastwan's VSA_sparsity and backend are checked as generate checks them.
+TEST(Cli, BenchChecksItsJsonFileAndFastWanSettingsBeforeTiming) {
+  const fs::path dir = testing::temp_dir("bench-json");
+  for (const auto& [json, culprit] :
+       {std::pair{(dir / "missing" / "b.json").string(), "does not exist"},
+        std::pair{dir.string(), "is a folder; --json expects a file name"}}) {
+    const CliRun r = run("bench cpu --json " + json);
+    EXPECT_NE(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find(culprit), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("GFLOP/s"), std::string::npos) << "refused before timing:\n"
+                                                           << r.output;
+  }
+  const CliRun ok = run("bench cpu --json " + (dir / "b.json").string());
+  ASSERT_EQ(ok.status, 0) << ok.output;
+  EXPECT_NO_THROW(std::ignore = nlohmann::json::parse(std::ifstream(dir / "b.json")));
+  EXPECT_FALSE(fs::exists(dir / "b.json.tmp"));
+
+  const std::string fastwan = "bench denoise --fastwan --device cpu --VSA-sparsity ";
+  const CliRun range = run(fastwan + "1.5");
+  EXPECT_NE(range.status, 0);
+  EXPECT_NE(range.output.find("VSA_sparsity=1.5 is outside [0, 1)"), std::string::npos)
+      << range.output;
+  const CliRun flag = run(fastwan + "0.5 --attention-backend TORCH_SDPA");
+  EXPECT_NE(flag.status, 0);
+  EXPECT_NE(flag.output.find("VSA_sparsity=0.5 is set, but the self-attention backend is "
+                             "TORCH_SDPA (the attention_backend option)"),
+            std::string::npos)
+      << flag.output;
+  const CliRun env = run(fastwan + "0.5", "FASTVIDEO_ATTENTION_BACKEND=TORCH_SDPA");
+  EXPECT_NE(env.status, 0);
+  EXPECT_NE(env.output.find("TORCH_SDPA (FASTVIDEO_ATTENTION_BACKEND)"), std::string::npos)
+      << "the variable is read under --fastwan too:\n"
+      << env.output;
 }
 
 }  // namespace

@@ -365,8 +365,8 @@ TEST(RunConfig, TransformerQuantTakesFp8AndRefusesTheRestByName) {
 }
 
 // FastVideo's compile keys land in GeneratorOptions (their values are checked where the engine
-// checks the options, compile_settings.h); dit_kwargs replace the master keys wherever they come
-// in the file; a torch.compile keyword this engine has no counterpart for is refused by name.
+// checks the options, compile_settings.h); a torch.compile keyword this engine has no counterpart
+// for is refused by name.
 TEST(RunConfig, CompileKeysSetTheCompileOptions) {
   const RunConfig c = from_yaml(
       "generator:\n  engine:\n    compile:\n      enabled: true\n      mode: reduce-overhead\n"
@@ -384,13 +384,25 @@ TEST(RunConfig, CompileKeysSetTheCompileOptions) {
   EXPECT_FALSE(nulls.options.compile_vae);
   EXPECT_TRUE(from_yaml("generator:\n  engine:\n    compile:\n      vae_enabled: true\n")
                   .options.compile_vae);
+  // dit_kwargs replace the master keys for the transformer, the one model whose compile mode
+  // reads them, so a master key beside them would do nothing: refused by name in either order
+  // (a helper's audit: `mode: max-autotune` beside `dit_kwargs: {dynamic: null}` dropped it).
+  for (const char* yaml :
+       {"generator:\n  engine:\n    compile:\n      dit_kwargs: {dynamic: null}\n"
+        "      mode: max-autotune\n",
+        "generator:\n  engine:\n    compile:\n      mode: max-autotune\n"
+        "      dit_kwargs: {dynamic: null}\n"}) {
+    const std::string e = yaml_error(yaml);
+    EXPECT_TRUE(contains(e, "key 'generator.engine.compile.mode' has no effect beside") &&
+                contains(e, "move it into dit_kwargs"))
+        << e;
+  }
+  // A null master key is no setting; an empty dit_kwargs leaves the master keys in force.
   for (const char* yaml :
        {"generator:\n  engine:\n    compile:\n      dit_kwargs: {mode: max-autotune}\n"
-        "      mode: default\n",
-        "generator:\n  engine:\n    compile:\n      mode: default\n"
-        "      dit_kwargs: {mode: max-autotune}\n"}) {
-    const RunConfig d = from_yaml(yaml);
-    EXPECT_EQ(d.options.torch_compile_kwargs.mode, "max-autotune") << yaml;
+        "      mode: null\n",
+        "generator:\n  engine:\n    compile:\n      mode: max-autotune\n      dit_kwargs: {}\n"}) {
+    EXPECT_EQ(from_yaml(yaml).options.torch_compile_kwargs.mode, "max-autotune") << yaml;
   }
   const std::string e =
       yaml_error("generator:\n  engine:\n    compile:\n      dit_kwargs: {options: {}}\n");

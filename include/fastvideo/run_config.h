@@ -31,8 +31,11 @@ struct RunConfig {
   // for a prompt file; request.prompt is then empty. A single prompt leaves it empty.
   std::vector<std::string> prompt_list;
   // generator.engine.compile.dit_kwargs was given (non-empty): it replaces the master keys
-  // (compile.mode, ...) for the transformer, whichever comes first in the file.
+  // (compile.mode, ...) for the transformer, whichever comes first in the file. The transformer is
+  // the one model whose compile mode reads them, so a master key given beside it (the first one
+  // set, kept to name it) would have no effect and is refused.
   bool dit_compile_kwargs = false;
+  std::string compile_master_key;
 
   // Where the videos go (GenerationRequest::output_path): output_path (FastVideo's default
   // "outputs/") joined with output_video_name; empty when save_video is false. With a prompt

@@ -187,11 +187,23 @@ void set_compile_kwarg(const std::string& prefix, const std::string& name, const
   }
 }
 
-// A master key: checked always, kept unless dit_kwargs replaced the master keys.
+// The refusal of a master key beside a non-empty dit_kwargs, in whichever order they came.
+[[noreturn]] void fail_master_key_beside_dit_kwargs(const std::string& master_key) {
+  fail("key '", master_key,
+       "' has no effect beside a non-empty 'generator.engine.compile.dit_kwargs', which replaces "
+       "the master keys for the transformer, the one model this engine's compile mode reads them "
+       "for; move it into dit_kwargs or drop it");
+}
+
+// A master key (compile.mode, .backend, .fullgraph, .dynamic): checked always; null leaves it
+// unset.
 Setter compile_kwarg_setter(const std::string& prefix, const std::string& name) {
   return [prefix, name](const YAML::Node& n, RunConfig& c) {
-    GeneratorOptions replaced;  // where a value dit_kwargs override goes, checked all the same
+    GeneratorOptions replaced;  // a null beside dit_kwargs goes here: checked, dit_kwargs' stand
     set_compile_kwarg(prefix, name, n, c.dit_compile_kwargs ? replaced : c.options);
+    if (is_null(n)) return;
+    if (c.dit_compile_kwargs) fail_master_key_beside_dit_kwargs(prefix + name);
+    if (c.compile_master_key.empty()) c.compile_master_key = prefix + name;
   };
 }
 
@@ -325,6 +337,7 @@ const std::map<std::string, Setter>& setters() {
          FV_CHECK(n.IsMap(), "key '", key, "' expects a mapping of torch.compile keywords, got ",
                   describe(n));
          if (n.size() == 0) return;  // empty: the master keys hold
+         if (!c.compile_master_key.empty()) fail_master_key_beside_dit_kwargs(c.compile_master_key);
          c.options.torch_compile_kwargs = {};
          c.dit_compile_kwargs = true;
          for (auto it = n.begin(); it != n.end(); ++it) {

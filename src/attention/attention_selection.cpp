@@ -3,6 +3,7 @@
 #include <array>
 
 #include "fastvideo/error.h"
+#include "fastvideo/log.h"
 
 namespace fastvideo {
 
@@ -82,6 +83,11 @@ AttentionSelection select_attention_backends(std::string_view option,
   if (!option.empty()) {
     s.source = "the attention_backend option";
     s.self = &requested_backend(option, s.source, device, transformer, registry);
+    // The option wins; say so, so that a variable set for this run is not taken as used (an
+    // unknown name there too).
+    if (env && !env->empty() && registry.find(*env) != s.self)
+      log::warning(kAttentionBackendEnv, "=", *env, " is set, but the attention_backend option (",
+                   s.self->name(), ") takes precedence; the variable is not used");
   } else if (env && !env->empty()) {
     s.source = kAttentionBackendEnv;
     s.self = &requested_backend(*env, s.source, device, transformer, registry);

@@ -19,6 +19,9 @@ std::string size_text(size_t bytes) {
   return bytes >= (size_t(1) << 20) ? str_cat(bytes >> 20, " MiB") : str_cat(bytes, " bytes");
 }
 
+// errno's text, or a general one where the stream left errno unset.
+std::string system_reason() { return errno != 0 ? std::strerror(errno) : "an I/O error"; }
+
 }  // namespace
 
 std::string read_text_file(const std::filesystem::path& path, const std::string& what,
@@ -60,14 +63,16 @@ void write_text_file(const std::filesystem::path& path, const std::string& text)
   std::filesystem::path tmp = path;
   tmp += ".tmp";
   {
+    errno = 0;
     std::ofstream out(tmp, std::ios::binary);
-    if (!out) fail(tmp.string(), ": cannot create");
+    if (!out) fail(tmp.string(), ": cannot create (", system_reason(), ")");
     out << text;
     out.close();
     if (!out) {
+      const std::string why = system_reason();  // before remove() can change errno
       std::error_code ec;
       std::filesystem::remove(tmp, ec);
-      fail(tmp.string(), ": write failed");
+      fail(tmp.string(), ": write failed (", why, ")");
     }
   }
   std::error_code ec;

@@ -50,6 +50,8 @@ std::string ResolvedRequest::no_cfg_reason() const {
 
 namespace {
 
+constexpr const char* kCfgGateStepEnv = "FASTVIDEO_CFG_GATE_STEP";
+
 // Prompts reach the tokenizer, the metadata and file names: valid UTF-8 without NUL bytes.
 void check_text(const char* field, const std::string& text) {
   const size_t nul = text.find('\0');
@@ -99,8 +101,12 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
   r.pipeline = preset.pipeline;
 
   // fastvideo.md §5: FASTVIDEO_CFG_GATE_STEP must be a number in [0, 1]; 1.0 disables gating.
-  r.cfg_gate_step =
-      q.cfg_gate_step ? *q.cfg_gate_step : env_double("FASTVIDEO_CFG_GATE_STEP", 1.0, 0.0, 1.0);
+  // The request's value wins over the variable; say so, so that the variable is not taken as used.
+  if (const auto env = env_string(kCfgGateStepEnv); q.cfg_gate_step && env && !env->empty())
+    log::warning(kCfgGateStepEnv, "=", *env,
+                 " is set, but cfg_gate_step=", shortest(*q.cfg_gate_step),
+                 " takes precedence; the variable is not used");
+  r.cfg_gate_step = q.cfg_gate_step ? *q.cfg_gate_step : env_double(kCfgGateStepEnv, 1.0, 0.0, 1.0);
   FV_CHECK(r.cfg_gate_step >= 0.0 && r.cfg_gate_step <= 1.0,
            "cfg_gate_step=", shortest(r.cfg_gate_step), " is not a number in [0, 1]");
 
