@@ -577,9 +577,25 @@ Action add_attention_bench(CLI::App& bench) {
                 "queue each timed call behind an untimed one, so the host's launches overlap the "
                 "GPU's work as inside a forward (default: each call starts on an idle GPU)");
   cmd->add_option("--sla-ratios", f->sla_ratios,
-                  "SLA_ATTN's and SAGE_SLA_ATTN's topk_ratio rows (default: 0.1,0.5)")
+                  "SLA_ATTN's and SAGE_SLA_ATTN's topk_ratio rows, each in (0, 1] (default: "
+                  "0.1,0.5)")
       ->delimiter(',');
-  return [f] { return run_bench_attention(*f); };
+  return [cmd, f] {
+    for (const double r : f->sla_ratios)
+      FV_CHECK(std::isfinite(r) && r > 0 && r <= 1, "bench attention: --sla-ratios ", r,
+               " is outside (0, 1] (the fraction of key blocks SLA attends to exactly)");
+    // Read only by the SLA rows: given without them, they would do nothing.
+    const bool sla_rows =
+        f->backends.empty() || std::any_of(f->backends.begin(), f->backends.end(), [](auto& b) {
+          const AttentionBackend* backend = AttentionBackendRegistry::builtin().find(b);
+          return backend && (backend->name() == "SLA_ATTN" || backend->name() == "SAGE_SLA_ATTN");
+        });
+    FV_CHECK(
+        cmd->count("--sla-ratios") == 0 || sla_rows,
+        "bench attention: --sla-ratios applies to the SLA_ATTN and SAGE_SLA_ATTN rows; add one "
+        "of them to --backends, or leave --sla-ratios out");
+    return run_bench_attention(*f);
+  };
 }
 
 }  // namespace fastvideo::bench

@@ -251,7 +251,11 @@ int run_bench_denoise(const BenchDenoiseFlags& f) {
   const auto uncond_text =
       dit.prepare_text(ops::scale(torch_randn(text_shape, f.seed + 2), 0.2f).to(device).to(dtype));
 
-  auto scheduler = make_scheduler(f.scheduler, f.flow_shift, nullptr);
+  // A checkpoint's scheduler_config.json, as the pipeline reads it (--scheduler checkpoint).
+  const std::optional<JsonFile> scheduler_config =
+      checkpoint ? std::optional<JsonFile>(checkpoint->config("scheduler")) : std::nullopt;
+  auto scheduler =
+      make_scheduler(f.scheduler, f.flow_shift, scheduler_config ? &*scheduler_config : nullptr);
   scheduler->set_timesteps(f.num_inference_steps);
   // Warm-up: one forward pair at the first timestep (kernel plans, RoPE tables, allocator pool;
   // with --compile, the graph's capture: the one-time cost, reported apart).

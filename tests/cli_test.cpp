@@ -319,6 +319,14 @@ TEST(Cli, SeveralGpuFlagsAreCheckedByName) {
                        out);
   expect_clean_failure(run(base + " --num-gpus 4 --sp-size 3"),
                        "num_gpus 4 with sp_size 3: expected num_gpus = sp_size", out);
+  // With one GPU no NCCL group is made: the timeout is said to do nothing, and the variable is
+  // checked all the same.
+  expect_clean_failure(run(base, "FASTVIDEO_NCCL_TIMEOUT_S=abc"), "FASTVIDEO_NCCL_TIMEOUT_S", out);
+  const CliRun timeout =
+      run(base + " --num-frames 5 --height 32 --width 32 --num-inference-steps 1 --dist-timeout 5");
+  ASSERT_EQ(timeout.status, 0) << timeout.output;
+  EXPECT_NE(timeout.output.find("dist_timeout 5 has no effect with num_gpus 1"), std::string::npos)
+      << timeout.output;
 }
 
 TEST(Cli, UnwritableOutputPathIsNamedAndLeavesNothing) {
@@ -676,6 +684,18 @@ TEST(Cli, BenchChecksItsJsonFileAndFastWanSettingsBeforeTiming) {
   ASSERT_EQ(ok.status, 0) << ok.output;
   EXPECT_NO_THROW(std::ignore = nlohmann::json::parse(std::ifstream(dir / "b.json")));
   EXPECT_FALSE(fs::exists(dir / "b.json.tmp"));
+
+  // bench attention's SLA rows: each ratio in (0, 1], and only with an SLA backend among
+  // --backends.
+  const CliRun ratio = run("bench attention --sla-ratios 0.1,5");
+  EXPECT_NE(ratio.status, 0);
+  EXPECT_NE(ratio.output.find("--sla-ratios 5 is outside (0, 1]"), std::string::npos)
+      << ratio.output;
+  const CliRun idle = run("bench attention --backends FLASH_ATTN --sla-ratios 0.2");
+  EXPECT_NE(idle.status, 0);
+  EXPECT_NE(idle.output.find("--sla-ratios applies to the SLA_ATTN and SAGE_SLA_ATTN rows"),
+            std::string::npos)
+      << idle.output;
 
   const std::string fastwan = "bench denoise --fastwan --device cpu --VSA-sparsity ";
   const CliRun range = run(fastwan + "1.5");

@@ -195,6 +195,12 @@ TEST(PipelineMemory, SwitchesAreCheckedAndNeverIgnored) {
   options.dit_layerwise_offload = false;
   options.dit_cpu_offload = true;
   EXPECT_NE(loading_error(options).find("contradict"), std::string::npos);
+  options.dit_cpu_offload = std::nullopt;
+  options.keep_text_encoder = true;  // beside text_encoder_cpu_offload = true (a helper's audit)
+  EXPECT_NE(loading_error(options).find("keep_text_encoder=true and text_encoder_cpu_offload=true "
+                                        "contradict each other"),
+            std::string::npos)
+      << loading_error(options);
   options = GeneratorOptions{};
   options.device = "cpu";
   options.vae_cpu_offload = true;

@@ -173,6 +173,13 @@ TEST(RunConfig, FastVideosOtherKeyLayoutIsRead) {
   EXPECT_TRUE(
       contains(yaml_error("generator:\n  engine:\n    attention:\n      bogus: 1\n"),
                "valid keys under generator.engine.attention: moba_config_path, vsa_sparsity"));
+  // An empty path is refused rather than read as unset; null leaves it unset.
+  const std::string empty =
+      yaml_error("generator:\n  pipeline:\n    experimental:\n      moba_config_path: ''\n");
+  EXPECT_TRUE(contains(empty, "moba_config_path' is empty")) << empty;
+  EXPECT_EQ(from_yaml("generator:\n  pipeline:\n    experimental:\n      moba_config_path: null\n")
+                .options.moba_config_path,
+            "");
 }
 
 // A dotted override's value is text, but YAML's null written out and {} are what they say (QA

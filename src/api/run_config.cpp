@@ -346,10 +346,11 @@ const std::map<std::string, Setter>& setters() {
        }},
       {"generator.pipeline.experimental.moba_config_path",
        [](auto& n, auto& c) {
-         c.options.moba_config_path =
-             is_null(n)
-                 ? std::string()
-                 : scalar<std::string>(n, "generator.pipeline.experimental.moba_config_path");
+         const std::string key = "generator.pipeline.experimental.moba_config_path";
+         c.options.moba_config_path = is_null(n) ? std::string() : scalar<std::string>(n, key);
+         // Empty would read as unset (a helper's audit); null is the way to leave it unset.
+         FV_CHECK(is_null(n) || !c.options.moba_config_path.empty(), "key '", key,
+                  "' is empty; name VMOBA_ATTN's JSON config file, or leave the key unset");
        }},
       {"generator.pipeline.vae_tiling",
        [](auto& n, auto& c) {

@@ -2,6 +2,8 @@
 
 #include "core/env.h"
 #include "fastvideo/error.h"
+#include "fastvideo/log.h"
+#include "parallel/nccl_group.h"
 #include "parallel/ulysses.h"
 
 namespace fastvideo {
@@ -22,6 +24,7 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
   FV_CHECK(n >= 1, "num_gpus ", n, ": expected 1 or more GPUs");
   FV_CHECK(!options.dist_timeout || (*options.dist_timeout >= 1 && *options.dist_timeout <= 86400),
            "dist_timeout ", options.dist_timeout.value_or(0), ": expected seconds from 1 to 86400");
+  nccl_timeout();  // FASTVIDEO_NCCL_TIMEOUT_S checked whether or not a group is made
   // "1 to 1" reads as a typo: with one GPU the only size is 1.
   const std::string sizes = n == 1 ? "1" : str_cat("1 to ", n);
   FV_CHECK(options.sp_size >= -1, "sp_size ", options.sp_size, " with num_gpus ", n,
@@ -54,6 +57,9 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
   if (n == 1) {
     // Sharded weights need their one-rank group, on CPU ranks too.
     if (!device.is_cpu() || plan.sharded) plan.devices = {device};
+    if (options.dist_timeout && !plan.sharded)
+      log::info("dist_timeout ", *options.dist_timeout,
+                " has no effect with num_gpus 1 and no use_fsdp_inference: no NCCL group is made");
     return plan;
   }
   FV_CHECK(!device.is_cpu() || context.cpu_ranks, "num_gpus ", n, " with the device ",

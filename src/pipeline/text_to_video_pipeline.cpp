@@ -144,6 +144,10 @@ PlannedMemory plan_offload(const GeneratorOptions& options, Device device,
   FV_CHECK(!(options.dit_layerwise_offload == false && options.dit_cpu_offload == true),
            "dit_layerwise_offload=false and dit_cpu_offload=true contradict each other here: on "
            "one GPU both mean streaming the transformer's blocks from host memory; set one");
+  FV_CHECK(!(options.keep_text_encoder == true && options.text_encoder_cpu_offload == true),
+           "keep_text_encoder=true and text_encoder_cpu_offload=true contradict each other: one "
+           "keeps UMT5's weights on the device between generations, the other streams them from "
+           "the checkpoint's files for each; set one");
   if (device.is_cpu()) {
     log_settings_idle_on_cpu(options);
     return {.offload = {.vae_tiling = tiling_asked,
