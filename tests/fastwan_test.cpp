@@ -500,6 +500,9 @@ TEST(FastWanPipeline, BadSettingsAreRefusedBeforeAnyWeightLoads) {
   GeneratorOptions scheduler = on_cpu();
   scheduler.scheduler = "checkpoint";
   EXPECT_TRUE(contains(refusal(tiny_fastwan_dir(), scheduler), "scheduler 'checkpoint'"));
+  // The default's name written out is a setting too, and does as little here (a helper's audit).
+  scheduler.scheduler = "flow_unipc";
+  EXPECT_TRUE(contains(refusal(tiny_fastwan_dir(), scheduler), "scheduler 'flow_unipc'"));
 }
 
 TEST(FastWanCheckpoint, AWanDmdPipelineMissingAComponentIsRefusedByName) {

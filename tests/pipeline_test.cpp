@@ -164,6 +164,11 @@ TEST(PipelineVaeTiling, TileSettingsAreCheckedAndNeverIgnored) {
   EXPECT_NE(m.find("vae_tile_size=128 and vae_tile_stride=64 are set, but vae_tiling is off"),
             std::string::npos)
       << m;
+  // The default written out is a setting too (a helper's audit: --vae-tile-size 256 ran silently).
+  GeneratorOptions same;
+  same.vae_tile_size = kDefaultVaeTileSize;
+  m = message(same);
+  EXPECT_NE(m.find("vae_tile_size=256 is set, but vae_tiling is off"), std::string::npos) << m;
   GeneratorOptions odd;
   odd.vae_tiling = true;
   odd.vae_tile_size = 100;

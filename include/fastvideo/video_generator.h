@@ -31,6 +31,8 @@ struct TorchCompileKwargs {
   std::optional<bool> fullgraph, dynamic;
 };
 
+inline constexpr int kDefaultVaeTileSize = 256, kDefaultVaeTileStride = 192;
+
 struct GeneratorOptions {
   // "auto" (GPU 0 when it is usable, else the CPU; the choice is logged), "cpu", "cuda" (GPU 0)
   // or "cuda:N". On a GPU the models run the diffusers bf16 path (weights bf16 except the
@@ -42,7 +44,9 @@ struct GeneratorOptions {
   // Self-attention backend by FastVideo name (TORCH_SDPA, FLASH_ATTN, ...; DESIGN §4). Empty:
   // FASTVIDEO_ATTENTION_BACKEND, else automatic. Cross-attention always runs a dense backend.
   std::string attention_backend;
-  std::string scheduler = "flow_unipc";  // flow_unipc (FastVideo default) | checkpoint | euler
+  // flow_unipc | checkpoint | euler; empty: flow_unipc (FastVideo's default). The FastWan (DMD)
+  // pipeline has no scheduler to choose, so any value there is refused.
+  std::string scheduler;
   // Keep UMT5's weights on the device between generations (loaded with the model) or load them
   // for each and release them after encoding. Unset: auto, kept on a GPU when the memory plan
   // fits them (docs/memory.md), released on the CPU.
@@ -61,11 +65,11 @@ struct GeneratorOptions {
   // FastVideo's vae_tiling (diffusers' AutoencoderKLWan tiling): a video larger than one tile
   // decodes tile by tile, square tiles of vae_tile_size pixels every vae_tile_stride pixels, the
   // overlaps blended; the VAE's working memory then scales with a tile, not the frame. Off by
-  // default, as in FastVideo's Wan presets. Sizes: multiples of 8, stride <= size; setting them
-  // while vae_tiling is off is an error, not a no-op.
+  // default, as in FastVideo's Wan presets. Sizes: multiples of 8, stride <= size; unset: 256
+  // and 192 (kDefaultVaeTileSize, kDefaultVaeTileStride). Setting them while vae_tiling is off is
+  // an error, not a no-op, the defaults' values written out too.
   bool vae_tiling = false;
-  int vae_tile_size = 256;
-  int vae_tile_stride = 192;
+  std::optional<int> vae_tile_size, vae_tile_stride;
   // FastVideo's STA mask search (fastvideo/sta_search.h): with SLIDING_TILE_ATTN as the
   // self-attention backend, these candidate windows are compared with the full window at every
   // step, layer and head (the video is the full window's); GenerationResult::sta_search holds the

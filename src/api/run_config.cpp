@@ -397,7 +397,10 @@ const std::map<std::string, Setter>& setters() {
        }},
       {"generator.pipeline.experimental.scheduler",
        [](auto& n, auto& c) {
-         c.options.scheduler = scalar<std::string>(n, "generator.pipeline.experimental.scheduler");
+         const std::string key = "generator.pipeline.experimental.scheduler";
+         c.options.scheduler = scalar<std::string>(n, key);
+         FV_CHECK(!c.options.scheduler.empty(), "key '", key,
+                  "' is empty; expected flow_unipc, checkpoint or euler");
        }},
       {"request.prompt",
        [](auto& n, auto& c) {

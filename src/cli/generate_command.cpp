@@ -179,8 +179,8 @@ RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>
     if (given_here) set_once(names.first, names.second);
   if (f.overwrite) config.request.overwrite = true;
   if (f.vae_tiling) config.options.vae_tiling = true;
-  if (f.vae_tile_size) config.options.vae_tile_size = *f.vae_tile_size;
-  if (f.vae_tile_stride) config.options.vae_tile_stride = *f.vae_tile_stride;
+  if (f.vae_tile_size) config.options.vae_tile_size = f.vae_tile_size;
+  if (f.vae_tile_stride) config.options.vae_tile_stride = f.vae_tile_stride;
   if (f.enable_torch_compile) config.options.enable_torch_compile = true;
   if (!f.transformer_quant.empty()) config.options.transformer_quant = f.transformer_quant;
   if (f.torch_compile_kwargs) {

@@ -27,6 +27,7 @@
 #include "pipeline/transformer_quant.h"
 #include "pipeline/wan_checkpoint.h"
 #include "schedulers/dmd_schedule.h"
+#include "schedulers/make_scheduler.h"
 
 namespace fastvideo {
 
@@ -70,19 +71,19 @@ VaeTiling square_tiling(int size, int stride) {
 // The VAE tiling the options ask for, checked: none unless vae_tiling is on, and then square
 // tiles of positive multiples of the VAE's spatial stride with stride <= size.
 std::optional<VaeTiling> vae_tiling_for(const GeneratorOptions& options, int64_t spatial_stride) {
-  const GeneratorOptions defaults;
   if (!options.vae_tiling) {
-    const bool size_set = options.vae_tile_size != defaults.vae_tile_size;
-    const bool stride_set = options.vae_tile_stride != defaults.vae_tile_stride;
+    const bool size_set = options.vae_tile_size.has_value();
+    const bool stride_set = options.vae_tile_stride.has_value();
     FV_CHECK(!size_set && !stride_set,
-             size_set ? str_cat("vae_tile_size=", options.vae_tile_size) : std::string(),
+             size_set ? str_cat("vae_tile_size=", *options.vae_tile_size) : std::string(),
              size_set && stride_set ? " and " : "",
-             stride_set ? str_cat("vae_tile_stride=", options.vae_tile_stride) : std::string(),
+             stride_set ? str_cat("vae_tile_stride=", *options.vae_tile_stride) : std::string(),
              size_set && stride_set ? " are" : " is",
              " set, but vae_tiling is off; turn it on (vae_tiling=true, --vae-tiling) to tile");
     return std::nullopt;
   }
-  const int size = options.vae_tile_size, stride = options.vae_tile_stride;
+  const int size = options.vae_tile_size.value_or(kDefaultVaeTileSize),
+            stride = options.vae_tile_stride.value_or(kDefaultVaeTileStride);
   FV_CHECK(size > 0 && size % spatial_stride == 0, "vae_tile_size=", size,
            ": expected a positive multiple of ", spatial_stride, " pixels");
   FV_CHECK(stride > 0 && stride % spatial_stride == 0 && stride <= size, "vae_tile_stride=", stride,
@@ -175,8 +176,8 @@ PlannedMemory plan_offload(const GeneratorOptions& options, Device device,
           dit.ffn_dim, dit.num_layers, 512),
       .decode_activations =
           estimate_decode_activations(d.num_frames, d.height, d.width, std::max(vae_gpus, 1)),
-      .decode_activations_tiled = estimate_tiled_decode_activations(d.num_frames, d.height, d.width,
-                                                                    options.vae_tile_size)};
+      .decode_activations_tiled = estimate_tiled_decode_activations(
+          d.num_frames, d.height, d.width, options.vae_tile_size.value_or(kDefaultVaeTileSize))};
   if (dit_shards >= 1) needs.dit_weights = sharded_dit_weights(needs, dit_shards);
   OffloadSettings settings;
   // On one GPU FastVideo's dit_cpu_offload (FSDP's CPU offload) also brings the weights in block
@@ -254,10 +255,11 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   // DMD pipeline has no scheduler to choose: its noise levels come from a fixed table.
   std::unique_ptr<PrepareTimestepsStage> prepare_timesteps;
   if (pipeline == WanPipelineKind::Wan) {
-    prepare_timesteps =
-        std::make_unique<PrepareTimestepsStage>(options.scheduler, checkpoint_.config("scheduler"));
+    prepare_timesteps = std::make_unique<PrepareTimestepsStage>(
+        options.scheduler.empty() ? std::string(kDefaultScheduler) : options.scheduler,
+        checkpoint_.config("scheduler"));
   } else {
-    FV_CHECK(options.scheduler == GeneratorOptions{}.scheduler, "scheduler '", options.scheduler,
+    FV_CHECK(options.scheduler.empty(), "scheduler '", options.scheduler,
              "': the WanDMDPipeline (FastWan) steps through its dmd_denoising_steps with "
              "FastVideo's fixed shift-8 flow-match table, not a scheduler; leave it unset");
   }
@@ -388,8 +390,9 @@ TextToVideoPipeline::TextToVideoPipeline(const std::filesystem::path& model_dir,
   offload_ = planned.offload;
   // The plan may turn tiling on; then it tiles as vae_tile_size / vae_tile_stride say.
   const std::optional<VaeTiling> decode_tiling =
-      offload_.vae_tiling ? std::optional(vae_tiling.value_or(
-                                square_tiling(options.vae_tile_size, options.vae_tile_stride)))
+      offload_.vae_tiling ? std::optional(vae_tiling.value_or(square_tiling(
+                                options.vae_tile_size.value_or(kDefaultVaeTileSize),
+                                options.vae_tile_stride.value_or(kDefaultVaeTileStride))))
                           : std::nullopt;
   const bool compile_umt5 = compile && options.compile_text_encoder;
   FV_CHECK(!(compile_umt5 && offload_.text_encoder),
