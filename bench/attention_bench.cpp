@@ -6,6 +6,7 @@
 // in double on q/k/v recorded from a real-size DiT forward (attention_accuracy.h).
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -13,15 +14,14 @@
 #include <utility>
 #include <vector>
 
+#include "attention/attention_registry.h"
 #include "bench_commands.h"
 #include "fastvideo/error.h"
+#include "json_output.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include <cuda_runtime.h>
 
-#include <cmath>
-
-#include "attention/attention_registry.h"
 #include "attention/sliding_tile_attn_backend.h"
 #include "attention/vmoba_config.h"
 #include "attention_accuracy.h"
@@ -31,7 +31,6 @@
 #include "core/tensor.h"
 #include "cuda_timer.h"
 #include "gpu_clock_sampler.h"
-#include "json_output.h"
 #include "ops/attention.h"
 #include "ops/cuda/attention_backend.h"
 #include "ops/cuda/flash_attention.h"

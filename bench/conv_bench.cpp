@@ -15,13 +15,13 @@
 
 #include "bench_commands.h"
 #include "core/torch_random.h"
+#include "json_output.h"
 #include "ops/channels_last.h"
 #include "ops/elementwise.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
 #include "cuda_timer.h"
-#include "json_output.h"
 #endif
 
 namespace fastvideo::bench {

@@ -162,7 +162,10 @@ int run_bench_fastwan(const BenchDenoiseFlags& f, Device device, const std::stri
     out["card"] = card;
     out["latent_shape"] = latent_shape;
     out["attention"] = attention.describe();
-    out["vsa_sparsity"] = vsa_sparsity;
+    // Only VIDEO_SPARSE_ATTN reads it; null where another backend ran.
+    out["vsa_sparsity"] = attention.self->name() == kVsaBackendName
+                              ? nlohmann::ordered_json(vsa_sparsity)
+                              : nlohmann::ordered_json(nullptr);
     out["transformer_quant"] =
         checked_transformer_quant(f.transformer_quant, "--transformer-quant");
     out["step_seconds"] = step_seconds;
@@ -368,7 +371,8 @@ Action add_denoise_bench(CLI::App& bench) {
                   "run only the first N steps and extrapolate the total (default: all)");
   cmd->add_option("--guidance-scale", f->guidance_scale, "CFG scale (default 5.0)");
   cmd->add_option("--flow-shift", f->flow_shift, "timestep shift (default 3.0, the 1.3B preset)");
-  cmd->add_option("--scheduler", f->scheduler, "flow_unipc (default) or euler");
+  cmd->add_option("--scheduler", f->scheduler,
+                  "flow_unipc (default), euler, or checkpoint (the --model's scheduler config)");
   cmd->add_option("--seed", f->seed, "noise and weight seed");
   cmd->add_option("--attention-backend", f->attention_backend,
                   "self-attention backend (default: FASTVIDEO_ATTENTION_BACKEND, else automatic; "
@@ -416,6 +420,9 @@ Action add_denoise_bench(CLI::App& bench) {
              " is not a finite number >= 0 (<= 1: one pass per step)");
     FV_CHECK(cmd->count("--steps") == 0 || f->steps >= 1, "bench denoise: --steps ", f->steps,
              " is not in 1..", f->num_inference_steps);
+    FV_CHECK(f->scheduler != "checkpoint" || cmd->count("--model") > 0,
+             "bench denoise: --scheduler checkpoint reads a checkpoint's "
+             "scheduler/scheduler_config.json; give the checkpoint with --model");
     FV_CHECK(cmd->count("--config") == 0 || cmd->count("--model") == 0,
              "bench denoise: --config (random weights of a size) and --model (a checkpoint's) "
              "both name the weights; give one");

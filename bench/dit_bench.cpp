@@ -16,6 +16,7 @@
 #include "core/env.h"
 #include "dit_flops.h"
 #include "io/checkpoint.h"
+#include "json_output.h"
 #include "models/wan/dit/wan_transformer.h"
 #include "models/wan/wan_geometry.h"
 #include "models/wan/wan_presets.h"
@@ -31,7 +32,6 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "core/cuda/device_allocator.h"
-#include "json_output.h"
 #include "timed_attention.h"
 #endif
 

@@ -9,12 +9,12 @@
 
 #include "bench_commands.h"
 #include "core/parallel.h"
+#include "json_output.h"
 #include "ops/linear.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
 #include "cuda_timer.h"
-#include "json_output.h"
 #endif
 
 namespace fastvideo::bench {

@@ -11,8 +11,13 @@ namespace fastvideo::bench {
 namespace fs = std::filesystem;
 
 std::string json_path_problem(const std::string& path) {
+  if (path.empty()) return "the path is empty; name a file";
   std::error_code ec;
   const fs::file_status status = fs::symlink_status(path, ec);
+  if (fs::is_symlink(status))
+    return path + ": is a symbolic link; --json writes a new file in its place, not through it, " +
+           "so name the file it points to (" + fs::read_symlink(path, ec).string() +
+           ") or a new one";
   if (fs::is_directory(status)) return path + ": is a folder; --json expects a file name";
   if (fs::exists(status) && !fs::is_regular_file(status))
     return path + ": is not a regular file; --json writes one in its place, so name a new file";

@@ -11,8 +11,8 @@ namespace fastvideo::bench {
 // Registers --json on `cmd`, its value checked at once (json_path_problem).
 void add_json_option(CLI::App& cmd, std::string& path);
 
-// Empty when `path` can take the results, else why not: a folder there, something other than a
-// regular file, or a folder that is missing or takes no new files.
+// Empty when `path` can take the results, else why not: an empty path, a folder, a symbolic link
+// or anything else but a regular file there, or a folder that is missing or takes no new files.
 std::string json_path_problem(const std::string& path);
 
 // Writes the results to PATH.tmp and renames it over `path` (an existing file is replaced); an

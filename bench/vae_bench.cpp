@@ -13,6 +13,7 @@
 
 #include "bench_commands.h"
 #include "core/torch_random.h"
+#include "json_output.h"
 #include "models/wan/vae/wan_vae_decoder.h"
 #include "models/wan/vae/wan_vae_specs.h"
 #include "models/wan/wan_geometry.h"
@@ -24,7 +25,6 @@
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
 #include "core/cuda/device_allocator.h"
-#include "json_output.h"
 #endif
 
 namespace fastvideo::bench {

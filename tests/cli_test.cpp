@@ -322,10 +322,16 @@ TEST(Cli, SeveralGpuFlagsAreCheckedByName) {
   // With one GPU no NCCL group is made: the timeout is said to do nothing, and the variable is
   // checked all the same.
   expect_clean_failure(run(base, "FASTVIDEO_NCCL_TIMEOUT_S=abc"), "FASTVIDEO_NCCL_TIMEOUT_S", out);
+  // dist_timeout, where set, wins over the variable, which is then named as not used (not checked).
   const CliRun timeout =
-      run(base + " --num-frames 5 --height 32 --width 32 --num-inference-steps 1 --dist-timeout 5");
+      run(base + " --num-frames 5 --height 32 --width 32 --num-inference-steps 1 --dist-timeout 5",
+          "FASTVIDEO_NCCL_TIMEOUT_S=abc");
   ASSERT_EQ(timeout.status, 0) << timeout.output;
   EXPECT_NE(timeout.output.find("dist_timeout 5 has no effect with num_gpus 1"), std::string::npos)
+      << timeout.output;
+  EXPECT_NE(timeout.output.find("FASTVIDEO_NCCL_TIMEOUT_S=abc is set, but dist_timeout 5 takes "
+                                "precedence"),
+            std::string::npos)
       << timeout.output;
 }
 
@@ -671,9 +677,12 @@ TEST(Cli, AttentionBackendFromFlagEnvOrYamlFollowsTheSelectionRules) {
 // left an empty file); --fastwan's VSA_sparsity and backend are checked as generate checks them.
 TEST(Cli, BenchChecksItsJsonFileAndFastWanSettingsBeforeTiming) {
   const fs::path dir = testing::temp_dir("bench-json");
+  fs::create_symlink(dir / "target.json", dir / "link.json");
   for (const auto& [json, culprit] :
        {std::pair{(dir / "missing" / "b.json").string(), "does not exist"},
-        std::pair{dir.string(), "is a folder; --json expects a file name"}}) {
+        std::pair{dir.string(), "is a folder; --json expects a file name"},
+        std::pair{std::string("''"), "the path is empty"},
+        std::pair{(dir / "link.json").string(), "is a symbolic link"}}) {
     const CliRun r = run("bench cpu --json " + json);
     EXPECT_NE(r.status, 0) << r.output;
     EXPECT_NE(r.output.find(culprit), std::string::npos) << r.output;
@@ -696,6 +705,11 @@ TEST(Cli, BenchChecksItsJsonFileAndFastWanSettingsBeforeTiming) {
   EXPECT_NE(idle.output.find("--sla-ratios applies to the SLA_ATTN and SAGE_SLA_ATTN rows"),
             std::string::npos)
       << idle.output;
+
+  const CliRun scheduler = run("bench denoise --device cpu --scheduler checkpoint");
+  EXPECT_NE(scheduler.status, 0);
+  EXPECT_NE(scheduler.output.find("give the checkpoint with --model"), std::string::npos)
+      << scheduler.output;
 
   const std::string fastwan = "bench denoise --fastwan --device cpu --VSA-sparsity ";
   const CliRun range = run(fastwan + "1.5");

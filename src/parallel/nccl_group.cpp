@@ -26,7 +26,7 @@
 namespace fastvideo {
 
 std::chrono::milliseconds nccl_timeout() {
-  return std::chrono::seconds(env_int("FASTVIDEO_NCCL_TIMEOUT_S", kNcclTimeout.count(), 1, 86400));
+  return std::chrono::seconds(env_int(kNcclTimeoutEnv, kNcclTimeout.count(), 1, 86400));
 }
 
 #ifdef FASTVIDEO_HAVE_NCCL

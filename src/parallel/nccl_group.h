@@ -23,6 +23,7 @@ inline constexpr std::chrono::seconds kNcclTimeout{300};
 
 // kNcclTimeout, or FASTVIDEO_NCCL_TIMEOUT_S seconds (1 .. 86400) where set: a test machine lent
 // for minutes wants a hang reported in one, a slow interconnect may want more.
+inline constexpr const char* kNcclTimeoutEnv = "FASTVIDEO_NCCL_TIMEOUT_S";
 std::chrono::milliseconds nccl_timeout();
 
 // Rank i on GPU devices[i]. NCCL refuses a GPU named twice (its error is passed on, naming the

@@ -24,7 +24,13 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
   FV_CHECK(n >= 1, "num_gpus ", n, ": expected 1 or more GPUs");
   FV_CHECK(!options.dist_timeout || (*options.dist_timeout >= 1 && *options.dist_timeout <= 86400),
            "dist_timeout ", options.dist_timeout.value_or(0), ": expected seconds from 1 to 86400");
-  nccl_timeout();  // FASTVIDEO_NCCL_TIMEOUT_S checked whether or not a group is made
+  // FASTVIDEO_NCCL_TIMEOUT_S: checked whether or not a group is made, unless dist_timeout, which
+  // takes precedence, is set; then it is named as not used.
+  if (const auto env = env_string(kNcclTimeoutEnv); options.dist_timeout && env && !env->empty())
+    log::warning(kNcclTimeoutEnv, "=", *env, " is set, but dist_timeout ", *options.dist_timeout,
+                 " takes precedence; the variable is not used");
+  else
+    nccl_timeout();
   // "1 to 1" reads as a typo: with one GPU the only size is 1.
   const std::string sizes = n == 1 ? "1" : str_cat("1 to ", n);
   FV_CHECK(options.sp_size >= -1, "sp_size ", options.sp_size, " with num_gpus ", n,
