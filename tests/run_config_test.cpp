@@ -303,6 +303,10 @@ TEST(RunConfig, EngineKeysAskingForMissingFeaturesAreRefusedByName) {
       "      pin_cpu_memory: true\n    compile:\n      enabled: false\n    quantization:\n"
       "      transformer_quant: null\n");
   EXPECT_FALSE(ok.model_path.has_value());
+  EXPECT_NO_THROW(
+      from_yaml("request:\n  sampling:\n    guidance_rescale: 0.0\n    true_cfg_scale: 1.0\n"
+                "    batch_cfg: null\n    use_embedded_guidance: false\n    sigmas: null\n"
+                "generator:\n  pipeline:\n    experimental:\n      embedded_cfg_scale: 6.0\n"));
   const std::pair<const char*, const char*> refused[] = {
       {"generator:\n  engine:\n    compile:\n      vae_kwargs: {mode: default}\n",
        "generator.engine.compile.vae_kwargs="},
@@ -316,6 +320,11 @@ TEST(RunConfig, EngineKeysAskingForMissingFeaturesAreRefusedByName) {
        "generator.engine.parallelism.tp_size='2'"},
       {"request:\n  runtime:\n    enable_teacache: true\n",
        "request.runtime.enable_teacache='true'"},
+      // FastVideo's other sampling keys: refused by name past their no-op values, not unknown.
+      {"request:\n  sampling:\n    guidance_rescale: 0.7\n",
+       "request.sampling.guidance_rescale='0.7'"},
+      {"request:\n  sampling:\n    sigmas: [1.0, 0.5]\n", "request.sampling.sigmas="},
+      {"request:\n  sampling:\n    height_sr: 960\n", "request.sampling.height_sr='960'"},
   };
   for (const auto& [yaml, named] : refused) {
     const std::string e = yaml_error(yaml);

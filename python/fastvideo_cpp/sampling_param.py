@@ -32,6 +32,14 @@ class SamplingParam:
     fps: int | float | None = None
     num_inference_steps: int | None = None
     guidance_scale: float | None = None
+    # FastVideo's other sampling fields: their no-op values pass (0, 1, False), others are refused
+    # by name when generating.
+    guidance_rescale: float | None = None
+    true_cfg_scale: float | None = None
+    batch_cfg: bool | None = None
+    guidance_scale_2: float | None = None
+    boundary_ratio: float | None = None
+    use_embedded_guidance: bool | None = None
     max_sequence_length: int | None = None
     enable_teacache: bool | None = None
     save_video: bool | None = None
@@ -49,7 +57,9 @@ class SamplingParam:
                    height=p.height, width=p.width,
                    fps=int(p.fps) if float(p.fps).is_integer() else p.fps,
                    num_inference_steps=p.num_inference_steps, guidance_scale=p.guidance_scale,
-                   save_video=True, return_frames=True)
+                   output_path="outputs/", num_videos_per_prompt=1, enable_teacache=False,
+                   save_video=True, return_frames=True, return_trajectory_latents=False,
+                   return_trajectory_decoded=False)
 
     def update(self, values: dict[str, Any]) -> None:
         """Sets fields by name; an unknown name is a TypeError naming it."""

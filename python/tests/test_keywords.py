@@ -222,6 +222,15 @@ def test_generate_video_unknown_keyword_is_a_type_error(generator):
     ({"num_videos_per_prompt": 2}, "one video per prompt"),
     ({"image_path": "fox.png"}, "from text only"),
     ({"seed": -1}, "not a whole number"),
+    # FastVideo's other sampling keywords, refused by name beyond their no-op values (a helper's
+    # audit: they were TypeErrors, as if misspelt).
+    ({"guidance_rescale": 0.7}, "guidance rescale is not in this version"),
+    ({"true_cfg_scale": 4.0}, "true CFG"),
+    ({"batch_cfg": True}, "as one batch where that is faster"),
+    ({"guidance_scale_2": 3.0}, "two-expert"),
+    ({"boundary_ratio": 0.9}, "two-expert"),
+    ({"use_embedded_guidance": True}, "embedded (distilled) guidance"),
+    ({"return_state": True}, "continuation state"),
 ])
 def test_generate_video_refuses_by_name(generator, kwargs, words):
     (name, value), = kwargs.items()
@@ -463,3 +472,20 @@ def test_a_prompt_list_into_an_earlier_png_frame_output_is_refused(generator, tm
         generator.generate_video(["a fox", "a cat"], output_path=str(png), overwrite=True,
                                  num_frames=9, height=64, width=64, num_inference_steps=1)
     assert sorted(p.name for p in png.iterdir()) == ["frame_00000.png", "metadata.json"]
+
+
+def test_fastvideos_no_op_sampling_values_pass(generator, tiny_model):
+    """Their defaults as FastVideo's scripts pass them (its similarity tests: embedded_cfg_scale,
+    which its Wan pipelines do not read), directly and through a SamplingParam."""
+    result = generator.generate_video("a fox", save_video=False, num_frames=5, height=32, width=32,
+                                      num_inference_steps=1, guidance_rescale=0.0,
+                                      true_cfg_scale=1.0, use_embedded_guidance=False,
+                                      embedded_cfg_scale=6.0, return_state=False)
+    assert result["frames"] is not None
+    param = SamplingParam.from_pretrained(tiny_model)
+    assert (param.output_path, param.num_videos_per_prompt, param.enable_teacache) == (
+        "outputs/", 1, False)
+    param.guidance_rescale = 0.0
+    param.save_video = False
+    param.num_frames, param.height, param.width, param.num_inference_steps = 5, 32, 32, 1
+    assert generator.generate_video("a fox", sampling_param=param)["frames"] is not None

@@ -508,6 +508,17 @@ const std::map<std::string, Rule>& rules() {
   static const Rule no_component{is_null, "null",
                                  "replacing checkpoint components is not in this version"};
   static const Rule no_input{is_null, "null", "this version generates from text only (t2v)"};
+  static const Rule no_super_resolution{is_null, "null",
+                                        "super-resolution stages are not in this version"};
+  static const Rule no_two_experts{is_null, "null",
+                                   "Wan2.2's two-expert (MoE) denoising is not in this version"};
+  static const Rule no_zero{
+      [](const YAML::Node& n) { return is_null(n) || scalar<double>(n, "?") == 0.0; }, "0",
+      "guidance rescale is not in this version"};
+  static const Rule no_true_cfg{
+      [](const YAML::Node& n) { return is_null(n) || scalar<double>(n, "?") == 1.0; }, "1",
+      "true CFG (a second guidance scale over the negative prompt) is not in this version; "
+      "guidance_scale is the CFG scale"};
   static const std::map<std::string, Rule> table = {
       {"generator.revision",
        {is_null, "null", "this engine loads local checkpoint folders, not hub revisions"}},
@@ -552,6 +563,27 @@ const std::map<std::string, Rule>& rules() {
       {"request.inputs.latents", no_input},
       {"request.sampling.num_videos_per_prompt",
        {is_one, "1", "one video per prompt is what this version makes"}},
+      // FastVideo's other sampling keys (fastvideo.md §1.5): their no-op values pass, others are
+      // refused by name rather than as unknown keys.
+      {"request.sampling.guidance_rescale", no_zero},
+      {"request.sampling.true_cfg_scale", no_true_cfg},
+      {"request.sampling.batch_cfg",
+       {is_null, "null",
+        "the engine runs CFG's two passes as one batch where that is faster, by itself; there is "
+        "no switch for it"}},
+      {"request.sampling.guidance_scale_2", no_two_experts},
+      {"request.sampling.boundary_ratio", no_two_experts},
+      {"request.sampling.use_embedded_guidance",
+       {is_false, "false", "embedded (distilled) guidance is not in this version"}},
+      {"request.sampling.cfg_normalization",
+       {is_false, "false", "CFG normalization is not in this version"}},
+      {"request.sampling.cfg_truncation",
+       {is_null, "null", "CFG truncation is not in this version"}},
+      {"request.sampling.sigmas",
+       {is_null, "null", "custom sigma schedules are not in this version"}},
+      {"request.sampling.height_sr", no_super_resolution},
+      {"request.sampling.width_sr", no_super_resolution},
+      {"request.sampling.num_inference_steps_sr", no_super_resolution},
       {"request.runtime.enable_teacache", {is_false, "false", "TeaCache is not in this version"}},
       {"request.runtime.return_trajectory_latents",
        {is_false, "false", "trajectories are not returned by this version"}},
@@ -570,6 +602,9 @@ const std::set<std::string>& without_effect() {
       "generator.engine.enable_stage_verification",  // every stage validates its inputs
       "generator.engine.offload.image_encoder",      // text-to-video has no image encoder
       "request.output.return_frames",                // the result always holds the frames
+      // generate_video's embedded_cfg_scale, a pipeline override FastVideo's Wan pipelines do not
+      // read (HunyuanVideo's embedded guidance); its similarity tests pass it for Wan too.
+      "generator.pipeline.experimental.embedded_cfg_scale",
   };
   return keys;
 }
