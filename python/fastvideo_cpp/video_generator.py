@@ -166,6 +166,10 @@ def _one_text_encoder_precision(precisions: Any, single: Any) -> Any:
     return precisions[0]
 
 
+def _not_in_this_version(method: str, why: str) -> None:
+    raise _fastvideo_cpp.FastVideoError(f"VideoGenerator.{method}() is not in this version: {why}")
+
+
 class VideoGenerator:
     def __init__(self, model_path: str, config: _fastvideo_cpp.RunConfig):
         """Use from_pretrained or from_config."""
@@ -345,6 +349,37 @@ class VideoGenerator:
     def shutdown(self) -> None:
         """Releases the model (FastVideo's shutdown); the generator cannot be used after."""
         self._engine = None
+
+    # FastVideo's methods this version does not have: each refused by name with the reason, not an
+    # AttributeError that reads like a misspelling (a helper's audit).
+    def set_lora_adapter(self, *args: Any, **kwargs: Any) -> None:
+        """Not in this version: LoRA adapters are not supported."""
+        _not_in_this_version("set_lora_adapter", "LoRA adapters are not supported")
+
+    def merge_lora_weights(self, *args: Any, **kwargs: Any) -> None:
+        """Not in this version: LoRA adapters are not supported."""
+        _not_in_this_version("merge_lora_weights", "LoRA adapters are not supported")
+
+    def unmerge_lora_weights(self, *args: Any, **kwargs: Any) -> None:
+        """Not in this version: LoRA adapters are not supported."""
+        _not_in_this_version("unmerge_lora_weights", "LoRA adapters are not supported")
+
+    def generate_async(self, *args: Any, **kwargs: Any) -> None:
+        """Not in this version: generate() and generate_video() return when the video is made."""
+        _not_in_this_version("generate_async", "generate() and generate_video() return when the "
+                             "video is made (a progress callback reports the steps)")
+
+    @classmethod
+    def from_file(cls, *args: Any, **kwargs: Any) -> VideoGenerator:
+        """Not in this version: use from_config with the file's mapping."""
+        _not_in_this_version("from_file", "load the run file's mapping (yaml.safe_load) and pass "
+                             "its 'generator' part to from_config")
+
+    @classmethod
+    def from_fastvideo_args(cls, *args: Any, **kwargs: Any) -> VideoGenerator:
+        """Not in this version: FastVideoArgs objects are FastVideo's own; use from_pretrained."""
+        _not_in_this_version("from_fastvideo_args", "FastVideoArgs is FastVideo's own class; pass "
+                             "its fields to from_pretrained as keywords")
 
     def _refuse_from_callback(self, function: str) -> None:
         if self._worker is not None and threading.current_thread() is self._worker:

@@ -489,3 +489,18 @@ def test_fastvideos_no_op_sampling_values_pass(generator, tiny_model):
     param.save_video = False
     param.num_frames, param.height, param.width, param.num_inference_steps = 5, 32, 32, 1
     assert generator.generate_video("a fox", sampling_param=param)["frames"] is not None
+
+
+@pytest.mark.parametrize("method", ["set_lora_adapter", "merge_lora_weights",
+                                    "unmerge_lora_weights", "generate_async"])
+def test_fastvideos_methods_this_version_lacks_are_refused_by_name(generator, method):
+    refusal = f"VideoGenerator.{method}\\(\\) is not in this version"
+    with pytest.raises(FastVideoError, match=refusal):
+        getattr(generator, method)("x")
+
+
+@pytest.mark.parametrize("method", ["from_file", "from_fastvideo_args"])
+def test_fastvideos_constructors_this_version_lacks_are_refused_by_name(method):
+    refusal = f"VideoGenerator.{method}\\(\\) is not in this version"
+    with pytest.raises(FastVideoError, match=refusal):
+        getattr(VideoGenerator, method)("x")
