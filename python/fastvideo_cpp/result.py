@@ -56,8 +56,9 @@ class GenerationResult:
         )
 
     def to_legacy_dict(self) -> dict[str, Any]:
-        """generate_video()'s dict: FastVideo's keys."""
-        return {
+        """generate_video()'s dict: FastVideo's keys (with a prompt file's run, also the
+        prompt and its index, as FastVideo adds them)."""
+        legacy = {
             "prompts": self.prompt,
             "samples": self.samples,
             "frames": self.frames,
@@ -74,3 +75,6 @@ class GenerationResult:
             "video_path": self.video_path,
             "peak_memory_mb": self.peak_memory_mb,
         }
+        if self.prompt_index is not None:
+            legacy.update(prompt=self.prompt, prompt_index=self.prompt_index)
+        return legacy

@@ -289,10 +289,13 @@ class VideoGenerator:
         if isinstance(prompt, (list, tuple)):
             _check_output_for_prompts(config, "request.output.output_path",
                                       output.get("output_video_name") is not None)
-            return [self.generate({**request, "prompt": p,
-                                   "output": {**request.get("output", {}),
-                                              "return_frames": return_frames}},
-                                  callback=callback, progress_bar=progress_bar) for p in prompt]
+            results = [self.generate({**request, "prompt": p,
+                                      "output": {**request.get("output", {}),
+                                                 "return_frames": return_frames}},
+                                     callback=callback, progress_bar=progress_bar) for p in prompt]
+            for index, result in enumerate(results):  # FastVideo numbers a list's results
+                result.prompt_index = index
+            return results
         if prompt is not None:
             config.apply_yaml(as_yaml({"request": {"prompt": prompt}}, where), where)
         return self._run_config("generate", config, return_frames, callback, progress_bar)
@@ -398,11 +401,12 @@ class VideoGenerator:
         output = config.output()  # checked before any work: a folder to name the videos in
         del output
         results = []
-        for prompt in _fastvideo_cpp.read_prompt_file(prompt_path):
+        for index, prompt in enumerate(_fastvideo_cpp.read_prompt_file(prompt_path)):
             one = copy.copy(config)
             one.clear_prompt_path()
             one.set_prompt(prompt)
             results.append(self._run(function, one, return_frames, callback, progress_bar))
+            results[-1].prompt_index = index  # the line's place among the file's prompts
         return results
 
     def _run(self, function: str, config, return_frames: bool,

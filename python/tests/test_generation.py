@@ -78,6 +78,17 @@ def test_a_prompt_list_fans_out(generator):
     results = generator.generate({"prompt": ["a fox", "a cat"], "sampling": {"num_frames": 1},
                                   "output": {"save_video": False}})
     assert [r.prompt for r in results] == ["a fox", "a cat"]
+    assert [r.prompt_index for r in results] == [0, 1]  # FastVideo numbers them (a helper's audit)
+
+
+def test_a_prompt_files_results_are_numbered(generator, tmp_path):
+    (tmp_path / "prompts.txt").write_text("a fox\na cat\n")
+    results = generator.generate({"inputs": {"prompt_path": str(tmp_path / "prompts.txt")},
+                                  "sampling": {"num_frames": 1}, "output": {"save_video": False}})
+    assert [(r.prompt, r.prompt_index) for r in results] == [("a fox", 0), ("a cat", 1)]
+    videos = generator.generate_video(prompt_path=str(tmp_path / "prompts.txt"), num_frames=1,
+                                      save_video=False)
+    assert [(v["prompt"], v["prompt_index"]) for v in videos] == [("a fox", 0), ("a cat", 1)]
 
 
 def test_generate_video_with_a_prompt_list_returns_a_list(generator):
