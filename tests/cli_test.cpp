@@ -89,6 +89,16 @@ TEST(Cli, MissingComponentFolderIsNamed) {
   expect_clean_failure(run(generate_args(model, out / "x.y4m")), "vae", out);
 }
 
+// FastVideo's quick start names a Hub repository; this engine loads local folders only, and says so
+// (a helper's audit: the message spoke of model_index.json alone).
+TEST(Cli, AHubRepositoryIdIsNamedAsSuch) {
+  fs::path out = testing::temp_dir("hub-id-out");
+  expect_clean_failure(run(generate_args("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", out / "x.y4m")),
+                       "is a Hugging Face Hub id: this engine loads local folders only", out);
+  const CliRun local = run(generate_args(out / "no-such-model", out / "x.y4m"));
+  EXPECT_EQ(local.output.find("Hub id"), std::string::npos) << local.output;
+}
+
 // A command line CLI11 cannot parse is a user error like any other: exit 1 and a
 // "fastvideo: error:" line naming the flag, not CLI11's own codes (109, 104, 114)
 // (serve's own flags: serve_test, which builds only where the HTTP server does).

@@ -215,8 +215,16 @@ std::string weight_name(const SafetensorsFile& file, const std::string& tensor) 
 CheckpointFolder CheckpointFolder::open(const fs::path& dir) {
   FV_CHECK(!dir.empty(), "the model path is empty; name a diffusers checkpoint folder");
   if (const std::string why = why_not_a_folder(dir); !why.empty()) {
-    fail(dir.string(), ": ", why,
-         "; a diffusers checkpoint is the folder holding model_index.json");
+    // "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", FastVideo's quick start, names a Hub repository.
+    const std::string text = dir.generic_string();
+    const bool hub_id = !fs::exists(dir) && std::count(text.begin(), text.end(), '/') == 1 &&
+                        text.front() != '/' && text.front() != '.' && text.back() != '/';
+    fail(dir.string(), ": ", why, "; a diffusers checkpoint is the folder holding model_index.json",
+         hub_id ? str_cat(". If '", text,
+                          "' is a Hugging Face Hub id: this engine loads local folders only and "
+                          "downloads nothing; fetch it first (huggingface-cli download ",
+                          text, " --local-dir DIR) and pass DIR")
+                : std::string());
   }
   const fs::path index_path = dir / "model_index.json";
   if (const std::string why = why_not_a_file(index_path); !why.empty()) {
