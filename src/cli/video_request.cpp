@@ -23,6 +23,8 @@ using nlohmann::json;
 constexpr const char* kFields[] = {"model",
                                    "prompt",
                                    "seconds",
+                                   "num_frames",
+                                   "fps",
                                    "size",
                                    "seed",
                                    "negative_prompt",
@@ -269,6 +271,19 @@ VideoRequest parse_video_request(const json& body, bool text_form, const ServedM
     std::tie(g.width, g.height) = parse_size(request.size);
     check("size");
   }
+  // FastVideo's own request fields for the length: fps first, so that seconds count at it.
+  if (fields.has("fps")) {
+    g.fps = fields.number("fps");
+    check("fps");
+  }
+  if (fields.has("num_frames")) {
+    if (fields.has("seconds")) {
+      throw invalid_field("num_frames",
+                          "num_frames and seconds both give the video's length; give one");
+    }
+    g.num_frames = int(fields.integer("num_frames", 1, 100000));
+    check("num_frames");
+  }
   if (fields.has("seconds")) {
     const auto [seconds, written] = fields.seconds();
     request.seconds = written;
@@ -315,10 +330,14 @@ VideoRequest parse_video_request(const json& body, bool text_form, const ServedM
   }
   // serve refuses to start with caps below the model's defaults, so a field the request left out
   // is never the one over a cap.
-  if (const auto over = exceeded_cap(resolved, model.caps)) {
+  if (auto over = exceeded_cap(resolved, model.caps)) {
+    // The length over the cap came as num_frames where the request gave that field.
+    if (over->field == "seconds" && fields.has("num_frames")) over->field = "num_frames";
     const std::string given = over->field == "seconds" ? str_cat("seconds=", request.seconds, ": ")
-                              : over->field == "size"  ? str_cat("size=", request.size, ": ")
-                                                       : std::string();
+                              : over->field == "num_frames"
+                                  ? str_cat("num_frames=", *g.num_frames, ": ")
+                              : over->field == "size" ? str_cat("size=", request.size, ": ")
+                                                      : std::string();
     throw invalid_field(over->field, given + over->message, "over_limit");
   }
   if (request.size.empty()) {
