@@ -115,9 +115,9 @@ int run_bench_fastwan(const BenchDenoiseFlags& f, Device device, const std::stri
   // Checked as generate checks it: in [0, 1), and only with VIDEO_SPARSE_ATTN.
   const double vsa_sparsity =
       resolve_vsa_sparsity(f.vsa_sparsity, d.vsa_sparsity, *attention.self, attention.source);
-  const std::string sparsity = attention.self->name() == kVsaBackendName
-                                   ? str_cat(", VSA_sparsity ", shortest(vsa_sparsity))
-                                   : std::string();
+  const bool vsa = attention.self->name() == kVsaBackendName;  // the only backend that reads it
+  const std::string sparsity =
+      vsa ? str_cat(", VSA_sparsity ", shortest(vsa_sparsity)) : std::string();
   std::printf(
       "fastvideo bench denoise --fastwan: FastWan 1.3B (%d blocks), random weights with gates, "
       "%dx%dx%d, %zu DMD steps, attention %s%s, on %s (%s)\n",
@@ -162,10 +162,8 @@ int run_bench_fastwan(const BenchDenoiseFlags& f, Device device, const std::stri
     out["card"] = card;
     out["latent_shape"] = latent_shape;
     out["attention"] = attention.describe();
-    // Only VIDEO_SPARSE_ATTN reads it; null where another backend ran.
-    out["vsa_sparsity"] = attention.self->name() == kVsaBackendName
-                              ? nlohmann::ordered_json(vsa_sparsity)
-                              : nlohmann::ordered_json(nullptr);
+    out["vsa_sparsity"] =
+        vsa ? nlohmann::ordered_json(vsa_sparsity) : nlohmann::ordered_json(nullptr);
     out["transformer_quant"] =
         checked_transformer_quant(f.transformer_quant, "--transformer-quant");
     out["step_seconds"] = step_seconds;

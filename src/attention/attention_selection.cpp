@@ -3,7 +3,7 @@
 #include <array>
 
 #include "fastvideo/error.h"
-#include "fastvideo/log.h"
+#include "core/env.h"
 
 namespace fastvideo {
 
@@ -86,8 +86,8 @@ AttentionSelection select_attention_backends(std::string_view option,
     // The option wins; say so, so that a variable set for this run is not taken as used (an
     // unknown name there too).
     if (env && !env->empty() && registry.find(*env) != s.self)
-      log::warning(kAttentionBackendEnv, "=", *env, " is set, but the attention_backend option (",
-                   s.self->name(), ") takes precedence; the variable is not used");
+      warn_env_not_used(kAttentionBackendEnv, *env,
+                        str_cat("the attention_backend option (", s.self->name(), ")"));
   } else if (env && !env->empty()) {
     s.source = kAttentionBackendEnv;
     s.self = &requested_backend(*env, s.source, device, transformer, registry);

@@ -164,12 +164,13 @@ std::string parameter(const std::vector<std::pair<std::string, std::string>>& pa
 }  // namespace
 
 std::optional<CapExceeded> exceeded_cap(
-    const std::vector<std::pair<std::string, std::string>>& resolved, const JobCaps& caps) {
+    const std::vector<std::pair<std::string, std::string>>& resolved, const JobCaps& caps,
+    const std::string& length_field) {
   const auto value = [&](const char* name) { return std::stoll(parameter(resolved, name)); };
   const int64_t frames = value("num_frames"), width = value("width"), height = value("height");
   const int64_t steps = value("num_inference_steps");
   if (caps.max_frames > 0 && frames > caps.max_frames) {
-    return CapExceeded{"seconds", str_cat(frames, " frames (at ", parameter(resolved, "fps"),
+    return CapExceeded{length_field, str_cat(frames, " frames (at ", parameter(resolved, "fps"),
                                           " fps) are over this server's limit of ", caps.max_frames,
                                           " (fastvideo serve --max-frames)")};
   }
@@ -330,9 +331,8 @@ VideoRequest parse_video_request(const json& body, bool text_form, const ServedM
   }
   // serve refuses to start with caps below the model's defaults, so a field the request left out
   // is never the one over a cap.
-  if (auto over = exceeded_cap(resolved, model.caps)) {
-    // The length over the cap came as num_frames where the request gave that field.
-    if (over->field == "seconds" && fields.has("num_frames")) over->field = "num_frames";
+  if (const auto over = exceeded_cap(resolved, model.caps,
+                                     fields.has("num_frames") ? "num_frames" : "seconds")) {
     const std::string given = over->field == "seconds" ? str_cat("seconds=", request.seconds, ": ")
                               : over->field == "num_frames"
                                   ? str_cat("num_frames=", *g.num_frames, ": ")

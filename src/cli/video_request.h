@@ -36,12 +36,14 @@ struct ServedModel {
 };
 
 // A resolved request (VideoGenerator::resolve) over a cap: the request field that sets the value
-// (seconds, size, num_inference_steps) and a message naming the value, the cap and its flag.
+// (length_field for the frames: seconds, or num_frames where the request gave that; size;
+// num_inference_steps) and a message naming the value, the cap and its flag.
 struct CapExceeded {
   std::string field, message;
 };
 std::optional<CapExceeded> exceeded_cap(
-    const std::vector<std::pair<std::string, std::string>>& resolved, const JobCaps& caps);
+    const std::vector<std::pair<std::string, std::string>>& resolved, const JobCaps& caps,
+    const std::string& length_field = "seconds");
 
 struct VideoRequest {
   GenerationRequest generation;

@@ -4,6 +4,7 @@
 
 #include "core/parse_number.h"
 #include "fastvideo/error.h"
+#include "fastvideo/log.h"
 
 namespace fastvideo {
 
@@ -32,6 +33,10 @@ double env_double(const char* name, double fallback, double min, double max) {
     fail("environment variable ", name, "='", *v, "' is not a number in [", min, ", ", max, "]");
   }
   return *parsed;
+}
+
+void warn_env_not_used(const char* name, const std::string& value, const std::string& winner) {
+  log::warning(name, "=", value, " is set, but ", winner, " takes precedence; the variable is not used");
 }
 
 }  // namespace fastvideo

@@ -26,9 +26,8 @@ ParallelPlan check_parallel_settings(const GeneratorOptions& options, Device dev
            "dist_timeout ", options.dist_timeout.value_or(0), ": expected seconds from 1 to 86400");
   // FASTVIDEO_NCCL_TIMEOUT_S: checked whether or not a group is made, unless dist_timeout, which
   // takes precedence, is set; then it is named as not used.
-  if (const auto env = env_string(kNcclTimeoutEnv); options.dist_timeout && env && !env->empty())
-    log::warning(kNcclTimeoutEnv, "=", *env, " is set, but dist_timeout ", *options.dist_timeout,
-                 " takes precedence; the variable is not used");
+  if (const auto env = env_string(kNcclTimeoutEnv); options.dist_timeout && env)
+    warn_env_not_used(kNcclTimeoutEnv, *env, str_cat("dist_timeout ", *options.dist_timeout));
   else
     nccl_timeout();
   // "1 to 1" reads as a typo: with one GPU the only size is 1.

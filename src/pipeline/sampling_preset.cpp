@@ -102,10 +102,8 @@ ResolvedRequest resolve_request(const GenerationRequest& q, const SamplingPreset
 
   // fastvideo.md §5: FASTVIDEO_CFG_GATE_STEP must be a number in [0, 1]; 1.0 disables gating.
   // The request's value wins over the variable; say so, so that the variable is not taken as used.
-  if (const auto env = env_string(kCfgGateStepEnv); q.cfg_gate_step && env && !env->empty())
-    log::warning(kCfgGateStepEnv, "=", *env,
-                 " is set, but cfg_gate_step=", shortest(*q.cfg_gate_step),
-                 " takes precedence; the variable is not used");
+  if (const auto env = env_string(kCfgGateStepEnv); q.cfg_gate_step && env)
+    warn_env_not_used(kCfgGateStepEnv, *env, str_cat("cfg_gate_step=", shortest(*q.cfg_gate_step)));
   r.cfg_gate_step = q.cfg_gate_step ? *q.cfg_gate_step : env_double(kCfgGateStepEnv, 1.0, 0.0, 1.0);
   FV_CHECK(r.cfg_gate_step >= 0.0 && r.cfg_gate_step <= 1.0,
            "cfg_gate_step=", shortest(r.cfg_gate_step), " is not a number in [0, 1]");
