@@ -658,6 +658,18 @@ TEST(Serve, ApiKeyIsRequiredOnEveryRouteButHealth) {
   expect_error(ranged, 401, nullptr, "no key, in a range");
   if (ranged) EXPECT_FALSE(ranged->has_header("Content-Range")) << ranged->body;
   EXPECT_EQ(body_of(models)["data"][0]["id"], "tiny-model");
+  // Retrieving the model by its id answers the list's entry; any other id is a 404 naming it.
+  const auto one = c.Get("/v1/models/tiny-model");
+  ASSERT_TRUE(one && one->status == 200) << (one ? one->body : "");
+  EXPECT_EQ(body_of(one), body_of(models)["data"][0]);
+  const auto other = c.Get("/v1/models/Wan2.1-T2V-14B-Diffusers");
+  expect_error(other, 404, "model", "another model's id");
+  if (other) {
+    EXPECT_NE(other->body.find("'Wan2.1-T2V-14B-Diffusers'"), std::string::npos) << other->body;
+    EXPECT_NE(other->body.find("model_not_found"), std::string::npos) << other->body;
+  }
+  expect_error(server.client().Get("/v1/models/tiny-model"), 401, nullptr, "one model, no key");
+  EXPECT_EQ(c.Delete("/v1/models/tiny-model")->get_header_value("Allow"), "GET, HEAD");
   auto health = server.client().Get("/health");
   ASSERT_TRUE(health && health->status == 200);
 }

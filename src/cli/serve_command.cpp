@@ -1,8 +1,8 @@
 // fastvideo serve: OpenAI's video job API (POST/GET/DELETE /v1/videos, GET /v1/videos/{id}/content,
-// GET /v1/models) and GET /health over HTTP (cpp-httplib), on one model loaded at start. Jobs run
-// one at a time in a bounded queue (video_job_queue.h); bodies are checked before a job is queued
-// (video_request.h); every error is OpenAI's error object (api_error.h). SIGINT/SIGTERM stop the
-// listener, cancel the running job and remove every file the server made, then exit 0.
+// GET /v1/models[/{model}]) and GET /health over HTTP (cpp-httplib), on one model loaded at start.
+// Jobs run one at a time in a bounded queue (video_job_queue.h); bodies are checked before a job is
+// queued (video_request.h); every error is OpenAI's error object (api_error.h). SIGINT/SIGTERM stop
+// the listener, cancel the running job and remove every file the server made, then exit 0.
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -463,6 +463,7 @@ const char* allowed_methods(const std::string& path) {
   static const std::pair<std::regex, const char*> routes[] = {
       {std::regex("/health"), "GET, HEAD"},
       {std::regex("/v1/models"), "GET, HEAD"},
+      {std::regex("/v1/models/[^/]+"), "GET, HEAD"},
       {std::regex("/v1/videos"), "GET, HEAD, POST"},
       {std::regex("/v1/videos/[^/]+"), "GET, HEAD, DELETE"},
       {std::regex("/v1/videos/[^/]+/content"), "GET, HEAD"}};
@@ -676,15 +677,27 @@ void serve_routes(HttpServer& server, VideoJobQueue& queue, const ServedModel& m
                check_query(req, {});
                reply(res, {{"status", "ok"}});
              }));
+  const ordered_json model_object = {{"id", model.id},
+                                     {"object", "model"},
+                                     {"created", started_at},
+                                     {"owned_by", "fastvideo-cpp"}};
   server.Get("/v1/models",
-             route([&, started_at](const httplib::Request& req, httplib::Response& res) {
+             route([&, model_object](const httplib::Request& req, httplib::Response& res) {
                check_query(req, {});
-               reply(res, {{"object", "list"},
-                           {"data",
-                            {{{"id", model.id},
-                              {"object", "model"},
-                              {"created", started_at},
-                              {"owned_by", "fastvideo-cpp"}}}}});
+               reply(res, {{"object", "list"}, {"data", {model_object}}});
+             }));
+  // OpenAI's retrieve-model route: the one model this server holds, or 404 naming the ones it has.
+  server.Get(R"(/v1/models/([^/]+))",
+             route([&, model_object](const httplib::Request& req, httplib::Response& res) {
+               check_query(req, {});
+               const std::string asked = req.matches[1];
+               if (asked != model.id) {
+                 throw ApiError(404, "model_not_found",
+                                str_cat("no model '", asked.substr(0, 80), "': this server holds '",
+                                        model.id, "' only (GET /v1/models)"),
+                                "model");
+               }
+               reply(res, model_object);
              }));
   server.Post("/v1/videos", route([&](const httplib::Request& req, httplib::Response& res) {
                 check_media_type(req);
