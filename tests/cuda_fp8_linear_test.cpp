@@ -16,6 +16,7 @@
 #include "fastvideo/video_generator.h"
 #include "io/checkpoint.h"
 #include "models/wan/dit/wan_transformer.h"
+#include "ops/cuda/fp8_gelu_groups_hopper.h"
 #include "ops/fp8_linear.h"
 #include "ops/norm.h"
 #include "ops/norm_fp8.h"
@@ -224,6 +225,108 @@ TEST(CudaFp8BlockLinear, MatchesItsCpuTwinOnHopper) {
         EXPECT_LE(err, 1e-2) << rows << " rows, gelu " << gelu << ", bias " << bias;
       }
     }
+  }
+}
+
+// Groups [padded, K] with scales [K / 128, padded] as F32 values (code times its group's scale),
+// the first `rows` rows.
+Tensor dequantize_groups(const ops::Fp8Groups& q, int64_t rows) {
+  const Tensor v = q.values.to(Device::cpu()).to(DType::F32), s = q.scales.to(Device::cpu());
+  const int64_t K = v.size(1), ld = s.size(1);
+  Tensor out = Tensor::empty({rows, K}, DType::F32);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < K; ++k)
+      out.data<float>()[r * K + k] =
+          v.data<float>()[r * K + k] * s.data<float>()[(k / 128) * ld + r];
+  return out;
+}
+
+// The FFN's up projection quantized in groups by its own kernel on Hopper
+// (fp8_gelu_groups_hopper.cu; elsewhere the two-step path it replaces) against that two-step
+// path on the same GPU and the CPU twin (f32 sums): partial 128-row tiles, several 256-column
+// tiles, K from one step to 40, skewed rows, with and without bias; the padding rows zero with
+// scale 1; and the down projection fed from the groups as from the bf16 activation.
+TEST(CudaFp8LinearGeluGroups, MatchesTheTwoStepPathAndItsCpuTwin) {
+  REQUIRE_GPU();
+  std::printf("[fp8 gelu groups cuda] the Hopper kernel %s here\n",
+              ops::cuda::hopper_fp8_gelu_groups_applies(kGpu, 256, 512) ? "runs" : "does not run");
+  struct Case {
+    int64_t rows, in, out;
+    bool bias;
+  };
+  // One tile; five K steps (the stage ring wraps) without bias; one K step; more tiles than SMs
+  // (each CTA runs several, the ring and the column table carried across) at the 1.3B FFN's K; and
+  // the 14B FFN's K 5120, where the MMA's accumulator holds the longest sum.
+  for (const Case c :
+       {Case{37, 256, 512, true}, Case{300, 640, 256, false}, Case{129, 128, 768, true},
+        Case{4096, 1536, 2048, true}, Case{200, 5120, 512, true}}) {
+    SCOPED_TRACE(str_cat(c.rows, " rows, ", c.in, " -> ", c.out, ", bias ", c.bias));
+    const Tensor x = skewed_groups(c.rows, c.in);
+    const Tensor w = testing::randn({c.out, c.in}, 1.f / 16.f);
+    const Tensor b = c.bias ? testing::randn({c.out}).to(DType::BF16) : Tensor();
+    const ops::Fp8Rows xq = ops::quantize_rows_fp8(x.to(kGpu));
+    const ops::Fp8Rows wq = ops::quantize_rows_fp8(w.to(DType::BF16).to(kGpu));
+    const Tensor bg = c.bias ? b.to(kGpu) : Tensor();
+    const ops::Fp8Groups got = ops::fp8_linear_gelu_groups(xq, wq, bg);
+    const int64_t padded = (c.rows + 15) / 16 * 16;
+    ASSERT_EQ(got.values.shape(), Shape({padded, c.out}));
+    ASSERT_EQ(got.scales.shape(), Shape({c.out / 128, padded}));
+    // The two-step path: the bf16 GELU output, then its groups.
+    const Tensor h = ops::fp8_linear(xq, DType::BF16, wq, bg, /*gelu=*/true);
+    const ops::Fp8Groups two_step = ops::quantize_groups_fp8(h);
+    const Tensor codes = got.values.slice(0, 0, c.rows).contiguous();
+    const double differ = double(differing_codes(codes, two_step.values)) / double(codes.numel());
+    const Tensor got_f = dequantize_groups(got, c.rows);
+    const double err = testing::rel_l2(got_f, dequantize_groups(two_step, c.rows));
+    // The CPU twin: the same operands' codes and scales, f32 throughout.
+    const Tensor cpu = dequantize_groups(
+        ops::fp8_linear_gelu_groups({xq.values.to(Device::cpu()), xq.scales.to(Device::cpu())},
+                                    {wq.values.to(Device::cpu()), wq.scales.to(Device::cpu())},
+                                    c.bias ? b.to(DType::F32) : Tensor()),
+        c.rows);
+    const double cpu_err = testing::rel_l2(got_f, cpu);
+    const double two_step_cpu_err = testing::rel_l2(dequantize_groups(two_step, c.rows), cpu);
+    // Codes differ most where a value is small against its group's maximum (GELU's negative
+    // tail, where approximations part): the share among codes of at least 1/16 of it too.
+    const Tensor mine = codes.to(Device::cpu()).to(DType::F32);
+    const Tensor theirs = two_step.values.to(Device::cpu()).to(DType::F32);
+    int64_t large = 0, large_differ = 0;
+    for (int64_t i = 0; i < mine.numel(); ++i) {
+      if (std::fabs(theirs.data<float>()[i]) < 448.f / 16) continue;
+      ++large;
+      large_differ += mine.data<float>()[i] != theirs.data<float>()[i];
+    }
+    std::printf(
+        "[fp8 gelu groups cuda] %lld x %lld -> %lld: %.4f of codes differ from the two-step "
+        "path (%.4f of those >= 1/16 of their group's maximum), rel-L2 %.3g against it; "
+        "against the CPU %.3g (the two-step path %.3g)\n",
+        static_cast<long long>(c.rows), static_cast<long long>(c.in), static_cast<long long>(c.out),
+        differ, double(large_differ) / double(std::max<int64_t>(large, 1)), err, cpu_err,
+        two_step_cpu_err);
+    EXPECT_LE(err, 2.5e-2);
+    EXPECT_LE(cpu_err, 3e-2);
+    EXPECT_TRUE(std::isfinite(cpu_err));
+    // Padding rows: zero codes, scale 1.
+    const Tensor v = got.values.to(Device::cpu()), s = got.scales.to(Device::cpu());
+    for (int64_t r = c.rows; r < padded; ++r) {
+      for (int64_t k = 0; k < c.out; ++k)
+        ASSERT_EQ(static_cast<const uint8_t*>(v.raw_data())[r * c.out + k], 0) << r << ", " << k;
+      for (int64_t g = 0; g < c.out / 128; ++g) ASSERT_EQ(s.data<float>()[g * padded + r], 1.f);
+    }
+    // The down projection from the groups, as from the bf16 activation (128-wide blocks).
+    if (!ops::fp8_blocks_supported(kGpu, 128, c.out)) continue;
+    const Tensor wd = testing::randn({128, c.out}, 1.f / 16.f);
+    const ops::Fp8Blocks down = ops::quantize_blocks_fp8(wd.to(DType::BF16).to(kGpu));
+    const Tensor y = ops::fp8_block_linear(got, c.rows, down, Tensor());
+    ASSERT_EQ(y.shape(), Shape({c.rows, 128}));
+    const double down_err =
+        testing::rel_l2(y.to(Device::cpu()).to(DType::F32),
+                        ops::fp8_block_linear(h, down, Tensor()).to(Device::cpu()).to(DType::F32));
+    std::printf(
+        "[fp8 gelu groups cuda] down projection from the groups: rel-L2 %.3g against the "
+        "bf16 input's\n",
+        down_err);
+    EXPECT_LE(down_err, 2.5e-2);
   }
 }
 

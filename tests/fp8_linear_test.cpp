@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "fastvideo/video_generator.h"
@@ -187,6 +188,40 @@ TEST(Fp8BlockLinear, CloseToTheF32LinearAndRefusesWhatItCannotServe) {
   EXPECT_TRUE(contains(m, "[..., 256]")) << m;
   m = error_of([&] { ops::fp8_block_linear(x, {qw.values, randn({1, 2})}, b); });
   EXPECT_TRUE(contains(m, "scales [out / 128, in / 128 rounded up to a multiple of 4]")) << m;
+}
+
+// The FFN's two linears joined (fp8_linear_gelu_groups, then fp8_block_linear on its groups): on
+// the CPU exactly the up projection with GELU, its output quantized in groups, and the down
+// projection on those groups, as the model ran them before the join; bad shapes refused by name.
+TEST(Fp8LinearGeluGroups, IsTheUpProjectionQuantizedInGroupsAndFeedsTheDownProjection) {
+  const Tensor x = randn({2, 19, 256});
+  const Tensor w_up = ops::scale(randn({384, 256}), 1.f / 16.f), b_up = randn({384});
+  const Tensor w_down = ops::scale(randn({128, 384}), 1.f / 16.f), b_down = randn({128});
+  const ops::Fp8Rows xq = ops::quantize_rows_fp8(x), up = ops::quantize_rows_fp8(w_up);
+  const ops::Fp8Blocks down = ops::quantize_blocks_fp8(w_down);
+  const ops::Fp8Groups got = ops::fp8_linear_gelu_groups(xq, up, b_up);
+  const Tensor h = ops::fp8_linear(xq, DType::F32, up, b_up, /*gelu=*/true);
+  const ops::Fp8Groups want = ops::quantize_groups_fp8(h.reshape({38, 384}));
+  ASSERT_EQ(got.values.shape(), Shape({38, 384}));
+  ASSERT_EQ(got.scales.shape(), Shape({3, 38}));
+  EXPECT_EQ(std::memcmp(got.values.raw_data(), want.values.raw_data(), 38 * 384), 0);
+  EXPECT_EQ(std::memcmp(got.scales.raw_data(), want.scales.raw_data(), 3 * 38 * 4), 0);
+  const Tensor y = ops::fp8_block_linear(got, 38, down, b_down);
+  ASSERT_EQ(y.shape(), Shape({38, 128}));
+  EXPECT_EQ(rel_l2(y, ops::fp8_block_linear(h, down, b_down).reshape({38, 128})), 0.0);
+  // The first rows only, as a GPU's padded groups are read (BLAS may block 5 rows differently).
+  EXPECT_LE(rel_l2(ops::fp8_block_linear(got, 5, down, b_down), y.slice(0, 0, 5)), 1e-6);
+
+  std::string m = error_of([&] {
+    ops::fp8_linear_gelu_groups(xq, ops::quantize_rows_fp8(randn({96, 256})), Tensor());
+  });
+  EXPECT_TRUE(contains(m, "96 output features do not split into 128-wide groups")) << m;
+  m = error_of([&] { ops::fp8_linear_gelu_groups(xq, ops::quantize_rows_fp8(w_down), Tensor()); });
+  EXPECT_TRUE(contains(m, "does not match the weight")) << m;
+  m = error_of([&] { ops::fp8_block_linear(got, 39, down, b_down); });
+  EXPECT_TRUE(contains(m, "hold the 39 rows asked for")) << m;
+  m = error_of([&] { ops::fp8_block_linear(want, 38, ops::quantize_blocks_fp8(w_up), b_up); });
+  EXPECT_TRUE(contains(m, "must be F8E4M3 [padded, 256]")) << m;
 }
 
 // Tiny generations on the CPU at 176×176 (MS-SSIM needs over 160 px): transformer_quant FP8

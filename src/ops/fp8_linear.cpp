@@ -85,7 +85,10 @@ Fp8Groups quantize_groups_fp8(const Tensor& x) {
   return FV_DISPATCH(x.device(), quantize_groups_fp8(x));
 }
 
-Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& bias, bool gelu) {
+namespace {
+
+// A block-scaled weight beside its bias, on `device`.
+void check_blocks(const Device& device, const Fp8Blocks& weight, const Tensor& bias) {
   const Tensor& w = weight.values;
   FV_CHECK(
       w.ndim() == 2 && w.dtype() == DType::F8E4M3 && weight.scales.dtype() == DType::F32 &&
@@ -94,20 +97,55 @@ Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& 
       "fp8_block_linear: the weight must be F8E4M3 [out, in] (multiples of 128) with F32 "
       "scales [out / 128, in / 128 rounded up to a multiple of 4], got ",
       w.describe(), " and ", weight.scales.describe());
-  FV_CHECK(w.device() == x.device() && weight.scales.device() == x.device() &&
-               (!bias.defined() || bias.device() == x.device()),
+  FV_CHECK(w.device() == device && weight.scales.device() == device &&
+               (!bias.defined() || bias.device() == device),
            "fp8_block_linear: weight ", w.describe(), ", scales and bias must be on ",
-           x.device().name(), " with the input");
+           device.name(), " with the input");
   FV_CHECK(!bias.defined() || bias.shape() == Shape({w.size(0)}), "fp8_block_linear: bias ",
            bias.describe(), " must be [", w.size(0), "]");
+  FV_CHECK(fp8_blocks_supported(device, w.size(0), w.size(1)), "fp8_block_linear: ", device.name(),
+           " has no GEMM with 128-wide FP8 scales (a Hopper GPU, sm_90, has)");
+}
+
+}  // namespace
+
+Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& bias, bool gelu) {
+  const Tensor& w = weight.values;
   FV_CHECK(x.ndim() >= 1 && x.size(-1) == w.size(1) && x.dtype() == activation_dtype(x.device()),
            "fp8_block_linear: input ", x.describe(), " must be ",
            dtype_name(activation_dtype(x.device())), " [..., ", w.size(1), "] for the weight ",
            w.describe());
-  FV_CHECK(fp8_blocks_supported(x.device(), w.size(0), w.size(1)),
-           "fp8_block_linear: ", x.device().name(),
-           " has no GEMM with 128-wide FP8 scales (a Hopper GPU, sm_90, has)");
+  check_blocks(x.device(), weight, bias);
   return FV_DISPATCH(x.device(), fp8_block_linear(x, weight, bias, gelu));
+}
+
+Fp8Groups fp8_linear_gelu_groups(const Fp8Rows& x, const Fp8Rows& weight, const Tensor& bias) {
+  const Tensor& v = x.values;
+  check_weight(v.device(), weight, bias);
+  const int64_t in = weight.values.size(1), out = weight.values.size(0);
+  FV_CHECK(v.ndim() >= 1 && v.dtype() == DType::F8E4M3 && v.size(-1) == in &&
+               x.scales.dtype() == DType::F32 && x.scales.device() == v.device() &&
+               x.scales.numel() == (in == 0 ? 0 : v.numel() / in),
+           "fp8_linear_gelu_groups: quantized input ", v.describe(), " with scales ",
+           x.scales.describe(), " does not match the weight ", weight.values.describe());
+  FV_CHECK(out % 128 == 0, "fp8_linear_gelu_groups: ", out,
+           " output features do not split into 128-wide groups (weight ", weight.values.describe(),
+           ")");
+  return FV_DISPATCH(v.device(), fp8_linear_gelu_groups(x, weight, bias));
+}
+
+Tensor fp8_block_linear(const Fp8Groups& x, int64_t rows, const Fp8Blocks& weight,
+                        const Tensor& bias) {
+  const Tensor& v = x.values;
+  const int64_t in = weight.values.size(1);
+  FV_CHECK(v.ndim() == 2 && v.dtype() == DType::F8E4M3 && v.size(1) == in && rows >= 0 &&
+               rows <= v.size(0) && x.scales.dtype() == DType::F32 &&
+               x.scales.shape() == Shape({in / 128, v.size(0)}),
+           "fp8_block_linear: grouped input ", v.describe(), " with scales ", x.scales.describe(),
+           " must be F8E4M3 [padded, ", in, "] with F32 scales [", in / 128,
+           ", padded] and hold the ", rows, " rows asked for");
+  check_blocks(v.device(), weight, bias);
+  return FV_DISPATCH(v.device(), fp8_block_linear(x, rows, weight, bias));
 }
 
 }  // namespace fastvideo::ops

@@ -62,7 +62,24 @@ Fp8Groups quantize_groups_fp8(const Tensor& x);
 Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& bias,
                         bool gelu = false);
 
+// The FFN's two FP8 linears joined (issue 11: an activation quantized by its producer): the up
+// projection gelu(x·Wᵀ + b), x and W row-quantized as fp8_linear takes them, quantized in 128-wide
+// groups for fp8_block_linear below without the activation tensor between. Its value is what
+// fp8_linear (gelu) then quantize_groups_fp8 give, up to the sum's order; on a Hopper GPU one
+// kernel makes it from the GEMM's accumulators (cuda/fp8_gelu_groups_hopper.cu). The result's rows
+// are padded as fp8_block_linear's GEMM wants them: values [padded, out], scales [out / 128,
+// padded], padded = rows on the CPU and rows rounded up to 16 on a GPU, the padding zeros with
+// scale 1. out must be a multiple of 128.
+Fp8Groups fp8_linear_gelu_groups(const Fp8Rows& x, const Fp8Rows& weight, const Tensor& bias);
+// fp8_block_linear on an input already quantized in groups, as fp8_linear_gelu_groups gives it:
+// its first `rows` rows -> [rows, out] in the activation dtype.
+Tensor fp8_block_linear(const Fp8Groups& x, int64_t rows, const Fp8Blocks& weight,
+                        const Tensor& bias);
+
 namespace cpu {
+Fp8Groups fp8_linear_gelu_groups(const Fp8Rows& x, const Fp8Rows& weight, const Tensor& bias);
+Tensor fp8_block_linear(const Fp8Groups& x, int64_t rows, const Fp8Blocks& weight,
+                        const Tensor& bias);
 Fp8Blocks quantize_blocks_fp8(const Tensor& w);
 Fp8Groups quantize_groups_fp8(const Tensor& x);
 Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& bias, bool gelu);
@@ -71,6 +88,9 @@ Tensor fp8_linear(const Fp8Rows& x, DType out, const Fp8Rows& weight, const Tens
                   bool gelu);
 }  // namespace cpu
 namespace cuda {
+Fp8Groups fp8_linear_gelu_groups(const Fp8Rows& x, const Fp8Rows& weight, const Tensor& bias);
+Tensor fp8_block_linear(const Fp8Groups& x, int64_t rows, const Fp8Blocks& weight,
+                        const Tensor& bias);
 bool fp8_blocks_supported(const Device& device);
 Fp8Blocks quantize_blocks_fp8(const Tensor& w);
 Fp8Groups quantize_groups_fp8(const Tensor& x);

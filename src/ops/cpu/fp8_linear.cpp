@@ -84,23 +84,41 @@ Fp8Blocks quantize_blocks_fp8(const Tensor& w) {
   return q;
 }
 
-Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& bias, bool gelu) {
-  const Fp8Groups xq = quantize_groups_fp8(x);
+Tensor fp8_block_linear(const Fp8Groups& xq, int64_t rows, const Fp8Blocks& weight,
+                        const Tensor& bias) {
   // Both operands dequantized: each value times its group's or block's scale.
-  Tensor xd = xq.values.to(DType::F32), wd = weight.values.contiguous().to(DType::F32);
-  const int64_t K = x.size(-1), rows = xq.scales.size(1), out = wd.size(0);
+  Tensor xd = xq.values.slice(0, 0, rows).contiguous().to(DType::F32);
+  Tensor wd = weight.values.contiguous().to(DType::F32);
+  const int64_t K = xd.size(1), ld = xq.scales.size(1), out = wd.size(0);
   const int64_t padded = weight.scales.size(1);
   float* xv = xd.data<float>();
-  const float* xs = xq.scales.data<float>();
+  const Tensor x_scales = xq.scales.contiguous();
+  const float* xs = x_scales.data<float>();
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t k = 0; k < K; ++k) xv[r * K + k] *= xs[(k / 128) * rows + r];
+    for (int64_t k = 0; k < K; ++k) xv[r * K + k] *= xs[(k / 128) * ld + r];
   float* wv = wd.data<float>();
   const Tensor w_scales = weight.scales.contiguous();
   const float* ws = w_scales.data<float>();
   for (int64_t o = 0; o < out; ++o)
     for (int64_t k = 0; k < K; ++k) wv[o * K + k] *= ws[(o / 128) * padded + k / 128];
-  const Tensor y = linear(xd, wd, bias);
+  return linear(xd, wd, bias);
+}
+
+Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& bias, bool gelu) {
+  const int64_t K = x.size(-1), rows = K == 0 ? 0 : x.numel() / K;
+  Shape out_shape = x.shape();
+  out_shape.back() = weight.values.size(0);
+  const Tensor y =
+      cpu::fp8_block_linear(cpu::quantize_groups_fp8(x.contiguous().reshape({rows, K})), rows,
+                            weight, bias)
+          .reshape(out_shape);
   return gelu ? gelu_tanh(y) : y;
+}
+
+Fp8Groups fp8_linear_gelu_groups(const Fp8Rows& x, const Fp8Rows& weight, const Tensor& bias) {
+  const int64_t rows = x.scales.numel();
+  const Tensor y = cpu::fp8_linear(x, DType::F32, weight, bias, /*gelu=*/true);
+  return cpu::quantize_groups_fp8(y.reshape({rows, weight.values.size(0)}));
 }
 
 Tensor fp8_linear(const Fp8Rows& x, DType /*out: F32*/, const Fp8Rows& weight, const Tensor& bias,

@@ -12,6 +12,7 @@
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_context.h"
 #include "ops/cuda/cublaslt_gemm.h"
+#include "ops/cuda/fp8_gelu_groups_hopper.h"
 #include "ops/fp8_linear.h"
 
 namespace fastvideo::ops::cuda {
@@ -269,25 +270,62 @@ Fp8Blocks quantize_blocks_fp8(const Tensor& w) {
   return q;
 }
 
+namespace {
+
+// act(xq · Wᵀ + b) on cuBLASLt's block-scaled FP8 GEMM, bias and GELU in its epilogue: the first
+// `rows` of xq's padded rows.
+Tensor block_scaled_gemm(const Fp8Groups& xq, int64_t rows, const Fp8Blocks& weight,
+                         const Tensor& bias, bool gelu) {
+  const int64_t padded = xq.values.size(0), out = weight.values.size(0);
+  Tensor y = Tensor::empty({padded, out}, DType::BF16, xq.values.device());
+  const cuda_detail::GemmScales block_scales{xq.scales.contiguous(), weight.scales.contiguous(),
+                                             true};
+  cuda_detail::cublaslt_gemm(
+      y, xq.values.contiguous(), weight.values.contiguous(), /*transpose_b=*/true,
+      bias.defined() ? bias.to(DType::BF16).contiguous() : Tensor(),
+      gelu ? cuda_detail::GemmActivation::GeluTanh : cuda_detail::GemmActivation::None,
+      &block_scales);
+  return padded == rows ? y : y.slice(0, 0, rows);
+}
+
+}  // namespace
+
+Tensor fp8_block_linear(const Fp8Groups& xq, int64_t rows, const Fp8Blocks& weight,
+                        const Tensor& bias) {
+  return block_scaled_gemm(xq, rows, weight, bias, /*gelu=*/false);
+}
+
 Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& bias, bool gelu) {
   const int64_t in = weight.values.size(1), out = weight.values.size(0);
   const int64_t rows = in == 0 ? 0 : x.numel() / in;
   // The token rows padded to a multiple of 16 (zeros, scale 1) so the group scales' rows stay
   // 16-byte aligned whatever the token count; the padding's outputs are sliced off.
   const int64_t padded = (rows + 15) / 16 * 16;
-  const Tensor values = Tensor::empty({padded, in}, DType::F8E4M3, x.device());
-  const Tensor scales = Tensor::empty({in / 128, padded}, DType::F32, x.device());
-  quantize_groups_into(x, padded, values, scales);
-  Tensor y = Tensor::empty({padded, out}, DType::BF16, x.device());
-  const cuda_detail::GemmScales block_scales{scales, weight.scales.contiguous(), true};
-  cuda_detail::cublaslt_gemm(
-      y, values, weight.values.contiguous(), /*transpose_b=*/true,
-      bias.defined() ? bias.to(DType::BF16).contiguous() : Tensor(),
-      gelu ? cuda_detail::GemmActivation::GeluTanh : cuda_detail::GemmActivation::None,
-      &block_scales);
+  const Fp8Groups xq{Tensor::empty({padded, in}, DType::F8E4M3, x.device()),
+                     Tensor::empty({in / 128, padded}, DType::F32, x.device())};
+  quantize_groups_into(x, padded, xq.values, xq.scales);
   Shape out_shape = x.shape();
   out_shape.back() = out;
-  return (padded == rows ? y : y.slice(0, 0, rows)).reshape(out_shape);
+  return block_scaled_gemm(xq, rows, weight, bias, gelu).reshape(out_shape);
+}
+
+Fp8Groups fp8_linear_gelu_groups(const Fp8Rows& x, const Fp8Rows& weight, const Tensor& bias) {
+  const int64_t in = weight.values.size(1), out = weight.values.size(0);
+  const int64_t rows = x.scales.numel(), padded = (rows + 15) / 16 * 16;
+  const Device device = x.values.device();
+  check_fp8_gpu(device);
+  Fp8Groups q{Tensor::empty({padded, out}, DType::F8E4M3, device),
+              Tensor::empty({out / 128, padded}, DType::F32, device)};
+  if (rows == 0) return q;
+  const Tensor b = bias.defined() ? bias.to(DType::BF16).contiguous() : Tensor();
+  if (hopper_fp8_gelu_groups_applies(device, in, out)) {
+    hopper_fp8_gelu_groups({x.values.contiguous(), x.scales.contiguous()},
+                           {weight.values.contiguous(), weight.scales.contiguous()}, b, q);
+    return q;
+  }
+  const Tensor y = cuda::fp8_linear(x, DType::BF16, weight, b, /*gelu=*/true);
+  quantize_groups_into(y.reshape({rows, out}), padded, q.values, q.scales);
+  return q;
 }
 
 }  // namespace fastvideo::ops::cuda

@@ -825,8 +825,19 @@ Tensor WanTransformer::block_forward(const Block& block,
 
   // (3) Feed-forward D -> F -> D with tanh GELU.
   h = block_norm(out, eps, chunk(3), chunk(4), /*modulate=*/true, fp8, false);
-  Tensor f = block_linear(h.linear(block.ffn_in_w, block.ffn_in_s, block.ffn_in_b, true),
-                          block.ffn_out_w, block.ffn_out_s, block.ffn_out_b);
+  Tensor f;
+  if (h.rows && block.ffn_in_s.defined() && block.ffn_in_s.ndim() == 1 &&
+      block.ffn_out_s.defined() && block.ffn_out_s.ndim() == 2) {
+    // FP8 with a block-scaled down projection: the up projection quantizes its GELU output for
+    // it in 128-wide groups as it writes (ops::fp8_linear_gelu_groups), no bf16 tensor between.
+    const ops::Fp8Groups up =
+        ops::fp8_linear_gelu_groups(*h.rows, {block.ffn_in_w, block.ffn_in_s}, block.ffn_in_b);
+    f = ops::fp8_block_linear(up, B * S, {block.ffn_out_w, block.ffn_out_s}, block.ffn_out_b)
+            .reshape({B, S, D});
+  } else {
+    f = block_linear(h.linear(block.ffn_in_w, block.ffn_in_s, block.ffn_in_b, true),
+                     block.ffn_out_w, block.ffn_out_s, block.ffn_out_b);
+  }
   return ops::gated_residual(out, f, chunk(5));
 }
 
