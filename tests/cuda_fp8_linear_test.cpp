@@ -255,11 +255,12 @@ TEST(CudaFp8LinearGeluGroups, MatchesTheTwoStepPathAndItsCpuTwin) {
     bool bias;
   };
   // One tile; five K steps (the stage ring wraps) without bias; one K step; more tiles than SMs
-  // (each CTA runs several, the ring and the column table carried across) at the 1.3B FFN's K; and
-  // the 14B FFN's K 5120, where the MMA's accumulator holds the longest sum.
+  // (each CTA runs several, the ring and the column table carried across) at the 1.3B FFN's K,
+  // and with one K step (a tile's steps fewer than the ring's stages); and the 14B FFN's K 5120,
+  // where the MMA's accumulator holds the longest sum.
   for (const Case c :
        {Case{37, 256, 512, true}, Case{300, 640, 256, false}, Case{129, 128, 768, true},
-        Case{4096, 1536, 2048, true}, Case{200, 5120, 512, true}}) {
+        Case{4096, 1536, 2048, true}, Case{8192, 128, 1024, true}, Case{200, 5120, 512, true}}) {
     SCOPED_TRACE(str_cat(c.rows, " rows, ", c.in, " -> ", c.out, ", bias ", c.bias));
     const Tensor x = skewed_groups(c.rows, c.in);
     const Tensor w = testing::randn({c.out, c.in}, 1.f / 16.f);
