@@ -1,6 +1,9 @@
 // fastvideo bench gemm: our CUDA linear (cuBLASLt, bf16, bias and GELU fused) on the Wan2.1-1.3B
 // DiT's GEMM shapes at 480p, timed with CUDA events. Its anchor, PyTorch's F.linear on the same
-// shapes, comes from tools/bench/torch_gemm_anchor.py run on the same machine.
+// shapes, comes from tools/bench/torch_gemm_anchor.py run on the same machine. Then the FP8 FFN's
+// up projection at the 1.3B and 14B shapes: the two-step path (cuBLASLt's FP8 GEMM with GELU, then
+// the group quantizer) against ops::fp8_linear_gelu_groups, which on Hopper writes the groups
+// itself, same run.
 
 #include <cmath>
 #include <cstdio>
@@ -10,11 +13,13 @@
 #include "bench_commands.h"
 #include "core/parallel.h"
 #include "json_output.h"
+#include "ops/fp8_linear.h"
 #include "ops/linear.h"
 
 #ifdef FASTVIDEO_HAVE_CUDA
 #include "core/cuda/cuda_context.h"
 #include "cuda_timer.h"
+#include "ops/cuda/fp8_gelu_groups_hopper.h"
 #endif
 
 namespace fastvideo::bench {
@@ -94,6 +99,36 @@ int run_gemm_bench(const GemmBenchFlags& f) {
                              {"tflops", tflops}});
   }
   std::printf("\nanchor: python3 tools/bench/torch_gemm_anchor.py (F.linear, same shapes)\n");
+  // The FP8 FFN's up projection, its input and weight quantized per row (as the norm and the
+  // loader make them): the two-step path, then the one op.
+  constexpr GemmShape kFp8Shapes[] = {{"1.3B ffn up + gelu, fp8", 32760, 8960, 1536, true},
+                                      {"14B ffn up + gelu, fp8", 75600, 13824, 5120, true}};
+  const bool fused = ops::cuda::hopper_fp8_gelu_groups_applies(Device::cuda(0), 1536, 8960);
+  std::printf("\n%-28s %22s %10s %10s %9s   (the one op %s)\n", "shape", "M x N x K", "2-step ms",
+              "1-op ms", "2-step/1", fused ? "on our Hopper kernel" : "is the two steps here");
+  for (const GemmShape& s : kFp8Shapes) {
+    const ops::Fp8Rows x = ops::quantize_rows_fp8(random_on_gpu({s.m, s.k}, 1.0f, seed++));
+    const ops::Fp8Rows w = ops::quantize_rows_fp8(
+        random_on_gpu({s.n, s.k}, float(1.0 / std::sqrt(double(s.k))), seed++));
+    const Tensor b = random_on_gpu({s.n}, 0.5f, seed++);
+    const double two_step = median_gpu_ms(ctx, f.warmup, f.repeats, [&] {
+      const Tensor h = ops::fp8_linear(x, DType::BF16, w, b, /*gelu=*/true);
+      const ops::Fp8Groups g = ops::quantize_groups_fp8(h);
+    });
+    const double one_op = median_gpu_ms(ctx, f.warmup, f.repeats, [&] {
+      const ops::Fp8Groups g = ops::fp8_linear_gelu_groups(x, w, b);
+    });
+    const std::string dims = str_cat(s.m, " x ", s.n, " x ", s.k);
+    std::printf("%-28s %22s %10.3f %10.3f %8.2fx\n", s.name, dims.c_str(), two_step, one_op,
+                two_step / one_op);
+    out["fp8_ffn_up"].push_back({{"name", s.name},
+                                 {"m", s.m},
+                                 {"n", s.n},
+                                 {"k", s.k},
+                                 {"two_step_median_ms", two_step},
+                                 {"one_op_median_ms", one_op},
+                                 {"hopper_kernel", fused}});
+  }
   if (!f.json.empty()) write_json_results(f.json, out);
   return 0;
 }
