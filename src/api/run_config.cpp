@@ -512,6 +512,8 @@ const std::map<std::string, Rule>& rules() {
                                         "super-resolution stages are not in this version"};
   static const Rule no_two_experts{is_null, "null",
                                    "Wan2.2's two-expert (MoE) denoising is not in this version"};
+  static const Rule no_trajectories{is_false, "false",
+                                    "trajectories are not returned by this version"};
   static const Rule no_zero{
       [](const YAML::Node& n) { return is_null(n) || scalar<double>(n, "?") == 0.0; }, "0",
       "guidance rescale is not in this version"};
@@ -585,10 +587,8 @@ const std::map<std::string, Rule>& rules() {
       {"request.sampling.width_sr", no_super_resolution},
       {"request.sampling.num_inference_steps_sr", no_super_resolution},
       {"request.runtime.enable_teacache", {is_false, "false", "TeaCache is not in this version"}},
-      {"request.runtime.return_trajectory_latents",
-       {is_false, "false", "trajectories are not returned by this version"}},
-      {"request.runtime.return_trajectory_decoded",
-       {is_false, "false", "trajectories are not returned by this version"}},
+      {"request.runtime.return_trajectory_latents", no_trajectories},
+      {"request.runtime.return_trajectory_decoded", no_trajectories},
       {"request.output.return_state",
        {is_false, "false", "continuation state is not returned by this version"}},
   };

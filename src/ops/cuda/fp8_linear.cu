@@ -272,6 +272,15 @@ Fp8Blocks quantize_blocks_fp8(const Tensor& w) {
 
 namespace {
 
+// Groups for `rows` rows of K columns, the rows padded to a multiple of 16 (zeros, scale 1) so the
+// group scales' rows stay 16-byte aligned whatever the token count (the GEMM's padding outputs
+// are sliced off).
+Fp8Groups padded_groups(int64_t rows, int64_t K, const Device& device) {
+  const int64_t padded = (rows + 15) / 16 * 16;
+  return {Tensor::empty({padded, K}, DType::F8E4M3, device),
+          Tensor::empty({K / 128, padded}, DType::F32, device)};
+}
+
 // act(xq · Wᵀ + b) on cuBLASLt's block-scaled FP8 GEMM, bias and GELU in its epilogue: the first
 // `rows` of xq's padded rows.
 Tensor block_scaled_gemm(const Fp8Groups& xq, int64_t rows, const Fp8Blocks& weight,
@@ -298,12 +307,8 @@ Tensor fp8_block_linear(const Fp8Groups& xq, int64_t rows, const Fp8Blocks& weig
 Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& bias, bool gelu) {
   const int64_t in = weight.values.size(1), out = weight.values.size(0);
   const int64_t rows = in == 0 ? 0 : x.numel() / in;
-  // The token rows padded to a multiple of 16 (zeros, scale 1) so the group scales' rows stay
-  // 16-byte aligned whatever the token count; the padding's outputs are sliced off.
-  const int64_t padded = (rows + 15) / 16 * 16;
-  const Fp8Groups xq{Tensor::empty({padded, in}, DType::F8E4M3, x.device()),
-                     Tensor::empty({in / 128, padded}, DType::F32, x.device())};
-  quantize_groups_into(x, padded, xq.values, xq.scales);
+  const Fp8Groups xq = padded_groups(rows, in, x.device());
+  quantize_groups_into(x, xq.values.size(0), xq.values, xq.scales);
   Shape out_shape = x.shape();
   out_shape.back() = out;
   return block_scaled_gemm(xq, rows, weight, bias, gelu).reshape(out_shape);
@@ -311,11 +316,10 @@ Tensor fp8_block_linear(const Tensor& x, const Fp8Blocks& weight, const Tensor& 
 
 Fp8Groups fp8_linear_gelu_groups(const Fp8Rows& x, const Fp8Rows& weight, const Tensor& bias) {
   const int64_t in = weight.values.size(1), out = weight.values.size(0);
-  const int64_t rows = x.scales.numel(), padded = (rows + 15) / 16 * 16;
+  const int64_t rows = x.scales.numel();
   const Device device = x.values.device();
   check_fp8_gpu(device);
-  Fp8Groups q{Tensor::empty({padded, out}, DType::F8E4M3, device),
-              Tensor::empty({out / 128, padded}, DType::F32, device)};
+  const Fp8Groups q = padded_groups(rows, out, device);
   if (rows == 0) return q;
   const Tensor b = bias.defined() ? bias.to(DType::BF16).contiguous() : Tensor();
   if (hopper_fp8_gelu_groups_applies(device, in, out)) {
@@ -324,7 +328,7 @@ Fp8Groups fp8_linear_gelu_groups(const Fp8Rows& x, const Fp8Rows& weight, const 
     return q;
   }
   const Tensor y = cuda::fp8_linear(x, DType::BF16, weight, b, /*gelu=*/true);
-  quantize_groups_into(y.reshape({rows, out}), padded, q.values, q.scales);
+  quantize_groups_into(y.reshape({rows, out}), q.values.size(0), q.values, q.scales);
   return q;
 }
 
