@@ -17,6 +17,8 @@
 #include "ops/linear.h"
 #include "ops/linear_chain.h"
 #include "ops/norm.h"
+#include "ops/norm_fp8.h"
+#include "ops/residual_norm.h"
 #include "ops/rope.h"
 #include "test_util.h"
 
@@ -152,6 +154,29 @@ TEST(OpsCpu, LayerNormModulateIsLayerNormThenModulate) {
               0.0)
         << "D=" << D;
   }
+}
+
+// The residual sum beside its norm (residual_norm.h): the CPU twin is the two ops in order, the
+// sum returned beside the norm or its FP8 rows; x and y of one shape, the modulation complete.
+TEST(OpsCpu, ResidualNormIsTheSumThenItsNorm) {
+  const Tensor x = randn({2, 5, 256}), y = randn({2, 5, 256}), mod = randn({3, 2, 256}, 0.5f);
+  const Tensor gate = mod.select(0, 0), shift = mod.select(0, 1), scale = mod.select(0, 2);
+  const Tensor sum = ops::gated_residual(x, y, gate);
+  ops::ResidualNorm r = ops::residual_norm(x, y, gate, {1e-6f, shift, scale, true, false});
+  EXPECT_EQ(rel_l2(r.sum, sum), 0.0);
+  EXPECT_EQ(rel_l2(r.normed, ops::layer_norm_modulate(sum, 1e-6f, shift, scale)), 0.0);
+  EXPECT_FALSE(r.rows.has_value());
+  r = ops::residual_norm(x, y, Tensor(), {1e-6f, Tensor(), Tensor(), false, true});
+  EXPECT_EQ(rel_l2(r.sum, ops::add(x, y)), 0.0);
+  ASSERT_TRUE(r.rows.has_value());
+  EXPECT_FALSE(r.normed.defined());
+  EXPECT_EQ(rel_l2(r.rows->scales, ops::layer_norm_fp8(r.sum, 1e-6f, {}, {}).scales), 0.0);
+  std::string m = testing::error_of([&] {
+    ops::residual_norm(x, randn({2, 5, 128}), gate, {1e-6f, shift, scale, true, false});
+  });
+  EXPECT_TRUE(testing::contains(m, "x and y must be one [B, S, D] shape")) << m;
+  m = testing::error_of([&] { ops::residual_norm(x, y, gate, {1e-6f, shift, {}, true, false}); });
+  EXPECT_TRUE(testing::contains(m, "shift and scale come together and are required")) << m;
 }
 
 TEST(OpsCpu, RmsNormRopeIsRmsNormThenRopePerHead) {

@@ -107,7 +107,7 @@ __global__ void gated_residual_kernel(const TX* __restrict__ x, const TY* __rest
     k::load<N>(y + r * D + c, b);
     k::load<N>(gate + (r / S) * gstride + c, g);
 #pragma unroll
-    for (int j = 0; j < N; ++j) a[j] += b[j] * g[j];
+    for (int j = 0; j < N; ++j) a[j] = fmaf(b[j], g[j], a[j]);  // one rounding, as residual_norm
     k::store<N>(out + r * D + c, a);
   }
 }

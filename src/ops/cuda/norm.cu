@@ -9,8 +9,10 @@
 
 #include "ops/cuda/memory_bound.cuh"
 #include "ops/cuda/row_norm.h"
+#include "ops/elementwise.h"
 #include "ops/norm.h"
 #include "ops/norm_fp8.h"
+#include "ops/residual_norm.h"
 
 namespace fastvideo::ops {
 
@@ -36,6 +38,15 @@ struct Epilogue {
   int head_dim;
   uint8_t* fp8;       // FP8 rows instead of the result (norm_fp8.h): [rows, D] E4M3, or null
   float* fp8_scales;  // [rows]
+};
+
+// The residual sum normalised in place of x (RowNorm::residual), or all null.
+template <class TX>
+struct ResidualRows {
+  const TX* y;        // [rows, D] or null
+  const float* gate;  // rows (row / tokens)·gate_stride, or null (x + y)
+  int64_t gate_stride;
+  TX* sum;  // [rows, D]: x + y·gate in x's dtype
 };
 
 // Sum (or max) over the threads of one row: a warp (blockDim.x == 32, several rows per block) or
@@ -109,13 +120,14 @@ __device__ __forceinline__ void store_e4m3(uint8_t* p, const float (&v)[N], floa
 template <int N, bool kFp8, class TX, class TP>
 __global__ void __launch_bounds__(kMaxLanes)
     row_norm_kernel(const TX* __restrict__ x, TX* __restrict__ y, int64_t rows, int D, float eps,
-                    bool rms, Epilogue<TP> ep) {
+                    bool rms, Epilogue<TP> ep, ResidualRows<TX> res) {
   constexpr int V = kRowFloats / N;  // vectors per thread
   __shared__ float partial[32];
   const int vectors = D / N, lanes = blockDim.x;
   for (int64_t row = int64_t(blockIdx.x) * blockDim.y + threadIdx.y; row < rows;
        row += int64_t(gridDim.x) * blockDim.y) {
     const TX* xr = x + row * D;
+    const int64_t b = row / ep.tokens, s = row - b * ep.tokens;
     float v[V][N];
     float sum = 0;
 #pragma unroll
@@ -123,6 +135,24 @@ __global__ void __launch_bounds__(kMaxLanes)
       const int idx = threadIdx.x + k * lanes;
       if (idx < vectors) {
         load<N>(xr + int64_t(idx) * N, v[k]);
+        if (res.y) {  // x + y·gate (one FFMA, as gated_residual) or x + y, stored as x's dtype
+          float r[N];
+          load<N>(res.y + row * D + int64_t(idx) * N, r);
+          if (res.gate) {
+            float g[N];
+            load<N>(res.gate + b * res.gate_stride + int64_t(idx) * N, g);
+            // fmaf by name: written as v += r·g, the compiler shared the add with the branch
+            // below and rounded the product first (1-2 bf16 sums in 10^5 differed on an H100).
+#pragma unroll
+            for (int j = 0; j < N; ++j) v[k][j] = fmaf(r[j], g[j], v[k][j]);
+          } else {
+#pragma unroll
+            for (int j = 0; j < N; ++j) v[k][j] = v[k][j] + r[j];
+          }
+#pragma unroll
+          for (int j = 0; j < N; ++j) v[k][j] = to_f32(from_f32<TX>(v[k][j]));
+          store<N>(res.sum + row * D + int64_t(idx) * N, v[k]);
+        }
 #pragma unroll
         for (int j = 0; j < N; ++j) sum += rms ? v[k][j] * v[k][j] : v[k][j];
       }
@@ -142,7 +172,6 @@ __global__ void __launch_bounds__(kMaxLanes)
       }
       inv = rsqrtf(row_sum(centred, partial) / float(D) + eps);
     }
-    const int64_t b = row / ep.tokens, s = row - b * ep.tokens;
     if constexpr (kFp8) {
       // FP8 rows: the results rounded to x's dtype, as the unfused pair stores them, then
       // quantized as quantize_rows_fp8 does (amax / 448, each value divided by it, satfinite).
@@ -182,7 +211,7 @@ __global__ void __launch_bounds__(kMaxLanes)
 
 template <int N, bool kFp8 = false, class TX, class TP>
 void launch_row_norm(const CudaContext& ctx, const TX* x, TX* y, int64_t rows, int D,
-                     const RowNorm& norm, const Epilogue<TP>& ep) {
+                     const RowNorm& norm, const Epilogue<TP>& ep, const ResidualRows<TX>& res) {
   const int vectors = D / N;
   constexpr int V = kRowFloats / N;
   dim3 block, grid;
@@ -196,7 +225,8 @@ void launch_row_norm(const CudaContext& ctx, const TX* x, TX* y, int64_t rows, i
     block = dim3(unsigned((lanes + 31) / 32 * 32));
     grid = dim3(unsigned(rows));
   }
-  row_norm_kernel<N, kFp8><<<grid, block, 0, ctx.stream()>>>(x, y, rows, D, norm.eps, norm.rms, ep);
+  row_norm_kernel<N, kFp8>
+      <<<grid, block, 0, ctx.stream()>>>(x, y, rows, D, norm.eps, norm.rms, ep, res);
   FV_CUDA_CHECK_LAUNCH();
 }
 
@@ -215,14 +245,20 @@ Tensor run_row_norm(const Tensor& x, const RowNorm& norm, Fp8Rows* fp8) {
   const int64_t D = x.size(-1), rows = D == 0 ? 0 : x.numel() / D;
   const bool modulated = norm.shift.defined() || norm.scale.defined();
   const bool rope = norm.cos.defined() || norm.sin.defined();
+  const bool residual = norm.residual.defined();
   FV_CHECK(!modulated || (norm.shift.defined() && norm.scale.defined()), norm.op,
            ": shift and scale come together");
   FV_CHECK(!rope || (norm.cos.defined() && norm.sin.defined()), norm.op,
            ": cos and sin come together");
   FV_CHECK(D <= int64_t(kMaxLanes) * kRowFloats, norm.op, ": rows of ", D,
            " elements exceed the CUDA kernel's ", kMaxLanes * kRowFloats, "-element limit");
+  FV_CHECK(!residual || (norm.sum != nullptr && !rope && norm.residual.shape() == x.shape() &&
+                         norm.residual.dtype() == x.dtype()),
+           norm.op, ": the residual must be like x ", x.describe(), ", got ",
+           norm.residual.describe());
+  if (residual) check_same_device(norm.residual, x, norm.op, "residual");
   int64_t B = 1, S = rows, head_dim = 0;
-  if (modulated || rope) {
+  if (modulated || rope || norm.gate.defined()) {
     FV_CHECK(x.ndim() == 3, norm.op, ": expected x [B,S,D], got ", x.describe());
     B = x.size(0);
     S = x.size(1);
@@ -260,6 +296,13 @@ Tensor run_row_norm(const Tensor& x, const RowNorm& norm, Fp8Rows* fp8) {
     shift = batch_rows(param(norm.shift), x, B, D, norm.op, "shift");
     scale = batch_rows(param(norm.scale), x, B, D, norm.op, "scale");
   }
+  BatchRows gate;
+  if (norm.gate.defined()) {
+    FV_CHECK(residual, norm.op, ": a gate without a residual");
+    gate = batch_rows(norm.gate.to(DType::F32), x, B, D, norm.op, "gate");
+  }
+  Tensor residual_rows = residual ? norm.residual.contiguous() : Tensor();
+  if (residual) *norm.sum = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor cos, sin;
   if (rope) {
     const int64_t table[] = {S, head_dim / 2};
@@ -290,7 +333,7 @@ Tensor run_row_norm(const Tensor& x, const RowNorm& norm, Fp8Rows* fp8) {
     if (y.numel() == 0) return y;
   }
   CudaContext& ctx = context_of(x);
-  bool unaligned_fp8 = false;
+  bool unaligned_fp8 = false, unaligned_residual = false;
   with_float_type(x, norm.op, [&](auto tx) {
     with_float_type(param_dtype, norm.op, "a weight, bias, shift or scale", [&](auto tp) {
       using TX = decltype(tx);
@@ -311,19 +354,27 @@ Tensor run_row_norm(const Tensor& x, const RowNorm& norm, Fp8Rows* fp8) {
       };
       const TX* px = xc.data<TX>();
       TX* py = fp8 ? nullptr : y.data<TX>();
-      const void* pointers[] = {px, ep.weight, ep.bias, ep.shift, ep.scale};
+      const ResidualRows<TX> res{residual ? residual_rows.data<TX>() : nullptr,
+                                 gate.tensor.defined() ? gate.tensor.data<float>() : nullptr,
+                                 gate.stride, residual ? norm.sum->data<TX>() : nullptr};
+      const void* pointers[] = {px, ep.weight, ep.bias, ep.shift, ep.scale, res.y, res.gate};
       auto fits = [&](int width, size_t align) {
         for (const void* p : pointers) {
           if (!aligned_to(p, align)) return false;
         }
         return D % width == 0 &&
-               (!modulated || (shift.stride % width == 0 && scale.stride % width == 0));
+               (!modulated || (shift.stride % width == 0 && scale.stride % width == 0)) &&
+               (!res.gate || gate.stride % width == 0);
       };
       constexpr int kVec = kVector<TX>;
+      if (residual && !fits(kVec, 16)) {
+        unaligned_residual = true;  // below: the sum, then the norm
+        return;
+      }
       if (fp8) {
         if constexpr (std::is_same_v<TX, bf16>) {
           if (fits(kVec, 16)) {
-            launch_row_norm<kVec, true>(ctx, px, py, rows, int(D), norm, ep);
+            launch_row_norm<kVec, true>(ctx, px, py, rows, int(D), norm, ep, res);
             return;
           }
         }
@@ -331,15 +382,26 @@ Tensor run_row_norm(const Tensor& x, const RowNorm& norm, Fp8Rows* fp8) {
         return;
       }
       if (fits(kVec, 16)) {
-        launch_row_norm<kVec>(ctx, px, py, rows, int(D), norm, ep);
+        launch_row_norm<kVec>(ctx, px, py, rows, int(D), norm, ep, res);
       } else if (fits(2, 8)) {
-        launch_row_norm<2>(ctx, px, py, rows, int(D), norm, ep);
+        launch_row_norm<2>(ctx, px, py, rows, int(D), norm, ep, res);
       } else {
         FV_CHECK(!rope, norm.op, ": internal: no even vector width for ", x.describe());
-        launch_row_norm<1>(ctx, px, py, rows, int(D), norm, ep);
+        launch_row_norm<1>(ctx, px, py, rows, int(D), norm, ep, res);
       }
     });
   });
+  // A residual sum the kernel cannot read at full vector width (a misaligned view): the sum as
+  // gated_residual or add makes it, then the norm of that fresh tensor, so the statistics add in
+  // the order the two ops' pair adds them (each width splits a row differently).
+  if (unaligned_residual) {
+    *norm.sum = norm.gate.defined() ? cuda::gated_residual(x, norm.residual, norm.gate)
+                                    : cuda::add(x, norm.residual);
+    RowNorm plain = norm;
+    plain.residual = plain.gate = Tensor();
+    plain.sum = nullptr;
+    return run_row_norm(*norm.sum, plain, fp8);
+  }
   // FP8 rows of an input the fused kernel cannot read at full vector width (a misaligned view):
   // the same bytes in two passes.
   if (unaligned_fp8) *fp8 = cuda::quantize_rows_fp8(run_row_norm(x, norm, nullptr));
@@ -408,6 +470,25 @@ Fp8Rows layer_norm_modulate_fp8(const Tensor& x, float eps, const Tensor& shift,
   norm.shift = shift;
   norm.scale = scale;
   return cuda_kernels::row_norm_fp8(x, norm);
+}
+
+// residual_norm.h: the row-norm kernel reading x + y·gate and writing that sum too.
+ResidualNorm residual_norm(const Tensor& x, const Tensor& y, const Tensor& gate,
+                           const NormAfterResidual& after) {
+  cuda_kernels::RowNorm norm;
+  norm.op = "residual_norm";
+  norm.eps = after.eps;
+  (after.modulate ? norm.shift : norm.weight) = after.a;
+  (after.modulate ? norm.scale : norm.bias) = after.b;
+  norm.residual = y;
+  norm.gate = gate;
+  ResidualNorm r;
+  norm.sum = &r.sum;
+  if (after.fp8)
+    r.rows = cuda_kernels::row_norm_fp8(x, norm);
+  else
+    r.normed = cuda_kernels::row_norm(x, norm);
+  return r;
 }
 
 }  // namespace cuda

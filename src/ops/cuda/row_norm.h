@@ -19,6 +19,11 @@ struct RowNorm {
   Tensor shift, scale;  // [B, D] or undefined: y·(1 + scale[b]) + shift[b] for x [B, S, D]
   Tensor cos, sin;      // [S, head_dim/2] or undefined: RoPE on interleaved pairs of each head
   int64_t heads = 0;    // with cos/sin: D = heads·head_dim, result [B, S, heads, head_dim]
+  // With residual: the rows normalised are x + residual·gate[b] (x + residual without a gate;
+  // gate [B, D] F32 rows for x [B, S, D]), rounded to x's dtype as gated_residual and add store
+  // them; that sum goes to *sum too. residual like x, no RoPE.
+  Tensor residual, gate;
+  Tensor* sum = nullptr;
 };
 
 // x [..., D] (x [B, S, D] with shift/scale or RoPE) -> normalised rows in x's dtype.

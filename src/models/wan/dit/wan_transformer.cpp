@@ -6,6 +6,8 @@
 #include <exception>
 #include <optional>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 #include "fastvideo/log.h"
 #include "io/load_stop.h"
@@ -18,6 +20,7 @@
 #include "ops/norm.h"
 #include "ops/norm_fp8.h"
 #include "ops/patchify.h"
+#include "ops/residual_norm.h"
 #include "ops/rope.h"
 #include "ops/tensor_ops.h"
 #include "ops/timestep_embedding.h"
@@ -204,6 +207,15 @@ NormOutput block_norm(const Tensor& x, float eps, const Tensor& a, const Tensor&
         modulate ? ops::layer_norm_modulate_fp8(x, eps, a, b) : ops::layer_norm_fp8(x, eps, a, b);
   }
   return out;
+}
+
+// x + y·gate (x + y without a gate) and block_norm of that sum (keep_h false) in one pass
+// (ops::residual_norm): the sum, and the norm as NormOutput.
+std::pair<Tensor, NormOutput> residual_block_norm(const Tensor& x, const Tensor& y,
+                                                  const Tensor& gate, float eps, const Tensor& a,
+                                                  const Tensor& b, bool modulate, bool fp8) {
+  ops::ResidualNorm r = ops::residual_norm(x, y, gate, {eps, a, b, modulate, fp8});
+  return {std::move(r.sum), NormOutput{std::move(r.normed), std::move(r.rows), x.dtype()}};
 }
 
 // [R, D] table repeated over the batch: [B, R, D], on the table's device.
@@ -813,18 +825,21 @@ Tensor WanTransformer::block_forward(const Block& block,
     a = self_attention_->run(q, k, v, attn_scale, self_metadata, extras);
   }
   a = a.reshape({B, S, D});
-  Tensor out =
-      ops::gated_residual(x, block_linear(a, sa.to_out_w, sa.to_out_s, sa.to_out_b), chunk(2));
+  // Each residual sum below is made by the norm that follows it, in its pass.
+  auto [out, h2] =
+      residual_block_norm(x, block_linear(a, sa.to_out_w, sa.to_out_s, sa.to_out_b), chunk(2), eps,
+                          block.norm2_w, block.norm2_b, /*modulate=*/false, fp8);
 
   // (2) Cross-attention: affine norm2, no modulation, no gate, no RoPE; K/V cached per prompt.
   const Attention& ca = block.cross_attn;
-  h = block_norm(out, eps, block.norm2_w, block.norm2_b, /*modulate=*/false, fp8, false);
-  q = ops::rms_norm(h.linear(ca.to_q_w, ca.to_q_s, ca.to_q_b), eps, ca.norm_q);
+  q = ops::rms_norm(h2.linear(ca.to_q_w, ca.to_q_s, ca.to_q_b), eps, ca.norm_q);
+  h2 = {};
   a = cross_attention_->run(heads(q), text_kv.k, text_kv.v, attn_scale).reshape({B, S, D});
-  out = ops::add(out, block_linear(a, ca.to_out_w, ca.to_out_s, ca.to_out_b));
+  std::tie(out, h) =
+      residual_block_norm(out, block_linear(a, ca.to_out_w, ca.to_out_s, ca.to_out_b), Tensor(),
+                          eps, chunk(3), chunk(4), /*modulate=*/true, fp8);
 
   // (3) Feed-forward D -> F -> D with tanh GELU.
-  h = block_norm(out, eps, chunk(3), chunk(4), /*modulate=*/true, fp8, false);
   Tensor f;
   if (h.rows && block.ffn_in_s.defined() && block.ffn_in_s.ndim() == 1 &&
       block.ffn_out_s.defined() && block.ffn_out_s.ndim() == 2) {
