@@ -26,6 +26,7 @@
 #include "ops/norm.h"
 #include "ops/norm_fp8.h"
 #include "ops/patchify.h"
+#include "ops/residual_norm.h"
 #include "ops/rgb8_frames.h"
 #include "ops/rope.h"
 #include "ops/tensor_ops.h"
@@ -217,6 +218,28 @@ void norm_cases(Table& t) {
                                                 in[1].select(1, 1));
               });
       }
+    }
+  }
+  // residual_norm.h: the DiT's residual sums made by the norm after them (x + y·gate, then the
+  // modulated norm; x + y, then the affine one), the sum and the norm each a row.
+  for (DType d : kDtypes) {
+    for (int64_t D : {64, 1536, 5120}) {
+      const Shape s{2, 5, D}, mod{2, 6, D};
+      const std::vector<Operand> in3 = {{s, d, 2.0f}, {s, d}, {mod, kF32, 0.5f}};
+      auto gated = [](OpInputs in) {
+        return ops::residual_norm(in[0], in[1], in[2].select(1, 2),
+                                  {1e-6f, in[2].select(1, 3), in[2].select(1, 4), true, false});
+      };
+      t.add("residual_norm", d, "gated_sum_" + dims(s), in3, elementwise_bound(d),
+            [gated](OpInputs in) { return gated(in).sum; });
+      t.add("residual_norm", d, "gated_modulated_" + dims(s), in3, elementwise_bound(d),
+            [gated](OpInputs in) { return gated(in).normed; });
+      t.add("residual_norm", d, "affine_f32_" + dims(s),
+            {{s, d, 2.0f}, {s, d}, {{D}, kF32}, {{D}, kF32}}, elementwise_bound(d),
+            [](OpInputs in) {
+              return ops::residual_norm(in[0], in[1], Tensor(), {1e-6f, in[2], in[3], false, false})
+                  .normed;
+            });
     }
   }
   // A large common offset: one-pass E[x²]−E[x]² statistics would lose the variance. F32 to 1e-4:
