@@ -221,7 +221,8 @@ void norm_cases(Table& t) {
     }
   }
   // residual_norm.h: the DiT's residual sums made by the norm after them (x + y·gate, then the
-  // modulated norm; x + y, then the affine one), the sum and the norm each a row.
+  // affine norm2 or the next block's modulated norm1; x + y, then the FFN's modulated norm), and
+  // the converse pair; the sum and the norm each a row.
   for (DType d : kDtypes) {
     for (int64_t D : {64, 1536, 5120}) {
       const Shape s{2, 5, D}, mod{2, 6, D};
@@ -238,6 +239,20 @@ void norm_cases(Table& t) {
             {{s, d, 2.0f}, {s, d}, {{D}, kF32}, {{D}, kF32}}, elementwise_bound(d),
             [](OpInputs in) {
               return ops::residual_norm(in[0], in[1], Tensor(), {1e-6f, in[2], in[3], false, false})
+                  .normed;
+            });
+      t.add("residual_norm", d, "gated_affine_f32_" + dims(s),
+            {{s, d, 2.0f}, {s, d}, {mod, kF32, 0.5f}, {{D}, kF32}, {{D}, kF32}},
+            elementwise_bound(d), [](OpInputs in) {
+              return ops::residual_norm(in[0], in[1], in[2].select(1, 2),
+                                        {1e-6f, in[3], in[4], false, false})
+                  .normed;
+            });
+      t.add("residual_norm", d, "add_modulated_" + dims(s), in3, elementwise_bound(d),
+            [](OpInputs in) {
+              return ops::residual_norm(
+                         in[0], in[1], Tensor(),
+                         {1e-6f, in[2].select(1, 3), in[2].select(1, 4), true, false})
                   .normed;
             });
     }
