@@ -3,7 +3,12 @@
 // shapes, comes from tools/bench/torch_gemm_anchor.py run on the same machine. Then the FP8 FFN's
 // up projection at the 1.3B and 14B shapes: the two-step path (cuBLASLt's FP8 GEMM with GELU, then
 // the group quantizer) against ops::fp8_linear_gelu_groups, which on Hopper writes the groups
-// itself, same run.
+// itself, same run. Last, the FP8 linears with bias on inputs already quantized, as the engine's
+// producers hand them over: row scales (outer vectors) against 128-wide scales (fp8_block_linear)
+// at the projections' and the FFN down's shapes, which says whether the DiT's other FP8 linears
+// would gain from 128-wide scales as its FFN down did; and each bf16 and row-scaled linear also
+// without its bias, which says what the bias epilogue costs (a bias a consumer could add as it
+// reads the product, as RMSNorm + RoPE does for q and k).
 
 #include <cmath>
 #include <cstdio>
@@ -65,6 +70,57 @@ Tensor random_on_gpu(const Shape& shape, float scale, uint64_t seed) {
   return host.to(DType::BF16).to(Device::cuda(0));
 }
 
+// The FP8 linear with bias, the GEMM alone: the input quantized per row (fp8_linear) against in
+// 128-wide groups with its rows padded to 16 as the engine's producers write them
+// (fp8_block_linear), the weight per output channel against in 128×128 blocks.
+void fp8_scales_table(CudaContext& ctx, const GemmBenchFlags& f, uint64_t& seed,
+                      nlohmann::ordered_json& out) {
+  constexpr GemmShape kShapes[] = {{"1.3B q, k, v, o, fp8", 32760, 1536, 1536, false},
+                                   {"1.3B ffn down, fp8", 32760, 1536, 8960, false},
+                                   {"14B q, k, v, o, fp8", 75600, 5120, 5120, false},
+                                   {"14B ffn down, fp8", 75600, 5120, 13824, false}};
+  std::printf("\n%-28s %22s %10s %10s %10s %9s\n", "shape (+ bias)", "M x N x K", "rows ms",
+              "no bias", "128-wide", "rows/128");
+  for (const GemmShape& s : kShapes) {
+    const Tensor x = random_on_gpu({(s.m + 15) / 16 * 16, s.k}, 1.0f, seed++);
+    const Tensor w = random_on_gpu({s.n, s.k}, float(1.0 / std::sqrt(double(s.k))), seed++);
+    const Tensor b = random_on_gpu({s.n}, 0.5f, seed++);
+    const ops::Fp8Rows x_rows = ops::quantize_rows_fp8(x.slice(0, 0, s.m));
+    const ops::Fp8Rows w_rows = ops::quantize_rows_fp8(w);
+    const double rows_ms = median_gpu_ms(ctx, f.warmup, f.repeats, [&] {
+      const Tensor y = ops::fp8_linear(x_rows, DType::BF16, w_rows, b);
+    });
+    const double unbiased_ms = median_gpu_ms(ctx, f.warmup, f.repeats, [&] {
+      const Tensor y = ops::fp8_linear(x_rows, DType::BF16, w_rows, Tensor());
+    });
+    const bool blocks = ops::fp8_blocks_supported(Device::cuda(0), s.n, s.k);
+    double groups_ms = 0;
+    if (blocks) {
+      const ops::Fp8Groups x_groups = ops::quantize_groups_fp8(x);
+      const ops::Fp8Blocks w_blocks = ops::quantize_blocks_fp8(w);
+      groups_ms = median_gpu_ms(ctx, f.warmup, f.repeats, [&] {
+        const Tensor y = ops::fp8_block_linear(x_groups, s.m, w_blocks, b);
+      });
+    }
+    const std::string dims = str_cat(s.m, " x ", s.n, " x ", s.k);
+    if (blocks) {
+      std::printf("%-28s %22s %10.3f %10.3f %10.3f %8.2fx\n", s.name, dims.c_str(), rows_ms,
+                  unbiased_ms, groups_ms, rows_ms / groups_ms);
+    } else {
+      std::printf("%-28s %22s %10.3f %10.3f %10s   (no 128-wide plan here)\n", s.name, dims.c_str(),
+                  rows_ms, unbiased_ms, "-");
+    }
+    out["fp8_scales"].push_back(
+        {{"name", s.name},
+         {"m", s.m},
+         {"n", s.n},
+         {"k", s.k},
+         {"row_scales_median_ms", rows_ms},
+         {"row_scales_no_bias_median_ms", unbiased_ms},
+         {"block_scales_median_ms", blocks ? nlohmann::json(groups_ms) : nlohmann::json(nullptr)}});
+  }
+}
+
 int run_gemm_bench(const GemmBenchFlags& f) {
   FV_CHECK(f.repeats >= 20, "bench gemm: --repeats must be at least 20, got ", f.repeats);
   FV_CHECK(f.warmup >= 0, "bench gemm: --warmup must be at least 0, got ", f.warmup);
@@ -77,7 +133,7 @@ int run_gemm_bench(const GemmBenchFlags& f) {
   out["warmup"] = f.warmup;
   std::printf("fastvideo bench gemm on %s (bf16, fp32 accumulation, median of %d)\n\n",
               ctx.info().name.c_str(), f.repeats);
-  std::printf("%-28s %22s %10s %9s\n", "shape", "M x N x K", "ms", "TFLOP/s");
+  std::printf("%-28s %22s %10s %9s %10s\n", "shape", "M x N x K", "ms", "TFLOP/s", "no bias");
   uint64_t seed = 1;
   for (const GemmShape& s : kShapes) {
     Tensor x = random_on_gpu({s.m, s.k}, 1.0f, seed++);
@@ -86,17 +142,25 @@ int run_gemm_bench(const GemmBenchFlags& f) {
     const double ms = median_gpu_ms(ctx, f.warmup, f.repeats, [&] {
       const Tensor y = s.gelu ? ops::linear_gelu(x, w, b) : ops::linear(x, w, b);
     });
+    // What the bias epilogue costs, where no GELU comes with it.
+    const double unbiased_ms = s.gelu ? 0.0 : median_gpu_ms(ctx, f.warmup, f.repeats, [&] {
+      const Tensor y = ops::linear(x, w, Tensor());
+    });
     const double tflops = 2.0 * double(s.m) * double(s.n) * double(s.k) / (ms * 1e-3) / 1e12;
     const std::string dims = str_cat(s.m, " x ", s.n, " x ", s.k);
-    std::printf("%-28s %22s %10.3f %9.1f\n", s.name, dims.c_str(), ms, tflops);
-    out["shapes"].push_back({{"name", s.name},
-                             {"m", s.m},
-                             {"n", s.n},
-                             {"k", s.k},
-                             {"bias", true},
-                             {"gelu", s.gelu},
-                             {"median_ms", ms},
-                             {"tflops", tflops}});
+    const std::string unbiased = s.gelu ? "-" : str_cat(std::round(unbiased_ms * 1e3) / 1e3);
+    std::printf("%-28s %22s %10.3f %9.1f %10s\n", s.name, dims.c_str(), ms, tflops,
+                unbiased.c_str());
+    out["shapes"].push_back(
+        {{"name", s.name},
+         {"m", s.m},
+         {"n", s.n},
+         {"k", s.k},
+         {"bias", true},
+         {"gelu", s.gelu},
+         {"median_ms", ms},
+         {"no_bias_median_ms", s.gelu ? nlohmann::json(nullptr) : nlohmann::json(unbiased_ms)},
+         {"tflops", tflops}});
   }
   std::printf("\nanchor: python3 tools/bench/torch_gemm_anchor.py (F.linear, same shapes)\n");
   // The FP8 FFN's up projection, its input and weight quantized per row (as the norm and the
@@ -129,6 +193,7 @@ int run_gemm_bench(const GemmBenchFlags& f) {
                                  {"one_op_median_ms", one_op},
                                  {"hopper_kernel", fused}});
   }
+  fp8_scales_table(ctx, f, seed, out);
   if (!f.json.empty()) write_json_results(f.json, out);
   return 0;
 }
