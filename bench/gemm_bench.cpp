@@ -8,7 +8,7 @@
 // at the projections' and the FFN down's shapes, which says whether the DiT's other FP8 linears
 // would gain from 128-wide scales as its FFN down did; and each bf16 and row-scaled linear also
 // without its bias, which says what the bias epilogue costs (a bias a consumer could add as it
-// reads the product, as RMSNorm + RoPE does for q and k).
+// reads the product, as RMSNorm + RoPE does for q and k). Then q, k and v as one GEMM.
 
 #include <cmath>
 #include <cstdio>
@@ -121,6 +121,48 @@ void fp8_scales_table(CudaContext& ctx, const GemmBenchFlags& f, uint64_t& seed,
   }
 }
 
+// Self-attention's q, k and v projections read the same rows: three GEMMs of N = D against one of
+// N = 3·D over the three weights stacked (bf16, and FP8 with row scales), with bias. Says whether
+// stacking them at load would pay.
+void fused_projections_table(CudaContext& ctx, const GemmBenchFlags& f, uint64_t& seed,
+                             nlohmann::ordered_json& out) {
+  constexpr GemmShape kShapes[] = {{"1.3B q, k, v", 32760, 1536, 1536, false},
+                                   {"14B q, k, v", 75600, 5120, 5120, false}};
+  std::printf("\n%-28s %22s %10s %10s %9s\n", "shape (+ bias)", "M x N x K", "3 GEMMs ms",
+              "1 GEMM ms", "3/1");
+  for (const GemmShape& s : kShapes) {
+    const Tensor x = random_on_gpu({s.m, s.k}, 1.0f, seed++);
+    const Tensor w = random_on_gpu({3 * s.n, s.k}, float(1.0 / std::sqrt(double(s.k))), seed++);
+    const Tensor b = random_on_gpu({3 * s.n}, 0.5f, seed++);
+    const ops::Fp8Rows x_rows = ops::quantize_rows_fp8(x);
+    const ops::Fp8Rows w_rows = ops::quantize_rows_fp8(w);
+    for (const bool fp8 : {false, true}) {
+      const auto project = [&](int64_t begin, int64_t count) {
+        const Tensor bias = b.slice(0, begin, begin + count);
+        if (!fp8) return ops::linear(x, w.slice(0, begin, begin + count), bias);
+        const ops::Fp8Rows part{w_rows.values.slice(0, begin, begin + count),
+                                w_rows.scales.slice(0, begin, begin + count)};
+        return ops::fp8_linear(x_rows, DType::BF16, part, bias);
+      };
+      const double three = median_gpu_ms(ctx, f.warmup, f.repeats, [&] {
+        for (int i = 0; i < 3; ++i) const Tensor y = project(i * s.n, s.n);
+      });
+      const double one =
+          median_gpu_ms(ctx, f.warmup, f.repeats, [&] { const Tensor y = project(0, 3 * s.n); });
+      const std::string name = str_cat(s.name, fp8 ? ", fp8" : ", bf16");
+      const std::string dims = str_cat(s.m, " x 3·", s.n, " x ", s.k);
+      std::printf("%-28s %22s %10.3f %10.3f %8.2fx\n", name.c_str(), dims.c_str(), three, one,
+                  three / one);
+      out["fused_projections"].push_back({{"name", name},
+                                          {"m", s.m},
+                                          {"n", s.n},
+                                          {"k", s.k},
+                                          {"three_gemms_median_ms", three},
+                                          {"one_gemm_median_ms", one}});
+    }
+  }
+}
+
 int run_gemm_bench(const GemmBenchFlags& f) {
   FV_CHECK(f.repeats >= 20, "bench gemm: --repeats must be at least 20, got ", f.repeats);
   FV_CHECK(f.warmup >= 0, "bench gemm: --warmup must be at least 0, got ", f.warmup);
@@ -194,6 +236,7 @@ int run_gemm_bench(const GemmBenchFlags& f) {
                                  {"hopper_kernel", fused}});
   }
   fp8_scales_table(ctx, f, seed, out);
+  fused_projections_table(ctx, f, seed, out);
   if (!f.json.empty()) write_json_results(f.json, out);
   return 0;
 }
