@@ -362,7 +362,10 @@ TEST(WanVae, BatchItemsDecodeIndependently) {
   const Tensor latents = randn({2, 16, 2, 2, 2});
   const Tensor both = decoder.decode(latents);
   const Tensor second = decoder.decode(latents.slice(0, 1, 2).contiguous());
-  EXPECT_LT(rel_l2(both.slice(0, 1, 2).contiguous(), second), 1e-6);
+  // The batch of two runs its convolutions as larger GEMMs, summed in another order: on 200 fresh
+  // draws the items differed by 5.5e-7 to 1.4e-6 (median 8.7e-7; the old bound of 1e-6 failed
+  // about one run in five). An item that read the other's data would be off by O(1).
+  EXPECT_LT(rel_l2(both.slice(0, 1, 2).contiguous(), second), 1e-5);
 }
 
 // ---- uint8 conversion ----
