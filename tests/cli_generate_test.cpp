@@ -230,6 +230,16 @@ TEST(CliGenerate, FoldersForFilesNulPromptsAndDuplicateKeysAreNamedUpFront) {
       "--generator.engine.quantization.transformer_quant and --transformer-quant both set", out);
   expect_clean_failure(run("generate --request.output.overwrite false --overwrite"),
                        "--request.output.overwrite and --overwrite both set", out);
+  // And --output (QA: --request.output.output_path was dropped without a word).
+  expect_clean_failure(run("generate --output " + (out / "a.y4m").string() +
+                           " --request.output.output_path " + (out / "b.y4m").string()),
+                       "--request.output.output_path and --output both set", out);
+  // A video file's path with a name to put inside it (QA: on.mp4/fox.mp4 was made).
+  expect_clean_failure(
+      run("generate --request.output.output_path " + (out / "on.y4m").string() +
+          " --request.output.output_video_name fox.y4m"),
+      "names a video file, so request.output.output_video_name 'fox.y4m' would name one inside it",
+      out);
 }
 
 // A path need not be UTF-8: --log-json's record used to fail (an internal error after the video

@@ -807,6 +807,11 @@ std::filesystem::path RunConfig::output() const {
              "': expected a file name (no folder parts) inside request.output.output_path");
     FV_CHECK(names_a_video_file(name), "request.output.output_video_name '", *output_video_name,
              "': expected a file name such as fox.mp4 (a name, then .mp4 or .y4m)");
+    // A path naming a video file is that file (below), not a folder to put this name in (QA:
+    // on.mp4/fox.mp4 was made).
+    FV_CHECK(!names_a_video_file(out), "request.output.output_path '", out.string(),
+             "' names a video file, so request.output.output_video_name '", *output_video_name,
+             "' would name one inside it; make output_path a folder or leave out the name");
     out /= name;
   }
   const bool video_file = names_a_video_file(out);

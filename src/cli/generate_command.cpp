@@ -148,6 +148,7 @@ RunConfig run_config_from(const GenerateFlags& f, const std::vector<std::string>
     }
   }
   if (f.output) {  // the whole output: this path, as written
+    set_once("request.output.output_path", "--output");
     FV_CHECK(!f.output->empty(), "--output is empty; name a file or a folder");
     // Not a PNG folder named "-" (QA audit), and not standard output, which the writers lack.
     FV_CHECK(*f.output != "-",
