@@ -190,6 +190,13 @@ TEST(RunConfig, OverridesTakeNullAndTheEmptyMapping) {
     RunConfig c;
     EXPECT_NO_THROW(apply_override("generator.revision", null_word, c)) << null_word;
   }
+  // A key that takes no null says what null would mean for it (QA: "expects a single value").
+  EXPECT_TRUE(contains(error_of([] {
+                         RunConfig c;
+                         apply_override("request.sampling.seed", "null", c);
+                       }),
+                       "'request.sampling.seed' expects a single value, got null (leave the key "
+                       "out for its default)"));
   EXPECT_TRUE(contains(error_of([] {
                          RunConfig c;
                          apply_override("generator.revision", "main", c);

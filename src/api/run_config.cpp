@@ -43,6 +43,11 @@ std::string describe(const YAML::Node& node) {
 
 template <class T>
 T scalar(const YAML::Node& node, const std::string& key) {
+  // As the HTTP server says it (QA: null read as "expects a single value" where the docs list
+  // null among the values an override takes: for this key it is no value at all).
+  if (node.IsNull()) {
+    fail("key '", key, "' expects a single value, got null (leave the key out for its default)");
+  }
   if (!node.IsScalar()) fail("key '", key, "' expects a single value, got ", describe(node));
   if constexpr (std::is_same_v<T, std::string>) {
     // A NUL would cut the value short wherever it is used as a C string (paths, tags).
