@@ -797,6 +797,21 @@ TEST(Serve, SigtermAndSighupCancelTheRunningJobLeaveNoFileAndExitZero) {
   }
 }
 
+// The folders a server made for its --output-dir go at a clean exit, with its videos (QA: they
+// stayed, empty); a folder that was there stays.
+TEST(Serve, TheOutputFoldersItMadeGoAtExit) {
+  const fs::path parent = testing::temp_dir("serve-made-folders");
+  {
+    ServeProcess server("made-folders", {}, parent / "new" / "videos");
+    auto c = server.client();
+    EXPECT_EQ(wait_for_end(c, submit(c, kSmallJob)["id"])["status"], "completed");
+    EXPECT_TRUE(fs::is_directory(parent / "new" / "videos"));
+    EXPECT_EQ(server.terminate(), 0);
+  }
+  EXPECT_FALSE(fs::exists(parent / "new")) << "the folders made for --output-dir stayed";
+  EXPECT_TRUE(fs::exists(parent));
+}
+
 // httplib's default socket options set SO_REUSEPORT, with which a second server bound the same
 // port and took a share of the first one's connections. The port is refused before the model
 // loads (a real model takes minutes): the second server's model folder does not even exist. The
