@@ -70,6 +70,19 @@ Tensor random_on_gpu(const Shape& shape, float scale, uint64_t seed) {
   return host.to(DType::BF16).to(Device::cuda(0));
 }
 
+// "M x N x K", as the tables print a shape.
+std::string dims_of(const GemmShape& s) { return str_cat(s.m, " x ", s.n, " x ", s.k); }
+
+// A table row's JSON record, starting with its name and shape; the caller adds its timings.
+nlohmann::ordered_json shape_record(const std::string& name, const GemmShape& s) {
+  return {{"name", name}, {"m", s.m}, {"n", s.n}, {"k", s.k}};
+}
+
+// A timing that only some rows have: null where it was not measured.
+nlohmann::ordered_json ms_or_null(bool measured, double ms) {
+  return measured ? nlohmann::ordered_json(ms) : nlohmann::ordered_json(nullptr);
+}
+
 // The FP8 linear with bias, the GEMM alone: the input quantized per row (fp8_linear) against in
 // 128-wide groups with its rows padded to 16 as the engine's producers write them
 // (fp8_block_linear), the weight per output channel against in 128×128 blocks.
@@ -102,7 +115,7 @@ void fp8_scales_table(CudaContext& ctx, const GemmBenchFlags& f, uint64_t& seed,
         const Tensor y = ops::fp8_block_linear(x_groups, s.m, w_blocks, b);
       });
     }
-    const std::string dims = str_cat(s.m, " x ", s.n, " x ", s.k);
+    const std::string dims = dims_of(s);
     if (blocks) {
       std::printf("%-28s %22s %10.3f %10.3f %10.3f %8.2fx\n", s.name, dims.c_str(), rows_ms,
                   unbiased_ms, groups_ms, rows_ms / groups_ms);
@@ -110,14 +123,11 @@ void fp8_scales_table(CudaContext& ctx, const GemmBenchFlags& f, uint64_t& seed,
       std::printf("%-28s %22s %10.3f %10.3f %10s   (no 128-wide plan here)\n", s.name, dims.c_str(),
                   rows_ms, unbiased_ms, "-");
     }
-    out["fp8_scales"].push_back(
-        {{"name", s.name},
-         {"m", s.m},
-         {"n", s.n},
-         {"k", s.k},
-         {"row_scales_median_ms", rows_ms},
-         {"row_scales_no_bias_median_ms", unbiased_ms},
-         {"block_scales_median_ms", blocks ? nlohmann::json(groups_ms) : nlohmann::json(nullptr)}});
+    nlohmann::ordered_json row = shape_record(s.name, s);
+    row["row_scales_median_ms"] = rows_ms;
+    row["row_scales_no_bias_median_ms"] = unbiased_ms;
+    row["block_scales_median_ms"] = ms_or_null(blocks, groups_ms);
+    out["fp8_scales"].push_back(row);
   }
 }
 
@@ -153,12 +163,10 @@ void fused_projections_table(CudaContext& ctx, const GemmBenchFlags& f, uint64_t
       const std::string dims = str_cat(s.m, " x 3·", s.n, " x ", s.k);
       std::printf("%-28s %22s %10.3f %10.3f %8.2fx\n", name.c_str(), dims.c_str(), three, one,
                   three / one);
-      out["fused_projections"].push_back({{"name", name},
-                                          {"m", s.m},
-                                          {"n", s.n},
-                                          {"k", s.k},
-                                          {"three_gemms_median_ms", three},
-                                          {"one_gemm_median_ms", one}});
+      nlohmann::ordered_json row = shape_record(name, s);
+      row["three_gemms_median_ms"] = three;
+      row["one_gemm_median_ms"] = one;
+      out["fused_projections"].push_back(row);
     }
   }
 }
@@ -189,20 +197,16 @@ int run_gemm_bench(const GemmBenchFlags& f) {
       const Tensor y = ops::linear(x, w, Tensor());
     });
     const double tflops = 2.0 * double(s.m) * double(s.n) * double(s.k) / (ms * 1e-3) / 1e12;
-    const std::string dims = str_cat(s.m, " x ", s.n, " x ", s.k);
     const std::string unbiased = s.gelu ? "-" : str_cat(std::round(unbiased_ms * 1e3) / 1e3);
-    std::printf("%-28s %22s %10.3f %9.1f %10s\n", s.name, dims.c_str(), ms, tflops,
+    std::printf("%-28s %22s %10.3f %9.1f %10s\n", s.name, dims_of(s).c_str(), ms, tflops,
                 unbiased.c_str());
-    out["shapes"].push_back(
-        {{"name", s.name},
-         {"m", s.m},
-         {"n", s.n},
-         {"k", s.k},
-         {"bias", true},
-         {"gelu", s.gelu},
-         {"median_ms", ms},
-         {"no_bias_median_ms", s.gelu ? nlohmann::json(nullptr) : nlohmann::json(unbiased_ms)},
-         {"tflops", tflops}});
+    nlohmann::ordered_json row = shape_record(s.name, s);
+    row["bias"] = true;
+    row["gelu"] = s.gelu;
+    row["median_ms"] = ms;
+    row["no_bias_median_ms"] = ms_or_null(!s.gelu, unbiased_ms);
+    row["tflops"] = tflops;
+    out["shapes"].push_back(row);
   }
   std::printf("\nanchor: python3 tools/bench/torch_gemm_anchor.py (F.linear, same shapes)\n");
   // The FP8 FFN's up projection, its input and weight quantized per row (as the norm and the
@@ -224,16 +228,13 @@ int run_gemm_bench(const GemmBenchFlags& f) {
     const double one_op = median_gpu_ms(ctx, f.warmup, f.repeats, [&] {
       const ops::Fp8Groups g = ops::fp8_linear_gelu_groups(x, w, b);
     });
-    const std::string dims = str_cat(s.m, " x ", s.n, " x ", s.k);
-    std::printf("%-28s %22s %10.3f %10.3f %8.2fx\n", s.name, dims.c_str(), two_step, one_op,
+    std::printf("%-28s %22s %10.3f %10.3f %8.2fx\n", s.name, dims_of(s).c_str(), two_step, one_op,
                 two_step / one_op);
-    out["fp8_ffn_up"].push_back({{"name", s.name},
-                                 {"m", s.m},
-                                 {"n", s.n},
-                                 {"k", s.k},
-                                 {"two_step_median_ms", two_step},
-                                 {"one_op_median_ms", one_op},
-                                 {"hopper_kernel", fused}});
+    nlohmann::ordered_json row = shape_record(s.name, s);
+    row["two_step_median_ms"] = two_step;
+    row["one_op_median_ms"] = one_op;
+    row["hopper_kernel"] = fused;
+    out["fp8_ffn_up"].push_back(row);
   }
   fp8_scales_table(ctx, f, seed, out);
   fused_projections_table(ctx, f, seed, out);
